@@ -1,0 +1,134 @@
+// Package autograd does reverse-mode differentiation of tensor programs: each
+// op computes its value and, when a Tape is recording, appends its backward
+// step to the tape; Backward runs the steps in reverse.
+//
+// A nil *Tape is valid and records nothing, which is how inference runs
+// without the cost of a tape. The ops that dominate a Transformer (linear
+// layers, attention, LayerNorm, softmax cross-entropy) are fused, with
+// hand-written backward passes.
+package autograd
+
+import (
+	"fmt"
+
+	"github.com/attn-go/attn/tensor"
+)
+
+// Var is a tensor value in a computation, with the gradient of the loss with
+// respect to it once Backward has run.
+type Var struct {
+	Value *tensor.Tensor
+	// Grad has Value's shape. For parameters it is allocated up front; for
+	// intermediate values it is allocated when a gradient first flows in.
+	Grad *tensor.Tensor
+
+	requiresGrad bool
+}
+
+// NewParam returns a trainable leaf whose gradient is accumulated across
+// backward passes until ZeroGrad.
+func NewParam(t *tensor.Tensor) *Var {
+	return &Var{Value: t, Grad: tensor.New(t.Shape...), requiresGrad: true}
+}
+
+// Const returns a leaf that takes no gradient (inputs, fixed tables).
+func Const(t *tensor.Tensor) *Var { return &Var{Value: t} }
+
+// RequiresGrad reports whether gradients flow into v.
+func (v *Var) RequiresGrad() bool { return v.requiresGrad }
+
+// Shape returns the shape of v's value.
+func (v *Var) Shape() []int { return v.Value.Shape }
+
+// ZeroGrad clears v's gradient.
+func (v *Var) ZeroGrad() {
+	if v.Grad != nil {
+		v.Grad.Zero()
+	}
+}
+
+// Item returns the single element of a one-element value.
+func (v *Var) Item() float32 {
+	if len(v.Value.Data) != 1 {
+		panic(fmt.Sprintf("autograd: Item of a %v value", v.Value.Shape))
+	}
+	return v.Value.Data[0]
+}
+
+// grad returns v's gradient buffer, allocating it on first use.
+func (v *Var) grad() []float32 {
+	if v.Grad == nil {
+		v.Grad = tensor.New(v.Value.Shape...)
+	}
+	return v.Grad.Data
+}
+
+// Tape records the backward steps of the ops run through it.
+type Tape struct {
+	steps []func()
+	// RNG drives dropout. With a nil RNG, dropout is the identity.
+	RNG *tensor.RNG
+}
+
+// NewTape returns an empty tape; rng (may be nil) drives dropout.
+func NewTape(rng *tensor.RNG) *Tape { return &Tape{RNG: rng} }
+
+// Len returns the number of recorded steps.
+func (tp *Tape) Len() int {
+	if tp == nil {
+		return 0
+	}
+	return len(tp.steps)
+}
+
+// Reset forgets the recorded steps so the tape can be reused.
+func (tp *Tape) Reset() {
+	clear(tp.steps)
+	tp.steps = tp.steps[:0]
+}
+
+// Backward seeds loss's gradient with 1 (loss must hold one element) and runs
+// every recorded step in reverse, accumulating into the gradients of all
+// inputs that require them. The tape is reset afterwards.
+func (tp *Tape) Backward(loss *Var) {
+	if len(loss.Value.Data) != 1 {
+		panic(fmt.Sprintf("autograd: Backward of a %v value; want one element", loss.Value.Shape))
+	}
+	if !loss.requiresGrad {
+		tp.Reset()
+		return
+	}
+	loss.grad()[0] += 1
+	for i := len(tp.steps) - 1; i >= 0; i-- {
+		tp.steps[i]()
+	}
+	tp.Reset()
+}
+
+// result returns a new Var for an op's output and whether its backward step
+// must be recorded: only on a live tape, and only if some input wants grads.
+func (tp *Tape) result(value *tensor.Tensor, inputs ...*Var) (*Var, bool) {
+	out := &Var{Value: value}
+	if tp == nil {
+		return out, false
+	}
+	for _, in := range inputs {
+		if in != nil && in.requiresGrad {
+			out.requiresGrad = true
+			return out, true
+		}
+	}
+	return out, false
+}
+
+// record appends a backward step that runs only if a gradient reached out.
+func (tp *Tape) record(out *Var, step func(dy []float32)) {
+	tp.steps = append(tp.steps, func() {
+		if out.Grad != nil {
+			step(out.Grad.Data)
+		}
+	})
+}
+
+// needs reports whether gradients must flow into v.
+func needs(v *Var) bool { return v != nil && v.requiresGrad }

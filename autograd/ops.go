@@ -1,0 +1,358 @@
+package autograd
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/attn-go/attn/tensor"
+)
+
+// elemGrain is the number of elements below which elementwise loops stay on
+// one goroutine.
+const elemGrain = 1 << 14
+
+// Reshape returns x viewed with a new shape (one dimension may be -1).
+func (tp *Tape) Reshape(x *Var, shape ...int) *Var {
+	out, rec := tp.result(x.Value.Reshape(shape...), x)
+	if rec {
+		tp.record(out, func(dy []float32) { addInto(x.grad(), dy) })
+	}
+	return out
+}
+
+// SliceRows returns rows [lo, hi) of x along its first dimension, as a view
+// that shares x's data (used to split PyTorch's packed in_proj_weight).
+func (tp *Tape) SliceRows(x *Var, lo, hi int) *Var {
+	rowLen := len(x.Value.Data) / x.Value.Shape[0]
+	shape := append([]int{hi - lo}, x.Value.Shape[1:]...)
+	out, rec := tp.result(tensor.FromSlice(x.Value.Data[lo*rowLen:hi*rowLen], shape...), x)
+	if rec {
+		tp.record(out, func(dy []float32) { addInto(x.grad()[lo*rowLen:hi*rowLen], dy) })
+	}
+	return out
+}
+
+// Add returns a + b. b's shape must equal a's or be a suffix of it (b is then
+// broadcast over a's leading dimensions, as a bias or positional table is).
+func (tp *Tape) Add(a, b *Var) *Var {
+	n, m := len(a.Value.Data), len(b.Value.Data)
+	checkSuffix("Add", a, b)
+	y := tensor.New(a.Value.Shape...)
+	parallelRows(n/max(m, 1), m, func(r0, r1 int) {
+		for r := r0; r < r1; r++ {
+			ys, as := y.Data[r*m:(r+1)*m], a.Value.Data[r*m:(r+1)*m]
+			for i, bv := range b.Value.Data {
+				ys[i] = as[i] + bv
+			}
+		}
+	})
+	out, rec := tp.result(y, a, b)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			if needs(a) {
+				addInto(a.grad(), dy)
+			}
+			if needs(b) {
+				db := b.grad()
+				for r := 0; r < n/max(m, 1); r++ {
+					addInto(db, dy[r*m:(r+1)*m])
+				}
+			}
+		})
+	}
+	return out
+}
+
+// Mul returns the elementwise product a ⊙ b, with b broadcast as in Add.
+func (tp *Tape) Mul(a, b *Var) *Var {
+	n, m := len(a.Value.Data), len(b.Value.Data)
+	checkSuffix("Mul", a, b)
+	y := tensor.New(a.Value.Shape...)
+	for i := range y.Data {
+		y.Data[i] = a.Value.Data[i] * b.Value.Data[i%m]
+	}
+	out, rec := tp.result(y, a, b)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			if needs(a) {
+				da := a.grad()
+				for i := range dy {
+					da[i] += dy[i] * b.Value.Data[i%m]
+				}
+			}
+			if needs(b) {
+				db := b.grad()
+				for i := 0; i < n; i++ {
+					db[i%m] += dy[i] * a.Value.Data[i]
+				}
+			}
+		})
+	}
+	return out
+}
+
+// Scale returns s·x.
+func (tp *Tape) Scale(x *Var, s float32) *Var {
+	y := tensor.New(x.Value.Shape...)
+	for i, v := range x.Value.Data {
+		y.Data[i] = s * v
+	}
+	out, rec := tp.result(y, x)
+	if rec {
+		tp.record(out, func(dy []float32) { tensor.Axpy(s, dy, x.grad()) })
+	}
+	return out
+}
+
+// Sum returns the sum of all elements of x as a one-element value,
+// accumulated in float64.
+func (tp *Tape) Sum(x *Var) *Var {
+	var s float64
+	for _, v := range x.Value.Data {
+		s += float64(v)
+	}
+	out, rec := tp.result(tensor.FromSlice([]float32{float32(s)}, 1), x)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			dx := x.grad()
+			for i := range dx {
+				dx[i] += dy[0]
+			}
+		})
+	}
+	return out
+}
+
+// MatMul returns op(a)·op(b) for 2-D a and b, where op transposes when the
+// flag is set.
+func (tp *Tape) MatMul(a, b *Var, transA, transB bool) *Var {
+	m, k := a.Value.Shape[0], a.Value.Shape[1]
+	if transA {
+		m, k = k, m
+	}
+	kb, n := b.Value.Shape[0], b.Value.Shape[1]
+	if transB {
+		kb, n = n, kb
+	}
+	if k != kb {
+		panic(fmt.Sprintf("autograd.MatMul: inner dimensions differ: %v·%v (trans %v %v)", a.Value.Shape, b.Value.Shape, transA, transB))
+	}
+	y := tensor.New(m, n)
+	tensor.MatMul(y, a.Value, b.Value, transA, transB, false)
+	out, rec := tp.result(y, a, b)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			dY := tensor.FromSlice(dy, m, n)
+			if needs(a) { // dA = dY·op(B)ᵀ, or its transpose when A was transposed
+				dA := tensor.FromSlice(a.grad(), a.Value.Shape...)
+				if transA {
+					tensor.MatMul(dA, b.Value, dY, transB, true, true)
+				} else {
+					tensor.MatMul(dA, dY, b.Value, false, !transB, true)
+				}
+			}
+			if needs(b) { // dB = op(A)ᵀ·dY, or its transpose when B was transposed
+				dB := tensor.FromSlice(b.grad(), b.Value.Shape...)
+				if transB {
+					tensor.MatMul(dB, dY, a.Value, true, transA, true)
+				} else {
+					tensor.MatMul(dB, a.Value, dY, !transA, false, true)
+				}
+			}
+		})
+	}
+	return out
+}
+
+// Linear returns x·wᵀ + b, PyTorch's nn.Linear: x is [..., in], w is
+// [out, in], b is [out] or nil; the result is [..., out].
+func (tp *Tape) Linear(x, w, b *Var) *Var {
+	rows, in := x.Value.Rows()
+	outDim := w.Value.Shape[0]
+	if w.Value.Shape[1] != in {
+		panic(fmt.Sprintf("autograd.Linear: input %v, weight %v", x.Value.Shape, w.Value.Shape))
+	}
+	shape := append(append([]int(nil), x.Value.Shape[:len(x.Value.Shape)-1]...), outDim)
+	y := tensor.New(shape...)
+	if b != nil {
+		for r := 0; r < rows; r++ {
+			copy(y.Data[r*outDim:(r+1)*outDim], b.Value.Data)
+		}
+	}
+	beta := float32(0)
+	if b != nil {
+		beta = 1
+	}
+	tensor.Gemm(false, true, rows, outDim, in, 1, x.Value.Data, in, w.Value.Data, in, beta, y.Data, outDim)
+	out, rec := tp.result(y, x, w, b)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			if needs(x) { // dx += dy·w
+				tensor.Gemm(false, false, rows, in, outDim, 1, dy, outDim, w.Value.Data, in, 1, x.grad(), in)
+			}
+			if needs(w) { // dw += dyᵀ·x
+				tensor.Gemm(true, false, outDim, in, rows, 1, dy, outDim, x.Value.Data, in, 1, w.grad(), in)
+			}
+			if needs(b) {
+				db := b.grad()
+				for r := 0; r < rows; r++ {
+					addInto(db, dy[r*outDim:(r+1)*outDim])
+				}
+			}
+		})
+	}
+	return out
+}
+
+// Embedding returns scale·w[ids[i]] for each id, shaped [len(ids), C] for
+// w of shape [V, C]. Ids out of range are a programming error (the model
+// validates its inputs first).
+func (tp *Tape) Embedding(w *Var, ids []int, scale float32) *Var {
+	vocab, c := w.Value.Shape[0], w.Value.Shape[1]
+	y := tensor.New(len(ids), c)
+	for i, id := range ids {
+		if id < 0 || id >= vocab {
+			panic(fmt.Sprintf("autograd.Embedding: id %d out of range [0, %d)", id, vocab))
+		}
+		row := w.Value.Data[id*c : (id+1)*c]
+		for j, v := range row {
+			y.Data[i*c+j] = scale * v
+		}
+	}
+	out, rec := tp.result(y, w)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			dw := w.grad()
+			for i, id := range ids {
+				tensor.Axpy(scale, dy[i*c:(i+1)*c], dw[id*c:(id+1)*c])
+			}
+		})
+	}
+	return out
+}
+
+// ReLU returns max(x, 0).
+func (tp *Tape) ReLU(x *Var) *Var {
+	return tp.unary(x, func(v float32) float32 { return max(v, 0) },
+		func(v float32) float32 {
+			if v > 0 {
+				return 1
+			}
+			return 0
+		})
+}
+
+// GELU returns x·Φ(x) with the exact Gaussian CDF (PyTorch's default).
+func (tp *Tape) GELU(x *Var) *Var {
+	return tp.unary(x,
+		func(v float32) float32 { return float32(0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2))) },
+		func(v float32) float32 {
+			x := float64(v)
+			cdf := 0.5 * (1 + math.Erf(x/math.Sqrt2))
+			pdf := math.Exp(-0.5*x*x) / math.Sqrt(2*math.Pi)
+			return float32(cdf + x*pdf)
+		})
+}
+
+// geluC is √(2/π), the constant of GELU's tanh approximation.
+var geluC = math.Sqrt(2 / math.Pi)
+
+// GELUTanh returns GELU's tanh approximation, as GPT-2 uses:
+// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+func (tp *Tape) GELUTanh(x *Var) *Var {
+	return tp.unary(x,
+		func(v float32) float32 {
+			x := float64(v)
+			return float32(0.5 * x * (1 + math.Tanh(geluC*(x+0.044715*x*x*x))))
+		},
+		func(v float32) float32 {
+			x := float64(v)
+			t := math.Tanh(geluC * (x + 0.044715*x*x*x))
+			return float32(0.5*(1+t) + 0.5*x*(1-t*t)*geluC*(1+3*0.044715*x*x))
+		})
+}
+
+// unary applies f elementwise; df is f's derivative at the input.
+func (tp *Tape) unary(x *Var, f, df func(float32) float32) *Var {
+	y := tensor.New(x.Value.Shape...)
+	tensor.Parallel(len(y.Data), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			y.Data[i] = f(x.Value.Data[i])
+		}
+	})
+	out, rec := tp.result(y, x)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			dx := x.grad()
+			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					dx[i] += dy[i] * df(x.Value.Data[i])
+				}
+			})
+		})
+	}
+	return out
+}
+
+// Dropout zeroes each element with probability p and scales the rest by
+// 1/(1-p) (inverted dropout). It is the identity when p is 0, on a nil tape,
+// or on a tape without an RNG (evaluation).
+func (tp *Tape) Dropout(x *Var, p float32) *Var {
+	if p <= 0 || tp == nil || tp.RNG == nil {
+		return x
+	}
+	keep := 1 / (1 - p)
+	n := len(x.Value.Data)
+	mask := make([]float32, n)
+	y := tensor.New(x.Value.Shape...)
+	// One generator per fixed-size chunk, split off in order, keeps the mask
+	// independent of how the chunks are scheduled.
+	const chunk = 1 << 14
+	seeds := make([]*tensor.RNG, (n+chunk-1)/chunk)
+	for i := range seeds {
+		seeds[i] = tp.RNG.Split()
+	}
+	tensor.Parallel(len(seeds), 1, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			r := seeds[c]
+			for i := c * chunk; i < min(n, (c+1)*chunk); i++ {
+				if r.Float32() >= p {
+					mask[i] = keep
+				}
+				y.Data[i] = x.Value.Data[i] * mask[i]
+			}
+		}
+	})
+	out, rec := tp.result(y, x)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			dx := x.grad()
+			for i := range dy {
+				dx[i] += dy[i] * mask[i]
+			}
+		})
+	}
+	return out
+}
+
+// addInto computes dst += src.
+func addInto(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] += v
+	}
+}
+
+// parallelRows runs fn over row ranges of a rows×cols loop.
+func parallelRows(rows, cols int, fn func(r0, r1 int)) {
+	tensor.Parallel(rows, max(1, elemGrain/max(cols, 1)), fn)
+}
+
+// checkSuffix panics unless b's shape is a suffix of a's.
+func checkSuffix(op string, a, b *Var) {
+	as, bs := a.Value.Shape, b.Value.Shape
+	ok := len(bs) <= len(as) && tensor.EqualShape(as[len(as)-len(bs):], bs)
+	if !ok {
+		panic(fmt.Sprintf("autograd.%s: shape %v does not broadcast onto %v", op, bs, as))
+	}
+}

@@ -1,0 +1,150 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/tensor"
+)
+
+// Linear is y = x·Wᵀ + b (PyTorch's nn.Linear; W is [out, in]).
+type Linear struct {
+	Weight *autograd.Var `attn:"weight"`
+	Bias   *autograd.Var `attn:"bias"` // nil without bias
+}
+
+// NewLinear returns a Linear initialised as PyTorch does: W and b drawn from
+// U(−1/√in, 1/√in).
+func NewLinear(in, out int, bias bool, rng *tensor.RNG) *Linear {
+	bound := 1 / math.Sqrt(float64(in))
+	uniform := func(t *tensor.Tensor) { rng.FillUniform(t, -bound, bound) }
+	l := &Linear{Weight: newParam(uniform, out, in)}
+	if bias {
+		l.Bias = newParam(uniform, out)
+	}
+	return l
+}
+
+// Forward maps x [..., in] to [..., out].
+func (l *Linear) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	return tp.Linear(x, l.Weight, l.Bias)
+}
+
+// Embedding maps token ids to rows of Weight [V, C], multiplied by Scale.
+// The paper multiplies by √d_model (§3.4), which Transformer models set.
+type Embedding struct {
+	Weight *autograd.Var `attn:"weight"`
+	Scale  float32
+}
+
+// NewEmbedding returns a [vocab, dim] table drawn from N(0, std²) with the
+// given output scale.
+func NewEmbedding(vocab, dim int, std float64, scale float32, rng *tensor.RNG) *Embedding {
+	return &Embedding{Weight: newParam(func(t *tensor.Tensor) { rng.FillNormal(t, 0, std) }, vocab, dim), Scale: scale}
+}
+
+// Forward returns the embeddings of ids (B·T of them) as [B, T, C].
+func (e *Embedding) Forward(tp *autograd.Tape, ids []int, b, t int) *autograd.Var {
+	scale := e.Scale
+	if scale == 0 {
+		scale = 1
+	}
+	return tp.Reshape(tp.Embedding(e.Weight, ids, scale), b, t, -1)
+}
+
+// LayerNorm normalises over the last dimension, then applies an elementwise
+// affine map (Ba et al. 2016).
+type LayerNorm struct {
+	Weight *autograd.Var `attn:"weight"`
+	Bias   *autograd.Var `attn:"bias"`
+	Eps    float32
+}
+
+// NewLayerNorm returns a LayerNorm over dim features with weight 1, bias 0.
+func NewLayerNorm(dim int, eps float32) *LayerNorm {
+	ones := func(t *tensor.Tensor) {
+		for i := range t.Data {
+			t.Data[i] = 1
+		}
+	}
+	return &LayerNorm{Weight: newParam(ones, dim), Bias: newParam(nil, dim), Eps: eps}
+}
+
+// Forward normalises x [..., dim].
+func (n *LayerNorm) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	return tp.LayerNorm(x, n.Weight, n.Bias, n.Eps)
+}
+
+// Sinusoidal returns the paper's positional encodings (§3.5) for positions
+// 0..n-1 as [n, dim]: PE(pos, 2i) = sin(pos/10000^(2i/dim)) and
+// PE(pos, 2i+1) = cos(pos/10000^(2i/dim)).
+func Sinusoidal(n, dim int) *tensor.Tensor {
+	pe := tensor.New(n, dim)
+	for pos := 0; pos < n; pos++ {
+		for i := 0; i < dim; i += 2 {
+			angle := float64(pos) / math.Pow(10000, float64(i)/float64(dim))
+			pe.Data[pos*dim+i] = float32(math.Sin(angle))
+			if i+1 < dim {
+				pe.Data[pos*dim+i+1] = float32(math.Cos(angle))
+			}
+		}
+	}
+	return pe
+}
+
+// Activation is the nonlinearity of a feed-forward net.
+type Activation string
+
+// The supported activations. The paper uses ReLU (§3.3); BERT and GPT use GELU.
+const (
+	ReLU     Activation = "relu"
+	GELU     Activation = "gelu"      // exact, with erf
+	GELUTanh Activation = "gelu_tanh" // GPT-2's tanh approximation
+)
+
+// Validate reports an unknown activation.
+func (a Activation) Validate() error {
+	switch a {
+	case ReLU, GELU, GELUTanh:
+		return nil
+	}
+	return fmt.Errorf("nn: unknown activation %q (want relu, gelu or gelu_tanh)", string(a))
+}
+
+// Apply runs the activation on x.
+func (a Activation) Apply(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	switch a {
+	case GELU:
+		return tp.GELU(x)
+	case GELUTanh:
+		return tp.GELUTanh(x)
+	}
+	return tp.ReLU(x)
+}
+
+// FeedForward is the position-wise feed-forward net (§3.3):
+// FFN(x) = act(x·W1ᵀ + b1)·W2ᵀ + b2, with dropout after the activation as in
+// PyTorch's Transformer layers. Its fields carry PyTorch's names.
+type FeedForward struct {
+	Linear1    *Linear `attn:"linear1"`
+	Linear2    *Linear `attn:"linear2"`
+	Activation Activation
+	Dropout    float32
+}
+
+// NewFeedForward returns a dim → hidden → dim feed-forward net.
+func NewFeedForward(dim, hidden int, act Activation, dropout float32, rng *tensor.RNG) *FeedForward {
+	return &FeedForward{
+		Linear1:    NewLinear(dim, hidden, true, rng),
+		Linear2:    NewLinear(hidden, dim, true, rng),
+		Activation: act,
+		Dropout:    dropout,
+	}
+}
+
+// Forward applies the net to every position of x [B, T, dim].
+func (f *FeedForward) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	h := f.Activation.Apply(tp, f.Linear1.Forward(tp, x))
+	return f.Linear2.Forward(tp, tp.Dropout(h, f.Dropout))
+}

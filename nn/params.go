@@ -1,0 +1,130 @@
+// Package nn holds the layers of the Transformer (Vaswani et al. 2017):
+// linear maps, embeddings, positional encodings, LayerNorm, multi-head
+// attention, feed-forward nets, and the encoder and decoder stacks.
+//
+// Layers are plain structs whose exported weights are *autograd.Var fields
+// tagged with their checkpoint names (`attn:"weight"`), so a model's
+// parameter names follow from its structure, as PyTorch's state_dict does.
+package nn
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/tensor"
+)
+
+// Param is a parameter with its checkpoint name.
+type Param struct {
+	Name string
+	*autograd.Var
+}
+
+var varType = reflect.TypeFor[*autograd.Var]()
+
+// Params lists the parameters of module m (a pointer to a layer struct) in
+// field order. A field tagged `attn:"name"` contributes a parameter (for a
+// *autograd.Var), or its own parameters under "name." (for a layer or a slice
+// of layers, numbered "name.0.", "name.1.", ...); `attn:",inline"` adds a
+// sub-layer's parameters without a prefix. Nil fields are skipped. A shared
+// parameter appears once per name, as in PyTorch's state_dict.
+func Params(m any) []Param {
+	var ps []Param
+	walk(reflect.ValueOf(m), "", &ps)
+	return ps
+}
+
+func walk(v reflect.Value, prefix string, ps *[]Param) {
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return
+		}
+		if v.Type() == varType {
+			*ps = append(*ps, Param{Name: prefix[:len(prefix)-1], Var: v.Interface().(*autograd.Var)})
+			return
+		}
+		v = v.Elem()
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			tag, ok := t.Field(i).Tag.Lookup("attn")
+			if !ok || tag == "-" || !t.Field(i).IsExported() {
+				continue
+			}
+			if tag == ",inline" {
+				walk(v.Field(i), prefix, ps)
+			} else {
+				walk(v.Field(i), prefix+tag+".", ps)
+			}
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			walk(v.Index(i), prefix+strconv.Itoa(i)+".", ps)
+		}
+	}
+}
+
+// Unique returns the distinct parameter variables of ps in first-seen order,
+// so an optimizer updates a tied weight once.
+func Unique(ps []Param) []*autograd.Var {
+	seen := map[*autograd.Var]bool{}
+	var vs []*autograd.Var
+	for _, p := range ps {
+		if !seen[p.Var] {
+			seen[p.Var] = true
+			vs = append(vs, p.Var)
+		}
+	}
+	return vs
+}
+
+// Count returns the number of distinct scalar parameters in ps.
+func Count(ps []Param) int {
+	n := 0
+	for _, v := range Unique(ps) {
+		n += v.Value.Len()
+	}
+	return n
+}
+
+// ZeroGrad clears the gradients of all parameters in ps.
+func ZeroGrad(ps []Param) {
+	for _, p := range ps {
+		p.ZeroGrad()
+	}
+}
+
+// Load copies tensors into the parameters of ps by name. get returns the data
+// and shape stored under a name, or ok = false if there is none. Every
+// parameter must be present with its exact shape; names in the source that
+// are not parameters are reported by the caller (see Unexpected).
+func Load(ps []Param, prefix string, get func(name string) (data []float32, shape []int, ok bool, err error)) error {
+	for _, p := range ps {
+		name := prefix + p.Name
+		data, shape, ok, err := get(name)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("nn: missing tensor %q", name)
+		}
+		if !tensor.EqualShape(shape, p.Value.Shape) {
+			return fmt.Errorf("nn: tensor %q: shape %v does not match the model's %v", name, shape, p.Value.Shape)
+		}
+		copy(p.Value.Data, data)
+	}
+	return nil
+}
+
+// newParam returns a parameter of the given shape filled by init.
+func newParam(init func(*tensor.Tensor), shape ...int) *autograd.Var {
+	t := tensor.New(shape...)
+	if init != nil {
+		init(t)
+	}
+	return autograd.NewParam(t)
+}

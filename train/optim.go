@@ -1,0 +1,122 @@
+// Package train trains models: losses, optimizers (Adam, AdamW), learning
+// rate schedules, gradient clipping and the training loop.
+package train
+
+import (
+	"math"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/tensor"
+)
+
+// Adam is the Adam optimizer (Kingma & Ba 2015), computed exactly as
+// PyTorch's torch.optim.Adam and, with Decoupled set, torch.optim.AdamW
+// (Loshchilov & Hutter 2019). The paper trains with β1 0.9, β2 0.98, ε 1e-9
+// (§5.3); NewAdam uses those.
+type Adam struct {
+	Beta1, Beta2, Eps float32
+	// WeightDecay is L2 regularisation added to the gradient (Adam), or,
+	// with Decoupled, a decay of the weights by lr·WeightDecay each step
+	// (AdamW).
+	WeightDecay float32
+	Decoupled   bool
+	// NoDecay lists parameters exempt from weight decay (biases, norms).
+	NoDecay map[*autograd.Var]bool
+
+	// Step counts the updates made so far.
+	Step  int
+	state map[*autograd.Var]*moments
+}
+
+// moments are Adam's running averages for one parameter.
+type moments struct{ m, v []float32 }
+
+// NewAdam returns Adam with the paper's β1 = 0.9, β2 = 0.98, ε = 1e-9.
+func NewAdam() *Adam { return &Adam{Beta1: 0.9, Beta2: 0.98, Eps: 1e-9} }
+
+// NewAdamW returns AdamW with the paper's betas and ε and the given decoupled
+// weight decay.
+func NewAdamW(weightDecay float32) *Adam {
+	a := NewAdam()
+	a.WeightDecay, a.Decoupled = weightDecay, true
+	return a
+}
+
+// Update applies one step with learning rate lr to every parameter in ps
+// using its accumulated gradient. Each distinct parameter must appear once.
+func (a *Adam) Update(ps []*autograd.Var, lr float32) {
+	if a.state == nil {
+		a.state = map[*autograd.Var]*moments{}
+	}
+	a.Step++
+	bc1 := 1 - math.Pow(float64(a.Beta1), float64(a.Step))
+	bc2 := 1 - math.Pow(float64(a.Beta2), float64(a.Step))
+	stepSize := float32(float64(lr) / bc1)
+	bc2Sqrt := float32(math.Sqrt(bc2))
+	for _, p := range ps {
+		st := a.state[p]
+		if st == nil {
+			st = &moments{m: make([]float32, p.Value.Len()), v: make([]float32, p.Value.Len())}
+			a.state[p] = st
+		}
+		wd := a.WeightDecay
+		if a.NoDecay[p] {
+			wd = 0
+		}
+		w, g := p.Value.Data, p.Grad.Data
+		b1, b2, eps := a.Beta1, a.Beta2, a.Eps
+		decay := float32(1) - lr*wd
+		tensor.Parallel(len(w), 1<<14, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				gi := g[i]
+				if a.Decoupled {
+					w[i] *= decay
+				} else if wd != 0 {
+					gi += wd * w[i]
+				}
+				st.m[i] = b1*st.m[i] + (1-b1)*gi
+				st.v[i] = b2*st.v[i] + (1-b2)*gi*gi
+				denom := float32(math.Sqrt(float64(st.v[i])))/bc2Sqrt + eps
+				w[i] -= stepSize * st.m[i] / denom
+			}
+		})
+	}
+}
+
+// Moments returns the first and second moment buffers of p (nil before its
+// first update), for saving optimizer state.
+func (a *Adam) Moments(p *autograd.Var) (m, v []float32) {
+	if st := a.state[p]; st != nil {
+		return st.m, st.v
+	}
+	return nil, nil
+}
+
+// SetMoments restores p's moment buffers (copied) when resuming a run.
+func (a *Adam) SetMoments(p *autograd.Var, m, v []float32) {
+	if a.state == nil {
+		a.state = map[*autograd.Var]*moments{}
+	}
+	a.state[p] = &moments{m: append([]float32(nil), m...), v: append([]float32(nil), v...)}
+}
+
+// ClipGradNorm scales all gradients down so their global L2 norm is at most
+// maxNorm, as torch.nn.utils.clip_grad_norm_ does, and returns the norm
+// before clipping.
+func ClipGradNorm(ps []*autograd.Var, maxNorm float32) float32 {
+	var ss float64
+	for _, p := range ps {
+		for _, g := range p.Grad.Data {
+			ss += float64(g) * float64(g)
+		}
+	}
+	norm := float32(math.Sqrt(ss))
+	if coef := maxNorm / (norm + 1e-6); coef < 1 {
+		for _, p := range ps {
+			for i := range p.Grad.Data {
+				p.Grad.Data[i] *= coef
+			}
+		}
+	}
+	return norm
+}
