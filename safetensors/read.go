@@ -1,8 +1,11 @@
-// Package safetensors reads and writes HuggingFace safetensors files, checking every header field so a hostile file yields an error rather than a panic or a huge allocation.
+// Package safetensors reads and writes HuggingFace safetensors files,
+// checking every header field so a hostile file yields an error, never a
+// panic or a huge allocation.
 package safetensors
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -110,8 +113,9 @@ func (f *File) Raw(name string) ([]byte, Info, error) {
 	return f.buf[in.Begin:in.End:in.End], in, nil
 }
 
-// Float32 returns a new slice holding the tensor widened or narrowed to
-// float32, plus its shape, so models can load any float checkpoint.
+// Float32 returns a new slice holding an F32, F16, BF16 or F64 tensor
+// converted to float32, plus its shape, so models load any float checkpoint
+// the same way; other dtypes are an error.
 func (f *File) Float32(name string) ([]float32, []int, error) {
 	b, in, err := f.Raw(name)
 	if err != nil {
@@ -142,8 +146,9 @@ func (f *File) Float32(name string) ([]float32, []int, error) {
 	return out, in.Shape, nil
 }
 
-// Int64 returns a new slice holding the integer or bool tensor widened to
-// int64, plus its shape, for token ids, masks and counters.
+// Int64 returns a new slice holding an I64, I32, I16, I8, U32, U16, U8 or
+// BOOL tensor widened to int64, plus its shape, for token ids, masks and
+// counters; other dtypes (U64 included, which may not fit) are an error.
 func (f *File) Int64(name string) ([]int64, []int, error) {
 	b, in, err := f.Raw(name)
 	if err != nil {
@@ -214,14 +219,6 @@ func parse(data []byte) (*File, error) {
 		return nil, err
 	}
 	return f, nil
-}
-
-// entry is a tensor's header record; numbers stay json.Number (inside any)
-// so that strings, floats and out-of-range values are caught, not coerced.
-type entry struct {
-	DType   *string `json:"dtype"`
-	Shape   []any   `json:"shape"`
-	Offsets []any   `json:"data_offsets"`
 }
 
 // parseHeader walks the top-level object token by token, because decoding
@@ -300,54 +297,59 @@ func (f *File) parseMetadata(dec *json.Decoder) error {
 	return nil
 }
 
+// parseEntry decodes one tensor record. Going through a map keeps key
+// matching exact (encoding/json structs match case-insensitively), and
+// json.Number keeps strings, floats and huge values from being coerced.
 func parseEntry(dec *json.Decoder, name string) (Info, error) {
-	var e entry
-	if err := dec.Decode(&e); err != nil {
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
 		var te *json.UnmarshalTypeError
-		switch {
-		case !errors.As(err, &te):
-			return Info{}, jsonError(err)
-		case te.Field == "":
+		if errors.As(err, &te) {
 			return Info{}, fmt.Errorf("entry is a JSON %s, not an object", te.Value)
-		default:
-			return Info{}, fmt.Errorf("%s has the wrong JSON type (%s)", te.Field, te.Value)
 		}
+		return Info{}, jsonError(err)
 	}
 	in := Info{Name: name}
-	switch {
-	case e.DType == nil:
-		return in, errors.New("missing dtype")
-	case e.Shape == nil:
-		return in, errors.New("missing shape")
-	case e.Offsets == nil:
-		return in, errors.New("missing data_offsets")
+	dtype, ok := m["dtype"].(string)
+	if !ok {
+		return in, errors.New("dtype is missing or not a string")
 	}
-	in.DType = DType(*e.DType)
+	shape, ok := m["shape"].([]any)
+	if !ok {
+		return in, errors.New("shape is missing or not an array")
+	}
+	offsets, ok := m["data_offsets"].([]any)
+	if !ok {
+		return in, errors.New("data_offsets is missing or not an array")
+	}
+	in.DType = DType(dtype)
 	if in.DType.Size() == 0 {
-		return in, fmt.Errorf("unknown dtype %q", *e.DType)
+		return in, fmt.Errorf("unknown dtype %q", dtype)
 	}
-	in.Shape = make([]int, len(e.Shape))
-	for i, v := range e.Shape {
+	in.Shape = make([]int, len(shape))
+	for i, v := range shape {
 		n, ok := v.(json.Number)
 		d, err := strconv.Atoi(string(n))
 		if !ok || err != nil {
-			return in, fmt.Errorf("shape %v: dimension %v is not an integer", e.Shape, v)
+			return in, fmt.Errorf("shape %v: dimension %v is not an integer", shape, v)
 		}
 		if d < 0 {
-			return in, fmt.Errorf("shape %v has a negative dimension", e.Shape)
+			return in, fmt.Errorf("shape %v has a negative dimension", shape)
 		}
 		in.Shape[i] = d
 	}
-	badOffsets := fmt.Errorf("data_offsets %v must be two non-negative integers", e.Offsets)
-	if len(e.Offsets) != 2 {
-		return in, badOffsets
+	badOffsets := func() error {
+		return fmt.Errorf("data_offsets %v must be two non-negative integers", offsets)
+	}
+	if len(offsets) != 2 {
+		return in, badOffsets()
 	}
 	var off [2]int64
-	for i, v := range e.Offsets {
+	for i, v := range offsets {
 		n, ok := v.(json.Number)
 		o, err := strconv.ParseInt(string(n), 10, 64)
 		if !ok || err != nil || o < 0 {
-			return in, badOffsets
+			return in, badOffsets()
 		}
 		off[i] = o
 	}
@@ -379,13 +381,10 @@ func (f *File) checkLayout() error {
 		byOffset = append(byOffset, in)
 	}
 	slices.SortFunc(byOffset, func(a, b Info) int {
-		if a.Begin != b.Begin {
-			return cmpInt(a.Begin, b.Begin)
-		}
-		return cmpInt(a.End, b.End)
+		return cmp.Or(cmp.Compare(a.Begin, b.Begin), cmp.Compare(a.End, b.End))
 	})
 	var pos int64
-	prev := Info{Name: "(start of buffer)"}
+	var prev Info
 	for _, in := range byOffset {
 		if in.Begin < pos {
 			return fmt.Errorf("tensor %q: data_offsets [%d %d] overlap tensor %q [%d %d]",
@@ -410,16 +409,6 @@ func jsonError(err error) error {
 		return errors.New("header is not valid JSON: unexpected end")
 	}
 	return fmt.Errorf("header is not valid JSON: %v", err)
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // byteLen returns product(shape)*size, rejecting anything that overflows an
