@@ -98,24 +98,31 @@ func ZeroGrad(ps []Param) {
 	}
 }
 
-// Load copies tensors into the parameters of ps by name. get returns the data
-// and shape stored under a name, or ok = false if there is none. Every
-// parameter must be present with its exact shape; names in the source that
-// are not parameters are reported by the caller (see Unexpected).
-func Load(ps []Param, prefix string, get func(name string) (data []float32, shape []int, ok bool, err error)) error {
+// Load copies tensors into the parameters of ps by name: get returns the
+// data and shape stored under a name, or ok = false if there is none. Every
+// parameter must be present with its exact shape, except that a tied
+// parameter (one variable under several names) needs only one of its names
+// stored, as checkpoints keep shared tensors once.
+func Load(ps []Param, get func(name string) (data []float32, shape []int, ok bool, err error)) error {
+	loaded := map[*autograd.Var]bool{}
 	for _, p := range ps {
-		name := prefix + p.Name
-		data, shape, ok, err := get(name)
+		data, shape, ok, err := get(p.Name)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("nn: missing tensor %q", name)
+			continue
 		}
 		if !tensor.EqualShape(shape, p.Value.Shape) {
-			return fmt.Errorf("nn: tensor %q: shape %v does not match the model's %v", name, shape, p.Value.Shape)
+			return fmt.Errorf("nn: tensor %q: shape %v does not match the model's %v", p.Name, shape, p.Value.Shape)
 		}
 		copy(p.Value.Data, data)
+		loaded[p.Var] = true
+	}
+	for _, p := range ps {
+		if !loaded[p.Var] {
+			return fmt.Errorf("nn: missing tensor %q", p.Name)
+		}
 	}
 	return nil
 }

@@ -44,7 +44,7 @@ func TestMultiHeadAttentionMatchesPyTorch(t *testing.T) {
 			f.Config(&cfg)
 			m := NewMultiHeadAttention(cfg.Embed, cfg.Heads, 0, tensor.NewRNG(1))
 			ps := Params(m)
-			if err := Load(ps, "param.", f.Get("")); err != nil {
+			if err := Load(ps, f.Get("param.")); err != nil {
 				t.Fatal(err)
 			}
 			tp := autograd.NewTape(nil)
@@ -89,7 +89,7 @@ func TestEncoderMatchesPyTorch(t *testing.T) {
 			lc := LayerConfig{DModel: cfg.DModel, Heads: cfg.Heads, DFF: cfg.DFF, Activation: cfg.Activation, NormFirst: cfg.NormFirst, Eps: cfg.Eps}
 			enc := NewEncoder(lc, cfg.Layers, cfg.FinalNorm, tensor.NewRNG(1))
 			ps := Params(enc)
-			if err := Load(ps, "param.", f.Get("")); err != nil {
+			if err := Load(ps, f.Get("param.")); err != nil {
 				t.Fatal(err)
 			}
 			tp := autograd.NewTape(nil)
@@ -118,11 +118,11 @@ func TestParamsNamesAndLoadErrors(t *testing.T) {
 		t.Errorf("last parameter = %q; want norm.bias", last)
 	}
 	missing := func(string) ([]float32, []int, bool, error) { return nil, nil, false, nil }
-	if err := Load(ps, "", missing); err == nil || err.Error() != `nn: missing tensor "layers.0.self_attn.in_proj_weight"` {
+	if err := Load(ps, missing); err == nil || err.Error() != `nn: missing tensor "layers.0.self_attn.in_proj_weight"` {
 		t.Errorf("Load with nothing stored: err = %v", err)
 	}
 	wrong := func(string) ([]float32, []int, bool, error) { return make([]float32, 3), []int{3}, true, nil }
-	if err := Load(ps, "", wrong); err == nil || err.Error() != `nn: tensor "layers.0.self_attn.in_proj_weight": shape [3] does not match the model's [24 8]` {
+	if err := Load(ps, wrong); err == nil || err.Error() != `nn: tensor "layers.0.self_attn.in_proj_weight": shape [3] does not match the model's [24 8]` {
 		t.Errorf("Load with a wrong shape: err = %v", err)
 	}
 }

@@ -1,6 +1,10 @@
 package transformer
 
 import (
+	"path/filepath"
+	"strings"
+
+	"github.com/attn-go/attn/safetensors"
 	"testing"
 
 	"github.com/attn-go/attn/autograd"
@@ -49,7 +53,7 @@ func TestSeq2SeqMatchesPyTorch(t *testing.T) {
 				t.Fatal(err)
 			}
 			ps := m.Params()
-			if err := nn.Load(ps, "param.", f.Get("")); err != nil {
+			if err := nn.Load(ps, f.Get("param.")); err != nil {
 				t.Fatal(err)
 			}
 			pe := f.Tensor("input.pe")
@@ -75,5 +79,62 @@ func TestSeq2SeqMatchesPyTorch(t *testing.T) {
 			}
 			t.Logf("%d parameter gradients: worst relative error %.2e", len(ps), worst)
 		})
+	}
+}
+
+func TestSaveLoadRoundTripAndErrors(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SrcVocab, cfg.TgtVocab, cfg.DModel, cfg.Heads, cfg.DFF, cfg.EncoderLayers, cfg.DecoderLayers = 11, 11, 16, 2, 32, 1, 1
+	m, err := New(cfg, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := Save(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Generator.Weight != back.TgtEmbed.Weight || back.TgtEmbed.Weight != back.SrcEmbed.Weight {
+		t.Error("Load: tied embeddings are no longer shared")
+	}
+	want, got := m.Params(), back.Params()
+	for i := range want {
+		golden.CheckAbs(t, want[i].Name, got[i].Value.Data, want[i].Value.Data, 0)
+	}
+
+	// A checkpoint with an extra tensor, a missing one, or a wrong shape fails
+	// with an error naming the tensor.
+	ts := m.Tensors()
+	write := func(ts []safetensors.Tensor) *safetensors.File {
+		path := filepath.Join(t.TempDir(), "m.safetensors")
+		if err := safetensors.WriteFile(path, ts, nil); err != nil {
+			t.Fatal(err)
+		}
+		f, err := safetensors.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	extra := append(append([]safetensors.Tensor(nil), ts...), safetensors.F32("encoder.layers.9.norm1.weight", []int{16}, make([]float32, 16)))
+	bad := append([]safetensors.Tensor(nil), ts...)
+	bad[1] = safetensors.F32(bad[1].Name, []int{2}, make([]float32, 2))
+	for _, c := range []struct {
+		name string
+		ts   []safetensors.Tensor
+		want string
+	}{
+		{"extra", extra, `unexpected tensor "encoder.layers.9.norm1.weight"`},
+		{"missing", ts[1:], `missing tensor "src_embed.weight"`},
+		{"shape", bad, `tensor "` + ts[1].Name + `": shape [2] does not match`},
+	} {
+		err := back.LoadWeights(write(c.ts), "")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("LoadWeights(%s) = %v; want an error containing %q", c.name, err, c.want)
+		}
 	}
 }

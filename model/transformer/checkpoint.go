@@ -1,0 +1,120 @@
+package transformer
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/nn"
+	"github.com/attn-go/attn/safetensors"
+)
+
+// Tensors returns the model's weights for saving, each distinct parameter
+// once under its first name (a tied weight is stored once, as HuggingFace and
+// PyTorch's safetensors export do).
+func (m *Model) Tensors() []safetensors.Tensor {
+	seen := map[*autograd.Var]bool{}
+	var ts []safetensors.Tensor
+	for _, p := range m.Params() {
+		if seen[p.Var] {
+			continue
+		}
+		seen[p.Var] = true
+		ts = append(ts, safetensors.F32(p.Name, p.Value.Shape, p.Value.Data))
+	}
+	return ts
+}
+
+// LoadWeights copies weights from a safetensors file into the model. Tensor
+// names are the model's PyTorch names after prefix (use "" for a plain state
+// dict). Missing or mis-shaped tensors and tensors under prefix that the
+// model does not have are errors.
+func (m *Model) LoadWeights(f *safetensors.File, prefix string) error {
+	ps := m.Params()
+	known := map[string]bool{}
+	for _, p := range ps {
+		known[p.Name] = true
+	}
+	for _, name := range f.Names() {
+		if rest, ok := strings.CutPrefix(name, prefix); ok && !known[rest] {
+			return fmt.Errorf("transformer: unexpected tensor %q: the model has no such parameter", name)
+		}
+	}
+	err := nn.Load(ps, func(name string) ([]float32, []int, bool, error) {
+		if _, ok := f.Info(prefix + name); !ok {
+			return nil, nil, false, nil
+		}
+		data, shape, err := f.Float32(prefix + name)
+		return data, shape, true, err
+	})
+	if err != nil {
+		return fmt.Errorf("transformer: %w", err)
+	}
+	return nil
+}
+
+// Save writes the model to dir as config.json and model.safetensors (the
+// layout of a HuggingFace model folder), each written atomically.
+func Save(dir string, m *Model) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	cfg, err := json.MarshalIndent(m.Cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), m.Tensors(), map[string]string{"format": "pt"}); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, "config.json"), append(cfg, '\n'))
+}
+
+// Load reads a model saved by Save.
+func Load(dir string) (*Model, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	var cfg Config
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("transformer: %s: %w", filepath.Join(dir, "config.json"), err)
+	}
+	m, err := New(cfg, 0)
+	if err != nil {
+		return nil, err
+	}
+	f, err := safetensors.Open(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := m.LoadWeights(f, ""); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it
+// over path, so a crash never leaves a half-written file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
