@@ -1,0 +1,58 @@
+package generate
+
+import (
+	"math"
+	"testing"
+
+	"github.com/attn-go/attn/tensor"
+)
+
+func TestGreedyAndFilters(t *testing.T) {
+	logits := []float32{1, 3, 2, 0.5}
+	if got := (&Sampler{}).Next(logits); got != 1 {
+		t.Errorf("greedy Next = %d; want 1", got)
+	}
+	s := &Sampler{Temperature: 1, TopK: 2, RNG: tensor.NewRNG(1)}
+	counts := map[int]int{}
+	for range 4000 {
+		counts[s.Next(logits)]++
+	}
+	if counts[0] != 0 || counts[3] != 0 {
+		t.Errorf("top-k 2 drew tokens outside the top two: %v", counts)
+	}
+	// Within the top two, token 1 is e^(3-2) = 2.72 times as likely as token 2.
+	if r := float64(counts[1]) / float64(counts[2]); math.Abs(r-math.E) > 0.3 {
+		t.Errorf("top-k 2 ratio of token 1 to token 2 = %.2f; want about %.2f", r, math.E)
+	}
+	// Softmax of [1,3,2,0.5] is about [.086 .638 .235 .052]: top-p 0.7 keeps tokens 1 and 2.
+	s = &Sampler{Temperature: 1, TopP: 0.7, RNG: tensor.NewRNG(2)}
+	for range 2000 {
+		if id := s.Next(logits); id != 1 && id != 2 {
+			t.Fatalf("top-p 0.7 drew token %d; want 1 or 2", id)
+		}
+	}
+	// A very low temperature is nearly greedy.
+	s = &Sampler{Temperature: 0.01, RNG: tensor.NewRNG(3)}
+	for range 100 {
+		if id := s.Next(logits); id != 1 {
+			t.Fatalf("temperature 0.01 drew %d; want 1", id)
+		}
+	}
+}
+
+func TestSamplerValidate(t *testing.T) {
+	for _, s := range []Sampler{{Temperature: -1}, {TopK: -2}, {TopP: 1.5}, {Temperature: 0.8}} {
+		if err := s.Validate(); err == nil {
+			t.Errorf("Validate(%+v) = nil; want an error", s)
+		}
+	}
+}
+
+func TestStopAt(t *testing.T) {
+	if n, ok := StopAt("ROMEO:\nhello\n\nJULIET", []string{"\n\n", "JU"}); !ok || n != 12 {
+		t.Errorf("StopAt = %d, %v; want 12, true", n, ok)
+	}
+	if n, ok := StopAt("abc", []string{"x", ""}); ok || n != 3 {
+		t.Errorf("StopAt without a match = %d, %v; want 3, false", n, ok)
+	}
+}
