@@ -1,0 +1,171 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/nn"
+	"github.com/attn-go/attn/safetensors"
+	"github.com/attn-go/attn/tensor"
+)
+
+// bigram is a tiny language model (embedding → dropout → linear) that
+// exercises everything a run saves: weights, Adam moments, the data RNG and
+// the dropout RNG.
+type bigram struct {
+	Embed  *nn.Embedding `attn:"embed"`
+	Out    *nn.Linear    `attn:"out"`
+	onLoss func()
+}
+
+func newBigram(vocab int) *bigram {
+	rng := tensor.NewRNG(9)
+	return &bigram{Embed: nn.NewEmbedding(vocab, 16, 1, 1, rng), Out: nn.NewLinear(16, vocab, true, rng)}
+}
+
+func (m *bigram) Loss(tp *autograd.Tape, ids, targets []int, b, t int) (*autograd.Var, error) {
+	if m.onLoss != nil && tp != nil {
+		m.onLoss()
+	}
+	h := tp.Dropout(m.Embed.Forward(tp, ids, b, t), 0.2)
+	return tp.CrossEntropy(m.Out.Forward(tp, h), targets, -1, 0), nil
+}
+func (m *bigram) Params() []nn.Param { return nn.Params(m) }
+func (m *bigram) NoDecay() map[*autograd.Var]bool {
+	return map[*autograd.Var]bool{m.Out.Bias: true}
+}
+
+func (m *bigram) save(dir string) error {
+	var ts []safetensors.Tensor
+	for _, p := range m.Params() {
+		ts = append(ts, safetensors.F32(p.Name, p.Value.Shape, p.Value.Data))
+	}
+	return safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), ts, nil)
+}
+
+func (m *bigram) load(dir string) error {
+	f, err := safetensors.Open(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return nn.Load(m.Params(), func(name string) ([]float32, []int, bool, error) {
+		d, s, err := f.Float32(name)
+		return d, s, err == nil, nil
+	})
+}
+
+func testStream(n int) []int {
+	rng := tensor.NewRNG(4)
+	s := make([]int, n)
+	for i := range s {
+		s[i] = (i*7 + rng.Intn(3)) % 11
+	}
+	return s
+}
+
+func newTestRun(out string, m *bigram) *LMRun {
+	stream := testStream(4000)
+	return &LMRun{
+		Cfg: LMConfig{Context: 8, Batch: 4, Accum: 2, Steps: 12, PeakLR: 1e-2, MinLR: 1e-3, Warmup: 3,
+			WeightDecay: 0.1, Beta2: 0.95, ClipNorm: 1, EvalEvery: 4, EvalBatches: 2, Seed: 5},
+		Model: m, Train: stream[:3600], Val: stream[3600:], Out: out, SaveModel: m.save,
+		Tokenizer: []byte(`{"version":"1.0"}`),
+	}
+}
+
+func losses(t *testing.T, out string) map[int]float64 {
+	t.Helper()
+	ms, err := readMetrics(filepath.Join(out, "metrics.jsonl"), 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := map[int]float64{}
+	for _, m := range ms {
+		if m.Loss != nil {
+			l[m.Step] = *m.Loss
+		}
+	}
+	return l
+}
+
+// TestResumeIsBitExact interrupts a run after step 6 (as Ctrl-C does),
+// resumes it from the checkpoint in a fresh model, and requires every loss
+// of steps 7..12 to equal, bit for bit, those of an uninterrupted run.
+func TestResumeIsBitExact(t *testing.T) {
+	dirA, dirB := t.TempDir(), t.TempDir()
+	if _, err := newTestRun(dirA, newBigram(11)).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := losses(t, dirA)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	m := newBigram(11)
+	calls := 0
+	m.onLoss = func() { // two micro-batches per step: cancel once step 6 is done
+		if calls++; calls == 12 {
+			cancel()
+		}
+	}
+	if _, err := newTestRun(dirB, m).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ckpt, err := CheckpointDir(dirB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st trainerState
+	b, _ := os.ReadFile(filepath.Join(ckpt, "trainer_state.json"))
+	if err := json.Unmarshal(b, &st); err != nil || st.Step != 6 {
+		t.Fatalf("interrupted checkpoint at step %d (%v); want 6", st.Step, err)
+	}
+
+	fresh := newBigram(11)
+	fresh.Embed.Weight.Value.Zero() // the checkpoint must supply everything
+	if err := fresh.load(ckpt); err != nil {
+		t.Fatal(err)
+	}
+	run := newTestRun(dirB, fresh)
+	if err := run.Resume(ckpt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := losses(t, dirB)
+	for step := 1; step <= 12; step++ {
+		if got[step] != want[step] {
+			t.Errorf("step %d: resumed loss %v; uninterrupted %v", step, got[step], want[step])
+		}
+	}
+	for _, f := range []string{"loss.png", "loss.svg", "ckpt/model.safetensors", "ckpt/optimizer.safetensors", "ckpt/tokenizer.json"} {
+		if _, err := os.Stat(filepath.Join(dirB, f)); err != nil {
+			t.Errorf("run folder lacks %s: %v", f, err)
+		}
+	}
+}
+
+// TestCheckpointSurvivesInterruptedSave: if a save dies between its two
+// renames, only ckpt.old exists, and it is still found.
+func TestCheckpointSurvivesInterruptedSave(t *testing.T) {
+	dir := t.TempDir()
+	run := newTestRun(dir, newBigram(11))
+	if _, err := run.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, ckptDir), filepath.Join(dir, ckptOldDir)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := CheckpointDir(dir)
+	if err != nil || got != filepath.Join(dir, ckptOldDir) {
+		t.Errorf("CheckpointDir = %q, %v; want the ckpt.old folder", got, err)
+	}
+	if _, err := CheckpointDir(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no checkpoint") {
+		t.Errorf("CheckpointDir(empty) = %v; want a 'no checkpoint' error", err)
+	}
+}
