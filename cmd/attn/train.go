@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,30 +14,94 @@ import (
 	"time"
 
 	"github.com/attn-go/attn/data"
-	"github.com/attn-go/attn/model/transformer"
+	"github.com/attn-go/attn/generate"
+	"github.com/attn-go/attn/model/gpt"
+	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/tensor"
 	"github.com/attn-go/attn/train"
 )
 
+// runTrain dispatches on --preset: the GPT presets train a language model,
+// copy and reverse the encoder-decoder on synthetic tasks.
 func runTrain(args []string, stdout, stderr io.Writer) error {
+	preset := "shakespeare-char"
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(strings.TrimLeft(a, "-"), "preset="); ok && strings.HasPrefix(a, "-") {
+			preset = v
+		} else if (a == "--preset" || a == "-preset") && i+1 < len(args) {
+			preset = args[i+1]
+		}
+	}
+	switch preset {
+	case "copy", "reverse":
+		return runTrainCopy(args, stdout, stderr)
+	}
+	return runTrainLM(args, stdout, stderr)
+}
+
+// lmPreset is a GPT model and its training recipe.
+type lmPreset struct {
+	Model gpt.Config     `json:"model"`
+	Train train.LMConfig `json:"train"`
+}
+
+// lmPresets are the named recipes. shakespeare-char is sized so that two
+// cores reach a validation loss near nanoGPT's in about ten minutes;
+// baby-gpt is nanoGPT's CPU "baby GPT" (for benchmarks side by side).
+func lmPresets() map[string]lmPreset {
+	return map[string]lmPreset{
+		"shakespeare-char": {
+			Model: gpt.Config{NPositions: 128, NEmbd: 192, NLayer: 4, NHead: 6, Dropout: 0.1, Eps: 1e-5},
+			Train: train.LMConfig{Context: 128, Batch: 32, Accum: 1, Steps: 3000, PeakLR: 2e-3, MinLR: 2e-4, Warmup: 100,
+				WeightDecay: 0.1, Beta2: 0.99, ClipNorm: 1, EvalEvery: 250, EvalBatches: 20, SaveEvery: 500, Seed: 1337},
+		},
+		"baby-gpt": {
+			Model: gpt.Config{NPositions: 64, NEmbd: 128, NLayer: 4, NHead: 4, Dropout: 0, Eps: 1e-5},
+			Train: train.LMConfig{Context: 64, Batch: 12, Accum: 1, Steps: 2000, PeakLR: 1e-3, MinLR: 1e-4, Warmup: 100,
+				WeightDecay: 0.1, Beta2: 0.99, ClipNorm: 1, EvalEvery: 250, EvalBatches: 20, SaveEvery: 1000, Seed: 1337},
+		},
+	}
+}
+
+// bindLMFlags registers the flags that override a preset. Flags for float32
+// fields go through float64 values; the returned func stores them after
+// parsing.
+func bindLMFlags(fs *flag.FlagSet, p *lmPreset) (apply func()) {
+	t, m := &p.Train, &p.Model
+	fs.IntVar(&t.Steps, "steps", t.Steps, "optimizer steps")
+	fs.IntVar(&t.Batch, "batch", t.Batch, "sequences per micro-batch")
+	fs.IntVar(&t.Accum, "accum", t.Accum, "micro-batches per step (gradient accumulation)")
+	fs.IntVar(&t.Context, "context", t.Context, "tokens per training sequence (at most the model's n_positions)")
+	fs.Float64Var(&t.PeakLR, "lr", t.PeakLR, "peak learning rate (linear warm-up, then cosine decay)")
+	fs.Float64Var(&t.MinLR, "min-lr", t.MinLR, "final learning rate")
+	fs.IntVar(&t.Warmup, "warmup", t.Warmup, "warm-up steps")
+	wd := fs.Float64("weight-decay", float64(t.WeightDecay), "AdamW weight decay on matrices")
+	clip := fs.Float64("clip", float64(t.ClipNorm), "gradient clipping by global norm (0: off)")
+	fs.IntVar(&t.EvalEvery, "eval-every", t.EvalEvery, "steps between validation runs")
+	fs.IntVar(&t.EvalBatches, "eval-batches", t.EvalBatches, "batches per validation run")
+	fs.IntVar(&t.SaveEvery, "save-every", t.SaveEvery, "steps between checkpoints")
+	fs.Uint64Var(&t.Seed, "seed", t.Seed, "random seed (weights, data order, dropout)")
+	fs.IntVar(&m.NLayer, "layers", m.NLayer, "transformer blocks")
+	fs.IntVar(&m.NHead, "heads", m.NHead, "attention heads")
+	fs.IntVar(&m.NEmbd, "d-model", m.NEmbd, "model width")
+	fs.IntVar(&m.NPositions, "positions", m.NPositions, "context window of the model")
+	dropout := fs.Float64("dropout", float64(m.Dropout), "dropout probability")
+	return func() { t.WeightDecay, t.ClipNorm, m.Dropout = float32(*wd), float32(*clip), float32(*dropout) }
+}
+
+func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	c := train.DefaultCopyTask()
-	preset := fs.String("preset", "copy", "what to train: copy or reverse (random sequences of symbols)")
-	out := fs.String("out", "", "directory for the trained model (default runs/<preset>)")
-	fs.IntVar(&c.Steps, "steps", c.Steps, "optimizer steps")
-	fs.IntVar(&c.Batch, "batch", c.Batch, "sequences per batch")
-	fs.Float64Var(&c.PeakLR, "lr", c.PeakLR, "peak learning rate (linear warm-up, then cosine decay)")
-	fs.IntVar(&c.Warmup, "warmup", c.Warmup, "warm-up steps")
-	fs.Uint64Var(&c.Seed, "seed", c.Seed, "random seed (weights, data, dropout)")
-	fs.IntVar(&c.Model.DModel, "d-model", c.Model.DModel, "model width")
-	fs.IntVar(&c.Model.Heads, "heads", c.Model.Heads, "attention heads")
-	fs.IntVar(&c.Model.EncoderLayers, "layers", c.Model.EncoderLayers, "encoder and decoder layers")
-	fs.IntVar(&c.Model.DFF, "d-ff", c.Model.DFF, "feed-forward width")
-	dropout := fs.Float64("dropout", float64(c.Model.Dropout), "dropout probability")
-	fs.IntVar(&c.Task.Len, "len", c.Task.Len, "sequence length")
-	fs.IntVar(&c.Task.Symbols, "symbols", c.Task.Symbols, "number of distinct symbols")
+	presetName := fs.String("preset", "shakespeare-char", "what to train: shakespeare-char, baby-gpt (GPT on the embedded Tiny Shakespeare), copy or reverse (encoder-decoder on synthetic tasks)")
+	out := fs.String("out", "", "run folder: checkpoint, metrics.jsonl, loss plots (default runs/<preset>)")
+	resume := fs.String("resume", "", "continue the run in this folder from its last checkpoint")
+	configFile := fs.String("config", "", `JSON file of settings: {"model": {...GPT-2 config.json names...}, "train": {...}}; flags override it`)
 	workers := fs.Int("workers", tensor.Workers(), "goroutines for the math")
+	sampleLen := fs.Int("sample", 400, "characters to generate at the end")
+	// First pass: find the preset and config file; the second pass applies
+	// flags on top of them.
+	var scratch lmPreset
+	bindLMFlags(fs, &scratch)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -46,67 +111,111 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	switch *preset {
-	case "copy":
-	case "reverse":
-		c.Task.Reverse = true
-	default:
-		return fmt.Errorf("unknown preset %q (want copy or reverse)", *preset)
+	p, ok := lmPresets()[*presetName]
+	if !ok {
+		return fmt.Errorf("unknown preset %q (want shakespeare-char, baby-gpt, copy or reverse)", *presetName)
 	}
-	if c.Steps <= 0 || c.Batch <= 0 || c.Task.Len <= 0 || c.Task.Symbols <= 0 {
-		return errors.New("--steps, --batch, --len and --symbols must be positive")
+	var ckpt string
+	var model *gpt.Model
+	if *resume != "" {
+		var err error
+		if ckpt, err = train.CheckpointDir(*resume); err != nil {
+			return err
+		}
+		if p.Train, err = train.ReadLMConfig(ckpt); err != nil {
+			return err
+		}
+		if model, err = gpt.Load(ckpt); err != nil {
+			return err
+		}
+		p.Model = model.Cfg
+		*out = *resume
 	}
-	c.Model.DecoderLayers = c.Model.EncoderLayers
-	c.Model.Dropout = float32(*dropout)
-	c.Model.MaxLen = max(c.Model.MaxLen, c.Task.Len+2)
-	tensor.SetWorkers(*workers)
-	if *out == "" {
-		*out = filepath.Join("runs", *preset)
-	}
-	c.Log, c.LogEvery = stdout, max(1, c.Steps/10)
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	fmt.Fprintf(stdout, "training a Transformer (d_model %d, %d heads, %d+%d layers) to %s sequences of %d symbols, %d steps on %d cores\n",
-		c.Model.DModel, c.Model.Heads, c.Model.EncoderLayers, c.Model.DecoderLayers, *preset, c.Task.Len, c.Steps, tensor.Workers())
-	start := time.Now()
-	m, err := train.TrainCopyTask(ctx, c)
-	if err != nil {
-		return err
-	}
-	if ctx.Err() != nil {
-		fmt.Fprintln(stdout, "interrupted: saving the model as it is")
-	}
-	fmt.Fprintf(stdout, "trained in %s\n", time.Since(start).Round(time.Second))
-	acc, err := train.CopyTaskAccuracy(m, c.Task, 500, c.Seed+100)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "exact-sequence accuracy on 500 new sequences (greedy decoding): %.1f%%\n", 100*acc)
-	srcs, _ := c.Task.Samples(tensor.NewRNG(c.Seed+200), 3)
-	outs, err := m.Greedy(srcs, data.BOS, data.EOS, data.Pad, c.Task.Len+5)
-	if err != nil {
-		return err
-	}
-	for i := range srcs {
-		fmt.Fprintf(stdout, "  %s  ->  %s\n", symbols(srcs[i]), symbols(outs[i]))
-	}
-	if err := transformer.Save(*out, m); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "saved %s (config.json, model.safetensors)\n", *out)
-	return nil
-}
-
-// symbols prints task ids as letters, so examples read like words.
-func symbols(ids []int) string {
-	var sb strings.Builder
-	for _, id := range ids {
-		if id >= data.First && id < data.First+26 {
-			sb.WriteByte(byte('a' + id - data.First))
-		} else {
-			fmt.Fprintf(&sb, "<%d>", id)
+	if *configFile != "" {
+		b, err := os.ReadFile(*configFile)
+		if err != nil {
+			return err
+		}
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&p); err != nil {
+			return fmt.Errorf("%s: %w", *configFile, err)
 		}
 	}
-	return sb.String()
+	fs2 := flag.NewFlagSet("attn train", flag.ContinueOnError)
+	fs2.SetOutput(io.Discard)
+	fs2.String("preset", "", "")
+	fs2.String("out", "", "")
+	fs2.String("resume", "", "")
+	fs2.String("config", "", "")
+	fs2.Int("workers", 0, "")
+	fs2.Int("sample", 0, "")
+	apply := bindLMFlags(fs2, &p)
+	if err := fs2.Parse(args); err != nil {
+		return err
+	}
+	apply()
+	tensor.SetWorkers(*workers)
+	if *out == "" {
+		*out = filepath.Join("runs", *presetName)
+	}
+
+	chars := data.NewChars(data.Shakespeare)
+	ids, err := chars.Encode(data.Shakespeare)
+	if err != nil {
+		return err
+	}
+	trainIDs, valIDs := data.Split(ids, 0.9)
+	p.Model.VocabSize = chars.VocabSize()
+	if p.Train.Context > p.Model.NPositions {
+		return fmt.Errorf("--context %d exceeds the model's --positions %d", p.Train.Context, p.Model.NPositions)
+	}
+	if model == nil {
+		if model, err = gpt.New(p.Model, p.Train.Seed); err != nil {
+			return err
+		}
+	} else if model.Cfg.VocabSize != chars.VocabSize() {
+		return fmt.Errorf("checkpoint vocabulary has %d tokens; Tiny Shakespeare has %d", model.Cfg.VocabSize, chars.VocabSize())
+	}
+	tok, err := json.Marshal(chars)
+	if err != nil {
+		return err
+	}
+	run := &train.LMRun{
+		Cfg: p.Train, Model: model, Train: trainIDs, Val: valIDs, Out: *out,
+		SaveModel: func(dir string) error { return gpt.Save(dir, model) },
+		Tokenizer: tok,
+		Progress:  &train.Progress{W: stdout, TTY: train.IsTerminal(stdout), Total: p.Train.Steps},
+	}
+	if ckpt != "" {
+		if err := run.Resume(ckpt); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "resuming %s at step %d of %d\n", *out, run.Step(), p.Train.Steps)
+	} else {
+		fmt.Fprintf(stdout, "training GPT (%d layers, %d heads, width %d, context %d; %.2fM parameters) on Tiny Shakespeare (%d training, %d validation characters), %d steps of %d×%d tokens on %d cores\n",
+			p.Model.NLayer, p.Model.NHead, p.Model.NEmbd, p.Train.Context, float64(nn.Count(model.Params()))/1e6,
+			len(trainIDs), len(valIDs), p.Train.Steps, p.Train.Batch*p.Train.Accum, p.Train.Context, tensor.Workers())
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	start := time.Now()
+	val, err := run.Run(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "done in %s: step %d, validation loss %.4f; run folder %s (ckpt/, metrics.jsonl, loss.png, loss.svg)\n",
+		time.Since(start).Round(time.Second), run.Step(), val, *out)
+	if ctx.Err() != nil || *sampleLen <= 0 {
+		return nil
+	}
+	fmt.Fprintln(stdout, "\nsample (temperature 0.8, top-k 200):")
+	prompt, _ := chars.Encode("\n")
+	s := &generate.Sampler{Temperature: 0.8, TopK: 200, RNG: tensor.NewRNG(p.Train.Seed)}
+	_, err = generate.Text(model, prompt, *sampleLen, s, func(id int) bool {
+		fmt.Fprint(stdout, chars.Decode([]int{id}))
+		return true
+	})
+	fmt.Fprintln(stdout)
+	return err
 }

@@ -1,0 +1,81 @@
+package autograd
+
+import (
+	"fmt"
+
+	"github.com/attn-go/attn/tensor"
+)
+
+// Conv1D returns x·w + b, the linear layer of GPT-2 as HuggingFace stores it
+// (transformers' Conv1D, a width-1 convolution): x is [..., in], w is
+// [in, out] (the transpose of nn.Linear's weight), b is [out] or nil; the
+// result is [..., out].
+func (tp *Tape) Conv1D(x, w, b *Var) *Var {
+	rows, in := x.Value.Rows()
+	if len(w.Value.Shape) != 2 || w.Value.Shape[0] != in || (b != nil && b.Value.Len() != w.Value.Shape[1]) {
+		bs := []int(nil)
+		if b != nil {
+			bs = b.Value.Shape
+		}
+		panic(fmt.Sprintf("autograd.Conv1D: input %v, weight %v, bias %v", x.Value.Shape, w.Value.Shape, bs))
+	}
+	outDim := w.Value.Shape[1]
+	shape := append(append([]int(nil), x.Value.Shape[:len(x.Value.Shape)-1]...), outDim)
+	y := tensor.New(shape...)
+	beta := float32(0)
+	if b != nil {
+		for r := 0; r < rows; r++ {
+			copy(y.Data[r*outDim:(r+1)*outDim], b.Value.Data)
+		}
+		beta = 1
+	}
+	tensor.Gemm(false, false, rows, outDim, in, 1, x.Value.Data, in, w.Value.Data, outDim, beta, y.Data, outDim)
+	out, rec := tp.result(y, x, w, b)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			if needs(x) { // dx += dy·wᵀ
+				tensor.Gemm(false, true, rows, in, outDim, 1, dy, outDim, w.Value.Data, outDim, 1, x.grad(), in)
+			}
+			if needs(w) { // dw += xᵀ·dy
+				tensor.Gemm(true, false, in, outDim, rows, 1, x.Value.Data, in, dy, outDim, 1, w.grad(), outDim)
+			}
+			if needs(b) { // db += Σ_rows dy
+				db := b.grad()
+				for r := 0; r < rows; r++ {
+					addInto(db, dy[r*outDim:(r+1)*outDim])
+				}
+			}
+		})
+	}
+	return out
+}
+
+// Split cuts x's last dimension into n equal parts, as
+// torch.split(x, C/n, dim=-1) does: GPT-2 splits its fused query/key/value
+// projection this way. The parts are copies, [..., C/n] each.
+func (tp *Tape) Split(x *Var, n int) []*Var {
+	rows, c := x.Value.Rows()
+	if n <= 0 || c%n != 0 {
+		panic(fmt.Sprintf("autograd.Split: %v into %d parts", x.Value.Shape, n))
+	}
+	w := c / n
+	shape := append(append([]int(nil), x.Value.Shape[:len(x.Value.Shape)-1]...), w)
+	parts := make([]*Var, n)
+	for p := range parts {
+		y := tensor.New(shape...)
+		for r := 0; r < rows; r++ {
+			copy(y.Data[r*w:(r+1)*w], x.Value.Data[r*c+p*w:r*c+(p+1)*w])
+		}
+		out, rec := tp.result(y, x)
+		if rec {
+			tp.record(out, func(dy []float32) {
+				dx := x.grad()
+				for r := 0; r < rows; r++ {
+					addInto(dx[r*c+p*w:r*c+(p+1)*w], dy[r*w:(r+1)*w])
+				}
+			})
+		}
+		parts[p] = out
+	}
+	return parts
+}

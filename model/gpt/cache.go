@@ -1,0 +1,128 @@
+package gpt
+
+import (
+	"fmt"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/tensor"
+)
+
+// Cache holds each layer's keys and values for the positions run so far, so
+// that generating a token costs one position's work plus attention over the
+// cache instead of a pass over the whole sequence. Its buffers are allocated
+// once, for n_positions positions of B sequences. A Cache serves one
+// goroutine; Step does not modify the model, so several caches may run at once.
+type Cache struct {
+	b, size, c int
+	n          int         // positions filled
+	k, v       [][]float32 // per layer: [B, size, C]
+}
+
+// NewCache returns an empty cache for b sequences decoded together.
+func (m *Model) NewCache(b int) *Cache {
+	c := &Cache{b: b, size: m.Cfg.NPositions, c: m.Cfg.NEmbd}
+	for range m.H {
+		c.k = append(c.k, make([]float32, b*c.size*c.c))
+		c.v = append(c.v, make([]float32, b*c.size*c.c))
+	}
+	return c
+}
+
+// Len returns the number of positions in the cache.
+func (c *Cache) Len() int { return c.n }
+
+// Truncate forgets every position from n on (n <= Len), to rewind.
+func (c *Cache) Truncate(n int) {
+	if n < 0 || n > c.n {
+		panic(fmt.Sprintf("gpt: Cache.Truncate(%d) of a cache holding %d positions", n, c.n))
+	}
+	c.n = n
+}
+
+// Reset empties the cache.
+func (c *Cache) Reset() { c.n = 0 }
+
+// Step runs the next T = len(ids)/B tokens of each of the B sequences
+// (row-major: a prompt chunk, or one token each when generating) through the
+// model without a tape, appends their keys and values to the cache, and
+// returns the logits of the new positions, [B, T, V]. They equal the
+// corresponding rows of Forward on the whole sequence so far. It fails if the
+// cache would exceed n_positions (the caller then drops old context and
+// starts a new cache).
+func (m *Model) Step(c *Cache, ids []int, b int) (*tensor.Tensor, error) {
+	x, err := m.step(c, ids, b)
+	if err != nil {
+		return nil, err
+	}
+	return m.head(nil, x).Value, nil
+}
+
+// StepLast is Step returning only the logits of each sequence's last new
+// position, [B, V]: what sampling needs, without the output projection of a
+// whole prompt.
+func (m *Model) StepLast(c *Cache, ids []int, b int) (*tensor.Tensor, error) {
+	x, err := m.step(c, ids, b)
+	if err != nil {
+		return nil, err
+	}
+	t, d := x.Value.Shape[1], m.Cfg.NEmbd
+	last := tensor.New(b, d)
+	for i := 0; i < b; i++ {
+		copy(last.Data[i*d:(i+1)*d], x.Value.Data[((i+1)*t-1)*d:(i+1)*t*d])
+	}
+	return m.head(nil, autograd.Const(last)).Value, nil
+}
+
+// step runs the blocks on the new tokens and returns their final hidden
+// states [B, T, C] (before ln_f).
+func (m *Model) step(c *Cache, ids []int, b int) (*autograd.Var, error) {
+	if c == nil || c.b != b || len(c.k) != len(m.H) || c.c != m.Cfg.NEmbd {
+		return nil, fmt.Errorf("gpt: the cache does not fit this model with B=%d", b)
+	}
+	if b <= 0 || len(ids)%b != 0 {
+		return nil, fmt.Errorf("gpt: %d token ids do not split into B=%d sequences", len(ids), b)
+	}
+	t := len(ids) / b
+	if err := m.checkIDs(ids, b, t, c.n); err != nil {
+		return nil, err
+	}
+	var tp *autograd.Tape // inference: nothing is recorded
+	x := m.embed(tp, ids, b, t, c.n)
+	for l, blk := range m.H {
+		a := blk.Attn
+		y := c.attend(l, a.CAttn.Forward(tp, blk.Ln1.Forward(tp, x)), a.Heads)
+		x = tp.Add(x, a.CProj.Forward(tp, y))
+		x = tp.Add(x, blk.MLP.Forward(tp, blk.Ln2.Forward(tp, x)))
+	}
+	c.n += t
+	return x, nil
+}
+
+// attend appends the keys and values in qkv [B, T, 3C] to layer l's cache at
+// positions n..n+T−1 and returns the queries' causal attention over
+// positions 0..n+T−1, [B, T, C].
+func (c *Cache) attend(l int, qkv *autograd.Var, heads int) *autograd.Var {
+	b, t, d := qkv.Value.Shape[0], qkv.Value.Shape[1], c.c
+	tk := c.n + t
+	q := tensor.New(b, t, d)
+	y := tensor.New(b, t, d)
+	for i := 0; i < b; i++ {
+		for j := 0; j < t; j++ {
+			row := qkv.Value.Data[(i*t+j)*3*d : (i*t+j+1)*3*d]
+			at := (i*c.size + c.n + j) * d
+			copy(q.Data[(i*t+j)*d:], row[:d])
+			copy(c.k[l][at:at+d], row[d:2*d])
+			copy(c.v[l][at:at+d], row[2*d:])
+		}
+	}
+	var tp *autograd.Tape
+	for i := 0; i < b; i++ { // one sequence at a time: its cache rows are contiguous
+		kv := i * c.size * d
+		qi := autograd.Const(tensor.FromSlice(q.Data[i*t*d:(i+1)*t*d], 1, t, d))
+		ki := autograd.Const(tensor.FromSlice(c.k[l][kv:kv+tk*d], 1, tk, d)) // (1, Tk, C)
+		vi := autograd.Const(tensor.FromSlice(c.v[l][kv:kv+tk*d], 1, tk, d))
+		yi := tp.Attention(qi, ki, vi, heads, autograd.AttentionOpts{Causal: true})
+		copy(y.Data[i*t*d:], yi.Value.Data)
+	}
+	return autograd.Const(y)
+}

@@ -1,0 +1,209 @@
+package gpt
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/internal/golden"
+	"github.com/attn-go/attn/tensor"
+)
+
+// smallModel returns a random model whose LayerNorms and biases are not
+// trivial, so that a cache mix-up cannot hide behind a near-zero signal.
+func smallModel(t testing.TB, cfg Config) *Model {
+	t.Helper()
+	m, err := New(cfg, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := tensor.NewRNG(4)
+	for _, p := range m.Params() {
+		if len(p.Value.Shape) == 1 {
+			r.FillNormal(p.Value, 0, 0.1)
+		} else {
+			r.FillNormal(p.Value, 0, 0.3)
+		}
+	}
+	return m
+}
+
+func randIDs(r *tensor.RNG, n, vocab int) []int {
+	ids := make([]int, n)
+	for i := range ids {
+		ids[i] = r.Intn(vocab)
+	}
+	return ids
+}
+
+// TestStepMatchesForward runs a prompt in one chunk, then the rest token by
+// token (and in uneven chunks), and compares every position's logits with
+// Forward on the whole sequence.
+func TestStepMatchesForward(t *testing.T) {
+	cfg := Config{VocabSize: 29, NPositions: 24, NEmbd: 24, NLayer: 2, NHead: 3, Eps: 1e-5}
+	m := smallModel(t, cfg)
+	const tt = 24 // fills the cache to n_positions
+	for _, c := range []struct {
+		b      int
+		chunks []int // new tokens per Step
+	}{
+		{1, append([]int{9}, ones(15)...)},
+		{1, []int{1, 5, 2, 7, 1, 8}},
+		{3, append([]int{6}, ones(18)...)},
+	} {
+		t.Run(fmt.Sprintf("B=%d/chunks=%v", c.b, c.chunks[:2]), func(t *testing.T) {
+			r := tensor.NewRNG(uint64(7 + c.b))
+			ids := randIDs(r, c.b*tt, cfg.VocabSize)
+			full, err := m.Forward(nil, ids, c.b, tt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cache := m.NewCache(c.b)
+			v, worst, pos := cfg.VocabSize, 0.0, 0
+			for _, n := range c.chunks {
+				chunk := make([]int, 0, c.b*n)
+				for i := 0; i < c.b; i++ {
+					chunk = append(chunk, ids[i*tt+pos:i*tt+pos+n]...)
+				}
+				logits, err := m.Step(cache, chunk, c.b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !tensor.EqualShape(logits.Shape, []int{c.b, n, v}) {
+					t.Fatalf("Step: logits %v; want [%d %d %d]", logits.Shape, c.b, n, v)
+				}
+				for i := 0; i < c.b; i++ {
+					want := full.Value.Data[(i*tt+pos)*v : (i*tt+pos+n)*v]
+					got := logits.Data[i*n*v : (i+1)*n*v]
+					worst = max(worst, golden.CheckAbs(t, fmt.Sprintf("sequence %d, positions %d..%d", i, pos, pos+n-1), got, want, 1e-5))
+				}
+				pos += n
+				if cache.Len() != pos {
+					t.Fatalf("cache.Len() = %d; want %d", cache.Len(), pos)
+				}
+			}
+			t.Logf("logits with and without the cache: max abs error %.2e", worst)
+		})
+	}
+}
+
+func ones(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = 1
+	}
+	return s
+}
+
+// TestStepLastAndTruncate checks StepLast against Step, and that a truncated
+// cache continues as if the dropped positions had never been run.
+func TestStepLastAndTruncate(t *testing.T) {
+	cfg := Config{VocabSize: 17, NPositions: 16, NEmbd: 16, NLayer: 2, NHead: 2, Eps: 1e-5}
+	m := smallModel(t, cfg)
+	ids := randIDs(tensor.NewRNG(1), 2*6, cfg.VocabSize)
+	c1, c2 := m.NewCache(2), m.NewCache(2)
+	all, err := m.Step(c1, ids, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := m.StepLast(c2, ids, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := cfg.VocabSize
+	for i := 0; i < 2; i++ {
+		golden.CheckAbs(t, "StepLast", last.Data[i*v:(i+1)*v], all.Data[(i*6+5)*v:(i*6+6)*v], 1e-6)
+	}
+	// Run two junk tokens, rewind, then the real next token.
+	if _, err := m.Step(c2, []int{3, 4}, 2); err != nil {
+		t.Fatal(err)
+	}
+	c2.Truncate(6)
+	next := []int{5, 6}
+	a, _ := m.Step(c1, next, 2)
+	b, _ := m.Step(c2, next, 2)
+	golden.CheckAbs(t, "after Truncate", b.Data, a.Data, 1e-6)
+}
+
+func TestInputErrors(t *testing.T) {
+	cfg := Config{VocabSize: 10, NPositions: 8, NEmbd: 8, NLayer: 1, NHead: 2, Eps: 1e-5}
+	m := smallModel(t, cfg)
+	for _, c := range []struct {
+		name  string
+		ids   []int
+		b, tt int
+		want  string
+	}{
+		{"shape", []int{1, 2, 3}, 2, 2, "3 token ids are not B=2 × T=2"},
+		{"range", []int{1, 10}, 1, 2, "token id 10 at index 1 is outside the vocabulary [0, 10)"},
+		{"negative", []int{-1, 0}, 2, 1, "token id -1 at index 0"},
+		{"length", make([]int, 9), 1, 9, "9 positions exceed n_positions 8"},
+	} {
+		if _, err := m.Forward(nil, c.ids, c.b, c.tt); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Forward(%s) = %v; want an error containing %q", c.name, err, c.want)
+		}
+	}
+	if _, err := m.Loss(nil, []int{1, 2}, []int{1, 11}, 1, 2); err == nil || !strings.Contains(err.Error(), "target 11 at index 1") {
+		t.Errorf("Loss with target 11 = %v; want an error", err)
+	}
+	if l, err := m.Loss(nil, []int{1, 2}, []int{IgnoreIndex, 3}, 1, 2); err != nil || l.Item() <= 0 {
+		t.Errorf("Loss with an ignored target = %v, %v; want a positive loss", l, err)
+	}
+	c := m.NewCache(1)
+	if _, err := m.Step(c, make([]int, 6), 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Step(c, make([]int, 3), 1); err == nil || !strings.Contains(err.Error(), "9 positions exceed n_positions 8") {
+		t.Errorf("Step past n_positions = %v; want an error", err)
+	}
+	if c.Len() != 6 {
+		t.Errorf("a failed Step changed the cache length to %d; want 6", c.Len())
+	}
+	if _, err := m.Step(c, make([]int, 2), 2); err == nil {
+		t.Error("Step with B=2 on a cache for B=1: no error")
+	}
+}
+
+// benchConfig is the baby-GPT size of the issue (nanoGPT's CPU settings)
+// with room for 1,024 cached positions and a character vocabulary.
+var benchConfig = Config{VocabSize: 65, NPositions: 1025, NEmbd: 128, NLayer: 4, NHead: 4, Eps: 1e-5}
+
+// BenchmarkDecodeStep measures one generated token (B = 1) after n cached
+// positions, with the cache and, as the baseline, without it (Forward on the
+// whole sequence, what generation costs without a cache).
+func BenchmarkDecodeStep(b *testing.B) {
+	m, err := New(benchConfig, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := tensor.NewRNG(2)
+	for _, n := range []int{16, 64, 256, 1024} {
+		prompt := randIDs(r, n, benchConfig.VocabSize)
+		b.Run(fmt.Sprintf("cached=%d", n), func(b *testing.B) {
+			c := m.NewCache(1)
+			if _, err := m.Step(c, prompt, 1); err != nil {
+				b.Fatal(err)
+			}
+			next := []int{7}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := m.StepLast(c, next, 1); err != nil {
+					b.Fatal(err)
+				}
+				c.Truncate(n)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+		})
+		b.Run(fmt.Sprintf("nocache=%d", n), func(b *testing.B) {
+			seq := append(append([]int(nil), prompt...), 7)
+			var tp *autograd.Tape
+			for b.Loop() {
+				if _, err := m.Forward(tp, seq, 1, n+1); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+		})
+	}
+}

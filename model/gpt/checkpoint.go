@@ -1,0 +1,153 @@
+package gpt
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/nn"
+	"github.com/attn-go/attn/safetensors"
+)
+
+// Tensors returns the model's weights for saving under HF's names (as in
+// GPT-2's model.safetensors: no "transformer." prefix, no lm_head.weight,
+// which is wte.weight).
+func (m *Model) Tensors() []safetensors.Tensor {
+	seen := map[*autograd.Var]bool{}
+	var ts []safetensors.Tensor
+	for _, p := range m.Params() {
+		if !seen[p.Var] {
+			seen[p.Var] = true
+			ts = append(ts, safetensors.F32(p.Name, p.Value.Shape, p.Value.Data))
+		}
+	}
+	return ts
+}
+
+// attnBuffer matches the causal-mask buffers that older HF GPT-2 checkpoints
+// store as h.{i}.attn.bias and h.{i}.attn.masked_bias; they are not weights.
+var attnBuffer = regexp.MustCompile(`^h\.\d+\.attn\.(masked_)?bias$`)
+
+// LoadWeights copies weights from a safetensors file into the model. Names
+// are HF's after prefix (use "" for a file written by Save or GPT-2's
+// model.safetensors), with or without a further "transformer." (as a
+// GPT2LMHeadModel state dict has them). An lm_head.weight, if present, must
+// equal wte.weight; attention mask buffers are skipped. Missing or
+// mis-shaped tensors, and other tensors under prefix, are errors.
+func (m *Model) LoadWeights(f *safetensors.File, prefix string) error {
+	ps := m.Params()
+	known := map[string]bool{}
+	for _, p := range ps {
+		known[p.Name] = true
+	}
+	names := f.Names()
+	inner := prefix
+	if !slices.Contains(names, prefix+ps[0].Name) && slices.Contains(names, prefix+"transformer."+ps[0].Name) {
+		inner = prefix + "transformer."
+	}
+	var head string
+	for _, name := range names {
+		rest, ok := strings.CutPrefix(name, prefix)
+		if !ok {
+			continue
+		}
+		if rest == "lm_head.weight" {
+			head = name
+			continue
+		}
+		if in, ok := strings.CutPrefix(name, inner); ok && (known[in] || attnBuffer.MatchString(in)) {
+			continue
+		}
+		return fmt.Errorf("gpt: unexpected tensor %q: the model has no such parameter", name)
+	}
+	err := nn.Load(ps, func(name string) ([]float32, []int, bool, error) {
+		if _, ok := f.Info(inner + name); !ok {
+			return nil, nil, false, nil
+		}
+		data, shape, err := f.Float32(inner + name)
+		return data, shape, true, err
+	})
+	if err != nil {
+		return fmt.Errorf("gpt: %w", err)
+	}
+	if head != "" {
+		data, _, err := f.Float32(head)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(data, m.WTE.Weight.Value.Data) {
+			return fmt.Errorf("gpt: %s differs from wte.weight; untied output weights are not supported", head)
+		}
+	}
+	return nil
+}
+
+// Save writes the model to dir as config.json (HF's GPT2Config) and
+// model.safetensors, each written atomically.
+func Save(dir string, m *Model) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	cfg, err := json.MarshalIndent(m.Cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), m.Tensors(), map[string]string{"format": "pt"}); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, "config.json"), append(cfg, '\n'))
+}
+
+// Load reads a model folder written by Save (or a HuggingFace GPT-2 folder
+// with model.safetensors).
+func Load(dir string) (*Model, error) {
+	path := filepath.Join(dir, "config.json")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var cfg Config
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("gpt: %s: %w", path, err)
+	}
+	m, err := newModel(cfg, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	f, err := safetensors.Open(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := m.LoadWeights(f, ""); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it
+// over path, so a crash never leaves a half-written file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
