@@ -2,8 +2,10 @@
 //
 // Usage:
 //
-//	attn train [flags]     train a model (default: the copy task)
-//	attn help              list the commands
+//	attn train [flags]      train a model (default: GPT on Tiny Shakespeare)
+//	attn generate [flags]   continue a prompt
+//	attn eval [flags]       score a text file
+//	attn help               list the commands
 package main
 
 import (
@@ -19,7 +21,9 @@ type command struct {
 }
 
 var commands = []command{
-	{"train", "train a model (default: an encoder-decoder on the copy task)", runTrain},
+	{"train", "train a model (default: a GPT on the embedded Tiny Shakespeare)", runTrain},
+	{"generate", "continue a prompt with a trained GPT", runGenerate},
+	{"eval", "loss and perplexity of a trained GPT on a text file", runEval},
 }
 
 func main() {

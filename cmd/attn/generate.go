@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/attn-go/attn/data"
+	"github.com/attn-go/attn/generate"
+	"github.com/attn-go/attn/model/gpt"
+	"github.com/attn-go/attn/tensor"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// loadLM loads a GPT model and its character tokenizer from dir: a model
+// folder, or a run folder whose checkpoint is in ckpt/.
+func loadLM(dir string) (*gpt.Model, *data.Chars, error) {
+	if dir == "" {
+		return nil, nil, errors.New("--model is required")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
+		if _, err2 := os.Stat(filepath.Join(dir, "ckpt", "config.json")); err2 == nil {
+			dir = filepath.Join(dir, "ckpt")
+		} else {
+			return nil, nil, fmt.Errorf("%s holds no model (no config.json there or in ckpt/)", dir)
+		}
+	}
+	m, err := gpt.Load(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	chars, err := data.LoadChars(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		return nil, nil, err
+	}
+	if chars.VocabSize() != m.Cfg.VocabSize {
+		return nil, nil, fmt.Errorf("%s: tokenizer has %d tokens, model %d", dir, chars.VocabSize(), m.Cfg.VocabSize)
+	}
+	return m, chars, nil
+}
+
+func runGenerate(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("attn generate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	model := fs.String("model", "", "model folder (or a run folder from attn train)")
+	prompt := fs.String("prompt", "\n", "text to continue")
+	maxNew := fs.Int("max-new-tokens", 500, "tokens to generate at most")
+	temp := fs.Float64("temperature", 0.8, "sampling temperature (0: greedy)")
+	greedy := fs.Bool("greedy", false, "always pick the most likely token (same as --temperature 0)")
+	topK := fs.Int("top-k", 200, "sample among the k most likely tokens (0: all)")
+	topP := fs.Float64("top-p", 1, "sample among the most likely tokens covering this probability")
+	seed := fs.Uint64("seed", 1, "random seed for sampling")
+	var stops stringList
+	fs.Var(&stops, "stop", "stop when this text appears (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		*prompt = strings.Join(fs.Args(), " ")
+	}
+	m, chars, err := loadLM(*model)
+	if err != nil {
+		return err
+	}
+	ids, err := chars.Encode(*prompt)
+	if err != nil {
+		return fmt.Errorf("prompt: %w", err)
+	}
+	if *greedy {
+		*temp = 0
+	}
+	s := &generate.Sampler{Temperature: *temp, TopK: *topK, TopP: *topP, RNG: tensor.NewRNG(*seed)}
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	fmt.Fprint(w, *prompt)
+	var text strings.Builder
+	printed := 0
+	_, err = generate.Text(m, ids, *maxNew, s, func(id int) bool {
+		text.WriteString(chars.Decode([]int{id}))
+		cut, stop := generate.StopAt(text.String(), stops)
+		// Hold back text that could be the start of a stop string.
+		safe := cut
+		if !stop {
+			for _, st := range stops {
+				safe = min(safe, max(printed, len(text.String())-len(st)+1))
+			}
+		}
+		if safe > printed {
+			fmt.Fprint(w, text.String()[printed:safe])
+			printed = safe
+			w.Flush()
+		}
+		return !stop
+	})
+	if cut, _ := generate.StopAt(text.String(), stops); cut > printed {
+		fmt.Fprint(w, text.String()[printed:cut])
+	}
+	fmt.Fprintln(w)
+	return err
+}
+
+func runEval(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("attn eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	model := fs.String("model", "", "model folder (or a run folder from attn train)")
+	file := fs.String("data", "", "text file to score")
+	asJSON := fs.Bool("json", false, `print one JSON line {"loss":...,"perplexity":...,"tokens":...}`)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *file == "" {
+		return errors.New("--data is required")
+	}
+	m, chars, err := loadLM(*model)
+	if err != nil {
+		return err
+	}
+	text, err := os.ReadFile(*file)
+	if err != nil {
+		return err
+	}
+	ids, err := chars.Encode(string(text))
+	if err != nil {
+		return fmt.Errorf("%s: %w", *file, err)
+	}
+	loss, n, err := meanLoss(m, ids)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		b, _ := json.Marshal(map[string]any{"loss": loss, "perplexity": math.Exp(loss), "tokens": n})
+		fmt.Fprintln(stdout, string(b))
+		return nil
+	}
+	fmt.Fprintf(stdout, "loss %.4f nats/token, perplexity %.3f over %d tokens\n", loss, math.Exp(loss), n)
+	return nil
+}
+
+// meanLoss scores every token of ids after the first: the text is cut into
+// windows of the model's context, each window predicting its tokens from
+// the ones before it in the window.
+func meanLoss(m *gpt.Model, ids []int) (float64, int, error) {
+	if len(ids) < 2 {
+		return 0, 0, errors.New("the text has fewer than 2 tokens")
+	}
+	window := m.Cfg.NPositions
+	var sum float64
+	n := 0
+	for start := 0; start+1 < len(ids); start += window {
+		t := min(window, len(ids)-1-start)
+		loss, err := m.Loss(nil, ids[start:start+t], ids[start+1:start+t+1], 1, t)
+		if err != nil {
+			return 0, 0, err
+		}
+		sum += float64(loss.Item()) * float64(t)
+		n += t
+	}
+	return sum / float64(n), n, nil
+}
