@@ -220,7 +220,7 @@ func maskedSoftmax(row []float32, last int, pad []bool) {
 			row[j] = 0
 			continue
 		}
-		ev := float32(math.Exp(float64(row[j] - m)))
+		ev := expf(row[j] - m)
 		row[j] = ev
 		s += ev
 	}
@@ -325,9 +325,9 @@ func (tp *Tape) CrossEntropy(logits *Var, targets []int, ignoreIndex int, smooth
 			}
 			var s, sum float64
 			for i, v := range x {
-				ev := math.Exp(float64(v - m))
-				p[i] = float32(ev)
-				s += ev
+				ev := expf(v - m)
+				p[i] = ev
+				s += float64(ev)
 				sum += float64(v)
 			}
 			lse := float64(m) + math.Log(s)

@@ -233,51 +233,11 @@ func (tp *Tape) Embedding(w *Var, ids []int, scale float32) *Var {
 
 // ReLU returns max(x, 0).
 func (tp *Tape) ReLU(x *Var) *Var {
-	return tp.unary(x, func(v float32) float32 { return max(v, 0) },
-		func(v float32) float32 {
-			if v > 0 {
-				return 1
-			}
-			return 0
-		})
-}
-
-// GELU returns x·Φ(x) with the exact Gaussian CDF (PyTorch's default).
-func (tp *Tape) GELU(x *Var) *Var {
-	return tp.unary(x,
-		func(v float32) float32 { return float32(0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2))) },
-		func(v float32) float32 {
-			x := float64(v)
-			cdf := 0.5 * (1 + math.Erf(x/math.Sqrt2))
-			pdf := math.Exp(-0.5*x*x) / math.Sqrt(2*math.Pi)
-			return float32(cdf + x*pdf)
-		})
-}
-
-// geluC is √(2/π), the constant of GELU's tanh approximation.
-var geluC = math.Sqrt(2 / math.Pi)
-
-// GELUTanh returns GELU's tanh approximation, as GPT-2 uses:
-// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
-func (tp *Tape) GELUTanh(x *Var) *Var {
-	return tp.unary(x,
-		func(v float32) float32 {
-			x := float64(v)
-			return float32(0.5 * x * (1 + math.Tanh(geluC*(x+0.044715*x*x*x))))
-		},
-		func(v float32) float32 {
-			x := float64(v)
-			t := math.Tanh(geluC * (x + 0.044715*x*x*x))
-			return float32(0.5*(1+t) + 0.5*x*(1-t*t)*geluC*(1+3*0.044715*x*x))
-		})
-}
-
-// unary applies f elementwise; df is f's derivative at the input.
-func (tp *Tape) unary(x *Var, f, df func(float32) float32) *Var {
 	y := tensor.New(x.Value.Shape...)
-	tensor.Parallel(len(y.Data), elemGrain, func(lo, hi int) {
+	xd := x.Value.Data
+	tensor.Parallel(len(xd), elemGrain, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			y.Data[i] = f(x.Value.Data[i])
+			y.Data[i] = max(xd[i], 0)
 		}
 	})
 	out, rec := tp.result(y, x)
@@ -286,7 +246,69 @@ func (tp *Tape) unary(x *Var, f, df func(float32) float32) *Var {
 			dx := x.grad()
 			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
 				for i := lo; i < hi; i++ {
-					dx[i] += dy[i] * df(x.Value.Data[i])
+					if xd[i] > 0 {
+						dx[i] += dy[i]
+					}
+				}
+			})
+		})
+	}
+	return out
+}
+
+// GELU returns x·Φ(x) with the exact Gaussian CDF (PyTorch's default).
+func (tp *Tape) GELU(x *Var) *Var {
+	y := tensor.New(x.Value.Shape...)
+	xd := x.Value.Data
+	tensor.Parallel(len(xd), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := float64(xd[i])
+			y.Data[i] = float32(0.5 * v * (1 + math.Erf(v/math.Sqrt2)))
+		}
+	})
+	out, rec := tp.result(y, x)
+	if rec {
+		tp.record(out, func(dy []float32) { // d/dx x·Φ(x) = Φ(x) + x·φ(x)
+			dx := x.grad()
+			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					v := float64(xd[i])
+					cdf := 0.5 * (1 + math.Erf(v/math.Sqrt2))
+					pdf := math.Exp(-0.5*v*v) / math.Sqrt(2*math.Pi)
+					dx[i] += dy[i] * float32(cdf+v*pdf)
+				}
+			})
+		})
+	}
+	return out
+}
+
+// geluC is √(2/π), the constant of GELU's tanh approximation.
+const geluC = 0.7978845608028654
+
+// GELUTanh returns GELU's tanh approximation, as GPT-2 uses:
+// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). The tanh values are kept for
+// the backward pass.
+func (tp *Tape) GELUTanh(x *Var) *Var {
+	y := tensor.New(x.Value.Shape...)
+	xd := x.Value.Data
+	th := make([]float32, len(xd))
+	tensor.Parallel(len(xd), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := xd[i]
+			t := tanhf(geluC * (v + 0.044715*v*v*v))
+			th[i] = t
+			y.Data[i] = 0.5 * v * (1 + t)
+		}
+	})
+	out, rec := tp.result(y, x)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			dx := x.grad()
+			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					v, t := xd[i], th[i]
+					dx[i] += dy[i] * (0.5*(1+t) + 0.5*v*(1-t*t)*geluC*(1+3*0.044715*v*v))
 				}
 			})
 		})
