@@ -395,7 +395,7 @@ func (r *LMRun) WritePlots() error {
 			va.X, va.Y = append(va.X, float64(m.Step)), append(va.Y, *m.ValLoss)
 		}
 	}
-	p := &Plot{Title: "loss", XLabel: "step", YLabel: "loss (nats/token)", Series: []Series{smooth(tr, 0.95), va}}
+	p := &Plot{Title: "loss", XLabel: "step", YLabel: "loss (nats/token)", Series: []Series{smooth(tr), va}}
 	png, err := p.PNG()
 	if err != nil {
 		return err
@@ -406,17 +406,19 @@ func (r *LMRun) WritePlots() error {
 	return writeSynced(filepath.Join(r.Out, "loss.svg"), p.SVG())
 }
 
-// smooth returns an exponential moving average of s (per-step training
-// loss is noisy).
-func smooth(s Series, beta float64) Series {
+// smooth returns a centred moving average of s over about 2% of its points
+// (per-step training loss is noisy; a centred window does not lag behind the
+// validation curve as an exponential average would).
+func smooth(s Series) Series {
+	w := len(s.Y) / 100
 	out := Series{Name: s.Name, Color: s.Color, X: s.X, Y: make([]float64, len(s.Y))}
-	var avg float64
-	for i, y := range s.Y {
-		if i == 0 {
-			avg = y
+	for i := range s.Y {
+		lo, hi := max(0, i-w), min(len(s.Y), i+w+1)
+		var sum float64
+		for _, y := range s.Y[lo:hi] {
+			sum += y
 		}
-		avg = beta*avg + (1-beta)*y
-		out.Y[i] = avg
+		out.Y[i] = sum / float64(hi-lo)
 	}
 	return out
 }
