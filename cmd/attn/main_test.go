@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// attn runs the command line in-process and returns its output.
+func attn(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(args, &out, &errOut)
+	return out.String() + errOut.String(), code
+}
+
+// TestTrainResumeGenerateEval drives the main job end to end on a tiny GPT:
+// train, resume to more steps, generate, and evaluate.
+func TestTrainResumeGenerateEval(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	small := []string{"--layers", "1", "--heads", "2", "--d-model", "16", "--positions", "16", "--context", "16", "--batch", "2", "--eval-batches", "1", "--eval-every", "2", "--sample", "20", "--workers", "1"}
+	out, code := attn(t, append([]string{"train", "--steps", "3", "--out", dir}, small...)...)
+	if code != 0 || !strings.Contains(out, "validation loss") || !strings.Contains(out, "sample") {
+		t.Fatalf("attn train: exit %d\n%s", code, out)
+	}
+	for _, f := range []string{"metrics.jsonl", "loss.png", "loss.svg", "ckpt/config.json", "ckpt/model.safetensors", "ckpt/tokenizer.json", "ckpt/optimizer.safetensors", "ckpt/trainer_state.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("run folder lacks %s", f)
+		}
+	}
+	out, code = attn(t, "train", "--resume", dir, "--steps", "5", "--sample", "0")
+	if code != 0 || !strings.Contains(out, "resuming") || !strings.Contains(out, "step 5") {
+		t.Fatalf("attn train --resume: exit %d\n%s", code, out)
+	}
+	out, code = attn(t, "generate", "--model", dir, "--prompt", "ROMEO:", "--max-new-tokens", "30", "--seed", "2")
+	if code != 0 || !strings.HasPrefix(out, "ROMEO:") || len(out) < len("ROMEO:")+30 {
+		t.Fatalf("attn generate: exit %d\n%q", code, out)
+	}
+	text := filepath.Join(t.TempDir(), "text.txt")
+	const speech = "First Citizen:\nBefore we proceed any further, hear me speak.\n"
+	os.WriteFile(text, []byte(speech), 0o644)
+	out, code = attn(t, "eval", "--model", dir, "--data", text, "--json")
+	var res struct {
+		Loss, Perplexity float64
+		Tokens           int
+	}
+	if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || res.Tokens != len(speech)-1 || res.Loss <= 0 || res.Perplexity <= 1 {
+		t.Fatalf("attn eval --json: exit %d, %v\n%s", code, err, out)
+	}
+}
+
+func TestBadInputGetsClearErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"nope"}, `unknown command "nope"`},
+		{[]string{"train", "--preset", "gpt5"}, `unknown preset "gpt5"`},
+		{[]string{"train", "--resume", t.TempDir()}, "no checkpoint"},
+		{[]string{"generate", "--model", t.TempDir()}, "holds no model"},
+		{[]string{"eval", "--model", "x"}, "--data is required"},
+	} {
+		out, code := attn(t, c.args...)
+		if code == 0 || !strings.Contains(out, c.want) {
+			t.Errorf("attn %v: exit %d, output %q; want an error containing %q", c.args, code, out, c.want)
+		}
+	}
+}
