@@ -24,6 +24,7 @@ var commands = []command{
 	{"train", "train a model (default: a GPT on the embedded Tiny Shakespeare)", runTrain},
 	{"generate", "continue a prompt with a trained GPT", runGenerate},
 	{"eval", "loss and perplexity of a trained GPT on a text file", runEval},
+	{"bench", "measure speed: gemm, attention, train, train-gpt, decode", runBench},
 }
 
 func main() {

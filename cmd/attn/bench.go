@@ -1,0 +1,261 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/model/gpt"
+	"github.com/attn-go/attn/model/transformer"
+	"github.com/attn-go/attn/nn"
+	"github.com/attn-go/attn/tensor"
+	"github.com/attn-go/attn/train"
+)
+
+// benchResult is one measurement; with --json it is printed as one line.
+type benchResult struct {
+	Bench      string         `json:"bench"`
+	Params     map[string]any `json:"params"`
+	Ms         float64        `json:"ms"` // median
+	GFLOPS     float64        `json:"gflops,omitempty"`
+	TokensPerS float64        `json:"tokens_per_s,omitempty"`
+	Allocs     float64        `json:"allocs"` // heap allocations per run
+}
+
+// measure runs fn once to warm up, then reps times, and returns the median
+// time and the mean number of heap allocations per run.
+func measure(reps int, fn func()) (time.Duration, float64) {
+	fn()
+	times := make([]time.Duration, reps)
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	for i := range times {
+		t0 := time.Now()
+		fn()
+		times[i] = time.Since(t0)
+	}
+	runtime.ReadMemStats(&ms1)
+	slices.Sort(times)
+	return times[reps/2], float64(ms1.Mallocs-ms0.Mallocs) / float64(reps)
+}
+
+func runBench(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("which benchmark? gemm, attention, train, train-gpt or decode (attn bench gemm -h for flags)")
+	}
+	fs := flag.NewFlagSet("attn bench "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object per result")
+	reps := fs.Int("reps", 5, "timed repetitions (the median is reported)")
+	workers := fs.Int("workers", tensor.Workers(), "goroutines for the math")
+	m := fs.Int("m", 1024, "gemm: rows of A and C")
+	n := fs.Int("n", 1024, "gemm: columns of B and C")
+	k := fs.Int("k", 1024, "gemm: inner dimension")
+	t := fs.Int("t", 1024, "attention: sequence length; decode: cached tokens")
+	heads := fs.Int("heads", 8, "attention: heads")
+	dhead := fs.Int("d-head", 64, "attention: width of one head")
+	batch := fs.Int("batch", 1, "attention: batch size")
+	shape := fs.String("shape", "small", "train: nn.Transformer shape, small or base")
+	preset := fs.String("preset", "baby-gpt", "train-gpt, decode: GPT preset (see attn train)")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	tensor.SetWorkers(*workers)
+	var r benchResult
+	switch args[0] {
+	case "gemm":
+		r = benchGemm(*m, *n, *k, *reps)
+	case "attention":
+		r = benchAttention(*batch, *heads, *t, *dhead, *reps)
+	case "train":
+		var err error
+		if r, err = benchTrain(*shape, *reps); err != nil {
+			return err
+		}
+	case "train-gpt", "decode":
+		p, ok := lmPresets()[*preset]
+		if !ok {
+			return fmt.Errorf("unknown preset %q", *preset)
+		}
+		p.Model.VocabSize = 65
+		var err error
+		if args[0] == "decode" {
+			r, err = benchDecode(p.Model, *t, *reps)
+		} else {
+			r, err = benchTrainGPT(*preset, p, *reps)
+		}
+		if err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown benchmark %q (want gemm, attention, train, train-gpt or decode)", args[0])
+	}
+	r.Params["workers"] = tensor.Workers()
+	if *asJSON {
+		b, _ := json.Marshal(r)
+		fmt.Fprintln(stdout, string(b))
+		return nil
+	}
+	fmt.Fprintf(stdout, "%-10s %v: %.3f ms", r.Bench, r.Params, r.Ms)
+	if r.GFLOPS > 0 {
+		fmt.Fprintf(stdout, ", %.1f GFLOP/s", r.GFLOPS)
+	}
+	if r.TokensPerS > 0 {
+		fmt.Fprintf(stdout, ", %.0f tokens/s", r.TokensPerS)
+	}
+	fmt.Fprintf(stdout, ", %.0f allocs\n", r.Allocs)
+	return nil
+}
+
+func benchGemm(m, n, k, reps int) benchResult {
+	rng := tensor.NewRNG(1)
+	a, b, c := tensor.New(m, k), tensor.New(k, n), tensor.New(m, n)
+	rng.FillNormal(a, 0, 1)
+	rng.FillNormal(b, 0, 1)
+	d, allocs := measure(reps, func() { tensor.Gemm(false, false, m, n, k, 1, a.Data, k, b.Data, n, 0, c.Data, n) })
+	return benchResult{Bench: "gemm", Params: map[string]any{"m": m, "n": n, "k": k}, Ms: ms(d),
+		GFLOPS: 2 * float64(m) * float64(n) * float64(k) / d.Seconds() / 1e9, Allocs: allocs}
+}
+
+// benchAttention times causal attention forward and backward.
+func benchAttention(b, h, t, d, reps int) benchResult {
+	rng := tensor.NewRNG(1)
+	mk := func() *autograd.Var {
+		x := tensor.New(b, t, h*d)
+		rng.FillNormal(x, 0, 1)
+		return autograd.NewParam(x)
+	}
+	q, k, v := mk(), mk(), mk()
+	proj := tensor.New(b, t, h*d)
+	rng.FillNormal(proj, 0, 1)
+	dur, allocs := measure(reps, func() {
+		tp := autograd.NewTape(nil)
+		y := tp.Attention(q, k, v, h, autograd.AttentionOpts{Causal: true})
+		tp.Backward(tp.Sum(tp.Mul(y, autograd.Const(proj))))
+	})
+	// Causal: half of the 4·T²·D multiply-adds of forward, 8·T²·D of backward.
+	flops := float64(b*h) * (2*2*float64(t)*float64(t)*float64(d) + 4*2*float64(t)*float64(t)*float64(d)) / 2
+	return benchResult{Bench: "attention", Params: map[string]any{"batch": b, "heads": h, "t": t, "d_head": d, "causal": true},
+		Ms: ms(dur), GFLOPS: flops / dur.Seconds() / 1e9, Allocs: allocs}
+}
+
+// benchTrain times one training step of PyTorch's nn.Transformer shapes
+// (issue 3's "small" and "base"): forward, label-smoothed loss, backward and
+// Adam, batch of random ids, source and target length 32.
+func benchTrain(shape string, reps int) (benchResult, error) {
+	cfg := transformer.DefaultConfig()
+	cfg.SrcVocab, cfg.TgtVocab = 8000, 8000
+	cfg.ShareEmbeddings, cfg.TieOutput, cfg.FinalNorm = false, false, true
+	batch := 16
+	switch shape {
+	case "small":
+		cfg.DModel, cfg.Heads, cfg.EncoderLayers, cfg.DecoderLayers, cfg.DFF = 256, 4, 3, 3, 1024
+		batch = 32
+	case "base":
+	default:
+		return benchResult{}, fmt.Errorf("unknown shape %q (want small or base)", shape)
+	}
+	m, err := transformer.New(cfg, 1)
+	if err != nil {
+		return benchResult{}, err
+	}
+	const seqLen = 32
+	rng := tensor.NewRNG(2)
+	ids := func() transformer.Batch {
+		b := transformer.Batch{IDs: make([]int, batch*seqLen), B: batch, T: seqLen}
+		for i := range b.IDs {
+			b.IDs[i] = 1 + rng.Intn(cfg.SrcVocab-1)
+		}
+		return b
+	}
+	src, tgt, out := ids(), ids(), ids()
+	ps := nn.Unique(m.Params())
+	opt := train.NewAdam()
+	tp := autograd.NewTape(tensor.NewRNG(3))
+	var stepErr error
+	dur, allocs := measure(reps, func() {
+		for _, p := range ps {
+			p.ZeroGrad()
+		}
+		logits, err := m.Forward(tp, src, tgt)
+		if err != nil {
+			stepErr = err
+			return
+		}
+		tp.Backward(tp.CrossEntropy(logits, out.IDs, 0, 0.1))
+		opt.Update(ps, 1e-4)
+	})
+	if stepErr != nil {
+		return benchResult{}, stepErr
+	}
+	tokens := float64(2 * batch * seqLen)
+	return benchResult{Bench: "train", Params: map[string]any{"shape": shape, "batch": batch, "seq_len": seqLen, "d_model": cfg.DModel, "layers": cfg.EncoderLayers},
+		Ms: ms(dur), TokensPerS: tokens / dur.Seconds(), Allocs: allocs}, nil
+}
+
+// benchTrainGPT times one training step of a GPT preset (dropout as the
+// preset sets it) on random ids.
+func benchTrainGPT(name string, p lmPreset, reps int) (benchResult, error) {
+	m, err := gpt.New(p.Model, 1)
+	if err != nil {
+		return benchResult{}, err
+	}
+	rng := tensor.NewRNG(2)
+	b, t := p.Train.Batch, p.Train.Context
+	ids := make([]int, b*t)
+	for i := range ids {
+		ids[i] = rng.Intn(p.Model.VocabSize)
+	}
+	ps := nn.Unique(m.Params())
+	opt := train.NewAdamW(p.Train.WeightDecay)
+	opt.NoDecay = m.NoDecay()
+	tp := autograd.NewTape(tensor.NewRNG(3))
+	var stepErr error
+	dur, allocs := measure(reps, func() {
+		for _, p := range ps {
+			p.ZeroGrad()
+		}
+		loss, err := m.Loss(tp, ids, ids, b, t)
+		if err != nil {
+			stepErr = err
+			return
+		}
+		tp.Backward(loss)
+		train.ClipGradNorm(ps, 1)
+		opt.Update(ps, 1e-3)
+	})
+	return benchResult{Bench: "train-gpt", Params: map[string]any{"preset": name, "batch": b, "context": t, "n_embd": p.Model.NEmbd, "n_layer": p.Model.NLayer},
+		Ms: ms(dur), TokensPerS: float64(b*t) / dur.Seconds(), Allocs: allocs}, stepErr
+}
+
+// benchDecode times generating one token with t tokens already cached.
+func benchDecode(cfg gpt.Config, t, reps int) (benchResult, error) {
+	cfg.NPositions = max(cfg.NPositions, t+1)
+	m, err := gpt.New(cfg, 1)
+	if err != nil {
+		return benchResult{}, err
+	}
+	cache := m.NewCache(1)
+	prompt := make([]int, t)
+	if _, err := m.StepLast(cache, prompt, 1); err != nil {
+		return benchResult{}, err
+	}
+	var stepErr error
+	dur, allocs := measure(reps, func() {
+		_, stepErr = m.StepLast(cache, []int{1}, 1)
+		cache.Truncate(t)
+	})
+	return benchResult{Bench: "decode", Params: map[string]any{"cached": t, "n_embd": cfg.NEmbd, "n_layer": cfg.NLayer},
+		Ms: ms(dur), TokensPerS: 1 / dur.Seconds(), Allocs: allocs}, stepErr
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

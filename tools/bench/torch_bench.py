@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""The workloads of `attn bench`, run in PyTorch on the same machine, printed
+as the same JSON lines, so tools/bench/compare.sh can print ratios.
+
+Run with Debian's python3-torch (1.13) and OpenBLAS (libopenblas0-openmp), and
+with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset (compare.sh does this) so that
+OpenBLAS picks its AVX-512 kernels. The kernel OpenBLAS chose is printed.
+
+    /usr/bin/python3 tools/bench/torch_bench.py gemm --m 1024 --n 1024 --k 1024
+    /usr/bin/python3 tools/bench/torch_bench.py train --shape small
+    /usr/bin/python3 tools/bench/torch_bench.py train-gpt
+"""
+import argparse, ctypes, ctypes.util, json, math, os, statistics, sys, time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def openblas_core():
+    for name in ("libopenblas.so.0", ctypes.util.find_library("openblas") or ""):
+        try:
+            lib = ctypes.CDLL(name)
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            return lib.openblas_get_corename().decode()
+        except OSError:
+            continue
+    return "openblas not found"
+
+
+def measure(reps, fn):
+    fn()  # warm up
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_gemm(a):
+    x, y = torch.randn(a.m, a.k), torch.randn(a.k, a.n)
+    out = torch.empty(a.m, a.n)
+    d = measure(a.reps, lambda: torch.mm(x, y, out=out))
+    return {"bench": "gemm", "params": {"m": a.m, "n": a.n, "k": a.k}, "ms": d * 1e3, "gflops": 2 * a.m * a.n * a.k / d / 1e9}
+
+
+def bench_attention(a):
+    # Explicit attention: scores, causal mask, softmax, weighted sum.
+    shape = (a.batch, a.heads, a.t, a.d_head)
+    q, k, v = (torch.randn(*shape, requires_grad=True) for _ in range(3))
+    mask = torch.full((a.t, a.t), float("-inf")).triu(1)
+    proj = torch.randn(*shape)
+
+    def step():
+        s = q @ k.transpose(-1, -2) / math.sqrt(a.d_head) + mask
+        y = s.softmax(-1) @ v
+        (y * proj).sum().backward()
+    d = measure(a.reps, step)
+    flops = a.batch * a.heads * (4 * a.t * a.t * a.d_head + 8 * a.t * a.t * a.d_head) / 2
+    return {"bench": "attention", "params": {"batch": a.batch, "heads": a.heads, "t": a.t, "d_head": a.d_head, "causal": True},
+            "ms": d * 1e3, "gflops": flops / d / 1e9}
+
+
+class Seq2Seq(nn.Module):
+    """nn.Transformer with separate embeddings (scaled by sqrt(d)), sinusoidal
+    positions and an untied output Linear: issue 3's training benchmark."""
+
+    def __init__(self, d, h, layers, dff, vocab):
+        super().__init__()
+        self.d = d
+        self.src, self.tgt = nn.Embedding(vocab, d), nn.Embedding(vocab, d)
+        self.tr = nn.Transformer(d, h, layers, layers, dff, dropout=0.1, batch_first=True)
+        self.out = nn.Linear(d, vocab)
+        pos = torch.arange(512).unsqueeze(1)
+        div = torch.pow(10000.0, torch.arange(0, d, 2) / d)
+        pe = torch.zeros(512, d)
+        pe[:, 0::2], pe[:, 1::2] = torch.sin(pos / div), torch.cos(pos / div)
+        self.register_buffer("pe", pe)
+
+    def forward(self, src, tgt):
+        s = self.src(src) * math.sqrt(self.d) + self.pe[: src.shape[1]]
+        t = self.tgt(tgt) * math.sqrt(self.d) + self.pe[: tgt.shape[1]]
+        mask = nn.Transformer.generate_square_subsequent_mask(tgt.shape[1])
+        return self.out(self.tr(s, t, tgt_mask=mask))
+
+
+def bench_train(a):
+    d, h, layers, dff, batch = (256, 4, 3, 1024, 32) if a.shape == "small" else (512, 8, 6, 2048, 16)
+    vocab, T = 8000, 32
+    m = Seq2Seq(d, h, layers, dff, vocab).train()
+    opt = torch.optim.Adam(m.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-9)
+    src, tgt, out = (torch.randint(1, vocab, (batch, T)) for _ in range(3))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        logits = m(src, tgt)
+        F.cross_entropy(logits.reshape(-1, vocab), out.reshape(-1), ignore_index=0, label_smoothing=0.1).backward()
+        opt.step()
+    dur = measure(a.reps, step)
+    return {"bench": "train", "params": {"shape": a.shape, "batch": batch, "seq_len": T, "d_model": d, "layers": layers},
+            "ms": dur * 1e3, "tokens_per_s": 2 * batch * T / dur}
+
+
+class GPT(nn.Module):
+    """nanoGPT's model (GPT-2 architecture, tied head, GELU tanh)."""
+
+    def __init__(self, vocab, block, c, layers, heads):
+        super().__init__()
+        self.heads = heads
+        self.wte, self.wpe = nn.Embedding(vocab, c), nn.Embedding(block, c)
+        self.h = nn.ModuleList(nn.ModuleDict(dict(
+            ln_1=nn.LayerNorm(c), c_attn=nn.Linear(c, 3 * c), c_proj=nn.Linear(c, c),
+            ln_2=nn.LayerNorm(c), c_fc=nn.Linear(c, 4 * c), m_proj=nn.Linear(4 * c, c))) for _ in range(layers))
+        self.ln_f = nn.LayerNorm(c)
+
+    def forward(self, idx, targets):
+        B, T = idx.shape
+        x = self.wte(idx) + self.wpe(torch.arange(T))
+        mask = torch.full((T, T), float("-inf")).triu(1)
+        for b in self.h:
+            q, k, v = b["c_attn"](b["ln_1"](x)).split(x.shape[-1], dim=2)
+            q, k, v = (z.view(B, T, self.heads, -1).transpose(1, 2) for z in (q, k, v))
+            att = (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]) + mask).softmax(-1)
+            x = x + b["c_proj"]((att @ v).transpose(1, 2).reshape(B, T, -1))
+            x = x + b["m_proj"](F.gelu(b["c_fc"](b["ln_2"](x)), approximate="tanh"))
+        logits = self.ln_f(x) @ self.wte.weight.t()
+        return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
+
+
+def bench_train_gpt(a):
+    # nanoGPT's baby GPT: 4 layers, 4 heads, 128 wide, block 64, batch 12, dropout 0.
+    vocab, block, c, layers, heads, batch = 65, 64, 128, 4, 4, 12
+    m = GPT(vocab, block, c, layers, heads).train()
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
+    idx = torch.randint(0, vocab, (batch, block))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        m(idx, idx).backward()
+        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+        opt.step()
+    dur = measure(a.reps, step)
+    return {"bench": "train-gpt", "params": {"preset": "baby-gpt", "batch": batch, "context": block, "n_embd": c, "n_layer": layers},
+            "ms": dur * 1e3, "tokens_per_s": batch * block / dur}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("bench", choices=["gemm", "attention", "train", "train-gpt"])
+    p.add_argument("--m", type=int, default=1024)
+    p.add_argument("--n", type=int, default=1024)
+    p.add_argument("--k", type=int, default=1024)
+    p.add_argument("--t", type=int, default=1024)
+    p.add_argument("--heads", type=int, default=8)
+    p.add_argument("--d-head", type=int, default=64)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--shape", default="small", choices=["small", "base"])
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    r = {"gemm": bench_gemm, "attention": bench_attention, "train": bench_train, "train-gpt": bench_train_gpt}[a.bench](a)
+    r["params"]["threads"] = torch.get_num_threads()
+    r["params"]["openblas"] = openblas_core()
+    print(json.dumps(r))
+
+
+if __name__ == "__main__":
+    main()
