@@ -46,6 +46,11 @@ type LMConfig struct {
 	EvalEvery   int     `json:"eval_every"`   // steps between validation runs
 	EvalBatches int     `json:"eval_batches"` // micro-batches per validation run
 	SaveEvery   int     `json:"save_every"`   // steps between checkpoints (0: only at the end)
+	// TimeLimit, if positive, fits the run to about that many seconds of
+	// wall clock: after the first few steps, Steps is set from their measured
+	// speed (and the cosine decay stretched to it). The chosen Steps is saved
+	// with the checkpoints, so a resumed run repeats the same schedule.
+	TimeLimit float64 `json:"time_limit_s,omitempty"`
 	Seed        uint64  `json:"seed"`
 }
 
@@ -53,6 +58,9 @@ type LMConfig struct {
 func (c LMConfig) Validate() error {
 	if c.Context <= 0 || c.Batch <= 0 || c.Accum <= 0 || c.Steps <= 0 || c.EvalBatches <= 0 {
 		return fmt.Errorf("train: context, batch, accum, steps and eval_batches must be positive (got %d, %d, %d, %d, %d)", c.Context, c.Batch, c.Accum, c.Steps, c.EvalBatches)
+	}
+	if c.TimeLimit < 0 {
+		return errors.New("train: time_limit_s must not be negative")
 	}
 	if !(c.PeakLR > 0) || c.MinLR < 0 || c.Warmup < 0 || c.WeightDecay < 0 || c.Beta2 <= 0 || c.Beta2 >= 1 || c.ClipNorm < 0 {
 		return errors.New("train: need peak_lr > 0, min_lr >= 0, warmup >= 0, weight_decay >= 0, 0 < beta2 < 1, clip_norm >= 0")
@@ -227,18 +235,32 @@ func (r *LMRun) Run(ctx context.Context) (float64, error) {
 	for _, m := range r.metrics {
 		writeMetric(mw, m)
 	}
-	c := r.Cfg
+	c := &r.Cfg
 	lastVal := math.NaN()
 	start := time.Now()
-	loop := &Loop{
+	sched := &WarmupCosine{Peak: c.PeakLR, Min: c.MinLR, Warmup: c.Warmup, Total: c.Steps}
+	fitAt := 0 // the step after which Steps is fitted to TimeLimit
+	if c.TimeLimit > 0 && r.opt.Step == 0 {
+		fitAt = min(10, c.Steps)
+	}
+	var loop *Loop
+	loop = &Loop{
 		Params:   nn.Unique(r.Model.Params()),
 		Opt:      r.opt,
-		Schedule: WarmupCosine{Peak: c.PeakLR, Min: c.MinLR, Warmup: c.Warmup, Total: c.Steps},
+		Schedule: sched,
 		Steps:    c.Steps,
 		Accum:    c.Accum,
 		ClipNorm: c.ClipNorm,
 		RNG:      r.dropoutRNG,
 		OnStep: func(st Stats) error {
+			if st.Step == fitAt {
+				r.fitSteps(time.Since(start), st.Step)
+				loop.Steps, sched.Total, sched.Warmup = c.Steps, c.Steps, c.Warmup
+				if r.Progress != nil {
+					r.Progress.Total = c.Steps
+				}
+				r.println(fmt.Sprintf("time limit %s: %d steps fit (measured %s per step)", time.Duration(c.TimeLimit*float64(time.Second)), c.Steps, (time.Since(start) / time.Duration(st.Step)).Round(time.Millisecond)))
+			}
 			loss := st.Loss
 			m := Metric{Step: st.Step, Loss: &loss, LR: st.LR, GradNorm: st.GradNorm, TokensPerSec: st.TokensPerSec, ElapsedSec: time.Since(start).Seconds()}
 			r.metrics = append(r.metrics, m)
@@ -289,6 +311,23 @@ func (r *LMRun) Run(ctx context.Context) (float64, error) {
 		return lastVal, err
 	}
 	return lastVal, r.Save()
+}
+
+// fitSteps sets Cfg.Steps so that the run, evaluations and checkpoints
+// included, ends within TimeLimit, from the time the first done steps took.
+func (r *LMRun) fitSteps(elapsed time.Duration, done int) {
+	c := &r.Cfg
+	perStep := elapsed.Seconds() / float64(done)
+	// An evaluation batch is a forward pass: about a third of a training
+	// micro-batch; checkpoints are cheap next to either.
+	evalRuns := 1.0
+	if c.EvalEvery > 0 {
+		evalRuns = 1 / float64(c.EvalEvery)
+	}
+	perStep += evalRuns * float64(c.EvalBatches) * perStep / float64(c.Accum) / 3
+	left := c.TimeLimit - elapsed.Seconds() - float64(c.EvalBatches)*perStep/3
+	c.Steps = max(done, done+int(left/perStep))
+	c.Warmup = min(c.Warmup, c.Steps)
 }
 
 func (r *LMRun) println(s string) {

@@ -169,3 +169,22 @@ func TestCheckpointSurvivesInterruptedSave(t *testing.T) {
 		t.Errorf("CheckpointDir(empty) = %v; want a 'no checkpoint' error", err)
 	}
 }
+
+// TestTimeLimitFitsSteps: with a time limit, the step count is chosen after
+// the first steps and the run ends at it, with the choice saved for resuming.
+// (How many steps fit depends on the machine; only consistency is checked.)
+func TestTimeLimitFitsSteps(t *testing.T) {
+	dir := t.TempDir()
+	run := newTestRun(dir, newBigram(11))
+	run.Cfg.Steps, run.Cfg.TimeLimit = 1000000, 0.3
+	if _, err := run.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ReadLMConfig(filepath.Join(dir, ckptDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Steps < 10 || cfg.Steps >= 1000000 || run.Step() != cfg.Steps {
+		t.Errorf("time-limited run: saved steps %d, ran %d; want the fitted count (>= 10, < 1e6) for both", cfg.Steps, run.Step())
+	}
+}

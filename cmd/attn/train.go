@@ -53,7 +53,8 @@ func lmPresets() map[string]lmPreset {
 		"shakespeare-char": {
 			Model: gpt.Config{NPositions: 128, NEmbd: 192, NLayer: 4, NHead: 6, Dropout: 0.1, Eps: 1e-5},
 			Train: train.LMConfig{Context: 128, Batch: 32, Accum: 1, Steps: 3000, PeakLR: 2e-3, MinLR: 2e-4, Warmup: 100,
-				WeightDecay: 0.1, Beta2: 0.99, ClipNorm: 1, EvalEvery: 250, EvalBatches: 20, SaveEvery: 500, Seed: 1337},
+				WeightDecay: 0.1, Beta2: 0.99, ClipNorm: 1, EvalEvery: 250, EvalBatches: 20, SaveEvery: 500, Seed: 1337,
+				TimeLimit: 600},
 		},
 		"baby-gpt": {
 			Model: gpt.Config{NPositions: 64, NEmbd: 128, NLayer: 4, NHead: 4, Dropout: 0, Eps: 1e-5},
@@ -68,7 +69,15 @@ func lmPresets() map[string]lmPreset {
 // parsing.
 func bindLMFlags(fs *flag.FlagSet, p *lmPreset) (apply func()) {
 	t, m := &p.Train, &p.Model
-	fs.IntVar(&t.Steps, "steps", t.Steps, "optimizer steps")
+	fs.IntVar(&t.Steps, "steps", t.Steps, "optimizer steps (turns off the preset's time limit unless --time-limit is given)")
+	fs.Func("time-limit", "fit the number of steps to this much wall clock, e.g. 10m (0: off; shakespeare-char: 10m)", func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("--time-limit %q: want a duration such as 10m or 90s", v)
+		}
+		t.TimeLimit = d.Seconds()
+		return nil
+	})
 	fs.IntVar(&t.Batch, "batch", t.Batch, "sequences per micro-batch")
 	fs.IntVar(&t.Accum, "accum", t.Accum, "micro-batches per step (gradient accumulation)")
 	fs.IntVar(&t.Context, "context", t.Context, "tokens per training sequence (at most the model's n_positions)")
@@ -155,6 +164,11 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	apply()
+	set := map[string]bool{}
+	fs2.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["steps"] && !set["time-limit"] {
+		p.Train.TimeLimit = 0
+	}
 	tensor.SetWorkers(*workers)
 	if *out == "" {
 		*out = filepath.Join("runs", *presetName)
