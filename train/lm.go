@@ -51,7 +51,7 @@ type LMConfig struct {
 	// speed (and the cosine decay stretched to it). The chosen Steps is saved
 	// with the checkpoints, so a resumed run repeats the same schedule.
 	TimeLimit float64 `json:"time_limit_s,omitempty"`
-	Seed        uint64  `json:"seed"`
+	Seed      uint64  `json:"seed"`
 }
 
 // Validate reports settings out of range.
