@@ -170,7 +170,7 @@ func (m *Model) embed(tp *autograd.Tape, e *nn.Embedding, b Batch, offset int) *
 		for i := range pos {
 			pos[i] = offset + i
 		}
-		x = tp.Add(x, m.PosEmbed.Forward(tp, pos, 1, b.T))
+		x = tp.Add(x, tp.Embedding(m.PosEmbed.Weight, pos, 1)) // [T, d] broadcast over the batch
 	} else {
 		d := m.Cfg.DModel
 		x = tp.Add(x, autograd.Const(tensor.FromSlice(m.pe.Data[offset*d:(offset+b.T)*d], b.T, d)))
