@@ -1,0 +1,89 @@
+package generate
+
+import (
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/attn-go/attn/tensor"
+)
+
+// tableLM is a toy decoder whose next-token distribution depends on the
+// last token only: probs[last][next].
+type tableLM struct {
+	probs [][]float64
+	n     int
+	steps int
+}
+
+func (m *tableLM) Step(tokens []int) (*tensor.Tensor, error) {
+	m.steps++
+	v := len(m.probs)
+	out := tensor.New(m.n, v)
+	for i, t := range tokens {
+		for j, p := range m.probs[t] {
+			out.Data[i*v+j] = float32(math.Log(p + 1e-12))
+		}
+	}
+	return out, nil
+}
+
+func (m *tableLM) Reorder([]int) {}
+
+// Tokens: 0 = BOS, 1 = EOS, 2 = a, 3 = b, 4 = c. Greedy takes "a" (0.6) and
+// then gets a flat 0.34 for EOS; "b" (0.4) is followed by EOS with 0.95, so
+// the best sequence is "b": log(0.4·0.95) > log(0.6·0.34).
+func trapLM(n int) *tableLM {
+	return &tableLM{n: n, probs: [][]float64{
+		{0, 0, 0.6, 0.4, 0},
+		{0, 1, 0, 0, 0},
+		{0, 0.34, 0.33, 0, 0.33},
+		{0, 0.95, 0, 0.05, 0},
+		{0, 0.34, 0.33, 0, 0.33},
+	}}
+}
+
+func TestBeamBeatsGreedyOnATrap(t *testing.T) {
+	o := BeamOpts{Beam: 1, Alpha: 0, MaxLen: 10, BOS: 0, EOS: 1}
+	greedy, err := Beam(trapLM(1), 1, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Beam = 2
+	beam, err := Beam(trapLM(2), 1, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(greedy[0].Tokens, []int{2}) {
+		t.Errorf("beam 1 = %v; want greedy's [2]", greedy[0].Tokens)
+	}
+	if !slices.Equal(beam[0].Tokens, []int{3}) {
+		t.Errorf("beam 2 = %v (score %.3f); want [3]", beam[0].Tokens, beam[0].Score)
+	}
+	if want := math.Log(0.4 * 0.95); math.Abs(beam[0].Score-want) > 1e-6 {
+		t.Errorf("beam 2 score = %v; want log(0.4·0.95) = %v", beam[0].Score, want)
+	}
+	if beam[0].Score <= greedy[0].Score {
+		t.Errorf("beam score %v not above greedy's %v", beam[0].Score, greedy[0].Score)
+	}
+}
+
+func TestBeamBatchesSourcesAndStopsAtMaxLen(t *testing.T) {
+	// A model that never ends: every source stops at MaxLen with MaxLen tokens.
+	m := &tableLM{n: 6, probs: [][]float64{{0, 0, 1}, {0, 1, 0}, {0, 0.1, 0.9}}}
+	hs, err := Beam(m, 3, BeamOpts{Beam: 2, Alpha: 0.6, MaxLen: 4, BOS: 0, EOS: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s, h := range hs {
+		if len(h.Tokens) > 4 || len(h.Tokens) == 0 {
+			t.Errorf("source %d: %v; want at most 4 tokens", s, h.Tokens)
+		}
+	}
+	if m.steps > 4 {
+		t.Errorf("decoded %d steps; want at most MaxLen 4", m.steps)
+	}
+	if _, err := Beam(m, 1, BeamOpts{Beam: 0, MaxLen: 3}); err == nil {
+		t.Error("Beam with beam 0: want an error")
+	}
+}

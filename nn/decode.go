@@ -1,0 +1,159 @@
+package nn
+
+import (
+	"math"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/tensor"
+)
+
+// KVCache holds the keys and values of the positions decoded so far, for N
+// sequences decoded together, so each new token attends to the past without
+// recomputing it. K and V are [N, Cap, E]; Len positions are filled.
+type KVCache struct {
+	K, V      []float32
+	N, Cap, E int
+	Len       int
+	scratchK  []float32
+	scratchV  []float32
+}
+
+// NewKVCache returns an empty cache for n sequences of up to capacity
+// positions of width e.
+func NewKVCache(n, capacity, e int) *KVCache {
+	return &KVCache{K: make([]float32, n*capacity*e), V: make([]float32, n*capacity*e), N: n, Cap: capacity, E: e}
+}
+
+// Reorder makes sequence i continue what sequence from[i] held: beam search
+// keeps the best hypotheses, which may descend from the same parent.
+func (c *KVCache) Reorder(from []int) {
+	size := c.Cap * c.E
+	if len(c.scratchK) < len(c.K) {
+		c.scratchK, c.scratchV = make([]float32, len(c.K)), make([]float32, len(c.V))
+	}
+	used := c.Len * c.E
+	for i, f := range from {
+		copy(c.scratchK[i*size:i*size+used], c.K[f*size:f*size+used])
+		copy(c.scratchV[i*size:i*size+used], c.V[f*size:f*size+used])
+	}
+	c.K, c.scratchK = c.scratchK, c.K
+	c.V, c.scratchV = c.scratchV, c.V
+}
+
+// attendOne computes, for each of n single-position queries q [n, E] and
+// each head, softmax(q_h·k_hᵀ·scale)·v_h over the tk keys of its sequence,
+// writing out [n, E]. Sequence i reads keys and values at k[kv(i)·stride:],
+// one row of width E per position; pad (may be nil) marks padding keys of
+// that sequence. It is the decoding form of Attention: no tape, no T×T
+// matrix, work linear in tk.
+func attendOne(out, q, k, v []float32, n, e, heads, tk, stride int, kv func(i int) int, pad func(i int) []bool) {
+	d := e / heads
+	scale := float32(1 / math.Sqrt(float64(d)))
+	tensor.Parallel(n*heads, max(1, 4096/max(tk*d, 1)), func(lo, hi int) {
+		scores := make([]float32, tk)
+		for ih := lo; ih < hi; ih++ {
+			i, h := ih/heads, ih%heads
+			base := kv(i) * stride
+			qh := q[i*e+h*d : i*e+(h+1)*d]
+			var p []bool
+			if pad != nil {
+				p = pad(i)
+			}
+			m := float32(math.Inf(-1))
+			for j := 0; j < tk; j++ {
+				if p != nil && p[j] {
+					continue
+				}
+				s := tensor.Dot(qh, k[base+j*e+h*d:base+j*e+(h+1)*d]) * scale
+				scores[j] = s
+				m = max(m, s)
+			}
+			o := out[i*e+h*d : i*e+(h+1)*d]
+			clear(o)
+			if math.IsInf(float64(m), -1) {
+				continue
+			}
+			var sum float32
+			for j := 0; j < tk; j++ {
+				if p != nil && p[j] {
+					scores[j] = 0
+					continue
+				}
+				scores[j] = float32(math.Exp(float64(scores[j] - m)))
+				sum += scores[j]
+			}
+			for j := 0; j < tk; j++ {
+				if scores[j] != 0 {
+					tensor.Axpy(scores[j]/sum, v[base+j*e+h*d:base+j*e+(h+1)*d], o)
+				}
+			}
+		}
+	})
+}
+
+// proj returns x·W_i + b_i for the i-th block (0 = q, 1 = k, 2 = v) of the
+// packed in-projection, without a tape.
+func (m *MultiHeadAttention) proj(x *autograd.Var, i int) *autograd.Var {
+	var tp *autograd.Tape
+	e := m.InProjWeight.Value.Shape[1]
+	return tp.Linear(x, tp.SliceRows(m.InProjWeight, i*e, (i+1)*e), tp.SliceRows(m.InProjBias, i*e, (i+1)*e))
+}
+
+// StepSelf runs causal self-attention for one new position per sequence:
+// x is [N, 1, E]; its key and value are appended to c, and the query attends
+// to every cached position.
+func (m *MultiHeadAttention) StepSelf(x *autograd.Var, c *KVCache) *autograd.Var {
+	n, e := x.Value.Shape[0], c.E
+	q, k, v := m.proj(x, 0), m.proj(x, 1), m.proj(x, 2)
+	for i := 0; i < n; i++ {
+		off := (i*c.Cap + c.Len) * e
+		copy(c.K[off:off+e], k.Value.Data[i*e:(i+1)*e])
+		copy(c.V[off:off+e], v.Value.Data[i*e:(i+1)*e])
+	}
+	c.Len++
+	o := tensor.New(n, 1, e)
+	attendOne(o.Data, q.Value.Data, c.K, c.V, n, e, m.Heads, c.Len, c.Cap*e, func(i int) int { return i }, nil)
+	var tp *autograd.Tape
+	return m.OutProj.Forward(tp, autograd.Const(o))
+}
+
+// CrossKV projects the encoder output memory [B, S, E] to the keys and
+// values of encoder-decoder attention, once per decoding run.
+func (m *MultiHeadAttention) CrossKV(memory *autograd.Var) (k, v *tensor.Tensor) {
+	return m.proj(memory, 1).Value, m.proj(memory, 2).Value
+}
+
+// StepCross runs encoder-decoder attention for one new position of each of N
+// sequences; sequence i reads memory row src(i) of k, v ([B, S, E]) with its
+// padding mask memPad (B·S entries, may be nil).
+func (m *MultiHeadAttention) StepCross(x *autograd.Var, k, v *tensor.Tensor, memPad []bool, src func(i int) int) *autograd.Var {
+	n, e := x.Value.Shape[0], k.Shape[2]
+	s := k.Shape[1]
+	q := m.proj(x, 0)
+	o := tensor.New(n, 1, e)
+	var pad func(int) []bool
+	if memPad != nil {
+		pad = func(i int) []bool { b := src(i); return memPad[b*s : (b+1)*s] }
+	}
+	attendOne(o.Data, q.Value.Data, k.Data, v.Data, n, e, m.Heads, s, s*e, src, pad)
+	var tp *autograd.Tape
+	return m.OutProj.Forward(tp, autograd.Const(o))
+}
+
+// DecoderState is what a decoder layer keeps between decoding steps: its
+// self-attention cache and the projected encoder output.
+type DecoderState struct {
+	Self           *KVCache
+	CrossK, CrossV *tensor.Tensor
+}
+
+// Step runs the layer on one new position of N sequences, x [N, 1, E];
+// sequence i attends to encoder output row src(i).
+func (l *DecoderLayer) Step(x *autograd.Var, st *DecoderState, memPad []bool, src func(int) int) *autograd.Var {
+	var tp *autograd.Tape
+	x = sublayer(tp, x, l.Norm1, l.Cfg, func(h *autograd.Var) *autograd.Var { return l.SelfAttn.StepSelf(h, st.Self) })
+	x = sublayer(tp, x, l.Norm2, l.Cfg, func(h *autograd.Var) *autograd.Var {
+		return l.CrossAttn.StepCross(h, st.CrossK, st.CrossV, memPad, src)
+	})
+	return sublayer(tp, x, l.Norm3, l.Cfg, func(h *autograd.Var) *autograd.Var { return l.FF.Forward(tp, h) })
+}
