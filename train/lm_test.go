@@ -2,7 +2,6 @@ package train
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,13 +68,17 @@ func testStream(n int) []int {
 	return s
 }
 
-func newTestRun(out string, m *bigram) *LMRun {
+func newTestRun(out string, m *bigram) *Run {
 	stream := testStream(4000)
-	return &LMRun{
-		Cfg: LMConfig{Context: 8, Batch: 4, Accum: 2, Steps: 12, PeakLR: 1e-2, MinLR: 1e-3, Warmup: 3,
-			WeightDecay: 0.1, Beta2: 0.95, ClipNorm: 1, EvalEvery: 4, EvalBatches: 2, Seed: 5},
-		Model: m, Train: stream[:3600], Val: stream[3600:], Out: out, SaveModel: m.save,
+	job := &LMJob{
+		Data:  LMData{Context: 8, Batch: 4, EvalBatches: 2, Seed: 5},
+		Model: m, Train: stream[:3600], Val: stream[3600:], Save: m.save,
 		Tokenizer: []byte(`{"version":"1.0"}`),
+	}
+	return &Run{
+		Cfg: RunConfig{Steps: 12, Accum: 2, Schedule: "cosine", PeakLR: 1e-2, MinLR: 1e-3, Warmup: 3,
+			WeightDecay: 0.1, Beta2: 0.95, Eps: 1e-8, ClipNorm: 1, EvalEvery: 4, Seed: 5},
+		Job: job, JobConfig: job.Data, Out: out,
 	}
 }
 
@@ -119,9 +122,8 @@ func TestResumeIsBitExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st trainerState
-	b, _ := os.ReadFile(filepath.Join(ckpt, "trainer_state.json"))
-	if err := json.Unmarshal(b, &st); err != nil || st.Step != 6 {
+	st, err := ReadState(ckpt)
+	if err != nil || st.Step != 6 {
 		t.Fatalf("interrupted checkpoint at step %d (%v); want 6", st.Step, err)
 	}
 
@@ -180,9 +182,9 @@ func TestTimeLimitFitsSteps(t *testing.T) {
 	if _, err := run.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := ReadLMConfig(filepath.Join(dir, ckptDir))
-	if err != nil {
-		t.Fatal(err)
+	data, cfg, err := ReadLMData(filepath.Join(dir, ckptDir))
+	if err != nil || data.Context != 8 {
+		t.Fatalf("ReadLMData = %+v, %v", data, err)
 	}
 	if cfg.Steps < 10 || cfg.Steps >= 1000000 || run.Step() != cfg.Steps {
 		t.Errorf("time-limited run: saved steps %d, ran %d; want the fitted count (>= 10, < 1e6) for both", cfg.Steps, run.Step())

@@ -210,7 +210,7 @@ func benchTrainGPT(name string, p lmPreset, reps int) (benchResult, error) {
 		return benchResult{}, err
 	}
 	rng := tensor.NewRNG(2)
-	b, t := p.Train.Batch, p.Train.Context
+	b, t := p.Data.Batch, p.Data.Context
 	ids := make([]int, b*t)
 	for i := range ids {
 		ids[i] = rng.Intn(p.Model.VocabSize)

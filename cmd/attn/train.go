@@ -41,25 +41,31 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 
 // lmPreset is a GPT model and its training recipe.
 type lmPreset struct {
-	Model gpt.Config     `json:"model"`
-	Train train.LMConfig `json:"train"`
+	Model gpt.Config      `json:"model"`
+	Data  train.LMData    `json:"data"`
+	Train train.RunConfig `json:"train"`
 }
 
-// lmPresets are the named recipes. shakespeare-char is sized so that two
-// cores reach a validation loss near nanoGPT's in about ten minutes;
-// baby-gpt is nanoGPT's CPU "baby GPT" (for benchmarks side by side).
+// lmPresets are the named recipes. shakespeare-char is fitted to ten
+// minutes of training; baby-gpt is nanoGPT's CPU "baby GPT" (for benchmarks
+// side by side).
 func lmPresets() map[string]lmPreset {
+	optim := train.RunConfig{Accum: 1, Schedule: "cosine", WeightDecay: 0.1, Beta2: 0.99, Eps: 1e-8, ClipNorm: 1, Seed: 1337}
+	shakespeare := optim
+	shakespeare.Steps, shakespeare.PeakLR, shakespeare.MinLR, shakespeare.Warmup = 3000, 2e-3, 2e-4, 100
+	shakespeare.EvalEvery, shakespeare.SaveEvery, shakespeare.TimeLimit = 250, 500, 600
+	baby := optim
+	baby.Steps, baby.PeakLR, baby.MinLR, baby.Warmup, baby.EvalEvery, baby.SaveEvery = 2000, 1e-3, 1e-4, 100, 250, 1000
 	return map[string]lmPreset{
 		"shakespeare-char": {
 			Model: gpt.Config{NPositions: 128, NEmbd: 192, NLayer: 4, NHead: 6, Dropout: 0.1, Eps: 1e-5},
-			Train: train.LMConfig{Context: 128, Batch: 32, Accum: 1, Steps: 3000, PeakLR: 2e-3, MinLR: 2e-4, Warmup: 100,
-				WeightDecay: 0.1, Beta2: 0.99, ClipNorm: 1, EvalEvery: 250, EvalBatches: 20, SaveEvery: 500, Seed: 1337,
-				TimeLimit: 600},
+			Data:  train.LMData{Context: 128, Batch: 32, EvalBatches: 20, Seed: 1337},
+			Train: shakespeare,
 		},
 		"baby-gpt": {
 			Model: gpt.Config{NPositions: 64, NEmbd: 128, NLayer: 4, NHead: 4, Dropout: 0, Eps: 1e-5},
-			Train: train.LMConfig{Context: 64, Batch: 12, Accum: 1, Steps: 2000, PeakLR: 1e-3, MinLR: 1e-4, Warmup: 100,
-				WeightDecay: 0.1, Beta2: 0.99, ClipNorm: 1, EvalEvery: 250, EvalBatches: 20, SaveEvery: 1000, Seed: 1337},
+			Data:  train.LMData{Context: 64, Batch: 12, EvalBatches: 20, Seed: 1337},
+			Train: baby,
 		},
 	}
 }
@@ -68,34 +74,37 @@ func lmPresets() map[string]lmPreset {
 // fields go through float64 values; the returned func stores them after
 // parsing.
 func bindLMFlags(fs *flag.FlagSet, p *lmPreset) (apply func()) {
-	t, m := &p.Train, &p.Model
+	t, m, d := &p.Train, &p.Model, &p.Data
 	fs.IntVar(&t.Steps, "steps", t.Steps, "optimizer steps (turns off the preset's time limit unless --time-limit is given)")
 	fs.Func("time-limit", "fit the number of steps to this much wall clock, e.g. 10m (0: off; shakespeare-char: 10m)", func(v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
+		dur, err := time.ParseDuration(v)
+		if err != nil || dur < 0 {
 			return fmt.Errorf("--time-limit %q: want a duration such as 10m or 90s", v)
 		}
-		t.TimeLimit = d.Seconds()
+		t.TimeLimit = dur.Seconds()
 		return nil
 	})
-	fs.IntVar(&t.Batch, "batch", t.Batch, "sequences per micro-batch")
+	fs.IntVar(&d.Batch, "batch", d.Batch, "sequences per micro-batch")
 	fs.IntVar(&t.Accum, "accum", t.Accum, "micro-batches per step (gradient accumulation)")
-	fs.IntVar(&t.Context, "context", t.Context, "tokens per training sequence (at most the model's n_positions)")
+	fs.IntVar(&d.Context, "context", d.Context, "tokens per training sequence (at most the model's n_positions)")
 	fs.Float64Var(&t.PeakLR, "lr", t.PeakLR, "peak learning rate (linear warm-up, then cosine decay)")
 	fs.Float64Var(&t.MinLR, "min-lr", t.MinLR, "final learning rate")
 	fs.IntVar(&t.Warmup, "warmup", t.Warmup, "warm-up steps")
 	wd := fs.Float64("weight-decay", float64(t.WeightDecay), "AdamW weight decay on matrices")
 	clip := fs.Float64("clip", float64(t.ClipNorm), "gradient clipping by global norm (0: off)")
 	fs.IntVar(&t.EvalEvery, "eval-every", t.EvalEvery, "steps between validation runs")
-	fs.IntVar(&t.EvalBatches, "eval-batches", t.EvalBatches, "batches per validation run")
+	fs.IntVar(&d.EvalBatches, "eval-batches", d.EvalBatches, "batches per validation run")
 	fs.IntVar(&t.SaveEvery, "save-every", t.SaveEvery, "steps between checkpoints")
-	fs.Uint64Var(&t.Seed, "seed", t.Seed, "random seed (weights, data order, dropout)")
+	seed := fs.Uint64("seed", t.Seed, "random seed (weights, data order, dropout)")
 	fs.IntVar(&m.NLayer, "layers", m.NLayer, "transformer blocks")
 	fs.IntVar(&m.NHead, "heads", m.NHead, "attention heads")
 	fs.IntVar(&m.NEmbd, "d-model", m.NEmbd, "model width")
 	fs.IntVar(&m.NPositions, "positions", m.NPositions, "context window of the model")
 	dropout := fs.Float64("dropout", float64(m.Dropout), "dropout probability")
-	return func() { t.WeightDecay, t.ClipNorm, m.Dropout = float32(*wd), float32(*clip), float32(*dropout) }
+	return func() {
+		t.WeightDecay, t.ClipNorm, m.Dropout = float32(*wd), float32(*clip), float32(*dropout)
+		t.Seed, d.Seed = *seed, *seed
+	}
 }
 
 func runTrainLM(args []string, stdout, stderr io.Writer) error {
@@ -104,7 +113,7 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	presetName := fs.String("preset", "shakespeare-char", "what to train: shakespeare-char, baby-gpt (GPT on the embedded Tiny Shakespeare), copy or reverse (encoder-decoder on synthetic tasks)")
 	out := fs.String("out", "", "run folder: checkpoint, metrics.jsonl, loss plots (default runs/<preset>)")
 	resume := fs.String("resume", "", "continue the run in this folder from its last checkpoint")
-	configFile := fs.String("config", "", `JSON file of settings: {"model": {...GPT-2 config.json names...}, "train": {...}}; flags override it`)
+	configFile := fs.String("config", "", `JSON file of settings: {"model": {GPT-2 config.json names}, "data": {...}, "train": {...}} (see trainer_state.json of a run); flags override it`)
 	workers := fs.Int("workers", tensor.Workers(), "goroutines for the math")
 	sampleLen := fs.Int("sample", 400, "characters to generate at the end")
 	// First pass: find the preset and config file; the second pass applies
@@ -131,7 +140,7 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 		if ckpt, err = train.CheckpointDir(*resume); err != nil {
 			return err
 		}
-		if p.Train, err = train.ReadLMConfig(ckpt); err != nil {
+		if p.Data, p.Train, err = train.ReadLMData(ckpt); err != nil {
 			return err
 		}
 		if model, err = gpt.Load(ckpt); err != nil {
@@ -181,8 +190,8 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	}
 	trainIDs, valIDs := data.Split(ids, 0.9)
 	p.Model.VocabSize = chars.VocabSize()
-	if p.Train.Context > p.Model.NPositions {
-		return fmt.Errorf("--context %d exceeds the model's --positions %d", p.Train.Context, p.Model.NPositions)
+	if p.Data.Context > p.Model.NPositions {
+		return fmt.Errorf("--context %d exceeds the model's --positions %d", p.Data.Context, p.Model.NPositions)
 	}
 	if model == nil {
 		if model, err = gpt.New(p.Model, p.Train.Seed); err != nil {
@@ -195,31 +204,32 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	run := &train.LMRun{
-		Cfg: p.Train, Model: model, Train: trainIDs, Val: valIDs, Out: *out,
-		SaveModel: func(dir string) error { return gpt.Save(dir, model) },
-		Tokenizer: tok,
-		Progress:  &train.Progress{W: stdout, TTY: train.IsTerminal(stdout), Total: p.Train.Steps},
+	job := &train.LMJob{Data: p.Data, Model: model, Train: trainIDs, Val: valIDs,
+		Save: func(dir string) error { return gpt.Save(dir, model) }, Tokenizer: tok}
+	if err := job.Check(); err != nil {
+		return err
 	}
+	run := &train.Run{Cfg: p.Train, Job: job, JobConfig: p.Data, Out: *out,
+		Progress: &train.Progress{W: stdout, TTY: train.IsTerminal(stdout), Total: p.Train.Steps}}
 	if ckpt != "" {
 		if err := run.Resume(ckpt); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "resuming %s at step %d of %d\n", *out, run.Step(), p.Train.Steps)
 	} else {
-		fmt.Fprintf(stdout, "training GPT (%d layers, %d heads, width %d, context %d; %.2fM parameters) on Tiny Shakespeare (%d training, %d validation characters), %d steps of %d×%d tokens on %d cores\n",
-			p.Model.NLayer, p.Model.NHead, p.Model.NEmbd, p.Train.Context, float64(nn.Count(model.Params()))/1e6,
-			len(trainIDs), len(valIDs), p.Train.Steps, p.Train.Batch*p.Train.Accum, p.Train.Context, tensor.Workers())
+		fmt.Fprintf(stdout, "training GPT (%d layers, %d heads, width %d, context %d; %.2fM parameters) on Tiny Shakespeare (%d training, %d validation characters), %d×%d tokens per step on %d cores\n",
+			p.Model.NLayer, p.Model.NHead, p.Model.NEmbd, p.Data.Context, float64(nn.Count(model.Params()))/1e6,
+			len(trainIDs), len(valIDs), p.Data.Batch*p.Train.Accum, p.Data.Context, tensor.Workers())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()
-	val, err := run.Run(ctx)
+	ev, err := run.Run(ctx)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "done in %s: step %d, validation loss %.4f; run folder %s (ckpt/, metrics.jsonl, loss.png, loss.svg)\n",
-		time.Since(start).Round(time.Second), run.Step(), val, *out)
+		time.Since(start).Round(time.Second), run.Step(), ev["val_loss"], *out)
 	if ctx.Err() != nil || *sampleLen <= 0 {
 		return nil
 	}

@@ -1,0 +1,531 @@
+package train
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/nn"
+	"github.com/attn-go/attn/safetensors"
+	"github.com/attn-go/attn/tensor"
+)
+
+// Job is what a Run trains: a model, its data and its evaluation.
+type Job interface {
+	Params() []nn.Param
+	// NoDecay lists parameters exempt from weight decay.
+	NoDecay() map[*autograd.Var]bool
+	// Loss draws the next training micro-batch, runs it through tp and
+	// returns its mean loss and the number of tokens it covered.
+	Loss(tp *autograd.Tape) (loss *autograd.Var, tokens int, err error)
+	// Evaluate returns validation metrics; "val_loss" is plotted beside the
+	// training loss. It must not touch the training data's RNG.
+	Evaluate() (map[string]float64, error)
+	// SaveModel writes the model folder (config.json, model.safetensors,
+	// tokenizer files) into dir.
+	SaveModel(dir string) error
+	// DataState returns what the data pipeline needs to continue exactly
+	// where it is (RNG state, epoch, position); SetDataState restores it.
+	DataState() json.RawMessage
+	SetDataState(json.RawMessage) error
+}
+
+// RunConfig holds the optimisation settings of a run. They are saved with
+// every checkpoint, so a resumed run continues with them.
+type RunConfig struct {
+	Steps int `json:"steps"` // optimizer steps in all
+	Accum int `json:"accum"` // micro-batches per step
+	// Schedule is "cosine" (linear warm-up to PeakLR, cosine decay to MinLR)
+	// or "noam" (the paper's: PeakLR·d^-0.5·min(step^-0.5, step·warmup^-1.5)
+	// with d = NoamDModel; PeakLR is then the paper's factor, 1 or 2).
+	Schedule    string  `json:"schedule"`
+	NoamDModel  int     `json:"noam_d_model,omitempty"`
+	PeakLR      float64 `json:"peak_lr"`
+	MinLR       float64 `json:"min_lr"`
+	Warmup      int     `json:"warmup"`
+	WeightDecay float32 `json:"weight_decay"` // AdamW, decoupled; 0 for plain Adam
+	Beta2       float32 `json:"beta2"`
+	Eps         float32 `json:"eps"`
+	ClipNorm    float32 `json:"clip_norm"`  // 0: no clipping
+	EvalEvery   int     `json:"eval_every"` // steps between evaluations (0: only at the end)
+	SaveEvery   int     `json:"save_every"` // steps between checkpoints (0: only at the end)
+	Seed        uint64  `json:"seed"`
+	// TimeLimit, if positive, fits the run to about that many seconds of
+	// wall clock: after the first few steps, Steps is set from their measured
+	// speed and the cost of an evaluation (and the schedule stretched to it).
+	// The chosen Steps is saved with the checkpoints, so a resumed run
+	// repeats the same schedule.
+	TimeLimit float64 `json:"time_limit_s,omitempty"`
+}
+
+// Validate reports settings out of range.
+func (c RunConfig) Validate() error {
+	switch {
+	case c.Steps <= 0 || c.Accum <= 0:
+		return fmt.Errorf("train: steps and accum must be positive (got %d, %d)", c.Steps, c.Accum)
+	case c.Schedule != "cosine" && c.Schedule != "noam":
+		return fmt.Errorf("train: unknown schedule %q (want cosine or noam)", c.Schedule)
+	case c.Schedule == "noam" && (c.NoamDModel <= 0 || c.Warmup <= 0):
+		return errors.New("train: the noam schedule needs noam_d_model and warmup > 0")
+	case !(c.PeakLR > 0) || c.MinLR < 0 || c.Warmup < 0:
+		return errors.New("train: need peak_lr > 0, min_lr >= 0, warmup >= 0")
+	case c.WeightDecay < 0 || c.Beta2 <= 0 || c.Beta2 >= 1 || c.Eps <= 0 || c.ClipNorm < 0:
+		return errors.New("train: need weight_decay >= 0, 0 < beta2 < 1, eps > 0, clip_norm >= 0")
+	case c.TimeLimit < 0:
+		return errors.New("train: time_limit_s must not be negative")
+	}
+	return nil
+}
+
+// schedule returns the learning-rate schedule the settings describe.
+func (c RunConfig) schedule() Schedule {
+	if c.Schedule == "noam" {
+		return Noam{DModel: c.NoamDModel, Warmup: c.Warmup, Factor: c.PeakLR}
+	}
+	return &WarmupCosine{Peak: c.PeakLR, Min: c.MinLR, Warmup: c.Warmup, Total: c.Steps}
+}
+
+// Run trains a Job, evaluating, logging metrics, plotting and checkpointing
+// as it goes; it can stop (Ctrl-C) and resume bit for bit.
+type Run struct {
+	Cfg RunConfig
+	Job Job
+	// JobConfig is saved in trainer_state.json beside Cfg, for the caller to
+	// rebuild the job when resuming (see ReadState).
+	JobConfig any
+	// Out is the run's folder: metrics.jsonl, loss.png, loss.svg and the
+	// checkpoint folder ckpt/.
+	Out      string
+	Progress *Progress
+	Log      io.Writer // evaluation and checkpoint lines when Progress is nil
+
+	opt        *Adam
+	dropoutRNG *tensor.RNG
+	metrics    []Metric
+}
+
+// Metric is one line of metrics.jsonl: a training step, or an evaluation.
+type Metric struct {
+	Step         int                `json:"step"`
+	Loss         *float64           `json:"loss,omitempty"`
+	LR           float32            `json:"lr,omitempty"`
+	GradNorm     float32            `json:"grad_norm,omitempty"`
+	TokensPerSec float64            `json:"tokens_per_s,omitempty"`
+	ElapsedSec   float64            `json:"elapsed_s,omitempty"`
+	Eval         map[string]float64 `json:"eval,omitempty"`
+}
+
+// State is trainer_state.json: what, beside weights and optimizer moments, a
+// run needs to continue exactly where it stopped.
+type State struct {
+	Step       int             `json:"step"`
+	DropoutRNG uint64          `json:"dropout_rng"`
+	Data       json.RawMessage `json:"data"`
+	Config     RunConfig       `json:"config"`
+	Job        json.RawMessage `json:"job,omitempty"`
+}
+
+// Checkpoint folder names inside Out.
+const (
+	ckptDir    = "ckpt"
+	ckptTmpDir = "ckpt.tmp"
+	ckptOldDir = "ckpt.old"
+)
+
+// CheckpointDir returns the folder holding the latest complete checkpoint of
+// the run in out, recovering from a save that was interrupted between its
+// two renames.
+func CheckpointDir(out string) (string, error) {
+	for _, d := range []string{ckptDir, ckptOldDir} {
+		p := filepath.Join(out, d)
+		if _, err := os.Stat(filepath.Join(p, "trainer_state.json")); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("train: no checkpoint in %s (looked for %s/trainer_state.json)", out, ckptDir)
+}
+
+// ReadState reads trainer_state.json of a checkpoint folder.
+func ReadState(ckpt string) (State, error) {
+	var st State
+	path := filepath.Join(ckpt, "trainer_state.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("train: %s: %w", path, err)
+	}
+	return st, nil
+}
+
+func (r *Run) init() error {
+	if err := r.Cfg.Validate(); err != nil {
+		return err
+	}
+	r.opt = NewAdamW(r.Cfg.WeightDecay)
+	r.opt.Beta2, r.opt.Eps = r.Cfg.Beta2, r.Cfg.Eps
+	r.opt.NoDecay = r.Job.NoDecay()
+	r.dropoutRNG = tensor.NewRNG(r.Cfg.Seed ^ 0x5eed)
+	return nil
+}
+
+// Resume restores the optimizer, RNG and data states and the metrics of the
+// checkpoint in ckpt; the job's model must already hold its weights.
+func (r *Run) Resume(ckpt string) error {
+	if err := r.init(); err != nil {
+		return err
+	}
+	st, err := ReadState(ckpt)
+	if err != nil {
+		return err
+	}
+	f, err := safetensors.Open(filepath.Join(ckpt, "optimizer.safetensors"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for _, p := range r.Job.Params() {
+		if _, ok := f.Info("m." + p.Name); !ok {
+			continue // a tied parameter is stored under its first name
+		}
+		m, _, err := f.Float32("m." + p.Name)
+		if err != nil {
+			return err
+		}
+		v, _, err := f.Float32("v." + p.Name)
+		if err != nil {
+			return err
+		}
+		if len(m) != p.Value.Len() || len(v) != p.Value.Len() {
+			return fmt.Errorf("train: optimizer state for %q has %d/%d values; the parameter has %d", p.Name, len(m), len(v), p.Value.Len())
+		}
+		r.opt.SetMoments(p.Var, m, v)
+	}
+	r.opt.Step = st.Step
+	r.dropoutRNG.State = st.DropoutRNG
+	if err := r.Job.SetDataState(st.Data); err != nil {
+		return err
+	}
+	r.metrics, err = readMetrics(filepath.Join(r.Out, "metrics.jsonl"), st.Step)
+	return err
+}
+
+// Step returns the number of optimizer steps done.
+func (r *Run) Step() int {
+	if r.opt == nil {
+		return 0
+	}
+	return r.opt.Step
+}
+
+// Run trains up to Cfg.Steps (from where Resume left off, if called),
+// stopping early and saving a checkpoint when ctx is cancelled. It returns
+// the metrics of the last evaluation.
+func (r *Run) Run(ctx context.Context) (map[string]float64, error) {
+	if r.opt == nil {
+		if err := r.init(); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(r.Out, 0o755); err != nil {
+		return nil, err
+	}
+	mf, err := os.OpenFile(filepath.Join(r.Out, "metrics.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer mf.Close()
+	mw := bufio.NewWriter(mf)
+	for _, m := range r.metrics {
+		writeMetric(mw, m)
+	}
+	c := &r.Cfg
+	var lastEval map[string]float64
+	start := time.Now()
+	sched := c.schedule()
+	fitAt := 0 // the step after which Steps is fitted to TimeLimit
+	if c.TimeLimit > 0 && r.opt.Step == 0 {
+		fitAt = min(10, c.Steps)
+	}
+	evaluate := func(step int, loss float64) error {
+		ev, err := r.Job.Evaluate()
+		if err != nil {
+			return err
+		}
+		lastEval = ev
+		r.metrics = append(r.metrics, Metric{Step: step, Eval: ev})
+		writeMetric(mw, r.metrics[len(r.metrics)-1])
+		r.println(fmt.Sprintf("step %d: train loss %.4f, %s", step, loss, formatEval(ev)))
+		if err := mw.Flush(); err != nil {
+			return err
+		}
+		return r.WritePlots()
+	}
+	var loop *Loop
+	loop = &Loop{
+		Params:   nn.Unique(r.Job.Params()),
+		Opt:      r.opt,
+		Schedule: sched,
+		Steps:    c.Steps,
+		Accum:    c.Accum,
+		ClipNorm: c.ClipNorm,
+		RNG:      r.dropoutRNG,
+		OnStep: func(st Stats) error {
+			if lossNaN(st.Loss) {
+				return fmt.Errorf("training diverged at step %d: loss %v (lower the learning rate?)", st.Step, st.Loss)
+			}
+			if st.Step == fitAt {
+				if err := r.fitSteps(time.Since(start), st.Step); err != nil {
+					return err
+				}
+				loop.Steps = c.Steps
+				if wc, ok := sched.(*WarmupCosine); ok {
+					wc.Total, wc.Warmup = c.Steps, c.Warmup
+				}
+				if r.Progress != nil {
+					r.Progress.Total = c.Steps
+				}
+			}
+			loss := st.Loss
+			m := Metric{Step: st.Step, Loss: &loss, LR: st.LR, GradNorm: st.GradNorm, TokensPerSec: st.TokensPerSec, ElapsedSec: time.Since(start).Seconds()}
+			r.metrics = append(r.metrics, m)
+			writeMetric(mw, m)
+			if r.Progress != nil {
+				r.Progress.Update(st)
+			}
+			if (c.EvalEvery > 0 && st.Step%c.EvalEvery == 0) || st.Step == c.Steps {
+				if err := evaluate(st.Step, st.Loss); err != nil {
+					return err
+				}
+			}
+			if c.SaveEvery > 0 && st.Step%c.SaveEvery == 0 && st.Step != c.Steps {
+				return r.Save()
+			}
+			return nil
+		},
+	}
+	runErr := loop.Run(ctx, func(tp *autograd.Tape, _, _ int) (*autograd.Var, int, error) { return r.Job.Loss(tp) })
+	if r.Progress != nil {
+		r.Progress.Done()
+	}
+	if err := mw.Flush(); err != nil && runErr == nil {
+		runErr = err
+	}
+	if runErr != nil {
+		return lastEval, runErr
+	}
+	if ctx.Err() != nil {
+		r.println(fmt.Sprintf("interrupted at step %d: saving a checkpoint", r.opt.Step))
+	}
+	if err := r.WritePlots(); err != nil {
+		return lastEval, err
+	}
+	return lastEval, r.Save()
+}
+
+// formatEval prints evaluation metrics in a stable order.
+func formatEval(ev map[string]float64) string {
+	keys := make([]string, 0, len(ev))
+	for k := range ev {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b bytes.Buffer
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %.4f", k, ev[k])
+	}
+	return b.String()
+}
+
+// fitSteps sets Cfg.Steps so that the run, evaluations and checkpoints
+// included, ends within TimeLimit, from the time the first done steps took
+// and the time of one evaluation (timed here; it changes no training state).
+func (r *Run) fitSteps(elapsed time.Duration, done int) error {
+	c := &r.Cfg
+	t0 := time.Now()
+	if _, err := r.Job.Evaluate(); err != nil {
+		return err
+	}
+	evalCost := time.Since(t0).Seconds()
+	perStep := elapsed.Seconds() / float64(done)
+	if c.EvalEvery > 0 {
+		perStep += evalCost / float64(c.EvalEvery)
+	}
+	left := c.TimeLimit - elapsed.Seconds() - 2*evalCost
+	c.Steps = max(done, done+int(left/perStep))
+	c.Warmup = min(c.Warmup, c.Steps)
+	r.println(fmt.Sprintf("time limit %s: %d steps fit (%s per step, %s per evaluation)",
+		time.Duration(c.TimeLimit*float64(time.Second)), c.Steps,
+		(elapsed / time.Duration(done)).Round(time.Millisecond), time.Duration(evalCost*float64(time.Second)).Round(time.Millisecond)))
+	return nil
+}
+
+func (r *Run) println(s string) {
+	if r.Progress != nil {
+		r.Progress.Println(s)
+	} else if r.Log != nil {
+		fmt.Fprintln(r.Log, s)
+	}
+}
+
+// Save writes a checkpoint atomically: into ckpt.tmp, then swapped in for
+// ckpt by two renames, so a kill at any moment leaves a complete checkpoint
+// (CheckpointDir finds it).
+func (r *Run) Save() error {
+	tmp := filepath.Join(r.Out, ckptTmpDir)
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := r.Job.SaveModel(tmp); err != nil {
+		return err
+	}
+	var ts []safetensors.Tensor
+	seen := map[*autograd.Var]bool{}
+	for _, p := range r.Job.Params() {
+		m, v := r.opt.Moments(p.Var)
+		if seen[p.Var] || m == nil {
+			continue
+		}
+		seen[p.Var] = true
+		ts = append(ts, safetensors.F32("m."+p.Name, p.Value.Shape, m), safetensors.F32("v."+p.Name, p.Value.Shape, v))
+	}
+	if err := safetensors.WriteFile(filepath.Join(tmp, "optimizer.safetensors"), ts, nil); err != nil {
+		return err
+	}
+	st := State{Step: r.opt.Step, DropoutRNG: r.dropoutRNG.State, Data: r.Job.DataState(), Config: r.Cfg}
+	if r.JobConfig != nil {
+		b, err := json.Marshal(r.JobConfig)
+		if err != nil {
+			return err
+		}
+		st.Job = b
+	}
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeSynced(filepath.Join(tmp, "trainer_state.json"), append(b, '\n')); err != nil {
+		return err
+	}
+	cur, old := filepath.Join(r.Out, ckptDir), filepath.Join(r.Out, ckptOldDir)
+	if err := os.RemoveAll(old); err != nil {
+		return err
+	}
+	if err := os.Rename(cur, old); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	if err := os.Rename(tmp, cur); err != nil {
+		return err
+	}
+	r.println(fmt.Sprintf("saved checkpoint at step %d to %s", r.opt.Step, cur))
+	return os.RemoveAll(old)
+}
+
+// WritePlots draws the training and validation loss curves to loss.png and
+// loss.svg in the run folder.
+func (r *Run) WritePlots() error {
+	tr := Series{Name: "train", Color: TrainColor}
+	va := Series{Name: "validation", Color: ValColor}
+	for _, m := range r.metrics {
+		if m.Loss != nil {
+			tr.X, tr.Y = append(tr.X, float64(m.Step)), append(tr.Y, *m.Loss)
+		}
+		if v, ok := m.Eval["val_loss"]; ok {
+			va.X, va.Y = append(va.X, float64(m.Step)), append(va.Y, v)
+		}
+	}
+	p := &Plot{Title: "loss", XLabel: "step", YLabel: "loss (nats/token)", Series: []Series{smooth(tr), va}}
+	png, err := p.PNG()
+	if err != nil {
+		return err
+	}
+	if err := writeSynced(filepath.Join(r.Out, "loss.png"), png); err != nil {
+		return err
+	}
+	return writeSynced(filepath.Join(r.Out, "loss.svg"), p.SVG())
+}
+
+// smooth returns a centred moving average of s over about 2% of its points
+// (per-step training loss is noisy; a centred window does not lag behind the
+// validation curve as an exponential average would).
+func smooth(s Series) Series {
+	w := len(s.Y) / 100
+	out := Series{Name: s.Name, Color: s.Color, X: s.X, Y: make([]float64, len(s.Y))}
+	for i := range s.Y {
+		lo, hi := max(0, i-w), min(len(s.Y), i+w+1)
+		var sum float64
+		for _, y := range s.Y[lo:hi] {
+			sum += y
+		}
+		out.Y[i] = sum / float64(hi-lo)
+	}
+	return out
+}
+
+func writeMetric(w io.Writer, m Metric) {
+	b, _ := json.Marshal(m)
+	w.Write(append(b, '\n'))
+}
+
+// readMetrics reads metrics.jsonl, keeping lines up to step (a resumed run
+// rewrites what came after its checkpoint).
+func readMetrics(path string, step int) ([]Metric, error) {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ms []Metric
+	for i, line := range bytes.Split(b, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var m Metric
+		if err := json.Unmarshal(line, &m); err != nil {
+			return nil, fmt.Errorf("train: %s line %d: %w", path, i+1, err)
+		}
+		if m.Step <= step {
+			ms = append(ms, m)
+		}
+	}
+	return ms, nil
+}
+
+// writeSynced writes a file and flushes it to disk before returning.
+func writeSynced(path string, data []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// lossNaN reports a loss that is not a number: training has diverged.
+func lossNaN(l float64) bool { return math.IsNaN(l) || math.IsInf(l, 0) }
