@@ -148,4 +148,3 @@ func ReadLMData(ckpt string) (LMData, RunConfig, error) {
 	}
 	return d, st.Config, nil
 }
-
