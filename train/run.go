@@ -59,6 +59,9 @@ type RunConfig struct {
 	ClipNorm    float32 `json:"clip_norm"`  // 0: no clipping
 	EvalEvery   int     `json:"eval_every"` // steps between evaluations (0: only at the end)
 	SaveEvery   int     `json:"save_every"` // steps between checkpoints (0: only at the end)
+	// Snapshots keeps the model of the last so many evaluations in
+	// snapshots/step-N, for checkpoint averaging (AverageCheckpoints).
+	Snapshots int `json:"snapshots,omitempty"`
 	Seed        uint64  `json:"seed"`
 	// TimeLimit, if positive, fits the run to about that many seconds of
 	// wall clock: after the first few steps, Steps is set from their measured
@@ -270,6 +273,9 @@ func (r *Run) Run(ctx context.Context) (map[string]float64, error) {
 		if err := mw.Flush(); err != nil {
 			return err
 		}
+		if err := r.snapshot(step); err != nil {
+			return err
+		}
 		return r.WritePlots()
 	}
 	var loop *Loop
@@ -372,6 +378,48 @@ func (r *Run) fitSteps(elapsed time.Duration, done int) error {
 		time.Duration(c.TimeLimit*float64(time.Second)), c.Steps,
 		(elapsed / time.Duration(done)).Round(time.Millisecond), time.Duration(evalCost*float64(time.Second)).Round(time.Millisecond)))
 	return nil
+}
+
+// snapshot saves the model into snapshots/step-N and removes all but the
+// newest Cfg.Snapshots snapshots.
+func (r *Run) snapshot(step int) error {
+	if r.Cfg.Snapshots <= 0 {
+		return nil
+	}
+	root := filepath.Join(r.Out, "snapshots")
+	dir := filepath.Join(root, fmt.Sprintf("step-%07d", step))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := r.Job.SaveModel(dir); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < len(entries)-r.Cfg.Snapshots; i++ { // names sort by step
+		if err := os.RemoveAll(filepath.Join(root, entries[i].Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Snapshots returns the snapshot folders of the run in out, oldest first.
+func Snapshots(out string) ([]string, error) {
+	root := filepath.Join(out, "snapshots")
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs = append(dirs, filepath.Join(root, e.Name()))
+		}
+	}
+	return dirs, nil
 }
 
 func (r *Run) println(s string) {

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/attn-go/attn/data"
@@ -33,7 +34,7 @@ func newSeq2SeqRun(t *testing.T, out string) (*Run, *Seq2SeqJob) {
 	}
 	run := &Run{
 		Cfg: RunConfig{Steps: 10, Accum: 1, Schedule: "noam", NoamDModel: 16, PeakLR: 1, Warmup: 4,
-			Beta2: 0.98, Eps: 1e-9, ClipNorm: 0, EvalEvery: 5, Seed: 2},
+			Beta2: 0.98, Eps: 1e-9, ClipNorm: 0, EvalEvery: 5, Seed: 2, Snapshots: 2},
 		Job: job, JobConfig: job.Data, Out: out,
 	}
 	return run, job
@@ -85,6 +86,10 @@ func TestSeq2SeqResumeIsBitExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := losses(t, dirB)
+	snaps, err := Snapshots(dirB)
+	if err != nil || len(snaps) != 2 || !strings.HasSuffix(snaps[1], "step-0000010") {
+		t.Errorf("Snapshots = %v, %v; want the last 2 (steps 5 and 10)", snaps, err)
+	}
 	for step := 1; step <= 10; step++ {
 		if got[step] != want[step] {
 			t.Errorf("step %d: resumed loss %v; uninterrupted %v", step, got[step], want[step])
