@@ -61,8 +61,8 @@ type RunConfig struct {
 	SaveEvery   int     `json:"save_every"` // steps between checkpoints (0: only at the end)
 	// Snapshots keeps the model of the last so many evaluations in
 	// snapshots/step-N, for checkpoint averaging (AverageCheckpoints).
-	Snapshots int `json:"snapshots,omitempty"`
-	Seed        uint64  `json:"seed"`
+	Snapshots int    `json:"snapshots,omitempty"`
+	Seed      uint64 `json:"seed"`
 	// TimeLimit, if positive, fits the run to about that many seconds of
 	// wall clock: after the first few steps, Steps is set from their measured
 	// speed and the cost of an evaluation (and the schedule stretched to it).
