@@ -23,6 +23,9 @@ type Var struct {
 	Grad *tensor.Tensor
 
 	requiresGrad bool
+	// tape, for values computed on a live tape, is where the gradient
+	// buffer comes from.
+	tape *Tape
 }
 
 // NewParam returns a trainable leaf whose gradient is accumulated across
@@ -58,16 +61,25 @@ func (v *Var) Item() float32 {
 // grad returns v's gradient buffer, allocating it on first use.
 func (v *Var) grad() []float32 {
 	if v.Grad == nil {
-		v.Grad = tensor.New(v.Value.Shape...)
+		v.Grad = v.tape.alloc(v.Value.Shape...)
 	}
 	return v.Grad.Data
 }
 
 // Tape records the backward steps of the ops run through it.
+//
+// A tape also owns the buffers of the values and gradients computed through
+// it: after Backward (or Reset) they go back to the tape and are reused by
+// the next pass, so a steady training loop allocates almost nothing. Values
+// from one pass are therefore valid until the next pass on the same tape
+// begins; copy what must outlive it.
 type Tape struct {
 	steps []func()
 	// RNG drives dropout. With a nil RNG, dropout is the identity.
 	RNG *tensor.RNG
+
+	free map[int][][]float32 // buffers of earlier passes, by length
+	used [][]float32         // buffers handed out in this pass
 }
 
 // NewTape returns an empty tape; rng (may be nil) drives dropout.
@@ -81,10 +93,43 @@ func (tp *Tape) Len() int {
 	return len(tp.steps)
 }
 
-// Reset forgets the recorded steps so the tape can be reused.
+// Reset forgets the recorded steps and takes back the buffers of this pass
+// for the next one.
 func (tp *Tape) Reset() {
 	clear(tp.steps)
 	tp.steps = tp.steps[:0]
+	if tp.free == nil {
+		tp.free = map[int][][]float32{}
+	}
+	for _, b := range tp.used {
+		tp.free[len(b)] = append(tp.free[len(b)], b)
+	}
+	clear(tp.used)
+	tp.used = tp.used[:0]
+}
+
+// alloc returns a zeroed tensor whose buffer, on a live tape, is reused from
+// an earlier pass when one of the same size is free. On a nil tape it is a
+// plain allocation.
+func (tp *Tape) alloc(shape ...int) *tensor.Tensor {
+	return &tensor.Tensor{Shape: append([]int(nil), shape...), Data: tp.floats(tensor.Size(shape))}
+}
+
+// floats returns n zeroed float32s, reused as alloc's are.
+func (tp *Tape) floats(n int) []float32 {
+	if tp == nil {
+		return make([]float32, n)
+	}
+	var b []float32
+	if list := tp.free[n]; len(list) > 0 {
+		b = list[len(list)-1]
+		tp.free[n] = list[:len(list)-1]
+		clear(b)
+	} else {
+		b = make([]float32, n)
+	}
+	tp.used = append(tp.used, b)
+	return b
 }
 
 // Backward seeds loss's gradient with 1 (loss must hold one element) and runs
@@ -114,7 +159,7 @@ func (tp *Tape) result(value *tensor.Tensor, inputs ...*Var) (*Var, bool) {
 	}
 	for _, in := range inputs {
 		if in != nil && in.requiresGrad {
-			out.requiresGrad = true
+			out.requiresGrad, out.tape = true, tp
 			return out, true
 		}
 	}

@@ -1,0 +1,57 @@
+package autograd
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/attn-go/attn/tensor"
+)
+
+// TestTapeReusesBuffers: repeated passes on one tape give identical results
+// while allocating a small fraction of the bytes of the first pass.
+func TestTapeReusesBuffers(t *testing.T) {
+	r := tensor.NewRNG(1)
+	x := Const(randTensor(r, 64, 32))
+	w1, w2 := NewParam(randTensor(r, 128, 32)), NewParam(randTensor(r, 10, 128))
+	g := NewParam(randTensor(r, 128))
+	targets := make([]int, 64)
+	for i := range targets {
+		targets[i] = i % 10
+	}
+	tp := NewTape(tensor.NewRNG(5))
+	pass := func() (float32, []float32) {
+		w1.ZeroGrad()
+		w2.ZeroGrad()
+		g.ZeroGrad()
+		tp.RNG.State = 5
+		h := tp.GELUTanh(tp.LayerNorm(tp.Linear(x, w1, nil), g, nil, 1e-5))
+		loss := tp.CrossEntropy(tp.Linear(tp.Dropout(h, 0.1), w2, nil), targets, -1, 0.1)
+		l := loss.Item()
+		tp.Backward(loss)
+		return l, append([]float32(nil), w1.Grad.Data...)
+	}
+	bytes := func() uint64 {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.TotalAlloc
+	}
+	b0 := bytes()
+	l1, g1 := pass()
+	first := bytes() - b0
+	pass()
+	b1 := bytes()
+	l3, g3 := pass()
+	steady := bytes() - b1
+	if l1 != l3 {
+		t.Errorf("loss changed between passes: %v then %v", l1, l3)
+	}
+	for i := range g1 {
+		if g1[i] != g3[i] {
+			t.Fatalf("gradient %d changed between passes: %v then %v", i, g1[i], g3[i])
+		}
+	}
+	t.Logf("bytes allocated: first pass %d, steady pass %d", first, steady)
+	if steady*5 > first {
+		t.Errorf("a steady pass allocated %d bytes, the first %d; want under a fifth", steady, first)
+	}
+}
