@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/attn-go/attn/data"
+	"github.com/attn-go/attn/eval"
 	"github.com/attn-go/attn/generate"
 	"github.com/attn-go/attn/model/gpt"
 	"github.com/attn-go/attn/tensor"
@@ -119,12 +120,25 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	model := fs.String("model", "", "model folder (or a run folder from attn train)")
 	file := fs.String("data", "", "text file to score")
-	asJSON := fs.Bool("json", false, `print one JSON line {"loss":...,"perplexity":...,"tokens":...}`)
+	asJSON := fs.Bool("json", false, `print one JSON line ({"loss":...,"perplexity":...,"tokens":...} for a model; sacreBLEU's fields for --bleu)`)
+	bleu := fs.Bool("bleu", false, "score the translations in the file argument against --ref files: corpus BLEU as sacreBLEU computes it (13a, case-sensitive)")
+	chrf := fs.Bool("chrf", false, "like --bleu, but chrF2")
+	var refs stringList
+	fs.Var(&refs, "ref", "reference translations, one per line (repeatable; plain or .gz)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
+	}
+	if *bleu || *chrf {
+		if len(refs) == 0 || fs.NArg() != 1 {
+			return errors.New("usage: attn eval --bleu --ref REF [--ref REF2 ...] HYP")
+		}
+		if *chrf {
+			return eval.RunChrF(refs, fs.Arg(0), *asJSON, stdout)
+		}
+		return eval.RunBLEU(refs, fs.Arg(0), *asJSON, stdout)
 	}
 	if *file == "" {
 		return errors.New("--data is required")

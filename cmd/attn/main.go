@@ -23,7 +23,7 @@ type command struct {
 var commands = []command{
 	{"train", "train a model (default: a GPT on the embedded Tiny Shakespeare)", runTrain},
 	{"generate", "continue a prompt with a trained GPT", runGenerate},
-	{"eval", "loss and perplexity of a trained GPT on a text file", runEval},
+	{"eval", "loss and perplexity of a GPT on a text file, or BLEU/chrF of translations", runEval},
 	{"average", "average the weights of checkpoints (as the paper does with the last 5)", runAverage},
 	{"bench", "measure speed: gemm, attention, train, train-gpt, decode", runBench},
 }

@@ -69,3 +69,18 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestEvalBLEU(t *testing.T) {
+	dir := t.TempDir()
+	hyp, ref := filepath.Join(dir, "hyp.txt"), filepath.Join(dir, "ref.txt")
+	os.WriteFile(hyp, []byte("The cat sat on the mat.\nA dog runs.\n"), 0o644)
+	os.WriteFile(ref, []byte("The cat sat on a mat.\nThe dog runs.\n"), 0o644)
+	out, code := attn(t, "eval", "--bleu", "--ref", ref, hyp)
+	if code != 0 || !strings.HasPrefix(out, "BLEU = 46.50 81.8/66.7/42.9/20.0 (BP = 1.000 ratio = 1.000 hyp_len = 11 ref_len = 11)") {
+		t.Errorf("attn eval --bleu: exit %d\n%s", code, out)
+	}
+	os.WriteFile(ref, []byte("one line\n"), 0o644)
+	if out, code := attn(t, "eval", "--bleu", "--ref", ref, hyp); code == 0 || !strings.Contains(out, "lines") {
+		t.Errorf("attn eval --bleu with misaligned files: exit %d\n%s", code, out)
+	}
+}
