@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/attn-go/attn/data"
@@ -66,7 +67,7 @@ func runTrainCopy(args []string, stdout, stderr io.Writer) error {
 	}
 	c.Log, c.LogEvery = stdout, max(1, c.Steps/10)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(stdout, "training a Transformer (d_model %d, %d heads, %d+%d layers) to %s sequences of %d symbols, %d steps on %d cores\n",
 		c.Model.DModel, c.Model.Heads, c.Model.EncoderLayers, c.Model.DecoderLayers, *preset, c.Task.Len, c.Steps, tensor.Workers())

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/attn-go/attn/data"
@@ -221,7 +222,7 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 			p.Model.NLayer, p.Model.NHead, p.Model.NEmbd, p.Data.Context, float64(nn.Count(model.Params()))/1e6,
 			len(trainIDs), len(valIDs), p.Data.Batch*p.Train.Accum, p.Data.Context, tensor.Workers())
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
 	ev, err := run.Run(ctx)
