@@ -1,0 +1,176 @@
+package autograd
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/attn-go/attn/tensor"
+)
+
+// BiasAttention is multi-head attention with an additive bias on the scores,
+// as T5's relative position bias needs (Raffel et al. 2020, §2.1): for each
+// head h, softmax(q_h·k_hᵀ·scale + bias_h + mask)·v_h. q is [B, Tq, H·D], k
+// and v are [B, Tk, H·D], heads are the H consecutive D-wide column blocks
+// (as in Attention), and bias is [H, Tq, Tk], shared by the B sequences, or
+// nil. opt.Causal, opt.KeyPad and opt.Scale mean what they mean for
+// Attention (Scale 0 is 1/√D; T5 passes 1, as it does not scale). The result
+// is [B, Tq, H·D]; a query whose keys are all masked gets zeros.
+//
+// Unlike Attention it keeps the weights [B, H, Tq, Tk] for the backward
+// pass: simple, and fine at the lengths relative-bias models run at.
+// Attention dropout is not supported (opt.Dropout must be 0 when training).
+func (tp *Tape) BiasAttention(q, k, v, bias *Var, heads int, opt AttentionOpts) *Var {
+	bsz, tq, e := q.Value.Shape[0], q.Value.Shape[1], q.Value.Shape[2]
+	tk := k.Value.Shape[1]
+	if heads <= 0 || e%heads != 0 || !k.Value.SameShape(v.Value) || k.Value.Shape[0] != bsz || k.Value.Shape[2] != e {
+		panic(fmt.Sprintf("autograd.BiasAttention: q %v, k %v, v %v, %d heads", q.Value.Shape, k.Value.Shape, v.Value.Shape, heads))
+	}
+	if bias != nil && !tensor.EqualShape(bias.Value.Shape, []int{heads, tq, tk}) {
+		panic(fmt.Sprintf("autograd.BiasAttention: bias %v; want [%d %d %d]", bias.Value.Shape, heads, tq, tk))
+	}
+	if opt.KeyPad != nil && len(opt.KeyPad) != bsz*tk {
+		panic(fmt.Sprintf("autograd.BiasAttention: key padding mask has %d entries, want %d", len(opt.KeyPad), bsz*tk))
+	}
+	if opt.Dropout > 0 && tp != nil && tp.RNG != nil {
+		panic("autograd.BiasAttention: attention dropout is not supported")
+	}
+	d := e / heads
+	scale := opt.Scale
+	if scale == 0 {
+		scale = float32(1 / math.Sqrt(float64(d)))
+	}
+	off := tk - tq // query i sees keys j <= i + off under the causal mask
+	qd, kd, vd := q.Value.Data, k.Value.Data, v.Value.Data
+	var bd []float32
+	if bias != nil {
+		bd = bias.Value.Data
+	}
+	p := tp.floats(bsz * heads * tq * tk) // softmax weights, [B, H, Tq, Tk]
+	y := tp.alloc(bsz, tq, e)
+	tensor.Parallel(bsz*heads, 1, func(lo, hi int) {
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/heads, bh%heads
+			qo, ko := b*tq*e+h*d, b*tk*e+h*d
+			s := p[bh*tq*tk : (bh+1)*tq*tk]
+			tensor.GemmSerial(false, true, tq, tk, d, scale, qd[qo:], e, kd[ko:], e, 0, s, tk)
+			var pad []bool
+			if opt.KeyPad != nil {
+				pad = opt.KeyPad[b*tk : (b+1)*tk]
+			}
+			for i := 0; i < tq; i++ {
+				row := s[i*tk : (i+1)*tk]
+				if bd != nil {
+					for j, x := range bd[(h*tq+i)*tk : (h*tq+i+1)*tk] {
+						row[j] += x
+					}
+				}
+				last := tk - 1
+				if opt.Causal {
+					last = min(last, i+off)
+				}
+				if last < 0 {
+					clear(row)
+					continue
+				}
+				maskedSoftmax(row, last, pad)
+			}
+			tensor.GemmSerial(false, false, tq, d, tk, 1, s, tk, vd[ko:], e, 0, y.Data[qo:], e)
+		}
+	})
+	out, rec := tp.result(y, q, k, v, bias)
+	if rec {
+		tp.record(out, func(dy []float32) { biasAttentionBackward(q, k, v, bias, heads, scale, p, dy) })
+	}
+	return out
+}
+
+// biasAttentionBackward adds BiasAttention's gradients, per head, from the
+// weights P and the output gradient dO: dV = Pᵀ·dO; dP = dO·Vᵀ;
+// dS = P⊙(dP − rowsum(dP⊙P)); dQ = scale·dS·K; dK = scale·dSᵀ·Q;
+// dbias_h = Σ_b dS. Each task owns one head for every sequence, so the
+// bias gradient and the head's columns of dQ, dK, dV have one writer.
+func biasAttentionBackward(q, k, v, bias *Var, heads int, scale float32, p, dy []float32) {
+	bsz, tq, e := q.Value.Shape[0], q.Value.Shape[1], q.Value.Shape[2]
+	tk := k.Value.Shape[1]
+	d := e / heads
+	var dq, dk, dv, db []float32
+	if needs(q) {
+		dq = q.grad()
+	}
+	if needs(k) {
+		dk = k.grad()
+	}
+	if needs(v) {
+		dv = v.grad()
+	}
+	if needs(bias) {
+		db = bias.grad()
+	}
+	qd, kd, vd := q.Value.Data, k.Value.Data, v.Value.Data
+	tensor.Parallel(heads, 1, func(lo, hi int) {
+		ds := make([]float32, tq*tk)
+		for h := lo; h < hi; h++ {
+			for b := 0; b < bsz; b++ {
+				bh := b*heads + h
+				qo, ko := b*tq*e+h*d, b*tk*e+h*d
+				pw := p[bh*tq*tk : (bh+1)*tq*tk]
+				if dv != nil {
+					tensor.GemmSerial(true, false, tk, d, tq, 1, pw, tk, dy[qo:], e, 1, dv[ko:], e)
+				}
+				if dq == nil && dk == nil && db == nil {
+					continue
+				}
+				tensor.GemmSerial(false, true, tq, tk, d, 1, dy[qo:], e, vd[ko:], e, 0, ds, tk)
+				for i := 0; i < tq; i++ {
+					pr, dr := pw[i*tk:(i+1)*tk], ds[i*tk:(i+1)*tk]
+					dot := tensor.Dot(pr, dr)
+					for j, x := range pr {
+						dr[j] = x * (dr[j] - dot)
+					}
+				}
+				if db != nil {
+					addInto(db[h*tq*tk:(h+1)*tq*tk], ds)
+				}
+				if dq != nil {
+					tensor.GemmSerial(false, false, tq, d, tk, scale, ds, tk, kd[ko:], e, 1, dq[qo:], e)
+				}
+				if dk != nil {
+					tensor.GemmSerial(true, false, tk, d, tq, scale, ds, tk, qd[qo:], e, 1, dk[ko:], e)
+				}
+			}
+		}
+	})
+}
+
+// RelativeBias gathers a per-head bias [H, Tq, Tk] from table [N, H] (T5's
+// relative_attention_bias embedding): entry (h, i, j) is
+// table[buckets[i·Tk + j], h]. Its gradient is scattered back into the
+// table's rows.
+func (tp *Tape) RelativeBias(table *Var, buckets []int, tq, tk int) *Var {
+	n, heads := table.Value.Shape[0], table.Value.Shape[1]
+	if len(buckets) != tq*tk {
+		panic(fmt.Sprintf("autograd.RelativeBias: %d buckets for %d×%d positions", len(buckets), tq, tk))
+	}
+	y := tp.alloc(heads, tq, tk)
+	w := table.Value.Data
+	for ij, bk := range buckets {
+		if bk < 0 || bk >= n {
+			panic(fmt.Sprintf("autograd.RelativeBias: bucket %d out of range [0, %d)", bk, n))
+		}
+		for h := 0; h < heads; h++ {
+			y.Data[h*tq*tk+ij] = w[bk*heads+h]
+		}
+	}
+	out, rec := tp.result(y, table)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			dw := table.grad()
+			for ij, bk := range buckets {
+				for h := 0; h < heads; h++ {
+					dw[bk*heads+h] += dy[h*tq*tk+ij]
+				}
+			}
+		})
+	}
+	return out
+}

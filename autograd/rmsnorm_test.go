@@ -1,0 +1,37 @@
+package autograd
+
+import (
+	"math"
+	"testing"
+
+	"github.com/attn-go/attn/tensor"
+)
+
+func TestRMSNormSiLUGradients(t *testing.T) {
+	r := tensor.NewRNG(11)
+	for _, c := range []gradCase{
+		{name: "RMSNorm", inputs: []*tensor.Tensor{randTensor(r, 2, 3, 6), randTensor(r, 6)},
+			build: func(tp *Tape, in []*Var) *Var { return tp.RMSNorm(in[0], in[1], 1e-6) }},
+		{name: "SiLU", inputs: []*tensor.Tensor{randTensor(r, 4, 5)},
+			build: func(tp *Tape, in []*Var) *Var { return tp.SiLU(in[0]) }},
+	} {
+		t.Run(c.name, func(t *testing.T) { checkGrad(t, c) })
+	}
+}
+
+func TestRMSNormValues(t *testing.T) {
+	x := Const(tensor.FromSlice([]float32{3, -4, 0, 0}, 1, 4))
+	w := Const(tensor.FromSlice([]float32{1, 2, 1, 1}, 4))
+	var tp *Tape
+	y := tp.RMSNorm(x, w, 0).Value.Data // rms = √(25/4) = 2.5
+	want := []float32{1.2, -3.2, 0, 0}
+	for i := range want {
+		if math.Abs(float64(y[i]-want[i])) > 1e-6 {
+			t.Fatalf("RMSNorm([3 -4 0 0], w=[1 2 1 1]) = %v; want %v", y, want)
+		}
+	}
+	s := tp.SiLU(Const(tensor.FromSlice([]float32{0, 1}, 2))).Value.Data
+	if s[0] != 0 || math.Abs(float64(s[1])-0.7310585786) > 1e-6 {
+		t.Fatalf("SiLU([0 1]) = %v; want [0 0.7310586]", s)
+	}
+}

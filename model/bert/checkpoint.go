@@ -1,0 +1,98 @@
+package bert
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/model/hf"
+	"github.com/attn-go/attn/safetensors"
+)
+
+// Ignored matches the stored tensors that are not weights of this model:
+// the position_ids and token_type_ids buffers older HF versions saved, and
+// BertForPreTraining's next-sentence head (cls.seq_relationship), which
+// bert-base checkpoints carry and no use here needs.
+var Ignored = []*regexp.Regexp{
+	regexp.MustCompile(`^embeddings\.(position_ids|token_type_ids)$`),
+	regexp.MustCompile(`^cls\.seq_relationship\.(weight|bias)$`),
+}
+
+// Load reads a HuggingFace BERT folder: config.json (BertConfig) and
+// model.safetensors or its shards, in F32, F16, BF16 or F64. It accepts the
+// names of BertModel (no prefix), BertForMaskedLM and BertForPreTraining
+// ("bert." and "cls."), with or without the tied decoder weight and bias.
+// The pooler and the masked-LM head are loaded when stored (each wholly or
+// not at all); every other tensor must be present with the shape the config
+// gives, and tensors the model does not use (beyond Ignored) are errors.
+// Each tensor is converted to float32 once, from the mapped file into the
+// model's weights, which have no gradient buffers (call Trainable to train).
+func Load(dir string) (*Model, error) {
+	var cfg Config
+	if err := hf.ReadConfig(dir, &cfg); err != nil {
+		return nil, err
+	}
+	ck, err := hf.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer ck.Close()
+	return LoadCheckpoint(cfg, ck)
+}
+
+// LoadCheckpoint builds the model of cfg and fills it from ck (see Load).
+func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
+	parts := Parts{Pooler: ck.HasPrefix("pooler."), Head: ck.HasPrefix("cls.predictions.")}
+	m, err := newModel(cfg, parts, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(ck.Dir, hf.ConfigFile), err)
+	}
+	opt := hf.LoadOptions{Ignore: Ignored, Tied: map[string]string{"cls.predictions.decoder.bias": "cls.predictions.bias"}}
+	if cfg.Tied {
+		opt.Tied["cls.predictions.decoder.weight"] = "embeddings.word_embeddings.weight"
+	}
+	if err := ck.Load(m.Params(), opt); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Tensors returns the weights under BertForPreTraining's names ("bert."
+// before the base model, "cls." heads as they are), the tied decoder weight
+// left out, as save_pretrained writes them.
+func (m *Model) Tensors() []safetensors.Tensor {
+	seen := map[*autograd.Var]bool{}
+	var ts []safetensors.Tensor
+	for _, p := range m.Params() {
+		if seen[p.Var] {
+			continue
+		}
+		seen[p.Var] = true
+		name := p.Name
+		if !strings.HasPrefix(name, "cls.") {
+			name = "bert." + name
+		}
+		ts = append(ts, safetensors.F32(name, p.Value.Shape, p.Value.Data))
+	}
+	return ts
+}
+
+// Save writes the model to dir as a HuggingFace folder: config.json
+// (BertConfig) and model.safetensors.
+func Save(dir string, m *Model) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	cfg, err := json.MarshalIndent(m.Cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := safetensors.WriteFile(filepath.Join(dir, hf.WeightsFile), m.Tensors(), map[string]string{"format": "pt"}); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, hf.ConfigFile), append(cfg, '\n'), 0o644)
+}

@@ -1,0 +1,117 @@
+package bert
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/attn-go/attn/nn"
+)
+
+// Config holds BERT's hyperparameters. Its JSON form is HuggingFace's
+// BertConfig (config.json of a "bert" model folder), so the names are HF's.
+type Config struct {
+	VocabSize    int     `json:"vocab_size"`              // V
+	Hidden       int     `json:"hidden_size"`             // C
+	Layers       int     `json:"num_hidden_layers"`       // N
+	Heads        int     `json:"num_attention_heads"`     // H; head size D = C/H
+	Intermediate int     `json:"intermediate_size"`       // feed-forward width
+	Act          string  `json:"hidden_act"`              // "gelu" (exact), "gelu_new", "relu"
+	MaxPositions int     `json:"max_position_embeddings"` // longest sequence
+	TypeVocab    int     `json:"type_vocab_size"`         // token types (segments)
+	Eps          float32 `json:"layer_norm_eps"`
+	PadID        int     `json:"pad_token_id"`
+	Dropout      float32 `json:"hidden_dropout_prob"`
+	AttnDropout  float32 `json:"attention_probs_dropout_prob"`
+	// InitRange is the standard deviation of New's weights.
+	InitRange float32 `json:"initializer_range"`
+	// Tied is HF's tie_word_embeddings: the MLM decoder's weight is the
+	// word-embedding table (true in every released BERT).
+	Tied bool `json:"tie_word_embeddings"`
+}
+
+// DefaultConfig returns BERT-base (HF's BertConfig defaults, Devlin et al.
+// 2019 §3): vocabulary 30522, C 768, 12 layers of 12 heads, feed-forward
+// 3072 with exact GELU, 512 positions, 2 token types, LayerNorm ε 1e-12,
+// dropout 0.1.
+func DefaultConfig() Config {
+	return Config{
+		VocabSize: 30522, Hidden: 768, Layers: 12, Heads: 12, Intermediate: 3072, Act: "gelu",
+		MaxPositions: 512, TypeVocab: 2, Eps: 1e-12, Dropout: 0.1, AttnDropout: 0.1, InitRange: 0.02, Tied: true,
+	}
+}
+
+// activation maps hidden_act onto nn's activations.
+func (c Config) activation() (nn.Activation, error) {
+	switch c.Act {
+	case "gelu":
+		return nn.GELU, nil
+	case "gelu_new", "gelu_pytorch_tanh":
+		return nn.GELUTanh, nil
+	case "relu":
+		return nn.ReLU, nil
+	}
+	return "", fmt.Errorf("bert: hidden_act %q is not supported (want gelu, gelu_new or relu)", c.Act)
+}
+
+// Validate reports the first inconsistent setting.
+func (c Config) Validate() error {
+	switch {
+	case c.VocabSize <= 0:
+		return fmt.Errorf("bert: vocab_size %d must be positive", c.VocabSize)
+	case c.Hidden <= 0 || c.Heads <= 0 || c.Hidden%c.Heads != 0:
+		return fmt.Errorf("bert: hidden_size %d must be a positive multiple of num_attention_heads %d", c.Hidden, c.Heads)
+	case c.Layers <= 0:
+		return fmt.Errorf("bert: num_hidden_layers %d must be positive", c.Layers)
+	case c.Intermediate <= 0:
+		return fmt.Errorf("bert: intermediate_size %d must be positive", c.Intermediate)
+	case c.MaxPositions <= 0:
+		return fmt.Errorf("bert: max_position_embeddings %d must be positive", c.MaxPositions)
+	case c.TypeVocab <= 0:
+		return fmt.Errorf("bert: type_vocab_size %d must be positive", c.TypeVocab)
+	case !(c.Eps > 0):
+		return fmt.Errorf("bert: layer_norm_eps %v must be positive", c.Eps)
+	case c.Dropout < 0 || c.Dropout >= 1 || c.AttnDropout < 0 || c.AttnDropout >= 1:
+		return fmt.Errorf("bert: dropout %v / %v outside [0, 1)", c.Dropout, c.AttnDropout)
+	}
+	_, err := c.activation()
+	return err
+}
+
+// hfConfig is the part of HF's BertConfig that is not a Config field.
+type hfConfig struct {
+	ModelType     string   `json:"model_type"`
+	Architectures []string `json:"architectures,omitempty"`
+	// PositionType is "absolute" in BERT; the relative kinds are not built.
+	PositionType string `json:"position_embedding_type,omitempty"`
+}
+
+// MarshalJSON writes c as HF's BertConfig.
+func (c Config) MarshalJSON() ([]byte, error) {
+	type plain Config
+	return json.Marshal(struct {
+		hfConfig
+		plain
+	}{hfConfig{ModelType: "bert", Architectures: []string{"BertForMaskedLM"}, PositionType: "absolute"}, plain(c)})
+}
+
+// UnmarshalJSON reads HF's BertConfig; a missing key takes BertConfig's
+// default, as HF does, and unknown keys are ignored. Another model_type or
+// a relative position_embedding_type is an error.
+func (c *Config) UnmarshalJSON(b []byte) error {
+	type plain Config
+	v := struct {
+		hfConfig
+		plain
+	}{plain: plain(DefaultConfig())}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch {
+	case v.ModelType != "" && v.ModelType != "bert":
+		return fmt.Errorf("bert: model_type %q is not bert", v.ModelType)
+	case v.PositionType != "" && v.PositionType != "absolute":
+		return fmt.Errorf("bert: position_embedding_type %q is not supported (want absolute)", v.PositionType)
+	}
+	*c = Config(v.plain)
+	return nil
+}

@@ -1,0 +1,186 @@
+package marian
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/tensor"
+)
+
+// Decoder decodes N hypotheses over B encoded sources one token at a time,
+// with each decoder layer's keys and values cached and the encoder output
+// projected once; hypothesis i belongs to source i / (N/B). It implements
+// generate.StepDecoder, so beam search runs on it with BOS =
+// decoder_start_token_id (the pad id) and EOS = eos_token_id.
+//
+// As HF's generate does with the config's bad_words_ids, Step sets the
+// logits of the tokens in Banned to −Inf; NewDecoder fills it with the
+// single-token entries of Config.BadWordsIDs (opus-mt: the pad token).
+type Decoder struct {
+	Banned []int
+
+	m              *Model
+	n, per, s      int
+	srcPad         []bool
+	crossK, crossV []*tensor.Tensor // per layer: [B, S, C]
+	k, v           [][][]float32    // per layer, per hypothesis: [len, C]
+	spare          [][]float32      // Reorder's buffers, one per hypothesis
+	len            int
+}
+
+// NewDecoder encodes srcIDs [B·S] (srcPad may be nil) and prepares to decode
+// perSource hypotheses for each source.
+func (m *Model) NewDecoder(srcIDs []int, srcPad []bool, b, s, perSource int) (*Decoder, error) {
+	if perSource <= 0 {
+		return nil, fmt.Errorf("marian: %d hypotheses per source; want at least 1", perSource)
+	}
+	var tp *autograd.Tape
+	mem, err := m.Encode(tp, srcIDs, srcPad, b, s)
+	if err != nil {
+		return nil, err
+	}
+	d := &Decoder{m: m, n: b * perSource, per: perSource, s: s, srcPad: srcPad}
+	for _, w := range m.Cfg.BadWordsIDs {
+		if len(w) == 1 && w[0] >= 0 && w[0] < m.Cfg.VocabSize {
+			d.Banned = append(d.Banned, w[0])
+		}
+	}
+	for _, l := range m.Model.Decoder.Layers {
+		a := l.EncoderAttn
+		d.crossK = append(d.crossK, a.KProj.Forward(tp, mem).Value)
+		d.crossV = append(d.crossV, a.VProj.Forward(tp, mem).Value)
+		d.k = append(d.k, make([][]float32, d.n))
+		d.v = append(d.v, make([][]float32, d.n))
+	}
+	return d, nil
+}
+
+// Len returns the number of positions decoded so far.
+func (d *Decoder) Len() int { return d.len }
+
+// Vocab returns the vocabulary size.
+func (d *Decoder) Vocab() int { return d.m.Cfg.VocabSize }
+
+// Step feeds the next token of each of the N hypotheses and returns the
+// logits for the token after it, [N, V].
+func (d *Decoder) Step(tokens []int) (*tensor.Tensor, error) {
+	m := d.m
+	if len(tokens) != d.n {
+		return nil, fmt.Errorf("marian: %d tokens for %d hypotheses", len(tokens), d.n)
+	}
+	if err := m.checkIDs("target", tokens, d.n, 1, d.len); err != nil {
+		return nil, err
+	}
+	var tp *autograd.Tape
+	pos, e := d.len, m.Cfg.DModel
+	x := m.embed(tp, tokens, d.n, 1, pos) // [N, 1, C]
+	for l, layer := range m.Model.Decoder.Layers {
+		a := layer.SelfAttn
+		q, k, v := a.QProj.Forward(tp, x), a.KProj.Forward(tp, x), a.VProj.Forward(tp, x)
+		y := tensor.New(d.n, 1, e)
+		for i := range d.n {
+			d.k[l][i] = append(d.k[l][i], k.Value.Data[i*e:(i+1)*e]...)
+			d.v[l][i] = append(d.v[l][i], v.Value.Data[i*e:(i+1)*e]...)
+			qi := autograd.Const(tensor.FromSlice(q.Value.Data[i*e:(i+1)*e], 1, 1, e))
+			ki := autograd.Const(tensor.FromSlice(d.k[l][i], 1, pos+1, e))
+			vi := autograd.Const(tensor.FromSlice(d.v[l][i], 1, pos+1, e))
+			copy(y.Data[i*e:], tp.Attention(qi, ki, vi, a.Heads, autograd.AttentionOpts{}).Value.Data)
+		}
+		x = m.postLN(tp, layer.SelfAttnLayerNorm, x, a.OutProj.Forward(tp, autograd.Const(y)))
+
+		c := layer.EncoderAttn
+		q = c.QProj.Forward(tp, x)
+		kc, vc := d.crossK[l], d.crossV[l]
+		y = tensor.New(d.n, 1, e)
+		for i := range d.n {
+			src := i / d.per
+			qi := autograd.Const(tensor.FromSlice(q.Value.Data[i*e:(i+1)*e], 1, 1, e))
+			ki := autograd.Const(tensor.FromSlice(kc.Data[src*d.s*e:(src+1)*d.s*e], 1, d.s, e))
+			vi := autograd.Const(tensor.FromSlice(vc.Data[src*d.s*e:(src+1)*d.s*e], 1, d.s, e))
+			var pad []bool
+			if d.srcPad != nil {
+				pad = d.srcPad[src*d.s : (src+1)*d.s]
+			}
+			copy(y.Data[i*e:], tp.Attention(qi, ki, vi, c.Heads, autograd.AttentionOpts{KeyPad: pad}).Value.Data)
+		}
+		x = m.postLN(tp, layer.EncoderAttnLayerNorm, x, c.OutProj.Forward(tp, autograd.Const(y)))
+		x = m.postLN(tp, layer.FinalLayerNorm, x, m.ffn(tp, layer.FC1, layer.FC2, x))
+	}
+	d.len++
+	logits := m.head(tp, x).Value.Reshape(d.n, -1)
+	v := m.Cfg.VocabSize
+	for i := range d.n {
+		for _, t := range d.Banned {
+			logits.Data[i*v+t] = float32(math.Inf(-1))
+		}
+	}
+	return logits, nil
+}
+
+// Reorder makes hypothesis i continue hypothesis from[i].
+func (d *Decoder) Reorder(from []int) {
+	if d.spare == nil {
+		d.spare = make([][]float32, d.n)
+	}
+	for l := range d.k {
+		for _, kv := range [][][]float32{d.k[l], d.v[l]} {
+			for i, f := range from {
+				d.spare[i] = append(d.spare[i][:0], kv[f]...)
+			}
+			for i := range kv {
+				kv[i], d.spare[i] = d.spare[i], kv[i]
+			}
+		}
+	}
+}
+
+// Greedy translates B sources (srcIDs [B·S], srcPad may be nil) by taking
+// the most likely token at each step, starting from decoder_start_token_id,
+// until eos_token_id or maxLen tokens (at most max_position_embeddings).
+// The results exclude the start and end tokens; banned tokens (see
+// Decoder) are never chosen.
+func (m *Model) Greedy(srcIDs []int, srcPad []bool, b, s, maxLen int) ([][]int, error) {
+	d, err := m.NewDecoder(srcIDs, srcPad, b, s, 1)
+	if err != nil {
+		return nil, err
+	}
+	maxLen = min(maxLen, m.Cfg.MaxPositions)
+	out := make([][]int, b)
+	done := make([]bool, b)
+	tokens := make([]int, b)
+	for i := range tokens {
+		tokens[i] = m.Cfg.DecoderStartTokenID
+	}
+	v := m.Cfg.VocabSize
+	for range maxLen {
+		logits, err := d.Step(tokens)
+		if err != nil {
+			return nil, err
+		}
+		open := false
+		for i := range b {
+			tokens[i] = argmax(logits.Data[i*v : (i+1)*v])
+			if done[i] || tokens[i] == m.Cfg.EOSTokenID {
+				done[i] = true
+				continue
+			}
+			out[i] = append(out[i], tokens[i])
+			open = true
+		}
+		if !open {
+			break
+		}
+	}
+	return out, nil
+}
+
+func argmax(xs []float32) int {
+	best := 0
+	for i, x := range xs {
+		if x > xs[best] {
+			best = i
+		}
+	}
+	return best
+}

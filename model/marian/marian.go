@@ -1,0 +1,305 @@
+// Package marian is the Marian translation model (Junczys-Dowmunt et al.
+// 2018) as HuggingFace's MarianMTModel computes it, the architecture of the
+// Helsinki-NLP opus-mt translators: the paper's Transformer nearly
+// unchanged (Vaswani et al. 2017) with post-LN layers, biases, sinusoidal
+// positions and one embedding shared by encoder, decoder and output layer.
+// Parameter names are HF's state-dict names, so its checkpoints load.
+//
+// Departures from the paper, all as in HF: the sinusoidal table is not
+// interleaved (the first half of the features are the sines, the second
+// half the cosines of the same angles); the feed-forward activation is
+// configurable (opus-mt uses swish, x·σ(x)); the logits get a
+// final_logits_bias; there is no final LayerNorm after either stack.
+package marian
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/nn"
+	"github.com/attn-go/attn/tensor"
+)
+
+// Attention is MarianAttention (BART's): q_proj, k_proj, v_proj and out_proj
+// with biases, scores scaled by 1/√D.
+type Attention struct {
+	QProj   *nn.Linear `attn:"q_proj"`
+	KProj   *nn.Linear `attn:"k_proj"`
+	VProj   *nn.Linear `attn:"v_proj"`
+	OutProj *nn.Linear `attn:"out_proj"`
+	Heads   int
+}
+
+// Forward attends from x [B, Tq, C] to kv [B, Tk, C] and returns [B, Tq, C].
+func (a *Attention) Forward(tp *autograd.Tape, x, kv *autograd.Var, keyPad []bool, causal bool) *autograd.Var {
+	q, k, v := a.QProj.Forward(tp, x), a.KProj.Forward(tp, kv), a.VProj.Forward(tp, kv)
+	return a.OutProj.Forward(tp, tp.Attention(q, k, v, a.Heads, autograd.AttentionOpts{KeyPad: keyPad, Causal: causal}))
+}
+
+// EncoderLayer is MarianEncoderLayer (post-LN):
+// x = LN(x + SelfAttn(x)); x = LN(x + fc2(act(fc1(x)))).
+type EncoderLayer struct {
+	SelfAttn          *Attention    `attn:"self_attn"`
+	SelfAttnLayerNorm *nn.LayerNorm `attn:"self_attn_layer_norm"`
+	FC1               *nn.Linear    `attn:"fc1"`
+	FC2               *nn.Linear    `attn:"fc2"`
+	FinalLayerNorm    *nn.LayerNorm `attn:"final_layer_norm"`
+}
+
+// DecoderLayer is MarianDecoderLayer (post-LN): causal self-attention,
+// encoder attention, feed-forward net, each followed by its LayerNorm.
+type DecoderLayer struct {
+	SelfAttn             *Attention    `attn:"self_attn"`
+	SelfAttnLayerNorm    *nn.LayerNorm `attn:"self_attn_layer_norm"`
+	EncoderAttn          *Attention    `attn:"encoder_attn"`
+	EncoderAttnLayerNorm *nn.LayerNorm `attn:"encoder_attn_layer_norm"`
+	FC1                  *nn.Linear    `attn:"fc1"`
+	FC2                  *nn.Linear    `attn:"fc2"`
+	FinalLayerNorm       *nn.LayerNorm `attn:"final_layer_norm"`
+}
+
+// EncoderStack is MarianEncoder (its embed_tokens is Seq2Seq.Shared).
+type EncoderStack struct {
+	Layers []*EncoderLayer `attn:"layers"`
+}
+
+// DecoderStack is MarianDecoder.
+type DecoderStack struct {
+	Layers []*DecoderLayer `attn:"layers"`
+}
+
+// Seq2Seq is MarianModel: the shared embedding and the two stacks.
+type Seq2Seq struct {
+	Shared  *nn.Embedding `attn:"shared"` // [V, C], scaled by √C when scale_embedding
+	Encoder *EncoderStack `attn:"encoder"`
+	Decoder *DecoderStack `attn:"decoder"`
+}
+
+// Model is MarianMTModel.
+type Model struct {
+	Cfg   Config
+	Model *Seq2Seq `attn:"model"`
+	// FinalLogitsBias [1, V] is added to the logits.
+	FinalLogitsBias *autograd.Var `attn:"final_logits_bias"`
+	// LMHead is the untied output layer; nil when tied to Model.Shared.
+	LMHead *nn.Linear `attn:"lm_head"`
+	// positions is the sinusoidal table [max_position_embeddings, C].
+	positions *tensor.Tensor
+}
+
+// New returns a model with HF's initialisation (N(0, 0.02²) weights, zero
+// biases, final_logits_bias 0) drawn from seed, ready to train.
+func New(cfg Config, seed uint64) (*Model, error) {
+	return newModel(cfg, tensor.NewRNG(seed))
+}
+
+// weights makes the parameters of a new model: drawn from rng, or, when rng
+// is nil, shapes without data or gradient buffers, which
+// hf.Checkpoint.Load allocates and fills once the checkpoint has passed its
+// checks, for inference (Trainable adds the gradient buffers).
+type weights struct{ rng *tensor.RNG }
+
+// fill returns a parameter drawn from N(0, std²), or holding val everywhere
+// when std is 0.
+func (w weights) fill(val float32, std float64, shape ...int) *autograd.Var {
+	if w.rng == nil {
+		return autograd.Const(&tensor.Tensor{Shape: shape})
+	}
+	t := tensor.New(shape...)
+	if std > 0 {
+		w.rng.FillNormal(t, 0, std)
+	} else {
+		for i := range t.Data {
+			t.Data[i] = val
+		}
+	}
+	return autograd.NewParam(t)
+}
+
+// Trainable gives every weight a gradient buffer, so that a model loaded
+// for inference can be trained; New's models already have them.
+func (m *Model) Trainable() {
+	for _, v := range nn.Unique(m.Params()) {
+		if !v.RequiresGrad() {
+			*v = *autograd.NewParam(v.Value)
+		}
+	}
+}
+
+func newModel(cfg Config, rng *tensor.RNG) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	w := weights{rng}
+	c := cfg.DModel
+	linear := func(out, in int) *nn.Linear {
+		return &nn.Linear{Weight: w.fill(0, 0.02, out, in), Bias: w.fill(0, 0, out)}
+	}
+	attn := func(heads int) *Attention {
+		return &Attention{QProj: linear(c, c), KProj: linear(c, c), VProj: linear(c, c), OutProj: linear(c, c), Heads: heads}
+	}
+	norm := func() *nn.LayerNorm { return &nn.LayerNorm{Weight: w.fill(1, 0, c), Bias: w.fill(0, 0, c), Eps: 1e-5} }
+	scale := float32(1)
+	if cfg.ScaleEmbedding {
+		scale = float32(math.Sqrt(float64(c)))
+	}
+	m := &Model{
+		Cfg: cfg,
+		Model: &Seq2Seq{
+			Shared:  &nn.Embedding{Weight: w.fill(0, 0.02, cfg.VocabSize, c), Scale: scale},
+			Encoder: &EncoderStack{},
+			Decoder: &DecoderStack{},
+		},
+		FinalLogitsBias: w.fill(0, 0, 1, cfg.VocabSize),
+		positions:       Sinusoidal(cfg.MaxPositions, c),
+	}
+	for range cfg.EncoderLayers {
+		m.Model.Encoder.Layers = append(m.Model.Encoder.Layers, &EncoderLayer{
+			SelfAttn: attn(cfg.EncoderHeads), SelfAttnLayerNorm: norm(),
+			FC1: linear(cfg.EncoderFFN, c), FC2: linear(c, cfg.EncoderFFN), FinalLayerNorm: norm(),
+		})
+	}
+	for range cfg.DecoderLayers {
+		m.Model.Decoder.Layers = append(m.Model.Decoder.Layers, &DecoderLayer{
+			SelfAttn: attn(cfg.DecoderHeads), SelfAttnLayerNorm: norm(),
+			EncoderAttn: attn(cfg.DecoderHeads), EncoderAttnLayerNorm: norm(),
+			FC1: linear(cfg.DecoderFFN, c), FC2: linear(c, cfg.DecoderFFN), FinalLayerNorm: norm(),
+		})
+	}
+	if !cfg.TieWordEmbeddings {
+		m.LMHead = &nn.Linear{Weight: w.fill(0, 0.02, cfg.VocabSize, c)}
+	}
+	return m, nil
+}
+
+// Params lists the parameters under HF's MarianMTModel state-dict names.
+func (m *Model) Params() []nn.Param { return nn.Params(m) }
+
+// Sinusoidal returns MarianSinusoidalPositionalEmbedding's table [n, dim]:
+// with angle(p, k) = p/10000^(2k/dim), column k < ⌈dim/2⌉ holds
+// sin(angle(p, k)) and column ⌈dim/2⌉ + k holds cos(angle(p, k)) — the
+// paper's encoding (§3.5) with the sines and cosines not interleaved.
+// Angles are computed in float64 and the table rounded to float32.
+func Sinusoidal(n, dim int) *tensor.Tensor {
+	pe := tensor.New(n, dim)
+	half := (dim + 1) / 2
+	for p := range n {
+		for k := range half {
+			angle := float64(p) / math.Pow(10000, float64(2*k)/float64(dim))
+			pe.Data[p*dim+k] = float32(math.Sin(angle))
+			if half+k < dim {
+				pe.Data[p*dim+half+k] = float32(math.Cos(angle))
+			}
+		}
+	}
+	return pe
+}
+
+// checkIDs reports a batch that is not b×t ids in the vocabulary, or longer
+// than max_position_embeddings from position offset on.
+func (m *Model) checkIDs(what string, ids []int, b, t, offset int) error {
+	if b <= 0 || t <= 0 || len(ids) != b*t {
+		return fmt.Errorf("marian: %d %s ids are not B=%d × T=%d", len(ids), what, b, t)
+	}
+	if offset+t > m.Cfg.MaxPositions {
+		return fmt.Errorf("marian: %s of %d positions exceeds max_position_embeddings %d", what, offset+t, m.Cfg.MaxPositions)
+	}
+	for i, id := range ids {
+		if id < 0 || id >= m.Cfg.VocabSize {
+			return fmt.Errorf("marian: %s id %d at index %d is outside the vocabulary [0, %d)", what, id, i, m.Cfg.VocabSize)
+		}
+	}
+	return nil
+}
+
+// embed returns the scaled token embeddings of ids [B·T] plus the
+// positions offset..offset+T−1, [B, T, C].
+func (m *Model) embed(tp *autograd.Tape, ids []int, b, t, offset int) *autograd.Var {
+	c := m.Cfg.DModel
+	pe := autograd.Const(tensor.FromSlice(m.positions.Data[offset*c:(offset+t)*c], t, c))
+	return tp.Dropout(tp.Add(m.Model.Shared.Forward(tp, ids, b, t), pe), m.Cfg.Dropout)
+}
+
+// activate applies the configured activation.
+func (m *Model) activate(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	switch m.Cfg.Activation {
+	case "swish", "silu":
+		return tp.SiLU(x)
+	case "gelu":
+		return tp.GELU(x)
+	case "gelu_new", "gelu_pytorch_tanh":
+		return tp.GELUTanh(x)
+	}
+	return tp.ReLU(x)
+}
+
+// postLN returns norm(x + dropout(y)).
+func (m *Model) postLN(tp *autograd.Tape, norm *nn.LayerNorm, x, y *autograd.Var) *autograd.Var {
+	return norm.Forward(tp, tp.Add(x, tp.Dropout(y, m.Cfg.Dropout)))
+}
+
+// ffn is fc2(act(fc1(x))).
+func (m *Model) ffn(tp *autograd.Tape, fc1, fc2 *nn.Linear, x *autograd.Var) *autograd.Var {
+	return fc2.Forward(tp, m.activate(tp, fc1.Forward(tp, x)))
+}
+
+// Encode runs the encoder on srcIDs [B·S] (row-major) with srcPad (B·S
+// entries, true = padding, may be nil) and returns its output [B, S, C].
+func (m *Model) Encode(tp *autograd.Tape, srcIDs []int, srcPad []bool, b, s int) (*autograd.Var, error) {
+	if err := m.checkIDs("source", srcIDs, b, s, 0); err != nil {
+		return nil, err
+	}
+	if srcPad != nil && len(srcPad) != b*s {
+		return nil, fmt.Errorf("marian: source padding mask has %d entries, want B·S = %d", len(srcPad), b*s)
+	}
+	x := m.embed(tp, srcIDs, b, s, 0)
+	for _, l := range m.Model.Encoder.Layers {
+		x = m.postLN(tp, l.SelfAttnLayerNorm, x, l.SelfAttn.Forward(tp, x, x, srcPad, false))
+		x = m.postLN(tp, l.FinalLayerNorm, x, m.ffn(tp, l.FC1, l.FC2, x))
+	}
+	return x, nil
+}
+
+// Decode runs the decoder on tgtIDs [B·T] (each starting with
+// decoder_start_token_id) against the encoder output memory [B, S, C] and
+// returns the logits [B, T, V].
+func (m *Model) Decode(tp *autograd.Tape, tgtIDs []int, b, t int, memory *autograd.Var, srcPad []bool) (*autograd.Var, error) {
+	if err := m.checkIDs("target", tgtIDs, b, t, 0); err != nil {
+		return nil, err
+	}
+	if memory.Value.Shape[0] != b || memory.Value.Shape[2] != m.Cfg.DModel {
+		return nil, fmt.Errorf("marian: memory %v does not fit B=%d, d_model %d", memory.Value.Shape, b, m.Cfg.DModel)
+	}
+	if srcPad != nil && len(srcPad) != memory.Value.Shape[0]*memory.Value.Shape[1] {
+		return nil, fmt.Errorf("marian: source padding mask has %d entries for memory %v", len(srcPad), memory.Value.Shape)
+	}
+	x := m.embed(tp, tgtIDs, b, t, 0)
+	for _, l := range m.Model.Decoder.Layers {
+		x = m.postLN(tp, l.SelfAttnLayerNorm, x, l.SelfAttn.Forward(tp, x, x, nil, true))
+		x = m.postLN(tp, l.EncoderAttnLayerNorm, x, l.EncoderAttn.Forward(tp, x, memory, srcPad, false))
+		x = m.postLN(tp, l.FinalLayerNorm, x, m.ffn(tp, l.FC1, l.FC2, x))
+	}
+	return m.head(tp, x), nil
+}
+
+// head maps decoder states [..., C] to logits [..., V]: the shared
+// embedding (or lm_head) without scaling, plus final_logits_bias.
+func (m *Model) head(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	w := m.Model.Shared.Weight
+	if m.LMHead != nil {
+		w = m.LMHead.Weight
+	}
+	return tp.Add(tp.Linear(x, w, nil), tp.Reshape(m.FinalLogitsBias, m.Cfg.VocabSize))
+}
+
+// Forward runs encoder and decoder: srcIDs [B·S] with srcPad (may be nil),
+// decoder input tgtIDs [B·T] (the targets shifted right behind
+// decoder_start_token_id); it returns the logits [B, T, V].
+func (m *Model) Forward(tp *autograd.Tape, srcIDs []int, srcPad []bool, tgtIDs []int, b, s, t int) (*autograd.Var, error) {
+	mem, err := m.Encode(tp, srcIDs, srcPad, b, s)
+	if err != nil {
+		return nil, err
+	}
+	return m.Decode(tp, tgtIDs, b, t, mem, srcPad)
+}

@@ -1,0 +1,57 @@
+package t5
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+
+	"github.com/attn-go/attn/safetensors"
+)
+
+// Save writes the model to dir as a HuggingFace folder: config.json (HF's
+// config fields, architectures ["T5ForConditionalGeneration"]) and model.safetensors (F32,
+// HF's state-dict names, tied tensors once), each written atomically. Load
+// and HF's from_pretrained read it back.
+func Save(dir string, m *Model) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var ts []safetensors.Tensor
+	for _, p := range m.Params() {
+		ts = append(ts, safetensors.F32(p.Name, p.Value.Shape, p.Value.Data))
+	}
+	if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
+		return err
+	}
+	cfg, err := json.MarshalIndent(struct {
+		Architectures    []string `json:"architectures"`
+		IsEncoderDecoder bool     `json:"is_encoder_decoder"`
+		Config
+	}{[]string{"T5ForConditionalGeneration"}, true, m.Cfg}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, "config.json"), append(cfg, '\n'))
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it
+// over path, so a crash never leaves a half-written file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
