@@ -18,8 +18,9 @@ import (
 // respect to it once Backward has run.
 type Var struct {
 	Value *tensor.Tensor
-	// Grad has Value's shape. For parameters it is allocated up front; for
-	// intermediate values it is allocated when a gradient first flows in.
+	// Grad has Value's shape once a gradient has flowed into v; until then
+	// it is nil, so models loaded only for inference carry no gradient
+	// buffers.
 	Grad *tensor.Tensor
 
 	requiresGrad bool
@@ -29,10 +30,15 @@ type Var struct {
 }
 
 // NewParam returns a trainable leaf whose gradient is accumulated across
-// backward passes until ZeroGrad.
+// backward passes until ZeroGrad. Its gradient buffer is allocated when the
+// first gradient arrives.
 func NewParam(t *tensor.Tensor) *Var {
-	return &Var{Value: t, Grad: tensor.New(t.Shape...), requiresGrad: true}
+	return &Var{Value: t, requiresGrad: true}
 }
+
+// GradData returns v's gradient, allocating a zero one if none has flowed in
+// yet (for code that sets gradients by hand).
+func (v *Var) GradData() []float32 { return v.grad() }
 
 // Const returns a leaf that takes no gradient (inputs, fixed tables).
 func Const(t *tensor.Tensor) *Var { return &Var{Value: t} }

@@ -54,6 +54,9 @@ func (a *Adam) Update(ps []*autograd.Var, lr float32) {
 	stepSize := float32(float64(lr) / bc1)
 	bc2Sqrt := float32(math.Sqrt(bc2))
 	for _, p := range ps {
+		if p.Grad == nil { // no gradient reached it: left alone, as PyTorch does
+			continue
+		}
 		st := a.state[p]
 		if st == nil {
 			st = &moments{m: make([]float32, p.Value.Len()), v: make([]float32, p.Value.Len())}
@@ -106,6 +109,9 @@ func (a *Adam) SetMoments(p *autograd.Var, m, v []float32) {
 func ClipGradNorm(ps []*autograd.Var, maxNorm float32) float32 {
 	var ss float64
 	for _, p := range ps {
+		if p.Grad == nil {
+			continue
+		}
 		for _, g := range p.Grad.Data {
 			ss += float64(g) * float64(g)
 		}
@@ -113,6 +119,9 @@ func ClipGradNorm(ps []*autograd.Var, maxNorm float32) float32 {
 	norm := float32(math.Sqrt(ss))
 	if coef := maxNorm / (norm + 1e-6); coef < 1 {
 		for _, p := range ps {
+			if p.Grad == nil {
+				continue
+			}
 			for i := range p.Grad.Data {
 				p.Grad.Data[i] *= coef
 			}

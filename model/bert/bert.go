@@ -106,14 +106,14 @@ func New(c Config, parts Parts, seed uint64) (*Model, error) {
 // weights makes the parameters of a new model: drawn from rng, or, when rng
 // is nil, shapes without data or gradient buffers, which hf.Checkpoint.Load
 // allocates and fills only once the checkpoint has passed its checks (so a
-// config.json with absurd sizes costs nothing), for inference (Trainable
-// adds the gradient buffers).
+// config.json with absurd sizes costs nothing), for inference (gradient buffers
+// come with the first gradient).
 type weights struct{ rng *tensor.RNG }
 
 // normal returns a parameter drawn from N(0, std²).
 func (w weights) normal(std float32, shape ...int) *autograd.Var {
 	if w.rng == nil {
-		return autograd.Const(&tensor.Tensor{Shape: shape})
+		return autograd.NewParam(&tensor.Tensor{Shape: shape})
 	}
 	t := tensor.New(shape...)
 	w.rng.FillNormal(t, 0, float64(std))
@@ -123,23 +123,13 @@ func (w weights) normal(std float32, shape ...int) *autograd.Var {
 // fill returns a parameter holding val everywhere.
 func (w weights) fill(val float32, shape ...int) *autograd.Var {
 	if w.rng == nil {
-		return autograd.Const(&tensor.Tensor{Shape: shape})
+		return autograd.NewParam(&tensor.Tensor{Shape: shape})
 	}
 	t := tensor.New(shape...)
 	for i := range t.Data {
 		t.Data[i] = val
 	}
 	return autograd.NewParam(t)
-}
-
-// Trainable gives every weight a gradient buffer, so that a model loaded
-// for inference can be trained; New's models already have them.
-func (m *Model) Trainable() {
-	for _, v := range nn.Unique(m.Params()) {
-		if !v.RequiresGrad() {
-			*v = *autograd.NewParam(v.Value)
-		}
-	}
 }
 
 func newModel(c Config, parts Parts, rng *tensor.RNG) (*Model, error) {

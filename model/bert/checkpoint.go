@@ -30,7 +30,7 @@ var Ignored = []*regexp.Regexp{
 // not at all); every other tensor must be present with the shape the config
 // gives, and tensors the model does not use (beyond Ignored) are errors.
 // Each tensor is converted to float32 once, from the mapped file into the
-// model's weights, which have no gradient buffers (call Trainable to train).
+// model's weights, which have no gradient buffers.
 func Load(dir string) (*Model, error) {
 	var cfg Config
 	if err := hf.ReadConfig(dir, &cfg); err != nil {

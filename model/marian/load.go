@@ -18,7 +18,7 @@ var Ignored = []*regexp.Regexp{
 // Load reads a HuggingFace Marian folder (as Helsinki-NLP's opus-mt ones):
 // config.json (MarianConfig) and model.safetensors or its shards, in F32,
 // F16, BF16 or F64, each tensor converted to float32 once. The weights have
-// no gradient buffers (call Trainable to train). The SentencePiece files
+// no gradient buffers. The SentencePiece files
 // are the tokenizer's business.
 func Load(dir string) (*Model, error) {
 	var cfg Config

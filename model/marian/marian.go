@@ -97,14 +97,14 @@ func New(cfg Config, seed uint64) (*Model, error) {
 // weights makes the parameters of a new model: drawn from rng, or, when rng
 // is nil, shapes without data or gradient buffers, which
 // hf.Checkpoint.Load allocates and fills once the checkpoint has passed its
-// checks, for inference (Trainable adds the gradient buffers).
+// checks, for inference; gradient buffers come with the first gradient.
 type weights struct{ rng *tensor.RNG }
 
 // fill returns a parameter drawn from N(0, std²), or holding val everywhere
 // when std is 0.
 func (w weights) fill(val float32, std float64, shape ...int) *autograd.Var {
 	if w.rng == nil {
-		return autograd.Const(&tensor.Tensor{Shape: shape})
+		return autograd.NewParam(&tensor.Tensor{Shape: shape})
 	}
 	t := tensor.New(shape...)
 	if std > 0 {
@@ -115,16 +115,6 @@ func (w weights) fill(val float32, std float64, shape ...int) *autograd.Var {
 		}
 	}
 	return autograd.NewParam(t)
-}
-
-// Trainable gives every weight a gradient buffer, so that a model loaded
-// for inference can be trained; New's models already have them.
-func (m *Model) Trainable() {
-	for _, v := range nn.Unique(m.Params()) {
-		if !v.RequiresGrad() {
-			*v = *autograd.NewParam(v.Value)
-		}
-	}
 }
 
 func newModel(cfg Config, rng *tensor.RNG) (*Model, error) {

@@ -100,13 +100,12 @@ func TestInputErrors(t *testing.T) {
 }
 
 // TestTrainableAfterLoad trains a loaded model: Load gives weights without
-// gradient buffers; after Trainable every parameter receives a gradient.
+// gradient buffers, and every parameter receives one with its first gradient.
 func TestTrainableAfterLoad(t *testing.T) {
 	m, err := Load(filepath.Join(golden.Root(t), "testdata", "hf", "marian-tiny"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.Trainable()
 	tp := autograd.NewTape(nil)
 	logits, err := m.Forward(tp, []int{5, 6, 7, 0}, nil, []int{63, 9, 10}, 1, 4, 3)
 	if err != nil {

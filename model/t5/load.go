@@ -18,7 +18,7 @@ var Ignored = []*regexp.Regexp{
 // Load reads a HuggingFace T5 folder (model_type t5 or mt5): config.json
 // (T5Config) and model.safetensors or its shards, in F32, F16, BF16 or F64,
 // each tensor converted to float32 once. The weights have no gradient
-// buffers (call Trainable to train).
+// buffers.
 func Load(dir string) (*Model, error) {
 	var cfg Config
 	if err := hf.ReadConfig(dir, &cfg); err != nil {

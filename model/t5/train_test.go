@@ -68,13 +68,12 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 }
 
 // TestTrainableAfterLoad trains a loaded model: Load gives weights without
-// gradient buffers; after Trainable every parameter receives a gradient.
+// gradient buffers, and every parameter receives one with its first gradient.
 func TestTrainableAfterLoad(t *testing.T) {
 	m, err := Load(filepath.Join(golden.Root(t), "testdata", "hf", "flan-t5-tiny"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.Trainable()
 	tp := autograd.NewTape(nil)
 	logits, err := m.Forward(tp, []int{5, 6, 7, 1}, nil, []int{0, 9, 10}, 1, 4, 3)
 	if err != nil {
