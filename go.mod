@@ -3,6 +3,6 @@ module github.com/attn-go/attn
 go 1.26.0
 
 require (
-	golang.org/x/image v0.48.0 // indirect
-	golang.org/x/text v0.44.0 // indirect
+	golang.org/x/image v0.48.0
+	golang.org/x/text v0.44.0
 )

@@ -1,0 +1,143 @@
+package tokenizer
+
+import (
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// splitBehavior says what split does with the delimiters it finds
+// (HuggingFace's SplitDelimiterBehavior).
+type splitBehavior int
+
+const (
+	splitRemoved splitBehavior = iota
+	splitIsolated
+	splitMergedWithPrevious
+	splitMergedWithNext
+	splitContiguous
+)
+
+var splitBehaviorNames = map[string]splitBehavior{
+	"Removed":            splitRemoved,
+	"Isolated":           splitIsolated,
+	"MergedWithPrevious": splitMergedWithPrevious,
+	"MergedWithNext":     splitMergedWithNext,
+	"Contiguous":         splitContiguous,
+}
+
+// matchSpan is one piece of a string cut by a pattern: a match or the text
+// between two matches.
+type matchSpan struct {
+	span
+	match bool
+}
+
+// pattern finds matches in a string. findMatches returns pieces that cover
+// the whole string in order; an empty string gives one empty non-match.
+type pattern interface {
+	findMatches(s string) []matchSpan
+}
+
+// runePattern matches every rune for which the function is true, one match
+// per rune.
+type runePattern func(rune) bool
+
+func (f runePattern) findMatches(s string) []matchSpan {
+	if s == "" {
+		return []matchSpan{{span{0, 0}, false}}
+	}
+	var out []matchSpan
+	last := 0
+	for i, r := range s {
+		if f(r) {
+			w := utf8.RuneLen(r)
+			if w < 0 {
+				w = 1
+			}
+			if last < i {
+				out = append(out, matchSpan{span{last, i}, false})
+			}
+			out = append(out, matchSpan{span{i, i + w}, true})
+			last = i + w
+		}
+	}
+	if last < len(s) {
+		out = append(out, matchSpan{span{last, len(s)}, false})
+	}
+	return out
+}
+
+// fromLocs turns match locations into pieces covering s.
+func fromLocs(s string, locs [][]int) []matchSpan {
+	var m matchList
+	for _, l := range locs {
+		m.add(l[0], l[1])
+	}
+	return m.done(s)
+}
+
+// matchList collects matches in order and fills the gaps between them.
+type matchList struct {
+	out  []matchSpan
+	prev int
+}
+
+func (m *matchList) add(start, end int) {
+	if start == end {
+		return
+	}
+	if m.prev != start {
+		m.out = append(m.out, matchSpan{span{m.prev, start}, false})
+	}
+	m.out = append(m.out, matchSpan{span{start, end}, true})
+	m.prev = end
+}
+
+func (m *matchList) done(s string) []matchSpan {
+	if s == "" {
+		return []matchSpan{{span{0, 0}, false}}
+	}
+	if m.prev != len(s) {
+		m.out = append(m.out, matchSpan{span{m.prev, len(s)}, false})
+	}
+	return m.out
+}
+
+// stringPattern matches a literal string.
+type stringPattern string
+
+func (p stringPattern) findMatches(s string) []matchSpan {
+	if p == "" {
+		return []matchSpan{{span{0, len(s)}, false}}
+	}
+	var m matchList
+	for i := 0; i <= len(s)-len(p); {
+		j := strings.Index(s[i:], string(p))
+		if j < 0 {
+			break
+		}
+		m.add(i+j, i+j+len(p))
+		i += j + len(p)
+	}
+	return m.done(s)
+}
+
+// regexPattern matches a regular expression (Go's RE2 syntax; HuggingFace
+// uses Oniguruma, so look-arounds and back-references are rejected at load).
+type regexPattern struct{ re *regexp.Regexp }
+
+func (p regexPattern) findMatches(s string) []matchSpan {
+	return fromLocs(s, p.re.FindAllStringIndex(s, -1))
+}
+
+// invertPattern swaps matches and non-matches.
+type invertPattern struct{ p pattern }
+
+func (p invertPattern) findMatches(s string) []matchSpan {
+	m := p.p.findMatches(s)
+	for i := range m {
+		m[i].match = !m[i].match
+	}
+	return m
+}
