@@ -1,0 +1,783 @@
+package autograd
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/attn-go/attn/tensor"
+)
+
+// AttentionOpts configures Attention.
+type AttentionOpts struct {
+	// Causal masks key j for query i when j > i + (Tk − Tq): each position
+	// sees only itself and the past (the decoder's masked self-attention,
+	// §3.2.3), also when the queries are the last Tq of Tk positions.
+	Causal bool
+	// KeyPad, if set, has B·Tk entries; true marks a padding key that no
+	// query may attend to (PyTorch's key_padding_mask).
+	KeyPad []bool
+	// Scale multiplies q·kᵀ; 0 means 1/√D, the paper's choice (§3.2.1).
+	Scale float32
+	// Dropout is the probability of dropping an attention weight in training.
+	Dropout float32
+}
+
+// Block sizes of the streaming kernel: query rows and keys per tile. A tile
+// of scores (64×128 floats, 32 KiB) and the Q, K and V panels it is made
+// from stay in L2. They are variables so tests can cut tiny problems into
+// many ragged blocks.
+var (
+	attnBlockQ = 64
+	attnBlockK = 128
+	// attnBlockKDecode is the key block for a few queries (decoding), where
+	// a wider block means fewer, longer GEMM calls.
+	attnBlockKDecode = 512
+	// attnTranspose lets the kernel work from transposed copies of Q, K, V
+	// and dO when each is used by several tiles.
+	attnTranspose = true
+)
+
+// Attention is multi-head scaled dot-product attention (§3.2.1–3.2.2):
+// for each head h, softmax(q_h·k_hᵀ·scale + mask)·v_h. q is [B, Tq, H·D],
+// k and v are [B, Tk, H·D]; heads are the H consecutive D-wide column blocks,
+// so no transposes are needed. The result is [B, Tq, H·D]. A query whose keys
+// are all masked gets zeros.
+//
+// It is computed in the streaming-softmax form of FlashAttention-2 (Dao
+// 2023): for each block of query rows of one head, the key blocks are
+// visited in order, each tile of scores S = scale·Q·Kᵀ is turned into
+// weights against a running row maximum, the output accumulated so far is
+// rescaled when the maximum grows, and the weights times V are added. Key
+// blocks wholly above the causal diagonal or wholly padding are skipped.
+// Only the log-sum-exp of each query row is kept for the backward pass,
+// which recomputes the weights tile by tile (reading q, k, v and the output,
+// which must not change before it runs), so memory grows linearly in the
+// sequence length, never as Tq×Tk. Work is spread over (batch, head) pairs,
+// and over blocks of one head when there are few pairs; the results do not
+// depend on the scheduling or the number of workers.
+//
+// Dropout keeps exactly the mask of drawing, for each (batch, head) in
+// order, one generator split from the tape's RNG and one Float32 per weight
+// in row-major order; because that generator (SplitMix64) is a counter-based
+// hash, any weight's draw is computed directly from its index, so the mask
+// is regenerated in the backward pass instead of being stored, and it does
+// not depend on how the work is scheduled.
+func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
+	bsz, tq, e := q.Value.Shape[0], q.Value.Shape[1], q.Value.Shape[2]
+	tk := k.Value.Shape[1]
+	if heads <= 0 || e%heads != 0 || !k.Value.SameShape(v.Value) || k.Value.Shape[0] != bsz || k.Value.Shape[2] != e {
+		panic(fmt.Sprintf("autograd.Attention: q %v, k %v, v %v, %d heads", q.Value.Shape, k.Value.Shape, v.Value.Shape, heads))
+	}
+	if opt.KeyPad != nil && len(opt.KeyPad) != bsz*tk {
+		panic(fmt.Sprintf("autograd.Attention: key padding mask has %d entries, want %d", len(opt.KeyPad), bsz*tk))
+	}
+	d := e / heads
+	scale := opt.Scale
+	if scale == 0 {
+		scale = float32(1 / math.Sqrt(float64(d)))
+	}
+	dropout := opt.Dropout
+	if tp == nil || tp.RNG == nil {
+		dropout = 0
+	}
+	p := &attnProblem{
+		bsz: bsz, tq: tq, tk: tk, e: e, heads: heads, d: d, off: tk - tq,
+		causal: opt.Causal, pad: opt.KeyPad, scale: scale, dropout: dropout,
+		q: q.Value.Data, k: k.Value.Data, v: v.Value.Data,
+		bq: attnBlockQ, bk: attnBlockK,
+	}
+	if tq <= 8 {
+		p.bk = attnBlockKDecode
+	}
+	if dropout > 0 {
+		// The mask of weight (i, j) of head bh is the (i·Tk + j + 1)-th draw
+		// of seeds[bh]: keep it when the draw's top 24 bits, read as a
+		// fraction, are >= dropout (RNG.Float32() >= dropout).
+		p.seeds = make([]uint64, bsz*heads)
+		for i := range p.seeds {
+			p.seeds[i] = tp.RNG.Split().State
+		}
+		p.thr = uint64(math.Ceil(float64(dropout) * (1 << 24)))
+		p.keep = 1 / (1 - dropout)
+	}
+	y := tp.alloc(bsz, tq, e)
+	out, rec := tp.result(y, q, k, v)
+	var lse []float32
+	if rec {
+		lse = tp.floats(bsz * heads * tq)
+		if tq <= p.bq && tk <= p.bk {
+			p.probs = tp.floats(bsz * heads * tq * tk)
+		}
+		// The backward pass reads the mask again: keep it from changes
+		// the caller makes to its slice meanwhile.
+		p.pad = slices.Clone(p.pad)
+	}
+	p.forward(y.Data, lse)
+	if rec {
+		tp.record(out, func(dy []float32) { p.backward(tp, q, k, v, y.Data, lse, dy) })
+	}
+	return out
+}
+
+// attnProblem is one Attention call: shapes, options and inputs.
+type attnProblem struct {
+	bsz, tq, tk, e, heads, d int
+	off                      int // tk − tq: query i sees keys j <= i + off under the causal mask
+	causal                   bool
+	pad                      []bool
+	scale, dropout           float32
+	seeds                    []uint64 // per (batch, head), when dropout > 0
+	thr                      uint64   // keep a weight when its draw's top 24 bits are >= thr
+	keep                     float32  // 1/(1 − dropout)
+	q, k, v                  []float32
+	bq, bk                   int // block sizes
+	// probs, when the sequences fit in one tile (Tq <= bq, Tk <= bk), keeps
+	// the softmax weights (before dropout) of every head for the backward
+	// pass, which then need not recompute them. It is at most bq·bk floats
+	// per head, like the scratch tiles.
+	probs []float32
+}
+
+// attnScratch is one worker's reusable buffers.
+type attnScratch struct {
+	s, dp []float32 // tiles of scores/weights and of their gradients
+	m, l  []float32 // running row maximum and sum of the forward pass
+	dvec  []float32 // rowsum(dO⊙O) of one head's queries
+	// Transposed (D-major) copies of one head's operands, so that the
+	// GEMMs pack them by plain copies, once, rather than transposing them
+	// again for every tile.
+	qt, kt, vt, dot []float32
+}
+
+// attnScratches holds the scratch not in use. Unlike a sync.Pool it keeps
+// it across garbage collections, so that a training step does not allocate
+// it again and again; it grows to the most workers ever busy at once, and
+// lets go of scratch beyond attnScratchKeep bytes (a one-off long sequence).
+var attnScratches struct {
+	sync.Mutex
+	free []*attnScratch
+}
+
+const attnScratchKeep = 16 << 20
+
+func getScratch() *attnScratch {
+	attnScratches.Lock()
+	defer attnScratches.Unlock()
+	if n := len(attnScratches.free); n > 0 {
+		sc := attnScratches.free[n-1]
+		attnScratches.free = attnScratches.free[:n-1]
+		return sc
+	}
+	return new(attnScratch)
+}
+
+func putScratch(sc *attnScratch) {
+	size := 4 * (cap(sc.s) + cap(sc.dp) + cap(sc.m) + cap(sc.l) + cap(sc.dvec) + cap(sc.qt) + cap(sc.kt) + cap(sc.vt) + cap(sc.dot))
+	if size > attnScratchKeep {
+		return
+	}
+	attnScratches.Lock()
+	attnScratches.free = append(attnScratches.free, sc)
+	attnScratches.Unlock()
+}
+
+func grow(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
+
+// splits returns into how many interleaved chunks the blocks of one head
+// are shared out so that there are at least tasks tasks: a few heads still
+// keep every worker busy.
+func (p *attnProblem) splits(blocks, tasks int) int {
+	bh := p.bsz * p.heads
+	if bh >= tasks {
+		return 1
+	}
+	return max(1, min(blocks, (tasks+bh-1)/bh))
+}
+
+// attnMinTasks is how many tasks the backward pass splits into at least.
+// It is a constant, not the number of workers, because how the work is cut
+// decides the order in which dQ is summed, and the gradients should not
+// depend on the number of workers.
+const attnMinTasks = 8
+
+// runTasks calls fn for tasks 0..n−1 on up to Workers() goroutines, which
+// take the next task as they finish one; each goroutine has its own scratch.
+// fn must only write memory owned by its task.
+func runTasks(n int, fn func(sc *attnScratch, task int)) {
+	w := min(tensor.Workers(), n)
+	var next atomic.Int64
+	run := func() {
+		sc := getScratch()
+		for {
+			t := int(next.Add(1) - 1)
+			if t >= n {
+				break
+			}
+			fn(sc, t)
+		}
+		putScratch(sc)
+	}
+	if w <= 1 {
+		run()
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(w - 1)
+	for range w - 1 {
+		go func() {
+			defer wg.Done()
+			run()
+		}()
+	}
+	run()
+	wg.Wait()
+}
+
+// visible returns the index, within a key block starting at j0 of width bc,
+// of the last key query row i may see under the causal mask (bc − 1 without
+// it); a negative result means none.
+func (p *attnProblem) visible(i, j0, bc int) int {
+	if !p.causal {
+		return bc - 1
+	}
+	return min(bc-1, i+p.off-j0)
+}
+
+// allPad reports whether keys [j0, j1) of sequence b are all padding.
+func (p *attnProblem) allPad(b, j0, j1 int) bool {
+	if p.pad == nil {
+		return false
+	}
+	for _, x := range p.pad[b*p.tk+j0 : b*p.tk+j1] {
+		if !x {
+			return false
+		}
+	}
+	return true
+}
+
+// dropMask applies the dropout mask to the weights w of query row i, keys
+// j0.. (times 1/(1 − dropout) where kept).
+func (p *attnProblem) dropMask(w []float32, seed uint64, i, j0 int) {
+	ctr := seed + uint64(i*p.tk+j0+1)*0x9e3779b97f4a7c15
+	for j := range w {
+		z := ctr
+		ctr += 0x9e3779b97f4a7c15
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+		z ^= z >> 31
+		if z>>40 >= p.thr {
+			w[j] *= p.keep
+		} else {
+			w[j] = 0
+		}
+	}
+}
+
+// forward computes the output y and, if lse is not nil, the log-sum-exp of
+// every query row's scores (−Inf for a row with no visible key).
+func (p *attnProblem) forward(y, lse []float32) {
+	nq := (p.tq + p.bq - 1) / p.bq
+	sp := p.splits(nq, 2*tensor.Workers()) // the cut does not change the results
+	nk := (p.tk + p.bk - 1) / p.bk
+	runTasks(p.bsz*p.heads*sp, func(sc *attnScratch, task int) {
+		bh, c := task/sp, task%sp
+		var kt []float32
+		// With several tiles per column of blocks, work from transposed
+		// copies (not decided per task, so that results do not depend on
+		// the scheduling).
+		if attnTranspose && nq >= 2 && nk >= 2 {
+			b, h := bh/p.heads, bh%p.heads
+			kt = grow(sc.kt, p.d*padLD(p.tk))
+			sc.kt = kt
+			transpose(kt, padLD(p.tk), p.k[b*p.tk*p.e+h*p.d:], p.e, p.tk, p.d)
+		}
+		for qb := c; qb < nq; qb += sp {
+			p.forwardBlock(sc, bh, qb*p.bq, min(p.tq, (qb+1)*p.bq), kt, y, lse)
+		}
+	})
+}
+
+// transposeGo sets dst[c·ldd + i] = src[i·lds + c] for i < rows, c < cols:
+// eight rows of src at a time, each column of them stored as eight
+// consecutive floats.
+func transposeGo(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	if rows == 0 || cols == 0 {
+		return
+	}
+	_ = dst[(cols-1)*ldd+rows-1]
+	i := 0
+	for ; i+8 <= rows; i += 8 {
+		s0 := src[i*lds : i*lds+cols]
+		s1 := src[(i+1)*lds : (i+1)*lds+cols]
+		s2 := src[(i+2)*lds : (i+2)*lds+cols]
+		s3 := src[(i+3)*lds : (i+3)*lds+cols]
+		s4 := src[(i+4)*lds : (i+4)*lds+cols]
+		s5 := src[(i+5)*lds : (i+5)*lds+cols]
+		s6 := src[(i+6)*lds : (i+6)*lds+cols]
+		s7 := src[(i+7)*lds : (i+7)*lds+cols]
+		for c := range s0 {
+			d := dst[c*ldd+i : c*ldd+i+8 : c*ldd+i+8]
+			d[0], d[1], d[2], d[3] = s0[c], s1[c], s2[c], s3[c]
+			d[4], d[5], d[6], d[7] = s4[c], s5[c], s6[c], s7[c]
+		}
+	}
+	for ; i < rows; i++ {
+		for c, x := range src[i*lds : i*lds+cols] {
+			dst[c*ldd+i] = x
+		}
+	}
+}
+
+// padLD returns a row stride for n floats that is a multiple of 16 but not
+// of 256, so that the rows of a transposed copy do not all fall into the
+// same cache sets.
+func padLD(n int) int { return (n+15)&^15 + 16 }
+
+// forwardBlock computes query rows [i0, i1) of head bh. kt, if not nil, is
+// the head's K transposed (D×Tk).
+func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse []float32) {
+	b, h := bh/p.heads, bh%p.heads
+	e, d, tk := p.e, p.d, p.tk
+	qo, ko := b*p.tq*e+h*d, b*tk*e+h*d
+	br := i1 - i0
+	sc.s = grow(sc.s, br*p.bk)
+	m, l := grow(sc.m, br), grow(sc.l, br)
+	sc.m, sc.l = m, l
+	negInf := float32(math.Inf(-1))
+	for r := range m {
+		m[r], l[r] = negInf, 0
+	}
+	kEnd := tk
+	if p.causal {
+		kEnd = min(tk, i1+p.off) // keys the last row of the block sees
+	}
+	var seed uint64
+	if p.dropout > 0 {
+		seed = p.seeds[bh]
+	}
+	var qt []float32
+	if kt != nil {
+		qt = grow(sc.qt, d*padLD(br))
+		sc.qt = qt
+		transpose(qt, padLD(br), p.q[qo+i0*e:], e, br, d)
+	}
+	for j0 := 0; j0 < kEnd; j0 += p.bk {
+		j1 := min(j0+p.bk, tk)
+		if p.allPad(b, j0, j1) {
+			continue
+		}
+		bc := j1 - j0
+		s := sc.s[:br*bc]
+		if kt != nil {
+			tensor.GemmSerial(true, false, br, bc, d, p.scale, qt, padLD(br), kt[j0:], padLD(tk), 0, s, bc)
+		} else {
+			tensor.GemmSerial(false, true, br, bc, d, p.scale, p.q[qo+i0*e:], e, p.k[ko+j0*e:], e, 0, s, bc)
+		}
+		var pad []bool
+		if p.pad != nil {
+			pad = p.pad[b*tk+j0 : b*tk+j1]
+		}
+		for r := 0; r < br; r++ {
+			row := s[r*bc : (r+1)*bc]
+			last := p.visible(i0+r, j0, bc)
+			if last < 0 {
+				clear(row)
+				continue
+			}
+			mx := negInf
+			if pad != nil {
+				for j, x := range row[:last+1] {
+					if pad[j] {
+						row[j] = negInf
+					} else if x > mx {
+						mx = x
+					}
+				}
+			} else {
+				mx = rowMax(row[:last+1])
+			}
+			if mx == negInf {
+				clear(row)
+				continue
+			}
+			mOld := m[r]
+			mNew := max(mOld, mx)
+			sum := expRow(row, last, mNew)
+			if mOld != mNew && mOld != negInf {
+				alpha := expf(mOld - mNew)
+				l[r] *= alpha
+				yr := y[qo+(i0+r)*e : qo+(i0+r)*e+d]
+				for c := range yr {
+					yr[c] *= alpha
+				}
+			}
+			l[r] += sum
+			m[r] = mNew
+			if p.probs != nil { // the only key block: l is complete
+				pr := p.probs[(bh*p.tq+i0+r)*tk : (bh*p.tq+i0+r+1)*tk]
+				inv := 1 / l[r]
+				for j, w := range row[:last+1] {
+					pr[j] = w * inv
+				}
+			}
+			if p.dropout > 0 {
+				p.dropMask(row[:last+1], seed, i0+r, j0)
+			}
+		}
+		tensor.GemmSerial(false, false, br, d, bc, 1, s, bc, p.v[ko+j0*e:], e, 1, y[qo+i0*e:], e)
+	}
+	for r := 0; r < br; r++ {
+		if l[r] == 0 { // no visible key: the row was never touched and stays 0
+			if lse != nil {
+				lse[bh*p.tq+i0+r] = negInf
+			}
+			continue
+		}
+		inv := 1 / l[r]
+		yr := y[qo+(i0+r)*e : qo+(i0+r)*e+d]
+		for c := range yr {
+			yr[c] *= inv
+		}
+		if lse != nil {
+			lse[bh*p.tq+i0+r] = m[r] + float32(math.Log(float64(l[r])))
+		}
+	}
+}
+
+// expRow sets row[j] = e^(row[j] − m) for j <= last and 0 after, and
+// returns the sum. The masked keys up to the next multiple of 8 are set to
+// −Inf and go through the exponential with the others (giving 0), so that
+// the vector loop covers the whole row.
+func expRow(row []float32, last int, m float32) float32 {
+	n := min(len(row), (last+8)&^7)
+	tail := row[last+1 : n]
+	for j := range tail {
+		tail[j] = float32(math.Inf(-1))
+	}
+	clear(row[n:])
+	return expShift(row[:n], m)
+}
+
+// expShiftGo sets x[j] = e^(x[j] − m) (x[j] = −Inf gives 0) and returns the
+// sum. It is expf specialised for arguments in [−87, 1], the case of softmax
+// against a row maximum (others go to expf; below −87 the weight, under
+// 2e-38 of the row's largest, is 0): four elements at a time, with e^r of
+// the reduced argument by Estrin's scheme, which shortens the chain of
+// dependent operations so that the four overlap.
+func expShiftGo(x []float32, m float32) float32 {
+	const (
+		log2e = 1.44269504088896341
+		ln2hi = 0.693359375
+		ln2lo = -2.12194440e-4
+		magic = 12582912 // adding and subtracting 1.5·2^23 rounds to an integer
+		c2    = 1.0 / 2
+		c3    = 1.0 / 6
+		c4    = 1.0 / 24
+		c5    = 1.0 / 120
+		c6    = 1.0 / 720
+		c7    = 1.0 / 5040
+	)
+	var s0, s1, s2, s3 float32
+	j := 0
+	for ; j+4 <= len(x); j += 4 {
+		v := x[j : j+4 : j+4]
+		a0, a1, a2, a3 := v[0]-m, v[1]-m, v[2]-m, v[3]-m
+		if !(a0 >= -87 && a1 >= -87 && a2 >= -87 && a3 >= -87 && a0 <= 1 && a1 <= 1 && a2 <= 1 && a3 <= 1) {
+			s0 += expShiftSlow(v, m)
+			continue
+		}
+		n0 := a0*log2e + magic - magic
+		n1 := a1*log2e + magic - magic
+		n2 := a2*log2e + magic - magic
+		n3 := a3*log2e + magic - magic
+		r0 := a0 - n0*ln2hi - n0*ln2lo
+		r1 := a1 - n1*ln2hi - n1*ln2lo
+		r2 := a2 - n2*ln2hi - n2*ln2lo
+		r3 := a3 - n3*ln2hi - n3*ln2lo
+		q0, q1, q2, q3 := r0*r0, r1*r1, r2*r2, r3*r3
+		p0 := (1 + r0) + q0*(c2+r0*c3) + q0*q0*((c4+r0*c5)+q0*(c6+r0*c7))
+		p1 := (1 + r1) + q1*(c2+r1*c3) + q1*q1*((c4+r1*c5)+q1*(c6+r1*c7))
+		p2 := (1 + r2) + q2*(c2+r2*c3) + q2*q2*((c4+r2*c5)+q2*(c6+r2*c7))
+		p3 := (1 + r3) + q3*(c2+r3*c3) + q3*q3*((c4+r3*c5)+q3*(c6+r3*c7))
+		e0 := p0 * math.Float32frombits(uint32(int32(n0)+127)<<23)
+		e1 := p1 * math.Float32frombits(uint32(int32(n1)+127)<<23)
+		e2 := p2 * math.Float32frombits(uint32(int32(n2)+127)<<23)
+		e3 := p3 * math.Float32frombits(uint32(int32(n3)+127)<<23)
+		v[0], v[1], v[2], v[3] = e0, e1, e2, e3
+		s0 += e0
+		s1 += e1
+		s2 += e2
+		s3 += e3
+	}
+	return (s0 + s1) + (s2 + s3) + expShiftSlow(x[j:], m)
+}
+
+// dsRowGo sets dp[j] = p[j]·(dp[j] − di).
+func dsRowGo(p, dp []float32, di float32) {
+	p = p[:len(dp)]
+	for j, pw := range p {
+		dp[j] = pw * (dp[j] - di)
+	}
+}
+
+// expShiftSlow is expShiftGo one element at a time, through expf.
+func expShiftSlow(x []float32, m float32) float32 {
+	var s float32
+	for j, v := range x {
+		ev := float32(0)
+		if a := v - m; a >= -87 {
+			ev = expf(a)
+		} else if a != a {
+			ev = a
+		}
+		x[j] = ev
+		s += ev
+	}
+	return s
+}
+
+// rowMaxGo returns the largest of x (−Inf if x is empty).
+func rowMaxGo(x []float32) float32 {
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}
+
+// backward adds Attention's gradients into q, k and v. With P the weights
+// (recomputed tile by tile as e^(S − lse)), M the dropout mask (times
+// 1/(1 − dropout)), P' = P⊙M the weights applied to V, dO the output
+// gradient and O the output, per head:
+// dV = P'ᵀ·dO; dP = (dO·Vᵀ)⊙M; dS = P⊙(dP − D) with D = rowsum(dO⊙O)
+// (= rowsum(dP⊙P)); dQ = scale·dS·K; dK = scale·dSᵀ·Q.
+//
+// The work is split by key blocks, each owned by one task, which walks the
+// query blocks that see it and adds into its own rows of dK and dV. When
+// there are fewer than attnMinTasks heads, a head's key blocks are shared
+// out among several tasks, each summing its part of dQ in a buffer of its
+// own; the parts are added up, in a fixed order, at the end.
+func (p *attnProblem) backward(tp *Tape, q, k, v *Var, y, lse, dy []float32) {
+	var dq, dk, dv []float32
+	if needs(q) {
+		dq = q.grad()
+	}
+	if needs(k) {
+		dk = k.grad()
+	}
+	if needs(v) {
+		dv = v.grad()
+	}
+	nk := (p.tk + p.bk - 1) / p.bk
+	sp := p.splits(nk, attnMinTasks)
+	var parts []float32
+	if sp > 1 && dq != nil {
+		parts = tp.floats(p.bsz * p.heads * sp * p.tq * p.d)
+	}
+	runTasks(p.bsz*p.heads*sp, func(sc *attnScratch, task int) {
+		bh, c := task/sp, task%sp
+		dqt, ldq := dq, p.e
+		qOff := (bh/p.heads)*p.tq*p.e + (bh%p.heads)*p.d
+		if parts != nil {
+			dqt, ldq, qOff = parts[task*p.tq*p.d:(task+1)*p.tq*p.d], p.d, 0
+		}
+		p.backwardHead(sc, bh, c, sp, y, lse, dy, dqt, ldq, qOff, dk, dv)
+	})
+	if parts != nil {
+		tensor.Parallel(p.bsz*p.heads, 1, func(lo, hi int) {
+			for bh := lo; bh < hi; bh++ {
+				b, h := bh/p.heads, bh%p.heads
+				for c := 0; c < sp; c++ {
+					part := parts[(bh*sp+c)*p.tq*p.d:]
+					for i := 0; i < p.tq; i++ {
+						dst := dq[b*p.tq*p.e+i*p.e+h*p.d : b*p.tq*p.e+i*p.e+h*p.d+p.d]
+						for j, x := range part[i*p.d : i*p.d+p.d] {
+							dst[j] += x
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// backwardHead handles key blocks c, c+sp, c+2·sp, ... of head bh. dq (row
+// stride ldq, head offset qOff) receives this task's part of dQ; dq, dk or
+// dv is nil when that input takes no gradient.
+func (p *attnProblem) backwardHead(sc *attnScratch, bh, c, sp int, y, lse, dy, dq []float32, ldq, qOff int, dk, dv []float32) {
+	b, h := bh/p.heads, bh%p.heads
+	e, d, tq, tk := p.e, p.d, p.tq, p.tk
+	qo, ko := b*tq*e+h*d, b*tk*e+h*d
+	needS := dq != nil || dk != nil
+	// D_i = rowsum(dO_i ⊙ O_i) for every query row.
+	dvec := grow(sc.dvec, tq)
+	sc.dvec = dvec
+	if needS {
+		for i := range dvec {
+			dvec[i] = tensor.Dot(dy[qo+i*e:qo+i*e+d], y[qo+i*e:qo+i*e+d])
+		}
+	}
+	sc.s = grow(sc.s, p.bq*p.bk)
+	sc.dp = grow(sc.dp, p.bq*p.bk)
+	nk, nq := (tk+p.bk-1)/p.bk, (tq+p.bq-1)/p.bq
+	var qt, dot, kt, vt []float32
+	if attnTranspose && nk >= 2 && nq >= 2 { // Q and dO are used by several tiles
+		qt = grow(sc.qt, d*padLD(tq))
+		transpose(qt, padLD(tq), p.q[qo:], e, tq, d)
+		kt = grow(sc.kt, d*padLD(p.bk))
+		sc.qt, sc.kt = qt, kt
+		if needS {
+			dot = grow(sc.dot, d*padLD(tq))
+			transpose(dot, padLD(tq), dy[qo:], e, tq, d)
+			vt = grow(sc.vt, d*padLD(p.bk))
+			sc.dot, sc.vt = dot, vt
+		}
+	}
+	var seed uint64
+	if p.dropout > 0 {
+		seed = p.seeds[bh]
+	}
+	lrow := lse[bh*tq : (bh+1)*tq]
+	for kb := c; kb < nk; kb += sp {
+		j0 := kb * p.bk
+		j1 := min(j0+p.bk, tk)
+		bc := j1 - j0
+		if p.allPad(b, j0, j1) {
+			continue
+		}
+		var pad []bool
+		if p.pad != nil {
+			pad = p.pad[b*tk+j0 : b*tk+j1]
+		}
+		iStart := 0
+		if p.causal {
+			iStart = max(0, j0-p.off) // the first query that sees key j0
+		}
+		if qt != nil {
+			transpose(kt, padLD(bc), p.k[ko+j0*e:], e, bc, d)
+			if needS {
+				transpose(vt, padLD(bc), p.v[ko+j0*e:], e, bc, d)
+			}
+		}
+		for i0 := iStart / p.bq * p.bq; i0 < tq; i0 += p.bq {
+			i1 := min(i0+p.bq, tq)
+			br := i1 - i0
+			s, dp := sc.s[:br*bc], sc.dp[:br*bc]
+			cached := p.probs != nil // one tile per head: its weights were kept
+			if cached {
+				s = p.probs[bh*tq*tk : (bh+1)*tq*tk]
+				if needS {
+					tensor.GemmSerial(false, true, br, bc, d, 1, dy[qo+i0*e:], e, p.v[ko+j0*e:], e, 0, dp, bc)
+				}
+			} else if qt != nil {
+				tensor.GemmSerial(true, false, br, bc, d, p.scale, qt[i0:], padLD(tq), kt, padLD(bc), 0, s, bc)
+				if needS {
+					tensor.GemmSerial(true, false, br, bc, d, 1, dot[i0:], padLD(tq), vt, padLD(bc), 0, dp, bc)
+				}
+			} else {
+				tensor.GemmSerial(false, true, br, bc, d, p.scale, p.q[qo+i0*e:], e, p.k[ko+j0*e:], e, 0, s, bc)
+				if needS {
+					tensor.GemmSerial(false, true, br, bc, d, 1, dy[qo+i0*e:], e, p.v[ko+j0*e:], e, 0, dp, bc)
+				}
+			}
+			for r := 0; r < br; r++ {
+				i := i0 + r
+				row, drow := s[r*bc:(r+1)*bc], dp[r*bc:(r+1)*bc]
+				last := p.visible(i, j0, bc)
+				if last < 0 || lrow[i] == float32(math.Inf(-1)) {
+					clear(row)
+					clear(drow)
+					continue
+				}
+				if !cached {
+					if pad != nil {
+						for j := range row[:last+1] {
+							if pad[j] {
+								row[j] = float32(math.Inf(-1))
+							}
+						}
+					}
+					expRow(row, last, lrow[i])
+				}
+				if !needS {
+					if p.dropout > 0 {
+						p.dropMask(row[:last+1], seed, i, j0)
+					}
+					continue
+				}
+				clear(drow[last+1:])
+				di := dvec[i]
+				if p.dropout > 0 {
+					// drow = P⊙(dP'⊙M − D), then row = P⊙M.
+					ctr := seed + uint64(i*tk+j0+1)*0x9e3779b97f4a7c15
+					for j, pw := range row[:last+1] {
+						z := ctr
+						ctr += 0x9e3779b97f4a7c15
+						z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+						z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+						z ^= z >> 31
+						if z>>40 >= p.thr {
+							drow[j] = pw * (drow[j]*p.keep - di)
+							row[j] = pw * p.keep
+						} else {
+							drow[j] = -pw * di
+							row[j] = 0
+						}
+					}
+				} else {
+					dsRow(row[:last+1], drow[:last+1], di)
+				}
+			}
+			if dv != nil {
+				tensor.GemmSerial(true, false, bc, d, br, 1, s, bc, dy[qo+i0*e:], e, 1, dv[ko+j0*e:], e)
+			}
+			if dq != nil {
+				tensor.GemmSerial(false, false, br, d, bc, p.scale, dp, bc, p.k[ko+j0*e:], e, 1, dq[qOff+i0*ldq:], ldq)
+			}
+			if dk != nil {
+				tensor.GemmSerial(true, false, bc, d, br, p.scale, dp, bc, p.q[qo+i0*e:], e, 1, dk[ko+j0*e:], e)
+			}
+		}
+	}
+}
+
+// maskedSoftmax turns row (scores) into softmax weights over keys 0..last
+// that are not padding; masked keys get weight 0, and a row with no visible
+// key becomes all zeros.
+func maskedSoftmax(row []float32, last int, pad []bool) {
+	m := float32(math.Inf(-1))
+	for j := 0; j <= last; j++ {
+		if pad == nil || !pad[j] {
+			m = max(m, row[j])
+		}
+	}
+	if math.IsInf(float64(m), -1) {
+		clear(row)
+		return
+	}
+	var s float32
+	for j := range row {
+		if j > last || (pad != nil && pad[j]) {
+			row[j] = 0
+			continue
+		}
+		ev := expf(row[j] - m)
+		row[j] = ev
+		s += ev
+	}
+	inv := 1 / s
+	for j := 0; j <= last; j++ {
+		row[j] *= inv
+	}
+}

@@ -1,0 +1,97 @@
+//go:build amd64 && !purego
+
+package autograd
+
+// Assembly (attention_amd64.s) for the element-wise loops of the streaming
+// attention kernel, used when the CPU has AVX2 and FMA; the purego build tag
+// or an older CPU falls back to the Go loops in attention.go.
+
+func cpuidAttn(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+
+func xgetbvAttn() (eax, edx uint32)
+
+// expShiftAVX2 is expShiftGo over n elements, n a multiple of 8.
+//
+//go:noescape
+func expShiftAVX2(x *float32, n int, m float32) float32
+
+// rowMaxAVX2 returns the largest of n > 0 elements, n a multiple of 8.
+//
+//go:noescape
+func rowMaxAVX2(x *float32, n int) float32
+
+// dsRowAVX2 sets dp[j] = p[j]·(dp[j] − di) for j < n, n a multiple of 8.
+//
+//go:noescape
+func dsRowAVX2(p, dp *float32, n int, di float32)
+
+// attnSIMD reports whether the assembly runs; tests switch it off to
+// check the Go loops too.
+var attnSIMD = hasAVX2FMA()
+
+func hasAVX2FMA() bool {
+	maxID, _, _, _ := cpuidAttn(0, 0)
+	if maxID < 7 {
+		return false
+	}
+	_, _, ecx1, _ := cpuidAttn(1, 0)
+	const fma, osxsave, avx = 1 << 12, 1 << 27, 1 << 28
+	if ecx1&(fma|osxsave|avx) != fma|osxsave|avx {
+		return false
+	}
+	if xcr0, _ := xgetbvAttn(); xcr0&0x6 != 0x6 { // the OS saves SSE and AVX state
+		return false
+	}
+	_, ebx7, _, _ := cpuidAttn(7, 0)
+	return ebx7&(1<<5) != 0 // AVX2
+}
+
+// expShift sets x[j] = e^(x[j] − m) (x[j] = −Inf gives 0) and returns the
+// sum; see expShiftGo.
+func expShift(x []float32, m float32) float32 {
+	if n := len(x) &^ 7; attnSIMD && n > 0 {
+		return expShiftAVX2(&x[0], n, m) + expShiftGo(x[n:], m)
+	}
+	return expShiftGo(x, m)
+}
+
+// rowMax returns the largest of x (−Inf if x is empty).
+func rowMax(x []float32) float32 {
+	if n := len(x) &^ 7; attnSIMD && n > 0 {
+		return max(rowMaxAVX2(&x[0], n), rowMaxGo(x[n:]))
+	}
+	return rowMaxGo(x)
+}
+
+// dsRow sets dp[j] = p[j]·(dp[j] − di), the softmax backward of one row.
+func dsRow(p, dp []float32, di float32) {
+	p = p[:len(dp)]
+	if n := len(dp) &^ 7; attnSIMD && n > 0 {
+		dsRowAVX2(&p[0], &dp[0], n, di)
+		p, dp = p[n:], dp[n:]
+	}
+	dsRowGo(p, dp, di)
+}
+
+// transposeAVX2 is transposeGo for rows and cols multiples of 8.
+//
+//go:noescape
+func transposeAVX2(dst *float32, ldd int, src *float32, lds, rows, cols int)
+
+// transpose sets dst[c·ldd + i] = src[i·lds + c] for i < rows, c < cols.
+func transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	r8, c8 := rows&^7, cols&^7
+	if !attnSIMD || r8 == 0 || c8 == 0 {
+		transposeGo(dst, ldd, src, lds, rows, cols)
+		return
+	}
+	_ = dst[(cols-1)*ldd+rows-1] // the assembly writes and reads within these
+	_ = src[(rows-1)*lds+cols-1]
+	transposeAVX2(&dst[0], ldd, &src[0], lds, r8, c8)
+	if cols > c8 {
+		transposeGo(dst[c8*ldd:], ldd, src[c8:], lds, r8, cols-c8)
+	}
+	if rows > r8 {
+		transposeGo(dst[r8:], ldd, src[r8*lds:], lds, rows-r8, cols)
+	}
+}

@@ -1,0 +1,386 @@
+// Vector loops of the streaming attention kernel (attention.go), AVX2 + FMA.
+// See attention_amd64.go for what each computes; expShiftAVX2 is expShift's
+// algorithm, eight lanes at a time.
+
+//go:build !purego
+
+#include "textflag.h"
+
+DATA attnconst<>+0(SB)/4, $0xc2ae0000
+DATA attnconst<>+4(SB)/4, $0xc2ae0000
+DATA attnconst<>+8(SB)/4, $0xc2ae0000
+DATA attnconst<>+12(SB)/4, $0xc2ae0000
+DATA attnconst<>+16(SB)/4, $0xc2ae0000
+DATA attnconst<>+20(SB)/4, $0xc2ae0000
+DATA attnconst<>+24(SB)/4, $0xc2ae0000
+DATA attnconst<>+28(SB)/4, $0xc2ae0000
+DATA attnconst<>+32(SB)/4, $0x42b00000
+DATA attnconst<>+36(SB)/4, $0x42b00000
+DATA attnconst<>+40(SB)/4, $0x42b00000
+DATA attnconst<>+44(SB)/4, $0x42b00000
+DATA attnconst<>+48(SB)/4, $0x42b00000
+DATA attnconst<>+52(SB)/4, $0x42b00000
+DATA attnconst<>+56(SB)/4, $0x42b00000
+DATA attnconst<>+60(SB)/4, $0x42b00000
+DATA attnconst<>+64(SB)/4, $0x3fb8aa3b
+DATA attnconst<>+68(SB)/4, $0x3fb8aa3b
+DATA attnconst<>+72(SB)/4, $0x3fb8aa3b
+DATA attnconst<>+76(SB)/4, $0x3fb8aa3b
+DATA attnconst<>+80(SB)/4, $0x3fb8aa3b
+DATA attnconst<>+84(SB)/4, $0x3fb8aa3b
+DATA attnconst<>+88(SB)/4, $0x3fb8aa3b
+DATA attnconst<>+92(SB)/4, $0x3fb8aa3b
+DATA attnconst<>+96(SB)/4, $0x4b400000
+DATA attnconst<>+100(SB)/4, $0x4b400000
+DATA attnconst<>+104(SB)/4, $0x4b400000
+DATA attnconst<>+108(SB)/4, $0x4b400000
+DATA attnconst<>+112(SB)/4, $0x4b400000
+DATA attnconst<>+116(SB)/4, $0x4b400000
+DATA attnconst<>+120(SB)/4, $0x4b400000
+DATA attnconst<>+124(SB)/4, $0x4b400000
+DATA attnconst<>+128(SB)/4, $0x3f318000
+DATA attnconst<>+132(SB)/4, $0x3f318000
+DATA attnconst<>+136(SB)/4, $0x3f318000
+DATA attnconst<>+140(SB)/4, $0x3f318000
+DATA attnconst<>+144(SB)/4, $0x3f318000
+DATA attnconst<>+148(SB)/4, $0x3f318000
+DATA attnconst<>+152(SB)/4, $0x3f318000
+DATA attnconst<>+156(SB)/4, $0x3f318000
+DATA attnconst<>+160(SB)/4, $0xb95e8083
+DATA attnconst<>+164(SB)/4, $0xb95e8083
+DATA attnconst<>+168(SB)/4, $0xb95e8083
+DATA attnconst<>+172(SB)/4, $0xb95e8083
+DATA attnconst<>+176(SB)/4, $0xb95e8083
+DATA attnconst<>+180(SB)/4, $0xb95e8083
+DATA attnconst<>+184(SB)/4, $0xb95e8083
+DATA attnconst<>+188(SB)/4, $0xb95e8083
+DATA attnconst<>+192(SB)/4, $0x39500d01
+DATA attnconst<>+196(SB)/4, $0x39500d01
+DATA attnconst<>+200(SB)/4, $0x39500d01
+DATA attnconst<>+204(SB)/4, $0x39500d01
+DATA attnconst<>+208(SB)/4, $0x39500d01
+DATA attnconst<>+212(SB)/4, $0x39500d01
+DATA attnconst<>+216(SB)/4, $0x39500d01
+DATA attnconst<>+220(SB)/4, $0x39500d01
+DATA attnconst<>+224(SB)/4, $0x3ab60b61
+DATA attnconst<>+228(SB)/4, $0x3ab60b61
+DATA attnconst<>+232(SB)/4, $0x3ab60b61
+DATA attnconst<>+236(SB)/4, $0x3ab60b61
+DATA attnconst<>+240(SB)/4, $0x3ab60b61
+DATA attnconst<>+244(SB)/4, $0x3ab60b61
+DATA attnconst<>+248(SB)/4, $0x3ab60b61
+DATA attnconst<>+252(SB)/4, $0x3ab60b61
+DATA attnconst<>+256(SB)/4, $0x3c088889
+DATA attnconst<>+260(SB)/4, $0x3c088889
+DATA attnconst<>+264(SB)/4, $0x3c088889
+DATA attnconst<>+268(SB)/4, $0x3c088889
+DATA attnconst<>+272(SB)/4, $0x3c088889
+DATA attnconst<>+276(SB)/4, $0x3c088889
+DATA attnconst<>+280(SB)/4, $0x3c088889
+DATA attnconst<>+284(SB)/4, $0x3c088889
+DATA attnconst<>+288(SB)/4, $0x3d2aaaab
+DATA attnconst<>+292(SB)/4, $0x3d2aaaab
+DATA attnconst<>+296(SB)/4, $0x3d2aaaab
+DATA attnconst<>+300(SB)/4, $0x3d2aaaab
+DATA attnconst<>+304(SB)/4, $0x3d2aaaab
+DATA attnconst<>+308(SB)/4, $0x3d2aaaab
+DATA attnconst<>+312(SB)/4, $0x3d2aaaab
+DATA attnconst<>+316(SB)/4, $0x3d2aaaab
+DATA attnconst<>+320(SB)/4, $0x3e2aaaab
+DATA attnconst<>+324(SB)/4, $0x3e2aaaab
+DATA attnconst<>+328(SB)/4, $0x3e2aaaab
+DATA attnconst<>+332(SB)/4, $0x3e2aaaab
+DATA attnconst<>+336(SB)/4, $0x3e2aaaab
+DATA attnconst<>+340(SB)/4, $0x3e2aaaab
+DATA attnconst<>+344(SB)/4, $0x3e2aaaab
+DATA attnconst<>+348(SB)/4, $0x3e2aaaab
+DATA attnconst<>+352(SB)/4, $0x3f000000
+DATA attnconst<>+356(SB)/4, $0x3f000000
+DATA attnconst<>+360(SB)/4, $0x3f000000
+DATA attnconst<>+364(SB)/4, $0x3f000000
+DATA attnconst<>+368(SB)/4, $0x3f000000
+DATA attnconst<>+372(SB)/4, $0x3f000000
+DATA attnconst<>+376(SB)/4, $0x3f000000
+DATA attnconst<>+380(SB)/4, $0x3f000000
+DATA attnconst<>+384(SB)/4, $0x3f800000
+DATA attnconst<>+388(SB)/4, $0x3f800000
+DATA attnconst<>+392(SB)/4, $0x3f800000
+DATA attnconst<>+396(SB)/4, $0x3f800000
+DATA attnconst<>+400(SB)/4, $0x3f800000
+DATA attnconst<>+404(SB)/4, $0x3f800000
+DATA attnconst<>+408(SB)/4, $0x3f800000
+DATA attnconst<>+412(SB)/4, $0x3f800000
+DATA attnconst<>+416(SB)/4, $0x4b3fff81
+DATA attnconst<>+420(SB)/4, $0x4b3fff81
+DATA attnconst<>+424(SB)/4, $0x4b3fff81
+DATA attnconst<>+428(SB)/4, $0x4b3fff81
+DATA attnconst<>+432(SB)/4, $0x4b3fff81
+DATA attnconst<>+436(SB)/4, $0x4b3fff81
+DATA attnconst<>+440(SB)/4, $0x4b3fff81
+DATA attnconst<>+444(SB)/4, $0x4b3fff81
+GLOBL attnconst<>(SB), RODATA|NOPTR, $448
+
+// func cpuidAttn(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+TEXT ·cpuidAttn(SB), NOSPLIT, $0-24
+	MOVL eaxArg+0(FP), AX
+	MOVL ecxArg+4(FP), CX
+	CPUID
+	MOVL AX, eax+8(FP)
+	MOVL BX, ebx+12(FP)
+	MOVL CX, ecx+16(FP)
+	MOVL DX, edx+20(FP)
+	RET
+
+// func xgetbvAttn() (eax, edx uint32)
+TEXT ·xgetbvAttn(SB), NOSPLIT, $0-8
+	MOVL $0, CX
+	XGETBV
+	MOVL AX, eax+0(FP)
+	MOVL DX, edx+4(FP)
+	RET
+
+// func expShiftAVX2(x *float32, n int, m float32) float32
+// n is a multiple of 8.
+TEXT ·expShiftAVX2(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y15
+	VXORPS Y14, Y14, Y14
+	VXORPS Y13, Y13, Y13
+	VMOVUPS attnconst<>+0(SB), Y12
+	VMOVUPS attnconst<>+32(SB), Y11
+	VMOVUPS attnconst<>+96(SB), Y10
+exp16: // two vectors at a time, interleaved, so that their chains overlap
+	CMPQ CX, $16
+	JLT expLoop
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y5
+	VSUBPS Y15, Y0, Y0
+	VSUBPS Y15, Y5, Y5
+	VCMPPS $0x15, Y12, Y0, Y1
+	VCMPPS $0x15, Y12, Y5, Y6
+	VMAXPS Y0, Y12, Y0
+	VMAXPS Y5, Y12, Y5
+	VMINPS Y0, Y11, Y0
+	VMINPS Y5, Y11, Y5
+	VMOVAPS Y10, Y2
+	VMOVAPS Y10, Y7
+	VFMADD231PS attnconst<>+64(SB), Y0, Y2
+	VFMADD231PS attnconst<>+64(SB), Y5, Y7
+	VSUBPS Y10, Y2, Y3
+	VSUBPS Y10, Y7, Y8
+	VFNMADD231PS attnconst<>+128(SB), Y3, Y0
+	VFNMADD231PS attnconst<>+128(SB), Y8, Y5
+	VFNMADD231PS attnconst<>+160(SB), Y3, Y0
+	VFNMADD231PS attnconst<>+160(SB), Y8, Y5
+	VMOVUPS attnconst<>+192(SB), Y4
+	VMOVUPS attnconst<>+192(SB), Y9
+	VFMADD213PS attnconst<>+224(SB), Y0, Y4
+	VFMADD213PS attnconst<>+224(SB), Y5, Y9
+	VFMADD213PS attnconst<>+256(SB), Y0, Y4
+	VFMADD213PS attnconst<>+256(SB), Y5, Y9
+	VFMADD213PS attnconst<>+288(SB), Y0, Y4
+	VFMADD213PS attnconst<>+288(SB), Y5, Y9
+	VFMADD213PS attnconst<>+320(SB), Y0, Y4
+	VFMADD213PS attnconst<>+320(SB), Y5, Y9
+	VFMADD213PS attnconst<>+352(SB), Y0, Y4
+	VFMADD213PS attnconst<>+352(SB), Y5, Y9
+	VFMADD213PS attnconst<>+384(SB), Y0, Y4
+	VFMADD213PS attnconst<>+384(SB), Y5, Y9
+	VFMADD213PS attnconst<>+384(SB), Y0, Y4
+	VFMADD213PS attnconst<>+384(SB), Y5, Y9
+	VPSUBD attnconst<>+416(SB), Y2, Y2
+	VPSUBD attnconst<>+416(SB), Y7, Y7
+	VPSLLD $23, Y2, Y2
+	VPSLLD $23, Y7, Y7
+	VMULPS Y2, Y4, Y4
+	VMULPS Y7, Y9, Y9
+	VANDPS Y1, Y4, Y4
+	VANDPS Y6, Y9, Y9
+	VADDPS Y4, Y14, Y14
+	VADDPS Y9, Y13, Y13
+	VMOVUPS Y4, (SI)
+	VMOVUPS Y9, 32(SI)
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP exp16
+expLoop:
+	CMPQ CX, $8
+	JLT expDone
+	VMOVUPS (SI), Y0
+	VSUBPS Y15, Y0, Y0            // a = x − m
+	VCMPPS $0x15, Y12, Y0, Y1     // keep = !(a < −87): false for −Inf, true for NaN
+	VMAXPS Y0, Y12, Y0            // clamp to [−87, 88], a NaN stays NaN
+	VMINPS Y0, Y11, Y0
+	VMOVAPS Y10, Y2
+	VFMADD231PS attnconst<>+64(SB), Y0, Y2    // t = a·log2e + 1.5·2^23: n in its low bits
+	VSUBPS Y10, Y2, Y3            // n = t − 1.5·2^23
+	VFNMADD231PS attnconst<>+128(SB), Y3, Y0   // r = a − n·ln2
+	VFNMADD231PS attnconst<>+160(SB), Y3, Y0
+	VMOVUPS attnconst<>+192(SB), Y4
+	VFMADD213PS attnconst<>+224(SB), Y0, Y4       // p = Σ r^i/i!, i <= 7, by Horner
+	VFMADD213PS attnconst<>+256(SB), Y0, Y4
+	VFMADD213PS attnconst<>+288(SB), Y0, Y4
+	VFMADD213PS attnconst<>+320(SB), Y0, Y4
+	VFMADD213PS attnconst<>+352(SB), Y0, Y4
+	VFMADD213PS attnconst<>+384(SB), Y0, Y4
+	VFMADD213PS attnconst<>+384(SB), Y0, Y4
+	VPSUBD attnconst<>+416(SB), Y2, Y2          // n + 127
+	VPSLLD $23, Y2, Y2            // 2^n
+	VMULPS Y2, Y4, Y4
+	VANDPS Y1, Y4, Y4
+	VADDPS Y4, Y14, Y14
+	VMOVUPS Y4, (SI)
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP expLoop
+expDone:
+	VADDPS Y13, Y14, Y14
+	VEXTRACTF128 $1, Y14, X0
+	VADDPS X0, X14, X0
+	VPSHUFD $0x4e, X0, X1
+	VADDPS X1, X0, X0
+	VPSHUFD $0xb1, X0, X1
+	VADDSS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func rowMaxAVX2(x *float32, n int) float32
+// n is a positive multiple of 8.
+TEXT ·rowMaxAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VMOVUPS (SI), Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+maxLoop:
+	CMPQ CX, $8
+	JLT maxDone
+	VMAXPS (SI), Y0, Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP maxLoop
+maxDone:
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPSHUFD $0x4e, X0, X1
+	VMAXPS X1, X0, X0
+	VPSHUFD $0xb1, X0, X1
+	VMAXSS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+16(FP)
+	RET
+
+// func dsRowAVX2(p, dp *float32, n int, di float32)
+// dp[j] = p[j]·(dp[j] − di) for j < n, n a multiple of 8.
+TEXT ·dsRowAVX2(SB), NOSPLIT, $0-28
+	MOVQ p+0(FP), SI
+	MOVQ dp+8(FP), DI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS di+24(FP), Y15
+dsLoop:
+	CMPQ CX, $8
+	JLT dsDone
+	VMOVUPS (DI), Y0
+	VSUBPS Y15, Y0, Y0
+	VMULPS (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP dsLoop
+dsDone:
+	VZEROUPPER
+	RET
+
+// func transposeAVX2(dst *float32, ldd int, src *float32, lds, rows, cols int)
+// dst[c·ldd + i] = src[i·lds + c] for i < rows, c < cols, both multiples
+// of 8, one 8×8 block at a time.
+TEXT ·transposeAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), R8
+	MOVQ src+16(FP), SI
+	MOVQ lds+24(FP), R9
+	MOVQ rows+32(FP), R10
+	MOVQ cols+40(FP), R11
+	SHLQ $2, R8
+	SHLQ $2, R9
+	XORQ AX, AX                   // i0
+trRows:
+	CMPQ AX, R10
+	JGE trDone
+	XORQ BX, BX                   // c0
+trCols:
+	CMPQ BX, R11
+	JGE trNextRows
+	MOVQ AX, CX
+	IMULQ R9, CX
+	LEAQ (SI)(CX*1), DX
+	LEAQ (DX)(BX*4), DX           // &src[i0·lds + c0]
+	VMOVUPS (DX), Y0
+	ADDQ R9, DX
+	VMOVUPS (DX), Y1
+	ADDQ R9, DX
+	VMOVUPS (DX), Y2
+	ADDQ R9, DX
+	VMOVUPS (DX), Y3
+	ADDQ R9, DX
+	VMOVUPS (DX), Y4
+	ADDQ R9, DX
+	VMOVUPS (DX), Y5
+	ADDQ R9, DX
+	VMOVUPS (DX), Y6
+	ADDQ R9, DX
+	VMOVUPS (DX), Y7
+	VUNPCKLPS Y1, Y0, Y8          // a0 b0 a1 b1 | a4 b4 a5 b5
+	VUNPCKHPS Y1, Y0, Y9          // a2 b2 a3 b3 | a6 b6 a7 b7
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+	VSHUFPS $0x44, Y10, Y8, Y0    // a0 b0 c0 d0 | a4 b4 c4 d4
+	VSHUFPS $0xEE, Y10, Y8, Y1    // a1 b1 c1 d1 | a5 b5 c5 d5
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xEE, Y11, Y9, Y3
+	VSHUFPS $0x44, Y14, Y12, Y4   // e0 f0 g0 h0 | e4 f4 g4 h4
+	VSHUFPS $0xEE, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xEE, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8  // column 0: a0 .. h0
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12 // column 4
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	MOVQ BX, CX
+	IMULQ R8, CX
+	LEAQ (DI)(CX*1), DX
+	LEAQ (DX)(AX*4), DX           // &dst[c0·ldd + i0]
+	VMOVUPS Y8, (DX)
+	ADDQ R8, DX
+	VMOVUPS Y9, (DX)
+	ADDQ R8, DX
+	VMOVUPS Y10, (DX)
+	ADDQ R8, DX
+	VMOVUPS Y11, (DX)
+	ADDQ R8, DX
+	VMOVUPS Y12, (DX)
+	ADDQ R8, DX
+	VMOVUPS Y13, (DX)
+	ADDQ R8, DX
+	VMOVUPS Y14, (DX)
+	ADDQ R8, DX
+	VMOVUPS Y15, (DX)
+	ADDQ $8, BX
+	JMP trCols
+trNextRows:
+	ADDQ $8, AX
+	JMP trRows
+trDone:
+	VZEROUPPER
+	RET

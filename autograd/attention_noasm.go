@@ -1,0 +1,21 @@
+//go:build !amd64 || purego
+
+package autograd
+
+// attnSIMD is false: there is no assembly on this build.
+var attnSIMD = false
+
+// expShift sets x[j] = e^(x[j] − m) (x[j] = −Inf gives 0) and returns the
+// sum; see expShiftGo.
+func expShift(x []float32, m float32) float32 { return expShiftGo(x, m) }
+
+// rowMax returns the largest of x (−Inf if x is empty).
+func rowMax(x []float32) float32 { return rowMaxGo(x) }
+
+// dsRow sets dp[j] = p[j]·(dp[j] − di), the softmax backward of one row.
+func dsRow(p, dp []float32, di float32) { dsRowGo(p, dp, di) }
+
+// transpose sets dst[c·ldd + i] = src[i·lds + c] for i < rows, c < cols.
+func transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	transposeGo(dst, ldd, src, lds, rows, cols)
+}

@@ -1,0 +1,337 @@
+package autograd
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"testing"
+
+	"github.com/attn-go/attn/tensor"
+)
+
+// attnCase is one shape and set of options for the streaming kernel.
+type attnCase struct {
+	b, tq, tk, heads, d int
+	causal              bool
+	pad                 []bool
+	scale, dropout      float32
+}
+
+func (c attnCase) String() string {
+	return fmt.Sprintf("b%d_tq%d_tk%d_h%d_d%d_causal%v_pad%v_drop%v", c.b, c.tq, c.tk, c.heads, c.d, c.causal, c.pad != nil, c.dropout)
+}
+
+// runAttn runs attention (ref or streaming) forward and backward with loss
+// Σ y⊙R and returns y and the gradients of q, k and v.
+func runAttn(c attnCase, ref bool, seed uint64) (y, dq, dk, dv []float32) {
+	r := tensor.NewRNG(uint64(c.b*1000 + c.tq*31 + c.tk*7 + c.heads + c.d))
+	e := c.heads * c.d
+	q, k, v := NewParam(randTensor(r, c.b, c.tq, e)), NewParam(randTensor(r, c.b, c.tk, e)), NewParam(randTensor(r, c.b, c.tk, e))
+	proj := randTensor(r, c.b, c.tq, e)
+	tp := NewTape(tensor.NewRNG(seed))
+	opt := AttentionOpts{Causal: c.causal, KeyPad: c.pad, Scale: c.scale, Dropout: c.dropout}
+	var out *Var
+	if ref {
+		out = tp.attentionRef(q, k, v, c.heads, opt)
+	} else {
+		out = tp.Attention(q, k, v, c.heads, opt)
+	}
+	tp.Backward(tp.Sum(tp.Mul(out, Const(proj))))
+	return out.Value.Data, q.Grad.Data, k.Grad.Data, v.Grad.Data
+}
+
+// closeTo reports the largest |got − want| relative to max|want| (at least 1).
+func closeTo(got, want []float32) float64 {
+	var worst, ref float64
+	for i := range want {
+		worst = max(worst, math.Abs(float64(got[i])-float64(want[i])))
+		ref = max(ref, math.Abs(float64(want[i])))
+	}
+	return worst / max(ref, 1)
+}
+
+func attnCases() []attnCase {
+	r := tensor.NewRNG(42)
+	padFor := func(b, tk int, fully int) []bool {
+		p := make([]bool, b*tk)
+		for i := range p {
+			p[i] = r.Float32() < 0.3
+		}
+		if fully >= 0 { // sequence `fully` is all padding
+			for j := 0; j < tk; j++ {
+				p[fully*tk+j] = true
+			}
+		}
+		for j := 0; j < tk; j++ { // a padded run covering whole key blocks
+			if j >= tk/3 && j < 2*tk/3 {
+				p[j] = true
+			}
+		}
+		return p
+	}
+	var cs []attnCase
+	shapes := [][5]int{ // b, tq, tk, heads, d
+		{1, 1, 1, 1, 1}, {1, 5, 5, 1, 3}, {2, 7, 7, 2, 5}, {1, 13, 13, 3, 4}, {2, 9, 17, 4, 3},
+		{2, 17, 9, 2, 7}, {1, 1, 23, 8, 2}, {3, 3, 19, 5, 3}, {1, 31, 31, 8, 1}, {2, 20, 20, 6, 6},
+		{1, 70, 70, 2, 8}, {1, 65, 129, 1, 16}, {2, 130, 130, 1, 5},
+	}
+	for si, s := range shapes {
+		for _, causal := range []bool{false, true} {
+			for _, pad := range []bool{false, true} {
+				c := attnCase{b: s[0], tq: s[1], tk: s[2], heads: s[3], d: s[4], causal: causal}
+				if pad {
+					fully := -1
+					if c.b > 1 {
+						fully = 1
+					}
+					c.pad = padFor(c.b, c.tk, fully)
+				}
+				switch si % 3 {
+				case 1:
+					c.scale = 0.7
+				case 2: // scores spread over ±40: the running maximum jumps between blocks
+					c.scale = 4
+				}
+				cs = append(cs, c)
+				if (si+len(cs))%2 == 0 {
+					c.dropout = 0.3
+					cs = append(cs, c)
+				}
+			}
+		}
+	}
+	return cs
+}
+
+// withBlocks runs fn with the kernel's block sizes and worker count set.
+func withBlocks(bq, bk, workers int, fn func()) {
+	oq, ok, od := attnBlockQ, attnBlockK, attnBlockKDecode
+	attnBlockQ, attnBlockK, attnBlockKDecode = bq, bk, bk
+	prev := tensor.SetWorkers(workers)
+	defer func() {
+		attnBlockQ, attnBlockK, attnBlockKDecode = oq, ok, od
+		tensor.SetWorkers(prev)
+	}()
+	fn()
+}
+
+// TestAttentionMatchesReference checks the streaming kernel against the
+// materialising one on many shapes, with block sizes that cut them into
+// ragged pieces and worker counts that split heads across tasks. With
+// dropout both draw the same mask from the same seed.
+func TestAttentionMatchesReference(t *testing.T) {
+	configs := [][3]int{{64, 128, 2}, {3, 5, 1}, {4, 7, 2}, {5, 2, 5}, {16, 8, 3}}
+	simd := attnSIMD
+	defer func() { attnSIMD, attnTranspose = simd, true }()
+	for ci, c := range attnCases() {
+		wy, wdq, wdk, wdv := runAttn(c, true, 7)
+		for i, cfg := range configs {
+			attnSIMD = simd && (ci+i)%2 == 0 // the assembly and the Go loops
+			attnTranspose = (ci+i)%3 != 0    // with and without transposed copies
+			withBlocks(cfg[0], cfg[1], cfg[2], func() {
+				y, dq, dk, dv := runAttn(c, false, 7)
+				// Rounding errors in the scores grow with them: scale 4
+				// spreads them over ±40.
+				amp := max(1, float64(c.scale))
+				for _, x := range []struct {
+					name      string
+					got, want []float32
+					tol       float64
+				}{{"y", y, wy, 2e-6 * amp}, {"dq", dq, wdq, 2e-5 * amp}, {"dk", dk, wdk, 2e-5 * amp}, {"dv", dv, wdv, 2e-5 * amp}} {
+					if err := closeTo(x.got, x.want); err > x.tol || math.IsNaN(err) {
+						t.Errorf("%v blocks %v simd %v transpose %v: %s off by %.3g (relative to max)", c, cfg, attnSIMD, attnTranspose, x.name, err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestAttentionDeterministic checks that dropout draws the same mask for the
+// same seed whatever the scheduling: forward and backward are bit for bit
+// the same on 1, 2 and 5 workers, and a different seed changes them.
+func TestAttentionDeterministic(t *testing.T) {
+	c := attnCase{b: 1, tq: 40, tk: 40, heads: 2, d: 4, causal: true, dropout: 0.4}
+	var runs [][4][]float32
+	for _, w := range []int{1, 5, 2, 5} {
+		withBlocks(8, 8, w, func() {
+			y, dq, dk, dv := runAttn(c, false, 11)
+			runs = append(runs, [4][]float32{y, dq, dk, dv})
+		})
+	}
+	for _, r := range runs[1:] {
+		for x, name := range []string{"y", "dq", "dk", "dv"} {
+			for i, v := range r[x] {
+				if v != runs[0][x][i] {
+					t.Fatalf("%s[%d]: %v and %v differ across runs", name, i, runs[0][x][i], v)
+				}
+			}
+		}
+	}
+	ys := [][]float32{runs[0][0]}
+	y2, _, _, _ := runAttn(c, false, 12)
+	if closeTo(y2, ys[0]) < 1e-3 {
+		t.Fatalf("a different seed gave the same output")
+	}
+}
+
+// TestAttentionGradientsBlocked runs the finite-difference check on the
+// streaming kernel cut into small blocks, with dropout, padding and Tq ≠ Tk.
+func TestAttentionGradientsBlocked(t *testing.T) {
+	r := tensor.NewRNG(8)
+	pad := make([]bool, 2*9)
+	for _, j := range []int{1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17} {
+		pad[j] = true // the second sequence is all padding
+	}
+	cases := []gradCase{
+		{name: "dropout+pad", inputs: []*tensor.Tensor{randTensor(r, 2, 7, 6), randTensor(r, 2, 9, 6), randTensor(r, 2, 9, 6)}, seed: 5,
+			build: func(tp *Tape, in []*Var) *Var {
+				return tp.Attention(in[0], in[1], in[2], 2, AttentionOpts{KeyPad: pad, Dropout: 0.3})
+			}},
+		{name: "causal+dropout/cross", inputs: []*tensor.Tensor{randTensor(r, 1, 5, 9), randTensor(r, 1, 11, 9), randTensor(r, 1, 11, 9)}, seed: 9,
+			build: func(tp *Tape, in []*Var) *Var {
+				return tp.Attention(in[0], in[1], in[2], 3, AttentionOpts{Causal: true, Dropout: 0.2})
+			}},
+		{name: "causal/long-q", inputs: []*tensor.Tensor{randTensor(r, 1, 10, 4), randTensor(r, 1, 6, 4), randTensor(r, 1, 6, 4)},
+			build: func(tp *Tape, in []*Var) *Var {
+				return tp.Attention(in[0], in[1], in[2], 1, AttentionOpts{Causal: true})
+			}},
+	}
+	for _, cfg := range [][3]int{{2, 3, 1}, {3, 2, 4}} {
+		withBlocks(cfg[0], cfg[1], cfg[2], func() {
+			for _, c := range cases {
+				t.Run(fmt.Sprintf("%s/blocks%v", c.name, cfg), func(t *testing.T) { checkGrad(t, c) })
+			}
+		})
+	}
+}
+
+// TestAttentionMemoryLinear checks that the bytes a forward and backward
+// pass allocate grow linearly in T: T eight times longer must not take more
+// than twice 8 times the bytes (the materialising kernel takes 64 times).
+func TestAttentionMemoryLinear(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	bytes := func(tlen int) uint64 {
+		c := attnCase{b: 1, tq: tlen, tk: tlen, heads: 2, d: 8, causal: true}
+		r := tensor.NewRNG(1)
+		q, k, v := NewParam(randTensor(r, 1, tlen, 16)), NewParam(randTensor(r, 1, tlen, 16)), NewParam(randTensor(r, 1, tlen, 16))
+		grad := randTensor(r, 1, tlen, 16)
+		run := func() {
+			tp := NewTape(nil)
+			y := tp.Attention(q, k, v, c.heads, AttentionOpts{Causal: true})
+			y.Grad = grad
+			tp.steps[len(tp.steps)-1]()
+			tp.Reset()
+		}
+		run()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		run()
+		runtime.ReadMemStats(&m1)
+		return m1.TotalAlloc - m0.TotalAlloc
+	}
+	small, big := bytes(512), bytes(4096)
+	if big > 16*small {
+		t.Fatalf("attention allocated %d bytes at T=512 and %d at T=4096: not linear", small, big)
+	}
+	t.Logf("allocated %d bytes at T=512, %d at T=4096", small, big)
+}
+
+// TestAttentionVectorLoops checks the element-wise loops (assembly where the
+// CPU has it) against plain scalar code, on every length up to 70, with
+// masked (−Inf), tiny and NaN scores.
+func TestAttentionVectorLoops(t *testing.T) {
+	r := tensor.NewRNG(3)
+	for n := 0; n <= 70; n++ {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.Normal() * 10)
+			switch r.Intn(10) {
+			case 0:
+				x[i] = float32(math.Inf(-1))
+			case 1:
+				x[i] = -90 - 30*r.Float32()
+			}
+		}
+		m := rowMax(x)
+		wantMax := float32(math.Inf(-1))
+		for _, v := range x {
+			wantMax = max(wantMax, v)
+		}
+		if m != wantMax {
+			t.Fatalf("n=%d: rowMax = %v, want %v", n, m, wantMax)
+		}
+		if math.IsInf(float64(m), -1) {
+			m = 0 // the kernel skips rows with no visible key
+		}
+		y := append([]float32(nil), x...)
+		sum := expShift(y, m)
+		var want float64
+		for i, v := range x {
+			w := math.Exp(float64(v - m))
+			want += w
+			if d := math.Abs(float64(y[i]) - w); d > 3e-7*w+1e-37 {
+				t.Fatalf("n=%d: e^(%v − %v) = %v, want %v", n, v, m, y[i], w)
+			}
+		}
+		if math.Abs(float64(sum)-want) > 1e-6*want {
+			t.Fatalf("n=%d: sum %v, want %v", n, sum, want)
+		}
+		dp := append([]float32(nil), x...)
+		for i := range dp {
+			dp[i] = float32(r.Normal())
+		}
+		want2 := make([]float32, n)
+		for i := range dp {
+			want2[i] = y[i] * (dp[i] - 0.3)
+		}
+		dsRow(y, dp, 0.3)
+		for i := range dp {
+			if dp[i] != want2[i] {
+				t.Fatalf("n=%d: dsRow[%d] = %v, want %v", n, i, dp[i], want2[i])
+			}
+		}
+		if n > 0 {
+			x[n/2] = float32(math.NaN())
+			expShift(x, 0)
+			if !math.IsNaN(float64(x[n/2])) {
+				t.Fatalf("n=%d: e^NaN = %v", n, x[n/2])
+			}
+		}
+	}
+}
+
+// TestAttentionTranspose checks transpose (assembly where the CPU has it)
+// on every shape up to 19×19, with row strides, against plain indexing.
+func TestAttentionTranspose(t *testing.T) {
+	for rows := 0; rows <= 19; rows++ {
+		for cols := 0; cols <= 19; cols++ {
+			lds, ldd := cols+3, rows+5
+			src := make([]float32, rows*lds)
+			for i := range src {
+				src[i] = float32(i)
+			}
+			dst := make([]float32, cols*ldd+1)
+			for i := range dst {
+				dst[i] = -1
+			}
+			transpose(dst, ldd, src, lds, rows, cols)
+			for c := 0; c < cols; c++ {
+				for i := 0; i < ldd; i++ {
+					want := float32(-1)
+					if i < rows {
+						want = src[i*lds+c]
+					}
+					if dst[c*ldd+i] != want {
+						t.Fatalf("%d×%d: dst[%d][%d] = %v, want %v", rows, cols, c, i, dst[c*ldd+i], want)
+					}
+				}
+			}
+			if dst[cols*ldd] != -1 {
+				t.Fatalf("%d×%d: wrote past the end", rows, cols)
+			}
+		}
+	}
+}
