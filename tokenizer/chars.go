@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -98,4 +99,28 @@ func (c *Chars) IDToToken(id int) (string, bool) {
 		return "", false
 	}
 	return string(c.runes[id]), true
+}
+
+// MarshalJSON writes the vocabulary as a HuggingFace tokenizer.json: a BPE
+// model with no merges and no pre-tokenizer, which splits text into single
+// characters, and a Fuse decoder. Load (and HuggingFace's library) read it
+// back as a Pipeline that encodes and decodes exactly as c does.
+func (c *Chars) MarshalJSON() ([]byte, error) {
+	vocab := make(map[string]int, len(c.runes))
+	for i, r := range c.runes {
+		vocab[string(r)] = i
+	}
+	type model struct {
+		Type   string         `json:"type"`
+		Vocab  map[string]int `json:"vocab"`
+		Merges []string       `json:"merges"`
+	}
+	type kind struct {
+		Type string `json:"type"`
+	}
+	return json.Marshal(struct {
+		Version string `json:"version"`
+		Model   model  `json:"model"`
+		Decoder kind   `json:"decoder"`
+	}{"1.0", model{"BPE", vocab, []string{}}, kind{"Fuse"}})
 }

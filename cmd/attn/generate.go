@@ -12,11 +12,11 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/attn-go/attn/data"
 	"github.com/attn-go/attn/eval"
 	"github.com/attn-go/attn/generate"
 	"github.com/attn-go/attn/model/gpt"
 	"github.com/attn-go/attn/tensor"
+	"github.com/attn-go/attn/tokenizer"
 )
 
 // stringList is a repeatable string flag.
@@ -25,9 +25,10 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
-// loadLM loads a GPT model and its character tokenizer from dir: a model
-// folder, or a run folder whose checkpoint is in ckpt/.
-func loadLM(dir string) (*gpt.Model, *data.Chars, error) {
+// loadLM loads a GPT model and its tokenizer from dir: a model folder (ours
+// or a HuggingFace GPT-2 folder), or a run folder whose checkpoint is in
+// ckpt/.
+func loadLM(dir string) (*gpt.Model, tokenizer.Tokenizer, error) {
 	if dir == "" {
 		return nil, nil, errors.New("--model is required")
 	}
@@ -42,14 +43,14 @@ func loadLM(dir string) (*gpt.Model, *data.Chars, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	chars, err := data.LoadChars(filepath.Join(dir, "tokenizer.json"))
+	tok, err := tokenizer.Open(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	if chars.VocabSize() != m.Cfg.VocabSize {
-		return nil, nil, fmt.Errorf("%s: tokenizer has %d tokens, model %d", dir, chars.VocabSize(), m.Cfg.VocabSize)
+	if tok.VocabSize() > m.Cfg.VocabSize {
+		return nil, nil, fmt.Errorf("%s: tokenizer has %d tokens, the model only %d", dir, tok.VocabSize(), m.Cfg.VocabSize)
 	}
-	return m, chars, nil
+	return m, tok, nil
 }
 
 func runGenerate(args []string, stdout, stderr io.Writer) error {
@@ -74,14 +75,15 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		*prompt = strings.Join(fs.Args(), " ")
 	}
-	m, chars, err := loadLM(*model)
+	m, tok, err := loadLM(*model)
 	if err != nil {
 		return err
 	}
-	ids, err := chars.Encode(*prompt)
+	enc, err := tok.Encode(*prompt)
 	if err != nil {
 		return fmt.Errorf("prompt: %w", err)
 	}
+	ids := enc.IDs
 	if *greedy {
 		*temp = 0
 	}
@@ -89,29 +91,38 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	fmt.Fprint(w, *prompt)
-	var text strings.Builder
-	printed := 0
+	var out []int
+	text, printed := "", 0
+	var decodeErr error
 	_, err = generate.Text(m, ids, *maxNew, s, func(id int) bool {
-		text.WriteString(chars.Decode([]int{id}))
-		cut, stop := generate.StopAt(text.String(), stops)
-		// Hold back text that could be the start of a stop string.
+		out = append(out, id)
+		if text, decodeErr = tok.Decode(out); decodeErr != nil {
+			return false
+		}
+		cut, stop := generate.StopAt(text, stops)
+		// Hold back a character still being assembled from byte tokens,
+		// and text that could be the start of a stop string.
 		safe := cut
 		if !stop {
+			safe = len(strings.TrimRight(text, "\uFFFD"))
 			for _, st := range stops {
-				safe = min(safe, max(printed, len(text.String())-len(st)+1))
+				safe = min(safe, max(printed, len(text)-len(st)+1))
 			}
 		}
 		if safe > printed {
-			fmt.Fprint(w, text.String()[printed:safe])
+			fmt.Fprint(w, text[printed:safe])
 			printed = safe
 			w.Flush()
 		}
 		return !stop
 	})
-	if cut, _ := generate.StopAt(text.String(), stops); cut > printed {
-		fmt.Fprint(w, text.String()[printed:cut])
+	if cut, _ := generate.StopAt(text, stops); cut > printed {
+		fmt.Fprint(w, text[printed:cut])
 	}
 	fmt.Fprintln(w)
+	if err == nil {
+		err = decodeErr
+	}
 	return err
 }
 
@@ -143,7 +154,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *file == "" {
 		return errors.New("--data is required")
 	}
-	m, chars, err := loadLM(*model)
+	m, tok, err := loadLM(*model)
 	if err != nil {
 		return err
 	}
@@ -151,11 +162,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ids, err := chars.Encode(string(text))
+	enc, err := tok.Encode(string(text))
 	if err != nil {
 		return fmt.Errorf("%s: %w", *file, err)
 	}
-	loss, n, err := meanLoss(m, ids)
+	loss, n, err := meanLoss(m, enc.IDs)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/attn-go/attn/model/gpt"
 	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/tensor"
+	"github.com/attn-go/attn/tokenizer"
 	"github.com/attn-go/attn/train"
 )
 
@@ -184,11 +185,12 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 		*out = filepath.Join("runs", *presetName)
 	}
 
-	chars := data.NewChars(data.Shakespeare)
-	ids, err := chars.Encode(data.Shakespeare)
+	chars := tokenizer.NewChars(data.Shakespeare)
+	enc, err := chars.Encode(data.Shakespeare)
 	if err != nil {
 		return err
 	}
+	ids := enc.IDs
 	trainIDs, valIDs := data.Split(ids, 0.9)
 	p.Model.VocabSize = chars.VocabSize()
 	if p.Data.Context > p.Model.NPositions {
@@ -237,8 +239,9 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout, "\nsample (temperature 0.8, top-k 200):")
 	prompt, _ := chars.Encode("\n")
 	s := &generate.Sampler{Temperature: 0.8, TopK: 200, RNG: tensor.NewRNG(p.Train.Seed)}
-	_, err = generate.Text(model, prompt, *sampleLen, s, func(id int) bool {
-		fmt.Fprint(stdout, chars.Decode([]int{id}))
+	_, err = generate.Text(model, prompt.IDs, *sampleLen, s, func(id int) bool {
+		text, _ := chars.Decode([]int{id})
+		fmt.Fprint(stdout, text)
 		return true
 	})
 	fmt.Fprintln(stdout)
