@@ -23,6 +23,7 @@ type command struct {
 var commands = []command{
 	{"train", "train a model (default: a GPT on the embedded Tiny Shakespeare)", runTrain},
 	{"generate", "continue a prompt with a trained GPT", runGenerate},
+	{"translate", "translate lines of a file or stdin with an encoder-decoder (beam search)", runTranslate},
 	{"eval", "loss and perplexity of a GPT on a text file, or BLEU/chrF of translations", runEval},
 	{"tokenize", "text to token ids (or back, --decode) with a tokenizer.json, vocab.txt or vocab.json", runTokenize},
 	{"average", "average the weights of checkpoints (as the paper does with the last 5)", runAverage},

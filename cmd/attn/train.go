@@ -37,6 +37,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	switch preset {
 	case "copy", "reverse":
 		return runTrainCopy(args, stdout, stderr)
+	case "multi30k-de-en":
+		return runTrainTranslation(args, stdout, stderr)
 	}
 	return runTrainLM(args, stdout, stderr)
 }
@@ -112,7 +114,7 @@ func bindLMFlags(fs *flag.FlagSet, p *lmPreset) (apply func()) {
 func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	presetName := fs.String("preset", "shakespeare-char", "what to train: shakespeare-char, baby-gpt (GPT on the embedded Tiny Shakespeare), copy or reverse (encoder-decoder on synthetic tasks)")
+	presetName := fs.String("preset", "shakespeare-char", "what to train: shakespeare-char, baby-gpt (GPT on the embedded Tiny Shakespeare), multi30k-de-en (translation), copy or reverse (encoder-decoder on synthetic tasks)")
 	out := fs.String("out", "", "run folder: checkpoint, metrics.jsonl, loss plots (default runs/<preset>)")
 	resume := fs.String("resume", "", "continue the run in this folder from its last checkpoint")
 	configFile := fs.String("config", "", `JSON file of settings: {"model": {GPT-2 config.json names}, "data": {...}, "train": {...}} (see trainer_state.json of a run); flags override it`)
@@ -133,7 +135,7 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	}
 	p, ok := lmPresets()[*presetName]
 	if !ok {
-		return fmt.Errorf("unknown preset %q (want shakespeare-char, baby-gpt, copy or reverse)", *presetName)
+		return fmt.Errorf("unknown preset %q (want shakespeare-char, baby-gpt, multi30k-de-en, copy or reverse)", *presetName)
 	}
 	var ckpt string
 	var model *gpt.Model
