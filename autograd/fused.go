@@ -137,17 +137,13 @@ func (tp *Tape) CrossEntropy(logits *Var, targets []int, ignoreIndex int, smooth
 				continue
 			}
 			x, p := logits.Value.Data[r*vocab:(r+1)*vocab], probs[r*vocab:(r+1)*vocab]
-			m := x[0]
+			var sum float64
 			for _, v := range x {
-				m = max(m, v)
-			}
-			var s, sum float64
-			for i, v := range x {
-				ev := expf(v - m)
-				p[i] = ev
-				s += float64(ev)
 				sum += float64(v)
 			}
+			copy(p, x)
+			m := rowMax(p)
+			s := float64(expShift(p, m)) // p = e^(x−m), s = Σ p
 			lse := float64(m) + math.Log(s)
 			inv := float32(1 / s)
 			for i := range p {

@@ -245,10 +245,15 @@ func (tp *Tape) ReLU(x *Var) *Var {
 		tp.record(out, func(dy []float32) {
 			dx := x.grad()
 			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
-				for i := lo; i < hi; i++ {
-					if xd[i] > 0 {
-						dx[i] += dy[i]
+				// The sign bit of x masks dy without a branch: random signs
+				// would make a branch mispredict half the time.
+				xs, ds, gs := xd[lo:hi], dx[lo:hi], dy[lo:hi]
+				for i, x := range xs {
+					keep := uint32(int32(^math.Float32bits(x)) >> 31) // all ones if x >= +0
+					if x == 0 {
+						keep = 0
 					}
+					ds[i] += math.Float32frombits(math.Float32bits(gs[i]) & keep)
 				}
 			})
 		})
@@ -334,14 +339,24 @@ func (tp *Tape) Dropout(x *Var, p float32) *Var {
 	for i := range seeds {
 		seeds[i] = tp.RNG.Split()
 	}
+	// An element is dropped when a 32-bit draw falls below p·2³²; each
+	// 64-bit draw decides two elements.
+	threshold := uint32(min(float64(p)*(1<<32), 1<<32-1))
 	tensor.Parallel(len(seeds), 1, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			r := seeds[c]
-			for i := c * chunk; i < min(n, (c+1)*chunk); i++ {
-				if r.Float32() >= p {
-					mask[i] = keep
+			ms, xs, ys := mask[c*chunk:min(n, (c+1)*chunk)], x.Value.Data[c*chunk:min(n, (c+1)*chunk)], y.Data[c*chunk:min(n, (c+1)*chunk)]
+			var bits uint64
+			for i := range ms {
+				if i&1 == 0 {
+					bits = r.Uint64()
+				} else {
+					bits >>= 32
 				}
-				y.Data[i] = x.Value.Data[i] * mask[i]
+				if uint32(bits) >= threshold {
+					ms[i] = keep
+				}
+				ys[i] = xs[i] * ms[i]
 			}
 		}
 	})
@@ -349,9 +364,11 @@ func (tp *Tape) Dropout(x *Var, p float32) *Var {
 	if rec {
 		tp.record(out, func(dy []float32) {
 			dx := x.grad()
-			for i := range dy {
-				dx[i] += dy[i] * mask[i]
-			}
+			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					dx[i] += dy[i] * mask[i]
+				}
+			})
 		})
 	}
 	return out

@@ -68,19 +68,24 @@ func (a *Adam) Update(ps []*autograd.Var, lr float32) {
 		}
 		w, g := p.Value.Data, p.Grad.Data
 		b1, b2, eps := a.Beta1, a.Beta2, a.Eps
+		c1, c2 := 1-b1, 1-b2
+		invBc2Sqrt := 1 / bc2Sqrt
 		decay := float32(1) - lr*wd
+		decoupled := a.Decoupled
 		tensor.Parallel(len(w), 1<<14, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
+			w, g, m, v := w[lo:hi], g[lo:hi], st.m[lo:hi], st.v[lo:hi]
+			g, m, v = g[:len(w)], m[:len(w)], v[:len(w)]
+			for i := range w {
 				gi := g[i]
-				if a.Decoupled {
+				if decoupled {
 					w[i] *= decay
-				} else if wd != 0 {
+				} else {
 					gi += wd * w[i]
 				}
-				st.m[i] = b1*st.m[i] + (1-b1)*gi
-				st.v[i] = b2*st.v[i] + (1-b2)*gi*gi
-				denom := float32(math.Sqrt(float64(st.v[i])))/bc2Sqrt + eps
-				w[i] -= stepSize * st.m[i] / denom
+				mi := b1*m[i] + c1*gi
+				vi := b2*v[i] + c2*gi*gi
+				m[i], v[i] = mi, vi
+				w[i] -= stepSize * mi / (float32(math.Sqrt(float64(vi)))*invBc2Sqrt + eps)
 			}
 		})
 	}
