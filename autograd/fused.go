@@ -15,9 +15,9 @@ func (tp *Tape) LayerNorm(x, w, b *Var, eps float32) *Var {
 	if w.Value.Len() != c || (b != nil && b.Value.Len() != c) {
 		panic(fmt.Sprintf("autograd.LayerNorm: input %v, weight %v", x.Value.Shape, w.Value.Shape))
 	}
-	y := tensor.New(x.Value.Shape...)
-	mean := make([]float32, rows)
-	rstd := make([]float32, rows)
+	y := tp.alloc(x.Value.Shape...)
+	mean := tp.floats(rows)
+	rstd := tp.floats(rows)
 	parallelRows(rows, c, func(r0, r1 int) {
 		for r := r0; r < r1; r++ {
 			xs, ys := x.Value.Data[r*c:(r+1)*c], y.Data[r*c:(r+1)*c]
@@ -128,7 +128,7 @@ func (tp *Tape) CrossEntropy(logits *Var, targets []int, ignoreIndex int, smooth
 		counted++
 	}
 	// probs keeps the softmax of each counted row for the backward pass.
-	probs := make([]float32, n*vocab)
+	probs := tp.floats(n * vocab)
 	rowLoss := make([]float64, n)
 	eps := float64(smoothing)
 	parallelRows(n, vocab, func(r0, r1 int) {

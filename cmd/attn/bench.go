@@ -25,11 +25,15 @@ type benchResult struct {
 	Ms         float64        `json:"ms"` // median
 	GFLOPS     float64        `json:"gflops,omitempty"`
 	TokensPerS float64        `json:"tokens_per_s,omitempty"`
-	Allocs     float64        `json:"allocs"` // heap allocations per run
+	Allocs     float64        `json:"allocs"`      // heap allocations per run
+	AllocBytes float64        `json:"alloc_bytes"` // heap bytes allocated per run
 }
 
 // measure runs fn once to warm up, then reps times, and returns the median
-// time and the mean number of heap allocations per run.
+// time and the mean number of heap allocations per run; lastBytes holds the
+// mean bytes allocated per run.
+var lastBytes float64
+
 func measure(reps int, fn func()) (time.Duration, float64) {
 	fn()
 	times := make([]time.Duration, reps)
@@ -42,6 +46,7 @@ func measure(reps int, fn func()) (time.Duration, float64) {
 	}
 	runtime.ReadMemStats(&ms1)
 	slices.Sort(times)
+	lastBytes = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(reps)
 	return times[reps/2], float64(ms1.Mallocs-ms0.Mallocs) / float64(reps)
 }
 
@@ -100,6 +105,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unknown benchmark %q (want gemm, attention, train, train-gpt or decode)", args[0])
 	}
 	r.Params["workers"] = tensor.Workers()
+	r.AllocBytes = lastBytes
 	if *asJSON {
 		b, _ := json.Marshal(r)
 		fmt.Fprintln(stdout, string(b))
@@ -112,7 +118,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if r.TokensPerS > 0 {
 		fmt.Fprintf(stdout, ", %.0f tokens/s", r.TokensPerS)
 	}
-	fmt.Fprintf(stdout, ", %.0f allocs\n", r.Allocs)
+	fmt.Fprintf(stdout, ", %.0f allocs (%.1f MB)\n", r.Allocs, r.AllocBytes/1e6)
 	return nil
 }
 
