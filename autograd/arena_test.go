@@ -55,3 +55,14 @@ func TestTapeReusesBuffers(t *testing.T) {
 		t.Errorf("a steady pass allocated %d bytes, the first %d; want under a fifth", steady, first)
 	}
 }
+
+func TestSizeClass(t *testing.T) {
+	for _, c := range []struct{ n, want int }{{1, 64}, {64, 64}, {65, 72}, {100, 104}, {1000, 1024}, {1025, 1152}, {4096, 4096}, {4097, 4608}} {
+		if got := sizeClass(c.n); got != c.want {
+			t.Errorf("sizeClass(%d) = %d; want %d", c.n, got, c.want)
+		}
+		if got := sizeClass(c.n); got < c.n || got > c.n+c.n/4+64 {
+			t.Errorf("sizeClass(%d) = %d out of range", c.n, got)
+		}
+	}
+}

@@ -10,6 +10,7 @@ package autograd
 
 import (
 	"fmt"
+	"math/bits"
 
 	"github.com/attn-go/attn/tensor"
 )
@@ -108,7 +109,7 @@ func (tp *Tape) Reset() {
 		tp.free = map[int][][]float32{}
 	}
 	for _, b := range tp.used {
-		tp.free[len(b)] = append(tp.free[len(b)], b)
+		tp.free[cap(b)] = append(tp.free[cap(b)], b[:cap(b)])
 	}
 	clear(tp.used)
 	tp.used = tp.used[:0]
@@ -121,21 +122,35 @@ func (tp *Tape) alloc(shape ...int) *tensor.Tensor {
 	return &tensor.Tensor{Shape: append([]int(nil), shape...), Data: tp.floats(tensor.Size(shape))}
 }
 
-// floats returns n zeroed float32s, reused as alloc's are.
+// floats returns n zeroed float32s, reused as alloc's are. Buffers are kept
+// by size class (steps of an eighth of a power of two), so batches whose
+// shapes change from step to step, as length-bucketed ones do, still reuse
+// them.
 func (tp *Tape) floats(n int) []float32 {
 	if tp == nil {
 		return make([]float32, n)
 	}
+	class := sizeClass(n)
 	var b []float32
-	if list := tp.free[n]; len(list) > 0 {
-		b = list[len(list)-1]
-		tp.free[n] = list[:len(list)-1]
+	if list := tp.free[class]; len(list) > 0 {
+		b = list[len(list)-1][:n]
+		tp.free[class] = list[:len(list)-1]
 		clear(b)
 	} else {
-		b = make([]float32, n)
+		b = make([]float32, n, class)
 	}
 	tp.used = append(tp.used, b)
 	return b
+}
+
+// sizeClass rounds n up to the next of 8 steps between powers of two, so a
+// buffer wastes at most an eighth of its size.
+func sizeClass(n int) int {
+	if n <= 64 {
+		return 64
+	}
+	step := 1 << (bits.Len(uint(n-1)) - 4) // an eighth of the power of two below n
+	return (n + step - 1) / step * step
 }
 
 // Backward seeds loss's gradient with 1 (loss must hold one element) and runs

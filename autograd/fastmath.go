@@ -48,3 +48,19 @@ func tanhf(x float32) float32 {
 	}
 	return 1 - 2/(expf(2*x)+1)
 }
+
+// LogSumExp returns log Σ e^x[i], computed stably (around the maximum) with
+// the vectorised exp; scratch must hold len(x) floats and is overwritten.
+// Decoding uses it to turn a row of logits into log-probabilities.
+func LogSumExp(x, scratch []float32) float64 {
+	if len(x) == 0 {
+		return math.Inf(-1)
+	}
+	s := scratch[:len(x)]
+	copy(s, x)
+	m := rowMax(s)
+	if math.IsInf(float64(m), 0) {
+		return float64(m)
+	}
+	return float64(m) + math.Log(float64(expShift(s, m)))
+}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/tensor"
 )
 
@@ -189,17 +190,10 @@ func lengthPenalty(length int, alpha float64) float64 {
 // logSoftmax writes the log-softmax of each row of logits (rows of width v)
 // into dst, in float64.
 func logSoftmax(dst []float64, logits []float32, v int) {
+	scratch := make([]float32, v)
 	for r := 0; r < len(logits)/v; r++ {
 		row, out := logits[r*v:(r+1)*v], dst[r*v:(r+1)*v]
-		m := row[0]
-		for _, x := range row {
-			m = max(m, x)
-		}
-		var s float64
-		for _, x := range row {
-			s += math.Exp(float64(x - m))
-		}
-		lse := float64(m) + math.Log(s)
+		lse := autograd.LogSumExp(row, scratch)
 		for i, x := range row {
 			out[i] = float64(x) - lse
 		}

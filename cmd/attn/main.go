@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 )
 
 // command is one subcommand of attn.
@@ -31,6 +32,18 @@ var commands = []command{
 }
 
 func main() {
+	// ATTN_CPUPROFILE=FILE writes a CPU profile of the whole command, for
+	// `go tool pprof`.
+	if path := os.Getenv("ATTN_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			code := run(os.Args[1:], os.Stdout, os.Stderr)
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(code)
+		}
+		fmt.Fprintf(os.Stderr, "attn: ATTN_CPUPROFILE: cannot profile to %s\n", path)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

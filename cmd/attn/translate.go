@@ -49,8 +49,8 @@ func multi30kPreset() mtPreset {
 	return mtPreset{
 		Vocab: 8000,
 		Model: m,
-		Data:  train.Seq2SeqData{MaxTokens: 4096, Smoothing: 0.1, Seed: 1},
-		Train: train.RunConfig{Steps: 100000, Accum: 1, Schedule: "noam", NoamDModel: 256, PeakLR: 1, Warmup: 2000,
+		Data:  train.Seq2SeqData{MaxTokens: 4096, Smoothing: 0.1, EvalSentences: 500, Seed: 1},
+		Train: train.RunConfig{Steps: 100000, Accum: 1, Schedule: "noam", NoamDModel: 256, PeakLR: 0.3, Warmup: 400,
 			Beta2: 0.98, Eps: 1e-9, ClipNorm: 1, Seed: 1, Snapshots: 5, TimeLimit: 3600},
 		Beam: 1,
 	}
