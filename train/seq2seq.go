@@ -109,7 +109,8 @@ func (j *Seq2SeqJob) Evaluate() (map[string]float64, error) {
 		sum += float64(loss.Item()) * float64(tgt)
 		n += tgt
 	}
-	ev := map[string]float64{"val_loss": sum / float64(max(n, 1)), "epoch": float64(j.batcher().Epoch)}
+	b := j.batcher()
+	ev := map[string]float64{"val_loss": sum / float64(max(n, 1)), "epoch": float64(b.Epoch) + float64(b.Pos)/float64(b.Len())}
 	if j.Translate == nil || j.BLEU == nil {
 		return ev, nil
 	}
