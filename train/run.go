@@ -257,9 +257,14 @@ func (r *Run) Run(ctx context.Context) (map[string]float64, error) {
 	var lastEval map[string]float64
 	start := time.Now()
 	sched := c.schedule()
-	fitAt := 0 // the step after which Steps is fitted to TimeLimit
+	// With a time limit, steps fitAt−20 … fitAt are timed (the first few,
+	// which allocate the tape's buffers, are left out) and Steps is fitted
+	// after step fitAt.
+	fitAt, timedFrom := 0, 0
+	var timedStart time.Time
 	if c.TimeLimit > 0 && r.opt.Step == 0 {
-		fitAt = min(10, c.Steps)
+		fitAt = min(25, c.Steps)
+		timedFrom = max(0, fitAt-20)
 	}
 	evaluate := func(step int, loss float64) error {
 		ev, err := r.Job.Evaluate()
@@ -291,8 +296,15 @@ func (r *Run) Run(ctx context.Context) (map[string]float64, error) {
 			if lossNaN(st.Loss) {
 				return fmt.Errorf("training diverged at step %d: loss %v (lower the learning rate?)", st.Step, st.Loss)
 			}
+			if st.Step == timedFrom {
+				timedStart = time.Now()
+			}
 			if st.Step == fitAt {
-				if err := r.fitSteps(time.Since(start), st.Step); err != nil {
+				perStep := time.Since(timedStart) / time.Duration(fitAt-timedFrom)
+				if timedFrom == 0 {
+					perStep = time.Since(start) / time.Duration(fitAt)
+				}
+				if err := r.fitSteps(time.Since(start), perStep, st.Step); err != nil {
 					return err
 				}
 				loop.Steps = c.Steps
@@ -358,16 +370,17 @@ func formatEval(ev map[string]float64) string {
 }
 
 // fitSteps sets Cfg.Steps so that the run, evaluations and checkpoints
-// included, ends within TimeLimit, from the time the first done steps took
-// and the time of one evaluation (timed here; it changes no training state).
-func (r *Run) fitSteps(elapsed time.Duration, done int) error {
+// included, ends within TimeLimit, from the time a step takes (step) and
+// the time of one evaluation (timed here; it changes no training state).
+func (r *Run) fitSteps(elapsed, step time.Duration, done int) error {
 	c := &r.Cfg
 	t0 := time.Now()
 	if _, err := r.Job.Evaluate(); err != nil {
 		return err
 	}
 	evalCost := time.Since(t0).Seconds()
-	perStep := elapsed.Seconds() / float64(done)
+	elapsed += time.Since(t0)
+	perStep := step.Seconds()
 	if c.EvalEvery > 0 {
 		perStep += evalCost / float64(c.EvalEvery)
 	}
@@ -376,7 +389,7 @@ func (r *Run) fitSteps(elapsed time.Duration, done int) error {
 	c.Warmup = min(c.Warmup, c.Steps)
 	r.println(fmt.Sprintf("time limit %s: %d steps fit (%s per step, %s per evaluation)",
 		time.Duration(c.TimeLimit*float64(time.Second)), c.Steps,
-		(elapsed / time.Duration(done)).Round(time.Millisecond), time.Duration(evalCost*float64(time.Second)).Round(time.Millisecond)))
+		step.Round(time.Millisecond), time.Duration(evalCost*float64(time.Second)).Round(time.Millisecond)))
 	return nil
 }
 
