@@ -1,40 +1,218 @@
 package tensor
 
-import "github.com/attn-go/attn/tensor/internal/kernels"
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
 
-// gemmGrain is roughly the number of multiply-adds below which splitting a
-// GEMM over goroutines costs more than it saves.
-const gemmGrain = 1 << 15
+	"github.com/attn-go/attn/tensor/internal/kernels"
+)
+
+// gemmGrain is the fewest multiply-adds worth a band of their own (about
+// 3 µs at this machine's speed). Products under 8·gemmGrain (160³, ~25 µs)
+// stay on the calling goroutine: below that, waking a helper and the
+// scheduler's jitter cost about as much as the second core gives.
+const gemmGrain = 1 << 19
 
 // Gemm computes C = alpha·op(A)·op(B) + beta·C on row-major slices, where
 // op(X) is X or Xᵀ, op(A) is m×k, op(B) is k×n and C is m×n with row strides
-// lda, ldb, ldc. It splits the rows (or, for short wide products, the columns)
-// of C over the worker pool. When beta is 0, C is not read.
+// lda, ldb, ldc. When beta is 0, C is not read.
+//
+// Large products are split into bands, one per worker, each run by the
+// serial blocked kernel with its own packing buffers, choosing the split
+// that packs the least in total: bands of rows of C when m >= n (each band
+// packs its rows of A and all of B), bands of columns otherwise (all of A,
+// its columns of B), and, when k is much the largest dimension (the weight
+// gradients Aᵀ·B), bands of k: each band packs its share of A and B into a
+// private m×n product, and the bands are summed at the end. Bands of rows
+// and columns are cut at multiples of the kernel's register tile, so only
+// the last has a ragged edge. The bands go to long-lived helper goroutines,
+// which poll for more work for gemmSpin before parking; the caller works
+// too and takes over any band no helper has started, so a busy or sleeping
+// pool delays nothing. A Gemm allocates nothing in the steady state.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	w := workers
 	work := m * n * max(k, 1)
-	if workers == 1 || work < 2*gemmGrain {
+	if w == 1 || work < 8*gemmGrain || m == 0 || n == 0 {
 		kernels.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	if m >= 2*workers || m >= n {
-		rowsPer := max(1, gemmGrain/(n*max(k, 1)))
-		Parallel(m, rowsPer, func(lo, hi int) {
-			aOff := lo * lda
-			if transA {
-				aOff = lo
-			}
-			kernels.Gemm(transA, transB, hi-lo, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
-		})
+	mr, nr := kernels.Tile()
+	split := splitRows
+	tiles, tile := (m+mr-1)/mr, mr
+	switch {
+	case k >= 2*max(m, n) && m*n*(min(w, maxKBands)-1) <= maxKScratch:
+		split, tiles, tile = splitK, (k+kTile-1)/kTile, kTile
+	case m < n:
+		split, tiles, tile = splitCols, (n+nr-1)/nr, nr
+	}
+	bands := min(w, maxBands, tiles, max(1, work/gemmGrain))
+	if split == splitK {
+		bands = min(bands, maxKBands)
+	}
+	if bands <= 1 {
+		kernels.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	colsPer := max(1, gemmGrain/(m*max(k, 1)))
-	Parallel(n, colsPer, func(lo, hi int) {
-		bOff := lo
-		if transB {
-			bOff = lo * ldb
+	call := gemmCalls.Get().(*gemmCall)
+	call.transA, call.transB, call.split = transA, transB, split
+	call.m, call.n, call.k, call.alpha, call.beta = m, n, k, alpha, beta
+	call.a, call.b, call.c, call.lda, call.ldb, call.ldc = a, b, c, lda, ldb, ldc
+	call.tiles, call.tile, call.bands = tiles, tile, int32(bands)
+	if split == splitK {
+		if need := (bands - 1) * m * n; cap(call.scratch) < need {
+			call.scratch = make([]float32, need)
 		}
-		kernels.Gemm(transA, transB, m, hi-lo, k, alpha, a, lda, b[bOff:], ldb, beta, c[lo:], ldc)
-	})
+		call.scratch = call.scratch[:(bands-1)*m*n]
+	}
+	call.next.Store(0)
+	helpers := startGemmHelpers(bands - 1)
+	call.refs.Store(int32(helpers + 1))
+	call.wg.Add(bands)
+	for range helpers {
+		gemmQueue <- call
+	}
+	// A parked helper the send woke sits in this P's run queue, and an idle
+	// P does not reliably steal it while this goroutine keeps running: step
+	// aside, so the helper starts here and this goroutine moves on to the
+	// next free P (or straight back here when the helper was awake).
+	runtime.Gosched()
+	call.run()
+	call.wg.Wait() // only for bands a helper has started
+	if split == splitK {
+		for i := 0; i < m; i++ {
+			crow := c[i*ldc : i*ldc+n]
+			for q := 0; q < bands-1; q++ {
+				kernels.Axpy(1, call.scratch[(q*m+i)*n:(q*m+i)*n+n], crow)
+			}
+		}
+	}
+	call.release()
+}
+
+// The ways a Gemm is split into bands.
+const (
+	splitRows = iota // bands of rows of C
+	splitCols        // bands of columns of C
+	splitK           // bands of k, summed at the end
+)
+
+const (
+	maxBands    = 64      // bands of one parallel Gemm
+	maxKBands   = 4       // bands of a k split (each but the first needs an m×n scratch)
+	maxKScratch = 4 << 20 // floats of scratch a k split may use
+	kTile       = 16      // a k split cuts at multiples of kTile
+)
+
+// gemmCall is one parallel Gemm: its arguments and the next band to run.
+type gemmCall struct {
+	transA, transB bool
+	split          int
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+	tiles, tile    int   // the split dimension in tiles
+	bands          int32 // number of bands
+	scratch        []float32
+	next           atomic.Int32
+	refs           atomic.Int32   // goroutines holding the call
+	wg             sync.WaitGroup // bands not finished
+}
+
+var gemmCalls = sync.Pool{New: func() any { return new(gemmCall) }}
+
+// release drops one reference to the call and recycles it after the last.
+func (g *gemmCall) release() {
+	if g.refs.Add(-1) == 0 {
+		g.a, g.b, g.c = nil, nil, nil
+		gemmCalls.Put(g)
+	}
+}
+
+// run computes bands until none is left.
+func (g *gemmCall) run() {
+	for {
+		i := int(g.next.Add(1) - 1)
+		if i >= int(g.bands) {
+			return
+		}
+		nb := int(g.bands)
+		lo, hi := i*g.tiles/nb*g.tile, (i+1)*g.tiles/nb*g.tile
+		switch g.split {
+		case splitRows:
+			hi = min(hi, g.m)
+			aOff := lo * g.lda
+			if g.transA {
+				aOff = lo
+			}
+			kernels.Gemm(g.transA, g.transB, hi-lo, g.n, g.k, g.alpha, g.a[aOff:], g.lda, g.b, g.ldb, g.beta, g.c[lo*g.ldc:], g.ldc)
+		case splitCols:
+			hi = min(hi, g.n)
+			bOff := lo
+			if g.transB {
+				bOff = lo * g.ldb
+			}
+			kernels.Gemm(g.transA, g.transB, g.m, hi-lo, g.k, g.alpha, g.a, g.lda, g.b[bOff:], g.ldb, g.beta, g.c[lo:], g.ldc)
+		default:
+			hi = min(hi, g.k)
+			aOff, bOff := lo, lo*g.ldb
+			if g.transA {
+				aOff = lo * g.lda
+			}
+			if g.transB {
+				bOff = lo
+			}
+			if i == 0 {
+				kernels.Gemm(g.transA, g.transB, g.m, g.n, hi-lo, g.alpha, g.a[aOff:], g.lda, g.b[bOff:], g.ldb, g.beta, g.c, g.ldc)
+			} else {
+				mn := g.m * g.n
+				kernels.Gemm(g.transA, g.transB, g.m, g.n, hi-lo, g.alpha, g.a[aOff:], g.lda, g.b[bOff:], g.ldb, 0, g.scratch[(i-1)*mn:i*mn], g.n)
+			}
+		}
+		g.wg.Done()
+	}
+}
+
+var (
+	gemmQueue   = make(chan *gemmCall, 4*maxBands)
+	gemmHelpMu  sync.Mutex
+	gemmHelpers int
+)
+
+// gemmSpin is how long a helper stays awake polling for the next band after
+// finishing one. GEMMs come in bursts (the layers of a model); waking a
+// parked goroutine takes tens of µs, as long as a whole 256³ product.
+const gemmSpin = 50 * time.Microsecond
+
+func gemmHelper() {
+	for call := range gemmQueue {
+		for call != nil {
+			call.run()
+			call.release()
+			call = nil
+			for deadline := time.Now().Add(gemmSpin); call == nil && time.Now().Before(deadline); {
+				select {
+				case call = <-gemmQueue:
+				default:
+					runtime.Gosched()
+				}
+			}
+		}
+	}
+}
+
+// startGemmHelpers makes sure at least n helper goroutines serve gemmQueue
+// (at most maxBands) and returns how many bands to hand them.
+func startGemmHelpers(n int) int {
+	gemmHelpMu.Lock()
+	defer gemmHelpMu.Unlock()
+	for gemmHelpers < n && gemmHelpers < maxBands {
+		gemmHelpers++
+		go gemmHelper()
+	}
+	return min(n, gemmHelpers)
 }
 
 // GemmSerial is Gemm on the calling goroutine only, for use inside work that

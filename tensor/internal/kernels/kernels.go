@@ -5,6 +5,14 @@
 // used with the purego build tag); faster implementations register themselves
 // in impls when the CPU supports them. Tests run every registered
 // implementation.
+//
+// On amd64 (without purego), gemm_amd64.go detects the CPU's features once
+// at start and registers "avx2" (AVX2+FMA, a 6×16 register tile) and
+// "avx512" (AVX-512 F+VL, an 8×32 tile, plus unpacked kernels for the
+// skinny m <= 8 products of decoding). Their GEMM is the cache-blocked,
+// packed GotoBLAS/BLIS scheme of blocked_amd64.go around assembly
+// micro-kernels in gemm_amd64.s, which asm_gen.go generates
+// (go generate ./tensor/internal/kernels).
 package kernels
 
 // Impl is one implementation of the hot loops. All functions work on
@@ -20,6 +28,10 @@ type Impl struct {
 	Dot func(x, y []float32) float32
 	// Axpy computes y[i] += alpha·x[i] over len(x) elements.
 	Axpy func(alpha float32, x, y []float32)
+	// MR and NR are the register tile of Gemm: a parallel split of C along
+	// rows (columns) should cut at multiples of MR (NR) so that no piece
+	// but the last has a ragged edge.
+	MR, NR int
 }
 
 // impls lists the implementations this CPU supports, best last.
@@ -45,6 +57,34 @@ func Use(name string) (prev Impl, ok bool) {
 	}
 	return active, false
 }
+
+// PeakLoop runs n iterations of the widest fused multiply-add loop this CPU
+// has, on registers only, and returns the floating-point operations it did.
+// Timing it on every core at once measures the machine's FMA peak, the
+// ceiling GEMM throughput is read against.
+func PeakLoop(n int) (flops float64) { return peakLoop(n) }
+
+var peakLoop = func(n int) float64 {
+	var s0, s1, s2, s3, s4, s5, s6, s7 float32
+	x, y := float32(0.999), float32(1e-3)
+	for range n {
+		s0 = s0*x + y
+		s1 = s1*x + y
+		s2 = s2*x + y
+		s3 = s3*x + y
+		s4 = s4*x + y
+		s5 = s5*x + y
+		s6 = s6*x + y
+		s7 = s7*x + y
+	}
+	peakSink = s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7
+	return 16 * float64(n)
+}
+
+var peakSink float32
+
+// Tile returns the register tile (MR, NR) of the active implementation.
+func Tile() (mr, nr int) { return active.MR, active.NR }
 
 // Gemm computes C = alpha·op(A)·op(B) + beta·C with the active implementation.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {

@@ -1,0 +1,186 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/attn-go/attn/tensor/internal/kernels"
+)
+
+func randSlice(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.NormFloat64())
+	}
+	return s
+}
+
+// TestGemmParallel checks the parallel Gemm against GemmSerial for every
+// transpose case and implementation, several worker counts and shapes on
+// both sides of the thresholds where the work is split by rows, by columns,
+// over k or not at all.
+func TestGemmParallel(t *testing.T) {
+	for _, im := range kernels.Impls() {
+		t.Run(im.Name, func(t *testing.T) {
+			prev, _ := kernels.Use(im.Name)
+			defer kernels.Use(prev.Name)
+			testGemmParallel(t)
+		})
+	}
+}
+
+func testGemmParallel(t *testing.T) {
+	defer SetWorkers(SetWorkers(1))
+	rng := rand.New(rand.NewPCG(7, 8))
+	shapes := [][3]int{
+		{1, 1, 1}, {0, 5, 3}, {5, 0, 3}, {4, 4, 0},
+		{1, 300, 200}, {3, 517, 64}, {8, 1000, 33}, {9, 700, 40},
+		{64, 64, 64}, {100, 37, 129}, {250, 260, 70}, {513, 17, 90},
+		{33, 1500, 20}, {600, 8, 300}, {130, 131, 129},
+		// Large enough (8·gemmGrain) to be split: by rows, by columns
+		// (the last two with m <= 8, the decode kernels), over k.
+		{517, 33, 300}, {250, 260, 70}, {33, 1500, 100}, {3, 2000, 800}, {8, 1001, 600},
+		{40, 50, 2300}, {100, 37, 3001}, {2, 5, 450001},
+	}
+	betas := []float32{0, 1, -0.5, 0}
+	for _, w := range []int{2, 3, 7} {
+		SetWorkers(w)
+		for si, s := range shapes {
+			m, n, k := s[0], s[1], s[2]
+			for _, tA := range []bool{false, true} {
+				for _, tB := range []bool{false, true} {
+					for _, beta := range betas[(si+w)%3 : (si+w)%3+2] {
+						lda, ldb, ldc := k+1, n+2, n+3
+						if tA {
+							lda = m + 1
+						}
+						if tB {
+							ldb = k + 2
+						}
+						aRows, bRows := m, k
+						if tA {
+							aRows = k
+						}
+						if tB {
+							bRows = n
+						}
+						a := randSlice(rng, max(aRows, 1)*lda)
+						b := randSlice(rng, max(bRows, 1)*ldb)
+						c0 := randSlice(rng, max(m, 1)*ldc)
+						want := append([]float32(nil), c0...)
+						got := append([]float32(nil), c0...)
+						GemmSerial(tA, tB, m, n, k, 1.5, a, lda, b, ldb, beta, want, ldc)
+						Gemm(tA, tB, m, n, k, 1.5, a, lda, b, ldb, beta, got, ldc)
+						// A sum of k products of unit normals is about √k in
+						// size, and its rounding error about ε·k; the parallel
+						// split may sum in another order.
+						sk := math.Sqrt(float64(k) + 1)
+						for i := range want {
+							if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*sk*(sk+math.Abs(float64(want[i]))) {
+								t.Fatalf("workers=%d m=%d n=%d k=%d tA=%v tB=%v beta=%v: C[%d] = %v, serial %v",
+									w, m, n, k, tA, tB, beta, i, got[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestMatMul(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	a := &Tensor{Shape: []int{3, 4}, Data: randSlice(rng, 12)}
+	b := &Tensor{Shape: []int{5, 4}, Data: randSlice(rng, 20)}
+	dst := &Tensor{Shape: []int{3, 5}, Data: make([]float32, 15)}
+	MatMul(dst, a, b, false, true, false)
+	for i := 0; i < 3; i++ {
+		for j := 0; j < 5; j++ {
+			var s float64
+			for p := 0; p < 4; p++ {
+				s += float64(a.Data[i*4+p]) * float64(b.Data[j*4+p])
+			}
+			if math.Abs(float64(dst.Data[i*5+j])-s) > 1e-5 {
+				t.Fatalf("MatMul[%d,%d] = %v, want %v", i, j, dst.Data[i*5+j], s)
+			}
+		}
+	}
+}
+
+func benchGemm(b *testing.B, tA, tB bool, m, n, k int) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	a, bb, c := randSlice(rng, m*k), randSlice(rng, k*n), randSlice(rng, m*n)
+	lda, ldb := k, n
+	if tA {
+		lda = m
+	}
+	if tB {
+		ldb = k
+	}
+	Gemm(tA, tB, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		Gemm(tA, tB, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+	}
+	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkPeak measures the FMA peak (register-only fused multiply-adds of
+// the widest vectors the CPU has) on one goroutine and on all workers at
+// once, the ceiling the GEMM numbers are read against in the same run:
+//
+//	go test -run '^$' -bench 'Peak|Gemm' ./tensor/
+func BenchmarkPeak(b *testing.B) {
+	for _, w := range []int{1, Workers()} {
+		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) {
+			const iters = 1 << 18
+			perIter := kernels.PeakLoop(1)
+			var flops float64
+			for range b.N {
+				// Every loop on a goroutine of its own: a loop on the calling
+				// goroutine can hold the new goroutine in its P's run queue.
+				var wg sync.WaitGroup
+				for range w {
+					wg.Go(func() { kernels.PeakLoop(iters) })
+				}
+				wg.Wait()
+				flops += float64(w) * perIter * iters
+			}
+			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkGemm measures the parallel Gemm on all workers:
+//
+//	go test -run '^$' -bench 'Gemm' ./tensor/
+func BenchmarkGemm(b *testing.B) {
+	for _, size := range []int{64, 128, 256, 512, 1024, 2048} {
+		b.Run(fmt.Sprintf("NN/%d", size), func(b *testing.B) { benchGemm(b, false, false, size, size, size) })
+	}
+	for _, size := range []int{512, 1024} {
+		b.Run(fmt.Sprintf("NT/%d", size), func(b *testing.B) { benchGemm(b, false, true, size, size, size) })
+		b.Run(fmt.Sprintf("TN/%d", size), func(b *testing.B) { benchGemm(b, true, false, size, size, size) })
+	}
+}
+
+// BenchmarkGemmDecode measures the skinny products of decoding.
+func BenchmarkGemmDecode(b *testing.B) {
+	for _, tB := range []bool{false, true} {
+		for _, m := range []int{1, 8} {
+			for _, nk := range [][2]int{{512, 512}, {4096, 4096}} {
+				name := "NN"
+				if tB {
+					name = "NT"
+				}
+				b.Run(fmt.Sprintf("%s/m=%d/n=%d/k=%d", name, m, nk[0], nk[1]), func(b *testing.B) {
+					benchGemm(b, false, tB, m, nk[0], nk[1])
+				})
+			}
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// Single-goroutine GEMM throughput of every implementation:
+//
+//	go test -run '^$' -bench 'Gemm' ./tensor/internal/kernels/
+//
+// The parallel GEMM is benchmarked in package tensor.
+
+func benchGemm(b *testing.B, im Impl, tA, tB bool, m, n, k int) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	rnd := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = float32(rng.NormFloat64())
+		}
+		return s
+	}
+	a, bb, c := rnd(m*k), rnd(k*n), rnd(m*n)
+	lda, ldb := k, n
+	if tA {
+		lda = m
+	}
+	if tB {
+		ldb = k
+	}
+	im.Gemm(tA, tB, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+	b.ResetTimer()
+	for range b.N {
+		im.Gemm(tA, tB, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+	}
+	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+func transName(tA, tB bool) string {
+	s := [2]string{"N", "T"}
+	x := func(t bool) string {
+		if t {
+			return s[1]
+		}
+		return s[0]
+	}
+	return x(tA) + x(tB)
+}
+
+func BenchmarkGemm(b *testing.B) {
+	for _, im := range Impls() {
+		for _, size := range []int{64, 128, 256, 512, 1024, 2048} {
+			if im.Name == "generic" && size > 512 {
+				continue
+			}
+			b.Run(fmt.Sprintf("%s/NN/%d", im.Name, size), func(b *testing.B) {
+				benchGemm(b, im, false, false, size, size, size)
+			})
+		}
+	}
+}
+
+// BenchmarkGemmTrans runs the four transpose cases at one size.
+func BenchmarkGemmTrans(b *testing.B) {
+	for _, im := range Impls() {
+		for _, tA := range []bool{false, true} {
+			for _, tB := range []bool{false, true} {
+				b.Run(fmt.Sprintf("%s/%s/512", im.Name, transName(tA, tB)), func(b *testing.B) {
+					benchGemm(b, im, tA, tB, 512, 512, 512)
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkGemmDecode runs the skinny shapes of decoding: m rows of
+// activations against a d×d (or d×4d) weight, as A·B and A·Bᵀ.
+func BenchmarkGemmDecode(b *testing.B) {
+	for _, im := range Impls() {
+		for _, tB := range []bool{false, true} {
+			for _, m := range []int{1, 4, 8} {
+				for _, nk := range [][2]int{{512, 512}, {2048, 512}, {4096, 4096}} {
+					b.Run(fmt.Sprintf("%s/N%s/m=%d/n=%d/k=%d", im.Name, transName(tB, false)[:1], m, nk[0], nk[1]), func(b *testing.B) {
+						benchGemm(b, im, false, tB, m, nk[0], nk[1])
+					})
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkDot(b *testing.B) {
+	for _, im := range Impls() {
+		for _, n := range []int{64, 1024, 16384} {
+			b.Run(fmt.Sprintf("%s/%d", im.Name, n), func(b *testing.B) {
+				x, y := make([]float32, n), make([]float32, n)
+				var s float32
+				for range b.N {
+					s += im.Dot(x, y)
+				}
+				_ = s
+				b.ReportMetric(2*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
+func BenchmarkAxpy(b *testing.B) {
+	for _, im := range Impls() {
+		for _, n := range []int{64, 1024, 16384} {
+			b.Run(fmt.Sprintf("%s/%d", im.Name, n), func(b *testing.B) {
+				x, y := make([]float32, n), make([]float32, n)
+				for range b.N {
+					im.Axpy(0.5, x, y)
+				}
+				b.ReportMetric(2*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
+// BenchmarkGemmSmall runs the small products of attention heads (T×d
+// blocks, one goroutine each), where packing and call overheads show.
+func BenchmarkGemmSmall(b *testing.B) {
+	shapes := []struct {
+		name    string
+		tA, tB  bool
+		m, n, k int
+	}{
+		{"QK^T/T=32/d=64", false, true, 32, 32, 64},
+		{"PV/T=32/d=64", false, false, 32, 64, 32},
+		{"dV=P^TdY/T=32/d=64", true, false, 32, 64, 32},
+		{"QK^T/T=128/d=64", false, true, 128, 128, 64},
+		{"PV/T=128/d=64", false, false, 128, 64, 128},
+	}
+	for _, im := range Impls() {
+		for _, s := range shapes {
+			b.Run(im.Name+"/"+s.name, func(b *testing.B) {
+				benchGemm(b, im, s.tA, s.tB, s.m, s.n, s.k)
+			})
+		}
+	}
+}

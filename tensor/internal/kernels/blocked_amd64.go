@@ -1,0 +1,351 @@
+//go:build !purego
+
+package kernels
+
+import "sync"
+
+// The blocked GEMM (GotoBLAS/BLIS scheme) behind the assembly
+// implementations. For each block of blockM rows of C and blockK steps of k
+// it packs op(A) into micro-panels of mr rows (k-major, so the kernel reads
+// mr consecutive values per step); for each block of blockN columns it packs
+// op(B) into micro-panels of nr columns. The register tile mr×nr is then
+// computed by the assembly micro-kernel, walking the nr-panels of B (which
+// stay in L2) with one mr-panel of A (which stays in L1). Transposes are
+// absorbed by the packing routines, so all four cases run the same kernel.
+//
+// Skinny products (m <= 8, the shapes of decoding one token at a time) skip
+// packing on the AVX-512 path: A·Bᵀ becomes dot products of rows of A with
+// rows of B, and A·B a sweep down the rows of B, so B is read once, in
+// order, at memory speed.
+
+type microKernel func(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+type dotsKernel func(k int, a *float32, lda int, b *float32, ldb int, out *float32)
+
+// gemmArch describes one family of micro-kernels.
+type gemmArch struct {
+	mr, nr int
+	kern   [9]microKernel // kern[r] computes an r×nr tile, r = 1..mr
+	dots   [9]dotsKernel  // optional: r×4 (r > 4: r×2) dot products, r = 1..8
+	rows   func(r, n int, a, b *float32, ldb int, c *float32, ldc int)
+}
+
+// gemmBuf holds the packing buffers of one running GEMM.
+type gemmBuf struct {
+	a, b []float32
+	tmp  [8 * 32]float32 // an edge tile of C
+	out  [16]float32     // results of a dots kernel
+}
+
+// bufs holds the packing buffers not in use. A sync.Pool would drop them at
+// every garbage collection, and 3 MB buffers reallocated that often trigger
+// collections themselves; this list only grows, to the largest number of
+// GEMMs that ever ran at once.
+var bufs struct {
+	sync.Mutex
+	free []*gemmBuf
+}
+
+func getBuf() *gemmBuf {
+	bufs.Lock()
+	if n := len(bufs.free); n > 0 {
+		b := bufs.free[n-1]
+		bufs.free = bufs.free[:n-1]
+		bufs.Unlock()
+		return b
+	}
+	bufs.Unlock()
+	return &gemmBuf{a: make([]float32, blockM*blockK), b: make([]float32, blockK*blockN)}
+}
+
+func putBuf(b *gemmBuf) {
+	bufs.Lock()
+	bufs.free = append(bufs.free, b)
+	bufs.Unlock()
+}
+
+// scaleC sets C = beta·C over m×n (clearing it when beta is 0).
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+func (g *gemmArch) gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	_ = c[(m-1)*ldc+n-1]
+	if k <= 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	// The assembly does no bounds checks: check the corners here.
+	if transA {
+		_ = a[(k-1)*lda+m-1]
+	} else {
+		_ = a[(m-1)*lda+k-1]
+	}
+	if transB {
+		_ = b[(n-1)*ldb+k-1]
+	} else {
+		_ = b[(k-1)*ldb+n-1]
+	}
+	buf := getBuf()
+	switch {
+	case m <= 8 && transB && g.dots[1] != nil && (!transA || m*k <= len(buf.a)):
+		g.gemmDots(transA, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, buf)
+	case m <= 8 && !transB && g.rows != nil && n >= 32 && 8*k <= len(buf.a):
+		n32 := n &^ 31
+		if n32 < n {
+			g.gemmPacked(transA, false, m, n-n32, k, alpha, a, lda, b[n32:], ldb, beta, c[n32:], ldc, buf)
+		}
+		g.gemmRows(transA, m, n32, k, alpha, a, lda, b, ldb, beta, c, ldc, buf)
+	default:
+		g.gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, buf)
+	}
+	putBuf(buf)
+}
+
+// gemmPacked is the blocked, packed GEMM. Arguments are checked by gemm.
+func (g *gemmArch) gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, buf *gemmBuf) {
+	mr, nr := g.mr, g.nr
+	pa, pb := buf.a, buf.b
+	tmp := &buf.tmp
+	for ic := 0; ic < m; ic += blockM {
+		mcb := min(blockM, m-ic)
+		for pc := 0; pc < k; pc += blockK {
+			kcb := min(blockK, k-pc)
+			packA(pa, transA, a, lda, ic, mcb, pc, kcb, mr)
+			bet, accum := beta, 0
+			if beta != 0 {
+				accum = 1
+			}
+			if pc > 0 {
+				bet, accum = 1, 1
+			}
+			for jc := 0; jc < n; jc += blockN {
+				ncb := min(blockN, n-jc)
+				packB(pb, transB, b, ldb, pc, kcb, jc, ncb, nr)
+				for ir := 0; ir < mcb; ir += mr {
+					r := min(mr, mcb-ir)
+					kern := g.kern[r]
+					ap := &pa[ir*kcb]
+					cRow := (ic+ir)*ldc + jc
+					for jr := 0; jr < ncb; jr += nr {
+						bp := &pb[jr*kcb]
+						if w := ncb - jr; w < nr {
+							kern(kcb, ap, bp, nr, &tmp[0], nr, 1, 0, 0)
+							mergeTile(r, w, alpha, tmp[:], nr, bet, accum, c[cRow+jr:], ldc)
+							continue
+						}
+						kern(kcb, ap, bp, nr, &c[cRow+jr], ldc, alpha, bet, accum)
+					}
+				}
+			}
+		}
+	}
+}
+
+// mergeTile sets C = alpha·T + beta·C (or alpha·T when accum is 0) over r×w.
+func mergeTile(r, w int, alpha float32, t []float32, ldt int, beta float32, accum int, c []float32, ldc int) {
+	for i := 0; i < r; i++ {
+		crow := c[i*ldc : i*ldc+w]
+		trow := t[i*ldt : i*ldt+w]
+		if accum == 0 {
+			for j := range crow {
+				crow[j] = alpha * trow[j]
+			}
+			continue
+		}
+		for j := range crow {
+			crow[j] = alpha*trow[j] + beta*crow[j]
+		}
+	}
+}
+
+// packA packs rows [i0, i0+mcb) and steps [p0, p0+kcb) of op(A) into
+// micro-panels of mr rows: panel q (rows i0+q·mr ...) starts at q·mr·kcb and
+// holds, for each step p, its r <= mr values.
+func packA(dst []float32, transA bool, a []float32, lda, i0, mcb, p0, kcb, mr int) {
+	ii := 0
+	if transA && mr == 8 { // A(i, p) = a[p·lda + i]: rows of a are k-major
+		// Four panels at a time: each row of a gives them one cache line
+		// and a half, and the writes stay in four streams.
+		if np := mcb / 8; np > 0 {
+			_ = a[(p0+kcb-1)*lda+i0+np*8-1]
+			_ = dst[np*8*kcb-1]
+			for q := 0; q < np; q += 4 {
+				copyPanels8(&dst[q*8*kcb], 8*kcb, &a[p0*lda+i0+q*8], lda, kcb, min(4, np-q))
+			}
+			ii = np * 8
+		}
+	}
+	for ; ii < mcb; ii += mr {
+		r := min(mr, mcb-ii)
+		d := dst[ii*kcb : ii*kcb+r*kcb]
+		if transA {
+			src := a[p0*lda+i0+ii:]
+			for p := 0; p < kcb; p++ {
+				copy(d[p*r:p*r+r], src[p*lda:p*lda+r])
+			}
+			continue
+		}
+		packTransposed(d, r, a[(i0+ii)*lda+p0:], lda, r, kcb)
+	}
+}
+
+// packB packs steps [p0, p0+kcb) and columns [j0, j0+ncb) of op(B) into
+// micro-panels of nr columns: panel q starts at q·nr·kcb and holds, for each
+// step p, nr values (zero beyond the last column).
+func packB(dst []float32, transB bool, b []float32, ldb, p0, kcb, j0, ncb, nr int) {
+	jj := 0
+	if !transB && (nr == 32 || nr == 16) { // B(p, j) = b[p·ldb + j]
+		if np := ncb / nr; np > 0 {
+			_ = b[(p0+kcb-1)*ldb+j0+np*nr-1]
+			_ = dst[np*nr*kcb-1]
+			if nr == 32 {
+				copyPanels32(&dst[0], nr*kcb, &b[p0*ldb+j0], ldb, kcb, np)
+			} else {
+				copyPanels16(&dst[0], nr*kcb, &b[p0*ldb+j0], ldb, kcb, np)
+			}
+			jj = np * nr
+		}
+	}
+	for ; jj < ncb; jj += nr {
+		w := min(nr, ncb-jj)
+		d := dst[jj*kcb : jj*kcb+nr*kcb]
+		if transB { // B(p, j) = b[j·ldb + p]
+			packTransposed(d, nr, b[(j0+jj)*ldb+p0:], ldb, w, kcb)
+		} else {
+			src := b[p0*ldb+j0+jj:]
+			for p := 0; p < kcb; p++ {
+				copy(d[p*nr:p*nr+w], src[p*ldb:p*ldb+w])
+			}
+		}
+		if w < nr {
+			for p := 0; p < kcb; p++ {
+				clear(d[p*nr+w : p*nr+nr])
+			}
+		}
+	}
+}
+
+// packTransposed sets d[p·ds + i] = src[i·ld + p] for i < rows, p < cols.
+func packTransposed(d []float32, ds int, src []float32, ld, rows, cols int) {
+	cols8 := cols &^ 7
+	i := 0
+	if cols8 > 0 {
+		for ; i+8 <= rows; i += 8 {
+			_ = src[(i+7)*ld+cols8-1]
+			_ = d[(cols8-1)*ds+i+7]
+			transpose8(&src[i*ld], ld, &d[i], ds, cols8/8)
+			for p := cols8; p < cols; p++ {
+				for q := 0; q < 8; q++ {
+					d[p*ds+i+q] = src[(i+q)*ld+p]
+				}
+			}
+		}
+	}
+	for ; i < rows; i++ {
+		s := src[i*ld : i*ld+cols]
+		for p, v := range s {
+			d[p*ds+i] = v
+		}
+	}
+}
+
+// gemmDots computes C = alpha·op(A)·Bᵀ + beta·C for m <= 8 as dot products
+// of the rows of A with rows of B, reading B once.
+func (g *gemmArch) gemmDots(transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, buf *gemmBuf) {
+	if transA { // gather the m rows of op(A) contiguously
+		t := buf.a[:m*k]
+		for p := 0; p < k; p++ {
+			for i := 0; i < m; i++ {
+				t[i*k+p] = a[p*lda+i]
+			}
+		}
+		a, lda = t, k
+	}
+	out := &buf.out
+	dots := g.dots[m]
+	cb := 4
+	if m > 4 {
+		cb = 2
+	}
+	nb := n - n%cb
+	for j := 0; j < nb; j += cb {
+		dots(k, &a[0], lda, &b[j*ldb], ldb, &out[0])
+		for i := 0; i < m; i++ {
+			crow := c[i*ldc+j : i*ldc+j+cb]
+			o := out[i*cb : i*cb+cb]
+			if beta == 0 {
+				for q := range crow {
+					crow[q] = alpha * o[q]
+				}
+			} else {
+				for q := range crow {
+					crow[q] = alpha*o[q] + beta*crow[q]
+				}
+			}
+		}
+	}
+	for j := nb; j < n; j++ {
+		for i := 0; i < m; i++ {
+			v := alpha * dotAVX512(a[i*lda:i*lda+k], b[j*ldb:j*ldb+k])
+			if beta != 0 {
+				v += beta * c[i*ldc+j]
+			}
+			c[i*ldc+j] = v
+		}
+	}
+}
+
+// gemmRows computes C = alpha·op(A)·B + beta·C for m <= 8 and n a multiple
+// of 32 by sweeping down the rows of B, eight at a time, over column blocks
+// whose rows of C stay in L1.
+func (g *gemmArch) gemmRows(transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, buf *gemmBuf) {
+	scaleC(m, n, beta, c, ldc)
+	k8 := k &^ 7
+	coef := buf.a[:k8*8]
+	for p := 0; p < k8; p++ {
+		cp := coef[p*8 : p*8+8]
+		for i := 0; i < m; i++ {
+			if transA {
+				cp[i] = alpha * a[p*lda+i]
+			} else {
+				cp[i] = alpha * a[i*lda+p]
+			}
+		}
+	}
+	// Column blocks whose m rows of C stay in L1 (32 KB); B is read in
+	// runs of colBlock values per row.
+	colBlock := max(32, (8192/m)&^31)
+	for jb := 0; jb < n; jb += colBlock {
+		w := min(colBlock, n-jb)
+		for p := 0; p < k8; p += 8 {
+			g.rows(m, w, &coef[p*8], &b[p*ldb+jb], ldb, &c[jb], ldc)
+		}
+		for p := k8; p < k; p++ {
+			for i := 0; i < m; i++ {
+				var av float32
+				if transA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				axpy512(alpha*av, &b[p*ldb+jb], &c[i*ldc+jb], w)
+			}
+		}
+	}
+}

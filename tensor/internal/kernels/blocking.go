@@ -1,0 +1,10 @@
+package kernels
+
+// Cache blocking of the packed GEMM (blocked_amd64.go). They live here, in a
+// file without build constraints, so the tests can size shapes that cross
+// every block on every build.
+const (
+	blockK = 384  // k steps per packed block: an A mr-panel (8·384·4 B) fits L1
+	blockM = 1536 // rows of op(A) packed at once (a multiple of 6 and 8)
+	blockN = 512  // columns of op(B) packed at once: 384·512·4 B fits L2
+)

@@ -1,0 +1,234 @@
+//go:build !purego
+
+package kernels
+
+//go:generate go run asm_gen.go
+
+// Assembly in gemm_amd64.s, written by asm_gen.go.
+
+//go:noescape
+func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+
+//go:noescape
+func xgetbv() (eax, edx uint32)
+
+// The micro-kernels compute an r×nr tile of C (nr = 32 for AVX-512, 16 for
+// AVX2): C[i, 0:nr] = alpha·Σp a[p·r+i]·b[p·ldb+j] (+ beta·C[i, j] when
+// accum != 0), with a a packed micro-panel of k steps of r values and b k
+// rows of nr values, ldb apart. ldb and ldc count elements.
+
+//go:noescape
+func gemm512R1(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R3(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R4(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R5(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R6(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R7(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R8(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm256R1(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm256R2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm256R3(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm256R4(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm256R5(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm256R6(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+// dots512R<r> computes out[i·cb+j] = Σp a[i·lda+p]·b[j·ldb+p] for i < r,
+// j < cb, p < k, where cb = 4 for r <= 4, else 2 (AVX-512). out must have
+// room for 16 values.
+//
+//go:noescape
+func dots512R1(k int, a *float32, lda int, b *float32, ldb int, out *float32)
+
+//go:noescape
+func dots512R2(k int, a *float32, lda int, b *float32, ldb int, out *float32)
+
+//go:noescape
+func dots512R3(k int, a *float32, lda int, b *float32, ldb int, out *float32)
+
+//go:noescape
+func dots512R4(k int, a *float32, lda int, b *float32, ldb int, out *float32)
+
+//go:noescape
+func dots512R5(k int, a *float32, lda int, b *float32, ldb int, out *float32)
+
+//go:noescape
+func dots512R6(k int, a *float32, lda int, b *float32, ldb int, out *float32)
+
+//go:noescape
+func dots512R7(k int, a *float32, lda int, b *float32, ldb int, out *float32)
+
+//go:noescape
+func dots512R8(k int, a *float32, lda int, b *float32, ldb int, out *float32)
+
+// rows512 adds, for 8 rows of B and n (a multiple of 32, > 0) columns,
+// C[i, 0:n] += Σp a[p·8+i]·B[p, 0:n] for i < r (AVX-512).
+//
+//go:noescape
+func rows512(r, n int, a *float32, b *float32, ldb int, c *float32, ldc int)
+
+// transpose8 sets dst[(8b+q)·dstStride + r] = src[r·ld + 8b+q] for r, q < 8
+// and b < n8 (AVX).
+//
+//go:noescape
+func transpose8(src *float32, ld int, dst *float32, dstStride int, n8 int)
+
+// copyPanels<w> sets dst[q·ps + p·w + j] = src[p·ld + q·w + j] for p < k,
+// q < np, j < w (AVX).
+//
+//go:noescape
+func copyPanels8(dst *float32, ps int, src *float32, ld, k, np int)
+
+//go:noescape
+func copyPanels16(dst *float32, ps int, src *float32, ld, k, np int)
+
+//go:noescape
+func copyPanels32(dst *float32, ps int, src *float32, ld, k, np int)
+
+// peak512 and peak256 run n iterations of register-only FMAs: 24 zmm
+// (768 flops) and 12 ymm (192 flops) per iteration.
+func peak512(n int)
+
+func peak256(n int)
+
+//go:noescape
+func dot512(x, y *float32, n int) float32
+
+//go:noescape
+func axpy512(alpha float32, x, y *float32, n int)
+
+// dot256 and axpy256 need n to be a multiple of 8.
+//
+//go:noescape
+func dot256(x, y *float32, n int) float32
+
+//go:noescape
+func axpy256(alpha float32, x, y *float32, n int)
+
+var (
+	hasAVX2FMA bool // AVX2 and FMA, with the OS saving ymm state
+	hasAVX512  bool // AVX-512 F and VL, with the OS saving zmm and opmask state
+)
+
+func detect() {
+	maxID, _, _, _ := cpuid(0, 0)
+	if maxID < 7 {
+		return
+	}
+	_, _, ecx1, _ := cpuid(1, 0)
+	const (
+		fma     = 1 << 12
+		osxsave = 1 << 27
+		avx     = 1 << 28
+	)
+	if ecx1&(fma|osxsave|avx) != fma|osxsave|avx {
+		return
+	}
+	xcr0, _ := xgetbv()
+	if xcr0&0x6 != 0x6 { // SSE and AVX state
+		return
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	const (
+		avx2     = 1 << 5
+		avx512f  = 1 << 16
+		avx512vl = 1 << 31
+	)
+	hasAVX2FMA = ebx7&avx2 != 0
+	hasAVX512 = hasAVX2FMA && ebx7&(avx512f|avx512vl) == avx512f|avx512vl && xcr0&0xe6 == 0xe6 // + opmask, ZMM_Hi256, Hi16_ZMM
+}
+
+var arch512 = &gemmArch{
+	mr: 8, nr: 32,
+	kern: [...]microKernel{nil, gemm512R1, gemm512R2, gemm512R3, gemm512R4, gemm512R5, gemm512R6, gemm512R7, gemm512R8},
+	dots: [...]dotsKernel{nil, dots512R1, dots512R2, dots512R3, dots512R4, dots512R5, dots512R6, dots512R7, dots512R8},
+	rows: rows512,
+}
+
+var arch256 = &gemmArch{
+	mr: 6, nr: 16,
+	kern: [...]microKernel{nil, gemm256R1, gemm256R2, gemm256R3, gemm256R4, gemm256R5, gemm256R6, nil, nil},
+}
+
+func init() {
+	detect()
+	if hasAVX2FMA {
+		impls = append(impls, Impl{Name: "avx2", Gemm: arch256.gemm, Dot: dotAVX2, Axpy: axpyAVX2, MR: 6, NR: 16})
+	}
+	if hasAVX512 {
+		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, Dot: dotAVX512, Axpy: axpyAVX512, MR: 8, NR: 32})
+	}
+	active = impls[len(impls)-1]
+	switch {
+	case hasAVX512:
+		peakLoop = func(n int) float64 { peak512(n); return 768 * float64(n) }
+	case hasAVX2FMA:
+		peakLoop = func(n int) float64 { peak256(n); return 192 * float64(n) }
+	}
+}
+
+func dotAVX512(x, y []float32) float32 {
+	if len(x) == 0 {
+		return 0
+	}
+	y = y[:len(x)]
+	return dot512(&x[0], &y[0], len(x))
+}
+
+func axpyAVX512(alpha float32, x, y []float32) {
+	if len(x) == 0 {
+		return
+	}
+	y = y[:len(x)]
+	axpy512(alpha, &x[0], &y[0], len(x))
+}
+
+func dotAVX2(x, y []float32) float32 {
+	y = y[:len(x)]
+	n := len(x) &^ 7
+	var s float32
+	if n > 0 {
+		s = dot256(&x[0], &y[0], n)
+	}
+	for i := n; i < len(x); i++ {
+		s += x[i] * y[i]
+	}
+	return s
+}
+
+func axpyAVX2(alpha float32, x, y []float32) {
+	y = y[:len(x)]
+	n := len(x) &^ 7
+	if n > 0 {
+		axpy256(alpha, &x[0], &y[0], n)
+	}
+	for i := n; i < len(x); i++ {
+		y[i] += alpha * x[i]
+	}
+}

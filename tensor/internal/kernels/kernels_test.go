@@ -1,0 +1,249 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// guard fills the space around every buffer handed to a kernel; a write
+// out of bounds changes it.
+const guard = float32(-7.3125e7)
+
+const guardLen = 67
+
+// guarded returns a buffer of n values (random, or NaN when nan is set)
+// between guard regions, and the whole allocation.
+func guarded(rng *rand.Rand, n int, nan bool) (data, all []float32) {
+	all = make([]float32, n+2*guardLen)
+	for i := range all {
+		all[i] = guard
+	}
+	data = all[guardLen : guardLen+n : guardLen+n]
+	for i := range data {
+		if nan {
+			data[i] = float32(math.NaN())
+		} else {
+			data[i] = float32(rng.NormFloat64())
+		}
+	}
+	return data, all
+}
+
+func checkGuards(t *testing.T, what string, all []float32, n int) {
+	t.Helper()
+	for i := 0; i < guardLen; i++ {
+		if all[i] != guard || all[guardLen+n+i] != guard {
+			t.Fatalf("%s: write outside the buffer", what)
+		}
+	}
+}
+
+func sameBits(x, y []float32) bool {
+	for i := range x {
+		if math.Float32bits(x[i]) != math.Float32bits(y[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+type gemmCase struct {
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	pad            int // extra stride on every matrix
+}
+
+func (g gemmCase) String() string {
+	return fmt.Sprintf("tA=%v tB=%v m=%d n=%d k=%d alpha=%v beta=%v pad=%d", g.transA, g.transB, g.m, g.n, g.k, g.alpha, g.beta, g.pad)
+}
+
+// extent is the number of elements a rows×cols matrix with stride ld spans.
+func extent(rows, cols, ld int) int {
+	if rows == 0 || cols == 0 {
+		return 0
+	}
+	return (rows-1)*ld + cols
+}
+
+func runGemmCase(t *testing.T, im Impl, rng *rand.Rand, g gemmCase) {
+	t.Helper()
+	ar, ac := g.m, g.k
+	if g.transA {
+		ar, ac = g.k, g.m
+	}
+	br, bc := g.k, g.n
+	if g.transB {
+		br, bc = g.n, g.k
+	}
+	lda, ldb, ldc := ac+g.pad, bc+g.pad, g.n+g.pad
+	a, aAll := guarded(rng, extent(ar, ac, lda), false)
+	b, bAll := guarded(rng, extent(br, bc, ldb), false)
+	c, cAll := guarded(rng, extent(g.m, g.n, ldc), g.beta == 0)
+	// Padding between rows of C must survive too.
+	for i := 0; i+1 < g.m && g.n > 0; i++ {
+		for j := g.n; j < ldc; j++ {
+			c[i*ldc+j] = guard
+		}
+	}
+	a0 := append([]float32(nil), a...)
+	b0 := append([]float32(nil), b...)
+	c0 := append([]float32(nil), c...)
+
+	im.Gemm(g.transA, g.transB, g.m, g.n, g.k, g.alpha, a, lda, b, ldb, g.beta, c, ldc)
+
+	checkGuards(t, g.String()+": A", aAll, len(a))
+	checkGuards(t, g.String()+": B", bAll, len(b))
+	checkGuards(t, g.String()+": C", cAll, len(c))
+	if !sameBits(a, a0) || !sameBits(b, b0) {
+		t.Fatalf("%s: %s modified an input", g, im.Name)
+	}
+	at := func(i, p int) float64 {
+		if g.transA {
+			return float64(a[p*lda+i])
+		}
+		return float64(a[i*lda+p])
+	}
+	bt := func(p, j int) float64 {
+		if g.transB {
+			return float64(b[j*ldb+p])
+		}
+		return float64(b[p*ldb+j])
+	}
+	for i := 0; i < g.m; i++ {
+		for j := g.n; j < ldc && i+1 < g.m && g.n > 0; j++ {
+			if c[i*ldc+j] != guard {
+				t.Fatalf("%s: %s wrote into the padding of C row %d", g, im.Name, i)
+			}
+		}
+		for j := 0; j < g.n; j++ {
+			var s, mag float64
+			for p := 0; p < g.k; p++ {
+				v := at(i, p) * bt(p, j)
+				s += v
+				mag += math.Abs(v)
+			}
+			want := float64(g.alpha) * s
+			mag *= math.Abs(float64(g.alpha))
+			if g.beta != 0 {
+				want += float64(g.beta) * float64(c0[i*ldc+j])
+				mag += math.Abs(float64(g.beta) * float64(c0[i*ldc+j]))
+			}
+			got := float64(c[i*ldc+j])
+			if !(math.Abs(got-want) <= 2e-5*mag+1e-30) {
+				t.Fatalf("%s: %s C[%d,%d] = %v, want %v", g, im.Name, i, j, got, want)
+			}
+		}
+	}
+}
+
+var alphaBetas = [][2]float32{{1, 0}, {1, 1}, {0.75, -1.5}, {-2, 0}, {0, 0.5}, {0, 0}, {1.25, 1}}
+
+// dim draws a matrix dimension, mostly small, often just around a tile edge.
+func dim(rng *rand.Rand) int {
+	switch rng.IntN(3) {
+	case 0:
+		return rng.IntN(18)
+	case 1:
+		return []int{6, 8, 12, 16, 24, 31, 32, 33, 48, 63, 64, 65, 96, 97}[rng.IntN(14)]
+	default:
+		return rng.IntN(131)
+	}
+}
+
+func TestGemm(t *testing.T) {
+	for _, im := range Impls() {
+		t.Run(im.Name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			for _, tA := range []bool{false, true} {
+				for _, tB := range []bool{false, true} {
+					var cases []gemmCase
+					// Exhaustive small shapes, every tile remainder.
+					for m := 0; m <= 9; m++ {
+						for n := 0; n <= 34; n += 1 + n/8 {
+							for _, k := range []int{0, 1, 3, 8, 17} {
+								ab := alphaBetas[(m+n+k)%len(alphaBetas)]
+								cases = append(cases, gemmCase{tA, tB, m, n, k, ab[0], ab[1], (m + n) % 3})
+							}
+						}
+					}
+					// Random shapes up to 130.
+					for range 120 {
+						ab := alphaBetas[rng.IntN(len(alphaBetas))]
+						cases = append(cases, gemmCase{tA, tB, dim(rng), dim(rng), dim(rng), ab[0], ab[1], rng.IntN(4)})
+					}
+					// Shapes that cross the cache blocks (k, n and m blocks).
+					cases = append(cases,
+						gemmCase{tA, tB, 37, 45, 2*blockK + 9, 1, 0, 1},
+						gemmCase{tA, tB, 19, blockN + 45, 70, 0.5, 1, 2},
+						gemmCase{tA, tB, blockM + 13, 35, 9, 1, -1, 3},
+						gemmCase{tA, tB, 3, 300, 1100, 1, 0.5, 1},
+						gemmCase{tA, tB, 8, 1027, 13, 1, 0, 0},
+						gemmCase{tA, tB, 1, 64, 517, 2, 0, 5},
+						gemmCase{tA, tB, 5, 70, 801, 1, 0.25, 1},
+						gemmCase{tA, tB, 8, 67, 40, -1, 1, 2},
+						gemmCase{tA, tB, 7, 1100, 9, 1, 0, 0},
+					)
+					for _, g := range cases {
+						runGemmCase(t, im, rng, g)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestDotAxpy(t *testing.T) {
+	for _, im := range Impls() {
+		t.Run(im.Name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(3, 4))
+			for n := 0; n <= 300; n++ {
+				x, xAll := guarded(rng, n, false)
+				y, yAll := guarded(rng, n, false)
+				x0 := append([]float32(nil), x...)
+				y0 := append([]float32(nil), y...)
+				got := im.Dot(x, y)
+				var want, mag float64
+				for i := range x {
+					want += float64(x[i]) * float64(y[i])
+					mag += math.Abs(float64(x[i]) * float64(y[i]))
+				}
+				if !(math.Abs(float64(got)-want) <= 1e-5*mag+1e-30) {
+					t.Fatalf("%s Dot n=%d: got %v want %v", im.Name, n, got, want)
+				}
+				if !sameBits(x, x0) || !sameBits(y, y0) {
+					t.Fatalf("%s Dot n=%d modified an input", im.Name, n)
+				}
+				alpha := float32(rng.NormFloat64())
+				im.Axpy(alpha, x, y)
+				for i := range y {
+					w := float64(y0[i]) + float64(alpha)*float64(x[i])
+					if !(math.Abs(float64(y[i])-w) <= 1e-6*(math.Abs(float64(y0[i]))+math.Abs(float64(alpha*x[i])))+1e-30) {
+						t.Fatalf("%s Axpy n=%d: y[%d] = %v, want %v", im.Name, n, i, y[i], w)
+					}
+				}
+				if !sameBits(x, x0) {
+					t.Fatalf("%s Axpy n=%d modified x", im.Name, n)
+				}
+				checkGuards(t, "x", xAll, n)
+				checkGuards(t, "y", yAll, n)
+			}
+		})
+	}
+}
+
+func TestUse(t *testing.T) {
+	for _, im := range Impls() {
+		prev, ok := Use(im.Name)
+		if !ok || Active().Name != im.Name {
+			t.Fatalf("Use(%q) failed", im.Name)
+		}
+		Use(prev.Name)
+	}
+	if _, ok := Use("no such implementation"); ok {
+		t.Fatal("Use accepted an unknown name")
+	}
+	t.Logf("implementations: %d, active %s", len(Impls()), Active().Name)
+}
