@@ -52,7 +52,7 @@ func measure(reps int, fn func()) (time.Duration, float64) {
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("which benchmark? gemm, attention, train, train-gpt or decode (attn bench gemm -h for flags)")
+		return errors.New("which benchmark? peak, gemm, attention, train, train-gpt or decode (attn bench gemm -h for flags)")
 	}
 	fs := flag.NewFlagSet("attn bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -77,6 +77,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	tensor.SetWorkers(*workers)
 	var r benchResult
 	switch args[0] {
+	case "peak":
+		peak, bw := tensor.PeakGFLOPS(2*time.Second), tensor.StreamGBps(*reps)
+		r = benchResult{Bench: "peak", Params: map[string]any{"stream_gbps": bw}, GFLOPS: peak}
+		if !*asJSON {
+			fmt.Fprintf(stdout, "FMA peak: %.1f GFLOP/s on %d workers; memory bandwidth (STREAM triad): %.1f GB/s\n", peak, tensor.Workers(), bw)
+			return nil
+		}
 	case "gemm":
 		r = benchGemm(*m, *n, *k, *reps)
 	case "attention":
@@ -102,7 +109,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("unknown benchmark %q (want gemm, attention, train, train-gpt or decode)", args[0])
+		return fmt.Errorf("unknown benchmark %q (want peak, gemm, attention, train, train-gpt or decode)", args[0])
 	}
 	r.Params["workers"] = tensor.Workers()
 	r.AllocBytes = lastBytes

@@ -28,7 +28,7 @@ var commands = []command{
 	{"eval", "loss and perplexity of a GPT on a text file, or BLEU/chrF of translations", runEval},
 	{"tokenize", "text to token ids (or back, --decode) with a tokenizer.json, vocab.txt or vocab.json", runTokenize},
 	{"average", "average the weights of checkpoints (as the paper does with the last 5)", runAverage},
-	{"bench", "measure speed: gemm, attention, train, train-gpt, decode", runBench},
+	{"bench", "measure speed: peak, gemm, attention, train, train-gpt, decode", runBench},
 }
 
 func main() {
