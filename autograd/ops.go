@@ -299,11 +299,21 @@ func (tp *Tape) GELUTanh(x *Var) *Var {
 	xd := x.Value.Data
 	th := tp.floats(len(xd))
 	tensor.Parallel(len(xd), elemGrain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := xd[i]
-			t := tanhf(geluC * (v + 0.044715*v*v*v))
-			th[i] = t
-			y.Data[i] = 0.5 * v * (1 + t)
+		// tanh(u) = sign(u)·(1 − e^(−2|u|))/(1 + e^(−2|u|)): the exponent is
+		// never positive, so one vectorised pass of expShift computes them.
+		xs, ts, ys := xd[lo:hi], th[lo:hi], y.Data[lo:hi]
+		for i, v := range xs {
+			ts[i] = -2 * geluC * abs32(v+0.044715*v*v*v)
+		}
+		expShift(ts, 0)
+		for i, v := range xs {
+			e := ts[i]
+			t := (1 - e) / (1 + e)
+			if v < 0 { // u has the sign of v
+				t = -t
+			}
+			ts[i] = t
+			ys[i] = 0.5 * v * (1 + t)
 		}
 	})
 	out, rec := tp.result(y, x)
@@ -395,3 +405,6 @@ func checkSuffix(op string, a, b *Var) {
 		panic(fmt.Sprintf("autograd.%s: shape %v does not broadcast onto %v", op, bs, as))
 	}
 }
+
+// abs32 returns |x|.
+func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
