@@ -63,7 +63,7 @@ func lmPresets() map[string]lmPreset {
 	return map[string]lmPreset{
 		"shakespeare-char": {
 			Model: gpt.Config{NPositions: 128, NEmbd: 192, NLayer: 4, NHead: 6, Dropout: 0.1, Eps: 1e-5},
-			Data:  train.LMData{Context: 128, Batch: 32, EvalBatches: 20, Seed: 1337},
+			Data:  train.LMData{Context: 128, Batch: 16, EvalBatches: 20, Seed: 1337},
 			Train: shakespeare,
 		},
 		"baby-gpt": {
