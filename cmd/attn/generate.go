@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/attn-go/attn/eval"
 	"github.com/attn-go/attn/generate"
@@ -53,6 +54,26 @@ func loadLM(dir string) (*gpt.Model, tokenizer.Tokenizer, error) {
 	return m, tok, nil
 }
 
+// checkLossless fails if ids do not decode back to text: a tokenizer with no
+// unknown token (a character vocabulary, say) drops characters it does not
+// know, as HuggingFace's does, which would make a loss or a prompt silently
+// wrong.
+func checkLossless(tok tokenizer.Tokenizer, text string, ids []int) error {
+	back, err := tok.Decode(ids)
+	if err != nil {
+		return err
+	}
+	if back == text {
+		return nil
+	}
+	i := 0
+	for i < len(back) && i < len(text) && back[i] == text[i] {
+		i++
+	}
+	r, _ := utf8.DecodeRuneInString(text[i:])
+	return fmt.Errorf("the tokenizer cannot encode character %q at byte %d (it is not in the vocabulary)", r, i)
+}
+
 func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn generate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -81,6 +102,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	}
 	enc, err := tok.Encode(*prompt)
 	if err != nil {
+		return fmt.Errorf("prompt: %w", err)
+	}
+	if err := checkLossless(tok, *prompt, enc.IDs); err != nil {
 		return fmt.Errorf("prompt: %w", err)
 	}
 	ids := enc.IDs
@@ -164,6 +188,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	enc, err := tok.Encode(string(text))
 	if err != nil {
+		return fmt.Errorf("%s: %w", *file, err)
+	}
+	if err := checkLossless(tok, string(text), enc.IDs); err != nil {
 		return fmt.Errorf("%s: %w", *file, err)
 	}
 	loss, n, err := meanLoss(m, enc.IDs)

@@ -42,6 +42,11 @@ func TestTrainResumeGenerateEval(t *testing.T) {
 	text := filepath.Join(t.TempDir(), "text.txt")
 	const speech = "First Citizen:\nBefore we proceed any further, hear me speak.\n"
 	os.WriteFile(text, []byte(speech), 0o644)
+	os.WriteFile(text, []byte("naïve #"), 0o644)
+	if out, code := attn(t, "eval", "--model", dir, "--data", text); code == 0 || !strings.Contains(out, "cannot encode character 'ï'") {
+		t.Errorf("attn eval of a character outside the vocabulary: exit %d\n%s", code, out)
+	}
+	os.WriteFile(text, []byte(speech), 0o644)
 	out, code = attn(t, "eval", "--model", dir, "--data", text, "--json")
 	var res struct {
 		Loss, Perplexity float64
