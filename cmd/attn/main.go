@@ -26,6 +26,8 @@ var commands = []command{
 	{"generate", "continue a prompt with a trained GPT", runGenerate},
 	{"translate", "translate lines of a file or stdin with an encoder-decoder (beam search)", runTranslate},
 	{"eval", "loss and perplexity of a GPT on a text file, or BLEU/chrF of translations", runEval},
+	{"embed", "sentence embeddings from a BERT folder, one JSON line per input line", runEmbed},
+	{"fill-mask", "predict the [MASK] tokens of a sentence with a BERT folder", runFillMask},
 	{"tokenize", "text to token ids (or back, --decode) with a tokenizer.json, vocab.txt or vocab.json", runTokenize},
 	{"average", "average the weights of checkpoints (as the paper does with the last 5)", runAverage},
 	{"bench", "measure speed: peak, gemm, attention, train, train-gpt, decode", runBench},

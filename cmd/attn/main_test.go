@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,5 +88,49 @@ func TestEvalBLEU(t *testing.T) {
 	os.WriteFile(ref, []byte("one line\n"), 0o644)
 	if out, code := attn(t, "eval", "--bleu", "--ref", ref, hyp); code == 0 || !strings.Contains(out, "lines") {
 		t.Errorf("attn eval --bleu with misaligned files: exit %d\n%s", code, out)
+	}
+}
+
+// TestEmbedAndFillMask runs the BERT commands on the tiny HuggingFace-layout
+// checkpoint in testdata, with a 100-token WordPiece vocabulary made here.
+func TestEmbedAndFillMask(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join("..", "..", "testdata", "hf", "bert-tiny")
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	vocab := []string{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "paris", "is", "the", "capital", "of", "france", "."}
+	for len(vocab) < 100 {
+		vocab = append(vocab, fmt.Sprintf("w%d", len(vocab)))
+	}
+	os.WriteFile(filepath.Join(dir, "vocab.txt"), []byte(strings.Join(vocab, "\n")+"\n"), 0o644)
+	in := filepath.Join(dir, "in.txt")
+	os.WriteFile(in, []byte("Paris is the capital of France.\nthe capital\n"), 0o644)
+	out, code := attn(t, "embed", "--model", dir, "--pooling", "mean", "--normalize", in)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 {
+		t.Fatalf("attn embed: exit %d\n%s", code, out)
+	}
+	var e struct{ Embedding []float64 }
+	if err := json.Unmarshal([]byte(lines[0]), &e); err != nil || len(e.Embedding) != 32 {
+		t.Fatalf("attn embed line: %v, %d values", err, len(e.Embedding))
+	}
+	var norm float64
+	for _, v := range e.Embedding {
+		norm += v * v
+	}
+	if norm < 0.999 || norm > 1.001 {
+		t.Errorf("--normalize: squared norm %v; want 1", norm)
+	}
+	out, code = attn(t, "fill-mask", "--model", dir, "--top-k", "3", "Paris is the [MASK] of France.")
+	if code != 0 || len(strings.Split(strings.TrimSpace(out), "\n")) != 3 {
+		t.Errorf("attn fill-mask: exit %d\n%s", code, out)
+	}
+	if out, code := attn(t, "fill-mask", "--model", dir, "no mask here"); code == 0 || !strings.Contains(out, "no [MASK]") {
+		t.Errorf("attn fill-mask without a mask: exit %d\n%s", code, out)
 	}
 }

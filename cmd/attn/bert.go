@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/attn-go/attn/model/bert"
+	"github.com/attn-go/attn/tokenizer"
+)
+
+// loadBERT loads a BERT folder (HuggingFace layout) and its WordPiece
+// tokenizer (tokenizer.json or vocab.txt).
+func loadBERT(dir string) (*bert.Model, *tokenizer.Pipeline, error) {
+	if dir == "" {
+		return nil, nil, errors.New("--model is required")
+	}
+	m, err := bert.Load(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	tok, err := tokenizer.Open(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tok.VocabSize() > m.Cfg.VocabSize {
+		return nil, nil, fmt.Errorf("%s: tokenizer has %d tokens, the model %d", dir, tok.VocabSize(), m.Cfg.VocabSize)
+	}
+	return m, tok, nil
+}
+
+// encodeBERT tokenizes lines with special tokens ([CLS] … [SEP]) and packs
+// them into one padded batch.
+func encodeBERT(m *bert.Model, tok *tokenizer.Pipeline, lines []string) (ids, types []int, pad []bool, b, t int, err error) {
+	encs, err := tok.EncodeBatch(lines, true)
+	if err != nil {
+		return nil, nil, nil, 0, 0, err
+	}
+	seqs := make([][]int, len(encs))
+	for i, e := range encs {
+		if len(e.IDs) > m.Cfg.MaxPositions {
+			return nil, nil, nil, 0, 0, fmt.Errorf("line %d has %d tokens; the model takes at most %d", i+1, len(e.IDs), m.Cfg.MaxPositions)
+		}
+		seqs[i] = e.IDs
+	}
+	ids, pad, b, t = bert.Batch(seqs, m.Cfg.PadID)
+	return ids, make([]int, len(ids)), pad, b, t, nil
+}
+
+func runEmbed(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("attn embed", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	model := fs.String("model", "", "BERT model folder (HuggingFace layout: config.json, model.safetensors, vocab.txt or tokenizer.json)")
+	pooling := fs.String("pooling", "mean", "cls (first token) or mean (over the tokens)")
+	normalize := fs.Bool("normalize", false, "scale each embedding to unit length (for cosine similarity)")
+	batch := fs.Int("batch", 32, "lines encoded together")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	pool := bert.Pooling(*pooling)
+	if pool != bert.PoolCLS && pool != bert.PoolMean {
+		return fmt.Errorf("--pooling %q: want cls or mean", *pooling)
+	}
+	m, tok, err := loadBERT(*model)
+	if err != nil {
+		return err
+	}
+	in := io.Reader(os.Stdin)
+	if fs.NArg() > 0 && fs.Arg(0) != "-" {
+		f, err := os.Open(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	var lines []string
+	flush := func() error {
+		if len(lines) == 0 {
+			return nil
+		}
+		ids, types, pad, b, t, err := encodeBERT(m, tok, lines)
+		if err != nil {
+			return err
+		}
+		hidden, _, err := m.Encode(ids, types, pad, b, t)
+		if err != nil {
+			return err
+		}
+		vecs, err := bert.Embed(hidden, pad, pool, *normalize)
+		if err != nil {
+			return err
+		}
+		for _, v := range vecs {
+			line, _ := json.Marshal(map[string][]float32{"embedding": v})
+			w.Write(append(line, '\n'))
+		}
+		lines = lines[:0]
+		return w.Flush()
+	}
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) == *batch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return flush()
+}
+
+func runFillMask(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("attn fill-mask", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	model := fs.String("model", "", "BERT model folder with its masked-LM head")
+	topK := fs.Int("top-k", 5, "predictions to show per mask")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	text := strings.Join(fs.Args(), " ")
+	if text == "" {
+		return errors.New(`usage: attn fill-mask --model DIR "Paris is the [MASK] of France."`)
+	}
+	m, tok, err := loadBERT(*model)
+	if err != nil {
+		return err
+	}
+	maskID, ok := tok.TokenToID("[MASK]")
+	if !ok {
+		return errors.New("the tokenizer has no [MASK] token")
+	}
+	ids, types, pad, b, t, err := encodeBERT(m, tok, []string{text})
+	if err != nil {
+		return err
+	}
+	logits, err := m.MLMLogits(ids, types, pad, b, t)
+	if err != nil {
+		return err
+	}
+	v := logits.Shape[len(logits.Shape)-1]
+	found := false
+	for pos, id := range ids {
+		if id != maskID {
+			continue
+		}
+		found = true
+		for _, p := range bert.TopK(logits.Data[pos*v:(pos+1)*v], *topK) {
+			word, _ := tok.IDToToken(p.ID)
+			fmt.Fprintf(stdout, "%-16s %.4f\n", word, p.Prob)
+		}
+	}
+	if !found {
+		return errors.New("the text has no [MASK]")
+	}
+	return nil
+}
