@@ -16,6 +16,7 @@ import (
 	"github.com/attn-go/attn/eval"
 	"github.com/attn-go/attn/generate"
 	"github.com/attn-go/attn/model/gpt"
+	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/tensor"
 	"github.com/attn-go/attn/tokenizer"
 )
@@ -87,6 +88,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "random seed for sampling")
 	var stops stringList
 	fs.Var(&stops, "stop", "stop when this text appears (repeatable)")
+	beam := fs.Int("beam", 1, "encoder-decoder models (T5): beam size (1: greedy)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -95,6 +97,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		*prompt = strings.Join(fs.Args(), " ")
+	}
+	if kind, err := hf.ModelType(*model); err == nil && (kind == "t5" || kind == "mt5") {
+		return generateT5(*model, *prompt, *beam, *maxNew, stdout)
 	}
 	m, tok, err := loadLM(*model)
 	if err != nil {

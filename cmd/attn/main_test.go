@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/attn-go/attn/tokenizer"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,5 +133,32 @@ func TestEmbedAndFillMask(t *testing.T) {
 	}
 	if out, code := attn(t, "fill-mask", "--model", dir, "no mask here"); code == 0 || !strings.Contains(out, "no [MASK]") {
 		t.Errorf("attn fill-mask without a mask: exit %d\n%s", code, out)
+	}
+}
+
+// TestGenerateT5 runs text-to-text generation on the tiny T5 checkpoint in
+// testdata with a small character vocabulary made here (the output is
+// arbitrary; the command's wiring and the end token are what is checked).
+func TestGenerateT5(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join("..", "..", "testdata", "hf", "t5-tiny")
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	var alphabet strings.Builder // 64 characters: one per id of the tiny model
+	for r := rune('0'); alphabet.Len() < 64; r++ {
+		alphabet.WriteRune(r)
+	}
+	b, _ := json.Marshal(tokenizer.NewChars(alphabet.String()))
+	os.WriteFile(filepath.Join(dir, "tokenizer.json"), b, 0o644)
+	for _, beam := range []string{"1", "3"} {
+		out, code := attn(t, "generate", "--model", dir, "--beam", beam, "--max-new-tokens", "8", "HELLO")
+		if code != 0 || strings.Count(out, "\n") != 1 {
+			t.Errorf("attn generate (T5, beam %s): exit %d\n%q", beam, code, out)
+		}
 	}
 }
