@@ -21,7 +21,7 @@ func (tp *Tape) Conv1D(x, w, b *Var) *Var {
 	}
 	outDim := w.Value.Shape[1]
 	shape := append(append([]int(nil), x.Value.Shape[:len(x.Value.Shape)-1]...), outDim)
-	y := tp.alloc(shape...)
+	y := tp.output(shape...)
 	beta := float32(0)
 	if b != nil {
 		for r := 0; r < rows; r++ {
@@ -62,7 +62,7 @@ func (tp *Tape) Split(x *Var, n int) []*Var {
 	shape := append(append([]int(nil), x.Value.Shape[:len(x.Value.Shape)-1]...), w)
 	parts := make([]*Var, n)
 	for p := range parts {
-		y := tp.alloc(shape...)
+		y := tp.output(shape...)
 		for r := 0; r < rows; r++ {
 			copy(y.Data[r*w:(r+1)*w], x.Value.Data[r*c+p*w:r*c+(p+1)*w])
 		}

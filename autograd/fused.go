@@ -15,9 +15,9 @@ func (tp *Tape) LayerNorm(x, w, b *Var, eps float32) *Var {
 	if w.Value.Len() != c || (b != nil && b.Value.Len() != c) {
 		panic(fmt.Sprintf("autograd.LayerNorm: input %v, weight %v", x.Value.Shape, w.Value.Shape))
 	}
-	y := tp.alloc(x.Value.Shape...)
-	mean := tp.floats(rows)
-	rstd := tp.floats(rows)
+	y := tp.output(x.Value.Shape...)
+	mean := tp.take(rows, false) // written in full
+	rstd := tp.take(rows, false)
 	parallelRows(rows, c, func(r0, r1 int) {
 		for r := r0; r < r1; r++ {
 			xs, ys := x.Value.Data[r*c:(r+1)*c], y.Data[r*c:(r+1)*c]

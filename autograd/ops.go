@@ -37,7 +37,7 @@ func (tp *Tape) SliceRows(x *Var, lo, hi int) *Var {
 func (tp *Tape) Add(a, b *Var) *Var {
 	n, m := len(a.Value.Data), len(b.Value.Data)
 	checkSuffix("Add", a, b)
-	y := tp.alloc(a.Value.Shape...)
+	y := tp.output(a.Value.Shape...)
 	parallelRows(n/max(m, 1), m, func(r0, r1 int) {
 		for r := r0; r < r1; r++ {
 			ys, as := y.Data[r*m:(r+1)*m], a.Value.Data[r*m:(r+1)*m]
@@ -67,7 +67,7 @@ func (tp *Tape) Add(a, b *Var) *Var {
 func (tp *Tape) Mul(a, b *Var) *Var {
 	n, m := len(a.Value.Data), len(b.Value.Data)
 	checkSuffix("Mul", a, b)
-	y := tp.alloc(a.Value.Shape...)
+	y := tp.output(a.Value.Shape...)
 	for i := range y.Data {
 		y.Data[i] = a.Value.Data[i] * b.Value.Data[i%m]
 	}
@@ -93,7 +93,7 @@ func (tp *Tape) Mul(a, b *Var) *Var {
 
 // Scale returns s·x.
 func (tp *Tape) Scale(x *Var, s float32) *Var {
-	y := tp.alloc(x.Value.Shape...)
+	y := tp.output(x.Value.Shape...)
 	for i, v := range x.Value.Data {
 		y.Data[i] = s * v
 	}
@@ -137,7 +137,7 @@ func (tp *Tape) MatMul(a, b *Var, transA, transB bool) *Var {
 	if k != kb {
 		panic(fmt.Sprintf("autograd.MatMul: inner dimensions differ: %v·%v (trans %v %v)", a.Value.Shape, b.Value.Shape, transA, transB))
 	}
-	y := tp.alloc(m, n)
+	y := tp.output(m, n)
 	tensor.MatMul(y, a.Value, b.Value, transA, transB, false)
 	out, rec := tp.result(y, a, b)
 	if rec {
@@ -173,7 +173,7 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 		panic(fmt.Sprintf("autograd.Linear: input %v, weight %v", x.Value.Shape, w.Value.Shape))
 	}
 	shape := append(append([]int(nil), x.Value.Shape[:len(x.Value.Shape)-1]...), outDim)
-	y := tp.alloc(shape...)
+	y := tp.output(shape...)
 	if b != nil {
 		for r := 0; r < rows; r++ {
 			copy(y.Data[r*outDim:(r+1)*outDim], b.Value.Data)
@@ -209,7 +209,7 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 // validates its inputs first).
 func (tp *Tape) Embedding(w *Var, ids []int, scale float32) *Var {
 	vocab, c := w.Value.Shape[0], w.Value.Shape[1]
-	y := tp.alloc(len(ids), c)
+	y := tp.output(len(ids), c)
 	for i, id := range ids {
 		if id < 0 || id >= vocab {
 			panic(fmt.Sprintf("autograd.Embedding: id %d out of range [0, %d)", id, vocab))
@@ -233,7 +233,7 @@ func (tp *Tape) Embedding(w *Var, ids []int, scale float32) *Var {
 
 // ReLU returns max(x, 0).
 func (tp *Tape) ReLU(x *Var) *Var {
-	y := tp.alloc(x.Value.Shape...)
+	y := tp.output(x.Value.Shape...)
 	xd := x.Value.Data
 	tensor.Parallel(len(xd), elemGrain, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -263,7 +263,7 @@ func (tp *Tape) ReLU(x *Var) *Var {
 
 // GELU returns x·Φ(x) with the exact Gaussian CDF (PyTorch's default).
 func (tp *Tape) GELU(x *Var) *Var {
-	y := tp.alloc(x.Value.Shape...)
+	y := tp.output(x.Value.Shape...)
 	xd := x.Value.Data
 	tensor.Parallel(len(xd), elemGrain, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -295,9 +295,9 @@ const geluC = 0.7978845608028654
 // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). The tanh values are kept for
 // the backward pass.
 func (tp *Tape) GELUTanh(x *Var) *Var {
-	y := tp.alloc(x.Value.Shape...)
+	y := tp.output(x.Value.Shape...)
 	xd := x.Value.Data
-	th := tp.floats(len(xd))
+	th := tp.take(len(xd), false) // written in full
 	tensor.Parallel(len(xd), elemGrain, func(lo, hi int) {
 		// tanh(u) = sign(u)·(1 − e^(−2|u|))/(1 + e^(−2|u|)): the exponent is
 		// never positive, so one vectorised pass of expShift computes them.
@@ -306,12 +306,13 @@ func (tp *Tape) GELUTanh(x *Var) *Var {
 			ts[i] = -2 * geluC * abs32(v+0.044715*v*v*v)
 		}
 		expShift(ts, 0)
+		ts = ts[:len(xs)]
+		ys = ys[:len(xs)]
 		for i, v := range xs {
 			e := ts[i]
-			t := (1 - e) / (1 + e)
-			if v < 0 { // u has the sign of v
-				t = -t
-			}
+			// u has the sign of v: copy it onto (1−e)/(1+e) ≥ 0 without a
+			// branch, which random signs would mispredict half the time.
+			t := math.Float32frombits(math.Float32bits((1-e)/(1+e)) | math.Float32bits(v)&(1<<31))
 			ts[i] = t
 			ys[i] = 0.5 * v * (1 + t)
 		}
@@ -340,8 +341,8 @@ func (tp *Tape) Dropout(x *Var, p float32) *Var {
 	}
 	keep := 1 / (1 - p)
 	n := len(x.Value.Data)
-	mask := tp.floats(n)
-	y := tp.alloc(x.Value.Shape...)
+	mask := tp.take(n, false) // written in full
+	y := tp.output(x.Value.Shape...)
 	// One generator per fixed-size chunk, split off in order, keeps the mask
 	// independent of how the chunks are scheduled.
 	const chunk = 1 << 14
@@ -363,6 +364,7 @@ func (tp *Tape) Dropout(x *Var, p float32) *Var {
 				} else {
 					bits >>= 32
 				}
+				ms[i] = 0
 				if uint32(bits) >= threshold {
 					ms[i] = keep
 				}
