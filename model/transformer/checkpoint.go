@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/internal/atomicfile"
 	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/safetensors"
 )
@@ -69,7 +70,7 @@ func Save(dir string, m *Model) error {
 	if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), m.Tensors(), map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "config.json"), append(cfg, '\n'))
+	return atomicfile.Write(filepath.Join(dir, "config.json"), append(cfg, '\n'))
 }
 
 // Load reads a model saved by Save.
@@ -95,26 +96,4 @@ func Load(dir string) (*Model, error) {
 		return nil, err
 	}
 	return m, nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it
-// over path, so a crash never leaves a half-written file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
