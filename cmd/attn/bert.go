@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/attn-go/attn/model/bert"
@@ -73,22 +72,9 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	in := io.Reader(os.Stdin)
-	if fs.NArg() > 0 && fs.Arg(0) != "-" {
-		f, err := os.Open(fs.Arg(0))
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		in = f
-	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
-	var lines []string
-	flush := func() error {
-		if len(lines) == 0 {
-			return nil
-		}
+	return eachBatch(fs.Arg(0), *batch, func(lines []string) error {
 		ids, types, pad, b, t, err := encodeBERT(m, tok, lines)
 		if err != nil {
 			return err
@@ -105,23 +91,8 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 			line, _ := json.Marshal(map[string][]float32{"embedding": v})
 			w.Write(append(line, '\n'))
 		}
-		lines = lines[:0]
 		return w.Flush()
-	}
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) == *batch {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	return flush()
+	})
 }
 
 func runFillMask(args []string, stdout, stderr io.Writer) error {

@@ -315,24 +315,9 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	in := io.Reader(os.Stdin)
-	if fs.NArg() > 0 && fs.Arg(0) != "-" {
-		f, err := os.Open(fs.Arg(0))
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		in = f
-	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	var lines []string
-	flush := func() error {
-		if len(lines) == 0 {
-			return nil
-		}
+	return eachBatch(fs.Arg(0), *batch, func(lines []string) error {
 		srcs, err := mt.encode(lines)
 		if err != nil {
 			return err
@@ -348,19 +333,6 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 			}
 			fmt.Fprintln(w, strings.TrimSpace(s))
 		}
-		lines = lines[:0]
 		return w.Flush()
-	}
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) == *batch {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	return flush()
+	})
 }
