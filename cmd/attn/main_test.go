@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/attn-go/attn/model/transformer"
 	"github.com/attn-go/attn/tokenizer"
 	"os"
 	"path/filepath"
@@ -160,5 +161,34 @@ func TestGenerateT5(t *testing.T) {
 		if code != 0 || strings.Count(out, "\n") != 1 {
 			t.Errorf("attn generate (T5, beam %s): exit %d\n%q", beam, code, out)
 		}
+	}
+}
+
+// TestTranslateCommand wires attn translate to a tiny saved encoder-decoder
+// and a character vocabulary: one output line per input line, beam or greedy.
+func TestTranslateCommand(t *testing.T) {
+	dir := t.TempDir()
+	chars := tokenizer.NewChars("abcdefghijklmnopqrstuvwxyz .")
+	c := transformer.DefaultConfig()
+	c.SrcVocab, c.TgtVocab, c.DModel, c.Heads, c.DFF, c.EncoderLayers, c.DecoderLayers, c.MaxLen = chars.VocabSize(), chars.VocabSize(), 16, 2, 32, 1, 1, 64
+	m, err := transformer.New(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := transformer.Save(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(chars)
+	os.WriteFile(filepath.Join(dir, "tokenizer.json"), b, 0o644)
+	in := filepath.Join(dir, "in.txt")
+	os.WriteFile(in, []byte("zwei hunde.\nein mann.\nkatze.\n"), 0o644)
+	for _, beam := range []string{"1", "4"} {
+		out, code := attn(t, "translate", "--model", dir, "--beam", beam, "--batch", "2", in)
+		if code != 0 || strings.Count(out, "\n") != 3 {
+			t.Errorf("attn translate --beam %s: exit %d\n%q", beam, code, out)
+		}
+	}
+	if out, code := attn(t, "translate", "--model", t.TempDir(), in); code == 0 || !strings.Contains(out, "holds no model") {
+		t.Errorf("attn translate without a model: exit %d\n%s", code, out)
 	}
 }
