@@ -47,7 +47,7 @@ func (s *Sampler) Validate() error {
 // Next returns the chosen token id for logits (one row, length V).
 func (s *Sampler) Next(logits []float32) int {
 	if s.Temperature == 0 || s.TopK == 1 {
-		return Argmax(logits)
+		return tensor.Argmax(logits)
 	}
 	// Sort token ids by logit, most likely first, then cut to top-k.
 	s.idx = s.idx[:0]
@@ -97,17 +97,6 @@ func (s *Sampler) Next(logits []float32) int {
 		}
 	}
 	return s.idx[k-1]
-}
-
-// Argmax returns the index of the largest value (the first on ties).
-func Argmax(xs []float32) int {
-	best := 0
-	for i, x := range xs {
-		if x > xs[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // StopAt returns the length of text up to the first stop string and whether

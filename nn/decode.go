@@ -157,3 +157,15 @@ func (l *DecoderLayer) Step(x *autograd.Var, st *DecoderState, memPad []bool, sr
 	})
 	return sublayer(tp, x, l.Norm3, l.Cfg, func(h *autograd.Var) *autograd.Var { return l.FF.Forward(tp, h) })
 }
+
+// ReorderRows makes rows[i] hold what rows[from[i]] held, for caches kept
+// as one buffer per hypothesis (beam search keeps the best hypotheses, which
+// may share a parent). spare holds one reusable buffer per row.
+func ReorderRows(rows, spare [][]float32, from []int) {
+	for i, f := range from {
+		spare[i] = append(spare[i][:0], rows[f]...)
+	}
+	for i := range rows {
+		rows[i], spare[i] = spare[i], rows[i]
+	}
+}

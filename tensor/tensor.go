@@ -123,3 +123,15 @@ func (t *Tensor) String() string {
 	sb.WriteByte(']')
 	return sb.String()
 }
+
+// Argmax returns the index of the largest value of xs (the first on ties):
+// greedy decoding's choice from a row of logits.
+func Argmax(xs []float32) int {
+	best := 0
+	for i, x := range xs {
+		if x > xs[best] {
+			best = i
+		}
+	}
+	return best
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/attn-go/attn/model/gpt"
 	"github.com/attn-go/attn/safetensors"
+	"github.com/attn-go/attn/tensor"
 )
 
 // A GPT-2 written by PyTorch (HF's parameter names, here under the prefix
@@ -33,7 +34,7 @@ func Example_generate() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		next := argmax(logits.Data)
+		next := tensor.Argmax(logits.Data)
 		ids = append(ids, next)
 		logits, err = m.StepLast(cache, []int{next}, 1)
 	}
@@ -42,14 +43,4 @@ func Example_generate() {
 	// Output:
 	// tokens: [20 43 50 50 53 0 0 0 0 0 0 0 0]
 	// cached positions: 13
-}
-
-func argmax(xs []float32) int {
-	best := 0
-	for i, x := range xs {
-		if x > xs[best] {
-			best = i
-		}
-	}
-	return best
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/tensor"
 )
 
@@ -124,14 +125,8 @@ func (d *Decoder) Reorder(from []int) {
 		d.spare = make([][]float32, d.n)
 	}
 	for l := range d.k {
-		for _, kv := range [][][]float32{d.k[l], d.v[l]} {
-			for i, f := range from {
-				d.spare[i] = append(d.spare[i][:0], kv[f]...)
-			}
-			for i := range kv {
-				kv[i], d.spare[i] = d.spare[i], kv[i]
-			}
-		}
+		nn.ReorderRows(d.k[l], d.spare, from)
+		nn.ReorderRows(d.v[l], d.spare, from)
 	}
 }
 
@@ -160,7 +155,7 @@ func (m *Model) Greedy(srcIDs []int, srcPad []bool, b, s, maxLen int) ([][]int, 
 		}
 		open := false
 		for i := range b {
-			tokens[i] = argmax(logits.Data[i*v : (i+1)*v])
+			tokens[i] = tensor.Argmax(logits.Data[i*v : (i+1)*v])
 			if done[i] || tokens[i] == m.Cfg.EOSTokenID {
 				done[i] = true
 				continue
@@ -173,14 +168,4 @@ func (m *Model) Greedy(srcIDs []int, srcPad []bool, b, s, maxLen int) ([][]int, 
 		}
 	}
 	return out, nil
-}
-
-func argmax(xs []float32) int {
-	best := 0
-	for i, x := range xs {
-		if x > xs[best] {
-			best = i
-		}
-	}
-	return best
 }

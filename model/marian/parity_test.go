@@ -9,6 +9,7 @@ import (
 
 	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/internal/golden"
+	"github.com/attn-go/attn/tensor"
 )
 
 // goldenModel loads testdata/hf/marian-tiny with Load and its golden file
@@ -76,7 +77,7 @@ func TestGreedyMatchesPyTorch(t *testing.T) {
 		}
 		for i := range b {
 			got := logits.Data[i*v : (i+1)*v]
-			seqs[i] = append(seqs[i], argmax(got))
+			seqs[i] = append(seqs[i], tensor.Argmax(got))
 			got = slices.Clone(got)
 			last := slices.Clone(full.Value.Data[(i*(step+1)+step)*v : (i*(step+1)+step+1)*v])
 			for _, b := range d.Banned {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/internal/golden"
+	"github.com/attn-go/attn/tensor"
 )
 
 // goldenCase loads testdata/hf/<name> with Load and its golden file
@@ -74,7 +75,7 @@ func TestGreedyMatchesPyTorch(t *testing.T) {
 				for i := range b {
 					last := full.Value.Data[(i*(step+1)+step)*v : (i*(step+1)+step+1)*v]
 					worst = max(worst, golden.CheckAbs(t, fmt.Sprintf("step %d, sequence %d: cached logits", step, i), logits.Data[i*v:(i+1)*v], last, 1e-5))
-					seqs[i] = append(seqs[i], argmax(logits.Data[i*v:(i+1)*v]))
+					seqs[i] = append(seqs[i], tensor.Argmax(logits.Data[i*v:(i+1)*v]))
 				}
 			}
 			for i := range b {

@@ -2,6 +2,7 @@ package transformer
 
 import (
 	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/tensor"
 )
 
 // MakeBatch pads sequences to the longest one with pad and marks the padding.
@@ -65,7 +66,7 @@ func (m *Model) Greedy(srcs [][]int, bos, eos, pad, maxLen int) ([][]int, error)
 		allDone := true
 		for i := range prefix {
 			row := logits.Value.Data[(i*tgt.T+tgt.T-1)*vocab : (i*tgt.T+tgt.T)*vocab]
-			next := argmax(row)
+			next := tensor.Argmax(row)
 			prefix[i] = append(prefix[i], next)
 			if done[i] {
 				continue
@@ -82,14 +83,4 @@ func (m *Model) Greedy(srcs [][]int, bos, eos, pad, maxLen int) ([][]int, error)
 		}
 	}
 	return out, nil
-}
-
-func argmax(xs []float32) int {
-	best := 0
-	for i, x := range xs {
-		if x > xs[best] {
-			best = i
-		}
-	}
-	return best
 }
