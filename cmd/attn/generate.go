@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"unicode/utf8"
 
@@ -31,15 +30,9 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 // or a HuggingFace GPT-2 folder), or a run folder whose checkpoint is in
 // ckpt/.
 func loadLM(dir string) (*gpt.Model, tokenizer.Tokenizer, error) {
-	if dir == "" {
-		return nil, nil, errors.New("--model is required")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
-		if _, err2 := os.Stat(filepath.Join(dir, "ckpt", "config.json")); err2 == nil {
-			dir = filepath.Join(dir, "ckpt")
-		} else {
-			return nil, nil, fmt.Errorf("%s holds no model (no config.json there or in ckpt/)", dir)
-		}
+	dir, err := modelDir(dir)
+	if err != nil {
+		return nil, nil, err
 	}
 	m, err := gpt.Load(dir)
 	if err != nil {

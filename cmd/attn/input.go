@@ -2,9 +2,26 @@ package main
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 )
+
+// modelDir returns the model folder dir names: dir itself when it holds a
+// config.json, or the checkpoint of a run folder from attn train (dir/ckpt).
+func modelDir(dir string) (string, error) {
+	if dir == "" {
+		return "", errors.New("--model is required")
+	}
+	for _, d := range []string{dir, filepath.Join(dir, "ckpt")} {
+		if _, err := os.Stat(filepath.Join(d, "config.json")); err == nil {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("%s holds no model (no config.json there or in ckpt/)", dir)
+}
 
 // eachBatch reads the lines of path (or standard input for "" and "-") and
 // calls fn with them batch lines at a time, so output can stream while the

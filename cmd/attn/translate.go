@@ -63,15 +63,9 @@ type mtModel struct {
 }
 
 func loadMT(dir string) (*mtModel, error) {
-	if dir == "" {
-		return nil, errors.New("--model is required")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
-		if _, err2 := os.Stat(filepath.Join(dir, "ckpt", "config.json")); err2 == nil {
-			dir = filepath.Join(dir, "ckpt")
-		} else {
-			return nil, fmt.Errorf("%s holds no model (no config.json there or in ckpt/)", dir)
-		}
+	dir, err := modelDir(dir)
+	if err != nil {
+		return nil, err
 	}
 	m, err := transformer.Load(dir)
 	if err != nil {
