@@ -11,6 +11,7 @@ import (
 
 	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/internal/atomicfile"
+	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/safetensors"
 )
@@ -104,28 +105,30 @@ func Save(dir string, m *Model) error {
 	return atomicfile.Write(filepath.Join(dir, "config.json"), append(cfg, '\n'))
 }
 
-// Load reads a model folder written by Save (or a HuggingFace GPT-2 folder
-// with model.safetensors).
+// Load reads a model folder written by Save or a HuggingFace GPT-2 folder:
+// config.json (GPT2Config) and model.safetensors or its shards, in F32, F16,
+// BF16 or F64, memory-mapped and converted once into the model's weights.
+// It accepts the names of GPT2Model (no prefix) and GPT2LMHeadModel
+// ("transformer."), with or without lm_head.weight, which must equal
+// wte.weight (the output layer is tied); older checkpoints' causal-mask
+// buffers are skipped. Missing, unexpected or mis-shaped tensors are errors
+// naming the tensor and its file.
 func Load(dir string) (*Model, error) {
-	path := filepath.Join(dir, "config.json")
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
 	var cfg Config
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return nil, fmt.Errorf("gpt: %s: %w", path, err)
+	if err := hf.ReadConfig(dir, &cfg); err != nil {
+		return nil, err
 	}
 	m, err := newModel(cfg, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, hf.ConfigFile), err)
 	}
-	f, err := safetensors.Open(filepath.Join(dir, "model.safetensors"))
+	ck, err := hf.Open(dir)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	if err := m.LoadWeights(f, ""); err != nil {
+	defer ck.Close()
+	opt := hf.LoadOptions{Ignore: []*regexp.Regexp{attnBuffer}, Tied: map[string]string{"lm_head.weight": "wte.weight"}}
+	if err := ck.Load(m.Params(), opt); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -4,6 +4,7 @@
 Run from the repository root with the Debian PyTorch (/usr/bin/python3):
 
     /usr/bin/python3 tools/golden/torch_bert.py
+    /usr/bin/python3 tools/golden/torch_bert.py --check DIR   # check an exported folder
 
 There is no transformers package here, so BERT is written out in plain torch
 with the semantics of HF's modeling_bert.py (BertModel, BertForPreTraining's
@@ -373,5 +374,29 @@ def main():
         print(tag, " ".join(f"{k.split('.')[1]} max|x| {ref[k].abs().max().item():.3f}" for k in ref if k.startswith(tag + ".")))
 
 
+def check_folder(d):
+    """Load a BERT folder (config.json, model.safetensors, e.g. one that
+    attn's bert.Save wrote from bert-tiny) and compare its outputs with the
+    f32 references."""
+    with open(os.path.join(d, "config.json")) as f:
+        cfg = json.load(f)
+    if cfg.get("model_type") != "bert":
+        raise SystemExit(f"{d}: model_type is not bert")
+    p = read_model(os.path.join(d, "model.safetensors"))
+    if not any(k.startswith("bert.") for k in p):  # a BertModel file
+        p = {"bert." + k: v for k, v in p.items()}
+    g, _ = read_safetensors(os.path.join(OUT, "bert-tiny", "reference.safetensors"))
+    with torch.no_grad():
+        hidden, pooled, logits = forward(p, g["input.ids"], g["input.token_type_ids"], g["input.attention_mask"], cfg)
+    errs = {k: (v - g["f32." + k].double()).abs().max().item()
+            for k, v in (("hidden", hidden), ("pooled", pooled), ("logits", logits))}
+    print(f"{d}: max abs error " + ", ".join(f"{k} {v:.2e}" for k, v in errs.items()))
+    if max(errs.values()) > 1e-4:
+        raise SystemExit("mismatch")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--check"]:
+        check_folder(sys.argv[2])
+    else:
+        main()
