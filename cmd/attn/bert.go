@@ -15,9 +15,10 @@ import (
 
 // loadBERT loads a BERT folder (HuggingFace layout) and its WordPiece
 // tokenizer (tokenizer.json or vocab.txt).
-func loadBERT(dir string) (*bert.Model, *tokenizer.Pipeline, error) {
-	if dir == "" {
-		return nil, nil, errors.New("--model is required")
+func loadBERT(dir, command string) (*bert.Model, *tokenizer.Pipeline, error) {
+	dir, _, err := modelOfType(dir, command, "bert")
+	if err != nil {
+		return nil, nil, err
 	}
 	m, err := bert.Load(dir)
 	if err != nil {
@@ -68,7 +69,7 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	if pool != bert.PoolCLS && pool != bert.PoolMean {
 		return fmt.Errorf("--pooling %q: want cls or mean", *pooling)
 	}
-	m, tok, err := loadBERT(*model)
+	m, tok, err := loadBERT(*model, "embed")
 	if err != nil {
 		return err
 	}
@@ -110,7 +111,7 @@ func runFillMask(args []string, stdout, stderr io.Writer) error {
 	if text == "" {
 		return errors.New(`usage: attn fill-mask --model DIR "Paris is the [MASK] of France."`)
 	}
-	m, tok, err := loadBERT(*model)
+	m, tok, err := loadBERT(*model, "fill-mask")
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/attn-go/attn/eval"
 	"github.com/attn-go/attn/generate"
 	"github.com/attn-go/attn/model/gpt"
-	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/tensor"
 	"github.com/attn-go/attn/tokenizer"
 )
@@ -29,8 +28,8 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 // loadLM loads a GPT model and its tokenizer from dir: a model folder (ours
 // or a HuggingFace GPT-2 folder), or a run folder whose checkpoint is in
 // ckpt/.
-func loadLM(dir string) (*gpt.Model, tokenizer.Tokenizer, error) {
-	dir, err := modelDir(dir)
+func loadLM(dir, command string) (*gpt.Model, tokenizer.Tokenizer, error) {
+	dir, _, err := modelOfType(dir, command, "gpt2")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -91,10 +90,14 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		*prompt = strings.Join(fs.Args(), " ")
 	}
-	if kind, err := hf.ModelType(*model); err == nil && (kind == "t5" || kind == "mt5") {
-		return generateT5(*model, *prompt, *beam, *maxNew, stdout)
+	dir, typ, err := modelOfType(*model, "generate", "gpt2", "t5", "mt5")
+	if err != nil {
+		return err
 	}
-	m, tok, err := loadLM(*model)
+	if typ != "gpt2" {
+		return generateT5(dir, *prompt, *beam, *maxNew, stdout)
+	}
+	m, tok, err := loadLM(dir, "generate")
 	if err != nil {
 		return err
 	}
@@ -176,7 +179,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *file == "" {
 		return errors.New("--data is required")
 	}
-	m, tok, err := loadLM(*model)
+	m, tok, err := loadLM(*model, "eval")
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/attn-go/attn/model"
+	"github.com/attn-go/attn/model/transformer"
 )
 
 // modelDir returns the model folder dir names: dir itself when it holds a
@@ -55,4 +60,34 @@ func eachBatch(path string, batch int, fn func(lines []string) error) error {
 		return nil
 	}
 	return fn(lines)
+}
+
+// usesOf says which commands run each architecture, for the error a command
+// gives when handed a model it cannot run.
+var usesOf = map[string]string{
+	"gpt2": "attn generate, attn eval", "bert": "attn embed, attn fill-mask",
+	"t5": "attn generate", "mt5": "attn generate",
+	"marian": "attn translate", transformer.ModelType: "attn translate",
+}
+
+// modelOfType resolves dir (see modelDir) and returns it with its
+// model_type, which must be one of accept: the command (e.g. "generate")
+// fails otherwise, naming the commands that do run that model.
+func modelOfType(dir, command string, accept ...string) (string, string, error) {
+	dir, err := modelDir(dir)
+	if err != nil {
+		return "", "", err
+	}
+	typ, err := model.Type(dir)
+	if err != nil {
+		return "", "", err
+	}
+	if slices.Contains(accept, typ) {
+		return dir, typ, nil
+	}
+	msg := fmt.Sprintf("%s is a %s model; attn %s runs %s models", dir, typ, command, strings.Join(accept, ", "))
+	if uses := usesOf[typ]; uses != "" {
+		msg += " (use " + uses + ")"
+	}
+	return "", "", errors.New(msg)
 }

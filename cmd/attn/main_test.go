@@ -192,3 +192,23 @@ func TestTranslateCommand(t *testing.T) {
 		t.Errorf("attn translate without a model: exit %d\n%s", code, out)
 	}
 }
+
+// TestWrongModelType requires each command handed a model it does not run to
+// say what the model is and which commands run it.
+func TestWrongModelType(t *testing.T) {
+	hf := filepath.Join("..", "..", "testdata", "hf")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"generate", "--model", filepath.Join(hf, "bert-tiny"), "hi"}, "is a bert model; attn generate runs gpt2, t5, mt5 models (use attn embed, attn fill-mask)"},
+		{[]string{"eval", "--model", filepath.Join(hf, "t5-tiny"), "--data", "x.txt"}, "is a t5 model; attn eval runs gpt2 models (use attn generate)"},
+		{[]string{"embed", "--model", filepath.Join(hf, "gpt2-tiny")}, "is a gpt2 model; attn embed runs bert models (use attn generate, attn eval)"},
+		{[]string{"fill-mask", "--model", filepath.Join(hf, "marian-tiny"), "a [MASK]"}, "is a marian model; attn fill-mask runs bert models (use attn translate)"},
+		{[]string{"generate", "--model", t.TempDir()}, "holds no model"},
+	} {
+		if out, code := attn(t, tc.args...); code == 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("attn %s: exit %d\n%s\nwant %q", strings.Join(tc.args, " "), code, out, tc.want)
+		}
+	}
+}

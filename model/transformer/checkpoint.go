@@ -57,13 +57,21 @@ func (m *Model) LoadWeights(f *safetensors.File, prefix string) error {
 	return nil
 }
 
-// Save writes the model to dir as config.json and model.safetensors (the
-// layout of a HuggingFace model folder), each written atomically.
+// ModelType is config.json's model_type for this architecture, which has no
+// HuggingFace counterpart.
+const ModelType = "attn-transformer"
+
+// Save writes the model to dir as config.json (the Config, with model_type
+// ModelType) and model.safetensors (the layout of a HuggingFace model
+// folder), each written atomically.
 func Save(dir string, m *Model) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	cfg, err := json.MarshalIndent(m.Cfg, "", "  ")
+	cfg, err := json.MarshalIndent(struct {
+		ModelType string `json:"model_type"`
+		Config
+	}{ModelType, m.Cfg}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -79,11 +87,17 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	var cfg Config
+	var cfg struct {
+		ModelType string `json:"model_type"`
+		Config
+	}
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return nil, fmt.Errorf("transformer: %s: %w", filepath.Join(dir, "config.json"), err)
 	}
-	m, err := New(cfg, 0)
+	if cfg.ModelType != "" && cfg.ModelType != ModelType {
+		return nil, fmt.Errorf("transformer: %s: model_type %q is not %s", filepath.Join(dir, "config.json"), cfg.ModelType, ModelType)
+	}
+	m, err := New(cfg.Config, 0)
 	if err != nil {
 		return nil, err
 	}
