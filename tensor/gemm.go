@@ -33,7 +33,11 @@ const gemmGrain = 1 << 19
 // pool delays nothing. A Gemm allocates nothing in the steady state.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	w := workers
-	work := m * n * max(k, 1)
+	// A product with few rows of A streams B from memory rather than
+	// computing on it: each element of B costs about as much as 8
+	// multiply-adds on cached data, so a decode step's m = 1 product with a
+	// large weight is worth splitting even though its arithmetic is small.
+	work := max(m, 8) * n * max(k, 1)
 	if w == 1 || work < 8*gemmGrain || m == 0 || n == 0 {
 		kernels.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return

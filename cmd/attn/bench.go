@@ -52,7 +52,7 @@ func measure(reps int, fn func()) (time.Duration, float64) {
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("which benchmark? peak, gemm, attention, train, train-gpt or decode (attn bench gemm -h for flags)")
+		return errors.New("which benchmark? peak, gemm, attention, train, train-gpt, prompt, decode or load (attn bench gemm -h for flags)")
 	}
 	fs := flag.NewFlagSet("attn bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -67,7 +67,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	dhead := fs.Int("d-head", 64, "attention: width of one head")
 	batch := fs.Int("batch", 1, "attention: batch size")
 	shape := fs.String("shape", "small", "train: nn.Transformer shape, small or base")
-	preset := fs.String("preset", "baby-gpt", "train-gpt, decode: GPT preset (see attn train)")
+	preset := fs.String("preset", "baby-gpt", "train-gpt, prompt, decode: GPT preset (see attn train), or gpt2 for GPT-2 small's shape (124M, random weights)")
+	modelFlag := fs.String("model", "", "prompt, decode, load: a GPT-2 model folder (instead of --preset)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -93,23 +94,23 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if r, err = benchTrain(*shape, *reps); err != nil {
 			return err
 		}
-	case "train-gpt", "decode":
+	case "train-gpt":
 		p, ok := lmPresets()[*preset]
 		if !ok {
 			return fmt.Errorf("unknown preset %q", *preset)
 		}
 		p.Model.VocabSize = 65
 		var err error
-		if args[0] == "decode" {
-			r, err = benchDecode(p.Model, *t, *reps)
-		} else {
-			r, err = benchTrainGPT(*preset, p, *reps)
+		if r, err = benchTrainGPT(*preset, p, *reps); err != nil {
+			return err
 		}
-		if err != nil {
+	case "prompt", "decode", "load":
+		var err error
+		if r, err = benchInference(args[0], *modelFlag, *preset, *t, *reps); err != nil {
 			return err
 		}
 	default:
-		return fmt.Errorf("unknown benchmark %q (want peak, gemm, attention, train, train-gpt or decode)", args[0])
+		return fmt.Errorf("unknown benchmark %q (want peak, gemm, attention, train, train-gpt, prompt, decode or load)", args[0])
 	}
 	r.Params["workers"] = tensor.Workers()
 	r.AllocBytes = lastBytes
@@ -250,25 +251,81 @@ func benchTrainGPT(name string, p lmPreset, reps int) (benchResult, error) {
 		Ms: ms(dur), TokensPerS: float64(b*t) / dur.Seconds(), Allocs: allocs}, stepErr
 }
 
-// benchDecode times generating one token with t tokens already cached.
-func benchDecode(cfg gpt.Config, t, reps int) (benchResult, error) {
-	cfg.NPositions = max(cfg.NPositions, t+1)
-	m, err := gpt.New(cfg, 1)
+// benchInference times a GPT model from dir (or, without one, a preset's
+// shape with random weights): "prompt" runs a t-token prompt through a fresh
+// KV cache, "decode" generates one token with t tokens cached, "load" reads
+// the folder.
+func benchInference(which, dir, preset string, t, reps int) (benchResult, error) {
+	var cfg gpt.Config
+	params := map[string]any{}
+	switch {
+	case dir != "":
+		params["model"] = dir
+	case which == "load":
+		return benchResult{}, errors.New("attn bench load needs --model DIR")
+	case preset == "gpt2":
+		cfg = gpt.DefaultConfig()
+	default:
+		p, ok := lmPresets()[preset]
+		if !ok {
+			return benchResult{}, fmt.Errorf("unknown preset %q", preset)
+		}
+		cfg, cfg.VocabSize = p.Model, 65
+	}
+	if dir == "" {
+		params["preset"] = preset
+		cfg.NPositions = max(cfg.NPositions, t+1)
+	}
+	load := func() (*gpt.Model, error) {
+		if dir == "" {
+			return gpt.New(cfg, 1)
+		}
+		dir, _, err := modelOfType(dir, "bench "+which, "gpt2")
+		if err != nil {
+			return nil, err
+		}
+		return gpt.Load(dir)
+	}
+	m, err := load()
 	if err != nil {
 		return benchResult{}, err
 	}
+	params["n_embd"], params["n_layer"] = m.Cfg.NEmbd, m.Cfg.NLayer
+	var runErr error
+	var dur time.Duration
+	var allocs float64
+	switch which {
+	case "load":
+		m = nil
+		dur, allocs = measure(reps, func() {
+			if _, err := load(); err != nil {
+				runErr = err
+			}
+		})
+		return benchResult{Bench: which, Params: params, Ms: ms(dur), Allocs: allocs}, runErr
+	case "prompt":
+		cache := m.NewCache(1)
+		prompt := make([]int, t)
+		for i := range prompt {
+			prompt[i] = i % m.Cfg.VocabSize
+		}
+		dur, allocs = measure(reps, func() {
+			cache.Reset()
+			_, runErr = m.StepLast(cache, prompt, 1)
+		})
+		params["tokens"] = t
+		return benchResult{Bench: which, Params: params, Ms: ms(dur), TokensPerS: float64(t) / dur.Seconds(), Allocs: allocs}, runErr
+	}
 	cache := m.NewCache(1)
-	prompt := make([]int, t)
-	if _, err := m.StepLast(cache, prompt, 1); err != nil {
+	if _, err := m.StepLast(cache, make([]int, t), 1); err != nil {
 		return benchResult{}, err
 	}
-	var stepErr error
-	dur, allocs := measure(reps, func() {
-		_, stepErr = m.StepLast(cache, []int{1}, 1)
+	dur, allocs = measure(reps, func() {
+		_, runErr = m.StepLast(cache, []int{1}, 1)
 		cache.Truncate(t)
 	})
-	return benchResult{Bench: "decode", Params: map[string]any{"cached": t, "n_embd": cfg.NEmbd, "n_layer": cfg.NLayer},
-		Ms: ms(dur), TokensPerS: 1 / dur.Seconds(), Allocs: allocs}, stepErr
+	params["cached"] = t
+	return benchResult{Bench: which, Params: params, Ms: ms(dur), TokensPerS: 1 / dur.Seconds(), Allocs: allocs}, runErr
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
