@@ -35,29 +35,33 @@ func PeakGFLOPS(d time.Duration) float64 {
 	return total / time.Since(start).Seconds() / 1e9
 }
 
-// StreamGBps measures memory bandwidth with the STREAM triad
-// a[i] = b[i] + s·c[i] over arrays far larger than the caches, split over
-// the workers; it counts 12 bytes moved per element.
-func StreamGBps(reps int) float64 {
+// StreamGBps measures memory bandwidth over arrays far larger than the
+// caches, split over the workers, with the vector kernels: triad is STREAM's
+// update y[i] += s·x[i] (12 bytes moved per element: two reads, one write),
+// read is a dot product of two arrays (8 bytes read per element), the
+// traffic of decoding, which reads every weight once per token. Each is
+// the best of reps runs.
+func StreamGBps(reps int) (triad, read float64) {
 	const n = 1 << 25 // 128 MiB per array
-	a, b, c := make([]float32, n), make([]float32, n), make([]float32, n)
-	for i := range b {
-		b[i], c[i] = 1, 2
-	}
-	triad := func() {
-		Parallel(n, 1<<16, func(lo, hi int) {
-			a, b, c := a[lo:hi], b[lo:hi], c[lo:hi]
-			for i := range a {
-				a[i] = b[i] + 3*c[i]
+	x, y := make([]float32, n), make([]float32, n)
+	Parallel(n, 1<<16, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			x[i], y[i] = 1, 2
+		}
+	})
+	best := func(fn func(lo, hi int)) time.Duration {
+		b := time.Duration(1 << 62)
+		for r := 0; r <= reps; r++ { // the first run warms up
+			t0 := time.Now()
+			Parallel(n, 1<<20, fn)
+			if r > 0 {
+				b = min(b, time.Since(t0))
 			}
-		})
+		}
+		return b
 	}
-	triad()
-	best := time.Duration(1 << 62)
-	for range reps {
-		t0 := time.Now()
-		triad()
-		best = min(best, time.Since(t0))
-	}
-	return 12 * n / best.Seconds() / 1e9
+	sums := make([]float32, n>>20)
+	tTriad := best(func(lo, hi int) { kernels.Axpy(1e-9, x[lo:hi], y[lo:hi]) })
+	tRead := best(func(lo, hi int) { sums[lo>>20] += kernels.Dot(x[lo:hi], y[lo:hi]) })
+	return 12 * n / tTriad.Seconds() / 1e9, 8 * n / tRead.Seconds() / 1e9
 }

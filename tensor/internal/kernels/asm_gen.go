@@ -306,6 +306,7 @@ func dots512(r int) {
 	p("\tLEAQ (DX)(DX*2), R8")
 	p("\tLEAQ (R11)(R11*2), R12")
 	p("\tLEAQ (AX)(R11*4), R13")
+	p("\tLEAQ (BX)(DX*%d), R14", cb)
 	// accumulators Z0..Z(nacc-1): acc[i*cb+j]; B in Z16.., A in Z20..
 	for i := 0; i < nacc; i++ {
 		p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
@@ -349,9 +350,15 @@ func dots512(r int) {
 	p("\tJLT tail")
 	p("loop:")
 	body("")
+	// Fetch the same columns of the next cb rows of B, which the next call
+	// reads, so a long B streams without stalls.
+	for j := 0; j < cb; j++ {
+		p("\tPREFETCHT1 %s", strings.ReplaceAll(bRow(j, 0), "(BX)", "(R14)"))
+	}
 	p("\tADDQ $64, AX")
 	p("\tADDQ $64, R13")
 	p("\tADDQ $64, BX")
+	p("\tADDQ $64, R14")
 	p("\tSUBQ $16, CX")
 	p("\tCMPQ CX, $16")
 	p("\tJGE loop")
@@ -409,6 +416,8 @@ func rows512() {
 	p("\tSHLQ $2, DX")
 	p("\tLEAQ (DX)(DX*2), R8")
 	p("\tLEAQ (BX)(DX*4), R13")
+	p("\tLEAQ (BX)(DX*8), R14")
+	p("\tLEAQ (R13)(DX*8), R15")
 	p("\tMOVQ c+40(FP), DI")
 	p("\tMOVQ ldc+48(FP), SI")
 	p("\tSHLQ $2, SI")
@@ -421,6 +430,14 @@ func rows512() {
 		}
 		p("\tVMOVUPS %s, Z%d", addr0, 16+2*u)
 		p("\tVMOVUPS %s, Z%d", addr1, 17+2*u)
+		// Fetch the same columns of the next 8 rows of B, which the next
+		// call reads: a long run of B then streams without stalls.
+		base := "(R14)"
+		if u >= 4 {
+			base = "(R15)"
+		}
+		p("\tPREFETCHT1 %s", strings.ReplaceAll(bRow(u%4, 0), "(BX)", base))
+		p("\tPREFETCHT1 %s", strings.ReplaceAll(bRow(u%4, 64), "(BX)", base))
 	}
 	p("\tMOVQ DI, R10")
 	p("\tMOVQ AX, R11")
@@ -443,6 +460,8 @@ func rows512() {
 	p("\tJNZ row")
 	p("\tADDQ $128, BX")
 	p("\tADDQ $128, R13")
+	p("\tADDQ $128, R14")
+	p("\tADDQ $128, R15")
 	p("\tADDQ $128, DI")
 	p("\tSUBQ $32, CX")
 	p("\tJNZ loop")
