@@ -12,8 +12,8 @@ import (
 
 // Open loads a tokenizer from path: a tokenizer.json file, a vocab.txt
 // (WordPiece, lowercased like bert-base-uncased), a vocab.json with a
-// merges.txt beside it (GPT-2 byte-level BPE), or a directory holding one
-// of these.
+// merges.txt beside it (GPT-2 byte-level BPE), a SentencePiece model (a
+// .model or .spm file), or a directory holding one of the first three.
 func Open(path string) (*Pipeline, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -28,6 +28,8 @@ func Open(path string) (*Pipeline, error) {
 		return nil, fmt.Errorf("tokenizer: %s has no tokenizer.json, vocab.json or vocab.txt", path)
 	}
 	switch {
+	case strings.HasSuffix(path, ".model") || strings.HasSuffix(path, ".spm"):
+		return LoadSentencePiece(path)
 	case strings.HasSuffix(path, ".txt"):
 		return LoadWordPieceVocab(path, true)
 	case filepath.Base(path) == "vocab.json" || strings.HasSuffix(path, "-vocab.json"):

@@ -19,7 +19,7 @@ import (
 func RunCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tokenize", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	path := fs.String("tokenizer", "", "tokenizer.json, vocab.txt, vocab.json (with merges.txt beside it) or a folder holding one")
+	path := fs.String("tokenizer", "", "tokenizer.json, vocab.txt, vocab.json (with merges.txt beside it), a SentencePiece .model or a folder holding one")
 	decode := fs.Bool("decode", false, "decode lines of ids instead of encoding text")
 	noSpecial := fs.Bool("no-special", false, "leave special tokens out (encode: do not add them; decode: skip them)")
 	fs.Usage = func() {

@@ -159,6 +159,8 @@ func modelJSON(m model) (json.RawMessage, error) {
 			unk = m.unkID
 		}
 		v = map[string]any{"type": "Unigram", "unk_id": unk, "vocab": pieces, "byte_fallback": m.byteFallback}
+	case *spmModel:
+		return nil, fmt.Errorf("tokenizer: save: a SentencePiece model cannot be written as tokenizer.json")
 	default:
 		return nil, fmt.Errorf("tokenizer: save: unknown model %T", m)
 	}

@@ -236,10 +236,17 @@ func (t *Pipeline) DecodeWith(ids []int, skipSpecial bool) (string, error) {
 		}
 		toks = append(toks, tok)
 	}
+	return t.DecodeTokens(toks), nil
+}
+
+// DecodeTokens joins tokens (pieces) into text with the decoder, as
+// HuggingFace's convert_tokens_to_string does; tokens need not be in the
+// vocabulary.
+func (t *Pipeline) DecodeTokens(tokens []string) string {
 	if t.dec == nil {
-		return strings.Join(toks, " "), nil
+		return strings.Join(tokens, " ")
 	}
-	return strings.Join(t.dec.decodeChain(toks), ""), nil
+	return strings.Join(t.dec.decodeChain(tokens), "")
 }
 
 // decodeToken is IDToToken except that an added token matched in
