@@ -295,7 +295,7 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 func runTranslate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn translate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "model folder (or a run folder from attn train)")
+	model := fs.String("model", "", "model folder: one from attn train (or its run folder), or a HuggingFace Marian (opus-mt) folder")
 	beam := fs.Int("beam", 4, "beam size (1: greedy)")
 	alpha := fs.Float64("alpha", 0.6, "length penalty exponent")
 	batch := fs.Int("batch", 32, "sentences decoded together")
@@ -305,12 +305,28 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
-	mt, err := loadMT(*model)
+	dir, typ, err := modelOfType(*model, "translate", transformer.ModelType, "marian")
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
+	if typ == "marian" {
+		mt, err := loadMarian(dir)
+		if err != nil {
+			return err
+		}
+		return eachBatch(fs.Arg(0), *batch, func(lines []string) error {
+			if err := mt.translate(lines, *beam, *alpha, w); err != nil {
+				return err
+			}
+			return w.Flush()
+		})
+	}
+	mt, err := loadMT(dir)
+	if err != nil {
+		return err
+	}
 	return eachBatch(fs.Arg(0), *batch, func(lines []string) error {
 		srcs, err := mt.encode(lines)
 		if err != nil {

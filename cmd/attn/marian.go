@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/attn-go/attn/generate"
+	"github.com/attn-go/attn/model/marian"
+)
+
+// marianMT is a HuggingFace Marian (opus-mt) folder: the model and its
+// SentencePiece tokenizer (source.spm, target.spm, vocab.json).
+type marianMT struct {
+	m   *marian.Model
+	tok *marian.Tokenizer
+}
+
+func loadMarian(dir string) (*marianMT, error) {
+	m, err := marian.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := marian.LoadTokenizer(dir)
+	if err != nil {
+		return nil, err
+	}
+	if tok.VocabSize() > m.Cfg.VocabSize {
+		return nil, fmt.Errorf("%s: vocab.json has %d tokens, the model %d", dir, tok.VocabSize(), m.Cfg.VocabSize)
+	}
+	if tok.PadID() != m.Cfg.PadTokenID || tok.EOSID() != m.Cfg.EOSTokenID {
+		return nil, fmt.Errorf("%s: vocab.json's <pad> and </s> are %d and %d, config.json's pad_token_id and eos_token_id %d and %d",
+			dir, tok.PadID(), tok.EOSID(), m.Cfg.PadTokenID, m.Cfg.EOSTokenID)
+	}
+	return &marianMT{m: m, tok: tok}, nil
+}
+
+// translate writes the translation of each line, decoding them together
+// with beam search (beam 1: greedy) from decoder_start_token_id, as HF's
+// generate does, with GNMT's length penalty (exponent alpha).
+func (mt *marianMT) translate(lines []string, beam int, alpha float64, w io.Writer) error {
+	srcs := make([][]int, len(lines))
+	s := 1
+	for i, line := range lines {
+		ids, err := mt.tok.Encode(line)
+		if err != nil {
+			return fmt.Errorf("line %q: %w", line, err)
+		}
+		if limit := mt.m.Cfg.MaxPositions; len(ids) > limit { // keep </s> at the end
+			ids = append(ids[:limit-1], mt.tok.EOSID())
+		}
+		srcs[i] = ids
+		s = max(s, len(ids))
+	}
+	b := len(srcs)
+	src := make([]int, b*s)
+	pad := make([]bool, b*s)
+	for i, ids := range srcs {
+		copy(src[i*s:], ids)
+		for j := len(ids); j < s; j++ {
+			src[i*s+j], pad[i*s+j] = mt.tok.PadID(), true
+		}
+	}
+	d, err := mt.m.NewDecoder(src, pad, b, s, beam)
+	if err != nil {
+		return err
+	}
+	hs, err := generate.Beam(d, b, generate.BeamOpts{
+		Beam: beam, Alpha: alpha, MaxLen: min(s+50, mt.m.Cfg.MaxPositions),
+		BOS: mt.m.Cfg.DecoderStartTokenID, EOS: mt.m.Cfg.EOSTokenID,
+	})
+	if err != nil {
+		return err
+	}
+	for _, h := range hs {
+		fmt.Fprintln(w, mt.tok.Decode(h.Tokens))
+	}
+	return nil
+}
