@@ -25,6 +25,33 @@ func rowMaxAVX2(x *float32, n int) float32
 //go:noescape
 func dsRowAVX2(p, dp *float32, n int, di float32)
 
+// geluFwdAVX2 and geluBwdAVX2 are geluTanhGo and geluTanhBackGo over n
+// elements, n a positive multiple of 8.
+//
+//go:noescape
+func geluFwdAVX2(x, t, y *float32, n int)
+
+//go:noescape
+func geluBwdAVX2(x, t, dy, dx *float32, n int)
+
+// geluTanh sets t = tanh(u) and y = GELU(x) (see geluTanhGo).
+func geluTanh(x, t, y []float32) {
+	if n := len(x) &^ 7; attnSIMD && n > 0 {
+		geluFwdAVX2(&x[0], &t[:n][0], &y[:n][0], n)
+		x, t, y = x[n:], t[n:], y[n:]
+	}
+	geluTanhGo(x, t, y)
+}
+
+// geluTanhBack adds GELU's gradient into dx (see geluTanhBackGo).
+func geluTanhBack(x, t, dy, dx []float32) {
+	if n := len(x) &^ 7; attnSIMD && n > 0 {
+		geluBwdAVX2(&x[0], &t[:n][0], &dy[:n][0], &dx[:n][0], n)
+		x, t, dy, dx = x[n:], t[n:], dy[n:], dx[n:]
+	}
+	geluTanhBackGo(x, t, dy, dx)
+}
+
 // attnSIMD reports whether the assembly runs; tests switch it off to
 // check the Go loops too.
 var attnSIMD = hasAVX2FMA()

@@ -384,3 +384,110 @@ trNextRows:
 trDone:
 	VZEROUPPER
 	RET
+
+// GELU's tanh approximation (ops.go), eight lanes at a time; the scalars
+// are broadcast from geluconst.
+DATA geluconst<>+0(SB)/4, $0x3f4c422a  // c = √(2/π)
+DATA geluconst<>+4(SB)/4, $0x3d122279  // c·0.044715
+DATA geluconst<>+8(SB)/4, $0xc0000000  // −2
+DATA geluconst<>+12(SB)/4, $0x3f000000 // 0.5
+DATA geluconst<>+16(SB)/4, $0x3f800000 // 1
+DATA geluconst<>+20(SB)/4, $0x80000000 // the sign bit
+DATA geluconst<>+24(SB)/4, $0x3ddb33b6 // 3·c·0.044715
+GLOBL geluconst<>(SB), RODATA|NOPTR, $28
+
+// func geluFwdAVX2(x, t, y *float32, n int)
+// t = tanh(u), y = ½·x·(1 + t) with u = c·(x + 0.044715·x³), for n a
+// positive multiple of 8. tanh(u) = sign(u)·(1 − e)/(1 + e), e = exp(−2|u|).
+TEXT ·geluFwdAVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ t+8(FP), DI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS geluconst<>+0(SB), Y15
+	VBROADCASTSS geluconst<>+4(SB), Y14
+	VBROADCASTSS geluconst<>+8(SB), Y13
+	VBROADCASTSS geluconst<>+12(SB), Y12
+	VBROADCASTSS geluconst<>+16(SB), Y11
+	VBROADCASTSS geluconst<>+20(SB), Y10
+	VMOVUPS attnconst<>+0(SB), Y9  // −87
+	VMOVUPS attnconst<>+96(SB), Y8 // 1.5·2^23
+geluFwd:
+	VMOVUPS (SI), Y0              // v
+	VMULPS Y0, Y0, Y1             // v²
+	VMOVAPS Y15, Y2
+	VFMADD231PS Y1, Y14, Y2       // c + c·0.044715·v²
+	VMULPS Y0, Y2, Y2             // u
+	VANDNPS Y2, Y10, Y3           // |u|
+	VMULPS Y13, Y3, Y3            // a = −2|u|
+	VMAXPS Y3, Y9, Y3             // ≥ −87, where e is already 0 to float32
+	VMOVAPS Y8, Y4
+	VFMADD231PS attnconst<>+64(SB), Y3, Y4    // a·log2e + 1.5·2^23: n in its low bits
+	VSUBPS Y8, Y4, Y5                         // n
+	VFNMADD231PS attnconst<>+128(SB), Y5, Y3  // r = a − n·ln2
+	VFNMADD231PS attnconst<>+160(SB), Y5, Y3
+	VMOVUPS attnconst<>+192(SB), Y6
+	VFMADD213PS attnconst<>+224(SB), Y3, Y6   // Σ r^i/i!, i <= 7, by Horner
+	VFMADD213PS attnconst<>+256(SB), Y3, Y6
+	VFMADD213PS attnconst<>+288(SB), Y3, Y6
+	VFMADD213PS attnconst<>+320(SB), Y3, Y6
+	VFMADD213PS attnconst<>+352(SB), Y3, Y6
+	VFMADD213PS attnconst<>+384(SB), Y3, Y6
+	VFMADD213PS attnconst<>+384(SB), Y3, Y6
+	VPSUBD attnconst<>+416(SB), Y4, Y4        // n + 127
+	VPSLLD $23, Y4, Y4                        // 2^n
+	VMULPS Y4, Y6, Y6                         // e
+	VSUBPS Y6, Y11, Y7            // 1 − e
+	VADDPS Y6, Y11, Y6            // 1 + e
+	VDIVPS Y6, Y7, Y7             // |tanh u|
+	VANDPS Y0, Y10, Y1            // u has the sign of v
+	VORPS Y1, Y7, Y7              // t
+	VMOVUPS Y7, (DI)
+	VMULPS Y12, Y0, Y0            // ½v
+	VFMADD231PS Y7, Y0, Y0        // ½v + ½v·t
+	VMOVUPS Y0, (DX)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JNZ geluFwd
+	VZEROUPPER
+	RET
+
+// func geluBwdAVX2(x, t, dy, dx *float32, n int)
+// dx += dy·(½(1 + t) + ½·x·(1 − t²)·c·(1 + 3·0.044715·x²)) for n a positive
+// multiple of 8.
+TEXT ·geluBwdAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ t+8(FP), DI
+	MOVQ dy+16(FP), DX
+	MOVQ dx+24(FP), R8
+	MOVQ n+32(FP), CX
+	VBROADCASTSS geluconst<>+0(SB), Y15
+	VBROADCASTSS geluconst<>+12(SB), Y12
+	VBROADCASTSS geluconst<>+16(SB), Y11
+	VBROADCASTSS geluconst<>+24(SB), Y9
+geluBwd:
+	VMOVUPS (SI), Y0              // v
+	VMOVUPS (DI), Y7              // t
+	VMOVAPS Y12, Y1
+	VFMADD231PS Y12, Y7, Y1       // ½ + ½t
+	VMOVAPS Y11, Y2
+	VFNMADD231PS Y7, Y7, Y2       // 1 − t²
+	VMULPS Y0, Y0, Y3             // v²
+	VMOVAPS Y15, Y4
+	VFMADD231PS Y3, Y9, Y4        // c + 3c·0.044715·v²
+	VMULPS Y12, Y0, Y5            // ½v
+	VMULPS Y2, Y5, Y5             // ½v(1 − t²)
+	VFMADD231PS Y4, Y5, Y1        // the derivative
+	VMOVUPS (R8), Y6
+	VFMADD231PS (DX), Y1, Y6      // dx + dy·derivative
+	VMOVUPS Y6, (R8)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, DX
+	ADDQ $32, R8
+	SUBQ $8, CX
+	JNZ geluBwd
+	VZEROUPPER
+	RET

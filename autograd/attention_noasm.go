@@ -5,6 +5,12 @@ package autograd
 // attnSIMD is false: there is no assembly on this build.
 var attnSIMD = false
 
+// geluTanh sets t = tanh(u) and y = GELU(x) (see geluTanhGo).
+func geluTanh(x, t, y []float32) { geluTanhGo(x, t, y) }
+
+// geluTanhBack adds GELU's gradient into dx (see geluTanhBackGo).
+func geluTanhBack(x, t, dy, dx []float32) { geluTanhBackGo(x, t, dy, dx) }
+
 // expShift sets x[j] = e^(x[j] − m) (x[j] = −Inf gives 0) and returns the
 // sum; see expShiftGo.
 func expShift(x []float32, m float32) float32 { return expShiftGo(x, m) }

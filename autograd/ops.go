@@ -299,37 +299,48 @@ func (tp *Tape) GELUTanh(x *Var) *Var {
 	xd := x.Value.Data
 	th := tp.take(len(xd), false) // written in full
 	tensor.Parallel(len(xd), elemGrain, func(lo, hi int) {
-		// tanh(u) = sign(u)·(1 − e^(−2|u|))/(1 + e^(−2|u|)): the exponent is
-		// never positive, so one vectorised pass of expShift computes them.
-		xs, ts, ys := xd[lo:hi], th[lo:hi], y.Data[lo:hi]
-		for i, v := range xs {
-			ts[i] = -2 * geluC * abs32(v+0.044715*v*v*v)
-		}
-		expShift(ts, 0)
-		ts = ts[:len(xs)]
-		ys = ys[:len(xs)]
-		for i, v := range xs {
-			e := ts[i]
-			// u has the sign of v: copy it onto (1−e)/(1+e) ≥ 0 without a
-			// branch, which random signs would mispredict half the time.
-			t := math.Float32frombits(math.Float32bits((1-e)/(1+e)) | math.Float32bits(v)&(1<<31))
-			ts[i] = t
-			ys[i] = 0.5 * v * (1 + t)
-		}
+		geluTanh(xd[lo:hi], th[lo:hi], y.Data[lo:hi])
 	})
 	out, rec := tp.result(y, x)
 	if rec {
 		tp.record(out, func(dy []float32) {
 			dx := x.grad()
 			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
-				for i := lo; i < hi; i++ {
-					v, t := xd[i], th[i]
-					dx[i] += dy[i] * (0.5*(1+t) + 0.5*v*(1-t*t)*geluC*(1+3*0.044715*v*v))
-				}
+				geluTanhBack(xd[lo:hi], th[lo:hi], dy[lo:hi], dx[lo:hi])
 			})
 		})
 	}
 	return out
+}
+
+// geluTanhGo sets t[i] = tanh(u) and y[i] = ½·x[i]·(1 + t[i]), with
+// u = √(2/π)·(x[i] + 0.044715·x[i]³), for i < len(x).
+func geluTanhGo(xs, ts, ys []float32) {
+	// tanh(u) = sign(u)·(1 − e^(−2|u|))/(1 + e^(−2|u|)): the exponent is
+	// never positive, so one vectorised pass of expShift computes them.
+	ts, ys = ts[:len(xs)], ys[:len(xs)]
+	for i, v := range xs {
+		ts[i] = -2 * geluC * abs32(v+0.044715*v*v*v)
+	}
+	expShift(ts, 0)
+	for i, v := range xs {
+		e := ts[i]
+		// u has the sign of v: copy it onto (1−e)/(1+e) ≥ 0 without a
+		// branch, which random signs would mispredict half the time.
+		t := math.Float32frombits(math.Float32bits((1-e)/(1+e)) | math.Float32bits(v)&(1<<31))
+		ts[i] = t
+		ys[i] = 0.5 * v * (1 + t)
+	}
+}
+
+// geluTanhBackGo adds dy[i]·GELU'(x[i]) into dx[i], from t = tanh(u) saved
+// by the forward pass.
+func geluTanhBackGo(xs, ts, dy, dx []float32) {
+	ts, dy, dx = ts[:len(xs)], dy[:len(xs)], dx[:len(xs)]
+	for i, v := range xs {
+		t := ts[i]
+		dx[i] += dy[i] * (0.5*(1+t) + 0.5*v*(1-t*t)*geluC*(1+3*0.044715*v*v))
+	}
 }
 
 // Dropout zeroes each element with probability p and scales the rest by
@@ -386,13 +397,9 @@ func (tp *Tape) Dropout(x *Var, p float32) *Var {
 	return out
 }
 
-// addInto computes dst += src.
-func addInto(dst, src []float32) {
-	dst = dst[:len(src)]
-	for i, v := range src {
-		dst[i] += v
-	}
-}
+// addInto computes dst += src, with the vector kernel of Axpy (a multiply
+// by 1 is exact, so the sums are those of a plain loop).
+func addInto(dst, src []float32) { tensor.Axpy(1, src, dst[:len(src)]) }
 
 // parallelRows runs fn over row ranges of a rows×cols loop.
 func parallelRows(rows, cols int, fn func(r0, r1 int)) {
