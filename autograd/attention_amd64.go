@@ -52,6 +52,39 @@ func geluTanhBack(x, t, dy, dx []float32) {
 	geluTanhBackGo(x, t, dy, dx)
 }
 
+// lnFwdRowAVX2 normalises one row of c values (c a positive multiple of 8):
+// y = (x − mean)·rstd·w + b, returning mean and rstd.
+//
+//go:noescape
+func lnFwdRowAVX2(x, w, b, y *float32, c int, eps float32) (mean, rstd float32)
+
+// lnBwdRowAVX2 is one row of LayerNorm's backward pass: pw += g·x̂, pb += g
+// and, when dx is not nil, dx += rstd·(g·w − mean(g·w) − x̂·mean(g·w·x̂)).
+//
+//go:noescape
+func lnBwdRowAVX2(x, dy, w, pw, pb, dx *float32, c int, mean, rstd float32)
+
+// lnFwdRow normalises one row (see lnFwdRowGo).
+func lnFwdRow(x, w, b, y []float32, eps float32) (mean, rstd float32) {
+	if c := len(x); attnSIMD && c > 0 && c%8 == 0 && b != nil {
+		return lnFwdRowAVX2(&x[0], &w[:c][0], &b[:c][0], &y[:c][0], c, eps)
+	}
+	return lnFwdRowGo(x, w, b, y, eps)
+}
+
+// lnBwdRow is one row of LayerNorm's backward pass (see lnBwdRowGo).
+func lnBwdRow(x, g, w, pw, pb, dx []float32, mean, rstd float32) {
+	if c := len(x); attnSIMD && c > 0 && c%8 == 0 {
+		var d *float32
+		if dx != nil {
+			d = &dx[:c][0]
+		}
+		lnBwdRowAVX2(&x[0], &g[:c][0], &w[:c][0], &pw[:c][0], &pb[:c][0], d, c, mean, rstd)
+		return
+	}
+	lnBwdRowGo(x, g, w, pw, pb, dx, mean, rstd)
+}
+
 // attnSIMD reports whether the assembly runs; tests switch it off to
 // check the Go loops too.
 var attnSIMD = hasAVX2FMA()

@@ -491,3 +491,137 @@ geluBwd:
 	JNZ geluBwd
 	VZEROUPPER
 	RET
+
+// The rows of LayerNorm (fused.go), eight lanes at a time, in float32.
+
+// func lnFwdRowAVX2(x, w, b, y *float32, c int, eps float32) (mean, rstd float32)
+// c is a positive multiple of 8.
+TEXT ·lnFwdRowAVX2(SB), NOSPLIT, $0-56
+	MOVQ x+0(FP), SI
+	MOVQ w+8(FP), R8
+	MOVQ b+16(FP), R9
+	MOVQ y+24(FP), DI
+	MOVQ c+32(FP), CX
+	VCVTSI2SSQ CX, X13, X13       // c as a float
+	VXORPS Y0, Y0, Y0
+	XORQ AX, AX
+lnSum:
+	VADDPS (SI)(AX*4), Y0, Y0
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT lnSum
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VPSHUFD $0x4e, X0, X1
+	VADDPS X1, X0, X0
+	VPSHUFD $0xb1, X0, X1
+	VADDSS X1, X0, X0
+	VDIVSS X13, X0, X0            // mean
+	VMOVSS X0, mean+48(FP)
+	VBROADCASTSS X0, Y12
+	VXORPS Y0, Y0, Y0
+	XORQ AX, AX
+lnVar:
+	VMOVUPS (SI)(AX*4), Y1
+	VSUBPS Y12, Y1, Y1
+	VFMADD231PS Y1, Y1, Y0
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT lnVar
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VPSHUFD $0x4e, X0, X1
+	VADDPS X1, X0, X0
+	VPSHUFD $0xb1, X0, X1
+	VADDSS X1, X0, X0
+	VDIVSS X13, X0, X0            // variance
+	VADDSS eps+40(FP), X0, X0
+	VSQRTSS X0, X0, X0
+	MOVL $0x3f800000, DX
+	VMOVD DX, X1
+	VDIVSS X0, X1, X0             // 1/√(var + eps)
+	VMOVSS X0, rstd+52(FP)
+	VBROADCASTSS X0, Y11
+	XORQ AX, AX
+lnOut:
+	VMOVUPS (SI)(AX*4), Y1
+	VSUBPS Y12, Y1, Y1
+	VMULPS Y11, Y1, Y1            // x̂
+	VMOVUPS (R9)(AX*4), Y2
+	VFMADD231PS (R8)(AX*4), Y1, Y2 // x̂·w + b
+	VMOVUPS Y2, (DI)(AX*4)
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT lnOut
+	VZEROUPPER
+	RET
+
+// func lnBwdRowAVX2(x, dy, w, pw, pb, dx *float32, c int, mean, rstd float32)
+// pw += g·x̂, pb += g, and, when dx is not nil,
+// dx += rstd·(g·w − mean(g·w) − x̂·mean(g·w·x̂)); c is a positive multiple of 8.
+TEXT ·lnBwdRowAVX2(SB), NOSPLIT, $0-64
+	MOVQ x+0(FP), SI
+	MOVQ dy+8(FP), DX
+	MOVQ w+16(FP), R8
+	MOVQ pw+24(FP), R9
+	MOVQ pb+32(FP), R10
+	MOVQ dx+40(FP), DI
+	MOVQ c+48(FP), CX
+	VBROADCASTSS mean+56(FP), Y12
+	VBROADCASTSS rstd+60(FP), Y11
+	VXORPS Y0, Y0, Y0             // Σ g·w
+	VXORPS Y1, Y1, Y1             // Σ g·w·x̂
+	XORQ AX, AX
+lnSums:
+	VMOVUPS (SI)(AX*4), Y2
+	VSUBPS Y12, Y2, Y2
+	VMULPS Y11, Y2, Y2            // x̂
+	VMOVUPS (DX)(AX*4), Y3        // g
+	VMULPS (R8)(AX*4), Y3, Y4     // g·w
+	VADDPS Y4, Y0, Y0
+	VFMADD231PS Y4, Y2, Y1
+	VMOVUPS (R9)(AX*4), Y5
+	VFMADD231PS Y3, Y2, Y5
+	VMOVUPS Y5, (R9)(AX*4)
+	VADDPS (R10)(AX*4), Y3, Y5
+	VMOVUPS Y5, (R10)(AX*4)
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT lnSums
+	TESTQ DI, DI
+	JZ lnBwdDone
+	VCVTSI2SSQ CX, X13, X13
+	VEXTRACTF128 $1, Y0, X2
+	VADDPS X2, X0, X0
+	VPSHUFD $0x4e, X0, X2
+	VADDPS X2, X0, X0
+	VPSHUFD $0xb1, X0, X2
+	VADDSS X2, X0, X0
+	VDIVSS X13, X0, X0
+	VBROADCASTSS X0, Y10          // mean(g·w)
+	VEXTRACTF128 $1, Y1, X2
+	VADDPS X2, X1, X1
+	VPSHUFD $0x4e, X1, X2
+	VADDPS X2, X1, X1
+	VPSHUFD $0xb1, X1, X2
+	VADDSS X2, X1, X1
+	VDIVSS X13, X1, X1
+	VBROADCASTSS X1, Y9           // mean(g·w·x̂)
+	XORQ AX, AX
+lnDx:
+	VMOVUPS (SI)(AX*4), Y2
+	VSUBPS Y12, Y2, Y2
+	VMULPS Y11, Y2, Y2            // x̂
+	VMOVUPS (DX)(AX*4), Y3
+	VMULPS (R8)(AX*4), Y3, Y4     // g·w
+	VSUBPS Y10, Y4, Y4
+	VFNMADD231PS Y9, Y2, Y4       // g·w − mean(g·w) − x̂·mean(g·w·x̂)
+	VMOVUPS (DI)(AX*4), Y5
+	VFMADD231PS Y4, Y11, Y5
+	VMOVUPS Y5, (DI)(AX*4)
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT lnDx
+lnBwdDone:
+	VZEROUPPER
+	RET

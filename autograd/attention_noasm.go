@@ -11,6 +11,16 @@ func geluTanh(x, t, y []float32) { geluTanhGo(x, t, y) }
 // geluTanhBack adds GELU's gradient into dx (see geluTanhBackGo).
 func geluTanhBack(x, t, dy, dx []float32) { geluTanhBackGo(x, t, dy, dx) }
 
+// lnFwdRow normalises one row (see lnFwdRowGo).
+func lnFwdRow(x, w, b, y []float32, eps float32) (mean, rstd float32) {
+	return lnFwdRowGo(x, w, b, y, eps)
+}
+
+// lnBwdRow is one row of LayerNorm's backward pass (see lnBwdRowGo).
+func lnBwdRow(x, g, w, pw, pb, dx []float32, mean, rstd float32) {
+	lnBwdRowGo(x, g, w, pw, pb, dx, mean, rstd)
+}
+
 // expShift sets x[j] = e^(x[j] − m) (x[j] = −Inf gives 0) and returns the
 // sum; see expShiftGo.
 func expShift(x []float32, m float32) float32 { return expShiftGo(x, m) }

@@ -18,28 +18,13 @@ func (tp *Tape) LayerNorm(x, w, b *Var, eps float32) *Var {
 	y := tp.output(x.Value.Shape...)
 	mean := tp.take(rows, false) // written in full
 	rstd := tp.take(rows, false)
+	var bd []float32
+	if b != nil {
+		bd = b.Value.Data
+	}
 	parallelRows(rows, c, func(r0, r1 int) {
 		for r := r0; r < r1; r++ {
-			xs, ys := x.Value.Data[r*c:(r+1)*c], y.Data[r*c:(r+1)*c]
-			var s float64
-			for _, v := range xs {
-				s += float64(v)
-			}
-			mu := s / float64(c)
-			var ss float64
-			for _, v := range xs {
-				d := float64(v) - mu
-				ss += d * d
-			}
-			rs := 1 / math.Sqrt(ss/float64(c)+float64(eps))
-			mean[r], rstd[r] = float32(mu), float32(rs)
-			for i, v := range xs {
-				n := (v - float32(mu)) * float32(rs) * w.Value.Data[i]
-				if b != nil {
-					n += b.Value.Data[i]
-				}
-				ys[i] = n
-			}
+			mean[r], rstd[r] = lnFwdRow(x.Value.Data[r*c:(r+1)*c], w.Value.Data, bd, y.Data[r*c:(r+1)*c], eps)
 		}
 	})
 	out, rec := tp.result(y, x, w, b)
@@ -60,31 +45,17 @@ func layerNormBackward(x, w, b *Var, dy, mean, rstd []float32) {
 	}
 	// Each chunk of rows sums its own dw, db; they are added up after.
 	chunks := max(1, min(tensor.Workers(), rows/max(1, elemGrain/max(c, 1))))
-	partW := make([][]float64, chunks)
-	partB := make([][]float64, chunks)
+	partW := make([][]float32, chunks)
+	partB := make([][]float32, chunks)
 	tensor.Parallel(chunks, 1, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
-			pw, pb := make([]float64, c), make([]float64, c)
+			pw, pb := make([]float32, c), make([]float32, c)
 			for r := ch * rows / chunks; r < (ch+1)*rows/chunks; r++ {
-				xs, g := x.Value.Data[r*c:(r+1)*c], dy[r*c:(r+1)*c]
-				mu, rs := mean[r], rstd[r]
-				var sg, sgx float64
-				for i, v := range xs {
-					xh := (v - mu) * rs
-					gi := g[i] * w.Value.Data[i]
-					sg += float64(gi)
-					sgx += float64(gi * xh)
-					pw[i] += float64(g[i] * xh)
-					pb[i] += float64(g[i])
-				}
+				var d []float32
 				if dx != nil {
-					mg, mgx := float32(sg/float64(c)), float32(sgx/float64(c))
-					d := dx[r*c : (r+1)*c]
-					for i, v := range xs {
-						xh := (v - mu) * rs
-						d[i] += rs * (g[i]*w.Value.Data[i] - mg - xh*mgx)
-					}
+					d = dx[r*c : (r+1)*c]
 				}
+				lnBwdRow(x.Value.Data[r*c:(r+1)*c], dy[r*c:(r+1)*c], w.Value.Data, pw, pb, d, mean[r], rstd[r])
 			}
 			partW[ch], partB[ch] = pw, pb
 		}
@@ -93,7 +64,7 @@ func layerNormBackward(x, w, b *Var, dy, mean, rstd []float32) {
 		dw := w.grad()
 		for _, pw := range partW {
 			for i, v := range pw {
-				dw[i] += float32(v)
+				dw[i] += v
 			}
 		}
 	}
@@ -101,9 +72,58 @@ func layerNormBackward(x, w, b *Var, dy, mean, rstd []float32) {
 		db := b.grad()
 		for _, pb := range partB {
 			for i, v := range pb {
-				db[i] += float32(v)
+				db[i] += v
 			}
 		}
+	}
+}
+
+// lnFwdRowGo normalises one row: y = (x − mean)·rstd·w + b (b may be nil),
+// with the statistics summed in float64; it returns mean and rstd.
+func lnFwdRowGo(xs, w, b, ys []float32, eps float32) (float32, float32) {
+	var s float64
+	for _, v := range xs {
+		s += float64(v)
+	}
+	mu := s / float64(len(xs))
+	var ss float64
+	for _, v := range xs {
+		d := float64(v) - mu
+		ss += d * d
+	}
+	rs := 1 / math.Sqrt(ss/float64(len(xs))+float64(eps))
+	w, ys = w[:len(xs)], ys[:len(xs)]
+	for i, v := range xs {
+		n := (v - float32(mu)) * float32(rs) * w[i]
+		if b != nil {
+			n += b[i]
+		}
+		ys[i] = n
+	}
+	return float32(mu), float32(rs)
+}
+
+// lnBwdRowGo is one row of LayerNorm's backward pass: pw += g·x̂, pb += g
+// and, when dx is not nil, dx += rstd·(g·w − mean(g·w) − x̂·mean(g·w·x̂)).
+func lnBwdRowGo(xs, g, w, pw, pb, dx []float32, mu, rs float32) {
+	g, w, pw, pb = g[:len(xs)], w[:len(xs)], pw[:len(xs)], pb[:len(xs)]
+	var sg, sgx float64
+	for i, v := range xs {
+		xh := (v - mu) * rs
+		gi := g[i] * w[i]
+		sg += float64(gi)
+		sgx += float64(gi * xh)
+		pw[i] += g[i] * xh
+		pb[i] += g[i]
+	}
+	if dx == nil {
+		return
+	}
+	mg, mgx := float32(sg/float64(len(xs))), float32(sgx/float64(len(xs)))
+	dx = dx[:len(xs)]
+	for i, v := range xs {
+		xh := (v - mu) * rs
+		dx[i] += rs * (g[i]*w[i] - mg - xh*mgx)
 	}
 }
 

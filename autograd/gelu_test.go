@@ -55,3 +55,48 @@ func TestGELUKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestLayerNormRows compares LayerNorm's row loops on this build (assembly
+// where the CPU has it) with the Go loops, on widths with and without a
+// vector tail, with and without an input gradient.
+func TestLayerNormRows(t *testing.T) {
+	rng := tensor.NewRNG(6)
+	vec := func(n int, mean, std float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(mean + std*rng.Normal())
+		}
+		return v
+	}
+	for _, c := range []int{1, 7, 8, 16, 24, 192, 200, 768, 772} {
+		x, w, b, g := vec(c, 3, 2), vec(c, 1, 0.2), vec(c, 0, 0.5), vec(c, 0, 1)
+		y, yg := make([]float32, c), make([]float32, c)
+		mu, rs := lnFwdRow(x, w, b, y, 1e-5)
+		mug, rsg := lnFwdRowGo(x, w, b, yg, 1e-5)
+		if math.Abs(float64(mu-mug)) > 1e-5 || math.Abs(float64(rs-rsg)) > 1e-5*float64(rsg) {
+			t.Fatalf("c %d: mean, rstd %g, %g; Go %g, %g", c, mu, rs, mug, rsg)
+		}
+		for i := range y {
+			if math.Abs(float64(y[i]-yg[i])) > 2e-5 {
+				t.Fatalf("c %d: y[%d] = %g, Go %g", c, i, y[i], yg[i])
+			}
+		}
+		for _, withDx := range []bool{true, false} {
+			pw, pb, pwg, pbg := vec(c, 0, 1), vec(c, 0, 1), make([]float32, c), make([]float32, c)
+			copy(pwg, pw)
+			copy(pbg, pb)
+			var dx, dxg []float32
+			if withDx {
+				dx = vec(c, 0, 1)
+				dxg = append([]float32(nil), dx...)
+			}
+			lnBwdRow(x, g, w, pw, pb, dx, mu, rs)
+			lnBwdRowGo(x, g, w, pwg, pbg, dxg, mu, rs)
+			for i := range pw {
+				if math.Abs(float64(pw[i]-pwg[i])) > 2e-5 || pb[i] != pbg[i] || withDx && math.Abs(float64(dx[i]-dxg[i])) > 2e-5 {
+					t.Fatalf("c %d, dx %v, i %d: pw %g pb %g dx %v; Go %g %g %v", c, withDx, i, pw[i], pb[i], dx, pwg[i], pbg[i], dxg)
+				}
+			}
+		}
+	}
+}
