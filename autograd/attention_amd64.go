@@ -85,6 +85,34 @@ func lnBwdRow(x, g, w, pw, pb, dx []float32, mean, rstd float32) {
 	lnBwdRowGo(x, g, w, pw, pb, dx, mean, rstd)
 }
 
+// dropoutAVX2 is dropoutGo for n a positive multiple of 8.
+//
+//go:noescape
+func dropoutAVX2(x, m, y *float32, n int, seed uint64, base int, thr int32, keep float32)
+
+// mulAddAVX2 computes dst += a·b over n elements, n a positive multiple of 8.
+//
+//go:noescape
+func mulAddAVX2(dst, a, b *float32, n int)
+
+// dropout applies a Dropout mask (see dropoutGo).
+func dropout(x, m, y []float32, seed uint64, base int, thr int32, keep float32) {
+	if n := len(x) &^ 7; attnSIMD && n > 0 {
+		dropoutAVX2(&x[0], &m[:n][0], &y[:n][0], n, seed, base, thr, keep)
+		x, m, y, base = x[n:], m[n:], y[n:], base+n
+	}
+	dropoutGo(x, m, y, seed, base, thr, keep)
+}
+
+// mulAddInto computes dst += a·b.
+func mulAddInto(dst, a, b []float32) {
+	if n := len(dst) &^ 7; attnSIMD && n > 0 {
+		mulAddAVX2(&dst[0], &a[:n][0], &b[:n][0], n)
+		dst, a, b = dst[n:], a[n:], b[n:]
+	}
+	mulAddIntoGo(dst, a, b)
+}
+
 // attnSIMD reports whether the assembly runs; tests switch it off to
 // check the Go loops too.
 var attnSIMD = hasAVX2FMA()

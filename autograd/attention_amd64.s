@@ -625,3 +625,99 @@ lnDx:
 lnBwdDone:
 	VZEROUPPER
 	RET
+
+// Dropout (ops.go): dropHash in eight 32-bit lanes.
+DATA dropconst<>+0(SB)/4, $0
+DATA dropconst<>+4(SB)/4, $1
+DATA dropconst<>+8(SB)/4, $2
+DATA dropconst<>+12(SB)/4, $3
+DATA dropconst<>+16(SB)/4, $4
+DATA dropconst<>+20(SB)/4, $5
+DATA dropconst<>+24(SB)/4, $6
+DATA dropconst<>+28(SB)/4, $7
+GLOBL dropconst<>(SB), RODATA|NOPTR, $32
+
+#define LOWBIAS32(x, t) \
+	VPSRLD $16, x, t \
+	VPXOR t, x, x \
+	VPMULLD Y10, x, x \
+	VPSRLD $15, x, t \
+	VPXOR t, x, x \
+	VPMULLD Y9, x, x \
+	VPSRLD $16, x, t \
+	VPXOR t, x, x
+
+// func dropoutAVX2(x, m, y *float32, n int, seed uint64, base int, thr int32, keep float32)
+// dropoutGo for n a positive multiple of 8.
+TEXT ·dropoutAVX2(SB), NOSPLIT, $0-56
+	MOVQ x+0(FP), SI
+	MOVQ m+8(FP), DI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ seed+32(FP), AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15         // low half of the seed
+	SHRQ $32, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14         // high half
+	MOVQ base+40(FP), AX
+	VMOVD AX, X13
+	VPBROADCASTD X13, Y13
+	VPADDD dropconst<>+0(SB), Y13, Y13 // element numbers
+	MOVL $8, AX
+	VMOVD AX, X12
+	VPBROADCASTD X12, Y12
+	MOVL $0x9e3779b9, AX
+	VMOVD AX, X11
+	VPBROADCASTD X11, Y11
+	MOVL $0x7feb352d, AX
+	VMOVD AX, X10
+	VPBROADCASTD X10, Y10
+	MOVL $0x846ca68b, AX
+	VMOVD AX, X9
+	VPBROADCASTD X9, Y9
+	MOVL thr+48(FP), AX
+	DECL AX
+	VMOVD AX, X8
+	VPBROADCASTD X8, Y8           // thr − 1
+	VBROADCASTSS keep+52(FP), Y7
+dropLoop:
+	VPMULLD Y11, Y13, Y0
+	VPADDD Y15, Y0, Y0
+	LOWBIAS32(Y0, Y1)
+	VPXOR Y14, Y0, Y0
+	LOWBIAS32(Y0, Y1)
+	VPSRLD $8, Y0, Y0             // the top 24 bits
+	VPCMPGTD Y8, Y0, Y0           // ≥ thr: kept
+	VANDPS Y7, Y0, Y0
+	VMOVUPS Y0, (DI)
+	VMULPS (SI), Y0, Y1
+	VMOVUPS Y1, (DX)
+	VPADDD Y12, Y13, Y13
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JNZ dropLoop
+	VZEROUPPER
+	RET
+
+// func mulAddAVX2(dst, a, b *float32, n int)
+// dst += a·b for n a positive multiple of 8.
+TEXT ·mulAddAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+mulAdd:
+	VMOVUPS (DI), Y0
+	VMOVUPS (SI), Y1
+	VFMADD231PS (DX), Y1, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JNZ mulAdd
+	VZEROUPPER
+	RET

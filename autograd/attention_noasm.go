@@ -21,6 +21,14 @@ func lnBwdRow(x, g, w, pw, pb, dx []float32, mean, rstd float32) {
 	lnBwdRowGo(x, g, w, pw, pb, dx, mean, rstd)
 }
 
+// dropout applies a Dropout mask (see dropoutGo).
+func dropout(x, m, y []float32, seed uint64, base int, thr int32, keep float32) {
+	dropoutGo(x, m, y, seed, base, thr, keep)
+}
+
+// mulAddInto computes dst += a·b.
+func mulAddInto(dst, a, b []float32) { mulAddIntoGo(dst, a, b) }
+
 // expShift sets x[j] = e^(x[j] − m) (x[j] = −Inf gives 0) and returns the
 // sum; see expShiftGo.
 func expShift(x []float32, m float32) float32 { return expShiftGo(x, m) }

@@ -100,3 +100,51 @@ func TestLayerNormRows(t *testing.T) {
 		}
 	}
 }
+
+// TestDropoutMask checks the dropout kernel on this build against the Go
+// loop (bit for bit), the fraction dropped against p, and that a mask does
+// not depend on the number of workers.
+func TestDropoutMask(t *testing.T) {
+	const n = 1 << 20
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(i%13) - 6
+	}
+	for _, p := range []float32{0.1, 0.5, 0.9} {
+		m, y := make([]float32, n), make([]float32, n)
+		mg, yg := make([]float32, n), make([]float32, n)
+		seed := uint64(0x1234567890abcdef) * uint64(p*10)
+		dropout(x[3:], m[3:], y[3:], seed, 3, dropThreshold(p), 1/(1-p)) // an odd start: vector body and tails
+		dropout(x[:3], m[:3], y[:3], seed, 0, dropThreshold(p), 1/(1-p))
+		dropoutGo(x, mg, yg, seed, 0, dropThreshold(p), 1/(1-p))
+		dropped := 0
+		for i := range m {
+			if m[i] != mg[i] || y[i] != yg[i] {
+				t.Fatalf("p %v, element %d: mask %v, y %v; Go %v, %v", p, i, m[i], y[i], mg[i], yg[i])
+			}
+			switch m[i] {
+			case 0:
+				dropped++
+			case 1 / (1 - p):
+			default:
+				t.Fatalf("p %v: mask value %v", p, m[i])
+			}
+		}
+		frac, sd := float64(dropped)/n, math.Sqrt(float64(p*(1-p))/n)
+		if math.Abs(frac-float64(p)) > 5*sd {
+			t.Errorf("p %v: dropped %.5f of the elements (5σ = %.5f)", p, frac, 5*sd)
+		}
+	}
+	run := func(workers int) []float32 {
+		defer tensor.SetWorkers(tensor.Workers())
+		tensor.SetWorkers(workers)
+		tp := NewTape(tensor.NewRNG(9))
+		return tp.Dropout(Const(tensor.FromSlice(x, n)), 0.3).Value.Data
+	}
+	one, two := run(1), run(2)
+	for i := range one {
+		if one[i] != two[i] {
+			t.Fatalf("element %d: %v with 1 worker, %v with 2", i, one[i], two[i])
+		}
+	}
+}

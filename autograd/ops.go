@@ -354,47 +354,64 @@ func (tp *Tape) Dropout(x *Var, p float32) *Var {
 	n := len(x.Value.Data)
 	mask := tp.take(n, false) // written in full
 	y := tp.output(x.Value.Shape...)
-	// One generator per fixed-size chunk, split off in order, keeps the mask
-	// independent of how the chunks are scheduled.
-	const chunk = 1 << 14
-	seeds := make([]*tensor.RNG, (n+chunk-1)/chunk)
-	for i := range seeds {
-		seeds[i] = tp.RNG.Split()
-	}
-	// An element is dropped when a 32-bit draw falls below p·2³²; each
-	// 64-bit draw decides two elements.
-	threshold := uint32(min(float64(p)*(1<<32), 1<<32-1))
-	tensor.Parallel(len(seeds), 1, func(lo, hi int) {
-		for c := lo; c < hi; c++ {
-			r := seeds[c]
-			ms, xs, ys := mask[c*chunk:min(n, (c+1)*chunk)], x.Value.Data[c*chunk:min(n, (c+1)*chunk)], y.Data[c*chunk:min(n, (c+1)*chunk)]
-			var bits uint64
-			for i := range ms {
-				if i&1 == 0 {
-					bits = r.Uint64()
-				} else {
-					bits >>= 32
-				}
-				ms[i] = 0
-				if uint32(bits) >= threshold {
-					ms[i] = keep
-				}
-				ys[i] = xs[i] * ms[i]
-			}
-		}
+	// Element i is dropped by a hash of (seed, i), so the mask does not
+	// depend on how the work is split.
+	seed := tp.RNG.Uint64()
+	thr := dropThreshold(p)
+	tensor.Parallel(n, elemGrain, func(lo, hi int) {
+		dropout(x.Value.Data[lo:hi], mask[lo:hi], y.Data[lo:hi], seed, lo, thr, keep)
 	})
 	out, rec := tp.result(y, x)
 	if rec {
 		tp.record(out, func(dy []float32) {
 			dx := x.grad()
 			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
-				for i := lo; i < hi; i++ {
-					dx[i] += dy[i] * mask[i]
-				}
+				mulAddInto(dx[lo:hi], dy[lo:hi], mask[lo:hi])
 			})
 		})
 	}
 	return out
+}
+
+// dropThreshold is p·2²⁴: an element is dropped when the top 24 bits of
+// its hash fall below it.
+func dropThreshold(p float32) int32 { return int32(min(float64(p)*(1<<24), 1<<24)) }
+
+// dropHash mixes a dropout seed and an element index into 32 random bits:
+// two rounds of Wellons's lowbias32 over a Weyl sequence, cheap in eight
+// 32-bit vector lanes.
+func dropHash(seed uint64, i int) uint32 {
+	h := lowbias32(uint32(i)*0x9e3779b9 + uint32(seed))
+	return lowbias32(h ^ uint32(seed>>32))
+}
+
+func lowbias32(x uint32) uint32 {
+	x ^= x >> 16
+	x *= 0x7feb352d
+	x ^= x >> 15
+	x *= 0x846ca68b
+	return x ^ x>>16
+}
+
+// dropoutGo sets m[i] to 0 (dropped) or keep and y[i] = x[i]·m[i], for the
+// elements numbered base, base+1, ... of a Dropout.
+func dropoutGo(x, m, y []float32, seed uint64, base int, thr int32, keep float32) {
+	m, y = m[:len(x)], y[:len(x)]
+	for i, v := range x {
+		m[i] = 0
+		if int32(dropHash(seed, base+i)>>8) >= thr {
+			m[i] = keep
+		}
+		y[i] = v * m[i]
+	}
+}
+
+// mulAddIntoGo computes dst += a·b.
+func mulAddIntoGo(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] += a[i] * b[i]
+	}
 }
 
 // addInto computes dst += src, with the vector kernel of Axpy (a multiply
