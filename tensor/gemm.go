@@ -231,6 +231,14 @@ func Dot(x, y []float32) float32 { return kernels.Dot(x, y) }
 // Axpy computes y += alpha·x.
 func Axpy(alpha float32, x, y []float32) { kernels.Axpy(alpha, x, y) }
 
+// AdamStep holds the constants of one Adam update; see Adam.
+type AdamStep = kernels.AdamStep
+
+// Adam updates weights w in place with gradients g and the moment buffers
+// m and v (all of len(w)): w ← w·Decay, g ← g + WeightDecay·w,
+// m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², w ← w − StepSize·m/(√v·InvBc2Sqrt + Eps).
+func Adam(w, g, m, v []float32, s *AdamStep) { kernels.Adam(w, g, m, v, s) }
+
 // MatMul computes dst = op(a)·op(b) for 2-D tensors (or dst += when
 // accumulate is set), where op transposes when the flag is set.
 func MatMul(dst, a, b *Tensor, transA, transB, accumulate bool) {

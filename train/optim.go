@@ -66,27 +66,16 @@ func (a *Adam) Update(ps []*autograd.Var, lr float32) {
 		if a.NoDecay[p] {
 			wd = 0
 		}
+		step := tensor.AdamStep{
+			Beta1: a.Beta1, Beta2: a.Beta2, C1: 1 - a.Beta1, C2: 1 - a.Beta2, Eps: a.Eps,
+			StepSize: stepSize, InvBc2Sqrt: 1 / bc2Sqrt, WeightDecay: wd, Decay: 1,
+		}
+		if a.Decoupled {
+			step.WeightDecay, step.Decay = 0, 1-lr*wd
+		}
 		w, g := p.Value.Data, p.Grad.Data
-		b1, b2, eps := a.Beta1, a.Beta2, a.Eps
-		c1, c2 := 1-b1, 1-b2
-		invBc2Sqrt := 1 / bc2Sqrt
-		decay := float32(1) - lr*wd
-		decoupled := a.Decoupled
 		tensor.Parallel(len(w), 1<<14, func(lo, hi int) {
-			w, g, m, v := w[lo:hi], g[lo:hi], st.m[lo:hi], st.v[lo:hi]
-			g, m, v = g[:len(w)], m[:len(w)], v[:len(w)]
-			for i := range w {
-				gi := g[i]
-				if decoupled {
-					w[i] *= decay
-				} else {
-					gi += wd * w[i]
-				}
-				mi := b1*m[i] + c1*gi
-				vi := b2*v[i] + c2*gi*gi
-				m[i], v[i] = mi, vi
-				w[i] -= stepSize * mi / (float32(math.Sqrt(float64(vi)))*invBc2Sqrt + eps)
-			}
+			tensor.Adam(w[lo:hi], g[lo:hi], st.m[lo:hi], st.v[lo:hi], &step)
 		})
 	}
 }

@@ -179,10 +179,10 @@ var arch256 = &gemmArch{
 func init() {
 	detect()
 	if hasAVX2FMA {
-		impls = append(impls, Impl{Name: "avx2", Gemm: arch256.gemm, Dot: dotAVX2, Axpy: axpyAVX2, MR: 6, NR: 16})
+		impls = append(impls, Impl{Name: "avx2", Gemm: arch256.gemm, Dot: dotAVX2, Axpy: axpyAVX2, Adam: adamAVX2Go, MR: 6, NR: 16})
 	}
 	if hasAVX512 {
-		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, Dot: dotAVX512, Axpy: axpyAVX512, MR: 8, NR: 32})
+		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, MR: 8, NR: 32})
 	}
 	active = impls[len(impls)-1]
 	switch {
@@ -220,6 +220,19 @@ func dotAVX2(x, y []float32) float32 {
 		s += x[i] * y[i]
 	}
 	return s
+}
+
+//go:noescape
+func adamAVX2(w, grad, m, v *float32, n int, s *AdamStep)
+
+// adamAVX2Go runs Adam in AVX2 assembly (memory-bound, so AVX-512 gains
+// nothing) and the tail in Go.
+func adamAVX2Go(w, g, m, v []float32, s *AdamStep) {
+	n := len(w) &^ 7
+	if n > 0 {
+		adamAVX2(&w[0], &g[:n][0], &m[:n][0], &v[:n][0], n, s)
+	}
+	adamGeneric(w[n:], g[n:], m[n:], v[n:], s)
 }
 
 func axpyAVX2(alpha float32, x, y []float32) {

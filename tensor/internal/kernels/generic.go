@@ -1,6 +1,6 @@
 package kernels
 
-var generic = Impl{Name: "generic", Gemm: gemmGeneric, Dot: dotGeneric, Axpy: axpyGeneric, MR: 4, NR: 16}
+var generic = Impl{Name: "generic", Gemm: gemmGeneric, Dot: dotGeneric, Axpy: axpyGeneric, Adam: adamGeneric, MR: 4, NR: 16}
 
 // dotGeneric is the reference loop for Dot, unrolled by four with four
 // accumulators so the adds do not serialise on one register.

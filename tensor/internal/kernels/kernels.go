@@ -28,6 +28,9 @@ type Impl struct {
 	Dot func(x, y []float32) float32
 	// Axpy computes y[i] += alpha·x[i] over len(x) elements.
 	Axpy func(alpha float32, x, y []float32)
+	// Adam applies one Adam step (see AdamStep) to the weights w with
+	// gradients g and moments m, v, all of len(w) elements.
+	Adam func(w, g, m, v []float32, s *AdamStep)
 	// MR and NR are the register tile of Gemm: a parallel split of C along
 	// rows (columns) should cut at multiples of MR (NR) so that no piece
 	// but the last has a ragged edge.
@@ -96,3 +99,6 @@ func Dot(x, y []float32) float32 { return active.Dot(x, y) }
 
 // Axpy computes y += alpha·x with the active implementation.
 func Axpy(alpha float32, x, y []float32) { active.Axpy(alpha, x, y) }
+
+// Adam applies one Adam step with the active implementation.
+func Adam(w, g, m, v []float32, s *AdamStep) { active.Adam(w, g, m, v, s) }

@@ -247,3 +247,55 @@ func TestUse(t *testing.T) {
 	}
 	t.Logf("implementations: %d, active %s", len(Impls()), Active().Name)
 }
+
+// TestAdam runs every implementation's Adam step on every length up to 300,
+// with guard values around each buffer, against the update in float64, in
+// both of its forms (L2 added to the gradient; decoupled decay).
+func TestAdam(t *testing.T) {
+	for _, im := range Impls() {
+		t.Run(im.Name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(5, 6))
+			for n := 0; n <= 300; n++ {
+				for _, decoupled := range []bool{false, true} {
+					w, wAll := guarded(rng, n, false)
+					g, gAll := guarded(rng, n, false)
+					m, mAll := guarded(rng, n, false)
+					v, vAll := guarded(rng, n, false)
+					for i := range v {
+						v[i] *= v[i] // a second moment is not negative
+					}
+					s := AdamStep{Beta1: 0.9, Beta2: 0.98, C1: 0.1, C2: 0.02, Eps: 1e-8, StepSize: 3e-3, InvBc2Sqrt: 1.7, WeightDecay: 0.01, Decay: 1}
+					if decoupled {
+						s.WeightDecay, s.Decay = 0, 0.999
+					}
+					w0, g0, m0, v0 := append([]float32(nil), w...), append([]float32(nil), g...), append([]float32(nil), m...), append([]float32(nil), v...)
+					im.Adam(w, g, m, v, &s)
+					for i := range w {
+						wi := float64(w0[i]) * float64(s.Decay)
+						gi := float64(g0[i]) + float64(s.WeightDecay)*wi
+						mi := float64(s.Beta1)*float64(m0[i]) + float64(s.C1)*gi
+						vi := float64(s.Beta2)*float64(v0[i]) + float64(s.C2)*gi*gi
+						wi -= float64(s.StepSize) * mi / (math.Sqrt(vi)*float64(s.InvBc2Sqrt) + float64(s.Eps))
+						for _, c := range []struct {
+							what      string
+							got, want float64
+						}{{"w", float64(w[i]), wi}, {"m", float64(m[i]), mi}, {"v", float64(v[i]), vi}} {
+							if math.Abs(c.got-c.want) > 1e-6*max(1, math.Abs(c.want)) {
+								t.Fatalf("%s n=%d decoupled=%v: %s[%d] = %v, want %v", im.Name, n, decoupled, c.what, i, c.got, c.want)
+							}
+						}
+					}
+					if !sameBits(g, g0) {
+						t.Fatalf("%s n=%d modified the gradient", im.Name, n)
+					}
+					for _, b := range []struct {
+						name string
+						all  []float32
+					}{{"w", wAll}, {"g", gAll}, {"m", mAll}, {"v", vAll}} {
+						checkGuards(t, im.Name+" Adam "+b.name, b.all, n)
+					}
+				}
+			}
+		})
+	}
+}
