@@ -62,7 +62,10 @@ func lmPresets() map[string]lmPreset {
 	baby.Steps, baby.PeakLR, baby.MinLR, baby.Warmup, baby.EvalEvery, baby.SaveEvery = 2000, 1e-3, 1e-4, 100, 250, 1000
 	return map[string]lmPreset{
 		"shakespeare-char": {
-			Model: gpt.Config{NPositions: 128, NEmbd: 192, NLayer: 4, NHead: 6, Dropout: 0.1, Eps: 1e-5},
+			// No dropout: in ten minutes it costs more than it saves
+			// (validation loss 1.566 without, 1.632 with 0.1, 1.640 at step
+			// 2,000 with 0.05 against 1.607 without).
+			Model: gpt.Config{NPositions: 128, NEmbd: 192, NLayer: 4, NHead: 6, Dropout: 0, Eps: 1e-5},
 			Data:  train.LMData{Context: 128, Batch: 16, EvalBatches: 20, Seed: 1337},
 			Train: shakespeare,
 		},
