@@ -492,6 +492,16 @@ geluBwd:
 	VZEROUPPER
 	RET
 
+// HSUM sets the low lane of X to the sum of the eight lanes of Y (X is
+// Y's lower half), using T as scratch.
+#define HSUM(Y, X, T) \
+	VEXTRACTF128 $1, Y, T; \
+	VADDPS T, X, X; \
+	VPSHUFD $0x4e, X, T; \
+	VADDPS T, X, X; \
+	VPSHUFD $0xb1, X, T; \
+	VADDSS T, X, X
+
 // The rows of LayerNorm (fused.go), eight lanes at a time, in float32.
 
 // func lnFwdRowAVX2(x, w, b, y *float32, c int, eps float32) (mean, rstd float32)
@@ -510,12 +520,7 @@ lnSum:
 	ADDQ $8, AX
 	CMPQ AX, CX
 	JLT lnSum
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS X1, X0, X0
-	VPSHUFD $0x4e, X0, X1
-	VADDPS X1, X0, X0
-	VPSHUFD $0xb1, X0, X1
-	VADDSS X1, X0, X0
+	HSUM(Y0, X0, X1)
 	VDIVSS X13, X0, X0            // mean
 	VMOVSS X0, mean+48(FP)
 	VBROADCASTSS X0, Y12
@@ -528,12 +533,7 @@ lnVar:
 	ADDQ $8, AX
 	CMPQ AX, CX
 	JLT lnVar
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS X1, X0, X0
-	VPSHUFD $0x4e, X0, X1
-	VADDPS X1, X0, X0
-	VPSHUFD $0xb1, X0, X1
-	VADDSS X1, X0, X0
+	HSUM(Y0, X0, X1)
 	VDIVSS X13, X0, X0            // variance
 	VADDSS eps+40(FP), X0, X0
 	VSQRTSS X0, X0, X0
@@ -591,20 +591,10 @@ lnSums:
 	TESTQ DI, DI
 	JZ lnBwdDone
 	VCVTSI2SSQ CX, X13, X13
-	VEXTRACTF128 $1, Y0, X2
-	VADDPS X2, X0, X0
-	VPSHUFD $0x4e, X0, X2
-	VADDPS X2, X0, X0
-	VPSHUFD $0xb1, X0, X2
-	VADDSS X2, X0, X0
+	HSUM(Y0, X0, X2)
 	VDIVSS X13, X0, X0
 	VBROADCASTSS X0, Y10          // mean(g·w)
-	VEXTRACTF128 $1, Y1, X2
-	VADDPS X2, X1, X1
-	VPSHUFD $0x4e, X1, X2
-	VADDPS X2, X1, X1
-	VPSHUFD $0xb1, X1, X2
-	VADDSS X2, X1, X1
+	HSUM(Y1, X1, X2)
 	VDIVSS X13, X1, X1
 	VBROADCASTSS X1, Y9           // mean(g·w·x̂)
 	XORQ AX, AX
@@ -638,13 +628,13 @@ DATA dropconst<>+28(SB)/4, $7
 GLOBL dropconst<>(SB), RODATA|NOPTR, $32
 
 #define LOWBIAS32(x, t) \
-	VPSRLD $16, x, t \
-	VPXOR t, x, x \
-	VPMULLD Y10, x, x \
-	VPSRLD $15, x, t \
-	VPXOR t, x, x \
-	VPMULLD Y9, x, x \
-	VPSRLD $16, x, t \
+	VPSRLD $16, x, t; \
+	VPXOR t, x, x; \
+	VPMULLD Y10, x, x; \
+	VPSRLD $15, x, t; \
+	VPXOR t, x, x; \
+	VPMULLD Y9, x, x; \
+	VPSRLD $16, x, t; \
 	VPXOR t, x, x
 
 // func dropoutAVX2(x, m, y *float32, n int, seed uint64, base int, thr int32, keep float32)
