@@ -113,6 +113,30 @@ func mulAddInto(dst, a, b []float32) {
 	mulAddIntoGo(dst, a, b)
 }
 
+//go:noescape
+func reluFwdAVX2(x, y *float32, n int)
+
+//go:noescape
+func reluBwdAVX2(x, dy, dx *float32, n int)
+
+// relu sets y = max(x, 0) (see reluGo).
+func relu(x, y []float32) {
+	if n := len(x) &^ 7; attnSIMD && n > 0 {
+		reluFwdAVX2(&x[0], &y[:n][0], n)
+		x, y = x[n:], y[n:]
+	}
+	reluGo(x, y)
+}
+
+// reluBack adds dy into dx where x > 0 (see reluBackGo).
+func reluBack(x, dy, dx []float32) {
+	if n := len(x) &^ 7; attnSIMD && n > 0 {
+		reluBwdAVX2(&x[0], &dy[:n][0], &dx[:n][0], n)
+		x, dy, dx = x[n:], dy[n:], dx[n:]
+	}
+	reluBackGo(x, dy, dx)
+}
+
 // attnSIMD reports whether the assembly runs; tests switch it off to
 // check the Go loops too.
 var attnSIMD = hasAVX2FMA()

@@ -711,3 +711,43 @@ mulAdd:
 	JNZ mulAdd
 	VZEROUPPER
 	RET
+
+// func reluFwdAVX2(x, y *float32, n int)
+// y = max(x, 0) (a NaN stays NaN), for n a positive multiple of 8.
+TEXT ·reluFwdAVX2(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), DI
+	MOVQ n+16(FP), CX
+	VXORPS Y15, Y15, Y15
+reluFwd:
+	VMOVUPS (SI), Y0
+	VMAXPS Y0, Y15, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ reluFwd
+	VZEROUPPER
+	RET
+
+// func reluBwdAVX2(x, dy, dx *float32, n int)
+// dx += dy where x > 0, for n a positive multiple of 8.
+TEXT ·reluBwdAVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ dy+8(FP), DX
+	MOVQ dx+16(FP), DI
+	MOVQ n+24(FP), CX
+	VXORPS Y15, Y15, Y15
+reluBwd:
+	VMOVUPS (SI), Y0
+	VCMPPS $0x1e, Y15, Y0, Y0     // x > 0
+	VANDPS (DX), Y0, Y0
+	VADDPS (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ reluBwd
+	VZEROUPPER
+	RET

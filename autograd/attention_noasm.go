@@ -29,6 +29,12 @@ func dropout(x, m, y []float32, seed uint64, base int, thr int32, keep float32) 
 // mulAddInto computes dst += a·b.
 func mulAddInto(dst, a, b []float32) { mulAddIntoGo(dst, a, b) }
 
+// relu sets y = max(x, 0) (see reluGo).
+func relu(x, y []float32) { reluGo(x, y) }
+
+// reluBack adds dy into dx where x > 0 (see reluBackGo).
+func reluBack(x, dy, dx []float32) { reluBackGo(x, dy, dx) }
+
 // expShift sets x[j] = e^(x[j] − m) (x[j] = −Inf gives 0) and returns the
 // sum; see expShiftGo.
 func expShift(x []float32, m float32) float32 { return expShiftGo(x, m) }

@@ -148,3 +148,32 @@ func TestDropoutMask(t *testing.T) {
 		}
 	}
 }
+
+// TestReLUKernels compares ReLU's loops on this build with the Go loops on
+// every length up to 40, zeros and signed zeros included.
+func TestReLUKernels(t *testing.T) {
+	rng := tensor.NewRNG(8)
+	for n := 0; n <= 40; n++ {
+		x, dy := make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i], dy[i] = float32(rng.Normal()), float32(rng.Normal())
+			if i%5 == 0 {
+				x[i] = 0
+			}
+			if i%7 == 0 {
+				x[i] = float32(math.Copysign(0, -1))
+			}
+		}
+		y, yg := make([]float32, n), make([]float32, n)
+		relu(x, y)
+		reluGo(x, yg)
+		dx, dxg := make([]float32, n), make([]float32, n)
+		reluBack(x, dy, dx)
+		reluBackGo(x, dy, dxg)
+		for i := range x {
+			if y[i] != yg[i] || dx[i] != dxg[i] {
+				t.Fatalf("n %d, x %g: y %g, dx %g; Go %g, %g", n, x[i], y[i], dx[i], yg[i], dxg[i])
+			}
+		}
+	}
+}

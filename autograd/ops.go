@@ -235,30 +235,37 @@ func (tp *Tape) Embedding(w *Var, ids []int, scale float32) *Var {
 func (tp *Tape) ReLU(x *Var) *Var {
 	y := tp.output(x.Value.Shape...)
 	xd := x.Value.Data
-	tensor.Parallel(len(xd), elemGrain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			y.Data[i] = max(xd[i], 0)
-		}
-	})
+	tensor.Parallel(len(xd), elemGrain, func(lo, hi int) { relu(xd[lo:hi], y.Data[lo:hi]) })
 	out, rec := tp.result(y, x)
 	if rec {
 		tp.record(out, func(dy []float32) {
 			dx := x.grad()
-			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
-				// The sign bit of x masks dy without a branch: random signs
-				// would make a branch mispredict half the time.
-				xs, ds, gs := xd[lo:hi], dx[lo:hi], dy[lo:hi]
-				for i, x := range xs {
-					keep := uint32(int32(^math.Float32bits(x)) >> 31) // all ones if x >= +0
-					if x == 0 {
-						keep = 0
-					}
-					ds[i] += math.Float32frombits(math.Float32bits(gs[i]) & keep)
-				}
-			})
+			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) { reluBack(xd[lo:hi], dy[lo:hi], dx[lo:hi]) })
 		})
 	}
 	return out
+}
+
+// reluGo sets y = max(x, 0).
+func reluGo(xs, ys []float32) {
+	ys = ys[:len(xs)]
+	for i, v := range xs {
+		ys[i] = max(v, 0)
+	}
+}
+
+// reluBackGo adds dy into dx where x > 0.
+func reluBackGo(xs, dy, dx []float32) {
+	dy, dx = dy[:len(xs)], dx[:len(xs)]
+	for i, x := range xs {
+		// The sign bit of x masks dy without a branch: random signs would
+		// make a branch mispredict half the time.
+		keep := uint32(int32(^math.Float32bits(x)) >> 31) // all ones if x >= +0
+		if x == 0 {
+			keep = 0
+		}
+		dx[i] += math.Float32frombits(math.Float32bits(dy[i]) & keep)
+	}
 }
 
 // GELU returns x·Φ(x) with the exact Gaussian CDF (PyTorch's default).
