@@ -260,12 +260,13 @@ func (r *Run) Run(ctx context.Context) (map[string]float64, error) {
 	// With a time limit, steps fitAt−20 … fitAt are timed (the first few,
 	// which allocate the tape's buffers, are left out) and Steps is fitted
 	// after step fitAt.
-	// A quarter of the way through, the fit is redone from the steps since,
-	// evaluations and checkpoints included: steps run slower once the
-	// machine has warmed up (measured: 10% slower than steps 5–25).
+	// At a quarter, a half and three quarters of the time, the fit is redone
+	// from the steps since the last fit, evaluations and checkpoints
+	// included: steps run slower once the machine has warmed up (measured:
+	// 10% slower than steps 5–25), and a shared machine's speed drifts.
 	fitAt, timedFrom := 0, 0
 	var timedStart, fittedAt time.Time
-	fittedStep, refitted := 0, false
+	fittedStep, refits := 0, 0
 	if c.TimeLimit > 0 && r.opt.Step == 0 {
 		fitAt = min(25, c.Steps)
 		timedFrom = max(0, fitAt-20)
@@ -323,15 +324,16 @@ func (r *Run) Run(ctx context.Context) (map[string]float64, error) {
 				refit()
 				fittedAt, fittedStep = time.Now(), st.Step
 			}
-			if fitAt > 0 && !refitted && st.Step > fittedStep && st.Step < c.Steps && time.Since(start).Seconds() >= c.TimeLimit/4 {
-				refitted = true
+			if fitAt > 0 && refits < 3 && st.Step > fittedStep && st.Step < c.Steps && time.Since(start).Seconds() >= float64(refits+1)*c.TimeLimit/4 {
+				refits++
 				perStep := time.Since(fittedAt).Seconds() / float64(st.Step-fittedStep)
 				left := 0.97*c.TimeLimit - time.Since(start).Seconds()
 				c.Steps = max(st.Step, st.Step+int(left/perStep))
 				c.Warmup = min(c.Warmup, c.Steps)
-				r.println(fmt.Sprintf("time limit: refitted to %d steps (%s per step since the fit, evaluations included)",
+				r.println(fmt.Sprintf("time limit: refitted to %d steps (%s per step since the last fit, evaluations included)",
 					c.Steps, time.Duration(perStep*float64(time.Second)).Round(time.Millisecond)))
 				refit()
+				fittedAt, fittedStep = time.Now(), st.Step
 			}
 			loss := st.Loss
 			m := Metric{Step: st.Step, Loss: &loss, LR: st.LR, GradNorm: st.GradNorm, TokensPerSec: st.TokensPerSec, ElapsedSec: time.Since(start).Seconds()}
