@@ -2,13 +2,12 @@
 
 package autograd
 
-// Assembly (attention_amd64.s) for the element-wise loops of the streaming
-// attention kernel, used when the CPU has AVX2 and FMA; the purego build tag
-// or an older CPU falls back to the Go loops in attention.go.
+import "github.com/attn-go/attn/tensor"
 
-func cpuidAttn(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
-
-func xgetbvAttn() (eax, edx uint32)
+// Assembly (attention_amd64.s) for the element-wise loops of autograd (the
+// streaming attention kernel, GELU, ReLU, LayerNorm, dropout), used when the
+// CPU has AVX2 and FMA (as the tensor kernels detect it); the purego build
+// tag or an older CPU falls back to the Go loops.
 
 // expShiftAVX2 is expShiftGo over n elements, n a multiple of 8.
 //
@@ -139,24 +138,7 @@ func reluBack(x, dy, dx []float32) {
 
 // attnSIMD reports whether the assembly runs; tests switch it off to
 // check the Go loops too.
-var attnSIMD = hasAVX2FMA()
-
-func hasAVX2FMA() bool {
-	maxID, _, _, _ := cpuidAttn(0, 0)
-	if maxID < 7 {
-		return false
-	}
-	_, _, ecx1, _ := cpuidAttn(1, 0)
-	const fma, osxsave, avx = 1 << 12, 1 << 27, 1 << 28
-	if ecx1&(fma|osxsave|avx) != fma|osxsave|avx {
-		return false
-	}
-	if xcr0, _ := xgetbvAttn(); xcr0&0x6 != 0x6 { // the OS saves SSE and AVX state
-		return false
-	}
-	_, ebx7, _, _ := cpuidAttn(7, 0)
-	return ebx7&(1<<5) != 0 // AVX2
-}
+var attnSIMD = tensor.HasAVX2FMA()
 
 // expShift sets x[j] = e^(x[j] − m) (x[j] = −Inf gives 0) and returns the
 // sum; see expShiftGo.

@@ -120,25 +120,6 @@ DATA attnconst<>+440(SB)/4, $0x4b3fff81
 DATA attnconst<>+444(SB)/4, $0x4b3fff81
 GLOBL attnconst<>(SB), RODATA|NOPTR, $448
 
-// func cpuidAttn(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
-TEXT ·cpuidAttn(SB), NOSPLIT, $0-24
-	MOVL eaxArg+0(FP), AX
-	MOVL ecxArg+4(FP), CX
-	CPUID
-	MOVL AX, eax+8(FP)
-	MOVL BX, ebx+12(FP)
-	MOVL CX, ecx+16(FP)
-	MOVL DX, edx+20(FP)
-	RET
-
-// func xgetbvAttn() (eax, edx uint32)
-TEXT ·xgetbvAttn(SB), NOSPLIT, $0-8
-	MOVL $0, CX
-	XGETBV
-	MOVL AX, eax+0(FP)
-	MOVL DX, edx+4(FP)
-	RET
-
 // func expShiftAVX2(x *float32, n int, m float32) float32
 // n is a multiple of 8.
 TEXT ·expShiftAVX2(SB), NOSPLIT, $0-28

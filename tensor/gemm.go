@@ -231,6 +231,10 @@ func Dot(x, y []float32) float32 { return kernels.Dot(x, y) }
 // Axpy computes y += alpha·x.
 func Axpy(alpha float32, x, y []float32) { kernels.Axpy(alpha, x, y) }
 
+// HasAVX2FMA reports whether this CPU runs the AVX2+FMA kernels (never with
+// the purego build tag), for packages with vector loops of their own.
+func HasAVX2FMA() bool { return kernels.HasAVX2FMA() }
+
 // AdamStep holds the constants of one Adam update; see Adam.
 type AdamStep = kernels.AdamStep
 

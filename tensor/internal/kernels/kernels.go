@@ -86,6 +86,17 @@ var peakLoop = func(n int) float64 {
 
 var peakSink float32
 
+// HasAVX2FMA reports whether the CPU (and OS) run AVX2 and FMA code and
+// this build has assembly: an "avx2" implementation is registered.
+func HasAVX2FMA() bool {
+	for _, im := range impls {
+		if im.Name == "avx2" {
+			return true
+		}
+	}
+	return false
+}
+
 // Tile returns the register tile (MR, NR) of the active implementation.
 func Tile() (mr, nr int) { return active.MR, active.NR }
 
