@@ -1,14 +1,11 @@
 package bert
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 
-	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/safetensors"
 )
@@ -31,18 +28,7 @@ var Ignored = []*regexp.Regexp{
 // gives, and tensors the model does not use (beyond Ignored) are errors.
 // Each tensor is converted to float32 once, from the mapped file into the
 // model's weights, which have no gradient buffers.
-func Load(dir string) (*Model, error) {
-	var cfg Config
-	if err := hf.ReadConfig(dir, &cfg); err != nil {
-		return nil, err
-	}
-	ck, err := hf.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer ck.Close()
-	return LoadCheckpoint(cfg, ck)
-}
+func Load(dir string) (*Model, error) { return hf.LoadFolder(dir, LoadCheckpoint) }
 
 // LoadCheckpoint builds the model of cfg and fills it from ck (see Load).
 func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
@@ -65,34 +51,14 @@ func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 // before the base model, "cls." heads as they are), the tied decoder weight
 // left out, as save_pretrained writes them.
 func (m *Model) Tensors() []safetensors.Tensor {
-	seen := map[*autograd.Var]bool{}
-	var ts []safetensors.Tensor
-	for _, p := range m.Params() {
-		if seen[p.Var] {
-			continue
+	return hf.Tensors(m.Params(), func(name string) string {
+		if strings.HasPrefix(name, "cls.") {
+			return name
 		}
-		seen[p.Var] = true
-		name := p.Name
-		if !strings.HasPrefix(name, "cls.") {
-			name = "bert." + name
-		}
-		ts = append(ts, safetensors.F32(name, p.Value.Shape, p.Value.Data))
-	}
-	return ts
+		return "bert." + name
+	})
 }
 
 // Save writes the model to dir as a HuggingFace folder: config.json
 // (BertConfig) and model.safetensors.
-func Save(dir string, m *Model) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	cfg, err := json.MarshalIndent(m.Cfg, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := safetensors.WriteFile(filepath.Join(dir, hf.WeightsFile), m.Tensors(), map[string]string{"format": "pt"}); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, hf.ConfigFile), append(cfg, '\n'), 0o644)
-}
+func Save(dir string, m *Model) error { return hf.Save(dir, m.Cfg, m.Tensors()) }

@@ -1,16 +1,12 @@
 package gpt
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 
-	"github.com/attn-go/attn/autograd"
-	"github.com/attn-go/attn/internal/atomicfile"
 	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/safetensors"
@@ -19,17 +15,7 @@ import (
 // Tensors returns the model's weights for saving under HF's names (as in
 // GPT-2's model.safetensors: no "transformer." prefix, no lm_head.weight,
 // which is wte.weight).
-func (m *Model) Tensors() []safetensors.Tensor {
-	seen := map[*autograd.Var]bool{}
-	var ts []safetensors.Tensor
-	for _, p := range m.Params() {
-		if !seen[p.Var] {
-			seen[p.Var] = true
-			ts = append(ts, safetensors.F32(p.Name, p.Value.Shape, p.Value.Data))
-		}
-	}
-	return ts
-}
+func (m *Model) Tensors() []safetensors.Tensor { return hf.Tensors(m.Params(), nil) }
 
 // attnBuffer matches the causal-mask buffers that older HF GPT-2 checkpoints
 // store as h.{i}.attn.bias and h.{i}.attn.masked_bias; they are not weights.
@@ -91,19 +77,7 @@ func (m *Model) LoadWeights(f *safetensors.File, prefix string) error {
 
 // Save writes the model to dir as config.json (HF's GPT2Config) and
 // model.safetensors, each written atomically.
-func Save(dir string, m *Model) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	cfg, err := json.MarshalIndent(m.Cfg, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), m.Tensors(), map[string]string{"format": "pt"}); err != nil {
-		return err
-	}
-	return atomicfile.Write(filepath.Join(dir, "config.json"), append(cfg, '\n'))
-}
+func Save(dir string, m *Model) error { return hf.Save(dir, m.Cfg, m.Tensors()) }
 
 // Load reads a model folder written by Save or a HuggingFace GPT-2 folder:
 // config.json (GPT2Config) and model.safetensors or its shards, in F32, F16,
@@ -113,20 +87,14 @@ func Save(dir string, m *Model) error {
 // wte.weight (the output layer is tied); older checkpoints' causal-mask
 // buffers are skipped. Missing, unexpected or mis-shaped tensors are errors
 // naming the tensor and its file.
-func Load(dir string) (*Model, error) {
-	var cfg Config
-	if err := hf.ReadConfig(dir, &cfg); err != nil {
-		return nil, err
-	}
+func Load(dir string) (*Model, error) { return hf.LoadFolder(dir, LoadCheckpoint) }
+
+// LoadCheckpoint builds the model of cfg and fills it from ck (see Load).
+func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 	m, err := newModel(cfg, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, hf.ConfigFile), err)
+		return nil, fmt.Errorf("%s: %w", filepath.Join(ck.Dir, hf.ConfigFile), err)
 	}
-	ck, err := hf.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer ck.Close()
 	opt := hf.LoadOptions{Ignore: []*regexp.Regexp{attnBuffer}, Tied: map[string]string{"lm_head.weight": "wte.weight"}}
 	if err := ck.Load(m.Params(), opt); err != nil {
 		return nil, err

@@ -19,18 +19,7 @@ var Ignored = []*regexp.Regexp{
 // (T5Config) and model.safetensors or its shards, in F32, F16, BF16 or F64,
 // each tensor converted to float32 once. The weights have no gradient
 // buffers.
-func Load(dir string) (*Model, error) {
-	var cfg Config
-	if err := hf.ReadConfig(dir, &cfg); err != nil {
-		return nil, err
-	}
-	ck, err := hf.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer ck.Close()
-	return LoadCheckpoint(cfg, ck)
-}
+func Load(dir string) (*Model, error) { return hf.LoadFolder(dir, LoadCheckpoint) }
 
 // LoadCheckpoint builds the model of cfg and fills it from ck, under HF's
 // T5ForConditionalGeneration (or T5Model) state-dict names. The shared

@@ -7,8 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/attn-go/attn/autograd"
-	"github.com/attn-go/attn/internal/atomicfile"
+	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/safetensors"
 )
@@ -16,18 +15,7 @@ import (
 // Tensors returns the model's weights for saving, each distinct parameter
 // once under its first name (a tied weight is stored once, as HuggingFace and
 // PyTorch's safetensors export do).
-func (m *Model) Tensors() []safetensors.Tensor {
-	seen := map[*autograd.Var]bool{}
-	var ts []safetensors.Tensor
-	for _, p := range m.Params() {
-		if seen[p.Var] {
-			continue
-		}
-		seen[p.Var] = true
-		ts = append(ts, safetensors.F32(p.Name, p.Value.Shape, p.Value.Data))
-	}
-	return ts
-}
+func (m *Model) Tensors() []safetensors.Tensor { return hf.Tensors(m.Params(), nil) }
 
 // LoadWeights copies weights from a safetensors file into the model. Tensor
 // names are the model's PyTorch names after prefix (use "" for a plain state
@@ -65,20 +53,10 @@ const ModelType = "attn-transformer"
 // ModelType) and model.safetensors (the layout of a HuggingFace model
 // folder), each written atomically.
 func Save(dir string, m *Model) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	cfg, err := json.MarshalIndent(struct {
+	return hf.Save(dir, struct {
 		ModelType string `json:"model_type"`
 		Config
-	}{ModelType, m.Cfg}, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), m.Tensors(), map[string]string{"format": "pt"}); err != nil {
-		return err
-	}
-	return atomicfile.Write(filepath.Join(dir, "config.json"), append(cfg, '\n'))
+	}{ModelType, m.Cfg}, m.Tensors())
 }
 
 // Load reads a model saved by Save.
