@@ -267,13 +267,10 @@ func (p *attnProblem) allPad(b, j0, j1 int) bool {
 // dropMask applies the dropout mask to the weights w of query row i, keys
 // j0.. (times 1/(1 − dropout) where kept).
 func (p *attnProblem) dropMask(w []float32, seed uint64, i, j0 int) {
-	ctr := seed + uint64(i*p.tk+j0+1)*0x9e3779b97f4a7c15
+	ctr := seed + uint64(i*p.tk+j0+1)*tensor.Golden64
 	for j := range w {
-		z := ctr
-		ctr += 0x9e3779b97f4a7c15
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-		z ^= z >> 31
+		z := tensor.Mix64(ctr)
+		ctr += tensor.Golden64
 		if z>>40 >= p.thr {
 			w[j] *= p.keep
 		} else {
@@ -720,13 +717,10 @@ func (p *attnProblem) backwardHead(sc *attnScratch, bh, c, sp int, y, lse, dy, d
 				di := dvec[i]
 				if p.dropout > 0 {
 					// drow = P⊙(dP'⊙M − D), then row = P⊙M.
-					ctr := seed + uint64(i*tk+j0+1)*0x9e3779b97f4a7c15
+					ctr := seed + uint64(i*tk+j0+1)*tensor.Golden64
 					for j, pw := range row[:last+1] {
-						z := ctr
-						ctr += 0x9e3779b97f4a7c15
-						z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-						z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-						z ^= z >> 31
+						z := tensor.Mix64(ctr)
+						ctr += tensor.Golden64
 						if z>>40 >= p.thr {
 							drow[j] = pw * (drow[j]*p.keep - di)
 							row[j] = pw * p.keep

@@ -10,10 +10,19 @@ type RNG struct{ State uint64 }
 // NewRNG returns a generator seeded with seed.
 func NewRNG(seed uint64) *RNG { return &RNG{State: seed} }
 
+// Golden64 is SplitMix64's increment: the state advances by it per draw.
+const Golden64 = 0x9e3779b97f4a7c15
+
 // Uint64 returns the next 64 random bits.
 func (r *RNG) Uint64() uint64 {
-	r.State += 0x9e3779b97f4a7c15
-	z := r.State
+	r.State += Golden64
+	return Mix64(r.State)
+}
+
+// Mix64 is SplitMix64's output function: the draw of a generator whose state
+// has reached z. Being a hash of a counter, it lets code recompute any draw
+// from its index (dropout masks regenerated in a backward pass).
+func Mix64(z uint64) uint64 {
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
 	return z ^ (z >> 31)
