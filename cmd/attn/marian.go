@@ -6,6 +6,7 @@ import (
 
 	"github.com/attn-go/attn/generate"
 	"github.com/attn-go/attn/model/marian"
+	"github.com/attn-go/attn/model/transformer"
 )
 
 // marianMT is a HuggingFace Marian (opus-mt) folder: the model and its
@@ -39,7 +40,6 @@ func loadMarian(dir string) (*marianMT, error) {
 // generate does, with GNMT's length penalty (exponent alpha).
 func (mt *marianMT) translate(lines []string, beam int, alpha float64, w io.Writer) error {
 	srcs := make([][]int, len(lines))
-	s := 1
 	for i, line := range lines {
 		ids, err := mt.tok.Encode(line)
 		if err != nil {
@@ -48,24 +48,15 @@ func (mt *marianMT) translate(lines []string, beam int, alpha float64, w io.Writ
 		if limit := mt.m.Cfg.MaxPositions; len(ids) > limit { // keep </s> at the end
 			ids = append(ids[:limit-1], mt.tok.EOSID())
 		}
-		srcs[i] = ids
-		s = max(s, len(ids))
+		srcs[i] = ids // never empty: </s> ends every source
 	}
-	b := len(srcs)
-	src := make([]int, b*s)
-	pad := make([]bool, b*s)
-	for i, ids := range srcs {
-		copy(src[i*s:], ids)
-		for j := len(ids); j < s; j++ {
-			src[i*s+j], pad[i*s+j] = mt.tok.PadID(), true
-		}
-	}
-	d, err := mt.m.NewDecoder(src, pad, b, s, beam)
+	src := transformer.MakeBatch(srcs, mt.tok.PadID())
+	d, err := mt.m.NewDecoder(src.IDs, src.Pad, src.B, src.T, beam)
 	if err != nil {
 		return err
 	}
-	hs, err := generate.Beam(d, b, generate.BeamOpts{
-		Beam: beam, Alpha: alpha, MaxLen: min(s+50, mt.m.Cfg.MaxPositions),
+	hs, err := generate.Beam(d, src.B, generate.BeamOpts{
+		Beam: beam, Alpha: alpha, MaxLen: min(src.T+50, mt.m.Cfg.MaxPositions),
 		BOS: mt.m.Cfg.DecoderStartTokenID, EOS: mt.m.Cfg.EOSTokenID,
 	})
 	if err != nil {
