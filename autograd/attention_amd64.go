@@ -189,3 +189,31 @@ func transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 		transposeGo(dst[r8:], ldd, src[r8*lds:], lds, rows-r8, cols)
 	}
 }
+
+// rowSumAVX2 returns Σ x[j] over n > 0 elements, n a multiple of 8.
+//
+//go:noescape
+func rowSumAVX2(x *float32, n int) float32
+
+// axpbAVX2 sets dst[j] += a·x[j] + b for j < n, n a positive multiple of 8.
+//
+//go:noescape
+func axpbAVX2(dst, x *float32, n int, a, b float32)
+
+// rowSum returns Σ x[j] (see rowSumGo).
+func rowSum(x []float32) float32 {
+	if n := len(x) &^ 7; attnSIMD && n > 0 {
+		return rowSumAVX2(&x[0], n) + rowSumGo(x[n:])
+	}
+	return rowSumGo(x)
+}
+
+// axpbInto sets dst[j] += a·x[j] + b (see axpbIntoGo).
+func axpbInto(dst, x []float32, a, b float32) {
+	x = x[:len(dst)]
+	if n := len(dst) &^ 7; attnSIMD && n > 0 {
+		axpbAVX2(&dst[0], &x[0], n, a, b)
+		dst, x = dst[n:], x[n:]
+	}
+	axpbIntoGo(dst, x, a, b)
+}

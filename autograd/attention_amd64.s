@@ -732,3 +732,63 @@ reluBwd:
 	JNZ reluBwd
 	VZEROUPPER
 	RET
+
+// func rowSumAVX2(x *float32, n int) float32
+// Σ x[j] for j < n, n a positive multiple of 8, in four vector sums.
+TEXT ·rowSumAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+sum32:
+	CMPQ CX, $32
+	JLT sum8
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS 64(SI), Y2, Y2
+	VADDPS 96(SI), Y3, Y3
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP sum32
+sum8:
+	CMPQ CX, $8
+	JLT sumDone
+	VADDPS (SI), Y0, Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP sum8
+sumDone:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VPSHUFD $0x4e, X0, X1
+	VADDPS X1, X0, X0
+	VPSHUFD $0xb1, X0, X1
+	VADDSS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+16(FP)
+	RET
+
+// func axpbAVX2(dst, x *float32, n int, a, b float32)
+// dst[j] += a·x[j] + b for j < n, n a positive multiple of 8.
+TEXT ·axpbAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS a+24(FP), Y14
+	VBROADCASTSS b+28(FP), Y15
+axpb:
+	VMOVUPS Y15, Y1
+	VFMADD231PS (SI), Y14, Y1
+	VADDPS (DI), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ axpb
+	VZEROUPPER
+	RET

@@ -49,3 +49,9 @@ func dsRow(p, dp []float32, di float32) { dsRowGo(p, dp, di) }
 func transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 	transposeGo(dst, ldd, src, lds, rows, cols)
 }
+
+// rowSum returns Σ x[j] (see rowSumGo).
+func rowSum(x []float32) float32 { return rowSumGo(x) }
+
+// axpbInto sets dst[j] += a·x[j] + b (see axpbIntoGo).
+func axpbInto(dst, x []float32, a, b float32) { axpbIntoGo(dst, x, a, b) }

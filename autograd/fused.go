@@ -147,8 +147,10 @@ func (tp *Tape) CrossEntropy(logits *Var, targets []int, ignoreIndex int, smooth
 		}
 		counted++
 	}
-	// probs keeps the softmax of each counted row for the backward pass.
-	probs := tp.floats(n * vocab)
+	// exps keeps e^(x−max) of each counted row for the backward pass, and
+	// inv the reciprocal of its sum: the softmax is exps·inv.
+	exps := tp.floats(n * vocab)
+	inv := make([]float32, n)
 	rowLoss := make([]float64, n)
 	eps := float64(smoothing)
 	parallelRows(n, vocab, func(r0, r1 int) {
@@ -156,20 +158,16 @@ func (tp *Tape) CrossEntropy(logits *Var, targets []int, ignoreIndex int, smooth
 			if targets[r] == ignoreIndex {
 				continue
 			}
-			x, p := logits.Value.Data[r*vocab:(r+1)*vocab], probs[r*vocab:(r+1)*vocab]
-			var sum float64
-			for _, v := range x {
-				sum += float64(v)
-			}
+			x, p := logits.Value.Data[r*vocab:(r+1)*vocab], exps[r*vocab:(r+1)*vocab]
 			copy(p, x)
 			m := rowMax(p)
 			s := float64(expShift(p, m)) // p = e^(x−m), s = Σ p
 			lse := float64(m) + math.Log(s)
-			inv := float32(1 / s)
-			for i := range p {
-				p[i] *= inv
+			inv[r] = float32(1 / s)
+			rowLoss[r] = (1 - eps) * (lse - float64(x[targets[r]]))
+			if eps != 0 {
+				rowLoss[r] += eps * (lse - float64(rowSum(x))/float64(vocab))
 			}
-			rowLoss[r] = (1-eps)*(lse-float64(x[targets[r]])) + eps*(lse-sum/float64(vocab))
 		}
 	})
 	var total float64
@@ -192,11 +190,9 @@ func (tp *Tape) CrossEntropy(logits *Var, targets []int, ignoreIndex int, smooth
 					if t == ignoreIndex {
 						continue
 					}
-					p, d := probs[r*vocab:(r+1)*vocab], dx[r*vocab:(r+1)*vocab]
-					for i, pi := range p {
-						d[i] += g * (pi - uniform)
-					}
-					d[t] -= g * (1 - float32(eps))
+					// d += g·(softmax − uniform), then −g·(1−ε) at the target.
+					axpbInto(dx[r*vocab:(r+1)*vocab], exps[r*vocab:(r+1)*vocab], g*inv[r], -g*uniform)
+					dx[r*vocab+t] -= g * (1 - float32(eps))
 				}
 			})
 		})

@@ -177,3 +177,33 @@ func TestReLUKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestRowSumAxpb compares cross-entropy's row loops on this build with the
+// Go loops and float64 sums on every length up to 70.
+func TestRowSumAxpb(t *testing.T) {
+	rng := tensor.NewRNG(9)
+	for n := 0; n <= 70; n++ {
+		x, d0 := make([]float32, n), make([]float32, n)
+		var want float64
+		for i := range x {
+			x[i], d0[i] = float32(rng.Normal()*3), float32(rng.Normal())
+			want += float64(x[i])
+		}
+		if got := rowSum(x); math.Abs(float64(got)-want) > 1e-5*(1+math.Abs(want)) {
+			t.Fatalf("n %d: rowSum %g, want %g", n, got, want)
+		}
+		if got := rowSumGo(x); math.Abs(float64(got)-want) > 1e-5*(1+math.Abs(want)) {
+			t.Fatalf("n %d: rowSumGo %g, want %g", n, got, want)
+		}
+		a, b := float32(-0.37), float32(0.011)
+		d, dg := append([]float32(nil), d0...), append([]float32(nil), d0...)
+		axpbInto(d, x, a, b)
+		axpbIntoGo(dg, x, a, b)
+		for i := range d {
+			w := float64(d0[i]) + float64(a)*float64(x[i]) + float64(b)
+			if math.Abs(float64(d[i])-w) > 1e-6*(1+math.Abs(w)) || math.Abs(float64(dg[i])-w) > 1e-6*(1+math.Abs(w)) {
+				t.Fatalf("n %d: axpb [%d] = %g (Go %g), want %g", n, i, d[i], dg[i], w)
+			}
+		}
+	}
+}

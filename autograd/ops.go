@@ -421,6 +421,30 @@ func mulAddIntoGo(dst, a, b []float32) {
 	}
 }
 
+// rowSumGo returns Σ x[j] in float32, in eight interleaved partial sums
+// (as the vector kernel adds).
+func rowSumGo(x []float32) float32 {
+	var s [8]float32
+	i := 0
+	for ; i+8 <= len(x); i += 8 {
+		for q := range s {
+			s[q] += x[i+q]
+		}
+	}
+	for ; i < len(x); i++ {
+		s[0] += x[i]
+	}
+	return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]))
+}
+
+// axpbIntoGo sets dst[j] += a·x[j] + b.
+func axpbIntoGo(dst, x []float32, a, b float32) {
+	x = x[:len(dst)]
+	for j, v := range x {
+		dst[j] += a*v + b
+	}
+}
+
 // addInto computes dst += src, with the vector kernel of Axpy (a multiply
 // by 1 is exact, so the sums are those of a plain loop).
 func addInto(dst, src []float32) { tensor.Axpy(1, src, dst[:len(src)]) }
