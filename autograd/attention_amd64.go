@@ -195,10 +195,11 @@ func transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 //go:noescape
 func rowSumAVX2(x *float32, n int) float32
 
-// axpbAVX2 sets dst[j] += a·x[j] + b for j < n, n a positive multiple of 8.
+// axpbAVX2 sets dst[j] = a·x[j] + b (plus dst[j] when add is 1) for j < n,
+// n a positive multiple of 8.
 //
 //go:noescape
-func axpbAVX2(dst, x *float32, n int, a, b float32)
+func axpbAVX2(dst, x *float32, n int, a, b float32, add int)
 
 // rowSum returns Σ x[j] (see rowSumGo).
 func rowSum(x []float32) float32 {
@@ -208,12 +209,16 @@ func rowSum(x []float32) float32 {
 	return rowSumGo(x)
 }
 
-// axpbInto sets dst[j] += a·x[j] + b (see axpbIntoGo).
-func axpbInto(dst, x []float32, a, b float32) {
+// axpb sets dst[j] = a·x[j] + b, or adds it when add is set (see axpbGo).
+func axpb(dst, x []float32, a, b float32, add bool) {
 	x = x[:len(dst)]
 	if n := len(dst) &^ 7; attnSIMD && n > 0 {
-		axpbAVX2(&dst[0], &x[0], n, a, b)
+		flag := 0
+		if add {
+			flag = 1
+		}
+		axpbAVX2(&dst[0], &x[0], n, a, b, flag)
 		dst, x = dst[n:], x[n:]
 	}
-	axpbIntoGo(dst, x, a, b)
+	axpbGo(dst, x, a, b, add)
 }

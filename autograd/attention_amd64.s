@@ -773,15 +773,19 @@ sumDone:
 	MOVSS X0, ret+16(FP)
 	RET
 
-// func axpbAVX2(dst, x *float32, n int, a, b float32)
-// dst[j] += a·x[j] + b for j < n, n a positive multiple of 8.
-TEXT ·axpbAVX2(SB), NOSPLIT, $0-32
+// func axpbAVX2(dst, x *float32, n int, a, b float32, add int)
+// dst[j] = a·x[j] + b (+ dst[j] when add is 1) for j < n, n a positive
+// multiple of 8.
+TEXT ·axpbAVX2(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ n+16(FP), CX
 	VBROADCASTSS a+24(FP), Y14
 	VBROADCASTSS b+28(FP), Y15
-axpb:
+	MOVQ add+32(FP), DX
+	TESTQ DX, DX
+	JZ axpbSet
+axpbAdd:
 	VMOVUPS Y15, Y1
 	VFMADD231PS (SI), Y14, Y1
 	VADDPS (DI), Y1, Y1
@@ -789,6 +793,16 @@ axpb:
 	ADDQ $32, DI
 	ADDQ $32, SI
 	SUBQ $8, CX
-	JNZ axpb
+	JNZ axpbAdd
+	VZEROUPPER
+	RET
+axpbSet:
+	VMOVUPS Y15, Y1
+	VFMADD231PS (SI), Y14, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ axpbSet
 	VZEROUPPER
 	RET

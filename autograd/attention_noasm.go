@@ -53,5 +53,5 @@ func transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 // rowSum returns Σ x[j] (see rowSumGo).
 func rowSum(x []float32) float32 { return rowSumGo(x) }
 
-// axpbInto sets dst[j] += a·x[j] + b (see axpbIntoGo).
-func axpbInto(dst, x []float32, a, b float32) { axpbIntoGo(dst, x, a, b) }
+// axpb sets dst[j] = a·x[j] + b, or adds it when add is set (see axpbGo).
+func axpb(dst, x []float32, a, b float32, add bool) { axpbGo(dst, x, a, b, add) }

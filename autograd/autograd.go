@@ -74,6 +74,19 @@ func (v *Var) grad() []float32 {
 	return v.Grad.Data
 }
 
+// gradNew is grad for an op that can write its gradient as well as add it:
+// when v has no gradient yet, it returns a buffer that is not cleared and
+// fresh = true, and the op must set every element (clearing a gradient
+// first and adding to it cost a pass over memory, as much as the op itself
+// for the logits of a large vocabulary).
+func (v *Var) gradNew() (g []float32, fresh bool) {
+	if v.Grad != nil {
+		return v.Grad.Data, false
+	}
+	v.Grad = v.tape.output(v.Value.Shape...)
+	return v.Grad.Data, true
+}
+
 // Tape records the backward steps of the ops run through it.
 //
 // A tape also owns the buffers of the values and gradients computed through

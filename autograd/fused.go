@@ -149,7 +149,7 @@ func (tp *Tape) CrossEntropy(logits *Var, targets []int, ignoreIndex int, smooth
 	}
 	// exps keeps e^(x−max) of each counted row for the backward pass, and
 	// inv the reciprocal of its sum: the softmax is exps·inv.
-	exps := tp.floats(n * vocab)
+	exps := tp.take(n*vocab, false) // rows of ignored targets are never read
 	inv := make([]float32, n)
 	rowLoss := make([]float64, n)
 	eps := float64(smoothing)
@@ -181,18 +181,21 @@ func (tp *Tape) CrossEntropy(logits *Var, targets []int, ignoreIndex int, smooth
 	out, rec := tp.result(tensor.FromSlice([]float32{float32(loss)}, 1), logits)
 	if rec && counted > 0 {
 		tp.record(out, func(dy []float32) {
-			dx := logits.grad()
+			dx, fresh := logits.gradNew()
 			g := dy[0] / float32(counted)
 			uniform := float32(eps) / float32(vocab)
 			parallelRows(n, vocab, func(r0, r1 int) {
 				for r := r0; r < r1; r++ {
-					t := targets[r]
+					t, d := targets[r], dx[r*vocab:(r+1)*vocab]
 					if t == ignoreIndex {
+						if fresh {
+							clear(d)
+						}
 						continue
 					}
-					// d += g·(softmax − uniform), then −g·(1−ε) at the target.
-					axpbInto(dx[r*vocab:(r+1)*vocab], exps[r*vocab:(r+1)*vocab], g*inv[r], -g*uniform)
-					dx[r*vocab+t] -= g * (1 - float32(eps))
+					// d (+)= g·(softmax − uniform), then −g·(1−ε) at the target.
+					axpb(d, exps[r*vocab:(r+1)*vocab], g*inv[r], -g*uniform, !fresh)
+					d[t] -= g * (1 - float32(eps))
 				}
 			})
 		})

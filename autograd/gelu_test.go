@@ -196,13 +196,18 @@ func TestRowSumAxpb(t *testing.T) {
 			t.Fatalf("n %d: rowSumGo %g, want %g", n, got, want)
 		}
 		a, b := float32(-0.37), float32(0.011)
-		d, dg := append([]float32(nil), d0...), append([]float32(nil), d0...)
-		axpbInto(d, x, a, b)
-		axpbIntoGo(dg, x, a, b)
-		for i := range d {
-			w := float64(d0[i]) + float64(a)*float64(x[i]) + float64(b)
-			if math.Abs(float64(d[i])-w) > 1e-6*(1+math.Abs(w)) || math.Abs(float64(dg[i])-w) > 1e-6*(1+math.Abs(w)) {
-				t.Fatalf("n %d: axpb [%d] = %g (Go %g), want %g", n, i, d[i], dg[i], w)
+		for _, add := range []bool{false, true} {
+			d, dg := append([]float32(nil), d0...), append([]float32(nil), d0...)
+			axpb(d, x, a, b, add)
+			axpbGo(dg, x, a, b, add)
+			for i := range d {
+				w := float64(a)*float64(x[i]) + float64(b)
+				if add {
+					w += float64(d0[i])
+				}
+				if math.Abs(float64(d[i])-w) > 1e-6*(1+math.Abs(w)) || math.Abs(float64(dg[i])-w) > 1e-6*(1+math.Abs(w)) {
+					t.Fatalf("n %d, add %v: axpb [%d] = %g (Go %g), want %g", n, add, i, d[i], dg[i], w)
+				}
 			}
 		}
 	}

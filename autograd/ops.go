@@ -437,11 +437,15 @@ func rowSumGo(x []float32) float32 {
 	return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]))
 }
 
-// axpbIntoGo sets dst[j] += a·x[j] + b.
-func axpbIntoGo(dst, x []float32, a, b float32) {
+// axpbGo sets dst[j] = a·x[j] + b, or adds it to dst[j] when add is set.
+func axpbGo(dst, x []float32, a, b float32, add bool) {
 	x = x[:len(dst)]
 	for j, v := range x {
-		dst[j] += a*v + b
+		if add {
+			dst[j] += a*v + b
+		} else {
+			dst[j] = a*v + b
+		}
 	}
 }
 
