@@ -89,10 +89,11 @@ func lnBwdRow(x, g, w, pw, pb, dx []float32, mean, rstd float32) {
 //go:noescape
 func dropoutAVX2(x, m, y *float32, n int, seed uint64, base int, thr int32, keep float32)
 
-// mulAddAVX2 computes dst += a·b over n elements, n a positive multiple of 8.
+// mulAddAVX2 computes dst = a·b (dst += a·b when add is 1) over n
+// elements, n a positive multiple of 8.
 //
 //go:noescape
-func mulAddAVX2(dst, a, b *float32, n int)
+func mulAddAVX2(dst, a, b *float32, n int, add int)
 
 // dropout applies a Dropout mask (see dropoutGo).
 func dropout(x, m, y []float32, seed uint64, base int, thr int32, keep float32) {
@@ -103,13 +104,17 @@ func dropout(x, m, y []float32, seed uint64, base int, thr int32, keep float32) 
 	dropoutGo(x, m, y, seed, base, thr, keep)
 }
 
-// mulAddInto computes dst += a·b.
-func mulAddInto(dst, a, b []float32) {
+// mulInto computes dst = a·b, or dst += a·b when add is set.
+func mulInto(dst, a, b []float32, add bool) {
 	if n := len(dst) &^ 7; attnSIMD && n > 0 {
-		mulAddAVX2(&dst[0], &a[:n][0], &b[:n][0], n)
+		flag := 0
+		if add {
+			flag = 1
+		}
+		mulAddAVX2(&dst[0], &a[:n][0], &b[:n][0], n, flag)
 		dst, a, b = dst[n:], a[n:], b[n:]
 	}
-	mulAddIntoGo(dst, a, b)
+	mulIntoGo(dst, a, b, add)
 }
 
 //go:noescape

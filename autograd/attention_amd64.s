@@ -673,13 +673,16 @@ dropLoop:
 	VZEROUPPER
 	RET
 
-// func mulAddAVX2(dst, a, b *float32, n int)
-// dst += a·b for n a positive multiple of 8.
-TEXT ·mulAddAVX2(SB), NOSPLIT, $0-32
+// func mulAddAVX2(dst, a, b *float32, n int, add int)
+// dst = a·b (dst += a·b when add is 1) for n a positive multiple of 8.
+TEXT ·mulAddAVX2(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ n+24(FP), CX
+	MOVQ add+32(FP), AX
+	TESTQ AX, AX
+	JZ mulSet
 mulAdd:
 	VMOVUPS (DI), Y0
 	VMOVUPS (SI), Y1
@@ -690,6 +693,17 @@ mulAdd:
 	ADDQ $32, DX
 	SUBQ $8, CX
 	JNZ mulAdd
+	VZEROUPPER
+	RET
+mulSet:
+	VMOVUPS (SI), Y1
+	VMULPS (DX), Y1, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JNZ mulSet
 	VZEROUPPER
 	RET
 

@@ -26,8 +26,8 @@ func dropout(x, m, y []float32, seed uint64, base int, thr int32, keep float32) 
 	dropoutGo(x, m, y, seed, base, thr, keep)
 }
 
-// mulAddInto computes dst += a·b.
-func mulAddInto(dst, a, b []float32) { mulAddIntoGo(dst, a, b) }
+// mulInto computes dst = a·b, or dst += a·b when add is set.
+func mulInto(dst, a, b []float32, add bool) { mulIntoGo(dst, a, b, add) }
 
 // relu sets y = max(x, 0) (see reluGo).
 func relu(x, y []float32) { reluGo(x, y) }

@@ -87,6 +87,15 @@ func (v *Var) gradNew() (g []float32, fresh bool) {
 	return v.Grad.Data, true
 }
 
+// beta1 is the beta of a GEMM that adds into a gradient from gradNew: 0
+// (overwrite) when the buffer is fresh, else 1.
+func beta1(fresh bool) float32 {
+	if fresh {
+		return 0
+	}
+	return 1
+}
+
 // Tape records the backward steps of the ops run through it.
 //
 // A tape also owns the buffers of the values and gradients computed through

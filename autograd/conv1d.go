@@ -34,10 +34,12 @@ func (tp *Tape) Conv1D(x, w, b *Var) *Var {
 	if rec {
 		tp.record(out, func(dy []float32) {
 			if needs(x) { // dx += dy·wᵀ
-				tensor.Gemm(false, true, rows, in, outDim, 1, dy, outDim, w.Value.Data, outDim, 1, x.grad(), in)
+				dx, fresh := x.gradNew()
+				tensor.Gemm(false, true, rows, in, outDim, 1, dy, outDim, w.Value.Data, outDim, beta1(fresh), dx, in)
 			}
 			if needs(w) { // dw += xᵀ·dy
-				tensor.Gemm(true, false, in, outDim, rows, 1, x.Value.Data, in, dy, outDim, 1, w.grad(), outDim)
+				dw, fresh := w.gradNew()
+				tensor.Gemm(true, false, in, outDim, rows, 1, x.Value.Data, in, dy, outDim, beta1(fresh), dw, outDim)
 			}
 			if needs(b) { // db += Σ_rows dy
 				db := b.grad()

@@ -178,8 +178,9 @@ func TestReLUKernels(t *testing.T) {
 	}
 }
 
-// TestRowSumAxpb compares cross-entropy's row loops on this build with the
-// Go loops and float64 sums on every length up to 70.
+// TestRowSumAxpb compares cross-entropy's row loops and dropout's gradient
+// loop on this build with the Go loops and float64 math on every length up
+// to 70.
 func TestRowSumAxpb(t *testing.T) {
 	rng := tensor.NewRNG(9)
 	for n := 0; n <= 70; n++ {
@@ -207,6 +208,20 @@ func TestRowSumAxpb(t *testing.T) {
 				}
 				if math.Abs(float64(d[i])-w) > 1e-6*(1+math.Abs(w)) || math.Abs(float64(dg[i])-w) > 1e-6*(1+math.Abs(w)) {
 					t.Fatalf("n %d, add %v: axpb [%d] = %g (Go %g), want %g", n, add, i, d[i], dg[i], w)
+				}
+			}
+		}
+		for _, add := range []bool{false, true} {
+			d, dg := append([]float32(nil), d0...), append([]float32(nil), d0...)
+			mulInto(d, x, d0, add)
+			mulIntoGo(dg, x, d0, add)
+			for i := range d {
+				w := float64(x[i]) * float64(d0[i])
+				if add {
+					w += float64(d0[i])
+				}
+				if math.Abs(float64(d[i])-w) > 1e-6*(1+math.Abs(w)) || math.Abs(float64(dg[i])-w) > 1e-6*(1+math.Abs(w)) {
+					t.Fatalf("n %d, add %v: mulInto [%d] = %g (Go %g), want %g", n, add, i, d[i], dg[i], w)
 				}
 			}
 		}

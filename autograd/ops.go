@@ -50,12 +50,23 @@ func (tp *Tape) Add(a, b *Var) *Var {
 	if rec {
 		tp.record(out, func(dy []float32) {
 			if needs(a) {
-				addInto(a.grad(), dy)
+				if da, fresh := a.gradNew(); fresh {
+					copy(da, dy)
+				} else {
+					addInto(da, dy)
+				}
 			}
 			if needs(b) {
-				db := b.grad()
+				db, fresh := b.gradNew()
 				for r := 0; r < n/max(m, 1); r++ {
+					if r == 0 && fresh {
+						copy(db, dy[:m])
+						continue
+					}
 					addInto(db, dy[r*m:(r+1)*m])
+				}
+				if fresh && n == 0 {
+					clear(db)
 				}
 			}
 		})
@@ -188,10 +199,12 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 	if rec {
 		tp.record(out, func(dy []float32) {
 			if needs(x) { // dx += dy·w
-				tensor.Gemm(false, false, rows, in, outDim, 1, dy, outDim, w.Value.Data, in, 1, x.grad(), in)
+				dx, fresh := x.gradNew()
+				tensor.Gemm(false, false, rows, in, outDim, 1, dy, outDim, w.Value.Data, in, beta1(fresh), dx, in)
 			}
 			if needs(w) { // dw += dyᵀ·x
-				tensor.Gemm(true, false, outDim, in, rows, 1, dy, outDim, x.Value.Data, in, 1, w.grad(), in)
+				dw, fresh := w.gradNew()
+				tensor.Gemm(true, false, outDim, in, rows, 1, dy, outDim, x.Value.Data, in, beta1(fresh), dw, in)
 			}
 			if needs(b) {
 				db := b.grad()
@@ -371,9 +384,9 @@ func (tp *Tape) Dropout(x *Var, p float32) *Var {
 	out, rec := tp.result(y, x)
 	if rec {
 		tp.record(out, func(dy []float32) {
-			dx := x.grad()
+			dx, fresh := x.gradNew()
 			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
-				mulAddInto(dx[lo:hi], dy[lo:hi], mask[lo:hi])
+				mulInto(dx[lo:hi], dy[lo:hi], mask[lo:hi], !fresh)
 			})
 		})
 	}
@@ -413,11 +426,15 @@ func dropoutGo(x, m, y []float32, seed uint64, base int, thr int32, keep float32
 	}
 }
 
-// mulAddIntoGo computes dst += a·b.
-func mulAddIntoGo(dst, a, b []float32) {
+// mulIntoGo computes dst = a·b, or dst += a·b when add is set.
+func mulIntoGo(dst, a, b []float32, add bool) {
 	a, b = a[:len(dst)], b[:len(dst)]
 	for i := range dst {
-		dst[i] += a[i] * b[i]
+		if add {
+			dst[i] += a[i] * b[i]
+		} else {
+			dst[i] = a[i] * b[i]
+		}
 	}
 }
 
