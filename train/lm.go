@@ -59,6 +59,14 @@ func (j *LMJob) Params() []nn.Param { return j.Model.Params() }
 // NoDecay implements Job.
 func (j *LMJob) NoDecay() map[*autograd.Var]bool { return j.Model.NoDecay() }
 
+// HiddenMatrices implements HiddenMatrices when the model does.
+func (j *LMJob) HiddenMatrices() []*autograd.Var {
+	if h, ok := j.Model.(HiddenMatrices); ok {
+		return h.HiddenMatrices()
+	}
+	return nil
+}
+
 func (j *LMJob) dataRNG() *tensor.RNG {
 	if j.rng == nil {
 		j.rng = tensor.NewRNG(j.Data.Seed)

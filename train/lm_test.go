@@ -39,6 +39,9 @@ func (m *bigram) NoDecay() map[*autograd.Var]bool {
 	return map[*autograd.Var]bool{m.Out.Bias: true}
 }
 
+// HiddenMatrices gives Muon a matrix to train when a test asks for it.
+func (m *bigram) HiddenMatrices() []*autograd.Var { return []*autograd.Var{m.Out.Weight} }
+
 func (m *bigram) save(dir string) error {
 	var ts []safetensors.Tensor
 	for _, p := range m.Params() {
@@ -68,7 +71,10 @@ func testStream(n int) []int {
 	return s
 }
 
-func newTestRun(out string, m *bigram) *Run {
+func newTestRun(out string, m *bigram) *Run { return newTestRunWith(out, m, "") }
+
+// newTestRunWith is newTestRun with the given optimizer ("", "adamw", "muon").
+func newTestRunWith(out string, m *bigram, optimizer string) *Run {
 	stream := testStream(4000)
 	job := &LMJob{
 		Data:  LMData{Context: 8, Batch: 4, EvalBatches: 2, Seed: 5},
@@ -77,7 +83,8 @@ func newTestRun(out string, m *bigram) *Run {
 	}
 	return &Run{
 		Cfg: RunConfig{Steps: 12, Accum: 2, Schedule: "cosine", PeakLR: 1e-2, MinLR: 1e-3, Warmup: 3,
-			WeightDecay: 0.1, Beta2: 0.95, Eps: 1e-8, ClipNorm: 1, EvalEvery: 4, Seed: 5},
+			WeightDecay: 0.1, Beta2: 0.95, Eps: 1e-8, ClipNorm: 1, EvalEvery: 4, Seed: 5,
+			Optimizer: optimizer, MuonLR: 0.05, MuonWeightDecay: 0.01},
 		Job: job, JobConfig: job.Data, Out: out,
 	}
 }
@@ -100,9 +107,16 @@ func losses(t *testing.T, out string) map[int]float64 {
 // TestResumeIsBitExact interrupts a run after step 6 (as Ctrl-C does),
 // resumes it from the checkpoint in a fresh model, and requires every loss
 // of steps 7..12 to equal, bit for bit, those of an uninterrupted run.
+// With Muon, its momentum buffers are saved and restored too.
 func TestResumeIsBitExact(t *testing.T) {
+	for _, opt := range []string{"adamw", "muon"} {
+		t.Run(opt, func(t *testing.T) { testResume(t, opt) })
+	}
+}
+
+func testResume(t *testing.T, opt string) {
 	dirA, dirB := t.TempDir(), t.TempDir()
-	if _, err := newTestRun(dirA, newBigram(11)).Run(context.Background()); err != nil {
+	if _, err := newTestRunWith(dirA, newBigram(11), opt).Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	want := losses(t, dirA)
@@ -115,7 +129,7 @@ func TestResumeIsBitExact(t *testing.T) {
 			cancel()
 		}
 	}
-	if _, err := newTestRun(dirB, m).Run(ctx); err != nil {
+	if _, err := newTestRunWith(dirB, m, opt).Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	ckpt, err := CheckpointDir(dirB)
@@ -132,7 +146,7 @@ func TestResumeIsBitExact(t *testing.T) {
 	if err := fresh.load(ckpt); err != nil {
 		t.Fatal(err)
 	}
-	run := newTestRun(dirB, fresh)
+	run := newTestRunWith(dirB, fresh, opt)
 	if err := run.Resume(ckpt); err != nil {
 		t.Fatal(err)
 	}
@@ -140,6 +154,9 @@ func TestResumeIsBitExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := losses(t, dirB)
+	if want[12] == want[11] {
+		t.Fatalf("the run did not train: loss %v at steps 11 and 12", want[12])
+	}
 	for step := 1; step <= 12; step++ {
 		if got[step] != want[step] {
 			t.Errorf("step %d: resumed loss %v; uninterrupted %v", step, got[step], want[step])

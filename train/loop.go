@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/attn-go/attn/autograd"
@@ -28,8 +29,11 @@ type Stats struct {
 // Loop is a training loop: each step runs Accum micro-batches, accumulates
 // their gradients, clips, and updates the parameters.
 type Loop struct {
-	Params   []*autograd.Var
-	Opt      *Adam
+	Params []*autograd.Var
+	Opt    *Adam
+	// Muon, if set, updates the Hidden matrices (which Opt then leaves).
+	Muon     *Muon
+	Hidden   []*autograd.Var
 	Schedule Schedule
 	Steps    int
 	// Accum is the number of micro-batches per optimizer step (at least 1).
@@ -52,6 +56,10 @@ func (l *Loop) Run(ctx context.Context, fn StepFunc) error {
 		return errors.New("train: Loop needs Params, Opt and Schedule")
 	}
 	accum := max(l.Accum, 1)
+	adamPs := l.Params
+	if l.Muon != nil {
+		adamPs = slices.DeleteFunc(slices.Clone(l.Params), func(p *autograd.Var) bool { return slices.Contains(l.Hidden, p) })
+	}
 	tp := autograd.NewTape(l.RNG)
 	start := time.Now()
 	for step := l.Opt.Step + 1; step <= l.Steps; step++ {
@@ -81,7 +89,10 @@ func (l *Loop) Run(ctx context.Context, fn StepFunc) error {
 		if l.ClipNorm > 0 {
 			st.GradNorm = ClipGradNorm(l.Params, l.ClipNorm)
 		}
-		l.Opt.Update(l.Params, st.LR)
+		l.Opt.Update(adamPs, st.LR)
+		if l.Muon != nil {
+			l.Muon.Update(l.Hidden, st.LR)
+		}
 		st.Elapsed = time.Since(start)
 		st.TokensPerSec = float64(tokens) / time.Since(t0).Seconds()
 		if l.Log != nil && l.LogEvery > 0 && (step%l.LogEvery == 0 || step == l.Steps) {

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -56,9 +57,15 @@ type RunConfig struct {
 	WeightDecay float32 `json:"weight_decay"` // AdamW, decoupled; 0 for plain Adam
 	Beta2       float32 `json:"beta2"`
 	Eps         float32 `json:"eps"`
-	ClipNorm    float32 `json:"clip_norm"`  // 0: no clipping
-	EvalEvery   int     `json:"eval_every"` // steps between evaluations (0: only at the end)
-	SaveEvery   int     `json:"save_every"` // steps between checkpoints (0: only at the end)
+	ClipNorm    float32 `json:"clip_norm"` // 0: no clipping
+	// Optimizer is "adamw" (the default when empty) or "muon": Muon for the
+	// model's hidden weight matrices (see Muon), AdamW for the rest. Muon's
+	// learning rate follows the schedule scaled to MuonLR at its peak.
+	Optimizer       string  `json:"optimizer,omitempty"`
+	MuonLR          float64 `json:"muon_lr,omitempty"`
+	MuonWeightDecay float32 `json:"muon_weight_decay,omitempty"`
+	EvalEvery       int     `json:"eval_every"` // steps between evaluations (0: only at the end)
+	SaveEvery       int     `json:"save_every"` // steps between checkpoints (0: only at the end)
 	// Snapshots keeps the model of the last so many evaluations in
 	// snapshots/step-N, for checkpoint averaging (AverageCheckpoints).
 	Snapshots int    `json:"snapshots,omitempty"`
@@ -86,6 +93,10 @@ func (c RunConfig) Validate() error {
 		return errors.New("train: need weight_decay >= 0, 0 < beta2 < 1, eps > 0, clip_norm >= 0")
 	case c.TimeLimit < 0:
 		return errors.New("train: time_limit_s must not be negative")
+	case c.Optimizer != "" && c.Optimizer != "adamw" && c.Optimizer != "muon":
+		return fmt.Errorf("train: unknown optimizer %q (want adamw or muon)", c.Optimizer)
+	case c.Optimizer == "muon" && !(c.MuonLR > 0) || c.MuonWeightDecay < 0:
+		return errors.New("train: the muon optimizer needs muon_lr > 0 and muon_weight_decay >= 0")
 	}
 	return nil
 }
@@ -113,6 +124,8 @@ type Run struct {
 	Log      io.Writer // evaluation and checkpoint lines when Progress is nil
 
 	opt        *Adam
+	muon       *Muon           // nil unless Cfg.Optimizer is "muon"
+	hidden     []*autograd.Var // the matrices muon updates
 	dropoutRNG *tensor.RNG
 	metrics    []Metric
 }
@@ -179,6 +192,16 @@ func (r *Run) init() error {
 	r.opt = NewAdamW(r.Cfg.WeightDecay)
 	r.opt.Beta2, r.opt.Eps = r.Cfg.Beta2, r.Cfg.Eps
 	r.opt.NoDecay = r.Job.NoDecay()
+	if r.Cfg.Optimizer == "muon" {
+		h, ok := r.Job.(HiddenMatrices)
+		if ok {
+			r.hidden = h.HiddenMatrices()
+		}
+		if len(r.hidden) == 0 {
+			return errors.New("train: the muon optimizer needs a model with hidden weight matrices (a GPT)")
+		}
+		r.muon = NewMuon(float32(r.Cfg.MuonLR/r.Cfg.PeakLR), r.Cfg.MuonWeightDecay)
+	}
 	r.dropoutRNG = tensor.NewRNG(r.Cfg.Seed ^ 0x5eed)
 	return nil
 }
@@ -214,6 +237,22 @@ func (r *Run) Resume(ckpt string) error {
 			return fmt.Errorf("train: optimizer state for %q has %d/%d values; the parameter has %d", p.Name, len(m), len(v), p.Value.Len())
 		}
 		r.opt.SetMoments(p.Var, m, v)
+	}
+	for _, p := range r.Job.Params() {
+		if r.muon == nil || !slices.Contains(r.hidden, p.Var) {
+			continue
+		}
+		if _, ok := f.Info("muon." + p.Name); !ok {
+			continue // not updated yet when the checkpoint was written
+		}
+		m, _, err := f.Float32("muon." + p.Name)
+		if err != nil {
+			return err
+		}
+		if len(m) != p.Value.Len() {
+			return fmt.Errorf("train: muon momentum for %q has %d values; the parameter has %d", p.Name, len(m), p.Value.Len())
+		}
+		r.muon.SetMomentum(p.Var, m)
 	}
 	r.opt.Step = st.Step
 	r.dropoutRNG.State = st.DropoutRNG
@@ -301,6 +340,8 @@ func (r *Run) Run(ctx context.Context) (map[string]float64, error) {
 	loop = &Loop{
 		Params:   nn.Unique(r.Job.Params()),
 		Opt:      r.opt,
+		Muon:     r.muon,
+		Hidden:   r.hidden,
 		Schedule: sched,
 		Steps:    c.Steps,
 		Accum:    c.Accum,
@@ -488,6 +529,12 @@ func (r *Run) Save() error {
 		}
 		seen[p.Var] = true
 		ts = append(ts, safetensors.F32("m."+p.Name, p.Value.Shape, m), safetensors.F32("v."+p.Name, p.Value.Shape, v))
+	}
+	for _, p := range r.Job.Params() {
+		if m := r.muon.momentumOf(p.Var); m != nil && !seen[p.Var] {
+			seen[p.Var] = true
+			ts = append(ts, safetensors.F32("muon."+p.Name, p.Value.Shape, m))
+		}
 	}
 	if err := safetensors.WriteFile(filepath.Join(tmp, "optimizer.safetensors"), ts, nil); err != nil {
 		return err

@@ -101,6 +101,9 @@ func bindLMFlags(fs *flag.FlagSet, p *lmPreset) (apply func()) {
 	fs.IntVar(&t.Warmup, "warmup", t.Warmup, "warm-up steps")
 	wd := fs.Float64("weight-decay", float64(t.WeightDecay), "AdamW weight decay on matrices")
 	clip := fs.Float64("clip", float64(t.ClipNorm), "gradient clipping by global norm (0: off)")
+	fs.StringVar(&t.Optimizer, "optimizer", t.Optimizer, "adamw, or muon: Muon for the blocks' weight matrices, AdamW for the rest")
+	fs.Float64Var(&t.MuonLR, "muon-lr", t.MuonLR, "muon: peak learning rate of the Muon matrices (the schedule's shape)")
+	muonWD := fs.Float64("muon-weight-decay", float64(t.MuonWeightDecay), "muon: decoupled weight decay of the Muon matrices")
 	fs.IntVar(&t.EvalEvery, "eval-every", t.EvalEvery, "steps between validation runs")
 	fs.IntVar(&d.EvalBatches, "eval-batches", d.EvalBatches, "batches per validation run")
 	fs.IntVar(&t.SaveEvery, "save-every", t.SaveEvery, "steps between checkpoints")
@@ -112,6 +115,7 @@ func bindLMFlags(fs *flag.FlagSet, p *lmPreset) (apply func()) {
 	dropout := fs.Float64("dropout", float64(m.Dropout), "dropout probability")
 	return func() {
 		t.WeightDecay, t.ClipNorm, m.Dropout = float32(*wd), float32(*clip), float32(*dropout)
+		t.MuonWeightDecay = float32(*muonWD)
 		t.Seed, d.Seed = *seed, *seed
 	}
 }

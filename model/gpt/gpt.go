@@ -149,6 +149,17 @@ func (m *Model) NoDecay() map[*autograd.Var]bool {
 	return nd
 }
 
+// HiddenMatrices returns the blocks' weight matrices (c_attn, c_proj, c_fc,
+// mlp.c_proj), each stored [in, out]: what the Muon optimizer trains. The
+// embeddings (and the tied output head) are not among them.
+func (m *Model) HiddenMatrices() []*autograd.Var {
+	var ws []*autograd.Var
+	for _, b := range m.H {
+		ws = append(ws, b.Attn.CAttn.Weight, b.Attn.CProj.Weight, b.MLP.CFc.Weight, b.MLP.CProj.Weight)
+	}
+	return ws
+}
+
 // checkIDs validates B·T token ids placed after offset cached positions.
 func (m *Model) checkIDs(ids []int, b, t, offset int) error {
 	if b <= 0 || t <= 0 || len(ids) != b*t {

@@ -598,6 +598,55 @@ def case_layernorm_gelu(dtype):
     return t, "op-level checks: F.layer_norm forward/backward, exact and tanh GELU", cfg
 
 
+def case_muon(dtype):
+    """Muon (KellerJordan/Muon's muon_update and SingleDeviceMuon step, in
+    plain torch and the compute dtype instead of bfloat16) on two Linear
+    weights in PyTorch's [out, in] layout: one wide (out > in) and one tall,
+    so both branches of the Newton-Schulz iteration and the fan-out/fan-in
+    scale are exercised. The Go side stores weights [in, out] (GPT-2's
+    Conv1D): the files hold the transposes under input./output."""
+    STEPS, LR, MOM, WD, NS = 4, 0.02, 0.95, 0.1, 5
+    a, b, c = (3.4445, -4.7750, 2.0315)
+
+    def ns5(G):
+        X = G
+        if G.size(-2) > G.size(-1):
+            X = X.mT
+        X = X / (X.norm(dim=(-2, -1), keepdim=True) + 1e-7)
+        for _ in range(NS):
+            A = X @ X.mT
+            B = b * A + c * A @ A
+            X = a * X + B @ X
+        if G.size(-2) > G.size(-1):
+            X = X.mT
+        return X
+
+    shapes = {"w": (10, 6), "u": (5, 12)}  # [out, in]
+    ws = {n: torch.randn(*s) for n, s in shapes.items()}
+    grads = [{n: torch.randn(*s) for n, s in shapes.items()} for _ in range(STEPS)]
+    t = {}
+    for n in shapes:
+        t[f"input.{n}0"] = ws[n].t().contiguous()
+        for k in range(STEPS):
+            t[f"input.grad.{n}.step{k + 1}"] = grads[k][n].t().contiguous()
+    for n in shapes:
+        p = ws[n].to(dtype).clone()
+        mom = torch.zeros_like(p)
+        for k in range(STEPS):
+            g = grads[k][n].to(dtype).clone()
+            mom.lerp_(g, 1 - MOM)
+            upd = g.lerp_(mom, MOM)
+            upd = ns5(upd) * max(1, p.size(-2) / p.size(-1)) ** 0.5
+            p.mul_(1 - LR * WD)
+            p.add_(upd, alpha=-LR)
+            t[f"output.{n}.step{k + 1}"] = p.t().contiguous().clone()
+    cfg = {"steps": STEPS, "lr": LR, "momentum": MOM, "nesterov": True, "weight_decay": WD,
+           "ns_steps": NS, "ns_coefficients": [a, b, c], "torch_layout_shapes": shapes,
+           "stored": "transposed, [in, out]",
+           "update": "m=lerp(m,g,1-mom); u=lerp(g,m,mom); u=NS5(u)*sqrt(max(1,out/in)); p*=1-lr*wd; p-=lr*u"}
+    return t, "Muon (momentum 0.95, Nesterov, 5 Newton-Schulz steps) over 4 fixed gradient steps", cfg
+
+
 # name -> (seed, builder). Seeds are fixed per case so one case can be
 # regenerated or added without changing any other file.
 CASES = {
@@ -612,6 +661,7 @@ CASES = {
     "cross_entropy": (109, case_cross_entropy),
     "adam": (110, case_adam),
     "layernorm_gelu": (111, case_layernorm_gelu),
+    "muon": (112, case_muon),
 }
 
 
