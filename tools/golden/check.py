@@ -302,12 +302,37 @@ def check_layernorm_gelu(t, c):
         close(f"grad.input.x_{suffix}", x.grad, t[f"grad.input.x_{suffix}"])
 
 
+def check_muon(t, c):
+    """Muon written on the stored [in, out] matrices (the Go layout), where
+    the reference worked on PyTorch's [out, in]: same weights every step."""
+    lr, mom, wd, ns = c["lr"], c["momentum"], c["weight_decay"], c["ns_steps"]
+    a, b, cc = c["ns_coefficients"]
+    for n in c["torch_layout_shapes"]:
+        w = t[f"input.{n}0"].to(DT)
+        m = torch.zeros_like(w)
+        rows, cols = w.shape  # in, out
+        for k in range(1, c["steps"] + 1):
+            g = t[f"input.grad.{n}.step{k}"].to(DT)
+            m = mom * m + (1 - mom) * g
+            x = (1 - mom) * g + mom * m
+            x = x / (x.norm() + 1e-7)
+            for _ in range(ns):
+                if rows <= cols:
+                    A = x @ x.T
+                    x = a * x + (b * A + cc * A @ A) @ x
+                else:
+                    A = x.T @ x
+                    x = a * x + x @ (b * A + cc * A @ A)
+            w = w * (1 - lr * wd) - lr * max(1, cols / rows) ** 0.5 * x
+            close(f"output.{n}.step{k}", w, t[f"output.{n}.step{k}"])
+
+
 CHECKS = {
     "mha_self": check_mha, "mha_causal": check_mha, "mha_cross": check_mha,
     "encoder_postln_relu": check_encoder, "encoder_preln_gelu": check_encoder,
     "seq2seq_postln_relu": check_seq2seq, "seq2seq_preln_gelu": check_seq2seq,
     "seq2seq_shared_tied": check_seq2seq, "cross_entropy": check_cross_entropy,
-    "adam": check_adam, "layernorm_gelu": check_layernorm_gelu,
+    "adam": check_adam, "layernorm_gelu": check_layernorm_gelu, "muon": check_muon,
 }
 
 
