@@ -33,14 +33,14 @@ func TestMuonMatchesPyTorch(t *testing.T) {
 }
 
 // BenchmarkMuon times one Muon step on the hidden matrices of the
-// shakespeare-char preset (4 blocks of width 128):
+// shakespeare-char preset (4 blocks of width 192):
 //
 //	go test -run '^$' -bench Muon ./train
 func BenchmarkMuon(b *testing.B) {
 	rng := tensor.NewRNG(1)
 	var ps []*autograd.Var
 	for range 4 {
-		for _, s := range [][2]int{{128, 384}, {128, 128}, {128, 512}, {512, 128}} {
+		for _, s := range [][2]int{{192, 576}, {192, 192}, {192, 768}, {768, 192}} {
 			p := autograd.NewParam(tensor.New(s[0], s[1]))
 			rng.FillNormal(p.Value, 0, 0.02)
 			rng.FillNormal(tensor.FromSlice(p.GradData(), p.Value.Len()), 0, 1)
