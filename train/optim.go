@@ -1,4 +1,4 @@
-// Package train trains models: losses, optimizers (Adam, AdamW), learning
+// Package train trains models: losses, optimizers (Adam, AdamW, Muon), learning
 // rate schedules, gradient clipping and the training loop.
 package train
 
