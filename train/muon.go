@@ -47,8 +47,8 @@ func NewMuon(lrScale, weightDecay float32) *Muon {
 }
 
 // The quintic Newton-Schulz coefficients of the reference, chosen to
-// maximise the slope at zero: singular values land in about [0.7, 1.2]
-// rather than exactly on 1, which trains as well.
+// maximise the slope at zero: singular values land roughly between 0.5 and
+// 1.5 rather than exactly on 1, which (the reference reports) trains as well.
 const nsA, nsB, nsC = 3.4445, -4.7750, 2.0315
 
 // Update applies one step with the schedule's learning rate lr to each
