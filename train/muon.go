@@ -136,12 +136,9 @@ func (o *Muon) orthogonalize(sc *nsScratch, r, c int) {
 	}
 }
 
-// MomentumOf returns p's momentum buffer (nil before its first update), for
-// saving optimizer state.
-func (o *Muon) MomentumOf(p *autograd.Var) []float32 { return o.momentumOf(p) }
-
-// momentumOf is MomentumOf, nil on a nil Muon.
-func (o *Muon) momentumOf(p *autograd.Var) []float32 {
+// MomentumOf returns p's momentum buffer (nil before its first update, or
+// on a nil Muon), for saving optimizer state.
+func (o *Muon) MomentumOf(p *autograd.Var) []float32 {
 	if o == nil {
 		return nil
 	}

@@ -531,7 +531,7 @@ func (r *Run) Save() error {
 		ts = append(ts, safetensors.F32("m."+p.Name, p.Value.Shape, m), safetensors.F32("v."+p.Name, p.Value.Shape, v))
 	}
 	for _, p := range r.Job.Params() {
-		if m := r.muon.momentumOf(p.Var); m != nil && !seen[p.Var] {
+		if m := r.muon.MomentumOf(p.Var); m != nil && !seen[p.Var] {
 			seen[p.Var] = true
 			ts = append(ts, safetensors.F32("muon."+p.Name, p.Value.Shape, m))
 		}
