@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 	"sync"
-	"sync/atomic"
 
 	"github.com/attn-go/attn/tensor"
 )
@@ -209,36 +208,14 @@ func (p *attnProblem) splits(blocks, tasks int) int {
 const attnMinTasks = 8
 
 // runTasks calls fn for tasks 0..n−1 on up to Workers() goroutines, which
-// take the next task as they finish one; each goroutine has its own scratch.
+// take the next task as they finish one; each task borrows a scratch.
 // fn must only write memory owned by its task.
 func runTasks(n int, fn func(sc *attnScratch, task int)) {
-	w := min(tensor.Workers(), n)
-	var next atomic.Int64
-	run := func() {
+	tensor.ParallelFor(n, func(t int) {
 		sc := getScratch()
-		for {
-			t := int(next.Add(1) - 1)
-			if t >= n {
-				break
-			}
-			fn(sc, t)
-		}
+		fn(sc, t)
 		putScratch(sc)
-	}
-	if w <= 1 {
-		run()
-		return
-	}
-	var wg sync.WaitGroup
-	wg.Add(w - 1)
-	for range w - 1 {
-		go func() {
-			defer wg.Done()
-			run()
-		}()
-	}
-	run()
-	wg.Wait()
+	})
 }
 
 // visible returns the index, within a key block starting at j0 of width bc,

@@ -1,10 +1,8 @@
 package tensor
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/attn-go/attn/tensor/internal/kernels"
 )
@@ -71,17 +69,8 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		call.scratch = call.scratch[:(bands-1)*m*n]
 	}
 	call.next.Store(0)
-	helpers := startGemmHelpers(bands - 1)
-	call.refs.Store(int32(helpers + 1))
 	call.wg.Add(bands)
-	for range helpers {
-		gemmQueue <- call
-	}
-	// A parked helper the send woke sits in this P's run queue, and an idle
-	// P does not reliably steal it while this goroutine keeps running: step
-	// aside, so the helper starts here and this goroutine moves on to the
-	// next free P (or straight back here when the helper was awake).
-	runtime.Gosched()
+	share(call, bands-1)
 	call.run()
 	call.wg.Wait() // only for bands a helper has started
 	if split == splitK {
@@ -126,6 +115,8 @@ type gemmCall struct {
 }
 
 var gemmCalls = sync.Pool{New: func() any { return new(gemmCall) }}
+
+func (g *gemmCall) hold(n int32) { g.refs.Store(n) }
 
 // release drops one reference to the call and recycles it after the last.
 func (g *gemmCall) release() {
@@ -177,46 +168,6 @@ func (g *gemmCall) run() {
 		}
 		g.wg.Done()
 	}
-}
-
-var (
-	gemmQueue   = make(chan *gemmCall, 4*maxBands)
-	gemmHelpMu  sync.Mutex
-	gemmHelpers int
-)
-
-// gemmSpin is how long a helper stays awake polling for the next band after
-// finishing one. GEMMs come in bursts (the layers of a model); waking a
-// parked goroutine takes tens of µs, as long as a whole 256³ product.
-const gemmSpin = 50 * time.Microsecond
-
-func gemmHelper() {
-	for call := range gemmQueue {
-		for call != nil {
-			call.run()
-			call.release()
-			call = nil
-			for deadline := time.Now().Add(gemmSpin); call == nil && time.Now().Before(deadline); {
-				select {
-				case call = <-gemmQueue:
-				default:
-					runtime.Gosched()
-				}
-			}
-		}
-	}
-}
-
-// startGemmHelpers makes sure at least n helper goroutines serve gemmQueue
-// (at most maxBands) and returns how many bands to hand them.
-func startGemmHelpers(n int) int {
-	gemmHelpMu.Lock()
-	defer gemmHelpMu.Unlock()
-	for gemmHelpers < n && gemmHelpers < maxBands {
-		gemmHelpers++
-		go gemmHelper()
-	}
-	return min(n, gemmHelpers)
 }
 
 // GemmSerial is Gemm on the calling goroutine only, for use inside work that

@@ -3,6 +3,8 @@ package tensor
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // workers is the number of goroutines the kernels split their work over.
@@ -22,27 +24,138 @@ func SetWorkers(n int) int {
 // Parallel calls fn on disjoint ranges [lo, hi) that cover [0, n), on up to
 // Workers() goroutines. Each range holds at least grain items, so small loops
 // stay on the calling goroutine. fn must only write to memory owned by its
-// range.
+// range. The ranges are cut finer than one per worker and claimed as the
+// workers come free, so a helper that starts late, or a core the machine
+// lends elsewhere for a while, costs a fraction of a range, not half the loop.
 func Parallel(n, grain int, fn func(lo, hi int)) {
-	chunks := min(workers, n/max(grain, 1))
+	chunks := min(workers*chunksPerWorker, n/max(grain, 1))
 	if chunks <= 1 {
 		if n > 0 {
 			fn(0, n)
 		}
 		return
 	}
-	var wg sync.WaitGroup
-	wg.Add(chunks - 1)
-	for c := 1; c < chunks; c++ {
-		go func(lo, hi int) {
-			defer wg.Done()
-			fn(lo, hi)
-		}(c*n/chunks, (c+1)*n/chunks)
+	ParallelFor(chunks, func(c int) { fn(c*n/chunks, (c+1)*n/chunks) })
+}
+
+// chunksPerWorker is how many ranges per worker Parallel cuts a loop into.
+const chunksPerWorker = 4
+
+// ParallelFor calls fn(i) once for each i in [0, n), on the calling
+// goroutine and up to Workers()−1 helpers of the pool, each claiming the
+// next i as it comes free. It returns when every call has returned.
+func ParallelFor(n int, fn func(i int)) {
+	if n <= 0 {
+		return
 	}
-	// Yield once so an idle core picks the new goroutines up now rather than
-	// when this one blocks (measured: without it, short parallel loops
-	// often ran on one core).
+	if workers == 1 || n == 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	f := forCalls.Get().(*forCall)
+	f.n, f.fn = int32(n), fn
+	f.next.Store(0)
+	f.wg.Add(n)
+	share(f, min(workers, n)-1)
+	f.run()
+	f.wg.Wait() // only for calls a helper has started
+	f.release()
+}
+
+// forCall is one ParallelFor.
+type forCall struct {
+	n    int32
+	fn   func(i int)
+	next atomic.Int32
+	refs atomic.Int32   // goroutines holding the call
+	wg   sync.WaitGroup // calls of fn not finished
+}
+
+var forCalls = sync.Pool{New: func() any { return new(forCall) }}
+
+func (f *forCall) run() {
+	for {
+		i := f.next.Add(1) - 1
+		if i >= f.n {
+			return
+		}
+		f.fn(int(i))
+		f.wg.Done()
+	}
+}
+
+func (f *forCall) hold(n int32) { f.refs.Store(n) }
+
+func (f *forCall) release() {
+	if f.refs.Add(-1) == 0 {
+		f.fn = nil
+		forCalls.Put(f)
+	}
+}
+
+// The pool: long-lived helper goroutines that share the work of a parallel
+// Gemm or ParallelFor with the goroutine that called it. The caller always
+// works too and claims whatever no helper has started, so a busy or sleeping
+// pool delays nothing, and work may nest (a fn may call Gemm).
+
+// A job is work offered to the pool: run claims and runs its items until
+// none is left; hold sets how many goroutines hold the job, and release
+// drops one of them (the last recycles it).
+type job interface {
+	run()
+	hold(n int32)
+	release()
+}
+
+var (
+	pool        = make(chan job, 4*maxBands)
+	poolMu      sync.Mutex
+	poolHelpers int
+)
+
+// share offers j to up to n helpers, starting them as needed; the caller
+// then runs j itself and releases it.
+func share(j job, n int) {
+	poolMu.Lock()
+	for poolHelpers < n && poolHelpers < maxBands {
+		poolHelpers++
+		go helper()
+	}
+	h := min(n, poolHelpers)
+	poolMu.Unlock()
+	j.hold(int32(h + 1))
+	for range h {
+		pool <- j
+	}
+	// A parked helper the send woke sits in this P's run queue, and an idle
+	// P does not reliably steal it while this goroutine keeps running: step
+	// aside, so the helper starts here and this goroutine moves on to the
+	// next free P (or straight back here when the helper was awake).
 	runtime.Gosched()
-	fn(0, n/chunks)
-	wg.Wait()
+}
+
+// helperSpin is how long a helper stays awake polling for the next job
+// after finishing one. Work comes in bursts (the layers of a model, a
+// training step's operations one after another); waking a parked goroutine
+// takes tens of µs, on a virtual machine sometimes hundreds, as long as a
+// whole 256³ product.
+const helperSpin = 50 * time.Microsecond
+
+func helper() {
+	for j := range pool {
+		for j != nil {
+			j.run()
+			j.release()
+			j = nil
+			for deadline := time.Now().Add(helperSpin); j == nil && time.Now().Before(deadline); {
+				select {
+				case j = <-pool:
+				default:
+					runtime.Gosched()
+				}
+			}
+		}
+	}
 }

@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -31,11 +33,18 @@ type benchResult struct {
 
 // measure runs fn once to warm up, then reps times, and returns the median
 // time and the mean number of heap allocations per run; lastBytes holds the
-// mean bytes allocated per run.
-var lastBytes float64
+// mean bytes allocated per run. With profileTo set, the timed runs (not the
+// warm-up, which pays for first-touch allocations) are CPU-profiled into it.
+var (
+	lastBytes float64
+	profileTo *os.File
+)
 
 func measure(reps int, fn func()) (time.Duration, float64) {
 	fn()
+	if profileTo != nil && pprof.StartCPUProfile(profileTo) == nil {
+		defer pprof.StopCPUProfile()
+	}
 	times := make([]time.Duration, reps)
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
@@ -69,11 +78,21 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	shape := fs.String("shape", "small", "train: nn.Transformer shape, small or base")
 	preset := fs.String("preset", "baby-gpt", "train-gpt, prompt, decode: GPT preset (see attn train), or gpt2 for GPT-2 small's shape (124M, random weights)")
 	modelFlag := fs.String("model", "", "prompt, decode, load: a GPT-2 model folder (instead of --preset)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark to this file (read it with go tool pprof)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		profileTo = f
+		defer func() { profileTo = nil }()
 	}
 	tensor.SetWorkers(*workers)
 	var r benchResult

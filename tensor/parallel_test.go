@@ -1,0 +1,57 @@
+package tensor
+
+import (
+	"sync/atomic"
+	"testing"
+)
+
+// TestParallelFor checks that every index runs exactly once, for any number
+// of workers, including calls nested inside the pool's work (a fn that runs
+// a parallel Gemm or another ParallelFor must not deadlock).
+func TestParallelFor(t *testing.T) {
+	for _, w := range []int{1, 2, 3, 8} {
+		prev := SetWorkers(w)
+		for _, n := range []int{0, 1, 2, 7, 64, 1000} {
+			counts := make([]atomic.Int32, n)
+			ParallelFor(n, func(i int) {
+				counts[i].Add(1)
+				if i%97 == 0 { // nest: an inner loop and a product big enough to split
+					var inner atomic.Int32
+					ParallelFor(10, func(int) { inner.Add(1) })
+					if inner.Load() != 10 {
+						t.Errorf("workers %d: nested ParallelFor ran %d of 10", w, inner.Load())
+					}
+					const s = 200
+					a, b, c := make([]float32, s*s), make([]float32, s*s), make([]float32, s*s)
+					for j := range a {
+						a[j], b[j] = 1, 2
+					}
+					Gemm(false, false, s, s, s, 1, a, s, b, s, 0, c, s)
+					if c[0] != 2*s || c[s*s-1] != 2*s {
+						t.Errorf("workers %d: nested Gemm gave %v, %v, want %v", w, c[0], c[s*s-1], 2*s)
+					}
+				}
+			})
+			for i := range counts {
+				if c := counts[i].Load(); c != 1 {
+					t.Fatalf("workers %d, n %d: index %d ran %d times", w, n, i, c)
+				}
+			}
+		}
+		// Parallel's ranges must tile [0, n) exactly.
+		for _, n := range []int{0, 1, 5, 100, 4097} {
+			cover := make([]atomic.Int32, n)
+			Parallel(n, 3, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					cover[i].Add(1)
+				}
+			})
+			for i := range cover {
+				if c := cover[i].Load(); c != 1 {
+					t.Fatalf("workers %d: Parallel(%d) covered %d %d times", w, n, i, c)
+				}
+			}
+		}
+		SetWorkers(prev)
+	}
+}
