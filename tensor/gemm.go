@@ -49,7 +49,13 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	case m < n:
 		split, tiles, tile = splitCols, (n+nr-1)/nr, nr
 	}
-	bands := min(w, maxBands, tiles, max(1, work/gemmGrain))
+	// Skinny products pack nothing, so finer bands cost nothing and let the
+	// caller take over more of the work of a helper that starts late.
+	perWorker := 1
+	if m <= 8 {
+		perWorker = 4
+	}
+	bands := min(w*perWorker, maxBands, tiles, max(1, work/gemmGrain))
 	if split == splitK {
 		bands = min(bands, maxKBands)
 	}
@@ -69,10 +75,11 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		call.scratch = call.scratch[:(bands-1)*m*n]
 	}
 	call.next.Store(0)
+	call.left.Store(int32(bands))
 	call.wg.Add(bands)
-	share(call, bands-1)
+	share(call, min(bands, w)-1)
 	call.run()
-	call.wg.Wait() // only for bands a helper has started
+	await(&call.left, &call.wg) // only for bands a helper has started
 	if split == splitK {
 		for i := 0; i < m; i++ {
 			crow := c[i*ldc : i*ldc+n]
@@ -111,7 +118,8 @@ type gemmCall struct {
 	scratch        []float32
 	next           atomic.Int32
 	refs           atomic.Int32   // goroutines holding the call
-	wg             sync.WaitGroup // bands not finished
+	left           atomic.Int32   // bands not finished
+	wg             sync.WaitGroup // the same, to block on
 }
 
 var gemmCalls = sync.Pool{New: func() any { return new(gemmCall) }}
@@ -166,6 +174,7 @@ func (g *gemmCall) run() {
 				kernels.Gemm(g.transA, g.transB, g.m, g.n, hi-lo, g.alpha, g.a[aOff:], g.lda, g.b[bOff:], g.ldb, 0, g.scratch[(i-1)*mn:i*mn], g.n)
 			}
 		}
+		g.left.Add(-1)
 		g.wg.Done()
 	}
 }

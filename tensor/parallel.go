@@ -57,10 +57,11 @@ func ParallelFor(n int, fn func(i int)) {
 	f := forCalls.Get().(*forCall)
 	f.n, f.fn = int32(n), fn
 	f.next.Store(0)
+	f.left.Store(int32(n))
 	f.wg.Add(n)
 	share(f, min(workers, n)-1)
 	f.run()
-	f.wg.Wait() // only for calls a helper has started
+	await(&f.left, &f.wg) // only for calls a helper has started
 	f.release()
 }
 
@@ -70,7 +71,8 @@ type forCall struct {
 	fn   func(i int)
 	next atomic.Int32
 	refs atomic.Int32   // goroutines holding the call
-	wg   sync.WaitGroup // calls of fn not finished
+	left atomic.Int32   // calls of fn not finished
+	wg   sync.WaitGroup // the same, to block on
 }
 
 var forCalls = sync.Pool{New: func() any { return new(forCall) }}
@@ -82,6 +84,7 @@ func (f *forCall) run() {
 			return
 		}
 		f.fn(int(i))
+		f.left.Add(-1)
 		f.wg.Done()
 	}
 }
@@ -134,6 +137,17 @@ func share(j job, n int) {
 	// aside, so the helper starts here and this goroutine moves on to the
 	// next free P (or straight back here when the helper was awake).
 	runtime.Gosched()
+}
+
+// await returns once left reaches 0 (wg counting the same work). It polls
+// for up to helperSpin before blocking: a goroutine parked on wg would idle
+// its core and wait tens to hundreds of µs to be woken when the last helper
+// finishes a moment later.
+func await(left *atomic.Int32, wg *sync.WaitGroup) {
+	for deadline := time.Now().Add(helperSpin); left.Load() > 0 && time.Now().Before(deadline); {
+		runtime.Gosched()
+	}
+	wg.Wait()
 }
 
 // helperSpin is how long a helper stays awake polling for the next job
