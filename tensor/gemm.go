@@ -22,8 +22,11 @@ const gemmGrain = 1 << 19
 // that packs the least in total: bands of rows of C when m >= n (each band
 // packs its rows of A and all of B), bands of columns otherwise (all of A,
 // its columns of B), and, when k is much the largest dimension (the weight
-// gradients Aᵀ·B), bands of k: each band packs its share of A and B into a
-// private m×n product, and the bands are summed at the end. Bands of rows
+// gradients Aᵀ·B) or when a decode step's few rows of A meet B untransposed,
+// bands of k: each band packs its share of A and B into a private m×n
+// product, and the bands are summed at the end (for decoding, each band then
+// streams one contiguous run of B's rows, where bands of columns would
+// read every row in short pieces). Bands of rows
 // and columns are cut at multiples of the kernel's register tile, so only
 // the last has a ragged edge. The bands go to long-lived helper goroutines,
 // which poll for more work for gemmSpin before parking; the caller works
@@ -44,7 +47,8 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	split := splitRows
 	tiles, tile := (m+mr-1)/mr, mr
 	switch {
-	case k >= 2*max(m, n) && m*n*(min(w, maxKBands)-1) <= maxKScratch:
+	case m <= 8 && !transB && m*n*(maxKBands-1) <= maxKScratch,
+		k >= 2*max(m, n) && m*n*(min(w, maxKBands)-1) <= maxKScratch:
 		split, tiles, tile = splitK, (k+kTile-1)/kTile, kTile
 	case m < n:
 		split, tiles, tile = splitCols, (n+nr-1)/nr, nr

@@ -41,7 +41,8 @@ func testGemmParallel(t *testing.T) {
 		{64, 64, 64}, {100, 37, 129}, {250, 260, 70}, {513, 17, 90},
 		{33, 1500, 20}, {600, 8, 300}, {130, 131, 129},
 		// Large enough (8·gemmGrain) to be split: by rows, by columns
-		// (the last two with m <= 8, the decode kernels), over k.
+		// (the last two with m <= 8, the decode kernels: split by columns
+		// with Bᵀ, over k with B), over k.
 		{517, 33, 300}, {250, 260, 70}, {33, 1500, 100}, {3, 2000, 800}, {8, 1001, 600},
 		{40, 50, 2300}, {100, 37, 3001}, {2, 5, 450001},
 	}
