@@ -21,7 +21,7 @@ const gemmGrain = 1 << 19
 // serial blocked kernel with its own packing buffers, choosing the split
 // that packs the least in total: bands of rows of C when m >= n (each band
 // packs its rows of A and all of B), bands of columns otherwise (all of A,
-// its columns of B), and, when k is much the largest dimension (the weight
+// its columns of B) or when the kernels read A unpacked, and, when k is much the largest dimension (the weight
 // gradients Aᵀ·B) or when a decode step's few rows of A meet B untransposed,
 // bands of k: each band packs its share of A and B into a private m×n
 // product, and the bands are summed at the end (for decoding, each band then
@@ -50,7 +50,7 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	case m <= 8 && !transB && m*n*(maxKBands-1) <= maxKScratch,
 		k >= 2*max(m, n) && m*n*(min(w, maxKBands)-1) <= maxKScratch:
 		split, tiles, tile = splitK, (k+kTile-1)/kTile, kTile
-	case m < n:
+	case m < n || !kernels.PacksA(transA) && (n+nr-1)/nr >= w:
 		split, tiles, tile = splitCols, (n+nr-1)/nr, nr
 	}
 	// Skinny products pack nothing, so finer bands cost nothing and let the

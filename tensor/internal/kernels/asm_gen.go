@@ -28,7 +28,10 @@ func main() {
 	p(`#include "textflag.h"`)
 	cpuid()
 	for r := 1; r <= 8; r++ {
-		gemm512(r)
+		gemm512(r, false)
+	}
+	for r := 1; r <= 8; r++ {
+		gemm512(r, true)
 	}
 	for r := 1; r <= 6; r++ {
 		gemm256(r)
@@ -118,9 +121,59 @@ func bRow(u, off int) string {
 // C[0:r, 0:32] = alpha·Σp a[p·r+i]·b[p·ldb+j] (+ beta·C when accum != 0).
 // a is a packed micro-panel (k steps of r values), b has k rows of 32 values
 // ldb apart. Accumulators Z0..Z(2r-1), B in Z30/Z31, broadcasts Z16.. .
-func gemm512(r int) {
+//
+// With direct set it writes gemm512D<r> instead, which reads A where it
+// lies, row-major: a[i·lda+p], so a row-major op(A) needs no packing. Rows
+// 0..3 are addressed from AX, rows 4..7 from R11 = AX + 4·lda, with R12 =
+// lda and R13 = 3·lda in bytes.
+func gemm512(r int, direct bool) {
 	name := fmt.Sprintf("gemm512R%d", r)
-	kernelArgs(name)
+	frame, argOff := 64, 0
+	if direct {
+		name = fmt.Sprintf("gemm512D%d", r)
+		frame, argOff = 72, 8
+		p("")
+		p("// func %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)", name)
+		p("TEXT ·%s(SB), NOSPLIT, $0-%d", name, frame)
+		p("\tMOVQ k+0(FP), CX")
+		p("\tMOVQ a+8(FP), AX")
+		p("\tMOVQ lda+16(FP), R12")
+		p("\tSHLQ $2, R12")
+		p("\tLEAQ (R12)(R12*2), R13")
+		p("\tLEAQ (AX)(R12*4), R11")
+		p("\tMOVQ b+24(FP), BX")
+		p("\tMOVQ ldb+32(FP), DX")
+		p("\tSHLQ $2, DX")
+		p("\tLEAQ (DX)(DX*2), R8")
+		p("\tMOVQ c+40(FP), DI")
+		p("\tMOVQ ldc+48(FP), SI")
+		p("\tSHLQ $2, SI")
+	} else {
+		kernelArgs(name)
+	}
+	// aAt returns the address of A's value for row i at k step u of the
+	// current group of 4.
+	aAt := func(u, i int) string {
+		if !direct {
+			return fmt.Sprintf("%d(AX)", 4*(r*u+i))
+		}
+		base := "AX"
+		if i >= 4 {
+			base = "R11"
+		}
+		idx := [...]string{"", "(R12*1)", "(R12*2)", "(R13*1)"}[i%4]
+		return fmt.Sprintf("%d(%s)%s", 4*u, base, idx)
+	}
+	aStep := func(steps int) {
+		if !direct {
+			p("\tADDQ $%d, AX", 4*r*steps)
+			return
+		}
+		p("\tADDQ $%d, AX", 4*steps)
+		if r > 4 {
+			p("\tADDQ $%d, R11", 4*steps)
+		}
+	}
 	// Prefetch the C tile so its lines arrive while the k loop runs.
 	p("\tMOVQ DI, R10")
 	for i := 0; i < r; i++ {
@@ -135,12 +188,12 @@ func gemm512(r int) {
 	}
 	bc := max(16, 2*r)
 	nb := 30 - bc // Z(bc)..Z29 for broadcasts
-	step := func(u int, aoff int) {
+	step := func(u int) {
 		p("\tVMOVUPS %s, Z30", bRow(u, 0))
 		p("\tVMOVUPS %s, Z31", bRow(u, 64))
 		for i := 0; i < r; i++ {
 			z := bc + (u*r+i)%nb
-			p("\tVBROADCASTSS %d(AX), Z%d", aoff+4*i, z)
+			p("\tVBROADCASTSS %s, Z%d", aAt(u, i), z)
 			p("\tVFMADD231PS Z30, Z%d, Z%d", z, 2*i)
 			p("\tVFMADD231PS Z31, Z%d, Z%d", z, 2*i+1)
 		}
@@ -152,28 +205,28 @@ func gemm512(r int) {
 	p("\tJZ tail")
 	p("loop4:")
 	for u := 0; u < 4; u++ {
-		step(u, 4*r*u)
+		step(u)
 	}
 	p("\tLEAQ (BX)(DX*4), BX")
-	p("\tADDQ $%d, AX", 16*r)
+	aStep(4)
 	p("\tDECQ R9")
 	p("\tJNZ loop4")
 	p("tail:")
 	p("\tTESTQ CX, CX")
 	p("\tJZ store")
 	p("loop1:")
-	step(0, 0)
+	step(0)
 	p("\tADDQ DX, BX")
-	p("\tADDQ $%d, AX", 4*r)
+	aStep(1)
 	p("\tDECQ CX")
 	p("\tJNZ loop1")
 	p("store:")
-	p("\tVBROADCASTSS alpha+48(FP), Z30")
-	p("\tVBROADCASTSS beta+52(FP), Z31")
+	p("\tVBROADCASTSS alpha+%d(FP), Z30", 48+argOff)
+	p("\tVBROADCASTSS beta+%d(FP), Z31", 52+argOff)
 	for i := 0; i < 2*r; i++ {
 		p("\tVMULPS Z30, Z%d, Z%d", i, i)
 	}
-	p("\tMOVQ accum+56(FP), R9")
+	p("\tMOVQ accum+%d(FP), R9", 56+argOff)
 	p("\tTESTQ R9, R9")
 	p("\tJZ overwrite")
 	for i := 0; i < r; i++ {

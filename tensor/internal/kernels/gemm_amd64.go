@@ -59,6 +59,33 @@ func gemm256R5(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta f
 //go:noescape
 func gemm256R6(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
 
+// gemm512D<r> computes the same r×32 tile as gemm512R<r> but reads A
+// unpacked and row-major: A(i, p) = a[i·lda+p].
+//
+//go:noescape
+func gemm512D1(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512D2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512D3(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512D4(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512D5(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512D6(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512D7(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512D8(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
 // dots512R<r> computes out[i·cb+j] = Σp a[i·lda+p]·b[j·ldb+p] for i < r,
 // j < cb, p < k, where cb = 4 for r <= 4, else 2 (AVX-512). out must have
 // room for 16 values.
@@ -166,9 +193,10 @@ func detect() {
 
 var arch512 = &gemmArch{
 	mr: 8, nr: 32,
-	kern: [...]microKernel{nil, gemm512R1, gemm512R2, gemm512R3, gemm512R4, gemm512R5, gemm512R6, gemm512R7, gemm512R8},
-	dots: [...]dotsKernel{nil, dots512R1, dots512R2, dots512R3, dots512R4, dots512R5, dots512R6, dots512R7, dots512R8},
-	rows: rows512,
+	kern:   [...]microKernel{nil, gemm512R1, gemm512R2, gemm512R3, gemm512R4, gemm512R5, gemm512R6, gemm512R7, gemm512R8},
+	direct: [...]directKernel{nil, gemm512D1, gemm512D2, gemm512D3, gemm512D4, gemm512D5, gemm512D6, gemm512D7, gemm512D8},
+	dots:   [...]dotsKernel{nil, dots512R1, dots512R2, dots512R3, dots512R4, dots512R5, dots512R6, dots512R7, dots512R8},
+	rows:   rows512,
 }
 
 var arch256 = &gemmArch{
@@ -182,7 +210,7 @@ func init() {
 		impls = append(impls, Impl{Name: "avx2", Gemm: arch256.gemm, Dot: dotAVX2, Axpy: axpyAVX2, Adam: adamAVX2Go, MR: 6, NR: 16})
 	}
 	if hasAVX512 {
-		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, MR: 8, NR: 32})
+		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, MR: 8, NR: 32, DirectA: true})
 	}
 	active = impls[len(impls)-1]
 	switch {

@@ -35,6 +35,10 @@ type Impl struct {
 	// rows (columns) should cut at multiples of MR (NR) so that no piece
 	// but the last has a ragged edge.
 	MR, NR int
+	// DirectA is set when Gemm reads a row-major op(A) (transA false) in
+	// place instead of packing it, so splitting C by columns costs no
+	// packing twice.
+	DirectA bool
 }
 
 // impls lists the implementations this CPU supports, best last.
@@ -99,6 +103,9 @@ func HasAVX2FMA() bool {
 
 // Tile returns the register tile (MR, NR) of the active implementation.
 func Tile() (mr, nr int) { return active.MR, active.NR }
+
+// PacksA reports whether the active Gemm packs op(A) (see Impl.DirectA).
+func PacksA(transA bool) bool { return transA || !active.DirectA }
 
 // Gemm computes C = alpha·op(A)·op(B) + beta·C with the active implementation.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
