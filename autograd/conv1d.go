@@ -22,14 +22,11 @@ func (tp *Tape) Conv1D(x, w, b *Var) *Var {
 	outDim := w.Value.Shape[1]
 	shape := append(append([]int(nil), x.Value.Shape[:len(x.Value.Shape)-1]...), outDim)
 	y := tp.output(shape...)
-	beta := float32(0)
 	if b != nil {
-		for r := 0; r < rows; r++ {
-			copy(y.Data[r*outDim:(r+1)*outDim], b.Value.Data)
-		}
-		beta = 1
+		tensor.GemmBias(false, false, rows, outDim, in, x.Value.Data, in, w.Value.Data, outDim, b.Value.Data, y.Data, outDim)
+	} else {
+		tensor.Gemm(false, false, rows, outDim, in, 1, x.Value.Data, in, w.Value.Data, outDim, 0, y.Data, outDim)
 	}
-	tensor.Gemm(false, false, rows, outDim, in, 1, x.Value.Data, in, w.Value.Data, outDim, beta, y.Data, outDim)
 	out, rec := tp.result(y, x, w, b)
 	if rec {
 		tp.record(out, func(dy []float32) {

@@ -186,15 +186,10 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 	shape := append(append([]int(nil), x.Value.Shape[:len(x.Value.Shape)-1]...), outDim)
 	y := tp.output(shape...)
 	if b != nil {
-		for r := 0; r < rows; r++ {
-			copy(y.Data[r*outDim:(r+1)*outDim], b.Value.Data)
-		}
+		tensor.GemmBias(false, true, rows, outDim, in, x.Value.Data, in, w.Value.Data, in, b.Value.Data, y.Data, outDim)
+	} else {
+		tensor.Gemm(false, true, rows, outDim, in, 1, x.Value.Data, in, w.Value.Data, in, 0, y.Data, outDim)
 	}
-	beta := float32(0)
-	if b != nil {
-		beta = 1
-	}
-	tensor.Gemm(false, true, rows, outDim, in, 1, x.Value.Data, in, w.Value.Data, in, beta, y.Data, outDim)
 	out, rec := tp.result(y, x, w, b)
 	if rec {
 		tp.record(out, func(dy []float32) {

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -33,6 +34,34 @@ const gemmGrain = 1 << 19
 // too and takes over any band no helper has started, so a busy or sleeping
 // pool delays nothing. A Gemm allocates nothing in the steady state.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc)
+}
+
+// GemmBias computes C = op(A)·op(B) + bias, bias (n values) added to every
+// row, as a layer with a bias does. Each band of a parallel product sets
+// its own rows of C to the bias just before adding the product to them, so
+// C is written once by both cores and is still in cache when the kernel
+// reads it back.
+func GemmBias(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
+	if len(bias) < n {
+		panic(fmt.Sprintf("tensor.GemmBias: %d bias values for %d columns", len(bias), n))
+	}
+	gemm(transA, transB, m, n, k, 1, a, lda, b, ldb, 0, bias, c, ldc)
+}
+
+// gemmBand computes one band of a product on the calling goroutine; with a
+// bias, C's rows are set to it first and the product added.
+func gemmBand(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) {
+	if bias != nil {
+		for i := 0; i < m; i++ {
+			copy(c[i*ldc:i*ldc+n], bias[:n])
+		}
+		beta = 1
+	}
+	kernels.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) {
 	w := workers
 	// A product with few rows of A streams B from memory rather than
 	// computing on it: each element of B costs about as much as 8
@@ -40,7 +69,7 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	// large weight is worth splitting even though its arithmetic is small.
 	work := max(m, 8) * n * max(k, 1)
 	if w == 1 || work < 8*gemmGrain || m == 0 || n == 0 {
-		kernels.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		gemmBand(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
 		return
 	}
 	mr, nr := kernels.Tile()
@@ -64,13 +93,14 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		bands = min(bands, maxKBands)
 	}
 	if bands <= 1 {
-		kernels.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		gemmBand(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
 		return
 	}
 	call := gemmCalls.Get().(*gemmCall)
 	call.transA, call.transB, call.split = transA, transB, split
 	call.m, call.n, call.k, call.alpha, call.beta = m, n, k, alpha, beta
 	call.a, call.b, call.c, call.lda, call.ldb, call.ldc = a, b, c, lda, ldb, ldc
+	call.bias = bias
 	call.tiles, call.tile, call.bands = tiles, tile, int32(bands)
 	if split == splitK {
 		if need := (bands - 1) * m * n; cap(call.scratch) < need {
@@ -115,7 +145,7 @@ type gemmCall struct {
 	split          int
 	m, n, k        int
 	alpha, beta    float32
-	a, b, c        []float32
+	a, b, c, bias  []float32
 	lda, ldb, ldc  int
 	tiles, tile    int   // the split dimension in tiles
 	bands          int32 // number of bands
@@ -133,7 +163,7 @@ func (g *gemmCall) hold(n int32) { g.refs.Store(n) }
 // release drops one reference to the call and recycles it after the last.
 func (g *gemmCall) release() {
 	if g.refs.Add(-1) == 0 {
-		g.a, g.b, g.c = nil, nil, nil
+		g.a, g.b, g.c, g.bias = nil, nil, nil, nil
 		gemmCalls.Put(g)
 	}
 }
@@ -154,14 +184,18 @@ func (g *gemmCall) run() {
 			if g.transA {
 				aOff = lo
 			}
-			kernels.Gemm(g.transA, g.transB, hi-lo, g.n, g.k, g.alpha, g.a[aOff:], g.lda, g.b, g.ldb, g.beta, g.c[lo*g.ldc:], g.ldc)
+			gemmBand(g.transA, g.transB, hi-lo, g.n, g.k, g.alpha, g.a[aOff:], g.lda, g.b, g.ldb, g.beta, g.bias, g.c[lo*g.ldc:], g.ldc)
 		case splitCols:
 			hi = min(hi, g.n)
 			bOff := lo
 			if g.transB {
 				bOff = lo * g.ldb
 			}
-			kernels.Gemm(g.transA, g.transB, g.m, hi-lo, g.k, g.alpha, g.a, g.lda, g.b[bOff:], g.ldb, g.beta, g.c[lo:], g.ldc)
+			var bias []float32
+			if g.bias != nil {
+				bias = g.bias[lo:hi]
+			}
+			gemmBand(g.transA, g.transB, g.m, hi-lo, g.k, g.alpha, g.a, g.lda, g.b[bOff:], g.ldb, g.beta, bias, g.c[lo:], g.ldc)
 		default:
 			hi = min(hi, g.k)
 			aOff, bOff := lo, lo*g.ldb
@@ -172,7 +206,7 @@ func (g *gemmCall) run() {
 				bOff = lo
 			}
 			if i == 0 {
-				kernels.Gemm(g.transA, g.transB, g.m, g.n, hi-lo, g.alpha, g.a[aOff:], g.lda, g.b[bOff:], g.ldb, g.beta, g.c, g.ldc)
+				gemmBand(g.transA, g.transB, g.m, g.n, hi-lo, g.alpha, g.a[aOff:], g.lda, g.b[bOff:], g.ldb, g.beta, g.bias, g.c, g.ldc)
 			} else {
 				mn := g.m * g.n
 				kernels.Gemm(g.transA, g.transB, g.m, g.n, hi-lo, g.alpha, g.a[aOff:], g.lda, g.b[bOff:], g.ldb, 0, g.scratch[(i-1)*mn:i*mn], g.n)

@@ -85,6 +85,30 @@ func testGemmParallel(t *testing.T) {
 									w, m, n, k, tA, tB, beta, i, got[i], want[i])
 							}
 						}
+						if beta != 0 || m == 0 || n == 0 {
+							continue
+						}
+						// GemmBias: the serial product (alpha 1) plus the bias
+						// in every row; C's old values and its padding are
+						// kept out of the result and untouched.
+						bias := randSlice(rng, n)
+						GemmSerial(tA, tB, m, n, k, 1, a, lda, b, ldb, 0, want, ldc)
+						for i := 0; i < m; i++ {
+							for j := 0; j < n; j++ {
+								want[i*ldc+j] += bias[j]
+							}
+						}
+						copy(got, c0)
+						GemmBias(tA, tB, m, n, k, a, lda, b, ldb, bias, got, ldc)
+						for i := range want {
+							if i%ldc >= n {
+								want[i] = c0[i]
+							}
+							if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*sk*(sk+math.Abs(float64(want[i]))) {
+								t.Fatalf("GemmBias workers=%d m=%d n=%d k=%d tA=%v tB=%v: C[%d] = %v, want %v",
+									w, m, n, k, tA, tB, i, got[i], want[i])
+							}
+						}
 					}
 				}
 			}
