@@ -5,6 +5,7 @@
 #
 #   tools/bench/compare.sh                 # the default set
 #   tools/bench/compare.sh gemm --m 2048 --n 2048 --k 2048
+#   ROUNDS=7 tools/bench/compare.sh train --shape small
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 go build -o /tmp/attn-bench ./cmd/attn
@@ -16,17 +17,27 @@ core=()
 grep -qw avx512f /proc/cpuinfo && core=(OPENBLAS_CORETYPE=SkylakeX)
 py() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "${core[@]}" /usr/bin/python3 tools/bench/torch_bench.py "$@"; }
 
+# one runs a benchmark in attn and in PyTorch alternately, ROUNDS times
+# (default 3), and prints the medians and the median of the per-round
+# ratios: on a shared machine a single pair can be off by 20%.
 one() {
-  local a t
-  a=$(/tmp/attn-bench bench "$@" --json)
-  t=$(py "$@")
-  /usr/bin/python3 - "$a" "$t" <<'PY'
-import json, sys
-a, t = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-key = "gflops" if "gflops" in a else "tokens_per_s"
+  local a t as=() ts=()
+  for _ in $(seq "${ROUNDS:-3}"); do
+    as+=("$(/tmp/attn-bench bench "$@" --json)")
+    ts+=("$(py "$@")")
+  done
+  /usr/bin/python3 - "${as[@]}" "${ts[@]}" <<'PY'
+import json, statistics, sys
+rows = [json.loads(x) for x in sys.argv[1:]]
+half = len(rows) // 2
+a, t = rows[:half], rows[half:]
+key = "gflops" if "gflops" in a[0] else "tokens_per_s"
 unit = "GFLOP/s" if key == "gflops" else "tokens/s"
-p = {k: v for k, v in a["params"].items() if k != "workers"}
-print(f'{a["bench"]:10} {json.dumps(p):70} attn {a[key]:9.1f}  torch {t[key]:9.1f} {unit:8}  ratio {a[key]/t[key]:.2f}  (torch: {t["params"]["threads"]} threads, OpenBLAS {t["params"]["openblas"]}; attn allocs/run {a["allocs"]:.0f})')
+av, tv = [r[key] for r in a], [r[key] for r in t]
+ratios = [x / y for x, y in zip(av, tv)]
+p = {k: v for k, v in a[0]["params"].items() if k != "workers"}
+print(f'{a[0]["bench"]:10} {json.dumps(p):70} attn {statistics.median(av):9.1f}  torch {statistics.median(tv):9.1f} {unit:8}  '
+      f'ratio {statistics.median(ratios):.2f} (rounds: {" ".join(f"{r:.2f}" for r in ratios)}; torch: {t[0]["params"]["threads"]} threads, OpenBLAS {t[0]["params"]["openblas"]}; attn allocs/run {a[0]["allocs"]:.0f})')
 PY
 }
 
