@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -37,6 +38,7 @@ type benchResult struct {
 // warm-up, which pays for first-touch allocations) are CPU-profiled into it.
 var (
 	lastBytes float64
+	lastMin   time.Duration // fastest timed run
 	profileTo *os.File
 )
 
@@ -55,6 +57,7 @@ func measure(reps int, fn func()) (time.Duration, float64) {
 	}
 	runtime.ReadMemStats(&ms1)
 	slices.Sort(times)
+	lastMin = times[0]
 	lastBytes = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(reps)
 	return times[reps/2], float64(ms1.Mallocs-ms0.Mallocs) / float64(reps)
 }
@@ -345,6 +348,23 @@ func benchInference(which, dir, preset string, t, reps int) (benchResult, error)
 		cache.Truncate(t)
 	})
 	params["cached"] = t
+	// The floor: a decode step reads every weight once (of the position
+	// table, one row), at best at the machine's read bandwidth, measured
+	// here, in the same run, with the same kernels, as the best of 5 runs;
+	// x_floor is the median step over the floor, x_floor_best the fastest.
+	var bytes int
+	for _, p := range m.Params() {
+		if p.Var != m.WPE.Weight {
+			bytes += 4 * p.Value.Len()
+		}
+	}
+	_, read := tensor.StreamGBps(5)
+	floor := float64(bytes) / (read * 1e9)
+	params["weight_mb"] = math.Round(float64(bytes) / 1e6)
+	params["read_gbps"] = math.Round(read*10) / 10
+	params["floor_ms"] = math.Round(floor*1e5) / 100
+	params["x_floor"] = math.Round(dur.Seconds()/floor*100) / 100
+	params["x_floor_best"] = math.Round(lastMin.Seconds()/floor*100) / 100
 	return benchResult{Bench: which, Params: params, Ms: ms(dur), TokensPerS: 1 / dur.Seconds(), Allocs: allocs}, runErr
 }
 
