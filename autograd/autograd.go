@@ -108,12 +108,20 @@ type Tape struct {
 	// RNG drives dropout. With a nil RNG, dropout is the identity.
 	RNG *tensor.RNG
 
-	free map[int][][]float32 // buffers of earlier passes, by length
-	used [][]float32         // buffers handed out in this pass
+	free   map[int][][]float32 // buffers of earlier passes, by length
+	used   [][]float32         // buffers handed out in this pass
+	noGrad bool                // record nothing (NewInferenceTape)
 }
 
 // NewTape returns an empty tape; rng (may be nil) drives dropout.
 func NewTape(rng *tensor.RNG) *Tape { return &Tape{RNG: rng} }
+
+// NewInferenceTape returns a tape that records nothing and drops nothing:
+// only an arena. Ops run through it take their results from its buffers, and
+// Reset takes them back, so a loop of forward passes (a server's prompts, a
+// decoder's steps) stops allocating, clearing and page-faulting fresh memory
+// for every activation, as a nil tape does. No gradient flows through it.
+func NewInferenceTape() *Tape { return &Tape{noGrad: true} }
 
 // Len returns the number of recorded steps.
 func (tp *Tape) Len() int {
@@ -218,7 +226,7 @@ func (tp *Tape) Backward(loss *Var) {
 // must be recorded: only on a live tape, and only if some input wants grads.
 func (tp *Tape) result(value *tensor.Tensor, inputs ...*Var) (*Var, bool) {
 	out := &Var{Value: value}
-	if tp == nil {
+	if tp == nil || tp.noGrad {
 		return out, false
 	}
 	for _, in := range inputs {

@@ -16,11 +16,14 @@ type Cache struct {
 	b, size, c int
 	n          int         // positions filled
 	k, v       [][]float32 // per layer: [B, size, C]
+	// arena holds a step's activations; the next step reuses them.
+	arena *autograd.Tape
+	q, y  []float32 // attend's queries and output, reused layer after layer
 }
 
 // NewCache returns an empty cache for b sequences decoded together.
 func (m *Model) NewCache(b int) *Cache {
-	c := &Cache{b: b, size: m.Cfg.NPositions, c: m.Cfg.NEmbd}
+	c := &Cache{b: b, size: m.Cfg.NPositions, c: m.Cfg.NEmbd, arena: autograd.NewInferenceTape()}
 	for range m.H {
 		c.k = append(c.k, make([]float32, b*c.size*c.c))
 		c.v = append(c.v, make([]float32, b*c.size*c.c))
@@ -74,7 +77,7 @@ func (m *Model) StepLast(c *Cache, ids []int, b int) (*tensor.Tensor, error) {
 }
 
 // step runs the blocks on the new tokens and returns their final hidden
-// states [B, T, C] (before ln_f).
+// states [B, T, C] (before ln_f), held in c's arena until its next step.
 func (m *Model) step(c *Cache, ids []int, b int) (*autograd.Var, error) {
 	if c == nil || c.b != b || len(c.k) != len(m.H) || c.c != m.Cfg.NEmbd {
 		return nil, fmt.Errorf("gpt: the cache does not fit this model with B=%d", b)
@@ -86,7 +89,10 @@ func (m *Model) step(c *Cache, ids []int, b int) (*autograd.Var, error) {
 	if err := m.checkIDs(ids, b, t, c.n); err != nil {
 		return nil, err
 	}
-	var tp *autograd.Tape // inference: nothing is recorded
+	// Inference: nothing is recorded, and the activations of the last step
+	// (which the caller has consumed) make room for this one's.
+	tp := c.arena
+	tp.Reset()
 	x := m.embed(tp, ids, b, t, c.n)
 	for l, blk := range m.H {
 		a := blk.Attn
@@ -100,12 +106,15 @@ func (m *Model) step(c *Cache, ids []int, b int) (*autograd.Var, error) {
 
 // attend appends the keys and values in qkv [B, T, 3C] to layer l's cache at
 // positions n..n+T−1 and returns the queries' causal attention over
-// positions 0..n+T−1, [B, T, C].
+// positions 0..n+T−1, [B, T, C], in a buffer the next call reuses.
 func (c *Cache) attend(l int, qkv *autograd.Var, heads int) *autograd.Var {
 	b, t, d := qkv.Value.Shape[0], qkv.Value.Shape[1], c.c
 	tk := c.n + t
-	q := tensor.New(b, t, d)
-	y := tensor.New(b, t, d)
+	if len(c.q) < b*t*d {
+		c.q, c.y = make([]float32, b*t*d), make([]float32, b*t*d)
+	}
+	q := tensor.FromSlice(c.q[:b*t*d], b, t, d)
+	y := tensor.FromSlice(c.y[:b*t*d], b, t, d)
 	for i := 0; i < b; i++ {
 		for j := 0; j < t; j++ {
 			row := qkv.Value.Data[(i*t+j)*3*d : (i*t+j+1)*3*d]
@@ -115,7 +124,7 @@ func (c *Cache) attend(l int, qkv *autograd.Var, heads int) *autograd.Var {
 			copy(c.v[l][at:at+d], row[2*d:])
 		}
 	}
-	var tp *autograd.Tape
+	tp := c.arena
 	for i := 0; i < b; i++ { // one sequence at a time: its cache rows are contiguous
 		kv := i * c.size * d
 		qi := autograd.Const(tensor.FromSlice(q.Data[i*t*d:(i+1)*t*d], 1, t, d))
