@@ -28,6 +28,7 @@ type Decoder struct {
 	k, v           [][][]float32    // per layer, per hypothesis: [len, C]
 	spare          [][]float32      // Reorder's buffers, one per hypothesis
 	len            int
+	arena          *autograd.Tape // a step's activations, reused by the next
 }
 
 // NewDecoder encodes srcIDs [B·S] (srcPad may be nil) and prepares to decode
@@ -41,7 +42,7 @@ func (m *Model) NewDecoder(srcIDs []int, srcPad []bool, b, s, perSource int) (*D
 	if err != nil {
 		return nil, err
 	}
-	d := &Decoder{m: m, n: b * perSource, per: perSource, s: s, srcPad: srcPad}
+	d := &Decoder{m: m, n: b * perSource, per: perSource, s: s, srcPad: srcPad, arena: autograd.NewInferenceTape()}
 	for _, w := range m.Cfg.BadWordsIDs {
 		if len(w) == 1 && w[0] >= 0 && w[0] < m.Cfg.VocabSize {
 			d.Banned = append(d.Banned, w[0])
@@ -73,7 +74,10 @@ func (d *Decoder) Step(tokens []int) (*tensor.Tensor, error) {
 	if err := m.checkIDs("target", tokens, d.n, 1, d.len); err != nil {
 		return nil, err
 	}
-	var tp *autograd.Tape
+	// The activations of the last step are done with: reuse their memory.
+	// The logits are returned, so they are computed off the arena.
+	tp := d.arena
+	tp.Reset()
 	pos, e := d.len, m.Cfg.DModel
 	x := m.embed(tp, tokens, d.n, 1, pos) // [N, 1, C]
 	for l, layer := range m.Model.Decoder.Layers {
@@ -109,7 +113,7 @@ func (d *Decoder) Step(tokens []int) (*tensor.Tensor, error) {
 		x = m.postLN(tp, layer.FinalLayerNorm, x, m.ffn(tp, layer.FC1, layer.FC2, x))
 	}
 	d.len++
-	logits := m.head(tp, x).Value.Reshape(d.n, -1)
+	logits := m.head(nil, x).Value.Reshape(d.n, -1)
 	v := m.Cfg.VocabSize
 	for i := range d.n {
 		for _, t := range d.Banned {

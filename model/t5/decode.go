@@ -22,6 +22,7 @@ type Decoder struct {
 	k, v           [][][]float32    // per block, per hypothesis: [len, H·D]
 	spare          [][]float32      // Reorder's buffers, one per hypothesis
 	len            int
+	arena          *autograd.Tape // a step's activations, reused by the next
 }
 
 // NewDecoder encodes srcIDs [B·S] (srcPad may be nil) and prepares to decode
@@ -35,7 +36,7 @@ func (m *Model) NewDecoder(srcIDs []int, srcPad []bool, b, s, perSource int) (*D
 	if err != nil {
 		return nil, err
 	}
-	d := &Decoder{m: m, n: b * perSource, per: perSource, s: s, srcPad: srcPad}
+	d := &Decoder{m: m, n: b * perSource, per: perSource, s: s, srcPad: srcPad, arena: autograd.NewInferenceTape()}
 	for _, blk := range m.Decoder.Block {
 		a := blk.Cross.EncDecAttention
 		d.crossK = append(d.crossK, a.K.Forward(tp, mem).Value)
@@ -62,7 +63,10 @@ func (d *Decoder) Step(tokens []int) (*tensor.Tensor, error) {
 	if err := m.checkIDs("target", tokens, d.n, 1); err != nil {
 		return nil, err
 	}
-	var tp *autograd.Tape
+	// The activations of the last step are done with: reuse their memory.
+	// The logits are returned, so they are computed off the arena.
+	tp := d.arena
+	tp.Reset()
 	pos := d.len
 	e := m.Cfg.NumHeads * m.Cfg.DKV
 	x := m.Shared.Forward(tp, tokens, d.n, 1) // [N, 1, C]
@@ -101,7 +105,7 @@ func (d *Decoder) Step(tokens []int) (*tensor.Tensor, error) {
 		x = m.ff(tp, blk.FF, x)
 	}
 	d.len++
-	logits := m.head(tp, m.Decoder.FinalLayerNorm.Forward(tp, x))
+	logits := m.head(nil, m.Decoder.FinalLayerNorm.Forward(tp, x))
 	return logits.Value.Reshape(d.n, -1), nil
 }
 
