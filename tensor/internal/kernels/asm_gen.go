@@ -27,10 +27,10 @@ func main() {
 	p("")
 	p(`#include "textflag.h"`)
 	cpuid()
-	for r := 1; r <= 8; r++ {
+	for r := 1; r <= 12; r++ {
 		gemm512(r, false)
 	}
-	for r := 1; r <= 8; r++ {
+	for r := 1; r <= 12; r++ {
 		gemm512(r, true)
 	}
 	for r := 1; r <= 6; r++ {
@@ -41,7 +41,7 @@ func main() {
 	}
 	rows512()
 	transpose8()
-	for _, w := range []int{8, 16, 32} {
+	for _, w := range []int{8, 12, 16, 32} {
 		copyPanels(w)
 	}
 	peak512()
@@ -141,6 +141,9 @@ func gemm512(r int, direct bool) {
 		p("\tSHLQ $2, R12")
 		p("\tLEAQ (R12)(R12*2), R13")
 		p("\tLEAQ (AX)(R12*4), R11")
+		if r > 8 {
+			p("\tLEAQ (AX)(R12*8), R14")
+		}
 		p("\tMOVQ b+24(FP), BX")
 		p("\tMOVQ ldb+32(FP), DX")
 		p("\tSHLQ $2, DX")
@@ -157,10 +160,7 @@ func gemm512(r int, direct bool) {
 		if !direct {
 			return fmt.Sprintf("%d(AX)", 4*(r*u+i))
 		}
-		base := "AX"
-		if i >= 4 {
-			base = "R11"
-		}
+		base := [...]string{"AX", "R11", "R14"}[i/4]
 		idx := [...]string{"", "(R12*1)", "(R12*2)", "(R13*1)"}[i%4]
 		return fmt.Sprintf("%d(%s)%s", 4*u, base, idx)
 	}
@@ -172,6 +172,9 @@ func gemm512(r int, direct bool) {
 		p("\tADDQ $%d, AX", 4*steps)
 		if r > 4 {
 			p("\tADDQ $%d, R11", 4*steps)
+		}
+		if r > 8 {
+			p("\tADDQ $%d, R14", 4*steps)
 		}
 	}
 	// Prefetch the C tile so its lines arrive while the k loop runs.
@@ -630,8 +633,14 @@ func copyPanels(w int) {
 	for v := 0; v < w/8; v++ {
 		p("\tVMOVUPS %d(R10), Y%d", 32*v, v)
 	}
+	if w%8 == 4 {
+		p("\tVMOVUPS %d(R10), X%d", 32*(w/8), w/8)
+	}
 	for v := 0; v < w/8; v++ {
 		p("\tVMOVUPS Y%d, %d(R11)", v, 32*v)
+	}
+	if w%8 == 4 {
+		p("\tVMOVUPS X%d, %d(R11)", w/8, 32*(w/8))
 	}
 	p("\tADDQ $%d, R10", 4*w)
 	p("\tADDQ BX, R11")

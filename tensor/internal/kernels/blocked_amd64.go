@@ -31,17 +31,17 @@ type dotsKernel func(k int, a *float32, lda int, b *float32, ldb int, out *float
 // gemmArch describes one family of micro-kernels.
 type gemmArch struct {
 	mr, nr int
-	kern   [9]microKernel  // kern[r] computes an r×nr tile, r = 1..mr
-	direct [9]directKernel // optional: kern reading a row-major A in place
-	dots   [9]dotsKernel   // optional: r×4 (r > 4: r×2) dot products, r = 1..8
+	kern   [13]microKernel  // kern[r] computes an r×nr tile, r = 1..mr
+	direct [13]directKernel // optional: kern reading a row-major A in place
+	dots   [9]dotsKernel    // optional: r×4 (r > 4: r×2) dot products, r = 1..8
 	rows   func(r, n int, a, b *float32, ldb int, c *float32, ldc int)
 }
 
 // gemmBuf holds the packing buffers of one running GEMM.
 type gemmBuf struct {
 	a, b []float32
-	tmp  [8 * 32]float32 // an edge tile of C
-	out  [16]float32     // results of a dots kernel
+	tmp  [12 * 32]float32 // an edge tile of C
+	out  [16]float32      // results of a dots kernel
 }
 
 // bufs holds the packing buffers not in use. A sync.Pool would drop them at
@@ -206,16 +206,16 @@ func mergeTile(r, w int, alpha float32, t []float32, ldt int, beta float32, accu
 // holds, for each step p, its r <= mr values.
 func packA(dst []float32, transA bool, a []float32, lda, i0, mcb, p0, kcb, mr int) {
 	ii := 0
-	if transA && mr == 8 { // A(i, p) = a[p·lda + i]: rows of a are k-major
-		// Four panels at a time: each row of a gives them one cache line
-		// and a half, and the writes stay in four streams.
-		if np := mcb / 8; np > 0 {
-			_ = a[(p0+kcb-1)*lda+i0+np*8-1]
-			_ = dst[np*8*kcb-1]
+	if copyPanels := copyPanelsOf(mr); transA && copyPanels != nil { // A(i, p) = a[p·lda + i]: rows of a are k-major
+		// Four panels at a time: each row of a gives them one or two
+		// cache lines, and the writes stay in four streams.
+		if np := mcb / mr; np > 0 {
+			_ = a[(p0+kcb-1)*lda+i0+np*mr-1]
+			_ = dst[np*mr*kcb-1]
 			for q := 0; q < np; q += 4 {
-				copyPanels8(&dst[q*8*kcb], 8*kcb, &a[p0*lda+i0+q*8], lda, kcb, min(4, np-q))
+				copyPanels(&dst[q*mr*kcb], mr*kcb, &a[p0*lda+i0+q*mr], lda, kcb, min(4, np-q))
 			}
-			ii = np * 8
+			ii = np * mr
 		}
 	}
 	for ; ii < mcb; ii += mr {
@@ -230,6 +230,18 @@ func packA(dst []float32, transA bool, a []float32, lda, i0, mcb, p0, kcb, mr in
 		}
 		packTransposed(d, r, a[(i0+ii)*lda+p0:], lda, r, kcb)
 	}
+}
+
+// copyPanelsOf returns the copyPanels kernel for micro-panels w wide (nil
+// where there is none).
+func copyPanelsOf(w int) func(dst *float32, ps int, src *float32, ld, k, np int) {
+	switch w {
+	case 8:
+		return copyPanels8
+	case 12:
+		return copyPanels12
+	}
+	return nil
 }
 
 // packB packs steps [p0, p0+kcb) and columns [j0, j0+ncb) of op(B) into

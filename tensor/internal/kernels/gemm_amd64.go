@@ -191,17 +191,20 @@ func detect() {
 	hasAVX512 = hasAVX2FMA && ebx7&(avx512f|avx512vl) == avx512f|avx512vl && xcr0&0xe6 == 0xe6 // + opmask, ZMM_Hi256, Hi16_ZMM
 }
 
+// arch512's register tile is 12×32: 24 zmm accumulators, two for the row
+// of B and six for broadcasts, which measured 2–3% faster on training steps
+// than 8×32 (30 steps alternating in one process).
 var arch512 = &gemmArch{
-	mr: 8, nr: 32,
-	kern:   [...]microKernel{nil, gemm512R1, gemm512R2, gemm512R3, gemm512R4, gemm512R5, gemm512R6, gemm512R7, gemm512R8},
-	direct: [...]directKernel{nil, gemm512D1, gemm512D2, gemm512D3, gemm512D4, gemm512D5, gemm512D6, gemm512D7, gemm512D8},
+	mr: 12, nr: 32,
+	kern:   [13]microKernel{nil, gemm512R1, gemm512R2, gemm512R3, gemm512R4, gemm512R5, gemm512R6, gemm512R7, gemm512R8, gemm512R9, gemm512R10, gemm512R11, gemm512R12},
+	direct: [13]directKernel{nil, gemm512D1, gemm512D2, gemm512D3, gemm512D4, gemm512D5, gemm512D6, gemm512D7, gemm512D8, gemm512D9, gemm512D10, gemm512D11, gemm512D12},
 	dots:   [...]dotsKernel{nil, dots512R1, dots512R2, dots512R3, dots512R4, dots512R5, dots512R6, dots512R7, dots512R8},
 	rows:   rows512,
 }
 
 var arch256 = &gemmArch{
 	mr: 6, nr: 16,
-	kern: [...]microKernel{nil, gemm256R1, gemm256R2, gemm256R3, gemm256R4, gemm256R5, gemm256R6, nil, nil},
+	kern: [13]microKernel{nil, gemm256R1, gemm256R2, gemm256R3, gemm256R4, gemm256R5, gemm256R6},
 }
 
 func init() {
@@ -210,7 +213,7 @@ func init() {
 		impls = append(impls, Impl{Name: "avx2", Gemm: arch256.gemm, Dot: dotAVX2, Axpy: axpyAVX2, Adam: adamAVX2Go, MR: 6, NR: 16})
 	}
 	if hasAVX512 {
-		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, MR: 8, NR: 32, DirectA: true})
+		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, MR: 12, NR: 32, DirectA: true})
 	}
 	active = impls[len(impls)-1]
 	switch {
@@ -273,3 +276,30 @@ func axpyAVX2(alpha float32, x, y []float32) {
 		y[i] += alpha * x[i]
 	}
 }
+
+//go:noescape
+func gemm512R9(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R10(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R11(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R12(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512D9(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512D10(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512D11(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512D12(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func copyPanels12(dst *float32, ps int, src *float32, ld, k, np int)
