@@ -38,10 +38,9 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 }
 
 // GemmBias computes C = op(A)·op(B) + bias, bias (n values) added to every
-// row, as a layer with a bias does. Each band of a parallel product sets
-// its own rows of C to the bias just before adding the product to them, so
-// C is written once by both cores and is still in cache when the kernel
-// reads it back.
+// row, as a layer with a bias does. The AVX-512 kernels add the bias as
+// they store C; elsewhere each band sets its own rows of C to the bias just
+// before adding the product, while they are in cache.
 func GemmBias(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
 	if len(bias) < n {
 		panic(fmt.Sprintf("tensor.GemmBias: %d bias values for %d columns", len(bias), n))
@@ -49,14 +48,12 @@ func GemmBias(transA, transB bool, m, n, k int, a []float32, lda int, b []float3
 	gemm(transA, transB, m, n, k, 1, a, lda, b, ldb, 0, bias, c, ldc)
 }
 
-// gemmBand computes one band of a product on the calling goroutine; with a
-// bias, C's rows are set to it first and the product added.
+// gemmBand computes one band of a product on the calling goroutine, with
+// the bias (GemmBias's bands, where alpha is 1 and beta 0) if there is one.
 func gemmBand(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) {
-	if bias != nil {
-		for i := 0; i < m; i++ {
-			copy(c[i*ldc:i*ldc+n], bias[:n])
-		}
-		beta = 1
+	if bias != nil { // GemmBias's bands: alpha 1, beta 0
+		kernels.GemmBias(transA, transB, m, n, k, a, lda, b, ldb, bias, c, ldc)
+		return
 	}
 	kernels.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }

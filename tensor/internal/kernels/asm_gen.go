@@ -123,7 +123,8 @@ func bRow(u, off int) string {
 // ldb apart. Accumulators Z0..Z(2r-1), B in Z30/Z31, broadcasts Z16.. .
 //
 // With direct set it writes gemm512D<r> instead, which reads A where it
-// lies, row-major: a[i·lda+p], so a row-major op(A) needs no packing. Rows
+// lies, row-major: a[i·lda+p], so a row-major op(A) needs no packing, and
+// takes a bias: when it is not nil and accum is 0, C = alpha·A·B + bias. Rows
 // 0..3 are addressed from AX, rows 4..7 from R11 = AX + 4·lda, with R12 =
 // lda and R13 = 3·lda in bytes.
 func gemm512(r int, direct bool) {
@@ -131,9 +132,9 @@ func gemm512(r int, direct bool) {
 	frame, argOff := 64, 0
 	if direct {
 		name = fmt.Sprintf("gemm512D%d", r)
-		frame, argOff = 72, 8
+		frame, argOff = 80, 8
 		p("")
-		p("// func %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)", name)
+		p("// func %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)", name)
 		p("TEXT ·%s(SB), NOSPLIT, $0-%d", name, frame)
 		p("\tMOVQ k+0(FP), CX")
 		p("\tMOVQ a+8(FP), AX")
@@ -244,6 +245,19 @@ func gemm512(r int, direct bool) {
 	p("\tVZEROUPPER")
 	p("\tRET")
 	p("overwrite:")
+	if direct {
+		// With a bias (32 values), C = alpha·A·B + bias in each row.
+		p("\tMOVQ bias+72(FP), R9")
+		p("\tTESTQ R9, R9")
+		p("\tJZ nobias")
+		p("\tVMOVUPS (R9), Z30")
+		p("\tVMOVUPS 64(R9), Z31")
+		for i := 0; i < r; i++ {
+			p("\tVADDPS Z30, Z%d, Z%d", 2*i, 2*i)
+			p("\tVADDPS Z31, Z%d, Z%d", 2*i+1, 2*i+1)
+		}
+		p("nobias:")
+	}
 	for i := 0; i < r; i++ {
 		p("\tVMOVUPS Z%d, (DI)", 2*i)
 		p("\tVMOVUPS Z%d, 64(DI)", 2*i+1)

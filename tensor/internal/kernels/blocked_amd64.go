@@ -23,8 +23,9 @@ import "sync"
 
 type microKernel func(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
 
-// directKernel is a microKernel reading A unpacked: A(i, p) = a[i·lda+p].
-type directKernel func(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+// directKernel is a microKernel reading A unpacked: A(i, p) = a[i·lda+p];
+// with a bias (nr values) and accum 0 it adds the bias to every row.
+type directKernel func(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
 
 type dotsKernel func(k int, a *float32, lda int, b *float32, ldb int, out *float32)
 
@@ -115,17 +116,44 @@ func (g *gemmArch) gemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 	case m <= 8 && !transB && g.rows != nil && n >= 32 && 8*k <= len(buf.a):
 		n32 := n &^ 31
 		if n32 < n {
-			g.gemmPacked(transA, false, m, n-n32, k, alpha, a, lda, b[n32:], ldb, beta, c[n32:], ldc, buf)
+			g.gemmPacked(transA, false, m, n-n32, k, alpha, a, lda, b[n32:], ldb, beta, nil, c[n32:], ldc, buf)
 		}
 		g.gemmRows(transA, m, n32, k, alpha, a, lda, b, ldb, beta, c, ldc, buf)
 	default:
-		g.gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, buf)
+		g.gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc, buf)
 	}
 	putBuf(buf)
 }
 
+// gemmBias computes C = op(A)·op(B) + bias (n values, added to every row).
+// The direct kernels add the bias as they store the first block of k;
+// elsewhere C's rows are set to the bias and the product added.
+func (g *gemmArch) gemmBias(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	_ = c[(m-1)*ldc+n-1]
+	_ = bias[n-1]
+	if transA || g.direct[1] == nil || m <= 8 || k <= 0 {
+		for i := 0; i < m; i++ {
+			copy(c[i*ldc:i*ldc+n], bias[:n])
+		}
+		g.gemm(transA, transB, m, n, k, 1, a, lda, b, ldb, 1, c, ldc)
+		return
+	}
+	_ = a[(m-1)*lda+k-1]
+	if transB {
+		_ = b[(n-1)*ldb+k-1]
+	} else {
+		_ = b[(k-1)*ldb+n-1]
+	}
+	buf := getBuf()
+	g.gemmPacked(false, transB, m, n, k, 1, a, lda, b, ldb, 0, bias, c, ldc, buf)
+	putBuf(buf)
+}
+
 // gemmPacked is the blocked, packed GEMM. Arguments are checked by gemm.
-func (g *gemmArch) gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, buf *gemmBuf) {
+func (g *gemmArch) gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int, buf *gemmBuf) {
 	mr, nr := g.mr, g.nr
 	pa, pb := buf.a, buf.b
 	tmp := &buf.tmp
@@ -158,12 +186,20 @@ func (g *gemmArch) gemmPacked(transA, transB bool, m, n, k int, alpha float32, a
 						ap := &a[(ic+ir)*lda+pc]
 						for jr := 0; jr < ncb; jr += nr {
 							bp := &pb[jr*kcb]
+							var bias0 []float32 // the bias, on the first block of k
+							if bias != nil && pc == 0 {
+								bias0 = bias[jc+jr:]
+							}
 							if w := ncb - jr; w < nr {
-								kern(kcb, ap, lda, bp, nr, &tmp[0], nr, 1, 0, 0)
-								mergeTile(r, w, alpha, tmp[:], nr, bet, accum, c[cRow+jr:], ldc)
+								kern(kcb, ap, lda, bp, nr, &tmp[0], nr, 1, 0, 0, nil)
+								mergeTile(r, w, alpha, tmp[:], nr, bet, accum, bias0, c[cRow+jr:], ldc)
 								continue
 							}
-							kern(kcb, ap, lda, bp, nr, &c[cRow+jr], ldc, alpha, bet, accum)
+							var bp0 *float32
+							if bias0 != nil {
+								bp0 = &bias0[0]
+							}
+							kern(kcb, ap, lda, bp, nr, &c[cRow+jr], ldc, alpha, bet, accum, bp0)
 						}
 						continue
 					}
@@ -173,7 +209,7 @@ func (g *gemmArch) gemmPacked(transA, transB bool, m, n, k int, alpha float32, a
 						bp := &pb[jr*kcb]
 						if w := ncb - jr; w < nr {
 							kern(kcb, ap, bp, nr, &tmp[0], nr, 1, 0, 0)
-							mergeTile(r, w, alpha, tmp[:], nr, bet, accum, c[cRow+jr:], ldc)
+							mergeTile(r, w, alpha, tmp[:], nr, bet, accum, nil, c[cRow+jr:], ldc)
 							continue
 						}
 						kern(kcb, ap, bp, nr, &c[cRow+jr], ldc, alpha, bet, accum)
@@ -184,14 +220,20 @@ func (g *gemmArch) gemmPacked(transA, transB bool, m, n, k int, alpha float32, a
 	}
 }
 
-// mergeTile sets C = alpha·T + beta·C (or alpha·T when accum is 0) over r×w.
-func mergeTile(r, w int, alpha float32, t []float32, ldt int, beta float32, accum int, c []float32, ldc int) {
+// mergeTile sets C = alpha·T + beta·C (or alpha·T + bias when accum is 0)
+// over r×w; bias may be nil.
+func mergeTile(r, w int, alpha float32, t []float32, ldt int, beta float32, accum int, bias, c []float32, ldc int) {
 	for i := 0; i < r; i++ {
 		crow := c[i*ldc : i*ldc+w]
 		trow := t[i*ldt : i*ldt+w]
 		if accum == 0 {
 			for j := range crow {
 				crow[j] = alpha * trow[j]
+			}
+			if bias != nil {
+				for j := range crow {
+					crow[j] += bias[j]
+				}
 			}
 			continue
 		}

@@ -63,28 +63,28 @@ func gemm256R6(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta f
 // unpacked and row-major: A(i, p) = a[i·lda+p].
 //
 //go:noescape
-func gemm512D1(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+func gemm512D1(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
 
 //go:noescape
-func gemm512D2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+func gemm512D2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
 
 //go:noescape
-func gemm512D3(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+func gemm512D3(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
 
 //go:noescape
-func gemm512D4(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+func gemm512D4(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
 
 //go:noescape
-func gemm512D5(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+func gemm512D5(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
 
 //go:noescape
-func gemm512D6(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+func gemm512D6(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
 
 //go:noescape
-func gemm512D7(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+func gemm512D7(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
 
 //go:noescape
-func gemm512D8(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+func gemm512D8(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
 
 // dots512R<r> computes out[i·cb+j] = Σp a[i·lda+p]·b[j·ldb+p] for i < r,
 // j < cb, p < k, where cb = 4 for r <= 4, else 2 (AVX-512). out must have
@@ -213,7 +213,7 @@ func init() {
 		impls = append(impls, Impl{Name: "avx2", Gemm: arch256.gemm, Dot: dotAVX2, Axpy: axpyAVX2, Adam: adamAVX2Go, MR: 6, NR: 16})
 	}
 	if hasAVX512 {
-		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, MR: 12, NR: 32, DirectA: true})
+		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, GemmBias: arch512.gemmBias, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, MR: 12, NR: 32, DirectA: true})
 	}
 	active = impls[len(impls)-1]
 	switch {
@@ -290,16 +290,16 @@ func gemm512R11(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta 
 func gemm512R12(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
 
 //go:noescape
-func gemm512D9(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+func gemm512D9(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
 
 //go:noescape
-func gemm512D10(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+func gemm512D10(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
 
 //go:noescape
-func gemm512D11(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+func gemm512D11(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
 
 //go:noescape
-func gemm512D12(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+func gemm512D12(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
 
 //go:noescape
 func copyPanels12(dst *float32, ps int, src *float32, ld, k, np int)

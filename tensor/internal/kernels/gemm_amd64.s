@@ -2951,8 +2951,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemm512D1(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512D1(SB), NOSPLIT, $0-72
+// func gemm512D1(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+TEXT ·gemm512D1(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -3029,13 +3029,21 @@ store:
 	VZEROUPPER
 	RET
 overwrite:
+	MOVQ bias+72(FP), R9
+	TESTQ R9, R9
+	JZ nobias
+	VMOVUPS (R9), Z30
+	VMOVUPS 64(R9), Z31
+	VADDPS Z30, Z0, Z0
+	VADDPS Z31, Z1, Z1
+nobias:
 	VMOVUPS Z0, (DI)
 	VMOVUPS Z1, 64(DI)
 	VZEROUPPER
 	RET
 
-// func gemm512D2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512D2(SB), NOSPLIT, $0-72
+// func gemm512D2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+TEXT ·gemm512D2(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -3139,6 +3147,16 @@ store:
 	VZEROUPPER
 	RET
 overwrite:
+	MOVQ bias+72(FP), R9
+	TESTQ R9, R9
+	JZ nobias
+	VMOVUPS (R9), Z30
+	VMOVUPS 64(R9), Z31
+	VADDPS Z30, Z0, Z0
+	VADDPS Z31, Z1, Z1
+	VADDPS Z30, Z2, Z2
+	VADDPS Z31, Z3, Z3
+nobias:
 	VMOVUPS Z0, (DI)
 	VMOVUPS Z1, 64(DI)
 	ADDQ SI, DI
@@ -3147,8 +3165,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemm512D3(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512D3(SB), NOSPLIT, $0-72
+// func gemm512D3(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+TEXT ·gemm512D3(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -3279,6 +3297,18 @@ store:
 	VZEROUPPER
 	RET
 overwrite:
+	MOVQ bias+72(FP), R9
+	TESTQ R9, R9
+	JZ nobias
+	VMOVUPS (R9), Z30
+	VMOVUPS 64(R9), Z31
+	VADDPS Z30, Z0, Z0
+	VADDPS Z31, Z1, Z1
+	VADDPS Z30, Z2, Z2
+	VADDPS Z31, Z3, Z3
+	VADDPS Z30, Z4, Z4
+	VADDPS Z31, Z5, Z5
+nobias:
 	VMOVUPS Z0, (DI)
 	VMOVUPS Z1, 64(DI)
 	ADDQ SI, DI
@@ -3290,8 +3320,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemm512D4(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512D4(SB), NOSPLIT, $0-72
+// func gemm512D4(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+TEXT ·gemm512D4(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -3449,6 +3479,20 @@ store:
 	VZEROUPPER
 	RET
 overwrite:
+	MOVQ bias+72(FP), R9
+	TESTQ R9, R9
+	JZ nobias
+	VMOVUPS (R9), Z30
+	VMOVUPS 64(R9), Z31
+	VADDPS Z30, Z0, Z0
+	VADDPS Z31, Z1, Z1
+	VADDPS Z30, Z2, Z2
+	VADDPS Z31, Z3, Z3
+	VADDPS Z30, Z4, Z4
+	VADDPS Z31, Z5, Z5
+	VADDPS Z30, Z6, Z6
+	VADDPS Z31, Z7, Z7
+nobias:
 	VMOVUPS Z0, (DI)
 	VMOVUPS Z1, 64(DI)
 	ADDQ SI, DI
@@ -3463,8 +3507,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemm512D5(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512D5(SB), NOSPLIT, $0-72
+// func gemm512D5(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+TEXT ·gemm512D5(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -3651,6 +3695,22 @@ store:
 	VZEROUPPER
 	RET
 overwrite:
+	MOVQ bias+72(FP), R9
+	TESTQ R9, R9
+	JZ nobias
+	VMOVUPS (R9), Z30
+	VMOVUPS 64(R9), Z31
+	VADDPS Z30, Z0, Z0
+	VADDPS Z31, Z1, Z1
+	VADDPS Z30, Z2, Z2
+	VADDPS Z31, Z3, Z3
+	VADDPS Z30, Z4, Z4
+	VADDPS Z31, Z5, Z5
+	VADDPS Z30, Z6, Z6
+	VADDPS Z31, Z7, Z7
+	VADDPS Z30, Z8, Z8
+	VADDPS Z31, Z9, Z9
+nobias:
 	VMOVUPS Z0, (DI)
 	VMOVUPS Z1, 64(DI)
 	ADDQ SI, DI
@@ -3668,8 +3728,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemm512D6(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512D6(SB), NOSPLIT, $0-72
+// func gemm512D6(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+TEXT ·gemm512D6(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -3883,6 +3943,24 @@ store:
 	VZEROUPPER
 	RET
 overwrite:
+	MOVQ bias+72(FP), R9
+	TESTQ R9, R9
+	JZ nobias
+	VMOVUPS (R9), Z30
+	VMOVUPS 64(R9), Z31
+	VADDPS Z30, Z0, Z0
+	VADDPS Z31, Z1, Z1
+	VADDPS Z30, Z2, Z2
+	VADDPS Z31, Z3, Z3
+	VADDPS Z30, Z4, Z4
+	VADDPS Z31, Z5, Z5
+	VADDPS Z30, Z6, Z6
+	VADDPS Z31, Z7, Z7
+	VADDPS Z30, Z8, Z8
+	VADDPS Z31, Z9, Z9
+	VADDPS Z30, Z10, Z10
+	VADDPS Z31, Z11, Z11
+nobias:
 	VMOVUPS Z0, (DI)
 	VMOVUPS Z1, 64(DI)
 	ADDQ SI, DI
@@ -3903,8 +3981,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemm512D7(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512D7(SB), NOSPLIT, $0-72
+// func gemm512D7(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+TEXT ·gemm512D7(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -4145,6 +4223,26 @@ store:
 	VZEROUPPER
 	RET
 overwrite:
+	MOVQ bias+72(FP), R9
+	TESTQ R9, R9
+	JZ nobias
+	VMOVUPS (R9), Z30
+	VMOVUPS 64(R9), Z31
+	VADDPS Z30, Z0, Z0
+	VADDPS Z31, Z1, Z1
+	VADDPS Z30, Z2, Z2
+	VADDPS Z31, Z3, Z3
+	VADDPS Z30, Z4, Z4
+	VADDPS Z31, Z5, Z5
+	VADDPS Z30, Z6, Z6
+	VADDPS Z31, Z7, Z7
+	VADDPS Z30, Z8, Z8
+	VADDPS Z31, Z9, Z9
+	VADDPS Z30, Z10, Z10
+	VADDPS Z31, Z11, Z11
+	VADDPS Z30, Z12, Z12
+	VADDPS Z31, Z13, Z13
+nobias:
 	VMOVUPS Z0, (DI)
 	VMOVUPS Z1, 64(DI)
 	ADDQ SI, DI
@@ -4168,8 +4266,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemm512D8(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512D8(SB), NOSPLIT, $0-72
+// func gemm512D8(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+TEXT ·gemm512D8(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -4437,6 +4535,28 @@ store:
 	VZEROUPPER
 	RET
 overwrite:
+	MOVQ bias+72(FP), R9
+	TESTQ R9, R9
+	JZ nobias
+	VMOVUPS (R9), Z30
+	VMOVUPS 64(R9), Z31
+	VADDPS Z30, Z0, Z0
+	VADDPS Z31, Z1, Z1
+	VADDPS Z30, Z2, Z2
+	VADDPS Z31, Z3, Z3
+	VADDPS Z30, Z4, Z4
+	VADDPS Z31, Z5, Z5
+	VADDPS Z30, Z6, Z6
+	VADDPS Z31, Z7, Z7
+	VADDPS Z30, Z8, Z8
+	VADDPS Z31, Z9, Z9
+	VADDPS Z30, Z10, Z10
+	VADDPS Z31, Z11, Z11
+	VADDPS Z30, Z12, Z12
+	VADDPS Z31, Z13, Z13
+	VADDPS Z30, Z14, Z14
+	VADDPS Z31, Z15, Z15
+nobias:
 	VMOVUPS Z0, (DI)
 	VMOVUPS Z1, 64(DI)
 	ADDQ SI, DI
@@ -4463,8 +4583,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemm512D9(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512D9(SB), NOSPLIT, $0-72
+// func gemm512D9(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+TEXT ·gemm512D9(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -4762,6 +4882,30 @@ store:
 	VZEROUPPER
 	RET
 overwrite:
+	MOVQ bias+72(FP), R9
+	TESTQ R9, R9
+	JZ nobias
+	VMOVUPS (R9), Z30
+	VMOVUPS 64(R9), Z31
+	VADDPS Z30, Z0, Z0
+	VADDPS Z31, Z1, Z1
+	VADDPS Z30, Z2, Z2
+	VADDPS Z31, Z3, Z3
+	VADDPS Z30, Z4, Z4
+	VADDPS Z31, Z5, Z5
+	VADDPS Z30, Z6, Z6
+	VADDPS Z31, Z7, Z7
+	VADDPS Z30, Z8, Z8
+	VADDPS Z31, Z9, Z9
+	VADDPS Z30, Z10, Z10
+	VADDPS Z31, Z11, Z11
+	VADDPS Z30, Z12, Z12
+	VADDPS Z31, Z13, Z13
+	VADDPS Z30, Z14, Z14
+	VADDPS Z31, Z15, Z15
+	VADDPS Z30, Z16, Z16
+	VADDPS Z31, Z17, Z17
+nobias:
 	VMOVUPS Z0, (DI)
 	VMOVUPS Z1, 64(DI)
 	ADDQ SI, DI
@@ -4791,8 +4935,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemm512D10(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512D10(SB), NOSPLIT, $0-72
+// func gemm512D10(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+TEXT ·gemm512D10(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -5117,6 +5261,32 @@ store:
 	VZEROUPPER
 	RET
 overwrite:
+	MOVQ bias+72(FP), R9
+	TESTQ R9, R9
+	JZ nobias
+	VMOVUPS (R9), Z30
+	VMOVUPS 64(R9), Z31
+	VADDPS Z30, Z0, Z0
+	VADDPS Z31, Z1, Z1
+	VADDPS Z30, Z2, Z2
+	VADDPS Z31, Z3, Z3
+	VADDPS Z30, Z4, Z4
+	VADDPS Z31, Z5, Z5
+	VADDPS Z30, Z6, Z6
+	VADDPS Z31, Z7, Z7
+	VADDPS Z30, Z8, Z8
+	VADDPS Z31, Z9, Z9
+	VADDPS Z30, Z10, Z10
+	VADDPS Z31, Z11, Z11
+	VADDPS Z30, Z12, Z12
+	VADDPS Z31, Z13, Z13
+	VADDPS Z30, Z14, Z14
+	VADDPS Z31, Z15, Z15
+	VADDPS Z30, Z16, Z16
+	VADDPS Z31, Z17, Z17
+	VADDPS Z30, Z18, Z18
+	VADDPS Z31, Z19, Z19
+nobias:
 	VMOVUPS Z0, (DI)
 	VMOVUPS Z1, 64(DI)
 	ADDQ SI, DI
@@ -5149,8 +5319,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemm512D11(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512D11(SB), NOSPLIT, $0-72
+// func gemm512D11(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+TEXT ·gemm512D11(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -5502,6 +5672,34 @@ store:
 	VZEROUPPER
 	RET
 overwrite:
+	MOVQ bias+72(FP), R9
+	TESTQ R9, R9
+	JZ nobias
+	VMOVUPS (R9), Z30
+	VMOVUPS 64(R9), Z31
+	VADDPS Z30, Z0, Z0
+	VADDPS Z31, Z1, Z1
+	VADDPS Z30, Z2, Z2
+	VADDPS Z31, Z3, Z3
+	VADDPS Z30, Z4, Z4
+	VADDPS Z31, Z5, Z5
+	VADDPS Z30, Z6, Z6
+	VADDPS Z31, Z7, Z7
+	VADDPS Z30, Z8, Z8
+	VADDPS Z31, Z9, Z9
+	VADDPS Z30, Z10, Z10
+	VADDPS Z31, Z11, Z11
+	VADDPS Z30, Z12, Z12
+	VADDPS Z31, Z13, Z13
+	VADDPS Z30, Z14, Z14
+	VADDPS Z31, Z15, Z15
+	VADDPS Z30, Z16, Z16
+	VADDPS Z31, Z17, Z17
+	VADDPS Z30, Z18, Z18
+	VADDPS Z31, Z19, Z19
+	VADDPS Z30, Z20, Z20
+	VADDPS Z31, Z21, Z21
+nobias:
 	VMOVUPS Z0, (DI)
 	VMOVUPS Z1, 64(DI)
 	ADDQ SI, DI
@@ -5537,8 +5735,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemm512D12(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512D12(SB), NOSPLIT, $0-72
+// func gemm512D12(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+TEXT ·gemm512D12(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -5917,6 +6115,36 @@ store:
 	VZEROUPPER
 	RET
 overwrite:
+	MOVQ bias+72(FP), R9
+	TESTQ R9, R9
+	JZ nobias
+	VMOVUPS (R9), Z30
+	VMOVUPS 64(R9), Z31
+	VADDPS Z30, Z0, Z0
+	VADDPS Z31, Z1, Z1
+	VADDPS Z30, Z2, Z2
+	VADDPS Z31, Z3, Z3
+	VADDPS Z30, Z4, Z4
+	VADDPS Z31, Z5, Z5
+	VADDPS Z30, Z6, Z6
+	VADDPS Z31, Z7, Z7
+	VADDPS Z30, Z8, Z8
+	VADDPS Z31, Z9, Z9
+	VADDPS Z30, Z10, Z10
+	VADDPS Z31, Z11, Z11
+	VADDPS Z30, Z12, Z12
+	VADDPS Z31, Z13, Z13
+	VADDPS Z30, Z14, Z14
+	VADDPS Z31, Z15, Z15
+	VADDPS Z30, Z16, Z16
+	VADDPS Z31, Z17, Z17
+	VADDPS Z30, Z18, Z18
+	VADDPS Z31, Z19, Z19
+	VADDPS Z30, Z20, Z20
+	VADDPS Z31, Z21, Z21
+	VADDPS Z30, Z22, Z22
+	VADDPS Z31, Z23, Z23
+nobias:
 	VMOVUPS Z0, (DI)
 	VMOVUPS Z1, 64(DI)
 	ADDQ SI, DI

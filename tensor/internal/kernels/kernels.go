@@ -25,6 +25,9 @@ type Impl struct {
 	// op(A) is m×k, op(B) is k×n, C is m×n; lda, ldb, ldc are row strides.
 	// When beta is 0, C is overwritten without being read (NaNs in C vanish).
 	Gemm func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+	// GemmBias, when set, computes C = op(A)·op(B) + bias (n values added
+	// to every row) without first writing the bias into C.
+	GemmBias func(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int)
 	// Dot returns Σ x[i]·y[i] over len(x) elements.
 	Dot func(x, y []float32) float32
 	// Axpy computes y[i] += alpha·x[i] over len(x) elements.
@@ -111,6 +114,20 @@ func PacksA(transA bool) bool { return transA || !active.DirectA }
 // Gemm computes C = alpha·op(A)·op(B) + beta·C with the active implementation.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	active.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// GemmBias computes C = op(A)·op(B) + bias, bias (n values) added to every
+// row, with the active implementation: in the kernels' last step where it
+// has them, else by setting C's rows to the bias and adding the product.
+func GemmBias(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
+	if active.GemmBias != nil {
+		active.GemmBias(transA, transB, m, n, k, a, lda, b, ldb, bias, c, ldc)
+		return
+	}
+	for i := 0; i < m; i++ {
+		copy(c[i*ldc:i*ldc+n], bias[:n])
+	}
+	active.Gemm(transA, transB, m, n, k, 1, a, lda, b, ldb, 1, c, ldc)
 }
 
 // Dot returns Σ x[i]·y[i] with the active implementation.

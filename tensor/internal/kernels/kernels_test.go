@@ -299,3 +299,60 @@ func TestAdam(t *testing.T) {
 		})
 	}
 }
+
+// TestGemmBias checks kernels.GemmBias on every implementation (the AVX-512
+// one adds the bias in its direct kernels' last step, the others through C)
+// against a float64 reference, with guards around C and NaNs in C before
+// (GemmBias overwrites C, so they must vanish).
+func TestGemmBias(t *testing.T) {
+	for _, im := range Impls() {
+		t.Run(im.Name, func(t *testing.T) {
+			prev, _ := Use(im.Name)
+			defer Use(prev.Name)
+			rng := rand.New(rand.NewPCG(5, 6))
+			shapes := [][3]int{{1, 1, 1}, {9, 33, 5}, {13, 31, 400}, {12, 64, 17}, {25, 100, 2*blockK + 3}, {40, blockN + 7, 30}, {7, 70, 9}}
+			for _, tB := range []bool{false, true} {
+				for _, s := range shapes {
+					m, n, k := s[0], s[1], s[2]
+					lda, ldb, ldc := k+3, n+1, n+2
+					if tB {
+						ldb = k + 1
+					}
+					bRows := k
+					if tB {
+						bRows = n
+					}
+					a := make([]float32, m*lda)
+					b := make([]float32, bRows*ldb)
+					bias := make([]float32, n)
+					for _, x := range [][]float32{a, b, bias} {
+						for i := range x {
+							x[i] = float32(rng.NormFloat64())
+						}
+					}
+					c, all := guarded(rng, m*ldc, true)
+					GemmBias(false, tB, m, n, k, a, lda, b, ldb, bias, c, ldc)
+					for i := 0; i < m; i++ {
+						for j := 0; j < n; j++ {
+							want, mag := float64(bias[j]), math.Abs(float64(bias[j]))
+							for p := 0; p < k; p++ {
+								var bv float32
+								if tB {
+									bv = b[j*ldb+p]
+								} else {
+									bv = b[p*ldb+j]
+								}
+								want += float64(a[i*lda+p]) * float64(bv)
+								mag += math.Abs(float64(a[i*lda+p]) * float64(bv))
+							}
+							if got := c[i*ldc+j]; !(math.Abs(float64(got)-want) <= 1e-5*mag+1e-6) {
+								t.Fatalf("%s tB=%v %dx%dx%d: C[%d,%d] = %v, want %v", im.Name, tB, m, n, k, i, j, got, want)
+							}
+						}
+					}
+					checkGuards(t, "C", all, m*ldc)
+				}
+			}
+		})
+	}
+}
