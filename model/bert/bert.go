@@ -9,6 +9,7 @@ package bert
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/nn"
@@ -260,16 +261,33 @@ func (m *Model) Logits(tp *autograd.Tape, hidden *autograd.Var) (*autograd.Var, 
 	return tp.Linear(h, w, m.Head.Bias), nil
 }
 
-// Encode runs the encoder without a tape and returns the last hidden state
-// [B, T, C] and the pooled output tanh(pooler(hidden[:, 0])) [B, C], which is
-// nil when the checkpoint had no pooler. Arguments are Forward's.
+// arenas holds inference tapes for Encode and MLMLogits: each call's
+// activations reuse an earlier call's memory (embedding a file batch after
+// batch would otherwise allocate, zero and page-fault some 700 MB per batch
+// of 8×128 tokens for BERT-base), and only the results are new.
+var arenas = sync.Pool{New: func() any { return autograd.NewInferenceTape() }}
+
+func getArena() *autograd.Tape { return arenas.Get().(*autograd.Tape) }
+
+func putArena(tp *autograd.Tape) {
+	tp.Reset()
+	arenas.Put(tp)
+}
+
+// Encode runs the encoder without recording a tape and returns the last
+// hidden state [B, T, C] and the pooled output tanh(pooler(hidden[:, 0]))
+// [B, C], which is nil when the checkpoint had no pooler. Arguments are
+// Forward's.
 func (m *Model) Encode(ids, typeIDs []int, pad []bool, b, t int) (hidden, pooled *tensor.Tensor, err error) {
-	h, err := m.Forward(nil, ids, typeIDs, pad, b, t)
+	tp := getArena()
+	defer putArena(tp)
+	h, err := m.Forward(tp, ids, typeIDs, pad, b, t)
 	if err != nil {
 		return nil, nil, err
 	}
+	hidden = h.Value.Clone() // the arena's buffer goes back to the pool
 	if m.Pooler == nil {
-		return h.Value, nil, nil
+		return hidden, nil, nil
 	}
 	c := m.Cfg.Hidden
 	first := tensor.New(b, c)
@@ -281,20 +299,22 @@ func (m *Model) Encode(ids, typeIDs []int, pad []bool, b, t int) (hidden, pooled
 	for i, v := range p.Data {
 		p.Data[i] = float32(math.Tanh(float64(v)))
 	}
-	return h.Value, p, nil
+	return hidden, p, nil
 }
 
-// MLMLogits runs the encoder and the masked-LM head without a tape and
-// returns logits [B, T, V]. Arguments are Forward's.
+// MLMLogits runs the encoder and the masked-LM head without recording a
+// tape and returns logits [B, T, V]. Arguments are Forward's.
 func (m *Model) MLMLogits(ids, typeIDs []int, pad []bool, b, t int) (*tensor.Tensor, error) {
 	if m.Head == nil {
 		return nil, fmt.Errorf("bert: the model has no masked-LM head (cls.predictions)")
 	}
-	h, err := m.Forward(nil, ids, typeIDs, pad, b, t)
+	tp := getArena()
+	defer putArena(tp)
+	h, err := m.Forward(tp, ids, typeIDs, pad, b, t)
 	if err != nil {
 		return nil, err
 	}
-	logits, err := m.Logits(nil, h)
+	logits, err := m.Logits(nil, h) // a new buffer: returned
 	if err != nil {
 		return nil, err
 	}
