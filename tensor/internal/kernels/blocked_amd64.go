@@ -98,17 +98,7 @@ func (g *gemmArch) gemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	// The assembly does no bounds checks: check the corners here.
-	if transA {
-		_ = a[(k-1)*lda+m-1]
-	} else {
-		_ = a[(m-1)*lda+k-1]
-	}
-	if transB {
-		_ = b[(n-1)*ldb+k-1]
-	} else {
-		_ = b[(k-1)*ldb+n-1]
-	}
+	checkCorners(transA, transB, m, n, k, a, lda, b, ldb)
 	buf := getBuf()
 	switch {
 	case m <= 8 && transB && g.dots[1] != nil && (!transA || m*k <= len(buf.a)):
@@ -123,6 +113,21 @@ func (g *gemmArch) gemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 		g.gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc, buf)
 	}
 	putBuf(buf)
+}
+
+// checkCorners panics (index out of range) unless op(A) and op(B), m×k and
+// k×n, lie within a and b: the assembly does no bounds checks. m, n, k > 0.
+func checkCorners(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int) {
+	if transA {
+		_ = a[(k-1)*lda+m-1]
+	} else {
+		_ = a[(m-1)*lda+k-1]
+	}
+	if transB {
+		_ = b[(n-1)*ldb+k-1]
+	} else {
+		_ = b[(k-1)*ldb+n-1]
+	}
 }
 
 // gemmBias computes C = op(A)·op(B) + bias (n values, added to every row).
@@ -141,12 +146,7 @@ func (g *gemmArch) gemmBias(transA, transB bool, m, n, k int, a []float32, lda i
 		g.gemm(transA, transB, m, n, k, 1, a, lda, b, ldb, 1, c, ldc)
 		return
 	}
-	_ = a[(m-1)*lda+k-1]
-	if transB {
-		_ = b[(n-1)*ldb+k-1]
-	} else {
-		_ = b[(k-1)*ldb+n-1]
-	}
+	checkCorners(false, transB, m, n, k, a, lda, b, ldb)
 	buf := getBuf()
 	g.gemmPacked(false, transB, m, n, k, 1, a, lda, b, ldb, 0, bias, c, ldc, buf)
 	putBuf(buf)
