@@ -151,11 +151,14 @@ func await(left *atomic.Int32, wg *sync.WaitGroup) {
 }
 
 // helperSpin is how long a helper stays awake polling for the next job
-// after finishing one. Work comes in bursts (the layers of a model, a
-// training step's operations one after another); waking a parked goroutine
+// after finishing one (yielding to any other goroutine as it polls). Work
+// comes in bursts (the layers of a model, a training step's operations one
+// after another, with serial work between them); waking a parked goroutine
 // takes tens of µs, on a virtual machine sometimes hundreds, as long as a
-// whole 256³ product.
-const helperSpin = 50 * time.Microsecond
+// whole 256³ product. Measured against 50 µs: the baby GPT's training step
+// 15% faster, the small nn.Transformer's 1–8%, decoding unchanged; the cost
+// is a core kept busy for 2 ms after the last parallel work.
+const helperSpin = 2 * time.Millisecond
 
 func helper() {
 	for j := range pool {
