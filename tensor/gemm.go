@@ -27,10 +27,9 @@ const gemmGrain = 1 << 19
 // bands of k: each band packs its share of A and B into a private m×n
 // product, and the bands are summed at the end (for decoding, each band then
 // streams one contiguous run of B's rows, where bands of columns would
-// read every row in short pieces). Bands of rows
-// and columns are cut at multiples of the kernel's register tile, so only
-// the last has a ragged edge. The bands go to long-lived helper goroutines,
-// which poll for more work for gemmSpin before parking; the caller works
+// read every row in short pieces). Bands of rows and columns are cut at
+// multiples of the kernel's register tile, so only the last has a ragged
+// edge. The bands go to the pool's helpers (parallel.go); the caller works
 // too and takes over any band no helper has started, so a busy or sleeping
 // pool delays nothing. A Gemm allocates nothing in the steady state.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
