@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"sync"
 
 	"github.com/attn-go/attn/tensor"
 )
@@ -122,6 +123,24 @@ func NewTape(rng *tensor.RNG) *Tape { return &Tape{RNG: rng} }
 // decoder's steps) stops allocating, clearing and page-faulting fresh memory
 // for every activation, as a nil tape does. No gradient flows through it.
 func NewInferenceTape() *Tape { return &Tape{noGrad: true} }
+
+// inferenceTapes pools inference tapes for forward passes whose results are
+// copied out or handed back before the tape is returned.
+var inferenceTapes = sync.Pool{New: func() any { return NewInferenceTape() }}
+
+// BorrowInferenceTape returns an inference tape from a pool shared by the
+// models' one-shot passes (an encoder, an embedding batch): the memory of
+// earlier passes is reused, so a loop over batches allocates only its
+// results. Give it back with ReturnInferenceTape once nothing computed on
+// it is needed any more.
+func BorrowInferenceTape() *Tape { return inferenceTapes.Get().(*Tape) }
+
+// ReturnInferenceTape takes back a tape from BorrowInferenceTape; the values
+// computed on it become invalid.
+func ReturnInferenceTape(tp *Tape) {
+	tp.Reset()
+	inferenceTapes.Put(tp)
+}
 
 // Len returns the number of recorded steps.
 func (tp *Tape) Len() int {

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/attn-go/attn/autograd"
@@ -12,16 +13,33 @@ import (
 // recomputing it. K and V are [N, Cap, E]; Len positions are filled.
 type KVCache struct {
 	K, V      []float32
-	N, Cap, E int
+	N, Cap, E int // Cap: positions per sequence the buffers hold now
 	Len       int
+	limit     int // the most positions it may grow to
 	scratchK  []float32
 	scratchV  []float32
 }
 
 // NewKVCache returns an empty cache for n sequences of up to capacity
-// positions of width e.
+// positions of width e. Its buffers start small and double as positions
+// are appended: a beam of 4 over 32 sentences, preallocated for 512
+// positions at width 512, would take 1.6 GB for sentences of 30 tokens.
 func NewKVCache(n, capacity, e int) *KVCache {
-	return &KVCache{K: make([]float32, n*capacity*e), V: make([]float32, n*capacity*e), N: n, Cap: capacity, E: e}
+	c := &KVCache{N: n, E: e, limit: capacity}
+	c.resize(min(capacity, 32))
+	return c
+}
+
+// resize moves the cache into buffers of capacity positions per sequence.
+func (c *KVCache) resize(capacity int) {
+	k, v := make([]float32, c.N*capacity*c.E), make([]float32, c.N*capacity*c.E)
+	used := c.Len * c.E
+	for i := 0; i < c.N; i++ {
+		copy(k[i*capacity*c.E:i*capacity*c.E+used], c.K[i*c.Cap*c.E:])
+		copy(v[i*capacity*c.E:i*capacity*c.E+used], c.V[i*c.Cap*c.E:])
+	}
+	c.K, c.V, c.Cap = k, v, capacity
+	c.scratchK, c.scratchV = nil, nil
 }
 
 // Reorder makes sequence i continue what sequence from[i] held: beam search
@@ -105,6 +123,12 @@ func (m *MultiHeadAttention) proj(x *autograd.Var, i int) *autograd.Var {
 func (m *MultiHeadAttention) StepSelf(x *autograd.Var, c *KVCache) *autograd.Var {
 	n, e := x.Value.Shape[0], c.E
 	q, k, v := m.proj(x, 0), m.proj(x, 1), m.proj(x, 2)
+	if c.Len == c.Cap {
+		if c.Cap >= c.limit {
+			panic(fmt.Sprintf("nn: KV cache full at %d positions", c.limit))
+		}
+		c.resize(min(2*c.Cap, c.limit))
+	}
 	for i := 0; i < n; i++ {
 		off := (i*c.Cap + c.Len) * e
 		copy(c.K[off:off+e], k.Value.Data[i*e:(i+1)*e])

@@ -9,7 +9,6 @@ package bert
 import (
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/nn"
@@ -261,26 +260,16 @@ func (m *Model) Logits(tp *autograd.Tape, hidden *autograd.Var) (*autograd.Var, 
 	return tp.Linear(h, w, m.Head.Bias), nil
 }
 
-// arenas holds inference tapes for Encode and MLMLogits: each call's
-// activations reuse an earlier call's memory (embedding a file batch after
-// batch would otherwise allocate, zero and page-fault some 700 MB per batch
-// of 8×128 tokens for BERT-base), and only the results are new.
-var arenas = sync.Pool{New: func() any { return autograd.NewInferenceTape() }}
-
-func getArena() *autograd.Tape { return arenas.Get().(*autograd.Tape) }
-
-func putArena(tp *autograd.Tape) {
-	tp.Reset()
-	arenas.Put(tp)
-}
-
 // Encode runs the encoder without recording a tape and returns the last
 // hidden state [B, T, C] and the pooled output tanh(pooler(hidden[:, 0]))
 // [B, C], which is nil when the checkpoint had no pooler. Arguments are
 // Forward's.
 func (m *Model) Encode(ids, typeIDs []int, pad []bool, b, t int) (hidden, pooled *tensor.Tensor, err error) {
-	tp := getArena()
-	defer putArena(tp)
+	// Each call's activations reuse an earlier call's memory: embedding a
+	// file batch after batch would otherwise allocate, zero and page-fault
+	// some 700 MB per batch of 8×128 tokens for BERT-base.
+	tp := autograd.BorrowInferenceTape()
+	defer autograd.ReturnInferenceTape(tp)
 	h, err := m.Forward(tp, ids, typeIDs, pad, b, t)
 	if err != nil {
 		return nil, nil, err
@@ -308,8 +297,11 @@ func (m *Model) MLMLogits(ids, typeIDs []int, pad []bool, b, t int) (*tensor.Ten
 	if m.Head == nil {
 		return nil, fmt.Errorf("bert: the model has no masked-LM head (cls.predictions)")
 	}
-	tp := getArena()
-	defer putArena(tp)
+	// Each call's activations reuse an earlier call's memory: embedding a
+	// file batch after batch would otherwise allocate, zero and page-fault
+	// some 700 MB per batch of 8×128 tokens for BERT-base.
+	tp := autograd.BorrowInferenceTape()
+	defer autograd.ReturnInferenceTape(tp)
 	h, err := m.Forward(tp, ids, typeIDs, pad, b, t)
 	if err != nil {
 		return nil, err

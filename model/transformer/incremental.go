@@ -25,7 +25,11 @@ func (m *Model) NewDecoder(src Batch, perSource int) (*Decoder, error) {
 	if perSource <= 0 {
 		return nil, fmt.Errorf("transformer: %d hypotheses per source; want at least 1", perSource)
 	}
-	mem, err := m.Encode(nil, src)
+	// The encoder's activations are done with once the cross-attention
+	// keys and values are projected (into memory of their own).
+	tp := autograd.BorrowInferenceTape()
+	defer autograd.ReturnInferenceTape(tp)
+	mem, err := m.Encode(tp, src)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package transformer
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/attn-go/attn/internal/golden"
@@ -62,4 +63,61 @@ func TestDecoderStepMatchesFullDecode(t *testing.T) {
 		}
 		t.Logf("%s: cached vs full decoding, max abs logit difference %.2e", file, worst)
 	}
+}
+
+// TestDecoderStepGrowsCache decodes past the KV cache's first capacity (32
+// positions) and its doublings, with a beam-style Reorder on the way, and
+// checks the cached logits against decoding each whole prefix.
+func TestDecoderStepGrowsCache(t *testing.T) {
+	m, err := New(Config{SrcVocab: 23, TgtVocab: 19, DModel: 16, Heads: 2, EncoderLayers: 1, DecoderLayers: 2,
+		DFF: 32, Activation: "relu", FinalNorm: true, Positions: Sinusoidal, MaxLen: 80, Eps: 1e-5}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := MakeBatch([][]int{{5, 9, 3, 14, 2}, {7, 8}}, 0)
+	dec, err := m.NewDecoder(src, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcOf := MakeBatch([][]int{src.IDs[:5], src.IDs[:5], {7, 8}, {7, 8}}, 0)
+	mem, err := m.Encode(nil, srcOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefixes := [][]int{{1}, {1}, {1}, {1}}
+	worst := 0.0
+	for step := 0; step < 75; step++ {
+		if step == 40 { // hypotheses 0 and 1 swap, 3 continues 2
+			from := []int{1, 0, 2, 2}
+			dec.Reorder(from)
+			old := prefixes
+			prefixes = [][]int{}
+			for _, f := range from {
+				prefixes = append(prefixes, append([]int(nil), old[f]...))
+			}
+		}
+		last := make([]int, 4)
+		for i := range last {
+			last[i] = prefixes[i][len(prefixes[i])-1]
+		}
+		got, err := dec.Step(last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if step%10 == 9 || step == 40 || step == 74 {
+			full, err := m.Decode(nil, MakeBatch(prefixes, 0), mem, srcOf.Pad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, tl := 19, len(prefixes[0])
+			for i := range prefixes {
+				want := full.Value.Data[(i*tl+tl-1)*v : (i*tl+tl)*v]
+				worst = max(worst, golden.CheckAbs(t, fmt.Sprintf("step %d, hypothesis %d", step, i), got.Data[i*v:(i+1)*v], want, 1e-4))
+			}
+		}
+		for i := range prefixes {
+			prefixes[i] = append(prefixes[i], 2+(7*step+3*i)%17)
+		}
+	}
+	t.Logf("cached vs full decoding over 75 positions: max abs logit difference %.2e", worst)
 }

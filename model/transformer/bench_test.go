@@ -1,0 +1,30 @@
+package transformer
+
+import (
+	"testing"
+
+	"github.com/attn-go/attn/tensor"
+)
+
+// BenchmarkNewDecoder times what translating a batch starts with: encoding
+// 32 sources of 20 tokens with the base model's shape and projecting the
+// encoder output for every decoder layer's cross-attention.
+func BenchmarkNewDecoder(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.SrcVocab, cfg.TgtVocab = 8000, 8000
+	m, err := New(cfg, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := tensor.NewRNG(2)
+	src := Batch{IDs: make([]int, 32*20), B: 32, T: 20}
+	for i := range src.IDs {
+		src.IDs[i] = 1 + r.Intn(cfg.SrcVocab-1)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.NewDecoder(src, 4); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
