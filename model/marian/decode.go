@@ -37,11 +37,15 @@ func (m *Model) NewDecoder(srcIDs []int, srcPad []bool, b, s, perSource int) (*D
 	if perSource <= 0 {
 		return nil, fmt.Errorf("marian: %d hypotheses per source; want at least 1", perSource)
 	}
-	var tp *autograd.Tape
-	mem, err := m.Encode(tp, srcIDs, srcPad, b, s)
+	// The encoder's activations are done with once the cross-attention
+	// keys and values are projected (into memory of their own).
+	enc := autograd.BorrowInferenceTape()
+	defer autograd.ReturnInferenceTape(enc)
+	mem, err := m.Encode(enc, srcIDs, srcPad, b, s)
 	if err != nil {
 		return nil, err
 	}
+	var tp *autograd.Tape
 	d := &Decoder{m: m, n: b * perSource, per: perSource, s: s, srcPad: srcPad, arena: autograd.NewInferenceTape()}
 	for _, w := range m.Cfg.BadWordsIDs {
 		if len(w) == 1 && w[0] >= 0 && w[0] < m.Cfg.VocabSize {
