@@ -111,18 +111,18 @@ func attendOne(out, q, k, v []float32, n, e, heads, tk, stride int, kv func(i in
 
 // proj returns x·W_i + b_i for the i-th block (0 = q, 1 = k, 2 = v) of the
 // packed in-projection, without a tape.
-func (m *MultiHeadAttention) proj(x *autograd.Var, i int) *autograd.Var {
-	var tp *autograd.Tape
+func (m *MultiHeadAttention) proj(tp *autograd.Tape, x *autograd.Var, i int) *autograd.Var {
 	e := m.InProjWeight.Value.Shape[1]
 	return tp.Linear(x, tp.SliceRows(m.InProjWeight, i*e, (i+1)*e), tp.SliceRows(m.InProjBias, i*e, (i+1)*e))
 }
 
 // StepSelf runs causal self-attention for one new position per sequence:
 // x is [N, 1, E]; its key and value are appended to c, and the query attends
-// to every cached position.
-func (m *MultiHeadAttention) StepSelf(x *autograd.Var, c *KVCache) *autograd.Var {
+// to every cached position. tp (an inference tape, or nil) holds the
+// activations.
+func (m *MultiHeadAttention) StepSelf(tp *autograd.Tape, x *autograd.Var, c *KVCache) *autograd.Var {
 	n, e := x.Value.Shape[0], c.E
-	q, k, v := m.proj(x, 0), m.proj(x, 1), m.proj(x, 2)
+	q, k, v := m.proj(tp, x, 0), m.proj(tp, x, 1), m.proj(tp, x, 2)
 	if c.Len == c.Cap {
 		if c.Cap >= c.limit {
 			panic(fmt.Sprintf("nn: KV cache full at %d positions", c.limit))
@@ -137,30 +137,29 @@ func (m *MultiHeadAttention) StepSelf(x *autograd.Var, c *KVCache) *autograd.Var
 	c.Len++
 	o := tensor.New(n, 1, e)
 	attendOne(o.Data, q.Value.Data, c.K, c.V, n, e, m.Heads, c.Len, c.Cap*e, func(i int) int { return i }, nil)
-	var tp *autograd.Tape
 	return m.OutProj.Forward(tp, autograd.Const(o))
 }
 
 // CrossKV projects the encoder output memory [B, S, E] to the keys and
 // values of encoder-decoder attention, once per decoding run.
 func (m *MultiHeadAttention) CrossKV(memory *autograd.Var) (k, v *tensor.Tensor) {
-	return m.proj(memory, 1).Value, m.proj(memory, 2).Value
+	return m.proj(nil, memory, 1).Value, m.proj(nil, memory, 2).Value
 }
 
 // StepCross runs encoder-decoder attention for one new position of each of N
 // sequences; sequence i reads memory row src(i) of k, v ([B, S, E]) with its
-// padding mask memPad (B·S entries, may be nil).
-func (m *MultiHeadAttention) StepCross(x *autograd.Var, k, v *tensor.Tensor, memPad []bool, src func(i int) int) *autograd.Var {
+// padding mask memPad (B·S entries, may be nil). tp (an inference tape, or
+// nil) holds the activations.
+func (m *MultiHeadAttention) StepCross(tp *autograd.Tape, x *autograd.Var, k, v *tensor.Tensor, memPad []bool, src func(i int) int) *autograd.Var {
 	n, e := x.Value.Shape[0], k.Shape[2]
 	s := k.Shape[1]
-	q := m.proj(x, 0)
+	q := m.proj(tp, x, 0)
 	o := tensor.New(n, 1, e)
 	var pad func(int) []bool
 	if memPad != nil {
 		pad = func(i int) []bool { b := src(i); return memPad[b*s : (b+1)*s] }
 	}
 	attendOne(o.Data, q.Value.Data, k.Data, v.Data, n, e, m.Heads, s, s*e, src, pad)
-	var tp *autograd.Tape
 	return m.OutProj.Forward(tp, autograd.Const(o))
 }
 
@@ -172,12 +171,13 @@ type DecoderState struct {
 }
 
 // Step runs the layer on one new position of N sequences, x [N, 1, E];
-// sequence i attends to encoder output row src(i).
-func (l *DecoderLayer) Step(x *autograd.Var, st *DecoderState, memPad []bool, src func(int) int) *autograd.Var {
-	var tp *autograd.Tape
-	x = sublayer(tp, x, l.Norm1, l.Cfg, func(h *autograd.Var) *autograd.Var { return l.SelfAttn.StepSelf(h, st.Self) })
+// sequence i attends to encoder output row src(i). tp is nil or an
+// inference tape (autograd.NewInferenceTape) that holds the activations,
+// which the caller resets between steps.
+func (l *DecoderLayer) Step(tp *autograd.Tape, x *autograd.Var, st *DecoderState, memPad []bool, src func(int) int) *autograd.Var {
+	x = sublayer(tp, x, l.Norm1, l.Cfg, func(h *autograd.Var) *autograd.Var { return l.SelfAttn.StepSelf(tp, h, st.Self) })
 	x = sublayer(tp, x, l.Norm2, l.Cfg, func(h *autograd.Var) *autograd.Var {
-		return l.CrossAttn.StepCross(h, st.CrossK, st.CrossV, memPad, src)
+		return l.CrossAttn.StepCross(tp, h, st.CrossK, st.CrossV, memPad, src)
 	})
 	return sublayer(tp, x, l.Norm3, l.Cfg, func(h *autograd.Var) *autograd.Var { return l.FF.Forward(tp, h) })
 }

@@ -17,6 +17,7 @@ type Decoder struct {
 	layers []*nn.DecoderState
 	srcPad []bool
 	n, per int
+	arena  *autograd.Tape // a step's activations, reused by the next
 }
 
 // NewDecoder encodes src and prepares to decode perSource hypotheses for
@@ -33,7 +34,7 @@ func (m *Model) NewDecoder(src Batch, perSource int) (*Decoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Decoder{m: m, srcPad: src.Pad, n: src.B * perSource, per: perSource}
+	d := &Decoder{m: m, srcPad: src.Pad, n: src.B * perSource, per: perSource, arena: autograd.NewInferenceTape()}
 	for _, l := range m.Decoder.Layers {
 		k, v := l.CrossAttn.CrossKV(mem)
 		d.layers = append(d.layers, &nn.DecoderState{Self: nn.NewKVCache(d.n, m.Cfg.MaxLen, m.Cfg.DModel), CrossK: k, CrossV: v})
@@ -57,7 +58,10 @@ func (d *Decoder) Step(tokens []int) (*tensor.Tensor, error) {
 	if pos >= d.m.Cfg.MaxLen {
 		return nil, fmt.Errorf("transformer: decoding past max_len %d", d.m.Cfg.MaxLen)
 	}
-	var tp *autograd.Tape
+	// The activations of the last step are done with: reuse their memory.
+	// The logits are returned, so they are computed off the arena.
+	tp := d.arena
+	tp.Reset()
 	b := Batch{IDs: tokens, B: d.n, T: 1}
 	if err := b.Validate(d.m.Cfg.TgtVocab, d.m.Cfg.MaxLen); err != nil {
 		return nil, err
@@ -65,12 +69,12 @@ func (d *Decoder) Step(tokens []int) (*tensor.Tensor, error) {
 	x := d.m.embed(tp, d.m.TgtEmbed, b, pos)
 	src := func(i int) int { return i / d.per }
 	for i, l := range d.m.Decoder.Layers {
-		x = l.Step(x, d.layers[i], d.srcPad, src)
+		x = l.Step(tp, x, d.layers[i], d.srcPad, src)
 	}
 	if d.m.Decoder.Norm != nil {
 		x = d.m.Decoder.Norm.Forward(tp, x)
 	}
-	return tp.Reshape(d.m.Generator.Forward(tp, x), d.n, -1).Value, nil
+	return d.m.Generator.Forward(nil, x).Value.Reshape(d.n, -1), nil
 }
 
 // Reorder makes hypothesis i continue hypothesis from[i] (both within the
