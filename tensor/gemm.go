@@ -3,7 +3,6 @@ package tensor
 import (
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"github.com/attn-go/attn/tensor/internal/kernels"
 )
@@ -18,20 +17,21 @@ const gemmGrain = 1 << 19
 // op(X) is X or Xᵀ, op(A) is m×k, op(B) is k×n and C is m×n with row strides
 // lda, ldb, ldc. When beta is 0, C is not read.
 //
-// Large products are split into bands, one per worker, each run by the
-// serial blocked kernel with its own packing buffers, choosing the split
-// that packs the least in total: bands of rows of C when m >= n (each band
-// packs its rows of A and all of B), bands of columns otherwise (all of A,
-// its columns of B) or when the kernels read A unpacked, and, when k is much the largest dimension (the weight
-// gradients Aᵀ·B) or when a decode step's few rows of A meet B untransposed,
-// bands of k: each band packs its share of A and B into a private m×n
-// product, and the bands are summed at the end (for decoding, each band then
-// streams one contiguous run of B's rows, where bands of columns would
-// read every row in short pieces). Bands of rows and columns are cut at
-// multiples of the kernel's register tile, so only the last has a ragged
-// edge. The bands go to the pool's helpers (parallel.go); the caller works
-// too and takes over any band no helper has started, so a busy or sleeping
-// pool delays nothing. A Gemm allocates nothing in the steady state.
+// Large products are split into bands (one per worker; four for skinny
+// products, which pack nothing), each run by the serial blocked kernel with
+// its own packing buffers, choosing the split that packs the least in
+// total: bands of rows of C when m >= n (each band packs its rows of A and
+// all of B); bands of columns otherwise (all of A, its columns of B) or when
+// the kernels read A unpacked; and bands of k when k is much the largest
+// dimension (the weight gradients Aᵀ·B) or when a decode step's few rows of
+// A meet B untransposed: each band then computes a private m×n product from
+// its share of A and B (for decoding, one contiguous run of B's rows, where
+// bands of columns would read every row in short pieces), and the bands are
+// summed at the end. Bands of rows and columns are cut at multiples of the
+// kernel's register tile, so only the last has a ragged edge. The bands go
+// to the pool's helpers (parallel.go); the caller works too and takes over
+// any band no helper has started, so a busy or sleeping pool delays
+// nothing. A Gemm allocates nothing in the steady state.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc)
 }
@@ -48,9 +48,9 @@ func GemmBias(transA, transB bool, m, n, k int, a []float32, lda int, b []float3
 }
 
 // gemmBand computes one band of a product on the calling goroutine, with
-// the bias (GemmBias's bands, where alpha is 1 and beta 0) if there is one.
+// the bias if there is one (GemmBias's bands, where alpha is 1 and beta 0).
 func gemmBand(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) {
-	if bias != nil { // GemmBias's bands: alpha 1, beta 0
+	if bias != nil {
 		kernels.GemmBias(transA, transB, m, n, k, a, lda, b, ldb, bias, c, ldc)
 		return
 	}
@@ -97,19 +97,17 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	call.m, call.n, call.k, call.alpha, call.beta = m, n, k, alpha, beta
 	call.a, call.b, call.c, call.lda, call.ldb, call.ldc = a, b, c, lda, ldb, ldc
 	call.bias = bias
-	call.tiles, call.tile, call.bands = tiles, tile, int32(bands)
+	call.tiles, call.tile = tiles, tile
 	if split == splitK {
 		if need := (bands - 1) * m * n; cap(call.scratch) < need {
 			call.scratch = make([]float32, need)
 		}
 		call.scratch = call.scratch[:(bands-1)*m*n]
 	}
-	call.next.Store(0)
-	call.left.Store(int32(bands))
-	call.wg.Add(bands)
+	call.start(bands)
 	share(call, min(bands, w)-1)
 	call.run()
-	await(&call.left, &call.wg) // only for bands a helper has started
+	call.wait() // only for bands a helper has started
 	if split == splitK {
 		for i := 0; i < m; i++ {
 			crow := c[i*ldc : i*ldc+n]
@@ -143,22 +141,16 @@ type gemmCall struct {
 	alpha, beta    float32
 	a, b, c, bias  []float32
 	lda, ldb, ldc  int
-	tiles, tile    int   // the split dimension in tiles
-	bands          int32 // number of bands
+	tiles, tile    int // the split dimension in tiles
 	scratch        []float32
-	next           atomic.Int32
-	refs           atomic.Int32   // goroutines holding the call
-	left           atomic.Int32   // bands not finished
-	wg             sync.WaitGroup // the same, to block on
+	claims         // of the bands
 }
 
 var gemmCalls = sync.Pool{New: func() any { return new(gemmCall) }}
 
-func (g *gemmCall) hold(n int32) { g.refs.Store(n) }
-
 // release drops one reference to the call and recycles it after the last.
 func (g *gemmCall) release() {
-	if g.refs.Add(-1) == 0 {
+	if g.drop() {
 		g.a, g.b, g.c, g.bias = nil, nil, nil, nil
 		gemmCalls.Put(g)
 	}
@@ -167,11 +159,11 @@ func (g *gemmCall) release() {
 // run computes bands until none is left.
 func (g *gemmCall) run() {
 	for {
-		i := int(g.next.Add(1) - 1)
-		if i >= int(g.bands) {
+		i, ok := g.claim()
+		if !ok {
 			return
 		}
-		nb := int(g.bands)
+		nb := int(g.items)
 		lo, hi := i*g.tiles/nb*g.tile, (i+1)*g.tiles/nb*g.tile
 		switch g.split {
 		case splitRows:
@@ -208,8 +200,7 @@ func (g *gemmCall) run() {
 				kernels.Gemm(g.transA, g.transB, g.m, g.n, hi-lo, g.alpha, g.a[aOff:], g.lda, g.b[bOff:], g.ldb, 0, g.scratch[(i-1)*mn:i*mn], g.n)
 			}
 		}
-		g.left.Add(-1)
-		g.wg.Done()
+		g.done()
 	}
 }
 

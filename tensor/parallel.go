@@ -55,47 +55,85 @@ func ParallelFor(n int, fn func(i int)) {
 		return
 	}
 	f := forCalls.Get().(*forCall)
-	f.n, f.fn = int32(n), fn
-	f.next.Store(0)
-	f.left.Store(int32(n))
-	f.wg.Add(n)
+	f.fn = fn
+	f.start(n)
 	share(f, min(workers, n)-1)
 	f.run()
-	await(&f.left, &f.wg) // only for calls a helper has started
+	f.wait() // only for calls a helper has started
 	f.release()
 }
 
 // forCall is one ParallelFor.
 type forCall struct {
-	n    int32
-	fn   func(i int)
-	next atomic.Int32
-	refs atomic.Int32   // goroutines holding the call
-	left atomic.Int32   // calls of fn not finished
-	wg   sync.WaitGroup // the same, to block on
+	claims
+	fn func(i int)
 }
 
 var forCalls = sync.Pool{New: func() any { return new(forCall) }}
 
 func (f *forCall) run() {
 	for {
-		i := f.next.Add(1) - 1
-		if i >= f.n {
+		i, ok := f.claim()
+		if !ok {
 			return
 		}
-		f.fn(int(i))
-		f.left.Add(-1)
-		f.wg.Done()
+		f.fn(i)
+		f.done()
 	}
 }
 
-func (f *forCall) hold(n int32) { f.refs.Store(n) }
-
 func (f *forCall) release() {
-	if f.refs.Add(-1) == 0 {
+	if f.drop() {
 		f.fn = nil
 		forCalls.Put(f)
 	}
+}
+
+// claims hands the items 0..n−1 of a job shared with the pool to whichever
+// goroutine asks next, and counts the goroutines holding the job and the
+// items not finished.
+type claims struct {
+	items int32
+	next  atomic.Int32
+	refs  atomic.Int32   // goroutines holding the job
+	left  atomic.Int32   // items not finished
+	wg    sync.WaitGroup // the same, to block on
+}
+
+// start readies the claims for a job of n items.
+func (c *claims) start(n int) {
+	c.items = int32(n)
+	c.next.Store(0)
+	c.left.Store(int32(n))
+	c.wg.Add(n)
+}
+
+// claim returns the next item nobody has taken, or false when none is left.
+func (c *claims) claim() (int, bool) {
+	i := c.next.Add(1) - 1
+	return int(i), i < c.items
+}
+
+// done marks one claimed item finished.
+func (c *claims) done() {
+	c.left.Add(-1)
+	c.wg.Done()
+}
+
+func (c *claims) hold(n int32) { c.refs.Store(n) }
+
+// drop drops one holder and reports whether it was the last.
+func (c *claims) drop() bool { return c.refs.Add(-1) == 0 }
+
+// wait returns once every item is finished. It polls for up to helperSpin
+// before blocking: a goroutine parked on wg would idle its core and wait
+// tens to hundreds of µs to be woken when the last helper finishes a moment
+// later.
+func (c *claims) wait() {
+	for deadline := time.Now().Add(helperSpin); c.left.Load() > 0 && time.Now().Before(deadline); {
+		runtime.Gosched()
+	}
+	c.wg.Wait()
 }
 
 // The pool: long-lived helper goroutines that share the work of a parallel
@@ -137,17 +175,6 @@ func share(j job, n int) {
 	// aside, so the helper starts here and this goroutine moves on to the
 	// next free P (or straight back here when the helper was awake).
 	runtime.Gosched()
-}
-
-// await returns once left reaches 0 (wg counting the same work). It polls
-// for up to helperSpin before blocking: a goroutine parked on wg would idle
-// its core and wait tens to hundreds of µs to be woken when the last helper
-// finishes a moment later.
-func await(left *atomic.Int32, wg *sync.WaitGroup) {
-	for deadline := time.Now().Add(helperSpin); left.Load() > 0 && time.Now().Before(deadline); {
-		runtime.Gosched()
-	}
-	wg.Wait()
 }
 
 // helperSpin is how long a helper stays awake polling for the next job

@@ -297,10 +297,7 @@ func (m *Model) MLMLogits(ids, typeIDs []int, pad []bool, b, t int) (*tensor.Ten
 	if m.Head == nil {
 		return nil, fmt.Errorf("bert: the model has no masked-LM head (cls.predictions)")
 	}
-	// Each call's activations reuse an earlier call's memory: embedding a
-	// file batch after batch would otherwise allocate, zero and page-fault
-	// some 700 MB per batch of 8×128 tokens for BERT-base.
-	tp := autograd.BorrowInferenceTape()
+	tp := autograd.BorrowInferenceTape() // as in Encode
 	defer autograd.ReturnInferenceTape(tp)
 	h, err := m.Forward(tp, ids, typeIDs, pad, b, t)
 	if err != nil {

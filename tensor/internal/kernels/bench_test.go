@@ -123,18 +123,29 @@ func BenchmarkAxpy(b *testing.B) {
 // BenchmarkGemmSmall runs the small products of attention heads (T×d
 // blocks, one goroutine each), where packing and call overheads show.
 func BenchmarkGemmSmall(b *testing.B) {
-	shapes := []struct {
-		name    string
-		tA, tB  bool
-		m, n, k int
-	}{
+	benchShapes(b, false, []gemmShape{
 		{"QK^T/T=32/d=64", false, true, 32, 32, 64},
 		{"PV/T=32/d=64", false, false, 32, 64, 32},
 		{"dV=P^TdY/T=32/d=64", true, false, 32, 64, 32},
 		{"QK^T/T=128/d=64", false, true, 128, 128, 64},
 		{"PV/T=128/d=64", false, false, 128, 64, 128},
-	}
+	})
+}
+
+// gemmShape is one product of a benchmark.
+type gemmShape struct {
+	name    string
+	tA, tB  bool
+	m, n, k int
+}
+
+// benchShapes runs each shape on each implementation (the vector ones only
+// when vectorOnly is set).
+func benchShapes(b *testing.B, vectorOnly bool, shapes []gemmShape) {
 	for _, im := range Impls() {
+		if vectorOnly && im.Name == "generic" {
+			continue
+		}
 		for _, s := range shapes {
 			b.Run(im.Name+"/"+s.name, func(b *testing.B) {
 				benchGemm(b, im, s.tA, s.tB, s.m, s.n, s.k)
@@ -143,8 +154,9 @@ func BenchmarkGemmSmall(b *testing.B) {
 	}
 }
 
-// BenchmarkAdam updates 12M parameters (the small nn.Transformer has 11.7M) held in separate allocations, as the
-// optimizer's are; it is memory-bound (7 floats moved per parameter).
+// BenchmarkAdam updates 12M parameters (the small nn.Transformer has 11.7M)
+// held in separate allocations, as the optimizer's are; it is memory-bound
+// (7 floats moved per parameter).
 func BenchmarkAdam(b *testing.B) {
 	const n = 12 << 20
 	w, g, m, v := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
@@ -167,25 +179,11 @@ func BenchmarkAdam(b *testing.B) {
 // d_ff 1,024, vocabulary 8,000): Linear's forward x·wᵀ, its input gradient
 // dy·w and its weight gradient dyᵀ·x.
 func BenchmarkGemmTrain(b *testing.B) {
-	shapes := []struct {
-		name    string
-		tA, tB  bool
-		m, n, k int
-	}{
+	benchShapes(b, true, []gemmShape{
 		{"fwd/512x256x256", false, true, 512, 256, 256},
 		{"fwd/512x1024x256", false, true, 512, 1024, 256},
 		{"fwd/512x8000x256", false, true, 512, 8000, 256},
 		{"dx/512x256x1024", false, false, 512, 256, 1024},
 		{"dw/256x256x512", true, false, 256, 256, 512},
-	}
-	for _, im := range Impls() {
-		if im.Name == "generic" {
-			continue
-		}
-		for _, s := range shapes {
-			b.Run(im.Name+"/"+s.name, func(b *testing.B) {
-				benchGemm(b, im, s.tA, s.tB, s.m, s.n, s.k)
-			})
-		}
-	}
+	})
 }

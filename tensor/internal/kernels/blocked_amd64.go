@@ -140,10 +140,7 @@ func (g *gemmArch) gemmBias(transA, transB bool, m, n, k int, a []float32, lda i
 	_ = c[(m-1)*ldc+n-1]
 	_ = bias[n-1]
 	if transA || g.direct[1] == nil || m <= 8 || k <= 0 {
-		for i := 0; i < m; i++ {
-			copy(c[i*ldc:i*ldc+n], bias[:n])
-		}
-		g.gemm(transA, transB, m, n, k, 1, a, lda, b, ldb, 1, c, ldc)
+		gemmBiasByRows(g.gemm, transA, transB, m, n, k, a, lda, b, ldb, bias, c, ldc)
 		return
 	}
 	checkCorners(false, transB, m, n, k, a, lda, b, ldb)
@@ -186,20 +183,16 @@ func (g *gemmArch) gemmPacked(transA, transB bool, m, n, k int, alpha float32, a
 						ap := &a[(ic+ir)*lda+pc]
 						for jr := 0; jr < ncb; jr += nr {
 							bp := &pb[jr*kcb]
-							var bias0 []float32 // the bias, on the first block of k
+							var tb []float32 // the tile's bias, on the first block of k
 							if bias != nil && pc == 0 {
-								bias0 = bias[jc+jr:]
+								tb = bias[jc+jr:]
 							}
 							if w := ncb - jr; w < nr {
 								kern(kcb, ap, lda, bp, nr, &tmp[0], nr, 1, 0, 0, nil)
-								mergeTile(r, w, alpha, tmp[:], nr, bet, accum, bias0, c[cRow+jr:], ldc)
+								mergeTile(r, w, alpha, tmp[:], nr, bet, accum, tb, c[cRow+jr:], ldc)
 								continue
 							}
-							var bp0 *float32
-							if bias0 != nil {
-								bp0 = &bias0[0]
-							}
-							kern(kcb, ap, lda, bp, nr, &c[cRow+jr], ldc, alpha, bet, accum, bp0)
+							kern(kcb, ap, lda, bp, nr, &c[cRow+jr], ldc, alpha, bet, accum, firstOrNil(tb))
 						}
 						continue
 					}
@@ -218,6 +211,15 @@ func (g *gemmArch) gemmPacked(transA, transB bool, m, n, k int, alpha float32, a
 			}
 		}
 	}
+}
+
+// firstOrNil returns &x[0], or nil for an empty x (a kernel's optional
+// pointer argument).
+func firstOrNil(x []float32) *float32 {
+	if len(x) == 0 {
+		return nil
+	}
+	return &x[0]
 }
 
 // mergeTile sets C = alpha·T + beta·C (or alpha·T + bias when accum is 0)

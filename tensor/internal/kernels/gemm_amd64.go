@@ -42,6 +42,18 @@ func gemm512R7(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta f
 func gemm512R8(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
 
 //go:noescape
+func gemm512R9(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R10(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R11(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R12(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
 func gemm256R1(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
 
 //go:noescape
@@ -60,7 +72,8 @@ func gemm256R5(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta f
 func gemm256R6(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
 
 // gemm512D<r> computes the same r×32 tile as gemm512R<r> but reads A
-// unpacked and row-major: A(i, p) = a[i·lda+p].
+// unpacked and row-major: A(i, p) = a[i·lda+p]; with a bias (32 values) and
+// accum 0 it also adds the bias to every row.
 //
 //go:noescape
 func gemm512D1(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
@@ -85,6 +98,18 @@ func gemm512D7(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc 
 
 //go:noescape
 func gemm512D8(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+
+//go:noescape
+func gemm512D9(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+
+//go:noescape
+func gemm512D10(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+
+//go:noescape
+func gemm512D11(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+
+//go:noescape
+func gemm512D12(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
 
 // dots512R<r> computes out[i·cb+j] = Σp a[i·lda+p]·b[j·ldb+p] for i < r,
 // j < cb, p < k, where cb = 4 for r <= 4, else 2 (AVX-512). out must have
@@ -131,6 +156,9 @@ func transpose8(src *float32, ld int, dst *float32, dstStride int, n8 int)
 //
 //go:noescape
 func copyPanels8(dst *float32, ps int, src *float32, ld, k, np int)
+
+//go:noescape
+func copyPanels12(dst *float32, ps int, src *float32, ld, k, np int)
 
 //go:noescape
 func copyPanels16(dst *float32, ps int, src *float32, ld, k, np int)
@@ -276,30 +304,3 @@ func axpyAVX2(alpha float32, x, y []float32) {
 		y[i] += alpha * x[i]
 	}
 }
-
-//go:noescape
-func gemm512R9(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-
-//go:noescape
-func gemm512R10(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-
-//go:noescape
-func gemm512R11(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-
-//go:noescape
-func gemm512R12(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-
-//go:noescape
-func gemm512D9(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
-
-//go:noescape
-func gemm512D10(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
-
-//go:noescape
-func gemm512D11(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
-
-//go:noescape
-func gemm512D12(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
-
-//go:noescape
-func copyPanels12(dst *float32, ps int, src *float32, ld, k, np int)

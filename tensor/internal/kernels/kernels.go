@@ -10,10 +10,9 @@
 // at start and registers "avx2" (AVX2+FMA, a 6×16 register tile) and
 // "avx512" (AVX-512 F+VL, a 12×32 tile, kernels that read a row-major A
 // in place, and unpacked kernels for the skinny m <= 8 products of
-// decoding). Their GEMM is the cache-blocked,
-// packed GotoBLAS/BLIS scheme of blocked_amd64.go around assembly
-// micro-kernels in gemm_amd64.s, which asm_gen.go generates
-// (go generate ./tensor/internal/kernels).
+// decoding). Their GEMM is the cache-blocked, packed GotoBLAS/BLIS scheme
+// of blocked_amd64.go around assembly micro-kernels in gemm_amd64.s, which
+// asm_gen.go generates (go generate ./tensor/internal/kernels).
 package kernels
 
 // Impl is one implementation of the hot loops. All functions work on
@@ -124,10 +123,17 @@ func GemmBias(transA, transB bool, m, n, k int, a []float32, lda int, b []float3
 		active.GemmBias(transA, transB, m, n, k, a, lda, b, ldb, bias, c, ldc)
 		return
 	}
+	gemmBiasByRows(active.Gemm, transA, transB, m, n, k, a, lda, b, ldb, bias, c, ldc)
+}
+
+// gemmBiasByRows is GemmBias for a gemm without a bias of its own: C's rows
+// are set to the bias and the product added.
+func gemmBiasByRows(gemm func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int),
+	transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
 	for i := 0; i < m; i++ {
 		copy(c[i*ldc:i*ldc+n], bias[:n])
 	}
-	active.Gemm(transA, transB, m, n, k, 1, a, lda, b, ldb, 1, c, ldc)
+	gemm(transA, transB, m, n, k, 1, a, lda, b, ldb, 1, c, ldc)
 }
 
 // Dot returns Σ x[i]·y[i] with the active implementation.
