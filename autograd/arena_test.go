@@ -1,6 +1,7 @@
 package autograd
 
 import (
+	"math"
 	"runtime"
 	"testing"
 
@@ -69,6 +70,67 @@ func TestSizeClass(t *testing.T) {
 		}
 		if got := sizeClass(c.n); got < c.n || got > c.n+c.n/4+64 {
 			t.Errorf("sizeClass(%d) = %d out of range", c.n, got)
+		}
+	}
+}
+
+// TestZeroGradDropsGradient: after ZeroGrad a parameter's gradient is nil;
+// the next backward pass writes it into the same buffer (whatever that held:
+// here NaNs) with the values a fresh parameter gets, a parameter the pass
+// does not reach keeps none, and passes without ZeroGrad between them add up.
+func TestZeroGradDropsGradient(t *testing.T) {
+	r := tensor.NewRNG(2)
+	x := Const(randTensor(r, 6, 8))
+	w := NewParam(randTensor(r, 5, 8))   // written whole by Linear's backward
+	b := NewParam(randTensor(r, 5))      // a Linear bias
+	e := NewParam(randTensor(r, 10, 5))  // added into row by row by Embedding's backward
+	unused := NewParam(randTensor(r, 3)) // never reached
+	ids := []int{1, 4, 4, 7, 1, 0}
+	tp := NewTape(tensor.NewRNG(1))
+	pass := func() {
+		tp.Reset()
+		h := tp.Mul(tp.Linear(x, w, b), tp.Embedding(e, ids, 1))
+		tp.Backward(tp.Sum(tp.Mul(h, h)))
+	}
+	params := []*Var{w, b, e}
+	pass()
+	want := make([][]float32, len(params))
+	for i, p := range params {
+		want[i] = append([]float32(nil), p.Grad.Data...)
+	}
+	for _, p := range append(params, unused) {
+		p.ZeroGrad()
+		if p.Grad != nil {
+			t.Fatalf("ZeroGrad left a gradient")
+		}
+	}
+	bufs := make([]*float32, len(params))
+	for i, p := range params {
+		for j := range p.spare.Data {
+			p.spare.Data[j] = float32(math.NaN())
+		}
+		bufs[i] = &p.spare.Data[0]
+	}
+	pass()
+	for i, p := range params {
+		if &p.Grad.Data[0] != bufs[i] {
+			t.Errorf("param %d: the gradient buffer was not reused", i)
+		}
+		for j, g := range p.Grad.Data {
+			if g != want[i][j] {
+				t.Fatalf("param %d: gradient %d is %v after ZeroGrad, %v fresh", i, j, g, want[i][j])
+			}
+		}
+	}
+	if unused.Grad != nil {
+		t.Errorf("a parameter the pass did not reach has a gradient")
+	}
+	pass() // no ZeroGrad: the gradients add up
+	for i, p := range params {
+		for j, g := range p.Grad.Data {
+			if d := g - 2*want[i][j]; d > 1e-5*(1+abs32(g)) || -d > 1e-5*(1+abs32(g)) {
+				t.Fatalf("param %d: gradient %d after two passes is %v, want %v", i, j, g, 2*want[i][j])
+			}
 		}
 	}
 }

@@ -91,7 +91,8 @@ func Count(ps []Param) int {
 	return n
 }
 
-// ZeroGrad clears the gradients of all parameters in ps.
+// ZeroGrad drops the gradients of all parameters in ps (see
+// autograd.Var.ZeroGrad).
 func ZeroGrad(ps []Param) {
 	for _, p := range ps {
 		p.ZeroGrad()
