@@ -216,7 +216,7 @@ func (tp *Tape) take(n int, zero bool) []float32 {
 		b = list[len(list)-1][:n]
 		tp.free[class] = list[:len(list)-1]
 		if zero {
-			clear(b)
+			tensor.Clear(b)
 		} else if poisonReused {
 			for i := range b {
 				b[i] = float32(math.NaN())

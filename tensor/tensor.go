@@ -88,7 +88,14 @@ func (t *Tensor) Clone() *Tensor {
 }
 
 // Zero sets every element to zero.
-func (t *Tensor) Zero() { clear(t.Data) }
+func (t *Tensor) Zero() { Clear(t.Data) }
+
+// Clear sets every element of s to zero, on all workers when s is large:
+// one core clears a large gradient (an 8000×512 embedding's, say) at well
+// under the machine's write bandwidth.
+func Clear(s []float32) {
+	Parallel(len(s), 1<<16, func(lo, hi int) { clear(s[lo:hi]) })
+}
 
 // SameShape reports whether t and u have identical shapes.
 func (t *Tensor) SameShape(u *Tensor) bool { return EqualShape(t.Shape, u.Shape) }
