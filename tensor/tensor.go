@@ -94,7 +94,12 @@ func (t *Tensor) Zero() { Clear(t.Data) }
 // one core clears a large gradient (an 8000×512 embedding's, say) at well
 // under the machine's write bandwidth.
 func Clear(s []float32) {
-	Parallel(len(s), 1<<16, func(lo, hi int) { clear(s[lo:hi]) })
+	const grain = 1 << 16
+	if len(s) < 2*grain || workers == 1 {
+		clear(s) // without the closure Parallel would allocate
+		return
+	}
+	Parallel(len(s), grain, func(lo, hi int) { clear(s[lo:hi]) })
 }
 
 // SameShape reports whether t and u have identical shapes.
