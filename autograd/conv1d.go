@@ -62,16 +62,29 @@ func (tp *Tape) Split(x *Var, n int) []*Var {
 	parts := make([]*Var, n)
 	for p := range parts {
 		y := tp.output(shape...)
-		for r := 0; r < rows; r++ {
-			copy(y.Data[r*w:(r+1)*w], x.Value.Data[r*c+p*w:r*c+(p+1)*w])
-		}
+		parallelRows(rows, w, func(r0, r1 int) {
+			for r := r0; r < r1; r++ {
+				copy(y.Data[r*w:(r+1)*w], x.Value.Data[r*c+p*w:r*c+(p+1)*w])
+			}
+		})
 		out, rec := tp.result(y, x)
 		if rec {
 			tp.record(out, func(dy []float32) {
-				dx := x.grad()
-				for r := 0; r < rows; r++ {
-					addInto(dx[r*c+p*w:r*c+(p+1)*w], dy[r*w:(r+1)*w])
-				}
+				// The first part to arrive writes its columns and clears
+				// the others; the rest add theirs.
+				dx, fresh := x.gradNew()
+				parallelRows(rows, c, func(r0, r1 int) {
+					for r := r0; r < r1; r++ {
+						row, g := dx[r*c:(r+1)*c], dy[r*w:(r+1)*w]
+						if fresh {
+							clear(row[:p*w])
+							copy(row[p*w:(p+1)*w], g)
+							clear(row[(p+1)*w:])
+							continue
+						}
+						addInto(row[p*w:(p+1)*w], g)
+					}
+				})
 			})
 		}
 		parts[p] = out

@@ -27,7 +27,16 @@ func (tp *Tape) SliceRows(x *Var, lo, hi int) *Var {
 	shape := append([]int{hi - lo}, x.Value.Shape[1:]...)
 	out, rec := tp.result(tensor.FromSlice(x.Value.Data[lo*rowLen:hi*rowLen], shape...), x)
 	if rec {
-		tp.record(out, func(dy []float32) { addInto(x.grad()[lo*rowLen:hi*rowLen], dy) })
+		tp.record(out, func(dy []float32) {
+			dx, fresh := x.gradNew()
+			if fresh { // the rows outside the slice get no gradient from it
+				tensor.Clear(dx[:lo*rowLen])
+				tensor.Clear(dx[hi*rowLen:])
+				copy(dx[lo*rowLen:hi*rowLen], dy)
+				return
+			}
+			addInto(dx[lo*rowLen:hi*rowLen], dy)
+		})
 	}
 	return out
 }

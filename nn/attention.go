@@ -41,13 +41,35 @@ func NewMultiHeadAttention(dim, heads int, dropout float32, rng *tensor.RNG) *Mu
 // padding keys; causal hides keys after each query's position.
 // Self-attention passes the same x as query, key and value.
 func (m *MultiHeadAttention) Forward(tp *autograd.Tape, query, key, value *autograd.Var, keyPad []bool, causal bool) *autograd.Var {
-	e := m.InProjWeight.Value.Shape[1]
-	proj := func(x *autograd.Var, i int) *autograd.Var {
-		w := tp.SliceRows(m.InProjWeight, i*e, (i+1)*e)
-		b := tp.SliceRows(m.InProjBias, i*e, (i+1)*e)
-		return tp.Linear(x, w, b)
-	}
-	q, k, v := proj(query, 0), proj(key, 1), proj(value, 2)
+	q, k, v := m.project(tp, query, key, value)
 	o := tp.Attention(q, k, v, m.Heads, autograd.AttentionOpts{Causal: causal, KeyPad: keyPad, Dropout: m.Dropout})
 	return m.OutProj.Forward(tp, o)
+}
+
+// project returns the queries, keys and values. As in PyTorch, inputs that
+// are the same Var share one product with the rows of in_proj_weight they
+// need: self-attention runs one [E → 3E] Linear, cross-attention one for
+// the queries and one [E → 2E] for the memory's keys and values. One wide
+// product runs faster than three narrow ones, and self-attention's weight
+// gradient is written straight into in_proj_weight's.
+func (m *MultiHeadAttention) project(tp *autograd.Tape, query, key, value *autograd.Var) (q, k, v *autograd.Var) {
+	switch {
+	case query == key && key == value:
+		qkv := tp.Split(m.inProj(tp, query, 0, 3), 3)
+		return qkv[0], qkv[1], qkv[2]
+	case key == value:
+		kv := tp.Split(m.inProj(tp, key, 1, 3), 2)
+		return m.inProj(tp, query, 0, 1), kv[0], kv[1]
+	}
+	return m.inProj(tp, query, 0, 1), m.inProj(tp, key, 1, 2), m.inProj(tp, value, 2, 3)
+}
+
+// inProj returns x·W + b with the blocks lo..hi−1 (0 = q, 1 = k, 2 = v) of
+// the packed in-projection.
+func (m *MultiHeadAttention) inProj(tp *autograd.Tape, x *autograd.Var, lo, hi int) *autograd.Var {
+	if lo == 0 && hi == 3 {
+		return tp.Linear(x, m.InProjWeight, m.InProjBias)
+	}
+	e := m.InProjWeight.Value.Shape[1]
+	return tp.Linear(x, tp.SliceRows(m.InProjWeight, lo*e, hi*e), tp.SliceRows(m.InProjBias, lo*e, hi*e))
 }

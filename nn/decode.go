@@ -109,20 +109,13 @@ func attendOne(out, q, k, v []float32, n, e, heads, tk, stride int, kv func(i in
 	})
 }
 
-// proj returns x·W_i + b_i for the i-th block (0 = q, 1 = k, 2 = v) of the
-// packed in-projection, without a tape.
-func (m *MultiHeadAttention) proj(tp *autograd.Tape, x *autograd.Var, i int) *autograd.Var {
-	e := m.InProjWeight.Value.Shape[1]
-	return tp.Linear(x, tp.SliceRows(m.InProjWeight, i*e, (i+1)*e), tp.SliceRows(m.InProjBias, i*e, (i+1)*e))
-}
-
 // StepSelf runs causal self-attention for one new position per sequence:
 // x is [N, 1, E]; its key and value are appended to c, and the query attends
 // to every cached position. tp (an inference tape, or nil) holds the
 // activations.
 func (m *MultiHeadAttention) StepSelf(tp *autograd.Tape, x *autograd.Var, c *KVCache) *autograd.Var {
 	n, e := x.Value.Shape[0], c.E
-	q, k, v := m.proj(tp, x, 0), m.proj(tp, x, 1), m.proj(tp, x, 2)
+	q, k, v := m.project(tp, x, x, x)
 	if c.Len == c.Cap {
 		if c.Cap >= c.limit {
 			panic(fmt.Sprintf("nn: KV cache full at %d positions", c.limit))
@@ -143,7 +136,9 @@ func (m *MultiHeadAttention) StepSelf(tp *autograd.Tape, x *autograd.Var, c *KVC
 // CrossKV projects the encoder output memory [B, S, E] to the keys and
 // values of encoder-decoder attention, once per decoding run.
 func (m *MultiHeadAttention) CrossKV(memory *autograd.Var) (k, v *tensor.Tensor) {
-	return m.proj(nil, memory, 1).Value, m.proj(nil, memory, 2).Value
+	var tp *autograd.Tape // none: computed once, outside any pass
+	kv := tp.Split(m.inProj(tp, memory, 1, 3), 2)
+	return kv[0].Value, kv[1].Value
 }
 
 // StepCross runs encoder-decoder attention for one new position of each of N
@@ -153,7 +148,7 @@ func (m *MultiHeadAttention) CrossKV(memory *autograd.Var) (k, v *tensor.Tensor)
 func (m *MultiHeadAttention) StepCross(tp *autograd.Tape, x *autograd.Var, k, v *tensor.Tensor, memPad []bool, src func(i int) int) *autograd.Var {
 	n, e := x.Value.Shape[0], k.Shape[2]
 	s := k.Shape[1]
-	q := m.proj(tp, x, 0)
+	q := m.inProj(tp, x, 0, 1)
 	o := tensor.New(n, 1, e)
 	var pad func(int) []bool
 	if memPad != nil {
