@@ -52,6 +52,19 @@ func encodeBERT(m *bert.Model, tok *tokenizer.Pipeline, lines []string) (ids, ty
 	return ids, make([]int, len(ids)), pad, b, t, nil
 }
 
+// embedLines returns one pooled embedding per line.
+func embedLines(m *bert.Model, tok *tokenizer.Pipeline, lines []string, pool bert.Pooling, normalize bool) ([][]float32, error) {
+	ids, types, pad, b, t, err := encodeBERT(m, tok, lines)
+	if err != nil {
+		return nil, err
+	}
+	hidden, _, err := m.Encode(ids, types, pad, b, t)
+	if err != nil {
+		return nil, err
+	}
+	return bert.Embed(hidden, pad, pool, normalize)
+}
+
 func runEmbed(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn embed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -76,15 +89,7 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	return eachBatch(fs.Arg(0), *batch, func(lines []string) error {
-		ids, types, pad, b, t, err := encodeBERT(m, tok, lines)
-		if err != nil {
-			return err
-		}
-		hidden, _, err := m.Encode(ids, types, pad, b, t)
-		if err != nil {
-			return err
-		}
-		vecs, err := bert.Embed(hidden, pad, pool, *normalize)
+		vecs, err := embedLines(m, tok, lines, pool, *normalize)
 		if err != nil {
 			return err
 		}

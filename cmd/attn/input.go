@@ -65,9 +65,9 @@ func eachBatch(path string, batch int, fn func(lines []string) error) error {
 // usesOf says which commands run each architecture, for the error a command
 // gives when handed a model it cannot run.
 var usesOf = map[string]string{
-	"gpt2": "attn generate, attn eval", "bert": "attn embed, attn fill-mask",
+	"gpt2": "attn generate, attn eval, attn serve", "bert": "attn embed, attn fill-mask, attn serve",
 	"t5": "attn generate", "mt5": "attn generate",
-	"marian": "attn translate", transformer.ModelType: "attn translate",
+	"marian": "attn translate, attn serve", transformer.ModelType: "attn translate, attn serve",
 }
 
 // modelOfType resolves dir (see modelDir) and returns it with its

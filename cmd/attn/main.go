@@ -5,6 +5,7 @@
 //	attn train [flags]      train a model (default: GPT on Tiny Shakespeare)
 //	attn generate [flags]   continue a prompt
 //	attn eval [flags]       score a text file
+//	attn serve [flags]      serve a model over HTTP
 //	attn help               list the commands
 package main
 
@@ -30,6 +31,7 @@ var commands = []command{
 	{"fill-mask", "predict the [MASK] tokens of a sentence with a BERT folder", runFillMask},
 	{"tokenize", "text to token ids (or back, --decode) with a tokenizer.json, vocab.txt or vocab.json", runTokenize},
 	{"average", "average the weights of checkpoints (as the paper does with the last 5)", runAverage},
+	{"serve", "serve a model over HTTP: generate, embed or translate with JSON requests", runServe},
 	{"bench", "measure speed: peak, gemm, attention, train, train-gpt, decode", runBench},
 }
 

@@ -95,7 +95,9 @@ func TestEvalBLEU(t *testing.T) {
 
 // TestEmbedAndFillMask runs the BERT commands on the tiny HuggingFace-layout
 // checkpoint in testdata, with a 100-token WordPiece vocabulary made here.
-func TestEmbedAndFillMask(t *testing.T) {
+// bertFolder copies the tiny BERT in testdata with a vocabulary made here.
+func bertFolder(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	src := filepath.Join("..", "..", "testdata", "hf", "bert-tiny")
 	for _, f := range []string{"config.json", "model.safetensors"} {
@@ -110,6 +112,11 @@ func TestEmbedAndFillMask(t *testing.T) {
 		vocab = append(vocab, fmt.Sprintf("w%d", len(vocab)))
 	}
 	os.WriteFile(filepath.Join(dir, "vocab.txt"), []byte(strings.Join(vocab, "\n")+"\n"), 0o644)
+	return dir
+}
+
+func TestEmbedAndFillMask(t *testing.T) {
+	dir := bertFolder(t)
 	in := filepath.Join(dir, "in.txt")
 	os.WriteFile(in, []byte("Paris is the capital of France.\nthe capital\n"), 0o644)
 	out, code := attn(t, "embed", "--model", dir, "--pooling", "mean", "--normalize", in)
@@ -164,9 +171,9 @@ func TestGenerateT5(t *testing.T) {
 	}
 }
 
-// TestTranslateCommand wires attn translate to a tiny saved encoder-decoder
-// and a character vocabulary: one output line per input line, beam or greedy.
-func TestTranslateCommand(t *testing.T) {
+// mtFolder saves a tiny random encoder-decoder with a character vocabulary.
+func mtFolder(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	chars := tokenizer.NewChars("abcdefghijklmnopqrstuvwxyz .")
 	c := transformer.DefaultConfig()
@@ -180,6 +187,13 @@ func TestTranslateCommand(t *testing.T) {
 	}
 	b, _ := json.Marshal(chars)
 	os.WriteFile(filepath.Join(dir, "tokenizer.json"), b, 0o644)
+	return dir
+}
+
+// TestTranslateCommand wires attn translate to a tiny saved encoder-decoder
+// and a character vocabulary: one output line per input line, beam or greedy.
+func TestTranslateCommand(t *testing.T) {
+	dir := mtFolder(t)
 	in := filepath.Join(dir, "in.txt")
 	os.WriteFile(in, []byte("zwei hunde.\nein mann.\nkatze.\n"), 0o644)
 	for _, beam := range []string{"1", "4"} {
@@ -201,10 +215,10 @@ func TestWrongModelType(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"generate", "--model", filepath.Join(hf, "bert-tiny"), "hi"}, "is a bert model; attn generate runs gpt2, t5, mt5 models (use attn embed, attn fill-mask)"},
+		{[]string{"generate", "--model", filepath.Join(hf, "bert-tiny"), "hi"}, "is a bert model; attn generate runs gpt2, t5, mt5 models (use attn embed, attn fill-mask, attn serve)"},
 		{[]string{"eval", "--model", filepath.Join(hf, "t5-tiny"), "--data", "x.txt"}, "is a t5 model; attn eval runs gpt2 models (use attn generate)"},
-		{[]string{"embed", "--model", filepath.Join(hf, "gpt2-tiny")}, "is a gpt2 model; attn embed runs bert models (use attn generate, attn eval)"},
-		{[]string{"fill-mask", "--model", filepath.Join(hf, "marian-tiny"), "a [MASK]"}, "is a marian model; attn fill-mask runs bert models (use attn translate)"},
+		{[]string{"embed", "--model", filepath.Join(hf, "gpt2-tiny")}, "is a gpt2 model; attn embed runs bert models (use attn generate, attn eval, attn serve)"},
+		{[]string{"fill-mask", "--model", filepath.Join(hf, "marian-tiny"), "a [MASK]"}, "is a marian model; attn fill-mask runs bert models (use attn translate, attn serve)"},
 		{[]string{"generate", "--model", t.TempDir()}, "holds no model"},
 	} {
 		if out, code := attn(t, tc.args...); code == 0 || !strings.Contains(out, tc.want) {

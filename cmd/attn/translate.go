@@ -103,9 +103,10 @@ func (mt *mtModel) encode(lines []string) ([][]int, error) {
 	return out, nil
 }
 
-// translate decodes token sequences with beam search and returns the text.
-func (mt *mtModel) translate(srcs [][]int, beam int) ([]string, error) {
-	hs, err := generate.Translate(mt.m, srcs, mtPad, 32, generate.BeamOpts{Beam: beam, Alpha: 0.6, BOS: mtBOS, EOS: mtEOS})
+// translate decodes token sequences, batch of them together, with beam
+// search and GNMT's length penalty (exponent alpha), and returns the text.
+func (mt *mtModel) translate(srcs [][]int, beam int, alpha float64, batch int) ([]string, error) {
+	hs, err := generate.Translate(mt.m, srcs, mtPad, batch, generate.BeamOpts{Beam: beam, Alpha: alpha, BOS: mtBOS, EOS: mtEOS})
 	if err != nil {
 		return nil, err
 	}
@@ -118,6 +119,15 @@ func (mt *mtModel) translate(srcs [][]int, beam int) ([]string, error) {
 		out[i] = strings.TrimSpace(s)
 	}
 	return out, nil
+}
+
+// translateLines translates sentences (see translate).
+func (mt *mtModel) translateLines(lines []string, beam int, alpha float64, batch int) ([]string, error) {
+	srcs, err := mt.encode(lines)
+	if err != nil {
+		return nil, err
+	}
+	return mt.translate(srcs, beam, alpha, batch)
 }
 
 func bleuOf(hyps, refs []string) (float64, error) {
@@ -229,7 +239,7 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 	job := &train.Seq2SeqJob{
 		Data: p.Data, Model: mt.m, Train: trainPairs, Val: valPairs, ValRefs: valEN,
 		Pad: mtPad, BOS: mtBOS, EOS: mtEOS, Save: mt.save, BLEU: bleuOf,
-		Translate: func(srcs [][]int) ([]string, error) { return mt.translate(srcs, p.Beam) },
+		Translate: func(srcs [][]int) ([]string, error) { return mt.translate(srcs, p.Beam, 0.6, 32) },
 	}
 	p.Train.EvalEvery, p.Train.SaveEvery = job.StepsPerEpoch(), job.StepsPerEpoch()
 	run := &train.Run{Cfg: p.Train, Job: job, JobConfig: p.Data, Out: *out,
@@ -262,7 +272,7 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 	}
 	report := func(name string, m *mtModel) error {
 		t0 := time.Now()
-		hyps, err := m.translate(testSrc, 4)
+		hyps, err := m.translate(testSrc, 4, 0.6, 32)
 		if err != nil {
 			return err
 		}
@@ -328,20 +338,12 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return eachBatch(fs.Arg(0), *batch, func(lines []string) error {
-		srcs, err := mt.encode(lines)
+		out, err := mt.translateLines(lines, *beam, *alpha, *batch)
 		if err != nil {
 			return err
 		}
-		hs, err := generate.Translate(mt.m, srcs, mtPad, *batch, generate.BeamOpts{Beam: *beam, Alpha: *alpha, BOS: mtBOS, EOS: mtEOS})
-		if err != nil {
-			return err
-		}
-		for _, h := range hs {
-			s, err := mt.tok.DecodeWith(h.Tokens, true)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(w, strings.TrimSpace(s))
+		for _, s := range out {
+			fmt.Fprintln(w, s)
 		}
 		return w.Flush()
 	})

@@ -1,0 +1,351 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/attn-go/attn/generate"
+	"github.com/attn-go/attn/model/bert"
+	"github.com/attn-go/attn/model/gpt"
+	"github.com/attn-go/attn/model/transformer"
+	"github.com/attn-go/attn/tensor"
+	"github.com/attn-go/attn/tokenizer"
+)
+
+// Limits on one request, so that a client cannot make the server hold a
+// gigabyte of text or compute for an hour.
+const (
+	maxBody      = 1 << 20 // bytes of JSON
+	maxInputs    = 256     // texts of one embed or translate request
+	maxNewTokens = 4096    // tokens of one generate request
+	maxBeam      = 16
+)
+
+// server answers HTTP requests with one loaded model. Requests compute one
+// at a time: each already uses every core, and the models' caches and
+// arenas are not shared between goroutines.
+type server struct {
+	typ, dir string
+	mu       sync.Mutex
+
+	lm    *gpt.Model // gpt2
+	lmTok tokenizer.Tokenizer
+
+	bert    *bert.Model // bert
+	bertTok *tokenizer.Pipeline
+
+	mt     *mtModel  // attn's own translation models
+	marian *marianMT // marian
+}
+
+// endpoints names the one endpoint that runs each kind of model.
+var endpoints = map[string]string{
+	"gpt2": "/v1/generate", "bert": "/v1/embed", transformer.ModelType: "/v1/translate", "marian": "/v1/translate",
+}
+
+func newServer(dir string) (*server, error) {
+	dir, typ, err := modelOfType(dir, "serve", "gpt2", "bert", transformer.ModelType, "marian")
+	if err != nil {
+		return nil, err
+	}
+	s := &server{typ: typ, dir: dir}
+	switch typ {
+	case "gpt2":
+		s.lm, s.lmTok, err = loadLM(dir, "serve")
+	case "bert":
+		s.bert, s.bertTok, err = loadBERT(dir, "serve")
+	case "marian":
+		s.marian, err = loadMarian(dir)
+	default:
+		s.mt, err = loadMT(dir)
+	}
+	return s, err
+}
+
+func runServe(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("attn serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	model := fs.String("model", "", "model folder: a GPT (or a run folder from attn train), a BERT, a translation model or a Marian folder")
+	addr := fs.String("addr", "localhost:8080", "address to listen on")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	s, err := newServer(*model)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: logRequests(s.handler(), stderr), ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		srv.Shutdown(shut) // lets the request in progress finish
+	}()
+	fmt.Fprintf(stdout, "serving the %s model in %s at http://%s%s\n", s.typ, s.dir, ln.Addr(), endpoints[s.typ])
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// handler routes the requests: GET /healthz, GET /v1/model, and the POST
+// endpoint of the model's kind.
+func (s *server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /v1/model", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"model_type": s.typ, "dir": s.dir, "endpoint": endpoints[s.typ]})
+	})
+	for _, ep := range []string{"/v1/generate", "/v1/embed", "/v1/translate"} {
+		mux.HandleFunc("POST "+ep, func(w http.ResponseWriter, r *http.Request) {
+			if ep != endpoints[s.typ] {
+				writeError(w, http.StatusNotFound, fmt.Errorf("this server runs a %s model: POST %s", s.typ, endpoints[s.typ]))
+				return
+			}
+			s.serve(w, r, ep)
+		})
+	}
+	return mux
+}
+
+func (s *server) serve(w http.ResponseWriter, r *http.Request, ep string) {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	var (
+		resp any
+		err  error
+	)
+	switch ep {
+	case "/v1/generate":
+		req := generateRequest{MaxNewTokens: 100, Temperature: 0.8, TopK: 200, TopP: 1, Seed: 1}
+		if err = decodeBody(dec, &req); err == nil {
+			resp, err = s.generate(req)
+		}
+	case "/v1/embed":
+		req := embedRequest{Pooling: "mean"}
+		if err = decodeBody(dec, &req); err == nil {
+			resp, err = s.embed(req)
+		}
+	default:
+		req := translateRequest{Beam: 4, Alpha: 0.6}
+		if err = decodeBody(dec, &req); err == nil {
+			resp, err = s.translate(req)
+		}
+	}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("the request body is over %d bytes", maxBody))
+	case err != nil:
+		writeError(w, http.StatusBadRequest, err)
+	default:
+		writeJSON(w, http.StatusOK, resp)
+	}
+}
+
+// decodeBody reads one JSON object into v, naming what is wrong with it.
+func decodeBody(dec *json.Decoder, v any) error {
+	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return errors.New("the request body is empty; want a JSON object")
+		}
+		return fmt.Errorf("the request body is not the JSON this endpoint takes: %w", err)
+	}
+	if dec.More() {
+		return errors.New("the request body holds more than one JSON value")
+	}
+	return nil
+}
+
+type generateRequest struct {
+	Prompt       string   `json:"prompt"`
+	MaxNewTokens int      `json:"max_new_tokens"`
+	Temperature  float64  `json:"temperature"`
+	TopK         int      `json:"top_k"`
+	TopP         float64  `json:"top_p"`
+	Seed         uint64   `json:"seed"`
+	Stop         []string `json:"stop"`
+}
+
+type generateResponse struct {
+	Text      string `json:"text"`       // the continuation, without the prompt
+	Tokens    int    `json:"tokens"`     // tokens generated
+	StopFound bool   `json:"stop_found"` // the text ends where a stop string began
+}
+
+func (s *server) generate(req generateRequest) (*generateResponse, error) {
+	if req.Prompt == "" {
+		return nil, errors.New(`"prompt" is missing or empty`)
+	}
+	if req.MaxNewTokens < 1 || req.MaxNewTokens > maxNewTokens {
+		return nil, fmt.Errorf(`"max_new_tokens" is %d; want 1 to %d`, req.MaxNewTokens, maxNewTokens)
+	}
+	enc, err := s.lmTok.Encode(req.Prompt)
+	if err != nil {
+		return nil, fmt.Errorf("prompt: %w", err)
+	}
+	if err := checkLossless(s.lmTok, req.Prompt, enc.IDs); err != nil {
+		return nil, fmt.Errorf("prompt: %w", err)
+	}
+	sampler := &generate.Sampler{Temperature: req.Temperature, TopK: req.TopK, TopP: req.TopP, RNG: tensor.NewRNG(req.Seed)}
+	if err := sampler.Validate(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []int
+	var text string
+	stopped := false
+	var decodeErr error
+	_, err = generate.Text(s.lm, enc.IDs, req.MaxNewTokens, sampler, func(id int) bool {
+		out = append(out, id)
+		if text, decodeErr = s.lmTok.Decode(out); decodeErr != nil {
+			return false
+		}
+		var cut int
+		cut, stopped = generate.StopAt(text, req.Stop)
+		text = text[:cut]
+		return !stopped
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &generateResponse{Text: text, Tokens: len(out), StopFound: stopped}, nil
+}
+
+type embedRequest struct {
+	Input     []string `json:"input"`
+	Pooling   string   `json:"pooling"` // cls or mean
+	Normalize bool     `json:"normalize"`
+}
+
+type embedResponse struct {
+	Embeddings [][]float32 `json:"embeddings"`
+}
+
+func (s *server) embed(req embedRequest) (*embedResponse, error) {
+	if err := checkInputs(req.Input); err != nil {
+		return nil, err
+	}
+	pool := bert.Pooling(req.Pooling)
+	if pool != bert.PoolCLS && pool != bert.PoolMean {
+		return nil, fmt.Errorf(`"pooling" is %q; want "cls" or "mean"`, req.Pooling)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	vecs, err := embedLines(s.bert, s.bertTok, req.Input, pool, req.Normalize)
+	if err != nil {
+		return nil, err
+	}
+	return &embedResponse{Embeddings: vecs}, nil
+}
+
+type translateRequest struct {
+	Input []string `json:"input"`
+	Beam  int      `json:"beam"`
+	Alpha float64  `json:"alpha"` // length penalty exponent
+}
+
+type translateResponse struct {
+	Translations []string `json:"translations"`
+}
+
+func (s *server) translate(req translateRequest) (*translateResponse, error) {
+	if err := checkInputs(req.Input); err != nil {
+		return nil, err
+	}
+	if req.Beam < 1 || req.Beam > maxBeam {
+		return nil, fmt.Errorf(`"beam" is %d; want 1 to %d`, req.Beam, maxBeam)
+	}
+	if req.Alpha < 0 || req.Alpha > 2 {
+		return nil, fmt.Errorf(`"alpha" is %v; want 0 to 2`, req.Alpha)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.marian != nil {
+		var buf bytes.Buffer
+		if err := s.marian.translate(req.Input, req.Beam, req.Alpha, &buf); err != nil {
+			return nil, err
+		}
+		return &translateResponse{Translations: strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")}, nil
+	}
+	out, err := s.mt.translateLines(req.Input, req.Beam, req.Alpha, len(req.Input))
+	if err != nil {
+		return nil, err
+	}
+	return &translateResponse{Translations: out}, nil
+}
+
+// checkInputs requires 1 to maxInputs texts, each a single line.
+func checkInputs(in []string) error {
+	if len(in) == 0 || len(in) > maxInputs {
+		return fmt.Errorf(`"input" has %d texts; want 1 to %d`, len(in), maxInputs)
+	}
+	for i, t := range in {
+		if strings.ContainsAny(t, "\r\n") {
+			return fmt.Errorf(`"input" text %d has a line break; send each line as its own text`, i)
+		}
+	}
+	return nil
+}
+
+// logRequests writes a line per request: method, path, status, duration.
+func logRequests(h http.Handler, w io.Writer) http.Handler {
+	var mu sync.Mutex
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: rw, status: http.StatusOK}
+		start := time.Now()
+		h.ServeHTTP(rec, r)
+		mu.Lock()
+		fmt.Fprintf(w, "%s %s %s %d %.3fs\n", start.Format(time.DateTime), r.Method, r.URL.Path, rec.status, time.Since(start).Seconds())
+		mu.Unlock()
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, err error) {
+	writeJSON(w, status, map[string]string{"error": err.Error()})
+}

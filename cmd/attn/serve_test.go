@@ -1,0 +1,200 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/attn-go/attn/model/gpt"
+	"github.com/attn-go/attn/tokenizer"
+)
+
+// post sends body to url and returns the status and the decoded JSON reply.
+func post(t *testing.T, url, body string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("POST %s: status %d, reply is not JSON: %q", url, resp.StatusCode, b)
+	}
+	return resp.StatusCode, v
+}
+
+func serveDir(t *testing.T, dir string) *httptest.Server {
+	t.Helper()
+	s, err := newServer(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.handler())
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// gptFolder saves a tiny random GPT with a character tokenizer.
+func gptFolder(t *testing.T) string {
+	dir := t.TempDir()
+	chars := tokenizer.NewChars("abcdefghijklmnopqrstuvwxyz .\n")
+	m, err := gpt.New(gpt.Config{VocabSize: chars.VocabSize(), NPositions: 32, NEmbd: 16, NLayer: 1, NHead: 2, Eps: 1e-5}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gpt.Save(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(chars)
+	os.WriteFile(filepath.Join(dir, "tokenizer.json"), b, 0o644)
+	return dir
+}
+
+func TestServeGenerate(t *testing.T) {
+	ts := serveDir(t, gptFolder(t))
+	url := ts.URL + "/v1/generate"
+	code, v := post(t, url, `{"prompt": "the cat", "max_new_tokens": 40, "seed": 3}`)
+	if code != http.StatusOK || v["tokens"] != 40.0 || len(v["text"].(string)) != 40 {
+		t.Fatalf("generate: status %d, %v", code, v)
+	}
+	// The same seed gives the same text; a stop string cuts it.
+	text := v["text"].(string)
+	if _, again := post(t, url, `{"prompt": "the cat", "max_new_tokens": 40, "seed": 3}`); again["text"] != text {
+		t.Errorf("the same request gave %q, then %q", text, again["text"])
+	}
+	stop := text[10:12]
+	body, _ := json.Marshal(map[string]any{"prompt": "the cat", "max_new_tokens": 40, "seed": 3, "stop": []string{stop}})
+	code, v = post(t, url, string(body))
+	if want := text[:strings.Index(text, stop)]; code != http.StatusOK || v["text"] != want || v["stop_found"] != true {
+		t.Errorf("stop %q: status %d, %v; want text %q", stop, code, v, want)
+	}
+	// Greedy decoding ignores the seed.
+	_, g1 := post(t, url, `{"prompt": "a", "max_new_tokens": 10, "temperature": 0, "seed": 1}`)
+	_, g2 := post(t, url, `{"prompt": "a", "max_new_tokens": 10, "temperature": 0, "seed": 2}`)
+	if g1["text"] != g2["text"] {
+		t.Errorf("greedy: %q and %q", g1["text"], g2["text"])
+	}
+
+	for _, tc := range []struct {
+		body string
+		code int
+		says string
+	}{
+		{``, 400, "empty"},
+		{`{"prompt": "the cat"`, 400, "not the JSON"},
+		{`{"prompt": 7}`, 400, "not the JSON"},
+		{`{"prompt": "a", "max_tokens": 5}`, 400, `unknown field "max_tokens"`},
+		{`{"prompt": "a"} {"prompt": "b"}`, 400, "more than one"},
+		{`{"max_new_tokens": 5}`, 400, `"prompt" is missing`},
+		{`{"prompt": "a", "max_new_tokens": 0}`, 400, `"max_new_tokens" is 0`},
+		{`{"prompt": "a", "max_new_tokens": 100000}`, 400, `"max_new_tokens" is 100000`},
+		{`{"prompt": "naïve"}`, 400, "cannot encode character 'ï'"},
+		{`{"prompt": "a", "temperature": -1}`, 400, "temperature"},
+		{`{"prompt": "` + strings.Repeat("a", maxBody) + `"}`, 413, "over"},
+	} {
+		code, v := post(t, url, tc.body)
+		msg, _ := v["error"].(string)
+		if code != tc.code || !strings.Contains(msg, tc.says) {
+			t.Errorf("body %.40q: status %d, error %q; want %d naming %q", tc.body, code, msg, tc.code, tc.says)
+		}
+	}
+	if code, v := post(t, ts.URL+"/v1/embed", `{"input": ["a"]}`); code != 404 || !strings.Contains(v["error"].(string), "POST /v1/generate") {
+		t.Errorf("embed on a GPT: status %d, %v", code, v)
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET /v1/generate: status %d; want 405", resp.StatusCode)
+	}
+	resp, err = http.Get(ts.URL + "/v1/model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info map[string]string
+	json.NewDecoder(resp.Body).Decode(&info)
+	resp.Body.Close()
+	if info["model_type"] != "gpt2" || info["endpoint"] != "/v1/generate" {
+		t.Errorf("GET /v1/model: %v", info)
+	}
+}
+
+func TestServeEmbed(t *testing.T) {
+	dir := bertFolder(t)
+	ts := serveDir(t, dir)
+	url := ts.URL + "/v1/embed"
+	code, v := post(t, url, `{"input": ["Paris is the capital of France.", "the capital"], "normalize": true}`)
+	vecs, _ := v["embeddings"].([]any)
+	if code != http.StatusOK || len(vecs) != 2 {
+		t.Fatalf("embed: status %d, %v", code, v)
+	}
+	// One request of two texts gives what the command line gives.
+	in := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(in, []byte("Paris is the capital of France.\nthe capital\n"), 0o644)
+	out, _ := attn(t, "embed", "--model", dir, "--normalize", in)
+	for i, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e struct{ Embedding []float64 }
+		json.Unmarshal([]byte(line), &e)
+		got := vecs[i].([]any)
+		var norm float64
+		for j, x := range got {
+			norm += x.(float64) * x.(float64)
+			if math.Abs(x.(float64)-e.Embedding[j]) > 1e-6 {
+				t.Fatalf("text %d, value %d: served %v, attn embed %v", i, j, x, e.Embedding[j])
+			}
+		}
+		if math.Abs(norm-1) > 1e-4 {
+			t.Errorf("text %d: squared norm %v with normalize", i, norm)
+		}
+	}
+	for _, tc := range []struct{ body, says string }{
+		{`{"input": []}`, `"input" has 0 texts`},
+		{`{"input": ["a"], "pooling": "max"}`, `"pooling" is "max"`},
+		{`{"input": ["two\nlines"]}`, "line break"},
+	} {
+		if code, v := post(t, url, tc.body); code != 400 || !strings.Contains(v["error"].(string), tc.says) {
+			t.Errorf("body %q: status %d, %v; want 400 naming %q", tc.body, code, v, tc.says)
+		}
+	}
+}
+
+func TestServeTranslate(t *testing.T) {
+	dir := mtFolder(t)
+	ts := serveDir(t, dir)
+	url := ts.URL + "/v1/translate"
+	code, v := post(t, url, `{"input": ["zwei hunde.", "ein mann.", "katze."], "beam": 2}`)
+	got, _ := v["translations"].([]any)
+	if code != http.StatusOK || len(got) != 3 {
+		t.Fatalf("translate: status %d, %v", code, v)
+	}
+	in := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(in, []byte("zwei hunde.\nein mann.\nkatze.\n"), 0o644)
+	out, _ := attn(t, "translate", "--model", dir, "--beam", "2", in)
+	for i, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if got[i] != line {
+			t.Errorf("sentence %d: served %q, attn translate %q", i, got[i], line)
+		}
+	}
+	if code, v := post(t, url, `{"input": ["a"], "beam": 0}`); code != 400 || !strings.Contains(v["error"].(string), `"beam" is 0`) {
+		t.Errorf("beam 0: status %d, %v", code, v)
+	}
+}
+
+func TestServeWrongModel(t *testing.T) {
+	if _, err := newServer(t.TempDir()); err == nil || !strings.Contains(err.Error(), "holds no model") {
+		t.Errorf("an empty folder: %v", err)
+	}
+	if _, err := newServer(filepath.Join("..", "..", "testdata", "hf", "t5-tiny")); err == nil || !strings.Contains(err.Error(), "attn serve runs") {
+		t.Errorf("a T5 folder: %v", err)
+	}
+}
