@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -109,10 +110,19 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// handler routes the requests: GET /healthz, GET /v1/model, and the POST
-// endpoint of the model's kind.
+// indexHTML is the page at /: a form for the model's endpoint.
+//
+//go:embed web/index.html
+var indexHTML []byte
+
+// handler routes the requests: GET / (a page to try the model), GET
+// /healthz, GET /v1/model, and the POST endpoint of the model's kind.
 func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(indexHTML)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /v1/model", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"model_type": s.typ, "dir": s.dir, "endpoint": endpoints[s.typ]})

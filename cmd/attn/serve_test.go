@@ -117,6 +117,18 @@ func TestServeGenerate(t *testing.T) {
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET /v1/generate: status %d; want 405", resp.StatusCode)
 	}
+	resp, err = http.Get(ts.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(page), `fetch("/v1/model")`) {
+		t.Errorf("GET /: status %d, %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(page))
+	}
+	if resp, err := http.Get(ts.URL + "/nothing"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /nothing: %v, %v; want 404", resp.StatusCode, err)
+	}
 	resp, err = http.Get(ts.URL + "/v1/model")
 	if err != nil {
 		t.Fatal(err)
