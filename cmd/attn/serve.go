@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -150,21 +151,24 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, ep string) {
 	case "/v1/generate":
 		req := generateRequest{MaxNewTokens: 100, Temperature: 0.8, TopK: 200, TopP: 1, Seed: 1}
 		if err = decodeBody(dec, &req); err == nil {
-			resp, err = s.generate(req)
+			resp, err = s.generate(r.Context(), req)
 		}
 	case "/v1/embed":
 		req := embedRequest{Pooling: "mean"}
 		if err = decodeBody(dec, &req); err == nil {
-			resp, err = s.embed(req)
+			resp, err = s.embed(r.Context(), req)
 		}
 	default:
 		req := translateRequest{Beam: 4, Alpha: 0.6}
 		if err = decodeBody(dec, &req); err == nil {
-			resp, err = s.translate(req)
+			resp, err = s.translate(r.Context(), req)
 		}
 	}
 	var tooLarge *http.MaxBytesError
 	switch {
+	case r.Context().Err() != nil:
+		// The client went away: nobody reads the answer, the log shows 499.
+		w.WriteHeader(499)
 	case errors.As(err, &tooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("the request body is over %d bytes", maxBody))
 	case err != nil:
@@ -208,7 +212,7 @@ type generateResponse struct {
 	StopFound bool   `json:"stop_found"` // the text ends where a stop string began
 }
 
-func (s *server) generate(req generateRequest) (*generateResponse, error) {
+func (s *server) generate(ctx context.Context, req generateRequest) (*generateResponse, error) {
 	if req.Prompt == "" {
 		return nil, errors.New(`"prompt" is missing or empty`)
 	}
@@ -226,7 +230,9 @@ func (s *server) generate(req generateRequest) (*generateResponse, error) {
 	if err := sampler.Validate(); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
 	defer s.mu.Unlock()
 	var out []int
 	var text string
@@ -234,6 +240,9 @@ func (s *server) generate(req generateRequest) (*generateResponse, error) {
 	var decodeErr error
 	_, err = generate.Text(s.lm, enc.IDs, req.MaxNewTokens, sampler, func(id int) bool {
 		out = append(out, id)
+		if ctx.Err() != nil { // the client went away: stop generating for nobody
+			return false
+		}
 		if text, decodeErr = s.lmTok.Decode(out); decodeErr != nil {
 			return false
 		}
@@ -243,7 +252,7 @@ func (s *server) generate(req generateRequest) (*generateResponse, error) {
 		return !stopped
 	})
 	if err == nil {
-		err = decodeErr
+		err = cmp.Or(decodeErr, ctx.Err())
 	}
 	if err != nil {
 		return nil, err
@@ -261,7 +270,7 @@ type embedResponse struct {
 	Embeddings [][]float32 `json:"embeddings"`
 }
 
-func (s *server) embed(req embedRequest) (*embedResponse, error) {
+func (s *server) embed(ctx context.Context, req embedRequest) (*embedResponse, error) {
 	if err := checkInputs(req.Input); err != nil {
 		return nil, err
 	}
@@ -269,7 +278,9 @@ func (s *server) embed(req embedRequest) (*embedResponse, error) {
 	if pool != bert.PoolCLS && pool != bert.PoolMean {
 		return nil, fmt.Errorf(`"pooling" is %q; want "cls" or "mean"`, req.Pooling)
 	}
-	s.mu.Lock()
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
 	defer s.mu.Unlock()
 	vecs, err := embedLines(s.bert, s.bertTok, req.Input, pool, req.Normalize)
 	if err != nil {
@@ -288,7 +299,7 @@ type translateResponse struct {
 	Translations []string `json:"translations"`
 }
 
-func (s *server) translate(req translateRequest) (*translateResponse, error) {
+func (s *server) translate(ctx context.Context, req translateRequest) (*translateResponse, error) {
 	if err := checkInputs(req.Input); err != nil {
 		return nil, err
 	}
@@ -298,7 +309,9 @@ func (s *server) translate(req translateRequest) (*translateResponse, error) {
 	if req.Alpha < 0 || req.Alpha > 2 {
 		return nil, fmt.Errorf(`"alpha" is %v; want 0 to 2`, req.Alpha)
 	}
-	s.mu.Lock()
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
 	defer s.mu.Unlock()
 	if s.marian != nil {
 		var buf bytes.Buffer
@@ -312,6 +325,17 @@ func (s *server) translate(req translateRequest) (*translateResponse, error) {
 		return nil, err
 	}
 	return &translateResponse{Translations: out}, nil
+}
+
+// lock waits for the model, then gives up if the client has gone away
+// meanwhile (requests queue behind a long generation).
+func (s *server) lock(ctx context.Context) error {
+	s.mu.Lock()
+	if err := ctx.Err(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	return nil
 }
 
 // checkInputs requires 1 to maxInputs texts, each a single line.

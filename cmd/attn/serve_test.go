@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"math"
 	"net/http"
@@ -200,6 +202,42 @@ func TestServeTranslate(t *testing.T) {
 	if code, v := post(t, url, `{"input": ["a"], "beam": 0}`); code != 400 || !strings.Contains(v["error"].(string), `"beam" is 0`) {
 		t.Errorf("beam 0: status %d, %v", code, v)
 	}
+}
+
+// TestServeClientGone: a request whose client has gone away computes
+// nothing more.
+func TestServeClientGone(t *testing.T) {
+	s, err := newServer(gptFolder(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if resp, err := s.generate(ctx, generateRequest{Prompt: "a", MaxNewTokens: 50, Temperature: 1, TopK: 0, TopP: 1}); !errors.Is(err, context.Canceled) {
+		t.Errorf("generate for a client that has gone: %v, %v", resp, err)
+	}
+	// Gone during generation: it stops at the next token.
+	ctx, cancel = context.WithCancel(context.Background())
+	n := 0
+	s.lmTok = countingTok{s.lmTok, func() {
+		if n++; n == 5 {
+			cancel()
+		}
+	}}
+	if _, err := s.generate(ctx, generateRequest{Prompt: "a", MaxNewTokens: 50, Temperature: 1, TopP: 1}); !errors.Is(err, context.Canceled) || n > 6 {
+		t.Errorf("cancelled after 5 tokens: %v after %d decodes", err, n)
+	}
+}
+
+// countingTok calls hook at every Decode.
+type countingTok struct {
+	tokenizer.Tokenizer
+	hook func()
+}
+
+func (c countingTok) Decode(ids []int) (string, error) {
+	c.hook()
+	return c.Tokenizer.Decode(ids)
 }
 
 func TestServeWrongModel(t *testing.T) {
