@@ -100,6 +100,19 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		gemmBand(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
 		return
 	}
+	// Large products with A read in place are computed by a team sharing
+	// each packed block of B (kernels.Team): at 1,024³ and 2,048³ 9–21%
+	// faster than bands, and 3–8% on the small training step's products
+	// (m = 1,024); with m = 512 (the base step) neither way won.
+	if !transA && m >= 1024 && split != splitK {
+		if t := kernels.NewTeam(transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc); t != nil {
+			j := teamJob{t}
+			share(j, min(bands, w)-1)
+			t.Work(true)
+			j.release()
+			return
+		}
+	}
 	call := gemmCalls.Get().(*gemmCall)
 	call.transA, call.transB, call.split = transA, transB, split
 	call.m, call.n, call.k, call.alpha, call.beta = m, n, k, alpha, beta
@@ -256,3 +269,10 @@ func MatMul(dst, a, b *Tensor, transA, transB, accumulate bool) {
 	}
 	Gemm(transA, transB, m, n, k, 1, a.Data, a.Shape[1], b.Data, b.Shape[1], beta, dst.Data, n)
 }
+
+// teamJob offers a kernels.Team to the pool.
+type teamJob struct{ t *kernels.Team }
+
+func (j teamJob) run()         { j.t.Work(false) }
+func (j teamJob) hold(n int32) { j.t.Hold(n) }
+func (j teamJob) release()     { j.t.Release() }

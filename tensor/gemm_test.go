@@ -45,6 +45,9 @@ func testGemmParallel(t *testing.T) {
 		// with Bᵀ, over k with B), over k.
 		{517, 33, 300}, {250, 260, 70}, {33, 1500, 100}, {3, 2000, 800}, {8, 1001, 600},
 		{40, 50, 2300}, {100, 37, 3001}, {2, 5, 450001},
+		// Shared by a team (1,024 rows or more, A read in place): blocks
+		// of k and n with ragged last ones, and a ragged last strip.
+		{1030, 100, 450}, {1025, 530, 40},
 	}
 	betas := []float32{0, 1, -0.5, 0}
 	for _, w := range []int{2, 3, 7} {

@@ -179,21 +179,11 @@ func (g *gemmArch) gemmPacked(transA, transB bool, m, n, k int, alpha float32, a
 					r := min(mr, mcb-ir)
 					cRow := (ic+ir)*ldc + jc
 					if direct {
-						kern := g.direct[r]
-						ap := &a[(ic+ir)*lda+pc]
-						for jr := 0; jr < ncb; jr += nr {
-							bp := &pb[jr*kcb]
-							var tb []float32 // the tile's bias, on the first block of k
-							if bias != nil && pc == 0 {
-								tb = bias[jc+jr:]
-							}
-							if w := ncb - jr; w < nr {
-								kern(kcb, ap, lda, bp, nr, &tmp[0], nr, 1, 0, 0, nil)
-								mergeTile(r, w, alpha, tmp[:], nr, bet, accum, tb, c[cRow+jr:], ldc)
-								continue
-							}
-							kern(kcb, ap, lda, bp, nr, &c[cRow+jr], ldc, alpha, bet, accum, firstOrNil(tb))
+						var bb []float32 // the block's bias, on the first block of k
+						if bias != nil && pc == 0 {
+							bb = bias[jc:]
 						}
+						g.directStrip(r, kcb, a[(ic+ir)*lda+pc:], lda, pb, ncb, alpha, bet, accum, bb, c[cRow:], ldc, tmp)
 						continue
 					}
 					kern := g.kern[r]
@@ -210,6 +200,29 @@ func (g *gemmArch) gemmPacked(transA, transB bool, m, n, k int, alpha float32, a
 				}
 			}
 		}
+	}
+}
+
+// directStrip computes one strip of r rows of C (r <= mr) across a packed
+// block of B (kcb steps, ncb columns in panels of nr), reading A's rows in
+// place: C = alpha·A·B + beta·C, or alpha·A·B + bias when accum is 0 and
+// bias (the block's values) is not nil. tmp holds an edge tile.
+func (g *gemmArch) directStrip(r, kcb int, a []float32, lda int, pb []float32, ncb int, alpha, beta float32, accum int, bias, c []float32, ldc int, tmp *[12 * 32]float32) {
+	nr := g.nr
+	kern := g.direct[r]
+	ap := &a[0]
+	for jr := 0; jr < ncb; jr += nr {
+		bp := &pb[jr*kcb]
+		var tb []float32
+		if bias != nil {
+			tb = bias[jr:]
+		}
+		if w := ncb - jr; w < nr {
+			kern(kcb, ap, lda, bp, nr, &tmp[0], nr, 1, 0, 0, nil)
+			mergeTile(r, w, alpha, tmp[:], nr, beta, accum, tb, c[jr:], ldc)
+			continue
+		}
+		kern(kcb, ap, lda, bp, nr, &c[jr], ldc, alpha, beta, accum, firstOrNil(tb))
 	}
 }
 

@@ -1,0 +1,184 @@
+//go:build !purego
+
+package kernels
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Team is one GEMM computed by several goroutines together, the way
+// OpenBLAS's threads share a product: for each block of B they pack its
+// panels into one shared buffer, each taking the next panels nobody has
+// taken, and then compute strips of mr rows of C against it, each taking
+// the next strip. Nothing is packed twice, A's rows are read once per block
+// (by whoever takes the strip), and a core that runs slower takes fewer
+// strips instead of holding up the other. With one band of columns of C
+// per core instead, both cores read all of A, and the caller waited for the
+// helper's band, which ran 5–6% longer.
+//
+// Any number of goroutines may call Work, joining at any time; each returns
+// when the whole product is done. Only a row-major A (transA false) read in
+// place by the arch's direct kernels is handled.
+type Team struct {
+	g             *gemmArch
+	transB        bool
+	m, n, k       int
+	alpha, beta   float32
+	a, b, bias, c []float32
+	lda, ldb, ldc int
+	pb            []float32   // the packed block of B, shared
+	blocks        []teamBlock // per block of B, in the order they are computed
+	refs          atomic.Int32
+}
+
+// teamBlock counts the work on one block of B.
+type teamBlock struct {
+	claimed, packed atomic.Int32 // claims of panels to pack
+	// strips not yet taken, lo (low 32 bits) to hi: the goroutine that
+	// called Gemm takes them from the front, helpers from the back, so
+	// each mostly computes the same rows of C block after block (and keeps
+	// them in its cache) and they meet wherever the faster one gets to.
+	strips atomic.Uint64
+	done   atomic.Int32 // strips computed
+}
+
+// take claims the next strip from the front or the back.
+func (b *teamBlock) take(front bool) (int, bool) {
+	for {
+		s := b.strips.Load()
+		lo, hi := uint32(s), uint32(s>>32)
+		if lo >= hi {
+			return 0, false
+		}
+		next, i := s+1, lo
+		if !front {
+			next, i = uint64(hi-1)<<32|uint64(lo), hi-1
+		}
+		if b.strips.CompareAndSwap(s, next) {
+			return int(i), true
+		}
+	}
+}
+
+// teams holds the Teams not in use, kept across garbage collections as
+// bufs are (a Team's packing buffer is 768 KB).
+var teams struct {
+	sync.Mutex
+	free []*Team
+}
+
+// NewTeam returns a Team for C = alpha·A·op(B) + beta·C (bias, if not nil,
+// added to every row, with alpha 1 and beta 0), or nil when the active
+// implementation cannot share products this way. Arguments are as for
+// Gemm, with m, n, k > 0.
+func NewTeam(transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) *Team {
+	if !active.DirectA || active.Name != "avx512" {
+		return nil
+	}
+	_ = c[(m-1)*ldc+n-1]
+	checkCorners(false, transB, m, n, k, a, lda, b, ldb)
+	teams.Lock()
+	var t *Team
+	if n := len(teams.free); n > 0 {
+		t, teams.free = teams.free[n-1], teams.free[:n-1]
+	} else {
+		t = &Team{pb: make([]float32, blockK*blockN)}
+	}
+	teams.Unlock()
+	t.g, t.transB, t.m, t.n, t.k, t.alpha, t.beta = arch512, transB, m, n, k, alpha, beta
+	t.a, t.b, t.bias, t.c, t.lda, t.ldb, t.ldc = a, b, bias, c, lda, ldb, ldc
+	nb := (k + blockK - 1) / blockK * ((n + blockN - 1) / blockN)
+	if cap(t.blocks) < nb {
+		t.blocks = make([]teamBlock, nb)
+	}
+	t.blocks = t.blocks[:nb]
+	strips := uint64((m + arch512.mr - 1) / arch512.mr)
+	for i := range t.blocks {
+		b := &t.blocks[i]
+		b.claimed.Store(0)
+		b.packed.Store(0)
+		b.strips.Store(strips << 32)
+		b.done.Store(0)
+	}
+	return t
+}
+
+// Hold sets how many goroutines hold t: each calls Release when done with it.
+func (t *Team) Hold(n int32) { t.refs.Store(n) }
+
+// Release drops one holder's reference; the last recycles the Team.
+func (t *Team) Release() {
+	if t.refs.Add(-1) == 0 {
+		t.a, t.b, t.bias, t.c = nil, nil, nil, nil
+		teams.Lock()
+		teams.free = append(teams.free, t)
+		teams.Unlock()
+	}
+}
+
+// panelsPerClaim is how many panels of B a goroutine packs per claim:
+// copyPanels32 streams each row of B across several panels at once.
+const panelsPerClaim = 4
+
+// Work computes the product with whoever else is working on it and
+// returns when all of it is done. The goroutine that called Gemm passes
+// front; the helpers do not.
+func (t *Team) Work(front bool) {
+	g := t.g
+	mr, nr := g.mr, g.nr
+	strips := (t.m + mr - 1) / mr
+	buf := getBuf() // for its edge tile
+	defer putBuf(buf)
+	q := 0
+	for pc := 0; pc < t.k; pc += blockK {
+		kcb := min(blockK, t.k-pc)
+		beta, accum := t.beta, 0
+		if t.beta != 0 {
+			accum = 1
+		}
+		if pc > 0 {
+			beta, accum = 1, 1
+		}
+		for jc := 0; jc < t.n; jc += blockN {
+			ncb := min(blockN, t.n-jc)
+			panels := (ncb + nr - 1) / nr
+			claims := (panels + panelsPerClaim - 1) / panelsPerClaim
+			blk := &t.blocks[q]
+			for {
+				i := int(blk.claimed.Add(1) - 1)
+				if i >= claims {
+					break
+				}
+				p0 := i * panelsPerClaim * nr
+				packB(t.pb[p0*kcb:], t.transB, t.b, t.ldb, pc, kcb, jc+p0, min(panelsPerClaim*nr, ncb-p0), nr)
+				blk.packed.Add(1)
+			}
+			waitFor(&blk.packed, claims)
+			var bias []float32
+			if t.bias != nil && pc == 0 {
+				bias = t.bias[jc:]
+			}
+			for {
+				s, ok := blk.take(front)
+				if !ok {
+					break
+				}
+				ir := s * mr
+				g.directStrip(min(mr, t.m-ir), kcb, t.a[ir*t.lda+pc:], t.lda, t.pb, ncb, t.alpha, beta, accum, bias, t.c[ir*t.ldc+jc:], t.ldc, &buf.tmp)
+				blk.done.Add(1)
+			}
+			waitFor(&blk.done, strips) // before the buffer is packed again
+			q++
+		}
+	}
+}
+
+// waitFor polls until *v reaches n: the items it counts were claimed by
+// goroutines that are working on them, so the wait is short.
+func waitFor(v *atomic.Int32, n int) {
+	for int(v.Load()) < n {
+		runtime.Gosched()
+	}
+}
