@@ -17,21 +17,25 @@ const gemmGrain = 1 << 19
 // op(X) is X or Xᵀ, op(A) is m×k, op(B) is k×n and C is m×n with row strides
 // lda, ldb, ldc. When beta is 0, C is not read.
 //
-// Large products are split into bands (one per worker; four for skinny
-// products, which pack nothing, and eight for bands of columns of a short
-// A), each run by the serial blocked kernel with its own packing buffers,
-// choosing the split that packs the least in total: bands of rows of C when m >= n (each band packs its rows of A and
-// all of B); bands of columns otherwise (all of A, its columns of B) or when
-// the kernels read A unpacked; and bands of k when k is much the largest
-// dimension (the weight gradients Aᵀ·B) or when a decode step's few rows of
-// A meet B untransposed: each band then computes a private m×n product from
-// its share of A and B (for decoding, one contiguous run of B's rows, where
-// bands of columns would read every row in short pieces), and the bands are
-// summed at the end. Bands of rows and columns are cut at multiples of the
-// kernel's register tile, so only the last has a ragged edge. The bands go
-// to the pool's helpers (parallel.go); the caller works too and takes over
-// any band no helper has started, so a busy or sleeping pool delays
-// nothing. A Gemm allocates nothing in the steady state.
+// Large products with 1,024 rows or more and A read in place are computed
+// by a team of the pool's goroutines sharing each packed block of B and
+// taking strips of rows of C as they come free (kernels.Team). Other large
+// products are split into bands (one per worker; four for skinny products,
+// which pack nothing, and eight for bands of columns of a short A), each
+// run by the serial blocked kernel with its own packing buffers, choosing
+// the split that packs the least in total: bands of rows of C when m >= n
+// (each band packs its rows of A and all of B); bands of columns otherwise
+// (all of A, its columns of B) or when the kernels read A unpacked; and
+// bands of k when k is much the largest dimension (the weight gradients
+// Aᵀ·B) or when a decode step's few rows of A meet B untransposed: each
+// band then computes a private m×n product from its share of A and B (for
+// decoding, one contiguous run of B's rows, where bands of columns would
+// read every row in short pieces), and the bands are summed at the end.
+// Bands of rows and columns are cut at multiples of the kernel's register
+// tile, so only the last has a ragged edge. The bands go to the pool's
+// helpers (parallel.go); the caller works too and takes over any band no
+// helper has started, so a busy or sleeping pool delays nothing. A Gemm
+// allocates nothing in the steady state.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc)
 }
