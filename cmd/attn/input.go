@@ -66,7 +66,7 @@ func eachBatch(path string, batch int, fn func(lines []string) error) error {
 // gives when handed a model it cannot run.
 var usesOf = map[string]string{
 	"gpt2": "attn generate, attn eval, attn serve", "bert": "attn embed, attn fill-mask, attn serve",
-	"t5": "attn generate", "mt5": "attn generate",
+	"t5": "attn generate, attn serve", "mt5": "attn generate, attn serve",
 	"marian": "attn translate, attn serve", transformer.ModelType: "attn translate, attn serve",
 }
 

@@ -144,10 +144,10 @@ func TestEmbedAndFillMask(t *testing.T) {
 	}
 }
 
-// TestGenerateT5 runs text-to-text generation on the tiny T5 checkpoint in
-// testdata with a small character vocabulary made here (the output is
-// arbitrary; the command's wiring and the end token are what is checked).
-func TestGenerateT5(t *testing.T) {
+// t5Folder copies the tiny T5 in testdata with a character vocabulary made
+// here, one character per id.
+func t5Folder(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	src := filepath.Join("..", "..", "testdata", "hf", "t5-tiny")
 	for _, f := range []string{"config.json", "model.safetensors"} {
@@ -163,6 +163,14 @@ func TestGenerateT5(t *testing.T) {
 	}
 	b, _ := json.Marshal(tokenizer.NewChars(alphabet.String()))
 	os.WriteFile(filepath.Join(dir, "tokenizer.json"), b, 0o644)
+	return dir
+}
+
+// TestGenerateT5 runs text-to-text generation on the tiny T5 checkpoint in
+// testdata with a small character vocabulary made here (the output is
+// arbitrary; the command's wiring and the end token are what is checked).
+func TestGenerateT5(t *testing.T) {
+	dir := t5Folder(t)
 	for _, beam := range []string{"1", "3"} {
 		out, code := attn(t, "generate", "--model", dir, "--beam", beam, "--max-new-tokens", "8", "HELLO")
 		if code != 0 || strings.Count(out, "\n") != 1 {
@@ -216,7 +224,7 @@ func TestWrongModelType(t *testing.T) {
 		want string
 	}{
 		{[]string{"generate", "--model", filepath.Join(hf, "bert-tiny"), "hi"}, "is a bert model; attn generate runs gpt2, t5, mt5 models (use attn embed, attn fill-mask, attn serve)"},
-		{[]string{"eval", "--model", filepath.Join(hf, "t5-tiny"), "--data", "x.txt"}, "is a t5 model; attn eval runs gpt2 models (use attn generate)"},
+		{[]string{"eval", "--model", filepath.Join(hf, "t5-tiny"), "--data", "x.txt"}, "is a t5 model; attn eval runs gpt2 models (use attn generate, attn serve)"},
 		{[]string{"embed", "--model", filepath.Join(hf, "gpt2-tiny")}, "is a gpt2 model; attn embed runs bert models (use attn generate, attn eval, attn serve)"},
 		{[]string{"fill-mask", "--model", filepath.Join(hf, "marian-tiny"), "a [MASK]"}, "is a marian model; attn fill-mask runs bert models (use attn translate, attn serve)"},
 		{[]string{"generate", "--model", t.TempDir()}, "holds no model"},

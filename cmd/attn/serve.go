@@ -45,6 +45,8 @@ type server struct {
 	lm    *gpt.Model // gpt2
 	lmTok tokenizer.Tokenizer
 
+	t5 *t5Model // t5, mt5
+
 	bert    *bert.Model // bert
 	bertTok *tokenizer.Pipeline
 
@@ -54,11 +56,12 @@ type server struct {
 
 // endpoints names the one endpoint that runs each kind of model.
 var endpoints = map[string]string{
-	"gpt2": "/v1/generate", "bert": "/v1/embed", transformer.ModelType: "/v1/translate", "marian": "/v1/translate",
+	"gpt2": "/v1/generate", "t5": "/v1/generate", "mt5": "/v1/generate",
+	"bert": "/v1/embed", transformer.ModelType: "/v1/translate", "marian": "/v1/translate",
 }
 
 func newServer(dir string) (*server, error) {
-	dir, typ, err := modelOfType(dir, "serve", "gpt2", "bert", transformer.ModelType, "marian")
+	dir, typ, err := modelOfType(dir, "serve", "gpt2", "t5", "mt5", "bert", transformer.ModelType, "marian")
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +69,8 @@ func newServer(dir string) (*server, error) {
 	switch typ {
 	case "gpt2":
 		s.lm, s.lmTok, err = loadLM(dir, "serve")
+	case "t5", "mt5":
+		s.t5, err = loadT5(dir)
 	case "bert":
 		s.bert, s.bertTok, err = loadBERT(dir, "serve")
 	case "marian":
@@ -149,7 +154,7 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, ep string) {
 	)
 	switch ep {
 	case "/v1/generate":
-		req := generateRequest{MaxNewTokens: 100, Temperature: 0.8, TopK: 200, TopP: 1, Seed: 1}
+		req := generateRequest{MaxNewTokens: 100, Temperature: 0.8, TopK: 200, TopP: 1, Seed: 1, Beam: 1}
 		if err = decodeBody(dec, &req); err == nil {
 			resp, err = s.generate(r.Context(), req)
 		}
@@ -204,6 +209,7 @@ type generateRequest struct {
 	TopP         float64  `json:"top_p"`
 	Seed         uint64   `json:"seed"`
 	Stop         []string `json:"stop"`
+	Beam         int      `json:"beam"` // T5 (encoder-decoder) only: beam search width
 }
 
 type generateResponse struct {
@@ -218,6 +224,15 @@ func (s *server) generate(ctx context.Context, req generateRequest) (*generateRe
 	}
 	if req.MaxNewTokens < 1 || req.MaxNewTokens > maxNewTokens {
 		return nil, fmt.Errorf(`"max_new_tokens" is %d; want 1 to %d`, req.MaxNewTokens, maxNewTokens)
+	}
+	if req.Beam < 1 || req.Beam > maxBeam {
+		return nil, fmt.Errorf(`"beam" is %d; want 1 to %d`, req.Beam, maxBeam)
+	}
+	if s.t5 != nil {
+		return s.answerT5(ctx, req)
+	}
+	if req.Beam != 1 {
+		return nil, errors.New(`"beam" is for encoder-decoder (T5) models; a GPT samples (temperature, top_k, top_p)`)
 	}
 	enc, err := s.lmTok.Encode(req.Prompt)
 	if err != nil {
@@ -258,6 +273,21 @@ func (s *server) generate(ctx context.Context, req generateRequest) (*generateRe
 		return nil, err
 	}
 	return &generateResponse{Text: text, Tokens: len(out), StopFound: stopped}, nil
+}
+
+// answerT5 answers a text-to-text prompt with beam search (the sampling
+// fields do not apply), cut at the first stop string.
+func (s *server) answerT5(ctx context.Context, req generateRequest) (*generateResponse, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	text, n, err := s.t5.answer(req.Prompt, req.Beam, req.MaxNewTokens)
+	if err != nil {
+		return nil, err
+	}
+	cut, stopped := generate.StopAt(text, req.Stop)
+	return &generateResponse{Text: text[:cut], Tokens: n, StopFound: stopped}, nil
 }
 
 type embedRequest struct {

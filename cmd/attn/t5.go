@@ -10,38 +10,59 @@ import (
 	"github.com/attn-go/attn/tokenizer"
 )
 
-// generateT5 answers a text-to-text prompt with a T5 folder (HuggingFace
-// layout with tokenizer.json): the prompt is encoded with its end token, and
-// the answer decoded with beam search (beam 1 is greedy).
-func generateT5(dir, prompt string, beam, maxNew int, stdout io.Writer) error {
+// t5Model is a T5 folder loaded for text-to-text generation.
+type t5Model struct {
+	m   *t5.Model
+	tok *tokenizer.Pipeline
+}
+
+func loadT5(dir string) (*t5Model, error) {
 	m, err := t5.Load(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tok, err := tokenizer.Open(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	enc, err := tok.EncodeWith(prompt, nil, true) // T5's post-processor appends </s>
+	return &t5Model{m: m, tok: tok}, nil
+}
+
+// answer encodes a prompt with its end token and decodes the answer with
+// beam search (beam 1 is greedy), at most maxNew tokens; it returns the
+// text and its number of tokens.
+func (tm *t5Model) answer(prompt string, beam, maxNew int) (string, int, error) {
+	enc, err := tm.tok.EncodeWith(prompt, nil, true) // T5's post-processor appends </s>
 	if err != nil {
-		return fmt.Errorf("prompt: %w", err)
+		return "", 0, fmt.Errorf("prompt: %w", err)
 	}
 	ids := enc.IDs
-	if len(ids) == 0 || ids[len(ids)-1] != m.Cfg.EOSTokenID {
-		ids = append(ids, m.Cfg.EOSTokenID)
+	if len(ids) == 0 || ids[len(ids)-1] != tm.m.Cfg.EOSTokenID {
+		ids = append(ids, tm.m.Cfg.EOSTokenID)
 	}
-	d, err := m.NewDecoder(ids, make([]bool, len(ids)), 1, len(ids), beam)
+	d, err := tm.m.NewDecoder(ids, make([]bool, len(ids)), 1, len(ids), beam)
+	if err != nil {
+		return "", 0, err
+	}
+	hs, err := generate.Beam(d, 1, generate.BeamOpts{Beam: beam, Alpha: 0.6, MaxLen: maxNew, BOS: tm.m.Cfg.DecoderStartTokenID, EOS: tm.m.Cfg.EOSTokenID})
+	if err != nil {
+		return "", 0, err
+	}
+	text, err := tm.tok.DecodeWith(hs[0].Tokens, true)
+	return strings.TrimSpace(text), len(hs[0].Tokens), err
+}
+
+// generateT5 answers a text-to-text prompt with a T5 folder (HuggingFace
+// layout with tokenizer.json).
+func generateT5(dir, prompt string, beam, maxNew int, stdout io.Writer) error {
+	tm, err := loadT5(dir)
 	if err != nil {
 		return err
 	}
-	hs, err := generate.Beam(d, 1, generate.BeamOpts{Beam: beam, Alpha: 0.6, MaxLen: maxNew, BOS: m.Cfg.DecoderStartTokenID, EOS: m.Cfg.EOSTokenID})
+	text, _, err := tm.answer(prompt, beam, maxNew)
 	if err != nil {
 		return err
 	}
-	text, err := tok.DecodeWith(hs[0].Tokens, true)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, strings.TrimSpace(text))
+	fmt.Fprintln(stdout, text)
 	return nil
 }
