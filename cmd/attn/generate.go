@@ -117,38 +117,66 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	defer w.Flush()
 	fmt.Fprint(w, *prompt)
 	var out []int
-	text, printed := "", 0
+	var st textStream
 	var decodeErr error
 	_, err = generate.Text(m, ids, *maxNew, s, func(id int) bool {
 		out = append(out, id)
+		var text string
 		if text, decodeErr = tok.Decode(out); decodeErr != nil {
 			return false
 		}
-		cut, stop := generate.StopAt(text, stops)
-		// Hold back a character still being assembled from byte tokens,
-		// and text that could be the start of a stop string.
-		safe := cut
-		if !stop {
-			safe = len(strings.TrimRight(text, "\uFFFD"))
-			for _, st := range stops {
-				safe = min(safe, max(printed, len(text)-len(st)+1))
-			}
-		}
-		if safe > printed {
-			fmt.Fprint(w, text[printed:safe])
-			printed = safe
+		chunk, stop := st.next(text, stops)
+		if chunk != "" {
+			fmt.Fprint(w, chunk)
 			w.Flush()
 		}
 		return !stop
 	})
-	if cut, _ := generate.StopAt(text, stops); cut > printed {
-		fmt.Fprint(w, text[printed:cut])
-	}
-	fmt.Fprintln(w)
+	fmt.Fprintln(w, st.rest(stops))
 	if err == nil {
 		err = decodeErr
 	}
 	return err
+}
+
+// textStream hands out generated text as it becomes final: the text decoded
+// so far is cut at the first stop string, and a character still being
+// assembled from byte tokens, or text that could be the start of a stop
+// string, is held back until the next token settles it.
+type textStream struct {
+	text string
+	sent int // bytes of text handed out
+}
+
+// next takes the text decoded so far and returns the part newly final, and
+// whether a stop string has appeared.
+func (s *textStream) next(text string, stops []string) (string, bool) {
+	s.text = text
+	cut, stop := generate.StopAt(text, stops)
+	safe := cut
+	if !stop {
+		safe = len(strings.TrimRight(text, "\uFFFD"))
+		for _, st := range stops {
+			safe = min(safe, max(s.sent, len(text)-len(st)+1))
+		}
+	}
+	if safe <= s.sent {
+		return "", stop
+	}
+	chunk := text[s.sent:safe]
+	s.sent = safe
+	return chunk, stop
+}
+
+// rest returns what was held back, once generation has ended.
+func (s *textStream) rest(stops []string) string {
+	cut, _ := generate.StopAt(s.text, stops)
+	if cut <= s.sent {
+		return ""
+	}
+	chunk := s.text[s.sent:cut]
+	s.sent = cut
+	return chunk
 }
 
 func runEval(args []string, stdout, stderr io.Writer) error {

@@ -155,8 +155,12 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, ep string) {
 	switch ep {
 	case "/v1/generate":
 		req := generateRequest{MaxNewTokens: 100, Temperature: 0.8, TopK: 200, TopP: 1, Seed: 1, Beam: 1}
-		if err = decodeBody(dec, &req); err == nil {
-			resp, err = s.generate(r.Context(), req)
+		if err = decodeBody(dec, &req); err == nil && req.Stream {
+			s.stream(w, r, req)
+			return
+		}
+		if err == nil {
+			resp, err = s.generate(r.Context(), req, nil)
 		}
 	case "/v1/embed":
 		req := embedRequest{Pooling: "mean"}
@@ -209,7 +213,8 @@ type generateRequest struct {
 	TopP         float64  `json:"top_p"`
 	Seed         uint64   `json:"seed"`
 	Stop         []string `json:"stop"`
-	Beam         int      `json:"beam"` // T5 (encoder-decoder) only: beam search width
+	Beam         int      `json:"beam"`   // T5 (encoder-decoder) only: beam search width
+	Stream       bool     `json:"stream"` // GPT only: send the text as server-sent events
 }
 
 type generateResponse struct {
@@ -218,7 +223,9 @@ type generateResponse struct {
 	StopFound bool   `json:"stop_found"` // the text ends where a stop string began
 }
 
-func (s *server) generate(ctx context.Context, req generateRequest) (*generateResponse, error) {
+// generate continues the prompt; emit, if not nil, receives the text as it
+// becomes final (see textStream), once the request has been checked.
+func (s *server) generate(ctx context.Context, req generateRequest, emit func(string)) (*generateResponse, error) {
 	if req.Prompt == "" {
 		return nil, errors.New(`"prompt" is missing or empty`)
 	}
@@ -229,6 +236,9 @@ func (s *server) generate(ctx context.Context, req generateRequest) (*generateRe
 		return nil, fmt.Errorf(`"beam" is %d; want 1 to %d`, req.Beam, maxBeam)
 	}
 	if s.t5 != nil {
+		if emit != nil {
+			return nil, errors.New(`"stream" is for GPT models; a T5 answers whole`)
+		}
 		return s.answerT5(ctx, req)
 	}
 	if req.Beam != 1 {
@@ -250,7 +260,14 @@ func (s *server) generate(ctx context.Context, req generateRequest) (*generateRe
 	}
 	defer s.mu.Unlock()
 	var out []int
-	var text string
+	var st textStream
+	var text strings.Builder
+	send := func(chunk string) {
+		text.WriteString(chunk)
+		if emit != nil && chunk != "" {
+			emit(chunk)
+		}
+	}
 	stopped := false
 	var decodeErr error
 	_, err = generate.Text(s.lm, enc.IDs, req.MaxNewTokens, sampler, func(id int) bool {
@@ -258,12 +275,13 @@ func (s *server) generate(ctx context.Context, req generateRequest) (*generateRe
 		if ctx.Err() != nil { // the client went away: stop generating for nobody
 			return false
 		}
-		if text, decodeErr = s.lmTok.Decode(out); decodeErr != nil {
+		var decoded string
+		if decoded, decodeErr = s.lmTok.Decode(out); decodeErr != nil {
 			return false
 		}
-		var cut int
-		cut, stopped = generate.StopAt(text, req.Stop)
-		text = text[:cut]
+		var chunk string
+		chunk, stopped = st.next(decoded, req.Stop)
+		send(chunk)
 		return !stopped
 	})
 	if err == nil {
@@ -272,7 +290,41 @@ func (s *server) generate(ctx context.Context, req generateRequest) (*generateRe
 	if err != nil {
 		return nil, err
 	}
-	return &generateResponse{Text: text, Tokens: len(out), StopFound: stopped}, nil
+	send(st.rest(req.Stop))
+	return &generateResponse{Text: text.String(), Tokens: len(out), StopFound: stopped}, nil
+}
+
+// stream answers a generate request with server-sent events: {"text": ...}
+// as the text becomes final, then {"done": true, "tokens": n,
+// "stop_found": ...}, or {"error": ...} if generation fails midway. A
+// request that fails its checks gets the usual 400.
+func (s *server) stream(w http.ResponseWriter, r *http.Request, req generateRequest) {
+	rc := http.NewResponseController(w)
+	started := false
+	event := func(v any) {
+		if !started {
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.Header().Set("Cache-Control", "no-cache")
+			w.WriteHeader(http.StatusOK)
+			started = true
+		}
+		b, _ := json.Marshal(v)
+		fmt.Fprintf(w, "data: %s\n\n", b)
+		rc.Flush()
+	}
+	resp, err := s.generate(r.Context(), req, func(chunk string) { event(map[string]string{"text": chunk}) })
+	switch {
+	case r.Context().Err() != nil:
+		if !started {
+			w.WriteHeader(499)
+		}
+	case err != nil && !started:
+		writeError(w, http.StatusBadRequest, err)
+	case err != nil:
+		event(map[string]string{"error": err.Error()})
+	default:
+		event(map[string]any{"done": true, "tokens": resp.Tokens, "stop_found": resp.StopFound})
+	}
 }
 
 // answerT5 answers a text-to-text prompt with beam search (the sampling
@@ -398,6 +450,9 @@ type statusRecorder struct {
 	http.ResponseWriter
 	status int
 }
+
+// Unwrap lets http.ResponseController reach the connection (to flush).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code

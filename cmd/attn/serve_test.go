@@ -207,6 +207,44 @@ func TestServeTranslate(t *testing.T) {
 	}
 }
 
+// TestServeStream: with "stream", the text arrives as server-sent events
+// whose pieces add up to the text of the same request without it, then a
+// last event with the counts.
+func TestServeStream(t *testing.T) {
+	ts := serveDir(t, gptFolder(t))
+	url := ts.URL + "/v1/generate"
+	const body = `{"prompt": "the cat", "max_new_tokens": 30, "seed": 5, "stop": ["zz"]`
+	_, whole := post(t, url, body+`}`)
+	resp, err := http.Post(url, "application/json", strings.NewReader(body+`, "stream": true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("stream: status %d, %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), raw)
+	}
+	var text strings.Builder
+	var last map[string]any
+	events := strings.Split(strings.TrimSuffix(string(raw), "\n\n"), "\n\n")
+	for _, ev := range events {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(strings.TrimPrefix(ev, "data: ")), &v); err != nil || !strings.HasPrefix(ev, "data: ") {
+			t.Fatalf("event %q: %v", ev, err)
+		}
+		if s, ok := v["text"].(string); ok {
+			text.WriteString(s)
+		}
+		last = v
+	}
+	if len(events) < 3 || text.String() != whole["text"] || last["done"] != true || last["tokens"] != whole["tokens"] {
+		t.Errorf("%d events adding up to %q, last %v; without stream %v", len(events), text.String(), last, whole)
+	}
+	if code, v := post(t, url, `{"prompt": "a", "max_new_tokens": 0, "stream": true}`); code != 400 || !strings.Contains(v["error"].(string), "max_new_tokens") {
+		t.Errorf("a bad streaming request: status %d, %v", code, v)
+	}
+}
+
 // TestServeClientGone: a request whose client has gone away computes
 // nothing more.
 func TestServeClientGone(t *testing.T) {
@@ -216,7 +254,7 @@ func TestServeClientGone(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if resp, err := s.generate(ctx, generateRequest{Prompt: "a", MaxNewTokens: 50, Temperature: 1, TopK: 0, TopP: 1, Beam: 1}); !errors.Is(err, context.Canceled) {
+	if resp, err := s.generate(ctx, generateRequest{Prompt: "a", MaxNewTokens: 50, Temperature: 1, TopK: 0, TopP: 1, Beam: 1}, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("generate for a client that has gone: %v, %v", resp, err)
 	}
 	// Gone during generation: it stops at the next token.
@@ -227,7 +265,7 @@ func TestServeClientGone(t *testing.T) {
 			cancel()
 		}
 	}}
-	if _, err := s.generate(ctx, generateRequest{Prompt: "a", MaxNewTokens: 50, Temperature: 1, TopP: 1, Beam: 1}); !errors.Is(err, context.Canceled) || n > 6 {
+	if _, err := s.generate(ctx, generateRequest{Prompt: "a", MaxNewTokens: 50, Temperature: 1, TopP: 1, Beam: 1}, nil); !errors.Is(err, context.Canceled) || n > 6 {
 		t.Errorf("cancelled after 5 tokens: %v after %d decodes", err, n)
 	}
 }
@@ -255,6 +293,9 @@ func TestServeT5(t *testing.T) {
 		if code != http.StatusOK || v["text"] != strings.TrimSpace(out) {
 			t.Errorf("beam %s: status %d, %v; attn generate gives %q", beam, code, v, out)
 		}
+	}
+	if code, v := post(t, url, `{"prompt": "HELLO", "stream": true}`); code != 400 || !strings.Contains(v["error"].(string), "a T5 answers whole") {
+		t.Errorf("stream on a T5: status %d, %v", code, v)
 	}
 	if code, v := post(t, url, `{"prompt": "HELLO", "beam": 99}`); code != 400 || !strings.Contains(v["error"].(string), `"beam" is 99`) {
 		t.Errorf("beam 99: status %d, %v", code, v)
