@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -101,14 +102,10 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	enc, err := tok.Encode(*prompt)
+	ids, err := encodePrompt(tok, *prompt)
 	if err != nil {
-		return fmt.Errorf("prompt: %w", err)
+		return err
 	}
-	if err := checkLossless(tok, *prompt, enc.IDs); err != nil {
-		return fmt.Errorf("prompt: %w", err)
-	}
-	ids := enc.IDs
 	if *greedy {
 		*temp = 0
 	}
@@ -116,27 +113,53 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	fmt.Fprint(w, *prompt)
+	_, _, rest, err := sampleText(m, tok, ids, *maxNew, s, stops, func(chunk string) {
+		fmt.Fprint(w, chunk)
+		w.Flush()
+	}, nil)
+	fmt.Fprintln(w, rest)
+	return err
+}
+
+// encodePrompt tokenizes a prompt, failing if the tokenizer cannot encode
+// all of it (see checkLossless).
+func encodePrompt(tok tokenizer.Tokenizer, prompt string) ([]int, error) {
+	enc, err := tok.Encode(prompt)
+	if err != nil {
+		return nil, fmt.Errorf("prompt: %w", err)
+	}
+	if err := checkLossless(tok, prompt, enc.IDs); err != nil {
+		return nil, fmt.Errorf("prompt: %w", err)
+	}
+	return enc.IDs, nil
+}
+
+// sampleText samples up to maxNew tokens after ids and hands emit the text
+// as it becomes final (see textStream), ending early at a stop string or
+// when quit (may be nil) says so before a token is decoded. It returns the
+// tokens sampled, whether a stop string appeared, and the text held back
+// at the end, which is the caller's to send.
+func sampleText(m *gpt.Model, tok tokenizer.Tokenizer, ids []int, maxNew int, s *generate.Sampler, stops []string, emit func(string), quit func() bool) (n int, stopped bool, rest string, err error) {
 	var out []int
 	var st textStream
 	var decodeErr error
-	_, err = generate.Text(m, ids, *maxNew, s, func(id int) bool {
+	_, err = generate.Text(m, ids, maxNew, s, func(id int) bool {
 		out = append(out, id)
+		if quit != nil && quit() {
+			return false
+		}
 		var text string
 		if text, decodeErr = tok.Decode(out); decodeErr != nil {
 			return false
 		}
-		chunk, stop := st.next(text, stops)
+		var chunk string
+		chunk, stopped = st.next(text, stops)
 		if chunk != "" {
-			fmt.Fprint(w, chunk)
-			w.Flush()
+			emit(chunk)
 		}
-		return !stop
+		return !stopped
 	})
-	fmt.Fprintln(w, st.rest(stops))
-	if err == nil {
-		err = decodeErr
-	}
-	return err
+	return len(out), stopped, st.rest(stops), cmp.Or(err, decodeErr)
 }
 
 // textStream hands out generated text as it becomes final: the text decoded

@@ -244,12 +244,9 @@ func (s *server) generate(ctx context.Context, req generateRequest, emit func(st
 	if req.Beam != 1 {
 		return nil, errors.New(`"beam" is for encoder-decoder (T5) models; a GPT samples (temperature, top_k, top_p)`)
 	}
-	enc, err := s.lmTok.Encode(req.Prompt)
+	ids, err := encodePrompt(s.lmTok, req.Prompt)
 	if err != nil {
-		return nil, fmt.Errorf("prompt: %w", err)
-	}
-	if err := checkLossless(s.lmTok, req.Prompt, enc.IDs); err != nil {
-		return nil, fmt.Errorf("prompt: %w", err)
+		return nil, err
 	}
 	sampler := &generate.Sampler{Temperature: req.Temperature, TopK: req.TopK, TopP: req.TopP, RNG: tensor.NewRNG(req.Seed)}
 	if err := sampler.Validate(); err != nil {
@@ -259,8 +256,6 @@ func (s *server) generate(ctx context.Context, req generateRequest, emit func(st
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	var out []int
-	var st textStream
 	var text strings.Builder
 	send := func(chunk string) {
 		text.WriteString(chunk)
@@ -268,30 +263,14 @@ func (s *server) generate(ctx context.Context, req generateRequest, emit func(st
 			emit(chunk)
 		}
 	}
-	stopped := false
-	var decodeErr error
-	_, err = generate.Text(s.lm, enc.IDs, req.MaxNewTokens, sampler, func(id int) bool {
-		out = append(out, id)
-		if ctx.Err() != nil { // the client went away: stop generating for nobody
-			return false
-		}
-		var decoded string
-		if decoded, decodeErr = s.lmTok.Decode(out); decodeErr != nil {
-			return false
-		}
-		var chunk string
-		chunk, stopped = st.next(decoded, req.Stop)
-		send(chunk)
-		return !stopped
-	})
-	if err == nil {
-		err = cmp.Or(decodeErr, ctx.Err())
-	}
-	if err != nil {
+	// A client that went away stops the generation for nobody.
+	quit := func() bool { return ctx.Err() != nil }
+	n, stopped, rest, err := sampleText(s.lm, s.lmTok, ids, req.MaxNewTokens, sampler, req.Stop, send, quit)
+	if err = cmp.Or(err, ctx.Err()); err != nil {
 		return nil, err
 	}
-	send(st.rest(req.Stop))
-	return &generateResponse{Text: text.String(), Tokens: len(out), StopFound: stopped}, nil
+	send(rest)
+	return &generateResponse{Text: text.String(), Tokens: n, StopFound: stopped}, nil
 }
 
 // stream answers a generate request with server-sent events: {"text": ...}

@@ -125,8 +125,8 @@ func bRow(u, off int) string {
 // With direct set it writes gemm512D<r> instead, which reads A where it
 // lies, row-major: a[i·lda+p], so a row-major op(A) needs no packing, and
 // takes a bias: when it is not nil and accum is 0, C = alpha·A·B + bias. Rows
-// 0..3 are addressed from AX, rows 4..7 from R11 = AX + 4·lda, with R12 =
-// lda and R13 = 3·lda in bytes.
+// 0..3 are addressed from AX, rows 4..7 from R11 = AX + 4·lda, rows 8..11
+// from R14 = AX + 8·lda, with R12 = lda and R13 = 3·lda in bytes.
 func gemm512(r int, direct bool) {
 	name := fmt.Sprintf("gemm512R%d", r)
 	frame, argOff := 64, 0

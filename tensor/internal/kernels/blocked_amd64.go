@@ -165,13 +165,7 @@ func (g *gemmArch) gemmPacked(transA, transB bool, m, n, k int, alpha float32, a
 			if !direct {
 				packA(pa, transA, a, lda, ic, mcb, pc, kcb, mr)
 			}
-			bet, accum := beta, 0
-			if beta != 0 {
-				accum = 1
-			}
-			if pc > 0 {
-				bet, accum = 1, 1
-			}
+			bet, accum := blockBeta(beta, pc)
 			for jc := 0; jc < n; jc += blockN {
 				ncb := min(blockN, n-jc)
 				packB(pb, transB, b, ldb, pc, kcb, jc, ncb, nr)
@@ -201,6 +195,19 @@ func (g *gemmArch) gemmPacked(transA, transB bool, m, n, k int, alpha float32, a
 			}
 		}
 	}
+}
+
+// blockBeta returns the beta and accum arguments of the micro-kernels for
+// the block of k starting at pc: the first block applies the caller's beta
+// (reading C only when it is not 0), later blocks add to what is there.
+func blockBeta(beta float32, pc int) (float32, int) {
+	switch {
+	case pc > 0:
+		return 1, 1
+	case beta != 0:
+		return beta, 1
+	}
+	return 0, 0
 }
 
 // directStrip computes one strip of r rows of C (r <= mr) across a packed

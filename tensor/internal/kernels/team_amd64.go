@@ -74,7 +74,7 @@ var teams struct {
 // implementation cannot share products this way. Arguments are as for
 // Gemm, with m, n, k > 0.
 func NewTeam(transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) *Team {
-	if !active.DirectA || active.Name != "avx512" {
+	if !active.DirectA { // only avx512 has the direct kernels a Team runs
 		return nil
 	}
 	_ = c[(m-1)*ldc+n-1]
@@ -134,13 +134,7 @@ func (t *Team) Work(front bool) {
 	q := 0
 	for pc := 0; pc < t.k; pc += blockK {
 		kcb := min(blockK, t.k-pc)
-		beta, accum := t.beta, 0
-		if t.beta != 0 {
-			accum = 1
-		}
-		if pc > 0 {
-			beta, accum = 1, 1
-		}
+		beta, accum := blockBeta(t.beta, pc)
 		for jc := 0; jc < t.n; jc += blockN {
 			ncb := min(blockN, t.n-jc)
 			panels := (ncb + nr - 1) / nr
