@@ -114,6 +114,14 @@ func TestGradients(t *testing.T) {
 			build: func(tp *Tape, in []*Var) *Var { return tp.Reshape(in[0], 2, 6) }},
 		{name: "SliceRows", inputs: []*tensor.Tensor{randTensor(r, 6, 3)},
 			build: func(tp *Tape, in []*Var) *Var { return tp.SliceRows(in[0], 2, 5) }},
+		{name: "ConcatSeq", inputs: []*tensor.Tensor{randTensor(r, 2, 1, 3), randTensor(r, 2, 4, 3)},
+			build: func(tp *Tape, in []*Var) *Var { return tp.ConcatSeq(in[0], in[1]) }},
+		{name: "ConcatSeq/broadcast", inputs: []*tensor.Tensor{randTensor(r, 1, 2, 3), randTensor(r, 3, 2, 3)},
+			build: func(tp *Tape, in []*Var) *Var { return tp.ConcatSeq(in[0], in[1]) }},
+		{name: "ConcatSeq/twice", inputs: []*tensor.Tensor{randTensor(r, 1, 2, 3), randTensor(r, 3, 2, 3)},
+			build: func(tp *Tape, in []*Var) *Var { // the second backward adds to the first's gradients
+				return tp.Add(tp.ConcatSeq(in[0], in[1]), tp.Scale(tp.ConcatSeq(in[0], in[1]), -0.3))
+			}},
 		{name: "Add", inputs: []*tensor.Tensor{randTensor(r, 3, 4), randTensor(r, 3, 4)},
 			build: func(tp *Tape, in []*Var) *Var { return tp.Add(in[0], in[1]) }},
 		{name: "Add/broadcast", inputs: []*tensor.Tensor{randTensor(r, 2, 3, 4), randTensor(r, 3, 4)},

@@ -41,6 +41,63 @@ func (tp *Tape) SliceRows(x *Var, lo, hi int) *Var {
 	return out
 }
 
+// ConcatSeq returns the sequences of a and b joined, a's tokens first: b is
+// [B, Tb, E] and a is [B, Ta, E], or [1, Ta, E] for the same tokens before
+// every sequence (ViT's class token); the result is [B, Ta+Tb, E].
+func (tp *Tape) ConcatSeq(a, b *Var) *Var {
+	as, bs := a.Value.Shape, b.Value.Shape
+	if len(as) != 3 || len(bs) != 3 || as[2] != bs[2] || (as[0] != bs[0] && as[0] != 1) {
+		panic(fmt.Sprintf("autograd.ConcatSeq: shapes %v and %v do not join", as, bs))
+	}
+	batch, na, nb := bs[0], as[1]*as[2], bs[1]*bs[2]
+	ta := func(i int) []float32 { // a's tokens before sequence i
+		if as[0] == 1 {
+			return a.Value.Data[:na]
+		}
+		return a.Value.Data[i*na : (i+1)*na]
+	}
+	y := tp.output(batch, as[1]+bs[1], bs[2])
+	for i := range batch {
+		row := y.Data[i*(na+nb) : (i+1)*(na+nb)]
+		copy(row, ta(i))
+		copy(row[na:], b.Value.Data[i*nb:(i+1)*nb])
+	}
+	out, rec := tp.result(y, a, b)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			if needs(a) {
+				da, fresh := a.gradNew()
+				for i := range batch {
+					g := dy[i*(na+nb) : i*(na+nb)+na]
+					if as[0] != 1 {
+						if dst := da[i*na : (i+1)*na]; fresh {
+							copy(dst, g)
+						} else {
+							addInto(dst, g)
+						}
+					} else if i == 0 && fresh {
+						copy(da, g)
+					} else {
+						addInto(da, g)
+					}
+				}
+			}
+			if needs(b) {
+				db, fresh := b.gradNew()
+				for i := range batch {
+					g, dst := dy[i*(na+nb)+na:(i+1)*(na+nb)], db[i*nb:(i+1)*nb]
+					if fresh {
+						copy(dst, g)
+					} else {
+						addInto(dst, g)
+					}
+				}
+			}
+		})
+	}
+	return out
+}
+
 // Add returns a + b. b's shape must equal a's or be a suffix of it (b is then
 // broadcast over a's leading dimensions, as a bias or positional table is).
 func (tp *Tape) Add(a, b *Var) *Var {

@@ -14,18 +14,19 @@ import (
 	"github.com/attn-go/attn/model/marian"
 	"github.com/attn-go/attn/model/t5"
 	"github.com/attn-go/attn/model/transformer"
+	"github.com/attn-go/attn/model/vit"
 	"github.com/attn-go/attn/nn"
 )
 
 // Model is any of the architectures Load returns: *gpt.Model, *bert.Model,
-// *t5.Model, *marian.Model or *transformer.Model. Type-switch on it for the
+// *t5.Model, *marian.Model, *vit.Model or *transformer.Model. Type-switch on it for the
 // architecture's own methods.
 type Model interface {
 	Params() []nn.Param
 }
 
 // Types lists the model_type values Load accepts.
-var Types = []string{"gpt2", "bert", "t5", "mt5", "marian", transformer.ModelType}
+var Types = []string{"gpt2", "bert", "t5", "mt5", "marian", "vit", transformer.ModelType}
 
 // Type returns the architecture of the model folder dir: config.json's
 // model_type. Folders written by attn's transformer package before it
@@ -68,6 +69,8 @@ func Load(dir string) (Model, error) {
 		return nonNil(t5.Load(dir))
 	case "marian":
 		return nonNil(marian.Load(dir))
+	case "vit":
+		return nonNil(vit.Load(dir))
 	case transformer.ModelType:
 		return nonNil(transformer.Load(dir))
 	}

@@ -1,0 +1,61 @@
+package vit
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/attn-go/attn/model/hf"
+	"github.com/attn-go/attn/safetensors"
+)
+
+// Load reads a HuggingFace ViT folder: config.json (ViTConfig) and
+// model.safetensors or its shards, in F32, F16, BF16 or F64. It accepts the
+// names of ViTModel (no prefix, usually with a pooler) and of
+// ViTForImageClassification ("vit." and a classifier); the pooler and the
+// classifier are loaded when stored (each wholly or not at all). Every
+// other tensor must be present with the shape the config gives, and
+// tensors the model does not use are errors. The folder's image processor
+// is read by LoadProcessor.
+func Load(dir string) (*Model, error) { return hf.LoadFolder(dir, LoadCheckpoint) }
+
+// LoadCheckpoint builds the model of cfg and fills it from ck (see Load).
+func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
+	parts := Parts{Pooler: ck.HasPrefix("pooler.")}
+	if t, ok := ck.Lookup("classifier.weight"); ok {
+		if len(t.Shape) != 2 {
+			return nil, fmt.Errorf("vit: %s: classifier.weight has shape %v; want [labels, %d]", ck.Dir, t.Shape, cfg.Hidden)
+		}
+		parts.Labels = t.Shape[0]
+	}
+	m, err := newModel(cfg, parts, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(ck.Dir, hf.ConfigFile), err)
+	}
+	if err := ck.Load(m.Params(), hf.LoadOptions{}); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Tensors returns the weights as save_pretrained writes them: under
+// ViTForImageClassification's names ("vit." before the base model, the
+// classifier as it is) when the model has a classifier, else ViTModel's.
+func (m *Model) Tensors() []safetensors.Tensor {
+	return hf.Tensors(m.Params(), func(name string) string {
+		if m.Classifier == nil || strings.HasPrefix(name, "classifier.") {
+			return name
+		}
+		return "vit." + name
+	})
+}
+
+// Save writes the model to dir as a HuggingFace folder: config.json
+// (ViTConfig), model.safetensors and the processor's
+// preprocessor_config.json.
+func Save(dir string, m *Model, p Processor) error {
+	if err := hf.Save(dir, m.Cfg, m.Tensors()); err != nil {
+		return err
+	}
+	return saveProcessor(dir, p)
+}

@@ -1,0 +1,383 @@
+package vit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/gif" // image.Decode reads GIF, JPEG and PNG files
+	_ "image/jpeg"
+	_ "image/png"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/attn-go/attn/internal/atomicfile"
+)
+
+// ProcessorFile is the image processor's settings in a model folder.
+const ProcessorFile = "preprocessor_config.json"
+
+// Processor turns images into a model's input as HuggingFace's
+// ViTImageProcessor does (its preprocessor_config.json): convert to RGB,
+// resize with Pillow's filter, rescale to [0, 1], normalise per channel.
+type Processor struct {
+	DoResize bool `json:"do_resize"`
+	Size     Size `json:"size"`
+	// Resample is Pillow's filter number: 1 Lanczos, 2 bilinear, 3 bicubic,
+	// 4 box, 5 Hamming (0, nearest, is not supported).
+	Resample      int       `json:"resample"`
+	DoRescale     bool      `json:"do_rescale"`
+	RescaleFactor float64   `json:"rescale_factor"`
+	DoNormalize   bool      `json:"do_normalize"`
+	Mean          []float32 `json:"image_mean"`
+	Std           []float32 `json:"image_std"`
+	// DoCenterCrop belongs to other processors (ConvNeXT's, DeiT's); a
+	// folder that asks for it is refused rather than processed differently.
+	DoCenterCrop bool `json:"do_center_crop,omitempty"`
+}
+
+// Size is the processor's output size: {"height": H, "width": W}, or a
+// single number for square images in older files.
+type Size struct{ Height, Width int }
+
+// UnmarshalJSON reads {"height", "width"} or a number; other forms
+// ("shortest_edge") belong to other processors and are errors.
+func (s *Size) UnmarshalJSON(b []byte) error {
+	var n int
+	if err := json.Unmarshal(b, &n); err == nil {
+		*s = Size{n, n}
+		return nil
+	}
+	var v map[string]int
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("size %s is neither a number nor {\"height\", \"width\"}", b)
+	}
+	h, okH := v["height"]
+	w, okW := v["width"]
+	if !okH || !okW || len(v) != 2 {
+		return fmt.Errorf("size %s: want {\"height\", \"width\"}", b)
+	}
+	*s = Size{h, w}
+	return nil
+}
+
+// MarshalJSON writes {"height", "width"}.
+func (s Size) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]int{"height": s.Height, "width": s.Width})
+}
+
+// DefaultProcessor returns ViTImageProcessor's defaults for a model of c:
+// bilinear resize to the model's image size, rescale by 1/255, normalise
+// with mean and std 0.5.
+func DefaultProcessor(c Config) Processor {
+	return Processor{
+		DoResize: true, Size: Size{c.ImageSize, c.ImageSize}, Resample: 2,
+		DoRescale: true, RescaleFactor: 1.0 / 255,
+		DoNormalize: true, Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.5, 0.5, 0.5},
+	}
+}
+
+// LoadProcessor reads dir/preprocessor_config.json; missing keys, or a
+// missing file, take DefaultProcessor(c)'s values.
+func LoadProcessor(dir string, c Config) (Processor, error) {
+	p := DefaultProcessor(c)
+	path := filepath.Join(dir, ProcessorFile)
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return p, nil
+	}
+	if err != nil {
+		return p, fmt.Errorf("vit: %w", err)
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return p, fmt.Errorf("vit: %s: %w", path, err)
+	}
+	if err := p.Validate(c); err != nil {
+		return p, fmt.Errorf("vit: %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Validate reports a setting that would not give c's input.
+func (p Processor) Validate(c Config) error {
+	switch {
+	case p.DoCenterCrop:
+		return errors.New("do_center_crop is not supported (ViTImageProcessor has no crop)")
+	case p.DoResize && (p.Size.Height != c.ImageSize || p.Size.Width != c.ImageSize):
+		return fmt.Errorf("size %d×%d differs from the model's image_size %d", p.Size.Height, p.Size.Width, c.ImageSize)
+	case p.DoResize && filters[p.Resample].fn == nil:
+		return fmt.Errorf("resample %d is not supported (want 1 Lanczos, 2 bilinear, 3 bicubic, 4 box or 5 Hamming)", p.Resample)
+	case p.DoNormalize && (len(p.Mean) != 3 || len(p.Std) != 3):
+		return fmt.Errorf("image_mean %v and image_std %v must have one value per RGB channel", p.Mean, p.Std)
+	case c.Channels != 3:
+		return fmt.Errorf("the model takes %d channels; images are RGB", c.Channels)
+	}
+	for _, s := range p.Std {
+		if !(s > 0) && p.DoNormalize {
+			return fmt.Errorf("image_std %v must be positive", p.Std)
+		}
+	}
+	return nil
+}
+
+// saveProcessor writes p to dir/preprocessor_config.json, as
+// ViTImageProcessor's save_pretrained does.
+func saveProcessor(dir string, p Processor) error {
+	raw, err := json.MarshalIndent(struct {
+		Type string `json:"image_processor_type"`
+		Processor
+	}{"ViTImageProcessor", p}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(dir, ProcessorFile), append(raw, '\n'))
+}
+
+// ReadImage decodes a PNG, JPEG or GIF file.
+func ReadImage(path string) (image.Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return img, nil
+}
+
+// Pixels returns img as the model's input [3, H, W], channels first.
+// Without resizing the image must already have the model's size.
+//
+// The result equals HF's pipeline (load_image's convert("RGB"), then the
+// processor) bit for bit when the decoded pixels are Pillow's: PNG and GIF
+// decode the same everywhere, but JPEG decoders may differ by a level or
+// two in some pixels.
+func (p Processor) Pixels(img image.Image) ([]float32, error) {
+	rgb, w, h := toRGB(img)
+	if w == 0 || h == 0 {
+		return nil, errors.New("vit: the image is empty")
+	}
+	if p.DoResize && (w != p.Size.Width || h != p.Size.Height) {
+		f := filters[p.Resample]
+		if f.fn == nil {
+			return nil, fmt.Errorf("vit: resample %d is not supported", p.Resample)
+		}
+		rgb, w, h = resize(rgb, w, h, p.Size.Width, p.Size.Height, f)
+	}
+	if !p.DoResize && (w != p.Size.Width || h != p.Size.Height) {
+		return nil, fmt.Errorf("vit: the image is %d×%d and resizing is off; the model takes %d×%d", w, h, p.Size.Width, p.Size.Height)
+	}
+	out := make([]float32, 3*w*h)
+	for c := range 3 {
+		plane := out[c*w*h : (c+1)*w*h]
+		for i := range plane {
+			// As HF: rescale in float64, then float32 arithmetic.
+			x := float32(rgb[3*i+c])
+			if p.DoRescale {
+				x = float32(float64(rgb[3*i+c]) * p.RescaleFactor)
+			}
+			if p.DoNormalize {
+				x = (x - p.Mean[c]) / p.Std[c]
+			}
+			plane[i] = x
+		}
+	}
+	return out, nil
+}
+
+// toRGB returns img's pixels as 8-bit RGB triples, row by row, as Pillow's
+// convert("RGB") gives them: grey replicated, alpha dropped (not composed
+// over a background).
+func toRGB(img image.Image) (rgb []uint8, w, h int) {
+	b := img.Bounds()
+	w, h = b.Dx(), b.Dy()
+	rgb = make([]uint8, 0, 3*w*h)
+	switch m := img.(type) {
+	case *image.Gray:
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for _, v := range m.Pix[m.PixOffset(b.Min.X, y):][:w] {
+				rgb = append(rgb, v, v, v)
+			}
+		}
+	case *image.NRGBA:
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			row := m.Pix[m.PixOffset(b.Min.X, y):][:4*w]
+			for x := 0; x < 4*w; x += 4 {
+				rgb = append(rgb, row[x], row[x+1], row[x+2])
+			}
+		}
+	default:
+		// Straight (not premultiplied) colour, so that a translucent pixel
+		// keeps its colour as Pillow's does.
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+				rgb = append(rgb, c.R, c.G, c.B)
+			}
+		}
+	}
+	return rgb, w, h
+}
+
+// A filter is one of Pillow's resampling filters: its kernel and the
+// kernel's half-width at scale 1.
+type filter struct {
+	support float64
+	fn      func(x float64) float64
+}
+
+// filters are Pillow's (libImaging/Resample.c), by its numbers.
+var filters = map[int]filter{
+	1: {3, func(x float64) float64 { // Lanczos: sinc windowed by sinc over [-3, 3)
+		if -3 <= x && x < 3 {
+			return sinc(x) * sinc(x/3)
+		}
+		return 0
+	}},
+	2: {1, func(x float64) float64 { // bilinear: the triangle
+		x = math.Abs(x)
+		if x < 1 {
+			return 1 - x
+		}
+		return 0
+	}},
+	3: {2, func(x float64) float64 { // bicubic, a = -0.5
+		const a = -0.5
+		x = math.Abs(x)
+		switch {
+		case x < 1:
+			return ((a+2)*x-(a+3))*x*x + 1
+		case x < 2:
+			return (((x-5)*x+8)*x - 4) * a
+		}
+		return 0
+	}},
+	4: {0.5, func(x float64) float64 { // box
+		if x > -0.5 && x <= 0.5 {
+			return 1
+		}
+		return 0
+	}},
+	5: {1, func(x float64) float64 { // Hamming-windowed sinc
+		x = math.Abs(x)
+		switch {
+		case x == 0:
+			return 1
+		case x >= 1:
+			return 0
+		}
+		x *= math.Pi
+		return math.Sin(x) / x * (0.54 + 0.46*math.Cos(x))
+	}},
+}
+
+func sinc(x float64) float64 {
+	if x == 0 {
+		return 1
+	}
+	x *= math.Pi
+	return math.Sin(x) / x
+}
+
+// precision is the fixed-point precision of Pillow's 8-bit resampling
+// weights (PRECISION_BITS).
+const precision = 32 - 8 - 2
+
+// taps are the weights of one resampling pass: output i reads inputs
+// first[i] .. first[i]+len(weights[i])-1.
+type taps struct {
+	first   []int
+	weights [][]int32
+}
+
+// coefficients computes Pillow's weights for resizing in pixels to out
+// (precompute_coeffs and normalize_coeffs_8bpc): the filter is stretched
+// by the scale when shrinking, so that every input pixel counts.
+func coefficients(in, out int, f filter) taps {
+	scale := float64(in) / float64(out)
+	fscale := max(scale, 1)
+	support := f.support * fscale
+	t := taps{first: make([]int, out), weights: make([][]int32, out)}
+	for i := range out {
+		center := (float64(i) + 0.5) * scale
+		lo := max(int(center-support+0.5), 0) // C's truncation: lo is never far below 0
+		hi := min(int(center+support+0.5), in)
+		k := make([]float64, max(hi-lo, 0))
+		var sum float64
+		for j := range k {
+			k[j] = f.fn((float64(j+lo) - center + 0.5) / fscale)
+			sum += k[j]
+		}
+		w := make([]int32, len(k))
+		for j, v := range k {
+			if sum != 0 {
+				v /= sum
+			}
+			if v < 0 {
+				w[j] = int32(-0.5 + v*(1<<precision))
+			} else {
+				w[j] = int32(0.5 + v*(1<<precision))
+			}
+		}
+		t.first[i], t.weights[i] = lo, w
+	}
+	return t
+}
+
+// clip8 rounds a fixed-point sum back to 8 bits.
+func clip8(v int32) uint8 {
+	v >>= precision
+	switch {
+	case v < 0:
+		return 0
+	case v > 255:
+		return 255
+	}
+	return uint8(v)
+}
+
+// resize scales RGB pixels from w×h to ow×oh as Pillow's Image.resize does
+// for 8-bit images: a horizontal pass, rounded to 8 bits, then a vertical
+// one, each skipped when that side keeps its size.
+func resize(rgb []uint8, w, h, ow, oh int, f filter) ([]uint8, int, int) {
+	if ow != w {
+		t := coefficients(w, ow, f)
+		out := make([]uint8, 3*ow*h)
+		for y := range h {
+			src, dst := rgb[3*w*y:3*w*(y+1)], out[3*ow*y:3*ow*(y+1)]
+			for x := range ow {
+				var s [3]int32
+				s[0], s[1], s[2] = 1<<(precision-1), 1<<(precision-1), 1<<(precision-1)
+				for j, k := range t.weights[x] {
+					p := src[3*(t.first[x]+j):]
+					s[0] += int32(p[0]) * k
+					s[1] += int32(p[1]) * k
+					s[2] += int32(p[2]) * k
+				}
+				dst[3*x], dst[3*x+1], dst[3*x+2] = clip8(s[0]), clip8(s[1]), clip8(s[2])
+			}
+		}
+		rgb, w = out, ow
+	}
+	if oh != h {
+		t := coefficients(h, oh, f)
+		out := make([]uint8, 3*w*oh)
+		for y := range oh {
+			dst := out[3*w*y : 3*w*(y+1)]
+			for i := range dst {
+				s := int32(1 << (precision - 1))
+				for j, k := range t.weights[y] {
+					s += int32(rgb[3*w*(t.first[y]+j)+i]) * k
+				}
+				dst[i] = clip8(s)
+			}
+		}
+		rgb, h = out, oh
+	}
+	return rgb, w, h
+}

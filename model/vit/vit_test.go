@@ -1,0 +1,339 @@
+package vit
+
+import (
+	"bytes"
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/internal/golden"
+	"github.com/attn-go/attn/tensor"
+)
+
+// The references are written by tools/golden/torch_vit.py (Pillow for the
+// images, a float64 PyTorch ViT for the model).
+var imageNames = []string{"rgb", "rgba", "gray"}
+
+func reference(t *testing.T) *golden.File {
+	t.Helper()
+	return golden.Open(t, "hf/vit-tiny/reference.safetensors")
+}
+
+func readImage(t *testing.T, name string) image.Image {
+	t.Helper()
+	img, err := ReadImage(filepath.Join(golden.Root(t), "testdata", "images", name+".png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func folder(t *testing.T, name string) string {
+	t.Helper()
+	return filepath.Join(golden.Root(t), "testdata", "hf", name)
+}
+
+func load(t *testing.T, name string) (*Model, Processor) {
+	t.Helper()
+	m, err := Load(folder(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := LoadProcessor(folder(t, name), m.Cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, p
+}
+
+// batch returns the three test images as one batch of pixels.
+func batch(t *testing.T, p Processor) []float32 {
+	t.Helper()
+	var px []float32
+	for _, name := range imageNames {
+		x, err := p.Pixels(readImage(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		px = append(px, x...)
+	}
+	return px
+}
+
+// TestResizeMatchesPillow resizes each test image (RGB, RGBA and grey, so
+// the conversion to RGB too) to 29×35 with each of Pillow's filters: every
+// pixel must equal Pillow's.
+func TestResizeMatchesPillow(t *testing.T) {
+	f := reference(t)
+	for id := 1; id <= 5; id++ {
+		for _, name := range imageNames {
+			rgb, w, h := toRGB(readImage(t, name))
+			out, ow, oh := resize(rgb, w, h, 29, 35, filters[id])
+			want := f.Tensor("resized.filter" + string(rune('0'+id)) + "." + name)
+			if ow != 29 || oh != 35 || len(out) != len(want.Data) {
+				t.Fatalf("filter %d, %s: %d×%d, %d values; want 29×35, %d", id, name, ow, oh, len(out), len(want.Data))
+			}
+			diff := 0
+			for i, v := range out {
+				if float32(v) != want.Data[i] {
+					diff++
+				}
+			}
+			if diff > 0 {
+				t.Errorf("filter %d, %s (%d×%d): %d of %d values differ from Pillow's", id, name, w, h, diff, len(out))
+			}
+		}
+	}
+}
+
+// TestPixelsMatchHF prepares the images with both folders' processors
+// (bilinear with mean and std 0.5; bicubic with ImageNet's): the pixels
+// must equal ViTImageProcessor's.
+func TestPixelsMatchHF(t *testing.T) {
+	f := reference(t)
+	for dir, proc := range map[string]string{"vit-tiny": "bilinear", "vit-tiny-bf16": "bicubic"} {
+		_, p := load(t, dir)
+		for _, name := range imageNames {
+			got, err := p.Pixels(readImage(t, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := f.Tensor("pixels." + proc + "." + name).Data
+			if d, i := golden.MaxAbs(got, want); d > 0 {
+				t.Errorf("%s, %s: pixel %d is %v; HF's is %v", proc, name, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// TestMatchesPyTorch compares the hidden states, logits and pooled output of
+// both checkpoints (F32 ViTForImageClassification, BF16 ViTModel) with ViT
+// in PyTorch (float64, from the same stored weights).
+func TestMatchesPyTorch(t *testing.T) {
+	f := reference(t)
+
+	m, p := load(t, "vit-tiny")
+	if m.Pooler != nil || m.Labels() != 5 {
+		t.Fatalf("vit-tiny: pooler %v, %d labels; want no pooler, 5 labels", m.Pooler != nil, m.Labels())
+	}
+	px := batch(t, p)
+	hidden, pooled, err := m.Encode(px, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pooled != nil || !slices.Equal(hidden.Shape, []int{3, 17, 32}) {
+		t.Fatalf("hidden %v, pooled %v; want [3 17 32] and none", hidden.Shape, pooled)
+	}
+	dh := golden.CheckAbs(t, "hidden", hidden.Data, f.Tensor("f32.hidden").Data, 1e-4)
+	logits, err := m.Classify(px, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl := golden.CheckAbs(t, "logits", logits.Data, f.Tensor("f32.logits").Data, 1e-4)
+	t.Logf("f32: max abs error hidden %.2e, logits %.2e", dh, dl)
+	if m.Cfg.Label(3) != "espresso" || m.Cfg.Label(7) != "LABEL_7" {
+		t.Errorf("labels 3 and 7: %q, %q", m.Cfg.Label(3), m.Cfg.Label(7))
+	}
+
+	m, p = load(t, "vit-tiny-bf16")
+	if m.Pooler == nil || m.Labels() != 0 {
+		t.Fatalf("vit-tiny-bf16: pooler %v, %d labels; want a pooler, no labels", m.Pooler != nil, m.Labels())
+	}
+	px = batch(t, p)
+	hidden, pooled, err = m.Encode(px, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dh = golden.CheckAbs(t, "hidden", hidden.Data, f.Tensor("bf16.hidden").Data, 1e-4)
+	dp := golden.CheckAbs(t, "pooled", pooled.Data, f.Tensor("bf16.pooled").Data, 1e-4)
+	t.Logf("bf16: max abs error hidden %.2e, pooled %.2e", dh, dp)
+	if _, err := m.Classify(px, 3); err == nil || !strings.Contains(err.Error(), "no classifier") {
+		t.Errorf("Classify without a classifier: err = %v", err)
+	}
+}
+
+// TestGradientsMatchPyTorch fine-tunes one step's worth: the mean
+// cross-entropy of the three images' logits and its gradients with respect
+// to the class token, the positions, the patch projection and some layer
+// weights must equal PyTorch's.
+func TestGradientsMatchPyTorch(t *testing.T) {
+	f := reference(t)
+	m, p := load(t, "vit-tiny")
+	tp := autograd.NewTape(tensor.NewRNG(1))
+	h, err := m.Forward(tp, batch(t, p), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits, err := m.Logits(tp, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss := tp.CrossEntropy(logits, []int{1, 3, 0}, -1, 0)
+	tp.Backward(loss)
+	golden.CheckAbs(t, "loss", []float32{loss.Item()}, f.Tensor("f32.loss").Data, 1e-5)
+	params := map[string]*autograd.Var{}
+	for _, p := range m.Params() {
+		params[p.Name] = p.Var
+	}
+	for _, name := range []string{
+		"embeddings.cls_token", "embeddings.position_embeddings", "embeddings.patch_embeddings.projection.weight",
+		"encoder.layer.0.attention.attention.query.weight", "encoder.layer.1.layernorm_before.bias", "classifier.weight",
+	} {
+		v := params[name]
+		if v == nil || v.Grad == nil {
+			t.Fatalf("%s: no gradient", name)
+		}
+		d := golden.CheckAbs(t, name, v.Grad.Data, f.Tensor("f32.grad."+name).Data, 1e-5)
+		t.Logf("%s: max abs error %.2e", name, d)
+	}
+}
+
+// TestSaveLoad writes the loaded model and processor back as a folder and
+// loads it again: the same names (with "vit." before the base model),
+// processor and outputs. (tools/golden/torch_vit.py --check DIR runs such a
+// folder in PyTorch.)
+func TestSaveLoad(t *testing.T) {
+	m, p := load(t, "vit-tiny")
+	dir := t.TempDir()
+	if err := Save(dir, m, p); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, ts := range m.Tensors() {
+		names[ts.Name] = true
+	}
+	for _, want := range []string{"vit.embeddings.cls_token", "vit.encoder.layer.1.output.dense.bias", "classifier.weight"} {
+		if !names[want] {
+			t.Errorf("saved names lack %q", want)
+		}
+	}
+	back, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := LoadProcessor(dir, back.Cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2.Resample != p.Resample || p2.Size != p.Size || !slices.Equal(p2.Mean, p.Mean) || p2.RescaleFactor != p.RescaleFactor {
+		t.Errorf("processor %+v read back as %+v", p, p2)
+	}
+	if back.Cfg.Label(2) != "tram" {
+		t.Errorf("label 2 read back as %q", back.Cfg.Label(2))
+	}
+	px := batch(t, p)
+	l1, err1 := m.Classify(px, 3)
+	l2, err2 := back.Classify(px, 3)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if !slices.Equal(l1.Data, l2.Data) {
+		t.Error("the saved model's logits differ")
+	}
+}
+
+// TestTrainFromScratch trains a new two-layer ViT on the three images with
+// Adam: it must learn their labels (the loss falls below a tenth of its
+// start).
+func TestTrainFromScratch(t *testing.T) {
+	c := DefaultConfig()
+	c.Hidden, c.Layers, c.Heads, c.Intermediate, c.ImageSize, c.PatchSize = 32, 2, 4, 64, 32, 8
+	m, err := New(c, Parts{Labels: 3}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := batch(t, DefaultProcessor(c))
+	var vars []*autograd.Var
+	for _, p := range m.Params() {
+		vars = append(vars, p.Var)
+	}
+	// Plain Adam, written here so the test needs nothing from package train.
+	mom, vel := make([][]float32, len(vars)), make([][]float32, len(vars))
+	var first, last float32
+	for step := 1; step <= 60; step++ {
+		tp := autograd.NewTape(tensor.NewRNG(uint64(step)))
+		h, err := m.Forward(tp, px, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits, _ := m.Logits(tp, h)
+		loss := tp.CrossEntropy(logits, []int{0, 1, 2}, -1, 0)
+		tp.Backward(loss)
+		if step == 1 {
+			first = loss.Item()
+		}
+		last = loss.Item()
+		for i, v := range vars {
+			if mom[i] == nil {
+				mom[i], vel[i] = make([]float32, len(v.Value.Data)), make([]float32, len(v.Value.Data))
+			}
+			for j, g := range v.Grad.Data {
+				mom[i][j] = 0.9*mom[i][j] + 0.1*g
+				vel[i][j] = 0.999*vel[i][j] + 0.001*g*g
+				mh := mom[i][j] / (1 - float32(math.Pow(0.9, float64(step))))
+				vh := vel[i][j] / (1 - float32(math.Pow(0.999, float64(step))))
+				v.Value.Data[j] -= 3e-3 * mh / (float32(math.Sqrt(float64(vh))) + 1e-8)
+			}
+			v.ZeroGrad()
+		}
+	}
+	t.Logf("loss %.4f → %.4f in 60 steps", first, last)
+	if !(last < first/10) {
+		t.Errorf("loss %.4f → %.4f; want it below a tenth of the start", first, last)
+	}
+}
+
+// TestBadInput checks that malformed checkpoints, processors, images and
+// pixel batches are errors that name the problem.
+func TestBadInput(t *testing.T) {
+	_, err := Load(folder(t, "vit-tiny-wrong-shape"))
+	if err == nil || !strings.Contains(err.Error(), `"vit.embeddings.patch_embeddings.projection.weight"`) || !strings.Contains(err.Error(), "[32 3 4 4] does not match config [32 3 8 8]") {
+		t.Errorf("wrong patch kernel: err = %v", err)
+	}
+
+	m, p := load(t, "vit-tiny")
+	if _, err := m.Classify(make([]float32, 100), 1); err == nil || !strings.Contains(err.Error(), "100 pixel values are not 1 images of 3×32×32") {
+		t.Errorf("wrong pixel count: err = %v", err)
+	}
+
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.png")
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, readImage(t, "rgb")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, buf.Bytes()[:buf.Len()/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadImage(bad); err == nil || !strings.Contains(err.Error(), "bad.png") {
+		t.Errorf("truncated PNG: err = %v", err)
+	}
+
+	noResize := p
+	noResize.DoResize = false
+	if _, err := noResize.Pixels(readImage(t, "rgb")); err == nil || !strings.Contains(err.Error(), "45×38 and resizing is off") {
+		t.Errorf("no resize: err = %v", err)
+	}
+	for _, tc := range []struct{ json, want string }{
+		{`{"resample": 0}`, "resample 0 is not supported"},
+		{`{"size": {"shortest_edge": 32}}`, `want {"height", "width"}`},
+		{`{"size": 48}`, "size 48×48 differs from the model's image_size 32"},
+		{`{"do_center_crop": true}`, "do_center_crop is not supported"},
+		{`{"image_mean": [0.5]}`, "one value per RGB channel"},
+		{`{"image_std": [0.5, 0, 0.5]}`, "image_std [0.5 0 0.5] must be positive"},
+		{`{"size": `, "preprocessor_config.json"},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, ProcessorFile), []byte(tc.json), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadProcessor(dir, m.Cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v; want %q", tc.json, err, tc.want)
+		}
+	}
+}

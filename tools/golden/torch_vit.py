@@ -1,0 +1,334 @@
+#!/usr/bin/python3
+"""Write tiny HuggingFace ViT folders, test images and reference outputs for model/vit.
+
+Run from the repository root with the Debian PyTorch and Pillow (/usr/bin/python3):
+
+    /usr/bin/python3 tools/golden/torch_vit.py
+    /usr/bin/python3 tools/golden/torch_vit.py --check DIR   # check an exported folder
+
+There is no transformers package here, so the image processor and the model
+are written out with the semantics of HF's image_processing_vit.py and
+modeling_vit.py (ViTModel, ViTForImageClassification):
+
+* images: the pipeline's load_image (PIL convert("RGB"): grey replicated,
+  alpha dropped), then ViTImageProcessor: PIL Image.resize((W, H), resample)
+  on the 8-bit image, rescale (x * rescale_factor, in float64, then float32)
+  and normalize ((x - mean) / std in float32), channels first.
+* embeddings: the patch Conv2d (kernel = stride = patch_size) flattened
+  patch by patch, row-major; the cls_token in front; position_embeddings
+  added.
+* pre-LN layers: x + attention.output.dense(attn(layernorm_before(x))), then
+  x + output.dense(act(intermediate.dense(layernorm_after(x)))); attention is
+  query/key/value with H heads of D = C/H, scores / sqrt(D), no mask.
+* the final layernorm; ViTModel's pooler tanh(pooler.dense(h[:, 0]));
+  ViTForImageClassification's classifier(h[:, 0]).
+
+It writes:
+
+* testdata/images/{rgb,rgba,gray}.png: 45x38 RGB, 20x27 RGBA (upscaled by
+  the processors) and 33x33 greyscale test images, drawn from a seeded RNG.
+* testdata/hf/vit-tiny/: config.json (ViTForImageClassification, 32x32
+  images, patches of 8, C 32, 2 layers of 4 heads, exact GELU, 5 labels),
+  preprocessor_config.json (bilinear, mean and std 0.5) and model.safetensors
+  in F32 with the "vit." prefix and the classifier, no pooler.
+  vit-tiny/reference.safetensors holds the references below.
+* testdata/hf/vit-tiny-bf16/: a ViTModel (no prefix, with the pooler, no
+  classifier) in BF16 with gelu_new, and a processor that resizes bicubic
+  to 32x32 and normalises with ImageNet's mean and std.
+* testdata/hf/vit-tiny-wrong-shape/: the F32 model with a patch projection
+  of kernel 4 instead of 8 (a config/weights mismatch that must be an error).
+
+References (float32; the models run in float64 from the stored weights):
+pixels.<processor>.<image> [3, 32, 32] for both processors and all three
+images, resized.<processor>.<image> [32, 32, 3] (the 8-bit image after
+PIL's resize, as floats), resized.filter<F>.<image> [35, 29, 3] (each
+image resized to 29 wide and 35 high with Pillow's filter F: 1 Lanczos, 2
+bilinear, 3 bicubic, 4 box, 5 Hamming), then for the batch of the three images in the
+order rgb, rgba, gray through each model: f32.hidden [3, 17, 32],
+f32.logits [3, 5], bf16.hidden, bf16.pooled [3, 32]; and f32.loss, the
+mean cross-entropy of the f32 logits against TARGETS, with f32.grad.<name>,
+its gradient with respect to the GRADS parameters (names without "vit.").
+"""
+
+import json
+import math
+import os
+import shutil
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+sys.dont_write_bytecode = True  # keep tools/golden free of __pycache__
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_bert import act, read_model, write_model  # noqa: E402
+from torch_transformer import read_safetensors, to_storage, write_safetensors  # noqa: E402
+
+SEED = 907
+OUT = os.path.join("testdata", "hf")
+IMAGES = os.path.join("testdata", "images")
+TARGETS = [1, 3, 0]  # the labels of rgb, rgba, gray for the gradient reference
+GRADS = ["embeddings.cls_token", "embeddings.position_embeddings", "embeddings.patch_embeddings.projection.weight",
+         "encoder.layer.0.attention.attention.query.weight", "encoder.layer.1.layernorm_before.bias", "classifier.weight"]
+LABELS = ["tabby cat", "golden retriever", "tram", "espresso", "volcano"]
+
+CONFIG = {
+    "architectures": ["ViTForImageClassification"],
+    "attention_probs_dropout_prob": 0.0,
+    "encoder_stride": 8,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.0,
+    "hidden_size": 32,
+    "id2label": {str(i): l for i, l in enumerate(LABELS)},
+    "label2id": {l: i for i, l in enumerate(LABELS)},
+    "image_size": 32,
+    "initializer_range": 0.02,
+    "intermediate_size": 37,
+    "layer_norm_eps": 1e-12,
+    "model_type": "vit",
+    "num_attention_heads": 4,
+    "num_channels": 3,
+    "num_hidden_layers": 2,
+    "patch_size": 8,
+    "qkv_bias": True,
+    "torch_dtype": "float32",
+    "transformers_version": "4.40.0",
+}
+
+PROCESSORS = {
+    "bilinear": {
+        "do_normalize": True, "do_rescale": True, "do_resize": True,
+        "image_mean": [0.5, 0.5, 0.5], "image_processor_type": "ViTImageProcessor",
+        "image_std": [0.5, 0.5, 0.5], "resample": 2, "rescale_factor": 0.00392156862745098,
+        "size": {"height": 32, "width": 32},
+    },
+    "bicubic": {
+        "do_normalize": True, "do_rescale": True, "do_resize": True,
+        "image_mean": [0.485, 0.456, 0.406], "image_processor_type": "ViTImageProcessor",
+        "image_std": [0.229, 0.224, 0.225], "resample": 3, "rescale_factor": 0.00392156862745098,
+        "size": {"height": 32, "width": 32},
+    },
+}
+
+
+def make_images():
+    """Smooth colour gradients with ripples and noise, so that resizing has
+    detail to average."""
+    os.makedirs(IMAGES, exist_ok=True)
+    out = {}
+    for name, (w, h, mode) in {"rgb": (45, 38, "RGB"), "rgba": (20, 27, "RGBA"), "gray": (33, 33, "L")}.items():
+        y, x = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
+        chans = []
+        for c in range(len(mode)):
+            v = 128 + 90 * torch.sin(x / (3 + c) + y / (5 + 2 * c)) + 30 * torch.cos(x * y / 40 + c)
+            v += 25 * torch.randn(h, w, dtype=torch.float64)
+            chans.append(v.clamp(0, 255).round().to(torch.uint8))
+        arr = torch.stack(chans, -1).numpy() if len(mode) > 1 else chans[0].numpy()
+        path = os.path.join(IMAGES, name + ".png")
+        Image.fromarray(arr, mode).save(path)
+        out[name] = path
+    return out
+
+
+def preprocess(path, proc):
+    """ViTImageProcessor on load_image(path): ([3, H, W] float32 pixels,
+    the resized 8-bit image as [H, W, 3])."""
+    img = Image.open(path).convert("RGB")
+    size = proc["size"]
+    img = img.resize((size["width"], size["height"]), resample=proc["resample"])
+    arr = np.array(img)  # uint8 (H, W, 3)
+    x = (arr.astype(np.float64) * proc["rescale_factor"]).astype(np.float32)
+    mean = np.array(proc["image_mean"], dtype=np.float32)
+    std = np.array(proc["image_std"], dtype=np.float32)
+    x = (x - mean) / std
+    return torch.from_numpy(x.transpose(2, 0, 1).copy()), torch.from_numpy(arr.astype(np.float32))
+
+
+def param_shapes(c, prefix="vit.", pooler=False, classifier=True):
+    C, I, P, N = c["hidden_size"], c["intermediate_size"], c["patch_size"], c["num_channels"]
+    n = (c["image_size"] // P) ** 2
+    s = {
+        prefix + "embeddings.cls_token": [1, 1, C],
+        prefix + "embeddings.position_embeddings": [1, n + 1, C],
+        prefix + "embeddings.patch_embeddings.projection.weight": [C, N, P, P],
+        prefix + "embeddings.patch_embeddings.projection.bias": [C],
+        prefix + "layernorm.weight": [C], prefix + "layernorm.bias": [C],
+    }
+    for i in range(c["num_hidden_layers"]):
+        p = f"{prefix}encoder.layer.{i}."
+        for lin, (o, k) in {
+            "attention.attention.query": (C, C), "attention.attention.key": (C, C),
+            "attention.attention.value": (C, C), "attention.output.dense": (C, C),
+            "intermediate.dense": (I, C), "output.dense": (C, I),
+        }.items():
+            s[p + lin + ".weight"] = [o, k]
+            s[p + lin + ".bias"] = [o]
+        for ln in ("layernorm_before", "layernorm_after"):
+            s[p + ln + ".weight"] = [C]
+            s[p + ln + ".bias"] = [C]
+    if pooler:
+        s[prefix + "pooler.dense.weight"] = [C, C]
+        s[prefix + "pooler.dense.bias"] = [C]
+    if classifier:
+        s["classifier.weight"] = [len(c["id2label"]), C]
+        s["classifier.bias"] = [len(c["id2label"])]
+    return s
+
+
+def init_params(shapes):
+    """Float32 draws large enough that every op matters (as torch_bert.py)."""
+    p = {}
+    for name, shape in shapes.items():
+        r = torch.randn(shape, dtype=torch.float32)
+        if name.endswith(("cls_token", "position_embeddings")):
+            p[name] = 0.5 * r
+        elif len(shape) >= 2:
+            fan_in = math.prod(shape[1:])
+            p[name] = (1.2 / math.sqrt(fan_in)) * r
+        elif "layernorm" in name and name.endswith("weight"):
+            p[name] = 1 + 0.1 * r
+        else:
+            p[name] = 0.1 * r
+    return p
+
+
+def forward(p, pixels, c, prefix="vit."):
+    """(last hidden state [B, N+1, C], pooled [B, C] or None, logits or None)."""
+    C, H, eps, a, P = c["hidden_size"], c["num_attention_heads"], c["layer_norm_eps"], c["hidden_act"], c["patch_size"]
+    D = C // H
+    e = prefix + "embeddings."
+    x = F.conv2d(pixels, p[e + "patch_embeddings.projection.weight"], p[e + "patch_embeddings.projection.bias"], stride=P)
+    x = x.flatten(2).transpose(1, 2)  # (B, N, C)
+    Bn = x.shape[0]
+    x = torch.cat([p[e + "cls_token"].expand(Bn, -1, -1), x], dim=1) + p[e + "position_embeddings"]
+    Tn = x.shape[1]
+
+    def heads(t):
+        return t.view(Bn, Tn, H, D).permute(0, 2, 1, 3)
+
+    def lin(t, name):
+        return F.linear(t, p[name + ".weight"], p[name + ".bias"])
+
+    def ln(t, name):
+        return F.layer_norm(t, (C,), p[name + ".weight"], p[name + ".bias"], eps)
+
+    for i in range(c["num_hidden_layers"]):
+        l = f"{prefix}encoder.layer.{i}."
+        h = ln(x, l + "layernorm_before")
+        q, k, v = (heads(lin(h, l + "attention.attention." + n)) for n in ("query", "key", "value"))
+        ctx = ((q @ k.transpose(-1, -2) / math.sqrt(D)).softmax(-1) @ v).permute(0, 2, 1, 3).reshape(Bn, Tn, C)
+        x = x + lin(ctx, l + "attention.output.dense")
+        x = x + lin(act(a, lin(ln(x, l + "layernorm_after"), l + "intermediate.dense")), l + "output.dense")
+    x = ln(x, prefix + "layernorm")
+    pooled = torch.tanh(lin(x[:, 0], prefix + "pooler.dense")) if prefix + "pooler.dense.weight" in p else None
+    logits = lin(x[:, 0], "classifier") if "classifier.weight" in p else None
+    return x, pooled, logits
+
+
+def folder(name, config, proc):
+    d = os.path.join(OUT, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for fn, v in (("config.json", config), ("preprocessor_config.json", proc)):
+        with open(os.path.join(d, fn), "w") as f:
+            json.dump(v, f, indent=2, sort_keys=True)
+            f.write("\n")
+    return d
+
+
+def main():
+    torch.set_num_threads(1)
+    torch.manual_seed(SEED)
+    images = make_images()
+    ref = {}
+    batches = {}
+    for pname, proc in PROCESSORS.items():
+        px = []
+        for iname, path in images.items():
+            pixels, resized = preprocess(path, proc)
+            ref[f"pixels.{pname}.{iname}"] = pixels
+            ref[f"resized.{pname}.{iname}"] = resized
+            px.append(pixels)
+        batches[pname] = torch.stack(px).double()
+    for f in (1, 2, 3, 4, 5):  # every Pillow filter, to 29 wide and 35 high
+        for iname, path in images.items():
+            arr = np.array(Image.open(path).convert("RGB").resize((29, 35), resample=f))
+            ref[f"resized.filter{f}.{iname}"] = torch.from_numpy(arr.astype(np.float32))
+
+    c = CONFIG
+    p32 = init_params(param_shapes(c))
+    d = folder("vit-tiny", c, PROCESSORS["bilinear"])
+    write_model(os.path.join(d, "model.safetensors"), p32, torch.float32)
+    stored = read_model(os.path.join(d, "model.safetensors"))
+    for v in stored.values():
+        v.requires_grad_(True)
+    hidden, _, logits = forward(stored, batches["bilinear"], c)
+    loss = F.cross_entropy(logits, torch.tensor(TARGETS))
+    loss.backward()
+    ref["f32.hidden"], ref["f32.logits"], ref["f32.loss"] = hidden, logits, loss.reshape(1)
+    for name in GRADS:
+        ref["f32.grad." + name] = stored["vit." + name if not name.startswith("classifier") else name].grad
+
+    cbf = dict(c, hidden_act="gelu_new", torch_dtype="bfloat16", architectures=["ViTModel"])
+    for k in ("id2label", "label2id"):
+        cbf.pop(k)
+    pbf = init_params(param_shapes(cbf, prefix="", pooler=True, classifier=False))
+    d = folder("vit-tiny-bf16", cbf, PROCESSORS["bicubic"])
+    write_model(os.path.join(d, "model.safetensors"), pbf, torch.bfloat16)
+    hidden, pooled, _ = forward(read_model(os.path.join(d, "model.safetensors")), batches["bicubic"], cbf, prefix="")
+    ref["bf16.hidden"], ref["bf16.pooled"] = hidden, pooled
+
+    d = folder("vit-tiny-wrong-shape", c, PROCESSORS["bilinear"])
+    wrong = dict(p32)
+    name = "vit.embeddings.patch_embeddings.projection.weight"
+    wrong[name] = p32[name][:, :, :4, :4].contiguous()
+    write_model(os.path.join(d, "model.safetensors"), wrong, torch.float32)
+
+    tensors = {k: to_storage(v) for k, v in ref.items()}
+    meta = {
+        "case": "tiny ViT (HF ViTImageProcessor, ViTModel, ViTForImageClassification semantics)",
+        "torch": torch.__version__,
+        "pillow": Image.__version__,
+        "images": "rgb, rgba, gray (testdata/images)",
+        "compute_dtype": "float64",
+        "seed": str(SEED),
+        "generator": "tools/golden/torch_vit.py",
+    }
+    path = os.path.join(OUT, "vit-tiny", "reference.safetensors")
+    write_safetensors(path, tensors, meta)
+    back, bmeta = read_safetensors(path)
+    if set(back) != set(tensors) or bmeta != meta:
+        raise SystemExit(f"{path}: names or metadata differ after reading back")
+    for root in [IMAGES] + [os.path.join(OUT, n) for n in ("vit-tiny", "vit-tiny-bf16", "vit-tiny-wrong-shape")]:
+        for fn in sorted(os.listdir(root)):
+            print(f"{os.path.join(root, fn):60s} {os.path.getsize(os.path.join(root, fn)):7d} bytes")
+    print("f32 logits", ref["f32.logits"].detach().numpy().round(3).tolist())
+
+
+def check_folder(d):
+    """Load a ViT folder (e.g. one attn's vit.Save wrote from vit-tiny) and
+    compare its outputs on the bilinear pixels with the f32 references."""
+    with open(os.path.join(d, "config.json")) as f:
+        cfg = json.load(f)
+    if cfg.get("model_type") != "vit":
+        raise SystemExit(f"{d}: model_type is not vit")
+    p = read_model(os.path.join(d, "model.safetensors"))
+    g, _ = read_safetensors(os.path.join(OUT, "vit-tiny", "reference.safetensors"))
+    pixels = torch.stack([g[f"pixels.bilinear.{n}"] for n in ("rgb", "rgba", "gray")]).double()
+    prefix = "vit." if any(k.startswith("vit.") for k in p) else ""
+    hidden, _, logits = forward(p, pixels, cfg, prefix=prefix)
+    errs = {"hidden": (hidden - g["f32.hidden"].double()).abs().max().item()}
+    if logits is not None:
+        errs["logits"] = (logits - g["f32.logits"].double()).abs().max().item()
+    print(f"{d}: max abs error " + ", ".join(f"{k} {v:.2e}" for k, v in errs.items()))
+    if max(errs.values()) > 1e-4:
+        raise SystemExit("mismatch")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--check"]:
+        check_folder(sys.argv[2])
+    else:
+        main()
