@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"image"
 	"io"
 	"net"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/attn-go/attn/model/bert"
 	"github.com/attn-go/attn/model/gpt"
 	"github.com/attn-go/attn/model/transformer"
+	"github.com/attn-go/attn/model/vit"
 	"github.com/attn-go/attn/tensor"
 	"github.com/attn-go/attn/tokenizer"
 )
@@ -33,6 +35,10 @@ const (
 	maxInputs    = 256     // texts of one embed or translate request
 	maxNewTokens = 4096    // tokens of one generate request
 	maxBeam      = 16
+	// Images come base64-encoded in the JSON, so /v1/classify takes a
+	// larger body.
+	maxImageBody = 32 << 20
+	maxImages    = 64
 )
 
 // server answers HTTP requests with one loaded model. Requests compute one
@@ -52,16 +58,20 @@ type server struct {
 
 	mt     *mtModel  // attn's own translation models
 	marian *marianMT // marian
+
+	vit     *vit.Model // vit
+	vitProc vit.Processor
 }
 
 // endpoints names the one endpoint that runs each kind of model.
 var endpoints = map[string]string{
 	"gpt2": "/v1/generate", "t5": "/v1/generate", "mt5": "/v1/generate",
 	"bert": "/v1/embed", transformer.ModelType: "/v1/translate", "marian": "/v1/translate",
+	"vit": "/v1/classify",
 }
 
 func newServer(dir string) (*server, error) {
-	dir, typ, err := modelOfType(dir, "serve", "gpt2", "t5", "mt5", "bert", transformer.ModelType, "marian")
+	dir, typ, err := modelOfType(dir, "serve", "gpt2", "t5", "mt5", "bert", transformer.ModelType, "marian", "vit")
 	if err != nil {
 		return nil, err
 	}
@@ -75,6 +85,8 @@ func newServer(dir string) (*server, error) {
 		s.bert, s.bertTok, err = loadBERT(dir, "serve")
 	case "marian":
 		s.marian, err = loadMarian(dir)
+	case "vit":
+		s.vit, s.vitProc, err = loadViT(dir, "serve")
 	default:
 		s.mt, err = loadMT(dir)
 	}
@@ -84,7 +96,7 @@ func newServer(dir string) (*server, error) {
 func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "model folder: a GPT (or a run folder from attn train), a BERT, a translation model or a Marian folder")
+	model := fs.String("model", "", "model folder: a GPT (or a run folder from attn train), a T5, a BERT, a translation model, a Marian or a ViT image classifier folder")
 	addr := fs.String("addr", "localhost:8080", "address to listen on")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -133,7 +145,7 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("GET /v1/model", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"model_type": s.typ, "dir": s.dir, "endpoint": endpoints[s.typ]})
 	})
-	for _, ep := range []string{"/v1/generate", "/v1/embed", "/v1/translate"} {
+	for _, ep := range []string{"/v1/generate", "/v1/embed", "/v1/translate", "/v1/classify"} {
 		mux.HandleFunc("POST "+ep, func(w http.ResponseWriter, r *http.Request) {
 			if ep != endpoints[s.typ] {
 				writeError(w, http.StatusNotFound, fmt.Errorf("this server runs a %s model: POST %s", s.typ, endpoints[s.typ]))
@@ -146,7 +158,11 @@ func (s *server) handler() http.Handler {
 }
 
 func (s *server) serve(w http.ResponseWriter, r *http.Request, ep string) {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	limit := int64(maxBody)
+	if ep == "/v1/classify" {
+		limit = maxImageBody
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	var (
 		resp any
@@ -167,6 +183,11 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, ep string) {
 		if err = decodeBody(dec, &req); err == nil {
 			resp, err = s.embed(r.Context(), req)
 		}
+	case "/v1/classify":
+		req := classifyRequest{TopK: 5}
+		if err = decodeBody(dec, &req); err == nil {
+			resp, err = s.classify(r.Context(), req)
+		}
 	default:
 		req := translateRequest{Beam: 4, Alpha: 0.6}
 		if err = decodeBody(dec, &req); err == nil {
@@ -179,7 +200,7 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, ep string) {
 		// The client went away: nobody reads the answer, the log shows 499.
 		w.WriteHeader(499)
 	case errors.As(err, &tooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("the request body is over %d bytes", maxBody))
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("the request body is over %d bytes", limit))
 	case err != nil:
 		writeError(w, http.StatusBadRequest, err)
 	default:
@@ -386,6 +407,41 @@ func (s *server) translate(ctx context.Context, req translateRequest) (*translat
 		return nil, err
 	}
 	return &translateResponse{Translations: out}, nil
+}
+
+type classifyRequest struct {
+	Images [][]byte `json:"images"` // PNG, JPEG or GIF files, base64 in the JSON
+	TopK   int      `json:"top_k"`
+}
+
+type classifyResponse struct {
+	Labels [][]label `json:"labels"` // per image, most probable first
+}
+
+func (s *server) classify(ctx context.Context, req classifyRequest) (*classifyResponse, error) {
+	if len(req.Images) == 0 || len(req.Images) > maxImages {
+		return nil, fmt.Errorf(`"images" has %d images; want 1 to %d`, len(req.Images), maxImages)
+	}
+	if req.TopK < 1 {
+		return nil, fmt.Errorf(`"top_k" is %d; want at least 1`, req.TopK)
+	}
+	imgs := make([]image.Image, len(req.Images))
+	for i, data := range req.Images {
+		img, err := vit.DecodeImage(data)
+		if err != nil {
+			return nil, fmt.Errorf(`"images" %d: %w`, i, err)
+		}
+		imgs[i] = img
+	}
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	labels, err := classifyImages(s.vit, s.vitProc, imgs, req.TopK)
+	if err != nil {
+		return nil, err
+	}
+	return &classifyResponse{Labels: labels}, nil
 }
 
 // lock waits for the model, then gives up if the client has gone away

@@ -1,6 +1,7 @@
 package vit
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -136,16 +137,36 @@ func saveProcessor(dir string, p Processor) error {
 	return atomicfile.Write(filepath.Join(dir, ProcessorFile), append(raw, '\n'))
 }
 
-// ReadImage decodes a PNG, JPEG or GIF file.
+// MaxPixels bounds the images DecodeImage accepts (width × height), so
+// that a small file claiming a huge size cannot take the memory.
+const MaxPixels = 64 << 20
+
+// ReadImage decodes a PNG, JPEG or GIF file (see DecodeImage).
 func ReadImage(path string) (image.Image, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
+	img, err := DecodeImage(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return img, nil
+}
+
+// DecodeImage decodes a PNG, JPEG or GIF image (a GIF's first frame) of at
+// most MaxPixels pixels.
+func DecodeImage(data []byte) (image.Image, error) {
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%w (PNG, JPEG and GIF are read)", err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > MaxPixels {
+		return nil, fmt.Errorf("the image has %d×%d pixels (at most %d are read)", cfg.Width, cfg.Height, MaxPixels)
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("decoding the image: %w", err)
 	}
 	return img, nil
 }

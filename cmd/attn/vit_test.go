@@ -1,0 +1,137 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/attn-go/attn/internal/golden"
+)
+
+var (
+	vitDir    = filepath.Join("..", "..", "testdata", "hf", "vit-tiny")
+	vitImages = []string{"rgb", "rgba", "gray"} // the order of the reference batch
+)
+
+func vitImage(name string) string {
+	return filepath.Join("..", "..", "testdata", "images", name+".png")
+}
+
+// classified is one image's line of `attn classify --json`.
+type classified struct {
+	Image  string
+	Labels []struct {
+		Label string
+		ID    int
+		Score float64
+	}
+}
+
+// TestClassify labels the three test images: the scores must be the softmax
+// of PyTorch's logits for them (tools/golden/torch_vit.py), most probable
+// first, under the config's label names.
+func TestClassify(t *testing.T) {
+	ref := golden.Open(t, "hf/vit-tiny/reference.safetensors").Tensor("f32.logits")
+	args := []string{"classify", "--json", "--batch", "2", "--model", vitDir}
+	for _, name := range vitImages {
+		args = append(args, vitImage(name))
+	}
+	out, code := attn(t, args...)
+	if code != 0 {
+		t.Fatalf("attn classify: exit %d\n%s", code, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines; want one per image:\n%s", len(lines), out)
+	}
+	names := []string{"tabby cat", "golden retriever", "tram", "espresso", "volcano"}
+	for i, line := range lines {
+		var c classified
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			t.Fatal(err)
+		}
+		logits := ref.Data[i*5 : (i+1)*5]
+		var z float64
+		for _, l := range logits {
+			z += math.Exp(float64(l))
+		}
+		if c.Image != vitImage(vitImages[i]) || len(c.Labels) != 5 {
+			t.Fatalf("line %d: %+v", i, c)
+		}
+		for j, l := range c.Labels {
+			want := math.Exp(float64(logits[l.ID])) / z
+			if math.Abs(l.Score-want) > 1e-5 || l.Label != names[l.ID] || (j > 0 && l.Score > c.Labels[j-1].Score) {
+				t.Errorf("image %d, rank %d: %+v; want score %.6f for %q, in falling order", i, j, l, want, names[l.ID])
+			}
+		}
+	}
+	out, code = attn(t, "classify", "--top-k", "2", "--model", vitDir, vitImage("rgb"))
+	if code != 0 || strings.Count(out, "\n") != 3 || !strings.HasPrefix(out, vitImage("rgb")+"\n  0.") {
+		t.Errorf("text output: exit %d\n%s", code, out)
+	}
+
+	bad := filepath.Join(t.TempDir(), "notes.png")
+	os.WriteFile(bad, []byte("not an image"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"--model", vitDir}, "usage: attn classify"},
+		{[]string{"--model", vitDir, bad}, "notes.png: image: unknown format (PNG, JPEG and GIF are read)"},
+		{[]string{"--model", vitDir, "--top-k", "0", bad}, "--top-k 0"},
+		{[]string{"--model", filepath.Join("..", "..", "testdata", "hf", "vit-tiny-bf16"), bad}, "has no classifier"},
+		{[]string{"--model", filepath.Join("..", "..", "testdata", "hf", "gpt2-tiny"), bad}, "attn classify runs vit models (use attn generate"},
+	} {
+		out, code := attn(t, append([]string{"classify"}, tc.args...)...)
+		if code != 1 || !strings.Contains(out, tc.says) {
+			t.Errorf("%v: exit %d, %q; want 1 and %q", tc.args, code, out, tc.says)
+		}
+	}
+}
+
+// TestServeClassify posts the test images to /v1/classify: the labels must
+// be attn classify's; bad requests are 400s that say why.
+func TestServeClassify(t *testing.T) {
+	ts := serveDir(t, vitDir)
+	url := ts.URL + "/v1/classify"
+	var imgs []string
+	for _, name := range vitImages {
+		b, err := os.ReadFile(vitImage(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, fmt.Sprintf("%q", base64.StdEncoding.EncodeToString(b)))
+	}
+	code, v := post(t, url, `{"images": [`+strings.Join(imgs, ", ")+`], "top_k": 3}`)
+	served, _ := v["labels"].([]any)
+	if code != http.StatusOK || len(served) != 3 {
+		t.Fatalf("classify: status %d, %v", code, v)
+	}
+	for i, name := range vitImages {
+		out, _ := attn(t, "classify", "--json", "--top-k", "3", "--model", vitDir, vitImage(name))
+		var c struct{ Labels []any }
+		json.Unmarshal([]byte(out), &c)
+		if got, want := fmt.Sprint(served[i]), fmt.Sprint(c.Labels); got != want {
+			t.Errorf("image %s: served %s, attn classify %s", name, got, want)
+		}
+	}
+	if code, v := post(t, ts.URL+"/v1/embed", `{"input": ["a"]}`); code != 404 || !strings.Contains(v["error"].(string), "POST /v1/classify") {
+		t.Errorf("embed on a ViT: status %d, %v", code, v)
+	}
+	for _, tc := range []struct{ body, says string }{
+		{`{"images": []}`, `"images" has 0 images`},
+		{`{"images": [` + imgs[0] + `], "top_k": 0}`, `"top_k" is 0`},
+		{`{"images": ["bm90IGFuIGltYWdl"]}`, `"images" 0: image: unknown format`},
+		{`{"images": ["%%%"]}`, "illegal base64"},
+	} {
+		if code, v := post(t, url, tc.body); code != 400 || !strings.Contains(v["error"].(string), tc.says) {
+			t.Errorf("body %.40q: status %d, %v; want 400 naming %q", tc.body, code, v, tc.says)
+		}
+	}
+}
