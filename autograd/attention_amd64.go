@@ -51,6 +51,33 @@ func geluTanhBack(x, t, dy, dx []float32) {
 	geluTanhBackGo(x, t, dy, dx)
 }
 
+// geluErfFwdAVX2 and geluErfBwdAVX2 are geluErfGo and geluErfBackGo over
+// n elements, n a positive multiple of 8.
+//
+//go:noescape
+func geluErfFwdAVX2(x, e, y *float32, n int)
+
+//go:noescape
+func geluErfBwdAVX2(x, e, dy, dx *float32, n int)
+
+// geluErf sets e = e^(−x²/2) and y = x·Φ(x) (see geluErfGo).
+func geluErf(x, e, y []float32) {
+	if n := len(x) &^ 7; attnSIMD && n > 0 {
+		geluErfFwdAVX2(&x[0], &e[:n][0], &y[:n][0], n)
+		x, e, y = x[n:], e[n:], y[n:]
+	}
+	geluErfGo(x, e, y)
+}
+
+// geluErfBack adds exact GELU's gradient into dx (see geluErfBackGo).
+func geluErfBack(x, e, dy, dx []float32) {
+	if n := len(x) &^ 7; attnSIMD && n > 0 {
+		geluErfBwdAVX2(&x[0], &e[:n][0], &dy[:n][0], &dx[:n][0], n)
+		x, e, dy, dx = x[n:], e[n:], dy[n:], dx[n:]
+	}
+	geluErfBackGo(x, e, dy, dx)
+}
+
 // lnFwdRowAVX2 normalises one row of c values (c a positive multiple of 8):
 // y = (x − mean)·rstd·w + b, returning mean and rstd.
 //

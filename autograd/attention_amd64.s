@@ -815,3 +815,169 @@ axpbSet:
 	JNZ axpbSet
 	VZEROUPPER
 	RET
+
+// Exact GELU (ops.go's geluErf and geluErfBack), eight lanes at a time:
+// erfconst holds eight copies of each constant of normCDF, then −½ and
+// 1/√(2π).
+DATA erfconst<>+0(SB)/4, $0x3e6d3388  // p/√2
+DATA erfconst<>+4(SB)/4, $0x3e6d3388
+DATA erfconst<>+8(SB)/4, $0x3e6d3388
+DATA erfconst<>+12(SB)/4, $0x3e6d3388
+DATA erfconst<>+16(SB)/4, $0x3e6d3388
+DATA erfconst<>+20(SB)/4, $0x3e6d3388
+DATA erfconst<>+24(SB)/4, $0x3e6d3388
+DATA erfconst<>+28(SB)/4, $0x3e6d3388
+DATA erfconst<>+32(SB)/4, $0x3e827906  // a1
+DATA erfconst<>+36(SB)/4, $0x3e827906
+DATA erfconst<>+40(SB)/4, $0x3e827906
+DATA erfconst<>+44(SB)/4, $0x3e827906
+DATA erfconst<>+48(SB)/4, $0x3e827906
+DATA erfconst<>+52(SB)/4, $0x3e827906
+DATA erfconst<>+56(SB)/4, $0x3e827906
+DATA erfconst<>+60(SB)/4, $0x3e827906
+DATA erfconst<>+64(SB)/4, $0xbe91a98e  // a2
+DATA erfconst<>+68(SB)/4, $0xbe91a98e
+DATA erfconst<>+72(SB)/4, $0xbe91a98e
+DATA erfconst<>+76(SB)/4, $0xbe91a98e
+DATA erfconst<>+80(SB)/4, $0xbe91a98e
+DATA erfconst<>+84(SB)/4, $0xbe91a98e
+DATA erfconst<>+88(SB)/4, $0xbe91a98e
+DATA erfconst<>+92(SB)/4, $0xbe91a98e
+DATA erfconst<>+96(SB)/4, $0x3fb5f0e3  // a3
+DATA erfconst<>+100(SB)/4, $0x3fb5f0e3
+DATA erfconst<>+104(SB)/4, $0x3fb5f0e3
+DATA erfconst<>+108(SB)/4, $0x3fb5f0e3
+DATA erfconst<>+112(SB)/4, $0x3fb5f0e3
+DATA erfconst<>+116(SB)/4, $0x3fb5f0e3
+DATA erfconst<>+120(SB)/4, $0x3fb5f0e3
+DATA erfconst<>+124(SB)/4, $0x3fb5f0e3
+DATA erfconst<>+128(SB)/4, $0xbfba00e3  // a4
+DATA erfconst<>+132(SB)/4, $0xbfba00e3
+DATA erfconst<>+136(SB)/4, $0xbfba00e3
+DATA erfconst<>+140(SB)/4, $0xbfba00e3
+DATA erfconst<>+144(SB)/4, $0xbfba00e3
+DATA erfconst<>+148(SB)/4, $0xbfba00e3
+DATA erfconst<>+152(SB)/4, $0xbfba00e3
+DATA erfconst<>+156(SB)/4, $0xbfba00e3
+DATA erfconst<>+160(SB)/4, $0x3f87dc22  // a5
+DATA erfconst<>+164(SB)/4, $0x3f87dc22
+DATA erfconst<>+168(SB)/4, $0x3f87dc22
+DATA erfconst<>+172(SB)/4, $0x3f87dc22
+DATA erfconst<>+176(SB)/4, $0x3f87dc22
+DATA erfconst<>+180(SB)/4, $0x3f87dc22
+DATA erfconst<>+184(SB)/4, $0x3f87dc22
+DATA erfconst<>+188(SB)/4, $0x3f87dc22
+DATA erfconst<>+192(SB)/4, $0xbf000000  // −½
+DATA erfconst<>+196(SB)/4, $0xbf000000
+DATA erfconst<>+200(SB)/4, $0xbf000000
+DATA erfconst<>+204(SB)/4, $0xbf000000
+DATA erfconst<>+208(SB)/4, $0xbf000000
+DATA erfconst<>+212(SB)/4, $0xbf000000
+DATA erfconst<>+216(SB)/4, $0xbf000000
+DATA erfconst<>+220(SB)/4, $0xbf000000
+DATA erfconst<>+224(SB)/4, $0x3ecc422a  // 1/√(2π)
+DATA erfconst<>+228(SB)/4, $0x3ecc422a
+DATA erfconst<>+232(SB)/4, $0x3ecc422a
+DATA erfconst<>+236(SB)/4, $0x3ecc422a
+DATA erfconst<>+240(SB)/4, $0x3ecc422a
+DATA erfconst<>+244(SB)/4, $0x3ecc422a
+DATA erfconst<>+248(SB)/4, $0x3ecc422a
+DATA erfconst<>+252(SB)/4, $0x3ecc422a
+GLOBL erfconst<>(SB), RODATA|NOPTR, $256
+
+// NORMCDF sets Y1 = Φ(v) from Y0 = v and Y6 = e^(−v²/2), as normCDF:
+// t = 1/(1 + p·|v|), h = ½ − ½·e·t·P(t), Φ = ½ + sign(v)·h. It uses Y2, Y3
+// and Y7, and expects Y10 = the sign bit, Y11 = 1, Y12 = ½.
+#define NORMCDF \
+	VANDNPS Y0, Y10, Y1; \
+	VMOVAPS Y11, Y2; \
+	VFMADD231PS erfconst<>+0(SB), Y1, Y2; \
+	VDIVPS Y2, Y11, Y2; \
+	VMOVUPS erfconst<>+160(SB), Y7; \
+	VFMADD213PS erfconst<>+128(SB), Y2, Y7; \
+	VFMADD213PS erfconst<>+96(SB), Y2, Y7; \
+	VFMADD213PS erfconst<>+64(SB), Y2, Y7; \
+	VFMADD213PS erfconst<>+32(SB), Y2, Y7; \
+	VMULPS Y2, Y7, Y7; \
+	VMULPS Y6, Y7, Y7; \
+	VMOVAPS Y12, Y1; \
+	VFNMADD231PS Y7, Y12, Y1; \
+	VANDPS Y0, Y10, Y3; \
+	VORPS Y3, Y1, Y1; \
+	VADDPS Y12, Y1, Y1
+
+// func geluErfFwdAVX2(x, e, y *float32, n int)
+// e = e^(−x²/2), y = x·Φ(x) for n a positive multiple of 8.
+TEXT ·geluErfFwdAVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ e+8(FP), DI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS geluconst<>+12(SB), Y12 // ½
+	VBROADCASTSS geluconst<>+16(SB), Y11 // 1
+	VBROADCASTSS geluconst<>+20(SB), Y10 // the sign bit
+	VMOVUPS attnconst<>+0(SB), Y9        // −87
+	VMOVUPS attnconst<>+96(SB), Y8       // 1.5·2^23
+erfFwd:
+	VMOVUPS (SI), Y0                          // v
+	VMULPS Y0, Y0, Y3                         // v²
+	VMULPS erfconst<>+192(SB), Y3, Y3         // a = −½v²
+	VCMPPS $5, Y9, Y3, Y13                    // a ≥ −87 (or NaN): e is not 0 to float32
+	VMAXPS Y3, Y9, Y3
+	VMOVAPS Y8, Y4
+	VFMADD231PS attnconst<>+64(SB), Y3, Y4    // a·log2e + 1.5·2^23: n in its low bits
+	VSUBPS Y8, Y4, Y5                         // n
+	VFNMADD231PS attnconst<>+128(SB), Y5, Y3  // r = a − n·ln2
+	VFNMADD231PS attnconst<>+160(SB), Y5, Y3
+	VMOVUPS attnconst<>+192(SB), Y6
+	VFMADD213PS attnconst<>+224(SB), Y3, Y6   // Σ r^i/i!, i <= 7, by Horner
+	VFMADD213PS attnconst<>+256(SB), Y3, Y6
+	VFMADD213PS attnconst<>+288(SB), Y3, Y6
+	VFMADD213PS attnconst<>+320(SB), Y3, Y6
+	VFMADD213PS attnconst<>+352(SB), Y3, Y6
+	VFMADD213PS attnconst<>+384(SB), Y3, Y6
+	VFMADD213PS attnconst<>+384(SB), Y3, Y6
+	VPSUBD attnconst<>+416(SB), Y4, Y4        // n + 127
+	VPSLLD $23, Y4, Y4                        // 2^n
+	VMULPS Y4, Y6, Y6
+	VANDPS Y13, Y6, Y6                        // e, 0 where a < −87 (as expShift)
+	VMOVUPS Y6, (DI)
+	NORMCDF
+	VMULPS Y0, Y1, Y1                         // v·Φ(v)
+	VMOVUPS Y1, (DX)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JNZ erfFwd
+	VZEROUPPER
+	RET
+
+// func geluErfBwdAVX2(x, e, dy, dx *float32, n int)
+// dx += dy·(Φ(x) + x·e/√(2π)) for n a positive multiple of 8.
+TEXT ·geluErfBwdAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ e+8(FP), DI
+	MOVQ dy+16(FP), DX
+	MOVQ dx+24(FP), R8
+	MOVQ n+32(FP), CX
+	VBROADCASTSS geluconst<>+12(SB), Y12 // ½
+	VBROADCASTSS geluconst<>+16(SB), Y11 // 1
+	VBROADCASTSS geluconst<>+20(SB), Y10 // the sign bit
+erfBwd:
+	VMOVUPS (SI), Y0                      // v
+	VMOVUPS (DI), Y6                      // e
+	NORMCDF
+	VMULPS Y0, Y6, Y3                     // v·e
+	VFMADD231PS erfconst<>+224(SB), Y3, Y1 // Φ + v·e/√(2π)
+	VMOVUPS (R8), Y4
+	VFMADD231PS (DX), Y1, Y4              // dx + dy·derivative
+	VMOVUPS Y4, (R8)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, DX
+	ADDQ $32, R8
+	SUBQ $8, CX
+	JNZ erfBwd
+	VZEROUPPER
+	RET

@@ -11,6 +11,12 @@ func geluTanh(x, t, y []float32) { geluTanhGo(x, t, y) }
 // geluTanhBack adds GELU's gradient into dx (see geluTanhBackGo).
 func geluTanhBack(x, t, dy, dx []float32) { geluTanhBackGo(x, t, dy, dx) }
 
+// geluErf sets e = e^(−x²/2) and y = x·Φ(x) (see geluErfGo).
+func geluErf(x, e, y []float32) { geluErfGo(x, e, y) }
+
+// geluErfBack adds exact GELU's gradient into dx (see geluErfBackGo).
+func geluErfBack(x, e, dy, dx []float32) { geluErfBackGo(x, e, dy, dx) }
+
 // lnFwdRow normalises one row (see lnFwdRowGo).
 func lnFwdRow(x, w, b, y []float32, eps float32) (mean, rstd float32) {
 	return lnFwdRowGo(x, w, b, y, eps)

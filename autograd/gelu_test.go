@@ -56,6 +56,64 @@ func TestGELUKernels(t *testing.T) {
 	}
 }
 
+// TestGELUErf compares exact GELU's loops (assembly where the CPU has it,
+// and Go) with each other and with float64 math (math.Erf), on lengths up
+// to 70 and on extreme inputs: y and the gradient to 3e-7 of max(1, |value|).
+func TestGELUErf(t *testing.T) {
+	rng := tensor.NewRNG(7)
+	for n := 0; n <= 70; n++ {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.Normal() * 3)
+		}
+		if n > 5 {
+			x[0], x[1], x[2], x[3], x[4] = 0, -30, 30, 1e-20, float32(math.Inf(-1))
+		}
+		dy := make([]float32, n)
+		for i := range dy {
+			dy[i] = float32(rng.Normal())
+		}
+		e, y, dx := make([]float32, n), make([]float32, n), make([]float32, n)
+		eg, yg, dxg := make([]float32, n), make([]float32, n), make([]float32, n)
+		for i := range dx {
+			dx[i], dxg[i] = 0.5, 0.5
+		}
+		geluErf(x, e, y) // assembly where the CPU has it
+		geluErfBack(x, e, dy, dx)
+		geluErfGo(x, eg, yg)
+		geluErfBackGo(x, eg, dy, dxg)
+		for i, v := range x {
+			if !sameFloat(y[i], yg[i]) || !sameFloat(dx[i], dxg[i]) || !sameFloat(e[i], eg[i]) {
+				t.Fatalf("n %d, x %g: y, dx, e = %g, %g, %g; the Go loops give %g, %g, %g", n, v, y[i], dx[i], e[i], yg[i], dxg[i], eg[i])
+			}
+			xv := float64(v)
+			cdf := 0.5 * (1 + math.Erf(xv/math.Sqrt2))
+			want, wantDx := xv*cdf, 0.5+float64(dy[i])*(cdf+xv*math.Exp(-0.5*xv*xv)/math.Sqrt(2*math.Pi))
+			if math.IsInf(xv, -1) { // −∞·Φ(−∞): PyTorch gives NaN too
+				if !math.IsNaN(float64(y[i])) {
+					t.Errorf("GELU(−Inf) = %g; want NaN", y[i])
+				}
+				continue
+			}
+			if d := math.Abs(float64(y[i]) - want); d > 3e-7*max(1, math.Abs(want)) {
+				t.Fatalf("n %d, x %g: y = %g, want %g", n, v, y[i], want)
+			}
+			if d := math.Abs(float64(dx[i]) - wantDx); d > 3e-7*max(1, math.Abs(wantDx)) {
+				t.Fatalf("n %d, x %g: dx = %g, want %g", n, v, dx[i], wantDx)
+			}
+		}
+	}
+}
+
+// sameFloat reports whether a and b are equal to within 3e-7 relative, or
+// both NaN (FMAs round the assembly's last bits differently).
+func sameFloat(a, b float32) bool {
+	if a != a || b != b {
+		return a != a && b != b
+	}
+	return math.Abs(float64(a-b)) <= 3e-7*max(1, math.Abs(float64(b)))
+}
+
 // TestLayerNormRows compares LayerNorm's row loops on this build (assembly
 // where the CPU has it) with the Go loops, on widths with and without a
 // vector tail, with and without an input gradient.

@@ -145,9 +145,40 @@ def bench_train_gpt(a):
             "ms": dur * 1e3, "tokens_per_s": batch * block / dur}
 
 
+def bench_vit(a):
+    # ViT-B/16 at 224 pixels, HF's ViTForImageClassification forward (eager
+    # attention), random weights, 1,000 labels, inference mode.
+    C, L, H, I, P, S, labels = 768, 12, 12, 3072, 16, 224, 1000
+    n, T = (S // P) ** 2, (S // P) ** 2 + 1
+    lin = lambda i, o: nn.Linear(i, o)
+    layers = nn.ModuleList(nn.ModuleDict(dict(
+        ln1=nn.LayerNorm(C, eps=1e-12), q=lin(C, C), k=lin(C, C), v=lin(C, C), o=lin(C, C),
+        ln2=nn.LayerNorm(C, eps=1e-12), fc1=lin(C, I), fc2=lin(I, C))) for _ in range(L))
+    proj, ln, head = nn.Conv2d(3, C, P, stride=P), nn.LayerNorm(C, eps=1e-12), lin(C, labels)
+    cls, pos = torch.randn(1, 1, C) * 0.02, torch.randn(1, T, C) * 0.02
+    px = torch.randn(a.batch, 3, S, S)
+
+    def forward():
+        B = px.shape[0]
+        x = torch.cat([cls.expand(B, -1, -1), proj(px).flatten(2).transpose(1, 2)], 1) + pos
+        for l in layers:
+            h = l["ln1"](x)
+            q, k, v = (l[z](h).view(B, T, H, -1).transpose(1, 2) for z in ("q", "k", "v"))
+            att = (q @ k.transpose(-1, -2) / math.sqrt(C // H)).softmax(-1)
+            x = x + l["o"]((att @ v).transpose(1, 2).reshape(B, T, C))
+            x = x + l["fc2"](F.gelu(l["fc1"](l["ln2"](x))))
+        return head(ln(x)[:, 0])
+
+    with torch.inference_mode():
+        dur = measure(a.reps, forward)
+    flops = 2 * a.batch * (n * 3 * P * P * C + L * (T * (4 * C * C + 2 * C * I) + 2 * T * T * C) + labels * C)
+    return {"bench": "vit", "params": {"model": "vit-base-patch16-224", "batch": a.batch, "images_per_s": a.batch / dur},
+            "ms": dur * 1e3, "gflops": flops / dur / 1e9}
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("bench", choices=["gemm", "attention", "train", "train-gpt"])
+    p.add_argument("bench", choices=["gemm", "attention", "train", "train-gpt", "vit"])
     p.add_argument("--m", type=int, default=1024)
     p.add_argument("--n", type=int, default=1024)
     p.add_argument("--k", type=int, default=1024)
@@ -161,7 +192,7 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    r = {"gemm": bench_gemm, "attention": bench_attention, "train": bench_train, "train-gpt": bench_train_gpt}[a.bench](a)
+    r = {"gemm": bench_gemm, "attention": bench_attention, "train": bench_train, "train-gpt": bench_train_gpt, "vit": bench_vit}[a.bench](a)
     r["params"]["threads"] = torch.get_num_threads()
     r["params"]["openblas"] = openblas_core()
     print(json.dumps(r))
