@@ -348,6 +348,17 @@ func reluBackGo(xs, dy, dx []float32) {
 func (tp *Tape) GELU(x *Var) *Var {
 	y := tp.output(x.Value.Shape...)
 	xd := x.Value.Data
+	if tp == nil || tp.noGrad || !needs(x) { // no backward pass: e is scratch
+		tensor.Parallel(len(xd), elemGrain, func(lo, hi int) {
+			var e [512]float32
+			for i := lo; i < hi; i += len(e) {
+				j := min(i+len(e), hi)
+				geluErf(xd[i:j], e[:j-i], y.Data[i:j])
+			}
+		})
+		out, _ := tp.result(y, x)
+		return out
+	}
 	e := tp.take(len(xd), false) // written in full
 	tensor.Parallel(len(xd), elemGrain, func(lo, hi int) { geluErf(xd[lo:hi], e[lo:hi], y.Data[lo:hi]) })
 	out, rec := tp.result(y, x)
