@@ -1,0 +1,230 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/data"
+	"github.com/attn-go/attn/model/vit"
+	"github.com/attn-go/attn/nn"
+	"github.com/attn-go/attn/tensor"
+)
+
+// ImageData says how an image-classification job draws its batches.
+type ImageData struct {
+	Batch     int     `json:"batch"`           // images per micro-batch
+	Smoothing float32 `json:"label_smoothing"` // of the cross-entropy
+	Seed      uint64  `json:"seed"`            // the order of each epoch
+	// Folder is the image folder (data.ImageFolder) the job trains on,
+	// empty for generated digits; saved so a resumed run reads it again.
+	Folder string `json:"folder,omitempty"`
+}
+
+// ImageJob trains a ViT classifier on labelled images: each epoch visits
+// the training images once in a new random order; evaluation is the loss
+// and accuracy over every validation image.
+type ImageJob struct {
+	Data       ImageData
+	Model      *vit.Model
+	Processor  vit.Processor
+	Train, Val []data.Image
+
+	epoch, pos int
+	order      []int
+}
+
+// Check reports settings the job cannot run with.
+func (j *ImageJob) Check() error {
+	switch {
+	case j.Data.Batch <= 0:
+		return fmt.Errorf("train: batch %d must be positive", j.Data.Batch)
+	case j.Data.Smoothing < 0 || j.Data.Smoothing >= 1:
+		return fmt.Errorf("train: label smoothing %v outside [0, 1)", j.Data.Smoothing)
+	case len(j.Train) == 0 || len(j.Val) == 0:
+		return fmt.Errorf("train: need training and validation images (have %d and %d)", len(j.Train), len(j.Val))
+	case j.Model.Classifier == nil:
+		return fmt.Errorf("train: the model has no classifier")
+	}
+	for _, set := range [][]data.Image{j.Train, j.Val} {
+		for _, im := range set {
+			if im.Label < 0 || im.Label >= j.Model.Labels() {
+				return fmt.Errorf("train: image %s has label %d; the classifier has %d", im.Path, im.Label, j.Model.Labels())
+			}
+		}
+	}
+	return j.Processor.Validate(j.Model.Cfg)
+}
+
+// Params implements Job.
+func (j *ImageJob) Params() []nn.Param { return j.Model.Params() }
+
+// NoDecay implements Job: biases, LayerNorms, the class token and the
+// positions are not decayed (as timm and HF's Trainer leave them).
+func (j *ImageJob) NoDecay() map[*autograd.Var]bool {
+	out := map[*autograd.Var]bool{}
+	for _, p := range j.Model.Params() {
+		if len(p.Value.Shape) < 2 || p.Var == j.Model.Embeddings.CLS || p.Var == j.Model.Embeddings.Position {
+			out[p.Var] = true
+		}
+	}
+	return out
+}
+
+// pixels decodes and prepares images, on all cores.
+func (j *ImageJob) pixels(ims []data.Image) ([]float32, []int, error) {
+	c := j.Model.Cfg
+	per := c.Channels * c.ImageSize * c.ImageSize
+	px, labels := make([]float32, len(ims)*per), make([]int, len(ims))
+	errs := make([]error, len(ims))
+	tensor.ParallelFor(len(ims), func(i int) {
+		img := ims[i].Img
+		if img == nil {
+			var err error
+			if img, err = vit.ReadImage(ims[i].Path); err != nil {
+				errs[i] = err
+				return
+			}
+		}
+		x, err := j.Processor.Pixels(img)
+		if err != nil {
+			errs[i] = fmt.Errorf("%s: %w", ims[i].Path, err)
+			return
+		}
+		copy(px[i*per:], x)
+		labels[i] = ims[i].Label
+	})
+	for _, err := range errs {
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return px, labels, nil
+}
+
+// next returns the next Batch training images, starting a new epoch (a new
+// order, drawn from the seed and the epoch number) as one runs out.
+func (j *ImageJob) next() []data.Image {
+	out := make([]data.Image, 0, j.Data.Batch)
+	for len(out) < j.Data.Batch {
+		if j.order == nil || j.pos == len(j.order) {
+			if j.order != nil {
+				j.epoch++
+			}
+			j.order, j.pos = tensor.NewRNG(j.Data.Seed^uint64(j.epoch+1)*0x9e3779b97f4a7c15).Perm(len(j.Train)), 0
+		}
+		out = append(out, j.Train[j.order[j.pos]])
+		j.pos++
+	}
+	return out
+}
+
+// Loss implements Job: the label-smoothed cross-entropy of one batch; its
+// "tokens" are images.
+func (j *ImageJob) Loss(tp *autograd.Tape) (*autograd.Var, int, error) {
+	ims := j.next()
+	px, labels, err := j.pixels(ims)
+	if err != nil {
+		return nil, 0, err
+	}
+	h, err := j.Model.Forward(tp, px, len(ims))
+	if err != nil {
+		return nil, 0, err
+	}
+	logits, err := j.Model.Logits(tp, h)
+	if err != nil {
+		return nil, 0, err
+	}
+	return tp.CrossEntropy(logits, labels, -1, j.Data.Smoothing), len(ims), nil
+}
+
+// Evaluate implements Job: the mean cross-entropy (without smoothing) and
+// the accuracy over all validation images.
+func (j *ImageJob) Evaluate() (map[string]float64, error) {
+	loss, acc, err := EvaluateImages(j.Model, j.Processor, j.Val, j.Data.Batch)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]float64{"val_loss": loss, "val_accuracy": acc}, nil
+}
+
+// EvaluateImages returns a classifier's mean cross-entropy and top-1
+// accuracy over labelled images, batch at a time.
+func EvaluateImages(m *vit.Model, p vit.Processor, ims []data.Image, batch int) (loss, accuracy float64, err error) {
+	if len(ims) == 0 {
+		return 0, 0, fmt.Errorf("train: no images to evaluate")
+	}
+	j := &ImageJob{Model: m, Processor: p}
+	var sum float64
+	right := 0
+	for lo := 0; lo < len(ims); lo += batch {
+		part := ims[lo:min(lo+batch, len(ims))]
+		px, labels, err := j.pixels(part)
+		if err != nil {
+			return 0, 0, err
+		}
+		logits, err := m.Classify(px, len(part))
+		if err != nil {
+			return 0, 0, err
+		}
+		sum += float64((*autograd.Tape)(nil).CrossEntropy(autograd.Const(logits), labels, -1, 0).Item()) * float64(len(part))
+		n := m.Labels()
+		for i, l := range labels {
+			row := logits.Data[i*n : (i+1)*n]
+			best := 0
+			for k, v := range row {
+				if v > row[best] {
+					best = k
+				}
+			}
+			if best == l {
+				right++
+			}
+		}
+	}
+	return sum / float64(len(ims)), float64(right) / float64(len(ims)), nil
+}
+
+// SaveModel implements Job: a HuggingFace ViT folder with its processor.
+func (j *ImageJob) SaveModel(dir string) error { return vit.Save(dir, j.Model, j.Processor) }
+
+// imageState is the image job's position: the epoch and how far into it.
+type imageState struct {
+	Epoch int `json:"epoch"`
+	Pos   int `json:"pos"`
+}
+
+// DataState implements Job.
+func (j *ImageJob) DataState() json.RawMessage {
+	b, _ := json.Marshal(imageState{j.epoch, j.pos})
+	return b
+}
+
+// SetDataState implements Job.
+func (j *ImageJob) SetDataState(b json.RawMessage) error {
+	var st imageState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return fmt.Errorf("train: image data state: %w", err)
+	}
+	if st.Pos < 0 || st.Pos > len(j.Train) || st.Epoch < 0 {
+		return fmt.Errorf("train: image data state %+v does not fit %d training images", st, len(j.Train))
+	}
+	j.epoch, j.pos = st.Epoch, st.Pos
+	j.order = tensor.NewRNG(j.Data.Seed ^ uint64(j.epoch+1)*0x9e3779b97f4a7c15).Perm(len(j.Train))
+	return nil
+}
+
+// ReadImageData returns the data settings saved with an image
+// classification run's checkpoint.
+func ReadImageData(ckpt string) (ImageData, RunConfig, error) {
+	var d ImageData
+	st, err := ReadState(ckpt)
+	if err != nil {
+		return d, st.Config, err
+	}
+	if err := json.Unmarshal(st.Job, &d); err != nil {
+		return d, st.Config, fmt.Errorf("train: %s: job settings: %w", filepath.Join(ckpt, "trainer_state.json"), err)
+	}
+	return d, st.Config, nil
+}
