@@ -34,15 +34,15 @@ var imageExts = []string{".png", ".jpg", ".jpeg", ".gif"}
 func ImageFolder(dir string) (train, val []Image, labels []string, err error) {
 	for _, name := range []string{"val", "validation", "test"} {
 		if isDir(filepath.Join(dir, "train")) && isDir(filepath.Join(dir, name)) {
-			train, labels, err = listImages(filepath.Join(dir, "train"), nil)
+			train, labels, err = ListImages(filepath.Join(dir, "train"), nil)
 			if err != nil {
 				return nil, nil, nil, err
 			}
-			val, _, err = listImages(filepath.Join(dir, name), labels)
+			val, _, err = ListImages(filepath.Join(dir, name), labels)
 			return train, val, labels, err
 		}
 	}
-	all, labels, err := listImages(dir, nil)
+	all, labels, err := ListImages(dir, nil)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -66,9 +66,11 @@ func isDir(path string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// listImages reads dir/<label>/<image>. With labels given (a validation
-// split), every subfolder must be one of them.
-func listImages(dir string, labels []string) ([]Image, []string, error) {
+// ListImages lists dir/<label>/<image> (PNG, JPEG and GIF files). Without
+// labels, the subfolders (two or more) are the labels, sorted by name; with
+// labels given (a validation split, or a trained classifier's), every
+// subfolder must be one of them, and an image's Label is its index there.
+func ListImages(dir string, labels []string) ([]Image, []string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("data: %w", err)

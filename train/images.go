@@ -3,7 +3,6 @@ package train
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 
 	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/data"
@@ -17,9 +16,6 @@ type ImageData struct {
 	Batch     int     `json:"batch"`           // images per micro-batch
 	Smoothing float32 `json:"label_smoothing"` // of the cross-entropy
 	Seed      uint64  `json:"seed"`            // the order of each epoch
-	// Folder is the image folder (data.ImageFolder) the job trains on,
-	// empty for generated digits; saved so a resumed run reads it again.
-	Folder string `json:"folder,omitempty"`
 }
 
 // ImageJob trains a ViT classifier on labelled images: each epoch visits
@@ -213,18 +209,4 @@ func (j *ImageJob) SetDataState(b json.RawMessage) error {
 	j.epoch, j.pos = st.Epoch, st.Pos
 	j.order = tensor.NewRNG(j.Data.Seed ^ uint64(j.epoch+1)*0x9e3779b97f4a7c15).Perm(len(j.Train))
 	return nil
-}
-
-// ReadImageData returns the data settings saved with an image
-// classification run's checkpoint.
-func ReadImageData(ckpt string) (ImageData, RunConfig, error) {
-	var d ImageData
-	st, err := ReadState(ckpt)
-	if err != nil {
-		return d, st.Config, err
-	}
-	if err := json.Unmarshal(st.Job, &d); err != nil {
-		return d, st.Config, fmt.Errorf("train: %s: job settings: %w", filepath.Join(ckpt, "trainer_state.json"), err)
-	}
-	return d, st.Config, nil
 }

@@ -16,12 +16,22 @@ type Progress struct {
 	TTY   bool
 	Total int
 	Every int // for plain output; 0 means Total/20
+	// Unit names what the job's "tokens" are in the rate ("tok", the
+	// default; "img" for images).
+	Unit string
 
 	start     time.Time
 	startStep int
 	smooth    float64 // exponential moving average of the loss
 	tokRate   float64
 	drawn     bool
+}
+
+func (p *Progress) unit() string {
+	if p.Unit == "" {
+		return "tok"
+	}
+	return p.Unit
 }
 
 // IsTerminal reports whether w is a character device (a terminal).
@@ -49,7 +59,7 @@ func (p *Progress) Update(st Stats) {
 		const width = 24
 		filled := width * st.Step / max(p.Total, 1)
 		bar := strings.Repeat("█", filled) + strings.Repeat("░", width-filled)
-		fmt.Fprintf(p.W, "\r\x1b[K%s %d/%d  loss %.4f  lr %.2e  %s tok/s  ETA %s", bar, st.Step, p.Total, p.smooth, st.LR, humanRate(p.tokRate), eta.Round(time.Second))
+		fmt.Fprintf(p.W, "\r\x1b[K%s %d/%d  loss %.4f  lr %.2e  %s %s/s  ETA %s", bar, st.Step, p.Total, p.smooth, st.LR, humanRate(p.tokRate), p.unit(), eta.Round(time.Second))
 		p.drawn = true
 		return
 	}
@@ -58,7 +68,7 @@ func (p *Progress) Update(st Stats) {
 		every = max(1, p.Total/20)
 	}
 	if st.Step%every == 0 || st.Step == p.Total {
-		fmt.Fprintf(p.W, "step %d/%d  loss %.4f  lr %.2e  %s tok/s  elapsed %s  ETA %s\n", st.Step, p.Total, p.smooth, st.LR, humanRate(p.tokRate), time.Since(p.start).Round(time.Second), eta.Round(time.Second))
+		fmt.Fprintf(p.W, "step %d/%d  loss %.4f  lr %.2e  %s %s/s  elapsed %s  ETA %s\n", st.Step, p.Total, p.smooth, st.LR, humanRate(p.tokRate), p.unit(), time.Since(p.start).Round(time.Second), eta.Round(time.Second))
 	}
 }
 

@@ -206,7 +206,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	model := fs.String("model", "", "model folder (or a run folder from attn train)")
-	file := fs.String("data", "", "text file to score")
+	file := fs.String("data", "", "text file to score (a GPT), or a folder of labelled images, <label>/<image> (a ViT classifier)")
 	asJSON := fs.Bool("json", false, `print one JSON line ({"loss":...,"perplexity":...,"tokens":...} for a model; sacreBLEU's fields for --bleu)`)
 	bleu := fs.Bool("bleu", false, "score the translations in the file argument against --ref files: corpus BLEU as sacreBLEU computes it (13a, case-sensitive)")
 	chrf := fs.Bool("chrf", false, "like --bleu, but chrF2")
@@ -230,7 +230,14 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *file == "" {
 		return errors.New("--data is required")
 	}
-	m, tok, err := loadLM(*model, "eval")
+	dir, typ, err := modelOfType(*model, "eval", "gpt2", "vit")
+	if err != nil {
+		return err
+	}
+	if typ == "vit" {
+		return evalImages(dir, *file, *asJSON, stdout)
+	}
+	m, tok, err := loadLM(dir, "eval")
 	if err != nil {
 		return err
 	}

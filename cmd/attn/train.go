@@ -24,7 +24,8 @@ import (
 )
 
 // runTrain dispatches on --preset: the GPT presets train a language model,
-// copy and reverse the encoder-decoder on synthetic tasks.
+// multi30k-de-en, copy and reverse the encoder-decoder, digits and images a
+// ViT image classifier.
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	preset := "shakespeare-char"
 	for i, a := range args {
@@ -39,6 +40,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return runTrainCopy(args, stdout, stderr)
 	case "multi30k-de-en":
 		return runTrainTranslation(args, stdout, stderr)
+	case "digits", "images":
+		return runTrainImages(args, stdout, stderr)
 	}
 	return runTrainLM(args, stdout, stderr)
 }
@@ -128,7 +131,7 @@ func bindLMFlags(fs *flag.FlagSet, p *lmPreset) (apply func()) {
 func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	presetName := fs.String("preset", "shakespeare-char", "what to train: shakespeare-char, baby-gpt (GPT on the embedded Tiny Shakespeare), multi30k-de-en (translation), copy or reverse (encoder-decoder on synthetic tasks)")
+	presetName := fs.String("preset", "shakespeare-char", "what to train: shakespeare-char, baby-gpt (GPT on the embedded Tiny Shakespeare), multi30k-de-en (translation), copy or reverse (encoder-decoder on synthetic tasks), digits or images (ViT image classifier; attn train --preset digits -h)")
 	out := fs.String("out", "", "run folder: checkpoint, metrics.jsonl, loss plots (default runs/<preset>)")
 	resume := fs.String("resume", "", "continue the run in this folder from its last checkpoint")
 	configFile := fs.String("config", "", `JSON file of settings: {"model": {GPT-2 config.json names}, "data": {...}, "train": {...}} (see trainer_state.json of a run); flags override it`)
@@ -149,7 +152,7 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	}
 	p, ok := lmPresets()[*presetName]
 	if !ok {
-		return fmt.Errorf("unknown preset %q (want shakespeare-char, baby-gpt, multi30k-de-en, copy or reverse)", *presetName)
+		return fmt.Errorf("unknown preset %q (want shakespeare-char, baby-gpt, multi30k-de-en, copy, reverse, digits or images)", *presetName)
 	}
 	var ckpt string
 	var model *gpt.Model

@@ -9,8 +9,10 @@ import (
 	"image"
 	"io"
 
+	"github.com/attn-go/attn/data"
 	"github.com/attn-go/attn/model/bert"
 	"github.com/attn-go/attn/model/vit"
+	"github.com/attn-go/attn/train"
 )
 
 // loadViT loads a ViT folder (HuggingFace layout) and its image processor
@@ -124,5 +126,34 @@ func runClassify(args []string, stdout, stderr io.Writer) error {
 		}
 		paths = paths[n:]
 	}
+	return nil
+}
+
+// evalImages reports a ViT classifier's accuracy and mean cross-entropy on
+// a folder of labelled images (dir/<label>/<image>, labels named as in the
+// model's id2label).
+func evalImages(model, dir string, asJSON bool, stdout io.Writer) error {
+	m, p, err := loadViT(model, "eval")
+	if err != nil {
+		return err
+	}
+	labels := make([]string, m.Labels())
+	for i := range labels {
+		labels[i] = m.Cfg.Label(i)
+	}
+	ims, _, err := data.ListImages(dir, labels)
+	if err != nil {
+		return err
+	}
+	loss, acc, err := train.EvaluateImages(m, p, ims, 32)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		b, _ := json.Marshal(map[string]any{"accuracy": acc, "loss": loss, "images": len(ims)})
+		fmt.Fprintln(stdout, string(b))
+		return nil
+	}
+	fmt.Fprintf(stdout, "accuracy %.4f, loss %.4f nats/image over %d images\n", acc, loss, len(ims))
 	return nil
 }
