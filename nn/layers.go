@@ -101,15 +101,31 @@ const (
 	ReLU     Activation = "relu"
 	GELU     Activation = "gelu"      // exact, with erf
 	GELUTanh Activation = "gelu_tanh" // GPT-2's tanh approximation
+	SiLU     Activation = "silu"      // x·σ(x), "swish"
 )
+
+// HFActivation maps a HuggingFace hidden_act name onto an Activation.
+func HFActivation(name string) (Activation, error) {
+	switch name {
+	case "gelu":
+		return GELU, nil
+	case "gelu_new", "gelu_pytorch_tanh":
+		return GELUTanh, nil
+	case "relu":
+		return ReLU, nil
+	case "silu", "swish":
+		return SiLU, nil
+	}
+	return "", fmt.Errorf("activation %q is not supported (want gelu, gelu_new, gelu_pytorch_tanh, relu, silu or swish)", name)
+}
 
 // Validate reports an unknown activation.
 func (a Activation) Validate() error {
 	switch a {
-	case ReLU, GELU, GELUTanh:
+	case ReLU, GELU, GELUTanh, SiLU:
 		return nil
 	}
-	return fmt.Errorf("nn: unknown activation %q (want relu, gelu or gelu_tanh)", string(a))
+	return fmt.Errorf("nn: unknown activation %q (want relu, gelu, gelu_tanh or silu)", string(a))
 }
 
 // Apply runs the activation on x.
@@ -119,6 +135,8 @@ func (a Activation) Apply(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 		return tp.GELU(x)
 	case GELUTanh:
 		return tp.GELUTanh(x)
+	case SiLU:
+		return tp.SiLU(x)
 	}
 	return tp.ReLU(x)
 }

@@ -11,6 +11,7 @@ import (
 	"math"
 
 	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/tensor"
 )
@@ -103,45 +104,16 @@ func New(c Config, parts Parts, seed uint64) (*Model, error) {
 	return newModel(c, parts, tensor.NewRNG(seed))
 }
 
-// weights makes the parameters of a new model: drawn from rng, or, when rng
-// is nil, shapes without data or gradient buffers, which hf.Checkpoint.Load
-// allocates and fills only once the checkpoint has passed its checks (so a
-// config.json with absurd sizes costs nothing), for inference (gradient buffers
-// come with the first gradient).
-type weights struct{ rng *tensor.RNG }
-
-// normal returns a parameter drawn from N(0, std²).
-func (w weights) normal(std float32, shape ...int) *autograd.Var {
-	if w.rng == nil {
-		return autograd.NewParam(&tensor.Tensor{Shape: shape})
-	}
-	t := tensor.New(shape...)
-	w.rng.FillNormal(t, 0, float64(std))
-	return autograd.NewParam(t)
-}
-
-// fill returns a parameter holding val everywhere.
-func (w weights) fill(val float32, shape ...int) *autograd.Var {
-	if w.rng == nil {
-		return autograd.NewParam(&tensor.Tensor{Shape: shape})
-	}
-	t := tensor.New(shape...)
-	for i := range t.Data {
-		t.Data[i] = val
-	}
-	return autograd.NewParam(t)
-}
-
 func newModel(c Config, parts Parts, rng *tensor.RNG) (*Model, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	d, std, w := c.Hidden, c.InitRange, weights{rng}
+	d, std, w := c.Hidden, float64(c.InitRange), hf.Init{RNG: rng}
 	linear := func(in, out int) *nn.Linear {
-		return &nn.Linear{Weight: w.normal(std, out, in), Bias: w.fill(0, out)}
+		return &nn.Linear{Weight: w.Normal(std, out, in), Bias: w.Fill(0, out)}
 	}
-	embedding := func(n int) *nn.Embedding { return &nn.Embedding{Weight: w.normal(std, n, d), Scale: 1} }
-	norm := func() *nn.LayerNorm { return &nn.LayerNorm{Weight: w.fill(1, d), Bias: w.fill(0, d), Eps: c.Eps} }
+	embedding := func(n int) *nn.Embedding { return &nn.Embedding{Weight: w.Normal(std, n, d), Scale: 1} }
+	norm := func() *nn.LayerNorm { return &nn.LayerNorm{Weight: w.Fill(1, d), Bias: w.Fill(0, d), Eps: c.Eps} }
 	m := &Model{
 		Cfg: c,
 		Embeddings: &Embeddings{
@@ -166,10 +138,10 @@ func newModel(c Config, parts Parts, rng *tensor.RNG) (*Model, error) {
 	if parts.Head {
 		m.Head = &MLMHead{
 			Transform: &Transform{Dense: linear(d, d), LayerNorm: norm()},
-			Bias:      w.fill(0, c.VocabSize),
+			Bias:      w.Fill(0, c.VocabSize),
 		}
 		if !c.Tied {
-			m.Head.Decoder = w.normal(std, c.VocabSize, d)
+			m.Head.Decoder = w.Normal(std, c.VocabSize, d)
 		}
 	}
 	return m, nil

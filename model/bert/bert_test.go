@@ -97,7 +97,7 @@ func TestConfigJSON(t *testing.T) {
 		edit func(*Config)
 		want string
 	}{
-		{func(c *Config) { c.Act = "swish" }, `bert: hidden_act "swish" is not supported (want gelu, gelu_new or relu)`},
+		{func(c *Config) { c.Act = "mish" }, `bert: hidden_act: activation "mish" is not supported (want gelu, gelu_new, gelu_pytorch_tanh, relu, silu or swish)`},
 		{func(c *Config) { c.Heads = 3 }, "bert: hidden_size 16 must be a positive multiple of num_attention_heads 3"},
 		{func(c *Config) { c.Eps = 0 }, "bert: layer_norm_eps 0 must be positive"},
 		{func(c *Config) { c.TypeVocab = 0 }, "bert: type_vocab_size 0 must be positive"},

@@ -15,7 +15,7 @@ type Config struct {
 	Layers       int     `json:"num_hidden_layers"`       // N
 	Heads        int     `json:"num_attention_heads"`     // H; head size D = C/H
 	Intermediate int     `json:"intermediate_size"`       // feed-forward width
-	Act          string  `json:"hidden_act"`              // "gelu" (exact), "gelu_new", "relu"
+	Act          string  `json:"hidden_act"`              // "gelu" (exact), "gelu_new", "relu", "silu"
 	MaxPositions int     `json:"max_position_embeddings"` // longest sequence
 	TypeVocab    int     `json:"type_vocab_size"`         // token types (segments)
 	Eps          float32 `json:"layer_norm_eps"`
@@ -42,15 +42,11 @@ func DefaultConfig() Config {
 
 // activation maps hidden_act onto nn's activations.
 func (c Config) activation() (nn.Activation, error) {
-	switch c.Act {
-	case "gelu":
-		return nn.GELU, nil
-	case "gelu_new", "gelu_pytorch_tanh":
-		return nn.GELUTanh, nil
-	case "relu":
-		return nn.ReLU, nil
+	a, err := nn.HFActivation(c.Act)
+	if err != nil {
+		return "", fmt.Errorf("bert: hidden_act: %w", err)
 	}
-	return "", fmt.Errorf("bert: hidden_act %q is not supported (want gelu, gelu_new or relu)", c.Act)
+	return a, nil
 }
 
 // Validate reports the first inconsistent setting.

@@ -250,3 +250,32 @@ func (t *Tensor) equal(u *Tensor) bool {
 	b, _ := u.Float32()
 	return slices.Equal(a, b)
 }
+
+// Init makes the parameters of a new model: drawn from RNG, or, when RNG is
+// nil, shapes without data or gradient buffers, which Checkpoint.Load
+// allocates and fills only once the checkpoint has passed its checks (so a
+// config.json with absurd sizes costs nothing); gradient buffers come with
+// the first gradient.
+type Init struct{ RNG *tensor.RNG }
+
+// Normal returns a parameter drawn from N(0, std²).
+func (w Init) Normal(std float64, shape ...int) *autograd.Var {
+	if w.RNG == nil {
+		return autograd.NewParam(&tensor.Tensor{Shape: shape})
+	}
+	t := tensor.New(shape...)
+	w.RNG.FillNormal(t, 0, std)
+	return autograd.NewParam(t)
+}
+
+// Fill returns a parameter holding val everywhere.
+func (w Init) Fill(val float32, shape ...int) *autograd.Var {
+	if w.RNG == nil {
+		return autograd.NewParam(&tensor.Tensor{Shape: shape})
+	}
+	t := tensor.New(shape...)
+	for i := range t.Data {
+		t.Data[i] = val
+	}
+	return autograd.NewParam(t)
+}

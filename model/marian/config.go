@@ -53,9 +53,6 @@ func DefaultConfig() Config {
 	}
 }
 
-// activations are the activation_function values supported.
-var activations = map[string]bool{"swish": true, "silu": true, "gelu": true, "relu": true, "gelu_new": true, "gelu_pytorch_tanh": true}
-
 // Validate reports the first inconsistent or unsupported setting.
 func (c Config) Validate() error {
 	switch {
@@ -70,7 +67,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("marian: d_model %d must be a positive multiple of the heads (%d, %d)", c.DModel, c.EncoderHeads, c.DecoderHeads)
 	case c.EncoderLayers <= 0 || c.DecoderLayers <= 0 || c.EncoderFFN <= 0 || c.DecoderFFN <= 0:
 		return fmt.Errorf("marian: layers (%d, %d) and ffn dims (%d, %d) must be positive", c.EncoderLayers, c.DecoderLayers, c.EncoderFFN, c.DecoderFFN)
-	case !activations[c.Activation]:
+	case !supported(c.Activation):
 		return fmt.Errorf("marian: activation_function %q is not supported", c.Activation)
 	case c.MaxPositions <= 0:
 		return errors.New("marian: max_position_embeddings must be positive")

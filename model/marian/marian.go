@@ -17,6 +17,7 @@ import (
 	"math"
 
 	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/tensor"
 )
@@ -94,42 +95,19 @@ func New(cfg Config, seed uint64) (*Model, error) {
 	return newModel(cfg, tensor.NewRNG(seed))
 }
 
-// weights makes the parameters of a new model: drawn from rng, or, when rng
-// is nil, shapes without data or gradient buffers, which
-// hf.Checkpoint.Load allocates and fills once the checkpoint has passed its
-// checks, for inference; gradient buffers come with the first gradient.
-type weights struct{ rng *tensor.RNG }
-
-// fill returns a parameter drawn from N(0, std²), or holding val everywhere
-// when std is 0.
-func (w weights) fill(val float32, std float64, shape ...int) *autograd.Var {
-	if w.rng == nil {
-		return autograd.NewParam(&tensor.Tensor{Shape: shape})
-	}
-	t := tensor.New(shape...)
-	if std > 0 {
-		w.rng.FillNormal(t, 0, std)
-	} else {
-		for i := range t.Data {
-			t.Data[i] = val
-		}
-	}
-	return autograd.NewParam(t)
-}
-
 func newModel(cfg Config, rng *tensor.RNG) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	w := weights{rng}
+	w := hf.Init{RNG: rng}
 	c := cfg.DModel
 	linear := func(out, in int) *nn.Linear {
-		return &nn.Linear{Weight: w.fill(0, 0.02, out, in), Bias: w.fill(0, 0, out)}
+		return &nn.Linear{Weight: w.Normal(0.02, out, in), Bias: w.Fill(0, out)}
 	}
 	attn := func(heads int) *Attention {
 		return &Attention{QProj: linear(c, c), KProj: linear(c, c), VProj: linear(c, c), OutProj: linear(c, c), Heads: heads}
 	}
-	norm := func() *nn.LayerNorm { return &nn.LayerNorm{Weight: w.fill(1, 0, c), Bias: w.fill(0, 0, c), Eps: 1e-5} }
+	norm := func() *nn.LayerNorm { return &nn.LayerNorm{Weight: w.Fill(1, c), Bias: w.Fill(0, c), Eps: 1e-5} }
 	scale := float32(1)
 	if cfg.ScaleEmbedding {
 		scale = float32(math.Sqrt(float64(c)))
@@ -137,11 +115,11 @@ func newModel(cfg Config, rng *tensor.RNG) (*Model, error) {
 	m := &Model{
 		Cfg: cfg,
 		Model: &Seq2Seq{
-			Shared:  &nn.Embedding{Weight: w.fill(0, 0.02, cfg.VocabSize, c), Scale: scale},
+			Shared:  &nn.Embedding{Weight: w.Normal(0.02, cfg.VocabSize, c), Scale: scale},
 			Encoder: &EncoderStack{},
 			Decoder: &DecoderStack{},
 		},
-		FinalLogitsBias: w.fill(0, 0, 1, cfg.VocabSize),
+		FinalLogitsBias: w.Fill(0, 1, cfg.VocabSize),
 		positions:       Sinusoidal(cfg.MaxPositions, c),
 	}
 	for range cfg.EncoderLayers {
@@ -158,7 +136,7 @@ func newModel(cfg Config, rng *tensor.RNG) (*Model, error) {
 		})
 	}
 	if !cfg.TieWordEmbeddings {
-		m.LMHead = &nn.Linear{Weight: w.fill(0, 0.02, cfg.VocabSize, c)}
+		m.LMHead = &nn.Linear{Weight: w.Normal(0.02, cfg.VocabSize, c)}
 	}
 	return m, nil
 }
@@ -211,17 +189,16 @@ func (m *Model) embed(tp *autograd.Tape, ids []int, b, t, offset int) *autograd.
 	return tp.Dropout(tp.Add(m.Model.Shared.Forward(tp, ids, b, t), pe), m.Cfg.Dropout)
 }
 
-// activate applies the configured activation.
+// activate applies the configured activation (Validate has checked it).
 func (m *Model) activate(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-	switch m.Cfg.Activation {
-	case "swish", "silu":
-		return tp.SiLU(x)
-	case "gelu":
-		return tp.GELU(x)
-	case "gelu_new", "gelu_pytorch_tanh":
-		return tp.GELUTanh(x)
-	}
-	return tp.ReLU(x)
+	a, _ := nn.HFActivation(m.Cfg.Activation)
+	return a.Apply(tp, x)
+}
+
+// supported reports whether act is an activation HF names that nn has.
+func supported(act string) bool {
+	_, err := nn.HFActivation(act)
+	return err == nil
 }
 
 // postLN returns norm(x + dropout(y)).

@@ -49,9 +49,6 @@ func DefaultConfig() Config {
 	}
 }
 
-// activations are the dense_act_fn values supported, as HF's ACT2FN names.
-var activations = map[string]bool{"relu": true, "gelu": true, "gelu_new": true, "gelu_pytorch_tanh": true, "silu": true, "swish": true}
-
 // Validate reports the first inconsistent setting.
 func (c Config) Validate() error {
 	switch {
@@ -67,7 +64,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("t5: relative_attention_num_buckets %d (at least 4) and relative_attention_max_distance %d", c.NumBuckets, c.MaxDistance)
 	case c.Eps <= 0:
 		return fmt.Errorf("t5: layer_norm_epsilon %v must be positive", c.Eps)
-	case !activations[c.DenseActFn]:
+	case !supported(c.DenseActFn):
 		return fmt.Errorf("t5: activation %q (from feed_forward_proj %q) is not supported", c.DenseActFn, c.FeedForwardProj)
 	case c.Dropout < 0 || c.Dropout >= 1:
 		return fmt.Errorf("t5: dropout_rate %v outside [0, 1)", c.Dropout)

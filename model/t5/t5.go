@@ -18,6 +18,7 @@ import (
 	"math"
 
 	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/tensor"
 )
@@ -96,17 +97,16 @@ func (f *DenseReluDense) Forward(tp *autograd.Tape, x *autograd.Var, dropout flo
 	return f.Wo.Forward(tp, tp.Dropout(h, dropout))
 }
 
-// activate applies HF's activation act.
+// activate applies HF's activation act (Validate has checked it).
 func activate(tp *autograd.Tape, act string, x *autograd.Var) *autograd.Var {
-	switch act {
-	case "gelu":
-		return tp.GELU(x)
-	case "gelu_new", "gelu_pytorch_tanh":
-		return tp.GELUTanh(x)
-	case "silu", "swish":
-		return tp.SiLU(x)
-	}
-	return tp.ReLU(x)
+	a, _ := nn.HFActivation(act)
+	return a.Apply(tp, x)
+}
+
+// supported reports whether act is an activation HF names that nn has.
+func supported(act string) bool {
+	_, err := nn.HFActivation(act)
+	return err == nil
 }
 
 // FFLayer is T5LayerFF: x + DenseReluDense(norm(x)).
@@ -158,43 +158,15 @@ func New(cfg Config, seed uint64) (*Model, error) {
 	return newModel(cfg, tensor.NewRNG(seed))
 }
 
-// weights makes the parameters of a new model: drawn from rng, or, when rng
-// is nil, shapes without data or gradient buffers, which
-// hf.Checkpoint.Load allocates and fills once the checkpoint has passed its
-// checks, for inference; gradient buffers come with the first gradient.
-type weights struct{ rng *tensor.RNG }
-
-// normal returns a parameter drawn from N(0, std²).
-func (w weights) normal(std float64, shape ...int) *autograd.Var {
-	if w.rng == nil {
-		return autograd.NewParam(&tensor.Tensor{Shape: shape})
-	}
-	t := tensor.New(shape...)
-	w.rng.FillNormal(t, 0, std)
-	return autograd.NewParam(t)
-}
-
-// ones returns a parameter of ones.
-func (w weights) ones(shape ...int) *autograd.Var {
-	if w.rng == nil {
-		return autograd.NewParam(&tensor.Tensor{Shape: shape})
-	}
-	t := tensor.New(shape...)
-	for i := range t.Data {
-		t.Data[i] = 1
-	}
-	return autograd.NewParam(t)
-}
-
 func newModel(cfg Config, rng *tensor.RNG) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	w := weights{rng}
+	w := hf.Init{RNG: rng}
 	c, inner, f := cfg.DModel, cfg.NumHeads*cfg.DKV, cfg.DFF
 	std := func(n int) float64 { return math.Pow(float64(n), -0.5) }
-	linear := func(out, in int, sd float64) *nn.Linear { return &nn.Linear{Weight: w.normal(sd, out, in)} }
-	norm := func() *RMSNorm { return &RMSNorm{Weight: w.ones(c), Eps: cfg.Eps} }
+	linear := func(out, in int, sd float64) *nn.Linear { return &nn.Linear{Weight: w.Normal(sd, out, in)} }
+	norm := func() *RMSNorm { return &RMSNorm{Weight: w.Fill(1, c), Eps: cfg.Eps} }
 	attn := func(rel bool) *Attention {
 		a := &Attention{
 			Q: linear(inner, c, std(c*cfg.DKV)), K: linear(inner, c, std(c)),
@@ -202,7 +174,7 @@ func newModel(cfg Config, rng *tensor.RNG) (*Model, error) {
 			Heads: cfg.NumHeads,
 		}
 		if rel {
-			a.RelativeBias = &nn.Embedding{Weight: w.normal(std(c), cfg.NumBuckets, cfg.NumHeads), Scale: 1}
+			a.RelativeBias = &nn.Embedding{Weight: w.Normal(std(c), cfg.NumBuckets, cfg.NumHeads), Scale: 1}
 		}
 		return a
 	}
@@ -217,7 +189,7 @@ func newModel(cfg Config, rng *tensor.RNG) (*Model, error) {
 	}
 	m := &Model{
 		Cfg:     cfg,
-		Shared:  &nn.Embedding{Weight: w.normal(1, cfg.VocabSize, c), Scale: 1},
+		Shared:  &nn.Embedding{Weight: w.Normal(1, cfg.VocabSize, c), Scale: 1},
 		Encoder: &EncoderStack{FinalLayerNorm: norm()},
 		Decoder: &DecoderStack{FinalLayerNorm: norm()},
 	}

@@ -15,7 +15,7 @@ type Config struct {
 	Layers       int     `json:"num_hidden_layers"`   // N
 	Heads        int     `json:"num_attention_heads"` // H; head size D = C/H
 	Intermediate int     `json:"intermediate_size"`   // feed-forward width
-	Act          string  `json:"hidden_act"`          // "gelu" (exact), "gelu_new", "relu"
+	Act          string  `json:"hidden_act"`          // "gelu" (exact), "gelu_new", "relu", "silu"
 	Eps          float32 `json:"layer_norm_eps"`
 	ImageSize    int     `json:"image_size"`   // images are ImageSize × ImageSize pixels
 	PatchSize    int     `json:"patch_size"`   // P: each token is a P × P patch
@@ -56,15 +56,11 @@ func (c Config) Label(i int) string {
 
 // activation maps hidden_act onto nn's activations.
 func (c Config) activation() (nn.Activation, error) {
-	switch c.Act {
-	case "gelu":
-		return nn.GELU, nil
-	case "gelu_new", "gelu_pytorch_tanh":
-		return nn.GELUTanh, nil
-	case "relu":
-		return nn.ReLU, nil
+	a, err := nn.HFActivation(c.Act)
+	if err != nil {
+		return "", fmt.Errorf("vit: hidden_act: %w", err)
 	}
-	return "", fmt.Errorf("vit: hidden_act %q is not supported (want gelu, gelu_new or relu)", c.Act)
+	return a, nil
 }
 
 // Validate reports the first inconsistent setting.

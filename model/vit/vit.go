@@ -13,6 +13,7 @@ import (
 	"math"
 
 	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/tensor"
 )
@@ -89,31 +90,6 @@ func New(c Config, parts Parts, seed uint64) (*Model, error) {
 	return newModel(c, parts, tensor.NewRNG(seed))
 }
 
-// weights makes the parameters of a new model: drawn from rng, or, when rng
-// is nil, shapes without data, which hf.Checkpoint.Load allocates and fills
-// once the checkpoint has passed its checks.
-type weights struct{ rng *tensor.RNG }
-
-func (w weights) normal(std float32, shape ...int) *autograd.Var {
-	if w.rng == nil {
-		return autograd.NewParam(&tensor.Tensor{Shape: shape})
-	}
-	t := tensor.New(shape...)
-	w.rng.FillNormal(t, 0, float64(std))
-	return autograd.NewParam(t)
-}
-
-func (w weights) fill(val float32, shape ...int) *autograd.Var {
-	if w.rng == nil {
-		return autograd.NewParam(&tensor.Tensor{Shape: shape})
-	}
-	t := tensor.New(shape...)
-	for i := range t.Data {
-		t.Data[i] = val
-	}
-	return autograd.NewParam(t)
-}
-
 func newModel(c Config, parts Parts, rng *tensor.RNG) (*Model, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -121,22 +97,22 @@ func newModel(c Config, parts Parts, rng *tensor.RNG) (*Model, error) {
 	if parts.Labels < 0 {
 		return nil, fmt.Errorf("vit: %d labels", parts.Labels)
 	}
-	d, std, w := c.Hidden, c.InitRange, weights{rng}
+	d, std, w := c.Hidden, float64(c.InitRange), hf.Init{RNG: rng}
 	linear := func(in, out int, bias bool) *nn.Linear {
-		l := &nn.Linear{Weight: w.normal(std, out, in)}
+		l := &nn.Linear{Weight: w.Normal(std, out, in)}
 		if bias {
-			l.Bias = w.fill(0, out)
+			l.Bias = w.Fill(0, out)
 		}
 		return l
 	}
-	norm := func() *nn.LayerNorm { return &nn.LayerNorm{Weight: w.fill(1, d), Bias: w.fill(0, d), Eps: c.Eps} }
+	norm := func() *nn.LayerNorm { return &nn.LayerNorm{Weight: w.Fill(1, d), Bias: w.Fill(0, d), Eps: c.Eps} }
 	p := c.PatchSize
 	m := &Model{
 		Cfg: c,
 		Embeddings: &Embeddings{
-			CLS:      w.normal(std, 1, 1, d),
-			Position: w.normal(std, 1, c.Patches()+1, d),
-			Patch:    &PatchEmbeddings{Weight: w.normal(std, d, c.Channels, p, p), Bias: w.fill(0, d)},
+			CLS:      w.Normal(std, 1, 1, d),
+			Position: w.Normal(std, 1, c.Patches()+1, d),
+			Patch:    &PatchEmbeddings{Weight: w.Normal(std, d, c.Channels, p, p), Bias: w.Fill(0, d)},
 		},
 		Encoder:   &Encoder{},
 		LayerNorm: norm(),
