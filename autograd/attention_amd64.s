@@ -366,6 +366,27 @@ trDone:
 	VZEROUPPER
 	RET
 
+// EXPA sets Y6·Y4 = e^a for a in Y3, −87 <= a <= 1, as expShift's lanes:
+// n = round(a·log2e), r = a − n·ln2, e^r by its degree-7 Taylor
+// polynomial (Y6), 2^n built in the exponent bits (Y4). It expects Y8 =
+// 1.5·2^23 and uses Y5; the caller multiplies Y6 by Y4.
+#define EXPA \
+	VMOVAPS Y8, Y4; \
+	VFMADD231PS attnconst<>+64(SB), Y3, Y4; \
+	VSUBPS Y8, Y4, Y5; \
+	VFNMADD231PS attnconst<>+128(SB), Y5, Y3; \
+	VFNMADD231PS attnconst<>+160(SB), Y5, Y3; \
+	VMOVUPS attnconst<>+192(SB), Y6; \
+	VFMADD213PS attnconst<>+224(SB), Y3, Y6; \
+	VFMADD213PS attnconst<>+256(SB), Y3, Y6; \
+	VFMADD213PS attnconst<>+288(SB), Y3, Y6; \
+	VFMADD213PS attnconst<>+320(SB), Y3, Y6; \
+	VFMADD213PS attnconst<>+352(SB), Y3, Y6; \
+	VFMADD213PS attnconst<>+384(SB), Y3, Y6; \
+	VFMADD213PS attnconst<>+384(SB), Y3, Y6; \
+	VPSUBD attnconst<>+416(SB), Y4, Y4; \
+	VPSLLD $23, Y4, Y4
+
 // GELU's tanh approximation (ops.go), eight lanes at a time; the scalars
 // are broadcast from geluconst.
 DATA geluconst<>+0(SB)/4, $0x3f4c422a  // c = √(2/π)
@@ -402,21 +423,7 @@ geluFwd:
 	VANDNPS Y2, Y10, Y3           // |u|
 	VMULPS Y13, Y3, Y3            // a = −2|u|
 	VMAXPS Y3, Y9, Y3             // ≥ −87, where e is already 0 to float32
-	VMOVAPS Y8, Y4
-	VFMADD231PS attnconst<>+64(SB), Y3, Y4    // a·log2e + 1.5·2^23: n in its low bits
-	VSUBPS Y8, Y4, Y5                         // n
-	VFNMADD231PS attnconst<>+128(SB), Y5, Y3  // r = a − n·ln2
-	VFNMADD231PS attnconst<>+160(SB), Y5, Y3
-	VMOVUPS attnconst<>+192(SB), Y6
-	VFMADD213PS attnconst<>+224(SB), Y3, Y6   // Σ r^i/i!, i <= 7, by Horner
-	VFMADD213PS attnconst<>+256(SB), Y3, Y6
-	VFMADD213PS attnconst<>+288(SB), Y3, Y6
-	VFMADD213PS attnconst<>+320(SB), Y3, Y6
-	VFMADD213PS attnconst<>+352(SB), Y3, Y6
-	VFMADD213PS attnconst<>+384(SB), Y3, Y6
-	VFMADD213PS attnconst<>+384(SB), Y3, Y6
-	VPSUBD attnconst<>+416(SB), Y4, Y4        // n + 127
-	VPSLLD $23, Y4, Y4                        // 2^n
+	EXPA
 	VMULPS Y4, Y6, Y6                         // e
 	VSUBPS Y6, Y11, Y7            // 1 − e
 	VADDPS Y6, Y11, Y6            // 1 + e
@@ -924,21 +931,7 @@ erfFwd:
 	VMULPS erfconst<>+192(SB), Y3, Y3         // a = −½v²
 	VCMPPS $5, Y9, Y3, Y13                    // a ≥ −87 (or NaN): e is not 0 to float32
 	VMAXPS Y3, Y9, Y3
-	VMOVAPS Y8, Y4
-	VFMADD231PS attnconst<>+64(SB), Y3, Y4    // a·log2e + 1.5·2^23: n in its low bits
-	VSUBPS Y8, Y4, Y5                         // n
-	VFNMADD231PS attnconst<>+128(SB), Y5, Y3  // r = a − n·ln2
-	VFNMADD231PS attnconst<>+160(SB), Y5, Y3
-	VMOVUPS attnconst<>+192(SB), Y6
-	VFMADD213PS attnconst<>+224(SB), Y3, Y6   // Σ r^i/i!, i <= 7, by Horner
-	VFMADD213PS attnconst<>+256(SB), Y3, Y6
-	VFMADD213PS attnconst<>+288(SB), Y3, Y6
-	VFMADD213PS attnconst<>+320(SB), Y3, Y6
-	VFMADD213PS attnconst<>+352(SB), Y3, Y6
-	VFMADD213PS attnconst<>+384(SB), Y3, Y6
-	VFMADD213PS attnconst<>+384(SB), Y3, Y6
-	VPSUBD attnconst<>+416(SB), Y4, Y4        // n + 127
-	VPSLLD $23, Y4, Y4                        // 2^n
+	EXPA
 	VMULPS Y4, Y6, Y6
 	VANDPS Y13, Y6, Y6                        // e, 0 where a < −87 (as expShift)
 	VMOVUPS Y6, (DI)
