@@ -68,8 +68,8 @@ func embedLines(m *bert.Model, tok *tokenizer.Pipeline, lines []string, pool ber
 func runEmbed(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn embed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "BERT model folder (HuggingFace layout: config.json, model.safetensors, vocab.txt or tokenizer.json)")
-	pooling := fs.String("pooling", "mean", "cls (first token) or mean (over the tokens)")
+	model := fs.String("model", "", "BERT model folder (HuggingFace layout: config.json, model.safetensors, vocab.txt or tokenizer.json), or a ViT folder (images as arguments, or their paths on stdin)")
+	pooling := fs.String("pooling", "", "cls (first token) or mean (over the tokens; a ViT's patches); default mean for BERT, cls for ViT")
 	normalize := fs.Bool("normalize", false, "scale each embedding to unit length (for cosine similarity)")
 	batch := fs.Int("batch", 32, "lines encoded together")
 	if err := fs.Parse(args); err != nil {
@@ -78,11 +78,21 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
+	dir, typ, err := modelOfType(*model, "embed", "bert", "vit")
+	if err != nil {
+		return err
+	}
 	pool := bert.Pooling(*pooling)
+	if pool == "" {
+		pool = map[string]bert.Pooling{"bert": bert.PoolMean, "vit": bert.PoolCLS}[typ]
+	}
 	if pool != bert.PoolCLS && pool != bert.PoolMean {
 		return fmt.Errorf("--pooling %q: want cls or mean", *pooling)
 	}
-	m, tok, err := loadBERT(*model, "embed")
+	if typ == "vit" {
+		return runEmbedImages(dir, fs.Args(), pool, *normalize, *batch, stdout)
+	}
+	m, tok, err := loadBERT(dir, "embed")
 	if err != nil {
 		return err
 	}

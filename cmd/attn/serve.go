@@ -63,11 +63,20 @@ type server struct {
 	vitProc vit.Processor
 }
 
-// endpoints names the one endpoint that runs each kind of model.
+// endpoints names the one endpoint that runs each kind of model (a ViT
+// without a classifier embeds, see endpoint).
 var endpoints = map[string]string{
 	"gpt2": "/v1/generate", "t5": "/v1/generate", "mt5": "/v1/generate",
 	"bert": "/v1/embed", transformer.ModelType: "/v1/translate", "marian": "/v1/translate",
 	"vit": "/v1/classify",
+}
+
+// endpoint is the server's one POST endpoint.
+func (s *server) endpoint() string {
+	if s.vit != nil && s.vit.Classifier == nil {
+		return "/v1/embed"
+	}
+	return endpoints[s.typ]
 }
 
 func newServer(dir string) (*server, error) {
@@ -86,7 +95,7 @@ func newServer(dir string) (*server, error) {
 	case "marian":
 		s.marian, err = loadMarian(dir)
 	case "vit":
-		s.vit, s.vitProc, err = loadViT(dir, "serve")
+		s.vit, s.vitProc, err = loadViTModel(dir, "serve")
 	default:
 		s.mt, err = loadMT(dir)
 	}
@@ -121,7 +130,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		defer cancel()
 		srv.Shutdown(shut) // lets the request in progress finish
 	}()
-	fmt.Fprintf(stdout, "serving the %s model in %s at http://%s%s\n", s.typ, s.dir, ln.Addr(), endpoints[s.typ])
+	fmt.Fprintf(stdout, "serving the %s model in %s at http://%s%s\n", s.typ, s.dir, ln.Addr(), s.endpoint())
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -143,12 +152,12 @@ func (s *server) handler() http.Handler {
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /v1/model", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"model_type": s.typ, "dir": s.dir, "endpoint": endpoints[s.typ]})
+		writeJSON(w, http.StatusOK, map[string]string{"model_type": s.typ, "dir": s.dir, "endpoint": s.endpoint()})
 	})
 	for _, ep := range []string{"/v1/generate", "/v1/embed", "/v1/translate", "/v1/classify"} {
 		mux.HandleFunc("POST "+ep, func(w http.ResponseWriter, r *http.Request) {
-			if ep != endpoints[s.typ] {
-				writeError(w, http.StatusNotFound, fmt.Errorf("this server runs a %s model: POST %s", s.typ, endpoints[s.typ]))
+			if ep != s.endpoint() {
+				writeError(w, http.StatusNotFound, fmt.Errorf("this server runs a %s model: POST %s", s.typ, s.endpoint()))
 				return
 			}
 			s.serve(w, r, ep)
@@ -159,7 +168,7 @@ func (s *server) handler() http.Handler {
 
 func (s *server) serve(w http.ResponseWriter, r *http.Request, ep string) {
 	limit := int64(maxBody)
-	if ep == "/v1/classify" {
+	if s.vit != nil {
 		limit = maxImageBody
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
@@ -179,7 +188,7 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, ep string) {
 			resp, err = s.generate(r.Context(), req, nil)
 		}
 	case "/v1/embed":
-		req := embedRequest{Pooling: "mean"}
+		req := embedRequest{}
 		if err = decodeBody(dec, &req); err == nil {
 			resp, err = s.embed(r.Context(), req)
 		}
@@ -343,8 +352,9 @@ func (s *server) answerT5(ctx context.Context, req generateRequest) (*generateRe
 }
 
 type embedRequest struct {
-	Input     []string `json:"input"`
-	Pooling   string   `json:"pooling"` // cls or mean
+	Input     []string `json:"input"`   // texts, for a BERT
+	Images    [][]byte `json:"images"`  // PNG, JPEG or GIF files (base64 in the JSON), for a ViT
+	Pooling   string   `json:"pooling"` // cls or mean; mean for a BERT, cls for a ViT by default
 	Normalize bool     `json:"normalize"`
 }
 
@@ -353,12 +363,39 @@ type embedResponse struct {
 }
 
 func (s *server) embed(ctx context.Context, req embedRequest) (*embedResponse, error) {
-	if err := checkInputs(req.Input); err != nil {
-		return nil, err
-	}
 	pool := bert.Pooling(req.Pooling)
+	if pool == "" {
+		pool = bert.PoolMean
+		if s.vit != nil {
+			pool = bert.PoolCLS
+		}
+	}
 	if pool != bert.PoolCLS && pool != bert.PoolMean {
 		return nil, fmt.Errorf(`"pooling" is %q; want "cls" or "mean"`, req.Pooling)
+	}
+	if s.vit != nil {
+		if req.Input != nil {
+			return nil, errors.New(`this server embeds images: send "images", not "input"`)
+		}
+		imgs, err := decodeImages(req.Images)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.lock(ctx); err != nil {
+			return nil, err
+		}
+		defer s.mu.Unlock()
+		vecs, err := embedImages(s.vit, s.vitProc, imgs, pool, req.Normalize)
+		if err != nil {
+			return nil, err
+		}
+		return &embedResponse{Embeddings: vecs}, nil
+	}
+	if req.Images != nil {
+		return nil, errors.New(`this server embeds texts: send "input", not "images"`)
+	}
+	if err := checkInputs(req.Input); err != nil {
+		return nil, err
 	}
 	if err := s.lock(ctx); err != nil {
 		return nil, err
@@ -419,19 +456,12 @@ type classifyResponse struct {
 }
 
 func (s *server) classify(ctx context.Context, req classifyRequest) (*classifyResponse, error) {
-	if len(req.Images) == 0 || len(req.Images) > maxImages {
-		return nil, fmt.Errorf(`"images" has %d images; want 1 to %d`, len(req.Images), maxImages)
-	}
 	if req.TopK < 1 {
 		return nil, fmt.Errorf(`"top_k" is %d; want at least 1`, req.TopK)
 	}
-	imgs := make([]image.Image, len(req.Images))
-	for i, data := range req.Images {
-		img, err := vit.DecodeImage(data)
-		if err != nil {
-			return nil, fmt.Errorf(`"images" %d: %w`, i, err)
-		}
-		imgs[i] = img
+	imgs, err := decodeImages(req.Images)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.lock(ctx); err != nil {
 		return nil, err
@@ -442,6 +472,22 @@ func (s *server) classify(ctx context.Context, req classifyRequest) (*classifyRe
 		return nil, err
 	}
 	return &classifyResponse{Labels: labels}, nil
+}
+
+// decodeImages decodes the 1 to maxImages images of a request.
+func decodeImages(files [][]byte) ([]image.Image, error) {
+	if len(files) == 0 || len(files) > maxImages {
+		return nil, fmt.Errorf(`"images" has %d images; want 1 to %d`, len(files), maxImages)
+	}
+	imgs := make([]image.Image, len(files))
+	for i, data := range files {
+		img, err := vit.DecodeImage(data)
+		if err != nil {
+			return nil, fmt.Errorf(`"images" %d: %w`, i, err)
+		}
+		imgs[i] = img
+	}
+	return imgs, nil
 }
 
 // lock waits for the model, then gives up if the client has gone away

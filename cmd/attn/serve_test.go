@@ -178,6 +178,7 @@ func TestServeEmbed(t *testing.T) {
 		{`{"input": []}`, `"input" has 0 texts`},
 		{`{"input": ["a"], "pooling": "max"}`, `"pooling" is "max"`},
 		{`{"input": ["two\nlines"]}`, "line break"},
+		{`{"images": ["aGk="]}`, `this server embeds texts: send "input"`},
 	} {
 		if code, v := post(t, url, tc.body); code != 400 || !strings.Contains(v["error"].(string), tc.says) {
 			t.Errorf("body %q: status %d, %v; want 400 naming %q", tc.body, code, v, tc.says)

@@ -15,9 +15,19 @@ import (
 	"github.com/attn-go/attn/train"
 )
 
-// loadViT loads a ViT folder (HuggingFace layout) and its image processor
-// (preprocessor_config.json, ViTImageProcessor's defaults without one).
+// loadViT loads a ViT classifier folder (HuggingFace layout) and its image
+// processor (preprocessor_config.json, ViTImageProcessor's defaults
+// without one).
 func loadViT(dir, command string) (*vit.Model, vit.Processor, error) {
+	m, p, err := loadViTModel(dir, command)
+	if err == nil && m.Classifier == nil {
+		return nil, vit.Processor{}, fmt.Errorf("%s has no classifier (a ViTModel checkpoint); attn %s needs a ViTForImageClassification one", dir, command)
+	}
+	return m, p, err
+}
+
+// loadViTModel is loadViT for any ViT folder, with or without a classifier.
+func loadViTModel(dir, command string) (*vit.Model, vit.Processor, error) {
 	dir, _, err := modelOfType(dir, command, "vit")
 	if err != nil {
 		return nil, vit.Processor{}, err
@@ -30,10 +40,73 @@ func loadViT(dir, command string) (*vit.Model, vit.Processor, error) {
 	if err != nil {
 		return nil, vit.Processor{}, err
 	}
-	if m.Classifier == nil {
-		return nil, vit.Processor{}, fmt.Errorf("%s has no classifier (a ViTModel checkpoint); attn %s needs a ViTForImageClassification one", dir, command)
-	}
 	return m, p, nil
+}
+
+// embedImages returns one vector per image: the final state of the class
+// token (cls, what HF's ViTModel gives as last_hidden_state[:, 0]) or the
+// mean over the patch tokens (mean, timm's average pooling), divided by its
+// L2 norm if normalize.
+func embedImages(m *vit.Model, p vit.Processor, imgs []image.Image, pool bert.Pooling, normalize bool) ([][]float32, error) {
+	var px []float32
+	for i, img := range imgs {
+		x, err := p.Pixels(img)
+		if err != nil {
+			return nil, fmt.Errorf("image %d: %w", i+1, err)
+		}
+		px = append(px, x...)
+	}
+	hidden, _, err := m.Encode(px, len(imgs))
+	if err != nil {
+		return nil, err
+	}
+	// The class token counts as padding for the mean (bert.Embed skips it).
+	t := m.Cfg.Patches() + 1
+	notPatch := make([]bool, len(imgs)*t)
+	for i := range imgs {
+		notPatch[i*t] = true
+	}
+	return bert.Embed(hidden, notPatch, pool, normalize)
+}
+
+// runEmbedImages is attn embed for a ViT folder: one JSON embedding per
+// image, the images given as arguments or, without any (or with -), as
+// paths on stdin, one per line.
+func runEmbedImages(dir string, paths []string, pool bert.Pooling, normalize bool, batch int, stdout io.Writer) error {
+	m, p, err := loadViTModel(dir, "embed")
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	embed := func(paths []string) error {
+		imgs := make([]image.Image, len(paths))
+		for i, path := range paths {
+			if imgs[i], err = vit.ReadImage(path); err != nil {
+				return err
+			}
+		}
+		vecs, err := embedImages(m, p, imgs, pool, normalize)
+		if err != nil {
+			return err
+		}
+		for _, v := range vecs {
+			line, _ := json.Marshal(map[string][]float32{"embedding": v})
+			w.Write(append(line, '\n'))
+		}
+		return w.Flush()
+	}
+	if len(paths) == 0 || (len(paths) == 1 && paths[0] == "-") {
+		return eachBatch("-", batch, embed)
+	}
+	for len(paths) > 0 {
+		n := min(batch, len(paths))
+		if err := embed(paths[:n]); err != nil {
+			return err
+		}
+		paths = paths[n:]
+	}
+	return nil
 }
 
 // label is one of an image's most probable classes.

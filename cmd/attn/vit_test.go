@@ -135,3 +135,76 @@ func TestServeClassify(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbedImages embeds the test images with the BF16 ViTModel (no
+// classifier): cls gives PyTorch's last_hidden_state[:, 0], mean the
+// average of its patch tokens; the server gives what the command gives.
+func TestEmbedImages(t *testing.T) {
+	hidden := golden.Open(t, "hf/vit-tiny/reference.safetensors").Tensor("bf16.hidden") // [3, 17, 32]
+	dir := filepath.Join("..", "..", "testdata", "hf", "vit-tiny-bf16")
+	var paths []string
+	for _, name := range vitImages {
+		paths = append(paths, vitImage(name))
+	}
+	embeddings := func(args ...string) [][]float64 {
+		t.Helper()
+		out, code := attn(t, append([]string{"embed", "--model", dir}, args...)...)
+		if code != 0 {
+			t.Fatalf("attn embed %v: exit %d\n%s", args, code, out)
+		}
+		var vs [][]float64
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var e struct{ Embedding []float64 }
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatal(err)
+			}
+			vs = append(vs, e.Embedding)
+		}
+		return vs
+	}
+	cls, mean := embeddings(paths...), embeddings(append([]string{"--pooling", "mean", "--batch", "2"}, paths...)...)
+	for i := range 3 {
+		for k := range 32 {
+			var sum float64
+			for j := 1; j < 17; j++ {
+				sum += float64(hidden.Data[(i*17+j)*32+k])
+			}
+			if d := math.Abs(cls[i][k] - float64(hidden.Data[i*17*32+k])); d > 1e-4 {
+				t.Fatalf("image %d, value %d: cls %v, PyTorch %v", i, k, cls[i][k], hidden.Data[i*17*32+k])
+			}
+			if d := math.Abs(mean[i][k] - sum/16); d > 1e-4 {
+				t.Fatalf("image %d, value %d: mean %v, PyTorch %v", i, k, mean[i][k], sum/16)
+			}
+		}
+	}
+
+	ts := serveDir(t, dir)
+	var imgs []string
+	for _, p := range paths {
+		b, _ := os.ReadFile(p)
+		imgs = append(imgs, fmt.Sprintf("%q", base64.StdEncoding.EncodeToString(b)))
+	}
+	code, v := post(t, ts.URL+"/v1/embed", `{"images": [`+strings.Join(imgs, ", ")+`], "pooling": "mean"}`)
+	served, _ := v["embeddings"].([]any)
+	if code != 200 || len(served) != 3 {
+		t.Fatalf("embed: status %d, %v", code, v)
+	}
+	for i, e := range served {
+		for k, x := range e.([]any) {
+			if math.Abs(x.(float64)-mean[i][k]) > 1e-6 {
+				t.Fatalf("image %d, value %d: served %v, attn embed %v", i, k, x, mean[i][k])
+			}
+		}
+	}
+	for _, tc := range []struct{ body, says string }{
+		{`{"input": ["a cat"]}`, `this server embeds images: send "images"`},
+		{`{"images": []}`, `"images" has 0 images`},
+	} {
+		if code, v := post(t, ts.URL+"/v1/embed", tc.body); code != 400 || !strings.Contains(v["error"].(string), tc.says) {
+			t.Errorf("body %q: status %d, %v; want 400 naming %q", tc.body, code, v, tc.says)
+		}
+	}
+	if code, v := post(t, ts.URL+"/v1/classify", `{"images": [`+imgs[0]+`]}`); code != 404 || !strings.Contains(v["error"].(string), "POST /v1/embed") {
+		t.Errorf("classify on a ViTModel: status %d, %v", code, v)
+	}
+}
