@@ -23,17 +23,17 @@ type command struct {
 }
 
 var commands = []command{
-	{"train", "train a model (default: a GPT on the embedded Tiny Shakespeare)", runTrain},
+	{"train", "train a model (default: a GPT on the embedded Tiny Shakespeare; --preset digits or images: a ViT)", runTrain},
 	{"generate", "continue a prompt with a trained GPT", runGenerate},
 	{"translate", "translate lines of a file or stdin with an encoder-decoder (beam search)", runTranslate},
-	{"eval", "loss and perplexity of a GPT on a text file, or BLEU/chrF of translations", runEval},
-	{"embed", "sentence embeddings from a BERT folder, one JSON line per input line", runEmbed},
+	{"eval", "loss and perplexity of a GPT on a text file, accuracy of a ViT on an image folder, or BLEU/chrF of translations", runEval},
+	{"embed", "sentence embeddings from a BERT folder (one JSON line per input line), or image embeddings from a ViT", runEmbed},
 	{"fill-mask", "predict the [MASK] tokens of a sentence with a BERT folder", runFillMask},
 	{"classify", "label images (PNG, JPEG, GIF) with a ViT image classifier folder", runClassify},
 	{"tokenize", "text to token ids (or back, --decode) with a tokenizer.json, vocab.txt or vocab.json", runTokenize},
 	{"average", "average the weights of checkpoints (as the paper does with the last 5)", runAverage},
-	{"serve", "serve a model over HTTP: generate, embed or translate with JSON requests", runServe},
-	{"bench", "measure speed: peak, gemm, attention, train, train-gpt, decode", runBench},
+	{"serve", "serve a model over HTTP: generate, embed, translate or classify with JSON requests", runServe},
+	{"bench", "measure speed: peak, gemm, attention, train, train-gpt, prompt, decode, load, vit", runBench},
 }
 
 func main() {
