@@ -48,3 +48,4 @@ one attention --t 4096 --reps 2
 one train --shape small --reps 5
 one train --shape base --reps 3
 one train-gpt --reps 10
+one vit --batch 8 --reps 3
