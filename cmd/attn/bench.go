@@ -65,7 +65,7 @@ func measure(reps int, fn func()) (time.Duration, float64) {
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("which benchmark? peak, gemm, attention, train, train-gpt, prompt, decode, load or vit (attn bench gemm -h for flags)")
+		return errors.New("which benchmark? peak, gemm, attention, train, train-gpt, prompt, decode, load, vit or train-vit (attn bench gemm -h for flags)")
 	}
 	fs := flag.NewFlagSet("attn bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -78,7 +78,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	t := fs.Int("t", 1024, "attention: sequence length; decode: cached tokens")
 	heads := fs.Int("heads", 8, "attention: heads")
 	dhead := fs.Int("d-head", 64, "attention: width of one head")
-	batch := fs.Int("batch", 1, "attention, vit: batch size")
+	batch := fs.Int("batch", 1, "attention, vit, train-vit: batch size")
 	shape := fs.String("shape", "small", "train: nn.Transformer shape, small or base")
 	preset := fs.String("preset", "baby-gpt", "train-gpt, prompt, decode: GPT preset (see attn train), or gpt2 for GPT-2 small's shape (124M, random weights)")
 	modelFlag := fs.String("model", "", "prompt, decode, load: a GPT-2 model folder (instead of --preset)")
@@ -128,9 +128,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if r, err = benchTrainGPT(*preset, p, *reps); err != nil {
 			return err
 		}
-	case "vit":
+	case "vit", "train-vit":
 		var err error
-		if r, err = benchViT(*batch, *reps); err != nil {
+		if r, err = benchViT(*batch, *reps, args[0] == "train-vit"); err != nil {
 			return err
 		}
 	case "prompt", "decode", "load":
@@ -139,7 +139,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("unknown benchmark %q (want peak, gemm, attention, train, train-gpt, prompt, decode, load or vit)", args[0])
+		return fmt.Errorf("unknown benchmark %q (want peak, gemm, attention, train, train-gpt, prompt, decode, load, vit or train-vit)", args[0])
 	}
 	r.Params["workers"] = tensor.Workers()
 	r.AllocBytes = lastBytes
@@ -245,22 +245,45 @@ func benchTrain(shape string, reps int) (benchResult, error) {
 		Ms: ms(dur), TokensPerS: tokens / dur.Seconds(), Allocs: allocs}, nil
 }
 
-// benchViT times ViT-B/16's forward pass at 224 pixels (random weights, a
-// 1,000-label classifier) on a batch of random images, from pixels to
-// logits.
-func benchViT(batch, reps int) (benchResult, error) {
+// benchViT times ViT-B/16 at 224 pixels (random weights, a 1,000-label
+// classifier) on a batch of random images: its forward pass from pixels to
+// logits, or with training a fine-tuning step (forward, cross-entropy,
+// backward, AdamW).
+func benchViT(batch, reps int, training bool) (benchResult, error) {
 	c := vit.DefaultConfig()
 	m, err := vit.New(c, vit.Parts{Labels: 1000}, 1)
 	if err != nil {
 		return benchResult{}, err
 	}
 	px := tensor.New(batch, c.Channels, c.ImageSize, c.ImageSize)
-	tensor.NewRNG(2).FillNormal(px, 0, 1)
+	rng := tensor.NewRNG(2)
+	rng.FillNormal(px, 0, 1)
+	labels := make([]int, batch)
+	for i := range labels {
+		labels[i] = rng.Intn(1000)
+	}
+	ps := nn.Unique(m.Params())
+	opt := train.NewAdamW(0.05)
+	tp := autograd.NewTape(tensor.NewRNG(3))
 	var runErr error
 	dur, allocs := measure(reps, func() {
-		if _, err := m.Classify(px.Data, batch); err != nil {
-			runErr = err
+		if !training {
+			if _, err := m.Classify(px.Data, batch); err != nil {
+				runErr = err
+			}
+			return
 		}
+		for _, p := range ps {
+			p.ZeroGrad()
+		}
+		h, err := m.Forward(tp, px.Data, batch)
+		if err != nil {
+			runErr = err
+			return
+		}
+		logits, _ := m.Logits(tp, h)
+		tp.Backward(tp.CrossEntropy(logits, labels, -1, 0))
+		opt.Update(ps, 1e-4)
 	})
 	// Multiply-adds: the patch projection, per layer the four C×C
 	// projections, the feed-forward net and attention's two T×T products,
@@ -268,7 +291,11 @@ func benchViT(batch, reps int) (benchResult, error) {
 	t, d, p := c.Patches()+1, c.Hidden, c.PatchSize
 	flops := 2 * float64(batch) * (float64(c.Patches()*c.Channels*p*p*d) +
 		float64(c.Layers)*(float64(t)*float64(4*d*d+2*d*c.Intermediate)+2*float64(t*t*d)) + float64(1000*d))
-	return benchResult{Bench: "vit", Params: map[string]any{"model": "vit-base-patch16-224", "batch": batch, "images_per_s": float64(batch) / dur.Seconds()},
+	name := "vit"
+	if training {
+		name, flops = "train-vit", 3*flops // the backward pass is about twice the forward
+	}
+	return benchResult{Bench: name, Params: map[string]any{"model": "vit-base-patch16-224", "batch": batch, "images_per_s": float64(batch) / dur.Seconds()},
 		Ms: ms(dur), GFLOPS: flops / dur.Seconds() / 1e9, Allocs: allocs}, runErr
 }
 

@@ -49,3 +49,4 @@ one train --shape small --reps 5
 one train --shape base --reps 3
 one train-gpt --reps 10
 one vit --batch 8 --reps 3
+one train-vit --batch 8 --reps 2

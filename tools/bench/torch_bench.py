@@ -145,7 +145,7 @@ def bench_train_gpt(a):
             "ms": dur * 1e3, "tokens_per_s": batch * block / dur}
 
 
-def bench_vit(a):
+def bench_vit(a, train=False):
     # ViT-B/16 at 224 pixels, HF's ViTForImageClassification forward (eager
     # attention), random weights, 1,000 labels, inference mode.
     C, L, H, I, P, S, labels = 768, 12, 12, 3072, 16, 224, 1000
@@ -169,16 +169,31 @@ def bench_vit(a):
             x = x + l["fc2"](F.gelu(l["fc1"](l["ln2"](x))))
         return head(ln(x)[:, 0])
 
+    flops = 2 * a.batch * (n * 3 * P * P * C + L * (T * (4 * C * C + 2 * C * I) + 2 * T * T * C) + labels * C)
+    if train:  # a fine-tuning step: forward, cross-entropy, backward, AdamW
+        params = [p for mod in (layers, proj, ln, head) for p in mod.parameters()]
+        for t in (cls, pos):
+            t.requires_grad_(True)
+            params.append(t)
+        opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.05)
+        target = torch.randint(0, labels, (a.batch,))
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(forward(), target).backward()
+            opt.step()
+        dur = measure(a.reps, step)
+        return {"bench": "train-vit", "params": {"model": "vit-base-patch16-224", "batch": a.batch, "images_per_s": a.batch / dur},
+                "ms": dur * 1e3, "gflops": 3 * flops / dur / 1e9}
     with torch.inference_mode():
         dur = measure(a.reps, forward)
-    flops = 2 * a.batch * (n * 3 * P * P * C + L * (T * (4 * C * C + 2 * C * I) + 2 * T * T * C) + labels * C)
     return {"bench": "vit", "params": {"model": "vit-base-patch16-224", "batch": a.batch, "images_per_s": a.batch / dur},
             "ms": dur * 1e3, "gflops": flops / dur / 1e9}
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("bench", choices=["gemm", "attention", "train", "train-gpt", "vit"])
+    p.add_argument("bench", choices=["gemm", "attention", "train", "train-gpt", "vit", "train-vit"])
     p.add_argument("--m", type=int, default=1024)
     p.add_argument("--n", type=int, default=1024)
     p.add_argument("--k", type=int, default=1024)
@@ -192,7 +207,8 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    r = {"gemm": bench_gemm, "attention": bench_attention, "train": bench_train, "train-gpt": bench_train_gpt, "vit": bench_vit}[a.bench](a)
+    r = {"gemm": bench_gemm, "attention": bench_attention, "train": bench_train, "train-gpt": bench_train_gpt, "vit": bench_vit,
+         "train-vit": lambda a: bench_vit(a, train=True)}[a.bench](a)
     r["params"]["threads"] = torch.get_num_threads()
     r["params"]["openblas"] = openblas_core()
     print(json.dumps(r))
