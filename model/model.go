@@ -26,7 +26,7 @@ type Model interface {
 }
 
 // Types lists the model_type values Load accepts.
-var Types = []string{"gpt2", "bert", "t5", "mt5", "marian", "vit", transformer.ModelType}
+var Types = []string{"gpt2", "bert", "t5", "mt5", "marian", "vit", "deit", transformer.ModelType}
 
 // Type returns the architecture of the model folder dir: config.json's
 // model_type. Folders written by attn's transformer package before it
@@ -69,7 +69,7 @@ func Load(dir string) (Model, error) {
 		return nonNil(t5.Load(dir))
 	case "marian":
 		return nonNil(marian.Load(dir))
-	case "vit":
+	case "vit", "deit":
 		return nonNil(vit.Load(dir))
 	case transformer.ModelType:
 		return nonNil(transformer.Load(dir))

@@ -30,6 +30,7 @@ func TestLoadPicksTheArchitecture(t *testing.T) {
 		{filepath.Join(hfDir, "flan-t5-tiny"), "*t5.Model"},
 		{filepath.Join(hfDir, "marian-tiny"), "*marian.Model"},
 		{filepath.Join(hfDir, "vit-tiny"), "*vit.Model"},
+		{filepath.Join(hfDir, "deit-tiny-distilled"), "*vit.Model"},
 		{mt, "*transformer.Model"},
 	} {
 		m, err := Load(tc.dir)

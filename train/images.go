@@ -40,7 +40,7 @@ func (j *ImageJob) Check() error {
 		return fmt.Errorf("train: label smoothing %v outside [0, 1)", j.Data.Smoothing)
 	case len(j.Train) == 0 || len(j.Val) == 0:
 		return fmt.Errorf("train: need training and validation images (have %d and %d)", len(j.Train), len(j.Val))
-	case j.Model.Classifier == nil:
+	case !j.Model.HasClassifier():
 		return fmt.Errorf("train: the model has no classifier")
 	}
 	for _, set := range [][]data.Image{j.Train, j.Val} {

@@ -78,18 +78,18 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
-	dir, typ, err := modelOfType(*model, "embed", "bert", "vit")
+	dir, typ, err := modelOfType(*model, "embed", "bert", "vit", "deit")
 	if err != nil {
 		return err
 	}
 	pool := bert.Pooling(*pooling)
 	if pool == "" {
-		pool = map[string]bert.Pooling{"bert": bert.PoolMean, "vit": bert.PoolCLS}[typ]
+		pool = map[string]bert.Pooling{"bert": bert.PoolMean, "vit": bert.PoolCLS, "deit": bert.PoolCLS}[typ]
 	}
 	if pool != bert.PoolCLS && pool != bert.PoolMean {
 		return fmt.Errorf("--pooling %q: want cls or mean", *pooling)
 	}
-	if typ == "vit" {
+	if typ == "vit" || typ == "deit" {
 		return runEmbedImages(dir, fs.Args(), pool, *normalize, *batch, stdout)
 	}
 	m, tok, err := loadBERT(dir, "embed")

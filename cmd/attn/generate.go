@@ -230,11 +230,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *file == "" {
 		return errors.New("--data is required")
 	}
-	dir, typ, err := modelOfType(*model, "eval", "gpt2", "vit")
+	dir, typ, err := modelOfType(*model, "eval", "gpt2", "vit", "deit")
 	if err != nil {
 		return err
 	}
-	if typ == "vit" {
+	if typ == "vit" || typ == "deit" {
 		return evalImages(dir, *file, *asJSON, stdout)
 	}
 	m, tok, err := loadLM(dir, "eval")

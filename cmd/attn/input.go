@@ -68,7 +68,8 @@ var usesOf = map[string]string{
 	"gpt2": "attn generate, attn eval, attn serve", "bert": "attn embed, attn fill-mask, attn serve",
 	"t5": "attn generate, attn serve", "mt5": "attn generate, attn serve",
 	"marian": "attn translate, attn serve", transformer.ModelType: "attn translate, attn serve",
-	"vit": "attn classify, attn eval, attn serve, attn train --preset images --model",
+	"vit":  "attn classify, attn eval, attn serve, attn train --preset images --model",
+	"deit": "attn classify, attn eval, attn serve, attn train --preset images --model",
 }
 
 // modelOfType resolves dir (see modelDir) and returns it with its

@@ -68,19 +68,19 @@ type server struct {
 var endpoints = map[string]string{
 	"gpt2": "/v1/generate", "t5": "/v1/generate", "mt5": "/v1/generate",
 	"bert": "/v1/embed", transformer.ModelType: "/v1/translate", "marian": "/v1/translate",
-	"vit": "/v1/classify",
+	"vit": "/v1/classify", "deit": "/v1/classify",
 }
 
 // endpoint is the server's one POST endpoint.
 func (s *server) endpoint() string {
-	if s.vit != nil && s.vit.Classifier == nil {
+	if s.vit != nil && !s.vit.HasClassifier() {
 		return "/v1/embed"
 	}
 	return endpoints[s.typ]
 }
 
 func newServer(dir string) (*server, error) {
-	dir, typ, err := modelOfType(dir, "serve", "gpt2", "t5", "mt5", "bert", transformer.ModelType, "marian", "vit")
+	dir, typ, err := modelOfType(dir, "serve", "gpt2", "t5", "mt5", "bert", transformer.ModelType, "marian", "vit", "deit")
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +94,7 @@ func newServer(dir string) (*server, error) {
 		s.bert, s.bertTok, err = loadBERT(dir, "serve")
 	case "marian":
 		s.marian, err = loadMarian(dir)
-	case "vit":
+	case "vit", "deit":
 		s.vit, s.vitProc, err = loadViTModel(dir, "serve")
 	default:
 		s.mt, err = loadMT(dir)

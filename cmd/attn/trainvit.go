@@ -211,12 +211,13 @@ func labelMap(labels []string) map[string]string {
 	return out
 }
 
-// loadForFineTuning loads a ViT folder to train on labels: a classifier for
-// exactly these labels is kept, any other (or none) is replaced by a new
-// one drawn as HF initialises it; the pooler, which classification does
-// not use, is dropped.
+// loadForFineTuning loads a ViT or DeiT folder to train on labels: a
+// classifier for exactly these labels is kept (a distilled DeiT's two heads
+// too), any other (or none) is replaced by a new one on the class token,
+// drawn as HF initialises it; the pooler, which classification does not
+// use, is dropped.
 func loadForFineTuning(dir string, labels []string, seed uint64, stdout io.Writer) (*vit.Model, vit.Processor, error) {
-	dir, _, err := modelOfType(dir, "train", "vit")
+	dir, _, err := modelOfType(dir, "train", "vit", "deit")
 	if err != nil {
 		return nil, vit.Processor{}, err
 	}
@@ -238,10 +239,10 @@ func loadForFineTuning(dir string, labels []string, seed uint64, stdout io.Write
 		if err != nil {
 			return nil, vit.Processor{}, err
 		}
-		if m.Classifier != nil {
+		if m.HasClassifier() {
 			fmt.Fprintf(stdout, "replacing the classifier of %d labels with a new one for the data's %d\n", m.Labels(), len(labels))
 		}
-		m.Classifier = fresh.Classifier
+		m.Classifier, m.Teacher = fresh.Classifier, nil
 		m.Cfg.Labels = labelMap(labels)
 	}
 	// Loaded weights have no gradient buffers yet; every one is trained.

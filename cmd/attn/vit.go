@@ -20,7 +20,7 @@ import (
 // without one).
 func loadViT(dir, command string) (*vit.Model, vit.Processor, error) {
 	m, p, err := loadViTModel(dir, command)
-	if err == nil && m.Classifier == nil {
+	if err == nil && !m.HasClassifier() {
 		return nil, vit.Processor{}, fmt.Errorf("%s has no classifier (a ViTModel checkpoint); attn %s needs a ViTForImageClassification one", dir, command)
 	}
 	return m, p, err
@@ -28,7 +28,7 @@ func loadViT(dir, command string) (*vit.Model, vit.Processor, error) {
 
 // loadViTModel is loadViT for any ViT folder, with or without a classifier.
 func loadViTModel(dir, command string) (*vit.Model, vit.Processor, error) {
-	dir, _, err := modelOfType(dir, command, "vit")
+	dir, _, err := modelOfType(dir, command, "vit", "deit")
 	if err != nil {
 		return nil, vit.Processor{}, err
 	}

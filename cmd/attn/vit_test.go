@@ -71,6 +71,22 @@ func TestClassify(t *testing.T) {
 			}
 		}
 	}
+	// A distilled DeiT answers with its two heads' mean.
+	deit := golden.Open(t, "hf/vit-tiny/reference.safetensors").Tensor("deit.logits")
+	out, code = attn(t, "classify", "--json", "--top-k", "1", "--model", filepath.Join("..", "..", "testdata", "hf", "deit-tiny-distilled"), vitImage("gray"))
+	var c classified
+	if err := json.Unmarshal([]byte(out), &c); code != 0 || err != nil || len(c.Labels) != 1 {
+		t.Fatalf("classify with DeiT: exit %d, %v\n%s", code, err, out)
+	}
+	row, best := deit.Data[2*4:3*4], 0
+	for k := range row {
+		if row[k] > row[best] {
+			best = k
+		}
+	}
+	if c.Labels[0].ID != best || c.Labels[0].Label != []string{"ant", "bee", "cat", "dog"}[best] {
+		t.Errorf("DeiT's top label for gray.png: %+v; PyTorch's logits %v", c.Labels[0], row)
+	}
 	out, code = attn(t, "classify", "--top-k", "2", "--model", vitDir, vitImage("rgb"))
 	if code != 0 || strings.Count(out, "\n") != 3 || !strings.HasPrefix(out, vitImage("rgb")+"\n  0.") {
 		t.Errorf("text output: exit %d\n%s", code, out)
@@ -86,7 +102,7 @@ func TestClassify(t *testing.T) {
 		{[]string{"--model", vitDir, bad}, "notes.png: image: unknown format (PNG, JPEG and GIF are read)"},
 		{[]string{"--model", vitDir, "--top-k", "0", bad}, "--top-k 0"},
 		{[]string{"--model", filepath.Join("..", "..", "testdata", "hf", "vit-tiny-bf16"), bad}, "has no classifier"},
-		{[]string{"--model", filepath.Join("..", "..", "testdata", "hf", "gpt2-tiny"), bad}, "attn classify runs vit models (use attn generate"},
+		{[]string{"--model", filepath.Join("..", "..", "testdata", "hf", "gpt2-tiny"), bad}, "attn classify runs vit, deit models (use attn generate"},
 	} {
 		out, code := attn(t, append([]string{"classify"}, tc.args...)...)
 		if code != 1 || !strings.Contains(out, tc.says) {

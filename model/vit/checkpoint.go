@@ -3,28 +3,35 @@ package vit
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/safetensors"
 )
 
-// Load reads a HuggingFace ViT folder: config.json (ViTConfig) and
-// model.safetensors or its shards, in F32, F16, BF16 or F64. It accepts the
-// names of ViTModel (no prefix, usually with a pooler) and of
-// ViTForImageClassification ("vit." and a classifier); the pooler and the
-// classifier are loaded when stored (each wholly or not at all). Every
-// other tensor must be present with the shape the config gives, and
-// tensors the model does not use are errors. The folder's image processor
-// is read by LoadProcessor.
+// Load reads a HuggingFace ViT or DeiT folder: config.json (ViTConfig or
+// DeiTConfig) and model.safetensors or its shards, in F32, F16, BF16 or
+// F64. It accepts the names of ViTModel and DeiTModel (no prefix, usually
+// with a pooler), ViTForImageClassification and DeiTForImageClassification
+// ("vit." or "deit.", and a classifier), and DeiTForImageClassificationWith-
+// Teacher (cls_classifier and distillation_classifier); the pooler and the
+// heads are loaded when stored (each wholly or not at all). Every other
+// tensor must be present with the shape the config gives, and tensors the
+// model does not use are errors. The folder's image processor is read by
+// LoadProcessor.
 func Load(dir string) (*Model, error) { return hf.LoadFolder(dir, LoadCheckpoint) }
 
 // LoadCheckpoint builds the model of cfg and fills it from ck (see Load).
 func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
-	parts := Parts{Pooler: ck.HasPrefix("pooler.")}
-	if t, ok := ck.Lookup("classifier.weight"); ok {
+	parts := Parts{Pooler: ck.HasPrefix("pooler."), Teacher: ck.Has("cls_classifier.weight")}
+	head := "classifier.weight"
+	if parts.Teacher {
+		head = "cls_classifier.weight"
+	}
+	if t, ok := ck.Lookup(head); ok {
 		if len(t.Shape) != 2 {
-			return nil, fmt.Errorf("vit: %s: classifier.weight has shape %v; want [labels, %d]", ck.Dir, t.Shape, cfg.Hidden)
+			return nil, fmt.Errorf("vit: %s: %s has shape %v; want [labels, %d]", ck.Dir, head, t.Shape, cfg.Hidden)
 		}
 		parts.Labels = t.Shape[0]
 	}
@@ -38,15 +45,16 @@ func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 	return m, nil
 }
 
-// Tensors returns the weights as save_pretrained writes them: under
-// ViTForImageClassification's names ("vit." before the base model, the
-// classifier as it is) when the model has a classifier, else ViTModel's.
+// Tensors returns the weights as save_pretrained writes them: with a
+// classifier under the task class's names ("vit." or "deit." before the
+// base model, the heads as they are), else under ViTModel's or DeiTModel's.
 func (m *Model) Tensors() []safetensors.Tensor {
+	heads := []string{"classifier.", "cls_classifier.", "distillation_classifier."}
 	return hf.Tensors(m.Params(), func(name string) string {
-		if m.Classifier == nil || strings.HasPrefix(name, "classifier.") {
+		if !m.HasClassifier() || slices.ContainsFunc(heads, func(h string) bool { return strings.HasPrefix(name, h) }) {
 			return name
 		}
-		return "vit." + name
+		return m.Cfg.modelType() + "." + name
 	})
 }
 

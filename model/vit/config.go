@@ -28,6 +28,9 @@ type Config struct {
 	// Labels names the classifier's outputs: HF's id2label, keyed by the
 	// output's index in decimal.
 	Labels map[string]string `json:"id2label,omitempty"`
+	// Distilled marks DeiT (model_type "deit", Touvron et al. 2021): a
+	// distillation token follows the class token.
+	Distilled bool `json:"-"`
 }
 
 // DefaultConfig returns ViT-Base/16 at 224 pixels (HF's ViTConfig
@@ -42,8 +45,25 @@ func DefaultConfig() Config {
 }
 
 // Patches is the number of patches of an image (the tokens after the class
-// token).
+// and distillation tokens).
 func (c Config) Patches() int { g := c.ImageSize / c.PatchSize; return g * g }
+
+// Prefix is the number of tokens before the patches: the class token, and
+// DeiT's distillation token.
+func (c Config) Prefix() int {
+	if c.Distilled {
+		return 2
+	}
+	return 1
+}
+
+// modelType is config.json's model_type.
+func (c Config) modelType() string {
+	if c.Distilled {
+		return "deit"
+	}
+	return "vit"
+}
 
 // Label returns the name of classifier output i: id2label's, or LABEL_i as
 // HF names outputs without one.
@@ -106,16 +126,17 @@ type hfConfig struct {
 	Label2ID map[string]int `json:"label2id,omitempty"`
 }
 
-// MarshalJSON writes c as HF's ViTConfig; architectures names the class
-// whose weights a folder holds (ViTForImageClassification with labels,
-// ViTModel without).
+// MarshalJSON writes c as HF's ViTConfig (DeiTConfig when Distilled);
+// architectures names the class whose weights a folder holds
+// (ViTForImageClassification or DeiTForImageClassificationWithTeacher with
+// labels, ViTModel or DeiTModel without).
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
-	arch := "ViTModel"
+	arch := map[bool]string{false: "ViTModel", true: "DeiTModel"}[c.Distilled]
 	if len(c.Labels) > 0 {
-		arch = "ViTForImageClassification"
+		arch = map[bool]string{false: "ViTForImageClassification", true: "DeiTForImageClassificationWithTeacher"}[c.Distilled]
 	}
-	h := hfConfig{ModelType: "vit", Architectures: []string{arch}}
+	h := hfConfig{ModelType: c.modelType(), Architectures: []string{arch}}
 	for k, l := range c.Labels {
 		if i, err := strconv.Atoi(k); err == nil {
 			if h.Label2ID == nil {
@@ -130,9 +151,10 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	}{h, plain(c)})
 }
 
-// UnmarshalJSON reads HF's ViTConfig; a missing key takes ViTConfig's
-// default, as HF does, and unknown keys are ignored. Another model_type or
-// a pooler other than ViT's original is an error.
+// UnmarshalJSON reads HF's ViTConfig or DeiTConfig (the same fields); a
+// missing key takes ViTConfig's default, as HF does, and unknown keys are
+// ignored. Another model_type or a pooler other than ViT's original is an
+// error.
 func (c *Config) UnmarshalJSON(b []byte) error {
 	type plain Config
 	v := struct {
@@ -143,13 +165,14 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	switch {
-	case v.ModelType != "" && v.ModelType != "vit":
-		return fmt.Errorf("vit: model_type %q is not vit", v.ModelType)
+	case v.ModelType != "" && v.ModelType != "vit" && v.ModelType != "deit":
+		return fmt.Errorf("vit: model_type %q is not vit or deit", v.ModelType)
 	case v.PoolerAct != "" && v.PoolerAct != "tanh":
 		return fmt.Errorf("vit: pooler_act %q is not supported (want tanh)", v.PoolerAct)
 	case v.PoolerSize != 0 && v.PoolerSize != v.Hidden:
 		return fmt.Errorf("vit: pooler_output_size %d differs from hidden_size %d (not supported)", v.PoolerSize, v.Hidden)
 	}
 	*c = Config(v.plain)
+	c.Distilled = v.ModelType == "deit"
 	return nil
 }

@@ -22,8 +22,9 @@ import (
 const ProcessorFile = "preprocessor_config.json"
 
 // Processor turns images into a model's input as HuggingFace's
-// ViTImageProcessor does (its preprocessor_config.json): convert to RGB,
-// resize with Pillow's filter, rescale to [0, 1], normalise per channel.
+// ViTImageProcessor and DeiTImageProcessor do (their
+// preprocessor_config.json): convert to RGB, resize with Pillow's filter,
+// crop the centre (DeiT), rescale to [0, 1], normalise per channel.
 type Processor struct {
 	DoResize bool `json:"do_resize"`
 	Size     Size `json:"size"`
@@ -35,9 +36,10 @@ type Processor struct {
 	DoNormalize   bool      `json:"do_normalize"`
 	Mean          []float32 `json:"image_mean"`
 	Std           []float32 `json:"image_std"`
-	// DoCenterCrop belongs to other processors (ConvNeXT's, DeiT's); a
-	// folder that asks for it is refused rather than processed differently.
-	DoCenterCrop bool `json:"do_center_crop,omitempty"`
+	// DoCenterCrop cuts CropSize out of the middle of the resized image
+	// (DeiTImageProcessor's step; ViT's processor has none).
+	DoCenterCrop bool  `json:"do_center_crop,omitempty"`
+	CropSize     *Size `json:"crop_size,omitempty"`
 }
 
 // Size is the processor's output size: {"height": H, "width": W}, or a
@@ -102,13 +104,23 @@ func LoadProcessor(dir string, c Config) (Processor, error) {
 	return p, nil
 }
 
+// out returns the size of the processor's output: the crop, or the resize.
+func (p Processor) out() Size {
+	if p.DoCenterCrop && p.CropSize != nil {
+		return *p.CropSize
+	}
+	return p.Size
+}
+
 // Validate reports a setting that would not give c's input.
 func (p Processor) Validate(c Config) error {
 	switch {
-	case p.DoCenterCrop:
-		return errors.New("do_center_crop is not supported (ViTImageProcessor has no crop)")
-	case p.DoResize && (p.Size.Height != c.ImageSize || p.Size.Width != c.ImageSize):
-		return fmt.Errorf("size %d×%d differs from the model's image_size %d", p.Size.Height, p.Size.Width, c.ImageSize)
+	case p.DoCenterCrop && p.CropSize == nil:
+		return errors.New("do_center_crop without a crop_size")
+	case p.DoCenterCrop && p.DoResize && (p.CropSize.Height > p.Size.Height || p.CropSize.Width > p.Size.Width):
+		return fmt.Errorf("crop_size %d×%d is larger than the resized %d×%d", p.CropSize.Height, p.CropSize.Width, p.Size.Height, p.Size.Width)
+	case p.out().Height != c.ImageSize || p.out().Width != c.ImageSize:
+		return fmt.Errorf("size %d×%d differs from the model's image_size %d", p.out().Height, p.out().Width, c.ImageSize)
 	case p.DoResize && filters[p.Resample].fn == nil:
 		return fmt.Errorf("resample %d is not supported (want 1 Lanczos, 2 bilinear, 3 bicubic, 4 box or 5 Hamming)", p.Resample)
 	case p.DoNormalize && (len(p.Mean) != 3 || len(p.Std) != 3):
@@ -125,12 +137,17 @@ func (p Processor) Validate(c Config) error {
 }
 
 // saveProcessor writes p to dir/preprocessor_config.json, as
-// ViTImageProcessor's save_pretrained does.
+// ViTImageProcessor's (DeiTImageProcessor's, with a crop) save_pretrained
+// does.
 func saveProcessor(dir string, p Processor) error {
+	typ := "ViTImageProcessor"
+	if p.DoCenterCrop {
+		typ = "DeiTImageProcessor"
+	}
 	raw, err := json.MarshalIndent(struct {
 		Type string `json:"image_processor_type"`
 		Processor
-	}{"ViTImageProcessor", p}, "", "  ")
+	}{typ, p}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -190,8 +207,15 @@ func (p Processor) Pixels(img image.Image) ([]float32, error) {
 		}
 		rgb, w, h = resize(rgb, w, h, p.Size.Width, p.Size.Height, f)
 	}
-	if !p.DoResize && (w != p.Size.Width || h != p.Size.Height) {
-		return nil, fmt.Errorf("vit: the image is %d×%d and resizing is off; the model takes %d×%d", w, h, p.Size.Width, p.Size.Height)
+	if p.DoCenterCrop {
+		cw, ch := p.CropSize.Width, p.CropSize.Height
+		if cw > w || ch > h {
+			return nil, fmt.Errorf("vit: the image is %d×%d, smaller than the crop %d×%d", w, h, cw, ch)
+		}
+		rgb, w, h = crop(rgb, w, (w-cw)/2, (h-ch)/2, cw, ch), cw, ch
+	}
+	if o := p.out(); w != o.Width || h != o.Height {
+		return nil, fmt.Errorf("vit: the image is %d×%d and resizing is off; the model takes %d×%d", w, h, o.Width, o.Height)
 	}
 	out := make([]float32, 3*w*h)
 	for c := range 3 {
@@ -209,6 +233,16 @@ func (p Processor) Pixels(img image.Image) ([]float32, error) {
 		}
 	}
 	return out, nil
+}
+
+// crop returns the cw×ch pixels of RGB pixels w wide from column x0 and
+// row y0 (HF's center_crop: offsets (w−cw)/2 and (h−ch)/2, rounded down).
+func crop(rgb []uint8, w, x0, y0, cw, ch int) []uint8 {
+	out := make([]uint8, 0, 3*cw*ch)
+	for y := y0; y < y0+ch; y++ {
+		out = append(out, rgb[3*(y*w+x0):3*(y*w+x0+cw)]...)
+	}
+	return out
 }
 
 // toRGB returns img's pixels as 8-bit RGB triples, row by row, as Pillow's

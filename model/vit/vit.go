@@ -9,6 +9,7 @@
 package vit
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -18,11 +19,13 @@ import (
 	"github.com/attn-go/attn/tensor"
 )
 
-// Embeddings makes the token sequence of an image (ViTEmbeddings).
+// Embeddings makes the token sequence of an image (ViTEmbeddings,
+// DeiTEmbeddings).
 type Embeddings struct {
-	CLS      *autograd.Var    `attn:"cls_token"`           // [1, 1, C]
-	Position *autograd.Var    `attn:"position_embeddings"` // [1, patches+1, C]
-	Patch    *PatchEmbeddings `attn:"patch_embeddings"`
+	CLS          *autograd.Var    `attn:"cls_token"`           // [1, 1, C]
+	Distillation *autograd.Var    `attn:"distillation_token"`  // [1, 1, C]; DeiT only
+	Position     *autograd.Var    `attn:"position_embeddings"` // [1, prefix+patches, C]
+	Patch        *PatchEmbeddings `attn:"patch_embeddings"`
 }
 
 // PatchEmbeddings projects each patch to a token: HF's Conv2d with kernel
@@ -66,21 +69,33 @@ type Encoder struct {
 	Layer []*Layer `attn:"layer"`
 }
 
-// Model is ViT with its optional pooler and classifier. Its parameter names
-// are HF's without the "vit." prefix of the task classes.
+// Model is ViT (or DeiT) with its optional pooler and classifier. Its
+// parameter names are HF's without the "vit." or "deit." prefix of the
+// task classes.
 type Model struct {
 	Cfg        Config
 	Embeddings *Embeddings   `attn:"embeddings"`
 	Encoder    *Encoder      `attn:"encoder"`
 	LayerNorm  *nn.LayerNorm `attn:"layernorm"`
 	Pooler     *Dense        `attn:"pooler"`     // nil when the checkpoint has none
-	Classifier *nn.Linear    `attn:"classifier"` // [labels, C]; nil when the checkpoint has none
+	Classifier *nn.Linear    `attn:"classifier"` // [labels, C] on the class token; nil when the checkpoint has none
+	// Teacher is DeiTForImageClassificationWithTeacher's pair of heads,
+	// used instead of Classifier.
+	Teacher *TeacherHeads `attn:",inline"`
+}
+
+// TeacherHeads are a distilled DeiT's classifiers: one on the class token,
+// one on the distillation token; the logits are their average.
+type TeacherHeads struct {
+	CLS          *nn.Linear `attn:"cls_classifier"`          // [labels, C]
+	Distillation *nn.Linear `attn:"distillation_classifier"` // [labels, C]
 }
 
 // Parts says which optional parts a model has.
 type Parts struct {
-	Pooler bool // ViTModel has one, ViTForImageClassification not
-	Labels int  // classifier outputs; 0 for none
+	Pooler  bool // ViTModel has one, ViTForImageClassification not
+	Labels  int  // classifier outputs; 0 for none
+	Teacher bool // DeiT's two heads instead of one classifier (with Labels)
 }
 
 // New returns a model with ViT's initialisation, except that weights are
@@ -94,8 +109,8 @@ func newModel(c Config, parts Parts, rng *tensor.RNG) (*Model, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if parts.Labels < 0 {
-		return nil, fmt.Errorf("vit: %d labels", parts.Labels)
+	if parts.Labels < 0 || parts.Teacher && (parts.Labels == 0 || !c.Distilled) {
+		return nil, fmt.Errorf("vit: %d labels, teacher heads %v, distillation token %v", parts.Labels, parts.Teacher, c.Distilled)
 	}
 	d, std, w := c.Hidden, float64(c.InitRange), hf.Init{RNG: rng}
 	linear := func(in, out int, bias bool) *nn.Linear {
@@ -111,7 +126,7 @@ func newModel(c Config, parts Parts, rng *tensor.RNG) (*Model, error) {
 		Cfg: c,
 		Embeddings: &Embeddings{
 			CLS:      w.Normal(std, 1, 1, d),
-			Position: w.Normal(std, 1, c.Patches()+1, d),
+			Position: w.Normal(std, 1, c.Prefix()+c.Patches(), d),
 			Patch:    &PatchEmbeddings{Weight: w.Normal(std, d, c.Channels, p, p), Bias: w.Fill(0, d)},
 		},
 		Encoder:   &Encoder{},
@@ -132,7 +147,13 @@ func newModel(c Config, parts Parts, rng *tensor.RNG) (*Model, error) {
 	if parts.Pooler {
 		m.Pooler = &Dense{Dense: linear(d, d, true)}
 	}
-	if parts.Labels > 0 {
+	if c.Distilled {
+		m.Embeddings.Distillation = w.Normal(std, 1, 1, d)
+	}
+	switch {
+	case parts.Teacher:
+		m.Teacher = &TeacherHeads{CLS: linear(d, parts.Labels, true), Distillation: linear(d, parts.Labels, true)}
+	case parts.Labels > 0:
 		m.Classifier = linear(d, parts.Labels, true)
 	}
 	return m, nil
@@ -143,11 +164,18 @@ func (m *Model) Params() []nn.Param { return nn.Params(m) }
 
 // Labels returns the number of classifier outputs, 0 without a classifier.
 func (m *Model) Labels() int {
-	if m.Classifier == nil {
-		return 0
+	switch {
+	case m.Teacher != nil:
+		return m.Teacher.CLS.Weight.Value.Shape[0]
+	case m.Classifier != nil:
+		return m.Classifier.Weight.Value.Shape[0]
 	}
-	return m.Classifier.Weight.Value.Shape[0]
+	return 0
 }
+
+// HasClassifier reports whether the model has a classifier (one head, or
+// DeiT's two).
+func (m *Model) HasClassifier() bool { return m.Labels() > 0 }
 
 // patches cuts B images [B, channels, S, S] (row-major pixels) into their
 // P × P patches, one row of channels·P·P values per patch, patches in
@@ -177,7 +205,8 @@ func (m *Model) patches(pixels []float32, b int) *tensor.Tensor {
 
 // Forward runs b images (pixels [b, channels, S, S], as Processor.Pixels
 // gives them, one after another) and returns the final hidden states
-// [b, patches+1, C], the class token first, after the last LayerNorm.
+// [b, prefix+patches, C], the class token first (then DeiT's distillation
+// token), after the last LayerNorm.
 func (m *Model) Forward(tp *autograd.Tape, pixels []float32, b int) (*autograd.Var, error) {
 	c := m.Cfg
 	if want := b * c.Channels * c.ImageSize * c.ImageSize; b <= 0 || len(pixels) != want {
@@ -190,8 +219,11 @@ func (m *Model) Forward(tp *autograd.Tape, pixels []float32, b int) (*autograd.V
 	e, n, d := m.Embeddings, c.Patches(), c.Hidden
 	proj := tp.Reshape(e.Patch.Weight, d, -1) // [C, channels·P·P]
 	x := tp.Reshape(tp.Linear(autograd.Const(m.patches(pixels, b)), proj, e.Patch.Bias), b, n, d)
-	x = tp.ConcatSeq(e.CLS, x)                    // (B, 1+patches, C)
-	x = tp.Add(x, tp.Reshape(e.Position, n+1, d)) // + (1+patches, C)
+	if e.Distillation != nil {
+		x = tp.ConcatSeq(e.Distillation, x) // (B, 1+patches, C)
+	}
+	x = tp.ConcatSeq(e.CLS, x)                             // (B, prefix+patches, C)
+	x = tp.Add(x, tp.Reshape(e.Position, c.Prefix()+n, d)) // + (prefix+patches, C)
 	x = tp.Dropout(x, c.Dropout)
 	opts := autograd.AttentionOpts{Dropout: c.AttnDropout}
 	for _, l := range m.Encoder.Layer {
@@ -204,23 +236,36 @@ func (m *Model) Forward(tp *autograd.Tape, pixels []float32, b int) (*autograd.V
 	return m.LayerNorm.Forward(tp, x), nil
 }
 
-// first returns the class token's state [B, C] of hidden [B, T, C].
-func first(tp *autograd.Tape, hidden *autograd.Var) *autograd.Var {
+// token returns the state [B, C] of token j of each sequence of hidden
+// [B, T, C].
+func token(tp *autograd.Tape, hidden *autograd.Var, j int) *autograd.Var {
 	b, t, d := hidden.Value.Shape[0], hidden.Value.Shape[1], hidden.Value.Shape[2]
 	rows := make([]int, b)
 	for i := range rows {
-		rows[i] = i * t
+		rows[i] = i*t + j
 	}
 	return tp.Embedding(tp.Reshape(hidden, b*t, d), rows, 1)
 }
 
+// first returns the class token's state [B, C] of hidden [B, T, C].
+func first(tp *autograd.Tape, hidden *autograd.Var) *autograd.Var { return token(tp, hidden, 0) }
+
+// errNoClassifier is the error of classifying with a base model.
+var errNoClassifier = errors.New("vit: the model has no classifier (a ViTModel or DeiTModel checkpoint, not one for image classification)")
+
 // Logits returns the classifier's logits [B, labels] for hidden states from
-// Forward; it is an error if the checkpoint had no classifier.
+// Forward: the classifier on the class token, or the average of a distilled
+// DeiT's two heads; it is an error if the checkpoint had no classifier.
 func (m *Model) Logits(tp *autograd.Tape, hidden *autograd.Var) (*autograd.Var, error) {
-	if m.Classifier == nil {
-		return nil, fmt.Errorf("vit: the model has no classifier (a ViTModel checkpoint, not ViTForImageClassification)")
+	switch {
+	case m.Teacher != nil:
+		cls := m.Teacher.CLS.Forward(tp, first(tp, hidden))
+		dist := m.Teacher.Distillation.Forward(tp, token(tp, hidden, 1))
+		return tp.Scale(tp.Add(cls, dist), 0.5), nil
+	case m.Classifier != nil:
+		return m.Classifier.Forward(tp, first(tp, hidden)), nil
 	}
-	return m.Classifier.Forward(tp, first(tp, hidden)), nil
+	return nil, errNoClassifier
 }
 
 // Encode runs b images without recording a tape and returns the final
@@ -247,8 +292,8 @@ func (m *Model) Encode(pixels []float32, b int) (hidden, pooled *tensor.Tensor, 
 // Classify runs b images without recording a tape and returns the
 // classifier's logits [b, labels].
 func (m *Model) Classify(pixels []float32, b int) (*tensor.Tensor, error) {
-	if m.Classifier == nil {
-		return nil, fmt.Errorf("vit: the model has no classifier (a ViTModel checkpoint, not ViTForImageClassification)")
+	if !m.HasClassifier() {
+		return nil, errNoClassifier
 	}
 	tp := autograd.BorrowInferenceTape()
 	defer autograd.ReturnInferenceTape(tp)

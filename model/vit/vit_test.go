@@ -92,12 +92,13 @@ func TestResizeMatchesPillow(t *testing.T) {
 	}
 }
 
-// TestPixelsMatchHF prepares the images with both folders' processors
-// (bilinear with mean and std 0.5; bicubic with ImageNet's): the pixels
-// must equal ViTImageProcessor's.
+// TestPixelsMatchHF prepares the images with the folders' processors
+// (bilinear with mean and std 0.5; bicubic with ImageNet's; DeiT's resize
+// and centre crop): the pixels must equal ViTImageProcessor's and
+// DeiTImageProcessor's.
 func TestPixelsMatchHF(t *testing.T) {
 	f := reference(t)
-	for dir, proc := range map[string]string{"vit-tiny": "bilinear", "vit-tiny-bf16": "bicubic"} {
+	for dir, proc := range map[string]string{"vit-tiny": "bilinear", "vit-tiny-bf16": "bicubic", "deit-tiny-distilled": "deit"} {
 		_, p := load(t, dir)
 		for _, name := range imageNames {
 			got, err := p.Pixels(readImage(t, name))
@@ -156,6 +157,22 @@ func TestMatchesPyTorch(t *testing.T) {
 	if _, err := m.Classify(px, 3); err == nil || !strings.Contains(err.Error(), "no classifier") {
 		t.Errorf("Classify without a classifier: err = %v", err)
 	}
+
+	m, p = load(t, "deit-tiny-distilled")
+	if !m.Cfg.Distilled || m.Teacher == nil || m.Labels() != 4 || m.Cfg.Label(3) != "dog" {
+		t.Fatalf("deit-tiny-distilled: distilled %v, teacher heads %v, %d labels", m.Cfg.Distilled, m.Teacher != nil, m.Labels())
+	}
+	px = batch(t, p)
+	hidden, _, err = m.Encode(px, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dh = golden.CheckAbs(t, "hidden", hidden.Data, f.Tensor("deit.hidden").Data, 1e-4)
+	if logits, err = m.Classify(px, 3); err != nil {
+		t.Fatal(err)
+	}
+	dl = golden.CheckAbs(t, "logits", logits.Data, f.Tensor("deit.logits").Data, 1e-4)
+	t.Logf("deit (F16): max abs error hidden %.2e, logits %.2e", dh, dl)
 }
 
 // TestGradientsMatchPyTorch fine-tunes one step's worth: the mean
@@ -235,6 +252,43 @@ func TestSaveLoad(t *testing.T) {
 	}
 	if !slices.Equal(l1.Data, l2.Data) {
 		t.Error("the saved model's logits differ")
+	}
+}
+
+// TestSaveLoadDeiT writes the distilled DeiT back as a folder: DeiT's
+// names ("deit." and both heads), config and cropping processor, and the
+// same logits when loaded again.
+func TestSaveLoadDeiT(t *testing.T) {
+	m, p := load(t, "deit-tiny-distilled")
+	dir := t.TempDir()
+	if err := Save(dir, m, p); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, ts := range m.Tensors() {
+		names[ts.Name] = true
+	}
+	for _, want := range []string{"deit.embeddings.distillation_token", "cls_classifier.weight", "distillation_classifier.bias"} {
+		if !names[want] {
+			t.Errorf("saved names lack %q", want)
+		}
+	}
+	back, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := LoadProcessor(dir, back.Cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !back.Cfg.Distilled || back.Teacher == nil || !p2.DoCenterCrop || *p2.CropSize != *p.CropSize || p2.Size != p.Size {
+		t.Fatalf("read back: distilled %v, teacher %v, processor %+v", back.Cfg.Distilled, back.Teacher != nil, p2)
+	}
+	px := batch(t, p)
+	l1, err1 := m.Classify(px, 3)
+	l2, err2 := back.Classify(px, 3)
+	if err1 != nil || err2 != nil || !slices.Equal(l1.Data, l2.Data) {
+		t.Errorf("logits differ after saving (%v, %v)", err1, err2)
 	}
 }
 
@@ -324,7 +378,9 @@ func TestBadInput(t *testing.T) {
 		{`{"resample": 0}`, "resample 0 is not supported"},
 		{`{"size": {"shortest_edge": 32}}`, `want {"height", "width"}`},
 		{`{"size": 48}`, "size 48×48 differs from the model's image_size 32"},
-		{`{"do_center_crop": true}`, "do_center_crop is not supported"},
+		{`{"do_center_crop": true}`, "do_center_crop without a crop_size"},
+		{`{"do_center_crop": true, "crop_size": {"height": 40, "width": 40}}`, "crop_size 40×40 is larger than the resized 32×32"},
+		{`{"do_center_crop": true, "crop_size": {"height": 24, "width": 24}}`, "size 24×24 differs from the model's image_size 32"},
 		{`{"image_mean": [0.5]}`, "one value per RGB channel"},
 		{`{"image_std": [0.5, 0, 0.5]}`, "image_std [0.5 0 0.5] must be positive"},
 		{`{"size": `, "preprocessor_config.json"},

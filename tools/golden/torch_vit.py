@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Write tiny HuggingFace ViT folders, test images and reference outputs for model/vit.
+"""Write tiny HuggingFace ViT and DeiT folders, test images and reference outputs for model/vit.
 
 Run from the repository root with the Debian PyTorch and Pillow (/usr/bin/python3):
 
@@ -22,6 +22,10 @@ modeling_vit.py (ViTModel, ViTForImageClassification):
   query/key/value with H heads of D = C/H, scores / sqrt(D), no mask.
 * the final layernorm; ViTModel's pooler tanh(pooler.dense(h[:, 0]));
   ViTForImageClassification's classifier(h[:, 0]).
+* DeiT (modeling_deit.py): a distillation token after the class token (two
+  more positions), and DeiTForImageClassificationWithTeacher's logits, the
+  mean of cls_classifier(h[:, 0]) and distillation_classifier(h[:, 1]);
+  DeiTImageProcessor resizes, then crops the centre (offsets rounded down).
 
 It writes:
 
@@ -35,6 +39,9 @@ It writes:
 * testdata/hf/vit-tiny-bf16/: a ViTModel (no prefix, with the pooler, no
   classifier) in BF16 with gelu_new, and a processor that resizes bicubic
   to 32x32 and normalises with ImageNet's mean and std.
+* testdata/hf/deit-tiny-distilled/: a DeiTForImageClassificationWithTeacher
+  ("deit." prefix, 4 labels) in F16, with a DeiTImageProcessor that resizes
+  bicubic to 40×37 and crops the 32×32 centre.
 * testdata/hf/vit-tiny-wrong-shape/: the F32 model with a patch projection
   of kernel 4 instead of 8 (a config/weights mismatch that must be an error).
 
@@ -45,7 +52,8 @@ PIL's resize, as floats), resized.filter<F>.<image> [35, 29, 3] (each
 image resized to 29 wide and 35 high with Pillow's filter F: 1 Lanczos, 2
 bilinear, 3 bicubic, 4 box, 5 Hamming), then for the batch of the three images in the
 order rgb, rgba, gray through each model: f32.hidden [3, 17, 32],
-f32.logits [3, 5], bf16.hidden, bf16.pooled [3, 32]; and f32.loss, the
+f32.logits [3, 5], bf16.hidden, bf16.pooled [3, 32], deit.hidden [3, 18, 32],
+deit.logits [3, 4] (pixels.deit.<image> are the DeiT processor's); and f32.loss, the
 mean cross-entropy of the f32 logits against TARGETS, with f32.grad.<name>,
 its gradient with respect to the GRADS parameters (names without "vit.").
 """
@@ -110,7 +118,15 @@ PROCESSORS = {
         "image_std": [0.229, 0.224, 0.225], "resample": 3, "rescale_factor": 0.00392156862745098,
         "size": {"height": 32, "width": 32},
     },
+    "deit": {  # DeiTImageProcessor: resize larger, then crop the centre
+        "crop_size": {"height": 32, "width": 32}, "do_center_crop": True,
+        "do_normalize": True, "do_rescale": True, "do_resize": True,
+        "image_mean": [0.485, 0.456, 0.406], "image_processor_type": "DeiTImageProcessor",
+        "image_std": [0.229, 0.224, 0.225], "resample": 3, "rescale_factor": 0.00392156862745098,
+        "size": {"height": 37, "width": 40},
+    },
 }
+DEIT_LABELS = ["ant", "bee", "cat", "dog"]
 
 
 def make_images():
@@ -139,6 +155,10 @@ def preprocess(path, proc):
     size = proc["size"]
     img = img.resize((size["width"], size["height"]), resample=proc["resample"])
     arr = np.array(img)  # uint8 (H, W, 3)
+    if proc.get("do_center_crop"):  # HF's center_crop: offsets rounded down
+        ch, cw = proc["crop_size"]["height"], proc["crop_size"]["width"]
+        top, left = (arr.shape[0] - ch) // 2, (arr.shape[1] - cw) // 2
+        arr = arr[top:top + ch, left:left + cw]
     x = (arr.astype(np.float64) * proc["rescale_factor"]).astype(np.float32)
     mean = np.array(proc["image_mean"], dtype=np.float32)
     std = np.array(proc["image_std"], dtype=np.float32)
@@ -149,9 +169,10 @@ def preprocess(path, proc):
 def param_shapes(c, prefix="vit.", pooler=False, classifier=True):
     C, I, P, N = c["hidden_size"], c["intermediate_size"], c["patch_size"], c["num_channels"]
     n = (c["image_size"] // P) ** 2
+    deit = c["model_type"] == "deit"
     s = {
         prefix + "embeddings.cls_token": [1, 1, C],
-        prefix + "embeddings.position_embeddings": [1, n + 1, C],
+        prefix + "embeddings.position_embeddings": [1, n + (2 if deit else 1), C],
         prefix + "embeddings.patch_embeddings.projection.weight": [C, N, P, P],
         prefix + "embeddings.patch_embeddings.projection.bias": [C],
         prefix + "layernorm.weight": [C], prefix + "layernorm.bias": [C],
@@ -171,9 +192,12 @@ def param_shapes(c, prefix="vit.", pooler=False, classifier=True):
     if pooler:
         s[prefix + "pooler.dense.weight"] = [C, C]
         s[prefix + "pooler.dense.bias"] = [C]
-    if classifier:
-        s["classifier.weight"] = [len(c["id2label"]), C]
-        s["classifier.bias"] = [len(c["id2label"])]
+    if deit:
+        s[prefix + "embeddings.distillation_token"] = [1, 1, C]
+    heads = ["cls_classifier", "distillation_classifier"] if deit else ["classifier"]
+    for h in heads if classifier else []:
+        s[h + ".weight"] = [len(c["id2label"]), C]
+        s[h + ".bias"] = [len(c["id2label"])]
     return s
 
 
@@ -182,7 +206,7 @@ def init_params(shapes):
     p = {}
     for name, shape in shapes.items():
         r = torch.randn(shape, dtype=torch.float32)
-        if name.endswith(("cls_token", "position_embeddings")):
+        if name.endswith(("cls_token", "distillation_token", "position_embeddings")):
             p[name] = 0.5 * r
         elif len(shape) >= 2:
             fan_in = math.prod(shape[1:])
@@ -202,7 +226,10 @@ def forward(p, pixels, c, prefix="vit."):
     x = F.conv2d(pixels, p[e + "patch_embeddings.projection.weight"], p[e + "patch_embeddings.projection.bias"], stride=P)
     x = x.flatten(2).transpose(1, 2)  # (B, N, C)
     Bn = x.shape[0]
-    x = torch.cat([p[e + "cls_token"].expand(Bn, -1, -1), x], dim=1) + p[e + "position_embeddings"]
+    first = [p[e + "cls_token"].expand(Bn, -1, -1)]
+    if e + "distillation_token" in p:  # DeiT: class, distillation, then patch tokens
+        first.append(p[e + "distillation_token"].expand(Bn, -1, -1))
+    x = torch.cat(first + [x], dim=1) + p[e + "position_embeddings"]
     Tn = x.shape[1]
 
     def heads(t):
@@ -224,6 +251,8 @@ def forward(p, pixels, c, prefix="vit."):
     x = ln(x, prefix + "layernorm")
     pooled = torch.tanh(lin(x[:, 0], prefix + "pooler.dense")) if prefix + "pooler.dense.weight" in p else None
     logits = lin(x[:, 0], "classifier") if "classifier.weight" in p else None
+    if "cls_classifier.weight" in p:  # DeiTForImageClassificationWithTeacher
+        logits = (lin(x[:, 0], "cls_classifier") + lin(x[:, 1], "distillation_classifier")) / 2
     return x, pooled, logits
 
 
@@ -280,6 +309,14 @@ def main():
     hidden, pooled, _ = forward(read_model(os.path.join(d, "model.safetensors")), batches["bicubic"], cbf, prefix="")
     ref["bf16.hidden"], ref["bf16.pooled"] = hidden, pooled
 
+    cd = dict(c, model_type="deit", architectures=["DeiTForImageClassificationWithTeacher"], torch_dtype="float16",
+              id2label={str(i): l for i, l in enumerate(DEIT_LABELS)}, label2id={l: i for i, l in enumerate(DEIT_LABELS)})
+    pd = init_params(param_shapes(cd, prefix="deit."))
+    d = folder("deit-tiny-distilled", cd, PROCESSORS["deit"])
+    write_model(os.path.join(d, "model.safetensors"), pd, torch.float16)
+    hidden, _, logits = forward(read_model(os.path.join(d, "model.safetensors")), batches["deit"], cd, prefix="deit.")
+    ref["deit.hidden"], ref["deit.logits"] = hidden, logits
+
     d = folder("vit-tiny-wrong-shape", c, PROCESSORS["bilinear"])
     wrong = dict(p32)
     name = "vit.embeddings.patch_embeddings.projection.weight"
@@ -301,27 +338,30 @@ def main():
     back, bmeta = read_safetensors(path)
     if set(back) != set(tensors) or bmeta != meta:
         raise SystemExit(f"{path}: names or metadata differ after reading back")
-    for root in [IMAGES] + [os.path.join(OUT, n) for n in ("vit-tiny", "vit-tiny-bf16", "vit-tiny-wrong-shape")]:
+    for root in [IMAGES] + [os.path.join(OUT, n) for n in ("vit-tiny", "vit-tiny-bf16", "deit-tiny-distilled", "vit-tiny-wrong-shape")]:
         for fn in sorted(os.listdir(root)):
             print(f"{os.path.join(root, fn):60s} {os.path.getsize(os.path.join(root, fn)):7d} bytes")
     print("f32 logits", ref["f32.logits"].detach().numpy().round(3).tolist())
 
 
 def check_folder(d):
-    """Load a ViT folder (e.g. one attn's vit.Save wrote from vit-tiny) and
-    compare its outputs on the bilinear pixels with the f32 references."""
+    """Load a ViT or DeiT folder (e.g. one attn's vit.Save wrote from
+    vit-tiny or deit-tiny-distilled) and compare its outputs with the
+    references of that model (f32 or deit)."""
     with open(os.path.join(d, "config.json")) as f:
         cfg = json.load(f)
-    if cfg.get("model_type") != "vit":
-        raise SystemExit(f"{d}: model_type is not vit")
+    kind = cfg.get("model_type")
+    if kind not in ("vit", "deit"):
+        raise SystemExit(f"{d}: model_type is not vit or deit")
+    tag, proc = {"vit": ("f32", "bilinear"), "deit": ("deit", "deit")}[kind]
     p = read_model(os.path.join(d, "model.safetensors"))
     g, _ = read_safetensors(os.path.join(OUT, "vit-tiny", "reference.safetensors"))
-    pixels = torch.stack([g[f"pixels.bilinear.{n}"] for n in ("rgb", "rgba", "gray")]).double()
-    prefix = "vit." if any(k.startswith("vit.") for k in p) else ""
+    pixels = torch.stack([g[f"pixels.{proc}.{n}"] for n in ("rgb", "rgba", "gray")]).double()
+    prefix = kind + "." if any(k.startswith(kind + ".") for k in p) else ""
     hidden, _, logits = forward(p, pixels, cfg, prefix=prefix)
-    errs = {"hidden": (hidden - g["f32.hidden"].double()).abs().max().item()}
+    errs = {"hidden": (hidden - g[tag + ".hidden"].double()).abs().max().item()}
     if logits is not None:
-        errs["logits"] = (logits - g["f32.logits"].double()).abs().max().item()
+        errs["logits"] = (logits - g[tag + ".logits"].double()).abs().max().item()
     print(f"{d}: max abs error " + ", ".join(f"{k} {v:.2e}" for k, v in errs.items()))
     if max(errs.values()) > 1e-4:
         raise SystemExit("mismatch")
