@@ -56,12 +56,13 @@ func (j *ImageJob) Check() error {
 // Params implements Job.
 func (j *ImageJob) Params() []nn.Param { return j.Model.Params() }
 
-// NoDecay implements Job: biases, LayerNorms, the class token and the
-// positions are not decayed (as timm and HF's Trainer leave them).
+// NoDecay implements Job: biases, LayerNorms, the class (and distillation)
+// token and the positions are not decayed (as timm leaves them).
 func (j *ImageJob) NoDecay() map[*autograd.Var]bool {
 	out := map[*autograd.Var]bool{}
+	e := j.Model.Embeddings
 	for _, p := range j.Model.Params() {
-		if len(p.Value.Shape) < 2 || p.Var == j.Model.Embeddings.CLS || p.Var == j.Model.Embeddings.Position {
+		if len(p.Value.Shape) < 2 || p.Var == e.CLS || p.Var == e.Distillation || p.Var == e.Position {
 			out[p.Var] = true
 		}
 	}
@@ -108,7 +109,7 @@ func (j *ImageJob) next() []data.Image {
 			if j.order != nil {
 				j.epoch++
 			}
-			j.order, j.pos = tensor.NewRNG(j.Data.Seed^uint64(j.epoch+1)*0x9e3779b97f4a7c15).Perm(len(j.Train)), 0
+			j.order, j.pos = j.epochOrder(), 0
 		}
 		out = append(out, j.Train[j.order[j.pos]])
 		j.pos++
@@ -207,6 +208,12 @@ func (j *ImageJob) SetDataState(b json.RawMessage) error {
 		return fmt.Errorf("train: image data state %+v does not fit %d training images", st, len(j.Train))
 	}
 	j.epoch, j.pos = st.Epoch, st.Pos
-	j.order = tensor.NewRNG(j.Data.Seed ^ uint64(j.epoch+1)*0x9e3779b97f4a7c15).Perm(len(j.Train))
+	j.order = j.epochOrder()
 	return nil
+}
+
+// epochOrder is the order of the training images in the current epoch,
+// drawn from the seed and the epoch number.
+func (j *ImageJob) epochOrder() []int {
+	return tensor.NewRNG(j.Data.Seed ^ uint64(j.epoch+1)*0x9e3779b97f4a7c15).Perm(len(j.Train))
 }
