@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/model/bert"
 	"github.com/attn-go/attn/model/gpt"
 	"github.com/attn-go/attn/model/transformer"
 	"github.com/attn-go/attn/model/vit"
@@ -65,7 +66,7 @@ func measure(reps int, fn func()) (time.Duration, float64) {
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("which benchmark? peak, gemm, attention, train, train-gpt, prompt, decode, load, vit or train-vit (attn bench gemm -h for flags)")
+		return errors.New("which benchmark? peak, gemm, attention, train, train-gpt, prompt, decode, load, vit train-vit or encode (attn bench gemm -h for flags)")
 	}
 	fs := flag.NewFlagSet("attn bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -75,10 +76,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	m := fs.Int("m", 1024, "gemm: rows of A and C")
 	n := fs.Int("n", 1024, "gemm: columns of B and C")
 	k := fs.Int("k", 1024, "gemm: inner dimension")
-	t := fs.Int("t", 1024, "attention: sequence length; decode: cached tokens")
+	t := fs.Int("t", 1024, "attention, encode: sequence length; decode: cached tokens")
 	heads := fs.Int("heads", 8, "attention: heads")
 	dhead := fs.Int("d-head", 64, "attention: width of one head")
-	batch := fs.Int("batch", 1, "attention, vit, train-vit: batch size")
+	batch := fs.Int("batch", 1, "attention, vit, train-vit, encode: batch size")
 	shape := fs.String("shape", "small", "train: nn.Transformer shape, small or base")
 	preset := fs.String("preset", "baby-gpt", "train-gpt, prompt, decode: GPT preset (see attn train), or gpt2 for GPT-2 small's shape (124M, random weights)")
 	modelFlag := fs.String("model", "", "prompt, decode, load: a GPT-2 model folder (instead of --preset)")
@@ -128,6 +129,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if r, err = benchTrainGPT(*preset, p, *reps); err != nil {
 			return err
 		}
+	case "encode":
+		var err error
+		if r, err = benchEncode(*batch, *t, *reps); err != nil {
+			return err
+		}
 	case "vit", "train-vit":
 		var err error
 		if r, err = benchViT(*batch, *reps, args[0] == "train-vit"); err != nil {
@@ -139,7 +145,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("unknown benchmark %q (want peak, gemm, attention, train, train-gpt, prompt, decode, load, vit or train-vit)", args[0])
+		return fmt.Errorf("unknown benchmark %q (want peak, gemm, attention, train, train-gpt, prompt, decode, load, vit, train-vit or encode)", args[0])
 	}
 	r.Params["workers"] = tensor.Workers()
 	r.AllocBytes = lastBytes
@@ -243,6 +249,34 @@ func benchTrain(shape string, reps int) (benchResult, error) {
 	tokens := float64(2 * batch * seqLen)
 	return benchResult{Bench: "train", Params: map[string]any{"shape": shape, "batch": batch, "seq_len": seqLen, "d_model": cfg.DModel, "layers": cfg.EncoderLayers},
 		Ms: ms(dur), TokensPerS: tokens / dur.Seconds(), Allocs: allocs}, nil
+}
+
+// benchEncode times BERT-base (random weights, with its pooler) encoding a
+// batch of b sequences of t tokens, as attn embed does.
+func benchEncode(b, t, reps int) (benchResult, error) {
+	c := bert.DefaultConfig()
+	if t > c.MaxPositions {
+		return benchResult{}, fmt.Errorf("--t %d exceeds BERT's %d positions", t, c.MaxPositions)
+	}
+	m, err := bert.New(c, bert.Parts{Pooler: true}, 1)
+	if err != nil {
+		return benchResult{}, err
+	}
+	rng := tensor.NewRNG(2)
+	ids := make([]int, b*t)
+	for i := range ids {
+		ids[i] = 1000 + rng.Intn(20000)
+	}
+	var runErr error
+	dur, allocs := measure(reps, func() {
+		if _, _, err := m.Encode(ids, nil, nil, b, t); err != nil {
+			runErr = err
+		}
+	})
+	d := c.Hidden
+	flops := 2 * float64(b) * float64(c.Layers) * (float64(t)*float64(4*d*d+2*d*c.Intermediate) + 2*float64(t*t*d))
+	return benchResult{Bench: "encode", Params: map[string]any{"model": "bert-base", "batch": b, "seq_len": t},
+		Ms: ms(dur), GFLOPS: flops / dur.Seconds() / 1e9, TokensPerS: float64(b*t) / dur.Seconds(), Allocs: allocs}, runErr
 }
 
 // benchViT times ViT-B/16 at 224 pixels (random weights, a 1,000-label
