@@ -16,6 +16,11 @@ type ImageData struct {
 	Batch     int     `json:"batch"`           // images per micro-batch
 	Smoothing float32 `json:"label_smoothing"` // of the cross-entropy
 	Seed      uint64  `json:"seed"`            // the order of each epoch
+	// Probe trains only the classifier, on the features of a frozen
+	// backbone (linear probing): each image's features are computed once,
+	// on the first step and the first evaluation, so that training the
+	// classifier afterwards costs next to nothing.
+	Probe bool `json:"linear_probe,omitempty"`
 }
 
 // ImageJob trains a ViT classifier on labelled images: each epoch visits
@@ -29,6 +34,8 @@ type ImageJob struct {
 
 	epoch, pos int
 	order      []int
+
+	trainFeat, valFeat []float32 // with Probe: prefix·C features per image
 }
 
 // Check reports settings the job cannot run with.
@@ -53,8 +60,20 @@ func (j *ImageJob) Check() error {
 	return j.Processor.Validate(j.Model.Cfg)
 }
 
-// Params implements Job.
-func (j *ImageJob) Params() []nn.Param { return j.Model.Params() }
+// Params implements Job: every parameter, or with Probe the classifier's.
+func (j *ImageJob) Params() []nn.Param {
+	ps := j.Model.Params()
+	if !j.Data.Probe {
+		return ps
+	}
+	var head []nn.Param
+	for _, p := range ps {
+		if vit.IsHead(p.Name) {
+			head = append(head, p)
+		}
+	}
+	return head
+}
 
 // NoDecay implements Job: biases, LayerNorms, the class (and distillation)
 // token and the positions are not decayed (as timm leaves them).
@@ -100,10 +119,11 @@ func (j *ImageJob) pixels(ims []data.Image) ([]float32, []int, error) {
 	return px, labels, nil
 }
 
-// next returns the next Batch training images, starting a new epoch (a new
-// order, drawn from the seed and the epoch number) as one runs out.
-func (j *ImageJob) next() []data.Image {
-	out := make([]data.Image, 0, j.Data.Batch)
+// next returns the indices of the next Batch training images, starting a
+// new epoch (a new order, drawn from the seed and the epoch number) as one
+// runs out.
+func (j *ImageJob) next() []int {
+	out := make([]int, 0, j.Data.Batch)
 	for len(out) < j.Data.Batch {
 		if j.order == nil || j.pos == len(j.order) {
 			if j.order != nil {
@@ -111,39 +131,132 @@ func (j *ImageJob) next() []data.Image {
 			}
 			j.order, j.pos = j.epochOrder(), 0
 		}
-		out = append(out, j.Train[j.order[j.pos]])
+		out = append(out, j.order[j.pos])
 		j.pos++
 	}
 	return out
 }
 
+// features returns the frozen model's final states of the tokens before
+// the patches (the class token, and DeiT's distillation token) for each
+// image: Prefix·C values per image, computed without a tape.
+func (j *ImageJob) features(ims []data.Image) ([]float32, error) {
+	c := j.Model.Cfg
+	k, d, t := c.Prefix(), c.Hidden, c.Prefix()+c.Patches()
+	out := make([]float32, 0, len(ims)*k*d)
+	for lo := 0; lo < len(ims); lo += j.Data.Batch {
+		part := ims[lo:min(lo+j.Data.Batch, len(ims))]
+		px, _, err := j.pixels(part)
+		if err != nil {
+			return nil, err
+		}
+		hidden, _, err := j.Model.Encode(px, len(part))
+		if err != nil {
+			return nil, err
+		}
+		for i := range part {
+			out = append(out, hidden.Data[i*t*d:(i*t+k)*d]...)
+		}
+	}
+	return out, nil
+}
+
 // Loss implements Job: the label-smoothed cross-entropy of one batch; its
 // "tokens" are images.
 func (j *ImageJob) Loss(tp *autograd.Tape) (*autograd.Var, int, error) {
-	ims := j.next()
-	px, labels, err := j.pixels(ims)
-	if err != nil {
-		return nil, 0, err
+	idx := j.next()
+	labels := make([]int, len(idx))
+	for i, k := range idx {
+		labels[i] = j.Train[k].Label
 	}
-	h, err := j.Model.Forward(tp, px, len(ims))
-	if err != nil {
-		return nil, 0, err
+	var h *autograd.Var
+	if j.Data.Probe {
+		if j.trainFeat == nil {
+			f, err := j.features(j.Train)
+			if err != nil {
+				return nil, 0, err
+			}
+			j.trainFeat = f
+		}
+		h = autograd.Const(gatherRows(j.trainFeat, idx, j.Model.Cfg.Prefix(), j.Model.Cfg.Hidden))
+	} else {
+		ims := make([]data.Image, len(idx))
+		for i, k := range idx {
+			ims[i] = j.Train[k]
+		}
+		px, _, err := j.pixels(ims)
+		if err != nil {
+			return nil, 0, err
+		}
+		if h, err = j.Model.Forward(tp, px, len(ims)); err != nil {
+			return nil, 0, err
+		}
 	}
 	logits, err := j.Model.Logits(tp, h)
 	if err != nil {
 		return nil, 0, err
 	}
-	return tp.CrossEntropy(logits, labels, -1, j.Data.Smoothing), len(ims), nil
+	return tp.CrossEntropy(logits, labels, -1, j.Data.Smoothing), len(idx), nil
+}
+
+// gatherRows returns the features of images idx, k·d values each, as a
+// [len(idx), k, d] tensor.
+func gatherRows(feat []float32, idx []int, k, d int) *tensor.Tensor {
+	out := tensor.New(len(idx), k, d)
+	for i, n := range idx {
+		copy(out.Data[i*k*d:(i+1)*k*d], feat[n*k*d:(n+1)*k*d])
+	}
+	return out
 }
 
 // Evaluate implements Job: the mean cross-entropy (without smoothing) and
 // the accuracy over all validation images.
 func (j *ImageJob) Evaluate() (map[string]float64, error) {
-	loss, acc, err := EvaluateImages(j.Model, j.Processor, j.Val, j.Data.Batch)
+	if !j.Data.Probe {
+		loss, acc, err := EvaluateImages(j.Model, j.Processor, j.Val, j.Data.Batch)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]float64{"val_loss": loss, "val_accuracy": acc}, nil
+	}
+	if j.valFeat == nil {
+		f, err := j.features(j.Val)
+		if err != nil {
+			return nil, err
+		}
+		j.valFeat = f
+	}
+	idx, labels := make([]int, len(j.Val)), make([]int, len(j.Val))
+	for i, im := range j.Val {
+		idx[i], labels[i] = i, im.Label
+	}
+	logits, err := j.Model.Logits(nil, autograd.Const(gatherRows(j.valFeat, idx, j.Model.Cfg.Prefix(), j.Model.Cfg.Hidden)))
 	if err != nil {
 		return nil, err
 	}
-	return map[string]float64{"val_loss": loss, "val_accuracy": acc}, nil
+	loss, right := score(logits.Value, labels)
+	n := float64(len(j.Val))
+	return map[string]float64{"val_loss": loss / n, "val_accuracy": float64(right) / n}, nil
+}
+
+// score returns the summed cross-entropy of logits [N, labels] against
+// labels and how many rows have their label as the largest logit.
+func score(logits *tensor.Tensor, labels []int) (loss float64, right int) {
+	loss = float64((*autograd.Tape)(nil).CrossEntropy(autograd.Const(logits), labels, -1, 0).Item()) * float64(len(labels))
+	n := logits.Shape[len(logits.Shape)-1]
+	for i, l := range labels {
+		row := logits.Data[i*n : (i+1)*n]
+		best := 0
+		for k, v := range row {
+			if v > row[best] {
+				best = k
+			}
+		}
+		if best == l {
+			right++
+		}
+	}
+	return loss, right
 }
 
 // EvaluateImages returns a classifier's mean cross-entropy and top-1
@@ -165,20 +278,8 @@ func EvaluateImages(m *vit.Model, p vit.Processor, ims []data.Image, batch int) 
 		if err != nil {
 			return 0, 0, err
 		}
-		sum += float64((*autograd.Tape)(nil).CrossEntropy(autograd.Const(logits), labels, -1, 0).Item()) * float64(len(part))
-		n := m.Labels()
-		for i, l := range labels {
-			row := logits.Data[i*n : (i+1)*n]
-			best := 0
-			for k, v := range row {
-				if v > row[best] {
-					best = k
-				}
-			}
-			if best == l {
-				right++
-			}
-		}
+		l, r := score(logits, labels)
+		sum, right = sum+l, right+r
 	}
 	return sum / float64(len(ims)), float64(right) / float64(len(ims)), nil
 }

@@ -2,6 +2,8 @@ package train
 
 import (
 	"context"
+	"math"
+	"slices"
 	"testing"
 
 	"github.com/attn-go/attn/autograd"
@@ -103,4 +105,52 @@ func (c *cancelAfter) Loss(tp *autograd.Tape) (*autograd.Var, int, error) {
 		c.cancel()
 	}
 	return c.Job.Loss(tp)
+}
+
+// TestImageJobProbe trains a tiny ViT on digits, gives it a new classifier
+// and trains only that on the frozen backbone's features: the backbone
+// keeps its weights bit for bit, the new classifier learns, and the job's
+// parameters are the classifier's.
+func TestImageJobProbe(t *testing.T) {
+	m := tinyViT(t, 1)
+	if _, err := newImageRun(t, t.TempDir(), m, 300).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m.Classifier = tinyViT(t, 2).Classifier // untrained: chance
+	before := map[string][]float32{}
+	for _, p := range m.Params() {
+		before[p.Name] = slices.Clone(p.Value.Data)
+	}
+	run := newImageRun(t, t.TempDir(), m, 100)
+	job := run.Job.(*ImageJob)
+	job.Data.Probe = true
+	run.JobConfig = job.Data
+	for _, p := range job.Params() {
+		if !vit.IsHead(p.Name) {
+			t.Fatalf("a probe trains %s", p.Name)
+		}
+	}
+	ev, err := run.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("linear probe, 100 steps: validation loss %.3f, accuracy %.3f", ev["val_loss"], ev["val_accuracy"])
+	if !(ev["val_accuracy"] > 0.4) { // chance is 0.1
+		t.Errorf("validation accuracy %.3f; want > 0.4", ev["val_accuracy"])
+	}
+	for _, p := range m.Params() {
+		same := slices.Equal(before[p.Name], p.Value.Data)
+		if same == vit.IsHead(p.Name) {
+			t.Errorf("%s: unchanged %v after probing", p.Name, same)
+		}
+	}
+	// The probe's evaluation on cached features equals evaluating the
+	// whole model on the images.
+	loss, acc, err := EvaluateImages(m, job.Processor, job.Val, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(loss-ev["val_loss"]) > 1e-5 || acc != ev["val_accuracy"] {
+		t.Errorf("whole model: loss %.6f, accuracy %.4f; the probe's evaluation %.6f, %.4f", loss, acc, ev["val_loss"], ev["val_accuracy"])
+	}
 }

@@ -50,7 +50,8 @@ func runTrainImages(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	presetName := fs.String("preset", "digits", "digits (a ViT from scratch on generated handwriting-like digits) or images (a folder of labelled images, --data)")
 	dataDir := fs.String("data", "", "images: folder of labelled images, <label>/<image> (PNG, JPEG, GIF), or train/ and val/ folders of them")
-	modelDir := fs.String("model", "", "images: a HuggingFace ViT folder to fine-tune (a new classifier replaces one for other labels); without it, a ViT is trained from scratch")
+	modelDir := fs.String("model", "", "images: a HuggingFace ViT or DeiT folder to fine-tune (a new classifier replaces one for other labels); without it, a ViT is trained from scratch")
+	probe := fs.Bool("linear-probe", false, "images with --model: train only the classifier, on the frozen model's features (computed once per image)")
 	out := fs.String("out", "", "run folder: checkpoint, metrics.jsonl, loss plots (default runs/<preset>)")
 	resume := fs.String("resume", "", "continue the run in this folder from its last checkpoint")
 	workers := fs.Int("workers", tensor.Workers(), "goroutines for the math")
@@ -96,6 +97,10 @@ func runTrainImages(args []string, stdout, stderr io.Writer) error {
 			return errors.New("--preset images needs --data DIR (a folder of <label>/<image> files)")
 		}
 		jc.Folder = *dataDir
+		if *probe && *modelDir == "" && *resume == "" {
+			return errors.New("--linear-probe needs --model (a trained model whose features to use)")
+		}
+		jc.Probe = *probe
 		if !set["image-size"] {
 			cfg.ImageSize, cfg.PatchSize = 64, 8
 		}
@@ -183,8 +188,12 @@ func runTrainImages(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "resuming %s at step %d of %d\n", *out, run.Step(), run.Cfg.Steps)
 	} else {
-		fmt.Fprintf(stdout, "training ViT (%d layers, %d heads, width %d, %d×%d images in %d×%d patches; %.2fM parameters) on %d images of %d labels (%d for validation), %d images per step on %d cores\n",
-			c.Layers, c.Heads, c.Hidden, c.ImageSize, c.ImageSize, c.PatchSize, c.PatchSize, float64(nn.Count(m.Params()))/1e6,
+		what := "training ViT"
+		if jc.Probe {
+			what = fmt.Sprintf("training a classifier (%d parameters; the model's features computed once per image, on the first step and evaluation) on a frozen ViT", nn.Count(job.Params()))
+		}
+		fmt.Fprintf(stdout, "%s (%d layers, %d heads, width %d, %d×%d images in %d×%d patches; %.2fM parameters) on %d images of %d labels (%d for validation), %d images per step on %d cores\n",
+			what, c.Layers, c.Heads, c.Hidden, c.ImageSize, c.ImageSize, c.PatchSize, c.PatchSize, float64(nn.Count(m.Params()))/1e6,
 			len(trainIms), len(labels), len(valIms), jc.Batch, tensor.Workers())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

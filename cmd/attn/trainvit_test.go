@@ -85,6 +85,13 @@ func TestTrainImagesFineTunes(t *testing.T) {
 		t.Errorf("classify with the fine-tuned model: exit %d\n%s", code, out)
 	}
 
+	// A linear probe trains the new classifier only.
+	probeDir := filepath.Join(t.TempDir(), "probe")
+	out, code = attn(t, "train", "--preset", "images", "--data", folder, "--model", vitDir, "--linear-probe", "--steps", "6", "--batch", "4", "--out", probeDir)
+	if code != 0 || !strings.Contains(out, "training a classifier (99 parameters;") || !strings.Contains(out, "val_accuracy") {
+		t.Fatalf("linear probe: exit %d\n%s", code, out)
+	}
+
 	one := t.TempDir()
 	os.MkdirAll(filepath.Join(one, "cats"), 0o755)
 	for _, tc := range []struct {
@@ -95,6 +102,7 @@ func TestTrainImagesFineTunes(t *testing.T) {
 		{[]string{"--preset", "images", "--data", one}, "one label subfolder (cats)"},
 		{[]string{"--preset", "images", "--data", filepath.Join(one, "none")}, "no such file"},
 		{[]string{"--preset", "digits", "--model", vitDir}, "--data and --model belong to --preset images"},
+		{[]string{"--preset", "images", "--data", folder, "--linear-probe"}, "--linear-probe needs --model"},
 		{[]string{"--preset", "images", "--data", folder, "--model", filepath.Join("..", "..", "testdata", "hf", "bert-tiny")}, "is a bert model"},
 	} {
 		out, code := attn(t, append([]string{"train", "--out", t.TempDir()}, tc.args...)...)

@@ -3,8 +3,6 @@ package vit
 import (
 	"fmt"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/safetensors"
@@ -49,9 +47,8 @@ func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 // classifier under the task class's names ("vit." or "deit." before the
 // base model, the heads as they are), else under ViTModel's or DeiTModel's.
 func (m *Model) Tensors() []safetensors.Tensor {
-	heads := []string{"classifier.", "cls_classifier.", "distillation_classifier."}
 	return hf.Tensors(m.Params(), func(name string) string {
-		if !m.HasClassifier() || slices.ContainsFunc(heads, func(h string) bool { return strings.HasPrefix(name, h) }) {
+		if !m.HasClassifier() || IsHead(name) {
 			return name
 		}
 		return m.Cfg.modelType() + "." + name

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/model/hf"
@@ -176,6 +177,17 @@ func (m *Model) Labels() int {
 // HasClassifier reports whether the model has a classifier (one head, or
 // DeiT's two).
 func (m *Model) HasClassifier() bool { return m.Labels() > 0 }
+
+// IsHead reports whether the parameter name (as Params gives it) belongs to
+// a classifier head rather than the backbone.
+func IsHead(name string) bool {
+	for _, h := range []string{"classifier.", "cls_classifier.", "distillation_classifier."} {
+		if strings.HasPrefix(name, h) {
+			return true
+		}
+	}
+	return false
+}
 
 // patches cuts B images [B, channels, S, S] (row-major pixels) into their
 // P × P patches, one row of channels·P·P values per patch, patches in
