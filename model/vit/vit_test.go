@@ -393,3 +393,62 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestPixelsDegenerateImages prepares one-pixel-wide, one-pixel and very
+// elongated images with every filter: no panic, the model's size, and a
+// flat image stays flat (its one colour, normalised).
+func TestPixelsDegenerateImages(t *testing.T) {
+	c := DefaultConfig()
+	c.ImageSize = 32
+	for id := range filters {
+		p := DefaultProcessor(c)
+		p.Resample = id
+		for _, size := range [][2]int{{1, 1}, {1, 300}, {300, 1}, {33, 2}, {32, 32}, {1000, 3}} {
+			img := image.NewNRGBA(image.Rect(0, 0, size[0], size[1]))
+			for i := 0; i < len(img.Pix); i += 4 {
+				img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = 200, 100, 0, 255
+			}
+			px, err := p.Pixels(img)
+			if err != nil || len(px) != 3*32*32 {
+				t.Fatalf("filter %d, %v: %d values, %v", id, size, len(px), err)
+			}
+			for ch, v := range []float32{200, 100, 0} {
+				want := (float32(float64(v)/255) - 0.5) / 0.5
+				for _, x := range px[ch*32*32 : (ch+1)*32*32] {
+					if x != want {
+						t.Fatalf("filter %d, %v, channel %d: %v; want %v everywhere", id, size, ch, x, want)
+					}
+				}
+			}
+		}
+	}
+	if _, err := DefaultProcessor(c).Pixels(image.NewNRGBA(image.Rect(0, 0, 0, 5))); err == nil {
+		t.Error("an empty image gave no error")
+	}
+}
+
+// FuzzDecodePixels feeds arbitrary bytes to DecodeImage and what decodes
+// to Pixels: errors are fine, panics are not.
+func FuzzDecodePixels(f *testing.F) {
+	for _, name := range imageNames {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "images", name+".png"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+		f.Add(b[:len(b)/3])
+	}
+	f.Add([]byte("GIF89a\x01\x00\x01\x00"))
+	c := DefaultConfig()
+	c.ImageSize = 16
+	p := DefaultProcessor(c)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		img, err := DecodeImage(data)
+		if err != nil {
+			return
+		}
+		if px, err := p.Pixels(img); err == nil && len(px) != 3*16*16 {
+			t.Errorf("%d pixel values", len(px))
+		}
+	})
+}
