@@ -30,7 +30,10 @@ modeling_vit.py (ViTModel, ViTForImageClassification):
 It writes:
 
 * testdata/images/{rgb,rgba,gray}.png: 45x38 RGB, 20x27 RGBA (upscaled by
-  the processors) and 33x33 greyscale test images, drawn from a seeded RNG.
+  the processors) and 33x33 greyscale test images, drawn from a seeded RNG;
+  s444.jpg, s422.jpg, s420.jpg: the RGB image at 61x47 as JPEG with each
+  chroma subsampling, and jpeg.<sampling> in the references, Pillow's
+  decoding of them.
 * testdata/hf/vit-tiny/: config.json (ViTForImageClassification, 32x32
   images, patches of 8, C 32, 2 layers of 4 heads, exact GELU, 5 labels),
   preprocessor_config.json (bilinear, mean and std 0.5) and model.safetensors
@@ -146,6 +149,17 @@ def make_images():
         Image.fromarray(arr, mode).save(path)
         out[name] = path
     return out
+
+
+def make_jpegs(ref):
+    """The RGB test image, upscaled to an odd 61×47, saved as JPEG with
+    chroma at 4:4:4, 4:2:2 and 4:2:0; ref gets Pillow's decoding of each
+    (jpeg.<sampling>, [47, 61, 3]): libjpeg's, with its fancy upsampling."""
+    im = Image.open(os.path.join(IMAGES, "rgb.png")).convert("RGB").resize((61, 47), Image.BICUBIC)
+    for name, sub in (("s444", 0), ("s422", 1), ("s420", 2)):
+        path = os.path.join(IMAGES, name + ".jpg")
+        im.save(path, quality=85, subsampling=sub)
+        ref["jpeg." + name] = torch.from_numpy(np.array(Image.open(path).convert("RGB")).astype(np.float32))
 
 
 def preprocess(path, proc):
@@ -272,6 +286,7 @@ def main():
     torch.manual_seed(SEED)
     images = make_images()
     ref = {}
+    make_jpegs(ref)
     batches = {}
     for pname, proc in PROCESSORS.items():
         px = []
