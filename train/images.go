@@ -21,6 +21,10 @@ type ImageData struct {
 	// on the first step and the first evaluation, so that training the
 	// classifier afterwards costs next to nothing.
 	Probe bool `json:"linear_probe,omitempty"`
+	// Augment varies each training image every time it is drawn
+	// (vit.Processor.Augmented: a random crop, resized, mirrored half the
+	// time), from the seed, the epoch and the image's index.
+	Augment bool `json:"augment,omitempty"`
 }
 
 // ImageJob trains a ViT classifier on labelled images: each epoch visits
@@ -49,6 +53,8 @@ func (j *ImageJob) Check() error {
 		return fmt.Errorf("train: need training and validation images (have %d and %d)", len(j.Train), len(j.Val))
 	case !j.Model.HasClassifier():
 		return fmt.Errorf("train: the model has no classifier")
+	case j.Data.Probe && j.Data.Augment:
+		return fmt.Errorf("train: a linear probe computes each image's features once; it cannot augment them")
 	}
 	for _, set := range [][]data.Image{j.Train, j.Val} {
 		for _, im := range set {
@@ -88,8 +94,9 @@ func (j *ImageJob) NoDecay() map[*autograd.Var]bool {
 	return out
 }
 
-// pixels decodes and prepares images, on all cores.
-func (j *ImageJob) pixels(ims []data.Image) ([]float32, []int, error) {
+// pixels decodes and prepares images, on all cores; with augment non-nil,
+// image i is varied by vit.Processor.Augmented with the RNG augment(i).
+func (j *ImageJob) pixels(ims []data.Image, augment func(i int) *tensor.RNG) ([]float32, []int, error) {
 	c := j.Model.Cfg
 	per := c.Channels * c.ImageSize * c.ImageSize
 	px, labels := make([]float32, len(ims)*per), make([]int, len(ims))
@@ -103,7 +110,13 @@ func (j *ImageJob) pixels(ims []data.Image) ([]float32, []int, error) {
 				return
 			}
 		}
-		x, err := j.Processor.Pixels(img)
+		var x []float32
+		var err error
+		if augment != nil {
+			x, err = j.Processor.Augmented(img, augment(i))
+		} else {
+			x, err = j.Processor.Pixels(img)
+		}
 		if err != nil {
 			errs[i] = fmt.Errorf("%s: %w", ims[i].Path, err)
 			return
@@ -146,7 +159,7 @@ func (j *ImageJob) features(ims []data.Image) ([]float32, error) {
 	out := make([]float32, 0, len(ims)*k*d)
 	for lo := 0; lo < len(ims); lo += j.Data.Batch {
 		part := ims[lo:min(lo+j.Data.Batch, len(ims))]
-		px, _, err := j.pixels(part)
+		px, _, err := j.pixels(part, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -184,7 +197,14 @@ func (j *ImageJob) Loss(tp *autograd.Tape) (*autograd.Var, int, error) {
 		for i, k := range idx {
 			ims[i] = j.Train[k]
 		}
-		px, _, err := j.pixels(ims)
+		var augment func(i int) *tensor.RNG
+		if j.Data.Augment {
+			epoch := uint64(j.epoch)
+			augment = func(i int) *tensor.RNG {
+				return tensor.NewRNG(j.Data.Seed ^ (epoch+1)*0xbf58476d1ce4e5b9 ^ uint64(idx[i]+1)*0x94d049bb133111eb)
+			}
+		}
+		px, _, err := j.pixels(ims, augment)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -270,7 +290,7 @@ func EvaluateImages(m *vit.Model, p vit.Processor, ims []data.Image, batch int) 
 	right := 0
 	for lo := 0; lo < len(ims); lo += batch {
 		part := ims[lo:min(lo+batch, len(ims))]
-		px, labels, err := j.pixels(part)
+		px, labels, err := j.pixels(part, nil)
 		if err != nil {
 			return 0, 0, err
 		}

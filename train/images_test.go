@@ -52,42 +52,59 @@ func TestImageJobLearnsDigits(t *testing.T) {
 }
 
 // TestImageJobResumes interrupts a run after step 4 and resumes it from
-// its checkpoint: the last step's loss must equal an uninterrupted run's.
+// its checkpoint: the last steps' losses must equal an uninterrupted run's,
+// with augmentation too (its variations come from the seed, the epoch and
+// the image).
 func TestImageJobResumes(t *testing.T) {
-	dirA, dirB := t.TempDir(), t.TempDir()
-	if _, err := newImageRun(t, dirA, tinyViT(t, 1), 8).Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	want := losses(t, dirA)
+	var plain map[int]float64 // the losses without augmentation
+	for _, augment := range []bool{false, true} {
+		run := func(out string, m *vit.Model) *Run {
+			r := newImageRun(t, out, m, 8)
+			job := r.Job.(*ImageJob)
+			job.Data.Augment = augment
+			r.JobConfig = job.Data
+			return r
+		}
+		dirA, dirB := t.TempDir(), t.TempDir()
+		if _, err := run(dirA, tinyViT(t, 1)).Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		want := losses(t, dirA)
+		if !augment {
+			plain = want
+		} else if want[2] == plain[2] {
+			t.Fatalf("step 2's loss %v is the same with augmentation", want[2])
+		}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	run := newImageRun(t, dirB, tinyViT(t, 1), 8)
-	run.Job = &cancelAfter{Job: run.Job, n: 4, cancel: cancel}
-	if _, err := run.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ckpt, err := CheckpointDir(dirB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := vit.Load(ckpt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run = newImageRun(t, dirB, m, 8)
-	if err := run.Resume(ckpt); err != nil {
-		t.Fatal(err)
-	}
-	if run.Step() != 4 {
-		t.Fatalf("resumed at step %d; want 4", run.Step())
-	}
-	if _, err := run.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	got := losses(t, dirB)
-	for step := 5; step <= 8; step++ {
-		if got[step] != want[step] {
-			t.Errorf("step %d: loss %v after resuming, %v uninterrupted", step, got[step], want[step])
+		ctx, cancel := context.WithCancel(context.Background())
+		r := run(dirB, tinyViT(t, 1))
+		r.Job = &cancelAfter{Job: r.Job, n: 4, cancel: cancel}
+		if _, err := r.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ckpt, err := CheckpointDir(dirB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := vit.Load(ckpt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = run(dirB, m)
+		if err := r.Resume(ckpt); err != nil {
+			t.Fatal(err)
+		}
+		if r.Step() != 4 {
+			t.Fatalf("augment %v: resumed at step %d; want 4", augment, r.Step())
+		}
+		if _, err := r.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got := losses(t, dirB)
+		for step := 5; step <= 8; step++ {
+			if got[step] != want[step] {
+				t.Errorf("augment %v, step %d: loss %v after resuming, %v uninterrupted", augment, step, got[step], want[step])
+			}
 		}
 	}
 }

@@ -52,6 +52,7 @@ func runTrainImages(args []string, stdout, stderr io.Writer) error {
 	dataDir := fs.String("data", "", "images: folder of labelled images, <label>/<image> (PNG, JPEG, GIF), or train/ and val/ folders of them")
 	modelDir := fs.String("model", "", "images: a HuggingFace ViT or DeiT folder to fine-tune (a new classifier replaces one for other labels); without it, a ViT is trained from scratch")
 	probe := fs.Bool("linear-probe", false, "images with --model: train only the classifier, on the frozen model's features (computed once per image)")
+	augment := fs.Bool("augment", false, "images: vary each training image every time (a random crop of 8-100% of it, resized, mirrored half the time)")
 	out := fs.String("out", "", "run folder: checkpoint, metrics.jsonl, loss plots (default runs/<preset>)")
 	resume := fs.String("resume", "", "continue the run in this folder from its last checkpoint")
 	workers := fs.Int("workers", tensor.Workers(), "goroutines for the math")
@@ -100,7 +101,7 @@ func runTrainImages(args []string, stdout, stderr io.Writer) error {
 		if *probe && *modelDir == "" && *resume == "" {
 			return errors.New("--linear-probe needs --model (a trained model whose features to use)")
 		}
-		jc.Probe = *probe
+		jc.Probe, jc.Augment = *probe, *augment
 		if !set["image-size"] {
 			cfg.ImageSize, cfg.PatchSize = 64, 8
 		}

@@ -76,7 +76,7 @@ func TestTrainImagesFineTunes(t *testing.T) {
 		f.Close()
 	}
 	dir := filepath.Join(t.TempDir(), "run")
-	out, code := attn(t, "train", "--preset", "images", "--data", folder, "--model", vitDir, "--steps", "4", "--batch", "4", "--out", dir)
+	out, code := attn(t, "train", "--preset", "images", "--data", folder, "--model", vitDir, "--augment", "--steps", "4", "--batch", "4", "--out", dir)
 	if code != 0 || !strings.Contains(out, "replacing the classifier of 5 labels with a new one for the data's 3") || !strings.Contains(out, "on 27 images of 3 labels (3 for validation)") {
 		t.Fatalf("fine-tune: exit %d\n%s", code, out)
 	}
@@ -103,6 +103,7 @@ func TestTrainImagesFineTunes(t *testing.T) {
 		{[]string{"--preset", "images", "--data", filepath.Join(one, "none")}, "no such file"},
 		{[]string{"--preset", "digits", "--model", vitDir}, "--data and --model belong to --preset images"},
 		{[]string{"--preset", "images", "--data", folder, "--linear-probe"}, "--linear-probe needs --model"},
+		{[]string{"--preset", "images", "--data", folder, "--model", vitDir, "--linear-probe", "--augment"}, "cannot augment"},
 		{[]string{"--preset", "images", "--data", folder, "--model", filepath.Join("..", "..", "testdata", "hf", "bert-tiny")}, "is a bert model"},
 	} {
 		out, code := attn(t, append([]string{"train", "--out", t.TempDir()}, tc.args...)...)

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 
 	"github.com/attn-go/attn/internal/atomicfile"
+	"github.com/attn-go/attn/tensor"
 )
 
 // ProcessorFile is the image processor's settings in a model folder.
@@ -218,6 +219,71 @@ func (p Processor) Pixels(img image.Image) ([]float32, error) {
 	if o := p.out(); w != o.Width || h != o.Height {
 		return nil, fmt.Errorf("vit: the image is %d×%d and resizing is off; the model takes %d×%d", w, h, o.Width, o.Height)
 	}
+	return p.normalize(rgb, w, h), nil
+}
+
+// Augmented returns img as a training input, randomly varied as HF's
+// image-classification example trains (torchvision's RandomResizedCrop and
+// RandomHorizontalFlip): a crop of 8% to 100% of the image's area with an
+// aspect ratio from 3/4 to 4/3 at a random place, resized to the model's
+// size with the processor's filter, mirrored with probability ½, then
+// rescaled and normalised as Pixels does. The same rng state gives the same
+// variation.
+func (p Processor) Augmented(img image.Image, rng *tensor.RNG) ([]float32, error) {
+	rgb, w, h := toRGB(img)
+	if w == 0 || h == 0 {
+		return nil, errors.New("vit: the image is empty")
+	}
+	f := filters[p.Resample]
+	if f.fn == nil {
+		return nil, fmt.Errorf("vit: resample %d is not supported", p.Resample)
+	}
+	x0, y0, cw, ch := randomCrop(w, h, rng)
+	rgb = crop(rgb, w, x0, y0, cw, ch)
+	o := p.out()
+	rgb, w, h = resize(rgb, cw, ch, o.Width, o.Height, f)
+	if rng.Float64() < 0.5 {
+		for y := range h {
+			row := rgb[3*w*y : 3*w*(y+1)]
+			for a, b := 0, w-1; a < b; a, b = a+1, b-1 {
+				row[3*a], row[3*b] = row[3*b], row[3*a]
+				row[3*a+1], row[3*b+1] = row[3*b+1], row[3*a+1]
+				row[3*a+2], row[3*b+2] = row[3*b+2], row[3*a+2]
+			}
+		}
+	}
+	return p.normalize(rgb, w, h), nil
+}
+
+// randomCrop picks RandomResizedCrop's region of a w×h image: up to ten
+// tries at a random area (8–100%) and log-uniform aspect ratio (3/4–4/3)
+// that fit, else the largest centred crop of an allowed aspect ratio.
+func randomCrop(w, h int, rng *tensor.RNG) (x0, y0, cw, ch int) {
+	area := float64(w * h)
+	lo, hi := math.Log(3.0/4), math.Log(4.0/3)
+	for range 10 {
+		a := area * (0.08 + 0.92*rng.Float64())
+		r := math.Exp(lo + (hi-lo)*rng.Float64())
+		cw, ch = int(math.Round(math.Sqrt(a*r))), int(math.Round(math.Sqrt(a/r)))
+		if cw > 0 && ch > 0 && cw <= w && ch <= h {
+			return rng.Intn(w - cw + 1), rng.Intn(h - ch + 1), cw, ch
+		}
+	}
+	switch r := float64(w) / float64(h); {
+	case r < 3.0/4:
+		cw, ch = w, int(math.Round(float64(w)/(3.0/4)))
+	case r > 4.0/3:
+		cw, ch = int(math.Round(float64(h)*4.0/3)), h
+	default:
+		cw, ch = w, h
+	}
+	cw, ch = min(max(cw, 1), w), min(max(ch, 1), h)
+	return (w - cw) / 2, (h - ch) / 2, cw, ch
+}
+
+// normalize rescales and normalises 8-bit RGB pixels into the model's
+// input, channels first.
+func (p Processor) normalize(rgb []uint8, w, h int) []float32 {
 	out := make([]float32, 3*w*h)
 	for c := range 3 {
 		plane := out[c*w*h : (c+1)*w*h]
@@ -233,7 +299,7 @@ func (p Processor) Pixels(img image.Image) ([]float32, error) {
 			plane[i] = x
 		}
 	}
-	return out, nil
+	return out
 }
 
 // crop returns the cw×ch pixels of RGB pixels w wide from column x0 and

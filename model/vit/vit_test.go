@@ -483,3 +483,51 @@ func TestJPEGMatchesPillow(t *testing.T) {
 		}
 	}
 }
+
+// TestAugmented checks RandomResizedCrop and the flip: the model's size,
+// the same output from the same RNG state, crops inside the image for any
+// shape, a flat image kept flat, and both orientations of a half-dark
+// image over many draws.
+func TestAugmented(t *testing.T) {
+	c := DefaultConfig()
+	c.ImageSize = 16
+	p := DefaultProcessor(c)
+	img := readImage(t, "rgb")
+	a, err := p.Augmented(img, tensor.NewRNG(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := p.Augmented(img, tensor.NewRNG(3))
+	d, _ := p.Augmented(img, tensor.NewRNG(4))
+	if len(a) != 3*16*16 || !slices.Equal(a, b) || slices.Equal(a, d) {
+		t.Errorf("%d values; same seed same output %v; another seed another %v", len(a), slices.Equal(a, b), !slices.Equal(a, d))
+	}
+	rng := tensor.NewRNG(5)
+	for _, size := range [][2]int{{1, 1}, {1, 300}, {300, 1}, {45, 38}, {2, 3}} {
+		for range 50 {
+			x0, y0, cw, ch := randomCrop(size[0], size[1], rng)
+			if x0 < 0 || y0 < 0 || cw < 1 || ch < 1 || x0+cw > size[0] || y0+ch > size[1] {
+				t.Fatalf("%v: crop at (%d, %d) of %d×%d", size, x0, y0, cw, ch)
+			}
+		}
+	}
+	half := image.NewGray(image.Rect(0, 0, 40, 40))
+	for y := range 40 {
+		for x := 20; x < 40; x++ {
+			half.Pix[y*40+x] = 255
+		}
+	}
+	flipped := 0
+	for i := range 40 {
+		px, err := p.Augmented(half, tensor.NewRNG(uint64(100+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if px[0] > px[15] { // the left edge brighter than the right: mirrored
+			flipped++
+		}
+	}
+	if flipped < 8 || flipped > 32 {
+		t.Errorf("%d of 40 draws mirrored; want about half", flipped)
+	}
+}
