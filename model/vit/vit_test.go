@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -211,84 +212,50 @@ func TestGradientsMatchPyTorch(t *testing.T) {
 	}
 }
 
-// TestSaveLoad writes the loaded model and processor back as a folder and
-// loads it again: the same names (with "vit." before the base model),
-// processor and outputs. (tools/golden/torch_vit.py --check DIR runs such a
-// folder in PyTorch.)
+// TestSaveLoad writes the loaded ViT and DeiT back as folders and loads
+// them again: HF's names (the task class's prefix before the base model,
+// the heads as they are), the config (labels, DeiT's distillation token),
+// the processor (DeiT's crop) and the same logits.
+// (tools/golden/torch_vit.py --check DIR runs such folders in PyTorch.)
 func TestSaveLoad(t *testing.T) {
-	m, p := load(t, "vit-tiny")
-	dir := t.TempDir()
-	if err := Save(dir, m, p); err != nil {
-		t.Fatal(err)
-	}
-	names := map[string]bool{}
-	for _, ts := range m.Tensors() {
-		names[ts.Name] = true
-	}
-	for _, want := range []string{"vit.embeddings.cls_token", "vit.encoder.layer.1.output.dense.bias", "classifier.weight"} {
-		if !names[want] {
-			t.Errorf("saved names lack %q", want)
+	for _, tc := range []struct {
+		dir   string
+		names []string
+	}{
+		{"vit-tiny", []string{"vit.embeddings.cls_token", "vit.encoder.layer.1.output.dense.bias", "classifier.weight"}},
+		{"deit-tiny-distilled", []string{"deit.embeddings.distillation_token", "cls_classifier.weight", "distillation_classifier.bias"}},
+	} {
+		m, p := load(t, tc.dir)
+		dir := t.TempDir()
+		if err := Save(dir, m, p); err != nil {
+			t.Fatal(err)
 		}
-	}
-	back, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p2, err := LoadProcessor(dir, back.Cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p2.Resample != p.Resample || p2.Size != p.Size || !slices.Equal(p2.Mean, p.Mean) || p2.RescaleFactor != p.RescaleFactor {
-		t.Errorf("processor %+v read back as %+v", p, p2)
-	}
-	if back.Cfg.Label(2) != "tram" {
-		t.Errorf("label 2 read back as %q", back.Cfg.Label(2))
-	}
-	px := batch(t, p)
-	l1, err1 := m.Classify(px, 3)
-	l2, err2 := back.Classify(px, 3)
-	if err1 != nil || err2 != nil {
-		t.Fatal(err1, err2)
-	}
-	if !slices.Equal(l1.Data, l2.Data) {
-		t.Error("the saved model's logits differ")
-	}
-}
-
-// TestSaveLoadDeiT writes the distilled DeiT back as a folder: DeiT's
-// names ("deit." and both heads), config and cropping processor, and the
-// same logits when loaded again.
-func TestSaveLoadDeiT(t *testing.T) {
-	m, p := load(t, "deit-tiny-distilled")
-	dir := t.TempDir()
-	if err := Save(dir, m, p); err != nil {
-		t.Fatal(err)
-	}
-	names := map[string]bool{}
-	for _, ts := range m.Tensors() {
-		names[ts.Name] = true
-	}
-	for _, want := range []string{"deit.embeddings.distillation_token", "cls_classifier.weight", "distillation_classifier.bias"} {
-		if !names[want] {
-			t.Errorf("saved names lack %q", want)
+		names := map[string]bool{}
+		for _, ts := range m.Tensors() {
+			names[ts.Name] = true
 		}
-	}
-	back, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p2, err := LoadProcessor(dir, back.Cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !back.Cfg.Distilled || back.Teacher == nil || !p2.DoCenterCrop || *p2.CropSize != *p.CropSize || p2.Size != p.Size {
-		t.Fatalf("read back: distilled %v, teacher %v, processor %+v", back.Cfg.Distilled, back.Teacher != nil, p2)
-	}
-	px := batch(t, p)
-	l1, err1 := m.Classify(px, 3)
-	l2, err2 := back.Classify(px, 3)
-	if err1 != nil || err2 != nil || !slices.Equal(l1.Data, l2.Data) {
-		t.Errorf("logits differ after saving (%v, %v)", err1, err2)
+		for _, want := range tc.names {
+			if !names[want] {
+				t.Errorf("%s: saved names lack %q", tc.dir, want)
+			}
+		}
+		back, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2, err := LoadProcessor(dir, back.Cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(p2, p) || !reflect.DeepEqual(back.Cfg, m.Cfg) || (back.Teacher == nil) != (m.Teacher == nil) {
+			t.Errorf("%s: read back config %+v, processor %+v; want %+v, %+v", tc.dir, back.Cfg, p2, m.Cfg, p)
+		}
+		px := batch(t, p)
+		l1, err1 := m.Classify(px, 3)
+		l2, err2 := back.Classify(px, 3)
+		if err1 != nil || err2 != nil || !slices.Equal(l1.Data, l2.Data) {
+			t.Errorf("%s: logits differ after saving (%v, %v)", tc.dir, err1, err2)
+		}
 	}
 }
 
