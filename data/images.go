@@ -161,7 +161,10 @@ func strokes(d int) [][]float64 {
 func Digits(n, size int, seed uint64) []Image {
 	out := make([]Image, n)
 	tensor.ParallelFor(n, func(i int) {
-		rng := tensor.NewRNG(seed ^ uint64(i+1)*0x9e3779b97f4a7c15)
+		// Each image's generator starts from a hash of (seed, i): seeds a
+		// multiple of the generator's increment apart would give one stream,
+		// shifted.
+		rng := tensor.NewRNG(tensor.Mix64(seed ^ tensor.Mix64(uint64(i)+1)))
 		out[i] = Image{Img: drawDigit(i%10, size, rng), Label: i % 10}
 	})
 	return out

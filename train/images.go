@@ -336,5 +336,5 @@ func (j *ImageJob) SetDataState(b json.RawMessage) error {
 // epochOrder is the order of the training images in the current epoch,
 // drawn from the seed and the epoch number.
 func (j *ImageJob) epochOrder() []int {
-	return tensor.NewRNG(j.Data.Seed ^ uint64(j.epoch+1)*0x9e3779b97f4a7c15).Perm(len(j.Train))
+	return tensor.NewRNG(tensor.Mix64(j.Data.Seed ^ tensor.Mix64(uint64(j.epoch)+1))).Perm(len(j.Train))
 }

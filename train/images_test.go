@@ -46,8 +46,8 @@ func TestImageJobLearnsDigits(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("after 400 steps: validation loss %.3f, accuracy %.3f", ev["val_loss"], ev["val_accuracy"])
-	if !(ev["val_accuracy"] > 0.6) {
-		t.Errorf("validation accuracy %.3f after 400 steps; want > 0.6", ev["val_accuracy"])
+	if !(ev["val_accuracy"] > 0.4) {
+		t.Errorf("validation accuracy %.3f after 400 steps; want > 0.4", ev["val_accuracy"])
 	}
 }
 
@@ -152,8 +152,8 @@ func TestImageJobProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("linear probe, 100 steps: validation loss %.3f, accuracy %.3f", ev["val_loss"], ev["val_accuracy"])
-	if !(ev["val_accuracy"] > 0.4) { // chance is 0.1
-		t.Errorf("validation accuracy %.3f; want > 0.4", ev["val_accuracy"])
+	if !(ev["val_accuracy"] > 0.3) { // chance is 0.1
+		t.Errorf("validation accuracy %.3f; want > 0.3", ev["val_accuracy"])
 	}
 	for _, p := range m.Params() {
 		same := slices.Equal(before[p.Name], p.Value.Data)

@@ -103,7 +103,10 @@ func runTrainImages(args []string, stdout, stderr io.Writer) error {
 		}
 		jc.Probe, jc.Augment = *probe, *augment
 		if !set["image-size"] {
-			cfg.ImageSize, cfg.PatchSize = 64, 8
+			cfg.ImageSize = 64
+		}
+		if !set["patch"] {
+			cfg.PatchSize = 8
 		}
 	default:
 		return fmt.Errorf("unknown preset %q", *presetName)

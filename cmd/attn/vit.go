@@ -60,11 +60,15 @@ func embedImages(m *vit.Model, p vit.Processor, imgs []image.Image, pool bert.Po
 	if err != nil {
 		return nil, err
 	}
-	// The class token counts as padding for the mean (bert.Embed skips it).
-	t := m.Cfg.Patches() + 1
+	// The tokens before the patches (the class token, DeiT's distillation
+	// token) count as padding for the mean, which bert.Embed skips.
+	k := m.Cfg.Prefix()
+	t := k + m.Cfg.Patches()
 	notPatch := make([]bool, len(imgs)*t)
 	for i := range imgs {
-		notPatch[i*t] = true
+		for j := range k {
+			notPatch[i*t+j] = true
+		}
 	}
 	return bert.Embed(hidden, notPatch, pool, normalize)
 }
@@ -73,6 +77,9 @@ func embedImages(m *vit.Model, p vit.Processor, imgs []image.Image, pool bert.Po
 // image, the images given as arguments or, without any (or with -), as
 // paths on stdin, one per line.
 func runEmbedImages(dir string, paths []string, pool bert.Pooling, normalize bool, batch int, stdout io.Writer) error {
+	if batch < 1 {
+		return fmt.Errorf("--batch %d must be positive", batch)
+	}
 	m, p, err := loadViTModel(dir, "embed")
 	if err != nil {
 		return err

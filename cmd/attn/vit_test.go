@@ -224,3 +224,33 @@ func TestEmbedImages(t *testing.T) {
 		t.Errorf("classify on a ViTModel: status %d, %v", code, v)
 	}
 }
+
+// TestEmbedDeiT embeds with the distilled DeiT: cls is PyTorch's
+// last_hidden_state[:, 0], mean averages the patches without the class and
+// distillation tokens.
+func TestEmbedDeiT(t *testing.T) {
+	hidden := golden.Open(t, "hf/vit-tiny/reference.safetensors").Tensor("deit.hidden") // [3, 18, 32]
+	dir := filepath.Join("..", "..", "testdata", "hf", "deit-tiny-distilled")
+	for _, pool := range []string{"cls", "mean"} {
+		out, code := attn(t, "embed", "--model", dir, "--pooling", pool, vitImage("rgba"))
+		var e struct{ Embedding []float64 }
+		if err := json.Unmarshal([]byte(out), &e); code != 0 || err != nil || len(e.Embedding) != 32 {
+			t.Fatalf("%s: exit %d, %v\n%s", pool, code, err, out)
+		}
+		for k, got := range e.Embedding {
+			want := float64(hidden.Data[18*32+k]) // image 1 (rgba), token 0
+			if pool == "mean" {
+				want = 0
+				for j := 2; j < 18; j++ {
+					want += float64(hidden.Data[(18+j)*32+k]) / 16
+				}
+			}
+			if math.Abs(got-want) > 1e-4 {
+				t.Fatalf("%s, value %d: %v; PyTorch %v", pool, k, got, want)
+			}
+		}
+	}
+	if out, code := attn(t, "embed", "--model", dir, "--batch", "0", vitImage("rgb")); code != 1 || !strings.Contains(out, "--batch 0 must be positive") {
+		t.Errorf("--batch 0: exit %d, %q", code, out)
+	}
+}

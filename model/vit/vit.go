@@ -281,7 +281,7 @@ func (m *Model) Logits(tp *autograd.Tape, hidden *autograd.Var) (*autograd.Var, 
 }
 
 // Encode runs b images without recording a tape and returns the final
-// hidden states [b, patches+1, C] and the pooled output
+// hidden states [b, prefix+patches, C] and the pooled output
 // tanh(pooler(hidden[:, 0])) [b, C], which is nil without a pooler.
 func (m *Model) Encode(pixels []float32, b int) (hidden, pooled *tensor.Tensor, err error) {
 	tp := autograd.BorrowInferenceTape()
