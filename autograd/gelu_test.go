@@ -285,3 +285,30 @@ func TestRowSumAxpb(t *testing.T) {
 		}
 	}
 }
+
+// TestGELUWorkerIndependent runs both GELUs forward and backward on 1 and
+// on 7 workers: every value must be the same, bit for bit.
+func TestGELUWorkerIndependent(t *testing.T) {
+	rng := tensor.NewRNG(8)
+	x := randTensor(rng, 1<<20+5)
+	run := func(workers int) (out []float32) {
+		defer tensor.SetWorkers(tensor.Workers())
+		tensor.SetWorkers(workers)
+		for _, f := range []func(*Tape, *Var) *Var{(*Tape).GELU, (*Tape).GELUTanh} {
+			v := NewParam(x.Clone())
+			tp := NewTape(nil)
+			y := f(tp, v)
+			tp.Backward(tp.Sum(y))
+			out = append(append(out, y.Value.Data...), v.Grad.Data...)
+			y = f(nil, Const(x)) // without a tape
+			out = append(out, y.Value.Data...)
+		}
+		return out
+	}
+	one, three := run(1), run(7)
+	for i := range one {
+		if math.Float32bits(one[i]) != math.Float32bits(three[i]) {
+			t.Fatalf("value %d: %v on 1 worker, %v on 7", i, one[i], three[i])
+		}
+	}
+}

@@ -342,6 +342,14 @@ func reluBackGo(xs, dy, dx []float32) {
 	}
 }
 
+// parallelVec runs fn over [0, n) in ranges that start at multiples of 8,
+// so that each element meets the same code whatever the number of workers:
+// the vector kernels' FMAs round differently from the Go loops that finish
+// a range, and results must not depend on how the work is split.
+func parallelVec(n int, fn func(lo, hi int)) {
+	tensor.Parallel((n+7)/8, elemGrain/8, func(lo, hi int) { fn(8*lo, min(8*hi, n)) })
+}
+
 // GELU returns x·Φ(x) with the Gaussian CDF Φ (PyTorch's default, "exact"
 // GELU; Φ is computed to about 2e-7, see normCDF). e^(−x²/2) is kept for
 // the backward pass.
@@ -349,7 +357,7 @@ func (tp *Tape) GELU(x *Var) *Var {
 	y := tp.output(x.Value.Shape...)
 	xd := x.Value.Data
 	if tp == nil || tp.noGrad || !needs(x) { // no backward pass: e is scratch
-		tensor.Parallel(len(xd), elemGrain, func(lo, hi int) {
+		parallelVec(len(xd), func(lo, hi int) {
 			var e [512]float32
 			for i := lo; i < hi; i += len(e) {
 				j := min(i+len(e), hi)
@@ -360,12 +368,12 @@ func (tp *Tape) GELU(x *Var) *Var {
 		return out
 	}
 	e := tp.take(len(xd), false) // written in full
-	tensor.Parallel(len(xd), elemGrain, func(lo, hi int) { geluErf(xd[lo:hi], e[lo:hi], y.Data[lo:hi]) })
+	parallelVec(len(xd), func(lo, hi int) { geluErf(xd[lo:hi], e[lo:hi], y.Data[lo:hi]) })
 	out, rec := tp.result(y, x)
 	if rec {
 		tp.record(out, func(dy []float32) { // d/dx x·Φ(x) = Φ(x) + x·φ(x)
 			dx := x.grad()
-			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
+			parallelVec(len(dy), func(lo, hi int) {
 				geluErfBack(xd[lo:hi], e[lo:hi], dy[lo:hi], dx[lo:hi])
 			})
 		})
@@ -427,14 +435,14 @@ func (tp *Tape) GELUTanh(x *Var) *Var {
 	y := tp.output(x.Value.Shape...)
 	xd := x.Value.Data
 	th := tp.take(len(xd), false) // written in full
-	tensor.Parallel(len(xd), elemGrain, func(lo, hi int) {
+	parallelVec(len(xd), func(lo, hi int) {
 		geluTanh(xd[lo:hi], th[lo:hi], y.Data[lo:hi])
 	})
 	out, rec := tp.result(y, x)
 	if rec {
 		tp.record(out, func(dy []float32) {
 			dx := x.grad()
-			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
+			parallelVec(len(dy), func(lo, hi int) {
 				geluTanhBack(xd[lo:hi], th[lo:hi], dy[lo:hi], dx[lo:hi])
 			})
 		})

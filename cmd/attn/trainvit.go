@@ -122,6 +122,13 @@ func runTrainImages(args []string, stdout, stderr io.Writer) error {
 		err  error
 	)
 	if *resume != "" {
+		// The run continues as it was saved: settings of the data and the
+		// model would change it.
+		for _, name := range []string{"data", "model", "digits", "linear-probe", "augment", "batch", "image-size", "patch", "d-model", "layers", "heads"} {
+			if set[name] {
+				return fmt.Errorf("--%s cannot change a run being resumed (%s continues with its saved settings)", name, *resume)
+			}
+		}
 		if ckpt, err = train.CheckpointDir(*resume); err != nil {
 			return err
 		}
@@ -129,6 +136,7 @@ func runTrainImages(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		jc = imageJobConfig{} // the saved settings only, not the flags' defaults
 		if err := json.Unmarshal(st.Job, &jc); err != nil {
 			return fmt.Errorf("%s: job settings: %w", ckpt, err)
 		}
@@ -209,8 +217,8 @@ func runTrainImages(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "done in %s: step %d, validation loss %.4f, accuracy %.4f; run folder %s (ckpt/, metrics.jsonl, loss.png, loss.svg)\n",
 		time.Since(start).Round(time.Second), run.Step(), ev["val_loss"], ev["val_accuracy"], *out)
-	if jc.Digits > 0 && ctx.Err() == nil {
-		return writeExamples(filepath.Join(*out, "examples"), valIms[:10], stdout)
+	if jc.Folder == "" && ctx.Err() == nil {
+		return writeExamples(filepath.Join(*out, "examples"), valIms[:min(10, len(valIms))], stdout)
 	}
 	return nil
 }

@@ -30,6 +30,9 @@ func TestTrainDigits(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "resuming "+dir+" at step 6 of 6") {
 		t.Fatalf("resume: exit %d\n%s", code, out)
 	}
+	if out, code = attn(t, "train", "--preset", "digits", "--resume", dir, "--augment"); code != 1 || !strings.Contains(out, "--augment cannot change a run being resumed") {
+		t.Errorf("resume with --augment: exit %d\n%s", code, out)
+	}
 	out, code = attn(t, "classify", "--json", "--top-k", "10", "--model", dir, filepath.Join(dir, "examples", "3-3.png"))
 	var c classified
 	if err := json.Unmarshal([]byte(out), &c); code != 0 || err != nil || len(c.Labels) != 10 {

@@ -55,11 +55,26 @@ func (m *Model) Tensors() []safetensors.Tensor {
 	})
 }
 
+// architecture is the HF class whose names and heads the model's weights
+// have.
+func (m *Model) architecture() string {
+	base := map[bool]string{false: "ViT", true: "DeiT"}[m.Cfg.Distilled]
+	switch {
+	case m.Teacher != nil:
+		return "DeiTForImageClassificationWithTeacher"
+	case m.Classifier != nil:
+		return base + "ForImageClassification"
+	}
+	return base + "Model"
+}
+
 // Save writes the model to dir as a HuggingFace folder: config.json
 // (ViTConfig), model.safetensors and the processor's
 // preprocessor_config.json.
 func Save(dir string, m *Model, p Processor) error {
-	if err := hf.Save(dir, m.Cfg, m.Tensors()); err != nil {
+	cfg := m.Cfg
+	cfg.arch = m.architecture()
+	if err := hf.Save(dir, cfg, m.Tensors()); err != nil {
 		return err
 	}
 	return saveProcessor(dir, p)

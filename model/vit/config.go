@@ -31,6 +31,10 @@ type Config struct {
 	// Distilled marks DeiT (model_type "deit", Touvron et al. 2021): a
 	// distillation token follows the class token.
 	Distilled bool `json:"-"`
+
+	// arch is the HF class a saved folder's weights are for; Save sets it
+	// from the model's heads (see Model.architecture).
+	arch string
 }
 
 // DefaultConfig returns ViT-Base/16 at 224 pixels (HF's ViTConfig
@@ -127,14 +131,18 @@ type hfConfig struct {
 }
 
 // MarshalJSON writes c as HF's ViTConfig (DeiTConfig when Distilled);
-// architectures names the class whose weights a folder holds
-// (ViTForImageClassification or DeiTForImageClassificationWithTeacher with
-// labels, ViTModel or DeiTModel without).
+// architectures names the class whose weights a folder holds: as Save
+// sets it, else guessed from the labels (ViTForImageClassification or
+// DeiTForImageClassificationWithTeacher with labels, ViTModel or DeiTModel
+// without).
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
-	arch := map[bool]string{false: "ViTModel", true: "DeiTModel"}[c.Distilled]
-	if len(c.Labels) > 0 {
-		arch = map[bool]string{false: "ViTForImageClassification", true: "DeiTForImageClassificationWithTeacher"}[c.Distilled]
+	arch := c.arch
+	if arch == "" {
+		arch = map[bool]string{false: "ViTModel", true: "DeiTModel"}[c.Distilled]
+		if len(c.Labels) > 0 {
+			arch = map[bool]string{false: "ViTForImageClassification", true: "DeiTForImageClassificationWithTeacher"}[c.Distilled]
+		}
 	}
 	h := hfConfig{ModelType: c.modelType(), Architectures: []string{arch}}
 	for k, l := range c.Labels {

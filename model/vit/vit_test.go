@@ -2,6 +2,7 @@ package vit
 
 import (
 	"bytes"
+	"encoding/json"
 	"image"
 	"image/png"
 	"math"
@@ -496,5 +497,38 @@ func TestAugmented(t *testing.T) {
 	}
 	if flipped < 8 || flipped > 32 {
 		t.Errorf("%d of 40 draws mirrored; want about half", flipped)
+	}
+}
+
+// TestSavedArchitecture names, in config.json, the HF class whose heads the
+// saved weights have: a distilled DeiT whose two heads were replaced by one
+// classifier is a DeiTForImageClassification.
+func TestSavedArchitecture(t *testing.T) {
+	m, p := load(t, "deit-tiny-distilled")
+	fresh, err := New(m.Cfg, Parts{Labels: 4}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		change func()
+		want   string
+	}{
+		{func() {}, "DeiTForImageClassificationWithTeacher"},
+		{func() { m.Teacher, m.Classifier = nil, fresh.Classifier }, "DeiTForImageClassification"},
+		{func() { m.Classifier = nil }, "DeiTModel"},
+	} {
+		tc.change()
+		dir := t.TempDir()
+		if err := Save(dir, m, p); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c struct{ Architectures []string }
+		if err := json.Unmarshal(raw, &c); err != nil || len(c.Architectures) != 1 || c.Architectures[0] != tc.want {
+			t.Errorf("architectures %v (%v); want [%s]", c.Architectures, err, tc.want)
+		}
 	}
 }
