@@ -327,16 +327,7 @@ func toRGB(img image.Image) (rgb []uint8, w, h int) {
 			}
 		}
 	case *image.YCbCr:
-		if out, ok := jpegRGB(m); ok {
-			return out, w, h
-		}
-		for y := b.Min.Y; y < b.Max.Y; y++ {
-			for x := b.Min.X; x < b.Max.X; x++ {
-				c := m.YCbCrAt(x, y)
-				r, g, bl := color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
-				rgb = append(rgb, r, g, bl)
-			}
-		}
+		return jpegRGB(m), w, h
 	case *image.NRGBA:
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			row := m.Pix[m.PixOffset(b.Min.X, y):][:4*w]
@@ -361,63 +352,63 @@ func toRGB(img image.Image) (rgb []uint8, w, h int) {
 // Pillow: chroma subsampled 2:1 across (4:2:2) or across and down (4:2:0)
 // is upsampled by libjpeg's "fancy" triangle filter (jdsample.c; each
 // output sample ¾ of its nearest input and ¼ of the next, with libjpeg's
-// rounding), where Go's decoder repeats the nearest sample, and YCbCr
-// becomes RGB with libjpeg's fixed-point tables (jdcolor.c). Other layouts,
-// or chroma planes one sample wide, report ok = false.
-func jpegRGB(m *image.YCbCr) (rgb []uint8, ok bool) {
+// rounding) where Go's decoder repeats the nearest sample, and YCbCr
+// becomes RGB with libjpeg's fixed-point tables (jdcolor.c). As libjpeg,
+// chroma planes at most 2 samples wide are repeated, not filtered; other
+// subsamplings (rare) are repeated too, where libjpeg-turbo may filter.
+func jpegRGB(m *image.YCbCr) []uint8 {
 	r := m.Rect
 	w, h := r.Dx(), r.Dy()
-	var sx, sy int // chroma subsampling: 1 or 2
+	sx, sy := 0, 0 // chroma subsampling where fancy upsampling applies
 	switch m.SubsampleRatio {
-	case image.YCbCrSubsampleRatio444:
-		sx, sy = 1, 1
 	case image.YCbCrSubsampleRatio422:
 		sx, sy = 2, 1
 	case image.YCbCrSubsampleRatio420:
 		sx, sy = 2, 2
-	default:
-		return nil, false
 	}
-	if r.Min != (image.Point{}) || (w+sx-1)/sx < 2 || (h+sy-1)/sy < 2 {
-		return nil, false
-	}
-	cw, ch := (w+sx-1)/sx, (h+sy-1)/sy
-	up := func(plane []uint8) []int32 { // the chroma plane at full size
-		out := make([]int32, w*h)
-		at := func(row, col int) int32 { return int32(plane[min(max(row, 0), ch-1)*m.CStride+col]) }
-		for y := range h {
-			cr, near := y/sy, y/sy // the nearest chroma row, and the next nearest
-			if sy == 2 {
-				near = cr - 1 + 2*(y%2) // above for an upper row, below for a lower
-			}
-			for x := range w {
-				c := x / sx
-				sum := func(col int) int32 { return 3*at(cr, col) + at(near, col) }
-				var v int32
-				switch {
-				case sx == 1 && sy == 1:
-					v = at(cr, c)
-				case sy == 1 && x%2 == 0 && c == 0, sy == 1 && x%2 == 1 && c == cw-1:
-					v = at(cr, c)
-				case sy == 1 && x%2 == 0:
-					v = (3*at(cr, c) + at(cr, c-1) + 1) >> 2
-				case sy == 1:
-					v = (3*at(cr, c) + at(cr, c+1) + 2) >> 2
-				case x%2 == 0 && c == 0:
-					v = (4*sum(c) + 8) >> 4
-				case x%2 == 0:
-					v = (3*sum(c) + sum(c-1) + 8) >> 4
-				case c == cw-1:
-					v = (4*sum(c) + 7) >> 4
-				default:
-					v = (3*sum(c) + sum(c+1) + 7) >> 4
+	cb, cr := make([]int32, w*h), make([]int32, w*h)
+	if cw, ch := (w+1)/2, (h+sy-1)/max(sy, 1); sx == 2 && cw > 2 && r.Min == (image.Point{}) {
+		fancy := func(plane []uint8, out []int32) {
+			at := func(row, col int) int32 { return int32(plane[min(max(row, 0), ch-1)*m.CStride+col]) }
+			for y := range h {
+				cr, near := y/sy, y/sy // the nearest chroma row, and the next nearest
+				if sy == 2 {
+					near = cr - 1 + 2*(y%2) // above for an upper row, below for a lower
 				}
-				out[y*w+x] = v
+				sum := func(col int) int32 { return 3*at(cr, col) + at(near, col) }
+				for x := range w {
+					c := x / 2
+					var v int32
+					switch {
+					case sy == 1 && x%2 == 0 && c == 0, sy == 1 && x%2 == 1 && c == cw-1:
+						v = at(cr, c)
+					case sy == 1 && x%2 == 0:
+						v = (3*at(cr, c) + at(cr, c-1) + 1) >> 2
+					case sy == 1:
+						v = (3*at(cr, c) + at(cr, c+1) + 2) >> 2
+					case x%2 == 0 && c == 0:
+						v = (4*sum(c) + 8) >> 4
+					case x%2 == 0:
+						v = (3*sum(c) + sum(c-1) + 8) >> 4
+					case c == cw-1:
+						v = (4*sum(c) + 7) >> 4
+					default:
+						v = (3*sum(c) + sum(c+1) + 7) >> 4
+					}
+					out[y*w+x] = v
+				}
 			}
 		}
-		return out
+		fancy(m.Cb, cb)
+		fancy(m.Cr, cr)
+	} else {
+		for y := range h {
+			for x := range w {
+				c := m.YCbCrAt(r.Min.X+x, r.Min.Y+y)
+				cb[y*w+x], cr[y*w+x] = int32(c.Cb), int32(c.Cr)
+			}
+		}
 	}
-	cb, cr := up(m.Cb), up(m.Cr)
 	// libjpeg's tables: FIX(x) = x·2¹⁶ rounded, halves added where it adds
 	// them, arithmetic shifts.
 	const (
@@ -428,11 +419,11 @@ func jpegRGB(m *image.YCbCr) (rgb []uint8, ok bool) {
 		cbG  = 22554  // FIX(0.34414)
 	)
 	clamp := func(v int32) uint8 { return uint8(min(max(v, 0), 255)) }
-	rgb = make([]uint8, 0, 3*w*h)
+	rgb := make([]uint8, 0, 3*w*h)
 	for y := range h {
 		for x := range w {
 			i := y*w + x
-			yy := int32(m.Y[y*m.YStride+x])
+			yy := int32(m.Y[m.YOffset(r.Min.X+x, r.Min.Y+y)])
 			b, r := cb[i]-128, cr[i]-128
 			rgb = append(rgb,
 				clamp(yy+(crR*r+half)>>16),
@@ -440,7 +431,7 @@ func jpegRGB(m *image.YCbCr) (rgb []uint8, ok bool) {
 				clamp(yy+(cbB*b+half)>>16))
 		}
 	}
-	return rgb, true
+	return rgb
 }
 
 // A filter is one of Pillow's resampling filters: its kernel and the

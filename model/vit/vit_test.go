@@ -77,13 +77,13 @@ func TestResizeMatchesPillow(t *testing.T) {
 		for _, name := range imageNames {
 			rgb, w, h := toRGB(readImage(t, name))
 			out, ow, oh := resize(rgb, w, h, 29, 35, filters[id])
-			want := f.Tensor("resized.filter" + string(rune('0'+id)) + "." + name)
-			if ow != 29 || oh != 35 || len(out) != len(want.Data) {
-				t.Fatalf("filter %d, %s: %d×%d, %d values; want 29×35, %d", id, name, ow, oh, len(out), len(want.Data))
+			want := f.Ints("resized.filter" + string(rune('0'+id)) + "." + name)
+			if ow != 29 || oh != 35 || len(out) != len(want) {
+				t.Fatalf("filter %d, %s: %d×%d, %d values; want 29×35, %d", id, name, ow, oh, len(out), len(want))
 			}
 			diff := 0
 			for i, v := range out {
-				if float32(v) != want.Data[i] {
+				if int(v) != want[i] {
 					diff++
 				}
 			}
@@ -429,15 +429,15 @@ func FuzzDecodePixels(f *testing.F) {
 // up to 18 on a photo-like image.)
 func TestJPEGMatchesPillow(t *testing.T) {
 	f := reference(t)
-	for _, name := range []string{"s444", "s422", "s420"} {
+	for _, name := range []string{"s444", "s422", "s420", "tiny420"} {
 		img, err := ReadImage(filepath.Join(golden.Root(t), "testdata", "images", name+".jpg"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		rgb, w, h := toRGB(img)
-		want := f.Tensor("jpeg." + name).Data
-		if w != 61 || h != 47 || len(rgb) != len(want) {
-			t.Fatalf("%s: %d×%d, %d values; want 61×47, %d", name, w, h, len(rgb), len(want))
+		rgb, _, _ := toRGB(img)
+		want := f.Ints("jpeg." + name)
+		if len(rgb) != len(want) {
+			t.Fatalf("%s: %d values; want %d", name, len(rgb), len(want))
 		}
 		var sum, worst float64
 		for i, v := range rgb {

@@ -49,11 +49,11 @@ It writes:
   of kernel 4 instead of 8 (a config/weights mismatch that must be an error).
 
 References (float32; the models run in float64 from the stored weights):
-pixels.<processor>.<image> [3, 32, 32] for both processors and all three
+pixels.<processor>.<image> [3, 32, 32] for the processors and all three
 images, resized.<processor>.<image> [32, 32, 3] (the 8-bit image after
-PIL's resize, as floats), resized.filter<F>.<image> [35, 29, 3] (each
+PIL's resize, U8), resized.filter<F>.<image> [35, 29, 3] (each
 image resized to 29 wide and 35 high with Pillow's filter F: 1 Lanczos, 2
-bilinear, 3 bicubic, 4 box, 5 Hamming), then for the batch of the three images in the
+bilinear, 3 bicubic, 4 box, 5 Hamming; U8), then for the batch of the three images in the
 order rgb, rgba, gray through each model: f32.hidden [3, 17, 32],
 f32.logits [3, 5], bf16.hidden, bf16.pooled [3, 32], deit.hidden [3, 18, 32],
 deit.logits [3, 4] (pixels.deit.<image> are the DeiT processor's); and f32.loss, the
@@ -159,7 +159,12 @@ def make_jpegs(ref):
     for name, sub in (("s444", 0), ("s422", 1), ("s420", 2)):
         path = os.path.join(IMAGES, name + ".jpg")
         im.save(path, quality=85, subsampling=sub)
-        ref["jpeg." + name] = torch.from_numpy(np.array(Image.open(path).convert("RGB")).astype(np.float32))
+        ref["jpeg." + name] = torch.from_numpy(np.array(Image.open(path).convert("RGB")))
+    # 3×5 at 4:2:0: chroma two samples wide, which libjpeg repeats instead
+    # of filtering.
+    path = os.path.join(IMAGES, "tiny420.jpg")
+    im.resize((3, 5), Image.BICUBIC).save(path, quality=85, subsampling=2)
+    ref["jpeg.tiny420"] = torch.from_numpy(np.array(Image.open(path).convert("RGB")))
 
 
 def preprocess(path, proc):
@@ -177,7 +182,7 @@ def preprocess(path, proc):
     mean = np.array(proc["image_mean"], dtype=np.float32)
     std = np.array(proc["image_std"], dtype=np.float32)
     x = (x - mean) / std
-    return torch.from_numpy(x.transpose(2, 0, 1).copy()), torch.from_numpy(arr.astype(np.float32))
+    return torch.from_numpy(x.transpose(2, 0, 1).copy()), torch.from_numpy(arr.copy())
 
 
 def param_shapes(c, prefix="vit.", pooler=False, classifier=True):
@@ -299,7 +304,7 @@ def main():
     for f in (1, 2, 3, 4, 5):  # every Pillow filter, to 29 wide and 35 high
         for iname, path in images.items():
             arr = np.array(Image.open(path).convert("RGB").resize((29, 35), resample=f))
-            ref[f"resized.filter{f}.{iname}"] = torch.from_numpy(arr.astype(np.float32))
+            ref[f"resized.filter{f}.{iname}"] = torch.from_numpy(arr)
 
     c = CONFIG
     p32 = init_params(param_shapes(c))
@@ -338,7 +343,8 @@ def main():
     wrong[name] = p32[name][:, :, :4, :4].contiguous()
     write_model(os.path.join(d, "model.safetensors"), wrong, torch.float32)
 
-    tensors = {k: to_storage(v) for k, v in ref.items()}
+    # 8-bit images stay U8; the rest float32.
+    tensors = {k: v.contiguous() if v.dtype == torch.uint8 else to_storage(v) for k, v in ref.items()}
     meta = {
         "case": "tiny ViT (HF ViTImageProcessor, ViTModel, ViTForImageClassification semantics)",
         "torch": torch.__version__,
