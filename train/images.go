@@ -132,22 +132,21 @@ func (j *ImageJob) pixels(ims []data.Image, augment func(i int) *tensor.RNG) ([]
 	return px, labels, nil
 }
 
-// next returns the indices of the next Batch training images, starting a
-// new epoch (a new order, drawn from the seed and the epoch number) as one
-// runs out.
-func (j *ImageJob) next() []int {
-	out := make([]int, 0, j.Data.Batch)
-	for len(out) < j.Data.Batch {
+// next returns the indices of the next Batch training images and the epoch
+// each was drawn in, starting a new epoch (a new order, drawn from the seed
+// and the epoch number) as one runs out.
+func (j *ImageJob) next() (idx, epochs []int) {
+	for len(idx) < j.Data.Batch {
 		if j.order == nil || j.pos == len(j.order) {
 			if j.order != nil {
 				j.epoch++
 			}
 			j.order, j.pos = j.epochOrder(), 0
 		}
-		out = append(out, j.order[j.pos])
+		idx, epochs = append(idx, j.order[j.pos]), append(epochs, j.epoch)
 		j.pos++
 	}
-	return out
+	return idx, epochs
 }
 
 // features returns the frozen model's final states of the tokens before
@@ -177,7 +176,7 @@ func (j *ImageJob) features(ims []data.Image) ([]float32, error) {
 // Loss implements Job: the label-smoothed cross-entropy of one batch; its
 // "tokens" are images.
 func (j *ImageJob) Loss(tp *autograd.Tape) (*autograd.Var, int, error) {
-	idx := j.next()
+	idx, epochs := j.next()
 	labels := make([]int, len(idx))
 	for i, k := range idx {
 		labels[i] = j.Train[k].Label
@@ -198,10 +197,9 @@ func (j *ImageJob) Loss(tp *autograd.Tape) (*autograd.Var, int, error) {
 			ims[i] = j.Train[k]
 		}
 		var augment func(i int) *tensor.RNG
-		if j.Data.Augment {
-			epoch := uint64(j.epoch)
+		if j.Data.Augment { // a variation per seed, epoch and image
 			augment = func(i int) *tensor.RNG {
-				return tensor.NewRNG(j.Data.Seed ^ (epoch+1)*0xbf58476d1ce4e5b9 ^ uint64(idx[i]+1)*0x94d049bb133111eb)
+				return tensor.NewRNG(tensor.Mix64(tensor.Mix64(j.Data.Seed^tensor.Mix64(uint64(epochs[i])+1)) ^ uint64(idx[i]+1)))
 			}
 		}
 		px, _, err := j.pixels(ims, augment)

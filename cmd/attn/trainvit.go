@@ -256,15 +256,10 @@ func loadForFineTuning(dir string, labels []string, seed uint64, stdout io.Write
 		same = same && m.Cfg.Label(i) == l
 	}
 	if !same {
-		fresh, err := vit.New(m.Cfg, vit.Parts{Labels: len(labels)}, seed)
-		if err != nil {
-			return nil, vit.Processor{}, err
-		}
 		if m.HasClassifier() {
 			fmt.Fprintf(stdout, "replacing the classifier of %d labels with a new one for the data's %d\n", m.Labels(), len(labels))
 		}
-		m.Classifier, m.Teacher = fresh.Classifier, nil
-		m.Cfg.Labels = labelMap(labels)
+		m.ReplaceClassifier(labels, seed)
 	}
 	// Loaded weights have no gradient buffers yet; every one is trained.
 	for _, p := range m.Params() {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/attn-go/attn/autograd"
@@ -177,6 +178,19 @@ func (m *Model) Labels() int {
 // HasClassifier reports whether the model has a classifier (one head, or
 // DeiT's two).
 func (m *Model) HasClassifier() bool { return m.Labels() > 0 }
+
+// ReplaceClassifier gives the model a new classifier on the class token
+// for labels (DeiT's two heads, if any, go), drawn as HF initialises one:
+// weights from N(0, initializer_range²), biases 0.
+func (m *Model) ReplaceClassifier(labels []string, seed uint64) {
+	w := hf.Init{RNG: tensor.NewRNG(seed)}
+	m.Classifier = &nn.Linear{Weight: w.Normal(float64(m.Cfg.InitRange), len(labels), m.Cfg.Hidden), Bias: w.Fill(0, len(labels))}
+	m.Teacher = nil
+	m.Cfg.Labels = make(map[string]string, len(labels))
+	for i, l := range labels {
+		m.Cfg.Labels[strconv.Itoa(i)] = l
+	}
+}
 
 // IsHead reports whether the parameter name (as Params gives it) belongs to
 // a classifier head rather than the backbone.
