@@ -37,8 +37,9 @@ const (
 	maxBeam      = 16
 	// Images come base64-encoded in the JSON, so /v1/classify takes a
 	// larger body.
-	maxImageBody = 32 << 20
-	maxImages    = 64
+	maxImageBody     = 32 << 20
+	maxImages        = 64
+	maxRequestPixels = 64 << 20 // decoded pixels of one request, all images together
 )
 
 // server answers HTTP requests with one loaded model. Requests compute one
@@ -377,15 +378,15 @@ func (s *server) embed(ctx context.Context, req embedRequest) (*embedResponse, e
 		if req.Input != nil {
 			return nil, errors.New(`this server embeds images: send "images", not "input"`)
 		}
-		imgs, err := decodeImages(req.Images)
-		if err != nil {
-			return nil, err
-		}
 		if err := s.lock(ctx); err != nil {
 			return nil, err
 		}
 		defer s.mu.Unlock()
-		vecs, err := embedImages(s.vit, s.vitProc, imgs, pool, req.Normalize)
+		px, err := s.imagePixels(req.Images)
+		if err != nil {
+			return nil, err
+		}
+		vecs, err := embedImages(s.vit, px, len(req.Images), pool, req.Normalize)
 		if err != nil {
 			return nil, err
 		}
@@ -459,35 +460,46 @@ func (s *server) classify(ctx context.Context, req classifyRequest) (*classifyRe
 	if req.TopK < 1 {
 		return nil, fmt.Errorf(`"top_k" is %d; want at least 1`, req.TopK)
 	}
-	imgs, err := decodeImages(req.Images)
-	if err != nil {
-		return nil, err
-	}
 	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	labels, err := classifyImages(s.vit, s.vitProc, imgs, req.TopK)
+	px, err := s.imagePixels(req.Images)
+	if err != nil {
+		return nil, err
+	}
+	labels, err := classifyImages(s.vit, px, len(req.Images), req.TopK)
 	if err != nil {
 		return nil, err
 	}
 	return &classifyResponse{Labels: labels}, nil
 }
 
-// decodeImages decodes the 1 to maxImages images of a request.
-func decodeImages(files [][]byte) ([]image.Image, error) {
+// imagePixels prepares the 1 to maxImages images of a request, whose sizes
+// (from their headers) add up to at most maxRequestPixels: decoded one at a
+// time, under the model's lock, so that one request holds one full-size
+// image at a time and requests decode one after another.
+func (s *server) imagePixels(files [][]byte) ([]float32, error) {
 	if len(files) == 0 || len(files) > maxImages {
 		return nil, fmt.Errorf(`"images" has %d images; want 1 to %d`, len(files), maxImages)
 	}
-	imgs := make([]image.Image, len(files))
+	total := 0
 	for i, data := range files {
-		img, err := vit.DecodeImage(data)
+		cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf(`"images" %d: %w (PNG, JPEG and GIF are read)`, i, err)
+		}
+		if total += cfg.Width * cfg.Height; total > maxRequestPixels {
+			return nil, fmt.Errorf(`"images" have over %d pixels in all; send fewer or smaller images`, maxRequestPixels)
+		}
+	}
+	return imagePixels(s.vitProc, len(files), func(i int) (image.Image, error) {
+		img, err := vit.DecodeImage(files[i])
 		if err != nil {
 			return nil, fmt.Errorf(`"images" %d: %w`, i, err)
 		}
-		imgs[i] = img
-	}
-	return imgs, nil
+		return img, nil
+	})
 }
 
 // lock waits for the model, then gives up if the client has gone away

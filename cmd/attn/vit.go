@@ -43,20 +43,36 @@ func loadViTModel(dir, command string) (*vit.Model, vit.Processor, error) {
 	return m, p, nil
 }
 
-// embedImages returns one vector per image: the final state of the class
-// token (cls, what HF's ViTModel gives as last_hidden_state[:, 0]) or the
-// mean over the patch tokens (mean, timm's average pooling), divided by its
-// L2 norm if normalize.
-func embedImages(m *vit.Model, p vit.Processor, imgs []image.Image, pool bert.Pooling, normalize bool) ([][]float32, error) {
+// imagePixels prepares n images, decoding one at a time (so that only one
+// full-size image is in memory) and turning it into the model's input.
+func imagePixels(p vit.Processor, n int, decode func(i int) (image.Image, error)) ([]float32, error) {
 	var px []float32
-	for i, img := range imgs {
+	for i := range n {
+		img, err := decode(i)
+		if err != nil {
+			return nil, err
+		}
 		x, err := p.Pixels(img)
 		if err != nil {
 			return nil, fmt.Errorf("image %d: %w", i+1, err)
 		}
 		px = append(px, x...)
 	}
-	hidden, _, err := m.Encode(px, len(imgs))
+	return px, nil
+}
+
+// readImages is imagePixels over image files.
+func readImages(p vit.Processor, paths []string) ([]float32, error) {
+	return imagePixels(p, len(paths), func(i int) (image.Image, error) { return vit.ReadImage(paths[i]) })
+}
+
+// embedImages returns one vector per image of pixels (n images, as
+// imagePixels prepares them): the final state of the class
+// token (cls, what HF's ViTModel gives as last_hidden_state[:, 0]) or the
+// mean over the patch tokens (mean, timm's average pooling), divided by its
+// L2 norm if normalize.
+func embedImages(m *vit.Model, px []float32, n int, pool bert.Pooling, normalize bool) ([][]float32, error) {
+	hidden, _, err := m.Encode(px, n)
 	if err != nil {
 		return nil, err
 	}
@@ -64,8 +80,8 @@ func embedImages(m *vit.Model, p vit.Processor, imgs []image.Image, pool bert.Po
 	// token) count as padding for the mean, which bert.Embed skips.
 	k := m.Cfg.Prefix()
 	t := k + m.Cfg.Patches()
-	notPatch := make([]bool, len(imgs)*t)
-	for i := range imgs {
+	notPatch := make([]bool, n*t)
+	for i := range n {
 		for j := range k {
 			notPatch[i*t+j] = true
 		}
@@ -87,13 +103,11 @@ func runEmbedImages(dir string, paths []string, pool bert.Pooling, normalize boo
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	embed := func(paths []string) error {
-		imgs := make([]image.Image, len(paths))
-		for i, path := range paths {
-			if imgs[i], err = vit.ReadImage(path); err != nil {
-				return err
-			}
+		px, err := readImages(p, paths)
+		if err != nil {
+			return err
 		}
-		vecs, err := embedImages(m, p, imgs, pool, normalize)
+		vecs, err := embedImages(m, px, len(paths), pool, normalize)
 		if err != nil {
 			return err
 		}
@@ -126,22 +140,14 @@ type label struct {
 // classifyImages returns the k most probable labels of each image, most
 // probable first, as HF's image-classification pipeline reports them
 // (softmax over the logits).
-func classifyImages(m *vit.Model, p vit.Processor, imgs []image.Image, k int) ([][]label, error) {
-	var px []float32
-	for i, img := range imgs {
-		x, err := p.Pixels(img)
-		if err != nil {
-			return nil, fmt.Errorf("image %d: %w", i+1, err)
-		}
-		px = append(px, x...)
-	}
-	logits, err := m.Classify(px, len(imgs))
+func classifyImages(m *vit.Model, px []float32, images, k int) ([][]label, error) {
+	logits, err := m.Classify(px, images)
 	if err != nil {
 		return nil, err
 	}
 	n := m.Labels()
-	out := make([][]label, len(imgs))
-	for i := range imgs {
+	out := make([][]label, images)
+	for i := range images {
 		for _, pr := range bert.TopK(logits.Data[i*n:(i+1)*n], k) {
 			out[i] = append(out[i], label{m.Cfg.Label(pr.ID), pr.ID, pr.Prob})
 		}
@@ -177,13 +183,11 @@ func runClassify(args []string, stdout, stderr io.Writer) error {
 	paths := fs.Args()
 	for len(paths) > 0 {
 		n := min(*batch, len(paths))
-		imgs := make([]image.Image, n)
-		for i, path := range paths[:n] {
-			if imgs[i], err = vit.ReadImage(path); err != nil {
-				return err
-			}
+		px, err := readImages(p, paths[:n])
+		if err != nil {
+			return err
 		}
-		labels, err := classifyImages(m, p, imgs, *topK)
+		labels, err := classifyImages(m, px, n, *topK)
 		if err != nil {
 			return err
 		}

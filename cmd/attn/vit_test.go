@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"math"
 	"net/http"
 	"os"
@@ -140,7 +142,11 @@ func TestServeClassify(t *testing.T) {
 	if code, v := post(t, ts.URL+"/v1/embed", `{"input": ["a"]}`); code != 404 || !strings.Contains(v["error"].(string), "POST /v1/classify") {
 		t.Errorf("embed on a ViT: status %d, %v", code, v)
 	}
+	// Two PNG headers claiming 6000×6000 pixels each: refused before
+	// anything is decoded.
+	big := fmt.Sprintf("%q", base64.StdEncoding.EncodeToString(pngHeader(6000, 6000)))
 	for _, tc := range []struct{ body, says string }{
+		{`{"images": [` + big + `, ` + big + `]}`, "over 67108864 pixels in all"},
 		{`{"images": []}`, `"images" has 0 images`},
 		{`{"images": [` + imgs[0] + `], "top_k": 0}`, `"top_k" is 0`},
 		{`{"images": ["bm90IGFuIGltYWdl"]}`, `"images" 0: image: unknown format`},
@@ -253,4 +259,17 @@ func TestEmbedDeiT(t *testing.T) {
 	if out, code := attn(t, "embed", "--model", dir, "--batch", "0", vitImage("rgb")); code != 1 || !strings.Contains(out, "--batch 0 must be positive") {
 		t.Errorf("--batch 0: exit %d, %q", code, out)
 	}
+}
+
+// pngHeader returns the start of a PNG file (signature and IHDR chunk) for
+// a w×h 8-bit greyscale image: enough for image.DecodeConfig.
+func pngHeader(w, h int) []byte {
+	ihdr := []byte("IHDR")
+	ihdr = binary.BigEndian.AppendUint32(ihdr, uint32(w))
+	ihdr = binary.BigEndian.AppendUint32(ihdr, uint32(h))
+	ihdr = append(ihdr, 8, 0, 0, 0, 0) // depth 8, greyscale, deflate, no filter, no interlace
+	out := []byte("\x89PNG\r\n\x1a\n")
+	out = binary.BigEndian.AppendUint32(out, uint32(len(ihdr)-4))
+	out = append(out, ihdr...)
+	return binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(ihdr))
 }
