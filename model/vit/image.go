@@ -173,7 +173,8 @@ func ReadImage(path string) (image.Image, error) {
 }
 
 // DecodeImage decodes a PNG, JPEG or GIF image (a GIF's first frame) of at
-// most MaxPixels pixels.
+// most MaxPixels pixels, turned upright by its EXIF orientation as HF's
+// load_image turns it (phone cameras record one on most pictures).
 func DecodeImage(data []byte) (image.Image, error) {
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
@@ -185,6 +186,9 @@ func DecodeImage(data []byte) (image.Image, error) {
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("decoding the image: %w", err)
+	}
+	if o := exifOrientation(data); o != 1 {
+		return &oriented{img, o}, nil
 	}
 	return img, nil
 }
@@ -320,6 +324,9 @@ func toRGB(img image.Image) (rgb []uint8, w, h int) {
 	w, h = b.Dx(), b.Dy()
 	rgb = make([]uint8, 0, 3*w*h)
 	switch m := img.(type) {
+	case *oriented:
+		rgb, w, h := toRGB(m.Image)
+		return orient(rgb, w, h, m.o)
 	case *image.Gray:
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			for _, v := range m.Pix[m.PixOffset(b.Min.X, y):][:w] {

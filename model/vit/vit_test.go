@@ -3,7 +3,9 @@ package vit
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image"
+	"image/color"
 	"image/png"
 	"math"
 	"os"
@@ -532,3 +534,45 @@ func TestSavedArchitecture(t *testing.T) {
 		}
 	}
 }
+
+// TestEXIFOrientation reads PNGs with each EXIF orientation and a JPEG at
+// orientation 6 (a phone held upright): the pixels must be Pillow's after
+// ImageOps.exif_transpose, as HF's load_image turns images upright (the
+// PNGs exactly, the JPEG to JPEG's tolerance).
+func TestEXIFOrientation(t *testing.T) {
+	f := reference(t)
+	for o := 2; o <= 9; o++ {
+		name, ref := fmt.Sprintf("orient%d.png", o), fmt.Sprintf("orient.%d", o)
+		if o == 9 {
+			name, ref = "orient6.jpg", "orient.6jpg"
+		}
+		img, err := ReadImage(filepath.Join(golden.Root(t), "testdata", "images", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rgb, w, h := toRGB(img)
+		want := f.Ints(ref)
+		info, _ := f.Info(ref)
+		if h != info.Shape[0] || w != info.Shape[1] || img.Bounds().Dx() != w || img.Bounds().Dy() != h {
+			t.Fatalf("%s: %d×%d (bounds %v); Pillow's upright image is %d×%d", name, w, h, img.Bounds(), info.Shape[1], info.Shape[0])
+		}
+		var worst int
+		for i, v := range rgb {
+			worst = max(worst, abs(int(v)-want[i]))
+		}
+		if (o <= 8 && worst != 0) || worst > 3 {
+			t.Errorf("%s: largest difference %d levels from Pillow's upright pixels", name, worst)
+		}
+		if o <= 8 { // At turns the image the same way
+			c := color.NRGBAModel.Convert(img.At(w-1, 0)).(color.NRGBA)
+			if i := 3 * (w - 1); int(c.R) != want[i] || int(c.G) != want[i+1] || int(c.B) != want[i+2] {
+				t.Errorf("%s: At(%d, 0) = %v; upright pixel %v", name, w-1, c, want[i:i+3])
+			}
+		}
+	}
+	if o := exifOrientation([]byte("\xff\xd8\xff\xe1\x00\x10Exif\x00\x00MM\x00*\x00\x00\x00\x08")); o != 1 {
+		t.Errorf("a truncated EXIF segment gave orientation %d", o)
+	}
+}
+
+func abs(x int) int { return max(x, -x) }

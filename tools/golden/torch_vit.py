@@ -33,7 +33,9 @@ It writes:
   the processors) and 33x33 greyscale test images, drawn from a seeded RNG;
   s444.jpg, s422.jpg, s420.jpg: the RGB image at 61x47 as JPEG with each
   chroma subsampling, and jpeg.<sampling> in the references, Pillow's
-  decoding of them.
+  decoding of them; orient2..8.png (7x5) and orient6.jpg carry EXIF
+  orientations, and orient.<o> is each turned upright as HF's load_image
+  turns it (ImageOps.exif_transpose).
 * testdata/hf/vit-tiny/: config.json (ViTForImageClassification, 32x32
   images, patches of 8, C 32, 2 layers of 4 heads, exact GELU, 5 labels),
   preprocessor_config.json (bilinear, mean and std 0.5) and model.safetensors
@@ -70,7 +72,7 @@ import sys
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageOps
 
 sys.dont_write_bytecode = True  # keep tools/golden free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -160,6 +162,20 @@ def make_jpegs(ref):
         path = os.path.join(IMAGES, name + ".jpg")
         im.save(path, quality=85, subsampling=sub)
         ref["jpeg." + name] = torch.from_numpy(np.array(Image.open(path).convert("RGB")))
+    # EXIF orientations: a 7×5 PNG for each of 2..8 and a JPEG at 6 (as
+    # phones write them); references as HF's load_image turns them upright.
+    small = im.resize((7, 5), Image.BICUBIC)
+    for o in range(2, 9):
+        exif = Image.Exif()
+        exif[0x0112] = o
+        path = os.path.join(IMAGES, f"orient{o}.png")
+        small.save(path, exif=exif)
+        ref[f"orient.{o}"] = torch.from_numpy(np.array(ImageOps.exif_transpose(Image.open(path)).convert("RGB")))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = os.path.join(IMAGES, "orient6.jpg")
+    im.save(path, quality=85, exif=exif)
+    ref["orient.6jpg"] = torch.from_numpy(np.array(ImageOps.exif_transpose(Image.open(path)).convert("RGB")))
     # 3×5 at 4:2:0: chroma two samples wide, which libjpeg repeats instead
     # of filtering.
     path = os.path.join(IMAGES, "tiny420.jpg")
