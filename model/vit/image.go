@@ -197,8 +197,10 @@ func DecodeImage(data []byte) (image.Image, error) {
 // Without resizing the image must already have the model's size.
 //
 // The result equals HF's pipeline (load_image's convert("RGB"), then the
-// processor) bit for bit when the decoded pixels are Pillow's: PNG and GIF
-// decode the same everywhere; JPEG's colours are upsampled and converted as
+// processor) bit for bit when the decoded pixels are Pillow's: 8-bit PNG
+// and GIF decode the same everywhere (16-bit grey is clipped as Pillow
+// clips it; other 16-bit PNGs keep the high byte as Pillow does, untested
+// against it), and EXIF orientations are applied; JPEG's colours are upsampled and converted as
 // libjpeg does (jpegRGB), but Go's inverse DCT rounds its own way, so a few
 // percent of the values differ, by 0.05 levels on average in the tests.
 func (p Processor) Pixels(img image.Image) ([]float32, error) {
@@ -317,8 +319,8 @@ func crop(rgb []uint8, w, x0, y0, cw, ch int) []uint8 {
 }
 
 // toRGB returns img's pixels as 8-bit RGB triples, row by row, as Pillow's
-// convert("RGB") gives them: grey replicated, alpha dropped (not composed
-// over a background).
+// convert("RGB") gives them: grey replicated (16-bit grey clipped at 255,
+// as Pillow clips it), alpha dropped (not composed over a background).
 func toRGB(img image.Image) (rgb []uint8, w, h int) {
 	b := img.Bounds()
 	w, h = b.Dx(), b.Dy()
@@ -335,6 +337,15 @@ func toRGB(img image.Image) (rgb []uint8, w, h int) {
 		}
 	case *image.YCbCr:
 		return jpegRGB(m), w, h
+	case *image.Gray16:
+		// Pillow opens 16-bit grey as 32-bit integers ("I") and clips
+		// them to 255 when converting to RGB; Go would keep the high byte.
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				v := uint8(min(m.Gray16At(x, y).Y, 255))
+				rgb = append(rgb, v, v, v)
+			}
+		}
 	case *image.NRGBA:
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			row := m.Pix[m.PixOffset(b.Min.X, y):][:4*w]

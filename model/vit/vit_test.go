@@ -576,3 +576,28 @@ func TestEXIFOrientation(t *testing.T) {
 }
 
 func abs(x int) int { return max(x, -x) }
+
+// TestGray16ClipsAsPillow: Pillow opens a 16-bit grey PNG as integers and
+// clips them at 255 in convert("RGB") (checked with Pillow 9.4: 0, 100,
+// 255, 256, 1000, 65535 → 0, 100, 255, 255, 255, 255), so HF's pipeline
+// sees that; toRGB must too.
+func TestGray16ClipsAsPillow(t *testing.T) {
+	img := image.NewGray16(image.Rect(0, 0, 6, 1))
+	for i, v := range []uint16{0, 100, 255, 256, 1000, 65535} {
+		img.SetGray16(i, 0, color.Gray16{Y: v})
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	back, err := DecodeImage(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rgb, _, _ := toRGB(back)
+	for i, want := range []uint8{0, 100, 255, 255, 255, 255} {
+		if rgb[3*i] != want || rgb[3*i+1] != want || rgb[3*i+2] != want {
+			t.Errorf("pixel %d: %v; Pillow gives %d", i, rgb[3*i:3*i+3], want)
+		}
+	}
+}
