@@ -50,7 +50,8 @@ func TestImageFolder(t *testing.T) {
 		f.Close()
 	}
 	split := t.TempDir()
-	for _, p := range []string{"train/cat/a.png", "train/cat/b.PNG", "train/dog/c.jpg", "val/dog/d.gif", "train/dog/notes.txt"} {
+	for _, p := range []string{"train/cat/a.png", "train/cat/b.PNG", "train/dog/c.jpg", "val/dog/d.gif", "train/dog/notes.txt",
+		"train/.ipynb_checkpoints/e.png", "train/dog/._c.jpg"} {
 		write(filepath.Join(split, p))
 	}
 	tr, val, labels, err := ImageFolder(split)

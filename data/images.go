@@ -66,7 +66,8 @@ func isDir(path string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// ListImages lists dir/<label>/<image> (PNG, JPEG and GIF files). Without
+// ListImages lists dir/<label>/<image> (PNG, JPEG and GIF files; hidden
+// folders and files, named with a leading dot, are skipped). Without
 // labels, the subfolders (two or more) are the labels, sorted by name; with
 // labels given (a validation split, or a trained classifier's), every
 // subfolder must be one of them, and an image's Label is its index there.
@@ -77,7 +78,7 @@ func ListImages(dir string, labels []string) ([]Image, []string, error) {
 	}
 	var found []string
 	for _, e := range entries {
-		if e.IsDir() {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") { // .ipynb_checkpoints and the like are no labels
 			found = append(found, e.Name())
 		}
 	}
@@ -102,7 +103,7 @@ func ListImages(dir string, labels []string) ([]Image, []string, error) {
 		}
 		n := 0
 		for _, f := range files {
-			if !f.IsDir() && slices.Contains(imageExts, strings.ToLower(filepath.Ext(f.Name()))) {
+			if !f.IsDir() && !strings.HasPrefix(f.Name(), ".") && slices.Contains(imageExts, strings.ToLower(filepath.Ext(f.Name()))) {
 				out = append(out, Image{Path: filepath.Join(dir, name, f.Name()), Label: label})
 				n++
 			}
