@@ -286,8 +286,9 @@ func TestRowSumAxpb(t *testing.T) {
 	}
 }
 
-// TestGELUWorkerIndependent runs both GELUs forward and backward on 1 and
-// on 7 workers: every value must be the same, bit for bit.
+// TestGELUWorkerIndependent runs both GELUs, and dropout's backward pass
+// into a gradient that already holds a value, forward and backward on 1
+// and on 7 workers: every value must be the same, bit for bit.
 func TestGELUWorkerIndependent(t *testing.T) {
 	rng := tensor.NewRNG(8)
 	x := randTensor(rng, 1<<20+5)
@@ -303,7 +304,10 @@ func TestGELUWorkerIndependent(t *testing.T) {
 			y = f(nil, Const(x)) // without a tape
 			out = append(out, y.Value.Data...)
 		}
-		return out
+		v := NewParam(x.Clone())
+		tp := NewTape(tensor.NewRNG(3))
+		tp.Backward(tp.Sum(tp.Mul(tp.Add(v, tp.Dropout(v, 0.1)), Const(x))))
+		return append(out, v.Grad.Data...)
 	}
 	one, three := run(1), run(7)
 	for i := range one {

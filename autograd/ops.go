@@ -502,7 +502,7 @@ func (tp *Tape) Dropout(x *Var, p float32) *Var {
 	if rec {
 		tp.record(out, func(dy []float32) {
 			dx, fresh := x.gradNew()
-			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
+			parallelVec(len(dy), func(lo, hi int) { // the kernel's FMA rounds unlike the Go tail
 				mulInto(dx[lo:hi], dy[lo:hi], mask[lo:hi], !fresh)
 			})
 		})

@@ -40,6 +40,7 @@ const (
 	maxImageBody     = 32 << 20
 	maxImages        = 64
 	maxRequestPixels = 64 << 20 // decoded pixels of one request, all images together
+	maxJPEGScans     = 100      // progressive JPEGs have about ten
 )
 
 // server answers HTTP requests with one loaded model. Requests compute one
@@ -382,7 +383,7 @@ func (s *server) embed(ctx context.Context, req embedRequest) (*embedResponse, e
 			return nil, err
 		}
 		defer s.mu.Unlock()
-		px, err := s.imagePixels(req.Images)
+		px, err := s.imagePixels(ctx, req.Images)
 		if err != nil {
 			return nil, err
 		}
@@ -464,7 +465,7 @@ func (s *server) classify(ctx context.Context, req classifyRequest) (*classifyRe
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	px, err := s.imagePixels(req.Images)
+	px, err := s.imagePixels(ctx, req.Images)
 	if err != nil {
 		return nil, err
 	}
@@ -479,7 +480,7 @@ func (s *server) classify(ctx context.Context, req classifyRequest) (*classifyRe
 // (from their headers) add up to at most maxRequestPixels: decoded one at a
 // time, under the model's lock, so that one request holds one full-size
 // image at a time and requests decode one after another.
-func (s *server) imagePixels(files [][]byte) ([]float32, error) {
+func (s *server) imagePixels(ctx context.Context, files [][]byte) ([]float32, error) {
 	if len(files) == 0 || len(files) > maxImages {
 		return nil, fmt.Errorf(`"images" has %d images; want 1 to %d`, len(files), maxImages)
 	}
@@ -492,14 +493,15 @@ func (s *server) imagePixels(files [][]byte) ([]float32, error) {
 		if total += cfg.Width * cfg.Height; total > maxRequestPixels {
 			return nil, fmt.Errorf(`"images" have over %d pixels in all; send fewer or smaller images`, maxRequestPixels)
 		}
-	}
-	return imagePixels(s.vitProc, len(files), func(i int) (image.Image, error) {
-		img, err := vit.DecodeImage(files[i])
-		if err != nil {
-			return nil, fmt.Errorf(`"images" %d: %w`, i, err)
+		// A progressive JPEG may repeat its scans, each a pass over the
+		// whole image for a few bytes of file: bound the decoding time.
+		// (0xFF is escaped in a JPEG's coded data, so the markers count.)
+		if scans := bytes.Count(data, []byte{0xff, 0xda}); bytes.HasPrefix(data, []byte{0xff, 0xd8}) && scans > maxJPEGScans {
+			return nil, fmt.Errorf(`"images" %d: a JPEG of %d scans (at most %d are decoded)`, i, scans, maxJPEGScans)
 		}
-		return img, nil
-	})
+	}
+	return imagePixels(ctx, s.vitProc, len(files), func(i int) string { return fmt.Sprintf(`"images" %d`, i) },
+		func(i int) (image.Image, error) { return vit.DecodeImage(files[i]) })
 }
 
 // lock waits for the model, then gives up if the client has gone away

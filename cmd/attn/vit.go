@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -44,17 +45,21 @@ func loadViTModel(dir, command string) (*vit.Model, vit.Processor, error) {
 }
 
 // imagePixels prepares n images, decoding one at a time (so that only one
-// full-size image is in memory) and turning it into the model's input.
-func imagePixels(p vit.Processor, n int, decode func(i int) (image.Image, error)) ([]float32, error) {
+// full-size image is in memory) and turning it into the model's input;
+// errors start with name(i). ctx, if not nil, is checked between images.
+func imagePixels(ctx context.Context, p vit.Processor, n int, name func(i int) string, decode func(i int) (image.Image, error)) ([]float32, error) {
 	var px []float32
 	for i := range n {
+		if ctx != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		img, err := decode(i)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", name(i), err)
 		}
 		x, err := p.Pixels(img)
 		if err != nil {
-			return nil, fmt.Errorf("image %d: %w", i+1, err)
+			return nil, fmt.Errorf("%s: %w", name(i), err)
 		}
 		px = append(px, x...)
 	}
@@ -63,7 +68,8 @@ func imagePixels(p vit.Processor, n int, decode func(i int) (image.Image, error)
 
 // readImages is imagePixels over image files.
 func readImages(p vit.Processor, paths []string) ([]float32, error) {
-	return imagePixels(p, len(paths), func(i int) (image.Image, error) { return vit.ReadImage(paths[i]) })
+	return imagePixels(nil, p, len(paths), func(i int) string { return paths[i] },
+		func(i int) (image.Image, error) { return vit.DecodeFile(paths[i]) })
 }
 
 // embedImages returns one vector per image of pixels (n images, as

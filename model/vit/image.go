@@ -159,17 +159,23 @@ func saveProcessor(dir string, p Processor) error {
 // that a small file claiming a huge size cannot take the memory.
 const MaxPixels = 64 << 20
 
-// ReadImage decodes a PNG, JPEG or GIF file (see DecodeImage).
+// ReadImage decodes a PNG, JPEG or GIF file (see DecodeImage); errors
+// name the file.
 func ReadImage(path string) (image.Image, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	img, err := DecodeImage(data)
+	img, err := DecodeFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return img, nil
+}
+
+// DecodeFile is ReadImage without the file's name in its errors.
+func DecodeFile(path string) (image.Image, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeImage(data)
 }
 
 // DecodeImage decodes a PNG, JPEG or GIF image (a GIF's first frame) of at
