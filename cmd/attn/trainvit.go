@@ -124,7 +124,7 @@ func runTrainImages(args []string, stdout, stderr io.Writer) error {
 	if *resume != "" {
 		// The run continues as it was saved: settings of the data and the
 		// model would change it.
-		for _, name := range []string{"data", "model", "digits", "linear-probe", "augment", "batch", "image-size", "patch", "d-model", "layers", "heads"} {
+		for _, name := range []string{"data", "model", "digits", "linear-probe", "augment", "batch", "image-size", "patch", "d-model", "layers", "heads", "steps", "lr", "time-limit", "out"} {
 			if set[name] {
 				return fmt.Errorf("--%s cannot change a run being resumed (%s continues with its saved settings)", name, *resume)
 			}
@@ -214,6 +214,10 @@ func runTrainImages(args []string, stdout, stderr io.Writer) error {
 	ev, err := run.Run(ctx)
 	if err != nil {
 		return err
+	}
+	if ev == nil { // no step was left to train, so nothing was evaluated
+		fmt.Fprintf(stdout, "nothing left to train in %s: step %d of %d\n", *out, run.Step(), run.Cfg.Steps)
+		return nil
 	}
 	fmt.Fprintf(stdout, "done in %s: step %d, validation loss %.4f, accuracy %.4f; run folder %s (ckpt/, metrics.jsonl, loss.png, loss.svg)\n",
 		time.Since(start).Round(time.Second), run.Step(), ev["val_loss"], ev["val_accuracy"], *out)

@@ -30,8 +30,13 @@ func TestTrainDigits(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "resuming "+dir+" at step 6 of 6") {
 		t.Fatalf("resume: exit %d\n%s", code, out)
 	}
-	if out, code = attn(t, "train", "--preset", "digits", "--resume", dir, "--augment"); code != 1 || !strings.Contains(out, "--augment cannot change a run being resumed") {
-		t.Errorf("resume with --augment: exit %d\n%s", code, out)
+	if !strings.Contains(out, "nothing left to train in "+dir+": step 6 of 6") {
+		t.Errorf("resume of a finished run:\n%s", out)
+	}
+	for _, flag := range []string{"--augment", "--steps=9"} {
+		if out, code = attn(t, "train", "--preset", "digits", "--resume", dir, flag); code != 1 || !strings.Contains(out, strings.TrimSuffix(flag, "=9")+" cannot change a run being resumed") {
+			t.Errorf("resume with %s: exit %d\n%s", flag, code, out)
+		}
 	}
 	out, code = attn(t, "classify", "--json", "--top-k", "10", "--model", dir, filepath.Join(dir, "examples", "3-3.png"))
 	var c classified

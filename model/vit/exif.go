@@ -15,6 +15,10 @@ func exifOrientation(data []byte) int {
 	switch {
 	case bytes.HasPrefix(data, []byte{0xff, 0xd8}): // JPEG: markers up to the scan
 		for p := 2; p+4 <= len(data) && data[p] == 0xff; {
+			if data[p+1] == 0xff { // a fill byte before a marker
+				p++
+				continue
+			}
 			marker, n := data[p+1], int(binary.BigEndian.Uint16(data[p+2:]))
 			if marker == 0xda || n < 2 || p+2+n > len(data) {
 				break
@@ -24,10 +28,10 @@ func exifOrientation(data []byte) int {
 			}
 			p += 2 + n
 		}
-	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")): // PNG: chunks up to the image data
+	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")): // PNG: every chunk (Pillow reads an eXIf after the image data too)
 		for p := 8; p+8 <= len(data); {
 			n, typ := int(binary.BigEndian.Uint32(data[p:])), string(data[p+4:p+8])
-			if typ == "IDAT" || n < 0 || p+8+n > len(data) {
+			if typ == "IEND" || n < 0 || p+8+n > len(data) {
 				break
 			}
 			if typ == "eXIf" {
@@ -40,7 +44,8 @@ func exifOrientation(data []byte) int {
 }
 
 // tiffOrientation reads tag 0x0112 of the first directory of a TIFF
-// structure (EXIF's layout).
+// structure (EXIF's layout): as a SHORT, or a LONG or signed type as some
+// writers store it; the last entry wins, as in Pillow.
 func tiffOrientation(t []byte) int {
 	if len(t) < 8 {
 		return 1
@@ -58,19 +63,27 @@ func tiffOrientation(t []byte) int {
 	if ifd < 8 || ifd+2 > len(t) {
 		return 1
 	}
-	n := int(order.Uint16(t[ifd:]))
+	n, o := int(order.Uint16(t[ifd:])), 1
 	for i := range n {
 		e := ifd + 2 + 12*i
 		if e+12 > len(t) {
 			break
 		}
-		if order.Uint16(t[e:]) == 0x0112 && order.Uint16(t[e+2:]) == 3 { // Orientation, a SHORT
-			if o := int(order.Uint16(t[e+8:])); o >= 1 && o <= 8 {
-				return o
-			}
+		if order.Uint16(t[e:]) != 0x0112 {
+			continue
+		}
+		v := -1
+		switch order.Uint16(t[e+2:]) { // the value's type; one value fits in the entry
+		case 3, 8: // SHORT, SSHORT
+			v = int(int16(order.Uint16(t[e+8:])))
+		case 4, 9: // LONG, SLONG
+			v = int(int32(order.Uint32(t[e+8:])))
+		}
+		if v >= 1 && v <= 8 {
+			o = v
 		}
 	}
-	return 1
+	return o
 }
 
 // oriented is an image shown upright: its EXIF orientation o (2 to 8)

@@ -205,8 +205,10 @@ func DecodeImage(data []byte) (image.Image, error) {
 // The result equals HF's pipeline (load_image's convert("RGB"), then the
 // processor) bit for bit when the decoded pixels are Pillow's: 8-bit PNG
 // and GIF decode the same everywhere (16-bit grey is clipped as Pillow
-// clips it; other 16-bit PNGs keep the high byte as Pillow does, untested
-// against it), and EXIF orientations are applied; JPEG's colours are upsampled and converted as
+// clips it, 16-bit colour keeps the high byte as Pillow does; 16-bit grey
+// with a transparent colour, and GIFs whose first frame does not cover the
+// screen, still differ from Pillow), and EXIF orientations are applied;
+// JPEG's colours are upsampled and converted as
 // libjpeg does (jpegRGB), but Go's inverse DCT rounds its own way, so a few
 // percent of the values differ, by 0.05 levels on average in the tests.
 func (p Processor) Pixels(img image.Image) ([]float32, error) {
@@ -330,19 +332,21 @@ func crop(rgb []uint8, w, x0, y0, cw, ch int) []uint8 {
 func toRGB(img image.Image) (rgb []uint8, w, h int) {
 	b := img.Bounds()
 	w, h = b.Dx(), b.Dy()
-	rgb = make([]uint8, 0, 3*w*h)
 	switch m := img.(type) {
 	case *oriented:
 		rgb, w, h := toRGB(m.Image)
 		return orient(rgb, w, h, m.o)
+	case *image.YCbCr:
+		return jpegRGB(m), w, h
+	}
+	rgb = make([]uint8, 0, 3*w*h)
+	switch m := img.(type) {
 	case *image.Gray:
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			for _, v := range m.Pix[m.PixOffset(b.Min.X, y):][:w] {
 				rgb = append(rgb, v, v, v)
 			}
 		}
-	case *image.YCbCr:
-		return jpegRGB(m), w, h
 	case *image.Gray16:
 		// Pillow opens 16-bit grey as 32-bit integers ("I") and clips
 		// them to 255 when converting to RGB; Go would keep the high byte.
@@ -357,6 +361,16 @@ func toRGB(img image.Image) (rgb []uint8, w, h int) {
 			row := m.Pix[m.PixOffset(b.Min.X, y):][:4*w]
 			for x := 0; x < 4*w; x += 4 {
 				rgb = append(rgb, row[x], row[x+1], row[x+2])
+			}
+		}
+	case *image.NRGBA64:
+		// 16-bit colour with alpha: Pillow keeps each channel's high byte
+		// and drops alpha; a conversion through premultiplied colour would
+		// lose translucent pixels' colour.
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			row := m.Pix[m.PixOffset(b.Min.X, y):][:8*w]
+			for x := 0; x < 8*w; x += 8 {
+				rgb = append(rgb, row[x], row[x+2], row[x+4])
 			}
 		}
 	default:
@@ -379,7 +393,8 @@ func toRGB(img image.Image) (rgb []uint8, w, h int) {
 // rounding) where Go's decoder repeats the nearest sample, and YCbCr
 // becomes RGB with libjpeg's fixed-point tables (jdcolor.c). As libjpeg,
 // chroma planes at most 2 samples wide are repeated, not filtered; other
-// subsamplings (rare) are repeated too, where libjpeg-turbo may filter.
+// subsamplings (rare), and a YCbCr image cut out of a larger one (its
+// Rect.Min not zero), are repeated too, where libjpeg would filter.
 func jpegRGB(m *image.YCbCr) []uint8 {
 	r := m.Rect
 	w, h := r.Dx(), r.Dy()
@@ -390,9 +405,9 @@ func jpegRGB(m *image.YCbCr) []uint8 {
 	case image.YCbCrSubsampleRatio420:
 		sx, sy = 2, 2
 	}
-	cb, cr := make([]int32, w*h), make([]int32, w*h)
+	cb, cr := make([]uint8, w*h), make([]uint8, w*h) // the chroma at full size
 	if cw, ch := (w+1)/2, (h+sy-1)/max(sy, 1); sx == 2 && cw > 2 && r.Min == (image.Point{}) {
-		fancy := func(plane []uint8, out []int32) {
+		fancy := func(plane []uint8, out []uint8) {
 			at := func(row, col int) int32 { return int32(plane[min(max(row, 0), ch-1)*m.CStride+col]) }
 			for y := range h {
 				cr, near := y/sy, y/sy // the nearest chroma row, and the next nearest
@@ -419,7 +434,7 @@ func jpegRGB(m *image.YCbCr) []uint8 {
 					default:
 						v = (3*sum(c) + sum(c+1) + 7) >> 4
 					}
-					out[y*w+x] = v
+					out[y*w+x] = uint8(v) // a weighted mean of samples: 0 to 255
 				}
 			}
 		}
@@ -429,7 +444,7 @@ func jpegRGB(m *image.YCbCr) []uint8 {
 		for y := range h {
 			for x := range w {
 				c := m.YCbCrAt(r.Min.X+x, r.Min.Y+y)
-				cb[y*w+x], cr[y*w+x] = int32(c.Cb), int32(c.Cr)
+				cb[y*w+x], cr[y*w+x] = c.Cb, c.Cr
 			}
 		}
 	}
@@ -448,7 +463,7 @@ func jpegRGB(m *image.YCbCr) []uint8 {
 		for x := range w {
 			i := y*w + x
 			yy := int32(m.Y[m.YOffset(r.Min.X+x, r.Min.Y+y)])
-			b, r := cb[i]-128, cr[i]-128
+			b, r := int32(cb[i])-128, int32(cr[i])-128
 			rgb = append(rgb,
 				clamp(yy+(crR*r+half)>>16),
 				clamp(yy+(-cbG*b+half-crG*r)>>16),

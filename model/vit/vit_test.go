@@ -2,6 +2,7 @@ package vit
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -577,6 +578,19 @@ func TestEXIFOrientation(t *testing.T) {
 
 func abs(x int) int { return max(x, -x) }
 
+// TestNRGBA64KeepsColour: 16-bit colour with alpha keeps each channel's
+// high byte, translucent and transparent pixels included, as Pillow's
+// convert("RGB") keeps them.
+func TestNRGBA64KeepsColour(t *testing.T) {
+	img := image.NewNRGBA64(image.Rect(0, 0, 2, 1))
+	img.SetNRGBA64(0, 0, color.NRGBA64{R: 0xabcd, G: 0x1234, B: 0xff00, A: 0})
+	img.SetNRGBA64(1, 0, color.NRGBA64{R: 0x0101, G: 0x8080, B: 0x7fff, A: 0x4000})
+	rgb, _, _ := toRGB(img)
+	if want := []uint8{0xab, 0x12, 0xff, 0x01, 0x80, 0x7f}; !slices.Equal(rgb, want) {
+		t.Errorf("rgb %v; want the high bytes %v", rgb, want)
+	}
+}
+
 // TestGray16ClipsAsPillow: Pillow opens a 16-bit grey PNG as integers and
 // clips them at 255 in convert("RGB") (checked with Pillow 9.4: 0, 100,
 // 255, 256, 1000, 65535 → 0, 100, 255, 255, 255, 255), so HF's pipeline
@@ -598,6 +612,65 @@ func TestGray16ClipsAsPillow(t *testing.T) {
 	for i, want := range []uint8{0, 100, 255, 255, 255, 255} {
 		if rgb[3*i] != want || rgb[3*i+1] != want || rgb[3*i+2] != want {
 			t.Errorf("pixel %d: %v; Pillow gives %d", i, rgb[3*i:3*i+3], want)
+		}
+	}
+}
+
+// TestEXIFVariants reads orientations stored the ways writers differ: as a
+// LONG, twice (the last wins, as in Pillow), after a JPEG fill byte, and in
+// a PNG eXIf chunk after the image data.
+func TestEXIFVariants(t *testing.T) {
+	tiff := func(entries ...[3]uint32) []byte { // big-endian: tag, type, value
+		b := []byte("MM\x00\x2a\x00\x00\x00\x08")
+		b = binary.BigEndian.AppendUint16(b, uint16(len(entries)))
+		for _, e := range entries {
+			b = binary.BigEndian.AppendUint16(b, uint16(e[0]))
+			b = binary.BigEndian.AppendUint16(b, uint16(e[1]))
+			b = binary.BigEndian.AppendUint32(b, 1)
+			if e[1] == 3 {
+				b = binary.BigEndian.AppendUint16(b, uint16(e[2]))
+				b = append(b, 0, 0)
+			} else {
+				b = binary.BigEndian.AppendUint32(b, e[2])
+			}
+		}
+		return b
+	}
+	jpeg := func(t []byte, fill bool) []byte {
+		b := []byte{0xff, 0xd8}
+		if fill {
+			b = append(b, 0xff)
+		}
+		seg := append([]byte("Exif\x00\x00"), t...)
+		b = append(b, 0xff, 0xe1)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(seg)+2))
+		return append(append(b, seg...), 0xff, 0xda, 0, 2)
+	}
+	png := func(t []byte) []byte {
+		b := []byte("\x89PNG\r\n\x1a\n")
+		for _, c := range []struct {
+			typ  string
+			data []byte
+		}{{"IDAT", []byte{1, 2, 3}}, {"eXIf", t}, {"IEND", nil}} {
+			b = binary.BigEndian.AppendUint32(b, uint32(len(c.data)))
+			b = append(append(append(b, c.typ...), c.data...), 0, 0, 0, 0)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want int
+	}{
+		{"SHORT", jpeg(tiff([3]uint32{0x0112, 3, 6}), false), 6},
+		{"LONG", jpeg(tiff([3]uint32{0x0112, 4, 8}), false), 8},
+		{"twice", jpeg(tiff([3]uint32{0x0112, 3, 6}, [3]uint32{0x0112, 3, 3}), false), 3},
+		{"fill byte", jpeg(tiff([3]uint32{0x0112, 3, 5}), true), 5},
+		{"out of range", jpeg(tiff([3]uint32{0x0112, 3, 9}), false), 1},
+		{"PNG after IDAT", png(tiff([3]uint32{0x0112, 3, 7})), 7},
+	} {
+		if got := exifOrientation(tc.data); got != tc.want {
+			t.Errorf("%s: orientation %d; want %d", tc.name, got, tc.want)
 		}
 	}
 }
