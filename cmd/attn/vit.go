@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"slices"
 
 	"github.com/attn-go/attn/data"
 	"github.com/attn-go/attn/model/bert"
 	"github.com/attn-go/attn/model/vit"
+	"github.com/attn-go/attn/tensor"
 	"github.com/attn-go/attn/train"
 )
 
@@ -66,10 +68,25 @@ func imagePixels(ctx context.Context, p vit.Processor, n int, name func(i int) s
 	return px, nil
 }
 
-// readImages is imagePixels over image files.
+// readImages prepares image files on all cores, one file per core at a
+// time: decoding and resizing a photo takes as long as the model's pass
+// over it.
 func readImages(p vit.Processor, paths []string) ([]float32, error) {
-	return imagePixels(nil, p, len(paths), func(i int) string { return paths[i] },
-		func(i int) (image.Image, error) { return vit.DecodeFile(paths[i]) })
+	per := make([][]float32, len(paths))
+	errs := make([]error, len(paths))
+	tensor.ParallelFor(len(paths), func(i int) {
+		img, err := vit.DecodeFile(paths[i])
+		if err == nil {
+			per[i], err = p.Pixels(img)
+		}
+		if err != nil {
+			errs[i] = fmt.Errorf("%s: %w", paths[i], err)
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return slices.Concat(per...), nil
 }
 
 // embedImages returns one vector per image of pixels (n images, as

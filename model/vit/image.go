@@ -407,34 +407,45 @@ func jpegRGB(m *image.YCbCr) []uint8 {
 	}
 	cb, cr := make([]uint8, w*h), make([]uint8, w*h) // the chroma at full size
 	if cw, ch := (w+1)/2, (h+sy-1)/max(sy, 1); sx == 2 && cw > 2 && r.Min == (image.Point{}) {
+		// One output row at a time: libjpeg's sums of the nearest chroma
+		// row (×3) and the next nearest, then the horizontal triangle.
+		colsum := make([]int32, cw)
 		fancy := func(plane []uint8, out []uint8) {
-			at := func(row, col int) int32 { return int32(plane[min(max(row, 0), ch-1)*m.CStride+col]) }
+			row := func(r int) []uint8 { r = min(max(r, 0), ch-1); return plane[r*m.CStride:][:cw] }
 			for y := range h {
-				cr, near := y/sy, y/sy // the nearest chroma row, and the next nearest
-				if sy == 2 {
-					near = cr - 1 + 2*(y%2) // above for an upper row, below for a lower
-				}
-				sum := func(col int) int32 { return 3*at(cr, col) + at(near, col) }
-				for x := range w {
-					c := x / 2
-					var v int32
-					switch {
-					case sy == 1 && x%2 == 0 && c == 0, sy == 1 && x%2 == 1 && c == cw-1:
-						v = at(cr, c)
-					case sy == 1 && x%2 == 0:
-						v = (3*at(cr, c) + at(cr, c-1) + 1) >> 2
-					case sy == 1:
-						v = (3*at(cr, c) + at(cr, c+1) + 2) >> 2
-					case x%2 == 0 && c == 0:
-						v = (4*sum(c) + 8) >> 4
-					case x%2 == 0:
-						v = (3*sum(c) + sum(c-1) + 8) >> 4
-					case c == cw-1:
-						v = (4*sum(c) + 7) >> 4
-					default:
-						v = (3*sum(c) + sum(c+1) + 7) >> 4
+				o := out[y*w : (y+1)*w]
+				near := row(y / sy)
+				if sy == 1 { // 4:2:2: ¾ nearest + ¼ next, across only
+					for x := range o {
+						c := x / 2
+						v := int32(near[c])
+						switch {
+						case x%2 == 0 && c > 0:
+							v = (3*v + int32(near[c-1]) + 1) >> 2
+						case x%2 == 1 && c < cw-1:
+							v = (3*v + int32(near[c+1]) + 2) >> 2
+						}
+						o[x] = uint8(v)
 					}
-					out[y*w+x] = uint8(v) // a weighted mean of samples: 0 to 255
+					continue
+				}
+				far := row(y/2 - 1 + 2*(y%2)) // above for an upper row, below for a lower
+				for c := range cw {
+					colsum[c] = 3*int32(near[c]) + int32(far[c])
+				}
+				for x := range o {
+					c, v := x/2, int32(0)
+					switch {
+					case x%2 == 0 && c == 0:
+						v = (4*colsum[c] + 8) >> 4
+					case x%2 == 0:
+						v = (3*colsum[c] + colsum[c-1] + 8) >> 4
+					case c == cw-1:
+						v = (4*colsum[c] + 7) >> 4
+					default:
+						v = (3*colsum[c] + colsum[c+1] + 7) >> 4
+					}
+					o[x] = uint8(v) // a weighted mean of samples: 0 to 255
 				}
 			}
 		}
