@@ -206,8 +206,11 @@ func DecodeImage(data []byte) (image.Image, error) {
 // processor) bit for bit when the decoded pixels are Pillow's: 8-bit PNG
 // and GIF decode the same everywhere (16-bit grey is clipped as Pillow
 // clips it, 16-bit colour keeps the high byte as Pillow does; 16-bit grey
-// with a transparent colour, and GIFs whose first frame does not cover the
-// screen, still differ from Pillow), and EXIF orientations are applied;
+// with a transparent colour, and GIFs with a transparent colour or whose
+// first frame does not cover the screen, still differ from Pillow: Go's
+// decoder blanks the transparent colour and crops to the frame, Pillow
+// keeps the colour and fills the screen with it or colour 0), and EXIF
+// orientations are applied;
 // JPEG's colours are upsampled and converted as
 // libjpeg does (jpegRGB), but Go's inverse DCT rounds its own way, so a few
 // percent of the values differ, by 0.05 levels on average in the tests.
