@@ -93,6 +93,12 @@ func TestTrainImagesFineTunes(t *testing.T) {
 		t.Errorf("classify with the fine-tuned model: exit %d\n%s", code, out)
 	}
 
+	// From scratch, --patch is kept without --image-size (the preset's 64).
+	out, code = attn(t, "train", "--preset", "images", "--data", folder, "--patch", "16", "--d-model", "16", "--heads", "2", "--layers", "1", "--steps", "1", "--batch", "2", "--out", filepath.Join(t.TempDir(), "scratch"))
+	if code != 0 || !strings.Contains(out, "64×64 images in 16×16 patches") {
+		t.Errorf("--patch 16 from scratch: exit %d\n%s", code, out)
+	}
+
 	// A linear probe trains the new classifier only.
 	probeDir := filepath.Join(t.TempDir(), "probe")
 	out, code = attn(t, "train", "--preset", "images", "--data", folder, "--model", vitDir, "--linear-probe", "--steps", "6", "--batch", "4", "--out", probeDir)
