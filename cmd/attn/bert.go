@@ -103,12 +103,18 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		for _, v := range vecs {
-			line, _ := json.Marshal(map[string][]float32{"embedding": v})
-			w.Write(append(line, '\n'))
-		}
-		return w.Flush()
+		return writeEmbeddings(w, vecs)
 	})
+}
+
+// writeEmbeddings writes one JSON line {"embedding": [...]} per vector and
+// flushes, so each batch reaches a pipe as it is done.
+func writeEmbeddings(w *bufio.Writer, vecs [][]float32) error {
+	for _, v := range vecs {
+		line, _ := json.Marshal(map[string][]float32{"embedding": v})
+		w.Write(append(line, '\n'))
+	}
+	return w.Flush()
 }
 
 func runFillMask(args []string, stdout, stderr io.Writer) error {

@@ -12,7 +12,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -180,7 +179,7 @@ func runTrainImages(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	default:
-		cfg.Labels = labelMap(labels)
+		cfg.Labels = vit.LabelMap(labels)
 		if m, err = vit.New(cfg, vit.Parts{Labels: len(labels)}, rc.Seed); err != nil {
 			return err
 		}
@@ -227,30 +226,13 @@ func runTrainImages(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// labelMap is id2label for labels in order.
-func labelMap(labels []string) map[string]string {
-	out := make(map[string]string, len(labels))
-	for i, l := range labels {
-		out[strconv.Itoa(i)] = l
-	}
-	return out
-}
-
 // loadForFineTuning loads a ViT or DeiT folder to train on labels: a
 // classifier for exactly these labels is kept (a distilled DeiT's two heads
 // too), any other (or none) is replaced by a new one on the class token,
 // drawn as HF initialises it; the pooler, which classification does not
 // use, is dropped.
 func loadForFineTuning(dir string, labels []string, seed uint64, stdout io.Writer) (*vit.Model, vit.Processor, error) {
-	dir, _, err := modelOfType(dir, "train", "vit", "deit")
-	if err != nil {
-		return nil, vit.Processor{}, err
-	}
-	m, err := vit.Load(dir)
-	if err != nil {
-		return nil, vit.Processor{}, err
-	}
-	proc, err := vit.LoadProcessor(dir, m.Cfg)
+	m, proc, err := loadViTModel(dir, "train")
 	if err != nil {
 		return nil, vit.Processor{}, err
 	}

@@ -134,11 +134,7 @@ func runEmbedImages(dir string, paths []string, pool bert.Pooling, normalize boo
 		if err != nil {
 			return err
 		}
-		for _, v := range vecs {
-			line, _ := json.Marshal(map[string][]float32{"embedding": v})
-			w.Write(append(line, '\n'))
-		}
-		return w.Flush()
+		return writeEmbeddings(w, vecs)
 	}
 	if len(paths) == 0 || (len(paths) == 1 && paths[0] == "-") {
 		return eachBatch("-", batch, embed)
