@@ -23,7 +23,12 @@ type Sampler struct {
 	// TopP keeps the smallest set of most likely tokens whose probability
 	// adds up to at least P (0 or 1 = all); Holtzman et al. 2020.
 	TopP float64
-	RNG  *tensor.RNG
+	// Vocab, if positive, limits the choice to ids below it: a model's
+	// embedding table may be larger than its tokenizer's vocabulary
+	// (padded, or shared by several tokenizers), and an id the tokenizer
+	// cannot decode is no use.
+	Vocab int
+	RNG   *tensor.RNG
 
 	idx   []int
 	probs []float64
@@ -46,6 +51,9 @@ func (s *Sampler) Validate() error {
 
 // Next returns the chosen token id for logits (one row, length V).
 func (s *Sampler) Next(logits []float32) int {
+	if s.Vocab > 0 && s.Vocab < len(logits) {
+		logits = logits[:s.Vocab]
+	}
 	if s.Temperature == 0 || s.TopK == 1 {
 		return tensor.Argmax(logits)
 	}

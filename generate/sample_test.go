@@ -40,6 +40,30 @@ func TestGreedyAndFilters(t *testing.T) {
 	}
 }
 
+// TestSamplerVocab: ids at or past Vocab (a model's rows beyond its
+// tokenizer's tokens) are never drawn, greedy or sampled.
+func TestSamplerVocab(t *testing.T) {
+	logits := []float32{1, 2, 0, 5, 4}
+	if got := (&Sampler{Vocab: 3}).Next(logits); got != 1 {
+		t.Errorf("greedy Next with Vocab 3 = %d; want 1", got)
+	}
+	if got := (&Sampler{Vocab: 9}).Next(logits); got != 3 {
+		t.Errorf("greedy Next with Vocab 9 = %d; want 3", got)
+	}
+	s := &Sampler{Temperature: 2, Vocab: 3, RNG: tensor.NewRNG(4)}
+	seen := map[int]bool{}
+	for range 1000 {
+		id := s.Next(logits)
+		if id >= 3 {
+			t.Fatalf("Vocab 3 drew token %d", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("Vocab 3 at temperature 2 drew only %v", seen)
+	}
+}
+
 func TestSamplerValidate(t *testing.T) {
 	for _, s := range []Sampler{{Temperature: -1}, {TopK: -2}, {TopP: 1.5}, {Temperature: 0.8}} {
 		if err := s.Validate(); err == nil {

@@ -25,6 +25,10 @@ type LMData struct {
 	Batch       int    `json:"batch"`        // windows per micro-batch
 	EvalBatches int    `json:"eval_batches"` // micro-batches per validation run
 	Seed        uint64 `json:"seed"`
+	// Text and TextSHA256 name the text file trained on, if not the
+	// embedded one, so that resuming can find it and check it is unchanged.
+	Text       string `json:"text,omitempty"`
+	TextSHA256 string `json:"text_sha256,omitempty"`
 }
 
 // LMJob trains a language model on random windows of a token stream, as

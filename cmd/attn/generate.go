@@ -109,7 +109,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if *greedy {
 		*temp = 0
 	}
-	s := &generate.Sampler{Temperature: *temp, TopK: *topK, TopP: *topP, RNG: tensor.NewRNG(*seed)}
+	s := &generate.Sampler{Temperature: *temp, TopK: *topK, TopP: *topP, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(*seed)}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	fmt.Fprint(w, *prompt)

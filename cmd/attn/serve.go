@@ -280,7 +280,7 @@ func (s *server) generate(ctx context.Context, req generateRequest, emit func(st
 	if err != nil {
 		return nil, err
 	}
-	sampler := &generate.Sampler{Temperature: req.Temperature, TopK: req.TopK, TopP: req.TopP, RNG: tensor.NewRNG(req.Seed)}
+	sampler := &generate.Sampler{Temperature: req.Temperature, TopK: req.TopK, TopP: req.TopP, Vocab: s.lmTok.VocabSize(), RNG: tensor.NewRNG(req.Seed)}
 	if err := sampler.Validate(); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -13,9 +15,11 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/attn-go/attn/data"
 	"github.com/attn-go/attn/generate"
+	"github.com/attn-go/attn/model"
 	"github.com/attn-go/attn/model/gpt"
 	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/tensor"
@@ -25,14 +29,23 @@ import (
 
 // runTrain dispatches on --preset: the GPT presets train a language model,
 // multi30k-de-en, copy and reverse the encoder-decoder, digits and images a
-// ViT image classifier.
+// ViT image classifier. Without --preset, a folder of images as --data or a
+// ViT as --model means images.
 func runTrain(args []string, stdout, stderr io.Writer) error {
-	preset := "shakespeare-char"
-	for i, a := range args {
-		if v, ok := strings.CutPrefix(strings.TrimLeft(a, "-"), "preset="); ok && strings.HasPrefix(a, "-") {
-			preset = v
-		} else if (a == "--preset" || a == "-preset") && i+1 < len(args) {
-			preset = args[i+1]
+	preset, ok := flagValue(args, "preset")
+	if !ok {
+		preset = "shakespeare-char"
+		dir, _ := flagValue(args, "data")
+		st, err := os.Stat(dir)
+		isDir := err == nil && st.IsDir()
+		typ := ""
+		if m, ok := flagValue(args, "model"); ok {
+			if d, err := modelDir(m); err == nil {
+				typ, _ = model.Type(d)
+			}
+		}
+		if isDir || typ == "vit" || typ == "deit" {
+			preset, args = "images", append([]string{"--preset", "images"}, args...)
 		}
 	}
 	switch preset {
@@ -131,12 +144,15 @@ func bindLMFlags(fs *flag.FlagSet, p *lmPreset) (apply func()) {
 func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	presetName := fs.String("preset", "shakespeare-char", "what to train: shakespeare-char, baby-gpt (GPT on the embedded Tiny Shakespeare), multi30k-de-en (translation), copy or reverse (encoder-decoder on synthetic tasks), digits or images (ViT image classifier; attn train --preset digits -h)")
-	out := fs.String("out", "", "run folder: checkpoint, metrics.jsonl, loss plots (default runs/<preset>)")
+	presetName := fs.String("preset", "shakespeare-char", "what to train: shakespeare-char, baby-gpt (GPT on the embedded Tiny Shakespeare, or on --data), multi30k-de-en (translation), copy or reverse (encoder-decoder on synthetic tasks), digits or images (ViT image classifier; attn train --preset digits -h)")
+	out := fs.String("out", "", "run folder: checkpoint, metrics.jsonl, loss plots (default runs/<preset>, or runs/<name of the --data file>)")
 	resume := fs.String("resume", "", "continue the run in this folder from its last checkpoint")
 	configFile := fs.String("config", "", `JSON file of settings: {"model": {GPT-2 config.json names}, "data": {...}, "train": {...}} (see trainer_state.json of a run); flags override it`)
 	workers := fs.Int("workers", tensor.Workers(), "goroutines for the math")
-	sampleLen := fs.Int("sample", 400, "characters to generate at the end")
+	sampleLen := fs.Int("sample", 400, "tokens to generate at the end (characters, with a character tokenizer)")
+	dataFile := fs.String("data", "", "train on this UTF-8 text file instead of Tiny Shakespeare (its last 10% is the validation text)")
+	from := fs.String("model", "", "fine-tune this GPT model folder (a GPT-2 folder with its tokenizer, or an attn run) instead of training from scratch, with AdamW at --lr 1e-4 decaying to a tenth (a model of a few million parameters takes 1e-3)")
+	bpe := fs.Int("bpe", 0, "from scratch: learn a byte-level BPE tokenizer of this many tokens from the text (0: one token per character)")
 	// First pass: find the preset and config file; the second pass applies
 	// flags on top of them.
 	var scratch lmPreset
@@ -154,9 +170,20 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	if !ok {
 		return fmt.Errorf("unknown preset %q (want shakespeare-char, baby-gpt, multi30k-de-en, copy, reverse, digits or images)", *presetName)
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *bpe < 0 || *bpe > 0 && *bpe < 257 {
+		return fmt.Errorf("--bpe %d: a byte-level BPE needs at least 257 tokens (256 bytes and an end-of-text token)", *bpe)
+	}
 	var ckpt string
 	var model *gpt.Model
+	var tok tokenizer.Tokenizer
 	if *resume != "" {
+		for _, name := range []string{"model", "bpe", "config"} {
+			if set[name] {
+				return fmt.Errorf("--%s cannot change a run being resumed (its checkpoint has the model and the tokenizer)", name)
+			}
+		}
 		var err error
 		if ckpt, err = train.CheckpointDir(*resume); err != nil {
 			return err
@@ -169,6 +196,26 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 		}
 		p.Model = model.Cfg
 		*out = *resume
+	}
+	if *from != "" {
+		if *bpe != 0 {
+			return errors.New("--bpe learns a tokenizer for a model trained from scratch; a model given with --model keeps its own")
+		}
+		for _, name := range []string{"layers", "heads", "d-model", "positions"} {
+			if set[name] {
+				return fmt.Errorf("--%s sets the shape of a new model; the model from --model keeps its own", name)
+			}
+		}
+		var err error
+		if model, tok, err = loadLM(*from, "train"); err != nil {
+			return err
+		}
+		p.Model = model.Cfg
+		// A recipe for adapting a trained model rather than growing one:
+		// AdamW on every weight at a small learning rate, a short warm-up,
+		// and the model's own context when it is shorter than the preset's.
+		p.Train.Optimizer, p.Train.PeakLR, p.Train.MinLR, p.Train.Warmup = "adamw", 1e-4, 1e-5, 20
+		p.Data.Context = min(p.Data.Context, model.Cfg.NPositions)
 	}
 	if *configFile != "" {
 		b, err := os.ReadFile(*configFile)
@@ -183,65 +230,112 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	}
 	fs2 := flag.NewFlagSet("attn train", flag.ContinueOnError)
 	fs2.SetOutput(io.Discard)
-	fs2.String("preset", "", "")
-	fs2.String("out", "", "")
-	fs2.String("resume", "", "")
-	fs2.String("config", "", "")
+	for _, name := range []string{"preset", "out", "resume", "config", "data", "model"} {
+		fs2.String(name, "", "")
+	}
 	fs2.Int("workers", 0, "")
 	fs2.Int("sample", 0, "")
+	fs2.Int("bpe", 0, "")
 	apply := bindLMFlags(fs2, &p)
 	if err := fs2.Parse(args); err != nil {
 		return err
 	}
 	apply()
-	set := map[string]bool{}
-	fs2.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if set["steps"] && !set["time-limit"] {
 		p.Train.TimeLimit = 0
 	}
-	tensor.SetWorkers(*workers)
-	if *out == "" {
-		*out = filepath.Join("runs", *presetName)
+	if *from != "" && set["lr"] && !set["min-lr"] {
+		p.Train.MinLR = p.Train.PeakLR / 10
 	}
+	if model != nil && set["dropout"] {
+		model.Cfg.Dropout = p.Model.Dropout
+	}
+	tensor.SetWorkers(*workers)
 
-	chars := tokenizer.NewChars(data.Shakespeare)
-	enc, err := chars.Encode(data.Shakespeare)
+	text, name, err := lmText(*dataFile, &p.Data, ckpt != "")
 	if err != nil {
 		return err
 	}
-	ids := enc.IDs
-	trainIDs, valIDs := data.Split(ids, 0.9)
-	p.Model.VocabSize = chars.VocabSize()
+	if *out == "" {
+		*out = filepath.Join("runs", *presetName)
+		if *dataFile != "" {
+			*out = filepath.Join("runs", strings.TrimSuffix(filepath.Base(*dataFile), filepath.Ext(*dataFile)))
+		}
+	}
+	switch {
+	case ckpt != "":
+		if tok, err = tokenizer.Open(ckpt); err != nil {
+			return err
+		}
+	case tok != nil: // from --model
+	case *bpe > 0:
+		fmt.Fprintf(stdout, "learning a byte-level BPE tokenizer of %d tokens from %s\n", *bpe, name)
+		tr := &tokenizer.BPETrainer{VocabSize: *bpe, ByteLevel: true, InitialAlphabet: tokenizer.ByteLevelAlphabet(),
+			SpecialTokens: []string{"<|endoftext|>"}, Workers: tensor.Workers()}
+		if tok, err = tr.Train(strings.NewReader(text)); err != nil {
+			return err
+		}
+	default:
+		tok = tokenizer.NewChars(text)
+	}
+	enc, err := tok.Encode(text)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := checkLossless(tok, text, enc.IDs); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	trainIDs, valIDs := data.Split(enc.IDs, 0.9)
 	if p.Data.Context > p.Model.NPositions {
 		return fmt.Errorf("--context %d exceeds the model's --positions %d", p.Data.Context, p.Model.NPositions)
 	}
 	if model == nil {
+		p.Model.VocabSize = tok.VocabSize()
 		if model, err = gpt.New(p.Model, p.Train.Seed); err != nil {
 			return err
 		}
-	} else if model.Cfg.VocabSize != chars.VocabSize() {
-		return fmt.Errorf("checkpoint vocabulary has %d tokens; Tiny Shakespeare has %d", model.Cfg.VocabSize, chars.VocabSize())
+	} else if tok.VocabSize() > model.Cfg.VocabSize {
+		return fmt.Errorf("the tokenizer has %d tokens, the model only %d", tok.VocabSize(), model.Cfg.VocabSize)
 	}
-	tok, err := json.Marshal(chars)
+	// The checkpoint keeps the tokenizer: a fine-tuned model's own
+	// tokenizer.json byte for byte where it has one (HuggingFace's settings
+	// intact), otherwise ours, written as tokenizer.json.
+	tokJSON, err := json.Marshal(tok)
 	if err != nil {
 		return err
 	}
+	if *from != "" {
+		if dir, err := modelDir(*from); err == nil {
+			if b, err := os.ReadFile(filepath.Join(dir, "tokenizer.json")); err == nil {
+				tokJSON = b
+			}
+		}
+	}
 	job := &train.LMJob{Data: p.Data, Model: model, Train: trainIDs, Val: valIDs,
-		Save: func(dir string) error { return gpt.Save(dir, model) }, Tokenizer: tok}
+		Save: func(dir string) error { return gpt.Save(dir, model) }, Tokenizer: tokJSON}
 	if err := job.Check(); err != nil {
 		return err
 	}
 	run := &train.Run{Cfg: p.Train, Job: job, JobConfig: p.Data, Out: *out,
 		Progress: &train.Progress{W: stdout, TTY: train.IsTerminal(stdout), Total: p.Train.Steps}}
+	unit := "tokens"
+	if _, ok := tok.(*tokenizer.Chars); ok {
+		unit = "characters"
+	}
 	if ckpt != "" {
 		if err := run.Resume(ckpt); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "resuming %s at step %d of %d\n", *out, run.Step(), p.Train.Steps)
 	} else {
-		fmt.Fprintf(stdout, "training GPT (%d layers, %d heads, width %d, context %d; %.2fM parameters) on Tiny Shakespeare (%d training, %d validation characters), %d×%d tokens per step on %d cores\n",
-			p.Model.NLayer, p.Model.NHead, p.Model.NEmbd, p.Data.Context, float64(nn.Count(model.Params()))/1e6,
-			len(trainIDs), len(valIDs), p.Data.Batch*p.Train.Accum, p.Data.Context, tensor.Workers())
+		what := fmt.Sprintf("training GPT (%d layers, %d heads, width %d, context %d; %.2fM parameters)",
+			p.Model.NLayer, p.Model.NHead, p.Model.NEmbd, p.Data.Context, float64(nn.Count(model.Params()))/1e6)
+		if *from != "" {
+			what = fmt.Sprintf("fine-tuning %s (%d layers, %d heads, width %d; %.2fM parameters) with %s at lr %.2g, context %d,",
+				*from, p.Model.NLayer, p.Model.NHead, p.Model.NEmbd, float64(nn.Count(model.Params()))/1e6, p.Train.Optimizer, p.Train.PeakLR, p.Data.Context)
+		}
+		fmt.Fprintf(stdout, "%s on %s (%d training, %d validation %s), %d×%d tokens per step on %d cores\n",
+			what, name, len(trainIDs), len(valIDs), unit, p.Data.Batch*p.Train.Accum, p.Data.Context, tensor.Workers())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -256,13 +350,70 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	fmt.Fprintln(stdout, "\nsample (temperature 0.8, top-k 200):")
-	prompt, _ := chars.Encode("\n")
-	s := &generate.Sampler{Temperature: 0.8, TopK: 200, RNG: tensor.NewRNG(p.Train.Seed)}
-	_, err = generate.Text(model, prompt.IDs, *sampleLen, s, func(id int) bool {
-		text, _ := chars.Decode([]int{id})
-		fmt.Fprint(stdout, text)
-		return true
-	})
-	fmt.Fprintln(stdout)
+	prompt, err := encodePrompt(tok, "\n")
+	if err != nil || len(prompt) == 0 { // a vocabulary without a newline
+		prompt = valIDs[:1]
+	}
+	s := &generate.Sampler{Temperature: 0.8, TopK: 200, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(p.Train.Seed)}
+	emit := func(text string) { fmt.Fprint(stdout, text) }
+	_, _, rest, err := sampleText(model, tok, prompt, *sampleLen, s, nil, emit, nil)
+	fmt.Fprintln(stdout, rest)
 	return err
+}
+
+// flagValue returns the value of flag name in args (-name v, --name=v and
+// the like; the last one wins), before the flags are parsed.
+func flagValue(args []string, name string) (string, bool) {
+	v, found := "", false
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		k, val, hasVal := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		if k != name {
+			continue
+		}
+		if hasVal {
+			v, found = val, true
+		} else if i+1 < len(args) {
+			v, found = args[i+1], true
+		}
+	}
+	return v, found
+}
+
+// lmText returns the text a language model trains on and a name for it: the
+// embedded Tiny Shakespeare, or the UTF-8 file at path. The file's absolute
+// path and SHA-256 are recorded in d, so that a resumed run rereads its text
+// (path empty) and refuses any other.
+func lmText(path string, d *train.LMData, resuming bool) (text, name string, err error) {
+	if resuming && path != "" && d.Text == "" {
+		return "", "", errors.New("--data cannot change a run being resumed: it trained on Tiny Shakespeare")
+	}
+	if path == "" && d.Text == "" {
+		return data.Shakespeare, "Tiny Shakespeare", nil
+	}
+	if path == "" {
+		path = d.Text
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", "", err
+	}
+	if !utf8.Valid(b) {
+		return "", "", fmt.Errorf("%s is not UTF-8 text", path)
+	}
+	sum := sha256.Sum256(b)
+	hash := hex.EncodeToString(sum[:])
+	if d.TextSHA256 != "" && d.TextSHA256 != hash {
+		return "", "", fmt.Errorf("%s differs from the text the run started on (%s, SHA-256 %s…): resuming needs the same text", path, d.Text, d.TextSHA256[:12])
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	d.Text, d.TextSHA256 = path, hash
+	return string(b), filepath.Base(path), nil
 }
