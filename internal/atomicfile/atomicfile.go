@@ -8,13 +8,19 @@ import (
 	"path/filepath"
 )
 
-// Write replaces path with data atomically.
+// Write replaces path with data atomically. The file is left readable by
+// all (mode 0644, as os.WriteFile gives under the usual umask), not with
+// the temporary file's 0600, so that the folders it writes can be shared.
 func Write(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err

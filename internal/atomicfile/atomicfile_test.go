@@ -3,6 +3,7 @@ package atomicfile
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -16,6 +17,9 @@ func TestWriteReplacesAndLeavesNoTemp(t *testing.T) {
 		if got, _ := os.ReadFile(path); string(got) != want {
 			t.Errorf("after Write(%q) the file holds %q", want, got)
 		}
+	}
+	if st, err := os.Stat(path); err != nil || runtime.GOOS != "windows" && st.Mode().Perm() != 0o644 {
+		t.Errorf("the file's mode is %v (%v); want -rw-r--r--", st.Mode(), err)
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
