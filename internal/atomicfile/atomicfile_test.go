@@ -18,8 +18,10 @@ func TestWriteReplacesAndLeavesNoTemp(t *testing.T) {
 			t.Errorf("after Write(%q) the file holds %q", want, got)
 		}
 	}
-	if st, err := os.Stat(path); err != nil || runtime.GOOS != "windows" && st.Mode().Perm() != 0o644 {
-		t.Errorf("the file's mode is %v (%v); want -rw-r--r--", st.Mode(), err)
+	if st, err := os.Stat(path); err != nil {
+		t.Error(err)
+	} else if runtime.GOOS != "windows" && st.Mode().Perm() != 0o644 {
+		t.Errorf("the file's mode is %v; want -rw-r--r--", st.Mode())
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
