@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -21,6 +19,7 @@ import (
 	"github.com/attn-go/attn/generate"
 	"github.com/attn-go/attn/model"
 	"github.com/attn-go/attn/model/gpt"
+	"github.com/attn-go/attn/model/transformer"
 	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/tensor"
 	"github.com/attn-go/attn/tokenizer"
@@ -30,7 +29,8 @@ import (
 // runTrain dispatches on --preset: the GPT presets train a language model,
 // multi30k-de-en, copy and reverse the encoder-decoder, digits and images a
 // ViT image classifier. Without --preset, a folder of images as --data or a
-// ViT as --model means images.
+// ViT as --model means images, and sentence pairs (--src) translation; a run
+// resumed continues as what its checkpoint holds.
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	preset, ok := flagValue(args, "preset")
 	if !ok {
@@ -44,8 +44,17 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 				typ, _ = model.Type(d)
 			}
 		}
-		if isDir || typ == "vit" || typ == "deit" {
+		if r, ok := flagValue(args, "resume"); ok {
+			if ckpt, err := train.CheckpointDir(r); err == nil {
+				typ, _ = model.Type(ckpt)
+			}
+		}
+		_, src := flagValue(args, "src")
+		switch {
+		case isDir || typ == "vit" || typ == "deit":
 			preset, args = "images", append([]string{"--preset", "images"}, args...)
+		case src || typ == transformer.ModelType:
+			preset = "multi30k-de-en"
 		}
 	}
 	switch preset {
@@ -406,8 +415,7 @@ func lmText(path string, d *train.LMData, resuming bool) (text, name string, err
 	if !utf8.Valid(b) {
 		return "", "", fmt.Errorf("%s is not UTF-8 text", path)
 	}
-	sum := sha256.Sum256(b)
-	hash := hex.EncodeToString(sum[:])
+	hash := sha256Hex(b)
 	if d.TextSHA256 != "" && d.TextSHA256 != hash {
 		return "", "", fmt.Errorf("%s differs from the text the run started on (%s, SHA-256 %s…): resuming needs the same text", path, d.Text, d.TextSHA256[:12])
 	}

@@ -2,7 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -14,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/attn-go/attn/data"
 	"github.com/attn-go/attn/eval"
@@ -135,13 +139,135 @@ func bleuOf(hyps, refs []string) (float64, error) {
 	return s.BLEU, err
 }
 
-// runTrainTranslation trains the Multi30k German→English model.
+// mtFiles names the parallel text of a translation run trained on the
+// user's files (Multi30k, embedded, when Src is empty), with the SHA-256 of
+// each file so that resuming can refuse files changed since.
+type mtFiles struct {
+	Src     string            `json:"src"`
+	Tgt     string            `json:"tgt"`
+	ValSrc  string            `json:"val_src,omitempty"`
+	ValTgt  string            `json:"val_tgt,omitempty"`
+	TestSrc string            `json:"test_src,omitempty"`
+	TestTgt string            `json:"test_tgt,omitempty"`
+	SHA256  map[string]string `json:"sha256,omitempty"`
+}
+
+// mtJobConfig is a translation run's job settings in trainer_state.json.
+type mtJobConfig struct {
+	train.Seq2SeqData
+	Files *mtFiles `json:"files,omitempty"`
+}
+
+// mtText is the text of a translation run: source and target sentences of
+// the training, validation and (optional) test sets.
+type mtText struct {
+	train, val, test [2][]string
+	name, testName   string
+}
+
+// read returns Multi30k's de→en splits when no files are named, or reads
+// the files: the pairs line for line, validation held out from the
+// training pairs when not given. Paths are made absolute and the files'
+// hashes recorded on the first read, and checked on later ones.
+func (f *mtFiles) read() (mtText, error) {
+	var t mtText
+	if f.Src == "" {
+		if f.Tgt != "" || f.ValSrc != "" || f.ValTgt != "" || f.TestSrc != "" || f.TestTgt != "" {
+			return t, errors.New("--tgt, --val-src, --val-tgt, --test-src and --test-tgt go with --src")
+		}
+		t.name, t.testName = "Multi30k de→en", "test_2016_flickr"
+		for _, s := range []struct {
+			split string
+			to    *[2][]string
+		}{{"train", &t.train}, {"val", &t.val}, {"test_2016_flickr", &t.test}} {
+			de, en, err := data.Multi30kSplit(s.split)
+			if err != nil {
+				return t, err
+			}
+			*s.to = [2][]string{de, en}
+		}
+		return t, nil
+	}
+	for _, pair := range [][2]*string{{&f.Src, &f.Tgt}, {&f.ValSrc, &f.ValTgt}, {&f.TestSrc, &f.TestTgt}} {
+		if (*pair[0] == "") != (*pair[1] == "") {
+			return t, errors.New("--src, --val-src and --test-src each need their --tgt, --val-tgt, --test-tgt (and the other way round)")
+		}
+	}
+	first := f.SHA256 == nil
+	if first {
+		f.SHA256 = map[string]string{}
+	}
+	readPair := func(src, tgt *string) ([2][]string, error) {
+		var out [2][]string
+		for i, path := range []*string{src, tgt} {
+			b, err := os.ReadFile(*path)
+			if err != nil {
+				return out, err
+			}
+			if first {
+				if abs, err := filepath.Abs(*path); err == nil {
+					*path = abs
+				}
+				f.SHA256[*path] = sha256Hex(b)
+			} else if want := f.SHA256[*path]; want != sha256Hex(b) {
+				return out, fmt.Errorf("%s differs from the file the run started on (SHA-256 %s…): resuming needs the same text", *path, want[:min(12, len(want))])
+			}
+			if out[i], err = data.ReadLines(bytes.NewReader(b)); err != nil {
+				return out, fmt.Errorf("%s: %w", *path, err)
+			}
+			for n, line := range out[i] {
+				if !utf8.ValidString(line) {
+					return out, fmt.Errorf("%s: line %d is not UTF-8 text", *path, n+1)
+				}
+			}
+		}
+		if len(out[0]) != len(out[1]) {
+			return out, fmt.Errorf("%s has %d lines and %s %d: a translation pair is a line of each", *src, len(out[0]), *tgt, len(out[1]))
+		}
+		return out, nil
+	}
+	var err error
+	if t.train, err = readPair(&f.Src, &f.Tgt); err != nil {
+		return t, err
+	}
+	if f.ValSrc != "" {
+		if t.val, err = readPair(&f.ValSrc, &f.ValTgt); err != nil {
+			return t, err
+		}
+	} else {
+		n := len(t.train[0])
+		held := min(1000, n/20)
+		if held == 0 {
+			return t, fmt.Errorf("%s: %d pairs are too few to hold out a validation set; give --val-src and --val-tgt", f.Src, n)
+		}
+		t.val = [2][]string{t.train[0][n-held:], t.train[1][n-held:]}
+		t.train = [2][]string{t.train[0][:n-held], t.train[1][:n-held]}
+	}
+	if f.TestSrc != "" {
+		if t.test, err = readPair(&f.TestSrc, &f.TestTgt); err != nil {
+			return t, err
+		}
+		t.testName = filepath.Base(f.TestSrc)
+	}
+	t.name = filepath.Base(f.Src) + "→" + filepath.Base(f.Tgt)
+	return t, nil
+}
+
+// sha256Hex returns the SHA-256 of b in hex.
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// runTrainTranslation trains the Transformer on German→English Multi30k, or
+// on the user's sentence pairs (--src, --tgt).
 func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("attn train --preset multi30k-de-en", flag.ContinueOnError)
+	fs := flag.NewFlagSet("attn train --preset multi30k-de-en (or --src FILE --tgt FILE)", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	p := multi30kPreset()
 	fs.String("preset", "multi30k-de-en", "multi30k-de-en")
-	out := fs.String("out", filepath.Join("runs", "multi30k-de-en"), "run folder")
+	defaultOut := filepath.Join("runs", "multi30k-de-en")
+	out := fs.String("out", defaultOut, "run folder (runs/translation with --src)")
 	resume := fs.String("resume", "", "continue the run in this folder from its last checkpoint")
 	workers := fs.Int("workers", tensor.Workers(), "goroutines for the math")
 	limit := fs.Duration("time-limit", time.Duration(p.Train.TimeLimit)*time.Second, "fit the run to this much wall clock (0: use --steps)")
@@ -155,32 +281,46 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&p.Train.Warmup, "warmup", p.Train.Warmup, "warm-up steps of the paper's schedule")
 	fs.Float64Var(&p.Train.PeakLR, "lr-factor", p.Train.PeakLR, "factor of the paper's schedule")
 	fs.IntVar(&p.Data.EvalSentences, "eval-sentences", p.Data.EvalSentences, "validation sentences translated for BLEU each epoch (0: all)")
+	var files mtFiles
+	fs.StringVar(&files.Src, "src", "", "train on your own sentence pairs instead of Multi30k: source sentences, one per line (.gz read as well)")
+	fs.StringVar(&files.Tgt, "tgt", "", "with --src: their translations, line for line")
+	fs.StringVar(&files.ValSrc, "val-src", "", "with --src: validation source sentences (default: the last 5% of the pairs, at most 1,000, held out)")
+	fs.StringVar(&files.ValTgt, "val-tgt", "", "with --val-src: their translations")
+	fs.StringVar(&files.TestSrc, "test-src", "", "with --src: test source sentences, translated at the end for BLEU (default: none)")
+	fs.StringVar(&files.TestTgt, "test-tgt", "", "with --test-src: their reference translations")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
 	p.Model.DecoderLayers, p.Model.EncoderLayers = *layers, *layers
 	p.Train.NoamDModel = p.Model.DModel
 	p.Train.TimeLimit = limit.Seconds()
 	tensor.SetWorkers(*workers)
 
-	trainDE, trainEN, err := data.Multi30kSplit("train")
-	if err != nil {
-		return err
-	}
-	valDE, valEN, err := data.Multi30kSplit("val")
-	if err != nil {
-		return err
-	}
-	testDE, testEN, err := data.Multi30kSplit("test_2016_flickr")
-	if err != nil {
-		return err
-	}
 	var mt *mtModel
 	var ckpt string
+	var err error
 	if *resume != "" {
+		if files.Src+files.Tgt+files.ValSrc+files.ValTgt+files.TestSrc+files.TestTgt != "" {
+			return errors.New("--src, --tgt and the other data flags cannot change a run being resumed: it rereads its own files")
+		}
+		var fixed []string
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "resume", "out", "workers", "steps", "time-limit", "preset":
+			default:
+				fixed = append(fixed, "--"+f.Name)
+			}
+		})
+		if len(fixed) > 0 {
+			return fmt.Errorf("%s cannot change a run being resumed (only --steps and --time-limit can)", strings.Join(fixed, ", "))
+		}
+		steps, timeLimit := p.Train.Steps, p.Train.TimeLimit
 		if ckpt, err = train.CheckpointDir(*resume); err != nil {
 			return err
 		}
@@ -191,12 +331,34 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := json.Unmarshal(st.Job, &p.Data); err != nil {
+		job := mtJobConfig{Seq2SeqData: p.Data}
+		if err := json.Unmarshal(st.Job, &job); err != nil {
 			return fmt.Errorf("%s: job settings: %w", ckpt, err)
 		}
+		p.Data = job.Seq2SeqData
+		if job.Files != nil {
+			files = *job.Files
+		}
 		p.Train, p.Model = st.Config, mt.m.Cfg
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "steps":
+				p.Train.Steps = steps
+			case "time-limit":
+				p.Train.TimeLimit = timeLimit
+			}
+		})
 		*out = *resume
-	} else {
+	}
+	text, err := files.read()
+	if err != nil {
+		return err
+	}
+	trainDE, trainEN, valDE, valEN, testDE, testEN := text.train[0], text.train[1], text.val[0], text.val[1], text.test[0], text.test[1]
+	if files.Src != "" && *out == defaultOut {
+		*out = filepath.Join("runs", "translation")
+	}
+	if ckpt == "" {
 		start := time.Now()
 		trainer := &tokenizer.BPETrainer{VocabSize: p.Vocab, MinFrequency: 2, SpecialTokens: mtSpecials,
 			InitialAlphabet: tokenizer.ByteLevelAlphabet(), ByteLevel: true}
@@ -242,7 +404,11 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 		Translate: func(srcs [][]int) ([]string, error) { return mt.translate(srcs, p.Beam, 0.6, 32) },
 	}
 	p.Train.EvalEvery, p.Train.SaveEvery = job.StepsPerEpoch(), job.StepsPerEpoch()
-	run := &train.Run{Cfg: p.Train, Job: job, JobConfig: p.Data, Out: *out,
+	jobConfig := mtJobConfig{Seq2SeqData: p.Data}
+	if files.Src != "" {
+		jobConfig.Files = &files
+	}
+	run := &train.Run{Cfg: p.Train, Job: job, JobConfig: jobConfig, Out: *out,
 		Progress: &train.Progress{W: stdout, TTY: train.IsTerminal(stdout), Total: p.Train.Steps}}
 	if ckpt != "" {
 		if err := run.Resume(ckpt); err != nil {
@@ -250,9 +416,9 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "resuming %s at step %d\n", *out, run.Step())
 	} else {
-		fmt.Fprintf(stdout, "training a Transformer (d_model %d, %d heads, %d+%d layers, d_ff %d; %.1fM parameters) on Multi30k de→en: %d pairs, %d batches of ≤%d tokens per epoch, on %d cores\n",
+		fmt.Fprintf(stdout, "training a Transformer (d_model %d, %d heads, %d+%d layers, d_ff %d; %.1fM parameters) on %s: %d pairs, %d batches of ≤%d tokens per epoch, on %d cores\n",
 			p.Model.DModel, p.Model.Heads, p.Model.EncoderLayers, p.Model.DecoderLayers, p.Model.DFF,
-			float64(nn.Count(mt.m.Params()))/1e6, len(trainPairs), job.StepsPerEpoch(), p.Data.MaxTokens, tensor.Workers())
+			float64(nn.Count(mt.m.Params()))/1e6, text.name, len(trainPairs), job.StepsPerEpoch(), p.Data.MaxTokens, tensor.Workers())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -265,6 +431,10 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 		time.Since(start).Round(time.Second), run.Step(), job.Epoch(), ev["val_loss"], ev["val_bleu"], p.Beam)
 	if ctx.Err() != nil {
 		return nil
+	}
+	testName := text.testName
+	if testDE == nil { // no test set: the validation set stands in
+		testDE, testEN, testName = valDE, valEN, "validation"
 	}
 	testSrc, err := mt.encode(testDE)
 	if err != nil {
@@ -280,7 +450,7 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "test_2016_flickr, %s, beam 4, α 0.6 (%s): %s\n", name, time.Since(t0).Round(time.Second), s)
+		fmt.Fprintf(stdout, "%s, %s, beam 4, α 0.6 (%s): %s\n", testName, name, time.Since(t0).Round(time.Second), s)
 		return nil
 	}
 	if err := report("last checkpoint", mt); err != nil {

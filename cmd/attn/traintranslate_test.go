@@ -1,0 +1,102 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/attn-go/attn/train"
+)
+
+// parallelText writes n sentence pairs of a made-up word-for-word language
+// to src and tgt.
+func parallelText(t *testing.T, src, tgt string, n, offset int) {
+	t.Helper()
+	from := []string{"der hund", "die katze", "ein mann", "eine frau", "das kind"}
+	to := []string{"the dog", "the cat", "a man", "a woman", "the child"}
+	verbsFrom := []string{"sieht", "mag", "ruft"}
+	verbsTo := []string{"sees", "likes", "calls"}
+	var s, g strings.Builder
+	for i := offset; i < offset+n; i++ {
+		a, v, b := i%5, (i/5)%3, (i/15+i)%5
+		fmt.Fprintf(&s, "%s %s %s .\n", from[a], verbsFrom[v], from[b])
+		fmt.Fprintf(&g, "%s %s %s .\n", to[a], verbsTo[v], to[b])
+	}
+	if err := os.WriteFile(src, []byte(s.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tgt, []byte(g.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTrainTranslationOnFiles trains the encoder-decoder on the user's
+// sentence pairs: validation held out or given, a test set translated at
+// the end, resumed from the recorded files, and bad pairs of files refused.
+func TestTrainTranslationOnFiles(t *testing.T) {
+	tmp := t.TempDir()
+	src, tgt := filepath.Join(tmp, "train.de"), filepath.Join(tmp, "train.en")
+	parallelText(t, src, tgt, 200, 0)
+	testSrc, testTgt := filepath.Join(tmp, "test.de"), filepath.Join(tmp, "test.en")
+	parallelText(t, testSrc, testTgt, 6, 500)
+	small := []string{"--time-limit", "0", "--d-model", "16", "--heads", "2", "--layers", "1", "--d-ff", "32", "--vocab", "300",
+		"--max-tokens", "256", "--eval-sentences", "4", "--workers", "1"}
+	dir := filepath.Join(tmp, "run")
+	out, code := attn(t, append([]string{"train", "--src", src, "--tgt", tgt, "--steps", "4", "--out", dir}, small...)...)
+	if code != 0 || !strings.Contains(out, "on train.de→train.en: 190 pairs") || !strings.Contains(out, "validation, last checkpoint, beam 4") {
+		t.Fatalf("attn train --src --tgt: exit %d\n%s", code, out)
+	}
+	st, err := train.ReadState(filepath.Join(dir, "ckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var job mtJobConfig
+	if err := json.Unmarshal(st.Job, &job); err != nil || job.Files == nil || job.Files.Src != src || job.Files.Tgt != tgt || len(job.Files.SHA256) != 2 {
+		t.Fatalf("trainer_state.json job %s (%v); want the two files and their hashes", st.Job, err)
+	}
+	out, code = attn(t, "train", "--resume", dir, "--steps", "6", "--time-limit", "0")
+	if code != 0 || !strings.Contains(out, "resuming") || !strings.Contains(out, "step 6") {
+		t.Fatalf("attn train --resume: exit %d\n%s", code, out)
+	}
+	if out, code := attn(t, "translate", "--model", dir, "--beam", "2", testSrc); code != 0 || strings.Count(out, "\n") != 6 {
+		t.Errorf("attn translate with the trained model: exit %d\n%s", code, out)
+	}
+	if out, code := attn(t, "train", "--resume", dir, "--src", src, "--tgt", tgt); code == 0 || !strings.Contains(out, "cannot change a run being resumed") {
+		t.Errorf("resuming with --src: exit %d\n%s", code, out)
+	}
+	if out, code := attn(t, "train", "--resume", dir, "--d-model", "32", "--steps", "8"); code == 0 || !strings.Contains(out, "--d-model cannot change a run being resumed") {
+		t.Errorf("resuming with --d-model: exit %d\n%s", code, out)
+	}
+	os.WriteFile(tgt, []byte("changed\n"), 0o644)
+	if out, code := attn(t, "train", "--resume", dir, "--steps", "7", "--time-limit", "0"); code == 0 || !strings.Contains(out, tgt+" differs from the file the run started on") {
+		t.Errorf("resuming on a changed file: exit %d\n%s", code, out)
+	}
+
+	parallelText(t, src, tgt, 200, 0)
+	out, code = attn(t, append([]string{"train", "--src", src, "--tgt", tgt, "--val-src", testSrc, "--val-tgt", testTgt,
+		"--test-src", testSrc, "--test-tgt", testTgt, "--steps", "2", "--out", filepath.Join(tmp, "run2")}, small...)...)
+	if code != 0 || !strings.Contains(out, ": 200 pairs") || !strings.Contains(out, "test.de, last checkpoint, beam 4") {
+		t.Fatalf("attn train with validation and test files: exit %d\n%s", code, out)
+	}
+
+	short := filepath.Join(tmp, "short.en")
+	os.WriteFile(short, []byte("one line\n"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--src", src, "--tgt", short}, "has 200 lines and " + short + " 1"},
+		{[]string{"--src", src}, "each need their --tgt"},
+		{[]string{"--src", src, "--tgt", tgt, "--val-src", testSrc}, "each need their --tgt"},
+		{[]string{"--preset", "multi30k-de-en", "--tgt", tgt}, "go with --src"},
+		{[]string{"--src", short, "--tgt", short}, "too few to hold out a validation set"},
+		{[]string{"--src", filepath.Join(tmp, "missing.de"), "--tgt", tgt}, "missing.de"},
+	} {
+		if out, code := attn(t, append([]string{"train", "--steps", "1"}, c.args...)...); code == 0 || !strings.Contains(out, c.want) {
+			t.Errorf("attn train %v: exit %d\n%s; want %q", c.args, code, out, c.want)
+		}
+	}
+}
