@@ -23,7 +23,7 @@ type command struct {
 }
 
 var commands = []command{
-	{"train", "train a model (default: a GPT on the embedded Tiny Shakespeare; --preset digits or images: a ViT)", runTrain},
+	{"train", "train a model (default: a GPT on the embedded Tiny Shakespeare; --data FILE: on your text, --model DIR: fine-tuned; --src/--tgt FILE: a translator; --preset digits or images: a ViT)", runTrain},
 	{"generate", "continue a prompt with a trained GPT", runGenerate},
 	{"translate", "translate lines of a file or stdin with an encoder-decoder (beam search)", runTranslate},
 	{"eval", "loss and perplexity of a GPT on a text file, accuracy of a ViT on an image folder, or BLEU/chrF of translations", runEval},

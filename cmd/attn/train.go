@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,6 +45,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		if m, ok := flagValue(args, "model"); ok {
 			if d, err := modelDir(m); err == nil {
 				typ, _ = model.Type(d)
+			}
+			if typ == transformer.ModelType {
+				return fmt.Errorf("%s is a translation model: attn train --model fine-tunes GPT and ViT models (attn train --resume continues the run that made it)", m)
 			}
 		}
 		if r, ok := flagValue(args, "resume"); ok {
@@ -154,12 +160,12 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	presetName := fs.String("preset", "shakespeare-char", "what to train: shakespeare-char, baby-gpt (GPT on the embedded Tiny Shakespeare, or on --data), multi30k-de-en (translation), copy or reverse (encoder-decoder on synthetic tasks), digits or images (ViT image classifier; attn train --preset digits -h)")
-	out := fs.String("out", "", "run folder: checkpoint, metrics.jsonl, loss plots (default runs/<preset>, or runs/<name of the --data file>)")
+	out := fs.String("out", "", "run folder: checkpoint, metrics.jsonl, loss plots (default runs/<preset>, or runs/<name of the --data file>; -ft added when fine-tuning)")
 	resume := fs.String("resume", "", "continue the run in this folder from its last checkpoint")
 	configFile := fs.String("config", "", `JSON file of settings: {"model": {GPT-2 config.json names}, "data": {...}, "train": {...}} (see trainer_state.json of a run); flags override it`)
 	workers := fs.Int("workers", tensor.Workers(), "goroutines for the math")
 	sampleLen := fs.Int("sample", 400, "tokens to generate at the end (characters, with a character tokenizer)")
-	dataFile := fs.String("data", "", "train on this UTF-8 text file instead of Tiny Shakespeare (its last 10% is the validation text)")
+	dataFile := fs.String("data", "", "train on this UTF-8 text file (.gz read as well) instead of Tiny Shakespeare (its last 10% is the validation text)")
 	from := fs.String("model", "", "fine-tune this GPT model folder (a GPT-2 folder with its tokenizer, or an attn run) instead of training from scratch, with AdamW at --lr 1e-4 decaying to a tenth (a model of a few million parameters takes 1e-3)")
 	bpe := fs.Int("bpe", 0, "from scratch: learn a byte-level BPE tokenizer of this many tokens from the text (0: one token per character)")
 	// First pass: find the preset and config file; the second pass applies
@@ -188,10 +194,13 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	var model *gpt.Model
 	var tok tokenizer.Tokenizer
 	if *resume != "" {
-		for _, name := range []string{"model", "bpe", "config"} {
+		for _, name := range []string{"model", "bpe", "config", "layers", "heads", "d-model", "positions", "out"} {
 			if set[name] {
-				return fmt.Errorf("--%s cannot change a run being resumed (its checkpoint has the model and the tokenizer)", name)
+				return fmt.Errorf("--%s cannot change a run being resumed (its checkpoint has the model and the tokenizer, its folder stays)", name)
 			}
+		}
+		if set["time-limit"] {
+			return errors.New("--time-limit fits the steps of a new run; give a resumed run --steps")
 		}
 		var err error
 		if ckpt, err = train.CheckpointDir(*resume); err != nil {
@@ -236,6 +245,10 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 		if err := dec.Decode(&p); err != nil {
 			return fmt.Errorf("%s: %w", *configFile, err)
 		}
+		var sections struct{ Model json.RawMessage }
+		if json.Unmarshal(b, &sections) == nil && len(sections.Model) > 0 && model != nil {
+			return fmt.Errorf("%s: a \"model\" section cannot reshape the model from --model", *configFile)
+		}
 	}
 	fs2 := flag.NewFlagSet("attn train", flag.ContinueOnError)
 	fs2.SetOutput(io.Discard)
@@ -256,19 +269,29 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	if *from != "" && set["lr"] && !set["min-lr"] {
 		p.Train.MinLR = p.Train.PeakLR / 10
 	}
-	if model != nil && set["dropout"] {
-		model.Cfg.Dropout = p.Model.Dropout
+	if model != nil {
+		if set["dropout"] {
+			if err := model.SetDropout(p.Model.Dropout); err != nil {
+				return err
+			}
+		}
+		p.Model = model.Cfg
 	}
 	tensor.SetWorkers(*workers)
 
+	if ckpt == "" { // a new run: not the file of the run a --config came from
+		p.Data.Text, p.Data.TextSHA256 = "", ""
+	}
 	text, name, err := lmText(*dataFile, &p.Data, ckpt != "")
 	if err != nil {
 		return err
 	}
 	if *out == "" {
-		*out = filepath.Join("runs", *presetName)
-		if *dataFile != "" {
-			*out = filepath.Join("runs", strings.TrimSuffix(filepath.Base(*dataFile), filepath.Ext(*dataFile)))
+		*out = lmRunFolder(*presetName, *dataFile, *from != "")
+	}
+	if *from != "" {
+		if err := notOverwriting(*out, *from); err != nil {
+			return err
 		}
 	}
 	switch {
@@ -278,12 +301,17 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 		}
 	case tok != nil: // from --model
 	case *bpe > 0:
-		fmt.Fprintf(stdout, "learning a byte-level BPE tokenizer of %d tokens from %s\n", *bpe, name)
+		start := time.Now()
 		tr := &tokenizer.BPETrainer{VocabSize: *bpe, ByteLevel: true, InitialAlphabet: tokenizer.ByteLevelAlphabet(),
 			SpecialTokens: []string{"<|endoftext|>"}, Workers: tensor.Workers()}
 		if tok, err = tr.Train(strings.NewReader(text)); err != nil {
 			return err
 		}
+		learnt := fmt.Sprintf("%d tokens", tok.VocabSize())
+		if tok.VocabSize() < *bpe {
+			learnt += fmt.Sprintf(" (of the %d asked for: no pair left to merge)", *bpe)
+		}
+		fmt.Fprintf(stdout, "learnt a byte-level BPE tokenizer of %s from %s in %s\n", learnt, name, time.Since(start).Round(time.Millisecond))
 	default:
 		tok = tokenizer.NewChars(text)
 	}
@@ -296,7 +324,7 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	}
 	trainIDs, valIDs := data.Split(enc.IDs, 0.9)
 	if p.Data.Context > p.Model.NPositions {
-		return fmt.Errorf("--context %d exceeds the model's --positions %d", p.Data.Context, p.Model.NPositions)
+		return fmt.Errorf("--context %d exceeds the model's %d positions (n_positions)", p.Data.Context, p.Model.NPositions)
 	}
 	if model == nil {
 		p.Model.VocabSize = tok.VocabSize()
@@ -306,15 +334,15 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	} else if tok.VocabSize() > model.Cfg.VocabSize {
 		return fmt.Errorf("the tokenizer has %d tokens, the model only %d", tok.VocabSize(), model.Cfg.VocabSize)
 	}
-	// The checkpoint keeps the tokenizer: a fine-tuned model's own
-	// tokenizer.json byte for byte where it has one (HuggingFace's settings
-	// intact), otherwise ours, written as tokenizer.json.
+	// The checkpoint keeps the tokenizer: the model's own tokenizer.json
+	// byte for byte where it has one (a fine-tuned model's HuggingFace
+	// settings intact, a resumed run's unchanged), otherwise ours.
 	tokJSON, err := json.Marshal(tok)
 	if err != nil {
 		return err
 	}
-	if *from != "" {
-		if dir, err := modelDir(*from); err == nil {
+	if tokDir := cmp.Or(ckpt, *from); tokDir != "" {
+		if dir, err := modelDir(tokDir); err == nil {
 			if b, err := os.ReadFile(filepath.Join(dir, "tokenizer.json")); err == nil {
 				tokJSON = b
 			}
@@ -340,8 +368,8 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 		what := fmt.Sprintf("training GPT (%d layers, %d heads, width %d, context %d; %.2fM parameters)",
 			p.Model.NLayer, p.Model.NHead, p.Model.NEmbd, p.Data.Context, float64(nn.Count(model.Params()))/1e6)
 		if *from != "" {
-			what = fmt.Sprintf("fine-tuning %s (%d layers, %d heads, width %d; %.2fM parameters) with %s at lr %.2g, context %d,",
-				*from, p.Model.NLayer, p.Model.NHead, p.Model.NEmbd, float64(nn.Count(model.Params()))/1e6, p.Train.Optimizer, p.Train.PeakLR, p.Data.Context)
+			what = fmt.Sprintf("fine-tuning %s (%d layers, %d heads, width %d; %.2fM parameters) with %s at lr %.2g, dropout %.2g, context %d,",
+				*from, p.Model.NLayer, p.Model.NHead, p.Model.NEmbd, float64(nn.Count(model.Params()))/1e6, p.Train.Optimizer, p.Train.PeakLR, p.Model.Dropout, p.Data.Context)
 		}
 		fmt.Fprintf(stdout, "%s on %s (%d training, %d validation %s), %d×%d tokens per step on %d cores\n",
 			what, name, len(trainIDs), len(valIDs), unit, p.Data.Batch*p.Train.Accum, p.Data.Context, tensor.Workers())
@@ -368,6 +396,52 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	_, _, rest, err := sampleText(model, tok, prompt, *sampleLen, s, nil, emit, nil)
 	fmt.Fprintln(stdout, rest)
 	return err
+}
+
+// lmRunFolder is a language-model run's default folder: runs/<preset>, or
+// runs/<name of the text file>; a fine-tuning run's name ends in -ft, so that
+// it does not replace the run it starts from.
+func lmRunFolder(preset, dataFile string, fineTune bool) string {
+	name := preset
+	if dataFile != "" {
+		base := filepath.Base(dataFile)
+		name = cmp.Or(strings.TrimSuffix(strings.TrimSuffix(base, ".gz"), filepath.Ext(strings.TrimSuffix(base, ".gz"))), base)
+	}
+	if fineTune {
+		name += "-ft"
+	}
+	return filepath.Join("runs", name)
+}
+
+// notOverwriting fails if the run folder out is the model folder from, or
+// the run folder around it: the first checkpoint would replace the model
+// being fine-tuned.
+func notOverwriting(out, from string) error {
+	dirs := []string{from}
+	if d, err := modelDir(from); err == nil {
+		dirs = append(dirs, d)
+	}
+	for _, d := range dirs {
+		for _, o := range []string{out, filepath.Join(out, "ckpt")} {
+			if sameDir(o, d) {
+				return fmt.Errorf("--out %s would overwrite the model being fine-tuned (%s): give another --out", out, from)
+			}
+		}
+	}
+	return nil
+}
+
+// sameDir reports whether a and b name the same folder (either may not
+// exist yet).
+func sameDir(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(sa, sb)
+	}
+	absA, errA := filepath.Abs(a)
+	absB, errB := filepath.Abs(b)
+	return errA == nil && errB == nil && absA == absB
 }
 
 // flagValue returns the value of flag name in args (-name v, --name=v and
@@ -412,10 +486,22 @@ func lmText(path string, d *train.LMData, resuming bool) (text, name string, err
 	if err != nil {
 		return "", "", err
 	}
+	hash := sha256Hex(b)
+	if len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b { // gzip
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err == nil {
+			b, err = io.ReadAll(zr)
+		}
+		if err != nil {
+			return "", "", fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if len(b) == 0 {
+		return "", "", fmt.Errorf("%s is empty", path)
+	}
 	if !utf8.Valid(b) {
 		return "", "", fmt.Errorf("%s is not UTF-8 text", path)
 	}
-	hash := sha256Hex(b)
 	if d.TextSHA256 != "" && d.TextSHA256 != hash {
 		return "", "", fmt.Errorf("%s differs from the text the run started on (%s, SHA-256 %s…): resuming needs the same text", path, d.Text, d.TextSHA256[:12])
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -92,7 +94,7 @@ func TestTrainOnTextFile(t *testing.T) {
 
 	bpeDir := filepath.Join(tmp, "bpe")
 	out, code = attn(t, append([]string{"train", "--data", text, "--bpe", "300", "--steps", "2", "--out", bpeDir, "--sample", "5"}, small...)...)
-	if code != 0 || !strings.Contains(out, "byte-level BPE tokenizer of 300 tokens") || !strings.Contains(out, "validation tokens") {
+	if code != 0 || !strings.Contains(out, "learnt a byte-level BPE tokenizer of 300 tokens from story.txt") || !strings.Contains(out, "validation tokens") {
 		t.Fatalf("attn train --bpe 300: exit %d\n%s", code, out)
 	}
 	tok, err = tokenizer.Open(filepath.Join(bpeDir, "ckpt"))
@@ -113,8 +115,43 @@ func TestTrainOnTextFile(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "the cat") {
 		t.Errorf("attn generate on the BPE run: exit %d\n%s", code, out)
 	}
+	bpeBig := filepath.Join(tmp, "bpe-big")
+	if out, code := attn(t, append([]string{"train", "--data", text, "--bpe", "100000", "--steps", "1", "--out", bpeBig, "--sample", "0"}, small...)...); code != 0 || !strings.Contains(out, "(of the 100000 asked for: no pair left to merge)") {
+		t.Errorf("--bpe 100000 on a small text: exit %d\n%s", code, out)
+	}
 	if out, code := attn(t, "train", "--data", text, "--bpe", "100"); code == 0 || !strings.Contains(out, "at least 257 tokens") {
 		t.Errorf("--bpe 100: exit %d\n%s", code, out)
+	}
+	// A --config made from a run's trainer_state.json names that run's
+	// text; a new run without --data trains on Tiny Shakespeare regardless.
+	st, _ := os.ReadFile(filepath.Join(dir, "ckpt", "trainer_state.json"))
+	var state struct{ Job json.RawMessage }
+	json.Unmarshal(st, &state)
+	config := filepath.Join(tmp, "config.json")
+	os.WriteFile(config, []byte(`{"data": `+string(state.Job)+`}`), 0o644)
+	out, code = attn(t, append([]string{"train", "--config", config, "--steps", "1", "--out", filepath.Join(tmp, "fresh"), "--sample", "0"}, small...)...)
+	if code != 0 || !strings.Contains(out, "on Tiny Shakespeare (") {
+		t.Errorf("a fresh run with a --config naming another run's text: exit %d\n%s", code, out)
+	}
+	for _, flag := range []string{"--layers=2", "--time-limit=1m", "--out=x"} {
+		if out, code := attn(t, "train", "--resume", bpeDir, flag); code == 0 || !strings.Contains(out, "a resumed run") && !strings.Contains(out, "cannot change a run being resumed") {
+			t.Errorf("resuming with %s: exit %d\n%s", flag, code, out)
+		}
+	}
+	gz := filepath.Join(tmp, "story.txt.gz")
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write([]byte(sentences(200)))
+	zw.Close()
+	os.WriteFile(gz, zb.Bytes(), 0o644)
+	out, code = attn(t, append([]string{"train", "--data", gz, "--steps", "1", "--out", filepath.Join(tmp, "gz"), "--sample", "0"}, small...)...)
+	if code != 0 || !strings.Contains(out, "on story.txt.gz (") {
+		t.Errorf("attn train --data FILE.gz: exit %d\n%s", code, out)
+	}
+	emptyFile := filepath.Join(tmp, "empty.txt")
+	os.WriteFile(emptyFile, nil, 0o644)
+	if out, code := attn(t, "train", "--data", emptyFile); code == 0 || !strings.Contains(out, "empty.txt is empty") {
+		t.Errorf("an empty file: exit %d\n%s", code, out)
 	}
 	latin1 := filepath.Join(tmp, "latin1.txt")
 	os.WriteFile(latin1, []byte("caf\xe9 au lait\n"), 0o644)
@@ -150,11 +187,14 @@ func TestFineTune(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(base, "tokenizer.json"), tokJSON, 0o644)
 
+	configWithModel := filepath.Join(tmp, "config.json")
+	os.WriteFile(configWithModel, []byte(`{"model": {"n_positions": 64}}`), 0o644)
+
 	before := evalLoss(t, base, textFile)
 	dir := filepath.Join(tmp, "run")
 	out, code := attn(t, "train", "--model", base, "--data", textFile, "--steps", "30", "--batch", "4", "--lr", "3e-3", "--warmup", "3",
 		"--eval-batches", "2", "--eval-every", "30", "--sample", "10", "--out", dir, "--workers", "1")
-	if code != 0 || !strings.Contains(out, "fine-tuning "+base) || !strings.Contains(out, "with adamw at lr 0.003, context 24,") {
+	if code != 0 || !strings.Contains(out, "fine-tuning "+base) || !strings.Contains(out, "with adamw at lr 0.003, dropout 0.1, context 24,") {
 		t.Fatalf("attn train --model: exit %d\n%s", code, out)
 	}
 	after := evalLoss(t, dir, textFile)
@@ -176,7 +216,9 @@ func TestFineTune(t *testing.T) {
 	}{
 		{[]string{"--layers", "3"}, "--layers sets the shape of a new model"},
 		{[]string{"--bpe", "300"}, "a model given with --model keeps its own"},
-		{[]string{"--context", "32"}, "--context 32 exceeds the model's --positions 24"},
+		{[]string{"--context", "32"}, "--context 32 exceeds the model's 24 positions"},
+		{[]string{"--config", configWithModel}, `a "model" section cannot reshape the model from --model`},
+		{[]string{"--out", base}, "would overwrite the model being fine-tuned"},
 	} {
 		args := append([]string{"train", "--model", base, "--data", textFile, "--steps", "1"}, c.args...)
 		if out, code := attn(t, args...); code == 0 || !strings.Contains(out, c.want) {
@@ -190,6 +232,31 @@ func TestFineTune(t *testing.T) {
 	}
 	if out, code := attn(t, "train", "--model", filepath.Join("..", "..", "testdata", "hf", "bert-tiny"), "--data", textFile); code == 0 || !strings.Contains(out, "is a bert model") {
 		t.Errorf("fine-tuning a BERT: exit %d\n%s", code, out)
+	}
+
+	// --dropout 0 turns off every dropout layer of the loaded model, and
+	// the saved config says so.
+	noDrop := filepath.Join(tmp, "nodrop")
+	out, code = attn(t, "train", "--model", base, "--data", textFile, "--steps", "2", "--batch", "2", "--dropout", "0", "--eval-batches", "1", "--sample", "0", "--out", noDrop, "--workers", "1")
+	if code != 0 || !strings.Contains(out, "dropout 0, context 24") {
+		t.Fatalf("attn train --model --dropout 0: exit %d\n%s", code, out)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(noDrop, "ckpt", "config.json"))
+	if !strings.Contains(string(cfg), `"resid_pdrop": 0,`) {
+		t.Errorf("config.json after fine-tuning with --dropout 0:\n%s", cfg)
+	}
+
+	// From a relative path, the default run folder is runs/<text>-ft (not
+	// the run it starts from), and resuming from elsewhere finds the text.
+	t.Chdir(tmp)
+	out, code = attn(t, "train", "--model", "run", "--data", "story.txt", "--steps", "2", "--batch", "2", "--eval-batches", "1", "--sample", "0", "--workers", "1")
+	if code != 0 || !strings.Contains(out, "runs/story-ft") {
+		t.Fatalf("fine-tuning with the default folder: exit %d\n%s", code, out)
+	}
+	os.Mkdir("elsewhere", 0o755)
+	t.Chdir("elsewhere")
+	if out, code := attn(t, "train", "--resume", filepath.Join("..", "runs", "story-ft"), "--steps", "3"); code != 0 || !strings.Contains(out, "step 3") {
+		t.Errorf("resuming from another folder: exit %d\n%s", code, out)
 	}
 }
 

@@ -42,7 +42,7 @@ func TestTrainTranslationOnFiles(t *testing.T) {
 	parallelText(t, src, tgt, 200, 0)
 	testSrc, testTgt := filepath.Join(tmp, "test.de"), filepath.Join(tmp, "test.en")
 	parallelText(t, testSrc, testTgt, 6, 500)
-	small := []string{"--time-limit", "0", "--d-model", "16", "--heads", "2", "--layers", "1", "--d-ff", "32", "--vocab", "300",
+	small := []string{"--d-model", "16", "--heads", "2", "--layers", "1", "--d-ff", "32", "--vocab", "300",
 		"--max-tokens", "256", "--eval-sentences", "4", "--workers", "1"}
 	dir := filepath.Join(tmp, "run")
 	out, code := attn(t, append([]string{"train", "--src", src, "--tgt", tgt, "--steps", "4", "--out", dir}, small...)...)
@@ -57,7 +57,7 @@ func TestTrainTranslationOnFiles(t *testing.T) {
 	if err := json.Unmarshal(st.Job, &job); err != nil || job.Files == nil || job.Files.Src != src || job.Files.Tgt != tgt || len(job.Files.SHA256) != 2 {
 		t.Fatalf("trainer_state.json job %s (%v); want the two files and their hashes", st.Job, err)
 	}
-	out, code = attn(t, "train", "--resume", dir, "--steps", "6", "--time-limit", "0")
+	out, code = attn(t, "train", "--resume", dir, "--steps", "6")
 	if code != 0 || !strings.Contains(out, "resuming") || !strings.Contains(out, "step 6") {
 		t.Fatalf("attn train --resume: exit %d\n%s", code, out)
 	}
@@ -67,11 +67,13 @@ func TestTrainTranslationOnFiles(t *testing.T) {
 	if out, code := attn(t, "train", "--resume", dir, "--src", src, "--tgt", tgt); code == 0 || !strings.Contains(out, "cannot change a run being resumed") {
 		t.Errorf("resuming with --src: exit %d\n%s", code, out)
 	}
-	if out, code := attn(t, "train", "--resume", dir, "--d-model", "32", "--steps", "8"); code == 0 || !strings.Contains(out, "--d-model cannot change a run being resumed") {
-		t.Errorf("resuming with --d-model: exit %d\n%s", code, out)
+	for _, flag := range []string{"--d-model=32", "--time-limit=1m", "--out=elsewhere"} {
+		if out, code := attn(t, "train", "--resume", dir, flag, "--steps", "8"); code == 0 || !strings.Contains(out, strings.Split(flag, "=")[0]+" cannot change a run being resumed") {
+			t.Errorf("resuming with %s: exit %d\n%s", flag, code, out)
+		}
 	}
 	os.WriteFile(tgt, []byte("changed\n"), 0o644)
-	if out, code := attn(t, "train", "--resume", dir, "--steps", "7", "--time-limit", "0"); code == 0 || !strings.Contains(out, tgt+" differs from the file the run started on") {
+	if out, code := attn(t, "train", "--resume", dir, "--steps", "7"); code == 0 || !strings.Contains(out, tgt+" differs from the file the run started on") {
 		t.Errorf("resuming on a changed file: exit %d\n%s", code, out)
 	}
 
@@ -82,7 +84,24 @@ func TestTrainTranslationOnFiles(t *testing.T) {
 		t.Fatalf("attn train with validation and test files: exit %d\n%s", code, out)
 	}
 
+	// Blank lines on either side are left out (a batch of empty sources
+	// has no tokens), and --steps alone turns the preset's hour off.
+	parallelText(t, src, tgt, 200, 0)
+	b, _ := os.ReadFile(src)
+	os.WriteFile(src, append(b, strings.Repeat("\n", 30)+"ein satz .\n"+"  \n"...), 0o644)
+	b, _ = os.ReadFile(tgt)
+	os.WriteFile(tgt, append(b, strings.Repeat("a line .\n", 30)+"\n"+"a sentence .\n"...), 0o644)
+	out, code = attn(t, append([]string{"train", "--src", src, "--tgt", tgt, "--steps", "30", "--out", filepath.Join(tmp, "run3")}, small...)...)
+	if code != 0 || !strings.Contains(out, "left out 32 training pairs with an empty side") || !strings.Contains(out, "step 30 (") {
+		t.Fatalf("attn train on pairs with blank lines: exit %d\n%s", code, out)
+	}
+
+	parallelText(t, src, tgt, 200, 0)
 	short := filepath.Join(tmp, "short.en")
+	blank := filepath.Join(tmp, "blank.txt")
+	os.WriteFile(blank, []byte("\n\n \n"), 0o644)
+	empty := filepath.Join(tmp, "empty.txt")
+	os.WriteFile(empty, nil, 0o644)
 	os.WriteFile(short, []byte("one line\n"), 0o644)
 	for _, c := range []struct {
 		args []string
@@ -94,6 +113,9 @@ func TestTrainTranslationOnFiles(t *testing.T) {
 		{[]string{"--preset", "multi30k-de-en", "--tgt", tgt}, "go with --src"},
 		{[]string{"--src", short, "--tgt", short}, "too few to hold out a validation set"},
 		{[]string{"--src", filepath.Join(tmp, "missing.de"), "--tgt", tgt}, "missing.de"},
+		{[]string{"--src", blank, "--tgt", blank}, "hold no pair of non-empty lines"},
+		{[]string{"--src", empty, "--tgt", empty, "--val-src", testSrc, "--val-tgt", testTgt}, "hold no pair of non-empty lines"},
+		{[]string{"--src", src, "--tgt", tgt, "--val-src", empty, "--val-tgt", empty}, "hold no pair of non-empty lines"},
 	} {
 		if out, code := attn(t, append([]string{"train", "--steps", "1"}, c.args...)...); code == 0 || !strings.Contains(out, c.want) {
 			t.Errorf("attn train %v: exit %d\n%s; want %q", c.args, code, out, c.want)

@@ -163,6 +163,20 @@ type mtJobConfig struct {
 type mtText struct {
 	train, val, test [2][]string
 	name, testName   string
+	skipped          int // training pairs with an empty side, left out
+}
+
+// nonEmpty returns the pairs whose source and target both hold more than
+// white space (a blank line has nothing to learn from, and a batch of
+// them has no tokens), and how many it left out.
+func nonEmpty(pairs [2][]string) ([2][]string, int) {
+	var out [2][]string
+	for i, s := range pairs[0] {
+		if strings.TrimSpace(s) != "" && strings.TrimSpace(pairs[1][i]) != "" {
+			out[0], out[1] = append(out[0], s), append(out[1], pairs[1][i])
+		}
+	}
+	return out, len(pairs[0]) - len(out[0])
 }
 
 // read returns Multi30k's de→en splits when no files are named, or reads
@@ -230,9 +244,15 @@ func (f *mtFiles) read() (mtText, error) {
 	if t.train, err = readPair(&f.Src, &f.Tgt); err != nil {
 		return t, err
 	}
+	if t.train, t.skipped = nonEmpty(t.train); len(t.train[0]) == 0 {
+		return t, fmt.Errorf("%s and %s hold no pair of non-empty lines", f.Src, f.Tgt)
+	}
 	if f.ValSrc != "" {
 		if t.val, err = readPair(&f.ValSrc, &f.ValTgt); err != nil {
 			return t, err
+		}
+		if t.val, _ = nonEmpty(t.val); len(t.val[0]) == 0 {
+			return t, fmt.Errorf("%s and %s hold no pair of non-empty lines", f.ValSrc, f.ValTgt)
 		}
 	} else {
 		n := len(t.train[0])
@@ -246,6 +266,9 @@ func (f *mtFiles) read() (mtText, error) {
 	if f.TestSrc != "" {
 		if t.test, err = readPair(&f.TestSrc, &f.TestTgt); err != nil {
 			return t, err
+		}
+		if t.test, _ = nonEmpty(t.test); len(t.test[0]) == 0 {
+			return t, fmt.Errorf("%s and %s hold no pair of non-empty lines", f.TestSrc, f.TestTgt)
 		}
 		t.testName = filepath.Base(f.TestSrc)
 	}
@@ -271,7 +294,7 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 	resume := fs.String("resume", "", "continue the run in this folder from its last checkpoint")
 	workers := fs.Int("workers", tensor.Workers(), "goroutines for the math")
 	limit := fs.Duration("time-limit", time.Duration(p.Train.TimeLimit)*time.Second, "fit the run to this much wall clock (0: use --steps)")
-	fs.IntVar(&p.Train.Steps, "steps", p.Train.Steps, "optimizer steps (with --time-limit 0)")
+	fs.IntVar(&p.Train.Steps, "steps", p.Train.Steps, "optimizer steps (turns the time limit off unless --time-limit is given)")
 	fs.IntVar(&p.Data.MaxTokens, "max-tokens", p.Data.MaxTokens, "source (and target) tokens per batch")
 	fs.IntVar(&p.Vocab, "vocab", p.Vocab, "joint BPE vocabulary size")
 	fs.IntVar(&p.Model.DModel, "d-model", p.Model.DModel, "model width")
@@ -300,6 +323,11 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 	p.Model.DecoderLayers, p.Model.EncoderLayers = *layers, *layers
 	p.Train.NoamDModel = p.Model.DModel
 	p.Train.TimeLimit = limit.Seconds()
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["steps"] && !set["time-limit"] {
+		p.Train.TimeLimit = 0
+	}
 	tensor.SetWorkers(*workers)
 
 	var mt *mtModel
@@ -312,15 +340,15 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 		var fixed []string
 		fs.Visit(func(f *flag.Flag) {
 			switch f.Name {
-			case "resume", "out", "workers", "steps", "time-limit", "preset":
+			case "resume", "workers", "steps", "preset":
 			default:
 				fixed = append(fixed, "--"+f.Name)
 			}
 		})
 		if len(fixed) > 0 {
-			return fmt.Errorf("%s cannot change a run being resumed (only --steps and --time-limit can)", strings.Join(fixed, ", "))
+			return fmt.Errorf("%s cannot change a run being resumed (only --steps can; its folder stays)", strings.Join(fixed, ", "))
 		}
-		steps, timeLimit := p.Train.Steps, p.Train.TimeLimit
+		steps := p.Train.Steps
 		if ckpt, err = train.CheckpointDir(*resume); err != nil {
 			return err
 		}
@@ -341,11 +369,8 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 		}
 		p.Train, p.Model = st.Config, mt.m.Cfg
 		fs.Visit(func(f *flag.Flag) {
-			switch f.Name {
-			case "steps":
+			if f.Name == "steps" {
 				p.Train.Steps = steps
-			case "time-limit":
-				p.Train.TimeLimit = timeLimit
 			}
 		})
 		*out = *resume
@@ -355,6 +380,9 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	trainDE, trainEN, valDE, valEN, testDE, testEN := text.train[0], text.train[1], text.val[0], text.val[1], text.test[0], text.test[1]
+	if text.skipped > 0 && ckpt == "" {
+		fmt.Fprintf(stdout, "left out %d training pairs with an empty side\n", text.skipped)
+	}
 	if files.Src != "" && *out == defaultOut {
 		*out = filepath.Join("runs", "translation")
 	}

@@ -4,33 +4,73 @@
 package atomicfile
 
 import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 )
 
-// Write replaces path with data atomically. The file is left readable by
-// all (mode 0644, as os.WriteFile gives under the usual umask), not with
-// the temporary file's 0600, so that the folders it writes can be shared.
+// Write replaces path with data atomically (see WriteFunc).
 func Write(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	return WriteFunc(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFunc replaces path atomically with what write writes. A file that
+// existed keeps its permissions; a new one gets those os.WriteFile(path,
+// data, 0o666) would give (0644 under the usual umask), not os.CreateTemp's
+// owner-only 0600, so that the folders it writes can be shared.
+func WriteFunc(path string, write func(io.Writer) error) (err error) {
+	tmp, err := create(path)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if st, err := os.Stat(path); err == nil {
+		if err := tmp.Chmod(st.Mode().Perm()); err != nil {
+			return err
+		}
 	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+	if err := write(tmp); err != nil {
 		return err
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
 		return err
 	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	// Make the rename durable; not every OS can sync a folder.
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// create makes a new temporary file beside path (on the same file system,
+// so that the rename is atomic), mode 0666 less the umask.
+func create(path string) (*os.File, error) {
+	dir, base := filepath.Split(path)
+	for range 100 {
+		name := filepath.Join(dir, fmt.Sprintf(".%s.tmp%d", base, rand.Uint32()))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("atomicfile: no free temporary name beside %s", path)
 }

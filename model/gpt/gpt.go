@@ -132,6 +132,20 @@ func newModel(c Config, rng *tensor.RNG) (*Model, error) {
 	return m, nil
 }
 
+// SetDropout sets the dropout probability of every layer (embeddings,
+// attention and residual branches), in Cfg as well, so a saved config says
+// what was trained: fine-tuning often runs a loaded model without dropout.
+func (m *Model) SetDropout(p float32) error {
+	if p < 0 || p >= 1 {
+		return fmt.Errorf("gpt: dropout %v outside [0, 1)", p)
+	}
+	m.Cfg.Dropout = p
+	for _, b := range m.H {
+		b.Attn.Dropout, b.MLP.Dropout = p, p
+	}
+	return nil
+}
+
 // Params lists the parameters under HF's names (without "transformer."),
 // WTE once.
 func (m *Model) Params() []nn.Param { return nn.Params(m) }

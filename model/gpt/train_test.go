@@ -31,6 +31,30 @@ func TestDropoutOnlyWhenTraining(t *testing.T) {
 	}
 }
 
+// TestSetDropout: SetDropout(0) makes a training tape's forward pass equal
+// to inference in every layer (a model built with dropout 0.1 keeps the
+// rate in its blocks, not only in Cfg), and out-of-range rates are refused.
+func TestSetDropout(t *testing.T) {
+	m, err := New(tinyConfig, 1) // dropout 0.1
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetDropout(1); err == nil {
+		t.Error("SetDropout(1): want an error")
+	}
+	if err := m.SetDropout(0); err != nil || m.Cfg.Dropout != 0 {
+		t.Fatalf("SetDropout(0): %v, Cfg.Dropout %v", err, m.Cfg.Dropout)
+	}
+	ids := randIDs(tensor.NewRNG(3), 2*8, tinyConfig.VocabSize)
+	eval, _ := m.Forward(nil, ids, 2, 8)
+	train, _ := m.Forward(autograd.NewTape(tensor.NewRNG(5)), ids, 2, 8)
+	for i := range eval.Value.Data {
+		if eval.Value.Data[i] != train.Value.Data[i] {
+			t.Fatalf("after SetDropout(0) a training forward pass differs from inference at %d: %v, %v", i, train.Value.Data[i], eval.Value.Data[i])
+		}
+	}
+}
+
 // BenchmarkTrainStep times one optimizer step (forward, backward, clipping,
 // AdamW) of nanoGPT's "baby GPT" CPU settings: 4 layers, 4 heads, C 128,
 // block 64, batch 12, character vocabulary.
