@@ -7,13 +7,15 @@ import (
 	"github.com/attn-go/attn/tensor"
 )
 
-func TestRMSNormSiLUGradients(t *testing.T) {
+func TestRMSNormSiLUTanhGradients(t *testing.T) {
 	r := tensor.NewRNG(11)
 	for _, c := range []gradCase{
 		{name: "RMSNorm", inputs: []*tensor.Tensor{randTensor(r, 2, 3, 6), randTensor(r, 6)},
 			build: func(tp *Tape, in []*Var) *Var { return tp.RMSNorm(in[0], in[1], 1e-6) }},
 		{name: "SiLU", inputs: []*tensor.Tensor{randTensor(r, 4, 5)},
 			build: func(tp *Tape, in []*Var) *Var { return tp.SiLU(in[0]) }},
+		{name: "Tanh", inputs: []*tensor.Tensor{randTensor(r, 4, 5)},
+			build: func(tp *Tape, in []*Var) *Var { return tp.Tanh(in[0]) }},
 	} {
 		t.Run(c.name, func(t *testing.T) { checkGrad(t, c) })
 	}
@@ -29,6 +31,9 @@ func TestRMSNormValues(t *testing.T) {
 		if math.Abs(float64(y[i]-want[i])) > 1e-6 {
 			t.Fatalf("RMSNorm([3 -4 0 0], w=[1 2 1 1]) = %v; want %v", y, want)
 		}
+	}
+	if th := tp.Tanh(Const(tensor.FromSlice([]float32{0, 1}, 2))).Value.Data; th[0] != 0 || math.Abs(float64(th[1])-0.7615941560) > 1e-6 {
+		t.Fatalf("Tanh([0 1]) = %v; want [0 0.7615942]", th)
 	}
 	s := tp.SiLU(Const(tensor.FromSlice([]float32{0, 1}, 2))).Value.Data
 	if s[0] != 0 || math.Abs(float64(s[1])-0.7310585786) > 1e-6 {

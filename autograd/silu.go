@@ -32,3 +32,27 @@ func (tp *Tape) SiLU(x *Var) *Var {
 	}
 	return out
 }
+
+// Tanh returns tanh(x) elementwise: BERT's pooler, ahead of a sequence
+// classifier.
+func (tp *Tape) Tanh(x *Var) *Var {
+	y := tp.alloc(x.Value.Shape...)
+	xd, yd := x.Value.Data, y.Data
+	tensor.Parallel(len(xd), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			yd[i] = float32(math.Tanh(float64(xd[i])))
+		}
+	})
+	out, rec := tp.result(y, x)
+	if rec {
+		tp.record(out, func(dy []float32) { // d/dx tanh(x) = 1 − tanh²(x)
+			dx := x.grad()
+			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					dx[i] += dy[i] * (1 - yd[i]*yd[i])
+				}
+			})
+		})
+	}
+	return out
+}

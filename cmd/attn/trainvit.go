@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/attn-go/attn/data"
+	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/model/vit"
 	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/tensor"
@@ -179,7 +180,7 @@ func runTrainImages(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	default:
-		cfg.Labels = vit.LabelMap(labels)
+		cfg.Labels = hf.LabelsOf(labels)
 		if m, err = vit.New(cfg, vit.Parts{Labels: len(labels)}, rc.Seed); err != nil {
 			return err
 		}

@@ -82,20 +82,25 @@ type MLMHead struct {
 	Bias      *autograd.Var `attn:"bias"`           // [V]
 }
 
-// Model is BERT with its optional pooler and masked-LM head. Its parameter
-// names are HF's without the "bert." prefix of the task classes.
+// Model is BERT with its optional pooler, masked-LM head and sequence
+// classifier. Its parameter names are HF's without the "bert." prefix of
+// the task classes.
 type Model struct {
 	Cfg        Config
 	Embeddings *Embeddings `attn:"embeddings"`
 	Encoder    *Encoder    `attn:"encoder"`
 	Pooler     *Dense      `attn:"pooler"`          // nil when the checkpoint has none
 	Head       *MLMHead    `attn:"cls.predictions"` // nil when the checkpoint has none
+	// Classifier maps the pooled output to label logits
+	// (BertForSequenceClassification); nil when the checkpoint has none.
+	Classifier *nn.Linear `attn:"classifier"`
 }
 
 // Parts says which optional parts a model has.
 type Parts struct {
 	Pooler bool // BertModel and BertForPreTraining have one, BertForMaskedLM not
 	Head   bool // the masked-LM head (cls.predictions)
+	Labels int  // outputs of a sequence classifier (which needs the pooler); 0 for none
 }
 
 // New returns a model with HF's initialisation: weights and embeddings
@@ -107,6 +112,12 @@ func New(c Config, parts Parts, seed uint64) (*Model, error) {
 func newModel(c Config, parts Parts, rng *tensor.RNG) (*Model, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
+	}
+	if parts.Labels < 0 || parts.Labels > 0 && !parts.Pooler {
+		return nil, fmt.Errorf("bert: a classifier of %d labels needs the pooler (pooler %v)", parts.Labels, parts.Pooler)
+	}
+	if err := c.Labels.Check(parts.Labels); len(c.Labels) > 0 && err != nil {
+		return nil, fmt.Errorf("bert: %w", err)
 	}
 	d, std, w := c.Hidden, float64(c.InitRange), hf.Init{RNG: rng}
 	linear := func(in, out int) *nn.Linear {
@@ -134,6 +145,9 @@ func newModel(c Config, parts Parts, rng *tensor.RNG) (*Model, error) {
 	}
 	if parts.Pooler {
 		m.Pooler = &Dense{Dense: linear(d, d)}
+	}
+	if parts.Labels > 0 {
+		m.Classifier = linear(d, parts.Labels)
 	}
 	if parts.Head {
 		m.Head = &MLMHead{
@@ -261,6 +275,63 @@ func (m *Model) Encode(ids, typeIDs []int, pad []bool, b, t int) (hidden, pooled
 		p.Data[i] = float32(math.Tanh(float64(v)))
 	}
 	return hidden, p, nil
+}
+
+// Labels returns the number of classifier outputs, 0 without a classifier.
+func (m *Model) Labels() int {
+	if m.Classifier == nil {
+		return 0
+	}
+	return m.Classifier.Weight.Value.Shape[0]
+}
+
+// ReplaceClassifier gives the model a new sequence classifier for labels
+// (and a pooler, if it has none), drawn as HF initialises them: weights
+// from N(0, initializer_range²), biases 0. This is how a pretrained BERT
+// becomes a BertForSequenceClassification to fine-tune.
+func (m *Model) ReplaceClassifier(labels []string, seed uint64) {
+	w, d, std := hf.Init{RNG: tensor.NewRNG(seed)}, m.Cfg.Hidden, float64(m.Cfg.InitRange)
+	if m.Pooler == nil {
+		m.Pooler = &Dense{Dense: &nn.Linear{Weight: w.Normal(std, d, d), Bias: w.Fill(0, d)}}
+	}
+	m.Classifier = &nn.Linear{Weight: w.Normal(std, len(labels), d), Bias: w.Fill(0, len(labels))}
+	m.Cfg.Labels = hf.LabelsOf(labels)
+}
+
+// ClassLogits returns the sequence classifier's logits [B, labels]:
+// classifier(dropout(tanh(pooler(hidden[:, 0])))), hidden the last hidden
+// state [B, T, C], as BertForSequenceClassification computes them.
+func (m *Model) ClassLogits(tp *autograd.Tape, hidden *autograd.Var) (*autograd.Var, error) {
+	if m.Classifier == nil || m.Pooler == nil {
+		return nil, fmt.Errorf("bert: the model has no sequence classifier (classifier and pooler)")
+	}
+	b, t := hidden.Value.Shape[0], hidden.Value.Shape[1]
+	first := make([]int, b) // row b·T of hidden viewed as [B·T, C]
+	for i := range first {
+		first[i] = i * t
+	}
+	h := tp.Embedding(tp.Reshape(hidden, b*t, -1), first, 1) // (B, C)
+	pooled := tp.Tanh(tp.Linear(h, m.Pooler.Dense.Weight, m.Pooler.Dense.Bias))
+	return tp.Linear(tp.Dropout(pooled, m.Cfg.classifierDropout()), m.Classifier.Weight, m.Classifier.Bias), nil
+}
+
+// Classify runs the encoder and the classifier without recording a tape
+// and returns the logits [B, labels]. Arguments are Forward's.
+func (m *Model) Classify(ids, typeIDs []int, pad []bool, b, t int) (*tensor.Tensor, error) {
+	if m.Classifier == nil || m.Pooler == nil {
+		return nil, fmt.Errorf("bert: the model has no sequence classifier (classifier and pooler)")
+	}
+	tp := autograd.BorrowInferenceTape() // as in Encode
+	defer autograd.ReturnInferenceTape(tp)
+	h, err := m.Forward(tp, ids, typeIDs, pad, b, t)
+	if err != nil {
+		return nil, err
+	}
+	logits, err := m.ClassLogits(tp, h)
+	if err != nil {
+		return nil, err
+	}
+	return logits.Value.Clone(), nil
 }
 
 // MLMLogits runs the encoder and the masked-LM head without recording a

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -71,7 +72,7 @@ func TestConfigJSON(t *testing.T) {
 		}
 	}
 	var back Config
-	if err := json.Unmarshal(b, &back); err != nil || back != c {
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, c) {
 		t.Errorf("round trip: %+v, %v; want %+v", back, err, c)
 	}
 	// Missing keys take BertConfig's defaults.
@@ -81,7 +82,7 @@ func TestConfigJSON(t *testing.T) {
 	}
 	want := DefaultConfig()
 	want.Hidden = 64
-	if d != want {
+	if !reflect.DeepEqual(d, want) {
 		t.Errorf("defaults: %+v; want %+v", d, want)
 	}
 	for _, tc := range []struct{ json, want string }{
@@ -194,7 +195,8 @@ func TestLoadNames(t *testing.T) {
 		{"renamed", func(n string) string { return strings.Replace(n, "layer.1.", "layer.01.", 1) }, nil,
 			`hf: missing tensor "encoder.layer.1.attention.self.query.weight" (and 15 more) in model.safetensors`},
 		{"position_ids buffer", func(n string) string { return n }, []string{"bert.embeddings.position_ids"}, ""},
-		{"classifier", func(n string) string { return n }, []string{"classifier.weight"}, `hf: unexpected tensor "classifier.weight" in model.safetensors`},
+		{"unexpected head", func(n string) string { return n }, []string{"qa_outputs.weight"}, `hf: unexpected tensor "qa_outputs.weight" in model.safetensors`},
+		{"classifier of one dimension", func(n string) string { return n }, []string{"classifier.weight"}, "classifier.weight has shape [1]; want [labels, 32]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -33,6 +33,12 @@ func Load(dir string) (*Model, error) { return hf.LoadFolder(dir, LoadCheckpoint
 // LoadCheckpoint builds the model of cfg and fills it from ck (see Load).
 func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 	parts := Parts{Pooler: ck.HasPrefix("pooler."), Head: ck.HasPrefix("cls.predictions.")}
+	if t, ok := ck.Lookup("classifier.weight"); ok {
+		if len(t.Shape) != 2 {
+			return nil, fmt.Errorf("bert: %s: classifier.weight has shape %v; want [labels, %d]", ck.Dir, t.Shape, cfg.Hidden)
+		}
+		parts.Labels = t.Shape[0]
+	}
 	m, err := newModel(cfg, parts, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(ck.Dir, hf.ConfigFile), err)
@@ -47,18 +53,36 @@ func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 	return m, nil
 }
 
-// Tensors returns the weights under BertForPreTraining's names ("bert."
-// before the base model, "cls." heads as they are), the tied decoder weight
-// left out, as save_pretrained writes them.
+// Tensors returns the weights under the task classes' names ("bert."
+// before the base model, the "cls." and "classifier." heads as they are),
+// the tied decoder weight left out, as save_pretrained writes them.
 func (m *Model) Tensors() []safetensors.Tensor {
 	return hf.Tensors(m.Params(), func(name string) string {
-		if strings.HasPrefix(name, "cls.") {
+		if strings.HasPrefix(name, "cls.") || strings.HasPrefix(name, "classifier.") {
 			return name
 		}
 		return "bert." + name
 	})
 }
 
+// architecture is the HF class whose names and heads the model's weights
+// have.
+func (m *Model) architecture() string {
+	switch {
+	case m.Classifier != nil:
+		return "BertForSequenceClassification"
+	case m.Head != nil && m.Pooler != nil:
+		return "BertForPreTraining"
+	case m.Head != nil:
+		return "BertForMaskedLM"
+	}
+	return "BertModel"
+}
+
 // Save writes the model to dir as a HuggingFace folder: config.json
 // (BertConfig) and model.safetensors.
-func Save(dir string, m *Model) error { return hf.Save(dir, m.Cfg, m.Tensors()) }
+func Save(dir string, m *Model) error {
+	cfg := m.Cfg
+	cfg.arch = m.architecture()
+	return hf.Save(dir, cfg, m.Tensors())
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/nn"
 )
 
@@ -27,6 +28,31 @@ type Config struct {
 	// Tied is HF's tie_word_embeddings: the MLM decoder's weight is the
 	// word-embedding table (true in every released BERT).
 	Tied bool `json:"tie_word_embeddings"`
+	// Labels names a sequence classifier's outputs (HF's id2label).
+	Labels hf.Labels `json:"id2label,omitempty"`
+	// ClassifierDropout is the dropout before the classifier; null means
+	// hidden_dropout_prob, as in HF.
+	ClassifierDropout *float32 `json:"classifier_dropout"`
+	// ProblemType is HF's problem_type: how a classifier's outputs are read
+	// ("single_label_classification": softmax, the default with more than
+	// one label; "multi_label_classification": a sigmoid each;
+	// "regression": the value itself).
+	ProblemType string `json:"problem_type,omitempty"`
+
+	// arch is the HF class a saved folder's weights are for; Save sets it
+	// from the model's parts (see Model.architecture).
+	arch string
+}
+
+// Label returns the name of classifier output i: id2label's, or LABEL_i.
+func (c Config) Label(i int) string { return c.Labels.Name(i) }
+
+// classifierDropout is the dropout probability before the classifier.
+func (c Config) classifierDropout() float32 {
+	if c.ClassifierDropout != nil {
+		return *c.ClassifierDropout
+	}
+	return c.Dropout
 }
 
 // DefaultConfig returns BERT-base (HF's BertConfig defaults, Devlin et al.
@@ -68,6 +94,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("bert: layer_norm_eps %v must be positive", c.Eps)
 	case c.Dropout < 0 || c.Dropout >= 1 || c.AttnDropout < 0 || c.AttnDropout >= 1:
 		return fmt.Errorf("bert: dropout %v / %v outside [0, 1)", c.Dropout, c.AttnDropout)
+	case c.ClassifierDropout != nil && (*c.ClassifierDropout < 0 || *c.ClassifierDropout >= 1):
+		return fmt.Errorf("bert: classifier_dropout %v outside [0, 1)", *c.ClassifierDropout)
+	}
+	switch c.ProblemType {
+	case "", "single_label_classification", "multi_label_classification", "regression":
+	default:
+		return fmt.Errorf("bert: problem_type %q is not single_label_classification, multi_label_classification or regression", c.ProblemType)
+	}
+	if err := c.Labels.Check(-1); err != nil {
+		return fmt.Errorf("bert: %w", err)
 	}
 	_, err := c.activation()
 	return err
@@ -79,15 +115,23 @@ type hfConfig struct {
 	Architectures []string `json:"architectures,omitempty"`
 	// PositionType is "absolute" in BERT; the relative kinds are not built.
 	PositionType string `json:"position_embedding_type,omitempty"`
+	// Label2ID is id2label inverted, which save_pretrained writes too.
+	Label2ID map[string]int `json:"label2id,omitempty"`
 }
 
-// MarshalJSON writes c as HF's BertConfig.
+// MarshalJSON writes c as HF's BertConfig; architectures names the class
+// whose weights a folder holds, as Save sets it (BertForMaskedLM, or
+// BertForSequenceClassification with labels, when it is not set).
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
+	arch := c.arch
+	if arch == "" {
+		arch = map[bool]string{false: "BertForMaskedLM", true: "BertForSequenceClassification"}[len(c.Labels) > 0]
+	}
 	return json.Marshal(struct {
 		hfConfig
 		plain
-	}{hfConfig{ModelType: "bert", Architectures: []string{"BertForMaskedLM"}, PositionType: "absolute"}, plain(c)})
+	}{hfConfig{ModelType: "bert", Architectures: []string{arch}, PositionType: "absolute", Label2ID: c.Labels.Label2ID()}, plain(c)})
 }
 
 // UnmarshalJSON reads HF's BertConfig; a missing key takes BertConfig's

@@ -3,9 +3,10 @@ package vit
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 
 	"github.com/attn-go/attn/nn"
+
+	"github.com/attn-go/attn/model/hf"
 )
 
 // Config holds ViT's hyperparameters. Its JSON form is HuggingFace's
@@ -27,7 +28,7 @@ type Config struct {
 	InitRange float32 `json:"initializer_range"`
 	// Labels names the classifier's outputs: HF's id2label, keyed by the
 	// output's index in decimal.
-	Labels map[string]string `json:"id2label,omitempty"`
+	Labels hf.Labels `json:"id2label,omitempty"`
 	// Distilled marks DeiT (model_type "deit", Touvron et al. 2021): a
 	// distillation token follows the class token.
 	Distilled bool `json:"-"`
@@ -71,12 +72,7 @@ func (c Config) modelType() string {
 
 // Label returns the name of classifier output i: id2label's, or LABEL_i as
 // HF names outputs without one.
-func (c Config) Label(i int) string {
-	if l, ok := c.Labels[strconv.Itoa(i)]; ok {
-		return l
-	}
-	return "LABEL_" + strconv.Itoa(i)
-}
+func (c Config) Label(i int) string { return c.Labels.Name(i) }
 
 // activation maps hidden_act onto nn's activations.
 func (c Config) activation() (nn.Activation, error) {
@@ -107,10 +103,8 @@ func (c Config) Validate() error {
 	case c.Dropout < 0 || c.Dropout >= 1 || c.AttnDropout < 0 || c.AttnDropout >= 1:
 		return fmt.Errorf("vit: dropout %v / %v outside [0, 1)", c.Dropout, c.AttnDropout)
 	}
-	for k := range c.Labels {
-		if i, err := strconv.Atoi(k); err != nil || i < 0 {
-			return fmt.Errorf("vit: id2label key %q is not an output index", k)
-		}
+	if err := c.Labels.Check(-1); err != nil {
+		return fmt.Errorf("vit: %w", err)
 	}
 	_, err := c.activation()
 	return err
@@ -144,15 +138,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 			arch = map[bool]string{false: "ViTForImageClassification", true: "DeiTForImageClassificationWithTeacher"}[c.Distilled]
 		}
 	}
-	h := hfConfig{ModelType: c.modelType(), Architectures: []string{arch}}
-	for k, l := range c.Labels {
-		if i, err := strconv.Atoi(k); err == nil {
-			if h.Label2ID == nil {
-				h.Label2ID = map[string]int{}
-			}
-			h.Label2ID[l] = i
-		}
-	}
+	h := hfConfig{ModelType: c.modelType(), Architectures: []string{arch}, Label2ID: c.Labels.Label2ID()}
 	return json.Marshal(struct {
 		hfConfig
 		plain

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 
 	"github.com/attn-go/attn/autograd"
@@ -186,16 +185,7 @@ func (m *Model) ReplaceClassifier(labels []string, seed uint64) {
 	w := hf.Init{RNG: tensor.NewRNG(seed)}
 	m.Classifier = &nn.Linear{Weight: w.Normal(float64(m.Cfg.InitRange), len(labels), m.Cfg.Hidden), Bias: w.Fill(0, len(labels))}
 	m.Teacher = nil
-	m.Cfg.Labels = LabelMap(labels)
-}
-
-// LabelMap is id2label (Config.Labels) for label names in output order.
-func LabelMap(labels []string) map[string]string {
-	out := make(map[string]string, len(labels))
-	for i, l := range labels {
-		out[strconv.Itoa(i)] = l
-	}
-	return out
+	m.Cfg.Labels = hf.LabelsOf(labels)
 }
 
 // IsHead reports whether the parameter name (as Params gives it) belongs to

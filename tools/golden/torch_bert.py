@@ -39,6 +39,11 @@ It writes, under testdata/hf/ (each model file well under 100 KB):
   which the loader ignores.
 * bert-tiny-bf16/: weights rounded to BF16, hidden_act "gelu_new", saved as a
   BertModel (sentence-transformers style): no "bert." prefix, no cls head.
+* bert-tiny-cls/: a BertForSequenceClassification (sentiment-style, three
+  labels named in id2label): bert.* with the pooler, then classifier.weight
+  [3, C] and classifier.bias, F32; its logits are classifier(pooled), and
+  cls.* in the reference file hold them and the gradients of a
+  cross-entropy on them (labels 2 and 0) with respect to five parameters.
 * bert-tiny-truncated/, bert-tiny-wrong-shape/, bert-tiny-missing/: corrupted
   copies (a model.safetensors cut short; bert.encoder.layer.1.intermediate.
   dense.weight stored as [36, 32]; bert.encoder.layer.1.output.LayerNorm.bias
@@ -162,7 +167,8 @@ def linear(x, p, name):
 
 
 def forward(p, ids, types, mask, c):
-    """(last hidden state [B,T,C], pooled [B,C], MLM logits [B,T,V])."""
+    """(last hidden state [B,T,C], pooled [B,C], MLM logits [B,T,V] or None
+    without the head)."""
     Bn, Tn = ids.shape
     C, H, eps, a = c["hidden_size"], c["num_attention_heads"], c["layer_norm_eps"], c["hidden_act"]
     D = C // H
@@ -185,6 +191,8 @@ def forward(p, ids, types, mask, c):
         x = F.layer_norm(linear(h, p, l + "output.dense") + ao, (C,),
                          p[l + "output.LayerNorm.weight"], p[l + "output.LayerNorm.bias"], eps)
     pooled = torch.tanh(linear(x[:, 0], p, "bert.pooler.dense"))
+    if "cls.predictions.bias" not in p:  # no MLM head (a sequence classifier)
+        return x, pooled, None
     t = act(a, linear(x, p, "cls.predictions.transform.dense"))
     t = F.layer_norm(t, (C,), p["cls.predictions.transform.LayerNorm.weight"], p["cls.predictions.transform.LayerNorm.bias"], eps)
     logits = t @ p[e + "word_embeddings.weight"].t() + p["cls.predictions.bias"]
@@ -348,6 +356,29 @@ def main():
     write_model(os.path.join(d, "model.safetensors"),
                 {k: v for k, v in p32.items() if k != "bert.encoder.layer.1.output.LayerNorm.bias"}, torch.float16)
 
+    # A sequence classifier: the F32 weights plus a classifier head, drawn
+    # from a generator of its own so the folders above stay as they were.
+    g = torch.Generator().manual_seed(SEED + 1)
+    C = c["hidden_size"]
+    head = {"classifier.weight": (1.2 / math.sqrt(C)) * torch.randn(3, C, generator=g),
+            "classifier.bias": 0.1 * torch.randn(3, generator=g)}
+    ccls = dict(c, architectures=["BertForSequenceClassification"],
+                id2label={"0": "negative", "1": "neutral", "2": "positive"},
+                label2id={"negative": 0, "neutral": 1, "positive": 2})
+    d = folder("bert-tiny-cls", ccls)
+    pcls = {k: v for k, v in p32.items() if k.startswith("bert.")}
+    pcls.update(head)
+    write_model(os.path.join(d, "model.safetensors"), pcls, torch.float32)
+    p = {k: v.requires_grad_(True) for k, v in read_model(os.path.join(d, "model.safetensors")).items()}
+    _, pooled, _ = forward(p, ids, types, mask, ccls)
+    logits = linear(pooled, p, "classifier")
+    labels = torch.tensor([2, 0])
+    F.cross_entropy(logits, labels).backward()
+    ref.update({"cls.labels": labels, "cls.logits": logits.detach()})
+    for name in ("classifier.weight", "classifier.bias", "bert.pooler.dense.weight",
+                 "bert.encoder.layer.1.output.dense.weight", "bert.embeddings.word_embeddings.weight"):
+        ref["cls.grad." + name] = p[name].grad
+
     # References.
     tensors = {k: to_storage(v) for k, v in ref.items()}
     meta = {
@@ -370,7 +401,7 @@ def main():
         for fn in sorted(files):
             if os.path.basename(root).startswith("bert-"):
                 print(f"{os.path.join(root, fn):60s} {os.path.getsize(os.path.join(root, fn)):7d} bytes")
-    for tag in ("f32", "f16", "bf16"):
+    for tag in ("f32", "f16", "bf16", "cls"):
         print(tag, " ".join(f"{k.split('.')[1]} max|x| {ref[k].abs().max().item():.3f}" for k in ref if k.startswith(tag + ".")))
 
 
@@ -388,8 +419,13 @@ def check_folder(d):
     g, _ = read_safetensors(os.path.join(OUT, "bert-tiny", "reference.safetensors"))
     with torch.no_grad():
         hidden, pooled, logits = forward(p, g["input.ids"], g["input.token_type_ids"], g["input.attention_mask"], cfg)
-    errs = {k: (v - g["f32." + k].double()).abs().max().item()
-            for k, v in (("hidden", hidden), ("pooled", pooled), ("logits", logits))}
+    outs = [("hidden", "f32.hidden", hidden), ("pooled", "f32.pooled", pooled)]
+    if logits is not None:
+        outs.append(("logits", "f32.logits", logits))
+    if "classifier.weight" in p:  # a BertForSequenceClassification from bert-tiny-cls
+        with torch.no_grad():
+            outs.append(("classifier logits", "cls.logits", linear(pooled, p, "classifier")))
+    errs = {k: (v - g[ref].double()).abs().max().item() for k, ref, v in outs}
     print(f"{d}: max abs error " + ", ".join(f"{k} {v:.2e}" for k, v in errs.items()))
     if max(errs.values()) > 1e-4:
         raise SystemExit("mismatch")

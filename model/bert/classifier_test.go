@@ -1,0 +1,104 @@
+package bert
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/internal/golden"
+	"github.com/attn-go/attn/nn"
+)
+
+// TestClassifierMatchesPyTorch loads a BertForSequenceClassification folder
+// and compares its logits, and the gradients of a cross-entropy on them,
+// with BERT in PyTorch (float64, tools/golden/torch_bert.py).
+func TestClassifierMatchesPyTorch(t *testing.T) {
+	f, in := reference(t)
+	m := load(t, "bert-tiny-cls")
+	if m.Labels() != 3 || m.Head != nil || m.Cfg.Label(2) != "positive" || m.Cfg.Label(5) != "LABEL_5" {
+		t.Fatalf("bert-tiny-cls: %d labels, head %v, labels %q %q", m.Labels(), m.Head != nil, m.Cfg.Label(2), m.Cfg.Label(5))
+	}
+	logits, err := m.Classify(in.ids, in.types, in.pad, in.b, in.t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := logits.Shape; len(got) != 2 || got[0] != in.b || got[1] != 3 {
+		t.Fatalf("logits shape %v; want [%d 3]", got, in.b)
+	}
+	d := golden.CheckAbs(t, "logits", logits.Data, f.Tensor("cls.logits").Data, 1e-4)
+	t.Logf("logits max abs error %.2e", d)
+
+	// Gradients: a tape without an RNG runs no dropout, as PyTorch's
+	// reference does not.
+	tp := autograd.NewTape(nil)
+	h, err := m.Forward(tp, in.ids, in.types, in.pad, in.b, in.t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := m.ClassLogits(tp, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp.Backward(tp.CrossEntropy(out, f.Ints("cls.labels"), -1, 0))
+	byName := map[string]nn.Param{}
+	for _, p := range m.Params() {
+		byName[p.Name] = p
+	}
+	for _, name := range []string{"classifier.weight", "classifier.bias", "bert.pooler.dense.weight",
+		"bert.encoder.layer.1.output.dense.weight", "bert.embeddings.word_embeddings.weight"} {
+		p, ok := byName[strings.TrimPrefix(name, "bert.")]
+		if !ok {
+			t.Fatalf("no parameter %s", name)
+		}
+		d := golden.CheckAbs(t, name+" gradient", p.Var.Grad.Data, f.Tensor("cls.grad."+name).Data, 1e-5)
+		t.Logf("%s gradient max abs error %.2e", name, d)
+	}
+}
+
+// TestClassifierSaveAndReplace: a saved classifier is a
+// BertForSequenceClassification folder with id2label and label2id that
+// loads back to the same logits, and ReplaceClassifier gives a model
+// without one (a BertForMaskedLM) a pooler and a fresh head.
+func TestClassifierSaveAndReplace(t *testing.T) {
+	_, in := reference(t)
+	m := load(t, "bert-tiny-cls")
+	want, err := m.Classify(in.ids, in.types, in.pad, in.b, in.t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := Save(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Architectures []string
+		Label2ID      map[string]int `json:"label2id"`
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err := json.Unmarshal(b, &cfg); err != nil || len(cfg.Architectures) != 1 || cfg.Architectures[0] != "BertForSequenceClassification" || cfg.Label2ID["neutral"] != 1 {
+		t.Errorf("saved config: %s (%v)", b, err)
+	}
+	back, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := back.Classify(in.ids, in.types, in.pad, in.b, in.t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.CheckAbs(t, "reloaded logits", got.Data, want.Data, 0)
+
+	mlm := load(t, "bert-tiny-bf16") // a BertModel: pooler, no head
+	mlm.Pooler = nil
+	if _, err := mlm.Classify(in.ids, in.types, in.pad, in.b, in.t); err == nil {
+		t.Error("Classify without a classifier: want an error")
+	}
+	mlm.ReplaceClassifier([]string{"no", "yes"}, 3)
+	logits, err := mlm.Classify(in.ids, in.types, in.pad, in.b, in.t)
+	if err != nil || logits.Shape[1] != 2 || mlm.Cfg.Label(1) != "yes" || mlm.Pooler == nil {
+		t.Fatalf("after ReplaceClassifier: %v, logits %v, label 1 %q", err, logits, mlm.Cfg.Label(1))
+	}
+}
