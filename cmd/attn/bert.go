@@ -165,3 +165,112 @@ func runFillMask(args []string, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
+
+// encodeTexts tokenizes texts for a BERT classifier, with special tokens; a
+// text holding a tab is a pair (the two sides as segments 0 and 1, as NLI
+// and paraphrase classifiers take them). A sequence over maxLen tokens is
+// cut to maxLen, keeping its final [SEP], when truncate is set, and is an
+// error otherwise.
+func encodeTexts(tok *tokenizer.Pipeline, texts []string, maxLen int, truncate bool) (ids, types [][]int, err error) {
+	for i, text := range texts {
+		var e *tokenizer.Encoding
+		if a, b, pair := strings.Cut(text, "\t"); pair {
+			e, err = tok.EncodePair(a, b)
+		} else {
+			e, err = tok.Encode(text)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("line %d: %w", i+1, err)
+		}
+		id, ty := e.IDs, e.TypeIDs
+		if len(ty) != len(id) {
+			ty = make([]int, len(id))
+		}
+		if len(id) > maxLen {
+			if !truncate {
+				return nil, nil, fmt.Errorf("line %d has %d tokens; the model takes at most %d", i+1, len(id), maxLen)
+			}
+			id = append(id[:maxLen-1:maxLen-1], id[len(id)-1])
+			ty = append(ty[:maxLen-1:maxLen-1], ty[len(ty)-1])
+		}
+		ids, types = append(ids, id), append(types, ty)
+	}
+	return ids, types, nil
+}
+
+// batchTexts packs encodeTexts' sequences into one padded batch.
+func batchTexts(m *bert.Model, ids, types [][]int) (flat, flatTypes []int, pad []bool, b, t int) {
+	flat, pad, b, t = bert.Batch(ids, m.Cfg.PadID)
+	flatTypes = make([]int, len(flat))
+	for i, ty := range types {
+		copy(flatTypes[i*t:], ty)
+	}
+	return flat, flatTypes, pad, b, t
+}
+
+// classifyTexts returns the k best labels of each text (see Config.Scores).
+func classifyTexts(m *bert.Model, tok *tokenizer.Pipeline, texts []string, k int) ([][]label, error) {
+	seqs, types, err := encodeTexts(tok, texts, m.Cfg.MaxPositions, false)
+	if err != nil {
+		return nil, err
+	}
+	ids, ty, pad, b, t := batchTexts(m, seqs, types)
+	logits, err := m.Classify(ids, ty, pad, b, t)
+	if err != nil {
+		return nil, err
+	}
+	n := m.Labels()
+	out := make([][]label, b)
+	for i := range b {
+		for _, s := range m.Cfg.Scores(logits.Data[i*n:(i+1)*n], k) {
+			out[i] = append(out[i], label{m.Cfg.Label(s.ID), s.ID, s.Prob})
+		}
+	}
+	return out, nil
+}
+
+// runClassifyText classifies the lines of a file (or stdin) with a BERT
+// sequence classifier.
+func runClassifyText(dir string, args []string, topK, batch int, asJSON bool, stdout io.Writer) error {
+	if len(args) > 1 {
+		return fmt.Errorf("a BERT classifier reads one file of lines (or stdin), not %d arguments", len(args))
+	}
+	m, tok, err := loadBERT(dir, "classify")
+	if err != nil {
+		return err
+	}
+	if m.Labels() == 0 {
+		return fmt.Errorf("%s has no sequence classifier (classifier.weight): attn embed and attn fill-mask run it", dir)
+	}
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	return eachBatch(firstArg(args), batch, func(lines []string) error {
+		labels, err := classifyTexts(m, tok, lines, topK)
+		if err != nil {
+			return err
+		}
+		for i, text := range lines {
+			if asJSON {
+				line, _ := json.Marshal(struct {
+					Text   string  `json:"text"`
+					Labels []label `json:"labels"`
+				}{text, labels[i]})
+				w.Write(append(line, '\n'))
+				continue
+			}
+			fmt.Fprintln(w, text)
+			for _, l := range labels[i] {
+				fmt.Fprintf(w, "  %.4f  %s\n", l.Score, l.Label)
+			}
+		}
+		return w.Flush()
+	})
+}
+
+// firstArg returns args[0], or "" for none.
+func firstArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}

@@ -29,7 +29,7 @@ var commands = []command{
 	{"eval", "loss and perplexity of a GPT on a text file, accuracy of a ViT on an image folder, or BLEU/chrF of translations", runEval},
 	{"embed", "sentence embeddings from a BERT folder (one JSON line per input line), or image embeddings from a ViT", runEmbed},
 	{"fill-mask", "predict the [MASK] tokens of a sentence with a BERT folder", runFillMask},
-	{"classify", "label images (PNG, JPEG, GIF) with a ViT image classifier folder", runClassify},
+	{"classify", "label images (PNG, JPEG, GIF) with a ViT classifier, or lines of text with a BERT classifier", runClassify},
 	{"tokenize", "text to token ids (or back, --decode) with a tokenizer.json, vocab.txt or vocab.json", runTokenize},
 	{"average", "average the weights of checkpoints (as the paper does with the last 5)", runAverage},
 	{"serve", "serve a model over HTTP: generate, embed, translate or classify with JSON requests", runServe},

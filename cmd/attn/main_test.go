@@ -96,10 +96,13 @@ func TestEvalBLEU(t *testing.T) {
 // TestEmbedAndFillMask runs the BERT commands on the tiny HuggingFace-layout
 // checkpoint in testdata, with a 100-token WordPiece vocabulary made here.
 // bertFolder copies the tiny BERT in testdata with a vocabulary made here.
-func bertFolder(t *testing.T) string {
+func bertFolder(t *testing.T) string { return bertFolderOf(t, "bert-tiny") }
+
+// bertFolderOf copies testdata/hf/<name> with the small vocab.txt above.
+func bertFolderOf(t *testing.T, name string) string {
 	t.Helper()
 	dir := t.TempDir()
-	src := filepath.Join("..", "..", "testdata", "hf", "bert-tiny")
+	src := filepath.Join("..", "..", "testdata", "hf", name)
 	for _, f := range []string{"config.json", "model.safetensors"} {
 		b, err := os.ReadFile(filepath.Join(src, f))
 		if err != nil {
@@ -223,9 +226,9 @@ func TestWrongModelType(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"generate", "--model", filepath.Join(hf, "bert-tiny"), "hi"}, "is a bert model; attn generate runs gpt2, t5, mt5 models (use attn embed, attn fill-mask, attn serve)"},
+		{[]string{"generate", "--model", filepath.Join(hf, "bert-tiny"), "hi"}, "is a bert model; attn generate runs gpt2, t5, mt5 models (use attn embed, attn fill-mask, attn classify, attn serve)"},
 		{[]string{"eval", "--model", filepath.Join(hf, "t5-tiny"), "--data", "x.txt"}, "is a t5 model; attn eval runs gpt2, vit, deit models (use attn generate, attn serve)"},
-		{[]string{"embed", "--model", filepath.Join(hf, "gpt2-tiny")}, "is a gpt2 model; attn embed runs bert, vit, deit models (use attn generate, attn eval, attn serve)"},
+		{[]string{"embed", "--model", filepath.Join(hf, "gpt2-tiny")}, "is a gpt2 model; attn embed runs bert, vit, deit models (use attn generate, attn eval, attn serve, attn train --model)"},
 		{[]string{"fill-mask", "--model", filepath.Join(hf, "marian-tiny"), "a [MASK]"}, "is a marian model; attn fill-mask runs bert models (use attn translate, attn serve)"},
 		{[]string{"generate", "--model", t.TempDir()}, "holds no model"},
 	} {

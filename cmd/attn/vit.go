@@ -177,23 +177,30 @@ func classifyImages(m *vit.Model, px []float32, images, k int) ([][]label, error
 func runClassify(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn classify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "ViT model folder (HuggingFace layout: config.json, model.safetensors, preprocessor_config.json)")
-	topK := fs.Int("top-k", 5, "labels to show per image")
-	asJSON := fs.Bool("json", false, `print one JSON object per image: {"image", "labels": [{"label", "id", "score"}]}`)
-	batch := fs.Int("batch", 16, "images run together")
+	model := fs.String("model", "", "a ViT or DeiT folder (HuggingFace layout: config.json, model.safetensors, preprocessor_config.json), or a BERT sequence classifier (images as arguments; for BERT, a file of lines or stdin, a tab between the two texts of a pair)")
+	topK := fs.Int("top-k", 5, "labels to show per image or text")
+	asJSON := fs.Bool("json", false, `print one JSON object per image or text: {"image" or "text", "labels": [{"label", "id", "score"}]}`)
+	batch := fs.Int("batch", 16, "images or lines run together")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
-	if fs.NArg() == 0 {
-		return errors.New("usage: attn classify --model DIR IMAGE... (PNG, JPEG or GIF files)")
-	}
 	if *topK < 1 || *batch < 1 {
 		return fmt.Errorf("--top-k %d and --batch %d must be positive", *topK, *batch)
 	}
-	m, p, err := loadViT(*model, "classify")
+	dir, typ, err := modelOfType(*model, "classify", "vit", "deit", "bert")
+	if err != nil {
+		return err
+	}
+	if typ == "bert" {
+		return runClassifyText(dir, fs.Args(), *topK, *batch, *asJSON, stdout)
+	}
+	if fs.NArg() == 0 {
+		return errors.New("usage: attn classify --model DIR IMAGE... (PNG, JPEG or GIF files)")
+	}
+	m, p, err := loadViT(dir, "classify")
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package bert
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,5 +101,20 @@ func TestClassifierSaveAndReplace(t *testing.T) {
 	logits, err := mlm.Classify(in.ids, in.types, in.pad, in.b, in.t)
 	if err != nil || logits.Shape[1] != 2 || mlm.Cfg.Label(1) != "yes" || mlm.Pooler == nil {
 		t.Fatalf("after ReplaceClassifier: %v, logits %v, label 1 %q", err, logits, mlm.Cfg.Label(1))
+	}
+}
+
+func TestScores(t *testing.T) {
+	logits := []float32{0, 2, -1}
+	single := Config{}.Scores(logits, 2)
+	if len(single) != 2 || single[0].ID != 1 || math.Abs(float64(single[0].Prob)-0.8437947) > 1e-6 || single[1].ID != 0 {
+		t.Errorf("softmax scores %+v", single)
+	}
+	multi := Config{ProblemType: "multi_label_classification"}.Scores(logits, 5)
+	if len(multi) != 3 || multi[0].ID != 1 || math.Abs(float64(multi[0].Prob)-0.8807971) > 1e-6 || math.Abs(float64(multi[2].Prob)-0.2689414) > 1e-6 {
+		t.Errorf("sigmoid scores %+v", multi)
+	}
+	if r := (Config{}).Scores([]float32{3.5}, 1); len(r) != 1 || r[0].Prob != 3.5 {
+		t.Errorf("one output (regression) %+v; want the value itself", r)
 	}
 }

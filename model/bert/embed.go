@@ -115,3 +115,27 @@ func Batch(seqs [][]int, padID int) (ids []int, pad []bool, b, t int) {
 	}
 	return ids, pad, b, t
 }
+
+// Scores reads one row of classifier logits as problem_type says and
+// returns the k highest, highest first: softmax probabilities for a
+// single-label classifier (the default with more than one output), a
+// sigmoid per label for a multi-label one, and the raw outputs of a
+// regression (HF's default with one output).
+func (c Config) Scores(logits []float32, k int) []Prediction {
+	kind := c.ProblemType
+	if kind == "" && len(logits) == 1 {
+		kind = "regression"
+	}
+	if kind == "" || kind == "single_label_classification" {
+		return TopK(logits, k)
+	}
+	out := make([]Prediction, len(logits))
+	for i, v := range logits {
+		out[i] = Prediction{ID: i, Prob: v}
+		if kind == "multi_label_classification" {
+			out[i].Prob = float32(1 / (1 + math.Exp(-float64(v))))
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Prediction) int { return cmp.Compare(b.Prob, a.Prob) })
+	return out[:min(max(k, 0), len(out))]
+}
