@@ -36,8 +36,7 @@ type ImageJob struct {
 	Processor  vit.Processor
 	Train, Val []data.Image
 
-	epoch, pos int
-	order      []int
+	walk epochWalk
 
 	trainFeat, valFeat []float32 // with Probe: prefix·C features per image
 }
@@ -132,23 +131,6 @@ func (j *ImageJob) pixels(ims []data.Image, augment func(i int) *tensor.RNG) ([]
 	return px, labels, nil
 }
 
-// next returns the indices of the next Batch training images and the epoch
-// each was drawn in, starting a new epoch (a new order, drawn from the seed
-// and the epoch number) as one runs out.
-func (j *ImageJob) next() (idx, epochs []int) {
-	for len(idx) < j.Data.Batch {
-		if j.order == nil || j.pos == len(j.order) {
-			if j.order != nil {
-				j.epoch++
-			}
-			j.order, j.pos = j.epochOrder(), 0
-		}
-		idx, epochs = append(idx, j.order[j.pos]), append(epochs, j.epoch)
-		j.pos++
-	}
-	return idx, epochs
-}
-
 // features returns the frozen model's final states of the tokens before
 // the patches (the class token, and DeiT's distillation token) for each
 // image: Prefix·C values per image, computed without a tape.
@@ -176,7 +158,7 @@ func (j *ImageJob) features(ims []data.Image) ([]float32, error) {
 // Loss implements Job: the label-smoothed cross-entropy of one batch; its
 // "tokens" are images.
 func (j *ImageJob) Loss(tp *autograd.Tape) (*autograd.Var, int, error) {
-	idx, epochs := j.next()
+	idx, epochs := j.walk.next(j.Data.Seed, len(j.Train), j.Data.Batch)
 	labels := make([]int, len(idx))
 	for i, k := range idx {
 		labels[i] = j.Train[k].Label
@@ -305,34 +287,10 @@ func EvaluateImages(m *vit.Model, p vit.Processor, ims []data.Image, batch int) 
 // SaveModel implements Job: a HuggingFace ViT folder with its processor.
 func (j *ImageJob) SaveModel(dir string) error { return vit.Save(dir, j.Model, j.Processor) }
 
-// imageState is the image job's position: the epoch and how far into it.
-type imageState struct {
-	Epoch int `json:"epoch"`
-	Pos   int `json:"pos"`
-}
-
 // DataState implements Job.
-func (j *ImageJob) DataState() json.RawMessage {
-	b, _ := json.Marshal(imageState{j.epoch, j.pos})
-	return b
-}
+func (j *ImageJob) DataState() json.RawMessage { return j.walk.state() }
 
 // SetDataState implements Job.
 func (j *ImageJob) SetDataState(b json.RawMessage) error {
-	var st imageState
-	if err := json.Unmarshal(b, &st); err != nil {
-		return fmt.Errorf("train: image data state: %w", err)
-	}
-	if st.Pos < 0 || st.Pos > len(j.Train) || st.Epoch < 0 {
-		return fmt.Errorf("train: image data state %+v does not fit %d training images", st, len(j.Train))
-	}
-	j.epoch, j.pos = st.Epoch, st.Pos
-	j.order = j.epochOrder()
-	return nil
-}
-
-// epochOrder is the order of the training images in the current epoch,
-// drawn from the seed and the epoch number.
-func (j *ImageJob) epochOrder() []int {
-	return tensor.NewRNG(tensor.Mix64(j.Data.Seed ^ tensor.Mix64(uint64(j.epoch)+1))).Perm(len(j.Train))
+	return j.walk.setState(b, j.Data.Seed, len(j.Train), "image")
 }
