@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -71,5 +72,67 @@ func TestClassifyText(t *testing.T) {
 	os.WriteFile(long, []byte(strings.Repeat("the ", 30)+"\n"), 0o644)
 	if out, code := attn(t, "classify", "--model", dir, long); code == 0 || !strings.Contains(out, "line 1 has 32 tokens; the model takes at most 24") {
 		t.Errorf("a line too long: exit %d\n%s", code, out)
+	}
+}
+
+// TestTrainTextClassifier fine-tunes the tiny BERT in testdata (a masked-LM
+// checkpoint, so a new classifier is drawn) on labelled lines, and checks
+// that it learns, saves a classifier that attn classify runs, resumes from
+// the recorded file, and refuses bad data.
+func TestTrainTextClassifier(t *testing.T) {
+	base := bertFolder(t)
+	tmp := t.TempDir()
+	var b strings.Builder
+	b.WriteString("sentence\tlabel\n") // a header
+	for i := range 240 {
+		if i%2 == 0 {
+			fmt.Fprintf(&b, "paris is the capital\tyes\n")
+		} else {
+			fmt.Fprintf(&b, "the capital of france .\tno\n")
+		}
+	}
+	data := filepath.Join(tmp, "train.tsv")
+	os.WriteFile(data, []byte(b.String()), 0o644)
+	dir := filepath.Join(tmp, "run")
+	out, code := attn(t, "train", "--model", base, "--data", data, "--epochs", "2", "--batch", "8", "--lr", "1e-3", "--out", dir, "--workers", "1")
+	if code != 0 || !strings.Contains(out, "a new classifier for 2 labels: no, yes") || !strings.Contains(out, "216 training and 24 validation texts, 8 per step, 54 steps (2 epochs)") {
+		t.Fatalf("attn train --model BERT --data: exit %d\n%s", code, out)
+	}
+	if !strings.Contains(out, "validation accuracy 1.0000") {
+		t.Errorf("two kinds of sentence, two epochs: not all told apart\n%s", out)
+	}
+	lines := filepath.Join(tmp, "lines.txt")
+	os.WriteFile(lines, []byte("paris is the capital\nthe capital of france .\n"), 0o644)
+	out, code = attn(t, "classify", "--model", dir, "--top-k", "1", "--json", lines)
+	if code != 0 || !strings.Contains(out, `"label":"yes"`) || !strings.Contains(out, `"label":"no"`) || strings.Index(out, `"yes"`) > strings.Index(out, `"no"`) {
+		t.Errorf("attn classify with the fine-tuned model: exit %d\n%s", code, out)
+	}
+	out, code = attn(t, "train", "--resume", dir, "--steps", "60")
+	if code != 0 || !strings.Contains(out, "resuming") || !strings.Contains(out, "step 60") {
+		t.Errorf("attn train --resume: exit %d\n%s", code, out)
+	}
+	if out, code := attn(t, "train", "--resume", dir, "--lr", "1"); code == 0 || !strings.Contains(out, "--lr cannot change a run being resumed") {
+		t.Errorf("resuming with --lr: exit %d\n%s", code, out)
+	}
+	os.WriteFile(data, []byte("changed\tyes\n"), 0o644)
+	if out, code := attn(t, "train", "--resume", dir, "--steps", "70"); code == 0 || !strings.Contains(out, "differs from the file the run started on") {
+		t.Errorf("resuming on a changed file: exit %d\n%s", code, out)
+	}
+	for _, c := range []struct{ content, want string }{
+		{"only text\n", "want text<TAB>label or text<TAB>text<TAB>label, got 1 fields"},
+		{"a\tb\tc\td\n", "got 4 fields"},
+		{"\n\n", "has no labelled texts"},
+		{"paris\tyes\n", "too few to hold out a validation set"},
+	} {
+		os.WriteFile(data, []byte(c.content), 0o644)
+		if out, code := attn(t, "train", "--model", base, "--data", data, "--out", filepath.Join(tmp, "bad")); code == 0 || !strings.Contains(out, c.want) {
+			t.Errorf("data %q: exit %d\n%s; want %q", c.content, code, out, c.want)
+		}
+	}
+	val := filepath.Join(tmp, "val.tsv")
+	os.WriteFile(data, []byte("paris\tyes\nfrance\tno\n"), 0o644)
+	os.WriteFile(val, []byte("paris\tmaybe\n"), 0o644)
+	if out, code := attn(t, "train", "--model", base, "--data", data, "--val", val, "--out", filepath.Join(tmp, "bad")); code == 0 || !strings.Contains(out, `val.tsv:1: label "maybe" is not one the training texts have (no, yes)`) {
+		t.Errorf("a validation label the training texts lack: exit %d\n%s", code, out)
 	}
 }

@@ -47,7 +47,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 				typ, _ = model.Type(d)
 			}
 			if typ == transformer.ModelType {
-				return fmt.Errorf("%s is a translation model: attn train --model fine-tunes GPT and ViT models (attn train --resume continues the run that made it)", m)
+				return fmt.Errorf("%s is a translation model: attn train --model fine-tunes GPT, BERT and ViT models (attn train --resume continues the run that made it)", m)
 			}
 		}
 		if r, ok := flagValue(args, "resume"); ok {
@@ -61,6 +61,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			preset, args = "images", append([]string{"--preset", "images"}, args...)
 		case src || typ == transformer.ModelType:
 			preset = "multi30k-de-en"
+		case typ == "bert":
+			return runTrainText(args, stdout, stderr)
 		}
 	}
 	switch preset {

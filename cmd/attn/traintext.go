@@ -1,0 +1,337 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/attn-go/attn/internal/atomicfile"
+	"github.com/attn-go/attn/model/bert"
+	"github.com/attn-go/attn/nn"
+	"github.com/attn-go/attn/tensor"
+	"github.com/attn-go/attn/tokenizer"
+	"github.com/attn-go/attn/train"
+)
+
+// textJobConfig is a text-classification run's job settings in
+// trainer_state.json: the data settings, the files and their hashes.
+type textJobConfig struct {
+	train.TextData
+	MaxLen int         `json:"max_len"`
+	Data   string      `json:"data"`
+	Val    string      `json:"val,omitempty"`
+	Files  sourceFiles `json:"sha256"`
+}
+
+// sourceFiles records the data files a run reads, by absolute path and
+// SHA-256, so that resuming rereads them and refuses any that changed.
+type sourceFiles map[string]string
+
+// read returns the file at *path, making *path absolute and recording its
+// hash the first time, and checking the hash when it is already recorded.
+func (s sourceFiles) read(path *string) ([]byte, error) {
+	b, err := os.ReadFile(*path)
+	if err != nil {
+		return nil, err
+	}
+	if abs, err := filepath.Abs(*path); err == nil {
+		*path = abs
+	}
+	hash := sha256Hex(b)
+	if want, ok := s[*path]; ok && want != hash {
+		return nil, fmt.Errorf("%s differs from the file the run started on (SHA-256 %s…): resuming needs the same data", *path, want[:min(12, len(want))])
+	}
+	s[*path] = hash
+	return b, nil
+}
+
+// labelledText is one line of a classification file: a text (two, tab
+// separated, for a pair) and its label.
+type labelledText struct {
+	text, label string
+	line        int
+}
+
+// readLabelled parses a tab-separated file: "text<TAB>label" or
+// "text<TAB>text<TAB>label" per line, blank lines skipped, and a first
+// line whose last field is "label" taken as a header.
+func readLabelled(path string, b []byte) ([]labelledText, error) {
+	if !utf8.Valid(b) {
+		return nil, fmt.Errorf("%s is not UTF-8 text", path)
+	}
+	var out []labelledText
+	for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		label := strings.TrimSpace(f[len(f)-1])
+		if i == 0 && strings.EqualFold(label, "label") {
+			continue
+		}
+		if len(f) < 2 || len(f) > 3 || label == "" {
+			return nil, fmt.Errorf("%s:%d: want text<TAB>label or text<TAB>text<TAB>label, got %d fields", path, i+1, len(f))
+		}
+		out = append(out, labelledText{strings.Join(f[:len(f)-1], "\t"), label, i + 1})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s has no labelled texts", path)
+	}
+	return out, nil
+}
+
+// labelNames returns the distinct labels in order: numerically when every
+// label is an integer, else alphabetically.
+func labelNames(ex []labelledText) []string {
+	var names []string
+	for _, e := range ex {
+		if !slices.Contains(names, e.label) {
+			names = append(names, e.label)
+		}
+	}
+	numeric := true
+	for _, n := range names {
+		if _, err := strconv.Atoi(n); err != nil {
+			numeric = false
+		}
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		if numeric {
+			x, _ := strconv.Atoi(a)
+			y, _ := strconv.Atoi(b)
+			return x - y
+		}
+		return strings.Compare(a, b)
+	})
+	return names
+}
+
+// runTrainText fine-tunes a BERT folder as a sequence classifier on a file
+// of labelled texts (or resumes such a run).
+func runTrainText(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("attn train --model BERT --data FILE", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	from := fs.String("model", "", "the BERT folder to fine-tune (HuggingFace layout, with vocab.txt or tokenizer.json)")
+	dataFile := fs.String("data", "", "labelled texts, one per line: text<TAB>label, or text<TAB>text<TAB>label for pairs (a first line ending in \"label\" is a header)")
+	valFile := fs.String("val", "", "validation texts in the same form (default: 10% of --data, at most 1,000, held out at random)")
+	out := fs.String("out", "", "run folder (default runs/<name of the --data file>-ft)")
+	resume := fs.String("resume", "", "continue the run in this folder from its last checkpoint")
+	workers := fs.Int("workers", tensor.Workers(), "goroutines for the math")
+	epochs := fs.Float64("epochs", 3, "passes over the training texts (BERT's recipe: 2 to 4)")
+	steps := fs.Int("steps", 0, "optimizer steps (instead of --epochs)")
+	batch := fs.Int("batch", 32, "texts per step")
+	lr := fs.Float64("lr", 2e-5, "peak learning rate of AdamW (BERT's recipe: 2e-5 to 5e-5), after a linear warm-up over 10% of the steps, decaying to 0 along a cosine")
+	maxLen := fs.Int("max-len", 128, "tokens per text at most (longer ones are cut, keeping the final [SEP])")
+	wd := fs.Float64("weight-decay", 0.01, "AdamW weight decay (not on biases and LayerNorms)")
+	smoothing := fs.Float64("label-smoothing", 0, "label smoothing of the cross-entropy")
+	seed := fs.Uint64("seed", 42, "random seed (the new classifier, the held-out split, the order of the texts, dropout)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	tensor.SetWorkers(*workers)
+
+	var m *bert.Model
+	var tok *tokenizer.Pipeline
+	var ckpt string
+	var err error
+	job := textJobConfig{TextData: train.TextData{Batch: *batch, Smoothing: float32(*smoothing), Seed: *seed}, MaxLen: *maxLen,
+		Data: *dataFile, Val: *valFile, Files: sourceFiles{}}
+	cfg := train.RunConfig{Accum: 1, Schedule: "cosine", PeakLR: *lr, WeightDecay: float32(*wd), Beta2: 0.999, Eps: 1e-8, ClipNorm: 1,
+		Seed: *seed, Optimizer: "adamw"}
+	if *resume != "" {
+		for name := range set {
+			if name != "resume" && name != "workers" && name != "steps" {
+				return fmt.Errorf("--%s cannot change a run being resumed (only --steps can)", name)
+			}
+		}
+		if ckpt, err = train.CheckpointDir(*resume); err != nil {
+			return err
+		}
+		st, err := train.ReadState(ckpt)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(st.Job, &job); err != nil {
+			return fmt.Errorf("%s: job settings: %w", ckpt, err)
+		}
+		if job.Files == nil {
+			job.Files = sourceFiles{}
+		}
+		cfg = st.Config
+		if set["steps"] {
+			cfg.Steps = *steps
+		}
+		*from, *out = ckpt, *resume
+	}
+	if *from == "" || job.Data == "" {
+		return errors.New("usage: attn train --model BERT-FOLDER --data FILE [--val FILE] (lines of text<TAB>label)")
+	}
+	if m, tok, err = loadBERT(*from, "train"); err != nil {
+		return err
+	}
+	b, err := job.Files.read(&job.Data)
+	if err != nil {
+		return err
+	}
+	trainTexts, err := readLabelled(job.Data, b)
+	if err != nil {
+		return err
+	}
+	var valTexts []labelledText
+	if job.Val != "" {
+		if b, err = job.Files.read(&job.Val); err != nil {
+			return err
+		}
+		if valTexts, err = readLabelled(job.Val, b); err != nil {
+			return err
+		}
+	} else {
+		held := min(1000, len(trainTexts)/10)
+		if held == 0 {
+			return fmt.Errorf("%s: %d texts are too few to hold out a validation set; give --val", job.Data, len(trainTexts))
+		}
+		perm := tensor.NewRNG(tensor.Mix64(job.Seed ^ 0x7e57)).Perm(len(trainTexts))
+		inVal := make([]bool, len(trainTexts))
+		for _, i := range perm[:held] {
+			inVal[i] = true
+		}
+		var rest []labelledText
+		for i, e := range trainTexts {
+			if inVal[i] {
+				valTexts = append(valTexts, e)
+			} else {
+				rest = append(rest, e)
+			}
+		}
+		trainTexts = rest
+	}
+
+	// The labels: the classifier's own when it has every label of the data,
+	// else a new classifier for the data's labels.
+	names := labelNames(trainTexts)
+	ids := map[string]int{}
+	for i := range m.Labels() {
+		ids[m.Cfg.Label(i)] = i
+	}
+	keep := m.Labels() > 0
+	for _, e := range append(trainTexts[:len(trainTexts):len(trainTexts)], valTexts...) {
+		if _, ok := ids[e.label]; !ok {
+			keep = false
+		}
+	}
+	if !keep {
+		if ckpt != "" {
+			return fmt.Errorf("%s has labels the run's classifier does not", job.Data)
+		}
+		m.ReplaceClassifier(names, job.Seed)
+		clear(ids)
+		for i, n := range names {
+			ids[n] = i
+		}
+		fmt.Fprintf(stdout, "a new classifier for %d labels: %s\n", len(names), strings.Join(names, ", "))
+	}
+	examples := func(set []labelledText, file string) ([]train.TextExample, error) {
+		texts := make([]string, len(set))
+		for i, e := range set {
+			texts[i] = e.text
+		}
+		seqs, types, err := encodeTexts(tok, texts, min(job.MaxLen, m.Cfg.MaxPositions), true)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		out := make([]train.TextExample, len(set))
+		for i, e := range set {
+			l, ok := ids[e.label]
+			if !ok {
+				return nil, fmt.Errorf("%s:%d: label %q is not one the training texts have (%s)", file, e.line, e.label, strings.Join(names, ", "))
+			}
+			out[i] = train.TextExample{IDs: seqs[i], Types: types[i], Label: l}
+		}
+		return out, nil
+	}
+	trainEx, err := examples(trainTexts, job.Data)
+	if err != nil {
+		return err
+	}
+	valEx, err := examples(valTexts, cmp.Or(job.Val, job.Data))
+	if err != nil {
+		return err
+	}
+	tokJSON, err := tok.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	if dir, err := modelDir(*from); err == nil {
+		if raw, err := os.ReadFile(filepath.Join(dir, "tokenizer.json")); err == nil {
+			tokJSON = raw // the model's own, byte for byte
+		}
+	}
+	tj := &train.TextJob{Data: job.TextData, Model: m, Train: trainEx, Val: valEx, Save: func(dir string) error {
+		if err := bert.Save(dir, m); err != nil {
+			return err
+		}
+		return atomicfile.Write(filepath.Join(dir, "tokenizer.json"), tokJSON)
+	}}
+	if err := tj.Check(); err != nil {
+		return err
+	}
+	perEpoch := (len(trainEx) + job.Batch - 1) / job.Batch
+	if ckpt == "" {
+		cfg.Steps = max(1, int(*epochs*float64(perEpoch)+0.5))
+		if set["steps"] {
+			cfg.Steps = *steps
+		}
+		cfg.Warmup = cfg.Steps / 10
+		cfg.EvalEvery, cfg.SaveEvery = perEpoch, perEpoch
+	}
+	if *out == "" {
+		*out = lmRunFolder("", job.Data, true)
+	}
+	if err := notOverwriting(*out, *from); err != nil && ckpt == "" {
+		return err
+	}
+	run := &train.Run{Cfg: cfg, Job: tj, JobConfig: job, Out: *out,
+		Progress: &train.Progress{W: stdout, TTY: train.IsTerminal(stdout), Total: cfg.Steps}}
+	if ckpt != "" {
+		if err := run.Resume(ckpt); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "resuming %s at step %d of %d\n", *out, run.Step(), cfg.Steps)
+	} else {
+		fmt.Fprintf(stdout, "fine-tuning %s (%d layers, width %d; %.1fM parameters) to classify %s: %d training and %d validation texts, %d per step, %d steps (%.3g epochs), AdamW at lr %.2g, on %d cores\n",
+			*from, m.Cfg.Layers, m.Cfg.Hidden, float64(nn.Count(m.Params()))/1e6, filepath.Base(job.Data), len(trainEx), len(valEx),
+			job.Batch, cfg.Steps, float64(cfg.Steps)/float64(perEpoch), cfg.PeakLR, tensor.Workers())
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	ev, err := run.Run(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "done in %s: step %d, validation accuracy %.4f, loss %.4f; run folder %s (ckpt/, metrics.jsonl, loss.png, loss.svg)\n",
+		time.Since(start).Round(time.Second), run.Step(), ev["val_accuracy"], ev["val_loss"], *out)
+	return nil
+}
