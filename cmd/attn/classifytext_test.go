@@ -129,6 +129,23 @@ func TestTrainTextClassifier(t *testing.T) {
 			t.Errorf("data %q: exit %d\n%s; want %q", c.content, code, out, c.want)
 		}
 	}
+	// From scratch: a WordPiece vocabulary learnt from the data, a small
+	// BERT, and the same two kinds of sentence.
+	os.WriteFile(data, []byte(b.String()), 0o644)
+	scratch := filepath.Join(tmp, "scratch")
+	out, code = attn(t, "train", "--preset", "classify", "--data", data, "--vocab", "60", "--d-model", "16", "--layers", "1", "--heads", "2",
+		"--epochs", "2", "--batch", "8", "--lr", "3e-3", "--out", scratch, "--workers", "1")
+	if code != 0 || !strings.Contains(out, "learnt a WordPiece vocabulary of") || !strings.Contains(out, "training a BERT (1 layers, width 16;") || !strings.Contains(out, "validation accuracy 1.0000") {
+		t.Fatalf("attn train --preset classify: exit %d\n%s", code, out)
+	}
+	out, code = attn(t, "classify", "--model", scratch, "--top-k", "1", "--json", lines)
+	if code != 0 || strings.Index(out, `"yes"`) < 0 || strings.Index(out, `"yes"`) > strings.Index(out, `"no"`) {
+		t.Errorf("attn classify with the model trained from scratch: exit %d\n%s", code, out)
+	}
+	if out, code := attn(t, "train", "--model", base, "--data", data, "--vocab", "60"); code == 0 || !strings.Contains(out, "--vocab shapes a model trained from scratch") {
+		t.Errorf("--vocab with --model: exit %d\n%s", code, out)
+	}
+
 	val := filepath.Join(tmp, "val.tsv")
 	os.WriteFile(data, []byte("paris\tyes\nfrance\tno\n"), 0o644)
 	os.WriteFile(val, []byte("paris\tmaybe\n"), 0o644)

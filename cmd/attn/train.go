@@ -66,6 +66,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	switch preset {
+	case "classify":
+		return runTrainText(args, stdout, stderr)
 	case "copy", "reverse":
 		return runTrainCopy(args, stdout, stderr)
 	case "multi30k-de-en":
@@ -161,7 +163,7 @@ func bindLMFlags(fs *flag.FlagSet, p *lmPreset) (apply func()) {
 func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	presetName := fs.String("preset", "shakespeare-char", "what to train: shakespeare-char, baby-gpt (GPT on the embedded Tiny Shakespeare, or on --data), multi30k-de-en (translation), copy or reverse (encoder-decoder on synthetic tasks), digits or images (ViT image classifier; attn train --preset digits -h)")
+	presetName := fs.String("preset", "shakespeare-char", "what to train: shakespeare-char, baby-gpt (GPT on the embedded Tiny Shakespeare, or on --data), multi30k-de-en (translation), copy or reverse (encoder-decoder on synthetic tasks), digits or images (ViT image classifier; attn train --preset digits -h), classify (BERT text classifier; attn train --preset classify -h)")
 	out := fs.String("out", "", "run folder: checkpoint, metrics.jsonl, loss plots (default runs/<preset>, or runs/<name of the --data file>; -ft added when fine-tuning)")
 	resume := fs.String("resume", "", "continue the run in this folder from its last checkpoint")
 	configFile := fs.String("config", "", `JSON file of settings: {"model": {GPT-2 config.json names}, "data": {...}, "train": {...}} (see trainer_state.json of a run); flags override it`)
@@ -185,7 +187,7 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	}
 	p, ok := lmPresets()[*presetName]
 	if !ok {
-		return fmt.Errorf("unknown preset %q (want shakespeare-char, baby-gpt, multi30k-de-en, copy, reverse, digits or images)", *presetName)
+		return fmt.Errorf("unknown preset %q (want shakespeare-char, baby-gpt, multi30k-de-en, copy, reverse, digits, images or classify)", *presetName)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -120,25 +120,58 @@ func labelNames(ex []labelledText) []string {
 	return names
 }
 
+// learnWordPiece learns a cased WordPiece vocabulary for BERT from the
+// training texts, as HF's WordPieceTrainer does: BPE merges over words
+// split at white space and punctuation, word-inner pieces marked "##",
+// then the vocabulary read as WordPiece's (greedy longest match).
+func learnWordPiece(texts []labelledText, size int) (*tokenizer.Pipeline, error) {
+	var corpus strings.Builder
+	for _, e := range texts {
+		corpus.WriteString(strings.ReplaceAll(e.text, "\t", "\n"))
+		corpus.WriteByte('\n')
+	}
+	tr := &tokenizer.BPETrainer{VocabSize: size, MinFrequency: 2, SpecialTokens: []string{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"},
+		ContinuingSubwordPrefix: "##", Workers: tensor.Workers()}
+	bpe, err := tr.Train(strings.NewReader(corpus.String()))
+	if err != nil {
+		return nil, err
+	}
+	var vocab strings.Builder
+	for id := range bpe.VocabSize() {
+		t, ok := bpe.IDToToken(id)
+		if !ok {
+			return nil, fmt.Errorf("tokenizer: the learnt vocabulary has no token %d", id)
+		}
+		vocab.WriteString(t)
+		vocab.WriteByte('\n')
+	}
+	return tokenizer.ParseWordPieceVocab([]byte(vocab.String()), false)
+}
+
 // runTrainText fine-tunes a BERT folder as a sequence classifier on a file
 // of labelled texts (or resumes such a run).
 func runTrainText(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("attn train --model BERT --data FILE", flag.ContinueOnError)
+	fs := flag.NewFlagSet("attn train --model BERT --data FILE (or --preset classify --data FILE)", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	from := fs.String("model", "", "the BERT folder to fine-tune (HuggingFace layout, with vocab.txt or tokenizer.json)")
 	dataFile := fs.String("data", "", "labelled texts, one per line: text<TAB>label, or text<TAB>text<TAB>label for pairs (a first line ending in \"label\" is a header)")
 	valFile := fs.String("val", "", "validation texts in the same form (default: 10% of --data, at most 1,000, held out at random)")
-	out := fs.String("out", "", "run folder (default runs/<name of the --data file>-ft)")
+	out := fs.String("out", "", "run folder (default runs/<name of the --data file>, -ft added when fine-tuning)")
 	resume := fs.String("resume", "", "continue the run in this folder from its last checkpoint")
 	workers := fs.Int("workers", tensor.Workers(), "goroutines for the math")
 	epochs := fs.Float64("epochs", 3, "passes over the training texts (BERT's recipe: 2 to 4)")
 	steps := fs.Int("steps", 0, "optimizer steps (instead of --epochs)")
 	batch := fs.Int("batch", 32, "texts per step")
-	lr := fs.Float64("lr", 2e-5, "peak learning rate of AdamW (BERT's recipe: 2e-5 to 5e-5), after a linear warm-up over 10% of the steps, decaying to 0 along a cosine")
+	lr := fs.Float64("lr", 2e-5, "peak learning rate of AdamW (BERT's fine-tuning recipe: 2e-5 to 5e-5; 5e-4 from scratch), after a linear warm-up over 10% of the steps, decaying to 0 along a cosine")
 	maxLen := fs.Int("max-len", 128, "tokens per text at most (longer ones are cut, keeping the final [SEP])")
 	wd := fs.Float64("weight-decay", 0.01, "AdamW weight decay (not on biases and LayerNorms)")
 	smoothing := fs.Float64("label-smoothing", 0, "label smoothing of the cross-entropy")
 	seed := fs.Uint64("seed", 42, "random seed (the new classifier, the held-out split, the order of the texts, dropout)")
+	fs.String("preset", "", "classify: a BERT classifier trained from scratch (with a WordPiece vocabulary learnt from --data), not fine-tuned")
+	vocab := fs.Int("vocab", 8000, "from scratch: WordPiece vocabulary size")
+	dModel := fs.Int("d-model", 128, "from scratch: model width (feed-forward 4×)")
+	layers := fs.Int("layers", 2, "from scratch: encoder layers")
+	heads := fs.Int("heads", 4, "from scratch: attention heads")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -185,11 +218,18 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 		}
 		*from, *out = ckpt, *resume
 	}
-	if *from == "" || job.Data == "" {
-		return errors.New("usage: attn train --model BERT-FOLDER --data FILE [--val FILE] (lines of text<TAB>label)")
+	if job.Data == "" {
+		return errors.New("usage: attn train --model BERT-FOLDER --data FILE [--val FILE], or attn train --preset classify --data FILE (lines of text<TAB>label)")
 	}
-	if m, tok, err = loadBERT(*from, "train"); err != nil {
-		return err
+	if *from != "" {
+		for _, name := range []string{"vocab", "d-model", "layers", "heads"} {
+			if set[name] && ckpt == "" {
+				return fmt.Errorf("--%s shapes a model trained from scratch (--preset classify); the model from --model keeps its own", name)
+			}
+		}
+		if m, tok, err = loadBERT(*from, "train"); err != nil {
+			return err
+		}
 	}
 	b, err := job.Files.read(&job.Data)
 	if err != nil {
@@ -231,6 +271,19 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 	// The labels: the classifier's own when it has every label of the data,
 	// else a new classifier for the data's labels.
 	names := labelNames(trainTexts)
+	if m == nil { // from scratch
+		start := time.Now()
+		if tok, err = learnWordPiece(trainTexts, *vocab); err != nil {
+			return err
+		}
+		c := bert.DefaultConfig()
+		c.VocabSize, c.Hidden, c.Layers, c.Heads, c.Intermediate = tok.VocabSize(), *dModel, *layers, *heads, 4**dModel
+		c.MaxPositions = job.MaxLen
+		if m, err = bert.New(c, bert.Parts{Pooler: true}, job.Seed); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "learnt a WordPiece vocabulary of %d tokens from %s in %s\n", tok.VocabSize(), filepath.Base(job.Data), time.Since(start).Round(time.Millisecond))
+	}
 	ids := map[string]int{}
 	for i := range m.Labels() {
 		ids[m.Cfg.Label(i)] = i
@@ -283,9 +336,11 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if dir, err := modelDir(*from); err == nil {
-		if raw, err := os.ReadFile(filepath.Join(dir, "tokenizer.json")); err == nil {
-			tokJSON = raw // the model's own, byte for byte
+	if *from != "" {
+		if dir, err := modelDir(*from); err == nil {
+			if raw, err := os.ReadFile(filepath.Join(dir, "tokenizer.json")); err == nil {
+				tokJSON = raw // the model's own, byte for byte
+			}
 		}
 	}
 	tj := &train.TextJob{Data: job.TextData, Model: m, Train: trainEx, Val: valEx, Save: func(dir string) error {
@@ -299,6 +354,9 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 	}
 	perEpoch := (len(trainEx) + job.Batch - 1) / job.Batch
 	if ckpt == "" {
+		if *from == "" && !set["lr"] {
+			cfg.PeakLR = 5e-4 // a model from scratch takes a larger step than fine-tuning
+		}
 		cfg.Steps = max(1, int(*epochs*float64(perEpoch)+0.5))
 		if set["steps"] {
 			cfg.Steps = *steps
@@ -307,10 +365,12 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 		cfg.EvalEvery, cfg.SaveEvery = perEpoch, perEpoch
 	}
 	if *out == "" {
-		*out = lmRunFolder("", job.Data, true)
+		*out = lmRunFolder("", job.Data, *from != "")
 	}
-	if err := notOverwriting(*out, *from); err != nil && ckpt == "" {
-		return err
+	if *from != "" && ckpt == "" {
+		if err := notOverwriting(*out, *from); err != nil {
+			return err
+		}
 	}
 	run := &train.Run{Cfg: cfg, Job: tj, JobConfig: job, Out: *out,
 		Progress: &train.Progress{W: stdout, TTY: train.IsTerminal(stdout), Total: cfg.Steps}}
@@ -320,8 +380,12 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "resuming %s at step %d of %d\n", *out, run.Step(), cfg.Steps)
 	} else {
-		fmt.Fprintf(stdout, "fine-tuning %s (%d layers, width %d; %.1fM parameters) to classify %s: %d training and %d validation texts, %d per step, %d steps (%.3g epochs), AdamW at lr %.2g, on %d cores\n",
-			*from, m.Cfg.Layers, m.Cfg.Hidden, float64(nn.Count(m.Params()))/1e6, filepath.Base(job.Data), len(trainEx), len(valEx),
+		what := "fine-tuning " + *from
+		if *from == "" {
+			what = "training a BERT"
+		}
+		fmt.Fprintf(stdout, "%s (%d layers, width %d; %.1fM parameters) to classify %s: %d training and %d validation texts, %d per step, %d steps (%.3g epochs), AdamW at lr %.2g, on %d cores\n",
+			what, m.Cfg.Layers, m.Cfg.Hidden, float64(nn.Count(m.Params()))/1e6, filepath.Base(job.Data), len(trainEx), len(valEx),
 			job.Batch, cfg.Steps, float64(cfg.Steps)/float64(perEpoch), cfg.PeakLR, tensor.Workers())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
