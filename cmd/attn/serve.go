@@ -66,7 +66,7 @@ type server struct {
 }
 
 // endpoints names the one endpoint that runs each kind of model (a ViT
-// without a classifier embeds, see endpoint).
+// without a classifier embeds, a BERT with one classifies; see endpoint).
 var endpoints = map[string]string{
 	"gpt2": "/v1/generate", "t5": "/v1/generate", "mt5": "/v1/generate",
 	"bert": "/v1/embed", transformer.ModelType: "/v1/translate", "marian": "/v1/translate",
@@ -75,8 +75,11 @@ var endpoints = map[string]string{
 
 // endpoint is the server's one POST endpoint.
 func (s *server) endpoint() string {
-	if s.vit != nil && !s.vit.HasClassifier() {
+	switch {
+	case s.vit != nil && !s.vit.HasClassifier():
 		return "/v1/embed"
+	case s.bert != nil && s.bert.Labels() > 0:
+		return "/v1/classify"
 	}
 	return endpoints[s.typ]
 }
@@ -449,17 +452,38 @@ func (s *server) translate(ctx context.Context, req translateRequest) (*translat
 }
 
 type classifyRequest struct {
-	Images [][]byte `json:"images"` // PNG, JPEG or GIF files, base64 in the JSON
+	Images [][]byte `json:"images"` // PNG, JPEG or GIF files, base64 in the JSON (a ViT)
+	Input  []string `json:"input"`  // texts, a tab between the two of a pair (a BERT)
 	TopK   int      `json:"top_k"`
 }
 
 type classifyResponse struct {
-	Labels [][]label `json:"labels"` // per image, most probable first
+	Labels [][]label `json:"labels"` // per image or text, most probable first
 }
 
 func (s *server) classify(ctx context.Context, req classifyRequest) (*classifyResponse, error) {
 	if req.TopK < 1 {
 		return nil, fmt.Errorf(`"top_k" is %d; want at least 1`, req.TopK)
+	}
+	if s.bert != nil {
+		if req.Images != nil {
+			return nil, errors.New(`this server classifies texts: send "input", not "images"`)
+		}
+		if err := checkInputs(req.Input); err != nil {
+			return nil, err
+		}
+		if err := s.lock(ctx); err != nil {
+			return nil, err
+		}
+		defer s.mu.Unlock()
+		labels, err := classifyTexts(s.bert, s.bertTok, req.Input, req.TopK)
+		if err != nil {
+			return nil, err
+		}
+		return &classifyResponse{Labels: labels}, nil
+	}
+	if req.Input != nil {
+		return nil, errors.New(`this server classifies images: send "images", not "input"`)
 	}
 	if err := s.lock(ctx); err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -306,5 +307,46 @@ func TestServeT5(t *testing.T) {
 func TestServeWrongModel(t *testing.T) {
 	if _, err := newServer(t.TempDir()); err == nil || !strings.Contains(err.Error(), "holds no model") {
 		t.Errorf("an empty folder: %v", err)
+	}
+}
+
+// TestServeClassifyText: a BERT sequence classifier answers
+// /v1/classify with what attn classify prints, and refuses images.
+func TestServeClassifyText(t *testing.T) {
+	dir := bertFolderOf(t, "bert-tiny-cls")
+	ts := serveDir(t, dir)
+	code, v := post(t, ts.URL+"/v1/classify", `{"input": ["Paris is the capital of France.", "the capital\tof france"], "top_k": 2}`)
+	raw, _ := json.Marshal(v["labels"])
+	var got [][]label
+	json.Unmarshal(raw, &got)
+	in := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(in, []byte("Paris is the capital of France.\nthe capital\tof france\n"), 0o644)
+	out, _ := attn(t, "classify", "--model", dir, "--top-k", "2", "--json", in)
+	var want [][]label
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r struct{ Labels []label }
+		json.Unmarshal([]byte(line), &r)
+		want = append(want, r.Labels)
+	}
+	if code != http.StatusOK || len(got) != 2 || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("classify: status %d\nserved        %v\nattn classify %v", code, got, want)
+	}
+	for _, tc := range []struct{ body, says string }{
+		{`{"input": [], "top_k": 1}`, `"input" has 0 texts`},
+		{`{"images": ["aGk="], "top_k": 1}`, `this server classifies texts: send "input"`},
+		{`{"input": ["a"], "top_k": 0}`, `"top_k" is 0`},
+	} {
+		if code, v := post(t, ts.URL+"/v1/classify", tc.body); code != 400 || !strings.Contains(v["error"].(string), tc.says) {
+			t.Errorf("body %q: status %d, %v; want 400 naming %q", tc.body, code, v, tc.says)
+		}
+	}
+	resp, err := http.Get(ts.URL + "/v1/model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m struct{ Endpoint string }
+	if json.NewDecoder(resp.Body).Decode(&m); m.Endpoint != "/v1/classify" {
+		t.Errorf("/v1/model endpoint %q; want /v1/classify", m.Endpoint)
 	}
 }
