@@ -45,8 +45,8 @@ func (j *TextJob) Check() error {
 		return fmt.Errorf("train: label smoothing %v outside [0, 1)", j.Data.Smoothing)
 	case len(j.Train) == 0 || len(j.Val) == 0:
 		return fmt.Errorf("train: need training and validation texts (have %d and %d)", len(j.Train), len(j.Val))
-	case j.Model.Labels() == 0:
-		return fmt.Errorf("train: the model has no sequence classifier")
+	case j.Model.Labels() < 2:
+		return fmt.Errorf("train: the model has %d classifier outputs; a single-label classifier has at least two", j.Model.Labels())
 	}
 	for _, set := range []struct {
 		name string

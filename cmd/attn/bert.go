@@ -168,32 +168,33 @@ func runFillMask(args []string, stdout, stderr io.Writer) error {
 
 // encodeTexts tokenizes texts for a BERT classifier, with special tokens; a
 // text holding a tab is a pair (the two sides as segments 0 and 1, as NLI
-// and paraphrase classifiers take them). A sequence over maxLen tokens is
-// cut to maxLen, keeping its final [SEP], when truncate is set, and is an
-// error otherwise.
-func encodeTexts(tok *tokenizer.Pipeline, texts []string, maxLen int, truncate bool) (ids, types [][]int, err error) {
+// and paraphrase classifiers take them). Sequences are cut to maxLen
+// tokens as HF's tokenizers truncate for a classifier (longest_first: a
+// pair loses tokens from its longer side, and keeps both [SEP]s); the
+// tokenizer's own padding is left off. first is the line number of
+// texts[0], for errors.
+func encodeTexts(tok *tokenizer.Pipeline, texts []string, maxLen, first int) (ids, types [][]int, err error) {
+	if maxLen < 3 {
+		return nil, nil, fmt.Errorf("sequences of at most %d tokens cannot hold [CLS], a token and [SEP]", maxLen)
+	}
+	t := *tok
+	t.Truncation = &tokenizer.Truncation{MaxLength: maxLen, Strategy: "LongestFirst", Direction: "Right"}
+	t.Padding = nil
 	for i, text := range texts {
 		var e *tokenizer.Encoding
 		if a, b, pair := strings.Cut(text, "\t"); pair {
-			e, err = tok.EncodePair(a, b)
+			e, err = t.EncodePair(a, b)
 		} else {
-			e, err = tok.Encode(text)
+			e, err = t.Encode(text)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("line %d: %w", i+1, err)
+			return nil, nil, fmt.Errorf("line %d: %w", first+i, err)
 		}
-		id, ty := e.IDs, e.TypeIDs
-		if len(ty) != len(id) {
-			ty = make([]int, len(id))
+		ty := e.TypeIDs
+		if len(ty) != len(e.IDs) {
+			ty = make([]int, len(e.IDs))
 		}
-		if len(id) > maxLen {
-			if !truncate {
-				return nil, nil, fmt.Errorf("line %d has %d tokens; the model takes at most %d", i+1, len(id), maxLen)
-			}
-			id = append(id[:maxLen-1:maxLen-1], id[len(id)-1])
-			ty = append(ty[:maxLen-1:maxLen-1], ty[len(ty)-1])
-		}
-		ids, types = append(ids, id), append(types, ty)
+		ids, types = append(ids, e.IDs), append(types, ty)
 	}
 	return ids, types, nil
 }
@@ -208,9 +209,11 @@ func batchTexts(m *bert.Model, ids, types [][]int) (flat, flatTypes []int, pad [
 	return flat, flatTypes, pad, b, t
 }
 
-// classifyTexts returns the k best labels of each text (see Config.Scores).
-func classifyTexts(m *bert.Model, tok *tokenizer.Pipeline, texts []string, k int) ([][]label, error) {
-	seqs, types, err := encodeTexts(tok, texts, m.Cfg.MaxPositions, false)
+// classifyTexts returns the k best labels of each text (see Config.Scores),
+// texts longer than the model's positions cut as encodeTexts cuts them;
+// first numbers texts[0] in errors.
+func classifyTexts(m *bert.Model, tok *tokenizer.Pipeline, texts []string, k, first int) ([][]label, error) {
+	seqs, types, err := encodeTexts(tok, texts, m.Cfg.MaxPositions, first)
 	if err != nil {
 		return nil, err
 	}
@@ -244,11 +247,13 @@ func runClassifyText(dir string, args []string, topK, batch int, asJSON bool, st
 	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
+	line := 1
 	return eachBatch(firstArg(args), batch, func(lines []string) error {
-		labels, err := classifyTexts(m, tok, lines, topK)
+		labels, err := classifyTexts(m, tok, lines, topK, line)
 		if err != nil {
 			return err
 		}
+		line += len(lines)
 		for i, text := range lines {
 			if asJSON {
 				line, _ := json.Marshal(struct {

@@ -37,7 +37,7 @@ func TestClassifyText(t *testing.T) {
 		}
 		// The same line through the model directly; a pair gets token
 		// types 1 after its first [SEP].
-		seqs, types, err := encodeTexts(tok, lines[i:i+1], 24, false)
+		seqs, types, err := encodeTexts(tok, lines[i:i+1], 24, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,10 +68,35 @@ func TestClassifyText(t *testing.T) {
 	if out, code := attn(t, "classify", "--model", bertFolder(t), in); code == 0 || !strings.Contains(out, "has no sequence classifier") {
 		t.Errorf("attn classify with a BERT without a classifier: exit %d\n%s", code, out)
 	}
+	// Longer texts are cut to the model's 24 positions as HF cuts them
+	// (longest_first): a pair keeps both [SEP]s and tokens of both sides.
+	_, tok2, _ := loadBERT(dir, "classify")
+	seqs, types, err := encodeTexts(tok2, []string{strings.Repeat("the ", 30), strings.Repeat("the ", 30) + "\tparis is"}, 24, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sep, _ := tok2.TokenToID("[SEP]")
+	cls, _ := tok2.TokenToID("[CLS]")
+	if len(seqs[0]) != 24 || seqs[0][0] != cls || seqs[0][23] != sep {
+		t.Errorf("a long text cut to %v", seqs[0])
+	}
+	seps, ones := 0, 0
+	for i, id := range seqs[1] {
+		if id == sep {
+			seps++
+		}
+		ones += types[1][i]
+	}
+	if len(seqs[1]) != 24 || seps != 2 || ones != 3 { // "paris is" [SEP] in segment 1
+		t.Errorf("a long pair cut to %v, types %v", seqs[1], types[1])
+	}
+	if _, _, err := encodeTexts(tok2, []string{"paris"}, 2, 1); err == nil {
+		t.Error("sequences of 2 tokens: want an error")
+	}
 	long := filepath.Join(t.TempDir(), "long.txt")
 	os.WriteFile(long, []byte(strings.Repeat("the ", 30)+"\n"), 0o644)
-	if out, code := attn(t, "classify", "--model", dir, long); code == 0 || !strings.Contains(out, "line 1 has 32 tokens; the model takes at most 24") {
-		t.Errorf("a line too long: exit %d\n%s", code, out)
+	if out, code := attn(t, "classify", "--model", dir, long); code != 0 || strings.Count(out, "\n") != 4 {
+		t.Errorf("a line longer than the model's positions: exit %d\n%s", code, out)
 	}
 }
 
@@ -119,6 +144,8 @@ func TestTrainTextClassifier(t *testing.T) {
 		t.Errorf("resuming on a changed file: exit %d\n%s", code, out)
 	}
 	for _, c := range []struct{ content, want string }{
+		{"\ttext\tlabel\n0\tparis\tyes\n", "the header starts with an empty column, as pandas writes its index"},
+		{strings.Repeat("paris\tyes\n", 30), `every text has the label "yes"; a classifier needs at least two`},
 		{"only text\n", "want text<TAB>label or text<TAB>text<TAB>label, got 1 fields"},
 		{"a\tb\tc\td\n", "got 4 fields"},
 		{"\n\n", "has no labelled texts"},
@@ -145,11 +172,29 @@ func TestTrainTextClassifier(t *testing.T) {
 	if out, code := attn(t, "train", "--model", base, "--data", data, "--vocab", "60"); code == 0 || !strings.Contains(out, "--vocab shapes a model trained from scratch") {
 		t.Errorf("--vocab with --model: exit %d\n%s", code, out)
 	}
+	for _, flags := range [][]string{{"--max-len", "2"}, {"--epochs", "0"}} {
+		if out, code := attn(t, append([]string{"train", "--model", base, "--data", data}, flags...)...); code == 0 || !strings.Contains(out, flags[0]+" ") {
+			t.Errorf("%v: exit %d\n%s", flags, code, out)
+		}
+	}
+	// The model trained from scratch says it is cased, for HF's tokenizer.
+	cfg, _ := os.ReadFile(filepath.Join(scratch, "ckpt", "tokenizer_config.json"))
+	if !strings.Contains(string(cfg), `"do_lower_case": false`) {
+		t.Errorf("tokenizer_config.json: %s", cfg)
+	}
+	if _, err := os.Stat(filepath.Join(scratch, "ckpt", "vocab.txt")); err != nil {
+		t.Error(err)
+	}
+	// Trailing tabs are ignored.
+	os.WriteFile(data, []byte(strings.ReplaceAll(b.String(), "\n", "\t\n")), 0o644)
+	if out, code := attn(t, "train", "--model", base, "--data", data, "--steps", "1", "--out", filepath.Join(tmp, "tabs")); code != 0 {
+		t.Errorf("lines ending in a tab: exit %d\n%s", code, out)
+	}
 
 	val := filepath.Join(tmp, "val.tsv")
 	os.WriteFile(data, []byte("paris\tyes\nfrance\tno\n"), 0o644)
 	os.WriteFile(val, []byte("paris\tmaybe\n"), 0o644)
-	if out, code := attn(t, "train", "--model", base, "--data", data, "--val", val, "--out", filepath.Join(tmp, "bad")); code == 0 || !strings.Contains(out, `val.tsv:1: label "maybe" is not one the training texts have (no, yes)`) {
+	if out, code := attn(t, "train", "--model", base, "--data", data, "--val", val, "--out", filepath.Join(tmp, "bad")); code == 0 || !strings.Contains(out, `val.tsv:1: label "maybe" is not one of the classifier's (no, yes)`) {
 		t.Errorf("a validation label the training texts lack: exit %d\n%s", code, out)
 	}
 }

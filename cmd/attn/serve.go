@@ -476,7 +476,7 @@ func (s *server) classify(ctx context.Context, req classifyRequest) (*classifyRe
 			return nil, err
 		}
 		defer s.mu.Unlock()
-		labels, err := classifyTexts(s.bert, s.bertTok, req.Input, req.TopK)
+		labels, err := classifyTexts(s.bert, s.bertTok, req.Input, req.TopK, 1)
 		if err != nil {
 			return nil, err
 		}

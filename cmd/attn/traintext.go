@@ -66,21 +66,25 @@ type labelledText struct {
 }
 
 // readLabelled parses a tab-separated file: "text<TAB>label" or
-// "text<TAB>text<TAB>label" per line, blank lines skipped, and a first
-// line whose last field is "label" taken as a header.
+// "text<TAB>text<TAB>label" per line (tabs at the end of a line ignored),
+// blank lines skipped, and a first line whose last field is "label" taken
+// as a header.
 func readLabelled(path string, b []byte) ([]labelledText, error) {
 	if !utf8.Valid(b) {
 		return nil, fmt.Errorf("%s is not UTF-8 text", path)
 	}
 	var out []labelledText
 	for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
-		line = strings.TrimSuffix(line, "\r")
+		line = strings.TrimRight(strings.TrimSuffix(line, "\r"), "\t")
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
 		f := strings.Split(line, "\t")
 		label := strings.TrimSpace(f[len(f)-1])
 		if i == 0 && strings.EqualFold(label, "label") {
+			if len(f) > 1 && strings.TrimSpace(f[0]) == "" {
+				return nil, fmt.Errorf("%s:1: the header starts with an empty column, as pandas writes its index (to_csv(..., index=False) leaves it out)", path)
+			}
 			continue
 		}
 		if len(f) < 2 || len(f) > 3 || label == "" {
@@ -118,6 +122,43 @@ func labelNames(ex []labelledText) []string {
 		return strings.Compare(a, b)
 	})
 	return names
+}
+
+// tokenizerFiles returns the tokenizer files a classifier's folder gets:
+// those of the model it was fine-tuned from, byte for byte (HF reads
+// tokenizer_config.json, and its do_lower_case, beside tokenizer.json), or
+// for a model trained from scratch its tokenizer.json, vocab.txt and a
+// tokenizer_config.json saying the vocabulary is cased.
+func tokenizerFiles(tok *tokenizer.Pipeline, from string, maxLen int) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	if from != "" {
+		dir, err := modelDir(from)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range []string{"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"} {
+			if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+				files[name] = b
+			}
+		}
+	}
+	if files["tokenizer.json"] == nil {
+		b, err := tok.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		files["tokenizer.json"] = b
+	}
+	if from == "" {
+		var vocab strings.Builder
+		for id := range tok.VocabSize() {
+			t, _ := tok.IDToToken(id)
+			vocab.WriteString(t + "\n")
+		}
+		files["vocab.txt"] = []byte(vocab.String())
+		files["tokenizer_config.json"] = []byte(fmt.Sprintf(`{"tokenizer_class": "BertTokenizer", "do_lower_case": false, "model_max_length": %d}`+"\n", maxLen))
+	}
+	return files, nil
 }
 
 // learnWordPiece learns a cased WordPiece vocabulary for BERT from the
@@ -218,6 +259,9 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 		}
 		*from, *out = ckpt, *resume
 	}
+	if job.MaxLen < 3 {
+		return fmt.Errorf("--max-len %d: a sequence needs [CLS], a token and [SEP]", job.MaxLen)
+	}
 	if job.Data == "" {
 		return errors.New("usage: attn train --model BERT-FOLDER --data FILE [--val FILE], or attn train --preset classify --data FILE (lines of text<TAB>label)")
 	}
@@ -268,9 +312,19 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 		trainTexts = rest
 	}
 
-	// The labels: the classifier's own when it has every label of the data,
-	// else a new classifier for the data's labels.
+	// The labels: the classifier's own when it is a single-label one that
+	// has every label of the data (integer labels count as output indices
+	// where its outputs have HF's default names, LABEL_i), else a new
+	// classifier for the labels of the training texts (and of the texts
+	// held out from them).
+	all := append(trainTexts[:len(trainTexts):len(trainTexts)], valTexts...)
 	names := labelNames(trainTexts)
+	if job.Val == "" { // held out at random: a rare label may have landed there alone
+		names = labelNames(all)
+	}
+	if len(names) < 2 {
+		return fmt.Errorf("%s: every text has the label %q; a classifier needs at least two", job.Data, names[0])
+	}
 	if m == nil { // from scratch
 		start := time.Now()
 		if tok, err = learnWordPiece(trainTexts, *vocab); err != nil {
@@ -287,9 +341,13 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 	ids := map[string]int{}
 	for i := range m.Labels() {
 		ids[m.Cfg.Label(i)] = i
+		if m.Cfg.Label(i) == "LABEL_"+strconv.Itoa(i) {
+			ids[strconv.Itoa(i)] = i
+		}
 	}
-	keep := m.Labels() > 0
-	for _, e := range append(trainTexts[:len(trainTexts):len(trainTexts)], valTexts...) {
+	pt := m.Cfg.ProblemType
+	keep := m.Labels() >= 2 && (pt == "" || pt == "single_label_classification")
+	for _, e := range all {
 		if _, ok := ids[e.label]; !ok {
 			keep = false
 		}
@@ -310,7 +368,7 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 		for i, e := range set {
 			texts[i] = e.text
 		}
-		seqs, types, err := encodeTexts(tok, texts, min(job.MaxLen, m.Cfg.MaxPositions), true)
+		seqs, types, err := encodeTexts(tok, texts, min(job.MaxLen, m.Cfg.MaxPositions), 1)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
@@ -318,7 +376,7 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 		for i, e := range set {
 			l, ok := ids[e.label]
 			if !ok {
-				return nil, fmt.Errorf("%s:%d: label %q is not one the training texts have (%s)", file, e.line, e.label, strings.Join(names, ", "))
+				return nil, fmt.Errorf("%s:%d: label %q is not one of the classifier's (%s)", file, e.line, e.label, strings.Join(names, ", "))
 			}
 			out[i] = train.TextExample{IDs: seqs[i], Types: types[i], Label: l}
 		}
@@ -332,28 +390,29 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tokJSON, err := tok.MarshalJSON()
+	files, err := tokenizerFiles(tok, *from, m.Cfg.MaxPositions)
 	if err != nil {
 		return err
-	}
-	if *from != "" {
-		if dir, err := modelDir(*from); err == nil {
-			if raw, err := os.ReadFile(filepath.Join(dir, "tokenizer.json")); err == nil {
-				tokJSON = raw // the model's own, byte for byte
-			}
-		}
 	}
 	tj := &train.TextJob{Data: job.TextData, Model: m, Train: trainEx, Val: valEx, Save: func(dir string) error {
 		if err := bert.Save(dir, m); err != nil {
 			return err
 		}
-		return atomicfile.Write(filepath.Join(dir, "tokenizer.json"), tokJSON)
+		for name, b := range files {
+			if err := atomicfile.Write(filepath.Join(dir, name), b); err != nil {
+				return err
+			}
+		}
+		return nil
 	}}
 	if err := tj.Check(); err != nil {
 		return err
 	}
 	perEpoch := (len(trainEx) + job.Batch - 1) / job.Batch
 	if ckpt == "" {
+		if !(*epochs > 0) && !set["steps"] {
+			return fmt.Errorf("--epochs %v: want a positive number (or --steps)", *epochs)
+		}
 		if *from == "" && !set["lr"] {
 			cfg.PeakLR = 5e-4 // a model from scratch takes a larger step than fine-tuning
 		}

@@ -116,7 +116,7 @@ func newModel(c Config, parts Parts, rng *tensor.RNG) (*Model, error) {
 	if parts.Labels < 0 || parts.Labels > 0 && !parts.Pooler {
 		return nil, fmt.Errorf("bert: a classifier of %d labels needs the pooler (pooler %v)", parts.Labels, parts.Pooler)
 	}
-	if err := c.Labels.Check(parts.Labels); len(c.Labels) > 0 && err != nil {
+	if err := c.Labels.Check(parts.Labels); parts.Labels > 0 && err != nil {
 		return nil, fmt.Errorf("bert: %w", err)
 	}
 	d, std, w := c.Hidden, float64(c.InitRange), hf.Init{RNG: rng}
@@ -285,11 +285,13 @@ func (m *Model) Labels() int {
 	return m.Classifier.Weight.Value.Shape[0]
 }
 
-// ReplaceClassifier gives the model a new sequence classifier for labels
-// (and a pooler, if it has none), drawn as HF initialises them: weights
-// from N(0, initializer_range²), biases 0. This is how a pretrained BERT
-// becomes a BertForSequenceClassification to fine-tune.
+// ReplaceClassifier gives the model a new single-label classifier for
+// labels (and a pooler, if it has none), drawn as HF initialises them:
+// weights from N(0, initializer_range²), biases 0. This is how a pretrained
+// BERT becomes a BertForSequenceClassification to fine-tune, which has no
+// masked-LM head: the head goes.
 func (m *Model) ReplaceClassifier(labels []string, seed uint64) {
+	m.Head, m.Cfg.ProblemType = nil, ""
 	w, d, std := hf.Init{RNG: tensor.NewRNG(seed)}, m.Cfg.Hidden, float64(m.Cfg.InitRange)
 	if m.Pooler == nil {
 		m.Pooler = &Dense{Dense: &nn.Linear{Weight: w.Normal(std, d, d), Bias: w.Fill(0, d)}}

@@ -84,5 +84,12 @@ func (m *Model) architecture() string {
 func Save(dir string, m *Model) error {
 	cfg := m.Cfg
 	cfg.arch = m.architecture()
+	if n := m.Labels(); n > 0 && len(cfg.Labels) == 0 { // HF counts the outputs by id2label
+		names := make([]string, n)
+		for i := range names {
+			names[i] = cfg.Label(i)
+		}
+		cfg.Labels = hf.LabelsOf(names)
+	}
 	return hf.Save(dir, cfg, m.Tensors())
 }

@@ -118,3 +118,50 @@ func TestScores(t *testing.T) {
 		t.Errorf("one output (regression) %+v; want the value itself", r)
 	}
 }
+
+// TestClassifierConfigEdges: id2label in the config of a model without a
+// classifier is ignored (HF writes LABEL_0 and LABEL_1 into most configs),
+// a classifier saved without names gets HF's LABEL_i for every output (HF
+// counts a head's outputs by id2label), heads that are not built are
+// refused by name, and ReplaceClassifier starts a single-label head
+// without the masked-LM head.
+func TestClassifierConfigEdges(t *testing.T) {
+	var c Config
+	if err := json.Unmarshal([]byte(`{"hidden_size": 32, "num_attention_heads": 4, "num_hidden_layers": 1, "intermediate_size": 37, "vocab_size": 50, "id2label": {"0": "LABEL_0", "1": "LABEL_1"}}`), &c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(c, Parts{Pooler: true}, 1); err != nil {
+		t.Errorf("a BertModel whose config names two labels: %v", err)
+	}
+	if _, err := New(c, Parts{Pooler: true, Labels: 1}, 1); err == nil {
+		t.Error("a one-output classifier with id2label key 1: want an error")
+	}
+	for _, arch := range []string{"BertForTokenClassification", "BertForQuestionAnswering", "BertForMultipleChoice"} {
+		if err := json.Unmarshal([]byte(`{"architectures": ["`+arch+`"]}`), &c); err == nil || !strings.Contains(err.Error(), arch) {
+			t.Errorf("architectures %s: %v; want an error naming it", arch, err)
+		}
+	}
+
+	m := load(t, "bert-tiny-cls")
+	m.Cfg.Labels = nil
+	dir := t.TempDir()
+	if err := Save(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(dir)
+	if err != nil || len(back.Cfg.Labels) != 3 || back.Cfg.Label(2) != "LABEL_2" {
+		t.Errorf("a classifier saved without names: %v, id2label %v", err, back.Cfg.Labels)
+	}
+
+	pre := load(t, "bert-tiny") // BertForPreTraining: pooler and MLM head
+	pre.Cfg.ProblemType = "regression"
+	pre.ReplaceClassifier([]string{"a", "b"}, 1)
+	if pre.Head != nil || pre.Cfg.ProblemType != "" || pre.Labels() != 2 {
+		t.Errorf("after ReplaceClassifier: head %v, problem_type %q, %d labels", pre.Head != nil, pre.Cfg.ProblemType, pre.Labels())
+	}
+	for _, p := range pre.Params() {
+		if strings.HasPrefix(p.Name, "cls.") {
+			t.Errorf("parameter %s kept after ReplaceClassifier", p.Name)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package bert
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/nn"
@@ -145,6 +146,15 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	}{plain: plain(DefaultConfig())}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
+	}
+	for _, a := range v.Architectures {
+		switch a {
+		case "BertModel", "BertForMaskedLM", "BertForPreTraining", "BertForSequenceClassification", "BertLMHeadModel":
+		default:
+			if strings.HasPrefix(a, "Bert") { // a head that is not built (token classification, QA, ...)
+				return fmt.Errorf("bert: architectures %q: only BertModel, BertForMaskedLM, BertForPreTraining and BertForSequenceClassification are built", a)
+			}
+		}
 	}
 	switch {
 	case v.ModelType != "" && v.ModelType != "bert":
