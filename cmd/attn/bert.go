@@ -255,18 +255,7 @@ func runClassifyText(dir string, args []string, topK, batch int, asJSON bool, st
 		}
 		line += len(lines)
 		for i, text := range lines {
-			if asJSON {
-				line, _ := json.Marshal(struct {
-					Text   string  `json:"text"`
-					Labels []label `json:"labels"`
-				}{text, labels[i]})
-				w.Write(append(line, '\n'))
-				continue
-			}
-			fmt.Fprintln(w, text)
-			for _, l := range labels[i] {
-				fmt.Fprintf(w, "  %.4f  %s\n", l.Score, l.Label)
-			}
+			writeLabels(w, "text", text, labels[i], asJSON)
 		}
 		return w.Flush()
 	})

@@ -174,6 +174,22 @@ func classifyImages(m *vit.Model, px []float32, images, k int) ([][]label, error
 	return out, nil
 }
 
+// writeLabels prints one image's or text's labels: a JSON line {key: name,
+// "labels": [...]}, or the name and a line per label.
+func writeLabels(w io.Writer, key, name string, labels []label, asJSON bool) {
+	if asJSON {
+		k, _ := json.Marshal(key)
+		n, _ := json.Marshal(name)
+		l, _ := json.Marshal(labels)
+		fmt.Fprintf(w, "{%s:%s,\"labels\":%s}\n", k, n, l)
+		return
+	}
+	fmt.Fprintln(w, name)
+	for _, l := range labels {
+		fmt.Fprintf(w, "  %.4f  %s\n", l.Score, l.Label)
+	}
+}
+
 func runClassify(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn classify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -218,18 +234,7 @@ func runClassify(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		for i, path := range paths[:n] {
-			if *asJSON {
-				line, _ := json.Marshal(struct {
-					Image  string  `json:"image"`
-					Labels []label `json:"labels"`
-				}{path, labels[i]})
-				w.Write(append(line, '\n'))
-				continue
-			}
-			fmt.Fprintln(w, path)
-			for _, l := range labels[i] {
-				fmt.Fprintf(w, "  %.4f  %s\n", l.Score, l.Label)
-			}
+			writeLabels(w, "image", path, labels[i], *asJSON)
 		}
 		if err := w.Flush(); err != nil {
 			return err
