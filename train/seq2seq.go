@@ -22,12 +22,20 @@ type Seq2SeqData struct {
 	Seed          uint64 `json:"seed"`
 }
 
+// Seq2SeqModel is an encoder-decoder a Seq2SeqJob trains:
+// transformer.Model, or a T5 behind an adapter. Forward returns the logits
+// [B, T, V] of the teacher-forced target input tgt for the source src.
+type Seq2SeqModel interface {
+	Params() []nn.Param
+	Forward(tp *autograd.Tape, src, tgt transformer.Batch) (*autograd.Var, error)
+}
+
 // Seq2SeqJob trains an encoder-decoder on sentence pairs with label-smoothed
 // cross-entropy, and evaluates validation loss and, when Translate and BLEU
 // are set, the BLEU of the validation translations.
 type Seq2SeqJob struct {
 	Data       Seq2SeqData
-	Model      *transformer.Model
+	Model      Seq2SeqModel
 	Train, Val []data.Pair
 	// ValRefs are the validation targets as text, for BLEU.
 	ValRefs       []string

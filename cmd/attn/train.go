@@ -47,15 +47,16 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 				typ, _ = model.Type(d)
 			}
 			if typ == transformer.ModelType {
-				return fmt.Errorf("%s is a translation model: attn train --model fine-tunes GPT, BERT and ViT models (attn train --resume continues the run that made it)", m)
-			}
-		}
-		if r, ok := flagValue(args, "resume"); ok {
-			if ckpt, err := train.CheckpointDir(r); err == nil {
-				typ, _ = model.Type(ckpt)
+				return fmt.Errorf("%s is a translation model: attn train --model fine-tunes GPT, BERT, T5 and ViT models (attn train --resume continues the run that made it)", m)
 			}
 		}
 		_, src := flagValue(args, "src")
+		if r, ok := flagValue(args, "resume"); ok {
+			if ckpt, err := train.CheckpointDir(r); err == nil {
+				typ, _ = model.Type(ckpt)
+				src = src || typ == "t5" || typ == "mt5" // a T5 is trained on pairs
+			}
+		}
 		switch {
 		case isDir || typ == "vit" || typ == "deit":
 			preset, args = "images", append([]string{"--preset", "images"}, args...)

@@ -122,3 +122,72 @@ func TestTrainTranslationOnFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestFineTuneT5 fine-tunes the tiny T5 in testdata (with a character
+// vocabulary) on pairs of texts: the training loss falls, the saved folder
+// is a T5 with the base folder's tokenizer that attn generate runs, and the
+// run resumes.
+func TestFineTuneT5(t *testing.T) {
+	base := t5Folder(t)
+	tmp := t.TempDir()
+	var src, tgt strings.Builder
+	words := []string{"ABC", "DEF", "GHI", "JKL", "MNO", "ACE", "BDF", "CEG"}
+	for i := range 240 {
+		w := words[i%len(words)] + words[(i/len(words))%len(words)]
+		src.WriteString(w + "\n")
+		tgt.WriteString(strings.ToLower(w) + "\n") // A-O map onto a-o, in the vocabulary
+	}
+	srcFile, tgtFile := filepath.Join(tmp, "in.txt"), filepath.Join(tmp, "out.txt")
+	os.WriteFile(srcFile, []byte(src.String()), 0o644)
+	os.WriteFile(tgtFile, []byte(tgt.String()), 0o644)
+	dir := filepath.Join(tmp, "run")
+	out, code := attn(t, "train", "--model", base, "--src", srcFile, "--tgt", tgtFile, "--steps", "40", "--lr", "3e-3", "--warmup", "5",
+		"--max-tokens", "256", "--eval-sentences", "4", "--out", dir, "--workers", "1")
+	if code != 0 || !strings.Contains(out, "fine-tuning "+base) || !strings.Contains(out, "with adamw at lr 0.003") {
+		t.Fatalf("attn train --model T5 --src --tgt: exit %d\n%s", code, out)
+	}
+	var first, last float64
+	b, _ := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m struct {
+			Step int
+			Loss *float64
+		}
+		json.Unmarshal([]byte(line), &m)
+		if m.Loss == nil {
+			continue
+		}
+		if m.Step == 1 {
+			first = *m.Loss
+		}
+		last = *m.Loss
+	}
+	if !(last < first-1) {
+		t.Errorf("training loss %.3f at step 1, %.3f at the end: want it at least 1 lower", first, last)
+	}
+	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json"} {
+		if _, err := os.Stat(filepath.Join(dir, "ckpt", f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if out, code := attn(t, "generate", "--model", dir, "ABCDEF"); code != 0 {
+		t.Errorf("attn generate with the fine-tuned T5: exit %d\n%s", code, out)
+	}
+	out, code = attn(t, "train", "--resume", dir, "--steps", "42")
+	if code != 0 || !strings.Contains(out, "resuming") || !strings.Contains(out, "step 42") {
+		t.Errorf("attn train --resume: exit %d\n%s", code, out)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--model", base, "--src", srcFile, "--tgt", tgtFile, "--d-model", "64"}, "--d-model sets up a Transformer trained from scratch"},
+		{[]string{"--src", srcFile, "--tgt", tgtFile, "--lr", "1e-3"}, "--lr is for fine-tuning a T5"},
+		{[]string{"--model", base, "--src", srcFile, "--tgt", tgtFile, "--out", base}, "would overwrite the model being fine-tuned"},
+		{[]string{"--model", filepath.Join("..", "..", "testdata", "hf", "gpt2-tiny"), "--src", srcFile, "--tgt", tgtFile}, "is a gpt2 model"},
+	} {
+		if out, code := attn(t, append([]string{"train", "--steps", "1"}, c.args...)...); code == 0 || !strings.Contains(out, c.want) {
+			t.Errorf("attn train %v: exit %d\n%s; want %q", c.args, code, out, c.want)
+		}
+	}
+}

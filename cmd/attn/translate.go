@@ -109,7 +109,7 @@ func (mt *mtModel) encode(lines []string) ([][]int, error) {
 
 // translate decodes token sequences, batch of them together, with beam
 // search and GNMT's length penalty (exponent alpha), and returns the text.
-func (mt *mtModel) translate(srcs [][]int, beam int, alpha float64, batch int) ([]string, error) {
+func (mt *mtModel) translateIDs(srcs [][]int, beam int, alpha float64, batch int) ([]string, error) {
 	hs, err := generate.Translate(mt.m, srcs, mtPad, batch, generate.BeamOpts{Beam: beam, Alpha: alpha, BOS: mtBOS, EOS: mtEOS})
 	if err != nil {
 		return nil, err
@@ -131,7 +131,7 @@ func (mt *mtModel) translateLines(lines []string, beam int, alpha float64, batch
 	if err != nil {
 		return nil, err
 	}
-	return mt.translate(srcs, beam, alpha, batch)
+	return mt.translateIDs(srcs, beam, alpha, batch)
 }
 
 func bleuOf(hyps, refs []string) (float64, error) {
@@ -311,6 +311,8 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&files.ValTgt, "val-tgt", "", "with --val-src: their translations")
 	fs.StringVar(&files.TestSrc, "test-src", "", "with --src: test source sentences, translated at the end for BLEU (default: none)")
 	fs.StringVar(&files.TestTgt, "test-tgt", "", "with --test-src: their reference translations")
+	from := fs.String("model", "", "with --src: fine-tune this T5 folder (text to text; its tokenizer) instead of training a Transformer from scratch")
+	lr := fs.Float64("lr", 3e-4, "with --model: peak learning rate of AdamW, after --warmup steps, decaying to a tenth along a cosine")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -330,9 +332,38 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 	}
 	tensor.SetWorkers(*workers)
 
-	var mt *mtModel
+	var mt seq2seq
 	var ckpt string
 	var err error
+	if *from != "" {
+		if files.Src == "" {
+			return errors.New("--model fine-tunes a T5 on pairs of texts: give --src and --tgt")
+		}
+		for _, name := range []string{"vocab", "d-model", "heads", "layers", "d-ff", "lr-factor"} {
+			if set[name] {
+				return fmt.Errorf("--%s sets up a Transformer trained from scratch; the model from --model keeps its own", name)
+			}
+		}
+		dir, _, err := modelOfType(*from, "train --src --tgt --model", "t5", "mt5")
+		if err != nil {
+			return err
+		}
+		if mt, err = loadSeq2Seq(dir); err != nil {
+			return err
+		}
+		// HF's recipe for fine-tuning T5 on pairs: AdamW, a small learning
+		// rate, no label smoothing; greedy decoding for the validation BLEU.
+		warmup := 100
+		if set["warmup"] {
+			warmup = p.Train.Warmup
+		}
+		p.Train = train.RunConfig{Steps: p.Train.Steps, Accum: 1, Schedule: "cosine", PeakLR: *lr, MinLR: *lr / 10, Warmup: warmup,
+			WeightDecay: 0.01, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, Seed: p.Train.Seed, Snapshots: p.Train.Snapshots, TimeLimit: p.Train.TimeLimit,
+			Optimizer: "adamw"}
+		p.Data.Smoothing = 0
+	} else if set["lr"] {
+		return errors.New("--lr is for fine-tuning a T5 (--model); the Transformer trained from scratch takes the paper's schedule (--lr-factor, --warmup)")
+	}
 	if *resume != "" {
 		if files.Src+files.Tgt+files.ValSrc+files.ValTgt+files.TestSrc+files.TestTgt != "" {
 			return errors.New("--src, --tgt and the other data flags cannot change a run being resumed: it rereads its own files")
@@ -352,7 +383,7 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 		if ckpt, err = train.CheckpointDir(*resume); err != nil {
 			return err
 		}
-		if mt, err = loadMT(ckpt); err != nil {
+		if mt, err = loadSeq2Seq(ckpt); err != nil {
 			return err
 		}
 		st, err := train.ReadState(ckpt)
@@ -367,7 +398,7 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 		if job.Files != nil {
 			files = *job.Files
 		}
-		p.Train, p.Model = st.Config, mt.m.Cfg
+		p.Train = st.Config
 		fs.Visit(func(f *flag.Flag) {
 			if f.Name == "steps" {
 				p.Train.Steps = steps
@@ -385,8 +416,16 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 	}
 	if files.Src != "" && *out == defaultOut {
 		*out = filepath.Join("runs", "translation")
+		if *from != "" {
+			*out = filepath.Join("runs", "t5-ft")
+		}
 	}
-	if ckpt == "" {
+	if *from != "" && ckpt == "" {
+		if err := notOverwriting(*out, *from); err != nil {
+			return err
+		}
+	}
+	if mt == nil {
 		start := time.Now()
 		trainer := &tokenizer.BPETrainer{VocabSize: p.Vocab, MinFrequency: 2, SpecialTokens: mtSpecials,
 			InitialAlphabet: tokenizer.ByteLevelAlphabet(), ByteLevel: true}
@@ -404,11 +443,11 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 		mt = &mtModel{m: m, tok: tok}
 	}
 	pairs := func(src, tgt []string) ([]data.Pair, error) {
-		s, err := mt.encode(src)
+		s, err := mt.encodeSrc(src)
 		if err != nil {
 			return nil, err
 		}
-		t, err := mt.encode(tgt)
+		t, err := mt.encodeTgt(tgt)
 		if err != nil {
 			return nil, err
 		}
@@ -426,10 +465,11 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	pad, bos, eos := mt.specials()
 	job := &train.Seq2SeqJob{
-		Data: p.Data, Model: mt.m, Train: trainPairs, Val: valPairs, ValRefs: valEN,
-		Pad: mtPad, BOS: mtBOS, EOS: mtEOS, Save: mt.save, BLEU: bleuOf,
-		Translate: func(srcs [][]int) ([]string, error) { return mt.translate(srcs, p.Beam, 0.6, 32) },
+		Data: p.Data, Model: mt.trainable(), Train: trainPairs, Val: valPairs, ValRefs: valEN,
+		Pad: pad, BOS: bos, EOS: eos, Save: mt.save, BLEU: bleuOf,
+		Translate: func(srcs [][]int) ([]string, error) { return mt.translate(srcs, p.Beam) },
 	}
 	p.Train.EvalEvery, p.Train.SaveEvery = job.StepsPerEpoch(), job.StepsPerEpoch()
 	jobConfig := mtJobConfig{Seq2SeqData: p.Data}
@@ -443,10 +483,13 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "resuming %s at step %d\n", *out, run.Step())
+	} else if *from != "" {
+		fmt.Fprintf(stdout, "fine-tuning %s (%.1fM parameters) with adamw at lr %.2g on %s: %d pairs, %d batches of ≤%d tokens per epoch, on %d cores\n",
+			*from, float64(nn.Count(job.Params()))/1e6, p.Train.PeakLR, text.name, len(trainPairs), job.StepsPerEpoch(), p.Data.MaxTokens, tensor.Workers())
 	} else {
 		fmt.Fprintf(stdout, "training a Transformer (d_model %d, %d heads, %d+%d layers, d_ff %d; %.1fM parameters) on %s: %d pairs, %d batches of ≤%d tokens per epoch, on %d cores\n",
 			p.Model.DModel, p.Model.Heads, p.Model.EncoderLayers, p.Model.DecoderLayers, p.Model.DFF,
-			float64(nn.Count(mt.m.Params()))/1e6, text.name, len(trainPairs), job.StepsPerEpoch(), p.Data.MaxTokens, tensor.Workers())
+			float64(nn.Count(job.Params()))/1e6, text.name, len(trainPairs), job.StepsPerEpoch(), p.Data.MaxTokens, tensor.Workers())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -464,13 +507,13 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 	if testDE == nil { // no test set: the validation set stands in
 		testDE, testEN, testName = valDE, valEN, "validation"
 	}
-	testSrc, err := mt.encode(testDE)
+	testSrc, err := mt.encodeSrc(testDE)
 	if err != nil {
 		return err
 	}
-	report := func(name string, m *mtModel) error {
+	report := func(name string, m seq2seq) error {
 		t0 := time.Now()
-		hyps, err := m.translate(testSrc, 4, 0.6, 32)
+		hyps, err := m.translate(testSrc, 4)
 		if err != nil {
 			return err
 		}
@@ -489,7 +532,7 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 		if err := train.AverageCheckpoints(avgDir, snaps); err != nil {
 			return err
 		}
-		avg, err := loadMT(avgDir)
+		avg, err := loadSeq2Seq(avgDir)
 		if err != nil {
 			return err
 		}
