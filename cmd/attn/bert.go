@@ -210,23 +210,29 @@ func batchTexts(m *bert.Model, ids, types [][]int) (flat, flatTypes []int, pad [
 }
 
 // classifyTexts returns the k best labels of each text (see Config.Scores),
-// texts longer than the model's positions cut as encodeTexts cuts them;
-// first numbers texts[0] in errors.
+// texts longer than the model's positions cut as encodeTexts cuts them,
+// 32 texts at a time (a server's request may hold hundreds); first numbers
+// texts[0] in errors.
 func classifyTexts(m *bert.Model, tok *tokenizer.Pipeline, texts []string, k, first int) ([][]label, error) {
-	seqs, types, err := encodeTexts(tok, texts, m.Cfg.MaxPositions, first)
-	if err != nil {
-		return nil, err
-	}
-	ids, ty, pad, b, t := batchTexts(m, seqs, types)
-	logits, err := m.Classify(ids, ty, pad, b, t)
-	if err != nil {
-		return nil, err
-	}
-	n := m.Labels()
-	out := make([][]label, b)
-	for i := range b {
-		for _, s := range m.Cfg.Scores(logits.Data[i*n:(i+1)*n], k) {
-			out[i] = append(out[i], label{m.Cfg.Label(s.ID), s.ID, s.Prob})
+	var out [][]label
+	for lo := 0; lo < len(texts); lo += 32 {
+		part := texts[lo:min(lo+32, len(texts))]
+		seqs, types, err := encodeTexts(tok, part, m.Cfg.MaxPositions, first+lo)
+		if err != nil {
+			return nil, err
+		}
+		ids, ty, pad, b, t := batchTexts(m, seqs, types)
+		logits, err := m.Classify(ids, ty, pad, b, t)
+		if err != nil {
+			return nil, err
+		}
+		n := m.Labels()
+		for i := range b {
+			var ls []label
+			for _, s := range m.Cfg.Scores(logits.Data[i*n:(i+1)*n], k) {
+				ls = append(ls, label{m.Cfg.Label(s.ID), s.ID, s.Prob})
+			}
+			out = append(out, ls)
 		}
 	}
 	return out, nil

@@ -93,6 +93,14 @@ func TestClassifyText(t *testing.T) {
 	if _, _, err := encodeTexts(tok2, []string{"paris"}, 2, 1); err == nil {
 		t.Error("sequences of 2 tokens: want an error")
 	}
+	// More texts than one chunk of 32, in one batch of the command: each
+	// keeps its own labels, in order.
+	many := filepath.Join(t.TempDir(), "many.txt")
+	os.WriteFile(many, []byte(strings.Repeat(lines[0]+"\n"+lines[1]+"\n", 20)), 0o644)
+	out, code = attn(t, "classify", "--model", dir, "--json", "--batch", "40", many)
+	if rows := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(rows) != 40 || rows[38] != strings.Split(strings.TrimSpace(out), "\n")[0] {
+		t.Errorf("40 texts: exit %d, %d rows", code, len(rows))
+	}
 	long := filepath.Join(t.TempDir(), "long.txt")
 	os.WriteFile(long, []byte(strings.Repeat("the ", 30)+"\n"), 0o644)
 	if out, code := attn(t, "classify", "--model", dir, long); code != 0 || strings.Count(out, "\n") != 4 {
