@@ -98,8 +98,18 @@ func TestClassifyText(t *testing.T) {
 	many := filepath.Join(t.TempDir(), "many.txt")
 	os.WriteFile(many, []byte(strings.Repeat(lines[0]+"\n"+lines[1]+"\n", 20)), 0o644)
 	out, code = attn(t, "classify", "--model", dir, "--json", "--batch", "40", many)
-	if rows := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(rows) != 40 || rows[38] != strings.Split(strings.TrimSpace(out), "\n")[0] {
-		t.Errorf("40 texts: exit %d, %d rows", code, len(rows))
+	rows = strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(rows) != 40 {
+		t.Fatalf("40 texts: exit %d, %d rows", code, len(rows))
+	}
+	var r0, r38 struct {
+		Text   string
+		Labels []label
+	}
+	json.Unmarshal([]byte(rows[0]), &r0)
+	json.Unmarshal([]byte(rows[38]), &r38) // the same text, in the second chunk
+	if r0.Text != r38.Text || len(r38.Labels) != 3 || r0.Labels[0].ID != r38.Labels[0].ID || math.Abs(float64(r0.Labels[0].Score-r38.Labels[0].Score)) > 1e-5 {
+		t.Errorf("text 39 %+v differs from text 1 %+v", r38, r0)
 	}
 	long := filepath.Join(t.TempDir(), "long.txt")
 	os.WriteFile(long, []byte(strings.Repeat("the ", 30)+"\n"), 0o644)
