@@ -275,7 +275,15 @@ func (r *Run) Step() int {
 // stopping early and saving a checkpoint when ctx is cancelled. It returns
 // the metrics of the last evaluation.
 func (r *Run) Run(ctx context.Context) (map[string]float64, error) {
-	if r.opt == nil {
+	if r.opt == nil { // a new run, not one resumed
+		// It would overwrite another run's checkpoint, and its snapshots
+		// would be pruned in favour of the old run's (whose steps may be
+		// higher): a run folder holds one run, as HF's Trainer insists.
+		for _, d := range []string{"ckpt", "ckpt.old", "snapshots"} {
+			if _, err := os.Stat(filepath.Join(r.Out, d)); err == nil {
+				return nil, fmt.Errorf("train: %s holds a run already (%s/): resume it, choose another folder, or remove it to start over", r.Out, d)
+			}
+		}
 		if err := r.init(); err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -126,5 +127,23 @@ func TestTextJobCheck(t *testing.T) {
 		if err := j.Check(); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Check(%+v) = %v; want %q", c.ex, err, c.want)
 		}
+	}
+}
+
+// TestNewRunRefusesAFolderWithARun: a new run into a folder that holds
+// another run's checkpoint fails before training, naming the folder; the
+// old run is left as it was.
+func TestNewRunRefusesAFolderWithARun(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := newTextRun(t, dir, tinyBERT(t, 1), 2).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	_, err := newTextRun(t, dir, tinyBERT(t, 2), 2).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), dir+" holds a run already (ckpt/)") {
+		t.Fatalf("a second run into %s: %v", dir, err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "metrics.jsonl")); string(after) != string(before) {
+		t.Error("the refused run changed the old run's metrics.jsonl")
 	}
 }

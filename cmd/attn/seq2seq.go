@@ -13,6 +13,7 @@ import (
 	"github.com/attn-go/attn/model/t5"
 	"github.com/attn-go/attn/model/transformer"
 	"github.com/attn-go/attn/nn"
+	"github.com/attn-go/attn/tokenizer"
 	"github.com/attn-go/attn/train"
 )
 
@@ -50,7 +51,28 @@ func loadSeq2Seq(dir string) (seq2seq, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &t5Trainer{t5Model: tm, dir: dir}, nil
+		// Sequences are cut at 512 tokens (memory grows with their square),
+		// and a padding setting saved in tokenizer.json is HF's per-call
+		// option, not one for training pairs.
+		tok := *tm.tok
+		tok.Truncation = &tokenizer.Truncation{MaxLength: 512, Strategy: "LongestFirst", Direction: "Right"}
+		tok.Padding = nil
+		tm.tok = &tok
+		t := &t5Trainer{t5Model: tm, files: map[string][]byte{}}
+		// The tokenizer files go into every checkpoint; they are read now,
+		// as the folder they are in may be gone by then (a resumed run's
+		// ckpt.old, a moved base model).
+		for _, name := range []string{"tokenizer.json", "spiece.model", "tokenizer_config.json", "special_tokens_map.json"} {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if os.IsNotExist(err) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			t.files[name] = b
+		}
+		return t, nil
 	}
 	return loadMT(dir)
 }
@@ -60,7 +82,7 @@ func loadSeq2Seq(dir string) (seq2seq, error) {
 // decoder fed decoder_start_token_id and the target.
 type t5Trainer struct {
 	*t5Model
-	dir string // the folder it came from, whose tokenizer files saved folders copy
+	files map[string][]byte // the tokenizer files of the folder it came from
 }
 
 // t5Forward adapts T5's forward pass to train.Seq2SeqModel; the decoder
@@ -107,8 +129,8 @@ func (t *t5Trainer) encodeTgt(lines []string) ([][]int, error) {
 	return out, nil
 }
 
-// translate decodes 32 sources at a time, as long as 2·source + 16 tokens
-// at most.
+// translate decodes 32 sources at a time, each answer at most 128 tokens
+// (HF's seq2seq examples' val_max_target_length).
 func (t *t5Trainer) translate(srcs [][]int, beam int) ([]string, error) {
 	c := t.m.Cfg
 	var out []string
@@ -119,7 +141,7 @@ func (t *t5Trainer) translate(srcs [][]int, beam int) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		hs, err := generate.Beam(d, b.B, generate.BeamOpts{Beam: beam, Alpha: 0.6, MaxLen: 2*b.T + 16, BOS: c.DecoderStartTokenID, EOS: c.EOSTokenID})
+		hs, err := generate.Beam(d, b.B, generate.BeamOpts{Beam: beam, Alpha: 0.6, MaxLen: 128, BOS: c.DecoderStartTokenID, EOS: c.EOSTokenID})
 		if err != nil {
 			return nil, err
 		}
@@ -140,14 +162,7 @@ func (t *t5Trainer) save(dir string) error {
 	if err := t5.Save(dir, t.m); err != nil {
 		return err
 	}
-	for _, name := range []string{"tokenizer.json", "spiece.model", "tokenizer_config.json", "special_tokens_map.json"} {
-		b, err := os.ReadFile(filepath.Join(t.dir, name))
-		if os.IsNotExist(err) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
+	for name, b := range t.files {
 		if err := atomicfile.Write(filepath.Join(dir, name), b); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}

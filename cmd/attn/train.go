@@ -60,7 +60,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		switch {
 		case isDir || typ == "vit" || typ == "deit":
 			preset, args = "images", append([]string{"--preset", "images"}, args...)
-		case src || typ == transformer.ModelType:
+		case src || typ == transformer.ModelType || typ == "t5" || typ == "mt5":
 			preset = "multi30k-de-en"
 		case typ == "bert":
 			return runTrainText(args, stdout, stderr)

@@ -230,7 +230,7 @@ func TestFineTune(t *testing.T) {
 	if out, code := attn(t, "train", "--model", base, "--data", other, "--steps", "1"); code == 0 || !strings.Contains(out, "cannot encode character 'T'") {
 		t.Errorf("fine-tuning on characters the tokenizer lacks: exit %d\n%s", code, out)
 	}
-	if out, code := attn(t, "train", "--model", filepath.Join("..", "..", "testdata", "hf", "t5-tiny"), "--data", textFile); code == 0 || !strings.Contains(out, "is a t5 model; attn train runs gpt2 models (use attn generate, attn serve, attn train --model --src --tgt)") {
+	if out, code := attn(t, "train", "--model", filepath.Join("..", "..", "testdata", "hf", "t5-tiny"), "--data", textFile); code == 0 || !strings.Contains(out, "a translation model or a T5 trains on pairs: --src and --tgt") {
 		t.Errorf("fine-tuning a T5: exit %d\n%s", code, out)
 	}
 

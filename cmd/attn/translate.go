@@ -301,7 +301,7 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&p.Model.Heads, "heads", p.Model.Heads, "attention heads")
 	layers := fs.Int("layers", p.Model.EncoderLayers, "encoder and decoder layers")
 	fs.IntVar(&p.Model.DFF, "d-ff", p.Model.DFF, "feed-forward width")
-	fs.IntVar(&p.Train.Warmup, "warmup", p.Train.Warmup, "warm-up steps of the paper's schedule")
+	fs.IntVar(&p.Train.Warmup, "warmup", p.Train.Warmup, "warm-up steps of the paper's schedule (with --model: of AdamW's, default 100 or a tenth of --steps)")
 	fs.Float64Var(&p.Train.PeakLR, "lr-factor", p.Train.PeakLR, "factor of the paper's schedule")
 	fs.IntVar(&p.Data.EvalSentences, "eval-sentences", p.Data.EvalSentences, "validation sentences translated for BLEU each epoch (0: all)")
 	var files mtFiles
@@ -311,6 +311,7 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&files.ValTgt, "val-tgt", "", "with --val-src: their translations")
 	fs.StringVar(&files.TestSrc, "test-src", "", "with --src: test source sentences, translated at the end for BLEU (default: none)")
 	fs.StringVar(&files.TestTgt, "test-tgt", "", "with --test-src: their reference translations")
+	fs.String("data", "", "")
 	from := fs.String("model", "", "with --src: fine-tune this T5 folder (text to text; its tokenizer) instead of training a Transformer from scratch")
 	lr := fs.Float64("lr", 3e-4, "with --model: peak learning rate of AdamW, after --warmup steps, decaying to a tenth along a cosine")
 	if err := fs.Parse(args); err != nil {
@@ -321,6 +322,9 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if _, ok := flagValue(args, "data"); ok {
+		return errors.New("--data is a text for a GPT or labelled lines for a BERT; a translation model or a T5 trains on pairs: --src and --tgt")
 	}
 	p.Model.DecoderLayers, p.Model.EncoderLayers = *layers, *layers
 	p.Train.NoamDModel = p.Model.DModel
@@ -335,9 +339,12 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 	var mt seq2seq
 	var ckpt string
 	var err error
-	if *from != "" {
+	if *from != "" && *resume == "" {
 		if files.Src == "" {
 			return errors.New("--model fine-tunes a T5 on pairs of texts: give --src and --tgt")
+		}
+		if !(*lr > 0) {
+			return fmt.Errorf("--lr %v: want a positive learning rate", *lr)
 		}
 		for _, name := range []string{"vocab", "d-model", "heads", "layers", "d-ff", "lr-factor"} {
 			if set[name] {
@@ -354,6 +361,9 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 		// HF's recipe for fine-tuning T5 on pairs: AdamW, a small learning
 		// rate, no label smoothing; greedy decoding for the validation BLEU.
 		warmup := 100
+		if set["steps"] {
+			warmup = min(warmup, p.Train.Steps/10)
+		}
 		if set["warmup"] {
 			warmup = p.Train.Warmup
 		}
@@ -361,7 +371,7 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 			WeightDecay: 0.01, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, Seed: p.Train.Seed, Snapshots: p.Train.Snapshots, TimeLimit: p.Train.TimeLimit,
 			Optimizer: "adamw"}
 		p.Data.Smoothing = 0
-	} else if set["lr"] {
+	} else if set["lr"] && *resume == "" {
 		return errors.New("--lr is for fine-tuning a T5 (--model); the Transformer trained from scratch takes the paper's schedule (--lr-factor, --warmup)")
 	}
 	if *resume != "" {
