@@ -66,7 +66,7 @@ func measure(reps int, fn func()) (time.Duration, float64) {
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("which benchmark? peak, gemm, attention, train, train-gpt, prompt, decode, load, vit train-vit or encode (attn bench gemm -h for flags)")
+		return errors.New("which benchmark? peak, gemm, attention, train, train-gpt, prompt, decode, load, vit, train-vit, encode or train-bert (attn bench gemm -h for flags)")
 	}
 	fs := flag.NewFlagSet("attn bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -76,10 +76,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	m := fs.Int("m", 1024, "gemm: rows of A and C")
 	n := fs.Int("n", 1024, "gemm: columns of B and C")
 	k := fs.Int("k", 1024, "gemm: inner dimension")
-	t := fs.Int("t", 1024, "attention, encode: sequence length; decode: cached tokens")
+	t := fs.Int("t", 1024, "attention, encode, train-bert: sequence length; decode: cached tokens")
 	heads := fs.Int("heads", 8, "attention: heads")
 	dhead := fs.Int("d-head", 64, "attention: width of one head")
-	batch := fs.Int("batch", 1, "attention, vit, train-vit, encode: batch size")
+	batch := fs.Int("batch", 1, "attention, vit, train-vit, encode, train-bert: batch size")
 	shape := fs.String("shape", "small", "train: nn.Transformer shape, small or base")
 	preset := fs.String("preset", "baby-gpt", "train-gpt, prompt, decode: GPT preset (see attn train), or gpt2 for GPT-2 small's shape (124M, random weights)")
 	modelFlag := fs.String("model", "", "prompt, decode, load: a GPT-2 model folder (instead of --preset)")
@@ -129,9 +129,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if r, err = benchTrainGPT(*preset, p, *reps); err != nil {
 			return err
 		}
-	case "encode":
+	case "encode", "train-bert":
 		var err error
-		if r, err = benchEncode(*batch, *t, *reps); err != nil {
+		if r, err = benchEncode(*batch, *t, *reps, args[0] == "train-bert"); err != nil {
 			return err
 		}
 	case "vit", "train-vit":
@@ -145,7 +145,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("unknown benchmark %q (want peak, gemm, attention, train, train-gpt, prompt, decode, load, vit, train-vit or encode)", args[0])
+		return fmt.Errorf("unknown benchmark %q (want peak, gemm, attention, train, train-gpt, prompt, decode, load, vit, train-vit, encode or train-bert)", args[0])
 	}
 	r.Params["workers"] = tensor.Workers()
 	r.AllocBytes = lastBytes
@@ -253,12 +253,12 @@ func benchTrain(shape string, reps int) (benchResult, error) {
 
 // benchEncode times BERT-base (random weights, with its pooler) encoding a
 // batch of b sequences of t tokens, as attn embed does.
-func benchEncode(b, t, reps int) (benchResult, error) {
+func benchEncode(b, t, reps int, training bool) (benchResult, error) {
 	c := bert.DefaultConfig()
 	if t > c.MaxPositions {
 		return benchResult{}, fmt.Errorf("--t %d exceeds BERT's %d positions", t, c.MaxPositions)
 	}
-	m, err := bert.New(c, bert.Parts{Pooler: true}, 1)
+	m, err := bert.New(c, bert.Parts{Pooler: true, Labels: 2}, 1)
 	if err != nil {
 		return benchResult{}, err
 	}
@@ -267,15 +267,40 @@ func benchEncode(b, t, reps int) (benchResult, error) {
 	for i := range ids {
 		ids[i] = 1000 + rng.Intn(20000)
 	}
+	labels := make([]int, b)
+	for i := range labels {
+		labels[i] = rng.Intn(2)
+	}
+	ps := nn.Unique(m.Params())
+	opt := train.NewAdamW(0.01)
+	tp := autograd.NewTape(tensor.NewRNG(3)) // dropout as in training
 	var runErr error
 	dur, allocs := measure(reps, func() {
-		if _, _, err := m.Encode(ids, nil, nil, b, t); err != nil {
-			runErr = err
+		if !training {
+			if _, _, err := m.Encode(ids, nil, nil, b, t); err != nil {
+				runErr = err
+			}
+			return
 		}
+		for _, p := range ps {
+			p.ZeroGrad()
+		}
+		h, err := m.Forward(tp, ids, nil, nil, b, t)
+		if err != nil {
+			runErr = err
+			return
+		}
+		logits, _ := m.ClassLogits(tp, h)
+		tp.Backward(tp.CrossEntropy(logits, labels, -1, 0))
+		opt.Update(ps, 2e-5)
 	})
 	d := c.Hidden
 	flops := 2 * float64(b) * float64(c.Layers) * (float64(t)*float64(4*d*d+2*d*c.Intermediate) + 2*float64(t*t*d))
-	return benchResult{Bench: "encode", Params: map[string]any{"model": "bert-base", "batch": b, "seq_len": t},
+	name := "encode"
+	if training {
+		name, flops = "train-bert", 3*flops // a fine-tuning step: the backward pass is about twice the forward
+	}
+	return benchResult{Bench: name, Params: map[string]any{"model": "bert-base", "batch": b, "seq_len": t},
 		Ms: ms(dur), GFLOPS: flops / dur.Seconds() / 1e9, TokensPerS: float64(b*t) / dur.Seconds(), Allocs: allocs}, runErr
 }
 

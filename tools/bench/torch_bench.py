@@ -191,36 +191,53 @@ def bench_vit(a, train=False):
             "ms": dur * 1e3, "gflops": flops / dur / 1e9}
 
 
-def bench_encode(a):
+def bench_encode(a, train=False):
     # BERT-base (HF's BertModel forward, eager attention, no padding mask),
-    # random weights, inference mode: what attn bench encode runs.
+    # random weights, inference mode: what attn bench encode runs. With
+    # train, a BertForSequenceClassification fine-tuning step as attn bench
+    # train-bert runs it: dropout 0.1 where HF has it, the pooler and a
+    # two-way classifier, cross-entropy, backward, AdamW.
     C, L, H, I, V, T, B = 768, 12, 12, 3072, 30522, a.t, a.batch
     emb = nn.ModuleDict(dict(word=nn.Embedding(V, C), pos=nn.Embedding(512, C), typ=nn.Embedding(2, C), ln=nn.LayerNorm(C, eps=1e-12)))
     layers = nn.ModuleList(nn.ModuleDict(dict(
         q=nn.Linear(C, C), k=nn.Linear(C, C), v=nn.Linear(C, C), o=nn.Linear(C, C), ln1=nn.LayerNorm(C, eps=1e-12),
         fc1=nn.Linear(C, I), fc2=nn.Linear(I, C), ln2=nn.LayerNorm(C, eps=1e-12))) for _ in range(L))
-    pooler = nn.Linear(C, C)
+    pooler, classifier = nn.Linear(C, C), nn.Linear(C, 2)
     ids = torch.randint(1000, 21000, (B, T))
+    p = 0.1 if train else 0.0
+    drop = lambda x: F.dropout(x, p, training=train)
 
     def forward():
-        x = emb["ln"](emb["word"](ids) + emb["pos"](torch.arange(T)) + emb["typ"](torch.zeros_like(ids)))
+        x = drop(emb["ln"](emb["word"](ids) + emb["pos"](torch.arange(T)) + emb["typ"](torch.zeros_like(ids))))
         for l in layers:
             q, k, v = (l[z](x).view(B, T, H, -1).transpose(1, 2) for z in ("q", "k", "v"))
-            att = (q @ k.transpose(-1, -2) / math.sqrt(C // H)).softmax(-1)
-            x = l["ln1"](x + l["o"]((att @ v).transpose(1, 2).reshape(B, T, C)))
-            x = l["ln2"](x + l["fc2"](F.gelu(l["fc1"](x))))
+            att = drop((q @ k.transpose(-1, -2) / math.sqrt(C // H)).softmax(-1))
+            x = l["ln1"](x + drop(l["o"]((att @ v).transpose(1, 2).reshape(B, T, C))))
+            x = l["ln2"](x + drop(l["fc2"](F.gelu(l["fc1"](x)))))
         return x, torch.tanh(pooler(x[:, 0]))
 
+    flops = 2 * B * L * (T * (4 * C * C + 2 * C * I) + 2 * T * T * C)
+    if train:
+        params = [q for mod in (emb, layers, pooler, classifier) for q in mod.parameters()]
+        opt = torch.optim.AdamW(params, lr=2e-5, weight_decay=0.01)
+        target = torch.randint(0, 2, (B,))
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(classifier(drop(forward()[1])), target).backward()
+            opt.step()
+        dur = measure(a.reps, step)
+        return {"bench": "train-bert", "params": {"model": "bert-base", "batch": B, "seq_len": T},
+                "ms": dur * 1e3, "gflops": 3 * flops / dur / 1e9, "tokens_per_s": B * T / dur}
     with torch.inference_mode():
         dur = measure(a.reps, forward)
-    flops = 2 * B * L * (T * (4 * C * C + 2 * C * I) + 2 * T * T * C)
     return {"bench": "encode", "params": {"model": "bert-base", "batch": B, "seq_len": T},
             "ms": dur * 1e3, "gflops": flops / dur / 1e9, "tokens_per_s": B * T / dur}
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("bench", choices=["gemm", "attention", "train", "train-gpt", "vit", "train-vit", "encode"])
+    p.add_argument("bench", choices=["gemm", "attention", "train", "train-gpt", "vit", "train-vit", "encode", "train-bert"])
     p.add_argument("--m", type=int, default=1024)
     p.add_argument("--n", type=int, default=1024)
     p.add_argument("--k", type=int, default=1024)
@@ -235,7 +252,8 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     r = {"gemm": bench_gemm, "attention": bench_attention, "train": bench_train, "train-gpt": bench_train_gpt, "vit": bench_vit,
-         "train-vit": lambda a: bench_vit(a, train=True), "encode": bench_encode}[a.bench](a)
+         "train-vit": lambda a: bench_vit(a, train=True), "encode": bench_encode,
+         "train-bert": lambda a: bench_encode(a, train=True)}[a.bench](a)
     r["params"]["threads"] = torch.get_num_threads()
     r["params"]["openblas"] = openblas_core()
     print(json.dumps(r))
