@@ -150,6 +150,16 @@ func TestTrainTextClassifier(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"label":"yes"`) || !strings.Contains(out, `"label":"no"`) || strings.Index(out, `"yes"`) > strings.Index(out, `"no"`) {
 		t.Errorf("attn classify with the fine-tuned model: exit %d\n%s", code, out)
 	}
+	// attn eval scores the classifier on labelled lines: the training
+	// texts, all told apart.
+	out, code = attn(t, "eval", "--model", dir, "--data", data, "--json")
+	var ev struct {
+		Accuracy, Loss float64
+		Texts          int
+	}
+	if err := json.Unmarshal([]byte(out), &ev); code != 0 || err != nil || ev.Texts != 240 || ev.Accuracy != 1 || ev.Loss <= 0 {
+		t.Errorf("attn eval --model BERT-CLASSIFIER: exit %d, %v\n%s", code, err, out)
+	}
 	out, code = attn(t, "train", "--resume", dir, "--steps", "60")
 	if code != 0 || !strings.Contains(out, "resuming") || !strings.Contains(out, "step 60") {
 		t.Errorf("attn train --resume: exit %d\n%s", code, out)

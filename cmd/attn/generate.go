@@ -206,7 +206,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	model := fs.String("model", "", "model folder (or a run folder from attn train)")
-	file := fs.String("data", "", "text file to score (a GPT), or a folder of labelled images, <label>/<image> (a ViT classifier)")
+	file := fs.String("data", "", "text file to score (a GPT), a folder of labelled images, <label>/<image> (a ViT classifier), or labelled texts, text<TAB>label per line (a BERT classifier)")
 	asJSON := fs.Bool("json", false, `print one JSON line ({"loss":...,"perplexity":...,"tokens":...} for a model; sacreBLEU's fields for --bleu)`)
 	bleu := fs.Bool("bleu", false, "score the translations in the file argument against --ref files: corpus BLEU as sacreBLEU computes it (13a, case-sensitive)")
 	chrf := fs.Bool("chrf", false, "like --bleu, but chrF2")
@@ -230,12 +230,15 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *file == "" {
 		return errors.New("--data is required")
 	}
-	dir, typ, err := modelOfType(*model, "eval", "gpt2", "vit", "deit")
+	dir, typ, err := modelOfType(*model, "eval", "gpt2", "vit", "deit", "bert")
 	if err != nil {
 		return err
 	}
-	if typ == "vit" || typ == "deit" {
+	switch typ {
+	case "vit", "deit":
 		return evalImages(dir, *file, *asJSON, stdout)
+	case "bert":
+		return evalTexts(dir, *file, *asJSON, stdout)
 	}
 	m, tok, err := loadLM(dir, "eval")
 	if err != nil {

@@ -124,6 +124,82 @@ func labelNames(ex []labelledText) []string {
 	return names
 }
 
+// classifierIDs maps label names onto a BERT classifier's outputs: its
+// id2label names, and integers where an output has HF's default name
+// LABEL_i (as HF's Trainer takes integer labels).
+func classifierIDs(m *bert.Model) map[string]int {
+	ids := map[string]int{}
+	for i := range m.Labels() {
+		ids[m.Cfg.Label(i)] = i
+		if m.Cfg.Label(i) == "LABEL_"+strconv.Itoa(i) {
+			ids[strconv.Itoa(i)] = i
+		}
+	}
+	return ids
+}
+
+// textExamples tokenizes labelled texts (file names them in errors) for a
+// classifier whose outputs ids maps label names to.
+func textExamples(tok *tokenizer.Pipeline, set []labelledText, ids map[string]int, maxLen int, file string) ([]train.TextExample, error) {
+	texts := make([]string, len(set))
+	for i, e := range set {
+		texts[i] = e.text
+	}
+	seqs, types, err := encodeTexts(tok, texts, maxLen, 1)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	out := make([]train.TextExample, len(set))
+	for i, e := range set {
+		l, ok := ids[e.label]
+		if !ok {
+			names := make([]string, 0, len(ids))
+			for n := range ids {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			return nil, fmt.Errorf("%s:%d: label %q is not one of the classifier's (%s)", file, e.line, e.label, strings.Join(names, ", "))
+		}
+		out[i] = train.TextExample{IDs: seqs[i], Types: types[i], Label: l}
+	}
+	return out, nil
+}
+
+// evalTexts reports a BERT classifier's accuracy and mean cross-entropy on
+// a file of labelled texts (as attn train reads them).
+func evalTexts(dir, file string, asJSON bool, stdout io.Writer) error {
+	m, tok, err := loadBERT(dir, "eval")
+	if err != nil {
+		return err
+	}
+	if m.Labels() == 0 {
+		return fmt.Errorf("%s has no sequence classifier (classifier.weight)", dir)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	set, err := readLabelled(file, b)
+	if err != nil {
+		return err
+	}
+	ex, err := textExamples(tok, set, classifierIDs(m), m.Cfg.MaxPositions, file)
+	if err != nil {
+		return err
+	}
+	loss, acc, err := train.EvaluateTexts(m, ex, 32)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		b, _ := json.Marshal(map[string]any{"accuracy": acc, "loss": loss, "texts": len(ex)})
+		fmt.Fprintln(stdout, string(b))
+		return nil
+	}
+	fmt.Fprintf(stdout, "accuracy %.4f, loss %.4f nats/text over %d texts\n", acc, loss, len(ex))
+	return nil
+}
+
 // tokenizerFiles returns the tokenizer files a classifier's folder gets:
 // those of the model it was fine-tuned from, byte for byte (HF reads
 // tokenizer_config.json, and its do_lower_case, beside tokenizer.json), or
@@ -338,13 +414,7 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "learnt a WordPiece vocabulary of %d tokens from %s in %s\n", tok.VocabSize(), filepath.Base(job.Data), time.Since(start).Round(time.Millisecond))
 	}
-	ids := map[string]int{}
-	for i := range m.Labels() {
-		ids[m.Cfg.Label(i)] = i
-		if m.Cfg.Label(i) == "LABEL_"+strconv.Itoa(i) {
-			ids[strconv.Itoa(i)] = i
-		}
-	}
+	ids := classifierIDs(m)
 	pt := m.Cfg.ProblemType
 	keep := m.Labels() >= 2 && (pt == "" || pt == "single_label_classification")
 	for _, e := range all {
@@ -363,30 +433,12 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "a new classifier for %d labels: %s\n", len(names), strings.Join(names, ", "))
 	}
-	examples := func(set []labelledText, file string) ([]train.TextExample, error) {
-		texts := make([]string, len(set))
-		for i, e := range set {
-			texts[i] = e.text
-		}
-		seqs, types, err := encodeTexts(tok, texts, min(job.MaxLen, m.Cfg.MaxPositions), 1)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		out := make([]train.TextExample, len(set))
-		for i, e := range set {
-			l, ok := ids[e.label]
-			if !ok {
-				return nil, fmt.Errorf("%s:%d: label %q is not one of the classifier's (%s)", file, e.line, e.label, strings.Join(names, ", "))
-			}
-			out[i] = train.TextExample{IDs: seqs[i], Types: types[i], Label: l}
-		}
-		return out, nil
-	}
-	trainEx, err := examples(trainTexts, job.Data)
+	cut := min(job.MaxLen, m.Cfg.MaxPositions)
+	trainEx, err := textExamples(tok, trainTexts, ids, cut, job.Data)
 	if err != nil {
 		return err
 	}
-	valEx, err := examples(valTexts, cmp.Or(job.Val, job.Data))
+	valEx, err := textExamples(tok, valTexts, ids, cut, cmp.Or(job.Val, job.Data))
 	if err != nil {
 		return err
 	}
