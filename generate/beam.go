@@ -29,6 +29,10 @@ type BeamOpts struct {
 	// MaxLen bounds the tokens generated per hypothesis, end token included.
 	MaxLen   int
 	BOS, EOS int
+	// Vocab, if positive, limits the continuations to token ids below it:
+	// T5's embedding table has more rows (32,128) than its tokenizer has
+	// tokens (32,100), and an id the tokenizer cannot decode is no use.
+	Vocab int
 }
 
 // Hypothesis is a finished translation.
@@ -94,6 +98,9 @@ func Beam(d StepDecoder, b int, o BeamOpts) ([]Hypothesis, error) {
 					continue
 				}
 				row := logp[h*vocab : (h+1)*vocab]
+				if o.Vocab > 0 && o.Vocab < vocab {
+					row = row[:o.Vocab]
+				}
 				for t, lp := range row {
 					c := cand{scores[h] + lp, h, t}
 					if len(cands) < 2*k {

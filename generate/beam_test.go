@@ -87,3 +87,22 @@ func TestBeamBatchesSourcesAndStopsAtMaxLen(t *testing.T) {
 		t.Error("Beam with beam 0: want an error")
 	}
 }
+
+// TestBeamVocab: with Vocab 4, token 4 ("c", which greedy would take after
+// "a" half the time) is never continued, so "a" is followed by EOS or "a".
+func TestBeamVocab(t *testing.T) {
+	m := trapLM(1)
+	m.probs[2] = []float64{0, 0.1, 0.2, 0, 0.7} // after "a": "c" most likely
+	hs, err := Beam(m, 1, BeamOpts{Beam: 1, MaxLen: 5, BOS: 0, EOS: 1, Vocab: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(hs[0].Tokens, 4) || len(hs[0].Tokens) == 0 || hs[0].Tokens[0] != 2 || hs[0].Tokens[1] != 2 {
+		t.Errorf("greedy with Vocab 4: %v; want a, a, … without token 4", hs[0].Tokens)
+	}
+	m = trapLM(1)
+	m.probs[2] = []float64{0, 0.1, 0.2, 0, 0.7}
+	if hs, _ := Beam(m, 1, BeamOpts{Beam: 1, MaxLen: 5, BOS: 0, EOS: 1}); len(hs[0].Tokens) < 2 || hs[0].Tokens[1] != 4 {
+		t.Errorf("greedy without Vocab: %v; want a, c, …", hs[0].Tokens)
+	}
+}

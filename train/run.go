@@ -109,6 +109,20 @@ func (c RunConfig) schedule() Schedule {
 	return &WarmupCosine{Peak: c.PeakLR, Min: c.MinLR, Warmup: c.Warmup, Total: c.Steps}
 }
 
+// NewRunFolder fails if dir holds a run (a checkpoint or snapshots): a new
+// run would overwrite the checkpoint, and its snapshots would be pruned in
+// favour of the old run's, whose steps may be higher. A run folder holds
+// one run, as HF's Trainer insists of its output folder. Commands call it
+// before preparing their data; Run calls it too.
+func NewRunFolder(dir string) error {
+	for _, d := range []string{"ckpt", "ckpt.old", "snapshots"} {
+		if _, err := os.Stat(filepath.Join(dir, d)); err == nil {
+			return fmt.Errorf("train: %s holds a run already (%s/): resume it, choose another folder, or remove it to start over", dir, d)
+		}
+	}
+	return nil
+}
+
 // Run trains a Job, evaluating, logging metrics, plotting and checkpointing
 // as it goes; it can stop (Ctrl-C) and resume bit for bit.
 type Run struct {
@@ -276,13 +290,8 @@ func (r *Run) Step() int {
 // the metrics of the last evaluation.
 func (r *Run) Run(ctx context.Context) (map[string]float64, error) {
 	if r.opt == nil { // a new run, not one resumed
-		// It would overwrite another run's checkpoint, and its snapshots
-		// would be pruned in favour of the old run's (whose steps may be
-		// higher): a run folder holds one run, as HF's Trainer insists.
-		for _, d := range []string{"ckpt", "ckpt.old", "snapshots"} {
-			if _, err := os.Stat(filepath.Join(r.Out, d)); err == nil {
-				return nil, fmt.Errorf("train: %s holds a run already (%s/): resume it, choose another folder, or remove it to start over", r.Out, d)
-			}
+		if err := NewRunFolder(r.Out); err != nil {
+			return nil, err
 		}
 		if err := r.init(); err != nil {
 			return nil, err

@@ -141,7 +141,7 @@ func (t *t5Trainer) translate(srcs [][]int, beam int) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		hs, err := generate.Beam(d, b.B, generate.BeamOpts{Beam: beam, Alpha: 0.6, MaxLen: 128, BOS: c.DecoderStartTokenID, EOS: c.EOSTokenID})
+		hs, err := generate.Beam(d, b.B, generate.BeamOpts{Beam: beam, Alpha: 0.6, MaxLen: 128, BOS: c.DecoderStartTokenID, EOS: c.EOSTokenID, Vocab: t.tok.VocabSize()})
 		if err != nil {
 			return nil, err
 		}

@@ -44,7 +44,7 @@ func (tm *t5Model) answer(prompt string, beam, maxNew int) (string, int, error) 
 	if err != nil {
 		return "", 0, err
 	}
-	hs, err := generate.Beam(d, 1, generate.BeamOpts{Beam: beam, Alpha: 0.6, MaxLen: maxNew, BOS: tm.m.Cfg.DecoderStartTokenID, EOS: tm.m.Cfg.EOSTokenID})
+	hs, err := generate.Beam(d, 1, generate.BeamOpts{Beam: beam, Alpha: 0.6, MaxLen: maxNew, BOS: tm.m.Cfg.DecoderStartTokenID, EOS: tm.m.Cfg.EOSTokenID, Vocab: tm.tok.VocabSize()})
 	if err != nil {
 		return "", 0, err
 	}

@@ -299,6 +299,11 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if ckpt == "" {
+		if err := train.NewRunFolder(*out); err != nil {
+			return err
+		}
+	}
 	switch {
 	case ckpt != "":
 		if tok, err = tokenizer.Open(ckpt); err != nil {
@@ -403,6 +408,22 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
+// gunzip returns b uncompressed if it is gzip data (path names it in
+// errors), else b itself.
+func gunzip(path string, b []byte) ([]byte, error) {
+	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		return b, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err == nil {
+		b, err = io.ReadAll(zr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return b, nil
+}
+
 // lmRunFolder is a language-model run's default folder: runs/<preset>, or
 // runs/<name of the text file>; a fine-tuning run's name ends in -ft, so that
 // it does not replace the run it starts from.
@@ -492,14 +513,8 @@ func lmText(path string, d *train.LMData, resuming bool) (text, name string, err
 		return "", "", err
 	}
 	hash := sha256Hex(b)
-	if len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b { // gzip
-		zr, err := gzip.NewReader(bytes.NewReader(b))
-		if err == nil {
-			b, err = io.ReadAll(zr)
-		}
-		if err != nil {
-			return "", "", fmt.Errorf("%s: %w", path, err)
-		}
+	if b, err = gunzip(path, b); err != nil {
+		return "", "", err
 	}
 	if len(b) == 0 {
 		return "", "", fmt.Errorf("%s is empty", path)
@@ -508,7 +523,7 @@ func lmText(path string, d *train.LMData, resuming bool) (text, name string, err
 		return "", "", fmt.Errorf("%s is not UTF-8 text", path)
 	}
 	if d.TextSHA256 != "" && d.TextSHA256 != hash {
-		return "", "", fmt.Errorf("%s differs from the text the run started on (%s, SHA-256 %s…): resuming needs the same text", path, d.Text, d.TextSHA256[:12])
+		return "", "", fmt.Errorf("%s differs from the text the run started on (%s, SHA-256 %s…): resuming needs the same text", path, d.Text, d.TextSHA256[:min(12, len(d.TextSHA256))])
 	}
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs

@@ -65,11 +65,15 @@ type labelledText struct {
 	line        int
 }
 
-// readLabelled parses a tab-separated file: "text<TAB>label" or
+// readLabelled parses a tab-separated file (gzipped or not): "text<TAB>label" or
 // "text<TAB>text<TAB>label" per line (tabs at the end of a line ignored),
 // blank lines skipped, and a first line whose last field is "label" taken
 // as a header.
 func readLabelled(path string, b []byte) ([]labelledText, error) {
+	b, err := gunzip(path, b)
+	if err != nil {
+		return nil, err
+	}
 	if !utf8.Valid(b) {
 		return nil, fmt.Errorf("%s is not UTF-8 text", path)
 	}
@@ -312,7 +316,7 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 		Seed: *seed, Optimizer: "adamw"}
 	if *resume != "" {
 		for name := range set {
-			if name != "resume" && name != "workers" && name != "steps" {
+			if name != "resume" && name != "workers" && name != "steps" && name != "preset" {
 				return fmt.Errorf("--%s cannot change a run being resumed (only --steps can)", name)
 			}
 		}
@@ -340,6 +344,22 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 	}
 	if job.Data == "" {
 		return errors.New("usage: attn train --model BERT-FOLDER --data FILE [--val FILE], or attn train --preset classify --data FILE (lines of text<TAB>label)")
+	}
+	if *out == "" {
+		*out = lmRunFolder("", job.Data, *from != "")
+	}
+	if ckpt == "" {
+		if *from != "" {
+			if err := notOverwriting(*out, *from); err != nil {
+				return err
+			}
+		}
+		if err := train.NewRunFolder(*out); err != nil {
+			return err
+		}
+	}
+	if *from == "" && job.MaxLen > 512 {
+		return fmt.Errorf("--max-len %d: a BERT from scratch takes at most 512 positions", job.MaxLen)
 	}
 	if *from != "" {
 		for _, name := range []string{"vocab", "d-model", "layers", "heads"} {
@@ -468,20 +488,15 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 		if *from == "" && !set["lr"] {
 			cfg.PeakLR = 5e-4 // a model from scratch takes a larger step than fine-tuning
 		}
+		if *epochs*float64(perEpoch) > 1e8 {
+			return fmt.Errorf("--epochs %v: %g steps are too many", *epochs, *epochs*float64(perEpoch))
+		}
 		cfg.Steps = max(1, int(*epochs*float64(perEpoch)+0.5))
 		if set["steps"] {
 			cfg.Steps = *steps
 		}
 		cfg.Warmup = cfg.Steps / 10
 		cfg.EvalEvery, cfg.SaveEvery = perEpoch, perEpoch
-	}
-	if *out == "" {
-		*out = lmRunFolder("", job.Data, *from != "")
-	}
-	if *from != "" && ckpt == "" {
-		if err := notOverwriting(*out, *from); err != nil {
-			return err
-		}
 	}
 	run := &train.Run{Cfg: cfg, Job: tj, JobConfig: job, Out: *out,
 		Progress: &train.Progress{W: stdout, TTY: train.IsTerminal(stdout), Total: cfg.Steps}}

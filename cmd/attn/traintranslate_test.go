@@ -80,8 +80,12 @@ func TestTrainTranslationOnFiles(t *testing.T) {
 	}
 
 	parallelText(t, src, tgt, 200, 0)
+	run2 := filepath.Join(tmp, "multi30k-de-en") // named like the preset's default, and still used
 	out, code = attn(t, append([]string{"train", "--src", src, "--tgt", tgt, "--val-src", testSrc, "--val-tgt", testTgt,
-		"--test-src", testSrc, "--test-tgt", testTgt, "--steps", "2", "--out", filepath.Join(tmp, "run2")}, small...)...)
+		"--test-src", testSrc, "--test-tgt", testTgt, "--steps", "2", "--out", run2}, small...)...)
+	if _, err := os.Stat(filepath.Join(run2, "ckpt")); err != nil {
+		t.Errorf("--out %s: %v", run2, err)
+	}
 	if code != 0 || !strings.Contains(out, ": 200 pairs") || !strings.Contains(out, "test.de, last checkpoint, beam 4") {
 		t.Fatalf("attn train with validation and test files: exit %d\n%s", code, out)
 	}

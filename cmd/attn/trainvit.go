@@ -53,7 +53,7 @@ func runTrainImages(args []string, stdout, stderr io.Writer) error {
 	modelDir := fs.String("model", "", "images: a HuggingFace ViT or DeiT folder to fine-tune (a new classifier replaces one for other labels); without it, a ViT is trained from scratch")
 	probe := fs.Bool("linear-probe", false, "images with --model: train only the classifier, on the frozen model's features (computed once per image)")
 	augment := fs.Bool("augment", false, "images: vary each training image every time (a random crop of 8-100% of it, resized, mirrored half the time)")
-	out := fs.String("out", "", "run folder: checkpoint, metrics.jsonl, loss plots (default runs/<preset>)")
+	out := fs.String("out", "", "run folder: checkpoint, metrics.jsonl, loss plots (default runs/digits, or runs/<name of the --data folder>, -ft or -probe added when fine-tuning)")
 	resume := fs.String("resume", "", "continue the run in this folder from its last checkpoint")
 	workers := fs.Int("workers", tensor.Workers(), "goroutines for the math")
 	digits := fs.Int("digits", 22000, "digits: images to generate (a tenth of them for validation)")
@@ -113,6 +113,23 @@ func runTrainImages(args []string, stdout, stderr io.Writer) error {
 	}
 	if *out == "" {
 		*out = filepath.Join("runs", *presetName)
+		if *presetName == "images" && *dataDir != "" {
+			// runs/<folder>, -ft or -probe added for a model fine-tuned, so
+			// that runs on one folder do not share a run folder.
+			name := filepath.Base(filepath.Clean(*dataDir))
+			switch {
+			case *probe:
+				name += "-probe"
+			case *modelDir != "":
+				name += "-ft"
+			}
+			*out = filepath.Join("runs", name)
+		}
+	}
+	if *resume == "" {
+		if err := train.NewRunFolder(*out); err != nil {
+			return err
+		}
 	}
 
 	var (

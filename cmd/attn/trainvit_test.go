@@ -26,6 +26,10 @@ func TestTrainDigits(t *testing.T) {
 			t.Errorf("run folder lacks %s", f)
 		}
 	}
+	// A new run into the folder is refused before it draws a digit.
+	if out, code := attn(t, append([]string{"train", "--steps", "6", "--out", dir}, small...)...); code == 0 || !strings.Contains(out, dir+" holds a run already (ckpt/)") || strings.Contains(out, "training") {
+		t.Errorf("a second run into %s: exit %d\n%s", dir, code, out)
+	}
 	out, code = attn(t, "train", "--preset", "digits", "--resume", dir)
 	if code != 0 || !strings.Contains(out, "resuming "+dir+" at step 6 of 6") {
 		t.Fatalf("resume: exit %d\n%s", code, out)

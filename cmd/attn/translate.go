@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -343,7 +344,7 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 		if files.Src == "" {
 			return errors.New("--model fine-tunes a T5 on pairs of texts: give --src and --tgt")
 		}
-		if !(*lr > 0) {
+		if !(*lr > 0) || math.IsInf(*lr, 0) {
 			return fmt.Errorf("--lr %v: want a positive learning rate", *lr)
 		}
 		for _, name := range []string{"vocab", "d-model", "heads", "layers", "d-ff", "lr-factor"} {
@@ -424,7 +425,7 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 	if text.skipped > 0 && ckpt == "" {
 		fmt.Fprintf(stdout, "left out %d training pairs with an empty side\n", text.skipped)
 	}
-	if files.Src != "" && *out == defaultOut {
+	if ckpt == "" && files.Src != "" && !set["out"] {
 		*out = filepath.Join("runs", "translation")
 		if *from != "" {
 			*out = filepath.Join("runs", "t5-ft")
@@ -432,6 +433,11 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 	}
 	if *from != "" && ckpt == "" {
 		if err := notOverwriting(*out, *from); err != nil {
+			return err
+		}
+	}
+	if ckpt == "" {
+		if err := train.NewRunFolder(*out); err != nil {
 			return err
 		}
 	}

@@ -136,6 +136,9 @@ func TestClassifierConfigEdges(t *testing.T) {
 	if _, err := New(c, Parts{Pooler: true, Labels: 1}, 1); err == nil {
 		t.Error("a one-output classifier with id2label key 1: want an error")
 	}
+	if err := json.Unmarshal([]byte(`{"architectures": ["BertForNextSentencePrediction"]}`), &c); err != nil {
+		t.Errorf("a BertForNextSentencePrediction config (its head is ignored): %v", err)
+	}
 	for _, arch := range []string{"BertForTokenClassification", "BertForQuestionAnswering", "BertForMultipleChoice"} {
 		if err := json.Unmarshal([]byte(`{"architectures": ["`+arch+`"]}`), &c); err == nil || !strings.Contains(err.Error(), arch) {
 			t.Errorf("architectures %s: %v; want an error naming it", arch, err)

@@ -3,7 +3,6 @@ package bert
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/nn"
@@ -148,12 +147,9 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	for _, a := range v.Architectures {
-		switch a {
-		case "BertModel", "BertForMaskedLM", "BertForPreTraining", "BertForSequenceClassification", "BertLMHeadModel":
-		default:
-			if strings.HasPrefix(a, "Bert") { // a head that is not built (token classification, QA, ...)
-				return fmt.Errorf("bert: architectures %q: only BertModel, BertForMaskedLM, BertForPreTraining and BertForSequenceClassification are built", a)
-			}
+		switch a { // heads whose weights would be read as another's
+		case "BertForTokenClassification", "BertForQuestionAnswering", "BertForMultipleChoice":
+			return fmt.Errorf("bert: architectures %q: only BertModel, BertForMaskedLM, BertForPreTraining and BertForSequenceClassification heads are built", a)
 		}
 	}
 	switch {
