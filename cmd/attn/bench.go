@@ -121,10 +121,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	case "train-gpt":
 		p, ok := lmPresets()[*preset]
+		p.Model.VocabSize = 65
+		if *preset == "gpt2" { // GPT-2 small fine-tuned on a text: 16 windows of 128 tokens, no dropout
+			p, ok = lmPreset{Model: gpt.DefaultConfig(), Data: train.LMData{Batch: 16, Context: 128}, Train: train.RunConfig{WeightDecay: 0.1}}, true
+			p.Model.Dropout = 0
+		}
 		if !ok {
 			return fmt.Errorf("unknown preset %q", *preset)
 		}
-		p.Model.VocabSize = 65
 		var err error
 		if r, err = benchTrainGPT(*preset, p, *reps); err != nil {
 			return err

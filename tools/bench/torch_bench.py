@@ -129,8 +129,12 @@ class GPT(nn.Module):
 
 
 def bench_train_gpt(a):
-    # nanoGPT's baby GPT: 4 layers, 4 heads, 128 wide, block 64, batch 12, dropout 0.
+    # nanoGPT's baby GPT: 4 layers, 4 heads, 128 wide, block 64, batch 12, dropout 0;
+    # or (--preset gpt2) GPT-2 small's shape, 16 windows of 128 tokens: a step of
+    # fine-tuning it on a text, as attn train --model runs it (without dropout).
     vocab, block, c, layers, heads, batch = 65, 64, 128, 4, 4, 12
+    if a.preset == "gpt2":
+        vocab, block, c, layers, heads, batch = 50257, 128, 768, 12, 12, 16
     m = GPT(vocab, block, c, layers, heads).train()
     opt = torch.optim.AdamW(m.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
     idx = torch.randint(0, vocab, (batch, block))
@@ -141,7 +145,7 @@ def bench_train_gpt(a):
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
         opt.step()
     dur = measure(a.reps, step)
-    return {"bench": "train-gpt", "params": {"preset": "baby-gpt", "batch": batch, "context": block, "n_embd": c, "n_layer": layers},
+    return {"bench": "train-gpt", "params": {"preset": a.preset, "batch": batch, "context": block, "n_embd": c, "n_layer": layers},
             "ms": dur * 1e3, "tokens_per_s": batch * block / dur}
 
 
@@ -246,6 +250,7 @@ def main():
     p.add_argument("--d-head", type=int, default=64)
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--shape", default="small", choices=["small", "base"])
+    p.add_argument("--preset", default="baby-gpt", choices=["baby-gpt", "gpt2"])
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     a = p.parse_args()
