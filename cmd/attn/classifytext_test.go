@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -200,7 +202,23 @@ func TestTrainTextClassifier(t *testing.T) {
 	if out, code := attn(t, "train", "--model", base, "--data", data, "--vocab", "60"); code == 0 || !strings.Contains(out, "--vocab shapes a model trained from scratch") {
 		t.Errorf("--vocab with --model: exit %d\n%s", code, out)
 	}
-	for _, flags := range [][]string{{"--max-len", "2"}, {"--epochs", "0"}} {
+	if out, code := attn(t, "train", "--preset", "classify", "--resume", scratch, "--steps", "55"); code != 0 || !strings.Contains(out, "step 55") {
+		t.Errorf("resuming with --preset classify: exit %d\n%s", code, out)
+	}
+	// Gzipped data reads as plain.
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(b.String()))
+	zw.Close()
+	gzData := filepath.Join(tmp, "train.tsv.gz")
+	os.WriteFile(gzData, gz.Bytes(), 0o644)
+	if out, code := attn(t, "train", "--model", base, "--data", gzData, "--steps", "1", "--out", filepath.Join(tmp, "gz")); code != 0 || !strings.Contains(out, "216 training and 24 validation texts") {
+		t.Errorf("gzipped labelled texts: exit %d\n%s", code, out)
+	}
+	if out, code := attn(t, "train", "--preset", "classify", "--data", data, "--max-len", "600"); code == 0 || !strings.Contains(out, "at most 512 positions") {
+		t.Errorf("--max-len 600 from scratch: exit %d\n%s", code, out)
+	}
+	for _, flags := range [][]string{{"--max-len", "2"}, {"--epochs", "0"}, {"--epochs", "1e300"}} {
 		if out, code := attn(t, append([]string{"train", "--model", base, "--data", data}, flags...)...); code == 0 || !strings.Contains(out, flags[0]+" ") {
 			t.Errorf("%v: exit %d\n%s", flags, code, out)
 		}

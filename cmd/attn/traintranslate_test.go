@@ -202,6 +202,7 @@ func TestFineTuneT5(t *testing.T) {
 		{[]string{"--model", base, "--src", srcFile, "--tgt", tgtFile, "--d-model", "64"}, "--d-model sets up a Transformer trained from scratch"},
 		{[]string{"--src", srcFile, "--tgt", tgtFile, "--lr", "1e-3"}, "--lr is for fine-tuning a T5"},
 		{[]string{"--model", base, "--src", srcFile, "--tgt", tgtFile, "--lr", "0"}, "--lr 0: want a positive learning rate"},
+		{[]string{"--model", base, "--src", srcFile, "--tgt", tgtFile, "--lr", "Inf"}, "--lr +Inf: want a positive learning rate"},
 		{[]string{"--model", base, "--src", srcFile, "--tgt", tgtFile, "--out", base}, "would overwrite the model being fine-tuned"},
 		{[]string{"--model", base, "--tgt", tgtFile}, "--model fine-tunes a T5 on pairs of texts: give --src and --tgt"},
 		{[]string{"--model", base, "--src", srcFile, "--tgt", tgtFile, "--out", dir}, dir + " holds a run already"},

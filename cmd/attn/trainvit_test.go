@@ -129,4 +129,19 @@ func TestTrainImagesFineTunes(t *testing.T) {
 			t.Errorf("%v: exit %d, %q; want 1 and %q", tc.args, code, out, tc.says)
 		}
 	}
+	// Default run folders: runs/<folder>-ft and runs/<folder>-probe, so
+	// the README's two fine-tunes of one folder do not collide.
+	absVit, _ := filepath.Abs(vitDir)
+	t.Chdir(t.TempDir())
+	for _, extra := range [][]string{{"--augment"}, {"--linear-probe"}} {
+		args := append([]string{"train", "--preset", "images", "--data", folder, "--model", absVit, "--steps", "1", "--batch", "4"}, extra...)
+		if out, code := attn(t, args...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", extra, code, out)
+		}
+	}
+	for _, d := range []string{"-ft", "-probe"} {
+		if _, err := os.Stat(filepath.Join("runs", filepath.Base(folder)+d, "ckpt")); err != nil {
+			t.Error(err)
+		}
+	}
 }
