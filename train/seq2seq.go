@@ -67,15 +67,7 @@ func (j *Seq2SeqJob) Params() []nn.Param { return j.Model.Params() }
 
 // NoDecay implements Job: biases and norms' weights are exempt, as HF's
 // Trainer leaves them (the paper's recipe uses no weight decay at all).
-func (j *Seq2SeqJob) NoDecay() map[*autograd.Var]bool {
-	out := map[*autograd.Var]bool{}
-	for _, p := range j.Model.Params() {
-		if len(p.Value.Shape) < 2 {
-			out[p.Var] = true
-		}
-	}
-	return out
-}
+func (j *Seq2SeqJob) NoDecay() map[*autograd.Var]bool { return vectors(j.Model.Params()) }
 
 // loss runs the teacher-forced loss of pairs.
 func (j *Seq2SeqJob) loss(tp *autograd.Tape, pairs []data.Pair, smoothing float32) (*autograd.Var, int, error) {

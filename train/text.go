@@ -69,9 +69,14 @@ func (j *TextJob) Params() []nn.Param { return j.Model.Params() }
 
 // NoDecay implements Job: biases and LayerNorms are not decayed, as in
 // BERT's fine-tuning recipe and HF's Trainer.
-func (j *TextJob) NoDecay() map[*autograd.Var]bool {
+func (j *TextJob) NoDecay() map[*autograd.Var]bool { return vectors(j.Model.Params()) }
+
+// vectors returns the parameters of fewer than two dimensions (biases and
+// norms' weights), which AdamW's weight decay leaves alone in HF's Trainer
+// and nanoGPT.
+func vectors(ps []nn.Param) map[*autograd.Var]bool {
 	out := map[*autograd.Var]bool{}
-	for _, p := range j.Model.Params() {
+	for _, p := range ps {
 		if len(p.Value.Shape) < 2 {
 			out[p.Var] = true
 		}
