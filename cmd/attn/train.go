@@ -174,8 +174,9 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	from := fs.String("model", "", "fine-tune this GPT model folder (a GPT-2 folder with its tokenizer, or an attn run) instead of training from scratch, with AdamW at --lr 1e-4 decaying to a tenth (a model of a few million parameters takes 1e-3)")
 	bpe := fs.Int("bpe", 0, "from scratch: learn a byte-level BPE tokenizer of this many tokens from the text (0: one token per character)")
 	// First pass: find the preset and config file; the second pass applies
-	// flags on top of them.
-	var scratch lmPreset
+	// flags on top of them. The first pass's defaults are the default
+	// preset's, which -h shows.
+	scratch := lmPresets()["shakespeare-char"]
 	bindLMFlags(fs, &scratch)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
