@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -92,4 +94,32 @@ func modelOfType(dir, command string, accept ...string) (string, string, error) 
 		msg += " (use " + uses + ")"
 	}
 	return "", "", errors.New(msg)
+}
+
+// sourceFiles records the data files a run reads, by absolute path and
+// SHA-256, so that resuming rereads them and refuses any that changed.
+type sourceFiles map[string]string
+
+// read returns the file at *path, making *path absolute and recording its
+// hash the first time, and checking the hash when it is already recorded.
+func (s sourceFiles) read(path *string) ([]byte, error) {
+	b, err := os.ReadFile(*path)
+	if err != nil {
+		return nil, err
+	}
+	if abs, err := filepath.Abs(*path); err == nil {
+		*path = abs
+	}
+	hash := sha256Hex(b)
+	if want, ok := s[*path]; ok && want != hash {
+		return nil, fmt.Errorf("%s differs from the file the run started on (SHA-256 %s…): resuming needs the same data", *path, want[:min(12, len(want))])
+	}
+	s[*path] = hash
+	return b, nil
+}
+
+// sha256Hex returns the SHA-256 of b in hex.
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

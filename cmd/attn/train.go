@@ -293,7 +293,7 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *out == "" {
-		*out = lmRunFolder(*presetName, *dataFile, *from != "")
+		*out = runFolder(*presetName, *dataFile, *from != "")
 	}
 	if *from != "" {
 		if err := notOverwriting(*out, *from); err != nil {
@@ -425,10 +425,10 @@ func gunzip(path string, b []byte) ([]byte, error) {
 	return b, nil
 }
 
-// lmRunFolder is a language-model run's default folder: runs/<preset>, or
-// runs/<name of the text file>; a fine-tuning run's name ends in -ft, so that
-// it does not replace the run it starts from.
-func lmRunFolder(preset, dataFile string, fineTune bool) string {
+// runFolder is a run's default folder: runs/<preset>, or runs/<name of the
+// data file>; a fine-tuning run's name ends in -ft, so that it does not
+// replace the run it starts from.
+func runFolder(preset, dataFile string, fineTune bool) string {
 	name := preset
 	if dataFile != "" {
 		base := filepath.Base(dataFile)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -18,6 +19,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/attn-go/attn/data"
 	"github.com/attn-go/attn/internal/atomicfile"
 	"github.com/attn-go/attn/model/bert"
 	"github.com/attn-go/attn/nn"
@@ -36,28 +38,6 @@ type textJobConfig struct {
 	Files  sourceFiles `json:"sha256"`
 }
 
-// sourceFiles records the data files a run reads, by absolute path and
-// SHA-256, so that resuming rereads them and refuses any that changed.
-type sourceFiles map[string]string
-
-// read returns the file at *path, making *path absolute and recording its
-// hash the first time, and checking the hash when it is already recorded.
-func (s sourceFiles) read(path *string) ([]byte, error) {
-	b, err := os.ReadFile(*path)
-	if err != nil {
-		return nil, err
-	}
-	if abs, err := filepath.Abs(*path); err == nil {
-		*path = abs
-	}
-	hash := sha256Hex(b)
-	if want, ok := s[*path]; ok && want != hash {
-		return nil, fmt.Errorf("%s differs from the file the run started on (SHA-256 %s…): resuming needs the same data", *path, want[:min(12, len(want))])
-	}
-	s[*path] = hash
-	return b, nil
-}
-
 // labelledText is one line of a classification file: a text (two, tab
 // separated, for a pair) and its label.
 type labelledText struct {
@@ -70,16 +50,16 @@ type labelledText struct {
 // blank lines skipped, and a first line whose last field is "label" taken
 // as a header.
 func readLabelled(path string, b []byte) ([]labelledText, error) {
-	b, err := gunzip(path, b)
+	lines, err := data.ReadLines(bytes.NewReader(b)) // gunzipped, \n and \r\n taken off
 	if err != nil {
-		return nil, err
-	}
-	if !utf8.Valid(b) {
-		return nil, fmt.Errorf("%s is not UTF-8 text", path)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var out []labelledText
-	for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
-		line = strings.TrimRight(strings.TrimSuffix(line, "\r"), "\t")
+	for i, line := range lines {
+		if !utf8.ValidString(line) {
+			return nil, fmt.Errorf("%s is not UTF-8 text", path)
+		}
+		line = strings.TrimRight(line, "\t")
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
@@ -346,7 +326,7 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 		return errors.New("usage: attn train --model BERT-FOLDER --data FILE [--val FILE], or attn train --preset classify --data FILE (lines of text<TAB>label)")
 	}
 	if *out == "" {
-		*out = lmRunFolder("", job.Data, *from != "")
+		*out = runFolder("", job.Data, *from != "")
 	}
 	if ckpt == "" {
 		if *from != "" {

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -144,13 +142,13 @@ func bleuOf(hyps, refs []string) (float64, error) {
 // user's files (Multi30k, embedded, when Src is empty), with the SHA-256 of
 // each file so that resuming can refuse files changed since.
 type mtFiles struct {
-	Src     string            `json:"src"`
-	Tgt     string            `json:"tgt"`
-	ValSrc  string            `json:"val_src,omitempty"`
-	ValTgt  string            `json:"val_tgt,omitempty"`
-	TestSrc string            `json:"test_src,omitempty"`
-	TestTgt string            `json:"test_tgt,omitempty"`
-	SHA256  map[string]string `json:"sha256,omitempty"`
+	Src     string      `json:"src"`
+	Tgt     string      `json:"tgt"`
+	ValSrc  string      `json:"val_src,omitempty"`
+	ValTgt  string      `json:"val_tgt,omitempty"`
+	TestSrc string      `json:"test_src,omitempty"`
+	TestTgt string      `json:"test_tgt,omitempty"`
+	SHA256  sourceFiles `json:"sha256,omitempty"`
 }
 
 // mtJobConfig is a translation run's job settings in trainer_state.json.
@@ -208,24 +206,15 @@ func (f *mtFiles) read() (mtText, error) {
 			return t, errors.New("--src, --val-src and --test-src each need their --tgt, --val-tgt, --test-tgt (and the other way round)")
 		}
 	}
-	first := f.SHA256 == nil
-	if first {
-		f.SHA256 = map[string]string{}
+	if f.SHA256 == nil {
+		f.SHA256 = sourceFiles{}
 	}
 	readPair := func(src, tgt *string) ([2][]string, error) {
 		var out [2][]string
 		for i, path := range []*string{src, tgt} {
-			b, err := os.ReadFile(*path)
+			b, err := f.SHA256.read(path)
 			if err != nil {
 				return out, err
-			}
-			if first {
-				if abs, err := filepath.Abs(*path); err == nil {
-					*path = abs
-				}
-				f.SHA256[*path] = sha256Hex(b)
-			} else if want := f.SHA256[*path]; want != sha256Hex(b) {
-				return out, fmt.Errorf("%s differs from the file the run started on (SHA-256 %s…): resuming needs the same text", *path, want[:min(12, len(want))])
 			}
 			if out[i], err = data.ReadLines(bytes.NewReader(b)); err != nil {
 				return out, fmt.Errorf("%s: %w", *path, err)
@@ -275,12 +264,6 @@ func (f *mtFiles) read() (mtText, error) {
 	}
 	t.name = filepath.Base(f.Src) + "→" + filepath.Base(f.Tgt)
 	return t, nil
-}
-
-// sha256Hex returns the SHA-256 of b in hex.
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 // runTrainTranslation trains the Transformer on German→English Multi30k, or
