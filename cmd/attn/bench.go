@@ -79,7 +79,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	t := fs.Int("t", 1024, "attention, encode, train-bert: sequence length; decode: cached tokens")
 	heads := fs.Int("heads", 8, "attention: heads")
 	dhead := fs.Int("d-head", 64, "attention: width of one head")
-	batch := fs.Int("batch", 1, "attention, vit, train-vit, encode, train-bert: batch size")
+	batch := fs.Int("batch", 1, "attention, vit, train-vit, encode, train-bert: batch size; decode: sequences decoded together (as attn serve does)")
 	shape := fs.String("shape", "small", "train: nn.Transformer shape, small or base")
 	preset := fs.String("preset", "baby-gpt", "train-gpt, prompt, decode: GPT preset (see attn train), or gpt2 for GPT-2 small's shape (124M, random weights)")
 	modelFlag := fs.String("model", "", "prompt, decode, load: a GPT-2 model folder (instead of --preset)")
@@ -145,7 +145,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	case "prompt", "decode", "load":
 		var err error
-		if r, err = benchInference(args[0], *modelFlag, *preset, *t, *reps); err != nil {
+		if r, err = benchInference(args[0], *modelFlag, *preset, *t, *batch, *reps); err != nil {
 			return err
 		}
 	default:
@@ -401,7 +401,7 @@ func benchTrainGPT(name string, p lmPreset, reps int) (benchResult, error) {
 // shape with random weights): "prompt" runs a t-token prompt through a fresh
 // KV cache, "decode" generates one token with t tokens cached, "load" reads
 // the folder.
-func benchInference(which, dir, preset string, t, reps int) (benchResult, error) {
+func benchInference(which, dir, preset string, t, batch, reps int) (benchResult, error) {
 	var cfg gpt.Config
 	params := map[string]any{}
 	switch {
@@ -462,15 +462,28 @@ func benchInference(which, dir, preset string, t, reps int) (benchResult, error)
 		params["tokens"] = t
 		return benchResult{Bench: which, Params: params, Ms: ms(dur), TokensPerS: float64(t) / dur.Seconds(), Allocs: allocs}, runErr
 	}
-	cache := m.NewCache(1)
-	if _, err := m.StepLast(cache, make([]int, t), 1); err != nil {
-		return benchResult{}, err
+	if batch < 1 {
+		return benchResult{}, fmt.Errorf("--batch %d; want at least 1", batch)
 	}
+	caches := make([]*gpt.Cache, batch)
+	for i := range caches {
+		caches[i] = m.NewCache(1)
+		if _, err := m.StepLast(caches[i], make([]int, t), 1); err != nil {
+			return benchResult{}, err
+		}
+	}
+	next, bt := make([]int, batch), gpt.NewBatch()
 	dur, allocs = measure(reps, func() {
-		_, runErr = m.StepLast(cache, []int{1}, 1)
-		cache.Truncate(t)
+		if batch == 1 {
+			_, runErr = m.StepLast(caches[0], next, 1)
+		} else {
+			_, runErr = m.StepBatch(bt, caches, next)
+		}
+		for _, c := range caches {
+			c.Truncate(t)
+		}
 	})
-	params["cached"] = t
+	params["cached"], params["batch"] = t, batch
 	// The floor: a decode step reads every weight once (of the position
 	// table, one row), at best at the machine's read bandwidth, measured
 	// here, in the same run, with the same kernels, as the best of 5 runs;
@@ -488,7 +501,7 @@ func benchInference(which, dir, preset string, t, reps int) (benchResult, error)
 	params["floor_ms"] = math.Round(floor*1e5) / 100
 	params["x_floor"] = math.Round(dur.Seconds()/floor*100) / 100
 	params["x_floor_best"] = math.Round(lastMin.Seconds()/floor*100) / 100
-	return benchResult{Bench: which, Params: params, Ms: ms(dur), TokensPerS: 1 / dur.Seconds(), Allocs: allocs}, runErr
+	return benchResult{Bench: which, Params: params, Ms: ms(dur), TokensPerS: float64(batch) / dur.Seconds(), Allocs: allocs}, runErr
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

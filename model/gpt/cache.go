@@ -2,6 +2,7 @@ package gpt
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/tensor"
@@ -134,4 +135,72 @@ func (c *Cache) attend(l int, qkv *autograd.Var, heads int) *autograd.Var {
 		copy(y.Data[i*t*d:], yi.Value.Data)
 	}
 	return autograd.Const(y)
+}
+
+// Batch holds the activations of StepBatch, which decodes one token for each
+// of several sequences at once; the next step reuses them. A Batch serves
+// one goroutine.
+type Batch struct {
+	arena *autograd.Tape
+	y     []float32 // attention's output, reused layer after layer
+}
+
+// NewBatch returns an empty Batch.
+func NewBatch() *Batch { return &Batch{arena: autograd.NewInferenceTape()} }
+
+// StepBatch runs one new token for each of several independent sequences,
+// ids[i] after the positions held in caches[i] (caches of one sequence
+// each, every one at its own length), appends their keys and values, and
+// returns the new positions' logits, [len(caches), V], held in bt until its
+// next step. Row i equals StepLast on caches[i] alone, to rounding (the
+// products run with one row per sequence). Decoding one token is bound by
+// reading the weights, which a batch reads once for all its sequences, so a
+// server that steps its clients together serves several for little more
+// than the price of one.
+func (m *Model) StepBatch(bt *Batch, caches []*Cache, ids []int) (*tensor.Tensor, error) {
+	b, d := len(caches), m.Cfg.NEmbd
+	if bt == nil || b == 0 || len(ids) != b {
+		return nil, fmt.Errorf("gpt: StepBatch needs a Batch and one token id for each of its %d caches (got %d ids)", b, len(ids))
+	}
+	pos := make([]int, b)
+	for i, c := range caches {
+		if c == nil || c.b != 1 || len(c.k) != len(m.H) || c.c != d {
+			return nil, fmt.Errorf("gpt: cache %d is not a one-sequence cache of this model", i)
+		}
+		if slices.Index(caches, c) != i {
+			return nil, fmt.Errorf("gpt: caches %d and %d are the same cache", slices.Index(caches, c), i)
+		}
+		if err := m.checkIDs(ids[i:i+1], 1, 1, c.n); err != nil {
+			return nil, fmt.Errorf("sequence %d: %w", i, err)
+		}
+		pos[i] = c.n
+	}
+	tp := bt.arena
+	tp.Reset()
+	x := tp.Add(m.WTE.Forward(tp, ids, b, 1), tp.Reshape(tp.Embedding(m.WPE.Weight, pos, 1), b, 1, d))
+	if len(bt.y) < b*d {
+		bt.y = make([]float32, b*d)
+	}
+	y := tensor.FromSlice(bt.y[:b*d], b, 1, d)
+	for l, blk := range m.H {
+		a := blk.Attn
+		qkv := a.CAttn.Forward(tp, blk.Ln1.Forward(tp, x)).Value // [B, 1, 3C]
+		for i, c := range caches {
+			row := qkv.Data[i*3*d : (i+1)*3*d]
+			at, tk := c.n*d, c.n+1
+			copy(c.k[l][at:at+d], row[d:2*d])
+			copy(c.v[l][at:at+d], row[2*d:])
+			qi := autograd.Const(tensor.FromSlice(row[:d], 1, 1, d))
+			ki := autograd.Const(tensor.FromSlice(c.k[l][:tk*d], 1, tk, d))
+			vi := autograd.Const(tensor.FromSlice(c.v[l][:tk*d], 1, tk, d))
+			yi := tp.Attention(qi, ki, vi, a.Heads, autograd.AttentionOpts{Causal: true})
+			copy(y.Data[i*d:], yi.Value.Data)
+		}
+		x = tp.Add(x, a.CProj.Forward(tp, autograd.Const(y)))
+		x = tp.Add(x, blk.MLP.Forward(tp, blk.Ln2.Forward(tp, x)))
+	}
+	for _, c := range caches {
+		c.n++
+	}
+	return m.head(tp, tp.Reshape(x, b, d)).Value, nil
 }

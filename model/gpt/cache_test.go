@@ -207,3 +207,93 @@ func BenchmarkDecodeStep(b *testing.B) {
 		})
 	}
 }
+
+// TestStepBatch decodes sequences of different lengths together, several
+// steps running, and compares every row with StepLast on a twin cache that
+// decodes its sequence alone. Nine sequences take the products past the
+// skinny-matrix kernels (up to eight rows) into the blocked ones.
+func TestStepBatch(t *testing.T) {
+	cfg := Config{VocabSize: 31, NPositions: 20, NEmbd: 24, NLayer: 2, NHead: 3, Eps: 1e-5}
+	m := smallModel(t, cfg)
+	v := cfg.VocabSize
+	for _, b := range []int{1, 3, 9} {
+		t.Run(fmt.Sprintf("B=%d", b), func(t *testing.T) {
+			r := tensor.NewRNG(uint64(b))
+			batched, alone := make([]*Cache, b), make([]*Cache, b)
+			for i := range batched {
+				batched[i], alone[i] = m.NewCache(1), m.NewCache(1)
+				if n := (i * 5) % 11; n > 0 { // lengths 0, 5, 10, 4, 9, ...
+					prompt := randIDs(r, n, v)
+					for _, c := range []*Cache{batched[i], alone[i]} {
+						if _, err := m.Step(c, prompt, 1); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+			bt, worst := NewBatch(), 0.0
+			for step := range 8 {
+				ids := randIDs(r, b, v)
+				got, err := m.StepBatch(bt, batched, ids)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !tensor.EqualShape(got.Shape, []int{b, v}) {
+					t.Fatalf("StepBatch: logits %v; want [%d %d]", got.Shape, b, v)
+				}
+				for i, c := range alone {
+					want, err := m.StepLast(c, ids[i:i+1], 1)
+					if err != nil {
+						t.Fatal(err)
+					}
+					worst = max(worst, golden.CheckAbs(t, fmt.Sprintf("step %d, sequence %d", step, i), got.Data[i*v:(i+1)*v], want.Data, 1e-5))
+					if batched[i].Len() != c.Len() {
+						t.Fatalf("step %d, sequence %d: cache length %d; want %d", step, i, batched[i].Len(), c.Len())
+					}
+				}
+			}
+			t.Logf("batched against alone: max abs error %.2e", worst)
+			if b == 1 && worst != 0 {
+				t.Errorf("one sequence: StepBatch differs from StepLast by %.2e; want the same numbers", worst)
+			}
+		})
+	}
+}
+
+func TestStepBatchErrors(t *testing.T) {
+	cfg := Config{VocabSize: 10, NPositions: 4, NEmbd: 8, NLayer: 1, NHead: 2, Eps: 1e-5}
+	m := smallModel(t, cfg)
+	full, a, b := m.NewCache(1), m.NewCache(1), m.NewCache(1)
+	if _, err := m.Step(full, make([]int, 4), 1); err != nil {
+		t.Fatal(err)
+	}
+	other, err := New(Config{VocabSize: 10, NPositions: 4, NEmbd: 16, NLayer: 1, NHead: 2, Eps: 1e-5}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt := NewBatch()
+	for _, c := range []struct {
+		name   string
+		bt     *Batch
+		caches []*Cache
+		ids    []int
+		want   string
+	}{
+		{"no batch", nil, []*Cache{a}, []int{1}, "needs a Batch"},
+		{"no caches", bt, nil, nil, "needs a Batch and one token id for each of its 0 caches"},
+		{"ids", bt, []*Cache{a, b}, []int{1}, "each of its 2 caches (got 1 ids)"},
+		{"twice", bt, []*Cache{a, b, a}, []int{1, 2, 3}, "caches 0 and 2 are the same cache"},
+		{"two sequences", bt, []*Cache{a, m.NewCache(2)}, []int{1, 2}, "cache 1 is not a one-sequence cache of this model"},
+		{"other model", bt, []*Cache{other.NewCache(1)}, []int{1}, "cache 0 is not a one-sequence cache of this model"},
+		{"nil cache", bt, []*Cache{a, nil}, []int{1, 2}, "cache 1 is not"},
+		{"full", bt, []*Cache{a, full}, []int{1, 2}, "sequence 1: gpt: 5 positions exceed n_positions 4"},
+		{"vocabulary", bt, []*Cache{a, b}, []int{1, 10}, "sequence 1: gpt: token id 10 at index 0 is outside the vocabulary [0, 10)"},
+	} {
+		if _, err := m.StepBatch(c.bt, c.caches, c.ids); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: StepBatch = %v; want an error containing %q", c.name, err, c.want)
+		}
+	}
+	if a.Len() != 0 || b.Len() != 0 || full.Len() != 4 {
+		t.Errorf("failed steps changed the caches' lengths to %d, %d, %d; want 0, 0, 4", a.Len(), b.Len(), full.Len())
+	}
+}

@@ -1,0 +1,253 @@
+package generate
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/attn-go/attn/model/gpt"
+)
+
+// ErrClosed is returned by Batcher.Generate once the Batcher is closed.
+var ErrClosed = errors.New("generate: the batcher is closed")
+
+// Batcher generates text for many callers at once with one decoder-only
+// model (continuous batching): each Generate call joins the sequences being
+// decoded, and every step decodes one token for all of them together
+// (gpt.Model.StepBatch). A decoding step is bound by reading the weights,
+// which a step reads once for all its sequences, so eight callers are
+// served for little more than the price of one. A new caller's prompt runs
+// between two steps; a caller that leaves (emit returns false, or its
+// context ends) frees its place at the next step. Up to eight sequences a
+// step, the numbers, and so the tokens, are the same as Text's for each
+// caller alone.
+type Batcher struct {
+	m    *gpt.Model
+	max  int
+	join chan *sequence
+	quit chan struct{}
+	done chan struct{} // closed when the loop has returned
+	once sync.Once
+	free []*gpt.Cache // caches of finished sequences, reused
+}
+
+// sequence is one Generate call as the loop sees it.
+type sequence struct {
+	ctx    context.Context
+	tokens []int // the context: the prompt, then what was generated
+	maxNew int
+	s      *Sampler
+	out    chan int // the generated tokens, buffered for all of them
+	err    error    // set before out is closed
+	left   atomic.Bool
+
+	cache  *gpt.Cache
+	logits []float32 // the next token's, a copy of its row
+	n      int       // tokens generated
+}
+
+// NewBatcher starts a Batcher that decodes up to maxBatch sequences a step
+// (at least 1); callers beyond that wait for a place. Close stops it.
+func NewBatcher(m *gpt.Model, maxBatch int) *Batcher {
+	b := &Batcher{m: m, max: max(1, maxBatch), join: make(chan *sequence), quit: make(chan struct{}), done: make(chan struct{})}
+	go b.loop()
+	return b
+}
+
+// Close stops the Batcher: Generate calls still running return ErrClosed
+// with the tokens they have, and so do later ones. It returns once the
+// decoding goroutine has stopped.
+func (b *Batcher) Close() {
+	b.once.Do(func() { close(b.quit) })
+	<-b.done
+}
+
+// Generate is Text run in the batch: it continues prompt with up to maxNew
+// tokens chosen by s (which it alone uses until it returns), calling emit
+// with each as it comes, and returns them. It waits for a place in the
+// batch, and returns ctx's error if ctx ends first or meanwhile.
+func (b *Batcher) Generate(ctx context.Context, prompt []int, maxNew int, s *Sampler, emit func(id int) bool) ([]int, error) {
+	if len(prompt) == 0 {
+		return nil, errors.New("generate: the prompt has no tokens")
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if maxNew <= 0 {
+		return nil, nil
+	}
+	window := b.m.Cfg.NPositions
+	if len(prompt) > window {
+		prompt = prompt[len(prompt)-window:]
+	}
+	sq := &sequence{ctx: ctx, tokens: append([]int(nil), prompt...), maxNew: maxNew, s: s, out: make(chan int, maxNew)}
+	select {
+	case b.join <- sq:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-b.quit:
+		return nil, ErrClosed
+	}
+	// Leaving early waits (at most a step) for the loop to let go of the
+	// sequence, so that s is the caller's again on return.
+	leave := func() {
+		sq.left.Store(true)
+		for range sq.out {
+		}
+	}
+	var out []int
+	for {
+		select {
+		case id, ok := <-sq.out:
+			if !ok {
+				return out, sq.err
+			}
+			out = append(out, id)
+			if emit != nil && !emit(id) {
+				leave()
+				return out, nil
+			}
+		case <-ctx.Done():
+			leave()
+			return out, ctx.Err()
+		}
+	}
+}
+
+// loop owns the model's caches: it takes in new sequences, runs their
+// prompts, and steps all of them together until each is done.
+func (b *Batcher) loop() {
+	defer close(b.done)
+	var active []*sequence
+	bt := gpt.NewBatch()
+	defer func() {
+		for _, sq := range active {
+			b.finish(sq, ErrClosed)
+		}
+	}()
+	for {
+		// Wait for work when there is none; otherwise take in whoever is
+		// waiting, as far as there is room.
+		if len(active) == 0 {
+			select {
+			case sq := <-b.join:
+				active = b.admit(active, sq)
+			case <-b.quit:
+				return
+			}
+		}
+	take:
+		for len(active) < b.max {
+			select {
+			case sq := <-b.join:
+				active = b.admit(active, sq)
+			case <-b.quit:
+				return
+			default:
+				break take
+			}
+		}
+		// Choose each sequence's next token; drop those that are done.
+		kept := active[:0]
+		for _, sq := range active {
+			if sq.left.Load() || sq.ctx.Err() != nil {
+				b.finish(sq, nil)
+				continue
+			}
+			next := sq.s.Next(sq.logits)
+			sq.tokens = append(sq.tokens, next)
+			sq.n++
+			sq.out <- next
+			if sq.n == sq.maxNew {
+				b.finish(sq, nil)
+				continue
+			}
+			kept = append(kept, sq)
+		}
+		clear(active[len(kept):])
+		active = kept
+		// A sequence whose window is full starts again from the last half
+		// of its context, alone, as Text does; the others step together.
+		var caches []*gpt.Cache
+		var ids []int
+		stepping := active[:0:0]
+		for _, sq := range active {
+			if sq.cache.Len() == b.m.Cfg.NPositions {
+				sq.tokens = sq.tokens[len(sq.tokens)-b.m.Cfg.NPositions/2:]
+				sq.cache.Reset()
+				b.prefill(sq)
+				continue
+			}
+			stepping = append(stepping, sq)
+			caches = append(caches, sq.cache)
+			ids = append(ids, sq.tokens[len(sq.tokens)-1])
+		}
+		if len(caches) == 0 {
+			active = b.dropFailed(active)
+			continue
+		}
+		logits, err := b.m.StepBatch(bt, caches, ids)
+		v := b.m.Cfg.VocabSize
+		for i, sq := range stepping {
+			if err != nil {
+				sq.err = err
+				continue
+			}
+			sq.logits = append(sq.logits[:0], logits.Data[i*v:(i+1)*v]...)
+		}
+		active = b.dropFailed(active)
+	}
+}
+
+// admit runs a new sequence's prompt and adds it to active (or ends it, if
+// the prompt fails).
+func (b *Batcher) admit(active []*sequence, sq *sequence) []*sequence {
+	if n := len(b.free); n > 0 {
+		sq.cache, b.free = b.free[n-1], b.free[:n-1]
+		sq.cache.Reset()
+	} else {
+		sq.cache = b.m.NewCache(1)
+	}
+	if b.prefill(sq); sq.err != nil {
+		b.finish(sq, sq.err)
+		return active
+	}
+	return append(active, sq)
+}
+
+// prefill runs the sequence's context through its (empty) cache and keeps
+// the last position's logits.
+func (b *Batcher) prefill(sq *sequence) {
+	logits, err := b.m.StepLast(sq.cache, sq.tokens, 1)
+	if err != nil {
+		sq.err = err
+		return
+	}
+	sq.logits = append(sq.logits[:0], logits.Data...)
+}
+
+// dropFailed ends the sequences whose step failed.
+func (b *Batcher) dropFailed(active []*sequence) []*sequence {
+	kept := active[:0]
+	for _, sq := range active {
+		if sq.err != nil {
+			b.finish(sq, sq.err)
+			continue
+		}
+		kept = append(kept, sq)
+	}
+	clear(active[len(kept):])
+	return kept
+}
+
+// finish ends a sequence: its caller gets err after the tokens sent, and
+// its cache goes back to the pool (at most one per place in the batch).
+func (b *Batcher) finish(sq *sequence, err error) {
+	sq.err = err
+	close(sq.out)
+	if len(b.free) < b.max {
+		b.free = append(b.free, sq.cache)
+	}
+	sq.cache = nil
+}

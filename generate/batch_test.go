@@ -1,0 +1,197 @@
+package generate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/attn-go/attn/model/gpt"
+	"github.com/attn-go/attn/tensor"
+)
+
+// batchModel is a random GPT with a short window, so that long generations
+// slide it, and weights large enough for sampling to have real choices.
+func batchModel(t *testing.T) *gpt.Model {
+	t.Helper()
+	m, err := gpt.New(gpt.Config{VocabSize: 23, NPositions: 12, NEmbd: 16, NLayer: 2, NHead: 2, Eps: 1e-5}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := tensor.NewRNG(6)
+	for _, p := range m.Params() {
+		r.FillNormal(p.Value, 0, 0.5)
+	}
+	return m
+}
+
+type batchCase struct {
+	prompt []int
+	maxNew int
+	s      func() *Sampler
+}
+
+func batchCases(n int) []batchCase {
+	r := tensor.NewRNG(9)
+	var cs []batchCase
+	for i := range n {
+		prompt := make([]int, 1+i*3%17) // some longer than the window
+		for j := range prompt {
+			prompt[j] = r.Intn(23)
+		}
+		temp, seed := 0.9, uint64(100+i)
+		if i%3 == 0 {
+			temp = 0 // greedy
+		}
+		cs = append(cs, batchCase{prompt, 5 + i*7%31, func() *Sampler {
+			return &Sampler{Temperature: temp, TopK: 10, TopP: 0.95, RNG: tensor.NewRNG(seed)}
+		}})
+	}
+	return cs
+}
+
+// TestBatcherMatchesText runs callers concurrently, more than the batch
+// holds, with prompts of different lengths (some past the window) and
+// generations that slide the window, and checks that each gets exactly
+// the tokens Text gives it alone, emitted in order.
+func TestBatcherMatchesText(t *testing.T) {
+	m := batchModel(t)
+	cases := batchCases(10)
+	want := make([][]int, len(cases))
+	for i, c := range cases {
+		var err error
+		if want[i], err = Text(m, c.prompt, c.maxNew, c.s(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, size := range []int{1, 4, 8} {
+		t.Run(fmt.Sprintf("batch=%d", size), func(t *testing.T) {
+			b := NewBatcher(m, size)
+			defer b.Close()
+			got, emitted := make([][]int, len(cases)), make([][]int, len(cases))
+			errs := make([]error, len(cases))
+			var wg sync.WaitGroup
+			for i, c := range cases {
+				wg.Go(func() {
+					got[i], errs[i] = b.Generate(context.Background(), c.prompt, c.maxNew, c.s(), func(id int) bool {
+						emitted[i] = append(emitted[i], id)
+						return true
+					})
+				})
+			}
+			wg.Wait()
+			for i := range cases {
+				if errs[i] != nil {
+					t.Fatalf("caller %d: %v", i, errs[i])
+				}
+				if !slices.Equal(got[i], want[i]) || !slices.Equal(emitted[i], want[i]) {
+					t.Errorf("caller %d: got %v, emitted %v; Text alone gives %v", i, got[i], emitted[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestBatcherLeaving checks that a caller can stop at a token (emit returns
+// false) or by ending its context, and that the others go on unharmed.
+func TestBatcherLeaving(t *testing.T) {
+	m := batchModel(t)
+	cases := batchCases(4)
+	b := NewBatcher(m, 8)
+	defer b.Close()
+	full, err := Text(m, cases[0].prompt, 30, cases[0].s(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { // stops at its third token
+		n := 0
+		got, err := b.Generate(context.Background(), cases[0].prompt, 30, cases[0].s(), func(int) bool { n++; return n < 3 })
+		if err != nil || !slices.Equal(got, full[:3]) {
+			t.Errorf("stopping at the third token: %v, %v; want %v", got, err, full[:3])
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	wg.Go(func() { // leaves by its context after two tokens
+		n := 0
+		got, err := b.Generate(ctx, cases[1].prompt, 1000, cases[1].s(), func(int) bool {
+			if n++; n == 2 {
+				cancel()
+			}
+			return true
+		})
+		if !errors.Is(err, context.Canceled) || len(got) < 2 {
+			t.Errorf("cancelled caller: %d tokens, %v; want at least 2 and context.Canceled", len(got), err)
+		}
+	})
+	for _, c := range cases[2:] {
+		wg.Go(func() {
+			want, _ := Text(m, c.prompt, c.maxNew, c.s(), nil)
+			got, err := b.Generate(context.Background(), c.prompt, c.maxNew, c.s(), nil)
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("a caller beside them: %v, %v; want %v", got, err, want)
+			}
+		})
+	}
+	wg.Wait()
+	// A context that has already ended is not served.
+	done, stop := context.WithCancel(context.Background())
+	stop()
+	if got, err := b.Generate(done, []int{1}, 5, &Sampler{}, nil); !errors.Is(err, context.Canceled) || len(got) != 0 {
+		t.Errorf("ended context: %v, %v; want no tokens and context.Canceled", got, err)
+	}
+}
+
+// TestBatcherErrors checks bad requests, which fail alone, and Close.
+func TestBatcherErrors(t *testing.T) {
+	m := batchModel(t)
+	b := NewBatcher(m, 2)
+	for _, c := range []struct {
+		name   string
+		prompt []int
+		s      *Sampler
+		want   string
+	}{
+		{"empty prompt", nil, &Sampler{}, "the prompt has no tokens"},
+		{"sampler", []int{1}, &Sampler{Temperature: -1}, "temperature -1 must be >= 0"},
+		{"no RNG", []int{1}, &Sampler{Temperature: 1}, "sampling needs an RNG"},
+		{"vocabulary", []int{1, 23}, &Sampler{}, "token id 23 at index 1 is outside the vocabulary [0, 23)"},
+	} {
+		if _, err := b.Generate(context.Background(), c.prompt, 4, c.s, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v; want an error containing %q", c.name, err, c.want)
+		}
+	}
+	if got, err := b.Generate(context.Background(), []int{1, 2}, 4, &Sampler{}, nil); err != nil || len(got) != 4 {
+		t.Errorf("after the bad requests: %v, %v; want 4 tokens", got, err)
+	}
+	// Close stops a generation under way, and later calls.
+	started := make(chan bool)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		got, err := b.Generate(context.Background(), []int{1}, 100000, &Sampler{}, func(int) bool {
+			select {
+			case started <- true:
+			default:
+			}
+			return true
+		})
+		if !errors.Is(err, ErrClosed) || len(got) == 0 {
+			t.Errorf("closed under way: %d tokens, %v; want some and ErrClosed", len(got), err)
+		}
+	})
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no token in 10 s")
+	}
+	b.Close()
+	wg.Wait()
+	if _, err := b.Generate(context.Background(), []int{1}, 4, &Sampler{}, nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("after Close: %v; want ErrClosed", err)
+	}
+	b.Close() // twice is fine
+}
