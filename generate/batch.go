@@ -103,6 +103,10 @@ func (b *Batcher) Generate(ctx context.Context, prompt []int, maxNew int, s *Sam
 			if !ok {
 				return out, sq.err
 			}
+			if ctx.Err() != nil { // gone: the tokens already made are dropped
+				leave()
+				return out, ctx.Err()
+			}
 			out = append(out, id)
 			if emit != nil && !emit(id) {
 				leave()

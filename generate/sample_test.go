@@ -1,7 +1,9 @@
 package generate
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/attn-go/attn/tensor"
@@ -78,5 +80,30 @@ func TestStopAt(t *testing.T) {
 	}
 	if n, ok := StopAt("abc", []string{"x", ""}); ok || n != 3 {
 		t.Errorf("StopAt without a match = %d, %v; want 3, false", n, ok)
+	}
+}
+
+// TestMostLikely checks the heap's top k against a stable sort of every id,
+// on logits with many ties, for k from 1 to all of them.
+func TestMostLikely(t *testing.T) {
+	r := tensor.NewRNG(3)
+	for _, v := range []int{1, 2, 7, 100, 1000} {
+		logits := make([]float32, v)
+		for i := range logits {
+			logits[i] = float32(r.Intn(v/3 + 1)) // ties everywhere
+		}
+		all := make([]int, v)
+		for i := range all {
+			all[i] = i
+		}
+		slices.SortStableFunc(all, func(a, b int) int { return cmp.Compare(logits[b], logits[a]) })
+		for _, k := range []int{1, 2, 3, v / 2, v - 1, v} {
+			if k < 1 || k > v {
+				continue
+			}
+			if got := mostLikely(nil, logits, k); !slices.Equal(got, all[:k]) {
+				t.Errorf("V=%d, k=%d: %v; want %v", v, k, got, all[:k])
+			}
+		}
 	}
 }

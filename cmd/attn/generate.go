@@ -113,10 +113,10 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	fmt.Fprint(w, *prompt)
-	_, _, rest, err := sampleText(m, tok, ids, *maxNew, s, stops, func(chunk string) {
+	_, _, rest, err := sampleText(tok, stops, func(chunk string) {
 		fmt.Fprint(w, chunk)
 		w.Flush()
-	}, nil)
+	}, func(each func(int) bool) ([]int, error) { return generate.Text(m, ids, *maxNew, s, each) })
 	fmt.Fprintln(w, rest)
 	return err
 }
@@ -134,20 +134,17 @@ func encodePrompt(tok tokenizer.Tokenizer, prompt string) ([]int, error) {
 	return enc.IDs, nil
 }
 
-// sampleText samples up to maxNew tokens after ids and hands emit the text
-// as it becomes final (see textStream), ending early at a stop string or
-// when quit (may be nil) says so before a token is decoded. It returns the
-// tokens sampled, whether a stop string appeared, and the text held back
-// at the end, which is the caller's to send.
-func sampleText(m *gpt.Model, tok tokenizer.Tokenizer, ids []int, maxNew int, s *generate.Sampler, stops []string, emit func(string), quit func() bool) (n int, stopped bool, rest string, err error) {
+// sampleText runs a generation (generate.Text, or a Batcher's Generate)
+// and hands emit the text as it becomes final (see textStream), ending
+// early at a stop string. It returns the tokens sampled, whether a stop
+// string appeared, and the text held back at the end, which is the
+// caller's to send.
+func sampleText(tok tokenizer.Tokenizer, stops []string, emit func(string), run func(each func(id int) bool) ([]int, error)) (n int, stopped bool, rest string, err error) {
 	var out []int
 	var st textStream
 	var decodeErr error
-	_, err = generate.Text(m, ids, maxNew, s, func(id int) bool {
+	_, err = run(func(id int) bool {
 		out = append(out, id)
-		if quit != nil && quit() {
-			return false
-		}
 		var text string
 		if text, decodeErr = tok.Decode(out); decodeErr != nil {
 			return false

@@ -43,15 +43,18 @@ const (
 	maxJPEGScans     = 100      // progressive JPEGs have about ten
 )
 
-// server answers HTTP requests with one loaded model. Requests compute one
-// at a time: each already uses every core, and the models' caches and
-// arenas are not shared between goroutines.
+// server answers HTTP requests with one loaded model. A GPT's generations
+// are decoded together (generate.Batcher): a decoding step is bound by
+// reading the weights, which one step reads for all of them. Other
+// requests compute one at a time: each already uses every core, and the
+// models' caches and arenas are not shared between goroutines.
 type server struct {
 	typ, dir string
 	mu       sync.Mutex
 
-	lm    *gpt.Model // gpt2
-	lmTok tokenizer.Tokenizer
+	lm      *gpt.Model // gpt2
+	lmTok   tokenizer.Tokenizer
+	batcher *generate.Batcher
 
 	t5 *t5Model // t5, mt5
 
@@ -84,7 +87,9 @@ func (s *server) endpoint() string {
 	return endpoints[s.typ]
 }
 
-func newServer(dir string) (*server, error) {
+// newServer loads the model in dir; a GPT decodes up to batch generations
+// a step. close stops it.
+func newServer(dir string, batch int) (*server, error) {
 	dir, typ, err := modelOfType(dir, "serve", "gpt2", "t5", "mt5", "bert", transformer.ModelType, "marian", "vit", "deit")
 	if err != nil {
 		return nil, err
@@ -92,7 +97,9 @@ func newServer(dir string) (*server, error) {
 	s := &server{typ: typ, dir: dir}
 	switch typ {
 	case "gpt2":
-		s.lm, s.lmTok, err = loadLM(dir, "serve")
+		if s.lm, s.lmTok, err = loadLM(dir, "serve"); err == nil {
+			s.batcher = generate.NewBatcher(s.lm, batch)
+		}
 	case "t5", "mt5":
 		s.t5, err = loadT5(dir)
 	case "bert":
@@ -107,21 +114,33 @@ func newServer(dir string) (*server, error) {
 	return s, err
 }
 
+// close stops the GPT's batcher (when there is one).
+func (s *server) close() {
+	if s.batcher != nil {
+		s.batcher.Close()
+	}
+}
+
 func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	model := fs.String("model", "", "model folder: a GPT (or a run folder from attn train), a T5, a BERT, a translation model, a Marian or a ViT image classifier folder")
 	addr := fs.String("addr", "localhost:8080", "address to listen on")
+	batch := fs.Int("batch", 8, "a GPT's generations decoded together, one token each a step (up to 8 read each weight once a step)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
-	s, err := newServer(*model)
+	if *batch < 1 {
+		return fmt.Errorf("--batch %d; want at least 1", *batch)
+	}
+	s, err := newServer(*model, *batch)
 	if err != nil {
 		return err
 	}
+	defer s.close()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -129,16 +148,19 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	srv := &http.Server{Handler: logRequests(s.handler(), stderr), ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	shutDown := make(chan struct{})
 	go func() {
+		defer close(shutDown)
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		srv.Shutdown(shut) // lets the request in progress finish
+		srv.Shutdown(shut) // lets the requests in progress finish
 	}()
 	fmt.Fprintf(stdout, "serving the %s model in %s at http://%s%s\n", s.typ, s.dir, ln.Addr(), s.endpoint())
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	<-shutDown // Serve returns as Shutdown begins; the requests finish first
 	return nil
 }
 
@@ -287,10 +309,6 @@ func (s *server) generate(ctx context.Context, req generateRequest, emit func(st
 	if err := sampler.Validate(); err != nil {
 		return nil, err
 	}
-	if err := s.lock(ctx); err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
 	var text strings.Builder
 	send := func(chunk string) {
 		text.WriteString(chunk)
@@ -298,9 +316,10 @@ func (s *server) generate(ctx context.Context, req generateRequest, emit func(st
 			emit(chunk)
 		}
 	}
-	// A client that went away stops the generation for nobody.
-	quit := func() bool { return ctx.Err() != nil }
-	n, stopped, rest, err := sampleText(s.lm, s.lmTok, ids, req.MaxNewTokens, sampler, req.Stop, send, quit)
+	// A client that goes away leaves the batch at the next step.
+	n, stopped, rest, err := sampleText(s.lmTok, req.Stop, send, func(each func(int) bool) ([]int, error) {
+		return s.batcher.Generate(ctx, ids, req.MaxNewTokens, sampler, each)
+	})
 	if err = cmp.Or(err, ctx.Err()); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/attn-go/attn/model/gpt"
@@ -36,12 +37,12 @@ func post(t *testing.T, url, body string) (int, map[string]any) {
 
 func serveDir(t *testing.T, dir string) *httptest.Server {
 	t.Helper()
-	s, err := newServer(dir)
+	s, err := newServer(dir, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(s.handler())
-	t.Cleanup(ts.Close)
+	t.Cleanup(func() { ts.Close(); s.close() })
 	return ts
 }
 
@@ -250,10 +251,11 @@ func TestServeStream(t *testing.T) {
 // TestServeClientGone: a request whose client has gone away computes
 // nothing more.
 func TestServeClientGone(t *testing.T) {
-	s, err := newServer(gptFolder(t))
+	s, err := newServer(gptFolder(t), 8)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s.close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if resp, err := s.generate(ctx, generateRequest{Prompt: "a", MaxNewTokens: 50, Temperature: 1, TopK: 0, TopP: 1, Beam: 1}, nil); !errors.Is(err, context.Canceled) {
@@ -305,7 +307,7 @@ func TestServeT5(t *testing.T) {
 }
 
 func TestServeWrongModel(t *testing.T) {
-	if _, err := newServer(t.TempDir()); err == nil || !strings.Contains(err.Error(), "holds no model") {
+	if _, err := newServer(t.TempDir(), 8); err == nil || !strings.Contains(err.Error(), "holds no model") {
 		t.Errorf("an empty folder: %v", err)
 	}
 }
@@ -348,5 +350,66 @@ func TestServeClassifyText(t *testing.T) {
 	var m struct{ Endpoint string }
 	if json.NewDecoder(resp.Body).Decode(&m); m.Endpoint != "/v1/classify" {
 		t.Errorf("/v1/model endpoint %q; want /v1/classify", m.Endpoint)
+	}
+}
+
+// TestServeConcurrentGenerate sends requests at once, more than the batch
+// holds, some streamed and some with stop strings, and checks that each
+// gets the text it gets when sent alone.
+func TestServeConcurrentGenerate(t *testing.T) {
+	ts := serveDir(t, gptFolder(t))
+	url := ts.URL + "/v1/generate"
+	var bodies []string
+	for i := range 12 {
+		req := map[string]any{"prompt": strings.Repeat("the cat ", 1+i%4), "max_new_tokens": 10 + 7*i, "seed": i, "stream": i%3 == 1}
+		if i%4 == 2 {
+			req["temperature"] = 0
+		}
+		if i%5 == 3 {
+			req["stop"] = []string{"e"}
+		}
+		b, _ := json.Marshal(req)
+		bodies = append(bodies, string(b))
+	}
+	// text gets a request's text, streamed or whole.
+	text := func(body string) string {
+		resp, err := http.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Error(err)
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if !strings.Contains(body, `"stream":true`) {
+			var v generateResponse
+			if err := json.Unmarshal(b, &v); err != nil || resp.StatusCode != 200 {
+				t.Errorf("%s: status %d, %q", body, resp.StatusCode, b)
+			}
+			return v.Text
+		}
+		var all strings.Builder
+		for _, line := range strings.Split(string(b), "\n") {
+			var ev map[string]any
+			if data, ok := strings.CutPrefix(line, "data: "); ok && json.Unmarshal([]byte(data), &ev) == nil {
+				s, _ := ev["text"].(string)
+				all.WriteString(s)
+			}
+		}
+		return all.String()
+	}
+	alone := make([]string, len(bodies))
+	for i, b := range bodies {
+		alone[i] = text(b)
+	}
+	together := make([]string, len(bodies))
+	var wg sync.WaitGroup
+	for i, b := range bodies {
+		wg.Go(func() { together[i] = text(b) })
+	}
+	wg.Wait()
+	for i := range bodies {
+		if together[i] != alone[i] || alone[i] == "" {
+			t.Errorf("%s: %q sent with the others, %q alone", bodies[i], together[i], alone[i])
+		}
 	}
 }
