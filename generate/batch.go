@@ -1,8 +1,10 @@
 package generate
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -26,10 +28,13 @@ type Batcher struct {
 	m    *gpt.Model
 	max  int
 	join chan *sequence
-	quit chan struct{}
+	quit chan struct{} // closed by Close, or when the loop fails
 	done chan struct{} // closed when the loop has returned
 	once sync.Once
-	free []*gpt.Cache // caches of finished sequences, reused
+	err  error // why the loop failed, set before quit is closed
+
+	free      []*gpt.Cache // caches of finished sequences, reused
+	admitting *sequence    // the sequence whose prompt is running
 }
 
 // sequence is one Generate call as the loop sees it.
@@ -38,13 +43,46 @@ type sequence struct {
 	tokens []int // the context: the prompt, then what was generated
 	maxNew int
 	s      *Sampler
-	out    chan int // the generated tokens, buffered for all of them
-	err    error    // set before out is closed
-	left   atomic.Bool
+	left   atomic.Bool // the caller has gone
 
+	// The loop hands tokens over through made, never waiting for the
+	// caller; ready (capacity 1) says there is news.
+	mu    sync.Mutex
+	made  []int
+	ended bool
+	err   error
+	ready chan struct{}
+
+	// The loop's own.
 	cache  *gpt.Cache
 	logits []float32 // the next token's, a copy of its row
 	n      int       // tokens generated
+	failed error     // its prompt or step failed
+}
+
+// send hands the caller a token, or the end (with err) when end is set.
+func (sq *sequence) send(id int, end bool, err error) {
+	sq.mu.Lock()
+	if end {
+		sq.ended, sq.err = true, err
+	} else {
+		sq.made = append(sq.made, id)
+	}
+	sq.mu.Unlock()
+	select {
+	case sq.ready <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the tokens made since the last take, and whether the
+// sequence has ended, with its error.
+func (sq *sequence) take(buf []int) ([]int, bool, error) {
+	sq.mu.Lock()
+	defer sq.mu.Unlock()
+	buf = append(buf[:0], sq.made...)
+	sq.made = sq.made[:0]
+	return buf, sq.ended, sq.err
 }
 
 // NewBatcher starts a Batcher that decodes up to maxBatch sequences a step
@@ -57,17 +95,20 @@ func NewBatcher(m *gpt.Model, maxBatch int) *Batcher {
 
 // Close stops the Batcher: Generate calls still running return ErrClosed
 // with the tokens they have, and so do later ones. It returns once the
-// decoding goroutine has stopped.
+// decoding goroutine has stopped (within a step).
 func (b *Batcher) Close() {
 	b.once.Do(func() { close(b.quit) })
 	<-b.done
 }
 
+// closedErr is what a caller gets once quit is closed.
+func (b *Batcher) closedErr() error { return cmp.Or(b.err, ErrClosed) }
+
 // Generate is Text run in the batch: it continues prompt with up to maxNew
 // tokens chosen by s (which it alone uses until it returns), calling emit
 // with each as it comes, and returns them. It waits for a place in the
 // batch, and returns ctx's error if ctx ends first or meanwhile.
-func (b *Batcher) Generate(ctx context.Context, prompt []int, maxNew int, s *Sampler, emit func(id int) bool) ([]int, error) {
+func (b *Batcher) Generate(ctx context.Context, prompt []int, maxNew int, s *Sampler, emit func(id int) bool) (out []int, err error) {
 	if len(prompt) == 0 {
 		return nil, errors.New("generate: the prompt has no tokens")
 	}
@@ -81,55 +122,74 @@ func (b *Batcher) Generate(ctx context.Context, prompt []int, maxNew int, s *Sam
 	if len(prompt) > window {
 		prompt = prompt[len(prompt)-window:]
 	}
-	sq := &sequence{ctx: ctx, tokens: append([]int(nil), prompt...), maxNew: maxNew, s: s, out: make(chan int, maxNew)}
+	sq := &sequence{ctx: ctx, tokens: append([]int(nil), prompt...), maxNew: maxNew, s: s, ready: make(chan struct{}, 1)}
 	select {
 	case b.join <- sq:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-b.quit:
-		return nil, ErrClosed
+		return nil, b.closedErr()
 	}
-	// Leaving early waits (at most a step) for the loop to let go of the
-	// sequence, so that s is the caller's again on return.
-	leave := func() {
-		sq.left.Store(true)
-		for range sq.out {
+	// Leaving early (emit says stop, ctx ends, emit panics) waits, at most
+	// a step, for the loop to let go of the sequence, so that s is the
+	// caller's again on return.
+	ended := false
+	defer func() {
+		if ended {
+			return
 		}
-	}
-	var out []int
+		sq.left.Store(true)
+		for !ended {
+			<-sq.ready
+			_, ended, _ = sq.take(nil)
+		}
+	}()
+	var ids []int
 	for {
 		select {
-		case id, ok := <-sq.out:
-			if !ok {
-				return out, sq.err
-			}
+		case <-sq.ready:
+		case <-ctx.Done():
+			return out, ctx.Err()
+		}
+		var serr error
+		ids, ended, serr = sq.take(ids)
+		for _, id := range ids {
 			if ctx.Err() != nil { // gone: the tokens already made are dropped
-				leave()
 				return out, ctx.Err()
 			}
 			out = append(out, id)
 			if emit != nil && !emit(id) {
-				leave()
 				return out, nil
 			}
-		case <-ctx.Done():
-			leave()
-			return out, ctx.Err()
+		}
+		if ended {
+			return out, serr
 		}
 	}
 }
 
 // loop owns the model's caches: it takes in new sequences, runs their
-// prompts, and steps all of them together until each is done.
+// prompts, and steps all of them together until each is done. A panic
+// (a bug) ends every sequence with an error and closes the Batcher rather
+// than the program.
 func (b *Batcher) loop() {
 	defer close(b.done)
 	var active []*sequence
-	bt := gpt.NewBatch()
 	defer func() {
+		err := ErrClosed
+		if r := recover(); r != nil {
+			err = fmt.Errorf("generate: the batch failed: %v", r)
+			b.err = err
+			b.once.Do(func() { close(b.quit) })
+		}
+		if b.admitting != nil {
+			active = append(active, b.admitting)
+		}
 		for _, sq := range active {
-			b.finish(sq, ErrClosed)
+			sq.send(0, true, err)
 		}
 	}()
+	bt := gpt.NewBatch()
 	for {
 		// Wait for work when there is none; otherwise take in whoever is
 		// waiting, as far as there is room.
@@ -141,13 +201,16 @@ func (b *Batcher) loop() {
 				return
 			}
 		}
+		select {
+		case <-b.quit:
+			return
+		default:
+		}
 	take:
 		for len(active) < b.max {
 			select {
 			case sq := <-b.join:
 				active = b.admit(active, sq)
-			case <-b.quit:
-				return
 			default:
 				break take
 			}
@@ -155,14 +218,18 @@ func (b *Batcher) loop() {
 		// Choose each sequence's next token; drop those that are done.
 		kept := active[:0]
 		for _, sq := range active {
-			if sq.left.Load() || sq.ctx.Err() != nil {
+			if sq.left.Load() {
 				b.finish(sq, nil)
+				continue
+			}
+			if err := sq.ctx.Err(); err != nil {
+				b.finish(sq, err)
 				continue
 			}
 			next := sq.s.Next(sq.logits)
 			sq.tokens = append(sq.tokens, next)
 			sq.n++
-			sq.out <- next
+			sq.send(next, false, nil)
 			if sq.n == sq.maxNew {
 				b.finish(sq, nil)
 				continue
@@ -195,7 +262,7 @@ func (b *Batcher) loop() {
 		v := b.m.Cfg.VocabSize
 		for i, sq := range stepping {
 			if err != nil {
-				sq.err = err
+				sq.failed = err
 				continue
 			}
 			sq.logits = append(sq.logits[:0], logits.Data[i*v:(i+1)*v]...)
@@ -207,14 +274,17 @@ func (b *Batcher) loop() {
 // admit runs a new sequence's prompt and adds it to active (or ends it, if
 // the prompt fails).
 func (b *Batcher) admit(active []*sequence, sq *sequence) []*sequence {
+	b.admitting = sq // for the loop's recover, should the prompt panic
 	if n := len(b.free); n > 0 {
 		sq.cache, b.free = b.free[n-1], b.free[:n-1]
 		sq.cache.Reset()
 	} else {
 		sq.cache = b.m.NewCache(1)
 	}
-	if b.prefill(sq); sq.err != nil {
-		b.finish(sq, sq.err)
+	b.prefill(sq)
+	b.admitting = nil
+	if sq.failed != nil {
+		b.finish(sq, sq.failed)
 		return active
 	}
 	return append(active, sq)
@@ -225,7 +295,7 @@ func (b *Batcher) admit(active []*sequence, sq *sequence) []*sequence {
 func (b *Batcher) prefill(sq *sequence) {
 	logits, err := b.m.StepLast(sq.cache, sq.tokens, 1)
 	if err != nil {
-		sq.err = err
+		sq.failed = err
 		return
 	}
 	sq.logits = append(sq.logits[:0], logits.Data...)
@@ -235,8 +305,8 @@ func (b *Batcher) prefill(sq *sequence) {
 func (b *Batcher) dropFailed(active []*sequence) []*sequence {
 	kept := active[:0]
 	for _, sq := range active {
-		if sq.err != nil {
-			b.finish(sq, sq.err)
+		if sq.failed != nil {
+			b.finish(sq, sq.failed)
 			continue
 		}
 		kept = append(kept, sq)
@@ -248,8 +318,7 @@ func (b *Batcher) dropFailed(active []*sequence) []*sequence {
 // finish ends a sequence: its caller gets err after the tokens sent, and
 // its cache goes back to the pool (at most one per place in the batch).
 func (b *Batcher) finish(sq *sequence, err error) {
-	sq.err = err
-	close(sq.out)
+	sq.send(0, true, err)
 	if len(b.free) < b.max {
 		b.free = append(b.free, sq.cache)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -194,4 +195,91 @@ func TestBatcherErrors(t *testing.T) {
 		t.Errorf("after Close: %v; want ErrClosed", err)
 	}
 	b.Close() // twice is fine
+}
+
+// TestBatcherEdges: Close with every place taken, a caller cancelled just
+// as its sequence ends, no limit on the tokens asked for, a panicking emit,
+// and a panic in the loop itself.
+func TestBatcherEdges(t *testing.T) {
+	m := batchModel(t)
+	t.Run("close a full batch", func(t *testing.T) {
+		b := NewBatcher(m, 1)
+		started := make(chan bool, 1)
+		res := make(chan error)
+		go func() {
+			_, err := b.Generate(context.Background(), []int{1}, math.MaxInt, &Sampler{}, func(int) bool {
+				select {
+				case started <- true:
+				default:
+				}
+				return true
+			})
+			res <- err
+		}()
+		<-started
+		closed := make(chan bool)
+		go func() { b.Close(); close(closed) }()
+		select {
+		case err := <-res:
+			if !errors.Is(err, ErrClosed) {
+				t.Errorf("Generate under way at Close: %v; want ErrClosed", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Close did not stop a full batch in 10 s")
+		}
+		<-closed
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		b := NewBatcher(m, 4)
+		defer b.Close()
+		for i := range 30 {
+			ctx, cancel := context.WithCancel(context.Background())
+			_, err := b.Generate(ctx, []int{1, 2}, 50, &Sampler{}, func(int) bool {
+				cancel()
+				time.Sleep(time.Duration(i%3) * time.Millisecond)
+				return true
+			})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("try %d: cancelled in emit: %v; want context.Canceled", i, err)
+			}
+		}
+	})
+	t.Run("no limit", func(t *testing.T) {
+		b := NewBatcher(m, 4)
+		defer b.Close()
+		n := 0
+		got, err := b.Generate(context.Background(), []int{1}, math.MaxInt, &Sampler{}, func(int) bool { n++; return n < 40 })
+		if err != nil || len(got) != 40 {
+			t.Errorf("maxNew MaxInt, stopped at 40: %d tokens, %v", len(got), err)
+		}
+	})
+	t.Run("emit panics", func(t *testing.T) {
+		b := NewBatcher(m, 4)
+		defer b.Close()
+		func() {
+			defer func() {
+				if r := recover(); r != "emit" {
+					t.Errorf("recovered %v; want emit's panic", r)
+				}
+			}()
+			b.Generate(context.Background(), []int{1}, 1000, &Sampler{}, func(int) bool { panic("emit") })
+		}()
+		if got, err := b.Generate(context.Background(), []int{1}, 3, &Sampler{}, nil); err != nil || len(got) != 3 {
+			t.Errorf("after a panicking emit: %v, %v; want 3 tokens", got, err)
+		}
+	})
+	t.Run("loop panics", func(t *testing.T) {
+		broken := batchModel(t)
+		b := NewBatcher(broken, 4)
+		defer b.Close()
+		if _, err := b.Generate(context.Background(), []int{1}, 2, &Sampler{}, nil); err != nil {
+			t.Fatal(err)
+		}
+		broken.LnF.Weight.Value.Data = broken.LnF.Weight.Value.Data[:3] // a bug: ln_f lost its weights
+		for range 2 {
+			if _, err := b.Generate(context.Background(), []int{1}, 2, &Sampler{}, nil); err == nil || !strings.Contains(err.Error(), "generate: the batch failed: ") {
+				t.Errorf("a model that panics: %v; want the batch's failure", err)
+			}
+		}
+	})
 }

@@ -152,6 +152,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	go func() {
 		defer close(shutDown)
 		<-ctx.Done()
+		stop() // a second Ctrl-C ends the program at once
 		shut, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		srv.Shutdown(shut) // lets the requests in progress finish

@@ -80,7 +80,7 @@ func (m *Model) StepLast(c *Cache, ids []int, b int) (*tensor.Tensor, error) {
 // step runs the blocks on the new tokens and returns their final hidden
 // states [B, T, C] (before ln_f), held in c's arena until its next step.
 func (m *Model) step(c *Cache, ids []int, b int) (*autograd.Var, error) {
-	if c == nil || c.b != b || len(c.k) != len(m.H) || c.c != m.Cfg.NEmbd {
+	if c == nil || c.b != b || len(c.k) != len(m.H) || c.c != m.Cfg.NEmbd || c.size != m.Cfg.NPositions {
 		return nil, fmt.Errorf("gpt: the cache does not fit this model with B=%d", b)
 	}
 	if b <= 0 || len(ids)%b != 0 {
@@ -164,7 +164,7 @@ func (m *Model) StepBatch(bt *Batch, caches []*Cache, ids []int) (*tensor.Tensor
 	}
 	pos := make([]int, b)
 	for i, c := range caches {
-		if c == nil || c.b != 1 || len(c.k) != len(m.H) || c.c != d {
+		if c == nil || c.b != 1 || len(c.k) != len(m.H) || c.c != d || c.size != m.Cfg.NPositions {
 			return nil, fmt.Errorf("gpt: cache %d is not a one-sequence cache of this model", i)
 		}
 		if slices.Index(caches, c) != i {

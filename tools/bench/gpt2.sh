@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPT-2 small (124M, random weights) inference in attn and in PyTorch, one
 # after the other in the same session: checkpoint load, a 128-token prompt,
-# and decoding one token with 16 and 1,000 tokens cached. Prints the medians
+# and decoding one token with 16 and 1,000 tokens cached, and one token for
+# each of 8 sequences with 128 cached, decoded together. Prints the medians
 # and the median of the per-round ratios (> 1: attn is faster).
 #
 #   tools/bench/gpt2.sh [DIR]       # DIR (default /tmp/attn-gpt2) gets the 500 MB folder
@@ -25,6 +26,7 @@ for r in $(seq "${ROUNDS:-3}"); do
     /tmp/attn-bench bench prompt --model "$dir" --t 128 --reps 10 --json
     /tmp/attn-bench bench decode --model "$dir" --t 16 --reps 30 --json
     /tmp/attn-bench bench decode --model "$dir" --t 1000 --reps 30 --json
+    /tmp/attn-bench bench decode --model "$dir" --t 128 --batch 8 --reps 30 --json
     py "$dir"
   } | sed "s/^{/{\"round\": $r, /" >> "$out"
 done
@@ -39,9 +41,11 @@ for r in rows:
         groups.setdefault(key(r), []).append((attn[(r["round"],) + key(r)], r))
 med = statistics.median
 for (bench, cached), pairs in groups.items():
-    what = bench + (f" ({cached} cached)" if cached else "")
+    batch = pairs[0][1].get("batch", 1)
+    what = bench + (f" ({cached} cached)" if cached else "") + (f" x{batch}" if batch > 1 else "")
     am, tm = med(a["ms"] for a, _ in pairs), med(t["ms"] for _, t in pairs)
     ratios = [t["ms"] / a["ms"] for a, t in pairs]
-    rate = f"  ({1e3 * 128 / am:.0f} vs {1e3 * 128 / tm:.0f} tokens/s)" if bench == "prompt" else ""
+    n = 128 if bench == "prompt" else batch
+    rate = f"  ({1e3 * n / am:.0f} vs {1e3 * n / tm:.0f} tokens/s)" if n > 1 else ""
     print(f"{what:20} attn {am:8.2f} ms   torch {tm:8.2f} ms   speed ratio {med(ratios):.2f} (rounds: {' '.join(f'{x:.2f}' for x in ratios)}){rate}")
 PY

@@ -14,7 +14,8 @@ Timing prints one JSON line per measurement, with the fields of
 `attn bench --json`: load (torch.load of model.pt, the file PyTorch users
 load), prompt (a 128-token prompt through the model, filling a KV cache, the
 last position's logits), decode (one token with 16 and with 1,000 tokens
-cached; the cache is preallocated, so no torch.cat cost is counted). The model
+cached; the cache is preallocated, so no torch.cat cost is counted), and
+one token for each of 8 sequences with 128 cached, decoded together. The model
 is written in plain torch after HF's GPT2LMHeadModel (no transformers package
 here): Conv1D weights [in, out] applied with addmm, gelu_new, pre-LN, tied
 lm_head; inference mode, float32, 2 threads unless --threads says otherwise.
@@ -120,6 +121,37 @@ class Model:
         return x @ p["wte.weight"].t()
 
 
+class Batched(Model):
+    """B sequences decoded together, one token each a step, as attn serve
+    does (gpt.Model.StepBatch): the products take B rows, attention runs
+    over each sequence's own cache."""
+
+    def __init__(self, sd, B):
+        super().__init__(sd)
+        self.B = B
+        self.k = torch.zeros(L, B, H, P, C // H)
+        self.v = torch.zeros(L, B, H, P, C // H)
+
+    def step(self, ids):
+        p, B, D, n = self.p, self.B, C // H, self.n
+        x = p["wte.weight"][ids] + p["wpe.weight"][n]
+        for i in range(L):
+            h = f"h.{i}."
+            a = F.layer_norm(x, (C,), p[h + "ln_1.weight"], p[h + "ln_1.bias"], 1e-5)
+            q, k, v = self.conv(a, h + "attn.c_attn").split(C, dim=1)
+            self.k[i, :, :, n] = k.view(B, H, D)
+            self.v[i, :, :, n] = v.view(B, H, D)
+            K, Vv = self.k[i, :, :, :n + 1], self.v[i, :, :, :n + 1]
+            att = (q.view(B, H, 1, D) @ K.transpose(-1, -2)) / math.sqrt(D)
+            y = (att.softmax(-1) @ Vv).reshape(B, C)
+            x = x + self.conv(y, h + "attn.c_proj")
+            m = F.layer_norm(x, (C,), p[h + "ln_2.weight"], p[h + "ln_2.bias"], 1e-5)
+            x = x + self.conv(gelu_new(self.conv(m, h + "mlp.c_fc")), h + "mlp.c_proj")
+        self.n += 1
+        x = F.layer_norm(x, (C,), p["ln_f.weight"], p["ln_f.bias"], 1e-5)
+        return x @ p["wte.weight"].t()
+
+
 def timed(reps, fn, setup=lambda: None):
     setup()
     fn()
@@ -163,6 +195,13 @@ def main():
                 m.n = c
             t = timed(args.reps * 3, lambda: m.step(torch.tensor([1])), to_cached)
             print(json.dumps({"bench": "decode", "impl": "pytorch", "cached": cached, "ms": t * 1e3, "tokens_per_s": 1 / t}))
+        del m
+        b = Batched(sd, 8)
+
+        def to_128():
+            b.n = 128
+        t = timed(args.reps * 3, lambda: b.step(torch.ones(8, dtype=torch.long)), to_128)
+        print(json.dumps({"bench": "decode", "impl": "pytorch", "cached": 128, "batch": 8, "ms": t * 1e3, "tokens_per_s": 8 / t}))
 
 
 if __name__ == "__main__":

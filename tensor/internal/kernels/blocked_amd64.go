@@ -386,7 +386,11 @@ func (g *gemmArch) gemmDots(transA bool, m, n, k int, alpha float32, a []float32
 	if m > 4 {
 		cb = 2
 	}
-	nb := n - n%cb
+	// The last n%4 columns go to dotAVX512 whatever m is, so that a row's
+	// result does not depend on how many rows came with it (a server
+	// decoding several sequences together gives each the numbers it would
+	// get alone).
+	nb := n - n%4
 	for j := 0; j < nb; j += cb {
 		dots(k, &a[0], lda, &b[j*ldb], ldb, &out[0])
 		for i := 0; i < m; i++ {
