@@ -207,3 +207,46 @@ func TestTimeLimitFitsSteps(t *testing.T) {
 		t.Errorf("time-limited run: saved steps %d, ran %d; want the fitted count (>= 10, < 1e6) for both", cfg.Steps, run.Step())
 	}
 }
+
+// TestTimeLimitResumedBeforeFit: a time-limited run interrupted before its
+// step count is fitted saves the unfitted count with the fit pending, and
+// the resumed run fits it instead of running the unfitted count.
+func TestTimeLimitResumedBeforeFit(t *testing.T) {
+	dir := t.TempDir()
+	m := newBigram(11)
+	run := newTestRun(dir, m)
+	run.Cfg.Steps, run.Cfg.TimeLimit = 1000000, 0.3
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	m.onLoss = func() {
+		if calls++; calls == 2*10 { // step 10 of the 25 before the fit (two micro-batches a step)
+			cancel()
+		}
+	}
+	if _, err := run.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, cfg, err := ReadLMData(filepath.Join(dir, ckptDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stopped := run.Step(); stopped >= 25 || cfg.Steps != 1000000 || !cfg.TimeFitPending {
+		t.Fatalf("interrupted at step %d: saved steps %d, fit pending %v; want before 25, 1000000, true", stopped, cfg.Steps, cfg.TimeFitPending)
+	}
+	m.onLoss = nil
+	again := newTestRun(dir, m)
+	again.Cfg = cfg // as attn train --resume does
+	if err := again.Resume(filepath.Join(dir, ckptDir)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := again.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, cfg, err = ReadLMData(filepath.Join(dir, ckptDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Steps >= 1000000 || cfg.TimeFitPending || again.Step() != cfg.Steps {
+		t.Errorf("resumed: saved steps %d (fit pending %v), ran to %d; want the fitted count for both", cfg.Steps, cfg.TimeFitPending, again.Step())
+	}
+}

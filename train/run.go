@@ -76,6 +76,10 @@ type RunConfig struct {
 	// The chosen Steps is saved with the checkpoints, so a resumed run
 	// repeats the same schedule.
 	TimeLimit float64 `json:"time_limit_s,omitempty"`
+	// TimeFitPending is set while a time-limited run has not yet fitted
+	// Steps: a run interrupted that early fits them when resumed, from the
+	// time it has left, instead of running the unfitted count.
+	TimeFitPending bool `json:"time_fit_pending,omitempty"`
 }
 
 // Validate reports settings out of range.
@@ -311,7 +315,16 @@ func (r *Run) Run(ctx context.Context) (map[string]float64, error) {
 	}
 	c := &r.Cfg
 	var lastEval map[string]float64
+	first := r.opt.Step // 0, or the step resumed from
+	c.TimeFitPending = c.TimeLimit > 0 && (first == 0 || c.TimeFitPending)
 	start := time.Now()
+	runStart := start
+	if c.TimeFitPending && len(r.metrics) > 0 {
+		// Resumed before the fit: the time limit counts the time already
+		// spent, which the metrics end with.
+		spent := r.metrics[len(r.metrics)-1].ElapsedSec
+		start = start.Add(-time.Duration(spent * float64(time.Second)))
+	}
 	sched := c.schedule()
 	// With a time limit, steps fitAt−20 … fitAt are timed (the first few,
 	// which allocate the tape's buffers, are left out) and Steps is fitted
@@ -323,9 +336,9 @@ func (r *Run) Run(ctx context.Context) (map[string]float64, error) {
 	fitAt, timedFrom := 0, 0
 	var timedStart, fittedAt time.Time
 	fittedStep, refits := 0, 0
-	if c.TimeLimit > 0 && r.opt.Step == 0 {
-		fitAt = min(25, c.Steps)
-		timedFrom = max(0, fitAt-20)
+	if c.TimeFitPending {
+		fitAt = min(first+25, c.Steps)
+		timedFrom = max(first, fitAt-20)
 	}
 	var loop *Loop
 	refit := func() {
@@ -373,16 +386,17 @@ func (r *Run) Run(ctx context.Context) (map[string]float64, error) {
 			}
 			if st.Step == fitAt {
 				perStep := time.Since(timedStart) / time.Duration(fitAt-timedFrom)
-				if timedFrom == 0 {
-					perStep = time.Since(start) / time.Duration(fitAt)
+				if timedFrom == first { // too few steps to leave the first out
+					perStep = time.Since(runStart) / time.Duration(fitAt-first)
 				}
 				if err := r.fitSteps(time.Since(start), perStep, st.Step); err != nil {
 					return err
 				}
+				c.TimeFitPending = false
 				refit()
 				fittedAt, fittedStep = time.Now(), st.Step
 			}
-			if fitAt > 0 && refits < 3 && st.Step > fittedStep && st.Step < c.Steps && time.Since(start).Seconds() >= float64(refits+1)*c.TimeLimit/4 {
+			if fitAt > 0 && !c.TimeFitPending && refits < 3 && st.Step > fittedStep && st.Step < c.Steps && time.Since(start).Seconds() >= float64(refits+1)*c.TimeLimit/4 {
 				refits++
 				perStep := time.Since(fittedAt).Seconds() / float64(st.Step-fittedStep)
 				left := 0.97*c.TimeLimit - time.Since(start).Seconds()
