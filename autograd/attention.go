@@ -95,12 +95,7 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 		// The mask of weight (i, j) of head bh is the (i·Tk + j + 1)-th draw
 		// of seeds[bh]: keep it when the draw's top 24 bits, read as a
 		// fraction, are >= dropout (RNG.Float32() >= dropout).
-		p.seeds = make([]uint64, bsz*heads)
-		for i := range p.seeds {
-			p.seeds[i] = tp.RNG.Split().State
-		}
-		p.thr = uint64(math.Ceil(float64(dropout) * (1 << 24)))
-		p.keep = 1 / (1 - dropout)
+		p.seeds, p.thr, p.keep = dropSeeds(tp.RNG, bsz*heads, dropout)
 	}
 	y := tp.alloc(bsz, tq, e)
 	out, rec := tp.result(y, q, k, v)
@@ -244,16 +239,34 @@ func (p *attnProblem) allPad(b, j0, j1 int) bool {
 // dropMask applies the dropout mask to the weights w of query row i, keys
 // j0.. (times 1/(1 − dropout) where kept).
 func (p *attnProblem) dropMask(w []float32, seed uint64, i, j0 int) {
-	ctr := seed + uint64(i*p.tk+j0+1)*tensor.Golden64
+	dropWeights(w, seed, i*p.tk+j0, p.thr, p.keep)
+}
+
+// dropWeights applies the dropout mask to weights w, the first of which is
+// weight number at of its head (row-major): weight n is kept, and scaled
+// by keep, when the top 24 bits of draw n+1 of seed are >= thr.
+func dropWeights(w []float32, seed uint64, at int, thr uint64, keep float32) {
+	ctr := seed + uint64(at+1)*tensor.Golden64
 	for j := range w {
 		z := tensor.Mix64(ctr)
 		ctr += tensor.Golden64
-		if z>>40 >= p.thr {
-			w[j] *= p.keep
+		if z>>40 >= thr {
+			w[j] *= keep
 		} else {
 			w[j] = 0
 		}
 	}
+}
+
+// dropSeeds draws the dropout generators of Attention and BiasAttention:
+// one per (batch, head), split in order from rng, with the threshold and
+// scale of dropWeights.
+func dropSeeds(rng *tensor.RNG, n int, dropout float32) (seeds []uint64, thr uint64, keep float32) {
+	seeds = make([]uint64, n)
+	for i := range seeds {
+		seeds[i] = rng.Split().State
+	}
+	return seeds, uint64(math.Ceil(float64(dropout) * (1 << 24))), 1 / (1 - dropout)
 }
 
 // forward computes the output y and, if lse is not nil, the log-sum-exp of

@@ -17,8 +17,9 @@ import (
 // is [B, Tq, H·D]; a query whose keys are all masked gets zeros.
 //
 // Unlike Attention it keeps the weights [B, H, Tq, Tk] for the backward
-// pass: simple, and fine at the lengths relative-bias models run at.
-// Attention dropout is not supported (opt.Dropout must be 0 when training).
+// pass: simple, and fine at the lengths relative-bias models run at. With
+// opt.Dropout and a tape with an RNG (training) the weights are dropped
+// with exactly Attention's mask for the same RNG state, as T5 drops them.
 func (tp *Tape) BiasAttention(q, k, v, bias *Var, heads int, opt AttentionOpts) *Var {
 	bsz, tq, e := q.Value.Shape[0], q.Value.Shape[1], q.Value.Shape[2]
 	tk := k.Value.Shape[1]
@@ -31,8 +32,10 @@ func (tp *Tape) BiasAttention(q, k, v, bias *Var, heads int, opt AttentionOpts) 
 	if opt.KeyPad != nil && len(opt.KeyPad) != bsz*tk {
 		panic(fmt.Sprintf("autograd.BiasAttention: key padding mask has %d entries, want %d", len(opt.KeyPad), bsz*tk))
 	}
+	var drop *biasDropout
 	if opt.Dropout > 0 && tp != nil && tp.RNG != nil {
-		panic("autograd.BiasAttention: attention dropout is not supported")
+		drop = &biasDropout{}
+		drop.seeds, drop.thr, drop.keep = dropSeeds(tp.RNG, bsz*heads, opt.Dropout)
 	}
 	d := e / heads
 	scale := opt.Scale
@@ -46,6 +49,11 @@ func (tp *Tape) BiasAttention(q, k, v, bias *Var, heads int, opt AttentionOpts) 
 		bd = bias.Value.Data
 	}
 	p := tp.floats(bsz * heads * tq * tk) // softmax weights, [B, H, Tq, Tk]
+	pv := p                               // the weights applied to v: p, or p dropped
+	if drop != nil {
+		pv = tp.floats(len(p))
+		drop.p = pv
+	}
 	y := tp.alloc(bsz, tq, e)
 	tensor.Parallel(bsz*heads, 1, func(lo, hi int) {
 		for bh := lo; bh < hi; bh++ {
@@ -74,22 +82,41 @@ func (tp *Tape) BiasAttention(q, k, v, bias *Var, heads int, opt AttentionOpts) 
 				}
 				maskedSoftmax(row, last, pad)
 			}
-			tensor.GemmSerial(false, false, tq, d, tk, 1, s, tk, vd[ko:], e, 0, y.Data[qo:], e)
+			sv := s
+			if drop != nil {
+				sv = pv[bh*tq*tk : (bh+1)*tq*tk]
+				copy(sv, s)
+				for i := 0; i < tq; i++ {
+					dropWeights(sv[i*tk:(i+1)*tk], drop.seeds[bh], i*tk, drop.thr, drop.keep)
+				}
+			}
+			tensor.GemmSerial(false, false, tq, d, tk, 1, sv, tk, vd[ko:], e, 0, y.Data[qo:], e)
 		}
 	})
 	out, rec := tp.result(y, q, k, v, bias)
 	if rec {
-		tp.record(out, func(dy []float32) { biasAttentionBackward(q, k, v, bias, heads, scale, p, dy) })
+		tp.record(out, func(dy []float32) { biasAttentionBackward(q, k, v, bias, heads, scale, p, drop, dy) })
 	}
 	return out
+}
+
+// biasDropout is BiasAttention's dropout: the generators of its mask, and
+// the dropped weights the output was made from.
+type biasDropout struct {
+	seeds []uint64
+	thr   uint64
+	keep  float32
+	p     []float32 // [B, H, Tq, Tk]
 }
 
 // biasAttentionBackward adds BiasAttention's gradients, per head, from the
 // weights P and the output gradient dO: dV = Pᵀ·dO; dP = dO·Vᵀ;
 // dS = P⊙(dP − rowsum(dP⊙P)); dQ = scale·dS·K; dK = scale·dSᵀ·Q;
-// dbias_h = Σ_b dS. Each task owns one head for every sequence, so the
-// bias gradient and the head's columns of dQ, dK, dV have one writer.
-func biasAttentionBackward(q, k, v, bias *Var, heads int, scale float32, p, dy []float32) {
+// dbias_h = Σ_b dS. With dropout the output came from P' = P⊙M (M the
+// mask, scaled): dV = P'ᵀ·dO, and dP is dO·Vᵀ⊙M. Each task owns one head
+// for every sequence, so the bias gradient and the head's columns of dQ,
+// dK, dV have one writer.
+func biasAttentionBackward(q, k, v, bias *Var, heads int, scale float32, p []float32, drop *biasDropout, dy []float32) {
 	bsz, tq, e := q.Value.Shape[0], q.Value.Shape[1], q.Value.Shape[2]
 	tk := k.Value.Shape[1]
 	d := e / heads
@@ -113,9 +140,12 @@ func biasAttentionBackward(q, k, v, bias *Var, heads int, scale float32, p, dy [
 			for b := 0; b < bsz; b++ {
 				bh := b*heads + h
 				qo, ko := b*tq*e+h*d, b*tk*e+h*d
-				pw := p[bh*tq*tk : (bh+1)*tq*tk]
+				pw, pv := p[bh*tq*tk:(bh+1)*tq*tk], p[bh*tq*tk:(bh+1)*tq*tk]
+				if drop != nil {
+					pv = drop.p[bh*tq*tk : (bh+1)*tq*tk]
+				}
 				if dv != nil {
-					tensor.GemmSerial(true, false, tk, d, tq, 1, pw, tk, dy[qo:], e, 1, dv[ko:], e)
+					tensor.GemmSerial(true, false, tk, d, tq, 1, pv, tk, dy[qo:], e, 1, dv[ko:], e)
 				}
 				if dq == nil && dk == nil && db == nil {
 					continue
@@ -123,6 +153,9 @@ func biasAttentionBackward(q, k, v, bias *Var, heads int, scale float32, p, dy [
 				tensor.GemmSerial(false, true, tq, tk, d, 1, dy[qo:], e, vd[ko:], e, 0, ds, tk)
 				for i := 0; i < tq; i++ {
 					pr, dr := pw[i*tk:(i+1)*tk], ds[i*tk:(i+1)*tk]
+					if drop != nil {
+						dropWeights(dr, drop.seeds[bh], i*tk, drop.thr, drop.keep)
+					}
 					dot := tensor.Dot(pr, dr)
 					for j, x := range pr {
 						dr[j] = x * (dr[j] - dot)

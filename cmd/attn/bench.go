@@ -16,6 +16,7 @@ import (
 	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/model/bert"
 	"github.com/attn-go/attn/model/gpt"
+	"github.com/attn-go/attn/model/t5"
 	"github.com/attn-go/attn/model/transformer"
 	"github.com/attn-go/attn/model/vit"
 	"github.com/attn-go/attn/nn"
@@ -66,7 +67,7 @@ func measure(reps int, fn func()) (time.Duration, float64) {
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("which benchmark? peak, gemm, attention, train, train-gpt, prompt, decode, load, vit, train-vit, encode or train-bert (attn bench gemm -h for flags)")
+		return errors.New("which benchmark? peak, gemm, attention, train, train-gpt, prompt, decode, load, vit, train-vit, encode, train-bert or train-t5 (attn bench gemm -h for flags)")
 	}
 	fs := flag.NewFlagSet("attn bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -76,10 +77,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	m := fs.Int("m", 1024, "gemm: rows of A and C")
 	n := fs.Int("n", 1024, "gemm: columns of B and C")
 	k := fs.Int("k", 1024, "gemm: inner dimension")
-	t := fs.Int("t", 1024, "attention, encode, train-bert: sequence length; decode: cached tokens")
+	t := fs.Int("t", 1024, "attention, encode, train-bert: sequence length; train-t5: source and target length; decode: cached tokens")
 	heads := fs.Int("heads", 8, "attention: heads")
 	dhead := fs.Int("d-head", 64, "attention: width of one head")
-	batch := fs.Int("batch", 1, "attention, vit, train-vit, encode, train-bert: batch size; decode: sequences decoded together (as attn serve does)")
+	batch := fs.Int("batch", 1, "attention, vit, train-vit, encode, train-bert, train-t5: batch size; decode: sequences decoded together (as attn serve does)")
 	shape := fs.String("shape", "small", "train: nn.Transformer shape, small or base")
 	preset := fs.String("preset", "baby-gpt", "train-gpt, prompt, decode: GPT preset (see attn train), or gpt2 for GPT-2 small's shape (124M, random weights)")
 	modelFlag := fs.String("model", "", "prompt, decode, load: a GPT-2 model folder (instead of --preset)")
@@ -133,6 +134,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if r, err = benchTrainGPT(*preset, p, *reps); err != nil {
 			return err
 		}
+	case "train-t5":
+		var err error
+		if r, err = benchTrainT5(*batch, *t, *reps); err != nil {
+			return err
+		}
 	case "encode", "train-bert":
 		var err error
 		if r, err = benchEncode(*batch, *t, *reps, args[0] == "train-bert"); err != nil {
@@ -149,7 +155,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("unknown benchmark %q (want peak, gemm, attention, train, train-gpt, prompt, decode, load, vit, train-vit, encode or train-bert)", args[0])
+		return fmt.Errorf("unknown benchmark %q (want peak, gemm, attention, train, train-gpt, prompt, decode, load, vit, train-vit, encode, train-bert or train-t5)", args[0])
 	}
 	r.Params["workers"] = tensor.Workers()
 	r.AllocBytes = lastBytes
@@ -306,6 +312,53 @@ func benchEncode(b, t, reps int, training bool) (benchResult, error) {
 	}
 	return benchResult{Bench: name, Params: map[string]any{"model": "bert-base", "batch": b, "seq_len": t},
 		Ms: ms(dur), GFLOPS: flops / dur.Seconds() / 1e9, TokensPerS: float64(b*t) / dur.Seconds(), Allocs: allocs}, runErr
+}
+
+// benchTrainT5 times a T5 fine-tuning step as attn train --model T5 runs
+// it: t5-small's shape (60M parameters, random weights, dropout 0.1), b
+// pairs of t source and t target tokens, teacher-forced cross-entropy,
+// backward, AdamW. Tokens/s counts source and target tokens.
+func benchTrainT5(b, t, reps int) (benchResult, error) {
+	c := t5.DefaultConfig()
+	m, err := t5.New(c, 1)
+	if err != nil {
+		return benchResult{}, err
+	}
+	rng := tensor.NewRNG(2)
+	src, tgtIn, tgtOut := make([]int, b*t), make([]int, b*t), make([]int, b*t)
+	for i := range src {
+		src[i], tgtOut[i] = 2+rng.Intn(c.VocabSize-2), 2+rng.Intn(c.VocabSize-2)
+	}
+	for i := range tgtIn { // the targets shifted right behind decoder_start_token_id
+		if i%t == 0 {
+			tgtIn[i] = c.DecoderStartTokenID
+		} else {
+			tgtIn[i] = tgtOut[i-1]
+		}
+	}
+	ps := nn.Unique(m.Params())
+	opt := train.NewAdamW(0.01)
+	tp := autograd.NewTape(tensor.NewRNG(3))
+	var runErr error
+	dur, allocs := measure(reps, func() {
+		for _, p := range ps {
+			p.ZeroGrad()
+		}
+		logits, err := m.Forward(tp, src, nil, tgtIn, b, t, t)
+		if err != nil {
+			runErr = err
+			return
+		}
+		tp.Backward(tp.CrossEntropy(logits, tgtOut, -100, 0))
+		opt.Update(ps, 3e-4)
+	})
+	d, f := float64(c.DModel), float64(c.DFF)
+	enc := float64(c.NumLayers) * (4*d*d + 2*d*f)
+	dec := float64(c.NumDecoderLayers)*(8*d*d+2*d*f) + d*float64(c.VocabSize)
+	attn := float64(c.NumLayers+2*c.NumDecoderLayers) * 4 * float64(t*t) * d // scores and weighted sums
+	flops := 3 * 2 * float64(b) * (float64(t)*(enc+dec) + attn)              // forward, and a backward of about twice it
+	return benchResult{Bench: "train-t5", Params: map[string]any{"model": "t5-small", "batch": b, "seq_len": t},
+		Ms: ms(dur), GFLOPS: flops / dur.Seconds() / 1e9, TokensPerS: float64(2*b*t) / dur.Seconds(), Allocs: allocs}, runErr
 }
 
 // benchViT times ViT-B/16 at 224 pixels (random weights, a 1,000-label

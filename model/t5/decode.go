@@ -86,7 +86,7 @@ func (d *Decoder) Step(tokens []int) (*tensor.Tensor, error) {
 			qi := autograd.Const(tensor.FromSlice(q.Value.Data[i*e:(i+1)*e], 1, 1, e))
 			ki := autograd.Const(tensor.FromSlice(d.k[l][i], 1, pos+1, e))
 			vi := autograd.Const(tensor.FromSlice(d.v[l][i], 1, pos+1, e))
-			copy(y.Data[i*e:], attend(tp, qi, ki, vi, bias, a.Heads, nil, false).Value.Data)
+			copy(y.Data[i*e:], attend(tp, qi, ki, vi, bias, a.Heads, nil, false, 0).Value.Data)
 		}
 		x = tp.Add(x, a.O.Forward(tp, autograd.Const(y)))
 
@@ -103,7 +103,7 @@ func (d *Decoder) Step(tokens []int) (*tensor.Tensor, error) {
 			if d.srcPad != nil {
 				pad = d.srcPad[src*d.s : (src+1)*d.s]
 			}
-			copy(y.Data[i*e:], attend(tp, qi, ki, vi, nil, c.Heads, pad, false).Value.Data)
+			copy(y.Data[i*e:], attend(tp, qi, ki, vi, nil, c.Heads, pad, false, 0).Value.Data)
 		}
 		x = tp.Add(x, c.O.Forward(tp, autograd.Const(y)))
 		x = m.ff(tp, blk.FF, x)

@@ -49,15 +49,16 @@ type Attention struct {
 // Forward attends from x [B, Tq, C] to kv [B, Tk, C] with the logits
 // q·kᵀ + bias (bias [H, Tq, Tk], nil for cross-attention) and returns
 // [B, Tq, C].
-func (a *Attention) Forward(tp *autograd.Tape, x, kv, bias *autograd.Var, keyPad []bool, causal bool) *autograd.Var {
+func (a *Attention) Forward(tp *autograd.Tape, x, kv, bias *autograd.Var, keyPad []bool, causal bool, dropout float32) *autograd.Var {
 	q, k, v := a.Q.Forward(tp, x), a.K.Forward(tp, kv), a.V.Forward(tp, kv)
-	return a.O.Forward(tp, attend(tp, q, k, v, bias, a.Heads, keyPad, causal))
+	return a.O.Forward(tp, attend(tp, q, k, v, bias, a.Heads, keyPad, causal, dropout))
 }
 
 // attend is the attention of projected q [B, Tq, H·D], k, v [B, Tk, H·D]
-// with T5's unscaled logits.
-func attend(tp *autograd.Tape, q, k, v, bias *autograd.Var, heads int, keyPad []bool, causal bool) *autograd.Var {
-	opt := autograd.AttentionOpts{KeyPad: keyPad, Causal: causal, Scale: 1}
+// with T5's unscaled logits; in training, the weights are dropped with
+// probability dropout, as T5Attention drops them.
+func attend(tp *autograd.Tape, q, k, v, bias *autograd.Var, heads int, keyPad []bool, causal bool, dropout float32) *autograd.Var {
+	opt := autograd.AttentionOpts{KeyPad: keyPad, Causal: causal, Scale: 1, Dropout: dropout}
 	if bias == nil {
 		return tp.Attention(q, k, v, heads, opt)
 	}
@@ -281,7 +282,7 @@ func (m *Model) Encode(tp *autograd.Tape, srcIDs []int, srcPad []bool, b, s int)
 	bias := m.positionBias(tp, m.Encoder.Block[0].Self.SelfAttention.RelativeBias, s, s, 0, true)
 	for _, blk := range m.Encoder.Block {
 		h := blk.Self.LayerNorm.Forward(tp, x)
-		x = tp.Add(x, tp.Dropout(blk.Self.SelfAttention.Forward(tp, h, h, bias, srcPad, false), p))
+		x = tp.Add(x, tp.Dropout(blk.Self.SelfAttention.Forward(tp, h, h, bias, srcPad, false, p), p))
 		x = m.ff(tp, blk.FF, x)
 	}
 	return tp.Dropout(m.Encoder.FinalLayerNorm.Forward(tp, x), p), nil
@@ -311,9 +312,9 @@ func (m *Model) Decode(tp *autograd.Tape, tgtIDs []int, b, t int, memory *autogr
 	bias := m.positionBias(tp, m.Decoder.Block[0].Self.SelfAttention.RelativeBias, t, t, 0, false)
 	for _, blk := range m.Decoder.Block {
 		h := blk.Self.LayerNorm.Forward(tp, x)
-		x = tp.Add(x, tp.Dropout(blk.Self.SelfAttention.Forward(tp, h, h, bias, nil, true), p))
+		x = tp.Add(x, tp.Dropout(blk.Self.SelfAttention.Forward(tp, h, h, bias, nil, true, p), p))
 		h = blk.Cross.LayerNorm.Forward(tp, x)
-		x = tp.Add(x, tp.Dropout(blk.Cross.EncDecAttention.Forward(tp, h, memory, nil, srcPad, false), p))
+		x = tp.Add(x, tp.Dropout(blk.Cross.EncDecAttention.Forward(tp, h, memory, nil, srcPad, false, p), p))
 		x = m.ff(tp, blk.FF, x)
 	}
 	return m.head(tp, tp.Dropout(m.Decoder.FinalLayerNorm.Forward(tp, x), p)), nil

@@ -52,3 +52,4 @@ one vit --batch 8 --reps 3
 one train-vit --batch 8 --reps 2
 one encode --batch 8 --t 128 --reps 5
 one train-bert --batch 8 --t 128 --reps 2
+one train-t5 --batch 8 --t 64 --reps 2

@@ -239,9 +239,93 @@ def bench_encode(a, train=False):
             "ms": dur * 1e3, "gflops": flops / dur / 1e9, "tokens_per_s": B * T / dur}
 
 
+def t5_bucket(rel, bidirectional, num_buckets=32, max_distance=128):
+    """T5's relative position bucket (HF's _relative_position_bucket)."""
+    bucket = torch.zeros_like(rel)
+    if bidirectional:
+        num_buckets //= 2
+        bucket = (rel > 0).long() * num_buckets
+        rel = rel.abs()
+    else:
+        rel = -torch.clamp(rel, max=0)
+    exact = num_buckets // 2
+    large = exact + (torch.log(rel.float() / exact) / math.log(max_distance / exact) * (num_buckets - exact)).long()
+    large = torch.clamp(large, max=num_buckets - 1)
+    return bucket + torch.where(rel < exact, rel, large)
+
+
+def bench_train_t5(a):
+    # A t5-small fine-tuning step as attn bench train-t5 runs it, after HF's
+    # T5ForConditionalGeneration (eager): RMSNorm without bias, unscaled
+    # attention logits with relative position buckets (the first block's
+    # table, shared), ReLU feed-forward, dropout 0.1 where HF has it, the
+    # tied head scaled by d_model^-0.5; random pairs of --t source and --t
+    # target tokens, cross-entropy, backward, AdamW (lr 3e-4).
+    C, F_, H, L, V, T, B = 512, 2048, 8, 6, 32128, a.t, a.batch
+    drop = lambda x: F.dropout(x, 0.1, training=True)
+    lin = lambda i, o: nn.Linear(i, o, bias=False)
+
+    def block(cross):
+        d = dict(q=lin(C, C), k=lin(C, C), v=lin(C, C), o=lin(C, C), fc1=lin(C, F_), fc2=lin(F_, C))
+        if cross:
+            d.update(cq=lin(C, C), ck=lin(C, C), cv=lin(C, C), co=lin(C, C))
+        return nn.ModuleDict(d)
+    shared = nn.Embedding(V, C)
+    enc, dec = nn.ModuleList(block(False) for _ in range(L)), nn.ModuleList(block(True) for _ in range(L))
+    norms = nn.ParameterList(nn.Parameter(torch.ones(C)) for _ in range(5 * L + 2))
+    enc_bias, dec_bias = nn.Embedding(32, H), nn.Embedding(32, H)
+    pos = torch.arange(T)
+    rel = pos[None, :] - pos[:, None]
+    enc_buckets, dec_buckets = t5_bucket(rel, True), t5_bucket(rel, False)
+    causal = torch.full((T, T), float("-inf")).triu(1)
+
+    def rms(x, w):
+        return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6))
+
+    def attend(l, p, x, kv, bias):
+        q, k, v = (l[p + z](y).view(B, -1, H, C // H).transpose(1, 2) for z, y in (("q", x), ("k", kv), ("v", kv)))
+        w = drop((q @ k.transpose(-1, -2) + bias).softmax(-1))
+        return l[p + "o"]((w @ v).transpose(1, 2).reshape(B, -1, C))
+
+    def ff(l, x):
+        return l["fc2"](drop(torch.relu(l["fc1"](x))))
+
+    src = torch.randint(2, V, (B, T))
+    tgt = torch.randint(2, V, (B, T))
+    tgt_in = torch.cat([torch.zeros(B, 1, dtype=torch.long), tgt[:, :-1]], 1)
+    params = [p for mod in (shared, enc, dec, norms, enc_bias, dec_bias) for p in mod.parameters()]
+    opt = torch.optim.AdamW(params, lr=3e-4, weight_decay=0.01)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        n = iter(norms)
+        eb = enc_bias(enc_buckets).permute(2, 0, 1)[None]
+        h = drop(shared(src))
+        for l in enc:
+            x = rms(h, next(n))
+            h = h + drop(attend(l, "", x, x, eb))
+            h = h + drop(ff(l, rms(h, next(n))))
+        mem = drop(rms(h, next(n)))
+        db = dec_bias(dec_buckets).permute(2, 0, 1)[None] + causal
+        h = drop(shared(tgt_in))
+        for l in dec:
+            x = rms(h, next(n))
+            h = h + drop(attend(l, "", x, x, db))
+            h = h + drop(attend(l, "c", rms(h, next(n)), mem, 0))
+            h = h + drop(ff(l, rms(h, next(n))))
+        h = drop(rms(h, next(n))) * C ** -0.5
+        F.cross_entropy((h @ shared.weight.t()).view(-1, V), tgt.view(-1)).backward()
+        opt.step()
+    d, f = C, F_
+    flops = 3 * 2 * B * (T * (L * (4 * d * d + 2 * d * f) + L * (8 * d * d + 2 * d * f) + d * V) + 3 * L * 4 * T * T * d)
+    dur = measure(a.reps, step)
+    return {"bench": "train-t5", "params": {"model": "t5-small", "batch": B, "seq_len": T},
+            "ms": dur * 1e3, "gflops": flops / dur / 1e9, "tokens_per_s": 2 * B * T / dur}
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("bench", choices=["gemm", "attention", "train", "train-gpt", "vit", "train-vit", "encode", "train-bert"])
+    p.add_argument("bench", choices=["gemm", "attention", "train", "train-gpt", "vit", "train-vit", "encode", "train-bert", "train-t5"])
     p.add_argument("--m", type=int, default=1024)
     p.add_argument("--n", type=int, default=1024)
     p.add_argument("--k", type=int, default=1024)
@@ -258,7 +342,7 @@ def main():
     torch.manual_seed(0)
     r = {"gemm": bench_gemm, "attention": bench_attention, "train": bench_train, "train-gpt": bench_train_gpt, "vit": bench_vit,
          "train-vit": lambda a: bench_vit(a, train=True), "encode": bench_encode,
-         "train-bert": lambda a: bench_encode(a, train=True)}[a.bench](a)
+         "train-bert": lambda a: bench_encode(a, train=True), "train-t5": bench_train_t5}[a.bench](a)
     r["params"]["threads"] = torch.get_num_threads()
     r["params"]["openblas"] = openblas_core()
     print(json.dumps(r))
