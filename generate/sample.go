@@ -58,9 +58,13 @@ func (s *Sampler) Next(logits []float32) int {
 		return tensor.Argmax(logits)
 	}
 	k := len(logits)
-	if s.TopK > 0 && s.TopK < k {
-		k = s.TopK
+	if s.TopK <= 0 || s.TopK >= k { // no top-k: nothing to sort for
+		if s.TopP > 0 && s.TopP < 1 {
+			return s.nucleus(logits)
+		}
+		return s.any(logits)
 	}
+	k = s.TopK
 	s.idx = mostLikely(s.idx[:0], logits, k)
 	s.probs = s.probs[:0]
 	top := float64(logits[s.idx[0]])
@@ -94,6 +98,67 @@ func (s *Sampler) Next(logits []float32) int {
 	return s.idx[k-1]
 }
 
+// weight returns the unnormalised probability of a logit at temperature
+// s.Temperature, given the largest logit top.
+func (s *Sampler) weight(logit float32, top float64) float64 {
+	return math.Exp((float64(logit) - top) / s.Temperature)
+}
+
+// any samples from every token in id order: temperature alone needs no
+// ranking.
+func (s *Sampler) any(logits []float32) int {
+	top := float64(slices.Max(logits))
+	var sum float64
+	for _, l := range logits {
+		sum += s.weight(l, top)
+	}
+	u := s.RNG.Float64() * sum
+	for id, l := range logits {
+		if u -= s.weight(l, top); u < 0 {
+			return id
+		}
+	}
+	return len(logits) - 1
+}
+
+// nucleus samples from the smallest set of most likely tokens whose
+// probability adds up to TopP, ranking only as many as it needs: the top
+// 64, then eight times as many, and so on.
+func (s *Sampler) nucleus(logits []float32) int {
+	top := float64(slices.Max(logits))
+	var z float64
+	for _, l := range logits {
+		z += s.weight(l, top)
+	}
+	for n := min(64, len(logits)); ; n = min(8*n, len(logits)) {
+		s.idx = mostLikely(s.idx[:0], logits, n)
+		acc, kept := 0.0, 0
+		for i, id := range s.idx {
+			if acc += s.weight(logits[id], top) / z; acc >= s.TopP {
+				kept = i + 1
+				break
+			}
+		}
+		if kept == 0 && n < len(logits) {
+			continue
+		}
+		if kept == 0 { // rounding: the whole vocabulary
+			kept = n
+		}
+		var sum float64
+		for _, id := range s.idx[:kept] {
+			sum += s.weight(logits[id], top)
+		}
+		u := s.RNG.Float64() * sum
+		for _, id := range s.idx[:kept] {
+			if u -= s.weight(logits[id], top); u < 0 {
+				return id
+			}
+		}
+		return s.idx[kept-1]
+	}
+}
+
 // mostLikely appends to idx the ids of the k largest logits, largest first,
 // a tie going to the lower id (the order of a stable sort of all ids). A
 // heap of the best k so far finds them in one pass: sorting GPT-2's 50,257
@@ -102,6 +167,22 @@ func mostLikely(idx []int, logits []float32, k int) []int {
 	// worse reports whether id a ranks below id b.
 	worse := func(a, b int) bool {
 		return logits[a] < logits[b] || logits[a] == logits[b] && a > b
+	}
+	byRank := func(a, b int) int {
+		switch {
+		case worse(b, a):
+			return -1
+		case worse(a, b):
+			return 1
+		}
+		return 0
+	}
+	if 8*k >= len(logits) { // most of them: a sort is faster than the heap
+		for id := range logits {
+			idx = append(idx, id)
+		}
+		slices.SortFunc(idx, byRank)
+		return idx[:k]
 	}
 	// h is a min-heap: h[0] is the worst of the best k so far.
 	h := idx
@@ -133,15 +214,7 @@ func mostLikely(idx []int, logits []float32, k int) []int {
 			down(0)
 		}
 	}
-	slices.SortFunc(h, func(a, b int) int {
-		switch {
-		case worse(b, a):
-			return -1
-		case worse(a, b):
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(h, byRank)
 	return h
 }
 

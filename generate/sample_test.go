@@ -107,3 +107,53 @@ func TestMostLikely(t *testing.T) {
 		}
 	}
 }
+
+// TestSamplingWithoutTopK draws from every token (temperature alone) and
+// from a nucleus that needs more than the first 64 ranked tokens, and
+// checks the frequencies against the probabilities they should have.
+func TestSamplingWithoutTopK(t *testing.T) {
+	const draws = 40000
+	logits := []float32{0.5, 2, -1, 1.5, 0}
+	s := &Sampler{Temperature: 0.7, RNG: tensor.NewRNG(5)}
+	counts := make([]int, len(logits))
+	for range draws {
+		counts[s.Next(logits)]++
+	}
+	var z float64
+	for _, l := range logits {
+		z += math.Exp(float64(l) / 0.7)
+	}
+	for id, l := range logits {
+		want := math.Exp(float64(l)/0.7) / z
+		if got := float64(counts[id]) / draws; math.Abs(got-want) > 0.01 {
+			t.Errorf("temperature 0.7: token %d drawn %.3f of the time; want %.3f", id, got, want)
+		}
+	}
+	// 300 tokens: 100 of logit 1 scattered among 200 of logit -3. The 100
+	// hold e/(e+2e^-3) = 93% of the probability, so top-p 0.9 keeps 97 of
+	// them (the lowest ids, ties going to them) and nothing else.
+	logits = make([]float32, 300)
+	var high []int
+	for id := range logits {
+		logits[id] = -3
+		if id%3 == 1 {
+			logits[id] = 1
+			high = append(high, id)
+		}
+	}
+	p := math.Exp(1) / (100*math.Exp(1) + 200*math.Exp(-3))
+	keep := int(math.Ceil(0.9/p - 1e-9))
+	s = &Sampler{Temperature: 1, TopP: 0.9, RNG: tensor.NewRNG(6)}
+	seen := map[int]int{}
+	for range draws {
+		seen[s.Next(logits)]++
+	}
+	for id, n := range seen {
+		if !slices.Contains(high[:keep], id) {
+			t.Fatalf("top-p 0.9 drew token %d (%d times), outside the nucleus of the first %d high tokens", id, n, keep)
+		}
+	}
+	if len(seen) != keep {
+		t.Errorf("top-p 0.9 drew %d distinct tokens; want all %d of the nucleus", len(seen), keep)
+	}
+}
