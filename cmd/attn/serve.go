@@ -182,6 +182,7 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("GET /v1/model", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"model_type": s.typ, "dir": s.dir, "endpoint": s.endpoint()})
 	})
+	mux.HandleFunc("POST /v1/completions", s.completions)
 	for _, ep := range []string{"/v1/generate", "/v1/embed", "/v1/translate", "/v1/classify"} {
 		mux.HandleFunc("POST "+ep, func(w http.ResponseWriter, r *http.Request) {
 			if ep != s.endpoint() {
@@ -276,9 +277,10 @@ type generateRequest struct {
 }
 
 type generateResponse struct {
-	Text      string `json:"text"`       // the continuation, without the prompt
-	Tokens    int    `json:"tokens"`     // tokens generated
-	StopFound bool   `json:"stop_found"` // the text ends where a stop string began
+	Text         string `json:"text"`       // the continuation, without the prompt
+	Tokens       int    `json:"tokens"`     // tokens generated
+	StopFound    bool   `json:"stop_found"` // the text ends where a stop string began
+	PromptTokens int    `json:"-"`          // for /v1/completions' usage
 }
 
 // generate continues the prompt; emit, if not nil, receives the text as it
@@ -325,7 +327,7 @@ func (s *server) generate(ctx context.Context, req generateRequest, emit func(st
 		return nil, err
 	}
 	send(rest)
-	return &generateResponse{Text: text.String(), Tokens: n, StopFound: stopped}, nil
+	return &generateResponse{Text: text.String(), Tokens: n, StopFound: stopped, PromptTokens: len(ids)}, nil
 }
 
 // stream answers a generate request with server-sent events: {"text": ...}
