@@ -58,6 +58,9 @@ func (s *Sampler) Next(logits []float32) int {
 		return tensor.Argmax(logits)
 	}
 	k := len(logits)
+	if top := float64(slices.Max(logits)); math.IsInf(top, 0) || math.IsNaN(top) {
+		return tensor.Argmax(logits) // no distribution to draw from
+	}
 	if s.TopK <= 0 || s.TopK >= k { // no top-k: nothing to sort for
 		if s.TopP > 0 && s.TopP < 1 {
 			return s.nucleus(logits)
@@ -113,12 +116,17 @@ func (s *Sampler) any(logits []float32) int {
 		sum += s.weight(l, top)
 	}
 	u := s.RNG.Float64() * sum
+	last := 0 // the last token that can be drawn, should rounding leave u >= 0
 	for id, l := range logits {
-		if u -= s.weight(l, top); u < 0 {
+		w := s.weight(l, top)
+		if u -= w; u < 0 {
 			return id
 		}
+		if w > 0 {
+			last = id
+		}
 	}
-	return len(logits) - 1
+	return last
 }
 
 // nucleus samples from the smallest set of most likely tokens whose

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -219,7 +220,7 @@ func TestTimeLimitResumedBeforeFit(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := 0
 	m.onLoss = func() {
-		if calls++; calls == 2*10 { // step 10 of the 25 before the fit (two micro-batches a step)
+		if calls++; calls == 2*8 { // step 8 of the 25 before the fit (two micro-batches a step), an evaluation's
 			cancel()
 		}
 	}
@@ -232,6 +233,10 @@ func TestTimeLimitResumedBeforeFit(t *testing.T) {
 	}
 	if stopped := run.Step(); stopped >= 25 || cfg.Steps != 1000000 || !cfg.TimeFitPending {
 		t.Fatalf("interrupted at step %d: saved steps %d, fit pending %v; want before 25, 1000000, true", stopped, cfg.Steps, cfg.TimeFitPending)
+	}
+	spent := 0.0
+	for _, mt := range readMetricsFile(t, dir) {
+		spent = max(spent, mt.ElapsedSec)
 	}
 	m.onLoss = nil
 	again := newTestRun(dir, m)
@@ -249,4 +254,28 @@ func TestTimeLimitResumedBeforeFit(t *testing.T) {
 	if cfg.Steps >= 1000000 || cfg.TimeFitPending || again.Step() != cfg.Steps {
 		t.Errorf("resumed: saved steps %d (fit pending %v), ran to %d; want the fitted count for both", cfg.Steps, cfg.TimeFitPending, again.Step())
 	}
+	// The resumed run's clock goes on from the time spent before.
+	for _, mt := range readMetricsFile(t, dir) {
+		if mt.Step > 8 && mt.Loss != nil && mt.ElapsedSec < spent {
+			t.Errorf("step %d: elapsed_s %.4f; before the interruption %.4f had been spent", mt.Step, mt.ElapsedSec, spent)
+		}
+	}
+}
+
+// again0 reads a run folder's metrics.jsonl.
+func readMetricsFile(t *testing.T, dir string) []Metric {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms []Metric
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m Metric
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	return ms
 }

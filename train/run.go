@@ -319,10 +319,14 @@ func (r *Run) Run(ctx context.Context) (map[string]float64, error) {
 	c.TimeFitPending = c.TimeLimit > 0 && (first == 0 || c.TimeFitPending)
 	start := time.Now()
 	runStart := start
-	if c.TimeFitPending && len(r.metrics) > 0 {
+	if c.TimeFitPending {
 		// Resumed before the fit: the time limit counts the time already
-		// spent, which the metrics end with.
-		spent := r.metrics[len(r.metrics)-1].ElapsedSec
+		// spent, the latest the training steps' metrics recorded
+		// (evaluations record none).
+		var spent float64
+		for _, m := range r.metrics {
+			spent = max(spent, m.ElapsedSec)
+		}
 		start = start.Add(-time.Duration(spent * float64(time.Second)))
 	}
 	sched := c.schedule()

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 )
@@ -144,6 +145,11 @@ func (s *server) completions(w http.ResponseWriter, r *http.Request) {
 				}
 				emit = func(text string) { chunk(i, text, nil) }
 			}
+			defer func() { // a bug fails the request, not the server
+				if p := recover(); p != nil {
+					errs[i] = fmt.Errorf("generation failed: %v", p)
+				}
+			}()
 			results[i], errs[i] = s.generate(r.Context(), g, emit)
 			if event != nil && errs[i] == nil {
 				chunk(i, "", finishReason(results[i]))
@@ -161,8 +167,8 @@ func (s *server) completions(w http.ResponseWriter, r *http.Request) {
 		event(map[string]any{"error": map[string]any{"message": err.Error(), "type": "server_error"}})
 	case event != nil:
 		event("[DONE]")
-	case err != nil:
-		openAIError(w, http.StatusBadRequest, err)
+	case err != nil: // the request was checked: this is the server's failure
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": map[string]any{"message": err.Error(), "type": "server_error", "param": nil, "code": nil}})
 	default:
 		resp := head
 		resp.Usage = &completionUsage{}
@@ -189,7 +195,7 @@ func finishReason(g *generateResponse) *string {
 
 // generations checks the request and returns its prompts and the generate
 // requests of its choices: prompt i's n completions are choices i·n to
-// i·n+n−1, sampled with seeds seed, seed+1, ….
+// i·n+n−1, and choice c is sampled with seed seed+c.
 func (req *completionRequest) generations() ([]string, []generateRequest, error) {
 	var prompts []string
 	var one string
@@ -232,7 +238,7 @@ func (req *completionRequest) generations() ([]string, []generateRequest, error)
 	switch {
 	case len(prompts) == 0:
 		return nil, nil, errors.New(`"prompt" is an empty list`)
-	case n < 1 || n*len(prompts) > maxChoices:
+	case n < 1 || n > maxChoices || len(prompts) > maxChoices/n:
 		return nil, nil, fmt.Errorf(`"n" is %d for %d prompts; want 1 or more, and at most %d completions in all`, n, len(prompts), maxChoices)
 	case len(stop) > 4:
 		return nil, nil, fmt.Errorf(`"stop" has %d strings; want at most 4`, len(stop))
@@ -240,6 +246,10 @@ func (req *completionRequest) generations() ([]string, []generateRequest, error)
 		return nil, nil, fmt.Errorf(`"max_tokens" is %d; want 1 to %d`, maxTokens, maxNewTokens)
 	case temp < 0 || temp > 2:
 		return nil, nil, fmt.Errorf(`"temperature" is %v; want 0 to 2`, temp)
+	case !(topP >= 0 && topP <= 1):
+		return nil, nil, fmt.Errorf(`"top_p" is %v; want 0 to 1`, topP)
+	case slices.Contains(prompts, ""):
+		return nil, nil, errors.New(`"prompt" holds an empty text`)
 	case req.Suffix != nil && *req.Suffix != "":
 		return nil, nil, errors.New(`"suffix" is not supported (a GPT continues text; it does not fill in)`)
 	case req.Logprobs != nil:
@@ -253,10 +263,14 @@ func (req *completionRequest) generations() ([]string, []generateRequest, error)
 	case len(req.StreamOptions) > 0 && string(req.StreamOptions) != "null":
 		return nil, nil, errors.New(`"stream_options" is not supported`)
 	}
+	topK := 0      // OpenAI has no top-k
+	if topP == 0 { // OpenAI's narrowest nucleus: the most likely token
+		topK = 1
+	}
 	var gens []generateRequest
 	for _, p := range prompts {
-		for j := range n {
-			gens = append(gens, generateRequest{Prompt: p, MaxNewTokens: maxTokens, Temperature: temp, TopP: topP, Seed: seed + uint64(j), Stop: stop, Beam: 1})
+		for range n {
+			gens = append(gens, generateRequest{Prompt: p, MaxNewTokens: maxTokens, Temperature: temp, TopK: topK, TopP: topP, Seed: seed + uint64(len(gens)), Stop: stop, Beam: 1})
 		}
 	}
 	return prompts, gens, nil

@@ -48,14 +48,14 @@ func TestServeCompletions(t *testing.T) {
 		t.Errorf("usage %+v; want 7 + 12 = 19", v.Usage)
 	}
 
-	// Two prompts, two completions each, with seeds 5 and 6, and echo.
+	// Two prompts, two completions each, with seeds 5 to 8, and echo.
 	code, v, raw = complete(`{"model": "m", "prompt": ["a cat", "the dog"], "n": 2, "max_tokens": 12, "seed": 5, "echo": true}`)
 	if code != http.StatusOK || len(v.Choices) != 4 {
 		t.Fatalf("2 prompts, n 2: status %d, %s", code, raw)
 	}
 	for i, c := range v.Choices {
 		prompt := []string{"a cat", "the dog"}[i/2]
-		if want := prompt + generate(prompt, 5+i%2, ""); c.Index != i || c.Text != want {
+		if want := prompt + generate(prompt, 5+i, ""); c.Index != i || c.Text != want {
 			t.Errorf("choice %d: %+v; want index %d, text %q", i, c, i, want)
 		}
 	}
@@ -91,7 +91,7 @@ func TestServeCompletions(t *testing.T) {
 		t.Errorf("stream: status %d, last event %q; want data: [DONE]", code, lines[len(lines)-1])
 	}
 	for i, p := range []string{"a cat", "the dog"} {
-		if want := generate(p, 5, ""); texts[i] != want || finished[i] != "length" {
+		if want := generate(p, 5+i, ""); texts[i] != want || finished[i] != "length" {
 			t.Errorf("streamed choice %d: %q, finish %q; want %q, length", i, texts[i], finished[i], want)
 		}
 	}
@@ -104,7 +104,10 @@ func TestServeCompletions(t *testing.T) {
 		{`{"model": "m", "prompt": ["a", "b"], "n": 9}`, "at most 16 completions"},
 		{`{"model": "m", "prompt": "a", "max_tokens": 0}`, `"max_tokens" is 0`},
 		{`{"model": "m", "prompt": "a", "temperature": 2.5}`, `"temperature" is 2.5`},
-		{`{"model": "m", "prompt": "a", "top_p": 1.5}`, "top-p 1.5"},
+		{`{"model": "m", "prompt": "a", "top_p": 1.5}`, `"top_p" is 1.5`},
+		{`{"model": "m", "prompt": "a", "top_p": 1.5, "stream": true}`, `"top_p" is 1.5`},
+		{`{"model": "m", "prompt": "", "stream": true}`, "empty text"},
+		{`{"model": "m", "prompt": ["a", "b", "c", "d"], "n": 4611686018427387904, "max_tokens": 1}`, `"n" is 4611686018427387904`},
 		{`{"model": "m", "prompt": "a", "logprobs": 2}`, `"logprobs" is not supported`},
 		{`{"model": "m", "prompt": "a", "suffix": "b"}`, `"suffix" is not supported`},
 		{`{"model": "m", "prompt": "a", "presence_penalty": 1}`, "not supported"},
@@ -120,6 +123,21 @@ func TestServeCompletions(t *testing.T) {
 		if code != http.StatusBadRequest || !strings.Contains(e.Error.Message, tc.says) || e.Error.Type != "invalid_request_error" {
 			t.Errorf("%s: status %d, %s; want 400 with an OpenAI error naming %q", tc.body, code, raw, tc.says)
 		}
+	}
+}
+
+// TestCompletionChoices: top_p 0 is greedy, as OpenAI's narrowest nucleus,
+// and no two choices share a seed, even without one given.
+func TestCompletionChoices(t *testing.T) {
+	zero, one := 0.0, 1.0
+	req := completionRequest{Prompt: json.RawMessage(`["a", "a"]`), TopP: &zero}
+	_, gens, err := req.generations()
+	if err != nil || len(gens) != 2 || gens[0].TopK != 1 || gens[0].Seed == gens[1].Seed {
+		t.Errorf("top_p 0: %+v, %v; want top-k 1 and two seeds", gens, err)
+	}
+	req = completionRequest{Prompt: json.RawMessage(`"a"`), TopP: &one}
+	if _, gens, _ := req.generations(); len(gens) != 1 || gens[0].TopK != 0 {
+		t.Errorf("top_p 1: %+v; want no top-k", gens)
 	}
 }
 

@@ -394,8 +394,8 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 		}
 		p.Train = st.Config
 		fs.Visit(func(f *flag.Flag) {
-			if f.Name == "steps" {
-				p.Train.Steps = steps
+			if f.Name == "steps" { // the count asked for, not one fitted to a time limit
+				p.Train.Steps, p.Train.TimeLimit, p.Train.TimeFitPending = steps, 0, false
 			}
 		})
 		*out = *resume
