@@ -113,7 +113,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	fmt.Fprint(w, *prompt)
-	_, _, rest, err := sampleText(tok, stops, func(chunk string) {
+	_, _, rest, err := sampleText(tok, stops, eosOf(m), func(chunk string) {
 		fmt.Fprint(w, chunk)
 		w.Flush()
 	}, func(each func(int) bool) ([]int, error) { return generate.Text(m, ids, *maxNew, s, each) })
@@ -136,14 +136,20 @@ func encodePrompt(tok tokenizer.Tokenizer, prompt string) ([]int, error) {
 
 // sampleText runs a generation (generate.Text, or a Batcher's Generate)
 // and hands emit the text as it becomes final (see textStream), ending
-// early at a stop string. It returns the tokens sampled, whether a stop
-// string appeared, and the text held back at the end, which is the
-// caller's to send.
-func sampleText(tok tokenizer.Tokenizer, stops []string, emit func(string), run func(each func(id int) bool) ([]int, error)) (n int, stopped bool, rest string, err error) {
+// early at a stop string or at the model's end-of-text token eos (-1 for
+// none; it is not part of the text). It returns the tokens sampled (eos
+// included), whether a stop string or eos ended the text, and the text
+// held back at the end, which is the caller's to send.
+func sampleText(tok tokenizer.Tokenizer, stops []string, eos int, emit func(string), run func(each func(id int) bool) ([]int, error)) (n int, stopped bool, rest string, err error) {
 	var out []int
 	var st textStream
 	var decodeErr error
 	_, err = run(func(id int) bool {
+		n++
+		if id == eos {
+			stopped = true
+			return false
+		}
 		out = append(out, id)
 		var text string
 		if text, decodeErr = tok.Decode(out); decodeErr != nil {
@@ -156,7 +162,15 @@ func sampleText(tok tokenizer.Tokenizer, stops []string, emit func(string), run 
 		}
 		return !stopped
 	})
-	return len(out), stopped, st.rest(stops), cmp.Or(err, decodeErr)
+	return n, stopped, st.rest(stops), cmp.Or(err, decodeErr)
+}
+
+// eosOf returns the model's end-of-text token, or -1.
+func eosOf(m *gpt.Model) int {
+	if m.Cfg.HasEOS {
+		return m.Cfg.EOS
+	}
+	return -1
 }
 
 // textStream hands out generated text as it becomes final: the text decoded

@@ -279,7 +279,7 @@ type generateRequest struct {
 type generateResponse struct {
 	Text         string `json:"text"`       // the continuation, without the prompt
 	Tokens       int    `json:"tokens"`     // tokens generated
-	StopFound    bool   `json:"stop_found"` // the text ends where a stop string began
+	StopFound    bool   `json:"stop_found"` // the text ends where a stop string began, or at the end-of-text token
 	PromptTokens int    `json:"-"`          // for /v1/completions' usage
 }
 
@@ -320,7 +320,7 @@ func (s *server) generate(ctx context.Context, req generateRequest, emit func(st
 		}
 	}
 	// A client that goes away leaves the batch at the next step.
-	n, stopped, rest, err := sampleText(s.lmTok, req.Stop, send, func(each func(int) bool) ([]int, error) {
+	n, stopped, rest, err := sampleText(s.lmTok, req.Stop, eosOf(s.lm), send, func(each func(int) bool) ([]int, error) {
 		return s.batcher.Generate(ctx, ids, req.MaxNewTokens, sampler, each)
 	})
 	if err = cmp.Or(err, ctx.Err()); err != nil {

@@ -413,3 +413,48 @@ func TestServeConcurrentGenerate(t *testing.T) {
 		}
 	}
 }
+
+// TestGenerateStopsAtEOS: a model whose config names an end-of-text token
+// ends a generation there, without the token in the text, in attn generate,
+// /v1/generate and /v1/completions.
+func TestGenerateStopsAtEOS(t *testing.T) {
+	dir := gptFolder(t)
+	out, code := attn(t, "generate", "--model", dir, "--prompt", "the cat", "--greedy", "--max-new-tokens", "6")
+	if code != 0 {
+		t.Fatal(out)
+	}
+	text := strings.TrimPrefix(strings.TrimSuffix(out, "\n"), "the cat")
+	// Make the third character greedy decoding gives the end of text.
+	m, err := gpt.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := tok.Encode(text[2:3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Cfg.EOS, m.Cfg.HasEOS = enc.IDs[0], true
+	if err := gpt.Save(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	want := text[:2]
+	if i := strings.Index(want, text[2:3]); i >= 0 {
+		want = want[:i]
+	}
+	if out, _ := attn(t, "generate", "--model", dir, "--prompt", "the cat", "--greedy", "--max-new-tokens", "6"); out != "the cat"+want+"\n" {
+		t.Errorf("attn generate: %q; want %q", out, "the cat"+want+"\n")
+	}
+	ts := serveDir(t, dir)
+	code, v := post(t, ts.URL+"/v1/generate", `{"prompt": "the cat", "max_new_tokens": 6, "temperature": 0}`)
+	if code != 200 || v["text"] != want || v["stop_found"] != true || v["tokens"] != float64(len(want)+1) {
+		t.Errorf("/v1/generate: %d %v; want text %q, stop_found, %d tokens", code, v, want, len(want)+1)
+	}
+	code, v = post(t, ts.URL+"/v1/completions", `{"model": "m", "prompt": "the cat", "max_tokens": 6, "temperature": 0}`)
+	if c, _ := v["choices"].([]any); code != 200 || len(c) != 1 || c[0].(map[string]any)["text"] != want || c[0].(map[string]any)["finish_reason"] != "stop" {
+		t.Errorf("/v1/completions: %d %v; want text %q, finish_reason stop", code, v, want)
+	}
+}

@@ -77,6 +77,20 @@ func TestConfigJSONIsGPT2Config(t *testing.T) {
 		t.Errorf("round trip = %+v, %v; want %+v", back, err, tinyConfig)
 	}
 
+	if _, ok := keys["eos_token_id"]; ok {
+		t.Errorf("config.json of a model without an end-of-text token has eos_token_id %v", keys["eos_token_id"])
+	}
+	withEOS := tinyConfig
+	withEOS.EOS, withEOS.HasEOS = 10, true
+	b, _ = json.Marshal(withEOS)
+	if err := json.Unmarshal(b, &back); err != nil || back != withEOS || !strings.Contains(string(b), `"eos_token_id":10`) {
+		t.Errorf("round trip with an end-of-text token: %s gave %+v, %v", b, back, err)
+	}
+	withEOS.EOS = 11
+	if err := withEOS.Validate(); err == nil || !strings.Contains(err.Error(), "eos_token_id 11 is outside the vocabulary [0, 11)") {
+		t.Errorf("eos_token_id past the vocabulary: %v", err)
+	}
+
 	// GPT-2 small's config.json as published by HuggingFace (abridged).
 	hf := `{"activation_function": "gelu_new", "architectures": ["GPT2LMHeadModel"], "attn_pdrop": 0.1,
 	"bos_token_id": 50256, "embd_pdrop": 0.1, "eos_token_id": 50256, "initializer_range": 0.02,

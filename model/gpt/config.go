@@ -19,13 +19,19 @@ type Config struct {
 	// reads and writes those names, and they must agree.
 	Dropout float32 `json:"-"`
 	Eps     float32 `json:"layer_norm_epsilon"`
+	// EOS, when HasEOS, is the token that ends a text (HF's eos_token_id:
+	// GPT-2's <|endoftext|>, 50256): generating it ends a generation, as
+	// HuggingFace's generate stops there. A plain pair, not a pointer, so
+	// that Configs compare with ==.
+	EOS    int  `json:"-"`
+	HasEOS bool `json:"-"`
 }
 
 // DefaultConfig returns GPT-2 small (HF's GPT2Config defaults, 124M
 // parameters): vocabulary 50257, 1024 positions, C 768, 12 layers, 12 heads,
-// dropout 0.1, LayerNorm ε 1e-5.
+// dropout 0.1, LayerNorm ε 1e-5, end of text 50256.
 func DefaultConfig() Config {
-	return Config{VocabSize: 50257, NPositions: 1024, NEmbd: 768, NLayer: 12, NHead: 12, Dropout: 0.1, Eps: 1e-5}
+	return Config{VocabSize: 50257, NPositions: 1024, NEmbd: 768, NLayer: 12, NHead: 12, Dropout: 0.1, Eps: 1e-5, EOS: 50256, HasEOS: true}
 }
 
 // Validate reports the first inconsistent setting.
@@ -43,6 +49,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gpt: dropout %v outside [0, 1)", c.Dropout)
 	case c.Eps <= 0:
 		return errors.New("gpt: layer_norm_epsilon must be positive")
+	case c.HasEOS && (c.EOS < 0 || c.EOS >= c.VocabSize):
+		return fmt.Errorf("gpt: eos_token_id %d is outside the vocabulary [0, %d)", c.EOS, c.VocabSize)
 	}
 	return nil
 }
@@ -61,19 +69,24 @@ type hfConfig struct {
 	// TieWordEmbeddings defaults to true in HF; the output layer is always
 	// tied here.
 	TieWordEmbeddings *bool `json:"tie_word_embeddings,omitempty"`
+	EOSTokenID        *int  `json:"eos_token_id,omitempty"`
 }
 
 // MarshalJSON writes c as HF's GPT2Config.
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
 	d := c.Dropout
+	h := hfConfig{
+		ModelType: "gpt2", Architectures: []string{"GPT2LMHeadModel"}, Activation: "gelu_new",
+		ResidPdrop: &d, EmbdPdrop: &d, AttnPdrop: &d,
+	}
+	if c.HasEOS {
+		h.EOSTokenID = &c.EOS
+	}
 	return json.Marshal(struct {
 		hfConfig
 		plain
-	}{hfConfig{
-		ModelType: "gpt2", Architectures: []string{"GPT2LMHeadModel"}, Activation: "gelu_new",
-		ResidPdrop: &d, EmbdPdrop: &d, AttnPdrop: &d,
-	}, plain(c)})
+	}{h, plain(c)})
 }
 
 // UnmarshalJSON reads HF's GPT2Config. Unknown keys are ignored; settings
@@ -101,6 +114,9 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		return errors.New("gpt: tie_word_embeddings false is not supported")
 	}
 	*c = Config(v.plain)
+	if v.EOSTokenID != nil {
+		c.EOS, c.HasEOS = *v.EOSTokenID, true
+	}
 	c.Dropout = 0
 	set := false
 	for _, p := range []*float32{v.ResidPdrop, v.EmbdPdrop, v.AttnPdrop} {
