@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -11,6 +12,7 @@ import (
 	"math"
 	"os"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/attn-go/attn/eval"
@@ -82,6 +84,8 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	var stops stringList
 	fs.Var(&stops, "stop", "stop when this text appears (repeatable)")
 	beam := fs.Int("beam", 1, "encoder-decoder models (T5): beam size (1: greedy)")
+	promptFile := fs.String("prompts", "", "GPT: a file of prompts, one a line (- for standard input), each answered with a JSON line; line i samples with seed+i")
+	batch := fs.Int("batch", 8, "with --prompts: prompts generated together (their tokens decoded in one step)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -94,6 +98,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	dir, typ, err := modelOfType(*model, "generate", "gpt2", "t5", "mt5")
 	if err != nil {
 		return err
+	}
+	if *promptFile != "" && (typ != "gpt2" || *batch < 1) {
+		return fmt.Errorf("--prompts is for GPT models, with --batch 1 or more (%s model, --batch %d)", typ, *batch)
 	}
 	if typ != "gpt2" {
 		return generateT5(dir, *prompt, *beam, *maxNew, stdout)
@@ -109,6 +116,12 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if *greedy {
 		*temp = 0
 	}
+	if *promptFile != "" {
+		sampler := func(i int) *generate.Sampler {
+			return &generate.Sampler{Temperature: *temp, TopK: *topK, TopP: *topP, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(*seed + uint64(i))}
+		}
+		return generateLines(m, tok, *promptFile, *batch, *maxNew, sampler, stops, stdout)
+	}
 	s := &generate.Sampler{Temperature: *temp, TopK: *topK, TopP: *topP, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(*seed)}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
@@ -119,6 +132,58 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	}, func(each func(int) bool) ([]int, error) { return generate.Text(m, ids, *maxNew, s, each) })
 	fmt.Fprintln(w, rest)
 	return err
+}
+
+// generatedLine is one answer of attn generate --prompts.
+type generatedLine struct {
+	Prompt    string `json:"prompt"`
+	Text      string `json:"text"`
+	Tokens    int    `json:"tokens"`
+	StopFound bool   `json:"stop_found"`
+}
+
+// generateLines answers each line of path (a prompt) with a JSON line, in
+// order, generating up to batch of them at once through a Batcher.
+func generateLines(m *gpt.Model, tok tokenizer.Tokenizer, path string, batch, maxNew int, sampler func(line int) *generate.Sampler, stops []string, stdout io.Writer) error {
+	b := generate.NewBatcher(m, batch)
+	defer b.Close()
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
+	done := 0 // lines answered
+	return eachBatch(path, batch, func(lines []string) error {
+		out := make([]generatedLine, len(lines))
+		errs := make([]error, len(lines))
+		var wg sync.WaitGroup
+		for i, prompt := range lines {
+			wg.Go(func() {
+				ids, err := encodePrompt(tok, prompt)
+				if err == nil && len(ids) == 0 {
+					err = errors.New("the prompt is empty")
+				}
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				var text strings.Builder
+				n, stopped, rest, err := sampleText(tok, stops, eosOf(m), func(c string) { text.WriteString(c) }, func(each func(int) bool) ([]int, error) {
+					return b.Generate(context.Background(), ids, maxNew, sampler(done+i), each)
+				})
+				text.WriteString(rest)
+				out[i], errs[i] = generatedLine{prompt, text.String(), n, stopped}, err
+			})
+		}
+		wg.Wait()
+		for i := range lines {
+			if errs[i] != nil {
+				return fmt.Errorf("line %d: %w", done+i+1, errs[i])
+			}
+			if err := enc.Encode(out[i]); err != nil {
+				return err
+			}
+		}
+		done += len(lines)
+		return nil
+	})
 }
 
 // encodePrompt tokenizes a prompt, failing if the tokenizer cannot encode

@@ -458,3 +458,35 @@ func TestGenerateStopsAtEOS(t *testing.T) {
 		t.Errorf("/v1/completions: %d %v; want text %q, finish_reason stop", code, v, want)
 	}
 }
+
+// TestGeneratePrompts: attn generate --prompts answers each line with the
+// text attn generate --prompt gives it alone (line i with seed+i), in order,
+// and names the line of a prompt it cannot encode.
+func TestGeneratePrompts(t *testing.T) {
+	dir := gptFolder(t)
+	prompts := []string{"the cat", "a dog.", "the", "cats and dogs", "x"}
+	file := filepath.Join(t.TempDir(), "prompts.txt")
+	os.WriteFile(file, []byte(strings.Join(prompts, "\n")+"\n"), 0o644)
+	out, code := attn(t, "generate", "--model", dir, "--prompts", file, "--batch", "2", "--max-new-tokens", "15", "--seed", "4", "--top-k", "5")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != len(prompts) {
+		t.Fatalf("exit %d, %d lines for %d prompts:\n%s", code, len(lines), len(prompts), out)
+	}
+	for i, p := range prompts {
+		var got generatedLine
+		if err := json.Unmarshal([]byte(lines[i]), &got); err != nil {
+			t.Fatal(err)
+		}
+		alone, _ := attn(t, "generate", "--model", dir, "--prompt", p, "--max-new-tokens", "15", "--seed", fmt.Sprint(4+i), "--top-k", "5")
+		if got.Prompt != p || p+got.Text+"\n" != alone || got.Tokens != 15 {
+			t.Errorf("line %d: %+v; alone: %q", i+1, got, alone)
+		}
+	}
+	os.WriteFile(file, []byte("the cat\nnaïve\n"), 0o644)
+	if out, code := attn(t, "generate", "--model", dir, "--prompts", file); code == 0 || !strings.Contains(out, "line 2: prompt: the tokenizer cannot encode character 'ï'") {
+		t.Errorf("a prompt it cannot encode: exit %d, %s", code, out)
+	}
+	if out, code := attn(t, "generate", "--model", t5Folder(t), "--prompts", file); code == 0 || !strings.Contains(out, "--prompts is for GPT models") {
+		t.Errorf("--prompts with a T5: exit %d, %s", code, out)
+	}
+}
