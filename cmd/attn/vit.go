@@ -158,16 +158,22 @@ type label struct {
 
 // classifyImages returns the k most probable labels of each image, most
 // probable first, as HF's image-classification pipeline reports them
-// (softmax over the logits).
+// (a softmax over the logits, or a sigmoid of each for multi-label
+// classification and a single output).
 func classifyImages(m *vit.Model, px []float32, images, k int) ([][]label, error) {
 	logits, err := m.Classify(px, images)
 	if err != nil {
 		return nil, err
 	}
 	n := m.Labels()
+	problem := "single_label_classification"
+	if m.Cfg.Sigmoid(n) {
+		problem = "multi_label_classification" // bert.Config.Scores: a sigmoid of each
+	}
+	score := bert.Config{ProblemType: problem}
 	out := make([][]label, images)
 	for i := range images {
-		for _, pr := range bert.TopK(logits.Data[i*n:(i+1)*n], k) {
+		for _, pr := range score.Scores(logits.Data[i*n:(i+1)*n], k) {
 			out[i] = append(out[i], label{m.Cfg.Label(pr.ID), pr.ID, pr.Prob})
 		}
 	}

@@ -273,3 +273,41 @@ func pngHeader(w, h int) []byte {
 	out = append(out, ihdr...)
 	return binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(ihdr))
 }
+
+// TestClassifyMultiLabel: a classifier whose config says
+// multi_label_classification scores each label with a sigmoid of its
+// logit, as HF's image-classification pipeline does.
+func TestClassifyMultiLabel(t *testing.T) {
+	ref := golden.Open(t, "hf/vit-tiny/reference.safetensors").Tensor("f32.logits")
+	dir := t.TempDir()
+	for _, f := range []string{"model.safetensors", "preprocessor_config.json", "config.json"} {
+		b, err := os.ReadFile(filepath.Join(vitDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == "config.json" {
+			var cfg map[string]any
+			json.Unmarshal(b, &cfg)
+			cfg["problem_type"] = "multi_label_classification"
+			b, _ = json.Marshal(cfg)
+		}
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	out, code := attn(t, "classify", "--json", "--model", dir, vitImage(vitImages[0]))
+	var c classified
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &c); code != 0 || err != nil || len(c.Labels) != 5 {
+		t.Fatalf("exit %d, %v:\n%s", code, err, out)
+	}
+	for j, l := range c.Labels {
+		want := 1 / (1 + math.Exp(-float64(ref.Data[l.ID])))
+		if math.Abs(l.Score-want) > 1e-5 || (j > 0 && l.Score > c.Labels[j-1].Score) {
+			t.Errorf("rank %d: %+v; want the sigmoid of its logit, %.6f, in falling order", j, l, want)
+		}
+	}
+	cfgPath := filepath.Join(dir, "config.json")
+	b, _ := os.ReadFile(cfgPath)
+	os.WriteFile(cfgPath, []byte(strings.Replace(string(b), "multi_label_classification", "ordinal", 1)), 0o644)
+	if out, code := attn(t, "classify", "--model", dir, vitImage(vitImages[0])); code == 0 || !strings.Contains(out, `problem_type "ordinal"`) {
+		t.Errorf("problem_type ordinal: exit %d, %s", code, out)
+	}
+}

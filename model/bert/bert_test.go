@@ -88,6 +88,7 @@ func TestConfigJSON(t *testing.T) {
 	for _, tc := range []struct{ json, want string }{
 		{`{"model_type": "roberta"}`, `bert: model_type "roberta" is not bert`},
 		{`{"position_embedding_type": "relative_key"}`, `bert: position_embedding_type "relative_key" is not supported (want absolute)`},
+		{`{"is_decoder": true}`, `bert: is_decoder true (a causal BERT, as BertLMHeadModel) is not supported; this package builds the bidirectional encoder`},
 	} {
 		var c Config
 		if err := json.Unmarshal([]byte(tc.json), &c); err == nil || err.Error() != tc.want {

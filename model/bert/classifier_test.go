@@ -139,7 +139,7 @@ func TestClassifierConfigEdges(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"architectures": ["BertForNextSentencePrediction"]}`), &c); err != nil {
 		t.Errorf("a BertForNextSentencePrediction config (its head is ignored): %v", err)
 	}
-	for _, arch := range []string{"BertForTokenClassification", "BertForQuestionAnswering", "BertForMultipleChoice"} {
+	for _, arch := range []string{"BertForTokenClassification", "BertForQuestionAnswering", "BertForMultipleChoice", "BertLMHeadModel"} {
 		if err := json.Unmarshal([]byte(`{"architectures": ["`+arch+`"]}`), &c); err == nil || !strings.Contains(err.Error(), arch) {
 			t.Errorf("architectures %s: %v; want an error naming it", arch, err)
 		}

@@ -2,6 +2,7 @@ package bert
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/attn-go/attn/model/hf"
@@ -117,6 +118,9 @@ type hfConfig struct {
 	PositionType string `json:"position_embedding_type,omitempty"`
 	// Label2ID is id2label inverted, which save_pretrained writes too.
 	Label2ID map[string]int `json:"label2id,omitempty"`
+	// IsDecoder makes HF's BertModel attend causally (BertLMHeadModel);
+	// this package builds the bidirectional encoder only.
+	IsDecoder bool `json:"is_decoder,omitempty"`
 }
 
 // MarshalJSON writes c as HF's BertConfig; architectures names the class
@@ -135,8 +139,8 @@ func (c Config) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads HF's BertConfig; a missing key takes BertConfig's
-// default, as HF does, and unknown keys are ignored. Another model_type or
-// a relative position_embedding_type is an error.
+// default, as HF does, and unknown keys are ignored. Another model_type, a
+// relative position_embedding_type or a decoder (is_decoder) is an error.
 func (c *Config) UnmarshalJSON(b []byte) error {
 	type plain Config
 	v := struct {
@@ -148,7 +152,7 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	}
 	for _, a := range v.Architectures {
 		switch a { // heads whose weights would be read as another's
-		case "BertForTokenClassification", "BertForQuestionAnswering", "BertForMultipleChoice":
+		case "BertForTokenClassification", "BertForQuestionAnswering", "BertForMultipleChoice", "BertLMHeadModel":
 			return fmt.Errorf("bert: architectures %q: only BertModel, BertForMaskedLM, BertForPreTraining and BertForSequenceClassification heads are built", a)
 		}
 	}
@@ -157,6 +161,8 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("bert: model_type %q is not bert", v.ModelType)
 	case v.PositionType != "" && v.PositionType != "absolute":
 		return fmt.Errorf("bert: position_embedding_type %q is not supported (want absolute)", v.PositionType)
+	case v.IsDecoder:
+		return errors.New("bert: is_decoder true (a causal BERT, as BertLMHeadModel) is not supported; this package builds the bidirectional encoder")
 	}
 	*c = Config(v.plain)
 	return nil

@@ -70,6 +70,10 @@ type hfConfig struct {
 	// tied here.
 	TieWordEmbeddings *bool `json:"tie_word_embeddings,omitempty"`
 	EOSTokenID        *int  `json:"eos_token_id,omitempty"`
+	// Attention scaling other than 1/√D (HF's defaults true and false):
+	// refused, as this package always scales by 1/√D.
+	ScaleAttnWeights           *bool `json:"scale_attn_weights,omitempty"`
+	ScaleAttnByInverseLayerIdx *bool `json:"scale_attn_by_inverse_layer_idx,omitempty"`
 }
 
 // MarshalJSON writes c as HF's GPT2Config.
@@ -91,8 +95,8 @@ func (c Config) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads HF's GPT2Config. Unknown keys are ignored; settings
 // this package cannot honour (another model type or activation, an MLP width
-// other than 4·n_embd, untied output weights, unequal dropout rates) are
-// errors. A missing layer_norm_epsilon means HF's default 1e-5.
+// other than 4·n_embd, untied output weights, unequal dropout rates, other
+// attention scaling) are errors. A missing layer_norm_epsilon means HF's default 1e-5.
 func (c *Config) UnmarshalJSON(b []byte) error {
 	type plain Config
 	var v struct {
@@ -112,6 +116,10 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("gpt: n_inner %d is not 4·n_embd", *v.NInner)
 	case v.TieWordEmbeddings != nil && !*v.TieWordEmbeddings:
 		return errors.New("gpt: tie_word_embeddings false is not supported")
+	case v.ScaleAttnWeights != nil && !*v.ScaleAttnWeights:
+		return errors.New("gpt: scale_attn_weights false (attention logits not scaled by 1/√D) is not supported")
+	case v.ScaleAttnByInverseLayerIdx != nil && *v.ScaleAttnByInverseLayerIdx:
+		return errors.New("gpt: scale_attn_by_inverse_layer_idx true (attention logits of layer i also divided by i+1, as in Stanford's Mistral GPT-2s) is not supported")
 	}
 	*c = Config(v.plain)
 	if v.EOSTokenID != nil {

@@ -85,7 +85,9 @@ func (c Config) Validate() error {
 // UnmarshalJSON reads HF's MarianConfig: missing keys take its defaults
 // (decoder_vocab_size defaults to vocab_size, decoder_start_token_id to
 // pad_token_id); keys HF's Marian does not use (normalize_before,
-// static_position_embeddings, ...) are ignored, as HF ignores them.
+// static_position_embeddings, ...) are ignored, as HF ignores them, and so
+// are its training-only settings (attention_dropout, activation_dropout,
+// the layer drops): this package runs Marian models, it does not train them.
 func (c *Config) UnmarshalJSON(b []byte) error {
 	type plain Config
 	v := struct {

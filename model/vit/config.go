@@ -29,6 +29,9 @@ type Config struct {
 	// Labels names the classifier's outputs: HF's id2label, keyed by the
 	// output's index in decimal.
 	Labels hf.Labels `json:"id2label,omitempty"`
+	// ProblemType is HF's problem_type, which decides how HF's
+	// image-classification pipeline scores the outputs (Scores).
+	ProblemType string `json:"problem_type,omitempty"`
 	// Distilled marks DeiT (model_type "deit", Touvron et al. 2021): a
 	// distillation token follows the class token.
 	Distilled bool `json:"-"`
@@ -102,6 +105,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("vit: layer_norm_eps %v must be positive", c.Eps)
 	case c.Dropout < 0 || c.Dropout >= 1 || c.AttnDropout < 0 || c.AttnDropout >= 1:
 		return fmt.Errorf("vit: dropout %v / %v outside [0, 1)", c.Dropout, c.AttnDropout)
+	case c.ProblemType != "" && c.ProblemType != "single_label_classification" && c.ProblemType != "multi_label_classification" && c.ProblemType != "regression":
+		return fmt.Errorf("vit: problem_type %q is not single_label_classification, multi_label_classification or regression", c.ProblemType)
 	}
 	if err := c.Labels.Check(-1); err != nil {
 		return fmt.Errorf("vit: %w", err)
@@ -169,4 +174,12 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	*c = Config(v.plain)
 	c.Distilled = v.ModelType == "deit"
 	return nil
+}
+
+// Sigmoid reports whether the n outputs of a classifier are scored one by
+// one with a sigmoid rather than together with a softmax: as HF's
+// image-classification pipeline does, for multi-label classification and
+// for a single output.
+func (c Config) Sigmoid(n int) bool {
+	return c.ProblemType == "multi_label_classification" || n == 1
 }

@@ -185,7 +185,7 @@ func (m *Model) ReplaceClassifier(labels []string, seed uint64) {
 	w := hf.Init{RNG: tensor.NewRNG(seed)}
 	m.Classifier = &nn.Linear{Weight: w.Normal(float64(m.Cfg.InitRange), len(labels), m.Cfg.Hidden), Bias: w.Fill(0, len(labels))}
 	m.Teacher = nil
-	m.Cfg.Labels = hf.LabelsOf(labels)
+	m.Cfg.Labels, m.Cfg.ProblemType = hf.LabelsOf(labels), ""
 }
 
 // IsHead reports whether the parameter name (as Params gives it) belongs to
