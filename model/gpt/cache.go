@@ -97,7 +97,7 @@ func (m *Model) step(c *Cache, ids []int, b int) (*autograd.Var, error) {
 	x := m.embed(tp, ids, b, t, c.n)
 	for l, blk := range m.H {
 		a := blk.Attn
-		y := c.attend(l, a.CAttn.Forward(tp, blk.Ln1.Forward(tp, x)), a.Heads)
+		y := c.attend(l, a.CAttn.Forward(tp, blk.Ln1.Forward(tp, x)), a.Heads, a.Scale)
 		x = tp.Add(x, a.CProj.Forward(tp, y))
 		x = tp.Add(x, blk.MLP.Forward(tp, blk.Ln2.Forward(tp, x)))
 	}
@@ -108,7 +108,7 @@ func (m *Model) step(c *Cache, ids []int, b int) (*autograd.Var, error) {
 // attend appends the keys and values in qkv [B, T, 3C] to layer l's cache at
 // positions n..n+T−1 and returns the queries' causal attention over
 // positions 0..n+T−1, [B, T, C], in a buffer the next call reuses.
-func (c *Cache) attend(l int, qkv *autograd.Var, heads int) *autograd.Var {
+func (c *Cache) attend(l int, qkv *autograd.Var, heads int, scale float32) *autograd.Var {
 	b, t, d := qkv.Value.Shape[0], qkv.Value.Shape[1], c.c
 	tk := c.n + t
 	if len(c.q) < b*t*d {
@@ -131,7 +131,7 @@ func (c *Cache) attend(l int, qkv *autograd.Var, heads int) *autograd.Var {
 		qi := autograd.Const(tensor.FromSlice(q.Data[i*t*d:(i+1)*t*d], 1, t, d))
 		ki := autograd.Const(tensor.FromSlice(c.k[l][kv:kv+tk*d], 1, tk, d)) // (1, Tk, C)
 		vi := autograd.Const(tensor.FromSlice(c.v[l][kv:kv+tk*d], 1, tk, d))
-		yi := tp.Attention(qi, ki, vi, heads, autograd.AttentionOpts{Causal: true})
+		yi := tp.Attention(qi, ki, vi, heads, autograd.AttentionOpts{Causal: true, Scale: scale})
 		copy(y.Data[i*t*d:], yi.Value.Data)
 	}
 	return autograd.Const(y)
@@ -193,7 +193,7 @@ func (m *Model) StepBatch(bt *Batch, caches []*Cache, ids []int) (*tensor.Tensor
 			qi := autograd.Const(tensor.FromSlice(row[:d], 1, 1, d))
 			ki := autograd.Const(tensor.FromSlice(c.k[l][:tk*d], 1, tk, d))
 			vi := autograd.Const(tensor.FromSlice(c.v[l][:tk*d], 1, tk, d))
-			yi := tp.Attention(qi, ki, vi, a.Heads, autograd.AttentionOpts{Causal: true})
+			yi := tp.Attention(qi, ki, vi, a.Heads, autograd.AttentionOpts{Causal: true, Scale: a.Scale})
 			copy(y.Data[i*d:], yi.Value.Data)
 		}
 		x = tp.Add(x, a.CProj.Forward(tp, autograd.Const(y)))

@@ -107,7 +107,6 @@ func TestConfigJSONIsGPT2Config(t *testing.T) {
 		{`{"resid_pdrop": 0.1, "attn_pdrop": 0.2}`, `differ`},
 		{`{"tie_word_embeddings": false}`, `tie_word_embeddings`},
 		{`{"scale_attn_weights": false}`, `scale_attn_weights false`},
-		{`{"scale_attn_by_inverse_layer_idx": true}`, `scale_attn_by_inverse_layer_idx true`},
 	} {
 		var cfg Config
 		if err := json.Unmarshal([]byte(c.json), &cfg); err == nil || !strings.Contains(err.Error(), c.want) {

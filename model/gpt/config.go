@@ -25,6 +25,10 @@ type Config struct {
 	// that Configs compare with ==.
 	EOS    int  `json:"-"`
 	HasEOS bool `json:"-"`
+	// ScaleByLayer divides the attention logits of layer i by i+1 as well
+	// as by √D (HF's scale_attn_by_inverse_layer_idx, which Stanford's
+	// Mistral GPT-2s were trained with).
+	ScaleByLayer bool `json:"-"`
 }
 
 // DefaultConfig returns GPT-2 small (HF's GPT2Config defaults, 124M
@@ -70,10 +74,10 @@ type hfConfig struct {
 	// tied here.
 	TieWordEmbeddings *bool `json:"tie_word_embeddings,omitempty"`
 	EOSTokenID        *int  `json:"eos_token_id,omitempty"`
-	// Attention scaling other than 1/√D (HF's defaults true and false):
-	// refused, as this package always scales by 1/√D.
+	// ScaleAttnWeights false (no 1/√D) is refused;
+	// ScaleAttnByInverseLayerIdx is Config.ScaleByLayer.
 	ScaleAttnWeights           *bool `json:"scale_attn_weights,omitempty"`
-	ScaleAttnByInverseLayerIdx *bool `json:"scale_attn_by_inverse_layer_idx,omitempty"`
+	ScaleAttnByInverseLayerIdx bool  `json:"scale_attn_by_inverse_layer_idx,omitempty"`
 }
 
 // MarshalJSON writes c as HF's GPT2Config.
@@ -87,6 +91,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	if c.HasEOS {
 		h.EOSTokenID = &c.EOS
 	}
+	h.ScaleAttnByInverseLayerIdx = c.ScaleByLayer
 	return json.Marshal(struct {
 		hfConfig
 		plain
@@ -95,8 +100,8 @@ func (c Config) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads HF's GPT2Config. Unknown keys are ignored; settings
 // this package cannot honour (another model type or activation, an MLP width
-// other than 4·n_embd, untied output weights, unequal dropout rates, other
-// attention scaling) are errors. A missing layer_norm_epsilon means HF's default 1e-5.
+// other than 4·n_embd, untied output weights, unequal dropout rates,
+// attention logits left unscaled) are errors. A missing layer_norm_epsilon means HF's default 1e-5.
 func (c *Config) UnmarshalJSON(b []byte) error {
 	type plain Config
 	var v struct {
@@ -118,13 +123,12 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		return errors.New("gpt: tie_word_embeddings false is not supported")
 	case v.ScaleAttnWeights != nil && !*v.ScaleAttnWeights:
 		return errors.New("gpt: scale_attn_weights false (attention logits not scaled by 1/√D) is not supported")
-	case v.ScaleAttnByInverseLayerIdx != nil && *v.ScaleAttnByInverseLayerIdx:
-		return errors.New("gpt: scale_attn_by_inverse_layer_idx true (attention logits of layer i also divided by i+1, as in Stanford's Mistral GPT-2s) is not supported")
 	}
 	*c = Config(v.plain)
 	if v.EOSTokenID != nil {
 		c.EOS, c.HasEOS = *v.EOSTokenID, true
 	}
+	c.ScaleByLayer = v.ScaleAttnByInverseLayerIdx
 	c.Dropout = 0
 	set := false
 	for _, p := range []*float32{v.ResidPdrop, v.EmbdPdrop, v.AttnPdrop} {

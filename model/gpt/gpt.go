@@ -49,12 +49,14 @@ type CausalSelfAttention struct {
 	CProj   *Conv1D `attn:"c_proj"` // C → C
 	Heads   int
 	Dropout float32
+	// Scale multiplies the attention logits; 0 means 1/√D.
+	Scale float32
 }
 
 // Forward maps x [B, T, C] to [B, T, C]; position t attends to 0..t.
 func (a *CausalSelfAttention) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	qkv := tp.Split(a.CAttn.Forward(tp, x), 3) // 3 × (B, T, C)
-	y := tp.Attention(qkv[0], qkv[1], qkv[2], a.Heads, autograd.AttentionOpts{Causal: true, Dropout: a.Dropout})
+	y := tp.Attention(qkv[0], qkv[1], qkv[2], a.Heads, autograd.AttentionOpts{Causal: true, Dropout: a.Dropout, Scale: a.Scale})
 	return tp.Dropout(a.CProj.Forward(tp, y), a.Dropout) // (B, T, C)
 }
 
@@ -117,12 +119,16 @@ func newModel(c Config, rng *tensor.RNG) (*Model, error) {
 		WTE: &nn.Embedding{Weight: normal(rng, std, c.VocabSize, d), Scale: 1},
 		WPE: &nn.Embedding{Weight: normal(rng, std, c.NPositions, d), Scale: 1},
 	}
-	for range c.NLayer {
+	for i := range c.NLayer {
+		var scale float32 // 1/√D
+		if c.ScaleByLayer {
+			scale = float32(1 / (math.Sqrt(float64(d/c.NHead)) * float64(i+1)))
+		}
 		m.H = append(m.H, &Block{
 			Ln1: nn.NewLayerNorm(d, c.Eps),
 			Attn: &CausalSelfAttention{
 				CAttn: newConv1D(d, 3*d, std, rng), CProj: newConv1D(d, d, projStd, rng),
-				Heads: c.NHead, Dropout: c.Dropout,
+				Heads: c.NHead, Dropout: c.Dropout, Scale: scale,
 			},
 			Ln2: nn.NewLayerNorm(d, c.Eps),
 			MLP: &MLP{CFc: newConv1D(d, 4*d, std, rng), CProj: newConv1D(4*d, d, projStd, rng), Dropout: c.Dropout},

@@ -64,6 +64,60 @@ func TestHFCheckpoints(t *testing.T) {
 	}
 }
 
+// TestHFLayerScale: a checkpoint with scale_attn_by_inverse_layer_idx
+// (Stanford's Mistral GPT-2s) divides layer i's attention logits by i+1
+// too, matching PyTorch's forward with it, in Forward and through the KV
+// cache, one sequence and several; and it survives Save.
+func TestHFLayerScale(t *testing.T) {
+	f := golden.Open(t, "hf/gpt2-tiny/reference.safetensors")
+	info, _ := f.Info("input.ids")
+	b, n := info.Shape[0], info.Shape[1]
+	ids, want := f.Ints("input.ids"), f.Tensor("layerscale.logits").Data
+	m, err := Load(hfDir(t, "gpt2-tiny-layerscale"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Cfg.ScaleByLayer {
+		t.Fatal("scale_attn_by_inverse_layer_idx was not read")
+	}
+	logits, err := m.Forward(nil, ids, b, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.CheckAbs(t, "Forward", logits.Value.Data, want, 1e-4)
+	c := m.NewCache(b)
+	stepped, err := m.Step(c, ids, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.CheckAbs(t, "Step", stepped.Data, want, 1e-4)
+	// The last position of each sequence, decoded together after the rest.
+	v := m.Cfg.VocabSize
+	caches := []*Cache{m.NewCache(1), m.NewCache(1)}
+	last := make([]int, b)
+	for i := range b {
+		if _, err := m.Step(caches[i], ids[i*n:(i+1)*n-1], 1); err != nil {
+			t.Fatal(err)
+		}
+		last[i] = ids[(i+1)*n-1]
+	}
+	together, err := m.StepBatch(NewBatch(), caches, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range b {
+		golden.CheckAbs(t, "StepBatch", together.Data[i*v:(i+1)*v], want[((i+1)*n-1)*v:(i+1)*n*v], 1e-4)
+	}
+	dir := t.TempDir()
+	if err := Save(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(dir)
+	if err != nil || !back.Cfg.ScaleByLayer {
+		t.Errorf("saved and loaded: %v, scale by layer %v", err, err == nil && back.Cfg.ScaleByLayer)
+	}
+}
+
 // TestHFExportRoundTrip saves a loaded HF checkpoint with Save and loads it
 // back: the same weights under the same names. (tools/golden/torch_gpt2_hf.py
 // --check DIR runs PyTorch's forward on such a folder.)

@@ -128,6 +128,8 @@ def forward(p, ids, c):
         k = k.view(Bn, Tn, H, D).transpose(1, 2)
         v = v.view(Bn, Tn, H, D).transpose(1, 2)
         att = (q @ k.transpose(-1, -2)) / math.sqrt(D)  # (B, H, T, T)
+        if c.get("scale_attn_by_inverse_layer_idx"):  # Stanford's Mistral GPT-2s
+            att = att / float(i + 1)
         att = att.masked_fill(~causal, float("-inf")).softmax(dim=-1)
         y = (att @ v).transpose(1, 2).reshape(Bn, Tn, C)
         x = x + conv1d(y, p, h + "attn.c_proj")

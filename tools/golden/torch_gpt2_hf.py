@@ -23,6 +23,9 @@ It writes, under testdata/hf/ (each folder under 70 KB):
   model.safetensors.index.json.
 * gpt2-tiny-f16/: weights rounded to F16, "transformer." prefix, no lm_head.
 * gpt2-tiny-bf16/: weights rounded to BF16, no prefix.
+* gpt2-tiny-layerscale/: F16 weights, no prefix, with
+  scale_attn_by_inverse_layer_idx (and reorder_and_upcast_attn) set: its
+  logits are layerscale.logits.
 * gpt2-tiny-wrong-shape/, gpt2-tiny-missing/, gpt2-tiny-untied/: corrupted
   copies (h.1.mlp.c_fc.weight stored transposed, as a Linear would have it;
   h.1.ln_2.bias left out; an lm_head.weight that differs from wte.weight,
@@ -167,6 +170,15 @@ def main():
     d = folder("gpt2-tiny-bf16", dict(c, torch_dtype="bfloat16", architectures=["GPT2Model"]))
     write_model(os.path.join(d, "model.safetensors"), p32, torch.bfloat16)
     reference("bf16", os.path.join(d, "model.safetensors"))
+
+    # Attention logits of layer i also divided by i+1 (HF's
+    # scale_attn_by_inverse_layer_idx, as Stanford's Mistral GPT-2s have it;
+    # reorder_and_upcast_attn, which they set too, changes only rounding).
+    cl = dict(c, torch_dtype="float16", scale_attn_by_inverse_layer_idx=True, reorder_and_upcast_attn=True)
+    d = folder("gpt2-tiny-layerscale", cl)
+    write_model(os.path.join(d, "model.safetensors"), p32, torch.float16)
+    with torch.no_grad():
+        ref["layerscale.logits"] = forward(weights(read_model(os.path.join(d, "model.safetensors"))), ids, cl)
 
     # Corrupted copies (F16 keeps them small).
     c16 = dict(c, torch_dtype="float16")
