@@ -35,9 +35,14 @@ func loadBERT(dir, command string) (*bert.Model, *tokenizer.Pipeline, error) {
 }
 
 // encodeBERT tokenizes lines with special tokens ([CLS] … [SEP]) and packs
-// them into one padded batch.
+// them into one padded batch. The tokenizer file's own padding and
+// truncation are left off, as transformers leaves them unless asked (a
+// sentence-transformers tokenizer.json pads every text to 128 tokens, which
+// bert.Batch would take for text).
 func encodeBERT(m *bert.Model, tok *tokenizer.Pipeline, lines []string) (ids, types []int, pad []bool, b, t int, err error) {
-	encs, err := tok.EncodeBatch(lines, true)
+	plain := *tok
+	plain.Padding, plain.Truncation = nil, nil
+	encs, err := plain.EncodeBatch(lines, true)
 	if err != nil {
 		return nil, nil, nil, 0, 0, err
 	}

@@ -237,3 +237,30 @@ func TestWrongModelType(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbedIgnoresTokenizerPadding: a tokenizer.json that pads every text to
+// a fixed length and truncates (as sentence-transformers ships them) gives
+// the embeddings and mask predictions of one that does neither: the pads
+// would otherwise be attended to and averaged as text.
+func TestEmbedIgnoresTokenizerPadding(t *testing.T) {
+	plain := bertFolder(t)
+	padded := bertFolder(t)
+	tok, err := tokenizer.Open(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok.Padding = &tokenizer.Padding{Fixed: 16, Direction: "Right", PadToken: "[PAD]"}
+	tok.Truncation = &tokenizer.Truncation{MaxLength: 5, Strategy: "LongestFirst", Direction: "Right"}
+	if err := tok.Save(filepath.Join(padded, "tokenizer.json")); err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(plain, "in.txt")
+	os.WriteFile(in, []byte("Paris is the capital of France.\nthe capital\n"), 0o644)
+	for _, args := range [][]string{{"embed", "--pooling", "mean", in}, {"fill-mask", "--top-k", "3", "Paris is the [MASK] of France."}} {
+		want, code := attn(t, append([]string{args[0], "--model", plain}, args[1:]...)...)
+		got, code2 := attn(t, append([]string{args[0], "--model", padded}, args[1:]...)...)
+		if code != 0 || code2 != 0 || got != want {
+			t.Errorf("%s with the tokenizer's padding and truncation:\n%s\nwithout:\n%s", args[0], got, want)
+		}
+	}
+}
