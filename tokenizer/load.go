@@ -136,7 +136,11 @@ func (p patternSpec) compile(where string) (pattern, error) {
 		if *p.Regex == gpt2Regex {
 			return gpt2Split{}, nil
 		}
-		re, err := regexp.Compile(*p.Regex)
+		rewritten, err := rewriteRegex(*p.Regex)
+		if err != nil {
+			return nil, fmt.Errorf("%s.pattern: regex %q is not supported: %w", where, *p.Regex, err)
+		}
+		re, err := regexp.Compile(rewritten)
 		if err != nil {
 			return nil, fmt.Errorf("%s.pattern: regex %q is not supported (Go RE2 syntax, no look-around): %w", where, *p.Regex, err)
 		}
