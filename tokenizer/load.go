@@ -465,6 +465,7 @@ func parsePostProcessor(m json.RawMessage, where string) (postProcessor, error) 
 			return nil, err
 		}
 		var seq sequenceProcessor
+		adders := 0
 		for i, x := range list {
 			p, err := parsePostProcessor(x, fmt.Sprintf("%s.processors[%d]", where, i))
 			if err != nil {
@@ -472,6 +473,11 @@ func parsePostProcessor(m json.RawMessage, where string) (postProcessor, error) 
 			}
 			if p != nil {
 				seq = append(seq, p)
+			}
+			if _, ok := p.(*byteLevelProcessor); p != nil && !ok {
+				if adders++; adders > 1 {
+					return nil, fmt.Errorf("%s: more than one processor that adds special tokens is not supported", where)
+				}
 			}
 		}
 		return seq, nil
@@ -626,6 +632,10 @@ func parseModel(m json.RawMessage) (model, error) {
 		}
 		if b.dropout != nil && (*b.dropout < 0 || *b.dropout > 1) {
 			return nil, fmt.Errorf("%s.dropout: %v is outside [0, 1]", where, *b.dropout)
+		}
+		if b.dropout != nil && *b.dropout > 0 {
+			// HF's tokenizers then skip merges at random on every encode.
+			return nil, fmt.Errorf("%s.dropout: BPE dropout %v is not supported (set it to null to encode deterministically)", where, *b.dropout)
 		}
 		return b, nil
 	case "WordPiece":

@@ -127,7 +127,12 @@ func (p *bertProcessor) addedTokens(pair bool) int {
 }
 
 func (p *bertProcessor) process(a, b *Encoding, addSpecial bool) *Encoding {
-	if !addSpecial {
+	if !addSpecial { // RoBERTa gives every token type id 0, with or without its specials
+		for _, e := range []*Encoding{a, b} {
+			if e != nil {
+				clear(e.TypeIDs)
+			}
+		}
 		return mergeDefault(a, b)
 	}
 	a.setSequence(0)
@@ -165,7 +170,12 @@ func (p *robertaProcessor) process(a, b *Encoding, addSpecial bool) *Encoding {
 			trimByteLevelOffsets(b, p.addPrefixSpace)
 		}
 	}
-	if !addSpecial {
+	if !addSpecial { // RoBERTa gives every token type id 0, with or without its specials
+		for _, e := range []*Encoding{a, b} {
+			if e != nil {
+				clear(e.TypeIDs)
+			}
+		}
 		return mergeDefault(a, b)
 	}
 	a.setSequence(0)
@@ -235,21 +245,28 @@ func (s sequenceProcessor) addedTokens(pair bool) int {
 	return n
 }
 
-// process runs each processor in turn; HuggingFace hands the pair along
-// unmerged until the last one, which is approximated here by letting only
-// the last processor see the pair.
+// process runs the processors as HuggingFace does, which hands the
+// sequences along unmerged from one to the next: ByteLevel processors only
+// trim offsets, wherever they stand, and the one other processor (Template,
+// Bert or Roberta processing; parsePostProcessor allows at most one) adds
+// the special tokens and merges.
 func (s sequenceProcessor) process(a, b *Encoding, addSpecial bool) *Encoding {
-	for i, p := range s {
-		if i < len(s)-1 {
-			if bp, ok := p.(*byteLevelProcessor); ok && bp.cfg.TrimOffsets {
-				trimByteLevelOffsets(a, bp.cfg.AddPrefixSpace)
-				if b != nil {
-					trimByteLevelOffsets(b, bp.cfg.AddPrefixSpace)
-				}
-			}
+	var adder postProcessor
+	for _, p := range s {
+		bp, ok := p.(*byteLevelProcessor)
+		if !ok {
+			adder = p
 			continue
 		}
-		return p.process(a, b, addSpecial)
+		if bp.cfg.TrimOffsets {
+			trimByteLevelOffsets(a, bp.cfg.AddPrefixSpace)
+			if b != nil {
+				trimByteLevelOffsets(b, bp.cfg.AddPrefixSpace)
+			}
+		}
+	}
+	if adder != nil {
+		return adder.process(a, b, addSpecial)
 	}
 	return mergeDefault(a, b)
 }

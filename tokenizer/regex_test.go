@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -69,6 +70,84 @@ func TestRewriteRegex(t *testing.T) {
 	} {
 		if _, err := rewriteRegex(c.in); err == nil || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("rewriteRegex(%q): %v; want an error naming %q", c.in, err, c.says)
+		}
+	}
+}
+
+// TestPostProcessAndPadAsHF compares with HuggingFace's tokenizers library
+// (testdata/postprocess.json): a RoBERTa post-processor gives a pair type
+// id 0 throughout even without its special tokens; a Sequence whose
+// template precedes a ByteLevel processor still adds the template's
+// tokens; batch-longest padding pads a batch to its longest encoding.
+func TestPostProcessAndPadAsHF(t *testing.T) {
+	b, err := os.ReadFile("testdata/postprocess.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type enc struct {
+		IDs           []int `json:"ids"`
+		TypeIDs       []int `json:"type_ids"`
+		AttentionMask []int `json:"attention_mask"`
+	}
+	var spec struct {
+		Texts      [][2]*string
+		Tokenizers map[string]json.RawMessage
+		Expected   map[string]struct {
+			WithSpecial    []enc `json:"with_special"`
+			WithoutSpecial []enc `json:"without_special"`
+			Batch          []enc
+		}
+	}
+	if err := json.Unmarshal(b, &spec); err != nil {
+		t.Fatal(err)
+	}
+	same := func(what string, e *Encoding, want enc) {
+		t.Helper()
+		if !slices.Equal(e.IDs, want.IDs) || !slices.Equal(e.TypeIDs, want.TypeIDs) || !slices.Equal(e.AttentionMask, want.AttentionMask) {
+			t.Errorf("%s: ids %v types %v mask %v; HF's %v %v %v", what, e.IDs, e.TypeIDs, e.AttentionMask, want.IDs, want.TypeIDs, want.AttentionMask)
+		}
+	}
+	for name, raw := range spec.Tokenizers {
+		tok, err := Parse(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want := spec.Expected[name]
+		var singles []string
+		for i, pair := range spec.Texts {
+			if pair[1] == nil {
+				singles = append(singles, *pair[0])
+			}
+			for special, w := range map[bool]enc{true: want.WithSpecial[i], false: want.WithoutSpecial[i]} {
+				e, err := tok.EncodeWith(*pair[0], pair[1], special)
+				if err != nil {
+					t.Fatal(err)
+				}
+				same(fmt.Sprintf("%s, text %d, special tokens %v", name, i, special), e, w)
+			}
+		}
+		encs, err := tok.EncodeBatch(singles, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range encs {
+			same(fmt.Sprintf("%s, batch item %d", name, i), e, want.Batch[i])
+		}
+	}
+}
+
+// TestBPEDropoutRefused: HF's tokenizers skip merges at random when a BPE
+// model has dropout, so such a file cannot give HF's ids; it is refused.
+func TestBPEDropoutRefused(t *testing.T) {
+	file := func(dropout string) []byte {
+		return []byte(`{"model": {"type": "BPE", "dropout": ` + dropout + `, "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}}`)
+	}
+	if _, err := Parse(file("0.1")); err == nil || !strings.Contains(err.Error(), "BPE dropout 0.1 is not supported") {
+		t.Errorf("dropout 0.1: %v", err)
+	}
+	for _, d := range []string{"null", "0"} {
+		if _, err := Parse(file(d)); err != nil {
+			t.Errorf("dropout %s: %v", d, err)
 		}
 	}
 }

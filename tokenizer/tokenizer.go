@@ -358,5 +358,19 @@ func (t *Pipeline) EncodeBatch(texts []string, addSpecial bool) ([]*Encoding, er
 			return nil, fmt.Errorf("texts[%d]: %w", i, err)
 		}
 	}
+	// Padding to the batch's longest (HF's BatchLongest): each encoding was
+	// padded to its own length above.
+	if p := t.Padding; p != nil && p.Fixed == 0 {
+		n := 0
+		for _, e := range out {
+			n = max(n, e.Len())
+		}
+		if m := p.PadToMultiple; m > 0 && n%m != 0 {
+			n += m - n%m
+		}
+		for _, e := range out {
+			e.pad(n, p)
+		}
+	}
 	return out, nil
 }
