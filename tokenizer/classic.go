@@ -11,7 +11,8 @@ import (
 )
 
 // Open loads a tokenizer from path: a tokenizer.json file, a vocab.txt
-// (WordPiece, lowercased like bert-base-uncased), a vocab.json with a
+// (WordPiece, lowercased like bert-base-uncased unless a
+// tokenizer_config.json beside it says do_lower_case false), a vocab.json with a
 // merges.txt beside it (GPT-2 byte-level BPE), a SentencePiece model (a
 // .model or .spm file), or a directory holding one of the first three.
 func Open(path string) (*Pipeline, error) {
@@ -31,7 +32,11 @@ func Open(path string) (*Pipeline, error) {
 	case strings.HasSuffix(path, ".model") || strings.HasSuffix(path, ".spm"):
 		return LoadSentencePiece(path)
 	case strings.HasSuffix(path, ".txt"):
-		return LoadWordPieceVocab(path, true)
+		lower, err := classicLowercase(filepath.Dir(path))
+		if err != nil {
+			return nil, err
+		}
+		return LoadWordPieceVocab(path, lower)
 	case filepath.Base(path) == "vocab.json" || strings.HasSuffix(path, "-vocab.json"):
 		merges := filepath.Join(filepath.Dir(path), strings.TrimSuffix(filepath.Base(path), "vocab.json")+"merges.txt")
 		if _, err := os.Stat(merges); err == nil {
@@ -39,6 +44,37 @@ func Open(path string) (*Pipeline, error) {
 		}
 	}
 	return Load(path)
+}
+
+// classicLowercase reads whether a vocab.txt in dir is lowercased, as
+// transformers' BertTokenizer does: tokenizer_config.json's do_lower_case
+// (true when absent; accents are stripped exactly when text is lowercased).
+// Settings the built tokenizer cannot follow (strip_accents unlike
+// do_lower_case, tokenize_chinese_chars false) are errors.
+func classicLowercase(dir string) (bool, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+	if os.IsNotExist(err) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("tokenizer: %w", err)
+	}
+	var cfg struct {
+		Lower   *bool `json:"do_lower_case"`
+		Strip   *bool `json:"strip_accents"`
+		Chinese *bool `json:"tokenize_chinese_chars"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return false, fmt.Errorf("tokenizer: %s: %w", filepath.Join(dir, "tokenizer_config.json"), err)
+	}
+	lower := cfg.Lower == nil || *cfg.Lower
+	switch {
+	case cfg.Strip != nil && *cfg.Strip != lower:
+		return false, fmt.Errorf("tokenizer: %s: strip_accents %v with do_lower_case %v is not supported", filepath.Join(dir, "tokenizer_config.json"), *cfg.Strip, lower)
+	case cfg.Chinese != nil && !*cfg.Chinese:
+		return false, fmt.Errorf("tokenizer: %s: tokenize_chinese_chars false is not supported", filepath.Join(dir, "tokenizer_config.json"))
+	}
+	return lower, nil
 }
 
 // LoadBPEFiles builds GPT-2's byte-level BPE tokenizer from the classic

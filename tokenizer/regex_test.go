@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -149,5 +150,37 @@ func TestBPEDropoutRefused(t *testing.T) {
 		if _, err := Parse(file(d)); err != nil {
 			t.Errorf("dropout %s: %v", d, err)
 		}
+	}
+}
+
+// TestClassicCasedVocab: a vocab.txt whose tokenizer_config.json says
+// do_lower_case false keeps case and accents, as transformers'
+// BertTokenizer does ("Olá Mundo" stays two known tokens); without the file
+// it is lowercased and stripped of accents.
+func TestClassicCasedVocab(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "vocab.txt"), []byte("[PAD]\n[UNK]\n[CLS]\n[SEP]\nOlá\nMundo\nola\nmundo\n"), 0o644)
+	encode := func() []int {
+		t.Helper()
+		tok, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := tok.Encode("Olá Mundo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.IDs
+	}
+	if got := encode(); !slices.Equal(got, []int{2, 6, 7, 3}) {
+		t.Errorf("uncased (no tokenizer_config.json): %v; want [2 6 7 3]", got)
+	}
+	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(`{"do_lower_case": false}`), 0o644)
+	if got := encode(); !slices.Equal(got, []int{2, 4, 5, 3}) {
+		t.Errorf("do_lower_case false: %v; want [2 4 5 3]", got)
+	}
+	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(`{"do_lower_case": true, "strip_accents": false}`), 0o644)
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "strip_accents false with do_lower_case true is not supported") {
+		t.Errorf("strip_accents false with lowercasing: %v", err)
 	}
 }
