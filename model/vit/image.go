@@ -14,6 +14,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/attn-go/attn/internal/atomicfile"
 	"github.com/attn-go/attn/tensor"
@@ -84,8 +85,20 @@ func DefaultProcessor(c Config) Processor {
 	}
 }
 
-// LoadProcessor reads dir/preprocessor_config.json; missing keys, or a
-// missing file, take DefaultProcessor(c)'s values.
+// deitProcessor returns DeiTImageProcessor's defaults: bicubic resize to
+// 256, a 224 centre crop, ImageNet's mean and standard deviation.
+func deitProcessor() Processor {
+	return Processor{
+		DoResize: true, Size: Size{256, 256}, Resample: 3,
+		DoCenterCrop: true, CropSize: &Size{224, 224},
+		DoRescale: true, RescaleFactor: 1.0 / 255,
+		DoNormalize: true, Mean: []float32{0.485, 0.456, 0.406}, Std: []float32{0.229, 0.224, 0.225},
+	}
+}
+
+// LoadProcessor reads dir/preprocessor_config.json; missing keys take the
+// defaults of the processor it names (DeiTImageProcessor's, or
+// DefaultProcessor(c)'s for ViT's), and a missing file DefaultProcessor(c).
 func LoadProcessor(dir string, c Config) (Processor, error) {
 	p := DefaultProcessor(c)
 	path := filepath.Join(dir, ProcessorFile)
@@ -95,6 +108,13 @@ func LoadProcessor(dir string, c Config) (Processor, error) {
 	}
 	if err != nil {
 		return p, fmt.Errorf("vit: %w", err)
+	}
+	var kind struct {
+		Processor        string `json:"image_processor_type"`
+		FeatureExtractor string `json:"feature_extractor_type"`
+	}
+	if json.Unmarshal(raw, &kind) == nil && strings.HasPrefix(kind.Processor+kind.FeatureExtractor, "DeiT") {
+		p = deitProcessor()
 	}
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return p, fmt.Errorf("vit: %s: %w", path, err)
