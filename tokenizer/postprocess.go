@@ -127,12 +127,7 @@ func (p *bertProcessor) addedTokens(pair bool) int {
 }
 
 func (p *bertProcessor) process(a, b *Encoding, addSpecial bool) *Encoding {
-	if !addSpecial { // RoBERTa gives every token type id 0, with or without its specials
-		for _, e := range []*Encoding{a, b} {
-			if e != nil {
-				clear(e.TypeIDs)
-			}
-		}
+	if !addSpecial {
 		return mergeDefault(a, b)
 	}
 	a.setSequence(0)
@@ -247,9 +242,10 @@ func (s sequenceProcessor) addedTokens(pair bool) int {
 
 // process runs the processors as HuggingFace does, which hands the
 // sequences along unmerged from one to the next: ByteLevel processors only
-// trim offsets, wherever they stand, and the one other processor (Template,
-// Bert or Roberta processing; parsePostProcessor allows at most one) adds
-// the special tokens and merges.
+// trim offsets, and the one other processor (Template, Bert or Roberta
+// processing; parsePostProcessor allows at most one) adds the special
+// tokens and merges. The trims all run first: a ByteLevel after the other
+// processor can give other offsets than HF's (never other ids).
 func (s sequenceProcessor) process(a, b *Encoding, addSpecial bool) *Encoding {
 	var adder postProcessor
 	for _, p := range s {

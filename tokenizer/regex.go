@@ -25,7 +25,7 @@ const (
 func rewriteRegex(pattern string) (string, error) {
 	var b strings.Builder
 	b.WriteString("(?m)") // ^ and $ anchor lines, as in Ruby syntax
-	inClass := false
+	inClass, nested := false, 0
 	for i := 0; i < len(pattern); i++ {
 		c := pattern[i]
 		switch {
@@ -74,8 +74,15 @@ func rewriteRegex(pattern string) (string, error) {
 				b.WriteByte(']')
 				i++
 			}
+		case c == '[' && inClass && !strings.HasPrefix(pattern[i+1:], "^") && !strings.HasPrefix(pattern[i+1:], ":"):
+			nested++ // a plain nested class is a union: its brackets go (BLOOM's [^(\s|[.,!?…])])
+		case c == ']' && inClass && nested > 0:
+			nested--
 		case c == '[' && inClass:
-			return "", fmt.Errorf("a nested class or [:name:] class (%q)", pattern[i:min(len(pattern), i+8)])
+			return "", fmt.Errorf("a negated nested class or [:name:] class (%q)", pattern[i:min(len(pattern), i+8)])
+		case c == '{' && !inClass && strings.HasPrefix(pattern[i:], "{,"):
+			b.WriteString("{0,") // Ruby's {,n} is {0,n}; RE2 would read it as text
+			i++
 		case c == '&' && inClass && strings.HasPrefix(pattern[i:], "&&"):
 			return "", fmt.Errorf("a class intersection (&&)")
 		case c == ']' && inClass:

@@ -102,14 +102,15 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if *promptFile != "" && (typ != "gpt2" || *batch < 1) {
 		return fmt.Errorf("--prompts is for GPT models, with --batch 1 or more (%s model, --batch %d)", typ, *batch)
 	}
+	promptSet := false
+	fs.Visit(func(f *flag.Flag) { promptSet = promptSet || f.Name == "prompt" })
+	if *promptFile != "" && (fs.NArg() > 0 || promptSet) {
+		return errors.New("give the prompts in --prompts, or one with --prompt, not both")
+	}
 	if typ != "gpt2" {
 		return generateT5(dir, *prompt, *beam, *maxNew, stdout)
 	}
 	m, tok, err := loadLM(dir, "generate")
-	if err != nil {
-		return err
-	}
-	ids, err := encodePrompt(tok, *prompt)
 	if err != nil {
 		return err
 	}
@@ -121,6 +122,10 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 			return &generate.Sampler{Temperature: *temp, TopK: *topK, TopP: *topP, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(*seed + uint64(i))}
 		}
 		return generateLines(m, tok, *promptFile, *batch, *maxNew, sampler, stops, stdout)
+	}
+	ids, err := encodePrompt(tok, *prompt)
+	if err != nil {
+		return err
 	}
 	s := &generate.Sampler{Temperature: *temp, TopK: *topK, TopP: *topP, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(*seed)}
 	w := bufio.NewWriter(stdout)
@@ -151,19 +156,24 @@ func generateLines(m *gpt.Model, tok tokenizer.Tokenizer, path string, batch, ma
 	enc.SetEscapeHTML(false)
 	done := 0 // lines answered
 	return eachBatch(path, batch, func(lines []string) error {
+		// Every prompt of the batch is checked before any is generated.
+		prompts := make([][]int, len(lines))
+		for i, prompt := range lines {
+			ids, err := encodePrompt(tok, prompt)
+			if err == nil && len(ids) == 0 {
+				err = errors.New("the prompt is empty")
+			}
+			if err != nil {
+				return fmt.Errorf("line %d: %w", done+i+1, err)
+			}
+			prompts[i] = ids
+		}
 		out := make([]generatedLine, len(lines))
 		errs := make([]error, len(lines))
 		var wg sync.WaitGroup
 		for i, prompt := range lines {
+			ids := prompts[i]
 			wg.Go(func() {
-				ids, err := encodePrompt(tok, prompt)
-				if err == nil && len(ids) == 0 {
-					err = errors.New("the prompt is empty")
-				}
-				if err != nil {
-					errs[i] = err
-					return
-				}
 				var text strings.Builder
 				n, stopped, rest, err := sampleText(tok, stops, eosOf(m), func(c string) { text.WriteString(c) }, func(each func(int) bool) ([]int, error) {
 					return b.Generate(context.Background(), ids, maxNew, sampler(done+i), each)

@@ -483,8 +483,15 @@ func TestGeneratePrompts(t *testing.T) {
 		}
 	}
 	os.WriteFile(file, []byte("the cat\nnaïve\n"), 0o644)
-	if out, code := attn(t, "generate", "--model", dir, "--prompts", file); code == 0 || !strings.Contains(out, "line 2: prompt: the tokenizer cannot encode character 'ï'") {
-		t.Errorf("a prompt it cannot encode: exit %d, %s", code, out)
+	if out, code := attn(t, "generate", "--model", dir, "--prompts", file); code == 0 || !strings.Contains(out, "line 2: prompt: the tokenizer cannot encode character 'ï'") || strings.Contains(out, `"prompt"`) {
+		t.Errorf("a prompt it cannot encode: exit %d, %s; want the error before any answer", code, out)
+	}
+	os.WriteFile(file, []byte("the cat\n\nthe dog\n"), 0o644)
+	if out, code := attn(t, "generate", "--model", dir, "--prompts", file); code == 0 || !strings.Contains(out, "line 2: the prompt is empty") || strings.Contains(out, `"prompt"`) {
+		t.Errorf("a blank line: exit %d, %s; want the error before any answer", code, out)
+	}
+	if out, code := attn(t, "generate", "--model", dir, "--prompts", file, "the bird"); code == 0 || !strings.Contains(out, "not both") {
+		t.Errorf("--prompts and a prompt: exit %d, %s", code, out)
 	}
 	if out, code := attn(t, "generate", "--model", t5Folder(t), "--prompts", file); code == 0 || !strings.Contains(out, "--prompts is for GPT models") {
 		t.Errorf("--prompts with a T5: exit %d, %s", code, out)

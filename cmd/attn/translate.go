@@ -94,7 +94,9 @@ func (mt *mtModel) save(dir string) error {
 // encode tokenizes sentences (no special tokens), cutting each to fit the
 // model's positions.
 func (mt *mtModel) encode(lines []string) ([][]int, error) {
-	encs, err := mt.tok.EncodeBatch(lines, false)
+	plain := *mt.tok // a tokenizer file's own padding would be kept as tokens
+	plain.Padding = nil
+	encs, err := plain.EncodeBatch(lines, false)
 	if err != nil {
 		return nil, err
 	}

@@ -90,6 +90,18 @@ func TestConfigJSONIsGPT2Config(t *testing.T) {
 	if err := withEOS.Validate(); err == nil || !strings.Contains(err.Error(), "eos_token_id 11 is outside the vocabulary [0, 11)") {
 		t.Errorf("eos_token_id past the vocabulary: %v", err)
 	}
+	// In config.json: a list takes its first id; one past the vocabulary
+	// (GPT2Config's default 50256 in a small model) means none.
+	for js, want := range map[string][2]int{`[7, 3]`: {7, 1}, `50256`: {0, 0}, `null`: {0, 0}} {
+		var c Config
+		err := json.Unmarshal([]byte(`{"vocab_size": 11, "n_positions": 8, "n_embd": 12, "n_layer": 2, "n_head": 3, "eos_token_id": `+js+`}`), &c)
+		if has := map[bool]int{true: 1}[c.HasEOS]; err != nil || c.EOS != want[0] || has != want[1] {
+			t.Errorf("eos_token_id %s: EOS %d, HasEOS %v, %v; want %v", js, c.EOS, c.HasEOS, err, want)
+		}
+	}
+	if err := json.Unmarshal([]byte(`{"eos_token_id": "x"}`), &back); err == nil || !strings.Contains(err.Error(), `eos_token_id "x" is not a token id`) {
+		t.Errorf(`eos_token_id "x": %v`, err)
+	}
 
 	// GPT-2 small's config.json as published by HuggingFace (abridged).
 	hf := `{"activation_function": "gelu_new", "architectures": ["GPT2LMHeadModel"], "attn_pdrop": 0.1,

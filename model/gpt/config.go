@@ -72,8 +72,8 @@ type hfConfig struct {
 	NInner *int `json:"n_inner"`
 	// TieWordEmbeddings defaults to true in HF; the output layer is always
 	// tied here.
-	TieWordEmbeddings *bool `json:"tie_word_embeddings,omitempty"`
-	EOSTokenID        *int  `json:"eos_token_id,omitempty"`
+	TieWordEmbeddings *bool           `json:"tie_word_embeddings,omitempty"`
+	EOSTokenID        json.RawMessage `json:"eos_token_id,omitempty"`
 	// ScaleAttnWeights false (no 1/√D) is refused;
 	// ScaleAttnByInverseLayerIdx is Config.ScaleByLayer.
 	ScaleAttnWeights           *bool `json:"scale_attn_weights,omitempty"`
@@ -89,7 +89,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		ResidPdrop: &d, EmbdPdrop: &d, AttnPdrop: &d,
 	}
 	if c.HasEOS {
-		h.EOSTokenID = &c.EOS
+		h.EOSTokenID, _ = json.Marshal(c.EOS)
 	}
 	h.ScaleAttnByInverseLayerIdx = c.ScaleByLayer
 	return json.Marshal(struct {
@@ -125,8 +125,21 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		return errors.New("gpt: scale_attn_weights false (attention logits not scaled by 1/√D) is not supported")
 	}
 	*c = Config(v.plain)
-	if v.EOSTokenID != nil {
-		c.EOS, c.HasEOS = *v.EOSTokenID, true
+	// eos_token_id is an id, a list of them (the first is taken) or null;
+	// one outside the vocabulary is never generated, as GPT2Config's default
+	// 50256 is not by a small model, so it is dropped.
+	var eos []int
+	var one int
+	switch {
+	case len(v.EOSTokenID) == 0 || string(v.EOSTokenID) == "null":
+	case json.Unmarshal(v.EOSTokenID, &one) == nil:
+		eos = []int{one}
+	case json.Unmarshal(v.EOSTokenID, &eos) == nil:
+	default:
+		return fmt.Errorf("gpt: eos_token_id %s is not a token id or a list of them", v.EOSTokenID)
+	}
+	if len(eos) > 0 && eos[0] >= 0 && eos[0] < c.VocabSize {
+		c.EOS, c.HasEOS = eos[0], true
 	}
 	c.ScaleByLayer = v.ScaleAttnByInverseLayerIdx
 	c.Dropout = 0

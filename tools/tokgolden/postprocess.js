@@ -1,6 +1,6 @@
 // postprocess.js writes tokenizer/testdata/postprocess.json: small
-// tokenizers that exercise a RoBERTa post-processor on a pair without its
-// special tokens, a Sequence post-processor whose template comes before a
+// tokenizers that exercise RoBERTa's and BERT's post-processors on a pair
+// without their special tokens, a Sequence post-processor whose template comes before a
 // ByteLevel one, and batch-longest padding, with the ids, type ids and
 // attention masks HuggingFace's tokenizers library gives them.
 //
@@ -33,6 +33,7 @@ const template = {
 const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
 const tokenizers = {
   roberta: tok({ type: 'RobertaProcessing', sep: ['</s>', 3], cls: ['<s>', 2], trim_offsets: true, add_prefix_space: false }, null),
+  bert: tok({ type: 'BertProcessing', sep: ['[SEP]', 5], cls: ['[CLS]', 4] }, null),
   template_then_bytelevel: tok({ type: 'Sequence', processors: [template, byteLevel] }, null),
   batch_longest: tok(template, { strategy: 'BatchLongest', direction: 'Right', pad_to_multiple_of: 4, pad_id: 1, pad_type_id: 0, pad_token: '[PAD]' }),
 };

@@ -11,7 +11,7 @@ const fs = require('fs');
 const path = require('path');
 const { Tokenizer } = require('tokenizers');
 
-const texts = ['hello world', 'hello\u00a0world', 'hello\u3000world', 'a\u2003b', 'a\u000bb', 'a\u0085b', 'x  \t y',
+const texts = ['hi, there! you\u2026 \u3002ok', 'hello world', 'hello\u00a0world', 'hello\u3000world', 'a\u2003b', 'a\u000bb', 'a\u0085b', 'x  \t y',
   'na\u00efve caf\u00e9', '\u0663\u0664 apples 12', 'foo\nfoo', 'foo\nbar\nfoo', 'a \u00a0b', 'under_score x-y', 'end  '];
 const chars = [...new Set([...texts.join(''), ' '])].sort();
 const vocab = { '[UNK]': 0 };
@@ -32,6 +32,8 @@ const tokenizers = {
   anchors: tok(null, { type: 'Sequence', pretokenizers: [split('\\s?[A-Za-z]+'), split('\\s+$'), split('o$'), split('^b')] }),
   // \d, \w, \S and \W
   classes: tok(null, { type: 'Sequence', pretokenizers: [split('\\d+'), split('\\w+'), split('\\S+'), split('\\W')] }),
+  // BLOOM's split, a class nested in a negated class, and Ruby's {,n}
+  bloom: tok(null, { type: 'Sequence', pretokenizers: [split(' ?[^(\\s|[.,!?\u2026\u3002\uff0c\u3001\u0964\u06d4\u060c])]+'), split('l{,2}o')] }),
 };
 
 (async () => {
