@@ -61,13 +61,16 @@ func (s *Sampler) Next(logits []float32) int {
 	if top := float64(slices.Max(logits)); math.IsInf(top, 0) || math.IsNaN(top) {
 		return tensor.Argmax(logits) // no distribution to draw from
 	}
-	if s.TopK <= 0 || s.TopK >= k { // no top-k: nothing to sort for
+	if s.TopK <= 0 { // no top-k: nothing to sort for
 		if s.TopP > 0 && s.TopP < 1 {
 			return s.nucleus(logits)
 		}
 		return s.any(logits)
 	}
-	k = s.TopK
+	// A top-k, even one past the vocabulary (a character model's 65 tokens
+	// under the default 200), draws in rank order, so that a seed gives
+	// the tokens it always gave.
+	k = min(s.TopK, k)
 	s.idx = mostLikely(s.idx[:0], logits, k)
 	s.probs = s.probs[:0]
 	top := float64(logits[s.idx[0]])

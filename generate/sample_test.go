@@ -157,3 +157,46 @@ func TestSamplingWithoutTopK(t *testing.T) {
 		t.Errorf("top-p 0.9 drew %d distinct tokens; want all %d of the nucleus", len(seen), keep)
 	}
 }
+
+// TestTopKDrawsInRankOrder: with a top-k, even one past the vocabulary (a
+// character model under the default 200), Next draws exactly what ranking
+// every token and walking them most likely first draws, for the same
+// seed: generations keep their seeds' texts.
+func TestTopKDrawsInRankOrder(t *testing.T) {
+	r := tensor.NewRNG(8)
+	logits := make([]float32, 65)
+	for i := range logits {
+		logits[i] = float32(r.Intn(40)) / 10 // ties too
+	}
+	reference := func(rng *tensor.RNG, k int, temp float64) int {
+		ids := make([]int, len(logits))
+		for i := range ids {
+			ids[i] = i
+		}
+		slices.SortStableFunc(ids, func(a, b int) int { return cmp.Compare(logits[b], logits[a]) })
+		ids = ids[:min(k, len(ids))]
+		var probs []float64
+		var sum float64
+		for _, id := range ids {
+			p := math.Exp((float64(logits[id]) - float64(logits[ids[0]])) / temp)
+			probs = append(probs, p)
+			sum += p
+		}
+		u := rng.Float64() * sum
+		for i, p := range probs {
+			if u -= p; u < 0 {
+				return ids[i]
+			}
+		}
+		return ids[len(ids)-1]
+	}
+	for _, k := range []int{5, 65, 200} {
+		s := &Sampler{Temperature: 0.8, TopK: k, RNG: tensor.NewRNG(7)}
+		ref := tensor.NewRNG(7)
+		for i := range 500 {
+			if got, want := s.Next(logits), reference(ref, k, 0.8); got != want {
+				t.Fatalf("top-k %d, draw %d: %d; ranking every token gives %d", k, i, got, want)
+			}
+		}
+	}
+}
