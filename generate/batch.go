@@ -35,6 +35,21 @@ type Batcher struct {
 
 	free      []*gpt.Cache // caches of finished sequences, reused
 	admitting *sequence    // the sequence whose prompt is running
+
+	active, steps, tokens atomic.Int64 // for Stats
+}
+
+// BatchStats is what a Batcher has done: the sequences it is decoding now,
+// the decoding steps it has run and the tokens it has generated.
+type BatchStats struct {
+	Active        int
+	Steps, Tokens int64
+}
+
+// Stats returns the Batcher's counts so far; it may be called from any
+// goroutine (a server's /metrics).
+func (b *Batcher) Stats() BatchStats {
+	return BatchStats{Active: int(b.active.Load()), Steps: b.steps.Load(), Tokens: b.tokens.Load()}
 }
 
 // sequence is one Generate call as the loop sees it.
@@ -188,6 +203,7 @@ func (b *Batcher) loop() {
 		for _, sq := range active {
 			sq.send(0, true, err)
 		}
+		b.active.Store(0)
 	}()
 	bt := gpt.NewBatch()
 	for {
@@ -229,6 +245,7 @@ func (b *Batcher) loop() {
 			next := sq.s.Next(sq.logits)
 			sq.tokens = append(sq.tokens, next)
 			sq.n++
+			b.tokens.Add(1)
 			sq.send(next, false, nil)
 			if sq.n == sq.maxNew {
 				b.finish(sq, nil)
@@ -259,6 +276,7 @@ func (b *Batcher) loop() {
 			continue
 		}
 		logits, err := b.m.StepBatch(bt, caches, ids)
+		b.steps.Add(1)
 		v := b.m.Cfg.VocabSize
 		for i, sq := range stepping {
 			if err != nil {
@@ -275,6 +293,7 @@ func (b *Batcher) loop() {
 // the prompt fails).
 func (b *Batcher) admit(active []*sequence, sq *sequence) []*sequence {
 	b.admitting = sq // for the loop's recover, should the prompt panic
+	b.active.Add(1)  // finish takes it off
 	if n := len(b.free); n > 0 {
 		sq.cache, b.free = b.free[n-1], b.free[:n-1]
 		sq.cache.Reset()
@@ -318,6 +337,7 @@ func (b *Batcher) dropFailed(active []*sequence) []*sequence {
 // finish ends a sequence: its caller gets err after the tokens sent, and
 // its cache goes back to the pool (at most one per place in the batch).
 func (b *Batcher) finish(sq *sequence, err error) {
+	b.active.Add(-1) // before the caller can see the end
 	sq.send(0, true, err)
 	if len(b.free) < b.max {
 		b.free = append(b.free, sq.cache)

@@ -85,6 +85,13 @@ func TestBatcherMatchesText(t *testing.T) {
 				})
 			}
 			wg.Wait()
+			total := 0
+			for _, w := range want {
+				total += len(w)
+			}
+			if st := b.Stats(); st.Active != 0 || st.Tokens != int64(total) || st.Steps == 0 || st.Steps > int64(total) {
+				t.Errorf("Stats %+v; want 0 active, %d tokens, and between 1 and %d steps", st, total, total)
+			}
 			for i := range cases {
 				if errs[i] != nil {
 					t.Fatalf("caller %d: %v", i, errs[i])

@@ -56,6 +56,8 @@ type server struct {
 	lmTok   tokenizer.Tokenizer
 	batcher *generate.Batcher
 
+	metrics *metrics // for GET /metrics
+
 	t5 *t5Model // t5, mt5
 
 	bert    *bert.Model // bert
@@ -94,7 +96,7 @@ func newServer(dir string, batch int) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{typ: typ, dir: dir}
+	s := &server{typ: typ, dir: dir, metrics: newMetrics()}
 	switch typ {
 	case "gpt2":
 		if s.lm, s.lmTok, err = loadLM(dir, "serve"); err == nil {
@@ -145,7 +147,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: logRequests(s.handler(), stderr), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: logRequests(s.handler(), stderr, s.metrics), ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	shutDown := make(chan struct{})
@@ -183,6 +185,7 @@ func (s *server) handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"model_type": s.typ, "dir": s.dir, "endpoint": s.endpoint()})
 	})
 	mux.HandleFunc("POST /v1/completions", s.completions)
+	mux.HandleFunc("GET /metrics", s.serveMetrics)
 	for _, ep := range []string{"/v1/generate", "/v1/embed", "/v1/translate", "/v1/classify"} {
 		mux.HandleFunc("POST "+ep, func(w http.ResponseWriter, r *http.Request) {
 			if ep != s.endpoint() {
@@ -575,12 +578,13 @@ func checkInputs(in []string) error {
 }
 
 // logRequests writes a line per request: method, path, status, duration.
-func logRequests(h http.Handler, w io.Writer) http.Handler {
+func logRequests(h http.Handler, w io.Writer, m *metrics) http.Handler {
 	var mu sync.Mutex
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: rw, status: http.StatusOK}
 		start := time.Now()
 		h.ServeHTTP(rec, r)
+		m.record(r.URL.Path, rec.status, time.Since(start))
 		mu.Lock()
 		fmt.Fprintf(w, "%s %s %s %d %.3fs\n", start.Format(time.DateTime), r.Method, r.URL.Path, rec.status, time.Since(start).Seconds())
 		mu.Unlock()

@@ -497,3 +497,41 @@ func TestGeneratePrompts(t *testing.T) {
 		t.Errorf("--prompts with a T5: exit %d, %s", code, out)
 	}
 }
+
+// TestServeMetrics: GET /metrics counts requests by path and status in
+// Prometheus's text format, and the GPT batcher's steps and tokens.
+func TestServeMetrics(t *testing.T) {
+	s, err := newServer(gptFolder(t), 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	ts := httptest.NewServer(logRequests(s.handler(), io.Discard, s.metrics))
+	defer ts.Close()
+	post(t, ts.URL+"/v1/generate", `{"prompt": "the cat", "max_new_tokens": 5}`)
+	post(t, ts.URL+"/v1/generate", `{"prompt": "the cat", "max_new_tokens": 7}`)
+	post(t, ts.URL+"/v1/generate", `{"prompt": ""}`)
+	http.Get(ts.URL + "/no/such/path")
+	resp, err := http.Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`attn_requests_total{path="/v1/generate",code="200"} 2`,
+		`attn_requests_total{path="/v1/generate",code="400"} 1`,
+		`attn_requests_total{path="other",code="404"} 1`,
+		`attn_request_seconds_count{path="/v1/generate"} 3`,
+		"# TYPE attn_generated_tokens_total counter",
+		"attn_generated_tokens_total 12",
+		"attn_batch_sequences 0",
+	} {
+		if !strings.Contains(string(b), want+"\n") {
+			t.Errorf("/metrics lacks %q:\n%s", want, b)
+		}
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("Content-Type %q", ct)
+	}
+}
