@@ -116,6 +116,17 @@ func (b *Batcher) Close() {
 	<-b.done
 }
 
+// Err returns nil while the Batcher runs, then why it stopped: ErrClosed,
+// or (wrapping it) the failure that closed it.
+func (b *Batcher) Err() error {
+	select {
+	case <-b.quit:
+		return b.closedErr()
+	default:
+		return nil
+	}
+}
+
 // closedErr is what a caller gets once quit is closed.
 func (b *Batcher) closedErr() error { return cmp.Or(b.err, ErrClosed) }
 
@@ -193,7 +204,7 @@ func (b *Batcher) loop() {
 	defer func() {
 		err := ErrClosed
 		if r := recover(); r != nil {
-			err = fmt.Errorf("generate: the batch failed: %v", r)
+			err = fmt.Errorf("generate: the batch failed: %v (%w)", r, ErrClosed)
 			b.err = err
 			b.once.Do(func() { close(b.quit) })
 		}
@@ -205,7 +216,7 @@ func (b *Batcher) loop() {
 		}
 		b.active.Store(0)
 	}()
-	bt := gpt.NewBatch()
+	bt := gpt.NewBatchBuffers()
 	for {
 		// Wait for work when there is none; otherwise take in whoever is
 		// waiting, as far as there is room.
@@ -247,7 +258,7 @@ func (b *Batcher) loop() {
 			sq.n++
 			b.tokens.Add(1)
 			sq.send(next, false, nil)
-			if sq.n == sq.maxNew {
+			if sq.n == sq.maxNew || b.m.Cfg.HasEOS && next == b.m.Cfg.EOS {
 				b.finish(sq, nil)
 				continue
 			}

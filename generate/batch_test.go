@@ -284,9 +284,33 @@ func TestBatcherEdges(t *testing.T) {
 		}
 		broken.LnF.Weight.Value.Data = broken.LnF.Weight.Value.Data[:3] // a bug: ln_f lost its weights
 		for range 2 {
-			if _, err := b.Generate(context.Background(), []int{1}, 2, &Sampler{}, nil); err == nil || !strings.Contains(err.Error(), "generate: the batch failed: ") {
-				t.Errorf("a model that panics: %v; want the batch's failure", err)
+			if _, err := b.Generate(context.Background(), []int{1}, 2, &Sampler{}, nil); err == nil || !strings.Contains(err.Error(), "generate: the batch failed: ") || !errors.Is(err, ErrClosed) {
+				t.Errorf("a model that panics: %v; want the batch's failure, wrapping ErrClosed", err)
 			}
 		}
+		if err := b.Err(); !errors.Is(err, ErrClosed) {
+			t.Errorf("Err after the failure: %v", err)
+		}
 	})
+}
+
+// TestEndOfText: Text and the Batcher end a generation at the model's
+// end-of-text token, which is the last token they return.
+func TestEndOfText(t *testing.T) {
+	m := batchModel(t)
+	full, err := Text(m, []int{3, 4}, 8, &Sampler{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Cfg.EOS, m.Cfg.HasEOS = full[2], true
+	want := full[:slices.Index(full, full[2])+1]
+	got, err := Text(m, []int{3, 4}, 8, &Sampler{}, nil)
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("Text: %v, %v; want %v", got, err, want)
+	}
+	b := NewBatcher(m, 4)
+	defer b.Close()
+	if got, err := b.Generate(context.Background(), []int{3, 4}, 8, &Sampler{}, nil); err != nil || !slices.Equal(got, want) {
+		t.Errorf("Batcher: %v, %v; want %v", got, err, want)
+	}
 }

@@ -8,7 +8,9 @@ import (
 
 // Text generates up to maxNew tokens after prompt with a decoder-only model,
 // calling emit with each new token as soon as it is chosen; emit returns
-// false to stop (a stop string was seen, say). A KV cache makes each token
+// false to stop (a stop string was seen, say). The model's end-of-text
+// token (Cfg.EOS, when Cfg.HasEOS) is the last one generated, as in
+// HuggingFace's generate. A KV cache makes each token
 // cost the same whatever the length so far; when the context window fills,
 // the cache is rebuilt from the last half of the window and generation goes
 // on. It returns the new tokens.
@@ -37,7 +39,7 @@ func Text(m *gpt.Model, prompt []int, maxNew int, s *Sampler, emit func(id int) 
 		if emit != nil && !emit(next) {
 			break
 		}
-		if len(out) == maxNew {
+		if len(out) == maxNew || m.Cfg.HasEOS && next == m.Cfg.EOS {
 			break
 		}
 		if cache.Len() == window { // slide: keep the last half as context

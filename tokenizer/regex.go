@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -57,7 +58,15 @@ func rewriteRegex(pattern string) (string, error) {
 					set = unicodeWord
 				}
 				b.WriteString("[^" + set + "]")
-			case 'b', 'B', 'h', 'H', 'R', 'X', 'Z', 'G', 'K':
+			case 'h': // a hexadecimal digit
+				outside("0-9a-fA-F")
+			case 'u': // \uHHHH
+				if i+4 >= len(pattern) {
+					return "", fmt.Errorf(`\u without four hexadecimal digits`)
+				}
+				b.WriteString(`\x{` + pattern[i+1:i+5] + "}")
+				i += 4
+			case 'b', 'B', 'H', 'R', 'X', 'Z', 'G', 'K':
 				return "", fmt.Errorf(`\%c has no RE2 equivalent here`, e)
 			default:
 				b.WriteByte('\\')
@@ -75,12 +84,18 @@ func rewriteRegex(pattern string) (string, error) {
 				i++
 			}
 		case c == '[' && inClass && !strings.HasPrefix(pattern[i+1:], "^") && !strings.HasPrefix(pattern[i+1:], ":"):
+			if touchesDash(pattern, i) {
+				return "", fmt.Errorf("a '-' beside a nested class (%q)", pattern[max(0, i-2):min(len(pattern), i+4)])
+			}
 			nested++ // a plain nested class is a union: its brackets go (BLOOM's [^(\s|[.,!?…])])
 		case c == ']' && inClass && nested > 0:
+			if touchesDash(pattern, i) {
+				return "", fmt.Errorf("a '-' beside a nested class (%q)", pattern[max(0, i-2):min(len(pattern), i+4)])
+			}
 			nested--
 		case c == '[' && inClass:
 			return "", fmt.Errorf("a negated nested class or [:name:] class (%q)", pattern[i:min(len(pattern), i+8)])
-		case c == '{' && !inClass && strings.HasPrefix(pattern[i:], "{,"):
+		case c == '{' && !inClass && upTo.MatchString(pattern[i:]):
 			b.WriteString("{0,") // Ruby's {,n} is {0,n}; RE2 would read it as text
 			i++
 		case c == '&' && inClass && strings.HasPrefix(pattern[i:], "&&"):
@@ -104,4 +119,14 @@ func rewriteRegex(pattern string) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// upTo matches Ruby's {,n} quantifier at the start of a text ({,} and
+// {,x} are literal text there, as in RE2).
+var upTo = regexp.MustCompile(`^\{,[0-9]+\}`)
+
+// touchesDash reports whether the bracket at pattern[i] has a '-' right
+// before or after it: dropping the bracket would make a range of it.
+func touchesDash(pattern string, i int) bool {
+	return i > 0 && pattern[i-1] == '-' || i+1 < len(pattern) && pattern[i+1] == '-'
 }

@@ -10,8 +10,9 @@ import (
 	"testing"
 )
 
-// TestRegexMeansWhatHFMeans runs three tokenizers whose Split and Replace
-// patterns use \s, \d, \w, \S, \W, ^ and $ (as CLIP's and DeepSeek's do) on
+// TestRegexMeansWhatHFMeans runs four tokenizers whose Split and Replace
+// patterns use \s, \d, \w, \S, \W, ^, $, {,n} and nested classes (as CLIP's,
+// DeepSeek's and BLOOM's do) on
 // texts with non-ASCII spaces and digits, accented letters and several
 // lines, and compares the ids with HuggingFace's tokenizers library
 // (testdata/regex-unicode.json, which names the version that made them).
@@ -55,6 +56,9 @@ func TestRewriteRegex(t *testing.T) {
 		{`\d\D\w`, `(?m)\p{Nd}\P{Nd}[` + unicodeWord + `]`},
 		{`\S\W`, `(?m)[^` + unicodeSpace + `][^` + unicodeWord + `]`},
 		{`[]a]\.(?:x)(?<n>y)(?i:z)`, `(?m)[]a]\.(?:x)(?<n>y)(?i:z)`},
+		{`[^(\s|[.,!])]+`, `(?m)[^(` + unicodeSpace + `|.,!)]+`}, // BLOOM's nested class
+		{`a{,2}b{,}c{,x}`, `(?m)a{0,2}b{,}c{,x}`},
+		{`\h+\u00e9`, `(?m)[0-9a-fA-F]+\x{00e9}`},
 	} {
 		if got, err := rewriteRegex(c.in); err != nil || got != c.want {
 			t.Errorf("rewriteRegex(%q) = %q, %v; want %q", c.in, got, err, c.want)
@@ -66,6 +70,9 @@ func TestRewriteRegex(t *testing.T) {
 		{`[a-z&&[^e]]`, "intersection"},
 		{`[a-z&&b]`, "intersection"},
 		{`\bx`, `\b has no RE2 equivalent`},
+		{`[a[-c]]`, "beside a nested class"},
+		{`[a[b]-z]`, "beside a nested class"},
+		{`[x-[y]]`, "beside a nested class"},
 		{`a(?=b)`, "look-around"},
 		{`(?m)a`, "options"},
 	} {

@@ -220,7 +220,7 @@ func TestTimeLimitResumedBeforeFit(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := 0
 	m.onLoss = func() {
-		if calls++; calls == 2*8 { // step 8 of the 25 before the fit (two micro-batches a step), an evaluation's
+		if calls++; calls == 2*8 { // step 8 of the 25 before the fit (two micro-batches a step), an evaluation step
 			cancel()
 		}
 	}
@@ -262,7 +262,7 @@ func TestTimeLimitResumedBeforeFit(t *testing.T) {
 	}
 }
 
-// again0 reads a run folder's metrics.jsonl.
+// readMetricsFile reads a run folder's metrics.jsonl.
 func readMetricsFile(t *testing.T, dir string) []Metric {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))

@@ -525,7 +525,7 @@ func benchInference(which, dir, preset string, t, batch, reps int) (benchResult,
 			return benchResult{}, err
 		}
 	}
-	next, bt := make([]int, batch), gpt.NewBatch()
+	next, bt := make([]int, batch), gpt.NewBatchBuffers()
 	dur, allocs = measure(reps, func() {
 		if batch == 1 {
 			_, runErr = m.StepLast(caches[0], next, 1)

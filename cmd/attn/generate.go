@@ -84,7 +84,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	var stops stringList
 	fs.Var(&stops, "stop", "stop when this text appears (repeatable)")
 	beam := fs.Int("beam", 1, "encoder-decoder models (T5): beam size (1: greedy)")
-	promptFile := fs.String("prompts", "", "GPT: a file of prompts, one a line (- for standard input), each answered with a JSON line; line i samples with seed+i")
+	promptFile := fs.String("prompts", "", "GPT: a file of prompts, one a line (- for standard input), each answered with a JSON line; the first line samples with --seed, the next with --seed+1, ...")
 	batch := fs.Int("batch", 8, "with --prompts: prompts generated together (their tokens decoded in one step)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -102,10 +102,13 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if *promptFile != "" && (typ != "gpt2" || *batch < 1) {
 		return fmt.Errorf("--prompts is for GPT models, with --batch 1 or more (%s model, --batch %d)", typ, *batch)
 	}
-	promptSet := false
-	fs.Visit(func(f *flag.Flag) { promptSet = promptSet || f.Name == "prompt" })
-	if *promptFile != "" && (fs.NArg() > 0 || promptSet) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *promptFile != "" && (fs.NArg() > 0 || set["prompt"]) {
 		return errors.New("give the prompts in --prompts, or one with --prompt, not both")
+	}
+	if *promptFile == "" && set["batch"] {
+		return errors.New("--batch is for --prompts")
 	}
 	if typ != "gpt2" {
 		return generateT5(dir, *prompt, *beam, *maxNew, stdout)
@@ -120,6 +123,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if *promptFile != "" {
 		sampler := func(i int) *generate.Sampler {
 			return &generate.Sampler{Temperature: *temp, TopK: *topK, TopP: *topP, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(*seed + uint64(i))}
+		}
+		if err := sampler(0).Validate(); err != nil { // once, not for every line
+			return err
 		}
 		return generateLines(m, tok, *promptFile, *batch, *maxNew, sampler, stops, stdout)
 	}

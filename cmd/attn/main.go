@@ -32,8 +32,8 @@ var commands = []command{
 	{"classify", "label images (PNG, JPEG, GIF) with a ViT classifier, or lines of text with a BERT classifier", runClassify},
 	{"tokenize", "text to token ids (or back, --decode) with a tokenizer.json, vocab.txt or vocab.json", runTokenize},
 	{"average", "average the weights of checkpoints (as the paper does with the last 5)", runAverage},
-	{"serve", "serve a model over HTTP: generate, embed, translate or classify with JSON requests", runServe},
-	{"bench", "measure speed: peak, gemm, attention, train, train-gpt, prompt, decode, load, vit, train-vit, encode, train-bert", runBench},
+	{"serve", "serve a model over HTTP: generate (OpenAI's completions too), embed, translate or classify with JSON requests", runServe},
+	{"bench", "measure speed: peak, gemm, attention, train, train-gpt, train-t5, prompt, decode, load, vit, train-vit, encode, train-bert", runBench},
 }
 
 func main() {

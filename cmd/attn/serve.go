@@ -180,7 +180,13 @@ func (s *server) handler() http.Handler {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(indexHTML)
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if s.batcher != nil && s.batcher.Err() != nil { // a GPT's decoding loop has stopped
+			http.Error(w, s.batcher.Err().Error(), http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
 	mux.HandleFunc("GET /v1/model", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"model_type": s.typ, "dir": s.dir, "endpoint": s.endpoint()})
 	})

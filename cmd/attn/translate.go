@@ -95,7 +95,7 @@ func (mt *mtModel) save(dir string) error {
 // model's positions.
 func (mt *mtModel) encode(lines []string) ([][]int, error) {
 	plain := *mt.tok // a tokenizer file's own padding would be kept as tokens
-	plain.Padding = nil
+	plain.Padding, plain.Truncation = nil, nil
 	encs, err := plain.EncodeBatch(lines, false)
 	if err != nil {
 		return nil, err

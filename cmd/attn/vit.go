@@ -167,7 +167,7 @@ func classifyImages(m *vit.Model, px []float32, images, k int) ([][]label, error
 	}
 	n := m.Labels()
 	problem := "single_label_classification"
-	if m.Cfg.Sigmoid(n) {
+	if m.Cfg.UsesSigmoid(n) {
 		problem = "multi_label_classification" // bert.Config.Scores: a sigmoid of each
 	}
 	score := bert.Config{ProblemType: problem}

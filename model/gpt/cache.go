@@ -137,16 +137,16 @@ func (c *Cache) attend(l int, qkv *autograd.Var, heads int, scale float32) *auto
 	return autograd.Const(y)
 }
 
-// Batch holds the activations of StepBatch, which decodes one token for each
-// of several sequences at once; the next step reuses them. A Batch serves
+// BatchBuffers holds the activations of StepBatch, which decodes one token for each
+// of several sequences at once; the next step reuses them. BatchBuffers serve
 // one goroutine.
-type Batch struct {
+type BatchBuffers struct {
 	arena *autograd.Tape
 	y     []float32 // attention's output, reused layer after layer
 }
 
-// NewBatch returns an empty Batch.
-func NewBatch() *Batch { return &Batch{arena: autograd.NewInferenceTape()} }
+// NewBatchBuffers returns empty BatchBuffers.
+func NewBatchBuffers() *BatchBuffers { return &BatchBuffers{arena: autograd.NewInferenceTape()} }
 
 // StepBatch runs one new token for each of several independent sequences,
 // ids[i] after the positions held in caches[i] (caches of one sequence
@@ -157,10 +157,10 @@ func NewBatch() *Batch { return &Batch{arena: autograd.NewInferenceTape()} }
 // reading the weights, which a batch reads once for all its sequences, so a
 // server that steps its clients together serves several for little more
 // than the price of one.
-func (m *Model) StepBatch(bt *Batch, caches []*Cache, ids []int) (*tensor.Tensor, error) {
+func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor.Tensor, error) {
 	b, d := len(caches), m.Cfg.NEmbd
 	if bt == nil || b == 0 || len(ids) != b {
-		return nil, fmt.Errorf("gpt: StepBatch needs a Batch and one token id for each of its %d caches (got %d ids)", b, len(ids))
+		return nil, fmt.Errorf("gpt: StepBatch needs BatchBuffers and one token id for each of its %d caches (got %d ids)", b, len(ids))
 	}
 	pos := make([]int, b)
 	for i, c := range caches {

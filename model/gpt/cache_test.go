@@ -231,7 +231,7 @@ func TestStepBatch(t *testing.T) {
 					}
 				}
 			}
-			bt, worst := NewBatch(), 0.0
+			bt, worst := NewBatchBuffers(), 0.0
 			for step := range 8 {
 				ids := randIDs(r, b, v)
 				got, err := m.StepBatch(bt, batched, ids)
@@ -278,16 +278,16 @@ func TestStepBatchErrors(t *testing.T) {
 	if _, err := m.Step(shorter.NewCache(1), []int{1}, 1); err == nil {
 		t.Error("Step on the cache of a model with a shorter window: no error")
 	}
-	bt := NewBatch()
+	bt := NewBatchBuffers()
 	for _, c := range []struct {
 		name   string
-		bt     *Batch
+		bt     *BatchBuffers
 		caches []*Cache
 		ids    []int
 		want   string
 	}{
-		{"no batch", nil, []*Cache{a}, []int{1}, "needs a Batch"},
-		{"no caches", bt, nil, nil, "needs a Batch and one token id for each of its 0 caches"},
+		{"no batch", nil, []*Cache{a}, []int{1}, "needs BatchBuffers"},
+		{"no caches", bt, nil, nil, "needs BatchBuffers and one token id for each of its 0 caches"},
 		{"ids", bt, []*Cache{a, b}, []int{1}, "each of its 2 caches (got 1 ids)"},
 		{"twice", bt, []*Cache{a, b, a}, []int{1, 2, 3}, "caches 0 and 2 are the same cache"},
 		{"two sequences", bt, []*Cache{a, m.NewCache(2)}, []int{1, 2}, "cache 1 is not a one-sequence cache of this model"},

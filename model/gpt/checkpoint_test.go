@@ -77,8 +77,8 @@ func TestConfigJSONIsGPT2Config(t *testing.T) {
 		t.Errorf("round trip = %+v, %v; want %+v", back, err, tinyConfig)
 	}
 
-	if _, ok := keys["eos_token_id"]; ok {
-		t.Errorf("config.json of a model without an end-of-text token has eos_token_id %v", keys["eos_token_id"])
+	if v, ok := keys["eos_token_id"]; !ok || v != nil {
+		t.Errorf("config.json of a model without an end-of-text token: eos_token_id %v, present %v; want null (HF reads a missing key as 50256)", v, ok)
 	}
 	withEOS := tinyConfig
 	withEOS.EOS, withEOS.HasEOS = 10, true
@@ -91,8 +91,13 @@ func TestConfigJSONIsGPT2Config(t *testing.T) {
 		t.Errorf("eos_token_id past the vocabulary: %v", err)
 	}
 	// In config.json: a list takes its first id; one past the vocabulary
-	// (GPT2Config's default 50256 in a small model) means none.
-	for js, want := range map[string][2]int{`[7, 3]`: {7, 1}, `50256`: {0, 0}, `null`: {0, 0}} {
+	// (GPT2Config's default 50256 in a small model) means none; a missing
+	// key is that default.
+	var big Config
+	if err := json.Unmarshal([]byte(`{"vocab_size": 50257, "n_positions": 8, "n_embd": 12, "n_layer": 2, "n_head": 3}`), &big); err != nil || !big.HasEOS || big.EOS != 50256 {
+		t.Errorf("no eos_token_id in a GPT-2 vocabulary: EOS %d, HasEOS %v, %v; want 50256, as GPT2Config", big.EOS, big.HasEOS, err)
+	}
+	for js, want := range map[string][2]int{`[7, 3]`: {7, 1}, `50256`: {0, 0}, `null`: {0, 0}, `[]`: {0, 0}} {
 		var c Config
 		err := json.Unmarshal([]byte(`{"vocab_size": 11, "n_positions": 8, "n_embd": 12, "n_layer": 2, "n_head": 3, "eos_token_id": `+js+`}`), &c)
 		if has := map[bool]int{true: 1}[c.HasEOS]; err != nil || c.EOS != want[0] || has != want[1] {

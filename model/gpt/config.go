@@ -73,7 +73,7 @@ type hfConfig struct {
 	// TieWordEmbeddings defaults to true in HF; the output layer is always
 	// tied here.
 	TieWordEmbeddings *bool           `json:"tie_word_embeddings,omitempty"`
-	EOSTokenID        json.RawMessage `json:"eos_token_id,omitempty"`
+	EOSTokenID        json.RawMessage `json:"eos_token_id,omitempty"` // written as null when there is none
 	// ScaleAttnWeights false (no 1/√D) is refused;
 	// ScaleAttnByInverseLayerIdx is Config.ScaleByLayer.
 	ScaleAttnWeights           *bool `json:"scale_attn_weights,omitempty"`
@@ -88,6 +88,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		ModelType: "gpt2", Architectures: []string{"GPT2LMHeadModel"}, Activation: "gelu_new",
 		ResidPdrop: &d, EmbdPdrop: &d, AttnPdrop: &d,
 	}
+	h.EOSTokenID = json.RawMessage("null") // none: HF would read a missing key as 50256
 	if c.HasEOS {
 		h.EOSTokenID, _ = json.Marshal(c.EOS)
 	}
@@ -125,13 +126,15 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		return errors.New("gpt: scale_attn_weights false (attention logits not scaled by 1/√D) is not supported")
 	}
 	*c = Config(v.plain)
-	// eos_token_id is an id, a list of them (the first is taken) or null;
-	// one outside the vocabulary is never generated, as GPT2Config's default
-	// 50256 is not by a small model, so it is dropped.
-	var eos []int
+	// eos_token_id is an id, a list of them (the first is taken), null, or
+	// missing: GPT2Config's default 50256. One outside the vocabulary (that
+	// default in a small model) is never generated, so it is dropped.
+	eos := []int{50256}
 	var one int
 	switch {
-	case len(v.EOSTokenID) == 0 || string(v.EOSTokenID) == "null":
+	case len(v.EOSTokenID) == 0:
+	case string(v.EOSTokenID) == "null":
+		eos = nil
 	case json.Unmarshal(v.EOSTokenID, &one) == nil:
 		eos = []int{one}
 	case json.Unmarshal(v.EOSTokenID, &eos) == nil:

@@ -101,7 +101,7 @@ func TestHFLayerScale(t *testing.T) {
 		}
 		last[i] = ids[(i+1)*n-1]
 	}
-	together, err := m.StepBatch(NewBatch(), caches, last)
+	together, err := m.StepBatch(NewBatchBuffers(), caches, last)
 	if err != nil {
 		t.Fatal(err)
 	}

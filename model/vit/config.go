@@ -176,10 +176,10 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Sigmoid reports whether the n outputs of a classifier are scored one by
+// UsesSigmoid reports whether the n outputs of a classifier are scored one by
 // one with a sigmoid rather than together with a softmax: as HF's
 // image-classification pipeline does, for multi-label classification and
 // for a single output.
-func (c Config) Sigmoid(n int) bool {
+func (c Config) UsesSigmoid(n int) bool {
 	return c.ProblemType == "multi_label_classification" || n == 1
 }

@@ -1,6 +1,6 @@
-// regex.js writes tokenizer/testdata/regex-unicode.json: three tokenizers
-// whose Split and Replace patterns use \s, \d, \w, \S, \W, ^ and $ (as
-// CLIP's and DeepSeek's tokenizer.json files do), texts with non-ASCII
+// regex.js writes tokenizer/testdata/regex-unicode.json: four tokenizers
+// whose Split and Replace patterns use \s, \d, \w, \S, \W, ^, $, {,n} and a
+// nested class (as CLIP's, DeepSeek's and BLOOM's tokenizer.json files do), texts with non-ASCII
 // spaces and digits, accented letters and several lines, and the ids
 // HuggingFace's tokenizers library gives them. The model is a WordPiece over
 // single characters, so the ids show where the patterns split.
