@@ -66,16 +66,32 @@ func TestTrainTranslationOnFiles(t *testing.T) {
 	if out, code := attn(t, "translate", "--model", dir, "--beam", "2", testSrc); code != 0 || strings.Count(out, "\n") != 6 {
 		t.Errorf("attn translate with the trained model: exit %d\n%s", code, out)
 	}
-	if out, code := attn(t, "train", "--resume", dir, "--src", src, "--tgt", tgt); code == 0 || !strings.Contains(out, "cannot change a run being resumed") {
-		t.Errorf("resuming with --src: exit %d\n%s", code, out)
+	// Moved data files are found where --src and --tgt say, if they are
+	// the same files; another file is refused.
+	movedSrc, movedTgt := filepath.Join(tmp, "moved.de"), filepath.Join(tmp, "moved.en")
+	os.Rename(src, movedSrc)
+	os.Rename(tgt, movedTgt)
+	if out, code := attn(t, "train", "--resume", dir, "--steps", "7"); code == 0 || !strings.Contains(out, "no such file") {
+		t.Errorf("resuming after the files moved: exit %d\n%s", code, out)
 	}
+	if out, code := attn(t, "train", "--resume", dir, "--src", movedSrc, "--tgt", movedTgt, "--steps", "7"); code != 0 || !strings.Contains(out, "step 7") {
+		t.Fatalf("resuming with the moved files: exit %d\n%s", code, out)
+	}
+	if out, code := attn(t, "train", "--resume", dir, "--src", testSrc, "--steps", "8"); code == 0 || !strings.Contains(out, testSrc+" differs from the file the run started on") {
+		t.Errorf("resuming with another --src: exit %d\n%s", code, out)
+	}
+	if out, code := attn(t, "train", "--resume", dir, "--test-src", testSrc, "--steps", "8"); code == 0 || !strings.Contains(out, "--test-src "+testSrc+": the run being resumed has no such file") {
+		t.Errorf("resuming with a --test-src it never had: exit %d\n%s", code, out)
+	}
+	os.Rename(movedSrc, src)
+	os.Rename(movedTgt, tgt)
 	for _, flag := range []string{"--d-model=32", "--time-limit=1m", "--out=elsewhere"} {
 		if out, code := attn(t, "train", "--resume", dir, flag, "--steps", "8"); code == 0 || !strings.Contains(out, strings.Split(flag, "=")[0]+" cannot change a run being resumed") {
 			t.Errorf("resuming with %s: exit %d\n%s", flag, code, out)
 		}
 	}
 	os.WriteFile(tgt, []byte("changed\n"), 0o644)
-	if out, code := attn(t, "train", "--resume", dir, "--steps", "7"); code == 0 || !strings.Contains(out, tgt+" differs from the file the run started on") {
+	if out, code := attn(t, "train", "--resume", dir, "--src", src, "--tgt", tgt, "--steps", "9"); code == 0 || !strings.Contains(out, tgt+" differs from the file the run started on") {
 		t.Errorf("resuming on a changed file: exit %d\n%s", code, out)
 	}
 

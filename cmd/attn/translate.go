@@ -153,6 +153,35 @@ type mtFiles struct {
 	SHA256  sourceFiles `json:"sha256,omitempty"`
 }
 
+// relocate points a resumed run at its data files where moved gives them
+// (the --src, --tgt, ... of attn train --resume): each must be a file the
+// run was started on, which read then checks by its SHA-256.
+func (f *mtFiles) relocate(moved mtFiles) error {
+	for _, c := range []struct {
+		flag  string
+		path  *string
+		given string
+	}{
+		{"--src", &f.Src, moved.Src}, {"--tgt", &f.Tgt, moved.Tgt},
+		{"--val-src", &f.ValSrc, moved.ValSrc}, {"--val-tgt", &f.ValTgt, moved.ValTgt},
+		{"--test-src", &f.TestSrc, moved.TestSrc}, {"--test-tgt", &f.TestTgt, moved.TestTgt},
+	} {
+		if c.given == "" {
+			continue
+		}
+		hash, ok := f.SHA256[*c.path]
+		if !ok {
+			return fmt.Errorf("%s %s: the run being resumed has no such file to find elsewhere", c.flag, c.given)
+		}
+		abs, err := filepath.Abs(c.given)
+		if err != nil {
+			return err
+		}
+		f.SHA256[abs], *c.path = hash, abs
+	}
+	return nil
+}
+
 // mtJobConfig is a translation run's job settings in trainer_state.json.
 type mtJobConfig struct {
 	train.Seq2SeqData
@@ -361,13 +390,11 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 		return errors.New("--lr is for fine-tuning a T5 (--model); the Transformer trained from scratch takes the paper's schedule (--lr-factor, --warmup)")
 	}
 	if *resume != "" {
-		if files.Src+files.Tgt+files.ValSrc+files.ValTgt+files.TestSrc+files.TestTgt != "" {
-			return errors.New("--src, --tgt and the other data flags cannot change a run being resumed: it rereads its own files")
-		}
+		moved := files // data files given again: where the run's files are now
 		var fixed []string
 		fs.Visit(func(f *flag.Flag) {
 			switch f.Name {
-			case "resume", "workers", "steps", "preset":
+			case "resume", "workers", "steps", "preset", "src", "tgt", "val-src", "val-tgt", "test-src", "test-tgt":
 			default:
 				fixed = append(fixed, "--"+f.Name)
 			}
@@ -391,8 +418,12 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s: job settings: %w", ckpt, err)
 		}
 		p.Data = job.Seq2SeqData
+		files = mtFiles{}
 		if job.Files != nil {
 			files = *job.Files
+		}
+		if err := files.relocate(moved); err != nil {
+			return err
 		}
 		p.Train = st.Config
 		fs.Visit(func(f *flag.Flag) {
@@ -403,6 +434,9 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 		*out = *resume
 	}
 	text, err := files.read()
+	if errors.Is(err, os.ErrNotExist) && ckpt != "" {
+		return fmt.Errorf("%w (if the run's data files have moved, give their new places: --src, --tgt, --val-src, ... with --resume)", err)
+	}
 	if err != nil {
 		return err
 	}
