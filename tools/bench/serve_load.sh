@@ -18,7 +18,7 @@ for b in ${batches[*]}; do
   port=$((18100 + b))
   /tmp/attn-bench serve --model "$dir" --addr "localhost:$port" --batch "$b" >/dev/null 2>&1 &
   pid=$!
-  trap 'kill $pid 2>/dev/null' EXIT
+  trap 'kill $pid 2>/dev/null || true' EXIT
   until curl -sf "localhost:$port/healthz" >/dev/null; do sleep 0.2; done
   curl -s "localhost:$port/v1/generate" -d '{"prompt": "warm up", "max_new_tokens": 4}' >/dev/null
   start=$(date +%s.%N)
@@ -27,6 +27,6 @@ for b in ${batches[*]}; do
   end=$(date +%s.%N)
   kill $pid
   wait $pid 2>/dev/null || true
-  awk -v b="$b" -v n="$n" -v d="$(echo "$end - $start" | bc)" \
-    'BEGIN { printf "--batch %-2d %d clients x 64 tokens: %.2f s, %.0f tokens/s\n", b, n, d, n * 64 / d }'
+  awk -v b="$b" -v n="$n" -v s="$start" -v e="$end" \
+    'BEGIN { d = e - s; printf "--batch %-2d %d clients x 64 tokens: %.2f s, %.0f tokens/s\n", b, n, d, n * 64 / d }'
 done
