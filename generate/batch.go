@@ -78,9 +78,11 @@ type sequence struct {
 // send hands the caller a token, or the end (with err) when end is set.
 func (sq *sequence) send(id int, end bool, err error) {
 	sq.mu.Lock()
-	if end {
+	switch {
+	case sq.ended: // a second end (the loop's recover after a panic) changes nothing
+	case end:
 		sq.ended, sq.err = true, err
-	} else {
+	default:
 		sq.made = append(sq.made, id)
 	}
 	sq.mu.Unlock()
@@ -205,8 +207,7 @@ func (b *Batcher) loop() {
 		err := ErrClosed
 		if r := recover(); r != nil {
 			err = fmt.Errorf("generate: the batch failed: %v (%w)", r, ErrClosed)
-			b.err = err
-			b.once.Do(func() { close(b.quit) })
+			b.once.Do(func() { b.err = err; close(b.quit) }) // written before quit closes, read after
 		}
 		if b.admitting != nil {
 			active = append(active, b.admitting)

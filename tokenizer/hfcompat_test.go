@@ -59,6 +59,7 @@ func TestRewriteRegex(t *testing.T) {
 		{`[^(\s|[.,!])]+`, `(?m)[^(` + unicodeSpace + `|.,!)]+`}, // BLOOM's nested class
 		{`a{,2}b{,}c{,x}`, `(?m)a{0,2}b{,}c{,x}`},
 		{`\h+\u00e9`, `(?m)[0-9a-fA-F]+\x{00e9}`},
+		{`[a\-[b]]`, `(?m)[a\-b]`},
 	} {
 		if got, err := rewriteRegex(c.in); err != nil || got != c.want {
 			t.Errorf("rewriteRegex(%q) = %q, %v; want %q", c.in, got, err, c.want)
@@ -73,6 +74,7 @@ func TestRewriteRegex(t *testing.T) {
 		{`[a[-c]]`, "beside a nested class"},
 		{`[a[b]-z]`, "beside a nested class"},
 		{`[x-[y]]`, "beside a nested class"},
+		{`\u12}a`, "four hexadecimal digits"},
 		{`a(?=b)`, "look-around"},
 		{`(?m)a`, "options"},
 	} {

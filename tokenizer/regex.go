@@ -61,7 +61,7 @@ func rewriteRegex(pattern string) (string, error) {
 			case 'h': // a hexadecimal digit
 				outside("0-9a-fA-F")
 			case 'u': // \uHHHH
-				if i+4 >= len(pattern) {
+				if i+4 >= len(pattern) || !isHex4(pattern[i+1:i+5]) {
 					return "", fmt.Errorf(`\u without four hexadecimal digits`)
 				}
 				b.WriteString(`\x{` + pattern[i+1:i+5] + "}")
@@ -125,8 +125,19 @@ func rewriteRegex(pattern string) (string, error) {
 // {,x} are literal text there, as in RE2).
 var upTo = regexp.MustCompile(`^\{,[0-9]+\}`)
 
-// touchesDash reports whether the bracket at pattern[i] has a '-' right
-// before or after it: dropping the bracket would make a range of it.
+// touchesDash reports whether the bracket at pattern[i] has an unescaped
+// '-' right before or after it: dropping the bracket would make a range of
+// it.
 func touchesDash(pattern string, i int) bool {
-	return i > 0 && pattern[i-1] == '-' || i+1 < len(pattern) && pattern[i+1] == '-'
+	before := i > 0 && pattern[i-1] == '-' && !(i > 1 && pattern[i-2] == '\\')
+	return before || i+1 < len(pattern) && pattern[i+1] == '-'
+}
+
+func isHex4(s string) bool {
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return len(s) == 4
 }

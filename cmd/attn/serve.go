@@ -589,11 +589,18 @@ func logRequests(h http.Handler, w io.Writer, m *metrics) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: rw, status: http.StatusOK}
 		start := time.Now()
+		defer func() { // also when the handler panics (net/http then answers 500)
+			status := rec.status
+			if p := recover(); p != nil {
+				status = http.StatusInternalServerError
+				defer panic(p) // on to net/http, which answers and logs it
+			}
+			m.record(r.URL.Path, status, time.Since(start))
+			mu.Lock()
+			fmt.Fprintf(w, "%s %s %s %d %.3fs\n", start.Format(time.DateTime), r.Method, r.URL.Path, status, time.Since(start).Seconds())
+			mu.Unlock()
+		}()
 		h.ServeHTTP(rec, r)
-		m.record(r.URL.Path, rec.status, time.Since(start))
-		mu.Lock()
-		fmt.Fprintf(w, "%s %s %s %d %.3fs\n", start.Format(time.DateTime), r.Method, r.URL.Path, rec.status, time.Since(start).Seconds())
-		mu.Unlock()
 	})
 }
 

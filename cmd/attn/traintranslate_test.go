@@ -74,6 +74,9 @@ func TestTrainTranslationOnFiles(t *testing.T) {
 	if out, code := attn(t, "train", "--resume", dir, "--steps", "7"); code == 0 || !strings.Contains(out, "no such file") {
 		t.Errorf("resuming after the files moved: exit %d\n%s", code, out)
 	}
+	if out, code := attn(t, "train", "--resume", dir, "--src", movedTgt, "--tgt", movedTgt, "--steps", "7"); code == 0 || !strings.Contains(out, "stands for another of the run's files") {
+		t.Errorf("resuming with one moved file for both sides: exit %d\n%s", code, out)
+	}
 	if out, code := attn(t, "train", "--resume", dir, "--src", movedSrc, "--tgt", movedTgt, "--steps", "7"); code != 0 || !strings.Contains(out, "step 7") {
 		t.Fatalf("resuming with the moved files: exit %d\n%s", code, out)
 	}
@@ -228,5 +231,29 @@ func TestFineTuneT5(t *testing.T) {
 		if out, code := attn(t, append([]string{"train", "--steps", "1"}, c.args...)...); code == 0 || !strings.Contains(out, c.want) {
 			t.Errorf("attn train %v: exit %d\n%s; want %q", c.args, code, out, c.want)
 		}
+	}
+}
+
+// TestRelocate: data files given again on resume must keep each role's
+// content; a path can stand for two roles only if their contents agree.
+func TestRelocate(t *testing.T) {
+	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
+	run := func() mtFiles {
+		return mtFiles{Src: abs("a.de"), Tgt: abs("a.en"), SHA256: sourceFiles{abs("a.de"): "H1", abs("a.en"): "H2"}}
+	}
+	// The source moved onto the target's old path, the target elsewhere.
+	f := run()
+	if err := f.relocate(mtFiles{Src: "a.en", Tgt: "b.en"}); err != nil || f.Src != abs("a.en") || f.Tgt != abs("b.en") ||
+		f.SHA256[abs("a.en")] != "H1" || f.SHA256[abs("b.en")] != "H2" || len(f.SHA256) != 2 {
+		t.Errorf("rotation: %+v, %v", f, err)
+	}
+	// The source moved onto the target's path, the target left there.
+	f = run()
+	if err := f.relocate(mtFiles{Src: "a.en"}); err == nil || !strings.Contains(err.Error(), "stands for another") {
+		t.Errorf("a source where the target still is: %v", err)
+	}
+	f = run()
+	if err := f.relocate(mtFiles{ValSrc: "v.de"}); err == nil || !strings.Contains(err.Error(), "--val-src v.de: the run being resumed has no such file") {
+		t.Errorf("a validation file the run never had: %v", err)
 	}
 }

@@ -154,10 +154,11 @@ type mtFiles struct {
 }
 
 // relocate points a resumed run at its data files where moved gives them
-// (the --src, --tgt, ... of attn train --resume): each must be a file the
-// run was started on, which read then checks by its SHA-256.
+// (the --src, --tgt, ... of attn train --resume): each must be the file of
+// its role the run was started on, which read then checks by its SHA-256.
+// Two roles may share a file only if they shared its content.
 func (f *mtFiles) relocate(moved mtFiles) error {
-	for _, c := range []struct {
+	roles := []struct {
 		flag  string
 		path  *string
 		given string
@@ -165,20 +166,32 @@ func (f *mtFiles) relocate(moved mtFiles) error {
 		{"--src", &f.Src, moved.Src}, {"--tgt", &f.Tgt, moved.Tgt},
 		{"--val-src", &f.ValSrc, moved.ValSrc}, {"--val-tgt", &f.ValTgt, moved.ValTgt},
 		{"--test-src", &f.TestSrc, moved.TestSrc}, {"--test-tgt", &f.TestTgt, moved.TestTgt},
-	} {
-		if c.given == "" {
+	}
+	hashes := sourceFiles{} // where each role's file is now, and its content
+	for _, r := range roles {
+		if *r.path == "" {
+			if r.given != "" {
+				return fmt.Errorf("%s %s: the run being resumed has no such file to find elsewhere", r.flag, r.given)
+			}
 			continue
 		}
-		hash, ok := f.SHA256[*c.path]
+		hash, ok := f.SHA256[*r.path]
 		if !ok {
-			return fmt.Errorf("%s %s: the run being resumed has no such file to find elsewhere", c.flag, c.given)
+			return fmt.Errorf("%s: the run being resumed recorded no SHA-256 for %s", r.flag, *r.path)
 		}
-		abs, err := filepath.Abs(c.given)
-		if err != nil {
-			return err
+		if r.given != "" {
+			abs, err := filepath.Abs(r.given)
+			if err != nil {
+				return err
+			}
+			*r.path = abs
 		}
-		f.SHA256[abs], *c.path = hash, abs
+		if prev, ok := hashes[*r.path]; ok && prev != hash {
+			return fmt.Errorf("%s %s: that file stands for another of the run's files, whose content differs", r.flag, *r.path)
+		}
+		hashes[*r.path] = hash
 	}
+	f.SHA256 = hashes
 	return nil
 }
 

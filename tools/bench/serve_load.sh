@@ -19,7 +19,8 @@ for b in ${batches[*]}; do
   /tmp/attn-bench serve --model "$dir" --addr "localhost:$port" --batch "$b" >/dev/null 2>&1 &
   pid=$!
   trap 'kill $pid 2>/dev/null || true' EXIT
-  until curl -sf "localhost:$port/healthz" >/dev/null; do sleep 0.2; done
+  for _ in $(seq 150); do curl -sf "localhost:$port/healthz" >/dev/null && break; sleep 0.2; done
+  curl -sf "localhost:$port/healthz" >/dev/null || { echo "attn serve did not start on port $port" >&2; exit 1; }
   curl -s "localhost:$port/v1/generate" -d '{"prompt": "warm up", "max_new_tokens": 4}' >/dev/null
   start=$(date +%s.%N)
   seq "$n" | xargs -P "$n" -I{} curl -sf "localhost:$port/v1/generate" -o /dev/null \
