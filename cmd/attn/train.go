@@ -392,8 +392,7 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "done in %s: step %d, validation loss %.4f; run folder %s (ckpt/, metrics.jsonl, loss.png, loss.svg)\n",
-		time.Since(start).Round(time.Second), run.Step(), ev["val_loss"], *out)
+	reportDone(stdout, start, run.Step(), ev, *out, [2]string{"validation loss", "val_loss"})
 	if ctx.Err() != nil || *sampleLen <= 0 {
 		return nil
 	}
@@ -533,4 +532,19 @@ func lmText(path string, d *train.LMData, resuming bool) (text, name string, err
 	}
 	d.Text, d.TextSHA256 = path, hash
 	return string(b), filepath.Base(path), nil
+}
+
+// reportDone prints a run's last line: its time, its step and its last
+// validation metrics (label, key), or that it stopped before any
+// evaluation (interrupted early).
+func reportDone(w io.Writer, since time.Time, step int, ev map[string]float64, out string, metrics ...[2]string) {
+	what := "stopped before any evaluation"
+	if ev != nil {
+		var parts []string
+		for _, m := range metrics {
+			parts = append(parts, fmt.Sprintf("%s %.4f", m[0], ev[m[1]]))
+		}
+		what = strings.Join(parts, ", ")
+	}
+	fmt.Fprintf(w, "done in %s: step %d, %s; run folder %s (ckpt/, metrics.jsonl, loss.png, loss.svg)\n", time.Since(since).Round(time.Second), step, what, out)
 }

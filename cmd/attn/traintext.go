@@ -501,7 +501,6 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "done in %s: step %d, validation accuracy %.4f, loss %.4f; run folder %s (ckpt/, metrics.jsonl, loss.png, loss.svg)\n",
-		time.Since(start).Round(time.Second), run.Step(), ev["val_accuracy"], ev["val_loss"], *out)
+	reportDone(stdout, start, run.Step(), ev, *out, [2]string{"validation accuracy", "val_accuracy"}, [2]string{"loss", "val_loss"})
 	return nil
 }

@@ -232,12 +232,11 @@ func runTrainImages(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if ev == nil { // no step was left to train, so nothing was evaluated
+	if ev == nil && ctx.Err() == nil { // no step was left to train, so nothing was evaluated
 		fmt.Fprintf(stdout, "nothing left to train in %s: step %d of %d\n", *out, run.Step(), run.Cfg.Steps)
 		return nil
 	}
-	fmt.Fprintf(stdout, "done in %s: step %d, validation loss %.4f, accuracy %.4f; run folder %s (ckpt/, metrics.jsonl, loss.png, loss.svg)\n",
-		time.Since(start).Round(time.Second), run.Step(), ev["val_loss"], ev["val_accuracy"], *out)
+	reportDone(stdout, start, run.Step(), ev, *out, [2]string{"validation loss", "val_loss"}, [2]string{"accuracy", "val_accuracy"})
 	if jc.Folder == "" && ctx.Err() == nil {
 		return writeExamples(filepath.Join(*out, "examples"), valIms[:min(10, len(valIms))], stdout)
 	}
