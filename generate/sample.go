@@ -58,14 +58,15 @@ func (s *Sampler) Next(logits []float32) int {
 		return tensor.Argmax(logits)
 	}
 	k := len(logits)
-	if top := float64(slices.Max(logits)); math.IsInf(top, 0) || math.IsNaN(top) {
+	top := float64(slices.Max(logits)) // the most likely token's logit
+	if math.IsInf(top, 0) || math.IsNaN(top) {
 		return tensor.Argmax(logits) // no distribution to draw from
 	}
 	if s.TopK <= 0 { // no top-k: nothing to sort for
 		if s.TopP > 0 && s.TopP < 1 {
-			return s.nucleus(logits)
+			return s.nucleus(logits, top)
 		}
-		return s.any(logits)
+		return s.any(logits, top)
 	}
 	// A top-k, even one past the vocabulary (a character model's 65 tokens
 	// under the default 200), draws in rank order, so that a seed gives
@@ -73,10 +74,9 @@ func (s *Sampler) Next(logits []float32) int {
 	k = min(s.TopK, k)
 	s.idx = mostLikely(s.idx[:0], logits, k)
 	s.probs = s.probs[:0]
-	top := float64(logits[s.idx[0]])
 	var sum float64
 	for _, id := range s.idx[:k] {
-		p := math.Exp((float64(logits[id]) - top) / s.Temperature)
+		p := s.weight(logits[id], top)
 		s.probs = append(s.probs, p)
 		sum += p
 	}
@@ -112,8 +112,7 @@ func (s *Sampler) weight(logit float32, top float64) float64 {
 
 // any samples from every token in id order: temperature alone needs no
 // ranking.
-func (s *Sampler) any(logits []float32) int {
-	top := float64(slices.Max(logits))
+func (s *Sampler) any(logits []float32, top float64) int {
 	var sum float64
 	for _, l := range logits {
 		sum += s.weight(l, top)
@@ -135,8 +134,7 @@ func (s *Sampler) any(logits []float32) int {
 // nucleus samples from the smallest set of most likely tokens whose
 // probability adds up to TopP, ranking only as many as it needs: the top
 // 64, then eight times as many, and so on.
-func (s *Sampler) nucleus(logits []float32) int {
-	top := float64(slices.Max(logits))
+func (s *Sampler) nucleus(logits []float32, top float64) int {
 	var z float64
 	for _, l := range logits {
 		z += s.weight(l, top)

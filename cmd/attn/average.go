@@ -18,10 +18,7 @@ func runAverage(args []string, stdout, stderr io.Writer) error {
 	run := fs.String("run", "", "average the last --last snapshots of this run folder instead of listed folders")
 	last := fs.Int("last", 5, "with --run: how many of the newest snapshots")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // -h: run answers 0
 	}
 	if *out == "" {
 		return errors.New("--out is required")

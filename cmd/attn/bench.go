@@ -86,10 +86,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	modelFlag := fs.String("model", "", "prompt, decode, load: a GPT-2 model folder (instead of --preset)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark to this file (read it with go tool pprof)")
 	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // -h: run answers 0
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

@@ -78,10 +78,7 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	normalize := fs.Bool("normalize", false, "scale each embedding to unit length (for cosine similarity)")
 	batch := fs.Int("batch", 32, "lines encoded together")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // -h: run answers 0
 	}
 	dir, typ, err := modelOfType(*model, "embed", "bert", "vit", "deit")
 	if err != nil {
@@ -128,10 +125,7 @@ func runFillMask(args []string, stdout, stderr io.Writer) error {
 	model := fs.String("model", "", "BERT model folder with its masked-LM head")
 	topK := fs.Int("top-k", 5, "predictions to show per mask")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // -h: run answers 0
 	}
 	text := strings.Join(fs.Args(), " ")
 	if text == "" {

@@ -40,10 +40,7 @@ func runTrainCopy(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.Task.Symbols, "symbols", c.Task.Symbols, "number of distinct symbols")
 	workers := fs.Int("workers", tensor.Workers(), "goroutines for the math")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // -h: run answers 0
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))

@@ -87,10 +87,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	promptFile := fs.String("prompts", "", "GPT: a file of prompts, one a line (- for standard input), each answered with a JSON line; the first line samples with --seed, the next with --seed+1, ...")
 	batch := fs.Int("batch", 8, "with --prompts: prompts generated together (their tokens decoded in one step)")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // -h: run answers 0
 	}
 	if fs.NArg() > 0 {
 		*prompt = strings.Join(fs.Args(), " ")
@@ -102,8 +99,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if *promptFile != "" && (typ != "gpt2" || *batch < 1) {
 		return fmt.Errorf("--prompts is for GPT models, with --batch 1 or more (%s model, --batch %d)", typ, *batch)
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	set := setFlags(fs)
 	if *promptFile != "" && (fs.NArg() > 0 || set["prompt"]) {
 		return errors.New("give the prompts in --prompts, or one with --prompt, not both")
 	}
@@ -305,10 +301,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	var refs stringList
 	fs.Var(&refs, "ref", "reference translations, one per line (repeatable; plain or .gz)")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // -h: run answers 0
 	}
 	if *bleu || *chrf {
 		if len(refs) == 0 || fs.NArg() != 1 {

@@ -10,6 +10,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -59,7 +61,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
-			if err := c.run(args[1:], stdout, stderr); err != nil {
+			err := c.run(args[1:], stdout, stderr)
+			if errors.Is(err, flag.ErrHelp) { // -h: the flag set has printed the flags
+				return 0
+			}
+			if err != nil {
 				fmt.Fprintf(stderr, "attn %s: %v\n", c.name, err)
 				return 1
 			}

@@ -130,10 +130,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "localhost:8080", "address to listen on")
 	batch := fs.Int("batch", 8, "a GPT's generations decoded together, one token each a step (up to 8 read each weight once a step)")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // -h: run answers 0
 	}
 	if *batch < 1 {
 		return fmt.Errorf("--batch %d; want at least 1", *batch)

@@ -179,10 +179,7 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	scratch := lmPresets()["shakespeare-char"]
 	bindLMFlags(fs, &scratch)
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // -h: run answers 0
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -191,8 +188,7 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	if !ok {
 		return fmt.Errorf("unknown preset %q (want shakespeare-char, baby-gpt, multi30k-de-en, copy, reverse, digits, images or classify)", *presetName)
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	set := setFlags(fs)
 	if *bpe < 0 || *bpe > 0 && *bpe < 257 {
 		return fmt.Errorf("--bpe %d: a byte-level BPE needs at least 257 tokens (256 bytes and an end-of-text token)", *bpe)
 	}

@@ -274,16 +274,12 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 	layers := fs.Int("layers", 2, "from scratch: encoder layers")
 	heads := fs.Int("heads", 4, "from scratch: attention heads")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // -h: run answers 0
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	set := setFlags(fs)
 	tensor.SetWorkers(*workers)
 
 	var m *bert.Model

@@ -71,16 +71,12 @@ func runTrainImages(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&rc.PeakLR, "lr", rc.PeakLR, "peak learning rate (AdamW, warm-up then cosine decay)")
 	limit := fs.Duration("time-limit", time.Duration(rc.TimeLimit)*time.Second, "fit the run to this much wall clock (0: use --steps)")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // -h: run answers 0
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	set := setFlags(fs)
 	rc.TimeLimit = limit.Seconds()
 	if set["steps"] && !set["time-limit"] {
 		rc.TimeLimit = 0

@@ -343,10 +343,7 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 	from := fs.String("model", "", "with --src: fine-tune this T5 folder (text to text; its tokenizer) instead of training a Transformer from scratch")
 	lr := fs.Float64("lr", 3e-4, "with --model: peak learning rate of AdamW, after --warmup steps, decaying to a tenth along a cosine")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // -h: run answers 0
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -357,8 +354,7 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 	p.Model.DecoderLayers, p.Model.EncoderLayers = *layers, *layers
 	p.Train.NoamDModel = p.Model.DModel
 	p.Train.TimeLimit = limit.Seconds()
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	set := setFlags(fs)
 	if set["steps"] && !set["time-limit"] {
 		p.Train.TimeLimit = 0
 	}
@@ -599,10 +595,7 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 	alpha := fs.Float64("alpha", 0.6, "length penalty exponent")
 	batch := fs.Int("batch", 32, "sentences decoded together")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // -h: run answers 0
 	}
 	dir, typ, err := modelOfType(*model, "translate", transformer.ModelType, "marian")
 	if err != nil {

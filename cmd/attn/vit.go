@@ -204,10 +204,7 @@ func runClassify(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, `print one JSON object per image or text: {"image" or "text", "labels": [{"label", "id", "score"}]}`)
 	batch := fs.Int("batch", 16, "images or lines run together")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // -h: run answers 0
 	}
 	if *topK < 1 || *batch < 1 {
 		return fmt.Errorf("--top-k %d and --batch %d must be positive", *topK, *batch)

@@ -119,22 +119,34 @@ func (c *Cache) attend(l int, qkv *autograd.Var, heads int, scale float32) *auto
 	for i := 0; i < b; i++ {
 		for j := 0; j < t; j++ {
 			row := qkv.Value.Data[(i*t+j)*3*d : (i*t+j+1)*3*d]
-			at := (i*c.size + c.n + j) * d
 			copy(q.Data[(i*t+j)*d:], row[:d])
-			copy(c.k[l][at:at+d], row[d:2*d])
-			copy(c.v[l][at:at+d], row[2*d:])
+			c.store(l, i, c.n+j, row)
 		}
 	}
-	tp := c.arena
 	for i := 0; i < b; i++ { // one sequence at a time: its cache rows are contiguous
-		kv := i * c.size * d
-		qi := autograd.Const(tensor.FromSlice(q.Data[i*t*d:(i+1)*t*d], 1, t, d))
-		ki := autograd.Const(tensor.FromSlice(c.k[l][kv:kv+tk*d], 1, tk, d)) // (1, Tk, C)
-		vi := autograd.Const(tensor.FromSlice(c.v[l][kv:kv+tk*d], 1, tk, d))
-		yi := tp.Attention(qi, ki, vi, heads, autograd.AttentionOpts{Causal: true, Scale: scale})
-		copy(y.Data[i*t*d:], yi.Value.Data)
+		copy(y.Data[i*t*d:], c.attendSeq(c.arena, l, i, q.Data[i*t*d:(i+1)*t*d], t, tk, heads, scale))
 	}
 	return autograd.Const(y)
+}
+
+// store puts the key and value of a q|k|v row [3C] into layer l's cache,
+// sequence i, position pos.
+func (c *Cache) store(l, i, pos int, row []float32) {
+	d := c.c
+	at := (i*c.size + pos) * d
+	copy(c.k[l][at:at+d], row[d:2*d])
+	copy(c.v[l][at:at+d], row[2*d:])
+}
+
+// attendSeq returns the causal attention, computed on tp, of sequence i's t
+// queries q [T·C] over its cached keys and values at positions 0..tk−1.
+func (c *Cache) attendSeq(tp *autograd.Tape, l, i int, q []float32, t, tk, heads int, scale float32) []float32 {
+	d := c.c
+	kv := i * c.size * d
+	qi := autograd.Const(tensor.FromSlice(q, 1, t, d))
+	ki := autograd.Const(tensor.FromSlice(c.k[l][kv:kv+tk*d], 1, tk, d)) // (1, Tk, C)
+	vi := autograd.Const(tensor.FromSlice(c.v[l][kv:kv+tk*d], 1, tk, d))
+	return tp.Attention(qi, ki, vi, heads, autograd.AttentionOpts{Causal: true, Scale: scale}).Value.Data
 }
 
 // BatchBuffers holds the activations of StepBatch, which decodes one token for each
@@ -187,14 +199,8 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 		qkv := a.CAttn.Forward(tp, blk.Ln1.Forward(tp, x)).Value // [B, 1, 3C]
 		for i, c := range caches {
 			row := qkv.Data[i*3*d : (i+1)*3*d]
-			at, tk := c.n*d, c.n+1
-			copy(c.k[l][at:at+d], row[d:2*d])
-			copy(c.v[l][at:at+d], row[2*d:])
-			qi := autograd.Const(tensor.FromSlice(row[:d], 1, 1, d))
-			ki := autograd.Const(tensor.FromSlice(c.k[l][:tk*d], 1, tk, d))
-			vi := autograd.Const(tensor.FromSlice(c.v[l][:tk*d], 1, tk, d))
-			yi := tp.Attention(qi, ki, vi, a.Heads, autograd.AttentionOpts{Causal: true, Scale: a.Scale})
-			copy(y.Data[i*d:], yi.Value.Data)
+			c.store(l, 0, c.n, row)
+			copy(y.Data[i*d:], c.attendSeq(tp, l, 0, row[:d], 1, c.n+1, a.Heads, a.Scale))
 		}
 		x = tp.Add(x, a.CProj.Forward(tp, autograd.Const(y)))
 		x = tp.Add(x, blk.MLP.Forward(tp, blk.Ln2.Forward(tp, x)))
