@@ -40,9 +40,7 @@ func loadBERT(dir, command string) (*bert.Model, *tokenizer.Pipeline, error) {
 // sentence-transformers tokenizer.json pads every text to 128 tokens, which
 // bert.Batch would take for text).
 func encodeBERT(m *bert.Model, tok *tokenizer.Pipeline, lines []string) (ids, types []int, pad []bool, b, t int, err error) {
-	plain := *tok
-	plain.Padding, plain.Truncation = nil, nil
-	encs, err := plain.EncodeBatch(lines, true)
+	encs, err := truncatedOnly(tok, nil).EncodeBatch(lines, true)
 	if err != nil {
 		return nil, nil, nil, 0, 0, err
 	}
@@ -176,9 +174,7 @@ func encodeTexts(tok *tokenizer.Pipeline, texts []string, maxLen, first int) (id
 	if maxLen < 3 {
 		return nil, nil, fmt.Errorf("sequences of at most %d tokens cannot hold [CLS], a token and [SEP]", maxLen)
 	}
-	t := *tok
-	t.Truncation = &tokenizer.Truncation{MaxLength: maxLen, Strategy: "LongestFirst", Direction: "Right"}
-	t.Padding = nil
+	t := truncatedOnly(tok, &tokenizer.Truncation{MaxLength: maxLen, Strategy: "LongestFirst", Direction: "Right"})
 	for i, text := range texts {
 		var e *tokenizer.Encoding
 		if a, b, pair := strings.Cut(text, "\t"); pair {

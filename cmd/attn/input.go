@@ -15,6 +15,7 @@ import (
 
 	"github.com/attn-go/attn/model"
 	"github.com/attn-go/attn/model/transformer"
+	"github.com/attn-go/attn/tokenizer"
 )
 
 // modelDir returns the model folder dir names: dir itself when it holds a
@@ -131,4 +132,14 @@ func setFlags(fs *flag.FlagSet) map[string]bool {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	return set
+}
+
+// truncatedOnly returns a copy of tok that pads nothing and truncates as
+// trunc says (nil: not at all): a tokenizer file's own padding and
+// truncation are what transformers applies when a caller asks for them, and
+// pads left in would be taken for text.
+func truncatedOnly(tok *tokenizer.Pipeline, trunc *tokenizer.Truncation) *tokenizer.Pipeline {
+	t := *tok
+	t.Padding, t.Truncation = nil, trunc
+	return &t
 }

@@ -54,10 +54,7 @@ func loadSeq2Seq(dir string) (seq2seq, error) {
 		// Sequences are cut at 512 tokens (memory grows with their square),
 		// and a padding setting saved in tokenizer.json is HF's per-call
 		// option, not one for training pairs.
-		tok := *tm.tok
-		tok.Truncation = &tokenizer.Truncation{MaxLength: 512, Strategy: "LongestFirst", Direction: "Right"}
-		tok.Padding = nil
-		tm.tok = &tok
+		tm.tok = truncatedOnly(tm.tok, &tokenizer.Truncation{MaxLength: 512, Strategy: "LongestFirst", Direction: "Right"})
 		t := &t5Trainer{t5Model: tm, files: map[string][]byte{}}
 		// The tokenizer files go into every checkpoint; they are read now,
 		// as the folder they are in may be gone by then (a resumed run's

@@ -32,9 +32,8 @@ func loadT5(dir string) (*t5Model, error) {
 // beam search (beam 1 is greedy), at most maxNew tokens; it returns the
 // text and its number of tokens.
 func (tm *t5Model) answer(prompt string, beam, maxNew int) (string, int, error) {
-	plain := *tm.tok // the file's padding would put pads before </s>
-	plain.Padding, plain.Truncation = nil, nil
-	enc, err := plain.EncodeWith(prompt, nil, true) // T5's post-processor appends </s>
+	// The file's padding would put pads before </s>.
+	enc, err := truncatedOnly(tm.tok, nil).EncodeWith(prompt, nil, true) // T5's post-processor appends </s>
 	if err != nil {
 		return "", 0, fmt.Errorf("prompt: %w", err)
 	}

@@ -94,9 +94,7 @@ func (mt *mtModel) save(dir string) error {
 // encode tokenizes sentences (no special tokens), cutting each to fit the
 // model's positions.
 func (mt *mtModel) encode(lines []string) ([][]int, error) {
-	plain := *mt.tok // a tokenizer file's own padding would be kept as tokens
-	plain.Padding, plain.Truncation = nil, nil
-	encs, err := plain.EncodeBatch(lines, false)
+	encs, err := truncatedOnly(mt.tok, nil).EncodeBatch(lines, false)
 	if err != nil {
 		return nil, err
 	}
