@@ -175,12 +175,7 @@ func evalTexts(dir, file string, asJSON bool, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		b, _ := json.Marshal(map[string]any{"accuracy": acc, "loss": loss, "texts": len(ex)})
-		fmt.Fprintln(stdout, string(b))
-		return nil
-	}
-	fmt.Fprintf(stdout, "accuracy %.4f, loss %.4f nats/text over %d texts\n", acc, loss, len(ex))
+	reportAccuracy(stdout, asJSON, acc, loss, len(ex), "text")
 	return nil
 }
 

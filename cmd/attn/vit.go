@@ -267,11 +267,17 @@ func evalImages(model, dir string, asJSON bool, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		b, _ := json.Marshal(map[string]any{"accuracy": acc, "loss": loss, "images": len(ims)})
-		fmt.Fprintln(stdout, string(b))
-		return nil
-	}
-	fmt.Fprintf(stdout, "accuracy %.4f, loss %.4f nats/image over %d images\n", acc, loss, len(ims))
+	reportAccuracy(stdout, asJSON, acc, loss, len(ims), "image")
 	return nil
+}
+
+// reportAccuracy prints a classifier's evaluation over n items of a kind
+// ("text", "image"): a line, or a JSON object.
+func reportAccuracy(w io.Writer, asJSON bool, acc, loss float64, n int, unit string) {
+	if asJSON {
+		b, _ := json.Marshal(map[string]any{"accuracy": acc, "loss": loss, unit + "s": n})
+		fmt.Fprintln(w, string(b))
+		return
+	}
+	fmt.Fprintf(w, "accuracy %.4f, loss %.4f nats/%s over %d %ss\n", acc, loss, unit, n, unit)
 }
