@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -20,8 +21,10 @@ var ErrClosed = errors.New("generate: the batcher is closed")
 // (gpt.Model.StepBatch). A decoding step is bound by reading the weights,
 // which a step reads once for all its sequences, so eight callers are
 // served for little more than the price of one. A new caller's prompt runs
-// between two steps; a caller that leaves (emit returns false, or its
-// context ends) frees its place at the next step. Up to eight sequences a
+// between steps, a chunk of up to 256 positions between two steps, so that
+// a long prompt delays the others' next token by a chunk, not by the whole
+// prompt; a caller that leaves (emit returns false, or its context ends)
+// frees its place at the next step. Up to eight sequences a
 // step, the numbers, and so the tokens, are the same as Text's for each
 // caller alone.
 type Batcher struct {
@@ -33,8 +36,8 @@ type Batcher struct {
 	once sync.Once
 	err  error // why the loop failed, set before quit is closed
 
-	free      []*gpt.Cache // caches of finished sequences, reused
-	admitting *sequence    // the sequence whose prompt is running
+	free    []*gpt.Cache // caches of finished sequences, reused
+	waiting []*sequence  // sequences whose context is going into their cache, first come first
 
 	active, steps, tokens atomic.Int64 // for Stats
 }
@@ -137,8 +140,8 @@ func (b *Batcher) closedErr() error { return cmp.Or(b.err, ErrClosed) }
 // with each as it comes, and returns them. It waits for a place in the
 // batch, and returns ctx's error if ctx ends first or meanwhile.
 func (b *Batcher) Generate(ctx context.Context, prompt []int, maxNew int, s *Sampler, emit func(id int) bool) (out []int, err error) {
-	if len(prompt) == 0 {
-		return nil, errors.New("generate: the prompt has no tokens")
+	if err := checkPrompt(b.m, prompt); err != nil {
+		return nil, err
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
@@ -197,7 +200,8 @@ func (b *Batcher) Generate(ctx context.Context, prompt []int, maxNew int, s *Sam
 }
 
 // loop owns the model's caches: it takes in new sequences, runs their
-// prompts, and steps all of them together until each is done. A panic
+// prompts a chunk at a time, and steps all the others together until each
+// is done. A panic
 // (a bug) ends every sequence with an error and closes the Batcher rather
 // than the program.
 func (b *Batcher) loop() {
@@ -209,10 +213,7 @@ func (b *Batcher) loop() {
 			err = fmt.Errorf("generate: the batch failed: %v (%w)", r, ErrClosed)
 			b.once.Do(func() { b.err = err; close(b.quit) }) // written before quit closes, read after
 		}
-		if b.admitting != nil {
-			active = append(active, b.admitting)
-		}
-		for _, sq := range active {
+		for _, sq := range append(active, b.waiting...) {
 			sq.send(0, true, err)
 		}
 		b.active.Store(0)
@@ -221,10 +222,10 @@ func (b *Batcher) loop() {
 	for {
 		// Wait for work when there is none; otherwise take in whoever is
 		// waiting, as far as there is room.
-		if len(active) == 0 {
+		if len(active) == 0 && len(b.waiting) == 0 {
 			select {
 			case sq := <-b.join:
-				active = b.admit(active, sq)
+				b.admit(sq)
 			case <-b.quit:
 				return
 			}
@@ -235,13 +236,16 @@ func (b *Batcher) loop() {
 		default:
 		}
 	take:
-		for len(active) < b.max {
+		for len(active)+len(b.waiting) < b.max {
 			select {
 			case sq := <-b.join:
-				active = b.admit(active, sq)
+				b.admit(sq)
 			default:
 				break take
 			}
+		}
+		if sq := b.prefillNext(); sq != nil {
+			active = append(active, sq)
 		}
 		// Choose each sequence's next token; drop those that are done.
 		kept := active[:0]
@@ -268,29 +272,31 @@ func (b *Batcher) loop() {
 		clear(active[len(kept):])
 		active = kept
 		// A sequence whose window is full starts again from the last half
-		// of its context, alone, as Text does; the others step together.
+		// of its context, which waits its turn like a prompt, as Text
+		// does; the others step together.
 		var caches []*gpt.Cache
 		var ids []int
-		stepping := active[:0:0]
+		kept = active[:0]
 		for _, sq := range active {
 			if sq.cache.Len() == b.m.Cfg.NPositions {
 				sq.tokens = sq.tokens[len(sq.tokens)-b.m.Cfg.NPositions/2:]
 				sq.cache.Reset()
-				b.prefill(sq)
+				b.waiting = append(b.waiting, sq)
 				continue
 			}
-			stepping = append(stepping, sq)
+			kept = append(kept, sq)
 			caches = append(caches, sq.cache)
 			ids = append(ids, sq.tokens[len(sq.tokens)-1])
 		}
-		if len(caches) == 0 {
-			active = b.dropFailed(active)
+		clear(active[len(kept):])
+		active = kept
+		if len(active) == 0 {
 			continue
 		}
 		logits, err := b.m.StepBatch(bt, caches, ids)
 		b.steps.Add(1)
 		v := b.m.Cfg.VocabSize
-		for i, sq := range stepping {
+		for i, sq := range active {
 			if err != nil {
 				sq.failed = err
 				continue
@@ -301,36 +307,61 @@ func (b *Batcher) loop() {
 	}
 }
 
-// admit runs a new sequence's prompt and adds it to active (or ends it, if
-// the prompt fails).
-func (b *Batcher) admit(active []*sequence, sq *sequence) []*sequence {
-	b.admitting = sq // for the loop's recover, should the prompt panic
-	b.active.Add(1)  // finish takes it off
+// admit gives a new sequence a cache and puts it in the queue of contexts
+// to run.
+func (b *Batcher) admit(sq *sequence) {
+	b.active.Add(1) // finish takes it off
 	if n := len(b.free); n > 0 {
 		sq.cache, b.free = b.free[n-1], b.free[:n-1]
 		sq.cache.Reset()
 	} else {
 		sq.cache = b.m.NewCache(1)
 	}
-	b.prefill(sq)
-	b.admitting = nil
-	if sq.failed != nil {
-		b.finish(sq, sq.failed)
-		return active
-	}
-	return append(active, sq)
+	b.waiting = append(b.waiting, sq)
 }
 
-// prefill runs the sequence's context through its (empty) cache and keeps
-// the last position's logits.
-func (b *Batcher) prefill(sq *sequence) {
-	logits, err := b.m.StepLast(sq.cache, sq.tokens, 1)
+// prefillNext ends the waiting sequences whose callers have gone, then runs
+// the next chunk of the first one's context through its cache. Once the
+// whole context is in, it takes the sequence off the queue and returns it,
+// with the last position's logits.
+func (b *Batcher) prefillNext() *sequence {
+	kept := b.waiting[:0]
+	for _, sq := range b.waiting {
+		if sq.left.Load() {
+			b.finish(sq, nil)
+			continue
+		}
+		if err := sq.ctx.Err(); err != nil {
+			b.finish(sq, err)
+			continue
+		}
+		kept = append(kept, sq)
+	}
+	clear(b.waiting[len(kept):])
+	b.waiting = kept
+	if len(b.waiting) == 0 {
+		return nil
+	}
+	sq := b.waiting[0]
+	done := sq.cache.Len()
+	logits, err := b.m.StepLast(sq.cache, sq.tokens[done:done+chunkAt(done, len(sq.tokens))], 1)
+	if afterChunk != nil {
+		afterChunk(b)
+	}
+	if err == nil && sq.cache.Len() < len(sq.tokens) {
+		return nil // more to come after the next step
+	}
+	b.waiting = slices.Delete(b.waiting, 0, 1)
 	if err != nil {
-		sq.failed = err
-		return
+		b.finish(sq, err)
+		return nil
 	}
 	sq.logits = append(sq.logits[:0], logits.Data...)
+	return sq
 }
+
+// afterChunk, when set (by tests), is called after each chunk of a prompt.
+var afterChunk func(*Batcher)
 
 // dropFailed ends the sequences whose step failed.
 func (b *Batcher) dropFailed(active []*sequence) []*sequence {

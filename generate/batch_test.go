@@ -58,8 +58,19 @@ func batchCases(n int) []batchCase {
 // TestBatcherMatchesText runs callers concurrently, more than the batch
 // holds, with prompts of different lengths (some past the window) and
 // generations that slide the window, and checks that each gets exactly
-// the tokens Text gives it alone, emitted in order.
+// the tokens Text gives it alone, emitted in order, with prompts run whole
+// and in chunks.
 func TestBatcherMatchesText(t *testing.T) {
+	for _, chunk := range []int{256, 4} { // prompts of 1 to 17 tokens run whole, or in chunks
+		t.Run(fmt.Sprintf("chunk=%d", chunk), func(t *testing.T) {
+			defer func(was int) { prefillChunk = was }(prefillChunk)
+			prefillChunk = chunk
+			batcherMatchesText(t)
+		})
+	}
+}
+
+func batcherMatchesText(t *testing.T) {
 	m := batchModel(t)
 	cases := batchCases(10)
 	want := make([][]int, len(cases))
@@ -313,4 +324,164 @@ func TestEndOfText(t *testing.T) {
 	if got, err := b.Generate(context.Background(), []int{3, 4}, 8, &Sampler{}, nil); err != nil || !slices.Equal(got, want) {
 		t.Errorf("Batcher: %v, %v; want %v", got, err, want)
 	}
+}
+
+// TestChunkAt: a context is cut into the fewest chunks of at most
+// prefillChunk positions, their lengths differing by at most one.
+func TestChunkAt(t *testing.T) {
+	defer func(was int) { prefillChunk = was }(prefillChunk)
+	for _, chunk := range []int{1, 4, 7, 256} {
+		prefillChunk = chunk
+		for n := 1; n <= 600; n++ {
+			var lens []int
+			for done := 0; done < n; done += lens[len(lens)-1] {
+				lens = append(lens, chunkAt(done, n))
+			}
+			lo, hi := slices.Min(lens), slices.Max(lens)
+			if len(lens) != (n+chunk-1)/chunk || hi > chunk || hi-lo > 1 || lo < 1 {
+				t.Fatalf("chunk %d, n %d: cut into %v", chunk, n, lens)
+			}
+		}
+	}
+}
+
+// TestBatcherPrefillInterleaves: while a new caller's long prompt runs, a
+// chunk at a time, the batch goes on decoding the other callers between
+// its chunks, and the new caller still gets Text's tokens.
+func TestBatcherPrefillInterleaves(t *testing.T) {
+	m, err := gpt.New(gpt.Config{VocabSize: 23, NPositions: 64, NEmbd: 16, NLayer: 2, NHead: 2, Eps: 1e-5}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(was int) { prefillChunk = was }(prefillChunk)
+	prefillChunk = 4
+	long := []int{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7} // 4 chunks: 4, 4, 3, 3
+	want, err := Text(m, long, 5, &Sampler{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []int64 // the decoding steps run before each chunk ended
+	afterChunk = func(b *Batcher) { steps = append(steps, b.steps.Load()) }
+	defer func() { afterChunk = nil }()
+	b := NewBatcher(m, 4)
+	defer b.Close()
+	decoding := make(chan bool)
+	stop := make(chan bool)
+	var wg sync.WaitGroup
+	wg.Go(func() { // decodes until the long prompt's caller is done
+		n := 0
+		b.Generate(context.Background(), []int{1}, 40, &Sampler{}, func(int) bool {
+			if n++; n == 1 {
+				close(decoding)
+			}
+			select {
+			case <-stop:
+				return false
+			default:
+				return true
+			}
+		})
+	})
+	<-decoding
+	got, err := b.Generate(context.Background(), long, 5, &Sampler{}, nil)
+	close(stop)
+	wg.Wait()
+	b.Close()
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("the long prompt's caller: %v, %v; Text alone gives %v", got, err, want)
+	}
+	// steps[0] is the short prompt's one chunk.
+	if len(steps) != 5 {
+		t.Fatalf("%d chunks ran (decoding steps before each: %v); want 1 for the short prompt and 4 for the long one", len(steps), steps)
+	}
+	for i := 2; i < len(steps); i++ {
+		if steps[i] <= steps[i-1] {
+			t.Errorf("no decoding step between chunks %d and %d of the long prompt (steps before each: %v)", i-1, i, steps[1:])
+		}
+	}
+}
+
+// BenchmarkBatcherLongPrompt measures what a long prompt costs the callers
+// already decoding: four callers generate with a GPT-2-shaped model (124M,
+// random weights) while a fifth arrives with a 1,000-token prompt. It
+// reports the longest wait between two tokens of the four from the prompt's
+// arrival until each has had two more tokens after it (stall-ms), and the
+// new caller's time to its first token (first-ms), with prompts run in
+// chunks (the default) and whole (as before chunks). A first round, not
+// counted, warms the caches:
+//
+//	go test ./generate -run '^$' -bench LongPrompt -benchtime 3x
+func BenchmarkBatcherLongPrompt(b *testing.B) {
+	m, err := gpt.New(gpt.Config{VocabSize: 50257, NPositions: 1024, NEmbd: 768, NLayer: 12, NHead: 12, Eps: 1e-5}, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	long := make([]int, 1000)
+	for i := range long {
+		long[i] = (i * 7919) % 50257
+	}
+	for _, chunk := range []int{256, 1024} {
+		b.Run(fmt.Sprintf("chunk=%d", chunk), func(b *testing.B) {
+			defer func(was int) { prefillChunk = was }(prefillChunk)
+			prefillChunk = chunk
+			bt := NewBatcher(m, 8)
+			defer bt.Close()
+			var stall, first time.Duration
+			for round := range b.N + 1 {
+				s, f := longPromptRound(b, bt, long)
+				if round > 0 {
+					stall, first = stall+s, first+f
+				}
+			}
+			b.ReportMetric(float64(stall.Milliseconds())/float64(b.N), "stall-ms")
+			b.ReportMetric(float64(first.Milliseconds())/float64(b.N), "first-ms")
+		})
+	}
+}
+
+// longPromptRound runs one round of BenchmarkBatcherLongPrompt.
+func longPromptRound(b *testing.B, bt *Batcher, long []int) (stall, first time.Duration) {
+	var mu sync.Mutex
+	arrived, answered := false, false
+	var started, after, wg sync.WaitGroup
+	for i := range 4 {
+		started.Add(1)
+		after.Add(1)
+		wg.Go(func() {
+			n, since, last := 0, 0, time.Now()
+			bt.Generate(context.Background(), []int{i + 1}, 1000, &Sampler{}, func(int) bool {
+				now := time.Now()
+				mu.Lock()
+				defer mu.Unlock()
+				if arrived && since < 2 {
+					stall = max(stall, now.Sub(last))
+				}
+				if answered {
+					if since++; since == 2 {
+						after.Done()
+					}
+				}
+				if n++; n == 2 {
+					started.Done()
+				}
+				last = now
+				return since < 2
+			})
+		})
+	}
+	started.Wait()
+	mu.Lock()
+	arrived = true
+	mu.Unlock()
+	t0 := time.Now()
+	if _, err := bt.Generate(context.Background(), long, 1, &Sampler{}, nil); err != nil {
+		b.Fatal(err)
+	}
+	first = time.Since(t0)
+	mu.Lock()
+	answered = true
+	mu.Unlock()
+	after.Wait()
+	wg.Wait()
+	return stall, first
 }
