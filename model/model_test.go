@@ -26,6 +26,8 @@ func TestLoadPicksTheArchitecture(t *testing.T) {
 	for _, tc := range []struct{ dir, want string }{
 		{filepath.Join(hfDir, "gpt2-tiny"), "*gpt.Model"},
 		{filepath.Join(hfDir, "bert-tiny-sharded"), "*bert.Model"},
+		{filepath.Join(hfDir, "roberta-tiny"), "*bert.Model"},
+		{filepath.Join(hfDir, "xlm-roberta-tiny"), "*bert.Model"},
 		{filepath.Join(hfDir, "t5-tiny"), "*t5.Model"},
 		{filepath.Join(hfDir, "flan-t5-tiny"), "*t5.Model"},
 		{filepath.Join(hfDir, "marian-tiny"), "*marian.Model"},

@@ -56,8 +56,8 @@ func (j *TextJob) Check() error {
 			switch {
 			case e.Label < 0 || e.Label >= j.Model.Labels():
 				return fmt.Errorf("train: %s text %d has label %d; the classifier has %d", set.name, i+1, e.Label, j.Model.Labels())
-			case len(e.IDs) == 0 || len(e.IDs) > j.Model.Cfg.MaxPositions || len(e.Types) != len(e.IDs):
-				return fmt.Errorf("train: %s text %d has %d tokens (%d types); the model takes 1 to %d", set.name, i+1, len(e.IDs), len(e.Types), j.Model.Cfg.MaxPositions)
+			case len(e.IDs) == 0 || len(e.IDs) > j.Model.Cfg.MaxLen() || len(e.Types) != len(e.IDs):
+				return fmt.Errorf("train: %s text %d has %d tokens (%d types); the model takes 1 to %d", set.name, i+1, len(e.IDs), len(e.Types), j.Model.Cfg.MaxLen())
 			}
 		}
 	}

@@ -16,7 +16,7 @@ import (
 // loadBERT loads a BERT folder (HuggingFace layout) and its WordPiece
 // tokenizer (tokenizer.json or vocab.txt).
 func loadBERT(dir, command string) (*bert.Model, *tokenizer.Pipeline, error) {
-	dir, _, err := modelOfType(dir, command, "bert")
+	dir, _, err := modelOfType(dir, command, "bert") // RoBERTa and XLM-R too
 	if err != nil {
 		return nil, nil, err
 	}
@@ -46,8 +46,8 @@ func encodeBERT(m *bert.Model, tok *tokenizer.Pipeline, lines []string) (ids, ty
 	}
 	seqs := make([][]int, len(encs))
 	for i, e := range encs {
-		if len(e.IDs) > m.Cfg.MaxPositions {
-			return nil, nil, nil, 0, 0, fmt.Errorf("line %d has %d tokens; the model takes at most %d", i+1, len(e.IDs), m.Cfg.MaxPositions)
+		if len(e.IDs) > m.Cfg.MaxLen() {
+			return nil, nil, nil, 0, 0, fmt.Errorf("line %d has %d tokens; the model takes at most %d", i+1, len(e.IDs), m.Cfg.MaxLen())
 		}
 		seqs[i] = e.IDs
 	}
@@ -84,7 +84,7 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	}
 	pool := bert.Pooling(*pooling)
 	if pool == "" {
-		pool = map[string]bert.Pooling{"bert": bert.PoolMean, "vit": bert.PoolCLS, "deit": bert.PoolCLS}[typ]
+		pool = map[string]bert.Pooling{"bert": bert.PoolMean, "vit": bert.PoolCLS, "deit": bert.PoolCLS}[family(typ)]
 	}
 	if pool != bert.PoolCLS && pool != bert.PoolMean {
 		return fmt.Errorf("--pooling %q: want cls or mean", *pooling)
@@ -127,15 +127,24 @@ func runFillMask(args []string, stdout, stderr io.Writer) error {
 	}
 	text := strings.Join(fs.Args(), " ")
 	if text == "" {
-		return errors.New(`usage: attn fill-mask --model DIR "Paris is the [MASK] of France."`)
+		return errors.New(`usage: attn fill-mask --model DIR "Paris is the [MASK] of France." (<mask> for a RoBERTa; either is taken)`)
 	}
 	m, tok, err := loadBERT(*model, "fill-mask")
 	if err != nil {
 		return err
 	}
-	maskID, ok := tok.TokenToID("[MASK]")
+	// BERT's mask token is [MASK], RoBERTa's <mask>; a text written with
+	// the other one's is read as meaning the model's.
+	mask, other := "[MASK]", "<mask>"
+	maskID, ok := tok.TokenToID(mask)
 	if !ok {
-		return errors.New("the tokenizer has no [MASK] token")
+		mask, other = other, mask
+		if maskID, ok = tok.TokenToID(mask); !ok {
+			return errors.New("the tokenizer has no [MASK] or <mask> token")
+		}
+	}
+	if !strings.Contains(text, mask) {
+		text = strings.ReplaceAll(text, other, mask)
 	}
 	ids, types, pad, b, t, err := encodeBERT(m, tok, []string{text})
 	if err != nil {
@@ -158,7 +167,7 @@ func runFillMask(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if !found {
-		return errors.New("the text has no [MASK]")
+		return fmt.Errorf("the text has no %s", mask)
 	}
 	return nil
 }
@@ -212,7 +221,7 @@ func classifyTexts(m *bert.Model, tok *tokenizer.Pipeline, texts []string, k, fi
 	var out [][]label
 	for lo := 0; lo < len(texts); lo += 32 {
 		part := texts[lo:min(lo+32, len(texts))]
-		seqs, types, err := encodeTexts(tok, part, m.Cfg.MaxPositions, first+lo)
+		seqs, types, err := encodeTexts(tok, part, m.Cfg.MaxLen(), first+lo)
 		if err != nil {
 			return nil, err
 		}

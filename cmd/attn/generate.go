@@ -319,7 +319,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	switch typ {
+	switch family(typ) {
 	case "vit", "deit":
 		return evalImages(dir, *file, *asJSON, stdout)
 	case "bert":

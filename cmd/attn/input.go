@@ -76,6 +76,16 @@ var usesOf = map[string]string{
 	"deit": "attn classify, attn eval, attn serve, attn train --preset images --model",
 }
 
+// family returns the architecture package's name for a model_type: "bert"
+// for RoBERTa and XLM-R, which the bert package runs (the same encoder with
+// positions of its own and its own heads), the model_type itself otherwise.
+func family(typ string) string {
+	if typ == "roberta" || typ == "xlm-roberta" {
+		return "bert"
+	}
+	return typ
+}
+
 // modelOfType resolves dir (see modelDir) and returns it with its
 // model_type, which must be one of accept: the command (e.g. "generate")
 // fails otherwise, naming the commands that do run that model.
@@ -88,11 +98,15 @@ func modelOfType(dir, command string, accept ...string) (string, string, error) 
 	if err != nil {
 		return "", "", err
 	}
-	if slices.Contains(accept, typ) {
+	if slices.Contains(accept, family(typ)) {
 		return dir, typ, nil
 	}
-	msg := fmt.Sprintf("%s is a %s model; attn %s runs %s models", dir, typ, command, strings.Join(accept, ", "))
-	if uses := usesOf[typ]; uses != "" {
+	names := slices.Clone(accept)
+	if i := slices.Index(names, "bert"); i >= 0 {
+		names = slices.Insert(names, i+1, "roberta", "xlm-roberta")
+	}
+	msg := fmt.Sprintf("%s is a %s model; attn %s runs %s models", dir, typ, command, strings.Join(names, ", "))
+	if uses := usesOf[family(typ)]; uses != "" {
 		msg += " (use " + uses + ")"
 	}
 	return "", "", errors.New(msg)

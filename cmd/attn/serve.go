@@ -86,7 +86,7 @@ func (s *server) endpoint() string {
 	case s.bert != nil && s.bert.Labels() > 0:
 		return "/v1/classify"
 	}
-	return endpoints[s.typ]
+	return endpoints[family(s.typ)]
 }
 
 // newServer loads the model in dir; a GPT decodes up to batch generations
@@ -97,7 +97,7 @@ func newServer(dir string, batch int) (*server, error) {
 		return nil, err
 	}
 	s := &server{typ: typ, dir: dir, metrics: newMetrics()}
-	switch typ {
+	switch family(typ) {
 	case "gpt2":
 		if s.lm, s.lmTok, err = loadLM(dir, "serve"); err == nil {
 			s.batcher = generate.NewBatcher(s.lm, batch)

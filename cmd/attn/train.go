@@ -62,7 +62,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			preset, args = "images", append([]string{"--preset", "images"}, args...)
 		case src || typ == transformer.ModelType || typ == "t5" || typ == "mt5":
 			preset = "multi30k-de-en"
-		case typ == "bert":
+		case family(typ) == "bert":
 			return runTrainText(args, stdout, stderr)
 		}
 	}

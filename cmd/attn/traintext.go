@@ -167,7 +167,7 @@ func evalTexts(dir, file string, asJSON bool, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ex, err := textExamples(tok, set, classifierIDs(m), m.Cfg.MaxPositions, file)
+	ex, err := textExamples(tok, set, classifierIDs(m), m.Cfg.MaxLen(), file)
 	if err != nil {
 		return err
 	}
@@ -424,7 +424,7 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "a new classifier for %d labels: %s\n", len(names), strings.Join(names, ", "))
 	}
-	cut := min(job.MaxLen, m.Cfg.MaxPositions)
+	cut := min(job.MaxLen, m.Cfg.MaxLen())
 	trainEx, err := textExamples(tok, trainTexts, ids, cut, job.Data)
 	if err != nil {
 		return err
@@ -433,7 +433,7 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	files, err := tokenizerFiles(tok, *from, m.Cfg.MaxPositions)
+	files, err := tokenizerFiles(tok, *from, m.Cfg.MaxLen())
 	if err != nil {
 		return err
 	}

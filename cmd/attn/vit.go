@@ -213,7 +213,7 @@ func runClassify(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if typ == "bert" {
+	if family(typ) == "bert" {
 		return runClassifyText(dir, fs.Args(), *topK, *batch, *asJSON, stdout)
 	}
 	if fs.NArg() == 0 {

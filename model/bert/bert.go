@@ -3,7 +3,10 @@
 // GELU feed-forward net, each followed by LayerNorm(x + sublayer(x)), a
 // tanh pooler over the first token and the masked-LM head. Parameter names
 // and semantics are HuggingFace's BertModel and BertForPreTraining's (see
-// modeling_bert.py), so their checkpoints load.
+// modeling_bert.py), so their checkpoints load. RoBERTa (Liu et al. 2019)
+// and XLM-RoBERTa are the same encoder with positions counted from
+// pad_token_id+1 and heads of their own (modeling_roberta.py); their
+// checkpoints load into the same Model.
 package bert
 
 import (
@@ -82,25 +85,47 @@ type MLMHead struct {
 	Bias      *autograd.Var `attn:"bias"`           // [V]
 }
 
+// RobertaHead is RoBERTa's masked-LM head (RobertaLMHead, lm_head):
+// logits = layer_norm(gelu(dense(h)))·Eᵀ + bias, with the exact GELU
+// whatever hidden_act says, E the word embeddings when tied.
+type RobertaHead struct {
+	Dense     *nn.Linear    `attn:"dense"`
+	LayerNorm *nn.LayerNorm `attn:"layer_norm"`
+	Decoder   *autograd.Var `attn:"decoder.weight"` // [V, C]; nil when tied to the word embeddings
+	Bias      *autograd.Var `attn:"bias"`           // [V]
+}
+
+// RobertaClassifier is RoBERTa's sequence classifier
+// (RobertaClassificationHead): out_proj(tanh(dense(h[:, 0]))), with dropout
+// before each dense in training. RoBERTa's classifiers have no pooler.
+type RobertaClassifier struct {
+	Dense   *nn.Linear `attn:"dense"`
+	OutProj *nn.Linear `attn:"out_proj"`
+}
+
 // Model is BERT with its optional pooler, masked-LM head and sequence
-// classifier. Its parameter names are HF's without the "bert." prefix of
-// the task classes.
+// classifier, or a RoBERTa (Cfg.Type "roberta" or "xlm-roberta") with
+// RoBERTa's heads in place of BERT's. Its parameter names are HF's without
+// the "bert." or "roberta." prefix of the task classes.
 type Model struct {
 	Cfg        Config
 	Embeddings *Embeddings `attn:"embeddings"`
 	Encoder    *Encoder    `attn:"encoder"`
 	Pooler     *Dense      `attn:"pooler"`          // nil when the checkpoint has none
-	Head       *MLMHead    `attn:"cls.predictions"` // nil when the checkpoint has none
+	Head       *MLMHead    `attn:"cls.predictions"` // BERT's; nil when the checkpoint has none
 	// Classifier maps the pooled output to label logits
 	// (BertForSequenceClassification); nil when the checkpoint has none.
 	Classifier *nn.Linear `attn:"classifier"`
+
+	RobertaHead       *RobertaHead       `attn:"lm_head"`    // RoBERTa's masked-LM head, or nil
+	RobertaClassifier *RobertaClassifier `attn:"classifier"` // RoBERTa's classifier, or nil
 }
 
 // Parts says which optional parts a model has.
 type Parts struct {
 	Pooler bool // BertModel and BertForPreTraining have one, BertForMaskedLM not
-	Head   bool // the masked-LM head (cls.predictions)
-	Labels int  // outputs of a sequence classifier (which needs the pooler); 0 for none
+	Head   bool // the masked-LM head (BERT's cls.predictions, RoBERTa's lm_head)
+	Labels int  // outputs of a sequence classifier (BERT's needs the pooler); 0 for none
 }
 
 // New returns a model with HF's initialisation: weights and embeddings
@@ -113,7 +138,7 @@ func newModel(c Config, parts Parts, rng *tensor.RNG) (*Model, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if parts.Labels < 0 || parts.Labels > 0 && !parts.Pooler {
+	if parts.Labels < 0 || parts.Labels > 0 && !parts.Pooler && !c.roberta() {
 		return nil, fmt.Errorf("bert: a classifier of %d labels needs the pooler (pooler %v)", parts.Labels, parts.Pooler)
 	}
 	if err := c.Labels.Check(parts.Labels); parts.Labels > 0 && err != nil {
@@ -146,19 +171,31 @@ func newModel(c Config, parts Parts, rng *tensor.RNG) (*Model, error) {
 	if parts.Pooler {
 		m.Pooler = &Dense{Dense: linear(d, d)}
 	}
-	if parts.Labels > 0 {
+	switch {
+	case parts.Labels > 0 && c.roberta():
+		m.RobertaClassifier = &RobertaClassifier{Dense: linear(d, d), OutProj: linear(d, parts.Labels)}
+	case parts.Labels > 0:
 		m.Classifier = linear(d, parts.Labels)
 	}
-	if parts.Head {
-		m.Head = &MLMHead{
-			Transform: &Transform{Dense: linear(d, d), LayerNorm: norm()},
-			Bias:      w.Fill(0, c.VocabSize),
-		}
-		if !c.Tied {
-			m.Head.Decoder = w.Normal(std, c.VocabSize, d)
-		}
+	var decoder *autograd.Var
+	if parts.Head && !c.Tied {
+		decoder = w.Normal(std, c.VocabSize, d)
+	}
+	switch {
+	case parts.Head && c.roberta():
+		m.RobertaHead = &RobertaHead{Dense: linear(d, d), LayerNorm: norm(), Decoder: decoder, Bias: w.Fill(0, c.VocabSize)}
+	case parts.Head:
+		m.Head = &MLMHead{Transform: &Transform{Dense: linear(d, d), LayerNorm: norm()}, Decoder: decoder, Bias: w.Fill(0, c.VocabSize)}
 	}
 	return m, nil
+}
+
+// hasHead reports whether the model has a masked-LM head.
+func (m *Model) hasHead() bool { return m.Head != nil || m.RobertaHead != nil }
+
+// hasClassifier reports whether the model has a sequence classifier.
+func (m *Model) hasClassifier() bool {
+	return m.RobertaClassifier != nil || m.Classifier != nil && m.Pooler != nil
 }
 
 // Params lists the parameters under HF's names without "bert.".
@@ -170,6 +207,8 @@ func (m *Model) checkInputs(ids, typeIDs []int, pad []bool, b, t int) error {
 	switch {
 	case b <= 0 || t <= 0 || len(ids) != b*t:
 		return fmt.Errorf("bert: %d token ids are not B=%d × T=%d", len(ids), b, t)
+	case t > c.MaxLen() && c.roberta():
+		return fmt.Errorf("bert: sequence length %d exceeds the %d positions of max_position_embeddings %d after RoBERTa's offset of pad_token_id+1", t, c.MaxLen(), c.MaxPositions)
 	case t > c.MaxPositions:
 		return fmt.Errorf("bert: sequence length %d exceeds max_position_embeddings %d", t, c.MaxPositions)
 	case typeIDs != nil && len(typeIDs) != b*t:
@@ -203,17 +242,21 @@ func (m *Model) Forward(tp *autograd.Tape, ids, typeIDs []int, pad []bool, b, t 
 	if typeIDs == nil {
 		typeIDs = make([]int, b*t)
 	}
-	pos := make([]int, t)
-	for i := range pos {
-		pos[i] = i
-	}
 	c, e := m.Cfg, m.Embeddings
 	act, err := c.activation()
 	if err != nil {
 		return nil, err
 	}
-	x := e.Word.Forward(tp, ids, b, t)                                                // (B, T, C)
-	x = tp.Add(x, tp.Embedding(e.Position.Weight, pos, 1))                            // + (T, C)
+	x := e.Word.Forward(tp, ids, b, t) // (B, T, C)
+	if c.roberta() {
+		x = tp.Add(x, tp.Reshape(tp.Embedding(e.Position.Weight, robertaPositions(ids, b, t, c.PadID), 1), b, t, -1)) // + (B, T, C)
+	} else {
+		pos := make([]int, t)
+		for i := range pos {
+			pos[i] = i
+		}
+		x = tp.Add(x, tp.Embedding(e.Position.Weight, pos, 1)) // + (T, C)
+	}
 	x = tp.Add(x, tp.Reshape(tp.Embedding(e.TokenType.Weight, typeIDs, 1), b, t, -1)) // + (B, T, C)
 	x = tp.Dropout(e.LayerNorm.Forward(tp, x), c.Dropout)
 	opts := autograd.AttentionOpts{KeyPad: pad, Dropout: c.AttnDropout}
@@ -227,23 +270,64 @@ func (m *Model) Forward(tp *autograd.Tape, ids, typeIDs []int, pad []bool, b, t 
 	return x, nil
 }
 
+// robertaPositions returns RoBERTa's position ids for B sequences of T
+// tokens (HF's create_position_ids_from_input_ids): a token that is not
+// padding gets pad + its 1-based rank among those, padding gets pad. They
+// come from the ids, not from a padding mask, as in HF.
+func robertaPositions(ids []int, b, t, pad int) []int {
+	pos := make([]int, b*t)
+	for i := range b {
+		n := 0
+		for j := range t {
+			pos[i*t+j] = pad
+			if ids[i*t+j] != pad {
+				n++
+				pos[i*t+j] = pad + n
+			}
+		}
+	}
+	return pos
+}
+
 // Logits returns the masked-LM head's logits [B, T, V] for hidden states
 // [B, T, C]; it is an error if the checkpoint had no head.
 func (m *Model) Logits(tp *autograd.Tape, hidden *autograd.Var) (*autograd.Var, error) {
-	if m.Head == nil {
-		return nil, fmt.Errorf("bert: the model has no masked-LM head (cls.predictions)")
+	if !m.hasHead() {
+		return nil, m.noHead()
 	}
-	act, err := m.Cfg.activation()
-	if err != nil {
-		return nil, err
+	var h, w, bias *autograd.Var
+	if r := m.RobertaHead; r != nil {
+		h = r.LayerNorm.Forward(tp, nn.GELU.Apply(tp, r.Dense.Forward(tp, hidden)))
+		w, bias = r.Decoder, r.Bias
+	} else {
+		act, err := m.Cfg.activation()
+		if err != nil {
+			return nil, err
+		}
+		tr := m.Head.Transform
+		h = tr.LayerNorm.Forward(tp, act.Apply(tp, tr.Dense.Forward(tp, hidden)))
+		w, bias = m.Head.Decoder, m.Head.Bias
 	}
-	tr := m.Head.Transform
-	h := tr.LayerNorm.Forward(tp, act.Apply(tp, tr.Dense.Forward(tp, hidden)))
-	w := m.Head.Decoder
 	if w == nil {
 		w = m.Embeddings.Word.Weight
 	}
-	return tp.Linear(h, w, m.Head.Bias), nil
+	return tp.Linear(h, w, bias), nil
+}
+
+// noHead is the error of asking for masked-LM logits without a head.
+func (m *Model) noHead() error {
+	if m.Cfg.roberta() {
+		return fmt.Errorf("bert: the model has no masked-LM head (lm_head)")
+	}
+	return fmt.Errorf("bert: the model has no masked-LM head (cls.predictions)")
+}
+
+// noClassifier is the error of asking for class logits without a classifier.
+func (m *Model) noClassifier() error {
+	if m.Cfg.roberta() {
+		return fmt.Errorf("bert: the model has no sequence classifier (classifier.dense and classifier.out_proj)")
+	}
+	return fmt.Errorf("bert: the model has no sequence classifier (classifier and pooler)")
 }
 
 // Encode runs the encoder without recording a tape and returns the last
@@ -279,10 +363,13 @@ func (m *Model) Encode(ids, typeIDs []int, pad []bool, b, t int) (hidden, pooled
 
 // Labels returns the number of classifier outputs, 0 without a classifier.
 func (m *Model) Labels() int {
-	if m.Classifier == nil {
-		return 0
+	switch {
+	case m.RobertaClassifier != nil:
+		return m.RobertaClassifier.OutProj.Weight.Value.Shape[0]
+	case m.Classifier != nil:
+		return m.Classifier.Weight.Value.Shape[0]
 	}
-	return m.Classifier.Weight.Value.Shape[0]
+	return 0
 }
 
 // ReplaceClassifier gives the model a new single-label classifier for
@@ -290,22 +377,34 @@ func (m *Model) Labels() int {
 // weights from N(0, initializer_range²), biases 0. This is how a pretrained
 // BERT becomes a BertForSequenceClassification to fine-tune, which has no
 // masked-LM head: the head goes.
+// A RoBERTa gets RoBERTa's classifier and drops its pooler, which
+// RobertaForSequenceClassification does not have.
 func (m *Model) ReplaceClassifier(labels []string, seed uint64) {
-	m.Head, m.Cfg.ProblemType = nil, ""
+	m.Head, m.RobertaHead, m.Cfg.ProblemType = nil, nil, ""
 	w, d, std := hf.Init{RNG: tensor.NewRNG(seed)}, m.Cfg.Hidden, float64(m.Cfg.InitRange)
+	m.Cfg.Labels = hf.LabelsOf(labels)
+	if m.Cfg.roberta() {
+		m.Pooler = nil
+		m.RobertaClassifier = &RobertaClassifier{
+			Dense:   &nn.Linear{Weight: w.Normal(std, d, d), Bias: w.Fill(0, d)},
+			OutProj: &nn.Linear{Weight: w.Normal(std, len(labels), d), Bias: w.Fill(0, len(labels))},
+		}
+		return
+	}
 	if m.Pooler == nil {
 		m.Pooler = &Dense{Dense: &nn.Linear{Weight: w.Normal(std, d, d), Bias: w.Fill(0, d)}}
 	}
 	m.Classifier = &nn.Linear{Weight: w.Normal(std, len(labels), d), Bias: w.Fill(0, len(labels))}
-	m.Cfg.Labels = hf.LabelsOf(labels)
 }
 
 // ClassLogits returns the sequence classifier's logits [B, labels]:
 // classifier(dropout(tanh(pooler(hidden[:, 0])))), hidden the last hidden
-// state [B, T, C], as BertForSequenceClassification computes them.
+// state [B, T, C], as BertForSequenceClassification computes them;
+// RoBERTa's out_proj(dropout(tanh(dense(dropout(hidden[:, 0])))), as
+// RobertaClassificationHead does.
 func (m *Model) ClassLogits(tp *autograd.Tape, hidden *autograd.Var) (*autograd.Var, error) {
-	if m.Classifier == nil || m.Pooler == nil {
-		return nil, fmt.Errorf("bert: the model has no sequence classifier (classifier and pooler)")
+	if !m.hasClassifier() {
+		return nil, m.noClassifier()
 	}
 	b, t := hidden.Value.Shape[0], hidden.Value.Shape[1]
 	first := make([]int, b) // row b·T of hidden viewed as [B·T, C]
@@ -313,15 +412,20 @@ func (m *Model) ClassLogits(tp *autograd.Tape, hidden *autograd.Var) (*autograd.
 		first[i] = i * t
 	}
 	h := tp.Embedding(tp.Reshape(hidden, b*t, -1), first, 1) // (B, C)
+	p := m.Cfg.classifierDropout()
+	if r := m.RobertaClassifier; r != nil {
+		h = tp.Tanh(r.Dense.Forward(tp, tp.Dropout(h, p)))
+		return r.OutProj.Forward(tp, tp.Dropout(h, p)), nil
+	}
 	pooled := tp.Tanh(tp.Linear(h, m.Pooler.Dense.Weight, m.Pooler.Dense.Bias))
-	return tp.Linear(tp.Dropout(pooled, m.Cfg.classifierDropout()), m.Classifier.Weight, m.Classifier.Bias), nil
+	return tp.Linear(tp.Dropout(pooled, p), m.Classifier.Weight, m.Classifier.Bias), nil
 }
 
 // Classify runs the encoder and the classifier without recording a tape
 // and returns the logits [B, labels]. Arguments are Forward's.
 func (m *Model) Classify(ids, typeIDs []int, pad []bool, b, t int) (*tensor.Tensor, error) {
-	if m.Classifier == nil || m.Pooler == nil {
-		return nil, fmt.Errorf("bert: the model has no sequence classifier (classifier and pooler)")
+	if !m.hasClassifier() {
+		return nil, m.noClassifier()
 	}
 	tp := autograd.BorrowInferenceTape() // as in Encode
 	defer autograd.ReturnInferenceTape(tp)
@@ -339,8 +443,8 @@ func (m *Model) Classify(ids, typeIDs []int, pad []bool, b, t int) (*tensor.Tens
 // MLMLogits runs the encoder and the masked-LM head without recording a
 // tape and returns logits [B, T, V]. Arguments are Forward's.
 func (m *Model) MLMLogits(ids, typeIDs []int, pad []bool, b, t int) (*tensor.Tensor, error) {
-	if m.Head == nil {
-		return nil, fmt.Errorf("bert: the model has no masked-LM head (cls.predictions)")
+	if !m.hasHead() {
+		return nil, m.noHead()
 	}
 	tp := autograd.BorrowInferenceTape() // as in Encode
 	defer autograd.ReturnInferenceTape(tp)

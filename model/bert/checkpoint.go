@@ -27,15 +27,22 @@ var Ignored = []*regexp.Regexp{
 // not at all); every other tensor must be present with the shape the config
 // gives, and tensors the model does not use (beyond Ignored) are errors.
 // Each tensor is converted to float32 once, from the mapped file into the
-// model's weights, which have no gradient buffers.
+// model's weights, which have no gradient buffers. A RoBERTa or XLM-R
+// folder (model_type "roberta" or "xlm-roberta") loads the same way, with
+// RobertaModel's names ("roberta." in the task classes) and RoBERTa's heads
+// (lm_head., classifier.dense and classifier.out_proj).
 func Load(dir string) (*Model, error) { return hf.LoadFolder(dir, LoadCheckpoint) }
 
 // LoadCheckpoint builds the model of cfg and fills it from ck (see Load).
 func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
-	parts := Parts{Pooler: ck.HasPrefix("pooler."), Head: ck.HasPrefix("cls.predictions.")}
-	if t, ok := ck.Lookup("classifier.weight"); ok {
+	head, classifier := "cls.predictions.", "classifier.weight"
+	if cfg.roberta() {
+		head, classifier = "lm_head.", "classifier.out_proj.weight"
+	}
+	parts := Parts{Pooler: ck.HasPrefix("pooler."), Head: ck.HasPrefix(head)}
+	if t, ok := ck.Lookup(classifier); ok {
 		if len(t.Shape) != 2 {
-			return nil, fmt.Errorf("bert: %s: classifier.weight has shape %v; want [labels, %d]", ck.Dir, t.Shape, cfg.Hidden)
+			return nil, fmt.Errorf("bert: %s: %s has shape %v; want [labels, %d]", ck.Dir, classifier, t.Shape, cfg.Hidden)
 		}
 		parts.Labels = t.Shape[0]
 	}
@@ -43,9 +50,9 @@ func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(ck.Dir, hf.ConfigFile), err)
 	}
-	opt := hf.LoadOptions{Ignore: Ignored, Tied: map[string]string{"cls.predictions.decoder.bias": "cls.predictions.bias"}}
+	opt := hf.LoadOptions{Ignore: Ignored, Tied: map[string]string{head + "decoder.bias": head + "bias"}}
 	if cfg.Tied {
-		opt.Tied["cls.predictions.decoder.weight"] = "embeddings.word_embeddings.weight"
+		opt.Tied[head+"decoder.weight"] = "embeddings.word_embeddings.weight"
 	}
 	if err := ck.Load(m.Params(), opt); err != nil {
 		return nil, err
@@ -53,30 +60,37 @@ func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 	return m, nil
 }
 
-// Tensors returns the weights under the task classes' names ("bert."
-// before the base model, the "cls." and "classifier." heads as they are),
-// the tied decoder weight left out, as save_pretrained writes them.
+// Tensors returns the weights under the task classes' names ("bert." or
+// "roberta." before the base model, the heads as they are), the tied
+// decoder weight left out, as save_pretrained writes them.
 func (m *Model) Tensors() []safetensors.Tensor {
+	base := "bert."
+	if m.Cfg.roberta() {
+		base = "roberta."
+	}
 	return hf.Tensors(m.Params(), func(name string) string {
-		if strings.HasPrefix(name, "cls.") || strings.HasPrefix(name, "classifier.") {
-			return name
+		for _, head := range []string{"cls.", "classifier.", "lm_head."} {
+			if strings.HasPrefix(name, head) {
+				return name
+			}
 		}
-		return "bert." + name
+		return base + name
 	})
 }
 
 // architecture is the HF class whose names and heads the model's weights
 // have.
 func (m *Model) architecture() string {
+	class := m.Cfg.classPrefix()
 	switch {
-	case m.Classifier != nil:
-		return "BertForSequenceClassification"
+	case m.Labels() > 0:
+		return class + "ForSequenceClassification"
 	case m.Head != nil && m.Pooler != nil:
-		return "BertForPreTraining"
-	case m.Head != nil:
-		return "BertForMaskedLM"
+		return class + "ForPreTraining"
+	case m.hasHead():
+		return class + "ForMaskedLM"
 	}
-	return "BertModel"
+	return class + "Model"
 }
 
 // Save writes the model to dir as a HuggingFace folder: config.json

@@ -1,9 +1,11 @@
 package bert
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/nn"
@@ -40,9 +42,38 @@ type Config struct {
 	// "regression": the value itself).
 	ProblemType string `json:"problem_type,omitempty"`
 
+	// Type is config.json's model_type: "bert" (or empty), or "roberta" or
+	// "xlm-roberta" for RoBERTa (Liu et al. 2019) and its multilingual
+	// XLM-R, the same encoder with positions counted from pad_token_id+1
+	// and heads of their own (see Model).
+	Type string `json:"-"`
+
 	// arch is the HF class a saved folder's weights are for; Save sets it
 	// from the model's parts (see Model.architecture).
 	arch string
+}
+
+// roberta reports whether the config is a RoBERTa's (or XLM-R's).
+func (c Config) roberta() bool { return c.Type == "roberta" || c.Type == "xlm-roberta" }
+
+// MaxLen returns the longest sequence the model takes: max_position_embeddings,
+// less RoBERTa's pad_token_id+1 positions that no token uses.
+func (c Config) MaxLen() int {
+	if c.roberta() {
+		return c.MaxPositions - c.PadID - 1
+	}
+	return c.MaxPositions
+}
+
+// classPrefix is the start of HF's class names for the config's model_type.
+func (c Config) classPrefix() string {
+	switch c.Type {
+	case "roberta":
+		return "Roberta"
+	case "xlm-roberta":
+		return "XLMRoberta"
+	}
+	return "Bert"
 }
 
 // Label returns the name of classifier output i: id2label's, or LABEL_i.
@@ -64,6 +95,7 @@ func DefaultConfig() Config {
 	return Config{
 		VocabSize: 30522, Hidden: 768, Layers: 12, Heads: 12, Intermediate: 3072, Act: "gelu",
 		MaxPositions: 512, TypeVocab: 2, Eps: 1e-12, Dropout: 0.1, AttnDropout: 0.1, InitRange: 0.02, Tied: true,
+		Type: "bert",
 	}
 }
 
@@ -91,6 +123,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("bert: max_position_embeddings %d must be positive", c.MaxPositions)
 	case c.TypeVocab <= 0:
 		return fmt.Errorf("bert: type_vocab_size %d must be positive", c.TypeVocab)
+	case c.Type != "" && c.Type != "bert" && !c.roberta():
+		return fmt.Errorf("bert: model_type %q is not bert, roberta or xlm-roberta", c.Type)
+	case c.roberta() && (c.PadID < 0 || c.MaxLen() <= 0):
+		return fmt.Errorf("bert: a RoBERTa's positions start at pad_token_id+1 = %d, which leaves none of max_position_embeddings %d", c.PadID+1, c.MaxPositions)
 	case !(c.Eps > 0):
 		return fmt.Errorf("bert: layer_norm_eps %v must be positive", c.Eps)
 	case c.Dropout < 0 || c.Dropout >= 1 || c.AttnDropout < 0 || c.AttnDropout >= 1:
@@ -123,47 +159,62 @@ type hfConfig struct {
 	IsDecoder bool `json:"is_decoder,omitempty"`
 }
 
-// MarshalJSON writes c as HF's BertConfig; architectures names the class
-// whose weights a folder holds, as Save sets it (BertForMaskedLM, or
-// BertForSequenceClassification with labels, when it is not set).
+// MarshalJSON writes c as HF's BertConfig (RobertaConfig, XLMRobertaConfig);
+// architectures names the class whose weights a folder holds, as Save sets
+// it (BertForMaskedLM, or BertForSequenceClassification with labels, when
+// it is not set).
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
 	arch := c.arch
 	if arch == "" {
-		arch = map[bool]string{false: "BertForMaskedLM", true: "BertForSequenceClassification"}[len(c.Labels) > 0]
+		arch = c.classPrefix() + map[bool]string{false: "ForMaskedLM", true: "ForSequenceClassification"}[len(c.Labels) > 0]
 	}
 	return json.Marshal(struct {
 		hfConfig
 		plain
-	}{hfConfig{ModelType: "bert", Architectures: []string{arch}, PositionType: "absolute", Label2ID: c.Labels.Label2ID()}, plain(c)})
+	}{hfConfig{ModelType: cmp.Or(c.Type, "bert"), Architectures: []string{arch}, PositionType: "absolute", Label2ID: c.Labels.Label2ID()}, plain(c)})
 }
 
-// UnmarshalJSON reads HF's BertConfig; a missing key takes BertConfig's
-// default, as HF does, and unknown keys are ignored. Another model_type, a
-// relative position_embedding_type or a decoder (is_decoder) is an error.
+// UnmarshalJSON reads HF's BertConfig, RobertaConfig or XLMRobertaConfig; a
+// missing key takes the class's default, as HF does (RoBERTa's pad_token_id
+// is 1), and unknown keys are ignored. Another model_type, a relative
+// position_embedding_type, a decoder (is_decoder) or a head this package
+// does not build is an error.
 func (c *Config) UnmarshalJSON(b []byte) error {
 	type plain Config
+	var peek hfConfig
+	if err := json.Unmarshal(b, &peek); err != nil {
+		return err
+	}
+	def := DefaultConfig()
+	switch peek.ModelType {
+	case "", "bert":
+	case "roberta", "xlm-roberta":
+		def.PadID = 1
+	default:
+		return fmt.Errorf("bert: model_type %q is not bert, roberta or xlm-roberta", peek.ModelType)
+	}
 	v := struct {
 		hfConfig
 		plain
-	}{plain: plain(DefaultConfig())}
+	}{plain: plain(def)}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
 	for _, a := range v.Architectures {
-		switch a { // heads whose weights would be read as another's
-		case "BertForTokenClassification", "BertForQuestionAnswering", "BertForMultipleChoice", "BertLMHeadModel":
-			return fmt.Errorf("bert: architectures %q: only BertModel, BertForMaskedLM, BertForPreTraining and BertForSequenceClassification heads are built", a)
+		for _, head := range []string{"ForTokenClassification", "ForQuestionAnswering", "ForMultipleChoice", "LMHeadModel", "ForCausalLM"} {
+			if strings.HasSuffix(a, head) { // heads whose weights would be read as another's
+				return fmt.Errorf("bert: architectures %q: only the base model, its masked-LM head (and BERT's pre-training heads) and the sequence classifier are built", a)
+			}
 		}
 	}
 	switch {
-	case v.ModelType != "" && v.ModelType != "bert":
-		return fmt.Errorf("bert: model_type %q is not bert", v.ModelType)
 	case v.PositionType != "" && v.PositionType != "absolute":
 		return fmt.Errorf("bert: position_embedding_type %q is not supported (want absolute)", v.PositionType)
 	case v.IsDecoder:
 		return errors.New("bert: is_decoder true (a causal BERT, as BertLMHeadModel) is not supported; this package builds the bidirectional encoder")
 	}
 	*c = Config(v.plain)
+	c.Type = cmp.Or(v.ModelType, "bert")
 	return nil
 }

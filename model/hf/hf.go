@@ -25,12 +25,13 @@ const (
 // Prefixes are the name prefixes that HF's task classes put before the
 // names of their base model (BertForMaskedLM's "bert.", BartForConditional-
 // Generation's and MarianMTModel's "model.", GPT2LMHeadModel's
-// "transformer.", ViTForImageClassification's "vit.", DeiT's "deit.").
+// "transformer.", RobertaForMaskedLM's "roberta.", ViTForImageClassification's
+// "vit.", DeiT's "deit.").
 // Open strips the first that matches, so a model looks up
 // "encoder.layer.0.output.dense.weight" whichever class saved the file;
 // heads outside the base model ("cls.predictions.bias", "lm_head.weight")
 // keep their names.
-var Prefixes = []string{"bert.", "model.", "transformer.", "vit.", "deit."}
+var Prefixes = []string{"bert.", "roberta.", "model.", "transformer.", "vit.", "deit."}
 
 // ReadConfig decodes dir/config.json into v (a model's config type, which
 // reads HF's field names).
