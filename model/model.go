@@ -26,7 +26,7 @@ type Model interface {
 }
 
 // Types lists the model_type values Load accepts.
-var Types = []string{"gpt2", "bert", "roberta", "xlm-roberta", "t5", "mt5", "marian", "vit", "deit", transformer.ModelType}
+var Types = []string{"gpt2", "bert", "roberta", "xlm-roberta", "distilbert", "t5", "mt5", "marian", "vit", "deit", transformer.ModelType}
 
 // Type returns the architecture of the model folder dir: config.json's
 // model_type. Folders written by attn's transformer package before it
@@ -63,7 +63,7 @@ func Load(dir string) (Model, error) {
 	switch typ {
 	case "gpt2":
 		return nonNil(gpt.Load(dir))
-	case "bert", "roberta", "xlm-roberta":
+	case "bert", "roberta", "xlm-roberta", "distilbert":
 		return nonNil(bert.Load(dir))
 	case "t5", "mt5":
 		return nonNil(t5.Load(dir))

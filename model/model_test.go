@@ -28,6 +28,7 @@ func TestLoadPicksTheArchitecture(t *testing.T) {
 		{filepath.Join(hfDir, "bert-tiny-sharded"), "*bert.Model"},
 		{filepath.Join(hfDir, "roberta-tiny"), "*bert.Model"},
 		{filepath.Join(hfDir, "xlm-roberta-tiny"), "*bert.Model"},
+		{filepath.Join(hfDir, "distilbert-tiny-cls"), "*bert.Model"},
 		{filepath.Join(hfDir, "t5-tiny"), "*t5.Model"},
 		{filepath.Join(hfDir, "flan-t5-tiny"), "*t5.Model"},
 		{filepath.Join(hfDir, "marian-tiny"), "*marian.Model"},

@@ -77,14 +77,18 @@ var usesOf = map[string]string{
 }
 
 // family returns the architecture package's name for a model_type: "bert"
-// for RoBERTa and XLM-R, which the bert package runs (the same encoder with
-// positions of its own and its own heads), the model_type itself otherwise.
+// for RoBERTa, XLM-R and DistilBERT, which the bert package runs (the same
+// encoder with positions, names or heads of their own), the model_type
+// itself otherwise.
 func family(typ string) string {
-	if typ == "roberta" || typ == "xlm-roberta" {
+	if slices.Contains(bertLike, typ) {
 		return "bert"
 	}
 	return typ
 }
+
+// bertLike are the model_types besides bert that the bert package runs.
+var bertLike = []string{"roberta", "xlm-roberta", "distilbert"}
 
 // modelOfType resolves dir (see modelDir) and returns it with its
 // model_type, which must be one of accept: the command (e.g. "generate")
@@ -103,7 +107,7 @@ func modelOfType(dir, command string, accept ...string) (string, string, error) 
 	}
 	names := slices.Clone(accept)
 	if i := slices.Index(names, "bert"); i >= 0 {
-		names = slices.Insert(names, i+1, "roberta", "xlm-roberta")
+		names = slices.Insert(names, i+1, bertLike...)
 	}
 	msg := fmt.Sprintf("%s is a %s model; attn %s runs %s models", dir, typ, command, strings.Join(names, ", "))
 	if uses := usesOf[family(typ)]; uses != "" {

@@ -5,8 +5,9 @@
 // and semantics are HuggingFace's BertModel and BertForPreTraining's (see
 // modeling_bert.py), so their checkpoints load. RoBERTa (Liu et al. 2019)
 // and XLM-RoBERTa are the same encoder with positions counted from
-// pad_token_id+1 and heads of their own (modeling_roberta.py); their
-// checkpoints load into the same Model.
+// pad_token_id+1 and heads of their own (modeling_roberta.py), and
+// DistilBERT a smaller one without token types under names of its own
+// (modeling_distilbert.py); their checkpoints load into the same Model.
 package bert
 
 import (
@@ -95,18 +96,23 @@ type RobertaHead struct {
 	Bias      *autograd.Var `attn:"bias"`           // [V]
 }
 
-// RobertaClassifier is RoBERTa's sequence classifier
-// (RobertaClassificationHead): out_proj(tanh(dense(h[:, 0]))), with dropout
-// before each dense in training. RoBERTa's classifiers have no pooler.
-type RobertaClassifier struct {
+// ClassHead is the two-layer sequence classifier of RoBERTa and DistilBERT,
+// on the first token's hidden state h: RoBERTa's RobertaClassificationHead
+// is out_proj(tanh(dense(h))), with dropout before each dense in training;
+// DistilBertForSequenceClassification's is out_proj(relu(dense(h))) (its
+// pre_classifier and classifier), with dropout before out_proj. Neither
+// model's classifier has a pooler.
+type ClassHead struct {
 	Dense   *nn.Linear `attn:"dense"`
 	OutProj *nn.Linear `attn:"out_proj"`
 }
 
 // Model is BERT with its optional pooler, masked-LM head and sequence
 // classifier, or a RoBERTa (Cfg.Type "roberta" or "xlm-roberta") with
-// RoBERTa's heads in place of BERT's. Its parameter names are HF's without
-// the "bert." or "roberta." prefix of the task classes.
+// RoBERTa's heads in place of BERT's, or a DistilBERT (Cfg.Type
+// "distilbert"), which has no token types and BERT's head under names of
+// its own (see distil.go). Its parameter names are HF's BERT and RoBERTa
+// names without the "bert." or "roberta." prefix of the task classes.
 type Model struct {
 	Cfg        Config
 	Embeddings *Embeddings `attn:"embeddings"`
@@ -117,8 +123,8 @@ type Model struct {
 	// (BertForSequenceClassification); nil when the checkpoint has none.
 	Classifier *nn.Linear `attn:"classifier"`
 
-	RobertaHead       *RobertaHead       `attn:"lm_head"`    // RoBERTa's masked-LM head, or nil
-	RobertaClassifier *RobertaClassifier `attn:"classifier"` // RoBERTa's classifier, or nil
+	RobertaHead *RobertaHead `attn:"lm_head"`    // RoBERTa's masked-LM head, or nil
+	ClassHead   *ClassHead   `attn:"classifier"` // RoBERTa's or DistilBERT's classifier, or nil
 }
 
 // Parts says which optional parts a model has.
@@ -138,7 +144,7 @@ func newModel(c Config, parts Parts, rng *tensor.RNG) (*Model, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if parts.Labels < 0 || parts.Labels > 0 && !parts.Pooler && !c.roberta() {
+	if parts.Labels < 0 || parts.Labels > 0 && !parts.Pooler && !c.twoLayerClassifier() {
 		return nil, fmt.Errorf("bert: a classifier of %d labels needs the pooler (pooler %v)", parts.Labels, parts.Pooler)
 	}
 	if err := c.Labels.Check(parts.Labels); parts.Labels > 0 && err != nil {
@@ -148,7 +154,12 @@ func newModel(c Config, parts Parts, rng *tensor.RNG) (*Model, error) {
 	linear := func(in, out int) *nn.Linear {
 		return &nn.Linear{Weight: w.Normal(std, out, in), Bias: w.Fill(0, out)}
 	}
-	embedding := func(n int) *nn.Embedding { return &nn.Embedding{Weight: w.Normal(std, n, d), Scale: 1} }
+	embedding := func(n int) *nn.Embedding {
+		if n == 0 { // DistilBERT's token types
+			return nil
+		}
+		return &nn.Embedding{Weight: w.Normal(std, n, d), Scale: 1}
+	}
 	norm := func() *nn.LayerNorm { return &nn.LayerNorm{Weight: w.Fill(1, d), Bias: w.Fill(0, d), Eps: c.Eps} }
 	m := &Model{
 		Cfg: c,
@@ -172,8 +183,8 @@ func newModel(c Config, parts Parts, rng *tensor.RNG) (*Model, error) {
 		m.Pooler = &Dense{Dense: linear(d, d)}
 	}
 	switch {
-	case parts.Labels > 0 && c.roberta():
-		m.RobertaClassifier = &RobertaClassifier{Dense: linear(d, d), OutProj: linear(d, parts.Labels)}
+	case parts.Labels > 0 && c.twoLayerClassifier():
+		m.ClassHead = &ClassHead{Dense: linear(d, d), OutProj: linear(d, parts.Labels)}
 	case parts.Labels > 0:
 		m.Classifier = linear(d, parts.Labels)
 	}
@@ -195,7 +206,7 @@ func (m *Model) hasHead() bool { return m.Head != nil || m.RobertaHead != nil }
 
 // hasClassifier reports whether the model has a sequence classifier.
 func (m *Model) hasClassifier() bool {
-	return m.RobertaClassifier != nil || m.Classifier != nil && m.Pooler != nil
+	return m.ClassHead != nil || m.Classifier != nil && m.Pooler != nil
 }
 
 // Params lists the parameters under HF's names without "bert.".
@@ -220,6 +231,9 @@ func (m *Model) checkInputs(ids, typeIDs []int, pad []bool, b, t int) error {
 		if id < 0 || id >= c.VocabSize {
 			return fmt.Errorf("bert: token id %d at index %d is outside the vocabulary [0, %d)", id, i, c.VocabSize)
 		}
+	}
+	if m.Embeddings.TokenType == nil {
+		return nil // DistilBERT takes no token types: HF's tokenizer does not pass them
 	}
 	for i, id := range typeIDs {
 		if id < 0 || id >= c.TypeVocab {
@@ -257,7 +271,9 @@ func (m *Model) Forward(tp *autograd.Tape, ids, typeIDs []int, pad []bool, b, t 
 		}
 		x = tp.Add(x, tp.Embedding(e.Position.Weight, pos, 1)) // + (T, C)
 	}
-	x = tp.Add(x, tp.Reshape(tp.Embedding(e.TokenType.Weight, typeIDs, 1), b, t, -1)) // + (B, T, C)
+	if e.TokenType != nil {
+		x = tp.Add(x, tp.Reshape(tp.Embedding(e.TokenType.Weight, typeIDs, 1), b, t, -1)) // + (B, T, C)
+	}
 	x = tp.Dropout(e.LayerNorm.Forward(tp, x), c.Dropout)
 	opts := autograd.AttentionOpts{KeyPad: pad, Dropout: c.AttnDropout}
 	for _, l := range m.Encoder.Layer {
@@ -364,8 +380,8 @@ func (m *Model) Encode(ids, typeIDs []int, pad []bool, b, t int) (hidden, pooled
 // Labels returns the number of classifier outputs, 0 without a classifier.
 func (m *Model) Labels() int {
 	switch {
-	case m.RobertaClassifier != nil:
-		return m.RobertaClassifier.OutProj.Weight.Value.Shape[0]
+	case m.ClassHead != nil:
+		return m.ClassHead.OutProj.Weight.Value.Shape[0]
 	case m.Classifier != nil:
 		return m.Classifier.Weight.Value.Shape[0]
 	}
@@ -377,15 +393,15 @@ func (m *Model) Labels() int {
 // weights from N(0, initializer_range²), biases 0. This is how a pretrained
 // BERT becomes a BertForSequenceClassification to fine-tune, which has no
 // masked-LM head: the head goes.
-// A RoBERTa gets RoBERTa's classifier and drops its pooler, which
-// RobertaForSequenceClassification does not have.
+// A RoBERTa or a DistilBERT gets its ClassHead and drops its pooler, which
+// neither's sequence classifier has.
 func (m *Model) ReplaceClassifier(labels []string, seed uint64) {
 	m.Head, m.RobertaHead, m.Cfg.ProblemType = nil, nil, ""
 	w, d, std := hf.Init{RNG: tensor.NewRNG(seed)}, m.Cfg.Hidden, float64(m.Cfg.InitRange)
 	m.Cfg.Labels = hf.LabelsOf(labels)
-	if m.Cfg.roberta() {
+	if m.Cfg.twoLayerClassifier() {
 		m.Pooler = nil
-		m.RobertaClassifier = &RobertaClassifier{
+		m.ClassHead = &ClassHead{
 			Dense:   &nn.Linear{Weight: w.Normal(std, d, d), Bias: w.Fill(0, d)},
 			OutProj: &nn.Linear{Weight: w.Normal(std, len(labels), d), Bias: w.Fill(0, len(labels))},
 		}
@@ -401,7 +417,8 @@ func (m *Model) ReplaceClassifier(labels []string, seed uint64) {
 // classifier(dropout(tanh(pooler(hidden[:, 0])))), hidden the last hidden
 // state [B, T, C], as BertForSequenceClassification computes them;
 // RoBERTa's out_proj(dropout(tanh(dense(dropout(hidden[:, 0])))), as
-// RobertaClassificationHead does.
+// RobertaClassificationHead does; DistilBERT's
+// out_proj(dropout(relu(dense(hidden[:, 0])))).
 func (m *Model) ClassLogits(tp *autograd.Tape, hidden *autograd.Var) (*autograd.Var, error) {
 	if !m.hasClassifier() {
 		return nil, m.noClassifier()
@@ -413,7 +430,9 @@ func (m *Model) ClassLogits(tp *autograd.Tape, hidden *autograd.Var) (*autograd.
 	}
 	h := tp.Embedding(tp.Reshape(hidden, b*t, -1), first, 1) // (B, C)
 	p := m.Cfg.classifierDropout()
-	if r := m.RobertaClassifier; r != nil {
+	if r := m.ClassHead; r != nil && m.Cfg.distil() {
+		return r.OutProj.Forward(tp, tp.Dropout(tp.ReLU(r.Dense.Forward(tp, h)), p)), nil
+	} else if r != nil {
 		h = tp.Tanh(r.Dense.Forward(tp, tp.Dropout(h, p)))
 		return r.OutProj.Forward(tp, tp.Dropout(h, p)), nil
 	}

@@ -30,14 +30,25 @@ var Ignored = []*regexp.Regexp{
 // model's weights, which have no gradient buffers. A RoBERTa or XLM-R
 // folder (model_type "roberta" or "xlm-roberta") loads the same way, with
 // RobertaModel's names ("roberta." in the task classes) and RoBERTa's heads
-// (lm_head., classifier.dense and classifier.out_proj).
+// (lm_head., classifier.dense and classifier.out_proj), and so does a
+// DistilBERT folder (model_type "distilbert"), with DistilBertModel's names
+// ("distilbert." in the task classes) and its heads (vocab_transform,
+// vocab_layer_norm, vocab_projector; pre_classifier and classifier).
 func Load(dir string) (*Model, error) { return hf.LoadFolder(dir, LoadCheckpoint) }
 
 // LoadCheckpoint builds the model of cfg and fills it from ck (see Load).
 func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
+	if cfg.distil() {
+		if err := ck.Rename(fromDistil); err != nil {
+			return nil, err
+		}
+	}
 	head, classifier := "cls.predictions.", "classifier.weight"
-	if cfg.roberta() {
+	switch {
+	case cfg.roberta():
 		head, classifier = "lm_head.", "classifier.out_proj.weight"
+	case cfg.distil():
+		classifier = "classifier.out_proj.weight"
 	}
 	parts := Parts{Pooler: ck.HasPrefix("pooler."), Head: ck.HasPrefix(head)}
 	if t, ok := ck.Lookup(classifier); ok {
@@ -54,6 +65,9 @@ func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 	if cfg.Tied {
 		opt.Tied[head+"decoder.weight"] = "embeddings.word_embeddings.weight"
 	}
+	if cfg.distil() {
+		opt.Stored = func(name string) string { return strings.TrimPrefix(toDistil(name), "distilbert.") }
+	}
 	if err := ck.Load(m.Params(), opt); err != nil {
 		return nil, err
 	}
@@ -61,9 +75,12 @@ func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 }
 
 // Tensors returns the weights under the task classes' names ("bert." or
-// "roberta." before the base model, the heads as they are), the tied
-// decoder weight left out, as save_pretrained writes them.
+// "roberta." before the base model, the heads as they are; DistilBERT's own
+// names), the tied decoder weight left out, as save_pretrained writes them.
 func (m *Model) Tensors() []safetensors.Tensor {
+	if m.Cfg.distil() {
+		return hf.Tensors(m.Params(), toDistil)
+	}
 	base := "bert."
 	if m.Cfg.roberta() {
 		base = "roberta."

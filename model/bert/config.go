@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/nn"
@@ -45,8 +44,12 @@ type Config struct {
 	// Type is config.json's model_type: "bert" (or empty), or "roberta" or
 	// "xlm-roberta" for RoBERTa (Liu et al. 2019) and its multilingual
 	// XLM-R, the same encoder with positions counted from pad_token_id+1
-	// and heads of their own (see Model).
+	// and heads of their own (see Model), or "distilbert" for DistilBERT
+	// (see distil.go: no token types, TypeVocab 0).
 	Type string `json:"-"`
+	// sinusoidal is DistilBertConfig's sinusoidal_pos_embds, kept for Save
+	// (the position table is stored either way).
+	sinusoidal bool
 
 	// arch is the HF class a saved folder's weights are for; Save sets it
 	// from the model's parts (see Model.architecture).
@@ -55,6 +58,13 @@ type Config struct {
 
 // roberta reports whether the config is a RoBERTa's (or XLM-R's).
 func (c Config) roberta() bool { return c.Type == "roberta" || c.Type == "xlm-roberta" }
+
+// distil reports whether the config is a DistilBERT's.
+func (c Config) distil() bool { return c.Type == "distilbert" }
+
+// twoLayerClassifier reports whether the model's sequence classifier is a
+// ClassHead (RoBERTa's, DistilBERT's) rather than BERT's pooler and linear.
+func (c Config) twoLayerClassifier() bool { return c.roberta() || c.distil() }
 
 // MaxLen returns the longest sequence the model takes: max_position_embeddings,
 // less RoBERTa's pad_token_id+1 positions that no token uses.
@@ -72,6 +82,8 @@ func (c Config) classPrefix() string {
 		return "Roberta"
 	case "xlm-roberta":
 		return "XLMRoberta"
+	case "distilbert":
+		return "DistilBert"
 	}
 	return "Bert"
 }
@@ -121,10 +133,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("bert: intermediate_size %d must be positive", c.Intermediate)
 	case c.MaxPositions <= 0:
 		return fmt.Errorf("bert: max_position_embeddings %d must be positive", c.MaxPositions)
-	case c.TypeVocab <= 0:
+	case c.TypeVocab <= 0 && !c.distil():
 		return fmt.Errorf("bert: type_vocab_size %d must be positive", c.TypeVocab)
-	case c.Type != "" && c.Type != "bert" && !c.roberta():
-		return fmt.Errorf("bert: model_type %q is not bert, roberta or xlm-roberta", c.Type)
+	case c.Type != "" && c.Type != "bert" && !c.roberta() && !c.distil():
+		return fmt.Errorf("bert: model_type %q is not bert, roberta, xlm-roberta or distilbert", c.Type)
 	case c.roberta() && (c.PadID < 0 || c.MaxLen() <= 0):
 		return fmt.Errorf("bert: a RoBERTa's positions start at pad_token_id+1 = %d, which leaves none of max_position_embeddings %d", c.PadID+1, c.MaxPositions)
 	case !(c.Eps > 0):
@@ -159,7 +171,8 @@ type hfConfig struct {
 	IsDecoder bool `json:"is_decoder,omitempty"`
 }
 
-// MarshalJSON writes c as HF's BertConfig (RobertaConfig, XLMRobertaConfig);
+// MarshalJSON writes c as HF's BertConfig (RobertaConfig, XLMRobertaConfig,
+// DistilBertConfig);
 // architectures names the class whose weights a folder holds, as Save sets
 // it (BertForMaskedLM, or BertForSequenceClassification with labels, when
 // it is not set).
@@ -169,13 +182,17 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	if arch == "" {
 		arch = c.classPrefix() + map[bool]string{false: "ForMaskedLM", true: "ForSequenceClassification"}[len(c.Labels) > 0]
 	}
+	if c.distil() {
+		return c.marshalDistil(arch)
+	}
 	return json.Marshal(struct {
 		hfConfig
 		plain
 	}{hfConfig{ModelType: cmp.Or(c.Type, "bert"), Architectures: []string{arch}, PositionType: "absolute", Label2ID: c.Labels.Label2ID()}, plain(c)})
 }
 
-// UnmarshalJSON reads HF's BertConfig, RobertaConfig or XLMRobertaConfig; a
+// UnmarshalJSON reads HF's BertConfig, RobertaConfig, XLMRobertaConfig or
+// DistilBertConfig; a
 // missing key takes the class's default, as HF does (RoBERTa's pad_token_id
 // is 1), and unknown keys are ignored. Another model_type, a relative
 // position_embedding_type, a decoder (is_decoder) or a head this package
@@ -191,8 +208,10 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	case "", "bert":
 	case "roberta", "xlm-roberta":
 		def.PadID = 1
+	case "distilbert":
+		return c.unmarshalDistil(b)
 	default:
-		return fmt.Errorf("bert: model_type %q is not bert, roberta or xlm-roberta", peek.ModelType)
+		return fmt.Errorf("bert: model_type %q is not bert, roberta, xlm-roberta or distilbert", peek.ModelType)
 	}
 	v := struct {
 		hfConfig
@@ -201,12 +220,8 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	for _, a := range v.Architectures {
-		for _, head := range []string{"ForTokenClassification", "ForQuestionAnswering", "ForMultipleChoice", "LMHeadModel", "ForCausalLM"} {
-			if strings.HasSuffix(a, head) { // heads whose weights would be read as another's
-				return fmt.Errorf("bert: architectures %q: only the base model, its masked-LM head (and BERT's pre-training heads) and the sequence classifier are built", a)
-			}
-		}
+	if err := checkArchitectures(v.Architectures); err != nil {
+		return err
 	}
 	switch {
 	case v.PositionType != "" && v.PositionType != "absolute":

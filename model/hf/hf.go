@@ -25,13 +25,13 @@ const (
 // Prefixes are the name prefixes that HF's task classes put before the
 // names of their base model (BertForMaskedLM's "bert.", BartForConditional-
 // Generation's and MarianMTModel's "model.", GPT2LMHeadModel's
-// "transformer.", RobertaForMaskedLM's "roberta.", ViTForImageClassification's
-// "vit.", DeiT's "deit.").
+// "transformer.", RobertaForMaskedLM's "roberta.", DistilBERT's "distilbert.",
+// ViTForImageClassification's "vit.", DeiT's "deit.").
 // Open strips the first that matches, so a model looks up
 // "encoder.layer.0.output.dense.weight" whichever class saved the file;
 // heads outside the base model ("cls.predictions.bias", "lm_head.weight")
 // keep their names.
-var Prefixes = []string{"bert.", "roberta.", "model.", "transformer.", "vit.", "deit."}
+var Prefixes = []string{"bert.", "roberta.", "distilbert.", "model.", "transformer.", "vit.", "deit."}
 
 // ReadConfig decodes dir/config.json into v (a model's config type, which
 // reads HF's field names).
@@ -236,6 +236,24 @@ func (c *Checkpoint) HasPrefix(prefix string) bool {
 		}
 	}
 	return false
+}
+
+// Rename re-keys the stored tensors: canonical name n becomes f(n), for a
+// model whose checkpoints name its layers otherwise than its package does
+// (DistilBERT's, read into bert's layers). Two tensors renamed alike are an
+// error.
+func (c *Checkpoint) Rename(f func(string) string) error {
+	renamed := make(map[string]*Tensor, len(c.tensors))
+	for _, n := range c.Names() {
+		t := c.tensors[n]
+		t.canon = f(n)
+		if old, dup := renamed[t.canon]; dup {
+			return fmt.Errorf("hf: tensors %q (%s) and %q (%s) are both read as %q", old.Name, old.File, t.Name, t.File, t.canon)
+		}
+		renamed[t.canon] = t
+	}
+	c.tensors = renamed
+	return nil
 }
 
 // Lookup returns the tensor stored under the canonical name.

@@ -27,6 +27,10 @@ type LoadOptions struct {
 	// Ignore matches canonical names of stored tensors that are not weights
 	// of the model (buffers such as position_ids, heads it does not build).
 	Ignore []*regexp.Regexp
+	// Stored, if not nil, gives the name a checkpoint renamed by Rename
+	// stores a parameter under, so that a missing tensor is named as the
+	// checkpoint would name it.
+	Stored func(name string) string
 }
 
 // Load fills the parameters ps (their names canonical, as nn.Params gives
@@ -84,7 +88,11 @@ func (c *Checkpoint) Load(ps []nn.Param, opt LoadOptions) error {
 			}
 		}
 		if len(stored) == 0 {
-			missing = append(missing, g.names[0])
+			name := g.names[0]
+			if opt.Stored != nil {
+				name = opt.Stored(name)
+			}
+			missing = append(missing, name)
 			continue
 		}
 		for _, t := range stored {

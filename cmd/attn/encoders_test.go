@@ -119,3 +119,36 @@ func TestRobertaFineTune(t *testing.T) {
 		t.Errorf("attn train --resume: exit %d\n%s", code, out)
 	}
 }
+
+// TestDistilBERT runs the encoder commands on DistilBERT folders (with the
+// WordPiece vocabulary of bertFolderOf): fill-mask, embed, classify, and
+// fine-tuning a new classifier.
+func TestDistilBERT(t *testing.T) {
+	dir := bertFolderOf(t, "distilbert-tiny")
+	out, code := attn(t, "fill-mask", "--model", dir, "--top-k", "3", "Paris is the [MASK] of France.")
+	if code != 0 || len(strings.Split(strings.TrimSpace(out), "\n")) != 3 {
+		t.Fatalf("attn fill-mask: exit %d\n%s", code, out)
+	}
+	in := filepath.Join(dir, "in.txt")
+	os.WriteFile(in, []byte("Paris is the capital of France.\nthe capital\tof france\n"), 0o644)
+	out, code = attn(t, "embed", "--model", dir, in)
+	if code != 0 || strings.Count(out, "\n") != 2 {
+		t.Fatalf("attn embed: exit %d\n%s", code, out)
+	}
+	cls := bertFolderOf(t, "distilbert-tiny-cls")
+	out, code = attn(t, "classify", "--model", cls, "--top-k", "1", "--json", in)
+	if code != 0 || strings.Count(out, `"label"`) != 2 {
+		t.Fatalf("attn classify: exit %d\n%s", code, out)
+	}
+	var b strings.Builder
+	for i := range 240 {
+		b.WriteString([]string{"paris is the capital\tyes\n", "the capital of france .\tno\n"}[i%2])
+	}
+	data := filepath.Join(t.TempDir(), "train.tsv")
+	os.WriteFile(data, []byte(b.String()), 0o644)
+	run := filepath.Join(t.TempDir(), "run")
+	out, code = attn(t, "train", "--model", dir, "--data", data, "--epochs", "2", "--batch", "8", "--lr", "1e-3", "--out", run, "--workers", "1")
+	if code != 0 || !strings.Contains(out, "a new classifier for 2 labels: no, yes") || !strings.Contains(out, "validation accuracy 1.0000") {
+		t.Fatalf("attn train --model DISTILBERT --data: exit %d\n%s", code, out)
+	}
+}
