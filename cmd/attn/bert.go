@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/attn-go/attn/model/bert"
@@ -39,8 +41,16 @@ func loadBERT(dir, command string) (*bert.Model, *tokenizer.Pipeline, error) {
 // truncation are left off, as transformers leaves them unless asked (a
 // sentence-transformers tokenizer.json pads every text to 128 tokens, which
 // bert.Batch would take for text).
-func encodeBERT(m *bert.Model, tok *tokenizer.Pipeline, lines []string) (ids, types []int, pad []bool, b, t int, err error) {
-	encs, err := truncatedOnly(tok, nil).EncodeBatch(lines, true)
+//
+// maxLen > 0 cuts each line's tokens to maxLen, special tokens included, as
+// sentence-transformers cuts to its max_seq_length; otherwise a line
+// longer than the model takes is an error.
+func encodeBERT(m *bert.Model, tok *tokenizer.Pipeline, lines []string, maxLen int) (ids, types []int, pad []bool, b, t int, err error) {
+	var trunc *tokenizer.Truncation
+	if maxLen > 0 {
+		trunc = &tokenizer.Truncation{MaxLength: maxLen, Strategy: "LongestFirst", Direction: "Right"}
+	}
+	encs, err := truncatedOnly(tok, trunc).EncodeBatch(lines, true)
 	if err != nil {
 		return nil, nil, nil, 0, 0, err
 	}
@@ -55,9 +65,56 @@ func encodeBERT(m *bert.Model, tok *tokenizer.Pipeline, lines []string) (ids, ty
 	return ids, make([]int, len(ids)), pad, b, t, nil
 }
 
-// embedLines returns one pooled embedding per line.
-func embedLines(m *bert.Model, tok *tokenizer.Pipeline, lines []string, pool bert.Pooling, normalize bool) ([][]float32, error) {
-	ids, types, pad, b, t, err := encodeBERT(m, tok, lines)
+// embedding is how texts become vectors: the poolings (concatenated) and
+// the normalisation, and a sentence-transformers folder's truncation and
+// lowercasing.
+type embedding struct {
+	poolings  []bert.Pooling
+	normalize bool
+	maxLen    int  // tokens kept of a text; 0: a longer one is an error
+	strip     bool // trim the text's surrounding white space first, as sentence-transformers does
+	lowercase bool // lowercase the text first
+}
+
+// embeddingOf returns a text encoder's way of embedding: a
+// sentence-transformers folder's own (st, from bert.LoadSentence, cut to
+// the model's length), or mean pooling without normalisation.
+func embeddingOf(m *bert.Model, st *bert.Sentence) embedding {
+	if st == nil {
+		return embedding{poolings: []bert.Pooling{bert.PoolMean}}
+	}
+	e := embedding{poolings: st.Poolings, normalize: st.Normalize, strip: true, lowercase: st.Lowercase, maxLen: m.Cfg.MaxLen()}
+	if st.MaxSeqLength > 0 {
+		e.maxLen = min(e.maxLen, st.MaxSeqLength)
+	}
+	return e
+}
+
+// parsePooling reads a --pooling or "pooling" value.
+func parsePooling(s string) (bert.Pooling, error) {
+	p := bert.Pooling(s)
+	if !slices.Contains(bert.Poolings, p) {
+		return "", fmt.Errorf("pooling %q: want one of %v", s, bert.Poolings)
+	}
+	return p, nil
+}
+
+// embedLines returns one embedding per line.
+func embedLines(m *bert.Model, tok *tokenizer.Pipeline, lines []string, e embedding) ([][]float32, error) {
+	if e.strip || e.lowercase {
+		texts := make([]string, len(lines))
+		for i, l := range lines {
+			if e.strip {
+				l = strings.TrimSpace(l)
+			}
+			if e.lowercase {
+				l = strings.ToLower(l)
+			}
+			texts[i] = l
+		}
+		lines = texts
+	}
+	ids, types, pad, b, t, err := encodeBERT(m, tok, lines, e.maxLen)
 	if err != nil {
 		return nil, err
 	}
@@ -65,41 +122,52 @@ func embedLines(m *bert.Model, tok *tokenizer.Pipeline, lines []string, pool ber
 	if err != nil {
 		return nil, err
 	}
-	return bert.Embed(hidden, pad, pool, normalize)
+	return bert.EmbedConcat(hidden, pad, e.poolings, e.normalize)
 }
 
 func runEmbed(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn embed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	model := fs.String("model", "", "BERT model folder (HuggingFace layout: config.json, model.safetensors, vocab.txt or tokenizer.json), or a ViT folder (images as arguments, or their paths on stdin)")
-	pooling := fs.String("pooling", "", "cls (first token) or mean (over the tokens; a ViT's patches); default mean for BERT, cls for ViT")
-	normalize := fs.Bool("normalize", false, "scale each embedding to unit length (for cosine similarity)")
+	pooling := fs.String("pooling", "", "cls (first token), mean (over the tokens; a ViT's patches), max or mean_sqrt_len; default: a sentence-transformers folder's own, else mean for a text encoder, cls for a ViT")
+	normalize := fs.Bool("normalize", false, "scale each embedding to unit length (for cosine similarity); default: a sentence-transformers folder's own")
 	batch := fs.Int("batch", 32, "lines encoded together")
 	if err := fs.Parse(args); err != nil {
 		return err // -h: run answers 0
 	}
+	given := setFlags(fs)
 	dir, typ, err := modelOfType(*model, "embed", "bert", "vit", "deit")
 	if err != nil {
 		return err
 	}
-	pool := bert.Pooling(*pooling)
-	if pool == "" {
-		pool = map[string]bert.Pooling{"bert": bert.PoolMean, "vit": bert.PoolCLS, "deit": bert.PoolCLS}[family(typ)]
-	}
-	if pool != bert.PoolCLS && pool != bert.PoolMean {
-		return fmt.Errorf("--pooling %q: want cls or mean", *pooling)
+	var pool bert.Pooling
+	if given["pooling"] {
+		if pool, err = parsePooling(*pooling); err != nil {
+			return fmt.Errorf("--%w", err)
+		}
 	}
 	if typ == "vit" || typ == "deit" {
-		return runEmbedImages(dir, fs.Args(), pool, *normalize, *batch, stdout)
+		return runEmbedImages(dir, fs.Args(), cmp.Or(pool, bert.PoolCLS), *normalize, *batch, stdout)
 	}
 	m, tok, err := loadBERT(dir, "embed")
 	if err != nil {
 		return err
 	}
+	st, err := bert.LoadSentence(dir)
+	if err != nil {
+		return err
+	}
+	e := embeddingOf(m, st)
+	if pool != "" {
+		e.poolings = []bert.Pooling{pool}
+	}
+	if given["normalize"] {
+		e.normalize = *normalize
+	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	return eachBatch(fs.Arg(0), *batch, func(lines []string) error {
-		vecs, err := embedLines(m, tok, lines, pool, *normalize)
+		vecs, err := embedLines(m, tok, lines, e)
 		if err != nil {
 			return err
 		}
@@ -146,7 +214,7 @@ func runFillMask(args []string, stdout, stderr io.Writer) error {
 	if !strings.Contains(text, mask) {
 		text = strings.ReplaceAll(text, other, mask)
 	}
-	ids, types, pad, b, t, err := encodeBERT(m, tok, []string{text})
+	ids, types, pad, b, t, err := encodeBERT(m, tok, []string{text}, 0)
 	if err != nil {
 		return err
 	}

@@ -2,10 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/attn-go/attn/model/bert"
 )
 
 // robertaFolder copies testdata/hf/<name> (a tiny RoBERTa) with a byte-level
@@ -150,5 +154,112 @@ func TestDistilBERT(t *testing.T) {
 	out, code = attn(t, "train", "--model", dir, "--data", data, "--epochs", "2", "--batch", "8", "--lr", "1e-3", "--out", run, "--workers", "1")
 	if code != 0 || !strings.Contains(out, "a new classifier for 2 labels: no, yes") || !strings.Contains(out, "validation accuracy 1.0000") {
 		t.Fatalf("attn train --model DISTILBERT --data: exit %d\n%s", code, out)
+	}
+}
+
+// TestSentenceTransformersFolder embeds with a sentence-transformers folder
+// (modules.json: Transformer, Pooling on the [CLS] token, Normalize;
+// max_seq_length 6): attn embed and serve's /v1/embed use its recipe by
+// default (texts stripped and cut to 6 tokens, not refused), and --pooling
+// and --normalize, or the request's fields, override it.
+func TestSentenceTransformersFolder(t *testing.T) {
+	dir := bertFolder(t)
+	files := map[string]string{
+		"modules.json": `[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+ {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+ {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]`,
+		"1_Pooling/config.json":     `{"word_embedding_dimension": 32, "pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}`,
+		"sentence_bert_config.json": `{"max_seq_length": 6, "do_lower_case": false}`,
+	}
+	for name, content := range files {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
+		os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)
+	}
+	texts := []string{"  Paris is the capital of France. the capital of France.  ", "the capital"}
+	in := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(in, []byte(strings.Join(texts, "\n")+"\n"), 0o644)
+
+	// What sentence-transformers computes: strip, cut to 6 tokens ([CLS],
+	// four tokens, [SEP]), the [CLS] token's hidden state, L2-normalised.
+	m, tok, err := loadBERT(dir, "embed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs [][]int
+	for _, text := range texts {
+		e, err := tok.Encode(strings.TrimSpace(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := e.IDs
+		if len(ids) > 6 {
+			ids = append(ids[:5:5], ids[len(ids)-1])
+		}
+		seqs = append(seqs, ids)
+	}
+	ids, pad, b, tt := bert.Batch(seqs, m.Cfg.PadID)
+	hidden, _, err := m.Encode(ids, nil, pad, b, tt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := bert.EmbedConcat(hidden, pad, []bert.Pooling{bert.PoolCLS}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(out string) [][]float64 {
+		var vs [][]float64
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var e struct{ Embedding []float64 }
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatalf("%v: %q", err, line)
+			}
+			vs = append(vs, e.Embedding)
+		}
+		return vs
+	}
+	close := func(got [][]float64, want [][]float32) bool {
+		if len(got) != len(want) {
+			return false
+		}
+		for i := range got {
+			for j := range got[i] {
+				if math.Abs(got[i][j]-float64(want[i][j])) > 1e-6 {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	out, code := attn(t, "embed", "--model", dir, in)
+	if code != 0 || !close(read(out), want) {
+		t.Fatalf("attn embed with the folder's recipe: exit %d\n%s\nwant %v", code, out, want)
+	}
+	// Overridden: mean pooling, not normalised (still cut to 6 tokens).
+	mean, _ := bert.EmbedConcat(hidden, pad, []bert.Pooling{bert.PoolMean}, false)
+	out, code = attn(t, "embed", "--model", dir, "--pooling", "mean", "--normalize=false", in)
+	if code != 0 || !close(read(out), mean) {
+		t.Errorf("attn embed --pooling mean --normalize=false: exit %d\n%s", code, out)
+	}
+	if out, code := attn(t, "embed", "--model", dir, "--pooling", "weightedmean", in); code == 0 || !strings.Contains(out, `--pooling "weightedmean": want one of [cls mean max mean_sqrt_len]`) {
+		t.Errorf("attn embed --pooling weightedmean: exit %d\n%s", code, out)
+	}
+
+	ts := serveDir(t, dir)
+	body, _ := json.Marshal(map[string]any{"input": texts})
+	code, v := post(t, ts.URL+"/v1/embed", string(body))
+	var served [][]float64
+	for _, row := range v["embeddings"].([]any) {
+		var r []float64
+		for _, x := range row.([]any) {
+			r = append(r, x.(float64))
+		}
+		served = append(served, r)
+	}
+	if code != 200 || !close(served, want) {
+		t.Errorf("/v1/embed with the folder's recipe: status %d, %v", code, v)
+	}
+	body, _ = json.Marshal(map[string]any{"input": texts, "pooling": "mean", "normalize": false})
+	if code, v := post(t, ts.URL+"/v1/embed", string(body)); code != 200 || fmt.Sprint(v["embeddings"].([]any)[1].([]any)[0]) != fmt.Sprint(mean[1][0]) {
+		t.Errorf("/v1/embed overriding the recipe: status %d, %v; want %v", code, v["embeddings"], mean)
 	}
 }

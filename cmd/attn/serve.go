@@ -60,8 +60,9 @@ type server struct {
 
 	t5 *t5Model // t5, mt5
 
-	bert    *bert.Model // bert
-	bertTok *tokenizer.Pipeline
+	bert      *bert.Model // bert
+	bertTok   *tokenizer.Pipeline
+	embedding embedding // a BERT's way of embedding (a sentence-transformers folder's own)
 
 	mt     *mtModel  // attn's own translation models
 	marian *marianMT // marian
@@ -105,7 +106,11 @@ func newServer(dir string, batch int) (*server, error) {
 	case "t5", "mt5":
 		s.t5, err = loadT5(dir)
 	case "bert":
-		s.bert, s.bertTok, err = loadBERT(dir, "serve")
+		if s.bert, s.bertTok, err = loadBERT(dir, "serve"); err == nil {
+			var st *bert.Sentence
+			st, err = bert.LoadSentence(dir)
+			s.embedding = embeddingOf(s.bert, st)
+		}
 	case "marian":
 		s.marian, err = loadMarian(dir)
 	case "vit", "deit":
@@ -385,10 +390,10 @@ func (s *server) answerT5(ctx context.Context, req generateRequest) (*generateRe
 }
 
 type embedRequest struct {
-	Input     []string `json:"input"`   // texts, for a BERT
-	Images    [][]byte `json:"images"`  // PNG, JPEG or GIF files (base64 in the JSON), for a ViT
-	Pooling   string   `json:"pooling"` // cls or mean; mean for a BERT, cls for a ViT by default
-	Normalize bool     `json:"normalize"`
+	Input     []string `json:"input"`     // texts, for a BERT
+	Images    [][]byte `json:"images"`    // PNG, JPEG or GIF files (base64 in the JSON), for a ViT
+	Pooling   string   `json:"pooling"`   // cls, mean, max or mean_sqrt_len; by default a sentence-transformers folder's own, else mean for a BERT, cls for a ViT
+	Normalize *bool    `json:"normalize"` // by default a sentence-transformers folder's own, else false
 }
 
 type embedResponse struct {
@@ -396,15 +401,12 @@ type embedResponse struct {
 }
 
 func (s *server) embed(ctx context.Context, req embedRequest) (*embedResponse, error) {
-	pool := bert.Pooling(req.Pooling)
-	if pool == "" {
-		pool = bert.PoolMean
-		if s.vit != nil {
-			pool = bert.PoolCLS
+	var pool bert.Pooling
+	if req.Pooling != "" {
+		var err error
+		if pool, err = parsePooling(req.Pooling); err != nil {
+			return nil, fmt.Errorf(`"pooling": %w`, err)
 		}
-	}
-	if pool != bert.PoolCLS && pool != bert.PoolMean {
-		return nil, fmt.Errorf(`"pooling" is %q; want "cls" or "mean"`, req.Pooling)
 	}
 	if s.vit != nil {
 		if req.Input != nil {
@@ -418,7 +420,7 @@ func (s *server) embed(ctx context.Context, req embedRequest) (*embedResponse, e
 		if err != nil {
 			return nil, err
 		}
-		vecs, err := embedImages(s.vit, px, len(req.Images), pool, req.Normalize)
+		vecs, err := embedImages(s.vit, px, len(req.Images), cmp.Or(pool, bert.PoolCLS), req.Normalize != nil && *req.Normalize)
 		if err != nil {
 			return nil, err
 		}
@@ -434,7 +436,14 @@ func (s *server) embed(ctx context.Context, req embedRequest) (*embedResponse, e
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	vecs, err := embedLines(s.bert, s.bertTok, req.Input, pool, req.Normalize)
+	e := s.embedding
+	if pool != "" {
+		e.poolings = []bert.Pooling{pool}
+	}
+	if req.Normalize != nil {
+		e.normalize = *req.Normalize
+	}
+	vecs, err := embedLines(s.bert, s.bertTok, req.Input, e)
 	if err != nil {
 		return nil, err
 	}

@@ -244,6 +244,11 @@ func TestEmbed(t *testing.T) {
 		{PoolMean, false, pad, []float32{2, 2.5, 7.0 / 3, 7.0 / 3}},
 		{PoolMean, false, nil, []float32{13.0 / 3, 14.0 / 3, 7.0 / 3, 7.0 / 3}},
 		{PoolMean, true, pad, []float32{4 / float32(math.Sqrt(41)), 5 / float32(math.Sqrt(41)), float32(math.Sqrt(0.5)), float32(math.Sqrt(0.5))}},
+		// sentence-transformers' max counts padding as -1e9; mean_sqrt_len
+		// divides the sum by √n.
+		{PoolMax, false, pad, []float32{3, 4, 5, 5}},
+		{PoolMax, false, nil, []float32{9, 9, 5, 5}},
+		{PoolMeanSqrtLen, false, pad, []float32{4 / float32(math.Sqrt(2)), 5 / float32(math.Sqrt(2)), 7 / float32(math.Sqrt(3)), 7 / float32(math.Sqrt(3))}},
 	} {
 		got, err := Embed(h, tc.pad, tc.pooling, tc.normalize)
 		if err != nil {
@@ -253,8 +258,17 @@ func TestEmbed(t *testing.T) {
 			t.Errorf("Embed(%s, normalize %v) = %v; want %v", tc.pooling, tc.normalize, got, tc.want)
 		}
 	}
-	if _, err := Embed(h, pad, "max", false); err == nil || err.Error() != `bert: pooling "max" is not cls or mean` {
-		t.Errorf("Embed(max) error %v", err)
+	if _, err := Embed(h, pad, "lasttoken", false); err == nil || err.Error() != `bert: pooling "lasttoken" is not one of [cls mean max mean_sqrt_len]` {
+		t.Errorf("Embed(lasttoken) error %v", err)
+	}
+	// Several poolings are concatenated, then normalised together.
+	got, err := EmbedConcat(h, pad, []Pooling{PoolCLS, PoolMax}, true)
+	want := []float32{3, 4, 3, 4, 0, 0, 5, 5}
+	for i := range want {
+		want[i] /= float32([]float64{math.Sqrt(50), math.Sqrt(50)}[i/4])
+	}
+	if d, _ := golden.MaxAbs(slices.Concat(got...), want); err != nil || d > 1e-6 {
+		t.Errorf("EmbedConcat(cls, max, normalized) = %v, %v; want %v", got, err, want)
 	}
 	if _, err := Embed(h, pad[:2], PoolMean, false); err == nil {
 		t.Error("Embed with a short mask: no error")

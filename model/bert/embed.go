@@ -2,6 +2,7 @@ package bert
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -12,11 +13,16 @@ import (
 // Pooling says how Embed turns a sequence's hidden states into one vector.
 type Pooling string
 
-// The poolings of sentence-transformers.
+// The poolings of sentence-transformers (its Pooling module's modes).
 const (
-	PoolCLS  Pooling = "cls"  // the first token's hidden state (not the tanh pooler)
-	PoolMean Pooling = "mean" // the mean over the non-padding tokens
+	PoolCLS         Pooling = "cls"           // the first token's hidden state (not the tanh pooler)
+	PoolMean        Pooling = "mean"          // the mean over the non-padding tokens
+	PoolMax         Pooling = "max"           // each dimension's largest value over the non-padding tokens
+	PoolMeanSqrtLen Pooling = "mean_sqrt_len" // the sum over the non-padding tokens / √(their number)
 )
+
+// Poolings lists the poolings Embed computes.
+var Poolings = []Pooling{PoolCLS, PoolMean, PoolMax, PoolMeanSqrtLen}
 
 // Embed returns one vector per sequence of hidden [B, T, C] (Encode's), for
 // sentence-transformers style use: pooled as pooling says, then divided by
@@ -24,6 +30,13 @@ const (
 // pad (B·T entries, true at padding; nil for none) is what Encode was given;
 // a sequence that is all padding has a zero mean.
 func Embed(hidden *tensor.Tensor, pad []bool, pooling Pooling, normalize bool) ([][]float32, error) {
+	return EmbedConcat(hidden, pad, []Pooling{pooling}, normalize)
+}
+
+// EmbedConcat is Embed with several poolings, their vectors concatenated in
+// the order given (as sentence-transformers concatenates the modes its
+// Pooling module has on) before the normalisation.
+func EmbedConcat(hidden *tensor.Tensor, pad []bool, poolings []Pooling, normalize bool) ([][]float32, error) {
 	if len(hidden.Shape) != 3 {
 		return nil, fmt.Errorf("bert: Embed of a %v tensor; want [B, T, C]", hidden.Shape)
 	}
@@ -31,41 +44,88 @@ func Embed(hidden *tensor.Tensor, pad []bool, pooling Pooling, normalize bool) (
 	if pad != nil && len(pad) != b*t {
 		return nil, fmt.Errorf("bert: padding mask of %d entries for %d tokens", len(pad), b*t)
 	}
-	if pooling != PoolCLS && pooling != PoolMean {
-		return nil, fmt.Errorf("bert: pooling %q is not cls or mean", string(pooling))
+	if len(poolings) == 0 {
+		return nil, errors.New("bert: Embed without a pooling")
+	}
+	for _, p := range poolings {
+		if !slices.Contains(Poolings, p) {
+			return nil, fmt.Errorf("bert: pooling %q is not one of %v", string(p), Poolings)
+		}
 	}
 	out := make([][]float32, b)
-	sum := make([]float64, c)
+	v := make([]float64, 0, c*len(poolings))
 	for i := range b {
-		clear(sum)
-		n := 0
-		for j := range t {
-			if pooling == PoolCLS && j > 0 {
-				break
-			}
-			if pooling == PoolMean && pad != nil && pad[i*t+j] {
-				continue
-			}
-			for k, v := range hidden.Data[(i*t+j)*c : (i*t+j+1)*c] {
-				sum[k] += float64(v)
-			}
-			n++
+		v = v[:0]
+		rows := hidden.Data[i*t*c : (i+1)*t*c]
+		var keep []bool
+		if pad != nil {
+			keep = pad[i*t : (i+1)*t]
 		}
-		scale := 1 / math.Max(float64(n), 1e-9)
+		for _, p := range poolings {
+			v = pool(v, rows, keep, t, c, p)
+		}
+		scale := 1.0
 		if normalize {
 			var ss float64
-			for _, v := range sum {
-				ss += v * v
+			for _, x := range v {
+				ss += x * x
 			}
-			scale = 1 / math.Max(math.Sqrt(ss), 1e-12) // the mean's norm is the sum's norm / n
+			scale = 1 / math.Max(math.Sqrt(ss), 1e-12)
 		}
-		v := make([]float32, c)
-		for k := range v {
-			v[k] = float32(sum[k] * scale)
+		e := make([]float32, len(v))
+		for k, x := range v {
+			e[k] = float32(x * scale)
 		}
-		out[i] = v
+		out[i] = e
 	}
 	return out, nil
+}
+
+// pool appends to v one sequence's vector: rows its T×C hidden states, pad
+// (nil for none) true at its padding tokens.
+func pool(v []float64, rows []float32, pad []bool, t, c int, p Pooling) []float64 {
+	at := len(v)
+	v = append(v, make([]float64, c)...)
+	dst := v[at:]
+	if p == PoolCLS {
+		for k, x := range rows[:c] {
+			dst[k] = float64(x)
+		}
+		return v
+	}
+	if p == PoolMax {
+		// Padding counts as -1e9, as sentence-transformers sets it.
+		for k := range dst {
+			dst[k] = -1e9
+		}
+	}
+	n := 0
+	for j := range t {
+		if pad != nil && pad[j] {
+			continue
+		}
+		for k, x := range rows[j*c : (j+1)*c] {
+			if p == PoolMax {
+				dst[k] = math.Max(dst[k], float64(x))
+			} else {
+				dst[k] += float64(x)
+			}
+		}
+		n++
+	}
+	switch p {
+	case PoolMean:
+		scale := 1 / math.Max(float64(n), 1e-9)
+		for k := range dst {
+			dst[k] *= scale
+		}
+	case PoolMeanSqrtLen:
+		scale := 1 / math.Sqrt(math.Max(float64(n), 1e-9))
+		for k := range dst {
+			dst[k] *= scale
+		}
+	}
+	return v
 }
 
 // Prediction is a token and its probability.
