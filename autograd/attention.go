@@ -1,6 +1,7 @@
 package autograd
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -22,6 +23,12 @@ type AttentionOpts struct {
 	Scale float32
 	// Dropout is the probability of dropping an attention weight in training.
 	Dropout float32
+	// KVHeads, if not 0, is the number of key and value heads, fewer than
+	// the queries' (grouped-query attention, Ainslie et al. 2023): k and v
+	// are [B, Tk, KVHeads·D], and query head h reads key and value head
+	// h / (heads/KVHeads). It is for inference: a tape that records
+	// gradients panics.
+	KVHeads int
 }
 
 // Block sizes of the streaming kernel: query rows and keys per tile. A tile
@@ -67,8 +74,9 @@ var (
 func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 	bsz, tq, e := q.Value.Shape[0], q.Value.Shape[1], q.Value.Shape[2]
 	tk := k.Value.Shape[1]
-	if heads <= 0 || e%heads != 0 || !k.Value.SameShape(v.Value) || k.Value.Shape[0] != bsz || k.Value.Shape[2] != e {
-		panic(fmt.Sprintf("autograd.Attention: q %v, k %v, v %v, %d heads", q.Value.Shape, k.Value.Shape, v.Value.Shape, heads))
+	kvHeads := cmp.Or(opt.KVHeads, heads)
+	if heads <= 0 || e%heads != 0 || kvHeads <= 0 || heads%kvHeads != 0 || !k.Value.SameShape(v.Value) || k.Value.Shape[0] != bsz || k.Value.Shape[2] != e/heads*kvHeads {
+		panic(fmt.Sprintf("autograd.Attention: q %v, k %v, v %v, %d heads, %d key/value heads", q.Value.Shape, k.Value.Shape, v.Value.Shape, heads, kvHeads))
 	}
 	if opt.KeyPad != nil && len(opt.KeyPad) != bsz*tk {
 		panic(fmt.Sprintf("autograd.Attention: key padding mask has %d entries, want %d", len(opt.KeyPad), bsz*tk))
@@ -83,7 +91,7 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 		dropout = 0
 	}
 	p := &attnProblem{
-		bsz: bsz, tq: tq, tk: tk, e: e, heads: heads, d: d, off: tk - tq,
+		bsz: bsz, tq: tq, tk: tk, e: e, heads: heads, d: d, off: tk - tq, ek: kvHeads * d, group: heads / kvHeads,
 		causal: opt.Causal, pad: opt.KeyPad, scale: scale, dropout: dropout,
 		q: q.Value.Data, k: k.Value.Data, v: v.Value.Data,
 		bq: attnBlockQ, bk: attnBlockK,
@@ -99,6 +107,9 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 	}
 	y := tp.alloc(bsz, tq, e)
 	out, rec := tp.result(y, q, k, v)
+	if rec && kvHeads != heads {
+		panic("autograd.Attention: grouped-query attention (KVHeads) has no backward pass; run it on an inference tape")
+	}
 	var lse []float32
 	if rec {
 		lse = tp.floats(bsz * heads * tq)
@@ -119,6 +130,7 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 // attnProblem is one Attention call: shapes, options and inputs.
 type attnProblem struct {
 	bsz, tq, tk, e, heads, d int
+	ek, group                int // k and v rows' width, query heads per key/value head (grouped-query attention)
 	off                      int // tk − tq: query i sees keys j <= i + off under the causal mask
 	causal                   bool
 	pad                      []bool
@@ -285,7 +297,7 @@ func (p *attnProblem) forward(y, lse []float32) {
 			b, h := bh/p.heads, bh%p.heads
 			kt = grow(sc.kt, p.d*padLD(p.tk))
 			sc.kt = kt
-			transpose(kt, padLD(p.tk), p.k[b*p.tk*p.e+h*p.d:], p.e, p.tk, p.d)
+			transpose(kt, padLD(p.tk), p.k[b*p.tk*p.ek+h/p.group*p.d:], p.ek, p.tk, p.d)
 		}
 		for qb := c; qb < nq; qb += sp {
 			p.forwardBlock(sc, bh, qb*p.bq, min(p.tq, (qb+1)*p.bq), kt, y, lse)
@@ -333,8 +345,8 @@ func padLD(n int) int { return (n+15)&^15 + 16 }
 // the head's K transposed (D×Tk).
 func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse []float32) {
 	b, h := bh/p.heads, bh%p.heads
-	e, d, tk := p.e, p.d, p.tk
-	qo, ko := b*p.tq*e+h*d, b*tk*e+h*d
+	e, ek, d, tk := p.e, p.ek, p.d, p.tk
+	qo, ko := b*p.tq*e+h*d, b*tk*ek+h/p.group*d
 	br := i1 - i0
 	sc.s = grow(sc.s, br*p.bk)
 	m, l := grow(sc.m, br), grow(sc.l, br)
@@ -367,7 +379,7 @@ func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse [
 		if kt != nil {
 			tensor.GemmSerial(true, false, br, bc, d, p.scale, qt, padLD(br), kt[j0:], padLD(tk), 0, s, bc)
 		} else {
-			tensor.GemmSerial(false, true, br, bc, d, p.scale, p.q[qo+i0*e:], e, p.k[ko+j0*e:], e, 0, s, bc)
+			tensor.GemmSerial(false, true, br, bc, d, p.scale, p.q[qo+i0*e:], e, p.k[ko+j0*ek:], ek, 0, s, bc)
 		}
 		var pad []bool
 		if p.pad != nil {
@@ -420,7 +432,7 @@ func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse [
 				p.dropMask(row[:last+1], seed, i0+r, j0)
 			}
 		}
-		tensor.GemmSerial(false, false, br, d, bc, 1, s, bc, p.v[ko+j0*e:], e, 1, y[qo+i0*e:], e)
+		tensor.GemmSerial(false, false, br, d, bc, 1, s, bc, p.v[ko+j0*ek:], ek, 1, y[qo+i0*e:], e)
 	}
 	for r := 0; r < br; r++ {
 		if l[r] == 0 { // no visible key: the row was never touched and stays 0

@@ -1,0 +1,64 @@
+package autograd
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/attn-go/attn/tensor"
+)
+
+// TestGroupedQueryAttention: attention with fewer key/value heads than
+// query heads (KVHeads) equals attention over keys and values whose heads
+// are repeated for each query head that reads them, exactly, for causal
+// and full attention, prompt and decoding shapes, and tiny ragged blocks;
+// a tape that records gradients refuses it.
+func TestGroupedQueryAttention(t *testing.T) {
+	rng := tensor.NewRNG(7)
+	rand := func(shape ...int) *Var {
+		x := tensor.New(shape...)
+		rng.FillNormal(x, 0, 1)
+		return Const(x)
+	}
+	const d = 8
+	for _, blocks := range [][2]int{{64, 128}, {3, 5}} {
+		for _, tc := range []struct{ b, tq, tk, heads, kv int }{
+			{2, 9, 9, 4, 2}, {1, 13, 13, 6, 1}, {2, 1, 17, 4, 2}, {1, 4, 20, 8, 4},
+		} {
+			t.Run(fmt.Sprintf("blocks=%v/%+v", blocks, tc), func(t *testing.T) {
+				withBlocks(blocks[0], blocks[1], 2, func() {
+					q := rand(tc.b, tc.tq, tc.heads*d)
+					k, v := rand(tc.b, tc.tk, tc.kv*d), rand(tc.b, tc.tk, tc.kv*d)
+					// Keys and values with each head repeated for its group.
+					group := tc.heads / tc.kv
+					wide := func(x *Var) *Var {
+						out := tensor.New(tc.b, tc.tk, tc.heads*d)
+						for r := range tc.b * tc.tk {
+							for h := range tc.heads {
+								copy(out.Data[r*tc.heads*d+h*d:], x.Value.Data[r*tc.kv*d+h/group*d:r*tc.kv*d+h/group*d+d])
+							}
+						}
+						return Const(out)
+					}
+					for _, causal := range []bool{true, false} {
+						got := (*Tape)(nil).Attention(q, k, v, tc.heads, AttentionOpts{Causal: causal, KVHeads: tc.kv}).Value.Data
+						want := (*Tape)(nil).Attention(q, wide(k), wide(v), tc.heads, AttentionOpts{Causal: causal}).Value.Data
+						if !slices.Equal(got, want) {
+							t.Errorf("causal %v: grouped-query attention differs from attention over repeated heads", causal)
+						}
+					}
+				})
+			})
+		}
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "no backward pass") {
+			t.Errorf("a recording tape: recovered %v; want a panic saying there is no backward pass", r)
+		}
+	}()
+	tp := NewTape(nil)
+	q := tensor.New(1, 2, 16)
+	k := tensor.New(1, 2, 8)
+	tp.Attention(NewParam(q), Const(k), Const(k), 2, AttentionOpts{KVHeads: 1})
+}

@@ -1,0 +1,54 @@
+package llama
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/attn-go/attn/model/hf"
+	"github.com/attn-go/attn/safetensors"
+)
+
+// ignored matches stored tensors that are not weights: the rotary
+// frequencies some checkpoints saved as a buffer.
+var ignored = []*regexp.Regexp{regexp.MustCompile(`^layers\.\d+\.self_attn\.rotary_emb\.inv_freq$`)}
+
+// Load reads a HuggingFace Llama or Qwen2 folder: config.json (LlamaConfig,
+// Qwen2Config) and model.safetensors or its shards, in F32, F16, BF16 or
+// F64, converted once into float32 weights. It accepts LlamaForCausalLM's
+// names ("model." before the base model, lm_head.weight), and a tied
+// output layer stored or not. Missing, unexpected or mis-shaped tensors
+// are errors naming the tensor and its file.
+func Load(dir string) (*Model, error) { return hf.LoadFolder(dir, LoadCheckpoint) }
+
+// LoadCheckpoint builds the model of cfg and fills it from ck (see Load).
+func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
+	m, err := newModel(cfg, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(ck.Dir, hf.ConfigFile), err)
+	}
+	opt := hf.LoadOptions{Ignore: ignored}
+	if cfg.Tied {
+		opt.Tied = map[string]string{"lm_head.weight": "embed_tokens.weight"}
+	}
+	if err := ck.Load(m.Params(), opt); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Tensors returns the weights under LlamaForCausalLM's names ("model."
+// before the base model, lm_head.weight unless tied).
+func (m *Model) Tensors() []safetensors.Tensor {
+	return hf.Tensors(m.Params(), func(name string) string {
+		if strings.HasPrefix(name, "lm_head.") {
+			return name
+		}
+		return "model." + name
+	})
+}
+
+// Save writes the model to dir as a HuggingFace folder: config.json and
+// model.safetensors.
+func Save(dir string, m *Model) error { return hf.Save(dir, m.Cfg, m.Tensors()) }

@@ -1,0 +1,267 @@
+// Package llama runs the Llama family of decoder-only Transformers (Touvron
+// et al. 2023; Llama 2 and 3, TinyLlama, SmolLM, and Qwen2, which adds
+// biases to its query, key and value projections): token embeddings, N
+// pre-norm blocks of causal self-attention with rotary position embeddings
+// (Su et al. 2021) and grouped-query attention, and a SwiGLU MLP (Shazeer
+// 2020), RMSNorm throughout, and an output layer that may be tied to the
+// embeddings. Parameter names and semantics are HuggingFace's
+// LlamaForCausalLM and Qwen2ForCausalLM (modeling_llama.py,
+// modeling_qwen2.py), so their checkpoints load. It generates with a KV
+// cache (see Cache); it does not train.
+package llama
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/nn"
+	"github.com/attn-go/attn/tensor"
+)
+
+// Norm is an RMSNorm's weight (LlamaRMSNorm).
+type Norm struct {
+	Weight *autograd.Var `attn:"weight"` // [C]
+}
+
+// Attention holds the projections of self-attention (LlamaAttention): q to
+// H heads of D, k and v to KVHeads heads of D, o back to C.
+type Attention struct {
+	Q *nn.Linear `attn:"q_proj"`
+	K *nn.Linear `attn:"k_proj"`
+	V *nn.Linear `attn:"v_proj"`
+	O *nn.Linear `attn:"o_proj"`
+}
+
+// MLP is the gated feed-forward net: down(silu(gate(x)) ⊙ up(x)).
+type MLP struct {
+	Gate *nn.Linear `attn:"gate_proj"`
+	Up   *nn.Linear `attn:"up_proj"`
+	Down *nn.Linear `attn:"down_proj"`
+}
+
+// Layer is one decoder block (LlamaDecoderLayer).
+type Layer struct {
+	InputNorm *Norm      `attn:"input_layernorm"`
+	Attn      *Attention `attn:"self_attn"`
+	PostNorm  *Norm      `attn:"post_attention_layernorm"`
+	MLP       *MLP       `attn:"mlp"`
+}
+
+// Model is a Llama-family causal language model. Its parameter names are
+// HF's without the "model." prefix of LlamaForCausalLM's base model.
+type Model struct {
+	Cfg    Config
+	Embed  *nn.Embedding `attn:"embed_tokens"`
+	Layers []*Layer      `attn:"layers"`
+	Norm   *Norm         `attn:"norm"`
+	// LMHead is the output layer [V, C]; nil when tied to the embeddings.
+	LMHead *autograd.Var `attn:"lm_head.weight"`
+
+	invFreq []float32 // the rotary frequencies
+}
+
+// New returns a model of config c with random weights (N(0, 0.02²), norms
+// 1, biases 0), for tests and benchmarks.
+func New(c Config, seed uint64) (*Model, error) {
+	return newModel(c, tensor.NewRNG(seed))
+}
+
+// newModel builds the model of c; with rng nil its weights have no buffers
+// yet (hf.Checkpoint.Load allocates them once the checkpoint is checked).
+func newModel(c Config, rng *tensor.RNG) (*Model, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	param := func(std float64, shape ...int) *autograd.Var {
+		if rng == nil {
+			return autograd.NewParam(&tensor.Tensor{Shape: shape})
+		}
+		t := tensor.New(shape...)
+		if std > 0 {
+			rng.FillNormal(t, 0, std)
+		} else if std < 0 { // a norm's weight
+			for i := range t.Data {
+				t.Data[i] = 1
+			}
+		}
+		return autograd.NewParam(t)
+	}
+	linear := func(in, out int, bias bool) *nn.Linear {
+		l := &nn.Linear{Weight: param(0.02, out, in)}
+		if bias {
+			l.Bias = param(0, out)
+		}
+		return l
+	}
+	d, kv, cw := c.headDim(), c.kvHeads(), c.Hidden
+	m := &Model{Cfg: c, Embed: &nn.Embedding{Weight: param(0.02, c.VocabSize, cw), Scale: 1}, Norm: &Norm{param(-1, cw)}, invFreq: c.invFreq()}
+	for range c.Layers {
+		m.Layers = append(m.Layers, &Layer{
+			InputNorm: &Norm{param(-1, cw)},
+			Attn: &Attention{
+				Q: linear(cw, c.Heads*d, c.qkvBias()), K: linear(cw, kv*d, c.qkvBias()), V: linear(cw, kv*d, c.qkvBias()),
+				O: linear(c.Heads*d, cw, c.AttentionBias),
+			},
+			PostNorm: &Norm{param(-1, cw)},
+			MLP:      &MLP{Gate: linear(cw, c.Intermediate, c.MLPBias), Up: linear(cw, c.Intermediate, c.MLPBias), Down: linear(c.Intermediate, cw, c.MLPBias)},
+		})
+	}
+	if !c.Tied {
+		m.LMHead = param(0.02, c.VocabSize, cw)
+	}
+	return m, nil
+}
+
+// Params lists the parameters under HF's names without "model.".
+func (m *Model) Params() []nn.Param { return nn.Params(m) }
+
+// Cache holds each layer's keys (rotated) and values for the positions run
+// so far, at KVHeads heads each; it grows as it fills, up to the model's
+// max_position_embeddings. A Cache serves one sequence and one goroutine.
+type Cache struct {
+	n     int         // positions filled
+	size  int         // positions allocated
+	k, v  [][]float32 // per layer: [size, KVHeads·D]
+	arena *autograd.Tape
+}
+
+// NewCache returns an empty cache.
+func (m *Model) NewCache() *Cache {
+	return &Cache{k: make([][]float32, len(m.Layers)), v: make([][]float32, len(m.Layers)), arena: autograd.NewInferenceTape()}
+}
+
+// Len returns the number of positions in the cache.
+func (c *Cache) Len() int { return c.n }
+
+// Reset empties the cache.
+func (c *Cache) Reset() { c.n = 0 }
+
+// grow makes room for n <= limit positions of width w, doubling (up to
+// limit) so that a long generation copies its cache a few times only.
+func (c *Cache) grow(n, w, limit int) {
+	if n <= c.size {
+		return
+	}
+	size := min(limit, max(n, 2*c.size, 256))
+	for l := range c.k {
+		k, v := make([]float32, size*w), make([]float32, size*w)
+		copy(k, c.k[l][:c.n*w])
+		copy(v, c.v[l][:c.n*w])
+		c.k[l], c.v[l] = k, v
+	}
+	c.size = size
+}
+
+// StepLast runs the next tokens of the sequence (a prompt, or one token
+// when generating) through the model, appends their keys and values to the
+// cache, and returns the logits of the last one, [1, V]. It fails if the
+// cache would exceed max_position_embeddings.
+func (m *Model) StepLast(c *Cache, ids []int) (*tensor.Tensor, error) {
+	x, err := m.step(c, ids)
+	if err != nil {
+		return nil, err
+	}
+	cw := m.Cfg.Hidden
+	last := autograd.Const(tensor.FromSlice(x.Value.Data[len(x.Value.Data)-cw:], 1, cw))
+	return m.logits(nil, last).Value, nil
+}
+
+// Step is StepLast returning the logits of every new position, [T, V]
+// (what scoring a text needs).
+func (m *Model) Step(c *Cache, ids []int) (*tensor.Tensor, error) {
+	x, err := m.step(c, ids)
+	if err != nil {
+		return nil, err
+	}
+	return m.logits(nil, x).Value, nil
+}
+
+// logits applies the final norm and the output layer.
+func (m *Model) logits(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	w := m.LMHead
+	if w == nil {
+		w = m.Embed.Weight
+	}
+	return tp.Linear(tp.RMSNorm(x, m.Norm.Weight, m.Cfg.Eps), w, nil)
+}
+
+// step runs the blocks on the new tokens and returns their last hidden
+// states [T, C] (before the final norm), held in c's arena until its next
+// step.
+func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
+	if c == nil || len(c.k) != len(m.Layers) {
+		return nil, fmt.Errorf("llama: the cache does not fit this model")
+	}
+	t := len(ids)
+	switch {
+	case t == 0:
+		return nil, fmt.Errorf("llama: no token ids")
+	case c.n+t > m.Cfg.MaxPositions:
+		return nil, fmt.Errorf("llama: %d positions exceed max_position_embeddings %d", c.n+t, m.Cfg.MaxPositions)
+	}
+	for i, id := range ids {
+		if id < 0 || id >= m.Cfg.VocabSize {
+			return nil, fmt.Errorf("llama: token id %d at index %d is outside the vocabulary [0, %d)", id, i, m.Cfg.VocabSize)
+		}
+	}
+	cfg := m.Cfg
+	d, kv := cfg.headDim(), cfg.kvHeads()
+	w := kv * d
+	c.grow(c.n+t, w, cfg.MaxPositions)
+	cos, sin := m.rotation(c.n, t)
+	tp := c.arena
+	tp.Reset()
+	x := tp.Embedding(m.Embed.Weight, ids, 1) // (T, C)
+	for l, layer := range m.Layers {
+		a := layer.Attn
+		h := tp.RMSNorm(x, layer.InputNorm.Weight, cfg.Eps)
+		q, k, v := a.Q.Forward(tp, h), a.K.Forward(tp, h), a.V.Forward(tp, h)
+		rotate(q.Value.Data, cfg.Heads, d, cos, sin)
+		rotate(k.Value.Data, kv, d, cos, sin)
+		copy(c.k[l][c.n*w:], k.Value.Data)
+		copy(c.v[l][c.n*w:], v.Value.Data)
+		tk := c.n + t
+		keys := autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w))
+		vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
+		y := tp.Attention(tp.Reshape(q, 1, t, -1), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: true, KVHeads: kv})
+		x = tp.Add(x, a.O.Forward(tp, tp.Reshape(y, t, -1)))
+		mlp := layer.MLP
+		h = tp.RMSNorm(x, layer.PostNorm.Weight, cfg.Eps)
+		x = tp.Add(x, mlp.Down.Forward(tp, tp.Mul(tp.SiLU(mlp.Gate.Forward(tp, h)), mlp.Up.Forward(tp, h))))
+	}
+	c.n += t
+	return x, nil
+}
+
+// rotation returns cos and sin of the rotary angles of positions n..n+T−1,
+// [T, D/2] each: position × frequency in float32, as HF computes them.
+func (m *Model) rotation(n, t int) (cos, sin []float32) {
+	half := len(m.invFreq)
+	cos, sin = make([]float32, t*half), make([]float32, t*half)
+	for p := range t {
+		for i, f := range m.invFreq {
+			a := float64(float32(n+p) * f)
+			cos[p*half+i], sin[p*half+i] = float32(math.Cos(a)), float32(math.Sin(a))
+		}
+	}
+	return cos, sin
+}
+
+// rotate applies the rotary embedding in place to x [T, heads·D] in HF's
+// "rotate half" layout: element i of a head pairs with element i + D/2.
+func rotate(x []float32, heads, d int, cos, sin []float32) {
+	half := d / 2
+	for p := range len(x) / (heads * d) {
+		cs, sn := cos[p*half:(p+1)*half], sin[p*half:(p+1)*half]
+		for h := range heads {
+			row := x[(p*heads+h)*d : (p*heads+h+1)*d]
+			a, b := row[:half], row[half:]
+			for i := range half {
+				x1, x2 := a[i], b[i]
+				a[i] = x1*cs[i] - x2*sn[i]
+				b[i] = x2*cs[i] + x1*sn[i]
+			}
+		}
+	}
+}

@@ -1,0 +1,206 @@
+package llama
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/attn-go/attn/internal/golden"
+)
+
+func load(t *testing.T, name string) *Model {
+	t.Helper()
+	m, err := Load(filepath.Join(golden.Root(t), "testdata", "hf", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// greedy returns n tokens after prompt, each the most likely, with the
+// cache (no end-of-text stop: the reference runs n steps).
+func greedy(t *testing.T, m *Model, prompt []int, n int) []int {
+	t.Helper()
+	c := m.NewCache()
+	logits, err := m.StepLast(c, prompt)
+	var out []int
+	for err == nil && len(out) < n {
+		next := 0
+		for i, v := range logits.Data {
+			if v > logits.Data[next] {
+				next = i
+			}
+		}
+		out = append(out, next)
+		logits, err = m.StepLast(c, []int{next})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestMatchesPyTorch compares each folder's logits (the whole sequence at
+// once, and in two chunks through the cache) and a greedy generation with
+// the model in PyTorch (tools/golden/torch_llama.py): Llama in F32 with
+// grouped-query attention; Llama 3.1's rope scaling with a tied output
+// layer, in BF16; Qwen2 with q/k/v biases, one key/value head and linear
+// rope scaling, in F16.
+func TestMatchesPyTorch(t *testing.T) {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny"} {
+		t.Run(name, func(t *testing.T) {
+			m := load(t, name)
+			f := golden.Open(t, "hf/"+name+"/reference.safetensors")
+			ids := f.Ints("input.ids")
+			want := f.Tensor("logits")
+			b, tt, v := want.Shape[0], want.Shape[1], want.Shape[2]
+			var whole, chunked []float32
+			for i := range b {
+				row := ids[i*tt : (i+1)*tt]
+				got, err := m.Step(m.NewCache(), row)
+				if err != nil {
+					t.Fatal(err)
+				}
+				whole = append(whole, got.Data...)
+				c := m.NewCache()
+				a, err := m.Step(c, row[:5])
+				if err != nil {
+					t.Fatal(err)
+				}
+				chunked = append(chunked, a.Data...)
+				rest, err := m.Step(c, row[5:])
+				if err != nil {
+					t.Fatal(err)
+				}
+				chunked = append(chunked, rest.Data...)
+			}
+			d1 := golden.CheckAbs(t, "logits", whole, want.Data, 1e-4)
+			d2 := golden.CheckAbs(t, "logits through the cache", chunked, want.Data, 1e-4)
+			t.Logf("%s: max abs error %.2e whole, %.2e in two chunks (V=%d)", name, d1, d2, v)
+			if got, want := greedy(t, m, f.Ints("greedy.prompt"), 12), f.Ints("greedy.tokens"); !slices.Equal(got, want) {
+				t.Errorf("greedy: %v; PyTorch %v", got, want)
+			}
+		})
+	}
+}
+
+// TestConfigs checks what each folder's config.json gives and refuses.
+func TestConfigs(t *testing.T) {
+	l3 := load(t, "llama-tiny-llama3")
+	if l3.LMHead != nil || !l3.Cfg.Tied || l3.Cfg.RopeScaling == nil || l3.Cfg.RopeScaling.Type != "llama3" {
+		t.Errorf("llama-tiny-llama3: lm_head %v, %+v", l3.LMHead != nil, l3.Cfg)
+	}
+	q := load(t, "qwen2-tiny")
+	if q.Cfg.Type != "qwen2" || !slices.Equal(q.Cfg.EOS, []int{2, 3}) || q.Layers[0].Attn.Q.Bias == nil || q.Layers[0].Attn.O.Bias != nil ||
+		q.Cfg.RopeScaling == nil || q.Cfg.RopeScaling.Type != "linear" || q.Cfg.kvHeads() != 1 {
+		t.Errorf("qwen2-tiny: %+v", q.Cfg)
+	}
+	for _, tc := range []struct{ json, want string }{
+		{`{"model_type": "mistral"}`, `model_type "mistral" is not llama or qwen2`},
+		{`{"model_type": "qwen2", "use_sliding_window": true}`, "sliding-window attention) is not supported"},
+		{`{"model_type": "llama", "partial_rotary_factor": 0.5}`, "partial_rotary_factor 0.5 is not supported"},
+		{`{"model_type": "llama", "eos_token_id": "x"}`, "is not an id or a list of ids"},
+	} {
+		var c Config
+		if err := json.Unmarshal([]byte(tc.json), &c); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want %q", tc.json, err, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		edit func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Act = "gelu" }, `hidden_act "gelu" is not silu`},
+		{func(c *Config) { c.KVHeads = 3 }, "must be a multiple of num_key_value_heads 3"},
+		{func(c *Config) { c.RopeScaling = &RopeScaling{Type: "yarn", Factor: 4} }, `rope_scaling type "yarn" is not supported`},
+		{func(c *Config) { c.RopeScaling = &RopeScaling{Type: "llama3", Factor: 8} }, "llama3 rope_scaling needs"},
+		{func(c *Config) { c.EOS = []int{100} }, "eos_token_id 100 is outside the vocabulary"},
+	} {
+		c := load(t, "llama-tiny").Cfg
+		tc.edit(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v; want %q", c, err, tc.want)
+		}
+	}
+	// Defaults: a Llama config without eos_token_id ends texts at 2.
+	var c Config
+	if err := json.Unmarshal([]byte(`{"model_type": "llama", "rope_scaling": {"type": "linear", "factor": 2}}`), &c); err != nil || !slices.Equal(c.EOS, []int{2}) || c.RopeScaling.Type != "linear" || c.KVHeads != 0 || c.kvHeads() != 32 {
+		t.Errorf("defaults: %+v, %v", c, err)
+	}
+}
+
+// TestCacheLimits: the cache grows past its first allocation with the same
+// logits, stops at max_position_embeddings, and bad ids are refused.
+func TestCacheLimits(t *testing.T) {
+	m := load(t, "llama-tiny")
+	ids := make([]int, m.Cfg.MaxPositions)
+	for i := range ids {
+		ids[i] = 3 + i%90
+	}
+	whole, err := m.Step(m.NewCache(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.NewCache()
+	var pieces []float32
+	for i := 0; i < len(ids); i += 7 {
+		l, err := m.Step(c, ids[i:min(i+7, len(ids))])
+		if err != nil {
+			t.Fatal(err)
+		}
+		pieces = append(pieces, l.Data...)
+	}
+	golden.CheckAbs(t, "logits in pieces of 7", pieces, whole.Data, 1e-5)
+	if _, err := m.StepLast(c, []int{5}); err == nil || !strings.Contains(err.Error(), "65 positions exceed max_position_embeddings 64") {
+		t.Errorf("past the window: %v", err)
+	}
+	c.Reset()
+	if _, err := m.StepLast(c, []int{5, 100}); err == nil || !strings.Contains(err.Error(), "token id 100 at index 1 is outside the vocabulary [0, 100)") {
+		t.Errorf("a bad id: %v", err)
+	}
+}
+
+// TestSave writes each folder back; it loads with the same logits, and
+// config.json keeps what matters (tools/golden/torch_llama.py --check DIR
+// NAME runs such a folder in PyTorch).
+func TestSave(t *testing.T) {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny"} {
+		m := load(t, name)
+		dir := t.TempDir()
+		if err := Save(dir, m); err != nil {
+			t.Fatal(err)
+		}
+		back, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := []int{5, 9, 14, 3}
+		a, _ := m.Step(m.NewCache(), ids)
+		b, err := back.Step(back.NewCache(), ids)
+		if err != nil || !slices.Equal(a.Data, b.Data) || !slices.Equal(back.Cfg.EOS, m.Cfg.EOS) || (back.Cfg.RopeScaling == nil) != (m.Cfg.RopeScaling == nil) {
+			t.Errorf("%s reloaded: %v, config %+v", name, err, back.Cfg)
+		}
+		raw, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+		if !strings.Contains(string(raw), `"model_type": "`+m.Cfg.Type+`"`) {
+			t.Errorf("%s: config.json %s", name, raw)
+		}
+	}
+}
+
+// TestNew: a random model runs and is deterministic in its seed.
+func TestNew(t *testing.T) {
+	c := load(t, "qwen2-tiny").Cfg
+	a, err := New(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := New(c, 1)
+	x, err := a.StepLast(a.NewCache(), []int{1, 2, 3})
+	y, _ := b.StepLast(b.NewCache(), []int{1, 2, 3})
+	if err != nil || !slices.Equal(x.Data, y.Data) || len(x.Data) != c.VocabSize {
+		t.Errorf("New: %v", err)
+	}
+}

@@ -1,0 +1,254 @@
+#!/usr/bin/python3
+"""Write tiny HuggingFace Llama and Qwen2 folders and reference outputs for
+model/llama.
+
+Run from the repository root with the Debian PyTorch (/usr/bin/python3):
+
+    /usr/bin/python3 tools/golden/torch_llama.py
+    /usr/bin/python3 tools/golden/torch_llama.py --check DIR NAME   # check an exported folder
+
+There is no transformers package here, so the models are written out in
+plain torch with the semantics of HF's modeling_llama.py and
+modeling_qwen2.py (LlamaForCausalLM, Qwen2ForCausalLM):
+
+* embed_tokens[ids], no scaling, no positions added;
+* pre-norm layers: h = x + o_proj(attn(input_layernorm(x))), then
+  h + down_proj(silu(gate_proj(n)) * up_proj(n)), n = post_attention_layernorm(h);
+* RMSNorm: w * x / sqrt(mean(x^2) + rms_norm_eps);
+* attention: q_proj to H heads of head_dim, k_proj and v_proj to
+  num_key_value_heads heads (grouped-query attention: query head h reads
+  key/value head h // (H / KV)); rotary position embeddings on q and k in
+  the "rotate half" layout (the two halves of each head are the pairs),
+  inv_freq = rope_theta^(-2i/head_dim), scaled as rope_scaling says
+  ("linear": divided by factor; "llama3": Llama 3.1's smooth interpolation
+  between low_freq_factor and high_freq_factor wavelengths); scores /
+  sqrt(head_dim), causal; Qwen2 has biases on q_proj, k_proj and v_proj;
+* final norm, then lm_head (tied to embed_tokens when tie_word_embeddings).
+
+It writes, under testdata/hf/ (each file well under 100 KB):
+
+* llama-tiny/: LlamaForCausalLM in F32 (model.* and lm_head.weight), 4 query
+  heads over 2 key/value heads, head_dim 8 (hidden 32), no rope scaling.
+* llama-tiny-llama3/: the same shapes with rope_scaling {"rope_type":
+  "llama3", factor 8, low_freq_factor 1, high_freq_factor 4,
+  original_max_position_embeddings 16} and tie_word_embeddings (no
+  lm_head.weight stored), in BF16.
+* qwen2-tiny/: Qwen2ForCausalLM in F16: one key/value head for 4 query heads,
+  biases on q/k/v, rope_theta 1e6, rope_scaling {"type": "linear", factor 2}.
+
+reference.safetensors in each holds input.ids [2, 13], logits [2, 13, V]
+and greedy.prompt / greedy.tokens: 12 tokens greedily generated after a
+5-token prompt (float64 passes from the stored, possibly rounded, weights;
+results rounded to float32).
+"""
+
+import json
+import math
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+sys.dont_write_bytecode = True  # keep tools/golden free of __pycache__
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_bert import folder, read_model, write_model  # noqa: E402
+from torch_transformer import read_safetensors, to_storage, write_safetensors  # noqa: E402
+
+OUT = os.path.join("testdata", "hf")
+
+BASE = {
+    "architectures": ["LlamaForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+    "head_dim": 8,
+    "hidden_act": "silu",
+    "hidden_size": 32,
+    "initializer_range": 0.02,
+    "intermediate_size": 40,
+    "max_position_embeddings": 64,
+    "mlp_bias": False,
+    "model_type": "llama",
+    "num_attention_heads": 4,
+    "num_hidden_layers": 2,
+    "num_key_value_heads": 2,
+    "pretraining_tp": 1,
+    "rms_norm_eps": 1e-06,
+    "rope_scaling": None,
+    "rope_theta": 10000.0,
+    "tie_word_embeddings": False,
+    "torch_dtype": "float32",
+    "transformers_version": "4.45.0",
+    "use_cache": True,
+    "vocab_size": 100,
+}
+
+
+def shapes(c):
+    """The state_dict of LlamaForCausalLM / Qwen2ForCausalLM."""
+    C, V, I = c["hidden_size"], c["vocab_size"], c["intermediate_size"]
+    H, KV = c["num_attention_heads"], c["num_key_value_heads"]
+    D = c.get("head_dim") or C // H
+    qwen = c["model_type"] == "qwen2"
+    s = {"model.embed_tokens.weight": [V, C], "model.norm.weight": [C]}
+    for i in range(c["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        s[p + "input_layernorm.weight"] = [C]
+        s[p + "post_attention_layernorm.weight"] = [C]
+        for n, o in (("q_proj", H * D), ("k_proj", KV * D), ("v_proj", KV * D)):
+            s[p + "self_attn." + n + ".weight"] = [o, C]
+            if qwen or c.get("attention_bias"):
+                s[p + "self_attn." + n + ".bias"] = [o]
+        s[p + "self_attn.o_proj.weight"] = [C, H * D]
+        s[p + "mlp.gate_proj.weight"] = [I, C]
+        s[p + "mlp.up_proj.weight"] = [I, C]
+        s[p + "mlp.down_proj.weight"] = [C, I]
+    if not c["tie_word_embeddings"]:
+        s["lm_head.weight"] = [V, C]
+    return s
+
+
+def draw(c, g):
+    p = {}
+    for name, shape in shapes(c).items():
+        r = torch.randn(shape, dtype=torch.float32, generator=g)
+        if "norm" in name:
+            p[name] = 1 + 0.1 * r
+        elif len(shape) == 1:
+            p[name] = 0.1 * r
+        elif "embed_tokens" in name:
+            p[name] = 0.5 * r
+        else:
+            p[name] = (1.2 / math.sqrt(shape[1])) * r
+    return p
+
+
+def inv_freq(c):
+    D = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
+    f = 1.0 / (c["rope_theta"] ** (torch.arange(0, D, 2, dtype=torch.float64) / D))
+    rs = c.get("rope_scaling")
+    if not rs:
+        return f
+    kind = rs.get("rope_type", rs.get("type"))
+    if kind == "linear":
+        return f / rs["factor"]
+    if kind == "llama3":
+        factor, lo, hi, old = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"], rs["original_max_position_embeddings"]
+        lo_wavelen, hi_wavelen = old / lo, old / hi
+        wavelen = 2 * math.pi / f
+        out = torch.where(wavelen > lo_wavelen, f / factor, f)
+        smooth = (old / wavelen - lo) / (hi - lo)
+        smoothed = (1 - smooth) * out / factor + smooth * out
+        medium = ~(wavelen < hi_wavelen) & ~(wavelen > lo_wavelen)
+        return torch.where(medium, smoothed, out)
+    raise ValueError(kind)
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+def rms(x, w, eps):
+    return w * (x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+
+
+def forward(p, ids, c):
+    """Logits [B, T, V] of LlamaForCausalLM / Qwen2ForCausalLM on ids
+    (positions 0..T-1, causal, no padding)."""
+    Bn, Tn = ids.shape
+    C, H, KV, eps = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"], c["rms_norm_eps"]
+    D = c.get("head_dim") or C // H
+    pos = torch.arange(Tn, dtype=torch.float64)
+    freqs = pos[:, None] * inv_freq(c)[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos(), emb.sin()  # (T, D)
+    causal = torch.triu(torch.full((Tn, Tn), float("-inf"), dtype=torch.float64), diagonal=1)
+
+    def lin(x, name):
+        return F.linear(x, p[name + ".weight"], p.get(name + ".bias"))
+
+    x = p["model.embed_tokens.weight"][ids]
+    for i in range(c["num_hidden_layers"]):
+        l = f"model.layers.{i}."
+        n = rms(x, p[l + "input_layernorm.weight"], eps)
+        q = lin(n, l + "self_attn.q_proj").view(Bn, Tn, H, D).transpose(1, 2)
+        k = lin(n, l + "self_attn.k_proj").view(Bn, Tn, KV, D).transpose(1, 2)
+        v = lin(n, l + "self_attn.v_proj").view(Bn, Tn, KV, D).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        k = k.repeat_interleave(H // KV, dim=1)
+        v = v.repeat_interleave(H // KV, dim=1)
+        w = (q @ k.transpose(-1, -2) / math.sqrt(D) + causal).softmax(dim=-1)
+        x = x + lin((w @ v).transpose(1, 2).reshape(Bn, Tn, H * D), l + "self_attn.o_proj")
+        n = rms(x, p[l + "post_attention_layernorm.weight"], eps)
+        x = x + lin(F.silu(lin(n, l + "mlp.gate_proj")) * lin(n, l + "mlp.up_proj"), l + "mlp.down_proj")
+    x = rms(x, p["model.norm.weight"], eps)
+    head = p["lm_head.weight"] if "lm_head.weight" in p else p["model.embed_tokens.weight"]
+    return x @ head.t()
+
+
+def greedy(p, prompt, n, c):
+    ids = list(prompt)
+    for _ in range(n):
+        logits = forward(p, torch.tensor([ids]), c)
+        ids.append(int(logits[0, -1].argmax()))
+    return ids[len(prompt):]
+
+
+def write_case(name, c, dtype, seed):
+    g = torch.Generator().manual_seed(seed)
+    params = draw(c, g)
+    d = folder(name, c)
+    write_model(os.path.join(d, "model.safetensors"), params, dtype)
+    p = read_model(os.path.join(d, "model.safetensors"))
+    ids = torch.randint(3, c["vocab_size"], (2, 13), generator=g)
+    prompt = torch.randint(3, c["vocab_size"], (5,), generator=g)
+    ref = {"input.ids": ids, "logits": forward(p, ids, c),
+           "greedy.prompt": prompt, "greedy.tokens": torch.tensor(greedy(p, prompt.tolist(), 12, c))}
+    meta = {"case": name, "torch": torch.__version__, "compute_dtype": "float64", "seed": str(seed),
+            "generator": "tools/golden/torch_llama.py"}
+    path = os.path.join(d, "reference.safetensors")
+    write_safetensors(path, {k: to_storage(v) for k, v in ref.items()}, meta)
+    read_safetensors(path)
+    for fn in sorted(os.listdir(d)):
+        print(f"{os.path.join(d, fn):60s} {os.path.getsize(os.path.join(d, fn)):7d} bytes")
+    print(name, "logits max|x|", f"{ref['logits'].abs().max().item():.3f}", "greedy", ref["greedy.tokens"].tolist())
+
+
+def main():
+    torch.set_num_threads(1)
+    write_case("llama-tiny", BASE, torch.float32, 1201)
+    write_case("llama-tiny-llama3", dict(BASE, tie_word_embeddings=True, torch_dtype="bfloat16", rope_theta=500000.0,
+                                         rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                                       "high_freq_factor": 4.0, "original_max_position_embeddings": 16}),
+               torch.bfloat16, 1202)
+    q = dict(BASE, architectures=["Qwen2ForCausalLM"], model_type="qwen2", num_key_value_heads=1, rope_theta=1000000.0,
+             rope_scaling={"type": "linear", "factor": 2.0}, torch_dtype="float16", use_sliding_window=False,
+             sliding_window=None, max_window_layers=2, eos_token_id=[2, 3])
+    del q["head_dim"], q["attention_bias"], q["mlp_bias"], q["pretraining_tp"]
+    write_case("qwen2-tiny", q, torch.float16, 1203)
+
+
+def check_folder(d, name):
+    """Load a folder that attn's llama.Save wrote from testdata/hf/NAME and
+    compare its logits with NAME's references."""
+    with open(os.path.join(d, "config.json")) as f:
+        cfg = json.load(f)
+    p = read_model(os.path.join(d, "model.safetensors"))
+    g, _ = read_safetensors(os.path.join(OUT, name, "reference.safetensors"))
+    with torch.no_grad():
+        logits = forward(p, g["input.ids"], cfg)
+    err = (logits - g["logits"].double()).abs().max().item()
+    print(f"{d}: max abs error logits {err:.2e}")
+    if err > 1e-4:
+        raise SystemExit("mismatch")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--check"]:
+        check_folder(sys.argv[2], sys.argv[3])
+    else:
+        main()
