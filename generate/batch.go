@@ -115,7 +115,7 @@ func NewBatcher(m *gpt.Model, maxBatch int) *Batcher {
 
 // Close stops the Batcher: Generate calls still running return ErrClosed
 // with the tokens they have, and so do later ones. It returns once the
-// decoding goroutine has stopped (within a step).
+// decoding goroutine has stopped (within a chunk of a prompt and a step).
 func (b *Batcher) Close() {
 	b.once.Do(func() { close(b.quit) })
 	<-b.done
@@ -272,16 +272,16 @@ func (b *Batcher) loop() {
 		clear(active[len(kept):])
 		active = kept
 		// A sequence whose window is full starts again from the last half
-		// of its context, which waits its turn like a prompt, as Text
-		// does; the others step together.
+		// of its context, as Text does; it goes first in the queue of
+		// prompts (it is streaming already). The others step together.
 		var caches []*gpt.Cache
 		var ids []int
 		kept = active[:0]
 		for _, sq := range active {
 			if sq.cache.Len() == b.m.Cfg.NPositions {
-				sq.tokens = sq.tokens[len(sq.tokens)-b.m.Cfg.NPositions/2:]
+				sq.tokens = sq.tokens[len(sq.tokens)-slideTo(b.m.Cfg.NPositions):]
 				sq.cache.Reset()
-				b.waiting = append(b.waiting, sq)
+				b.waiting = slices.Insert(b.waiting, 0, sq)
 				continue
 			}
 			kept = append(kept, sq)

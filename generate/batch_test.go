@@ -349,7 +349,8 @@ func TestChunkAt(t *testing.T) {
 // chunk at a time, the batch goes on decoding the other callers between
 // its chunks, and the new caller still gets Text's tokens.
 func TestBatcherPrefillInterleaves(t *testing.T) {
-	m, err := gpt.New(gpt.Config{VocabSize: 23, NPositions: 64, NEmbd: 16, NLayer: 2, NHead: 2, Eps: 1e-5}, 5)
+	// A window the decoding caller cannot fill (a slide would queue it).
+	m, err := gpt.New(gpt.Config{VocabSize: 23, NPositions: 4096, NEmbd: 16, NLayer: 2, NHead: 2, Eps: 1e-5}, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +362,13 @@ func TestBatcherPrefillInterleaves(t *testing.T) {
 		t.Fatal(err)
 	}
 	var steps []int64 // the decoding steps run before each chunk ended
-	afterChunk = func(b *Batcher) { steps = append(steps, b.steps.Load()) }
+	var lens []int    // each chunk's length
+	afterChunk = func(b *Batcher) {
+		steps = append(steps, b.steps.Load())
+		if n := len(b.waiting); n > 0 {
+			lens = append(lens, b.waiting[0].cache.Len())
+		}
+	}
 	defer func() { afterChunk = nil }()
 	b := NewBatcher(m, 4)
 	defer b.Close()
@@ -370,7 +377,7 @@ func TestBatcherPrefillInterleaves(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() { // decodes until the long prompt's caller is done
 		n := 0
-		b.Generate(context.Background(), []int{1}, 40, &Sampler{}, func(int) bool {
+		b.Generate(context.Background(), []int{1}, math.MaxInt, &Sampler{}, func(int) bool {
 			if n++; n == 1 {
 				close(decoding)
 			}
@@ -398,6 +405,64 @@ func TestBatcherPrefillInterleaves(t *testing.T) {
 		if steps[i] <= steps[i-1] {
 			t.Errorf("no decoding step between chunks %d and %d of the long prompt (steps before each: %v)", i-1, i, steps[1:])
 		}
+	}
+	// The cache lengths after each chunk: the short prompt's 1, then the
+	// long one's cut as chunkAt cuts it (Text's cut).
+	if !slices.Equal(lens, []int{1, 4, 8, 11, 14}) {
+		t.Errorf("cache lengths after each chunk: %v; want [1 4 8 11 14]", lens)
+	}
+}
+
+// TestBatcherQueue: a caller that gives up while its prompt waits behind
+// another's is let go, the other still gets Text's tokens, and nothing is
+// left counted as active; a window of one position slides to one.
+func TestBatcherQueue(t *testing.T) {
+	m := batchModel(t)
+	defer func(was int) { prefillChunk = was }(prefillChunk)
+	prefillChunk = 1
+	long := []int{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5}
+	want, err := Text(m, long, 6, &Sampler{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	chunks := 0
+	afterChunk = func(*Batcher) {
+		if chunks++; chunks == 3 {
+			cancel()
+		}
+	}
+	defer func() { afterChunk = nil }()
+	b := NewBatcher(m, 2)
+	defer b.Close()
+	var wg sync.WaitGroup
+	var got []int
+	var gotErr, leftErr error
+	wg.Go(func() { got, gotErr = b.Generate(context.Background(), long, 6, &Sampler{}, nil) })
+	wg.Go(func() { _, leftErr = b.Generate(ctx, long, 6, &Sampler{}, nil) })
+	wg.Wait()
+	if gotErr != nil || !slices.Equal(got, want) || !errors.Is(leftErr, context.Canceled) {
+		t.Errorf("the caller that stayed: %v, %v (Text: %v); the one that left: %v", got, gotErr, want, leftErr)
+	}
+	for deadline := time.Now().Add(5 * time.Second); b.Stats().Active != 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if st := b.Stats(); st.Active != 0 {
+		t.Errorf("Stats after both: %+v", st)
+	}
+
+	one, err := gpt.New(gpt.Config{VocabSize: 23, NPositions: 1, NEmbd: 16, NLayer: 1, NHead: 2, Eps: 1e-5}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone, err := Text(one, []int{1, 2}, 5, &Sampler{}, nil)
+	if err != nil || len(alone) != 5 {
+		t.Fatalf("a window of one: %v, %v", alone, err)
+	}
+	b1 := NewBatcher(one, 2)
+	defer b1.Close()
+	if got, err := b1.Generate(context.Background(), []int{1, 2}, 5, &Sampler{}, nil); err != nil || !slices.Equal(got, alone) {
+		t.Errorf("a window of one in the batch: %v, %v; Text gives %v", got, err, alone)
 	}
 }
 

@@ -45,7 +45,7 @@ func Text(m *gpt.Model, prompt []int, maxNew int, s *Sampler, emit func(id int) 
 			break
 		}
 		if cache.Len() == window { // slide: keep the last half as context
-			ctx = ctx[len(ctx)-window/2:]
+			ctx = ctx[len(ctx)-slideTo(window):]
 			cache.Reset()
 			logits, err = prefill(m, cache, ctx)
 		} else {
@@ -73,13 +73,18 @@ func checkPrompt(m *gpt.Model, prompt []int) error {
 	return nil
 }
 
+// slideTo is how many positions of context a full window of window
+// positions keeps when it slides: the last half (at least one).
+func slideTo(window int) int { return max(1, window/2) }
+
 // prefillChunk is the most positions of a prompt run through the model in
 // one pass. The Batcher runs a new caller's prompt a chunk at a time
 // between its decoding steps, so that a long prompt holds up the others'
 // next tokens for a chunk's time (about 0.3 s for GPT-2 small on two
 // cores), not the whole prompt's; Text cuts its prompts the same way, so
-// that both compute the same numbers. A variable so that tests can cut
-// short prompts.
+// that both compute the same numbers (for prompts longer than a chunk,
+// other numbers, to rounding, than a pass over the whole prompt). A
+// variable so that tests can cut short prompts.
 var prefillChunk = 256
 
 // chunkAt returns the length of the chunk of a context of n positions that

@@ -230,8 +230,13 @@ func runFillMask(args []string, stdout, stderr io.Writer) error {
 		}
 		found = true
 		for _, p := range bert.TopK(logits.Data[pos*v:(pos+1)*v], *topK) {
-			word, _ := tok.IDToToken(p.ID)
-			fmt.Fprintf(stdout, "%-16s %.4f\n", word, p.Prob)
+			// The decoded token, as HF's fill-mask pipeline shows it:
+			// "capital" rather than RoBERTa's "Ġcapital".
+			word, err := tok.Decode([]int{p.ID})
+			if err != nil { // an id past the tokenizer's vocabulary (a model's padded one)
+				word = fmt.Sprintf("[id %d]", p.ID)
+			}
+			fmt.Fprintf(stdout, "%-16s %.4f\n", strings.TrimSpace(word), p.Prob)
 		}
 	}
 	if !found {
@@ -252,9 +257,20 @@ func encodeTexts(tok *tokenizer.Pipeline, texts []string, maxLen, first int) (id
 		return nil, nil, fmt.Errorf("sequences of at most %d tokens cannot hold [CLS], a token and [SEP]", maxLen)
 	}
 	t := truncatedOnly(tok, &tokenizer.Truncation{MaxLength: maxLen, Strategy: "LongestFirst", Direction: "Right"})
+	pairSpecial := -1 // the special tokens of a pair, once one is seen
 	for i, text := range texts {
 		var e *tokenizer.Encoding
 		if a, b, pair := strings.Cut(text, "\t"); pair {
+			if pairSpecial < 0 {
+				empty, err := truncatedOnly(tok, nil).EncodePair("", "")
+				if err != nil {
+					return nil, nil, err
+				}
+				pairSpecial = len(empty.IDs)
+			}
+			if maxLen < pairSpecial+2 {
+				return nil, nil, fmt.Errorf("line %d: sequences of at most %d tokens cannot hold a pair's %d special tokens and a token of each text", first+i, maxLen, pairSpecial)
+			}
 			e, err = t.EncodePair(a, b)
 		} else {
 			e, err = t.Encode(text)
@@ -321,7 +337,7 @@ func runClassifyText(dir string, args []string, topK, batch int, asJSON bool, st
 		return err
 	}
 	if m.Labels() == 0 {
-		return fmt.Errorf("%s has no sequence classifier (classifier.weight): attn embed and attn fill-mask run it", dir)
+		return fmt.Errorf("%s has no sequence classifier: attn embed and attn fill-mask run it", dir)
 	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()

@@ -36,6 +36,9 @@ func robertaFolder(t *testing.T, name string) string {
 	for _, r := range "abcdefghijklmnopqrstuvwxyzPF.Ġ" {
 		vocab[string(r)] = len(vocab)
 	}
+	for len(vocab) < 100 { // the model's vocabulary: words of two letters after a space
+		vocab[fmt.Sprintf("Ġ%c%c", 'a'+len(vocab)%26, 'a'+len(vocab)/26)] = len(vocab)
+	}
 	tok := map[string]any{
 		"version": "1.0", "truncation": nil, "padding": nil, "added_tokens": added, "normalizer": nil,
 		"pre_tokenizer":  map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
@@ -59,8 +62,8 @@ func robertaFolder(t *testing.T, name string) string {
 func TestRoberta(t *testing.T) {
 	dir := robertaFolder(t, "roberta-tiny")
 	out, code := attn(t, "fill-mask", "--model", dir, "--top-k", "3", "Paris <mask> of it.")
-	if code != 0 || len(strings.Split(strings.TrimSpace(out), "\n")) != 3 {
-		t.Fatalf("attn fill-mask: exit %d\n%s", code, out)
+	if code != 0 || len(strings.Split(strings.TrimSpace(out), "\n")) != 3 || strings.Contains(out, "Ġ") {
+		t.Fatalf("attn fill-mask: exit %d\n%s\n(want three decoded tokens)", code, out)
 	}
 	if again, code := attn(t, "fill-mask", "--model", dir, "--top-k", "3", "Paris [MASK] of it."); code != 0 || again != out {
 		t.Errorf("attn fill-mask with [MASK]: exit %d\n%s\nwant what <mask> gives:\n%s", code, again, out)
@@ -80,6 +83,19 @@ func TestRoberta(t *testing.T) {
 	os.WriteFile(in, []byte(strings.Repeat("a", 21)+"\n"), 0o644) // <s> + 21 + </s>: 23 tokens, 22 positions
 	if out, code := attn(t, "embed", "--model", dir, in); code == 0 || !strings.Contains(out, "line 1 has 23 tokens; the model takes at most 22") {
 		t.Errorf("attn embed of a text past the positions: exit %d\n%s", code, out)
+	}
+
+	// A pair needs RoBERTa's four special tokens (<s> a </s></s> b </s>)
+	// and a token of each text.
+	_, tok, err := loadBERT(dir, "classify")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := encodeTexts(tok, []string{"ab\tcd"}, 5, 1); err == nil || !strings.Contains(err.Error(), "line 1: sequences of at most 5 tokens cannot hold a pair's 4 special tokens and a token of each text") {
+		t.Errorf("a pair in 5 tokens: %v", err)
+	}
+	if ids, _, err := encodeTexts(tok, []string{"ab\tcd"}, 6, 1); err != nil || len(ids[0]) != 6 {
+		t.Errorf("a pair in 6 tokens: %v, %v", ids, err)
 	}
 
 	cls := robertaFolder(t, "roberta-tiny-cls")

@@ -25,12 +25,12 @@ type command struct {
 }
 
 var commands = []command{
-	{"train", "train a model (default: a GPT on the embedded Tiny Shakespeare; --data FILE: on your text; --src/--tgt FILE: a translator; --preset classify: a BERT text classifier; --preset digits or images: a ViT; --model DIR: fine-tune a GPT-2, BERT, T5 or ViT)", runTrain},
+	{"train", "train a model (default: a GPT on the embedded Tiny Shakespeare; --data FILE: on your text; --src/--tgt FILE: a translator; --preset classify: a BERT text classifier; --preset digits or images: a ViT; --model DIR: fine-tune a GPT-2, BERT (RoBERTa, DistilBERT), T5 or ViT)", runTrain},
 	{"generate", "continue a prompt with a trained GPT", runGenerate},
 	{"translate", "translate lines of a file or stdin with an encoder-decoder (beam search)", runTranslate},
 	{"eval", "loss and perplexity of a GPT on a text file, accuracy of a ViT on an image folder or of a BERT classifier on labelled texts, or BLEU/chrF of translations", runEval},
-	{"embed", "sentence embeddings from a BERT folder (one JSON line per input line), or image embeddings from a ViT", runEmbed},
-	{"fill-mask", "predict the [MASK] tokens of a sentence with a BERT folder", runFillMask},
+	{"embed", "sentence embeddings from a BERT, RoBERTa or DistilBERT folder (a sentence-transformers folder's own pooling; one JSON line per input line), or image embeddings from a ViT", runEmbed},
+	{"fill-mask", "predict the [MASK] (RoBERTa: <mask>) tokens of a sentence with a BERT, RoBERTa or DistilBERT folder", runFillMask},
 	{"classify", "label images (PNG, JPEG, GIF) with a ViT classifier, or lines of text with a BERT classifier", runClassify},
 	{"tokenize", "text to token ids (or back, --decode) with a tokenizer.json, vocab.txt or vocab.json", runTokenize},
 	{"average", "average the weights of checkpoints (as the paper does with the last 5)", runAverage},

@@ -66,7 +66,7 @@ func (s *server) writeMetrics(w io.Writer) {
 	m.mu.Unlock()
 	if s.batcher != nil {
 		st := s.batcher.Stats()
-		fmt.Fprintln(w, "# HELP attn_batch_sequences Sequences a GPT is decoding together now.")
+		fmt.Fprintln(w, "# HELP attn_batch_sequences Sequences a GPT is decoding together now, with the prompts waiting to run.")
 		fmt.Fprintln(w, "# TYPE attn_batch_sequences gauge")
 		fmt.Fprintf(w, "attn_batch_sequences %d\n", st.Active)
 		fmt.Fprintln(w, "# HELP attn_decode_steps_total Decoding steps run (one token for every sequence in the batch).")

@@ -157,7 +157,7 @@ func evalTexts(dir, file string, asJSON bool, stdout io.Writer) error {
 		return err
 	}
 	if m.Labels() == 0 {
-		return fmt.Errorf("%s has no sequence classifier (classifier.weight)", dir)
+		return fmt.Errorf("%s has no sequence classifier", dir)
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {

@@ -206,7 +206,9 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	def := DefaultConfig()
 	switch peek.ModelType {
 	case "", "bert":
-	case "roberta", "xlm-roberta":
+	case "roberta":
+		def.PadID, def.VocabSize = 1, 50265 // RobertaConfig's
+	case "xlm-roberta":
 		def.PadID = 1
 	case "distilbert":
 		return c.unmarshalDistil(b)
