@@ -4,32 +4,32 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/attn-go/attn/model/gpt"
+	"github.com/attn-go/attn/model/lm"
 	"github.com/attn-go/attn/tensor"
 )
 
-// Text generates up to maxNew tokens after prompt with a decoder-only model,
-// calling emit with each new token as soon as it is chosen; emit returns
-// false to stop (a stop string was seen, say). The model's end-of-text
-// token (Cfg.EOS, when Cfg.HasEOS) is the last one generated, as in
-// HuggingFace's generate. A KV cache makes each token
-// cost the same whatever the length so far; when the context window fills,
-// the cache is rebuilt from the last half of the window and generation goes
-// on. It returns the new tokens.
-func Text(m *gpt.Model, prompt []int, maxNew int, s *Sampler, emit func(id int) bool) ([]int, error) {
+// Text generates up to maxNew tokens after prompt with a decoder-only model
+// (gpt.Model, llama.Model), calling emit with each new token as soon as it
+// is chosen; emit returns false to stop (a stop string was seen, say). An
+// end-of-text token of the model (m.EndsText) is the last one generated,
+// as in HuggingFace's generate. A KV cache makes each token cost the same
+// whatever the length so far; when the context window fills, the cache is
+// rebuilt from the last half of the window and generation goes on. It
+// returns the new tokens.
+func Text(m lm.Model, prompt []int, maxNew int, s *Sampler, emit func(id int) bool) ([]int, error) {
 	if err := checkPrompt(m, prompt); err != nil {
 		return nil, err
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	window := m.Cfg.NPositions
-	cache := m.NewCache(1)
+	window := m.Window()
+	cache := m.NewSequence()
 	ctx := append([]int(nil), prompt...)
 	if len(ctx) > window {
 		ctx = ctx[len(ctx)-window:]
 	}
-	logits, err := prefill(m, cache, ctx)
+	logits, err := prefill(cache, ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -41,15 +41,15 @@ func Text(m *gpt.Model, prompt []int, maxNew int, s *Sampler, emit func(id int) 
 		if emit != nil && !emit(next) {
 			break
 		}
-		if len(out) == maxNew || m.Cfg.HasEOS && next == m.Cfg.EOS {
+		if len(out) == maxNew || m.EndsText(next) {
 			break
 		}
 		if cache.Len() == window { // slide: keep the last half as context
 			ctx = ctx[len(ctx)-slideTo(window):]
 			cache.Reset()
-			logits, err = prefill(m, cache, ctx)
+			logits, err = prefill(cache, ctx)
 		} else {
-			logits, err = m.StepLast(cache, ctx[len(ctx)-1:], 1)
+			logits, err = cache.Next(ctx[len(ctx)-1:])
 		}
 		if err != nil {
 			return out, err
@@ -61,13 +61,13 @@ func Text(m *gpt.Model, prompt []int, maxNew int, s *Sampler, emit func(id int) 
 // checkPrompt reports an empty prompt or a token outside the model's
 // vocabulary, naming its index in the prompt (the model, which sees the
 // prompt a chunk at a time, would name its index in the chunk).
-func checkPrompt(m *gpt.Model, prompt []int) error {
+func checkPrompt(m lm.Model, prompt []int) error {
 	if len(prompt) == 0 {
 		return errors.New("generate: the prompt has no tokens")
 	}
 	for i, id := range prompt {
-		if id < 0 || id >= m.Cfg.VocabSize {
-			return fmt.Errorf("generate: token id %d at index %d is outside the vocabulary [0, %d)", id, i, m.Cfg.VocabSize)
+		if id < 0 || id >= m.VocabSize() {
+			return fmt.Errorf("generate: token id %d at index %d is outside the vocabulary [0, %d)", id, i, m.VocabSize())
 		}
 	}
 	return nil
@@ -101,12 +101,12 @@ func chunkAt(done, n int) int {
 
 // prefill runs ctx through the empty cache, a chunk at a time, and returns
 // the last position's logits.
-func prefill(m *gpt.Model, cache *gpt.Cache, ctx []int) (*tensor.Tensor, error) {
+func prefill(cache lm.Sequence, ctx []int) (*tensor.Tensor, error) {
 	var logits *tensor.Tensor
 	for cache.Len() < len(ctx) {
 		done := cache.Len()
 		var err error
-		if logits, err = m.StepLast(cache, ctx[done:done+chunkAt(done, len(ctx))], 1); err != nil {
+		if logits, err = cache.Next(ctx[done : done+chunkAt(done, len(ctx))]); err != nil {
 			return nil, err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/attn-go/attn/model/bert"
 	"github.com/attn-go/attn/model/gpt"
 	"github.com/attn-go/attn/model/hf"
+	"github.com/attn-go/attn/model/llama"
 	"github.com/attn-go/attn/model/marian"
 	"github.com/attn-go/attn/model/t5"
 	"github.com/attn-go/attn/model/transformer"
@@ -26,7 +27,7 @@ type Model interface {
 }
 
 // Types lists the model_type values Load accepts.
-var Types = []string{"gpt2", "bert", "roberta", "xlm-roberta", "distilbert", "t5", "mt5", "marian", "vit", "deit", transformer.ModelType}
+var Types = []string{"gpt2", "llama", "qwen2", "bert", "roberta", "xlm-roberta", "distilbert", "t5", "mt5", "marian", "vit", "deit", transformer.ModelType}
 
 // Type returns the architecture of the model folder dir: config.json's
 // model_type. Folders written by attn's transformer package before it
@@ -63,6 +64,8 @@ func Load(dir string) (Model, error) {
 	switch typ {
 	case "gpt2":
 		return nonNil(gpt.Load(dir))
+	case "llama", "qwen2":
+		return nonNil(llama.Load(dir))
 	case "bert", "roberta", "xlm-roberta", "distilbert":
 		return nonNil(bert.Load(dir))
 	case "t5", "mt5":

@@ -25,6 +25,8 @@ func TestLoadPicksTheArchitecture(t *testing.T) {
 	}
 	for _, tc := range []struct{ dir, want string }{
 		{filepath.Join(hfDir, "gpt2-tiny"), "*gpt.Model"},
+		{filepath.Join(hfDir, "llama-tiny"), "*llama.Model"},
+		{filepath.Join(hfDir, "qwen2-tiny"), "*llama.Model"},
 		{filepath.Join(hfDir, "bert-tiny-sharded"), "*bert.Model"},
 		{filepath.Join(hfDir, "roberta-tiny"), "*bert.Model"},
 		{filepath.Join(hfDir, "xlm-roberta-tiny"), "*bert.Model"},
@@ -61,7 +63,7 @@ func TestLoadErrors(t *testing.T) {
 	hfDir := filepath.Join(golden.Root(t), "testdata", "hf")
 	for _, tc := range []struct{ dir, want string }{
 		{filepath.Join(dir, "absent"), "config.json: no such file"},
-		{write("llama", `{"model_type": "llama"}`), `model_type "llama" is not one attn runs`},
+		{write("mistral", `{"model_type": "mistral"}`), `model_type "mistral" is not one attn runs`},
 		{write("untyped", `{"hidden_size": 8}`), "has no model_type"},
 		{write("broken", `{"model_type": `), "unexpected end of JSON"},
 		{write("gpt2-no-weights", `{"model_type": "gpt2", "vocab_size": 5, "n_positions": 4, "n_embd": 4, "n_layer": 1, "n_head": 1}`), "model.safetensors"},

@@ -18,6 +18,7 @@ import (
 	"github.com/attn-go/attn/eval"
 	"github.com/attn-go/attn/generate"
 	"github.com/attn-go/attn/model/gpt"
+	"github.com/attn-go/attn/model/lm"
 	"github.com/attn-go/attn/tensor"
 	"github.com/attn-go/attn/tokenizer"
 )
@@ -62,6 +63,11 @@ func checkLossless(tok tokenizer.Tokenizer, text string, ids []int) error {
 	if back == text {
 		return nil
 	}
+	if p, ok := tok.(*tokenizer.Pipeline); ok { // the special tokens it added (Llama's <s>) left out
+		if plain, err := p.DecodeWith(ids, true); err == nil && plain == text {
+			return nil
+		}
+	}
 	i := 0
 	for i < len(back) && i < len(text) && back[i] == text[i] {
 		i++
@@ -92,12 +98,12 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		*prompt = strings.Join(fs.Args(), " ")
 	}
-	dir, typ, err := modelOfType(*model, "generate", "gpt2", "t5", "mt5")
+	dir, typ, err := modelOfType(*model, "generate", "gpt2", "llama", "qwen2", "t5", "mt5")
 	if err != nil {
 		return err
 	}
 	if *promptFile != "" && (typ != "gpt2" || *batch < 1) {
-		return fmt.Errorf("--prompts is for GPT models, with --batch 1 or more (%s model, --batch %d)", typ, *batch)
+		return fmt.Errorf("--prompts is for GPT-2 models, with --batch 1 or more (%s model, --batch %d)", typ, *batch)
 	}
 	set := setFlags(fs)
 	if *promptFile != "" && (fs.NArg() > 0 || set["prompt"]) {
@@ -106,10 +112,16 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if *promptFile == "" && set["batch"] {
 		return errors.New("--batch is for --prompts")
 	}
-	if typ != "gpt2" {
+	if typ == "t5" || typ == "mt5" {
 		return generateT5(dir, *prompt, *beam, *maxNew, stdout)
 	}
-	m, tok, err := loadLM(dir, "generate")
+	var m lm.Model
+	var tok tokenizer.Tokenizer
+	if typ == "gpt2" {
+		m, tok, err = loadLM(dir, "generate")
+	} else {
+		m, tok, err = loadLlama(dir)
+	}
 	if err != nil {
 		return err
 	}
@@ -117,6 +129,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		*temp = 0
 	}
 	if *promptFile != "" {
+		m := m.(*gpt.Model)
 		sampler := func(i int) *generate.Sampler {
 			return &generate.Sampler{Temperature: *temp, TopK: *topK, TopP: *topP, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(*seed + uint64(i))}
 		}
@@ -129,11 +142,14 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if typ != "gpt2" && len(ids) > 0 {
+		tok = continuation{tok, ids[len(ids)-1]}
+	}
 	s := &generate.Sampler{Temperature: *temp, TopK: *topK, TopP: *topP, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(*seed)}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	fmt.Fprint(w, *prompt)
-	_, _, rest, err := sampleText(tok, stops, eosOf(m), func(chunk string) {
+	_, _, rest, err := sampleText(tok, stops, m.EndsText, func(chunk string) {
 		fmt.Fprint(w, chunk)
 		w.Flush()
 	}, func(each func(int) bool) ([]int, error) { return generate.Text(m, ids, *maxNew, s, each) })
@@ -177,7 +193,7 @@ func generateLines(m *gpt.Model, tok tokenizer.Tokenizer, path string, batch, ma
 			ids := prompts[i]
 			wg.Go(func() {
 				var text strings.Builder
-				n, stopped, rest, err := sampleText(tok, stops, eosOf(m), func(c string) { text.WriteString(c) }, func(each func(int) bool) ([]int, error) {
+				n, stopped, rest, err := sampleText(tok, stops, m.EndsText, func(c string) { text.WriteString(c) }, func(each func(int) bool) ([]int, error) {
 					return b.Generate(context.Background(), ids, maxNew, sampler(done+i), each)
 				})
 				text.WriteString(rest)
@@ -213,17 +229,17 @@ func encodePrompt(tok tokenizer.Tokenizer, prompt string) ([]int, error) {
 
 // sampleText runs a generation (generate.Text, or a Batcher's Generate)
 // and hands emit the text as it becomes final (see textStream), ending
-// early at a stop string or at the model's end-of-text token eos (-1 for
-// none; it is not part of the text). It returns the tokens sampled (eos
-// included), whether a stop string or eos ended the text, and the text
-// held back at the end, which is the caller's to send.
-func sampleText(tok tokenizer.Tokenizer, stops []string, eos int, emit func(string), run func(each func(id int) bool) ([]int, error)) (n int, stopped bool, rest string, err error) {
+// early at a stop string or at an end-of-text token (ends; it is not part
+// of the text). It returns the tokens sampled (the end-of-text token
+// included), whether a stop string or end of text ended the text, and the
+// text held back at the end, which is the caller's to send.
+func sampleText(tok tokenizer.Tokenizer, stops []string, ends func(id int) bool, emit func(string), run func(each func(id int) bool) ([]int, error)) (n int, stopped bool, rest string, err error) {
 	var out []int
 	var st textStream
 	var decodeErr error
 	_, err = run(func(id int) bool {
 		n++
-		if id == eos {
+		if ends(id) {
 			stopped = true
 			return false
 		}
@@ -240,14 +256,6 @@ func sampleText(tok tokenizer.Tokenizer, stops []string, eos int, emit func(stri
 		return !stopped
 	})
 	return n, stopped, st.rest(stops), cmp.Or(err, decodeErr)
-}
-
-// eosOf returns the model's end-of-text token, or -1.
-func eosOf(m *gpt.Model) int {
-	if m.Cfg.HasEOS {
-		return m.Cfg.EOS
-	}
-	return -1
 }
 
 // textStream hands out generated text as it becomes final: the text decoded

@@ -331,7 +331,7 @@ func (s *server) generate(ctx context.Context, req generateRequest, emit func(st
 		}
 	}
 	// A client that goes away leaves the batch at the next step.
-	n, stopped, rest, err := sampleText(s.lmTok, req.Stop, eosOf(s.lm), send, func(each func(int) bool) ([]int, error) {
+	n, stopped, rest, err := sampleText(s.lmTok, req.Stop, s.lm.EndsText, send, func(each func(int) bool) ([]int, error) {
 		return s.batcher.Generate(ctx, ids, req.MaxNewTokens, sampler, each)
 	})
 	if err = cmp.Or(err, ctx.Err()); err != nil {

@@ -399,7 +399,7 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	}
 	s := &generate.Sampler{Temperature: 0.8, TopK: 200, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(p.Train.Seed)}
 	emit := func(text string) { fmt.Fprint(stdout, text) }
-	_, _, rest, err := sampleText(tok, nil, eosOf(model), emit, func(each func(int) bool) ([]int, error) {
+	_, _, rest, err := sampleText(tok, nil, model.EndsText, emit, func(each func(int) bool) ([]int, error) {
 		return generate.Text(model, prompt, *sampleLen, s, each)
 	})
 	fmt.Fprintln(stdout, rest)

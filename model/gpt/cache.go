@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/model/lm"
 	"github.com/attn-go/attn/tensor"
 )
 
@@ -14,6 +15,7 @@ import (
 // once, for n_positions positions of B sequences. A Cache serves one
 // goroutine; Step does not modify the model, so several caches may run at once.
 type Cache struct {
+	m          *Model
 	b, size, c int
 	n          int         // positions filled
 	k, v       [][]float32 // per layer: [B, size, C]
@@ -24,7 +26,7 @@ type Cache struct {
 
 // NewCache returns an empty cache for b sequences decoded together.
 func (m *Model) NewCache(b int) *Cache {
-	c := &Cache{b: b, size: m.Cfg.NPositions, c: m.Cfg.NEmbd, arena: autograd.NewInferenceTape()}
+	c := &Cache{m: m, b: b, size: m.Cfg.NPositions, c: m.Cfg.NEmbd, arena: autograd.NewInferenceTape()}
 	for range m.H {
 		c.k = append(c.k, make([]float32, b*c.size*c.c))
 		c.v = append(c.v, make([]float32, b*c.size*c.c))
@@ -45,6 +47,21 @@ func (c *Cache) Truncate(n int) {
 
 // Reset empties the cache.
 func (c *Cache) Reset() { c.n = 0 }
+
+// Next is StepLast on the cache's model (lm.Sequence).
+func (c *Cache) Next(ids []int) (*tensor.Tensor, error) { return c.m.StepLast(c, ids, c.b) }
+
+// NewSequence returns an empty one-sequence cache (lm.Model).
+func (m *Model) NewSequence() lm.Sequence { return m.NewCache(1) }
+
+// Window returns n_positions (lm.Model).
+func (m *Model) Window() int { return m.Cfg.NPositions }
+
+// VocabSize returns vocab_size (lm.Model).
+func (m *Model) VocabSize() int { return m.Cfg.VocabSize }
+
+// EndsText reports whether id is the end-of-text token (lm.Model).
+func (m *Model) EndsText(id int) bool { return m.Cfg.HasEOS && id == m.Cfg.EOS }
 
 // Step runs the next T = len(ids)/B tokens of each of the B sequences
 // (row-major: a prompt chunk, or one token each when generating) through the

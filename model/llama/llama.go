@@ -13,8 +13,10 @@ package llama
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/model/lm"
 	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/tensor"
 )
@@ -120,6 +122,7 @@ func (m *Model) Params() []nn.Param { return nn.Params(m) }
 // so far, at KVHeads heads each; it grows as it fills, up to the model's
 // max_position_embeddings. A Cache serves one sequence and one goroutine.
 type Cache struct {
+	m     *Model
 	n     int         // positions filled
 	size  int         // positions allocated
 	k, v  [][]float32 // per layer: [size, KVHeads·D]
@@ -128,8 +131,23 @@ type Cache struct {
 
 // NewCache returns an empty cache.
 func (m *Model) NewCache() *Cache {
-	return &Cache{k: make([][]float32, len(m.Layers)), v: make([][]float32, len(m.Layers)), arena: autograd.NewInferenceTape()}
+	return &Cache{m: m, k: make([][]float32, len(m.Layers)), v: make([][]float32, len(m.Layers)), arena: autograd.NewInferenceTape()}
 }
+
+// Next is StepLast on the cache's model (lm.Sequence).
+func (c *Cache) Next(ids []int) (*tensor.Tensor, error) { return c.m.StepLast(c, ids) }
+
+// NewSequence returns an empty cache (lm.Model).
+func (m *Model) NewSequence() lm.Sequence { return m.NewCache() }
+
+// Window returns max_position_embeddings (lm.Model).
+func (m *Model) Window() int { return m.Cfg.MaxPositions }
+
+// VocabSize returns vocab_size (lm.Model).
+func (m *Model) VocabSize() int { return m.Cfg.VocabSize }
+
+// EndsText reports whether id is one of the end-of-text tokens (lm.Model).
+func (m *Model) EndsText(id int) bool { return slices.Contains(m.Cfg.EOS, id) }
 
 // Len returns the number of positions in the cache.
 func (c *Cache) Len() int { return c.n }

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/attn-go/attn/model/llama"
+	"github.com/attn-go/attn/tokenizer"
+)
+
+// loadLlama loads a Llama-family folder (llama, qwen2) and its tokenizer.
+func loadLlama(dir string) (*llama.Model, tokenizer.Tokenizer, error) {
+	m, err := llama.Load(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	tok, err := tokenizer.Open(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tok.VocabSize() > m.Cfg.VocabSize {
+		return nil, nil, fmt.Errorf("%s: tokenizer has %d tokens, the model only %d", dir, tok.VocabSize(), m.Cfg.VocabSize)
+	}
+	return m, tok, nil
+}
+
+// continuation decodes generated tokens as what follows the prompt's last
+// token, special tokens skipped: decode(last + ids) less decode(last), as
+// HF's text-generation pipeline cuts the prompt's text off the whole
+// decoding. A SentencePiece-style decoder (Llama 2's) drops the space that
+// starts a text, so decoding the new tokens alone would glue the first
+// word to the prompt.
+type continuation struct {
+	tokenizer.Tokenizer
+	last int
+}
+
+// Decode implements tokenizer.Tokenizer.
+func (c continuation) Decode(ids []int) (string, error) {
+	decode := c.Tokenizer.Decode
+	if p, ok := c.Tokenizer.(*tokenizer.Pipeline); ok {
+		decode = func(ids []int) (string, error) { return p.DecodeWith(ids, true) }
+	}
+	head, err := decode([]int{c.last})
+	if err != nil {
+		return "", err
+	}
+	all, err := decode(append([]int{c.last}, ids...))
+	if err != nil {
+		return "", err
+	}
+	if rest, ok := strings.CutPrefix(all, head); ok {
+		return rest, nil
+	}
+	return decode(ids)
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/attn-go/attn/generate"
+	"github.com/attn-go/attn/model/llama"
+)
+
+// llamaFolder copies testdata/hf/<name> (a tiny Llama) with a Llama 2
+// style tokenizer.json made here: SentencePiece pieces ("▁" for a space,
+// prepended to the text), one token per character plus 70 made-up
+// words, <s> added before every text, and the decoder that turns "▁" back
+// into spaces and strips the first one.
+func llamaFolder(t *testing.T, name string) (dir string, pieces []string) {
+	t.Helper()
+	dir = t.TempDir()
+	src := filepath.Join("..", "..", "testdata", "hf", name)
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	pieces = []string{"<unk>", "<s>", "</s>", "▁"}
+	for r := 'a'; r <= 'z'; r++ {
+		pieces = append(pieces, string(r))
+	}
+	for len(pieces) < 100 {
+		pieces = append(pieces, fmt.Sprintf("▁%c%c", 'a'+len(pieces)%26, 'a'+len(pieces)/26))
+	}
+	vocab := map[string]int{}
+	var added []map[string]any
+	for i, p := range pieces {
+		vocab[p] = i
+		if i < 3 {
+			added = append(added, map[string]any{"id": i, "content": p, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true})
+		}
+	}
+	tok := map[string]any{
+		"version": "1.0", "truncation": nil, "padding": nil, "added_tokens": added,
+		"normalizer": map[string]any{"type": "Sequence", "normalizers": []any{
+			map[string]any{"type": "Prepend", "prepend": "▁"},
+			map[string]any{"type": "Replace", "pattern": map[string]any{"String": " "}, "content": "▁"},
+		}},
+		"pre_tokenizer": nil,
+		"post_processor": map[string]any{"type": "TemplateProcessing",
+			"single":         []any{map[string]any{"SpecialToken": map[string]any{"id": "<s>", "type_id": 0}}, map[string]any{"Sequence": map[string]any{"id": "A", "type_id": 0}}},
+			"pair":           []any{map[string]any{"SpecialToken": map[string]any{"id": "<s>", "type_id": 0}}, map[string]any{"Sequence": map[string]any{"id": "A", "type_id": 0}}, map[string]any{"Sequence": map[string]any{"id": "B", "type_id": 1}}},
+			"special_tokens": map[string]any{"<s>": map[string]any{"id": "<s>", "ids": []int{1}, "tokens": []string{"<s>"}}},
+		},
+		"decoder": map[string]any{"type": "Sequence", "decoders": []any{
+			map[string]any{"type": "Replace", "pattern": map[string]any{"String": "▁"}, "content": " "},
+			map[string]any{"type": "ByteFallback"},
+			map[string]any{"type": "Fuse"},
+			map[string]any{"type": "Strip", "content": " ", "start": 1, "stop": 0},
+		}},
+		"model": map[string]any{"type": "BPE", "dropout": nil, "unk_token": "<unk>", "continuing_subword_prefix": nil, "end_of_word_suffix": nil,
+			"fuse_unk": true, "byte_fallback": true, "vocab": vocab, "merges": []string{}},
+	}
+	b, err := json.Marshal(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "tokenizer.json"), b, 0o644)
+	return dir, pieces
+}
+
+// TestGenerateLlama runs attn generate on a tiny Llama with greedy
+// decoding: the prompt gets <s> in front, the text is the model's own
+// greedy tokens (generate.Text, stopping at </s>), spelled as HF's
+// pipeline spells them, the first word after the prompt keeping its space.
+func TestGenerateLlama(t *testing.T) {
+	dir, pieces := llamaFolder(t, "llama-tiny")
+	out, code := attn(t, "generate", "--model", dir, "--prompt", "the cat", "--greedy", "--max-new-tokens", "12")
+	if code != 0 {
+		t.Fatalf("attn generate: exit %d\n%s", code, out)
+	}
+	m, err := llama.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := []int{1, 3, 23, 11, 8, 3, 6, 4, 23} // <s> ▁ t h e ▁ c a t
+	ids, err := generate.Text(m, prompt, 12, &generate.Sampler{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "the cat"
+	for _, id := range ids {
+		if id == 2 { // </s> ends the text
+			break
+		}
+		want += strings.ReplaceAll(pieces[id], "▁", " ")
+	}
+	t.Logf("attn generate: %q", out)
+	if !strings.HasPrefix(want, "the cat ") {
+		t.Fatalf("the greedy text %q does not start with a word after a space: the test no longer checks that space", want)
+	}
+	if strings.TrimRight(out, "\n") != want {
+		t.Errorf("attn generate: %q; want %q (ids %v)", out, want, ids)
+	}
+	if out, code := attn(t, "generate", "--model", dir, "--prompts", "-"); code == 0 || !strings.Contains(out, "--prompts is for GPT-2 models") {
+		t.Errorf("--prompts with a Llama: exit %d\n%s", code, out)
+	}
+}

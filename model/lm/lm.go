@@ -1,0 +1,31 @@
+// Package lm says what generating text needs of a decoder-only language
+// model, so that package generate serves every family alike (gpt.Model,
+// llama.Model).
+package lm
+
+import "github.com/attn-go/attn/tensor"
+
+// Model is a decoder-only language model that generates with a KV cache.
+type Model interface {
+	// NewSequence returns an empty cache for one sequence.
+	NewSequence() Sequence
+	// Window is the most positions a sequence's cache holds.
+	Window() int
+	// VocabSize is the number of token ids.
+	VocabSize() int
+	// EndsText reports whether id is one of the model's end-of-text tokens,
+	// which end a generation (HF's eos_token_id).
+	EndsText(id int) bool
+}
+
+// Sequence is one sequence's KV cache.
+type Sequence interface {
+	// Len is the number of positions held.
+	Len() int
+	// Reset empties the cache.
+	Reset()
+	// Next runs ids after the positions held (a prompt, or the token just
+	// chosen), appends their keys and values, and returns the logits of the
+	// last of them, [1, V].
+	Next(ids []int) (*tensor.Tensor, error)
+}
