@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,5 +109,45 @@ func TestGenerateLlama(t *testing.T) {
 	}
 	if out, code := attn(t, "generate", "--model", dir, "--prompts", "-"); code == 0 || !strings.Contains(out, "--prompts is for GPT-2 models") {
 		t.Errorf("--prompts with a Llama: exit %d\n%s", code, out)
+	}
+}
+
+// TestServeLlama: attn serve answers /v1/generate (whole and streamed) and
+// OpenAI's /v1/completions with a Llama, with the text attn generate gives.
+func TestServeLlama(t *testing.T) {
+	dir, _ := llamaFolder(t, "qwen2-tiny")
+	want, code := attn(t, "generate", "--model", dir, "--prompt", "the cat", "--greedy", "--max-new-tokens", "10")
+	if code != 0 {
+		t.Fatalf("attn generate: exit %d\n%s", code, want)
+	}
+	want = strings.TrimPrefix(strings.TrimRight(want, "\n"), "the cat")
+	if strings.TrimSpace(want) == "" {
+		t.Fatalf("the greedy text is empty: the test would check nothing")
+	}
+	ts := serveDir(t, dir)
+	code, v := post(t, ts.URL+"/v1/generate", `{"prompt": "the cat", "max_new_tokens": 10, "temperature": 0}`)
+	if code != 200 || v["text"] != want {
+		t.Errorf("/v1/generate: status %d, %v; want text %q", code, v, want)
+	}
+	resp, err := http.Post(ts.URL+"/v1/generate", "application/json", strings.NewReader(`{"prompt": "the cat", "max_new_tokens": 10, "temperature": 0, "stream": true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var streamed strings.Builder
+	for _, line := range strings.Split(string(body), "\n") {
+		var ev struct{ Text string }
+		if rest, ok := strings.CutPrefix(line, "data: "); ok && json.Unmarshal([]byte(rest), &ev) == nil {
+			streamed.WriteString(ev.Text)
+		}
+	}
+	if streamed.String() != want || !strings.Contains(string(body), `"done":true`) {
+		t.Errorf("streamed: %q; want %q", body, want)
+	}
+	code, v = post(t, ts.URL+"/v1/completions", `{"prompt": "the cat", "max_tokens": 10, "temperature": 0}`)
+	choices, _ := v["choices"].([]any)
+	if code != 200 || len(choices) != 1 || choices[0].(map[string]any)["text"] != want {
+		t.Errorf("/v1/completions: status %d, %v; want text %q", code, v, want)
 	}
 }

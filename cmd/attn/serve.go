@@ -22,6 +22,8 @@ import (
 	"github.com/attn-go/attn/generate"
 	"github.com/attn-go/attn/model/bert"
 	"github.com/attn-go/attn/model/gpt"
+	"github.com/attn-go/attn/model/llama"
+	"github.com/attn-go/attn/model/lm"
 	"github.com/attn-go/attn/model/transformer"
 	"github.com/attn-go/attn/model/vit"
 	"github.com/attn-go/attn/tensor"
@@ -52,9 +54,9 @@ type server struct {
 	typ, dir string
 	mu       sync.Mutex
 
-	lm      *gpt.Model // gpt2
+	lm      lm.Model // gpt2, llama, qwen2
 	lmTok   tokenizer.Tokenizer
-	batcher *generate.Batcher
+	batcher *generate.Batcher // a GPT-2's; a Llama generates one request at a time
 
 	metrics *metrics // for GET /metrics
 
@@ -74,7 +76,7 @@ type server struct {
 // endpoints names the one endpoint that runs each kind of model (a ViT
 // without a classifier embeds, a BERT with one classifies; see endpoint).
 var endpoints = map[string]string{
-	"gpt2": "/v1/generate", "t5": "/v1/generate", "mt5": "/v1/generate",
+	"gpt2": "/v1/generate", "llama": "/v1/generate", "qwen2": "/v1/generate", "t5": "/v1/generate", "mt5": "/v1/generate",
 	"bert": "/v1/embed", transformer.ModelType: "/v1/translate", "marian": "/v1/translate",
 	"vit": "/v1/classify", "deit": "/v1/classify",
 }
@@ -93,15 +95,21 @@ func (s *server) endpoint() string {
 // newServer loads the model in dir; a GPT decodes up to batch generations
 // a step. close stops it.
 func newServer(dir string, batch int) (*server, error) {
-	dir, typ, err := modelOfType(dir, "serve", "gpt2", "t5", "mt5", "bert", transformer.ModelType, "marian", "vit", "deit")
+	dir, typ, err := modelOfType(dir, "serve", "gpt2", "llama", "qwen2", "t5", "mt5", "bert", transformer.ModelType, "marian", "vit", "deit")
 	if err != nil {
 		return nil, err
 	}
 	s := &server{typ: typ, dir: dir, metrics: newMetrics()}
 	switch family(typ) {
 	case "gpt2":
-		if s.lm, s.lmTok, err = loadLM(dir, "serve"); err == nil {
-			s.batcher = generate.NewBatcher(s.lm, batch)
+		var m *gpt.Model
+		if m, s.lmTok, err = loadLM(dir, "serve"); err == nil {
+			s.lm, s.batcher = m, generate.NewBatcher(m, batch)
+		}
+	case "llama", "qwen2":
+		var m *llama.Model
+		if m, s.lmTok, err = loadLlama(dir); err == nil {
+			s.lm = m
 		}
 	case "t5", "mt5":
 		s.t5, err = loadT5(dir)
@@ -330,9 +338,20 @@ func (s *server) generate(ctx context.Context, req generateRequest, emit func(st
 			emit(chunk)
 		}
 	}
-	// A client that goes away leaves the batch at the next step.
-	n, stopped, rest, err := sampleText(s.lmTok, req.Stop, s.lm.EndsText, send, func(each func(int) bool) ([]int, error) {
-		return s.batcher.Generate(ctx, ids, req.MaxNewTokens, sampler, each)
+	tok := s.lmTok
+	if s.batcher == nil { // a Llama: its text continues the prompt's last token
+		tok = continuation{tok, ids[len(ids)-1]}
+	}
+	n, stopped, rest, err := sampleText(tok, req.Stop, s.lm.EndsText, send, func(each func(int) bool) ([]int, error) {
+		if s.batcher != nil { // a client that goes away leaves the batch at the next step
+			return s.batcher.Generate(ctx, ids, req.MaxNewTokens, sampler, each)
+		}
+		// A Llama answers one request at a time, on every core.
+		if err := s.lock(ctx); err != nil {
+			return nil, err
+		}
+		defer s.mu.Unlock()
+		return generate.Text(s.lm, ids, req.MaxNewTokens, sampler, func(id int) bool { return ctx.Err() == nil && each(id) })
 	})
 	if err = cmp.Or(err, ctx.Err()); err != nil {
 		return nil, err
