@@ -51,6 +51,20 @@ func geluTanhBack(x, t, dy, dx []float32) {
 	geluTanhBackGo(x, t, dy, dx)
 }
 
+// swigluFwdAVX2 is swigluGo over n elements, n a positive multiple of 8.
+//
+//go:noescape
+func swigluFwdAVX2(gate, up, y *float32, n int)
+
+// swiglu sets y = silu(g)·u (see swigluGo).
+func swiglu(g, u, y []float32) {
+	if n := len(g) &^ 7; attnSIMD && n > 0 {
+		swigluFwdAVX2(&g[0], &u[:n][0], &y[:n][0], n)
+		g, u, y = g[n:], u[n:], y[n:]
+	}
+	swigluGo(g, u, y)
+}
+
 // geluErfFwdAVX2 and geluErfBwdAVX2 are geluErfGo and geluErfBackGo over
 // n elements, n a positive multiple of 8.
 //

@@ -974,3 +974,35 @@ erfBwd:
 	JNZ erfBwd
 	VZEROUPPER
 	RET
+
+// func swigluFwdAVX2(gate, up, y *float32, n int)
+// y = g·u/(1 + e^(−g)) for n a positive multiple of 8; −g is clamped to
+// [−87, 88] for the exponential (beyond, silu(g) is g or 0 to float32).
+TEXT ·swigluFwdAVX2(SB), NOSPLIT, $0-32
+	MOVQ gate+0(FP), SI
+	MOVQ up+8(FP), DI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS geluconst<>+16(SB), Y11 // 1
+	VBROADCASTSS geluconst<>+20(SB), Y10 // the sign bit
+	VMOVUPS attnconst<>+0(SB), Y9        // −87
+	VMOVUPS attnconst<>+32(SB), Y7       // 88
+	VMOVUPS attnconst<>+96(SB), Y8       // 1.5·2^23
+swiFwd:
+	VMOVUPS (SI), Y0    // g
+	VXORPS Y10, Y0, Y3  // a = −g
+	VMAXPS Y3, Y9, Y3
+	VMINPS Y3, Y7, Y3
+	EXPA
+	VMULPS Y4, Y6, Y6   // e^a
+	VADDPS Y11, Y6, Y6  // 1 + e^(−g)
+	VDIVPS Y6, Y0, Y1   // silu(g)
+	VMULPS (DI), Y1, Y1 // · u
+	VMOVUPS Y1, (DX)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JNZ swiFwd
+	VZEROUPPER
+	RET

@@ -11,6 +11,9 @@ func geluTanh(x, t, y []float32) { geluTanhGo(x, t, y) }
 // geluTanhBack adds GELU's gradient into dx (see geluTanhBackGo).
 func geluTanhBack(x, t, dy, dx []float32) { geluTanhBackGo(x, t, dy, dx) }
 
+// swiglu sets y = silu(g)·u (see swigluGo).
+func swiglu(g, u, y []float32) { swigluGo(g, u, y) }
+
 // geluErf sets e = e^(−x²/2) and y = x·Φ(x) (see geluErfGo).
 func geluErf(x, e, y []float32) { geluErfGo(x, e, y) }
 

@@ -40,3 +40,24 @@ func TestRMSNormValues(t *testing.T) {
 		t.Fatalf("SiLU([0 1]) = %v; want [0 0.7310586]", s)
 	}
 }
+
+// TestSwiGLUValues: SwiGLU equals silu(g)·u (SiLU, then Mul) to float32
+// rounding, over a range of gates including large ones.
+func TestSwiGLUValues(t *testing.T) {
+	g := tensor.FromSlice([]float32{-90, -20, -3, -0.5, 0, 0.25, 1, 4, 30, 100}, 2, 5)
+	u := tensor.FromSlice([]float32{1, -2, 0.5, 3, 7, -1, 2, -0.25, 1.5, 1}, 2, 5)
+	r := tensor.NewRNG(3) // and 67 draws: the vector loop's blocks of 8 and a tail
+	g2, u2 := tensor.New(67), tensor.New(67)
+	r.FillNormal(g2, 0, 4)
+	r.FillNormal(u2, 0, 1)
+	for _, c := range [][2]*tensor.Tensor{{g, u}, {g2, u2}} {
+		g, u := c[0], c[1]
+		got := (*Tape)(nil).SwiGLU(Const(g), Const(u)).Value.Data
+		want := (*Tape)(nil).Mul((*Tape)(nil).SiLU(Const(g)), Const(u)).Value.Data
+		for i := range want {
+			if d := math.Abs(float64(got[i] - want[i])); d > 1e-6*math.Max(1, math.Abs(float64(want[i]))) {
+				t.Errorf("SwiGLU(%v, %v) = %v; SiLU·u gives %v", g.Data[i], u.Data[i], got[i], want[i])
+			}
+		}
+	}
+}

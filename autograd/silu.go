@@ -1,6 +1,7 @@
 package autograd
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/attn-go/attn/tensor"
@@ -33,6 +34,14 @@ func (tp *Tape) SiLU(x *Var) *Var {
 	return out
 }
 
+// swigluGo sets y = silu(g)·u = g·u/(1 + e^(−g)).
+func swigluGo(g, u, y []float32) {
+	u, y = u[:len(g)], y[:len(g)]
+	for i, v := range g {
+		y[i] = v / (1 + expf(-v)) * u[i]
+	}
+}
+
 // Tanh returns tanh(x) elementwise: BERT's pooler, ahead of a sequence
 // classifier.
 func (tp *Tape) Tanh(x *Var) *Var {
@@ -50,6 +59,35 @@ func (tp *Tape) Tanh(x *Var) *Var {
 			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
 				for i := lo; i < hi; i++ {
 					dx[i] += dy[i] * (1 - yd[i]*yd[i])
+				}
+			})
+		})
+	}
+	return out
+}
+
+// SwiGLU returns silu(g)·u elementwise (Shazeer 2020), the gated
+// feed-forward net of Llama and its family, in one pass: g and u have the
+// same shape. The sigmoid runs in float32 through expf, as PyTorch computes
+// silu in float32.
+func (tp *Tape) SwiGLU(g, u *Var) *Var {
+	if !g.Value.SameShape(u.Value) {
+		panic(fmt.Sprintf("autograd.SwiGLU: gate %v and up %v differ in shape", g.Value.Shape, u.Value.Shape))
+	}
+	y := tp.alloc(g.Value.Shape...)
+	gd, ud, yd := g.Value.Data, u.Value.Data, y.Data
+	tensor.Parallel(len(gd), elemGrain, func(lo, hi int) { swiglu(gd[lo:hi], ud[lo:hi], yd[lo:hi]) })
+	out, rec := tp.result(y, g, u)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			// ∂/∂u = silu(g); ∂/∂g = u·σ(g)·(1 + g·(1 − σ(g))).
+			dg, du := g.grad(), u.grad()
+			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					v := gd[i]
+					s := 1 / (1 + expf(-v))
+					du[i] += dy[i] * v * s
+					dg[i] += dy[i] * ud[i] * s * (1 + v*(1-s))
 				}
 			})
 		})

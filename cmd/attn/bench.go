@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/model"
 	"github.com/attn-go/attn/model/bert"
 	"github.com/attn-go/attn/model/gpt"
+	"github.com/attn-go/attn/model/llama"
 	"github.com/attn-go/attn/model/t5"
 	"github.com/attn-go/attn/model/transformer"
 	"github.com/attn-go/attn/model/vit"
@@ -472,11 +474,16 @@ func benchInference(which, dir, preset string, t, batch, reps int) (benchResult,
 		params["preset"] = preset
 		cfg.NPositions = max(cfg.NPositions, t+1)
 	}
+	if dir != "" {
+		if typ, err := model.Type(dir); err == nil && (typ == "llama" || typ == "qwen2") {
+			return benchLlama(which, dir, t, batch, reps, params)
+		}
+	}
 	load := func() (*gpt.Model, error) {
 		if dir == "" {
 			return gpt.New(cfg, 1)
 		}
-		dir, _, err := modelOfType(dir, "bench "+which, "gpt2")
+		dir, _, err := modelOfType(dir, "bench "+which, "gpt2", "llama", "qwen2")
 		if err != nil {
 			return nil, err
 		}
@@ -552,6 +559,68 @@ func benchInference(which, dir, preset string, t, batch, reps int) (benchResult,
 	params["x_floor"] = math.Round(dur.Seconds()/floor*100) / 100
 	params["x_floor_best"] = math.Round(lastMin.Seconds()/floor*100) / 100
 	return benchResult{Bench: which, Params: params, Ms: ms(dur), TokensPerS: float64(batch) / dur.Seconds(), Allocs: allocs}, runErr
+}
+
+// benchLlama is benchInference for a Llama-family folder: load, a prompt
+// of t tokens, or one token decoded with t cached (one sequence; the
+// continuous batcher is GPT-2's).
+func benchLlama(which, dir string, t, batch, reps int, params map[string]any) (benchResult, error) {
+	if batch != 1 {
+		return benchResult{}, fmt.Errorf("--batch %d: a Llama decodes one sequence at a time", batch)
+	}
+	m, err := llama.Load(dir)
+	if err != nil {
+		return benchResult{}, err
+	}
+	params["hidden"], params["layers"], params["kv_heads"] = m.Cfg.Hidden, m.Cfg.Layers, m.Cfg.KVHeads
+	var runErr error
+	var dur time.Duration
+	var allocs float64
+	cache := m.NewCache()
+	tokens := make([]int, t)
+	for i := range tokens {
+		tokens[i] = i % m.Cfg.VocabSize
+	}
+	switch which {
+	case "load":
+		m = nil
+		dur, allocs = measure(reps, func() {
+			if _, err := llama.Load(dir); err != nil {
+				runErr = err
+			}
+		})
+		return benchResult{Bench: which, Params: params, Ms: ms(dur), Allocs: allocs}, runErr
+	case "prompt":
+		dur, allocs = measure(reps, func() {
+			cache.Reset()
+			_, runErr = m.StepLast(cache, tokens)
+		})
+		params["tokens"] = t
+		return benchResult{Bench: which, Params: params, Ms: ms(dur), TokensPerS: float64(t) / dur.Seconds(), Allocs: allocs}, runErr
+	}
+	if _, err := m.StepLast(cache, tokens); err != nil {
+		return benchResult{}, err
+	}
+	dur, allocs = measure(reps, func() {
+		_, runErr = m.StepLast(cache, []int{1})
+		cache.Truncate(t)
+	})
+	// The floor, as for GPT-2: every weight read once a token (of the
+	// embeddings one row, unless they are the output layer too).
+	var bytes int
+	for _, p := range m.Params() {
+		if p.Var != m.Embed.Weight || m.Cfg.Tied {
+			bytes += 4 * p.Value.Len()
+		}
+	}
+	_, read := tensor.StreamGBps(5)
+	floor := float64(bytes) / (read * 1e9)
+	params["cached"], params["batch"] = t, 1
+	params["weight_mb"] = math.Round(float64(bytes) / 1e6)
+	params["read_gbps"] = math.Round(read*10) / 10
+	params["floor_ms"] = math.Round(floor*1e5) / 100
+	params["x_floor"] = math.Round(dur.Seconds()/floor*100) / 100
+	return benchResult{Bench: which, Params: params, Ms: ms(dur), TokensPerS: 1 / dur.Seconds(), Allocs: allocs}, runErr
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -155,6 +155,14 @@ func (c *Cache) Len() int { return c.n }
 // Reset empties the cache.
 func (c *Cache) Reset() { c.n = 0 }
 
+// Truncate forgets every position from n on (n <= Len), to rewind.
+func (c *Cache) Truncate(n int) {
+	if n < 0 || n > c.n {
+		panic(fmt.Sprintf("llama: Cache.Truncate(%d) of a cache holding %d positions", n, c.n))
+	}
+	c.n = n
+}
+
 // grow makes room for n <= limit positions of width w, doubling (up to
 // limit) so that a long generation copies its cache a few times only.
 func (c *Cache) grow(n, w, limit int) {
@@ -246,7 +254,7 @@ func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
 		x = tp.Add(x, a.O.Forward(tp, tp.Reshape(y, t, -1)))
 		mlp := layer.MLP
 		h = tp.RMSNorm(x, layer.PostNorm.Weight, cfg.Eps)
-		x = tp.Add(x, mlp.Down.Forward(tp, tp.Mul(tp.SiLU(mlp.Gate.Forward(tp, h)), mlp.Up.Forward(tp, h))))
+		x = tp.Add(x, mlp.Down.Forward(tp, tp.SwiGLU(mlp.Gate.Forward(tp, h), mlp.Up.Forward(tp, h))))
 	}
 	c.n += t
 	return x, nil
