@@ -2,6 +2,7 @@ package autograd
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/attn-go/attn/tensor"
@@ -59,5 +60,23 @@ func TestSwiGLUValues(t *testing.T) {
 				t.Errorf("SwiGLU(%v, %v) = %v; SiLU·u gives %v", g.Data[i], u.Data[i], got[i], want[i])
 			}
 		}
+	}
+}
+
+// TestSwiGLUConcat: the halves of one tensor give what SwiGLU gives on them
+// apart.
+func TestSwiGLUConcat(t *testing.T) {
+	r := tensor.NewRNG(5)
+	x := tensor.New(3, 2*21)
+	r.FillNormal(x, 0, 3)
+	g, u := tensor.New(3, 21), tensor.New(3, 21)
+	for i := range 3 {
+		copy(g.Data[i*21:], x.Data[i*42:i*42+21])
+		copy(u.Data[i*21:], x.Data[i*42+21:(i+1)*42])
+	}
+	got := (*Tape)(nil).SwiGLUConcat(Const(x))
+	want := (*Tape)(nil).SwiGLU(Const(g), Const(u))
+	if !slices.Equal(got.Value.Data, want.Value.Data) || !slices.Equal(got.Value.Shape, []int{3, 21}) {
+		t.Errorf("SwiGLUConcat %v %v; SwiGLU of the halves %v", got.Value.Shape, got.Value.Data, want.Value.Data)
 	}
 }

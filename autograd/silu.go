@@ -3,6 +3,7 @@ package autograd
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/attn-go/attn/tensor"
 )
@@ -88,6 +89,48 @@ func (tp *Tape) SwiGLU(g, u *Var) *Var {
 					s := 1 / (1 + expf(-v))
 					du[i] += dy[i] * v * s
 					dg[i] += dy[i] * ud[i] * s * (1 + v*(1-s))
+				}
+			})
+		})
+	}
+	return out
+}
+
+// SwiGLUConcat is SwiGLU of the two halves of x's last dimension,
+// [..., 2I] → [..., I]: the gate first, then the up projection, as one
+// product computing both leaves them (Llama's gate_proj and up_proj
+// fused).
+func (tp *Tape) SwiGLUConcat(x *Var) *Var {
+	shape := slices.Clone(x.Value.Shape)
+	if len(shape) == 0 || shape[len(shape)-1]%2 != 0 {
+		panic(fmt.Sprintf("autograd.SwiGLUConcat: last dimension of %v is not even", x.Value.Shape))
+	}
+	in := shape[len(shape)-1]
+	half := in / 2
+	shape[len(shape)-1] = half
+	y := tp.alloc(shape...)
+	xd, yd := x.Value.Data, y.Data
+	rows := len(yd) / max(half, 1)
+	tensor.Parallel(rows, max(1, elemGrain/max(in, 1)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := xd[r*in : (r+1)*in]
+			swiglu(row[:half], row[half:], yd[r*half:(r+1)*half])
+		}
+	})
+	out, rec := tp.result(y, x)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			dx := x.grad()
+			tensor.Parallel(rows, max(1, elemGrain/max(in, 1)), func(lo, hi int) {
+				for r := lo; r < hi; r++ {
+					g, u := xd[r*in:r*in+half], xd[r*in+half:(r+1)*in]
+					dg, du := dx[r*in:r*in+half], dx[r*in+half:(r+1)*in]
+					for i, v := range g {
+						s := 1 / (1 + expf(-v))
+						d := dy[r*half+i]
+						du[i] += d * v * s
+						dg[i] += d * u[i] * s * (1 + v*(1-s))
+					}
 				}
 			})
 		})

@@ -35,6 +35,7 @@ func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 	if err := ck.Load(m.Params(), opt); err != nil {
 		return nil, err
 	}
+	m.fuse()
 	return m, nil
 }
 

@@ -48,6 +48,12 @@ type Layer struct {
 	Attn      *Attention `attn:"self_attn"`
 	PostNorm  *Norm      `attn:"post_attention_layernorm"`
 	MLP       *MLP       `attn:"mlp"`
+
+	// The query, key and value projections as one [(H+2·KV)·D, C] weight
+	// (and bias), the gate and up projections as one [2·I, C]: a step then
+	// runs two products where it would run five. The separate weights
+	// above are views of these buffers (see fuse).
+	qkv, qkvBias, gateUp *autograd.Var
 }
 
 // Model is a Llama-family causal language model. Its parameter names are
@@ -112,7 +118,43 @@ func newModel(c Config, rng *tensor.RNG) (*Model, error) {
 	if !c.Tied {
 		m.LMHead = param(0.02, c.VocabSize, cw)
 	}
+	if rng != nil {
+		m.fuse()
+	}
 	return m, nil
+}
+
+// fuse gives each layer its fused projections: the q, k and v weights
+// (and biases) copied into one buffer, gate and up into another, and the
+// separate parameters made views of them, so that the weights are held
+// once and a checkpoint saves from the same numbers.
+func (m *Model) fuse() {
+	for _, l := range m.Layers {
+		a, f := l.Attn, l.MLP
+		l.qkv = concatRows(a.Q.Weight, a.K.Weight, a.V.Weight)
+		if a.Q.Bias != nil {
+			l.qkvBias = concatRows(a.Q.Bias, a.K.Bias, a.V.Bias)
+		}
+		l.gateUp = concatRows(f.Gate.Weight, f.Up.Weight)
+	}
+}
+
+// concatRows returns the parameters stacked along their first dimension
+// and makes each a view of its rows of the result.
+func concatRows(ps ...*autograd.Var) *autograd.Var {
+	shape := slices.Clone(ps[0].Value.Shape)
+	shape[0] = 0
+	for _, p := range ps {
+		shape[0] += p.Value.Shape[0]
+	}
+	all := tensor.New(shape...)
+	at := 0
+	for _, p := range ps {
+		n := copy(all.Data[at:], p.Value.Data)
+		p.Value.Data = all.Data[at : at+n : at+n]
+		at += n
+	}
+	return autograd.NewParam(all)
 }
 
 // Params lists the parameters under HF's names without "model.".
@@ -126,6 +168,7 @@ type Cache struct {
 	n     int         // positions filled
 	size  int         // positions allocated
 	k, v  [][]float32 // per layer: [size, KVHeads·D]
+	q     []float32   // the step's queries, rotated, layer after layer
 	arena *autograd.Tape
 }
 
@@ -238,23 +281,30 @@ func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
 	cos, sin := m.rotation(c.n, t)
 	tp := c.arena
 	tp.Reset()
+	qw := cfg.Heads * d
+	if len(c.q) < t*qw {
+		c.q = make([]float32, t*qw)
+	}
+	q := tensor.FromSlice(c.q[:t*qw], 1, t, qw)
 	x := tp.Embedding(m.Embed.Weight, ids, 1) // (T, C)
 	for l, layer := range m.Layers {
-		a := layer.Attn
 		h := tp.RMSNorm(x, layer.InputNorm.Weight, cfg.Eps)
-		q, k, v := a.Q.Forward(tp, h), a.K.Forward(tp, h), a.V.Forward(tp, h)
-		rotate(q.Value.Data, cfg.Heads, d, cos, sin)
-		rotate(k.Value.Data, kv, d, cos, sin)
-		copy(c.k[l][c.n*w:], k.Value.Data)
-		copy(c.v[l][c.n*w:], v.Value.Data)
+		qkv := tp.Linear(h, layer.qkv, layer.qkvBias).Value.Data // (T, (H+2·KV)·D)
+		stride := qw + 2*w
+		rotate(qkv, t, stride, cfg.Heads+kv, d, cos, sin) // q's heads and k's, which follow them
+		for p := range t {
+			row := qkv[p*stride : (p+1)*stride]
+			copy(q.Data[p*qw:], row[:qw])
+			copy(c.k[l][(c.n+p)*w:], row[qw:qw+w])
+			copy(c.v[l][(c.n+p)*w:], row[qw+w:])
+		}
 		tk := c.n + t
 		keys := autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w))
 		vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
-		y := tp.Attention(tp.Reshape(q, 1, t, -1), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: true, KVHeads: kv})
-		x = tp.Add(x, a.O.Forward(tp, tp.Reshape(y, t, -1)))
-		mlp := layer.MLP
+		y := tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: true, KVHeads: kv})
+		x = tp.Add(x, layer.Attn.O.Forward(tp, tp.Reshape(y, t, -1)))
 		h = tp.RMSNorm(x, layer.PostNorm.Weight, cfg.Eps)
-		x = tp.Add(x, mlp.Down.Forward(tp, tp.SwiGLU(mlp.Gate.Forward(tp, h), mlp.Up.Forward(tp, h))))
+		x = tp.Add(x, layer.MLP.Down.Forward(tp, tp.SwiGLUConcat(tp.Linear(h, layer.gateUp, nil))))
 	}
 	c.n += t
 	return x, nil
@@ -274,14 +324,15 @@ func (m *Model) rotation(n, t int) (cos, sin []float32) {
 	return cos, sin
 }
 
-// rotate applies the rotary embedding in place to x [T, heads·D] in HF's
-// "rotate half" layout: element i of a head pairs with element i + D/2.
-func rotate(x []float32, heads, d int, cos, sin []float32) {
+// rotate applies the rotary embedding in place to the first heads·D values
+// of each of the t rows of x (stride apart) in HF's "rotate half" layout:
+// element i of a head pairs with element i + D/2.
+func rotate(x []float32, t, stride, heads, d int, cos, sin []float32) {
 	half := d / 2
-	for p := range len(x) / (heads * d) {
+	for p := range t {
 		cs, sn := cos[p*half:(p+1)*half], sin[p*half:(p+1)*half]
 		for h := range heads {
-			row := x[(p*heads+h)*d : (p*heads+h+1)*d]
+			row := x[p*stride+h*d : p*stride+(h+1)*d]
 			a, b := row[:half], row[half:]
 			for i := range half {
 				x1, x2 := a[i], b[i]
