@@ -9,7 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/attn-go/attn/model/gpt"
+	"github.com/attn-go/attn/model/lm"
 )
 
 // ErrClosed is returned by Batcher.Generate once the Batcher is closed.
@@ -18,7 +18,7 @@ var ErrClosed = errors.New("generate: the batcher is closed")
 // Batcher generates text for many callers at once with one decoder-only
 // model (continuous batching): each Generate call joins the sequences being
 // decoded, and every step decodes one token for all of them together
-// (gpt.Model.StepBatch). A decoding step is bound by reading the weights,
+// (gpt.Model.StepBatch, llama.Model.StepBatch). A decoding step is bound by reading the weights,
 // which a step reads once for all its sequences, so eight callers are
 // served for little more than the price of one. A new caller's prompt runs
 // between steps, a chunk of up to 256 positions between two steps, so that
@@ -28,7 +28,7 @@ var ErrClosed = errors.New("generate: the batcher is closed")
 // step, the numbers, and so the tokens, are the same as Text's for each
 // caller alone.
 type Batcher struct {
-	m    *gpt.Model
+	m    lm.BatchModel
 	max  int
 	join chan *sequence
 	quit chan struct{} // closed by Close, or when the loop fails
@@ -36,8 +36,8 @@ type Batcher struct {
 	once sync.Once
 	err  error // why the loop failed, set before quit is closed
 
-	free    []*gpt.Cache // caches of finished sequences, reused
-	waiting []*sequence  // sequences whose context is going into their cache, first come first
+	free    []lm.Sequence // caches of finished sequences, reused
+	waiting []*sequence   // sequences whose context is going into their cache, first come first
 
 	active, steps, tokens atomic.Int64 // for Stats
 }
@@ -72,7 +72,7 @@ type sequence struct {
 	ready chan struct{}
 
 	// The loop's own.
-	cache  *gpt.Cache
+	cache  lm.Sequence
 	logits []float32 // the next token's, a copy of its row
 	n      int       // tokens generated
 	failed error     // its prompt or step failed
@@ -107,7 +107,7 @@ func (sq *sequence) take(buf []int) ([]int, bool, error) {
 
 // NewBatcher starts a Batcher that decodes up to maxBatch sequences a step
 // (at least 1); callers beyond that wait for a place. Close stops it.
-func NewBatcher(m *gpt.Model, maxBatch int) *Batcher {
+func NewBatcher(m lm.BatchModel, maxBatch int) *Batcher {
 	b := &Batcher{m: m, max: max(1, maxBatch), join: make(chan *sequence), quit: make(chan struct{}), done: make(chan struct{})}
 	go b.loop()
 	return b
@@ -149,7 +149,7 @@ func (b *Batcher) Generate(ctx context.Context, prompt []int, maxNew int, s *Sam
 	if maxNew <= 0 {
 		return nil, nil
 	}
-	window := b.m.Cfg.NPositions
+	window := b.m.Window()
 	if len(prompt) > window {
 		prompt = prompt[len(prompt)-window:]
 	}
@@ -218,7 +218,7 @@ func (b *Batcher) loop() {
 		}
 		b.active.Store(0)
 	}()
-	bt := gpt.NewBatchBuffers()
+	step := b.m.NewBatchStep()
 	for {
 		// Wait for work when there is none; otherwise take in whoever is
 		// waiting, as far as there is room.
@@ -263,7 +263,7 @@ func (b *Batcher) loop() {
 			sq.n++
 			b.tokens.Add(1)
 			sq.send(next, false, nil)
-			if sq.n == sq.maxNew || b.m.Cfg.HasEOS && next == b.m.Cfg.EOS {
+			if sq.n == sq.maxNew || b.m.EndsText(next) {
 				b.finish(sq, nil)
 				continue
 			}
@@ -274,12 +274,12 @@ func (b *Batcher) loop() {
 		// A sequence whose window is full starts again from the last half
 		// of its context, as Text does; it goes first in the queue of
 		// prompts (it is streaming already). The others step together.
-		var caches []*gpt.Cache
+		var caches []lm.Sequence
 		var ids []int
 		kept = active[:0]
 		for _, sq := range active {
-			if sq.cache.Len() == b.m.Cfg.NPositions {
-				sq.tokens = sq.tokens[len(sq.tokens)-slideTo(b.m.Cfg.NPositions):]
+			if sq.cache.Len() == b.m.Window() {
+				sq.tokens = sq.tokens[len(sq.tokens)-slideTo(b.m.Window()):]
 				sq.cache.Reset()
 				b.waiting = slices.Insert(b.waiting, 0, sq)
 				continue
@@ -293,9 +293,9 @@ func (b *Batcher) loop() {
 		if len(active) == 0 {
 			continue
 		}
-		logits, err := b.m.StepBatch(bt, caches, ids)
+		logits, err := step(caches, ids)
 		b.steps.Add(1)
-		v := b.m.Cfg.VocabSize
+		v := b.m.VocabSize()
 		for i, sq := range active {
 			if err != nil {
 				sq.failed = err
@@ -315,7 +315,7 @@ func (b *Batcher) admit(sq *sequence) {
 		sq.cache, b.free = b.free[n-1], b.free[:n-1]
 		sq.cache.Reset()
 	} else {
-		sq.cache = b.m.NewCache(1)
+		sq.cache = b.m.NewSequence()
 	}
 	b.waiting = append(b.waiting, sq)
 }
@@ -344,7 +344,7 @@ func (b *Batcher) prefillNext() *sequence {
 	}
 	sq := b.waiting[0]
 	done := sq.cache.Len()
-	logits, err := b.m.StepLast(sq.cache, sq.tokens[done:done+chunkAt(done, len(sq.tokens))], 1)
+	logits, err := sq.cache.Next(sq.tokens[done : done+chunkAt(done, len(sq.tokens))])
 	if afterChunk != nil {
 		afterChunk(b)
 	}

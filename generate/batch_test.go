@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/attn-go/attn/model/gpt"
+	"github.com/attn-go/attn/model/llama"
+	"github.com/attn-go/attn/model/lm"
 	"github.com/attn-go/attn/tensor"
 )
 
@@ -61,17 +63,37 @@ func batchCases(n int) []batchCase {
 // the tokens Text gives it alone, emitted in order, with prompts run whole
 // and in chunks.
 func TestBatcherMatchesText(t *testing.T) {
-	for _, chunk := range []int{256, 4} { // prompts of 1 to 17 tokens run whole, or in chunks
-		t.Run(fmt.Sprintf("chunk=%d", chunk), func(t *testing.T) {
-			defer func(was int) { prefillChunk = was }(prefillChunk)
-			prefillChunk = chunk
-			batcherMatchesText(t)
-		})
+	for _, model := range []struct {
+		name string
+		m    lm.BatchModel
+	}{{"gpt", batchModel(t)}, {"llama", batchLlama(t)}} {
+		for _, chunk := range []int{256, 4} { // prompts of 1 to 17 tokens run whole, or in chunks
+			t.Run(fmt.Sprintf("%s/chunk=%d", model.name, chunk), func(t *testing.T) {
+				defer func(was int) { prefillChunk = was }(prefillChunk)
+				prefillChunk = chunk
+				batcherMatchesText(t, model.m)
+			})
+		}
 	}
 }
 
-func batcherMatchesText(t *testing.T) {
-	m := batchModel(t)
+// batchLlama is a random Llama with grouped-query attention and batchModel's
+// vocabulary and short window.
+func batchLlama(t *testing.T) *llama.Model {
+	t.Helper()
+	m, err := llama.New(llama.Config{Type: "llama", VocabSize: 23, Hidden: 16, Intermediate: 24, Layers: 2, Heads: 4, KVHeads: 2,
+		Act: "silu", MaxPositions: 12, Eps: 1e-6, RopeTheta: 10000, EOS: nil}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := tensor.NewRNG(6)
+	for _, p := range m.Params() {
+		r.FillNormal(p.Value, 0, 0.5)
+	}
+	return m
+}
+
+func batcherMatchesText(t *testing.T, m lm.BatchModel) {
 	cases := batchCases(10)
 	want := make([][]int, len(cases))
 	for i, c := range cases {

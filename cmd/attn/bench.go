@@ -562,11 +562,11 @@ func benchInference(which, dir, preset string, t, batch, reps int) (benchResult,
 }
 
 // benchLlama is benchInference for a Llama-family folder: load, a prompt
-// of t tokens, or one token decoded with t cached (one sequence; the
-// continuous batcher is GPT-2's).
+// of t tokens, or one token decoded for each of batch sequences with t
+// cached.
 func benchLlama(which, dir string, t, batch, reps int, params map[string]any) (benchResult, error) {
-	if batch != 1 {
-		return benchResult{}, fmt.Errorf("--batch %d: a Llama decodes one sequence at a time", batch)
+	if batch < 1 {
+		return benchResult{}, fmt.Errorf("--batch %d; want at least 1", batch)
 	}
 	m, err := llama.Load(dir)
 	if err != nil {
@@ -598,12 +598,25 @@ func benchLlama(which, dir string, t, batch, reps int, params map[string]any) (b
 		params["tokens"] = t
 		return benchResult{Bench: which, Params: params, Ms: ms(dur), TokensPerS: float64(t) / dur.Seconds(), Allocs: allocs}, runErr
 	}
-	if _, err := m.StepLast(cache, tokens); err != nil {
-		return benchResult{}, err
+	caches := []*llama.Cache{cache}
+	for len(caches) < batch {
+		caches = append(caches, m.NewCache())
 	}
+	for _, c := range caches {
+		if _, err := m.StepLast(c, tokens); err != nil {
+			return benchResult{}, err
+		}
+	}
+	next, bt := make([]int, batch), llama.NewBatchBuffers()
 	dur, allocs = measure(reps, func() {
-		_, runErr = m.StepLast(cache, []int{1})
-		cache.Truncate(t)
+		if batch == 1 {
+			_, runErr = m.StepLast(cache, next)
+		} else {
+			_, runErr = m.StepBatch(bt, caches, next)
+		}
+		for _, c := range caches {
+			c.Truncate(t)
+		}
 	})
 	// The floor, as for GPT-2: every weight read once a token (of the
 	// embeddings one row, unless they are the output layer too).
@@ -615,12 +628,12 @@ func benchLlama(which, dir string, t, batch, reps int, params map[string]any) (b
 	}
 	_, read := tensor.StreamGBps(5)
 	floor := float64(bytes) / (read * 1e9)
-	params["cached"], params["batch"] = t, 1
+	params["cached"], params["batch"] = t, batch
 	params["weight_mb"] = math.Round(float64(bytes) / 1e6)
 	params["read_gbps"] = math.Round(read*10) / 10
 	params["floor_ms"] = math.Round(floor*1e5) / 100
 	params["x_floor"] = math.Round(dur.Seconds()/floor*100) / 100
-	return benchResult{Bench: which, Params: params, Ms: ms(dur), TokensPerS: 1 / dur.Seconds(), Allocs: allocs}, runErr
+	return benchResult{Bench: which, Params: params, Ms: ms(dur), TokensPerS: float64(batch) / dur.Seconds(), Allocs: allocs}, runErr
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -102,8 +102,8 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *promptFile != "" && (typ != "gpt2" || *batch < 1) {
-		return fmt.Errorf("--prompts is for GPT-2 models, with --batch 1 or more (%s model, --batch %d)", typ, *batch)
+	if *promptFile != "" && (typ == "t5" || typ == "mt5" || *batch < 1) {
+		return fmt.Errorf("--prompts is for GPT-2 and Llama models, with --batch 1 or more (%s model, --batch %d)", typ, *batch)
 	}
 	set := setFlags(fs)
 	if *promptFile != "" && (fs.NArg() > 0 || set["prompt"]) {
@@ -115,7 +115,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if typ == "t5" || typ == "mt5" {
 		return generateT5(dir, *prompt, *beam, *maxNew, stdout)
 	}
-	var m lm.Model
+	var m lm.BatchModel
 	var tok tokenizer.Tokenizer
 	if typ == "gpt2" {
 		m, tok, err = loadLM(dir, "generate")
@@ -129,7 +129,6 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		*temp = 0
 	}
 	if *promptFile != "" {
-		m := m.(*gpt.Model)
 		sampler := func(i int) *generate.Sampler {
 			return &generate.Sampler{Temperature: *temp, TopK: *topK, TopP: *topP, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(*seed + uint64(i))}
 		}
@@ -142,9 +141,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if typ != "gpt2" && len(ids) > 0 {
-		tok = continuation{tok, ids[len(ids)-1]}
-	}
+	tok = continuing(m, tok, ids)
 	s := &generate.Sampler{Temperature: *temp, TopK: *topK, TopP: *topP, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(*seed)}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
@@ -167,7 +164,7 @@ type generatedLine struct {
 
 // generateLines answers each line of path (a prompt) with a JSON line, in
 // order, generating up to batch of them at once through a Batcher.
-func generateLines(m *gpt.Model, tok tokenizer.Tokenizer, path string, batch, maxNew int, sampler func(line int) *generate.Sampler, stops []string, stdout io.Writer) error {
+func generateLines(m lm.BatchModel, tok tokenizer.Tokenizer, path string, batch, maxNew int, sampler func(line int) *generate.Sampler, stops []string, stdout io.Writer) error {
 	b := generate.NewBatcher(m, batch)
 	defer b.Close()
 	enc := json.NewEncoder(stdout)
@@ -193,7 +190,7 @@ func generateLines(m *gpt.Model, tok tokenizer.Tokenizer, path string, batch, ma
 			ids := prompts[i]
 			wg.Go(func() {
 				var text strings.Builder
-				n, stopped, rest, err := sampleText(tok, stops, m.EndsText, func(c string) { text.WriteString(c) }, func(each func(int) bool) ([]int, error) {
+				n, stopped, rest, err := sampleText(continuing(m, tok, ids), stops, m.EndsText, func(c string) { text.WriteString(c) }, func(each func(int) bool) ([]int, error) {
 					return b.Generate(context.Background(), ids, maxNew, sampler(done+i), each)
 				})
 				text.WriteString(rest)

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/attn-go/attn/model/llama"
+	"github.com/attn-go/attn/model/lm"
 	"github.com/attn-go/attn/tokenizer"
 )
 
@@ -22,6 +23,17 @@ func loadLlama(dir string) (*llama.Model, tokenizer.Tokenizer, error) {
 		return nil, nil, fmt.Errorf("%s: tokenizer has %d tokens, the model only %d", dir, tok.VocabSize(), m.Cfg.VocabSize)
 	}
 	return m, tok, nil
+}
+
+// continuing returns the tokenizer that decodes a generation after the
+// prompt ids: for a Llama-family model, as the continuation of the
+// prompt's last token (see continuation); GPT-2's byte-level text decodes
+// alone.
+func continuing(m lm.Model, tok tokenizer.Tokenizer, ids []int) tokenizer.Tokenizer {
+	if _, ok := m.(*llama.Model); ok && len(ids) > 0 {
+		return continuation{tok, ids[len(ids)-1]}
+	}
+	return tok
 }
 
 // continuation decodes generated tokens as what follows the prompt's last

@@ -107,13 +107,20 @@ func TestGenerateLlama(t *testing.T) {
 	if strings.TrimRight(out, "\n") != want {
 		t.Errorf("attn generate: %q; want %q (ids %v)", out, want, ids)
 	}
-	if out, code := attn(t, "generate", "--model", dir, "--prompts", "-"); code == 0 || !strings.Contains(out, "--prompts is for GPT-2 models") {
-		t.Errorf("--prompts with a Llama: exit %d\n%s", code, out)
+	// --prompts answers each line as the model alone would: here the
+	// same greedy text, decoded together with another prompt.
+	prompts := filepath.Join(t.TempDir(), "prompts.txt")
+	os.WriteFile(prompts, []byte("the cat\na dog\n"), 0o644)
+	out, code = attn(t, "generate", "--model", dir, "--prompts", prompts, "--greedy", "--max-new-tokens", "12")
+	var first struct{ Prompt, Text string }
+	if code != 0 || json.Unmarshal([]byte(strings.Split(out, "\n")[0]), &first) != nil || first.Prompt+first.Text != want {
+		t.Errorf("attn generate --prompts: exit %d\n%s\nwant the first line's text %q", code, out, want)
 	}
 }
 
 // TestServeLlama: attn serve answers /v1/generate (whole and streamed) and
-// OpenAI's /v1/completions with a Llama, with the text attn generate gives.
+// OpenAI's /v1/completions with a Llama, decoded by the batcher, with the
+// text attn generate gives.
 func TestServeLlama(t *testing.T) {
 	dir, _ := llamaFolder(t, "qwen2-tiny")
 	want, code := attn(t, "generate", "--model", dir, "--prompt", "the cat", "--greedy", "--max-new-tokens", "10")

@@ -56,7 +56,7 @@ type server struct {
 
 	lm      lm.Model // gpt2, llama, qwen2
 	lmTok   tokenizer.Tokenizer
-	batcher *generate.Batcher // a GPT-2's; a Llama generates one request at a time
+	batcher *generate.Batcher
 
 	metrics *metrics // for GET /metrics
 
@@ -109,7 +109,7 @@ func newServer(dir string, batch int) (*server, error) {
 	case "llama", "qwen2":
 		var m *llama.Model
 		if m, s.lmTok, err = loadLlama(dir); err == nil {
-			s.lm = m
+			s.lm, s.batcher = m, generate.NewBatcher(m, batch)
 		}
 	case "t5", "mt5":
 		s.t5, err = loadT5(dir)
@@ -338,20 +338,9 @@ func (s *server) generate(ctx context.Context, req generateRequest, emit func(st
 			emit(chunk)
 		}
 	}
-	tok := s.lmTok
-	if s.batcher == nil { // a Llama: its text continues the prompt's last token
-		tok = continuation{tok, ids[len(ids)-1]}
-	}
-	n, stopped, rest, err := sampleText(tok, req.Stop, s.lm.EndsText, send, func(each func(int) bool) ([]int, error) {
-		if s.batcher != nil { // a client that goes away leaves the batch at the next step
-			return s.batcher.Generate(ctx, ids, req.MaxNewTokens, sampler, each)
-		}
-		// A Llama answers one request at a time, on every core.
-		if err := s.lock(ctx); err != nil {
-			return nil, err
-		}
-		defer s.mu.Unlock()
-		return generate.Text(s.lm, ids, req.MaxNewTokens, sampler, func(id int) bool { return ctx.Err() == nil && each(id) })
+	// A client that goes away leaves the batch at the next step.
+	n, stopped, rest, err := sampleText(continuing(s.lm, s.lmTok, ids), req.Stop, s.lm.EndsText, send, func(each func(int) bool) ([]int, error) {
+		return s.batcher.Generate(ctx, ids, req.MaxNewTokens, sampler, each)
 	})
 	if err = cmp.Or(err, ctx.Err()); err != nil {
 		return nil, err

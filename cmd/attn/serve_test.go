@@ -493,7 +493,7 @@ func TestGeneratePrompts(t *testing.T) {
 	if out, code := attn(t, "generate", "--model", dir, "--prompts", file, "the bird"); code == 0 || !strings.Contains(out, "not both") {
 		t.Errorf("--prompts and a prompt: exit %d, %s", code, out)
 	}
-	if out, code := attn(t, "generate", "--model", t5Folder(t), "--prompts", file); code == 0 || !strings.Contains(out, "--prompts is for GPT-2 models") {
+	if out, code := attn(t, "generate", "--model", t5Folder(t), "--prompts", file); code == 0 || !strings.Contains(out, "--prompts is for GPT-2 and Llama models") {
 		t.Errorf("--prompts with a T5: exit %d, %s", code, out)
 	}
 }

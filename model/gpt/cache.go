@@ -54,6 +54,24 @@ func (c *Cache) Next(ids []int) (*tensor.Tensor, error) { return c.m.StepLast(c,
 // NewSequence returns an empty one-sequence cache (lm.Model).
 func (m *Model) NewSequence() lm.Sequence { return m.NewCache(1) }
 
+// NewBatchStep returns StepBatch with BatchBuffers of its own
+// (lm.BatchModel); its sequences must be this model's one-sequence caches.
+func (m *Model) NewBatchStep() func(seqs []lm.Sequence, ids []int) (*tensor.Tensor, error) {
+	bt := NewBatchBuffers()
+	var caches []*Cache
+	return func(seqs []lm.Sequence, ids []int) (*tensor.Tensor, error) {
+		caches = caches[:0]
+		for i, s := range seqs {
+			c, ok := s.(*Cache)
+			if !ok {
+				return nil, fmt.Errorf("gpt: sequence %d is a %T, not a gpt.Cache", i, s)
+			}
+			caches = append(caches, c)
+		}
+		return m.StepBatch(bt, caches, ids)
+	}
+}
+
 // Window returns n_positions (lm.Model).
 func (m *Model) Window() int { return m.Cfg.NPositions }
 

@@ -342,3 +342,97 @@ func rotate(x []float32, t, stride, heads, d int, cos, sin []float32) {
 		}
 	}
 }
+
+// BatchBuffers holds the activations of StepBatch; the next step reuses
+// them. BatchBuffers serve one goroutine.
+type BatchBuffers struct {
+	arena *autograd.Tape
+	q, y  []float32 // one row of queries, the attention outputs
+}
+
+// NewBatchBuffers returns empty BatchBuffers.
+func NewBatchBuffers() *BatchBuffers { return &BatchBuffers{arena: autograd.NewInferenceTape()} }
+
+// StepBatch runs one new token for each of several sequences, ids[i] after
+// the positions held in caches[i] (every one at its own length), appends
+// their keys and values, and returns the new positions' logits,
+// [len(caches), V], held in bt until its next step. Row i equals StepLast
+// on caches[i] alone, to rounding. Decoding one token is bound by reading
+// the weights, which a batch reads once for all its sequences.
+func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor.Tensor, error) {
+	b := len(caches)
+	if bt == nil || b == 0 || len(ids) != b {
+		return nil, fmt.Errorf("llama: StepBatch needs BatchBuffers and one token id for each of its %d caches (got %d ids)", b, len(ids))
+	}
+	cfg := m.Cfg
+	d, kv := cfg.headDim(), cfg.kvHeads()
+	w, qw, half := kv*d, cfg.Heads*d, len(m.invFreq)
+	cos, sin := make([]float32, b*half), make([]float32, b*half)
+	for i, c := range caches {
+		switch {
+		case c == nil || c.m != m:
+			return nil, fmt.Errorf("llama: cache %d is not a cache of this model", i)
+		case slices.Index(caches, c) != i:
+			return nil, fmt.Errorf("llama: caches %d and %d are the same cache", slices.Index(caches, c), i)
+		case c.n+1 > cfg.MaxPositions:
+			return nil, fmt.Errorf("llama: sequence %d: %d positions exceed max_position_embeddings %d", i, c.n+1, cfg.MaxPositions)
+		case ids[i] < 0 || ids[i] >= cfg.VocabSize:
+			return nil, fmt.Errorf("llama: sequence %d: token id %d is outside the vocabulary [0, %d)", i, ids[i], cfg.VocabSize)
+		}
+		cs, sn := m.rotation(c.n, 1)
+		copy(cos[i*half:], cs)
+		copy(sin[i*half:], sn)
+	}
+	for _, c := range caches {
+		c.grow(c.n+1, w, cfg.MaxPositions)
+	}
+	if len(bt.y) < b*qw {
+		bt.q, bt.y = make([]float32, qw), make([]float32, b*qw)
+	}
+	q := tensor.FromSlice(bt.q[:qw], 1, 1, qw)
+	y := tensor.FromSlice(bt.y[:b*qw], b, qw)
+	tp := bt.arena
+	tp.Reset()
+	x := tp.Embedding(m.Embed.Weight, ids, 1) // (B, C)
+	stride := qw + 2*w
+	for l, layer := range m.Layers {
+		h := tp.RMSNorm(x, layer.InputNorm.Weight, cfg.Eps)
+		qkv := tp.Linear(h, layer.qkv, layer.qkvBias).Value.Data // (B, (H+2·KV)·D)
+		rotate(qkv, b, stride, cfg.Heads+kv, d, cos, sin)
+		for i, c := range caches {
+			row := qkv[i*stride : (i+1)*stride]
+			copy(q.Data, row[:qw])
+			copy(c.k[l][c.n*w:], row[qw:qw+w])
+			copy(c.v[l][c.n*w:], row[qw+w:])
+			tk := c.n + 1
+			keys := autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w))
+			vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
+			copy(y.Data[i*qw:], tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: true, KVHeads: kv}).Value.Data)
+		}
+		x = tp.Add(x, layer.Attn.O.Forward(tp, autograd.Const(y)))
+		h = tp.RMSNorm(x, layer.PostNorm.Weight, cfg.Eps)
+		x = tp.Add(x, layer.MLP.Down.Forward(tp, tp.SwiGLUConcat(tp.Linear(h, layer.gateUp, nil))))
+	}
+	for _, c := range caches {
+		c.n++
+	}
+	return m.logits(tp, x).Value, nil
+}
+
+// NewBatchStep returns StepBatch with BatchBuffers of its own
+// (lm.BatchModel); its sequences must be this model's caches.
+func (m *Model) NewBatchStep() func(seqs []lm.Sequence, ids []int) (*tensor.Tensor, error) {
+	bt := NewBatchBuffers()
+	var caches []*Cache
+	return func(seqs []lm.Sequence, ids []int) (*tensor.Tensor, error) {
+		caches = caches[:0]
+		for i, s := range seqs {
+			c, ok := s.(*Cache)
+			if !ok {
+				return nil, fmt.Errorf("llama: sequence %d is a %T, not a llama.Cache", i, s)
+			}
+			caches = append(caches, c)
+		}
+		return m.StepBatch(bt, caches, ids)
+	}
+}

@@ -204,3 +204,63 @@ func TestNew(t *testing.T) {
 		t.Errorf("New: %v", err)
 	}
 }
+
+// TestStepBatch decodes one token for each of several sequences at their
+// own lengths together: each row is, bit for bit, the same sequence stepped
+// alone (the Batcher promises each caller Text's tokens); bad arguments
+// are refused.
+func TestStepBatch(t *testing.T) {
+	for _, name := range []string{"llama-tiny", "qwen2-tiny"} {
+		m := load(t, name)
+		bt := NewBatchBuffers()
+		for _, b := range []int{1, 3, 8} {
+			var alone, together []*Cache
+			var ids []int
+			for i := range b {
+				prompt := make([]int, 1+i*5%13)
+				for j := range prompt {
+					prompt[j] = 3 + (i*7+j*11)%90
+				}
+				a, c := m.NewCache(), m.NewCache()
+				if _, err := m.StepLast(a, prompt); err != nil {
+					t.Fatal(err)
+				}
+				m.StepLast(c, prompt)
+				alone, together, ids = append(alone, a), append(together, c), append(ids, 5+i)
+			}
+			for step := range 3 { // the rows' numbers carry into the next step
+				got, err := m.StepBatch(bt, together, ids)
+				if err != nil {
+					t.Fatal(err)
+				}
+				v := m.Cfg.VocabSize
+				for i, a := range alone {
+					want, err := m.StepLast(a, ids[i:i+1])
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !slices.Equal(got.Data[i*v:(i+1)*v], want.Data) { // up to 8 rows the products give each row the numbers it gets alone
+						t.Errorf("%s, %d sequences, step %d, row %d: the logits differ from the sequence stepped alone", name, b, step, i)
+					}
+				}
+			}
+		}
+	}
+	m := load(t, "llama-tiny")
+	c := m.NewCache()
+	other := load(t, "llama-tiny").NewCache()
+	for _, tc := range []struct {
+		caches []*Cache
+		ids    []int
+		want   string
+	}{
+		{nil, nil, "one token id for each of its 0 caches"},
+		{[]*Cache{c, c}, []int{1, 2}, "caches 0 and 1 are the same cache"},
+		{[]*Cache{other}, []int{1}, "cache 0 is not a cache of this model"},
+		{[]*Cache{c}, []int{100}, "sequence 0: token id 100 is outside the vocabulary"},
+	} {
+		if _, err := m.StepBatch(NewBatchBuffers(), tc.caches, tc.ids); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v; want %q", tc.ids, err, tc.want)
+		}
+	}
+}

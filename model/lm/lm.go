@@ -29,3 +29,16 @@ type Sequence interface {
 	// last of them, [1, V].
 	Next(ids []int) (*tensor.Tensor, error)
 }
+
+// BatchModel is a Model that decodes one token for each of several
+// sequences in one step, reading its weights once for all of them (what
+// continuous batching needs).
+type BatchModel interface {
+	Model
+	// NewBatchStep returns a step function with buffers of its own (one
+	// goroutine's): it runs ids[i] after the positions held in seqs[i]
+	// (each a Sequence of this model, at its own length), appends their
+	// keys and values, and returns the new positions' logits, [len(seqs),
+	// V], valid until its next call.
+	NewBatchStep() func(seqs []Sequence, ids []int) (*tensor.Tensor, error)
+}
