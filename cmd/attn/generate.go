@@ -18,6 +18,7 @@ import (
 	"github.com/attn-go/attn/eval"
 	"github.com/attn-go/attn/generate"
 	"github.com/attn-go/attn/model/gpt"
+	"github.com/attn-go/attn/model/llama"
 	"github.com/attn-go/attn/model/lm"
 	"github.com/attn-go/attn/tensor"
 	"github.com/attn-go/attn/tokenizer"
@@ -320,7 +321,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *file == "" {
 		return errors.New("--data is required")
 	}
-	dir, typ, err := modelOfType(*model, "eval", "gpt2", "vit", "deit", "bert")
+	dir, typ, err := modelOfType(*model, "eval", "gpt2", "llama", "qwen2", "vit", "deit", "bert")
 	if err != nil {
 		return err
 	}
@@ -330,7 +331,14 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	case "bert":
 		return evalTexts(dir, *file, *asJSON, stdout)
 	}
-	m, tok, err := loadLM(dir, "eval")
+	var m *gpt.Model
+	var ll *llama.Model
+	var tok tokenizer.Tokenizer
+	if typ == "gpt2" {
+		m, tok, err = loadLM(dir, "eval")
+	} else {
+		ll, tok, err = loadLlama(dir)
+	}
 	if err != nil {
 		return err
 	}
@@ -345,7 +353,13 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := checkLossless(tok, string(text), enc.IDs); err != nil {
 		return fmt.Errorf("%s: %w", *file, err)
 	}
-	loss, n, err := meanLoss(m, enc.IDs)
+	var loss float64
+	var n int
+	if m != nil {
+		loss, n, err = meanLoss(m, enc.IDs)
+	} else {
+		loss, n, err = llamaLoss(ll, enc.IDs)
+	}
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 
 	"github.com/attn-go/attn/model/llama"
@@ -65,4 +68,53 @@ func (c continuation) Decode(ids []int) (string, error) {
 		return rest, nil
 	}
 	return decode(ids)
+}
+
+// llamaLoss scores every token of ids after the first, as meanLoss does for
+// a GPT: the text is cut into windows of the model's context (at most
+// llamaEvalWindow tokens), each predicting its tokens from the ones before
+// it in the window, run through the cache a chunk at a time so that only a
+// chunk's logits (a chunk × the vocabulary) are held at once.
+func llamaLoss(m *llama.Model, ids []int) (float64, int, error) {
+	if len(ids) < 2 {
+		return 0, 0, errors.New("the text has fewer than 2 tokens")
+	}
+	window := min(m.Cfg.MaxPositions, llamaEvalWindow)
+	v := m.Cfg.VocabSize
+	var sum float64
+	n := 0
+	for start := 0; start+1 < len(ids); start += window {
+		t := min(window, len(ids)-1-start)
+		c := m.NewCache()
+		for at := 0; at < t; at += llamaEvalChunk {
+			k := min(llamaEvalChunk, t-at)
+			logits, err := m.Step(c, ids[start+at:start+at+k])
+			if err != nil {
+				return 0, 0, err
+			}
+			for r := range k {
+				row := logits.Data[r*v : (r+1)*v]
+				sum += logSumExp(row) - float64(row[ids[start+at+r+1]])
+			}
+		}
+		n += t
+	}
+	return sum / float64(n), n, nil
+}
+
+// The windows and chunks of llamaLoss (variables, so that tests can cut
+// short texts).
+var (
+	llamaEvalWindow = 4096
+	llamaEvalChunk  = 256
+)
+
+// logSumExp returns log Σ e^x, in float64.
+func logSumExp(x []float32) float64 {
+	mx := float64(slices.Max(x))
+	var s float64
+	for _, v := range x {
+		s += math.Exp(float64(v) - mx)
+	}
+	return mx + math.Log(s)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/attn-go/attn/generate"
+	"github.com/attn-go/attn/internal/golden"
 	"github.com/attn-go/attn/model/llama"
 )
 
@@ -156,5 +158,44 @@ func TestServeLlama(t *testing.T) {
 	choices, _ := v["choices"].([]any)
 	if code != 200 || len(choices) != 1 || choices[0].(map[string]any)["text"] != want {
 		t.Errorf("/v1/completions: status %d, %v; want text %q", code, v, want)
+	}
+}
+
+// TestLlamaLoss: the mean cross-entropy over a text, whole or in chunks of
+// 5 through the cache, equals the one computed from PyTorch's logits of the
+// same tokens (tools/golden/torch_llama.py); attn eval prints it.
+func TestLlamaLoss(t *testing.T) {
+	m, err := llama.Load(filepath.Join("..", "..", "testdata", "hf", "llama-tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := golden.Open(t, "hf/llama-tiny/reference.safetensors")
+	ref := f.Tensor("logits")
+	tt, v := ref.Shape[1], ref.Shape[2]
+	ids := f.Ints("input.ids")[:tt] // the first sequence
+	var want float64
+	for r := range tt - 1 {
+		row := ref.Data[r*v : (r+1)*v]
+		want += logSumExp(row) - float64(row[ids[r+1]])
+	}
+	want /= float64(tt - 1)
+	defer func(was int) { llamaEvalChunk = was }(llamaEvalChunk)
+	for _, chunk := range []int{256, 5} {
+		llamaEvalChunk = chunk
+		got, n, err := llamaLoss(m, ids)
+		if err != nil || n != tt-1 || math.Abs(got-want) > 1e-5 {
+			t.Errorf("chunks of %d: loss %v over %d tokens, %v; PyTorch's logits give %v over %d", chunk, got, n, err, want, tt-1)
+		}
+	}
+	dir, _ := llamaFolder(t, "llama-tiny")
+	text := filepath.Join(t.TempDir(), "text.txt")
+	os.WriteFile(text, []byte("the cat sat on the mat"), 0o644) // <s>, ▁ and 22 characters: 23 tokens predicted
+	out, code := attn(t, "eval", "--model", dir, "--data", text, "--json")
+	var r struct {
+		Loss, Perplexity float64
+		Tokens           int
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || r.Tokens != 23 || r.Loss <= 0 || math.Abs(math.Exp(r.Loss)-r.Perplexity) > 1e-6*r.Perplexity {
+		t.Errorf("attn eval: exit %d\n%s", code, out)
 	}
 }
