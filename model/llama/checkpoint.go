@@ -32,10 +32,9 @@ func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 	if cfg.Tied {
 		opt.Tied = map[string]string{"lm_head.weight": "embed_tokens.weight"}
 	}
-	if err := ck.Load(m.Params(), opt); err != nil {
+	if err := ck.Load(m.Params(), opt); err != nil { // into the fused buffers (see fuse)
 		return nil, err
 	}
-	m.fuse()
 	return m, nil
 }
 

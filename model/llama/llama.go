@@ -118,16 +118,14 @@ func newModel(c Config, rng *tensor.RNG) (*Model, error) {
 	if !c.Tied {
 		m.LMHead = param(0.02, c.VocabSize, cw)
 	}
-	if rng != nil {
-		m.fuse()
-	}
+	m.fuse()
 	return m, nil
 }
 
 // fuse gives each layer its fused projections: the q, k and v weights
-// (and biases) copied into one buffer, gate and up into another, and the
-// separate parameters made views of them, so that the weights are held
-// once and a checkpoint saves from the same numbers.
+// (and biases) in one buffer, gate and up in another, the separate
+// parameters views of them, so that the weights are held once, a
+// checkpoint loads straight into them and saves from the same numbers.
 func (m *Model) fuse() {
 	for _, l := range m.Layers {
 		a, f := l.Attn, l.MLP
@@ -140,7 +138,8 @@ func (m *Model) fuse() {
 }
 
 // concatRows returns the parameters stacked along their first dimension
-// and makes each a view of its rows of the result.
+// (their values copied, when they have any) and makes each a view of its
+// rows of the result.
 func concatRows(ps ...*autograd.Var) *autograd.Var {
 	shape := slices.Clone(ps[0].Value.Shape)
 	shape[0] = 0
@@ -150,7 +149,8 @@ func concatRows(ps ...*autograd.Var) *autograd.Var {
 	all := tensor.New(shape...)
 	at := 0
 	for _, p := range ps {
-		n := copy(all.Data[at:], p.Value.Data)
+		n := tensor.Size(p.Value.Shape)
+		copy(all.Data[at:at+n], p.Value.Data)
 		p.Value.Data = all.Data[at : at+n : at+n]
 		at += n
 	}
