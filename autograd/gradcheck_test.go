@@ -142,6 +142,16 @@ func TestGradients(t *testing.T) {
 			build: func(tp *Tape, in []*Var) *Var { return tp.SwiGLU(in[0], in[1]) }},
 		{name: "SwiGLUConcat", inputs: []*tensor.Tensor{randTensor(r, 3, 2, 10)},
 			build: func(tp *Tape, in []*Var) *Var { return tp.SwiGLUConcat(in[0]) }},
+		{name: "Rotary", inputs: []*tensor.Tensor{randTensor(r, 2, 3, 8)},
+			build: func(tp *Tape, in []*Var) *Var {
+				cs, sn := make([]float32, 6*2), make([]float32, 6*2)
+				for i := range cs {
+					cs[i], sn[i] = float32(math.Cos(0.3*float64(i+1))), float32(math.Sin(0.3*float64(i+1)))
+				}
+				return tp.Rotary(in[0], 2, 4, cs, sn)
+			}},
+		{name: "RepeatHeads", inputs: []*tensor.Tensor{randTensor(r, 2, 3, 6)},
+			build: func(tp *Tape, in []*Var) *Var { return tp.RepeatHeads(in[0], 2, 3) }},
 		{name: "Softmax", inputs: []*tensor.Tensor{randTensor(r, 3, 7)},
 			build: func(tp *Tape, in []*Var) *Var { return tp.Softmax(in[0]) }},
 		{name: "Dropout", inputs: []*tensor.Tensor{randTensor(r, 4, 9)}, seed: 7,

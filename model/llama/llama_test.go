@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/internal/golden"
 )
 
@@ -262,5 +263,88 @@ func TestStepBatch(t *testing.T) {
 		if _, err := m.StepBatch(NewBatchBuffers(), tc.caches, tc.ids); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v; want %q", tc.ids, err, tc.want)
 		}
+	}
+}
+
+// TestTrainingMatchesPyTorch: the training pass (Forward on a recording
+// tape) gives PyTorch's next-token loss and its gradients with respect to
+// the embeddings, projections with and without biases, norms and the
+// output layer (tied in llama-tiny-llama3), for each folder.
+func TestTrainingMatchesPyTorch(t *testing.T) {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny"} {
+		t.Run(name, func(t *testing.T) {
+			m := load(t, name)
+			f := golden.Open(t, "hf/"+name+"/reference.safetensors")
+			all := f.Ints("input.ids")
+			info, _ := f.Info("input.ids")
+			b, tt := info.Shape[0], info.Shape[1]-1
+			var ids, targets []int
+			for i := range b {
+				row := all[i*(tt+1) : (i+1)*(tt+1)]
+				ids, targets = append(ids, row[:tt]...), append(targets, row[1:]...)
+			}
+			tp := autograd.NewTape(nil)
+			loss, err := m.Loss(tp, ids, targets, b, tt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden.CheckAbs(t, "loss", loss.Value.Data, f.Tensor("train.loss").Data, 1e-5)
+			tp.Backward(loss)
+			byName := map[string]*autograd.Var{}
+			for _, p := range m.Params() {
+				byName[p.Name] = p.Var
+			}
+			checked := 0
+			for _, n := range f.Names() {
+				stored, ok := strings.CutPrefix(n, "train.grad.")
+				if !ok {
+					continue
+				}
+				v := byName[strings.TrimPrefix(stored, "model.")]
+				if v == nil || v.Grad == nil {
+					t.Fatalf("no gradient for %s", stored)
+				}
+				d := golden.CheckRel(t, stored+" gradient", v.Grad.Data, f.Tensor(n).Data, 1e-3)
+				t.Logf("%s gradient: relative error %.2e", stored, d)
+				checked++
+			}
+			if checked < 8 {
+				t.Errorf("only %d gradients compared", checked)
+			}
+		})
+	}
+}
+
+// TestForwardMatchesStep: the training pass and the cached inference pass
+// give the same logits (to rounding).
+func TestForwardMatchesStep(t *testing.T) {
+	m := load(t, "qwen2-tiny")
+	ids := []int{5, 17, 3, 99, 42, 8, 8, 61}
+	logits, err := m.Forward(nil, ids, 1, len(ids))
+	if err != nil {
+		t.Fatal(err)
+	}
+	step, err := m.Step(m.NewCache(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.CheckAbs(t, "Forward against Step", logits.Value.Data, step.Data, 1e-5)
+	// An update of a parameter in place (as the optimizers make them)
+	// reaches the fused products of the cached pass too.
+	for i := range m.Layers[1].Attn.K.Weight.Value.Data {
+		m.Layers[1].Attn.K.Weight.Value.Data[i] *= 1.5
+	}
+	m.Layers[0].MLP.Up.Weight.Value.Data[7] += 2
+	logits2, _ := m.Forward(nil, ids, 1, len(ids))
+	step2, _ := m.Step(m.NewCache(), ids)
+	golden.CheckAbs(t, "Forward against Step after updates", logits2.Value.Data, step2.Data, 1e-5)
+	if d, _ := golden.MaxAbs(logits2.Value.Data, logits.Value.Data); d < 1e-3 {
+		t.Errorf("the updates changed the logits by %g only", d)
+	}
+	if _, err := m.Forward(nil, []int{1, 100}, 1, 2); err == nil || !strings.Contains(err.Error(), "token id 100 at index 1") {
+		t.Errorf("a bad id: %v", err)
+	}
+	if _, err := m.Loss(nil, ids, ids[:3], 1, len(ids)); err == nil || !strings.Contains(err.Error(), "3 targets for 8 token ids") {
+		t.Errorf("short targets: %v", err)
 	}
 }

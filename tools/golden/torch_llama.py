@@ -36,10 +36,12 @@ It writes, under testdata/hf/ (each file well under 100 KB):
 * qwen2-tiny/: Qwen2ForCausalLM in F16: one key/value head for 4 query heads,
   biases on q/k/v, rope_theta 1e6, rope_scaling {"type": "linear", factor 2}.
 
-reference.safetensors in each holds input.ids [2, 13], logits [2, 13, V]
-and greedy.prompt / greedy.tokens: 12 tokens greedily generated after a
-5-token prompt (float64 passes from the stored, possibly rounded, weights;
-results rounded to float32).
+reference.safetensors in each holds input.ids [2, 13], logits [2, 13, V],
+greedy.prompt / greedy.tokens: 12 tokens greedily generated after a 5-token
+prompt, and train.loss with train.grad.<name>: the mean cross-entropy of
+ids[:, :-1] predicting ids[:, 1:] and its gradients with respect to the
+weights of TRAIN_GRADS the model has (float64 passes from the stored,
+possibly rounded, weights; results rounded to float32).
 """
 
 import json
@@ -190,6 +192,12 @@ def forward(p, ids, c):
     return x @ head.t()
 
 
+# The weights whose gradients the references hold (when the model has them).
+TRAIN_GRADS = ["model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight",
+               "model.layers.1.self_attn.v_proj.weight", "model.layers.1.self_attn.k_proj.bias", "model.layers.0.mlp.gate_proj.weight",
+               "model.layers.1.mlp.down_proj.weight", "model.layers.1.input_layernorm.weight", "model.norm.weight", "lm_head.weight"]
+
+
 def greedy(p, prompt, n, c):
     ids = list(prompt)
     for _ in range(n):
@@ -208,6 +216,16 @@ def write_case(name, c, dtype, seed):
     prompt = torch.randint(3, c["vocab_size"], (5,), generator=g)
     ref = {"input.ids": ids, "logits": forward(p, ids, c),
            "greedy.prompt": prompt, "greedy.tokens": torch.tensor(greedy(p, prompt.tolist(), 12, c))}
+    # Training: the mean next-token cross-entropy of ids[:, :-1] predicting
+    # ids[:, 1:], and its gradients with respect to a few weights.
+    q = {k: v.clone().requires_grad_(True) for k, v in p.items()}
+    logits = forward(q, ids[:, :-1], c)
+    loss = F.cross_entropy(logits.reshape(-1, c["vocab_size"]), ids[:, 1:].reshape(-1))
+    loss.backward()
+    ref["train.loss"] = loss.detach().reshape(1)
+    for n in TRAIN_GRADS:
+        if n in q:
+            ref["train.grad." + n] = q[n].grad
     meta = {"case": name, "torch": torch.__version__, "compute_dtype": "float64", "seed": str(seed),
             "generator": "tools/golden/torch_llama.py"}
     path = os.path.join(d, "reference.safetensors")

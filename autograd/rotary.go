@@ -1,0 +1,91 @@
+package autograd
+
+import (
+	"fmt"
+
+	"github.com/attn-go/attn/tensor"
+)
+
+// Rotary applies rotary position embeddings (Su et al. 2021) to x, whose
+// rows (all dimensions but the last) each hold heads·d values: in every
+// head, element i and element i + d/2 are turned by the row's angle i (HF's
+// "rotate half" layout, Llama's). cos and sin hold d/2 values per row of
+// x, the angles of its position. The backward pass turns the gradient back
+// by the same angles.
+func (tp *Tape) Rotary(x *Var, heads, d int, cos, sin []float32) *Var {
+	n := x.Value.Shape[len(x.Value.Shape)-1]
+	rows := len(x.Value.Data) / max(n, 1)
+	if heads <= 0 || d <= 0 || d%2 != 0 || n != heads*d || len(cos) != rows*d/2 || len(sin) != len(cos) {
+		panic(fmt.Sprintf("autograd.Rotary: x %v, %d heads of %d, %d cos and %d sin values", x.Value.Shape, heads, d, len(cos), len(sin)))
+	}
+	y := tp.alloc(x.Value.Shape...)
+	copy(y.Data, x.Value.Data)
+	turn := func(v []float32, sign float32) {
+		tensor.Parallel(rows, max(1, elemGrain/n), func(lo, hi int) {
+			half := d / 2
+			for r := lo; r < hi; r++ {
+				cs, sn := cos[r*half:(r+1)*half], sin[r*half:(r+1)*half]
+				for h := range heads {
+					a := v[r*n+h*d : r*n+h*d+half]
+					b := v[r*n+h*d+half : r*n+(h+1)*d]
+					for i := range half {
+						s := sign * sn[i]
+						a[i], b[i] = a[i]*cs[i]-b[i]*s, b[i]*cs[i]+a[i]*s
+					}
+				}
+			}
+		})
+	}
+	turn(y.Data, 1)
+	out, rec := tp.result(y, x)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			g := append([]float32(nil), dy...)
+			turn(g, -1) // the rotation's transpose is the rotation back
+			dx := x.grad()
+			for i, v := range g {
+				dx[i] += v
+			}
+		})
+	}
+	return out
+}
+
+// RepeatHeads returns x, whose last dimension holds kv heads of d values,
+// with each head repeated group times in place ([..., kv·d] → [...,
+// kv·group·d]), as HF's repeat_kv expands grouped-query attention's keys
+// and values for training; the gradient of a head is the sum over its
+// copies.
+func (tp *Tape) RepeatHeads(x *Var, group, d int) *Var {
+	shape := append([]int(nil), x.Value.Shape...)
+	n := shape[len(shape)-1]
+	if group <= 0 || d <= 0 || n%d != 0 {
+		panic(fmt.Sprintf("autograd.RepeatHeads: x %v, groups of %d, heads of %d", x.Value.Shape, group, d))
+	}
+	kv := n / d
+	shape[len(shape)-1] = n * group
+	y := tp.alloc(shape...)
+	rows := len(x.Value.Data) / max(n, 1)
+	xd := x.Value.Data
+	for r := range rows {
+		for h := range kv * group {
+			copy(y.Data[(r*kv*group+h)*d:], xd[r*n+h/group*d:r*n+(h/group+1)*d])
+		}
+	}
+	out, rec := tp.result(y, x)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			dx := x.grad()
+			for r := range rows {
+				for h := range kv * group {
+					src := dy[(r*kv*group+h)*d : (r*kv*group+h+1)*d]
+					dst := dx[r*n+h/group*d : r*n+(h/group+1)*d]
+					for i, v := range src {
+						dst[i] += v
+					}
+				}
+			}
+		})
+	}
+	return out
+}

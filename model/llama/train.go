@@ -1,0 +1,85 @@
+package llama
+
+import (
+	"fmt"
+
+	"github.com/attn-go/attn/autograd"
+)
+
+// IgnoreIndex marks a target position that Loss leaves out.
+const IgnoreIndex = -1
+
+// Forward runs B sequences of T tokens (row-major ids, positions 0..T−1)
+// through the model on tp and returns the logits [B, T, V], recording the
+// backward pass when tp records: the training pass. Every projection is its
+// own product, so that gradients reach each parameter, and grouped-query
+// attention runs on keys and values repeated for their query heads
+// (autograd.RepeatHeads), as HF's repeat_kv does.
+func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, error) {
+	cfg := m.Cfg
+	switch {
+	case b <= 0 || t <= 0 || len(ids) != b*t:
+		return nil, fmt.Errorf("llama: %d token ids are not B=%d × T=%d", len(ids), b, t)
+	case t > cfg.MaxPositions:
+		return nil, fmt.Errorf("llama: %d positions exceed max_position_embeddings %d", t, cfg.MaxPositions)
+	}
+	for i, id := range ids {
+		if id < 0 || id >= cfg.VocabSize {
+			return nil, fmt.Errorf("llama: token id %d at index %d is outside the vocabulary [0, %d)", id, i, cfg.VocabSize)
+		}
+	}
+	d, kv := cfg.headDim(), cfg.kvHeads()
+	cos1, sin1 := m.rotation(0, t)
+	cos, sin := make([]float32, 0, b*len(cos1)), make([]float32, 0, b*len(sin1))
+	for range b {
+		cos, sin = append(cos, cos1...), append(sin, sin1...)
+	}
+	x := tp.Reshape(tp.Embedding(m.Embed.Weight, ids, 1), b, t, -1)
+	for _, layer := range m.Layers {
+		a, f := layer.Attn, layer.MLP
+		h := tp.RMSNorm(x, layer.InputNorm.Weight, cfg.Eps)
+		q := tp.Rotary(a.Q.Forward(tp, h), cfg.Heads, d, cos, sin)
+		k := tp.Rotary(a.K.Forward(tp, h), kv, d, cos, sin)
+		v := a.V.Forward(tp, h)
+		if g := cfg.Heads / kv; g > 1 {
+			k, v = tp.RepeatHeads(k, g, d), tp.RepeatHeads(v, g, d)
+		}
+		y := tp.Attention(q, k, v, cfg.Heads, autograd.AttentionOpts{Causal: true})
+		x = tp.Add(x, a.O.Forward(tp, y))
+		h = tp.RMSNorm(x, layer.PostNorm.Weight, cfg.Eps)
+		x = tp.Add(x, f.Down.Forward(tp, tp.SwiGLU(f.Gate.Forward(tp, h), f.Up.Forward(tp, h))))
+	}
+	return m.logits(tp, x), nil
+}
+
+// Loss returns the mean cross-entropy of the next-token predictions for ids
+// against targets (both B·T, row-major), leaving out targets equal to
+// IgnoreIndex (train.LM).
+func (m *Model) Loss(tp *autograd.Tape, ids, targets []int, b, t int) (*autograd.Var, error) {
+	if len(targets) != len(ids) {
+		return nil, fmt.Errorf("llama: %d targets for %d token ids", len(targets), len(ids))
+	}
+	for i, id := range targets {
+		if id != IgnoreIndex && (id < 0 || id >= m.Cfg.VocabSize) {
+			return nil, fmt.Errorf("llama: target %d at index %d is outside the vocabulary [0, %d)", id, i, m.Cfg.VocabSize)
+		}
+	}
+	logits, err := m.Forward(tp, ids, b, t)
+	if err != nil {
+		return nil, err
+	}
+	return tp.CrossEntropy(logits, targets, IgnoreIndex, 0), nil
+}
+
+// NoDecay returns the parameters exempt from weight decay (train.LM): the
+// norms' weights and the biases, every parameter of fewer than 2
+// dimensions, as HF's Trainer and nanoGPT choose.
+func (m *Model) NoDecay() map[*autograd.Var]bool {
+	nd := map[*autograd.Var]bool{}
+	for _, p := range m.Params() {
+		if len(p.Value.Shape) < 2 {
+			nd[p.Var] = true
+		}
+	}
+	return nd
+}
