@@ -199,3 +199,52 @@ func TestLlamaLoss(t *testing.T) {
 		t.Errorf("attn eval: exit %d\n%s", code, out)
 	}
 }
+
+// TestTrainLlama fine-tunes the tiny Llama on a text, resumes the run to
+// more steps, and generates with the result.
+func TestTrainLlama(t *testing.T) {
+	dir, _ := llamaFolder(t, "llama-tiny")
+	tmp := t.TempDir()
+	text := filepath.Join(tmp, "cats.txt")
+	os.WriteFile(text, []byte(strings.Repeat("the cat sat on the mat and the dog sat on the log ", 30)), 0o644)
+	run := filepath.Join(tmp, "run")
+	out, code := attn(t, "train", "--model", dir, "--data", text, "--steps", "30", "--batch", "2", "--lr", "3e-3", "--eval-every", "15",
+		"--eval-batches", "2", "--out", run, "--workers", "1", "--sample", "20")
+	if code != 0 || !strings.Contains(out, "fine-tuning") || !strings.Contains(out, "llama: 2 layers, 4 heads over 2 key/value heads") || !strings.Contains(out, "validation loss") {
+		t.Fatalf("attn train --model LLAMA: exit %d\n%s", code, out)
+	}
+	first := metricsLoss(t, run)
+	if len(first) < 2 || first[len(first)-1] >= first[0] {
+		t.Errorf("validation losses %v: want them to fall", first)
+	}
+	out, code = attn(t, "train", "--resume", run, "--steps", "40", "--sample", "0")
+	if code != 0 || !strings.Contains(out, "resuming") || !strings.Contains(out, "step 40") {
+		t.Fatalf("attn train --resume: exit %d\n%s", code, out)
+	}
+	out, code = attn(t, "generate", "--model", run, "--prompt", "the cat", "--greedy", "--max-new-tokens", "8")
+	if code != 0 || !strings.HasPrefix(out, "the cat") {
+		t.Errorf("attn generate with the fine-tuned model: exit %d\n%s", code, out)
+	}
+	if out, code := attn(t, "train", "--model", dir, "--data", text, "--layers", "3"); code == 0 || !strings.Contains(out, "--layers: a Llama fine-tunes with its own shape") {
+		t.Errorf("--layers: exit %d\n%s", code, out)
+	}
+}
+
+// metricsLoss returns the validation losses a run's metrics.jsonl records.
+func metricsLoss(t *testing.T, run string) []float64 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(run, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []float64
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r struct{ Eval map[string]float64 }
+		if json.Unmarshal([]byte(line), &r) == nil {
+			if v, ok := r.Eval["val_loss"]; ok {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}

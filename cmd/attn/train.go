@@ -64,6 +64,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			preset = "multi30k-de-en"
 		case family(typ) == "bert":
 			return runTrainText(args, stdout, stderr)
+		case typ == "llama" || typ == "qwen2":
+			return runTrainLlama(args, stdout, stderr)
 		}
 	}
 	switch preset {
