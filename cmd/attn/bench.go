@@ -138,6 +138,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if r, err = benchTrainT5(*batch, *t, *reps); err != nil {
 			return err
 		}
+	case "train-llama":
+		var err error
+		if r, err = benchTrainLlama(*modelFlag, *batch, *t, *reps); err != nil {
+			return err
+		}
 	case "encode", "train-bert":
 		var err error
 		if r, err = benchEncode(*batch, *t, *reps, args[0] == "train-bert"); err != nil {
@@ -154,7 +159,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("unknown benchmark %q (want peak, gemm, attention, train, train-gpt, prompt, decode, load, vit, train-vit, encode, train-bert or train-t5)", args[0])
+		return fmt.Errorf("unknown benchmark %q (want peak, gemm, attention, train, train-gpt, train-llama, prompt, decode, load, vit, train-vit, encode, train-bert or train-t5)", args[0])
 	}
 	r.Params["workers"] = tensor.Workers()
 	r.AllocBytes = lastBytes
@@ -447,6 +452,44 @@ func benchTrainGPT(name string, p lmPreset, reps int) (benchResult, error) {
 	})
 	return benchResult{Bench: "train-gpt", Params: map[string]any{"preset": name, "batch": b, "context": t, "n_embd": p.Model.NEmbd, "n_layer": p.Model.NLayer},
 		Ms: ms(dur), TokensPerS: float64(b*t) / dur.Seconds(), Allocs: allocs}, stepErr
+}
+
+// benchTrainLlama times one fine-tuning step of the Llama-family model in
+// dir (what attn train --model runs): batch windows of t random tokens,
+// forward, loss, backward, clipping and AdamW.
+func benchTrainLlama(dir string, batch, t, reps int) (benchResult, error) {
+	if dir == "" {
+		return benchResult{}, errors.New("attn bench train-llama needs --model DIR (a Llama folder)")
+	}
+	m, err := llama.Load(dir)
+	if err != nil {
+		return benchResult{}, err
+	}
+	rng := tensor.NewRNG(2)
+	ids, targets := make([]int, batch*t), make([]int, batch*t)
+	for i := range ids {
+		ids[i], targets[i] = rng.Intn(m.Cfg.VocabSize), rng.Intn(m.Cfg.VocabSize)
+	}
+	ps := nn.Unique(m.Params())
+	opt := train.NewAdamW(0.1)
+	opt.NoDecay = m.NoDecay()
+	tp := autograd.NewTape(nil)
+	var stepErr error
+	dur, allocs := measure(reps, func() {
+		for _, p := range ps {
+			p.ZeroGrad()
+		}
+		loss, err := m.Loss(tp, ids, targets, batch, t)
+		if err != nil {
+			stepErr = err
+			return
+		}
+		tp.Backward(loss)
+		train.ClipGradNorm(ps, 1)
+		opt.Update(ps, 1e-5)
+	})
+	return benchResult{Bench: "train-llama", Params: map[string]any{"model": dir, "batch": batch, "t": t, "hidden": m.Cfg.Hidden, "layers": m.Cfg.Layers},
+		Ms: ms(dur), TokensPerS: float64(batch*t) / dur.Seconds(), Allocs: allocs}, stepErr
 }
 
 // benchInference times a GPT model from dir (or, without one, a preset's

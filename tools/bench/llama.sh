@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A SmolLM2-135M-shaped Llama (random weights) in attn and in PyTorch, one
 # after the other in the same session: checkpoint load, a 128-token prompt,
-# and decoding one token with 16 and 1,000 tokens cached. Prints the medians
+# decoding one token with 16 and 1,000 tokens cached, and a fine-tuning step
+# (4 windows of 128 tokens: forward, backward, AdamW). Prints the medians
 # and the median of the per-round ratios (> 1: attn is faster).
 #
 #   tools/bench/llama.sh [DIR]       # DIR (default /tmp/attn-llama) gets the 540 MB folder
@@ -25,7 +26,9 @@ for r in $(seq "${ROUNDS:-3}"); do
     /tmp/attn-bench bench prompt --model "$dir" --t 128 --reps 10 --json
     /tmp/attn-bench bench decode --model "$dir" --t 16 --reps 30 --json
     /tmp/attn-bench bench decode --model "$dir" --t 1000 --reps 30 --json
+    /tmp/attn-bench bench train-llama --model "$dir" --batch 4 --t 128 --reps 3 --json
     py "$dir"
+    py "$dir" --train --batch 4 --t 128 --reps 3
   } | sed "s/^{/{\"round\": $r, /" >> "$out"
 done
 /usr/bin/python3 - "$out" <<'PY'
@@ -43,7 +46,7 @@ for (bench, cached), pairs in groups.items():
     what = bench + (f" ({cached} cached)" if cached else "") + (f" x{batch}" if batch > 1 else "")
     am, tm = med(a["ms"] for a, _ in pairs), med(t["ms"] for _, t in pairs)
     ratios = [t["ms"] / a["ms"] for a, t in pairs]
-    n = 128 if bench == "prompt" else batch
+    n = {"prompt": 128, "train-llama": 512}.get(bench, batch)
     rate = f"  ({1e3 * n / am:.0f} vs {1e3 * n / tm:.0f} tokens/s)" if n > 1 else ""
     print(f"{what:20} attn {am:8.2f} ms   torch {tm:8.2f} ms   speed ratio {med(ratios):.2f} (rounds: {' '.join(f'{x:.2f}' for x in ratios)}){rate}")
 PY

@@ -4,6 +4,7 @@ prompt|decode|load --model DIR`.
 
     /usr/bin/python3 tools/bench/torch_llama.py --write DIR   # random-weight SmolLM2-135M-shaped folder
     /usr/bin/python3 tools/bench/torch_llama.py DIR           # time PyTorch on it
+    /usr/bin/python3 tools/bench/torch_llama.py DIR --train   # a fine-tuning step instead
 
 --write makes DIR a HuggingFace Llama folder with SmolLM2-135M's shape
 (vocabulary 49152, hidden 576, 30 layers, 9 query heads over 3 key/value
@@ -122,6 +123,49 @@ class Model:
         return rms(x[-1:], p["model.norm.weight"]) @ p["model.embed_tokens.weight"].t()
 
 
+def train_step_fn(sd, batch, t):
+    """One fine-tuning step as attn bench train-llama runs it: forward over
+    batch windows of t random tokens, cross-entropy, backward, clipping to
+    norm 1, AdamW (weight decay 0.1 on matrices)."""
+    p = {k: v.clone().requires_grad_(True) for k, v in sd.items()}
+    decay = [v for v in p.values() if v.dim() >= 2]
+    rest = [v for v in p.values() if v.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}], lr=1e-5, betas=(0.9, 0.99), eps=1e-8)
+    g = torch.Generator().manual_seed(2)
+    ids = torch.randint(0, V, (batch, t), generator=g)
+    targets = torch.randint(0, V, (batch, t), generator=g)
+    f = torch.arange(t).float()[:, None] * (1.0 / (THETA ** (torch.arange(0, D, 2).float() / D)))[None, :]
+    emb = torch.cat((f, f), dim=-1)
+    cos, sin = emb.cos(), emb.sin()
+    mask = torch.ones(t, t, dtype=torch.bool).tril()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        x = p["model.embed_tokens.weight"][ids]
+        for i in range(L):
+            l = f"model.layers.{i}."
+            a = rms(x, p[l + "input_layernorm.weight"])
+            q = (a @ p[l + "self_attn.q_proj.weight"].t()).view(batch, t, H, D).transpose(1, 2)
+            k = (a @ p[l + "self_attn.k_proj.weight"].t()).view(batch, t, KV, D).transpose(1, 2)
+            v = (a @ p[l + "self_attn.v_proj.weight"].t()).view(batch, t, KV, D).transpose(1, 2)
+            q = q * cos + rotate_half(q) * sin
+            k = k * cos + rotate_half(k) * sin
+            k = k.repeat_interleave(H // KV, dim=1)
+            v = v.repeat_interleave(H // KV, dim=1)
+            att = ((q @ k.transpose(-1, -2)) / math.sqrt(D)).masked_fill(~mask, float("-inf"))
+            y = (att.softmax(-1) @ v).transpose(1, 2).reshape(batch, t, H * D)
+            x = x + y @ p[l + "self_attn.o_proj.weight"].t()
+            m = rms(x, p[l + "post_attention_layernorm.weight"])
+            gg = F.silu(m @ p[l + "mlp.gate_proj.weight"].t()) * (m @ p[l + "mlp.up_proj.weight"].t())
+            x = x + gg @ p[l + "mlp.down_proj.weight"].t()
+        logits = rms(x, p["model.norm.weight"]) @ p["model.embed_tokens.weight"].t()
+        loss = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(p.values()), 1.0)
+        opt.step()
+    return step
+
+
 def timed(reps, fn, setup=lambda: None):
     setup()
     fn()
@@ -140,6 +184,9 @@ def main():
     ap.add_argument("--write", action="store_true", help="write the random-weight folder instead of timing")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--train", action="store_true", help="time fine-tuning steps (--batch windows of --t tokens) instead")
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--t", type=int, default=128)
     args = ap.parse_args()
     if args.write:
         write(args.dir)
@@ -149,6 +196,12 @@ def main():
     from torch_bench import openblas_core
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, OpenBLAS {openblas_core()}", file=sys.stderr)
     path = os.path.join(args.dir, "model.pt")
+    if args.train:
+        step = train_step_fn(torch.load(path), args.batch, args.t)
+        step()  # the optimizer's moments are allocated by the first step
+        t = timed(args.reps, step)
+        print(json.dumps({"bench": "train-llama", "impl": "pytorch", "batch": args.batch, "t": args.t, "ms": t * 1e3, "tokens_per_s": args.batch * args.t / t}))
+        return
     t = timed(3, lambda: torch.load(path))
     print(json.dumps({"bench": "load", "impl": "pytorch", "ms": t * 1e3}))
     m = Model(torch.load(path))
