@@ -977,7 +977,8 @@ erfBwd:
 
 // func swigluFwdAVX2(gate, up, y *float32, n int)
 // y = g·u/(1 + e^(−g)) for n a positive multiple of 8; −g is clamped to
-// [−87, 88] for the exponential (beyond, silu(g) is g or 0 to float32).
+// [−87, 88] for the exponential. Where −g > 88, e^(−g) overflows float32
+// and y is g·0·u: ±0, or NaN for g = −Inf (the Go loop's and PyTorch's).
 TEXT ·swigluFwdAVX2(SB), NOSPLIT, $0-32
 	MOVQ gate+0(FP), SI
 	MOVQ up+8(FP), DI
@@ -991,12 +992,18 @@ TEXT ·swigluFwdAVX2(SB), NOSPLIT, $0-32
 swiFwd:
 	VMOVUPS (SI), Y0    // g
 	VXORPS Y10, Y0, Y3  // a = −g
+	VCMPPS $0x1e, Y7, Y3, Y13 // a > 88 (ordered): the lanes that overflow
 	VMAXPS Y3, Y9, Y3
 	VMINPS Y3, Y7, Y3
 	EXPA
 	VMULPS Y4, Y6, Y6   // e^a
 	VADDPS Y11, Y6, Y6  // 1 + e^(−g)
 	VDIVPS Y6, Y0, Y1   // silu(g)
+	VXORPS Y2, Y2, Y2
+	VMULPS Y2, Y0, Y2   // g·0
+	VANDPS Y13, Y2, Y2
+	VANDNPS Y1, Y13, Y1 // silu(g) where a ≤ 88
+	VORPS Y2, Y1, Y1
 	VMULPS (DI), Y1, Y1 // · u
 	VMOVUPS Y1, (DX)
 	ADDQ $32, SI

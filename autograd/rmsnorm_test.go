@@ -45,8 +45,9 @@ func TestRMSNormValues(t *testing.T) {
 // TestSwiGLUValues: SwiGLU equals silu(g)·u (SiLU, then Mul) to float32
 // rounding, over a range of gates including large ones.
 func TestSwiGLUValues(t *testing.T) {
-	g := tensor.FromSlice([]float32{-90, -20, -3, -0.5, 0, 0.25, 1, 4, 30, 100}, 2, 5)
-	u := tensor.FromSlice([]float32{1, -2, 0.5, 3, 7, -1, 2, -0.25, 1.5, 1}, 2, 5)
+	inf := float32(math.Inf(1))
+	g := tensor.FromSlice([]float32{-90, -20, -3, -0.5, 0, 0.25, 1, 4, 30, 100, -1e30, -3e38, -inf, inf, -88.5, 88.9}, 2, 8)
+	u := tensor.FromSlice([]float32{1, -2, 0.5, 3, 7, -1, 2, -0.25, 1.5, 1, 2, 1, 1, 1, 3, -1}, 2, 8)
 	r := tensor.NewRNG(3) // and 67 draws: the vector loop's blocks of 8 and a tail
 	g2, u2 := tensor.New(67), tensor.New(67)
 	r.FillNormal(g2, 0, 4)
@@ -56,6 +57,10 @@ func TestSwiGLUValues(t *testing.T) {
 		got := (*Tape)(nil).SwiGLU(Const(g), Const(u)).Value.Data
 		want := (*Tape)(nil).Mul((*Tape)(nil).SiLU(Const(g)), Const(u)).Value.Data
 		for i := range want {
+			if math.IsNaN(float64(want[i])) != math.IsNaN(float64(got[i])) {
+				t.Errorf("SwiGLU(%v, %v) = %v; SiLU·u gives %v", g.Data[i], u.Data[i], got[i], want[i])
+				continue
+			}
 			if d := math.Abs(float64(got[i] - want[i])); d > 1e-6*math.Max(1, math.Abs(float64(want[i]))) {
 				t.Errorf("SwiGLU(%v, %v) = %v; SiLU·u gives %v", g.Data[i], u.Data[i], got[i], want[i])
 			}
@@ -78,5 +83,23 @@ func TestSwiGLUConcat(t *testing.T) {
 	want := (*Tape)(nil).SwiGLU(Const(g), Const(u))
 	if !slices.Equal(got.Value.Data, want.Value.Data) || !slices.Equal(got.Value.Shape, []int{3, 21}) {
 		t.Errorf("SwiGLUConcat %v %v; SwiGLU of the halves %v", got.Value.Shape, got.Value.Data, want.Value.Data)
+	}
+}
+
+// TestSwiGLUWorkers: the result does not depend on how many workers share
+// the elements (the vector loop and the Go one round differently).
+func TestSwiGLUWorkers(t *testing.T) {
+	r := tensor.NewRNG(8)
+	g, u := tensor.New(3*elemGrain+13), tensor.New(3*elemGrain+13)
+	r.FillNormal(g, 0, 3)
+	r.FillNormal(u, 0, 1)
+	var outs [][]float32
+	for _, w := range []int{1, 2, 7} {
+		prev := tensor.SetWorkers(w)
+		outs = append(outs, (*Tape)(nil).SwiGLU(Const(g), Const(u)).Value.Data)
+		tensor.SetWorkers(prev)
+	}
+	if !slices.Equal(outs[0], outs[1]) || !slices.Equal(outs[0], outs[2]) {
+		t.Error("SwiGLU differs with the number of workers")
 	}
 }

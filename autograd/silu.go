@@ -77,7 +77,9 @@ func (tp *Tape) SwiGLU(g, u *Var) *Var {
 	}
 	y := tp.alloc(g.Value.Shape...)
 	gd, ud, yd := g.Value.Data, u.Value.Data, y.Data
-	tensor.Parallel(len(gd), elemGrain, func(lo, hi int) { swiglu(gd[lo:hi], ud[lo:hi], yd[lo:hi]) })
+	// Cut at multiples of 8, so that the vector loop and the Go one take
+	// the same elements whatever the number of workers.
+	parallelVec(len(gd), func(lo, hi int) { swiglu(gd[lo:hi], ud[lo:hi], yd[lo:hi]) })
 	out, rec := tp.result(y, g, u)
 	if rec {
 		tp.record(out, func(dy []float32) {

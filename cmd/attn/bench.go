@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -615,7 +616,7 @@ func benchLlama(which, dir string, t, batch, reps int, params map[string]any) (b
 	if err != nil {
 		return benchResult{}, err
 	}
-	params["hidden"], params["layers"], params["kv_heads"] = m.Cfg.Hidden, m.Cfg.Layers, m.Cfg.KVHeads
+	params["hidden"], params["layers"], params["kv_heads"] = m.Cfg.Hidden, m.Cfg.Layers, cmp.Or(m.Cfg.KVHeads, m.Cfg.Heads)
 	var runErr error
 	var dur time.Duration
 	var allocs float64

@@ -64,14 +64,21 @@ func checkLossless(tok tokenizer.Tokenizer, text string, ids []int) error {
 	if back == text {
 		return nil
 	}
-	if p, ok := tok.(*tokenizer.Pipeline); ok { // the special tokens it added (Llama's <s>) left out
-		if plain, err := p.DecodeWith(ids, true); err == nil && plain == text {
-			return nil
+	common := func(a string) int { // bytes text and a share at the start
+		i := 0
+		for i < len(a) && i < len(text) && a[i] == text[i] {
+			i++
 		}
+		return i
 	}
-	i := 0
-	for i < len(back) && i < len(text) && back[i] == text[i] {
-		i++
+	i := common(back)
+	if p, ok := tok.(*tokenizer.Pipeline); ok { // the special tokens it added (Llama's <s>) left out
+		if plain, err := p.DecodeWith(ids, true); err == nil {
+			if plain == text {
+				return nil
+			}
+			i = max(i, common(plain))
+		}
 	}
 	r, _ := utf8.DecodeRuneInString(text[i:])
 	return fmt.Errorf("the tokenizer cannot encode character %q at byte %d (it is not in the vocabulary)", r, i)

@@ -33,10 +33,21 @@ func loadLlama(dir string) (*llama.Model, tokenizer.Tokenizer, error) {
 // prompt's last token (see continuation); GPT-2's byte-level text decodes
 // alone.
 func continuing(m lm.Model, tok tokenizer.Tokenizer, ids []int) tokenizer.Tokenizer {
-	if _, ok := m.(*llama.Model); ok && len(ids) > 0 {
-		return continuation{tok, ids[len(ids)-1]}
+	if _, ok := m.(*llama.Model); !ok || len(ids) == 0 {
+		return tok
 	}
-	return tok
+	c := continuation{Tokenizer: tok}
+	// The head is the prompt's last token, or as many of its last tokens
+	// (up to 8) as it takes to end on a whole character: a trailing run of
+	// byte tokens decodes with the bytes generated after it.
+	for n := 1; n <= min(8, len(ids)); n++ {
+		c.head = ids[len(ids)-n:]
+		text, err := c.decode(c.head)
+		if err == nil && !strings.HasSuffix(text, "\uFFFD") {
+			break
+		}
+	}
+	return c
 }
 
 // continuation decodes generated tokens as what follows the prompt's last
@@ -47,27 +58,31 @@ func continuing(m lm.Model, tok tokenizer.Tokenizer, ids []int) tokenizer.Tokeni
 // word to the prompt.
 type continuation struct {
 	tokenizer.Tokenizer
-	last int
+	head []int // the prompt's last tokens
+}
+
+// decode decodes ids, special tokens skipped where the tokenizer can.
+func (c continuation) decode(ids []int) (string, error) {
+	if p, ok := c.Tokenizer.(*tokenizer.Pipeline); ok {
+		return p.DecodeWith(ids, true)
+	}
+	return c.Tokenizer.Decode(ids)
 }
 
 // Decode implements tokenizer.Tokenizer.
 func (c continuation) Decode(ids []int) (string, error) {
-	decode := c.Tokenizer.Decode
-	if p, ok := c.Tokenizer.(*tokenizer.Pipeline); ok {
-		decode = func(ids []int) (string, error) { return p.DecodeWith(ids, true) }
-	}
-	head, err := decode([]int{c.last})
+	head, err := c.decode(c.head)
 	if err != nil {
 		return "", err
 	}
-	all, err := decode(append([]int{c.last}, ids...))
+	all, err := c.decode(append(slices.Clip(c.head), ids...))
 	if err != nil {
 		return "", err
 	}
 	if rest, ok := strings.CutPrefix(all, head); ok {
 		return rest, nil
 	}
-	return decode(ids)
+	return c.decode(ids)
 }
 
 // llamaLoss scores every token of ids after the first, as meanLoss does for

@@ -10,10 +10,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/attn-go/attn/generate"
 	"github.com/attn-go/attn/internal/golden"
 	"github.com/attn-go/attn/model/llama"
+	"github.com/attn-go/attn/tokenizer"
 )
 
 // llamaFolder copies testdata/hf/<name> (a tiny Llama) with a Llama 2
@@ -247,4 +249,48 @@ func metricsLoss(t *testing.T, run string) []float64 {
 		}
 	}
 	return out
+}
+
+// byteTokenizer is a stand-in for a tokenizer with byte fallback: ids below
+// 256 are the bytes <0x00>…<0xFF>, 256 is <s>; a run of byte tokens
+// decodes as UTF-8 when it is valid, and to one U+FFFD per byte when it is
+// not, as HF's ByteFallback decoder does.
+type byteTokenizer struct{ tokenizer.Tokenizer }
+
+func (byteTokenizer) Decode(ids []int) (string, error) {
+	var out strings.Builder
+	var run []byte
+	flush := func() {
+		if utf8.Valid(run) {
+			out.Write(run)
+		} else {
+			out.WriteString(strings.Repeat("\uFFFD", len(run)))
+		}
+		run = run[:0]
+	}
+	for _, id := range ids {
+		if id < 256 {
+			run = append(run, byte(id))
+			continue
+		}
+		flush()
+	}
+	flush()
+	return out.String(), nil
+}
+
+// TestContinuationBytes: a generation that continues a prompt ending in a
+// character made of byte tokens decodes as the whole text less the
+// prompt's, not as bytes glued to the prompt's last one.
+func TestContinuationBytes(t *testing.T) {
+	m, err := llama.Load(filepath.Join("..", "..", "testdata", "hf", "llama-tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := []int{256, 'c', 'a', 'f', 0xC3, 0xA9} // <s> "café"
+	gen := []int{0xC3, 0xA9, 'a'}                   // "éa"
+	got, err := continuing(m, byteTokenizer{}, prompt).Decode(gen)
+	if err != nil || got != "éa" {
+		t.Errorf("the continuation of %q: %q, %v; want %q", "café", got, err, "éa")
+	}
 }

@@ -1,9 +1,14 @@
 package llama
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/attn-go/attn/model/hf"
@@ -19,8 +24,45 @@ var ignored = []*regexp.Regexp{regexp.MustCompile(`^layers\.\d+\.self_attn\.rota
 // F64, converted once into float32 weights. It accepts LlamaForCausalLM's
 // names ("model." before the base model, lm_head.weight), and a tied
 // output layer stored or not. Missing, unexpected or mis-shaped tensors
-// are errors naming the tensor and its file.
-func Load(dir string) (*Model, error) { return hf.LoadFolder(dir, LoadCheckpoint) }
+// are errors naming the tensor and its file. The end-of-text tokens of
+// generation_config.json, when there is one, join config.json's (HF's
+// generate reads them there: Llama 3 Instruct's <|eot_id|>, say).
+func Load(dir string) (*Model, error) {
+	m, err := hf.LoadFolder(dir, LoadCheckpoint)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "generation_config.json")
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return m, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("llama: %w", err)
+	}
+	var g struct {
+		EOS json.RawMessage `json:"eos_token_id"`
+	}
+	if err := json.Unmarshal(raw, &g); err != nil {
+		return nil, fmt.Errorf("llama: %s: %w", path, err)
+	}
+	if len(g.EOS) == 0 {
+		return m, nil
+	}
+	ids, err := tokenIDs(g.EOS)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, id := range ids {
+		if id < 0 || id >= m.Cfg.VocabSize {
+			return nil, fmt.Errorf("llama: %s: eos_token_id %d is outside the vocabulary [0, %d)", path, id, m.Cfg.VocabSize)
+		}
+		if !slices.Contains(m.Cfg.EOS, id) {
+			m.Cfg.EOS = append(m.Cfg.EOS, id)
+		}
+	}
+	return m, nil
+}
 
 // LoadCheckpoint builds the model of cfg and fills it from ck (see Load).
 func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {

@@ -69,8 +69,12 @@ func (c Config) kvHeads() int {
 	return c.Heads
 }
 
-// qkvBias reports whether the query, key and value projections have biases.
+// qkvBias reports whether the query, key and value projections have biases
+// (Qwen2's always do; its output projection never).
 func (c Config) qkvBias() bool { return c.AttentionBias || c.Type == "qwen2" }
+
+// oBias reports whether the output projection has a bias.
+func (c Config) oBias() bool { return c.AttentionBias && c.Type != "qwen2" }
 
 // Validate reports the first inconsistent setting.
 func (c Config) Validate() error {
@@ -113,12 +117,13 @@ func (c Config) Validate() error {
 }
 
 // invFreq returns the rotary frequencies of the head_dim/2 pairs,
-// θ^(−2i/D), scaled as RopeScaling says; computed in float32, as HF does.
+// 1/θ^(2i/D), scaled as RopeScaling says, rounded as HF's float32 tensors
+// round them (the exponent, the power and the reciprocal each to float32).
 func (c Config) invFreq() []float32 {
 	d := c.headDim()
 	f := make([]float32, d/2)
 	for i := range f {
-		f[i] = float32(1 / math.Pow(c.RopeTheta, float64(float32(2*i)/float32(d))))
+		f[i] = 1 / float32(math.Pow(c.RopeTheta, float64(float32(2*i)/float32(d))))
 	}
 	s := c.RopeScaling
 	if s == nil {
@@ -149,10 +154,23 @@ type hfConfig struct {
 	ModelType     string          `json:"model_type"`
 	Architectures []string        `json:"architectures,omitempty"`
 	EOSTokenID    json.RawMessage `json:"eos_token_id,omitempty"`
-	// Qwen2's sliding-window attention is refused when on.
+	// Qwen2's sliding-window attention is refused when on for any layer
+	// (layers from max_window_layers on).
 	UseSlidingWindow bool `json:"use_sliding_window,omitempty"`
+	MaxWindowLayers  *int `json:"max_window_layers,omitempty"`
 	// PartialRotary < 1 (rotating part of each head) is not built.
 	PartialRotary *float64 `json:"partial_rotary_factor,omitempty"`
+	// RopeParameters is where configs saved by transformers 5 keep
+	// rope_theta and the scaling.
+	RopeParameters *ropeParameters `json:"rope_parameters,omitempty"`
+}
+
+// ropeParameters is transformers 5's rope_parameters.
+type ropeParameters struct {
+	Theta         *float64 `json:"rope_theta"`
+	Type          string   `json:"rope_type"`
+	PartialRotary *float64 `json:"partial_rotary_factor"`
+	RopeScaling
 }
 
 // defaults returns LlamaConfig's or Qwen2Config's defaults.
@@ -187,43 +205,66 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	// Older configs name the scaling "type"; "default" means none.
+	// Older configs name the scaling "type" (which HF's configs let win
+	// over rope_type); "default" means none.
 	var raw struct {
 		RopeScaling *struct {
 			Type string `json:"type"`
 		} `json:"rope_scaling"`
 	}
 	json.Unmarshal(b, &raw)
-	if s := v.RopeScaling; s != nil {
-		if s.Type == "" && raw.RopeScaling != nil {
-			s.Type = raw.RopeScaling.Type
+	if s := v.RopeScaling; s != nil && raw.RopeScaling != nil && raw.RopeScaling.Type != "" {
+		s.Type = raw.RopeScaling.Type
+	}
+	if rp := v.RopeParameters; rp != nil { // transformers 5
+		if rp.Theta != nil {
+			v.RopeTheta = *rp.Theta
 		}
-		if s.Type == "default" {
-			v.RopeScaling = nil
+		s := rp.RopeScaling
+		s.Type = rp.Type
+		v.RopeScaling = &s
+		if rp.PartialRotary != nil {
+			v.PartialRotary = rp.PartialRotary
 		}
 	}
+	if s := v.RopeScaling; s != nil && (s.Type == "default" || s.Type == "") {
+		v.RopeScaling = nil
+	}
 	switch {
-	case v.UseSlidingWindow:
+	case v.UseSlidingWindow && (v.MaxWindowLayers == nil || *v.MaxWindowLayers < v.Layers):
 		return errors.New("llama: use_sliding_window true (Qwen2's sliding-window attention) is not supported")
 	case v.PartialRotary != nil && *v.PartialRotary != 1:
 		return fmt.Errorf("llama: partial_rotary_factor %v is not supported (1)", *v.PartialRotary)
 	}
+	if peek.ModelType == "qwen2" { // Qwen2's biases are fixed: q, k and v have them
+		v.AttentionBias, v.MLPBias = false, false
+	}
 	*c = Config(v.plain)
 	c.Type = peek.ModelType
-	if raw := bytes.TrimSpace(v.EOSTokenID); len(raw) > 0 {
-		c.EOS = nil
-		var one int
-		switch {
-		case string(raw) == "null":
-		case json.Unmarshal(raw, &one) == nil:
-			c.EOS = []int{one}
-		default:
-			if err := json.Unmarshal(raw, &c.EOS); err != nil {
-				return fmt.Errorf("llama: eos_token_id %s is not an id or a list of ids", raw)
-			}
+	if len(bytes.TrimSpace(v.EOSTokenID)) > 0 {
+		eos, err := tokenIDs(v.EOSTokenID)
+		if err != nil {
+			return err
 		}
+		c.EOS = eos
 	}
 	return nil
+}
+
+// tokenIDs reads an eos_token_id: null, an id, or a list of ids.
+func tokenIDs(raw json.RawMessage) ([]int, error) {
+	raw = bytes.TrimSpace(raw)
+	var one int
+	var ids []int
+	switch {
+	case string(raw) == "null":
+		return nil, nil
+	case json.Unmarshal(raw, &one) == nil:
+		return []int{one}, nil
+	case json.Unmarshal(raw, &ids) == nil:
+		return ids, nil
+	}
+	return nil, fmt.Errorf("llama: eos_token_id %s is not an id or a list of ids", raw)
 }
 
 // MarshalJSON writes c as HF's LlamaConfig or Qwen2Config.
@@ -238,8 +279,10 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	default:
 		eos, _ = json.Marshal(c.EOS)
 	}
+	p := plain(c)
+	p.HeadDim, p.KVHeads = c.headDim(), c.kvHeads() // HF takes a 0 for the value
 	return json.Marshal(struct {
 		hfConfig
 		plain
-	}{hfConfig{ModelType: c.Type, Architectures: []string{arch}, EOSTokenID: eos}, plain(c)})
+	}{hfConfig{ModelType: c.Type, Architectures: []string{arch}, EOSTokenID: eos}, p})
 }

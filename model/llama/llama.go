@@ -109,7 +109,7 @@ func newModel(c Config, rng *tensor.RNG) (*Model, error) {
 			InputNorm: &Norm{param(-1, cw)},
 			Attn: &Attention{
 				Q: linear(cw, c.Heads*d, c.qkvBias()), K: linear(cw, kv*d, c.qkvBias()), V: linear(cw, kv*d, c.qkvBias()),
-				O: linear(c.Heads*d, cw, c.AttentionBias),
+				O: linear(c.Heads*d, cw, c.oBias()),
 			},
 			PostNorm: &Norm{param(-1, cw)},
 			MLP:      &MLP{Gate: linear(cw, c.Intermediate, c.MLPBias), Up: linear(cw, c.Intermediate, c.MLPBias), Down: linear(c.Intermediate, cw, c.MLPBias)},
@@ -259,8 +259,8 @@ func (m *Model) logits(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 // states [T, C] (before the final norm), held in c's arena until its next
 // step.
 func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
-	if c == nil || len(c.k) != len(m.Layers) {
-		return nil, fmt.Errorf("llama: the cache does not fit this model")
+	if c == nil || c.m != m {
+		return nil, fmt.Errorf("llama: the cache is not a cache of this model")
 	}
 	t := len(ids)
 	switch {

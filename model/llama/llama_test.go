@@ -2,6 +2,7 @@ package llama
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -346,5 +347,129 @@ func TestForwardMatchesStep(t *testing.T) {
 	}
 	if _, err := m.Loss(nil, ids, ids[:3], 1, len(ids)); err == nil || !strings.Contains(err.Error(), "3 targets for 8 token ids") {
 		t.Errorf("short targets: %v", err)
+	}
+}
+
+// TestInvFreq: the rotary frequencies are HF's float32 ones (within an
+// ulp), unscaled, linear and llama3.
+func TestInvFreq(t *testing.T) {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny"} {
+		m := load(t, name)
+		want := golden.Open(t, "hf/"+name+"/reference.safetensors").Tensor("rope.inv_freq").Data
+		if len(m.invFreq) != len(want) {
+			t.Fatalf("%s: %d frequencies; want %d", name, len(m.invFreq), len(want))
+		}
+		for i, f := range m.invFreq {
+			if ulps := int64(math.Float32bits(f)) - int64(math.Float32bits(want[i])); ulps < -1 || ulps > 1 {
+				t.Errorf("%s: frequency %d is %v; HF's %v", name, i, f, want[i])
+			}
+		}
+	}
+}
+
+// TestLongCache: a cache that grows past its first allocation (256
+// positions) and a truncated one give the logits of a pass over the whole
+// sequence.
+func TestLongCache(t *testing.T) {
+	c := load(t, "qwen2-tiny").Cfg
+	c.MaxPositions = 600
+	m, err := New(c, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]int, 530)
+	for i := range ids {
+		ids[i] = (i * 37) % c.VocabSize
+	}
+	whole, err := m.Step(m.NewCache(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := m.NewCache()
+	var pieces []float32
+	for at := 0; at < len(ids); at += 100 {
+		l, err := m.Step(cache, ids[at:min(at+100, len(ids))])
+		if err != nil {
+			t.Fatal(err)
+		}
+		pieces = append(pieces, l.Data...)
+	}
+	golden.CheckAbs(t, "logits through a growing cache", pieces, whole.Data, 1e-5)
+	v := c.VocabSize
+	cache.Truncate(300)
+	again, err := m.Step(cache, ids[300:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.CheckAbs(t, "logits after Truncate(300)", again.Data, whole.Data[300*v:], 1e-5)
+}
+
+// TestConfigKeys: the config keys of other transformers versions and
+// classes mean what they mean in HF.
+func TestConfigKeys(t *testing.T) {
+	parse := func(s string) Config {
+		t.Helper()
+		var c Config
+		if err := json.Unmarshal([]byte(s), &c); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		return c
+	}
+	// transformers 5 keeps rope_theta and the scaling in rope_parameters.
+	c := parse(`{"model_type": "llama", "rope_parameters": {"rope_theta": 500000.0, "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}}`)
+	if c.RopeTheta != 500000 || c.RopeScaling == nil || c.RopeScaling.Type != "llama3" || c.RopeScaling.Original != 8192 {
+		t.Errorf("rope_parameters: %+v, %+v", c, c.RopeScaling)
+	}
+	if c := parse(`{"model_type": "llama", "rope_parameters": {"rope_theta": 100000.0, "rope_type": "default"}}`); c.RopeTheta != 100000 || c.RopeScaling != nil {
+		t.Errorf("rope_parameters without scaling: %+v", c)
+	}
+	if c := parse(`{"model_type": "llama", "rope_scaling": {"rope_type": "default"}}`); c.RopeScaling != nil {
+		t.Errorf(`rope_type "default": %+v`, c.RopeScaling)
+	}
+	if c := parse(`{"model_type": "llama", "rope_scaling": {"type": "linear", "rope_type": "llama3", "factor": 2}}`); c.RopeScaling.Type != "linear" {
+		t.Errorf(`"type" beside "rope_type": %+v`, c.RopeScaling)
+	}
+	var bad Config
+	if err := json.Unmarshal([]byte(`{"model_type": "llama", "rope_parameters": {"partial_rotary_factor": 0.5}}`), &bad); err == nil || !strings.Contains(err.Error(), "partial_rotary_factor 0.5") {
+		t.Errorf("partial rotary in rope_parameters: %v", err)
+	}
+	// Llama's attention_bias gives all four projections biases; Qwen2's
+	// biases are its own whatever the keys say.
+	lc := parse(`{"model_type": "llama", "attention_bias": true, "vocab_size": 10, "hidden_size": 8, "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2}`)
+	m, err := New(lc, 1)
+	if err != nil || m.Layers[0].Attn.K.Bias == nil || m.Layers[0].Attn.O.Bias == nil {
+		t.Errorf("llama attention_bias: %v", err)
+	}
+	qc := parse(`{"model_type": "qwen2", "attention_bias": true, "mlp_bias": true, "vocab_size": 10, "hidden_size": 8, "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2}`)
+	if m, err := New(qc, 1); err != nil || m.Layers[0].Attn.Q.Bias == nil || m.Layers[0].Attn.O.Bias != nil || m.Layers[0].MLP.Up.Bias != nil {
+		t.Errorf("qwen2 with bias keys: %v", err)
+	}
+	// Sliding windows that no layer uses are accepted.
+	if c := parse(`{"model_type": "qwen2", "use_sliding_window": true, "max_window_layers": 28, "num_hidden_layers": 24}`); c.Layers != 24 {
+		t.Errorf("sliding window on no layer: %+v", c)
+	}
+	// Saved configs name head_dim and the key/value heads even when the
+	// source left them to their defaults (HF takes a 0 for a value).
+	raw, err := json.Marshal(lc)
+	if err != nil || !strings.Contains(string(raw), `"head_dim":4`) || !strings.Contains(string(raw), `"num_key_value_heads":2`) {
+		t.Errorf("marshalled: %s, %v", raw, err)
+	}
+}
+
+// TestGenerationConfigEOS: generation_config.json's end-of-text tokens join
+// config.json's.
+func TestGenerationConfigEOS(t *testing.T) {
+	dir := t.TempDir()
+	if err := Save(dir, load(t, "llama-tiny")); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "generation_config.json"), []byte(`{"bos_token_id": 1, "eos_token_id": [2, 7, 9]}`), 0o644)
+	m, err := Load(dir)
+	if err != nil || !slices.Equal(m.Cfg.EOS, []int{2, 7, 9}) || !m.EndsText(7) || m.EndsText(8) {
+		t.Errorf("EOS %v, %v", m.Cfg.EOS, err)
+	}
+	os.WriteFile(filepath.Join(dir, "generation_config.json"), []byte(`{"eos_token_id": 100}`), 0o644)
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "eos_token_id 100 is outside the vocabulary") {
+		t.Errorf("an id outside the vocabulary: %v", err)
 	}
 }

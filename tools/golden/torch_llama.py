@@ -38,7 +38,8 @@ It writes, under testdata/hf/ (each file well under 100 KB):
 
 reference.safetensors in each holds input.ids [2, 13], logits [2, 13, V],
 greedy.prompt / greedy.tokens: 12 tokens greedily generated after a 5-token
-prompt, and train.loss with train.grad.<name>: the mean cross-entropy of
+prompt, rope.inv_freq: the rotary frequencies as HF computes them in float32,
+and train.loss with train.grad.<name>: the mean cross-entropy of
 ids[:, :-1] predicting ids[:, 1:] and its gradients with respect to the
 weights of TRAIN_GRADS the model has (float64 passes from the stored,
 possibly rounded, weights; results rounded to float32).
@@ -148,6 +149,27 @@ def inv_freq(c):
     raise ValueError(kind)
 
 
+def inv_freq_f32(c):
+    """The rotary frequencies as HF computes them, in float32 tensors
+    (LlamaRotaryEmbedding's default, linear and llama3 initialisers)."""
+    D = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
+    f = 1.0 / (c["rope_theta"] ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D))
+    rs = c.get("rope_scaling")
+    if not rs:
+        return f
+    kind = rs.get("rope_type", rs.get("type"))
+    if kind == "linear":
+        return f / rs["factor"]
+    factor, lo, hi, old = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"], rs["original_max_position_embeddings"]
+    lo_wavelen, hi_wavelen = old / lo, old / hi
+    wavelen = 2 * math.pi / f
+    out = torch.where(wavelen > lo_wavelen, f / factor, f)
+    smooth = (old / wavelen - lo) / (hi - lo)
+    smoothed = (1 - smooth) * out / factor + smooth * out
+    medium = ~(wavelen < hi_wavelen) * ~(wavelen > lo_wavelen)
+    return torch.where(medium, smoothed, out)
+
+
 def rotate_half(x):
     h = x.shape[-1] // 2
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
@@ -215,7 +237,8 @@ def write_case(name, c, dtype, seed):
     ids = torch.randint(3, c["vocab_size"], (2, 13), generator=g)
     prompt = torch.randint(3, c["vocab_size"], (5,), generator=g)
     ref = {"input.ids": ids, "logits": forward(p, ids, c),
-           "greedy.prompt": prompt, "greedy.tokens": torch.tensor(greedy(p, prompt.tolist(), 12, c))}
+           "greedy.prompt": prompt, "greedy.tokens": torch.tensor(greedy(p, prompt.tolist(), 12, c)),
+           "rope.inv_freq": inv_freq_f32(c)}
     # Training: the mean next-token cross-entropy of ids[:, :-1] predicting
     # ids[:, 1:], and its gradients with respect to a few weights.
     q = {k: v.clone().requires_grad_(True) for k, v in p.items()}
