@@ -27,6 +27,7 @@ func TestLoadPicksTheArchitecture(t *testing.T) {
 		{filepath.Join(hfDir, "gpt2-tiny"), "*gpt.Model"},
 		{filepath.Join(hfDir, "llama-tiny"), "*llama.Model"},
 		{filepath.Join(hfDir, "qwen2-tiny"), "*llama.Model"},
+		{filepath.Join(hfDir, "qwen3-tiny"), "*llama.Model"},
 		{filepath.Join(hfDir, "bert-tiny-sharded"), "*bert.Model"},
 		{filepath.Join(hfDir, "roberta-tiny"), "*bert.Model"},
 		{filepath.Join(hfDir, "xlm-roberta-tiny"), "*bert.Model"},

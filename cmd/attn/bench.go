@@ -519,7 +519,7 @@ func benchInference(which, dir, preset string, t, batch, reps int) (benchResult,
 		cfg.NPositions = max(cfg.NPositions, t+1)
 	}
 	if dir != "" {
-		if typ, err := model.Type(dir); err == nil && (typ == "llama" || typ == "qwen2") {
+		if typ, err := model.Type(dir); err == nil && family(typ) == "llama" {
 			return benchLlama(which, dir, t, batch, reps, params)
 		}
 	}
@@ -527,7 +527,7 @@ func benchInference(which, dir, preset string, t, batch, reps int) (benchResult,
 		if dir == "" {
 			return gpt.New(cfg, 1)
 		}
-		dir, _, err := modelOfType(dir, "bench "+which, "gpt2", "llama", "qwen2")
+		dir, _, err := modelOfType(dir, "bench "+which, "gpt2", "llama")
 		if err != nil {
 			return nil, err
 		}

@@ -106,7 +106,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		*prompt = strings.Join(fs.Args(), " ")
 	}
-	dir, typ, err := modelOfType(*model, "generate", "gpt2", "llama", "qwen2", "t5", "mt5")
+	dir, typ, err := modelOfType(*model, "generate", "gpt2", "llama", "t5", "mt5")
 	if err != nil {
 		return err
 	}
@@ -328,7 +328,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *file == "" {
 		return errors.New("--data is required")
 	}
-	dir, typ, err := modelOfType(*model, "eval", "gpt2", "llama", "qwen2", "vit", "deit", "bert")
+	dir, typ, err := modelOfType(*model, "eval", "gpt2", "llama", "vit", "deit", "bert")
 	if err != nil {
 		return err
 	}

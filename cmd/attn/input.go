@@ -69,7 +69,7 @@ func eachBatch(path string, batch int, fn func(lines []string) error) error {
 // usesOf says which commands run each architecture, for the error a command
 // gives when handed a model it cannot run.
 var usesOf = map[string]string{
-	"gpt2": "attn generate, attn eval, attn serve, attn train --model", "llama": "attn generate, attn eval, attn serve, attn train --model", "qwen2": "attn generate, attn eval, attn serve, attn train --model", "bert": "attn embed, attn fill-mask, attn classify, attn serve",
+	"gpt2": "attn generate, attn eval, attn serve, attn train --model", "llama": "attn generate, attn eval, attn serve, attn train --model", "bert": "attn embed, attn fill-mask, attn classify, attn serve",
 	"t5": "attn generate, attn serve, attn train --model --src --tgt", "mt5": "attn generate, attn serve, attn train --model --src --tgt",
 	"marian": "attn translate, attn serve", transformer.ModelType: "attn translate, attn serve",
 	"vit":  "attn classify, attn eval, attn serve, attn train --preset images --model",
@@ -78,17 +78,24 @@ var usesOf = map[string]string{
 
 // family returns the architecture package's name for a model_type: "bert"
 // for RoBERTa, XLM-R and DistilBERT, which the bert package runs (the same
-// encoder with positions, names or heads of their own), the model_type
-// itself otherwise.
+// encoder with positions, names or heads of their own), "llama" for Qwen2
+// and Qwen3, which the llama package runs, the model_type itself otherwise.
 func family(typ string) string {
-	if slices.Contains(bertLike, typ) {
+	switch {
+	case slices.Contains(bertLike, typ):
 		return "bert"
+	case slices.Contains(llamaLike, typ):
+		return "llama"
 	}
 	return typ
 }
 
-// bertLike are the model_types besides bert that the bert package runs.
-var bertLike = []string{"roberta", "xlm-roberta", "distilbert"}
+// bertLike and llamaLike are the model_types besides bert and llama that
+// the bert and llama packages run.
+var (
+	bertLike  = []string{"roberta", "xlm-roberta", "distilbert"}
+	llamaLike = []string{"qwen2", "qwen3"}
+)
 
 // modelOfType resolves dir (see modelDir) and returns it with its
 // model_type, which must be one of accept: the command (e.g. "generate")
@@ -108,6 +115,9 @@ func modelOfType(dir, command string, accept ...string) (string, string, error) 
 	names := slices.Clone(accept)
 	if i := slices.Index(names, "bert"); i >= 0 {
 		names = slices.Insert(names, i+1, bertLike...)
+	}
+	if i := slices.Index(names, "llama"); i >= 0 {
+		names = slices.Insert(names, i+1, llamaLike...)
 	}
 	msg := fmt.Sprintf("%s is a %s model; attn %s runs %s models", dir, typ, command, strings.Join(names, ", "))
 	if uses := usesOf[family(typ)]; uses != "" {

@@ -76,7 +76,7 @@ type server struct {
 // endpoints names the one endpoint that runs each kind of model (a ViT
 // without a classifier embeds, a BERT with one classifies; see endpoint).
 var endpoints = map[string]string{
-	"gpt2": "/v1/generate", "llama": "/v1/generate", "qwen2": "/v1/generate", "t5": "/v1/generate", "mt5": "/v1/generate",
+	"gpt2": "/v1/generate", "llama": "/v1/generate", "t5": "/v1/generate", "mt5": "/v1/generate",
 	"bert": "/v1/embed", transformer.ModelType: "/v1/translate", "marian": "/v1/translate",
 	"vit": "/v1/classify", "deit": "/v1/classify",
 }
@@ -95,7 +95,7 @@ func (s *server) endpoint() string {
 // newServer loads the model in dir; a GPT decodes up to batch generations
 // a step. close stops it.
 func newServer(dir string, batch int) (*server, error) {
-	dir, typ, err := modelOfType(dir, "serve", "gpt2", "llama", "qwen2", "t5", "mt5", "bert", transformer.ModelType, "marian", "vit", "deit")
+	dir, typ, err := modelOfType(dir, "serve", "gpt2", "llama", "t5", "mt5", "bert", transformer.ModelType, "marian", "vit", "deit")
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func newServer(dir string, batch int) (*server, error) {
 		if m, s.lmTok, err = loadLM(dir, "serve"); err == nil {
 			s.lm, s.batcher = m, generate.NewBatcher(m, batch)
 		}
-	case "llama", "qwen2":
+	case "llama":
 		var m *llama.Model
 		if m, s.lmTok, err = loadLlama(dir); err == nil {
 			s.lm, s.batcher = m, generate.NewBatcher(m, batch)

@@ -64,7 +64,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			preset = "multi30k-de-en"
 		case family(typ) == "bert":
 			return runTrainText(args, stdout, stderr)
-		case typ == "llama" || typ == "qwen2":
+		case family(typ) == "llama":
 			return runTrainLlama(args, stdout, stderr)
 		}
 	}

@@ -85,7 +85,7 @@ func runTrainLlama(args []string, stdout, stderr io.Writer) error {
 	case *from == "":
 		return errors.New("usage: attn train --model LLAMA-FOLDER --data FILE")
 	default:
-		dir, _, err := modelOfType(*from, "train", "llama", "qwen2")
+		dir, _, err := modelOfType(*from, "train", "llama")
 		if err != nil {
 			return err
 		}

@@ -10,11 +10,11 @@ import (
 
 // Config holds the hyperparameters of a Llama-family model. Its JSON form
 // is HuggingFace's LlamaConfig or Qwen2Config (config.json of a "llama" or
-// "qwen2" folder), so the names are HF's.
+// "qwen2" folder; Qwen3Config for "qwen3"), so the names are HF's.
 type Config struct {
 	// Type is config.json's model_type: "llama" (Llama 2 and 3, TinyLlama,
-	// SmolLM, …) or "qwen2" (biases on the query, key and value
-	// projections).
+	// SmolLM, …), "qwen2" (biases on the query, key and value
+	// projections) or "qwen3" (an RMSNorm on each query and key head).
 	Type         string  `json:"-"`
 	VocabSize    int     `json:"vocab_size"`
 	Hidden       int     `json:"hidden_size"`             // C
@@ -73,14 +73,18 @@ func (c Config) kvHeads() int {
 // (Qwen2's always do; its output projection never).
 func (c Config) qkvBias() bool { return c.AttentionBias || c.Type == "qwen2" }
 
+// qkNorm reports whether each query and key head is RMS-normalised before
+// the rotation (Qwen3's q_norm and k_norm).
+func (c Config) qkNorm() bool { return c.Type == "qwen3" }
+
 // oBias reports whether the output projection has a bias.
 func (c Config) oBias() bool { return c.AttentionBias && c.Type != "qwen2" }
 
 // Validate reports the first inconsistent setting.
 func (c Config) Validate() error {
 	switch {
-	case c.Type != "llama" && c.Type != "qwen2":
-		return fmt.Errorf("llama: model_type %q is not llama or qwen2", c.Type)
+	case c.Type != "llama" && c.Type != "qwen2" && c.Type != "qwen3":
+		return fmt.Errorf("llama: model_type %q is not llama, qwen2 or qwen3", c.Type)
 	case c.VocabSize <= 0:
 		return fmt.Errorf("llama: vocab_size %d must be positive", c.VocabSize)
 	case c.Hidden <= 0 || c.Heads <= 0 || c.HeadDim == 0 && c.Hidden%c.Heads != 0:
@@ -179,8 +183,11 @@ func defaults(typ string) Config {
 		Type: typ, VocabSize: 32000, Hidden: 4096, Intermediate: 11008, Layers: 32, Heads: 32, Act: "silu",
 		MaxPositions: 2048, Eps: 1e-6, RopeTheta: 10000, EOS: []int{2},
 	}
-	if typ == "qwen2" {
+	switch typ {
+	case "qwen2":
 		c.VocabSize, c.Intermediate, c.MaxPositions, c.EOS = 151936, 22016, 32768, nil
+	case "qwen3":
+		c.VocabSize, c.Intermediate, c.MaxPositions, c.EOS, c.HeadDim = 151936, 22016, 32768, nil, 128
 	}
 	return c
 }
@@ -194,8 +201,8 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &peek); err != nil {
 		return err
 	}
-	if peek.ModelType != "llama" && peek.ModelType != "qwen2" {
-		return fmt.Errorf("llama: model_type %q is not llama or qwen2", peek.ModelType)
+	if peek.ModelType != "llama" && peek.ModelType != "qwen2" && peek.ModelType != "qwen3" {
+		return fmt.Errorf("llama: model_type %q is not llama, qwen2 or qwen3", peek.ModelType)
 	}
 	type plain Config
 	v := struct {
@@ -270,7 +277,7 @@ func tokenIDs(raw json.RawMessage) ([]int, error) {
 // MarshalJSON writes c as HF's LlamaConfig or Qwen2Config.
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
-	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM"}[c.Type]
+	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}[c.Type]
 	var eos json.RawMessage = []byte("null")
 	switch len(c.EOS) {
 	case 0:

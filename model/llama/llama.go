@@ -1,6 +1,7 @@
 // Package llama runs the Llama family of decoder-only Transformers (Touvron
-// et al. 2023; Llama 2 and 3, TinyLlama, SmolLM, and Qwen2, which adds
-// biases to its query, key and value projections): token embeddings, N
+// et al. 2023; Llama 2 and 3, TinyLlama, SmolLM; Qwen2, which adds biases
+// to its query, key and value projections, and Qwen3, which normalises
+// each query and key head): token embeddings, N
 // pre-norm blocks of causal self-attention with rotary position embeddings
 // (Su et al. 2021) and grouped-query attention, and a SwiGLU MLP (Shazeer
 // 2020), RMSNorm throughout, and an output layer that may be tied to the
@@ -27,12 +28,15 @@ type Norm struct {
 }
 
 // Attention holds the projections of self-attention (LlamaAttention): q to
-// H heads of D, k and v to KVHeads heads of D, o back to C.
+// H heads of D, k and v to KVHeads heads of D, o back to C; Qwen3's
+// per-head norms of q and k.
 type Attention struct {
-	Q *nn.Linear `attn:"q_proj"`
-	K *nn.Linear `attn:"k_proj"`
-	V *nn.Linear `attn:"v_proj"`
-	O *nn.Linear `attn:"o_proj"`
+	Q     *nn.Linear `attn:"q_proj"`
+	K     *nn.Linear `attn:"k_proj"`
+	V     *nn.Linear `attn:"v_proj"`
+	O     *nn.Linear `attn:"o_proj"`
+	QNorm *Norm      `attn:"q_norm"` // [D]; nil but in Qwen3
+	KNorm *Norm      `attn:"k_norm"`
 }
 
 // MLP is the gated feed-forward net: down(silu(gate(x)) ⊙ up(x)).
@@ -105,11 +109,15 @@ func newModel(c Config, rng *tensor.RNG) (*Model, error) {
 	d, kv, cw := c.headDim(), c.kvHeads(), c.Hidden
 	m := &Model{Cfg: c, Embed: &nn.Embedding{Weight: param(0.02, c.VocabSize, cw), Scale: 1}, Norm: &Norm{param(-1, cw)}, invFreq: c.invFreq()}
 	for range c.Layers {
+		var qn, kn *Norm
+		if c.qkNorm() {
+			qn, kn = &Norm{param(-1, d)}, &Norm{param(-1, d)}
+		}
 		m.Layers = append(m.Layers, &Layer{
 			InputNorm: &Norm{param(-1, cw)},
 			Attn: &Attention{
 				Q: linear(cw, c.Heads*d, c.qkvBias()), K: linear(cw, kv*d, c.qkvBias()), V: linear(cw, kv*d, c.qkvBias()),
-				O: linear(c.Heads*d, cw, c.oBias()),
+				O: linear(c.Heads*d, cw, c.oBias()), QNorm: qn, KNorm: kn,
 			},
 			PostNorm: &Norm{param(-1, cw)},
 			MLP:      &MLP{Gate: linear(cw, c.Intermediate, c.MLPBias), Up: linear(cw, c.Intermediate, c.MLPBias), Down: linear(c.Intermediate, cw, c.MLPBias)},
@@ -291,6 +299,10 @@ func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
 		h := tp.RMSNorm(x, layer.InputNorm.Weight, cfg.Eps)
 		qkv := tp.Linear(h, layer.qkv, layer.qkvBias).Value.Data // (T, (H+2·KV)·D)
 		stride := qw + 2*w
+		if cfg.qkNorm() {
+			headNorm(qkv, t, stride, 0, cfg.Heads, d, layer.Attn.QNorm.Weight.Value.Data, cfg.Eps)
+			headNorm(qkv, t, stride, qw, kv, d, layer.Attn.KNorm.Weight.Value.Data, cfg.Eps)
+		}
 		rotate(qkv, t, stride, cfg.Heads+kv, d, cos, sin) // q's heads and k's, which follow them
 		for p := range t {
 			row := qkv[p*stride : (p+1)*stride]
@@ -322,6 +334,26 @@ func (m *Model) rotation(n, t int) (cos, sin []float32) {
 		}
 	}
 	return cos, sin
+}
+
+// headNorm RMS-normalises in place, times w [d], each of the heads d-value
+// pieces that start at offset at of each of the t rows of x (stride apart):
+// Qwen3's q_norm and k_norm. The mean of squares is accumulated in float64,
+// as autograd.RMSNorm does.
+func headNorm(x []float32, t, stride, at, heads, d int, w []float32, eps float32) {
+	for p := range t {
+		for h := range heads {
+			v := x[p*stride+at+h*d : p*stride+at+(h+1)*d]
+			var ss float64
+			for _, e := range v {
+				ss += float64(e) * float64(e)
+			}
+			r := float32(1 / math.Sqrt(ss/float64(d)+float64(eps)))
+			for i, e := range v {
+				v[i] = w[i] * (e * r)
+			}
+		}
+	}
 }
 
 // rotate applies the rotary embedding in place to the first heads·D values
@@ -398,6 +430,10 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 	for l, layer := range m.Layers {
 		h := tp.RMSNorm(x, layer.InputNorm.Weight, cfg.Eps)
 		qkv := tp.Linear(h, layer.qkv, layer.qkvBias).Value.Data // (B, (H+2·KV)·D)
+		if cfg.qkNorm() {
+			headNorm(qkv, b, stride, 0, cfg.Heads, d, layer.Attn.QNorm.Weight.Value.Data, cfg.Eps)
+			headNorm(qkv, b, stride, qw, kv, d, layer.Attn.KNorm.Weight.Value.Data, cfg.Eps)
+		}
 		rotate(qkv, b, stride, cfg.Heads+kv, d, cos, sin)
 		for i, c := range caches {
 			row := qkv[i*stride : (i+1)*stride]

@@ -38,8 +38,12 @@ func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, 
 	for _, layer := range m.Layers {
 		a, f := layer.Attn, layer.MLP
 		h := tp.RMSNorm(x, layer.InputNorm.Weight, cfg.Eps)
-		q := tp.Rotary(a.Q.Forward(tp, h), cfg.Heads, d, cos, sin)
-		k := tp.Rotary(a.K.Forward(tp, h), kv, d, cos, sin)
+		q, k := a.Q.Forward(tp, h), a.K.Forward(tp, h)
+		if cfg.qkNorm() { // Qwen3: an RMSNorm over each head
+			q = tp.Reshape(tp.RMSNorm(tp.Reshape(q, b, t, cfg.Heads, d), a.QNorm.Weight, cfg.Eps), b, t, -1)
+			k = tp.Reshape(tp.RMSNorm(tp.Reshape(k, b, t, kv, d), a.KNorm.Weight, cfg.Eps), b, t, -1)
+		}
+		q, k = tp.Rotary(q, cfg.Heads, d, cos, sin), tp.Rotary(k, kv, d, cos, sin)
 		v := a.V.Forward(tp, h)
 		if g := cfg.Heads / kv; g > 1 {
 			k, v = tp.RepeatHeads(k, g, d), tp.RepeatHeads(v, g, d)

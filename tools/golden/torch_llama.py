@@ -35,6 +35,9 @@ It writes, under testdata/hf/ (each file well under 100 KB):
   lm_head.weight stored), in BF16.
 * qwen2-tiny/: Qwen2ForCausalLM in F16: one key/value head for 4 query heads,
   biases on q/k/v, rope_theta 1e6, rope_scaling {"type": "linear", factor 2}.
+* qwen3-tiny/: Qwen3ForCausalLM in F32: an RMSNorm (q_norm, k_norm) over each
+  query and key head before the rotation, head_dim 16 (4 heads of 16 from a
+  hidden size of 32), tied embeddings.
 
 reference.safetensors in each holds input.ids [2, 13], logits [2, 13, V],
 greedy.prompt / greedy.tokens: 12 tokens greedily generated after a 5-token
@@ -104,6 +107,9 @@ def shapes(c):
             s[p + "self_attn." + n + ".weight"] = [o, C]
             if qwen or c.get("attention_bias"):
                 s[p + "self_attn." + n + ".bias"] = [o]
+        if c["model_type"] == "qwen3":
+            s[p + "self_attn.q_norm.weight"] = [D]
+            s[p + "self_attn.k_norm.weight"] = [D]
         s[p + "self_attn.o_proj.weight"] = [C, H * D]
         s[p + "mlp.gate_proj.weight"] = [I, C]
         s[p + "mlp.up_proj.weight"] = [I, C]
@@ -198,8 +204,12 @@ def forward(p, ids, c):
     for i in range(c["num_hidden_layers"]):
         l = f"model.layers.{i}."
         n = rms(x, p[l + "input_layernorm.weight"], eps)
-        q = lin(n, l + "self_attn.q_proj").view(Bn, Tn, H, D).transpose(1, 2)
-        k = lin(n, l + "self_attn.k_proj").view(Bn, Tn, KV, D).transpose(1, 2)
+        q = lin(n, l + "self_attn.q_proj").view(Bn, Tn, H, D)
+        k = lin(n, l + "self_attn.k_proj").view(Bn, Tn, KV, D)
+        if l + "self_attn.q_norm.weight" in p:  # Qwen3: RMSNorm over each head, before the rotation
+            q = rms(q, p[l + "self_attn.q_norm.weight"], eps)
+            k = rms(k, p[l + "self_attn.k_norm.weight"], eps)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)
         v = lin(n, l + "self_attn.v_proj").view(Bn, Tn, KV, D).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
@@ -215,7 +225,7 @@ def forward(p, ids, c):
 
 
 # The weights whose gradients the references hold (when the model has them).
-TRAIN_GRADS = ["model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight",
+TRAIN_GRADS = ["model.layers.0.self_attn.q_norm.weight", "model.layers.1.self_attn.k_norm.weight", "model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight",
                "model.layers.1.self_attn.v_proj.weight", "model.layers.1.self_attn.k_proj.bias", "model.layers.0.mlp.gate_proj.weight",
                "model.layers.1.mlp.down_proj.weight", "model.layers.1.input_layernorm.weight", "model.norm.weight", "lm_head.weight"]
 
@@ -271,6 +281,9 @@ def main():
              sliding_window=None, max_window_layers=2, eos_token_id=[2, 3])
     del q["head_dim"], q["attention_bias"], q["mlp_bias"], q["pretraining_tp"]
     write_case("qwen2-tiny", q, torch.float16, 1203)
+    q3 = dict(BASE, architectures=["Qwen3ForCausalLM"], model_type="qwen3", head_dim=16, tie_word_embeddings=True,
+              rope_theta=1000000.0, use_sliding_window=False, sliding_window=None, max_window_layers=2)
+    write_case("qwen3-tiny", q3, torch.float32, 1204)
 
 
 def check_folder(d, name):
