@@ -26,12 +26,9 @@ func loadBERT(dir, command string) (*bert.Model, *tokenizer.Pipeline, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	tok, err := tokenizer.Open(dir)
+	tok, err := openTokenizer(dir, m.Cfg.VocabSize)
 	if err != nil {
 		return nil, nil, err
-	}
-	if tok.VocabSize() > m.Cfg.VocabSize {
-		return nil, nil, fmt.Errorf("%s: tokenizer has %d tokens, the model %d", dir, tok.VocabSize(), m.Cfg.VocabSize)
 	}
 	return m, tok, nil
 }

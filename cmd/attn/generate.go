@@ -42,14 +42,24 @@ func loadLM(dir, command string) (*gpt.Model, tokenizer.Tokenizer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	tok, err := tokenizer.Open(dir)
+	tok, err := openTokenizer(dir, m.Cfg.VocabSize)
 	if err != nil {
 		return nil, nil, err
 	}
-	if tok.VocabSize() > m.Cfg.VocabSize {
-		return nil, nil, fmt.Errorf("%s: tokenizer has %d tokens, the model only %d", dir, tok.VocabSize(), m.Cfg.VocabSize)
-	}
 	return m, tok, nil
+}
+
+// openTokenizer opens the tokenizer of the model folder dir and checks
+// that the model's vocabulary of vocab ids holds all of its ids.
+func openTokenizer(dir string, vocab int) (*tokenizer.Pipeline, error) {
+	tok, err := tokenizer.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if tok.VocabSize() > vocab {
+		return nil, fmt.Errorf("%s: tokenizer has %d tokens, the model only %d", dir, tok.VocabSize(), vocab)
+	}
+	return tok, nil
 }
 
 // checkLossless fails if ids do not decode back to text: a tokenizer with no

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -18,12 +17,9 @@ func loadLlama(dir string) (*llama.Model, tokenizer.Tokenizer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	tok, err := tokenizer.Open(dir)
+	tok, err := openTokenizer(dir, m.Cfg.VocabSize)
 	if err != nil {
 		return nil, nil, err
-	}
-	if tok.VocabSize() > m.Cfg.VocabSize {
-		return nil, nil, fmt.Errorf("%s: tokenizer has %d tokens, the model only %d", dir, tok.VocabSize(), m.Cfg.VocabSize)
 	}
 	return m, tok, nil
 }

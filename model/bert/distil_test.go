@@ -19,14 +19,7 @@ import (
 // (tools/golden/torch_distilbert.py).
 func distilReference(t *testing.T) (*golden.File, batch) {
 	t.Helper()
-	f := golden.Open(t, "hf/distilbert-tiny/reference.safetensors")
-	in := batch{ids: f.Ints("input.ids")}
-	info, _ := f.Info("input.ids")
-	in.b, in.t = info.Shape[0], info.Shape[1]
-	for _, m := range f.Ints("input.attention_mask") {
-		in.pad = append(in.pad, m == 0)
-	}
-	return f, in
+	return referenceAt(t, "hf/distilbert-tiny/reference.safetensors")
 }
 
 // TestDistilMatchesPyTorch compares a DistilBertForMaskedLM (hidden states,

@@ -18,8 +18,18 @@ type batch struct {
 
 func reference(t *testing.T) (*golden.File, batch) {
 	t.Helper()
-	f := golden.Open(t, "hf/bert-tiny/reference.safetensors")
-	in := batch{ids: f.Ints("input.ids"), types: f.Ints("input.token_type_ids")}
+	return referenceAt(t, "hf/bert-tiny/reference.safetensors")
+}
+
+// referenceAt opens a reference file of tools/golden's BERT-family scripts
+// and reads its inputs (token types where it has them).
+func referenceAt(t *testing.T, rel string) (*golden.File, batch) {
+	t.Helper()
+	f := golden.Open(t, rel)
+	in := batch{ids: f.Ints("input.ids")}
+	if _, ok := f.Info("input.token_type_ids"); ok {
+		in.types = f.Ints("input.token_type_ids")
+	}
 	info, _ := f.Info("input.ids")
 	in.b, in.t = info.Shape[0], info.Shape[1]
 	for _, m := range f.Ints("input.attention_mask") {

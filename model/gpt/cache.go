@@ -60,13 +60,9 @@ func (m *Model) NewBatchStep() func(seqs []lm.Sequence, ids []int) (*tensor.Tens
 	bt := NewBatchBuffers()
 	var caches []*Cache
 	return func(seqs []lm.Sequence, ids []int) (*tensor.Tensor, error) {
-		caches = caches[:0]
-		for i, s := range seqs {
-			c, ok := s.(*Cache)
-			if !ok {
-				return nil, fmt.Errorf("gpt: sequence %d is a %T, not a gpt.Cache", i, s)
-			}
-			caches = append(caches, c)
+		var err error
+		if caches, err = lm.Caches(caches[:0], seqs); err != nil {
+			return nil, fmt.Errorf("gpt: %w", err)
 		}
 		return m.StepBatch(bt, caches, ids)
 	}

@@ -461,13 +461,9 @@ func (m *Model) NewBatchStep() func(seqs []lm.Sequence, ids []int) (*tensor.Tens
 	bt := NewBatchBuffers()
 	var caches []*Cache
 	return func(seqs []lm.Sequence, ids []int) (*tensor.Tensor, error) {
-		caches = caches[:0]
-		for i, s := range seqs {
-			c, ok := s.(*Cache)
-			if !ok {
-				return nil, fmt.Errorf("llama: sequence %d is a %T, not a llama.Cache", i, s)
-			}
-			caches = append(caches, c)
+		var err error
+		if caches, err = lm.Caches(caches[:0], seqs); err != nil {
+			return nil, fmt.Errorf("llama: %w", err)
 		}
 		return m.StepBatch(bt, caches, ids)
 	}

@@ -3,7 +3,11 @@
 // llama.Model).
 package lm
 
-import "github.com/attn-go/attn/tensor"
+import (
+	"fmt"
+
+	"github.com/attn-go/attn/tensor"
+)
 
 // Model is a decoder-only language model that generates with a KV cache.
 type Model interface {
@@ -28,6 +32,21 @@ type Sequence interface {
 	// chosen), appends their keys and values, and returns the logits of the
 	// last of them, [1, V].
 	Next(ids []int) (*tensor.Tensor, error)
+}
+
+// Caches returns seqs as the cache type C of one model (appended to dst),
+// or an error naming the first sequence that is not one: what a
+// BatchModel's step does before it steps them.
+func Caches[C Sequence](dst []C, seqs []Sequence) ([]C, error) {
+	for i, s := range seqs {
+		c, ok := s.(C)
+		if !ok {
+			var want C
+			return nil, fmt.Errorf("sequence %d is a %T, not a %T", i, s, want)
+		}
+		dst = append(dst, c)
+	}
+	return dst, nil
 }
 
 // BatchModel is a Model that decodes one token for each of several
