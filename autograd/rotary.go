@@ -19,33 +19,32 @@ func (tp *Tape) Rotary(x *Var, heads, d int, cos, sin []float32) *Var {
 		panic(fmt.Sprintf("autograd.Rotary: x %v, %d heads of %d, %d cos and %d sin values", x.Value.Shape, heads, d, len(cos), len(sin)))
 	}
 	y := tp.alloc(x.Value.Shape...)
-	copy(y.Data, x.Value.Data)
-	turn := func(v []float32, sign float32) {
+	// turn adds src turned by the angles (sign −1: turned back) to dst,
+	// which starts at zero for the forward pass.
+	turn := func(dst, src []float32, sign float32) {
 		tensor.Parallel(rows, max(1, elemGrain/n), func(lo, hi int) {
 			half := d / 2
 			for r := lo; r < hi; r++ {
 				cs, sn := cos[r*half:(r+1)*half], sin[r*half:(r+1)*half]
 				for h := range heads {
-					a := v[r*n+h*d : r*n+h*d+half]
-					b := v[r*n+h*d+half : r*n+(h+1)*d]
+					at := r*n + h*d
+					a, b := src[at:at+half], src[at+half:at+d]
+					da, db := dst[at:at+half], dst[at+half:at+d]
 					for i := range half {
 						s := sign * sn[i]
-						a[i], b[i] = a[i]*cs[i]-b[i]*s, b[i]*cs[i]+a[i]*s
+						da[i] += a[i]*cs[i] - b[i]*s
+						db[i] += b[i]*cs[i] + a[i]*s
 					}
 				}
 			}
 		})
 	}
-	turn(y.Data, 1)
+	clear(y.Data)
+	turn(y.Data, x.Value.Data, 1)
 	out, rec := tp.result(y, x)
 	if rec {
 		tp.record(out, func(dy []float32) {
-			g := append([]float32(nil), dy...)
-			turn(g, -1) // the rotation's transpose is the rotation back
-			dx := x.grad()
-			for i, v := range g {
-				dx[i] += v
-			}
+			turn(x.grad(), dy, -1) // the rotation's transpose is the rotation back
 		})
 	}
 	return out

@@ -93,6 +93,8 @@ func (c RunConfig) Validate() error {
 		return errors.New("train: the noam schedule needs noam_d_model and warmup > 0")
 	case !(c.PeakLR > 0) || c.MinLR < 0 || c.Warmup < 0:
 		return errors.New("train: need peak_lr > 0, min_lr >= 0, warmup >= 0")
+	case c.Schedule == "cosine" && c.MinLR > c.PeakLR:
+		return fmt.Errorf("train: min_lr %g exceeds peak_lr %g: the cosine schedule would raise the rate", c.MinLR, c.PeakLR)
 	case c.WeightDecay < 0 || c.Beta2 <= 0 || c.Beta2 >= 1 || c.Eps <= 0 || c.ClipNorm < 0:
 		return errors.New("train: need weight_decay >= 0, 0 < beta2 < 1, eps > 0, clip_norm >= 0")
 	case c.TimeLimit < 0:

@@ -16,6 +16,7 @@ import (
 	"github.com/attn-go/attn/internal/golden"
 	"github.com/attn-go/attn/model/llama"
 	"github.com/attn-go/attn/tokenizer"
+	"github.com/attn-go/attn/train"
 )
 
 // llamaFolder copies testdata/hf/<name> (a tiny Llama) with a Llama 2
@@ -110,6 +111,11 @@ func TestGenerateLlama(t *testing.T) {
 	}
 	if strings.TrimRight(out, "\n") != want {
 		t.Errorf("attn generate: %q; want %q (ids %v)", out, want, ids)
+	}
+	// A character the vocabulary lacks is named where it is in the prompt
+	// (counted without the <s> the tokenizer adds).
+	if out, code := attn(t, "generate", "--model", dir, "--prompt", "the cat!"); code == 0 || !strings.Contains(out, `cannot encode character '!' at byte 7`) {
+		t.Errorf("a prompt with '!': exit %d\n%s", code, out)
 	}
 	// --prompts answers each line as the model alone would: here the
 	// same greedy text, decoded together with another prompt.
@@ -206,6 +212,7 @@ func TestLlamaLoss(t *testing.T) {
 // more steps, and generates with the result.
 func TestTrainLlama(t *testing.T) {
 	dir, _ := llamaFolder(t, "llama-tiny")
+	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(`{"chat_template": "{{ messages }}"}`), 0o644)
 	tmp := t.TempDir()
 	text := filepath.Join(tmp, "cats.txt")
 	os.WriteFile(text, []byte(strings.Repeat("the cat sat on the mat and the dog sat on the log ", 30)), 0o644)
@@ -219,6 +226,21 @@ func TestTrainLlama(t *testing.T) {
 	if len(first) < 2 || first[len(first)-1] >= first[0] {
 		t.Errorf("validation losses %v: want them to fall", first)
 	}
+	// --lr without --min-lr decays to a tenth of it; the checkpoint keeps
+	// the model folder's tokenizer_config.json (its chat template).
+	if lr := lastLR(t, run); lr < 2.9e-4 || lr > 4e-4 {
+		t.Errorf("the last step's learning rate %g; want about 3e-4, a tenth of --lr 3e-3", lr)
+	}
+	ckpt, err := train.CheckpointDir(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(ckpt, "tokenizer_config.json")); err != nil || !strings.Contains(string(b), "chat_template") {
+		t.Errorf("the checkpoint's tokenizer_config.json: %q, %v", b, err)
+	}
+	if out, code := attn(t, "train", "--resume", run, "--lr", "1"); code == 0 || !strings.Contains(out, "--lr cannot change a run being resumed") {
+		t.Errorf("resuming with --lr: exit %d\n%s", code, out)
+	}
 	out, code = attn(t, "train", "--resume", run, "--steps", "40", "--sample", "0")
 	if code != 0 || !strings.Contains(out, "resuming") || !strings.Contains(out, "step 40") {
 		t.Fatalf("attn train --resume: exit %d\n%s", code, out)
@@ -230,6 +252,24 @@ func TestTrainLlama(t *testing.T) {
 	if out, code := attn(t, "train", "--model", dir, "--data", text, "--layers", "3"); code == 0 || !strings.Contains(out, "--layers: a Llama fine-tunes with its own shape") {
 		t.Errorf("--layers: exit %d\n%s", code, out)
 	}
+}
+
+// lastLR returns the learning rate of the last training step a run's
+// metrics.jsonl records.
+func lastLR(t *testing.T, run string) float64 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(run, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr := 0.0
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r struct{ LR float64 }
+		if json.Unmarshal([]byte(line), &r) == nil && r.LR > 0 {
+			lr = r.LR
+		}
+	}
+	return lr
 }
 
 // metricsLoss returns the validation losses a run's metrics.jsonl records.

@@ -3,10 +3,12 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/attn-go/attn/data"
 	"github.com/attn-go/attn/generate"
+	"github.com/attn-go/attn/internal/atomicfile"
 	"github.com/attn-go/attn/model/llama"
 	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/tensor"
@@ -31,12 +34,12 @@ func llamaRecipe() lmPreset {
 	return lmPreset{Data: train.LMData{Context: 256, Batch: 4, EvalBatches: 10, Seed: 1337}, Train: t}
 }
 
-// runTrainLlama fine-tunes a Llama-family folder (llama, qwen2) on a text
-// (attn train --model DIR --data FILE), or resumes such a run.
+// runTrainLlama fine-tunes a Llama-family folder (llama, qwen2, qwen3) on a
+// text (attn train --model DIR --data FILE), or resumes such a run.
 func runTrainLlama(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	from := fs.String("model", "", "the Llama-family folder (model_type llama or qwen2) to fine-tune")
+	from := fs.String("model", "", "the Llama-family folder (model_type llama, qwen2 or qwen3) to fine-tune")
 	dataFile := fs.String("data", "", "fine-tune on this UTF-8 text file (.gz read as well; its last 10% is the validation text) instead of Tiny Shakespeare")
 	out := fs.String("out", "", "run folder: checkpoint, metrics.jsonl, loss plots (default runs/<name of the --data file>-ft)")
 	resume := fs.String("resume", "", "continue the run in this folder from its last checkpoint")
@@ -60,6 +63,9 @@ func runTrainLlama(args []string, stdout, stderr io.Writer) error {
 	if p.Train.Optimizer != "adamw" {
 		return fmt.Errorf("--optimizer %s: a Llama fine-tunes with adamw", p.Train.Optimizer)
 	}
+	if set["lr"] && !set["min-lr"] { // decay to a tenth of the rate given, as the GPT recipe does
+		p.Train.MinLR = p.Train.PeakLR / 10
+	}
 	var ckpt string
 	var m *llama.Model
 	var tok tokenizer.Tokenizer
@@ -68,6 +74,11 @@ func runTrainLlama(args []string, stdout, stderr io.Writer) error {
 	case *resume != "" && (*from != "" || *out != ""):
 		return errors.New("--model and --out cannot change a run being resumed")
 	case *resume != "":
+		for name := range set { // the run's own settings, from its checkpoint
+			if name != "resume" && name != "steps" && name != "workers" && name != "sample" && name != "data" {
+				return fmt.Errorf("--%s cannot change a run being resumed (only --steps can)", name)
+			}
+		}
 		if ckpt, err = train.CheckpointDir(*resume); err != nil {
 			return err
 		}
@@ -127,13 +138,36 @@ func runTrainLlama(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	trainIDs, valIDs := data.Split(enc.IDs, 0.9)
-	// The checkpoint keeps the model's own tokenizer.json, byte for byte.
-	tokJSON, err := os.ReadFile(filepath.Join(cmp.Or(ckpt, *from), "tokenizer.json"))
-	if err != nil {
-		return fmt.Errorf("the model folder's tokenizer.json: %w", err)
+	// The checkpoint keeps the model's own tokenizer.json byte for byte (or,
+	// from vocab.json and merges.txt, ours), and its tokenizer_config.json
+	// (the chat template), special_tokens_map.json and
+	// generation_config.json, as they are.
+	src := cmp.Or(ckpt, *from)
+	tokJSON, err := os.ReadFile(filepath.Join(src, "tokenizer.json"))
+	if errors.Is(err, iofs.ErrNotExist) {
+		tokJSON, err = json.Marshal(tok)
 	}
-	job := &train.LMJob{Data: p.Data, Model: m, Train: trainIDs, Val: valIDs,
-		Save: func(dir string) error { return llama.Save(dir, m) }, Tokenizer: tokJSON}
+	if err != nil {
+		return err
+	}
+	extra := map[string][]byte{}
+	for _, name := range []string{"tokenizer_config.json", "special_tokens_map.json", "generation_config.json"} {
+		if b, err := os.ReadFile(filepath.Join(src, name)); err == nil {
+			extra[name] = b
+		}
+	}
+	job := &train.LMJob{Data: p.Data, Model: m, Train: trainIDs, Val: valIDs, Tokenizer: tokJSON,
+		Save: func(dir string) error {
+			if err := llama.Save(dir, m); err != nil {
+				return err
+			}
+			for name, b := range extra {
+				if err := atomicfile.Write(filepath.Join(dir, name), b); err != nil {
+					return err
+				}
+			}
+			return nil
+		}}
 	if err := job.Check(); err != nil {
 		return err
 	}

@@ -2,10 +2,12 @@ package llama
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Config holds the hyperparameters of a Llama-family model. Its JSON form
@@ -160,8 +162,9 @@ type hfConfig struct {
 	EOSTokenID    json.RawMessage `json:"eos_token_id,omitempty"`
 	// Qwen2's sliding-window attention is refused when on for any layer
 	// (layers from max_window_layers on).
-	UseSlidingWindow bool `json:"use_sliding_window,omitempty"`
-	MaxWindowLayers  *int `json:"max_window_layers,omitempty"`
+	UseSlidingWindow bool     `json:"use_sliding_window,omitempty"`
+	MaxWindowLayers  *int     `json:"max_window_layers,omitempty"`
+	LayerTypes       []string `json:"layer_types,omitempty"` // per layer: "full_attention" or "sliding_attention"
 	// PartialRotary < 1 (rotating part of each head) is not built.
 	PartialRotary *float64 `json:"partial_rotary_factor,omitempty"`
 	// RopeParameters is where configs saved by transformers 5 keep
@@ -173,11 +176,12 @@ type hfConfig struct {
 type ropeParameters struct {
 	Theta         *float64 `json:"rope_theta"`
 	Type          string   `json:"rope_type"`
+	OldType       string   `json:"type"` // an older spelling
 	PartialRotary *float64 `json:"partial_rotary_factor"`
 	RopeScaling
 }
 
-// defaults returns LlamaConfig's or Qwen2Config's defaults.
+// defaults returns LlamaConfig's, Qwen2Config's or Qwen3Config's defaults.
 func defaults(typ string) Config {
 	c := Config{
 		Type: typ, VocabSize: 32000, Hidden: 4096, Intermediate: 11008, Layers: 32, Heads: 32, Act: "silu",
@@ -192,7 +196,8 @@ func defaults(typ string) Config {
 	return c
 }
 
-// UnmarshalJSON reads HF's LlamaConfig or Qwen2Config; a missing key takes
+// UnmarshalJSON reads HF's LlamaConfig, Qwen2Config or Qwen3Config; a
+// missing key takes
 // the class's default, as HF does, and unknown keys are ignored. Settings
 // that change the computation and are not built (another activation, an
 // unknown rope scaling, Qwen2's sliding window, partial rotary) are errors.
@@ -228,7 +233,7 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 			v.RopeTheta = *rp.Theta
 		}
 		s := rp.RopeScaling
-		s.Type = rp.Type
+		s.Type = cmp.Or(rp.Type, rp.OldType)
 		v.RopeScaling = &s
 		if rp.PartialRotary != nil {
 			v.PartialRotary = rp.PartialRotary
@@ -238,13 +243,16 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		v.RopeScaling = nil
 	}
 	switch {
-	case v.UseSlidingWindow && (v.MaxWindowLayers == nil || *v.MaxWindowLayers < v.Layers):
-		return errors.New("llama: use_sliding_window true (Qwen2's sliding-window attention) is not supported")
+	case v.UseSlidingWindow && (v.MaxWindowLayers == nil || *v.MaxWindowLayers < v.Layers || slices.Contains(v.LayerTypes, "sliding_attention")):
+		return errors.New("llama: use_sliding_window true (sliding-window attention in some layers) is not supported")
 	case v.PartialRotary != nil && *v.PartialRotary != 1:
 		return fmt.Errorf("llama: partial_rotary_factor %v is not supported (1)", *v.PartialRotary)
 	}
-	if peek.ModelType == "qwen2" { // Qwen2's biases are fixed: q, k and v have them
+	switch peek.ModelType {
+	case "qwen2": // Qwen2's biases are fixed: q, k and v have them
 		v.AttentionBias, v.MLPBias = false, false
+	case "qwen3": // Qwen3's MLP has none
+		v.MLPBias = false
 	}
 	*c = Config(v.plain)
 	c.Type = peek.ModelType
@@ -274,7 +282,7 @@ func tokenIDs(raw json.RawMessage) ([]int, error) {
 	return nil, fmt.Errorf("llama: eos_token_id %s is not an id or a list of ids", raw)
 }
 
-// MarshalJSON writes c as HF's LlamaConfig or Qwen2Config.
+// MarshalJSON writes c as HF's LlamaConfig, Qwen2Config or Qwen3Config.
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
 	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}[c.Type]

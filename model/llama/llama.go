@@ -57,7 +57,7 @@ type Layer struct {
 	// (and bias), the gate and up projections as one [2·I, C]: a step then
 	// runs two products where it would run five. The separate weights
 	// above are views of these buffers (see fuse).
-	qkv, qkvBias, gateUp *autograd.Var
+	qkv, qkvBias, gateUp, gateUpBias *autograd.Var
 }
 
 // Model is a Llama-family causal language model. Its parameter names are
@@ -79,8 +79,8 @@ func New(c Config, seed uint64) (*Model, error) {
 	return newModel(c, tensor.NewRNG(seed))
 }
 
-// newModel builds the model of c; with rng nil its weights have no buffers
-// yet (hf.Checkpoint.Load allocates them once the checkpoint is checked).
+// newModel builds the model of c, its weights random (rng) or zero, to be
+// loaded (rng nil): either way in the fused buffers (see fuse).
 func newModel(c Config, rng *tensor.RNG) (*Model, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -142,6 +142,9 @@ func (m *Model) fuse() {
 			l.qkvBias = concatRows(a.Q.Bias, a.K.Bias, a.V.Bias)
 		}
 		l.gateUp = concatRows(f.Gate.Weight, f.Up.Weight)
+		if f.Gate.Bias != nil {
+			l.gateUpBias = concatRows(f.Gate.Bias, f.Up.Bias)
+		}
 	}
 }
 
@@ -316,7 +319,7 @@ func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
 		y := tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: true, KVHeads: kv})
 		x = tp.Add(x, layer.Attn.O.Forward(tp, tp.Reshape(y, t, -1)))
 		h = tp.RMSNorm(x, layer.PostNorm.Weight, cfg.Eps)
-		x = tp.Add(x, layer.MLP.Down.Forward(tp, tp.SwiGLUConcat(tp.Linear(h, layer.gateUp, nil))))
+		x = tp.Add(x, layer.MLP.Down.Forward(tp, tp.SwiGLUConcat(tp.Linear(h, layer.gateUp, layer.gateUpBias))))
 	}
 	c.n += t
 	return x, nil
@@ -447,7 +450,7 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 		}
 		x = tp.Add(x, layer.Attn.O.Forward(tp, autograd.Const(y)))
 		h = tp.RMSNorm(x, layer.PostNorm.Weight, cfg.Eps)
-		x = tp.Add(x, layer.MLP.Down.Forward(tp, tp.SwiGLUConcat(tp.Linear(h, layer.gateUp, nil))))
+		x = tp.Add(x, layer.MLP.Down.Forward(tp, tp.SwiGLUConcat(tp.Linear(h, layer.gateUp, layer.gateUpBias))))
 	}
 	for _, c := range caches {
 		c.n++

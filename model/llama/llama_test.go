@@ -102,7 +102,7 @@ func TestConfigs(t *testing.T) {
 	}
 	for _, tc := range []struct{ json, want string }{
 		{`{"model_type": "mistral"}`, `model_type "mistral" is not llama, qwen2 or qwen3`},
-		{`{"model_type": "qwen2", "use_sliding_window": true}`, "sliding-window attention) is not supported"},
+		{`{"model_type": "qwen2", "use_sliding_window": true}`, "sliding-window attention in some layers) is not supported"},
 		{`{"model_type": "llama", "partial_rotary_factor": 0.5}`, "partial_rotary_factor 0.5 is not supported"},
 		{`{"model_type": "llama", "eos_token_id": "x"}`, "is not an id or a list of ids"},
 	} {
@@ -162,6 +162,9 @@ func TestCacheLimits(t *testing.T) {
 	c.Reset()
 	if _, err := m.StepLast(c, []int{5, 100}); err == nil || !strings.Contains(err.Error(), "token id 100 at index 1 is outside the vocabulary [0, 100)") {
 		t.Errorf("a bad id: %v", err)
+	}
+	if _, err := load(t, "llama-tiny").StepLast(c, []int{5}); err == nil || !strings.Contains(err.Error(), "not a cache of this model") {
+		t.Errorf("another model's cache: %v", err)
 	}
 }
 
@@ -359,8 +362,12 @@ func TestInvFreq(t *testing.T) {
 		if len(m.invFreq) != len(want) {
 			t.Fatalf("%s: %d frequencies; want %d", name, len(m.invFreq), len(want))
 		}
+		tol := int64(0) // bit for bit; llama3's smoothing runs in float64 here
+		if s := m.Cfg.RopeScaling; s != nil && s.Type == "llama3" {
+			tol = 1
+		}
 		for i, f := range m.invFreq {
-			if ulps := int64(math.Float32bits(f)) - int64(math.Float32bits(want[i])); ulps < -1 || ulps > 1 {
+			if ulps := int64(math.Float32bits(f)) - int64(math.Float32bits(want[i])); ulps < -tol || ulps > tol {
 				t.Errorf("%s: frequency %d is %v; HF's %v", name, i, f, want[i])
 			}
 		}
@@ -444,9 +451,20 @@ func TestConfigKeys(t *testing.T) {
 	if m, err := New(qc, 1); err != nil || m.Layers[0].Attn.Q.Bias == nil || m.Layers[0].Attn.O.Bias != nil || m.Layers[0].MLP.Up.Bias != nil {
 		t.Errorf("qwen2 with bias keys: %v", err)
 	}
-	// Sliding windows that no layer uses are accepted.
+	// Sliding windows that no layer uses are accepted; layer_types says
+	// which layers slide.
 	if c := parse(`{"model_type": "qwen2", "use_sliding_window": true, "max_window_layers": 28, "num_hidden_layers": 24}`); c.Layers != 24 {
 		t.Errorf("sliding window on no layer: %+v", c)
+	}
+	if err := json.Unmarshal([]byte(`{"model_type": "qwen3", "use_sliding_window": true, "max_window_layers": 28, "num_hidden_layers": 2, "layer_types": ["full_attention", "sliding_attention"]}`), &bad); err == nil {
+		t.Error("layer_types with a sliding layer: accepted")
+	}
+	if c := parse(`{"model_type": "llama", "rope_parameters": {"type": "linear", "factor": 4}}`); c.RopeScaling == nil || c.RopeScaling.Type != "linear" {
+		t.Errorf(`rope_parameters' "type": %+v`, c.RopeScaling)
+	}
+	// Qwen3's defaults: head_dim 128, no MLP biases whatever the keys say.
+	if c := parse(`{"model_type": "qwen3", "mlp_bias": true}`); c.headDim() != 128 || c.MLPBias || !c.qkNorm() {
+		t.Errorf("qwen3 defaults: %+v", c)
 	}
 	// Saved configs name head_dim and the key/value heads even when the
 	// source left them to their defaults (HF takes a 0 for a value).
@@ -471,5 +489,37 @@ func TestGenerationConfigEOS(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "generation_config.json"), []byte(`{"eos_token_id": 100}`), 0o644)
 	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "eos_token_id 100 is outside the vocabulary") {
 		t.Errorf("an id outside the vocabulary: %v", err)
+	}
+}
+
+// TestMLPBias: a Llama with mlp_bias gets the same logits from the cached
+// pass (fused gate|up, with its bias) as from the training pass.
+func TestMLPBias(t *testing.T) {
+	c := load(t, "llama-tiny").Cfg
+	c.MLPBias = true
+	m, err := New(c, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range m.Layers {
+		for _, b := range []*autograd.Var{l.MLP.Gate.Bias, l.MLP.Up.Bias, l.MLP.Down.Bias} {
+			for i := range b.Value.Data {
+				b.Value.Data[i] = 0.5 - float32(i%3)*0.3
+			}
+		}
+	}
+	ids := []int{3, 9, 27, 81, 43}
+	f, err := m.Forward(nil, ids, 1, len(ids))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := m.Step(m.NewCache(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.CheckAbs(t, "Step against Forward with MLP biases", s.Data, f.Value.Data, 1e-5)
+	nd := m.NoDecay()
+	if !nd[m.Norm.Weight] || !nd[m.Layers[0].MLP.Gate.Bias] || nd[m.Layers[0].Attn.Q.Weight] || nd[m.Embed.Weight] {
+		t.Error("NoDecay: want the norms and biases, not the matrices")
 	}
 }
