@@ -43,23 +43,32 @@ func loadBERT(dir, command string) (*bert.Model, *tokenizer.Pipeline, error) {
 // sentence-transformers cuts to its max_seq_length; otherwise a line
 // longer than the model takes is an error.
 func encodeBERT(m *bert.Model, tok *tokenizer.Pipeline, lines []string, maxLen int) (ids, types []int, pad []bool, b, t int, err error) {
+	seqs, err := encodeSeqs(m, tok, lines, maxLen)
+	if err != nil {
+		return nil, nil, nil, 0, 0, err
+	}
+	ids, pad, b, t = bert.Batch(seqs, m.Cfg.PadID)
+	return ids, make([]int, len(ids)), pad, b, t, nil
+}
+
+// encodeSeqs is encodeBERT's tokenizing, before the batch is packed.
+func encodeSeqs(m *bert.Model, tok *tokenizer.Pipeline, lines []string, maxLen int) ([][]int, error) {
 	var trunc *tokenizer.Truncation
 	if maxLen > 0 {
 		trunc = &tokenizer.Truncation{MaxLength: maxLen, Strategy: "LongestFirst", Direction: "Right"}
 	}
 	encs, err := truncatedOnly(tok, trunc).EncodeBatch(lines, true)
 	if err != nil {
-		return nil, nil, nil, 0, 0, err
+		return nil, err
 	}
 	seqs := make([][]int, len(encs))
 	for i, e := range encs {
 		if len(e.IDs) > m.Cfg.MaxLen() {
-			return nil, nil, nil, 0, 0, fmt.Errorf("line %d has %d tokens; the model takes at most %d", i+1, len(e.IDs), m.Cfg.MaxLen())
+			return nil, fmt.Errorf("line %d has %d tokens; the model takes at most %d", i+1, len(e.IDs), m.Cfg.MaxLen())
 		}
 		seqs[i] = e.IDs
 	}
-	ids, pad, b, t = bert.Batch(seqs, m.Cfg.PadID)
-	return ids, make([]int, len(ids)), pad, b, t, nil
+	return seqs, nil
 }
 
 // embedding is how texts become vectors: the poolings (concatenated) and
@@ -98,6 +107,21 @@ func parsePooling(s string) (bert.Pooling, error) {
 
 // embedLines returns one embedding per line.
 func embedLines(m *bert.Model, tok *tokenizer.Pipeline, lines []string, e embedding) ([][]float32, error) {
+	seqs, err := embedSeqs(m, tok, lines, e)
+	if err != nil {
+		return nil, err
+	}
+	ids, pad, b, t := bert.Batch(seqs, m.Cfg.PadID)
+	hidden, _, err := m.Encode(ids, nil, pad, b, t)
+	if err != nil {
+		return nil, err
+	}
+	return bert.EmbedConcat(hidden, pad, e.poolings, e.normalize)
+}
+
+// embedSeqs tokenizes lines for embedding as e says (stripped, lowercased,
+// cut to e.maxLen), with special tokens.
+func embedSeqs(m *bert.Model, tok *tokenizer.Pipeline, lines []string, e embedding) ([][]int, error) {
 	if e.strip || e.lowercase {
 		texts := make([]string, len(lines))
 		for i, l := range lines {
@@ -111,15 +135,7 @@ func embedLines(m *bert.Model, tok *tokenizer.Pipeline, lines []string, e embedd
 		}
 		lines = texts
 	}
-	ids, types, pad, b, t, err := encodeBERT(m, tok, lines, e.maxLen)
-	if err != nil {
-		return nil, err
-	}
-	hidden, _, err := m.Encode(ids, types, pad, b, t)
-	if err != nil {
-		return nil, err
-	}
-	return bert.EmbedConcat(hidden, pad, e.poolings, e.normalize)
+	return encodeSeqs(m, tok, lines, e.maxLen)
 }
 
 func runEmbed(args []string, stdout, stderr io.Writer) error {

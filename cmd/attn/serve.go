@@ -64,7 +64,8 @@ type server struct {
 
 	bert      *bert.Model // bert
 	bertTok   *tokenizer.Pipeline
-	embedding embedding // a BERT's way of embedding (a sentence-transformers folder's own)
+	embedding embedding     // a BERT's way of embedding (a sentence-transformers folder's own)
+	embedder  *embedBatcher // a BERT's embed requests, run together
 
 	mt     *mtModel  // attn's own translation models
 	marian *marianMT // marian
@@ -118,6 +119,9 @@ func newServer(dir string, batch int) (*server, error) {
 			var st *bert.Sentence
 			st, err = bert.LoadSentence(dir)
 			s.embedding = embeddingOf(s.bert, st)
+			if err == nil && s.bert.Labels() == 0 {
+				s.embedder = newEmbedBatcher(s.bert, s.bertTok)
+			}
 		}
 	case "marian":
 		s.marian, err = loadMarian(dir)
@@ -129,10 +133,14 @@ func newServer(dir string, batch int) (*server, error) {
 	return s, err
 }
 
-// close stops the GPT's batcher (when there is one).
+// close stops the GPT's batcher and the BERT's embed batcher (when there
+// are).
 func (s *server) close() {
 	if s.batcher != nil {
 		s.batcher.Close()
+	}
+	if s.embedder != nil {
+		s.embedder.close()
 	}
 }
 
@@ -440,10 +448,6 @@ func (s *server) embed(ctx context.Context, req embedRequest) (*embedResponse, e
 	if err := checkInputs(req.Input); err != nil {
 		return nil, err
 	}
-	if err := s.lock(ctx); err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
 	e := s.embedding
 	if pool != "" {
 		e.poolings = []bert.Pooling{pool}
@@ -451,7 +455,7 @@ func (s *server) embed(ctx context.Context, req embedRequest) (*embedResponse, e
 	if req.Normalize != nil {
 		e.normalize = *req.Normalize
 	}
-	vecs, err := embedLines(s.bert, s.bertTok, req.Input, e)
+	vecs, err := s.embedder.embed(ctx, req.Input, e)
 	if err != nil {
 		return nil, err
 	}

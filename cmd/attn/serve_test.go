@@ -14,7 +14,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/attn-go/attn/model/bert"
 	"github.com/attn-go/attn/model/gpt"
 	"github.com/attn-go/attn/tokenizer"
 )
@@ -533,5 +535,114 @@ func TestServeMetrics(t *testing.T) {
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
 		t.Errorf("Content-Type %q", ct)
+	}
+}
+
+// TestServeEmbedTogether: concurrent embed requests, run in batches with
+// one another, get what each gets alone (to rounding), and one request's
+// bad text fails that request only.
+func TestServeEmbedTogether(t *testing.T) {
+	dir := bertFolder(t)
+	texts := []string{"paris is the capital of france .", "the capital", "france", "paris is the capital", "of france .", "the the the", "capital of paris", "is"}
+	want := map[string][]float64{}
+	for _, text := range texts {
+		in := filepath.Join(t.TempDir(), "in.txt")
+		os.WriteFile(in, []byte(text+"\n"), 0o644)
+		out, code := attn(t, "embed", "--model", dir, in)
+		var e struct{ Embedding []float64 }
+		if code != 0 || json.Unmarshal([]byte(out), &e) != nil {
+			t.Fatalf("attn embed %q: exit %d\n%s", text, code, out)
+		}
+		want[text] = e.Embedding
+	}
+	ts := serveDir(t, dir)
+	long := strings.Repeat("paris ", 30)
+	var wg sync.WaitGroup
+	for round := range 3 {
+		for i, text := range append(texts, long) {
+			wg.Go(func() {
+				body, _ := json.Marshal(map[string]any{"input": []string{text}})
+				code, v := post(t, ts.URL+"/v1/embed", string(body))
+				if text == long {
+					if code != 400 || !strings.Contains(fmt.Sprint(v["error"]), "line 1 has 32 tokens; the model takes at most 24") {
+						t.Errorf("round %d, the long text: status %d, %v", round, code, v)
+					}
+					return
+				}
+				vecs, _ := v["embeddings"].([]any)
+				if code != 200 || len(vecs) != 1 {
+					t.Errorf("round %d, text %d: status %d, %v", round, i, code, v)
+					return
+				}
+				for k, x := range vecs[0].([]any) {
+					if math.Abs(x.(float64)-want[text][k]) > 1e-5 {
+						t.Errorf("round %d, text %q, value %d: %v together, %v alone", round, text, k, x, want[text][k])
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+}
+
+// BenchmarkServeEmbed measures /v1/embed under 8 concurrent clients, each
+// sending 16 requests of one sentence, to a MiniLM-shaped BERT (random
+// weights: 6 layers, width 384, BERT's vocabulary): requests run together
+// (the default) and one at a time. It reports requests per second:
+//
+//	go test ./cmd/attn -run '^$' -bench ServeEmbed -benchtime 3x
+func BenchmarkServeEmbed(b *testing.B) {
+	dir := b.TempDir()
+	c := bert.DefaultConfig()
+	c.Hidden, c.Layers, c.Heads, c.Intermediate = 384, 6, 12, 1536
+	m, err := bert.New(c, bert.Parts{Pooler: true}, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := bert.Save(dir, m); err != nil {
+		b.Fatal(err)
+	}
+	gz, err := os.ReadFile(filepath.Join("..", "..", "tokenizer", "testdata", "bert-base-uncased-vocab.txt.gz"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	vocab, err := gunzip("vocab", gz)
+	if err != nil {
+		b.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "vocab.txt"), vocab, 0o644)
+	for _, batch := range []int{64, 1} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			defer func(was int) { embedBatchTexts = was }(embedBatchTexts)
+			embedBatchTexts = batch
+			s, err := newServer(dir, 8)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ts := httptest.NewServer(s.handler())
+			defer func() { ts.Close(); s.close() }()
+			body := `{"input": ["the quick brown fox jumps over the lazy dog near the river bank"]}`
+			b.ResetTimer()
+			start := time.Now()
+			for range b.N {
+				var wg sync.WaitGroup
+				for range 8 {
+					wg.Go(func() {
+						for range 16 {
+							resp, err := http.Post(ts.URL+"/v1/embed", "application/json", strings.NewReader(body))
+							if err != nil || resp.StatusCode != 200 {
+								b.Errorf("POST /v1/embed: %v", err)
+								return
+							}
+							io.Copy(io.Discard, resp.Body)
+							resp.Body.Close()
+						}
+					})
+				}
+				wg.Wait()
+			}
+			b.ReportMetric(float64(b.N*8*16)/time.Since(start).Seconds(), "req/s")
+		})
 	}
 }
