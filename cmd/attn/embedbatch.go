@@ -4,32 +4,44 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/attn-go/attn/model/bert"
 	"github.com/attn-go/attn/tensor"
 	"github.com/attn-go/attn/tokenizer"
 )
 
-// embedBatchTexts is the most texts an embedBatcher runs at once (a
-// variable so that a benchmark can compare requests run one at a time).
-var embedBatchTexts = 64
+// The most texts, and padded tokens, an embedBatcher runs at once
+// (variables so that a benchmark can compare requests run one at a time).
+var (
+	embedBatchTexts  = 64
+	embedBatchTokens = 16384
+)
 
-// errEmbedClosed is what a request gets once the server has stopped.
-var errEmbedClosed = errors.New("the server is shutting down")
+// errEmbedClosed is what a request gets once the server has stopped;
+// errEmbedFailed wraps what a batch's panic (a bug) gives its requests.
+var (
+	errEmbedClosed = errors.New("the server is shutting down")
+	errEmbedFailed = errors.New("the batch failed")
+)
 
 // embedBatcher runs a text encoder's embed requests together: while a
-// batch runs, requests queue, and the next batch takes all of them (up to
-// embedBatchTexts texts), encoded as one padded batch and pooled each as
-// its request asks. A request of a sentence or two leaves the encoder's
-// products a few rows, too few to keep the cores busy: many clients'
-// sentences in one batch cost little more than one's. Each request is
-// tokenized on its own goroutine, so its errors are its own.
+// batch runs, requests queue, and the next batch takes them in order,
+// encoded as one padded batch and pooled each as its request asks. A
+// request of a sentence or two leaves the encoder's products a few rows,
+// too few to keep the cores busy: many clients' sentences in one batch
+// cost little more than one's. A request that would take the batch past
+// embedBatchTexts texts or embedBatchTokens padded tokens, or pad it to
+// more than twice its real tokens (a long text among short ones), starts
+// the next batch instead. Each request is tokenized on its own goroutine,
+// so its errors are its own.
 type embedBatcher struct {
 	m    *bert.Model
 	tok  *tokenizer.Pipeline
 	jobs chan *embedJob
 	quit chan struct{}
 	done chan struct{}
+	once sync.Once
 }
 
 // embedJob is one request in an embedBatcher.
@@ -48,9 +60,10 @@ func newEmbedBatcher(m *bert.Model, tok *tokenizer.Pipeline) *embedBatcher {
 	return b
 }
 
-// close stops the loop once the batch running is done.
+// close stops the loop once the batch running is done; closing twice is
+// fine.
 func (b *embedBatcher) close() {
-	close(b.quit)
+	b.once.Do(func() { close(b.quit) })
 	<-b.done
 }
 
@@ -75,27 +88,60 @@ func (b *embedBatcher) embed(ctx context.Context, lines []string, e embedding) (
 
 func (b *embedBatcher) loop() {
 	defer close(b.done)
+	var next *embedJob // held back from the last batch: it starts this one
 	for {
-		var batch []*embedJob
-		select {
-		case j := <-b.jobs:
-			batch = append(batch, j)
-		case <-b.quit:
-			return
+		batch := []*embedJob{next}
+		if next == nil {
+			select {
+			case j := <-b.jobs:
+				batch[0] = j
+			case <-b.quit:
+				return
+			}
 		}
-		n := len(batch[0].seqs)
+		next = nil
+		n, t, real := len(batch[0].seqs), longest(batch[0].seqs), tokens(batch[0].seqs)
 	more:
 		for n < embedBatchTexts {
 			select {
 			case j := <-b.jobs:
+				if !joins(n, t, real, j.seqs) {
+					next = j
+					break more
+				}
 				batch = append(batch, j)
-				n += len(j.seqs)
+				n, t, real = n+len(j.seqs), max(t, longest(j.seqs)), real+tokens(j.seqs)
 			default:
 				break more
 			}
 		}
 		b.run(batch)
 	}
+}
+
+// joins reports whether a request of seqs may join a batch of n texts,
+// the longest t tokens, real tokens in all: not past embedBatchTexts texts
+// or embedBatchTokens padded tokens, and not padded to more than twice its
+// real tokens.
+func joins(n, t, real int, seqs [][]int) bool {
+	n, t, real = n+len(seqs), max(t, longest(seqs)), real+tokens(seqs)
+	return n <= embedBatchTexts && n*t <= embedBatchTokens && n*t <= 2*real
+}
+
+// longest returns the length of the longest of seqs.
+func longest(seqs [][]int) (t int) {
+	for _, s := range seqs {
+		t = max(t, len(s))
+	}
+	return t
+}
+
+// tokens returns the number of tokens in seqs.
+func tokens(seqs [][]int) (n int) {
+	for _, s := range seqs {
+		n += len(s)
+	}
+	return n
 }
 
 // run encodes the batch's texts together and hands each job its
@@ -105,7 +151,7 @@ func (b *embedBatcher) run(batch []*embedJob) {
 		r := recover()
 		for _, j := range batch {
 			if r != nil && j.out == nil && j.err == nil {
-				j.err = fmt.Errorf("the batch failed: %v", r)
+				j.err = fmt.Errorf("%w: %v", errEmbedFailed, r)
 			}
 			select {
 			case <-j.done:

@@ -47,7 +47,8 @@ const (
 
 // server answers HTTP requests with one loaded model. A GPT's generations
 // are decoded together (generate.Batcher): a decoding step is bound by
-// reading the weights, which one step reads for all of them. Other
+// reading the weights, which one step reads for all of them. A text
+// encoder's embed requests run in batches too (embedBatcher). Other
 // requests compute one at a time: each already uses every core, and the
 // models' caches and arenas are not shared between goroutines.
 type server struct {
@@ -266,6 +267,10 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, ep string) {
 		w.WriteHeader(499)
 	case errors.As(err, &tooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("the request body is over %d bytes", limit))
+	case errors.Is(err, generate.ErrClosed) || errors.Is(err, errEmbedClosed): // stopping, or a batch loop has failed
+		writeError(w, http.StatusServiceUnavailable, err)
+	case errors.Is(err, errEmbedFailed):
+		writeError(w, http.StatusInternalServerError, err)
 	case err != nil:
 		writeError(w, http.StatusBadRequest, err)
 	default:

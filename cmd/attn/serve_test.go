@@ -631,9 +631,12 @@ func BenchmarkServeEmbed(b *testing.B) {
 					wg.Go(func() {
 						for range 16 {
 							resp, err := http.Post(ts.URL+"/v1/embed", "application/json", strings.NewReader(body))
-							if err != nil || resp.StatusCode != 200 {
+							if err != nil {
 								b.Errorf("POST /v1/embed: %v", err)
 								return
+							}
+							if resp.StatusCode != 200 {
+								b.Errorf("POST /v1/embed: status %d", resp.StatusCode)
 							}
 							io.Copy(io.Discard, resp.Body)
 							resp.Body.Close()
