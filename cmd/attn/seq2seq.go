@@ -159,7 +159,13 @@ func (t *t5Trainer) save(dir string) error {
 	if err := t5.Save(dir, t.m); err != nil {
 		return err
 	}
-	for name, b := range t.files {
+	return writeFiles(dir, t.files)
+}
+
+// writeFiles writes files (name → content) into dir, each atomically: the
+// tokenizer files a fine-tuned model keeps beside its weights.
+func writeFiles(dir string, files map[string][]byte) error {
+	for name, b := range files {
 		if err := atomicfile.Write(filepath.Join(dir, name), b); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}

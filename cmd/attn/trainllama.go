@@ -17,7 +17,6 @@ import (
 
 	"github.com/attn-go/attn/data"
 	"github.com/attn-go/attn/generate"
-	"github.com/attn-go/attn/internal/atomicfile"
 	"github.com/attn-go/attn/model/llama"
 	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/tensor"
@@ -161,12 +160,7 @@ func runTrainLlama(args []string, stdout, stderr io.Writer) error {
 			if err := llama.Save(dir, m); err != nil {
 				return err
 			}
-			for name, b := range extra {
-				if err := atomicfile.Write(filepath.Join(dir, name), b); err != nil {
-					return err
-				}
-			}
-			return nil
+			return writeFiles(dir, extra)
 		}}
 	if err := job.Check(); err != nil {
 		return err

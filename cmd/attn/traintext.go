@@ -20,7 +20,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/attn-go/attn/data"
-	"github.com/attn-go/attn/internal/atomicfile"
 	"github.com/attn-go/attn/model/bert"
 	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/tensor"
@@ -441,12 +440,7 @@ func runTrainText(args []string, stdout, stderr io.Writer) error {
 		if err := bert.Save(dir, m); err != nil {
 			return err
 		}
-		for name, b := range files {
-			if err := atomicfile.Write(filepath.Join(dir, name), b); err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeFiles(dir, files)
 	}}
 	if err := tj.Check(); err != nil {
 		return err
