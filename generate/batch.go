@@ -387,3 +387,23 @@ func (b *Batcher) finish(sq *sequence, err error) {
 	}
 	sq.cache = nil
 }
+
+// WithWindow returns m with its window cut to n positions when n is
+// smaller: a bound on the memory and time one sequence may take (a Llama's
+// window may be 131,072 positions, gigabytes of cache a sequence). A
+// longer context is cut, and slides, as one past the model's own window.
+func WithWindow(m lm.BatchModel, n int) lm.BatchModel {
+	if n <= 0 || n >= m.Window() {
+		return m
+	}
+	return windowed{m, n}
+}
+
+// windowed is WithWindow's model.
+type windowed struct {
+	lm.BatchModel
+	n int
+}
+
+// Window implements lm.Model.
+func (w windowed) Window() int { return w.n }

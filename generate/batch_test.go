@@ -572,3 +572,35 @@ func longPromptRound(b *testing.B, bt *Batcher, long []int) (stall, first time.D
 	wg.Wait()
 	return stall, first
 }
+
+// TestWithWindow: a window cut shorter slides the context at the cut, in
+// Text and in the Batcher alike, and a cut at or past the model's window
+// changes nothing.
+func TestWithWindow(t *testing.T) {
+	m := batchModel(t) // a window of 12
+	if WithWindow(m, 0) != lm.BatchModel(m) || WithWindow(m, 12) != lm.BatchModel(m) {
+		t.Error("a cut at or past the window wraps the model")
+	}
+	cut := WithWindow(m, 6)
+	if cut.Window() != 6 {
+		t.Fatalf("window %d; want 6", cut.Window())
+	}
+	prompt := []int{3, 1, 4, 1, 5, 9, 2, 6, 5, 3} // 10 tokens: the last 6 kept
+	want, err := Text(m, prompt[4:], 20, &Sampler{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Text(cut, prompt, 20, &Sampler{}, nil)
+	if err != nil || len(got) != 20 {
+		t.Fatalf("Text with the window cut: %v, %v", got, err)
+	}
+	// The cut model's first token comes from the last 6 prompt tokens alone.
+	if got[0] != want[0] {
+		t.Errorf("first token %d; from the last 6 tokens alone %d", got[0], want[0])
+	}
+	b := NewBatcher(cut, 4)
+	defer b.Close()
+	if batched, err := b.Generate(context.Background(), prompt, 20, &Sampler{}, nil); err != nil || !slices.Equal(batched, got) {
+		t.Errorf("Batcher with the window cut: %v, %v; Text gives %v", batched, err, got)
+	}
+}

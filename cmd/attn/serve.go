@@ -95,8 +95,9 @@ func (s *server) endpoint() string {
 }
 
 // newServer loads the model in dir; a GPT decodes up to batch generations
-// a step. close stops it.
-func newServer(dir string, batch int) (*server, error) {
+// a step, each keeping at most window positions of context (0: the
+// model's window). close stops it.
+func newServer(dir string, batch, window int) (*server, error) {
 	dir, typ, err := modelOfType(dir, "serve", "gpt2", "llama", "t5", "mt5", "bert", transformer.ModelType, "marian", "vit", "deit")
 	if err != nil {
 		return nil, err
@@ -106,12 +107,12 @@ func newServer(dir string, batch int) (*server, error) {
 	case "gpt2":
 		var m *gpt.Model
 		if m, s.lmTok, err = loadLM(dir, "serve"); err == nil {
-			s.lm, s.batcher = m, generate.NewBatcher(m, batch)
+			s.lm, s.batcher = m, generate.NewBatcher(generate.WithWindow(m, window), batch)
 		}
 	case "llama":
 		var m *llama.Model
 		if m, s.lmTok, err = loadLlama(dir); err == nil {
-			s.lm, s.batcher = m, generate.NewBatcher(m, batch)
+			s.lm, s.batcher = m, generate.NewBatcher(generate.WithWindow(m, window), batch)
 		}
 	case "t5", "mt5":
 		s.t5, err = loadT5(dir)
@@ -151,13 +152,17 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	model := fs.String("model", "", "model folder: a GPT (or a run folder from attn train), a T5, a BERT, a translation model, a Marian or a ViT image classifier folder")
 	addr := fs.String("addr", "localhost:8080", "address to listen on")
 	batch := fs.Int("batch", 8, "a GPT's generations decoded together, one token each a step (up to 8 read each weight once a step)")
+	window := fs.Int("context", 4096, "a GPT's most positions of context a request keeps (a longer prompt keeps its end; 0: the model's window): a bound on each request's memory and time")
 	if err := fs.Parse(args); err != nil {
 		return err // -h: run answers 0
 	}
 	if *batch < 1 {
 		return fmt.Errorf("--batch %d; want at least 1", *batch)
 	}
-	s, err := newServer(*model, *batch)
+	if *window < 0 {
+		return fmt.Errorf("--context %d; want 0 (the model's window) or more", *window)
+	}
+	s, err := newServer(*model, *batch, *window)
 	if err != nil {
 		return err
 	}

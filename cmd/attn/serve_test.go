@@ -11,11 +11,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/attn-go/attn/generate"
 	"github.com/attn-go/attn/model/bert"
 	"github.com/attn-go/attn/model/gpt"
 	"github.com/attn-go/attn/tokenizer"
@@ -39,7 +41,7 @@ func post(t *testing.T, url, body string) (int, map[string]any) {
 
 func serveDir(t *testing.T, dir string) *httptest.Server {
 	t.Helper()
-	s, err := newServer(dir, 8)
+	s, err := newServer(dir, 8, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +255,7 @@ func TestServeStream(t *testing.T) {
 // TestServeClientGone: a request whose client has gone away computes
 // nothing more.
 func TestServeClientGone(t *testing.T) {
-	s, err := newServer(gptFolder(t), 8)
+	s, err := newServer(gptFolder(t), 8, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +311,7 @@ func TestServeT5(t *testing.T) {
 }
 
 func TestServeWrongModel(t *testing.T) {
-	if _, err := newServer(t.TempDir(), 8); err == nil || !strings.Contains(err.Error(), "holds no model") {
+	if _, err := newServer(t.TempDir(), 8, 0); err == nil || !strings.Contains(err.Error(), "holds no model") {
 		t.Errorf("an empty folder: %v", err)
 	}
 }
@@ -503,7 +505,7 @@ func TestGeneratePrompts(t *testing.T) {
 // TestServeMetrics: GET /metrics counts requests by path and status in
 // Prometheus's text format, and the GPT batcher's steps and tokens.
 func TestServeMetrics(t *testing.T) {
-	s, err := newServer(gptFolder(t), 8)
+	s, err := newServer(gptFolder(t), 8, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -616,7 +618,7 @@ func BenchmarkServeEmbed(b *testing.B) {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			defer func(was int) { embedBatchTexts = was }(embedBatchTexts)
 			embedBatchTexts = batch
-			s, err := newServer(dir, 8)
+			s, err := newServer(dir, 8, 0)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -647,5 +649,40 @@ func BenchmarkServeEmbed(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N*8*16)/time.Since(start).Seconds(), "req/s")
 		})
+	}
+}
+
+// TestServeContext: with --context the server keeps at most that many
+// positions of a request's context: a prompt longer than it is answered
+// from its end.
+func TestServeContext(t *testing.T) {
+	dir := gptFolder(t) // a window of 32 characters
+	s, err := newServer(dir, 8, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.handler())
+	defer func() { ts.Close(); s.close() }()
+	prompt := "the cat sat on the mat and the dog"
+	code, v := post(t, ts.URL+"/v1/generate", `{"prompt": "`+prompt+`", "max_new_tokens": 12, "temperature": 0}`)
+	m, tok, err := loadLM(dir, "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := encodePrompt(tok, prompt)
+	out, err := generate.Text(generate.WithWindow(m, 8), ids, 12, &generate.Sampler{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := tok.Decode(out)
+	whole, _ := generate.Text(m, ids, 12, &generate.Sampler{}, nil)
+	if slices.Equal(whole, out) {
+		t.Fatal("the model's own window gives the same text: the test would check nothing")
+	}
+	if code != 200 || v["text"] != want {
+		t.Errorf("status %d, %v; want the text %q a window of 8 gives", code, v, want)
+	}
+	if out, code := attn(t, "serve", "--model", dir, "--context", "-1"); code == 0 || !strings.Contains(out, "--context -1") {
+		t.Errorf("--context -1: exit %d\n%s", code, out)
 	}
 }
