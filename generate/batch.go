@@ -149,11 +149,7 @@ func (b *Batcher) Generate(ctx context.Context, prompt []int, maxNew int, s *Sam
 	if maxNew <= 0 {
 		return nil, nil
 	}
-	window := b.m.Window()
-	if len(prompt) > window {
-		prompt = prompt[len(prompt)-window:]
-	}
-	sq := &sequence{ctx: ctx, tokens: append([]int(nil), prompt...), maxNew: maxNew, s: s, ready: make(chan struct{}, 1)}
+	sq := &sequence{ctx: ctx, tokens: lastOf(b.m, prompt, b.m.Window()), maxNew: maxNew, s: s, ready: make(chan struct{}, 1)}
 	select {
 	case b.join <- sq:
 	case <-ctx.Done():
@@ -279,7 +275,7 @@ func (b *Batcher) loop() {
 		kept = active[:0]
 		for _, sq := range active {
 			if sq.cache.Len() == b.m.Window() {
-				sq.tokens = sq.tokens[len(sq.tokens)-slideTo(b.m.Window()):]
+				sq.tokens = lastOf(b.m, sq.tokens, slideTo(b.m.Window()))
 				sq.cache.Reset()
 				b.waiting = slices.Insert(b.waiting, 0, sq)
 				continue
@@ -407,3 +403,11 @@ type windowed struct {
 
 // Window implements lm.Model.
 func (w windowed) Window() int { return w.n }
+
+// StartToken is the model's own (see starter).
+func (w windowed) StartToken() (int, bool) {
+	if s, ok := w.BatchModel.(starter); ok {
+		return s.StartToken()
+	}
+	return 0, false
+}

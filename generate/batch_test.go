@@ -604,3 +604,41 @@ func TestWithWindow(t *testing.T) {
 		t.Errorf("Batcher with the window cut: %v, %v; Text gives %v", batched, err, got)
 	}
 }
+
+// TestSlideKeepsStart: a context cut to the window, or slid, keeps the
+// model's start token (Llama's <s>) in front when it began with it; Text
+// and the Batcher cut alike.
+func TestSlideKeepsStart(t *testing.T) {
+	m := batchLlama(t)
+	if got := lastOf(m, []int{1, 5, 6, 7, 8}, 3); !slices.Equal(got, []int{6, 7, 8}) {
+		t.Errorf("no start token: %v", got)
+	}
+	m.Cfg.BOS, m.Cfg.HasBOS = 1, true
+	for _, c := range []struct {
+		ctx  []int
+		n    int
+		want []int
+	}{
+		{[]int{1, 5, 6, 7, 8}, 3, []int{1, 7, 8}},
+		{[]int{2, 5, 6, 7, 8}, 3, []int{6, 7, 8}}, // does not start with it
+		{[]int{1, 5, 6}, 3, []int{1, 5, 6}},
+		{[]int{1, 5, 6, 7}, 1, []int{7}},
+	} {
+		if got := lastOf(m, c.ctx, c.n); !slices.Equal(got, c.want) {
+			t.Errorf("lastOf(%v, %d) = %v; want %v", c.ctx, c.n, got, c.want)
+		}
+	}
+	if got := lastOf(WithWindow(m, 6), []int{1, 5, 6, 7, 8}, 3); !slices.Equal(got, []int{1, 7, 8}) {
+		t.Errorf("through WithWindow: %v", got)
+	}
+	prompt := []int{1, 3, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3} // longer than the window of 12
+	want, err := Text(m, prompt, 30, &Sampler{}, nil)               // slides twice or more
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewBatcher(m, 4)
+	defer b.Close()
+	if got, err := b.Generate(context.Background(), prompt, 30, &Sampler{}, nil); err != nil || !slices.Equal(got, want) {
+		t.Errorf("Batcher: %v, %v; Text gives %v", got, err, want)
+	}
+}

@@ -3,6 +3,7 @@ package generate
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/attn-go/attn/model/lm"
 	"github.com/attn-go/attn/tensor"
@@ -25,10 +26,7 @@ func Text(m lm.Model, prompt []int, maxNew int, s *Sampler, emit func(id int) bo
 	}
 	window := m.Window()
 	cache := m.NewSequence()
-	ctx := append([]int(nil), prompt...)
-	if len(ctx) > window {
-		ctx = ctx[len(ctx)-window:]
-	}
+	ctx := lastOf(m, prompt, window)
 	logits, err := prefill(cache, ctx)
 	if err != nil {
 		return nil, err
@@ -45,7 +43,7 @@ func Text(m lm.Model, prompt []int, maxNew int, s *Sampler, emit func(id int) bo
 			break
 		}
 		if cache.Len() == window { // slide: keep the last half as context
-			ctx = ctx[len(ctx)-slideTo(window):]
+			ctx = lastOf(m, ctx, slideTo(window))
 			cache.Reset()
 			logits, err = prefill(cache, ctx)
 		} else {
@@ -76,6 +74,28 @@ func checkPrompt(m lm.Model, prompt []int) error {
 // slideTo is how many positions of context a full window of window
 // positions keeps when it slides: the last half (at least one).
 func slideTo(window int) int { return max(1, window/2) }
+
+// starter is a model whose texts begin with a token it needs to see
+// (Llama's <s>, its bos_token_id).
+type starter interface {
+	StartToken() (int, bool)
+}
+
+// lastOf returns a copy of the last n tokens of ctx (all of them when
+// there are no more): the context kept when a prompt is longer than the
+// window or the window slides. When m has a start token that begins ctx,
+// it is kept in front of the last n−1.
+func lastOf(m lm.Model, ctx []int, n int) []int {
+	if len(ctx) <= n {
+		return slices.Clone(ctx)
+	}
+	if s, ok := m.(starter); ok && n > 1 {
+		if bos, ok := s.StartToken(); ok && ctx[0] == bos {
+			return append([]int{bos}, ctx[len(ctx)-(n-1):]...)
+		}
+	}
+	return slices.Clone(ctx[len(ctx)-n:])
+}
 
 // prefillChunk is the most positions of a prompt run through the model in
 // one pass. The Batcher runs a new caller's prompt a chunk at a time

@@ -42,6 +42,10 @@ type Config struct {
 	Tied bool `json:"tie_word_embeddings"`
 	// EOS lists the tokens that end a text (eos_token_id, one or several).
 	EOS []int `json:"-"`
+	// BOS, when HasBOS, is the token a text starts with (bos_token_id:
+	// Llama's <s>), which a sliding window keeps.
+	BOS    int  `json:"-"`
+	HasBOS bool `json:"-"`
 }
 
 // RopeScaling is config.json's rope_scaling.
@@ -109,6 +113,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("llama: eos_token_id %d is outside the vocabulary [0, %d)", id, c.VocabSize)
 		}
 	}
+	if c.HasBOS && (c.BOS < 0 || c.BOS >= c.VocabSize) {
+		return fmt.Errorf("llama: bos_token_id %d is outside the vocabulary [0, %d)", c.BOS, c.VocabSize)
+	}
 	if s := c.RopeScaling; s != nil {
 		switch {
 		case s.Type != "linear" && s.Type != "llama3":
@@ -160,6 +167,7 @@ type hfConfig struct {
 	ModelType     string          `json:"model_type"`
 	Architectures []string        `json:"architectures,omitempty"`
 	EOSTokenID    json.RawMessage `json:"eos_token_id,omitempty"`
+	BOSTokenID    json.RawMessage `json:"bos_token_id,omitempty"`
 	// Qwen2's sliding-window attention is refused when on for any layer
 	// (layers from max_window_layers on).
 	UseSlidingWindow bool     `json:"use_sliding_window,omitempty"`
@@ -185,13 +193,13 @@ type ropeParameters struct {
 func defaults(typ string) Config {
 	c := Config{
 		Type: typ, VocabSize: 32000, Hidden: 4096, Intermediate: 11008, Layers: 32, Heads: 32, Act: "silu",
-		MaxPositions: 2048, Eps: 1e-6, RopeTheta: 10000, EOS: []int{2},
+		MaxPositions: 2048, Eps: 1e-6, RopeTheta: 10000, EOS: []int{2}, BOS: 1, HasBOS: true,
 	}
 	switch typ {
 	case "qwen2":
-		c.VocabSize, c.Intermediate, c.MaxPositions, c.EOS = 151936, 22016, 32768, nil
+		c.VocabSize, c.Intermediate, c.MaxPositions, c.EOS, c.HasBOS = 151936, 22016, 32768, nil, false
 	case "qwen3":
-		c.VocabSize, c.Intermediate, c.MaxPositions, c.EOS, c.HeadDim = 151936, 22016, 32768, nil, 128
+		c.VocabSize, c.Intermediate, c.MaxPositions, c.EOS, c.HeadDim, c.HasBOS = 151936, 22016, 32768, nil, 128, false
 	}
 	return c
 }
@@ -263,6 +271,16 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		}
 		c.EOS = eos
 	}
+	if len(bytes.TrimSpace(v.BOSTokenID)) > 0 {
+		bos, err := tokenIDs(v.BOSTokenID)
+		if err != nil || len(bos) > 1 {
+			return fmt.Errorf("llama: bos_token_id %s is not an id", v.BOSTokenID)
+		}
+		c.HasBOS = len(bos) == 1
+		if c.HasBOS {
+			c.BOS = bos[0]
+		}
+	}
 	return nil
 }
 
@@ -294,10 +312,14 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	default:
 		eos, _ = json.Marshal(c.EOS)
 	}
+	var bos json.RawMessage = []byte("null")
+	if c.HasBOS {
+		bos, _ = json.Marshal(c.BOS)
+	}
 	p := plain(c)
 	p.HeadDim, p.KVHeads = c.headDim(), c.kvHeads() // HF takes a 0 for the value
 	return json.Marshal(struct {
 		hfConfig
 		plain
-	}{hfConfig{ModelType: c.Type, Architectures: []string{arch}, EOSTokenID: eos}, p})
+	}{hfConfig{ModelType: c.Type, Architectures: []string{arch}, EOSTokenID: eos, BOSTokenID: bos}, p})
 }

@@ -200,6 +200,10 @@ func (m *Model) Window() int { return m.Cfg.MaxPositions }
 // VocabSize returns vocab_size (lm.Model).
 func (m *Model) VocabSize() int { return m.Cfg.VocabSize }
 
+// StartToken returns the token a text starts with (bos_token_id), which a
+// sliding window keeps (see generate.Text).
+func (m *Model) StartToken() (int, bool) { return m.Cfg.BOS, m.Cfg.HasBOS }
+
 // EndsText reports whether id is one of the end-of-text tokens (lm.Model).
 func (m *Model) EndsText(id int) bool { return slices.Contains(m.Cfg.EOS, id) }
 
