@@ -327,16 +327,22 @@ func classifyTexts(m *bert.Model, tok *tokenizer.Pipeline, texts []string, k, fi
 		if err != nil {
 			return nil, err
 		}
-		n := m.Labels()
-		for i := range b {
-			var ls []label
-			for _, s := range m.Cfg.Scores(logits.Data[i*n:(i+1)*n], k) {
-				ls = append(ls, label{m.Cfg.Label(s.ID), s.ID, s.Prob})
-			}
-			out = append(out, ls)
-		}
+		out = append(out, labelsOf(m, logits.Data, b, k)...)
 	}
 	return out, nil
+}
+
+// labelsOf reads b rows of a classifier's logits as the k best labels of
+// each (see Config.Scores).
+func labelsOf(m *bert.Model, logits []float32, b, k int) [][]label {
+	n := m.Labels()
+	out := make([][]label, b)
+	for i := range b {
+		for _, s := range m.Cfg.Scores(logits[i*n:(i+1)*n], k) {
+			out[i] = append(out[i], label{m.Cfg.Label(s.ID), s.ID, s.Prob})
+		}
+	}
+	return out
 }
 
 // runClassifyText classifies the lines of a file (or stdin) with a BERT

@@ -25,7 +25,8 @@ var (
 	errEmbedFailed = errors.New("the batch failed")
 )
 
-// embedBatcher runs a text encoder's embed requests together: while a
+// embedBatcher runs a text encoder's embed requests (or a sequence
+// classifier's classify requests) together: while a
 // batch runs, requests queue, and the next batch takes them in order,
 // encoded as one padded batch and pooled each as its request asks. A
 // request of a sentence or two leaves the encoder's products a few rows,
@@ -44,14 +45,18 @@ type embedBatcher struct {
 	once sync.Once
 }
 
-// embedJob is one request in an embedBatcher.
+// embedJob is one request in an embedBatcher: texts to embed, or (a
+// sequence classifier's) to label.
 type embedJob struct {
-	ctx  context.Context
-	seqs [][]int
-	e    embedding
-	out  [][]float32
-	err  error
-	done chan struct{}
+	ctx    context.Context
+	seqs   [][]int
+	types  [][]int // a classifier's token types (pairs have two segments)
+	e      embedding
+	topK   int
+	out    [][]float32
+	labels [][]label
+	err    error
+	done   chan struct{}
 }
 
 func newEmbedBatcher(m *bert.Model, tok *tokenizer.Pipeline) *embedBatcher {
@@ -74,16 +79,69 @@ func (b *embedBatcher) embed(ctx context.Context, lines []string, e embedding) (
 	if err != nil {
 		return nil, err
 	}
-	j := &embedJob{ctx: ctx, seqs: seqs, e: e, done: make(chan struct{})}
+	var out [][]float32
+	for _, r := range pieces(seqs) {
+		j := &embedJob{ctx: ctx, seqs: seqs[r[0]:r[1]], e: e, done: make(chan struct{})}
+		if err := b.wait(j); err != nil {
+			return nil, err
+		}
+		if j.err != nil {
+			return nil, j.err
+		}
+		out = append(out, j.out...)
+	}
+	return out, nil
+}
+
+// classify returns the k best labels of each text (a tab makes a pair) of
+// a sequence classifier, computed in a batch with other requests' texts.
+func (b *embedBatcher) classify(ctx context.Context, texts []string, k int) ([][]label, error) {
+	seqs, types, err := encodeTexts(b.tok, texts, b.m.Cfg.MaxLen(), 1)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]label
+	for _, r := range pieces(seqs) {
+		j := &embedJob{ctx: ctx, seqs: seqs[r[0]:r[1]], types: types[r[0]:r[1]], topK: k, done: make(chan struct{})}
+		if err := b.wait(j); err != nil {
+			return nil, err
+		}
+		if j.err != nil {
+			return nil, j.err
+		}
+		out = append(out, j.labels...)
+	}
+	return out, nil
+}
+
+// pieces cuts a request's sequences into runs that a batch can take
+// (embedBatchTexts texts, embedBatchTokens padded tokens), in order: a
+// request of 256 long texts runs as several batches rather than one that
+// would hold their activations all at once.
+func pieces(seqs [][]int) [][2]int {
+	var out [][2]int
+	lo, t := 0, 0
+	for i, s := range seqs {
+		if nt := max(t, len(s)); i > lo && (i+1-lo > embedBatchTexts || (i+1-lo)*nt > embedBatchTokens) {
+			out = append(out, [2]int{lo, i})
+			lo, t = i, 0
+		}
+		t = max(t, len(s))
+	}
+	return append(out, [2]int{lo, len(seqs)})
+}
+
+// wait queues j and waits until its batch has run.
+func (b *embedBatcher) wait(j *embedJob) error {
 	select {
 	case b.jobs <- j:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	case <-j.ctx.Done():
+		return j.ctx.Err()
 	case <-b.quit:
-		return nil, errEmbedClosed
+		return errEmbedClosed
 	}
 	<-j.done // at most a batch away
-	return j.out, j.err
+	return nil
 }
 
 func (b *embedBatcher) loop() {
@@ -161,16 +219,31 @@ func (b *embedBatcher) run(batch []*embedJob) {
 		}
 	}()
 	var live []*embedJob
-	var seqs [][]int
+	var seqs, types [][]int
 	for _, j := range batch {
 		if err := j.ctx.Err(); err != nil { // the client has gone
 			j.err = err
 			continue
 		}
 		live = append(live, j)
-		seqs = append(seqs, j.seqs...)
+		seqs, types = append(seqs, j.seqs...), append(types, j.types...)
 	}
 	if len(live) == 0 {
+		return
+	}
+	if b.m.Labels() > 0 { // a sequence classifier: every job is a classify
+		ids, ty, pad, n, t := batchTexts(b.m, seqs, types)
+		logits, err := b.m.Classify(ids, ty, pad, n, t)
+		at, labels := 0, b.m.Labels()
+		for _, j := range live {
+			if err != nil {
+				j.err = err
+				continue
+			}
+			k := len(j.seqs)
+			j.labels = labelsOf(b.m, logits.Data[at*labels:(at+k)*labels], k, j.topK)
+			at += k
+		}
 		return
 	}
 	ids, pad, n, t := bert.Batch(seqs, b.m.Cfg.PadID)

@@ -90,3 +90,30 @@ func TestEmbedJoins(t *testing.T) {
 		}
 	}
 }
+
+// TestPieces: a request is cut into runs of at most embedBatchTexts texts
+// and embedBatchTokens padded tokens, in order, none empty.
+func TestPieces(t *testing.T) {
+	seqs := make([][]int, 150)
+	for i := range seqs {
+		seqs[i] = make([]int, 10+i%7*70) // 10 to 430 tokens
+	}
+	rs := pieces(seqs)
+	at := 0
+	for _, r := range rs {
+		n, longest := r[1]-r[0], 0
+		for _, s := range seqs[r[0]:r[1]] {
+			longest = max(longest, len(s))
+		}
+		if r[0] != at || n < 1 || n > embedBatchTexts || n > 1 && n*longest > embedBatchTokens {
+			t.Fatalf("pieces %v: %v breaks the rules", rs, r)
+		}
+		at = r[1]
+	}
+	if at != len(seqs) {
+		t.Errorf("pieces %v end at %d of %d", rs, at, len(seqs))
+	}
+	if got := pieces(seqs[:3]); len(got) != 1 || got[0] != [2]int{0, 3} {
+		t.Errorf("three short texts: %v", got)
+	}
+}

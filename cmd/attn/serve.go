@@ -66,7 +66,7 @@ type server struct {
 	bert      *bert.Model // bert
 	bertTok   *tokenizer.Pipeline
 	embedding embedding     // a BERT's way of embedding (a sentence-transformers folder's own)
-	embedder  *embedBatcher // a BERT's embed requests, run together
+	embedder  *embedBatcher // a BERT's embed or classify requests, run together
 
 	mt     *mtModel  // attn's own translation models
 	marian *marianMT // marian
@@ -121,7 +121,7 @@ func newServer(dir string, batch, window int) (*server, error) {
 			var st *bert.Sentence
 			st, err = bert.LoadSentence(dir)
 			s.embedding = embeddingOf(s.bert, st)
-			if err == nil && s.bert.Labels() == 0 {
+			if err == nil {
 				s.embedder = newEmbedBatcher(s.bert, s.bertTok)
 			}
 		}
@@ -531,11 +531,7 @@ func (s *server) classify(ctx context.Context, req classifyRequest) (*classifyRe
 		if err := checkInputs(req.Input); err != nil {
 			return nil, err
 		}
-		if err := s.lock(ctx); err != nil {
-			return nil, err
-		}
-		defer s.mu.Unlock()
-		labels, err := classifyTexts(s.bert, s.bertTok, req.Input, req.TopK, 1)
+		labels, err := s.embedder.classify(ctx, req.Input, req.TopK)
 		if err != nil {
 			return nil, err
 		}

@@ -686,3 +686,41 @@ func TestServeContext(t *testing.T) {
 		t.Errorf("--context -1: exit %d\n%s", code, out)
 	}
 }
+
+// TestServeClassifyTogether: concurrent classify requests (a pair among
+// them), run in batches with one another, get the labels each gets alone.
+func TestServeClassifyTogether(t *testing.T) {
+	dir := bertFolderOf(t, "bert-tiny-cls")
+	texts := []string{"paris is the capital of france .", "the capital\tof france", "france", "is the capital", "of paris ."}
+	m, tok, err := loadBERT(dir, "classify")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := serveDir(t, dir)
+	var wg sync.WaitGroup
+	for round := range 3 {
+		for _, text := range texts {
+			wg.Go(func() {
+				want, err := classifyTexts(m, tok, []string{text}, 2, 1)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				body, _ := json.Marshal(map[string]any{"input": []string{text}, "top_k": 2})
+				code, v := post(t, ts.URL+"/v1/classify", string(body))
+				rows, _ := v["labels"].([]any)
+				if code != 200 || len(rows) != 1 {
+					t.Errorf("round %d, %q: status %d, %v", round, text, code, v)
+					return
+				}
+				for i, l := range rows[0].([]any) {
+					got := l.(map[string]any)
+					if got["label"] != want[0][i].Label || math.Abs(got["score"].(float64)-float64(want[0][i].Score)) > 1e-5 {
+						t.Errorf("round %d, %q, label %d: %v together; %+v alone", round, text, i, got, want[0][i])
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+}
