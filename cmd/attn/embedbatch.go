@@ -75,6 +75,9 @@ func (b *embedBatcher) close() {
 // embed returns one embedding per line, computed in a batch with other
 // requests' lines.
 func (b *embedBatcher) embed(ctx context.Context, lines []string, e embedding) ([][]float32, error) {
+	if b.m.Labels() > 0 { // run() classifies every batch of a classifier
+		return nil, errors.New("this model is a sequence classifier: it classifies, it does not embed")
+	}
 	seqs, err := embedSeqs(b.m, b.tok, lines, e)
 	if err != nil {
 		return nil, err
@@ -96,6 +99,9 @@ func (b *embedBatcher) embed(ctx context.Context, lines []string, e embedding) (
 // classify returns the k best labels of each text (a tab makes a pair) of
 // a sequence classifier, computed in a batch with other requests' texts.
 func (b *embedBatcher) classify(ctx context.Context, texts []string, k int) ([][]label, error) {
+	if b.m.Labels() == 0 {
+		return nil, errors.New("this model has no sequence classifier")
+	}
 	seqs, types, err := encodeTexts(b.tok, texts, b.m.Cfg.MaxLen(), 1)
 	if err != nil {
 		return nil, err
@@ -119,6 +125,9 @@ func (b *embedBatcher) classify(ctx context.Context, texts []string, k int) ([][
 // request of 256 long texts runs as several batches rather than one that
 // would hold their activations all at once.
 func pieces(seqs [][]int) [][2]int {
+	if len(seqs) == 0 {
+		return nil
+	}
 	var out [][2]int
 	lo, t := 0, 0
 	for i, s := range seqs {
@@ -208,7 +217,7 @@ func (b *embedBatcher) run(batch []*embedJob) {
 	defer func() {
 		r := recover()
 		for _, j := range batch {
-			if r != nil && j.out == nil && j.err == nil {
+			if r != nil && j.out == nil && j.labels == nil && j.err == nil {
 				j.err = fmt.Errorf("%w: %v", errEmbedFailed, r)
 			}
 			select {

@@ -116,4 +116,7 @@ func TestPieces(t *testing.T) {
 	if got := pieces(seqs[:3]); len(got) != 1 || got[0] != [2]int{0, 3} {
 		t.Errorf("three short texts: %v", got)
 	}
+	if got := pieces(nil); got != nil {
+		t.Errorf("no texts: %v", got)
+	}
 }

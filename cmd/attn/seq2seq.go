@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,7 +166,7 @@ func (t *t5Trainer) save(dir string) error {
 func writeFiles(dir string, files map[string][]byte) error {
 	for name, b := range files {
 		if err := atomicfile.Write(filepath.Join(dir, name), b); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return err // it names the file
 		}
 	}
 	return nil

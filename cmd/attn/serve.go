@@ -152,7 +152,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	model := fs.String("model", "", "model folder: a GPT (or a run folder from attn train), a T5, a BERT, a translation model, a Marian or a ViT image classifier folder")
 	addr := fs.String("addr", "localhost:8080", "address to listen on")
 	batch := fs.Int("batch", 8, "a GPT's generations decoded together, one token each a step (up to 8 read each weight once a step)")
-	window := fs.Int("context", 4096, "a GPT's most positions of context a request keeps (a longer prompt keeps its end; 0: the model's window): a bound on each request's memory and time")
+	window := fs.Int("context", 4096, "a GPT's or Llama's most positions of context a request keeps (a longer prompt keeps its end; 0: the model's window): a bound on each request's memory and time")
 	if err := fs.Parse(args); err != nil {
 		return err // -h: run answers 0
 	}
