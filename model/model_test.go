@@ -64,7 +64,7 @@ func TestLoadErrors(t *testing.T) {
 	hfDir := filepath.Join(golden.Root(t), "testdata", "hf")
 	for _, tc := range []struct{ dir, want string }{
 		{filepath.Join(dir, "absent"), "config.json: no such file"},
-		{write("mistral", `{"model_type": "mistral"}`), `model_type "mistral" is not one attn runs`},
+		{write("gemma", `{"model_type": "gemma"}`), `model_type "gemma" is not one attn runs`},
 		{write("untyped", `{"hidden_size": 8}`), "has no model_type"},
 		{write("broken", `{"model_type": `), "unexpected end of JSON"},
 		{write("gpt2-no-weights", `{"model_type": "gpt2", "vocab_size": 5, "n_positions": 4, "n_embd": 4, "n_layer": 1, "n_head": 1}`), "model.safetensors"},

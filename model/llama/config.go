@@ -12,11 +12,13 @@ import (
 
 // Config holds the hyperparameters of a Llama-family model. Its JSON form
 // is HuggingFace's LlamaConfig or Qwen2Config (config.json of a "llama" or
-// "qwen2" folder; Qwen3Config for "qwen3"), so the names are HF's.
+// "qwen2" folder; Qwen3Config for "qwen3", MistralConfig for "mistral"),
+// so the names are HF's.
 type Config struct {
 	// Type is config.json's model_type: "llama" (Llama 2 and 3, TinyLlama,
 	// SmolLM, …), "qwen2" (biases on the query, key and value
-	// projections) or "qwen3" (an RMSNorm on each query and key head).
+	// projections), "qwen3" (an RMSNorm on each query and key head) or
+	// "mistral" (Llama's layers, attention within a sliding window).
 	Type         string  `json:"-"`
 	VocabSize    int     `json:"vocab_size"`
 	Hidden       int     `json:"hidden_size"`             // C
@@ -40,6 +42,10 @@ type Config struct {
 	// Tied uses the token embeddings as the output layer
 	// (tie_word_embeddings: SmolLM, Llama 3.2 1B, small Qwen2s).
 	Tied bool `json:"tie_word_embeddings"`
+	// SlidingWindow is a Mistral's sliding_window: each position attends to
+	// the last SlidingWindow positions. Contexts are kept within it (see
+	// Model.Window), where the attention is exactly HF's; 0 for none.
+	SlidingWindow int `json:"-"`
 	// EOS lists the tokens that end a text (eos_token_id, one or several).
 	EOS []int `json:"-"`
 	// BOS, when HasBOS, is the token a text starts with (bos_token_id:
@@ -89,8 +95,10 @@ func (c Config) oBias() bool { return c.AttentionBias && c.Type != "qwen2" }
 // Validate reports the first inconsistent setting.
 func (c Config) Validate() error {
 	switch {
-	case c.Type != "llama" && c.Type != "qwen2" && c.Type != "qwen3":
-		return fmt.Errorf("llama: model_type %q is not llama, qwen2 or qwen3", c.Type)
+	case c.Type != "llama" && c.Type != "qwen2" && c.Type != "qwen3" && c.Type != "mistral":
+		return fmt.Errorf("llama: model_type %q is not llama, qwen2, qwen3 or mistral", c.Type)
+	case c.SlidingWindow < 0:
+		return fmt.Errorf("llama: sliding_window %d is negative", c.SlidingWindow)
 	case c.VocabSize <= 0:
 		return fmt.Errorf("llama: vocab_size %d must be positive", c.VocabSize)
 	case c.Hidden <= 0 || c.Heads <= 0 || c.HeadDim == 0 && c.Hidden%c.Heads != 0:
@@ -170,9 +178,10 @@ type hfConfig struct {
 	BOSTokenID    json.RawMessage `json:"bos_token_id,omitempty"`
 	// Qwen2's sliding-window attention is refused when on for any layer
 	// (layers from max_window_layers on).
-	UseSlidingWindow bool     `json:"use_sliding_window,omitempty"`
-	MaxWindowLayers  *int     `json:"max_window_layers,omitempty"`
-	LayerTypes       []string `json:"layer_types,omitempty"` // per layer: "full_attention" or "sliding_attention"
+	UseSlidingWindow bool            `json:"use_sliding_window,omitempty"`
+	MaxWindowLayers  *int            `json:"max_window_layers,omitempty"`
+	LayerTypes       []string        `json:"layer_types,omitempty"`    // per layer: "full_attention" or "sliding_attention"
+	Window           json.RawMessage `json:"sliding_window,omitempty"` // an int, or null for none
 	// PartialRotary < 1 (rotating part of each head) is not built.
 	PartialRotary *float64 `json:"partial_rotary_factor,omitempty"`
 	// RopeParameters is where configs saved by transformers 5 keep
@@ -200,6 +209,8 @@ func defaults(typ string) Config {
 		c.VocabSize, c.Intermediate, c.MaxPositions, c.EOS, c.HasBOS = 151936, 22016, 32768, nil, false
 	case "qwen3":
 		c.VocabSize, c.Intermediate, c.MaxPositions, c.EOS, c.HeadDim, c.HasBOS = 151936, 22016, 32768, nil, 128, false
+	case "mistral":
+		c.Intermediate, c.KVHeads, c.MaxPositions, c.SlidingWindow = 14336, 8, 4096*32, 4096
 	}
 	return c
 }
@@ -214,8 +225,8 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &peek); err != nil {
 		return err
 	}
-	if peek.ModelType != "llama" && peek.ModelType != "qwen2" && peek.ModelType != "qwen3" {
-		return fmt.Errorf("llama: model_type %q is not llama, qwen2 or qwen3", peek.ModelType)
+	if peek.ModelType != "llama" && peek.ModelType != "qwen2" && peek.ModelType != "qwen3" && peek.ModelType != "mistral" {
+		return fmt.Errorf("llama: model_type %q is not llama, qwen2, qwen3 or mistral", peek.ModelType)
 	}
 	type plain Config
 	v := struct {
@@ -261,6 +272,14 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		v.AttentionBias, v.MLPBias = false, false
 	case "qwen3": // Qwen3's MLP has none
 		v.MLPBias = false
+	case "mistral": // Mistral's layers have no biases
+		v.AttentionBias, v.MLPBias = false, false
+		if w := bytes.TrimSpace(v.Window); len(w) > 0 { // missing: MistralConfig's 4096
+			v.SlidingWindow = 0
+			if string(w) != "null" && json.Unmarshal(w, &v.SlidingWindow) != nil {
+				return fmt.Errorf("llama: sliding_window %s is not a number of positions", w)
+			}
+		}
 	}
 	*c = Config(v.plain)
 	c.Type = peek.ModelType
@@ -303,7 +322,7 @@ func tokenIDs(raw json.RawMessage) ([]int, error) {
 // MarshalJSON writes c as HF's LlamaConfig, Qwen2Config or Qwen3Config.
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
-	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}[c.Type]
+	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM"}[c.Type]
 	var eos json.RawMessage = []byte("null")
 	switch len(c.EOS) {
 	case 0:
@@ -318,8 +337,12 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	}
 	p := plain(c)
 	p.HeadDim, p.KVHeads = c.headDim(), c.kvHeads() // HF takes a 0 for the value
+	h := hfConfig{ModelType: c.Type, Architectures: []string{arch}, EOSTokenID: eos, BOSTokenID: bos}
+	if c.SlidingWindow > 0 {
+		h.Window, _ = json.Marshal(c.SlidingWindow)
+	}
 	return json.Marshal(struct {
 		hfConfig
 		plain
-	}{hfConfig{ModelType: c.Type, Architectures: []string{arch}, EOSTokenID: eos, BOSTokenID: bos}, p})
+	}{h, p})
 }

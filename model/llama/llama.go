@@ -1,7 +1,7 @@
 // Package llama runs the Llama family of decoder-only Transformers (Touvron
 // et al. 2023; Llama 2 and 3, TinyLlama, SmolLM; Qwen2, which adds biases
-// to its query, key and value projections, and Qwen3, which normalises
-// each query and key head): token embeddings, N
+// to its query, key and value projections, Qwen3, which normalises each
+// query and key head, and Mistral): token embeddings, N
 // pre-norm blocks of causal self-attention with rotary position embeddings
 // (Su et al. 2021) and grouped-query attention, and a SwiGLU MLP (Shazeer
 // 2020), RMSNorm throughout, and an output layer that may be tied to the
@@ -194,8 +194,15 @@ func (c *Cache) Next(ids []int) (*tensor.Tensor, error) { return c.m.StepLast(c,
 // NewSequence returns an empty cache (lm.Model).
 func (m *Model) NewSequence() lm.Sequence { return m.NewCache() }
 
-// Window returns max_position_embeddings (lm.Model).
-func (m *Model) Window() int { return m.Cfg.MaxPositions }
+// Window returns max_position_embeddings, or a Mistral's sliding_window
+// when smaller: within it every position attends to all the ones before,
+// as HF's sliding-window attention has them do (lm.Model).
+func (m *Model) Window() int {
+	if w := m.Cfg.SlidingWindow; w > 0 && w < m.Cfg.MaxPositions {
+		return w
+	}
+	return m.Cfg.MaxPositions
+}
 
 // VocabSize returns vocab_size (lm.Model).
 func (m *Model) VocabSize() int { return m.Cfg.VocabSize }

@@ -101,7 +101,7 @@ func TestConfigs(t *testing.T) {
 		t.Errorf("qwen2-tiny: %+v", q.Cfg)
 	}
 	for _, tc := range []struct{ json, want string }{
-		{`{"model_type": "mistral"}`, `model_type "mistral" is not llama, qwen2 or qwen3`},
+		{`{"model_type": "gemma"}`, `model_type "gemma" is not llama, qwen2, qwen3 or mistral`},
 		{`{"model_type": "qwen2", "use_sliding_window": true}`, "sliding-window attention in some layers) is not supported"},
 		{`{"model_type": "llama", "partial_rotary_factor": 0.5}`, "partial_rotary_factor 0.5 is not supported"},
 		{`{"model_type": "llama", "eos_token_id": "x"}`, "is not an id or a list of ids"},
@@ -521,5 +521,60 @@ func TestMLPBias(t *testing.T) {
 	nd := m.NoDecay()
 	if !nd[m.Norm.Weight] || !nd[m.Layers[0].MLP.Gate.Bias] || nd[m.Layers[0].Attn.Q.Weight] || nd[m.Embed.Weight] {
 		t.Error("NoDecay: want the norms and biases, not the matrices")
+	}
+}
+
+// TestMistral: a Mistral folder is Llama's layers under another model_type;
+// its window is its sliding_window (null: none), within which the logits
+// are Llama's.
+func TestMistral(t *testing.T) {
+	src := filepath.Join(golden.Root(t), "testdata", "hf", "llama-tiny")
+	dir := t.TempDir()
+	raw, err := os.ReadFile(filepath.Join(src, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	json.Unmarshal(raw, &cfg)
+	cfg["model_type"], cfg["architectures"], cfg["sliding_window"] = "mistral", []string{"MistralForCausalLM"}, 16
+	b, _ := json.Marshal(cfg)
+	os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644)
+	w, _ := os.ReadFile(filepath.Join(src, "model.safetensors"))
+	os.WriteFile(filepath.Join(dir, "model.safetensors"), w, 0o644)
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Cfg.Type != "mistral" || m.Window() != 16 || m.Cfg.SlidingWindow != 16 {
+		t.Fatalf("mistral: type %q, window %d", m.Cfg.Type, m.Window())
+	}
+	f := golden.Open(t, "hf/llama-tiny/reference.safetensors")
+	ids := f.Ints("input.ids")
+	want := f.Tensor("logits")
+	tt, v := want.Shape[1], want.Shape[2]
+	got, err := m.Step(m.NewCache(), ids[:tt])
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.CheckAbs(t, "mistral logits within its window", got.Data, want.Data[:tt*v], 1e-4)
+	for _, c := range []struct {
+		json string
+		win  int
+	}{
+		{`{"model_type": "mistral"}`, 4096},
+		{`{"model_type": "mistral", "sliding_window": null}`, 4096 * 32},
+		{`{"model_type": "mistral", "sliding_window": 512, "attention_bias": true}`, 512},
+	} {
+		var cf Config
+		if err := json.Unmarshal([]byte(c.json), &cf); err != nil || (&Model{Cfg: cf}).Window() != c.win || cf.AttentionBias {
+			t.Errorf("%s: window %d, %+v, %v; want %d", c.json, (&Model{Cfg: cf}).Window(), cf, err, c.win)
+		}
+	}
+	saved := t.TempDir()
+	if err := Save(saved, m); err != nil {
+		t.Fatal(err)
+	}
+	if back, err := Load(saved); err != nil || back.Cfg.SlidingWindow != 16 || back.Cfg.Type != "mistral" {
+		t.Errorf("saved and loaded: %v, %+v", err, back.Cfg)
 	}
 }
