@@ -70,7 +70,7 @@ func measure(reps int, fn func()) (time.Duration, float64) {
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("which benchmark? peak, gemm, attention, train, train-gpt, prompt, decode, load, vit, train-vit, encode, train-bert or train-t5 (attn bench gemm -h for flags)")
+		return errors.New("which benchmark? peak, gemm, attention, train, train-gpt, train-llama, prompt, decode, load, vit, train-vit, encode, train-bert or train-t5 (attn bench gemm -h for flags)")
 	}
 	fs := flag.NewFlagSet("attn bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -80,13 +80,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	m := fs.Int("m", 1024, "gemm: rows of A and C")
 	n := fs.Int("n", 1024, "gemm: columns of B and C")
 	k := fs.Int("k", 1024, "gemm: inner dimension")
-	t := fs.Int("t", 1024, "attention, encode, train-bert: sequence length; train-t5: source and target length; decode: cached tokens")
+	t := fs.Int("t", 1024, "attention, encode, train-bert, train-llama: sequence length; train-t5: source and target length; prompt: its tokens; decode: cached tokens")
 	heads := fs.Int("heads", 8, "attention: heads")
 	dhead := fs.Int("d-head", 64, "attention: width of one head")
-	batch := fs.Int("batch", 1, "attention, vit, train-vit, encode, train-bert, train-t5: batch size; decode: sequences decoded together (as attn serve does)")
+	batch := fs.Int("batch", 1, "attention, vit, train-vit, encode, train-bert, train-t5, train-llama: batch size; decode: sequences decoded together (as attn serve does)")
 	shape := fs.String("shape", "small", "train: nn.Transformer shape, small or base")
 	preset := fs.String("preset", "baby-gpt", "train-gpt, prompt, decode: GPT preset (see attn train), or gpt2 for GPT-2 small's shape (124M, random weights)")
-	modelFlag := fs.String("model", "", "prompt, decode, load: a GPT-2 model folder (instead of --preset)")
+	modelFlag := fs.String("model", "", "prompt, decode, load: a GPT-2 or Llama-family model folder (instead of --preset); train-llama: the Llama folder")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark to this file (read it with go tool pprof)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err // -h: run answers 0
