@@ -21,7 +21,10 @@ func Open(path string) (*Pipeline, error) {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
 	if st.IsDir() {
-		for _, name := range []string{"tokenizer.json", "vocab.json", "vocab.txt"} {
+		if file := filepath.Join(path, "tokenizer.json"); fileExists(file) {
+			return openWithConfig(path, file)
+		}
+		for _, name := range []string{"vocab.json", "vocab.txt"} {
 			if _, err := os.Stat(filepath.Join(path, name)); err == nil {
 				return Open(filepath.Join(path, name))
 			}
@@ -44,6 +47,91 @@ func Open(path string) (*Pipeline, error) {
 		}
 	}
 	return Load(path)
+}
+
+// fileExists reports whether path names a file (or anything) that exists.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// openWithConfig loads the tokenizer.json file of the model folder dir as
+// transformers' BertTokenizerFast and DistilBertTokenizerFast load it: when
+// the folder's tokenizer_config.json names one of them (tokenizer_class, or
+// else config.json's model_type bert or distilbert), its do_lower_case
+// (true when absent), strip_accents and tokenize_chinese_chars (true)
+// replace the file's BertNormalizer settings where they differ. A folder
+// whose tokenizer_config.json says do_lower_case false keeps its case
+// although its tokenizer.json lowercases, as in transformers.
+func openWithConfig(dir, file string) (*Pipeline, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	if b, err = bertOverride(dir, b); err != nil {
+		return nil, fmt.Errorf("tokenizer: %s: %w", file, err)
+	}
+	t, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %s: %w", file, err)
+	}
+	return t, nil
+}
+
+// bertOverride returns the tokenizer.json contents b with its
+// BertNormalizer set as openWithConfig says (b itself when nothing
+// changes).
+func bertOverride(dir string, b []byte) ([]byte, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+	if err != nil {
+		return b, nil // no config: the file as it is
+	}
+	var cfg struct {
+		Class   string `json:"tokenizer_class"`
+		Lower   *bool  `json:"do_lower_case"`
+		Strip   *bool  `json:"strip_accents"`
+		Chinese *bool  `json:"tokenize_chinese_chars"`
+	}
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("tokenizer_config.json: %w", err)
+	}
+	class := strings.TrimSuffix(cfg.Class, "Fast")
+	if class == "" {
+		var mc struct {
+			Type string `json:"model_type"`
+		}
+		if c, err := os.ReadFile(filepath.Join(dir, "config.json")); err == nil && json.Unmarshal(c, &mc) == nil {
+			class = map[string]string{"bert": "BertTokenizer", "distilbert": "DistilBertTokenizer"}[mc.Type]
+		}
+	}
+	if class != "BertTokenizer" && class != "DistilBertTokenizer" {
+		return b, nil
+	}
+	var file map[string]json.RawMessage
+	if err := json.Unmarshal(b, &file); err != nil {
+		return nil, err
+	}
+	var norm map[string]any
+	if json.Unmarshal(file["normalizer"], &norm) != nil || norm["type"] != "BertNormalizer" {
+		return b, nil
+	}
+	want := map[string]any{"lowercase": cfg.Lower == nil || *cfg.Lower, "strip_accents": nil, "handle_chinese_chars": cfg.Chinese == nil || *cfg.Chinese}
+	if cfg.Strip != nil {
+		want["strip_accents"] = *cfg.Strip
+	}
+	changed := false
+	for k, v := range want {
+		if norm[k] != v {
+			norm[k], changed = v, true
+		}
+	}
+	if !changed {
+		return b, nil
+	}
+	if file["normalizer"], err = json.Marshal(norm); err != nil {
+		return nil, err
+	}
+	return json.Marshal(file)
 }
 
 // classicLowercase reads whether a vocab.txt in dir is lowercased, as

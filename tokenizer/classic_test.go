@@ -1,8 +1,10 @@
 package tokenizer
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -67,6 +69,58 @@ func TestEncodeBatch(t *testing.T) {
 		want, _ := tok.Encode(s)
 		if !sameInts(got[i].IDs, want.IDs) {
 			t.Errorf("EncodeBatch[%d] = %v; want %v", i, got[i].IDs, want.IDs)
+		}
+	}
+}
+
+// TestBertConfigOverride: a folder's tokenizer_config.json overrides its
+// tokenizer.json's BertNormalizer as transformers' BertTokenizerFast does
+// (do_lower_case, strip_accents, tokenize_chinese_chars), for the BERT and
+// DistilBERT tokenizer classes only.
+func TestBertConfigOverride(t *testing.T) {
+	file := readTestdata(t, "bert-base-uncased.json") // lowercases
+	var f map[string]any
+	if err := json.Unmarshal(file, &f); err != nil {
+		t.Fatal(err)
+	}
+	f["normalizer"].(map[string]any)["lowercase"] = false
+	f["normalizer"].(map[string]any)["strip_accents"] = false
+	cased, _ := json.Marshal(f)
+	tokens := func(b []byte, files map[string]string) []string {
+		t.Helper()
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "tokenizer.json"), b, 0o644)
+		for name, content := range files {
+			os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)
+		}
+		tok, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := tok.Encode("Héllo Paris")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.Tokens
+	}
+	lower, keep := tokens(file, nil), tokens(cased, nil)
+	if slices.Equal(lower, keep) {
+		t.Fatalf("the cased file tokenizes as the uncased one: %v", lower)
+	}
+	for _, c := range []struct {
+		name  string
+		b     []byte
+		files map[string]string
+		want  []string
+	}{
+		{"do_lower_case false", file, map[string]string{"tokenizer_config.json": `{"tokenizer_class": "BertTokenizer", "do_lower_case": false, "strip_accents": false}`}, keep},
+		{"the class by model_type", file, map[string]string{"tokenizer_config.json": `{"do_lower_case": false, "strip_accents": false}`, "config.json": `{"model_type": "distilbert"}`}, keep},
+		{"do_lower_case absent: true", cased, map[string]string{"tokenizer_config.json": `{"tokenizer_class": "BertTokenizerFast"}`}, lower},
+		{"another class", file, map[string]string{"tokenizer_config.json": `{"tokenizer_class": "RobertaTokenizer", "do_lower_case": false}`}, lower},
+		{"no class, no model_type", file, map[string]string{"tokenizer_config.json": `{"do_lower_case": false}`}, lower},
+	} {
+		if got := tokens(c.b, c.files); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %v; want %v", c.name, got, c.want)
 		}
 	}
 }
