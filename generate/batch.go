@@ -385,7 +385,8 @@ func (b *Batcher) finish(sq *sequence, err error) {
 }
 
 // WithWindow returns m with its window cut to n positions when n is
-// smaller: a bound on the memory and time one sequence may take (a Llama's
+// smaller (m itself when n <= 0 or n >= m.Window()): a bound on the memory
+// and time one sequence may take (a Llama's
 // window may be 131,072 positions, gigabytes of cache a sequence). A
 // longer context is cut, and slides, as one past the model's own window.
 func WithWindow(m lm.BatchModel, n int) lm.BatchModel {

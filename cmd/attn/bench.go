@@ -460,7 +460,11 @@ func benchTrainGPT(name string, p lmPreset, reps int) (benchResult, error) {
 // forward, loss, backward, clipping and AdamW.
 func benchTrainLlama(dir string, batch, t, reps int) (benchResult, error) {
 	if dir == "" {
-		return benchResult{}, errors.New("attn bench train-llama needs --model DIR (a Llama folder)")
+		return benchResult{}, errors.New("train-llama needs --model DIR (a Llama-family folder)")
+	}
+	dir, _, err := modelOfType(dir, "bench train-llama", "llama")
+	if err != nil {
+		return benchResult{}, err
 	}
 	m, err := llama.Load(dir)
 	if err != nil {

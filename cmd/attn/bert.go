@@ -141,7 +141,7 @@ func embedSeqs(m *bert.Model, tok *tokenizer.Pipeline, lines []string, e embeddi
 func runEmbed(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn embed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "BERT model folder (HuggingFace layout: config.json, model.safetensors, vocab.txt or tokenizer.json), or a ViT folder (images as arguments, or their paths on stdin)")
+	model := fs.String("model", "", "a BERT, RoBERTa, XLM-R or DistilBERT folder (HuggingFace layout: config.json, model.safetensors, vocab.txt or tokenizer.json; a sentence-transformers folder's modules too), or a ViT folder (images as arguments, or their paths on stdin)")
 	pooling := fs.String("pooling", "", "cls (first token), mean (over the tokens; a ViT's patches), max or mean_sqrt_len; default: a sentence-transformers folder's own, else mean for a text encoder, cls for a ViT")
 	normalize := fs.Bool("normalize", false, "scale each embedding to unit length (for cosine similarity); default: a sentence-transformers folder's own")
 	batch := fs.Int("batch", 32, "lines encoded together")
@@ -201,7 +201,7 @@ func writeEmbeddings(w *bufio.Writer, vecs [][]float32) error {
 func runFillMask(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn fill-mask", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "BERT model folder with its masked-LM head")
+	model := fs.String("model", "", "a BERT, RoBERTa, XLM-R or DistilBERT folder with its masked-LM head")
 	topK := fs.Int("top-k", 5, "predictions to show per mask")
 	if err := fs.Parse(args); err != nil {
 		return err // -h: run answers 0
@@ -312,8 +312,8 @@ func batchTexts(m *bert.Model, ids, types [][]int) (flat, flatTypes []int, pad [
 
 // classifyTexts returns the k best labels of each text (see Config.Scores),
 // texts longer than the model's positions cut as encodeTexts cuts them,
-// 32 texts at a time (a server's request may hold hundreds); first numbers
-// texts[0] in errors.
+// 32 texts at a time (a file may hold thousands); first numbers texts[0]
+// in errors.
 func classifyTexts(m *bert.Model, tok *tokenizer.Pipeline, texts []string, k, first int) ([][]label, error) {
 	var out [][]label
 	for lo := 0; lo < len(texts); lo += 32 {

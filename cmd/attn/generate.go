@@ -317,7 +317,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	model := fs.String("model", "", "model folder (or a run folder from attn train)")
-	file := fs.String("data", "", "text file to score (a GPT), a folder of labelled images, <label>/<image> (a ViT classifier), or labelled texts, text<TAB>label per line (a BERT classifier)")
+	file := fs.String("data", "", "text file to score (a GPT or a Llama), a folder of labelled images, <label>/<image> (a ViT classifier), or labelled texts, text<TAB>label per line (a BERT classifier)")
 	asJSON := fs.Bool("json", false, `print one JSON line ({"loss":...,"perplexity":...,"tokens":...} for a model; sacreBLEU's fields for --bleu)`)
 	bleu := fs.Bool("bleu", false, "score the translations in the file argument against --ref files: corpus BLEU as sacreBLEU computes it (13a, case-sensitive)")
 	chrf := fs.Bool("chrf", false, "like --bleu, but chrF2")

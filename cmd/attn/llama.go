@@ -11,7 +11,8 @@ import (
 	"github.com/attn-go/attn/tokenizer"
 )
 
-// loadLlama loads a Llama-family folder (llama, qwen2) and its tokenizer.
+// loadLlama loads a Llama-family folder (llama, qwen2, qwen3, mistral) and
+// its tokenizer.
 func loadLlama(dir string) (*llama.Model, tokenizer.Tokenizer, error) {
 	m, err := llama.Load(dir)
 	if err != nil {
@@ -90,7 +91,7 @@ func llamaLoss(m *llama.Model, ids []int) (float64, int, error) {
 	if len(ids) < 2 {
 		return 0, 0, errors.New("the text has fewer than 2 tokens")
 	}
-	window := min(m.Cfg.MaxPositions, llamaEvalWindow)
+	window := min(m.Window(), llamaEvalWindow)
 	v := m.Cfg.VocabSize
 	var sum float64
 	n := 0

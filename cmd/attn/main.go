@@ -25,17 +25,17 @@ type command struct {
 }
 
 var commands = []command{
-	{"train", "train a model (default: a GPT on the embedded Tiny Shakespeare; --data FILE: on your text; --src/--tgt FILE: a translator; --preset classify: a BERT text classifier; --preset digits or images: a ViT; --model DIR: fine-tune a GPT-2, BERT (RoBERTa, DistilBERT), T5 or ViT)", runTrain},
-	{"generate", "continue a prompt with a trained GPT", runGenerate},
+	{"train", "train a model (default: a GPT on the embedded Tiny Shakespeare; --data FILE: on your text; --src/--tgt FILE: a translator; --preset classify: a BERT text classifier; --preset digits or images: a ViT; --model DIR: fine-tune a GPT-2, a Llama (Qwen2, Qwen3, Mistral), a BERT (RoBERTa, DistilBERT), a T5 or a ViT)", runTrain},
+	{"generate", "continue a prompt with a GPT (one trained here, GPT-2, Llama, Qwen2, Qwen3, Mistral) or answer one with a T5", runGenerate},
 	{"translate", "translate lines of a file or stdin with an encoder-decoder (beam search)", runTranslate},
-	{"eval", "loss and perplexity of a GPT on a text file, accuracy of a ViT on an image folder or of a BERT classifier on labelled texts, or BLEU/chrF of translations", runEval},
+	{"eval", "loss and perplexity of a GPT or a Llama on a text file, accuracy of a ViT on an image folder or of a BERT classifier on labelled texts, or BLEU/chrF of translations", runEval},
 	{"embed", "sentence embeddings from a BERT, RoBERTa or DistilBERT folder (a sentence-transformers folder's own pooling; one JSON line per input line), or image embeddings from a ViT", runEmbed},
 	{"fill-mask", "predict the [MASK] (RoBERTa: <mask>) tokens of a sentence with a BERT, RoBERTa or DistilBERT folder", runFillMask},
-	{"classify", "label images (PNG, JPEG, GIF) with a ViT classifier, or lines of text with a BERT classifier", runClassify},
+	{"classify", "label images (PNG, JPEG, GIF) with a ViT classifier, or lines of text with a BERT, RoBERTa or DistilBERT classifier", runClassify},
 	{"tokenize", "text to token ids (or back, --decode) with a tokenizer.json, vocab.txt or vocab.json", runTokenize},
 	{"average", "average the weights of checkpoints (as the paper does with the last 5)", runAverage},
 	{"serve", "serve a model over HTTP: generate (OpenAI's completions too), embed, translate or classify with JSON requests", runServe},
-	{"bench", "measure speed: peak, gemm, attention, train, train-gpt, train-t5, prompt, decode, load, vit, train-vit, encode, train-bert", runBench},
+	{"bench", "measure speed: peak, gemm, attention, train, train-gpt, train-t5, train-llama, prompt, decode, load, vit, train-vit, encode, train-bert", runBench},
 }
 
 func main() {

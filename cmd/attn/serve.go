@@ -48,14 +48,15 @@ const (
 // server answers HTTP requests with one loaded model. A GPT's generations
 // are decoded together (generate.Batcher): a decoding step is bound by
 // reading the weights, which one step reads for all of them. A text
-// encoder's embed requests run in batches too (embedBatcher). Other
+// encoder's embed and classify requests run in batches too (embedBatcher).
+// Other
 // requests compute one at a time: each already uses every core, and the
 // models' caches and arenas are not shared between goroutines.
 type server struct {
 	typ, dir string
 	mu       sync.Mutex
 
-	lm      lm.Model // gpt2, llama, qwen2
+	lm      lm.Model // gpt2, llama, qwen2, qwen3, mistral
 	lmTok   tokenizer.Tokenizer
 	batcher *generate.Batcher
 
@@ -149,9 +150,9 @@ func (s *server) close() {
 func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "model folder: a GPT (or a run folder from attn train), a T5, a BERT, a translation model, a Marian or a ViT image classifier folder")
+	model := fs.String("model", "", "model folder: a GPT (a run folder from attn train, GPT-2, Llama, Qwen2, Qwen3, Mistral), a T5, a BERT, RoBERTa, XLM-R or DistilBERT (a sentence-transformers folder too), a translation model, a Marian or a ViT folder")
 	addr := fs.String("addr", "localhost:8080", "address to listen on")
-	batch := fs.Int("batch", 8, "a GPT's generations decoded together, one token each a step (up to 8 read each weight once a step)")
+	batch := fs.Int("batch", 8, "a GPT's or Llama's generations decoded together, one token each a step (up to 8 read each weight once a step)")
 	window := fs.Int("context", 4096, "a GPT's or Llama's most positions of context a request keeps (a longer prompt keeps its end; 0: the model's window): a bound on each request's memory and time")
 	if err := fs.Parse(args); err != nil {
 		return err // -h: run answers 0

@@ -47,7 +47,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 				typ, _ = model.Type(d)
 			}
 			if typ == transformer.ModelType {
-				return fmt.Errorf("%s is a translation model: attn train --model fine-tunes GPT, BERT, T5 and ViT models (attn train --resume continues the run that made it)", m)
+				return fmt.Errorf("%s is a translation model: attn train --model fine-tunes GPT, Llama, BERT, T5 and ViT models (attn train --resume continues the run that made it)", m)
 			}
 		}
 		_, src := flagValue(args, "src")
@@ -173,7 +173,7 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", tensor.Workers(), "goroutines for the math")
 	sampleLen := fs.Int("sample", 400, "tokens to generate at the end (characters, with a character tokenizer)")
 	dataFile := fs.String("data", "", "train on this UTF-8 text file (.gz read as well) instead of Tiny Shakespeare (its last 10% is the validation text)")
-	from := fs.String("model", "", "fine-tune this GPT model folder (a GPT-2 folder with its tokenizer, or an attn run) instead of training from scratch, with AdamW at --lr 1e-4 decaying to a tenth (a model of a few million parameters takes 1e-3)")
+	from := fs.String("model", "", "fine-tune this GPT model folder (a GPT-2 folder with its tokenizer, or an attn run; a Llama-family folder has its own recipe: attn train --model LLAMA -h) instead of training from scratch, with AdamW at --lr 1e-4 decaying to a tenth (a model of a few million parameters takes 1e-3)")
 	bpe := fs.Int("bpe", 0, "from scratch: learn a byte-level BPE tokenizer of this many tokens from the text (0: one token per character)")
 	// First pass: find the preset and config file; the second pass applies
 	// flags on top of them. The first pass's defaults are the default

@@ -33,12 +33,13 @@ func llamaRecipe() lmPreset {
 	return lmPreset{Data: train.LMData{Context: 256, Batch: 4, EvalBatches: 10, Seed: 1337}, Train: t}
 }
 
-// runTrainLlama fine-tunes a Llama-family folder (llama, qwen2, qwen3) on a
-// text (attn train --model DIR --data FILE), or resumes such a run.
+// runTrainLlama fine-tunes a Llama-family folder (llama, qwen2, qwen3,
+// mistral) on a text (attn train --model DIR --data FILE), or resumes such
+// a run.
 func runTrainLlama(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("attn train", flag.ContinueOnError)
+	fs := flag.NewFlagSet("attn train --model LLAMA-FOLDER --data FILE", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	from := fs.String("model", "", "the Llama-family folder (model_type llama, qwen2 or qwen3) to fine-tune")
+	from := fs.String("model", "", "the Llama-family folder (model_type llama, qwen2, qwen3 or mistral) to fine-tune")
 	dataFile := fs.String("data", "", "fine-tune on this UTF-8 text file (.gz read as well; its last 10% is the validation text) instead of Tiny Shakespeare")
 	out := fs.String("out", "", "run folder: checkpoint, metrics.jsonl, loss plots (default runs/<name of the --data file>-ft)")
 	resume := fs.String("resume", "", "continue the run in this folder from its last checkpoint")
@@ -54,9 +55,9 @@ func runTrainLlama(args []string, stdout, stderr io.Writer) error {
 	}
 	apply()
 	set := setFlags(fs)
-	for _, name := range []string{"layers", "heads", "d-model", "positions", "dropout"} {
+	for _, name := range []string{"layers", "heads", "d-model", "positions", "dropout", "muon-lr", "muon-weight-decay"} {
 		if set[name] {
-			return fmt.Errorf("--%s: a Llama fine-tunes with its own shape and no dropout", name)
+			return fmt.Errorf("--%s: a Llama fine-tunes with its own shape, no dropout and AdamW", name)
 		}
 	}
 	if p.Train.Optimizer != "adamw" {
@@ -103,12 +104,12 @@ func runTrainLlama(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if !set["context"] {
-			p.Data.Context = min(p.Data.Context, m.Cfg.MaxPositions)
+			p.Data.Context = min(p.Data.Context, m.Window())
 		}
 		*from = dir
 	}
-	if p.Data.Context > m.Cfg.MaxPositions {
-		return fmt.Errorf("--context %d exceeds the model's %d positions (max_position_embeddings)", p.Data.Context, m.Cfg.MaxPositions)
+	if p.Data.Context > m.Window() {
+		return fmt.Errorf("--context %d exceeds the model's window of %d positions (max_position_embeddings, or a Mistral's sliding_window)", p.Data.Context, m.Window())
 	}
 	tensor.SetWorkers(*workers)
 	if ckpt == "" {

@@ -332,16 +332,22 @@ func (m *Model) Logits(tp *autograd.Tape, hidden *autograd.Var) (*autograd.Var, 
 
 // noHead is the error of asking for masked-LM logits without a head.
 func (m *Model) noHead() error {
-	if m.Cfg.roberta() {
+	switch {
+	case m.Cfg.roberta():
 		return fmt.Errorf("bert: the model has no masked-LM head (lm_head)")
+	case m.Cfg.distil():
+		return fmt.Errorf("bert: the model has no masked-LM head (vocab_transform, vocab_projector)")
 	}
 	return fmt.Errorf("bert: the model has no masked-LM head (cls.predictions)")
 }
 
 // noClassifier is the error of asking for class logits without a classifier.
 func (m *Model) noClassifier() error {
-	if m.Cfg.roberta() {
+	switch {
+	case m.Cfg.roberta():
 		return fmt.Errorf("bert: the model has no sequence classifier (classifier.dense and classifier.out_proj)")
+	case m.Cfg.distil():
+		return fmt.Errorf("bert: the model has no sequence classifier (pre_classifier and classifier)")
 	}
 	return fmt.Errorf("bert: the model has no sequence classifier (classifier and pooler)")
 }

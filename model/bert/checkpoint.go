@@ -111,7 +111,8 @@ func (m *Model) architecture() string {
 }
 
 // Save writes the model to dir as a HuggingFace folder: config.json
-// (BertConfig) and model.safetensors.
+// (BertConfig, or RobertaConfig, XLMRobertaConfig or DistilBertConfig as
+// Cfg.Type says) and model.safetensors.
 func Save(dir string, m *Model) error {
 	cfg := m.Cfg
 	cfg.arch = m.architecture()

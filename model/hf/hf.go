@@ -242,15 +242,19 @@ func (c *Checkpoint) HasPrefix(prefix string) bool {
 // model whose checkpoints name its layers otherwise than its package does
 // (DistilBERT's, read into bert's layers). Two tensors renamed alike are an
 // error.
+// On an error the checkpoint is left as it was.
 func (c *Checkpoint) Rename(f func(string) string) error {
 	renamed := make(map[string]*Tensor, len(c.tensors))
 	for _, n := range c.Names() {
 		t := c.tensors[n]
-		t.canon = f(n)
-		if old, dup := renamed[t.canon]; dup {
-			return fmt.Errorf("hf: tensors %q (%s) and %q (%s) are both read as %q", old.Name, old.File, t.Name, t.File, t.canon)
+		to := f(n)
+		if old, dup := renamed[to]; dup {
+			return fmt.Errorf("hf: tensors %q (%s) and %q (%s) are both read as %q", old.Name, old.File, t.Name, t.File, to)
 		}
-		renamed[t.canon] = t
+		renamed[to] = t
+	}
+	for to, t := range renamed {
+		t.canon = to
 	}
 	c.tensors = renamed
 	return nil

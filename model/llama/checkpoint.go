@@ -19,8 +19,9 @@ import (
 // frequencies some checkpoints saved as a buffer.
 var ignored = []*regexp.Regexp{regexp.MustCompile(`^layers\.\d+\.self_attn\.rotary_emb\.inv_freq$`)}
 
-// Load reads a HuggingFace Llama or Qwen2 folder: config.json (LlamaConfig,
-// Qwen2Config) and model.safetensors or its shards, in F32, F16, BF16 or
+// Load reads a HuggingFace Llama, Qwen2, Qwen3 or Mistral folder:
+// config.json (LlamaConfig, Qwen2Config, Qwen3Config, MistralConfig) and
+// model.safetensors or its shards, in F32, F16, BF16 or
 // F64, converted once into float32 weights. It accepts LlamaForCausalLM's
 // names ("model." before the base model, lm_head.weight), and a tied
 // output layer stored or not. Missing, unexpected or mis-shaped tensors

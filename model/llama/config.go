@@ -198,7 +198,8 @@ type ropeParameters struct {
 	RopeScaling
 }
 
-// defaults returns LlamaConfig's, Qwen2Config's or Qwen3Config's defaults.
+// defaults returns LlamaConfig's, Qwen2Config's, Qwen3Config's or
+// MistralConfig's defaults.
 func defaults(typ string) Config {
 	c := Config{
 		Type: typ, VocabSize: 32000, Hidden: 4096, Intermediate: 11008, Layers: 32, Heads: 32, Act: "silu",
@@ -215,8 +216,8 @@ func defaults(typ string) Config {
 	return c
 }
 
-// UnmarshalJSON reads HF's LlamaConfig, Qwen2Config or Qwen3Config; a
-// missing key takes
+// UnmarshalJSON reads HF's LlamaConfig, Qwen2Config, Qwen3Config or
+// MistralConfig; a missing key takes
 // the class's default, as HF does, and unknown keys are ignored. Settings
 // that change the computation and are not built (another activation, an
 // unknown rope scaling, Qwen2's sliding window, partial rotary) are errors.
@@ -319,7 +320,8 @@ func tokenIDs(raw json.RawMessage) ([]int, error) {
 	return nil, fmt.Errorf("llama: eos_token_id %s is not an id or a list of ids", raw)
 }
 
-// MarshalJSON writes c as HF's LlamaConfig, Qwen2Config or Qwen3Config.
+// MarshalJSON writes c as HF's LlamaConfig, Qwen2Config, Qwen3Config or
+// MistralConfig.
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
 	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM"}[c.Type]

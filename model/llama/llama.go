@@ -8,7 +8,9 @@
 // embeddings. Parameter names and semantics are HuggingFace's
 // LlamaForCausalLM and Qwen2ForCausalLM (modeling_llama.py,
 // modeling_qwen2.py), so their checkpoints load. It generates with a KV
-// cache (see Cache); it does not train.
+// cache (see Cache) and trains (Forward, Loss). Contexts are at most the
+// model's Window: max_position_embeddings, or a Mistral's sliding_window,
+// within which its sliding-window attention is full causal attention.
 package llama
 
 import (
@@ -288,8 +290,8 @@ func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
 	switch {
 	case t == 0:
 		return nil, fmt.Errorf("llama: no token ids")
-	case c.n+t > m.Cfg.MaxPositions:
-		return nil, fmt.Errorf("llama: %d positions exceed max_position_embeddings %d", c.n+t, m.Cfg.MaxPositions)
+	case c.n+t > m.Window():
+		return nil, fmt.Errorf("llama: %d positions exceed the model's window of %d", c.n+t, m.Window())
 	}
 	for i, id := range ids {
 		if id < 0 || id >= m.Cfg.VocabSize {
@@ -299,7 +301,7 @@ func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
 	cfg := m.Cfg
 	d, kv := cfg.headDim(), cfg.kvHeads()
 	w := kv * d
-	c.grow(c.n+t, w, cfg.MaxPositions)
+	c.grow(c.n+t, w, m.Window())
 	cos, sin := m.rotation(c.n, t)
 	tp := c.arena
 	tp.Reset()
@@ -420,8 +422,8 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 			return nil, fmt.Errorf("llama: cache %d is not a cache of this model", i)
 		case slices.Index(caches, c) != i:
 			return nil, fmt.Errorf("llama: caches %d and %d are the same cache", slices.Index(caches, c), i)
-		case c.n+1 > cfg.MaxPositions:
-			return nil, fmt.Errorf("llama: sequence %d: %d positions exceed max_position_embeddings %d", i, c.n+1, cfg.MaxPositions)
+		case c.n+1 > m.Window():
+			return nil, fmt.Errorf("llama: sequence %d: %d positions exceed the model's window of %d", i, c.n+1, m.Window())
 		case ids[i] < 0 || ids[i] >= cfg.VocabSize:
 			return nil, fmt.Errorf("llama: sequence %d: token id %d is outside the vocabulary [0, %d)", i, ids[i], cfg.VocabSize)
 		}
@@ -430,7 +432,7 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 		copy(sin[i*half:], sn)
 	}
 	for _, c := range caches {
-		c.grow(c.n+1, w, cfg.MaxPositions)
+		c.grow(c.n+1, w, m.Window())
 	}
 	if len(bt.y) < b*qw {
 		bt.q, bt.y = make([]float32, qw), make([]float32, b*qw)

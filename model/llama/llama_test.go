@@ -156,7 +156,7 @@ func TestCacheLimits(t *testing.T) {
 		pieces = append(pieces, l.Data...)
 	}
 	golden.CheckAbs(t, "logits in pieces of 7", pieces, whole.Data, 1e-5)
-	if _, err := m.StepLast(c, []int{5}); err == nil || !strings.Contains(err.Error(), "65 positions exceed max_position_embeddings 64") {
+	if _, err := m.StepLast(c, []int{5}); err == nil || !strings.Contains(err.Error(), "65 positions exceed the model's window of 64") {
 		t.Errorf("past the window: %v", err)
 	}
 	c.Reset()
@@ -557,6 +557,15 @@ func TestMistral(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden.CheckAbs(t, "mistral logits within its window", got.Data, want.Data[:tt*v], 1e-4)
+	// Past the window, the cached and the training passes refuse (HF's
+	// sliding-window attention would attend otherwise).
+	long := make([]int, 17)
+	if _, err := m.Step(m.NewCache(), long); err == nil || !strings.Contains(err.Error(), "17 positions exceed the model's window of 16") {
+		t.Errorf("Step past the window: %v", err)
+	}
+	if _, err := m.Forward(nil, long, 1, 17); err == nil || !strings.Contains(err.Error(), "17 positions exceed the model's window of 16") {
+		t.Errorf("Forward past the window: %v", err)
+	}
 	for _, c := range []struct {
 		json string
 		win  int

@@ -20,8 +20,8 @@ func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, 
 	switch {
 	case b <= 0 || t <= 0 || len(ids) != b*t:
 		return nil, fmt.Errorf("llama: %d token ids are not B=%d × T=%d", len(ids), b, t)
-	case t > cfg.MaxPositions:
-		return nil, fmt.Errorf("llama: %d positions exceed max_position_embeddings %d", t, cfg.MaxPositions)
+	case t > m.Window():
+		return nil, fmt.Errorf("llama: %d positions exceed the model's window of %d", t, m.Window())
 	}
 	for i, id := range ids {
 		if id < 0 || id >= cfg.VocabSize {
