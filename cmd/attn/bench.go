@@ -69,7 +69,11 @@ func measure(reps int, fn func()) (time.Duration, float64) {
 }
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+		if len(args) > 0 {
+			fmt.Fprintln(stderr, "usage: attn bench BENCHMARK [flags]: peak, gemm, attention, train, train-gpt, train-llama, prompt, decode, load, vit, train-vit, encode, train-bert or train-t5 (attn bench gemm -h for flags)")
+			return flag.ErrHelp
+		}
 		return errors.New("which benchmark? peak, gemm, attention, train, train-gpt, train-llama, prompt, decode, load, vit, train-vit, encode, train-bert or train-t5 (attn bench gemm -h for flags)")
 	}
 	fs := flag.NewFlagSet("attn bench "+args[0], flag.ContinueOnError)

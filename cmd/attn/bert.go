@@ -356,7 +356,7 @@ func runClassifyText(dir string, args []string, topK, batch int, asJSON bool, st
 		return err
 	}
 	if m.Labels() == 0 {
-		return fmt.Errorf("%s has no sequence classifier: attn embed and attn fill-mask run it", dir)
+		return fmt.Errorf("%s has no sequence classifier: attn embed runs it (and attn fill-mask, if it has a masked-LM head)", dir)
 	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()

@@ -120,8 +120,14 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *promptFile != "" && (typ == "t5" || typ == "mt5" || *batch < 1) {
-		return fmt.Errorf("--prompts is for GPT-2 and Llama models, with --batch 1 or more (%s model, --batch %d)", typ, *batch)
+	t5 := typ == "t5" || typ == "mt5"
+	switch {
+	case *promptFile != "" && t5:
+		return fmt.Errorf("--prompts is for GPT-2 and Llama models, not a %s model", typ)
+	case *promptFile != "" && *batch < 1:
+		return fmt.Errorf("--batch %d; want 1 or more", *batch)
+	case *beam != 1 && !t5:
+		return fmt.Errorf("--beam is for T5 models; a %s model samples (--temperature, --top-k, --top-p)", typ)
 	}
 	set := setFlags(fs)
 	if *promptFile != "" && (fs.NArg() > 0 || set["prompt"]) {

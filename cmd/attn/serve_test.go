@@ -500,6 +500,12 @@ func TestGeneratePrompts(t *testing.T) {
 	if out, code := attn(t, "generate", "--model", t5Folder(t), "--prompts", file); code == 0 || !strings.Contains(out, "--prompts is for GPT-2 and Llama models") {
 		t.Errorf("--prompts with a T5: exit %d, %s", code, out)
 	}
+	if out, code := attn(t, "generate", "--model", dir, "--prompts", file, "--batch", "0"); code == 0 || !strings.Contains(out, "--batch 0; want 1 or more") {
+		t.Errorf("--prompts --batch 0: exit %d, %s", code, out)
+	}
+	if out, code := attn(t, "generate", "--model", dir, "--beam", "4", "the cat"); code == 0 || !strings.Contains(out, "--beam is for T5 models") {
+		t.Errorf("--beam 4 on a GPT: exit %d, %s", code, out)
+	}
 }
 
 // TestServeMetrics: GET /metrics counts requests by path and status in
