@@ -6,3 +6,5 @@ require (
 	golang.org/x/image v0.48.0
 	golang.org/x/text v0.44.0
 )
+
+require github.com/ardanlabs/jinja v1.8.0

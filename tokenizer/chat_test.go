@@ -1,0 +1,126 @@
+package tokenizer
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestChatTemplateGolden renders the templates of testdata/chat-templates.json
+// (the shapes of ChatML, Llama 3, [INST], Zephyr, Gemma and Qwen3's
+// reasoning formats, and one exercising filters and loop controls) with
+// every conversation there, and compares the text, byte for byte, with
+// Python's Jinja2 set up as transformers' apply_chat_template
+// (tools/golden/jinja_chat.py); a conversation a template refuses must be
+// refused with its message.
+func TestChatTemplateGolden(t *testing.T) {
+	var golden struct {
+		Templates map[string]struct {
+			Special map[string]any
+			Source  string
+		}
+		Conversations map[string][]Message
+		Cases         []struct {
+			Template, Conversation string
+			AddGenerationPrompt    bool `json:"add_generation_prompt"`
+			Text                   *string
+			Error                  string
+		}
+	}
+	b, err := os.ReadFile(filepath.Join("testdata", "chat-templates.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &golden); err != nil {
+		t.Fatal(err)
+	}
+	if len(golden.Cases) < 60 {
+		t.Fatalf("%d cases; the file is damaged", len(golden.Cases))
+	}
+	compiled := map[string]*ChatTemplate{}
+	for name, tmpl := range golden.Templates {
+		cfg := map[string]json.RawMessage{}
+		for k, v := range tmpl.Special {
+			cfg[k], _ = json.Marshal(v)
+		}
+		special, err := specialTokens(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if compiled[name], err = parseChat(tmpl.Source, special, name); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	for _, c := range golden.Cases {
+		got, err := compiled[c.Template].Render(golden.Conversations[c.Conversation], c.AddGenerationPrompt)
+		switch {
+		case c.Text == nil && err == nil:
+			t.Errorf("%s, %s: rendered %q; Jinja2 refused it: %s", c.Template, c.Conversation, got, c.Error)
+		case c.Text == nil && !strings.Contains(err.Error(), c.Error):
+			t.Errorf("%s, %s: error %q; want Jinja2's %q", c.Template, c.Conversation, err, c.Error)
+		case c.Text != nil && err != nil:
+			t.Errorf("%s, %s (generation prompt %v): %v", c.Template, c.Conversation, c.AddGenerationPrompt, err)
+		case c.Text != nil && got != *c.Text:
+			t.Errorf("%s, %s (generation prompt %v):\n got %q\nwant %q", c.Template, c.Conversation, c.AddGenerationPrompt, got, *c.Text)
+		}
+	}
+}
+
+// TestOpenChatTemplate: a folder's chat_template.jinja wins over its
+// tokenizer_config.json; a list of named templates gives "default"; special
+// tokens stored as AddedToken objects are their content; a folder without a
+// template, a list without "default" and a template that does not compile
+// fail by name.
+func TestOpenChatTemplate(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hello := []Message{{Role: "user", Content: "hi"}}
+	render := func() (string, error) {
+		c, err := OpenChatTemplate(dir)
+		if err != nil {
+			return "", err
+		}
+		return c.Render(hello, true)
+	}
+	if _, err := render(); !errors.Is(err, ErrNoChatTemplate) {
+		t.Errorf("an empty folder: %v; want ErrNoChatTemplate", err)
+	}
+	write("tokenizer_config.json", `{"bos_token": {"__type": "AddedToken", "content": "<s>", "lstrip": false}, "eos_token": "</s>", "pad_token": null,
+		"chat_template": "{{ bos_token }}{% for m in messages %}[{{ m.role }}]{{ m.content }}{{ eos_token }}{% endfor %}{% if pad_token is defined %}PAD{% endif %}{% if add_generation_prompt %}[assistant]{% endif %}"}`)
+	if got, err := render(); err != nil || got != "<s>[user]hi</s>[assistant]" {
+		t.Errorf("tokenizer_config.json's template: %q, %v", got, err)
+	}
+	write("tokenizer_config.json", `{"eos_token": "</s>", "chat_template": [{"name": "tool_use", "template": "tools"}, {"name": "default", "template": "{{ messages[0].content }}!"}]}`)
+	if got, err := render(); err != nil || got != "hi!" {
+		t.Errorf("named templates: %q, %v; want the default one", got, err)
+	}
+	write("tokenizer_config.json", `{"chat_template": [{"name": "tool_use", "template": "tools"}]}`)
+	if _, err := render(); err == nil || !strings.Contains(err.Error(), `no template named "default"`) {
+		t.Errorf("no default template: %v", err)
+	}
+	write("chat_template.jinja", "{{ messages|length }} message")
+	if got, err := render(); err != nil || got != "1 message" {
+		t.Errorf("chat_template.jinja: %q, %v; it is preferred", got, err)
+	}
+	write("chat_template.jinja", "{% for m in messages %}unclosed")
+	if _, err := render(); err == nil || !strings.Contains(err.Error(), "chat_template.jinja") {
+		t.Errorf("a template that does not compile: %v; want an error naming the file", err)
+	}
+	os.Remove(filepath.Join(dir, "chat_template.jinja"))
+	write("tokenizer_config.json", `{"bos_token": 3, "chat_template": "x"}`)
+	if _, err := render(); err == nil || !strings.Contains(err.Error(), "bos_token") {
+		t.Errorf("a special token that is a number: %v", err)
+	}
+	write("tokenizer_config.json", `{"chat_template": "{{ raise_exception('no system role') }}"}`)
+	if _, err := render(); err == nil || !strings.Contains(err.Error(), "no system role") {
+		t.Errorf("raise_exception: %v; want its message", err)
+	}
+}

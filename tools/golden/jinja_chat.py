@@ -1,0 +1,252 @@
+"""Renders chat templates with Python's Jinja2, set up as HuggingFace's
+apply_chat_template sets it up, and writes tokenizer/testdata/chat-templates.json
+for tokenizer.ChatTemplate's tests.
+
+The templates are written here in the shapes of the chat formats of widely
+used models (ChatML as Qwen2.5 uses it, Llama 3, Llama 2 and Mistral's
+[INST], Zephyr's tags without whitespace control, Gemma's turns, Qwen3's
+reasoning blocks) so that the Go side meets what those templates use:
+trim_blocks and lstrip_blocks, loop variables, namespace, slicing, string
+methods, filters, tests and raise_exception.
+
+    apt-get install python3-jinja2
+    /usr/bin/python3 tools/golden/jinja_chat.py
+"""
+
+import json
+import pathlib
+
+import jinja2
+import jinja2.ext
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+OUT = pathlib.Path(__file__).resolve().parents[2] / "tokenizer" / "testdata" / "chat-templates.json"
+
+
+def environment():
+    # transformers' _compile_jinja_template (chat_template_utils.py).
+    def raise_exception(message):
+        raise jinja2.exceptions.TemplateError(message)
+
+    def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    return env
+
+
+TEMPLATES = {
+    "chatml": (
+        {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"},
+        """{%- if messages[0]['role'] == 'system' %}
+    {{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}
+{%- else %}
+    {{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}
+{%- endif %}
+{%- for message in messages %}
+    {%- if message.role == "user" or (message.role == "system" and not loop.first) or message.role == "assistant" %}
+        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\\n' }}
+{%- endif %}
+""",
+    ),
+    "llama3": (
+        {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"},
+        """{{- bos_token }}
+{%- if messages[0]['role'] == 'system' %}
+    {%- set system_message = messages[0]['content']|trim %}
+    {%- set messages = messages[1:] %}
+{%- else %}
+    {%- set system_message = "" %}
+{%- endif %}
+{%- if system_message %}
+    {{- "<|start_header_id|>system<|end_header_id|>\\n\\n" + system_message + "<|eot_id|>" }}
+{%- endif %}
+{%- for message in messages %}
+    {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}
+{%- endif %}
+""",
+    ),
+    "inst": (
+        {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"},
+        """{%- if messages[0]['role'] == 'system' %}
+    {%- set system_message = messages[0]['content'] %}
+    {%- set loop_messages = messages[1:] %}
+{%- else %}
+    {%- set loop_messages = messages %}
+{%- endif %}
+{{- bos_token }}
+{%- for message in loop_messages %}
+    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}
+        {{- raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}
+    {%- endif %}
+    {%- if message['role'] == 'user' %}
+        {%- if loop.first and system_message is defined %}
+            {{- ' [INST] ' + system_message + '\\n\\n' + message['content'] + ' [/INST]' }}
+        {%- else %}
+            {{- ' [INST] ' + message['content'] + ' [/INST]' }}
+        {%- endif %}
+    {%- elif message['role'] == 'assistant' %}
+        {{- ' ' + message['content'] + eos_token }}
+    {%- else %}
+        {{- raise_exception('Only user and assistant roles are supported, with the exception of an initial optional system message!') }}
+    {%- endif %}
+{%- endfor %}
+""",
+    ),
+    "zephyr": (
+        {"bos_token": "<s>", "eos_token": "</s>"},
+        """{% for message in messages %}
+{% if message['role'] == 'user' %}
+{{ '<|user|>
+' + message['content'] + eos_token }}
+{% elif message['role'] == 'system' %}
+{{ '<|system|>
+' + message['content'] + eos_token }}
+{% elif message['role'] == 'assistant' %}
+{{ '<|assistant|>
+'  + message['content'] + eos_token }}
+{% endif %}
+{% if loop.last and add_generation_prompt %}
+{{ '<|assistant|>' }}
+{% endif %}
+{% endfor %}""",
+    ),
+    "gemma": (
+        {"bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>", "additional_special_tokens": ["<start_of_turn>", "<end_of_turn>"]},
+        """{{ bos_token }}
+{%- if messages[0]['role'] == 'system' -%}
+    {%- set first_user_prefix = messages[0]['content'] + '\\n\\n' -%}
+    {%- set loop_messages = messages[1:] -%}
+{%- else -%}
+    {%- set first_user_prefix = "" -%}
+    {%- set loop_messages = messages -%}
+{%- endif -%}
+{%- for message in loop_messages -%}
+    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}
+        {{ raise_exception("Conversation roles must alternate user/assistant/user/assistant/...") }}
+    {%- endif -%}
+    {%- set role = "model" if message['role'] == 'assistant' else message['role'] -%}
+    {{ '<start_of_turn>' + role + '\\n' + (first_user_prefix if loop.first else "") }}
+    {{- message['content'] | trim }}
+    {{ '<end_of_turn>\\n' }}
+{%- endfor -%}
+{%- if add_generation_prompt -%}
+    {{ '<start_of_turn>model\\n' }}
+{%- endif -%}
+""",
+    ),
+    "reasoning": (
+        {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"},
+        """{%- if messages[0].role == 'system' %}
+    {{- '<|im_start|>system\\n' + messages[0].content + '<|im_end|>\\n' }}
+{%- endif %}
+{%- set ns = namespace(multi_step_tool=true, last_query_index=messages|length - 1) %}
+{%- for message in messages[::-1] %}
+    {%- set index = (messages|length - 1) - loop.index0 %}
+    {%- if ns.multi_step_tool and message.role == "user" and message.content is string and not(message.content.startswith('<tool_response>') and message.content.endswith('</tool_response>')) %}
+        {%- set ns.multi_step_tool = false %}
+        {%- set ns.last_query_index = index %}
+    {%- endif %}
+{%- endfor %}
+{%- for message in messages %}
+    {%- if message.content is string %}
+        {%- set content = message.content %}
+    {%- else %}
+        {%- set content = '' %}
+    {%- endif %}
+    {%- if (message.role == "user") or (message.role == "system" and not loop.first) %}
+        {{- '<|im_start|>' + message.role + '\\n' + content + '<|im_end|>' + '\\n' }}
+    {%- elif message.role == "assistant" %}
+        {%- set reasoning_content = '' %}
+        {%- if '</think>' in content %}
+            {%- set reasoning_content = content.split('</think>')[0].rstrip('\\n').split('<think>')[-1].lstrip('\\n') %}
+            {%- set content = content.split('</think>')[-1].lstrip('\\n') %}
+        {%- endif %}
+        {%- if loop.index0 > ns.last_query_index %}
+            {%- if loop.last or (not loop.last and reasoning_content) %}
+                {{- '<|im_start|>' + message.role + '\\n<think>\\n' + reasoning_content.strip('\\n') + '\\n</think>\\n\\n' + content.lstrip('\\n') }}
+            {%- else %}
+                {{- '<|im_start|>' + message.role + '\\n' + content }}
+            {%- endif %}
+        {%- else %}
+            {{- '<|im_start|>' + message.role + '\\n' + content }}
+        {%- endif %}
+        {{- '<|im_end|>\\n' }}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\\n' }}
+    {%- if enable_thinking is defined and enable_thinking is false %}
+        {{- '<think>\\n\\n</think>\\n\\n' }}
+    {%- endif %}
+{%- endif %}""",
+    ),
+    "json": (
+        {"bos_token": "<s>", "eos_token": "</s>"},
+        """{%- set roles = {'user': 'USER', 'assistant': 'ASSISTANT', 'system': 'SYSTEM'} %}
+{%- for message in messages %}
+{{ loop.index }}/{{ messages|length }} {{ roles[message.role] }}: {{ message | tojson }} {{ message.content|length }} {{ message.content.lower()|replace('e', 'E') }} {{ message.role.upper() }}
+{%- if loop.index is even %} even{% endif %}
+{% if message.role == 'assistant' and loop.last %}{% break %}{% endif %}
+{%- endfor %}
+{{ messages|map(attribute='role')|join(',') }} {{ (messages|selectattr('role', 'equalto', 'user')|list)|length }} {{ 'x' * 3 }} {{ [1, 2, 3]|sum }}
+{%- if add_generation_prompt %}{{ eos_token ~ '|' }}{% endif %}""",
+    ),
+}
+
+CONVERSATIONS = {
+    "one turn": [{"role": "user", "content": "Hello!"}],
+    "system and turns": [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "What is 2+2?"},
+        {"role": "assistant", "content": "4."},
+        {"role": "user", "content": "And 3+3?"},
+    ],
+    "unicode and braces": [
+        {"role": "user", "content": '  Grüße, 世界 — "quotes" \'and\' {{ not a tag }} {% neither %}\n\n'},
+        {"role": "assistant", "content": "Tab\there; a backslash \\ and émoji 🙂."},
+    ],
+    "two users": [{"role": "user", "content": "first"}, {"role": "user", "content": "second"}],
+    "reasoning": [
+        {"role": "user", "content": "Why?"},
+        {"role": "assistant", "content": "<think>\nBecause I thought.\n</think>\n\nBecause."},
+        {"role": "user", "content": "Sure?"},
+        {"role": "assistant", "content": "<think>\nYes.\n</think>\n\nYes."},
+    ],
+}
+
+
+def main():
+    env = environment()
+    cases = []
+    for name, (special, src) in TEMPLATES.items():
+        tmpl = env.from_string(src)
+        for conv, msgs in CONVERSATIONS.items():
+            for gen in (False, True):
+                case = {"template": name, "conversation": conv, "add_generation_prompt": gen}
+                try:
+                    case["text"] = tmpl.render(messages=msgs, add_generation_prompt=gen, **special)
+                except jinja2.exceptions.TemplateError as e:
+                    case["error"] = str(e)
+                cases.append(case)
+    out = {
+        "source": "tools/golden/jinja_chat.py, Python Jinja2 " + jinja2.__version__ + " set up as transformers' apply_chat_template",
+        "templates": {k: {"special": s, "source": t} for k, (s, t) in TEMPLATES.items()},
+        "conversations": CONVERSATIONS,
+        "cases": cases,
+    }
+    OUT.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n")
+    print(f"{OUT}: {len(cases)} cases, {sum('error' in c for c in cases)} refused")
+
+
+if __name__ == "__main__":
+    main()
