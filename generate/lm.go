@@ -119,14 +119,15 @@ func chunkAt(done, n int) int {
 	return base
 }
 
-// prefill runs ctx through the empty cache, a chunk at a time, and returns
-// the last position's logits.
+// prefill runs the positions of ctx that the cache does not hold (all of
+// them when it is empty) through it, a chunk at a time, and returns the
+// last position's logits.
 func prefill(cache lm.Sequence, ctx []int) (*tensor.Tensor, error) {
 	var logits *tensor.Tensor
 	for cache.Len() < len(ctx) {
 		done := cache.Len()
 		var err error
-		if logits, err = cache.Next(ctx[done : done+chunkAt(done, len(ctx))]); err != nil {
+		if logits, err = cache.Next(ctx[done:min(len(ctx), done+chunkAt(done, len(ctx)))]); err != nil {
 			return nil, err
 		}
 	}

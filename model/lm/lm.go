@@ -28,6 +28,9 @@ type Sequence interface {
 	Len() int
 	// Reset empties the cache.
 	Reset()
+	// Truncate forgets every position from n on (0 <= n <= Len): a
+	// conversation goes on from the part of its text that did not change.
+	Truncate(n int)
 	// Next runs ids after the positions held (a prompt, or the token just
 	// chosen), appends their keys and values, and returns the logits of the
 	// last of them, [1, V].

@@ -1,0 +1,83 @@
+package generate
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/attn-go/attn/model/gpt"
+	"github.com/attn-go/attn/model/llama"
+	"github.com/attn-go/attn/model/lm"
+	"github.com/attn-go/attn/nn"
+	"github.com/attn-go/attn/tensor"
+)
+
+// TestSessionReusesCache: each turn of a Session gives the tokens Text
+// gives for the whole conversation from an empty cache, while running only
+// the positions that changed: a turn that extends the last one reuses all
+// of it (but the last sampled token, never run), one that rewrites the
+// middle reuses what comes before, and a prompt that fills the context is
+// ErrContextFull.
+func TestSessionReusesCache(t *testing.T) {
+	lw, err := llama.New(llama.Config{Type: "llama", VocabSize: 23, Hidden: 16, Intermediate: 24, Layers: 2, Heads: 4, KVHeads: 2,
+		Act: "silu", MaxPositions: 40, Eps: 1e-6, RopeTheta: 10000}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := gpt.New(gpt.Config{VocabSize: 23, NPositions: 40, NEmbd: 16, NLayer: 2, NHead: 2, Eps: 1e-5}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		m    interface {
+			lm.Model
+			Params() []nn.Param
+		}
+	}{{"llama", lw}, {"gpt", gw}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tensor.NewRNG(6)
+			for _, p := range tc.m.Params() {
+				r.FillNormal(p.Value, 0, 0.5)
+			}
+			s := NewSession(tc.m)
+			greedy := &Sampler{}
+			turn := func(prompt []int, maxNew, reused int) []int {
+				t.Helper()
+				got, err := s.Generate(prompt, maxNew, greedy, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := Text(tc.m, prompt, maxNew, greedy, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("prompt %v: the session generated %v; Text from an empty cache %v", prompt, got, want)
+				}
+				if s.Reused() != reused {
+					t.Errorf("prompt %v: %d positions reused; want %d", prompt, s.Reused(), reused)
+				}
+				return got
+			}
+			p1 := []int{1, 5, 7, 9, 11}
+			out1 := turn(p1, 6, 0)
+			p2 := append(append(slices.Clone(p1), out1...), 3, 4, 5)
+			out2 := turn(p2, 6, len(p1)+len(out1)-1)
+			p3 := append(append(slices.Clone(p2[:3]), 8, 8), out2...)
+			turn(p3, 4, 3)
+			turn(p3[:2], 3, 1) // a shorter prompt: its last position is run again
+			long := make([]int, 40)
+			if _, err := s.Generate(long, 1, greedy, nil); !errors.Is(err, ErrContextFull) {
+				t.Errorf("a 40-token prompt in a 40-token context: %v; want ErrContextFull", err)
+			}
+			turn(p1, 6, 2) // the refused prompt left the cache as it was (holding p3[:2])
+			// Near the end of the context the session stops instead of sliding.
+			near := make([]int, 37)
+			got, err := s.Generate(near, 10, greedy, nil)
+			if err != nil || len(got) != 4 {
+				t.Errorf("37 tokens in a 40-token context, 10 wanted: %v, %v; want 4 tokens", got, err)
+			}
+		})
+	}
+}
