@@ -1,9 +1,19 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
+	"github.com/attn-go/attn/generate"
+	"github.com/attn-go/attn/model/lm"
+	"github.com/attn-go/attn/tensor"
 	"github.com/attn-go/attn/tokenizer"
 )
 
@@ -39,7 +49,264 @@ func encodeChat(tmpl *tokenizer.ChatTemplate, tok tokenizer.Tokenizer, messages 
 		return nil, fmt.Errorf("the conversation: %w", err)
 	}
 	if err := checkLossless(tok, text, enc.IDs); err != nil {
-		return nil, fmt.Errorf("the conversation: %w", err)
+		// A SentencePiece-style tokenizer (Llama 2's) starts each text
+		// between special tokens with a space, which decoding keeps: spaces
+		// aside, the decoded conversation must still be the template's.
+		back, derr := tok.Decode(enc.IDs)
+		if derr != nil {
+			return nil, fmt.Errorf("the conversation: %w", derr)
+		}
+		if r, ok := lostRune(back, text); ok {
+			return nil, fmt.Errorf("the conversation: the tokenizer cannot encode character %q (it is not in the vocabulary)", r)
+		}
 	}
 	return enc.IDs, nil
+}
+
+// chatInput is where attn chat reads its user turns when no file is named
+// (a variable so that tests can type into it).
+var chatInput io.Reader = os.Stdin
+
+func runChat(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("attn chat", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	model := fs.String("model", "", "a chat model's folder (Llama, Qwen2, Qwen3, Mistral; a GPT-2 with a chat template)")
+	system := fs.String("system", "", "a system message to begin the conversation with")
+	maxNew := fs.Int("max-new-tokens", 1024, "tokens per reply at most (a reply also ends at the end of the context)")
+	temp := fs.Float64("temperature", 1, "sampling temperature (0: greedy); default: generation_config.json's")
+	greedy := fs.Bool("greedy", false, "always pick the most likely token (same as --temperature 0)")
+	topK := fs.Int("top-k", 50, "sample among the k most likely tokens (0: all); default: generation_config.json's")
+	topP := fs.Float64("top-p", 1, "sample among the most likely tokens covering this probability; default: generation_config.json's")
+	seed := fs.Uint64("seed", 1, "random seed for sampling")
+	var stops stringList
+	fs.Var(&stops, "stop", "end a reply when this text appears (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: attn chat --model DIR [flags] [FILE|-]\n\nChats with a model through its chat template: each line of FILE (or standard input) is a user's turn, answered before the next is read. On a terminal, /reset starts the conversation again. The oldest turns are dropped when the conversation outgrows the model's context.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return fmt.Errorf("one input file at most, got %d", fs.NArg())
+	}
+	dir, typ, err := modelOfType(*model, "chat", "gpt2", "llama")
+	if err != nil {
+		return err
+	}
+	tmpl, err := openChat(dir)
+	if err != nil {
+		return err
+	}
+	var m lm.BatchModel
+	var tok tokenizer.Tokenizer
+	if typ == "gpt2" {
+		m, tok, err = loadLM(dir, "chat")
+	} else {
+		m, tok, err = loadLlama(dir)
+	}
+	if err != nil {
+		return err
+	}
+	sampling, err := readSampling(dir)
+	if err != nil {
+		return err
+	}
+	set := setFlags(fs)
+	if !set["temperature"] {
+		*temp = sampling.temperature()
+	}
+	if !set["top-k"] {
+		*topK = sampling.TopK
+	}
+	if !set["top-p"] {
+		*topP = sampling.TopP
+	}
+	if *greedy {
+		*temp = 0
+	}
+	if p := sampling.RepetitionPenalty; p != nil && *p != 1 {
+		fmt.Fprintf(stderr, "attn chat: note: generation_config.json's repetition_penalty %v is not applied\n", *p)
+	}
+	sampler := &generate.Sampler{Temperature: *temp, TopK: *topK, TopP: *topP, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(*seed)}
+	if err := sampler.Validate(); err != nil {
+		return err
+	}
+	if *maxNew < 1 {
+		return fmt.Errorf("--max-new-tokens %d; want 1 or more", *maxNew)
+	}
+
+	in := chatInput
+	if path := fs.Arg(0); path != "" && path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	interactive := isTerminal(in)
+	c := &chat{m: m, tok: tok, tmpl: tmpl, session: generate.NewSession(m), sampler: sampler, maxNew: *maxNew, stops: stops}
+	if *system != "" {
+		c.history = []tokenizer.Message{{Role: "system", Content: *system}}
+	}
+	first := len(c.history)
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for line := 1; ; line++ {
+		if interactive {
+			fmt.Fprint(w, "> ")
+			w.Flush()
+		}
+		if !sc.Scan() {
+			break
+		}
+		text := strings.TrimSpace(sc.Text())
+		switch {
+		case text == "":
+			continue
+		case interactive && text == "/reset":
+			c.history = c.history[:first]
+			continue
+		}
+		err := c.reply(text, func(chunk string) {
+			fmt.Fprint(w, chunk)
+			w.Flush()
+		})
+		fmt.Fprintln(w)
+		if interactive {
+			fmt.Fprintln(w)
+		}
+		w.Flush()
+		if err != nil && !interactive {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "attn chat: %v\n", err)
+		}
+	}
+	return sc.Err()
+}
+
+// chat is one conversation of attn chat.
+type chat struct {
+	m       lm.Model
+	tok     tokenizer.Tokenizer
+	tmpl    *tokenizer.ChatTemplate
+	session *generate.Session
+	sampler *generate.Sampler
+	maxNew  int
+	stops   []string
+	history []tokenizer.Message // the system message, if any, then the turns
+}
+
+// reply answers a user's turn, streaming the reply's text to emit, and
+// adds both to the history. When the conversation no longer fits the
+// context, its oldest turns (after the system message) are dropped until
+// it does; a turn that does not fit alone is an error.
+func (c *chat) reply(text string, emit func(string)) error {
+	keep := 0 // the system message stays
+	if len(c.history) > 0 && c.history[0].Role == "system" {
+		keep = 1
+	}
+	msgs := append(c.history, tokenizer.Message{Role: "user", Content: text})
+	var ids []int
+	for {
+		var err error
+		if ids, err = encodeChat(c.tmpl, c.tok, msgs); err != nil {
+			return err
+		}
+		if len(ids) < c.m.Window() {
+			break
+		}
+		if len(msgs) == keep+1 {
+			return fmt.Errorf("the turn is %d tokens with the template (and the system message); the model's context holds %d", len(ids), c.m.Window())
+		}
+		// Drop the oldest turn, and the assistant's answer to it, so that
+		// the conversation still starts with a user's turn.
+		drop := 1
+		if len(msgs) > keep+2 && msgs[keep+1].Role == "assistant" {
+			drop = 2
+		}
+		msgs = append(msgs[:keep:keep], msgs[keep+drop:]...)
+	}
+	var answer strings.Builder
+	_, _, rest, err := sampleText(continuing(c.m, c.tok, ids), c.stops, c.m.EndsText, func(chunk string) {
+		answer.WriteString(chunk)
+		emit(chunk)
+	}, func(each func(int) bool) ([]int, error) { return c.session.Generate(ids, c.maxNew, c.sampler, each) })
+	if err != nil {
+		return err
+	}
+	answer.WriteString(rest)
+	emit(rest)
+	c.history = append(msgs, tokenizer.Message{Role: "assistant", Content: answer.String()})
+	return nil
+}
+
+// sampling is what a generation_config.json says about sampling, with
+// HF's GenerationConfig defaults for what it leaves out: greedy unless
+// do_sample is true.
+type sampling struct {
+	DoSample          bool     `json:"do_sample"`
+	Temperature       *float64 `json:"temperature"`
+	TopK              int      `json:"top_k"`
+	TopP              float64  `json:"top_p"`
+	RepetitionPenalty *float64 `json:"repetition_penalty"`
+}
+
+// temperature is the sampler's temperature: 0 (greedy) without do_sample.
+func (s sampling) temperature() float64 {
+	if !s.DoSample {
+		return 0
+	}
+	if s.Temperature == nil {
+		return 1
+	}
+	return *s.Temperature
+}
+
+// readSampling reads dir's generation_config.json, if it has one.
+func readSampling(dir string) (sampling, error) {
+	s := sampling{TopK: 50, TopP: 1}
+	b, err := os.ReadFile(filepath.Join(dir, "generation_config.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(b, &s)
+	}
+	if err != nil {
+		return s, fmt.Errorf("%s: %w", filepath.Join(dir, "generation_config.json"), err)
+	}
+	return s, nil
+}
+
+// isTerminal reports whether r is a terminal (attn chat then prompts).
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// lostRune returns the first character of text, spaces aside, that back
+// (its decoding) lacks.
+func lostRune(back, text string) (rune, bool) {
+	b := []rune(strings.ReplaceAll(back, " ", ""))
+	i := 0
+	for _, r := range text {
+		if r == ' ' {
+			continue
+		}
+		if i >= len(b) || b[i] != r {
+			return r, true
+		}
+		i++
+	}
+	return 0, false
 }

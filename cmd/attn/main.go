@@ -4,6 +4,7 @@
 //
 //	attn train [flags]      train a model (default: GPT on Tiny Shakespeare)
 //	attn generate [flags]   continue a prompt
+//	attn chat [flags]       chat with a chat model
 //	attn eval [flags]       score a text file
 //	attn serve [flags]      serve a model over HTTP
 //	attn help               list the commands
@@ -27,6 +28,7 @@ type command struct {
 var commands = []command{
 	{"train", "train a model (default: a GPT on the embedded Tiny Shakespeare; --data FILE: on your text; --src/--tgt FILE: a translator; --preset classify: a BERT text classifier; --preset digits or images: a ViT; --model DIR: fine-tune a GPT-2, a Llama (Qwen2, Qwen3, Mistral), a BERT (RoBERTa, DistilBERT), a T5 or a ViT)", runTrain},
 	{"generate", "continue a prompt with a GPT (one trained here, GPT-2, Llama, Qwen2, Qwen3, Mistral) or answer one with a T5", runGenerate},
+	{"chat", "chat with a Llama, Qwen2, Qwen3 or Mistral chat model (its chat template) on a terminal, or answer each line of a file as a user's turn", runChat},
 	{"translate", "translate lines of a file or stdin with an encoder-decoder (beam search)", runTranslate},
 	{"eval", "loss and perplexity of a GPT or a Llama on a text file, accuracy of a ViT on an image folder or of a BERT classifier on labelled texts, or BLEU/chrF of translations", runEval},
 	{"embed", "sentence embeddings from a BERT, RoBERTa or DistilBERT folder (a sentence-transformers folder's own pooling; one JSON line per input line), or image embeddings from a ViT", runEmbed},

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/attn-go/attn/generate"
+	"github.com/attn-go/attn/tokenizer"
+)
+
+// chatTemplate is a ChatML template without newlines (the tiny tokenizer
+// spells lowercase letters and spaces only), with the default system
+// message Qwen2.5's template gives.
+const chatTemplate = `{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system ' + messages[0]['content'] + '<|im_end|>' }}` +
+	`{%- else %}{{- '<|im_start|>system be kind<|im_end|>' }}{%- endif %}` +
+	`{%- for message in messages %}{%- if message.role != 'system' or not loop.first %}` +
+	`{{- '<|im_start|>' + message.role + ' ' + message.content + '<|im_end|>' }}{%- endif %}{%- endfor %}` +
+	`{%- if add_generation_prompt %}{{- '<|im_start|>assistant ' }}{%- endif %}`
+
+// chatFolder is the tiny Llama with a chat model's tokenizer: ids 98 and
+// 99 are the special tokens <|im_start|> and <|im_end|>, the latter the end
+// of text (config.json's eos_token_id), and tokenizer_config.json holds
+// chatTemplate. Its context is 256 positions (RoPE has no table to grow).
+func chatFolder(t *testing.T) (dir string, pieces []string) {
+	t.Helper()
+	dir, pieces = llamaFolder(t, "llama-tiny")
+	edit := func(name string, change func(map[string]any)) {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v map[string]any
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatal(err)
+		}
+		change(v)
+		if b, err = json.Marshal(v); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	}
+	pieces[98], pieces[99] = "<|im_start|>", "<|im_end|>"
+	edit("tokenizer.json", func(tok map[string]any) {
+		model := tok["model"].(map[string]any)
+		vocab := map[string]int{}
+		for i, p := range pieces {
+			vocab[p] = i
+		}
+		model["vocab"] = vocab
+		added := tok["added_tokens"].([]any)
+		for id := 98; id < 100; id++ {
+			added = append(added, map[string]any{"id": id, "content": pieces[id], "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true})
+		}
+		tok["added_tokens"] = added
+	})
+	edit("config.json", func(cfg map[string]any) {
+		cfg["eos_token_id"] = 99 // </s> comes first too often in the random model
+		cfg["max_position_embeddings"] = 256
+	})
+	cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": chatTemplate})
+	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644)
+	return dir, pieces
+}
+
+// chatReply is the greedy reply of the model in dir to a conversation,
+// computed the long way: the template's ids, generate.Text from an empty
+// cache, the text decoded up to the first end-of-text token.
+func chatReply(t *testing.T, dir string, msgs []tokenizer.Message, maxNew int) string {
+	t.Helper()
+	m, tok, err := loadLlama(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := openChat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := encodeChat(tmpl, tok, msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := generate.Text(m, ids, maxNew, &generate.Sampler{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(out); n > 0 && m.EndsText(out[n-1]) {
+		out = out[:n-1]
+	}
+	text, err := continuing(m, tok, ids).Decode(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return text
+}
+
+// TestChat: attn chat answers each line as a user's turn, each reply the
+// model's greedy continuation of the whole conversation so far through its
+// chat template (the earlier replies included, the system message first);
+// the oldest turns make way when the conversation outgrows the context.
+func TestChat(t *testing.T) {
+	dir, _ := chatFolder(t)
+	in := filepath.Join(t.TempDir(), "turns.txt")
+	os.WriteFile(in, []byte("hi there\n\nhow are you\n"), 0o644)
+	out, code := attn(t, "chat", "--model", dir, "--greedy", "--max-new-tokens", "12", "--system", "be brief", in)
+	if code != 0 {
+		t.Fatalf("attn chat: exit %d\n%s", code, out)
+	}
+	replies := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(replies) != 2 {
+		t.Fatalf("attn chat: %d lines for two turns (a blank line is skipped):\n%s", len(replies), out)
+	}
+	conv := []tokenizer.Message{{Role: "system", Content: "be brief"}, {Role: "user", Content: "hi there"}}
+	if want := chatReply(t, dir, conv, 12); replies[0] != want {
+		t.Errorf("first reply %q; want %q", replies[0], want)
+	}
+	conv = append(conv, tokenizer.Message{Role: "assistant", Content: replies[0]}, tokenizer.Message{Role: "user", Content: "how are you"})
+	if want := chatReply(t, dir, conv, 12); replies[1] != want {
+		t.Errorf("second reply %q; want %q (the first turn and its reply in the conversation)", replies[1], want)
+	}
+	t.Logf("replies: %q", replies)
+
+	// Forty turns of about 60 tokens outgrow the 256-token context many
+	// times over; each is still answered.
+	var long strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&long, "turn %c of many words to fill the context of this model\n", 'a'+i%26)
+	}
+	os.WriteFile(in, []byte(long.String()), 0o644)
+	out, code = attn(t, "chat", "--model", dir, "--greedy", "--max-new-tokens", "4", in)
+	if code != 0 || strings.Count(out, "\n") != 40 {
+		t.Errorf("forty long turns: exit %d, %d lines\n%s", code, strings.Count(out, "\n"), out)
+	}
+	os.WriteFile(in, []byte("hi\n"+strings.Repeat("word ", 60)+"\n"), 0o644)
+	if out, code = attn(t, "chat", "--model", dir, in); code == 0 || !strings.Contains(out, "line 2: the turn is") || !strings.Contains(out, "context holds 256") {
+		t.Errorf("a turn longer than the context: exit %d\n%s", code, out)
+	}
+	os.WriteFile(in, []byte("hi, you\n"), 0o644)
+	if out, code = attn(t, "chat", "--model", dir, in); code == 0 || !strings.Contains(out, `cannot encode character ','`) {
+		t.Errorf("a character the tokenizer lacks: exit %d\n%s", code, out)
+	}
+	base, _ := llamaFolder(t, "llama-tiny")
+	if out, code = attn(t, "chat", "--model", base, in); code == 0 || !strings.Contains(out, "has no chat template") {
+		t.Errorf("a base model: exit %d\n%s", code, out)
+	}
+}
+
+// TestChatSampling: without flags attn chat samples as the folder's
+// generation_config.json says (greedy unless do_sample, as HF's generate),
+// and says that a repetition penalty is not applied.
+func TestChatSampling(t *testing.T) {
+	dir, _ := chatFolder(t)
+	in := filepath.Join(t.TempDir(), "turns.txt")
+	os.WriteFile(in, []byte("hi there\n"), 0o644)
+	greedy, code := attn(t, "chat", "--model", dir, "--max-new-tokens", "12", in)
+	if want := chatReply(t, dir, []tokenizer.Message{{Role: "user", Content: "hi there"}}, 12) + "\n"; code != 0 || greedy != want {
+		t.Errorf("no generation_config.json: exit %d, %q; want the greedy reply %q", code, greedy, want)
+	}
+	os.WriteFile(filepath.Join(dir, "generation_config.json"), []byte(`{"do_sample": true, "temperature": 1.5, "top_k": 0, "top_p": 1.0, "repetition_penalty": 1.05}`), 0o644)
+	var differ bool
+	for seed := range 4 {
+		out, code := attn(t, "chat", "--model", dir, "--max-new-tokens", "12", "--seed", fmt.Sprint(seed), in)
+		if code != 0 || !strings.Contains(out, "repetition_penalty 1.05 is not applied") {
+			t.Fatalf("do_sample: exit %d\n%s", code, out)
+		}
+		differ = differ || !strings.HasPrefix(out, greedy)
+	}
+	if !differ {
+		t.Errorf("do_sample with temperature 1.5: four seeds all gave the greedy reply %q", greedy)
+	}
+	if out, code := attn(t, "chat", "--model", dir, "--greedy", "--max-new-tokens", "12", in); code != 0 || !strings.HasPrefix(out, greedy) {
+		t.Errorf("--greedy over do_sample: exit %d, %q; want %q", code, out, greedy)
+	}
+}
