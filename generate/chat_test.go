@@ -81,3 +81,43 @@ func TestSessionReusesCache(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSessionTurn times one turn of a conversation 512 tokens long
+// (its last 64 tokens new) on a SmolLM2-135M-shaped Llama, up to its first
+// new token: through a Session that holds the earlier turns ("reuse"), and
+// from an empty cache as a stateless request is ("fresh").
+//
+//	go test ./generate -run NONE -bench SessionTurn -benchtime 5x
+func BenchmarkSessionTurn(b *testing.B) {
+	m, err := llama.New(llama.Config{Type: "llama", VocabSize: 49152, Hidden: 576, Intermediate: 1536, Layers: 30, Heads: 9, KVHeads: 3,
+		Act: "silu", MaxPositions: 2048, Eps: 1e-5, RopeTheta: 10000, Tied: true}, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := tensor.NewRNG(2)
+	conv := make([]int, 512)
+	for i := range conv {
+		conv[i] = r.Intn(49152)
+	}
+	greedy := &Sampler{}
+	b.Run("reuse", func(b *testing.B) {
+		s := NewSession(m)
+		for b.Loop() {
+			b.StopTimer()
+			if _, err := s.Generate(conv[:448], 1, greedy, nil); err != nil { // the earlier turns
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if _, err := s.Generate(conv, 1, greedy, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("fresh", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Text(m, conv, 1, greedy, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
