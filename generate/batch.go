@@ -36,23 +36,48 @@ type Batcher struct {
 	once sync.Once
 	err  error // why the loop failed, set before quit is closed
 
-	free    []lm.Sequence // caches of finished sequences, reused
-	waiting []*sequence   // sequences whose context is going into their cache, first come first
+	free    []freeCache // caches of finished sequences, reused
+	waiting []*sequence // sequences whose context is going into their cache, first come first
+	reuse   int         // ReusePrefixes' least shared length; 0: off
+	reused  atomic.Int64
 
 	active, steps, tokens atomic.Int64 // for Stats
 }
 
+// freeCache is the cache of a finished sequence and the ids it holds.
+type freeCache struct {
+	cache lm.Sequence
+	held  []int
+}
+
 // BatchStats is what a Batcher has done: the sequences it is decoding now,
-// the decoding steps it has run and the tokens it has generated.
+// the decoding steps it has run, the tokens it has generated and the
+// prompt positions it found in the cache of an earlier sequence
+// (ReusePrefixes) instead of running them.
 type BatchStats struct {
-	Active        int
-	Steps, Tokens int64
+	Active                int
+	Steps, Tokens, Reused int64
 }
 
 // Stats returns the Batcher's counts so far; it may be called from any
 // goroutine (a server's /metrics).
 func (b *Batcher) Stats() BatchStats {
-	return BatchStats{Active: int(b.active.Load()), Steps: b.steps.Load(), Tokens: b.tokens.Load()}
+	return BatchStats{Active: int(b.active.Load()), Steps: b.steps.Load(), Tokens: b.tokens.Load(), Reused: b.reused.Load()}
+}
+
+// BatcherOption changes how a Batcher works.
+type BatcherOption func(*Batcher)
+
+// ReusePrefixes makes a new prompt that begins with at least minShared of
+// the positions an earlier sequence's cache still holds go on from that
+// cache instead of running them again: a chat client sends the whole
+// conversation every turn, and all but the newest turn is in the cache of
+// the last answer. The Batcher keeps the caches of its last finished
+// sequences (as many as it decodes at once) in any case; this only looks
+// them up. The numbers are those of a prompt run in other chunks, equal to
+// Text's to rounding rather than bit for bit.
+func ReusePrefixes(minShared int) BatcherOption {
+	return func(b *Batcher) { b.reuse = max(1, minShared) }
 }
 
 // sequence is one Generate call as the loop sees it.
@@ -107,8 +132,11 @@ func (sq *sequence) take(buf []int) ([]int, bool, error) {
 
 // NewBatcher starts a Batcher that decodes up to maxBatch sequences a step
 // (at least 1); callers beyond that wait for a place. Close stops it.
-func NewBatcher(m lm.BatchModel, maxBatch int) *Batcher {
+func NewBatcher(m lm.BatchModel, maxBatch int, opts ...BatcherOption) *Batcher {
 	b := &Batcher{m: m, max: max(1, maxBatch), join: make(chan *sequence), quit: make(chan struct{}), done: make(chan struct{})}
+	for _, o := range opts {
+		o(b)
+	}
 	go b.loop()
 	return b
 }
@@ -304,15 +332,34 @@ func (b *Batcher) loop() {
 }
 
 // admit gives a new sequence a cache and puts it in the queue of contexts
-// to run.
+// to run: with ReusePrefixes, the free cache sharing the longest start with
+// its context if that is long enough, cut back to what they share (less
+// the last position, whose logits are needed); otherwise the most recently
+// freed cache, emptied, or a new one.
 func (b *Batcher) admit(sq *sequence) {
 	b.active.Add(1) // finish takes it off
-	if n := len(b.free); n > 0 {
-		sq.cache, b.free = b.free[n-1], b.free[:n-1]
-		sq.cache.Reset()
-	} else {
+	n := len(b.free)
+	if n == 0 {
 		sq.cache = b.m.NewSequence()
+		b.waiting = append(b.waiting, sq)
+		return
 	}
+	pick, keep := n-1, 0
+	if b.reuse > 0 {
+		for i, f := range b.free {
+			shared := 0
+			for shared < len(f.held) && shared < len(sq.tokens)-1 && f.held[shared] == sq.tokens[shared] {
+				shared++
+			}
+			if shared >= b.reuse && shared > keep {
+				pick, keep = i, shared
+			}
+		}
+	}
+	sq.cache = b.free[pick].cache
+	b.free = slices.Delete(b.free, pick, pick+1)
+	sq.cache.Truncate(keep)
+	b.reused.Add(int64(keep))
 	b.waiting = append(b.waiting, sq)
 }
 
@@ -340,7 +387,7 @@ func (b *Batcher) prefillNext() *sequence {
 	}
 	sq := b.waiting[0]
 	done := sq.cache.Len()
-	logits, err := sq.cache.Next(sq.tokens[done : done+chunkAt(done, len(sq.tokens))])
+	logits, err := sq.cache.Next(sq.tokens[done:min(len(sq.tokens), done+chunkAt(done, len(sq.tokens)))])
 	if afterChunk != nil {
 		afterChunk(b)
 	}
@@ -374,13 +421,22 @@ func (b *Batcher) dropFailed(active []*sequence) []*sequence {
 }
 
 // finish ends a sequence: its caller gets err after the tokens sent, and
-// its cache goes back to the pool (at most one per place in the batch).
+// its cache goes back to the pool, with the ids it holds (a failed step may
+// have left it holding part of a chunk: it is emptied). The pool keeps one
+// cache per place in the batch, the oldest making way.
 func (b *Batcher) finish(sq *sequence, err error) {
 	b.active.Add(-1) // before the caller can see the end
 	sq.send(0, true, err)
-	if len(b.free) < b.max {
-		b.free = append(b.free, sq.cache)
+	f := freeCache{cache: sq.cache}
+	if sq.failed != nil || err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		f.cache.Reset()
+	} else {
+		f.held = sq.tokens[:f.cache.Len()] // the loop is done with sq.tokens
 	}
+	if len(b.free) == b.max {
+		b.free = slices.Delete(b.free, 0, 1)
+	}
+	b.free = append(b.free, f)
 	sq.cache = nil
 }
 

@@ -1,8 +1,10 @@
 package generate
 
 import (
+	"context"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/attn-go/attn/model/gpt"
@@ -120,4 +122,77 @@ func BenchmarkSessionTurn(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestBatcherReusesPrefixes: with ReusePrefixes, a prompt that begins with
+// what a finished sequence's cache holds (a chat client's next turn) runs
+// only the rest, and gets Text's tokens; one sharing less than the least
+// length starts afresh; concurrent callers continuing each other's
+// conversations all get Text's tokens.
+func TestBatcherReusesPrefixes(t *testing.T) {
+	for _, m := range []lm.BatchModel{sessionLlama(t), batchModel(t)} {
+		b := NewBatcher(m, 3, ReusePrefixes(4))
+		run := func(prompt []int, maxNew int) []int {
+			t.Helper()
+			got, err := b.Generate(context.Background(), prompt, maxNew, &Sampler{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := Text(m, prompt, maxNew, &Sampler{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("prompt %v: the batcher gave %v; Text %v", prompt, got, want)
+			}
+			return got
+		}
+		p1 := []int{1, 5, 7, 9, 11}
+		out1 := run(p1, 5)
+		before := b.Stats().Reused
+		p2 := append(append(slices.Clone(p1), out1...), 3, 4)
+		run(p2, 3)
+		if got, want := b.Stats().Reused-before, int64(len(p1)+len(out1)-1); got != want {
+			t.Errorf("the next turn reused %d positions; want %d", got, want)
+		}
+		before = b.Stats().Reused
+		run([]int{1, 5, 7, 2, 2, 2}, 3) // three shared: fewer than 4
+		if got := b.Stats().Reused - before; got != 0 {
+			t.Errorf("a prompt sharing 3 positions reused %d; want none", got)
+		}
+		// Conversations going on at once, each turn extending the last.
+		var wg sync.WaitGroup
+		for c := range 4 {
+			wg.Go(func() {
+				conv := []int{c + 1, 3, 5, 7, 9}
+				for turn := range 3 {
+					got, err := b.Generate(context.Background(), conv, 3, &Sampler{}, nil)
+					want, _ := Text(m, conv, 3, &Sampler{}, nil)
+					if err != nil || !slices.Equal(got, want) {
+						t.Errorf("conversation %d, turn %d: %v, %v; want %v", c, turn, got, err, want)
+						return
+					}
+					conv = append(append(conv, got...), 4+turn)
+				}
+			})
+		}
+		wg.Wait()
+		b.Close()
+	}
+}
+
+// sessionLlama is a random Llama with a context long enough for several
+// turns.
+func sessionLlama(t *testing.T) *llama.Model {
+	t.Helper()
+	m, err := llama.New(llama.Config{Type: "llama", VocabSize: 23, Hidden: 16, Intermediate: 24, Layers: 2, Heads: 4, KVHeads: 2,
+		Act: "silu", MaxPositions: 64, Eps: 1e-6, RopeTheta: 10000}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := tensor.NewRNG(6)
+	for _, p := range m.Params() {
+		r.FillNormal(p.Value, 0, 0.5)
+	}
+	return m
 }
