@@ -93,7 +93,12 @@ func ParseChatTemplate(src string, special map[string]string) (*ChatTemplate, er
 	return parseChat(src, vars, "chat template")
 }
 
-func parseChat(src string, special map[string]any, where string) (*ChatTemplate, error) {
+func parseChat(src string, special map[string]any, where string) (c *ChatTemplate, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c, err = nil, fmt.Errorf("tokenizer: %s: the template engine failed: %v", where, r)
+		}
+	}()
 	tmpl, err := jinja.Compile(src)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: %w", where, err)
@@ -172,8 +177,19 @@ func (c *ChatTemplate) Render(messages []Message, addGenerationPrompt bool) (str
 	for k, v := range c.special {
 		data[k] = jinja.FromGoValue(v)
 	}
-	text, err := c.tmpl.RenderValues(data)
-	if err != nil {
+	return renderSafely(c.tmpl, data)
+}
+
+// renderSafely renders, turning a panic of the template engine on a
+// template it did not foresee into an error: a model folder's template
+// must not take a server down.
+func renderSafely(t *jinja.Template, data map[string]jinja.Value) (text string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			text, err = "", fmt.Errorf("chat template: the template engine failed: %v", r)
+		}
+	}()
+	if text, err = t.RenderValues(data); err != nil {
 		return "", fmt.Errorf("chat template: %w", err)
 	}
 	return text, nil
