@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,9 +22,10 @@ import (
 // maxChoices bounds the completions of one request (prompts × n).
 const maxChoices = 16
 
-type completionRequest struct {
+// openAIOptions are the request fields that completions and chat
+// completions share.
+type openAIOptions struct {
 	Model       string          `json:"model"` // any: the server runs one model
-	Prompt      json.RawMessage `json:"prompt"`
 	MaxTokens   *int            `json:"max_tokens"`
 	Temperature *float64        `json:"temperature"`
 	TopP        *float64        `json:"top_p"`
@@ -31,16 +33,22 @@ type completionRequest struct {
 	Stream      bool            `json:"stream"`
 	Stop        json.RawMessage `json:"stop"`
 	Seed        *uint64         `json:"seed"`
-	Echo        bool            `json:"echo"`
 	User        string          `json:"user"`
 	// Refused unless absent or neutral.
-	Suffix           *string            `json:"suffix"`
-	Logprobs         *int               `json:"logprobs"`
-	BestOf           *int               `json:"best_of"`
 	PresencePenalty  float64            `json:"presence_penalty"`
 	FrequencyPenalty float64            `json:"frequency_penalty"`
 	LogitBias        map[string]float64 `json:"logit_bias"`
-	StreamOptions    json.RawMessage    `json:"stream_options"`
+}
+
+type completionRequest struct {
+	openAIOptions
+	Prompt json.RawMessage `json:"prompt"`
+	Echo   bool            `json:"echo"`
+	// Refused unless absent or neutral.
+	Suffix        *string         `json:"suffix"`
+	Logprobs      *int            `json:"logprobs"`
+	BestOf        *int            `json:"best_of"`
+	StreamOptions json.RawMessage `json:"stream_options"`
 }
 
 type completionChoice struct {
@@ -77,16 +85,8 @@ func (s *server) completions(w http.ResponseWriter, r *http.Request) {
 		openAIError(w, http.StatusNotFound, fmt.Errorf("/v1/completions is for GPT models; this server runs a %s model: POST %s", s.typ, s.endpoint()))
 		return
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
 	var req completionRequest
-	if err := decodeBody(dec, &req); err != nil {
-		status := http.StatusBadRequest
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			status, err = http.StatusRequestEntityTooLarge, fmt.Errorf("the request body is over %d bytes", maxBody)
-		}
-		openAIError(w, status, err)
+	if !decodeOpenAI(w, r, &req) {
 		return
 	}
 	prompts, gens, err := req.generations()
@@ -109,67 +109,26 @@ func (s *server) completions(w http.ResponseWriter, r *http.Request) {
 		return ""
 	}
 
-	var mu sync.Mutex // one writer at a time on the stream
 	var event func(v any)
+	var chunk func(i int, text string, finish *string)
 	if req.Stream {
-		rc := http.NewResponseController(w)
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.Header().Set("Cache-Control", "no-cache")
-		w.WriteHeader(http.StatusOK)
-		event = func(v any) {
-			mu.Lock()
-			defer mu.Unlock()
-			if s, ok := v.(string); ok {
-				fmt.Fprintf(w, "data: %s\n\n", s)
-			} else {
-				b, _ := json.Marshal(v)
-				fmt.Fprintf(w, "data: %s\n\n", b)
+		event = eventStream(w)
+		chunk = func(i int, text string, finish *string) {
+			c := head
+			c.Choices = []completionChoice{{Text: text, Index: i, FinishReason: finish}}
+			event(c)
+		}
+		for i := range gens {
+			if p := prefix(i); p != "" {
+				chunk(i, p, nil)
 			}
-			rc.Flush()
 		}
 	}
-	chunk := func(i int, text string, finish *string) {
-		c := head
-		c.Choices = []completionChoice{{Text: text, Index: i, FinishReason: finish}}
-		event(c)
-	}
-	results := make([]*generateResponse, len(gens))
-	errs := make([]error, len(gens))
-	var wg sync.WaitGroup
-	for i, g := range gens {
-		wg.Go(func() {
-			var emit func(string)
-			if event != nil {
-				if p := prefix(i); p != "" {
-					chunk(i, p, nil)
-				}
-				emit = func(text string) { chunk(i, text, nil) }
-			}
-			defer func() { // a bug fails the request, not the server
-				if p := recover(); p != nil {
-					errs[i] = fmt.Errorf("generation failed: %v", p)
-				}
-			}()
-			results[i], errs[i] = s.generate(r.Context(), g, emit)
-			if event != nil && errs[i] == nil {
-				chunk(i, "", finishReason(results[i]))
-			}
-		})
-	}
-	wg.Wait()
-	err = errors.Join(errs...)
-	switch {
-	case r.Context().Err() != nil:
-		if event == nil {
-			w.WriteHeader(499)
+	results, err := s.generateChoices(r.Context(), gens, chunk)
+	endChoices(w, r, event, err, func() any {
+		if event != nil {
+			return nil
 		}
-	case event != nil && err != nil:
-		event(map[string]any{"error": map[string]any{"message": err.Error(), "type": "server_error"}})
-	case event != nil:
-		event("[DONE]")
-	case err != nil: // the request was checked: this is the server's failure
-		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": map[string]any{"message": err.Error(), "type": "server_error", "param": nil, "code": nil}})
-	default:
 		resp := head
 		resp.Usage = &completionUsage{}
 		for i, g := range results {
@@ -180,7 +139,98 @@ func (s *server) completions(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		resp.Usage.TotalTokens = resp.Usage.PromptTokens + resp.Usage.CompletionTokens
-		writeJSON(w, http.StatusOK, resp)
+		return resp
+	})
+}
+
+// decodeOpenAI reads an OpenAI request into req, refusing fields it does
+// not know; on an error it answers the request and returns false.
+func decodeOpenAI(w http.ResponseWriter, r *http.Request, req any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := decodeBody(dec, req); err != nil {
+		status := http.StatusBadRequest
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			status, err = http.StatusRequestEntityTooLarge, fmt.Errorf("the request body is over %d bytes", maxBody)
+		}
+		openAIError(w, status, err)
+		return false
+	}
+	return true
+}
+
+// eventStream starts an answer of server-sent events and returns what
+// sends one: a value as JSON, a string ("[DONE]") as it is. The choices'
+// goroutines call it, one at a time.
+func eventStream(w http.ResponseWriter) func(v any) {
+	var mu sync.Mutex
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	return func(v any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if s, ok := v.(string); ok {
+			fmt.Fprintf(w, "data: %s\n\n", s)
+		} else {
+			b, _ := json.Marshal(v)
+			fmt.Fprintf(w, "data: %s\n\n", b)
+		}
+		rc.Flush()
+	}
+}
+
+// generateChoices runs the checked generate requests of one OpenAI request
+// together (the batcher decodes them in the same steps). chunk, if not nil,
+// receives choice i's text as it becomes final, then its finish_reason
+// with no text.
+func (s *server) generateChoices(ctx context.Context, gens []generateRequest, chunk func(i int, text string, finish *string)) ([]*generateResponse, error) {
+	results := make([]*generateResponse, len(gens))
+	errs := make([]error, len(gens))
+	var wg sync.WaitGroup
+	for i, g := range gens {
+		wg.Go(func() {
+			var emit func(string)
+			if chunk != nil {
+				emit = func(text string) { chunk(i, text, nil) }
+			}
+			defer func() { // a bug fails the request, not the server
+				if p := recover(); p != nil {
+					errs[i] = fmt.Errorf("generation failed: %v", p)
+				}
+			}()
+			results[i], errs[i] = s.generate(ctx, g, emit)
+			if chunk != nil && errs[i] == nil {
+				chunk(i, "", finishReason(results[i]))
+			}
+		})
+	}
+	wg.Wait()
+	return results, errors.Join(errs...)
+}
+
+// endChoices ends the answer to a checked request whose choices have been
+// generated (err: the server's failure): with a stream (event), the event
+// answer returns, if not nil, then [DONE]; without, answer's response.
+func endChoices(w http.ResponseWriter, r *http.Request, event func(any), err error, answer func() any) {
+	switch {
+	case r.Context().Err() != nil:
+		if event == nil {
+			w.WriteHeader(499)
+		}
+	case event != nil && err != nil:
+		event(map[string]any{"error": map[string]any{"message": err.Error(), "type": "server_error"}})
+	case event != nil:
+		if v := answer(); v != nil {
+			event(v)
+		}
+		event("[DONE]")
+	case err != nil:
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": map[string]any{"message": err.Error(), "type": "server_error", "param": nil, "code": nil}})
+	default:
+		writeJSON(w, http.StatusOK, answer())
 	}
 }
 
@@ -208,46 +258,20 @@ func (req *completionRequest) generations() ([]string, []generateRequest, error)
 	default:
 		return nil, nil, errors.New(`"prompt" must be a string or a list of strings (token ids are not taken)`)
 	}
-	var stop []string
-	switch {
-	case len(req.Stop) == 0 || string(req.Stop) == "null":
-	case json.Unmarshal(req.Stop, &one) == nil:
-		stop = []string{one}
-	case json.Unmarshal(req.Stop, &stop) == nil:
-	default:
-		return nil, nil, errors.New(`"stop" must be a string or a list of strings`)
-	}
-	n := 1
-	if req.N != nil {
-		n = *req.N
-	}
-	maxTokens, temp, topP := 16, 1.0, 1.0 // OpenAI's defaults
-	if req.MaxTokens != nil {
-		maxTokens = *req.MaxTokens
-	}
-	if req.Temperature != nil {
-		temp = *req.Temperature
-	}
-	if req.TopP != nil {
-		topP = *req.TopP
-	}
-	seed := rand.Uint64()
-	if req.Seed != nil {
-		seed = *req.Seed
-	}
-	switch {
-	case len(prompts) == 0:
+	if len(prompts) == 0 {
 		return nil, nil, errors.New(`"prompt" is an empty list`)
-	case n < 1 || n > maxChoices || len(prompts) > maxChoices/n:
-		return nil, nil, fmt.Errorf(`"n" is %d for %d prompts; want 1 or more, and at most %d completions in all`, n, len(prompts), maxChoices)
-	case len(stop) > 4:
-		return nil, nil, fmt.Errorf(`"stop" has %d strings; want at most 4`, len(stop))
-	case maxTokens < 1 || maxTokens > maxNewTokens:
-		return nil, nil, fmt.Errorf(`"max_tokens" is %d; want 1 to %d`, maxTokens, maxNewTokens)
-	case temp < 0 || temp > 2:
-		return nil, nil, fmt.Errorf(`"temperature" is %v; want 0 to 2`, temp)
-	case !(topP >= 0 && topP <= 1):
-		return nil, nil, fmt.Errorf(`"top_p" is %v; want 0 to 1`, topP)
+	}
+	g, n, err := req.choice(len(prompts))
+	if err != nil {
+		return nil, nil, err
+	}
+	g.MaxNewTokens = 16 // OpenAI's default
+	if req.MaxTokens != nil {
+		g.MaxNewTokens = *req.MaxTokens
+	}
+	switch {
+	case g.MaxNewTokens < 1 || g.MaxNewTokens > maxNewTokens:
+		return nil, nil, fmt.Errorf(`"max_tokens" is %d; want 1 to %d`, g.MaxNewTokens, maxNewTokens)
 	case slices.Contains(prompts, ""):
 		return nil, nil, errors.New(`"prompt" holds an empty text`)
 	case req.Suffix != nil && *req.Suffix != "":
@@ -256,22 +280,70 @@ func (req *completionRequest) generations() ([]string, []generateRequest, error)
 		return nil, nil, errors.New(`"logprobs" is not supported`)
 	case req.BestOf != nil && *req.BestOf != n:
 		return nil, nil, errors.New(`"best_of" is not supported`)
-	case req.PresencePenalty != 0 || req.FrequencyPenalty != 0:
-		return nil, nil, errors.New(`"presence_penalty" and "frequency_penalty" are not supported`)
-	case len(req.LogitBias) > 0:
-		return nil, nil, errors.New(`"logit_bias" is not supported`)
 	case len(req.StreamOptions) > 0 && string(req.StreamOptions) != "null":
 		return nil, nil, errors.New(`"stream_options" is not supported`)
+	}
+	var gens []generateRequest
+	for _, p := range prompts {
+		for range n {
+			g.Prompt = p
+			gens = append(gens, g)
+			g.Seed++
+		}
+	}
+	return prompts, gens, nil
+}
+
+// choice checks the shared fields of a request for prompts prompts and
+// returns how many choices each gets (n) and the generate request of the
+// first, less its prompt and its length: choice c is the same, sampled
+// with seed seed+c.
+func (o *openAIOptions) choice(prompts int) (generateRequest, int, error) {
+	var stop []string
+	var one string
+	switch {
+	case len(o.Stop) == 0 || string(o.Stop) == "null":
+	case json.Unmarshal(o.Stop, &one) == nil:
+		stop = []string{one}
+	case json.Unmarshal(o.Stop, &stop) == nil:
+	default:
+		return generateRequest{}, 0, errors.New(`"stop" must be a string or a list of strings`)
+	}
+	n := 1
+	if o.N != nil {
+		n = *o.N
+	}
+	temp, topP := 1.0, 1.0 // OpenAI's defaults
+	if o.Temperature != nil {
+		temp = *o.Temperature
+	}
+	if o.TopP != nil {
+		topP = *o.TopP
+	}
+	seed := rand.Uint64()
+	if o.Seed != nil {
+		seed = *o.Seed
+	}
+	switch {
+	case n < 1 || n > maxChoices || prompts > maxChoices/n:
+		if prompts == 1 {
+			return generateRequest{}, 0, fmt.Errorf(`"n" is %d; want 1 to %d`, n, maxChoices)
+		}
+		return generateRequest{}, 0, fmt.Errorf(`"n" is %d for %d prompts; want 1 or more, and at most %d completions in all`, n, prompts, maxChoices)
+	case len(stop) > 4:
+		return generateRequest{}, 0, fmt.Errorf(`"stop" has %d strings; want at most 4`, len(stop))
+	case temp < 0 || temp > 2:
+		return generateRequest{}, 0, fmt.Errorf(`"temperature" is %v; want 0 to 2`, temp)
+	case !(topP >= 0 && topP <= 1):
+		return generateRequest{}, 0, fmt.Errorf(`"top_p" is %v; want 0 to 1`, topP)
+	case o.PresencePenalty != 0 || o.FrequencyPenalty != 0:
+		return generateRequest{}, 0, errors.New(`"presence_penalty" and "frequency_penalty" are not supported`)
+	case len(o.LogitBias) > 0:
+		return generateRequest{}, 0, errors.New(`"logit_bias" is not supported`)
 	}
 	topK := 0      // OpenAI has no top-k
 	if topP == 0 { // OpenAI's narrowest nucleus: the most likely token
 		topK = 1
 	}
-	var gens []generateRequest
-	for _, p := range prompts {
-		for range n {
-			gens = append(gens, generateRequest{Prompt: p, MaxNewTokens: maxTokens, Temperature: temp, TopK: topK, TopP: topP, Seed: seed + uint64(len(gens)), Stop: stop, Beam: 1})
-		}
-	}
-	return prompts, gens, nil
+	return generateRequest{Temperature: temp, TopK: topK, TopP: topP, Seed: seed, Stop: stop, Beam: 1}, n, nil
 }

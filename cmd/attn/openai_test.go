@@ -130,12 +130,12 @@ func TestServeCompletions(t *testing.T) {
 // and no two choices share a seed, even without one given.
 func TestCompletionChoices(t *testing.T) {
 	zero, one := 0.0, 1.0
-	req := completionRequest{Prompt: json.RawMessage(`["a", "a"]`), TopP: &zero}
+	req := completionRequest{Prompt: json.RawMessage(`["a", "a"]`), openAIOptions: openAIOptions{TopP: &zero}}
 	_, gens, err := req.generations()
 	if err != nil || len(gens) != 2 || gens[0].TopK != 1 || gens[0].Seed == gens[1].Seed {
 		t.Errorf("top_p 0: %+v, %v; want top-k 1 and two seeds", gens, err)
 	}
-	req = completionRequest{Prompt: json.RawMessage(`"a"`), TopP: &one}
+	req = completionRequest{Prompt: json.RawMessage(`"a"`), openAIOptions: openAIOptions{TopP: &one}}
 	if _, gens, _ := req.generations(); len(gens) != 1 || gens[0].TopK != 0 {
 		t.Errorf("top_p 1: %+v; want no top-k", gens)
 	}

@@ -59,6 +59,9 @@ type server struct {
 	lm      lm.Model // gpt2, llama, qwen2, qwen3, mistral
 	lmTok   tokenizer.Tokenizer
 	batcher *generate.Batcher
+	window  int                     // the most positions a generation keeps: --context, within the model's window
+	chat    *tokenizer.ChatTemplate // nil without one: then chatErr says why
+	chatErr error
 
 	metrics *metrics // for GET /metrics
 
@@ -108,12 +111,12 @@ func newServer(dir string, batch, window int) (*server, error) {
 	case "gpt2":
 		var m *gpt.Model
 		if m, s.lmTok, err = loadLM(dir, "serve"); err == nil {
-			s.lm, s.batcher = m, generate.NewBatcher(generate.WithWindow(m, window), batch)
+			s.serveLM(m, window, batch)
 		}
 	case "llama":
 		var m *llama.Model
 		if m, s.lmTok, err = loadLlama(dir); err == nil {
-			s.lm, s.batcher = m, generate.NewBatcher(generate.WithWindow(m, window), batch)
+			s.serveLM(m, window, batch)
 		}
 	case "t5", "mt5":
 		s.t5, err = loadT5(dir)
@@ -134,6 +137,14 @@ func newServer(dir string, batch, window int) (*server, error) {
 		s.mt, err = loadMT(dir)
 	}
 	return s, err
+}
+
+// serveLM starts the batcher of a language model, and reads its chat
+// template: a folder without one (a base model) still serves completions.
+func (s *server) serveLM(m lm.BatchModel, window, batch int) {
+	bm := generate.WithWindow(m, window)
+	s.lm, s.window, s.batcher = m, bm.Window(), generate.NewBatcher(bm, batch)
+	s.chat, s.chatErr = openChat(s.dir)
 }
 
 // close stops the GPT's batcher and the BERT's embed batcher (when there
@@ -185,6 +196,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		srv.Shutdown(shut) // lets the requests in progress finish
 	}()
 	fmt.Fprintf(stdout, "serving the %s model in %s at http://%s%s\n", s.typ, s.dir, ln.Addr(), s.endpoint())
+	if s.lm != nil && s.chatErr != nil {
+		fmt.Fprintf(stderr, "attn serve: no /v1/chat/completions: %v\n", s.chatErr)
+	}
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -198,7 +212,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 var indexHTML []byte
 
 // handler routes the requests: GET / (a page to try the model), GET
-// /healthz, GET /v1/model, and the POST endpoint of the model's kind.
+// /healthz, GET /v1/model, GET /metrics, the POST endpoint of the model's
+// kind, and OpenAI's completions and chat completions.
 func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -216,6 +231,7 @@ func (s *server) handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"model_type": s.typ, "dir": s.dir, "endpoint": s.endpoint()})
 	})
 	mux.HandleFunc("POST /v1/completions", s.completions)
+	mux.HandleFunc("POST /v1/chat/completions", s.chatCompletions)
 	mux.HandleFunc("GET /metrics", s.serveMetrics)
 	for _, ep := range []string{"/v1/generate", "/v1/embed", "/v1/translate", "/v1/classify"} {
 		mux.HandleFunc("POST "+ep, func(w http.ResponseWriter, r *http.Request) {
@@ -312,6 +328,9 @@ type generateRequest struct {
 	Stop         []string `json:"stop"`
 	Beam         int      `json:"beam"`   // T5 (encoder-decoder) only: beam search width
 	Stream       bool     `json:"stream"` // GPT only: send the text as server-sent events
+	// A GPT's prompt as tokens, when the caller has encoded it (a chat's,
+	// with its template's special tokens): Prompt is then not read.
+	ids []int
 }
 
 type generateResponse struct {
@@ -324,7 +343,7 @@ type generateResponse struct {
 // generate continues the prompt; emit, if not nil, receives the text as it
 // becomes final (see textStream), once the request has been checked.
 func (s *server) generate(ctx context.Context, req generateRequest, emit func(string)) (*generateResponse, error) {
-	if req.Prompt == "" {
+	if req.Prompt == "" && req.ids == nil {
 		return nil, errors.New(`"prompt" is missing or empty`)
 	}
 	if req.MaxNewTokens < 1 || req.MaxNewTokens > maxNewTokens {
@@ -342,9 +361,12 @@ func (s *server) generate(ctx context.Context, req generateRequest, emit func(st
 	if req.Beam != 1 {
 		return nil, errors.New(`"beam" is for encoder-decoder (T5) models; a GPT samples (temperature, top_k, top_p)`)
 	}
-	ids, err := encodePrompt(s.lmTok, req.Prompt)
-	if err != nil {
-		return nil, err
+	ids := req.ids
+	if ids == nil {
+		var err error
+		if ids, err = encodePrompt(s.lmTok, req.Prompt); err != nil {
+			return nil, err
+		}
 	}
 	sampler := &generate.Sampler{Temperature: req.Temperature, TopK: req.TopK, TopP: req.TopP, Vocab: s.lmTok.VocabSize(), RNG: tensor.NewRNG(req.Seed)}
 	if err := sampler.Validate(); err != nil {
