@@ -75,6 +75,9 @@ func (s *server) writeMetrics(w io.Writer) {
 		fmt.Fprintln(w, "# HELP attn_generated_tokens_total Tokens generated.")
 		fmt.Fprintln(w, "# TYPE attn_generated_tokens_total counter")
 		fmt.Fprintf(w, "attn_generated_tokens_total %d\n", st.Tokens)
+		fmt.Fprintln(w, "# HELP attn_prompt_positions_reused_total Prompt positions found in an earlier sequence's cache instead of run (a conversation's earlier turns).")
+		fmt.Fprintln(w, "# TYPE attn_prompt_positions_reused_total counter")
+		fmt.Fprintf(w, "attn_prompt_positions_reused_total %d\n", st.Reused)
 	}
 }
 

@@ -141,11 +141,17 @@ func newServer(dir string, batch, window int) (*server, error) {
 
 // serveLM starts the batcher of a language model, and reads its chat
 // template: a folder without one (a base model) still serves completions.
+// A prompt that begins with at least reuseMin positions a finished
+// sequence's cache holds (a chat client's next turn) goes on from it.
 func (s *server) serveLM(m lm.BatchModel, window, batch int) {
 	bm := generate.WithWindow(m, window)
-	s.lm, s.window, s.batcher = m, bm.Window(), generate.NewBatcher(bm, batch)
+	s.lm, s.window, s.batcher = m, bm.Window(), generate.NewBatcher(bm, batch, generate.ReusePrefixes(reuseMin))
 	s.chat, s.chatErr = openChat(s.dir)
 }
+
+// reuseMin is the fewest positions worth taking from an earlier sequence's
+// cache (fewer cost next to nothing to run again).
+const reuseMin = 32
 
 // close stops the GPT's batcher and the BERT's embed batcher (when there
 // are).
