@@ -389,30 +389,35 @@ func TestWriteChatFolder(t *testing.T) {
 // empty cache.
 func TestServeChatReusesTurns(t *testing.T) {
 	dir, _ := chatFolder(t)
-	s, err := newServer(dir, 8, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.close()
-	ts := httptest.NewServer(s.handler())
-	defer ts.Close()
-	conv := []tokenizer.Message{{Role: "system", Content: "answer in a few words please"}, {Role: "user", Content: "tell me about the weather today"}}
-	body := func(conv []tokenizer.Message) string {
-		b, _ := json.Marshal(map[string]any{"messages": conv, "temperature": 0, "max_tokens": 12})
-		return string(b)
-	}
-	_, v, raw := chatPost(t, ts.URL, body(conv))
-	if len(v.Choices) != 1 || v.Choices[0].Message.Content != chatReply(t, dir, conv, 12) {
-		t.Fatalf("first turn: %s", raw)
-	}
-	conv = append(conv, tokenizer.Message{Role: "assistant", Content: v.Choices[0].Message.Content}, tokenizer.Message{Role: "user", Content: "and tomorrow"})
-	before := s.batcher.Stats().Reused
-	_, v, raw = chatPost(t, ts.URL, body(conv))
-	if want := chatReply(t, dir, conv, 12); len(v.Choices) != 1 || v.Choices[0].Message.Content != want {
-		t.Errorf("second turn: %s; want %q", raw, want)
-	}
-	first, _ := greedyChat(t, dir, conv[:2], 12)
-	if reused := s.batcher.Stats().Reused - before; reused < int64(first) {
-		t.Errorf("the second turn reused %d positions of the first's cache; want the first turn's %d at least", reused, first)
+	for _, reuse := range []bool{true, false} {
+		var opts []generate.BatcherOption
+		if reuse {
+			opts = append(opts, generate.ReusePrefixes(reuseMin))
+		}
+		s, err := newServer(dir, 8, 0, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(s.handler())
+		conv := []tokenizer.Message{{Role: "system", Content: "answer in a few words please"}, {Role: "user", Content: "tell me about the weather today"}}
+		body := func(conv []tokenizer.Message) string {
+			b, _ := json.Marshal(map[string]any{"messages": conv, "temperature": 0, "max_tokens": 12})
+			return string(b)
+		}
+		_, v, raw := chatPost(t, ts.URL, body(conv))
+		if len(v.Choices) != 1 || v.Choices[0].Message.Content != chatReply(t, dir, conv, 12) {
+			t.Fatalf("first turn: %s", raw)
+		}
+		conv = append(conv, tokenizer.Message{Role: "assistant", Content: v.Choices[0].Message.Content}, tokenizer.Message{Role: "user", Content: "and tomorrow"})
+		_, v, raw = chatPost(t, ts.URL, body(conv))
+		if want := chatReply(t, dir, conv, 12); len(v.Choices) != 1 || v.Choices[0].Message.Content != want {
+			t.Errorf("second turn (reuse %v): %s; want %q", reuse, raw, want)
+		}
+		first, _ := greedyChat(t, dir, conv[:2], 12)
+		if reused := s.batcher.Stats().Reused; reuse && reused < int64(first) || !reuse && reused != 0 {
+			t.Errorf("reuse %v: the second turn reused %d positions of the first's cache; the first turn had %d", reuse, reused, first)
+		}
+		ts.Close()
+		s.close()
 	}
 }

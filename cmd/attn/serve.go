@@ -100,8 +100,8 @@ func (s *server) endpoint() string {
 
 // newServer loads the model in dir; a GPT decodes up to batch generations
 // a step, each keeping at most window positions of context (0: the
-// model's window). close stops it.
-func newServer(dir string, batch, window int) (*server, error) {
+// model's window), its batcher made with opts. close stops it.
+func newServer(dir string, batch, window int, opts ...generate.BatcherOption) (*server, error) {
 	dir, typ, err := modelOfType(dir, "serve", "gpt2", "llama", "t5", "mt5", "bert", transformer.ModelType, "marian", "vit", "deit")
 	if err != nil {
 		return nil, err
@@ -111,12 +111,12 @@ func newServer(dir string, batch, window int) (*server, error) {
 	case "gpt2":
 		var m *gpt.Model
 		if m, s.lmTok, err = loadLM(dir, "serve"); err == nil {
-			s.serveLM(m, window, batch)
+			s.serveLM(m, window, batch, opts)
 		}
 	case "llama":
 		var m *llama.Model
 		if m, s.lmTok, err = loadLlama(dir); err == nil {
-			s.serveLM(m, window, batch)
+			s.serveLM(m, window, batch, opts)
 		}
 	case "t5", "mt5":
 		s.t5, err = loadT5(dir)
@@ -141,16 +141,14 @@ func newServer(dir string, batch, window int) (*server, error) {
 
 // serveLM starts the batcher of a language model, and reads its chat
 // template: a folder without one (a base model) still serves completions.
-// A prompt that begins with at least reuseMin positions a finished
-// sequence's cache holds (a chat client's next turn) goes on from it.
-func (s *server) serveLM(m lm.BatchModel, window, batch int) {
+func (s *server) serveLM(m lm.BatchModel, window, batch int, opts []generate.BatcherOption) {
 	bm := generate.WithWindow(m, window)
-	s.lm, s.window, s.batcher = m, bm.Window(), generate.NewBatcher(bm, batch, generate.ReusePrefixes(reuseMin))
+	s.lm, s.window, s.batcher = m, bm.Window(), generate.NewBatcher(bm, batch, opts...)
 	s.chat, s.chatErr = openChat(s.dir)
 }
 
 // reuseMin is the fewest positions worth taking from an earlier sequence's
-// cache (fewer cost next to nothing to run again).
+// cache (fewer cost next to nothing to run again): --prefix-cache.
 const reuseMin = 32
 
 // close stops the GPT's batcher and the BERT's embed batcher (when there
@@ -171,6 +169,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "localhost:8080", "address to listen on")
 	batch := fs.Int("batch", 8, "a GPT's or Llama's generations decoded together, one token each a step (up to 8 read each weight once a step)")
 	window := fs.Int("context", 4096, "a GPT's or Llama's most positions of context a request keeps (a longer prompt keeps its end; 0: the model's window): a bound on each request's memory and time")
+	prefixCache := fs.Bool("prefix-cache", true, "a GPT's or Llama's prompt that begins with what the cache of a recent request holds (a chat's next turn) goes on from it; false: every prompt runs whole, its numbers bit for bit those it gets alone")
 	if err := fs.Parse(args); err != nil {
 		return err // -h: run answers 0
 	}
@@ -180,7 +179,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if *window < 0 {
 		return fmt.Errorf("--context %d; want 0 (the model's window) or more", *window)
 	}
-	s, err := newServer(*model, *batch, *window)
+	var opts []generate.BatcherOption
+	if *prefixCache {
+		opts = append(opts, generate.ReusePrefixes(reuseMin))
+	}
+	s, err := newServer(*model, *batch, *window, opts...)
 	if err != nil {
 		return err
 	}
