@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/ardanlabs/jinja"
 )
@@ -83,8 +84,8 @@ func OpenChatTemplate(dir string) (*ChatTemplate, error) {
 }
 
 // ParseChatTemplate compiles a chat template; special holds the variables
-// it may name beside messages and add_generation_prompt (bos_token,
-// eos_token, …).
+// it may name beside messages, add_generation_prompt, tools and documents
+// (bos_token, eos_token, …).
 func ParseChatTemplate(src string, special map[string]string) (*ChatTemplate, error) {
 	vars := map[string]any{}
 	for k, v := range special {
@@ -99,11 +100,20 @@ func parseChat(src string, special map[string]any, where string) (c *ChatTemplat
 			c, err = nil, fmt.Errorf("tokenizer: %s: the template engine failed: %v", where, r)
 		}
 	}()
-	tmpl, err := jinja.Compile(src)
+	tmpl, err := jinja.Compile(jinjaSource(src))
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: %w", where, err)
 	}
 	return &ChatTemplate{tmpl: tmpl, special: special}, nil
+}
+
+// jinjaSource is src as Jinja2's lexer reads it with transformers'
+// settings: every line break (\r\n, \r) a \n, and the last one dropped
+// (keep_trailing_newline is false), which a template saved with a final
+// line break would otherwise add to every prompt.
+func jinjaSource(src string) string {
+	src = strings.ReplaceAll(strings.ReplaceAll(src, "\r\n", "\n"), "\r", "\n")
+	return strings.TrimSuffix(src, "\n")
 }
 
 // specialTokens returns the special tokens a tokenizer_config.json names,
@@ -173,7 +183,10 @@ func (c *ChatTemplate) Render(messages []Message, addGenerationPrompt bool) (str
 		d.AsDict().Set("content", jinja.NewString(m.Content))
 		msgs[i] = d
 	}
-	data := map[string]jinja.Value{"messages": jinja.NewList(msgs), "add_generation_prompt": jinja.NewBool(addGenerationPrompt)}
+	// apply_chat_template always passes tools and documents, None without
+	// them: a template may test "tools is not none".
+	data := map[string]jinja.Value{"messages": jinja.NewList(msgs), "add_generation_prompt": jinja.NewBool(addGenerationPrompt),
+		"tools": jinja.None(), "documents": jinja.None()}
 	for k, v := range c.special {
 		data[k] = jinja.FromGoValue(v)
 	}

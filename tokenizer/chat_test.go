@@ -124,3 +124,32 @@ func TestOpenChatTemplate(t *testing.T) {
 		t.Errorf("raise_exception: %v; want its message", err)
 	}
 }
+
+// TestChatTemplateAsTransformers: what Jinja2, set up as transformers'
+// apply_chat_template sets it up, does beside the engine's syntax (the
+// texts below are Jinja2 3.1.6's): it drops a template's last line break
+// and reads \r\n and \r as \n (its lexer's keep_trailing_newline=False
+// and newline_sequence), and the template sees tools and documents
+// defined as None, which apply_chat_template always passes.
+func TestChatTemplateAsTransformers(t *testing.T) {
+	msgs := []Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: "yo"}}
+	for _, tc := range []struct{ src, want string }{
+		{"{{ bos_token }}hi\n", "<s>hi"},
+		{"x{{ eos_token }}\n\n", "x</s>\n"},
+		{"{% if true %}x{% endif %}\n\n", "x"},
+		{"{% for m in messages %}\r\n[{{ m.role }}]\r\n{% endfor %}\r\nend\r\n", "[user]\n[assistant]\nend"},
+		{"a\rb{{ bos_token }}\r", "a\nb<s>"},
+		{"\n", ""},
+		{"{% if tools is defined %}D{% endif %}{% if tools is none %}N{% endif %}{% if tools is not none %}X{% endif %}{% if documents is none %}dN{% endif %}", "DNdN"},
+		{"{% for t in tools or [] %}{{ t }}{% endfor %}{{ 'T' if tools else 'F' }}", "F"},
+	} {
+		c, err := ParseChatTemplate(tc.src, map[string]string{"bos_token": "<s>", "eos_token": "</s>"})
+		if err != nil {
+			t.Errorf("%q: %v", tc.src, err)
+			continue
+		}
+		if got, err := c.Render(msgs, false); err != nil || got != tc.want {
+			t.Errorf("%q: %q, %v; want Jinja2's %q", tc.src, got, err, tc.want)
+		}
+	}
+}
