@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode"
 
 	"github.com/ardanlabs/jinja"
 )
@@ -107,14 +108,182 @@ func parseChat(src string, special map[string]any, where string) (c *ChatTemplat
 	return &ChatTemplate{tmpl: tmpl, special: special}, nil
 }
 
-// jinjaSource is src as Jinja2's lexer reads it with transformers'
-// settings: every line break (\r\n, \r) a \n, and the last one dropped
-// (keep_trailing_newline is false), which a template saved with a final
-// line break would otherwise add to every prompt.
+// jinjaSource returns src as Jinja2's lexer reads it with
+// apply_chat_template's settings, its whitespace control done: every line
+// break (\r\n, \r) a \n and the last one dropped (keep_trailing_newline
+// is false), and each text between tags stripped as trim_blocks,
+// lstrip_blocks and the tags' - and + say, then written as a string
+// expression. The engine would strip whitespace itself, but from the
+// nearest text, across expressions and tags ("{% for m in messages
+// %}{{ m.role }}\n{% endfor %}" loses its line breaks there); left without
+// text, it strips nothing. A source that does not scan is returned as it
+// is, for the engine to report.
 func jinjaSource(src string) string {
 	src = strings.ReplaceAll(strings.ReplaceAll(src, "\r\n", "\n"), "\r", "\n")
-	return strings.TrimSuffix(src, "\n")
+	src = strings.TrimSuffix(src, "\n")
+	pieces, ok := scanJinja(src)
+	if !ok {
+		return src
+	}
+	var b strings.Builder
+	lineStart := true // the text after the last tag begins a line
+	for i, p := range pieces {
+		if p.text == nil {
+			if !p.drop {
+				b.WriteString("{" + string(p.kind) + " " + p.body + " " + string(closing(p.kind)) + "}")
+			}
+			continue
+		}
+		t := *p.text
+		if i > 0 {
+			prev := pieces[i-1]
+			lineStart = false
+			switch {
+			case prev.right == '-':
+				n := len(t)
+				t = strings.TrimLeftFunc(t, pySpace)
+				lineStart = strings.HasSuffix((*p.text)[:n-len(t)], "\n")
+			case prev.right != '+' && prev.kind != '{' && !prev.noTrim && strings.HasPrefix(t, "\n"):
+				t, lineStart = t[1:], true
+			}
+		}
+		if i+1 < len(pieces) {
+			next := pieces[i+1]
+			switch {
+			case next.left == '-':
+				t = strings.TrimRightFunc(t, pySpace)
+			case next.left != '+' && next.kind != '{':
+				if l := strings.LastIndexByte(t, '\n') + 1; l > 0 || lineStart {
+					if rest := t[l:]; rest != "" && strings.TrimLeftFunc(rest, pySpace) == "" {
+						t = t[:l]
+					}
+				}
+			}
+		}
+		if t != "" { // line breaks kept as they are, for the engine's line numbers
+			b.WriteString("{{ '" + jinjaQuote.Replace(t) + "' }}")
+		}
+	}
+	return b.String()
 }
+
+// jinjaQuote escapes a text for a string literal of the engine.
+var jinjaQuote = strings.NewReplacer(`\`, `\\`, `'`, `\'`)
+
+// jinjaPiece is a text or a tag of a template source.
+type jinjaPiece struct {
+	text        *string // a text's; nil for a tag
+	kind        byte    // a tag's: '{' (expression), '%' (statement) or '#' (comment)
+	body        string  // between its delimiters and markers
+	left, right byte    // its whitespace markers: '-', '+' or 0
+	drop        bool    // raw and endraw, whose text stands for itself
+	noTrim      bool    // raw, which trim_blocks leaves alone
+}
+
+// closing is the first character of the delimiter that closes a tag.
+func closing(kind byte) byte {
+	if kind == '{' {
+		return '}'
+	}
+	return kind
+}
+
+// scanJinja cuts src into texts and tags, tags ending where the engine ends
+// them (at the first closing delimiter outside quotes), and a raw block's
+// content a text.
+func scanJinja(src string) ([]jinjaPiece, bool) {
+	var pieces []jinjaPiece
+	text := func(s string) { pieces = append(pieces, jinjaPiece{text: &s}) }
+	i := 0
+	for {
+		j := i
+		for j+1 < len(src) && !(src[j] == '{' && strings.IndexByte("{%#", src[j+1]) >= 0) {
+			j++
+		}
+		if j+1 >= len(src) {
+			text(src[i:])
+			return pieces, true
+		}
+		text(src[i:j])
+		p := jinjaPiece{kind: src[j+1]}
+		k := j + 2
+		if k < len(src) && (src[k] == '-' || src[k] == '+') {
+			p.left = src[k]
+			k++
+		}
+		closer := string([]byte{closing(p.kind), '}'})
+		end := -1
+		for at := k; at < len(src); at++ {
+			if c := src[at]; p.kind != '#' && (c == '\'' || c == '"') {
+				for at++; at < len(src) && src[at] != c; at++ {
+					if src[at] == '\\' {
+						at++
+					}
+				}
+				continue
+			}
+			if strings.HasPrefix(src[at:], closer) {
+				end = at
+				break
+			}
+		}
+		if end < 0 {
+			return nil, false
+		}
+		i = end + 2
+		if m := src[end-1]; end > k && (m == '-' || m == '+' && p.kind != '{') {
+			p.right, end = m, end-1
+		}
+		p.body = src[k:end]
+		if p.kind == '%' && strings.TrimFunc(p.body, pySpace) == "raw" && p.right != '+' {
+			p.drop, p.noTrim = true, true
+			pieces = append(pieces, p)
+			content, endraw, after, ok := cutEndraw(src[i:])
+			if !ok {
+				return nil, false
+			}
+			text(content)
+			pieces = append(pieces, endraw)
+			i += after
+			continue
+		}
+		pieces = append(pieces, p)
+	}
+}
+
+// cutEndraw finds the {% endraw %} that ends a raw block in s: the text
+// before it, the tag, and where it ends.
+func cutEndraw(s string) (string, jinjaPiece, int, bool) {
+	for at := 0; ; at++ {
+		j := strings.Index(s[at:], "{%")
+		if j < 0 {
+			return "", jinjaPiece{}, 0, false
+		}
+		at += j
+		p := jinjaPiece{kind: '%', drop: true}
+		k := at + 2
+		if k < len(s) && (s[k] == '-' || s[k] == '+') {
+			p.left = s[k]
+			k++
+		}
+		rest := strings.TrimLeftFunc(s[k:], pySpace)
+		if !strings.HasPrefix(rest, "endraw") {
+			continue
+		}
+		rest = strings.TrimLeftFunc(rest[len("endraw"):], pySpace)
+		if len(rest) > 0 && (rest[0] == '-' || rest[0] == '+') {
+			p.right, rest = rest[0], rest[1:]
+		}
+		if !strings.HasPrefix(rest, "%}") {
+			continue
+		}
+		return s[:at], p, len(s) - len(rest) + 2, true
+	}
+}
+
+// pySpace is Python's str.isspace, which Jinja2's stripping follows: Go's
+// unicode.IsSpace and the separators U+001C to U+001F.
+func pySpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f }
 
 // specialTokens returns the special tokens a tokenizer_config.json names,
 // as transformers' special_tokens_map has them: each a string (a config may

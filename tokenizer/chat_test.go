@@ -129,8 +129,9 @@ func TestOpenChatTemplate(t *testing.T) {
 // apply_chat_template sets it up, does beside the engine's syntax (the
 // texts below are Jinja2 3.1.6's): it drops a template's last line break
 // and reads \r\n and \r as \n (its lexer's keep_trailing_newline=False
-// and newline_sequence), and the template sees tools and documents
-// defined as None, which apply_chat_template always passes.
+// and newline_sequence), strips whitespace around tags as its lexer does,
+// and the template sees tools and documents defined as None, which
+// apply_chat_template always passes.
 func TestChatTemplateAsTransformers(t *testing.T) {
 	msgs := []Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: "yo"}}
 	for _, tc := range []struct{ src, want string }{
@@ -142,6 +143,20 @@ func TestChatTemplateAsTransformers(t *testing.T) {
 		{"\n", ""},
 		{"{% if tools is defined %}D{% endif %}{% if tools is none %}N{% endif %}{% if tools is not none %}X{% endif %}{% if documents is none %}dN{% endif %}", "DNdN"},
 		{"{% for t in tools or [] %}{{ t }}{% endfor %}{{ 'T' if tools else 'F' }}", "F"},
+		// Whitespace control strips the text right next to the tag only,
+		// never across an expression, a comment or another tag; raw blocks
+		// and + markers as Jinja2 has them.
+		{"{% for m in messages %}{{ m.role }}\n{% endfor %}", "user\nassistant\n"},
+		{"{%- if true -%}a: {{ 'b' }}{%- endif -%}", "a: b"},
+		{"a\n  {{ 'x' }}{% if true %}y{% endif %}", "a\n  xy"},
+		{"{# c #}{{ 'x' }}\ny", "x\ny"},
+		{"{% for m in messages -%}{{ m.role }} : {{ m.content }}\n{% endfor %}", "user : hi\nassistant : yo\n"},
+		{"{% raw %}\n {{ x }} {%- if %}\n  {% endraw %}\nz", "\n {{ x }} {%- if %}\nz"},
+		{"a  {%- raw -%}  b  {%- endraw -%}  c", "abc"},
+		{"{% if true %}\n    {%+ if true %}x{% endif +%}\ny{% endif %}", "    x\ny"},
+		{"{% if true %}\t\u00a0\u001c\n{{- 'x' -}}\u001f \n{% endif %}", "x"},
+		{"  {% if true %}x{% endif %}  \n  {# c #}\n  y", "x  \n  y"},
+		{"{{ 'q\\'s' }} it's \\ a {{ \"d\\\"q\" }}", "q's it's \\ a d\"q"},
 	} {
 		c, err := ParseChatTemplate(tc.src, map[string]string{"bos_token": "<s>", "eos_token": "</s>"})
 		if err != nil {
@@ -152,4 +167,27 @@ func TestChatTemplateAsTransformers(t *testing.T) {
 			t.Errorf("%q: %q, %v; want Jinja2's %q", tc.src, got, err, tc.want)
 		}
 	}
+}
+
+// FuzzJinjaSource: the source handed to the engine is made of any text
+// without a panic, and a text with no tags renders as itself (its line
+// breaks as \n, the last dropped).
+func FuzzJinjaSource(f *testing.F) {
+	for _, s := range []string{"a\r\nb\n", "{%- raw %}x{% endraw -%}", "{{ 'a' }}\n{%+ if x -%} {# c #}", "{% raw %}", "{{ '}}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		out := jinjaSource(src)
+		if strings.Contains(src, "{") {
+			return
+		}
+		want := strings.TrimSuffix(strings.ReplaceAll(strings.ReplaceAll(src, "\r\n", "\n"), "\r", "\n"), "\n")
+		c, err := ParseChatTemplate(src, nil)
+		if err != nil {
+			t.Fatalf("%q (as %q): %v", src, out, err)
+		}
+		if got, err := c.Render(nil, false); err != nil || got != want {
+			t.Fatalf("%q: %q, %v", src, got, err)
+		}
+	})
 }
