@@ -190,14 +190,21 @@ func (s *server) chatGenerations(req *chatRequest) (int, []generateRequest, erro
 	if err != nil {
 		return 0, nil, err
 	}
+	// The context is the model's, or the shorter one --context keeps,
+	// which a client could not tell apart.
+	context, of := fmt.Sprintf("the model's context is %d tokens", s.window), fmt.Sprintf("the model's context of %d tokens", s.window)
+	if s.window < s.lm.Window() {
+		flag := fmt.Sprintf("(attn serve --context %d; the model's is %d)", s.window, s.lm.Window())
+		context, of = fmt.Sprintf("the context is %d tokens %s", s.window, flag), fmt.Sprintf("the context of %d tokens %s", s.window, flag)
+	}
 	room := s.window - len(ids)
 	switch {
 	case room < 1:
-		return 0, nil, fmt.Errorf("the conversation is %d tokens with the chat template; the model's context is %d tokens, which leaves no room for a reply", len(ids), s.window)
+		return 0, nil, fmt.Errorf("the conversation is %d tokens with the chat template; %s, which leaves no room for a reply", len(ids), context)
 	case maxTokens == nil:
 		g.MaxNewTokens = min(room, maxNewTokens)
 	case *maxTokens > room:
-		return 0, nil, fmt.Errorf(`the conversation is %d tokens with the chat template and %q is %d: %d in all, over the model's context of %d tokens`, len(ids), name, *maxTokens, len(ids)+*maxTokens, s.window)
+		return 0, nil, fmt.Errorf(`the conversation is %d tokens with the chat template and %q is %d: %d in all, over %s`, len(ids), name, *maxTokens, len(ids)+*maxTokens, of)
 	default:
 		g.MaxNewTokens = *maxTokens
 	}

@@ -421,3 +421,27 @@ func TestServeChatReusesTurns(t *testing.T) {
 		s.close()
 	}
 }
+
+// TestServeChatContextFlag: a conversation longer than --context, which
+// the model itself would hold, is refused naming --context, not as over
+// the model's context.
+func TestServeChatContextFlag(t *testing.T) {
+	dir, _ := chatFolder(t) // a context of 256
+	s, err := newServer(dir, 8, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	ts := httptest.NewServer(s.handler())
+	defer ts.Close()
+	turn := strings.Repeat("word ", 20)
+	for _, body := range []string{
+		`{"messages": [{"role": "user", "content": "` + turn + turn + `"}]}`,
+		`{"messages": [{"role": "user", "content": "word word word"}], "max_tokens": 100}`,
+	} {
+		code, _, raw := chatPost(t, ts.URL, body)
+		if code != http.StatusBadRequest || !strings.Contains(raw, "--context 64") || strings.Contains(raw, "model's context") {
+			t.Errorf("%s: status %d, %s; want a 400 naming --context 64", body, code, raw)
+		}
+	}
+}
