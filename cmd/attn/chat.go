@@ -117,7 +117,7 @@ func runChat(args []string, stdout, stderr io.Writer) error {
 		*temp = sampling.temperature()
 	}
 	if !set["top-k"] {
-		*topK = sampling.TopK
+		*topK = sampling.topK()
 	}
 	if !set["top-p"] {
 		*topP = sampling.TopP
@@ -252,7 +252,7 @@ func (c *chat) reply(text string, emit func(string)) error {
 type sampling struct {
 	DoSample          bool     `json:"do_sample"`
 	Temperature       *float64 `json:"temperature"`
-	TopK              int      `json:"top_k"`
+	TopK              *int     `json:"top_k"` // 50 when left out; null is none
 	TopP              float64  `json:"top_p"`
 	RepetitionPenalty *float64 `json:"repetition_penalty"`
 }
@@ -268,9 +268,19 @@ func (s sampling) temperature() float64 {
 	return *s.Temperature
 }
 
+// topK is the sampler's top-k: 0 (all) for a null top_k, which HF's
+// generate takes as no top-k.
+func (s sampling) topK() int {
+	if s.TopK == nil {
+		return 0
+	}
+	return *s.TopK
+}
+
 // readSampling reads dir's generation_config.json, if it has one.
 func readSampling(dir string) (sampling, error) {
-	s := sampling{TopK: 50, TopP: 1}
+	fifty := 50
+	s := sampling{TopK: &fifty, TopP: 1}
 	b, err := os.ReadFile(filepath.Join(dir, "generation_config.json"))
 	if errors.Is(err, os.ErrNotExist) {
 		return s, nil

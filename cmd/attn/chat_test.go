@@ -176,3 +176,29 @@ func TestChatSampling(t *testing.T) {
 		t.Errorf("--greedy over do_sample: exit %d, %q; want %q", code, out, greedy)
 	}
 }
+
+// TestReadSampling: generation_config.json's sampling as HF's
+// GenerationConfig reads it: what it leaves out has HF's defaults (top_k
+// 50), and a null top_k is none (HF adds no top-k warper for None).
+func TestReadSampling(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		config     string
+		topK       int
+		temp, topP float64
+	}{
+		{"", 50, 0, 1},
+		{`{"do_sample": true}`, 50, 1, 1},
+		{`{"do_sample": true, "top_k": null, "top_p": null, "temperature": null}`, 0, 1, 1},
+		{`{"do_sample": true, "top_k": 20, "top_p": 0.8, "temperature": 0.7}`, 20, 0.7, 0.8},
+	} {
+		os.Remove(filepath.Join(dir, "generation_config.json"))
+		if tc.config != "" {
+			os.WriteFile(filepath.Join(dir, "generation_config.json"), []byte(tc.config), 0o644)
+		}
+		s, err := readSampling(dir)
+		if err != nil || s.topK() != tc.topK || s.temperature() != tc.temp || s.TopP != tc.topP {
+			t.Errorf("%s: top_k %d, temperature %v, top_p %v, %v; want %d, %v, %v", tc.config, s.topK(), s.temperature(), s.TopP, err, tc.topK, tc.temp, tc.topP)
+		}
+	}
+}
