@@ -191,3 +191,41 @@ func FuzzJinjaSource(f *testing.F) {
 		}
 	})
 }
+
+// TestChatTemplateWhitespace renders the 600 random templates of
+// testdata/chat-templates.json (texts of spaces, tabs and line breaks
+// between expressions, comments, if, for and raw blocks, each tag with or
+// without its - and + markers; tools/golden/jinja_chat.py) and compares
+// them with Jinja2's renderings under apply_chat_template's settings.
+func TestChatTemplateWhitespace(t *testing.T) {
+	var golden struct {
+		Whitespace []struct{ Source, Text string }
+	}
+	b, err := os.ReadFile(filepath.Join("testdata", "chat-templates.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &golden); err != nil {
+		t.Fatal(err)
+	}
+	if len(golden.Whitespace) < 500 {
+		t.Fatalf("%d random templates; the file is damaged", len(golden.Whitespace))
+	}
+	msgs := []Message{{Role: "user", Content: "Hello!"}, {Role: "user", Content: "Hello!"}}
+	failed := 0
+	for _, g := range golden.Whitespace {
+		c, err := ParseChatTemplate(g.Source, map[string]string{"bos_token": "<s>"})
+		var got string
+		if err == nil {
+			got, err = c.Render(msgs, false)
+		}
+		if err != nil || got != g.Text {
+			if failed++; failed <= 10 {
+				t.Errorf("%q: %q, %v; want Jinja2's %q", g.Source, got, err, g.Text)
+			}
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d random templates render otherwise than Jinja2", failed, len(golden.Whitespace))
+	}
+}

@@ -15,6 +15,7 @@ methods, filters, tests and raise_exception.
 
 import json
 import pathlib
+import random
 
 import jinja2
 import jinja2.ext
@@ -225,6 +226,38 @@ CONVERSATIONS = {
 }
 
 
+def random_templates(n):
+    """Templates of random pieces: texts of spaces, tabs and line breaks
+    around words, expressions, comments, if and for blocks and raw blocks,
+    each tag with or without its - and + markers. They test that a text
+    between tags is stripped as Jinja2's lexer strips it (trim_blocks,
+    lstrip_blocks, the markers), whatever surrounds it."""
+    rng = random.Random(7)
+    texts = ["", " ", "  ", "\n", "\n\n", " \n ", "\t", "x", " y ", "a\n  ", "\n  b", "  \n"]
+
+    def mark(left):
+        return rng.choice(["", "", "-", "+"] if left else ["", "", "-"])
+
+    def piece(depth):
+        k = rng.randrange(7 if depth < 2 else 4)
+        if k == 0:
+            return rng.choice(texts)
+        if k == 1:
+            return "{{" + mark(True).replace("+", "") + " " + rng.choice(["'e'", "messages|length", "bos_token"]) + " " + mark(False) + "}}"
+        if k == 2:
+            return "{#" + mark(True).replace("+", "") + " c " + mark(False) + "#}"
+        if k == 3:
+            return rng.choice(texts) + rng.choice(texts)
+        body = "".join(piece(depth + 1) for _ in range(rng.randrange(1, 4)))
+        if k == 4:
+            return "{%" + mark(True) + " if true " + mark(False) + "%}" + body + "{%" + mark(True) + " endif " + mark(False) + "%}"
+        if k == 5:
+            return "{%" + mark(True) + " for m in messages " + mark(False) + "%}" + body + "{%" + mark(True) + " endfor " + mark(False) + "%}"
+        return "{%" + mark(True) + " raw " + mark(False) + "%}" + rng.choice(texts) + " {{ x }} " + rng.choice(texts) + "{%" + mark(True) + " endraw " + mark(False) + "%}"
+
+    return ["".join(piece(0) for _ in range(rng.randrange(2, 7))) for _ in range(n)]
+
+
 def main():
     env = environment()
     cases = []
@@ -238,14 +271,21 @@ def main():
                 except jinja2.exceptions.TemplateError as e:
                     case["error"] = str(e)
                 cases.append(case)
+    whitespace = []
+    for src in random_templates(600):
+        try:
+            whitespace.append({"source": src, "text": env.from_string(src).render(messages=CONVERSATIONS["one turn"] * 2, add_generation_prompt=False, bos_token="<s>")})
+        except jinja2.exceptions.TemplateError:
+            pass
     out = {
+        "whitespace": whitespace,
         "source": "tools/golden/jinja_chat.py, Python Jinja2 " + jinja2.__version__ + " set up as transformers' apply_chat_template",
         "templates": {k: {"special": s, "source": t} for k, (s, t) in TEMPLATES.items()},
         "conversations": CONVERSATIONS,
         "cases": cases,
     }
     OUT.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n")
-    print(f"{OUT}: {len(cases)} cases, {sum('error' in c for c in cases)} refused")
+    print(f"{OUT}: {len(cases)} cases, {sum('error' in c for c in cases)} refused; {len(whitespace)} random templates")
 
 
 if __name__ == "__main__":
