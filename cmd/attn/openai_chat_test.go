@@ -445,3 +445,34 @@ func TestServeChatContextFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestServeModels: OpenAI's model list names the one model served, by its
+// folder's name, and so does the model itself; another name is 404 in
+// OpenAI's shape.
+func TestServeModels(t *testing.T) {
+	dir, _ := chatFolder(t)
+	ts := serveDir(t, dir)
+	get := func(path string) (int, map[string]any) {
+		t.Helper()
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v map[string]any
+		json.NewDecoder(resp.Body).Decode(&v)
+		return resp.StatusCode, v
+	}
+	name := filepath.Base(dir)
+	code, list := get("/v1/models")
+	data, _ := list["data"].([]any)
+	if code != 200 || list["object"] != "list" || len(data) != 1 || data[0].(map[string]any)["id"] != name || data[0].(map[string]any)["object"] != "model" {
+		t.Errorf("GET /v1/models: %d %v; want a list of the model %q", code, list, name)
+	}
+	if code, m := get("/v1/models/" + name); code != 200 || m["id"] != name || m["owned_by"] != "attn" || m["created"].(float64) < 1e9 {
+		t.Errorf("GET /v1/models/%s: %d %v", name, code, m)
+	}
+	if code, m := get("/v1/models/gpt-4"); code != 404 || !strings.Contains(fmt.Sprint(m["error"]), `"gpt-4" does not exist`) {
+		t.Errorf("GET /v1/models/gpt-4: %d %v", code, m)
+	}
+}

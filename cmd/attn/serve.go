@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -54,6 +55,7 @@ const (
 // models' caches and arenas are not shared between goroutines.
 type server struct {
 	typ, dir string
+	started  time.Time // for OpenAI's model list
 	mu       sync.Mutex
 
 	lm      lm.Model // gpt2, llama, qwen2, qwen3, mistral
@@ -106,7 +108,7 @@ func newServer(dir string, batch, window int, opts ...generate.BatcherOption) (*
 	if err != nil {
 		return nil, err
 	}
-	s := &server{typ: typ, dir: dir, metrics: newMetrics()}
+	s := &server{typ: typ, dir: dir, started: time.Now(), metrics: newMetrics()}
 	switch family(typ) {
 	case "gpt2":
 		var m *gpt.Model
@@ -222,7 +224,7 @@ var indexHTML []byte
 
 // handler routes the requests: GET / (a page to try the model), GET
 // /healthz, GET /v1/model, GET /metrics, the POST endpoint of the model's
-// kind, and OpenAI's completions and chat completions.
+// kind, and OpenAI's completions, chat completions and models.
 func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -238,6 +240,19 @@ func (s *server) handler() http.Handler {
 	})
 	mux.HandleFunc("GET /v1/model", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"model_type": s.typ, "dir": s.dir, "endpoint": s.endpoint()})
+	})
+	// OpenAI's model list and model, which its clients ask for first (the
+	// one model served, by its folder's name).
+	model := map[string]any{"id": filepath.Base(s.dir), "object": "model", "created": s.started.Unix(), "owned_by": "attn"}
+	mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": []any{model}})
+	})
+	mux.HandleFunc("GET /v1/models/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if id := r.PathValue("id"); id != model["id"] {
+			openAIError(w, http.StatusNotFound, fmt.Errorf("the model %q does not exist: this server runs %q", id, model["id"]))
+			return
+		}
+		writeJSON(w, http.StatusOK, model)
 	})
 	mux.HandleFunc("POST /v1/completions", s.completions)
 	mux.HandleFunc("POST /v1/chat/completions", s.chatCompletions)

@@ -1,6 +1,6 @@
 // chat.mjs runs OpenAI's own Node client (npm "openai") against a running
 // attn serve with a chat model (a folder with a chat template), to show
-// that /v1/chat/completions is OpenAI's API: a reply, the same reply
+// that /v1/chat/completions is OpenAI's API: the model list, a reply, the same reply
 // streamed (by the client's own stream and by its accumulating helper), a
 // second turn with the first reply sent back as the client got it, n
 // choices, and an error the client parses. It exits non-zero on any
@@ -19,6 +19,13 @@ const client = new OpenAI({ baseURL: process.argv[2] ?? "http://localhost:8092/v
 const fail = (msg) => { console.error("FAIL:", msg); process.exit(1); };
 const messages = [{ role: "system", content: "be brief" }, { role: "user", content: "how are you" }];
 const params = { model: "any", messages, max_tokens: 24, temperature: 0.8, seed: 7 };
+
+const models = [];
+for await (const m of client.models.list()) models.push(m);
+if (models.length !== 1 || models[0].object !== "model" || (await client.models.retrieve(models[0].id)).id !== models[0].id) {
+  fail("models: " + JSON.stringify(models));
+}
+console.log("models:", JSON.stringify(models));
 
 const r = await client.chat.completions.create(params);
 const c = r.choices[0];
