@@ -475,4 +475,13 @@ func TestServeModels(t *testing.T) {
 	if code, m := get("/v1/models/gpt-4"); code != 404 || !strings.Contains(fmt.Sprint(m["error"]), `"gpt-4" does not exist`) {
 		t.Errorf("GET /v1/models/gpt-4: %d %v", code, m)
 	}
+	// /v1/model tells the page at / whether to offer a conversation.
+	if _, m := get("/v1/model"); m["chat"] != true {
+		t.Errorf("GET /v1/model of a chat model: %v; want chat true", m)
+	}
+	base, _ := llamaFolder(t, "llama-tiny")
+	ts = serveDir(t, base)
+	if _, m := get("/v1/model"); m["chat"] != false {
+		t.Errorf("GET /v1/model of a base model: %v; want chat false", m)
+	}
 }

@@ -207,6 +207,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		srv.Shutdown(shut) // lets the requests in progress finish
 	}()
 	fmt.Fprintf(stdout, "serving the %s model in %s at http://%s%s\n", s.typ, s.dir, ln.Addr(), s.endpoint())
+	if s.chat != nil {
+		fmt.Fprintf(stdout, "chat: POST http://%s/v1/chat/completions, or the page at http://%s/\n", ln.Addr(), ln.Addr())
+	}
 	if s.lm != nil && s.chatErr != nil {
 		fmt.Fprintf(stderr, "attn serve: no /v1/chat/completions: %v\n", s.chatErr)
 	}
@@ -239,7 +242,7 @@ func (s *server) handler() http.Handler {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /v1/model", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"model_type": s.typ, "dir": s.dir, "endpoint": s.endpoint()})
+		writeJSON(w, http.StatusOK, map[string]any{"model_type": s.typ, "dir": s.dir, "endpoint": s.endpoint(), "chat": s.chat != nil})
 	})
 	// OpenAI's model list and model, which its clients ask for first (the
 	// one model served, by its folder's name).
