@@ -49,3 +49,29 @@ func ExampleChars() {
 	// Output:
 	// 8 [3 2 4 4 5]
 }
+
+func ExampleChatTemplate() {
+	// A model folder's template is read by tokenizer.OpenChatTemplate(dir);
+	// this one is ChatML, as Qwen's models use it.
+	chat, err := tokenizer.ParseChatTemplate(`{%- for m in messages %}
+{{- '<|im_start|>' + m.role + '\n' + m.content + '<|im_end|>\n' }}
+{%- endfor %}
+{%- if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}`, map[string]string{"eos_token": "<|im_end|>"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	text, err := chat.Render([]tokenizer.Message{
+		{Role: "system", Content: "Answer briefly."},
+		{Role: "user", Content: "What is the capital of France?"},
+	}, true)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(text)
+	// Output:
+	// <|im_start|>system
+	// Answer briefly.<|im_end|>
+	// <|im_start|>user
+	// What is the capital of France?<|im_end|>
+	// <|im_start|>assistant
+}

@@ -202,3 +202,17 @@ func TestReadSampling(t *testing.T) {
 		}
 	}
 }
+
+// TestGenerateNotesChatModel: attn generate still continues a chat model's
+// text as it is, and says that attn chat would use the chat template.
+func TestGenerateNotesChatModel(t *testing.T) {
+	dir, _ := chatFolder(t)
+	out, code := attn(t, "generate", "--model", dir, "--greedy", "--max-new-tokens", "4", "hi there")
+	if code != 0 || !strings.Contains(out, "is a chat model: attn chat") {
+		t.Errorf("attn generate on a chat model: exit %d\n%s", code, out)
+	}
+	base, _ := llamaFolder(t, "llama-tiny")
+	if out, _ := attn(t, "generate", "--model", base, "--greedy", "--max-new-tokens", "4", "hi there"); strings.Contains(out, "chat model") {
+		t.Errorf("attn generate on a base model names chat:\n%s", out)
+	}
+}

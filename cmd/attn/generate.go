@@ -152,6 +152,10 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if *greedy {
 		*temp = 0
 	}
+	if _, err := tokenizer.OpenChatTemplate(dir); err == nil {
+		// An instruct model continues a bare text oddly; its turns have a form.
+		fmt.Fprintf(stderr, "attn generate: note: %s is a chat model: attn chat puts your text in its chat template\n", dir)
+	}
 	if *promptFile != "" {
 		sampler := func(i int) *generate.Sampler {
 			return &generate.Sampler{Temperature: *temp, TopK: *topK, TopP: *topP, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(*seed + uint64(i))}
