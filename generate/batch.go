@@ -25,8 +25,8 @@ var ErrClosed = errors.New("generate: the batcher is closed")
 // a long prompt delays the others' next token by a chunk, not by the whole
 // prompt; a caller that leaves (emit returns false, or its context ends)
 // frees its place at the next step. Up to eight sequences a
-// step, the numbers, and so the tokens, are the same as Text's for each
-// caller alone.
+// step (sixteen for a Llama-family model), the numbers, and so the tokens,
+// are the same as Text's for each caller alone.
 type Batcher struct {
 	m    lm.BatchModel
 	max  int

@@ -218,7 +218,7 @@ func TestStepBatch(t *testing.T) {
 	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny"} {
 		m := load(t, name)
 		bt := NewBatchBuffers()
-		for _, b := range []int{1, 3, 8} {
+		for _, b := range []int{1, 3, 8, 12, 16} {
 			var alone, together []*Cache
 			var ids []int
 			for i := range b {
@@ -244,7 +244,7 @@ func TestStepBatch(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if !slices.Equal(got.Data[i*v:(i+1)*v], want.Data) { // up to 8 rows the products give each row the numbers it gets alone
+					if !slices.Equal(got.Data[i*v:(i+1)*v], want.Data) { // up to 16 rows the products give each row the numbers it gets alone
 						t.Errorf("%s, %d sequences, step %d, row %d: the logits differ from the sequence stepped alone", name, b, step, i)
 					}
 				}

@@ -180,6 +180,11 @@ func TestGemm(t *testing.T) {
 						gemmCase{tA, tB, 19, blockN + 45, 70, 0.5, 1, 2},
 						gemmCase{tA, tB, blockM + 13, 35, 9, 1, -1, 3},
 						gemmCase{tA, tB, 3, 300, 1100, 1, 0.5, 1},
+						// A·Bᵀ of 9–16 rows runs as dot products over blocks of B's rows.
+						gemmCase{tA, tB, 12, 300, 1100, 1, 0.5, 1},
+						gemmCase{tA, tB, 16, 131, 1025, 1, 0, 2},
+						gemmCase{tA, tB, 9, 57, 9, 0.5, 1, 0},
+						gemmCase{tA, tB, 17, 70, 513, 1, 0, 1},
 						gemmCase{tA, tB, 8, 1027, 13, 1, 0, 0},
 						gemmCase{tA, tB, 1, 64, 517, 2, 0, 5},
 						gemmCase{tA, tB, 5, 70, 801, 1, 0.25, 1},
