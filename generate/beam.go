@@ -27,7 +27,11 @@ type BeamOpts struct {
 	// tokens generated, end token included.
 	Alpha float64
 	// MaxLen bounds the tokens generated per hypothesis, end token included.
-	MaxLen   int
+	MaxLen int
+	// MaxLens, when set, bounds each source's hypotheses instead (one per
+	// source): a source's own length + 50, say, so that a source decodes
+	// in a batch as it does alone, whatever the others' lengths.
+	MaxLens  []int
 	BOS, EOS int
 	// Vocab, if positive, limits the continuations to token ids below it:
 	// T5's embedding table has more rows (32,128) than its tokenizer has
@@ -46,13 +50,25 @@ type Hypothesis struct {
 // each step every source keeps its Beam best continuations by total
 // log-probability; a hypothesis ending in EOS among them is finished, with
 // its length-penalised score. A source is done when it has Beam finished
-// hypotheses; at MaxLen the open ones are finished as they are. It returns
+// hypotheses; at MaxLen (its MaxLens) the open ones are finished as they are. It returns
 // the best finished hypothesis of each source. With Beam 1 it is greedy
 // decoding.
 func Beam(d StepDecoder, b int, o BeamOpts) ([]Hypothesis, error) {
 	k := o.Beam
-	if k <= 0 || b <= 0 || o.MaxLen <= 0 {
-		return nil, fmt.Errorf("generate: beam %d, %d sources, max length %d; all must be positive", k, b, o.MaxLen)
+	limit := func(int) int { return o.MaxLen }
+	steps := o.MaxLen
+	if o.MaxLens != nil {
+		if len(o.MaxLens) != b {
+			return nil, fmt.Errorf("generate: %d max lengths for %d sources", len(o.MaxLens), b)
+		}
+		limit = func(s int) int { return o.MaxLens[s] }
+		steps = slices.Min(o.MaxLens)
+		for _, l := range o.MaxLens {
+			steps = max(steps, l)
+		}
+	}
+	if k <= 0 || b <= 0 || steps <= 0 || o.MaxLens != nil && slices.Min(o.MaxLens) <= 0 {
+		return nil, fmt.Errorf("generate: beam %d, %d sources, max length %d; all must be positive", k, b, steps)
 	}
 	n := b * k
 	tokens := make([]int, n)
@@ -69,7 +85,7 @@ func Beam(d StepDecoder, b int, o BeamOpts) ([]Hypothesis, error) {
 	from := make([]int, n)
 	var cands []cand
 	logp := []float64{}
-	for step := 1; step <= o.MaxLen; step++ {
+	for step := 1; step <= steps; step++ {
 		logits, err := d.Step(tokens)
 		if err != nil {
 			return nil, err
@@ -123,7 +139,7 @@ func Beam(d StepDecoder, b int, o BeamOpts) ([]Hypothesis, error) {
 				if open == k {
 					break
 				}
-				if c.tok == o.EOS || step == o.MaxLen {
+				if c.tok == o.EOS || step == limit(s) {
 					if rank < k {
 						toks := seqs[c.hyp]
 						if c.tok != o.EOS {
@@ -141,7 +157,7 @@ func Beam(d StepDecoder, b int, o BeamOpts) ([]Hypothesis, error) {
 			for i := lo + open; i < lo+k; i++ { // fewer open than k: pad with dead ones
 				from[i], newTokens[i], newScores[i] = lo, o.EOS, math.Inf(-1)
 			}
-			if len(finished[s]) >= k || open == 0 || step == o.MaxLen {
+			if len(finished[s]) >= k || open == 0 || step == limit(s) {
 				done[s] = true
 			} else {
 				allDone = false

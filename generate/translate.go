@@ -6,8 +6,9 @@ import (
 
 // Translate decodes each source sequence with beam search (o.Beam 1 is
 // greedy), the encoder run once per batch and a KV cache in the decoder.
-// Sources are decoded batchSize at a time; MaxLen 0 means source length + 50
-// (capped by the model's max_len − 1).
+// Sources are decoded batchSize at a time; MaxLen 0 means each source's own
+// length + 50 (capped by the model's max_len − 1), so that a source's
+// translation does not depend on the batch it is in.
 func Translate(m *transformer.Model, srcs [][]int, pad, batchSize int, o BeamOpts) ([]Hypothesis, error) {
 	out := make([]Hypothesis, 0, len(srcs))
 	batchSize = max(batchSize, 1)
@@ -19,10 +20,14 @@ func Translate(m *transformer.Model, srcs [][]int, pad, batchSize int, o BeamOpt
 			return nil, err
 		}
 		opts := o
-		if opts.MaxLen == 0 {
-			opts.MaxLen = src.T + 50
+		if opts.MaxLen == 0 { // each source's own bound, as if decoded alone
+			opts.MaxLens = make([]int, len(chunk))
+			for i, s := range chunk {
+				opts.MaxLens[i] = min(len(s)+50, m.Cfg.MaxLen-1)
+			}
+		} else {
+			opts.MaxLen = min(opts.MaxLen, m.Cfg.MaxLen-1)
 		}
-		opts.MaxLen = min(opts.MaxLen, m.Cfg.MaxLen-1)
 		hs, err := Beam(d, len(chunk), opts)
 		if err != nil {
 			return nil, err

@@ -40,3 +40,40 @@ func TestBeamOneIsGreedy(t *testing.T) {
 		}
 	}
 }
+
+// TestTranslateBatchAsAlone: without a MaxLen each source is bounded by its
+// own length + 50, so a source translated in a batch of longer ones gets
+// the translation it gets alone, even where a random model runs to the
+// bound; a wrong number of MaxLens is refused.
+func TestTranslateBatchAsAlone(t *testing.T) {
+	c := transformer.DefaultConfig()
+	c.SrcVocab, c.TgtVocab, c.DModel, c.Heads, c.DFF, c.EncoderLayers, c.DecoderLayers, c.MaxLen = 12, 12, 16, 2, 32, 2, 2, 128
+	m, err := transformer.New(c, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs := [][]int{{3, 4}, {5, 6, 7, 8, 9, 10, 11, 3, 4, 5, 6, 7, 8, 9, 10, 11, 3, 4, 5, 6}, {7}}
+	together, err := Translate(m, srcs, 0, 3, BeamOpts{Beam: 2, Alpha: 0.6, BOS: 1, EOS: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := 0
+	for i, s := range srcs {
+		alone, err := Translate(m, [][]int{s}, 0, 1, BeamOpts{Beam: 2, Alpha: 0.6, BOS: 1, EOS: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(together[i].Tokens, alone[0].Tokens) {
+			t.Errorf("source %d: %v in the batch; %v alone", i, together[i].Tokens, alone[0].Tokens)
+		}
+		if len(alone[0].Tokens) >= len(s)+49 {
+			long++
+		}
+	}
+	if long == 0 {
+		t.Errorf("no translation ran to its bound: the test checks nothing the bound decides")
+	}
+	if _, err := Beam(nil, 2, BeamOpts{Beam: 1, MaxLens: []int{5}}); err == nil {
+		t.Error("one max length for two sources: no error")
+	}
+}
