@@ -39,31 +39,57 @@ func loadMarian(dir string) (*marianMT, error) {
 // with beam search (beam 1: greedy) from decoder_start_token_id, as HF's
 // generate does, with GNMT's length penalty (exponent alpha).
 func (mt *marianMT) translate(lines []string, beam int, alpha float64, w io.Writer) error {
+	srcs, err := mt.encode(lines)
+	if err != nil {
+		return err
+	}
+	out, err := mt.translateIDs(srcs, beam, alpha)
+	if err != nil {
+		return err
+	}
+	for _, s := range out {
+		fmt.Fprintln(w, s)
+	}
+	return nil
+}
+
+// encode tokenizes lines with their </s>, cut to the model's positions.
+func (mt *marianMT) encode(lines []string) ([][]int, error) {
 	srcs := make([][]int, len(lines))
 	for i, line := range lines {
 		ids, err := mt.tok.Encode(line)
 		if err != nil {
-			return fmt.Errorf("line %q: %w", line, err)
+			return nil, fmt.Errorf("line %q: %w", line, err)
 		}
 		if limit := mt.m.Cfg.MaxPositions; len(ids) > limit { // keep </s> at the end
 			ids = append(ids[:limit-1], mt.tok.EOSID())
 		}
 		srcs[i] = ids // never empty: </s> ends every source
 	}
+	return srcs, nil
+}
+
+// translateIDs decodes encoded sources together (see translate).
+func (mt *marianMT) translateIDs(srcs [][]int, beam int, alpha float64) ([]string, error) {
 	src := transformer.MakeBatch(srcs, mt.tok.PadID())
 	d, err := mt.m.NewDecoder(src.IDs, src.Pad, src.B, src.T, beam)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	maxLens := make([]int, len(srcs)) // each source's own, as if alone
+	for i, s := range srcs {
+		maxLens[i] = min(len(s)+50, mt.m.Cfg.MaxPositions)
 	}
 	hs, err := generate.Beam(d, src.B, generate.BeamOpts{
-		Beam: beam, Alpha: alpha, MaxLen: min(src.T+50, mt.m.Cfg.MaxPositions),
+		Beam: beam, Alpha: alpha, MaxLens: maxLens,
 		BOS: mt.m.Cfg.DecoderStartTokenID, EOS: mt.m.Cfg.EOSTokenID,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, h := range hs {
-		fmt.Fprintln(w, mt.tok.Decode(h.Tokens))
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = mt.tok.Decode(h.Tokens)
 	}
-	return nil
+	return out, nil
 }

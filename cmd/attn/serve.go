@@ -74,8 +74,9 @@ type server struct {
 	embedding embedding     // a BERT's way of embedding (a sentence-transformers folder's own)
 	embedder  *embedBatcher // a BERT's embed or classify requests, run together
 
-	mt     *mtModel  // attn's own translation models
-	marian *marianMT // marian
+	mt         *mtModel          // attn's own translation models
+	marian     *marianMT         // marian
+	translator *translateBatcher // either's requests, run together
 
 	vit     *vit.Model // vit
 	vitProc vit.Processor
@@ -132,11 +133,17 @@ func newServer(dir string, batch, window int, opts ...generate.BatcherOption) (*
 			}
 		}
 	case "marian":
-		s.marian, err = loadMarian(dir)
+		if s.marian, err = loadMarian(dir); err == nil {
+			s.translator = newTranslateBatcher(s.marian.translateIDs)
+		}
 	case "vit", "deit":
 		s.vit, s.vitProc, err = loadViTModel(dir, "serve")
 	default:
-		s.mt, err = loadMT(dir)
+		if s.mt, err = loadMT(dir); err == nil {
+			s.translator = newTranslateBatcher(func(srcs [][]int, beam int, alpha float64) ([]string, error) {
+				return s.mt.translateIDs(srcs, beam, alpha, len(srcs))
+			})
+		}
 	}
 	return s, err
 }
@@ -153,14 +160,17 @@ func (s *server) serveLM(m lm.BatchModel, window, batch int, opts []generate.Bat
 // cache (fewer cost next to nothing to run again): --prefix-cache.
 const reuseMin = 32
 
-// close stops the GPT's batcher and the BERT's embed batcher (when there
-// are).
+// close stops the GPT's batcher, the BERT's embed batcher and the
+// translator's (when there are).
 func (s *server) close() {
 	if s.batcher != nil {
 		s.batcher.Close()
 	}
 	if s.embedder != nil {
 		s.embedder.close()
+	}
+	if s.translator != nil {
+		s.translator.close()
 	}
 }
 
@@ -542,18 +552,17 @@ func (s *server) translate(ctx context.Context, req translateRequest) (*translat
 	if req.Alpha < 0 || req.Alpha > 2 {
 		return nil, fmt.Errorf(`"alpha" is %v; want 0 to 2`, req.Alpha)
 	}
-	if err := s.lock(ctx); err != nil {
+	var srcs [][]int
+	var err error
+	if s.marian != nil {
+		srcs, err = s.marian.encode(req.Input)
+	} else {
+		srcs, err = s.mt.encode(req.Input)
+	}
+	if err != nil {
 		return nil, err
 	}
-	defer s.mu.Unlock()
-	if s.marian != nil {
-		var buf bytes.Buffer
-		if err := s.marian.translate(req.Input, req.Beam, req.Alpha, &buf); err != nil {
-			return nil, err
-		}
-		return &translateResponse{Translations: strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")}, nil
-	}
-	out, err := s.mt.translateLines(req.Input, req.Beam, req.Alpha, len(req.Input))
+	out, err := s.translator.translate(ctx, srcs, req.Beam, req.Alpha)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ import (
 )
 
 // post sends body to url and returns the status and the decoded JSON reply.
-func post(t *testing.T, url, body string) (int, map[string]any) {
+func post(t testing.TB, url, body string) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.Post(url, "application/json", strings.NewReader(body))
 	if err != nil {
