@@ -37,7 +37,10 @@ func main() {
 		gemm256(r)
 	}
 	for r := 1; r <= 8; r++ {
-		dots512(r)
+		dots512(r, false)
+	}
+	for r := 1; r <= 8; r++ {
+		dots512(r, true)
 	}
 	rows512()
 	transpose8()
@@ -356,15 +359,26 @@ func gemm256(r int) {
 //
 // out[i·cb+j] = Σp a[i·lda+p]·b[j·ldb+p]; out has room for 16 values. The
 // k tail is a masked load.
-func dots512(r int) {
+//
+// With bf16, B holds bfloat16 values (uint16, ldb of them a row), widened
+// exactly to float32 as they are loaded, so that the sums are the float32
+// kernel's on the widened B, bit for bit:
+//
+//	func dots512bf16R<r>(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+func dots512(r int, bf16 bool) {
 	cb := 4
 	if r > 4 {
 		cb = 2
 	}
 	nacc := r * cb
 	name := fmt.Sprintf("dots512R%d", r)
+	bType, bShift, bStep := "float32", 2, 64
+	if bf16 {
+		name = fmt.Sprintf("dots512bf16R%d", r)
+		bType, bShift, bStep = "uint16", 1, 32
+	}
 	p("")
-	p("// func %s(k int, a *float32, lda int, b *float32, ldb int, out *float32)", name)
+	p("// func %s(k int, a *float32, lda int, b *%s, ldb int, out *float32)", name, bType)
 	p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
 	p("\tMOVQ k+0(FP), CX")
 	p("\tMOVQ a+8(FP), AX")
@@ -372,7 +386,7 @@ func dots512(r int) {
 	p("\tSHLQ $2, R11")
 	p("\tMOVQ b+24(FP), BX")
 	p("\tMOVQ ldb+32(FP), DX")
-	p("\tSHLQ $2, DX")
+	p("\tSHLQ $%d, DX", bShift)
 	p("\tLEAQ (DX)(DX*2), R8")
 	p("\tLEAQ (R11)(R11*2), R12")
 	p("\tLEAQ (AX)(R11*4), R13")
@@ -399,9 +413,16 @@ func dots512(r int) {
 	}
 	body := func(mask string) {
 		for j := 0; j < cb; j++ {
-			if mask == "" {
+			switch {
+			case bf16 && mask == "":
+				p("\tVPMOVZXWD %s, Z%d", bRow(j, 0), 16+j)
+				p("\tVPSLLD $16, Z%d, Z%d", 16+j, 16+j)
+			case bf16:
+				p("\tVPMOVZXWD.Z %s, %s, Z%d", bRow(j, 0), mask, 16+j)
+				p("\tVPSLLD $16, Z%d, Z%d", 16+j, 16+j)
+			case mask == "":
 				p("\tVMOVUPS %s, Z%d", bRow(j, 0), 16+j)
-			} else {
+			default:
 				p("\tVMOVUPS.Z %s, %s, Z%d", bRow(j, 0), mask, 16+j)
 			}
 		}
@@ -427,8 +448,8 @@ func dots512(r int) {
 	}
 	p("\tADDQ $64, AX")
 	p("\tADDQ $64, R13")
-	p("\tADDQ $64, BX")
-	p("\tADDQ $64, R14")
+	p("\tADDQ $%d, BX", bStep)
+	p("\tADDQ $%d, R14", bStep)
 	p("\tSUBQ $16, CX")
 	p("\tCMPQ CX, $16")
 	p("\tJGE loop")

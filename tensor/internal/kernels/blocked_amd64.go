@@ -30,13 +30,17 @@ type directKernel func(k int, a *float32, lda int, b *float32, ldb int, c *float
 
 type dotsKernel func(k int, a *float32, lda int, b *float32, ldb int, out *float32)
 
+type dotsBF16Kernel func(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
 // gemmArch describes one family of micro-kernels.
 type gemmArch struct {
 	mr, nr int
 	kern   [13]microKernel  // kern[r] computes an r×nr tile, r = 1..mr
 	direct [13]directKernel // optional: kern reading a row-major A in place
 	dots   [9]dotsKernel    // optional: r×4 (r > 4: r×2) dot products, r = 1..8
-	rows   func(r, n int, a, b *float32, ldb int, c *float32, ldc int)
+	// dotsBF16 are dots with B in bfloat16 (optional).
+	dotsBF16 [9]dotsBF16Kernel
+	rows     func(r, n int, a, b *float32, ldb int, c *float32, ldc int)
 }
 
 // gemmBuf holds the packing buffers of one running GEMM.
@@ -478,6 +482,74 @@ func (g *gemmArch) gemmRows(transA bool, m, n, k int, alpha float32, a []float32
 				}
 				axpy512(alpha*av, &b[p*ldb+jb], &c[i*ldc+jb], w)
 			}
+		}
+	}
+}
+
+// gemmBF16 is GemmBF16: up to dotsRows rows of A as dot products with B's
+// bfloat16 rows, widened in the kernel, eight rows at a time over blocks
+// of B as gemmDotsBlocked does, and so with the numbers gemm gives on the
+// widened B; more rows through gemm on widened blocks of B.
+func (g *gemmArch) gemmBF16(m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	_ = c[(m-1)*ldc+n-1]
+	if k <= 0 || alpha == 0 || m > dotsRows || g.dotsBF16[1] == nil {
+		gemmBF16Widened(g.gemm, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	_ = a[(m-1)*lda+k-1]
+	_ = b[(n-1)*ldb+k-1]
+	buf := getBuf()
+	nb := n
+	if m > 8 {
+		nb = max(4, (1<<16)/k&^3)
+	}
+	for j0 := 0; j0 < n; j0 += nb {
+		w := min(nb, n-j0)
+		for i0 := 0; i0 < m; i0 += 8 {
+			g.gemmDotsBF16(min(8, m-i0), w, k, alpha, a[i0*lda:], lda, b[j0*ldb:], ldb, beta, c[i0*ldc+j0:], ldc, buf)
+		}
+	}
+	putBuf(buf)
+}
+
+// gemmDotsBF16 is gemmDots (transA false) with B in bfloat16: the last n%4
+// columns go to dotAVX512 on the widened row, as gemmDots sends them.
+func (g *gemmArch) gemmDotsBF16(m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int, buf *gemmBuf) {
+	out := &buf.out
+	dots := g.dotsBF16[m]
+	cb := 4
+	if m > 4 {
+		cb = 2
+	}
+	nb := n - n%4
+	for j := 0; j < nb; j += cb {
+		dots(k, &a[0], lda, &b[j*ldb], ldb, &out[0])
+		for i := 0; i < m; i++ {
+			crow := c[i*ldc+j : i*ldc+j+cb]
+			o := out[i*cb : i*cb+cb]
+			if beta == 0 {
+				for q := range crow {
+					crow[q] = alpha * o[q]
+				}
+			} else {
+				for q := range crow {
+					crow[q] = alpha*o[q] + beta*crow[q]
+				}
+			}
+		}
+	}
+	row := buf.b[:k]
+	for j := nb; j < n; j++ {
+		widenBF16(row, b[j*ldb:j*ldb+k])
+		for i := 0; i < m; i++ {
+			v := alpha * dotAVX512(a[i*lda:i*lda+k], row)
+			if beta != 0 {
+				v += beta * c[i*ldc+j]
+			}
+			c[i*ldc+j] = v
 		}
 	}
 }

@@ -15,6 +15,11 @@
 // asm_gen.go generates (go generate ./tensor/internal/kernels).
 package kernels
 
+import (
+	"math"
+	"sync"
+)
+
 // Impl is one implementation of the hot loops. All functions work on
 // row-major float32 slices and never allocate.
 type Impl struct {
@@ -27,6 +32,11 @@ type Impl struct {
 	// GemmBias, when set, computes C = op(A)·op(B) + bias (n values added
 	// to every row) without first writing the bias into C.
 	GemmBias func(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int)
+	// GemmBF16, when set, computes C = alpha·A·Bᵀ + beta·C with B (n×k,
+	// rows ldb apart) in bfloat16, giving the numbers Gemm gives on B
+	// widened to float32 (which is exact); else GemmBF16 widens B a block
+	// at a time and calls Gemm.
+	GemmBF16 func(m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int)
 	// Dot returns Σ x[i]·y[i] over len(x) elements.
 	Dot func(x, y []float32) float32
 	// Axpy computes y[i] += alpha·x[i] over len(x) elements.
@@ -134,6 +144,59 @@ func gemmBiasByRows(gemm func(transA, transB bool, m, n, k int, alpha float32, a
 		copy(c[i*ldc:i*ldc+n], bias[:n])
 	}
 	gemm(transA, transB, m, n, k, 1, a, lda, b, ldb, 1, c, ldc)
+}
+
+// GemmBF16 computes C = alpha·A·Bᵀ + beta·C, A m×k in float32, B n×k in
+// bfloat16 (a model's weights kept in half the memory), with the active
+// implementation: the numbers of Gemm(false, true, …) on B widened to
+// float32, which is exact.
+func GemmBF16(m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
+	if active.GemmBF16 != nil {
+		active.GemmBF16(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	gemmBF16Widened(active.Gemm, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// widenBlock is the most rows of a bfloat16 B that gemmBF16Widened widens
+// at once: a multiple of every implementation's column tile, so that the
+// blocks split the product where a parallel split would.
+const widenBlock = 512
+
+// gemmBF16Widened computes GemmBF16 with gemm on blocks of B widened to
+// float32 (widenBlock rows at a time, in a buffer of its own).
+func gemmBF16Widened(gemm func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int),
+	m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k <= 0 {
+		gemm(false, true, m, n, 0, alpha, a, lda, nil, 1, beta, c, ldc)
+		return
+	}
+	w := widenBufs.Get().(*[]float32)
+	if need := min(n, widenBlock) * k; cap(*w) < need {
+		*w = make([]float32, need)
+	}
+	for j0 := 0; j0 < n; j0 += widenBlock {
+		rows := min(widenBlock, n-j0)
+		blk := (*w)[:rows*k]
+		for r := range rows {
+			widenBF16(blk[r*k:(r+1)*k], b[(j0+r)*ldb:(j0+r)*ldb+k])
+		}
+		gemm(false, true, m, rows, k, alpha, a, lda, blk, k, beta, c[j0:], ldc)
+	}
+	widenBufs.Put(w)
+}
+
+var widenBufs = sync.Pool{New: func() any { return new([]float32) }}
+
+// widenBF16 sets dst[i] to the float32 whose upper half is src[i].
+func widenBF16(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	for i, h := range src {
+		dst[i] = math.Float32frombits(uint32(h) << 16)
+	}
 }
 
 // Dot returns Σ x[i]·y[i] with the active implementation.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -356,6 +357,49 @@ func TestGemmBias(t *testing.T) {
 						}
 					}
 					checkGuards(t, "C", all, m*ldc)
+				}
+			}
+		})
+	}
+}
+
+// TestGemmBF16: on every implementation, A·Bᵀ with B in bfloat16 gives
+// bit for bit what Gemm gives on B widened to float32, whatever the rows
+// (the dot products up to 16 rows, blocks of B widened beyond), with
+// guards around C.
+func TestGemmBF16(t *testing.T) {
+	for _, im := range Impls() {
+		t.Run(im.Name, func(t *testing.T) {
+			prev, _ := Use(im.Name)
+			defer Use(prev.Name)
+			rng := rand.New(rand.NewPCG(7, 8))
+			for _, m := range []int{1, 2, 5, 8, 9, 12, 16, 17, 40} {
+				for _, n := range []int{1, 3, 4, 6, 31, 64, 130, 600} {
+					for _, k := range []int{1, 7, 16, 17, 100, 576} {
+						ab := alphaBetas[(m+n+k)%len(alphaBetas)]
+						ldb := k + (n % 3)
+						bh := make([]uint16, n*ldb)
+						bw := make([]float32, n*ldb)
+						for i := range bh {
+							bh[i] = uint16(math.Float32bits(float32(rng.NormFloat64())) >> 16)
+							bw[i] = math.Float32frombits(uint32(bh[i]) << 16)
+						}
+						a := make([]float32, m*k)
+						for i := range a {
+							a[i] = float32(rng.NormFloat64())
+						}
+						const guard = 8
+						c0 := make([]float32, m*n+2*guard)
+						for i := range c0 {
+							c0[i] = float32(rng.NormFloat64())
+						}
+						want, got := slices.Clone(c0), slices.Clone(c0)
+						Gemm(false, true, m, n, k, ab[0], a, k, bw, ldb, ab[1], want[guard:guard+m*n], n)
+						GemmBF16(m, n, k, ab[0], a, k, bh, ldb, ab[1], got[guard:guard+m*n], n)
+						if !slices.Equal(got, want) {
+							t.Fatalf("m=%d n=%d k=%d alpha=%v beta=%v: GemmBF16 differs from Gemm on the widened B", m, n, k, ab[0], ab[1])
+						}
+					}
 				}
 			}
 		})
