@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 
@@ -209,6 +210,37 @@ func BenchmarkGemmDecode(b *testing.B) {
 					benchGemm(b, false, tB, m, nk[0], nk[1])
 				})
 			}
+		}
+	}
+}
+
+// TestGemmBF16: with B in bfloat16, the parallel product gives bit for bit
+// what Gemm (GemmBias) gives on B widened to float32, for the splits a
+// model's shapes take: decoding rows against a wide or a deep weight (the
+// latter split along k), a batch of 12 and a 128-token prompt's rows.
+func TestGemmBF16(t *testing.T) {
+	rng := NewRNG(3)
+	for _, s := range [][3]int{{1, 576, 576}, {1, 576, 1536}, {1, 4096, 64}, {3, 1536, 576}, {12, 960, 576}, {16, 576, 1536}, {128, 1536, 576}, {40, 100, 7}} {
+		m, n, k := s[0], s[1], s[2]
+		a, bw, bias := New(m, k), New(n, k), New(n)
+		rng.FillNormal(a, 0, 1)
+		rng.FillNormal(bw, 0, 1)
+		rng.FillNormal(bias, 0, 1)
+		bh := make([]uint16, n*k)
+		for i, v := range bw.Data {
+			bh[i] = uint16(math.Float32bits(v) >> 16)
+			bw.Data[i] = math.Float32frombits(uint32(bh[i]) << 16)
+		}
+		want, got := New(m, n), New(m, n)
+		Gemm(false, true, m, n, k, 0.5, a.Data, k, bw.Data, k, 0, want.Data, n)
+		GemmBF16(m, n, k, 0.5, a.Data, k, bh, k, 0, nil, got.Data, n)
+		if !slices.Equal(got.Data, want.Data) {
+			t.Errorf("%v: GemmBF16 differs from Gemm on the widened B", s)
+		}
+		GemmBias(false, true, m, n, k, a.Data, k, bw.Data, k, bias.Data, want.Data, n)
+		GemmBF16(m, n, k, 1, a.Data, k, bh, k, 0, bias.Data, got.Data, n)
+		if !slices.Equal(got.Data, want.Data) {
+			t.Errorf("%v with a bias: GemmBF16 differs from GemmBias on the widened B", s)
 		}
 	}
 }
