@@ -84,6 +84,7 @@ func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 // Tensors returns the weights under LlamaForCausalLM's names ("model."
 // before the base model, lm_head.weight unless tied).
 func (m *Model) Tensors() []safetensors.Tensor {
+	m.Widen() // a model kept in bfloat16 saves its float32 values (the same numbers)
 	return hf.Tensors(m.Params(), func(name string) string {
 		if strings.HasPrefix(name, "lm_head.") {
 			return name

@@ -72,7 +72,8 @@ type Model struct {
 	// LMHead is the output layer [V, C]; nil when tied to the embeddings.
 	LMHead *autograd.Var `attn:"lm_head.weight"`
 
-	invFreq []float32 // the rotary frequencies
+	invFreq []float32    // the rotary frequencies
+	half    *halfWeights // the matrices in bfloat16 (KeepBF16), or nil
 }
 
 // New returns a model of config c with random weights (N(0, 0.02²), norms
@@ -276,7 +277,14 @@ func (m *Model) logits(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	if w == nil {
 		w = m.Embed.Weight
 	}
-	return tp.Linear(tp.RMSNorm(x, m.Norm.Weight, m.Cfg.Eps), w, nil)
+	var h []uint16
+	if m.half != nil {
+		h = m.half.head
+		if h == nil {
+			h = m.half.embed
+		}
+	}
+	return m.linear(tp, tp.RMSNorm(x, m.Norm.Weight, m.Cfg.Eps), w, h, nil)
 }
 
 // step runs the blocks on the new tokens and returns their last hidden
@@ -310,10 +318,11 @@ func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
 		c.q = make([]float32, t*qw)
 	}
 	q := tensor.FromSlice(c.q[:t*qw], 1, t, qw)
-	x := tp.Embedding(m.Embed.Weight, ids, 1) // (T, C)
+	x := m.embed(tp, ids) // (T, C)
 	for l, layer := range m.Layers {
+		hw := m.halfLayer(l)
 		h := tp.RMSNorm(x, layer.InputNorm.Weight, cfg.Eps)
-		qkv := tp.Linear(h, layer.qkv, layer.qkvBias).Value.Data // (T, (H+2·KV)·D)
+		qkv := m.linear(tp, h, layer.qkv, hw.qkv, layer.qkvBias).Value.Data // (T, (H+2·KV)·D)
 		stride := qw + 2*w
 		if cfg.qkNorm() {
 			headNorm(qkv, t, stride, 0, cfg.Heads, d, layer.Attn.QNorm.Weight.Value.Data, cfg.Eps)
@@ -330,9 +339,9 @@ func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
 		keys := autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w))
 		vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
 		y := tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: true, KVHeads: kv})
-		x = tp.Add(x, layer.Attn.O.Forward(tp, tp.Reshape(y, t, -1)))
+		x = tp.Add(x, m.linear(tp, tp.Reshape(y, t, -1), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias))
 		h = tp.RMSNorm(x, layer.PostNorm.Weight, cfg.Eps)
-		x = tp.Add(x, layer.MLP.Down.Forward(tp, tp.SwiGLUConcat(tp.Linear(h, layer.gateUp, layer.gateUpBias))))
+		x = tp.Add(x, m.linear(tp, tp.SwiGLUConcat(m.linear(tp, h, layer.gateUp, hw.gateUp, layer.gateUpBias)), layer.MLP.Down.Weight, hw.down, layer.MLP.Down.Bias))
 	}
 	c.n += t
 	return x, nil
@@ -441,11 +450,12 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 	y := tensor.FromSlice(bt.y[:b*qw], b, qw)
 	tp := bt.arena
 	tp.Reset()
-	x := tp.Embedding(m.Embed.Weight, ids, 1) // (B, C)
+	x := m.embed(tp, ids) // (B, C)
 	stride := qw + 2*w
 	for l, layer := range m.Layers {
+		hw := m.halfLayer(l)
 		h := tp.RMSNorm(x, layer.InputNorm.Weight, cfg.Eps)
-		qkv := tp.Linear(h, layer.qkv, layer.qkvBias).Value.Data // (B, (H+2·KV)·D)
+		qkv := m.linear(tp, h, layer.qkv, hw.qkv, layer.qkvBias).Value.Data // (B, (H+2·KV)·D)
 		if cfg.qkNorm() {
 			headNorm(qkv, b, stride, 0, cfg.Heads, d, layer.Attn.QNorm.Weight.Value.Data, cfg.Eps)
 			headNorm(qkv, b, stride, qw, kv, d, layer.Attn.KNorm.Weight.Value.Data, cfg.Eps)
@@ -461,9 +471,9 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 			vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
 			copy(y.Data[i*qw:], tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: true, KVHeads: kv}).Value.Data)
 		}
-		x = tp.Add(x, layer.Attn.O.Forward(tp, autograd.Const(y)))
+		x = tp.Add(x, m.linear(tp, autograd.Const(y), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias))
 		h = tp.RMSNorm(x, layer.PostNorm.Weight, cfg.Eps)
-		x = tp.Add(x, layer.MLP.Down.Forward(tp, tp.SwiGLUConcat(tp.Linear(h, layer.gateUp, layer.gateUpBias))))
+		x = tp.Add(x, m.linear(tp, tp.SwiGLUConcat(m.linear(tp, h, layer.gateUp, hw.gateUp, layer.gateUpBias)), layer.MLP.Down.Weight, hw.down, layer.MLP.Down.Bias))
 	}
 	for _, c := range caches {
 		c.n++

@@ -22,6 +22,8 @@ func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, 
 		return nil, fmt.Errorf("llama: %d token ids are not B=%d × T=%d", len(ids), b, t)
 	case t > m.Window():
 		return nil, fmt.Errorf("llama: %d positions exceed the model's window of %d", t, m.Window())
+	case m.half != nil:
+		return nil, fmt.Errorf("llama: the model keeps its weights in bfloat16 (KeepBF16), which do not train: Widen it first")
 	}
 	for i, id := range ids {
 		if id < 0 || id >= cfg.VocabSize {

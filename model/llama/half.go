@@ -1,0 +1,141 @@
+package llama
+
+import (
+	"math"
+
+	"github.com/attn-go/attn/autograd"
+)
+
+// halfWeights are a model's matrices kept in bfloat16 (KeepBF16).
+type halfWeights struct {
+	embed, head []uint16 // head nil when tied to the embeddings
+	layers      []halfLayer
+}
+
+type halfLayer struct{ qkv, o, gateUp, down []uint16 }
+
+// KeepBF16 keeps the model's matrices (the embeddings, the projections of
+// every layer, the output layer) in bfloat16 if each of their values is
+// one exactly, as a checkpoint stored in BF16 (SmolLM2's, Qwen2.5's, Llama
+// 3's) is once loaded: they then take half the memory, and decoding, which
+// is bound by reading them, runs in about half the time, with the very same
+// numbers (bfloat16 widens to float32 exactly; the products are those of the
+// float32 weights). It reports whether it did; a model with any other value
+// is left as it is. Norms and biases stay float32. A model kept so
+// generates (StepLast, Step, StepBatch) but does not train: Widen it first.
+func (m *Model) KeepBF16() bool {
+	if m.half != nil {
+		return true
+	}
+	mats := []*autograd.Var{m.Embed.Weight}
+	if m.LMHead != nil {
+		mats = append(mats, m.LMHead)
+	}
+	for _, l := range m.Layers {
+		mats = append(mats, l.qkv, l.Attn.O.Weight, l.gateUp, l.MLP.Down.Weight)
+	}
+	for _, v := range mats {
+		for _, x := range v.Value.Data {
+			if math.Float32bits(x)&0xffff != 0 {
+				return false
+			}
+		}
+	}
+	h := &halfWeights{embed: narrow(m.Embed.Weight)}
+	if m.LMHead != nil {
+		h.head = narrow(m.LMHead)
+	}
+	for _, l := range m.Layers {
+		h.layers = append(h.layers, halfLayer{qkv: narrow(l.qkv), o: narrow(l.Attn.O.Weight), gateUp: narrow(l.gateUp), down: narrow(l.MLP.Down.Weight)})
+		// The separate projections are views of the fused buffers.
+		for _, v := range []*autograd.Var{l.Attn.Q.Weight, l.Attn.K.Weight, l.Attn.V.Weight, l.MLP.Gate.Weight, l.MLP.Up.Weight} {
+			v.Value.Data = nil
+		}
+	}
+	m.half = h
+	return true
+}
+
+// Widen brings the matrices KeepBF16 kept back to float32, for training or
+// saving (a model not kept is left as it is).
+func (m *Model) Widen() {
+	h := m.half
+	if h == nil {
+		return
+	}
+	widen(m.Embed.Weight, h.embed)
+	if m.LMHead != nil {
+		widen(m.LMHead, h.head)
+	}
+	for i, l := range m.Layers {
+		hl := h.layers[i]
+		widen(l.qkv, hl.qkv)
+		widen(l.Attn.O.Weight, hl.o)
+		widen(l.gateUp, hl.gateUp)
+		widen(l.MLP.Down.Weight, hl.down)
+		viewRows(l.qkv, l.Attn.Q.Weight, l.Attn.K.Weight, l.Attn.V.Weight)
+		viewRows(l.gateUp, l.MLP.Gate.Weight, l.MLP.Up.Weight)
+	}
+	m.half = nil
+}
+
+// Halved reports whether the model's matrices are kept in bfloat16.
+func (m *Model) Halved() bool { return m.half != nil }
+
+// narrow returns v's values in bfloat16 (their upper halves, which KeepBF16
+// has checked are all there is) and drops the float32 ones.
+func narrow(v *autograd.Var) []uint16 {
+	h := make([]uint16, len(v.Value.Data))
+	for i, x := range v.Value.Data {
+		h[i] = uint16(math.Float32bits(x) >> 16)
+	}
+	v.Value.Data = nil
+	return h
+}
+
+// widen sets v's values from h, widened.
+func widen(v *autograd.Var, h []uint16) {
+	v.Value.Data = make([]float32, len(h))
+	for i, x := range h {
+		v.Value.Data[i] = math.Float32frombits(uint32(x) << 16)
+	}
+}
+
+// viewRows makes each of ps a view of its rows of all, in order, as
+// concatRows does.
+func viewRows(all *autograd.Var, ps ...*autograd.Var) {
+	at := 0
+	for _, p := range ps {
+		n := 1
+		for _, d := range p.Value.Shape {
+			n *= d
+		}
+		p.Value.Data = all.Value.Data[at : at+n : at+n]
+		at += n
+	}
+}
+
+// linear is tp.Linear on a layer's weight w, or on its bfloat16 copy h when
+// the model keeps one.
+func (m *Model) linear(tp *autograd.Tape, x, w *autograd.Var, h []uint16, b *autograd.Var) *autograd.Var {
+	if m.half != nil {
+		return tp.LinearBF16(x, h, w.Value.Shape[0], b)
+	}
+	return tp.Linear(x, w, b)
+}
+
+// embed looks ids up in the embeddings.
+func (m *Model) embed(tp *autograd.Tape, ids []int) *autograd.Var {
+	if m.half != nil {
+		return tp.EmbeddingBF16(m.half.embed, m.Cfg.Hidden, ids, 1)
+	}
+	return tp.Embedding(m.Embed.Weight, ids, 1)
+}
+
+// halfLayer returns layer l's bfloat16 matrices (none for a float32 model).
+func (m *Model) halfLayer(l int) halfLayer {
+	if m.half == nil {
+		return halfLayer{}
+	}
+	return m.half.layers[l]
+}

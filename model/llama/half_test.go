@@ -1,0 +1,71 @@
+package llama
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/tensor"
+)
+
+// TestKeepBF16: a checkpoint stored in BF16 keeps its matrices in bfloat16
+// and gives bit for bit the float32 model's logits, one sequence (every
+// position of a prompt, then a token at a time) and batches of 3 and 12;
+// it refuses to train until widened, and widened it holds its float32
+// values again; a float32 checkpoint is left as it is.
+func TestKeepBF16(t *testing.T) {
+	full, half := load(t, "llama-tiny-llama3"), load(t, "llama-tiny-llama3")
+	if !half.KeepBF16() || !half.Halved() {
+		t.Fatal("a BF16 checkpoint was not kept in bfloat16")
+	}
+	if half.Embed.Weight.Value.Data != nil || half.Layers[0].Attn.Q.Weight.Value.Data != nil {
+		t.Error("the float32 matrices are still held")
+	}
+	prompt := []int{1, 5, 9, 14, 3, 22, 8}
+	fc, hc := full.NewCache(), half.NewCache()
+	want, _ := full.Step(fc, prompt)
+	got, err := half.Step(hc, prompt)
+	if err != nil || !slices.Equal(got.Data, want.Data) {
+		t.Fatalf("prompt: the bfloat16 model's logits differ (%v)", err)
+	}
+	for _, id := range []int{7, 11, 2} {
+		want, _ := full.StepLast(fc, []int{id})
+		got, _ := half.StepLast(hc, []int{id})
+		if !slices.Equal(got.Data, want.Data) {
+			t.Fatalf("token %d: the bfloat16 model's logits differ", id)
+		}
+	}
+	for _, b := range []int{3, 12} {
+		var fcs, hcs []*Cache
+		var ids []int
+		for i := range b {
+			f, h := full.NewCache(), half.NewCache()
+			full.StepLast(f, prompt[:1+i%6])
+			half.StepLast(h, prompt[:1+i%6])
+			fcs, hcs, ids = append(fcs, f), append(hcs, h), append(ids, 3+i)
+		}
+		want, _ := full.StepBatch(NewBatchBuffers(), fcs, ids)
+		got, err := half.StepBatch(NewBatchBuffers(), hcs, ids)
+		if err != nil || !slices.Equal(got.Data, want.Data) {
+			t.Errorf("%d sequences: the bfloat16 model's logits differ (%v)", b, err)
+		}
+	}
+	tp := autograd.NewTape(tensor.NewRNG(1))
+	if _, err := half.Forward(tp, prompt, 1, len(prompt)); err == nil || !strings.Contains(err.Error(), "Widen it first") {
+		t.Errorf("training a bfloat16 model: %v", err)
+	}
+	half.Widen()
+	for i, p := range half.Params() {
+		if !slices.Equal(p.Value.Data, full.Params()[i].Value.Data) {
+			t.Errorf("widened, %s differs from the float32 model's", p.Name)
+		}
+	}
+	if _, err := half.Forward(tp, prompt, 1, len(prompt)); err != nil {
+		t.Errorf("training the widened model: %v", err)
+	}
+	f32 := load(t, "llama-tiny")
+	if f32.KeepBF16() || f32.Halved() || f32.Embed.Weight.Value.Data == nil {
+		t.Error("a float32 checkpoint was kept in bfloat16")
+	}
+}
