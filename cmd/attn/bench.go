@@ -625,6 +625,7 @@ func benchLlama(which, dir string, t, batch, reps int, params map[string]any) (b
 		return benchResult{}, err
 	}
 	params["hidden"], params["layers"], params["kv_heads"] = m.Cfg.Hidden, m.Cfg.Layers, cmp.Or(m.Cfg.KVHeads, m.Cfg.Heads)
+	params["bf16"] = m.KeepBF16() // as attn generate runs it
 	var runErr error
 	var dur time.Duration
 	var allocs float64

@@ -103,7 +103,7 @@ func runChat(args []string, stdout, stderr io.Writer) error {
 	if typ == "gpt2" {
 		m, tok, err = loadLM(dir, "chat")
 	} else {
-		m, tok, err = loadLlama(dir)
+		m, tok, err = loadLlamaToRun(dir)
 	}
 	if err != nil {
 		return err

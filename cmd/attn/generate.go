@@ -144,7 +144,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if typ == "gpt2" {
 		m, tok, err = loadLM(dir, "generate")
 	} else {
-		m, tok, err = loadLlama(dir)
+		m, tok, err = loadLlamaToRun(dir)
 	}
 	if err != nil {
 		return err
@@ -364,7 +364,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if typ == "gpt2" {
 		m, tok, err = loadLM(dir, "eval")
 	} else {
-		ll, tok, err = loadLlama(dir)
+		ll, tok, err = loadLlamaToRun(dir)
 	}
 	if err != nil {
 		return err

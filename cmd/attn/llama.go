@@ -25,6 +25,17 @@ func loadLlama(dir string) (*llama.Model, tokenizer.Tokenizer, error) {
 	return m, tok, nil
 }
 
+// loadLlamaToRun is loadLlama for inference: a checkpoint stored in BF16
+// keeps its matrices in bfloat16 (llama.Model.KeepBF16), in half the
+// memory, decoding in about half the time, with the same numbers.
+func loadLlamaToRun(dir string) (*llama.Model, tokenizer.Tokenizer, error) {
+	m, tok, err := loadLlama(dir)
+	if err == nil {
+		m.KeepBF16()
+	}
+	return m, tok, err
+}
+
 // continuing returns the tokenizer that decodes a generation after the
 // prompt ids: for a Llama-family model, as the continuation of the
 // prompt's last token (see continuation); GPT-2's byte-level text decodes

@@ -334,3 +334,40 @@ func TestContinuationBytes(t *testing.T) {
 		t.Errorf("the continuation of %q: %q, %v; want %q", "café", got, err, "éa")
 	}
 }
+
+// TestGenerateBF16Checkpoint: a checkpoint stored in BF16 runs with its
+// matrices kept in bfloat16 and generates exactly the float32 model's
+// greedy text (llama.Model.KeepBF16 gives the same numbers).
+func TestGenerateBF16Checkpoint(t *testing.T) {
+	dir, pieces := llamaFolder(t, "llama-tiny-llama3")
+	m, tok, err := loadLlamaToRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Halved() {
+		t.Fatal("the BF16 checkpoint was not kept in bfloat16")
+	}
+	full, err := llama.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := tok.Encode("the cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := generate.Text(full, enc.IDs, 12, &generate.Sampler{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "the cat"
+	for _, id := range ids {
+		if full.EndsText(id) {
+			break
+		}
+		want += strings.ReplaceAll(pieces[id], "▁", " ")
+	}
+	out, code := attn(t, "generate", "--model", dir, "--prompt", "the cat", "--greedy", "--max-new-tokens", "12")
+	if code != 0 || strings.TrimRight(out, "\n") != want {
+		t.Errorf("attn generate: exit %d, %q; want the float32 model's %q", code, out, want)
+	}
+}

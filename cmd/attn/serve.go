@@ -118,7 +118,7 @@ func newServer(dir string, batch, window int, opts ...generate.BatcherOption) (*
 		}
 	case "llama":
 		var m *llama.Model
-		if m, s.lmTok, err = loadLlama(dir); err == nil {
+		if m, s.lmTok, err = loadLlamaToRun(dir); err == nil {
 			s.serveLM(m, window, batch, opts)
 		}
 	case "t5", "mt5":
