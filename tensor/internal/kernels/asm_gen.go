@@ -44,6 +44,7 @@ func main() {
 	}
 	rows512()
 	transpose8()
+	transpose8bf16()
 	for _, w := range []int{8, 12, 16, 32} {
 		copyPanels(w)
 	}
@@ -940,6 +941,74 @@ loop8:
 	ADDQ $32, DI
 	SUBQ $8, CX
 	JMP loop8
+done:
+	VZEROUPPER
+	RET`)
+}
+
+// transpose8bf16 writes transpose8 for a source of bfloat16 values, widened
+// (exactly) as they are loaded:
+//
+//	func transpose8bf16(src *uint16, ld int, dst *float32, dstStride int, n8 int)
+func transpose8bf16() {
+	p("")
+	p("// func transpose8bf16(src *uint16, ld int, dst *float32, dstStride int, n8 int)")
+	p("TEXT ·transpose8bf16(SB), NOSPLIT, $0-40")
+	p("\tMOVQ src+0(FP), SI")
+	p("\tMOVQ ld+8(FP), DX")
+	p("\tSHLQ $1, DX")
+	p("\tMOVQ dst+16(FP), DI")
+	p("\tMOVQ dstStride+24(FP), BX")
+	p("\tSHLQ $2, BX")
+	p("\tMOVQ n8+32(FP), CX")
+	p("\tLEAQ (DX)(DX*2), R8")
+	p("\tLEAQ (SI)(DX*4), R9")
+	p("\tLEAQ (BX)(BX*2), R10")
+	p("\tTESTQ CX, CX")
+	p("\tJZ done")
+	p("loop:")
+	// Rows 0..7, eight values each, widened into Y8..Y15.
+	rows := []string{"(SI)", "(SI)(DX*1)", "(SI)(DX*2)", "(SI)(R8*1)", "(R9)", "(R9)(DX*1)", "(R9)(DX*2)", "(R9)(R8*1)"}
+	for r, addr := range rows {
+		p("\tVPMOVZXWD %s, Y%d", addr, 8+r)
+		p("\tVPSLLD $16, Y%d, Y%d", 8+r, 8+r)
+	}
+	// transpose8's layout: Yr (r < 4) rows r and r+4 of the first four
+	// values, Y(r+4) of the last four.
+	for r := 0; r < 4; r++ {
+		p("\tVINSERTF128 $1, X%d, Y%d, Y%d", 12+r, 8+r, r)
+		p("\tVPERM2F128 $0x31, Y%d, Y%d, Y%d", 12+r, 8+r, 4+r)
+	}
+	p(`	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VSHUFPS $0x44, Y10, Y8, Y0
+	VSHUFPS $0xEE, Y10, Y8, Y1
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xEE, Y11, Y9, Y3
+	VUNPCKLPS Y5, Y4, Y8
+	VUNPCKHPS Y5, Y4, Y9
+	VUNPCKLPS Y7, Y6, Y10
+	VUNPCKHPS Y7, Y6, Y11
+	VSHUFPS $0x44, Y10, Y8, Y4
+	VSHUFPS $0xEE, Y10, Y8, Y5
+	VSHUFPS $0x44, Y11, Y9, Y6
+	VSHUFPS $0xEE, Y11, Y9, Y7
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, (DI)(BX*1)
+	VMOVUPS Y2, (DI)(BX*2)
+	VMOVUPS Y3, (DI)(R10*1)
+	LEAQ (DI)(BX*4), DI
+	VMOVUPS Y4, (DI)
+	VMOVUPS Y5, (DI)(BX*1)
+	VMOVUPS Y6, (DI)(BX*2)
+	VMOVUPS Y7, (DI)(R10*1)
+	LEAQ (DI)(BX*4), DI
+	ADDQ $16, SI
+	ADDQ $16, R9
+	DECQ CX
+	JNZ loop
 done:
 	VZEROUPPER
 	RET`)

@@ -2,7 +2,10 @@
 
 package kernels
 
-import "sync"
+import (
+	"math"
+	"sync"
+)
 
 // The blocked GEMM (GotoBLAS/BLIS scheme) behind the assembly
 // implementations. For each block of blockM rows of C and blockK steps of k
@@ -158,6 +161,12 @@ func (g *gemmArch) gemmBias(transA, transB bool, m, n, k int, a []float32, lda i
 
 // gemmPacked is the blocked, packed GEMM. Arguments are checked by gemm.
 func (g *gemmArch) gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int, buf *gemmBuf) {
+	g.gemmPackedOf(transA, transB, m, n, k, alpha, a, lda, b, nil, ldb, beta, bias, c, ldc, buf)
+}
+
+// gemmPackedOf is gemmPacked with B in float32 (b) or, transposed, in
+// bfloat16 (bh), widened as it is packed.
+func (g *gemmArch) gemmPackedOf(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, bh []uint16, ldb int, beta float32, bias, c []float32, ldc int, buf *gemmBuf) {
 	mr, nr := g.mr, g.nr
 	pa, pb := buf.a, buf.b
 	tmp := &buf.tmp
@@ -175,7 +184,11 @@ func (g *gemmArch) gemmPacked(transA, transB bool, m, n, k int, alpha float32, a
 			bet, accum := blockBeta(beta, pc)
 			for jc := 0; jc < n; jc += blockN {
 				ncb := min(blockN, n-jc)
-				packB(pb, transB, b, ldb, pc, kcb, jc, ncb, nr)
+				if bh != nil {
+					packBF16(pb, bh, ldb, pc, kcb, jc, ncb, nr)
+				} else {
+					packB(pb, transB, b, ldb, pc, kcb, jc, ncb, nr)
+				}
 				for ir := 0; ir < mcb; ir += mr {
 					r := min(mr, mcb-ir)
 					cRow := (ic+ir)*ldc + jc
@@ -351,6 +364,45 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, kcb, j0, ncb, nr in
 	}
 }
 
+// packBF16 is packB for a transposed B in bfloat16: B(p, j) = b[j·ldb + p],
+// widened.
+func packBF16(dst []float32, b []uint16, ldb, p0, kcb, j0, ncb, nr int) {
+	for jj := 0; jj < ncb; jj += nr {
+		w := min(nr, ncb-jj)
+		d := dst[jj*kcb : jj*kcb+nr*kcb]
+		packTransposedBF16(d, nr, b[(j0+jj)*ldb+p0:], ldb, w, kcb)
+		if w < nr {
+			for p := 0; p < kcb; p++ {
+				clear(d[p*nr+w : p*nr+nr])
+			}
+		}
+	}
+}
+
+// packTransposedBF16 is packTransposed from bfloat16 values, widened.
+func packTransposedBF16(d []float32, ds int, src []uint16, ld, rows, cols int) {
+	cols8 := cols &^ 7
+	i := 0
+	if cols8 > 0 {
+		for ; i+8 <= rows; i += 8 {
+			_ = src[(i+7)*ld+cols8-1]
+			_ = d[(cols8-1)*ds+i+7]
+			transpose8bf16(&src[i*ld], ld, &d[i], ds, cols8/8)
+			for p := cols8; p < cols; p++ {
+				for q := 0; q < 8; q++ {
+					d[p*ds+i+q] = math.Float32frombits(uint32(src[(i+q)*ld+p]) << 16)
+				}
+			}
+		}
+	}
+	for ; i < rows; i++ {
+		s := src[i*ld : i*ld+cols]
+		for p, v := range s {
+			d[p*ds+i] = math.Float32frombits(uint32(v) << 16)
+		}
+	}
+}
+
 // packTransposed sets d[p·ds + i] = src[i·ld + p] for i < rows, p < cols.
 func packTransposed(d []float32, ds int, src []float32, ld, rows, cols int) {
 	cols8 := cols &^ 7
@@ -495,8 +547,16 @@ func (g *gemmArch) gemmBF16(m, n, k int, alpha float32, a []float32, lda int, b 
 		return
 	}
 	_ = c[(m-1)*ldc+n-1]
-	if k <= 0 || alpha == 0 || m > dotsRows || g.dotsBF16[1] == nil {
+	if k <= 0 || alpha == 0 || g.dotsBF16[1] == nil || g.direct[1] == nil {
 		gemmBF16Widened(g.gemm, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	if m > dotsRows { // as gemm runs A·Bᵀ, B widened as it is packed
+		_ = a[(m-1)*lda+k-1]
+		_ = b[(n-1)*ldb+k-1]
+		buf := getBuf()
+		g.gemmPackedOf(false, true, m, n, k, alpha, a, lda, nil, b, ldb, beta, nil, c, ldc, buf)
+		putBuf(buf)
 		return
 	}
 	_ = a[(m-1)*lda+k-1]

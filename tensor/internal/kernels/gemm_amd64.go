@@ -178,6 +178,11 @@ func rows512(r, n int, a *float32, b *float32, ldb int, c *float32, ldc int)
 //go:noescape
 func transpose8(src *float32, ld int, dst *float32, dstStride int, n8 int)
 
+// transpose8bf16 is transpose8 from bfloat16 values, widened.
+//
+//go:noescape
+func transpose8bf16(src *uint16, ld int, dst *float32, dstStride int, n8 int)
+
 // copyPanels<w> sets dst[q·ps + p·w + j] = src[p·ld + q·w + j] for p < k,
 // q < np, j < w (AVX).
 //
