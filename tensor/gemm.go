@@ -106,7 +106,17 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	// computing on it: each element of B costs about as much as 8
 	// multiply-adds on cached data, so a decode step's m = 1 product with a
 	// large weight is worth splitting even though its arithmetic is small.
-	work := max(m, 8) * n * max(k, 1)
+	//
+	// Up to 16 rows of A·Bᵀ (a batch of decoded sequences against a weight)
+	// are split exactly as one row is: the kernels compute such rows one by
+	// one, and a split over k sums in an order set by its bands, so each
+	// row then gets the numbers it gets alone.
+	asOne := transB && !transA && m <= 16
+	rows := m // as the split sees them
+	if asOne {
+		rows = 1
+	}
+	work := max(rows, 8) * n * max(k, 1)
 	if w == 1 || work < 8*gemmGrain || m == 0 || n == 0 {
 		gemmBand(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
 		return
@@ -116,7 +126,7 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	tiles, tile := (m+mr-1)/mr, mr
 	switch {
 	case m <= 8 && !transB && m*n*(maxKBands-1) <= maxKScratch,
-		k >= 2*max(m, n) && m*n*(min(w, maxKBands)-1) <= maxKScratch:
+		k >= 2*max(rows, n) && m*n*(min(w, maxKBands)-1) <= maxKScratch:
 		split, tiles, tile = splitK, (k+kTile-1)/kTile, kTile
 	case m < n || !kernels.PacksA(transA) && (n+nr-1)/nr >= w:
 		split, tiles, tile = splitCols, (n+nr-1)/nr, nr
@@ -129,7 +139,7 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	// five runs alternating A B B A).
 	perWorker := 1
 	switch {
-	case m <= 8:
+	case m <= 8 || asOne:
 		perWorker = 4
 	case m <= 256 && split == splitCols:
 		perWorker = 8

@@ -244,3 +244,91 @@ func TestGemmBF16(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmBF16Splits: GemmBF16 against Gemm and GemmBias on the widened B
+// over every way the product is split (rows, columns, k, the team Gemm
+// uses from 1,024 rows) at several worker counts, with padded rows.
+func TestGemmBF16Splits(t *testing.T) {
+	defer SetWorkers(SetWorkers(1))
+	rng := rand.New(rand.NewPCG(11, 12))
+	shapes := [][3]int{
+		{1, 1, 1}, {3, 517, 64}, {9, 700, 40}, {17, 300, 33},
+		{517, 33, 300}, {33, 1500, 100}, {3, 2000, 800}, {8, 1001, 600},
+		{40, 50, 2300}, {2, 5, 450001}, {1030, 100, 450}, {1025, 530, 40},
+	}
+	for _, w := range []int{1, 2, 3, 7} {
+		SetWorkers(w)
+		for _, s := range shapes {
+			m, n, k := s[0], s[1], s[2]
+			lda, ldb, ldc := k+1, k+2, n+3
+			a := randSlice(rng, m*lda)
+			bh := make([]uint16, n*ldb)
+			bw := make([]float32, n*ldb)
+			for i, v := range randSlice(rng, n*ldb) {
+				bh[i] = uint16(math.Float32bits(v) >> 16)
+				bw[i] = math.Float32frombits(uint32(bh[i]) << 16)
+			}
+			bias := randSlice(rng, n)
+			c0 := randSlice(rng, m*ldc)
+			for _, ab := range [][2]float32{{1, 0}, {1.5, -0.5}} {
+				want, got := slices.Clone(c0), slices.Clone(c0)
+				Gemm(false, true, m, n, k, ab[0], a, lda, bw, ldb, ab[1], want, ldc)
+				GemmBF16(m, n, k, ab[0], a, lda, bh, ldb, ab[1], nil, got, ldc)
+				if !slices.Equal(got, want) {
+					t.Errorf("workers=%d %v alpha=%v beta=%v: GemmBF16 differs from Gemm on the widened B", w, s, ab[0], ab[1])
+				}
+			}
+			want, got := slices.Clone(c0), slices.Clone(c0)
+			GemmBias(false, true, m, n, k, a, lda, bw, ldb, bias, want, ldc)
+			GemmBF16(m, n, k, 1, a, lda, bh, ldb, 0, bias, got, ldc)
+			if !slices.Equal(got, want) {
+				t.Errorf("workers=%d %v with a bias: GemmBF16 differs from GemmBias on the widened B", w, s)
+			}
+		}
+	}
+}
+
+// TestGemmRowsAlone: a product of up to 16 rows of A with Bᵀ (a batch of
+// decoded sequences against a weight) gives each row the numbers it gets
+// alone, at every worker count, however the product is split: over
+// columns, or over k (a deep weight, the k split then cut as it is for
+// one row), in float32 and bfloat16, with a bias and without.
+func TestGemmRowsAlone(t *testing.T) {
+	defer SetWorkers(SetWorkers(1))
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, s := range [][2]int{{576, 1536}, {256, 1536}, {1536, 576}, {100, 4000}} {
+		n, k := s[0], s[1]
+		bw := randSlice(rng, n*k)
+		bh := make([]uint16, n*k)
+		for i, v := range bw {
+			bh[i] = uint16(math.Float32bits(v) >> 16)
+			bw[i] = math.Float32frombits(uint32(bh[i]) << 16)
+		}
+		bias := randSlice(rng, n)
+		a := randSlice(rng, 16*k)
+		products := map[string]func(m int, a, c []float32){
+			"Gemm":     func(m int, a, c []float32) { Gemm(false, true, m, n, k, 1, a, k, bw, k, 0, c, n) },
+			"GemmBias": func(m int, a, c []float32) { GemmBias(false, true, m, n, k, a, k, bw, k, bias, c, n) },
+			"GemmBF16": func(m int, a, c []float32) { GemmBF16(m, n, k, 1, a, k, bh, k, 0, bias, c, n) },
+		}
+		for name, f := range products {
+			for _, w := range []int{1, 2, 3, 4, 7} {
+				SetWorkers(w)
+				alone := make([]float32, 16*n)
+				for i := range 16 {
+					f(1, a[i*k:(i+1)*k], alone[i*n:(i+1)*n])
+				}
+				for _, m := range []int{3, 8, 9, 12, 16} {
+					c := make([]float32, m*n)
+					f(m, a, c)
+					for i := range m {
+						if !slices.Equal(c[i*n:(i+1)*n], alone[i*n:(i+1)*n]) {
+							t.Errorf("%s n=%d k=%d workers=%d: row %d of %d differs from the row alone", name, n, k, w, i, m)
+							break
+						}
+					}
+				}
+			}
+		}
+	}
+}
