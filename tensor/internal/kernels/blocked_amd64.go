@@ -601,7 +601,19 @@ func (g *gemmArch) gemmDotsBF16(m, n, k int, alpha float32, a []float32, lda int
 			}
 		}
 	}
-	row := buf.b[:k]
+	if nb == n {
+		return
+	}
+	// The widened row: in buf.b, or for a k beyond it in a pooled buffer.
+	row, pooled := buf.b, (*[]float32)(nil)
+	if k > len(row) {
+		pooled = widenBufs.Get().(*[]float32)
+		if cap(*pooled) < k {
+			*pooled = make([]float32, k)
+		}
+		row = *pooled
+	}
+	row = row[:k]
 	for j := nb; j < n; j++ {
 		widenBF16(row, b[j*ldb:j*ldb+k])
 		for i := 0; i < m; i++ {
@@ -611,5 +623,8 @@ func (g *gemmArch) gemmDotsBF16(m, n, k int, alpha float32, a []float32, lda int
 			}
 			c[i*ldc+j] = v
 		}
+	}
+	if pooled != nil {
+		widenBufs.Put(pooled)
 	}
 }

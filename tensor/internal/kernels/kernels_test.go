@@ -405,3 +405,36 @@ func TestGemmBF16(t *testing.T) {
 		})
 	}
 }
+
+// TestGemmBF16DeepK: a k beyond the packing buffers (which hold a row of
+// B widened for the last n%4 columns) on every implementation, with 1 to
+// 16 rows.
+func TestGemmBF16DeepK(t *testing.T) {
+	for _, im := range Impls() {
+		t.Run(im.Name, func(t *testing.T) {
+			prev, _ := Use(im.Name)
+			defer Use(prev.Name)
+			rng := rand.New(rand.NewPCG(9, 10))
+			k := blockK*blockN + 37
+			for _, s := range [][2]int{{1, 5}, {3, 7}, {12, 6}} {
+				m, n := s[0], s[1]
+				bh := make([]uint16, n*k)
+				bw := make([]float32, n*k)
+				for i := range bh {
+					bh[i] = uint16(math.Float32bits(float32(rng.NormFloat64())) >> 16)
+					bw[i] = math.Float32frombits(uint32(bh[i]) << 16)
+				}
+				a := make([]float32, m*k)
+				for i := range a {
+					a[i] = float32(rng.NormFloat64())
+				}
+				want, got := make([]float32, m*n), make([]float32, m*n)
+				Gemm(false, true, m, n, k, 1, a, k, bw, k, 0, want, n)
+				GemmBF16(m, n, k, 1, a, k, bh, k, 0, got, n)
+				if !slices.Equal(got, want) {
+					t.Errorf("m=%d n=%d k=%d: GemmBF16 differs from Gemm on the widened B", m, n, k)
+				}
+			}
+		})
+	}
+}
