@@ -1,6 +1,7 @@
 package llama
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -67,5 +68,72 @@ func TestKeepBF16(t *testing.T) {
 	f32 := load(t, "llama-tiny")
 	if f32.KeepBF16() || f32.Halved() || f32.Embed.Weight.Value.Data == nil {
 		t.Error("a float32 checkpoint was kept in bfloat16")
+	}
+}
+
+// toBF16 rounds the model's matrices (those KeepBF16 keeps) to bfloat16
+// by dropping their low halves, as a BF16 copy of the checkpoint holds.
+func toBF16(m *Model) {
+	mats := []*autograd.Var{m.Embed.Weight}
+	if m.LMHead != nil {
+		mats = append(mats, m.LMHead)
+	}
+	for _, l := range m.Layers {
+		mats = append(mats, l.qkv, l.Attn.O.Weight, l.gateUp, l.MLP.Down.Weight)
+	}
+	for _, v := range mats {
+		for i, x := range v.Value.Data {
+			v.Value.Data[i] = math.Float32frombits(math.Float32bits(x) &^ 0xffff)
+		}
+	}
+}
+
+// TestKeepBF16Families: every family's test model, its matrices rounded
+// to bfloat16, gives bit for bit the float32 model's logits kept in
+// bfloat16: an untied output layer (Llama), q/k/v biases (Qwen2), q/k
+// norms (Qwen3); a prompt of more than 16 positions (the packed kernels),
+// single steps, and batches on either side of 16 rows.
+func TestKeepBF16Families(t *testing.T) {
+	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny"} {
+		t.Run(name, func(t *testing.T) {
+			full, half := load(t, name), load(t, name)
+			toBF16(full)
+			toBF16(half)
+			if !half.KeepBF16() {
+				t.Fatal("a model rounded to bfloat16 was not kept")
+			}
+			prompt := make([]int, 21)
+			for i := range prompt {
+				prompt[i] = (7*i + 3) % full.Cfg.VocabSize
+			}
+			fc, hc := full.NewCache(), half.NewCache()
+			want, _ := full.Step(fc, prompt)
+			got, err := half.Step(hc, prompt)
+			if err != nil || !slices.Equal(got.Data, want.Data) {
+				t.Fatalf("prompt: the bfloat16 model's logits differ (%v)", err)
+			}
+			for _, id := range []int{7, 11} {
+				want, _ := full.StepLast(fc, []int{id})
+				got, _ := half.StepLast(hc, []int{id})
+				if !slices.Equal(got.Data, want.Data) {
+					t.Fatalf("token %d: the bfloat16 model's logits differ", id)
+				}
+			}
+			for _, b := range []int{3, 16, 20} {
+				var fcs, hcs []*Cache
+				var ids []int
+				for i := range b {
+					f, h := full.NewCache(), half.NewCache()
+					full.StepLast(f, prompt[:1+i%6])
+					half.StepLast(h, prompt[:1+i%6])
+					fcs, hcs, ids = append(fcs, f), append(hcs, h), append(ids, (3+i)%full.Cfg.VocabSize)
+				}
+				want, _ := full.StepBatch(NewBatchBuffers(), fcs, ids)
+				got, err := half.StepBatch(NewBatchBuffers(), hcs, ids)
+				if err != nil || !slices.Equal(got.Data, want.Data) {
+					t.Errorf("%d sequences: the bfloat16 model's logits differ (%v)", b, err)
+				}
+			}
+		})
 	}
 }
