@@ -29,8 +29,8 @@ type BeamOpts struct {
 	// MaxLen bounds the tokens generated per hypothesis, end token included.
 	MaxLen int
 	// MaxLens, when set, bounds each source's hypotheses instead (one per
-	// source): a source's own length + 50, say, so that a source decodes
-	// in a batch as it does alone, whatever the others' lengths.
+	// source): a source's own length + 50, say, so that a source's bound in
+	// a batch is the one it has alone, whatever the others' lengths.
 	MaxLens  []int
 	BOS, EOS int
 	// Vocab, if positive, limits the continuations to token ids below it:

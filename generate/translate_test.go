@@ -77,3 +77,29 @@ func TestTranslateBatchAsAlone(t *testing.T) {
 		t.Error("one max length for two sources: no error")
 	}
 }
+
+// TestTranslateMaxLens: a caller's MaxLens bound each source, whatever
+// batch it falls in (the sources cut into batches of 2), within the
+// model's max_len − 1; a wrong number of them is refused.
+func TestTranslateMaxLens(t *testing.T) {
+	c := transformer.DefaultConfig()
+	c.SrcVocab, c.TgtVocab, c.DModel, c.Heads, c.DFF, c.EncoderLayers, c.DecoderLayers, c.MaxLen = 12, 12, 16, 2, 32, 2, 2, 20
+	m, err := transformer.New(c, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs := [][]int{{3, 4}, {5, 6, 7}, {7}}
+	lens := []int{3, 40, 6}
+	hs, err := Translate(m, srcs, 0, 2, BeamOpts{Beam: 2, Alpha: 0.6, BOS: 1, EOS: 2, MaxLens: lens})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range hs {
+		if bound := min(lens[i], c.MaxLen-1); len(h.Tokens) > bound {
+			t.Errorf("source %d: %d tokens; its bound is %d", i, len(h.Tokens), bound)
+		}
+	}
+	if _, err := Translate(m, srcs, 0, 2, BeamOpts{Beam: 2, BOS: 1, EOS: 2, MaxLens: lens[:2]}); err == nil {
+		t.Error("two max lengths for three sources: no error")
+	}
+}

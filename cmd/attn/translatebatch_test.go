@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -163,5 +164,104 @@ func BenchmarkServeTranslate(b *testing.B) {
 			}
 			b.ReportMetric(float64(16*b.N)/time.Since(start).Seconds(), "requests/s")
 		})
+	}
+}
+
+// TestTranslateBatcherStops: a request whose caller leaves while it queues
+// returns at once and is never run; a panic or a short answer fails its
+// batch's requests only; close lets the running batch finish, fails the
+// queued requests and later ones, and leaves no goroutine waiting.
+func TestTranslateBatcherStops(t *testing.T) {
+	started, release := make(chan struct{}, 8), make(chan struct{})
+	var ran sync.Mutex
+	var seen [][]int
+	b := newTranslateBatcher(func(srcs [][]int, beam int, alpha float64) ([]string, error) {
+		ran.Lock()
+		seen = append(seen, srcs...)
+		ran.Unlock()
+		started <- struct{}{}
+		<-release
+		switch srcs[0][0] {
+		case 13:
+			panic("a bug")
+		case 14:
+			return []string{"one"}, nil
+		}
+		out := make([]string, len(srcs))
+		for i, s := range srcs {
+			out[i] = fmt.Sprint(s[0])
+		}
+		return out, nil
+	})
+	type result struct {
+		out []string
+		err error
+	}
+	send := func(ctx context.Context, srcs ...[]int) chan result {
+		ch := make(chan result, 1)
+		go func() {
+			out, err := b.translate(ctx, srcs, 1, 0.6)
+			ch <- result{out, err}
+		}()
+		return ch
+	}
+	bg := context.Background()
+	first := send(bg, []int{1})
+	<-started // the first batch runs; the next requests queue behind it
+	leaving, leave := context.WithCancel(bg)
+	gone := send(leaving, []int{2})
+	kept := send(bg, []int{3}, []int{4})
+	time.Sleep(50 * time.Millisecond)
+	leave()
+	if r := <-gone; r.err != context.Canceled {
+		t.Errorf("a request whose caller left: %v; want context.Canceled", r.err)
+	}
+	release <- struct{}{}
+	if r := <-first; r.err != nil || fmt.Sprint(r.out) != "[1]" {
+		t.Errorf("the first request: %v, %v", r.out, r.err)
+	}
+	<-started
+	release <- struct{}{}
+	if r := <-kept; r.err != nil || fmt.Sprint(r.out) != "[3 4]" {
+		t.Errorf("the queued request: %v, %v", r.out, r.err)
+	}
+	for _, src := range []int{13, 14} {
+		ch := send(bg, []int{src}, []int{5})
+		<-started
+		release <- struct{}{}
+		if r := <-ch; !errors.Is(r.err, errEmbedFailed) {
+			t.Errorf("a batch that fails (%d): %v; want errEmbedFailed", src, r.err)
+		}
+	}
+	// close while a batch runs, with a request queued behind it.
+	running := send(bg, []int{6})
+	<-started
+	queued := send(bg, []int{7})
+	time.Sleep(50 * time.Millisecond)
+	closed := make(chan struct{})
+	go func() { b.close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Error("close returned while a batch was running")
+	case <-time.After(50 * time.Millisecond):
+	}
+	release <- struct{}{}
+	<-closed
+	if r := <-running; r.err != nil || fmt.Sprint(r.out) != "[6]" {
+		t.Errorf("the batch running at close: %v, %v", r.out, r.err)
+	}
+	if r := <-queued; r.err != errEmbedClosed {
+		t.Errorf("a request queued at close: %v; want errEmbedClosed", r.err)
+	}
+	if r := <-send(bg, []int{8}); r.err != errEmbedClosed {
+		t.Errorf("a request after close: %v; want errEmbedClosed", r.err)
+	}
+	b.close() // twice is fine
+	ran.Lock()
+	defer ran.Unlock()
+	for _, s := range seen {
+		if s[0] == 2 || s[0] == 7 || s[0] == 8 {
+			t.Errorf("request %d was run", s[0])
+		}
 	}
 }
