@@ -620,12 +620,12 @@ func benchLlama(which, dir string, t, batch, reps int, params map[string]any) (b
 	if batch < 1 {
 		return benchResult{}, fmt.Errorf("--batch %d; want at least 1", batch)
 	}
-	m, err := llama.Load(dir)
+	m, err := llama.LoadKeepingBF16(dir) // as attn generate runs it
 	if err != nil {
 		return benchResult{}, err
 	}
 	params["hidden"], params["layers"], params["kv_heads"] = m.Cfg.Hidden, m.Cfg.Layers, cmp.Or(m.Cfg.KVHeads, m.Cfg.Heads)
-	params["bf16"] = m.KeepBF16() // as attn generate runs it
+	params["bf16"] = m.Halved()
 	var runErr error
 	var dur time.Duration
 	var allocs float64
@@ -638,7 +638,7 @@ func benchLlama(which, dir string, t, batch, reps int, params map[string]any) (b
 	case "load":
 		m = nil
 		dur, allocs = measure(reps, func() {
-			if _, err := llama.Load(dir); err != nil {
+			if _, err := llama.LoadKeepingBF16(dir); err != nil {
 				runErr = err
 			}
 		})
@@ -672,11 +672,16 @@ func benchLlama(which, dir string, t, batch, reps int, params map[string]any) (b
 		}
 	})
 	// The floor, as for GPT-2: every weight read once a token (of the
-	// embeddings one row, unless they are the output layer too).
+	// embeddings one row, unless they are the output layer too), two bytes
+	// a value of the matrices kept in bfloat16 (no float32 values).
 	var bytes int
 	for _, p := range m.Params() {
 		if p.Var != m.Embed.Weight || m.Cfg.Tied {
-			bytes += 4 * p.Value.Len()
+			size := 4
+			if p.Value.Data == nil && m.Halved() {
+				size = 2
+			}
+			bytes += size * tensor.Size(p.Value.Shape)
 		}
 	}
 	_, read := tensor.StreamGBps(5)

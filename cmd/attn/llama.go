@@ -14,7 +14,19 @@ import (
 // loadLlama loads a Llama-family folder (llama, qwen2, qwen3, mistral) and
 // its tokenizer.
 func loadLlama(dir string) (*llama.Model, tokenizer.Tokenizer, error) {
-	m, err := llama.Load(dir)
+	return loadLlamaWith(dir, llama.Load)
+}
+
+// loadLlamaToRun is loadLlama for inference: a checkpoint stored in BF16
+// keeps its matrices in bfloat16 (llama.LoadKeepingBF16), read straight
+// from the file into half the memory, decoding in about half the time,
+// with the same numbers.
+func loadLlamaToRun(dir string) (*llama.Model, tokenizer.Tokenizer, error) {
+	return loadLlamaWith(dir, llama.LoadKeepingBF16)
+}
+
+func loadLlamaWith(dir string, load func(string) (*llama.Model, error)) (*llama.Model, tokenizer.Tokenizer, error) {
+	m, err := load(dir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -23,17 +35,6 @@ func loadLlama(dir string) (*llama.Model, tokenizer.Tokenizer, error) {
 		return nil, nil, err
 	}
 	return m, tok, nil
-}
-
-// loadLlamaToRun is loadLlama for inference: a checkpoint stored in BF16
-// keeps its matrices in bfloat16 (llama.Model.KeepBF16), in half the
-// memory, decoding in about half the time, with the same numbers.
-func loadLlamaToRun(dir string) (*llama.Model, tokenizer.Tokenizer, error) {
-	m, tok, err := loadLlama(dir)
-	if err == nil {
-		m.KeepBF16()
-	}
-	return m, tok, err
 }
 
 // continuing returns the tokenizer that decodes a generation after the

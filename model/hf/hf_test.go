@@ -413,3 +413,44 @@ func FuzzWeights(f *testing.F) {
 		_ = ck.Load(ps, LoadOptions{Tied: map[string]string{"head.weight": "emb.weight"}})
 	})
 }
+
+// TestLoadBF16: a parameter given a bfloat16 buffer gets the stored BF16
+// values there and no float32 ones; one stored otherwise, or a buffer of
+// the wrong size, is refused by name.
+func TestLoadBF16(t *testing.T) {
+	ts := []safetensors.Tensor{bf16("emb.weight", []int{3, 2}, embData), f16("ln.weight", []int{2}, lnW), bf16("ln.bias", []int{2}, lnB), bf16("head.bias", []int{3}, headB)}
+	dir := write(t, map[string][]safetensors.Tensor{WeightsFile: ts}, nil)
+	ck, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	ps := params()
+	ps[0].Value.Data = nil // as a model built to load has it
+	emb := make([]uint16, 6)
+	if err := ck.Load(ps, LoadOptions{BF16: map[*autograd.Var][]uint16{ps[0].Var: emb}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range emb {
+		if got := safetensors.BFloat16ToFloat32(h); got != embData[i] {
+			t.Errorf("emb[%d] = %v; want %v", i, got, embData[i])
+		}
+	}
+	if ps[0].Value.Data != nil || !slices.Equal(ps[1].Value.Data, lnW) {
+		t.Errorf("emb.weight's float32 values %v (want none), ln.weight %v", ps[0].Value.Data, ps[1].Value.Data)
+	}
+	for _, tc := range []struct {
+		p    int
+		n    int
+		want string
+	}{
+		{1, 2, `hf: tensor "ln.weight" in model.safetensors: dtype F16, not the BF16 it is to be kept in`},
+		{0, 5, `hf: 5 bfloat16 values for "emb.weight" of shape [3 2]`},
+	} {
+		ps := params()
+		err := ck.Load(ps, LoadOptions{BF16: map[*autograd.Var][]uint16{ps[tc.p].Var: make([]uint16, tc.n)}})
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("got %v; want %s", err, tc.want)
+		}
+	}
+}

@@ -31,6 +31,12 @@ type LoadOptions struct {
 	// stores a parameter under, so that a missing tensor is named as the
 	// checkpoint would name it.
 	Stored func(name string) string
+	// BF16, if not nil, holds parameters to load in bfloat16, into the
+	// given buffers (one value per element) rather than into their float32
+	// Data, which stays nil: each must be stored in BF16. A model keeping its
+	// matrices in bfloat16 then never holds their float32 values, so a
+	// checkpoint that fits in memory as stored loads.
+	BF16 map[*autograd.Var][]uint16
 }
 
 // Load fills the parameters ps (their names canonical, as nn.Params gives
@@ -100,6 +106,14 @@ func (c *Checkpoint) Load(ps []nn.Param, opt LoadOptions) error {
 				return err
 			}
 		}
+		if h, ok := opt.BF16[g.v]; ok {
+			if t := stored[0]; t.DType != safetensors.DTypeBF16 {
+				return fmt.Errorf("hf: tensor %q in %s: dtype %s, not the BF16 it is to be kept in", t.Name, t.File, t.DType)
+			}
+			if len(h) != tensor.Size(g.v.Value.Shape) {
+				return fmt.Errorf("hf: %d bfloat16 values for %q of shape %v", len(h), g.names[0], g.v.Value.Shape)
+			}
+		}
 		jobs = append(jobs, job{stored[0], g})
 		for _, t := range stored[1:] {
 			copies = append(copies, [2]*Tensor{t, stored[0]})
@@ -119,7 +133,7 @@ func (c *Checkpoint) Load(ps []nn.Param, opt LoadOptions) error {
 		return fmt.Errorf("hf: unexpected tensor %q%s in %s: the model has no such parameter", t.Name, more(len(unexpected)), t.File)
 	}
 	for _, g := range groups {
-		if g.v.Value.Data == nil {
+		if _, half := opt.BF16[g.v]; g.v.Value.Data == nil && !half {
 			g.v.Value.Data = make([]float32, tensor.Size(g.v.Value.Shape))
 		}
 	}
@@ -128,17 +142,28 @@ func (c *Checkpoint) Load(ps []nn.Param, opt LoadOptions) error {
 	type piece struct {
 		src    *Tensor
 		dst    []float32
+		half   []uint16 // instead of dst, for a parameter kept in bfloat16
 		offset int
 	}
 	var pieces []piece
 	for _, j := range jobs {
+		if h, ok := opt.BF16[j.dst.v]; ok {
+			for off := 0; off < len(h); off += decodeChunk {
+				pieces = append(pieces, piece{src: j.src, half: h[off:min(off+decodeChunk, len(h))], offset: off})
+			}
+			continue
+		}
 		dst := j.dst.v.Value.Data
 		for off := 0; off < len(dst); off += decodeChunk {
-			pieces = append(pieces, piece{j.src, dst[off:min(off+decodeChunk, len(dst))], off})
+			pieces = append(pieces, piece{src: j.src, dst: dst[off:min(off+decodeChunk, len(dst))], offset: off})
 		}
 	}
 	tensor.Parallel(len(pieces), 1, func(lo, hi int) {
 		for _, p := range pieces[lo:hi] {
+			if p.half != nil {
+				p.src.copyBF16(p.half, p.offset)
+				continue
+			}
 			p.src.decode(p.dst, p.offset)
 		}
 	})
@@ -239,6 +264,22 @@ func (t *Tensor) decode(dst []float32, offset int) {
 		for i := range dst {
 			dst[i] = float32(math.Float64frombits(le.Uint64(b[8*i:])))
 		}
+	}
+}
+
+// copyBF16 copies values offset.. of a BF16 tensor into dst.
+func (t *Tensor) copyBF16(dst []uint16, offset int) {
+	b, _, err := t.file.Raw(t.Name)
+	if err != nil { // the file was closed under us: a programming error
+		panic(err)
+	}
+	b = b[2*offset:]
+	if littleEndian && len(dst) > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 2*len(dst)), b)
+		return
+	}
+	for i := range dst {
+		dst[i] = binary.LittleEndian.Uint16(b[2*i:])
 	}
 }
 

@@ -28,8 +28,11 @@ var ignored = []*regexp.Regexp{regexp.MustCompile(`^layers\.\d+\.self_attn\.rota
 // are errors naming the tensor and its file. The end-of-text tokens of
 // generation_config.json, when there is one, join config.json's (HF's
 // generate reads them there: Llama 3 Instruct's <|eot_id|>, say).
-func Load(dir string) (*Model, error) {
-	m, err := hf.LoadFolder(dir, LoadCheckpoint)
+func Load(dir string) (*Model, error) { return loadFolder(dir, LoadCheckpoint) }
+
+// loadFolder is Load with the checkpoint read by loadCk.
+func loadFolder(dir string, loadCk func(Config, *hf.Checkpoint) (*Model, error)) (*Model, error) {
+	m, err := hf.LoadFolder(dir, loadCk)
 	if err != nil {
 		return nil, err
 	}
@@ -67,15 +70,39 @@ func Load(dir string) (*Model, error) {
 
 // LoadCheckpoint builds the model of cfg and fills it from ck (see Load).
 func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
-	m, err := newModel(cfg, nil)
+	return loadCheckpoint(cfg, ck, false)
+}
+
+// LoadKeepingBF16 is Load followed by KeepBF16, for generation, except that
+// a checkpoint whose matrices are all stored in BF16 has them read straight
+// into bfloat16: its matrices are never held in float32, so a model that
+// fits in memory as stored loads (a 7B model in 14 GB, not 28).
+func LoadKeepingBF16(dir string) (*Model, error) {
+	m, err := loadFolder(dir, func(cfg Config, ck *hf.Checkpoint) (*Model, error) { return loadCheckpoint(cfg, ck, true) })
+	if err == nil {
+		m.KeepBF16() // a float32 checkpoint of bfloat16 values
+	}
+	return m, err
+}
+
+// loadCheckpoint is LoadCheckpoint; with keep, matrices all stored in BF16
+// are kept so (see LoadKeepingBF16).
+func loadCheckpoint(cfg Config, ck *hf.Checkpoint, keep bool) (*Model, error) {
+	m, err := newUnfused(cfg, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(ck.Dir, hf.ConfigFile), err)
 	}
+	m.fuseBiases()
 	opt := hf.LoadOptions{Ignore: ignored}
+	if keep && m.storedBF16(ck) {
+		opt.BF16 = m.halfBuffers()
+	} else {
+		m.fuseWeights()
+	}
 	if cfg.Tied {
 		opt.Tied = map[string]string{"lm_head.weight": "embed_tokens.weight"}
 	}
-	if err := ck.Load(m.Params(), opt); err != nil { // into the fused buffers (see fuse)
+	if err := ck.Load(m.Params(), opt); err != nil { // into the fused buffers (see fuseWeights)
 		return nil, err
 	}
 	return m, nil

@@ -4,6 +4,9 @@ import (
 	"math"
 
 	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/model/hf"
+	"github.com/attn-go/attn/safetensors"
+	"github.com/attn-go/attn/tensor"
 )
 
 // halfWeights are a model's matrices kept in bfloat16 (KeepBF16).
@@ -138,4 +141,75 @@ func (m *Model) halfLayer(l int) halfLayer {
 		return halfLayer{}
 	}
 	return m.half.layers[l]
+}
+
+// matrices returns the set of parameters KeepBF16 keeps, of a model whose
+// projections are not fused yet.
+func (m *Model) matrices() map[*autograd.Var]bool {
+	mats := map[*autograd.Var]bool{m.Embed.Weight: true}
+	if m.LMHead != nil {
+		mats[m.LMHead] = true
+	}
+	for _, l := range m.Layers {
+		for _, w := range []*autograd.Var{l.Attn.Q.Weight, l.Attn.K.Weight, l.Attn.V.Weight, l.Attn.O.Weight, l.MLP.Gate.Weight, l.MLP.Up.Weight, l.MLP.Down.Weight} {
+			mats[w] = true
+		}
+	}
+	return mats
+}
+
+// storedBF16 reports whether ck stores every matrix of m it holds in BF16
+// (a tied output layer may be absent).
+func (m *Model) storedBF16(ck *hf.Checkpoint) bool {
+	mats := m.matrices()
+	for _, p := range m.Params() {
+		if !mats[p.Var] {
+			continue
+		}
+		t, ok := ck.Lookup(p.Name)
+		if ok && t.DType != safetensors.DTypeBF16 {
+			return false
+		}
+	}
+	return true
+}
+
+// halfBuffers gives the model, its projections not fused yet, its bfloat16
+// matrices, fused as fuseWeights fuses the float32 ones but without float32
+// values, and returns the buffer each matrix loads into.
+func (m *Model) halfBuffers() map[*autograd.Var][]uint16 {
+	size := func(v *autograd.Var) int { return tensor.Size(v.Value.Shape) }
+	into := map[*autograd.Var][]uint16{}
+	// rows returns one buffer for ps stacked, each's part its view, and
+	// the shape-only parameter standing for the stack.
+	rows := func(ps ...*autograd.Var) ([]uint16, *autograd.Var) {
+		shape := append([]int(nil), ps[0].Value.Shape...)
+		n := 0
+		for _, p := range ps {
+			n += size(p)
+		}
+		shape[0] = n / shape[1]
+		all := make([]uint16, n)
+		at := 0
+		for _, p := range ps {
+			into[p] = all[at : at+size(p) : at+size(p)]
+			at += size(p)
+		}
+		return all, autograd.NewParam(&tensor.Tensor{Shape: shape})
+	}
+	h := &halfWeights{}
+	h.embed, _ = rows(m.Embed.Weight)
+	if m.LMHead != nil {
+		h.head, _ = rows(m.LMHead)
+	}
+	for _, l := range m.Layers {
+		var hl halfLayer
+		hl.qkv, l.qkv = rows(l.Attn.Q.Weight, l.Attn.K.Weight, l.Attn.V.Weight)
+		hl.gateUp, l.gateUp = rows(l.MLP.Gate.Weight, l.MLP.Up.Weight)
+		hl.o, _ = rows(l.Attn.O.Weight)
+		hl.down, _ = rows(l.MLP.Down.Weight)
+		h.layers = append(h.layers, hl)
+	}
+	m.half = h
+	return into
 }

@@ -1,12 +1,17 @@
 package llama
 
 import (
+	"encoding/binary"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/internal/golden"
+	"github.com/attn-go/attn/safetensors"
 	"github.com/attn-go/attn/tensor"
 )
 
@@ -135,5 +140,111 @@ func TestKeepBF16Families(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// bf16Folder copies the test folder name to a temporary one with its
+// weights stored in BF16 (rounded to nearest even), except those named in
+// f32, stored in F32 and, when exact is false, nudged off bfloat16.
+func bf16Folder(t *testing.T, name string, f32 map[string]bool, exact bool) string {
+	t.Helper()
+	src := filepath.Join(golden.Root(t), "testdata", "hf", name)
+	dir := t.TempDir()
+	cfg, err := os.ReadFile(filepath.Join(src, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := safetensors.Open(filepath.Join(src, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var ts []safetensors.Tensor
+	for _, n := range f.Names() {
+		v, shape, err := f.Float32(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f32[n] {
+			for i := range v {
+				v[i] = safetensors.BFloat16ToFloat32(safetensors.Float32ToBFloat16(v[i]))
+				if !exact {
+					v[i] = math.Nextafter32(v[i], 1)
+				}
+			}
+			ts = append(ts, safetensors.F32(n, shape, v))
+			continue
+		}
+		b := make([]byte, 2*len(v))
+		for i, x := range v {
+			binary.LittleEndian.PutUint16(b[2*i:], safetensors.Float32ToBFloat16(x))
+		}
+		ts = append(ts, safetensors.Tensor{Name: n, DType: safetensors.DTypeBF16, Shape: shape, Data: b})
+	}
+	if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestLoadKeepingBF16: a checkpoint stored in BF16 loads straight into
+// bfloat16 (no matrix, fused or not, holds float32 values) with the
+// numbers of Load followed by KeepBF16, for each family's test model
+// (untied, q/k/v biases, q/k norms and tied); widened, it holds Load's
+// values. A float32 matrix among the BF16 ones loads through float32 and
+// is kept if its values are bfloat16 ones, else the model stays float32.
+func TestLoadKeepingBF16(t *testing.T) {
+	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "llama-tiny-llama3"} {
+		t.Run(name, func(t *testing.T) {
+			dir := bf16Folder(t, name, nil, true)
+			half, err := LoadKeepingBF16(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			full, err := Load(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !half.Halved() || full.Halved() {
+				t.Fatalf("halved: %v and %v; want true and false", half.Halved(), full.Halved())
+			}
+			mats := []*autograd.Var{half.Embed.Weight, half.LMHead}
+			for _, l := range half.Layers {
+				mats = append(mats, l.qkv, l.gateUp, l.Attn.Q.Weight, l.Attn.K.Weight, l.Attn.V.Weight, l.Attn.O.Weight, l.MLP.Gate.Weight, l.MLP.Up.Weight, l.MLP.Down.Weight)
+			}
+			for i, v := range mats {
+				if v != nil && v.Value.Data != nil {
+					t.Errorf("matrix %d holds float32 values", i)
+				}
+			}
+			prompt := []int{1, 5, 9, 14, 3, 22, 8}
+			kept := bf16Folder(t, name, nil, true)
+			ref, _ := Load(kept)
+			ref.KeepBF16()
+			rc, hc := ref.NewCache(), half.NewCache()
+			want, _ := ref.Step(rc, prompt)
+			got, err := half.Step(hc, prompt)
+			if err != nil || !slices.Equal(got.Data, want.Data) {
+				t.Errorf("the logits differ from Load and KeepBF16's (%v)", err)
+			}
+			half.Widen()
+			for i, p := range half.Params() {
+				if !slices.Equal(p.Value.Data, full.Params()[i].Value.Data) {
+					t.Errorf("widened, %s differs from Load's", p.Name)
+				}
+			}
+		})
+	}
+	one := "model.layers.1.mlp.down_proj.weight"
+	m, err := LoadKeepingBF16(bf16Folder(t, "llama-tiny", map[string]bool{one: true}, true))
+	if err != nil || !m.Halved() {
+		t.Errorf("a float32 matrix of bfloat16 values among BF16 ones: halved %v (%v); want true", m != nil && m.Halved(), err)
+	}
+	m, err = LoadKeepingBF16(bf16Folder(t, "llama-tiny", map[string]bool{one: true}, false))
+	if err != nil || m.Halved() || m.Layers[0].qkv.Value.Data == nil {
+		t.Errorf("a float32 matrix of other values among BF16 ones: halved %v (%v); want a float32 model", m != nil && m.Halved(), err)
 	}
 }

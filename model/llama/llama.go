@@ -58,7 +58,7 @@ type Layer struct {
 	// The query, key and value projections as one [(H+2·KV)·D, C] weight
 	// (and bias), the gate and up projections as one [2·I, C]: a step then
 	// runs two products where it would run five. The separate weights
-	// above are views of these buffers (see fuse).
+	// above are views of these buffers (see fuseWeights).
 	qkv, qkvBias, gateUp, gateUpBias *autograd.Var
 }
 
@@ -83,8 +83,19 @@ func New(c Config, seed uint64) (*Model, error) {
 }
 
 // newModel builds the model of c, its weights random (rng) or zero, to be
-// loaded (rng nil): either way in the fused buffers (see fuse).
+// loaded (rng nil): either way in the fused buffers (see fuseWeights).
 func newModel(c Config, rng *tensor.RNG) (*Model, error) {
+	m, err := newUnfused(c, rng)
+	if err != nil {
+		return nil, err
+	}
+	m.fuseBiases()
+	m.fuseWeights()
+	return m, nil
+}
+
+// newUnfused is newModel before the projections are fused.
+func newUnfused(c Config, rng *tensor.RNG) (*Model, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -129,22 +140,28 @@ func newModel(c Config, rng *tensor.RNG) (*Model, error) {
 	if !c.Tied {
 		m.LMHead = param(0.02, c.VocabSize, cw)
 	}
-	m.fuse()
 	return m, nil
 }
 
-// fuse gives each layer its fused projections: the q, k and v weights
-// (and biases) in one buffer, gate and up in another, the separate
-// parameters views of them, so that the weights are held once, a
-// checkpoint loads straight into them and saves from the same numbers.
-func (m *Model) fuse() {
+// fuseWeights gives each layer its fused projections: the q, k and v
+// weights in one buffer, gate and up in another, the separate parameters
+// views of them, so that the weights are held once, a checkpoint loads
+// straight into them and saves from the same numbers. fuseBiases does the
+// same for their biases.
+func (m *Model) fuseWeights() {
 	for _, l := range m.Layers {
 		a, f := l.Attn, l.MLP
 		l.qkv = concatRows(a.Q.Weight, a.K.Weight, a.V.Weight)
+		l.gateUp = concatRows(f.Gate.Weight, f.Up.Weight)
+	}
+}
+
+func (m *Model) fuseBiases() {
+	for _, l := range m.Layers {
+		a, f := l.Attn, l.MLP
 		if a.Q.Bias != nil {
 			l.qkvBias = concatRows(a.Q.Bias, a.K.Bias, a.V.Bias)
 		}
-		l.gateUp = concatRows(f.Gate.Weight, f.Up.Weight)
 		if f.Gate.Bias != nil {
 			l.gateUpBias = concatRows(f.Gate.Bias, f.Up.Bias)
 		}
