@@ -108,18 +108,33 @@ func (mt *mtModel) encode(lines []string) ([][]int, error) {
 
 // translate decodes token sequences, batch of them together, with beam
 // search and GNMT's length penalty (exponent alpha), and returns the text.
+// A source of no tokens (an empty line) translates as an empty text
+// without the model: alone it would make a batch of no positions, and
+// beside others an encoder output of padding only, a text made of nothing.
 func (mt *mtModel) translateIDs(srcs [][]int, beam int, alpha float64, batch int) ([]string, error) {
-	hs, err := generate.Translate(mt.m, srcs, mtPad, batch, generate.BeamOpts{Beam: beam, Alpha: alpha, BOS: mtBOS, EOS: mtEOS})
+	var some [][]int
+	for _, s := range srcs {
+		if len(s) > 0 {
+			some = append(some, s)
+		}
+	}
+	out := make([]string, len(srcs))
+	if len(some) == 0 {
+		return out, nil
+	}
+	hs, err := generate.Translate(mt.m, some, mtPad, batch, generate.BeamOpts{Beam: beam, Alpha: alpha, BOS: mtBOS, EOS: mtEOS})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]string, len(hs))
-	for i, h := range hs {
-		s, err := mt.tok.DecodeWith(h.Tokens, true)
+	for i := range out {
+		if len(srcs[i]) == 0 {
+			continue
+		}
+		s, err := mt.tok.DecodeWith(hs[0].Tokens, true)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = strings.TrimSpace(s)
+		out[i], hs = strings.TrimSpace(s), hs[1:]
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -114,6 +115,34 @@ func TestServeTranslateTogether(t *testing.T) {
 		}
 		ts.Close()
 		s.close()
+	}
+}
+
+// TestServeTranslateEmpty: an empty text translates as an empty text, alone
+// or beside others, whose translations are those they get alone (it had
+// failed its request alone, and been translated from padding beside
+// others).
+func TestServeTranslateEmpty(t *testing.T) {
+	ts := serveDir(t, mtFolder(t))
+	translations := func(input ...string) []string {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"input": input})
+		code, v := post(t, ts.URL+"/v1/translate", string(body))
+		if code != 200 {
+			t.Fatalf("POST /v1/translate %q: %d %v", input, code, v)
+		}
+		var out []string
+		for _, x := range v["translations"].([]any) {
+			out = append(out, x.(string))
+		}
+		return out
+	}
+	if got := translations(""); !slices.Equal(got, []string{""}) {
+		t.Errorf("an empty text: %q; want [\"\"]", got)
+	}
+	alone := translations("ein hund.")[0]
+	if got, want := translations("", "ein hund.", ""), []string{"", alone, ""}; !slices.Equal(got, want) {
+		t.Errorf("empty texts around a sentence: %q; want %q", got, want)
 	}
 }
 
