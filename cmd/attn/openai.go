@@ -32,7 +32,7 @@ type openAIOptions struct {
 	N           *int            `json:"n"`
 	Stream      bool            `json:"stream"`
 	Stop        json.RawMessage `json:"stop"`
-	Seed        *uint64         `json:"seed"`
+	Seed        *int64          `json:"seed"` // OpenAI's are signed: a negative one is taken as its two's complement
 	User        string          `json:"user"`
 	// Refused unless absent or neutral.
 	PresencePenalty  float64            `json:"presence_penalty"`
@@ -322,7 +322,7 @@ func (o *openAIOptions) choice(prompts int) (generateRequest, int, error) {
 	}
 	seed := rand.Uint64()
 	if o.Seed != nil {
-		seed = *o.Seed
+		seed = uint64(*o.Seed)
 	}
 	switch {
 	case n < 1 || n > maxChoices || prompts > maxChoices/n:

@@ -239,6 +239,23 @@ func TestServeChat(t *testing.T) {
 	}
 }
 
+// TestServeChatSignedSeed: a negative seed, which OpenAI's API takes (its
+// seeds are 64-bit signed), is a seed like another: seed -1's second
+// choice is seed 0's reply (it had been a 400 naming a Go type).
+func TestServeChatSignedSeed(t *testing.T) {
+	dir, _ := chatFolder(t)
+	ts := serveDir(t, dir)
+	req := `{"model": "m", "messages": [{"role": "user", "content": "how are you"}], "max_tokens": 24, "seed": %d, "n": %d}`
+	code, v, raw := chatPost(t, ts.URL, fmt.Sprintf(req, -1, 2))
+	if code != http.StatusOK || len(v.Choices) != 2 {
+		t.Fatalf("seed -1: status %d, %s", code, raw)
+	}
+	_, zero, raw := chatPost(t, ts.URL, fmt.Sprintf(req, 0, 1))
+	if len(zero.Choices) != 1 || v.Choices[1].Message.Content != zero.Choices[0].Message.Content {
+		t.Errorf("seed -1, choice 1: %q; want seed 0's: %s", v.Choices[1].Message.Content, raw)
+	}
+}
+
 // TestServeChatRefused: what a chat request cannot have is a 400 in
 // OpenAI's shape naming it: bad roles and contents, the fields attn serve
 // does not honour, a conversation the template refuses, one longer than
