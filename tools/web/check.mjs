@@ -41,6 +41,28 @@ await page.press("#say", "Enter");
 await page.waitForFunction(() => document.querySelectorAll("#chat .turn").length === 2 && document.querySelector("#chat .assistant").textContent !== "…");
 await page.waitForTimeout(1000);
 if ((await replies())[0] !== first) fail("a new conversation's first reply differs from the first one's");
+// While a reply streams (held back here for a second), Enter does not
+// send another turn, and a new conversation cancels the reply: the next
+// turn is sent alone, not after the cancelled one.
+let held = false;
+await page.route("**/v1/chat/completions", async route => {
+  if (!held) { held = true; await page.waitForTimeout(1500); }
+  await route.continue().catch(() => {}); // the page may have cancelled it
+});
+await page.fill("#say", "hi there");
+await page.press("#say", "Enter");
+await page.waitForTimeout(200);
+await page.fill("#say", "how are you");
+await page.press("#say", "Enter");
+if ((await page.$$("#chat .user")).length !== 2) fail("a turn sent while a reply streams was taken");
+await page.click("#reset");
+await page.waitForTimeout(2000); // the held reply would have come back by now
+const sent = page.waitForRequest("**/v1/chat/completions");
+await page.press("#say", "Enter");
+const { messages } = (await sent).postDataJSON();
+if (messages.length !== 2 || messages[1].content !== "how are you") fail("the turn after a new conversation was sent with " + JSON.stringify(messages));
+await page.waitForFunction(() => document.querySelector("#chat .assistant")?.textContent !== "…");
+await page.unroute("**/v1/chat/completions");
 if (process.argv[3]) await page.screenshot({ path: process.argv[3] });
 await page.click("#plain");
 if (!(await page.isVisible("#form")) || await page.isVisible("#chatbox")) fail("plain generation did not replace the chat box");
