@@ -42,13 +42,13 @@ type openAIOptions struct {
 
 type completionRequest struct {
 	openAIOptions
-	Prompt json.RawMessage `json:"prompt"`
-	Echo   bool            `json:"echo"`
+	Prompt        json.RawMessage `json:"prompt"`
+	Echo          bool            `json:"echo"`
+	StreamOptions *streamOptions  `json:"stream_options"`
 	// Refused unless absent or neutral.
-	Suffix        *string         `json:"suffix"`
-	Logprobs      *int            `json:"logprobs"`
-	BestOf        *int            `json:"best_of"`
-	StreamOptions json.RawMessage `json:"stream_options"`
+	Suffix   *string `json:"suffix"`
+	Logprobs *int    `json:"logprobs"`
+	BestOf   *int    `json:"best_of"`
 }
 
 type completionChoice struct {
@@ -70,7 +70,7 @@ type completionResponse struct {
 	Created int64              `json:"created"`
 	Model   string             `json:"model"`
 	Choices []completionChoice `json:"choices"`
-	Usage   *completionUsage   `json:"usage,omitempty"`
+	Usage   *completionUsage   `json:"usage,omitempty"` // a stream's only on its last chunk, with include_usage
 }
 
 // openAIError writes an error in OpenAI's shape, which its clients read.
@@ -109,6 +109,8 @@ func (s *server) completions(w http.ResponseWriter, r *http.Request) {
 		return ""
 	}
 
+	includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
+
 	var event func(v any)
 	var chunk func(i int, text string, finish *string)
 	if req.Stream {
@@ -126,19 +128,25 @@ func (s *server) completions(w http.ResponseWriter, r *http.Request) {
 	}
 	results, err := s.generateChoices(r.Context(), gens, chunk)
 	endChoices(w, r, event, err, func() any {
-		if event != nil {
-			return nil
-		}
 		resp := head
 		resp.Usage = &completionUsage{}
 		for i, g := range results {
-			resp.Choices = append(resp.Choices, completionChoice{Text: prefix(i) + g.Text, Index: i, FinishReason: finishReason(g)})
 			resp.Usage.CompletionTokens += g.Tokens
 			if i%n == 0 {
 				resp.Usage.PromptTokens += g.PromptTokens
 			}
 		}
 		resp.Usage.TotalTokens = resp.Usage.PromptTokens + resp.Usage.CompletionTokens
+		if event != nil { // OpenAI's last chunk: no choices, the usage
+			if !includeUsage {
+				return nil
+			}
+			resp.Choices = []completionChoice{}
+			return resp
+		}
+		for i, g := range results {
+			resp.Choices = append(resp.Choices, completionChoice{Text: prefix(i) + g.Text, Index: i, FinishReason: finishReason(g)})
+		}
 		return resp
 	})
 }
@@ -280,8 +288,8 @@ func (req *completionRequest) generations() ([]string, []generateRequest, error)
 		return nil, nil, errors.New(`"logprobs" is not supported`)
 	case req.BestOf != nil && *req.BestOf != n:
 		return nil, nil, errors.New(`"best_of" is not supported`)
-	case len(req.StreamOptions) > 0 && string(req.StreamOptions) != "null":
-		return nil, nil, errors.New(`"stream_options" is not supported`)
+	case req.StreamOptions != nil && !req.Stream:
+		return nil, nil, errors.New(`"stream_options" is for "stream": true`)
 	}
 	var gens []generateRequest
 	for _, p := range prompts {

@@ -96,6 +96,17 @@ func TestServeCompletions(t *testing.T) {
 		}
 	}
 
+	// With stream_options' include_usage, a last chunk before [DONE] has no
+	// choices and the usage of the whole answer.
+	_, whole, _ := complete(`{"model": "m", "prompt": ["a cat", "the dog"], "max_tokens": 12, "seed": 5}`)
+	code, _, raw = complete(`{"model": "m", "prompt": ["a cat", "the dog"], "max_tokens": 12, "seed": 5, "stream": true, "stream_options": {"include_usage": true}}`)
+	lines = strings.Split(strings.TrimSpace(raw), "\n\n")
+	var last completionResponse
+	if n := len(lines); code != http.StatusOK || n < 2 || lines[n-1] != "data: [DONE]" || json.Unmarshal([]byte(strings.TrimPrefix(lines[n-2], "data: ")), &last) != nil ||
+		last.Choices == nil || len(last.Choices) != 0 || last.Usage == nil || whole.Usage == nil || *last.Usage != *whole.Usage {
+		t.Errorf("stream with include_usage: status %d, %s; want a last chunk with no choices and the usage %+v", code, raw, whole.Usage)
+	}
+
 	for _, tc := range []struct{ body, says string }{
 		{`{"model": "m"}`, `"prompt" is missing`},
 		{`{"model": "m", "prompt": [1, 2]}`, "token ids are not taken"},
@@ -114,6 +125,7 @@ func TestServeCompletions(t *testing.T) {
 		{`{"model": "m", "prompt": "a", "stop": ["a", "b", "c", "d", "e"]}`, "at most 4"},
 		{`{"model": "m", "prompt": "naïve"}`, "cannot encode"},
 		{`{"model": "m", "prompt": "a", "frobnicate": 1}`, `unknown field "frobnicate"`},
+		{`{"model": "m", "prompt": "a", "stream_options": {"include_usage": true}}`, `"stream_options" is for "stream": true`},
 	} {
 		code, _, raw := complete(tc.body)
 		var e struct {
