@@ -12,6 +12,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/attn-go/attn/generate"
 )
 
 // POST /v1/completions speaks OpenAI's (legacy) completions API for a GPT,
@@ -236,7 +238,11 @@ func endChoices(w http.ResponseWriter, r *http.Request, event func(any), err err
 		}
 		event("[DONE]")
 	case err != nil:
-		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": map[string]any{"message": err.Error(), "type": "server_error", "param": nil, "code": nil}})
+		status := http.StatusInternalServerError
+		if errors.Is(err, generate.ErrClosed) { // stopping, or the decoding loop has failed: as /v1/generate and /healthz say
+			status = http.StatusServiceUnavailable
+		}
+		writeJSON(w, status, map[string]any{"error": map[string]any{"message": err.Error(), "type": "server_error", "param": nil, "code": nil}})
 	default:
 		writeJSON(w, http.StatusOK, answer())
 	}

@@ -256,6 +256,28 @@ func TestServeChatSignedSeed(t *testing.T) {
 	}
 }
 
+// TestServeChatClosed: once the batcher has stopped, a chat completion is
+// a 503, as /v1/generate's request and /healthz are (it was a 500).
+func TestServeChatClosed(t *testing.T) {
+	dir, _ := chatFolder(t)
+	s, err := newServer(dir, 8, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.handler())
+	defer ts.Close()
+	s.close()
+	for _, stream := range []string{"false", "true"} {
+		code, _, raw := chatPost(t, ts.URL, `{"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": `+stream+`}`)
+		if code != http.StatusServiceUnavailable && stream == "false" || !strings.Contains(raw, "closed") {
+			t.Errorf("stream %s: status %d, %s; want 503 (or an error event) saying the batcher is closed", stream, code, raw)
+		}
+	}
+	if code, v := post(t, ts.URL+"/v1/generate", `{"prompt": "hi"}`); code != http.StatusServiceUnavailable {
+		t.Errorf("/v1/generate: %d %v; want 503", code, v)
+	}
+}
+
 // TestServeChatRefused: what a chat request cannot have is a 400 in
 // OpenAI's shape naming it: bad roles and contents, the fields attn serve
 // does not honour, a conversation the template refuses, one longer than
