@@ -1,7 +1,7 @@
 package autograd
 
 import (
-	"math"
+	"github.com/attn-go/attn/safetensors"
 	"slices"
 	"strings"
 	"testing"
@@ -9,28 +9,36 @@ import (
 	"github.com/attn-go/attn/tensor"
 )
 
-// bf16Weights returns n random values that are exactly bfloat16, as
-// uint16s and widened.
-func bf16Weights(rng *tensor.RNG, n int) ([]uint16, *tensor.Tensor) {
+// halfWeights returns n random values that are exactly values of the
+// format h, as stored and widened (by safetensors' conversions).
+func halfWeights(rng *tensor.RNG, h tensor.Half, n int) ([]uint16, *tensor.Tensor) {
 	w := tensor.New(n)
 	rng.FillNormal(w, 0, 1)
-	h := make([]uint16, n)
+	out := make([]uint16, n)
 	for i, v := range w.Data {
-		h[i] = uint16(math.Float32bits(v) >> 16)
-		w.Data[i] = math.Float32frombits(uint32(h[i]) << 16)
+		if h == tensor.BF16 {
+			out[i] = safetensors.Float32ToBFloat16(v)
+			w.Data[i] = safetensors.BFloat16ToFloat32(out[i])
+		} else {
+			out[i] = safetensors.Float32ToFloat16(v)
+			w.Data[i] = safetensors.Float16ToFloat32(out[i])
+		}
 	}
-	return h, w
+	return out, w
 }
 
-// TestLinearBF16: the numbers of Linear on the widened weight, with and
+var halves = []tensor.Half{tensor.BF16, tensor.F16}
+
+// TestLinearHalf: the numbers of Linear on the widened weight, with and
 // without a bias, for inputs of 1 to 40 rows (2-D and 3-D), on a nil, an
 // inference and a recording tape (nothing requiring a gradient).
-func TestLinearBF16(t *testing.T) {
+func TestLinearHalf(t *testing.T) {
 	rng := tensor.NewRNG(5)
-	for _, rows := range []int{1, 5, 12, 17, 40} {
+	for i, rows := range []int{1, 5, 12, 17, 40} {
 		for _, s := range [][2]int{{3, 7}, {33, 64}, {100, 19}} {
 			out, in := s[0], s[1]
-			h, wt := bf16Weights(rng, out*in)
+			hf := halves[i%2]
+			h, wt := halfWeights(rng, hf, out*in)
 			w := Const(tensor.FromSlice(wt.Data, out, in))
 			b := tensor.New(out)
 			rng.FillNormal(b, 0, 1)
@@ -39,9 +47,9 @@ func TestLinearBF16(t *testing.T) {
 			for _, bias := range []*Var{nil, Const(b)} {
 				for _, tp := range []*Tape{nil, NewInferenceTape(), NewTape(rng)} {
 					want := tp.Linear(Const(x), w, bias)
-					got := tp.LinearBF16(Const(x), h, out, bias)
+					got := tp.LinearHalf(Const(x), hf, h, out, bias)
 					if !slices.Equal(got.Value.Shape, want.Value.Shape) || !slices.Equal(got.Value.Data, want.Value.Data) {
-						t.Errorf("rows=%d out=%d in=%d bias=%v: LinearBF16 %v differs from Linear %v", rows, out, in, bias != nil, got.Value.Shape, want.Value.Shape)
+						t.Errorf("rows=%d out=%d in=%d bias=%v: LinearHalf %v differs from Linear %v", rows, out, in, bias != nil, got.Value.Shape, want.Value.Shape)
 					}
 				}
 			}
@@ -49,18 +57,18 @@ func TestLinearBF16(t *testing.T) {
 	}
 }
 
-// TestLinearBF16Refuses: a weight of the wrong size, and an input that
+// TestLinearHalfRefuses: a weight of the wrong size, and an input that
 // wants a gradient, are programming errors.
-func TestLinearBF16Refuses(t *testing.T) {
+func TestLinearHalfRefuses(t *testing.T) {
 	x := NewParam(tensor.New(2, 4))
 	for name, f := range map[string]func(){
-		"size":     func() { (*Tape)(nil).LinearBF16(Const(x.Value), make([]uint16, 11), 3, nil) },
-		"gradient": func() { NewTape(tensor.NewRNG(1)).LinearBF16(x, make([]uint16, 12), 3, nil) },
+		"size":     func() { (*Tape)(nil).LinearHalf(Const(x.Value), tensor.F16, make([]uint16, 11), 3, nil) },
+		"gradient": func() { NewTape(tensor.NewRNG(1)).LinearHalf(x, tensor.BF16, make([]uint16, 12), 3, nil) },
 	} {
 		func() {
 			defer func() {
-				if r := recover(); r == nil || !strings.Contains(r.(string), "LinearBF16") {
-					t.Errorf("%s: %v; want LinearBF16's panic", name, r)
+				if r := recover(); r == nil || !strings.Contains(r.(string), "LinearHalf") {
+					t.Errorf("%s: %v; want LinearHalf's panic", name, r)
 				}
 			}()
 			f()
@@ -68,19 +76,21 @@ func TestLinearBF16Refuses(t *testing.T) {
 	}
 }
 
-// TestEmbeddingBF16: the rows Embedding gives from the widened table,
+// TestEmbeddingHalf: the rows Embedding gives from the widened table,
 // scaled; an id out of range panics.
-func TestEmbeddingBF16(t *testing.T) {
+func TestEmbeddingHalf(t *testing.T) {
 	rng := tensor.NewRNG(6)
 	const vocab, cols = 11, 9
-	h, wt := bf16Weights(rng, vocab*cols)
-	w := Const(tensor.FromSlice(wt.Data, vocab, cols))
 	ids := []int{0, 10, 3, 3, 7}
-	for _, scale := range []float32{1, 0.5, 3} {
-		want := (*Tape)(nil).Embedding(w, ids, scale)
-		got := NewInferenceTape().EmbeddingBF16(h, cols, ids, scale)
-		if !slices.Equal(got.Value.Shape, want.Value.Shape) || !slices.Equal(got.Value.Data, want.Value.Data) {
-			t.Errorf("scale %v: EmbeddingBF16 differs from Embedding", scale)
+	for _, hf := range halves {
+		h, wt := halfWeights(rng, hf, vocab*cols)
+		w := Const(tensor.FromSlice(wt.Data, vocab, cols))
+		for _, scale := range []float32{1, 0.5, 3} {
+			want := (*Tape)(nil).Embedding(w, ids, scale)
+			got := NewInferenceTape().EmbeddingHalf(hf, h, cols, ids, scale)
+			if !slices.Equal(got.Value.Shape, want.Value.Shape) || !slices.Equal(got.Value.Data, want.Value.Data) {
+				t.Errorf("%v scale %v: EmbeddingHalf differs from Embedding", hf, scale)
+			}
 		}
 	}
 	defer func() {
@@ -88,5 +98,5 @@ func TestEmbeddingBF16(t *testing.T) {
 			t.Error("id 11 of 11: no panic")
 		}
 	}()
-	(*Tape)(nil).EmbeddingBF16(h, cols, []int{11}, 1)
+	(*Tape)(nil).EmbeddingHalf(tensor.BF16, make([]uint16, vocab*cols), cols, []int{11}, 1)
 }

@@ -51,33 +51,44 @@ func GemmBias(transA, transB bool, m, n, k int, a []float32, lda int, b []float3
 	gemm(transA, transB, m, n, k, 1, a, lda, operandB{f: b}, ldb, 0, bias, c, ldc)
 }
 
-// GemmBF16 computes C = alpha·A·Bᵀ + beta·C (plus bias, n values added to
+// Half is a 16-bit floating-point format a model's weights are kept in:
+// BF16 (bfloat16) or F16 (IEEE half precision). Both widen to float32
+// exactly.
+type Half = kernels.Half
+
+const (
+	BF16 = kernels.BF16
+	F16  = kernels.F16
+)
+
+// GemmHalf computes C = alpha·A·Bᵀ + beta·C (plus bias, n values added to
 // every row, when it is not nil: then alpha must be 1 and beta 0) with B's
-// n rows of k in bfloat16, ldb apart: a model's weights kept in half the
-// memory, which a decoding step then reads in half the time. The numbers
-// are those Gemm (GemmBias) gives on B widened to float32, which is exact,
-// split over the cores the same way.
-func GemmBF16(m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, bias, c []float32, ldc int) {
+// n rows of k in the 16-bit format h, ldb apart: a model's weights kept in
+// half the memory, which a decoding step then reads in half the time. The
+// numbers are those Gemm (GemmBias) gives on B widened to float32, which
+// is exact, split over the cores the same way.
+func GemmHalf(h Half, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, bias, c []float32, ldc int) {
 	if bias != nil && (alpha != 1 || beta != 0) {
-		panic("tensor.GemmBF16: a bias with alpha 1 and beta 0 only")
+		panic("tensor.GemmHalf: a bias with alpha 1 and beta 0 only")
 	}
 	if bias != nil && len(bias) < n {
-		panic(fmt.Sprintf("tensor.GemmBF16: %d bias values for %d columns", len(bias), n))
+		panic(fmt.Sprintf("tensor.GemmHalf: %d bias values for %d columns", len(bias), n))
 	}
-	gemm(false, true, m, n, k, alpha, a, lda, operandB{h: b}, ldb, beta, bias, c, ldc)
+	gemm(false, true, m, n, k, alpha, a, lda, operandB{h: b, kind: h}, ldb, beta, bias, c, ldc)
 }
 
-// operandB is the B of a product: float32, or bfloat16 (h) read as its
-// exact widening (A·Bᵀ only).
+// operandB is the B of a product: float32, or 16-bit (h, in the format
+// kind) read as its exact widening (A·Bᵀ only).
 type operandB struct {
-	f []float32
-	h []uint16
+	f    []float32
+	h    []uint16
+	kind Half
 }
 
 // from returns B from element off on.
 func (b operandB) from(off int) operandB {
 	if b.h != nil {
-		return operandB{h: b.h[off:]}
+		return operandB{h: b.h[off:], kind: b.kind}
 	}
 	return operandB{f: b.f[off:]}
 }
@@ -90,9 +101,9 @@ func gemmBand(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 		for i := 0; i < m; i++ {
 			copy(c[i*ldc:i*ldc+n], bias[:n])
 		}
-		kernels.GemmBF16(m, n, k, 1, a, lda, b.h, ldb, 1, c, ldc)
+		kernels.GemmHalf(b.kind, m, n, k, 1, a, lda, b.h, ldb, 1, c, ldc)
 	case b.h != nil:
-		kernels.GemmBF16(m, n, k, alpha, a, lda, b.h, ldb, beta, c, ldc)
+		kernels.GemmHalf(b.kind, m, n, k, alpha, a, lda, b.h, ldb, beta, c, ldc)
 	case bias != nil:
 		kernels.GemmBias(transA, transB, m, n, k, a, lda, b.f, ldb, bias, c, ldc)
 	default:

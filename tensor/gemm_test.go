@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"github.com/attn-go/attn/safetensors"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -214,41 +215,38 @@ func BenchmarkGemmDecode(b *testing.B) {
 	}
 }
 
-// TestGemmBF16: with B in bfloat16, the parallel product gives bit for bit
+// TestGemmHalf: with B in bfloat16 or half precision, the parallel product gives bit for bit
 // what Gemm (GemmBias) gives on B widened to float32, for the splits a
 // model's shapes take: decoding rows against a wide or a deep weight (the
 // latter split along k), a batch of 12 and a 128-token prompt's rows.
-func TestGemmBF16(t *testing.T) {
+func TestGemmHalf(t *testing.T) {
 	rng := NewRNG(3)
-	for _, s := range [][3]int{{1, 576, 576}, {1, 576, 1536}, {1, 4096, 64}, {3, 1536, 576}, {12, 960, 576}, {16, 576, 1536}, {128, 1536, 576}, {40, 100, 7}} {
+	for i, s := range [][3]int{{1, 576, 576}, {1, 576, 1536}, {1, 4096, 64}, {3, 1536, 576}, {12, 960, 576}, {16, 576, 1536}, {128, 1536, 576}, {40, 100, 7}} {
 		m, n, k := s[0], s[1], s[2]
 		a, bw, bias := New(m, k), New(n, k), New(n)
 		rng.FillNormal(a, 0, 1)
 		rng.FillNormal(bw, 0, 1)
 		rng.FillNormal(bias, 0, 1)
-		bh := make([]uint16, n*k)
-		for i, v := range bw.Data {
-			bh[i] = uint16(math.Float32bits(v) >> 16)
-			bw.Data[i] = math.Float32frombits(uint32(bh[i]) << 16)
-		}
+		h := []Half{BF16, F16}[i%2]
+		bh := toHalf(h, bw.Data)
 		want, got := New(m, n), New(m, n)
 		Gemm(false, true, m, n, k, 0.5, a.Data, k, bw.Data, k, 0, want.Data, n)
-		GemmBF16(m, n, k, 0.5, a.Data, k, bh, k, 0, nil, got.Data, n)
+		GemmHalf(h, m, n, k, 0.5, a.Data, k, bh, k, 0, nil, got.Data, n)
 		if !slices.Equal(got.Data, want.Data) {
-			t.Errorf("%v: GemmBF16 differs from Gemm on the widened B", s)
+			t.Errorf("%v %v: GemmHalf differs from Gemm on the widened B", h, s)
 		}
 		GemmBias(false, true, m, n, k, a.Data, k, bw.Data, k, bias.Data, want.Data, n)
-		GemmBF16(m, n, k, 1, a.Data, k, bh, k, 0, bias.Data, got.Data, n)
+		GemmHalf(h, m, n, k, 1, a.Data, k, bh, k, 0, bias.Data, got.Data, n)
 		if !slices.Equal(got.Data, want.Data) {
-			t.Errorf("%v with a bias: GemmBF16 differs from GemmBias on the widened B", s)
+			t.Errorf("%v %v with a bias: GemmHalf differs from GemmBias on the widened B", h, s)
 		}
 	}
 }
 
-// TestGemmBF16Splits: GemmBF16 against Gemm and GemmBias on the widened B
+// TestGemmHalfSplits: GemmHalf (BF16 and F16 by turns) against Gemm and GemmBias on the widened B
 // over every way the product is split (rows, columns, k, the team Gemm
 // uses from 1,024 rows) at several worker counts, with padded rows.
-func TestGemmBF16Splits(t *testing.T) {
+func TestGemmHalfSplits(t *testing.T) {
 	defer SetWorkers(SetWorkers(1))
 	rng := rand.New(rand.NewPCG(11, 12))
 	shapes := [][3]int{
@@ -258,31 +256,28 @@ func TestGemmBF16Splits(t *testing.T) {
 	}
 	for _, w := range []int{1, 2, 3, 7} {
 		SetWorkers(w)
-		for _, s := range shapes {
+		for i, s := range shapes {
 			m, n, k := s[0], s[1], s[2]
 			lda, ldb, ldc := k+1, k+2, n+3
 			a := randSlice(rng, m*lda)
-			bh := make([]uint16, n*ldb)
-			bw := make([]float32, n*ldb)
-			for i, v := range randSlice(rng, n*ldb) {
-				bh[i] = uint16(math.Float32bits(v) >> 16)
-				bw[i] = math.Float32frombits(uint32(bh[i]) << 16)
-			}
+			h := []Half{BF16, F16}[(i+w)%2]
+			bw := randSlice(rng, n*ldb)
+			bh := toHalf(h, bw)
 			bias := randSlice(rng, n)
 			c0 := randSlice(rng, m*ldc)
 			for _, ab := range [][2]float32{{1, 0}, {1.5, -0.5}} {
 				want, got := slices.Clone(c0), slices.Clone(c0)
 				Gemm(false, true, m, n, k, ab[0], a, lda, bw, ldb, ab[1], want, ldc)
-				GemmBF16(m, n, k, ab[0], a, lda, bh, ldb, ab[1], nil, got, ldc)
+				GemmHalf(h, m, n, k, ab[0], a, lda, bh, ldb, ab[1], nil, got, ldc)
 				if !slices.Equal(got, want) {
-					t.Errorf("workers=%d %v alpha=%v beta=%v: GemmBF16 differs from Gemm on the widened B", w, s, ab[0], ab[1])
+					t.Errorf("workers=%d %v %v alpha=%v beta=%v: GemmHalf differs from Gemm on the widened B", w, h, s, ab[0], ab[1])
 				}
 			}
 			want, got := slices.Clone(c0), slices.Clone(c0)
 			GemmBias(false, true, m, n, k, a, lda, bw, ldb, bias, want, ldc)
-			GemmBF16(m, n, k, 1, a, lda, bh, ldb, 0, bias, got, ldc)
+			GemmHalf(h, m, n, k, 1, a, lda, bh, ldb, 0, bias, got, ldc)
 			if !slices.Equal(got, want) {
-				t.Errorf("workers=%d %v with a bias: GemmBF16 differs from GemmBias on the widened B", w, s)
+				t.Errorf("workers=%d %v %v with a bias: GemmHalf differs from GemmBias on the widened B", w, h, s)
 			}
 		}
 	}
@@ -292,24 +287,24 @@ func TestGemmBF16Splits(t *testing.T) {
 // decoded sequences against a weight) gives each row the numbers it gets
 // alone, at every worker count, however the product is split: over
 // columns, or over k (a deep weight, the k split then cut as it is for
-// one row), in float32 and bfloat16, with a bias and without.
+// one row), in float32, bfloat16 and half precision, with a bias and
+// without.
 func TestGemmRowsAlone(t *testing.T) {
 	defer SetWorkers(SetWorkers(1))
 	rng := rand.New(rand.NewPCG(13, 14))
 	for _, s := range [][2]int{{576, 1536}, {256, 1536}, {1536, 576}, {100, 4000}} {
 		n, k := s[0], s[1]
 		bw := randSlice(rng, n*k)
-		bh := make([]uint16, n*k)
-		for i, v := range bw {
-			bh[i] = uint16(math.Float32bits(v) >> 16)
-			bw[i] = math.Float32frombits(uint32(bh[i]) << 16)
-		}
+		bh := toHalf(BF16, bw)
+		fw := randSlice(rng, n*k)
+		fh := toHalf(F16, fw)
 		bias := randSlice(rng, n)
 		a := randSlice(rng, 16*k)
 		products := map[string]func(m int, a, c []float32){
 			"Gemm":     func(m int, a, c []float32) { Gemm(false, true, m, n, k, 1, a, k, bw, k, 0, c, n) },
 			"GemmBias": func(m int, a, c []float32) { GemmBias(false, true, m, n, k, a, k, bw, k, bias, c, n) },
-			"GemmBF16": func(m int, a, c []float32) { GemmBF16(m, n, k, 1, a, k, bh, k, 0, bias, c, n) },
+			"BF16":     func(m int, a, c []float32) { GemmHalf(BF16, m, n, k, 1, a, k, bh, k, 0, bias, c, n) },
+			"F16":      func(m int, a, c []float32) { GemmHalf(F16, m, n, k, 1, a, k, fh, k, 0, nil, c, n) },
 		}
 		for name, f := range products {
 			for _, w := range []int{1, 2, 3, 4, 7} {
@@ -331,4 +326,20 @@ func TestGemmRowsAlone(t *testing.T) {
 			}
 		}
 	}
+}
+
+// toHalf rounds v to the format h in place (safetensors' conversions,
+// independent of the kernels') and returns the stored values.
+func toHalf(h Half, v []float32) []uint16 {
+	out := make([]uint16, len(v))
+	for i, x := range v {
+		if h == BF16 {
+			out[i] = safetensors.Float32ToBFloat16(x)
+			v[i] = safetensors.BFloat16ToFloat32(out[i])
+		} else {
+			out[i] = safetensors.Float32ToFloat16(x)
+			v[i] = safetensors.Float16ToFloat32(out[i])
+		}
+	}
+	return out
 }

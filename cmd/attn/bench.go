@@ -620,12 +620,15 @@ func benchLlama(which, dir string, t, batch, reps int, params map[string]any) (b
 	if batch < 1 {
 		return benchResult{}, fmt.Errorf("--batch %d; want at least 1", batch)
 	}
-	m, err := llama.LoadKeepingBF16(dir) // as attn generate runs it
+	m, err := llama.LoadHalf(dir) // as attn generate runs it
 	if err != nil {
 		return benchResult{}, err
 	}
 	params["hidden"], params["layers"], params["kv_heads"] = m.Cfg.Hidden, m.Cfg.Layers, cmp.Or(m.Cfg.KVHeads, m.Cfg.Heads)
-	params["bf16"] = m.Halved()
+	params["weights"] = "f32"
+	if h, ok := m.KeptIn(); ok {
+		params["weights"] = h.String()
+	}
 	var runErr error
 	var dur time.Duration
 	var allocs float64
@@ -638,7 +641,7 @@ func benchLlama(which, dir string, t, batch, reps int, params map[string]any) (b
 	case "load":
 		m = nil
 		dur, allocs = measure(reps, func() {
-			if _, err := llama.LoadKeepingBF16(dir); err != nil {
+			if _, err := llama.LoadHalf(dir); err != nil {
 				runErr = err
 			}
 		})
@@ -673,7 +676,7 @@ func benchLlama(which, dir string, t, batch, reps int, params map[string]any) (b
 	})
 	// The floor, as for GPT-2: every weight read once a token (of the
 	// embeddings one row, unless they are the output layer too), two bytes
-	// a value of the matrices kept in bfloat16 (no float32 values).
+	// a value of the matrices kept in 16 bits (no float32 values).
 	var bytes int
 	for _, p := range m.Params() {
 		if p.Var != m.Embed.Weight || m.Cfg.Tied {

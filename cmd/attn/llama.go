@@ -17,12 +17,12 @@ func loadLlama(dir string) (*llama.Model, tokenizer.Tokenizer, error) {
 	return loadLlamaWith(dir, llama.Load)
 }
 
-// loadLlamaToRun is loadLlama for inference: a checkpoint stored in BF16
-// keeps its matrices in bfloat16 (llama.LoadKeepingBF16), read straight
+// loadLlamaToRun is loadLlama for inference: a checkpoint stored in BF16 or
+// F16 keeps its matrices so (llama.LoadHalf), read straight
 // from the file into half the memory, decoding in about half the time,
 // with the same numbers.
 func loadLlamaToRun(dir string) (*llama.Model, tokenizer.Tokenizer, error) {
-	return loadLlamaWith(dir, llama.LoadKeepingBF16)
+	return loadLlamaWith(dir, llama.LoadHalf)
 }
 
 func loadLlamaWith(dir string, load func(string) (*llama.Model, error)) (*llama.Model, tokenizer.Tokenizer, error) {

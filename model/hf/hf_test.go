@@ -414,11 +414,11 @@ func FuzzWeights(f *testing.F) {
 	})
 }
 
-// TestLoadBF16: a parameter given a bfloat16 buffer gets the stored BF16
-// values there and no float32 ones; one stored otherwise, or a buffer of
-// the wrong size, is refused by name.
-func TestLoadBF16(t *testing.T) {
-	ts := []safetensors.Tensor{bf16("emb.weight", []int{3, 2}, embData), f16("ln.weight", []int{2}, lnW), bf16("ln.bias", []int{2}, lnB), bf16("head.bias", []int{3}, headB)}
+// TestLoadHalf: a parameter given a 16-bit buffer gets the stored BF16
+// values there and no float32 ones; one stored in float32, one in F16
+// among BF16 ones, or a buffer of the wrong size, is refused by name.
+func TestLoadHalf(t *testing.T) {
+	ts := []safetensors.Tensor{bf16("emb.weight", []int{3, 2}, embData), f16("ln.weight", []int{2}, lnW), bf16("ln.bias", []int{2}, lnB), safetensors.F32("head.bias", []int{3}, headB)}
 	dir := write(t, map[string][]safetensors.Tensor{WeightsFile: ts}, nil)
 	ck, err := Open(dir)
 	if err != nil {
@@ -428,7 +428,7 @@ func TestLoadBF16(t *testing.T) {
 	ps := params()
 	ps[0].Value.Data = nil // as a model built to load has it
 	emb := make([]uint16, 6)
-	if err := ck.Load(ps, LoadOptions{BF16: map[*autograd.Var][]uint16{ps[0].Var: emb}}); err != nil {
+	if err := ck.Load(ps, LoadOptions{Half: map[*autograd.Var][]uint16{ps[0].Var: emb}}); err != nil {
 		t.Fatal(err)
 	}
 	for i, h := range emb {
@@ -440,15 +440,20 @@ func TestLoadBF16(t *testing.T) {
 		t.Errorf("emb.weight's float32 values %v (want none), ln.weight %v", ps[0].Value.Data, ps[1].Value.Data)
 	}
 	for _, tc := range []struct {
-		p    int
+		ps   []int
 		n    int
 		want string
 	}{
-		{1, 2, `hf: tensor "ln.weight" in model.safetensors: dtype F16, not the BF16 it is to be kept in`},
-		{0, 5, `hf: 5 bfloat16 values for "emb.weight" of shape [3 2]`},
+		{[]int{3}, 3, `hf: tensor "head.bias" in model.safetensors: dtype F32, not the BF16 or F16 it is to be kept in`},
+		{[]int{0, 1}, 6, `hf: tensor "ln.weight" in model.safetensors: dtype F16 among BF16 tensors to be kept in 16 bits`},
+		{[]int{0}, 5, `hf: 5 16-bit values for "emb.weight" of shape [3 2]`},
 	} {
 		ps := params()
-		err := ck.Load(ps, LoadOptions{BF16: map[*autograd.Var][]uint16{ps[tc.p].Var: make([]uint16, tc.n)}})
+		half := map[*autograd.Var][]uint16{}
+		for _, i := range tc.ps {
+			half[ps[i].Var] = make([]uint16, tc.n)
+		}
+		err := ck.Load(ps, LoadOptions{Half: half})
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("got %v; want %s", err, tc.want)
 		}

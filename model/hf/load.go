@@ -31,12 +31,12 @@ type LoadOptions struct {
 	// stores a parameter under, so that a missing tensor is named as the
 	// checkpoint would name it.
 	Stored func(name string) string
-	// BF16, if not nil, holds parameters to load in bfloat16, into the
-	// given buffers (one value per element) rather than into their float32
-	// Data, which stays nil: each must be stored in BF16. A model keeping its
-	// matrices in bfloat16 then never holds their float32 values, so a
-	// checkpoint that fits in memory as stored loads.
-	BF16 map[*autograd.Var][]uint16
+	// Half, if not nil, holds parameters to load in 16 bits as stored, into
+	// the given buffers (one value per element) rather than into their
+	// float32 Data, which stays nil: each must be stored in BF16 or F16, as
+	// all of them are. A model keeping its matrices so never holds their
+	// float32 values, so a checkpoint that fits in memory as stored loads.
+	Half map[*autograd.Var][]uint16
 }
 
 // Load fills the parameters ps (their names canonical, as nn.Params gives
@@ -80,6 +80,7 @@ func (c *Checkpoint) Load(ps []nn.Param, opt LoadOptions) error {
 	var jobs []job
 	var copies [][2]*Tensor // a copy and the tensor it must equal
 	var missing []string
+	var halfDType safetensors.DType // of the parameters in opt.Half
 	aliases := sortedKeys(opt.Tied)
 	for _, g := range groups {
 		var stored []*Tensor
@@ -106,12 +107,19 @@ func (c *Checkpoint) Load(ps []nn.Param, opt LoadOptions) error {
 				return err
 			}
 		}
-		if h, ok := opt.BF16[g.v]; ok {
-			if t := stored[0]; t.DType != safetensors.DTypeBF16 {
-				return fmt.Errorf("hf: tensor %q in %s: dtype %s, not the BF16 it is to be kept in", t.Name, t.File, t.DType)
+		if h, ok := opt.Half[g.v]; ok {
+			t := stored[0]
+			if t.DType != safetensors.DTypeBF16 && t.DType != safetensors.DTypeF16 {
+				return fmt.Errorf("hf: tensor %q in %s: dtype %s, not the BF16 or F16 it is to be kept in", t.Name, t.File, t.DType)
+			}
+			if halfDType == "" {
+				halfDType = t.DType
+			}
+			if t.DType != halfDType {
+				return fmt.Errorf("hf: tensor %q in %s: dtype %s among %s tensors to be kept in 16 bits", t.Name, t.File, t.DType, halfDType)
 			}
 			if len(h) != tensor.Size(g.v.Value.Shape) {
-				return fmt.Errorf("hf: %d bfloat16 values for %q of shape %v", len(h), g.names[0], g.v.Value.Shape)
+				return fmt.Errorf("hf: %d 16-bit values for %q of shape %v", len(h), g.names[0], g.v.Value.Shape)
 			}
 		}
 		jobs = append(jobs, job{stored[0], g})
@@ -133,7 +141,7 @@ func (c *Checkpoint) Load(ps []nn.Param, opt LoadOptions) error {
 		return fmt.Errorf("hf: unexpected tensor %q%s in %s: the model has no such parameter", t.Name, more(len(unexpected)), t.File)
 	}
 	for _, g := range groups {
-		if _, half := opt.BF16[g.v]; g.v.Value.Data == nil && !half {
+		if _, half := opt.Half[g.v]; g.v.Value.Data == nil && !half {
 			g.v.Value.Data = make([]float32, tensor.Size(g.v.Value.Shape))
 		}
 	}
@@ -142,12 +150,12 @@ func (c *Checkpoint) Load(ps []nn.Param, opt LoadOptions) error {
 	type piece struct {
 		src    *Tensor
 		dst    []float32
-		half   []uint16 // instead of dst, for a parameter kept in bfloat16
+		half   []uint16 // instead of dst, for a parameter kept in 16 bits
 		offset int
 	}
 	var pieces []piece
 	for _, j := range jobs {
-		if h, ok := opt.BF16[j.dst.v]; ok {
+		if h, ok := opt.Half[j.dst.v]; ok {
 			for off := 0; off < len(h); off += decodeChunk {
 				pieces = append(pieces, piece{src: j.src, half: h[off:min(off+decodeChunk, len(h))], offset: off})
 			}
@@ -161,7 +169,7 @@ func (c *Checkpoint) Load(ps []nn.Param, opt LoadOptions) error {
 	tensor.Parallel(len(pieces), 1, func(lo, hi int) {
 		for _, p := range pieces[lo:hi] {
 			if p.half != nil {
-				p.src.copyBF16(p.half, p.offset)
+				p.src.copyHalf(p.half, p.offset)
 				continue
 			}
 			p.src.decode(p.dst, p.offset)
@@ -267,8 +275,8 @@ func (t *Tensor) decode(dst []float32, offset int) {
 	}
 }
 
-// copyBF16 copies values offset.. of a BF16 tensor into dst.
-func (t *Tensor) copyBF16(dst []uint16, offset int) {
+// copyHalf copies values offset.. of a BF16 or F16 tensor into dst.
+func (t *Tensor) copyHalf(dst []uint16, offset int) {
 	b, _, err := t.file.Raw(t.Name)
 	if err != nil { // the file was closed under us: a programming error
 		panic(err)

@@ -73,20 +73,25 @@ func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 	return loadCheckpoint(cfg, ck, false)
 }
 
-// LoadKeepingBF16 is Load followed by KeepBF16, for generation, except that
-// a checkpoint whose matrices are all stored in BF16 has them read straight
-// into bfloat16: its matrices are never held in float32, so a model that
-// fits in memory as stored loads (a 7B model in 14 GB, not 28).
-func LoadKeepingBF16(dir string) (*Model, error) {
+// LoadHalf is Load for generation: a checkpoint whose matrices are all
+// stored in BF16, or all in F16, has them read straight into those 16 bits
+// and kept so, never held in float32, so that a model that fits in memory
+// as stored loads (a 7B model in 14 GB, not 28) and decoding, which reads
+// every matrix once a token, reads half the bytes. The numbers are those of
+// Load's float32 model, bit for bit (both formats widen to float32
+// exactly). A float32 checkpoint of bfloat16 values is kept too
+// (KeepBF16). A model kept in 16 bits generates but does not train: Widen
+// it first, or Load it.
+func LoadHalf(dir string) (*Model, error) {
 	m, err := loadFolder(dir, func(cfg Config, ck *hf.Checkpoint) (*Model, error) { return loadCheckpoint(cfg, ck, true) })
 	if err == nil {
-		m.KeepBF16() // a float32 checkpoint of bfloat16 values
+		m.KeepBF16()
 	}
 	return m, err
 }
 
-// loadCheckpoint is LoadCheckpoint; with keep, matrices all stored in BF16
-// are kept so (see LoadKeepingBF16).
+// loadCheckpoint is LoadCheckpoint; with keep, matrices all stored in one
+// 16-bit format are kept in it (see LoadHalf).
 func loadCheckpoint(cfg Config, ck *hf.Checkpoint, keep bool) (*Model, error) {
 	m, err := newUnfused(cfg, nil)
 	if err != nil {
@@ -94,8 +99,8 @@ func loadCheckpoint(cfg Config, ck *hf.Checkpoint, keep bool) (*Model, error) {
 	}
 	m.fuseBiases()
 	opt := hf.LoadOptions{Ignore: ignored}
-	if keep && m.storedBF16(ck) {
-		opt.BF16 = m.halfBuffers()
+	if kind, ok := m.storedHalf(ck); keep && ok {
+		opt.Half = m.halfBuffers(kind)
 	} else {
 		m.fuseWeights()
 	}
@@ -111,7 +116,7 @@ func loadCheckpoint(cfg Config, ck *hf.Checkpoint, keep bool) (*Model, error) {
 // Tensors returns the weights under LlamaForCausalLM's names ("model."
 // before the base model, lm_head.weight unless tied).
 func (m *Model) Tensors() []safetensors.Tensor {
-	m.Widen() // a model kept in bfloat16 saves its float32 values (the same numbers)
+	m.Widen() // a model kept in 16 bits saves its float32 values (the same numbers)
 	return hf.Tensors(m.Params(), func(name string) string {
 		if strings.HasPrefix(name, "lm_head.") {
 			return name

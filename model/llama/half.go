@@ -9,8 +9,9 @@ import (
 	"github.com/attn-go/attn/tensor"
 )
 
-// halfWeights are a model's matrices kept in bfloat16 (KeepBF16).
+// halfWeights are a model's matrices kept in 16 bits (KeepBF16, LoadHalf).
 type halfWeights struct {
+	kind        tensor.Half
 	embed, head []uint16 // head nil when tied to the embeddings
 	layers      []halfLayer
 }
@@ -44,7 +45,7 @@ func (m *Model) KeepBF16() bool {
 			}
 		}
 	}
-	h := &halfWeights{embed: narrow(m.Embed.Weight)}
+	h := &halfWeights{kind: tensor.BF16, embed: narrow(m.Embed.Weight)}
 	if m.LMHead != nil {
 		h.head = narrow(m.LMHead)
 	}
@@ -59,12 +60,16 @@ func (m *Model) KeepBF16() bool {
 	return true
 }
 
-// Widen brings the matrices KeepBF16 kept back to float32, for training or
-// saving (a model not kept is left as it is).
+// Widen brings the matrices KeepBF16 or LoadHalf kept back to float32,
+// for training or saving (a model not kept is left as it is).
 func (m *Model) Widen() {
 	h := m.half
 	if h == nil {
 		return
+	}
+	widen := func(v *autograd.Var, x []uint16) {
+		v.Value.Data = make([]float32, len(x))
+		h.kind.Widen(v.Value.Data, x)
 	}
 	widen(m.Embed.Weight, h.embed)
 	if m.LMHead != nil {
@@ -82,8 +87,18 @@ func (m *Model) Widen() {
 	m.half = nil
 }
 
-// Halved reports whether the model's matrices are kept in bfloat16.
+// Halved reports whether the model's matrices are kept in 16 bits
+// (bfloat16 or half precision).
 func (m *Model) Halved() bool { return m.half != nil }
+
+// KeptIn returns the 16-bit format the model's matrices are kept in, if
+// they are.
+func (m *Model) KeptIn() (tensor.Half, bool) {
+	if m.half == nil {
+		return 0, false
+	}
+	return m.half.kind, true
+}
 
 // narrow returns v's values in bfloat16 (their upper halves, which KeepBF16
 // has checked are all there is) and drops the float32 ones.
@@ -94,14 +109,6 @@ func narrow(v *autograd.Var) []uint16 {
 	}
 	v.Value.Data = nil
 	return h
-}
-
-// widen sets v's values from h, widened.
-func widen(v *autograd.Var, h []uint16) {
-	v.Value.Data = make([]float32, len(h))
-	for i, x := range h {
-		v.Value.Data[i] = math.Float32frombits(uint32(x) << 16)
-	}
 }
 
 // viewRows makes each of ps a view of its rows of all, in order, as
@@ -118,11 +125,11 @@ func viewRows(all *autograd.Var, ps ...*autograd.Var) {
 	}
 }
 
-// linear is tp.Linear on a layer's weight w, or on its bfloat16 copy h when
+// linear is tp.Linear on a layer's weight w, or on its 16-bit copy h when
 // the model keeps one.
 func (m *Model) linear(tp *autograd.Tape, x, w *autograd.Var, h []uint16, b *autograd.Var) *autograd.Var {
 	if m.half != nil {
-		return tp.LinearBF16(x, h, w.Value.Shape[0], b)
+		return tp.LinearHalf(x, m.half.kind, h, w.Value.Shape[0], b)
 	}
 	return tp.Linear(x, w, b)
 }
@@ -130,12 +137,12 @@ func (m *Model) linear(tp *autograd.Tape, x, w *autograd.Var, h []uint16, b *aut
 // embed looks ids up in the embeddings.
 func (m *Model) embed(tp *autograd.Tape, ids []int) *autograd.Var {
 	if m.half != nil {
-		return tp.EmbeddingBF16(m.half.embed, m.Cfg.Hidden, ids, 1)
+		return tp.EmbeddingHalf(m.half.kind, m.half.embed, m.Cfg.Hidden, ids, 1)
 	}
 	return tp.Embedding(m.Embed.Weight, ids, 1)
 }
 
-// halfLayer returns layer l's bfloat16 matrices (none for a float32 model).
+// halfLayer returns layer l's 16-bit matrices (none for a float32 model).
 func (m *Model) halfLayer(l int) halfLayer {
 	if m.half == nil {
 		return halfLayer{}
@@ -158,26 +165,40 @@ func (m *Model) matrices() map[*autograd.Var]bool {
 	return mats
 }
 
-// storedBF16 reports whether ck stores every matrix of m it holds in BF16
-// (a tied output layer may be absent).
-func (m *Model) storedBF16(ck *hf.Checkpoint) bool {
+// storedHalf returns the 16-bit format ck stores every matrix of m in (a
+// tied output layer may be absent), if they share one.
+func (m *Model) storedHalf(ck *hf.Checkpoint) (tensor.Half, bool) {
 	mats := m.matrices()
+	var dtype safetensors.DType
 	for _, p := range m.Params() {
 		if !mats[p.Var] {
 			continue
 		}
 		t, ok := ck.Lookup(p.Name)
-		if ok && t.DType != safetensors.DTypeBF16 {
-			return false
+		if !ok {
+			continue
+		}
+		if dtype == "" {
+			dtype = t.DType
+		}
+		if t.DType != dtype {
+			return 0, false
 		}
 	}
-	return true
+	switch dtype {
+	case safetensors.DTypeBF16:
+		return tensor.BF16, true
+	case safetensors.DTypeF16:
+		return tensor.F16, true
+	}
+	return 0, false
 }
 
-// halfBuffers gives the model, its projections not fused yet, its bfloat16
-// matrices, fused as fuseWeights fuses the float32 ones but without float32
-// values, and returns the buffer each matrix loads into.
-func (m *Model) halfBuffers() map[*autograd.Var][]uint16 {
+// halfBuffers gives the model, its projections not fused yet, its 16-bit
+// matrices (in the format kind), fused as fuseWeights fuses the float32
+// ones but without float32 values, and returns the buffer each matrix
+// loads into.
+func (m *Model) halfBuffers(kind tensor.Half) map[*autograd.Var][]uint16 {
 	size := func(v *autograd.Var) int { return tensor.Size(v.Value.Shape) }
 	into := map[*autograd.Var][]uint16{}
 	// rows returns one buffer for ps stacked, each's part its view, and
@@ -197,7 +218,7 @@ func (m *Model) halfBuffers() map[*autograd.Var][]uint16 {
 		}
 		return all, autograd.NewParam(&tensor.Tensor{Shape: shape})
 	}
-	h := &halfWeights{}
+	h := &halfWeights{kind: kind}
 	h.embed, _ = rows(m.Embed.Weight)
 	if m.LMHead != nil {
 		h.head, _ = rows(m.LMHead)

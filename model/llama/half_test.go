@@ -2,6 +2,7 @@ package llama
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -143,10 +144,11 @@ func TestKeepBF16Families(t *testing.T) {
 	}
 }
 
-// bf16Folder copies the test folder name to a temporary one with its
-// weights stored in BF16 (rounded to nearest even), except those named in
-// f32, stored in F32 and, when exact is false, nudged off bfloat16.
-func bf16Folder(t *testing.T, name string, f32 map[string]bool, exact bool) string {
+// halfFolder copies the test folder name to a temporary one with its
+// weights stored in the 16-bit format dtype (rounded to nearest even),
+// except those named in other: stored in the format given there, F32
+// holding dtype's values or, when exact is false, values nudged off them.
+func halfFolder(t *testing.T, name string, dtype safetensors.DType, other map[string]safetensors.DType, exact bool) string {
 	t.Helper()
 	src := filepath.Join(golden.Root(t), "testdata", "hf", name)
 	dir := t.TempDir()
@@ -162,15 +164,26 @@ func bf16Folder(t *testing.T, name string, f32 map[string]bool, exact bool) stri
 		t.Fatal(err)
 	}
 	defer f.Close()
+	conv := func(dtype safetensors.DType) (func(float32) uint16, func(uint16) float32) {
+		if dtype == safetensors.DTypeF16 {
+			return safetensors.Float32ToFloat16, safetensors.Float16ToFloat32
+		}
+		return safetensors.Float32ToBFloat16, safetensors.BFloat16ToFloat32
+	}
 	var ts []safetensors.Tensor
 	for _, n := range f.Names() {
 		v, shape, err := f.Float32(n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f32[n] {
+		dt := dtype
+		if o, ok := other[n]; ok && o != safetensors.DTypeF32 {
+			dt = o
+		}
+		round, widen := conv(dt)
+		if other[n] == safetensors.DTypeF32 {
 			for i := range v {
-				v[i] = safetensors.BFloat16ToFloat32(safetensors.Float32ToBFloat16(v[i]))
+				v[i] = widen(round(v[i]))
 				if !exact {
 					v[i] = math.Nextafter32(v[i], 1)
 				}
@@ -180,9 +193,9 @@ func bf16Folder(t *testing.T, name string, f32 map[string]bool, exact bool) stri
 		}
 		b := make([]byte, 2*len(v))
 		for i, x := range v {
-			binary.LittleEndian.PutUint16(b[2*i:], safetensors.Float32ToBFloat16(x))
+			binary.LittleEndian.PutUint16(b[2*i:], round(x))
 		}
-		ts = append(ts, safetensors.Tensor{Name: n, DType: safetensors.DTypeBF16, Shape: shape, Data: b})
+		ts = append(ts, safetensors.Tensor{Name: n, DType: dt, Shape: shape, Data: b})
 	}
 	if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), ts, nil); err != nil {
 		t.Fatal(err)
@@ -190,61 +203,85 @@ func bf16Folder(t *testing.T, name string, f32 map[string]bool, exact bool) stri
 	return dir
 }
 
-// TestLoadKeepingBF16: a checkpoint stored in BF16 loads straight into
-// bfloat16 (no matrix, fused or not, holds float32 values) with the
-// numbers of Load followed by KeepBF16, for each family's test model
-// (untied, q/k/v biases, q/k norms and tied); widened, it holds Load's
-// values. A float32 matrix among the BF16 ones loads through float32 and
-// is kept if its values are bfloat16 ones, else the model stays float32.
-func TestLoadKeepingBF16(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "llama-tiny-llama3"} {
-		t.Run(name, func(t *testing.T) {
-			dir := bf16Folder(t, name, nil, true)
-			half, err := LoadKeepingBF16(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			full, err := Load(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !half.Halved() || full.Halved() {
-				t.Fatalf("halved: %v and %v; want true and false", half.Halved(), full.Halved())
-			}
-			mats := []*autograd.Var{half.Embed.Weight, half.LMHead}
-			for _, l := range half.Layers {
-				mats = append(mats, l.qkv, l.gateUp, l.Attn.Q.Weight, l.Attn.K.Weight, l.Attn.V.Weight, l.Attn.O.Weight, l.MLP.Gate.Weight, l.MLP.Up.Weight, l.MLP.Down.Weight)
-			}
-			for i, v := range mats {
-				if v != nil && v.Value.Data != nil {
-					t.Errorf("matrix %d holds float32 values", i)
+// TestLoadHalf: a checkpoint stored in BF16 or in F16 loads straight into
+// its 16 bits (no matrix, fused or not, holds float32 values) and gives
+// bit for bit the logits of Load's float32 model, for each family's test
+// model (untied, q/k/v biases, q/k norms and tied): a prompt of more than
+// 16 positions (the packed kernels), single steps, a batch; widened, it
+// holds Load's values. A float32 matrix among the BF16 ones loads through
+// float32 and is kept if its values are bfloat16 ones, else the model
+// stays float32; so does one in F16 among BF16 ones.
+func TestLoadHalf(t *testing.T) {
+	for _, dtype := range []safetensors.DType{safetensors.DTypeBF16, safetensors.DTypeF16} {
+		for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "llama-tiny-llama3"} {
+			t.Run(fmt.Sprint(dtype, "/", name), func(t *testing.T) {
+				dir := halfFolder(t, name, dtype, nil, true)
+				half, err := LoadHalf(dir)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			prompt := []int{1, 5, 9, 14, 3, 22, 8}
-			kept := bf16Folder(t, name, nil, true)
-			ref, _ := Load(kept)
-			ref.KeepBF16()
-			rc, hc := ref.NewCache(), half.NewCache()
-			want, _ := ref.Step(rc, prompt)
-			got, err := half.Step(hc, prompt)
-			if err != nil || !slices.Equal(got.Data, want.Data) {
-				t.Errorf("the logits differ from Load and KeepBF16's (%v)", err)
-			}
-			half.Widen()
-			for i, p := range half.Params() {
-				if !slices.Equal(p.Value.Data, full.Params()[i].Value.Data) {
-					t.Errorf("widened, %s differs from Load's", p.Name)
+				full, err := Load(dir)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
+				if !half.Halved() || full.Halved() {
+					t.Fatalf("halved: %v and %v; want true and false", half.Halved(), full.Halved())
+				}
+				mats := []*autograd.Var{half.Embed.Weight, half.LMHead}
+				for _, l := range half.Layers {
+					mats = append(mats, l.qkv, l.gateUp, l.Attn.Q.Weight, l.Attn.K.Weight, l.Attn.V.Weight, l.Attn.O.Weight, l.MLP.Gate.Weight, l.MLP.Up.Weight, l.MLP.Down.Weight)
+				}
+				for i, v := range mats {
+					if v != nil && v.Value.Data != nil {
+						t.Errorf("matrix %d holds float32 values", i)
+					}
+				}
+				prompt := make([]int, 21)
+				for i := range prompt {
+					prompt[i] = (7*i + 3) % full.Cfg.VocabSize
+				}
+				fc, hc := full.NewCache(), half.NewCache()
+				want, _ := full.Step(fc, prompt)
+				got, err := half.Step(hc, prompt)
+				if err != nil || !slices.Equal(got.Data, want.Data) {
+					t.Fatalf("prompt: the logits differ from Load's (%v)", err)
+				}
+				for _, id := range []int{7, 11} {
+					want, _ := full.StepLast(fc, []int{id})
+					got, _ := half.StepLast(hc, []int{id})
+					if !slices.Equal(got.Data, want.Data) {
+						t.Fatalf("token %d: the logits differ from Load's", id)
+					}
+				}
+				fcs, hcs := []*Cache{fc, full.NewCache()}, []*Cache{hc, half.NewCache()}
+				want, _ = full.StepBatch(NewBatchBuffers(), fcs, []int{3, 4})
+				got, err = half.StepBatch(NewBatchBuffers(), hcs, []int{3, 4})
+				if err != nil || !slices.Equal(got.Data, want.Data) {
+					t.Errorf("a batch: the logits differ from Load's (%v)", err)
+				}
+				half.Widen()
+				for i, p := range half.Params() {
+					if !slices.Equal(p.Value.Data, full.Params()[i].Value.Data) {
+						t.Errorf("widened, %s differs from Load's", p.Name)
+					}
+				}
+			})
+		}
 	}
 	one := "model.layers.1.mlp.down_proj.weight"
-	m, err := LoadKeepingBF16(bf16Folder(t, "llama-tiny", map[string]bool{one: true}, true))
-	if err != nil || !m.Halved() {
-		t.Errorf("a float32 matrix of bfloat16 values among BF16 ones: halved %v (%v); want true", m != nil && m.Halved(), err)
-	}
-	m, err = LoadKeepingBF16(bf16Folder(t, "llama-tiny", map[string]bool{one: true}, false))
-	if err != nil || m.Halved() || m.Layers[0].qkv.Value.Data == nil {
-		t.Errorf("a float32 matrix of other values among BF16 ones: halved %v (%v); want a float32 model", m != nil && m.Halved(), err)
+	for _, tc := range []struct {
+		what  string
+		other safetensors.DType
+		exact bool
+		half  bool
+	}{
+		{"a float32 matrix of bfloat16 values", safetensors.DTypeF32, true, true},
+		{"a float32 matrix of other values", safetensors.DTypeF32, false, false},
+		{"an F16 matrix", safetensors.DTypeF16, true, false},
+	} {
+		m, err := LoadHalf(halfFolder(t, "llama-tiny", safetensors.DTypeBF16, map[string]safetensors.DType{one: tc.other}, tc.exact))
+		if err != nil || m.Halved() != tc.half || !tc.half && m.Layers[0].qkv.Value.Data == nil {
+			t.Errorf("%s among BF16 ones: halved %v (%v); want %v", tc.what, m != nil && m.Halved(), err, tc.half)
+		}
 	}
 }

@@ -23,7 +23,7 @@ func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, 
 	case t > m.Window():
 		return nil, fmt.Errorf("llama: %d positions exceed the model's window of %d", t, m.Window())
 	case m.half != nil:
-		return nil, fmt.Errorf("llama: the model keeps its weights in bfloat16 (KeepBF16), which do not train: Widen it first")
+		return nil, fmt.Errorf("llama: the model keeps its weights in 16 bits (KeepBF16, LoadHalf), which do not train: Widen it first")
 	}
 	for i, id := range ids {
 		if id < 0 || id >= cfg.VocabSize {

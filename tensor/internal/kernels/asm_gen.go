@@ -36,15 +36,15 @@ func main() {
 	for r := 1; r <= 6; r++ {
 		gemm256(r)
 	}
-	for r := 1; r <= 8; r++ {
-		dots512(r, false)
-	}
-	for r := 1; r <= 8; r++ {
-		dots512(r, true)
+	for _, kind := range []string{"", "bf16", "f16"} {
+		for r := 1; r <= 8; r++ {
+			dots512(r, kind)
+		}
 	}
 	rows512()
 	transpose8()
-	transpose8bf16()
+	transpose8half("bf16")
+	transpose8half("f16")
 	for _, w := range []int{8, 12, 16, 32} {
 		copyPanels(w)
 	}
@@ -361,21 +361,22 @@ func gemm256(r int) {
 // out[i·cb+j] = Σp a[i·lda+p]·b[j·ldb+p]; out has room for 16 values. The
 // k tail is a masked load.
 //
-// With bf16, B holds bfloat16 values (uint16, ldb of them a row), widened
-// exactly to float32 as they are loaded, so that the sums are the float32
-// kernel's on the widened B, bit for bit:
+// With kind "bf16" or "f16", B holds bfloat16 or IEEE half-precision
+// values (uint16, ldb of them a row), widened exactly to float32 as they
+// are loaded, so that the sums are the float32 kernel's on the widened B,
+// bit for bit:
 //
 //	func dots512bf16R<r>(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
-func dots512(r int, bf16 bool) {
+//	func dots512f16R<r>(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+func dots512(r int, kind string) {
 	cb := 4
 	if r > 4 {
 		cb = 2
 	}
 	nacc := r * cb
-	name := fmt.Sprintf("dots512R%d", r)
+	name := fmt.Sprintf("dots512%sR%d", kind, r)
 	bType, bShift, bStep := "float32", 2, 64
-	if bf16 {
-		name = fmt.Sprintf("dots512bf16R%d", r)
+	if kind != "" {
 		bType, bShift, bStep = "uint16", 1, 32
 	}
 	p("")
@@ -415,12 +416,16 @@ func dots512(r int, bf16 bool) {
 	body := func(mask string) {
 		for j := 0; j < cb; j++ {
 			switch {
-			case bf16 && mask == "":
+			case kind == "bf16" && mask == "":
 				p("\tVPMOVZXWD %s, Z%d", bRow(j, 0), 16+j)
 				p("\tVPSLLD $16, Z%d, Z%d", 16+j, 16+j)
-			case bf16:
+			case kind == "bf16":
 				p("\tVPMOVZXWD.Z %s, %s, Z%d", bRow(j, 0), mask, 16+j)
 				p("\tVPSLLD $16, Z%d, Z%d", 16+j, 16+j)
+			case kind == "f16" && mask == "":
+				p("\tVCVTPH2PS %s, Z%d", bRow(j, 0), 16+j)
+			case kind == "f16":
+				p("\tVCVTPH2PS.Z %s, %s, Z%d", bRow(j, 0), mask, 16+j)
 			case mask == "":
 				p("\tVMOVUPS %s, Z%d", bRow(j, 0), 16+j)
 			default:
@@ -946,14 +951,16 @@ done:
 	RET`)
 }
 
-// transpose8bf16 writes transpose8 for a source of bfloat16 values, widened
-// (exactly) as they are loaded:
+// transpose8half writes transpose8 for a source of bfloat16 (kind "bf16")
+// or IEEE half-precision ("f16") values, widened (exactly) as they are
+// loaded:
 //
 //	func transpose8bf16(src *uint16, ld int, dst *float32, dstStride int, n8 int)
-func transpose8bf16() {
+//	func transpose8f16(src *uint16, ld int, dst *float32, dstStride int, n8 int)
+func transpose8half(kind string) {
 	p("")
-	p("// func transpose8bf16(src *uint16, ld int, dst *float32, dstStride int, n8 int)")
-	p("TEXT ·transpose8bf16(SB), NOSPLIT, $0-40")
+	p("// func transpose8%s(src *uint16, ld int, dst *float32, dstStride int, n8 int)", kind)
+	p("TEXT ·transpose8%s(SB), NOSPLIT, $0-40", kind)
 	p("\tMOVQ src+0(FP), SI")
 	p("\tMOVQ ld+8(FP), DX")
 	p("\tSHLQ $1, DX")
@@ -970,6 +977,10 @@ func transpose8bf16() {
 	// Rows 0..7, eight values each, widened into Y8..Y15.
 	rows := []string{"(SI)", "(SI)(DX*1)", "(SI)(DX*2)", "(SI)(R8*1)", "(R9)", "(R9)(DX*1)", "(R9)(DX*2)", "(R9)(R8*1)"}
 	for r, addr := range rows {
+		if kind == "f16" {
+			p("\tVCVTPH2PS %s, Y%d", addr, 8+r)
+			continue
+		}
 		p("\tVPMOVZXWD %s, Y%d", addr, 8+r)
 		p("\tVPSLLD $16, Y%d, Y%d", 8+r, 8+r)
 	}

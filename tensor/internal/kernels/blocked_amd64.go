@@ -2,10 +2,7 @@
 
 package kernels
 
-import (
-	"math"
-	"sync"
-)
+import "sync"
 
 // The blocked GEMM (GotoBLAS/BLIS scheme) behind the assembly
 // implementations. For each block of blockM rows of C and blockK steps of k
@@ -33,7 +30,7 @@ type directKernel func(k int, a *float32, lda int, b *float32, ldb int, c *float
 
 type dotsKernel func(k int, a *float32, lda int, b *float32, ldb int, out *float32)
 
-type dotsBF16Kernel func(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+type dotsHalfKernel func(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
 
 // gemmArch describes one family of micro-kernels.
 type gemmArch struct {
@@ -41,8 +38,8 @@ type gemmArch struct {
 	kern   [13]microKernel  // kern[r] computes an r×nr tile, r = 1..mr
 	direct [13]directKernel // optional: kern reading a row-major A in place
 	dots   [9]dotsKernel    // optional: r×4 (r > 4: r×2) dot products, r = 1..8
-	// dotsBF16 are dots with B in bfloat16 (optional).
-	dotsBF16 [9]dotsBF16Kernel
+	// dotsHalf are dots with B in each 16-bit format (optional).
+	dotsHalf [2][9]dotsHalfKernel
 	rows     func(r, n int, a, b *float32, ldb int, c *float32, ldc int)
 }
 
@@ -161,12 +158,12 @@ func (g *gemmArch) gemmBias(transA, transB bool, m, n, k int, a []float32, lda i
 
 // gemmPacked is the blocked, packed GEMM. Arguments are checked by gemm.
 func (g *gemmArch) gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int, buf *gemmBuf) {
-	g.gemmPackedOf(transA, transB, m, n, k, alpha, a, lda, b, nil, ldb, beta, bias, c, ldc, buf)
+	g.gemmPackedOf(transA, transB, m, n, k, alpha, a, lda, b, nil, 0, ldb, beta, bias, c, ldc, buf)
 }
 
-// gemmPackedOf is gemmPacked with B in float32 (b) or, transposed, in
-// bfloat16 (bh), widened as it is packed.
-func (g *gemmArch) gemmPackedOf(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, bh []uint16, ldb int, beta float32, bias, c []float32, ldc int, buf *gemmBuf) {
+// gemmPackedOf is gemmPacked with B in float32 (b) or, transposed, in the
+// 16-bit format h (bh), widened as it is packed.
+func (g *gemmArch) gemmPackedOf(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, bh []uint16, h Half, ldb int, beta float32, bias, c []float32, ldc int, buf *gemmBuf) {
 	mr, nr := g.mr, g.nr
 	pa, pb := buf.a, buf.b
 	tmp := &buf.tmp
@@ -185,7 +182,7 @@ func (g *gemmArch) gemmPackedOf(transA, transB bool, m, n, k int, alpha float32,
 			for jc := 0; jc < n; jc += blockN {
 				ncb := min(blockN, n-jc)
 				if bh != nil {
-					packBF16(pb, bh, ldb, pc, kcb, jc, ncb, nr)
+					packHalf(pb, h, bh, ldb, pc, kcb, jc, ncb, nr)
 				} else {
 					packB(pb, transB, b, ldb, pc, kcb, jc, ncb, nr)
 				}
@@ -364,13 +361,13 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, kcb, j0, ncb, nr in
 	}
 }
 
-// packBF16 is packB for a transposed B in bfloat16: B(p, j) = b[j·ldb + p],
-// widened.
-func packBF16(dst []float32, b []uint16, ldb, p0, kcb, j0, ncb, nr int) {
+// packHalf is packB for a transposed B in the 16-bit format h:
+// B(p, j) = b[j·ldb + p], widened.
+func packHalf(dst []float32, h Half, b []uint16, ldb, p0, kcb, j0, ncb, nr int) {
 	for jj := 0; jj < ncb; jj += nr {
 		w := min(nr, ncb-jj)
 		d := dst[jj*kcb : jj*kcb+nr*kcb]
-		packTransposedBF16(d, nr, b[(j0+jj)*ldb+p0:], ldb, w, kcb)
+		packTransposedHalf(d, nr, h, b[(j0+jj)*ldb+p0:], ldb, w, kcb)
 		if w < nr {
 			for p := 0; p < kcb; p++ {
 				clear(d[p*nr+w : p*nr+nr])
@@ -379,18 +376,23 @@ func packBF16(dst []float32, b []uint16, ldb, p0, kcb, j0, ncb, nr int) {
 	}
 }
 
-// packTransposedBF16 is packTransposed from bfloat16 values, widened.
-func packTransposedBF16(d []float32, ds int, src []uint16, ld, rows, cols int) {
+// packTransposedHalf is packTransposed from values in the 16-bit format h,
+// widened.
+func packTransposedHalf(d []float32, ds int, h Half, src []uint16, ld, rows, cols int) {
+	t8 := transpose8bf16
+	if h == F16 {
+		t8 = transpose8f16
+	}
 	cols8 := cols &^ 7
 	i := 0
 	if cols8 > 0 {
 		for ; i+8 <= rows; i += 8 {
 			_ = src[(i+7)*ld+cols8-1]
 			_ = d[(cols8-1)*ds+i+7]
-			transpose8bf16(&src[i*ld], ld, &d[i], ds, cols8/8)
+			t8(&src[i*ld], ld, &d[i], ds, cols8/8)
 			for p := cols8; p < cols; p++ {
 				for q := 0; q < 8; q++ {
-					d[p*ds+i+q] = math.Float32frombits(uint32(src[(i+q)*ld+p]) << 16)
+					d[p*ds+i+q] = h.value(src[(i+q)*ld+p])
 				}
 			}
 		}
@@ -398,7 +400,7 @@ func packTransposedBF16(d []float32, ds int, src []uint16, ld, rows, cols int) {
 	for ; i < rows; i++ {
 		s := src[i*ld : i*ld+cols]
 		for p, v := range s {
-			d[p*ds+i] = math.Float32frombits(uint32(v) << 16)
+			d[p*ds+i] = h.value(v)
 		}
 	}
 }
@@ -538,24 +540,24 @@ func (g *gemmArch) gemmRows(transA bool, m, n, k int, alpha float32, a []float32
 	}
 }
 
-// gemmBF16 is GemmBF16: up to dotsRows rows of A as dot products with B's
-// bfloat16 rows, widened in the kernel, eight rows at a time over blocks
+// gemmHalf is GemmHalf: up to dotsRows rows of A as dot products with B's
+// 16-bit rows, widened in the kernel, eight rows at a time over blocks
 // of B as gemmDotsBlocked does, and so with the numbers gemm gives on the
 // widened B; more rows through gemm on widened blocks of B.
-func (g *gemmArch) gemmBF16(m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
+func (g *gemmArch) gemmHalf(h Half, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
 	if m <= 0 || n <= 0 {
 		return
 	}
 	_ = c[(m-1)*ldc+n-1]
-	if k <= 0 || alpha == 0 || g.dotsBF16[1] == nil || g.direct[1] == nil {
-		gemmBF16Widened(g.gemm, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	if k <= 0 || alpha == 0 || g.dotsHalf[h][1] == nil || g.direct[1] == nil {
+		gemmHalfWidened(g.gemm, h, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	if m > dotsRows { // as gemm runs A·Bᵀ, B widened as it is packed
 		_ = a[(m-1)*lda+k-1]
 		_ = b[(n-1)*ldb+k-1]
 		buf := getBuf()
-		g.gemmPackedOf(false, true, m, n, k, alpha, a, lda, nil, b, ldb, beta, nil, c, ldc, buf)
+		g.gemmPackedOf(false, true, m, n, k, alpha, a, lda, nil, b, h, ldb, beta, nil, c, ldc, buf)
 		putBuf(buf)
 		return
 	}
@@ -569,17 +571,18 @@ func (g *gemmArch) gemmBF16(m, n, k int, alpha float32, a []float32, lda int, b 
 	for j0 := 0; j0 < n; j0 += nb {
 		w := min(nb, n-j0)
 		for i0 := 0; i0 < m; i0 += 8 {
-			g.gemmDotsBF16(min(8, m-i0), w, k, alpha, a[i0*lda:], lda, b[j0*ldb:], ldb, beta, c[i0*ldc+j0:], ldc, buf)
+			g.gemmDotsHalf(h, min(8, m-i0), w, k, alpha, a[i0*lda:], lda, b[j0*ldb:], ldb, beta, c[i0*ldc+j0:], ldc, buf)
 		}
 	}
 	putBuf(buf)
 }
 
-// gemmDotsBF16 is gemmDots (transA false) with B in bfloat16: the last n%4
-// columns go to dotAVX512 on the widened row, as gemmDots sends them.
-func (g *gemmArch) gemmDotsBF16(m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int, buf *gemmBuf) {
+// gemmDotsHalf is gemmDots (transA false) with B in the 16-bit format h:
+// the last n%4 columns go to dotAVX512 on the widened row, as gemmDots
+// sends them.
+func (g *gemmArch) gemmDotsHalf(h Half, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int, buf *gemmBuf) {
 	out := &buf.out
-	dots := g.dotsBF16[m]
+	dots := g.dotsHalf[h][m]
 	cb := 4
 	if m > 4 {
 		cb = 2
@@ -615,7 +618,7 @@ func (g *gemmArch) gemmDotsBF16(m, n, k int, alpha float32, a []float32, lda int
 	}
 	row = row[:k]
 	for j := nb; j < n; j++ {
-		widenBF16(row, b[j*ldb:j*ldb+k])
+		h.Widen(row, b[j*ldb:j*ldb+k])
 		for i := 0; i < m; i++ {
 			v := alpha * dotAVX512(a[i*lda:i*lda+k], row)
 			if beta != 0 {

@@ -138,6 +138,33 @@ func dots512bf16R7(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
 //go:noescape
 func dots512bf16R8(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
 
+// dots512f16R<r> is dots512R<r> with B in IEEE half precision (uint16),
+// widened exactly as it is loaded.
+
+//go:noescape
+func dots512f16R1(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots512f16R2(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots512f16R3(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots512f16R4(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots512f16R5(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots512f16R6(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots512f16R7(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots512f16R8(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
 // dots512R<r> computes out[i·cb+j] = Σp a[i·lda+p]·b[j·ldb+p] for i < r,
 // j < cb, p < k, where cb = 4 for r <= 4, else 2 (AVX-512). out must have
 // room for 16 values.
@@ -182,6 +209,11 @@ func transpose8(src *float32, ld int, dst *float32, dstStride int, n8 int)
 //
 //go:noescape
 func transpose8bf16(src *uint16, ld int, dst *float32, dstStride int, n8 int)
+
+// transpose8f16 is transpose8 from IEEE half-precision values, widened.
+//
+//go:noescape
+func transpose8f16(src *uint16, ld int, dst *float32, dstStride int, n8 int)
 
 // copyPanels<w> sets dst[q·ps + p·w + j] = src[p·ld + q·w + j] for p < k,
 // q < np, j < w (AVX).
@@ -256,11 +288,14 @@ func detect() {
 // than 8×32 (30 steps alternating in one process).
 var arch512 = &gemmArch{
 	mr: 12, nr: 32,
-	kern:     [13]microKernel{nil, gemm512R1, gemm512R2, gemm512R3, gemm512R4, gemm512R5, gemm512R6, gemm512R7, gemm512R8, gemm512R9, gemm512R10, gemm512R11, gemm512R12},
-	direct:   [13]directKernel{nil, gemm512D1, gemm512D2, gemm512D3, gemm512D4, gemm512D5, gemm512D6, gemm512D7, gemm512D8, gemm512D9, gemm512D10, gemm512D11, gemm512D12},
-	dots:     [...]dotsKernel{nil, dots512R1, dots512R2, dots512R3, dots512R4, dots512R5, dots512R6, dots512R7, dots512R8},
-	dotsBF16: [...]dotsBF16Kernel{nil, dots512bf16R1, dots512bf16R2, dots512bf16R3, dots512bf16R4, dots512bf16R5, dots512bf16R6, dots512bf16R7, dots512bf16R8},
-	rows:     rows512,
+	kern:   [13]microKernel{nil, gemm512R1, gemm512R2, gemm512R3, gemm512R4, gemm512R5, gemm512R6, gemm512R7, gemm512R8, gemm512R9, gemm512R10, gemm512R11, gemm512R12},
+	direct: [13]directKernel{nil, gemm512D1, gemm512D2, gemm512D3, gemm512D4, gemm512D5, gemm512D6, gemm512D7, gemm512D8, gemm512D9, gemm512D10, gemm512D11, gemm512D12},
+	dots:   [...]dotsKernel{nil, dots512R1, dots512R2, dots512R3, dots512R4, dots512R5, dots512R6, dots512R7, dots512R8},
+	dotsHalf: [2][9]dotsHalfKernel{
+		BF16: {nil, dots512bf16R1, dots512bf16R2, dots512bf16R3, dots512bf16R4, dots512bf16R5, dots512bf16R6, dots512bf16R7, dots512bf16R8},
+		F16:  {nil, dots512f16R1, dots512f16R2, dots512f16R3, dots512f16R4, dots512f16R5, dots512f16R6, dots512f16R7, dots512f16R8},
+	},
+	rows: rows512,
 }
 
 var arch256 = &gemmArch{
@@ -274,7 +309,7 @@ func init() {
 		impls = append(impls, Impl{Name: "avx2", Gemm: arch256.gemm, Dot: dotAVX2, Axpy: axpyAVX2, Adam: adamAVX2Go, MR: 6, NR: 16})
 	}
 	if hasAVX512 {
-		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, GemmBias: arch512.gemmBias, GemmBF16: arch512.gemmBF16, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, MR: 12, NR: 32, DirectA: true})
+		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, GemmBias: arch512.gemmBias, GemmHalf: arch512.gemmHalf, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, MR: 12, NR: 32, DirectA: true})
 	}
 	active = impls[len(impls)-1]
 	switch {

@@ -32,11 +32,11 @@ type Impl struct {
 	// GemmBias, when set, computes C = op(A)·op(B) + bias (n values added
 	// to every row) without first writing the bias into C.
 	GemmBias func(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int)
-	// GemmBF16, when set, computes C = alpha·A·Bᵀ + beta·C with B (n×k,
-	// rows ldb apart) in bfloat16, giving the numbers Gemm gives on B
-	// widened to float32 (which is exact); else GemmBF16 widens B a block
-	// at a time and calls Gemm.
-	GemmBF16 func(m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int)
+	// GemmHalf, when set, computes C = alpha·A·Bᵀ + beta·C with B (n×k,
+	// rows ldb apart) in a 16-bit format, giving the numbers Gemm gives on
+	// B widened to float32 (which is exact); else GemmHalf widens B a
+	// block at a time and calls Gemm.
+	GemmHalf func(h Half, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int)
 	// Dot returns Σ x[i]·y[i] over len(x) elements.
 	Dot func(x, y []float32) float32
 	// Axpy computes y[i] += alpha·x[i] over len(x) elements.
@@ -146,27 +146,76 @@ func gemmBiasByRows(gemm func(transA, transB bool, m, n, k int, alpha float32, a
 	gemm(transA, transB, m, n, k, 1, a, lda, b, ldb, 1, c, ldc)
 }
 
-// GemmBF16 computes C = alpha·A·Bᵀ + beta·C, A m×k in float32, B n×k in
-// bfloat16 (a model's weights kept in half the memory), with the active
-// implementation: the numbers of Gemm(false, true, …) on B widened to
-// float32, which is exact.
-func GemmBF16(m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
-	if active.GemmBF16 != nil {
-		active.GemmBF16(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-		return
+// Half is a 16-bit floating-point format of stored weights; both widen to
+// float32 exactly.
+type Half uint8
+
+const (
+	BF16 Half = iota // bfloat16: the upper half of a float32
+	F16              // IEEE 754 half precision
+)
+
+func (h Half) String() string {
+	if h == F16 {
+		return "f16"
 	}
-	gemmBF16Widened(active.Gemm, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	return "bf16"
 }
 
-// widenBlock is the most rows of a bfloat16 B that gemmBF16Widened widens
+// value returns x widened to float32.
+func (h Half) value(x uint16) float32 {
+	if h == F16 {
+		return f16ToF32(x)
+	}
+	return math.Float32frombits(uint32(x) << 16)
+}
+
+// Widen sets dst[i] to src[i] widened to float32.
+func (h Half) Widen(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		dst[i] = h.value(x)
+	}
+}
+
+// f16ToF32 widens an IEEE half-precision value exactly (a NaN stays a NaN,
+// quieted as the hardware conversion quiets it).
+func f16ToF32(x uint16) float32 {
+	sign := uint32(x&0x8000) << 16
+	exp := uint32(x>>10) & 0x1f
+	mant := uint32(x) & 0x3ff
+	switch {
+	case exp == 0x1f && mant != 0:
+		return math.Float32frombits(sign | 0x7fc00000 | mant<<13)
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0x7f800000)
+	case exp != 0:
+		return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
+	}
+	return math.Float32frombits(sign | math.Float32bits(float32(mant)*(1.0/(1<<24)))) // zero or subnormal
+}
+
+// GemmHalf computes C = alpha·A·Bᵀ + beta·C, A m×k in float32, B n×k in
+// the 16-bit format h (a model's weights kept in half the memory), with the
+// active implementation: the numbers of Gemm(false, true, …) on B widened
+// to float32, which is exact.
+func GemmHalf(h Half, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
+	if active.GemmHalf != nil {
+		active.GemmHalf(h, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	gemmHalfWidened(active.Gemm, h, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// widenBlock is the most rows of a 16-bit B that gemmHalfWidened widens
 // at once: a multiple of every implementation's column tile, so that the
 // blocks split the product where a parallel split would.
 const widenBlock = 512
 
-// gemmBF16Widened computes GemmBF16 with gemm on blocks of B widened to
+// gemmHalfWidened computes GemmHalf with gemm on blocks of B widened to
 // float32 (widenBlock rows at a time, in a buffer of its own).
-func gemmBF16Widened(gemm func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int),
-	m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
+func gemmHalfWidened(gemm func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int),
+	h Half, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
 	if m <= 0 || n <= 0 {
 		return
 	}
@@ -182,7 +231,7 @@ func gemmBF16Widened(gemm func(transA, transB bool, m, n, k int, alpha float32, 
 		rows := min(widenBlock, n-j0)
 		blk := (*w)[:rows*k]
 		for r := range rows {
-			widenBF16(blk[r*k:(r+1)*k], b[(j0+r)*ldb:(j0+r)*ldb+k])
+			h.Widen(blk[r*k:(r+1)*k], b[(j0+r)*ldb:(j0+r)*ldb+k])
 		}
 		gemm(false, true, m, rows, k, alpha, a, lda, blk, k, beta, c[j0:], ldc)
 	}
@@ -190,14 +239,6 @@ func gemmBF16Widened(gemm func(transA, transB bool, m, n, k int, alpha float32, 
 }
 
 var widenBufs = sync.Pool{New: func() any { return new([]float32) }}
-
-// widenBF16 sets dst[i] to the float32 whose upper half is src[i].
-func widenBF16(dst []float32, src []uint16) {
-	dst = dst[:len(src)]
-	for i, h := range src {
-		dst[i] = math.Float32frombits(uint32(h) << 16)
-	}
-}
 
 // Dot returns Σ x[i]·y[i] with the active implementation.
 func Dot(x, y []float32) float32 { return active.Dot(x, y) }

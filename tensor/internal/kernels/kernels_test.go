@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"github.com/attn-go/attn/safetensors"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -363,78 +364,102 @@ func TestGemmBias(t *testing.T) {
 	}
 }
 
-// TestGemmBF16: on every implementation, A·Bᵀ with B in bfloat16 gives
-// bit for bit what Gemm gives on B widened to float32, whatever the rows
+// TestGemmHalf: on every implementation, A·Bᵀ with B in bfloat16 or half
+// precision gives bit for bit what Gemm gives on B widened to float32, whatever the rows
 // (the dot products up to 16 rows, blocks of B widened beyond), with
 // guards around C.
-func TestGemmBF16(t *testing.T) {
-	for _, im := range Impls() {
-		t.Run(im.Name, func(t *testing.T) {
-			prev, _ := Use(im.Name)
-			defer Use(prev.Name)
-			rng := rand.New(rand.NewPCG(7, 8))
-			for _, m := range []int{1, 2, 5, 8, 9, 12, 16, 17, 40} {
-				for _, n := range []int{1, 3, 4, 6, 31, 64, 130, 600} {
-					for _, k := range []int{1, 7, 16, 17, 100, 576} {
-						ab := alphaBetas[(m+n+k)%len(alphaBetas)]
-						ldb := k + (n % 3)
-						bh := make([]uint16, n*ldb)
-						bw := make([]float32, n*ldb)
-						for i := range bh {
-							bh[i] = uint16(math.Float32bits(float32(rng.NormFloat64())) >> 16)
-							bw[i] = math.Float32frombits(uint32(bh[i]) << 16)
-						}
-						a := make([]float32, m*k)
-						for i := range a {
-							a[i] = float32(rng.NormFloat64())
-						}
-						const guard = 8
-						c0 := make([]float32, m*n+2*guard)
-						for i := range c0 {
-							c0[i] = float32(rng.NormFloat64())
-						}
-						want, got := slices.Clone(c0), slices.Clone(c0)
-						Gemm(false, true, m, n, k, ab[0], a, k, bw, ldb, ab[1], want[guard:guard+m*n], n)
-						GemmBF16(m, n, k, ab[0], a, k, bh, ldb, ab[1], got[guard:guard+m*n], n)
-						if !slices.Equal(got, want) {
-							t.Fatalf("m=%d n=%d k=%d alpha=%v beta=%v: GemmBF16 differs from Gemm on the widened B", m, n, k, ab[0], ab[1])
+func TestGemmHalf(t *testing.T) {
+	for _, h := range []Half{BF16, F16} {
+		for _, im := range Impls() {
+			t.Run(fmt.Sprint(im.Name, "/", h), func(t *testing.T) {
+				prev, _ := Use(im.Name)
+				defer Use(prev.Name)
+				rng := rand.New(rand.NewPCG(7, 8))
+				for _, m := range []int{1, 2, 5, 8, 9, 12, 16, 17, 40} {
+					for _, n := range []int{1, 3, 4, 6, 31, 64, 130, 600} {
+						for _, k := range []int{1, 7, 16, 17, 100, 576} {
+							ab := alphaBetas[(m+n+k)%len(alphaBetas)]
+							ldb := k + (n % 3)
+							bh, bw := halfs(rng, h, n*ldb)
+							a := make([]float32, m*k)
+							for i := range a {
+								a[i] = float32(rng.NormFloat64())
+							}
+							const guard = 8
+							c0 := make([]float32, m*n+2*guard)
+							for i := range c0 {
+								c0[i] = float32(rng.NormFloat64())
+							}
+							want, got := slices.Clone(c0), slices.Clone(c0)
+							Gemm(false, true, m, n, k, ab[0], a, k, bw, ldb, ab[1], want[guard:guard+m*n], n)
+							GemmHalf(h, m, n, k, ab[0], a, k, bh, ldb, ab[1], got[guard:guard+m*n], n)
+							if !slices.Equal(got, want) {
+								t.Fatalf("m=%d n=%d k=%d alpha=%v beta=%v: GemmHalf differs from Gemm on the widened B", m, n, k, ab[0], ab[1])
+							}
 						}
 					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
-// TestGemmBF16DeepK: a k beyond the packing buffers (which hold a row of
+// TestGemmHalfDeepK: a k beyond the packing buffers (which hold a row of
 // B widened for the last n%4 columns) on every implementation, with 1 to
 // 16 rows.
-func TestGemmBF16DeepK(t *testing.T) {
-	for _, im := range Impls() {
-		t.Run(im.Name, func(t *testing.T) {
-			prev, _ := Use(im.Name)
-			defer Use(prev.Name)
-			rng := rand.New(rand.NewPCG(9, 10))
-			k := blockK*blockN + 37
-			for _, s := range [][2]int{{1, 5}, {3, 7}, {12, 6}} {
-				m, n := s[0], s[1]
-				bh := make([]uint16, n*k)
-				bw := make([]float32, n*k)
-				for i := range bh {
-					bh[i] = uint16(math.Float32bits(float32(rng.NormFloat64())) >> 16)
-					bw[i] = math.Float32frombits(uint32(bh[i]) << 16)
+func TestGemmHalfDeepK(t *testing.T) {
+	for _, h := range []Half{BF16, F16} {
+		for _, im := range Impls() {
+			t.Run(fmt.Sprint(im.Name, "/", h), func(t *testing.T) {
+				prev, _ := Use(im.Name)
+				defer Use(prev.Name)
+				rng := rand.New(rand.NewPCG(9, 10))
+				k := blockK*blockN + 37
+				for _, s := range [][2]int{{1, 5}, {3, 7}, {12, 6}} {
+					m, n := s[0], s[1]
+					bh, bw := halfs(rng, h, n*k)
+					a := make([]float32, m*k)
+					for i := range a {
+						a[i] = float32(rng.NormFloat64())
+					}
+					want, got := make([]float32, m*n), make([]float32, m*n)
+					Gemm(false, true, m, n, k, 1, a, k, bw, k, 0, want, n)
+					GemmHalf(h, m, n, k, 1, a, k, bh, k, 0, got, n)
+					if !slices.Equal(got, want) {
+						t.Errorf("m=%d n=%d k=%d: GemmHalf differs from Gemm on the widened B", m, n, k)
+					}
 				}
-				a := make([]float32, m*k)
-				for i := range a {
-					a[i] = float32(rng.NormFloat64())
-				}
-				want, got := make([]float32, m*n), make([]float32, m*n)
-				Gemm(false, true, m, n, k, 1, a, k, bw, k, 0, want, n)
-				GemmBF16(m, n, k, 1, a, k, bh, k, 0, got, n)
-				if !slices.Equal(got, want) {
-					t.Errorf("m=%d n=%d k=%d: GemmBF16 differs from Gemm on the widened B", m, n, k)
-				}
-			}
-		})
+			})
+		}
+	}
+}
+
+// halfs returns n random values in the format h, as stored and widened by
+// safetensors' conversions (independent of the kernels'): bfloat16 from
+// normal draws; half precision from every bit pattern but infinities and
+// NaNs, subnormals and zeros included.
+func halfs(rng *rand.Rand, h Half, n int) ([]uint16, []float32) {
+	bh, bw := make([]uint16, n), make([]float32, n)
+	for i := range bh {
+		if h == BF16 {
+			bh[i] = uint16(math.Float32bits(float32(rng.NormFloat64())) >> 16)
+			bw[i] = safetensors.BFloat16ToFloat32(bh[i])
+			continue
+		}
+		for bh[i] = uint16(rng.Uint32()); bh[i]&0x7c00 == 0x7c00; bh[i] = uint16(rng.Uint32()) {
+		}
+		bw[i] = safetensors.Float16ToFloat32(bh[i])
+	}
+	return bh, bw
+}
+
+// TestF16ToF32: the kernels' widening of every half-precision value is
+// safetensors' (NaNs: a NaN).
+func TestF16ToF32(t *testing.T) {
+	for x := range 1 << 16 {
+		got, want := f16ToF32(uint16(x)), safetensors.Float16ToFloat32(uint16(x))
+		if got != want && !(got != got && want != want) || math.Signbit(float64(got)) != math.Signbit(float64(want)) {
+			t.Fatalf("%#04x: %v; want %v", x, got, want)
+		}
 	}
 }

@@ -3,7 +3,7 @@
 package kernels
 
 import (
-	"math"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"syscall"
@@ -31,39 +31,38 @@ func pageEnd[T any](t *testing.T, n int) (s []T, free func()) {
 	return unsafe.Slice((*T)(p), n), func() { syscall.Munmap(mem) }
 }
 
-// TestGemmBF16PageEnd: with A and B ending at an inaccessible page, the
+// TestGemmHalfPageEnd: with A and B ending at an inaccessible page, the
 // kernels' masked k tails (and everything else) read nothing past them,
 // for every row count and k tail, on every implementation.
-func TestGemmBF16PageEnd(t *testing.T) {
-	for _, im := range Impls() {
-		t.Run(im.Name, func(t *testing.T) {
-			prev, _ := Use(im.Name)
-			defer Use(prev.Name)
-			rng := rand.New(rand.NewPCG(3, 4))
-			for _, m := range []int{1, 3, 4, 5, 8, 9, 16, 17} {
-				for _, n := range []int{1, 4, 6, 9, 33} {
-					for _, k := range []int{1, 7, 15, 17, 31, 40} {
-						bh, freeB := pageEnd[uint16](t, n*k)
-						bw := make([]float32, n*k)
-						for i := range bh {
-							bh[i] = uint16(math.Float32bits(float32(rng.NormFloat64())) >> 16)
-							bw[i] = math.Float32frombits(uint32(bh[i]) << 16)
+func TestGemmHalfPageEnd(t *testing.T) {
+	for _, h := range []Half{BF16, F16} {
+		for _, im := range Impls() {
+			t.Run(fmt.Sprint(im.Name, "/", h), func(t *testing.T) {
+				prev, _ := Use(im.Name)
+				defer Use(prev.Name)
+				rng := rand.New(rand.NewPCG(3, 4))
+				for _, m := range []int{1, 3, 4, 5, 8, 9, 16, 17} {
+					for _, n := range []int{1, 4, 6, 9, 33} {
+						for _, k := range []int{1, 7, 15, 17, 31, 40} {
+							bh, freeB := pageEnd[uint16](t, n*k)
+							vals, bw := halfs(rng, h, n*k)
+							copy(bh, vals)
+							a, freeA := pageEnd[float32](t, m*k)
+							for i := range a {
+								a[i] = float32(rng.NormFloat64())
+							}
+							want, got := make([]float32, m*n), make([]float32, m*n)
+							Gemm(false, true, m, n, k, 1, a, k, bw, k, 0, want, n)
+							GemmHalf(h, m, n, k, 1, a, k, bh, k, 0, got, n)
+							if !slices.Equal(got, want) {
+								t.Errorf("m=%d n=%d k=%d: GemmHalf differs from Gemm on the widened B", m, n, k)
+							}
+							freeA()
+							freeB()
 						}
-						a, freeA := pageEnd[float32](t, m*k)
-						for i := range a {
-							a[i] = float32(rng.NormFloat64())
-						}
-						want, got := make([]float32, m*n), make([]float32, m*n)
-						Gemm(false, true, m, n, k, 1, a, k, bw, k, 0, want, n)
-						GemmBF16(m, n, k, 1, a, k, bh, k, 0, got, n)
-						if !slices.Equal(got, want) {
-							t.Errorf("m=%d n=%d k=%d: GemmBF16 differs from Gemm on the widened B", m, n, k)
-						}
-						freeA()
-						freeB()
 					}
 				}
-			}
-		})
+			})
+		}
 	}
 }

@@ -1,14 +1,16 @@
-// Command tobf16 writes a copy of a HuggingFace model folder with its
-// floating-point tensors stored in BF16 (rounded to nearest even, as
-// PyTorch's .bfloat16() does), its other files linked: the benchmarks'
-// random-weight folders made the dtype most checkpoints ship in.
+// Command tohalf writes a copy of a HuggingFace model folder with its
+// floating-point tensors stored in BF16 or F16 (rounded to nearest even,
+// as PyTorch's .bfloat16() and .half() do), its other files linked: the
+// benchmarks' random-weight folders made the dtypes checkpoints ship in.
 //
-//	go run ./tools/bench/tobf16 /tmp/attn-llama /tmp/attn-llama-bf16
+//	go run ./tools/bench/tohalf /tmp/attn-llama /tmp/attn-llama-bf16
+//	go run ./tools/bench/tohalf -f16 /tmp/attn-llama /tmp/attn-llama-f16
 package main
 
 import (
 	"encoding/binary"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,13 +19,17 @@ import (
 	"github.com/attn-go/attn/safetensors"
 )
 
+// f16 is whether to write F16 rather than BF16.
+var f16 = flag.Bool("f16", false, "write F16 (IEEE half precision) rather than BF16")
+
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: tobf16 SRC-DIR DST-DIR")
+	flag.Parse()
+	if flag.NArg() != 2 {
+		fmt.Fprintln(os.Stderr, "usage: tohalf [-f16] SRC-DIR DST-DIR")
 		os.Exit(2)
 	}
-	if err := convert(os.Args[1], os.Args[2]); err != nil {
-		fmt.Fprintln(os.Stderr, "tobf16:", err)
+	if err := convert(flag.Arg(0), flag.Arg(1)); err != nil {
+		fmt.Fprintln(os.Stderr, "tohalf:", err)
 		os.Exit(1)
 	}
 }
@@ -70,7 +76,7 @@ func convertFile(from, to string) error {
 	var out []safetensors.Tensor
 	for _, name := range f.Names() {
 		info, _ := f.Info(name)
-		if info.DType != safetensors.DTypeF32 && info.DType != safetensors.DTypeF16 {
+		if info.DType != safetensors.DTypeF32 && info.DType != safetensors.DTypeF16 && info.DType != safetensors.DTypeBF16 {
 			raw, info, err := f.Raw(name)
 			if err != nil {
 				return err
@@ -82,16 +88,20 @@ func convertFile(from, to string) error {
 		if err != nil {
 			return err
 		}
+		round, dtype := safetensors.Float32ToBFloat16, safetensors.DTypeBF16
+		if *f16 {
+			round, dtype = safetensors.Float32ToFloat16, safetensors.DTypeF16
+		}
 		data := make([]byte, 2*len(vals))
 		for i, v := range vals {
-			binary.LittleEndian.PutUint16(data[2*i:], safetensors.Float32ToBFloat16(v))
+			binary.LittleEndian.PutUint16(data[2*i:], round(v))
 		}
-		out = append(out, safetensors.Tensor{Name: name, DType: safetensors.DTypeBF16, Shape: shape, Data: data})
+		out = append(out, safetensors.Tensor{Name: name, DType: dtype, Shape: shape, Data: data})
 	}
 	return safetensors.WriteFile(to, out, f.Metadata())
 }
 
-// setDType copies config.json with torch_dtype bfloat16.
+// setDType copies config.json with torch_dtype bfloat16 or float16.
 func setDType(from, to string) error {
 	b, err := os.ReadFile(from)
 	if err != nil {
@@ -102,6 +112,9 @@ func setDType(from, to string) error {
 		return err
 	}
 	cfg["torch_dtype"] = "bfloat16"
+	if *f16 {
+		cfg["torch_dtype"] = "float16"
+	}
 	if b, err = json.MarshalIndent(cfg, "", "  "); err != nil {
 		return err
 	}
