@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -41,20 +42,48 @@ var ErrNoChatTemplate = errors.New("no chat template")
 // OpenChatTemplate reads the chat template of a model folder: the file
 // chat_template.jinja if there is one (where transformers saves it since
 // 4.43, and which it prefers), else tokenizer_config.json's chat_template,
-// a string or a list of named templates of which "default" is taken.
+// a string or a list of named templates of which "default" is taken. The
+// special tokens it may name are tokenizer_config.json's; a folder saved
+// before transformers 4.34 (whose config has no added_tokens_decoder) has
+// them in special_tokens_map.json too, whose values then win, as
+// transformers reads such a folder.
 func OpenChatTemplate(dir string) (*ChatTemplate, error) {
-	var cfg map[string]json.RawMessage
-	path := filepath.Join(dir, "tokenizer_config.json")
-	if b, err := os.ReadFile(path); err == nil {
-		if err := json.Unmarshal(b, &cfg); err != nil {
-			return nil, fmt.Errorf("tokenizer: %s: %w", path, err)
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("tokenizer: %w", err)
+	cfg, err := readJSONObject(filepath.Join(dir, "tokenizer_config.json"))
+	if err != nil {
+		return nil, err
 	}
+	path := filepath.Join(dir, "tokenizer_config.json")
 	special, err := specialTokens(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: %w", path, err)
+	}
+	if _, ok := cfg["added_tokens_decoder"]; !ok {
+		mapPath := filepath.Join(dir, "special_tokens_map.json")
+		m, err := readJSONObject(mapPath)
+		if err != nil {
+			return nil, err
+		}
+		mapped, err := specialTokens(m)
+		if err != nil {
+			return nil, fmt.Errorf("tokenizer: %s: %w", mapPath, err)
+		}
+		for name, raw := range m {
+			v, ok := mapped[name]
+			switch {
+			case name == "additional_special_tokens" && ok: // added to the config's
+				have, _ := special[name].([]any)
+				for _, t := range v.([]any) {
+					if !slices.Contains(have, t) {
+						have = append(have, t)
+					}
+				}
+				special[name] = have
+			case ok:
+				special[name] = v
+			case string(raw) == "null":
+				delete(special, name)
+			}
+		}
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "chat_template.jinja")); err == nil {
 		return parseChat(string(b), special, filepath.Join(dir, "chat_template.jinja"))
@@ -283,6 +312,23 @@ func cutEndraw(s string) (string, jinjaPiece, int, bool) {
 
 // pySpace is Python's str.isspace, which Jinja2's stripping follows: Go's
 // unicode.IsSpace and the separators U+001C to U+001F.
+// readJSONObject reads a JSON object file; a missing file is an empty
+// object.
+func readJSONObject(path string) (map[string]json.RawMessage, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return nil, fmt.Errorf("tokenizer: %s: %w", path, err)
+	}
+	return obj, nil
+}
+
 func pySpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f }
 
 // specialTokens returns the special tokens a tokenizer_config.json names,

@@ -229,3 +229,44 @@ func TestChatTemplateWhitespace(t *testing.T) {
 		t.Errorf("%d of %d random templates render otherwise than Jinja2", failed, len(golden.Whitespace))
 	}
 }
+
+// TestSpecialTokensMap: a folder saved before transformers 4.34 (no
+// added_tokens_decoder in tokenizer_config.json) has its special tokens in
+// special_tokens_map.json too: they fill the config's gaps and win over
+// its values (a null one unsets it), additional tokens are added to the
+// config's; a folder with added_tokens_decoder keeps its config's.
+func TestSpecialTokensMap(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const tmpl = `{{ bos_token }}|{{ eos_token }}|{% if pad_token is defined %}{{ pad_token }}{% else %}none{% endif %}|{{ additional_special_tokens|join(',') }}`
+	write("special_tokens_map.json", `{"bos_token": {"content": "<s>", "lstrip": false, "normalized": false}, "eos_token": "<|end|>", "pad_token": null, "additional_special_tokens": ["<a>", "<b>"]}`)
+	for _, tc := range []struct{ config, want string }{
+		{`{"eos_token": "</s>", "pad_token": "<pad>", "additional_special_tokens": ["<b>", "<c>"]}`, "<s>|<|end|>|none|<b>,<c>,<a>"},
+		{`{"eos_token": "</s>", "pad_token": "<pad>", "additional_special_tokens": ["<c>"], "added_tokens_decoder": {}}`, "|</s>|<pad>|<c>"},
+	} {
+		var cfg map[string]any
+		if err := json.Unmarshal([]byte(tc.config), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		cfg["chat_template"] = tmpl
+		b, _ := json.Marshal(cfg)
+		write("tokenizer_config.json", string(b))
+		c, err := OpenChatTemplate(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := c.Render(nil, false); err != nil || got != tc.want {
+			t.Errorf("%s: %q, %v; want %q", tc.config, got, err, tc.want)
+		}
+	}
+	write("special_tokens_map.json", `{"bos_token": 7}`)
+	write("tokenizer_config.json", `{"chat_template": "x"}`)
+	if _, err := OpenChatTemplate(dir); err == nil || !strings.Contains(err.Error(), "special_tokens_map.json") {
+		t.Errorf("a special token that is a number: %v; want an error naming the file", err)
+	}
+}
