@@ -36,6 +36,14 @@ type chatRequest struct {
 	TopLogprobs    *int            `json:"top_logprobs"`
 	Audio          json.RawMessage `json:"audio"`
 	Modalities     []string        `json:"modalities"`
+	Store          *bool           `json:"store"` // false or absent: attn keeps no completions
+	// Bookkeeping that asks for nothing attn serve would do differently,
+	// taken and ignored, as OpenAI's clients and frameworks send it.
+	Metadata          map[string]string `json:"metadata"`
+	ServiceTier       *string           `json:"service_tier"`
+	ParallelToolCalls *bool             `json:"parallel_tool_calls"` // about tools, which are refused
+	PromptCacheKey    *string           `json:"prompt_cache_key"`
+	SafetyIdentifier  *string           `json:"safety_identifier"`
 }
 
 type streamOptions struct {
@@ -251,6 +259,8 @@ func (req *chatRequest) refused() error {
 		return errors.New(`"audio" is not supported (text only)`)
 	case req.StreamOptions != nil && !req.Stream:
 		return errors.New(`"stream_options" is for "stream": true`)
+	case req.Store != nil && *req.Store:
+		return errors.New(`"store": true is not supported (attn serve keeps no completions)`)
 	}
 	for _, m := range req.Modalities {
 		if m != "text" {

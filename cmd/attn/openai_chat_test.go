@@ -256,6 +256,28 @@ func TestServeChatSignedSeed(t *testing.T) {
 	}
 }
 
+// TestServeChatBookkeeping: the fields OpenAI's clients send for their own
+// bookkeeping (user, metadata, service_tier, parallel_tool_calls,
+// prompt_cache_key, safety_identifier, store false) are taken and change
+// nothing; "store": true, which asks for a kept completion, is refused.
+func TestServeChatBookkeeping(t *testing.T) {
+	dir, _ := chatFolder(t)
+	ts := serveDir(t, dir)
+	plain := `{"model": "m", "messages": [{"role": "user", "content": "how are you"}], "max_tokens": 12, "temperature": 0`
+	_, want, raw := chatPost(t, ts.URL, plain+`}`)
+	if len(want.Choices) != 1 {
+		t.Fatalf("no reply: %s", raw)
+	}
+	code, got, raw := chatPost(t, ts.URL, plain+`, "user": "u1", "metadata": {"k": "v"}, "service_tier": "auto", "parallel_tool_calls": true,
+		"prompt_cache_key": "c", "safety_identifier": "s", "store": false}`)
+	if code != http.StatusOK || len(got.Choices) != 1 || got.Choices[0].Message.Content != want.Choices[0].Message.Content {
+		t.Errorf("with bookkeeping fields: status %d, %s; want the plain request's reply", code, raw)
+	}
+	if code, _, raw := chatPost(t, ts.URL, plain+`, "store": true}`); code != http.StatusBadRequest || !strings.Contains(raw, `store\": true is not supported`) {
+		t.Errorf(`"store": true: status %d, %s; want a 400 naming it`, code, raw)
+	}
+}
+
 // TestServeChatClosed: once the batcher has stopped, a chat completion is
 // a 503, as /v1/generate's request and /healthz are (it was a 500).
 func TestServeChatClosed(t *testing.T) {
