@@ -175,6 +175,11 @@ func (m *Model) storedHalf(ck *hf.Checkpoint) (tensor.Half, bool) {
 			continue
 		}
 		t, ok := ck.Lookup(p.Name)
+		if !ok && m.Cfg.Tied && p.Var == m.Embed.Weight {
+			// Embeddings stored only as the tied output layer are read
+			// from it (see loadCheckpoint), in its format.
+			t, ok = ck.Lookup("lm_head.weight")
+		}
 		if !ok {
 			continue
 		}

@@ -285,3 +285,63 @@ func TestLoadHalf(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadHalfTiedAlias: a tied model whose checkpoint stores its
+// embeddings only as lm_head.weight (which Load reads them from) is kept
+// in 16 bits as the other matrices are when that copy shares their format,
+// and otherwise loads through float32 as a mixed checkpoint does, with
+// Load's logits either way (it had been refused: the alias's dtype was
+// never compared with the others').
+func TestLoadHalfTiedAlias(t *testing.T) {
+	for _, tc := range []struct {
+		dtype, alias safetensors.DType
+		half         bool
+	}{
+		{safetensors.DTypeBF16, safetensors.DTypeBF16, true},
+		{safetensors.DTypeF16, safetensors.DTypeF16, true},
+		{safetensors.DTypeBF16, safetensors.DTypeF32, true}, // its values bfloat16 ones: KeepBF16
+		{safetensors.DTypeF16, safetensors.DTypeF32, false},
+		{safetensors.DTypeF16, safetensors.DTypeBF16, false},
+	} {
+		dir := halfFolder(t, "qwen3-tiny", tc.dtype, map[string]safetensors.DType{"model.embed_tokens.weight": tc.alias}, true)
+		path := filepath.Join(dir, "model.safetensors")
+		f, err := safetensors.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ts []safetensors.Tensor
+		for _, n := range f.Names() {
+			b, info, err := f.Raw(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == "model.embed_tokens.weight" {
+				n = "lm_head.weight"
+			}
+			ts = append(ts, safetensors.Tensor{Name: n, DType: info.DType, Shape: info.Shape, Data: slices.Clone(b)})
+		}
+		f.Close()
+		if err := safetensors.WriteFile(path, ts, nil); err != nil {
+			t.Fatal(err)
+		}
+		what := fmt.Sprintf("%s matrices, the embeddings stored as lm_head.weight in %s", tc.dtype, tc.alias)
+		full, err := Load(dir)
+		if err != nil {
+			t.Fatalf("%s: Load: %v", what, err)
+		}
+		half, err := LoadHalf(dir)
+		if err != nil {
+			t.Errorf("%s: LoadHalf: %v", what, err)
+			continue
+		}
+		if half.Halved() != tc.half {
+			t.Errorf("%s: halved %v; want %v", what, half.Halved(), tc.half)
+		}
+		prompt := []int{3, 10, 17, 24, 31}
+		want, _ := full.Step(full.NewCache(), prompt)
+		got, err := half.Step(half.NewCache(), prompt)
+		if err != nil || !slices.Equal(got.Data, want.Data) {
+			t.Errorf("%s: the logits differ from Load's (%v)", what, err)
+		}
+	}
+}
