@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,10 +15,22 @@ import (
 )
 
 // Message is one turn of a conversation: its role ("system", "user",
-// "assistant") and its text.
+// "assistant", "tool") and its text; an assistant's turn may carry the
+// tool calls it made (its text then often empty), and a tool's turn the id
+// of the call it answers.
 type Message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+	Role       string     `json:"role"`
+	Content    string     `json:"content"`
+	ToolCalls  []ToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string     `json:"tool_call_id,omitempty"`
+}
+
+// ToolCall is a function call a model made: the function's name and its
+// arguments, a JSON object.
+type ToolCall struct {
+	ID        string          `json:"id,omitempty"`
+	Name      string          `json:"name"`
+	Arguments json.RawMessage `json:"arguments"`
 }
 
 // ChatTemplate turns a conversation into the text a chat model was trained
@@ -32,6 +45,7 @@ type Message struct {
 // tests compare it with Jinja2 on the templates in testdata/chat.
 type ChatTemplate struct {
 	tmpl    *jinja.Template
+	source  string
 	special map[string]any // bos_token, eos_token, …: what the template may name
 }
 
@@ -134,7 +148,7 @@ func parseChat(src string, special map[string]any, where string) (c *ChatTemplat
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: %w", where, err)
 	}
-	return &ChatTemplate{tmpl: tmpl, special: special}, nil
+	return &ChatTemplate{tmpl: tmpl, source: src, special: special}, nil
 }
 
 // jinjaSource returns src as Jinja2's lexer reads it with
@@ -391,21 +405,181 @@ func specialTokens(cfg map[string]json.RawMessage) (map[string]any, error) {
 // from. A template that refuses the conversation (raise_exception: roles
 // that do not alternate, say) returns its message as the error.
 func (c *ChatTemplate) Render(messages []Message, addGenerationPrompt bool) (string, error) {
+	return c.RenderTools(messages, nil, addGenerationPrompt)
+}
+
+// RenderTools is Render with the tools the model may call, each a JSON
+// object as OpenAI's API and transformers take them ({"type": "function",
+// "function": {"name", "description", "parameters"}}), passed to the
+// template as apply_chat_template passes its tools. Messages are passed as
+// transformers expects them: a tool call as {"id", "type": "function",
+// "function": {"name", "arguments"}} with its arguments an object, and an
+// assistant's turn that only calls tools with content None. Objects keep
+// their keys' order, which tojson writes.
+func (c *ChatTemplate) RenderTools(messages []Message, tools []json.RawMessage, addGenerationPrompt bool) (string, error) {
 	msgs := make([]jinja.Value, len(messages))
 	for i, m := range messages { // keys in the order a client writes them, which tojson keeps
 		d := jinja.NewDict()
 		d.AsDict().Set("role", jinja.NewString(m.Role))
-		d.AsDict().Set("content", jinja.NewString(m.Content))
+		if m.Content == "" && len(m.ToolCalls) > 0 {
+			d.AsDict().Set("content", jinja.None())
+		} else {
+			d.AsDict().Set("content", jinja.NewString(m.Content))
+		}
+		if len(m.ToolCalls) > 0 {
+			calls := make([]jinja.Value, len(m.ToolCalls))
+			for j, tc := range m.ToolCalls {
+				args, err := jsonValue(tc.Arguments)
+				if err != nil {
+					return "", fmt.Errorf("chat template: message %d, tool call %d: arguments: %w", i, j, err)
+				}
+				fn := jinja.NewDict()
+				fn.AsDict().Set("name", jinja.NewString(tc.Name))
+				fn.AsDict().Set("arguments", args)
+				call := jinja.NewDict()
+				if tc.ID != "" {
+					call.AsDict().Set("id", jinja.NewString(tc.ID))
+				}
+				call.AsDict().Set("type", jinja.NewString("function"))
+				call.AsDict().Set("function", fn)
+				calls[j] = call
+			}
+			d.AsDict().Set("tool_calls", jinja.NewList(calls))
+		}
+		if m.ToolCallID != "" {
+			d.AsDict().Set("tool_call_id", jinja.NewString(m.ToolCallID))
+		}
 		msgs[i] = d
 	}
 	// apply_chat_template always passes tools and documents, None without
 	// them: a template may test "tools is not none".
+	toolList := jinja.None()
+	if tools != nil {
+		list := make([]jinja.Value, len(tools))
+		for i, t := range tools {
+			v, err := jsonValue(t)
+			if err != nil {
+				return "", fmt.Errorf("chat template: tool %d: %w", i, err)
+			}
+			list[i] = v
+		}
+		toolList = jinja.NewList(list)
+	}
 	data := map[string]jinja.Value{"messages": jinja.NewList(msgs), "add_generation_prompt": jinja.NewBool(addGenerationPrompt),
-		"tools": jinja.None(), "documents": jinja.None()}
+		"tools": toolList, "documents": jinja.None()}
 	for k, v := range c.special {
 		data[k] = jinja.FromGoValue(v)
 	}
 	return renderSafely(c.tmpl, data)
+}
+
+// jsonValue returns a JSON text as a template value, its objects' keys in
+// their order in the text (as Python's json keeps them, so that tojson
+// writes them back in that order).
+func jsonValue(raw json.RawMessage) (jinja.Value, error) {
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.UseNumber()
+	v, err := decodeValue(dec)
+	if err != nil {
+		return jinja.None(), err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return jinja.None(), errors.New("more than one JSON value")
+	}
+	return v, nil
+}
+
+func decodeValue(dec *json.Decoder) (jinja.Value, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return jinja.None(), err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		if t == '[' {
+			var items []jinja.Value
+			for dec.More() {
+				v, err := decodeValue(dec)
+				if err != nil {
+					return jinja.None(), err
+				}
+				items = append(items, v)
+			}
+			_, err := dec.Token()
+			return jinja.NewList(items), err
+		}
+		d := jinja.NewDict()
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return jinja.None(), err
+			}
+			v, err := decodeValue(dec)
+			if err != nil {
+				return jinja.None(), err
+			}
+			d.AsDict().Set(k.(string), v)
+		}
+		_, err := dec.Token()
+		return d, err
+	case nil:
+		return jinja.None(), nil
+	}
+	return jinja.FromGoValue(tok), nil
+}
+
+// ToolCallFormat names how a template writes tool calls, when it writes
+// them in a form attn reads back from the model's text: "hermes", the
+// <tool_call>{"name": …, "arguments": …}</tool_call> blocks of Qwen2.5,
+// Qwen3, SmolLM3 and Hermes models. It is "" for any other template.
+func (c *ChatTemplate) ToolCallFormat() string {
+	if strings.Contains(c.source, "<tool_call>") {
+		return "hermes"
+	}
+	return ""
+}
+
+// ParseToolCalls reads the tool calls of a reply in the hermes format: the
+// text before the first <tool_call> block (trimmed), and each block's
+// call. ok is false, and the reply should be taken as text, when it has no
+// block or a block is not a JSON object with a name and object arguments.
+func ParseToolCalls(reply string) (content string, calls []ToolCall, ok bool) {
+	const open, close = "<tool_call>", "</tool_call>"
+	at := strings.Index(reply, open)
+	if at < 0 {
+		return reply, nil, false
+	}
+	content = strings.TrimSpace(reply[:at])
+	rest := reply[at:]
+	for {
+		rest = strings.TrimSpace(rest)
+		if rest == "" {
+			break
+		}
+		if !strings.HasPrefix(rest, open) {
+			return reply, nil, false
+		}
+		body, after, found := strings.Cut(rest[len(open):], close)
+		if !found { // a last block the end of the reply cut short
+			body, after = rest[len(open):], ""
+		}
+		var call struct {
+			Name      string          `json:"name"`
+			Arguments json.RawMessage `json:"arguments"`
+		}
+		if json.Unmarshal([]byte(strings.TrimSpace(body)), &call) != nil || call.Name == "" {
+			return reply, nil, false
+		}
+		var args map[string]json.RawMessage
+		if len(call.Arguments) == 0 || string(call.Arguments) == "null" {
+			call.Arguments = json.RawMessage("{}")
+		} else if json.Unmarshal(call.Arguments, &args) != nil {
+			return reply, nil, false
+		}
+		calls = append(calls, ToolCall{Name: call.Name, Arguments: call.Arguments})
+		rest = after
+	}
+	return content, calls, true
 }
 
 // renderSafely renders, turning a panic of the template engine on a

@@ -270,3 +270,91 @@ func TestSpecialTokensMap(t *testing.T) {
 		t.Errorf("a special token that is a number: %v; want an error naming the file", err)
 	}
 }
+
+// TestChatTemplateTools: a template in the shape of Qwen2.5's renders
+// tools, tool calls (their arguments' keys in the order given, None,
+// nested lists and booleans included) and tool responses byte for byte as
+// Jinja2 does (tools/golden/jinja_chat.py), with and without tools; its
+// tool-call format is read as hermes.
+func TestChatTemplateTools(t *testing.T) {
+	var golden struct {
+		Hermes struct {
+			Source        string
+			Tools         []json.RawMessage
+			Conversations map[string][]Message
+			Cases         []struct {
+				Conversation        string
+				Tools               bool
+				AddGenerationPrompt bool `json:"add_generation_prompt"`
+				Text                string
+			}
+		}
+	}
+	b, err := os.ReadFile(filepath.Join("testdata", "chat-templates.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &golden); err != nil {
+		t.Fatal(err)
+	}
+	h := golden.Hermes
+	if len(h.Cases) < 12 {
+		t.Fatalf("%d cases; the file is damaged", len(h.Cases))
+	}
+	c, err := parseChat(h.Source, nil, "hermes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ToolCallFormat() != "hermes" {
+		t.Errorf("tool-call format %q; want hermes", c.ToolCallFormat())
+	}
+	for _, tc := range h.Cases {
+		var tools []json.RawMessage
+		if tc.Tools {
+			tools = h.Tools
+		}
+		got, err := c.RenderTools(h.Conversations[tc.Conversation], tools, tc.AddGenerationPrompt)
+		if err != nil || got != tc.Text {
+			t.Errorf("%s (tools %v, generation prompt %v): %v\ngot  %q\nwant %q", tc.Conversation, tc.Tools, tc.AddGenerationPrompt, err, got, tc.Text)
+		}
+	}
+	if _, err := c.RenderTools([]Message{{Role: "assistant", ToolCalls: []ToolCall{{Name: "f", Arguments: json.RawMessage(`{"a": 1`)}}}}, nil, false); err == nil {
+		t.Error("arguments that are not JSON: no error")
+	}
+	plain, _ := ParseChatTemplate("{{ messages[0].content }}", nil)
+	if plain.ToolCallFormat() != "" {
+		t.Errorf("a template without tool calls: format %q", plain.ToolCallFormat())
+	}
+}
+
+// TestParseToolCalls: hermes blocks are read into calls (the text before
+// them kept as the reply's text, a last block cut short by the end of the
+// reply read too); a reply without blocks, or with a block that is not a
+// named call with object arguments, or text between blocks, is text.
+func TestParseToolCalls(t *testing.T) {
+	for _, tc := range []struct {
+		reply, content string
+		calls          string // the calls as JSON; "" when not ok
+	}{
+		{"<tool_call>\n{\"name\": \"add\", \"arguments\": {\"b\": 40, \"a\": 2}}\n</tool_call>", "", `[{"name":"add","arguments":{"b":40,"a":2}}]`},
+		{"Let me see.\n<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_call>\n<tool_call>{\"name\": \"g\"}</tool_call>\n", "Let me see.", `[{"name":"f","arguments":{}},{"name":"g","arguments":{}}]`},
+		{"<tool_call>\n{\"name\": \"f\", \"arguments\": {\"x\": [1]}}", "", `[{"name":"f","arguments":{"x":[1]}}]`},
+		{"just text", "", ""},
+		{"<tool_call>\n{\"name\": \"f\", \"arguments\": \"x=1\"}\n</tool_call>", "", ""},
+		{"<tool_call>\nnot json\n</tool_call>", "", ""},
+		{"<tool_call>{\"arguments\": {}}</tool_call>", "", ""},
+		{"<tool_call>{\"name\": \"f\"}</tool_call> and then text", "", ""},
+	} {
+		content, calls, ok := ParseToolCalls(tc.reply)
+		if !ok {
+			if tc.calls != "" || content != tc.reply {
+				t.Errorf("%q: not read (text %q); want calls %s", tc.reply, content, tc.calls)
+			}
+			continue
+		}
+		got, _ := json.Marshal(calls)
+		if tc.calls == "" || content != tc.content || string(got) != tc.calls {
+			t.Errorf("%q: text %q, calls %s; want %q, %s", tc.reply, content, got, tc.content, tc.calls)
+		}
+	}
+}

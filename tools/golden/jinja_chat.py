@@ -204,6 +204,108 @@ TEMPLATES = {
     ),
 }
 
+# A template in the shape of Qwen2.5's, with its tools section and Hermes
+# <tool_call> blocks: rendered with and without tools, over conversations
+# with tool calls and tool responses (TOOL_CONVERSATIONS).
+HERMES = """{%- if tools %}
+    {{- '<|im_start|>system\\n' }}
+    {%- if messages[0]['role'] == 'system' %}
+        {{- messages[0]['content'] }}
+    {%- else %}
+        {{- 'You are a helpful assistant.' }}
+    {%- endif %}
+    {{- "\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>" }}
+    {%- for tool in tools %}
+        {{- "\\n" }}
+        {{- tool | tojson }}
+    {%- endfor %}
+    {{- "\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\"name\\": <function-name>, \\"arguments\\": <args-json-object>}\\n</tool_call><|im_end|>\\n" }}
+{%- else %}
+    {%- if messages[0]['role'] == 'system' %}
+        {{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}
+    {%- else %}
+        {{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}
+    {%- endif %}
+{%- endif %}
+{%- for message in messages %}
+    {%- if (message.role == "user") or (message.role == "system" and not loop.first) or (message.role == "assistant" and not message.tool_calls) %}
+        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}
+    {%- elif message.role == "assistant" %}
+        {{- '<|im_start|>' + message.role }}
+        {%- if message.content %}
+            {{- '\\n' + message.content }}
+        {%- endif %}
+        {%- for tool_call in message.tool_calls %}
+            {%- if tool_call.function is defined %}
+                {%- set tool_call = tool_call.function %}
+            {%- endif %}
+            {{- '\\n<tool_call>\\n{"name": "' }}
+            {{- tool_call.name }}
+            {{- '", "arguments": ' }}
+            {{- tool_call.arguments | tojson }}
+            {{- '}\\n</tool_call>' }}
+        {%- endfor %}
+        {{- '<|im_end|>\\n' }}
+    {%- elif message.role == "tool" %}
+        {%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != "tool") %}
+            {{- '<|im_start|>user' }}
+        {%- endif %}
+        {{- '\\n<tool_response>\\n' }}
+        {{- message.content }}
+        {{- '\\n</tool_response>' }}
+        {%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}
+            {{- '<|im_end|>\\n' }}
+        {%- endif %}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\\n' }}
+{%- endif %}
+"""
+
+TOOLS = [
+    {"type": "function", "function": {"name": "get_weather", "description": "The weather in a city, now.",
+                                      "parameters": {"type": "object", "properties": {"city": {"type": "string", "description": "e.g. Zürich"},
+                                                                                      "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+                                                     "required": ["city"]}}},
+    {"type": "function", "function": {"name": "add", "description": "Adds two integers.",
+                                      "parameters": {"type": "object", "properties": {"b": {"type": "integer"}, "a": {"type": "integer"}}}}},
+]
+
+
+def call(id, name, args):
+    return {"id": id, "type": "function", "function": {"name": name, "arguments": args}}
+
+
+TOOL_CONVERSATIONS = {
+    "a question": [{"role": "user", "content": "Weather in Zürich?"}],
+    "a call and its answer": [
+        {"role": "system", "content": "Use tools."},
+        {"role": "user", "content": "Weather in Zürich, and 2+40?"},
+        {"role": "assistant", "content": None, "tool_calls": [call("c1", "get_weather", {"city": "Zürich", "unit": "celsius"}), call("c2", "add", {"b": 40, "a": 2})]},
+        {"role": "tool", "tool_call_id": "c1", "content": '{"temp": 21, "sky": "clear"}'},
+        {"role": "tool", "tool_call_id": "c2", "content": "42"},
+        {"role": "assistant", "content": "21 °C and clear; 42."},
+        {"role": "user", "content": "Thanks"},
+    ],
+    "text and a call": [
+        {"role": "user", "content": "Add 1 and 2"},
+        {"role": "assistant", "content": "Let me add.", "tool_calls": [call("x", "add", {"a": 1, "b": 2, "note": None, "nested": {"list": [1, "two", True, False]}})]},
+        {"role": "tool", "tool_call_id": "x", "content": "3"},
+    ],
+}
+
+
+def go_message(m):
+    """A message as tokenizer.Message decodes it."""
+    out = {"role": m["role"], "content": m.get("content") or ""}
+    if "tool_calls" in m:
+        out["tool_calls"] = [{"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"]} for c in m["tool_calls"]]
+    if "tool_call_id" in m:
+        out["tool_call_id"] = m["tool_call_id"]
+    return out
+
+
 CONVERSATIONS = {
     "one turn": [{"role": "user", "content": "Hello!"}],
     "system and turns": [
@@ -271,6 +373,13 @@ def main():
                 except jinja2.exceptions.TemplateError as e:
                     case["error"] = str(e)
                 cases.append(case)
+    tools_cases = []
+    hermes = env.from_string(HERMES)
+    for conv, msgs in TOOL_CONVERSATIONS.items():
+        for tools in (None, TOOLS):
+            for gen in (False, True):
+                tools_cases.append({"conversation": conv, "tools": tools is not None, "add_generation_prompt": gen,
+                                    "text": hermes.render(messages=msgs, tools=tools, add_generation_prompt=gen)})
     whitespace = []
     for src in random_templates(600):
         try:
@@ -283,9 +392,11 @@ def main():
         "templates": {k: {"special": s, "source": t} for k, (s, t) in TEMPLATES.items()},
         "conversations": CONVERSATIONS,
         "cases": cases,
+        "hermes": {"source": HERMES, "tools": TOOLS, "conversations": {k: [go_message(m) for m in v] for k, v in TOOL_CONVERSATIONS.items()},
+                   "cases": tools_cases},
     }
     OUT.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n")
-    print(f"{OUT}: {len(cases)} cases, {sum('error' in c for c in cases)} refused; {len(whitespace)} random templates")
+    print(f"{OUT}: {len(cases)} cases, {sum('error' in c for c in cases)} refused; {len(whitespace)} random templates; {len(tools_cases)} with tools")
 
 
 if __name__ == "__main__":
