@@ -166,7 +166,10 @@ func (m *Model) matrices() map[*autograd.Var]bool {
 }
 
 // storedHalf returns the 16-bit format ck stores every matrix of m in (a
-// tied output layer may be absent), if they share one.
+// tied output layer may be absent), if they share one. A matrix missing or
+// of another shape than the config's is none: Load, through float32,
+// reports it before allocating anything, where the 16-bit buffers would
+// have been made at the config's sizes first.
 func (m *Model) storedHalf(ck *hf.Checkpoint) (tensor.Half, bool) {
 	mats := m.matrices()
 	var dtype safetensors.DType
@@ -180,8 +183,8 @@ func (m *Model) storedHalf(ck *hf.Checkpoint) (tensor.Half, bool) {
 			// from it (see loadCheckpoint), in its format.
 			t, ok = ck.Lookup("lm_head.weight")
 		}
-		if !ok {
-			continue
+		if !ok || !tensor.EqualShape(t.Shape, p.Value.Shape) {
+			return 0, false
 		}
 		if dtype == "" {
 			dtype = t.DType

@@ -2,6 +2,7 @@ package llama
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -304,26 +305,7 @@ func TestLoadHalfTiedAlias(t *testing.T) {
 		{safetensors.DTypeF16, safetensors.DTypeBF16, false},
 	} {
 		dir := halfFolder(t, "qwen3-tiny", tc.dtype, map[string]safetensors.DType{"model.embed_tokens.weight": tc.alias}, true)
-		path := filepath.Join(dir, "model.safetensors")
-		f, err := safetensors.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ts []safetensors.Tensor
-		for _, n := range f.Names() {
-			b, info, err := f.Raw(n)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n == "model.embed_tokens.weight" {
-				n = "lm_head.weight"
-			}
-			ts = append(ts, safetensors.Tensor{Name: n, DType: info.DType, Shape: info.Shape, Data: slices.Clone(b)})
-		}
-		f.Close()
-		if err := safetensors.WriteFile(path, ts, nil); err != nil {
-			t.Fatal(err)
-		}
+		renameTensor(t, dir, "model.embed_tokens.weight", "lm_head.weight")
 		what := fmt.Sprintf("%s matrices, the embeddings stored as lm_head.weight in %s", tc.dtype, tc.alias)
 		full, err := Load(dir)
 		if err != nil {
@@ -343,5 +325,87 @@ func TestLoadHalfTiedAlias(t *testing.T) {
 		if err != nil || !slices.Equal(got.Data, want.Data) {
 			t.Errorf("%s: the logits differ from Load's (%v)", what, err)
 		}
+	}
+}
+
+// TestLoadHalfConfigShapes: a config.json whose sizes the 16-bit
+// checkpoint's tensors do not have (absurd ones included), or a checkpoint
+// missing a matrix, is refused by name, as Load refuses it, before any
+// buffer of the config's sizes is allocated (the 16-bit buffers had been
+// made before the checks: a vocabulary of 2⁵⁰ panicked).
+func TestLoadHalfConfigShapes(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		vocab int
+		drop  string
+		want  string
+	}{
+		{"llama-tiny", 99, "", "does not match config"},
+		{"llama-tiny", 1 << 50, "", "does not match config"},
+		{"qwen3-tiny", 1 << 50, "model.embed_tokens.weight", "missing tensor"},
+	} {
+		vocab := tc.vocab
+		dir := halfFolder(t, tc.name, safetensors.DTypeBF16, nil, true)
+		if tc.drop != "" {
+			renameTensor(t, dir, tc.drop, "")
+		}
+		path := filepath.Join(dir, "config.json")
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg map[string]any
+		if err := json.Unmarshal(raw, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		cfg["vocab_size"] = vocab
+		if raw, err = json.Marshal(cfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, want := Load(dir)
+		if want == nil || !strings.Contains(want.Error(), tc.want) {
+			t.Fatalf("vocab_size %d: Load: %v; want %q", vocab, want, tc.want)
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("vocab_size %d: LoadHalf panicked: %v", vocab, r)
+				}
+			}()
+			if _, err := LoadHalf(dir); err == nil || err.Error() != want.Error() {
+				t.Errorf("vocab_size %d: LoadHalf: %v; want %v", vocab, err, want)
+			}
+		}()
+	}
+}
+
+// renameTensor stores the tensor from of the folder's model.safetensors
+// under the name to, or drops it when to is "".
+func renameTensor(t *testing.T, dir, from, to string) {
+	t.Helper()
+	path := filepath.Join(dir, "model.safetensors")
+	f, err := safetensors.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var ts []safetensors.Tensor
+	for _, n := range f.Names() {
+		b, info, err := f.Raw(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == from {
+			if n = to; n == "" {
+				continue
+			}
+		}
+		ts = append(ts, safetensors.Tensor{Name: n, DType: info.DType, Shape: info.Shape, Data: slices.Clone(b)})
+	}
+	if err := safetensors.WriteFile(path, ts, nil); err != nil {
+		t.Fatal(err)
 	}
 }
