@@ -1,11 +1,11 @@
 package autograd
 
 import (
-	"github.com/attn-go/attn/safetensors"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/attn-go/attn/safetensors"
 	"github.com/attn-go/attn/tensor"
 )
 

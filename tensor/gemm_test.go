@@ -2,13 +2,13 @@ package tensor
 
 import (
 	"fmt"
-	"github.com/attn-go/attn/safetensors"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
 
+	"github.com/attn-go/attn/safetensors"
 	"github.com/attn-go/attn/tensor/internal/kernels"
 )
 

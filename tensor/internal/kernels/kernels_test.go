@@ -2,11 +2,12 @@ package kernels
 
 import (
 	"fmt"
-	"github.com/attn-go/attn/safetensors"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/attn-go/attn/safetensors"
 )
 
 // guard fills the space around every buffer handed to a kernel; a write
