@@ -32,7 +32,12 @@ func openChat(dir string) (*tokenizer.ChatTemplate, error) {
 // does: without the special tokens the tokenizer adds to a text (the
 // template writes its own, a Llama's <s> among them).
 func encodeChat(tmpl *tokenizer.ChatTemplate, tok tokenizer.Tokenizer, messages []tokenizer.Message) ([]int, error) {
-	text, err := tmpl.Render(messages, true)
+	return encodeChatTools(tmpl, tok, messages, nil)
+}
+
+// encodeChatTools is encodeChat with the tools the model may call.
+func encodeChatTools(tmpl *tokenizer.ChatTemplate, tok tokenizer.Tokenizer, messages []tokenizer.Message, tools []json.RawMessage) ([]int, error) {
+	text, err := tmpl.RenderTools(messages, tools, true)
 	if err != nil {
 		return nil, err
 	}

@@ -159,7 +159,7 @@ func TestServeChat(t *testing.T) {
 	if code != http.StatusOK || v.Object != "chat.completion" || v.Model != "tiny" || !strings.HasPrefix(v.ID, "chatcmpl-") || v.Created == 0 || len(v.Choices) != 1 {
 		t.Fatalf("chat completion: status %d, %s", code, raw)
 	}
-	if c := v.Choices[0]; c.Message == nil || c.Message.Role != "assistant" || c.Message.Content != want || *c.FinishReason != "stop" || c.Index != 0 ||
+	if c := v.Choices[0]; c.Message == nil || c.Message.Role != "assistant" || c.Message.text() != want || *c.FinishReason != "stop" || c.Index != 0 ||
 		!strings.Contains(raw, `"logprobs":null`) || !strings.Contains(raw, `"refusal":null`) {
 		t.Errorf("choice %s; want the assistant's %q, finish_reason stop", raw, want)
 	}
@@ -172,7 +172,7 @@ func TestServeChat(t *testing.T) {
 	short := chatReply(t, dir, conv, 3)
 	for _, field := range []string{"max_tokens", "max_completion_tokens"} {
 		_, v, raw = chatPost(t, ts.URL, `{"model": "m", "messages": `+messages+`, "temperature": 0, "`+field+`": 3}`)
-		if len(v.Choices) != 1 || v.Choices[0].Message.Content != short || *v.Choices[0].FinishReason != "length" || !strings.Contains(raw, `"completion_tokens":3`) {
+		if len(v.Choices) != 1 || v.Choices[0].Message.text() != short || *v.Choices[0].FinishReason != "length" || !strings.Contains(raw, `"completion_tokens":3`) {
 			t.Errorf("%s 3: %s; want %q, finish_reason length, 3 tokens", field, raw, short)
 		}
 	}
@@ -185,21 +185,21 @@ func TestServeChat(t *testing.T) {
 		`[{"role": "system", "content": [{"type": "text", "text": "be brief"}]}, {"role": "user", "name": "ann", "content": [{"type": "text", "text": "how are you"}]}]`,
 	} {
 		_, v, raw = chatPost(t, ts.URL, `{"model": "m", "messages": `+m+`, "temperature": 0, "tools": [], "tool_choice": "none", "response_format": {"type": "text"}, "logprobs": false, "modalities": ["text"], "user": "u1"}`)
-		if len(v.Choices) != 1 || v.Choices[0].Message.Content != want {
+		if len(v.Choices) != 1 || v.Choices[0].Message.text() != want {
 			t.Errorf("messages %s: %s; want %q", m, raw, want)
 		}
 	}
 	conv2 := append(conv, tokenizer.Message{Role: "assistant", Content: "fine"}, tokenizer.Message{Role: "user", Content: "and you"})
 	_, v, raw = chatPost(t, ts.URL, `{"model": "m", "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "how are you"},
 		{"role": "assistant", "content": "fine", "refusal": null}, {"role": "user", "content": "and you"}], "temperature": 0, "max_tokens": 12}`)
-	if want := chatReply(t, dir, conv2, 12); len(v.Choices) != 1 || v.Choices[0].Message.Content != want {
+	if want := chatReply(t, dir, conv2, 12); len(v.Choices) != 1 || v.Choices[0].Message.text() != want {
 		t.Errorf("four turns: %s; want %q", raw, want)
 	}
 
 	// A stop string cuts the reply before it.
 	stop := want[2:4]
 	_, v, raw = chatPost(t, ts.URL, fmt.Sprintf(`{"model": "m", "messages": %s, "temperature": 0, "stop": [%q]}`, messages, stop))
-	if len(v.Choices) != 1 || v.Choices[0].Message.Content != want[:strings.Index(want, stop)] || *v.Choices[0].FinishReason != "stop" {
+	if len(v.Choices) != 1 || v.Choices[0].Message.text() != want[:strings.Index(want, stop)] || *v.Choices[0].FinishReason != "stop" {
 		t.Errorf("stop %q: %s; want %q", stop, raw, want[:strings.Index(want, stop)])
 	}
 
@@ -222,17 +222,17 @@ func TestServeChat(t *testing.T) {
 	completion := 0
 	for c, got := range v.Choices {
 		_, alone, raw := chatPost(t, ts.URL, fmt.Sprintf(sampled, 5+c, ""))
-		if len(alone.Choices) != 1 || got.Index != c || got.Message.Content != alone.Choices[0].Message.Content || *got.FinishReason != *alone.Choices[0].FinishReason {
+		if len(alone.Choices) != 1 || got.Index != c || got.Message.text() != alone.Choices[0].Message.text() || *got.FinishReason != *alone.Choices[0].FinishReason {
 			t.Errorf("choice %d: %+v; want the reply with seed %d: %s", c, got.Message, 5+c, raw)
 		}
-		if s.texts[c] != got.Message.Content || s.finish[c] != *got.FinishReason {
-			t.Errorf("streamed choice %d: %q, %q; want %q, %q", c, s.texts[c], s.finish[c], got.Message.Content, *got.FinishReason)
+		if s.texts[c] != got.Message.text() || s.finish[c] != *got.FinishReason {
+			t.Errorf("streamed choice %d: %q, %q; want %q, %q", c, s.texts[c], s.finish[c], got.Message.text(), *got.FinishReason)
 		}
-		texts[got.Message.Content] = true
+		texts[got.Message.text()] = true
 		completion += usageOf(alone).CompletionTokens
 	}
 	if len(texts) < 2 {
-		t.Errorf("three seeds gave one reply %q: the test would not tell them apart", v.Choices[0].Message.Content)
+		t.Errorf("three seeds gave one reply %q: the test would not tell them apart", v.Choices[0].Message.text())
 	}
 	if u := usageOf(v); u.PromptTokens != promptTokens || u.CompletionTokens != completion {
 		t.Errorf("n 3: usage %+v; want the prompt counted once, %d tokens, and the choices' %d", u, promptTokens, completion)
@@ -251,8 +251,8 @@ func TestServeChatSignedSeed(t *testing.T) {
 		t.Fatalf("seed -1: status %d, %s", code, raw)
 	}
 	_, zero, raw := chatPost(t, ts.URL, fmt.Sprintf(req, 0, 1))
-	if len(zero.Choices) != 1 || v.Choices[1].Message.Content != zero.Choices[0].Message.Content {
-		t.Errorf("seed -1, choice 1: %q; want seed 0's: %s", v.Choices[1].Message.Content, raw)
+	if len(zero.Choices) != 1 || v.Choices[1].Message.text() != zero.Choices[0].Message.text() {
+		t.Errorf("seed -1, choice 1: %q; want seed 0's: %s", v.Choices[1].Message.text(), raw)
 	}
 }
 
@@ -270,7 +270,7 @@ func TestServeChatBookkeeping(t *testing.T) {
 	}
 	code, got, raw := chatPost(t, ts.URL, plain+`, "user": "u1", "metadata": {"k": "v"}, "service_tier": "auto", "parallel_tool_calls": true,
 		"prompt_cache_key": "c", "safety_identifier": "s", "store": false}`)
-	if code != http.StatusOK || len(got.Choices) != 1 || got.Choices[0].Message.Content != want.Choices[0].Message.Content {
+	if code != http.StatusOK || len(got.Choices) != 1 || got.Choices[0].Message.text() != want.Choices[0].Message.text() {
 		t.Errorf("with bookkeeping fields: status %d, %s; want the plain request's reply", code, raw)
 	}
 	if code, _, raw := chatPost(t, ts.URL, plain+`, "store": true}`); code != http.StatusBadRequest || !strings.Contains(raw, `store\": true is not supported`) {
@@ -337,16 +337,22 @@ func TestServeChatRefused(t *testing.T) {
 	for _, tc := range []struct{ url, body, says string }{
 		{ts.URL, `{"model": "m"}`, `"messages" is missing`},
 		{ts.URL, `{"model": "m", "messages": []}`, `"messages" is missing or empty`},
-		{ts.URL, `{"model": "m", "messages": [{"role": "tool", "content": "4", "tool_call_id": "c1"}]}`, `role "tool" is not supported`},
+		{ts.URL, `{"model": "m", "messages": [{"role": "tool", "content": "4"}]}`, `a tool's message needs "tool_call_id"`},
+		{ts.URL, `{"model": "m", "messages": [{"role": "user", "content": "hi", "tool_call_id": "c"}]}`, `"tool_call_id" is a tool's message's`},
+		{ts.URL, `{"model": "m", "messages": [{"role": "function", "content": "hi"}]}`, `role "function" is not supported (use tools)`},
 		{ts.URL, `{"model": "m", "messages": [{"role": "function", "name": "f", "content": "4"}]}`, `role "function" is not supported`},
-		{ts.URL, `{"model": "m", "messages": [{"role": "robot", "content": "hi"}]}`, `"messages" 0: role "robot"; want system, developer, user or assistant`},
+		{ts.URL, `{"model": "m", "messages": [{"role": "robot", "content": "hi"}]}`, `"messages" 0: role "robot"; want system, developer, user, assistant or tool`},
 		{ts.URL, `{"model": "m", "messages": [{"content": "hi"}]}`, `"role" is missing`},
 		{ts.URL, `{"model": "m", "messages": [{"role": "user"}]}`, `"messages" 0: "content" is missing`},
 		{ts.URL, `{"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}`, `type "image_url"; only "text" parts`},
 		{ts.URL, `{"model": "m", "messages": [{"role": "user", "content": 3}]}`, `"content" must be a string or a list of parts`},
-		{ts.URL, `{"model": "m", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": null, "tool_calls": [{"id": "c1"}]}]}`, `"messages" 1: tool and function calls are not supported`},
-		{ts.URL, `{"model": "m", "messages": ` + user + `, "tools": [{"type": "function", "function": {"name": "f"}}]}`, `"tools" are not supported`},
-		{ts.URL, `{"model": "m", "messages": ` + user + `, "tool_choice": "auto"}`, `"tool_choice" is not supported`},
+		{ts.URL, `{"model": "m", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": null, "tool_calls": [{"id": "c1"}]}]}`, `"messages" 1: "tool_calls" 0: want a function call with a name`},
+		{ts.URL, `{"model": "m", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "x=1"}}]}]}`, `"arguments" must be a JSON object, as a string`},
+		{ts.URL, `{"model": "m", "messages": [{"role": "user", "content": "hi", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}]}`, `"tool_calls" are an assistant's`},
+		{ts.URL, `{"model": "m", "messages": ` + user + `, "tools": [{"type": "function", "function": {"name": "f"}}]}`, `this model's chat template writes no tool calls attn reads back`},
+		{ts.URL, `{"model": "m", "messages": ` + user + `, "tool_choice": "auto"}`, `"tool_choice" without "tools"`},
+		{ts.URL, `{"model": "m", "messages": ` + user + `, "tool_choice": "required"}`, `a call cannot be forced`},
+		{ts.URL, `{"model": "m", "messages": ` + user + `, "tool_choice": {"type": "function", "function": {"name": "f"}}}`, `a call cannot be forced`},
 		{ts.URL, `{"model": "m", "messages": ` + user + `, "functions": [{"name": "f"}]}`, `"functions" are not supported`},
 		{ts.URL, `{"model": "m", "messages": ` + user + `, "response_format": {"type": "json_object"}}`, `"response_format" {"type": "json_object"} is not supported`},
 		{ts.URL, `{"model": "m", "messages": ` + user + `, "logprobs": true}`, `"logprobs" and "top_logprobs" are not supported`},
@@ -466,12 +472,12 @@ func TestServeChatReusesTurns(t *testing.T) {
 			return string(b)
 		}
 		_, v, raw := chatPost(t, ts.URL, body(conv))
-		if len(v.Choices) != 1 || v.Choices[0].Message.Content != chatReply(t, dir, conv, 12) {
+		if len(v.Choices) != 1 || v.Choices[0].Message.text() != chatReply(t, dir, conv, 12) {
 			t.Fatalf("first turn: %s", raw)
 		}
-		conv = append(conv, tokenizer.Message{Role: "assistant", Content: v.Choices[0].Message.Content}, tokenizer.Message{Role: "user", Content: "and tomorrow"})
+		conv = append(conv, tokenizer.Message{Role: "assistant", Content: v.Choices[0].Message.text()}, tokenizer.Message{Role: "user", Content: "and tomorrow"})
 		_, v, raw = chatPost(t, ts.URL, body(conv))
-		if want := chatReply(t, dir, conv, 12); len(v.Choices) != 1 || v.Choices[0].Message.Content != want {
+		if want := chatReply(t, dir, conv, 12); len(v.Choices) != 1 || v.Choices[0].Message.text() != want {
 			t.Errorf("second turn (reuse %v): %s; want %q", reuse, raw, want)
 		}
 		first, _ := greedyChat(t, dir, conv[:2], 12)
@@ -545,4 +551,12 @@ func TestServeModels(t *testing.T) {
 	if _, m := get("/v1/model"); m["chat"] != false {
 		t.Errorf("GET /v1/model of a base model: %v; want chat false", m)
 	}
+}
+
+// text returns the message's content, "" for null.
+func (m *chatMessageOut) text() string {
+	if m == nil || m.Content == nil {
+		return ""
+	}
+	return *m.Content
 }

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// toolTemplate is chatTemplate with tools, tool calls and tool responses
+// written in letters only (the test tokenizer's vocabulary); the comment
+// marks it as writing Hermes <tool_call> blocks.
+const toolTemplate = `{# <tool_call> #}{%- if tools %}{{- '<|im_start|>system tools' }}{%- for tool in tools %}{{- ' ' + tool.function.name }}{%- endfor %}{{- '<|im_end|>' }}{%- endif %}` +
+	`{%- for message in messages %}{%- if message.role == 'assistant' and message.tool_calls %}{{- '<|im_start|>assistant call' }}` +
+	`{%- for call in message.tool_calls %}{{- ' ' + call.function.name + ' ' + call.function.arguments.city }}{%- endfor %}{{- '<|im_end|>' }}` +
+	`{%- else %}{{- '<|im_start|>' + message.role + ' ' + message.content + '<|im_end|>' }}{%- endif %}{%- endfor %}` +
+	`{%- if add_generation_prompt %}{{- '<|im_start|>assistant ' }}{%- endif %}`
+
+// TestServeChatTools: with a template that writes tool calls, a request's
+// tools reach the prompt (its tokens grow by theirs; tool_choice "none"
+// leaves them out), a conversation sent back with an assistant's tool
+// calls and the tools' answers renders, and a reply that calls no tool is
+// text, whole or streamed; a tool without a name is refused.
+func TestServeChatTools(t *testing.T) {
+	dir, _ := chatFolder(t)
+	cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": toolTemplate})
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts := serveDir(t, dir)
+	conv := `[{"role": "user", "content": "weather in bern"},
+		{"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "weather", "arguments": "{\"city\": \"bern\"}"}}]},
+		{"role": "tool", "tool_call_id": "c", "content": "sunny"}]`
+	tools := `[{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}, {"type": "function", "function": {"name": "time"}}]`
+	usage := func(body string) (int, chatResponse, string) {
+		t.Helper()
+		code, v, raw := chatPost(t, ts.URL, body)
+		if code != http.StatusOK || len(v.Choices) != 1 {
+			t.Fatalf("status %d, %s", code, raw)
+		}
+		var u struct{ Usage completionUsage }
+		json.Unmarshal([]byte(raw), &u)
+		return u.Usage.PromptTokens, v, raw
+	}
+	base := `{"model": "m", "messages": ` + conv + `, "max_tokens": 6, "temperature": 0`
+	plain, _, _ := usage(base + `}`)
+	with, v, raw := usage(base + `, "tools": ` + tools + `}`)
+	none, _, _ := usage(base + `, "tools": ` + tools + `, "tool_choice": "none"}`)
+	if with <= plain || none != plain {
+		t.Errorf("prompt tokens: %d with tools, %d without, %d with tool_choice none; want more with, the same with none", with, plain, none)
+	}
+	if c := v.Choices[0]; c.Message.Content == nil || len(c.Message.ToolCalls) != 0 || *c.FinishReason == "tool_calls" {
+		t.Errorf("a reply without calls: %s; want text", raw)
+	}
+	code, _, raw := chatPost(t, ts.URL, base+`, "tools": `+tools+`, "stream": true}`)
+	if code != http.StatusOK || !strings.Contains(raw, "[DONE]") || strings.Contains(raw, "tool_calls") {
+		t.Errorf("streamed: status %d, %s", code, raw)
+	}
+	if code, _, raw := chatPost(t, ts.URL, base+`, "tools": [{"type": "function", "function": {}}]}`); code != http.StatusBadRequest || !strings.Contains(raw, `\"tools\" 0: want`) {
+		t.Errorf("a tool without a name: status %d, %s", code, raw)
+	}
+}
+
+// TestReplyMessage: a whole reply's Hermes blocks become OpenAI tool calls
+// (ids of their own, arguments as compact JSON text, finish_reason
+// "tool_calls", content null unless text came first); without tools, or
+// without blocks, the reply is text.
+func TestReplyMessage(t *testing.T) {
+	stop := ptr("stop")
+	reply := "Checking.\n<tool_call>\n{\"name\": \"weather\", \"arguments\": {\"city\": \"Bern\", \"days\": [1, 2]}}\n</tool_call>\n<tool_call>\n{\"name\": \"time\", \"arguments\": {}}\n</tool_call>"
+	msg, finish := replyMessage(reply, stop, true)
+	if msg.Content == nil || *msg.Content != "Checking." || *finish != "tool_calls" || len(msg.ToolCalls) != 2 {
+		t.Fatalf("%+v, %v", msg, *finish)
+	}
+	c := msg.ToolCalls[0]
+	if !strings.HasPrefix(c.ID, "call_") || c.Type != "function" || c.Function.Name != "weather" || c.Function.Arguments != `{"city":"Bern","days":[1,2]}` || c.Index != nil || c.ID == msg.ToolCalls[1].ID {
+		t.Errorf("the first call: %+v", c)
+	}
+	if msg, _ := replyMessage(reply[len("Checking.\n"):], stop, true); msg.Content != nil {
+		t.Errorf("calls alone: content %q; want null", *msg.Content)
+	}
+	for _, tc := range []struct {
+		text  string
+		tools bool
+	}{{reply, false}, {"no calls", true}, {"<tool_call>\n{\"name\": \"f\", \"arguments\": \"x\"}\n</tool_call>", true}} {
+		msg, finish := replyMessage(tc.text, stop, tc.tools)
+		if msg.Content == nil || *msg.Content != tc.text || len(msg.ToolCalls) != 0 || finish != stop {
+			t.Errorf("%q (tools %v): %+v; want the text", tc.text, tc.tools, msg)
+		}
+	}
+}
+
+// TestToolStreams: a streamed reply's text goes out as it comes until a
+// <tool_call> may begin; the calls go out at the end with finish_reason
+// "tool_calls" (indexed, as a stream's deltas are); text that only looked
+// like the start of a block, or a block that is not a call, goes out as
+// text with the reply's own finish_reason.
+func TestToolStreams(t *testing.T) {
+	stop := ptr("stop")
+	for _, tc := range []struct {
+		pieces []string
+		text   string // what went out as text
+		calls  string // the calls' names and arguments
+		finish string
+	}{
+		{[]string{"Hi <to", "ol_call>\n{\"name\": \"f\",", " \"arguments\": {\"a\": 1}}\n</tool_call>"}, "Hi ", `f {"a":1}`, "tool_calls"},
+		{[]string{"a <tool", "box> b"}, "a <toolbox> b", "", "stop"},
+		{[]string{"<tool_call>oops</tool_call>"}, "<tool_call>oops</tool_call>", "", "stop"},
+		{[]string{"ends with <tool_"}, "ends with <tool_", "", "stop"},
+	} {
+		var text, calls, finish string
+		chunk := toolStreams(2, func(i int, s string, f *string) {
+			text += s
+			if f != nil {
+				finish = *f
+			}
+		}, func(i int, out []toolCallOut, f *string) {
+			for j, c := range out {
+				if c.Index == nil || *c.Index != j || !strings.HasPrefix(c.ID, "call_") {
+					t.Errorf("call %d: %+v; want its index and an id", j, c)
+				}
+				calls += c.Function.Name + " " + c.Function.Arguments
+			}
+			finish = *f
+		})
+		for _, p := range tc.pieces {
+			chunk(1, p, nil)
+		}
+		chunk(1, "", stop)
+		if text != tc.text || calls != tc.calls || finish != tc.finish {
+			t.Errorf("%q: text %q, calls %q, finish %q; want %q, %q, %q", tc.pieces, text, calls, finish, tc.text, tc.calls, tc.finish)
+		}
+	}
+}
