@@ -531,7 +531,7 @@ func decodeValue(dec *json.Decoder) (jinja.Value, error) {
 // ToolCallFormat names how a template writes tool calls, when it writes
 // them in a form attn reads back from the model's text: "hermes", the
 // <tool_call>{"name": …, "arguments": …}</tool_call> blocks of Qwen2.5,
-// Qwen3, SmolLM3 and Hermes models. It is "" for any other template.
+// Qwen3 and Hermes models. It is "" for any other template.
 func (c *ChatTemplate) ToolCallFormat() string {
 	if strings.Contains(c.source, "<tool_call>") {
 		return "hermes"
