@@ -12,7 +12,9 @@ import (
 	"strings"
 
 	"github.com/attn-go/attn/model/hf"
+	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/safetensors"
+	"github.com/attn-go/attn/tensor"
 )
 
 // ignored matches stored tensors that are not weights: the rotary
@@ -97,20 +99,51 @@ func loadCheckpoint(cfg Config, ck *hf.Checkpoint, keep bool) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(ck.Dir, hf.ConfigFile), err)
 	}
-	m.fuseBiases()
 	opt := hf.LoadOptions{Ignore: ignored}
+	if cfg.Tied {
+		opt.Tied = map[string]string{"lm_head.weight": "embed_tokens.weight"}
+	}
+	if !m.storedAsConfig(ck) {
+		// A tensor missing or of another shape than the config's: Load
+		// names it before allocating anything, where the fused buffers
+		// would be made at the config's sizes first.
+		if err := ck.Load(m.Params(), opt); err != nil {
+			return nil, err
+		}
+	}
+	m.fuseBiases()
 	if kind, ok := m.storedHalf(ck); keep && ok {
 		opt.Half = m.halfBuffers(kind)
 	} else {
 		m.fuseWeights()
 	}
-	if cfg.Tied {
-		opt.Tied = map[string]string{"lm_head.weight": "embed_tokens.weight"}
-	}
 	if err := ck.Load(m.Params(), opt); err != nil { // into the fused buffers (see fuseWeights)
 		return nil, err
 	}
 	return m, nil
+}
+
+// stored returns the tensor Load reads p from: its own, or for the
+// embeddings of a tied model stored only as the output layer, that.
+func (m *Model) stored(ck *hf.Checkpoint, p nn.Param) (*hf.Tensor, bool) {
+	t, ok := ck.Lookup(p.Name)
+	if !ok && m.Cfg.Tied && p.Var == m.Embed.Weight {
+		t, ok = ck.Lookup("lm_head.weight")
+	}
+	return t, ok
+}
+
+// storedAsConfig reports whether ck stores every parameter of m, its
+// projections not fused yet, in the shape config.json gives it (else Load
+// fails its checks).
+func (m *Model) storedAsConfig(ck *hf.Checkpoint) bool {
+	for _, p := range m.Params() {
+		t, ok := m.stored(ck, p)
+		if !ok || !tensor.EqualShape(t.Shape, p.Value.Shape) {
+			return false
+		}
+	}
+	return true
 }
 
 // Tensors returns the weights under LlamaForCausalLM's names ("model."

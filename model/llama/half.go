@@ -166,10 +166,8 @@ func (m *Model) matrices() map[*autograd.Var]bool {
 }
 
 // storedHalf returns the 16-bit format ck stores every matrix of m in (a
-// tied output layer may be absent), if they share one. A matrix missing or
-// of another shape than the config's is none: Load, through float32,
-// reports it before allocating anything, where the 16-bit buffers would
-// have been made at the config's sizes first.
+// tied output layer may be absent: the embeddings' copy read is the one
+// checked), if they share one.
 func (m *Model) storedHalf(ck *hf.Checkpoint) (tensor.Half, bool) {
 	mats := m.matrices()
 	var dtype safetensors.DType
@@ -177,13 +175,8 @@ func (m *Model) storedHalf(ck *hf.Checkpoint) (tensor.Half, bool) {
 		if !mats[p.Var] {
 			continue
 		}
-		t, ok := ck.Lookup(p.Name)
-		if !ok && m.Cfg.Tied && p.Var == m.Embed.Weight {
-			// Embeddings stored only as the tied output layer are read
-			// from it (see loadCheckpoint), in its format.
-			t, ok = ck.Lookup("lm_head.weight")
-		}
-		if !ok || !tensor.EqualShape(t.Shape, p.Value.Shape) {
+		t, ok := m.stored(ck, p)
+		if !ok {
 			return 0, false
 		}
 		if dtype == "" {

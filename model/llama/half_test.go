@@ -328,23 +328,25 @@ func TestLoadHalfTiedAlias(t *testing.T) {
 	}
 }
 
-// TestLoadHalfConfigShapes: a config.json whose sizes the 16-bit
-// checkpoint's tensors do not have (absurd ones included), or a checkpoint
-// missing a matrix, is refused by name, as Load refuses it, before any
-// buffer of the config's sizes is allocated (the 16-bit buffers had been
-// made before the checks: a vocabulary of 2⁵⁰ panicked).
-func TestLoadHalfConfigShapes(t *testing.T) {
+// TestLoadConfigShapes: a config.json whose sizes the checkpoint's
+// tensors do not have (absurd ones included), or a checkpoint missing a
+// matrix, is refused by name by Load and LoadHalf alike, before any buffer
+// of the config's sizes is allocated (LoadHalf's 16-bit buffers, and both
+// loads' fused projections, had been made before the checks: a vocabulary
+// or an intermediate size of 2⁵⁰ panicked).
+func TestLoadConfigShapes(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		vocab int
-		drop  string
-		want  string
+		name, key string
+		val       int
+		drop      string
+		want      string
 	}{
-		{"llama-tiny", 99, "", "does not match config"},
-		{"llama-tiny", 1 << 50, "", "does not match config"},
-		{"qwen3-tiny", 1 << 50, "model.embed_tokens.weight", "missing tensor"},
+		{"llama-tiny", "vocab_size", 99, "", "does not match config"},
+		{"llama-tiny", "vocab_size", 1 << 50, "", "does not match config"},
+		{"llama-tiny", "intermediate_size", 1 << 50, "", "does not match config"},
+		{"qwen3-tiny", "vocab_size", 1 << 50, "model.embed_tokens.weight", "missing tensor"},
 	} {
-		vocab := tc.vocab
+		what := fmt.Sprintf("%s, %s %d", tc.name, tc.key, tc.val)
 		dir := halfFolder(t, tc.name, safetensors.DTypeBF16, nil, true)
 		if tc.drop != "" {
 			renameTensor(t, dir, tc.drop, "")
@@ -358,27 +360,28 @@ func TestLoadHalfConfigShapes(t *testing.T) {
 		if err := json.Unmarshal(raw, &cfg); err != nil {
 			t.Fatal(err)
 		}
-		cfg["vocab_size"] = vocab
+		cfg[tc.key] = tc.val
 		if raw, err = json.Marshal(cfg); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(path, raw, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, want := Load(dir)
-		if want == nil || !strings.Contains(want.Error(), tc.want) {
-			t.Fatalf("vocab_size %d: Load: %v; want %q", vocab, want, tc.want)
-		}
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					t.Errorf("vocab_size %d: LoadHalf panicked: %v", vocab, r)
+		for _, load := range []struct {
+			name string
+			f    func(string) (*Model, error)
+		}{{"Load", Load}, {"LoadHalf", LoadHalf}} {
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Errorf("%s: %s panicked: %v", what, load.name, r)
+					}
+				}()
+				if _, err := load.f(dir); err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("%s: %s: %v; want %q", what, load.name, err, tc.want)
 				}
 			}()
-			if _, err := LoadHalf(dir); err == nil || err.Error() != want.Error() {
-				t.Errorf("vocab_size %d: LoadHalf: %v; want %v", vocab, err, want)
-			}
-		}()
+		}
 	}
 }
 
