@@ -24,8 +24,9 @@ type halfLayer struct{ qkv, o, gateUp, down []uint16 }
 // 3's) is once loaded: they then take half the memory, and decoding, which
 // is bound by reading them, runs in about half the time, with the very same
 // numbers (bfloat16 widens to float32 exactly; the products are those of the
-// float32 weights). It reports whether it did; a model with any other value
-// is left as it is. Norms and biases stay float32. A model kept so
+// float32 weights). It reports whether it did, or whether the model was
+// kept in 16 bits already (LoadHalf's, in F16 too); a model with any other
+// value is left as it is. Norms and biases stay float32. A model kept so
 // generates (StepLast, Step, StepBatch) but does not train: Widen it first.
 func (m *Model) KeepBF16() bool {
 	if m.half != nil {
