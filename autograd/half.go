@@ -50,3 +50,47 @@ func (tp *Tape) EmbeddingHalf(h tensor.Half, w []uint16, cols int, ids []int, sc
 	v, _ := tp.result(y)
 	return v
 }
+
+// LinearQ8 is Linear with the weight [out, in] quantized to 8 bits (q,
+// with a float32 scale s for each block of tensor.Q8Block values of a
+// row): the numbers Linear gives on the dequantized weight. Nothing is
+// recorded, as for LinearHalf.
+func (tp *Tape) LinearQ8(x *Var, q []int8, s []float32, out int, b *Var) *Var {
+	rows, in := x.Value.Rows()
+	if len(q) != out*in || len(s)*tensor.Q8Block != len(q) {
+		panic(fmt.Sprintf("autograd.LinearQ8: input %v, %d weights and %d scales for %d outputs", x.Value.Shape, len(q), len(s), out))
+	}
+	shape := append(append([]int(nil), x.Value.Shape[:len(x.Value.Shape)-1]...), out)
+	y := tp.output(shape...)
+	var bias []float32
+	if b != nil {
+		bias = b.Value.Data
+	}
+	tensor.GemmQ8(rows, out, in, 1, x.Value.Data, in, q, s, in, 0, bias, y.Data, out)
+	v, rec := tp.result(y, x, b)
+	if rec {
+		panic("autograd.LinearQ8: 8-bit weights are for inference; widen the model to train it")
+	}
+	return v
+}
+
+// EmbeddingQ8 is Embedding with the table [V, cols] quantized to 8 bits:
+// the rows of ids, dequantized and scaled. Nothing is recorded.
+func (tp *Tape) EmbeddingQ8(q []int8, s []float32, cols int, ids []int, scale float32) *Var {
+	vocab := len(q) / cols
+	y := tp.output(len(ids), cols)
+	for i, id := range ids {
+		if id < 0 || id >= vocab {
+			panic(fmt.Sprintf("autograd.EmbeddingQ8: id %d out of range [0, %d)", id, vocab))
+		}
+		row := y.Data[i*cols : (i+1)*cols]
+		tensor.DequantizeQ8(row, q[id*cols:(id+1)*cols], s[id*cols/tensor.Q8Block:(id+1)*cols/tensor.Q8Block])
+		if scale != 1 {
+			for j := range row {
+				row[j] *= scale
+			}
+		}
+	}
+	v, _ := tp.result(y)
+	return v
+}

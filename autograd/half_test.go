@@ -100,3 +100,39 @@ func TestEmbeddingHalf(t *testing.T) {
 	}()
 	(*Tape)(nil).EmbeddingHalf(tensor.BF16, make([]uint16, vocab*cols), cols, []int{11}, 1)
 }
+
+// TestLinearQ8: the numbers of Linear on the dequantized weight, with and
+// without a bias, for 1 to 40 rows, on a nil, an inference and a recording
+// tape; EmbeddingQ8's rows are Embedding's from the dequantized table.
+func TestLinearQ8(t *testing.T) {
+	rng := tensor.NewRNG(7)
+	for _, rows := range []int{1, 5, 12, 17, 40} {
+		for _, s := range [][2]int{{3, 32}, {33, 64}, {100, 96}} {
+			out, in := s[0], s[1]
+			wt := tensor.New(out, in)
+			rng.FillNormal(wt, 0, 1)
+			q, sc := tensor.QuantizeQ8(wt.Data, in)
+			tensor.DequantizeQ8(wt.Data, q, sc)
+			w := Const(wt)
+			b := tensor.New(out)
+			rng.FillNormal(b, 0, 1)
+			x := tensor.New(1, rows, in)
+			rng.FillNormal(x, 0, 1)
+			for _, bias := range []*Var{nil, Const(b)} {
+				for _, tp := range []*Tape{nil, NewInferenceTape(), NewTape(rng)} {
+					want := tp.Linear(Const(x), w, bias)
+					got := tp.LinearQ8(Const(x), q, sc, out, bias)
+					if !slices.Equal(got.Value.Shape, want.Value.Shape) || !slices.Equal(got.Value.Data, want.Value.Data) {
+						t.Errorf("rows=%d out=%d in=%d bias=%v: LinearQ8 differs from Linear", rows, out, in, bias != nil)
+					}
+				}
+			}
+			ids := []int{0, out - 1, out / 2, 0}
+			want := (*Tape)(nil).Embedding(w, ids, 0.5)
+			got := NewInferenceTape().EmbeddingQ8(q, sc, in, ids, 0.5)
+			if !slices.Equal(got.Value.Data, want.Value.Data) {
+				t.Errorf("out=%d in=%d: EmbeddingQ8 differs from Embedding", out, in)
+			}
+		}
+	}
+}

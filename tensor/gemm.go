@@ -77,18 +77,45 @@ func GemmHalf(h Half, m, n, k int, alpha float32, a []float32, lda int, b []uint
 	gemm(false, true, m, n, k, alpha, a, lda, operandB{h: b, kind: h}, ldb, beta, bias, c, ldc)
 }
 
+// GemmQ8 computes C = alpha·A·Bᵀ + beta·C (plus bias, as GemmHalf) with
+// B's n rows of k in 8-bit integers q, ldb apart, each block of 32 values
+// of a row scaled by its float32 in s (row j's at s[j·ldb/32:]): a model's
+// weights quantized to about a quarter of their memory. The numbers are
+// those Gemm (GemmBias) gives on the dequantized B (each value s·q
+// rounded to float32 once), split over the cores the same way. k and ldb
+// must be multiples of 32.
+func GemmQ8(m, n, k int, alpha float32, a []float32, lda int, q []int8, s []float32, ldb int, beta float32, bias, c []float32, ldc int) {
+	if bias != nil && (alpha != 1 || beta != 0) {
+		panic("tensor.GemmQ8: a bias with alpha 1 and beta 0 only")
+	}
+	if bias != nil && len(bias) < n {
+		panic(fmt.Sprintf("tensor.GemmQ8: %d bias values for %d columns", len(bias), n))
+	}
+	if k%kernels.Q8Block != 0 || ldb%kernels.Q8Block != 0 {
+		panic(fmt.Sprintf("tensor.GemmQ8: k %d and ldb %d must be multiples of %d", k, ldb, kernels.Q8Block))
+	}
+	gemm(false, true, m, n, k, alpha, a, lda, operandB{q: q, s: s}, ldb, beta, bias, c, ldc)
+}
+
 // operandB is the B of a product: float32, or 16-bit (h, in the format
-// kind) read as its exact widening (A·Bᵀ only).
+// kind) read as its exact widening, or 8-bit (q, with its block scales s)
+// read as its dequantized values (A·Bᵀ only, for both).
 type operandB struct {
 	f    []float32
 	h    []uint16
 	kind Half
+	q    []int8
+	s    []float32
 }
 
-// from returns B from element off on.
+// from returns B from element off on (for an 8-bit B, off is a multiple
+// of its blocks: the cuts of the bands are).
 func (b operandB) from(off int) operandB {
-	if b.h != nil {
+	switch {
+	case b.h != nil:
 		return operandB{h: b.h[off:], kind: b.kind}
+	case b.q != nil:
+		return operandB{q: b.q[off:], s: b.s[off/kernels.Q8Block:]}
 	}
 	return operandB{f: b.f[off:]}
 }
@@ -97,11 +124,17 @@ func (b operandB) from(off int) operandB {
 // the bias if there is one (GemmBias's bands, where alpha is 1 and beta 0).
 func gemmBand(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b operandB, ldb int, beta float32, bias, c []float32, ldc int) {
 	switch {
-	case b.h != nil && bias != nil: // as kernels.GemmBias does it for few rows
+	case (b.h != nil || b.q != nil) && bias != nil: // as kernels.GemmBias does it for few rows
 		for i := 0; i < m; i++ {
 			copy(c[i*ldc:i*ldc+n], bias[:n])
 		}
-		kernels.GemmHalf(b.kind, m, n, k, 1, a, lda, b.h, ldb, 1, c, ldc)
+		if b.q != nil {
+			kernels.GemmQ8(m, n, k, 1, a, lda, b.q, b.s, ldb, 1, c, ldc)
+		} else {
+			kernels.GemmHalf(b.kind, m, n, k, 1, a, lda, b.h, ldb, 1, c, ldc)
+		}
+	case b.q != nil:
+		kernels.GemmQ8(m, n, k, alpha, a, lda, b.q, b.s, ldb, beta, c, ldc)
 	case b.h != nil:
 		kernels.GemmHalf(b.kind, m, n, k, alpha, a, lda, b.h, ldb, beta, c, ldc)
 	case bias != nil:
@@ -167,7 +200,7 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	// each packed block of B (kernels.Team): at 1,024³ and 2,048³ 9–21%
 	// faster than bands, and 3–8% on the small training step's products
 	// (m = 1,024); with m = 512 (the base step) neither way won.
-	if !transA && m >= 1024 && split != splitK && b.h == nil {
+	if !transA && m >= 1024 && split != splitK && b.h == nil && b.q == nil {
 		if t := kernels.NewTeam(transB, m, n, k, alpha, a, lda, b.f, ldb, beta, bias, c, ldc); t != nil {
 			j := teamJob{t}
 			share(j, min(bands, w)-1)
@@ -214,7 +247,7 @@ const (
 	maxBands    = 64      // bands of one parallel Gemm
 	maxKBands   = 4       // bands of a k split (each but the first needs an m×n scratch)
 	maxKScratch = 4 << 20 // floats of scratch a k split may use
-	kTile       = 16      // a k split cuts at multiples of kTile
+	kTile       = 32      // a k split cuts at multiples of kTile (an 8-bit B's blocks)
 )
 
 // gemmCall is one parallel Gemm: its arguments and the next band to run.

@@ -343,3 +343,79 @@ func toHalf(h Half, v []float32) []uint16 {
 	}
 	return out
 }
+
+// TestGemmQ8: with B quantized to 8 bits, the parallel product gives bit
+// for bit what Gemm (GemmBias) gives on the dequantized B, over the splits
+// (rows, columns, k) at several worker counts, with padded rows of B; a
+// product of up to 16 rows gives each row its numbers alone.
+func TestGemmQ8(t *testing.T) {
+	defer SetWorkers(SetWorkers(1))
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, w := range []int{1, 2, 3, 7} {
+		SetWorkers(w)
+		for _, s := range [][3]int{{1, 576, 576}, {1, 100, 4096}, {3, 1536, 576}, {12, 960, 576}, {16, 64, 2048}, {40, 100, 96}, {128, 1536, 576}} {
+			m, n, k := s[0], s[1], s[2]
+			ldb := k + 32*(n%2)
+			a := randSlice(rng, m*k)
+			q, sc := QuantizeQ8(randSlice(rng, n*ldb), ldb)
+			deq := make([]float32, n*ldb)
+			DequantizeQ8(deq, q, sc)
+			bias := randSlice(rng, n)
+			c0 := randSlice(rng, m*n)
+			for _, ab := range [][2]float32{{1, 0}, {1.5, -0.5}} {
+				want, got := slices.Clone(c0), slices.Clone(c0)
+				Gemm(false, true, m, n, k, ab[0], a, k, deq, ldb, ab[1], want, n)
+				GemmQ8(m, n, k, ab[0], a, k, q, sc, ldb, ab[1], nil, got, n)
+				if !slices.Equal(got, want) {
+					t.Errorf("workers=%d %v alpha=%v beta=%v: GemmQ8 differs from Gemm on the dequantized B", w, s, ab[0], ab[1])
+				}
+			}
+			want, got := slices.Clone(c0), slices.Clone(c0)
+			GemmBias(false, true, m, n, k, a, k, deq, ldb, bias, want, n)
+			GemmQ8(m, n, k, 1, a, k, q, sc, ldb, 0, bias, got, n)
+			if !slices.Equal(got, want) {
+				t.Errorf("workers=%d %v with a bias: GemmQ8 differs from GemmBias on the dequantized B", w, s)
+			}
+			if m <= 16 {
+				for i := range m {
+					alone := make([]float32, n)
+					GemmQ8(1, n, k, 1, a[i*k:(i+1)*k], k, q, sc, ldb, 0, nil, alone, n)
+					GemmQ8(m, n, k, 1, a, k, q, sc, ldb, 0, nil, got, n)
+					if !slices.Equal(got[i*n:(i+1)*n], alone) {
+						t.Errorf("workers=%d %v: row %d differs from the row alone", w, s, i)
+						break
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestQuantizeQ8: each value moves by at most half its block's scale (the
+// block's largest magnitude over 127), the largest lands on ±127, zeros
+// stay zeros; rows that are not whole blocks panic.
+func TestQuantizeQ8(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	w := randSlice(rng, 4*64)
+	for i := range w[:32] {
+		w[i] = 0
+	}
+	w[70] = -9
+	q, s := QuantizeQ8(w, 64)
+	deq := make([]float32, len(w))
+	DequantizeQ8(deq, q, s)
+	for i, v := range w {
+		if d := math.Abs(float64(deq[i] - v)); d > float64(s[i/32])/2*1.0001 {
+			t.Fatalf("value %d: %v became %v (scale %v)", i, v, deq[i], s[i/32])
+		}
+	}
+	if s[0] != 0 || q[70] != -127 || deq[70] != -9 {
+		t.Errorf("a zero block's scale %v; the largest magnitude %d → %v", s[0], q[70], deq[70])
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("rows of 40: no panic")
+		}
+	}()
+	QuantizeQ8(make([]float32, 80), 40)
+}

@@ -90,6 +90,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch", 1, "attention, vit, train-vit, encode, train-bert, train-t5, train-llama: batch size; decode: sequences decoded together (as attn serve does)")
 	shape := fs.String("shape", "small", "train: nn.Transformer shape, small or base")
 	preset := fs.String("preset", "baby-gpt", "train-gpt, prompt, decode: GPT preset (see attn train), or gpt2 for GPT-2 small's shape (124M, random weights)")
+	quantize := quantizeFlag(fs)
 	modelFlag := fs.String("model", "", "prompt, decode, load: a GPT-2 or Llama-family model folder (instead of --preset); train-llama: the Llama folder")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark to this file (read it with go tool pprof)")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -160,7 +161,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	case "prompt", "decode", "load":
 		var err error
-		if r, err = benchInference(args[0], *modelFlag, *preset, *t, *batch, *reps); err != nil {
+		if r, err = benchInference(args[0], *modelFlag, *preset, *quantize, *t, *batch, *reps); err != nil {
 			return err
 		}
 	default:
@@ -505,7 +506,7 @@ func benchTrainLlama(dir string, batch, t, reps int) (benchResult, error) {
 // shape with random weights): "prompt" runs a t-token prompt through a fresh
 // KV cache, "decode" generates one token with t tokens cached, "load" reads
 // the folder.
-func benchInference(which, dir, preset string, t, batch, reps int) (benchResult, error) {
+func benchInference(which, dir, preset, quantize string, t, batch, reps int) (benchResult, error) {
 	var cfg gpt.Config
 	params := map[string]any{}
 	switch {
@@ -527,9 +528,17 @@ func benchInference(which, dir, preset string, t, batch, reps int) (benchResult,
 		cfg.NPositions = max(cfg.NPositions, t+1)
 	}
 	if dir != "" {
-		if typ, err := model.Type(dir); err == nil && family(typ) == "llama" {
-			return benchLlama(which, dir, t, batch, reps, params)
+		typ, err := model.Type(dir)
+		if err == nil && family(typ) == "llama" {
+			return benchLlama(which, dir, quantize, t, batch, reps, params)
 		}
+		if err == nil {
+			if err := checkQuantize(quantize, typ); err != nil {
+				return benchResult{}, err
+			}
+		}
+	} else if quantize != "" {
+		return benchResult{}, errors.New("--quantize is for a Llama-family --model")
 	}
 	load := func() (*gpt.Model, error) {
 		if dir == "" {
@@ -616,19 +625,22 @@ func benchInference(which, dir, preset string, t, batch, reps int) (benchResult,
 // benchLlama is benchInference for a Llama-family folder: load, a prompt
 // of t tokens, or one token decoded for each of batch sequences with t
 // cached.
-func benchLlama(which, dir string, t, batch, reps int, params map[string]any) (benchResult, error) {
+func benchLlama(which, dir, quantize string, t, batch, reps int, params map[string]any) (benchResult, error) {
 	if batch < 1 {
 		return benchResult{}, fmt.Errorf("--batch %d; want at least 1", batch)
+	}
+	if err := checkQuantize(quantize, "llama"); err != nil {
+		return benchResult{}, err
 	}
 	m, err := llama.LoadHalf(dir) // as attn generate runs it
 	if err != nil {
 		return benchResult{}, err
 	}
-	params["hidden"], params["layers"], params["kv_heads"] = m.Cfg.Hidden, m.Cfg.Layers, cmp.Or(m.Cfg.KVHeads, m.Cfg.Heads)
-	params["weights"] = "f32"
-	if h, ok := m.KeptIn(); ok {
-		params["weights"] = h.String()
+	if quantize == "q8" {
+		m.QuantizeQ8()
 	}
+	params["hidden"], params["layers"], params["kv_heads"] = m.Cfg.Hidden, m.Cfg.Layers, cmp.Or(m.Cfg.KVHeads, m.Cfg.Heads)
+	params["weights"] = m.Format()
 	var runErr error
 	var dur time.Duration
 	var allocs float64
@@ -641,8 +653,11 @@ func benchLlama(which, dir string, t, batch, reps int, params map[string]any) (b
 	case "load":
 		m = nil
 		dur, allocs = measure(reps, func() {
-			if _, err := llama.LoadHalf(dir); err != nil {
+			m, err := llama.LoadHalf(dir)
+			if err != nil {
 				runErr = err
+			} else if quantize == "q8" {
+				m.QuantizeQ8()
 			}
 		})
 		return benchResult{Bench: which, Params: params, Ms: ms(dur), Allocs: allocs}, runErr
@@ -676,15 +691,20 @@ func benchLlama(which, dir string, t, batch, reps int, params map[string]any) (b
 	})
 	// The floor, as for GPT-2: every weight read once a token (of the
 	// embeddings one row, unless they are the output layer too), two bytes
-	// a value of the matrices kept in 16 bits (no float32 values).
+	// a value of the matrices kept in 16 bits, 1 and a 32nd of a 4-byte
+	// scale of those in 8 (they have no float32 values).
 	var bytes int
 	for _, p := range m.Params() {
 		if p.Var != m.Embed.Weight || m.Cfg.Tied {
-			size := 4
-			if p.Value.Data == nil && m.Halved() {
-				size = 2
+			n := tensor.Size(p.Value.Shape)
+			switch {
+			case p.Value.Data != nil:
+				bytes += 4 * n
+			case m.Format() == "q8":
+				bytes += n + n/8
+			default:
+				bytes += 2 * n
 			}
-			bytes += size * tensor.Size(p.Value.Shape)
 		}
 	}
 	_, read := tensor.StreamGBps(5)

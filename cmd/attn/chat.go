@@ -89,6 +89,7 @@ func runChat(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(fs.Output(), "usage: attn chat --model DIR [flags] [FILE|-]\n\nChats with a model through its chat template: each line of FILE (or standard input) is a user's turn, answered before the next is read. On a terminal, /reset starts the conversation again. The oldest turns are dropped when the conversation outgrows the model's context.\n\nflags:")
 		fs.PrintDefaults()
 	}
+	quantize := quantizeFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -97,6 +98,9 @@ func runChat(args []string, stdout, stderr io.Writer) error {
 	}
 	dir, typ, err := modelOfType(*model, "chat", "gpt2", "llama")
 	if err != nil {
+		return err
+	}
+	if err := checkQuantize(*quantize, typ); err != nil {
 		return err
 	}
 	tmpl, err := openChat(dir)
@@ -108,7 +112,7 @@ func runChat(args []string, stdout, stderr io.Writer) error {
 	if typ == "gpt2" {
 		m, tok, err = loadLM(dir, "chat")
 	} else {
-		m, tok, err = loadLlamaToRun(dir)
+		m, tok, err = loadLlamaToRun(dir, *quantize)
 	}
 	if err != nil {
 		return err

@@ -110,6 +110,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	beam := fs.Int("beam", 1, "encoder-decoder models (T5): beam size (1: greedy)")
 	promptFile := fs.String("prompts", "", "GPT: a file of prompts, one a line (- for standard input), each answered with a JSON line; the first line samples with --seed, the next with --seed+1, ...")
 	batch := fs.Int("batch", 8, "with --prompts: prompts generated together (their tokens decoded in one step)")
+	quantize := quantizeFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err // -h: run answers 0
 	}
@@ -118,6 +119,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	}
 	dir, typ, err := modelOfType(*model, "generate", "gpt2", "llama", "t5", "mt5")
 	if err != nil {
+		return err
+	}
+	if err := checkQuantize(*quantize, typ); err != nil {
 		return err
 	}
 	t5 := typ == "t5" || typ == "mt5"
@@ -144,7 +148,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if typ == "gpt2" {
 		m, tok, err = loadLM(dir, "generate")
 	} else {
-		m, tok, err = loadLlamaToRun(dir)
+		m, tok, err = loadLlamaToRun(dir, *quantize)
 	}
 	if err != nil {
 		return err
@@ -333,6 +337,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	chrf := fs.Bool("chrf", false, "like --bleu, but chrF2")
 	var refs stringList
 	fs.Var(&refs, "ref", "reference translations, one per line (repeatable; plain or .gz)")
+	quantize := quantizeFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err // -h: run answers 0
 	}
@@ -352,6 +357,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkQuantize(*quantize, typ); err != nil {
+		return err
+	}
 	switch family(typ) {
 	case "vit", "deit":
 		return evalImages(dir, *file, *asJSON, stdout)
@@ -364,7 +372,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if typ == "gpt2" {
 		m, tok, err = loadLM(dir, "eval")
 	} else {
-		ll, tok, err = loadLlamaToRun(dir)
+		ll, tok, err = loadLlamaToRun(dir, *quantize)
 	}
 	if err != nil {
 		return err

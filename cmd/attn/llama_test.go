@@ -340,7 +340,7 @@ func TestContinuationBytes(t *testing.T) {
 // greedy text (llama.Model.KeepBF16 gives the same numbers).
 func TestGenerateBF16Checkpoint(t *testing.T) {
 	dir, pieces := llamaFolder(t, "llama-tiny-llama3")
-	m, tok, err := loadLlamaToRun(dir)
+	m, tok, err := loadLlamaToRun(dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,5 +369,51 @@ func TestGenerateBF16Checkpoint(t *testing.T) {
 	out, code := attn(t, "generate", "--model", dir, "--prompt", "the cat", "--greedy", "--max-new-tokens", "12")
 	if code != 0 || strings.TrimRight(out, "\n") != want {
 		t.Errorf("attn generate: exit %d, %q; want the float32 model's %q", code, out, want)
+	}
+}
+
+// TestQuantizeFlag: attn generate --quantize q8 gives the greedy text of
+// the model quantized to 8 bits (llama.Model.QuantizeQ8); a format other
+// than q8, or a model outside the Llama family, is refused by name, as in
+// attn serve.
+func TestQuantizeFlag(t *testing.T) {
+	dir, pieces := llamaFolder(t, "llama-tiny")
+	q, err := llama.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.QuantizeQ8()
+	m, tok, err := loadLlamaToRun(dir, "q8")
+	if err != nil || m.Format() != "q8" {
+		t.Fatalf("loaded as %q (%v); want q8", m.Format(), err)
+	}
+	enc, err := tok.Encode("the cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := generate.Text(q, enc.IDs, 12, &generate.Sampler{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "the cat"
+	for _, id := range ids {
+		if q.EndsText(id) {
+			break
+		}
+		want += strings.ReplaceAll(pieces[id], "▁", " ")
+	}
+	out, code := attn(t, "generate", "--model", dir, "--prompt", "the cat", "--greedy", "--max-new-tokens", "12", "--quantize", "q8")
+	if code != 0 || strings.TrimRight(out, "\n") != want {
+		t.Errorf("attn generate --quantize q8: exit %d, %q; want the 8-bit model's %q", code, out, want)
+	}
+	if out, code := attn(t, "generate", "--model", dir, "--prompt", "the cat", "--quantize", "q4"); code == 0 || !strings.Contains(out, `--quantize "q4"; want q8`) {
+		t.Errorf("--quantize q4: exit %d, %q", code, out)
+	}
+	gpt2 := filepath.Join("..", "..", "testdata", "hf", "gpt2-tiny")
+	if out, code := attn(t, "generate", "--model", gpt2, "--prompt", "a", "--quantize", "q8"); code == 0 || !strings.Contains(out, "--quantize is for Llama-family models") {
+		t.Errorf("--quantize on GPT-2: exit %d, %q", code, out)
+	}
+	if _, err := newServerQuantized(gpt2, "q8", 8, 0); err == nil || !strings.Contains(err.Error(), "Llama-family") {
+		t.Errorf("attn serve --quantize on GPT-2: %v", err)
 	}
 }

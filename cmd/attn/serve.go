@@ -105,8 +105,17 @@ func (s *server) endpoint() string {
 // a step, each keeping at most window positions of context (0: the
 // model's window), its batcher made with opts. close stops it.
 func newServer(dir string, batch, window int, opts ...generate.BatcherOption) (*server, error) {
+	return newServerQuantized(dir, "", batch, window, opts...)
+}
+
+// newServerQuantized is newServer with a Llama-family model's matrices
+// quantized as --quantize says.
+func newServerQuantized(dir, quantize string, batch, window int, opts ...generate.BatcherOption) (*server, error) {
 	dir, typ, err := modelOfType(dir, "serve", "gpt2", "llama", "t5", "mt5", "bert", transformer.ModelType, "marian", "vit", "deit")
 	if err != nil {
+		return nil, err
+	}
+	if err := checkQuantize(quantize, typ); err != nil {
 		return nil, err
 	}
 	s := &server{typ: typ, dir: dir, started: time.Now(), metrics: newMetrics()}
@@ -118,7 +127,7 @@ func newServer(dir string, batch, window int, opts ...generate.BatcherOption) (*
 		}
 	case "llama":
 		var m *llama.Model
-		if m, s.lmTok, err = loadLlamaToRun(dir); err == nil {
+		if m, s.lmTok, err = loadLlamaToRun(dir, quantize); err == nil {
 			s.serveLM(m, window, batch, opts)
 		}
 	case "t5", "mt5":
@@ -181,6 +190,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "localhost:8080", "address to listen on")
 	batch := fs.Int("batch", 8, "a GPT's or Llama's generations decoded together, one token each a step (up to 8 read each weight once a step)")
 	window := fs.Int("context", 4096, "a GPT's or Llama's most positions of context a request keeps (a longer prompt keeps its end; 0: the model's window): a bound on each request's memory and time")
+	quantize := quantizeFlag(fs)
 	prefixCache := fs.Bool("prefix-cache", true, "a GPT's or Llama's prompt that begins with what the cache of a recent request holds (a chat's next turn) goes on from it; false: every prompt runs whole, its numbers bit for bit those it gets alone")
 	if err := fs.Parse(args); err != nil {
 		return err // -h: run answers 0
@@ -195,7 +205,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if *prefixCache {
 		opts = append(opts, generate.ReusePrefixes(reuseMin))
 	}
-	s, err := newServer(*model, *batch, *window, opts...)
+	s, err := newServerQuantized(*model, *quantize, *batch, *window, opts...)
 	if err != nil {
 		return err
 	}

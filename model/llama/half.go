@@ -9,14 +9,27 @@ import (
 	"github.com/attn-go/attn/tensor"
 )
 
-// halfWeights are a model's matrices kept in 16 bits (KeepBF16, LoadHalf).
+// halfWeights are a model's matrices kept in 16 bits (KeepBF16, LoadHalf)
+// or quantized to 8 (QuantizeQ8).
 type halfWeights struct {
-	kind        tensor.Half
-	embed, head []uint16 // head nil when tied to the embeddings
+	kind        tensor.Half // of 16-bit matrices
+	q8          bool        // the matrices are 8-bit ones
+	embed, head low         // head empty when tied to the embeddings
 	layers      []halfLayer
 }
 
-type halfLayer struct{ qkv, o, gateUp, down []uint16 }
+type halfLayer struct{ qkv, o, gateUp, down low }
+
+// low is a matrix in fewer bits than float32: 16 (h), or 8 with a scale
+// for each block of tensor.Q8Block values of a row (q, s).
+type low struct {
+	h []uint16
+	q []int8
+	s []float32
+}
+
+// empty reports whether l holds no matrix.
+func (l low) empty() bool { return l.h == nil && l.q == nil }
 
 // KeepBF16 keeps the model's matrices (the embeddings, the projections of
 // every layer, the output layer) in bfloat16 if each of their values is
@@ -62,15 +75,18 @@ func (m *Model) KeepBF16() bool {
 }
 
 // Widen brings the matrices KeepBF16 or LoadHalf kept back to float32,
-// for training or saving (a model not kept is left as it is).
+// for training or saving, and those QuantizeQ8 quantized to their
+// dequantized values, the numbers the model computed with (a model not
+// kept is left as it is).
 func (m *Model) Widen() {
 	h := m.half
 	if h == nil {
 		return
 	}
-	widen := func(v *autograd.Var, x []uint16) {
-		v.Value.Data = make([]float32, len(x))
-		h.kind.Widen(v.Value.Data, x)
+	widen := func(v *autograd.Var, x low) {
+		if !x.empty() { // else it was left in float32
+			v.Value.Data = h.values(x)
+		}
 	}
 	widen(m.Embed.Weight, h.embed)
 	if m.LMHead != nil {
@@ -88,28 +104,98 @@ func (m *Model) Widen() {
 	m.half = nil
 }
 
-// Halved reports whether the model's matrices are kept in 16 bits
-// (bfloat16 or half precision).
+// values returns a kept matrix's values in float32: widened, or
+// dequantized.
+func (h *halfWeights) values(x low) []float32 {
+	if x.q != nil {
+		v := make([]float32, len(x.q))
+		tensor.DequantizeQ8(v, x.q, x.s)
+		return v
+	}
+	v := make([]float32, len(x.h))
+	h.kind.Widen(v, x.h)
+	return v
+}
+
+// Halved reports whether the model's matrices are kept in fewer bits than
+// float32 (bfloat16, half precision or 8-bit).
 func (m *Model) Halved() bool { return m.half != nil }
 
-// KeptIn returns the 16-bit format the model's matrices are kept in, if
-// they are.
-func (m *Model) KeptIn() (tensor.Half, bool) {
-	if m.half == nil {
-		return 0, false
+// Format names the form the model's matrices are kept in: "f32", "bf16",
+// "f16" or "q8".
+func (m *Model) Format() string {
+	switch {
+	case m.half == nil:
+		return "f32"
+	case m.half.q8:
+		return "q8"
 	}
-	return m.half.kind, true
+	return m.half.kind.String()
+}
+
+// QuantizeQ8 quantizes the model's matrices (the embeddings, every
+// projection, the output layer) to 8 bits with a float32 scale for each
+// block of 32 values of a row (tensor.QuantizeQ8, llama.cpp's Q8_0 scheme):
+// about 1.1 bytes a weight instead of 4, or 2 in 16 bits, which decoding,
+// bound by reading them, turns into speed. Unlike KeepBF16 and LoadHalf,
+// it changes the numbers: each weight moves by at most 1/254 of the
+// largest in its block, and the model then computes exactly as the
+// float32 model of the dequantized weights would. A model in 16 bits is
+// quantized a matrix at a time, never held in float32 whole. A matrix
+// whose rows are not whole blocks (a width that is not a multiple of 32)
+// stays as it is. Widen it to train it.
+func (m *Model) QuantizeQ8() {
+	if m.half != nil && m.half.q8 {
+		return
+	}
+	old := m.half
+	quantize := func(v *autograd.Var, x low) low {
+		if v.Value.Shape[len(v.Value.Shape)-1]%tensor.Q8Block != 0 {
+			return x // as it is: float32 (x empty), or 16 bits
+		}
+		vals := v.Value.Data
+		if !x.empty() {
+			vals = old.values(x)
+		}
+		q, s := tensor.QuantizeQ8(vals, v.Value.Shape[len(v.Value.Shape)-1])
+		v.Value.Data = nil
+		return low{q: q, s: s}
+	}
+	h := &halfWeights{q8: true}
+	var hw halfWeights
+	if old != nil {
+		h.kind, hw = old.kind, *old
+	}
+	h.embed = quantize(m.Embed.Weight, hw.embed)
+	if m.LMHead != nil {
+		h.head = quantize(m.LMHead, hw.head)
+	}
+	for i, l := range m.Layers {
+		var hl halfLayer
+		if old != nil {
+			hl = old.layers[i]
+		}
+		q := halfLayer{qkv: quantize(l.qkv, hl.qkv), o: quantize(l.Attn.O.Weight, hl.o), gateUp: quantize(l.gateUp, hl.gateUp), down: quantize(l.MLP.Down.Weight, hl.down)}
+		if q.qkv.q != nil { // the separate projections were views of the fused buffers
+			l.Attn.Q.Weight.Value.Data, l.Attn.K.Weight.Value.Data, l.Attn.V.Weight.Value.Data = nil, nil, nil
+		}
+		if q.gateUp.q != nil {
+			l.MLP.Gate.Weight.Value.Data, l.MLP.Up.Weight.Value.Data = nil, nil
+		}
+		h.layers = append(h.layers, q)
+	}
+	m.half = h
 }
 
 // narrow returns v's values in bfloat16 (their upper halves, which KeepBF16
 // has checked are all there is) and drops the float32 ones.
-func narrow(v *autograd.Var) []uint16 {
+func narrow(v *autograd.Var) low {
 	h := make([]uint16, len(v.Value.Data))
 	for i, x := range v.Value.Data {
 		h[i] = uint16(math.Float32bits(x) >> 16)
 	}
 	v.Value.Data = nil
-	return h
+	return low{h: h}
 }
 
 // viewRows makes each of ps a view of its rows of all, in order, as
@@ -126,19 +212,26 @@ func viewRows(all *autograd.Var, ps ...*autograd.Var) {
 	}
 }
 
-// linear is tp.Linear on a layer's weight w, or on its 16-bit copy h when
-// the model keeps one.
-func (m *Model) linear(tp *autograd.Tape, x, w *autograd.Var, h []uint16, b *autograd.Var) *autograd.Var {
-	if m.half != nil {
-		return tp.LinearHalf(x, m.half.kind, h, w.Value.Shape[0], b)
+// linear is tp.Linear on a layer's weight w, or on its copy in fewer bits
+// h when the model keeps one.
+func (m *Model) linear(tp *autograd.Tape, x, w *autograd.Var, h low, b *autograd.Var) *autograd.Var {
+	switch {
+	case h.q != nil:
+		return tp.LinearQ8(x, h.q, h.s, w.Value.Shape[0], b)
+	case h.h != nil:
+		return tp.LinearHalf(x, m.half.kind, h.h, w.Value.Shape[0], b)
 	}
 	return tp.Linear(x, w, b)
 }
 
 // embed looks ids up in the embeddings.
 func (m *Model) embed(tp *autograd.Tape, ids []int) *autograd.Var {
-	if m.half != nil {
-		return tp.EmbeddingHalf(m.half.kind, m.half.embed, m.Cfg.Hidden, ids, 1)
+	switch {
+	case m.half == nil:
+	case m.half.embed.q != nil:
+		return tp.EmbeddingQ8(m.half.embed.q, m.half.embed.s, m.Cfg.Hidden, ids, 1)
+	case m.half.embed.h != nil:
+		return tp.EmbeddingHalf(m.half.kind, m.half.embed.h, m.Cfg.Hidden, ids, 1)
 	}
 	return tp.Embedding(m.Embed.Weight, ids, 1)
 }
@@ -205,7 +298,7 @@ func (m *Model) halfBuffers(kind tensor.Half) map[*autograd.Var][]uint16 {
 	into := map[*autograd.Var][]uint16{}
 	// rows returns one buffer for ps stacked, each's part its view, and
 	// the shape-only parameter standing for the stack.
-	rows := func(ps ...*autograd.Var) ([]uint16, *autograd.Var) {
+	rows := func(ps ...*autograd.Var) (low, *autograd.Var) {
 		shape := append([]int(nil), ps[0].Value.Shape...)
 		n := 0
 		for _, p := range ps {
@@ -218,7 +311,7 @@ func (m *Model) halfBuffers(kind tensor.Half) map[*autograd.Var][]uint16 {
 			into[p] = all[at : at+size(p) : at+size(p)]
 			at += size(p)
 		}
-		return all, autograd.NewParam(&tensor.Tensor{Shape: shape})
+		return low{h: all}, autograd.NewParam(&tensor.Tensor{Shape: shape})
 	}
 	h := &halfWeights{kind: kind}
 	h.embed, _ = rows(m.Embed.Weight)

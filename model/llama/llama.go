@@ -294,12 +294,13 @@ func (m *Model) logits(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	if w == nil {
 		w = m.Embed.Weight
 	}
-	var h []uint16
-	if m.half != nil {
+	var h low
+	switch {
+	case m.half == nil:
+	case m.LMHead == nil: // tied to the embeddings
+		h = m.half.embed
+	default:
 		h = m.half.head
-		if h == nil {
-			h = m.half.embed
-		}
 	}
 	return m.linear(tp, tp.RMSNorm(x, m.Norm.Weight, m.Cfg.Eps), w, h, nil)
 }

@@ -41,6 +41,9 @@ func main() {
 			dots512(r, kind)
 		}
 	}
+	for r := 1; r <= 8; r++ {
+		dots512q8(r)
+	}
 	rows512()
 	transpose8()
 	transpose8half("bf16")
@@ -469,6 +472,12 @@ func dots512(r int, kind string) {
 	body("K1")
 	p("reduce:")
 	p("\tMOVQ out+40(FP), DI")
+	dotsReduce(nacc)
+}
+
+// dotsReduce writes the end of a dots kernel: each of the nacc
+// accumulators summed into out (DI), then RET.
+func dotsReduce(nacc int) {
 	// Reduce each accumulator to 4 partial sums in its xmm, then four
 	// accumulators at a time to 4 scalars (the last group may repeat its
 	// last accumulator; out has room for the extra values).
@@ -490,6 +499,88 @@ func dots512(r int, kind string) {
 	}
 	p("\tVZEROUPPER")
 	p("\tRET")
+}
+
+// dots512q8 writes dots512R<r> for B in 8-bit integers with a float32
+// scale for each block of 32 values of a row: each value is widened and
+// multiplied by its block's scale as it is loaded (one rounding, as the
+// float32 matrix of those products holds it), so the sums are
+// dots512R<r>'s on that matrix, bit for bit. k is a multiple of 32; the
+// scales of row j are s[j·ldb/32 ...]:
+//
+//	func dots512q8R<r>(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+func dots512q8(r int) {
+	cb := 4
+	if r > 4 {
+		cb = 2
+	}
+	nacc := r * cb
+	name := fmt.Sprintf("dots512q8R%d", r)
+	p("")
+	p("// func %s(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	p("\tMOVQ k+0(FP), CX")
+	p("\tMOVQ a+8(FP), AX")
+	p("\tMOVQ lda+16(FP), R11")
+	p("\tSHLQ $2, R11")
+	p("\tMOVQ b+24(FP), BX")
+	p("\tMOVQ ldb+32(FP), DX")
+	p("\tMOVQ s+40(FP), SI")
+	p("\tMOVQ DX, R9")
+	p("\tSHRQ $3, R9") // a row's scales: ldb/32 of 4 bytes
+	p("\tLEAQ (R9)(R9*2), R10")
+	p("\tLEAQ (DX)(DX*2), R8")
+	p("\tLEAQ (R11)(R11*2), R12")
+	p("\tLEAQ (AX)(R11*4), R13")
+	p("\tLEAQ (BX)(DX*%d), R14", cb)
+	for i := 0; i < nacc; i++ {
+		p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	aAddr := func(i, off int) string {
+		base := "AX"
+		if i >= 4 {
+			base = "R13"
+		}
+		o := ""
+		if off != 0 {
+			o = fmt.Sprint(off)
+		}
+		return o + [...]string{"(" + base + ")", "(" + base + ")(R11*1)", "(" + base + ")(R11*2)", "(" + base + ")(R12*1)"}[i%4]
+	}
+	sAddr := [...]string{"(SI)", "(SI)(R9*1)", "(SI)(R9*2)", "(SI)(R10*1)"}
+	p("\tTESTQ CX, CX")
+	p("\tJZ reduce")
+	p("loop:")
+	for j := 0; j < cb; j++ {
+		p("\tVBROADCASTSS %s, Z%d", sAddr[j], 28+j)
+	}
+	for u := 0; u < 2; u++ {
+		for j := 0; j < cb; j++ {
+			p("\tVPMOVSXBD %s, Z%d", bRow(j, 16*u), 16+j)
+			p("\tVCVTDQ2PS Z%d, Z%d", 16+j, 16+j)
+			p("\tVMULPS Z%d, Z%d, Z%d", 28+j, 16+j, 16+j)
+		}
+		for i := 0; i < r; i++ {
+			p("\tVMOVUPS %s, Z%d", aAddr(i, 64*u), 20+i)
+			for j := 0; j < cb; j++ {
+				p("\tVFMADD231PS Z%d, Z%d, Z%d", 16+j, 20+i, i*cb+j)
+			}
+		}
+	}
+	// Fetch the same block of the next cb rows, which the next call reads.
+	for j := 0; j < cb; j++ {
+		p("\tPREFETCHT1 %s", strings.ReplaceAll(bRow(j, 0), "(BX)", "(R14)"))
+	}
+	p("\tADDQ $128, AX")
+	p("\tADDQ $128, R13")
+	p("\tADDQ $32, BX")
+	p("\tADDQ $32, R14")
+	p("\tADDQ $4, SI")
+	p("\tSUBQ $32, CX")
+	p("\tJNZ loop")
+	p("reduce:")
+	p("\tMOVQ out+48(FP), DI")
+	dotsReduce(nacc)
 }
 
 // rows512 writes the kernel for the A·B decode shape with few rows of A and

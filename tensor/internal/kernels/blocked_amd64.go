@@ -32,6 +32,8 @@ type dotsKernel func(k int, a *float32, lda int, b *float32, ldb int, out *float
 
 type dotsHalfKernel func(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
 
+type dotsQ8Kernel func(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+
 // gemmArch describes one family of micro-kernels.
 type gemmArch struct {
 	mr, nr int
@@ -40,7 +42,9 @@ type gemmArch struct {
 	dots   [9]dotsKernel    // optional: r×4 (r > 4: r×2) dot products, r = 1..8
 	// dotsHalf are dots with B in each 16-bit format (optional).
 	dotsHalf [2][9]dotsHalfKernel
-	rows     func(r, n int, a, b *float32, ldb int, c *float32, ldc int)
+	// dotsQ8 are dots with B in 8-bit integers scaled by blocks (optional).
+	dotsQ8 [9]dotsQ8Kernel
+	rows   func(r, n int, a, b *float32, ldb int, c *float32, ldc int)
 }
 
 // gemmBuf holds the packing buffers of one running GEMM.
@@ -630,4 +634,82 @@ func (g *gemmArch) gemmDotsHalf(h Half, m, n, k int, alpha float32, a []float32,
 	if pooled != nil {
 		widenBufs.Put(pooled)
 	}
+}
+
+// gemmQ8 is GemmQ8: up to dotsRows rows of A as dot products with B's
+// rows, widened and scaled in the kernel, eight rows at a time over blocks
+// of B as gemmHalf does, and so with the numbers gemm gives on the
+// dequantized B; more rows through gemm on dequantized blocks of B.
+func (g *gemmArch) gemmQ8(m, n, k int, alpha float32, a []float32, lda int, b []int8, s []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	_ = c[(m-1)*ldc+n-1]
+	if k <= 0 || alpha == 0 || g.dotsQ8[1] == nil || m > dotsRows {
+		gemmQ8Dequantized(g.gemm, m, n, k, alpha, a, lda, b, s, ldb, beta, c, ldc)
+		return
+	}
+	_ = a[(m-1)*lda+k-1]
+	_ = b[(n-1)*ldb+k-1]
+	_ = s[((n-1)*ldb+k)/q8Block-1]
+	buf := getBuf()
+	nb := n
+	if m > 8 {
+		nb = max(4, (1<<16)/k&^3)
+	}
+	for j0 := 0; j0 < n; j0 += nb {
+		w := min(nb, n-j0)
+		for i0 := 0; i0 < m; i0 += 8 {
+			g.gemmDotsQ8(min(8, m-i0), w, k, alpha, a[i0*lda:], lda, b[j0*ldb:], s[j0*ldb/q8Block:], ldb, beta, c[i0*ldc+j0:], ldc, buf)
+		}
+	}
+	putBuf(buf)
+}
+
+// gemmDotsQ8 is gemmDots (transA false) with B in 8-bit integers: the last
+// n%4 columns go to dotAVX512 on the dequantized row, as gemmDots sends
+// them.
+func (g *gemmArch) gemmDotsQ8(m, n, k int, alpha float32, a []float32, lda int, b []int8, s []float32, ldb int, beta float32, c []float32, ldc int, buf *gemmBuf) {
+	out := &buf.out
+	dots := g.dotsQ8[m]
+	cb := 4
+	if m > 4 {
+		cb = 2
+	}
+	nb := n - n%4
+	for j := 0; j < nb; j += cb {
+		dots(k, &a[0], lda, &b[j*ldb], ldb, &s[j*ldb/q8Block], &out[0])
+		for i := 0; i < m; i++ {
+			crow := c[i*ldc+j : i*ldc+j+cb]
+			o := out[i*cb : i*cb+cb]
+			if beta == 0 {
+				for q := range crow {
+					crow[q] = alpha * o[q]
+				}
+			} else {
+				for q := range crow {
+					crow[q] = alpha*o[q] + beta*crow[q]
+				}
+			}
+		}
+	}
+	if nb == n {
+		return
+	}
+	row := widenBufs.Get().(*[]float32)
+	if cap(*row) < k {
+		*row = make([]float32, k)
+	}
+	r := (*row)[:k]
+	for j := nb; j < n; j++ {
+		dequantizeQ8(r, b[j*ldb:j*ldb+k], s[j*ldb/q8Block:])
+		for i := 0; i < m; i++ {
+			v := alpha * dotAVX512(a[i*lda:i*lda+k], r)
+			if beta != 0 {
+				v += beta * c[i*ldc+j]
+			}
+			c[i*ldc+j] = v
+		}
+	}
+	widenBufs.Put(row)
 }

@@ -205,6 +205,34 @@ func rows512(r, n int, a *float32, b *float32, ldb int, c *float32, ldc int)
 //go:noescape
 func transpose8(src *float32, ld int, dst *float32, dstStride int, n8 int)
 
+// dots512q8R<r> is dots512R<r> with B in 8-bit integers and a float32
+// scale per block of 32 (k a multiple of 32): each value widened and
+// scaled as it is loaded.
+
+//go:noescape
+func dots512q8R1(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+
+//go:noescape
+func dots512q8R2(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+
+//go:noescape
+func dots512q8R3(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+
+//go:noescape
+func dots512q8R4(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+
+//go:noescape
+func dots512q8R5(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+
+//go:noescape
+func dots512q8R6(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+
+//go:noescape
+func dots512q8R7(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+
+//go:noescape
+func dots512q8R8(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+
 // transpose8bf16 is transpose8 from bfloat16 values, widened.
 //
 //go:noescape
@@ -295,7 +323,8 @@ var arch512 = &gemmArch{
 		BF16: {nil, dots512bf16R1, dots512bf16R2, dots512bf16R3, dots512bf16R4, dots512bf16R5, dots512bf16R6, dots512bf16R7, dots512bf16R8},
 		F16:  {nil, dots512f16R1, dots512f16R2, dots512f16R3, dots512f16R4, dots512f16R5, dots512f16R6, dots512f16R7, dots512f16R8},
 	},
-	rows: rows512,
+	dotsQ8: [9]dotsQ8Kernel{nil, dots512q8R1, dots512q8R2, dots512q8R3, dots512q8R4, dots512q8R5, dots512q8R6, dots512q8R7, dots512q8R8},
+	rows:   rows512,
 }
 
 var arch256 = &gemmArch{
@@ -309,7 +338,7 @@ func init() {
 		impls = append(impls, Impl{Name: "avx2", Gemm: arch256.gemm, Dot: dotAVX2, Axpy: axpyAVX2, Adam: adamAVX2Go, MR: 6, NR: 16})
 	}
 	if hasAVX512 {
-		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, GemmBias: arch512.gemmBias, GemmHalf: arch512.gemmHalf, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, MR: 12, NR: 32, DirectA: true})
+		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, GemmBias: arch512.gemmBias, GemmHalf: arch512.gemmHalf, GemmQ8: arch512.gemmQ8, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, MR: 12, NR: 32, DirectA: true})
 	}
 	active = impls[len(impls)-1]
 	switch {

@@ -16,6 +16,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"sync"
 )
@@ -37,6 +38,9 @@ type Impl struct {
 	// B widened to float32 (which is exact); else GemmHalf widens B a
 	// block at a time and calls Gemm.
 	GemmHalf func(h Half, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int)
+	// GemmQ8, when set, computes GemmQ8 (see there); else GemmQ8
+	// dequantizes B a block at a time and calls Gemm.
+	GemmQ8 func(m, n, k int, alpha float32, a []float32, lda int, b []int8, s []float32, ldb int, beta float32, c []float32, ldc int)
 	// Dot returns Σ x[i]·y[i] over len(x) elements.
 	Dot func(x, y []float32) float32
 	// Axpy computes y[i] += alpha·x[i] over len(x) elements.
@@ -239,6 +243,68 @@ func gemmHalfWidened(gemm func(transA, transB bool, m, n, k int, alpha float32, 
 }
 
 var widenBufs = sync.Pool{New: func() any { return new([]float32) }}
+
+// q8Block is the number of values of a row of an 8-bit B that share a
+// scale.
+const q8Block = 32
+
+// Q8Block is q8Block, for the packages that quantize.
+const Q8Block = q8Block
+
+// GemmQ8 computes C = alpha·A·Bᵀ + beta·C, A m×k in float32, B n×k in 8-bit
+// integers b (rows ldb apart) with a float32 scale for each block of
+// q8Block values of a row (s: row j's at s[j·ldb/q8Block:]), with the
+// active implementation: the numbers of Gemm(false, true, …) on the
+// dequantized B, whose values are s·b rounded to float32 once. k and ldb
+// must be multiples of q8Block.
+func GemmQ8(m, n, k int, alpha float32, a []float32, lda int, b []int8, s []float32, ldb int, beta float32, c []float32, ldc int) {
+	if k%q8Block != 0 || ldb%q8Block != 0 {
+		panic(fmt.Sprintf("kernels.GemmQ8: k %d and ldb %d must be multiples of %d", k, ldb, q8Block))
+	}
+	if active.GemmQ8 != nil {
+		active.GemmQ8(m, n, k, alpha, a, lda, b, s, ldb, beta, c, ldc)
+		return
+	}
+	gemmQ8Dequantized(active.Gemm, m, n, k, alpha, a, lda, b, s, ldb, beta, c, ldc)
+}
+
+// gemmQ8Dequantized computes GemmQ8 with gemm on blocks of B dequantized
+// to float32 (widenBlock rows at a time, in a buffer of its own).
+func gemmQ8Dequantized(gemm func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int),
+	m, n, k int, alpha float32, a []float32, lda int, b []int8, s []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k <= 0 {
+		gemm(false, true, m, n, 0, alpha, a, lda, nil, 1, beta, c, ldc)
+		return
+	}
+	w := widenBufs.Get().(*[]float32)
+	if need := min(n, widenBlock) * k; cap(*w) < need {
+		*w = make([]float32, need)
+	}
+	for j0 := 0; j0 < n; j0 += widenBlock {
+		rows := min(widenBlock, n-j0)
+		blk := (*w)[:rows*k]
+		for r := range rows {
+			j := j0 + r
+			dequantizeQ8(blk[r*k:(r+1)*k], b[j*ldb:j*ldb+k], s[j*ldb/q8Block:])
+		}
+		gemm(false, true, m, rows, k, alpha, a, lda, blk, k, beta, c[j0:], ldc)
+	}
+	widenBufs.Put(w)
+}
+
+// dequantizeQ8 sets dst[i] = s[i/q8Block]·float32(q[i]).
+func dequantizeQ8(dst []float32, q []int8, s []float32) {
+	dst = dst[:len(q)]
+	for i, v := range q {
+		dst[i] = s[i/q8Block] * float32(v)
+	}
+}
+
+// DequantizeQ8 is dequantizeQ8, for the packages that quantize.
+func DequantizeQ8(dst []float32, q []int8, s []float32) { dequantizeQ8(dst, q, s) }
 
 // Dot returns Σ x[i]·y[i] with the active implementation.
 func Dot(x, y []float32) float32 { return active.Dot(x, y) }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/attn-go/attn/safetensors"
@@ -463,4 +464,67 @@ func TestF16ToF32(t *testing.T) {
 			t.Fatalf("%#04x: %v; want %v", x, got, want)
 		}
 	}
+}
+
+// q8s returns n rows of k random 8-bit values (the full range, -128
+// included), ldb apart, with a random scale per block of 32, and the
+// dequantized n×k matrix.
+func q8s(rng *rand.Rand, n, k, ldb int) ([]int8, []float32, []float32) {
+	q, s, w := make([]int8, n*ldb), make([]float32, n*ldb/q8Block), make([]float32, n*k)
+	for i := range s {
+		s[i] = float32(rng.ExpFloat64()) / 127
+	}
+	for i := range q {
+		q[i] = int8(rng.Uint32())
+	}
+	for j := range n {
+		for p := range k {
+			w[j*k+p] = s[(j*ldb+p)/q8Block] * float32(q[j*ldb+p])
+		}
+	}
+	return q, s, w
+}
+
+// TestGemmQ8: on every implementation, A·Bᵀ with B in 8-bit integers and
+// block scales gives bit for bit what Gemm gives on the dequantized B,
+// whatever the rows, with guards around C; a k that is not a multiple of
+// the block panics.
+func TestGemmQ8(t *testing.T) {
+	for _, im := range Impls() {
+		t.Run(im.Name, func(t *testing.T) {
+			prev, _ := Use(im.Name)
+			defer Use(prev.Name)
+			rng := rand.New(rand.NewPCG(17, 18))
+			for _, m := range []int{1, 2, 5, 8, 9, 12, 16, 17, 40} {
+				for _, n := range []int{1, 3, 4, 6, 31, 64, 130} {
+					for _, k := range []int{32, 64, 96, 576} {
+						ab := alphaBetas[(m+n+k)%len(alphaBetas)]
+						ldb := k + q8Block*(n%2) // rows with room after them
+						q, s, w := q8s(rng, n, k, ldb)
+						a := make([]float32, m*k)
+						for i := range a {
+							a[i] = float32(rng.NormFloat64())
+						}
+						const guard = 8
+						c0 := make([]float32, m*n+2*guard)
+						for i := range c0 {
+							c0[i] = float32(rng.NormFloat64())
+						}
+						want, got := slices.Clone(c0), slices.Clone(c0)
+						Gemm(false, true, m, n, k, ab[0], a, k, w, k, ab[1], want[guard:guard+m*n], n)
+						GemmQ8(m, n, k, ab[0], a, k, q, s, ldb, ab[1], got[guard:guard+m*n], n)
+						if !slices.Equal(got, want) {
+							t.Fatalf("m=%d n=%d k=%d alpha=%v beta=%v: GemmQ8 differs from Gemm on the dequantized B", m, n, k, ab[0], ab[1])
+						}
+					}
+				}
+			}
+		})
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "multiples of 32") {
+			t.Errorf("k 40: %v; want a panic naming the block", r)
+		}
+	}()
+	GemmQ8(1, 1, 40, 1, make([]float32, 40), 40, make([]int8, 40), make([]float32, 2), 40, 0, make([]float32, 1), 1)
 }

@@ -66,3 +66,39 @@ func TestGemmHalfPageEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmQ8PageEnd: with A, B and the scales ending at an inaccessible
+// page, the 8-bit kernels read nothing past them.
+func TestGemmQ8PageEnd(t *testing.T) {
+	for _, im := range Impls() {
+		t.Run(im.Name, func(t *testing.T) {
+			prev, _ := Use(im.Name)
+			defer Use(prev.Name)
+			rng := rand.New(rand.NewPCG(5, 6))
+			for _, m := range []int{1, 3, 5, 8, 9, 16} {
+				for _, n := range []int{1, 4, 6, 9} {
+					for _, k := range []int{32, 64, 96} {
+						qv, sv, w := q8s(rng, n, k, k)
+						q, freeQ := pageEnd[int8](t, n*k)
+						s, freeS := pageEnd[float32](t, n*k/q8Block)
+						copy(q, qv)
+						copy(s, sv)
+						a, freeA := pageEnd[float32](t, m*k)
+						for i := range a {
+							a[i] = float32(rng.NormFloat64())
+						}
+						want, got := make([]float32, m*n), make([]float32, m*n)
+						Gemm(false, true, m, n, k, 1, a, k, w, k, 0, want, n)
+						GemmQ8(m, n, k, 1, a, k, q, s, k, 0, got, n)
+						if !slices.Equal(got, want) {
+							t.Errorf("m=%d n=%d k=%d: GemmQ8 differs from Gemm on the dequantized B", m, n, k)
+						}
+						freeA()
+						freeS()
+						freeQ()
+					}
+				}
+			}
+		})
+	}
+}

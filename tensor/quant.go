@@ -1,0 +1,44 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/attn-go/attn/tensor/internal/kernels"
+)
+
+// Q8Block is the number of consecutive values of a row that share a scale
+// in an 8-bit matrix (QuantizeQ8, GemmQ8).
+const Q8Block = kernels.Q8Block
+
+// QuantizeQ8 quantizes the rows of a matrix (k values each, k a multiple
+// of Q8Block) to 8-bit integers with a float32 scale for each block of
+// Q8Block values, as llama.cpp's Q8_0 does: the scale is the block's
+// largest magnitude over 127 and each value its nearest multiple of it, so
+// a value moves by at most half a scale, 1/254 of its block's largest.
+func QuantizeQ8(w []float32, k int) (q []int8, s []float32) {
+	if k <= 0 || k%Q8Block != 0 || len(w)%k != 0 {
+		panic(fmt.Sprintf("tensor.QuantizeQ8: %d values in rows of %d; want rows of a multiple of %d", len(w), k, Q8Block))
+	}
+	q, s = make([]int8, len(w)), make([]float32, len(w)/Q8Block)
+	for b := range s {
+		blk := w[b*Q8Block : (b+1)*Q8Block]
+		var amax float32
+		for _, v := range blk {
+			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		if amax == 0 {
+			continue
+		}
+		s[b] = amax / 127
+		inv := 1 / s[b]
+		for i, v := range blk {
+			q[b*Q8Block+i] = int8(max(-127, min(127, math.Round(float64(v*inv)))))
+		}
+	}
+	return q, s
+}
+
+// DequantizeQ8 sets dst[i] to s[i/Q8Block]·q[i], rounded to float32 once:
+// the values GemmQ8's products are those of.
+func DequantizeQ8(dst []float32, q []int8, s []float32) { kernels.DequantizeQ8(dst, q, s) }
