@@ -48,6 +48,7 @@ func main() {
 	transpose8()
 	transpose8half("bf16")
 	transpose8half("f16")
+	transpose8q8()
 	for _, w := range []int{8, 12, 16, 32} {
 		copyPanels(w)
 	}
@@ -1075,6 +1076,20 @@ func transpose8half(kind string) {
 		p("\tVPMOVZXWD %s, Y%d", addr, 8+r)
 		p("\tVPSLLD $16, Y%d, Y%d", 8+r, 8+r)
 	}
+	transpose8Rows()
+	p(`	ADDQ $16, SI
+	ADDQ $16, R9
+	DECQ CX
+	JNZ loop
+done:
+	VZEROUPPER
+	RET`)
+}
+
+// transpose8Rows writes the transpose of the 8×8 block in Y8..Y15 (row r
+// in Y(8+r)) to DI, rows BX bytes apart (R10 = 3·BX), and moves DI on by
+// 8 rows.
+func transpose8Rows() {
 	// transpose8's layout: Yr (r < 4) rows r and r+4 of the first four
 	// values, Y(r+4) of the last four.
 	for r := 0; r < 4; r++ {
@@ -1106,11 +1121,58 @@ func transpose8half(kind string) {
 	VMOVUPS Y5, (DI)(BX*1)
 	VMOVUPS Y6, (DI)(BX*2)
 	VMOVUPS Y7, (DI)(R10*1)
-	LEAQ (DI)(BX*4), DI
-	ADDQ $16, SI
-	ADDQ $16, R9
-	DECQ CX
-	JNZ loop
+	LEAQ (DI)(BX*4), DI`)
+}
+
+// transpose8q8 writes transpose8 for a source of 8-bit values with a
+// float32 scale for each block of 32 of a row, dequantized (widened and
+// scaled, one rounding) as they are loaded; n8 is a multiple of 4 (whole
+// blocks), and row r's scales are s[r·ld/32 ...]:
+//
+//	func transpose8q8(src *int8, ld int, s *float32, dst *float32, dstStride int, n8 int)
+func transpose8q8() {
+	p("")
+	p("// func transpose8q8(src *int8, ld int, s *float32, dst *float32, dstStride int, n8 int)")
+	p("TEXT ·transpose8q8(SB), NOSPLIT, $0-48")
+	p("\tMOVQ src+0(FP), SI")
+	p("\tMOVQ ld+8(FP), DX")
+	p("\tMOVQ s+16(FP), R11")
+	p("\tMOVQ dst+24(FP), DI")
+	p("\tMOVQ dstStride+32(FP), BX")
+	p("\tSHLQ $2, BX")
+	p("\tMOVQ n8+40(FP), CX")
+	p("\tMOVQ DX, R12")
+	p("\tSHRQ $3, R12") // a row's scales: ld/32 of 4 bytes
+	p("\tLEAQ (DX)(DX*2), R8")
+	p("\tLEAQ (SI)(DX*4), R9")
+	p("\tLEAQ (BX)(BX*2), R10")
+	p("\tLEAQ (R12)(R12*2), R13")
+	p("\tLEAQ (R11)(R12*4), R14")
+	p("\tTESTQ CX, CX")
+	p("\tJZ done")
+	p("block:")
+	// The 8 rows' scales of this block of 32, in Y16..Y23.
+	scales := []string{"(R11)", "(R11)(R12*1)", "(R11)(R12*2)", "(R11)(R13*1)", "(R14)", "(R14)(R12*1)", "(R14)(R12*2)", "(R14)(R13*1)"}
+	for r, addr := range scales {
+		p("\tVBROADCASTSS %s, Y%d", addr, 16+r)
+	}
+	p("\tMOVQ $4, AX")
+	p("group:")
+	rows := []string{"(SI)", "(SI)(DX*1)", "(SI)(DX*2)", "(SI)(R8*1)", "(R9)", "(R9)(DX*1)", "(R9)(DX*2)", "(R9)(R8*1)"}
+	for r, addr := range rows {
+		p("\tVPMOVSXBD %s, Y%d", addr, 8+r)
+		p("\tVCVTDQ2PS Y%d, Y%d", 8+r, 8+r)
+		p("\tVMULPS Y%d, Y%d, Y%d", 16+r, 8+r, 8+r)
+	}
+	transpose8Rows()
+	p(`	ADDQ $8, SI
+	ADDQ $8, R9
+	DECQ AX
+	JNZ group
+	ADDQ $4, R11
+	ADDQ $4, R14
+	SUBQ $4, CX
+	JNZ block
 done:
 	VZEROUPPER
 	RET`)

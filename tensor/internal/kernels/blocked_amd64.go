@@ -162,12 +162,22 @@ func (g *gemmArch) gemmBias(transA, transB bool, m, n, k int, a []float32, lda i
 
 // gemmPacked is the blocked, packed GEMM. Arguments are checked by gemm.
 func (g *gemmArch) gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int, buf *gemmBuf) {
-	g.gemmPackedOf(transA, transB, m, n, k, alpha, a, lda, b, nil, 0, ldb, beta, bias, c, ldc, buf)
+	g.gemmPackedOf(transA, transB, m, n, k, alpha, a, lda, packSrc{f: b}, ldb, beta, bias, c, ldc, buf)
 }
 
-// gemmPackedOf is gemmPacked with B in float32 (b) or, transposed, in the
-// 16-bit format h (bh), widened as it is packed.
-func (g *gemmArch) gemmPackedOf(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, bh []uint16, h Half, ldb int, beta float32, bias, c []float32, ldc int, buf *gemmBuf) {
+// packSrc is the B a packed GEMM packs: float32 (f) or, transposed, 16-bit
+// (h, in the format kind) or 8-bit with its block scales (q, s), widened
+// (and scaled) as it is packed.
+type packSrc struct {
+	f    []float32
+	h    []uint16
+	kind Half
+	q    []int8
+	s    []float32
+}
+
+// gemmPackedOf is gemmPacked with B of any kind.
+func (g *gemmArch) gemmPackedOf(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b packSrc, ldb int, beta float32, bias, c []float32, ldc int, buf *gemmBuf) {
 	mr, nr := g.mr, g.nr
 	pa, pb := buf.a, buf.b
 	tmp := &buf.tmp
@@ -185,10 +195,13 @@ func (g *gemmArch) gemmPackedOf(transA, transB bool, m, n, k int, alpha float32,
 			bet, accum := blockBeta(beta, pc)
 			for jc := 0; jc < n; jc += blockN {
 				ncb := min(blockN, n-jc)
-				if bh != nil {
-					packHalf(pb, h, bh, ldb, pc, kcb, jc, ncb, nr)
-				} else {
-					packB(pb, transB, b, ldb, pc, kcb, jc, ncb, nr)
+				switch {
+				case b.q != nil:
+					packQ8(pb, b.q, b.s, ldb, pc, kcb, jc, ncb, nr)
+				case b.h != nil:
+					packHalf(pb, b.kind, b.h, ldb, pc, kcb, jc, ncb, nr)
+				default:
+					packB(pb, transB, b.f, ldb, pc, kcb, jc, ncb, nr)
 				}
 				for ir := 0; ir < mcb; ir += mr {
 					r := min(mr, mcb-ir)
@@ -380,6 +393,41 @@ func packHalf(dst []float32, h Half, b []uint16, ldb, p0, kcb, j0, ncb, nr int) 
 	}
 }
 
+// packQ8 is packB for a transposed B in 8 bits with block scales:
+// B(p, j) = s[(j·ldb + p)/32]·b[j·ldb + p]. p0 and kcb are multiples of 32.
+func packQ8(dst []float32, b []int8, s []float32, ldb, p0, kcb, j0, ncb, nr int) {
+	for jj := 0; jj < ncb; jj += nr {
+		w := min(nr, ncb-jj)
+		d := dst[jj*kcb : jj*kcb+nr*kcb]
+		at := (j0+jj)*ldb + p0
+		packTransposedQ8(d, nr, b[at:], s[at/q8Block:], ldb, w, kcb)
+		if w < nr {
+			for p := 0; p < kcb; p++ {
+				clear(d[p*nr+w : p*nr+nr])
+			}
+		}
+	}
+}
+
+// packTransposedQ8 is packTransposed from 8-bit values with block scales
+// (row i's at s[i·ld/32:], cols a multiple of 32), dequantized.
+func packTransposedQ8(d []float32, ds int, src []int8, s []float32, ld, rows, cols int) {
+	i := 0
+	if cols > 0 {
+		for ; i+8 <= rows; i += 8 {
+			_ = src[(i+7)*ld+cols-1]
+			_ = s[((i+7)*ld+cols)/q8Block-1]
+			_ = d[(cols-1)*ds+i+7]
+			transpose8q8(&src[i*ld], ld, &s[i*ld/q8Block], &d[i], ds, cols/8)
+		}
+	}
+	for ; i < rows; i++ {
+		for p, v := range src[i*ld : i*ld+cols] {
+			d[p*ds+i] = s[(i*ld+p)/q8Block] * float32(v)
+		}
+	}
+}
+
 // packTransposedHalf is packTransposed from values in the 16-bit format h,
 // widened.
 func packTransposedHalf(d []float32, ds int, h Half, src []uint16, ld, rows, cols int) {
@@ -561,7 +609,7 @@ func (g *gemmArch) gemmHalf(h Half, m, n, k int, alpha float32, a []float32, lda
 		_ = a[(m-1)*lda+k-1]
 		_ = b[(n-1)*ldb+k-1]
 		buf := getBuf()
-		g.gemmPackedOf(false, true, m, n, k, alpha, a, lda, nil, b, h, ldb, beta, nil, c, ldc, buf)
+		g.gemmPackedOf(false, true, m, n, k, alpha, a, lda, packSrc{h: b, kind: h}, ldb, beta, nil, c, ldc, buf)
 		putBuf(buf)
 		return
 	}
@@ -639,19 +687,26 @@ func (g *gemmArch) gemmDotsHalf(h Half, m, n, k int, alpha float32, a []float32,
 // gemmQ8 is GemmQ8: up to dotsRows rows of A as dot products with B's
 // rows, widened and scaled in the kernel, eight rows at a time over blocks
 // of B as gemmHalf does, and so with the numbers gemm gives on the
-// dequantized B; more rows through gemm on dequantized blocks of B.
+// dequantized B; more rows as gemm runs A·Bᵀ, B dequantized as it is
+// packed.
 func (g *gemmArch) gemmQ8(m, n, k int, alpha float32, a []float32, lda int, b []int8, s []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m <= 0 || n <= 0 {
 		return
 	}
 	_ = c[(m-1)*ldc+n-1]
-	if k <= 0 || alpha == 0 || g.dotsQ8[1] == nil || m > dotsRows {
+	if k <= 0 || alpha == 0 || g.dotsQ8[1] == nil || g.direct[1] == nil {
 		gemmQ8Dequantized(g.gemm, m, n, k, alpha, a, lda, b, s, ldb, beta, c, ldc)
 		return
 	}
 	_ = a[(m-1)*lda+k-1]
 	_ = b[(n-1)*ldb+k-1]
 	_ = s[((n-1)*ldb+k)/q8Block-1]
+	if m > dotsRows { // as gemm runs A·Bᵀ, B dequantized as it is packed
+		buf := getBuf()
+		g.gemmPackedOf(false, true, m, n, k, alpha, a, lda, packSrc{q: b, s: s}, ldb, beta, nil, c, ldc, buf)
+		putBuf(buf)
+		return
+	}
 	buf := getBuf()
 	nb := n
 	if m > 8 {

@@ -238,6 +238,13 @@ func dots512q8R8(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *
 //go:noescape
 func transpose8bf16(src *uint16, ld int, dst *float32, dstStride int, n8 int)
 
+// transpose8q8 is transpose8 from 8-bit values with a float32 scale for
+// each block of 32 of a row (row r's at s[r·ld/32:]), dequantized; n8 is a
+// multiple of 4.
+//
+//go:noescape
+func transpose8q8(src *int8, ld int, s *float32, dst *float32, dstStride int, n8 int)
+
 // transpose8f16 is transpose8 from IEEE half-precision values, widened.
 //
 //go:noescape
