@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -415,5 +416,20 @@ func TestQuantizeFlag(t *testing.T) {
 	}
 	if _, err := newServerQuantized(gpt2, "q8", 8, 0); err == nil || !strings.Contains(err.Error(), "Llama-family") {
 		t.Errorf("attn serve --quantize on GPT-2: %v", err)
+	}
+	s, err := newServerQuantized(dir, "q8", 8, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.handler())
+	defer func() { ts.Close(); s.close() }()
+	resp, err := http.Get(ts.URL + "/v1/model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var info map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil || info["weights"] != "q8" {
+		t.Errorf("GET /v1/model of attn serve --quantize q8: %v (%v); want weights q8", info, err)
 	}
 }

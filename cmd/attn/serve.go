@@ -262,7 +262,11 @@ func (s *server) handler() http.Handler {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /v1/model", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"model_type": s.typ, "dir": s.dir, "endpoint": s.endpoint(), "chat": s.chat != nil})
+		info := map[string]any{"model_type": s.typ, "dir": s.dir, "endpoint": s.endpoint(), "chat": s.chat != nil}
+		if f, ok := s.lm.(interface{ Format() string }); ok { // a Llama's: f32, bf16, f16 or q8
+			info["weights"] = f.Format()
+		}
+		writeJSON(w, http.StatusOK, info)
 	})
 	// OpenAI's model list and model, which its clients ask for first (the
 	// one model served, by its folder's name).
