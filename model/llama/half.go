@@ -39,11 +39,12 @@ func (l low) empty() bool { return l.h == nil && l.q == nil }
 // numbers (bfloat16 widens to float32 exactly; the products are those of the
 // float32 weights). It reports whether it did, or whether the model was
 // kept in 16 bits already (LoadHalf's, in F16 too); a model with any other
-// value is left as it is. Norms and biases stay float32. A model kept so
+// value is left as it is, as is one QuantizeQ8 quantized (false: its
+// matrices are in 8 bits). Norms and biases stay float32. A model kept so
 // generates (StepLast, Step, StepBatch) but does not train: Widen it first.
 func (m *Model) KeepBF16() bool {
 	if m.half != nil {
-		return true
+		return !m.half.q8
 	}
 	mats := []*autograd.Var{m.Embed.Weight}
 	if m.LMHead != nil {

@@ -424,8 +424,8 @@ func TestQuantizeQ8(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			q, ref := load(t, name), load(t, name)
 			q.QuantizeQ8()
-			if q.Format() != "q8" {
-				t.Fatalf("format %q", q.Format())
+			if q.Format() != "q8" || q.KeepBF16() {
+				t.Fatalf("format %q, KeepBF16 %v; want q8, false (not in 16 bits)", q.Format(), q.KeepBF16())
 			}
 			deq := func(v *autograd.Var) {
 				cols := v.Value.Shape[len(v.Value.Shape)-1]
@@ -470,8 +470,8 @@ func TestQuantizeQ8(t *testing.T) {
 				t.Errorf("a batch: the logits differ (%v)", err)
 			}
 			tp := autograd.NewTape(tensor.NewRNG(1))
-			if _, err := q.Forward(tp, prompt, 1, len(prompt)); err == nil {
-				t.Error("training an 8-bit model: no error")
+			if _, err := q.Forward(tp, prompt, 1, len(prompt)); err == nil || !strings.Contains(err.Error(), "8 bits") {
+				t.Errorf("training an 8-bit model: %v; want an error naming its 8 bits", err)
 			}
 			q.Widen()
 			for i, p := range q.Params() {

@@ -73,7 +73,7 @@ type Model struct {
 	LMHead *autograd.Var `attn:"lm_head.weight"`
 
 	invFreq []float32    // the rotary frequencies
-	half    *halfWeights // the matrices in 16 bits (KeepBF16, LoadHalf), or nil
+	half    *halfWeights // the matrices in 16 bits (KeepBF16, LoadHalf) or 8 (QuantizeQ8), or nil
 }
 
 // New returns a model of config c with random weights (N(0, 0.02²), norms

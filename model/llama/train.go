@@ -22,6 +22,8 @@ func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, 
 		return nil, fmt.Errorf("llama: %d token ids are not B=%d × T=%d", len(ids), b, t)
 	case t > m.Window():
 		return nil, fmt.Errorf("llama: %d positions exceed the model's window of %d", t, m.Window())
+	case m.half != nil && m.half.q8:
+		return nil, fmt.Errorf("llama: the model's weights are quantized to 8 bits (QuantizeQ8), which do not train: Widen it first (to the dequantized weights)")
 	case m.half != nil:
 		return nil, fmt.Errorf("llama: the model keeps its weights in 16 bits (KeepBF16, LoadHalf), which do not train: Widen it first")
 	}
