@@ -45,7 +45,7 @@ type chatRequest struct {
 	// taken and ignored, as OpenAI's clients and frameworks send it.
 	Metadata          map[string]string `json:"metadata"`
 	ServiceTier       *string           `json:"service_tier"`
-	ParallelToolCalls *bool             `json:"parallel_tool_calls"` // about tools, which are refused
+	ParallelToolCalls *bool             `json:"parallel_tool_calls"` // false: a reply's first call only (oneCall)
 	PromptCacheKey    *string           `json:"prompt_cache_key"`
 	SafetyIdentifier  *string           `json:"safety_identifier"`
 }
@@ -145,6 +145,9 @@ func (s *server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	head := chatResponse{ID: fmt.Sprintf("chatcmpl-%016x", rand.Uint64()), Object: "chat.completion", Created: time.Now().Unix(), Model: cmp.Or(req.Model, filepath.Base(s.dir))}
 	includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
+	// parallel_tool_calls false promises at most one call a reply; nothing
+	// stops the model writing more, so the first is kept, as vLLM does.
+	oneCall := req.ParallelToolCalls != nil && !*req.ParallelToolCalls
 
 	var event func(v any)
 	var chunk func(i int, text string, finish *string)
@@ -171,7 +174,7 @@ func (s *server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			send(chatChoice{Index: i, Delta: d, FinishReason: finish})
 		}
 		if tools {
-			chunk = toolStreams(len(gens), chunk, func(i int, calls []toolCallOut, finish *string) {
+			chunk = toolStreams(len(gens), oneCall, chunk, func(i int, calls []toolCallOut, finish *string) {
 				send(chatChoice{Index: i, Delta: &chatDelta{ToolCalls: calls}})
 				send(chatChoice{Index: i, Delta: &chatDelta{}, FinishReason: finish})
 			})
@@ -194,7 +197,7 @@ func (s *server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			return resp
 		}
 		for i, g := range results {
-			msg, finish := replyMessage(g.Text, finishReason(g), tools)
+			msg, finish := replyMessage(g.Text, finishReason(g), tools, oneCall)
 			resp.Choices = append(resp.Choices, chatChoice{Index: i, Message: msg, FinishReason: finish})
 		}
 		return resp
@@ -437,11 +440,12 @@ func contentText(raw json.RawMessage) (string, error) {
 
 // replyMessage returns a whole reply as OpenAI's message and its
 // finish_reason: with tools, the calls read from it, if any (finish_reason
-// "tool_calls"; content null unless text came before them).
-func replyMessage(text string, finish *string, tools bool) (*chatMessageOut, *string) {
+// "tool_calls"; content null unless text came before them), only the
+// first with oneCall.
+func replyMessage(text string, finish *string, tools, oneCall bool) (*chatMessageOut, *string) {
 	msg := &chatMessageOut{Role: "assistant", Content: &text}
 	if content, calls, ok := tokenizer.ParseToolCalls(text); tools && ok {
-		msg.Content, msg.ToolCalls, finish = nil, toolCallsOut(calls, false), ptr("tool_calls")
+		msg.Content, msg.ToolCalls, finish = nil, toolCallsOut(firstCalls(calls, oneCall), false), ptr("tool_calls")
 		if content != "" {
 			msg.Content = &content
 		}
@@ -491,14 +495,23 @@ func toolCallsOut(calls []tokenizer.ToolCall, indexed bool) []toolCallOut {
 	return out
 }
 
+// firstCalls returns calls, or with oneCall only the first.
+func firstCalls(calls []tokenizer.ToolCall, oneCall bool) []tokenizer.ToolCall {
+	if oneCall {
+		return calls[:min(1, len(calls))]
+	}
+	return calls
+}
+
 func ptr[T any](v T) *T { return &v }
 
 // toolStreams wraps a stream's chunk function for replies that may call
 // tools: each choice's text streams until a <tool_call> block may begin
 // (the text that could be its start held back), then the rest is kept; at
 // the end, calls read from it are sent by calls with finish_reason
-// "tool_calls", or else the kept text goes out as text.
-func toolStreams(n int, chunk func(i int, text string, finish *string), calls func(i int, out []toolCallOut, finish *string)) func(i int, text string, finish *string) {
+// "tool_calls" (only the first with oneCall), or else the kept text goes
+// out as text.
+func toolStreams(n int, oneCall bool, chunk func(i int, text string, finish *string), calls func(i int, out []toolCallOut, finish *string)) func(i int, text string, finish *string) {
 	const open = "<tool_call>"
 	type state struct {
 		held    string
@@ -534,7 +547,7 @@ func toolStreams(n int, chunk func(i int, text string, finish *string), calls fu
 		}
 		if st.calling {
 			if _, parsed, ok := tokenizer.ParseToolCalls(st.held); ok {
-				calls(i, toolCallsOut(parsed, true), ptr("tool_calls"))
+				calls(i, toolCallsOut(firstCalls(parsed, oneCall), true), ptr("tool_calls"))
 				return
 			}
 		}

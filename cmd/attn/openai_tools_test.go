@@ -66,11 +66,12 @@ func TestServeChatTools(t *testing.T) {
 // TestReplyMessage: a whole reply's Hermes blocks become OpenAI tool calls
 // (ids of their own, arguments as compact JSON text, finish_reason
 // "tool_calls", content null unless text came first); without tools, or
-// without blocks, the reply is text.
+// without blocks, the reply is text; with parallel_tool_calls false
+// (oneCall) only the first call is kept.
 func TestReplyMessage(t *testing.T) {
 	stop := ptr("stop")
 	reply := "Checking.\n<tool_call>\n{\"name\": \"weather\", \"arguments\": {\"city\": \"Bern\", \"days\": [1, 2]}}\n</tool_call>\n<tool_call>\n{\"name\": \"time\", \"arguments\": {}}\n</tool_call>"
-	msg, finish := replyMessage(reply, stop, true)
+	msg, finish := replyMessage(reply, stop, true, false)
 	if msg.Content == nil || *msg.Content != "Checking." || *finish != "tool_calls" || len(msg.ToolCalls) != 2 {
 		t.Fatalf("%+v, %v", msg, *finish)
 	}
@@ -78,14 +79,17 @@ func TestReplyMessage(t *testing.T) {
 	if !strings.HasPrefix(c.ID, "call_") || c.Type != "function" || c.Function.Name != "weather" || c.Function.Arguments != `{"city":"Bern","days":[1,2]}` || c.Index != nil || c.ID == msg.ToolCalls[1].ID {
 		t.Errorf("the first call: %+v", c)
 	}
-	if msg, _ := replyMessage(reply[len("Checking.\n"):], stop, true); msg.Content != nil {
+	if msg, _ := replyMessage(reply[len("Checking.\n"):], stop, true, false); msg.Content != nil {
 		t.Errorf("calls alone: content %q; want null", *msg.Content)
+	}
+	if msg, finish := replyMessage(reply, stop, true, true); len(msg.ToolCalls) != 1 || msg.ToolCalls[0].Function.Name != "weather" || *finish != "tool_calls" {
+		t.Errorf("parallel_tool_calls false: %+v, %v; want the first call alone", msg, *finish)
 	}
 	for _, tc := range []struct {
 		text  string
 		tools bool
 	}{{reply, false}, {"no calls", true}, {"<tool_call>\n{\"name\": \"f\", \"arguments\": \"x\"}\n</tool_call>", true}} {
-		msg, finish := replyMessage(tc.text, stop, tc.tools)
+		msg, finish := replyMessage(tc.text, stop, tc.tools, false)
 		if msg.Content == nil || *msg.Content != tc.text || len(msg.ToolCalls) != 0 || finish != stop {
 			t.Errorf("%q (tools %v): %+v; want the text", tc.text, tc.tools, msg)
 		}
@@ -96,22 +100,25 @@ func TestReplyMessage(t *testing.T) {
 // <tool_call> may begin; the calls go out at the end with finish_reason
 // "tool_calls" (indexed, as a stream's deltas are); text that only looked
 // like the start of a block, or a block that is not a call, goes out as
-// text with the reply's own finish_reason.
+// text with the reply's own finish_reason; with parallel_tool_calls false
+// (oneCall) only the first call goes out.
 func TestToolStreams(t *testing.T) {
 	stop := ptr("stop")
 	for _, tc := range []struct {
-		pieces []string
-		text   string // what went out as text
-		calls  string // the calls' names and arguments
-		finish string
+		pieces  []string
+		oneCall bool
+		text    string // what went out as text
+		calls   string // the calls' names and arguments
+		finish  string
 	}{
-		{[]string{"Hi <to", "ol_call>\n{\"name\": \"f\",", " \"arguments\": {\"a\": 1}}\n</tool_call>"}, "Hi ", `f {"a":1}`, "tool_calls"},
-		{[]string{"a <tool", "box> b"}, "a <toolbox> b", "", "stop"},
-		{[]string{"<tool_call>oops</tool_call>"}, "<tool_call>oops</tool_call>", "", "stop"},
-		{[]string{"ends with <tool_"}, "ends with <tool_", "", "stop"},
+		{[]string{"Hi <to", "ol_call>\n{\"name\": \"f\",", " \"arguments\": {\"a\": 1}}\n</tool_call>"}, false, "Hi ", `f {"a":1}`, "tool_calls"},
+		{[]string{"a <tool", "box> b"}, false, "a <toolbox> b", "", "stop"},
+		{[]string{"<tool_call>oops</tool_call>"}, false, "<tool_call>oops</tool_call>", "", "stop"},
+		{[]string{"ends with <tool_"}, false, "ends with <tool_", "", "stop"},
+		{[]string{"<tool_call>{\"name\": \"f\"}</tool_call><tool_call>{\"name\": \"g\"}</tool_call>"}, true, "", "f {}", "tool_calls"},
 	} {
 		var text, calls, finish string
-		chunk := toolStreams(2, func(i int, s string, f *string) {
+		chunk := toolStreams(2, tc.oneCall, func(i int, s string, f *string) {
 			text += s
 			if f != nil {
 				finish = *f
