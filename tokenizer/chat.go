@@ -324,8 +324,6 @@ func cutEndraw(s string) (string, jinjaPiece, int, bool) {
 	}
 }
 
-// pySpace is Python's str.isspace, which Jinja2's stripping follows: Go's
-// unicode.IsSpace and the separators U+001C to U+001F.
 // readJSONObject reads a JSON object file; a missing file is an empty
 // object.
 func readJSONObject(path string) (map[string]json.RawMessage, error) {
@@ -343,6 +341,8 @@ func readJSONObject(path string) (map[string]json.RawMessage, error) {
 	return obj, nil
 }
 
+// pySpace is Python's str.isspace, which Jinja2's stripping follows: Go's
+// unicode.IsSpace and the separators U+001C to U+001F.
 func pySpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f }
 
 // specialTokens returns the special tokens a tokenizer_config.json names,
