@@ -393,7 +393,8 @@ func TestGemmQ8(t *testing.T) {
 
 // TestQuantizeQ8: each value moves by at most half its block's scale (the
 // block's largest magnitude over 127), the largest lands on ±127, zeros
-// stay zeros; rows that are not whole blocks panic.
+// stay zeros, a block of subnormal values too (whose scale's reciprocal
+// overflows); rows that are not whole blocks panic.
 func TestQuantizeQ8(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
 	w := randSlice(rng, 4*64)
@@ -401,6 +402,9 @@ func TestQuantizeQ8(t *testing.T) {
 		w[i] = 0
 	}
 	w[70] = -9
+	for i := range w[224:] {
+		w[224+i] *= 1e-39
+	}
 	q, s := QuantizeQ8(w, 64)
 	deq := make([]float32, len(w))
 	DequantizeQ8(deq, q, s)

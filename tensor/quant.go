@@ -32,8 +32,15 @@ func QuantizeQ8(w []float32, k int) (q []int8, s []float32) {
 		}
 		s[b] = amax / 127
 		inv := 1 / s[b]
+		// A scale so small (subnormal) that its reciprocal overflows would
+		// make every value ±127: those blocks divide instead.
+		divide := math.IsInf(float64(inv), 0)
 		for i, v := range blk {
-			q[b*Q8Block+i] = int8(max(-127, min(127, math.Round(float64(v*inv)))))
+			x := float64(v * inv)
+			if divide {
+				x = float64(v) / float64(s[b])
+			}
+			q[b*Q8Block+i] = int8(max(-127, min(127, math.Round(x))))
 		}
 	}
 	return q, s
