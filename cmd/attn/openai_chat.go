@@ -27,12 +27,12 @@ import (
 
 type chatRequest struct {
 	openAIOptions
-	Messages            []chatMessage  `json:"messages"`
-	MaxCompletionTokens *int           `json:"max_completion_tokens"` // max_tokens' newer name
-	StreamOptions       *streamOptions `json:"stream_options"`
+	Messages            []chatMessage   `json:"messages"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens"` // max_tokens' newer name
+	StreamOptions       *streamOptions  `json:"stream_options"`
+	Tools               json.RawMessage `json:"tools"`       // for a template that writes Hermes calls (tools)
+	ToolChoice          json.RawMessage `json:"tool_choice"` // "auto" or "none"
 	// Refused unless absent or neutral.
-	Tools          json.RawMessage `json:"tools"`
-	ToolChoice     json.RawMessage `json:"tool_choice"`
 	Functions      json.RawMessage `json:"functions"`
 	FunctionCall   json.RawMessage `json:"function_call"`
 	ResponseFormat json.RawMessage `json:"response_format"`
@@ -59,13 +59,13 @@ type streamOptions struct {
 // would render the same text). An assistant's turn sent back as the client
 // received it carries refusal null, which is taken too.
 type chatMessage struct {
-	Role    string          `json:"role"`
-	Content json.RawMessage `json:"content"` // a string, or a list of text parts
-	Name    string          `json:"name"`
+	Role       string          `json:"role"`
+	Content    json.RawMessage `json:"content"` // a string, or a list of text parts
+	Name       string          `json:"name"`
+	ToolCalls  json.RawMessage `json:"tool_calls"`   // an assistant's
+	ToolCallID *string         `json:"tool_call_id"` // a tool's message's
 	// Refused unless absent or neutral.
 	Refusal      *string         `json:"refusal"`
-	ToolCalls    json.RawMessage `json:"tool_calls"`
-	ToolCallID   *string         `json:"tool_call_id"`
 	FunctionCall json.RawMessage `json:"function_call"`
 	Audio        json.RawMessage `json:"audio"`
 }
@@ -109,7 +109,7 @@ type chatChoice struct {
 	Message      *chatMessageOut `json:"message,omitempty"` // a whole answer's
 	Delta        *chatDelta      `json:"delta,omitempty"`   // a stream's chunk's
 	Logprobs     any             `json:"logprobs"`          // always null
-	FinishReason *string         `json:"finish_reason"`     // "stop", "length"; null while streaming
+	FinishReason *string         `json:"finish_reason"`     // "stop", "length", "tool_calls"; null while streaming
 }
 
 type chatResponse struct {
