@@ -470,7 +470,7 @@ func toolCallsIn(raw json.RawMessage) ([]tokenizer.ToolCall, error) {
 		switch {
 		case c.Type != "function" || c.Function.Name == "":
 			return nil, fmt.Errorf(`"tool_calls" %d: want a function call with a name`, j)
-		case json.Unmarshal([]byte(c.Function.Arguments), &args) != nil:
+		case json.Unmarshal([]byte(c.Function.Arguments), &args) != nil || args == nil: // nil: "null"
 			return nil, fmt.Errorf(`"tool_calls" %d: "arguments" must be a JSON object, as a string`, j)
 		}
 		calls[j] = tokenizer.ToolCall{ID: c.ID, Name: c.Function.Name, Arguments: json.RawMessage(c.Function.Arguments)}

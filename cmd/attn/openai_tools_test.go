@@ -141,3 +141,19 @@ func TestToolStreams(t *testing.T) {
 		}
 	}
 }
+
+// TestToolCallsIn: an assistant's calls sent back need arguments that are
+// a JSON object as a string; "null" (which decodes to no map without an
+// error) is refused by name as the other non-objects are.
+func TestToolCallsIn(t *testing.T) {
+	for _, args := range []string{`null`, `[1]`, `3`, ``} {
+		raw, _ := json.Marshal([]map[string]any{{"id": "c", "type": "function", "function": map[string]any{"name": "f", "arguments": args}}})
+		if _, err := toolCallsIn(raw); err == nil || !strings.Contains(err.Error(), `"arguments" must be a JSON object`) {
+			t.Errorf("arguments %q: %v; want an error naming them", args, err)
+		}
+	}
+	calls, err := toolCallsIn(json.RawMessage(`[{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{\"b\": 1, \"a\": 2}"}}]`))
+	if err != nil || len(calls) != 1 || string(calls[0].Arguments) != `{"b": 1, "a": 2}` {
+		t.Errorf("%+v, %v; want the call, its arguments as sent", calls, err)
+	}
+}
