@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/attn-go/attn/generate"
 	"github.com/attn-go/attn/model/lm"
@@ -86,7 +88,7 @@ func runChat(args []string, stdout, stderr io.Writer) error {
 	var stops stringList
 	fs.Var(&stops, "stop", "end a reply when this text appears (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: attn chat --model DIR [flags] [FILE|-]\n\nChats with a model through its chat template: each line of FILE (or standard input) is a user's turn, answered before the next is read. On a terminal, /reset starts the conversation again. The oldest turns are dropped when the conversation outgrows the model's context.\n\nflags:")
+		fmt.Fprintln(fs.Output(), "usage: attn chat --model DIR [flags] [FILE|-]\n\nChats with a model through its chat template: each line of FILE (or standard input) is a user's turn, answered before the next is read. On a terminal, /reset starts the conversation again and Ctrl-C stops a reply (at the prompt, it ends the chat). The oldest turns are dropped when the conversation outgrows the model's context.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	quantize := quantizeFlag(fs)
@@ -156,6 +158,19 @@ func runChat(args []string, stdout, stderr io.Writer) error {
 	}
 	interactive := isTerminal(in)
 	c := &chat{m: m, tok: tok, tmpl: tmpl, session: generate.NewSession(m), sampler: sampler, maxNew: *maxNew, stops: stops}
+	if interactive { // Ctrl-C stops the reply being written; at the prompt, the chat
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, os.Interrupt)
+		defer signal.Stop(sigs)
+		go func() {
+			for range sigs {
+				if !c.interrupt() {
+					fmt.Fprintln(stdout)
+					os.Exit(130) // as the shell reports an interrupted program
+				}
+			}
+		}()
+	}
 	if *system != "" {
 		c.history = []tokenizer.Message{{Role: "system", Content: *system}}
 	}
@@ -209,10 +224,24 @@ type chat struct {
 	maxNew  int
 	stops   []string
 	history []tokenizer.Message // the system message, if any, then the turns
+	// replying is set while a reply is written, stop when it is to end
+	// early (interrupt).
+	replying, stop atomic.Bool
+}
+
+// interrupt ends the reply being written, keeping what it has so far, and
+// reports whether there was one.
+func (c *chat) interrupt() bool {
+	if !c.replying.Load() {
+		return false
+	}
+	c.stop.Store(true)
+	return true
 }
 
 // reply answers a user's turn, streaming the reply's text to emit, and
-// adds both to the history. When the conversation no longer fits the
+// adds both to the history (a reply interrupted, as much of it as was
+// written). When the conversation no longer fits the
 // context, its oldest turns (after the system message) are dropped until
 // it does; a turn that does not fit alone is an error.
 func (c *chat) reply(text string, emit func(string)) error {
@@ -242,10 +271,15 @@ func (c *chat) reply(text string, emit func(string)) error {
 		msgs = append(msgs[:keep:keep], msgs[keep+drop:]...)
 	}
 	var answer strings.Builder
+	c.stop.Store(false)
+	c.replying.Store(true)
+	defer c.replying.Store(false)
 	_, _, rest, err := sampleText(continuing(c.m, c.tok, ids), c.stops, c.m.EndsText, func(chunk string) {
 		answer.WriteString(chunk)
 		emit(chunk)
-	}, func(each func(int) bool) ([]int, error) { return c.session.Generate(ids, c.maxNew, c.sampler, each) })
+	}, func(each func(int) bool) ([]int, error) {
+		return c.session.Generate(ids, c.maxNew, c.sampler, func(id int) bool { return !c.stop.Load() && each(id) })
+	})
 	if err != nil {
 		return err
 	}

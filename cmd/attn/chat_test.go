@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -214,5 +215,50 @@ func TestGenerateNotesChatModel(t *testing.T) {
 	base, _ := llamaFolder(t, "llama-tiny")
 	if out, _ := attn(t, "generate", "--model", base, "--greedy", "--max-new-tokens", "4", "hi there"); strings.Contains(out, "chat model") {
 		t.Errorf("attn generate on a base model names chat:\n%s", out)
+	}
+}
+
+// TestChatInterrupt: a reply interrupted (Ctrl-C on a terminal) ends where
+// it is, as much of it as was written kept in the history, and the next
+// turn is answered as the greedy continuation of that conversation; an
+// interrupt with no reply being written reports it (the chat then ends).
+func TestChatInterrupt(t *testing.T) {
+	dir, _ := chatFolder(t)
+	m, tok, err := loadLlama(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := openChat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &chat{m: m, tok: tok, tmpl: tmpl, session: generate.NewSession(m), sampler: &generate.Sampler{}, maxNew: 40}
+	if c.interrupt() {
+		t.Error("an interrupt at the prompt reported a reply")
+	}
+	full := chatReply(t, dir, []tokenizer.Message{{Role: "user", Content: "hi there"}}, 40)
+	var got string
+	chunks := 0
+	if err := c.reply("hi there", func(s string) {
+		got += s
+		if chunks++; chunks == 3 {
+			c.interrupt()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got == "" || len(got) >= len(full) || !strings.HasPrefix(full, got) {
+		t.Fatalf("interrupted after 3 chunks: %q; want a start of %q", got, full)
+	}
+	if h := c.history[len(c.history)-1]; h.Role != "assistant" || h.Content != got {
+		t.Errorf("the history's reply %q; want the part written, %q", h.Content, got)
+	}
+	var next string
+	if err := c.reply("and you", func(s string) { next += s }); err != nil {
+		t.Fatal(err)
+	}
+	want := chatReply(t, dir, append(slices.Clone(c.history[:len(c.history)-2]), tokenizer.Message{Role: "user", Content: "and you"}), 40)
+	if next != want {
+		t.Errorf("the turn after an interrupted reply: %q; want %q", next, want)
 	}
 }
