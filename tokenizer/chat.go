@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -173,7 +176,7 @@ func jinjaSource(src string) string {
 	for i, p := range pieces {
 		if p.text == nil {
 			if !p.drop {
-				b.WriteString("{" + string(p.kind) + " " + p.body + " " + string(closing(p.kind)) + "}")
+				b.WriteString("{" + string(p.kind) + " " + tojsonIndent.ReplaceAllString(p.body, tojsonIndentCall) + " " + string(closing(p.kind)) + "}")
 			}
 			continue
 		}
@@ -324,6 +327,141 @@ func cutEndraw(s string) (string, jinjaPiece, int, bool) {
 	}
 }
 
+// tojsonIndent matches a filter "x | tojson(indent=N)" on a variable (with
+// attributes and subscripts), which jinjaSource turns into a call of
+// pyJSONIndent: the engine's indented tojson sorts an object's keys and
+// escapes <, > and &, where Python's json.dumps keeps the keys' order and
+// the characters (Llama 3.1's template writes its tools so).
+var tojsonIndent = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[[^\[\]]*\])*)\s*\|\s*tojson\(\s*indent\s*=\s*(\d+)\s*\)`)
+
+const tojsonIndentCall = "__attn_tojson_indent($1, $2)"
+
+// pyJSONIndent is json.dumps(v, indent=n, ensure_ascii=False), as
+// transformers' tojson filter writes it with an indent.
+var pyJSONIndent = jinja.NewCallable("tojson", func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
+	if len(args) != 2 || !args[1].IsInt() {
+		return jinja.None(), errors.New("tojson: want a value and an indent")
+	}
+	var b strings.Builder
+	if err := writePyJSON(&b, args[0], int(args[1].AsInt()), 0); err != nil {
+		return jinja.None(), err
+	}
+	return jinja.NewString(b.String()), nil
+})
+
+// writePyJSON writes v as Python's json.dumps does with an indent of
+// indent spaces (items on lines of their own, ": " between a key and its
+// value, non-ASCII characters as they are), level levels deep.
+func writePyJSON(b *strings.Builder, v jinja.Value, indent, level int) error {
+	pad := func(l int) { b.WriteString("\n" + strings.Repeat(" ", indent*l)) }
+	switch {
+	case v.IsNone() || v.IsUndefined():
+		b.WriteString("null")
+	case v.IsBool():
+		b.WriteString(strconv.FormatBool(v.AsBool()))
+	case v.IsInt():
+		b.WriteString(strconv.FormatInt(v.AsInt(), 10))
+	case v.IsFloat():
+		b.WriteString(pyFloat(v.AsFloat()))
+	case v.IsString():
+		writePyString(b, v.AsString())
+	case v.IsList():
+		items := v.AsList().Items
+		if len(items) == 0 {
+			b.WriteString("[]")
+			return nil
+		}
+		b.WriteString("[")
+		for i, item := range items {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			pad(level + 1)
+			if err := writePyJSON(b, item, indent, level+1); err != nil {
+				return err
+			}
+		}
+		pad(level)
+		b.WriteString("]")
+	case v.IsDict():
+		d := v.AsDict()
+		if len(d.Keys) == 0 {
+			b.WriteString("{}")
+			return nil
+		}
+		b.WriteString("{")
+		for i, k := range d.Keys {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			pad(level + 1)
+			writePyString(b, k)
+			b.WriteString(": ")
+			if err := writePyJSON(b, d.Data[k], indent, level+1); err != nil {
+				return err
+			}
+		}
+		pad(level)
+		b.WriteString("}")
+	default:
+		return fmt.Errorf("tojson: a value of kind %v is not JSON", v)
+	}
+	return nil
+}
+
+// pyFloat formats f as Python's float repr: the shortest digits that read
+// back as f, positional between 1e-4 and 1e16 (with ".0" when whole),
+// else an exponent.
+func pyFloat(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	if a := math.Abs(f); a != 0 && (a < 1e-4 || a >= 1e16) {
+		return strconv.FormatFloat(f, 'e', -1, 64) // 1e-05, 1.5e+16: Python's too
+	}
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if !strings.ContainsAny(s, ".") {
+		s += ".0"
+	}
+	return s
+}
+
+// writePyString writes s quoted as Python's json.dumps(ensure_ascii=False)
+// does: only the quote, the backslash and control characters escaped.
+func writePyString(b *strings.Builder, s string) {
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\f':
+			b.WriteString(`\f`)
+		default:
+			if r < 0x20 {
+				fmt.Fprintf(b, `\u%04x`, r)
+			} else {
+				b.WriteRune(r)
+			}
+		}
+	}
+	b.WriteByte('"')
+}
+
 // readJSONObject reads a JSON object file; a missing file is an empty
 // object.
 func readJSONObject(path string) (map[string]json.RawMessage, error) {
@@ -417,6 +555,11 @@ func (c *ChatTemplate) Render(messages []Message, addGenerationPrompt bool) (str
 // assistant's turn that only calls tools with content None. Objects keep
 // their keys' order, which tojson writes.
 func (c *ChatTemplate) RenderTools(messages []Message, tools []json.RawMessage, addGenerationPrompt bool) (string, error) {
+	return c.render(messages, tools, addGenerationPrompt, nil)
+}
+
+// render is RenderTools with further variables (for tests).
+func (c *ChatTemplate) render(messages []Message, tools []json.RawMessage, addGenerationPrompt bool, extra map[string]jinja.Value) (string, error) {
 	msgs := make([]jinja.Value, len(messages))
 	for i, m := range messages { // keys in the order a client writes them, which tojson keeps
 		d := jinja.NewDict()
@@ -466,9 +609,12 @@ func (c *ChatTemplate) RenderTools(messages []Message, tools []json.RawMessage, 
 		toolList = jinja.NewList(list)
 	}
 	data := map[string]jinja.Value{"messages": jinja.NewList(msgs), "add_generation_prompt": jinja.NewBool(addGenerationPrompt),
-		"tools": toolList, "documents": jinja.None()}
+		"tools": toolList, "documents": jinja.None(), "__attn_tojson_indent": pyJSONIndent}
 	for k, v := range c.special {
 		data[k] = jinja.FromGoValue(v)
+	}
+	for k, v := range extra {
+		data[k] = v
 	}
 	return renderSafely(c.tmpl, data)
 }

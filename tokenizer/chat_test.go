@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ardanlabs/jinja"
 )
 
 // TestChatTemplateGolden renders the templates of testdata/chat-templates.json
@@ -355,6 +357,49 @@ func TestParseToolCalls(t *testing.T) {
 		got, _ := json.Marshal(calls)
 		if tc.calls == "" || content != tc.content || string(got) != tc.calls {
 			t.Errorf("%q: text %q, calls %s; want %q, %s", tc.reply, content, got, tc.content, tc.calls)
+		}
+	}
+}
+
+// TestTojsonIndent: tojson with an indent writes as Python's json.dumps
+// does (the keys in their order, non-ASCII and <, >, & as they are, floats
+// as Python prints them, empty lists and objects), byte for byte Jinja2's
+// on a template that writes tools, message fields and assorted values so
+// (tools/golden/jinja_chat.py), where the engine's own filter sorts keys.
+func TestTojsonIndent(t *testing.T) {
+	var golden struct {
+		Indented struct {
+			Source string
+			Values json.RawMessage
+			Cases  []struct{ Conversation, Text string }
+		}
+		Hermes struct {
+			Tools         []json.RawMessage
+			Conversations map[string][]Message
+		}
+	}
+	b, err := os.ReadFile(filepath.Join("testdata", "chat-templates.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &golden); err != nil {
+		t.Fatal(err)
+	}
+	if len(golden.Indented.Cases) < 3 {
+		t.Fatalf("%d cases; the file is damaged", len(golden.Indented.Cases))
+	}
+	c, err := parseChat(golden.Indented.Source, nil, "indented")
+	if err != nil {
+		t.Fatal(err)
+	}
+	values, err := jsonValue(golden.Indented.Values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range golden.Indented.Cases {
+		got, err := c.render(golden.Hermes.Conversations[tc.Conversation], golden.Hermes.Tools, false, map[string]jinja.Value{"values": values})
+		if err != nil || got != tc.Text {
+			t.Errorf("%s: %v\ngot  %q\nwant %q", tc.Conversation, err, got, tc.Text)
 		}
 	}
 }

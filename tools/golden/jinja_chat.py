@@ -263,6 +263,22 @@ HERMES = """{%- if tools %}
 {%- endif %}
 """
 
+# A template that writes values with tojson(indent=...), as Llama 3.1's
+# writes its tools: rendered over TOOL_CONVERSATIONS with TOOLS.
+INDENTED = """{%- for tool in tools %}
+{{ tool | tojson(indent=4) }}
+{%- endfor %}
+{%- for m in messages %}
+{%- set x = m.role | tojson(indent=2) %}
+{{ x }}
+{{- messages[loop.index0]['content'] | tojson(indent=1) }}
+{%- endfor %}
+{{ values | tojson(indent=3) }}"""
+
+VALUES = {"floats": [1.0, 0.5, 1e-05, 0.0001, 123456.789, 1e16, 2.5e16, -0.0, 3.0e-7], "ints": [0, -7, 12345678901],
+          "empty": {}, "none": None, "t": True, "f": False, "text": 'a "quote" \\ back\nslash\ttab \x01 <b>&amp; ünï 世界 🙂',
+          "nested": {"z": [], "a": [{"k": "v"}, [1, [2]]]}}
+
 TOOLS = [
     {"type": "function", "function": {"name": "get_weather", "description": "The weather in a city, now.",
                                       "parameters": {"type": "object", "properties": {"city": {"type": "string", "description": "e.g. Zürich"},
@@ -373,6 +389,8 @@ def main():
                 except jinja2.exceptions.TemplateError as e:
                     case["error"] = str(e)
                 cases.append(case)
+    indented = env.from_string(INDENTED)
+    indented_cases = [{"conversation": conv, "text": indented.render(messages=msgs, tools=TOOLS, values=VALUES)} for conv, msgs in TOOL_CONVERSATIONS.items()]
     tools_cases = []
     hermes = env.from_string(HERMES)
     for conv, msgs in TOOL_CONVERSATIONS.items():
@@ -392,6 +410,7 @@ def main():
         "templates": {k: {"special": s, "source": t} for k, (s, t) in TEMPLATES.items()},
         "conversations": CONVERSATIONS,
         "cases": cases,
+        "indented": {"source": INDENTED, "values": VALUES, "cases": indented_cases},
         "hermes": {"source": HERMES, "tools": TOOLS, "conversations": {k: [go_message(m) for m in v] for k, v in TOOL_CONVERSATIONS.items()},
                    "cases": tools_cases},
     }
