@@ -677,12 +677,64 @@ func decodeValue(dec *json.Decoder) (jinja.Value, error) {
 // ToolCallFormat names how a template writes tool calls, when it writes
 // them in a form attn reads back from the model's text: "hermes", the
 // <tool_call>{"name": …, "arguments": …}</tool_call> blocks of Qwen2.5,
-// Qwen3 and Hermes models. It is "" for any other template.
+// Qwen3 and Hermes models; "json", a reply that is one JSON object
+// {"name": …, "parameters": …}, as Llama 3.1's and 3.2's templates ask
+// for. It is "" for any other template.
 func (c *ChatTemplate) ToolCallFormat() string {
-	if strings.Contains(c.source, "<tool_call>") {
+	switch {
+	case strings.Contains(c.source, "<tool_call>"):
 		return "hermes"
+	case strings.Contains(c.source, `"parameters": `) && strings.Contains(c.source, "tool_calls"):
+		return "json"
 	}
 	return ""
+}
+
+// ParseToolCallsAs reads a reply's tool calls in format (ToolCallFormat):
+// the text before them, and the calls; ok is false, and the reply should
+// be taken as text, when it holds none in that form.
+func ParseToolCallsAs(format, reply string) (content string, calls []ToolCall, ok bool) {
+	switch format {
+	case "hermes":
+		return ParseToolCalls(reply)
+	case "json":
+		return parseJSONToolCall(reply)
+	}
+	return reply, nil, false
+}
+
+// parseJSONToolCall reads a reply that is one JSON object with a name and
+// its parameters (or arguments), an optional <|python_tag|> before it.
+func parseJSONToolCall(reply string) (string, []ToolCall, bool) {
+	body := strings.TrimSpace(reply)
+	body = strings.TrimSpace(strings.TrimPrefix(body, "<|python_tag|>"))
+	if !strings.HasPrefix(body, "{") {
+		return reply, nil, false
+	}
+	var call struct {
+		Name       string          `json:"name"`
+		Parameters json.RawMessage `json:"parameters"`
+		Arguments  json.RawMessage `json:"arguments"`
+	}
+	dec := json.NewDecoder(strings.NewReader(body))
+	if dec.Decode(&call) != nil || call.Name == "" {
+		return reply, nil, false
+	}
+	if strings.TrimSpace(body[dec.InputOffset():]) != "" {
+		return reply, nil, false // text after the object
+	}
+	args := call.Parameters
+	if len(args) == 0 {
+		args = call.Arguments
+	}
+	if len(args) == 0 {
+		args = json.RawMessage("{}")
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(args, &obj) != nil || obj == nil {
+		return reply, nil, false
+	}
+	return "", []ToolCall{{Name: call.Name, Arguments: args}}, true
 }
 
 // ParseToolCalls reads the tool calls of a reply in the hermes format: the

@@ -282,13 +282,14 @@ func TestChatTemplateTools(t *testing.T) {
 	var golden struct {
 		Hermes struct {
 			Source        string
+			Llama31       string
 			Tools         []json.RawMessage
 			Conversations map[string][]Message
 			Cases         []struct {
-				Conversation        string
-				Tools               bool
-				AddGenerationPrompt bool `json:"add_generation_prompt"`
-				Text                string
+				Template, Conversation string
+				Tools                  bool
+				AddGenerationPrompt    bool `json:"add_generation_prompt"`
+				Text, Error            string
 			}
 		}
 	}
@@ -300,26 +301,35 @@ func TestChatTemplateTools(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := golden.Hermes
-	if len(h.Cases) < 12 {
+	if len(h.Cases) < 32 {
 		t.Fatalf("%d cases; the file is damaged", len(h.Cases))
 	}
-	c, err := parseChat(h.Source, nil, "hermes")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.ToolCallFormat() != "hermes" {
-		t.Errorf("tool-call format %q; want hermes", c.ToolCallFormat())
+	templates := map[string]*ChatTemplate{}
+	for name, src := range map[string]string{"hermes": h.Source, "llama31": h.Llama31} {
+		special := map[string]any{"bos_token": "<|begin_of_text|>"}
+		c, err := parseChat(src, special, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]string{"hermes": "hermes", "llama31": "json"}[name]; c.ToolCallFormat() != want {
+			t.Errorf("%s: tool-call format %q; want %q", name, c.ToolCallFormat(), want)
+		}
+		templates[name] = c
 	}
 	for _, tc := range h.Cases {
 		var tools []json.RawMessage
 		if tc.Tools {
 			tools = h.Tools
 		}
-		got, err := c.RenderTools(h.Conversations[tc.Conversation], tools, tc.AddGenerationPrompt)
-		if err != nil || got != tc.Text {
-			t.Errorf("%s (tools %v, generation prompt %v): %v\ngot  %q\nwant %q", tc.Conversation, tc.Tools, tc.AddGenerationPrompt, err, got, tc.Text)
+		got, err := templates[tc.Template].RenderTools(h.Conversations[tc.Conversation], tools, tc.AddGenerationPrompt)
+		switch {
+		case tc.Error != "" && (err == nil || !strings.Contains(err.Error(), tc.Error)):
+			t.Errorf("%s, %s (tools %v): %v; want the error %q", tc.Template, tc.Conversation, tc.Tools, err, tc.Error)
+		case tc.Error == "" && (err != nil || got != tc.Text):
+			t.Errorf("%s, %s (tools %v, generation prompt %v): %v\ngot  %q\nwant %q", tc.Template, tc.Conversation, tc.Tools, tc.AddGenerationPrompt, err, got, tc.Text)
 		}
 	}
+	c := templates["hermes"]
 	if _, err := c.RenderTools([]Message{{Role: "assistant", ToolCalls: []ToolCall{{Name: "f", Arguments: json.RawMessage(`{"a": 1`)}}}}, nil, false); err == nil {
 		t.Error("arguments that are not JSON: no error")
 	}
@@ -400,6 +410,31 @@ func TestTojsonIndent(t *testing.T) {
 		got, err := c.render(golden.Hermes.Conversations[tc.Conversation], golden.Hermes.Tools, false, map[string]jinja.Value{"values": values})
 		if err != nil || got != tc.Text {
 			t.Errorf("%s: %v\ngot  %q\nwant %q", tc.Conversation, err, got, tc.Text)
+		}
+	}
+}
+
+// TestParseJSONToolCall: a reply that is one JSON object with a name and
+// its parameters (or arguments), a <|python_tag|> before it allowed, is a
+// call; anything else is text.
+func TestParseJSONToolCall(t *testing.T) {
+	for _, tc := range []struct{ reply, calls string }{
+		{`{"name": "get_weather", "parameters": {"city": "Bern"}}`, `[{"name":"get_weather","arguments":{"city":"Bern"}}]`},
+		{" <|python_tag|>{\"name\": \"f\", \"arguments\": {\"a\": [1]}}\n", `[{"name":"f","arguments":{"a":[1]}}]`},
+		{`{"name": "f"}`, `[{"name":"f","arguments":{}}]`},
+		{`The weather is fine.`, ""},
+		{`{"name": "f", "parameters": {}} and more`, ""},
+		{`{"name": "f", "parameters": "x"}`, ""},
+		{`{"parameters": {}}`, ""},
+		{`{"name": "f", "parameters": {`, ""},
+	} {
+		content, calls, ok := ParseToolCallsAs("json", tc.reply)
+		got, _ := json.Marshal(calls)
+		switch {
+		case tc.calls == "" && (ok || content != tc.reply):
+			t.Errorf("%q: read as %s; want text", tc.reply, got)
+		case tc.calls != "" && (!ok || content != "" || string(got) != tc.calls):
+			t.Errorf("%q: %v, %q, %s; want %s", tc.reply, ok, content, got, tc.calls)
 		}
 	}
 }

@@ -279,6 +279,71 @@ VALUES = {"floats": [1.0, 0.5, 1e-05, 0.0001, 123456.789, 1e16, 2.5e16, -0.0, 3.
           "empty": {}, "none": None, "t": True, "f": False, "text": 'a "quote" \\ back\nslash\ttab \x01 <b>&amp; ünï 世界 🙂',
           "nested": {"z": [], "a": [{"k": "v"}, [1, [2]]]}}
 
+# A template in the shape of Llama 3.1's with tools: an ipython
+# environment line, the tools as indented JSON in the first user turn, an
+# assistant's call as a JSON object with "parameters", tool answers in
+# ipython turns (one call a turn: two are refused).
+LLAMA31 = """{{- bos_token }}
+{%- if messages[0]['role'] == 'system' %}
+    {%- set system_message = messages[0]['content']|trim %}
+    {%- set messages = messages[1:] %}
+{%- else %}
+    {%- set system_message = "" %}
+{%- endif %}
+{{- "<|start_header_id|>system<|end_header_id|>\\n\\n" }}
+{%- if tools is not none %}
+    {{- "Environment: ipython\\n" }}
+{%- endif %}
+{{- "Cutting Knowledge Date: December 2023\\n\\n" }}
+{{- system_message }}
+{{- "<|eot_id|>" }}
+{%- if tools is not none %}
+    {%- if messages | length != 0 %}
+        {%- set first_user_message = messages[0]['content']|trim %}
+        {%- set messages = messages[1:] %}
+    {%- else %}
+        {{- raise_exception("Cannot put tools in the first user message when there's no first user message!") }}
+    {%- endif %}
+    {{- '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}
+    {{- "Given the following functions, please respond with a JSON for a function call " }}
+    {{- "with its proper arguments that best answers the given prompt.\\n\\n" }}
+    {{- 'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}.' }}
+    {{- "Do not use variables.\\n\\n" }}
+    {%- for t in tools %}
+        {{- t | tojson(indent=4) }}
+        {{- "\\n\\n" }}
+    {%- endfor %}
+    {{- first_user_message + "<|eot_id|>"}}
+{%- endif %}
+{%- for message in messages %}
+    {%- if not (message.role == 'ipython' or message.role == 'tool' or 'tool_calls' in message) %}
+        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}
+    {%- elif 'tool_calls' in message %}
+        {%- if not message.tool_calls|length == 1 %}
+            {{- raise_exception("This model only supports single tool-calls at once!") }}
+        {%- endif %}
+        {%- set tool_call = message.tool_calls[0].function %}
+        {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' -}}
+        {{- '{"name": "' + tool_call.name + '", ' }}
+        {{- '"parameters": ' }}
+        {{- tool_call.arguments | tojson }}
+        {{- "}" }}
+        {{- "<|eot_id|>" }}
+    {%- elif message.role == "tool" or message.role == "ipython" %}
+        {{- "<|start_header_id|>ipython<|end_header_id|>\\n\\n" }}
+        {%- if message.content is mapping or message.content is iterable %}
+            {{- message.content | tojson }}
+        {%- else %}
+            {{- message.content }}
+        {%- endif %}
+        {{- "<|eot_id|>" }}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}
+{%- endif %}
+"""
+
 TOOLS = [
     {"type": "function", "function": {"name": "get_weather", "description": "The weather in a city, now.",
                                       "parameters": {"type": "object", "properties": {"city": {"type": "string", "description": "e.g. Zürich"},
@@ -303,6 +368,12 @@ TOOL_CONVERSATIONS = {
         {"role": "tool", "tool_call_id": "c2", "content": "42"},
         {"role": "assistant", "content": "21 °C and clear; 42."},
         {"role": "user", "content": "Thanks"},
+    ],
+    "one call": [
+        {"role": "system", "content": "Be useful."},
+        {"role": "user", "content": "Weather in Bern?"},
+        {"role": "assistant", "content": None, "tool_calls": [call("c9", "get_weather", {"city": "Bern"})]},
+        {"role": "tool", "tool_call_id": "c9", "content": '{"temp": 3}'},
     ],
     "text and a call": [
         {"role": "user", "content": "Add 1 and 2"},
@@ -392,12 +463,17 @@ def main():
     indented = env.from_string(INDENTED)
     indented_cases = [{"conversation": conv, "text": indented.render(messages=msgs, tools=TOOLS, values=VALUES)} for conv, msgs in TOOL_CONVERSATIONS.items()]
     tools_cases = []
-    hermes = env.from_string(HERMES)
-    for conv, msgs in TOOL_CONVERSATIONS.items():
-        for tools in (None, TOOLS):
-            for gen in (False, True):
-                tools_cases.append({"conversation": conv, "tools": tools is not None, "add_generation_prompt": gen,
-                                    "text": hermes.render(messages=msgs, tools=tools, add_generation_prompt=gen)})
+    for name, src in (("hermes", HERMES), ("llama31", LLAMA31)):
+        tmpl = env.from_string(src)
+        for conv, msgs in TOOL_CONVERSATIONS.items():
+            for tools in (None, TOOLS):
+                for gen in (False, True):
+                    case = {"template": name, "conversation": conv, "tools": tools is not None, "add_generation_prompt": gen}
+                    try:
+                        case["text"] = tmpl.render(messages=msgs, tools=tools, add_generation_prompt=gen, bos_token="<|begin_of_text|>")
+                    except jinja2.exceptions.TemplateError as e:
+                        case["error"] = str(e)
+                    tools_cases.append(case)
     whitespace = []
     for src in random_templates(600):
         try:
@@ -411,7 +487,7 @@ def main():
         "conversations": CONVERSATIONS,
         "cases": cases,
         "indented": {"source": INDENTED, "values": VALUES, "cases": indented_cases},
-        "hermes": {"source": HERMES, "tools": TOOLS, "conversations": {k: [go_message(m) for m in v] for k, v in TOOL_CONVERSATIONS.items()},
+        "hermes": {"source": HERMES, "llama31": LLAMA31, "tools": TOOLS, "conversations": {k: [go_message(m) for m in v] for k, v in TOOL_CONVERSATIONS.items()},
                    "cases": tools_cases},
     }
     OUT.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n")
