@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -24,8 +25,15 @@ const toolTemplate = `{# <tool_call> #}{%- if tools %}{{- '<|im_start|>system to
 // calls and the tools' answers renders, and a reply that calls no tool is
 // text, whole or streamed; a tool without a name is refused.
 func TestServeChatTools(t *testing.T) {
+	// Marked as writing Hermes blocks, and as writing Llama 3.1's JSON calls.
+	for _, tmpl := range []string{toolTemplate, strings.Replace(toolTemplate, "<tool_call>", `"parameters": tool_calls`, 1)} {
+		serveChatTools(t, tmpl)
+	}
+}
+
+func serveChatTools(t *testing.T, tmpl string) {
 	dir, _ := chatFolder(t)
-	cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": toolTemplate})
+	cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": tmpl})
 	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +66,16 @@ func TestServeChatTools(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(raw, "[DONE]") || strings.Contains(raw, "tool_calls") {
 		t.Errorf("streamed: status %d, %s", code, raw)
 	}
+	var streamed string
+	for _, line := range strings.Split(raw, "\n") {
+		var c chatResponse
+		if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &c) == nil && len(c.Choices) == 1 && c.Choices[0].Delta != nil && c.Choices[0].Delta.Content != nil {
+			streamed += *c.Choices[0].Delta.Content
+		}
+	}
+	if streamed != v.Choices[0].Message.text() {
+		t.Errorf("streamed text %q; want the whole reply's %q", streamed, v.Choices[0].Message.text())
+	}
 	if code, _, raw := chatPost(t, ts.URL, base+`, "tools": [{"type": "function", "function": {}}]}`); code != http.StatusBadRequest || !strings.Contains(raw, `\"tools\" 0: want`) {
 		t.Errorf("a tool without a name: status %d, %s", code, raw)
 	}
@@ -71,7 +89,7 @@ func TestServeChatTools(t *testing.T) {
 func TestReplyMessage(t *testing.T) {
 	stop := ptr("stop")
 	reply := "Checking.\n<tool_call>\n{\"name\": \"weather\", \"arguments\": {\"city\": \"Bern\", \"days\": [1, 2]}}\n</tool_call>\n<tool_call>\n{\"name\": \"time\", \"arguments\": {}}\n</tool_call>"
-	msg, finish := replyMessage(reply, stop, true, false)
+	msg, finish := replyMessage(reply, stop, "hermes", false)
 	if msg.Content == nil || *msg.Content != "Checking." || *finish != "tool_calls" || len(msg.ToolCalls) != 2 {
 		t.Fatalf("%+v, %v", msg, *finish)
 	}
@@ -79,25 +97,29 @@ func TestReplyMessage(t *testing.T) {
 	if !strings.HasPrefix(c.ID, "call_") || c.Type != "function" || c.Function.Name != "weather" || c.Function.Arguments != `{"city":"Bern","days":[1,2]}` || c.Index != nil || c.ID == msg.ToolCalls[1].ID {
 		t.Errorf("the first call: %+v", c)
 	}
-	if msg, _ := replyMessage(reply[len("Checking.\n"):], stop, true, false); msg.Content != nil {
+	if msg, _ := replyMessage(reply[len("Checking.\n"):], stop, "hermes", false); msg.Content != nil {
 		t.Errorf("calls alone: content %q; want null", *msg.Content)
 	}
-	if msg, finish := replyMessage(reply, stop, true, true); len(msg.ToolCalls) != 1 || msg.ToolCalls[0].Function.Name != "weather" || *finish != "tool_calls" {
+	if msg, finish := replyMessage(reply, stop, "hermes", true); len(msg.ToolCalls) != 1 || msg.ToolCalls[0].Function.Name != "weather" || *finish != "tool_calls" {
 		t.Errorf("parallel_tool_calls false: %+v, %v; want the first call alone", msg, *finish)
 	}
 	for _, tc := range []struct {
-		text  string
-		tools bool
-	}{{reply, false}, {"no calls", true}, {"<tool_call>\n{\"name\": \"f\", \"arguments\": \"x\"}\n</tool_call>", true}} {
-		msg, finish := replyMessage(tc.text, stop, tc.tools, false)
+		text, format string
+	}{{reply, ""}, {"no calls", "hermes"}, {"<tool_call>\n{\"name\": \"f\", \"arguments\": \"x\"}\n</tool_call>", "hermes"}, {reply, "json"}, {`{"name": "f"} then text`, "json"}} {
+		msg, finish := replyMessage(tc.text, stop, tc.format, false)
 		if msg.Content == nil || *msg.Content != tc.text || len(msg.ToolCalls) != 0 || finish != stop {
-			t.Errorf("%q (tools %v): %+v; want the text", tc.text, tc.tools, msg)
+			t.Errorf("%q (format %q): %+v; want the text", tc.text, tc.format, msg)
 		}
+	}
+	msg, finish = replyMessage(` {"name": "weather", "parameters": {"city": "Bern"}}`, stop, "json", false)
+	if msg.Content != nil || *finish != "tool_calls" || len(msg.ToolCalls) != 1 || msg.ToolCalls[0].Function.Arguments != `{"city":"Bern"}` {
+		t.Errorf("a Llama 3.1-style call: %+v, %v", msg, *finish)
 	}
 }
 
 // TestToolStreams: a streamed reply's text goes out as it comes until a
-// <tool_call> may begin; the calls go out at the end with finish_reason
+// <tool_call> may begin (or, in the json format, as soon as its first
+// characters show it is no call); the calls go out at the end with finish_reason
 // "tool_calls" (indexed, as a stream's deltas are); text that only looked
 // like the start of a block, or a block that is not a call, goes out as
 // text with the reply's own finish_reason; with parallel_tool_calls false
@@ -110,15 +132,20 @@ func TestToolStreams(t *testing.T) {
 		text    string // what went out as text
 		calls   string // the calls' names and arguments
 		finish  string
+		format  string // "" for hermes
 	}{
-		{[]string{"Hi <to", "ol_call>\n{\"name\": \"f\",", " \"arguments\": {\"a\": 1}}\n</tool_call>"}, false, "Hi ", `f {"a":1}`, "tool_calls"},
-		{[]string{"a <tool", "box> b"}, false, "a <toolbox> b", "", "stop"},
-		{[]string{"<tool_call>oops</tool_call>"}, false, "<tool_call>oops</tool_call>", "", "stop"},
-		{[]string{"ends with <tool_"}, false, "ends with <tool_", "", "stop"},
-		{[]string{"<tool_call>{\"name\": \"f\"}</tool_call><tool_call>{\"name\": \"g\"}</tool_call>"}, true, "", "f {}", "tool_calls"},
+		{[]string{" ", "{\"name\": \"f\", ", "\"parameters\": {\"a\": 1}}"}, false, "", `f {"a":1}`, "tool_calls", "json"},
+		{[]string{"<|pyth", "on_tag|>{\"name\": \"g\"}"}, false, "", "g {}", "tool_calls", "json"},
+		{[]string{" ", "It is {warm}."}, false, " It is {warm}.", "", "stop", "json"},
+		{[]string{"{not a call"}, false, "{not a call", "", "stop", "json"},
+		{[]string{"Hi <to", "ol_call>\n{\"name\": \"f\",", " \"arguments\": {\"a\": 1}}\n</tool_call>"}, false, "Hi ", `f {"a":1}`, "tool_calls", ""},
+		{[]string{"a <tool", "box> b"}, false, "a <toolbox> b", "", "stop", ""},
+		{[]string{"<tool_call>oops</tool_call>"}, false, "<tool_call>oops</tool_call>", "", "stop", ""},
+		{[]string{"ends with <tool_"}, false, "ends with <tool_", "", "stop", ""},
+		{[]string{"<tool_call>{\"name\": \"f\"}</tool_call><tool_call>{\"name\": \"g\"}</tool_call>"}, true, "", "f {}", "tool_calls", ""},
 	} {
 		var text, calls, finish string
-		chunk := toolStreams(2, tc.oneCall, func(i int, s string, f *string) {
+		chunk := toolStreams(2, cmp.Or(tc.format, "hermes"), tc.oneCall, func(i int, s string, f *string) {
 			text += s
 			if f != nil {
 				finish = *f
