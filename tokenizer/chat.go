@@ -176,7 +176,7 @@ func jinjaSource(src string) string {
 	for i, p := range pieces {
 		if p.text == nil {
 			if !p.drop {
-				b.WriteString("{" + string(p.kind) + " " + tojsonIndent.ReplaceAllString(p.body, tojsonIndentCall) + " " + string(closing(p.kind)) + "}")
+				b.WriteString("{" + string(p.kind) + " " + rewriteTojsonIndent(p.body) + " " + string(closing(p.kind)) + "}")
 			}
 			continue
 		}
@@ -327,14 +327,40 @@ func cutEndraw(s string) (string, jinjaPiece, int, bool) {
 	}
 }
 
-// tojsonIndent matches a filter "x | tojson(indent=N)" on a variable (with
-// attributes and subscripts), which jinjaSource turns into a call of
-// pyJSONIndent: the engine's indented tojson sorts an object's keys and
+// tojsonIndent matches the filter "| tojson(indent=N)", which
+// rewriteTojsonIndent turns into "| __attn_tojson_indent(N)": a filter the
+// engine does not know is looked up among the variables, where it is
+// pyJSONIndent. The engine's indented tojson sorts an object's keys and
 // escapes <, > and &, where Python's json.dumps keeps the keys' order and
-// the characters (Llama 3.1's template writes its tools so).
-var tojsonIndent = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[[^\[\]]*\])*)\s*\|\s*tojson\(\s*indent\s*=\s*(\d+)\s*\)`)
+// the characters (Llama 3.1's template writes its tools so). Rewriting the
+// filter, not its operand, leaves whatever it filters (a chain of filters,
+// a parenthesized or literal value) as it was.
+var tojsonIndent = regexp.MustCompile(`\|\s*tojson\s*\(\s*indent\s*=\s*(\d+)\s*\)`)
 
-const tojsonIndentCall = "__attn_tojson_indent($1, $2)"
+// rewriteTojsonIndent rewrites tojsonIndent in a tag's body outside its
+// string literals (a template may write the words as text).
+func rewriteTojsonIndent(body string) string {
+	var b strings.Builder
+	from := 0 // the start of the code not yet written
+	for at := 0; at < len(body); at++ {
+		c := body[at]
+		if c != '\'' && c != '"' {
+			continue
+		}
+		b.WriteString(tojsonIndent.ReplaceAllString(body[from:at], "| __attn_tojson_indent($1)"))
+		end := at + 1
+		for ; end < len(body) && body[end] != c; end++ {
+			if body[end] == '\\' {
+				end++
+			}
+		}
+		end = min(end+1, len(body))
+		b.WriteString(body[at:end])
+		from, at = end, end-1
+	}
+	b.WriteString(tojsonIndent.ReplaceAllString(body[from:], "| __attn_tojson_indent($1)"))
+	return b.String()
+}
 
 // pyJSONIndent is json.dumps(v, indent=n, ensure_ascii=False), as
 // transformers' tojson filter writes it with an indent.

@@ -375,7 +375,8 @@ func TestParseToolCalls(t *testing.T) {
 // does (the keys in their order, non-ASCII and <, >, & as they are, floats
 // as Python prints them, empty lists and objects), byte for byte Jinja2's
 // on a template that writes tools, message fields and assorted values so
-// (tools/golden/jinja_chat.py), where the engine's own filter sorts keys.
+// (tools/golden/jinja_chat.py), where the engine's own filter sorts keys;
+// and on a chain of filters before it, a literal, and the words as text.
 func TestTojsonIndent(t *testing.T) {
 	var golden struct {
 		Indented struct {

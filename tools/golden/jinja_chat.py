@@ -264,7 +264,8 @@ HERMES = """{%- if tools %}
 """
 
 # A template that writes values with tojson(indent=...), as Llama 3.1's
-# writes its tools: rendered over TOOL_CONVERSATIONS with TOOLS.
+# writes its tools: rendered over TOOL_CONVERSATIONS with TOOLS. Its last
+# lines filter a chain of filters, a literal, and write the words as text.
 INDENTED = """{%- for tool in tools %}
 {{ tool | tojson(indent=4) }}
 {%- endfor %}
@@ -273,7 +274,9 @@ INDENTED = """{%- for tool in tools %}
 {{ x }}
 {{- messages[loop.index0]['content'] | tojson(indent=1) }}
 {%- endfor %}
-{{ values | tojson(indent=3) }}"""
+{{ values | tojson(indent=3) }}
+{{ values.nested.a | list | tojson(indent=2) }} {{ 'values | tojson(indent=2)' }}
+{{ {'z': values.none, 'a': values.t} | tojson (indent = 2) | trim }}"""
 
 VALUES = {"floats": [1.0, 0.5, 1e-05, 0.0001, 123456.789, 1e16, 2.5e16, -0.0, 3.0e-7], "ints": [0, -7, 12345678901],
           "empty": {}, "none": None, "t": True, "f": False, "text": 'a "quote" \\ back\nslash\ttab \x01 <b>&amp; ünï 世界 🙂',
