@@ -749,11 +749,13 @@ func parseJSONToolCall(reply string) (string, []ToolCall, bool) {
 	if strings.TrimSpace(body[dec.InputOffset():]) != "" {
 		return reply, nil, false // text after the object
 	}
+	// Null parameters are none, as ParseToolCalls takes null arguments: a
+	// call of a function without parameters.
 	args := call.Parameters
-	if len(args) == 0 {
+	if isNull(args) {
 		args = call.Arguments
 	}
-	if len(args) == 0 {
+	if isNull(args) {
 		args = json.RawMessage("{}")
 	}
 	var obj map[string]json.RawMessage

@@ -417,12 +417,15 @@ func TestTojsonIndent(t *testing.T) {
 
 // TestParseJSONToolCall: a reply that is one JSON object with a name and
 // its parameters (or arguments), a <|python_tag|> before it allowed, is a
-// call; anything else is text.
+// call (null or no parameters, one without arguments); anything else is
+// text.
 func TestParseJSONToolCall(t *testing.T) {
 	for _, tc := range []struct{ reply, calls string }{
 		{`{"name": "get_weather", "parameters": {"city": "Bern"}}`, `[{"name":"get_weather","arguments":{"city":"Bern"}}]`},
 		{" <|python_tag|>{\"name\": \"f\", \"arguments\": {\"a\": [1]}}\n", `[{"name":"f","arguments":{"a":[1]}}]`},
 		{`{"name": "f"}`, `[{"name":"f","arguments":{}}]`},
+		{`{"name": "f", "parameters": null}`, `[{"name":"f","arguments":{}}]`},
+		{`{"name": "f", "parameters": null, "arguments": {"a": 1}}`, `[{"name":"f","arguments":{"a":1}}]`},
 		{`The weather is fine.`, ""},
 		{`{"name": "f", "parameters": {}} and more`, ""},
 		{`{"name": "f", "parameters": "x"}`, ""},
