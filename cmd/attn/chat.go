@@ -161,7 +161,7 @@ func runChat(args []string, stdout, stderr io.Writer) error {
 	if interactive { // Ctrl-C stops the reply being written; at the prompt, the chat
 		sigs := make(chan os.Signal, 1)
 		signal.Notify(sigs, os.Interrupt)
-		defer signal.Stop(sigs)
+		defer func() { signal.Stop(sigs); close(sigs) }() // the goroutine below ends
 		go func() {
 			for range sigs {
 				if !c.interrupt() {
