@@ -226,7 +226,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		defer cancel()
 		srv.Shutdown(shut) // lets the requests in progress finish
 	}()
-	fmt.Fprintf(stdout, "serving the %s model in %s at http://%s%s\n", s.typ, s.dir, ln.Addr(), s.endpoint())
+	weights := "" // a Llama's, when not float32
+	if f, ok := s.lm.(interface{ Format() string }); ok && f.Format() != "f32" {
+		weights = " (" + f.Format() + " weights)"
+	}
+	fmt.Fprintf(stdout, "serving the %s model in %s%s at http://%s%s\n", s.typ, s.dir, weights, ln.Addr(), s.endpoint())
 	if s.chat != nil {
 		fmt.Fprintf(stdout, "chat: POST http://%s/v1/chat/completions, or the page at http://%s/\n", ln.Addr(), ln.Addr())
 	}
