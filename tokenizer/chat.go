@@ -705,11 +705,15 @@ func decodeValue(dec *json.Decoder) (jinja.Value, error) {
 // <tool_call>{"name": …, "arguments": …}</tool_call> blocks of Qwen2.5,
 // Qwen3 and Hermes models; "json", a reply that is one JSON object
 // {"name": …, "parameters": …}, as Llama 3.1's and 3.2's templates ask
-// for. It is "" for any other template.
+// for; "mistral", [TOOL_CALLS] and a JSON list of {"name", "arguments"}
+// (Mistral 7B Instruct v0.3's; the calls' ids, which its template checks,
+// are 9 letters and digits). It is "" for any other template.
 func (c *ChatTemplate) ToolCallFormat() string {
 	switch {
 	case strings.Contains(c.source, "<tool_call>"):
 		return "hermes"
+	case strings.Contains(c.source, "[TOOL_CALLS]"):
+		return "mistral"
 	case strings.Contains(c.source, `"parameters": `) && strings.Contains(c.source, "tool_calls"):
 		return "json"
 	}
@@ -725,8 +729,42 @@ func ParseToolCallsAs(format, reply string) (content string, calls []ToolCall, o
 		return ParseToolCalls(reply)
 	case "json":
 		return parseJSONToolCall(reply)
+	case "mistral":
+		return parseMistralToolCalls(reply)
 	}
 	return reply, nil, false
+}
+
+// parseMistralToolCalls reads [TOOL_CALLS] and the JSON list after it,
+// each a name and its arguments; the text before is the reply's text.
+func parseMistralToolCalls(reply string) (string, []ToolCall, bool) {
+	const open = "[TOOL_CALLS]"
+	at := strings.Index(reply, open)
+	if at < 0 {
+		return reply, nil, false
+	}
+	body := strings.TrimSpace(reply[at+len(open):])
+	var list []struct {
+		Name      string          `json:"name"`
+		Arguments json.RawMessage `json:"arguments"`
+	}
+	dec := json.NewDecoder(strings.NewReader(body))
+	if dec.Decode(&list) != nil || len(list) == 0 || strings.TrimSpace(body[dec.InputOffset():]) != "" {
+		return reply, nil, false
+	}
+	calls := make([]ToolCall, len(list))
+	for i, c := range list {
+		args := c.Arguments
+		if len(args) == 0 || string(args) == "null" {
+			args = json.RawMessage("{}")
+		}
+		var obj map[string]json.RawMessage
+		if c.Name == "" || json.Unmarshal(args, &obj) != nil || obj == nil {
+			return reply, nil, false
+		}
+		calls[i] = ToolCall{Name: c.Name, Arguments: args}
+	}
+	return strings.TrimSpace(reply[:at]), calls, true
 }
 
 // parseJSONToolCall reads a reply that is one JSON object with a name and

@@ -283,6 +283,7 @@ func TestChatTemplateTools(t *testing.T) {
 		Hermes struct {
 			Source        string
 			Llama31       string
+			Mistral       string
 			Tools         []json.RawMessage
 			Conversations map[string][]Message
 			Cases         []struct {
@@ -301,17 +302,17 @@ func TestChatTemplateTools(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := golden.Hermes
-	if len(h.Cases) < 32 {
+	if len(h.Cases) < 60 {
 		t.Fatalf("%d cases; the file is damaged", len(h.Cases))
 	}
 	templates := map[string]*ChatTemplate{}
-	for name, src := range map[string]string{"hermes": h.Source, "llama31": h.Llama31} {
-		special := map[string]any{"bos_token": "<|begin_of_text|>"}
+	for name, src := range map[string]string{"hermes": h.Source, "llama31": h.Llama31, "mistral": h.Mistral} {
+		special := map[string]any{"bos_token": "<|begin_of_text|>", "eos_token": "</s>"}
 		c, err := parseChat(src, special, name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := map[string]string{"hermes": "hermes", "llama31": "json"}[name]; c.ToolCallFormat() != want {
+		if want := map[string]string{"hermes": "hermes", "llama31": "json", "mistral": "mistral"}[name]; c.ToolCallFormat() != want {
 			t.Errorf("%s: tool-call format %q; want %q", name, c.ToolCallFormat(), want)
 		}
 		templates[name] = c
@@ -439,6 +440,30 @@ func TestParseJSONToolCall(t *testing.T) {
 			t.Errorf("%q: read as %s; want text", tc.reply, got)
 		case tc.calls != "" && (!ok || content != "" || string(got) != tc.calls):
 			t.Errorf("%q: %v, %q, %s; want %s", tc.reply, ok, content, got, tc.calls)
+		}
+	}
+}
+
+// TestParseMistralToolCalls: [TOOL_CALLS] and a JSON list of named calls
+// with object arguments are read (the text before kept); anything else is
+// text.
+func TestParseMistralToolCalls(t *testing.T) {
+	for _, tc := range []struct{ reply, content, calls string }{
+		{`[TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Bern"}}, {"name": "add", "arguments": {"a": 1}}]`, "", `[{"name":"get_weather","arguments":{"city":"Bern"}},{"name":"add","arguments":{"a":1}}]`},
+		{"Checking. [TOOL_CALLS][{\"name\": \"f\", \"arguments\": null}]\n", "Checking.", `[{"name":"f","arguments":{}}]`},
+		{`no calls here`, "", ""},
+		{`[TOOL_CALLS] [{"name": "f", "arguments": "x"}]`, "", ""},
+		{`[TOOL_CALLS] [{"arguments": {}}]`, "", ""},
+		{`[TOOL_CALLS] []`, "", ""},
+		{`[TOOL_CALLS] [{"name": "f"}] and then`, "", ""},
+	} {
+		content, calls, ok := ParseToolCallsAs("mistral", tc.reply)
+		got, _ := json.Marshal(calls)
+		switch {
+		case tc.calls == "" && (ok || content != tc.reply):
+			t.Errorf("%q: read as %s; want text", tc.reply, got)
+		case tc.calls != "" && (!ok || content != tc.content || string(got) != tc.calls):
+			t.Errorf("%q: %v, %q, %s; want %q, %s", tc.reply, ok, content, got, tc.content, tc.calls)
 		}
 	}
 }

@@ -25,8 +25,8 @@ const toolTemplate = `{# <tool_call> #}{%- if tools %}{{- '<|im_start|>system to
 // calls and the tools' answers renders, and a reply that calls no tool is
 // text, whole or streamed; a tool without a name is refused.
 func TestServeChatTools(t *testing.T) {
-	// Marked as writing Hermes blocks, and as writing Llama 3.1's JSON calls.
-	for _, tmpl := range []string{toolTemplate, strings.Replace(toolTemplate, "<tool_call>", `"parameters": tool_calls`, 1)} {
+	// Marked as writing Hermes blocks, Llama 3.1's JSON calls, Mistral's.
+	for _, tmpl := range []string{toolTemplate, strings.Replace(toolTemplate, "<tool_call>", `"parameters": tool_calls`, 1), strings.Replace(toolTemplate, "<tool_call>", "[TOOL_CALLS]", 1)} {
 		serveChatTools(t, tmpl)
 	}
 }
@@ -115,6 +115,16 @@ func TestReplyMessage(t *testing.T) {
 	if msg.Content != nil || *finish != "tool_calls" || len(msg.ToolCalls) != 1 || msg.ToolCalls[0].Function.Arguments != `{"city":"Bern"}` {
 		t.Errorf("a Llama 3.1-style call: %+v, %v", msg, *finish)
 	}
+	// Mistral's template refuses ids other than 9 letters and digits.
+	msg, finish = replyMessage(`[TOOL_CALLS] [{"name": "weather", "arguments": {"city": "Bern"}}, {"name": "time", "arguments": {}}]`, stop, "mistral", false)
+	if msg.Content != nil || *finish != "tool_calls" || len(msg.ToolCalls) != 2 {
+		t.Fatalf("Mistral calls: %+v, %v", msg, *finish)
+	}
+	for _, c := range msg.ToolCalls {
+		if len(c.ID) != 9 || strings.Trim(c.ID, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != "" {
+			t.Errorf("a Mistral call's id %q; want 9 letters and digits", c.ID)
+		}
+	}
 }
 
 // TestToolStreams: a streamed reply's text goes out as it comes until a
@@ -138,6 +148,8 @@ func TestToolStreams(t *testing.T) {
 		{[]string{"<|pyth", "on_tag|>{\"name\": \"g\"}"}, false, "", "g {}", "tool_calls", "json"},
 		{[]string{" ", "It is {warm}."}, false, " It is {warm}.", "", "stop", "json"},
 		{[]string{"{not a call"}, false, "{not a call", "", "stop", "json"},
+		{[]string{"ok [TOOL_", "CALLS] [{\"name\": \"f\", \"arguments\": {}}]"}, false, "ok ", "f {}", "tool_calls", "mistral"},
+		{[]string{"a [TOOL", " box]"}, false, "a [TOOL box]", "", "stop", "mistral"},
 		{[]string{"Hi <to", "ol_call>\n{\"name\": \"f\",", " \"arguments\": {\"a\": 1}}\n</tool_call>"}, false, "Hi ", `f {"a":1}`, "tool_calls", ""},
 		{[]string{"a <tool", "box> b"}, false, "a <toolbox> b", "", "stop", ""},
 		{[]string{"<tool_call>oops</tool_call>"}, false, "<tool_call>oops</tool_call>", "", "stop", ""},
@@ -152,7 +164,7 @@ func TestToolStreams(t *testing.T) {
 			}
 		}, func(i int, out []toolCallOut, f *string) {
 			for j, c := range out {
-				if c.Index == nil || *c.Index != j || !strings.HasPrefix(c.ID, "call_") {
+				if c.Index == nil || *c.Index != j || !strings.HasPrefix(c.ID, "call_") && len(c.ID) != 9 {
 					t.Errorf("call %d: %+v; want its index and an id", j, c)
 				}
 				calls += c.Function.Name + " " + c.Function.Arguments

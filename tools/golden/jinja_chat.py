@@ -347,6 +347,85 @@ LLAMA31 = """{{- bos_token }}
 {%- endif %}
 """
 
+# A template in the shape of Mistral 7B Instruct v0.3's with tools: the
+# tools in [AVAILABLE_TOOLS] before the last user turn, calls as
+# [TOOL_CALLS] [...] with ids of 9 characters, answers in [TOOL_RESULTS].
+MISTRAL = """{%- if messages[0]["role"] == "system" %}
+    {%- set system_message = messages[0]["content"] %}
+    {%- set loop_messages = messages[1:] %}
+{%- else %}
+    {%- set loop_messages = messages %}
+{%- endif %}
+{%- if not tools is defined %}
+    {%- set tools = none %}
+{%- endif %}
+{%- set user_messages = loop_messages | selectattr("role", "equalto", "user") | list %}
+{{- bos_token }}
+{%- for message in loop_messages %}
+    {%- if message["role"] == "user" %}
+        {%- if tools is not none and (message == user_messages[-1]) %}
+            {{- "[AVAILABLE_TOOLS] [" }}
+            {%- for tool in tools %}
+                {%- set tool = tool.function %}
+                {{- '{"type": "function", "function": {' }}
+                {%- for key, val in tool.items() if key != "return" %}
+                    {%- if val is string %}
+                        {{- '"' + key + '": "' + val + '"' }}
+                    {%- else %}
+                        {{- '"' + key + '": ' + val|tojson }}
+                    {%- endif %}
+                    {%- if not loop.last %}
+                        {{- ", " }}
+                    {%- endif %}
+                {%- endfor %}
+                {{- "}}" }}
+                {%- if not loop.last %}
+                    {{- ", " }}
+                {%- else %}
+                    {{- "]" }}
+                {%- endif %}
+            {%- endfor %}
+            {{- "[/AVAILABLE_TOOLS]" }}
+        {%- endif %}
+        {%- if loop.last and system_message is defined %}
+            {{- "[INST] " + system_message + "\\n\\n" + message["content"] + "[/INST]" }}
+        {%- else %}
+            {{- "[INST] " + message["content"] + "[/INST]" }}
+        {%- endif %}
+    {%- elif message.tool_calls is defined and message.tool_calls is not none %}
+        {{- "[TOOL_CALLS] [" }}
+        {%- for tool_call in message.tool_calls %}
+            {%- set out = tool_call.function|tojson %}
+            {{- out[:-1] }}
+            {%- if not tool_call.id is defined or tool_call.id|length != 9 %}
+                {{- raise_exception("Tool call IDs should be alphanumeric strings with length 9!") }}
+            {%- endif %}
+            {{- ', "id": "' + tool_call.id + '"}' }}
+            {%- if not loop.last %}
+                {{- ", " }}
+            {%- else %}
+                {{- "]" + eos_token }}
+            {%- endif %}
+        {%- endfor %}
+    {%- elif message["role"] == "assistant" %}
+        {{- " " + message["content"]|trim + eos_token}}
+    {%- elif message["role"] == "tool_results" or message["role"] == "tool" %}
+        {%- if message.content is defined and message.content.content is defined %}
+            {%- set content = message.content.content %}
+        {%- else %}
+            {%- set content = message.content %}
+        {%- endif %}
+        {{- '[TOOL_RESULTS] {"content": ' + content|string + ", " }}
+        {%- if not message.tool_call_id is defined or message.tool_call_id|length != 9 %}
+            {{- raise_exception("Tool call IDs should be alphanumeric strings with length 9!") }}
+        {%- endif %}
+        {{- '"call_id": "' + message.tool_call_id + '"}[/TOOL_RESULTS]' }}
+    {%- else %}
+        {{- raise_exception("Only user and assistant roles are supported, with the exception of an initial optional system message!") }}
+    {%- endif %}
+{%- endfor %}
+"""
+
 TOOLS = [
     {"type": "function", "function": {"name": "get_weather", "description": "The weather in a city, now.",
                                       "parameters": {"type": "object", "properties": {"city": {"type": "string", "description": "e.g. Zürich"},
@@ -377,6 +456,15 @@ TOOL_CONVERSATIONS = {
         {"role": "user", "content": "Weather in Bern?"},
         {"role": "assistant", "content": None, "tool_calls": [call("c9", "get_weather", {"city": "Bern"})]},
         {"role": "tool", "tool_call_id": "c9", "content": '{"temp": 3}'},
+    ],
+    "mistral ids": [
+        {"role": "system", "content": "Be useful."},
+        {"role": "user", "content": "Weather in Bern?"},
+        {"role": "assistant", "content": None, "tool_calls": [call("a1b2c3d4e", "get_weather", {"city": "Bern"}), call("zz9zz9zz9", "add", {"a": 1, "b": 2})]},
+        {"role": "tool", "tool_call_id": "a1b2c3d4e", "content": '{"temp": 3}'},
+        {"role": "tool", "tool_call_id": "zz9zz9zz9", "content": "3"},
+        {"role": "assistant", "content": "3 degrees; 3."},
+        {"role": "user", "content": "Thanks"},
     ],
     "text and a call": [
         {"role": "user", "content": "Add 1 and 2"},
@@ -466,14 +554,14 @@ def main():
     indented = env.from_string(INDENTED)
     indented_cases = [{"conversation": conv, "text": indented.render(messages=msgs, tools=TOOLS, values=VALUES)} for conv, msgs in TOOL_CONVERSATIONS.items()]
     tools_cases = []
-    for name, src in (("hermes", HERMES), ("llama31", LLAMA31)):
+    for name, src in (("hermes", HERMES), ("llama31", LLAMA31), ("mistral", MISTRAL)):
         tmpl = env.from_string(src)
         for conv, msgs in TOOL_CONVERSATIONS.items():
             for tools in (None, TOOLS):
                 for gen in (False, True):
                     case = {"template": name, "conversation": conv, "tools": tools is not None, "add_generation_prompt": gen}
                     try:
-                        case["text"] = tmpl.render(messages=msgs, tools=tools, add_generation_prompt=gen, bos_token="<|begin_of_text|>")
+                        case["text"] = tmpl.render(messages=msgs, tools=tools, add_generation_prompt=gen, bos_token="<|begin_of_text|>", eos_token="</s>")
                     except jinja2.exceptions.TemplateError as e:
                         case["error"] = str(e)
                     tools_cases.append(case)
@@ -490,7 +578,7 @@ def main():
         "conversations": CONVERSATIONS,
         "cases": cases,
         "indented": {"source": INDENTED, "values": VALUES, "cases": indented_cases},
-        "hermes": {"source": HERMES, "llama31": LLAMA31, "tools": TOOLS, "conversations": {k: [go_message(m) for m in v] for k, v in TOOL_CONVERSATIONS.items()},
+        "hermes": {"source": HERMES, "llama31": LLAMA31, "mistral": MISTRAL, "tools": TOOLS, "conversations": {k: [go_message(m) for m in v] for k, v in TOOL_CONVERSATIONS.items()},
                    "cases": tools_cases},
     }
     OUT.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n")
