@@ -12,6 +12,7 @@ import (
 type Linear struct {
 	Weight *autograd.Var `attn:"weight"`
 	Bias   *autograd.Var `attn:"bias"` // nil without bias
+	q8     q8Matrix      // Weight in 8 bits, for inference (QuantizeQ8)
 }
 
 // NewLinear returns a Linear initialised as PyTorch does: W and b drawn from
@@ -28,6 +29,9 @@ func NewLinear(in, out int, bias bool, rng *tensor.RNG) *Linear {
 
 // Forward maps x [..., in] to [..., out].
 func (l *Linear) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	if l.q8.q != nil {
+		return tp.LinearQ8(x, l.q8.q, l.q8.s, l.Weight.Value.Shape[0], l.Bias)
+	}
 	return tp.Linear(x, l.Weight, l.Bias)
 }
 
@@ -36,6 +40,7 @@ func (l *Linear) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 type Embedding struct {
 	Weight *autograd.Var `attn:"weight"`
 	Scale  float32
+	q8     q8Matrix // Weight in 8 bits, for inference (QuantizeQ8)
 }
 
 // NewEmbedding returns a [vocab, dim] table drawn from N(0, std²) with the
@@ -49,6 +54,9 @@ func (e *Embedding) Forward(tp *autograd.Tape, ids []int, b, t int) *autograd.Va
 	scale := e.Scale
 	if scale == 0 {
 		scale = 1
+	}
+	if e.q8.q != nil {
+		return tp.Reshape(tp.EmbeddingQ8(e.q8.q, e.q8.s, e.Weight.Value.Shape[1], ids, scale), b, t, -1)
 	}
 	return tp.Reshape(tp.Embedding(e.Weight, ids, scale), b, t, -1)
 }

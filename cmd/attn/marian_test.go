@@ -12,11 +12,14 @@ import (
 
 // marianFolder writes a small random-weight Marian folder with the
 // SentencePiece tokenizer of model/marian's tests.
-func marianFolder(t *testing.T, pad int) string {
+func marianFolder(t *testing.T, pad int) string { return marianFolderOf(t, pad, 16) }
+
+// marianFolderOf is marianFolder with the model dModel wide.
+func marianFolderOf(t *testing.T, pad, dModel int) string {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := marian.DefaultConfig()
-	cfg.VocabSize, cfg.DecoderVocabSize, cfg.DModel, cfg.EncoderLayers, cfg.DecoderLayers = 719, 719, 16, 1, 1
+	cfg.VocabSize, cfg.DecoderVocabSize, cfg.DModel, cfg.EncoderLayers, cfg.DecoderLayers = 719, 719, dModel, 1, 1
 	cfg.EncoderHeads, cfg.DecoderHeads, cfg.EncoderFFN, cfg.DecoderFFN, cfg.MaxPositions = 2, 2, 32, 32, 64
 	cfg.PadTokenID, cfg.DecoderStartTokenID, cfg.EOSTokenID, cfg.BadWordsIDs = pad, pad, 0, [][]int{{pad}}
 	m, err := marian.New(cfg, 3)
@@ -93,5 +96,40 @@ func TestTranslateMarian(t *testing.T) {
 	bad := marianFolder(t, 717)
 	if out, code := attn(t, "translate", "--model", bad, in); code == 0 || !strings.Contains(out, "pad_token_id") {
 		t.Errorf("mismatched pad: exit %d\n%s", code, out)
+	}
+}
+
+// TestTranslateQuantized: attn translate --quantize q8 writes the
+// translations of the Marian model quantized to 8 bits, which are those of
+// its float32 twin with the dequantized weights (computed here through
+// nn.QuantizeQ8 and nn.Dequantize); attn serve takes the flag too.
+func TestTranslateQuantized(t *testing.T) {
+	dir := marianFolderOf(t, 718, 32)
+	lines := []string{"Ein Mann fährt Fahrrad.", "Zwei Hunde spielen im Schnee."}
+	in := filepath.Join(t.TempDir(), "de.txt")
+	os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	mt, err := loadMarian(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := mt.m.QuantizeQ8(); n < 8 {
+		t.Fatalf("%d matrices quantized", n)
+	}
+	nn.Dequantize(mt.m) // the float32 model of the dequantized weights
+	var want strings.Builder
+	if err := mt.translate(lines, 4, 0.6, &want); err != nil {
+		t.Fatal(err)
+	}
+	out, code := attn(t, "translate", "--model", dir, "--quantize", "q8", in)
+	if code != 0 || out != want.String() {
+		t.Errorf("attn translate --quantize q8: exit %d, %q; want the dequantized model's %q", code, out, want.String())
+	}
+	s, err := newServerQuantized(dir, "q8", 8, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	if s.marian.m.Model.Shared.Weight.Value.Data != nil {
+		t.Error("attn serve --quantize q8 kept the Marian model in float32")
 	}
 }

@@ -142,7 +142,10 @@ func newServerQuantized(dir, quantize string, batch, window int, opts ...generat
 			}
 		}
 	case "marian":
-		if s.marian, err = loadMarian(dir); err == nil {
+		if s.marian, err = loadMarian(dir); err == nil && quantize == "q8" {
+			s.marian.m.QuantizeQ8()
+		}
+		if err == nil {
 			s.translator = newTranslateBatcher(s.marian.translateIDs)
 		}
 	case "vit", "deit":

@@ -607,11 +607,15 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 	beam := fs.Int("beam", 4, "beam size (1: greedy)")
 	alpha := fs.Float64("alpha", 0.6, "length penalty exponent")
 	batch := fs.Int("batch", 32, "sentences decoded together")
+	quantize := fs.String("quantize", "", "q8: a Marian model's matrices quantized to 8 bits as it loads (Q8_0: decoding faster, the numbers slightly changed)")
 	if err := fs.Parse(args); err != nil {
 		return err // -h: run answers 0
 	}
 	dir, typ, err := modelOfType(*model, "translate", transformer.ModelType, "marian")
 	if err != nil {
+		return err
+	}
+	if err := checkQuantize(*quantize, typ); err != nil {
 		return err
 	}
 	w := bufio.NewWriter(stdout)
@@ -620,6 +624,9 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 		mt, err := loadMarian(dir)
 		if err != nil {
 			return err
+		}
+		if *quantize == "q8" {
+			mt.m.QuantizeQ8()
 		}
 		return eachBatch(fs.Arg(0), *batch, func(lines []string) error {
 			if err := mt.translate(lines, *beam, *alpha, w); err != nil {

@@ -253,12 +253,23 @@ func (m *Model) Decode(tp *autograd.Tape, tgtIDs []int, b, t int, memory *autogr
 // head maps decoder states [..., C] to logits [..., V]: the shared
 // embedding (or lm_head) without scaling, plus final_logits_bias.
 func (m *Model) head(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-	w := m.Model.Shared.Weight
+	bias := tp.Reshape(m.FinalLogitsBias, m.Cfg.VocabSize)
 	if m.LMHead != nil {
-		w = m.LMHead.Weight
+		return tp.Add(m.LMHead.Forward(tp, x), bias)
 	}
-	return tp.Add(tp.Linear(x, w, nil), tp.Reshape(m.FinalLogitsBias, m.Cfg.VocabSize))
+	if q, s, ok := m.Model.Shared.Q8(); ok { // quantized (QuantizeQ8)
+		return tp.Add(tp.LinearQ8(x, q, s, m.Cfg.VocabSize, nil), bias)
+	}
+	return tp.Add(tp.Linear(x, m.Model.Shared.Weight, nil), bias)
 }
+
+// QuantizeQ8 quantizes the model's matrices (the shared embeddings, which
+// are the output layer too, and every projection) to 8 bits for
+// translating (nn.QuantizeQ8): a decoding step reads each once per
+// token, in about a quarter of float32's bytes, and the model then
+// computes exactly as the float32 model of the dequantized weights would.
+// Dequantize it (nn.Dequantize) to train or save it; Save does.
+func (m *Model) QuantizeQ8() int { return nn.QuantizeQ8(m) }
 
 // Forward runs encoder and decoder: srcIDs [B·S] with srcPad (may be nil),
 // decoder input tgtIDs [B·T] (the targets shifted right behind

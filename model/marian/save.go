@@ -1,12 +1,17 @@
 package marian
 
-import "github.com/attn-go/attn/model/hf"
+import (
+	"github.com/attn-go/attn/model/hf"
+	"github.com/attn-go/attn/nn"
+)
 
 // Save writes the model to dir as a HuggingFace folder: config.json (HF's
 // config fields, architectures ["MarianMTModel"]) and model.safetensors (F32,
 // HF's state-dict names, tied tensors once), each written atomically. Load
-// and HF's from_pretrained read it back.
+// and HF's from_pretrained read it back. A quantized model (QuantizeQ8) is
+// dequantized first: it saves the numbers it computes with.
 func Save(dir string, m *Model) error {
+	nn.Dequantize(m)
 	return hf.Save(dir, struct {
 		Architectures    []string `json:"architectures"`
 		IsEncoderDecoder bool     `json:"is_encoder_decoder"`
