@@ -30,13 +30,16 @@ func (m *q8Matrix) quantize(v *autograd.Var) bool {
 	return true
 }
 
-// dequantize gives v back float32 values: the dequantized ones.
+// dequantize gives v back float32 values: the dequantized ones (already
+// there when another layer sharing v gave them back).
 func (m *q8Matrix) dequantize(v *autograd.Var) {
 	if m.q == nil {
 		return
 	}
-	v.Value.Data = make([]float32, len(m.q))
-	tensor.DequantizeQ8(v.Value.Data, m.q, m.s)
+	if v.Value.Data == nil {
+		v.Value.Data = make([]float32, len(m.q))
+		tensor.DequantizeQ8(v.Value.Data, m.q, m.s)
+	}
 	m.q, m.s = nil, nil
 }
 
@@ -51,21 +54,23 @@ func (e *Embedding) Q8() (q []int8, s []float32, ok bool) { return e.q8.q, e.q8.
 // (tensor.QuantizeQ8, llama.cpp's Q8_0 scheme), for inference: their
 // float32 values are dropped, and the layers compute exactly as they would
 // on the dequantized weights. A weight whose rows are not whole blocks
-// stays float32. Training through a quantized layer is refused (panics, a
-// programming error): Dequantize first. It returns how many weights it
-// quantized.
+// stays float32. A weight layers share (tied embeddings) is quantized once,
+// for all of them; one the model reads other than through its layer's
+// Forward (an output layer that is the embeddings) must be read there in 8
+// bits (Embedding.Q8), as marian.Model does: its float32 values are gone.
+// Training through a quantized layer is refused (panics, a programming
+// error): Dequantize first. It returns how many weights it quantized.
 func QuantizeQ8(m any) int {
-	n := 0
-	visitLayers(reflect.ValueOf(m), func(l *Linear) {
-		if l.q8.quantize(l.Weight) {
-			n++
+	done := map[*autograd.Var]q8Matrix{} // the shared weights' 8 bits
+	quantize := func(q *q8Matrix, v *autograd.Var) {
+		if d, ok := done[v]; ok {
+			*q = d // its float32 values were dropped by the layer before
+		} else if q.quantize(v) {
+			done[v] = *q
 		}
-	}, func(e *Embedding) {
-		if e.q8.quantize(e.Weight) {
-			n++
-		}
-	})
-	return n
+	}
+	visitLayers(reflect.ValueOf(m), func(l *Linear) { quantize(&l.q8, l.Weight) }, func(e *Embedding) { quantize(&e.q8, e.Weight) })
+	return len(done)
 }
 
 // Dequantize gives every weight QuantizeQ8 quantized in m its float32
