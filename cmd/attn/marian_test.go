@@ -102,7 +102,8 @@ func TestTranslateMarian(t *testing.T) {
 // TestTranslateQuantized: attn translate --quantize q8 writes the
 // translations of the Marian model quantized to 8 bits, which are those of
 // its float32 twin with the dequantized weights (computed here through
-// nn.QuantizeQ8 and nn.Dequantize); attn serve takes the flag too.
+// nn.QuantizeQ8 and nn.Dequantize); attn serve takes the flag too, and its
+// start line says so.
 func TestTranslateQuantized(t *testing.T) {
 	dir := marianFolderOf(t, 718, 32)
 	lines := []string{"Ein Mann fährt Fahrrad.", "Zwei Hunde spielen im Schnee."}
@@ -131,5 +132,8 @@ func TestTranslateQuantized(t *testing.T) {
 	defer s.close()
 	if s.marian.m.Model.Shared.Weight.Value.Data != nil {
 		t.Error("attn serve --quantize q8 kept the Marian model in float32")
+	}
+	if w := s.weights(); w != "q8" { // the start line names them, as a Llama's
+		t.Errorf("attn serve --quantize q8: weights %q; want q8", w)
 	}
 }

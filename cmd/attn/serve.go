@@ -76,10 +76,24 @@ type server struct {
 
 	mt         *mtModel          // attn's own translation models
 	marian     *marianMT         // marian
+	marianQ8   bool              // its matrices in 8 bits (--quantize q8)
 	translator *translateBatcher // either's requests, run together
 
 	vit     *vit.Model // vit
 	vitProc vit.Processor
+}
+
+// weights names the model's weights when they are not float32, for the
+// start line: a Llama's bf16, f16 or q8, a Marian's q8 (--quantize); ""
+// when they are.
+func (s *server) weights() string {
+	if f, ok := s.lm.(interface{ Format() string }); ok && f.Format() != "f32" {
+		return f.Format()
+	}
+	if s.marianQ8 {
+		return "q8"
+	}
+	return ""
 }
 
 // endpoints names the one endpoint that runs each kind of model (a ViT
@@ -143,7 +157,7 @@ func newServerQuantized(dir, quantize string, batch, window int, opts ...generat
 		}
 	case "marian":
 		if s.marian, err = loadMarian(dir); err == nil && quantize == "q8" {
-			s.marian.m.QuantizeQ8()
+			s.marianQ8 = s.marian.m.QuantizeQ8() > 0
 		}
 		if err == nil {
 			s.translator = newTranslateBatcher(s.marian.translateIDs)
@@ -229,9 +243,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		defer cancel()
 		srv.Shutdown(shut) // lets the requests in progress finish
 	}()
-	weights := "" // a Llama's, when not float32
-	if f, ok := s.lm.(interface{ Format() string }); ok && f.Format() != "f32" {
-		weights = " (" + f.Format() + " weights)"
+	weights := ""
+	if w := s.weights(); w != "" {
+		weights = " (" + w + " weights)"
 	}
 	fmt.Fprintf(stdout, "serving the %s model in %s%s at http://%s%s\n", s.typ, s.dir, weights, ln.Addr(), s.endpoint())
 	if s.chat != nil {
