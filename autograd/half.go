@@ -69,7 +69,7 @@ func (tp *Tape) LinearQ8(x *Var, q []int8, s []float32, out int, b *Var) *Var {
 	tensor.GemmQ8(rows, out, in, 1, x.Value.Data, in, q, s, in, 0, bias, y.Data, out)
 	v, rec := tp.result(y, x, b)
 	if rec {
-		panic("autograd.LinearQ8: 8-bit weights are for inference; widen the model to train it")
+		panic("autograd.LinearQ8: 8-bit weights are for inference; dequantize the model to train it (a Llama: Widen; nn layers: nn.Dequantize)")
 	}
 	return v
 }

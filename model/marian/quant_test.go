@@ -1,10 +1,13 @@
 package marian
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/generate"
 	"github.com/attn-go/attn/internal/golden"
 	"github.com/attn-go/attn/nn"
@@ -84,4 +87,23 @@ func TestQuantizeQ8(t *testing.T) {
 			t.Errorf("dequantized, %s differs", p.Name)
 		}
 	}
+}
+
+// TestQuantizedTrainRefused: training the quantized model is refused with
+// a panic that says how to train it (nn.Dequantize; "widen" is a Llama's
+// word), not a nil-pointer one.
+func TestQuantizedTrainRefused(t *testing.T) {
+	cfg := tinyConfig
+	cfg.DModel, cfg.EncoderFFN, cfg.DecoderFFN = 32, 64, 64
+	m, err := New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.QuantizeQ8()
+	defer func() {
+		if r := fmt.Sprint(recover()); !strings.Contains(r, "nn.Dequantize") {
+			t.Errorf("training the quantized model: panic %q; want one naming nn.Dequantize", r)
+		}
+	}()
+	m.Forward(autograd.NewTape(nil), []int{1, 2, 3, 0}, nil, []int{10, 4, 5, 6}, 1, 4, 4)
 }
