@@ -60,8 +60,16 @@ func (e *Embedding) Q8() (q []int8, s []float32, ok bool) { return e.q8.q, e.q8.
 // bits (Embedding.Q8), as marian.Model does: its float32 values are gone.
 // Training through a quantized layer is refused (panics, a programming
 // error): Dequantize first. It returns how many weights it quantized.
-func QuantizeQ8(m any) int {
+//
+// The layers in except (a *Linear or *Embedding each) stay float32: tables
+// a model reads other than through the layer's Forward (T5's relative
+// position biases).
+func QuantizeQ8(m any, except ...any) int {
 	done := map[*autograd.Var]q8Matrix{} // the shared weights' 8 bits
+	skip := map[any]bool{}
+	for _, l := range except {
+		skip[l] = true
+	}
 	quantize := func(q *q8Matrix, v *autograd.Var) {
 		if d, ok := done[v]; ok {
 			*q = d // its float32 values were dropped by the layer before
@@ -69,7 +77,15 @@ func QuantizeQ8(m any) int {
 			done[v] = *q
 		}
 	}
-	visitLayers(reflect.ValueOf(m), func(l *Linear) { quantize(&l.q8, l.Weight) }, func(e *Embedding) { quantize(&e.q8, e.Weight) })
+	visitLayers(reflect.ValueOf(m), func(l *Linear) {
+		if !skip[l] {
+			quantize(&l.q8, l.Weight)
+		}
+	}, func(e *Embedding) {
+		if !skip[e] {
+			quantize(&e.q8, e.Weight)
+		}
+	})
 	return len(done)
 }
 

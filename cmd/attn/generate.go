@@ -141,7 +141,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		return errors.New("--batch is for --prompts")
 	}
 	if typ == "t5" || typ == "mt5" {
-		return generateT5(dir, *prompt, *beam, *maxNew, stdout)
+		return generateT5(dir, *prompt, *quantize, *beam, *maxNew, stdout)
 	}
 	var m lm.BatchModel
 	var tok tokenizer.Tokenizer

@@ -35,19 +35,19 @@ func loadLlamaToRun(dir, quantize string) (*llama.Model, tokenizer.Tokenizer, er
 
 // quantizeFlag defines --quantize on fs.
 func quantizeFlag(fs *flag.FlagSet) *string {
-	return fs.String("quantize", "", "q8: a Llama-family model's (or, for translate and serve, a Marian's) matrices quantized to 8 bits as it loads (Q8_0: about 1.1 bytes a weight; decoding faster, the numbers slightly changed)")
+	return fs.String("quantize", "", "q8: a Llama-family or T5 model's (or, for translate and serve, a Marian's) matrices quantized to 8 bits as it loads (Q8_0: about 1.1 bytes a weight; decoding faster, the numbers slightly changed)")
 }
 
 // checkQuantize refuses a --quantize other than q8, or for a model that is
-// neither of the Llama family nor a Marian translator.
+// neither of the Llama family, a T5 nor a Marian translator.
 func checkQuantize(quantize, typ string) error {
 	switch {
 	case quantize == "":
 		return nil
 	case quantize != "q8":
 		return fmt.Errorf("--quantize %q; want q8", quantize)
-	case family(typ) != "llama" && typ != "marian":
-		return fmt.Errorf("--quantize is for Llama-family models (llama, qwen2, qwen3, mistral) and Marian translators; this is a %s model", typ)
+	case family(typ) != "llama" && typ != "marian" && typ != "t5" && typ != "mt5":
+		return fmt.Errorf("--quantize is for Llama-family models (llama, qwen2, qwen3, mistral), T5 and Marian translators; this is a %s model", typ)
 	}
 	return nil
 }

@@ -182,6 +182,28 @@ func TestGenerateT5(t *testing.T) {
 	}
 }
 
+// TestGenerateT5Quantized: attn generate --quantize q8 on a T5 answers as
+// the model quantized to 8 bits (t5.Model.QuantizeQ8) does, which is the
+// dequantized float32 model's answer.
+func TestGenerateT5Quantized(t *testing.T) {
+	dir := t5Folder(t)
+	tm, err := loadT5(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := tm.m.QuantizeQ8(); n < 10 {
+		t.Fatalf("%d matrices quantized", n)
+	}
+	want, _, err := tm.answer("HELLO", 3, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, code := attn(t, "generate", "--model", dir, "--beam", "3", "--max-new-tokens", "8", "--quantize", "q8", "HELLO")
+	if code != 0 || out != want+"\n" {
+		t.Errorf("attn generate --quantize q8 (T5): exit %d, %q; want the 8-bit model's %q", code, out, want)
+	}
+}
+
 // mtFolder saves a tiny random encoder-decoder with a character vocabulary.
 func mtFolder(t *testing.T) string {
 	t.Helper()

@@ -76,7 +76,7 @@ type server struct {
 
 	mt         *mtModel          // attn's own translation models
 	marian     *marianMT         // marian
-	marianQ8   bool              // its matrices in 8 bits (--quantize q8)
+	seq2seqQ8  bool              // a T5's or Marian's matrices in 8 bits (--quantize q8)
 	translator *translateBatcher // either's requests, run together
 
 	vit     *vit.Model // vit
@@ -90,7 +90,7 @@ func (s *server) weights() string {
 	if f, ok := s.lm.(interface{ Format() string }); ok && f.Format() != "f32" {
 		return f.Format()
 	}
-	if s.marianQ8 {
+	if s.seq2seqQ8 {
 		return "q8"
 	}
 	return ""
@@ -145,7 +145,9 @@ func newServerQuantized(dir, quantize string, batch, window int, opts ...generat
 			s.serveLM(m, window, batch, opts)
 		}
 	case "t5", "mt5":
-		s.t5, err = loadT5(dir)
+		if s.t5, err = loadT5(dir); err == nil && quantize == "q8" {
+			s.seq2seqQ8 = s.t5.m.QuantizeQ8() > 0
+		}
 	case "bert":
 		if s.bert, s.bertTok, err = loadBERT(dir, "serve"); err == nil {
 			var st *bert.Sentence
@@ -157,7 +159,7 @@ func newServerQuantized(dir, quantize string, batch, window int, opts ...generat
 		}
 	case "marian":
 		if s.marian, err = loadMarian(dir); err == nil && quantize == "q8" {
-			s.marianQ8 = s.marian.m.QuantizeQ8() > 0
+			s.seq2seqQ8 = s.marian.m.QuantizeQ8() > 0
 		}
 		if err == nil {
 			s.translator = newTranslateBatcher(s.marian.translateIDs)

@@ -55,10 +55,13 @@ func (tm *t5Model) answer(prompt string, beam, maxNew int) (string, int, error) 
 
 // generateT5 answers a text-to-text prompt with a T5 folder (HuggingFace
 // layout with tokenizer.json).
-func generateT5(dir, prompt string, beam, maxNew int, stdout io.Writer) error {
+func generateT5(dir, prompt, quantize string, beam, maxNew int, stdout io.Writer) error {
 	tm, err := loadT5(dir)
 	if err != nil {
 		return err
+	}
+	if quantize == "q8" {
+		tm.m.QuantizeQ8()
 	}
 	text, _, err := tm.answer(prompt, beam, maxNew)
 	if err != nil {

@@ -327,7 +327,32 @@ func (m *Model) head(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 		return m.LMHead.Forward(tp, x)
 	}
 	x = tp.Scale(x, float32(math.Pow(float64(m.Cfg.DModel), -0.5)))
+	if q, s, ok := m.Shared.Q8(); ok { // quantized (QuantizeQ8)
+		return tp.LinearQ8(x, q, s, m.Cfg.VocabSize, nil)
+	}
 	return tp.Linear(x, m.Shared.Weight, nil)
+}
+
+// QuantizeQ8 quantizes the model's matrices (the shared embeddings, the
+// output layer, every projection) to 8 bits for generating
+// (nn.QuantizeQ8): a decoding step reads each once per token, in about a
+// quarter of float32's bytes, and the model then computes exactly as the
+// float32 model of the dequantized weights would. The relative position
+// biases stay float32. Dequantize it (nn.Dequantize) to train or save it;
+// Save does.
+func (m *Model) QuantizeQ8() int {
+	var tables []any
+	for _, b := range m.Encoder.Block {
+		if rb := b.Self.SelfAttention.RelativeBias; rb != nil {
+			tables = append(tables, rb)
+		}
+	}
+	for _, b := range m.Decoder.Block {
+		if rb := b.Self.SelfAttention.RelativeBias; rb != nil {
+			tables = append(tables, rb)
+		}
+	}
+	return nn.QuantizeQ8(m, tables...)
 }
 
 // Forward runs encoder and decoder: srcIDs [B·S] with srcPad (may be nil),
