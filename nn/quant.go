@@ -63,12 +63,18 @@ func (e *Embedding) Q8() (q []int8, s []float32, ok bool) { return e.q8.q, e.q8.
 //
 // The layers in except (a *Linear or *Embedding each) stay float32: tables
 // a model reads other than through the layer's Forward (T5's relative
-// position biases).
+// position biases); so does every layer sharing such a layer's weight,
+// whose float32 values would otherwise be dropped.
 func QuantizeQ8(m any, except ...any) int {
 	done := map[*autograd.Var]q8Matrix{} // the shared weights' 8 bits
-	skip := map[any]bool{}
+	skip := map[*autograd.Var]bool{}     // the weights of the layers in except
 	for _, l := range except {
-		skip[l] = true
+		switch l := l.(type) {
+		case *Linear:
+			skip[l.Weight] = true
+		case *Embedding:
+			skip[l.Weight] = true
+		}
 	}
 	quantize := func(q *q8Matrix, v *autograd.Var) {
 		if d, ok := done[v]; ok {
@@ -78,11 +84,11 @@ func QuantizeQ8(m any, except ...any) int {
 		}
 	}
 	visitLayers(reflect.ValueOf(m), func(l *Linear) {
-		if !skip[l] {
+		if !skip[l.Weight] {
 			quantize(&l.q8, l.Weight)
 		}
 	}, func(e *Embedding) {
-		if !skip[e] {
+		if !skip[e.Weight] {
 			quantize(&e.q8, e.Weight)
 		}
 	})

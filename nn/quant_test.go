@@ -39,3 +39,26 @@ func TestQuantizeQ8Tied(t *testing.T) {
 		t.Error("Dequantize: not the dequantized weights")
 	}
 }
+
+// TestQuantizeQ8Except: a layer in except keeps its float32 values, read
+// directly, even when a layer quantized with it shares its weight; the
+// other layers are quantized.
+func TestQuantizeQ8Except(t *testing.T) {
+	rng := tensor.NewRNG(1)
+	table := NewEmbedding(32, 32, 0.5, 1, rng)
+	m := &struct {
+		Out   *Linear    `attn:"out"` // visited before the table
+		Table *Embedding `attn:"table"`
+		Proj  *Linear    `attn:"proj"`
+	}{&Linear{Weight: table.Weight}, table, NewLinear(32, 32, false, rng)}
+	want := slices.Clone(table.Weight.Value.Data)
+	if n := QuantizeQ8(m, m.Table); n != 1 {
+		t.Errorf("%d weights quantized; want 1 (proj)", n)
+	}
+	if !slices.Equal(table.Weight.Value.Data, want) {
+		t.Error("the table in except lost its float32 values")
+	}
+	if _, _, ok := table.Q8(); ok || m.Proj.Weight.Value.Data != nil {
+		t.Error("the table quantized, or proj kept in float32")
+	}
+}
