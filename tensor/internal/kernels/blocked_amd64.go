@@ -113,7 +113,7 @@ func (g *gemmArch) gemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 	case m <= 8 && transB && g.dots[1] != nil && (!transA || m*k <= len(buf.a)):
 		g.gemmDots(transA, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, buf)
 	case m <= dotsRows && transB && !transA && g.dots[1] != nil:
-		g.gemmDotsBlocked(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, buf)
+		g.gemmDotsBlocked(bOperand{f: b}, m, n, k, alpha, a, lda, ldb, beta, c, ldc, buf)
 	case m <= 8 && !transB && g.rows != nil && n >= 32 && 8*k <= len(buf.a):
 		n32 := n &^ 31
 		if n32 < n {
@@ -162,22 +162,11 @@ func (g *gemmArch) gemmBias(transA, transB bool, m, n, k int, a []float32, lda i
 
 // gemmPacked is the blocked, packed GEMM. Arguments are checked by gemm.
 func (g *gemmArch) gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int, buf *gemmBuf) {
-	g.gemmPackedOf(transA, transB, m, n, k, alpha, a, lda, packSrc{f: b}, ldb, beta, bias, c, ldc, buf)
-}
-
-// packSrc is the B a packed GEMM packs: float32 (f) or, transposed, 16-bit
-// (h, in the format kind) or 8-bit with its block scales (q, s), widened
-// (and scaled) as it is packed.
-type packSrc struct {
-	f    []float32
-	h    []uint16
-	kind Half
-	q    []int8
-	s    []float32
+	g.gemmPackedOf(transA, transB, m, n, k, alpha, a, lda, bOperand{f: b}, ldb, beta, bias, c, ldc, buf)
 }
 
 // gemmPackedOf is gemmPacked with B of any kind.
-func (g *gemmArch) gemmPackedOf(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b packSrc, ldb int, beta float32, bias, c []float32, ldc int, buf *gemmBuf) {
+func (g *gemmArch) gemmPackedOf(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b bOperand, ldb int, beta float32, bias, c []float32, ldc int, buf *gemmBuf) {
 	mr, nr := g.mr, g.nr
 	pa, pb := buf.a, buf.b
 	tmp := &buf.tmp
@@ -493,19 +482,30 @@ func (g *gemmArch) gemmDots(transA bool, m, n, k int, alpha float32, a []float32
 		}
 		a, lda = t, k
 	}
+	g.gemmDotsOf(bOperand{f: b}, m, n, k, alpha, a, lda, ldb, beta, c, ldc, buf)
+}
+
+// gemmDotsOf is gemmDots (transA false) for B of any kind: the dots kernel
+// of B's kind on each tile of columns; the last n%4 columns go to
+// dotAVX512 on B's row in float32 whatever m is, so that a row's result
+// does not depend on how many rows came with it (a server decoding
+// several sequences together gives each the numbers it would get alone).
+func (g *gemmArch) gemmDotsOf(b bOperand, m, n, k int, alpha float32, a []float32, lda, ldb int, beta float32, c []float32, ldc int, buf *gemmBuf) {
 	out := &buf.out
-	dots := g.dots[m]
 	cb := 4
 	if m > 4 {
 		cb = 2
 	}
-	// The last n%4 columns go to dotAVX512 whatever m is, so that a row's
-	// result does not depend on how many rows came with it (a server
-	// decoding several sequences together gives each the numbers it would
-	// get alone).
 	nb := n - n%4
 	for j := 0; j < nb; j += cb {
-		dots(k, &a[0], lda, &b[j*ldb], ldb, &out[0])
+		switch {
+		case b.q != nil:
+			g.dotsQ8[m](k, &a[0], lda, &b.q[j*ldb], ldb, &b.s[j*ldb/q8Block], &out[0])
+		case b.h != nil:
+			g.dotsHalf[b.kind][m](k, &a[0], lda, &b.h[j*ldb], ldb, &out[0])
+		default:
+			g.dots[m](k, &a[0], lda, &b.f[j*ldb], ldb, &out[0])
+		}
 		for i := 0; i < m; i++ {
 			crow := c[i*ldc+j : i*ldc+j+cb]
 			o := out[i*cb : i*cb+cb]
@@ -520,14 +520,34 @@ func (g *gemmArch) gemmDots(transA bool, m, n, k int, alpha float32, a []float32
 			}
 		}
 	}
+	if nb == n {
+		return
+	}
+	// A 16- or 8-bit row is widened into buf.b, or for a k beyond it into
+	// a pooled buffer.
+	var dst []float32
+	var pooled *[]float32
+	if b.f == nil {
+		if dst = buf.b; k > len(dst) {
+			pooled = widenBufs.Get().(*[]float32)
+			if cap(*pooled) < k {
+				*pooled = make([]float32, k)
+			}
+			dst = *pooled
+		}
+	}
 	for j := nb; j < n; j++ {
+		row := b.row(j, k, ldb, dst)
 		for i := 0; i < m; i++ {
-			v := alpha * dotAVX512(a[i*lda:i*lda+k], b[j*ldb:j*ldb+k])
+			v := alpha * dotAVX512(a[i*lda:i*lda+k], row)
 			if beta != 0 {
 				v += beta * c[i*ldc+j]
 			}
 			c[i*ldc+j] = v
 		}
+	}
+	if pooled != nil {
+		widenBufs.Put(pooled)
 	}
 }
 
@@ -540,15 +560,15 @@ func (g *gemmArch) gemmDots(transA bool, m, n, k int, alpha float32, a []float32
 const dotsRows = 16
 
 // gemmDotsBlocked computes C = alpha·A·Bᵀ + beta·C for 8 < m <= dotsRows as
-// gemmDots does for up to 8 rows, eight rows of A at a time over blocks of
+// gemmDotsOf does for up to 8 rows, eight rows of A at a time over blocks of
 // B's rows small enough to stay in L2 between them: B is read from memory
 // once, and each row of C gets the numbers it gets alone.
-func (g *gemmArch) gemmDotsBlocked(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, buf *gemmBuf) {
-	nb := max(4, (1<<16)/max(k, 1)&^3) // 256 KB of B a block
+func (g *gemmArch) gemmDotsBlocked(b bOperand, m, n, k int, alpha float32, a []float32, lda, ldb int, beta float32, c []float32, ldc int, buf *gemmBuf) {
+	nb := max(4, (1<<16)/max(k, 1)&^3) // 256 KB of float32 B a block
 	for j0 := 0; j0 < n; j0 += nb {
 		w := min(nb, n-j0)
 		for i0 := 0; i0 < m; i0 += 8 {
-			g.gemmDots(false, min(8, m-i0), w, k, alpha, a[i0*lda:], lda, b[j0*ldb:], ldb, beta, c[i0*ldc+j0:], ldc, buf)
+			g.gemmDotsOf(b.from(j0, ldb), min(8, m-i0), w, k, alpha, a[i0*lda:], lda, ldb, beta, c[i0*ldc+j0:], ldc, buf)
 		}
 	}
 }
@@ -592,179 +612,47 @@ func (g *gemmArch) gemmRows(transA bool, m, n, k int, alpha float32, a []float32
 	}
 }
 
-// gemmHalf is GemmHalf: up to dotsRows rows of A as dot products with B's
-// 16-bit rows, widened in the kernel, eight rows at a time over blocks
-// of B as gemmDotsBlocked does, and so with the numbers gemm gives on the
-// widened B; more rows through gemm on widened blocks of B.
+// gemmHalf is GemmHalf and gemmQ8 is GemmQ8: gemmLow on their B.
 func (g *gemmArch) gemmHalf(h Half, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
-	if m <= 0 || n <= 0 {
-		return
-	}
-	_ = c[(m-1)*ldc+n-1]
-	if k <= 0 || alpha == 0 || g.dotsHalf[h][1] == nil || g.direct[1] == nil {
-		gemmHalfWidened(g.gemm, h, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-		return
-	}
-	if m > dotsRows { // as gemm runs A·Bᵀ, B widened as it is packed
-		_ = a[(m-1)*lda+k-1]
-		_ = b[(n-1)*ldb+k-1]
-		buf := getBuf()
-		g.gemmPackedOf(false, true, m, n, k, alpha, a, lda, packSrc{h: b, kind: h}, ldb, beta, nil, c, ldc, buf)
-		putBuf(buf)
-		return
-	}
-	_ = a[(m-1)*lda+k-1]
-	_ = b[(n-1)*ldb+k-1]
-	buf := getBuf()
-	nb := n
-	if m > 8 {
-		nb = max(4, (1<<16)/k&^3)
-	}
-	for j0 := 0; j0 < n; j0 += nb {
-		w := min(nb, n-j0)
-		for i0 := 0; i0 < m; i0 += 8 {
-			g.gemmDotsHalf(h, min(8, m-i0), w, k, alpha, a[i0*lda:], lda, b[j0*ldb:], ldb, beta, c[i0*ldc+j0:], ldc, buf)
-		}
-	}
-	putBuf(buf)
+	g.gemmLow(bOperand{h: b, kind: h}, g.dotsHalf[h][1] != nil, m, n, k, alpha, a, lda, ldb, beta, c, ldc)
 }
 
-// gemmDotsHalf is gemmDots (transA false) with B in the 16-bit format h:
-// the last n%4 columns go to dotAVX512 on the widened row, as gemmDots
-// sends them.
-func (g *gemmArch) gemmDotsHalf(h Half, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int, buf *gemmBuf) {
-	out := &buf.out
-	dots := g.dotsHalf[h][m]
-	cb := 4
-	if m > 4 {
-		cb = 2
-	}
-	nb := n - n%4
-	for j := 0; j < nb; j += cb {
-		dots(k, &a[0], lda, &b[j*ldb], ldb, &out[0])
-		for i := 0; i < m; i++ {
-			crow := c[i*ldc+j : i*ldc+j+cb]
-			o := out[i*cb : i*cb+cb]
-			if beta == 0 {
-				for q := range crow {
-					crow[q] = alpha * o[q]
-				}
-			} else {
-				for q := range crow {
-					crow[q] = alpha*o[q] + beta*crow[q]
-				}
-			}
-		}
-	}
-	if nb == n {
-		return
-	}
-	// The widened row: in buf.b, or for a k beyond it in a pooled buffer.
-	row, pooled := buf.b, (*[]float32)(nil)
-	if k > len(row) {
-		pooled = widenBufs.Get().(*[]float32)
-		if cap(*pooled) < k {
-			*pooled = make([]float32, k)
-		}
-		row = *pooled
-	}
-	row = row[:k]
-	for j := nb; j < n; j++ {
-		h.Widen(row, b[j*ldb:j*ldb+k])
-		for i := 0; i < m; i++ {
-			v := alpha * dotAVX512(a[i*lda:i*lda+k], row)
-			if beta != 0 {
-				v += beta * c[i*ldc+j]
-			}
-			c[i*ldc+j] = v
-		}
-	}
-	if pooled != nil {
-		widenBufs.Put(pooled)
-	}
-}
-
-// gemmQ8 is GemmQ8: up to dotsRows rows of A as dot products with B's
-// rows, widened and scaled in the kernel, eight rows at a time over blocks
-// of B as gemmHalf does, and so with the numbers gemm gives on the
-// dequantized B; more rows as gemm runs A·Bᵀ, B dequantized as it is
-// packed.
 func (g *gemmArch) gemmQ8(m, n, k int, alpha float32, a []float32, lda int, b []int8, s []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m > 0 && n > 0 && k > 0 {
+		_ = s[((n-1)*ldb+k)/q8Block-1]
+	}
+	g.gemmLow(bOperand{q: b, s: s}, g.dotsQ8[1] != nil, m, n, k, alpha, a, lda, ldb, beta, c, ldc)
+}
+
+// gemmLow computes C = alpha·A·Bᵀ + beta·C for a 16- or 8-bit B (the arch
+// having dots kernels for it when dots is set): up to dotsRows rows of A
+// as dot products with B's rows, widened (and scaled) in the kernel, eight
+// rows at a time over blocks of B as gemmDotsBlocked does, and so with the
+// numbers gemm gives on B in float32; more rows as gemm runs A·Bᵀ, B
+// widened as it is packed.
+func (g *gemmArch) gemmLow(b bOperand, dots bool, m, n, k int, alpha float32, a []float32, lda, ldb int, beta float32, c []float32, ldc int) {
 	if m <= 0 || n <= 0 {
 		return
 	}
 	_ = c[(m-1)*ldc+n-1]
-	if k <= 0 || alpha == 0 || g.dotsQ8[1] == nil || g.direct[1] == nil {
-		gemmQ8Dequantized(g.gemm, m, n, k, alpha, a, lda, b, s, ldb, beta, c, ldc)
+	if k <= 0 || alpha == 0 || !dots || g.direct[1] == nil {
+		gemmWidened(g.gemm, b, m, n, k, alpha, a, lda, ldb, beta, c, ldc)
 		return
 	}
 	_ = a[(m-1)*lda+k-1]
-	_ = b[(n-1)*ldb+k-1]
-	_ = s[((n-1)*ldb+k)/q8Block-1]
-	if m > dotsRows { // as gemm runs A·Bᵀ, B dequantized as it is packed
-		buf := getBuf()
-		g.gemmPackedOf(false, true, m, n, k, alpha, a, lda, packSrc{q: b, s: s}, ldb, beta, nil, c, ldc, buf)
-		putBuf(buf)
-		return
+	if b.q != nil {
+		_ = b.q[(n-1)*ldb+k-1]
+	} else {
+		_ = b.h[(n-1)*ldb+k-1]
 	}
 	buf := getBuf()
-	nb := n
-	if m > 8 {
-		nb = max(4, (1<<16)/k&^3)
-	}
-	for j0 := 0; j0 < n; j0 += nb {
-		w := min(nb, n-j0)
-		for i0 := 0; i0 < m; i0 += 8 {
-			g.gemmDotsQ8(min(8, m-i0), w, k, alpha, a[i0*lda:], lda, b[j0*ldb:], s[j0*ldb/q8Block:], ldb, beta, c[i0*ldc+j0:], ldc, buf)
-		}
+	switch {
+	case m > dotsRows:
+		g.gemmPackedOf(false, true, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc, buf)
+	case m > 8:
+		g.gemmDotsBlocked(b, m, n, k, alpha, a, lda, ldb, beta, c, ldc, buf)
+	default:
+		g.gemmDotsOf(b, m, n, k, alpha, a, lda, ldb, beta, c, ldc, buf)
 	}
 	putBuf(buf)
-}
-
-// gemmDotsQ8 is gemmDots (transA false) with B in 8-bit integers: the last
-// n%4 columns go to dotAVX512 on the dequantized row, as gemmDots sends
-// them.
-func (g *gemmArch) gemmDotsQ8(m, n, k int, alpha float32, a []float32, lda int, b []int8, s []float32, ldb int, beta float32, c []float32, ldc int, buf *gemmBuf) {
-	out := &buf.out
-	dots := g.dotsQ8[m]
-	cb := 4
-	if m > 4 {
-		cb = 2
-	}
-	nb := n - n%4
-	for j := 0; j < nb; j += cb {
-		dots(k, &a[0], lda, &b[j*ldb], ldb, &s[j*ldb/q8Block], &out[0])
-		for i := 0; i < m; i++ {
-			crow := c[i*ldc+j : i*ldc+j+cb]
-			o := out[i*cb : i*cb+cb]
-			if beta == 0 {
-				for q := range crow {
-					crow[q] = alpha * o[q]
-				}
-			} else {
-				for q := range crow {
-					crow[q] = alpha*o[q] + beta*crow[q]
-				}
-			}
-		}
-	}
-	if nb == n {
-		return
-	}
-	row := widenBufs.Get().(*[]float32)
-	if cap(*row) < k {
-		*row = make([]float32, k)
-	}
-	r := (*row)[:k]
-	for j := nb; j < n; j++ {
-		dequantizeQ8(r, b[j*ldb:j*ldb+k], s[j*ldb/q8Block:])
-		for i := 0; i < m; i++ {
-			v := alpha * dotAVX512(a[i*lda:i*lda+k], r)
-			if beta != 0 {
-				v += beta * c[i*ldc+j]
-			}
-			c[i*ldc+j] = v
-		}
-	}
-	widenBufs.Put(row)
 }

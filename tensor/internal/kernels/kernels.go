@@ -208,18 +208,56 @@ func GemmHalf(h Half, m, n, k int, alpha float32, a []float32, lda int, b []uint
 		active.GemmHalf(h, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	gemmHalfWidened(active.Gemm, h, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gemmWidened(active.Gemm, bOperand{h: b, kind: h}, m, n, k, alpha, a, lda, ldb, beta, c, ldc)
 }
 
-// widenBlock is the most rows of a 16-bit B that gemmHalfWidened widens
+// bOperand is the B of a product stored in float32 (f) or, transposed
+// (A·Bᵀ), in fewer bits read as float32: 16-bit (h, in the format kind) or
+// 8-bit with a scale for each block of q8Block values of a row (q, s).
+type bOperand struct {
+	f    []float32
+	h    []uint16
+	kind Half
+	q    []int8
+	s    []float32
+}
+
+// from returns B from row j on (rows ldb apart).
+func (b bOperand) from(j, ldb int) bOperand {
+	switch {
+	case b.q != nil:
+		return bOperand{q: b.q[j*ldb:], s: b.s[j*ldb/q8Block:]}
+	case b.h != nil:
+		return bOperand{h: b.h[j*ldb:], kind: b.kind}
+	}
+	return bOperand{f: b.f[j*ldb:]}
+}
+
+// row returns the k values of row j of a transposed B in float32: its own,
+// or widened (dequantized) into dst, which has room for k.
+func (b bOperand) row(j, k, ldb int, dst []float32) []float32 {
+	switch {
+	case b.q != nil:
+		dequantizeQ8(dst[:k], b.q[j*ldb:j*ldb+k], b.s[j*ldb/q8Block:])
+	case b.h != nil:
+		b.kind.Widen(dst[:k], b.h[j*ldb:j*ldb+k])
+	default:
+		return b.f[j*ldb : j*ldb+k]
+	}
+	return dst[:k]
+}
+
+// widenBlock is the most rows of a 16- or 8-bit B that gemmWidened widens
 // at once: a multiple of every implementation's column tile, so that the
 // blocks split the product where a parallel split would.
 const widenBlock = 512
 
-// gemmHalfWidened computes GemmHalf with gemm on blocks of B widened to
-// float32 (widenBlock rows at a time, in a buffer of its own).
-func gemmHalfWidened(gemm func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int),
-	h Half, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
+// gemmWidened computes C = alpha·A·Bᵀ + beta·C with gemm on blocks of a
+// 16- or 8-bit B widened to float32 (widenBlock rows at a time, in a
+// buffer of its own): GemmHalf and GemmQ8 where the implementation has no
+// kernels of its own for them.
+func gemmWidened(gemm func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int),
+	b bOperand, m, n, k int, alpha float32, a []float32, lda, ldb int, beta float32, c []float32, ldc int) {
 	if m <= 0 || n <= 0 {
 		return
 	}
@@ -235,7 +273,7 @@ func gemmHalfWidened(gemm func(transA, transB bool, m, n, k int, alpha float32, 
 		rows := min(widenBlock, n-j0)
 		blk := (*w)[:rows*k]
 		for r := range rows {
-			h.Widen(blk[r*k:(r+1)*k], b[(j0+r)*ldb:(j0+r)*ldb+k])
+			b.row(j0+r, k, ldb, blk[r*k:(r+1)*k])
 		}
 		gemm(false, true, m, rows, k, alpha, a, lda, blk, k, beta, c[j0:], ldc)
 	}
@@ -265,34 +303,7 @@ func GemmQ8(m, n, k int, alpha float32, a []float32, lda int, b []int8, s []floa
 		active.GemmQ8(m, n, k, alpha, a, lda, b, s, ldb, beta, c, ldc)
 		return
 	}
-	gemmQ8Dequantized(active.Gemm, m, n, k, alpha, a, lda, b, s, ldb, beta, c, ldc)
-}
-
-// gemmQ8Dequantized computes GemmQ8 with gemm on blocks of B dequantized
-// to float32 (widenBlock rows at a time, in a buffer of its own).
-func gemmQ8Dequantized(gemm func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int),
-	m, n, k int, alpha float32, a []float32, lda int, b []int8, s []float32, ldb int, beta float32, c []float32, ldc int) {
-	if m <= 0 || n <= 0 {
-		return
-	}
-	if k <= 0 {
-		gemm(false, true, m, n, 0, alpha, a, lda, nil, 1, beta, c, ldc)
-		return
-	}
-	w := widenBufs.Get().(*[]float32)
-	if need := min(n, widenBlock) * k; cap(*w) < need {
-		*w = make([]float32, need)
-	}
-	for j0 := 0; j0 < n; j0 += widenBlock {
-		rows := min(widenBlock, n-j0)
-		blk := (*w)[:rows*k]
-		for r := range rows {
-			j := j0 + r
-			dequantizeQ8(blk[r*k:(r+1)*k], b[j*ldb:j*ldb+k], s[j*ldb/q8Block:])
-		}
-		gemm(false, true, m, rows, k, alpha, a, lda, blk, k, beta, c[j0:], ldc)
-	}
-	widenBufs.Put(w)
+	gemmWidened(active.Gemm, bOperand{q: b, s: s}, m, n, k, alpha, a, lda, ldb, beta, c, ldc)
 }
 
 // dequantizeQ8 sets dst[i] = s[i/q8Block]·float32(q[i]).
