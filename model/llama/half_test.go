@@ -109,23 +109,7 @@ func TestKeepBF16Families(t *testing.T) {
 			if !half.KeepBF16() {
 				t.Fatal("a model rounded to bfloat16 was not kept")
 			}
-			prompt := make([]int, 21)
-			for i := range prompt {
-				prompt[i] = (7*i + 3) % full.Cfg.VocabSize
-			}
-			fc, hc := full.NewCache(), half.NewCache()
-			want, _ := full.Step(fc, prompt)
-			got, err := half.Step(hc, prompt)
-			if err != nil || !slices.Equal(got.Data, want.Data) {
-				t.Fatalf("prompt: the bfloat16 model's logits differ (%v)", err)
-			}
-			for _, id := range []int{7, 11} {
-				want, _ := full.StepLast(fc, []int{id})
-				got, _ := half.StepLast(hc, []int{id})
-				if !slices.Equal(got.Data, want.Data) {
-					t.Fatalf("token %d: the bfloat16 model's logits differ", id)
-				}
-			}
+			prompt, _, _ := sameSteps(t, "the bfloat16 model", full, half)
 			for _, b := range []int{3, 16, 20} {
 				var fcs, hcs []*Cache
 				var ids []int
@@ -237,26 +221,10 @@ func TestLoadHalf(t *testing.T) {
 						t.Errorf("matrix %d holds float32 values", i)
 					}
 				}
-				prompt := make([]int, 21)
-				for i := range prompt {
-					prompt[i] = (7*i + 3) % full.Cfg.VocabSize
-				}
-				fc, hc := full.NewCache(), half.NewCache()
-				want, _ := full.Step(fc, prompt)
-				got, err := half.Step(hc, prompt)
-				if err != nil || !slices.Equal(got.Data, want.Data) {
-					t.Fatalf("prompt: the logits differ from Load's (%v)", err)
-				}
-				for _, id := range []int{7, 11} {
-					want, _ := full.StepLast(fc, []int{id})
-					got, _ := half.StepLast(hc, []int{id})
-					if !slices.Equal(got.Data, want.Data) {
-						t.Fatalf("token %d: the logits differ from Load's", id)
-					}
-				}
+				_, fc, hc := sameSteps(t, "the 16-bit model (against Load's)", full, half)
 				fcs, hcs := []*Cache{fc, full.NewCache()}, []*Cache{hc, half.NewCache()}
-				want, _ = full.StepBatch(NewBatchBuffers(), fcs, []int{3, 4})
-				got, err = half.StepBatch(NewBatchBuffers(), hcs, []int{3, 4})
+				want, _ := full.StepBatch(NewBatchBuffers(), fcs, []int{3, 4})
+				got, err := half.StepBatch(NewBatchBuffers(), hcs, []int{3, 4})
 				if err != nil || !slices.Equal(got.Data, want.Data) {
 					t.Errorf("a batch: the logits differ from Load's (%v)", err)
 				}
@@ -447,25 +415,9 @@ func TestQuantizeQ8(t *testing.T) {
 					t.Errorf("layer %d: q|k|v kept in float32 (%v), or down not (%v)", i, q.Layers[i].qkv.Value.Data != nil, q.Layers[i].MLP.Down.Weight.Value.Data == nil)
 				}
 			}
-			prompt := make([]int, 21)
-			for i := range prompt {
-				prompt[i] = (7*i + 3) % ref.Cfg.VocabSize
-			}
-			rc, qc := ref.NewCache(), q.NewCache()
-			want, _ := ref.Step(rc, prompt)
-			got, err := q.Step(qc, prompt)
-			if err != nil || !slices.Equal(got.Data, want.Data) {
-				t.Fatalf("prompt: the 8-bit model's logits differ from the dequantized float32 model's (%v)", err)
-			}
-			for _, id := range []int{7, 11} {
-				want, _ := ref.StepLast(rc, []int{id})
-				got, _ := q.StepLast(qc, []int{id})
-				if !slices.Equal(got.Data, want.Data) {
-					t.Fatalf("token %d: the logits differ", id)
-				}
-			}
-			want, _ = ref.StepBatch(NewBatchBuffers(), []*Cache{rc, ref.NewCache()}, []int{3, 4})
-			got, err = q.StepBatch(NewBatchBuffers(), []*Cache{qc, q.NewCache()}, []int{3, 4})
+			prompt, rc, qc := sameSteps(t, "the 8-bit model (against the dequantized float32 model)", ref, q)
+			want, _ := ref.StepBatch(NewBatchBuffers(), []*Cache{rc, ref.NewCache()}, []int{3, 4})
+			got, err := q.StepBatch(NewBatchBuffers(), []*Cache{qc, q.NewCache()}, []int{3, 4})
 			if err != nil || !slices.Equal(got.Data, want.Data) {
 				t.Errorf("a batch: the logits differ (%v)", err)
 			}
@@ -494,4 +446,29 @@ func TestQuantizeQ8(t *testing.T) {
 	if half.Format() != "q8" || !slices.Equal(got.Data, want.Data) {
 		t.Errorf("a BF16 model quantized: format %q, logits equal to its float32 load's quantized: %v", half.Format(), slices.Equal(got.Data, want.Data))
 	}
+}
+
+// sameSteps checks that m gives bit for bit ref's logits for a prompt of 21
+// positions (more than 16: the packed kernels) and then for two single
+// steps, and returns the prompt and the two caches, for batches after it.
+func sameSteps(t *testing.T, what string, ref, m *Model) (prompt []int, rc, mc *Cache) {
+	t.Helper()
+	prompt = make([]int, 21)
+	for i := range prompt {
+		prompt[i] = (7*i + 3) % ref.Cfg.VocabSize
+	}
+	rc, mc = ref.NewCache(), m.NewCache()
+	want, _ := ref.Step(rc, prompt)
+	got, err := m.Step(mc, prompt)
+	if err != nil || !slices.Equal(got.Data, want.Data) {
+		t.Fatalf("prompt: %s's logits differ (%v)", what, err)
+	}
+	for _, id := range []int{7, 11} {
+		want, _ := ref.StepLast(rc, []int{id})
+		got, _ := m.StepLast(mc, []int{id})
+		if !slices.Equal(got.Data, want.Data) {
+			t.Fatalf("token %d: %s's logits differ", id, what)
+		}
+	}
+	return prompt, rc, mc
 }
