@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/attn-go/attn/generate"
+	"github.com/attn-go/attn/model/llama"
 	"github.com/attn-go/attn/tokenizer"
 )
 
@@ -73,22 +74,7 @@ func chatFolder(t *testing.T) (dir string, pieces []string) {
 // cache, the text decoded up to the first end-of-text token.
 func chatReply(t *testing.T, dir string, msgs []tokenizer.Message, maxNew int) string {
 	t.Helper()
-	m, tok, err := loadLlama(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl, err := openChat(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := encodeChat(tmpl, tok, msgs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := generate.Text(m, ids, maxNew, &generate.Sampler{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, tok, ids, out := greedyRun(t, dir, msgs, maxNew)
 	if n := len(out); n > 0 && m.EndsText(out[n-1]) {
 		out = out[:n-1]
 	}
@@ -97,6 +83,27 @@ func chatReply(t *testing.T, dir string, msgs []tokenizer.Message, maxNew int) s
 		t.Fatal(err)
 	}
 	return text
+}
+
+// greedyRun loads the model in dir and generates greedily after the
+// conversation through its chat template, from an empty cache.
+func greedyRun(t *testing.T, dir string, msgs []tokenizer.Message, maxNew int) (m *llama.Model, tok tokenizer.Tokenizer, ids, out []int) {
+	t.Helper()
+	m, tok, err := loadLlama(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := openChat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids, err = encodeChat(tmpl, tok, msgs); err != nil {
+		t.Fatal(err)
+	}
+	if out, err = generate.Text(m, ids, maxNew, &generate.Sampler{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return m, tok, ids, out
 }
 
 // TestChat: attn chat answers each line as a user's turn, each reply the

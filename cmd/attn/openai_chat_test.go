@@ -119,22 +119,7 @@ func usageOf(v chatResponse) completionUsage {
 // included, as generated).
 func greedyChat(t *testing.T, dir string, msgs []tokenizer.Message, maxNew int) (prompt, reply int) {
 	t.Helper()
-	m, tok, err := loadLlama(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl, err := openChat(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := encodeChat(tmpl, tok, msgs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := generate.Text(m, ids, maxNew, &generate.Sampler{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, ids, out := greedyRun(t, dir, msgs, maxNew)
 	return len(ids), len(out)
 }
 
