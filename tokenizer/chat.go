@@ -735,6 +735,20 @@ func ParseToolCallsAs(format, reply string) (content string, calls []ToolCall, o
 	return reply, nil, false
 }
 
+// callArguments returns a call's arguments as a JSON object: as written,
+// or {} for none or null (a function without parameters); ok is false for
+// anything but an object.
+func callArguments(raw json.RawMessage) (json.RawMessage, bool) {
+	if isNull(raw) {
+		return json.RawMessage("{}"), true
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil || obj == nil {
+		return nil, false
+	}
+	return raw, true
+}
+
 // parseMistralToolCalls reads [TOOL_CALLS] and the JSON list after it,
 // each a name and its arguments; the text before is the reply's text.
 func parseMistralToolCalls(reply string) (string, []ToolCall, bool) {
@@ -754,12 +768,8 @@ func parseMistralToolCalls(reply string) (string, []ToolCall, bool) {
 	}
 	calls := make([]ToolCall, len(list))
 	for i, c := range list {
-		args := c.Arguments
-		if len(args) == 0 || string(args) == "null" {
-			args = json.RawMessage("{}")
-		}
-		var obj map[string]json.RawMessage
-		if c.Name == "" || json.Unmarshal(args, &obj) != nil || obj == nil {
+		args, ok := callArguments(c.Arguments)
+		if c.Name == "" || !ok {
 			return reply, nil, false
 		}
 		calls[i] = ToolCall{Name: c.Name, Arguments: args}
@@ -789,15 +799,12 @@ func parseJSONToolCall(reply string) (string, []ToolCall, bool) {
 	}
 	// Null parameters are none, as ParseToolCalls takes null arguments: a
 	// call of a function without parameters.
-	args := call.Parameters
-	if isNull(args) {
-		args = call.Arguments
+	raw := call.Parameters
+	if isNull(raw) {
+		raw = call.Arguments
 	}
-	if isNull(args) {
-		args = json.RawMessage("{}")
-	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(args, &obj) != nil || obj == nil {
+	args, ok := callArguments(raw)
+	if !ok {
 		return reply, nil, false
 	}
 	return "", []ToolCall{{Name: call.Name, Arguments: args}}, true
@@ -834,13 +841,11 @@ func ParseToolCalls(reply string) (content string, calls []ToolCall, ok bool) {
 		if json.Unmarshal([]byte(strings.TrimSpace(body)), &call) != nil || call.Name == "" {
 			return reply, nil, false
 		}
-		var args map[string]json.RawMessage
-		if len(call.Arguments) == 0 || string(call.Arguments) == "null" {
-			call.Arguments = json.RawMessage("{}")
-		} else if json.Unmarshal(call.Arguments, &args) != nil {
+		args, ok := callArguments(call.Arguments)
+		if !ok {
 			return reply, nil, false
 		}
-		calls = append(calls, ToolCall{Name: call.Name, Arguments: call.Arguments})
+		calls = append(calls, ToolCall{Name: call.Name, Arguments: args})
 		rest = after
 	}
 	return content, calls, true
