@@ -32,17 +32,22 @@ var varType = reflect.TypeFor[*autograd.Var]()
 // parameter appears once per name, as in PyTorch's state_dict.
 func Params(m any) []Param {
 	var ps []Param
-	walk(reflect.ValueOf(m), "", &ps)
+	walk(reflect.ValueOf(m), "", func(v reflect.Value, prefix string) bool {
+		if v.Type() != varType {
+			return false
+		}
+		ps = append(ps, Param{Name: prefix[:len(prefix)-1], Var: v.Interface().(*autograd.Var)})
+		return true
+	})
 	return ps
 }
 
-func walk(v reflect.Value, prefix string, ps *[]Param) {
+// walk visits the non-nil pointers in the fields Params follows, each
+// under its name as a prefix ("name." and so on); where visit reports it
+// took the pointer, walk does not go into it.
+func walk(v reflect.Value, prefix string, visit func(v reflect.Value, prefix string) bool) {
 	if v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return
-		}
-		if v.Type() == varType {
-			*ps = append(*ps, Param{Name: prefix[:len(prefix)-1], Var: v.Interface().(*autograd.Var)})
+		if v.IsNil() || visit(v, prefix) {
 			return
 		}
 		v = v.Elem()
@@ -56,14 +61,14 @@ func walk(v reflect.Value, prefix string, ps *[]Param) {
 				continue
 			}
 			if tag == ",inline" {
-				walk(v.Field(i), prefix, ps)
+				walk(v.Field(i), prefix, visit)
 			} else {
-				walk(v.Field(i), prefix+tag+".", ps)
+				walk(v.Field(i), prefix+tag+".", visit)
 			}
 		}
 	case reflect.Slice:
 		for i := 0; i < v.Len(); i++ {
-			walk(v.Index(i), prefix+strconv.Itoa(i)+".", ps)
+			walk(v.Index(i), prefix+strconv.Itoa(i)+".", visit)
 		}
 	}
 }

@@ -108,44 +108,24 @@ var (
 )
 
 // visitLayers calls linear and embedding on each Linear and Embedding in
-// the fields walk follows (tagged "attn"), once each.
+// the fields Params follows, once each.
 func visitLayers(v reflect.Value, linear func(*Linear), embedding func(*Embedding)) {
 	seen := map[any]bool{}
-	var visit func(v reflect.Value)
-	visit = func(v reflect.Value) {
-		if v.Kind() == reflect.Pointer {
-			if v.IsNil() {
-				return
+	walk(v, "", func(v reflect.Value, _ string) bool {
+		switch v.Type() {
+		case linearType:
+			if l := v.Interface().(*Linear); !seen[l] {
+				seen[l] = true
+				linear(l)
 			}
-			switch v.Type() {
-			case linearType:
-				if l := v.Interface().(*Linear); !seen[l] {
-					seen[l] = true
-					linear(l)
-				}
-				return
-			case embeddingType:
-				if e := v.Interface().(*Embedding); !seen[e] {
-					seen[e] = true
-					embedding(e)
-				}
-				return
+		case embeddingType:
+			if e := v.Interface().(*Embedding); !seen[e] {
+				seen[e] = true
+				embedding(e)
 			}
-			v = v.Elem()
+		default:
+			return false
 		}
-		switch v.Kind() {
-		case reflect.Struct:
-			t := v.Type()
-			for i := 0; i < t.NumField(); i++ {
-				if tag, ok := t.Field(i).Tag.Lookup("attn"); ok && tag != "-" && t.Field(i).IsExported() {
-					visit(v.Field(i))
-				}
-			}
-		case reflect.Slice:
-			for i := 0; i < v.Len(); i++ {
-				visit(v.Index(i))
-			}
-		}
-	}
-	visit(v)
+		return true
+	})
 }
