@@ -16,6 +16,11 @@ type AttentionOpts struct {
 	// sees only itself and the past (the decoder's masked self-attention,
 	// §3.2.3), also when the queries are the last Tq of Tk positions.
 	Causal bool
+	// Window, if not 0, also masks the keys more than Window − 1 positions
+	// back (it needs Causal): each query sees the last Window positions,
+	// itself included, the sliding-window attention of Gemma's local layers
+	// (HF's sliding_window mask: key j for query i when i − j < Window).
+	Window int
 	// KeyPad, if set, has B·Tk entries; true marks a padding key that no
 	// query may attend to (PyTorch's key_padding_mask).
 	KeyPad []bool
@@ -57,7 +62,8 @@ var (
 // visited in order, each tile of scores S = scale·Q·Kᵀ is turned into
 // weights against a running row maximum, the output accumulated so far is
 // rescaled when the maximum grows, and the weights times V are added. Key
-// blocks wholly above the causal diagonal or wholly padding are skipped.
+// blocks wholly above the causal diagonal, before a sliding window or wholly
+// padding are skipped.
 // Only the log-sum-exp of each query row is kept for the backward pass,
 // which recomputes the weights tile by tile (reading q, k, v and the output,
 // which must not change before it runs), so memory grows linearly in the
@@ -78,6 +84,9 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 	if heads <= 0 || e%heads != 0 || kvHeads <= 0 || heads%kvHeads != 0 || !k.Value.SameShape(v.Value) || k.Value.Shape[0] != bsz || k.Value.Shape[2] != e/heads*kvHeads {
 		panic(fmt.Sprintf("autograd.Attention: q %v, k %v, v %v, %d heads, %d key/value heads", q.Value.Shape, k.Value.Shape, v.Value.Shape, heads, kvHeads))
 	}
+	if opt.Window < 0 || opt.Window > 0 && !opt.Causal {
+		panic(fmt.Sprintf("autograd.Attention: a window of %d (it must be positive, and causal)", opt.Window))
+	}
 	if opt.KeyPad != nil && len(opt.KeyPad) != bsz*tk {
 		panic(fmt.Sprintf("autograd.Attention: key padding mask has %d entries, want %d", len(opt.KeyPad), bsz*tk))
 	}
@@ -92,7 +101,7 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 	}
 	p := &attnProblem{
 		bsz: bsz, tq: tq, tk: tk, e: e, heads: heads, d: d, off: tk - tq, ek: kvHeads * d, group: heads / kvHeads,
-		causal: opt.Causal, pad: opt.KeyPad, scale: scale, dropout: dropout,
+		causal: opt.Causal, window: opt.Window, pad: opt.KeyPad, scale: scale, dropout: dropout,
 		q: q.Value.Data, k: k.Value.Data, v: v.Value.Data,
 		bq: attnBlockQ, bk: attnBlockK,
 	}
@@ -133,6 +142,7 @@ type attnProblem struct {
 	ek, group                int // k and v rows' width, query heads per key/value head (grouped-query attention)
 	off                      int // tk − tq: query i sees keys j <= i + off under the causal mask
 	causal                   bool
+	window                   int // query i sees keys j > i + off − window, when not 0
 	pad                      []bool
 	scale, dropout           float32
 	seeds                    []uint64 // per (batch, head), when dropout > 0
@@ -233,6 +243,15 @@ func (p *attnProblem) visible(i, j0, bc int) int {
 		return bc - 1
 	}
 	return min(bc-1, i+p.off-j0)
+}
+
+// first returns the index, within a key block starting at j0, of the first
+// key query row i may see under the sliding window (0 without one).
+func (p *attnProblem) first(i, j0 int) int {
+	if p.window == 0 {
+		return 0
+	}
+	return max(0, i+p.off-p.window+1-j0)
 }
 
 // allPad reports whether keys [j0, j1) of sequence b are all padding.
@@ -369,7 +388,11 @@ func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse [
 		sc.qt = qt
 		transpose(qt, padLD(br), p.q[qo+i0*e:], e, br, d)
 	}
-	for j0 := 0; j0 < kEnd; j0 += p.bk {
+	kStart := 0 // the key block of the first key the block's first row sees
+	if p.window > 0 {
+		kStart = p.first(i0, 0) / p.bk * p.bk
+	}
+	for j0 := kStart; j0 < kEnd; j0 += p.bk {
 		j1 := min(j0+p.bk, tk)
 		if p.allPad(b, j0, j1) {
 			continue
@@ -388,9 +411,13 @@ func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse [
 		for r := 0; r < br; r++ {
 			row := s[r*bc : (r+1)*bc]
 			last := p.visible(i0+r, j0, bc)
-			if last < 0 {
+			first := p.first(i0+r, j0)
+			if last < first {
 				clear(row)
 				continue
+			}
+			for j := range row[:first] {
+				row[j] = negInf
 			}
 			mx := negInf
 			if pad != nil {
@@ -669,7 +696,11 @@ func (p *attnProblem) backwardHead(sc *attnScratch, bh, c, sp int, y, lse, dy, d
 				transpose(vt, padLD(bc), p.v[ko+j0*e:], e, bc, d)
 			}
 		}
-		for i0 := iStart / p.bq * p.bq; i0 < tq; i0 += p.bq {
+		iEnd := tq
+		if p.window > 0 {
+			iEnd = min(tq, j1-p.off+p.window-1) // after the last query that sees key j1 − 1
+		}
+		for i0 := iStart / p.bq * p.bq; i0 < iEnd; i0 += p.bq {
 			i1 := min(i0+p.bq, tq)
 			br := i1 - i0
 			s, dp := sc.s[:br*bc], sc.dp[:br*bc]
@@ -693,13 +724,16 @@ func (p *attnProblem) backwardHead(sc *attnScratch, bh, c, sp int, y, lse, dy, d
 			for r := 0; r < br; r++ {
 				i := i0 + r
 				row, drow := s[r*bc:(r+1)*bc], dp[r*bc:(r+1)*bc]
-				last := p.visible(i, j0, bc)
-				if last < 0 || lrow[i] == float32(math.Inf(-1)) {
+				last, first := p.visible(i, j0, bc), p.first(i, j0)
+				if last < first || lrow[i] == float32(math.Inf(-1)) {
 					clear(row)
 					clear(drow)
 					continue
 				}
 				if !cached {
+					for j := range row[:first] {
+						row[j] = float32(math.Inf(-1))
+					}
 					if pad != nil {
 						for j := range row[:last+1] {
 							if pad[j] {

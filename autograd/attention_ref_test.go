@@ -60,12 +60,16 @@ func (tp *Tape) attentionRef(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 			if opt.KeyPad != nil {
 				pad = opt.KeyPad[b*tk : (b+1)*tk]
 			}
+			rowPad := make([]bool, tk) // pad, and the keys before the window
 			for i := 0; i < tq; i++ {
 				last := tk - 1
 				if opt.Causal {
 					last = min(tk-1, i+tk-tq)
 				}
-				maskedSoftmax(p[i*tk:(i+1)*tk], last, pad)
+				for j := range rowPad {
+					rowPad[j] = pad != nil && pad[j] || opt.Window > 0 && j <= i+tk-tq-opt.Window
+				}
+				maskedSoftmax(p[i*tk:(i+1)*tk], last, rowPad)
 			}
 			pv := p
 			if dropout > 0 {

@@ -13,12 +13,13 @@ import (
 type attnCase struct {
 	b, tq, tk, heads, d int
 	causal              bool
+	window              int
 	pad                 []bool
 	scale, dropout      float32
 }
 
 func (c attnCase) String() string {
-	return fmt.Sprintf("b%d_tq%d_tk%d_h%d_d%d_causal%v_pad%v_drop%v", c.b, c.tq, c.tk, c.heads, c.d, c.causal, c.pad != nil, c.dropout)
+	return fmt.Sprintf("b%d_tq%d_tk%d_h%d_d%d_causal%v_window%d_pad%v_drop%v", c.b, c.tq, c.tk, c.heads, c.d, c.causal, c.window, c.pad != nil, c.dropout)
 }
 
 // runAttn runs attention (ref or streaming) forward and backward with loss
@@ -29,7 +30,7 @@ func runAttn(c attnCase, ref bool, seed uint64) (y, dq, dk, dv []float32) {
 	q, k, v := NewParam(randTensor(r, c.b, c.tq, e)), NewParam(randTensor(r, c.b, c.tk, e)), NewParam(randTensor(r, c.b, c.tk, e))
 	proj := randTensor(r, c.b, c.tq, e)
 	tp := NewTape(tensor.NewRNG(seed))
-	opt := AttentionOpts{Causal: c.causal, KeyPad: c.pad, Scale: c.scale, Dropout: c.dropout}
+	opt := AttentionOpts{Causal: c.causal, Window: c.window, KeyPad: c.pad, Scale: c.scale, Dropout: c.dropout}
 	var out *Var
 	if ref {
 		out = tp.attentionRef(q, k, v, c.heads, opt)
@@ -95,6 +96,12 @@ func attnCases() []attnCase {
 				cs = append(cs, c)
 				if (si+len(cs))%2 == 0 {
 					c.dropout = 0.3
+					cs = append(cs, c)
+				}
+				if causal { // a sliding window, narrower than a key block or wider
+					c.window = 1 + (si*7)%max(1, c.tk/2)
+					cs = append(cs, c)
+					c.window, c.dropout = c.tk/3+1, 0.3*float32(si%2)
 					cs = append(cs, c)
 				}
 			}
@@ -191,6 +198,10 @@ func TestAttentionGradientsBlocked(t *testing.T) {
 		{name: "causal+dropout/cross", inputs: []*tensor.Tensor{randTensor(r, 1, 5, 9), randTensor(r, 1, 11, 9), randTensor(r, 1, 11, 9)}, seed: 9,
 			build: func(tp *Tape, in []*Var) *Var {
 				return tp.Attention(in[0], in[1], in[2], 3, AttentionOpts{Causal: true, Dropout: 0.2})
+			}},
+		{name: "window+dropout", inputs: []*tensor.Tensor{randTensor(r, 1, 8, 4), randTensor(r, 1, 10, 4), randTensor(r, 1, 10, 4)}, seed: 3,
+			build: func(tp *Tape, in []*Var) *Var {
+				return tp.Attention(in[0], in[1], in[2], 2, AttentionOpts{Causal: true, Window: 3, Dropout: 0.2})
 			}},
 		{name: "causal/long-q", inputs: []*tensor.Tensor{randTensor(r, 1, 10, 4), randTensor(r, 1, 6, 4), randTensor(r, 1, 6, 4)},
 			build: func(tp *Tape, in []*Var) *Var {
