@@ -140,6 +140,8 @@ func TestGradients(t *testing.T) {
 			build: func(tp *Tape, in []*Var) *Var { return tp.GELUTanh(in[0]) }},
 		{name: "SwiGLU", inputs: []*tensor.Tensor{randTensor(r, 4, 5), randTensor(r, 4, 5)},
 			build: func(tp *Tape, in []*Var) *Var { return tp.SwiGLU(in[0], in[1]) }},
+		{name: "GeGLUConcat", inputs: []*tensor.Tensor{randTensor(r, 3, 2, 10)},
+			build: func(tp *Tape, in []*Var) *Var { return tp.GeGLUConcat(in[0]) }},
 		{name: "SwiGLUConcat", inputs: []*tensor.Tensor{randTensor(r, 3, 2, 10)},
 			build: func(tp *Tape, in []*Var) *Var { return tp.SwiGLUConcat(in[0]) }},
 		{name: "Rotary", inputs: []*tensor.Tensor{randTensor(r, 2, 3, 8)},

@@ -103,3 +103,35 @@ func TestSwiGLUWorkers(t *testing.T) {
 		t.Error("SwiGLU differs with the number of workers")
 	}
 }
+
+// TestGeGLUConcat: the halves of one tensor give gelu_tanh(g)·u, as
+// GELUTanh and Mul give it on them apart (to rounding: the vector loop and
+// the Go tail round the tanh differently), forward and backward.
+func TestGeGLUConcat(t *testing.T) {
+	r := tensor.NewRNG(6)
+	x := tensor.New(3, 2*21)
+	r.FillNormal(x, 0, 3)
+	g, u := tensor.New(3, 21), tensor.New(3, 21)
+	for i := range 3 {
+		copy(g.Data[i*21:], x.Data[i*42:i*42+21])
+		copy(u.Data[i*21:], x.Data[i*42+21:(i+1)*42])
+	}
+	proj := tensor.New(3, 21)
+	r.FillNormal(proj, 0, 1)
+	tp := NewTape(nil)
+	xv, gv, uv := NewParam(x), NewParam(g), NewParam(u)
+	got := tp.GeGLUConcat(xv)
+	want := tp.Mul(tp.GELUTanh(gv), uv)
+	tp.Backward(tp.Add(tp.Sum(tp.Mul(got, Const(proj))), tp.Sum(tp.Mul(want, Const(proj)))))
+	if !slices.Equal(got.Value.Shape, []int{3, 21}) || closeTo(got.Value.Data, want.Value.Data) > 1e-6 {
+		t.Fatalf("GeGLUConcat %v %v; gelu_tanh(g)·u %v", got.Value.Shape, got.Value.Data, want.Value.Data)
+	}
+	for i := range 3 {
+		if e := closeTo(xv.Grad.Data[i*42:i*42+21], gv.Grad.Data[i*21:(i+1)*21]); e > 1e-6 {
+			t.Errorf("row %d: the gate's gradient off by %.3g", i, e)
+		}
+		if e := closeTo(xv.Grad.Data[i*42+21:(i+1)*42], uv.Grad.Data[i*21:(i+1)*21]); e > 1e-6 {
+			t.Errorf("row %d: the up projection's gradient off by %.3g", i, e)
+		}
+	}
+}

@@ -139,3 +139,53 @@ func (tp *Tape) SwiGLUConcat(x *Var) *Var {
 	}
 	return out
 }
+
+// GeGLUConcat is GeGLU (Shazeer 2020) of the two halves of x's last
+// dimension, [..., 2I] → [..., I]: gelu_tanh(g)·u for x = [g | u], Gemma's
+// gated MLP (GELUTanh's approximation, PyTorch's gelu(approximate="tanh"))
+// with its gate and up projections run as one product.
+func (tp *Tape) GeGLUConcat(x *Var) *Var {
+	shape := slices.Clone(x.Value.Shape)
+	if len(shape) == 0 || shape[len(shape)-1]%2 != 0 {
+		panic(fmt.Sprintf("autograd.GeGLUConcat: last dimension of %v is not even", x.Value.Shape))
+	}
+	in := shape[len(shape)-1]
+	half := in / 2
+	shape[len(shape)-1] = half
+	y := tp.output(shape...)
+	xd, yd := x.Value.Data, y.Data
+	rows := len(yd) / max(half, 1)
+	th := tp.take(len(yd), false) // tanh of each gate's u, for the backward pass
+	gl := tp.take(len(yd), false) // gelu_tanh(g)
+	grain := max(1, elemGrain/max(in, 1))
+	tensor.Parallel(rows, grain, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			g, u := xd[r*in:r*in+half], xd[r*in+half:(r+1)*in]
+			gr, yr := gl[r*half:(r+1)*half], yd[r*half:(r+1)*half]
+			geluTanh(g, th[r*half:(r+1)*half], gr)
+			for i, v := range gr {
+				yr[i] = v * u[i]
+			}
+		}
+	})
+	out, rec := tp.result(y, x)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			dx := x.grad()
+			tensor.Parallel(rows, grain, func(lo, hi int) {
+				du := make([]float32, half) // dy·u, the gate's output gradient
+				for r := lo; r < hi; r++ {
+					g, u := xd[r*in:r*in+half], xd[r*in+half:(r+1)*in]
+					dg, dU := dx[r*in:r*in+half], dx[r*in+half:(r+1)*in]
+					dyr, gr := dy[r*half:(r+1)*half], gl[r*half:(r+1)*half]
+					for i, d := range dyr {
+						dU[i] += d * gr[i]
+						du[i] = d * u[i]
+					}
+					geluTanhBack(g, th[r*half:(r+1)*half], du, dg)
+				}
+			})
+		})
+	}
+	return out
+}
