@@ -12,13 +12,14 @@ import (
 
 // Config holds the hyperparameters of a Llama-family model. Its JSON form
 // is HuggingFace's LlamaConfig or Qwen2Config (config.json of a "llama" or
-// "qwen2" folder; Qwen3Config for "qwen3", MistralConfig for "mistral"),
-// so the names are HF's.
+// "qwen2" folder; Qwen3Config for "qwen3", MistralConfig for "mistral",
+// Gemma3TextConfig for "gemma3_text"), so the names are HF's.
 type Config struct {
 	// Type is config.json's model_type: "llama" (Llama 2 and 3, TinyLlama,
 	// SmolLM, …), "qwen2" (biases on the query, key and value
-	// projections), "qwen3" (an RMSNorm on each query and key head) or
-	// "mistral" (Llama's layers, attention within a sliding window).
+	// projections), "qwen3" (an RMSNorm on each query and key head),
+	// "mistral" (Llama's layers, attention within a sliding window) or
+	// "gemma3_text" (Gemma 3's text models: see Gemma).
 	Type         string  `json:"-"`
 	VocabSize    int     `json:"vocab_size"`
 	Hidden       int     `json:"hidden_size"`             // C
@@ -27,7 +28,7 @@ type Config struct {
 	Heads        int     `json:"num_attention_heads"`     // H, query heads
 	KVHeads      int     `json:"num_key_value_heads"`     // key and value heads (grouped-query attention); H when 0
 	HeadDim      int     `json:"head_dim"`                // D; C/H when 0
-	Act          string  `json:"hidden_act"`              // "silu" (the only one built)
+	Act          string  `json:"hidden_act"`              // "silu"; Gemma's hidden_activation, "gelu_pytorch_tanh"
 	MaxPositions int     `json:"max_position_embeddings"` // the longest context
 	Eps          float32 `json:"rms_norm_eps"`
 	RopeTheta    float64 `json:"rope_theta"`
@@ -46,6 +47,16 @@ type Config struct {
 	// the last SlidingWindow positions. Contexts are kept within it (see
 	// Model.Window), where the attention is exactly HF's; 0 for none.
 	SlidingWindow int `json:"-"`
+	// Gemma 3's: attention scores scaled by QueryPreAttnScalar^−½
+	// (query_pre_attn_scalar) rather than by head_dim's; the layers Local
+	// marks (layer_types' "sliding_attention") attend to the last
+	// LocalWindow positions (sliding_window) and rotate with
+	// RopeLocalTheta (rope_local_base_freq, unscaled); the others attend to
+	// the whole context with RopeTheta and RopeScaling.
+	QueryPreAttnScalar float64 `json:"query_pre_attn_scalar,omitempty"`
+	RopeLocalTheta     float64 `json:"rope_local_base_freq,omitempty"`
+	LocalWindow        int     `json:"-"`
+	Local              []bool  `json:"-"`
 	// EOS lists the tokens that end a text (eos_token_id, one or several).
 	EOS []int `json:"-"`
 	// BOS, when HasBOS, is the token a text starts with (bos_token_id:
@@ -86,8 +97,35 @@ func (c Config) kvHeads() int {
 func (c Config) qkvBias() bool { return c.AttentionBias || c.Type == "qwen2" }
 
 // qkNorm reports whether each query and key head is RMS-normalised before
-// the rotation (Qwen3's q_norm and k_norm).
-func (c Config) qkNorm() bool { return c.Type == "qwen3" }
+// the rotation (Qwen3's and Gemma 3's q_norm and k_norm).
+func (c Config) qkNorm() bool { return c.Type == "qwen3" || c.Gemma() }
+
+// Gemma reports whether c is a Gemma 3 text model (Team Gemma 2025),
+// whose layers differ from Llama's in these ways: RMSNorm weights are kept
+// as offsets from 1 (HF's Gemma3RMSNorm multiplies by 1 + weight); each
+// sub-layer's output is normalised before it is added to the residual
+// (post_attention_layernorm, post_feedforward_layernorm), and the MLP's
+// input by pre_feedforward_layernorm; the MLP gates with GELU's tanh
+// approximation; the embeddings are scaled by √hidden_size; q and k are
+// normalised per head; and local layers attend within a sliding window.
+func (c Config) Gemma() bool { return c.Type == "gemma3_text" }
+
+// attnScale returns the attention scores' scale: 0 (1/√head_dim) but for
+// Gemma's query_pre_attn_scalar^−½.
+func (c Config) attnScale() float32 {
+	if c.Gemma() {
+		return float32(math.Pow(c.QueryPreAttnScalar, -0.5))
+	}
+	return 0
+}
+
+// window returns the sliding window of layer l (0: none).
+func (c Config) window(l int) int {
+	if l < len(c.Local) && c.Local[l] {
+		return c.LocalWindow
+	}
+	return 0
+}
 
 // oBias reports whether the output projection has a bias.
 func (c Config) oBias() bool { return c.AttentionBias && c.Type != "qwen2" }
@@ -95,8 +133,8 @@ func (c Config) oBias() bool { return c.AttentionBias && c.Type != "qwen2" }
 // Validate reports the first inconsistent setting.
 func (c Config) Validate() error {
 	switch {
-	case c.Type != "llama" && c.Type != "qwen2" && c.Type != "qwen3" && c.Type != "mistral":
-		return fmt.Errorf("llama: model_type %q is not llama, qwen2, qwen3 or mistral", c.Type)
+	case !slices.Contains(Types, c.Type):
+		return fmt.Errorf("llama: model_type %q is not one of %v", c.Type, Types)
 	case c.SlidingWindow < 0:
 		return fmt.Errorf("llama: sliding_window %d is negative", c.SlidingWindow)
 	case c.VocabSize <= 0:
@@ -111,8 +149,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llama: num_hidden_layers %d and intermediate_size %d must be positive", c.Layers, c.Intermediate)
 	case c.MaxPositions <= 0:
 		return fmt.Errorf("llama: max_position_embeddings %d must be positive", c.MaxPositions)
-	case c.Act != "silu":
+	case c.Act != "silu" && !c.Gemma():
 		return fmt.Errorf("llama: hidden_act %q is not silu", c.Act)
+	case c.Act != "gelu_pytorch_tanh" && c.Gemma():
+		return fmt.Errorf("llama: hidden_activation %q is not gelu_pytorch_tanh", c.Act)
+	case c.Gemma() && !(c.QueryPreAttnScalar > 0):
+		return fmt.Errorf("llama: query_pre_attn_scalar %v must be positive", c.QueryPreAttnScalar)
+	case c.Gemma() && (len(c.Local) != c.Layers || c.LocalWindow <= 0 && slices.Contains(c.Local, true)):
+		return fmt.Errorf("llama: %d layer types for %d layers, sliding_window %d", len(c.Local), c.Layers, c.LocalWindow)
+	case c.Gemma() && !(c.RopeLocalTheta > 0):
+		return fmt.Errorf("llama: rope_local_base_freq %v must be positive", c.RopeLocalTheta)
 	case !(c.Eps > 0) || !(c.RopeTheta > 0):
 		return fmt.Errorf("llama: rms_norm_eps %v and rope_theta %v must be positive", c.Eps, c.RopeTheta)
 	}
@@ -135,6 +181,12 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// invFreqLocal returns the rotary frequencies of Gemma's local layers
+// (rope_local_base_freq, unscaled).
+func (c Config) invFreqLocal() []float32 {
+	return Config{HeadDim: c.headDim(), RopeTheta: c.RopeLocalTheta}.invFreq()
 }
 
 // invFreq returns the rotary frequencies of the head_dim/2 pairs,
@@ -187,6 +239,15 @@ type hfConfig struct {
 	// RopeParameters is where configs saved by transformers 5 keep
 	// rope_theta and the scaling.
 	RopeParameters *ropeParameters `json:"rope_parameters,omitempty"`
+	// Gemma 3's: its activation's name, the layers' pattern when
+	// layer_types is missing (every sliding_window_pattern-th layer is
+	// global), and settings that change the computation and are not built.
+	HiddenActivation json.RawMessage `json:"hidden_activation,omitempty"`
+	WindowPattern    *int            `json:"sliding_window_pattern,omitempty"`
+	WindowPattern2   *int            `json:"_sliding_window_pattern,omitempty"`
+	AttnSoftcap      json.RawMessage `json:"attn_logit_softcapping,omitempty"`
+	FinalSoftcap     json.RawMessage `json:"final_logit_softcapping,omitempty"`
+	Bidirectional    bool            `json:"use_bidirectional_attention,omitempty"`
 }
 
 // ropeParameters is transformers 5's rope_parameters.
@@ -198,8 +259,11 @@ type ropeParameters struct {
 	RopeScaling
 }
 
-// defaults returns LlamaConfig's, Qwen2Config's, Qwen3Config's or
-// MistralConfig's defaults.
+// Types lists the model_type values this package runs.
+var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma3_text"}
+
+// defaults returns LlamaConfig's, Qwen2Config's, Qwen3Config's,
+// MistralConfig's or Gemma3TextConfig's defaults.
 func defaults(typ string) Config {
 	c := Config{
 		Type: typ, VocabSize: 32000, Hidden: 4096, Intermediate: 11008, Layers: 32, Heads: 32, Act: "silu",
@@ -212,6 +276,10 @@ func defaults(typ string) Config {
 		c.VocabSize, c.Intermediate, c.MaxPositions, c.EOS, c.HeadDim, c.HasBOS = 151936, 22016, 32768, nil, 128, false
 	case "mistral":
 		c.Intermediate, c.KVHeads, c.MaxPositions, c.SlidingWindow = 14336, 8, 4096*32, 4096
+	case "gemma3_text":
+		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.Heads, c.KVHeads, c.HeadDim = 262208, 2304, 9216, 26, 8, 4, 256
+		c.Act, c.MaxPositions, c.RopeTheta, c.EOS, c.BOS, c.Tied = "gelu_pytorch_tanh", 131072, 1e6, []int{1}, 2, true
+		c.QueryPreAttnScalar, c.RopeLocalTheta, c.LocalWindow = 256, 10000, 4096
 	}
 	return c
 }
@@ -226,8 +294,8 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &peek); err != nil {
 		return err
 	}
-	if peek.ModelType != "llama" && peek.ModelType != "qwen2" && peek.ModelType != "qwen3" && peek.ModelType != "mistral" {
-		return fmt.Errorf("llama: model_type %q is not llama, qwen2, qwen3 or mistral", peek.ModelType)
+	if !slices.Contains(Types, peek.ModelType) {
+		return fmt.Errorf("llama: model_type %q is not one of %v", peek.ModelType, Types)
 	}
 	type plain Config
 	v := struct {
@@ -248,7 +316,7 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	if s := v.RopeScaling; s != nil && raw.RopeScaling != nil && raw.RopeScaling.Type != "" {
 		s.Type = raw.RopeScaling.Type
 	}
-	if rp := v.RopeParameters; rp != nil { // transformers 5
+	if rp := v.RopeParameters; rp != nil && peek.ModelType != "gemma3_text" { // transformers 5
 		if rp.Theta != nil {
 			v.RopeTheta = *rp.Theta
 		}
@@ -281,6 +349,10 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 				return fmt.Errorf("llama: sliding_window %s is not a number of positions", w)
 			}
 		}
+	case "gemma3_text":
+		if err := gemmaConfig(b, &v.hfConfig, (*Config)(&v.plain)); err != nil {
+			return err
+		}
 	}
 	*c = Config(v.plain)
 	c.Type = peek.ModelType
@@ -299,6 +371,78 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		c.HasBOS = len(bos) == 1
 		if c.HasBOS {
 			c.BOS = bos[0]
+		}
+	}
+	return nil
+}
+
+// gemmaConfig reads the settings of a Gemma3TextConfig (b) that are not
+// plain Config fields, from h into c.
+func gemmaConfig(b []byte, h *hfConfig, c *Config) error {
+	isNull := func(r json.RawMessage) bool { r = bytes.TrimSpace(r); return len(r) == 0 || string(r) == "null" }
+	switch {
+	case !isNull(h.AttnSoftcap) || !isNull(h.FinalSoftcap):
+		return fmt.Errorf("llama: attn_logit_softcapping %s and final_logit_softcapping %s (Gemma 2's) are not supported: Gemma 3 has none", h.AttnSoftcap, h.FinalSoftcap)
+	case h.Bidirectional:
+		return errors.New("llama: use_bidirectional_attention true (an encoder, EmbeddingGemma) is not supported")
+	}
+	c.MLPBias = false // Gemma3MLP has no biases
+	if !isNull(h.HiddenActivation) && json.Unmarshal(h.HiddenActivation, &c.Act) != nil {
+		return fmt.Errorf("llama: hidden_activation %s is not a name", h.HiddenActivation)
+	}
+	if w := bytes.TrimSpace(h.Window); len(w) > 0 {
+		c.LocalWindow = 0
+		if string(w) != "null" && json.Unmarshal(w, &c.LocalWindow) != nil {
+			return fmt.Errorf("llama: sliding_window %s is not a number of positions", w)
+		}
+	}
+	c.Local = make([]bool, c.Layers)
+	switch {
+	case len(h.LayerTypes) > 0:
+		if len(h.LayerTypes) != c.Layers {
+			return fmt.Errorf("llama: %d layer_types for %d layers", len(h.LayerTypes), c.Layers)
+		}
+		for i, t := range h.LayerTypes {
+			if t != "sliding_attention" && t != "full_attention" {
+				return fmt.Errorf("llama: layer_types[%d] %q is not sliding_attention or full_attention", i, t)
+			}
+			c.Local[i] = t == "sliding_attention"
+		}
+	default: // Gemma3TextConfig's: every sliding_window_pattern-th layer global
+		pattern := 6
+		if p := cmp.Or(h.WindowPattern, h.WindowPattern2); p != nil {
+			pattern = *p
+		}
+		if pattern <= 0 {
+			return fmt.Errorf("llama: sliding_window_pattern %d must be positive", pattern)
+		}
+		for i := range c.Local {
+			c.Local[i] = (i+1)%pattern != 0
+		}
+	}
+	// transformers 5 keeps the rotary settings per layer type.
+	var raw struct {
+		RopeParameters map[string]*ropeParameters `json:"rope_parameters"`
+	}
+	if json.Unmarshal(b, &raw) == nil && raw.RopeParameters != nil {
+		if g := raw.RopeParameters["full_attention"]; g != nil {
+			if g.Theta != nil {
+				c.RopeTheta = *g.Theta
+			}
+			s := g.RopeScaling
+			s.Type = cmp.Or(g.Type, g.OldType)
+			c.RopeScaling = &s
+			if s.Type == "default" || s.Type == "" {
+				c.RopeScaling = nil
+			}
+		}
+		if l := raw.RopeParameters["sliding_attention"]; l != nil {
+			if t := cmp.Or(l.Type, l.OldType); t != "" && t != "default" {
+				return fmt.Errorf("llama: rope_parameters of the sliding_attention layers: rope_type %q is not supported (default)", t)
+			}
+			if l.Theta != nil {
+				c.RopeLocalTheta = *l.Theta
+			}
 		}
 	}
 	return nil
@@ -324,7 +468,7 @@ func tokenIDs(raw json.RawMessage) ([]int, error) {
 // MistralConfig.
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
-	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM"}[c.Type]
+	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM", "gemma3_text": "Gemma3ForCausalLM"}[c.Type]
 	var eos json.RawMessage = []byte("null")
 	switch len(c.EOS) {
 	case 0:
@@ -342,6 +486,13 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	h := hfConfig{ModelType: c.Type, Architectures: []string{arch}, EOSTokenID: eos, BOSTokenID: bos}
 	if c.SlidingWindow > 0 {
 		h.Window, _ = json.Marshal(c.SlidingWindow)
+	}
+	if c.Gemma() {
+		h.Window, _ = json.Marshal(c.LocalWindow)
+		h.HiddenActivation, _ = json.Marshal(c.Act)
+		for _, local := range c.Local {
+			h.LayerTypes = append(h.LayerTypes, map[bool]string{true: "sliding_attention", false: "full_attention"}[local])
+		}
 	}
 	return json.Marshal(struct {
 		hfConfig

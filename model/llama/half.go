@@ -230,11 +230,11 @@ func (m *Model) embed(tp *autograd.Tape, ids []int) *autograd.Var {
 	switch {
 	case m.half == nil:
 	case m.half.embed.q != nil:
-		return tp.EmbeddingQ8(m.half.embed.q, m.half.embed.s, m.Cfg.Hidden, ids, 1)
+		return tp.EmbeddingQ8(m.half.embed.q, m.half.embed.s, m.Cfg.Hidden, ids, m.Embed.Scale)
 	case m.half.embed.h != nil:
-		return tp.EmbeddingHalf(m.half.kind, m.half.embed.h, m.Cfg.Hidden, ids, 1)
+		return tp.EmbeddingHalf(m.half.kind, m.half.embed.h, m.Cfg.Hidden, ids, m.Embed.Scale)
 	}
-	return tp.Embedding(m.Embed.Weight, ids, 1)
+	return tp.Embedding(m.Embed.Weight, ids, m.Embed.Scale)
 }
 
 // halfLayer returns layer l's 16-bit matrices (none for a float32 model).

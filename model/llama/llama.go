@@ -1,16 +1,18 @@
 // Package llama runs the Llama family of decoder-only Transformers (Touvron
 // et al. 2023; Llama 2 and 3, TinyLlama, SmolLM; Qwen2, which adds biases
 // to its query, key and value projections, Qwen3, which normalises each
-// query and key head, and Mistral): token embeddings, N
-// pre-norm blocks of causal self-attention with rotary position embeddings
-// (Su et al. 2021) and grouped-query attention, and a SwiGLU MLP (Shazeer
-// 2020), RMSNorm throughout, and an output layer that may be tied to the
-// embeddings. Parameter names and semantics are HuggingFace's
-// LlamaForCausalLM and Qwen2ForCausalLM (modeling_llama.py,
-// modeling_qwen2.py), so their checkpoints load. It generates with a KV
+// query and key head, Mistral, and Gemma 3's text models): token
+// embeddings, N pre-norm blocks of causal self-attention with rotary
+// position embeddings (Su et al. 2021) and grouped-query attention, and a
+// gated MLP (SwiGLU, Shazeer 2020; Gemma's GeGLU), RMSNorm throughout, and
+// an output layer that may be tied to the embeddings. Parameter names and
+// semantics are HuggingFace's LlamaForCausalLM, Qwen2ForCausalLM and
+// Gemma3ForCausalLM (modeling_llama.py, modeling_qwen2.py,
+// modeling_gemma3.py), so their checkpoints load. It generates with a KV
 // cache (see Cache) and trains (Forward, Loss). Contexts are at most the
 // model's Window: max_position_embeddings, or a Mistral's sliding_window,
-// within which its sliding-window attention is full causal attention.
+// within which its sliding-window attention is full causal attention;
+// Gemma's local layers attend within their window at any length.
 package llama
 
 import (
@@ -48,12 +50,17 @@ type MLP struct {
 	Down *nn.Linear `attn:"down_proj"`
 }
 
-// Layer is one decoder block (LlamaDecoderLayer).
+// Layer is one decoder block (LlamaDecoderLayer, Gemma3DecoderLayer).
 type Layer struct {
 	InputNorm *Norm      `attn:"input_layernorm"`
 	Attn      *Attention `attn:"self_attn"`
-	PostNorm  *Norm      `attn:"post_attention_layernorm"`
-	MLP       *MLP       `attn:"mlp"`
+	// PostNorm is Llama's norm of the MLP's input; in Gemma it normalises
+	// the attention's output, and PreFFNorm (nil but in Gemma) the MLP's
+	// input, PostFFNorm its output.
+	PostNorm   *Norm `attn:"post_attention_layernorm"`
+	PreFFNorm  *Norm `attn:"pre_feedforward_layernorm"`
+	PostFFNorm *Norm `attn:"post_feedforward_layernorm"`
+	MLP        *MLP  `attn:"mlp"`
 
 	// The query, key and value projections as one [(H+2·KV)·D, C] weight
 	// (and bias), the gate and up projections as one [2·I, C]: a step then
@@ -72,8 +79,12 @@ type Model struct {
 	// LMHead is the output layer [V, C]; nil when tied to the embeddings.
 	LMHead *autograd.Var `attn:"lm_head.weight"`
 
-	invFreq []float32    // the rotary frequencies
-	half    *halfWeights // the matrices in 16 bits (KeepBF16, LoadHalf) or 8 (QuantizeQ8), or nil
+	invFreq []float32 // the rotary frequencies
+	// Gemma's: the local layers' rotary frequencies, and ones of the
+	// widths of its norms, which are kept as offsets from 1.
+	invFreqLocal []float32
+	onesC, onesD *autograd.Var
+	half         *halfWeights // the matrices in 16 bits (KeepBF16, LoadHalf) or 8 (QuantizeQ8), or nil
 }
 
 // New returns a model of config c with random weights (N(0, 0.02²), norms
@@ -121,26 +132,102 @@ func newUnfused(c Config, rng *tensor.RNG) (*Model, error) {
 		return l
 	}
 	d, kv, cw := c.headDim(), c.kvHeads(), c.Hidden
-	m := &Model{Cfg: c, Embed: &nn.Embedding{Weight: param(0.02, c.VocabSize, cw), Scale: 1}, Norm: &Norm{param(-1, cw)}, invFreq: c.invFreq()}
+	norm := func(n int) *Norm {
+		if c.Gemma() { // weights are offsets from 1
+			return &Norm{param(0, n)}
+		}
+		return &Norm{param(-1, n)}
+	}
+	m := &Model{Cfg: c, Embed: &nn.Embedding{Weight: param(0.02, c.VocabSize, cw), Scale: 1}, Norm: norm(cw), invFreq: c.invFreq()}
+	if c.Gemma() {
+		// HF's Gemma3TextScaledWordEmbedding: √hidden_size, rounded to float32.
+		m.Embed.Scale = float32(math.Sqrt(float64(cw)))
+		m.invFreqLocal = c.invFreqLocal()
+		m.onesC, m.onesD = ones(cw), ones(d)
+	}
 	for range c.Layers {
-		var qn, kn *Norm
+		var qn, kn, pre, post *Norm
 		if c.qkNorm() {
-			qn, kn = &Norm{param(-1, d)}, &Norm{param(-1, d)}
+			qn, kn = norm(d), norm(d)
+		}
+		if c.Gemma() {
+			pre, post = norm(cw), norm(cw)
 		}
 		m.Layers = append(m.Layers, &Layer{
-			InputNorm: &Norm{param(-1, cw)},
+			InputNorm: norm(cw),
 			Attn: &Attention{
 				Q: linear(cw, c.Heads*d, c.qkvBias()), K: linear(cw, kv*d, c.qkvBias()), V: linear(cw, kv*d, c.qkvBias()),
 				O: linear(c.Heads*d, cw, c.oBias()), QNorm: qn, KNorm: kn,
 			},
-			PostNorm: &Norm{param(-1, cw)},
-			MLP:      &MLP{Gate: linear(cw, c.Intermediate, c.MLPBias), Up: linear(cw, c.Intermediate, c.MLPBias), Down: linear(c.Intermediate, cw, c.MLPBias)},
+			PostNorm: norm(cw), PreFFNorm: pre, PostFFNorm: post,
+			MLP: &MLP{Gate: linear(cw, c.Intermediate, c.MLPBias), Up: linear(cw, c.Intermediate, c.MLPBias), Down: linear(c.Intermediate, cw, c.MLPBias)},
 		})
 	}
 	if !c.Tied {
 		m.LMHead = param(0.02, c.VocabSize, cw)
 	}
 	return m, nil
+}
+
+// ones returns a constant of n ones.
+func ones(n int) *autograd.Var {
+	t := tensor.New(n)
+	for i := range t.Data {
+		t.Data[i] = 1
+	}
+	return autograd.Const(t)
+}
+
+// normWeight returns the weight an RMSNorm multiplies by: n's, or 1 plus
+// n's for Gemma's offsets (Gemma3RMSNorm's 1 + weight, in float32).
+func (m *Model) normWeight(tp *autograd.Tape, n *Norm) *autograd.Var {
+	if !m.Cfg.Gemma() {
+		return n.Weight
+	}
+	one := m.onesC
+	if len(n.Weight.Value.Data) != len(one.Value.Data) {
+		one = m.onesD
+	}
+	return tp.Add(n.Weight, one)
+}
+
+// norm applies the RMSNorm n to x.
+func (m *Model) norm(tp *autograd.Tape, x *autograd.Var, n *Norm) *autograd.Var {
+	return tp.RMSNorm(x, m.normWeight(tp, n), m.Cfg.Eps)
+}
+
+// addSublayer adds a sub-layer's output y to the residual x, normalising it
+// first with post when there is one (Gemma's post_attention_layernorm and
+// post_feedforward_layernorm).
+func (m *Model) addSublayer(tp *autograd.Tape, x, y *autograd.Var, post *Norm) *autograd.Var {
+	if post != nil {
+		y = m.norm(tp, y, post)
+	}
+	return tp.Add(x, y)
+}
+
+// attnPost returns the norm of the attention's output (Gemma's), or nil.
+func (l *Layer) attnPost() *Norm {
+	if l.PreFFNorm != nil {
+		return l.PostNorm
+	}
+	return nil
+}
+
+// mlpNorm returns the norm of the MLP's input.
+func (l *Layer) mlpNorm() *Norm {
+	if l.PreFFNorm != nil {
+		return l.PreFFNorm
+	}
+	return l.PostNorm
+}
+
+// gated applies the MLP's gate to the fused gate-and-up product gu.
+func (m *Model) gated(tp *autograd.Tape, gu *autograd.Var) *autograd.Var {
+	if m.Cfg.Gemma() {
+		return tp.GeGLUConcat(gu)
+	}
+	return tp.SwiGLUConcat(gu)
 }
 
 // fuseWeights gives each layer its fused projections: the q, k and v
@@ -302,7 +389,7 @@ func (m *Model) logits(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	default:
 		h = m.half.head
 	}
-	return m.linear(tp, tp.RMSNorm(x, m.Norm.Weight, m.Cfg.Eps), w, h, nil)
+	return m.linear(tp, m.norm(tp, x, m.Norm), w, h, nil)
 }
 
 // step runs the blocks on the new tokens and returns their last hidden
@@ -328,7 +415,7 @@ func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
 	d, kv := cfg.headDim(), cfg.kvHeads()
 	w := kv * d
 	c.grow(c.n+t, w, m.Window())
-	cos, sin := m.rotation(c.n, t)
+	global, local := m.rotations(c.n, t)
 	tp := c.arena
 	tp.Reset()
 	qw := cfg.Heads * d
@@ -339,14 +426,18 @@ func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
 	x := m.embed(tp, ids) // (T, C)
 	for l, layer := range m.Layers {
 		hw := m.halfLayer(l)
-		h := tp.RMSNorm(x, layer.InputNorm.Weight, cfg.Eps)
+		h := m.norm(tp, x, layer.InputNorm)
 		qkv := m.linear(tp, h, layer.qkv, hw.qkv, layer.qkvBias).Value.Data // (T, (H+2·KV)·D)
 		stride := qw + 2*w
 		if cfg.qkNorm() {
-			headNorm(qkv, t, stride, 0, cfg.Heads, d, layer.Attn.QNorm.Weight.Value.Data, cfg.Eps)
-			headNorm(qkv, t, stride, qw, kv, d, layer.Attn.KNorm.Weight.Value.Data, cfg.Eps)
+			headNorm(qkv, t, stride, 0, cfg.Heads, d, m.normWeight(tp, layer.Attn.QNorm).Value.Data, cfg.Eps)
+			headNorm(qkv, t, stride, qw, kv, d, m.normWeight(tp, layer.Attn.KNorm).Value.Data, cfg.Eps)
 		}
-		rotate(qkv, t, stride, cfg.Heads+kv, d, cos, sin) // q's heads and k's, which follow them
+		r := global
+		if cfg.window(l) > 0 {
+			r = local
+		}
+		rotate(qkv, t, stride, cfg.Heads+kv, d, r.cos, r.sin) // q's heads and k's, which follow them
 		for p := range t {
 			row := qkv[p*stride : (p+1)*stride]
 			copy(q.Data[p*qw:], row[:qw])
@@ -356,27 +447,41 @@ func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
 		tk := c.n + t
 		keys := autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w))
 		vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
-		y := tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: true, KVHeads: kv})
-		x = tp.Add(x, m.linear(tp, tp.Reshape(y, t, -1), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias))
-		h = tp.RMSNorm(x, layer.PostNorm.Weight, cfg.Eps)
-		x = tp.Add(x, m.linear(tp, tp.SwiGLUConcat(m.linear(tp, h, layer.gateUp, hw.gateUp, layer.gateUpBias)), layer.MLP.Down.Weight, hw.down, layer.MLP.Down.Bias))
+		y := tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: true, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l)})
+		x = m.addSublayer(tp, x, m.linear(tp, tp.Reshape(y, t, -1), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias), layer.attnPost())
+		h = m.norm(tp, x, layer.mlpNorm())
+		x = m.addSublayer(tp, x, m.linear(tp, m.gated(tp, m.linear(tp, h, layer.gateUp, hw.gateUp, layer.gateUpBias)), layer.MLP.Down.Weight, hw.down, layer.MLP.Down.Bias), layer.PostFFNorm)
 	}
 	c.n += t
 	return x, nil
 }
 
-// rotation returns cos and sin of the rotary angles of positions n..n+T−1,
-// [T, D/2] each: position × frequency in float32, as HF computes them.
-func (m *Model) rotation(n, t int) (cos, sin []float32) {
-	half := len(m.invFreq)
-	cos, sin = make([]float32, t*half), make([]float32, t*half)
+// rope holds cos and sin of the rotary angles of some positions, [T, D/2]
+// each.
+type rope struct{ cos, sin []float32 }
+
+// rotations returns the rotary angles of positions n..n+T−1 for the global
+// layers and (Gemma's) the local ones.
+func (m *Model) rotations(n, t int) (global, local rope) {
+	global = rotation(m.invFreq, n, t)
+	if m.invFreqLocal != nil {
+		local = rotation(m.invFreqLocal, n, t)
+	}
+	return global, local
+}
+
+// rotation returns the angles of positions n..n+T−1 at frequencies freq:
+// position × frequency in float32, as HF computes them.
+func rotation(freq []float32, n, t int) rope {
+	half := len(freq)
+	r := rope{make([]float32, t*half), make([]float32, t*half)}
 	for p := range t {
-		for i, f := range m.invFreq {
+		for i, f := range freq {
 			a := float64(float32(n+p) * f)
-			cos[p*half+i], sin[p*half+i] = float32(math.Cos(a)), float32(math.Sin(a))
+			r.cos[p*half+i], r.sin[p*half+i] = float32(math.Cos(a)), float32(math.Sin(a))
 		}
 	}
-	return cos, sin
+	return r
 }
 
 // headNorm RMS-normalises in place, times w [d], each of the heads d-value
@@ -442,7 +547,11 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 	cfg := m.Cfg
 	d, kv := cfg.headDim(), cfg.kvHeads()
 	w, qw, half := kv*d, cfg.Heads*d, len(m.invFreq)
-	cos, sin := make([]float32, b*half), make([]float32, b*half)
+	global := rope{make([]float32, b*half), make([]float32, b*half)}
+	local := global
+	if m.invFreqLocal != nil {
+		local = rope{make([]float32, b*half), make([]float32, b*half)}
+	}
 	for i, c := range caches {
 		switch {
 		case c == nil || c.m != m:
@@ -454,9 +563,13 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 		case ids[i] < 0 || ids[i] >= cfg.VocabSize:
 			return nil, fmt.Errorf("llama: sequence %d: token id %d is outside the vocabulary [0, %d)", i, ids[i], cfg.VocabSize)
 		}
-		cs, sn := m.rotation(c.n, 1)
-		copy(cos[i*half:], cs)
-		copy(sin[i*half:], sn)
+		g, l := m.rotations(c.n, 1)
+		copy(global.cos[i*half:], g.cos)
+		copy(global.sin[i*half:], g.sin)
+		if l.cos != nil {
+			copy(local.cos[i*half:], l.cos)
+			copy(local.sin[i*half:], l.sin)
+		}
 	}
 	for _, c := range caches {
 		c.grow(c.n+1, w, m.Window())
@@ -472,13 +585,17 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 	stride := qw + 2*w
 	for l, layer := range m.Layers {
 		hw := m.halfLayer(l)
-		h := tp.RMSNorm(x, layer.InputNorm.Weight, cfg.Eps)
+		h := m.norm(tp, x, layer.InputNorm)
 		qkv := m.linear(tp, h, layer.qkv, hw.qkv, layer.qkvBias).Value.Data // (B, (H+2·KV)·D)
 		if cfg.qkNorm() {
-			headNorm(qkv, b, stride, 0, cfg.Heads, d, layer.Attn.QNorm.Weight.Value.Data, cfg.Eps)
-			headNorm(qkv, b, stride, qw, kv, d, layer.Attn.KNorm.Weight.Value.Data, cfg.Eps)
+			headNorm(qkv, b, stride, 0, cfg.Heads, d, m.normWeight(tp, layer.Attn.QNorm).Value.Data, cfg.Eps)
+			headNorm(qkv, b, stride, qw, kv, d, m.normWeight(tp, layer.Attn.KNorm).Value.Data, cfg.Eps)
 		}
-		rotate(qkv, b, stride, cfg.Heads+kv, d, cos, sin)
+		r := global
+		if cfg.window(l) > 0 {
+			r = local
+		}
+		rotate(qkv, b, stride, cfg.Heads+kv, d, r.cos, r.sin)
 		for i, c := range caches {
 			row := qkv[i*stride : (i+1)*stride]
 			copy(q.Data, row[:qw])
@@ -487,11 +604,12 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 			tk := c.n + 1
 			keys := autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w))
 			vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
-			copy(y.Data[i*qw:], tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: true, KVHeads: kv}).Value.Data)
+			opts := autograd.AttentionOpts{Causal: true, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l)}
+			copy(y.Data[i*qw:], tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, opts).Value.Data)
 		}
-		x = tp.Add(x, m.linear(tp, autograd.Const(y), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias))
-		h = tp.RMSNorm(x, layer.PostNorm.Weight, cfg.Eps)
-		x = tp.Add(x, m.linear(tp, tp.SwiGLUConcat(m.linear(tp, h, layer.gateUp, hw.gateUp, layer.gateUpBias)), layer.MLP.Down.Weight, hw.down, layer.MLP.Down.Bias))
+		x = m.addSublayer(tp, x, m.linear(tp, autograd.Const(y), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias), layer.attnPost())
+		h = m.norm(tp, x, layer.mlpNorm())
+		x = m.addSublayer(tp, x, m.linear(tp, m.gated(tp, m.linear(tp, h, layer.gateUp, hw.gateUp, layer.gateUpBias)), layer.MLP.Down.Weight, hw.down, layer.MLP.Down.Bias), layer.PostFFNorm)
 	}
 	for _, c := range caches {
 		c.n++

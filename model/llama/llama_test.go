@@ -50,9 +50,9 @@ func greedy(t *testing.T, m *Model, prompt []int, n int) []int {
 // the model in PyTorch (tools/golden/torch_llama.py): Llama in F32 with
 // grouped-query attention; Llama 3.1's rope scaling with a tied output
 // layer, in BF16; Qwen2 with q/k/v biases, one key/value head and linear
-// rope scaling, in F16.
+// rope scaling, in F16; Qwen3; Gemma 3 with its local layers' window.
 func TestMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			m := load(t, name)
 			f := golden.Open(t, "hf/"+name+"/reference.safetensors")
@@ -101,7 +101,7 @@ func TestConfigs(t *testing.T) {
 		t.Errorf("qwen2-tiny: %+v", q.Cfg)
 	}
 	for _, tc := range []struct{ json, want string }{
-		{`{"model_type": "gemma"}`, `model_type "gemma" is not llama, qwen2, qwen3 or mistral`},
+		{`{"model_type": "gemma"}`, `model_type "gemma" is not one of [llama qwen2 qwen3 mistral gemma3_text]`},
 		{`{"model_type": "qwen2", "use_sliding_window": true}`, "sliding-window attention in some layers) is not supported"},
 		{`{"model_type": "llama", "partial_rotary_factor": 0.5}`, "partial_rotary_factor 0.5 is not supported"},
 		{`{"model_type": "llama", "eos_token_id": "x"}`, "is not an id or a list of ids"},
@@ -172,7 +172,7 @@ func TestCacheLimits(t *testing.T) {
 // config.json keeps what matters (tools/golden/torch_llama.py --check DIR
 // NAME runs such a folder in PyTorch).
 func TestSave(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny"} {
 		m := load(t, name)
 		dir := t.TempDir()
 		if err := Save(dir, m); err != nil {
@@ -215,7 +215,7 @@ func TestNew(t *testing.T) {
 // alone (the Batcher promises each caller Text's tokens); bad arguments
 // are refused.
 func TestStepBatch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny"} {
+	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny"} {
 		m := load(t, name)
 		bt := NewBatchBuffers()
 		for _, b := range []int{1, 3, 8, 12, 16} {
@@ -275,7 +275,7 @@ func TestStepBatch(t *testing.T) {
 // the embeddings, projections with and without biases, norms and the
 // output layer (tied in llama-tiny-llama3), for each folder.
 func TestTrainingMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			m := load(t, name)
 			f := golden.Open(t, "hf/"+name+"/reference.safetensors")
@@ -356,7 +356,7 @@ func TestForwardMatchesStep(t *testing.T) {
 // TestInvFreq: the rotary frequencies are HF's float32 ones (within an
 // ulp), unscaled, linear and llama3.
 func TestInvFreq(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny"} {
 		m := load(t, name)
 		want := golden.Open(t, "hf/"+name+"/reference.safetensors").Tensor("rope.inv_freq").Data
 		if len(m.invFreq) != len(want) {
@@ -585,5 +585,95 @@ func TestMistral(t *testing.T) {
 	}
 	if back, err := Load(saved); err != nil || back.Cfg.SlidingWindow != 16 || back.Cfg.Type != "mistral" {
 		t.Errorf("saved and loaded: %v, %+v", err, back.Cfg)
+	}
+}
+
+// TestGemma3 checks what the golden folder cannot: a long context through
+// the local layers' window (the whole sequence, pieces of it, and tokens
+// one at a time through the cache agree; the training pass too), Gemma3's
+// config keys in their several forms, and the settings refused.
+func TestGemma3(t *testing.T) {
+	c := load(t, "gemma3-tiny").Cfg
+	c.MaxPositions, c.LocalWindow = 300, 37
+	m, err := New(c, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := m.Layers[1].PreFFNorm.Weight.Value.Data; n[0] != 0 || m.Embed.Scale != float32(math.Sqrt(32)) {
+		t.Errorf("a new Gemma: norm offsets %v, embedding scale %v", n[:2], m.Embed.Scale)
+	}
+	ids := make([]int, 230)
+	for i := range ids {
+		ids[i] = (i*37 + i*i) % c.VocabSize
+	}
+	whole, err := m.Step(m.NewCache(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := c.VocabSize
+	cache := m.NewCache()
+	var pieces []float32
+	for at := 0; at < 200; at += 50 {
+		l, err := m.Step(cache, ids[at:at+50])
+		if err != nil {
+			t.Fatal(err)
+		}
+		pieces = append(pieces, l.Data...)
+	}
+	for _, id := range ids[200:] {
+		l, err := m.StepLast(cache, []int{id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pieces = append(pieces, l.Data...)
+	}
+	golden.CheckAbs(t, "logits in pieces, then a token at a time", pieces, whole.Data, 1e-5)
+	fw, err := m.Forward(nil, ids[:120], 1, 120)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.CheckAbs(t, "Forward against Step", fw.Value.Data, whole.Data[:120*v], 1e-5)
+	// The window matters: without it the last logits differ.
+	wide := *m
+	wide.Cfg.LocalWindow = 300
+	all, _ := wide.Step(wide.NewCache(), ids)
+	if d, _ := golden.MaxAbs(all.Data[229*v:], whole.Data[229*v:]); d < 1e-3 {
+		t.Errorf("a window of 37 and one of 300 differ by %g only", d)
+	}
+
+	parse := func(s string) (Config, error) {
+		var c Config
+		err := json.Unmarshal([]byte(s), &c)
+		return c, err
+	}
+	// Without layer_types, every sliding_window_pattern-th layer is global.
+	g, err := parse(`{"model_type": "gemma3_text", "num_hidden_layers": 7, "sliding_window_pattern": 3, "sliding_window": 512}`)
+	if err != nil || !slices.Equal(g.Local, []bool{true, true, false, true, true, false, true}) || g.LocalWindow != 512 ||
+		g.Act != "gelu_pytorch_tanh" || !g.Tied || g.QueryPreAttnScalar != 256 || g.RopeLocalTheta != 10000 {
+		t.Errorf("sliding_window_pattern 3: %v %+v", err, g)
+	}
+	// transformers 5 keeps the rotary settings per layer type.
+	g, err = parse(`{"model_type": "gemma3_text", "num_hidden_layers": 2, "layer_types": ["sliding_attention", "full_attention"],
+		"rope_parameters": {"full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1000000.0},
+		"sliding_attention": {"rope_type": "default", "rope_theta": 20000.0}}}`)
+	if err != nil || g.RopeTheta != 1e6 || g.RopeScaling == nil || g.RopeScaling.Factor != 8 || g.RopeLocalTheta != 20000 || !slices.Equal(g.Local, []bool{true, false}) {
+		t.Errorf("rope_parameters per layer type: %v %+v", err, g)
+	}
+	for _, tc := range []struct{ json, want string }{
+		{`{"model_type": "gemma3_text", "final_logit_softcapping": 30.0}`, "Gemma 3 has none"},
+		{`{"model_type": "gemma3_text", "attn_logit_softcapping": 50.0}`, "Gemma 3 has none"},
+		{`{"model_type": "gemma3_text", "use_bidirectional_attention": true}`, "use_bidirectional_attention true"},
+		{`{"model_type": "gemma3_text", "num_hidden_layers": 2, "layer_types": ["full_attention"]}`, "1 layer_types for 2 layers"},
+		{`{"model_type": "gemma3_text", "num_hidden_layers": 1, "layer_types": ["chunked_attention"]}`, `layer_types[0] "chunked_attention"`},
+		{`{"model_type": "gemma3_text", "sliding_window_pattern": 0}`, "sliding_window_pattern 0"},
+	} {
+		if _, err := parse(tc.json); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want %q", tc.json, err, tc.want)
+		}
+	}
+	bad := c
+	bad.Act = "gelu"
+	if _, err := New(bad, 1); err == nil || !strings.Contains(err.Error(), `hidden_activation "gelu" is not gelu_pytorch_tanh`) {
+		t.Errorf("another activation: %v", err)
 	}
 }

@@ -33,29 +33,39 @@ func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, 
 		}
 	}
 	d, kv := cfg.headDim(), cfg.kvHeads()
-	cos1, sin1 := m.rotation(0, t)
-	cos, sin := make([]float32, 0, b*len(cos1)), make([]float32, 0, b*len(sin1))
+	global1, local1 := m.rotations(0, t)
+	var global, local rope // for each of the B sequences
 	for range b {
-		cos, sin = append(cos, cos1...), append(sin, sin1...)
+		global.cos, global.sin = append(global.cos, global1.cos...), append(global.sin, global1.sin...)
+		local.cos, local.sin = append(local.cos, local1.cos...), append(local.sin, local1.sin...)
 	}
-	x := tp.Reshape(tp.Embedding(m.Embed.Weight, ids, 1), b, t, -1)
-	for _, layer := range m.Layers {
+	x := tp.Reshape(tp.Embedding(m.Embed.Weight, ids, m.Embed.Scale), b, t, -1)
+	for l, layer := range m.Layers {
 		a, f := layer.Attn, layer.MLP
-		h := tp.RMSNorm(x, layer.InputNorm.Weight, cfg.Eps)
+		h := m.norm(tp, x, layer.InputNorm)
 		q, k := a.Q.Forward(tp, h), a.K.Forward(tp, h)
-		if cfg.qkNorm() { // Qwen3: an RMSNorm over each head
-			q = tp.Reshape(tp.RMSNorm(tp.Reshape(q, b, t, cfg.Heads, d), a.QNorm.Weight, cfg.Eps), b, t, -1)
-			k = tp.Reshape(tp.RMSNorm(tp.Reshape(k, b, t, kv, d), a.KNorm.Weight, cfg.Eps), b, t, -1)
+		if cfg.qkNorm() { // Qwen3, Gemma: an RMSNorm over each head
+			q = tp.Reshape(m.norm(tp, tp.Reshape(q, b, t, cfg.Heads, d), a.QNorm), b, t, -1)
+			k = tp.Reshape(m.norm(tp, tp.Reshape(k, b, t, kv, d), a.KNorm), b, t, -1)
 		}
-		q, k = tp.Rotary(q, cfg.Heads, d, cos, sin), tp.Rotary(k, kv, d, cos, sin)
+		r := global
+		if cfg.window(l) > 0 {
+			r = local
+		}
+		q, k = tp.Rotary(q, cfg.Heads, d, r.cos, r.sin), tp.Rotary(k, kv, d, r.cos, r.sin)
 		v := a.V.Forward(tp, h)
 		if g := cfg.Heads / kv; g > 1 {
 			k, v = tp.RepeatHeads(k, g, d), tp.RepeatHeads(v, g, d)
 		}
-		y := tp.Attention(q, k, v, cfg.Heads, autograd.AttentionOpts{Causal: true})
-		x = tp.Add(x, a.O.Forward(tp, y))
-		h = tp.RMSNorm(x, layer.PostNorm.Weight, cfg.Eps)
-		x = tp.Add(x, f.Down.Forward(tp, tp.SwiGLU(f.Gate.Forward(tp, h), f.Up.Forward(tp, h))))
+		y := tp.Attention(q, k, v, cfg.Heads, autograd.AttentionOpts{Causal: true, Scale: cfg.attnScale(), Window: cfg.window(l)})
+		x = m.addSublayer(tp, x, a.O.Forward(tp, y), layer.attnPost())
+		h = m.norm(tp, x, layer.mlpNorm())
+		g, u := f.Gate.Forward(tp, h), f.Up.Forward(tp, h)
+		gated := tp.SwiGLU(g, u)
+		if cfg.Gemma() {
+			gated = tp.Mul(tp.GELUTanh(g), u)
+		}
+		x = m.addSublayer(tp, x, f.Down.Forward(tp, gated), layer.PostFFNorm)
 	}
 	return m.logits(tp, x), nil
 }

@@ -38,6 +38,17 @@ It writes, under testdata/hf/ (each file well under 100 KB):
 * qwen3-tiny/: Qwen3ForCausalLM in F32: an RMSNorm (q_norm, k_norm) over each
   query and key head before the rotation, head_dim 16 (4 heads of 16 from a
   hidden size of 32), tied embeddings.
+* gemma3-tiny/: Gemma3ForCausalLM ("gemma3_text") in F32, after HF's
+  modeling_gemma3.py: embeddings times sqrt(hidden_size) (rounded to
+  float32); every RMSNorm multiplies by 1 + weight; each layer is
+  x + post_attention_layernorm(attn(input_layernorm(x))), then
+  h + post_feedforward_layernorm(mlp(pre_feedforward_layernorm(h))); the MLP
+  gates with gelu(approximate="tanh"); q_norm and k_norm over each head;
+  scores times query_pre_attn_scalar^-0.5; layers marked "sliding_attention"
+  see the last sliding_window positions (key j for query i when i - j <
+  sliding_window) and rotate with rope_local_base_freq, the others with
+  rope_theta and rope_scaling; tied embeddings. Three layers (sliding,
+  full, sliding), a window of 4, 2 key/value heads for 4 query heads of 16.
 
 reference.safetensors in each holds input.ids [2, 13], logits [2, 13, V],
 greedy.prompt / greedy.tokens: 12 tokens greedily generated after a 5-token
@@ -107,9 +118,12 @@ def shapes(c):
             s[p + "self_attn." + n + ".weight"] = [o, C]
             if qwen or c.get("attention_bias"):
                 s[p + "self_attn." + n + ".bias"] = [o]
-        if c["model_type"] == "qwen3":
+        if c["model_type"] in ("qwen3", "gemma3_text"):
             s[p + "self_attn.q_norm.weight"] = [D]
             s[p + "self_attn.k_norm.weight"] = [D]
+        if c["model_type"] == "gemma3_text":
+            s[p + "pre_feedforward_layernorm.weight"] = [C]
+            s[p + "post_feedforward_layernorm.weight"] = [C]
         s[p + "self_attn.o_proj.weight"] = [C, H * D]
         s[p + "mlp.gate_proj.weight"] = [I, C]
         s[p + "mlp.up_proj.weight"] = [I, C]
@@ -123,7 +137,9 @@ def draw(c, g):
     p = {}
     for name, shape in shapes(c).items():
         r = torch.randn(shape, dtype=torch.float32, generator=g)
-        if "norm" in name:
+        if "norm" in name and c["model_type"] == "gemma3_text":
+            p[name] = 0.1 * r  # an offset from 1
+        elif "norm" in name:
             p[name] = 1 + 0.1 * r
         elif len(shape) == 1:
             p[name] = 0.1 * r
@@ -188,6 +204,8 @@ def rms(x, w, eps):
 def forward(p, ids, c):
     """Logits [B, T, V] of LlamaForCausalLM / Qwen2ForCausalLM on ids
     (positions 0..T-1, causal, no padding)."""
+    if c["model_type"] == "gemma3_text":
+        return forward_gemma3(p, ids, c)
     Bn, Tn = ids.shape
     C, H, KV, eps = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"], c["rms_norm_eps"]
     D = c.get("head_dim") or C // H
@@ -224,10 +242,54 @@ def forward(p, ids, c):
     return x @ head.t()
 
 
+def forward_gemma3(p, ids, c):
+    """Logits [B, T, V] of Gemma3ForCausalLM on ids (positions 0..T-1)."""
+    Bn, Tn = ids.shape
+    C, H, KV, eps = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"], c["rms_norm_eps"]
+    D = c["head_dim"]
+
+    def norm(x, w):  # Gemma3RMSNorm
+        return (x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps)) * (1 + w)
+
+    def lin(x, name):
+        return F.linear(x, p[name + ".weight"], p.get(name + ".bias"))
+
+    pos = torch.arange(Tn, dtype=torch.float64)
+    ropes = {}
+    for kind, cfg in (("full_attention", c), ("sliding_attention", dict(c, rope_theta=c["rope_local_base_freq"], rope_scaling=None))):
+        freqs = pos[:, None] * inv_freq(cfg)[None, :]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        ropes[kind] = emb.cos(), emb.sin()
+    i_, j_ = torch.arange(Tn)[:, None], torch.arange(Tn)[None, :]
+    masks = {"full_attention": j_ > i_, "sliding_attention": (j_ > i_) | (i_ - j_ >= c["sliding_window"])}
+    scale = c["query_pre_attn_scalar"] ** -0.5
+    x = p["model.embed_tokens.weight"][ids] * float(torch.tensor(C ** 0.5, dtype=torch.float32))
+    for i in range(c["num_hidden_layers"]):
+        l, kind = f"model.layers.{i}.", c["layer_types"][i]
+        cos, sin = ropes[kind]
+        n = norm(x, p[l + "input_layernorm.weight"])
+        q = norm(lin(n, l + "self_attn.q_proj").view(Bn, Tn, H, D), p[l + "self_attn.q_norm.weight"]).transpose(1, 2)
+        k = norm(lin(n, l + "self_attn.k_proj").view(Bn, Tn, KV, D), p[l + "self_attn.k_norm.weight"]).transpose(1, 2)
+        v = lin(n, l + "self_attn.v_proj").view(Bn, Tn, KV, D).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        k = k.repeat_interleave(H // KV, dim=1)
+        v = v.repeat_interleave(H // KV, dim=1)
+        w = (q @ k.transpose(-1, -2) * scale).masked_fill(masks[kind], float("-inf")).softmax(dim=-1)
+        a = lin((w @ v).transpose(1, 2).reshape(Bn, Tn, H * D), l + "self_attn.o_proj")
+        x = x + norm(a, p[l + "post_attention_layernorm.weight"])
+        n = norm(x, p[l + "pre_feedforward_layernorm.weight"])
+        m = lin(F.gelu(lin(n, l + "mlp.gate_proj"), approximate="tanh") * lin(n, l + "mlp.up_proj"), l + "mlp.down_proj")
+        x = x + norm(m, p[l + "post_feedforward_layernorm.weight"])
+    return norm(x, p["model.norm.weight"]) @ p["model.embed_tokens.weight"].t()
+
+
 # The weights whose gradients the references hold (when the model has them).
 TRAIN_GRADS = ["model.layers.0.self_attn.q_norm.weight", "model.layers.1.self_attn.k_norm.weight", "model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight",
                "model.layers.1.self_attn.v_proj.weight", "model.layers.1.self_attn.k_proj.bias", "model.layers.0.mlp.gate_proj.weight",
-               "model.layers.1.mlp.down_proj.weight", "model.layers.1.input_layernorm.weight", "model.norm.weight", "lm_head.weight"]
+               "model.layers.1.mlp.down_proj.weight", "model.layers.1.input_layernorm.weight", "model.norm.weight", "lm_head.weight",
+               "model.layers.0.post_attention_layernorm.weight", "model.layers.2.pre_feedforward_layernorm.weight",
+               "model.layers.1.post_feedforward_layernorm.weight", "model.layers.2.self_attn.q_proj.weight"]
 
 
 def greedy(p, prompt, n, c):
@@ -284,6 +346,14 @@ def main():
     q3 = dict(BASE, architectures=["Qwen3ForCausalLM"], model_type="qwen3", head_dim=16, tie_word_embeddings=True,
               rope_theta=1000000.0, use_sliding_window=False, sliding_window=None, max_window_layers=2)
     write_case("qwen3-tiny", q3, torch.float32, 1204)
+    g3 = dict(BASE, architectures=["Gemma3ForCausalLM"], model_type="gemma3_text", head_dim=16, num_hidden_layers=3,
+              hidden_activation="gelu_pytorch_tanh", query_pre_attn_scalar=24, sliding_window=4,
+              layer_types=["sliding_attention", "full_attention", "sliding_attention"], rope_theta=1000000.0,
+              rope_local_base_freq=10000.0, rope_scaling={"rope_type": "linear", "factor": 2.0}, tie_word_embeddings=True,
+              final_logit_softcapping=None, attn_logit_softcapping=None, sliding_window_pattern=6, bos_token_id=2,
+              eos_token_id=[1, 99], pad_token_id=0, cache_implementation="hybrid")
+    del g3["hidden_act"], g3["mlp_bias"], g3["pretraining_tp"]
+    write_case("gemma3-tiny", g3, torch.float32, 1205)
 
 
 def check_folder(d, name):
