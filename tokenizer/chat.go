@@ -59,7 +59,8 @@ var ErrNoChatTemplate = errors.New("no chat template")
 // OpenChatTemplate reads the chat template of a model folder: the file
 // chat_template.jinja if there is one (where transformers saves it since
 // 4.43, and which it prefers), else tokenizer_config.json's chat_template,
-// a string or a list of named templates of which "default" is taken. The
+// a string or a list of named templates of which "default" is taken, else
+// chat_template.json's (an image-text model's processor's). The
 // special tokens it may name are tokenizer_config.json's; a folder saved
 // before transformers 4.34 (whose config has no added_tokens_decoder) has
 // them in special_tokens_map.json too, whose values then win, as
@@ -109,7 +110,18 @@ func OpenChatTemplate(dir string) (*ChatTemplate, error) {
 	}
 	raw, ok := cfg["chat_template"]
 	if !ok || string(raw) == "null" {
-		return nil, fmt.Errorf("tokenizer: %s: %w (neither chat_template.jinja nor tokenizer_config.json's chat_template)", dir, ErrNoChatTemplate)
+		// An image-text model's processor keeps it in chat_template.json
+		// (Gemma 3 4B and up, say).
+		procPath := filepath.Join(dir, "chat_template.json")
+		proc, err := readJSONObject(procPath)
+		if err != nil {
+			return nil, err
+		}
+		var src string
+		if t, ok := proc["chat_template"]; ok && json.Unmarshal(t, &src) == nil {
+			return parseChat(src, special, procPath)
+		}
+		return nil, fmt.Errorf("tokenizer: %s: %w (neither chat_template.jinja, tokenizer_config.json's chat_template nor chat_template.json)", dir, ErrNoChatTemplate)
 	}
 	var src string
 	if err := json.Unmarshal(raw, &src); err != nil {

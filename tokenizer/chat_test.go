@@ -72,7 +72,7 @@ func TestChatTemplateGolden(t *testing.T) {
 }
 
 // TestOpenChatTemplate: a folder's chat_template.jinja wins over its
-// tokenizer_config.json; a list of named templates gives "default"; special
+// tokenizer_config.json, which wins over chat_template.json; a list of named templates gives "default"; special
 // tokens stored as AddedToken objects are their content; a folder without a
 // template, a list without "default" and a template that does not compile
 // fail by name.
@@ -94,6 +94,10 @@ func TestOpenChatTemplate(t *testing.T) {
 	}
 	if _, err := render(); !errors.Is(err, ErrNoChatTemplate) {
 		t.Errorf("an empty folder: %v; want ErrNoChatTemplate", err)
+	}
+	write("chat_template.json", `{"chat_template": "{{ messages[0].content }}?"}`)
+	if got, err := render(); err != nil || got != "hi?" {
+		t.Errorf("a processor's chat_template.json: %q, %v", got, err)
 	}
 	write("tokenizer_config.json", `{"bos_token": {"__type": "AddedToken", "content": "<s>", "lstrip": false}, "eos_token": "</s>", "pad_token": null,
 		"chat_template": "{{ bos_token }}{% for m in messages %}[{{ m.role }}]{{ m.content }}{{ eos_token }}{% endfor %}{% if pad_token is defined %}PAD{% endif %}{% if add_generation_prompt %}[assistant]{% endif %}"}`)

@@ -21,6 +21,23 @@ import (
 // frequencies some checkpoints saved as a buffer.
 var ignored = []*regexp.Regexp{regexp.MustCompile(`^layers\.\d+\.self_attn\.rotary_emb\.inv_freq$`)}
 
+// imageTextIgnored adds the image side of a Gemma 3 image-text checkpoint,
+// which the text model does not use.
+var imageTextIgnored = append(slices.Clip(ignored), regexp.MustCompile(`^(vision_tower|multi_modal_projector)\.`))
+
+// textOfImageText renames the text model's tensors of a Gemma 3 image-text
+// checkpoint to the text-only model's: transformers before 4.52 saved them
+// as language_model.model.* and language_model.lm_head.*, later ones as
+// model.language_model.* (whose "model." Canonical has taken off).
+func textOfImageText(n string) string {
+	for _, p := range []string{"language_model.model.", "language_model."} {
+		if rest, ok := strings.CutPrefix(n, p); ok {
+			return rest
+		}
+	}
+	return n
+}
+
 // Load reads a HuggingFace Llama, Qwen2, Qwen3 or Mistral folder:
 // config.json (LlamaConfig, Qwen2Config, Qwen3Config, MistralConfig) and
 // model.safetensors or its shards, in F32, F16, BF16 or
@@ -100,6 +117,12 @@ func loadCheckpoint(cfg Config, ck *hf.Checkpoint, keep bool) (*Model, error) {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(ck.Dir, hf.ConfigFile), err)
 	}
 	opt := hf.LoadOptions{Ignore: ignored}
+	if cfg.ImageText {
+		opt.Ignore = imageTextIgnored
+		if err := ck.Rename(textOfImageText); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Tied {
 		opt.Tied = map[string]string{"lm_head.weight": "embed_tokens.weight"}
 	}

@@ -57,6 +57,11 @@ type Config struct {
 	RopeLocalTheta     float64 `json:"rope_local_base_freq,omitempty"`
 	LocalWindow        int     `json:"-"`
 	Local              []bool  `json:"-"`
+	// ImageText marks the text model of a Gemma 3 image-text checkpoint
+	// ("gemma3": Gemma3ForConditionalGeneration, whose config nests it as
+	// text_config and whose weights name it language_model); the vision
+	// tower is not read.
+	ImageText bool `json:"-"`
 	// EOS lists the tokens that end a text (eos_token_id, one or several).
 	EOS []int `json:"-"`
 	// BOS, when HasBOS, is the token a text starts with (bos_token_id:
@@ -294,6 +299,9 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &peek); err != nil {
 		return err
 	}
+	if peek.ModelType == "gemma3" {
+		return c.unmarshalImageText(b)
+	}
 	if !slices.Contains(Types, peek.ModelType) {
 		return fmt.Errorf("llama: model_type %q is not one of %v", peek.ModelType, Types)
 	}
@@ -373,6 +381,27 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 			c.BOS = bos[0]
 		}
 	}
+	return nil
+}
+
+// unmarshalImageText reads a Gemma3Config: its text_config, a
+// Gemma3TextConfig, is the model (Gemma 3 4B, 12B, 27B).
+func (c *Config) unmarshalImageText(b []byte) error {
+	var outer struct {
+		Text map[string]json.RawMessage `json:"text_config"`
+	}
+	if err := json.Unmarshal(b, &outer); err != nil {
+		return err
+	}
+	if outer.Text == nil {
+		outer.Text = map[string]json.RawMessage{}
+	}
+	outer.Text["model_type"] = json.RawMessage(`"gemma3_text"`)
+	text, _ := json.Marshal(outer.Text)
+	if err := c.UnmarshalJSON(text); err != nil {
+		return fmt.Errorf("%w (in text_config)", err)
+	}
+	c.ImageText = true
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/internal/golden"
+	"github.com/attn-go/attn/safetensors"
 )
 
 func load(t *testing.T, name string) *Model {
@@ -675,5 +676,62 @@ func TestGemma3(t *testing.T) {
 	bad.Act = "gelu"
 	if _, err := New(bad, 1); err == nil || !strings.Contains(err.Error(), `hidden_activation "gelu" is not gelu_pytorch_tanh`) {
 		t.Errorf("another activation: %v", err)
+	}
+}
+
+// TestGemma3ImageText: the text model of a Gemma 3 image-text checkpoint
+// (model_type gemma3, text_config, weights under language_model, a vision
+// tower beside them) loads, in either naming of transformers, with the
+// text-only model's logits; its vision tower is left alone.
+func TestGemma3ImageText(t *testing.T) {
+	src := filepath.Join(golden.Root(t), "testdata", "hf", "gemma3-tiny")
+	var text map[string]any
+	raw, err := os.ReadFile(filepath.Join(src, "config.json"))
+	if err != nil || json.Unmarshal(raw, &text) != nil {
+		t.Fatal(err)
+	}
+	ref := load(t, "gemma3-tiny")
+	ids := []int{5, 9, 14, 3, 77, 21, 8}
+	want, _ := ref.Step(ref.NewCache(), ids)
+	for _, layout := range []struct{ model, head, side string }{
+		{"language_model.model.", "language_model.lm_head.weight", ""}, // transformers 4.50
+		{"model.language_model.", "lm_head.weight", "model."},          // 4.52 on
+	} {
+		dir := t.TempDir()
+		cfg, _ := json.Marshal(map[string]any{"model_type": "gemma3", "architectures": []string{"Gemma3ForConditionalGeneration"},
+			"text_config": text, "vision_config": map[string]any{"hidden_size": 8}, "mm_tokens_per_image": 4})
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var ts []safetensors.Tensor
+		for _, tn := range ref.Tensors() {
+			tn.Name = layout.model + strings.TrimPrefix(tn.Name, "model.")
+			ts = append(ts, tn)
+		}
+		head := ref.Tensors()[0] // any tensor: the tied output layer stored under its own name
+		for _, tn := range ref.Tensors() {
+			if tn.Name == "model.embed_tokens.weight" {
+				head = tn
+			}
+		}
+		head.Name = layout.head
+		side := layout.side
+		vision := safetensors.F32(side+"vision_tower.vision_model.embeddings.patch_embedding.weight", []int{2}, []float32{1, 2})
+		proj := safetensors.F32(side+"multi_modal_projector.mm_input_projection_weight", []int{1}, []float32{3})
+		if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), append(ts, head, vision, proj), nil); err != nil {
+			t.Fatal(err)
+		}
+		m, err := Load(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", layout.model, err)
+		}
+		got, err := m.Step(m.NewCache(), ids)
+		if err != nil || !slices.Equal(got.Data, want.Data) || !m.Cfg.ImageText || !slices.Equal(m.Cfg.Local, ref.Cfg.Local) {
+			t.Errorf("%s: %v, logits equal %v, config %+v", layout.model, err, err == nil && slices.Equal(got.Data, want.Data), m.Cfg)
+		}
+	}
+	var c Config
+	if err := json.Unmarshal([]byte(`{"model_type": "gemma3", "text_config": {"final_logit_softcapping": 30}}`), &c); err == nil || !strings.Contains(err.Error(), "(in text_config)") {
+		t.Errorf("a bad text_config: %v", err)
 	}
 }
