@@ -248,11 +248,12 @@ type hfConfig struct {
 	// layer_types is missing (every sliding_window_pattern-th layer is
 	// global), and settings that change the computation and are not built.
 	HiddenActivation json.RawMessage `json:"hidden_activation,omitempty"`
-	WindowPattern    *int            `json:"sliding_window_pattern,omitempty"`
-	WindowPattern2   *int            `json:"_sliding_window_pattern,omitempty"`
-	AttnSoftcap      json.RawMessage `json:"attn_logit_softcapping,omitempty"`
-	FinalSoftcap     json.RawMessage `json:"final_logit_softcapping,omitempty"`
-	Bidirectional    bool            `json:"use_bidirectional_attention,omitempty"`
+	// transformers reads sliding_window_pattern only, never the
+	// _sliding_window_pattern that 4.53 and later save beside layer_types.
+	WindowPattern *int            `json:"sliding_window_pattern,omitempty"`
+	AttnSoftcap   json.RawMessage `json:"attn_logit_softcapping,omitempty"`
+	FinalSoftcap  json.RawMessage `json:"final_logit_softcapping,omitempty"`
+	Bidirectional bool            `json:"use_bidirectional_attention,omitempty"`
 }
 
 // ropeParameters is transformers 5's rope_parameters.
@@ -385,10 +386,15 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 }
 
 // unmarshalImageText reads a Gemma3Config: its text_config, a
-// Gemma3TextConfig, is the model (Gemma 3 4B, 12B, 27B).
+// Gemma3TextConfig, is the model (Gemma 3 4B, 12B, 27B). The outer
+// config's eos_token_id and bos_token_id, when not null, win over
+// text_config's (Gemma 3 4B-it keeps [1, 106] there), as transformers'
+// GenerationConfig.from_model_config takes them.
 func (c *Config) unmarshalImageText(b []byte) error {
 	var outer struct {
 		Text map[string]json.RawMessage `json:"text_config"`
+		EOS  json.RawMessage            `json:"eos_token_id"`
+		BOS  json.RawMessage            `json:"bos_token_id"`
 	}
 	if err := json.Unmarshal(b, &outer); err != nil {
 		return err
@@ -397,6 +403,14 @@ func (c *Config) unmarshalImageText(b []byte) error {
 		outer.Text = map[string]json.RawMessage{}
 	}
 	outer.Text["model_type"] = json.RawMessage(`"gemma3_text"`)
+	for name, raw := range map[string]json.RawMessage{"eos_token_id": outer.EOS, "bos_token_id": outer.BOS} {
+		if r := bytes.TrimSpace(raw); len(r) > 0 && string(r) != "null" {
+			if _, err := tokenIDs(r); err != nil {
+				return fmt.Errorf("llama: %s %s is not an id or a list of ids", name, r)
+			}
+			outer.Text[name] = r
+		}
+	}
 	text, _ := json.Marshal(outer.Text)
 	if err := c.UnmarshalJSON(text); err != nil {
 		return fmt.Errorf("%w (in text_config)", err)
@@ -416,6 +430,9 @@ func gemmaConfig(b []byte, h *hfConfig, c *Config) error {
 		return errors.New("llama: use_bidirectional_attention true (an encoder, EmbeddingGemma) is not supported")
 	}
 	c.MLPBias = false // Gemma3MLP has no biases
+	// Gemma3MLP reads hidden_activation only: a hidden_act key (Gemma 1's
+	// configs had one) is not Gemma3TextConfig's and changes nothing.
+	c.Act = defaults("gemma3_text").Act
 	if !isNull(h.HiddenActivation) && json.Unmarshal(h.HiddenActivation, &c.Act) != nil {
 		return fmt.Errorf("llama: hidden_activation %s is not a name", h.HiddenActivation)
 	}
@@ -439,7 +456,7 @@ func gemmaConfig(b []byte, h *hfConfig, c *Config) error {
 		}
 	default: // Gemma3TextConfig's: every sliding_window_pattern-th layer global
 		pattern := 6
-		if p := cmp.Or(h.WindowPattern, h.WindowPattern2); p != nil {
+		if p := h.WindowPattern; p != nil {
 			pattern = *p
 		}
 		if pattern <= 0 {

@@ -735,3 +735,57 @@ func TestGemma3ImageText(t *testing.T) {
 		t.Errorf("a bad text_config: %v", err)
 	}
 }
+
+// TestGemma3ImageTextSpecialTokens: an image-text config's own
+// eos_token_id and bos_token_id (Gemma 3 4B-it's [1, 106]) win over its
+// text_config's, as transformers' GenerationConfig.from_model_config has
+// them; text_config's (or Gemma3TextConfig's defaults) count where the outer
+// config has none or null.
+func TestGemma3ImageTextSpecialTokens(t *testing.T) {
+	for _, tc := range []struct {
+		json string
+		eos  []int
+		bos  int
+	}{
+		{`{"model_type": "gemma3", "eos_token_id": [1, 106], "text_config": {"num_hidden_layers": 2}}`, []int{1, 106}, 2},
+		{`{"model_type": "gemma3", "eos_token_id": 106, "bos_token_id": 5, "text_config": {"eos_token_id": 1}}`, []int{106}, 5},
+		{`{"model_type": "gemma3", "eos_token_id": null, "text_config": {"eos_token_id": [1, 7]}}`, []int{1, 7}, 2},
+		{`{"model_type": "gemma3", "text_config": {}}`, []int{1}, 2},
+	} {
+		var c Config
+		if err := json.Unmarshal([]byte(tc.json), &c); err != nil || !slices.Equal(c.EOS, tc.eos) || c.BOS != tc.bos || !c.HasBOS {
+			t.Errorf("%s: %v, eos %v, bos %v %v; want %v, %v", tc.json, err, c.EOS, c.BOS, c.HasBOS, tc.eos, tc.bos)
+		}
+	}
+	var c Config
+	if err := json.Unmarshal([]byte(`{"model_type": "gemma3", "eos_token_id": "x"}`), &c); err == nil {
+		t.Error("a bad outer eos_token_id was taken")
+	}
+}
+
+// TestGemma3IgnoresHiddenAct: Gemma3TextConfig has no hidden_act (its MLP
+// reads hidden_activation only), so a config carrying one, as Gemma 1's did,
+// still gates with gelu_pytorch_tanh unless hidden_activation says otherwise.
+func TestGemma3IgnoresHiddenAct(t *testing.T) {
+	for _, tc := range []struct{ json, act string }{
+		{`{"model_type": "gemma3_text", "hidden_act": "gelu"}`, "gelu_pytorch_tanh"},
+		{`{"model_type": "gemma3_text", "hidden_act": "silu", "hidden_activation": "gelu_pytorch_tanh"}`, "gelu_pytorch_tanh"},
+	} {
+		var c Config
+		if err := json.Unmarshal([]byte(tc.json), &c); err != nil || c.Act != tc.act || c.Validate() != nil {
+			t.Errorf("%s: %v, act %q; want %q", tc.json, err, c.Act, tc.act)
+		}
+	}
+}
+
+// TestGemma3PatternKey: without layer_types, Gemma3TextConfig builds the
+// layers' pattern from sliding_window_pattern alone (default 6); the
+// "_sliding_window_pattern" that transformers 4.53 and later save next to
+// layer_types is not read back.
+func TestGemma3PatternKey(t *testing.T) {
+	var c Config
+	err := json.Unmarshal([]byte(`{"model_type": "gemma3_text", "num_hidden_layers": 7, "_sliding_window_pattern": 3}`), &c)
+	if want := []bool{true, true, true, true, true, false, true}; err != nil || !slices.Equal(c.Local, want) {
+		t.Errorf("_sliding_window_pattern 3: %v, local layers %v; want %v", err, c.Local, want)
+	}
+}
