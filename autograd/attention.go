@@ -21,6 +21,10 @@ type AttentionOpts struct {
 	// itself included, the sliding-window attention of Gemma's local layers
 	// (HF's sliding_window mask: key j for query i when i − j < Window).
 	Window int
+	// Softcap, if not 0, squashes each scaled score s into
+	// (−Softcap, Softcap) as Softcap·tanh(s/Softcap) before the mask and the
+	// softmax (Gemma 2's attn_logit_softcapping).
+	Softcap float32
 	// KeyPad, if set, has B·Tk entries; true marks a padding key that no
 	// query may attend to (PyTorch's key_padding_mask).
 	KeyPad []bool
@@ -84,6 +88,9 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 	if heads <= 0 || e%heads != 0 || kvHeads <= 0 || heads%kvHeads != 0 || !k.Value.SameShape(v.Value) || k.Value.Shape[0] != bsz || k.Value.Shape[2] != e/heads*kvHeads {
 		panic(fmt.Sprintf("autograd.Attention: q %v, k %v, v %v, %d heads, %d key/value heads", q.Value.Shape, k.Value.Shape, v.Value.Shape, heads, kvHeads))
 	}
+	if opt.Softcap < 0 {
+		panic(fmt.Sprintf("autograd.Attention: a softcap of %v", opt.Softcap))
+	}
 	if opt.Window < 0 || opt.Window > 0 && !opt.Causal {
 		panic(fmt.Sprintf("autograd.Attention: a window of %d (it must be positive, and causal)", opt.Window))
 	}
@@ -101,7 +108,7 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 	}
 	p := &attnProblem{
 		bsz: bsz, tq: tq, tk: tk, e: e, heads: heads, d: d, off: tk - tq, ek: kvHeads * d, group: heads / kvHeads,
-		causal: opt.Causal, window: opt.Window, pad: opt.KeyPad, scale: scale, dropout: dropout,
+		causal: opt.Causal, window: opt.Window, softcap: opt.Softcap, pad: opt.KeyPad, scale: scale, dropout: dropout,
 		q: q.Value.Data, k: k.Value.Data, v: v.Value.Data,
 		bq: attnBlockQ, bk: attnBlockK,
 	}
@@ -122,7 +129,7 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 	var lse []float32
 	if rec {
 		lse = tp.floats(bsz * heads * tq)
-		if tq <= p.bq && tk <= p.bk {
+		if tq <= p.bq && tk <= p.bk && p.softcap == 0 { // a softcap's backward needs the scores
 			p.probs = tp.floats(bsz * heads * tq * tk)
 		}
 		// The backward pass reads the mask again: keep it from changes
@@ -143,6 +150,7 @@ type attnProblem struct {
 	off                      int // tk − tq: query i sees keys j <= i + off under the causal mask
 	causal                   bool
 	window                   int // query i sees keys j > i + off − window, when not 0
+	softcap                  float32
 	pad                      []bool
 	scale, dropout           float32
 	seeds                    []uint64 // per (batch, head), when dropout > 0
@@ -160,6 +168,7 @@ type attnProblem struct {
 // attnScratch is one worker's reusable buffers.
 type attnScratch struct {
 	s, dp []float32 // tiles of scores/weights and of their gradients
+	th    []float32 // tanh of the scores over a softcap
 	m, l  []float32 // running row maximum and sum of the forward pass
 	dvec  []float32 // rowsum(dO⊙O) of one head's queries
 	// Transposed (D-major) copies of one head's operands, so that the
@@ -252,6 +261,19 @@ func (p *attnProblem) first(i, j0 int) int {
 		return 0
 	}
 	return max(0, i+p.off-p.window+1-j0)
+}
+
+// capScores sets each score x of row[first:last+1] to cap·tanh(x/cap)
+// (Gemma 2's attn_logit_softcapping) and, when t is not nil, keeps
+// tanh(x/cap) in t for the backward pass.
+func capScores(row, t []float32, first, last int, cap float32) {
+	for j := first; j <= last; j++ {
+		th := float32(math.Tanh(float64(row[j] / cap)))
+		row[j] = cap * th
+		if t != nil {
+			t[j] = th
+		}
+	}
 }
 
 // allPad reports whether keys [j0, j1) of sequence b are all padding.
@@ -418,6 +440,9 @@ func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse [
 			}
 			for j := range row[:first] {
 				row[j] = negInf
+			}
+			if p.softcap > 0 {
+				capScores(row, nil, first, last, p.softcap)
 			}
 			mx := negInf
 			if pad != nil {
@@ -656,6 +681,11 @@ func (p *attnProblem) backwardHead(sc *attnScratch, bh, c, sp int, y, lse, dy, d
 	}
 	sc.s = grow(sc.s, p.bq*p.bk)
 	sc.dp = grow(sc.dp, p.bq*p.bk)
+	var th []float32 // tanh of each score over the softcap
+	if p.softcap > 0 {
+		sc.th = grow(sc.th, p.bq*p.bk)
+		th = sc.th
+	}
 	nk, nq := (tk+p.bk-1)/p.bk, (tq+p.bq-1)/p.bq
 	var qt, dot, kt, vt []float32
 	if attnTranspose && nk >= 2 && nq >= 2 { // Q and dO are used by several tiles
@@ -730,9 +760,16 @@ func (p *attnProblem) backwardHead(sc *attnScratch, bh, c, sp int, y, lse, dy, d
 					clear(drow)
 					continue
 				}
+				var trow []float32
+				if th != nil {
+					trow = th[r*bc : (r+1)*bc]
+				}
 				if !cached {
 					for j := range row[:first] {
 						row[j] = float32(math.Inf(-1))
+					}
+					if trow != nil {
+						capScores(row, trow, first, last, p.softcap)
 					}
 					if pad != nil {
 						for j := range row[:last+1] {
@@ -767,6 +804,9 @@ func (p *attnProblem) backwardHead(sc *attnScratch, bh, c, sp int, y, lse, dy, d
 					}
 				} else {
 					dsRow(row[:last+1], drow[:last+1], di)
+				}
+				for j := first; trow != nil && j <= last; j++ { // through the softcap
+					drow[j] *= 1 - trow[j]*trow[j]
 				}
 			}
 			if dv != nil {

@@ -45,6 +45,11 @@ func (tp *Tape) attentionRef(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 	// probs holds softmax weights per (b, h) for the backward pass; dropped
 	// holds them after dropout (the weights actually applied to v).
 	probs := make([]float32, bsz*heads*tq*tk)
+	// tanhs holds tanh(score/softcap) for the softcap's backward pass.
+	var tanhs []float32
+	if opt.Softcap > 0 {
+		tanhs = make([]float32, len(probs))
+	}
 	dropped := probs
 	if dropout > 0 {
 		dropped = make([]float32, len(probs))
@@ -56,6 +61,13 @@ func (tp *Tape) attentionRef(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 			qo, ko := b*tq*e+h*d, b*tk*e+h*d
 			p := probs[bh*tq*tk : (bh+1)*tq*tk]
 			tensor.GemmSerial(false, true, tq, tk, d, scale, qd[qo:], e, kd[ko:], e, 0, p, tk)
+			if tanhs != nil {
+				th := tanhs[bh*tq*tk : (bh+1)*tq*tk]
+				for i, x := range p {
+					th[i] = float32(math.Tanh(float64(x / opt.Softcap)))
+					p[i] = opt.Softcap * th[i]
+				}
+			}
 			var pad []bool
 			if opt.KeyPad != nil {
 				pad = opt.KeyPad[b*tk : (b+1)*tk]
@@ -87,7 +99,7 @@ func (tp *Tape) attentionRef(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 	out, rec := tp.result(y, q, k, v)
 	if rec {
 		tp.record(out, func(dy []float32) {
-			attentionRefBackward(q, k, v, heads, scale, dropout, probs, dropped, dy)
+			attentionRefBackward(q, k, v, heads, scale, dropout, probs, dropped, tanhs, dy)
 		})
 	}
 	return out
@@ -97,7 +109,7 @@ func (tp *Tape) attentionRef(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 // weights, P' the weights after dropout and dO the output gradient, per head:
 // dV = P'ᵀ·dO; dP' = dO·Vᵀ; dP = dP'·(dropout mask); dS = P⊙(dP − rowsum(dP⊙P));
 // dQ = scale·dS·K; dK = scale·dSᵀ·Q.
-func attentionRefBackward(q, k, v *Var, heads int, scale, dropout float32, probs, dropped, dy []float32) {
+func attentionRefBackward(q, k, v *Var, heads int, scale, dropout float32, probs, dropped, tanhs, dy []float32) {
 	bsz, tq, e := q.Value.Shape[0], q.Value.Shape[1], q.Value.Shape[2]
 	tk, d := k.Value.Shape[1], e/heads
 	var dq, dk, dv []float32
@@ -140,6 +152,11 @@ func attentionRefBackward(q, k, v *Var, heads int, scale, dropout float32, probs
 				}
 				for j, w := range pr {
 					dr[j] = w * (dr[j] - dot)
+				}
+				if tanhs != nil { // through the softcap: d(c·tanh(x/c))/dx = 1 − tanh²
+					for j, t := range tanhs[(bh*tq+i)*tk : (bh*tq+i+1)*tk] {
+						dr[j] *= 1 - t*t
+					}
 				}
 			}
 			if dq != nil {

@@ -14,12 +14,13 @@ type attnCase struct {
 	b, tq, tk, heads, d int
 	causal              bool
 	window              int
+	softcap             float32
 	pad                 []bool
 	scale, dropout      float32
 }
 
 func (c attnCase) String() string {
-	return fmt.Sprintf("b%d_tq%d_tk%d_h%d_d%d_causal%v_window%d_pad%v_drop%v", c.b, c.tq, c.tk, c.heads, c.d, c.causal, c.window, c.pad != nil, c.dropout)
+	return fmt.Sprintf("b%d_tq%d_tk%d_h%d_d%d_causal%v_window%d_cap%v_pad%v_drop%v", c.b, c.tq, c.tk, c.heads, c.d, c.causal, c.window, c.softcap, c.pad != nil, c.dropout)
 }
 
 // runAttn runs attention (ref or streaming) forward and backward with loss
@@ -30,7 +31,7 @@ func runAttn(c attnCase, ref bool, seed uint64) (y, dq, dk, dv []float32) {
 	q, k, v := NewParam(randTensor(r, c.b, c.tq, e)), NewParam(randTensor(r, c.b, c.tk, e)), NewParam(randTensor(r, c.b, c.tk, e))
 	proj := randTensor(r, c.b, c.tq, e)
 	tp := NewTape(tensor.NewRNG(seed))
-	opt := AttentionOpts{Causal: c.causal, Window: c.window, KeyPad: c.pad, Scale: c.scale, Dropout: c.dropout}
+	opt := AttentionOpts{Causal: c.causal, Window: c.window, Softcap: c.softcap, KeyPad: c.pad, Scale: c.scale, Dropout: c.dropout}
 	var out *Var
 	if ref {
 		out = tp.attentionRef(q, k, v, c.heads, opt)
@@ -102,6 +103,10 @@ func attnCases() []attnCase {
 					c.window = 1 + (si*7)%max(1, c.tk/2)
 					cs = append(cs, c)
 					c.window, c.dropout = c.tk/3+1, 0.3*float32(si%2)
+					cs = append(cs, c)
+				}
+				if si%2 == 0 { // a softcap that bites: scores spread over ±40 at scale 4
+					c.window, c.softcap = 0, 1.5
 					cs = append(cs, c)
 				}
 			}
@@ -202,6 +207,14 @@ func TestAttentionGradientsBlocked(t *testing.T) {
 		{name: "window+dropout", inputs: []*tensor.Tensor{randTensor(r, 1, 8, 4), randTensor(r, 1, 10, 4), randTensor(r, 1, 10, 4)}, seed: 3,
 			build: func(tp *Tape, in []*Var) *Var {
 				return tp.Attention(in[0], in[1], in[2], 2, AttentionOpts{Causal: true, Window: 3, Dropout: 0.2})
+			}},
+		{name: "softcap+window", inputs: []*tensor.Tensor{randTensor(r, 1, 7, 4), randTensor(r, 1, 9, 4), randTensor(r, 1, 9, 4)},
+			build: func(tp *Tape, in []*Var) *Var {
+				return tp.Attention(in[0], in[1], in[2], 2, AttentionOpts{Causal: true, Window: 4, Softcap: 0.8, Scale: 2})
+			}},
+		{name: "softcap+pad", inputs: []*tensor.Tensor{randTensor(r, 2, 7, 6), randTensor(r, 2, 9, 6), randTensor(r, 2, 9, 6)},
+			build: func(tp *Tape, in []*Var) *Var {
+				return tp.Attention(in[0], in[1], in[2], 2, AttentionOpts{KeyPad: pad, Softcap: 1.1})
 			}},
 		{name: "causal/long-q", inputs: []*tensor.Tensor{randTensor(r, 1, 10, 4), randTensor(r, 1, 6, 4), randTensor(r, 1, 6, 4)},
 			build: func(tp *Tape, in []*Var) *Var {

@@ -140,6 +140,8 @@ func TestGradients(t *testing.T) {
 			build: func(tp *Tape, in []*Var) *Var { return tp.GELUTanh(in[0]) }},
 		{name: "SwiGLU", inputs: []*tensor.Tensor{randTensor(r, 4, 5), randTensor(r, 4, 5)},
 			build: func(tp *Tape, in []*Var) *Var { return tp.SwiGLU(in[0], in[1]) }},
+		{name: "Softcap", inputs: []*tensor.Tensor{randTensor(r, 3, 7)},
+			build: func(tp *Tape, in []*Var) *Var { return tp.Softcap(in[0], 0.7) }},
 		{name: "GeGLUConcat", inputs: []*tensor.Tensor{randTensor(r, 3, 2, 10)},
 			build: func(tp *Tape, in []*Var) *Var { return tp.GeGLUConcat(in[0]) }},
 		{name: "SwiGLUConcat", inputs: []*tensor.Tensor{randTensor(r, 3, 2, 10)},

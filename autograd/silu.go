@@ -189,3 +189,29 @@ func (tp *Tape) GeGLUConcat(x *Var) *Var {
 	}
 	return out
 }
+
+// Softcap returns c·tanh(x/c) elementwise, squashing x into (−c, c): Gemma
+// 2's final_logit_softcapping, in HF's order (divide, tanh, multiply).
+func (tp *Tape) Softcap(x *Var, c float32) *Var {
+	y := tp.output(x.Value.Shape...)
+	th := tp.take(len(y.Data), false)
+	xd, yd := x.Value.Data, y.Data
+	tensor.Parallel(len(xd), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			th[i] = float32(math.Tanh(float64(xd[i] / c)))
+			yd[i] = th[i] * c
+		}
+	})
+	out, rec := tp.result(y, x)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			dx := x.grad()
+			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					dx[i] += dy[i] * (1 - th[i]*th[i])
+				}
+			})
+		})
+	}
+	return out
+}
