@@ -18,8 +18,8 @@ type Config struct {
 	// Type is config.json's model_type: "llama" (Llama 2 and 3, TinyLlama,
 	// SmolLM, …), "qwen2" (biases on the query, key and value
 	// projections), "qwen3" (an RMSNorm on each query and key head),
-	// "mistral" (Llama's layers, attention within a sliding window) or
-	// "gemma3_text" (Gemma 3's text models: see Gemma).
+	// "mistral" (Llama's layers, attention within a sliding window),
+	// "gemma2" or "gemma3_text" (Gemma 2, Gemma 3's text models: see Gemma).
 	Type         string  `json:"-"`
 	VocabSize    int     `json:"vocab_size"`
 	Hidden       int     `json:"hidden_size"`             // C
@@ -62,6 +62,9 @@ type Config struct {
 	// text_config and whose weights name it language_model); the vision
 	// tower is not read.
 	ImageText bool `json:"-"`
+	// Gemma 2's softcaps (attn_logit_softcapping, final_logit_softcapping):
+	// attention scores and output logits x become c·tanh(x/c); 0 for none.
+	AttnSoftcap, FinalSoftcap float64 `json:"-"`
 	// EOS lists the tokens that end a text (eos_token_id, one or several).
 	EOS []int `json:"-"`
 	// BOS, when HasBOS, is the token a text starts with (bos_token_id:
@@ -103,17 +106,19 @@ func (c Config) qkvBias() bool { return c.AttentionBias || c.Type == "qwen2" }
 
 // qkNorm reports whether each query and key head is RMS-normalised before
 // the rotation (Qwen3's and Gemma 3's q_norm and k_norm).
-func (c Config) qkNorm() bool { return c.Type == "qwen3" || c.Gemma() }
+func (c Config) qkNorm() bool { return c.Type == "qwen3" || c.Type == "gemma3_text" }
 
-// Gemma reports whether c is a Gemma 3 text model (Team Gemma 2025),
-// whose layers differ from Llama's in these ways: RMSNorm weights are kept
-// as offsets from 1 (HF's Gemma3RMSNorm multiplies by 1 + weight); each
-// sub-layer's output is normalised before it is added to the residual
-// (post_attention_layernorm, post_feedforward_layernorm), and the MLP's
-// input by pre_feedforward_layernorm; the MLP gates with GELU's tanh
-// approximation; the embeddings are scaled by √hidden_size; q and k are
-// normalised per head; and local layers attend within a sliding window.
-func (c Config) Gemma() bool { return c.Type == "gemma3_text" }
+// Gemma reports whether c is a Gemma 2 or Gemma 3 text model (Team Gemma
+// 2024, 2025), whose layers differ from Llama's in these ways: RMSNorm
+// weights are kept as offsets from 1 (HF's Gemma3RMSNorm multiplies by
+// 1 + weight); each sub-layer's output is normalised before it is added to
+// the residual (post_attention_layernorm, post_feedforward_layernorm), and
+// the MLP's input by pre_feedforward_layernorm; the MLP gates with GELU's
+// tanh approximation; the embeddings are scaled by √hidden_size; local
+// layers attend within a sliding window. Gemma 3 also normalises q and k
+// per head and rotates its local layers with a base of their own; Gemma 2
+// softcaps its attention scores and output logits instead.
+func (c Config) Gemma() bool { return c.Type == "gemma2" || c.Type == "gemma3_text" }
 
 // attnScale returns the attention scores' scale: 0 (1/√head_dim) but for
 // Gemma's query_pre_attn_scalar^−½.
@@ -162,8 +167,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llama: query_pre_attn_scalar %v must be positive", c.QueryPreAttnScalar)
 	case c.Gemma() && (len(c.Local) != c.Layers || c.LocalWindow <= 0 && slices.Contains(c.Local, true)):
 		return fmt.Errorf("llama: %d layer types for %d layers, sliding_window %d", len(c.Local), c.Layers, c.LocalWindow)
-	case c.Gemma() && !(c.RopeLocalTheta > 0):
+	case c.Type == "gemma3_text" && !(c.RopeLocalTheta > 0):
 		return fmt.Errorf("llama: rope_local_base_freq %v must be positive", c.RopeLocalTheta)
+	case c.AttnSoftcap < 0 || c.FinalSoftcap < 0 || c.Type != "gemma2" && (c.AttnSoftcap != 0 || c.FinalSoftcap != 0):
+		return fmt.Errorf("llama: softcaps %v and %v (Gemma 2's, positive)", c.AttnSoftcap, c.FinalSoftcap)
 	case !(c.Eps > 0) || !(c.RopeTheta > 0):
 		return fmt.Errorf("llama: rms_norm_eps %v and rope_theta %v must be positive", c.Eps, c.RopeTheta)
 	}
@@ -266,7 +273,7 @@ type ropeParameters struct {
 }
 
 // Types lists the model_type values this package runs.
-var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma3_text"}
+var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text"}
 
 // defaults returns LlamaConfig's, Qwen2Config's, Qwen3Config's,
 // MistralConfig's or Gemma3TextConfig's defaults.
@@ -286,6 +293,10 @@ func defaults(typ string) Config {
 		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.Heads, c.KVHeads, c.HeadDim = 262208, 2304, 9216, 26, 8, 4, 256
 		c.Act, c.MaxPositions, c.RopeTheta, c.EOS, c.BOS, c.Tied = "gelu_pytorch_tanh", 131072, 1e6, []int{1}, 2, true
 		c.QueryPreAttnScalar, c.RopeLocalTheta, c.LocalWindow = 256, 10000, 4096
+	case "gemma2":
+		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.Heads, c.KVHeads, c.HeadDim = 256000, 2304, 9216, 26, 8, 4, 256
+		c.Act, c.MaxPositions, c.EOS, c.BOS, c.Tied = "gelu_pytorch_tanh", 8192, []int{1}, 2, true
+		c.QueryPreAttnScalar, c.LocalWindow, c.AttnSoftcap, c.FinalSoftcap = 256, 4096, 50, 30
 	}
 	return c
 }
@@ -358,7 +369,8 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 				return fmt.Errorf("llama: sliding_window %s is not a number of positions", w)
 			}
 		}
-	case "gemma3_text":
+	case "gemma2", "gemma3_text":
+		v.plain.Type = peek.ModelType
 		if err := gemmaConfig(b, &v.hfConfig, (*Config)(&v.plain)); err != nil {
 			return err
 		}
@@ -423,13 +435,30 @@ func (c *Config) unmarshalImageText(b []byte) error {
 // plain Config fields, from h into c.
 func gemmaConfig(b []byte, h *hfConfig, c *Config) error {
 	isNull := func(r json.RawMessage) bool { r = bytes.TrimSpace(r); return len(r) == 0 || string(r) == "null" }
+	gemma2 := c.Type == "gemma2"
 	switch {
-	case !isNull(h.AttnSoftcap) || !isNull(h.FinalSoftcap):
+	case !gemma2 && (!isNull(h.AttnSoftcap) || !isNull(h.FinalSoftcap)):
 		return fmt.Errorf("llama: attn_logit_softcapping %s and final_logit_softcapping %s (Gemma 2's) are not supported: Gemma 3 has none", h.AttnSoftcap, h.FinalSoftcap)
 	case h.Bidirectional:
 		return errors.New("llama: use_bidirectional_attention true (an encoder, EmbeddingGemma) is not supported")
 	}
 	c.MLPBias = false // Gemma3MLP has no biases
+	// Gemma 2's softcaps: null is none, a missing key Gemma2Config's default.
+	if gemma2 {
+		for _, sc := range []struct {
+			raw json.RawMessage
+			to  *float64
+			key string
+		}{{h.AttnSoftcap, &c.AttnSoftcap, "attn_logit_softcapping"}, {h.FinalSoftcap, &c.FinalSoftcap, "final_logit_softcapping"}} {
+			switch r := bytes.TrimSpace(sc.raw); {
+			case len(r) == 0:
+			case string(r) == "null":
+				*sc.to = 0
+			case json.Unmarshal(r, sc.to) != nil || !(*sc.to > 0):
+				return fmt.Errorf("llama: %s %s is not a positive number", sc.key, r)
+			}
+		}
+	}
 	// Gemma3MLP reads hidden_activation only: a hidden_act key (Gemma 1's
 	// configs had one) is not Gemma3TextConfig's and changes nothing.
 	c.Act = defaults("gemma3_text").Act
@@ -453,6 +482,10 @@ func gemmaConfig(b []byte, h *hfConfig, c *Config) error {
 				return fmt.Errorf("llama: layer_types[%d] %q is not sliding_attention or full_attention", i, t)
 			}
 			c.Local[i] = t == "sliding_attention"
+		}
+	case gemma2: // Gemma2Config's: the even layers local, the odd global
+		for i := range c.Local {
+			c.Local[i] = i%2 == 0
 		}
 	default: // Gemma3TextConfig's: every sliding_window_pattern-th layer global
 		pattern := 6
@@ -514,7 +547,8 @@ func tokenIDs(raw json.RawMessage) ([]int, error) {
 // MistralConfig.
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
-	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM", "gemma3_text": "Gemma3ForCausalLM"}[c.Type]
+	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM",
+		"gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM"}[c.Type]
 	var eos json.RawMessage = []byte("null")
 	switch len(c.EOS) {
 	case 0:
@@ -539,6 +573,14 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		for _, local := range c.Local {
 			h.LayerTypes = append(h.LayerTypes, map[bool]string{true: "sliding_attention", false: "full_attention"}[local])
 		}
+		cap := func(x float64) json.RawMessage {
+			if x == 0 {
+				return json.RawMessage("null")
+			}
+			b, _ := json.Marshal(x)
+			return b
+		}
+		h.AttnSoftcap, h.FinalSoftcap = cap(c.AttnSoftcap), cap(c.FinalSoftcap)
 	}
 	return json.Marshal(struct {
 		hfConfig

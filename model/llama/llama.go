@@ -1,14 +1,15 @@
 // Package llama runs the Llama family of decoder-only Transformers (Touvron
 // et al. 2023; Llama 2 and 3, TinyLlama, SmolLM; Qwen2, which adds biases
 // to its query, key and value projections, Qwen3, which normalises each
-// query and key head, Mistral, and Gemma 3's text models): token
+// query and key head, Mistral, Gemma 2 and Gemma 3's text models): token
 // embeddings, N pre-norm blocks of causal self-attention with rotary
 // position embeddings (Su et al. 2021) and grouped-query attention, and a
 // gated MLP (SwiGLU, Shazeer 2020; Gemma's GeGLU), RMSNorm throughout, and
 // an output layer that may be tied to the embeddings. Parameter names and
-// semantics are HuggingFace's LlamaForCausalLM, Qwen2ForCausalLM and
-// Gemma3ForCausalLM (modeling_llama.py, modeling_qwen2.py,
-// modeling_gemma3.py), so their checkpoints load. It generates with a KV
+// semantics are HuggingFace's LlamaForCausalLM, Qwen2ForCausalLM,
+// Gemma2ForCausalLM and Gemma3ForCausalLM (modeling_llama.py,
+// modeling_qwen2.py, modeling_gemma2.py, modeling_gemma3.py), so their
+// checkpoints load. It generates with a KV
 // cache (see Cache) and trains (Forward, Loss). Contexts are at most the
 // model's Window: max_position_embeddings, or a Mistral's sliding_window,
 // within which its sliding-window attention is full causal attention;
@@ -142,8 +143,10 @@ func newUnfused(c Config, rng *tensor.RNG) (*Model, error) {
 	if c.Gemma() {
 		// HF's Gemma3TextScaledWordEmbedding: √hidden_size, rounded to float32.
 		m.Embed.Scale = float32(math.Sqrt(float64(cw)))
-		m.invFreqLocal = c.invFreqLocal()
 		m.onesC, m.onesD = ones(cw), ones(d)
+	}
+	if c.Type == "gemma3_text" {
+		m.invFreqLocal = c.invFreqLocal()
 	}
 	for range c.Layers {
 		var qn, kn, pre, post *Norm
@@ -389,7 +392,11 @@ func (m *Model) logits(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	default:
 		h = m.half.head
 	}
-	return m.linear(tp, m.norm(tp, x, m.Norm), w, h, nil)
+	logits := m.linear(tp, m.norm(tp, x, m.Norm), w, h, nil)
+	if c := m.Cfg.FinalSoftcap; c > 0 { // Gemma 2
+		logits = tp.Softcap(logits, float32(c))
+	}
+	return logits
 }
 
 // step runs the blocks on the new tokens and returns their last hidden
@@ -447,7 +454,7 @@ func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
 		tk := c.n + t
 		keys := autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w))
 		vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
-		y := tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: true, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l)})
+		y := tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: true, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap)})
 		x = m.addSublayer(tp, x, m.linear(tp, tp.Reshape(y, t, -1), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias), layer.attnPost())
 		h = m.norm(tp, x, layer.mlpNorm())
 		x = m.addSublayer(tp, x, m.linear(tp, m.gated(tp, m.linear(tp, h, layer.gateUp, hw.gateUp, layer.gateUpBias)), layer.MLP.Down.Weight, hw.down, layer.MLP.Down.Bias), layer.PostFFNorm)
@@ -461,13 +468,13 @@ func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
 type rope struct{ cos, sin []float32 }
 
 // rotations returns the rotary angles of positions n..n+T−1 for the global
-// layers and (Gemma's) the local ones.
+// layers and the local ones (Gemma 3's have a base of their own).
 func (m *Model) rotations(n, t int) (global, local rope) {
 	global = rotation(m.invFreq, n, t)
-	if m.invFreqLocal != nil {
-		local = rotation(m.invFreqLocal, n, t)
+	if m.invFreqLocal == nil {
+		return global, global
 	}
-	return global, local
+	return global, rotation(m.invFreqLocal, n, t)
 }
 
 // rotation returns the angles of positions n..n+T−1 at frequencies freq:
@@ -549,7 +556,7 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 	w, qw, half := kv*d, cfg.Heads*d, len(m.invFreq)
 	global := rope{make([]float32, b*half), make([]float32, b*half)}
 	local := global
-	if m.invFreqLocal != nil {
+	if m.invFreqLocal != nil { // else the same angles
 		local = rope{make([]float32, b*half), make([]float32, b*half)}
 	}
 	for i, c := range caches {
@@ -566,7 +573,7 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 		g, l := m.rotations(c.n, 1)
 		copy(global.cos[i*half:], g.cos)
 		copy(global.sin[i*half:], g.sin)
-		if l.cos != nil {
+		if m.invFreqLocal != nil {
 			copy(local.cos[i*half:], l.cos)
 			copy(local.sin[i*half:], l.sin)
 		}
@@ -604,7 +611,7 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 			tk := c.n + 1
 			keys := autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w))
 			vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
-			opts := autograd.AttentionOpts{Causal: true, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l)}
+			opts := autograd.AttentionOpts{Causal: true, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap)}
 			copy(y.Data[i*qw:], tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, opts).Value.Data)
 		}
 		x = m.addSublayer(tp, x, m.linear(tp, autograd.Const(y), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias), layer.attnPost())

@@ -51,9 +51,10 @@ func greedy(t *testing.T, m *Model, prompt []int, n int) []int {
 // the model in PyTorch (tools/golden/torch_llama.py): Llama in F32 with
 // grouped-query attention; Llama 3.1's rope scaling with a tied output
 // layer, in BF16; Qwen2 with q/k/v biases, one key/value head and linear
-// rope scaling, in F16; Qwen3; Gemma 3 with its local layers' window.
+// rope scaling, in F16; Qwen3; Gemma 3 with its local layers' window; Gemma 2
+// with its softcaps, in BF16.
 func TestMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			m := load(t, name)
 			f := golden.Open(t, "hf/"+name+"/reference.safetensors")
@@ -102,7 +103,7 @@ func TestConfigs(t *testing.T) {
 		t.Errorf("qwen2-tiny: %+v", q.Cfg)
 	}
 	for _, tc := range []struct{ json, want string }{
-		{`{"model_type": "gemma"}`, `model_type "gemma" is not one of [llama qwen2 qwen3 mistral gemma3_text]`},
+		{`{"model_type": "gemma"}`, `model_type "gemma" is not one of [llama qwen2 qwen3 mistral gemma2 gemma3_text]`},
 		{`{"model_type": "qwen2", "use_sliding_window": true}`, "sliding-window attention in some layers) is not supported"},
 		{`{"model_type": "llama", "partial_rotary_factor": 0.5}`, "partial_rotary_factor 0.5 is not supported"},
 		{`{"model_type": "llama", "eos_token_id": "x"}`, "is not an id or a list of ids"},
@@ -173,7 +174,7 @@ func TestCacheLimits(t *testing.T) {
 // config.json keeps what matters (tools/golden/torch_llama.py --check DIR
 // NAME runs such a folder in PyTorch).
 func TestSave(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny"} {
 		m := load(t, name)
 		dir := t.TempDir()
 		if err := Save(dir, m); err != nil {
@@ -216,7 +217,7 @@ func TestNew(t *testing.T) {
 // alone (the Batcher promises each caller Text's tokens); bad arguments
 // are refused.
 func TestStepBatch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny"} {
+	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny"} {
 		m := load(t, name)
 		bt := NewBatchBuffers()
 		for _, b := range []int{1, 3, 8, 12, 16} {
@@ -276,7 +277,7 @@ func TestStepBatch(t *testing.T) {
 // the embeddings, projections with and without biases, norms and the
 // output layer (tied in llama-tiny-llama3), for each folder.
 func TestTrainingMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			m := load(t, name)
 			f := golden.Open(t, "hf/"+name+"/reference.safetensors")
@@ -357,7 +358,7 @@ func TestForwardMatchesStep(t *testing.T) {
 // TestInvFreq: the rotary frequencies are HF's float32 ones (within an
 // ulp), unscaled, linear and llama3.
 func TestInvFreq(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny"} {
 		m := load(t, name)
 		want := golden.Open(t, "hf/"+name+"/reference.safetensors").Tensor("rope.inv_freq").Data
 		if len(m.invFreq) != len(want) {
@@ -787,5 +788,33 @@ func TestGemma3PatternKey(t *testing.T) {
 	err := json.Unmarshal([]byte(`{"model_type": "gemma3_text", "num_hidden_layers": 7, "_sliding_window_pattern": 3}`), &c)
 	if want := []bool{true, true, true, true, true, false, true}; err != nil || !slices.Equal(c.Local, want) {
 		t.Errorf("_sliding_window_pattern 3: %v, local layers %v; want %v", err, c.Local, want)
+	}
+}
+
+// TestGemma2Config: Gemma2Config's defaults and keys, as transformers reads
+// them: the even layers local without layer_types, softcaps null for none.
+func TestGemma2Config(t *testing.T) {
+	var c Config
+	if err := json.Unmarshal([]byte(`{"model_type": "gemma2", "num_hidden_layers": 5}`), &c); err != nil ||
+		!slices.Equal(c.Local, []bool{true, false, true, false, true}) || c.AttnSoftcap != 50 || c.FinalSoftcap != 30 ||
+		c.LocalWindow != 4096 || c.MaxPositions != 8192 || c.VocabSize != 256000 || c.qkNorm() || !c.Gemma() {
+		t.Errorf("Gemma2Config's defaults: %v %+v", err, c)
+	}
+	c = Config{}
+	if err := json.Unmarshal([]byte(`{"model_type": "gemma2", "attn_logit_softcapping": null, "final_logit_softcapping": 15.0}`), &c); err != nil || c.AttnSoftcap != 0 || c.FinalSoftcap != 15 {
+		t.Errorf("softcaps null and 15: %v %+v", err, c)
+	}
+	for _, tc := range []struct{ json, want string }{
+		{`{"model_type": "gemma2", "final_logit_softcapping": -1}`, "final_logit_softcapping -1 is not a positive number"},
+		{`{"model_type": "gemma2", "attn_logit_softcapping": "x"}`, `attn_logit_softcapping "x" is not a positive number`},
+	} {
+		var c Config
+		if err := json.Unmarshal([]byte(tc.json), &c); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want %q", tc.json, err, tc.want)
+		}
+	}
+	m := load(t, "gemma2-tiny")
+	if m.invFreqLocal != nil || m.Layers[0].Attn.QNorm != nil || m.Cfg.AttnSoftcap != 2 {
+		t.Errorf("gemma2-tiny: local frequencies %v, q_norm %v, %+v", m.invFreqLocal, m.Layers[0].Attn.QNorm, m.Cfg)
 	}
 }

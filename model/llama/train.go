@@ -57,7 +57,7 @@ func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, 
 		if g := cfg.Heads / kv; g > 1 {
 			k, v = tp.RepeatHeads(k, g, d), tp.RepeatHeads(v, g, d)
 		}
-		y := tp.Attention(q, k, v, cfg.Heads, autograd.AttentionOpts{Causal: true, Scale: cfg.attnScale(), Window: cfg.window(l)})
+		y := tp.Attention(q, k, v, cfg.Heads, autograd.AttentionOpts{Causal: true, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap)})
 		x = m.addSublayer(tp, x, a.O.Forward(tp, y), layer.attnPost())
 		h = m.norm(tp, x, layer.mlpNorm())
 		g, u := f.Gate.Forward(tp, h), f.Up.Forward(tp, h)

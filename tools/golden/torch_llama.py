@@ -49,6 +49,12 @@ It writes, under testdata/hf/ (each file well under 100 KB):
   sliding_window) and rotate with rope_local_base_freq, the others with
   rope_theta and rope_scaling; tied embeddings. Three layers (sliding,
   full, sliding), a window of 4, 2 key/value heads for 4 query heads of 16.
+* gemma2-tiny/: Gemma2ForCausalLM in BF16, after modeling_gemma2.py: Gemma 3's
+  layers without q_norm and k_norm, every layer rotating with rope_theta,
+  the even layers local (no layer_types in config.json: Gemma2Config's
+  default), attention scores and output logits softcapped as c*tanh(x/c)
+  (attn_logit_softcapping 2, final_logit_softcapping 8, small enough to
+  matter here).
 
 reference.safetensors in each holds input.ids [2, 13], logits [2, 13, V],
 greedy.prompt / greedy.tokens: 12 tokens greedily generated after a 5-token
@@ -121,7 +127,7 @@ def shapes(c):
         if c["model_type"] in ("qwen3", "gemma3_text"):
             s[p + "self_attn.q_norm.weight"] = [D]
             s[p + "self_attn.k_norm.weight"] = [D]
-        if c["model_type"] == "gemma3_text":
+        if c["model_type"] in ("gemma2", "gemma3_text"):
             s[p + "pre_feedforward_layernorm.weight"] = [C]
             s[p + "post_feedforward_layernorm.weight"] = [C]
         s[p + "self_attn.o_proj.weight"] = [C, H * D]
@@ -137,7 +143,7 @@ def draw(c, g):
     p = {}
     for name, shape in shapes(c).items():
         r = torch.randn(shape, dtype=torch.float32, generator=g)
-        if "norm" in name and c["model_type"] == "gemma3_text":
+        if "norm" in name and c["model_type"] in ("gemma2", "gemma3_text"):
             p[name] = 0.1 * r  # an offset from 1
         elif "norm" in name:
             p[name] = 1 + 0.1 * r
@@ -204,8 +210,8 @@ def rms(x, w, eps):
 def forward(p, ids, c):
     """Logits [B, T, V] of LlamaForCausalLM / Qwen2ForCausalLM on ids
     (positions 0..T-1, causal, no padding)."""
-    if c["model_type"] == "gemma3_text":
-        return forward_gemma3(p, ids, c)
+    if c["model_type"] in ("gemma2", "gemma3_text"):
+        return forward_gemma(p, ids, c)
     Bn, Tn = ids.shape
     C, H, KV, eps = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"], c["rms_norm_eps"]
     D = c.get("head_dim") or C // H
@@ -242,8 +248,11 @@ def forward(p, ids, c):
     return x @ head.t()
 
 
-def forward_gemma3(p, ids, c):
-    """Logits [B, T, V] of Gemma3ForCausalLM on ids (positions 0..T-1)."""
+def forward_gemma(p, ids, c):
+    """Logits [B, T, V] of Gemma3ForCausalLM or Gemma2ForCausalLM on ids
+    (positions 0..T-1)."""
+    gemma2 = c["model_type"] == "gemma2"
+    kinds = c.get("layer_types") or ["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(c["num_hidden_layers"])]
     Bn, Tn = ids.shape
     C, H, KV, eps = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"], c["rms_norm_eps"]
     D = c["head_dim"]
@@ -256,7 +265,8 @@ def forward_gemma3(p, ids, c):
 
     pos = torch.arange(Tn, dtype=torch.float64)
     ropes = {}
-    for kind, cfg in (("full_attention", c), ("sliding_attention", dict(c, rope_theta=c["rope_local_base_freq"], rope_scaling=None))):
+    local = c if gemma2 else dict(c, rope_theta=c["rope_local_base_freq"], rope_scaling=None)
+    for kind, cfg in (("full_attention", c), ("sliding_attention", local)):
         freqs = pos[:, None] * inv_freq(cfg)[None, :]
         emb = torch.cat((freqs, freqs), dim=-1)
         ropes[kind] = emb.cos(), emb.sin()
@@ -265,23 +275,34 @@ def forward_gemma3(p, ids, c):
     scale = c["query_pre_attn_scalar"] ** -0.5
     x = p["model.embed_tokens.weight"][ids] * float(torch.tensor(C ** 0.5, dtype=torch.float32))
     for i in range(c["num_hidden_layers"]):
-        l, kind = f"model.layers.{i}.", c["layer_types"][i]
+        l, kind = f"model.layers.{i}.", kinds[i]
         cos, sin = ropes[kind]
         n = norm(x, p[l + "input_layernorm.weight"])
-        q = norm(lin(n, l + "self_attn.q_proj").view(Bn, Tn, H, D), p[l + "self_attn.q_norm.weight"]).transpose(1, 2)
-        k = norm(lin(n, l + "self_attn.k_proj").view(Bn, Tn, KV, D), p[l + "self_attn.k_norm.weight"]).transpose(1, 2)
+        q = lin(n, l + "self_attn.q_proj").view(Bn, Tn, H, D)
+        k = lin(n, l + "self_attn.k_proj").view(Bn, Tn, KV, D)
+        if not gemma2:  # Gemma 3: an RMSNorm over each head
+            q, k = norm(q, p[l + "self_attn.q_norm.weight"]), norm(k, p[l + "self_attn.k_norm.weight"])
+        q, k = q.transpose(1, 2), k.transpose(1, 2)
         v = lin(n, l + "self_attn.v_proj").view(Bn, Tn, KV, D).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         k = k.repeat_interleave(H // KV, dim=1)
         v = v.repeat_interleave(H // KV, dim=1)
-        w = (q @ k.transpose(-1, -2) * scale).masked_fill(masks[kind], float("-inf")).softmax(dim=-1)
+        scores = q @ k.transpose(-1, -2) * scale
+        if c.get("attn_logit_softcapping"):
+            cap = c["attn_logit_softcapping"]
+            scores = torch.tanh(scores / cap) * cap
+        w = scores.masked_fill(masks[kind], float("-inf")).softmax(dim=-1)
         a = lin((w @ v).transpose(1, 2).reshape(Bn, Tn, H * D), l + "self_attn.o_proj")
         x = x + norm(a, p[l + "post_attention_layernorm.weight"])
         n = norm(x, p[l + "pre_feedforward_layernorm.weight"])
         m = lin(F.gelu(lin(n, l + "mlp.gate_proj"), approximate="tanh") * lin(n, l + "mlp.up_proj"), l + "mlp.down_proj")
         x = x + norm(m, p[l + "post_feedforward_layernorm.weight"])
-    return norm(x, p["model.norm.weight"]) @ p["model.embed_tokens.weight"].t()
+    logits = norm(x, p["model.norm.weight"]) @ p["model.embed_tokens.weight"].t()
+    if c.get("final_logit_softcapping"):
+        cap = c["final_logit_softcapping"]
+        logits = torch.tanh(logits / cap) * cap
+    return logits
 
 
 # The weights whose gradients the references hold (when the model has them).
@@ -354,6 +375,10 @@ def main():
               eos_token_id=[1, 99], pad_token_id=0, cache_implementation="hybrid")
     del g3["hidden_act"], g3["mlp_bias"], g3["pretraining_tp"]
     write_case("gemma3-tiny", g3, torch.float32, 1205)
+    g2 = dict(g3, architectures=["Gemma2ForCausalLM"], model_type="gemma2", attn_logit_softcapping=2.0,
+              final_logit_softcapping=8.0, torch_dtype="bfloat16", rope_scaling=None, rope_theta=10000.0)
+    del g2["layer_types"], g2["rope_local_base_freq"], g2["sliding_window_pattern"]
+    write_case("gemma2-tiny", g2, torch.bfloat16, 1206)
 
 
 def check_folder(d, name):
