@@ -58,7 +58,7 @@ type server struct {
 	started  time.Time // for OpenAI's model list
 	mu       sync.Mutex
 
-	lm      lm.Model // gpt2, llama, qwen2, qwen3, mistral, gemma2, gemma3_text, gemma3
+	lm      lm.Model // gpt2 or a Llama-family model
 	lmTok   tokenizer.Tokenizer
 	batcher *generate.Batcher
 	window  int                     // the most positions a generation keeps: --context, within the model's window

@@ -19,7 +19,8 @@ type Config struct {
 	// SmolLM, …), "qwen2" (biases on the query, key and value
 	// projections), "qwen3" (an RMSNorm on each query and key head),
 	// "mistral" (Llama's layers, attention within a sliding window),
-	// "gemma2" or "gemma3_text" (Gemma 2, Gemma 3's text models: see Gemma).
+	// "gemma2" or "gemma3_text" (Gemma 2, Gemma 3's text models: see Gemma),
+	// "smollm3" (Llama's layers, some without rotary positions: NoRope).
 	Type         string  `json:"-"`
 	VocabSize    int     `json:"vocab_size"`
 	Hidden       int     `json:"hidden_size"`             // C
@@ -62,6 +63,9 @@ type Config struct {
 	// text_config and whose weights name it language_model); the vision
 	// tower is not read.
 	ImageText bool `json:"-"`
+	// NoRope marks SmolLM3's NoPE layers (no_rope_layers' zeros), whose
+	// queries and keys are not rotated; nil for none.
+	NoRope []bool `json:"-"`
 	// Gemma 2's softcaps (attn_logit_softcapping, final_logit_softcapping):
 	// attention scores and output logits x become c·tanh(x/c); 0 for none.
 	AttnSoftcap, FinalSoftcap float64 `json:"-"`
@@ -129,6 +133,9 @@ func (c Config) attnScale() float32 {
 	return 0
 }
 
+// noRope reports whether layer l is one of SmolLM3's NoPE layers.
+func (c Config) noRope(l int) bool { return l < len(c.NoRope) && c.NoRope[l] }
+
 // window returns the sliding window of layer l (0: none).
 func (c Config) window(l int) int {
 	if l < len(c.Local) && c.Local[l] {
@@ -169,6 +176,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llama: %d layer types for %d layers, sliding_window %d", len(c.Local), c.Layers, c.LocalWindow)
 	case c.Type == "gemma3_text" && !(c.RopeLocalTheta > 0):
 		return fmt.Errorf("llama: rope_local_base_freq %v must be positive", c.RopeLocalTheta)
+	case c.NoRope != nil && len(c.NoRope) != c.Layers:
+		return fmt.Errorf("llama: %d NoPE flags for %d layers", len(c.NoRope), c.Layers)
 	case c.AttnSoftcap < 0 || c.FinalSoftcap < 0 || c.Type != "gemma2" && (c.AttnSoftcap != 0 || c.FinalSoftcap != 0):
 		return fmt.Errorf("llama: softcaps %v and %v (Gemma 2's, positive)", c.AttnSoftcap, c.FinalSoftcap)
 	case !(c.Eps > 0) || !(c.RopeTheta > 0):
@@ -251,6 +260,9 @@ type hfConfig struct {
 	// RopeParameters is where configs saved by transformers 5 keep
 	// rope_theta and the scaling.
 	RopeParameters *ropeParameters `json:"rope_parameters,omitempty"`
+	// SmolLM3's: its NoPE layers, given or every no_rope_layer_interval-th.
+	NoRopeLayers []int `json:"no_rope_layers,omitempty"`
+	NoRopeEvery  *int  `json:"no_rope_layer_interval,omitempty"`
 	// Gemma 3's: its activation's name, the layers' pattern when
 	// layer_types is missing (every sliding_window_pattern-th layer is
 	// global), and settings that change the computation and are not built.
@@ -273,7 +285,7 @@ type ropeParameters struct {
 }
 
 // Types lists the model_type values this package runs.
-var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text"}
+var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "smollm3"}
 
 // defaults returns LlamaConfig's, Qwen2Config's, Qwen3Config's,
 // MistralConfig's or Gemma3TextConfig's defaults.
@@ -293,6 +305,9 @@ func defaults(typ string) Config {
 		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.Heads, c.KVHeads, c.HeadDim = 262208, 2304, 9216, 26, 8, 4, 256
 		c.Act, c.MaxPositions, c.RopeTheta, c.EOS, c.BOS, c.Tied = "gelu_pytorch_tanh", 131072, 1e6, []int{1}, 2, true
 		c.QueryPreAttnScalar, c.RopeLocalTheta, c.LocalWindow = 256, 10000, 4096
+	case "smollm3":
+		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.Heads, c.KVHeads = 128256, 2048, 11008, 36, 16, 4
+		c.MaxPositions, c.RopeTheta, c.EOS, c.BOS, c.Tied = 32768, 2e6, []int{128001}, 128000, true
 	case "gemma2":
 		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.Heads, c.KVHeads, c.HeadDim = 256000, 2304, 9216, 26, 8, 4, 256
 		c.Act, c.MaxPositions, c.EOS, c.BOS, c.Tied = "gelu_pytorch_tanh", 8192, []int{1}, 2, true
@@ -350,6 +365,11 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	if s := v.RopeScaling; s != nil && (s.Type == "default" || s.Type == "") {
 		v.RopeScaling = nil
 	}
+	if peek.ModelType == "smollm3" {
+		if err := smolConfig(&v.hfConfig, (*Config)(&v.plain)); err != nil {
+			return err
+		}
+	}
 	switch {
 	case v.UseSlidingWindow && (v.MaxWindowLayers == nil || *v.MaxWindowLayers < v.Layers || slices.Contains(v.LayerTypes, "sliding_attention")):
 		return errors.New("llama: use_sliding_window true (sliding-window attention in some layers) is not supported")
@@ -394,6 +414,51 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 			c.BOS = bos[0]
 		}
 	}
+	return nil
+}
+
+// smolConfig reads a SmolLM3Config's NoPE layers, and its sliding window
+// (on the NoPE layers, when use_sliding_window), from h into c.
+func smolConfig(h *hfConfig, c *Config) error {
+	c.NoRope = make([]bool, c.Layers)
+	switch {
+	case h.NoRopeLayers != nil:
+		if len(h.NoRopeLayers) < c.Layers {
+			return fmt.Errorf("llama: %d no_rope_layers for %d layers", len(h.NoRopeLayers), c.Layers)
+		}
+		for i := range c.NoRope {
+			c.NoRope[i] = h.NoRopeLayers[i] == 0
+		}
+	default:
+		every := 4
+		if h.NoRopeEvery != nil {
+			every = *h.NoRopeEvery
+		}
+		if every <= 0 {
+			return fmt.Errorf("llama: no_rope_layer_interval %d must be positive", every)
+		}
+		for i := range c.NoRope {
+			c.NoRope[i] = (i+1)%every == 0
+		}
+	}
+	var window int
+	if w := bytes.TrimSpace(h.Window); len(w) > 0 && string(w) != "null" && json.Unmarshal(w, &window) != nil {
+		return fmt.Errorf("llama: sliding_window %s is not a number of positions", w)
+	}
+	if h.UseSlidingWindow && window > 0 {
+		if len(h.LayerTypes) > 0 && len(h.LayerTypes) != c.Layers {
+			return fmt.Errorf("llama: %d layer_types for %d layers", len(h.LayerTypes), c.Layers)
+		}
+		c.Local, c.LocalWindow = make([]bool, c.Layers), window
+		for i := range c.Local {
+			if len(h.LayerTypes) > 0 {
+				c.Local[i] = h.LayerTypes[i] == "sliding_attention"
+			} else {
+				c.Local[i] = c.NoRope[i]
+			}
+		}
+	}
+	h.UseSlidingWindow = false // read here: not Qwen2's refusal
 	return nil
 }
 
@@ -548,7 +613,7 @@ func tokenIDs(raw json.RawMessage) ([]int, error) {
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
 	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM",
-		"gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM"}[c.Type]
+		"gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM"}[c.Type]
 	var eos json.RawMessage = []byte("null")
 	switch len(c.EOS) {
 	case 0:
@@ -566,6 +631,18 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	h := hfConfig{ModelType: c.Type, Architectures: []string{arch}, EOSTokenID: eos, BOSTokenID: bos}
 	if c.SlidingWindow > 0 {
 		h.Window, _ = json.Marshal(c.SlidingWindow)
+	}
+	if c.NoRope != nil {
+		for _, no := range c.NoRope {
+			h.NoRopeLayers = append(h.NoRopeLayers, map[bool]int{true: 0, false: 1}[no])
+		}
+		if c.LocalWindow > 0 {
+			h.UseSlidingWindow = true
+			h.Window, _ = json.Marshal(c.LocalWindow)
+			for _, local := range c.Local {
+				h.LayerTypes = append(h.LayerTypes, map[bool]string{true: "sliding_attention", false: "full_attention"}[local])
+			}
+		}
 	}
 	if c.Gemma() {
 		h.Window, _ = json.Marshal(c.LocalWindow)

@@ -1,7 +1,8 @@
 // Package llama runs the Llama family of decoder-only Transformers (Touvron
 // et al. 2023; Llama 2 and 3, TinyLlama, SmolLM; Qwen2, which adds biases
 // to its query, key and value projections, Qwen3, which normalises each
-// query and key head, Mistral, Gemma 2 and Gemma 3's text models): token
+// query and key head, Mistral, Gemma 2, Gemma 3's text models and SmolLM3,
+// some of whose layers have no rotary positions): token
 // embeddings, N pre-norm blocks of causal self-attention with rotary
 // position embeddings (Su et al. 2021) and grouped-query attention, and a
 // gated MLP (SwiGLU, Shazeer 2020; Gemma's GeGLU), RMSNorm throughout, and
@@ -444,7 +445,9 @@ func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
 		if cfg.window(l) > 0 {
 			r = local
 		}
-		rotate(qkv, t, stride, cfg.Heads+kv, d, r.cos, r.sin) // q's heads and k's, which follow them
+		if !cfg.noRope(l) {
+			rotate(qkv, t, stride, cfg.Heads+kv, d, r.cos, r.sin) // q's heads and k's, which follow them
+		}
 		for p := range t {
 			row := qkv[p*stride : (p+1)*stride]
 			copy(q.Data[p*qw:], row[:qw])
@@ -602,7 +605,9 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 		if cfg.window(l) > 0 {
 			r = local
 		}
-		rotate(qkv, b, stride, cfg.Heads+kv, d, r.cos, r.sin)
+		if !cfg.noRope(l) {
+			rotate(qkv, b, stride, cfg.Heads+kv, d, r.cos, r.sin)
+		}
 		for i, c := range caches {
 			row := qkv[i*stride : (i+1)*stride]
 			copy(q.Data, row[:qw])

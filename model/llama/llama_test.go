@@ -52,9 +52,9 @@ func greedy(t *testing.T, m *Model, prompt []int, n int) []int {
 // grouped-query attention; Llama 3.1's rope scaling with a tied output
 // layer, in BF16; Qwen2 with q/k/v biases, one key/value head and linear
 // rope scaling, in F16; Qwen3; Gemma 3 with its local layers' window; Gemma 2
-// with its softcaps, in BF16.
+// with its softcaps, in BF16; SmolLM3 with its NoPE layers.
 func TestMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			m := load(t, name)
 			f := golden.Open(t, "hf/"+name+"/reference.safetensors")
@@ -103,7 +103,7 @@ func TestConfigs(t *testing.T) {
 		t.Errorf("qwen2-tiny: %+v", q.Cfg)
 	}
 	for _, tc := range []struct{ json, want string }{
-		{`{"model_type": "gemma"}`, `model_type "gemma" is not one of [llama qwen2 qwen3 mistral gemma2 gemma3_text]`},
+		{`{"model_type": "gemma"}`, `model_type "gemma" is not one of [llama qwen2`},
 		{`{"model_type": "qwen2", "use_sliding_window": true}`, "sliding-window attention in some layers) is not supported"},
 		{`{"model_type": "llama", "partial_rotary_factor": 0.5}`, "partial_rotary_factor 0.5 is not supported"},
 		{`{"model_type": "llama", "eos_token_id": "x"}`, "is not an id or a list of ids"},
@@ -174,7 +174,7 @@ func TestCacheLimits(t *testing.T) {
 // config.json keeps what matters (tools/golden/torch_llama.py --check DIR
 // NAME runs such a folder in PyTorch).
 func TestSave(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny"} {
 		m := load(t, name)
 		dir := t.TempDir()
 		if err := Save(dir, m); err != nil {
@@ -217,7 +217,7 @@ func TestNew(t *testing.T) {
 // alone (the Batcher promises each caller Text's tokens); bad arguments
 // are refused.
 func TestStepBatch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny"} {
+	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny"} {
 		m := load(t, name)
 		bt := NewBatchBuffers()
 		for _, b := range []int{1, 3, 8, 12, 16} {
@@ -277,7 +277,7 @@ func TestStepBatch(t *testing.T) {
 // the embeddings, projections with and without biases, norms and the
 // output layer (tied in llama-tiny-llama3), for each folder.
 func TestTrainingMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			m := load(t, name)
 			f := golden.Open(t, "hf/"+name+"/reference.safetensors")
@@ -358,7 +358,7 @@ func TestForwardMatchesStep(t *testing.T) {
 // TestInvFreq: the rotary frequencies are HF's float32 ones (within an
 // ulp), unscaled, linear and llama3.
 func TestInvFreq(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny"} {
 		m := load(t, name)
 		want := golden.Open(t, "hf/"+name+"/reference.safetensors").Tensor("rope.inv_freq").Data
 		if len(m.invFreq) != len(want) {
@@ -816,5 +816,28 @@ func TestGemma2Config(t *testing.T) {
 	m := load(t, "gemma2-tiny")
 	if m.invFreqLocal != nil || m.Layers[0].Attn.QNorm != nil || m.Cfg.AttnSoftcap != 2 {
 		t.Errorf("gemma2-tiny: local frequencies %v, q_norm %v, %+v", m.invFreqLocal, m.Layers[0].Attn.QNorm, m.Cfg)
+	}
+}
+
+// TestSmolLM3Config: SmolLM3Config's NoPE layers, given or every
+// no_rope_layer_interval-th, and its sliding window on them when
+// use_sliding_window; a short no_rope_layers is refused.
+func TestSmolLM3Config(t *testing.T) {
+	var c Config
+	if err := json.Unmarshal([]byte(`{"model_type": "smollm3", "num_hidden_layers": 8, "no_rope_layer_interval": 3}`), &c); err != nil ||
+		!slices.Equal(c.NoRope, []bool{false, false, true, false, false, true, false, false}) || c.Local != nil || !c.Tied || c.RopeTheta != 2e6 {
+		t.Errorf("no_rope_layer_interval 3: %v %+v", err, c)
+	}
+	c = Config{}
+	if err := json.Unmarshal([]byte(`{"model_type": "smollm3", "num_hidden_layers": 4, "no_rope_layers": [1, 1, 0, 1, 1], "use_sliding_window": true, "sliding_window": 64}`), &c); err != nil ||
+		!slices.Equal(c.NoRope, []bool{false, false, true, false}) || !slices.Equal(c.Local, []bool{false, false, true, false}) || c.window(2) != 64 || c.window(1) != 0 {
+		t.Errorf("a window on the NoPE layers: %v %+v", err, c)
+	}
+	if err := json.Unmarshal([]byte(`{"model_type": "smollm3", "num_hidden_layers": 4, "no_rope_layers": [1, 0]}`), &c); err == nil || !strings.Contains(err.Error(), "2 no_rope_layers for 4 layers") {
+		t.Errorf("short no_rope_layers: %v", err)
+	}
+	m := load(t, "smollm3-tiny")
+	if !slices.Equal(m.Cfg.NoRope, []bool{false, true, false, true}) {
+		t.Errorf("smollm3-tiny: %+v", m.Cfg)
 	}
 }

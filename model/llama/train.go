@@ -52,7 +52,9 @@ func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, 
 		if cfg.window(l) > 0 {
 			r = local
 		}
-		q, k = tp.Rotary(q, cfg.Heads, d, r.cos, r.sin), tp.Rotary(k, kv, d, r.cos, r.sin)
+		if !cfg.noRope(l) {
+			q, k = tp.Rotary(q, cfg.Heads, d, r.cos, r.sin), tp.Rotary(k, kv, d, r.cos, r.sin)
+		}
 		v := a.V.Forward(tp, h)
 		if g := cfg.Heads / kv; g > 1 {
 			k, v = tp.RepeatHeads(k, g, d), tp.RepeatHeads(v, g, d)

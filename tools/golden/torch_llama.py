@@ -55,6 +55,10 @@ It writes, under testdata/hf/ (each file well under 100 KB):
   default), attention scores and output logits softcapped as c*tanh(x/c)
   (attn_logit_softcapping 2, final_logit_softcapping 8, small enough to
   matter here).
+* smollm3-tiny/: SmolLM3ForCausalLM in F32, after modeling_smollm3.py:
+  Llama's layers, the ones whose no_rope_layers entry is 0 without the
+  rotation (NoPE), tied embeddings; four layers, the second and the last
+  NoPE.
 
 reference.safetensors in each holds input.ids [2, 13], logits [2, 13, V],
 greedy.prompt / greedy.tokens: 12 tokens greedily generated after a 5-token
@@ -235,8 +239,9 @@ def forward(p, ids, c):
             k = rms(k, p[l + "self_attn.k_norm.weight"], eps)
         q, k = q.transpose(1, 2), k.transpose(1, 2)
         v = lin(n, l + "self_attn.v_proj").view(Bn, Tn, KV, D).transpose(1, 2)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
+        if c.get("no_rope_layers", [1] * (i + 1))[i]:  # SmolLM3's NoPE layers have 0
+            q = q * cos + rotate_half(q) * sin
+            k = k * cos + rotate_half(k) * sin
         k = k.repeat_interleave(H // KV, dim=1)
         v = v.repeat_interleave(H // KV, dim=1)
         w = (q @ k.transpose(-1, -2) / math.sqrt(D) + causal).softmax(dim=-1)
@@ -379,6 +384,11 @@ def main():
               final_logit_softcapping=8.0, torch_dtype="bfloat16", rope_scaling=None, rope_theta=10000.0)
     del g2["layer_types"], g2["rope_local_base_freq"], g2["sliding_window_pattern"]
     write_case("gemma2-tiny", g2, torch.bfloat16, 1206)
+    s3 = dict(BASE, architectures=["SmolLM3ForCausalLM"], model_type="smollm3", num_hidden_layers=4, tie_word_embeddings=True,
+              no_rope_layers=[1, 0, 1, 0], no_rope_layer_interval=4, use_sliding_window=False, sliding_window=None,
+              rope_theta=5000000.0, layer_types=["full_attention"] * 4, eos_token_id=[2, 3])
+    del s3["head_dim"], s3["pretraining_tp"]
+    write_case("smollm3-tiny", s3, torch.float32, 1207)
 
 
 def check_folder(d, name):
