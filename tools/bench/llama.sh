@@ -3,17 +3,33 @@
 # after the other in the same session: checkpoint load, a 128-token prompt,
 # decoding one token with 16 and 1,000 tokens cached, and a fine-tuning step
 # (4 windows of 128 tokens: forward, backward, AdamW). Prints the medians
-# and the median of the per-round ratios (> 1: attn is faster).
+# and the median of the per-round ratios (> 1: attn is faster). With the
+# preset gemma3-270m, a Gemma 3 270M-shaped model instead (PyTorch twin
+# tools/bench/torch_gemma3.py), without the fine-tuning step.
 #
 #   tools/bench/llama.sh [DIR]       # DIR (default /tmp/attn-llama) gets the 540 MB folder
+#   tools/bench/llama.sh /tmp/attn-gemma3 gemma3-270m   # the 1.07 GB Gemma 3 folder
 #   ROUNDS=5 tools/bench/llama.sh    # rounds of attn then PyTorch (default 3)
+#
+# The preset (smollm2-135m, the default, or gemma3-270m) says what to write
+# when DIR has no model.pt; an existing folder's config.json says which twin
+# runs, so `tools/bench/llama.sh /tmp/attn-gemma3` reruns the Gemma folder.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir=${1:-/tmp/attn-llama}
+case ${2:-smollm2-135m} in
+  smollm2-135m) twin=torch_llama.py ;;
+  gemma3-270m) twin=torch_gemma3.py ;;
+  *) echo "llama.sh: preset $2 is not smollm2-135m or gemma3-270m" >&2; exit 2 ;;
+esac
+if [ -f "$dir/config.json" ]; then
+  twin=torch_llama.py
+  grep -q '"model_type": "gemma3_text"' "$dir/config.json" && twin=torch_gemma3.py
+fi
 go build -o /tmp/attn-bench ./cmd/attn
 core=()
 grep -qw avx512f /proc/cpuinfo && core=(OPENBLAS_CORETYPE=SkylakeX)
-py() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "${core[@]}" /usr/bin/python3 tools/bench/torch_llama.py "$@"; }
+py() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "${core[@]}" /usr/bin/python3 "tools/bench/$twin" "$@"; }
 [ -f "$dir/model.pt" ] || py --write "$dir"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
@@ -26,9 +42,10 @@ for r in $(seq "${ROUNDS:-3}"); do
     /tmp/attn-bench bench prompt --model "$dir" --t 128 --reps 10 --json
     /tmp/attn-bench bench decode --model "$dir" --t 16 --reps 30 --json
     /tmp/attn-bench bench decode --model "$dir" --t 1000 --reps 30 --json
-    /tmp/attn-bench bench train-llama --model "$dir" --batch 4 --t 128 --reps 3 --json
+    # No PyTorch twin of Gemma's fine-tuning step: its rows only for Llamas.
+    [ "$twin" = torch_gemma3.py ] || /tmp/attn-bench bench train-llama --model "$dir" --batch 4 --t 128 --reps 3 --json
     py "$dir"
-    py "$dir" --train --batch 4 --t 128 --reps 3
+    [ "$twin" = torch_gemma3.py ] || py "$dir" --train --batch 4 --t 128 --reps 3
   } | sed "s/^{/{\"round\": $r, /" >> "$out"
 done
 /usr/bin/python3 - "$out" <<'PY'

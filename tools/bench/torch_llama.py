@@ -49,9 +49,19 @@ def shapes():
 
 
 def write(d):
-    os.makedirs(d, exist_ok=True)
     torch.manual_seed(0)
     sd = {n: (torch.ones(s) if n.endswith("norm.weight") else torch.randn(s) * 0.02) for n, s in shapes().items()}
+    cfg = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "vocab_size": V, "hidden_size": C,
+           "intermediate_size": I, "num_hidden_layers": L, "num_attention_heads": H, "num_key_value_heads": KV,
+           "head_dim": D, "hidden_act": "silu", "max_position_embeddings": P, "rms_norm_eps": EPS, "rope_theta": THETA,
+           "rope_scaling": None, "tie_word_embeddings": True, "bos_token_id": 1, "eos_token_id": 2}
+    save_folder(d, sd, cfg)
+
+
+def save_folder(d, sd, cfg, pt=True):
+    """Write the state dict sd as d/model.safetensors (F32, names sorted),
+    cfg as d/config.json and, when pt, sd as d/model.pt (torch.save)."""
+    os.makedirs(d, exist_ok=True)
     header, blobs, off = {"__metadata__": {"format": "pt"}}, [], 0
     for name in sorted(sd):
         raw = sd[name].contiguous().numpy().astype("<f4").tobytes()
@@ -64,11 +74,8 @@ def write(d):
         f.write(struct.pack("<Q", len(h)) + h)
         for b in blobs:
             f.write(b)
-    torch.save(sd, os.path.join(d, "model.pt"))
-    cfg = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "vocab_size": V, "hidden_size": C,
-           "intermediate_size": I, "num_hidden_layers": L, "num_attention_heads": H, "num_key_value_heads": KV,
-           "head_dim": D, "hidden_act": "silu", "max_position_embeddings": P, "rms_norm_eps": EPS, "rope_theta": THETA,
-           "rope_scaling": None, "tie_word_embeddings": True, "bos_token_id": 1, "eos_token_id": 2}
+    if pt:
+        torch.save(sd, os.path.join(d, "model.pt"))
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
     print(f"wrote {d}: {off / 1e6:.0f} MB of weights")
