@@ -172,7 +172,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llama: hidden_activation %q is not gelu_pytorch_tanh", c.Act)
 	case c.Gemma() && !(c.QueryPreAttnScalar > 0):
 		return fmt.Errorf("llama: query_pre_attn_scalar %v must be positive", c.QueryPreAttnScalar)
-	case c.Gemma() && (len(c.Local) != c.Layers || c.LocalWindow <= 0 && slices.Contains(c.Local, true)):
+	case (c.Gemma() || c.Local != nil) && (len(c.Local) != c.Layers || c.LocalWindow <= 0 && slices.Contains(c.Local, true)):
 		return fmt.Errorf("llama: %d layer types for %d layers, sliding_window %d", len(c.Local), c.Layers, c.LocalWindow)
 	case c.Type == "gemma3_text" && !(c.RopeLocalTheta > 0):
 		return fmt.Errorf("llama: rope_local_base_freq %v must be positive", c.RopeLocalTheta)
@@ -417,8 +417,8 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// smolConfig reads a SmolLM3Config's NoPE layers, and its sliding window
-// (on the NoPE layers, when use_sliding_window), from h into c.
+// smolConfig reads a SmolLM3Config's NoPE layers, and its sliding window,
+// from h into c.
 func smolConfig(h *hfConfig, c *Config) error {
 	c.NoRope = make([]bool, c.Layers)
 	switch {
@@ -441,22 +441,40 @@ func smolConfig(h *hfConfig, c *Config) error {
 			c.NoRope[i] = (i+1)%every == 0
 		}
 	}
+	w := bytes.TrimSpace(h.Window)
 	var window int
-	if w := bytes.TrimSpace(h.Window); len(w) > 0 && string(w) != "null" && json.Unmarshal(w, &window) != nil {
+	hasWindow := len(w) > 0 && string(w) != "null"
+	if hasWindow && json.Unmarshal(w, &window) != nil {
 		return fmt.Errorf("llama: sliding_window %s is not a number of positions", w)
 	}
-	if h.UseSlidingWindow && window > 0 {
-		if len(h.LayerTypes) > 0 && len(h.LayerTypes) != c.Layers {
+	// The layers that slide are layer_types' "sliding_attention" ones when
+	// the config has layer_types (transformers saves them), else those
+	// SmolLM3Config marks so: the NoPE layers, when use_sliding_window and
+	// sliding_window is not null. layer_types decides alone: transformers
+	// builds the sliding-window mask for the layers it marks whatever
+	// use_sliding_window says (eager, SDPA and flex attention follow the
+	// mask; only the flash-attention path also asks use_sliding_window),
+	// and fails when such a layer has no sliding_window.
+	local := make([]bool, c.Layers)
+	switch {
+	case len(h.LayerTypes) > 0:
+		if len(h.LayerTypes) != c.Layers {
 			return fmt.Errorf("llama: %d layer_types for %d layers", len(h.LayerTypes), c.Layers)
 		}
-		c.Local, c.LocalWindow = make([]bool, c.Layers), window
-		for i := range c.Local {
-			if len(h.LayerTypes) > 0 {
-				c.Local[i] = h.LayerTypes[i] == "sliding_attention"
-			} else {
-				c.Local[i] = c.NoRope[i]
+		for i, t := range h.LayerTypes {
+			if t != "sliding_attention" && t != "full_attention" {
+				return fmt.Errorf("llama: layer_types[%d] %q is not sliding_attention or full_attention", i, t)
 			}
+			local[i] = t == "sliding_attention"
 		}
+	case h.UseSlidingWindow && hasWindow:
+		copy(local, c.NoRope)
+	}
+	if slices.Contains(local, true) {
+		if window <= 0 {
+			return fmt.Errorf("llama: sliding_attention layers need a positive sliding_window (got %s)", cmp.Or(string(w), "none"))
+		}
+		c.Local, c.LocalWindow = local, window
 	}
 	h.UseSlidingWindow = false // read here: not Qwen2's refusal
 	return nil

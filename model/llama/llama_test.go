@@ -820,8 +820,9 @@ func TestGemma2Config(t *testing.T) {
 }
 
 // TestSmolLM3Config: SmolLM3Config's NoPE layers, given or every
-// no_rope_layer_interval-th, and its sliding window on them when
-// use_sliding_window; a short no_rope_layers is refused.
+// no_rope_layer_interval-th, and its sliding window: on them when
+// use_sliding_window, on layer_types' sliding layers when it has them; a
+// short no_rope_layers, a sliding layer without a window are refused.
 func TestSmolLM3Config(t *testing.T) {
 	var c Config
 	if err := json.Unmarshal([]byte(`{"model_type": "smollm3", "num_hidden_layers": 8, "no_rope_layer_interval": 3}`), &c); err != nil ||
@@ -835,6 +836,38 @@ func TestSmolLM3Config(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"model_type": "smollm3", "num_hidden_layers": 4, "no_rope_layers": [1, 0]}`), &c); err == nil || !strings.Contains(err.Error(), "2 no_rope_layers for 4 layers") {
 		t.Errorf("short no_rope_layers: %v", err)
+	}
+	// layer_types alone decides which layers slide, as transformers' masks
+	// do (SmolLM3Model builds the sliding-window mask for the layers it
+	// marks whatever use_sliding_window says), and a sliding layer needs a
+	// sliding_window.
+	c = Config{}
+	if err := json.Unmarshal([]byte(`{"model_type": "smollm3", "num_hidden_layers": 4, "use_sliding_window": false, "sliding_window": 8,
+		"layer_types": ["full_attention", "full_attention", "full_attention", "sliding_attention"]}`), &c); err != nil ||
+		!slices.Equal(c.Local, []bool{false, false, false, true}) || c.window(3) != 8 || c.window(0) != 0 {
+		t.Errorf("layer_types' sliding layer without use_sliding_window: %v %+v", err, c)
+	}
+	c = Config{}
+	if err := json.Unmarshal([]byte(`{"model_type": "smollm3", "num_hidden_layers": 4, "use_sliding_window": true, "sliding_window": 64,
+		"layer_types": ["full_attention", "full_attention", "full_attention", "full_attention"]}`), &c); err != nil || slices.Contains(c.Local, true) || c.window(3) != 0 {
+		t.Errorf("use_sliding_window with no sliding layer_types: %v %+v", err, c)
+	}
+	for _, tc := range []struct{ json, want string }{
+		{`{"model_type": "smollm3", "num_hidden_layers": 2, "use_sliding_window": true, "sliding_window": null, "layer_types": ["full_attention", "sliding_attention"]}`,
+			"sliding_attention layers need a positive sliding_window (got null)"},
+		{`{"model_type": "smollm3", "num_hidden_layers": 2, "layer_types": ["full_attention", "sliding_attention"]}`, "need a positive sliding_window (got none)"},
+		{`{"model_type": "smollm3", "num_hidden_layers": 4, "use_sliding_window": true, "sliding_window": 0}`, "need a positive sliding_window (got 0)"},
+		{`{"model_type": "smollm3", "num_hidden_layers": 2, "layer_types": ["full_attention", "chunked_attention"]}`, `layer_types[1] "chunked_attention" is not`},
+		{`{"model_type": "smollm3", "num_hidden_layers": 2, "layer_types": ["full_attention"]}`, "1 layer_types for 2 layers"},
+	} {
+		var c Config
+		if err := json.Unmarshal([]byte(tc.json), &c); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want %q", tc.json, err, tc.want)
+		}
+	}
+	if err := (Config{Type: "llama", VocabSize: 8, Hidden: 8, Intermediate: 8, Layers: 2, Heads: 2, Act: "silu", MaxPositions: 8, Eps: 1e-6, RopeTheta: 1e4,
+		Local: []bool{true, false}}).Validate(); err == nil || !strings.Contains(err.Error(), "sliding_window 0") {
+		t.Errorf("a local layer without a window: %v", err)
 	}
 	m := load(t, "smollm3-tiny")
 	if !slices.Equal(m.Cfg.NoRope, []bool{false, true, false, true}) {
