@@ -29,7 +29,13 @@ const chatTemplate = `{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>
 // chatTemplate. Its context is 256 positions (RoPE has no table to grow).
 func chatFolder(t *testing.T) (dir string, pieces []string) {
 	t.Helper()
-	dir, pieces = llamaFolder(t, "llama-tiny")
+	return chatFolderOf(t, "llama-tiny")
+}
+
+// chatFolderOf is chatFolder with the weights of testdata/hf/NAME.
+func chatFolderOf(t *testing.T, name string) (dir string, pieces []string) {
+	t.Helper()
+	dir, pieces = llamaFolder(t, name)
 	edit := func(name string, change func(map[string]any)) {
 		t.Helper()
 		b, err := os.ReadFile(filepath.Join(dir, name))

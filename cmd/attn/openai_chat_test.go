@@ -446,9 +446,16 @@ func TestWriteChatFolder(t *testing.T) {
 // TestServeChatReusesTurns: a chat client's next turn, which sends the
 // whole conversation again, goes on from the cache of the last answer (the
 // batcher's ReusePrefixes), and still gets the reply computed from an
-// empty cache.
+// empty cache; with a Llama, and with a Gemma 3 whose local layers see
+// only the last four positions.
 func TestServeChatReusesTurns(t *testing.T) {
-	dir, _ := chatFolder(t)
+	for _, name := range []string{"llama-tiny", "gemma3-tiny"} { // Gemma's local layers: a window of 4
+		t.Run(name, func(t *testing.T) { serveChatReusesTurns(t, name) })
+	}
+}
+
+func serveChatReusesTurns(t *testing.T, name string) {
+	dir, _ := chatFolderOf(t, name)
 	for _, reuse := range []bool{true, false} {
 		var opts []generate.BatcherOption
 		if reuse {
