@@ -18,7 +18,7 @@ type Config struct {
 	// Type is config.json's model_type: "llama" (Llama 2 and 3, TinyLlama,
 	// SmolLM, …), "qwen2" (biases on the query, key and value
 	// projections), "qwen3" (an RMSNorm on each query and key head),
-	// "mistral" (Llama's layers, attention within a sliding window),
+	// "mistral" (Llama's layers, each attending within a sliding window),
 	// "gemma2" or "gemma3_text" (Gemma 2, Gemma 3's text models: see Gemma),
 	// "smollm3" (Llama's layers, some without rotary positions: NoRope).
 	Type         string  `json:"-"`
@@ -44,16 +44,14 @@ type Config struct {
 	// Tied uses the token embeddings as the output layer
 	// (tie_word_embeddings: SmolLM, Llama 3.2 1B, small Qwen2s).
 	Tied bool `json:"tie_word_embeddings"`
-	// SlidingWindow is a Mistral's sliding_window: each position attends to
-	// the last SlidingWindow positions. Contexts are kept within it (see
-	// Model.Window), where the attention is exactly HF's; 0 for none.
-	SlidingWindow int `json:"-"`
-	// Gemma 3's: attention scores scaled by QueryPreAttnScalar^−½
-	// (query_pre_attn_scalar) rather than by head_dim's; the layers Local
-	// marks (layer_types' "sliding_attention") attend to the last
-	// LocalWindow positions (sliding_window) and rotate with
-	// RopeLocalTheta (rope_local_base_freq, unscaled); the others attend to
-	// the whole context with RopeTheta and RopeScaling.
+	// The layers Local marks (a Mistral's every layer, Gemma's
+	// layer_types' "sliding_attention") attend to the last LocalWindow
+	// positions (sliding_window), at any length of context; nil for none.
+	// Gemma 3's local layers also rotate with RopeLocalTheta
+	// (rope_local_base_freq, unscaled), its global ones with RopeTheta and
+	// RopeScaling. Gemma's attention scores are scaled by
+	// QueryPreAttnScalar^−½ (query_pre_attn_scalar) rather than by
+	// head_dim's.
 	QueryPreAttnScalar float64 `json:"query_pre_attn_scalar,omitempty"`
 	RopeLocalTheta     float64 `json:"rope_local_base_freq,omitempty"`
 	LocalWindow        int     `json:"-"`
@@ -152,8 +150,6 @@ func (c Config) Validate() error {
 	switch {
 	case !slices.Contains(Types, c.Type):
 		return fmt.Errorf("llama: model_type %q is not one of %v", c.Type, Types)
-	case c.SlidingWindow < 0:
-		return fmt.Errorf("llama: sliding_window %d is negative", c.SlidingWindow)
 	case c.VocabSize <= 0:
 		return fmt.Errorf("llama: vocab_size %d must be positive", c.VocabSize)
 	case c.Hidden <= 0 || c.Heads <= 0 || c.HeadDim == 0 && c.Hidden%c.Heads != 0:
@@ -300,7 +296,7 @@ func defaults(typ string) Config {
 	case "qwen3":
 		c.VocabSize, c.Intermediate, c.MaxPositions, c.EOS, c.HeadDim, c.HasBOS = 151936, 22016, 32768, nil, 128, false
 	case "mistral":
-		c.Intermediate, c.KVHeads, c.MaxPositions, c.SlidingWindow = 14336, 8, 4096*32, 4096
+		c.Intermediate, c.KVHeads, c.MaxPositions = 14336, 8, 4096*32
 	case "gemma3_text":
 		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.Heads, c.KVHeads, c.HeadDim = 262208, 2304, 9216, 26, 8, 4, 256
 		c.Act, c.MaxPositions, c.RopeTheta, c.EOS, c.BOS, c.Tied = "gelu_pytorch_tanh", 131072, 1e6, []int{1}, 2, true
@@ -383,10 +379,18 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		v.MLPBias = false
 	case "mistral": // Mistral's layers have no biases
 		v.AttentionBias, v.MLPBias = false, false
-		if w := bytes.TrimSpace(v.Window); len(w) > 0 { // missing: MistralConfig's 4096
-			v.SlidingWindow = 0
-			if string(w) != "null" && json.Unmarshal(w, &v.SlidingWindow) != nil {
+		window := 4096 // MistralConfig's, for a missing key; null is none
+		if w := bytes.TrimSpace(v.Window); len(w) > 0 {
+			window = 0
+			if string(w) != "null" && (json.Unmarshal(w, &window) != nil || window < 0) {
 				return fmt.Errorf("llama: sliding_window %s is not a number of positions", w)
+			}
+		}
+		v.Local, v.LocalWindow = nil, window
+		if window > 0 { // every layer
+			v.Local = make([]bool, v.Layers)
+			for i := range v.Local {
+				v.Local[i] = true
 			}
 		}
 	case "gemma2", "gemma3_text":
@@ -647,8 +651,11 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	p := plain(c)
 	p.HeadDim, p.KVHeads = c.headDim(), c.kvHeads() // HF takes a 0 for the value
 	h := hfConfig{ModelType: c.Type, Architectures: []string{arch}, EOSTokenID: eos, BOSTokenID: bos}
-	if c.SlidingWindow > 0 {
-		h.Window, _ = json.Marshal(c.SlidingWindow)
+	if c.Type == "mistral" { // a missing key would mean 4096
+		h.Window, _ = json.Marshal(c.LocalWindow)
+		if c.LocalWindow == 0 {
+			h.Window = json.RawMessage("null")
+		}
 	}
 	if c.NoRope != nil {
 		for _, no := range c.NoRope {

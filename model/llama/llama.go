@@ -11,10 +11,9 @@
 // Gemma2ForCausalLM and Gemma3ForCausalLM (modeling_llama.py,
 // modeling_qwen2.py, modeling_gemma2.py, modeling_gemma3.py), so their
 // checkpoints load. It generates with a KV
-// cache (see Cache) and trains (Forward, Loss). Contexts are at most the
-// model's Window: max_position_embeddings, or a Mistral's sliding_window,
-// within which its sliding-window attention is full causal attention;
-// Gemma's local layers attend within their window at any length.
+// cache (see Cache) and trains (Forward, Loss). Contexts are at most
+// max_position_embeddings; the layers of a Mistral, and Gemma's local
+// layers, attend within their sliding window at any length.
 package llama
 
 import (
@@ -305,15 +304,9 @@ func (c *Cache) Next(ids []int) (*tensor.Tensor, error) { return c.m.StepLast(c,
 // NewSequence returns an empty cache (lm.Model).
 func (m *Model) NewSequence() lm.Sequence { return m.NewCache() }
 
-// Window returns max_position_embeddings, or a Mistral's sliding_window
-// when smaller: within it every position attends to all the ones before,
-// as HF's sliding-window attention has them do (lm.Model).
-func (m *Model) Window() int {
-	if w := m.Cfg.SlidingWindow; w > 0 && w < m.Cfg.MaxPositions {
-		return w
-	}
-	return m.Cfg.MaxPositions
-}
+// Window returns max_position_embeddings, the longest context (lm.Model).
+// Layers with a sliding window attend within it at any length.
+func (m *Model) Window() int { return m.Cfg.MaxPositions }
 
 // VocabSize returns vocab_size (lm.Model).
 func (m *Model) VocabSize() int { return m.Cfg.VocabSize }

@@ -54,7 +54,7 @@ func greedy(t *testing.T, m *Model, prompt []int, n int) []int {
 // rope scaling, in F16; Qwen3; Gemma 3 with its local layers' window; Gemma 2
 // with its softcaps, in BF16; SmolLM3 with its NoPE layers.
 func TestMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			m := load(t, name)
 			f := golden.Open(t, "hf/"+name+"/reference.safetensors")
@@ -174,7 +174,7 @@ func TestCacheLimits(t *testing.T) {
 // config.json keeps what matters (tools/golden/torch_llama.py --check DIR
 // NAME runs such a folder in PyTorch).
 func TestSave(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny"} {
 		m := load(t, name)
 		dir := t.TempDir()
 		if err := Save(dir, m); err != nil {
@@ -217,7 +217,7 @@ func TestNew(t *testing.T) {
 // alone (the Batcher promises each caller Text's tokens); bad arguments
 // are refused.
 func TestStepBatch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny"} {
+	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny"} {
 		m := load(t, name)
 		bt := NewBatchBuffers()
 		for _, b := range []int{1, 3, 8, 12, 16} {
@@ -277,7 +277,7 @@ func TestStepBatch(t *testing.T) {
 // the embeddings, projections with and without biases, norms and the
 // output layer (tied in llama-tiny-llama3), for each folder.
 func TestTrainingMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			m := load(t, name)
 			f := golden.Open(t, "hf/"+name+"/reference.safetensors")
@@ -358,7 +358,7 @@ func TestForwardMatchesStep(t *testing.T) {
 // TestInvFreq: the rotary frequencies are HF's float32 ones (within an
 // ulp), unscaled, linear and llama3.
 func TestInvFreq(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny"} {
 		m := load(t, name)
 		want := golden.Open(t, "hf/"+name+"/reference.safetensors").Tensor("rope.inv_freq").Data
 		if len(m.invFreq) != len(want) {
@@ -526,67 +526,44 @@ func TestMLPBias(t *testing.T) {
 	}
 }
 
-// TestMistral: a Mistral folder is Llama's layers under another model_type;
-// its window is its sliding_window (null: none), within which the logits
-// are Llama's.
+// TestMistral: a Mistral's config.json, whose sliding_window (4096 when
+// missing, none when null) puts every layer in a window; contexts longer
+// than it run (its logits against PyTorch's past the window are
+// TestMatchesPyTorch's mistral-tiny), and it saves and loads back.
 func TestMistral(t *testing.T) {
-	src := filepath.Join(golden.Root(t), "testdata", "hf", "llama-tiny")
-	dir := t.TempDir()
-	raw, err := os.ReadFile(filepath.Join(src, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	json.Unmarshal(raw, &cfg)
-	cfg["model_type"], cfg["architectures"], cfg["sliding_window"] = "mistral", []string{"MistralForCausalLM"}, 16
-	b, _ := json.Marshal(cfg)
-	os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644)
-	w, _ := os.ReadFile(filepath.Join(src, "model.safetensors"))
-	os.WriteFile(filepath.Join(dir, "model.safetensors"), w, 0o644)
-	m, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.Cfg.Type != "mistral" || m.Window() != 16 || m.Cfg.SlidingWindow != 16 {
-		t.Fatalf("mistral: type %q, window %d", m.Cfg.Type, m.Window())
-	}
-	f := golden.Open(t, "hf/llama-tiny/reference.safetensors")
-	ids := f.Ints("input.ids")
-	want := f.Tensor("logits")
-	tt, v := want.Shape[1], want.Shape[2]
-	got, err := m.Step(m.NewCache(), ids[:tt])
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden.CheckAbs(t, "mistral logits within its window", got.Data, want.Data[:tt*v], 1e-4)
-	// Past the window, the cached and the training passes refuse (HF's
-	// sliding-window attention would attend otherwise).
-	long := make([]int, 17)
-	if _, err := m.Step(m.NewCache(), long); err == nil || !strings.Contains(err.Error(), "17 positions exceed the model's window of 16") {
-		t.Errorf("Step past the window: %v", err)
-	}
-	if _, err := m.Forward(nil, long, 1, 17); err == nil || !strings.Contains(err.Error(), "17 positions exceed the model's window of 16") {
-		t.Errorf("Forward past the window: %v", err)
+	m := load(t, "mistral-tiny")
+	if m.Cfg.Type != "mistral" || m.Window() != 64 || m.Cfg.LocalWindow != 5 || m.Cfg.window(1) != 5 {
+		t.Fatalf("mistral-tiny: %+v", m.Cfg)
 	}
 	for _, c := range []struct {
 		json string
 		win  int
 	}{
-		{`{"model_type": "mistral"}`, 4096},
-		{`{"model_type": "mistral", "sliding_window": null}`, 4096 * 32},
-		{`{"model_type": "mistral", "sliding_window": 512, "attention_bias": true}`, 512},
+		{`{"model_type": "mistral", "num_hidden_layers": 3}`, 4096},
+		{`{"model_type": "mistral", "num_hidden_layers": 3, "sliding_window": null}`, 0},
+		{`{"model_type": "mistral", "num_hidden_layers": 3, "sliding_window": 512, "attention_bias": true}`, 512},
 	} {
 		var cf Config
-		if err := json.Unmarshal([]byte(c.json), &cf); err != nil || (&Model{Cfg: cf}).Window() != c.win || cf.AttentionBias {
-			t.Errorf("%s: window %d, %+v, %v; want %d", c.json, (&Model{Cfg: cf}).Window(), cf, err, c.win)
+		if err := json.Unmarshal([]byte(c.json), &cf); err != nil || cf.window(2) != c.win || cf.AttentionBias || cf.MaxPositions != 4096*32 {
+			t.Errorf("%s: window %d, %+v, %v; want %d", c.json, cf.window(2), cf, err, c.win)
 		}
 	}
-	saved := t.TempDir()
-	if err := Save(saved, m); err != nil {
-		t.Fatal(err)
+	var bad Config
+	if err := json.Unmarshal([]byte(`{"model_type": "mistral", "sliding_window": -3}`), &bad); err == nil || !strings.Contains(err.Error(), "sliding_window -3") {
+		t.Errorf("a negative window: %v", err)
 	}
-	if back, err := Load(saved); err != nil || back.Cfg.SlidingWindow != 16 || back.Cfg.Type != "mistral" {
-		t.Errorf("saved and loaded: %v, %+v", err, back.Cfg)
+	for _, win := range []int{5, 0} {
+		m.Cfg.LocalWindow, m.Cfg.Local = win, nil
+		if win > 0 {
+			m.Cfg.Local = []bool{true, true}
+		}
+		saved := t.TempDir()
+		if err := Save(saved, m); err != nil {
+			t.Fatal(err)
+		}
+		if back, err := Load(saved); err != nil || back.Cfg.LocalWindow != win || back.Cfg.window(0) != win || back.Cfg.Type != "mistral" {
+			t.Errorf("window %d saved and loaded: %v, %+v", win, err, back.Cfg)
+		}
 	}
 }
 

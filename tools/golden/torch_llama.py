@@ -55,6 +55,8 @@ It writes, under testdata/hf/ (each file well under 100 KB):
   default), attention scores and output logits softcapped as c*tanh(x/c)
   (attn_logit_softcapping 2, final_logit_softcapping 8, small enough to
   matter here).
+* mistral-tiny/: MistralForCausalLM in F32: Llama's layers, each attending to
+  the last sliding_window positions (5: key j for query i when i - j < 5).
 * smollm3-tiny/: SmolLM3ForCausalLM in F32, after modeling_smollm3.py:
   Llama's layers, the ones whose no_rope_layers entry is 0 without the
   rotation (NoPE), tied embeddings; four layers, the second and the last
@@ -224,6 +226,8 @@ def forward(p, ids, c):
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos(), emb.sin()  # (T, D)
     causal = torch.triu(torch.full((Tn, Tn), float("-inf"), dtype=torch.float64), diagonal=1)
+    if c["model_type"] == "mistral" and c.get("sliding_window"):  # every layer within the window
+        causal = causal + torch.tril(torch.full((Tn, Tn), float("-inf"), dtype=torch.float64), diagonal=-c["sliding_window"])
 
     def lin(x, name):
         return F.linear(x, p[name + ".weight"], p.get(name + ".bias"))
@@ -389,6 +393,9 @@ def main():
               rope_theta=5000000.0, layer_types=["full_attention"] * 4, eos_token_id=[2, 3])
     del s3["head_dim"], s3["pretraining_tp"]
     write_case("smollm3-tiny", s3, torch.float32, 1207)
+    mi = dict(BASE, architectures=["MistralForCausalLM"], model_type="mistral", sliding_window=5)
+    del mi["attention_bias"], mi["mlp_bias"], mi["pretraining_tp"]
+    write_case("mistral-tiny", mi, torch.float32, 1208)
 
 
 def check_folder(d, name):
