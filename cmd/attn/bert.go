@@ -141,15 +141,15 @@ func embedSeqs(m *bert.Model, tok *tokenizer.Pipeline, lines []string, e embeddi
 func runEmbed(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn embed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "a BERT, RoBERTa, XLM-R or DistilBERT folder (HuggingFace layout: config.json, model.safetensors, vocab.txt or tokenizer.json; a sentence-transformers folder's modules too), or a ViT folder (images as arguments, or their paths on stdin)")
-	pooling := fs.String("pooling", "", "cls (first token), mean (over the tokens; a ViT's patches), max or mean_sqrt_len; default: a sentence-transformers folder's own, else mean for a text encoder, cls for a ViT")
+	model := fs.String("model", "", "a BERT, RoBERTa, XLM-R or DistilBERT folder (HuggingFace layout: config.json, model.safetensors, vocab.txt or tokenizer.json; a sentence-transformers folder's modules too), a decoder-only embedding model of the Llama family (Qwen3-Embedding), or a ViT folder (images as arguments, or their paths on stdin)")
+	pooling := fs.String("pooling", "", "cls (first token), mean (over the tokens; a ViT's patches), max, mean_sqrt_len or lasttoken; default: a sentence-transformers folder's own, else mean for a text encoder, lasttoken for a decoder, cls for a ViT")
 	normalize := fs.Bool("normalize", false, "scale each embedding to unit length (for cosine similarity); default: a sentence-transformers folder's own")
 	batch := fs.Int("batch", 32, "lines encoded together")
 	if err := fs.Parse(args); err != nil {
 		return err // -h: run answers 0
 	}
 	given := setFlags(fs)
-	dir, typ, err := modelOfType(*model, "embed", "bert", "vit", "deit")
+	dir, typ, err := modelOfType(*model, "embed", "bert", "llama", "vit", "deit")
 	if err != nil {
 		return err
 	}
@@ -161,6 +161,13 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	}
 	if typ == "vit" || typ == "deit" {
 		return runEmbedImages(dir, fs.Args(), cmp.Or(pool, bert.PoolCLS), *normalize, *batch, stdout)
+	}
+	if family(typ) == "llama" {
+		var norm *bool
+		if given["normalize"] {
+			norm = normalize
+		}
+		return runEmbedDecoder(dir, pool, norm, fs.Arg(0), stdout)
 	}
 	m, tok, err := loadBERT(dir, "embed")
 	if err != nil {

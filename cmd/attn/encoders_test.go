@@ -256,7 +256,7 @@ func TestSentenceTransformersFolder(t *testing.T) {
 	if code != 0 || !close(read(out), mean) {
 		t.Errorf("attn embed --pooling mean --normalize=false: exit %d\n%s", code, out)
 	}
-	if out, code := attn(t, "embed", "--model", dir, "--pooling", "weightedmean", in); code == 0 || !strings.Contains(out, `--pooling "weightedmean": want one of [cls mean max mean_sqrt_len]`) {
+	if out, code := attn(t, "embed", "--model", dir, "--pooling", "weightedmean", in); code == 0 || !strings.Contains(out, `--pooling "weightedmean": want one of [cls mean max mean_sqrt_len lasttoken]`) {
 		t.Errorf("attn embed --pooling weightedmean: exit %d\n%s", code, out)
 	}
 

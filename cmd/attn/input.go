@@ -69,7 +69,7 @@ func eachBatch(path string, batch int, fn func(lines []string) error) error {
 // usesOf says which commands run each architecture, for the error a command
 // gives when handed a model it cannot run.
 var usesOf = map[string]string{
-	"gpt2": "attn generate, attn eval, attn serve, attn train --model", "llama": "attn generate, attn eval, attn serve, attn train --model", "bert": "attn embed, attn fill-mask, attn classify, attn serve",
+	"gpt2": "attn generate, attn eval, attn serve, attn train --model", "llama": "attn generate, attn eval, attn serve, attn train --model, attn embed", "bert": "attn embed, attn fill-mask, attn classify, attn serve",
 	"t5": "attn generate, attn serve, attn train --model --src --tgt", "mt5": "attn generate, attn serve, attn train --model --src --tgt",
 	"marian": "attn translate, attn serve", transformer.ModelType: "attn translate, attn serve",
 	"vit":  "attn classify, attn eval, attn serve, attn train --preset images --model",

@@ -1,15 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strings"
 
+	"github.com/attn-go/attn/model/bert"
 	"github.com/attn-go/attn/model/llama"
 	"github.com/attn-go/attn/model/lm"
+	"github.com/attn-go/attn/tensor"
 	"github.com/attn-go/attn/tokenizer"
 )
 
@@ -168,4 +172,70 @@ func logSumExp(x []float32) float64 {
 		s += math.Exp(float64(v) - mx)
 	}
 	return mx + math.Log(s)
+}
+
+// runEmbedDecoder writes the embedding of each line of input (a file, or
+// stdin for "" or "-") by a decoder-only model (Qwen3-Embedding): its last
+// hidden states, after the final norm, pooled (by default from the last
+// token, the one that has seen the whole text) and normalised as its
+// sentence-transformers folder says (pool and normalize, when set,
+// override it). Texts are stripped and cut to max_seq_length as
+// sentence-transformers does, and run one at a time.
+func runEmbedDecoder(dir string, pool bert.Pooling, normalize *bool, input string, stdout io.Writer) error {
+	m, tok, err := loadLlamaToRun(dir, "")
+	if err != nil {
+		return err
+	}
+	st, err := bert.LoadSentence(dir)
+	if err != nil {
+		return err
+	}
+	e := embedding{poolings: []bert.Pooling{bert.PoolLastToken}, maxLen: m.Window()}
+	if st != nil {
+		e.poolings, e.normalize, e.strip, e.lowercase = st.Poolings, st.Normalize, true, st.Lowercase
+		if st.MaxSeqLength > 0 {
+			e.maxLen = min(e.maxLen, st.MaxSeqLength)
+		}
+	}
+	if pool != "" {
+		e.poolings = []bert.Pooling{pool}
+	}
+	if normalize != nil {
+		e.normalize = *normalize
+	}
+	if p, ok := tok.(*tokenizer.Pipeline); ok {
+		tok = truncatedOnly(p, &tokenizer.Truncation{MaxLength: e.maxLen, Strategy: "LongestFirst", Direction: "Right"})
+	}
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	n := 0
+	return eachBatch(input, 8, func(lines []string) error {
+		vecs := make([][]float32, 0, len(lines))
+		for _, l := range lines {
+			n++
+			if e.strip {
+				l = strings.TrimSpace(l)
+			}
+			if e.lowercase {
+				l = strings.ToLower(l)
+			}
+			enc, err := tok.Encode(l)
+			if err != nil {
+				return fmt.Errorf("line %d: %w", n, err)
+			}
+			if len(enc.IDs) > e.maxLen {
+				return fmt.Errorf("line %d has %d tokens; the model takes at most %d", n, len(enc.IDs), e.maxLen)
+			}
+			h, err := m.Hidden(enc.IDs)
+			if err != nil {
+				return fmt.Errorf("line %d: %w", n, err)
+			}
+			v, err := bert.EmbedConcat(tensor.FromSlice(h.Data, 1, h.Shape[0], h.Shape[1]), nil, e.poolings, e.normalize)
+			if err != nil {
+				return err
+			}
+			vecs = append(vecs, v[0])
+		}
+		return writeEmbeddings(w, vecs)
+	})
 }

@@ -15,7 +15,9 @@ import (
 
 	"github.com/attn-go/attn/generate"
 	"github.com/attn-go/attn/internal/golden"
+	"github.com/attn-go/attn/model/bert"
 	"github.com/attn-go/attn/model/llama"
+	"github.com/attn-go/attn/tensor"
 	"github.com/attn-go/attn/tokenizer"
 	"github.com/attn-go/attn/train"
 )
@@ -432,4 +434,83 @@ func TestQuantizeFlag(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil || info["weights"] != "q8" {
 		t.Errorf("GET /v1/model of attn serve --quantize q8: %v (%v); want weights q8", info, err)
 	}
+}
+
+// TestEmbedDecoder: attn embed with a decoder-only model (a Qwen3 folder
+// set up as Qwen3-Embedding's sentence-transformers folder is) writes each
+// line's last hidden state, after the final norm, from its last token,
+// normalised; --pooling and --normalize override the folder's choice, and
+// without modules.json the last token unnormalised is the default.
+func TestEmbedDecoder(t *testing.T) {
+	dir, _ := llamaFolder(t, "qwen3-tiny")
+	lines := []string{"hello world", "  a b c d e  ", "x"}
+	in := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	m, tok, err := loadLlama(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(pool bert.Pooling, normalize, strip bool) [][]float32 {
+		var out [][]float32
+		for _, l := range lines {
+			if strip { // as sentence-transformers does
+				l = strings.TrimSpace(l)
+			}
+			enc, err := tok.Encode(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := m.Hidden(enc.IDs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, _ := bert.Embed(tensor.FromSlice(h.Data, 1, h.Shape[0], h.Shape[1]), nil, pool, normalize)
+			out = append(out, v[0])
+		}
+		return out
+	}
+	read := func(out string) [][]float32 {
+		var vs [][]float32
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			var v struct{ Embedding []float32 }
+			if err := json.Unmarshal([]byte(l), &v); err != nil {
+				t.Fatalf("%q: %v", l, err)
+			}
+			vs = append(vs, v.Embedding)
+		}
+		return vs
+	}
+	same := func(what, out string, code int, want [][]float32) {
+		t.Helper()
+		got := read(out)
+		if code != 0 || len(got) != len(want) {
+			t.Fatalf("%s: exit %d\n%s", what, code, out)
+		}
+		for i := range want {
+			if d, _ := golden.MaxAbs(got[i], want[i]); d > 1e-6 || len(got[i]) != m.Cfg.Hidden {
+				t.Errorf("%s: line %d off by %g", what, i+1, d)
+			}
+		}
+	}
+	out, code := attn(t, "embed", "--model", dir, in)
+	same("no sentence-transformers folder", out, code, want(bert.PoolLastToken, false, false))
+	os.WriteFile(filepath.Join(dir, "modules.json"), []byte(`[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+		{"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+		{"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]`), 0o644)
+	os.MkdirAll(filepath.Join(dir, "1_Pooling"), 0o755)
+	os.WriteFile(filepath.Join(dir, "1_Pooling", "config.json"), []byte(`{"word_embedding_dimension": 32, "pooling_mode_lasttoken": true}`), 0o644)
+	out, code = attn(t, "embed", "--model", dir, in)
+	lastNorm := want(bert.PoolLastToken, true, true)
+	same("Qwen3-Embedding's recipe", out, code, lastNorm)
+	for _, v := range lastNorm {
+		var ss float64
+		for _, x := range v {
+			ss += float64(x) * float64(x)
+		}
+		if math.Abs(ss-1) > 1e-5 {
+			t.Errorf("a normalised embedding's squared norm %v", ss)
+		}
+	}
+	out, code = attn(t, "embed", "--model", dir, "--pooling", "mean", "--normalize=false", in)
+	same("--pooling mean --normalize=false", out, code, want(bert.PoolMean, false, true))
 }

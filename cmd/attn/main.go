@@ -31,7 +31,7 @@ var commands = []command{
 	{"chat", "chat with a Llama, Qwen2, Qwen3 or Mistral chat model (its chat template) on a terminal, or answer each line of a file as a user's turn", runChat},
 	{"translate", "translate lines of a file or stdin with an encoder-decoder (beam search)", runTranslate},
 	{"eval", "loss and perplexity of a GPT or a Llama on a text file, accuracy of a ViT on an image folder or of a BERT classifier on labelled texts, or BLEU/chrF of translations", runEval},
-	{"embed", "sentence embeddings from a BERT, RoBERTa or DistilBERT folder (a sentence-transformers folder's own pooling; one JSON line per input line), or image embeddings from a ViT", runEmbed},
+	{"embed", "sentence embeddings from a BERT, RoBERTa or DistilBERT folder, or a decoder-only embedding model such as Qwen3-Embedding (a sentence-transformers folder's own pooling; one JSON line per input line), or image embeddings from a ViT", runEmbed},
 	{"fill-mask", "predict the [MASK] (RoBERTa: <mask>) tokens of a sentence with a BERT, RoBERTa or DistilBERT folder", runFillMask},
 	{"classify", "label images (PNG, JPEG, GIF) with a ViT classifier, or lines of text with a BERT, RoBERTa or DistilBERT classifier", runClassify},
 	{"tokenize", "text to token ids (or back, --decode) with a tokenizer.json, vocab.txt or vocab.json", runTokenize},

@@ -182,7 +182,7 @@ func TestServeEmbed(t *testing.T) {
 	}
 	for _, tc := range []struct{ body, says string }{
 		{`{"input": []}`, `"input" has 0 texts`},
-		{`{"input": ["a"], "pooling": "last"}`, `"pooling": pooling "last": want one of [cls mean max mean_sqrt_len]`},
+		{`{"input": ["a"], "pooling": "last"}`, `"pooling": pooling "last": want one of [cls mean max mean_sqrt_len lasttoken]`},
 		{`{"input": ["two\nlines"]}`, "line break"},
 		{`{"images": ["aGk="]}`, `this server embeds texts: send "input"`},
 	} {

@@ -249,6 +249,8 @@ func TestEmbed(t *testing.T) {
 		{PoolMax, false, pad, []float32{3, 4, 5, 5}},
 		{PoolMax, false, nil, []float32{9, 9, 5, 5}},
 		{PoolMeanSqrtLen, false, pad, []float32{4 / float32(math.Sqrt(2)), 5 / float32(math.Sqrt(2)), 7 / float32(math.Sqrt(3)), 7 / float32(math.Sqrt(3))}},
+		{PoolLastToken, false, pad, []float32{1, 1, 5, 5}},
+		{PoolLastToken, true, nil, []float32{float32(math.Sqrt(0.5)), float32(math.Sqrt(0.5)), float32(math.Sqrt(0.5)), float32(math.Sqrt(0.5))}},
 	} {
 		got, err := Embed(h, tc.pad, tc.pooling, tc.normalize)
 		if err != nil {
@@ -258,8 +260,14 @@ func TestEmbed(t *testing.T) {
 			t.Errorf("Embed(%s, normalize %v) = %v; want %v", tc.pooling, tc.normalize, got, tc.want)
 		}
 	}
-	if _, err := Embed(h, pad, "lasttoken", false); err == nil || err.Error() != `bert: pooling "lasttoken" is not one of [cls mean max mean_sqrt_len]` {
-		t.Errorf("Embed(lasttoken) error %v", err)
+	if _, err := Embed(h, pad, "weightedmean", false); err == nil || err.Error() != `bert: pooling "weightedmean" is not one of [cls mean max mean_sqrt_len lasttoken]` {
+		t.Errorf("Embed(weightedmean) error %v", err)
+	}
+	// The last token that is not padding (sequence 0's padding at its end).
+	endPad := []bool{false, false, true, false, false, false}
+	endPad[1], endPad[2] = true, true
+	if got, err := Embed(h, endPad, PoolLastToken, false); err != nil || !slices.Equal(slices.Concat(got...), []float32{3, 4, 5, 5}) {
+		t.Errorf("Embed(lasttoken) = %v, %v; want [3 4 5 5]", got, err)
 	}
 	// Several poolings are concatenated, then normalised together.
 	got, err := EmbedConcat(h, pad, []Pooling{PoolCLS, PoolMax}, true)

@@ -19,10 +19,14 @@ const (
 	PoolMean        Pooling = "mean"          // the mean over the non-padding tokens
 	PoolMax         Pooling = "max"           // each dimension's largest value over the non-padding tokens
 	PoolMeanSqrtLen Pooling = "mean_sqrt_len" // the sum over the non-padding tokens / √(their number)
+	// PoolLastToken is the last non-padding token's hidden state: the
+	// embedding of a decoder-only model (Qwen3-Embedding), whose last
+	// token is the only one that has seen the whole text.
+	PoolLastToken Pooling = "lasttoken"
 )
 
 // Poolings lists the poolings Embed computes.
-var Poolings = []Pooling{PoolCLS, PoolMean, PoolMax, PoolMeanSqrtLen}
+var Poolings = []Pooling{PoolCLS, PoolMean, PoolMax, PoolMeanSqrtLen, PoolLastToken}
 
 // Embed returns one vector per sequence of hidden [B, T, C] (Encode's), for
 // sentence-transformers style use: pooled as pooling says, then divided by
@@ -89,6 +93,16 @@ func pool(v []float64, rows []float32, pad []bool, t, c int, p Pooling) []float6
 	dst := v[at:]
 	if p == PoolCLS {
 		for k, x := range rows[:c] {
+			dst[k] = float64(x)
+		}
+		return v
+	}
+	if p == PoolLastToken {
+		last := t - 1
+		for last > 0 && pad != nil && pad[last] {
+			last--
+		}
+		for k, x := range rows[last*c : (last+1)*c] {
 			dst[k] = float64(x)
 		}
 		return v

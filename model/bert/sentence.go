@@ -130,14 +130,14 @@ func (s *Sentence) readPooling(path string) error {
 		pooling Pooling
 	}{
 		{"pooling_mode_cls_token", PoolCLS}, {"pooling_mode_max_tokens", PoolMax}, {"pooling_mode_mean_tokens", PoolMean},
-		{"pooling_mode_mean_sqrt_len_tokens", PoolMeanSqrtLen}, {"pooling_mode_weightedmean_tokens", ""}, {"pooling_mode_lasttoken", ""},
+		{"pooling_mode_mean_sqrt_len_tokens", PoolMeanSqrtLen}, {"pooling_mode_weightedmean_tokens", ""}, {"pooling_mode_lasttoken", PoolLastToken},
 	} {
 		on, _ := c[mode.key].(bool)
 		if !on {
 			continue
 		}
 		if mode.pooling == "" {
-			return fmt.Errorf("bert: %s: %s is not a pooling attn computes (it computes cls, max, mean and mean_sqrt_len)", path, strings.TrimPrefix(mode.key, "pooling_mode_"))
+			return fmt.Errorf("bert: %s: %s is not a pooling attn computes (it computes cls, max, mean, mean_sqrt_len and lasttoken)", path, strings.TrimPrefix(mode.key, "pooling_mode_"))
 		}
 		s.Poolings = append(s.Poolings, mode.pooling)
 	}

@@ -67,7 +67,7 @@ func TestLoadSentence(t *testing.T) {
 			"1_Pooling/config.json": stPoolingCLS}, "module 2 is a sentence_transformers.models.Dense, which attn does not run"},
 		{map[string]string{"modules.json": `[{"path": "0_Transformer", "type": "sentence_transformers.models.Transformer"}]`}, `the Transformer module is module 0 at "0_Transformer"`},
 		{map[string]string{"modules.json": `[{"path": "", "type": "sentence_transformers.models.Transformer"}]`}, "has no Pooling module"},
-		{map[string]string{"modules.json": stModules, "1_Pooling/config.json": `{"pooling_mode_lasttoken": true}`}, "lasttoken is not a pooling attn computes"},
+		{map[string]string{"modules.json": stModules, "1_Pooling/config.json": `{"pooling_mode_weightedmean_tokens": true}`}, "weightedmean_tokens is not a pooling attn computes"},
 		{map[string]string{"modules.json": stModules, "1_Pooling/config.json": `{"pooling_mode_cls_token": false}`}, "turns no pooling mode on"},
 		{map[string]string{"modules.json": stModules}, "1_Pooling/config.json: no such file"},
 		{map[string]string{"modules.json": stModules, "1_Pooling/config.json": stPoolingCLS, "sentence_bert_config.json": `{"max_seq_length": 0}`}, "max_seq_length 0 must be positive"},

@@ -372,6 +372,20 @@ func (m *Model) Step(c *Cache, ids []int) (*tensor.Tensor, error) {
 	return m.logits(nil, x).Value, nil
 }
 
+// Hidden runs a text (ids, with whatever special tokens the tokenizer
+// adds) through the model on its own and returns its last hidden states,
+// [T, C], after the final norm: the base model's output, which an
+// embedding model (Qwen3-Embedding) pools, from its last token.
+func (m *Model) Hidden(ids []int) (*tensor.Tensor, error) {
+	c := m.NewCache()
+	x, err := m.step(c, ids)
+	if err != nil {
+		return nil, err
+	}
+	h := m.norm(nil, x, m.Norm).Value // a nil tape: its own memory, not c's arena
+	return h, nil
+}
+
 // logits applies the final norm and the output layer.
 func (m *Model) logits(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	w := m.LMHead

@@ -851,3 +851,29 @@ func TestSmolLM3Config(t *testing.T) {
 		t.Errorf("smollm3-tiny: %+v", m.Cfg)
 	}
 }
+
+// TestHidden: the last hidden states, after the final norm, are PyTorch's
+// for every family (what an embedding model pools).
+func TestHidden(t *testing.T) {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny"} {
+		m := load(t, name)
+		f := golden.Open(t, "hf/"+name+"/reference.safetensors")
+		ids, want := f.Ints("input.ids"), f.Tensor("hidden")
+		b, tt := want.Shape[0], want.Shape[1]
+		var got []float32
+		for i := range b {
+			h, err := m.Hidden(ids[i*tt : (i+1)*tt])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(h.Shape, []int{tt, m.Cfg.Hidden}) {
+				t.Fatalf("%s: hidden %v", name, h.Shape)
+			}
+			got = append(got, h.Data...)
+		}
+		golden.CheckAbs(t, name+" hidden states", got, want.Data, 1e-4)
+	}
+	if _, err := load(t, "qwen3-tiny").Hidden(nil); err == nil {
+		t.Error("Hidden of no tokens: no error")
+	}
+}

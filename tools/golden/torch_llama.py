@@ -63,6 +63,8 @@ It writes, under testdata/hf/ (each file well under 100 KB):
   NoPE.
 
 reference.safetensors in each holds input.ids [2, 13], logits [2, 13, V],
+hidden [2, 13, C] (the last hidden states, after the final norm: what an
+embedding pools),
 greedy.prompt / greedy.tokens: 12 tokens greedily generated after a 5-token
 prompt, rope.inv_freq: the rotary frequencies as HF computes them in float32,
 and train.loss with train.grad.<name>: the mean cross-entropy of
@@ -213,11 +215,12 @@ def rms(x, w, eps):
     return w * (x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps))
 
 
-def forward(p, ids, c):
+def forward(p, ids, c, hidden=False):
     """Logits [B, T, V] of LlamaForCausalLM / Qwen2ForCausalLM on ids
-    (positions 0..T-1, causal, no padding)."""
+    (positions 0..T-1, causal, no padding); with hidden, the last hidden
+    states instead (after the final norm: the base model's output)."""
     if c["model_type"] in ("gemma2", "gemma3_text"):
-        return forward_gemma(p, ids, c)
+        return forward_gemma(p, ids, c, hidden)
     Bn, Tn = ids.shape
     C, H, KV, eps = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"], c["rms_norm_eps"]
     D = c.get("head_dim") or C // H
@@ -253,11 +256,13 @@ def forward(p, ids, c):
         n = rms(x, p[l + "post_attention_layernorm.weight"], eps)
         x = x + lin(F.silu(lin(n, l + "mlp.gate_proj")) * lin(n, l + "mlp.up_proj"), l + "mlp.down_proj")
     x = rms(x, p["model.norm.weight"], eps)
+    if hidden:
+        return x
     head = p["lm_head.weight"] if "lm_head.weight" in p else p["model.embed_tokens.weight"]
     return x @ head.t()
 
 
-def forward_gemma(p, ids, c):
+def forward_gemma(p, ids, c, hidden=False):
     """Logits [B, T, V] of Gemma3ForCausalLM or Gemma2ForCausalLM on ids
     (positions 0..T-1)."""
     gemma2 = c["model_type"] == "gemma2"
@@ -307,6 +312,8 @@ def forward_gemma(p, ids, c):
         n = norm(x, p[l + "pre_feedforward_layernorm.weight"])
         m = lin(F.gelu(lin(n, l + "mlp.gate_proj"), approximate="tanh") * lin(n, l + "mlp.up_proj"), l + "mlp.down_proj")
         x = x + norm(m, p[l + "post_feedforward_layernorm.weight"])
+    if hidden:
+        return norm(x, p["model.norm.weight"])
     logits = norm(x, p["model.norm.weight"]) @ p["model.embed_tokens.weight"].t()
     if c.get("final_logit_softcapping"):
         cap = c["final_logit_softcapping"]
@@ -338,7 +345,7 @@ def write_case(name, c, dtype, seed):
     p = read_model(os.path.join(d, "model.safetensors"))
     ids = torch.randint(3, c["vocab_size"], (2, 13), generator=g)
     prompt = torch.randint(3, c["vocab_size"], (5,), generator=g)
-    ref = {"input.ids": ids, "logits": forward(p, ids, c),
+    ref = {"input.ids": ids, "logits": forward(p, ids, c), "hidden": forward(p, ids, c, hidden=True),
            "greedy.prompt": prompt, "greedy.tokens": torch.tensor(greedy(p, prompt.tolist(), 12, c)),
            "rope.inv_freq": inv_freq_f32(c)}
     # Training: the mean next-token cross-entropy of ids[:, :-1] predicting
