@@ -68,17 +68,23 @@ func TestSwiGLUValues(t *testing.T) {
 	}
 }
 
-// TestSwiGLUConcat: the halves of one tensor give what SwiGLU gives on them
-// apart.
-func TestSwiGLUConcat(t *testing.T) {
-	r := tensor.NewRNG(5)
-	x := tensor.New(3, 2*21)
-	r.FillNormal(x, 0, 3)
-	g, u := tensor.New(3, 21), tensor.New(3, 21)
+// splitRows returns a random x [3, 42] (seed) and the halves g and u of
+// each of its rows.
+func splitRows(seed uint64) (x, g, u *tensor.Tensor) {
+	x = tensor.New(3, 2*21)
+	tensor.NewRNG(seed).FillNormal(x, 0, 3)
+	g, u = tensor.New(3, 21), tensor.New(3, 21)
 	for i := range 3 {
 		copy(g.Data[i*21:], x.Data[i*42:i*42+21])
 		copy(u.Data[i*21:], x.Data[i*42+21:(i+1)*42])
 	}
+	return x, g, u
+}
+
+// TestSwiGLUConcat: the halves of one tensor give what SwiGLU gives on them
+// apart.
+func TestSwiGLUConcat(t *testing.T) {
+	x, g, u := splitRows(5)
 	got := (*Tape)(nil).SwiGLUConcat(Const(x))
 	want := (*Tape)(nil).SwiGLU(Const(g), Const(u))
 	if !slices.Equal(got.Value.Data, want.Value.Data) || !slices.Equal(got.Value.Shape, []int{3, 21}) {
@@ -108,14 +114,8 @@ func TestSwiGLUWorkers(t *testing.T) {
 // GELUTanh and Mul give it on them apart (to rounding: the vector loop and
 // the Go tail round the tanh differently), forward and backward.
 func TestGeGLUConcat(t *testing.T) {
-	r := tensor.NewRNG(6)
-	x := tensor.New(3, 2*21)
-	r.FillNormal(x, 0, 3)
-	g, u := tensor.New(3, 21), tensor.New(3, 21)
-	for i := range 3 {
-		copy(g.Data[i*21:], x.Data[i*42:i*42+21])
-		copy(u.Data[i*21:], x.Data[i*42+21:(i+1)*42])
-	}
+	x, g, u := splitRows(6)
+	r := tensor.NewRNG(7)
 	proj := tensor.New(3, 21)
 	r.FillNormal(proj, 0, 1)
 	tp := NewTape(nil)

@@ -98,18 +98,25 @@ func (tp *Tape) SwiGLU(g, u *Var) *Var {
 	return out
 }
 
+// gatedHalves returns the shape of a gated op on x's two halves (op's name for
+// the panic when its last dimension is odd), that dimension and its half.
+func gatedHalves(op string, x *Var) (shape []int, in, half int) {
+	shape = slices.Clone(x.Value.Shape)
+	if len(shape) == 0 || shape[len(shape)-1]%2 != 0 {
+		panic(fmt.Sprintf("autograd.%s: last dimension of %v is not even", op, x.Value.Shape))
+	}
+	in = shape[len(shape)-1]
+	half = in / 2
+	shape[len(shape)-1] = half
+	return shape, in, half
+}
+
 // SwiGLUConcat is SwiGLU of the two halves of x's last dimension,
 // [..., 2I] → [..., I]: the gate first, then the up projection, as one
 // product computing both leaves them (Llama's gate_proj and up_proj
 // fused).
 func (tp *Tape) SwiGLUConcat(x *Var) *Var {
-	shape := slices.Clone(x.Value.Shape)
-	if len(shape) == 0 || shape[len(shape)-1]%2 != 0 {
-		panic(fmt.Sprintf("autograd.SwiGLUConcat: last dimension of %v is not even", x.Value.Shape))
-	}
-	in := shape[len(shape)-1]
-	half := in / 2
-	shape[len(shape)-1] = half
+	shape, in, half := gatedHalves("SwiGLUConcat", x)
 	y := tp.alloc(shape...)
 	xd, yd := x.Value.Data, y.Data
 	rows := len(yd) / max(half, 1)
@@ -145,13 +152,7 @@ func (tp *Tape) SwiGLUConcat(x *Var) *Var {
 // gated MLP (GELUTanh's approximation, PyTorch's gelu(approximate="tanh"))
 // with its gate and up projections run as one product.
 func (tp *Tape) GeGLUConcat(x *Var) *Var {
-	shape := slices.Clone(x.Value.Shape)
-	if len(shape) == 0 || shape[len(shape)-1]%2 != 0 {
-		panic(fmt.Sprintf("autograd.GeGLUConcat: last dimension of %v is not even", x.Value.Shape))
-	}
-	in := shape[len(shape)-1]
-	half := in / 2
-	shape[len(shape)-1] = half
+	shape, in, half := gatedHalves("GeGLUConcat", x)
 	y := tp.output(shape...)
 	xd, yd := x.Value.Data, y.Data
 	rows := len(yd) / max(half, 1)

@@ -421,6 +421,30 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// layerTypes writes Local as layer_types.
+func (c Config) layerTypes() []string {
+	types := make([]string, len(c.Local))
+	for i, local := range c.Local {
+		types[i] = map[bool]string{true: "sliding_attention", false: "full_attention"}[local]
+	}
+	return types
+}
+
+// localLayers reads layer_types: true for each "sliding_attention" layer.
+func localLayers(types []string, layers int) ([]bool, error) {
+	if len(types) != layers {
+		return nil, fmt.Errorf("llama: %d layer_types for %d layers", len(types), layers)
+	}
+	local := make([]bool, layers)
+	for i, t := range types {
+		if t != "sliding_attention" && t != "full_attention" {
+			return nil, fmt.Errorf("llama: layer_types[%d] %q is not sliding_attention or full_attention", i, t)
+		}
+		local[i] = t == "sliding_attention"
+	}
+	return local, nil
+}
+
 // smolConfig reads a SmolLM3Config's NoPE layers, and its sliding window,
 // from h into c.
 func smolConfig(h *hfConfig, c *Config) error {
@@ -462,14 +486,9 @@ func smolConfig(h *hfConfig, c *Config) error {
 	local := make([]bool, c.Layers)
 	switch {
 	case len(h.LayerTypes) > 0:
-		if len(h.LayerTypes) != c.Layers {
-			return fmt.Errorf("llama: %d layer_types for %d layers", len(h.LayerTypes), c.Layers)
-		}
-		for i, t := range h.LayerTypes {
-			if t != "sliding_attention" && t != "full_attention" {
-				return fmt.Errorf("llama: layer_types[%d] %q is not sliding_attention or full_attention", i, t)
-			}
-			local[i] = t == "sliding_attention"
+		var err error
+		if local, err = localLayers(h.LayerTypes, c.Layers); err != nil {
+			return err
 		}
 	case h.UseSlidingWindow && hasWindow:
 		copy(local, c.NoRope)
@@ -561,14 +580,9 @@ func gemmaConfig(b []byte, h *hfConfig, c *Config) error {
 	c.Local = make([]bool, c.Layers)
 	switch {
 	case len(h.LayerTypes) > 0:
-		if len(h.LayerTypes) != c.Layers {
-			return fmt.Errorf("llama: %d layer_types for %d layers", len(h.LayerTypes), c.Layers)
-		}
-		for i, t := range h.LayerTypes {
-			if t != "sliding_attention" && t != "full_attention" {
-				return fmt.Errorf("llama: layer_types[%d] %q is not sliding_attention or full_attention", i, t)
-			}
-			c.Local[i] = t == "sliding_attention"
+		var err error
+		if c.Local, err = localLayers(h.LayerTypes, c.Layers); err != nil {
+			return err
 		}
 	case gemma2: // Gemma2Config's: the even layers local, the odd global
 		for i := range c.Local {
@@ -664,17 +678,13 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		if c.LocalWindow > 0 {
 			h.UseSlidingWindow = true
 			h.Window, _ = json.Marshal(c.LocalWindow)
-			for _, local := range c.Local {
-				h.LayerTypes = append(h.LayerTypes, map[bool]string{true: "sliding_attention", false: "full_attention"}[local])
-			}
+			h.LayerTypes = c.layerTypes()
 		}
 	}
 	if c.Gemma() {
 		h.Window, _ = json.Marshal(c.LocalWindow)
 		h.HiddenActivation, _ = json.Marshal(c.Act)
-		for _, local := range c.Local {
-			h.LayerTypes = append(h.LayerTypes, map[bool]string{true: "sliding_attention", false: "full_attention"}[local])
-		}
+		h.LayerTypes = c.layerTypes()
 		cap := func(x float64) json.RawMessage {
 			if x == 0 {
 				return json.RawMessage("null")

@@ -444,17 +444,7 @@ func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
 		h := m.norm(tp, x, layer.InputNorm)
 		qkv := m.linear(tp, h, layer.qkv, hw.qkv, layer.qkvBias).Value.Data // (T, (H+2·KV)·D)
 		stride := qw + 2*w
-		if cfg.qkNorm() {
-			headNorm(qkv, t, stride, 0, cfg.Heads, d, m.normWeight(tp, layer.Attn.QNorm).Value.Data, cfg.Eps)
-			headNorm(qkv, t, stride, qw, kv, d, m.normWeight(tp, layer.Attn.KNorm).Value.Data, cfg.Eps)
-		}
-		r := global
-		if cfg.window(l) > 0 {
-			r = local
-		}
-		if !cfg.noRope(l) {
-			rotate(qkv, t, stride, cfg.Heads+kv, d, r.cos, r.sin) // q's heads and k's, which follow them
-		}
+		m.prepareQK(tp, l, qkv, t, stride, global, local)
 		for p := range t {
 			row := qkv[p*stride : (p+1)*stride]
 			copy(q.Data[p*qw:], row[:qw])
@@ -476,6 +466,33 @@ func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
 // rope holds cos and sin of the rotary angles of some positions, [T, D/2]
 // each.
 type rope struct{ cos, sin []float32 }
+
+// layerRope returns layer l's rotation: the local layers' or the global
+// ones' (Gemma 3's differ), or false for a NoPE layer (SmolLM3's).
+func (c Config) layerRope(l int, global, local rope) (rope, bool) {
+	if c.noRope(l) {
+		return rope{}, false
+	}
+	if c.window(l) > 0 {
+		return local, true
+	}
+	return global, true
+}
+
+// prepareQK normalises (Qwen3, Gemma 3) and rotates the queries and keys of
+// layer l in place: the first (H+KV)·D values of each of the rows of the
+// fused projection qkv, stride apart.
+func (m *Model) prepareQK(tp *autograd.Tape, l int, qkv []float32, rows, stride int, global, local rope) {
+	cfg := m.Cfg
+	d, kv, qw := cfg.headDim(), cfg.kvHeads(), cfg.Heads*cfg.headDim()
+	if a := m.Layers[l].Attn; cfg.qkNorm() {
+		headNorm(qkv, rows, stride, 0, cfg.Heads, d, m.normWeight(tp, a.QNorm).Value.Data, cfg.Eps)
+		headNorm(qkv, rows, stride, qw, kv, d, m.normWeight(tp, a.KNorm).Value.Data, cfg.Eps)
+	}
+	if r, ok := cfg.layerRope(l, global, local); ok {
+		rotate(qkv, rows, stride, cfg.Heads+kv, d, r.cos, r.sin) // q's heads and k's, which follow them
+	}
+}
 
 // rotations returns the rotary angles of positions n..n+T−1 for the global
 // layers and the local ones (Gemma 3's have a base of their own).
@@ -604,17 +621,7 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 		hw := m.halfLayer(l)
 		h := m.norm(tp, x, layer.InputNorm)
 		qkv := m.linear(tp, h, layer.qkv, hw.qkv, layer.qkvBias).Value.Data // (B, (H+2·KV)·D)
-		if cfg.qkNorm() {
-			headNorm(qkv, b, stride, 0, cfg.Heads, d, m.normWeight(tp, layer.Attn.QNorm).Value.Data, cfg.Eps)
-			headNorm(qkv, b, stride, qw, kv, d, m.normWeight(tp, layer.Attn.KNorm).Value.Data, cfg.Eps)
-		}
-		r := global
-		if cfg.window(l) > 0 {
-			r = local
-		}
-		if !cfg.noRope(l) {
-			rotate(qkv, b, stride, cfg.Heads+kv, d, r.cos, r.sin)
-		}
+		m.prepareQK(tp, l, qkv, b, stride, global, local)
 		for i, c := range caches {
 			row := qkv[i*stride : (i+1)*stride]
 			copy(q.Data, row[:qw])

@@ -48,11 +48,7 @@ func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, 
 			q = tp.Reshape(m.norm(tp, tp.Reshape(q, b, t, cfg.Heads, d), a.QNorm), b, t, -1)
 			k = tp.Reshape(m.norm(tp, tp.Reshape(k, b, t, kv, d), a.KNorm), b, t, -1)
 		}
-		r := global
-		if cfg.window(l) > 0 {
-			r = local
-		}
-		if !cfg.noRope(l) {
+		if r, ok := cfg.layerRope(l, global, local); ok {
 			q, k = tp.Rotary(q, cfg.Heads, d, r.cos, r.sin), tp.Rotary(k, kv, d, r.cos, r.sin)
 		}
 		v := a.V.Forward(tp, h)

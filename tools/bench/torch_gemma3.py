@@ -44,7 +44,7 @@ import torch.nn.functional as F
 
 sys.dont_write_bytecode = True  # keep tools/bench free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_llama import save_folder, timed  # noqa: E402
+from torch_llama import save_folder, time_inference  # noqa: E402
 
 # google/gemma-3-270m's config.json (transformers 4.55's Gemma3TextConfig;
 # eos_token_id, which changes nothing here, with the chat turn's end, 106).
@@ -186,23 +186,7 @@ def main():
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, OpenBLAS {openblas_core()}", file=sys.stderr)
     with open(os.path.join(args.dir, "config.json")) as f:
         cfg = json.load(f)
-    path = os.path.join(args.dir, "model.pt")
-    t = timed(3, lambda: torch.load(path))
-    print(json.dumps({"bench": "load", "impl": "pytorch", "ms": t * 1e3}))
-    m = Model(torch.load(path), cfg)
-    with torch.inference_mode():
-        prompt = torch.arange(128) % cfg["vocab_size"]
-
-        def reset():
-            m.n = 0
-        t = timed(args.reps, lambda: m.step(prompt), reset)
-        print(json.dumps({"bench": "prompt", "impl": "pytorch", "tokens": 128, "ms": t * 1e3, "tokens_per_s": 128 / t}))
-        for cached in (16, 1000):
-            def to_cached(c=cached):
-                m.n = c
-            t = timed(args.reps * 3, lambda: m.step(torch.tensor([1])), to_cached)
-            print(json.dumps({"bench": "decode", "impl": "pytorch", "cached": cached, "ms": t * 1e3, "tokens_per_s": 1 / t}))
-
+    time_inference(os.path.join(args.dir, "model.pt"), lambda sd: Model(sd, cfg), cfg["vocab_size"], args.reps)
 
 if __name__ == "__main__":
     main()

@@ -209,20 +209,27 @@ def main():
         t = timed(args.reps, step)
         print(json.dumps({"bench": "train-llama", "impl": "pytorch", "batch": args.batch, "t": args.t, "ms": t * 1e3, "tokens_per_s": args.batch * args.t / t}))
         return
+    time_inference(path, Model, V, args.reps)
+
+
+def time_inference(path, build, vocab, reps):
+    """Print the JSON lines of torch.load(path), a 128-token prompt and one
+    decoded token with 16 and 1,000 cached, for the model build(state dict)
+    returns: its step(ids) runs ids after its n cached positions."""
     t = timed(3, lambda: torch.load(path))
     print(json.dumps({"bench": "load", "impl": "pytorch", "ms": t * 1e3}))
-    m = Model(torch.load(path))
+    m = build(torch.load(path))
     with torch.inference_mode():
-        prompt = torch.arange(128) % V
+        prompt = torch.arange(128) % vocab
 
         def reset():
             m.n = 0
-        t = timed(args.reps, lambda: m.step(prompt), reset)
+        t = timed(reps, lambda: m.step(prompt), reset)
         print(json.dumps({"bench": "prompt", "impl": "pytorch", "tokens": 128, "ms": t * 1e3, "tokens_per_s": 128 / t}))
         for cached in (16, 1000):
             def to_cached(c=cached):
                 m.n = c
-            t = timed(args.reps * 3, lambda: m.step(torch.tensor([1])), to_cached)
+            t = timed(reps * 3, lambda: m.step(torch.tensor([1])), to_cached)
             print(json.dumps({"bench": "decode", "impl": "pytorch", "cached": cached, "ms": t * 1e3, "tokens_per_s": 1 / t}))
 
 
