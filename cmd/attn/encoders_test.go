@@ -1,14 +1,19 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/attn-go/attn/internal/golden"
 	"github.com/attn-go/attn/model/bert"
 )
 
@@ -277,5 +282,98 @@ func TestSentenceTransformersFolder(t *testing.T) {
 	body, _ = json.Marshal(map[string]any{"input": texts, "pooling": "mean", "normalize": false})
 	if code, v := post(t, ts.URL+"/v1/embed", string(body)); code != 200 || fmt.Sprint(v["embeddings"].([]any)[1].([]any)[0]) != fmt.Sprint(mean[1][0]) {
 		t.Errorf("/v1/embed overriding the recipe: status %d, %v; want %v", code, v["embeddings"], mean)
+	}
+	openAIEmbeddings(t, ts.URL, texts, want, len(seqs[0])+len(seqs[1]))
+}
+
+// openAIEmbeddings checks POST /v1/embeddings, OpenAI's shape, on a server
+// whose embeddings of texts are want (normalised) and cost tokens tokens.
+func openAIEmbeddings(t *testing.T, url string, texts []string, want [][]float32, tokens int) {
+	t.Helper()
+	type reply struct {
+		Object string
+		Model  string
+		Data   []struct {
+			Object    string
+			Index     int
+			Embedding json.RawMessage
+		}
+		Usage struct{ PromptTokens, TotalTokens int } `json:"-"`
+	}
+	ask := func(req map[string]any) (int, reply, string) {
+		t.Helper()
+		b, _ := json.Marshal(req)
+		resp, err := http.Post(url+"/v1/embeddings", "application/json", strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		var r reply
+		json.Unmarshal(raw, &r)
+		var u struct {
+			Usage struct {
+				PromptTokens int `json:"prompt_tokens"`
+				TotalTokens  int `json:"total_tokens"`
+			}
+		}
+		json.Unmarshal(raw, &u)
+		r.Usage.PromptTokens, r.Usage.TotalTokens = u.Usage.PromptTokens, u.Usage.TotalTokens
+		return resp.StatusCode, r, string(raw)
+	}
+	near := func(got, want []float32) bool {
+		d, _ := golden.MaxAbs(got, want)
+		return len(got) == len(want) && d < 1e-6
+	}
+	floats := func(raw json.RawMessage) []float32 {
+		var v []float32
+		json.Unmarshal(raw, &v)
+		return v
+	}
+	code, r, raw := ask(map[string]any{"input": texts, "model": "text-embedding-3-small"})
+	if code != 200 || r.Object != "list" || r.Model != "text-embedding-3-small" || len(r.Data) != len(texts) || r.Usage.PromptTokens != tokens || r.Usage.TotalTokens != tokens {
+		t.Fatalf("/v1/embeddings: status %d, %s; want %d embeddings of %d tokens", code, raw, len(texts), tokens)
+	}
+	for i, d := range r.Data {
+		if d.Object != "embedding" || d.Index != i || !near(floats(d.Embedding), want[i]) {
+			t.Errorf("/v1/embeddings item %d: %+v; want %v", i, d, want[i])
+		}
+	}
+	// One text; base64 (little-endian float32s); shortened and normalised again.
+	if code, r, raw := ask(map[string]any{"input": texts[1], "encoding_format": "base64", "dimensions": 3}); code != 200 || len(r.Data) != 1 {
+		t.Errorf("one text, base64, 3 dimensions: status %d, %s", code, raw)
+	} else {
+		var s string
+		json.Unmarshal(r.Data[0].Embedding, &s)
+		b, _ := base64.StdEncoding.DecodeString(s)
+		got := make([]float32, len(b)/4)
+		for k := range got {
+			got[k] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*k:]))
+		}
+		w := want[1][:3]
+		n := float32(math.Sqrt(float64(w[0]*w[0] + w[1]*w[1] + w[2]*w[2])))
+		if !near(got, []float32{w[0] / n, w[1] / n, w[2] / n}) {
+			t.Errorf("base64, 3 dimensions: %v; want %v normalised", got, w)
+		}
+	}
+	for _, tc := range []struct {
+		req  map[string]any
+		want string
+	}{
+		{map[string]any{"input": []int{1, 2, 3}}, "token ids are not taken"},
+		{map[string]any{"input": []string{"a", ""}}, `"input" text 1 is empty`},
+		{map[string]any{}, `"input" is missing`},
+		{map[string]any{"input": "a", "dimensions": 100000}, `"dimensions" 100000: this model's embeddings have`},
+		{map[string]any{"input": "a", "encoding_format": "int8"}, `"encoding_format" "int8"`},
+		{map[string]any{"input": "a", "temperature": 1}, "unknown field"},
+	} {
+		code, _, raw := ask(tc.req)
+		var e struct {
+			Error struct{ Message, Type string }
+		}
+		json.Unmarshal([]byte(raw), &e)
+		if code != 400 || !strings.Contains(e.Error.Message, tc.want) || e.Error.Type != "invalid_request_error" {
+			t.Errorf("%v: status %d, %s; want a 400 naming %q", tc.req, code, raw, tc.want)
+		}
 	}
 }

@@ -159,4 +159,8 @@ func TestServeCompletionsNotGPT(t *testing.T) {
 	if e, _ := v["error"].(map[string]any); code != http.StatusNotFound || e == nil || !strings.Contains(e["message"].(string), "for GPT models") {
 		t.Errorf("completions on a T5: %d %v", code, v)
 	}
+	code, v = post(t, ts.URL+"/v1/embeddings", `{"model": "m", "input": "a"}`)
+	if e, _ := v["error"].(map[string]any); code != http.StatusNotFound || e == nil || !strings.Contains(e["message"].(string), "/v1/embeddings is for text embedding models; this server runs a t5 model") {
+		t.Errorf("embeddings on a T5: %d %v", code, v)
+	}
 }

@@ -306,6 +306,7 @@ func (s *server) handler() http.Handler {
 	})
 	mux.HandleFunc("POST /v1/completions", s.completions)
 	mux.HandleFunc("POST /v1/chat/completions", s.chatCompletions)
+	mux.HandleFunc("POST /v1/embeddings", s.embeddings)
 	mux.HandleFunc("GET /metrics", s.serveMetrics)
 	for _, ep := range []string{"/v1/generate", "/v1/embed", "/v1/translate", "/v1/classify"} {
 		mux.HandleFunc("POST "+ep, func(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"path/filepath"
+)
+
+// embeddingsRequest is OpenAI's embeddings request.
+type embeddingsRequest struct {
+	Input          json.RawMessage `json:"input"`
+	Model          string          `json:"model"`
+	EncodingFormat string          `json:"encoding_format"` // "float" (the default) or "base64"
+	Dimensions     *int            `json:"dimensions"`
+	User           string          `json:"user"`
+}
+
+// texts reads "input": a text or a list of texts. Token ids, which
+// OpenAI's API also takes, are refused by name: the server tokenizes.
+func (r embeddingsRequest) texts() ([]string, error) {
+	raw := bytes.TrimSpace(r.Input)
+	var one string
+	var many []string
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return nil, errors.New(`"input" is missing: send a text or a list of texts`)
+	case json.Unmarshal(raw, &one) == nil:
+		many = []string{one}
+	case json.Unmarshal(raw, &many) == nil:
+	default:
+		return nil, errors.New(`"input" is not a text or a list of texts (token ids are not taken: send the texts)`)
+	}
+	if len(many) == 0 || len(many) > maxInputs {
+		return nil, fmt.Errorf(`"input" has %d texts; want 1 to %d`, len(many), maxInputs)
+	}
+	for i, t := range many {
+		if t == "" {
+			return nil, fmt.Errorf(`"input" text %d is empty`, i)
+		}
+	}
+	return many, nil
+}
+
+type embeddingsResponse struct {
+	Object string          `json:"object"` // "list"
+	Data   []embeddingData `json:"data"`
+	Model  string          `json:"model"`
+	Usage  struct {
+		PromptTokens int `json:"prompt_tokens"`
+		TotalTokens  int `json:"total_tokens"`
+	} `json:"usage"`
+}
+
+type embeddingData struct {
+	Object    string `json:"object"` // "embedding"
+	Index     int    `json:"index"`
+	Embedding any    `json:"embedding"` // []float32, or a base64 string of little-endian float32s
+}
+
+// embeddings answers POST /v1/embeddings, OpenAI's embeddings, for a text
+// encoder: each text embedded as /v1/embed embeds it (the folder's pooling
+// and normalisation), run together with other requests' texts.
+// "dimensions" keeps the first values and, for a model whose embeddings
+// are normalised, normalises them again, as OpenAI shortens its own.
+func (s *server) embeddings(w http.ResponseWriter, r *http.Request) {
+	if s.embedder == nil || s.bert.Labels() > 0 {
+		openAIError(w, http.StatusNotFound, fmt.Errorf("/v1/embeddings is for text embedding models; this server runs a %s model: POST %s", s.typ, s.endpoint()))
+		return
+	}
+	var req embeddingsRequest
+	if !decodeOpenAI(w, r, &req) {
+		return
+	}
+	texts, err := req.texts()
+	if err == nil && req.EncodingFormat != "" && req.EncodingFormat != "float" && req.EncodingFormat != "base64" {
+		err = fmt.Errorf(`"encoding_format" %q: want "float" or "base64"`, req.EncodingFormat)
+	}
+	var seqs [][]int
+	if err == nil { // the token counts, and a text too long fails here
+		seqs, err = embedSeqs(s.bert, s.bertTok, texts, s.embedding)
+	}
+	if err != nil {
+		openAIError(w, http.StatusBadRequest, err)
+		return
+	}
+	vecs, err := s.embedder.embed(r.Context(), texts, s.embedding)
+	switch {
+	case r.Context().Err() != nil:
+		w.WriteHeader(499) // the client went away
+		return
+	case errors.Is(err, errEmbedClosed):
+		openAIError(w, http.StatusServiceUnavailable, err)
+		return
+	case err != nil:
+		openAIError(w, http.StatusInternalServerError, err)
+		return
+	}
+	if d := req.Dimensions; d != nil {
+		if *d < 1 || *d > len(vecs[0]) {
+			openAIError(w, http.StatusBadRequest, fmt.Errorf(`"dimensions" %d: this model's embeddings have %d`, *d, len(vecs[0])))
+			return
+		}
+		for i, v := range vecs {
+			vecs[i] = shorten(v, *d, s.embedding.normalize)
+		}
+	}
+	resp := embeddingsResponse{Object: "list", Model: cmp.Or(req.Model, filepath.Base(s.dir))}
+	for i, v := range vecs {
+		var e any = v
+		if req.EncodingFormat == "base64" {
+			b := make([]byte, 4*len(v))
+			for k, x := range v {
+				binary.LittleEndian.PutUint32(b[4*k:], math.Float32bits(x))
+			}
+			e = base64.StdEncoding.EncodeToString(b)
+		}
+		resp.Data = append(resp.Data, embeddingData{Object: "embedding", Index: i, Embedding: e})
+		resp.Usage.PromptTokens += len(seqs[i])
+	}
+	resp.Usage.TotalTokens = resp.Usage.PromptTokens
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// shorten returns v's first d values, scaled to unit length when
+// normalize.
+func shorten(v []float32, d int, normalize bool) []float32 {
+	v = v[:d]
+	if !normalize {
+		return v
+	}
+	var ss float64
+	for _, x := range v {
+		ss += float64(x) * float64(x)
+	}
+	scale := 1 / math.Max(math.Sqrt(ss), 1e-12)
+	out := make([]float32, d)
+	for k, x := range v {
+		out[k] = float32(float64(x) * scale)
+	}
+	return out
+}
