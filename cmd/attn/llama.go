@@ -175,36 +175,19 @@ func logSumExp(x []float32) float64 {
 }
 
 // runEmbedDecoder writes the embedding of each line of input (a file, or
-// stdin for "" or "-") by a decoder-only model (Qwen3-Embedding): its last
-// hidden states, after the final norm, pooled (by default from the last
-// token, the one that has seen the whole text) and normalised as its
-// sentence-transformers folder says (pool and normalize, when set,
-// override it). Texts are stripped and cut to max_seq_length as
-// sentence-transformers does, and run one at a time.
+// stdin for "" or "-") by a decoder-only model (see decoderEmbedder); pool
+// and normalize, when set, override its folder's choice.
 func runEmbedDecoder(dir string, pool bert.Pooling, normalize *bool, input string, stdout io.Writer) error {
-	m, tok, err := loadLlamaToRun(dir, "")
+	d, err := loadDecoderEmbedder(dir, "")
 	if err != nil {
 		return err
 	}
-	st, err := bert.LoadSentence(dir)
-	if err != nil {
-		return err
-	}
-	e := embedding{poolings: []bert.Pooling{bert.PoolLastToken}, maxLen: m.Window()}
-	if st != nil {
-		e.poolings, e.normalize, e.strip, e.lowercase = st.Poolings, st.Normalize, true, st.Lowercase
-		if st.MaxSeqLength > 0 {
-			e.maxLen = min(e.maxLen, st.MaxSeqLength)
-		}
-	}
+	e := d.e
 	if pool != "" {
 		e.poolings = []bert.Pooling{pool}
 	}
 	if normalize != nil {
 		e.normalize = *normalize
-	}
-	if p, ok := tok.(*tokenizer.Pipeline); ok {
-		tok = truncatedOnly(p, &tokenizer.Truncation{MaxLength: e.maxLen, Strategy: "LongestFirst", Direction: "Right"})
 	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
@@ -213,29 +196,73 @@ func runEmbedDecoder(dir string, pool bert.Pooling, normalize *bool, input strin
 		vecs := make([][]float32, 0, len(lines))
 		for _, l := range lines {
 			n++
-			if e.strip {
-				l = strings.TrimSpace(l)
-			}
-			if e.lowercase {
-				l = strings.ToLower(l)
-			}
-			enc, err := tok.Encode(l)
+			v, _, err := d.embed(l, e)
 			if err != nil {
 				return fmt.Errorf("line %d: %w", n, err)
 			}
-			if len(enc.IDs) > e.maxLen {
-				return fmt.Errorf("line %d has %d tokens; the model takes at most %d", n, len(enc.IDs), e.maxLen)
-			}
-			h, err := m.Hidden(enc.IDs)
-			if err != nil {
-				return fmt.Errorf("line %d: %w", n, err)
-			}
-			v, err := bert.EmbedConcat(tensor.FromSlice(h.Data, 1, h.Shape[0], h.Shape[1]), nil, e.poolings, e.normalize)
-			if err != nil {
-				return err
-			}
-			vecs = append(vecs, v[0])
+			vecs = append(vecs, v)
 		}
 		return writeEmbeddings(w, vecs)
 	})
+}
+
+// decoderEmbedder embeds texts with a decoder-only model (Qwen3-Embedding):
+// its last hidden states, after the final norm, pooled (by default from the
+// last token, the one that has seen the whole text) and normalised as its
+// sentence-transformers folder says. Texts are stripped and cut to
+// max_seq_length as sentence-transformers does, and run one at a time.
+type decoderEmbedder struct {
+	m   *llama.Model
+	tok tokenizer.Tokenizer
+	e   embedding // the folder's way of embedding
+}
+
+// loadDecoderEmbedder loads a Llama-family folder to embed with (its
+// matrices quantized as --quantize says).
+func loadDecoderEmbedder(dir, quantize string) (*decoderEmbedder, error) {
+	m, tok, err := loadLlamaToRun(dir, quantize)
+	if err != nil {
+		return nil, err
+	}
+	st, err := bert.LoadSentence(dir)
+	if err != nil {
+		return nil, err
+	}
+	e := embedding{poolings: []bert.Pooling{bert.PoolLastToken}, maxLen: m.Window()}
+	if st != nil {
+		e.poolings, e.normalize, e.strip, e.lowercase = st.Poolings, st.Normalize, true, st.Lowercase
+		if st.MaxSeqLength > 0 {
+			e.maxLen = min(e.maxLen, st.MaxSeqLength)
+		}
+	}
+	if p, ok := tok.(*tokenizer.Pipeline); ok {
+		tok = truncatedOnly(p, &tokenizer.Truncation{MaxLength: e.maxLen, Strategy: "LongestFirst", Direction: "Right"})
+	}
+	return &decoderEmbedder{m: m, tok: tok, e: e}, nil
+}
+
+// embed returns text's embedding as e says, and its number of tokens.
+func (d *decoderEmbedder) embed(text string, e embedding) ([]float32, int, error) {
+	if e.strip {
+		text = strings.TrimSpace(text)
+	}
+	if e.lowercase {
+		text = strings.ToLower(text)
+	}
+	enc, err := d.tok.Encode(text)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(enc.IDs) > e.maxLen {
+		return nil, 0, fmt.Errorf("%d tokens; the model takes at most %d", len(enc.IDs), e.maxLen)
+	}
+	h, err := d.m.Hidden(enc.IDs)
+	if err != nil {
+		return nil, 0, err
+	}
+	v, err := bert.EmbedConcat(tensor.FromSlice(h.Data, 1, h.Shape[0], h.Shape[1]), nil, e.poolings, e.normalize)
+	if err != nil {
+		return nil, 0, err
+	}
+	return v[0], len(enc.IDs), nil
 }

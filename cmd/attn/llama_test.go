@@ -513,4 +513,29 @@ func TestEmbedDecoder(t *testing.T) {
 	}
 	out, code = attn(t, "embed", "--model", dir, "--pooling", "mean", "--normalize=false", in)
 	same("--pooling mean --normalize=false", out, code, want(bert.PoolMean, false, true))
+
+	// attn serve embeds with such a folder: /v1/embed and OpenAI's /v1/embeddings.
+	ts := serveDir(t, dir)
+	body, _ := json.Marshal(map[string]any{"input": lines})
+	resp, err := http.Post(ts.URL+"/v1/embed", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct{ Embeddings [][]float32 }
+	json.NewDecoder(resp.Body).Decode(&v)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(v.Embeddings) != len(lines) {
+		t.Fatalf("/v1/embed: status %d, %v", resp.StatusCode, v)
+	}
+	for i := range lines {
+		if d, _ := golden.MaxAbs(v.Embeddings[i], lastNorm[i]); d > 1e-6 {
+			t.Errorf("/v1/embed line %d off by %g", i+1, d)
+		}
+	}
+	tokens := 0
+	for _, l := range lines {
+		enc, _ := tok.Encode(strings.TrimSpace(l))
+		tokens += len(enc.IDs)
+	}
+	openAIEmbeddings(t, ts.URL, lines, lastNorm, tokens)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -70,7 +71,7 @@ type embeddingData struct {
 // "dimensions" keeps the first values and, for a model whose embeddings
 // are normalised, normalises them again, as OpenAI shortens its own.
 func (s *server) embeddings(w http.ResponseWriter, r *http.Request) {
-	if s.embedder == nil || s.bert.Labels() > 0 {
+	if (s.embedder == nil || s.bert.Labels() > 0) && s.decoder == nil {
 		openAIError(w, http.StatusNotFound, fmt.Errorf("/v1/embeddings is for text embedding models; this server runs a %s model: POST %s", s.typ, s.endpoint()))
 		return
 	}
@@ -82,16 +83,16 @@ func (s *server) embeddings(w http.ResponseWriter, r *http.Request) {
 	if err == nil && req.EncodingFormat != "" && req.EncodingFormat != "float" && req.EncodingFormat != "base64" {
 		err = fmt.Errorf(`"encoding_format" %q: want "float" or "base64"`, req.EncodingFormat)
 	}
-	var seqs [][]int
-	if err == nil { // the token counts, and a text too long fails here
-		seqs, err = embedSeqs(s.bert, s.bertTok, texts, s.embedding)
-	}
 	if err != nil {
 		openAIError(w, http.StatusBadRequest, err)
 		return
 	}
-	vecs, err := s.embedder.embed(r.Context(), texts, s.embedding)
+	vecs, tokens, normalized, err := s.embedTexts(r.Context(), texts)
+	var bad *badInput
 	switch {
+	case errors.As(err, &bad):
+		openAIError(w, http.StatusBadRequest, bad.err)
+		return
 	case r.Context().Err() != nil:
 		w.WriteHeader(499) // the client went away
 		return
@@ -108,7 +109,7 @@ func (s *server) embeddings(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for i, v := range vecs {
-			vecs[i] = shorten(v, *d, s.embedding.normalize)
+			vecs[i] = shorten(v, *d, normalized)
 		}
 	}
 	resp := embeddingsResponse{Object: "list", Model: cmp.Or(req.Model, filepath.Base(s.dir))}
@@ -122,10 +123,36 @@ func (s *server) embeddings(w http.ResponseWriter, r *http.Request) {
 			e = base64.StdEncoding.EncodeToString(b)
 		}
 		resp.Data = append(resp.Data, embeddingData{Object: "embedding", Index: i, Embedding: e})
-		resp.Usage.PromptTokens += len(seqs[i])
+		resp.Usage.PromptTokens += tokens[i]
 	}
 	resp.Usage.TotalTokens = resp.Usage.PromptTokens
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// badInput is an error of the request's texts (a 400), not of the server.
+type badInput struct{ err error }
+
+func (b *badInput) Error() string { return b.err.Error() }
+
+// embedTexts returns the embeddings of texts as the server's model makes
+// them, their numbers of tokens, and whether they are normalised.
+func (s *server) embedTexts(ctx context.Context, texts []string) (vecs [][]float32, tokens []int, normalized bool, err error) {
+	if s.decoder != nil {
+		vecs, tokens, err = s.embedDecoder(ctx, texts, s.decoder.e)
+		if err != nil && ctx.Err() == nil {
+			err = &badInput{err}
+		}
+		return vecs, tokens, s.decoder.e.normalize, err
+	}
+	seqs, err := embedSeqs(s.bert, s.bertTok, texts, s.embedding) // the token counts; a text too long fails here
+	if err != nil {
+		return nil, nil, false, &badInput{err}
+	}
+	for _, q := range seqs {
+		tokens = append(tokens, len(q))
+	}
+	vecs, err = s.embedder.embed(ctx, texts, s.embedding)
+	return vecs, tokens, s.embedding.normalize, err
 }
 
 // shorten returns v's first d values, scaled to unit length when

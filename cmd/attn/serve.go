@@ -74,6 +74,8 @@ type server struct {
 	embedding embedding     // a BERT's way of embedding (a sentence-transformers folder's own)
 	embedder  *embedBatcher // a BERT's embed or classify requests, run together
 
+	decoder *decoderEmbedder // a decoder-only embedding model (a Llama-family sentence-transformers folder)
+
 	mt         *mtModel          // attn's own translation models
 	marian     *marianMT         // marian
 	seq2seqQ8  bool              // a T5's or Marian's matrices in 8 bits (--quantize q8)
@@ -111,6 +113,8 @@ func (s *server) endpoint() string {
 		return "/v1/embed"
 	case s.bert != nil && s.bert.Labels() > 0:
 		return "/v1/classify"
+	case s.decoder != nil:
+		return "/v1/embed"
 	}
 	return endpoints[family(s.typ)]
 }
@@ -140,6 +144,12 @@ func newServerQuantized(dir, quantize string, batch, window int, opts ...generat
 			s.serveLM(m, window, batch, opts)
 		}
 	case "llama":
+		// A sentence-transformers folder (Qwen3-Embedding) embeds.
+		var st *bert.Sentence
+		if st, err = bert.LoadSentence(dir); err == nil && st != nil {
+			s.decoder, err = loadDecoderEmbedder(dir, quantize)
+			break
+		}
 		var m *llama.Model
 		if m, s.lmTok, err = loadLlamaToRun(dir, quantize); err == nil {
 			s.serveLM(m, window, batch, opts)
@@ -556,6 +566,20 @@ func (s *server) embed(ctx context.Context, req embedRequest) (*embedResponse, e
 	if err := checkInputs(req.Input); err != nil {
 		return nil, err
 	}
+	if s.decoder != nil {
+		e := s.decoder.e
+		if pool != "" {
+			e.poolings = []bert.Pooling{pool}
+		}
+		if req.Normalize != nil {
+			e.normalize = *req.Normalize
+		}
+		vecs, _, err := s.embedDecoder(ctx, req.Input, e)
+		if err != nil {
+			return nil, err
+		}
+		return &embedResponse{Embeddings: vecs}, nil
+	}
 	e := s.embedding
 	if pool != "" {
 		e.poolings = []bert.Pooling{pool}
@@ -689,6 +713,26 @@ func (s *server) lock(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// embedDecoder embeds texts with the decoder-only model, one request at a
+// time, and returns their embeddings and numbers of tokens.
+func (s *server) embedDecoder(ctx context.Context, texts []string, e embedding) ([][]float32, []int, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, nil, err
+	}
+	defer s.mu.Unlock()
+	vecs, tokens := make([][]float32, len(texts)), make([]int, len(texts))
+	for i, t := range texts {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		var err error
+		if vecs[i], tokens[i], err = s.decoder.embed(t, e); err != nil {
+			return nil, nil, fmt.Errorf(`"input" text %d: %w`, i, err)
+		}
+	}
+	return vecs, tokens, nil
 }
 
 // checkInputs requires 1 to maxInputs texts, each a single line.
