@@ -253,7 +253,10 @@ func (d *decoderEmbedder) embed(text string, e embedding) ([]float32, int, error
 	if err != nil {
 		return nil, 0, err
 	}
-	if len(enc.IDs) > e.maxLen {
+	switch {
+	case len(enc.IDs) == 0: // an empty (or, stripped, blank) text, and a tokenizer that adds no token
+		return nil, 0, errors.New("no tokens to embed: the text is empty or blank, and the tokenizer adds no special token")
+	case len(enc.IDs) > e.maxLen:
 		return nil, 0, fmt.Errorf("%d tokens; the model takes at most %d", len(enc.IDs), e.maxLen)
 	}
 	h, err := d.m.Hidden(enc.IDs)

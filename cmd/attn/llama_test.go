@@ -255,6 +255,11 @@ func TestTrainLlama(t *testing.T) {
 	if out, code := attn(t, "train", "--model", dir, "--data", text, "--layers", "3"); code == 0 || !strings.Contains(out, "--layers: a Llama fine-tunes with its own shape") {
 		t.Errorf("--layers: exit %d\n%s", code, out)
 	}
+	// The window is max_position_embeddings alone (a Mistral's layers
+	// attend within their sliding_window at any length).
+	if out, code := attn(t, "train", "--model", dir, "--data", text, "--context", "65"); code == 0 || !strings.Contains(out, "--context 65 exceeds the model's window of 64 positions (max_position_embeddings)") || strings.Contains(out, "sliding_window") {
+		t.Errorf("--context past the window: exit %d\n%s", code, out)
+	}
 }
 
 // lastLR returns the learning rate of the last training step a run's
@@ -538,4 +543,73 @@ func TestEmbedDecoder(t *testing.T) {
 		tokens += len(enc.IDs)
 	}
 	openAIEmbeddings(t, ts.URL, lines, lastNorm, tokens)
+}
+
+// TestServeDecoderEmbedderChecks: attn serve on a Llama-family folder whose
+// modules.json attn cannot run fails to start, naming it, rather than
+// serving generation with an embedding model; the embedding server reports
+// its weights' format as a generating one does; a text without tokens (a
+// blank one, with a tokenizer that adds none) is a 400 that says so.
+func TestServeDecoderEmbedderChecks(t *testing.T) {
+	dir, _ := llamaFolder(t, "qwen3-tiny")
+	pooling := filepath.Join(dir, "1_Pooling")
+	os.MkdirAll(pooling, 0o755)
+	os.WriteFile(filepath.Join(pooling, "config.json"), []byte(`{"word_embedding_dimension": 32, "pooling_mode_lasttoken": true}`), 0o644)
+	modules := filepath.Join(dir, "modules.json")
+	for _, c := range []struct{ modules, want string }{
+		{`[{"path": "", "type": "sentence_transformers.models.Transformer"}, {"path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+			{"path": "2_Dense", "type": "sentence_transformers.models.Dense"}]`, "sentence_transformers.models.Dense, which attn does not run"},
+		{`[{"path": "", "type": "sentence_transformers.models.Transformer"}`, "modules.json"},
+	} {
+		os.WriteFile(modules, []byte(c.modules), 0o644)
+		s, err := newServer(dir, 8, 0)
+		if err == nil {
+			s.close()
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "attn serve embeds with a Llama-family folder that has a modules.json") {
+			t.Errorf("modules.json %s: %v; want an error naming %q", c.modules, err, c.want)
+		}
+	}
+	os.WriteFile(modules, []byte(`[{"path": "", "type": "sentence_transformers.models.Transformer"}, {"path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]`), 0o644)
+	s, err := newServerQuantized(dir, "q8", 8, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.decoder == nil || s.weights() != "q8" {
+		t.Errorf("attn serve --quantize q8 of an embedding model: decoder %v, weights %q; want q8", s.decoder != nil, s.weights())
+	}
+	ts := httptest.NewServer(s.handler())
+	defer func() { ts.Close(); s.close() }()
+	resp, err := http.Get(ts.URL + "/v1/model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info map[string]any
+	json.NewDecoder(resp.Body).Decode(&info)
+	resp.Body.Close()
+	if info["weights"] != "q8" || info["endpoint"] != "/v1/embed" {
+		t.Errorf("GET /v1/model: %v; want weights q8, endpoint /v1/embed", info)
+	}
+
+	// A tokenizer without a post-processor: a blank text has no tokens.
+	raw, err := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tj map[string]any
+	json.Unmarshal(raw, &tj)
+	tj["post_processor"] = nil
+	raw, _ = json.Marshal(tj)
+	os.WriteFile(filepath.Join(dir, "tokenizer.json"), raw, 0o644)
+	ts2 := serveDir(t, dir)
+	for _, c := range []struct{ path, body string }{
+		{"/v1/embed", `{"input": ["a", "  "]}`},
+		{"/v1/embeddings", `{"input": ["a", "  "]}`},
+	} {
+		code, v := post(t, ts2.URL+c.path, c.body)
+		msg := fmt.Sprint(v["error"])
+		if code != http.StatusBadRequest || !strings.Contains(msg, `"input" text 1: no tokens to embed`) {
+			t.Errorf("%s %s: %d %v; want a 400 saying the text has no tokens", c.path, c.body, code, v)
+		}
+	}
 }

@@ -89,13 +89,26 @@ type server struct {
 // start line: a Llama's bf16, f16 or q8, a Marian's q8 (--quantize); ""
 // when they are.
 func (s *server) weights() string {
-	if f, ok := s.lm.(interface{ Format() string }); ok && f.Format() != "f32" {
-		return f.Format()
+	if f, ok := s.format(); ok && f != "f32" {
+		return f
 	}
 	if s.seq2seqQ8 {
 		return "q8"
 	}
 	return ""
+}
+
+// format returns the format of a Llama-family model's weights (f32, bf16,
+// f16 or q8), whether it generates or embeds; false for other models.
+func (s *server) format() (string, bool) {
+	if s.decoder != nil {
+		return s.decoder.m.Format(), true
+	}
+	f, ok := s.lm.(interface{ Format() string })
+	if !ok {
+		return "", false
+	}
+	return f.Format(), true
 }
 
 // endpoints names the one endpoint that runs each kind of model (a ViT
@@ -144,9 +157,15 @@ func newServerQuantized(dir, quantize string, batch, window int, opts ...generat
 			s.serveLM(m, window, batch, opts)
 		}
 	case "llama":
-		// A sentence-transformers folder (Qwen3-Embedding) embeds.
+		// A sentence-transformers folder (Qwen3-Embedding) embeds. A
+		// modules.json attn cannot run fails, as attn embed fails on it,
+		// rather than leaving an embedding model to serve generation.
 		var st *bert.Sentence
-		if st, err = bert.LoadSentence(dir); err == nil && st != nil {
+		if st, err = bert.LoadSentence(dir); err != nil {
+			err = fmt.Errorf("%w (attn serve embeds with a Llama-family folder that has a modules.json)", err)
+			break
+		}
+		if st != nil {
 			s.decoder, err = loadDecoderEmbedder(dir, quantize)
 			break
 		}
@@ -296,8 +315,8 @@ func (s *server) handler() http.Handler {
 	})
 	mux.HandleFunc("GET /v1/model", func(w http.ResponseWriter, r *http.Request) {
 		info := map[string]any{"model_type": s.typ, "dir": s.dir, "endpoint": s.endpoint(), "chat": s.chat != nil}
-		if f, ok := s.lm.(interface{ Format() string }); ok { // a Llama's: f32, bf16, f16 or q8
-			info["weights"] = f.Format()
+		if f, ok := s.format(); ok { // a Llama's: f32, bf16, f16 or q8
+			info["weights"] = f
 		}
 		writeJSON(w, http.StatusOK, info)
 	})

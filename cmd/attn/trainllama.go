@@ -109,7 +109,7 @@ func runTrainLlama(args []string, stdout, stderr io.Writer) error {
 		*from = dir
 	}
 	if p.Data.Context > m.Window() {
-		return fmt.Errorf("--context %d exceeds the model's window of %d positions (max_position_embeddings, or a Mistral's sliding_window)", p.Data.Context, m.Window())
+		return fmt.Errorf("--context %d exceeds the model's window of %d positions (max_position_embeddings)", p.Data.Context, m.Window())
 	}
 	tensor.SetWorkers(*workers)
 	if ckpt == "" {

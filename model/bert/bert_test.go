@@ -269,6 +269,12 @@ func TestEmbed(t *testing.T) {
 	if got, err := Embed(h, endPad, PoolLastToken, false); err != nil || !slices.Equal(slices.Concat(got...), []float32{3, 4, 5, 5}) {
 		t.Errorf("Embed(lasttoken) = %v, %v; want [3 4 5 5]", got, err)
 	}
+	// A sequence all padding has a zero last token, as sentence-transformers'
+	// gather of the masked states gives (not its first token's state).
+	allPad := []bool{true, true, true, false, false, false}
+	if got, err := Embed(h, allPad, PoolLastToken, false); err != nil || !slices.Equal(slices.Concat(got...), []float32{0, 0, 5, 5}) {
+		t.Errorf("Embed(lasttoken) of a sequence all padding = %v, %v; want [0 0 5 5]", got, err)
+	}
 	// Several poolings are concatenated, then normalised together.
 	got, err := EmbedConcat(h, pad, []Pooling{PoolCLS, PoolMax}, true)
 	want := []float32{3, 4, 3, 4, 0, 0, 5, 5}

@@ -32,7 +32,7 @@ var Poolings = []Pooling{PoolCLS, PoolMean, PoolMax, PoolMeanSqrtLen, PoolLastTo
 // sentence-transformers style use: pooled as pooling says, then divided by
 // its L2 norm if normalize (torch's F.normalize, norm floored at 1e-12).
 // pad (B·T entries, true at padding; nil for none) is what Encode was given;
-// a sequence that is all padding has a zero mean.
+// a sequence that is all padding has a zero mean and a zero last token.
 func Embed(hidden *tensor.Tensor, pad []bool, pooling Pooling, normalize bool) ([][]float32, error) {
 	return EmbedConcat(hidden, pad, []Pooling{pooling}, normalize)
 }
@@ -101,6 +101,9 @@ func pool(v []float64, rows []float32, pad []bool, t, c int, p Pooling) []float6
 		last := t - 1
 		for last > 0 && pad != nil && pad[last] {
 			last--
+		}
+		if pad != nil && pad[last] { // all padding: zeros, as sentence-transformers' masked gather gives
+			return v
 		}
 		for k, x := range rows[last*c : (last+1)*c] {
 			dst[k] = float64(x)
