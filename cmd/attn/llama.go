@@ -218,11 +218,15 @@ type decoderEmbedder struct {
 }
 
 // loadDecoderEmbedder loads a Llama-family folder to embed with (its
-// matrices quantized as --quantize says).
+// matrices quantized as --quantize says), without its output layer, which
+// an embedding model saved as its base model (Qwen3Model) does not have.
 func loadDecoderEmbedder(dir, quantize string) (*decoderEmbedder, error) {
-	m, tok, err := loadLlamaToRun(dir, quantize)
+	m, tok, err := loadLlamaWith(dir, llama.LoadEncoder)
 	if err != nil {
 		return nil, err
+	}
+	if quantize == "q8" {
+		m.QuantizeQ8()
 	}
 	st, err := bert.LoadSentence(dir)
 	if err != nil {

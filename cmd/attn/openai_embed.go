@@ -80,8 +80,13 @@ func (s *server) embeddings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	texts, err := req.texts()
-	if err == nil && req.EncodingFormat != "" && req.EncodingFormat != "float" && req.EncodingFormat != "base64" {
+	size := s.embeddingSize()
+	switch {
+	case err != nil:
+	case req.EncodingFormat != "" && req.EncodingFormat != "float" && req.EncodingFormat != "base64":
 		err = fmt.Errorf(`"encoding_format" %q: want "float" or "base64"`, req.EncodingFormat)
+	case req.Dimensions != nil && (*req.Dimensions < 1 || *req.Dimensions > size):
+		err = fmt.Errorf(`"dimensions" %d: this model's embeddings have %d`, *req.Dimensions, size)
 	}
 	if err != nil {
 		openAIError(w, http.StatusBadRequest, err)
@@ -104,10 +109,6 @@ func (s *server) embeddings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d := req.Dimensions; d != nil {
-		if *d < 1 || *d > len(vecs[0]) {
-			openAIError(w, http.StatusBadRequest, fmt.Errorf(`"dimensions" %d: this model's embeddings have %d`, *d, len(vecs[0])))
-			return
-		}
 		for i, v := range vecs {
 			vecs[i] = shorten(v, *d, normalized)
 		}
@@ -127,6 +128,15 @@ func (s *server) embeddings(w http.ResponseWriter, r *http.Request) {
 	}
 	resp.Usage.TotalTokens = resp.Usage.PromptTokens
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// embeddingSize returns the length of the server's text embeddings: the
+// hidden size once per pooling concatenated.
+func (s *server) embeddingSize() int {
+	if s.decoder != nil {
+		return s.decoder.m.Cfg.Hidden * len(s.decoder.e.poolings)
+	}
+	return s.bert.Cfg.Hidden * len(s.embedding.poolings)
 }
 
 // badInput is an error of the request's texts (a 400), not of the server.

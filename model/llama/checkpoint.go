@@ -25,6 +25,9 @@ var ignored = []*regexp.Regexp{regexp.MustCompile(`^layers\.\d+\.self_attn\.rota
 // which the text model does not use.
 var imageTextIgnored = append(slices.Clip(ignored), regexp.MustCompile(`^(vision_tower|multi_modal_projector)\.`))
 
+// headIgnored matches the output layer, which LoadEncoder does not read.
+var headIgnored = regexp.MustCompile(`^lm_head\.weight$`)
+
 // textOfImageText renames the text model's tensors of a Gemma 3 image-text
 // checkpoint to the text-only model's: transformers before 4.52 saved them
 // as language_model.model.* and language_model.lm_head.*, later ones as
@@ -89,7 +92,7 @@ func loadFolder(dir string, loadCk func(Config, *hf.Checkpoint) (*Model, error))
 
 // LoadCheckpoint builds the model of cfg and fills it from ck (see Load).
 func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
-	return loadCheckpoint(cfg, ck, false)
+	return loadCheckpoint(cfg, ck, false, false)
 }
 
 // LoadHalf is Load for generation: a checkpoint whose matrices are all
@@ -102,20 +105,43 @@ func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 // (KeepBF16). A model kept in 16 bits generates but does not train: Widen
 // it first, or Load it.
 func LoadHalf(dir string) (*Model, error) {
-	m, err := loadFolder(dir, func(cfg Config, ck *hf.Checkpoint) (*Model, error) { return loadCheckpoint(cfg, ck, true) })
+	m, err := loadFolder(dir, func(cfg Config, ck *hf.Checkpoint) (*Model, error) { return loadCheckpoint(cfg, ck, true, false) })
 	if err == nil {
 		m.KeepBF16()
 	}
 	return m, err
 }
 
+// LoadEncoder is LoadHalf for Hidden only, what an embedding model
+// (Qwen3-Embedding) computes: the output layer is neither read nor needed,
+// so a checkpoint saved as its base model (Qwen3Model, with no
+// lm_head.weight beside an untied config) loads. The model refuses to
+// compute logits (Step, StepLast, StepBatch, Forward).
+func LoadEncoder(dir string) (*Model, error) {
+	m, err := loadFolder(dir, func(cfg Config, ck *hf.Checkpoint) (*Model, error) { return loadCheckpoint(cfg, ck, true, true) })
+	if err == nil {
+		m.KeepBF16()
+	}
+	return m, err
+}
+
+// errHeadless is what a model loaded without its output layer answers a
+// request for logits.
+var errHeadless = errors.New("llama: the model was loaded without its output layer (LoadEncoder): it computes hidden states, not logits")
+
 // loadCheckpoint is LoadCheckpoint; with keep, matrices all stored in one
-// 16-bit format are kept in it (see LoadHalf).
-func loadCheckpoint(cfg Config, ck *hf.Checkpoint, keep bool) (*Model, error) {
-	m, err := newUnfused(cfg, nil)
+// 16-bit format are kept in it (see LoadHalf); headless leaves the output
+// layer out (see LoadEncoder).
+func loadCheckpoint(cfg Config, ck *hf.Checkpoint, keep, headless bool) (*Model, error) {
+	build := cfg
+	if headless {
+		build.Tied = true // no output layer to fill
+	}
+	m, err := newUnfused(build, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(ck.Dir, hf.ConfigFile), err)
 	}
+	m.Cfg.Tied, m.headless = cfg.Tied, headless
 	opt := hf.LoadOptions{Ignore: ignored}
 	if cfg.ImageText {
 		opt.Ignore = imageTextIgnored
@@ -123,7 +149,10 @@ func loadCheckpoint(cfg Config, ck *hf.Checkpoint, keep bool) (*Model, error) {
 			return nil, err
 		}
 	}
-	if cfg.Tied {
+	switch {
+	case headless: // a stored output layer is not read
+		opt.Ignore = append(slices.Clip(opt.Ignore), headIgnored)
+	case cfg.Tied:
 		opt.Tied = map[string]string{"lm_head.weight": "embed_tokens.weight"}
 	}
 	if !m.storedAsConfig(ck) {
@@ -183,4 +212,9 @@ func (m *Model) Tensors() []safetensors.Tensor {
 
 // Save writes the model to dir as a HuggingFace folder: config.json and
 // model.safetensors.
-func Save(dir string, m *Model) error { return hf.Save(dir, m.Cfg, m.Tensors()) }
+func Save(dir string, m *Model) error {
+	if m.headless {
+		return errors.New("llama: a model loaded without its output layer (LoadEncoder) does not save: Load it")
+	}
+	return hf.Save(dir, m.Cfg, m.Tensors())
+}

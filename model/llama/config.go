@@ -172,6 +172,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llama: %d layer types for %d layers, sliding_window %d", len(c.Local), c.Layers, c.LocalWindow)
 	case c.Type == "gemma3_text" && !(c.RopeLocalTheta > 0):
 		return fmt.Errorf("llama: rope_local_base_freq %v must be positive", c.RopeLocalTheta)
+	case c.Type == "mistral" && (c.LocalWindow > 0) != slices.Contains(c.Local, true):
+		return fmt.Errorf("llama: a Mistral's sliding_window %d and its %d sliding layers disagree (every layer slides, or none)", c.LocalWindow, len(c.Local))
 	case c.NoRope != nil && len(c.NoRope) != c.Layers:
 		return fmt.Errorf("llama: %d NoPE flags for %d layers", len(c.NoRope), c.Layers)
 	case c.AttnSoftcap < 0 || c.FinalSoftcap < 0 || c.Type != "gemma2" && (c.AttnSoftcap != 0 || c.FinalSoftcap != 0):

@@ -80,7 +80,8 @@ type Model struct {
 	// LMHead is the output layer [V, C]; nil when tied to the embeddings.
 	LMHead *autograd.Var `attn:"lm_head.weight"`
 
-	invFreq []float32 // the rotary frequencies
+	invFreq  []float32 // the rotary frequencies
+	headless bool      // loaded without its output layer (LoadEncoder)
 	// Gemma's: the local layers' rotary frequencies, and ones of the
 	// widths of its norms, which are kept as offsets from 1.
 	invFreqLocal []float32
@@ -353,6 +354,9 @@ func (c *Cache) grow(n, w, limit int) {
 // cache, and returns the logits of the last one, [1, V]. It fails if the
 // cache would exceed max_position_embeddings.
 func (m *Model) StepLast(c *Cache, ids []int) (*tensor.Tensor, error) {
+	if m.headless {
+		return nil, errHeadless
+	}
 	x, err := m.step(c, ids)
 	if err != nil {
 		return nil, err
@@ -365,6 +369,9 @@ func (m *Model) StepLast(c *Cache, ids []int) (*tensor.Tensor, error) {
 // Step is StepLast returning the logits of every new position, [T, V]
 // (what scoring a text needs).
 func (m *Model) Step(c *Cache, ids []int) (*tensor.Tensor, error) {
+	if m.headless {
+		return nil, errHeadless
+	}
 	x, err := m.step(c, ids)
 	if err != nil {
 		return nil, err
@@ -574,6 +581,9 @@ func NewBatchBuffers() *BatchBuffers { return &BatchBuffers{arena: autograd.NewI
 // on caches[i] alone, to rounding. Decoding one token is bound by reading
 // the weights, which a batch reads once for all its sequences.
 func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor.Tensor, error) {
+	if m.headless {
+		return nil, errHeadless
+	}
 	b := len(caches)
 	if bt == nil || b == 0 || len(ids) != b {
 		return nil, fmt.Errorf("llama: StepBatch needs BatchBuffers and one token id for each of its %d caches (got %d ids)", b, len(ids))

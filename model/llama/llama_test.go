@@ -552,6 +552,11 @@ func TestMistral(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"model_type": "mistral", "sliding_window": -3}`), &bad); err == nil || !strings.Contains(err.Error(), "sliding_window -3") {
 		t.Errorf("a negative window: %v", err)
 	}
+	odd := m.Cfg
+	odd.Local = nil // a window, but no layer in it
+	if _, err := New(odd, 1); err == nil || !strings.Contains(err.Error(), "disagree") {
+		t.Errorf("a window without sliding layers: %v", err)
+	}
 	for _, win := range []int{5, 0} {
 		m.Cfg.LocalWindow, m.Cfg.Local = win, nil
 		if win > 0 {
@@ -875,5 +880,53 @@ func TestHidden(t *testing.T) {
 	}
 	if _, err := load(t, "qwen3-tiny").Hidden(nil); err == nil {
 		t.Error("Hidden of no tokens: no error")
+	}
+}
+
+// TestLoadEncoder: an embedding model saved as its base model (no
+// lm_head.weight beside an untied config) loads for Hidden, with the
+// hidden states of the whole model; it refuses logits and saving, and a
+// stored output layer is simply not read.
+func TestLoadEncoder(t *testing.T) {
+	src := filepath.Join(golden.Root(t), "testdata", "hf", "llama-tiny")
+	full := load(t, "llama-tiny")
+	ids := []int{5, 9, 14, 3, 77}
+	want, err := full.Hidden(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	raw, _ := os.ReadFile(filepath.Join(src, "config.json"))
+	os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644)
+	var ts []safetensors.Tensor
+	for _, tn := range full.Tensors() {
+		if tn.Name != "lm_head.weight" {
+			ts = append(ts, tn)
+		}
+	}
+	if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "lm_head.weight") {
+		t.Errorf("Load without lm_head.weight: %v; want it named", err)
+	}
+	for _, d := range []string{dir, src} {
+		m, err := LoadEncoder(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.Hidden(ids)
+		if err != nil || !slices.Equal(got.Data, want.Data) {
+			t.Errorf("%s: Hidden %v, equal %v", d, err, err == nil && slices.Equal(got.Data, want.Data))
+		}
+		if _, err := m.StepLast(m.NewCache(), ids); err == nil || !strings.Contains(err.Error(), "without its output layer") {
+			t.Errorf("StepLast of a headless model: %v", err)
+		}
+		if _, err := m.Forward(nil, ids, 1, len(ids)); err == nil {
+			t.Error("Forward of a headless model: no error")
+		}
+		if err := Save(t.TempDir(), m); err == nil {
+			t.Error("Save of a headless model: no error")
+		}
 	}
 }
