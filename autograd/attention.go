@@ -18,8 +18,9 @@ type AttentionOpts struct {
 	Causal bool
 	// Window, if not 0, also masks the keys more than Window − 1 positions
 	// back (it needs Causal): each query sees the last Window positions,
-	// itself included, the sliding-window attention of Gemma's local layers
-	// (HF's sliding_window mask: key j for query i when i − j < Window).
+	// itself included: the sliding-window attention of Mistral's layers and
+	// Gemma's and SmolLM3's local ones (HF's sliding_window mask: key j for
+	// query i when i − j < Window).
 	Window int
 	// Softcap, if not 0, squashes each scaled score s into
 	// (−Softcap, Softcap) as Softcap·tanh(s/Softcap) before the mask and the
@@ -56,7 +57,8 @@ var (
 )
 
 // Attention is multi-head scaled dot-product attention (§3.2.1–3.2.2):
-// for each head h, softmax(q_h·k_hᵀ·scale + mask)·v_h. q is [B, Tq, H·D],
+// for each head h, softmax(q_h·k_hᵀ·scale + mask)·v_h, the scores
+// softcapped before the mask when opt.Softcap is set. q is [B, Tq, H·D],
 // k and v are [B, Tk, H·D]; heads are the H consecutive D-wide column blocks,
 // so no transposes are needed. The result is [B, Tq, H·D]. A query whose keys
 // are all masked gets zeros.

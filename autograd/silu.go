@@ -156,7 +156,7 @@ func (tp *Tape) GeGLUConcat(x *Var) *Var {
 	y := tp.output(shape...)
 	xd, yd := x.Value.Data, y.Data
 	rows := len(yd) / max(half, 1)
-	th := tp.take(len(yd), false) // tanh of each gate's u, for the backward pass
+	th := tp.take(len(yd), false) // the tanh inside each gate value's GELU, for the backward pass
 	gl := tp.take(len(yd), false) // gelu_tanh(g)
 	grain := max(1, elemGrain/max(in, 1))
 	tensor.Parallel(rows, grain, func(lo, hi int) {

@@ -19,9 +19,9 @@ import (
 	"github.com/attn-go/attn/nn"
 )
 
-// Model is any of the architectures Load returns: *gpt.Model, *bert.Model,
-// *t5.Model, *marian.Model, *vit.Model or *transformer.Model. Type-switch on it for the
-// architecture's own methods.
+// Model is any of the architectures Load returns: *gpt.Model, *llama.Model,
+// *bert.Model, *t5.Model, *marian.Model, *vit.Model or *transformer.Model.
+// Type-switch on it for the architecture's own methods.
 type Model interface {
 	Params() []nn.Param
 }

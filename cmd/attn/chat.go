@@ -77,7 +77,7 @@ var chatInput io.Reader = os.Stdin
 func runChat(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn chat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "a chat model's folder (Llama, Qwen2, Qwen3, Mistral; a GPT-2 with a chat template)")
+	model := fs.String("model", "", "a chat model's folder (Llama, Qwen2, Qwen3, Mistral, Gemma; a GPT-2 with a chat template)")
 	system := fs.String("system", "", "a system message to begin the conversation with")
 	maxNew := fs.Int("max-new-tokens", 1024, "tokens per reply at most (a reply also ends at the end of the context)")
 	temp := fs.Float64("temperature", 1, "sampling temperature (0: greedy); default: generation_config.json's")

@@ -209,8 +209,9 @@ func runEmbedDecoder(dir string, pool bert.Pooling, normalize *bool, input strin
 // decoderEmbedder embeds texts with a decoder-only model (Qwen3-Embedding):
 // its last hidden states, after the final norm, pooled (by default from the
 // last token, the one that has seen the whole text) and normalised as its
-// sentence-transformers folder says. Texts are stripped and cut to
-// max_seq_length as sentence-transformers does, and run one at a time.
+// sentence-transformers folder says, whose texts are also stripped,
+// lowercased if it says so and cut to max_seq_length, as
+// sentence-transformers does. Texts run one at a time.
 type decoderEmbedder struct {
 	m   *llama.Model
 	tok tokenizer.Tokenizer

@@ -66,8 +66,10 @@ type embeddingData struct {
 }
 
 // embeddings answers POST /v1/embeddings, OpenAI's embeddings, for a text
-// encoder: each text embedded as /v1/embed embeds it (the folder's pooling
-// and normalisation), run together with other requests' texts.
+// encoder or a decoder-only embedding model: each text embedded as
+// /v1/embed embeds it (the folder's pooling and normalisation); a text
+// encoder's run together with other requests' texts, a decoder's one
+// request at a time.
 // "dimensions" keeps the first values and, for a model whose embeddings
 // are normalised, normalises them again, as OpenAI shortens its own.
 func (s *server) embeddings(w http.ResponseWriter, r *http.Request) {

@@ -41,12 +41,14 @@ func textOfImageText(n string) string {
 	return n
 }
 
-// Load reads a HuggingFace Llama, Qwen2, Qwen3 or Mistral folder:
-// config.json (LlamaConfig, Qwen2Config, Qwen3Config, MistralConfig) and
-// model.safetensors or its shards, in F32, F16, BF16 or
-// F64, converted once into float32 weights. It accepts LlamaForCausalLM's
-// names ("model." before the base model, lm_head.weight), and a tied
-// output layer stored or not. Missing, unexpected or mis-shaped tensors
+// Load reads a HuggingFace Llama-family folder (see Types): config.json
+// (LlamaConfig, Qwen2Config, Qwen3Config, MistralConfig, Gemma2Config,
+// Gemma3TextConfig, SmolLM3Config) and model.safetensors or its shards, in
+// F32, F16, BF16 or F64, converted once into float32 weights. It accepts
+// LlamaForCausalLM's names ("model." before the base model, lm_head.weight),
+// and a tied output layer stored or not. A Gemma 3 image-text folder
+// ("gemma3": Gemma3ForConditionalGeneration) loads as its text model, its
+// vision tower and projector skipped. Missing, unexpected or mis-shaped tensors
 // are errors naming the tensor and its file. The end-of-text tokens of
 // generation_config.json, when there is one, join config.json's (HF's
 // generate reads them there: Llama 3 Instruct's <|eot_id|>, say).
@@ -211,7 +213,8 @@ func (m *Model) Tensors() []safetensors.Tensor {
 }
 
 // Save writes the model to dir as a HuggingFace folder: config.json and
-// model.safetensors.
+// model.safetensors (a Gemma 3 image-text model's as a text-only Gemma 3).
+// A model LoadEncoder loaded, which has no output layer, does not save.
 func Save(dir string, m *Model) error {
 	if m.headless {
 		return errors.New("llama: a model loaded without its output layer (LoadEncoder) does not save: Load it")

@@ -13,7 +13,9 @@ import (
 // Config holds the hyperparameters of a Llama-family model. Its JSON form
 // is HuggingFace's LlamaConfig or Qwen2Config (config.json of a "llama" or
 // "qwen2" folder; Qwen3Config for "qwen3", MistralConfig for "mistral",
-// Gemma3TextConfig for "gemma3_text"), so the names are HF's.
+// Gemma2Config for "gemma2", Gemma3TextConfig for "gemma3_text",
+// SmolLM3Config for "smollm3"; a "gemma3" Gemma3Config is read for its
+// text_config), so the names are HF's.
 type Config struct {
 	// Type is config.json's model_type: "llama" (Llama 2 and 3, TinyLlama,
 	// SmolLM, …), "qwen2" (biases on the query, key and value
@@ -21,6 +23,8 @@ type Config struct {
 	// "mistral" (Llama's layers, each attending within a sliding window),
 	// "gemma2" or "gemma3_text" (Gemma 2, Gemma 3's text models: see Gemma),
 	// "smollm3" (Llama's layers, some without rotary positions: NoRope).
+	// An image-text "gemma3" folder's text model is a "gemma3_text" (see
+	// ImageText).
 	Type         string  `json:"-"`
 	VocabSize    int     `json:"vocab_size"`
 	Hidden       int     `json:"hidden_size"`             // C
@@ -45,8 +49,9 @@ type Config struct {
 	// (tie_word_embeddings: SmolLM, Llama 3.2 1B, small Qwen2s).
 	Tied bool `json:"tie_word_embeddings"`
 	// The layers Local marks (a Mistral's every layer, Gemma's
-	// layer_types' "sliding_attention") attend to the last LocalWindow
-	// positions (sliding_window), at any length of context; nil for none.
+	// layer_types' "sliding_attention", SmolLM3's sliding layers) attend to
+	// the last LocalWindow positions (sliding_window), at any length of
+	// context; nil for none.
 	// Gemma 3's local layers also rotate with RopeLocalTheta
 	// (rope_local_base_freq, unscaled), its global ones with RopeTheta and
 	// RopeScaling. Gemma's attention scores are scaled by
@@ -70,7 +75,8 @@ type Config struct {
 	// EOS lists the tokens that end a text (eos_token_id, one or several).
 	EOS []int `json:"-"`
 	// BOS, when HasBOS, is the token a text starts with (bos_token_id:
-	// Llama's <s>), which a sliding window keeps.
+	// Llama's <s>), which generation keeps when it slides a full context
+	// (see generate.Text).
 	BOS    int  `json:"-"`
 	HasBOS bool `json:"-"`
 }
@@ -176,6 +182,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llama: a Mistral's sliding_window %d and its %d sliding layers disagree (every layer slides, or none)", c.LocalWindow, len(c.Local))
 	case c.NoRope != nil && len(c.NoRope) != c.Layers:
 		return fmt.Errorf("llama: %d NoPE flags for %d layers", len(c.NoRope), c.Layers)
+	// Sliding and NoPE layers where config.json has no place for them would
+	// save a model that reads back as another.
+	case slices.Contains(c.Local, true) && c.Type != "mistral" && c.Type != "smollm3" && !c.Gemma():
+		return fmt.Errorf("llama: a %s model has no sliding-window layers (Mistral's, Gemma's and SmolLM3's have)", c.Type)
+	case slices.Contains(c.NoRope, true) && c.Type != "smollm3":
+		return fmt.Errorf("llama: a %s model has no NoPE layers (SmolLM3's have)", c.Type)
 	case c.AttnSoftcap < 0 || c.FinalSoftcap < 0 || c.Type != "gemma2" && (c.AttnSoftcap != 0 || c.FinalSoftcap != 0):
 		return fmt.Errorf("llama: softcaps %v and %v (Gemma 2's, positive)", c.AttnSoftcap, c.FinalSoftcap)
 	case !(c.Eps > 0) || !(c.RopeTheta > 0):
@@ -261,9 +273,9 @@ type hfConfig struct {
 	// SmolLM3's: its NoPE layers, given or every no_rope_layer_interval-th.
 	NoRopeLayers []int `json:"no_rope_layers,omitempty"`
 	NoRopeEvery  *int  `json:"no_rope_layer_interval,omitempty"`
-	// Gemma 3's: its activation's name, the layers' pattern when
+	// Gemma's: its activation's name, Gemma 3's layers' pattern when
 	// layer_types is missing (every sliding_window_pattern-th layer is
-	// global), and settings that change the computation and are not built.
+	// global), Gemma 2's softcaps, and an encoder's setting, not built.
 	HiddenActivation json.RawMessage `json:"hidden_activation,omitempty"`
 	// transformers reads sliding_window_pattern only, never the
 	// _sliding_window_pattern that 4.53 and later save beside layer_types.
@@ -282,11 +294,13 @@ type ropeParameters struct {
 	RopeScaling
 }
 
-// Types lists the model_type values this package runs.
+// Types lists the model_type values of the configs this package runs. Load
+// also reads a "gemma3" (image-text) folder, as its "gemma3_text" text model.
 var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "smollm3"}
 
 // defaults returns LlamaConfig's, Qwen2Config's, Qwen3Config's,
-// MistralConfig's or Gemma3TextConfig's defaults.
+// MistralConfig's, Gemma2Config's, Gemma3TextConfig's or SmolLM3Config's
+// defaults.
 func defaults(typ string) Config {
 	c := Config{
 		Type: typ, VocabSize: 32000, Hidden: 4096, Intermediate: 11008, Layers: 32, Heads: 32, Act: "silu",
@@ -314,11 +328,13 @@ func defaults(typ string) Config {
 	return c
 }
 
-// UnmarshalJSON reads HF's LlamaConfig, Qwen2Config, Qwen3Config or
-// MistralConfig; a missing key takes
-// the class's default, as HF does, and unknown keys are ignored. Settings
-// that change the computation and are not built (another activation, an
-// unknown rope scaling, Qwen2's sliding window, partial rotary) are errors.
+// UnmarshalJSON reads HF's LlamaConfig, Qwen2Config, Qwen3Config,
+// MistralConfig, Gemma2Config, Gemma3TextConfig, SmolLM3Config, or a
+// Gemma3Config's text_config; a missing key takes the class's default, as
+// HF does, and unknown keys are ignored. Settings that change the
+// computation and are not built (another activation, an unknown rope
+// scaling, Qwen2's sliding window, partial rotary, softcaps in a Gemma 3)
+// are errors.
 func (c *Config) UnmarshalJSON(b []byte) error {
 	var peek hfConfig
 	if err := json.Unmarshal(b, &peek); err != nil {
@@ -539,8 +555,8 @@ func (c *Config) unmarshalImageText(b []byte) error {
 	return nil
 }
 
-// gemmaConfig reads the settings of a Gemma3TextConfig (b) that are not
-// plain Config fields, from h into c.
+// gemmaConfig reads the settings of a Gemma2Config or Gemma3TextConfig (b)
+// that are not plain Config fields, from h into c.
 func gemmaConfig(b []byte, h *hfConfig, c *Config) error {
 	isNull := func(r json.RawMessage) bool { r = bytes.TrimSpace(r); return len(r) == 0 || string(r) == "null" }
 	gemma2 := c.Type == "gemma2"
@@ -550,7 +566,7 @@ func gemmaConfig(b []byte, h *hfConfig, c *Config) error {
 	case h.Bidirectional:
 		return errors.New("llama: use_bidirectional_attention true (an encoder, EmbeddingGemma) is not supported")
 	}
-	c.MLPBias = false // Gemma3MLP has no biases
+	c.MLPBias = false // Gemma's MLP has no biases
 	// Gemma 2's softcaps: null is none, a missing key Gemma2Config's default.
 	if gemma2 {
 		for _, sc := range []struct {
@@ -567,8 +583,8 @@ func gemmaConfig(b []byte, h *hfConfig, c *Config) error {
 			}
 		}
 	}
-	// Gemma3MLP reads hidden_activation only: a hidden_act key (Gemma 1's
-	// configs had one) is not Gemma3TextConfig's and changes nothing.
+	// Gemma2MLP and Gemma3MLP read hidden_activation only: a hidden_act key
+	// (Gemma 1's configs had one) is not their configs' and changes nothing.
 	c.Act = defaults("gemma3_text").Act
 	if !isNull(h.HiddenActivation) && json.Unmarshal(h.HiddenActivation, &c.Act) != nil {
 		return fmt.Errorf("llama: hidden_activation %s is not a name", h.HiddenActivation)
@@ -646,8 +662,9 @@ func tokenIDs(raw json.RawMessage) ([]int, error) {
 	return nil, fmt.Errorf("llama: eos_token_id %s is not an id or a list of ids", raw)
 }
 
-// MarshalJSON writes c as HF's LlamaConfig, Qwen2Config, Qwen3Config or
-// MistralConfig.
+// MarshalJSON writes c as HF's LlamaConfig, Qwen2Config, Qwen3Config,
+// MistralConfig, Gemma2Config, Gemma3TextConfig (an image-text model's text
+// model too) or SmolLM3Config.
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
 	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM",
@@ -673,11 +690,14 @@ func (c Config) MarshalJSON() ([]byte, error) {
 			h.Window = json.RawMessage("null")
 		}
 	}
-	if c.NoRope != nil {
-		for _, no := range c.NoRope {
-			h.NoRopeLayers = append(h.NoRopeLayers, map[bool]int{true: 0, false: 1}[no])
+	if c.Type == "smollm3" {
+		// Every layer's flag, and the sliding layers only when there are
+		// some: a missing no_rope_layers means every fourth layer, and
+		// use_sliding_window without layer_types the NoPE ones.
+		for l := range c.Layers {
+			h.NoRopeLayers = append(h.NoRopeLayers, map[bool]int{true: 0, false: 1}[c.noRope(l)])
 		}
-		if c.LocalWindow > 0 {
+		if slices.Contains(c.Local, true) {
 			h.UseSlidingWindow = true
 			h.Window, _ = json.Marshal(c.LocalWindow)
 			h.LayerTypes = c.layerTypes()

@@ -1,19 +1,20 @@
 // Package llama runs the Llama family of decoder-only Transformers (Touvron
 // et al. 2023; Llama 2 and 3, TinyLlama, SmolLM; Qwen2, which adds biases
 // to its query, key and value projections, Qwen3, which normalises each
-// query and key head, Mistral, Gemma 2, Gemma 3's text models and SmolLM3,
-// some of whose layers have no rotary positions): token
-// embeddings, N pre-norm blocks of causal self-attention with rotary
-// position embeddings (Su et al. 2021) and grouped-query attention, and a
-// gated MLP (SwiGLU, Shazeer 2020; Gemma's GeGLU), RMSNorm throughout, and
-// an output layer that may be tied to the embeddings. Parameter names and
-// semantics are HuggingFace's LlamaForCausalLM, Qwen2ForCausalLM,
-// Gemma2ForCausalLM and Gemma3ForCausalLM (modeling_llama.py,
-// modeling_qwen2.py, modeling_gemma2.py, modeling_gemma3.py), so their
-// checkpoints load. It generates with a KV
-// cache (see Cache) and trains (Forward, Loss). Contexts are at most
-// max_position_embeddings; the layers of a Mistral, and Gemma's local
-// layers, attend within their sliding window at any length.
+// query and key head, Mistral, Gemma 2, Gemma 3's text models, and SmolLM3,
+// some of whose layers have no rotary positions): token embeddings, N
+// pre-norm blocks of causal self-attention with rotary position embeddings
+// (Su et al. 2021) and grouped-query attention, and a gated MLP (SwiGLU,
+// Shazeer 2020; Gemma's GeGLU), RMSNorm throughout, and an output layer
+// that may be tied to the embeddings. Parameter names and semantics are
+// HuggingFace's LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,
+// MistralForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM and
+// SmolLM3ForCausalLM (modeling_llama.py, modeling_qwen2.py, …), so their
+// checkpoints load. It generates with a KV cache (see Cache), trains
+// (Forward, Loss) and gives the last hidden states an embedding model pools
+// (Hidden, LoadEncoder). Contexts are at most max_position_embeddings; a
+// Mistral's layers, Gemma's local layers and SmolLM3's sliding ones attend
+// within their sliding window at any length.
 package llama
 
 import (
@@ -27,31 +28,34 @@ import (
 	"github.com/attn-go/attn/tensor"
 )
 
-// Norm is an RMSNorm's weight (LlamaRMSNorm).
+// Norm is an RMSNorm's weight (LlamaRMSNorm); Gemma's is kept as an offset
+// from 1, as HF's Gemma3RMSNorm keeps it (the norm multiplies by 1 + weight).
 type Norm struct {
 	Weight *autograd.Var `attn:"weight"` // [C]
 }
 
 // Attention holds the projections of self-attention (LlamaAttention): q to
-// H heads of D, k and v to KVHeads heads of D, o back to C; Qwen3's
-// per-head norms of q and k.
+// H heads of D, k and v to KVHeads heads of D, o back to C; Qwen3's and
+// Gemma 3's per-head norms of q and k.
 type Attention struct {
 	Q     *nn.Linear `attn:"q_proj"`
 	K     *nn.Linear `attn:"k_proj"`
 	V     *nn.Linear `attn:"v_proj"`
 	O     *nn.Linear `attn:"o_proj"`
-	QNorm *Norm      `attn:"q_norm"` // [D]; nil but in Qwen3
+	QNorm *Norm      `attn:"q_norm"` // [D]; nil but in Qwen3 and Gemma 3
 	KNorm *Norm      `attn:"k_norm"`
 }
 
-// MLP is the gated feed-forward net: down(silu(gate(x)) ⊙ up(x)).
+// MLP is the gated feed-forward net: down(silu(gate(x)) ⊙ up(x)), Gemma's
+// with GELU's tanh approximation in place of silu.
 type MLP struct {
 	Gate *nn.Linear `attn:"gate_proj"`
 	Up   *nn.Linear `attn:"up_proj"`
 	Down *nn.Linear `attn:"down_proj"`
 }
 
-// Layer is one decoder block (LlamaDecoderLayer, Gemma3DecoderLayer).
+// Layer is one decoder block (LlamaDecoderLayer; Gemma2DecoderLayer and
+// Gemma3DecoderLayer, with four norms).
 type Layer struct {
 	InputNorm *Norm      `attn:"input_layernorm"`
 	Attn      *Attention `attn:"self_attn"`
@@ -77,7 +81,8 @@ type Model struct {
 	Embed  *nn.Embedding `attn:"embed_tokens"`
 	Layers []*Layer      `attn:"layers"`
 	Norm   *Norm         `attn:"norm"`
-	// LMHead is the output layer [V, C]; nil when tied to the embeddings.
+	// LMHead is the output layer [V, C]; nil when tied to the embeddings,
+	// or left out (LoadEncoder).
 	LMHead *autograd.Var `attn:"lm_head.weight"`
 
 	invFreq  []float32 // the rotary frequencies
@@ -90,7 +95,7 @@ type Model struct {
 }
 
 // New returns a model of config c with random weights (N(0, 0.02²), norms
-// 1, biases 0), for tests and benchmarks.
+// 1 (Gemma's offsets 0), biases 0), for tests and benchmarks.
 func New(c Config, seed uint64) (*Model, error) {
 	return newModel(c, tensor.NewRNG(seed))
 }
@@ -306,14 +311,15 @@ func (c *Cache) Next(ids []int) (*tensor.Tensor, error) { return c.m.StepLast(c,
 func (m *Model) NewSequence() lm.Sequence { return m.NewCache() }
 
 // Window returns max_position_embeddings, the longest context (lm.Model).
-// Layers with a sliding window attend within it at any length.
+// It is not a sliding window: the layers that have one (Config.Local)
+// attend to their last sliding_window positions at any length up to it.
 func (m *Model) Window() int { return m.Cfg.MaxPositions }
 
 // VocabSize returns vocab_size (lm.Model).
 func (m *Model) VocabSize() int { return m.Cfg.VocabSize }
 
-// StartToken returns the token a text starts with (bos_token_id), which a
-// sliding window keeps (see generate.Text).
+// StartToken returns the token a text starts with (bos_token_id), which
+// generation keeps when it slides a full context (see generate.Text).
 func (m *Model) StartToken() (int, bool) { return m.Cfg.BOS, m.Cfg.HasBOS }
 
 // EndsText reports whether id is one of the end-of-text tokens (lm.Model).

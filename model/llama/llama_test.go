@@ -930,3 +930,47 @@ func TestLoadEncoder(t *testing.T) {
 		}
 	}
 }
+
+// TestLayerKindsSave: a config built in Go saves the sliding and NoPE
+// layers its model computes with, and no others: a SmolLM3 with none saves
+// none (a missing no_rope_layers would read back as every fourth layer,
+// use_sliding_window as the NoPE layers sliding), and the types whose
+// configs have no place for them refuse them rather than saving a model
+// that reads back otherwise.
+func TestLayerKindsSave(t *testing.T) {
+	smol := load(t, "smollm3-tiny").Cfg
+	for _, noPE := range [][]bool{nil, smol.NoRope} {
+		c := smol
+		c.NoRope, c.Local, c.LocalWindow = noPE, nil, 6
+		m, err := New(c, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		if err := Save(dir, m); err != nil {
+			t.Fatal(err)
+		}
+		back, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for l := range c.Layers {
+			if back.Cfg.noRope(l) != c.noRope(l) || back.Cfg.window(l) != 0 {
+				t.Errorf("a SmolLM3 with NoPE layers %v and no sliding ones saved and loaded: NoPE %v, sliding %v", noPE, back.Cfg.NoRope, back.Cfg.Local)
+				break
+			}
+		}
+	}
+	for _, typ := range []string{"llama", "qwen2", "qwen3"} {
+		c := load(t, "llama-tiny").Cfg
+		c.Type = typ
+		sliding, noPE := c, c
+		sliding.Local, sliding.LocalWindow = []bool{true, false}, 3
+		noPE.NoRope = []bool{false, true}
+		for what, c := range map[string]Config{"sliding": sliding, "NoPE": noPE} {
+			if err := c.Validate(); err == nil || !strings.Contains(err.Error(), typ) {
+				t.Errorf("%s layers in a %s config: %v; want an error naming the type", what, typ, err)
+			}
+		}
+	}
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Write tiny HuggingFace Llama and Qwen2 folders and reference outputs for
-model/llama.
+"""Write tiny HuggingFace Llama-family folders (Llama, Qwen2, Qwen3, Gemma 3,
+Gemma 2, SmolLM3, Mistral) and reference outputs for model/llama.
 
 Run from the repository root with the Debian PyTorch (/usr/bin/python3):
 
@@ -9,7 +9,8 @@ Run from the repository root with the Debian PyTorch (/usr/bin/python3):
 
 There is no transformers package here, so the models are written out in
 plain torch with the semantics of HF's modeling_llama.py and
-modeling_qwen2.py (LlamaForCausalLM, Qwen2ForCausalLM):
+modeling_qwen2.py (LlamaForCausalLM, Qwen2ForCausalLM; Qwen3, Mistral and
+SmolLM3 differ as said below, Gemma as forward_gemma has it):
 
 * embed_tokens[ids], no scaling, no positions added;
 * pre-norm layers: h = x + o_proj(attn(input_layernorm(x))), then
@@ -25,7 +26,7 @@ modeling_qwen2.py (LlamaForCausalLM, Qwen2ForCausalLM):
   sqrt(head_dim), causal; Qwen2 has biases on q_proj, k_proj and v_proj;
 * final norm, then lm_head (tied to embed_tokens when tie_word_embeddings).
 
-It writes, under testdata/hf/ (each file well under 100 KB):
+It writes, under testdata/hf/ (each file under 150 KB):
 
 * llama-tiny/: LlamaForCausalLM in F32 (model.* and lm_head.weight), 4 query
   heads over 2 key/value heads, head_dim 8 (hidden 32), no rope scaling.
@@ -118,7 +119,8 @@ BASE = {
 
 
 def shapes(c):
-    """The state_dict of LlamaForCausalLM / Qwen2ForCausalLM."""
+    """The state_dict of LlamaForCausalLM / Qwen2ForCausalLM and the others
+    (Qwen3's and Gemma 3's q_norm and k_norm, Gemma's four norms a layer)."""
     C, V, I = c["hidden_size"], c["vocab_size"], c["intermediate_size"]
     H, KV = c["num_attention_heads"], c["num_key_value_heads"]
     D = c.get("head_dim") or C // H
@@ -216,9 +218,11 @@ def rms(x, w, eps):
 
 
 def forward(p, ids, c, hidden=False):
-    """Logits [B, T, V] of LlamaForCausalLM / Qwen2ForCausalLM on ids
-    (positions 0..T-1, causal, no padding); with hidden, the last hidden
-    states instead (after the final norm: the base model's output)."""
+    """Logits [B, T, V] of LlamaForCausalLM / Qwen2ForCausalLM (Qwen3's q/k
+    norms, Mistral's sliding window, SmolLM3's NoPE layers; Gemma's in
+    forward_gemma) on ids (positions 0..T-1, causal, no padding); with
+    hidden, the last hidden states instead (after the final norm: the base
+    model's output)."""
     if c["model_type"] in ("gemma2", "gemma3_text"):
         return forward_gemma(p, ids, c, hidden)
     Bn, Tn = ids.shape
@@ -264,7 +268,7 @@ def forward(p, ids, c, hidden=False):
 
 def forward_gemma(p, ids, c, hidden=False):
     """Logits [B, T, V] of Gemma3ForCausalLM or Gemma2ForCausalLM on ids
-    (positions 0..T-1)."""
+    (positions 0..T-1); with hidden, the last hidden states instead."""
     gemma2 = c["model_type"] == "gemma2"
     kinds = c.get("layer_types") or ["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(c["num_hidden_layers"])]
     Bn, Tn = ids.shape
