@@ -177,7 +177,7 @@ func logSumExp(x []float32) float64 {
 // runEmbedDecoder writes the embedding of each line of input (a file, or
 // stdin for "" or "-") by a decoder-only model (see decoderEmbedder); pool
 // and normalize, when set, override its folder's choice.
-func runEmbedDecoder(dir string, pool bert.Pooling, normalize *bool, input string, stdout io.Writer) error {
+func runEmbedDecoder(dir string, pool bert.Pooling, normalize *bool, input string, batch int, stdout io.Writer) error {
 	d, err := loadDecoderEmbedder(dir, "")
 	if err != nil {
 		return err
@@ -192,7 +192,7 @@ func runEmbedDecoder(dir string, pool bert.Pooling, normalize *bool, input strin
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	n := 0
-	return eachBatch(input, 8, func(lines []string) error {
+	return eachBatch(input, max(batch, 1), func(lines []string) error { // lines read, then written, together
 		vecs := make([][]float32, 0, len(lines))
 		for _, l := range lines {
 			n++

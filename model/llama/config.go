@@ -344,7 +344,7 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		return c.unmarshalImageText(b)
 	}
 	if !slices.Contains(Types, peek.ModelType) {
-		return fmt.Errorf("llama: model_type %q is not one of %v", peek.ModelType, Types)
+		return fmt.Errorf("llama: model_type %q is not one of %v or gemma3", peek.ModelType, Types)
 	}
 	type plain Config
 	v := struct {
