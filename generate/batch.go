@@ -358,7 +358,7 @@ func (b *Batcher) admit(sq *sequence) {
 	}
 	sq.cache = b.free[pick].cache
 	b.free = slices.Delete(b.free, pick, pick+1)
-	sq.cache.Truncate(keep)
+	keep = sq.cache.Truncate(keep)
 	b.reused.Add(int64(keep))
 	b.waiting = append(b.waiting, sq)
 }

@@ -54,8 +54,8 @@ func (s *Session) Generate(prompt []int, maxNew int, sampler *Sampler, emit func
 	for keep < len(s.held) && keep < len(prompt)-1 && s.held[keep] == prompt[keep] {
 		keep++
 	}
+	keep = s.seq.Truncate(keep)
 	s.reused = keep
-	s.seq.Truncate(keep)
 	s.held = append(s.held[:keep], prompt[keep:]...)
 	logits, err := prefill(s.seq, s.held)
 	if err != nil {

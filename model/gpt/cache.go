@@ -37,12 +37,14 @@ func (m *Model) NewCache(b int) *Cache {
 // Len returns the number of positions in the cache.
 func (c *Cache) Len() int { return c.n }
 
-// Truncate forgets every position from n on (n <= Len), to rewind.
-func (c *Cache) Truncate(n int) {
+// Truncate forgets every position from n on (n <= Len), to rewind, and
+// returns n (lm.Sequence).
+func (c *Cache) Truncate(n int) int {
 	if n < 0 || n > c.n {
 		panic(fmt.Sprintf("gpt: Cache.Truncate(%d) of a cache holding %d positions", n, c.n))
 	}
 	c.n = n
+	return n
 }
 
 // Reset empties the cache.

@@ -289,19 +289,31 @@ func (m *Model) Params() []nn.Param { return nn.Params(m) }
 
 // Cache holds each layer's keys (rotated) and values for the positions run
 // so far, at KVHeads heads each; it grows as it fills, up to the model's
-// max_position_embeddings. A Cache serves one sequence and one goroutine.
+// max_position_embeddings. A layer with a sliding window (a Mistral's,
+// Gemma's local layers) keeps only the positions its window still reaches,
+// and windowSlack more, as HF's sliding-window cache does: a long context's
+// cache is then mostly its global layers'. A Cache serves one sequence and
+// one goroutine.
 type Cache struct {
 	m     *Model
 	n     int         // positions filled
-	size  int         // positions allocated
-	k, v  [][]float32 // per layer: [size, KVHeads·D]
+	start []int       // per layer: the first position held (0 but for a sliding window)
+	size  []int       // per layer: positions allocated
+	k, v  [][]float32 // per layer: [size, KVHeads·D], positions start..n−1
 	q     []float32   // the step's queries, rotated, layer after layer
 	arena *autograd.Tape
 }
 
+// windowSlack is how many positions beyond its window a sliding-window
+// layer keeps when it drops the older ones, so that a rewind by up to that
+// many (a chat's next turn, whose template writes the end of the last
+// reply anew) still goes on from the cache.
+const windowSlack = 256
+
 // NewCache returns an empty cache.
 func (m *Model) NewCache() *Cache {
-	return &Cache{m: m, k: make([][]float32, len(m.Layers)), v: make([][]float32, len(m.Layers)), arena: autograd.NewInferenceTape()}
+	nl := len(m.Layers)
+	return &Cache{m: m, start: make([]int, nl), size: make([]int, nl), k: make([][]float32, nl), v: make([][]float32, nl), arena: autograd.NewInferenceTape()}
 }
 
 // Next is StepLast on the cache's model (lm.Sequence).
@@ -329,30 +341,53 @@ func (m *Model) EndsText(id int) bool { return slices.Contains(m.Cfg.EOS, id) }
 func (c *Cache) Len() int { return c.n }
 
 // Reset empties the cache.
-func (c *Cache) Reset() { c.n = 0 }
+func (c *Cache) Reset() {
+	c.n = 0
+	clear(c.start)
+}
 
-// Truncate forgets every position from n on (n <= Len), to rewind.
-func (c *Cache) Truncate(n int) {
+// Truncate forgets every position from n on (n <= Len), to rewind, and
+// returns n; or, when a sliding-window layer no longer holds the positions
+// position n's window reaches (a rewind by more than windowSlack past a
+// trim), it empties the cache and returns 0 (lm.Sequence).
+func (c *Cache) Truncate(n int) int {
 	if n < 0 || n > c.n {
 		panic(fmt.Sprintf("llama: Cache.Truncate(%d) of a cache holding %d positions", n, c.n))
 	}
+	for l, s := range c.start {
+		if s > 0 && n-(c.m.Cfg.window(l)-1) < s {
+			c.Reset()
+			return 0
+		}
+	}
 	c.n = n
+	return n
 }
 
-// grow makes room for n <= limit positions of width w, doubling (up to
-// limit) so that a long generation copies its cache a few times only.
-func (c *Cache) grow(n, w, limit int) {
-	if n <= c.size {
-		return
-	}
-	size := min(limit, max(n, 2*c.size, 256))
+// reserve makes room in every layer for t more positions of width w: a
+// sliding-window layer first drops the positions no later query's window
+// reaches (keeping windowSlack more); a layer grows by doubling, up to the
+// model's window, so that a long generation copies its cache a few times
+// only.
+func (c *Cache) reserve(t, w int) {
 	for l := range c.k {
+		held := c.n - c.start[l]
+		if win := c.m.Cfg.window(l); win > 0 && held+t > c.size[l] {
+			if s := c.n - (win - 1) - windowSlack; s > c.start[l] {
+				copy(c.k[l], c.k[l][(s-c.start[l])*w:held*w])
+				copy(c.v[l], c.v[l][(s-c.start[l])*w:held*w])
+				c.start[l], held = s, c.n-s
+			}
+		}
+		if held+t <= c.size[l] {
+			continue
+		}
+		size := min(c.m.Window(), max(held+t, 2*c.size[l], 256))
 		k, v := make([]float32, size*w), make([]float32, size*w)
-		copy(k, c.k[l][:c.n*w])
-		copy(v, c.v[l][:c.n*w])
-		c.k[l], c.v[l] = k, v
+		copy(k, c.k[l][:held*w])
+		copy(v, c.v[l][:held*w])
+		c.k[l], c.v[l], c.size[l] = k, v, size
 	}
-	c.size = size
 }
 
 // StepLast runs the next tokens of the sequence (a prompt, or one token
@@ -442,7 +477,7 @@ func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
 	cfg := m.Cfg
 	d, kv := cfg.headDim(), cfg.kvHeads()
 	w := kv * d
-	c.grow(c.n+t, w, m.Window())
+	c.reserve(t, w)
 	global, local := m.rotations(c.n, t)
 	tp := c.arena
 	tp.Reset()
@@ -458,13 +493,14 @@ func (m *Model) step(c *Cache, ids []int) (*autograd.Var, error) {
 		qkv := m.linear(tp, h, layer.qkv, hw.qkv, layer.qkvBias).Value.Data // (T, (H+2·KV)·D)
 		stride := qw + 2*w
 		m.prepareQK(tp, l, qkv, t, stride, global, local)
+		at := c.n - c.start[l] // where the new positions go
 		for p := range t {
 			row := qkv[p*stride : (p+1)*stride]
 			copy(q.Data[p*qw:], row[:qw])
-			copy(c.k[l][(c.n+p)*w:], row[qw:qw+w])
-			copy(c.v[l][(c.n+p)*w:], row[qw+w:])
+			copy(c.k[l][(at+p)*w:], row[qw:qw+w])
+			copy(c.v[l][(at+p)*w:], row[qw+w:])
 		}
-		tk := c.n + t
+		tk := at + t // the keys held: the window's relative positions are what attention needs
 		keys := autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w))
 		vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
 		y := tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: true, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap)})
@@ -622,7 +658,7 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 		}
 	}
 	for _, c := range caches {
-		c.grow(c.n+1, w, m.Window())
+		c.reserve(1, w)
 	}
 	if len(bt.y) < b*qw {
 		bt.q, bt.y = make([]float32, qw), make([]float32, b*qw)
@@ -641,9 +677,10 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 		for i, c := range caches {
 			row := qkv[i*stride : (i+1)*stride]
 			copy(q.Data, row[:qw])
-			copy(c.k[l][c.n*w:], row[qw:qw+w])
-			copy(c.v[l][c.n*w:], row[qw+w:])
-			tk := c.n + 1
+			at := c.n - c.start[l]
+			copy(c.k[l][at*w:], row[qw:qw+w])
+			copy(c.v[l][at*w:], row[qw+w:])
+			tk := at + 1
 			keys := autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w))
 			vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
 			opts := autograd.AttentionOpts{Causal: true, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap)}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/generate"
 	"github.com/attn-go/attn/internal/golden"
 	"github.com/attn-go/attn/safetensors"
 )
@@ -971,6 +972,116 @@ func TestLayerKindsSave(t *testing.T) {
 			if err := c.Validate(); err == nil || !strings.Contains(err.Error(), typ) {
 				t.Errorf("%s layers in a %s config: %v; want an error naming the type", what, typ, err)
 			}
+		}
+	}
+}
+
+// TestWindowCache: a sliding-window layer's cache drops the positions its
+// window no longer reaches (keeping windowSlack more), with the logits of
+// the whole sequence run at once (in pieces, a token at a time, and
+// batched); a rewind within the slack goes on from the cache, a longer one
+// empties it.
+func TestWindowCache(t *testing.T) {
+	c := load(t, "gemma3-tiny").Cfg
+	c.MaxPositions, c.LocalWindow = 2000, 8
+	m, err := New(c, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]int, 900)
+	for i := range ids {
+		ids[i] = (i*37 + i*i/7) % c.VocabSize
+	}
+	whole, err := m.Step(m.NewCache(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := c.VocabSize
+	cache, other := m.NewCache(), m.NewCache()
+	var pieces []float32
+	for at := 0; at < 600; at += 200 {
+		l, err := m.Step(cache, ids[at:at+200])
+		if err != nil {
+			t.Fatal(err)
+		}
+		pieces = append(pieces, l.Data...)
+		m.Step(other, ids[at:at+200]) // the same way, for StepBatch's bit-for-bit comparison
+	}
+	bt := NewBatchBuffers()
+	for i, id := range ids[600:] {
+		l, err := m.StepLast(cache, []int{id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pieces = append(pieces, l.Data...)
+		both, err := m.StepBatch(bt, []*Cache{other, m.NewCache()}, []int{id, 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(both.Data[:v], l.Data) {
+			t.Fatalf("position %d: StepBatch differs from StepLast", 600+i)
+		}
+	}
+	golden.CheckAbs(t, "logits through a trimmed cache", pieces, whole.Data, 1e-5)
+	for l := range m.Layers {
+		local := c.window(l) > 0
+		if local && (cache.start[l] == 0 || cache.size[l] > 1024) || !local && cache.start[l] != 0 {
+			t.Errorf("layer %d (local %v): holds positions from %d, %d allocated", l, local, cache.start[l], cache.size[l])
+		}
+	}
+	// A rewind within the slack goes on from the cache, with the numbers.
+	if got := cache.Truncate(880); got != 880 {
+		t.Fatalf("Truncate(880) kept %d", got)
+	}
+	again, err := m.Step(cache, ids[880:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.CheckAbs(t, "logits after a short rewind", again.Data, whole.Data[880*v:], 1e-5)
+	// A rewind past what the windows hold empties the cache.
+	if got := cache.Truncate(100); got != 0 || cache.Len() != 0 {
+		t.Fatalf("Truncate(100) kept %d, holds %d", got, cache.Len())
+	}
+	fresh, err := m.Step(cache, ids[:50])
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.CheckAbs(t, "logits after a reset", fresh.Data, whole.Data[:50*v], 1e-5)
+}
+
+// TestWindowCacheSession: a conversation whose next prompt shares with the
+// last only what a trimmed window no longer holds is run again from the
+// start (generate.Session takes what Truncate keeps), with the reply a
+// fresh session gives; one that shares the recent part goes on from the
+// cache.
+func TestWindowCacheSession(t *testing.T) {
+	c := load(t, "gemma3-tiny").Cfg
+	c.MaxPositions, c.LocalWindow = 2000, 8
+	m, err := New(c, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]int, 700)
+	for i := range first {
+		first[i] = 3 + (i*29+i*i/5)%90
+	}
+	greedy := &generate.Sampler{}
+	s := generate.NewSession(m)
+	if _, err := s.Generate(first, 5, greedy, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		shared     int
+		wantReused bool
+	}{{690, true}, {100, false}} {
+		next := append(slices.Clone(first[:tc.shared]), 7, 8, 9)
+		got, err := s.Generate(next, 5, greedy, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := generate.NewSession(m).Generate(next, 5, greedy, nil)
+		if !slices.Equal(got, want) || (s.Reused() > 0) != tc.wantReused {
+			t.Errorf("sharing %d: %v (reused %d); a fresh session %v", tc.shared, got, s.Reused(), want)
 		}
 	}
 }

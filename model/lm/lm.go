@@ -30,7 +30,10 @@ type Sequence interface {
 	Reset()
 	// Truncate forgets every position from n on (0 <= n <= Len): a
 	// conversation goes on from the part of its text that did not change.
-	Truncate(n int)
+	// It returns the positions kept: n, or fewer where the cache no longer
+	// holds what going on from n needs (a sliding window's older positions
+	// dropped); the caller runs the rest again.
+	Truncate(n int) int
 	// Next runs ids after the positions held (a prompt, or the token just
 	// chosen), appends their keys and values, and returns the logits of the
 	// last of them, [1, V].
