@@ -75,7 +75,9 @@ type BatcherOption func(*Batcher)
 // the last answer. The Batcher keeps the caches of its last finished
 // sequences (as many as it decodes at once) in any case; this only looks
 // them up. The numbers are those of a prompt run in other chunks, equal to
-// Text's to rounding rather than bit for bit.
+// Text's to rounding rather than bit for bit. A cache whose sliding-window
+// layers have dropped what the shared part needs (a rewind far back in a
+// long text) keeps nothing, and the prompt runs whole.
 func ReusePrefixes(minShared int) BatcherOption {
 	return func(b *Batcher) { b.reuse = max(1, minShared) }
 }

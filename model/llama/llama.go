@@ -368,21 +368,29 @@ func (c *Cache) Truncate(n int) int {
 // sliding-window layer first drops the positions no later query's window
 // reaches (keeping windowSlack more); a layer grows by doubling, up to the
 // model's window, so that a long generation copies its cache a few times
-// only.
+// only. A trim copies what the layer keeps, so it leaves room for a
+// quarter as many new positions at least, growing the layer if need be:
+// a buffer just larger than what a trim keeps would otherwise copy it at
+// every token.
 func (c *Cache) reserve(t, w int) {
 	for l := range c.k {
-		held := c.n - c.start[l]
+		held, size := c.n-c.start[l], 0
 		if win := c.m.Cfg.window(l); win > 0 && held+t > c.size[l] {
 			if s := c.n - (win - 1) - windowSlack; s > c.start[l] {
 				copy(c.k[l], c.k[l][(s-c.start[l])*w:held*w])
 				copy(c.v[l], c.v[l][(s-c.start[l])*w:held*w])
 				c.start[l], held = s, c.n-s
+				if room := held + max(t, held/4); room > c.size[l] {
+					size = min(c.m.Window(), room)
+				}
 			}
 		}
-		if held+t <= c.size[l] {
-			continue
+		if size == 0 {
+			if held+t <= c.size[l] {
+				continue
+			}
+			size = min(c.m.Window(), max(held+t, 2*c.size[l], 256))
 		}
-		size := min(c.m.Window(), max(held+t, 2*c.size[l], 256))
 		k, v := make([]float32, size*w), make([]float32, size*w)
 		copy(k, c.k[l][:held*w])
 		copy(v, c.v[l][:held*w])
