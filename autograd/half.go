@@ -33,14 +33,22 @@ func (tp *Tape) LinearHalf(x *Var, h tensor.Half, w []uint16, out int, b *Var) *
 // EmbeddingHalf is Embedding with the table [V, cols] in the 16-bit format
 // h: the rows of ids, widened and scaled. Nothing is recorded.
 func (tp *Tape) EmbeddingHalf(h tensor.Half, w []uint16, cols int, ids []int, scale float32) *Var {
-	vocab := len(w) / cols
+	return tp.embedRows("EmbeddingHalf", len(w)/cols, cols, ids, scale, func(row []float32, id int) {
+		h.Widen(row, w[id*cols:(id+1)*cols])
+	})
+}
+
+// embedRows returns, for each of ids, the row of a [vocab, cols] table
+// that read writes (widened or dequantized), times scale; op names the
+// caller in the panic for an id out of range. Nothing is recorded.
+func (tp *Tape) embedRows(op string, vocab, cols int, ids []int, scale float32, read func(row []float32, id int)) *Var {
 	y := tp.output(len(ids), cols)
 	for i, id := range ids {
 		if id < 0 || id >= vocab {
-			panic(fmt.Sprintf("autograd.EmbeddingHalf: id %d out of range [0, %d)", id, vocab))
+			panic(fmt.Sprintf("autograd.%s: id %d out of range [0, %d)", op, id, vocab))
 		}
 		row := y.Data[i*cols : (i+1)*cols]
-		h.Widen(row, w[id*cols:(id+1)*cols])
+		read(row, id)
 		if scale != 1 {
 			for j := range row {
 				row[j] *= scale
@@ -77,20 +85,7 @@ func (tp *Tape) LinearQ8(x *Var, q []int8, s []float32, out int, b *Var) *Var {
 // EmbeddingQ8 is Embedding with the table [V, cols] quantized to 8 bits:
 // the rows of ids, dequantized and scaled. Nothing is recorded.
 func (tp *Tape) EmbeddingQ8(q []int8, s []float32, cols int, ids []int, scale float32) *Var {
-	vocab := len(q) / cols
-	y := tp.output(len(ids), cols)
-	for i, id := range ids {
-		if id < 0 || id >= vocab {
-			panic(fmt.Sprintf("autograd.EmbeddingQ8: id %d out of range [0, %d)", id, vocab))
-		}
-		row := y.Data[i*cols : (i+1)*cols]
+	return tp.embedRows("EmbeddingQ8", len(q)/cols, cols, ids, scale, func(row []float32, id int) {
 		tensor.DequantizeQ8(row, q[id*cols:(id+1)*cols], s[id*cols/tensor.Q8Block:(id+1)*cols/tensor.Q8Block])
-		if scale != 1 {
-			for j := range row {
-				row[j] *= scale
-			}
-		}
-	}
-	v, _ := tp.result(y)
-	return v
+	})
 }

@@ -982,12 +982,8 @@ func TestLayerKindsSave(t *testing.T) {
 // batched); a rewind within the slack goes on from the cache, a longer one
 // empties it.
 func TestWindowCache(t *testing.T) {
-	c := load(t, "gemma3-tiny").Cfg
-	c.MaxPositions, c.LocalWindow = 2000, 8
-	m, err := New(c, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := newWindowModel(t, "gemma3-tiny", 8, 2000, 5)
+	c := m.Cfg
 	ids := make([]int, 900)
 	for i := range ids {
 		ids[i] = (i*37 + i*i/7) % c.VocabSize
@@ -1055,12 +1051,7 @@ func TestWindowCache(t *testing.T) {
 // fresh session gives; one that shares the recent part goes on from the
 // cache.
 func TestWindowCacheSession(t *testing.T) {
-	c := load(t, "gemma3-tiny").Cfg
-	c.MaxPositions, c.LocalWindow = 2000, 8
-	m, err := New(c, 6)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := newWindowModel(t, "gemma3-tiny", 8, 2000, 6)
 	first := make([]int, 700)
 	for i := range first {
 		first[i] = 3 + (i*29+i*i/5)%90

@@ -16,15 +16,23 @@ import (
 // attention shows in the logits.
 func windowModel(t *testing.T, name string, win, maxPos int) *Model {
 	t.Helper()
-	c := load(t, name).Cfg
-	c.MaxPositions, c.LocalWindow = maxPos, win
-	m, err := New(c, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := newWindowModel(t, name, win, maxPos, 5)
 	r := tensor.NewRNG(9)
 	for _, p := range m.Params() {
 		r.FillNormal(p.Value, 0, 0.3)
+	}
+	return m
+}
+
+// newWindowModel is a test folder's model with a sliding window of win
+// positions and a context of maxPos, its weights New's of seed.
+func newWindowModel(t *testing.T, name string, win, maxPos int, seed uint64) *Model {
+	t.Helper()
+	c := load(t, name).Cfg
+	c.MaxPositions, c.LocalWindow = maxPos, win
+	m, err := New(c, seed)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return m
 }

@@ -697,34 +697,9 @@ loop:
 	VINSERTF128 $1, 16(R9), Y4, Y4
 	VINSERTF128 $1, 16(R9)(DX*1), Y5, Y5
 	VINSERTF128 $1, 16(R9)(DX*2), Y6, Y6
-	VINSERTF128 $1, 16(R9)(R8*1), Y7, Y7
-	VUNPCKLPS Y1, Y0, Y8
-	VUNPCKHPS Y1, Y0, Y9
-	VUNPCKLPS Y3, Y2, Y10
-	VUNPCKHPS Y3, Y2, Y11
-	VSHUFPS $0x44, Y10, Y8, Y0
-	VSHUFPS $0xEE, Y10, Y8, Y1
-	VSHUFPS $0x44, Y11, Y9, Y2
-	VSHUFPS $0xEE, Y11, Y9, Y3
-	VUNPCKLPS Y5, Y4, Y8
-	VUNPCKHPS Y5, Y4, Y9
-	VUNPCKLPS Y7, Y6, Y10
-	VUNPCKHPS Y7, Y6, Y11
-	VSHUFPS $0x44, Y10, Y8, Y4
-	VSHUFPS $0xEE, Y10, Y8, Y5
-	VSHUFPS $0x44, Y11, Y9, Y6
-	VSHUFPS $0xEE, Y11, Y9, Y7
-	VMOVUPS Y0, (DI)
-	VMOVUPS Y1, (DI)(BX*1)
-	VMOVUPS Y2, (DI)(BX*2)
-	VMOVUPS Y3, (DI)(R10*1)
-	LEAQ (DI)(BX*4), DI
-	VMOVUPS Y4, (DI)
-	VMOVUPS Y5, (DI)(BX*1)
-	VMOVUPS Y6, (DI)(BX*2)
-	VMOVUPS Y7, (DI)(R10*1)
-	LEAQ (DI)(BX*4), DI
-	ADDQ $32, SI
+	VINSERTF128 $1, 16(R9)(R8*1), Y7, Y7`)
+	transpose8Store()
+	p(`	ADDQ $32, SI
 	ADDQ $32, R9
 	DECQ CX
 	JNZ loop
@@ -1090,12 +1065,19 @@ done:
 // in Y(8+r)) to DI, rows BX bytes apart (R10 = 3·BX), and moves DI on by
 // 8 rows.
 func transpose8Rows() {
-	// transpose8's layout: Yr (r < 4) rows r and r+4 of the first four
-	// values, Y(r+4) of the last four.
+	// Into transpose8's layout (see transpose8Store).
 	for r := 0; r < 4; r++ {
 		p("\tVINSERTF128 $1, X%d, Y%d, Y%d", 12+r, 8+r, r)
 		p("\tVPERM2F128 $0x31, Y%d, Y%d, Y%d", 12+r, 8+r, 4+r)
 	}
+	transpose8Store()
+}
+
+// transpose8Store finishes the transpose of an 8×8 block laid out as
+// transpose8 loads it (Yr, r < 4: rows r and r+4 of the first four values;
+// Y(r+4): of the last four) and stores its rows to DI, BX bytes apart
+// (R10 = 3·BX), moving DI on by 8 rows.
+func transpose8Store() {
 	p(`	VUNPCKLPS Y1, Y0, Y8
 	VUNPCKHPS Y1, Y0, Y9
 	VUNPCKLPS Y3, Y2, Y10
