@@ -87,18 +87,32 @@ func (m *Model) EndsText(id int) bool { return m.Cfg.HasEOS && id == m.Cfg.EOS }
 // cache would exceed n_positions (the caller then drops old context and
 // starts a new cache).
 func (m *Model) Step(c *Cache, ids []int, b int) (*tensor.Tensor, error) {
-	x, err := m.step(c, ids, b)
+	var out *tensor.Tensor
+	_, err := m.steps(c, ids, b, func(x *autograd.Var, at, n, t int) {
+		if n == t { // one piece: the logits are the result
+			out = m.head(nil, x).Value
+			return
+		}
+		v := m.Cfg.VocabSize
+		if out == nil {
+			out = tensor.New(b, t, v)
+		}
+		l := m.head(c.arena, x).Value.Data
+		for i := range b {
+			copy(out.Data[(i*t+at)*v:(i*t+at+n)*v], l[i*n*v:(i+1)*n*v])
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
-	return m.head(nil, x).Value, nil
+	return out, nil
 }
 
 // StepLast is Step returning only the logits of each sequence's last new
 // position, [B, V]: what sampling needs, without the output projection of a
 // whole prompt.
 func (m *Model) StepLast(c *Cache, ids []int, b int) (*tensor.Tensor, error) {
-	x, err := m.step(c, ids, b)
+	x, err := m.steps(c, ids, b, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -110,9 +124,21 @@ func (m *Model) StepLast(c *Cache, ids []int, b int) (*tensor.Tensor, error) {
 	return m.head(nil, autograd.Const(last)).Value, nil
 }
 
-// step runs the blocks on the new tokens and returns their final hidden
-// states [B, T, C] (before ln_f), held in c's arena until its next step.
-func (m *Model) step(c *Cache, ids []int, b int) (*autograd.Var, error) {
+// stepChunk is the most positions (of all B sequences together) that Step
+// and StepLast run through the blocks at once: a longer prompt runs through
+// the cache in pieces (of lengths differing by at most one), so that its
+// activations, every layer's held in the cache's arena until the step
+// ends, take a piece's memory rather than the whole prompt's. The numbers
+// equal the whole prompt's to rounding. A variable for tests.
+var stepChunk = 512
+
+// steps checks the new tokens and runs them through the blocks in pieces
+// of n positions per sequence, calling each (when not nil) with every
+// piece's final hidden states [B, n, C], the position in the new tokens
+// where it starts, n, and the new tokens per sequence, t; it returns the
+// last piece's, held in c's arena until its next step. Nothing is appended
+// to the cache when the tokens are refused.
+func (m *Model) steps(c *Cache, ids []int, b int, each func(x *autograd.Var, at, n, t int)) (*autograd.Var, error) {
 	if c == nil || c.b != b || len(c.k) != len(m.H) || c.c != m.Cfg.NEmbd || c.size != m.Cfg.NPositions {
 		return nil, fmt.Errorf("gpt: the cache does not fit this model with B=%d", b)
 	}
@@ -123,6 +149,35 @@ func (m *Model) step(c *Cache, ids []int, b int) (*autograd.Var, error) {
 	if err := m.checkIDs(ids, b, t, c.n); err != nil {
 		return nil, err
 	}
+	pieces := (t + max(1, stepChunk/b) - 1) / max(1, stepChunk/b)
+	var x *autograd.Var
+	var piece []int
+	for i, at := 0, 0; i < pieces; i++ {
+		n := t / pieces
+		if i < t%pieces {
+			n++
+		}
+		p := ids
+		if pieces > 1 { // each sequence's positions at..at+n−1
+			piece = piece[:0]
+			for s := range b {
+				piece = append(piece, ids[s*t+at:s*t+at+n]...)
+			}
+			p = piece
+		}
+		x = m.step(c, p, b, n)
+		if each != nil {
+			each(x, at, n, t)
+		}
+		at += n
+	}
+	return x, nil
+}
+
+// step runs the blocks on t new tokens of each of the b sequences
+// (checked by steps) and returns their final hidden states [B, T, C]
+// (before ln_f), held in c's arena until its next step.
+func (m *Model) step(c *Cache, ids []int, b, t int) *autograd.Var {
 	// Inference: nothing is recorded, and the activations of the last step
 	// (which the caller has consumed) make room for this one's.
 	tp := c.arena
@@ -135,7 +190,7 @@ func (m *Model) step(c *Cache, ids []int, b int) (*autograd.Var, error) {
 		x = tp.Add(x, blk.MLP.Forward(tp, blk.Ln2.Forward(tp, x)))
 	}
 	c.n += t
-	return x, nil
+	return x
 }
 
 // attend appends the keys and values in qkv [B, T, 3C] to layer l's cache at

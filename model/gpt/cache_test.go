@@ -305,3 +305,59 @@ func TestStepBatchErrors(t *testing.T) {
 		t.Errorf("failed steps changed the caches' lengths to %d, %d, %d; want 0, 0, 4", a.Len(), b.Len(), full.Len())
 	}
 }
+
+// TestStepPieces: a prompt longer than stepChunk runs through the blocks in
+// pieces, for one sequence and for three, with Forward's logits (every
+// position's and the last's) after a prefix already cached too; a bad id
+// in the last piece is refused before any piece runs.
+func TestStepPieces(t *testing.T) {
+	cfg := Config{VocabSize: 29, NPositions: 24, NEmbd: 24, NLayer: 2, NHead: 3, Eps: 1e-5}
+	m := smallModel(t, cfg)
+	defer func(n int) { stepChunk = n }(stepChunk)
+	stepChunk = 7
+	const tt = 23
+	v := cfg.VocabSize
+	for _, b := range []int{1, 3} {
+		ids := randIDs(tensor.NewRNG(uint64(b)), b*tt, v)
+		full, err := m.Forward(nil, ids, b, tt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.Step(m.NewCache(b), ids, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tensor.EqualShape(got.Shape, []int{b, tt, v}) {
+			t.Fatalf("B=%d: logits %v", b, got.Shape)
+		}
+		golden.CheckAbs(t, fmt.Sprintf("B=%d: Step in pieces", b), got.Data, full.Value.Data, 1e-5)
+		c := m.NewCache(b)
+		var first, rest []int
+		for i := range b {
+			first = append(first, ids[i*tt:i*tt+2]...)
+			rest = append(rest, ids[i*tt+2:(i+1)*tt]...)
+		}
+		if _, err := m.StepLast(c, first, b); err != nil {
+			t.Fatal(err)
+		}
+		last, err := m.StepLast(c, rest, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range b {
+			golden.CheckAbs(t, fmt.Sprintf("B=%d: StepLast in pieces, sequence %d", b, i), last.Data[i*v:(i+1)*v], full.Value.Data[((i+1)*tt-1)*v:(i+1)*tt*v], 1e-5)
+		}
+		if c.Len() != tt {
+			t.Errorf("B=%d: %d positions cached, want %d", b, c.Len(), tt)
+		}
+		bad := append([]int(nil), ids...)
+		bad[len(bad)-1] = v
+		c.Reset()
+		if _, err := m.Step(c, bad, b); err == nil || !strings.Contains(err.Error(), "outside the vocabulary") {
+			t.Errorf("B=%d: a bad id in the last piece: %v", b, err)
+		}
+		if c.Len() != 0 {
+			t.Errorf("B=%d: a refused prompt left %d positions in the cache", b, c.Len())
+		}
+	}
+}

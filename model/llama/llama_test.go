@@ -1076,3 +1076,56 @@ func TestWindowCacheSession(t *testing.T) {
 		}
 	}
 }
+
+// TestStepPieces: a text longer than stepChunk runs through the blocks in
+// pieces, with the logits (every position's and the last's) and hidden
+// states of the text in one piece, after a prefix already cached too; a
+// bad id anywhere is refused before any piece runs.
+func TestStepPieces(t *testing.T) {
+	for _, name := range []string{"llama-tiny", "gemma3-tiny"} {
+		m := load(t, name)
+		ids := windowIDs(m.Cfg.MaxPositions-3, m.Cfg.VocabSize)
+		whole, err := m.Step(m.NewCache(), ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hidden, err := m.Hidden(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func(n int) { stepChunk = n }(stepChunk)
+		stepChunk = 9
+		got, err := m.Step(m.NewCache(), ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden.CheckAbs(t, name+" Step in pieces", got.Data, whole.Data, 1e-5)
+		h, err := m.Hidden(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden.CheckAbs(t, name+" Hidden in pieces", h.Data, hidden.Data, 1e-5)
+		v := m.Cfg.VocabSize
+		c := m.NewCache()
+		if _, err := m.StepLast(c, ids[:4]); err != nil {
+			t.Fatal(err)
+		}
+		last, err := m.StepLast(c, ids[4:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Len() != len(ids) {
+			t.Errorf("%s: %d positions cached after StepLast in pieces, want %d", name, c.Len(), len(ids))
+		}
+		golden.CheckAbs(t, name+" StepLast in pieces", last.Data, whole.Data[len(whole.Data)-v:], 1e-5)
+		bad := slices.Clone(ids)
+		bad[len(bad)-1] = v
+		c.Reset()
+		if _, err := m.Step(c, bad); err == nil || !strings.Contains(err.Error(), "outside the vocabulary") {
+			t.Errorf("%s: a bad id in the last piece: %v", name, err)
+		}
+		if c.Len() != 0 {
+			t.Errorf("%s: a refused text left %d positions in the cache", name, c.Len())
+		}
+	}
+}
