@@ -334,10 +334,11 @@ func (b *Batcher) loop() {
 }
 
 // admit gives a new sequence a cache and puts it in the queue of contexts
-// to run: with ReusePrefixes, the free cache sharing the longest start with
-// its context if that is long enough, cut back to what they share (less
-// the last position, whose logits are needed); otherwise the most recently
-// freed cache, emptied, or a new one.
+// to run: with ReusePrefixes, the free cache that keeps the longest start
+// of its context when cut back to what they share (less the last position,
+// whose logits are needed; a sliding window's trimmed cache may keep
+// nothing), if that is long enough; otherwise the most recently freed
+// cache, emptied, or a new one.
 func (b *Batcher) admit(sq *sequence) {
 	b.active.Add(1) // finish takes it off
 	n := len(b.free)
@@ -354,7 +355,9 @@ func (b *Batcher) admit(sq *sequence) {
 				shared++
 			}
 			if shared >= b.reuse && shared > keep {
-				pick, keep = i, shared
+				if kept := f.cache.Keeps(shared); kept >= b.reuse && kept > keep {
+					pick, keep = i, kept
+				}
 			}
 		}
 	}

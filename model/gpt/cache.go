@@ -47,6 +47,14 @@ func (c *Cache) Truncate(n int) int {
 	return n
 }
 
+// Keeps returns what Truncate(n) would keep: n (lm.Sequence).
+func (c *Cache) Keeps(n int) int {
+	if n < 0 || n > c.n {
+		panic(fmt.Sprintf("gpt: Cache.Truncate(%d) of a cache holding %d positions", n, c.n))
+	}
+	return n
+}
+
 // Reset empties the cache.
 func (c *Cache) Reset() { c.n = 0 }
 

@@ -351,16 +351,24 @@ func (c *Cache) Reset() {
 // position n's window reaches (a rewind by more than windowSlack past a
 // trim), it empties the cache and returns 0 (lm.Sequence).
 func (c *Cache) Truncate(n int) int {
+	if c.Keeps(n) == 0 {
+		c.Reset()
+		return 0
+	}
+	c.n = n
+	return n
+}
+
+// Keeps returns what Truncate(n) would keep: n, or 0 (lm.Sequence).
+func (c *Cache) Keeps(n int) int {
 	if n < 0 || n > c.n {
 		panic(fmt.Sprintf("llama: Cache.Truncate(%d) of a cache holding %d positions", n, c.n))
 	}
 	for l, s := range c.start {
 		if s > 0 && n-(c.m.Cfg.window(l)-1) < s {
-			c.Reset()
 			return 0
 		}
 	}
-	c.n = n
 	return n
 }
 

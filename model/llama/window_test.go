@@ -2,6 +2,7 @@ package llama
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -203,6 +204,63 @@ func TestWindowCacheBatcher(t *testing.T) {
 		if r := b.Stats().Reused - before; !slices.Equal(got, want) || r != int64(tc.reused) {
 			t.Errorf("sharing %d: %v, reused %d; want %v, reused %d", tc.shared, got, r, want, tc.reused)
 		}
+	}
+}
+
+// TestWindowCacheBatcherKeeps: of two free caches, the Batcher takes the
+// one a rewind leaves the most of: not a trimmed cache sharing a longer
+// start whose window no longer reaches back that far, but an untrimmed one
+// sharing less.
+func TestWindowCacheBatcherKeeps(t *testing.T) {
+	m := windowModel(t, "gemma3-tiny", 300, 2500)
+	b := generate.NewBatcher(m, 2, generate.ReusePrefixes(1))
+	defer b.Close()
+	first := windowIDs(1100, m.Cfg.VocabSize)
+	// The long prompt's cache is trimmed past position 400; it is still
+	// generating (its caller blocked) when the short one arrives, so the
+	// two end with a cache each.
+	started, joined := make(chan struct{}), make(chan struct{})
+	long := make(chan error)
+	go func() {
+		once := false
+		_, err := b.Generate(context.Background(), first, 1000, &generate.Sampler{}, func(int) bool {
+			if !once {
+				once = true
+				close(started)
+				<-joined
+			}
+			return false
+		})
+		long <- err
+	}()
+	<-started
+	short := append(slices.Clone(first[:330]), 5, 6)
+	shortDone := make(chan error)
+	go func() {
+		_, err := b.Generate(context.Background(), short, 4, &generate.Sampler{}, nil)
+		shortDone <- err
+	}()
+	for b.Stats().Active < 2 {
+		runtime.Gosched()
+	}
+	close(joined)
+	for _, c := range []chan error{long, shortDone} {
+		if err := <-c; err != nil {
+			t.Fatal(err)
+		}
+	}
+	prompt := append(slices.Clone(first[:400]), 7, 8, 9)
+	before := b.Stats().Reused
+	got, err := b.Generate(context.Background(), prompt, 4, &generate.Sampler{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := generate.Text(m, prompt, 4, &generate.Sampler{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := b.Stats().Reused - before; !slices.Equal(got, want) || r != 330 {
+		t.Errorf("%v, reused %d; want %v, reused 330 (the short prompt's cache)", got, r, want)
 	}
 }
 

@@ -34,6 +34,9 @@ type Sequence interface {
 	// holds what going on from n needs (a sliding window's older positions
 	// dropped); the caller runs the rest again.
 	Truncate(n int) int
+	// Keeps returns what Truncate(n) would keep, changing nothing: which
+	// of several caches a rewind leaves the most of.
+	Keeps(n int) int
 	// Next runs ids after the positions held (a prompt, or the token just
 	// chosen), appends their keys and values, and returns the logits of the
 	// last of them, [1, V].
