@@ -154,6 +154,14 @@ func TestGradients(t *testing.T) {
 				}
 				return tp.Rotary(in[0], 2, 4, cs, sn)
 			}},
+		{name: "RotaryPartial", inputs: []*tensor.Tensor{randTensor(r, 2, 3, 12)},
+			build: func(tp *Tape, in []*Var) *Var { // 4 of each head's 6 values turned, cos and sin scaled
+				cs, sn := make([]float32, 6*2), make([]float32, 6*2)
+				for i := range cs {
+					cs[i], sn[i] = 1.2*float32(math.Cos(0.3*float64(i+1))), 1.2*float32(math.Sin(0.3*float64(i+1)))
+				}
+				return tp.Rotary(in[0], 2, 6, cs, sn)
+			}},
 		{name: "RepeatHeads", inputs: []*tensor.Tensor{randTensor(r, 2, 3, 6)},
 			build: func(tp *Tape, in []*Var) *Var { return tp.RepeatHeads(in[0], 2, 3) }},
 		{name: "Softmax", inputs: []*tensor.Tensor{randTensor(r, 3, 7)},

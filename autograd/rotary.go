@@ -8,14 +8,20 @@ import (
 
 // Rotary applies rotary position embeddings (Su et al. 2021) to x, whose
 // rows (all dimensions but the last) each hold heads·d values: in every
-// head, element i and element i + d/2 are turned by the row's angle i (HF's
-// "rotate half" layout, Llama's). cos and sin hold d/2 values per row of
-// x, the angles of its position. The backward pass turns the gradient back
-// by the same angles.
+// head, element i and element i + half are turned by the row's angle i
+// (HF's "rotate half" layout, Llama's), where cos and sin hold half values
+// per row of x, the angles of its position: d/2, or fewer for a partial
+// rotation (Phi-4-mini's), which leaves each head's values from 2·half on
+// as they are. The backward pass turns the gradient back by the same
+// angles.
 func (tp *Tape) Rotary(x *Var, heads, d int, cos, sin []float32) *Var {
 	n := x.Value.Shape[len(x.Value.Shape)-1]
 	rows := len(x.Value.Data) / max(n, 1)
-	if heads <= 0 || d <= 0 || d%2 != 0 || n != heads*d || len(cos) != rows*d/2 || len(sin) != len(cos) {
+	half := 0
+	if rows > 0 {
+		half = len(cos) / rows
+	}
+	if heads <= 0 || d <= 0 || n != heads*d || half == 0 || 2*half > d || len(cos) != rows*half || len(sin) != len(cos) {
 		panic(fmt.Sprintf("autograd.Rotary: x %v, %d heads of %d, %d cos and %d sin values", x.Value.Shape, heads, d, len(cos), len(sin)))
 	}
 	y := tp.alloc(x.Value.Shape...)
@@ -23,17 +29,20 @@ func (tp *Tape) Rotary(x *Var, heads, d int, cos, sin []float32) *Var {
 	// which starts at zero for the forward pass.
 	turn := func(dst, src []float32, sign float32) {
 		tensor.Parallel(rows, max(1, elemGrain/n), func(lo, hi int) {
-			half := d / 2
 			for r := lo; r < hi; r++ {
 				cs, sn := cos[r*half:(r+1)*half], sin[r*half:(r+1)*half]
 				for h := range heads {
 					at := r*n + h*d
-					a, b := src[at:at+half], src[at+half:at+d]
-					da, db := dst[at:at+half], dst[at+half:at+d]
+					a, b := src[at:at+half], src[at+half:at+2*half]
+					da, db := dst[at:at+half], dst[at+half:at+2*half]
 					for i := range half {
 						s := sign * sn[i]
 						da[i] += a[i]*cs[i] - b[i]*s
 						db[i] += b[i]*cs[i] + a[i]*s
+					}
+					pass, dpass := src[at+2*half:at+d], dst[at+2*half:at+d]
+					for i, v := range pass {
+						dpass[i] += v
 					}
 				}
 			}

@@ -26,8 +26,8 @@ type command struct {
 }
 
 var commands = []command{
-	{"train", "train a model (default: a GPT on the embedded Tiny Shakespeare; --data FILE: on your text; --src/--tgt FILE: a translator; --preset classify: a BERT text classifier; --preset digits or images: a ViT; --model DIR: fine-tune a GPT-2, a Llama (Qwen2, Qwen3, Mistral, Gemma, SmolLM3), a BERT (RoBERTa, DistilBERT), a T5 or a ViT)", runTrain},
-	{"generate", "continue a prompt with a GPT (one trained here, GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, SmolLM3) or answer one with a T5", runGenerate},
+	{"train", "train a model (default: a GPT on the embedded Tiny Shakespeare; --data FILE: on your text; --src/--tgt FILE: a translator; --preset classify: a BERT text classifier; --preset digits or images: a ViT; --model DIR: fine-tune a GPT-2, a Llama (Qwen2, Qwen3, Mistral, Gemma, SmolLM3, Phi-3), a BERT (RoBERTa, DistilBERT), a T5 or a ViT)", runTrain},
+	{"generate", "continue a prompt with a GPT (one trained here, GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, SmolLM3, Phi-3) or answer one with a T5", runGenerate},
 	{"chat", "chat with a Llama, Qwen2, Qwen3, Mistral or Gemma chat model (its chat template) on a terminal, or answer each line of a file as a user's turn", runChat},
 	{"translate", "translate lines of a file or stdin with an encoder-decoder (beam search)", runTranslate},
 	{"eval", "loss and perplexity of a GPT or a Llama on a text file, accuracy of a ViT on an image folder or of a BERT classifier on labelled texts, or BLEU/chrF of translations", runEval},

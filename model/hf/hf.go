@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/attn-go/attn/safetensors"
+	"github.com/attn-go/attn/tensor"
 )
 
 // The files of a HuggingFace model folder that this package reads.
@@ -70,6 +71,19 @@ type Tensor struct {
 	Shape []int
 	file  *safetensors.File
 	canon string // Name without a prefix, legacy names renamed
+	// offset is where the tensor starts in the stored one, in values: not
+	// 0 only for a block of rows SplitRows cut from it.
+	offset int
+}
+
+// raw returns the tensor's stored bytes.
+func (t *Tensor) raw() ([]byte, error) {
+	b, _, err := t.file.Raw(t.Name)
+	if err != nil {
+		return nil, err
+	}
+	size := t.DType.Size()
+	return b[t.offset*size : (t.offset+tensor.Size(t.Shape))*size], nil
 }
 
 // Checkpoint is the weights of a model folder, memory-mapped: one file or
@@ -257,6 +271,40 @@ func (c *Checkpoint) Rename(f func(string) string) error {
 		t.canon = to
 	}
 	c.tensors = renamed
+	return nil
+}
+
+// SplitRows re-keys the stored tensor of canonical name name, a matrix,
+// as blocks of its rows, the i-th of rows[i] rows under the name parts[i]:
+// for a model that keeps apart what a checkpoint stores fused (Phi-3's
+// qkv_proj, read as q_proj, k_proj and v_proj). A tensor not stored is
+// left for Load to report; one whose rows are not the blocks' sum is an
+// error naming it.
+func (c *Checkpoint) SplitRows(name string, parts []string, rows []int) error {
+	t, ok := c.tensors[name]
+	if !ok {
+		return nil
+	}
+	sum := 0
+	for _, r := range rows {
+		sum += r
+	}
+	if len(t.Shape) != 2 || t.Shape[0] != sum || len(parts) != len(rows) {
+		return fmt.Errorf("hf: tensor %q in %s: shape %v, where the config's %s need %d rows in all", t.Name, t.File, t.Shape, strings.Join(parts, ", "), sum)
+	}
+	for _, p := range parts {
+		if old, dup := c.tensors[p]; dup && p != name {
+			return fmt.Errorf("hf: tensors %q (%s) and %q (%s) are both read as %q", old.Name, old.File, t.Name, t.File, p)
+		}
+	}
+	delete(c.tensors, name)
+	at := t.offset
+	for i, p := range parts {
+		u := *t
+		u.Shape, u.canon, u.offset = []int{rows[i], t.Shape[1]}, p, at
+		at += rows[i] * t.Shape[1]
+		c.tensors[p] = &u
+	}
 	return nil
 }
 

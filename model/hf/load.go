@@ -245,7 +245,7 @@ const decodeChunk = 1 << 20
 // decode converts values offset.. of the tensor, whose dtype check accepted,
 // into dst.
 func (t *Tensor) decode(dst []float32, offset int) {
-	b, _, err := t.file.Raw(t.Name)
+	b, err := t.raw()
 	if err != nil { // the file was closed under us: a programming error
 		panic(err)
 	}
@@ -277,7 +277,7 @@ func (t *Tensor) decode(dst []float32, offset int) {
 
 // copyHalf copies values offset.. of a BF16 or F16 tensor into dst.
 func (t *Tensor) copyHalf(dst []uint16, offset int) {
-	b, _, err := t.file.Raw(t.Name)
+	b, err := t.raw()
 	if err != nil { // the file was closed under us: a programming error
 		panic(err)
 	}
@@ -299,8 +299,8 @@ var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 // their bytes when stored alike, else their float32 values.
 func (t *Tensor) equal(u *Tensor) bool {
 	if t.DType == u.DType {
-		a, _, _ := t.file.Raw(t.Name)
-		b, _, _ := u.file.Raw(u.Name)
+		a, _ := t.raw()
+		b, _ := u.raw()
 		return bytes.Equal(a, b)
 	}
 	a, _ := t.Float32()

@@ -43,10 +43,11 @@ func textOfImageText(n string) string {
 
 // Load reads a HuggingFace Llama-family folder (see Types): config.json
 // (LlamaConfig, Qwen2Config, Qwen3Config, MistralConfig, Gemma2Config,
-// Gemma3TextConfig, SmolLM3Config) and model.safetensors or its shards, in
+// Gemma3TextConfig, SmolLM3Config, Phi3Config) and model.safetensors or its shards, in
 // F32, F16, BF16 or F64, converted once into float32 weights. It accepts
 // LlamaForCausalLM's names ("model." before the base model, lm_head.weight),
-// and a tied output layer stored or not. A Gemma 3 image-text folder
+// and a tied output layer stored or not; a Phi-3's fused qkv_proj and
+// gate_up_proj. A Gemma 3 image-text folder
 // ("gemma3": Gemma3ForConditionalGeneration) loads as its text model, its
 // vision tower and projector skipped. Missing, unexpected or mis-shaped tensors
 // are errors naming the tensor and its file. The end-of-text tokens of
@@ -151,6 +152,12 @@ func loadCheckpoint(cfg Config, ck *hf.Checkpoint, keep, headless bool) (*Model,
 			return nil, err
 		}
 	}
+	if cfg.Type == "phi3" {
+		if err := splitFused(cfg, ck); err != nil {
+			return nil, err
+		}
+		opt.Stored = fusedName
+	}
 	switch {
 	case headless: // a stored output layer is not read
 		opt.Ignore = append(slices.Clip(opt.Ignore), headIgnored)
@@ -177,6 +184,47 @@ func loadCheckpoint(cfg Config, ck *hf.Checkpoint, keep, headless bool) (*Model,
 	return m, nil
 }
 
+// The projections a Phi-3 checkpoint stores fused, as Phi3ForCausalLM
+// names them, and the separate ones the layers are built of.
+var (
+	fusedQKV    = [...]string{"self_attn.qkv_proj.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight"}
+	fusedGateUp = [...]string{"mlp.gate_up_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight"}
+	layerName   = regexp.MustCompile(`^(layers\.\d+\.)(.*)$`)
+)
+
+// splitFused reads a Phi-3 checkpoint's qkv_proj as the q, k and v
+// projections (rows in that order, as Phi3Attention splits them) and its
+// gate_up_proj as the gate and up projections (gate first, as Phi3MLP
+// chunks it).
+func splitFused(c Config, ck *hf.Checkpoint) error {
+	d, kv := c.headDim(), c.kvHeads()
+	for l := range c.Layers {
+		p := fmt.Sprintf("layers.%d.", l)
+		if err := ck.SplitRows(p+fusedQKV[0], []string{p + fusedQKV[1], p + fusedQKV[2], p + fusedQKV[3]}, []int{c.Heads * d, kv * d, kv * d}); err != nil {
+			return err
+		}
+		if err := ck.SplitRows(p+fusedGateUp[0], []string{p + fusedGateUp[1], p + fusedGateUp[2]}, []int{c.Intermediate, c.Intermediate}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fusedName returns the name a Phi-3 checkpoint stores parameter name
+// under: a separate projection's is its fused one's.
+func fusedName(name string) string {
+	m := layerName.FindStringSubmatch(name)
+	if m == nil {
+		return name
+	}
+	for _, f := range [][]string{fusedQKV[:], fusedGateUp[:]} {
+		if slices.Contains(f[1:], m[2]) {
+			return m[1] + f[0]
+		}
+	}
+	return name
+}
+
 // stored returns the tensor Load reads p from: its own, or for the
 // embeddings of a tied model stored only as the output layer, that.
 func (m *Model) stored(ck *hf.Checkpoint, p nn.Param) (*hf.Tensor, bool) {
@@ -201,10 +249,19 @@ func (m *Model) storedAsConfig(ck *hf.Checkpoint) bool {
 }
 
 // Tensors returns the weights under LlamaForCausalLM's names ("model."
-// before the base model, lm_head.weight unless tied).
+// before the base model, lm_head.weight unless tied); a Phi-3's q, k and v
+// projections as its qkv_proj, its gate and up as gate_up_proj.
 func (m *Model) Tensors() []safetensors.Tensor {
 	m.Widen() // a model kept in 16 bits saves its float32 values (the same numbers)
-	return hf.Tensors(m.Params(), func(name string) string {
+	ps := m.Params()
+	if m.Cfg.Type == "phi3" {
+		ps = slices.DeleteFunc(ps, func(p nn.Param) bool { return fusedName(p.Name) != p.Name })
+		for l, layer := range m.Layers {
+			p := fmt.Sprintf("layers.%d.", l)
+			ps = append(ps, nn.Param{Name: p + fusedQKV[0], Var: layer.qkv}, nn.Param{Name: p + fusedGateUp[0], Var: layer.gateUp})
+		}
+	}
+	return hf.Tensors(ps, func(name string) string {
 		if strings.HasPrefix(name, "lm_head.") {
 			return name
 		}

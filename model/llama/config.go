@@ -14,15 +14,18 @@ import (
 // is HuggingFace's LlamaConfig or Qwen2Config (config.json of a "llama" or
 // "qwen2" folder; Qwen3Config for "qwen3", MistralConfig for "mistral",
 // Gemma2Config for "gemma2", Gemma3TextConfig for "gemma3_text",
-// SmolLM3Config for "smollm3"; a "gemma3" Gemma3Config is read for its
-// text_config), so the names are HF's.
+// SmolLM3Config for "smollm3", Phi3Config for "phi3"; a "gemma3"
+// Gemma3Config is read for its text_config), so the names are HF's.
 type Config struct {
 	// Type is config.json's model_type: "llama" (Llama 2 and 3, TinyLlama,
 	// SmolLM, …), "qwen2" (biases on the query, key and value
 	// projections), "qwen3" (an RMSNorm on each query and key head),
 	// "mistral" (Llama's layers, each attending within a sliding window),
 	// "gemma2" or "gemma3_text" (Gemma 2, Gemma 3's text models: see Gemma),
-	// "smollm3" (Llama's layers, some without rotary positions: NoRope).
+	// "smollm3" (Llama's layers, some without rotary positions: NoRope),
+	// "phi3" (Phi-3, Phi-3.5 and Phi-4-mini: Llama's layers, the q, k, v
+	// and the gate and up projections stored fused, LongRoPE, a partial
+	// rotation, a sliding window).
 	// An image-text "gemma3" folder's text model is a "gemma3_text" (see
 	// ImageText).
 	Type         string  `json:"-"`
@@ -38,8 +41,16 @@ type Config struct {
 	Eps          float32 `json:"rms_norm_eps"`
 	RopeTheta    float64 `json:"rope_theta"`
 	// RopeScaling stretches the rotary positions for long contexts: nil,
-	// "linear" or Llama 3.1's "llama3".
+	// "linear", Llama 3.1's "llama3" or Phi-3's "longrope".
 	RopeScaling *RopeScaling `json:"rope_scaling"`
+	// PartialRotary is the part of each head the rotation turns, its first
+	// int(head_dim·PartialRotary) values (partial_rotary_factor: Phi-4-mini's
+	// 0.75); 0 or 1 turns it all.
+	PartialRotary float64 `json:"-"`
+	// OriginalMaxPositions is a Phi-3's original_max_position_embeddings,
+	// the context it was pretrained on: LongRoPE uses its long factors
+	// past it, and max_position_embeddings over it sets the scaling.
+	OriginalMaxPositions int `json:"-"`
 	// AttentionBias gives the four attention projections biases (Llama's
 	// attention_bias); Qwen2's query, key and value projections always have
 	// them, its output projection not.
@@ -83,13 +94,63 @@ type Config struct {
 
 // RopeScaling is config.json's rope_scaling.
 type RopeScaling struct {
-	Type   string  `json:"rope_type"` // "linear" or "llama3" ("type" in older configs)
+	Type   string  `json:"rope_type"` // "linear", "llama3" or "longrope" ("type" in older configs)
 	Factor float64 `json:"factor"`
 	// Llama 3.1's: the wavelengths between original/low and original/high
 	// are interpolated smoothly.
 	LowFreqFactor  float64 `json:"low_freq_factor,omitempty"`
 	HighFreqFactor float64 `json:"high_freq_factor,omitempty"`
 	Original       int     `json:"original_max_position_embeddings,omitempty"`
+	// LongRoPE's (Phi-3): the frequencies of the rotated pairs divided by
+	// ShortFactor, or by LongFactor once a sequence is longer than the
+	// original context; cos and sin times AttentionFactor (by default
+	// √(1 + ln s / ln original), s = max_position_embeddings / original).
+	ShortFactor     []float64 `json:"short_factor,omitempty"`
+	LongFactor      []float64 `json:"long_factor,omitempty"`
+	AttentionFactor float64   `json:"attention_factor,omitempty"`
+}
+
+// rotaryDim returns how many values of each head the rotation turns.
+func (c Config) rotaryDim() int {
+	if c.PartialRotary > 0 && c.PartialRotary < 1 {
+		return int(float64(c.headDim()) * c.PartialRotary)
+	}
+	return c.headDim()
+}
+
+// longRope reports whether the rotation is LongRoPE's.
+func (c Config) longRope() bool { return c.RopeScaling != nil && c.RopeScaling.Type == "longrope" }
+
+// ropeOriginal returns the context LongRoPE switches to its long factors
+// past: original_max_position_embeddings, else max_position_embeddings.
+func (c Config) ropeOriginal() int {
+	if c.OriginalMaxPositions > 0 {
+		return c.OriginalMaxPositions
+	}
+	if s := c.RopeScaling; s != nil && s.Original > 0 {
+		return s.Original
+	}
+	return c.MaxPositions
+}
+
+// ropeScale returns what cos and sin are multiplied by: LongRoPE's
+// attention factor (HF's _compute_longrope_parameters), else 1.
+func (c Config) ropeScale() float32 {
+	if !c.longRope() {
+		return 1
+	}
+	if a := c.RopeScaling.AttentionFactor; a > 0 {
+		return float32(a)
+	}
+	orig := c.ropeOriginal()
+	factor := c.RopeScaling.Factor
+	if c.OriginalMaxPositions > 0 { // Phi-3's: the ratio of the two contexts
+		factor = float64(c.MaxPositions) / float64(orig)
+	}
+	if factor <= 1 {
+		return 1
+	}
+	return float32(math.Sqrt(1 + math.Log(factor)/math.Log(float64(orig))))
 }
 
 // headDim returns D.
@@ -162,6 +223,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llama: hidden_size %d must be a positive multiple of num_attention_heads %d", c.Hidden, c.Heads)
 	case c.HeadDim < 0 || c.headDim()%2 != 0:
 		return fmt.Errorf("llama: head_dim %d must be positive and even (rotary pairs)", c.headDim())
+	case c.PartialRotary < 0 || c.PartialRotary > 1 || c.rotaryDim() < 2 || c.rotaryDim()%2 != 0:
+		return fmt.Errorf("llama: partial_rotary_factor %v turns %d values of a head of %d: it must turn a positive even number", c.PartialRotary, c.rotaryDim(), c.headDim())
+	case c.PartialRotary > 0 && c.PartialRotary < 1 && c.Type != "phi3":
+		return fmt.Errorf("llama: partial_rotary_factor %v is not supported for %s (1; Phi-3's may be less)", c.PartialRotary, c.Type)
 	case c.KVHeads < 0 || c.Heads%c.kvHeads() != 0:
 		return fmt.Errorf("llama: num_attention_heads %d must be a multiple of num_key_value_heads %d", c.Heads, c.KVHeads)
 	case c.Layers <= 0 || c.Intermediate <= 0:
@@ -178,14 +243,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llama: %d layer types for %d layers, sliding_window %d", len(c.Local), c.Layers, c.LocalWindow)
 	case c.Type == "gemma3_text" && !(c.RopeLocalTheta > 0):
 		return fmt.Errorf("llama: rope_local_base_freq %v must be positive", c.RopeLocalTheta)
-	case c.Type == "mistral" && (c.LocalWindow > 0) != slices.Contains(c.Local, true):
-		return fmt.Errorf("llama: a Mistral's sliding_window %d and its %d sliding layers disagree (every layer slides, or none)", c.LocalWindow, len(c.Local))
 	case c.NoRope != nil && len(c.NoRope) != c.Layers:
 		return fmt.Errorf("llama: %d NoPE flags for %d layers", len(c.NoRope), c.Layers)
 	// Sliding and NoPE layers where config.json has no place for them would
 	// save a model that reads back as another.
-	case slices.Contains(c.Local, true) && c.Type != "mistral" && c.Type != "smollm3" && !c.Gemma():
-		return fmt.Errorf("llama: a %s model has no sliding-window layers (Mistral's, Gemma's and SmolLM3's have)", c.Type)
+	case (c.Type == "mistral" || c.Type == "phi3") && (c.LocalWindow > 0) != slices.Contains(c.Local, true):
+		return fmt.Errorf("llama: a %s model's sliding_window %d and its %d sliding layers disagree (every layer slides, or none)", c.Type, c.LocalWindow, len(c.Local))
+	case slices.Contains(c.Local, true) && c.Type != "mistral" && c.Type != "phi3" && c.Type != "smollm3" && !c.Gemma():
+		return fmt.Errorf("llama: a %s model has no sliding-window layers (Mistral's, Phi-3's, Gemma's and SmolLM3's have)", c.Type)
 	case slices.Contains(c.NoRope, true) && c.Type != "smollm3":
 		return fmt.Errorf("llama: a %s model has no NoPE layers (SmolLM3's have)", c.Type)
 	case c.AttnSoftcap < 0 || c.FinalSoftcap < 0 || c.Type != "gemma2" && (c.AttnSoftcap != 0 || c.FinalSoftcap != 0):
@@ -202,9 +267,19 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llama: bos_token_id %d is outside the vocabulary [0, %d)", c.BOS, c.VocabSize)
 	}
 	if s := c.RopeScaling; s != nil {
+		half := c.rotaryDim() / 2
 		switch {
+		case s.Type == "longrope" && c.Type != "phi3":
+			return fmt.Errorf("llama: rope_scaling type longrope is not supported for %s (Phi-3's)", c.Type)
+		case s.Type == "longrope" && (len(s.ShortFactor) != half || len(s.LongFactor) != half):
+			return fmt.Errorf("llama: longrope rope_scaling needs %d short_factor and long_factor values, one per rotated pair (got %d and %d)", half, len(s.ShortFactor), len(s.LongFactor))
+		case s.Type == "longrope" && (slices.ContainsFunc(s.ShortFactor, func(f float64) bool { return !(f > 0) }) || slices.ContainsFunc(s.LongFactor, func(f float64) bool { return !(f > 0) })):
+			return errors.New("llama: longrope rope_scaling factors must be positive")
+		case s.Type == "longrope" && (s.AttentionFactor < 0 || c.ropeOriginal() <= 1):
+			return fmt.Errorf("llama: longrope rope_scaling needs attention_factor >= 0 and an original context of more than 1 position (got %v, %d)", s.AttentionFactor, c.ropeOriginal())
+		case s.Type == "longrope":
 		case s.Type != "linear" && s.Type != "llama3":
-			return fmt.Errorf("llama: rope_scaling type %q is not supported (linear or llama3)", s.Type)
+			return fmt.Errorf("llama: rope_scaling type %q is not supported (linear, llama3 or Phi-3's longrope)", s.Type)
 		case !(s.Factor > 0):
 			return fmt.Errorf("llama: rope_scaling factor %v must be positive", s.Factor)
 		case s.Type == "llama3" && (s.Original <= 0 || !(s.LowFreqFactor > 0) || !(s.HighFreqFactor > s.LowFreqFactor)):
@@ -220,17 +295,39 @@ func (c Config) invFreqLocal() []float32 {
 	return Config{HeadDim: c.headDim(), RopeTheta: c.RopeLocalTheta}.invFreq()
 }
 
-// invFreq returns the rotary frequencies of the head_dim/2 pairs,
-// 1/θ^(2i/D), scaled as RopeScaling says, rounded as HF's float32 tensors
-// round them (the exponent, the power and the reciprocal each to float32).
-func (c Config) invFreq() []float32 {
-	d := c.headDim()
+// invFreq returns the rotary frequencies of the rotated pairs (rotaryDim/2
+// of them), 1/θ^(2i/d), scaled as RopeScaling says (LongRoPE's by its short
+// factors), rounded as HF's float32 tensors round them (the exponent, the
+// power and the reciprocal each to float32).
+func (c Config) invFreq() []float32 { return c.invFreqOf(false) }
+
+// invFreqLong returns LongRoPE's frequencies past the original context
+// (by its long factors), or nil.
+func (c Config) invFreqLong() []float32 {
+	if !c.longRope() {
+		return nil
+	}
+	return c.invFreqOf(true)
+}
+
+func (c Config) invFreqOf(long bool) []float32 {
+	d := c.rotaryDim()
 	f := make([]float32, d/2)
 	for i := range f {
 		f[i] = 1 / float32(math.Pow(c.RopeTheta, float64(float32(2*i)/float32(d))))
 	}
 	s := c.RopeScaling
 	if s == nil {
+		return f
+	}
+	if s.Type == "longrope" { // HF: 1 / (ext_factors · θ^(2i/d)), in float32
+		ext := s.ShortFactor
+		if long {
+			ext = s.LongFactor
+		}
+		for i := range f {
+			f[i] = 1 / (float32(ext[i]) * float32(math.Pow(c.RopeTheta, float64(float32(2*i)/float32(d)))))
+		}
 		return f
 	}
 	for i, x := range f {
@@ -265,8 +362,10 @@ type hfConfig struct {
 	MaxWindowLayers  *int            `json:"max_window_layers,omitempty"`
 	LayerTypes       []string        `json:"layer_types,omitempty"`    // per layer: "full_attention" or "sliding_attention"
 	Window           json.RawMessage `json:"sliding_window,omitempty"` // an int, or null for none
-	// PartialRotary < 1 (rotating part of each head) is not built.
-	PartialRotary *float64 `json:"partial_rotary_factor,omitempty"`
+	// partial_rotary_factor (Config.PartialRotary, Phi-3's only) and
+	// Phi-3's original context (Config.OriginalMaxPositions).
+	PartialRotaryFactor *float64 `json:"partial_rotary_factor,omitempty"`
+	OriginalContext     *int     `json:"original_max_position_embeddings,omitempty"`
 	// RopeParameters is where configs saved by transformers 5 keep
 	// rope_theta and the scaling.
 	RopeParameters *ropeParameters `json:"rope_parameters,omitempty"`
@@ -296,11 +395,11 @@ type ropeParameters struct {
 
 // Types lists the model_type values of the configs this package runs. Load
 // also reads a "gemma3" (image-text) folder, as its "gemma3_text" text model.
-var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "smollm3"}
+var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "smollm3", "phi3"}
 
 // defaults returns LlamaConfig's, Qwen2Config's, Qwen3Config's,
-// MistralConfig's, Gemma2Config's, Gemma3TextConfig's or SmolLM3Config's
-// defaults.
+// MistralConfig's, Gemma2Config's, Gemma3TextConfig's, SmolLM3Config's or
+// Phi3Config's defaults.
 func defaults(typ string) Config {
 	c := Config{
 		Type: typ, VocabSize: 32000, Hidden: 4096, Intermediate: 11008, Layers: 32, Heads: 32, Act: "silu",
@@ -313,6 +412,9 @@ func defaults(typ string) Config {
 		c.VocabSize, c.Intermediate, c.MaxPositions, c.EOS, c.HeadDim, c.HasBOS = 151936, 22016, 32768, nil, 128, false
 	case "mistral":
 		c.Intermediate, c.KVHeads, c.MaxPositions = 14336, 8, 4096*32
+	case "phi3":
+		c.VocabSize, c.Hidden, c.Intermediate, c.Eps, c.MaxPositions = 32064, 3072, 8192, 1e-5, 4096
+		c.OriginalMaxPositions, c.EOS = 4096, []int{32000}
 	case "gemma3_text":
 		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.Heads, c.KVHeads, c.HeadDim = 262208, 2304, 9216, 26, 8, 4, 256
 		c.Act, c.MaxPositions, c.RopeTheta, c.EOS, c.BOS, c.Tied = "gelu_pytorch_tanh", 131072, 1e6, []int{1}, 2, true
@@ -329,12 +431,14 @@ func defaults(typ string) Config {
 }
 
 // UnmarshalJSON reads HF's LlamaConfig, Qwen2Config, Qwen3Config,
-// MistralConfig, Gemma2Config, Gemma3TextConfig, SmolLM3Config, or a
-// Gemma3Config's text_config; a missing key takes the class's default, as
-// HF does, and unknown keys are ignored. Settings that change the
-// computation and are not built (another activation, an unknown rope
-// scaling, Qwen2's sliding window, partial rotary, softcaps in a Gemma 3)
-// are errors.
+// MistralConfig, Gemma2Config, Gemma3TextConfig, SmolLM3Config,
+// Phi3Config, or a Gemma3Config's text_config; a missing key takes the
+// class's default, as HF does, and unknown keys are ignored. Settings that
+// change the computation and are not built (another activation, an unknown
+// rope scaling, Qwen2's sliding window, partial rotary but in a Phi-3,
+// softcaps in a Gemma 3) are errors. A Phi-3's sliding_window of
+// max_position_embeddings or more (Phi-3.5's 262,144) is none: no key is
+// that far back.
 func (c *Config) UnmarshalJSON(b []byte) error {
 	var peek hfConfig
 	if err := json.Unmarshal(b, &peek); err != nil {
@@ -373,7 +477,7 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		s.Type = cmp.Or(rp.Type, rp.OldType)
 		v.RopeScaling = &s
 		if rp.PartialRotary != nil {
-			v.PartialRotary = rp.PartialRotary
+			v.PartialRotaryFactor = rp.PartialRotary
 		}
 	}
 	if s := v.RopeScaling; s != nil && (s.Type == "default" || s.Type == "") {
@@ -387,21 +491,39 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	switch {
 	case v.UseSlidingWindow && (v.MaxWindowLayers == nil || *v.MaxWindowLayers < v.Layers || slices.Contains(v.LayerTypes, "sliding_attention")):
 		return errors.New("llama: use_sliding_window true (sliding-window attention in some layers) is not supported")
-	case v.PartialRotary != nil && *v.PartialRotary != 1:
-		return fmt.Errorf("llama: partial_rotary_factor %v is not supported (1)", *v.PartialRotary)
+	}
+	if f := v.PartialRotaryFactor; f != nil && *f != 1 {
+		if peek.ModelType != "phi3" {
+			return fmt.Errorf("llama: partial_rotary_factor %v is not supported for %s (1; Phi-3's may be less)", *f, peek.ModelType)
+		}
+		v.plain.PartialRotary = *f
 	}
 	switch peek.ModelType {
 	case "qwen2": // Qwen2's biases are fixed: q, k and v have them
 		v.AttentionBias, v.MLPBias = false, false
 	case "qwen3": // Qwen3's MLP has none
 		v.MLPBias = false
-	case "mistral": // Mistral's layers have no biases
+	case "mistral", "phi3": // their layers have no biases, and all slide or none
 		v.AttentionBias, v.MLPBias = false, false
-		window := 4096 // MistralConfig's, for a missing key; null is none
+		window := 0 // Phi3Config's, for a missing key; null is none
+		if peek.ModelType == "mistral" {
+			window = 4096 // MistralConfig's
+		}
 		if w := bytes.TrimSpace(v.Window); len(w) > 0 {
 			window = 0
 			if string(w) != "null" && (json.Unmarshal(w, &window) != nil || window < 0) {
 				return fmt.Errorf("llama: sliding_window %s is not a number of positions", w)
+			}
+		}
+		if peek.ModelType == "phi3" {
+			if o := v.OriginalContext; o != nil {
+				v.plain.OriginalMaxPositions = *o
+			}
+			if s := v.RopeScaling; s != nil && s.Type == "su" { // LongRoPE's first name
+				s.Type = "longrope"
+			}
+			if window >= v.MaxPositions { // Phi-3.5's 262,144: no position is that far back
+				window = 0
 			}
 		}
 		v.Local, v.LocalWindow = nil, window
@@ -664,11 +786,11 @@ func tokenIDs(raw json.RawMessage) ([]int, error) {
 
 // MarshalJSON writes c as HF's LlamaConfig, Qwen2Config, Qwen3Config,
 // MistralConfig, Gemma2Config, Gemma3TextConfig (an image-text model's text
-// model too) or SmolLM3Config.
+// model too), SmolLM3Config or Phi3Config.
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
 	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM",
-		"gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM"}[c.Type]
+		"gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM", "phi3": "Phi3ForCausalLM"}[c.Type]
 	var eos json.RawMessage = []byte("null")
 	switch len(c.EOS) {
 	case 0:
@@ -684,11 +806,15 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	p := plain(c)
 	p.HeadDim, p.KVHeads = c.headDim(), c.kvHeads() // HF takes a 0 for the value
 	h := hfConfig{ModelType: c.Type, Architectures: []string{arch}, EOSTokenID: eos, BOSTokenID: bos}
-	if c.Type == "mistral" { // a missing key would mean 4096
+	if c.Type == "mistral" || c.Type == "phi3" { // a missing key would mean 4096 (Mistral)
 		h.Window, _ = json.Marshal(c.LocalWindow)
 		if c.LocalWindow == 0 {
 			h.Window = json.RawMessage("null")
 		}
+	}
+	if c.Type == "phi3" {
+		orig, factor := c.ropeOriginal(), cmp.Or(c.PartialRotary, 1)
+		h.OriginalContext, h.PartialRotaryFactor = &orig, &factor
 	}
 	if c.Type == "smollm3" {
 		// Every layer's flag, and the sliding layers only when there are
@@ -716,8 +842,25 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		}
 		h.AttnSoftcap, h.FinalSoftcap = cap(c.AttnSoftcap), cap(c.FinalSoftcap)
 	}
-	return json.Marshal(struct {
+	b, err := json.Marshal(struct {
 		hfConfig
 		plain
 	}{h, p})
+	if err != nil || !c.longRope() {
+		return b, err
+	}
+	// Phi3Config (transformers 4.4x) takes a rope_scaling of exactly type,
+	// short_factor and long_factor.
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return nil, err
+	}
+	s := c.RopeScaling
+	keys["rope_scaling"], _ = json.Marshal(struct {
+		Type            string    `json:"type"`
+		ShortFactor     []float64 `json:"short_factor"`
+		LongFactor      []float64 `json:"long_factor"`
+		AttentionFactor float64   `json:"attention_factor,omitempty"`
+	}{"longrope", s.ShortFactor, s.LongFactor, s.AttentionFactor})
+	return json.Marshal(keys)
 }

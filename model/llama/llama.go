@@ -1,20 +1,22 @@
 // Package llama runs the Llama family of decoder-only Transformers (Touvron
 // et al. 2023; Llama 2 and 3, TinyLlama, SmolLM; Qwen2, which adds biases
 // to its query, key and value projections, Qwen3, which normalises each
-// query and key head, Mistral, Gemma 2, Gemma 3's text models, and SmolLM3,
-// some of whose layers have no rotary positions): token embeddings, N
+// query and key head, Mistral, Gemma 2, Gemma 3's text models, SmolLM3,
+// some of whose layers have no rotary positions, and Phi-3, Phi-3.5 and
+// Phi-4-mini, with LongRoPE and a partial rotation): token embeddings, N
 // pre-norm blocks of causal self-attention with rotary position embeddings
 // (Su et al. 2021) and grouped-query attention, and a gated MLP (SwiGLU,
 // Shazeer 2020; Gemma's GeGLU), RMSNorm throughout, and an output layer
 // that may be tied to the embeddings. Parameter names and semantics are
 // HuggingFace's LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,
-// MistralForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM and
-// SmolLM3ForCausalLM (modeling_llama.py, modeling_qwen2.py, …), so their
-// checkpoints load. It generates with a KV cache (see Cache), trains
-// (Forward, Loss) and gives the last hidden states an embedding model pools
-// (Hidden, LoadEncoder). Contexts are at most max_position_embeddings; a
-// Mistral's layers, Gemma's local layers and SmolLM3's sliding ones attend
-// within their sliding window at any length.
+// MistralForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM,
+// SmolLM3ForCausalLM and Phi3ForCausalLM (modeling_llama.py,
+// modeling_qwen2.py, …), so their checkpoints load. It generates with a KV
+// cache (see Cache), trains (Forward, Loss) and gives the last hidden
+// states an embedding model pools (Hidden, LoadEncoder). Contexts are at
+// most max_position_embeddings; a Mistral's and a Phi-3's layers, Gemma's
+// local layers and SmolLM3's sliding ones attend within their sliding
+// window at any length.
 package llama
 
 import (
@@ -85,8 +87,12 @@ type Model struct {
 	// or left out (LoadEncoder).
 	LMHead *autograd.Var `attn:"lm_head.weight"`
 
-	invFreq  []float32 // the rotary frequencies
-	headless bool      // loaded without its output layer (LoadEncoder)
+	invFreq []float32 // the rotary frequencies
+	// LongRoPE's (Phi-3): the frequencies past the original context, and
+	// what cos and sin are multiplied by (1 elsewhere).
+	invFreqLong []float32
+	ropeScale   float32
+	headless    bool // loaded without its output layer (LoadEncoder)
 	// Gemma's: the local layers' rotary frequencies, and ones of the
 	// widths of its norms, which are kept as offsets from 1.
 	invFreqLocal []float32
@@ -145,7 +151,7 @@ func newUnfused(c Config, rng *tensor.RNG) (*Model, error) {
 		}
 		return &Norm{param(-1, n)}
 	}
-	m := &Model{Cfg: c, Embed: &nn.Embedding{Weight: param(0.02, c.VocabSize, cw), Scale: 1}, Norm: norm(cw), invFreq: c.invFreq()}
+	m := &Model{Cfg: c, Embed: &nn.Embedding{Weight: param(0.02, c.VocabSize, cw), Scale: 1}, Norm: norm(cw), invFreq: c.invFreq(), invFreqLong: c.invFreqLong(), ropeScale: c.ropeScale()}
 	if c.Gemma() {
 		// HF's Gemma3TextScaledWordEmbedding: √hidden_size, rounded to float32.
 		m.Embed.Scale = float32(math.Sqrt(float64(cw)))
@@ -520,7 +526,7 @@ func (m *Model) steps(c *Cache, ids []int, each func(x *autograd.Var, at int)) (
 		if i < t%pieces {
 			n++
 		}
-		x = m.step(c, ids[at:at+n])
+		x = m.step(c, ids[at:at+n], c.n+t-at)
 		if each != nil {
 			each(x, at)
 		}
@@ -531,14 +537,15 @@ func (m *Model) steps(c *Cache, ids []int, each func(x *autograd.Var, at int)) (
 
 // step runs the blocks on the new tokens (checked by steps) and returns
 // their last hidden states [T, C] (before the final norm), held in c's
-// arena until its next step.
-func (m *Model) step(c *Cache, ids []int) *autograd.Var {
+// arena until its next step. end is where the steps call that runs them
+// ends (LongRoPE's choice of factors: see rotations).
+func (m *Model) step(c *Cache, ids []int, end int) *autograd.Var {
 	t := len(ids)
 	cfg := m.Cfg
 	d, kv := cfg.headDim(), cfg.kvHeads()
 	w := kv * d
 	c.reserve(t, w)
-	global, local := m.rotations(c.n, t)
+	global, local := m.rotations(c.n, t, end)
 	tp := c.arena
 	tp.Reset()
 	qw := cfg.Heads * d
@@ -604,24 +611,34 @@ func (m *Model) prepareQK(tp *autograd.Tape, l int, qkv []float32, rows, stride 
 }
 
 // rotations returns the rotary angles of positions n..n+T−1 for the global
-// layers and the local ones (Gemma 3's have a base of their own).
-func (m *Model) rotations(n, t int) (global, local rope) {
-	global = rotation(m.invFreq, n, t)
+// layers and the local ones (Gemma 3's have a base of their own), in a pass
+// over the model that ends at position end (n+T but for a long prompt run
+// in pieces). LongRoPE turns by its long factors when end passes the
+// original context, as HF's Phi-3 does (the rotary frequencies follow the
+// longest position of each forward call): a cache's keys keep the
+// rotation they were stored with.
+func (m *Model) rotations(n, t, end int) (global, local rope) {
+	freq := m.invFreq
+	if m.invFreqLong != nil && end > m.Cfg.ropeOriginal() {
+		freq = m.invFreqLong
+	}
+	global = rotation(freq, n, t, m.ropeScale)
 	if m.invFreqLocal == nil {
 		return global, global
 	}
-	return global, rotation(m.invFreqLocal, n, t)
+	return global, rotation(m.invFreqLocal, n, t, 1)
 }
 
 // rotation returns the angles of positions n..n+T−1 at frequencies freq:
-// position × frequency in float32, as HF computes them.
-func rotation(freq []float32, n, t int) rope {
+// position × frequency in float32, as HF computes them, cos and sin times
+// scale.
+func rotation(freq []float32, n, t int, scale float32) rope {
 	half := len(freq)
 	r := rope{make([]float32, t*half), make([]float32, t*half)}
 	for p := range t {
 		for i, f := range freq {
 			a := float64(float32(n+p) * f)
-			r.cos[p*half+i], r.sin[p*half+i] = float32(math.Cos(a)), float32(math.Sin(a))
+			r.cos[p*half+i], r.sin[p*half+i] = float32(math.Cos(a))*scale, float32(math.Sin(a))*scale
 		}
 	}
 	return r
@@ -649,14 +666,19 @@ func headNorm(x []float32, t, stride, at, heads, d int, w []float32, eps float32
 
 // rotate applies the rotary embedding in place to the first heads·D values
 // of each of the t rows of x (stride apart) in HF's "rotate half" layout:
-// element i of a head pairs with element i + D/2.
+// of the first 2·half values of a head (cos and sin hold half a row; all D
+// but for a partial rotation), element i pairs with element i + half; the
+// rest are left as they are.
 func rotate(x []float32, t, stride, heads, d int, cos, sin []float32) {
-	half := d / 2
+	if t == 0 {
+		return
+	}
+	half := len(cos) / t
 	for p := range t {
 		cs, sn := cos[p*half:(p+1)*half], sin[p*half:(p+1)*half]
 		for h := range heads {
 			row := x[p*stride+h*d : p*stride+(h+1)*d]
-			a, b := row[:half], row[half:]
+			a, b := row[:half], row[half:2*half]
 			for i := range half {
 				x1, x2 := a[i], b[i]
 				a[i] = x1*cs[i] - x2*sn[i]
@@ -709,7 +731,7 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 		case ids[i] < 0 || ids[i] >= cfg.VocabSize:
 			return nil, fmt.Errorf("llama: sequence %d: token id %d is outside the vocabulary [0, %d)", i, ids[i], cfg.VocabSize)
 		}
-		g, l := m.rotations(c.n, 1)
+		g, l := m.rotations(c.n, 1, c.n+1)
 		copy(global.cos[i*half:], g.cos)
 		copy(global.sin[i*half:], g.sin)
 		if m.invFreqLocal != nil {

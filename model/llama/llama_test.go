@@ -55,7 +55,7 @@ func greedy(t *testing.T, m *Model, prompt []int, n int) []int {
 // rope scaling, in F16; Qwen3; Gemma 3 with its local layers' window; Gemma 2
 // with its softcaps, in BF16; SmolLM3 with its NoPE layers.
 func TestMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope"} {
 		t.Run(name, func(t *testing.T) {
 			m := load(t, name)
 			f := golden.Open(t, "hf/"+name+"/reference.safetensors")
@@ -83,6 +83,9 @@ func TestMatchesPyTorch(t *testing.T) {
 				chunked = append(chunked, rest.Data...)
 			}
 			d1 := golden.CheckAbs(t, "logits", whole, want.Data, 1e-4)
+			if slices.Contains(f.Names(), "logits.cached") { // LongRoPE: the first chunk's keys keep its rotation
+				want = f.Tensor("logits.cached")
+			}
 			d2 := golden.CheckAbs(t, "logits through the cache", chunked, want.Data, 1e-4)
 			t.Logf("%s: max abs error %.2e whole, %.2e in two chunks (V=%d)", name, d1, d2, v)
 			if got, want := greedy(t, m, f.Ints("greedy.prompt"), 12), f.Ints("greedy.tokens"); !slices.Equal(got, want) {
@@ -175,7 +178,7 @@ func TestCacheLimits(t *testing.T) {
 // config.json keeps what matters (tools/golden/torch_llama.py --check DIR
 // NAME runs such a folder in PyTorch).
 func TestSave(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope"} {
 		m := load(t, name)
 		dir := t.TempDir()
 		if err := Save(dir, m); err != nil {
@@ -218,7 +221,7 @@ func TestNew(t *testing.T) {
 // alone (the Batcher promises each caller Text's tokens); bad arguments
 // are refused.
 func TestStepBatch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny"} {
+	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope"} {
 		m := load(t, name)
 		bt := NewBatchBuffers()
 		for _, b := range []int{1, 3, 8, 12, 16} {
@@ -278,7 +281,7 @@ func TestStepBatch(t *testing.T) {
 // the embeddings, projections with and without biases, norms and the
 // output layer (tied in llama-tiny-llama3), for each folder.
 func TestTrainingMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope"} {
 		t.Run(name, func(t *testing.T) {
 			m := load(t, name)
 			f := golden.Open(t, "hf/"+name+"/reference.safetensors")
@@ -359,7 +362,7 @@ func TestForwardMatchesStep(t *testing.T) {
 // TestInvFreq: the rotary frequencies are HF's float32 ones (within an
 // ulp), unscaled, linear and llama3.
 func TestInvFreq(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope"} {
 		m := load(t, name)
 		want := golden.Open(t, "hf/"+name+"/reference.safetensors").Tensor("rope.inv_freq").Data
 		if len(m.invFreq) != len(want) {
@@ -372,6 +375,15 @@ func TestInvFreq(t *testing.T) {
 		for i, f := range m.invFreq {
 			if ulps := int64(math.Float32bits(f)) - int64(math.Float32bits(want[i])); ulps < -tol || ulps > tol {
 				t.Errorf("%s: frequency %d is %v; HF's %v", name, i, f, want[i])
+			}
+		}
+		if m.Cfg.longRope() {
+			long := golden.Open(t, "hf/"+name+"/reference.safetensors").Tensor("rope.inv_freq.long").Data
+			if !slices.Equal(m.invFreqLong, long) {
+				t.Errorf("%s: long frequencies %v; HF's %v", name, m.invFreqLong, long)
+			}
+			if want := float32(math.Sqrt(1 + math.Log(8)/math.Log(8))); m.ropeScale != want {
+				t.Errorf("%s: cos and sin scaled by %v; want √2", name, m.ropeScale)
 			}
 		}
 	}
@@ -861,7 +873,7 @@ func TestSmolLM3Config(t *testing.T) {
 // TestHidden: the last hidden states, after the final norm, are PyTorch's
 // for every family (what an embedding model pools).
 func TestHidden(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope"} {
 		m := load(t, name)
 		f := golden.Open(t, "hf/"+name+"/reference.safetensors")
 		ids, want := f.Ints("input.ids"), f.Tensor("hidden")
@@ -1082,7 +1094,7 @@ func TestWindowCacheSession(t *testing.T) {
 // states of the text in one piece, after a prefix already cached too; a
 // bad id anywhere is refused before any piece runs.
 func TestStepPieces(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "gemma3-tiny"} {
+	for _, name := range []string{"llama-tiny", "gemma3-tiny", "phi3-tiny-longrope"} {
 		m := load(t, name)
 		ids := windowIDs(m.Cfg.MaxPositions-3, m.Cfg.VocabSize)
 		whole, err := m.Step(m.NewCache(), ids)
@@ -1107,10 +1119,14 @@ func TestStepPieces(t *testing.T) {
 		golden.CheckAbs(t, name+" Hidden in pieces", h.Data, hidden.Data, 1e-5)
 		v := m.Cfg.VocabSize
 		c := m.NewCache()
-		if _, err := m.StepLast(c, ids[:4]); err != nil {
+		prefix := 4
+		if m.Cfg.longRope() { // a call's keys keep its rotation: no prefix here
+			prefix = 0
+		}
+		if _, err := m.StepLast(c, ids[:prefix]); err != nil && prefix > 0 {
 			t.Fatal(err)
 		}
-		last, err := m.StepLast(c, ids[4:])
+		last, err := m.StepLast(c, ids[prefix:])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1127,5 +1143,63 @@ func TestStepPieces(t *testing.T) {
 		if c.Len() != 0 {
 			t.Errorf("%s: a refused text left %d positions in the cache", name, c.Len())
 		}
+	}
+}
+
+// TestPhi3Checkpoints: a Phi-3 folder's fused projections are named in its
+// errors (a missing qkv_proj, a gate_up_proj of the wrong rows); a
+// config's LongRoPE factors must be one per rotated pair, and partial
+// rotation is a Phi-3's only.
+func TestPhi3Checkpoints(t *testing.T) {
+	src := filepath.Join(golden.Root(t), "testdata", "hf", "phi3-tiny")
+	m := load(t, "phi3-tiny")
+	raw, _ := os.ReadFile(filepath.Join(src, "config.json"))
+	for _, tc := range []struct {
+		name string
+		edit func([]safetensors.Tensor) []safetensors.Tensor
+		want string
+	}{
+		{"missing qkv_proj", func(ts []safetensors.Tensor) []safetensors.Tensor {
+			return slices.DeleteFunc(ts, func(t safetensors.Tensor) bool { return t.Name == "model.layers.1.self_attn.qkv_proj.weight" })
+		}, `missing tensor "layers.1.self_attn.qkv_proj.weight"`},
+		{"short gate_up_proj", func(ts []safetensors.Tensor) []safetensors.Tensor {
+			for i, t := range ts {
+				if t.Name == "model.layers.0.mlp.gate_up_proj.weight" {
+					ts[i] = safetensors.F32(t.Name, []int{79, 32}, make([]float32, 79*32))
+				}
+			}
+			return ts
+		}, `tensor "model.layers.0.mlp.gate_up_proj.weight" in model.safetensors: shape [79 32], where the config's layers.0.mlp.gate_proj.weight, layers.0.mlp.up_proj.weight need 80 rows`},
+	} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644)
+		if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), tc.edit(m.Tensors()), nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want %q", tc.name, err, tc.want)
+		}
+	}
+	for _, tc := range []struct{ config, want string }{
+		{`{"model_type": "phi3", "hidden_size": 32, "num_attention_heads": 4, "rope_scaling": {"type": "longrope", "short_factor": [1, 1], "long_factor": [2, 2, 2, 2]}}`,
+			"needs 4 short_factor and long_factor values, one per rotated pair (got 2 and 4)"},
+		{`{"model_type": "phi3", "hidden_size": 32, "num_attention_heads": 4, "partial_rotary_factor": 0.1}`, "turns 0 values of a head of 8"},
+		{`{"model_type": "llama", "rope_scaling": {"type": "longrope", "short_factor": [1], "long_factor": [1]}}`, "longrope is not supported for llama"},
+	} {
+		var c Config
+		err := json.Unmarshal([]byte(tc.config), &c)
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want %q", tc.config, err, tc.want)
+		}
+	}
+	var su Config
+	if err := json.Unmarshal([]byte(`{"model_type": "phi3", "hidden_size": 32, "num_attention_heads": 4, "sliding_window": 262144, "rope_scaling": {"type": "su", "short_factor": [1, 1, 1, 1], "long_factor": [2, 2, 2, 2]}}`), &su); err != nil || su.Validate() != nil {
+		t.Fatal(err, su.Validate())
+	}
+	if !su.longRope() || su.LocalWindow != 0 || su.Local != nil || su.OriginalMaxPositions != 4096 {
+		t.Errorf("su: %+v; want longrope, no window, original 4096", su)
 	}
 }

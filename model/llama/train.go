@@ -35,7 +35,7 @@ func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, 
 		}
 	}
 	d, kv := cfg.headDim(), cfg.kvHeads()
-	global1, local1 := m.rotations(0, t)
+	global1, local1 := m.rotations(0, t, t)
 	var global, local rope // for each of the B sequences
 	for range b {
 		global.cos, global.sin = append(global.cos, global1.cos...), append(global.sin, global1.sin...)

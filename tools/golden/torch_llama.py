@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Write tiny HuggingFace Llama-family folders (Llama, Qwen2, Qwen3, Gemma 3,
-Gemma 2, SmolLM3, Mistral) and reference outputs for model/llama.
+Gemma 2, SmolLM3, Mistral, Phi-3) and reference outputs for model/llama.
 
 Run from the repository root with the Debian PyTorch (/usr/bin/python3):
 
@@ -62,6 +62,23 @@ It writes, under testdata/hf/ (each file under 150 KB):
   Llama's layers, the ones whose no_rope_layers entry is 0 without the
   rotation (NoPE), tied embeddings; four layers, the second and the last
   NoPE.
+
+* phi3-tiny/: Phi3ForCausalLM in F32, after HF's modeling_phi3.py: Llama's
+  layers with q, k and v stored as one qkv_proj (rows in that order) and
+  gate and up as one gate_up_proj (gate first), no head_dim key (hidden /
+  heads), every layer attending within sliding_window 5, as Mistral's.
+* phi3-tiny-longrope/: the same in BF16 as Phi-4-mini has it: tied
+  embeddings, partial_rotary_factor 0.75 (the first 6 of each head's 8
+  values rotate, in the rotate-half layout of those 6), rope_scaling
+  {"type": "longrope", short_factor, long_factor} with
+  original_max_position_embeddings 8 and max_position_embeddings 64:
+  inv_freq = 1 / (ext * rope_theta^(2i/6)), ext the long factors when the
+  forward pass's longest position is past 8 (HF's dynamic longrope
+  update), else the short ones; cos and sin times sqrt(1 + ln(64/8) /
+  ln 8). A cache keeps the keys as they were rotated, so its references
+  hold logits.cached (the ids run as 5 positions, then 8 through a
+  cache) and greedy tokens generated through a cache, as HF's generate
+  runs them.
 
 reference.safetensors in each holds input.ids [2, 13], logits [2, 13, V],
 hidden [2, 13, C] (the last hidden states, after the final norm: what an
@@ -126,6 +143,18 @@ def shapes(c):
     D = c.get("head_dim") or C // H
     qwen = c["model_type"] == "qwen2"
     s = {"model.embed_tokens.weight": [V, C], "model.norm.weight": [C]}
+    if c["model_type"] == "phi3":  # fused projections
+        for i in range(c["num_hidden_layers"]):
+            p = f"model.layers.{i}."
+            s[p + "input_layernorm.weight"] = [C]
+            s[p + "post_attention_layernorm.weight"] = [C]
+            s[p + "self_attn.qkv_proj.weight"] = [(H + 2 * KV) * D, C]
+            s[p + "self_attn.o_proj.weight"] = [C, H * D]
+            s[p + "mlp.gate_up_proj.weight"] = [2 * I, C]
+            s[p + "mlp.down_proj.weight"] = [C, I]
+        if not c["tie_word_embeddings"]:
+            s["lm_head.weight"] = [V, C]
+        return s
     for i in range(c["num_hidden_layers"]):
         p = f"model.layers.{i}."
         s[p + "input_layernorm.weight"] = [C]
@@ -208,6 +237,108 @@ def inv_freq_f32(c):
     return torch.where(medium, smoothed, out)
 
 
+def unfuse(p, c):
+    """Phi-3's fused projections as the separate ones forward reads (views,
+    so gradients reach the fused tensors)."""
+    if c["model_type"] != "phi3":
+        return p
+    C, H, KV, I = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"], c["intermediate_size"]
+    D = C // H
+    q = dict(p)
+    for i in range(c["num_hidden_layers"]):
+        l = f"model.layers.{i}."
+        qkv, gu = q.pop(l + "self_attn.qkv_proj.weight"), q.pop(l + "mlp.gate_up_proj.weight")
+        q[l + "self_attn.q_proj.weight"] = qkv[:H * D]
+        q[l + "self_attn.k_proj.weight"] = qkv[H * D:(H + KV) * D]
+        q[l + "self_attn.v_proj.weight"] = qkv[(H + KV) * D:]
+        q[l + "mlp.gate_proj.weight"], q[l + "mlp.up_proj.weight"] = gu[:I], gu[I:]
+    return q
+
+
+def phi3_rope(c, seq_len):
+    """inv_freq (float64) and the cos/sin scale of a Phi-3 forward pass whose
+    longest position is seq_len (HF's longrope initialiser and its dynamic
+    update; plain rotary without rope_scaling)."""
+    D = c["hidden_size"] // c["num_attention_heads"]
+    rd = int(D * c.get("partial_rotary_factor", 1.0))
+    base = c["rope_theta"] ** (torch.arange(0, rd, 2, dtype=torch.float64) / rd)
+    rs = c.get("rope_scaling")
+    if not rs:
+        return 1.0 / base, 1.0
+    orig = c["original_max_position_embeddings"]
+    ext = torch.tensor(rs["long_factor"] if seq_len > orig else rs["short_factor"], dtype=torch.float64)
+    factor = c["max_position_embeddings"] / orig
+    scale = math.sqrt(1 + math.log(factor) / math.log(orig)) if factor > 1 else 1.0
+    return 1.0 / (ext * base), scale
+
+
+def phi3_inv_freq_f32(c):
+    """A Phi-3's rotary frequencies as HF computes them, in float32 tensors:
+    rope.inv_freq (default, or longrope's short factors) and, for longrope,
+    rope.inv_freq.long."""
+    D = c["hidden_size"] // c["num_attention_heads"]
+    rd = int(D * c.get("partial_rotary_factor", 1.0))
+    base = c["rope_theta"] ** (torch.arange(0, rd, 2, dtype=torch.int64).float() / rd)
+    rs = c.get("rope_scaling")
+    if not rs:
+        return {"rope.inv_freq": 1.0 / base}
+    return {"rope.inv_freq": 1.0 / (torch.tensor(rs["short_factor"], dtype=torch.float32) * base),
+            "rope.inv_freq.long": 1.0 / (torch.tensor(rs["long_factor"], dtype=torch.float32) * base)}
+
+
+def rope_apply(x, cos, sin):
+    """Rotate the first cos.shape[-1] values of each head (rotate half of
+    those), the rest passed through (HF's partial rotary)."""
+    rd = cos.shape[-1]
+    r, rest = x[..., :rd], x[..., rd:]
+    return torch.cat((r * cos + rotate_half(r) * sin, rest), dim=-1)
+
+
+def forward_phi3_cached(p, ids, c, cache):
+    """Logits [1, T, V] of Phi3ForCausalLM for ids after the positions in
+    cache (a dict of per-layer rotated keys and values, extended), as HF's
+    generate runs a Phi-3 with its DynamicCache: the rotation follows the
+    longest position of this call."""
+    p = unfuse(p, c)
+    Tn = ids.shape[1]
+    n = cache.get("n", 0)
+    C, H, KV, eps = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"], c["rms_norm_eps"]
+    D = C // H
+    inv, scale = phi3_rope(c, n + Tn)
+    pos = torch.arange(n, n + Tn, dtype=torch.float64)
+    freqs = pos[:, None] * inv[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos() * scale, emb.sin() * scale
+    i_, j_ = torch.arange(n, n + Tn)[:, None], torch.arange(n + Tn)[None, :]
+    mask = j_ > i_
+    if c.get("sliding_window") and c["sliding_window"] < c["max_position_embeddings"]:
+        mask = mask | (i_ - j_ >= c["sliding_window"])
+
+    def lin(x, name):
+        return F.linear(x, p[name + ".weight"], p.get(name + ".bias"))
+
+    x = p["model.embed_tokens.weight"][ids]
+    for i in range(c["num_hidden_layers"]):
+        l = f"model.layers.{i}."
+        h = rms(x, p[l + "input_layernorm.weight"], eps)
+        q = rope_apply(lin(h, l + "self_attn.q_proj").view(1, Tn, H, D).transpose(1, 2), cos, sin)
+        k = rope_apply(lin(h, l + "self_attn.k_proj").view(1, Tn, KV, D).transpose(1, 2), cos, sin)
+        v = lin(h, l + "self_attn.v_proj").view(1, Tn, KV, D).transpose(1, 2)
+        if i in cache:
+            k, v = torch.cat((cache[i][0], k), dim=2), torch.cat((cache[i][1], v), dim=2)
+        cache[i] = (k, v)
+        k = k.repeat_interleave(H // KV, dim=1)
+        v = v.repeat_interleave(H // KV, dim=1)
+        w = (q @ k.transpose(-1, -2) / math.sqrt(D)).masked_fill(mask, float("-inf")).softmax(dim=-1)
+        x = x + lin((w @ v).transpose(1, 2).reshape(1, Tn, H * D), l + "self_attn.o_proj")
+        h = rms(x, p[l + "post_attention_layernorm.weight"], eps)
+        x = x + lin(F.silu(lin(h, l + "mlp.gate_proj")) * lin(h, l + "mlp.up_proj"), l + "mlp.down_proj")
+    cache["n"] = n + Tn
+    x = rms(x, p["model.norm.weight"], eps)
+    head = p["lm_head.weight"] if "lm_head.weight" in p else p["model.embed_tokens.weight"]
+    return x @ head.t()
+
+
 def rotate_half(x):
     h = x.shape[-1] // 2
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
@@ -225,16 +356,19 @@ def forward(p, ids, c, hidden=False):
     model's output)."""
     if c["model_type"] in ("gemma2", "gemma3_text"):
         return forward_gemma(p, ids, c, hidden)
+    p = unfuse(p, c)
     Bn, Tn = ids.shape
     C, H, KV, eps = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"], c["rms_norm_eps"]
     D = c.get("head_dim") or C // H
     pos = torch.arange(Tn, dtype=torch.float64)
-    freqs = pos[:, None] * inv_freq(c)[None, :]
+    inv, scale = phi3_rope(c, Tn) if c["model_type"] == "phi3" else (inv_freq(c), 1.0)
+    freqs = pos[:, None] * inv[None, :]
     emb = torch.cat((freqs, freqs), dim=-1)
-    cos, sin = emb.cos(), emb.sin()  # (T, D)
+    cos, sin = emb.cos() * scale, emb.sin() * scale  # (T, D), or fewer values for a partial rotation
     causal = torch.triu(torch.full((Tn, Tn), float("-inf"), dtype=torch.float64), diagonal=1)
-    if c["model_type"] == "mistral" and c.get("sliding_window"):  # every layer within the window
-        causal = causal + torch.tril(torch.full((Tn, Tn), float("-inf"), dtype=torch.float64), diagonal=-c["sliding_window"])
+    window = c.get("sliding_window") if c["model_type"] in ("mistral", "phi3") else None
+    if window and window < c["max_position_embeddings"]:  # every layer within the window
+        causal = causal + torch.tril(torch.full((Tn, Tn), float("-inf"), dtype=torch.float64), diagonal=-window)
 
     def lin(x, name):
         return F.linear(x, p[name + ".weight"], p.get(name + ".bias"))
@@ -251,8 +385,7 @@ def forward(p, ids, c, hidden=False):
         q, k = q.transpose(1, 2), k.transpose(1, 2)
         v = lin(n, l + "self_attn.v_proj").view(Bn, Tn, KV, D).transpose(1, 2)
         if c.get("no_rope_layers", [1] * (i + 1))[i]:  # SmolLM3's NoPE layers have 0
-            q = q * cos + rotate_half(q) * sin
-            k = k * cos + rotate_half(k) * sin
+            q, k = rope_apply(q, cos, sin), rope_apply(k, cos, sin)
         k = k.repeat_interleave(H // KV, dim=1)
         v = v.repeat_interleave(H // KV, dim=1)
         w = (q @ k.transpose(-1, -2) / math.sqrt(D) + causal).softmax(dim=-1)
@@ -334,6 +467,13 @@ TRAIN_GRADS = ["model.layers.0.self_attn.q_norm.weight", "model.layers.1.self_at
 
 
 def greedy(p, prompt, n, c):
+    if c["model_type"] == "phi3":  # through a cache, as HF's generate runs it
+        cache, out = {}, []
+        logits = forward_phi3_cached(p, torch.tensor([prompt]), c, cache)
+        for _ in range(n):
+            out.append(int(logits[0, -1].argmax()))
+            logits = forward_phi3_cached(p, torch.tensor([[out[-1]]]), c, cache)
+        return out
     ids = list(prompt)
     for _ in range(n):
         logits = forward(p, torch.tensor([ids]), c)
@@ -350,8 +490,17 @@ def write_case(name, c, dtype, seed):
     ids = torch.randint(3, c["vocab_size"], (2, 13), generator=g)
     prompt = torch.randint(3, c["vocab_size"], (5,), generator=g)
     ref = {"input.ids": ids, "logits": forward(p, ids, c), "hidden": forward(p, ids, c, hidden=True),
-           "greedy.prompt": prompt, "greedy.tokens": torch.tensor(greedy(p, prompt.tolist(), 12, c)),
-           "rope.inv_freq": inv_freq_f32(c)}
+           "greedy.prompt": prompt, "greedy.tokens": torch.tensor(greedy(p, prompt.tolist(), 12, c))}
+    if c["model_type"] != "phi3":
+        ref["rope.inv_freq"] = inv_freq_f32(c)
+    else:  # the ids as 5 positions, then the rest, through a cache
+        ref.update(phi3_inv_freq_f32(c))
+        rows = []
+        for row in ids:
+            cache = {}
+            a = forward_phi3_cached(p, row[None, :5], c, cache)
+            rows.append(torch.cat((a, forward_phi3_cached(p, row[None, 5:], c, cache)), dim=1))
+        ref["logits.cached"] = torch.cat(rows)
     # Training: the mean next-token cross-entropy of ids[:, :-1] predicting
     # ids[:, 1:], and its gradients with respect to a few weights.
     q = {k: v.clone().requires_grad_(True) for k, v in p.items()}
@@ -359,9 +508,12 @@ def write_case(name, c, dtype, seed):
     loss = F.cross_entropy(logits.reshape(-1, c["vocab_size"]), ids[:, 1:].reshape(-1))
     loss.backward()
     ref["train.loss"] = loss.detach().reshape(1)
+    grads = {k: v.grad for k, v in q.items()}
+    if c["model_type"] == "phi3":  # the fused gradients as the separate projections'
+        grads = unfuse(grads, c)
     for n in TRAIN_GRADS:
-        if n in q:
-            ref["train.grad." + n] = q[n].grad
+        if n in grads:
+            ref["train.grad." + n] = grads[n]
     meta = {"case": name, "torch": torch.__version__, "compute_dtype": "float64", "seed": str(seed),
             "generator": "tools/golden/torch_llama.py"}
     path = os.path.join(d, "reference.safetensors")
@@ -407,6 +559,16 @@ def main():
     mi = dict(BASE, architectures=["MistralForCausalLM"], model_type="mistral", sliding_window=5)
     del mi["attention_bias"], mi["mlp_bias"], mi["pretraining_tp"]
     write_case("mistral-tiny", mi, torch.float32, 1208)
+    ph = dict(BASE, architectures=["Phi3ForCausalLM"], model_type="phi3", sliding_window=5, rms_norm_eps=1e-05,
+              original_max_position_embeddings=64, resid_pdrop=0.0, embd_pdrop=0.0, pad_token_id=0, eos_token_id=[2, 3])
+    del ph["head_dim"], ph["attention_bias"], ph["mlp_bias"], ph["pretraining_tp"]
+    write_case("phi3-tiny", ph, torch.float32, 1209)
+    g = torch.Generator().manual_seed(1210)
+    short = [round(1 + 0.5 * float(x), 4) for x in torch.rand(3, generator=g)]
+    long = [round(2 + 6 * float(x), 4) for x in torch.rand(3, generator=g)]
+    pl = dict(ph, tie_word_embeddings=True, torch_dtype="bfloat16", partial_rotary_factor=0.75, sliding_window=262144,
+              original_max_position_embeddings=8, rope_scaling={"type": "longrope", "short_factor": short, "long_factor": long})
+    write_case("phi3-tiny-longrope", pl, torch.bfloat16, 1211)
 
 
 def check_folder(d, name):
