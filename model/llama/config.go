@@ -519,7 +519,7 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 			if o := v.OriginalContext; o != nil {
 				v.plain.OriginalMaxPositions = *o
 			}
-			if s := v.RopeScaling; s != nil && s.Type == "su" { // LongRoPE's first name
+			if s := v.RopeScaling; s != nil && (s.Type == "su" || s.Type == "yarn") { // Phi3Config reads both as longrope
 				s.Type = "longrope"
 			}
 			if window >= v.MaxPositions { // Phi-3.5's 262,144: no position is that far back

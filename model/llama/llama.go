@@ -308,6 +308,9 @@ type Cache struct {
 	k, v  [][]float32 // per layer: [size, KVHeads·D], positions start..n−1
 	q     []float32   // the step's queries, rotated, layer after layer
 	arena *autograd.Tape
+	// ids holds the tokens of the positions filled, for LongRoPE models
+	// only (see crossesOriginal); nil otherwise.
+	ids []int
 }
 
 // windowSlack is how many positions beyond its window a sliding-window
@@ -319,7 +322,11 @@ const windowSlack = 256
 // NewCache returns an empty cache.
 func (m *Model) NewCache() *Cache {
 	nl := len(m.Layers)
-	return &Cache{m: m, start: make([]int, nl), size: make([]int, nl), k: make([][]float32, nl), v: make([][]float32, nl), arena: autograd.NewInferenceTape()}
+	c := &Cache{m: m, start: make([]int, nl), size: make([]int, nl), k: make([][]float32, nl), v: make([][]float32, nl), arena: autograd.NewInferenceTape()}
+	if m.invFreqLong != nil {
+		c.ids = []int{}
+	}
+	return c
 }
 
 // Next is StepLast on the cache's model (lm.Sequence).
@@ -350,6 +357,7 @@ func (c *Cache) Len() int { return c.n }
 func (c *Cache) Reset() {
 	c.n = 0
 	clear(c.start)
+	c.ids = c.ids[:0]
 }
 
 // Truncate forgets every position from n on (n <= Len), to rewind, and
@@ -362,6 +370,9 @@ func (c *Cache) Truncate(n int) int {
 		return 0
 	}
 	c.n = n
+	if c.ids != nil {
+		c.ids = c.ids[:n]
+	}
 	return n
 }
 
@@ -435,7 +446,7 @@ func (m *Model) Step(c *Cache, ids []int) (*tensor.Tensor, error) {
 	if m.headless {
 		return nil, errHeadless
 	}
-	if len(ids) <= stepChunk {
+	if len(ids) <= stepChunk && !m.crossesOriginal(c.n, len(ids)) {
 		x, err := m.steps(c, ids, nil)
 		if err != nil {
 			return nil, err
@@ -444,7 +455,7 @@ func (m *Model) Step(c *Cache, ids []int) (*tensor.Tensor, error) {
 	}
 	out := tensor.New(len(ids), m.Cfg.VocabSize)
 	_, err := m.steps(c, ids, func(x *autograd.Var, at int) {
-		copy(out.Data[at*m.Cfg.VocabSize:], m.logits(c.arena, x).Value.Data)
+		copyRows(out.Data, m.logits(c.arena, x).Value.Data, at, m.Cfg.VocabSize)
 	})
 	if err != nil {
 		return nil, err
@@ -460,12 +471,22 @@ func (m *Model) Hidden(ids []int) (*tensor.Tensor, error) {
 	c := m.NewCache()
 	out := tensor.New(len(ids), m.Cfg.Hidden)
 	_, err := m.steps(c, ids, func(x *autograd.Var, at int) {
-		copy(out.Data[at*m.Cfg.Hidden:], m.norm(c.arena, x, m.Norm).Value.Data)
+		copyRows(out.Data, m.norm(c.arena, x, m.Norm).Value.Data, at, m.Cfg.Hidden)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// copyRows copies the rows of src (w values each) into dst from row at on,
+// leaving out those before row 0 (positions of the cache run again).
+func copyRows(dst, src []float32, at, w int) {
+	if at < 0 {
+		src = src[min(len(src), -at*w):]
+		at = 0
+	}
+	copy(dst[at*w:], src)
 }
 
 // stepChunk is the most positions that StepLast, Step and Hidden run
@@ -498,9 +519,19 @@ func (m *Model) logits(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	return logits
 }
 
+// crossesOriginal reports whether running t positions after the n a cache
+// holds takes a LongRoPE model past its original context: HF's Phi-3 then
+// drops the cache and runs the whole text again, every position turned by
+// the long factors (Phi3ForCausalLM.prepare_inputs_for_generation), and
+// so does steps.
+func (m *Model) crossesOriginal(n, t int) bool {
+	return m.invFreqLong != nil && n > 0 && n <= m.Cfg.ropeOriginal() && n+t > m.Cfg.ropeOriginal()
+}
+
 // steps checks the new tokens and runs them through the blocks in pieces
 // of at most stepChunk positions, calling each (when not nil) with every
-// piece's last hidden states and the index in ids where the piece starts;
+// piece's last hidden states and the index in ids where the piece starts
+// (negative for positions of the cache run again: see crossesOriginal);
 // it returns the last piece's, held in c's arena until its next step.
 // Nothing is appended to the cache when the tokens are refused.
 func (m *Model) steps(c *Cache, ids []int, each func(x *autograd.Var, at int)) (*autograd.Var, error) {
@@ -519,6 +550,13 @@ func (m *Model) steps(c *Cache, ids []int, each func(x *autograd.Var, at int)) (
 			return nil, fmt.Errorf("llama: token id %d at index %d is outside the vocabulary [0, %d)", id, i, m.Cfg.VocabSize)
 		}
 	}
+	skip := 0 // positions run again before ids
+	if m.crossesOriginal(c.n, t) {
+		skip = c.n
+		ids = append(slices.Clone(c.ids), ids...)
+		c.Reset()
+		t = len(ids)
+	}
 	pieces := (t + stepChunk - 1) / stepChunk
 	var x *autograd.Var
 	for i, at := 0, 0; i < pieces; i++ {
@@ -528,7 +566,7 @@ func (m *Model) steps(c *Cache, ids []int, each func(x *autograd.Var, at int)) (
 		}
 		x = m.step(c, ids[at:at+n], c.n+t-at)
 		if each != nil {
-			each(x, at)
+			each(x, at-skip)
 		}
 		at += n
 	}
@@ -576,6 +614,9 @@ func (m *Model) step(c *Cache, ids []int, end int) *autograd.Var {
 		x = m.addSublayer(tp, x, m.linear(tp, m.gated(tp, m.linear(tp, h, layer.gateUp, hw.gateUp, layer.gateUpBias)), layer.MLP.Down.Weight, hw.down, layer.MLP.Down.Bias), layer.PostFFNorm)
 	}
 	c.n += t
+	if c.ids != nil {
+		c.ids = append(c.ids, ids...)
+	}
 	return x
 }
 
@@ -615,8 +656,8 @@ func (m *Model) prepareQK(tp *autograd.Tape, l int, qkv []float32, rows, stride 
 // over the model that ends at position end (n+T but for a long prompt run
 // in pieces). LongRoPE turns by its long factors when end passes the
 // original context, as HF's Phi-3 does (the rotary frequencies follow the
-// longest position of each forward call): a cache's keys keep the
-// rotation they were stored with.
+// longest position of each forward call; a cache that passes the
+// original context runs its whole text again: see crossesOriginal).
 func (m *Model) rotations(n, t, end int) (global, local rope) {
 	freq := m.invFreq
 	if m.invFreqLong != nil && end > m.Cfg.ropeOriginal() {
@@ -693,6 +734,7 @@ func rotate(x []float32, t, stride, heads, d int, cos, sin []float32) {
 type BatchBuffers struct {
 	arena *autograd.Tape
 	q, y  []float32 // one row of queries, the attention outputs
+	out   []float32 // the logits, when some sequences run alone (stepCrossing)
 }
 
 // NewBatchBuffers returns empty BatchBuffers.
@@ -703,7 +745,9 @@ func NewBatchBuffers() *BatchBuffers { return &BatchBuffers{arena: autograd.NewI
 // their keys and values, and returns the new positions' logits,
 // [len(caches), V], held in bt until its next step. Row i equals StepLast
 // on caches[i] alone, to rounding. Decoding one token is bound by reading
-// the weights, which a batch reads once for all its sequences.
+// the weights, which a batch reads once for all its sequences. A LongRoPE
+// model chooses its factors for each sequence by that sequence's length,
+// as it would alone (HF's batch by its longest).
 func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor.Tensor, error) {
 	if m.headless {
 		return nil, errHeadless
@@ -739,6 +783,9 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 			copy(local.sin[i*half:], l.sin)
 		}
 	}
+	if slices.ContainsFunc(caches, func(c *Cache) bool { return m.crossesOriginal(c.n, 1) }) {
+		return m.stepCrossing(bt, caches, ids)
+	}
 	for _, c := range caches {
 		c.reserve(1, w)
 	}
@@ -772,10 +819,47 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 		h = m.norm(tp, x, layer.mlpNorm())
 		x = m.addSublayer(tp, x, m.linear(tp, m.gated(tp, m.linear(tp, h, layer.gateUp, hw.gateUp, layer.gateUpBias)), layer.MLP.Down.Weight, hw.down, layer.MLP.Down.Bias), layer.PostFFNorm)
 	}
-	for _, c := range caches {
+	for i, c := range caches {
 		c.n++
+		if c.ids != nil {
+			c.ids = append(c.ids, ids[i])
+		}
 	}
 	return m.logits(tp, x).Value, nil
+}
+
+// stepCrossing is StepBatch when some of the caches cross a LongRoPE
+// model's original context: those run alone, their whole text again (see
+// crossesOriginal), the others together.
+func (m *Model) stepCrossing(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor.Tensor, error) {
+	v := m.Cfg.VocabSize
+	if len(bt.out) < len(caches)*v {
+		bt.out = make([]float32, len(caches)*v)
+	}
+	out := bt.out[:len(caches)*v]
+	var rest []*Cache
+	var restIDs, restAt []int
+	for i, c := range caches {
+		if !m.crossesOriginal(c.n, 1) {
+			rest, restIDs, restAt = append(rest, c), append(restIDs, ids[i]), append(restAt, i)
+			continue
+		}
+		logits, err := m.StepLast(c, ids[i:i+1])
+		if err != nil {
+			return nil, err
+		}
+		copy(out[i*v:], logits.Data)
+	}
+	if len(rest) > 0 {
+		logits, err := m.StepBatch(bt, rest, restIDs)
+		if err != nil {
+			return nil, err
+		}
+		for r, i := range restAt {
+			copy(out[i*v:(i+1)*v], logits.Data[r*v:])
+		}
+	}
+	return tensor.FromSlice(out, len(caches), v), nil
 }
 
 // NewBatchStep returns StepBatch with BatchBuffers of its own

@@ -75,10 +75,12 @@ It writes, under testdata/hf/ (each file under 150 KB):
   inv_freq = 1 / (ext * rope_theta^(2i/6)), ext the long factors when the
   forward pass's longest position is past 8 (HF's dynamic longrope
   update), else the short ones; cos and sin times sqrt(1 + ln(64/8) /
-  ln 8). A cache keeps the keys as they were rotated, so its references
-  hold logits.cached (the ids run as 5 positions, then 8 through a
-  cache) and greedy tokens generated through a cache, as HF's generate
-  runs them.
+  ln 8). HF's generate drops a Phi-3's cache and runs the whole text
+  again when it first passes the original context
+  (Phi3ForCausalLM.prepare_inputs_for_generation), so every step's logits
+  are those of a pass over the whole text so far, as computed here; the
+  greedy tokens pass position 8, and reference.safetensors also holds
+  rope.inv_freq.long.
 
 reference.safetensors in each holds input.ids [2, 13], logits [2, 13, V],
 hidden [2, 13, C] (the last hidden states, after the final norm: what an
@@ -294,51 +296,6 @@ def rope_apply(x, cos, sin):
     return torch.cat((r * cos + rotate_half(r) * sin, rest), dim=-1)
 
 
-def forward_phi3_cached(p, ids, c, cache):
-    """Logits [1, T, V] of Phi3ForCausalLM for ids after the positions in
-    cache (a dict of per-layer rotated keys and values, extended), as HF's
-    generate runs a Phi-3 with its DynamicCache: the rotation follows the
-    longest position of this call."""
-    p = unfuse(p, c)
-    Tn = ids.shape[1]
-    n = cache.get("n", 0)
-    C, H, KV, eps = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"], c["rms_norm_eps"]
-    D = C // H
-    inv, scale = phi3_rope(c, n + Tn)
-    pos = torch.arange(n, n + Tn, dtype=torch.float64)
-    freqs = pos[:, None] * inv[None, :]
-    emb = torch.cat((freqs, freqs), dim=-1)
-    cos, sin = emb.cos() * scale, emb.sin() * scale
-    i_, j_ = torch.arange(n, n + Tn)[:, None], torch.arange(n + Tn)[None, :]
-    mask = j_ > i_
-    if c.get("sliding_window") and c["sliding_window"] < c["max_position_embeddings"]:
-        mask = mask | (i_ - j_ >= c["sliding_window"])
-
-    def lin(x, name):
-        return F.linear(x, p[name + ".weight"], p.get(name + ".bias"))
-
-    x = p["model.embed_tokens.weight"][ids]
-    for i in range(c["num_hidden_layers"]):
-        l = f"model.layers.{i}."
-        h = rms(x, p[l + "input_layernorm.weight"], eps)
-        q = rope_apply(lin(h, l + "self_attn.q_proj").view(1, Tn, H, D).transpose(1, 2), cos, sin)
-        k = rope_apply(lin(h, l + "self_attn.k_proj").view(1, Tn, KV, D).transpose(1, 2), cos, sin)
-        v = lin(h, l + "self_attn.v_proj").view(1, Tn, KV, D).transpose(1, 2)
-        if i in cache:
-            k, v = torch.cat((cache[i][0], k), dim=2), torch.cat((cache[i][1], v), dim=2)
-        cache[i] = (k, v)
-        k = k.repeat_interleave(H // KV, dim=1)
-        v = v.repeat_interleave(H // KV, dim=1)
-        w = (q @ k.transpose(-1, -2) / math.sqrt(D)).masked_fill(mask, float("-inf")).softmax(dim=-1)
-        x = x + lin((w @ v).transpose(1, 2).reshape(1, Tn, H * D), l + "self_attn.o_proj")
-        h = rms(x, p[l + "post_attention_layernorm.weight"], eps)
-        x = x + lin(F.silu(lin(h, l + "mlp.gate_proj")) * lin(h, l + "mlp.up_proj"), l + "mlp.down_proj")
-    cache["n"] = n + Tn
-    x = rms(x, p["model.norm.weight"], eps)
-    head = p["lm_head.weight"] if "lm_head.weight" in p else p["model.embed_tokens.weight"]
-    return x @ head.t()
-
-
 def rotate_half(x):
     h = x.shape[-1] // 2
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
@@ -467,13 +424,6 @@ TRAIN_GRADS = ["model.layers.0.self_attn.q_norm.weight", "model.layers.1.self_at
 
 
 def greedy(p, prompt, n, c):
-    if c["model_type"] == "phi3":  # through a cache, as HF's generate runs it
-        cache, out = {}, []
-        logits = forward_phi3_cached(p, torch.tensor([prompt]), c, cache)
-        for _ in range(n):
-            out.append(int(logits[0, -1].argmax()))
-            logits = forward_phi3_cached(p, torch.tensor([[out[-1]]]), c, cache)
-        return out
     ids = list(prompt)
     for _ in range(n):
         logits = forward(p, torch.tensor([ids]), c)
@@ -491,16 +441,7 @@ def write_case(name, c, dtype, seed):
     prompt = torch.randint(3, c["vocab_size"], (5,), generator=g)
     ref = {"input.ids": ids, "logits": forward(p, ids, c), "hidden": forward(p, ids, c, hidden=True),
            "greedy.prompt": prompt, "greedy.tokens": torch.tensor(greedy(p, prompt.tolist(), 12, c))}
-    if c["model_type"] != "phi3":
-        ref["rope.inv_freq"] = inv_freq_f32(c)
-    else:  # the ids as 5 positions, then the rest, through a cache
-        ref.update(phi3_inv_freq_f32(c))
-        rows = []
-        for row in ids:
-            cache = {}
-            a = forward_phi3_cached(p, row[None, :5], c, cache)
-            rows.append(torch.cat((a, forward_phi3_cached(p, row[None, 5:], c, cache)), dim=1))
-        ref["logits.cached"] = torch.cat(rows)
+    ref.update(phi3_inv_freq_f32(c) if c["model_type"] == "phi3" else {"rope.inv_freq": inv_freq_f32(c)})
     # Training: the mean next-token cross-entropy of ids[:, :-1] predicting
     # ids[:, 1:], and its gradients with respect to a few weights.
     q = {k: v.clone().requires_grad_(True) for k, v in p.items()}
