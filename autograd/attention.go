@@ -17,10 +17,12 @@ type AttentionOpts struct {
 	// §3.2.3), also when the queries are the last Tq of Tk positions.
 	Causal bool
 	// Window, if not 0, also masks the keys more than Window − 1 positions
-	// back (it needs Causal): each query sees the last Window positions,
-	// itself included: the sliding-window attention of Mistral's layers and
+	// back: with Causal, each query sees the last Window positions, itself
+	// included: the sliding-window attention of Mistral's layers and
 	// Gemma's and SmolLM3's local ones (HF's sliding_window mask: key j for
-	// query i when i − j < Window).
+	// query i when i − j < Window); without, the keys less than Window
+	// positions away on either side (|i − j| < Window, EmbeddingGemma's
+	// bidirectional local layers), positions counted as under Causal.
 	Window int
 	// Softcap, if not 0, squashes each scaled score s into
 	// (−Softcap, Softcap) as Softcap·tanh(s/Softcap) before the mask and the
@@ -93,8 +95,8 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 	if opt.Softcap < 0 {
 		panic(fmt.Sprintf("autograd.Attention: a softcap of %v", opt.Softcap))
 	}
-	if opt.Window < 0 || opt.Window > 0 && !opt.Causal {
-		panic(fmt.Sprintf("autograd.Attention: a window of %d (it must be positive, and causal)", opt.Window))
+	if opt.Window < 0 {
+		panic(fmt.Sprintf("autograd.Attention: a window of %d", opt.Window))
 	}
 	if opt.KeyPad != nil && len(opt.KeyPad) != bsz*tk {
 		panic(fmt.Sprintf("autograd.Attention: key padding mask has %d entries, want %d", len(opt.KeyPad), bsz*tk))
@@ -151,7 +153,7 @@ type attnProblem struct {
 	ek, group                int // k and v rows' width, query heads per key/value head (grouped-query attention)
 	off                      int // tk − tq: query i sees keys j <= i + off under the causal mask
 	causal                   bool
-	window                   int // query i sees keys j > i + off − window, when not 0
+	window                   int // query i sees keys j > i + off − window (and, not causal, j < i + off + window), when not 0
 	softcap                  float32
 	pad                      []bool
 	scale, dropout           float32
@@ -250,10 +252,13 @@ func runTasks(n int, fn func(sc *attnScratch, task int)) {
 // of the last key query row i may see under the causal mask (bc − 1 without
 // it); a negative result means none.
 func (p *attnProblem) visible(i, j0, bc int) int {
-	if !p.causal {
-		return bc - 1
+	switch {
+	case p.causal:
+		return min(bc-1, i+p.off-j0)
+	case p.window > 0:
+		return min(bc-1, i+p.off+p.window-1-j0)
 	}
-	return min(bc-1, i+p.off-j0)
+	return bc - 1
 }
 
 // first returns the index, within a key block starting at j0, of the first
@@ -399,8 +404,11 @@ func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse [
 		m[r], l[r] = negInf, 0
 	}
 	kEnd := tk
-	if p.causal {
+	switch {
+	case p.causal:
 		kEnd = min(tk, i1+p.off) // keys the last row of the block sees
+	case p.window > 0:
+		kEnd = min(tk, i1+p.off+p.window-1)
 	}
 	var seed uint64
 	if p.dropout > 0 {
@@ -719,8 +727,11 @@ func (p *attnProblem) backwardHead(sc *attnScratch, bh, c, sp int, y, lse, dy, d
 			pad = p.pad[b*tk+j0 : b*tk+j1]
 		}
 		iStart := 0
-		if p.causal {
+		switch {
+		case p.causal:
 			iStart = max(0, j0-p.off) // the first query that sees key j0
+		case p.window > 0:
+			iStart = max(0, j0-p.off-p.window+1)
 		}
 		if qt != nil {
 			transpose(kt, padLD(bc), p.k[ko+j0*e:], e, bc, d)

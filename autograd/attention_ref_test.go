@@ -79,7 +79,7 @@ func (tp *Tape) attentionRef(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 					last = min(tk-1, i+tk-tq)
 				}
 				for j := range rowPad {
-					rowPad[j] = pad != nil && pad[j] || opt.Window > 0 && j <= i+tk-tq-opt.Window
+					rowPad[j] = pad != nil && pad[j] || opt.Window > 0 && (j <= i+tk-tq-opt.Window || j >= i+tk-tq+opt.Window)
 				}
 				maskedSoftmax(p[i*tk:(i+1)*tk], last, rowPad)
 			}

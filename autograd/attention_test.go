@@ -99,12 +99,12 @@ func attnCases() []attnCase {
 					c.dropout = 0.3
 					cs = append(cs, c)
 				}
-				if causal { // a sliding window, narrower than a key block or wider
-					c.window = 1 + (si*7)%max(1, c.tk/2)
-					cs = append(cs, c)
-					c.window, c.dropout = c.tk/3+1, 0.3*float32(si%2)
-					cs = append(cs, c)
-				}
+				// A sliding window, narrower than a key block or wider
+				// (without the causal mask, on either side).
+				c.window = 1 + (si*7)%max(1, c.tk/2)
+				cs = append(cs, c)
+				c.window, c.dropout = c.tk/3+1, 0.3*float32(si%2)
+				cs = append(cs, c)
 				if si%2 == 0 { // a softcap that bites: scores spread over ±40 at scale 4
 					c.window, c.softcap = 0, 1.5
 					cs = append(cs, c)
@@ -207,6 +207,10 @@ func TestAttentionGradientsBlocked(t *testing.T) {
 		{name: "window+dropout", inputs: []*tensor.Tensor{randTensor(r, 1, 8, 4), randTensor(r, 1, 10, 4), randTensor(r, 1, 10, 4)}, seed: 3,
 			build: func(tp *Tape, in []*Var) *Var {
 				return tp.Attention(in[0], in[1], in[2], 2, AttentionOpts{Causal: true, Window: 3, Dropout: 0.2})
+			}},
+		{name: "window/bidirectional+dropout", inputs: []*tensor.Tensor{randTensor(r, 1, 8, 4), randTensor(r, 1, 10, 4), randTensor(r, 1, 10, 4)}, seed: 5,
+			build: func(tp *Tape, in []*Var) *Var {
+				return tp.Attention(in[0], in[1], in[2], 2, AttentionOpts{Window: 3, Dropout: 0.2})
 			}},
 		{name: "softcap+window", inputs: []*tensor.Tensor{randTensor(r, 1, 7, 4), randTensor(r, 1, 9, 4), randTensor(r, 1, 9, 4)},
 			build: func(tp *Tape, in []*Var) *Var {
