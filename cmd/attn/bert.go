@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/attn-go/attn/model/bert"
+	"github.com/attn-go/attn/tensor"
 	"github.com/attn-go/attn/tokenizer"
 )
 
@@ -76,10 +77,27 @@ func encodeSeqs(m *bert.Model, tok *tokenizer.Pipeline, lines []string, maxLen i
 // lowercasing.
 type embedding struct {
 	poolings  []bert.Pooling
+	dense     []bert.DenseModule // sentence-transformers' Dense modules, after the pooling
 	normalize bool
 	maxLen    int  // tokens kept of a text; 0: a longer one is an error
 	strip     bool // trim the text's surrounding white space first, as sentence-transformers does
 	lowercase bool // lowercase the text first
+}
+
+// vectors pools hidden [B, T, C] (pad: its padding, or nil) as e says,
+// through the Dense modules, normalised when e says so.
+func (e embedding) vectors(hidden *tensor.Tensor, pad []bool) ([][]float32, error) {
+	vecs, err := bert.EmbedConcat(hidden, pad, e.poolings, e.normalize && len(e.dense) == 0)
+	if err != nil || len(e.dense) == 0 {
+		return vecs, err
+	}
+	for i, v := range vecs {
+		if len(v) != e.dense[0].In {
+			return nil, fmt.Errorf("the pooled vector has %d values; the first Dense module takes %d", len(v), e.dense[0].In)
+		}
+		vecs[i] = bert.Finish(v, e.dense, e.normalize)
+	}
+	return vecs, nil
 }
 
 // embeddingOf returns a text encoder's way of embedding: a
@@ -89,7 +107,7 @@ func embeddingOf(m *bert.Model, st *bert.Sentence) embedding {
 	if st == nil {
 		return embedding{poolings: []bert.Pooling{bert.PoolMean}}
 	}
-	e := embedding{poolings: st.Poolings, normalize: st.Normalize, strip: true, lowercase: st.Lowercase, maxLen: m.Cfg.MaxLen()}
+	e := embedding{poolings: st.Poolings, dense: st.Dense, normalize: st.Normalize, strip: true, lowercase: st.Lowercase, maxLen: m.Cfg.MaxLen()}
 	if st.MaxSeqLength > 0 {
 		e.maxLen = min(e.maxLen, st.MaxSeqLength)
 	}
@@ -116,7 +134,7 @@ func embedLines(m *bert.Model, tok *tokenizer.Pipeline, lines []string, e embedd
 	if err != nil {
 		return nil, err
 	}
-	return bert.EmbedConcat(hidden, pad, e.poolings, e.normalize)
+	return e.vectors(hidden, pad)
 }
 
 // embedSeqs tokenizes lines for embedding as e says (stripped, lowercased,

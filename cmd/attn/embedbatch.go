@@ -266,7 +266,7 @@ func (b *embedBatcher) run(batch []*embedJob) {
 		}
 		k := len(j.seqs)
 		h := tensor.FromSlice(hidden.Data[at*t*c:(at+k)*t*c], k, t, c)
-		j.out, j.err = bert.EmbedConcat(h, pad[at*t:(at+k)*t], j.e.poolings, j.e.normalize)
+		j.out, j.err = j.e.vectors(h, pad[at*t:(at+k)*t])
 		at += k
 	}
 }

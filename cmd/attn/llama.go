@@ -235,7 +235,7 @@ func loadDecoderEmbedder(dir, quantize string) (*decoderEmbedder, error) {
 	}
 	e := embedding{poolings: []bert.Pooling{bert.PoolLastToken}, maxLen: m.Window()}
 	if st != nil {
-		e.poolings, e.normalize, e.strip, e.lowercase = st.Poolings, st.Normalize, true, st.Lowercase
+		e.poolings, e.dense, e.normalize, e.strip, e.lowercase = st.Poolings, st.Dense, st.Normalize, true, st.Lowercase
 		if st.MaxSeqLength > 0 {
 			e.maxLen = min(e.maxLen, st.MaxSeqLength)
 		}
@@ -268,7 +268,7 @@ func (d *decoderEmbedder) embed(text string, e embedding) ([]float32, int, error
 	if err != nil {
 		return nil, 0, err
 	}
-	v, err := bert.EmbedConcat(tensor.FromSlice(h.Data, 1, h.Shape[0], h.Shape[1]), nil, e.poolings, e.normalize)
+	v, err := e.vectors(tensor.FromSlice(h.Data, 1, h.Shape[0], h.Shape[1]), nil)
 	if err != nil {
 		return nil, 0, err
 	}

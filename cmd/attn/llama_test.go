@@ -558,7 +558,7 @@ func TestServeDecoderEmbedderChecks(t *testing.T) {
 	modules := filepath.Join(dir, "modules.json")
 	for _, c := range []struct{ modules, want string }{
 		{`[{"path": "", "type": "sentence_transformers.models.Transformer"}, {"path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-			{"path": "2_Dense", "type": "sentence_transformers.models.Dense"}]`, "sentence_transformers.models.Dense, which attn does not run"},
+			{"path": "2_CNN", "type": "sentence_transformers.models.CNN"}]`, "sentence_transformers.models.CNN, which attn does not run"},
 		{`[{"path": "", "type": "sentence_transformers.models.Transformer"}`, "modules.json"},
 	} {
 		os.WriteFile(modules, []byte(c.modules), 0o644)
@@ -610,6 +610,78 @@ func TestServeDecoderEmbedderChecks(t *testing.T) {
 		msg := fmt.Sprint(v["error"])
 		if code != http.StatusBadRequest || !strings.Contains(msg, `"input" text 1: no tokens to embed`) {
 			t.Errorf("%s %s: %d %v; want a 400 saying the text has no tokens", c.path, c.body, code, v)
+		}
+	}
+}
+
+// TestEmbedEmbeddingGemma: attn embed and attn serve with an
+// EmbeddingGemma-shaped sentence-transformers folder (a Gemma 3 encoder,
+// mean pooling, two Dense modules, Normalize) give the model's hidden
+// states pooled, projected and normalised.
+func TestEmbedEmbeddingGemma(t *testing.T) {
+	dir, _ := llamaFolder(t, "embeddinggemma-tiny")
+	src := filepath.Join("..", "..", "testdata", "hf", "embeddinggemma-tiny")
+	for _, f := range []string{"modules.json", "sentence_bert_config.json", "1_Pooling/config.json", "2_Dense/config.json", "2_Dense/model.safetensors", "3_Dense/config.json", "3_Dense/model.safetensors"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755)
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	lines := []string{"hello world", "a b c d e f g h i j k l m n o"}
+	in := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	m, tok, err := loadLlamaWith(dir, llama.LoadEncoder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := bert.LoadSentence(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want [][]float32
+	for _, l := range lines {
+		enc, err := tok.Encode(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := m.Hidden(enc.IDs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := bert.Embed(tensor.FromSlice(h.Data, 1, h.Shape[0], h.Shape[1]), nil, bert.PoolMean, false)
+		want = append(want, bert.Finish(v[0], st.Dense, true))
+	}
+	out, code := attn(t, "embed", "--model", dir, in)
+	got := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(got) != len(lines) {
+		t.Fatalf("attn embed: exit %d\n%s", code, out)
+	}
+	for i, l := range got {
+		var v struct{ Embedding []float32 }
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := golden.MaxAbs(v.Embedding, want[i]); d > 1e-6 || len(v.Embedding) != 32 {
+			t.Errorf("attn embed, line %d: off by %g", i+1, d)
+		}
+	}
+	ts := serveDir(t, dir)
+	body, _ := json.Marshal(map[string]any{"input": lines})
+	resp, err := http.Post(ts.URL+"/v1/embed", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct{ Embeddings [][]float32 }
+	json.NewDecoder(resp.Body).Decode(&v)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(v.Embeddings) != len(lines) {
+		t.Fatalf("/v1/embed: status %d, %v", resp.StatusCode, v)
+	}
+	for i := range lines {
+		if d, _ := golden.MaxAbs(v.Embeddings[i], want[i]); d > 1e-6 {
+			t.Errorf("/v1/embed line %d off by %g", i+1, d)
 		}
 	}
 }

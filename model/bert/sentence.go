@@ -5,22 +5,77 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"github.com/attn-go/attn/model/hf"
 )
 
 // Sentence is how a sentence-transformers folder (modules.json beside the
 // model's files) makes an embedding of a text: its Transformer module's
 // max_seq_length and do_lower_case (sentence_bert_config.json), its
-// Pooling module's modes (1_Pooling/config.json) and whether a Normalize
-// module follows. SentenceTransformer.encode lowercases the text if asked,
-// truncates the tokens to MaxSeqLength, pools, and normalises.
+// Pooling module's modes (1_Pooling/config.json), the Dense modules after
+// it and whether a Normalize module follows. SentenceTransformer.encode
+// lowercases the text if asked, truncates the tokens to MaxSeqLength,
+// pools, projects through the Dense modules, and normalises (Finish).
 type Sentence struct {
-	Poolings     []Pooling // concatenated in this order (EmbedConcat)
+	Poolings     []Pooling     // concatenated in this order (EmbedConcat)
+	Dense        []DenseModule // applied in this order to the pooled vector
 	Normalize    bool
 	MaxSeqLength int // 0: none given
 	Lowercase    bool
+}
+
+// DenseModule is a sentence-transformers Dense module: y = act(W·x + b), its
+// weight [Out, In] and bias (nil without one) read from the module's
+// model.safetensors (linear.weight, linear.bias).
+type DenseModule struct {
+	In, Out int
+	Weight  []float32
+	Bias    []float32
+	Tanh    bool // the activation: tanh, else the identity
+}
+
+// Apply returns d applied to x (In values), accumulated in float64.
+func (d DenseModule) Apply(x []float32) []float32 {
+	y := make([]float32, d.Out)
+	for o := range y {
+		var sum float64
+		if d.Bias != nil {
+			sum = float64(d.Bias[o])
+		}
+		for i, w := range d.Weight[o*d.In : (o+1)*d.In] {
+			sum += float64(w) * float64(x[i])
+		}
+		if d.Tanh {
+			sum = math.Tanh(sum)
+		}
+		y[o] = float32(sum)
+	}
+	return y
+}
+
+// Finish turns a pooled vector into the embedding: through the Dense
+// modules, then normalised when normalize is set (L2, the norm floored at
+// 1e-12, as Embed normalises).
+func Finish(v []float32, dense []DenseModule, normalize bool) []float32 {
+	for _, d := range dense {
+		v = d.Apply(v)
+	}
+	if normalize {
+		var ss float64
+		for _, x := range v {
+			ss += float64(x) * float64(x)
+		}
+		scale := 1 / math.Max(math.Sqrt(ss), 1e-12)
+		for i, x := range v {
+			v[i] = float32(float64(x) * scale)
+		}
+	}
+	return v
 }
 
 // The sentence-transformers module types this package runs.
@@ -28,11 +83,12 @@ const (
 	stTransformer = "sentence_transformers.models.Transformer"
 	stPooling     = "sentence_transformers.models.Pooling"
 	stNormalize   = "sentence_transformers.models.Normalize"
+	stDense       = "sentence_transformers.models.Dense"
 )
 
 // LoadSentence reads the sentence-transformers files of the model folder
 // dir. It returns nil and no error when dir has no modules.json (a plain
-// HuggingFace folder). A module it does not run (Dense, say, which would
+// HuggingFace folder). A module it does not run (a CNN, say, which would
 // change the vector) or a pooling mode it does not compute is an error
 // naming it.
 func LoadSentence(dir string) (*Sentence, error) {
@@ -53,6 +109,20 @@ func LoadSentence(dir string) (*Sentence, error) {
 	s := &Sentence{}
 	seen := map[string]bool{}
 	for i, m := range modules {
+		if m.Type == stDense { // any number of them, between Pooling and Normalize
+			if !seen[stPooling] || seen[stNormalize] {
+				return nil, fmt.Errorf("bert: %s: module %d, a Dense module, is not between the Pooling and Normalize modules", filepath.Join(dir, "modules.json"), i)
+			}
+			d, err := readDense(filepath.Join(dir, m.Path))
+			if err != nil {
+				return nil, err
+			}
+			if in := s.width(); in > 0 && in != d.In {
+				return nil, fmt.Errorf("bert: %s: in_features %d, where the module before gives %d values", filepath.Join(dir, m.Path, "config.json"), d.In, in)
+			}
+			s.Dense = append(s.Dense, d)
+			continue
+		}
 		if seen[m.Type] {
 			return nil, fmt.Errorf("bert: %s: module %d repeats %s", filepath.Join(dir, "modules.json"), i, m.Type)
 		}
@@ -78,13 +148,82 @@ func LoadSentence(dir string) (*Sentence, error) {
 			}
 			s.Normalize = true
 		default:
-			return nil, fmt.Errorf("bert: %s: module %d is a %s, which attn does not run (it runs Transformer, Pooling and Normalize)", filepath.Join(dir, "modules.json"), i, m.Type)
+			return nil, fmt.Errorf("bert: %s: module %d is a %s, which attn does not run (it runs Transformer, Pooling, Dense and Normalize)", filepath.Join(dir, "modules.json"), i, m.Type)
 		}
 	}
 	if !seen[stPooling] {
 		return nil, fmt.Errorf("bert: %s has no Pooling module", filepath.Join(dir, "modules.json"))
 	}
 	return s, nil
+}
+
+// width returns the width of the vector the last Dense module gives, or 0
+// before any (the pooled width, known only with the model).
+func (s *Sentence) width() int {
+	if n := len(s.Dense); n > 0 {
+		return s.Dense[n-1].Out
+	}
+	return 0
+}
+
+// readDense reads a Dense module: its config.json (in_features,
+// out_features, bias, activation_function: the identity or tanh) and its
+// weights, model.safetensors's linear.weight [out, in] and linear.bias.
+func readDense(dir string) (DenseModule, error) {
+	path := filepath.Join(dir, "config.json")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return DenseModule{}, fmt.Errorf("bert: %w", err)
+	}
+	var c struct {
+		In   int    `json:"in_features"`
+		Out  int    `json:"out_features"`
+		Bias *bool  `json:"bias"`
+		Act  string `json:"activation_function"`
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return DenseModule{}, fmt.Errorf("bert: %s: %w", path, err)
+	}
+	d := DenseModule{In: c.In, Out: c.Out}
+	switch c.Act {
+	case "torch.nn.modules.activation.Tanh", "": // sentence-transformers' default
+		d.Tanh = true
+	case "torch.nn.modules.linear.Identity":
+	default:
+		return DenseModule{}, fmt.Errorf("bert: %s: activation_function %q is not one attn runs (torch.nn.modules.linear.Identity, torch.nn.modules.activation.Tanh)", path, c.Act)
+	}
+	if c.In <= 0 || c.Out <= 0 {
+		return DenseModule{}, fmt.Errorf("bert: %s: in_features %d and out_features %d must be positive", path, c.In, c.Out)
+	}
+	ck, err := hf.Open(dir)
+	if err != nil {
+		return DenseModule{}, err
+	}
+	defer ck.Close()
+	bias := c.Bias == nil || *c.Bias // Dense's default: a bias
+	read := func(name string, shape ...int) ([]float32, error) {
+		t, ok := ck.Lookup(name)
+		if !ok {
+			return nil, fmt.Errorf("bert: %s: no tensor %q", filepath.Join(dir, hf.WeightsFile), name)
+		}
+		if !slices.Equal(t.Shape, shape) {
+			return nil, fmt.Errorf("bert: %s: tensor %q of shape %v, where config.json says %v", filepath.Join(dir, t.File), name, t.Shape, shape)
+		}
+		return t.Float32()
+	}
+	if d.Weight, err = read("linear.weight", c.Out, c.In); err != nil {
+		return DenseModule{}, err
+	}
+	if bias {
+		if d.Bias, err = read("linear.bias", c.Out); err != nil {
+			return DenseModule{}, err
+		}
+	}
+	want := 1 + map[bool]int{true: 1, false: 0}[bias]
+	if names := ck.Names(); len(names) != want {
+		return DenseModule{}, fmt.Errorf("bert: %s holds %v; a Dense module's are linear.weight%s", filepath.Join(dir, hf.WeightsFile), names, map[bool]string{true: " and linear.bias", false: ""}[bias])
+	}
+	return d, nil
 }
 
 // readTransformer reads sentence_bert_config.json, when there is one.

@@ -77,6 +77,13 @@ type Config struct {
 	// text_config and whose weights name it language_model); the vision
 	// tower is not read.
 	ImageText bool `json:"-"`
+	// Bidirectional marks an encoder built of Gemma 3's layers
+	// (use_bidirectional_attention: EmbeddingGemma): every query sees the
+	// keys on both sides, a local layer's those less than LocalWindow
+	// positions away, LocalWindow being sliding_window/2 + 1 as HF's
+	// Gemma3TextConfig sets it. It computes hidden states (Hidden), not a
+	// next token.
+	Bidirectional bool `json:"-"`
 	// NoRope marks SmolLM3's NoPE layers (no_rope_layers' zeros), whose
 	// queries and keys are not rotated; nil for none.
 	NoRope []bool `json:"-"`
@@ -243,6 +250,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llama: %d layer types for %d layers, sliding_window %d", len(c.Local), c.Layers, c.LocalWindow)
 	case c.Type == "gemma3_text" && !(c.RopeLocalTheta > 0):
 		return fmt.Errorf("llama: rope_local_base_freq %v must be positive", c.RopeLocalTheta)
+	case c.Bidirectional && c.Type != "gemma3_text":
+		return fmt.Errorf("llama: a %s model does not attend both ways (EmbeddingGemma's Gemma 3 layers do)", c.Type)
 	case c.NoRope != nil && len(c.NoRope) != c.Layers:
 		return fmt.Errorf("llama: %d NoPE flags for %d layers", len(c.NoRope), c.Layers)
 	// Sliding and NoPE layers where config.json has no place for them would
@@ -685,8 +694,8 @@ func gemmaConfig(b []byte, h *hfConfig, c *Config) error {
 	switch {
 	case !gemma2 && (!isNull(h.AttnSoftcap) || !isNull(h.FinalSoftcap)):
 		return fmt.Errorf("llama: attn_logit_softcapping %s and final_logit_softcapping %s (Gemma 2's) are not supported: Gemma 3 has none", h.AttnSoftcap, h.FinalSoftcap)
-	case h.Bidirectional:
-		return errors.New("llama: use_bidirectional_attention true (an encoder, EmbeddingGemma) is not supported")
+	case gemma2 && h.Bidirectional:
+		return errors.New("llama: use_bidirectional_attention true is not supported for gemma2 (Gemma 3's, EmbeddingGemma's)")
 	}
 	c.MLPBias = false // Gemma's MLP has no biases
 	// Gemma 2's softcaps: null is none, a missing key Gemma2Config's default.
@@ -716,6 +725,9 @@ func gemmaConfig(b []byte, h *hfConfig, c *Config) error {
 		if string(w) != "null" && json.Unmarshal(w, &c.LocalWindow) != nil {
 			return fmt.Errorf("llama: sliding_window %s is not a number of positions", w)
 		}
+	}
+	if h.Bidirectional { // Gemma3TextConfig: "due to fa we set exclusive bounds"
+		c.Bidirectional, c.LocalWindow = true, c.LocalWindow/2+1
 	}
 	c.Local = make([]bool, c.Layers)
 	switch {
@@ -831,6 +843,10 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	}
 	if c.Gemma() {
 		h.Window, _ = json.Marshal(c.LocalWindow)
+		if c.Bidirectional { // read back as LocalWindow: sliding_window/2 + 1
+			h.Bidirectional = true
+			h.Window, _ = json.Marshal(2 * (c.LocalWindow - 1))
+		}
 		h.HiddenActivation, _ = json.Marshal(c.Act)
 		h.LayerTypes = c.layerTypes()
 		cap := func(x float64) json.RawMessage {

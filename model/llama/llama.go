@@ -13,13 +13,15 @@
 // SmolLM3ForCausalLM and Phi3ForCausalLM (modeling_llama.py,
 // modeling_qwen2.py, …), so their checkpoints load. It generates with a KV
 // cache (see Cache), trains (Forward, Loss) and gives the last hidden
-// states an embedding model pools (Hidden, LoadEncoder). Contexts are at
+// states an embedding model pools (Hidden, LoadEncoder; EmbeddingGemma's
+// encoder of Gemma 3's layers attends both ways). Contexts are at
 // most max_position_embeddings; a Mistral's and a Phi-3's layers, Gemma's
 // local layers and SmolLM3's sliding ones attend within their sliding
 // window at any length.
 package llama
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -428,8 +430,8 @@ func (c *Cache) reserve(t, w int) {
 // cache, and returns the logits of the last one, [1, V]. It fails if the
 // cache would exceed max_position_embeddings.
 func (m *Model) StepLast(c *Cache, ids []int) (*tensor.Tensor, error) {
-	if m.headless {
-		return nil, errHeadless
+	if err := m.generates(); err != nil {
+		return nil, err
 	}
 	x, err := m.steps(c, ids, nil)
 	if err != nil {
@@ -443,8 +445,8 @@ func (m *Model) StepLast(c *Cache, ids []int) (*tensor.Tensor, error) {
 // Step is StepLast returning the logits of every new position, [T, V]
 // (what scoring a text needs).
 func (m *Model) Step(c *Cache, ids []int) (*tensor.Tensor, error) {
-	if m.headless {
-		return nil, errHeadless
+	if err := m.generates(); err != nil {
+		return nil, err
 	}
 	if len(ids) <= stepChunk && !m.crossesOriginal(c.n, len(ids)) {
 		x, err := m.steps(c, ids, nil)
@@ -478,6 +480,22 @@ func (m *Model) Hidden(ids []int) (*tensor.Tensor, error) {
 	}
 	return out, nil
 }
+
+// generates returns why the model computes no logits (loaded without its
+// output layer, or an encoder), or nil.
+func (m *Model) generates() error {
+	switch {
+	case m.headless:
+		return errHeadless
+	case m.Cfg.Bidirectional:
+		return errBidirectional
+	}
+	return nil
+}
+
+// errBidirectional is what an encoder (Config.Bidirectional) answers a
+// request for logits.
+var errBidirectional = errors.New("llama: the model attends both ways (use_bidirectional_attention: an encoder, EmbeddingGemma): it computes hidden states (Hidden), not a next token")
 
 // copyRows copies the rows of src (w values each) into dst from row at on,
 // leaving out those before row 0 (positions of the cache run again).
@@ -558,6 +576,9 @@ func (m *Model) steps(c *Cache, ids []int, each func(x *autograd.Var, at int)) (
 		t = len(ids)
 	}
 	pieces := (t + stepChunk - 1) / stepChunk
+	if m.Cfg.Bidirectional { // every position sees the later ones: one piece
+		pieces = 1
+	}
 	var x *autograd.Var
 	for i, at := 0, 0; i < pieces; i++ {
 		n := t / pieces
@@ -608,7 +629,7 @@ func (m *Model) step(c *Cache, ids []int, end int) *autograd.Var {
 		tk := at + t // the keys held: the window's relative positions are what attention needs
 		keys := autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w))
 		vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
-		y := tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: true, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap)})
+		y := tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: !cfg.Bidirectional, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap)})
 		x = m.addSublayer(tp, x, m.linear(tp, tp.Reshape(y, t, -1), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias), layer.attnPost())
 		h = m.norm(tp, x, layer.mlpNorm())
 		x = m.addSublayer(tp, x, m.linear(tp, m.gated(tp, m.linear(tp, h, layer.gateUp, hw.gateUp, layer.gateUpBias)), layer.MLP.Down.Weight, hw.down, layer.MLP.Down.Bias), layer.PostFFNorm)
@@ -749,8 +770,8 @@ func NewBatchBuffers() *BatchBuffers { return &BatchBuffers{arena: autograd.NewI
 // model chooses its factors for each sequence by that sequence's length,
 // as it would alone (HF's batch by its longest).
 func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor.Tensor, error) {
-	if m.headless {
-		return nil, errHeadless
+	if err := m.generates(); err != nil {
+		return nil, err
 	}
 	b := len(caches)
 	if bt == nil || b == 0 || len(ids) != b {

@@ -12,7 +12,9 @@ import (
 	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/generate"
 	"github.com/attn-go/attn/internal/golden"
+	"github.com/attn-go/attn/model/bert"
 	"github.com/attn-go/attn/safetensors"
+	"github.com/attn-go/attn/tensor"
 )
 
 func load(t *testing.T, name string) *Model {
@@ -664,7 +666,7 @@ func TestGemma3(t *testing.T) {
 	for _, tc := range []struct{ json, want string }{
 		{`{"model_type": "gemma3_text", "final_logit_softcapping": 30.0}`, "Gemma 3 has none"},
 		{`{"model_type": "gemma3_text", "attn_logit_softcapping": 50.0}`, "Gemma 3 has none"},
-		{`{"model_type": "gemma3_text", "use_bidirectional_attention": true}`, "use_bidirectional_attention true"},
+		{`{"model_type": "gemma2", "use_bidirectional_attention": true}`, "use_bidirectional_attention true is not supported for gemma2"},
 		{`{"model_type": "gemma3_text", "num_hidden_layers": 2, "layer_types": ["full_attention"]}`, "1 layer_types for 2 layers"},
 		{`{"model_type": "gemma3_text", "num_hidden_layers": 1, "layer_types": ["chunked_attention"]}`, `layer_types[0] "chunked_attention"`},
 		{`{"model_type": "gemma3_text", "sliding_window_pattern": 0}`, "sliding_window_pattern 0"},
@@ -1203,5 +1205,58 @@ func TestPhi3Checkpoints(t *testing.T) {
 	}
 	if !su.longRope() || su.LocalWindow != 0 || su.Local != nil || su.OriginalMaxPositions != 4096 {
 		t.Errorf("su: %+v; want longrope, no window, original 4096", su)
+	}
+}
+
+// TestEmbeddingGemma: an EmbeddingGemma-shaped sentence-transformers
+// folder (Gemma 3's layers attending both ways, the local ones within
+// sliding_window/2 + 1 on either side) gives PyTorch's hidden states, and
+// with its Pooling, Dense and Normalize modules its embeddings; it refuses
+// to generate or train, also in pieces.
+func TestEmbeddingGemma(t *testing.T) {
+	dir := filepath.Join(golden.Root(t), "testdata", "hf", "embeddinggemma-tiny")
+	m, err := LoadEncoder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Cfg.Bidirectional || m.Cfg.LocalWindow != 4 {
+		t.Fatalf("config: bidirectional %v, window %d; want true, 6/2+1", m.Cfg.Bidirectional, m.Cfg.LocalWindow)
+	}
+	st, err := bert.LoadSentence(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Dense) != 2 || st.Dense[0].Bias != nil || st.Dense[0].Tanh || st.Dense[1].Bias == nil || !st.Dense[1].Tanh || !st.Normalize {
+		t.Fatalf("modules: %+v", st)
+	}
+	f := golden.Open(t, "hf/embeddinggemma-tiny/reference.safetensors")
+	ids, want, wantE := f.Ints("input.ids"), f.Tensor("hidden"), f.Tensor("embedding")
+	tt := want.Shape[1]
+	defer func(n int) { stepChunk = n }(stepChunk)
+	stepChunk = 5 // an encoder runs in one piece whatever the chunk
+	var hidden, embeddings []float32
+	for i := range want.Shape[0] {
+		h, err := m.Hidden(ids[i*tt : (i+1)*tt])
+		if err != nil {
+			t.Fatal(err)
+		}
+		hidden = append(hidden, h.Data...)
+		v, err := bert.EmbedConcat(tensor.FromSlice(h.Data, 1, tt, m.Cfg.Hidden), nil, st.Poolings, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		embeddings = append(embeddings, bert.Finish(v[0], st.Dense, st.Normalize)...)
+	}
+	golden.CheckAbs(t, "hidden states", hidden, want.Data, 1e-4)
+	golden.CheckAbs(t, "embeddings", embeddings, wantE.Data, 1e-5)
+	full, err := Load(dir) // tied: it loads, but has no next token to give
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := full.StepLast(full.NewCache(), ids[:3]); err == nil || !strings.Contains(err.Error(), "attends both ways") {
+		t.Errorf("StepLast: %v", err)
+	}
+	if _, err := full.Forward(nil, ids[:3], 1, 3); err == nil || !strings.Contains(err.Error(), "attends both ways") {
+		t.Errorf("Forward: %v", err)
 	}
 }

@@ -18,8 +18,8 @@ const IgnoreIndex = -1
 func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, error) {
 	cfg := m.Cfg
 	switch {
-	case m.headless:
-		return nil, errHeadless
+	case m.generates() != nil:
+		return nil, m.generates()
 	case b <= 0 || t <= 0 || len(ids) != b*t:
 		return nil, fmt.Errorf("llama: %d token ids are not B=%d × T=%d", len(ids), b, t)
 	case t > m.Window():

@@ -82,6 +82,17 @@ It writes, under testdata/hf/ (each file under 150 KB):
   greedy tokens pass position 8, and reference.safetensors also holds
   rope.inv_freq.long.
 
+* embeddinggemma-tiny/: an EmbeddingGemma-shaped sentence-transformers
+  folder: Gemma3TextModel ("gemma3_text", use_bidirectional_attention) in
+  F32 with its names unprefixed and no output layer, Gemma 3's layers with
+  every query seeing keys on both sides (HF's bidirectional masks: all
+  keys in the full layers, in the sliding ones those with |i - j| <
+  sliding_window // 2 + 1, as Gemma3TextConfig sets it: 6 gives 4);
+  modules.json with mean Pooling, a Dense 32 -> 48 without bias
+  (Identity), a Dense 48 -> 32 with a bias and Tanh, and Normalize. Its
+  reference.safetensors holds input.ids [2, 13], hidden [2, 13, C] and
+  embedding [2, 32] (float64: the mean, the Dense modules, L2).
+
 reference.safetensors in each holds input.ids [2, 13], logits [2, 13, V],
 hidden [2, 13, C] (the last hidden states, after the final norm: what an
 embedding pools),
@@ -380,6 +391,9 @@ def forward_gemma(p, ids, c, hidden=False):
         ropes[kind] = emb.cos(), emb.sin()
     i_, j_ = torch.arange(Tn)[:, None], torch.arange(Tn)[None, :]
     masks = {"full_attention": j_ > i_, "sliding_attention": (j_ > i_) | (i_ - j_ >= c["sliding_window"])}
+    if c.get("use_bidirectional_attention"):  # Gemma3TextConfig halves the window; both sides seen
+        w = c["sliding_window"] // 2 + 1
+        masks = {"full_attention": torch.zeros(Tn, Tn, dtype=torch.bool), "sliding_attention": (i_ - j_).abs() >= w}
     scale = c["query_pre_attn_scalar"] ** -0.5
     x = p["model.embed_tokens.weight"][ids] * float(torch.tensor(C ** 0.5, dtype=torch.float32))
     for i in range(c["num_hidden_layers"]):
@@ -510,6 +524,59 @@ def main():
     pl = dict(ph, tie_word_embeddings=True, torch_dtype="bfloat16", partial_rotary_factor=0.75, sliding_window=262144,
               original_max_position_embeddings=8, rope_scaling={"type": "longrope", "short_factor": short, "long_factor": long})
     write_case("phi3-tiny-longrope", pl, torch.bfloat16, 1211)
+    eg = dict(g3, architectures=["Gemma3TextModel"], use_bidirectional_attention=True, sliding_window=6,
+              rope_scaling=None, max_position_embeddings=64)
+    write_embedding_case("embeddinggemma-tiny", eg, 1212)
+
+
+def write_embedding_case(name, c, seed):
+    """An EmbeddingGemma-shaped sentence-transformers folder (see the module
+    docstring) and its references."""
+    g = torch.Generator().manual_seed(seed)
+    params = draw(c, g)
+    d = folder(name, c)
+    write_model(os.path.join(d, "model.safetensors"), {k.removeprefix("model."): v for k, v in params.items()}, torch.float32)
+    p = {"model." + k: v for k, v in read_model(os.path.join(d, "model.safetensors")).items()}
+    ids = torch.randint(3, c["vocab_size"], (2, 13), generator=g)
+    hidden = forward(p, ids, c, hidden=True)
+    C = c["hidden_size"]
+    dense = [(C, 48, False, "torch.nn.modules.linear.Identity"), (48, C, True, "torch.nn.modules.activation.Tanh")]
+    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+               {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
+               {"idx": 3, "name": "3", "path": "3_Dense", "type": "sentence_transformers.models.Dense"},
+               {"idx": 4, "name": "4", "path": "4_Normalize", "type": "sentence_transformers.models.Normalize"}]
+
+    def dump(path, obj):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(obj, f, indent=2)
+            f.write("\n")
+
+    dump(os.path.join(d, "modules.json"), modules)
+    dump(os.path.join(d, "sentence_bert_config.json"), {"max_seq_length": 64, "do_lower_case": False})
+    dump(os.path.join(d, "1_Pooling", "config.json"), {"word_embedding_dimension": C, "pooling_mode_cls_token": False,
+         "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False,
+         "pooling_mode_weightedmean_tokens": False, "pooling_mode_lasttoken": False, "include_prompt": True})
+    v = hidden.mean(dim=1)  # no padding
+    for i, (fin, fout, bias, act) in enumerate(dense):
+        layer = {"linear.weight": (1.0 / math.sqrt(fin)) * torch.randn(fout, fin, generator=g)}
+        if bias:
+            layer["linear.bias"] = 0.1 * torch.randn(fout, generator=g)
+        path = os.path.join(d, f"{i + 2}_Dense")
+        dump(os.path.join(path, "config.json"), {"in_features": fin, "out_features": fout, "bias": bias, "activation_function": act})
+        write_model(os.path.join(path, "model.safetensors"), layer, torch.float32)
+        w = read_model(os.path.join(path, "model.safetensors"))
+        v = F.linear(v, w["linear.weight"], w.get("linear.bias"))
+        if act.endswith("Tanh"):
+            v = torch.tanh(v)
+    v = F.normalize(v, dim=-1)
+    meta = {"case": name, "torch": torch.__version__, "compute_dtype": "float64", "seed": str(seed),
+            "generator": "tools/golden/torch_llama.py"}
+    path = os.path.join(d, "reference.safetensors")
+    write_safetensors(path, {k: to_storage(x) for k, x in {"input.ids": ids, "hidden": hidden, "embedding": v}.items()}, meta)
+    read_safetensors(path)
+    print(name, "embedding[0][:4]", v[0, :4].tolist())
 
 
 def check_folder(d, name):
