@@ -27,7 +27,7 @@ type Model interface {
 }
 
 // Types lists the model_type values Load accepts.
-var Types = []string{"gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "gemma3", "smollm3", "phi3", "bert", "roberta", "xlm-roberta", "distilbert", "t5", "mt5", "marian", "vit", "deit", transformer.ModelType}
+var Types = []string{"gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "gemma3", "smollm3", "phi3", "bert", "roberta", "xlm-roberta", "distilbert", "t5", "mt5", "marian", "m2m_100", "vit", "deit", transformer.ModelType}
 
 // Type returns the architecture of the model folder dir: config.json's
 // model_type. Folders written by attn's transformer package before it
@@ -70,7 +70,7 @@ func Load(dir string) (Model, error) {
 		return nonNil(bert.Load(dir))
 	case "t5", "mt5":
 		return nonNil(t5.Load(dir))
-	case "marian":
+	case "marian", "m2m_100":
 		return nonNil(marian.Load(dir))
 	case "vit", "deit":
 		return nonNil(vit.Load(dir))

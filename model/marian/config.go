@@ -7,9 +7,14 @@ import (
 )
 
 // Config holds Marian's hyperparameters. Its JSON form is HuggingFace's
-// MarianConfig (config.json of a Helsinki-NLP opus-mt folder), so the names
+// MarianConfig (config.json of a Helsinki-NLP opus-mt folder), or its
+// M2M100Config (model_type "m2m_100": M2M-100 and NLLB-200), so the names
 // are HF's.
 type Config struct {
+	// ModelType is "marian" or "m2m_100": M2M100's layers normalise their
+	// inputs (pre-LN) and each stack ends in a LayerNorm, its positions
+	// are fairseq's sinusoids counted from pad_token_id + 1, and its
+	// logits have no final_logits_bias.
 	ModelType string `json:"model_type"`
 	VocabSize int    `json:"vocab_size"`
 	// DecoderVocabSize must equal VocabSize: one vocabulary, shared by
@@ -53,11 +58,26 @@ func DefaultConfig() Config {
 	}
 }
 
+// m2m100Config returns M2M100Config's defaults: vocabulary 128112, C
+// 1024, 12+12 layers, 16 heads, FFN 4096, ReLU, 1024 positions, scaled
+// embeddings, pad 1, eos = decoder start = 2, tied embeddings, dropout 0.1.
+func m2m100Config() Config {
+	c := DefaultConfig()
+	c.ModelType, c.VocabSize, c.DecoderVocabSize, c.Activation, c.ScaleEmbedding = "m2m_100", 128112, 128112, "relu", true
+	c.PadTokenID, c.EOSTokenID, c.DecoderStartTokenID = 1, 2, 2
+	return c
+}
+
+// m2m100 reports whether c is an M2M100 (NLLB) model.
+func (c Config) m2m100() bool { return c.ModelType == "m2m_100" }
+
 // Validate reports the first inconsistent or unsupported setting.
 func (c Config) Validate() error {
 	switch {
-	case c.ModelType != "marian":
-		return fmt.Errorf("marian: model_type %q is not marian", c.ModelType)
+	case c.ModelType != "marian" && !c.m2m100():
+		return fmt.Errorf("marian: model_type %q is not marian or m2m_100", c.ModelType)
+	case c.m2m100() && c.PadTokenID+1+c.MaxPositions > 1<<24:
+		return fmt.Errorf("marian: pad_token_id %d and max_position_embeddings %d number positions past float32's integers", c.PadTokenID, c.MaxPositions)
 	case c.VocabSize <= 0:
 		return fmt.Errorf("marian: vocab_size %d must be positive", c.VocabSize)
 	case !c.ShareEmbeddings || c.DecoderVocabSize != c.VocabSize:
@@ -82,7 +102,7 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// UnmarshalJSON reads HF's MarianConfig: missing keys take its defaults
+// UnmarshalJSON reads HF's MarianConfig or M2M100Config: missing keys take its defaults
 // (decoder_vocab_size defaults to vocab_size, decoder_start_token_id to
 // pad_token_id); keys HF's Marian does not use (normalize_before,
 // static_position_embeddings, ...) are ignored, as HF ignores them, and so
@@ -90,13 +110,26 @@ func (c Config) Validate() error {
 // the layer drops): this package runs Marian models, it does not train them.
 func (c *Config) UnmarshalJSON(b []byte) error {
 	type plain Config
+	var peek struct {
+		ModelType string `json:"model_type"`
+	}
+	if err := json.Unmarshal(b, &peek); err != nil {
+		return err
+	}
+	defaults := DefaultConfig()
+	if peek.ModelType == "m2m_100" { // one vocabulary, always shared
+		defaults = m2m100Config()
+	}
 	v := struct {
 		plain
 		DecoderVocabSize    *int `json:"decoder_vocab_size"`
 		DecoderStartTokenID *int `json:"decoder_start_token_id"`
-	}{plain: plain(DefaultConfig())}
+	}{plain: plain(defaults)}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
+	}
+	if v.ModelType == "m2m_100" {
+		v.ShareEmbeddings, v.DecoderVocabSize = true, nil
 	}
 	*c = Config(v.plain)
 	c.DecoderVocabSize = c.VocabSize

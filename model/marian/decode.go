@@ -20,6 +20,10 @@ import (
 // single-token entries of Config.BadWordsIDs (opus-mt: the pad token).
 type Decoder struct {
 	Banned []int
+	// Forced, when not negative, is the only token the first Step allows
+	// (HF's forced_bos_token_id: the target language an NLLB model is to
+	// write, which its first token names); NewDecoder sets it to −1.
+	Forced int
 
 	m              *Model
 	n, per, s      int
@@ -46,7 +50,7 @@ func (m *Model) NewDecoder(srcIDs []int, srcPad []bool, b, s, perSource int) (*D
 		return nil, err
 	}
 	var tp *autograd.Tape
-	d := &Decoder{m: m, n: b * perSource, per: perSource, s: s, srcPad: srcPad, arena: autograd.NewInferenceTape()}
+	d := &Decoder{Forced: -1, m: m, n: b * perSource, per: perSource, s: s, srcPad: srcPad, arena: autograd.NewInferenceTape()}
 	for _, w := range m.Cfg.BadWordsIDs {
 		if len(w) == 1 && w[0] >= 0 && w[0] < m.Cfg.VocabSize {
 			d.Banned = append(d.Banned, w[0])
@@ -83,45 +87,57 @@ func (d *Decoder) Step(tokens []int) (*tensor.Tensor, error) {
 	tp := d.arena
 	tp.Reset()
 	pos, e := d.len, m.Cfg.DModel
-	x := m.embed(tp, tokens, d.n, 1, pos) // [N, 1, C]
+	x := m.embed(tp, tokens, nil, d.n, 1, pos) // [N, 1, C]
 	for l, layer := range m.Model.Decoder.Layers {
 		a := layer.SelfAttn
-		q, k, v := a.QProj.Forward(tp, x), a.KProj.Forward(tp, x), a.VProj.Forward(tp, x)
-		y := tensor.New(d.n, 1, e)
-		for i := range d.n {
-			d.k[l][i] = append(d.k[l][i], k.Value.Data[i*e:(i+1)*e]...)
-			d.v[l][i] = append(d.v[l][i], v.Value.Data[i*e:(i+1)*e]...)
-			qi := autograd.Const(tensor.FromSlice(q.Value.Data[i*e:(i+1)*e], 1, 1, e))
-			ki := autograd.Const(tensor.FromSlice(d.k[l][i], 1, pos+1, e))
-			vi := autograd.Const(tensor.FromSlice(d.v[l][i], 1, pos+1, e))
-			copy(y.Data[i*e:], tp.Attention(qi, ki, vi, a.Heads, autograd.AttentionOpts{}).Value.Data)
-		}
-		x = m.postLN(tp, layer.SelfAttnLayerNorm, x, a.OutProj.Forward(tp, autograd.Const(y)))
-
-		c := layer.EncoderAttn
-		q = c.QProj.Forward(tp, x)
-		kc, vc := d.crossK[l], d.crossV[l]
-		y = tensor.New(d.n, 1, e)
-		for i := range d.n {
-			src := i / d.per
-			qi := autograd.Const(tensor.FromSlice(q.Value.Data[i*e:(i+1)*e], 1, 1, e))
-			ki := autograd.Const(tensor.FromSlice(kc.Data[src*d.s*e:(src+1)*d.s*e], 1, d.s, e))
-			vi := autograd.Const(tensor.FromSlice(vc.Data[src*d.s*e:(src+1)*d.s*e], 1, d.s, e))
-			var pad []bool
-			if d.srcPad != nil {
-				pad = d.srcPad[src*d.s : (src+1)*d.s]
+		x = m.sublayer(tp, layer.SelfAttnLayerNorm, x, func(h *autograd.Var) *autograd.Var {
+			q, k, v := a.QProj.Forward(tp, h), a.KProj.Forward(tp, h), a.VProj.Forward(tp, h)
+			y := tensor.New(d.n, 1, e)
+			for i := range d.n {
+				d.k[l][i] = append(d.k[l][i], k.Value.Data[i*e:(i+1)*e]...)
+				d.v[l][i] = append(d.v[l][i], v.Value.Data[i*e:(i+1)*e]...)
+				qi := autograd.Const(tensor.FromSlice(q.Value.Data[i*e:(i+1)*e], 1, 1, e))
+				ki := autograd.Const(tensor.FromSlice(d.k[l][i], 1, pos+1, e))
+				vi := autograd.Const(tensor.FromSlice(d.v[l][i], 1, pos+1, e))
+				copy(y.Data[i*e:], tp.Attention(qi, ki, vi, a.Heads, autograd.AttentionOpts{}).Value.Data)
 			}
-			copy(y.Data[i*e:], tp.Attention(qi, ki, vi, c.Heads, autograd.AttentionOpts{KeyPad: pad}).Value.Data)
-		}
-		x = m.postLN(tp, layer.EncoderAttnLayerNorm, x, c.OutProj.Forward(tp, autograd.Const(y)))
-		x = m.postLN(tp, layer.FinalLayerNorm, x, m.ffn(tp, layer.FC1, layer.FC2, x))
+			return a.OutProj.Forward(tp, autograd.Const(y))
+		})
+		c := layer.EncoderAttn
+		x = m.sublayer(tp, layer.EncoderAttnLayerNorm, x, func(h *autograd.Var) *autograd.Var {
+			q := c.QProj.Forward(tp, h)
+			kc, vc := d.crossK[l], d.crossV[l]
+			y := tensor.New(d.n, 1, e)
+			for i := range d.n {
+				src := i / d.per
+				qi := autograd.Const(tensor.FromSlice(q.Value.Data[i*e:(i+1)*e], 1, 1, e))
+				ki := autograd.Const(tensor.FromSlice(kc.Data[src*d.s*e:(src+1)*d.s*e], 1, d.s, e))
+				vi := autograd.Const(tensor.FromSlice(vc.Data[src*d.s*e:(src+1)*d.s*e], 1, d.s, e))
+				var pad []bool
+				if d.srcPad != nil {
+					pad = d.srcPad[src*d.s : (src+1)*d.s]
+				}
+				copy(y.Data[i*e:], tp.Attention(qi, ki, vi, c.Heads, autograd.AttentionOpts{KeyPad: pad}).Value.Data)
+			}
+			return c.OutProj.Forward(tp, autograd.Const(y))
+		})
+		x = m.sublayer(tp, layer.FinalLayerNorm, x, func(h *autograd.Var) *autograd.Var { return m.ffn(tp, layer.FC1, layer.FC2, h) })
 	}
+	x = endStack(tp, m.Model.Decoder.LayerNorm, x)
 	d.len++
 	logits := m.head(nil, x).Value.Reshape(d.n, -1)
 	v := m.Cfg.VocabSize
 	for i := range d.n {
+		row := logits.Data[i*v : (i+1)*v]
 		for _, t := range d.Banned {
-			logits.Data[i*v+t] = float32(math.Inf(-1))
+			row[t] = float32(math.Inf(-1))
+		}
+		if d.len == 1 && d.Forced >= 0 && d.Forced < v {
+			f := row[d.Forced]
+			for j := range row {
+				row[j] = float32(math.Inf(-1))
+			}
+			row[d.Forced] = f
 		}
 	}
 	return logits, nil

@@ -12,7 +12,7 @@ import (
 // Ignored matches stored tensors that are not weights of the model: the
 // sinusoidal position tables older checkpoints hold (they are computed).
 var Ignored = []*regexp.Regexp{
-	regexp.MustCompile(`^(encoder|decoder)\.embed_positions\.weight$`),
+	regexp.MustCompile(`^(encoder|decoder)\.embed_positions\.weights?$`),
 }
 
 // Load reads a HuggingFace Marian folder (as Helsinki-NLP's opus-mt ones):

@@ -3,7 +3,11 @@
 // Helsinki-NLP opus-mt translators: the paper's Transformer nearly
 // unchanged (Vaswani et al. 2017) with post-LN layers, biases, sinusoidal
 // positions and one embedding shared by encoder, decoder and output layer.
-// Parameter names are HF's state-dict names, so its checkpoints load.
+// It also runs M2M100ForConditionalGeneration (Fan et al. 2020), the
+// architecture of M2M-100 and of NLLB-200's dense models: the same layers
+// normalising their inputs (pre-LN), each stack ending in a LayerNorm,
+// fairseq's sinusoids, ReLU. Parameter names are HF's state-dict names,
+// so their checkpoints load.
 //
 // Departures from the paper, all as in HF: the sinusoidal table is not
 // interleaved (the first half of the features are the sines, the second
@@ -60,14 +64,17 @@ type DecoderLayer struct {
 	FinalLayerNorm       *nn.LayerNorm `attn:"final_layer_norm"`
 }
 
-// EncoderStack is MarianEncoder (its embed_tokens is Seq2Seq.Shared).
+// EncoderStack is MarianEncoder (its embed_tokens is Seq2Seq.Shared);
+// M2M100Encoder's ends in LayerNorm.
 type EncoderStack struct {
-	Layers []*EncoderLayer `attn:"layers"`
+	Layers    []*EncoderLayer `attn:"layers"`
+	LayerNorm *nn.LayerNorm   `attn:"layer_norm"` // nil but in M2M100
 }
 
-// DecoderStack is MarianDecoder.
+// DecoderStack is MarianDecoder; M2M100Decoder's ends in LayerNorm.
 type DecoderStack struct {
-	Layers []*DecoderLayer `attn:"layers"`
+	Layers    []*DecoderLayer `attn:"layers"`
+	LayerNorm *nn.LayerNorm   `attn:"layer_norm"` // nil but in M2M100
 }
 
 // Seq2Seq is MarianModel: the shared embedding and the two stacks.
@@ -81,11 +88,13 @@ type Seq2Seq struct {
 type Model struct {
 	Cfg   Config
 	Model *Seq2Seq `attn:"model"`
-	// FinalLogitsBias [1, V] is added to the logits.
+	// FinalLogitsBias [1, V] is added to the logits (nil in M2M100).
 	FinalLogitsBias *autograd.Var `attn:"final_logits_bias"`
 	// LMHead is the untied output layer; nil when tied to Model.Shared.
 	LMHead *nn.Linear `attn:"lm_head"`
-	// positions is the sinusoidal table [max_position_embeddings, C].
+	// positions is the sinusoidal table, a row per position: Marian's
+	// [max_position_embeddings, C]; M2M100's fairseq rows, padding's zero
+	// and the positions from pad_token_id + 1 on (fairseqSinusoidal).
 	positions *tensor.Tensor
 }
 
@@ -121,6 +130,11 @@ func newModel(cfg Config, rng *tensor.RNG) (*Model, error) {
 		},
 		FinalLogitsBias: w.Fill(0, 1, cfg.VocabSize),
 		positions:       Sinusoidal(cfg.MaxPositions, c),
+	}
+	if cfg.m2m100() {
+		m.FinalLogitsBias = nil
+		m.positions = fairseqSinusoidal(cfg.PadTokenID+1+cfg.MaxPositions, c, cfg.PadTokenID)
+		m.Model.Encoder.LayerNorm, m.Model.Decoder.LayerNorm = norm(), norm()
 	}
 	for range cfg.EncoderLayers {
 		m.Model.Encoder.Layers = append(m.Model.Encoder.Layers, &EncoderLayer{
@@ -164,6 +178,59 @@ func Sinusoidal(n, dim int) *tensor.Tensor {
 	return pe
 }
 
+// fairseqSinusoidal returns M2M100SinusoidalPositionalEmbedding's table
+// [n, dim]: row r holds sin(r·f_k) in column k < dim/2 and cos(r·f_k) in
+// column dim/2 + k, f_k = exp(−k·ln 10000/(dim/2 − 1)), computed in
+// float32 steps as HF's get_embedding does; row pad is zeros (a padding
+// token's), an odd dim's last column too.
+func fairseqSinusoidal(n, dim, pad int) *tensor.Tensor {
+	pe := tensor.New(n, dim)
+	half := dim / 2
+	step := float32(-math.Log(10000) / float64(half-1))
+	for r := range n {
+		if r == pad {
+			continue
+		}
+		for k := range half {
+			f := float32(math.Exp(float64(float32(k) * step)))
+			a := float64(float32(r) * f)
+			pe.Data[r*dim+k] = float32(math.Sin(a))
+			pe.Data[r*dim+half+k] = float32(math.Cos(a))
+		}
+	}
+	return pe
+}
+
+// positionsOf returns the position embeddings of t tokens of each of b
+// sequences from position offset on: Marian's rows offset..offset+T−1,
+// [T, C], for every sequence; M2M100's as HF numbers them
+// (create_position_ids_from_input_ids), each token row pad_token_id +
+// offset + its count among its sequence's non-padding tokens, a padding
+// token (pad, B·T entries, may be nil) the zero row, [B, T, C].
+func (m *Model) positionsOf(pad []bool, b, t, offset int) *tensor.Tensor {
+	c := m.Cfg.DModel
+	if !m.Cfg.m2m100() {
+		return tensor.FromSlice(m.positions.Data[offset*c:(offset+t)*c], t, c)
+	}
+	first := m.Cfg.PadTokenID + 1 + offset
+	if pad == nil {
+		return tensor.FromSlice(m.positions.Data[first*c:(first+t)*c], t, c)
+	}
+	pe := tensor.New(b, t, c)
+	for i := range b {
+		n := 0
+		for j := range t {
+			if pad[i*t+j] {
+				continue // the zero row
+			}
+			r := first + n
+			n++
+			copy(pe.Data[(i*t+j)*c:(i*t+j+1)*c], m.positions.Data[r*c:(r+1)*c])
+		}
+	}
+	return pe
+}
+
 // checkIDs reports a batch that is not b×t ids in the vocabulary, or longer
 // than max_position_embeddings from position offset on.
 func (m *Model) checkIDs(what string, ids []int, b, t, offset int) error {
@@ -181,11 +248,10 @@ func (m *Model) checkIDs(what string, ids []int, b, t, offset int) error {
 	return nil
 }
 
-// embed returns the scaled token embeddings of ids [B·T] plus the
-// positions offset..offset+T−1, [B, T, C].
-func (m *Model) embed(tp *autograd.Tape, ids []int, b, t, offset int) *autograd.Var {
-	c := m.Cfg.DModel
-	pe := autograd.Const(tensor.FromSlice(m.positions.Data[offset*c:(offset+t)*c], t, c))
+// embed returns the scaled token embeddings of ids [B·T] plus their
+// positions from offset on (positionsOf; pad may be nil), [B, T, C].
+func (m *Model) embed(tp *autograd.Tape, ids []int, pad []bool, b, t, offset int) *autograd.Var {
+	pe := autograd.Const(m.positionsOf(pad, b, t, offset))
 	return tp.Dropout(tp.Add(m.Model.Shared.Forward(tp, ids, b, t), pe), m.Cfg.Dropout)
 }
 
@@ -201,9 +267,21 @@ func supported(act string) bool {
 	return err == nil
 }
 
-// postLN returns norm(x + dropout(y)).
-func (m *Model) postLN(tp *autograd.Tape, norm *nn.LayerNorm, x, y *autograd.Var) *autograd.Var {
-	return norm.Forward(tp, tp.Add(x, tp.Dropout(y, m.Cfg.Dropout)))
+// sublayer returns Marian's norm(x + dropout(f(x))), or M2M100's
+// x + dropout(f(norm(x))).
+func (m *Model) sublayer(tp *autograd.Tape, norm *nn.LayerNorm, x *autograd.Var, f func(h *autograd.Var) *autograd.Var) *autograd.Var {
+	if m.Cfg.m2m100() {
+		return tp.Add(x, tp.Dropout(f(norm.Forward(tp, x)), m.Cfg.Dropout))
+	}
+	return norm.Forward(tp, tp.Add(x, tp.Dropout(f(x), m.Cfg.Dropout)))
+}
+
+// endStack applies a stack's final LayerNorm (M2M100's), if it has one.
+func endStack(tp *autograd.Tape, norm *nn.LayerNorm, x *autograd.Var) *autograd.Var {
+	if norm == nil {
+		return x
+	}
+	return norm.Forward(tp, x)
 }
 
 // ffn is fc2(act(fc1(x))).
@@ -220,12 +298,12 @@ func (m *Model) Encode(tp *autograd.Tape, srcIDs []int, srcPad []bool, b, s int)
 	if srcPad != nil && len(srcPad) != b*s {
 		return nil, fmt.Errorf("marian: source padding mask has %d entries, want B·S = %d", len(srcPad), b*s)
 	}
-	x := m.embed(tp, srcIDs, b, s, 0)
+	x := m.embed(tp, srcIDs, srcPad, b, s, 0)
 	for _, l := range m.Model.Encoder.Layers {
-		x = m.postLN(tp, l.SelfAttnLayerNorm, x, l.SelfAttn.Forward(tp, x, x, srcPad, false))
-		x = m.postLN(tp, l.FinalLayerNorm, x, m.ffn(tp, l.FC1, l.FC2, x))
+		x = m.sublayer(tp, l.SelfAttnLayerNorm, x, func(h *autograd.Var) *autograd.Var { return l.SelfAttn.Forward(tp, h, h, srcPad, false) })
+		x = m.sublayer(tp, l.FinalLayerNorm, x, func(h *autograd.Var) *autograd.Var { return m.ffn(tp, l.FC1, l.FC2, h) })
 	}
-	return x, nil
+	return endStack(tp, m.Model.Encoder.LayerNorm, x), nil
 }
 
 // Decode runs the decoder on tgtIDs [B·T] (each starting with
@@ -241,26 +319,31 @@ func (m *Model) Decode(tp *autograd.Tape, tgtIDs []int, b, t int, memory *autogr
 	if srcPad != nil && len(srcPad) != memory.Value.Shape[0]*memory.Value.Shape[1] {
 		return nil, fmt.Errorf("marian: source padding mask has %d entries for memory %v", len(srcPad), memory.Value.Shape)
 	}
-	x := m.embed(tp, tgtIDs, b, t, 0)
+	x := m.embed(tp, tgtIDs, nil, b, t, 0)
 	for _, l := range m.Model.Decoder.Layers {
-		x = m.postLN(tp, l.SelfAttnLayerNorm, x, l.SelfAttn.Forward(tp, x, x, nil, true))
-		x = m.postLN(tp, l.EncoderAttnLayerNorm, x, l.EncoderAttn.Forward(tp, x, memory, srcPad, false))
-		x = m.postLN(tp, l.FinalLayerNorm, x, m.ffn(tp, l.FC1, l.FC2, x))
+		x = m.sublayer(tp, l.SelfAttnLayerNorm, x, func(h *autograd.Var) *autograd.Var { return l.SelfAttn.Forward(tp, h, h, nil, true) })
+		x = m.sublayer(tp, l.EncoderAttnLayerNorm, x, func(h *autograd.Var) *autograd.Var { return l.EncoderAttn.Forward(tp, h, memory, srcPad, false) })
+		x = m.sublayer(tp, l.FinalLayerNorm, x, func(h *autograd.Var) *autograd.Var { return m.ffn(tp, l.FC1, l.FC2, h) })
 	}
-	return m.head(tp, x), nil
+	return m.head(tp, endStack(tp, m.Model.Decoder.LayerNorm, x)), nil
 }
 
 // head maps decoder states [..., C] to logits [..., V]: the shared
 // embedding (or lm_head) without scaling, plus final_logits_bias.
 func (m *Model) head(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-	bias := tp.Reshape(m.FinalLogitsBias, m.Cfg.VocabSize)
-	if m.LMHead != nil {
-		return tp.Add(m.LMHead.Forward(tp, x), bias)
+	var y *autograd.Var
+	switch q, s, ok := m.Model.Shared.Q8(); {
+	case m.LMHead != nil:
+		y = m.LMHead.Forward(tp, x)
+	case ok: // quantized (QuantizeQ8)
+		y = tp.LinearQ8(x, q, s, m.Cfg.VocabSize, nil)
+	default:
+		y = tp.Linear(x, m.Model.Shared.Weight, nil)
 	}
-	if q, s, ok := m.Model.Shared.Q8(); ok { // quantized (QuantizeQ8)
-		return tp.Add(tp.LinearQ8(x, q, s, m.Cfg.VocabSize, nil), bias)
+	if m.FinalLogitsBias == nil { // M2M100's
+		return y
 	}
-	return tp.Add(tp.Linear(x, m.Model.Shared.Weight, nil), bias)
+	return tp.Add(y, tp.Reshape(m.FinalLogitsBias, m.Cfg.VocabSize))
 }
 
 // QuantizeQ8 quantizes the model's matrices (the shared embeddings, which
