@@ -100,6 +100,15 @@ func (e embedding) vectors(hidden *tensor.Tensor, pad []bool) ([][]float32, erro
 	return vecs, nil
 }
 
+// size returns the length of e's embeddings of a model of the given hidden
+// size.
+func (e embedding) size(hidden int) int {
+	if n := len(e.dense); n > 0 {
+		return e.dense[n-1].Out
+	}
+	return hidden * len(e.poolings)
+}
+
 // embeddingOf returns a text encoder's way of embedding: a
 // sentence-transformers folder's own (st, from bert.LoadSentence, cut to
 // the model's length), or mean pooling without normalisation.

@@ -20,7 +20,16 @@ import (
 // loadLlama loads a Llama-family folder (llama, qwen2, qwen3, mistral,
 // gemma2, gemma3_text, gemma3, smollm3, phi3) and its tokenizer.
 func loadLlama(dir string) (*llama.Model, tokenizer.Tokenizer, error) {
-	return loadLlamaWith(dir, llama.Load)
+	return generating(loadLlamaWith(dir, llama.Load))
+}
+
+// generating passes on a loaded model that generates, and refuses an
+// encoder (EmbeddingGemma's) by name.
+func generating(m *llama.Model, tok tokenizer.Tokenizer, err error) (*llama.Model, tokenizer.Tokenizer, error) {
+	if err == nil && m.Cfg.Bidirectional {
+		return nil, nil, errors.New("the model attends both ways (use_bidirectional_attention: an encoder, EmbeddingGemma): it embeds (attn embed, attn serve with its sentence-transformers modules.json), it does not generate")
+	}
+	return m, tok, err
 }
 
 // loadLlamaToRun is loadLlama for inference: a checkpoint stored in BF16 or
@@ -30,7 +39,7 @@ func loadLlama(dir string) (*llama.Model, tokenizer.Tokenizer, error) {
 // With quantize "q8" the matrices are then quantized to 8 bits
 // (llama.Model.QuantizeQ8).
 func loadLlamaToRun(dir, quantize string) (*llama.Model, tokenizer.Tokenizer, error) {
-	m, tok, err := loadLlamaWith(dir, llama.LoadHalf)
+	m, tok, err := generating(loadLlamaWith(dir, llama.LoadHalf))
 	if err == nil && quantize == "q8" {
 		m.QuantizeQ8()
 	}
@@ -50,8 +59,8 @@ func checkQuantize(quantize, typ string) error {
 		return nil
 	case quantize != "q8":
 		return fmt.Errorf("--quantize %q; want q8", quantize)
-	case family(typ) != "llama" && typ != "marian" && typ != "t5" && typ != "mt5":
-		return fmt.Errorf("--quantize is for Llama-family models (llama, qwen2, qwen3, mistral, gemma2, gemma3_text, gemma3, smollm3, phi3), T5 and Marian translators; this is a %s model", typ)
+	case family(typ) != "llama" && typ != "marian" && typ != "m2m_100" && typ != "t5" && typ != "mt5":
+		return fmt.Errorf("--quantize is for Llama-family models (llama, qwen2, qwen3, mistral, gemma2, gemma3_text, gemma3, smollm3, phi3), T5, Marian and M2M100 (NLLB) translators; this is a %s model", typ)
 	}
 	return nil
 }

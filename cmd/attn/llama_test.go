@@ -17,6 +17,7 @@ import (
 	"github.com/attn-go/attn/internal/golden"
 	"github.com/attn-go/attn/model/bert"
 	"github.com/attn-go/attn/model/llama"
+	"github.com/attn-go/attn/safetensors"
 	"github.com/attn-go/attn/tensor"
 	"github.com/attn-go/attn/tokenizer"
 	"github.com/attn-go/attn/train"
@@ -683,5 +684,38 @@ func TestEmbedEmbeddingGemma(t *testing.T) {
 		if d, _ := golden.MaxAbs(v.Embeddings[i], want[i]); d > 1e-6 {
 			t.Errorf("/v1/embed line %d off by %g", i+1, d)
 		}
+	}
+
+	// A last Dense module narrower than the model: /v1/embeddings's
+	// "dimensions" goes up to its width.
+	narrow := bert.DenseModule{In: 48, Out: 24, Weight: make([]float32, 24*48)}
+	for i := range narrow.Weight {
+		narrow.Weight[i] = float32(i%7) - 3
+	}
+	os.WriteFile(filepath.Join(dir, "3_Dense", "config.json"), []byte(`{"in_features": 48, "out_features": 24, "bias": false, "activation_function": "torch.nn.modules.linear.Identity"}`), 0o644)
+	if err := safetensors.WriteFile(filepath.Join(dir, "3_Dense", "model.safetensors"), []safetensors.Tensor{safetensors.F32("linear.weight", []int{24, 48}, narrow.Weight)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ts = serveDir(t, dir)
+	for _, tc := range []struct{ dims, status int }{{20, 200}, {24, 200}, {30, 400}} {
+		body, _ := json.Marshal(map[string]any{"input": lines[0], "model": "x", "dimensions": tc.dims})
+		resp, err := http.Post(ts.URL+"/v1/embeddings", "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r struct {
+			Data []struct{ Embedding []float32 }
+		}
+		json.NewDecoder(resp.Body).Decode(&r)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || tc.status == 200 && (len(r.Data) != 1 || len(r.Data[0].Embedding) != tc.dims) {
+			t.Errorf("dimensions %d: status %d, %v", tc.dims, resp.StatusCode, r)
+		}
+	}
+
+	// Without its modules.json the folder is an encoder that does not generate.
+	os.Remove(filepath.Join(dir, "modules.json"))
+	if out, code := attn(t, "generate", "--model", dir, "--prompt", "a b"); code == 0 || !strings.Contains(out, "attends both ways") {
+		t.Errorf("attn generate with an encoder: exit %d\n%s", code, out)
 	}
 }

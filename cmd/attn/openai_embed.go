@@ -133,12 +133,16 @@ func (s *server) embeddings(w http.ResponseWriter, r *http.Request) {
 }
 
 // embeddingSize returns the length of the server's text embeddings: the
-// hidden size once per pooling concatenated.
+// last Dense module's output, or the hidden size once per pooling
+// concatenated.
 func (s *server) embeddingSize() int {
+	e, hidden := s.embedding, 0
 	if s.decoder != nil {
-		return s.decoder.m.Cfg.Hidden * len(s.decoder.e.poolings)
+		e, hidden = s.decoder.e, s.decoder.m.Cfg.Hidden
+	} else {
+		hidden = s.bert.Cfg.Hidden
 	}
-	return s.bert.Cfg.Hidden * len(s.embedding.poolings)
+	return e.size(hidden)
 }
 
 // badInput is an error of the request's texts (a 400), not of the server.
@@ -170,7 +174,7 @@ func (s *server) embedTexts(ctx context.Context, texts []string) (vecs [][]float
 // shorten returns v's first d values, scaled to unit length when
 // normalize.
 func shorten(v []float32, d int, normalize bool) []float32 {
-	v = v[:d]
+	v = v[:min(d, len(v))]
 	if !normalize {
 		return v
 	}
@@ -179,7 +183,7 @@ func shorten(v []float32, d int, normalize bool) []float32 {
 		ss += float64(x) * float64(x)
 	}
 	scale := 1 / math.Max(math.Sqrt(ss), 1e-12)
-	out := make([]float32, d)
+	out := make([]float32, len(v))
 	for k, x := range v {
 		out[k] = float32(float64(x) * scale)
 	}

@@ -603,7 +603,9 @@ func runTrainTranslation(args []string, stdout, stderr io.Writer) error {
 func runTranslate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn translate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "model folder: one from attn train (or its run folder), or a HuggingFace Marian (opus-mt) folder")
+	model := fs.String("model", "", "model folder: one from attn train (or its run folder), a HuggingFace Marian (opus-mt) folder, or an M2M100 (NLLB-200) folder with its tokenizer.json")
+	srcLang := fs.String("src-lang", "", "an M2M100 (NLLB) model's source language, by its token (eng_Latn)")
+	tgtLang := fs.String("tgt-lang", "", "an M2M100 (NLLB) model's target language, by its token (fra_Latn)")
 	beam := fs.Int("beam", 4, "beam size (1: greedy)")
 	alpha := fs.Float64("alpha", 0.6, "length penalty exponent")
 	batch := fs.Int("batch", 32, "sentences decoded together")
@@ -611,15 +613,33 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err // -h: run answers 0
 	}
-	dir, typ, err := modelOfType(*model, "translate", transformer.ModelType, "marian")
+	dir, typ, err := modelOfType(*model, "translate", transformer.ModelType, "marian", "m2m_100")
 	if err != nil {
 		return err
 	}
 	if err := checkQuantize(*quantize, typ); err != nil {
 		return err
 	}
+	if typ != "m2m_100" && (*srcLang != "" || *tgtLang != "") {
+		return fmt.Errorf("--src-lang and --tgt-lang are for M2M100 (NLLB) models; %s is a %s model", dir, typ)
+	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
+	if typ == "m2m_100" {
+		mt, err := loadNLLB(dir, *srcLang, *tgtLang)
+		if err != nil {
+			return err
+		}
+		if *quantize == "q8" {
+			mt.m.QuantizeQ8()
+		}
+		return eachBatch(fs.Arg(0), *batch, func(lines []string) error {
+			if err := mt.translate(lines, *beam, *alpha, w); err != nil {
+				return err
+			}
+			return w.Flush()
+		})
+	}
 	if typ == "marian" {
 		mt, err := loadMarian(dir)
 		if err != nil {

@@ -176,13 +176,26 @@ func readDense(dir string) (DenseModule, error) {
 		return DenseModule{}, fmt.Errorf("bert: %w", err)
 	}
 	var c struct {
-		In   int    `json:"in_features"`
-		Out  int    `json:"out_features"`
-		Bias *bool  `json:"bias"`
-		Act  string `json:"activation_function"`
+		In       int     `json:"in_features"`
+		Out      int     `json:"out_features"`
+		Bias     *bool   `json:"bias"`
+		Act      string  `json:"activation_function"`
+		Input    *string `json:"module_input_name"`
+		Output   *string `json:"module_output_name"`
+		Residual bool    `json:"use_residual"`
 	}
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return DenseModule{}, fmt.Errorf("bert: %s: %w", path, err)
+	}
+	// Newer sentence-transformers Dense modules may read and write other
+	// features than the sentence embedding, or add their input back.
+	for _, name := range []*string{c.Input, c.Output} {
+		if name != nil && *name != "sentence_embedding" {
+			return DenseModule{}, fmt.Errorf("bert: %s: a Dense module on %q (attn runs them on the sentence embedding)", path, *name)
+		}
+	}
+	if c.Residual {
+		return DenseModule{}, fmt.Errorf("bert: %s: use_residual is not supported", path)
 	}
 	d := DenseModule{In: c.In, Out: c.Out}
 	switch c.Act {

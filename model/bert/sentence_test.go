@@ -131,6 +131,8 @@ func TestLoadSentenceDense(t *testing.T) {
 		{"no bias stored", modules(""), `{"in_features": 3, "out_features": 2}`, []safetensors.Tensor{w}, `no tensor "linear.bias"`},
 		{"a shape", modules(""), `{"in_features": 2, "out_features": 3}`, []safetensors.Tensor{w, b}, `tensor "linear.weight" of shape [2 3], where config.json says [3 2]`},
 		{"an activation", modules(""), `{"in_features": 3, "out_features": 2, "activation_function": "torch.nn.modules.activation.ReLU"}`, []safetensors.Tensor{w, b}, `activation_function "torch.nn.modules.activation.ReLU" is not one attn runs`},
+		{"another input", modules(""), `{"in_features": 3, "out_features": 2, "module_input_name": "token_embeddings"}`, []safetensors.Tensor{w, b}, `a Dense module on "token_embeddings"`},
+		{"a residual", modules(""), `{"in_features": 3, "out_features": 2, "use_residual": true}`, []safetensors.Tensor{w, b}, "use_residual is not supported"},
 		{"an extra tensor", modules(""), `{"in_features": 3, "out_features": 2, "bias": false}`, []safetensors.Tensor{w, b}, "a Dense module's are linear.weight"},
 		{"after Normalize", `[{"path": "", "type": "sentence_transformers.models.Transformer"}, {"path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
  {"path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}, {"path": "2_Dense", "type": "sentence_transformers.models.Dense"}]`,

@@ -727,6 +727,9 @@ func gemmaConfig(b []byte, h *hfConfig, c *Config) error {
 		}
 	}
 	if h.Bidirectional { // Gemma3TextConfig: "due to fa we set exclusive bounds"
+		if c.LocalWindow <= 0 {
+			return fmt.Errorf("llama: use_bidirectional_attention needs a positive sliding_window (got %s)", cmp.Or(string(bytes.TrimSpace(h.Window)), "none"))
+		}
 		c.Bidirectional, c.LocalWindow = true, c.LocalWindow/2+1
 	}
 	c.Local = make([]bool, c.Layers)

@@ -378,10 +378,16 @@ func (c *Cache) Truncate(n int) int {
 	return n
 }
 
-// Keeps returns what Truncate(n) would keep: n, or 0 (lm.Sequence).
+// Keeps returns what Truncate(n) would keep: n, or 0 (lm.Sequence): also
+// when a LongRoPE model's cache, past its original context (every key
+// turned by the long factors), would be cut back within it, where the
+// keys are turned by the short ones.
 func (c *Cache) Keeps(n int) int {
 	if n < 0 || n > c.n {
 		panic(fmt.Sprintf("llama: Cache.Truncate(%d) of a cache holding %d positions", n, c.n))
+	}
+	if orig := c.m.Cfg.ropeOriginal(); c.m.invFreqLong != nil && c.n > orig && n <= orig {
+		return 0
 	}
 	for l, s := range c.start {
 		if s > 0 && n-(c.m.Cfg.window(l)-1) < s {
@@ -448,7 +454,7 @@ func (m *Model) Step(c *Cache, ids []int) (*tensor.Tensor, error) {
 	if err := m.generates(); err != nil {
 		return nil, err
 	}
-	if len(ids) <= stepChunk && !m.crossesOriginal(c.n, len(ids)) {
+	if len(ids) <= stepChunk && (c == nil || !m.crossesOriginal(c.n, len(ids))) {
 		x, err := m.steps(c, ids, nil)
 		if err != nil {
 			return nil, err

@@ -667,6 +667,7 @@ func TestGemma3(t *testing.T) {
 		{`{"model_type": "gemma3_text", "final_logit_softcapping": 30.0}`, "Gemma 3 has none"},
 		{`{"model_type": "gemma3_text", "attn_logit_softcapping": 50.0}`, "Gemma 3 has none"},
 		{`{"model_type": "gemma2", "use_bidirectional_attention": true}`, "use_bidirectional_attention true is not supported for gemma2"},
+		{`{"model_type": "gemma3_text", "use_bidirectional_attention": true, "sliding_window": null}`, "use_bidirectional_attention needs a positive sliding_window (got null)"},
 		{`{"model_type": "gemma3_text", "num_hidden_layers": 2, "layer_types": ["full_attention"]}`, "1 layer_types for 2 layers"},
 		{`{"model_type": "gemma3_text", "num_hidden_layers": 1, "layer_types": ["chunked_attention"]}`, `layer_types[0] "chunked_attention"`},
 		{`{"model_type": "gemma3_text", "sliding_window_pattern": 0}`, "sliding_window_pattern 0"},
@@ -1198,6 +1199,19 @@ func TestPhi3Checkpoints(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v; want %q", tc.config, err, tc.want)
 		}
+	}
+	// A LongRoPE cache past its original context (8) keeps nothing when cut
+	// back within it: its keys were turned by the long factors.
+	lr := load(t, "phi3-tiny-longrope")
+	c := lr.NewCache()
+	if _, err := lr.Step(c, windowIDs(12, lr.Cfg.VocabSize)); err != nil {
+		t.Fatal(err)
+	}
+	if c.Keeps(10) != 10 || c.Keeps(8) != 0 || c.Truncate(5) != 0 || c.Len() != 0 {
+		t.Errorf("Keeps(10) %d, Keeps(8) %d, then %d positions held after Truncate(5)", c.Keeps(10), c.Keeps(8), c.Len())
+	}
+	if _, err := lr.Step(nil, []int{5}); err == nil {
+		t.Error("Step with a nil cache: no error")
 	}
 	var su Config
 	if err := json.Unmarshal([]byte(`{"model_type": "phi3", "hidden_size": 32, "num_attention_heads": 4, "sliding_window": 262144, "rope_scaling": {"type": "su", "short_factor": [1, 1, 1, 1], "long_factor": [2, 2, 2, 2]}}`), &su); err != nil || su.Validate() != nil {
