@@ -71,7 +71,7 @@ func eachBatch(path string, batch int, fn func(lines []string) error) error {
 var usesOf = map[string]string{
 	"gpt2": "attn generate, attn eval, attn serve, attn train --model", "llama": "attn generate, attn eval, attn serve, attn train --model, attn embed", "bert": "attn embed, attn fill-mask, attn classify, attn serve",
 	"t5": "attn generate, attn serve, attn train --model --src --tgt", "mt5": "attn generate, attn serve, attn train --model --src --tgt",
-	"marian": "attn translate, attn serve", transformer.ModelType: "attn translate, attn serve",
+	"marian": "attn translate, attn serve", "m2m_100": "attn translate, attn serve", transformer.ModelType: "attn translate, attn serve",
 	"vit":  "attn classify, attn eval, attn serve, attn train --preset images --model",
 	"deit": "attn classify, attn eval, attn serve, attn train --preset images --model",
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,19 +15,15 @@ import (
 // nllbMT is an M2M100 folder (NLLB-200) with its tokenizer.json: a source
 // is its language's token, the text's tokens and </s>, as NllbTokenizer
 // encodes it; the translation's first token is forced to the target
-// language's (HF's forced_bos_token_id).
+// language's (HF's forced_bos_token_id). Languages are named by their
+// tokens (NLLB's eng_Latn, fra_Latn, deu_Latn, …).
 type nllbMT struct {
-	m        *marian.Model
-	tok      *tokenizer.Pipeline
-	src, tgt int // the language tokens
+	m   *marian.Model
+	tok *tokenizer.Pipeline
 }
 
-// loadNLLB loads an M2M100 folder to translate from language src to tgt,
-// named by their tokens (NLLB's eng_Latn, fra_Latn, …).
-func loadNLLB(dir, src, tgt string) (*nllbMT, error) {
-	if src == "" || tgt == "" {
-		return nil, errors.New("an M2M100 (NLLB) model translates between the languages --src-lang and --tgt-lang name, by their tokens (NLLB's eng_Latn, fra_Latn, deu_Latn, …)")
-	}
+// loadNLLB loads an M2M100 folder with its tokenizer.json.
+func loadNLLB(dir string) (*nllbMT, error) {
 	m, err := marian.Load(dir)
 	if err != nil {
 		return nil, err
@@ -44,23 +39,30 @@ func loadNLLB(dir, src, tgt string) (*nllbMT, error) {
 	if tok.VocabSize() > m.Cfg.VocabSize {
 		return nil, fmt.Errorf("%s: tokenizer.json has %d tokens, the model %d", dir, tok.VocabSize(), m.Cfg.VocabSize)
 	}
-	mt := &nllbMT{m: m, tok: tok}
-	for _, l := range []struct {
-		flag, code string
-		id         *int
-	}{{"--src-lang", src, &mt.src}, {"--tgt-lang", tgt, &mt.tgt}} {
-		id, ok := tok.TokenToID(l.code)
-		if !ok {
-			return nil, fmt.Errorf("%s %q is not a token of %s (NLLB's languages are tokens such as eng_Latn and fra_Latn)", l.flag, l.code, path)
-		}
-		*l.id = id
+	return &nllbMT{m: m, tok: tok}, nil
+}
+
+// langs returns the tokens of the source and target languages, named
+// (what) by --src-lang and --tgt-lang or a request's src_lang and
+// tgt_lang.
+func (mt *nllbMT) langs(src, tgt string, what [2]string) (int, int, error) {
+	if src == "" || tgt == "" {
+		return 0, 0, fmt.Errorf("an M2M100 (NLLB) model translates between the languages %s and %s name, by their tokens (NLLB's eng_Latn, fra_Latn, deu_Latn, …)", what[0], what[1])
 	}
-	return mt, nil
+	var ids [2]int
+	for i, code := range []string{src, tgt} {
+		id, ok := mt.tok.TokenToID(code)
+		if !ok {
+			return 0, 0, fmt.Errorf("%s %q is not a token of the tokenizer (NLLB's languages are tokens such as eng_Latn and fra_Latn)", what[i], code)
+		}
+		ids[i] = id
+	}
+	return ids[0], ids[1], nil
 }
 
 // encode tokenizes lines as [source language] text </s>, cut to the
 // model's positions.
-func (mt *nllbMT) encode(lines []string) ([][]int, error) {
+func (mt *nllbMT) encode(lines []string, src int) ([][]int, error) {
 	srcs := make([][]int, len(lines))
 	eos := mt.m.Cfg.EOSTokenID
 	for i, line := range lines {
@@ -69,26 +71,39 @@ func (mt *nllbMT) encode(lines []string) ([][]int, error) {
 			return nil, fmt.Errorf("line %q: %w", line, err)
 		}
 		ids := enc.IDs[:min(len(enc.IDs), mt.m.Cfg.MaxPositions-2)]
-		srcs[i] = append(append([]int{mt.src}, ids...), eos)
+		srcs[i] = append(append([]int{src}, ids...), eos)
 	}
 	return srcs, nil
 }
 
-// translate writes the translation of each line, decoding them together
-// with beam search (beam 1: greedy) from decoder_start_token_id, the first
-// token forced to the target language, with GNMT's length penalty
-// (exponent alpha); special tokens are left out of the text.
-func (mt *nllbMT) translate(lines []string, beam int, alpha float64, w io.Writer) error {
-	srcs, err := mt.encode(lines)
+// translate writes the translation of each line from language src to tgt
+// (their tokens), decoded together (see translateIDs).
+func (mt *nllbMT) translate(lines []string, src, tgt, beam int, alpha float64, w io.Writer) error {
+	srcs, err := mt.encode(lines, src)
 	if err != nil {
 		return err
 	}
+	out, err := mt.translateIDs(srcs, tgt, beam, alpha)
+	if err != nil {
+		return err
+	}
+	for _, s := range out {
+		fmt.Fprintln(w, s)
+	}
+	return nil
+}
+
+// translateIDs decodes encoded sources together with beam search (beam 1:
+// greedy) from decoder_start_token_id, the first token forced to tgt, with
+// GNMT's length penalty (exponent alpha); special tokens are left out of
+// the text.
+func (mt *nllbMT) translateIDs(srcs [][]int, tgt, beam int, alpha float64) ([]string, error) {
 	src := transformer.MakeBatch(srcs, mt.m.Cfg.PadTokenID)
 	d, err := mt.m.NewDecoder(src.IDs, src.Pad, src.B, src.T, beam)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	d.Forced = mt.tgt
+	d.Forced = tgt
 	maxLens := make([]int, len(srcs)) // each source's own, as if alone
 	for i, s := range srcs {
 		maxLens[i] = min(len(s)+50, mt.m.Cfg.MaxPositions)
@@ -98,14 +113,13 @@ func (mt *nllbMT) translate(lines []string, beam int, alpha float64, w io.Writer
 		BOS: mt.m.Cfg.DecoderStartTokenID, EOS: mt.m.Cfg.EOSTokenID,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, h := range hs {
-		s, err := mt.tok.DecodeWith(h.Tokens, true)
-		if err != nil {
-			return err
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		if out[i], err = mt.tok.DecodeWith(h.Tokens, true); err != nil {
+			return nil, err
 		}
-		fmt.Fprintln(w, s)
 	}
-	return nil
+	return out, nil
 }

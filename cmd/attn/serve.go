@@ -77,6 +77,7 @@ type server struct {
 	decoder *decoderEmbedder // a decoder-only embedding model (a Llama-family sentence-transformers folder)
 
 	mt         *mtModel          // attn's own translation models
+	nllb       *nllbMT           // an M2M100 (NLLB-200) folder
 	marian     *marianMT         // marian
 	seq2seqQ8  bool              // a T5's or Marian's matrices in 8 bits (--quantize q8)
 	translator *translateBatcher // either's requests, run together
@@ -115,7 +116,7 @@ func (s *server) format() (string, bool) {
 // without a classifier embeds, a BERT with one classifies; see endpoint).
 var endpoints = map[string]string{
 	"gpt2": "/v1/generate", "llama": "/v1/generate", "t5": "/v1/generate", "mt5": "/v1/generate",
-	"bert": "/v1/embed", transformer.ModelType: "/v1/translate", "marian": "/v1/translate",
+	"bert": "/v1/embed", transformer.ModelType: "/v1/translate", "marian": "/v1/translate", "m2m_100": "/v1/translate",
 	"vit": "/v1/classify", "deit": "/v1/classify",
 }
 
@@ -142,7 +143,7 @@ func newServer(dir string, batch, window int, opts ...generate.BatcherOption) (*
 // newServerQuantized is newServer with a Llama-family model's matrices
 // quantized as --quantize says.
 func newServerQuantized(dir, quantize string, batch, window int, opts ...generate.BatcherOption) (*server, error) {
-	dir, typ, err := modelOfType(dir, "serve", "gpt2", "llama", "t5", "mt5", "bert", transformer.ModelType, "marian", "vit", "deit")
+	dir, typ, err := modelOfType(dir, "serve", "gpt2", "llama", "t5", "mt5", "bert", transformer.ModelType, "marian", "m2m_100", "vit", "deit")
 	if err != nil {
 		return nil, err
 	}
@@ -191,13 +192,22 @@ func newServerQuantized(dir, quantize string, batch, window int, opts ...generat
 			s.seq2seqQ8 = s.marian.m.QuantizeQ8() > 0
 		}
 		if err == nil {
-			s.translator = newTranslateBatcher(s.marian.translateIDs)
+			s.translator = newTranslateBatcher(func(srcs [][]int, _, beam int, alpha float64) ([]string, error) {
+				return s.marian.translateIDs(srcs, beam, alpha)
+			})
+		}
+	case "m2m_100":
+		if s.nllb, err = loadNLLB(dir); err == nil && quantize == "q8" {
+			s.seq2seqQ8 = s.nllb.m.QuantizeQ8() > 0
+		}
+		if err == nil {
+			s.translator = newTranslateBatcher(s.nllb.translateIDs)
 		}
 	case "vit", "deit":
 		s.vit, s.vitProc, err = loadViTModel(dir, "serve")
 	default:
 		if s.mt, err = loadMT(dir); err == nil {
-			s.translator = newTranslateBatcher(func(srcs [][]int, beam int, alpha float64) ([]string, error) {
+			s.translator = newTranslateBatcher(func(srcs [][]int, _, beam int, alpha float64) ([]string, error) {
 				return s.mt.translateIDs(srcs, beam, alpha, len(srcs))
 			})
 		}
@@ -617,6 +627,9 @@ type translateRequest struct {
 	Input []string `json:"input"`
 	Beam  int      `json:"beam"`
 	Alpha float64  `json:"alpha"` // length penalty exponent
+	// An M2M100 (NLLB) model's languages, by their tokens (eng_Latn).
+	SrcLang string `json:"src_lang"`
+	TgtLang string `json:"tgt_lang"`
 }
 
 type translateResponse struct {
@@ -633,17 +646,27 @@ func (s *server) translate(ctx context.Context, req translateRequest) (*translat
 	if req.Alpha < 0 || req.Alpha > 2 {
 		return nil, fmt.Errorf(`"alpha" is %v; want 0 to 2`, req.Alpha)
 	}
+	if s.nllb == nil && (req.SrcLang != "" || req.TgtLang != "") {
+		return nil, fmt.Errorf(`"src_lang" and "tgt_lang" are for M2M100 (NLLB) models; this server runs a %s model`, s.typ)
+	}
 	var srcs [][]int
 	var err error
-	if s.marian != nil {
+	forced := -1
+	switch {
+	case s.nllb != nil:
+		var src int
+		if src, forced, err = s.nllb.langs(req.SrcLang, req.TgtLang, [2]string{`"src_lang"`, `"tgt_lang"`}); err == nil {
+			srcs, err = s.nllb.encode(req.Input, src)
+		}
+	case s.marian != nil:
 		srcs, err = s.marian.encode(req.Input)
-	} else {
+	default:
 		srcs, err = s.mt.encode(req.Input)
 	}
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.translator.translate(ctx, srcs, req.Beam, req.Alpha)
+	out, err := s.translator.translate(ctx, srcs, forced, req.Beam, req.Alpha)
 	if err != nil {
 		return nil, err
 	}

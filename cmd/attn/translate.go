@@ -626,7 +626,11 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	if typ == "m2m_100" {
-		mt, err := loadNLLB(dir, *srcLang, *tgtLang)
+		mt, err := loadNLLB(dir)
+		if err != nil {
+			return err
+		}
+		src, tgt, err := mt.langs(*srcLang, *tgtLang, [2]string{"--src-lang", "--tgt-lang"})
 		if err != nil {
 			return err
 		}
@@ -634,7 +638,7 @@ func runTranslate(args []string, stdout, stderr io.Writer) error {
 			mt.m.QuantizeQ8()
 		}
 		return eachBatch(fs.Arg(0), *batch, func(lines []string) error {
-			if err := mt.translate(lines, *beam, *alpha, w); err != nil {
+			if err := mt.translate(lines, src, tgt, *beam, *alpha, w); err != nil {
 				return err
 			}
 			return w.Flush()

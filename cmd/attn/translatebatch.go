@@ -14,15 +14,16 @@ var translateBatchSentences = 64
 
 // translateBatcher runs a translation model's requests together: while a
 // batch is being translated, requests queue, and the next batch takes the
-// queued ones that ask for the same beam and length penalty, in order, up
-// to translateBatchSentences sentences (a request of more runs alone).
+// queued ones that ask for the same beam, length penalty and forced first
+// token (an NLLB model's target language; −1 for none), in order, up to
+// translateBatchSentences sentences (a request of more runs alone).
 // Beam search over one sentence leaves the products a few rows each step,
 // too few to keep the cores busy; many clients' sentences decoded together
 // cost little more than one's. Each request encodes its sentences on its
 // own goroutine before it joins, so a sentence the tokenizer refuses fails
 // its own request only.
 type translateBatcher struct {
-	run  func(srcs [][]int, beam int, alpha float64) ([]string, error)
+	run  func(srcs [][]int, forced, beam int, alpha float64) ([]string, error)
 	jobs chan *translateJob
 	quit chan struct{}
 	done chan struct{}
@@ -36,25 +37,26 @@ var beforeTranslateBatch func()
 
 // translateJob is one request in a translateBatcher.
 type translateJob struct {
-	ctx   context.Context
-	srcs  [][]int
-	beam  int
-	alpha float64
+	ctx    context.Context
+	srcs   [][]int
+	forced int
+	beam   int
+	alpha  float64
 	out   []string
 	err   error
 	done  chan struct{}
 }
 
 // newTranslateBatcher starts the loop that decodes batches with run.
-func newTranslateBatcher(run func(srcs [][]int, beam int, alpha float64) ([]string, error)) *translateBatcher {
+func newTranslateBatcher(run func(srcs [][]int, forced, beam int, alpha float64) ([]string, error)) *translateBatcher {
 	b := &translateBatcher{run: run, jobs: make(chan *translateJob), quit: make(chan struct{}), done: make(chan struct{})}
 	go b.loop()
 	return b
 }
 
 // translate queues srcs and waits for their translations, or for ctx.
-func (b *translateBatcher) translate(ctx context.Context, srcs [][]int, beam int, alpha float64) ([]string, error) {
-	j := &translateJob{ctx: ctx, srcs: srcs, beam: beam, alpha: alpha, done: make(chan struct{})}
+func (b *translateBatcher) translate(ctx context.Context, srcs [][]int, forced, beam int, alpha float64) ([]string, error) {
+	j := &translateJob{ctx: ctx, srcs: srcs, forced: forced, beam: beam, alpha: alpha, done: make(chan struct{})}
 	select {
 	case b.jobs <- j:
 	case <-ctx.Done():
@@ -114,7 +116,8 @@ func (b *translateBatcher) loop() {
 }
 
 // nextTranslateBatch takes from the queue the first request still wanted
-// and, in order, the later ones with its beam and alpha that fit beside it;
+// and, in order, the later ones with its beam, alpha and forced token that
+// fit beside it;
 // it returns them and the rest of the queue, whose requests whose callers
 // have gone are dropped.
 func nextTranslateBatch(queue []*translateJob) (batch, rest []*translateJob) {
@@ -124,7 +127,7 @@ func nextTranslateBatch(queue []*translateJob) (batch, rest []*translateJob) {
 		case j.ctx.Err() != nil:
 			j.err = j.ctx.Err()
 			close(j.done)
-		case len(batch) == 0 || j.beam == batch[0].beam && j.alpha == batch[0].alpha && n+len(j.srcs) <= translateBatchSentences:
+		case len(batch) == 0 || j.beam == batch[0].beam && j.alpha == batch[0].alpha && j.forced == batch[0].forced && n+len(j.srcs) <= translateBatchSentences:
 			batch = append(batch, j)
 			n += len(j.srcs)
 		default:
@@ -155,7 +158,7 @@ func (b *translateBatcher) runBatch(batch []*translateJob) {
 				err = fmt.Errorf("%w: %v", errEmbedFailed, r)
 			}
 		}()
-		return b.run(srcs, batch[0].beam, batch[0].alpha)
+		return b.run(srcs, batch[0].forced, batch[0].beam, batch[0].alpha)
 	}()
 	if err == nil && len(out) != len(srcs) {
 		err = fmt.Errorf("%w: %d translations of %d sentences", errEmbedFailed, len(out), len(srcs))

@@ -74,7 +74,7 @@ func TestServeTranslateTogether(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := s.translator.run(srcs, beam, 0.6)
+			out, err := s.translator.run(srcs, -1, beam, 0.6)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -204,7 +204,7 @@ func TestTranslateBatcherStops(t *testing.T) {
 	started, release := make(chan struct{}, 8), make(chan struct{})
 	var ran sync.Mutex
 	var seen [][]int
-	b := newTranslateBatcher(func(srcs [][]int, beam int, alpha float64) ([]string, error) {
+	b := newTranslateBatcher(func(srcs [][]int, _, beam int, alpha float64) ([]string, error) {
 		ran.Lock()
 		seen = append(seen, srcs...)
 		ran.Unlock()
@@ -229,7 +229,7 @@ func TestTranslateBatcherStops(t *testing.T) {
 	send := func(ctx context.Context, srcs ...[]int) chan result {
 		ch := make(chan result, 1)
 		go func() {
-			out, err := b.translate(ctx, srcs, 1, 0.6)
+			out, err := b.translate(ctx, srcs, -1, 1, 0.6)
 			ch <- result{out, err}
 		}()
 		return ch
