@@ -42,9 +42,9 @@ type translateJob struct {
 	forced int
 	beam   int
 	alpha  float64
-	out   []string
-	err   error
-	done  chan struct{}
+	out    []string
+	err    error
+	done   chan struct{}
 }
 
 // newTranslateBatcher starts the loop that decodes batches with run.
