@@ -78,6 +78,8 @@ func encodeSeqs(m *bert.Model, tok *tokenizer.Pipeline, lines []string, maxLen i
 type embedding struct {
 	poolings  []bert.Pooling
 	dense     []bert.DenseModule // sentence-transformers' Dense modules, after the pooling
+	prompt    string             // put before each text (a sentence-transformers prompt)
+	st        *bert.Sentence     // the folder's recipe, for its prompts by name (may be nil)
 	normalize bool
 	maxLen    int  // tokens kept of a text; 0: a longer one is an error
 	strip     bool // trim the text's surrounding white space first, as sentence-transformers does
@@ -100,6 +102,22 @@ func (e embedding) vectors(hidden *tensor.Tensor, pad []bool) ([][]float32, erro
 	return vecs, nil
 }
 
+// withPrompt returns e putting a prompt before each text: text when not
+// nil, else the folder's prompt of that name (none for "" but its
+// default).
+func (e embedding) withPrompt(name string, text *string) (embedding, error) {
+	if text != nil {
+		e.prompt = *text
+		return e, nil
+	}
+	if name == "" {
+		return e, nil
+	}
+	var err error
+	e.prompt, err = e.st.Prompt(name)
+	return e, err
+}
+
 // size returns the length of e's embeddings of a model of the given hidden
 // size.
 func (e embedding) size(hidden int) int {
@@ -112,15 +130,17 @@ func (e embedding) size(hidden int) int {
 // embeddingOf returns a text encoder's way of embedding: a
 // sentence-transformers folder's own (st, from bert.LoadSentence, cut to
 // the model's length), or mean pooling without normalisation.
-func embeddingOf(m *bert.Model, st *bert.Sentence) embedding {
+func embeddingOf(m *bert.Model, st *bert.Sentence) (embedding, error) {
 	if st == nil {
-		return embedding{poolings: []bert.Pooling{bert.PoolMean}}
+		return embedding{poolings: []bert.Pooling{bert.PoolMean}}, nil
 	}
-	e := embedding{poolings: st.Poolings, dense: st.Dense, normalize: st.Normalize, strip: true, lowercase: st.Lowercase, maxLen: m.Cfg.MaxLen()}
+	e := embedding{poolings: st.Poolings, dense: st.Dense, normalize: st.Normalize, strip: true, lowercase: st.Lowercase, maxLen: m.Cfg.MaxLen(), st: st}
 	if st.MaxSeqLength > 0 {
 		e.maxLen = min(e.maxLen, st.MaxSeqLength)
 	}
-	return e
+	var err error
+	e.prompt, err = st.Prompt("") // the default, if any
+	return e, err
 }
 
 // parsePooling reads a --pooling or "pooling" value.
@@ -149,9 +169,10 @@ func embedLines(m *bert.Model, tok *tokenizer.Pipeline, lines []string, e embedd
 // embedSeqs tokenizes lines for embedding as e says (stripped, lowercased,
 // cut to e.maxLen), with special tokens.
 func embedSeqs(m *bert.Model, tok *tokenizer.Pipeline, lines []string, e embedding) ([][]int, error) {
-	if e.strip || e.lowercase {
+	if e.strip || e.lowercase || e.prompt != "" {
 		texts := make([]string, len(lines))
 		for i, l := range lines {
+			l = e.prompt + l
 			if e.strip {
 				l = strings.TrimSpace(l)
 			}
@@ -172,10 +193,16 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	pooling := fs.String("pooling", "", "cls (first token), mean (over the tokens; a ViT's patches), max, mean_sqrt_len or lasttoken; default: a sentence-transformers folder's own, else mean for a text encoder, lasttoken for a decoder, cls for a ViT")
 	normalize := fs.Bool("normalize", false, "scale each embedding to unit length (for cosine similarity); default: a sentence-transformers folder's own")
 	batch := fs.Int("batch", 32, "lines encoded together (a decoder-only model runs them one at a time)")
+	promptName := fs.String("prompt-name", "", "the sentence-transformers prompt (config_sentence_transformers.json) put before each line, by name (EmbeddingGemma's query or document); default: the folder's default_prompt_name, if any")
+	prompt := fs.String("prompt", "", "a text put before each line (overrides --prompt-name)")
 	if err := fs.Parse(args); err != nil {
 		return err // -h: run answers 0
 	}
 	given := setFlags(fs)
+	var promptText *string
+	if given["prompt"] {
+		promptText = prompt
+	}
 	dir, typ, err := modelOfType(*model, "embed", "bert", "llama", "vit", "deit")
 	if err != nil {
 		return err
@@ -194,7 +221,7 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 		if given["normalize"] {
 			norm = normalize
 		}
-		return runEmbedDecoder(dir, pool, norm, fs.Arg(0), *batch, stdout)
+		return runEmbedDecoder(dir, pool, norm, *promptName, promptText, fs.Arg(0), *batch, stdout)
 	}
 	m, tok, err := loadBERT(dir, "embed")
 	if err != nil {
@@ -204,7 +231,13 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e := embeddingOf(m, st)
+	e, err := embeddingOf(m, st)
+	if err == nil {
+		e, err = e.withPrompt(*promptName, promptText)
+	}
+	if err != nil {
+		return err
+	}
 	if pool != "" {
 		e.poolings = []bert.Pooling{pool}
 	}

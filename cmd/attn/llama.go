@@ -186,12 +186,15 @@ func logSumExp(x []float32) float64 {
 // runEmbedDecoder writes the embedding of each line of input (a file, or
 // stdin for "" or "-") by a decoder-only model (see decoderEmbedder); pool
 // and normalize, when set, override its folder's choice.
-func runEmbedDecoder(dir string, pool bert.Pooling, normalize *bool, input string, batch int, stdout io.Writer) error {
+func runEmbedDecoder(dir string, pool bert.Pooling, normalize *bool, promptName string, prompt *string, input string, batch int, stdout io.Writer) error {
 	d, err := loadDecoderEmbedder(dir, "")
 	if err != nil {
 		return err
 	}
-	e := d.e
+	e, err := d.e.withPrompt(promptName, prompt)
+	if err != nil {
+		return err
+	}
 	if pool != "" {
 		e.poolings = []bert.Pooling{pool}
 	}
@@ -244,9 +247,12 @@ func loadDecoderEmbedder(dir, quantize string) (*decoderEmbedder, error) {
 	}
 	e := embedding{poolings: []bert.Pooling{bert.PoolLastToken}, maxLen: m.Window()}
 	if st != nil {
-		e.poolings, e.dense, e.normalize, e.strip, e.lowercase = st.Poolings, st.Dense, st.Normalize, true, st.Lowercase
+		e.poolings, e.dense, e.normalize, e.strip, e.lowercase, e.st = st.Poolings, st.Dense, st.Normalize, true, st.Lowercase, st
 		if st.MaxSeqLength > 0 {
 			e.maxLen = min(e.maxLen, st.MaxSeqLength)
+		}
+		if e.prompt, err = st.Prompt(""); err != nil { // the default, if any
+			return nil, err
 		}
 	}
 	if p, ok := tok.(*tokenizer.Pipeline); ok {
@@ -257,6 +263,7 @@ func loadDecoderEmbedder(dir, quantize string) (*decoderEmbedder, error) {
 
 // embed returns text's embedding as e says, and its number of tokens.
 func (d *decoderEmbedder) embed(text string, e embedding) ([]float32, int, error) {
+	text = e.prompt + text
 	if e.strip {
 		text = strings.TrimSpace(text)
 	}

@@ -615,11 +615,9 @@ func TestServeDecoderEmbedderChecks(t *testing.T) {
 	}
 }
 
-// TestEmbedEmbeddingGemma: attn embed and attn serve with an
-// EmbeddingGemma-shaped sentence-transformers folder (a Gemma 3 encoder,
-// mean pooling, two Dense modules, Normalize) give the model's hidden
-// states pooled, projected and normalised.
-func TestEmbedEmbeddingGemma(t *testing.T) {
+// embeddingGemmaFolder copies testdata/hf/embeddinggemma-tiny, its
+// sentence-transformers modules included, with llamaFolder's tokenizer.
+func embeddingGemmaFolder(t *testing.T) string {
 	dir, _ := llamaFolder(t, "embeddinggemma-tiny")
 	src := filepath.Join("..", "..", "testdata", "hf", "embeddinggemma-tiny")
 	for _, f := range []string{"modules.json", "sentence_bert_config.json", "1_Pooling/config.json", "2_Dense/config.json", "2_Dense/model.safetensors", "3_Dense/config.json", "3_Dense/model.safetensors"} {
@@ -630,6 +628,15 @@ func TestEmbedEmbeddingGemma(t *testing.T) {
 		os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755)
 		os.WriteFile(filepath.Join(dir, f), b, 0o644)
 	}
+	return dir
+}
+
+// TestEmbedEmbeddingGemma: attn embed and attn serve with an
+// EmbeddingGemma-shaped sentence-transformers folder (a Gemma 3 encoder,
+// mean pooling, two Dense modules, Normalize) give the model's hidden
+// states pooled, projected and normalised.
+func TestEmbedEmbeddingGemma(t *testing.T) {
+	dir := embeddingGemmaFolder(t)
 	lines := []string{"hello world", "a b c d e f g h i j k l m n o"}
 	in := filepath.Join(t.TempDir(), "in.txt")
 	os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
@@ -717,5 +724,57 @@ func TestEmbedEmbeddingGemma(t *testing.T) {
 	os.Remove(filepath.Join(dir, "modules.json"))
 	if out, code := attn(t, "generate", "--model", dir, "--prompt", "a b"); code == 0 || !strings.Contains(out, "attends both ways") {
 		t.Errorf("attn generate with an encoder: exit %d\n%s", code, out)
+	}
+}
+
+// TestEmbedPrompts: a sentence-transformers folder's prompts
+// (config_sentence_transformers.json) go before each text when named
+// (attn embed --prompt-name, /v1/embed's prompt_name), the default one when
+// none is; --prompt and "prompt" give the text itself; an unknown name is
+// refused, naming the model's.
+func TestEmbedPrompts(t *testing.T) {
+	dir := embeddingGemmaFolder(t)
+	os.WriteFile(filepath.Join(dir, "config_sentence_transformers.json"), []byte(`{"prompts": {"query": "task: search result | query: ", "document": "title: none | text: "}, "default_prompt_name": null}`), 0o644)
+	in := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(in, []byte("hello world\n"), 0o644)
+	withPrompt := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(withPrompt, []byte("task: search result | query: hello world\n"), 0o644)
+	embed := func(args ...string) string {
+		t.Helper()
+		out, code := attn(t, append([]string{"embed", "--model", dir}, args...)...)
+		if code != 0 {
+			t.Fatalf("attn embed %v: exit %d\n%s", args, code, out)
+		}
+		return out
+	}
+	plain, byName, byText := embed(in), embed("--prompt-name", "query", in), embed(withPrompt)
+	if byName != byText || byName == plain {
+		t.Errorf("--prompt-name query: %s; want the prompt's text before the line: %s (without: %s)", byName, byText, plain)
+	}
+	if got := embed("--prompt", "task: search result | query: ", in); got != byText {
+		t.Errorf("--prompt: %s; want %s", got, byText)
+	}
+	if out, code := attn(t, "embed", "--model", dir, "--prompt-name", "passage", in); code == 0 || !strings.Contains(out, `prompt "passage" is not one of the model's (document, query)`) {
+		t.Errorf("an unknown prompt: exit %d, %s", code, out)
+	}
+	// The default prompt, when the folder names one.
+	os.WriteFile(filepath.Join(dir, "config_sentence_transformers.json"), []byte(`{"prompts": {"query": "task: search result | query: "}, "default_prompt_name": "query"}`), 0o644)
+	if got := embed(in); got != byText {
+		t.Errorf("the default prompt: %s; want %s", got, byText)
+	}
+	ts := serveDir(t, dir)
+	for _, body := range []map[string]any{{"input": []string{"hello world"}}, {"input": []string{"hello world"}, "prompt_name": "query"}, {"input": []string{"hello world"}, "prompt": "task: search result | query: "}} {
+		b, _ := json.Marshal(body)
+		resp, err := http.Post(ts.URL+"/v1/embed", "application/json", strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct{ Embeddings [][]float32 }
+		json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		line, _ := json.Marshal(map[string][]float32{"embedding": v.Embeddings[0]})
+		if resp.StatusCode != 200 || string(line)+"\n" != byText {
+			t.Errorf("/v1/embed %v: status %d, %s; want %s", body, resp.StatusCode, line, byText)
+		}
 	}
 }

@@ -181,8 +181,9 @@ func newServerQuantized(dir, quantize string, batch, window int, opts ...generat
 	case "bert":
 		if s.bert, s.bertTok, err = loadBERT(dir, "serve"); err == nil {
 			var st *bert.Sentence
-			st, err = bert.LoadSentence(dir)
-			s.embedding = embeddingOf(s.bert, st)
+			if st, err = bert.LoadSentence(dir); err == nil {
+				s.embedding, err = embeddingOf(s.bert, st)
+			}
 			if err == nil {
 				s.embedder = newEmbedBatcher(s.bert, s.bertTok)
 			}
@@ -557,6 +558,10 @@ type embedRequest struct {
 	Images    [][]byte `json:"images"`    // PNG, JPEG or GIF files (base64 in the JSON), for a ViT
 	Pooling   string   `json:"pooling"`   // cls, mean, max, mean_sqrt_len or lasttoken; by default a sentence-transformers folder's own, else mean for a BERT, cls for a ViT
 	Normalize *bool    `json:"normalize"` // by default a sentence-transformers folder's own, else false
+	// A sentence-transformers prompt put before each text, by name, or a
+	// text (which wins).
+	PromptName string  `json:"prompt_name"`
+	Prompt     *string `json:"prompt"`
 }
 
 type embedResponse struct {
@@ -596,7 +601,10 @@ func (s *server) embed(ctx context.Context, req embedRequest) (*embedResponse, e
 		return nil, err
 	}
 	if s.decoder != nil {
-		e := s.decoder.e
+		e, err := s.decoder.e.withPrompt(req.PromptName, req.Prompt)
+		if err != nil {
+			return nil, err
+		}
 		if pool != "" {
 			e.poolings = []bert.Pooling{pool}
 		}
@@ -609,7 +617,10 @@ func (s *server) embed(ctx context.Context, req embedRequest) (*embedResponse, e
 		}
 		return &embedResponse{Embeddings: vecs}, nil
 	}
-	e := s.embedding
+	e, err := s.embedding.withPrompt(req.PromptName, req.Prompt)
+	if err != nil {
+		return nil, err
+	}
 	if pool != "" {
 		e.poolings = []bert.Pooling{pool}
 	}

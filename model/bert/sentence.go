@@ -21,12 +21,52 @@ import (
 // it and whether a Normalize module follows. SentenceTransformer.encode
 // lowercases the text if asked, truncates the tokens to MaxSeqLength,
 // pools, projects through the Dense modules, and normalises (Finish).
+// The prompts of config_sentence_transformers.json are put before a text
+// when asked for by name (encode's prompt_name), or the default one.
 type Sentence struct {
 	Poolings     []Pooling     // concatenated in this order (EmbedConcat)
 	Dense        []DenseModule // applied in this order to the pooled vector
 	Normalize    bool
 	MaxSeqLength int // 0: none given
 	Lowercase    bool
+	Prompts      map[string]string // by name (EmbeddingGemma's "query": "task: search result | query: ")
+	// DefaultPrompt names the prompt used when none is asked for ("" for
+	// none).
+	DefaultPrompt string
+	// ExcludePrompt is the Pooling module's include_prompt false: a
+	// prompt's tokens are left out of the pooling, which attn does not do
+	// (Prompt refuses such a prompt).
+	ExcludePrompt bool
+}
+
+// Prompt returns the text put before every text to embed for the prompt
+// named name: the default one (or none) when name is "".
+func (s *Sentence) Prompt(name string) (string, error) {
+	if s == nil {
+		if name != "" {
+			return "", fmt.Errorf("prompt %q: the model has no prompts (no sentence-transformers config_sentence_transformers.json)", name)
+		}
+		return "", nil
+	}
+	if name == "" {
+		name = s.DefaultPrompt
+	}
+	if name == "" {
+		return "", nil
+	}
+	p, ok := s.Prompts[name]
+	if !ok {
+		names := make([]string, 0, len(s.Prompts))
+		for n := range s.Prompts {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		return "", fmt.Errorf("prompt %q is not one of the model's (%s)", name, strings.Join(names, ", "))
+	}
+	if s.ExcludePrompt && p != "" {
+		return "", fmt.Errorf("prompt %q: the Pooling module leaves a prompt's tokens out (include_prompt false), which attn does not do", name)
+	}
+	return p, nil
 }
 
 // DenseModule is a sentence-transformers Dense module: y = act(W·x + b), its
@@ -154,7 +194,37 @@ func LoadSentence(dir string) (*Sentence, error) {
 	if !seen[stPooling] {
 		return nil, fmt.Errorf("bert: %s has no Pooling module", filepath.Join(dir, "modules.json"))
 	}
+	if err := s.readPrompts(filepath.Join(dir, "config_sentence_transformers.json")); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// readPrompts reads config_sentence_transformers.json's prompts and
+// default_prompt_name, when there is such a file.
+func (s *Sentence) readPrompts(path string) error {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bert: %w", err)
+	}
+	var c struct {
+		Prompts map[string]string `json:"prompts"`
+		Default *string           `json:"default_prompt_name"`
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return fmt.Errorf("bert: %s: %w", path, err)
+	}
+	s.Prompts = c.Prompts
+	if c.Default != nil && *c.Default != "" {
+		if _, ok := c.Prompts[*c.Default]; !ok {
+			return fmt.Errorf("bert: %s: default_prompt_name %q is not one of its prompts", path, *c.Default)
+		}
+		s.DefaultPrompt = *c.Default
+	}
+	return nil
 }
 
 // width returns the width of the vector the last Dense module gives, or 0
@@ -295,6 +365,9 @@ func (s *Sentence) readPooling(path string) error {
 	}
 	if len(s.Poolings) == 0 {
 		return fmt.Errorf("bert: %s turns no pooling mode on", path)
+	}
+	if include, ok := c["include_prompt"].(bool); ok && !include {
+		s.ExcludePrompt = true
 	}
 	return nil
 }

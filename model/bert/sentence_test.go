@@ -147,3 +147,56 @@ func TestLoadSentenceDense(t *testing.T) {
 		}
 	}
 }
+
+// TestSentencePrompts reads config_sentence_transformers.json's prompts
+// and default; Prompt picks one by name or the default, and refuses an
+// unknown name, a default that is not a prompt, and a prompt the pooling
+// would leave out (include_prompt false).
+func TestSentencePrompts(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"modules.json": stModules, "1_Pooling/config.json": stPoolingCLS,
+		"config_sentence_transformers.json": `{"prompts": {"query": "query: ", "passage": "passage: "}, "default_prompt_name": "query"}`,
+	})
+	s, err := LoadSentence(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"": "query: ", "query": "query: ", "passage": "passage: "} {
+		if got, err := s.Prompt(name); err != nil || got != want {
+			t.Errorf("Prompt(%q) = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	if _, err := s.Prompt("doc"); err == nil || !strings.Contains(err.Error(), `prompt "doc" is not one of the model's (passage, query)`) {
+		t.Errorf("an unknown prompt: %v", err)
+	}
+	var none *Sentence
+	if p, err := none.Prompt(""); p != "" || err != nil {
+		t.Errorf("no recipe, no prompt: %q, %v", p, err)
+	}
+	if _, err := none.Prompt("query"); err == nil {
+		t.Error("a named prompt without a recipe: no error")
+	}
+	for _, tc := range []struct {
+		files map[string]string
+		want  string
+	}{
+		{map[string]string{"config_sentence_transformers.json": `{"prompts": {"query": "q: "}, "default_prompt_name": "doc"}`}, `default_prompt_name "doc" is not one of its prompts`},
+		{map[string]string{"config_sentence_transformers.json": `{"prompts": {"query": "q: "}, "default_prompt_name": "query"}`,
+			"1_Pooling/config.json": `{"pooling_mode_mean_tokens": true, "include_prompt": false}`}, "include_prompt false"},
+	} {
+		dir := t.TempDir()
+		files := map[string]string{"modules.json": stModules, "1_Pooling/config.json": stPoolingCLS}
+		for k, v := range tc.files {
+			files[k] = v
+		}
+		writeFiles(t, dir, files)
+		s, err := LoadSentence(dir)
+		if err == nil {
+			_, err = s.Prompt("")
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v; want %q", tc.files, err, tc.want)
+		}
+	}
+}
