@@ -136,7 +136,7 @@ func Beam(d StepDecoder, b int, o BeamOpts) ([]Hypothesis, error) {
 			slices.SortFunc(cands, byScore)
 			open := 0
 			for rank, c := range cands {
-				if open == k {
+				if open == k || math.IsInf(c.score, -1) { // −Inf (a forced token's rivals): no hypothesis
 					break
 				}
 				if c.tok == o.EOS || step == limit(s) {

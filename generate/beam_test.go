@@ -106,3 +106,51 @@ func TestBeamVocab(t *testing.T) {
 		t.Errorf("greedy without Vocab: %v; want a, c, …", hs[0].Tokens)
 	}
 }
+
+// forcedLM is tableLM whose first step allows one token only, the others
+// at −Inf, as a forced first token (NLLB's target language) leaves them.
+type forcedLM struct {
+	tableLM
+	forced int
+}
+
+func (m *forcedLM) Step(tokens []int) (*tensor.Tensor, error) {
+	first := m.steps == 0
+	out, err := m.tableLM.Step(tokens)
+	if first {
+		v := len(m.probs)
+		for i := range tokens {
+			for j := range v {
+				if j != m.forced {
+					out.Data[i*v+j] = float32(math.Inf(-1))
+				}
+			}
+		}
+	}
+	return out, err
+}
+
+// TestBeamForcedFirstToken: a continuation at −Inf is no hypothesis, so
+// end tokens beside a forced first token do not count towards the beam's
+// finished ones. Beam 4, tokens 0 BOS, 1 EOS, 2 a, 3 the forced one, 4 b:
+// step 1 keeps only [3]; step 2 finishes [3] (p 0.5) and keeps a, b and
+// two unlikely ones; step 3 finishes "a EOS" (0.03) and "b EOS" (0.198);
+// step 4 finishes "a b EOS" (0.1188), the fourth: four steps, and [3]
+// the best with alpha 0. (Counting step 1's −Inf end token, the search
+// stopped after three.)
+func TestBeamForcedFirstToken(t *testing.T) {
+	m := &forcedLM{tableLM: tableLM{n: 4, probs: [][]float64{
+		{0, 0, 0, 1, 0},
+		{0, 1, 0, 0, 0},
+		{0, 0.1, 0.5, 0, 0.4},
+		{0, 0.5, 0.3, 0, 0.2},
+		{0, 0.99, 0.005, 0, 0.005},
+	}}, forced: 3}
+	hs, err := Beam(m, 1, BeamOpts{Beam: 4, Alpha: 0, MaxLen: 8, BOS: 0, EOS: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.steps != 4 || !slices.Equal(hs[0].Tokens, []int{3}) || math.Abs(hs[0].Score-math.Log(0.5)) > 1e-6 {
+		t.Errorf("%v in %d steps; want [3] (log 0.5) in 4", hs[0], m.steps)
+	}
+}

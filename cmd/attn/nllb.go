@@ -52,12 +52,26 @@ func (mt *nllbMT) langs(src, tgt string, what [2]string) (int, int, error) {
 	var ids [2]int
 	for i, code := range []string{src, tgt} {
 		id, ok := mt.tok.TokenToID(code)
-		if !ok {
-			return 0, 0, fmt.Errorf("%s %q is not a token of the tokenizer (NLLB's languages are tokens such as eng_Latn and fra_Latn)", what[i], code)
+		if !ok || !mt.language(code) {
+			return 0, 0, fmt.Errorf("%s %q is not a language token of the tokenizer (NLLB's are special tokens such as eng_Latn and fra_Latn)", what[i], code)
 		}
 		ids[i] = id
 	}
 	return ids[0], ids[1], nil
+}
+
+// language reports whether tok is a special added token of the tokenizer
+// other than its pad, start, end and unknown ones: NLLB's languages are.
+func (mt *nllbMT) language(tok string) bool {
+	for _, a := range mt.tok.AddedTokens() {
+		if a.Content == tok {
+			id, _ := mt.tok.TokenToID(tok)
+			c := mt.m.Cfg
+			// NLLB's other special tokens: <s>, <pad>, </s>, <unk>, <mask>.
+			return a.Special && id != c.PadTokenID && id != c.EOSTokenID && id != c.DecoderStartTokenID && tok != "<unk>" && tok != "<s>" && tok != "<mask>"
+		}
+	}
+	return false
 }
 
 // encode tokenizes lines as [source language] text </s>, cut to the
@@ -111,6 +125,7 @@ func (mt *nllbMT) translateIDs(srcs [][]int, tgt, beam int, alpha float64) ([]st
 	hs, err := generate.Beam(d, src.B, generate.BeamOpts{
 		Beam: beam, Alpha: alpha, MaxLens: maxLens,
 		BOS: mt.m.Cfg.DecoderStartTokenID, EOS: mt.m.Cfg.EOSTokenID,
+		Vocab: mt.tok.VocabSize(), // NLLB's embeddings have rows past its tokenizer's ids
 	})
 	if err != nil {
 		return nil, err

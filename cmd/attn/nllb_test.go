@@ -90,7 +90,9 @@ func TestTranslateNLLB(t *testing.T) {
 		want string
 	}{
 		{[]string{"--tgt-lang", "fra_Latn"}, "--src-lang and --tgt-lang name"},
-		{[]string{"--src-lang", "eng_Latn", "--tgt-lang", "xx_Latn"}, `--tgt-lang "xx_Latn" is not a token`},
+		{[]string{"--src-lang", "eng_Latn", "--tgt-lang", "xx_Latn"}, `--tgt-lang "xx_Latn" is not a language token`},
+		{[]string{"--src-lang", "eng_Latn", "--tgt-lang", "</s>"}, `--tgt-lang "</s>" is not a language token`},
+		{[]string{"--src-lang", "w5", "--tgt-lang", "fra_Latn"}, `--src-lang "w5" is not a language token`},
 	} {
 		out, code := attn(t, append(append([]string{"translate", "--model", dir}, tc.args...), in)...)
 		if code == 0 || !strings.Contains(out, tc.want) {
@@ -164,7 +166,7 @@ func TestServeNLLB(t *testing.T) {
 		want string
 	}{
 		{map[string]any{"input": []string{"w5"}, "beam": 1, "alpha": 0.6}, `"src_lang" and "tgt_lang" name`},
-		{map[string]any{"input": []string{"w5"}, "src_lang": "eng_Latn", "tgt_lang": "xx", "beam": 1, "alpha": 0.6}, `"tgt_lang" "xx" is not a token`},
+		{map[string]any{"input": []string{"w5"}, "src_lang": "eng_Latn", "tgt_lang": "xx", "beam": 1, "alpha": 0.6}, `"tgt_lang" "xx" is not a language token`},
 	} {
 		if code, _, raw := post(tc.body); code != 400 || !strings.Contains(raw, tc.want) {
 			t.Errorf("%v: status %d, %s; want a 400 containing %q", tc.body, code, raw, tc.want)

@@ -136,7 +136,9 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	if v.DecoderVocabSize != nil {
 		c.DecoderVocabSize = *v.DecoderVocabSize
 	}
-	c.DecoderStartTokenID = c.PadTokenID
+	if c.ModelType == "marian" { // MarianConfig's default; M2M100Config's is 2
+		c.DecoderStartTokenID = c.PadTokenID
+	}
 	if v.DecoderStartTokenID != nil {
 		c.DecoderStartTokenID = *v.DecoderStartTokenID
 	}

@@ -1,6 +1,7 @@
 package marian
 
 import (
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -80,6 +81,19 @@ func TestM2M100MatchesPyTorch(t *testing.T) {
 	}
 	if got := slices.Concat(seqs[0][1:], seqs[1][1:]); !slices.Equal(got, want) {
 		t.Errorf("greedy %v; PyTorch %v", got, want)
+	}
+}
+
+// TestM2M100Config: a config.json of M2M100Config's keys takes its
+// defaults where a key is missing (decoder_start_token_id 2, not the pad
+// id as Marian's), and its one vocabulary whatever the keys say.
+func TestM2M100Config(t *testing.T) {
+	var c Config
+	if err := json.Unmarshal([]byte(`{"model_type": "m2m_100", "d_model": 32, "share_encoder_decoder_embeddings": false, "decoder_vocab_size": 7}`), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.DecoderStartTokenID != 2 || c.PadTokenID != 1 || c.EOSTokenID != 2 || c.Activation != "relu" || !c.ScaleEmbedding || !c.ShareEmbeddings || c.DecoderVocabSize != c.VocabSize || c.Validate() != nil {
+		t.Errorf("defaults: %+v, %v", c, c.Validate())
 	}
 }
 
