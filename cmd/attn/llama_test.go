@@ -522,28 +522,35 @@ func TestEmbedDecoder(t *testing.T) {
 
 	// attn serve embeds with such a folder: /v1/embed and OpenAI's /v1/embeddings.
 	ts := serveDir(t, dir)
-	body, _ := json.Marshal(map[string]any{"input": lines})
-	resp, err := http.Post(ts.URL+"/v1/embed", "application/json", strings.NewReader(string(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v struct{ Embeddings [][]float32 }
-	json.NewDecoder(resp.Body).Decode(&v)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || len(v.Embeddings) != len(lines) {
-		t.Fatalf("/v1/embed: status %d, %v", resp.StatusCode, v)
-	}
-	for i := range lines {
-		if d, _ := golden.MaxAbs(v.Embeddings[i], lastNorm[i]); d > 1e-6 {
-			t.Errorf("/v1/embed line %d off by %g", i+1, d)
-		}
-	}
+	embedsLike(t, ts.URL, map[string]any{"input": lines}, lastNorm)
 	tokens := 0
 	for _, l := range lines {
 		enc, _ := tok.Encode(strings.TrimSpace(l))
 		tokens += len(enc.IDs)
 	}
 	openAIEmbeddings(t, ts.URL, lines, lastNorm, tokens)
+}
+
+// embedsLike posts body to the server's /v1/embed and requires one
+// embedding per wanted vector, each within 1e-6 of it.
+func embedsLike(t *testing.T, url string, body map[string]any, want [][]float32) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(url+"/v1/embed", "application/json", strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct{ Embeddings [][]float32 }
+	json.NewDecoder(resp.Body).Decode(&v)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(v.Embeddings) != len(want) {
+		t.Fatalf("/v1/embed %v: status %d, %v", body, resp.StatusCode, v)
+	}
+	for i := range want {
+		if d, _ := golden.MaxAbs(v.Embeddings[i], want[i]); d > 1e-6 || len(v.Embeddings[i]) != len(want[i]) {
+			t.Errorf("/v1/embed %v, text %d: off by %g", body, i+1, d)
+		}
+	}
 }
 
 // TestServeDecoderEmbedderChecks: attn serve on a Llama-family folder whose
@@ -676,22 +683,7 @@ func TestEmbedEmbeddingGemma(t *testing.T) {
 		}
 	}
 	ts := serveDir(t, dir)
-	body, _ := json.Marshal(map[string]any{"input": lines})
-	resp, err := http.Post(ts.URL+"/v1/embed", "application/json", strings.NewReader(string(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v struct{ Embeddings [][]float32 }
-	json.NewDecoder(resp.Body).Decode(&v)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || len(v.Embeddings) != len(lines) {
-		t.Fatalf("/v1/embed: status %d, %v", resp.StatusCode, v)
-	}
-	for i := range lines {
-		if d, _ := golden.MaxAbs(v.Embeddings[i], want[i]); d > 1e-6 {
-			t.Errorf("/v1/embed line %d off by %g", i+1, d)
-		}
-	}
+	embedsLike(t, ts.URL, map[string]any{"input": lines}, want)
 
 	// A last Dense module narrower than the model: /v1/embeddings's
 	// "dimensions" goes up to its width.
@@ -764,17 +756,8 @@ func TestEmbedPrompts(t *testing.T) {
 	}
 	ts := serveDir(t, dir)
 	for _, body := range []map[string]any{{"input": []string{"hello world"}}, {"input": []string{"hello world"}, "prompt_name": "query"}, {"input": []string{"hello world"}, "prompt": "task: search result | query: "}} {
-		b, _ := json.Marshal(body)
-		resp, err := http.Post(ts.URL+"/v1/embed", "application/json", strings.NewReader(string(b)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var v struct{ Embeddings [][]float32 }
-		json.NewDecoder(resp.Body).Decode(&v)
-		resp.Body.Close()
-		line, _ := json.Marshal(map[string][]float32{"embedding": v.Embeddings[0]})
-		if resp.StatusCode != 200 || string(line)+"\n" != byText {
-			t.Errorf("/v1/embed %v: status %d, %s; want %s", body, resp.StatusCode, line, byText)
-		}
+		var want struct{ Embedding []float32 }
+		json.Unmarshal([]byte(byText), &want)
+		embedsLike(t, ts.URL, body, [][]float32{want.Embedding})
 	}
 }

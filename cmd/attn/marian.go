@@ -53,6 +53,27 @@ func (mt *marianMT) translate(lines []string, beam int, alpha float64, w io.Writ
 	return nil
 }
 
+// beamMarian decodes encoded sources together with beam search (beam 1:
+// greedy) from decoder_start_token_id, each for at most its own length
+// plus 50 tokens, as if alone; forced, when not negative, is the first
+// token (Decoder.Forced), and vocab, when positive, bounds the tokens.
+func beamMarian(m *marian.Model, srcs [][]int, forced, vocab, beam int, alpha float64) ([]generate.Hypothesis, error) {
+	src := transformer.MakeBatch(srcs, m.Cfg.PadTokenID)
+	d, err := m.NewDecoder(src.IDs, src.Pad, src.B, src.T, beam)
+	if err != nil {
+		return nil, err
+	}
+	d.Forced = forced
+	maxLens := make([]int, len(srcs))
+	for i, s := range srcs {
+		maxLens[i] = min(len(s)+50, m.Cfg.MaxPositions)
+	}
+	return generate.Beam(d, src.B, generate.BeamOpts{
+		Beam: beam, Alpha: alpha, MaxLens: maxLens, Vocab: vocab,
+		BOS: m.Cfg.DecoderStartTokenID, EOS: m.Cfg.EOSTokenID,
+	})
+}
+
 // encode tokenizes lines with their </s>, cut to the model's positions.
 func (mt *marianMT) encode(lines []string) ([][]int, error) {
 	srcs := make([][]int, len(lines))
@@ -71,19 +92,7 @@ func (mt *marianMT) encode(lines []string) ([][]int, error) {
 
 // translateIDs decodes encoded sources together (see translate).
 func (mt *marianMT) translateIDs(srcs [][]int, beam int, alpha float64) ([]string, error) {
-	src := transformer.MakeBatch(srcs, mt.tok.PadID())
-	d, err := mt.m.NewDecoder(src.IDs, src.Pad, src.B, src.T, beam)
-	if err != nil {
-		return nil, err
-	}
-	maxLens := make([]int, len(srcs)) // each source's own, as if alone
-	for i, s := range srcs {
-		maxLens[i] = min(len(s)+50, mt.m.Cfg.MaxPositions)
-	}
-	hs, err := generate.Beam(d, src.B, generate.BeamOpts{
-		Beam: beam, Alpha: alpha, MaxLens: maxLens,
-		BOS: mt.m.Cfg.DecoderStartTokenID, EOS: mt.m.Cfg.EOSTokenID,
-	})
+	hs, err := beamMarian(mt.m, srcs, -1, 0, beam, alpha)
 	if err != nil {
 		return nil, err
 	}

@@ -6,9 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/attn-go/attn/generate"
 	"github.com/attn-go/attn/model/marian"
-	"github.com/attn-go/attn/model/transformer"
 	"github.com/attn-go/attn/tokenizer"
 )
 
@@ -112,21 +110,8 @@ func (mt *nllbMT) translate(lines []string, src, tgt, beam int, alpha float64, w
 // GNMT's length penalty (exponent alpha); special tokens are left out of
 // the text.
 func (mt *nllbMT) translateIDs(srcs [][]int, tgt, beam int, alpha float64) ([]string, error) {
-	src := transformer.MakeBatch(srcs, mt.m.Cfg.PadTokenID)
-	d, err := mt.m.NewDecoder(src.IDs, src.Pad, src.B, src.T, beam)
-	if err != nil {
-		return nil, err
-	}
-	d.Forced = tgt
-	maxLens := make([]int, len(srcs)) // each source's own, as if alone
-	for i, s := range srcs {
-		maxLens[i] = min(len(s)+50, mt.m.Cfg.MaxPositions)
-	}
-	hs, err := generate.Beam(d, src.B, generate.BeamOpts{
-		Beam: beam, Alpha: alpha, MaxLens: maxLens,
-		BOS: mt.m.Cfg.DecoderStartTokenID, EOS: mt.m.Cfg.EOSTokenID,
-		Vocab: mt.tok.VocabSize(), // NLLB's embeddings have rows past its tokenizer's ids
-	})
+	// NLLB's embeddings have rows past its tokenizer's ids.
+	hs, err := beamMarian(mt.m, srcs, tgt, mt.tok.VocabSize(), beam, alpha)
 	if err != nil {
 		return nil, err
 	}

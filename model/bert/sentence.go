@@ -203,19 +203,12 @@ func LoadSentence(dir string) (*Sentence, error) {
 // readPrompts reads config_sentence_transformers.json's prompts and
 // default_prompt_name, when there is such a file.
 func (s *Sentence) readPrompts(path string) error {
-	raw, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("bert: %w", err)
-	}
 	var c struct {
 		Prompts map[string]string `json:"prompts"`
 		Default *string           `json:"default_prompt_name"`
 	}
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return fmt.Errorf("bert: %s: %w", path, err)
+	if ok, err := readOptional(path, &c); !ok {
+		return err
 	}
 	s.Prompts = c.Prompts
 	if c.Default != nil && *c.Default != "" {
@@ -309,22 +302,31 @@ func readDense(dir string) (DenseModule, error) {
 	return d, nil
 }
 
+// readOptional reads the JSON file path into v and reports whether it was
+// read: false and no error when there is no such file.
+func readOptional(path string, v any) (bool, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("bert: %w", err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return false, fmt.Errorf("bert: %s: %w", path, err)
+	}
+	return true, nil
+}
+
 // readTransformer reads sentence_bert_config.json, when there is one.
 func (s *Sentence) readTransformer(dir string) error {
 	path := filepath.Join(dir, "sentence_bert_config.json")
-	raw, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("bert: %w", err)
-	}
 	var c struct {
 		MaxSeqLength *int `json:"max_seq_length"`
 		Lowercase    bool `json:"do_lower_case"`
 	}
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return fmt.Errorf("bert: %s: %w", path, err)
+	if ok, err := readOptional(path, &c); !ok {
+		return err
 	}
 	if c.MaxSeqLength != nil {
 		if *c.MaxSeqLength <= 0 {

@@ -41,6 +41,7 @@ import torch
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_marian import attention, layer_norm, linear  # noqa: E402  (BART's attention, as M2M100's)
 from torch_t5 import ROOT, write_json, write_safetensors  # noqa: E402
 
 COMPUTE = torch.float64
@@ -98,29 +99,6 @@ def position_ids(ids, pad, past=0):
     """create_position_ids_from_input_ids."""
     mask = ids.ne(pad).int()
     return ((torch.cumsum(mask, dim=1).type_as(mask) + past) * mask + pad).long()
-
-
-def layer_norm(W, p, x):
-    return torch.nn.functional.layer_norm(x, x.shape[-1:], W[p + "weight"], W[p + "bias"], 1e-5)
-
-
-def linear(W, p, x):
-    return x @ W[p + "weight"].T + W[p + "bias"]
-
-
-def attention(W, p, x, kv, mask, heads):
-    B, Tq, d = x.shape
-    Tk = kv.shape[1]
-    D = d // heads
-
-    def split(t, n):
-        return t.view(B, n, heads, D).transpose(1, 2)
-
-    q = split(linear(W, p + "q_proj.", x) * D**-0.5, Tq)
-    k = split(linear(W, p + "k_proj.", kv), Tk)
-    v = split(linear(W, p + "v_proj.", kv), Tk)
-    w = torch.softmax(q @ k.transpose(2, 3) + mask, dim=-1)
-    return linear(W, p + "out_proj.", (w @ v).transpose(1, 2).reshape(B, Tq, d))
 
 
 def embed(W, ids, pe):
