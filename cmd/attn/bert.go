@@ -195,6 +195,7 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch", 32, "lines encoded together (a decoder-only model runs them one at a time)")
 	promptName := fs.String("prompt-name", "", "the sentence-transformers prompt (config_sentence_transformers.json) put before each line, by name (EmbeddingGemma's query or document); default: the folder's default_prompt_name, if any")
 	prompt := fs.String("prompt", "", "a text put before each line (overrides --prompt-name)")
+	dims := fs.Int("dims", 0, "keep each text embedding's first N values (a Matryoshka model's shorter embedding: EmbeddingGemma's 512, 256, 128), scaled back to unit length when normalised; 0: all")
 	if err := fs.Parse(args); err != nil {
 		return err // -h: run answers 0
 	}
@@ -221,7 +222,7 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 		if given["normalize"] {
 			norm = normalize
 		}
-		return runEmbedDecoder(dir, pool, norm, *promptName, promptText, fs.Arg(0), *batch, stdout)
+		return runEmbedDecoder(dir, pool, norm, *promptName, promptText, *dims, fs.Arg(0), *batch, stdout)
 	}
 	m, tok, err := loadBERT(dir, "embed")
 	if err != nil {
@@ -244,6 +245,9 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	if given["normalize"] {
 		e.normalize = *normalize
 	}
+	if err := checkDims(*dims, e.size(m.Cfg.Hidden)); err != nil {
+		return err
+	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	return eachBatch(fs.Arg(0), *batch, func(lines []string) error {
@@ -251,8 +255,28 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return writeEmbeddings(w, vecs)
+		return writeEmbeddings(w, shortenAll(vecs, *dims, e.normalize))
 	})
+}
+
+// checkDims refuses a --dims outside 0 (all) … size.
+func checkDims(dims, size int) error {
+	if dims < 0 || dims > size {
+		return fmt.Errorf("--dims %d: the embeddings have %d values", dims, size)
+	}
+	return nil
+}
+
+// shortenAll cuts each vector to its first dims values (none when dims is
+// 0), as shorten does.
+func shortenAll(vecs [][]float32, dims int, normalize bool) [][]float32 {
+	if dims == 0 {
+		return vecs
+	}
+	for i, v := range vecs {
+		vecs[i] = shorten(v, dims, normalize)
+	}
+	return vecs
 }
 
 // writeEmbeddings writes one JSON line {"embedding": [...]} per vector and

@@ -186,7 +186,7 @@ func logSumExp(x []float32) float64 {
 // runEmbedDecoder writes the embedding of each line of input (a file, or
 // stdin for "" or "-") by a decoder-only model (see decoderEmbedder); pool
 // and normalize, when set, override its folder's choice.
-func runEmbedDecoder(dir string, pool bert.Pooling, normalize *bool, promptName string, prompt *string, input string, batch int, stdout io.Writer) error {
+func runEmbedDecoder(dir string, pool bert.Pooling, normalize *bool, promptName string, prompt *string, dims int, input string, batch int, stdout io.Writer) error {
 	d, err := loadDecoderEmbedder(dir, "")
 	if err != nil {
 		return err
@@ -201,6 +201,9 @@ func runEmbedDecoder(dir string, pool bert.Pooling, normalize *bool, promptName 
 	if normalize != nil {
 		e.normalize = *normalize
 	}
+	if err := checkDims(dims, e.size(d.m.Cfg.Hidden)); err != nil {
+		return err
+	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	n := 0
@@ -214,7 +217,7 @@ func runEmbedDecoder(dir string, pool bert.Pooling, normalize *bool, promptName 
 			}
 			vecs = append(vecs, v)
 		}
-		return writeEmbeddings(w, vecs)
+		return writeEmbeddings(w, shortenAll(vecs, dims, e.normalize))
 	})
 }
 

@@ -682,6 +682,19 @@ func TestEmbedEmbeddingGemma(t *testing.T) {
 			t.Errorf("attn embed, line %d: off by %g", i+1, d)
 		}
 	}
+	// --dims: the first values, back to unit length; no more than there are.
+	out, code = attn(t, "embed", "--model", dir, "--dims", "16", in)
+	got = strings.Split(strings.TrimSpace(out), "\n")
+	for i, l := range got {
+		var v struct{ Embedding []float32 }
+		json.Unmarshal([]byte(l), &v)
+		if d, _ := golden.MaxAbs(v.Embedding, shorten(want[i], 16, true)); code != 0 || d > 1e-6 || len(v.Embedding) != 16 {
+			t.Errorf("--dims 16, line %d: exit %d, %d values, off by %g", i+1, code, len(v.Embedding), d)
+		}
+	}
+	if out, code := attn(t, "embed", "--model", dir, "--dims", "40", in); code == 0 || !strings.Contains(out, "--dims 40: the embeddings have 32 values") {
+		t.Errorf("--dims 40: exit %d, %s", code, out)
+	}
 	ts := serveDir(t, dir)
 	embedsLike(t, ts.URL, map[string]any{"input": lines}, want)
 
