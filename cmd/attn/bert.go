@@ -107,6 +107,9 @@ func (e embedding) vectors(hidden *tensor.Tensor, pad []bool) ([][]float32, erro
 // default).
 func (e embedding) withPrompt(name string, text *string) (embedding, error) {
 	if text != nil {
+		if *text != "" && e.st != nil && e.st.ExcludePrompt {
+			return e, errors.New("the Pooling module leaves a prompt's tokens out (include_prompt false), which attn does not do")
+		}
 		e.prompt = *text
 		return e, nil
 	}

@@ -295,7 +295,10 @@ func readDense(dir string) (DenseModule, error) {
 			return DenseModule{}, err
 		}
 	}
-	want := 1 + map[bool]int{true: 1, false: 0}[bias]
+	want := 1 // linear.weight
+	if bias {
+		want++
+	}
 	if names := ck.Names(); len(names) != want {
 		return DenseModule{}, fmt.Errorf("bert: %s holds %v; a Dense module's are linear.weight%s", filepath.Join(dir, hf.WeightsFile), names, map[bool]string{true: " and linear.bias", false: ""}[bias])
 	}

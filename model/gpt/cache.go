@@ -40,17 +40,14 @@ func (c *Cache) Len() int { return c.n }
 // Truncate forgets every position from n on (n <= Len), to rewind, and
 // returns n (lm.Sequence).
 func (c *Cache) Truncate(n int) int {
-	if n < 0 || n > c.n {
-		panic(fmt.Sprintf("gpt: Cache.Truncate(%d) of a cache holding %d positions", n, c.n))
-	}
-	c.n = n
-	return n
+	c.n = c.Keeps(n)
+	return c.n
 }
 
 // Keeps returns what Truncate(n) would keep: n (lm.Sequence).
 func (c *Cache) Keeps(n int) int {
 	if n < 0 || n > c.n {
-		panic(fmt.Sprintf("gpt: Cache.Truncate(%d) of a cache holding %d positions", n, c.n))
+		panic(fmt.Sprintf("gpt: a rewind to %d positions of a cache holding %d", n, c.n))
 	}
 	return n
 }

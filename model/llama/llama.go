@@ -384,7 +384,7 @@ func (c *Cache) Truncate(n int) int {
 // keys are turned by the short ones.
 func (c *Cache) Keeps(n int) int {
 	if n < 0 || n > c.n {
-		panic(fmt.Sprintf("llama: Cache.Truncate(%d) of a cache holding %d positions", n, c.n))
+		panic(fmt.Sprintf("llama: a rewind to %d positions of a cache holding %d", n, c.n))
 	}
 	if orig := c.m.Cfg.ropeOriginal(); c.m.invFreqLong != nil && c.n > orig && n <= orig {
 		return 0

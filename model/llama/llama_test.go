@@ -1102,7 +1102,9 @@ func TestWindowCacheSession(t *testing.T) {
 // states of the text in one piece, after a prefix already cached too; a
 // bad id anywhere is refused before any piece runs.
 func TestStepPieces(t *testing.T) {
+	defer func(n int) { stepChunk = n }(stepChunk)
 	for _, name := range []string{"llama-tiny", "gemma3-tiny", "phi3-tiny-longrope"} {
+		stepChunk = 512 // the text in one piece
 		m := load(t, name)
 		ids := windowIDs(m.Cfg.MaxPositions-3, m.Cfg.VocabSize)
 		whole, err := m.Step(m.NewCache(), ids)
@@ -1113,13 +1115,12 @@ func TestStepPieces(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer func(n int) { stepChunk = n }(stepChunk)
 		stepChunk = 9
 		got, err := m.Step(m.NewCache(), ids)
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden.CheckAbs(t, name+" Step in pieces", got.Data, whole.Data, 1e-5)
+		golden.CheckAbs(t, name+" Step in pieces", got.Data, whole.Data, 1e-4)
 		h, err := m.Hidden(ids)
 		if err != nil {
 			t.Fatal(err)
@@ -1138,7 +1139,7 @@ func TestStepPieces(t *testing.T) {
 		if c.Len() != len(ids) {
 			t.Errorf("%s: %d positions cached after StepLast in pieces, want %d", name, c.Len(), len(ids))
 		}
-		golden.CheckAbs(t, name+" StepLast in pieces", last.Data, whole.Data[len(whole.Data)-v:], 1e-5)
+		golden.CheckAbs(t, name+" StepLast in pieces", last.Data, whole.Data[len(whole.Data)-v:], 1e-4)
 		bad := slices.Clone(ids)
 		bad[len(bad)-1] = v
 		c.Reset()
