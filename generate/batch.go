@@ -75,9 +75,11 @@ type BatcherOption func(*Batcher)
 // the last answer. The Batcher keeps the caches of its last finished
 // sequences (as many as it decodes at once) in any case; this only looks
 // them up. The numbers are those of a prompt run in other chunks, equal to
-// Text's to rounding rather than bit for bit. A cache whose sliding-window
-// layers have dropped what the shared part needs (a rewind far back in a
-// long text) keeps nothing, and the prompt runs whole.
+// Text's to rounding rather than bit for bit. Of the free caches, the one
+// that keeps the most when cut back to what it shares (lm.Sequence.Keeps)
+// serves: one whose sliding-window layers have dropped what the shared
+// part needs (a rewind far back in a long text), or a LongRoPE model's
+// past its original context cut back within it, keeps nothing.
 func ReusePrefixes(minShared int) BatcherOption {
 	return func(b *Batcher) { b.reuse = max(1, minShared) }
 }

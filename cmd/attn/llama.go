@@ -48,11 +48,11 @@ func loadLlamaToRun(dir, quantize string) (*llama.Model, tokenizer.Tokenizer, er
 
 // quantizeFlag defines --quantize on fs.
 func quantizeFlag(fs *flag.FlagSet) *string {
-	return fs.String("quantize", "", "q8: a Llama-family or T5 model's (or, for translate and serve, a Marian's) matrices quantized to 8 bits as it loads (Q8_0: about 1.1 bytes a weight; decoding faster, the numbers slightly changed)")
+	return fs.String("quantize", "", "q8: a Llama-family or T5 model's (or, for translate and serve, a Marian's or NLLB's) matrices quantized to 8 bits as it loads (Q8_0: about 1.1 bytes a weight; decoding faster, the numbers slightly changed)")
 }
 
 // checkQuantize refuses a --quantize other than q8, or for a model that is
-// neither of the Llama family, a T5 nor a Marian translator.
+// neither of the Llama family, a T5 nor a Marian or NLLB translator.
 func checkQuantize(quantize, typ string) error {
 	switch {
 	case quantize == "":

@@ -28,10 +28,10 @@ type command struct {
 var commands = []command{
 	{"train", "train a model (default: a GPT on the embedded Tiny Shakespeare; --data FILE: on your text; --src/--tgt FILE: a translator; --preset classify: a BERT text classifier; --preset digits or images: a ViT; --model DIR: fine-tune a GPT-2, a Llama (Qwen2, Qwen3, Mistral, Gemma, SmolLM3, Phi-3), a BERT (RoBERTa, DistilBERT), a T5 or a ViT)", runTrain},
 	{"generate", "continue a prompt with a GPT (one trained here, GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, SmolLM3, Phi-3) or answer one with a T5", runGenerate},
-	{"chat", "chat with a Llama, Qwen2, Qwen3, Mistral or Gemma chat model (its chat template) on a terminal, or answer each line of a file as a user's turn", runChat},
-	{"translate", "translate lines of a file or stdin with an encoder-decoder (beam search)", runTranslate},
+	{"chat", "chat with a Llama, Qwen2, Qwen3, Mistral, Gemma, SmolLM3 or Phi-3 chat model (its chat template) on a terminal, or answer each line of a file as a user's turn", runChat},
+	{"translate", "translate lines of a file or stdin with an encoder-decoder: one trained here, Marian (opus-mt), NLLB-200 (--src-lang, --tgt-lang); beam search", runTranslate},
 	{"eval", "loss and perplexity of a GPT or a Llama on a text file, accuracy of a ViT on an image folder or of a BERT classifier on labelled texts, or BLEU/chrF of translations", runEval},
-	{"embed", "sentence embeddings from a BERT, RoBERTa or DistilBERT folder, or a decoder-only embedding model such as Qwen3-Embedding (a sentence-transformers folder's own pooling; one JSON line per input line), or image embeddings from a ViT", runEmbed},
+	{"embed", "sentence embeddings from a BERT, RoBERTa or DistilBERT folder, or a Llama-family embedding model (Qwen3-Embedding, EmbeddingGemma; a sentence-transformers folder's own pooling, Dense modules and prompts; one JSON line per input line), or image embeddings from a ViT", runEmbed},
 	{"fill-mask", "predict the [MASK] (RoBERTa: <mask>) tokens of a sentence with a BERT, RoBERTa or DistilBERT folder", runFillMask},
 	{"classify", "label images (PNG, JPEG, GIF) with a ViT classifier, or lines of text with a BERT, RoBERTa or DistilBERT classifier", runClassify},
 	{"tokenize", "text to token ids (or back, --decode) with a tokenizer.json, vocab.txt or vocab.json", runTokenize},

@@ -116,9 +116,9 @@ func LoadHalf(dir string) (*Model, error) {
 }
 
 // LoadEncoder is LoadHalf for Hidden only, what an embedding model
-// (Qwen3-Embedding) computes: the output layer is neither read nor needed,
-// so a checkpoint saved as its base model (Qwen3Model, with no
-// lm_head.weight beside an untied config) loads. The model refuses to
+// (Qwen3-Embedding, EmbeddingGemma) computes: the output layer is neither
+// read nor needed, so a checkpoint saved as its base model (Qwen3Model,
+// Gemma3TextModel, with no lm_head.weight beside an untied config) loads. The model refuses to
 // compute logits (Step, StepLast, StepBatch, Forward).
 func LoadEncoder(dir string) (*Model, error) {
 	m, err := loadFolder(dir, func(cfg Config, ck *hf.Checkpoint) (*Model, error) { return loadCheckpoint(cfg, ck, true, true) })

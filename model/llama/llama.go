@@ -474,7 +474,8 @@ func (m *Model) Step(c *Cache, ids []int) (*tensor.Tensor, error) {
 // Hidden runs a text (ids, with whatever special tokens the tokenizer
 // adds) through the model on its own and returns its last hidden states,
 // [T, C], after the final norm: the base model's output, which an
-// embedding model (Qwen3-Embedding) pools, from its last token.
+// embedding model pools (Qwen3-Embedding from its last token,
+// EmbeddingGemma, whose layers attend both ways, over all of them).
 func (m *Model) Hidden(ids []int) (*tensor.Tensor, error) {
 	c := m.NewCache()
 	out := tensor.New(len(ids), m.Cfg.Hidden)

@@ -9,11 +9,14 @@
 // fairseq's sinusoids, ReLU. Parameter names are HF's state-dict names,
 // so their checkpoints load.
 //
-// Departures from the paper, all as in HF: the sinusoidal table is not
-// interleaved (the first half of the features are the sines, the second
-// half the cosines of the same angles); the feed-forward activation is
-// configurable (opus-mt uses swish, x·σ(x)); the logits get a
+// Marian's departures from the paper, all as in HF: the sinusoidal table
+// is not interleaved (the first half of the features are the sines, the
+// second half the cosines of the same angles); the feed-forward activation
+// is configurable (opus-mt uses swish, x·σ(x)); the logits get a
 // final_logits_bias; there is no final LayerNorm after either stack.
+// M2M100's: fairseq's table (its frequencies from ln 10000/(d/2 − 1)),
+// positions counted from the padding id, pre-LN layers and a LayerNorm
+// after each stack, no final_logits_bias.
 package marian
 
 import (
