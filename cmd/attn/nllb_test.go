@@ -173,3 +173,34 @@ func TestServeNLLB(t *testing.T) {
 		}
 	}
 }
+
+// TestNLLBQuantized: attn translate and attn serve run an NLLB folder with
+// --quantize q8, the server naming its weights so; a Marian server refuses
+// NLLB's language fields.
+func TestNLLBQuantized(t *testing.T) {
+	dir := nllbFolder(t)
+	in := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(in, []byte("w45 w29 w47\n"), 0o644)
+	if out, code := attn(t, "translate", "--model", dir, "--quantize", "q8", "--src-lang", "eng_Latn", "--tgt-lang", "fra_Latn", in); code != 0 || !strings.HasPrefix(out, "w") {
+		t.Errorf("attn translate --quantize q8: exit %d, %q", code, out)
+	}
+	s, err := newServerQuantized(dir, "q8", 8, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.nllb == nil || s.weights() != "q8" {
+		t.Errorf("attn serve --quantize q8 of an NLLB folder: weights %q; want q8", s.weights())
+	}
+	s.close()
+	ts := serveDir(t, marianFolder(t, 718))
+	b, _ := json.Marshal(map[string]any{"input": []string{"a"}, "tgt_lang": "fra_Latn", "beam": 1, "alpha": 0.6})
+	resp, err := http.Post(ts.URL+"/v1/translate", "application/json", strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(raw), "are for M2M100 (NLLB) models") {
+		t.Errorf("tgt_lang to a Marian server: %d %s", resp.StatusCode, raw)
+	}
+}

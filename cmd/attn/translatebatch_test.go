@@ -50,6 +50,12 @@ func TestNextTranslateBatch(t *testing.T) {
 	if batch, _ := nextTranslateBatch([]*translateJob{job(bg, 9, 4)}); len(batch) != 1 {
 		t.Errorf("a request of more sentences than a batch holds: %v; want it alone", batch)
 	}
+	// NLLB's requests to another target language (forced token) wait.
+	fra, deu := job(bg, 1, 4), job(bg, 1, 4)
+	fra.forced, deu.forced = 60, 62
+	if batch, rest := nextTranslateBatch([]*translateJob{fra, deu}); len(batch) != 1 || batch[0] != fra || len(rest) != 1 {
+		t.Errorf("two targets: batch %v, rest %v; want them apart", batch, rest)
+	}
 }
 
 // TestServeTranslateTogether: requests that arrive while a batch runs are
