@@ -14,8 +14,9 @@ import (
 // is HuggingFace's LlamaConfig or Qwen2Config (config.json of a "llama" or
 // "qwen2" folder; Qwen3Config for "qwen3", MistralConfig for "mistral",
 // Gemma2Config for "gemma2", Gemma3TextConfig for "gemma3_text",
-// SmolLM3Config for "smollm3", Phi3Config for "phi3"; a "gemma3"
-// Gemma3Config is read for its text_config), so the names are HF's.
+// SmolLM3Config for "smollm3", Phi3Config for "phi3", GraniteConfig for
+// "granite"; a "gemma3" Gemma3Config is read for its text_config), so the
+// names are HF's.
 type Config struct {
 	// Type is config.json's model_type: "llama" (Llama 2 and 3, TinyLlama,
 	// SmolLM, …), "qwen2" (biases on the query, key and value
@@ -25,7 +26,8 @@ type Config struct {
 	// "smollm3" (Llama's layers, some without rotary positions: NoRope),
 	// "phi3" (Phi-3, Phi-3.5 and Phi-4-mini: Llama's layers, the q, k, v
 	// and the gate and up projections stored fused, LongRoPE, a partial
-	// rotation, a sliding window).
+	// rotation, a sliding window), "granite" (IBM's Granite 3: Llama's
+	// layers with the multipliers below).
 	// An image-text "gemma3" folder's text model is a "gemma3_text" (see
 	// ImageText).
 	Type         string  `json:"-"`
@@ -77,6 +79,15 @@ type Config struct {
 	// text_config and whose weights name it language_model); the vision
 	// tower is not read.
 	ImageText bool `json:"-"`
+	// Granite's multipliers (GraniteConfig): the embeddings are scaled by
+	// EmbeddingMultiplier, the attention scores by AttentionMultiplier
+	// (in place of 1/√head_dim), each sub-layer's output by
+	// ResidualMultiplier before it is added, and the logits divided by
+	// LogitsScaling. 0 (and any other family) leaves each out.
+	EmbeddingMultiplier float64 `json:"embedding_multiplier,omitempty"`
+	AttentionMultiplier float64 `json:"attention_multiplier,omitempty"`
+	ResidualMultiplier  float64 `json:"residual_multiplier,omitempty"`
+	LogitsScaling       float64 `json:"logits_scaling,omitempty"`
 	// Bidirectional marks an encoder built of Gemma 3's layers
 	// (use_bidirectional_attention: EmbeddingGemma): every query sees the
 	// keys on both sides, a local layer's those less than LocalWindow
@@ -197,10 +208,13 @@ func (c Config) qkNorm() bool { return c.Type == "qwen3" || c.Type == "gemma3_te
 func (c Config) Gemma() bool { return c.Type == "gemma2" || c.Type == "gemma3_text" }
 
 // attnScale returns the attention scores' scale: 0 (1/√head_dim) but for
-// Gemma's query_pre_attn_scalar^−½.
+// Gemma's query_pre_attn_scalar^−½ and Granite's attention_multiplier.
 func (c Config) attnScale() float32 {
-	if c.Gemma() {
+	switch {
+	case c.Gemma():
 		return float32(math.Pow(c.QueryPreAttnScalar, -0.5))
+	case c.Type == "granite":
+		return float32(c.AttentionMultiplier)
 	}
 	return 0
 }
@@ -262,6 +276,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llama: a %s model has no sliding-window layers (Mistral's, Phi-3's, Gemma's and SmolLM3's have)", c.Type)
 	case slices.Contains(c.NoRope, true) && c.Type != "smollm3":
 		return fmt.Errorf("llama: a %s model has no NoPE layers (SmolLM3's have)", c.Type)
+	case c.Type == "granite" && !(c.EmbeddingMultiplier > 0 && c.AttentionMultiplier > 0 && c.ResidualMultiplier > 0 && c.LogitsScaling > 0):
+		return fmt.Errorf("llama: Granite's multipliers must be positive (embedding %v, attention %v, residual %v, logits_scaling %v)", c.EmbeddingMultiplier, c.AttentionMultiplier, c.ResidualMultiplier, c.LogitsScaling)
+	case c.Type != "granite" && (c.EmbeddingMultiplier != 0 || c.AttentionMultiplier != 0 || c.ResidualMultiplier != 0 || c.LogitsScaling != 0):
+		return fmt.Errorf("llama: embedding, attention and residual multipliers and logits_scaling are Granite's, not %s's", c.Type)
 	case c.AttnSoftcap < 0 || c.FinalSoftcap < 0 || c.Type != "gemma2" && (c.AttnSoftcap != 0 || c.FinalSoftcap != 0):
 		return fmt.Errorf("llama: softcaps %v and %v (Gemma 2's, positive)", c.AttnSoftcap, c.FinalSoftcap)
 	case !(c.Eps > 0) || !(c.RopeTheta > 0):
@@ -404,11 +422,11 @@ type ropeParameters struct {
 
 // Types lists the model_type values of the configs this package runs. Load
 // also reads a "gemma3" (image-text) folder, as its "gemma3_text" text model.
-var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "smollm3", "phi3"}
+var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "smollm3", "phi3", "granite"}
 
 // defaults returns LlamaConfig's, Qwen2Config's, Qwen3Config's,
-// MistralConfig's, Gemma2Config's, Gemma3TextConfig's, SmolLM3Config's or
-// Phi3Config's defaults.
+// MistralConfig's, Gemma2Config's, Gemma3TextConfig's, SmolLM3Config's,
+// Phi3Config's or GraniteConfig's defaults.
 func defaults(typ string) Config {
 	c := Config{
 		Type: typ, VocabSize: 32000, Hidden: 4096, Intermediate: 11008, Layers: 32, Heads: 32, Act: "silu",
@@ -424,6 +442,8 @@ func defaults(typ string) Config {
 	case "phi3":
 		c.VocabSize, c.Hidden, c.Intermediate, c.Eps, c.MaxPositions = 32064, 3072, 8192, 1e-5, 4096
 		c.OriginalMaxPositions, c.EOS = 4096, []int{32000}
+	case "granite": // GraniteConfig's: Llama's, its multipliers 1
+		c.EmbeddingMultiplier, c.AttentionMultiplier, c.ResidualMultiplier, c.LogitsScaling = 1, 1, 1, 1
 	case "gemma3_text":
 		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.Heads, c.KVHeads, c.HeadDim = 262208, 2304, 9216, 26, 8, 4, 256
 		c.Act, c.MaxPositions, c.RopeTheta, c.EOS, c.BOS, c.Tied = "gelu_pytorch_tanh", 131072, 1e6, []int{1}, 2, true
@@ -805,7 +825,7 @@ func tokenIDs(raw json.RawMessage) ([]int, error) {
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
 	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM",
-		"gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM", "phi3": "Phi3ForCausalLM"}[c.Type]
+		"gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM", "phi3": "Phi3ForCausalLM", "granite": "GraniteForCausalLM"}[c.Type]
 	var eos json.RawMessage = []byte("null")
 	switch len(c.EOS) {
 	case 0:

@@ -2,22 +2,23 @@
 // et al. 2023; Llama 2 and 3, TinyLlama, SmolLM; Qwen2, which adds biases
 // to its query, key and value projections, Qwen3, which normalises each
 // query and key head, Mistral, Gemma 2, Gemma 3's text models, SmolLM3,
-// some of whose layers have no rotary positions, and Phi-3, Phi-3.5 and
-// Phi-4-mini, with LongRoPE and a partial rotation): token embeddings, N
-// pre-norm blocks of causal self-attention with rotary position embeddings
-// (Su et al. 2021) and grouped-query attention, and a gated MLP (SwiGLU,
-// Shazeer 2020; Gemma's GeGLU), RMSNorm throughout, and an output layer
-// that may be tied to the embeddings. Parameter names and semantics are
-// HuggingFace's LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,
-// MistralForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM,
-// SmolLM3ForCausalLM and Phi3ForCausalLM (modeling_llama.py,
+// some of whose layers have no rotary positions, Phi-3, Phi-3.5 and
+// Phi-4-mini, with LongRoPE and a partial rotation, and IBM's Granite 3,
+// with its multipliers): token embeddings, N pre-norm blocks of causal
+// self-attention with rotary position embeddings (Su et al. 2021) and
+// grouped-query attention, and a gated MLP (SwiGLU, Shazeer 2020; Gemma's
+// GeGLU), RMSNorm throughout, and an output layer that may be tied to the
+// embeddings. Parameter names and semantics are HuggingFace's
+// LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, MistralForCausalLM,
+// Gemma2ForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM,
+// Phi3ForCausalLM and GraniteForCausalLM (modeling_llama.py,
 // modeling_qwen2.py, …), so their checkpoints load. It generates with a KV
 // cache (see Cache), trains (Forward, Loss) and gives the last hidden
 // states an embedding model pools (Hidden, LoadEncoder; EmbeddingGemma's
-// encoder of Gemma 3's layers attends both ways). Contexts are at
-// most max_position_embeddings; a Mistral's and a Phi-3's layers, Gemma's
-// local layers and SmolLM3's sliding ones attend within their sliding
-// window at any length.
+// encoder of Gemma 3's layers attends both ways). Contexts are at most
+// max_position_embeddings; a Mistral's and a Phi-3's layers, Gemma's local
+// layers and SmolLM3's sliding ones attend within their sliding window at
+// any length.
 package llama
 
 import (
@@ -154,6 +155,9 @@ func newUnfused(c Config, rng *tensor.RNG) (*Model, error) {
 		return &Norm{param(-1, n)}
 	}
 	m := &Model{Cfg: c, Embed: &nn.Embedding{Weight: param(0.02, c.VocabSize, cw), Scale: 1}, Norm: norm(cw), invFreq: c.invFreq(), invFreqLong: c.invFreqLong(), ropeScale: c.ropeScale()}
+	if c.Type == "granite" { // GraniteModel: inputs_embeds * embedding_multiplier
+		m.Embed.Scale = float32(c.EmbeddingMultiplier)
+	}
 	if c.Gemma() {
 		// HF's Gemma3TextScaledWordEmbedding: √hidden_size, rounded to float32.
 		m.Embed.Scale = float32(math.Sqrt(float64(cw)))
@@ -219,6 +223,9 @@ func (m *Model) norm(tp *autograd.Tape, x *autograd.Var, n *Norm) *autograd.Var 
 func (m *Model) addSublayer(tp *autograd.Tape, x, y *autograd.Var, post *Norm) *autograd.Var {
 	if post != nil {
 		y = m.norm(tp, y, post)
+	}
+	if r := m.Cfg.ResidualMultiplier; r != 0 && r != 1 { // Granite's
+		y = tp.Scale(y, float32(r))
 	}
 	return tp.Add(x, y)
 }
@@ -540,6 +547,9 @@ func (m *Model) logits(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	logits := m.linear(tp, m.norm(tp, x, m.Norm), w, h, nil)
 	if c := m.Cfg.FinalSoftcap; c > 0 { // Gemma 2
 		logits = tp.Softcap(logits, float32(c))
+	}
+	if s := m.Cfg.LogitsScaling; s != 0 && s != 1 { // Granite's: logits / logits_scaling
+		logits = tp.Scale(logits, float32(1/s))
 	}
 	return logits
 }

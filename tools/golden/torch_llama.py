@@ -82,6 +82,12 @@ It writes, under testdata/hf/ (each file under 150 KB):
   greedy tokens pass position 8, and reference.safetensors also holds
   rope.inv_freq.long.
 
+* granite-tiny/: GraniteForCausalLM in F32, after HF's modeling_granite.py:
+  Llama's layers, the embeddings times embedding_multiplier, attention
+  scores times attention_multiplier (not 1/sqrt(head_dim)), each
+  sub-layer's output times residual_multiplier before it is added, the
+  logits divided by logits_scaling (2, 0.25, 0.5 and 2 here; Granite 3's
+  are 12, 0.015625, 0.22 and 8, for much larger and smaller weights).
 * embeddinggemma-tiny/: an EmbeddingGemma-shaped sentence-transformers
   folder: Gemma3TextModel ("gemma3_text", use_bidirectional_attention) in
   F32 with its names unprefixed and no output layer, Gemma 3's layers with
@@ -341,7 +347,10 @@ def forward(p, ids, c, hidden=False):
     def lin(x, name):
         return F.linear(x, p[name + ".weight"], p.get(name + ".bias"))
 
+    granite = c["model_type"] == "granite"
     x = p["model.embed_tokens.weight"][ids]
+    if granite:
+        x = x * c["embedding_multiplier"]
     for i in range(c["num_hidden_layers"]):
         l = f"model.layers.{i}."
         n = rms(x, p[l + "input_layernorm.weight"], eps)
@@ -356,14 +365,21 @@ def forward(p, ids, c, hidden=False):
             q, k = rope_apply(q, cos, sin), rope_apply(k, cos, sin)
         k = k.repeat_interleave(H // KV, dim=1)
         v = v.repeat_interleave(H // KV, dim=1)
-        w = (q @ k.transpose(-1, -2) / math.sqrt(D) + causal).softmax(dim=-1)
-        x = x + lin((w @ v).transpose(1, 2).reshape(Bn, Tn, H * D), l + "self_attn.o_proj")
+        if granite:
+            w = (q @ k.transpose(-1, -2) * c["attention_multiplier"] + causal).softmax(dim=-1)
+        else:
+            w = (q @ k.transpose(-1, -2) / math.sqrt(D) + causal).softmax(dim=-1)
+        a = lin((w @ v).transpose(1, 2).reshape(Bn, Tn, H * D), l + "self_attn.o_proj")
+        x = x + (a * c["residual_multiplier"] if granite else a)
         n = rms(x, p[l + "post_attention_layernorm.weight"], eps)
-        x = x + lin(F.silu(lin(n, l + "mlp.gate_proj")) * lin(n, l + "mlp.up_proj"), l + "mlp.down_proj")
+        f = lin(F.silu(lin(n, l + "mlp.gate_proj")) * lin(n, l + "mlp.up_proj"), l + "mlp.down_proj")
+        x = x + (f * c["residual_multiplier"] if granite else f)
     x = rms(x, p["model.norm.weight"], eps)
     if hidden:
         return x
     head = p["lm_head.weight"] if "lm_head.weight" in p else p["model.embed_tokens.weight"]
+    if granite:
+        return (x @ head.t()) / c["logits_scaling"]
     return x @ head.t()
 
 
@@ -524,6 +540,11 @@ def main():
     pl = dict(ph, tie_word_embeddings=True, torch_dtype="bfloat16", partial_rotary_factor=0.75, sliding_window=262144,
               original_max_position_embeddings=8, rope_scaling={"type": "longrope", "short_factor": short, "long_factor": long})
     write_case("phi3-tiny-longrope", pl, torch.bfloat16, 1211)
+    gr = dict(BASE, architectures=["GraniteForCausalLM"], model_type="granite", embedding_multiplier=2.0,
+              attention_multiplier=0.25, residual_multiplier=0.5, logits_scaling=2.0, tie_word_embeddings=False,
+              rms_norm_eps=1e-05, eos_token_id=0, bos_token_id=0, pad_token_id=0)
+    del gr["head_dim"], gr["pretraining_tp"]
+    write_case("granite-tiny", gr, torch.float32, 1213)
     eg = dict(g3, architectures=["Gemma3TextModel"], use_bidirectional_attention=True, sliding_window=6,
               rope_scaling=None, max_position_embeddings=64)
     write_embedding_case("embeddinggemma-tiny", eg, 1212)
