@@ -15,8 +15,8 @@ import (
 // "qwen2" folder; Qwen3Config for "qwen3", MistralConfig for "mistral",
 // Gemma2Config for "gemma2", Gemma3TextConfig for "gemma3_text",
 // SmolLM3Config for "smollm3", Phi3Config for "phi3", GraniteConfig for
-// "granite"; a "gemma3" Gemma3Config is read for its text_config), so the
-// names are HF's.
+// "granite", Olmo2Config for "olmo2"; a "gemma3" Gemma3Config is read for
+// its text_config), so the names are HF's.
 type Config struct {
 	// Type is config.json's model_type: "llama" (Llama 2 and 3, TinyLlama,
 	// SmolLM, …), "qwen2" (biases on the query, key and value
@@ -27,7 +27,9 @@ type Config struct {
 	// "phi3" (Phi-3, Phi-3.5 and Phi-4-mini: Llama's layers, the q, k, v
 	// and the gate and up projections stored fused, LongRoPE, a partial
 	// rotation, a sliding window), "granite" (IBM's Granite 3: Llama's
-	// layers with the multipliers below).
+	// layers with the multipliers below), "olmo2" (AI2's OLMo 2: no norm
+	// before a sub-layer, one after it, and the whole query and key
+	// projections RMS-normalised before the rotation).
 	// An image-text "gemma3" folder's text model is a "gemma3_text" (see
 	// ImageText).
 	Type         string  `json:"-"`
@@ -194,6 +196,12 @@ func (c Config) qkvBias() bool { return c.AttentionBias || c.Type == "qwen2" }
 // qkNorm reports whether each query and key head is RMS-normalised before
 // the rotation (Qwen3's and Gemma 3's q_norm and k_norm).
 func (c Config) qkNorm() bool { return c.Type == "qwen3" || c.Type == "gemma3_text" }
+
+// olmo2 reports whether c is an OLMo 2 model, whose layers normalise each
+// sub-layer's output rather than its input (post_attention_layernorm,
+// post_feedforward_layernorm) and RMS-normalise the query and key
+// projections whole (q_norm over H·D values, k_norm over KV·D).
+func (c Config) olmo2() bool { return c.Type == "olmo2" }
 
 // Gemma reports whether c is a Gemma 2 or Gemma 3 text model (Team Gemma
 // 2024, 2025), whose layers differ from Llama's in these ways: RMSNorm
@@ -422,11 +430,11 @@ type ropeParameters struct {
 
 // Types lists the model_type values of the configs this package runs. Load
 // also reads a "gemma3" (image-text) folder, as its "gemma3_text" text model.
-var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "smollm3", "phi3", "granite"}
+var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "smollm3", "phi3", "granite", "olmo2"}
 
 // defaults returns LlamaConfig's, Qwen2Config's, Qwen3Config's,
 // MistralConfig's, Gemma2Config's, Gemma3TextConfig's, SmolLM3Config's,
-// Phi3Config's or GraniteConfig's defaults.
+// Phi3Config's, GraniteConfig's or Olmo2Config's defaults.
 func defaults(typ string) Config {
 	c := Config{
 		Type: typ, VocabSize: 32000, Hidden: 4096, Intermediate: 11008, Layers: 32, Heads: 32, Act: "silu",
@@ -444,6 +452,8 @@ func defaults(typ string) Config {
 		c.OriginalMaxPositions, c.EOS = 4096, []int{32000}
 	case "granite": // GraniteConfig's: Llama's, its multipliers 1
 		c.EmbeddingMultiplier, c.AttentionMultiplier, c.ResidualMultiplier, c.LogitsScaling = 1, 1, 1, 1
+	case "olmo2":
+		c.VocabSize, c.Eps, c.EOS, c.HasBOS = 50304, 1e-5, []int{50279}, false
 	case "gemma3_text":
 		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.Heads, c.KVHeads, c.HeadDim = 262208, 2304, 9216, 26, 8, 4, 256
 		c.Act, c.MaxPositions, c.RopeTheta, c.EOS, c.BOS, c.Tied = "gelu_pytorch_tanh", 131072, 1e6, []int{1}, 2, true
@@ -531,6 +541,8 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	case "qwen2": // Qwen2's biases are fixed: q, k and v have them
 		v.AttentionBias, v.MLPBias = false, false
 	case "qwen3": // Qwen3's MLP has none
+		v.MLPBias = false
+	case "olmo2": // OLMo 2's MLP has none
 		v.MLPBias = false
 	case "mistral", "phi3": // their layers have no biases, and all slide or none
 		v.AttentionBias, v.MLPBias = false, false
@@ -825,7 +837,7 @@ func tokenIDs(raw json.RawMessage) ([]int, error) {
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
 	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM",
-		"gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM", "phi3": "Phi3ForCausalLM", "granite": "GraniteForCausalLM"}[c.Type]
+		"gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM", "phi3": "Phi3ForCausalLM", "granite": "GraniteForCausalLM", "olmo2": "Olmo2ForCausalLM"}[c.Type]
 	var eos json.RawMessage = []byte("null")
 	switch len(c.EOS) {
 	case 0:

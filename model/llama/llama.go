@@ -3,22 +3,23 @@
 // to its query, key and value projections, Qwen3, which normalises each
 // query and key head, Mistral, Gemma 2, Gemma 3's text models, SmolLM3,
 // some of whose layers have no rotary positions, Phi-3, Phi-3.5 and
-// Phi-4-mini, with LongRoPE and a partial rotation, and IBM's Granite 3,
-// with its multipliers): token embeddings, N pre-norm blocks of causal
+// Phi-4-mini, with LongRoPE and a partial rotation, IBM's Granite 3, with
+// its multipliers, and AI2's OLMo 2, which normalises its sub-layers'
+// outputs rather than their inputs): token embeddings, N blocks of causal
 // self-attention with rotary position embeddings (Su et al. 2021) and
 // grouped-query attention, and a gated MLP (SwiGLU, Shazeer 2020; Gemma's
 // GeGLU), RMSNorm throughout, and an output layer that may be tied to the
 // embeddings. Parameter names and semantics are HuggingFace's
 // LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, MistralForCausalLM,
 // Gemma2ForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM,
-// Phi3ForCausalLM and GraniteForCausalLM (modeling_llama.py,
-// modeling_qwen2.py, …), so their checkpoints load. It generates with a KV
-// cache (see Cache), trains (Forward, Loss) and gives the last hidden
-// states an embedding model pools (Hidden, LoadEncoder; EmbeddingGemma's
-// encoder of Gemma 3's layers attends both ways). Contexts are at most
-// max_position_embeddings; a Mistral's and a Phi-3's layers, Gemma's local
-// layers and SmolLM3's sliding ones attend within their sliding window at
-// any length.
+// Phi3ForCausalLM, GraniteForCausalLM and Olmo2ForCausalLM
+// (modeling_llama.py, modeling_qwen2.py, …), so their checkpoints load. It
+// generates with a KV cache (see Cache), trains (Forward, Loss) and gives
+// the last hidden states an embedding model pools (Hidden, LoadEncoder;
+// EmbeddingGemma's encoder of Gemma 3's layers attends both ways).
+// Contexts are at most max_position_embeddings; a Mistral's and a Phi-3's
+// layers, Gemma's local layers and SmolLM3's sliding ones attend within
+// their sliding window at any length.
 package llama
 
 import (
@@ -47,7 +48,7 @@ type Attention struct {
 	K     *nn.Linear `attn:"k_proj"`
 	V     *nn.Linear `attn:"v_proj"`
 	O     *nn.Linear `attn:"o_proj"`
-	QNorm *Norm      `attn:"q_norm"` // [D]; nil but in Qwen3 and Gemma 3
+	QNorm *Norm      `attn:"q_norm"` // [D]; OLMo 2's [H·D]; nil but in Qwen3, Gemma 3 and OLMo 2
 	KNorm *Norm      `attn:"k_norm"`
 }
 
@@ -60,13 +61,14 @@ type MLP struct {
 }
 
 // Layer is one decoder block (LlamaDecoderLayer; Gemma2DecoderLayer and
-// Gemma3DecoderLayer, with four norms).
+// Gemma3DecoderLayer, with four norms; Olmo2DecoderLayer, with two after
+// its sub-layers).
 type Layer struct {
-	InputNorm *Norm      `attn:"input_layernorm"`
+	InputNorm *Norm      `attn:"input_layernorm"` // nil in OLMo 2
 	Attn      *Attention `attn:"self_attn"`
-	// PostNorm is Llama's norm of the MLP's input; in Gemma it normalises
-	// the attention's output, and PreFFNorm (nil but in Gemma) the MLP's
-	// input, PostFFNorm its output.
+	// PostNorm is Llama's norm of the MLP's input; in Gemma and OLMo 2 it
+	// normalises the attention's output, and PreFFNorm (nil but in Gemma)
+	// the MLP's input, PostFFNorm (Gemma's, OLMo 2's) its output.
 	PostNorm   *Norm `attn:"post_attention_layernorm"`
 	PreFFNorm  *Norm `attn:"pre_feedforward_layernorm"`
 	PostFFNorm *Norm `attn:"post_feedforward_layernorm"`
@@ -168,14 +170,21 @@ func newUnfused(c Config, rng *tensor.RNG) (*Model, error) {
 	}
 	for range c.Layers {
 		var qn, kn, pre, post *Norm
-		if c.qkNorm() {
+		in := norm(cw)
+		switch {
+		case c.qkNorm():
 			qn, kn = norm(d), norm(d)
+		case c.olmo2(): // over the whole projections; no norm of a sub-layer's input
+			qn, kn, in = norm(c.Heads*d), norm(kv*d), nil
 		}
 		if c.Gemma() {
 			pre, post = norm(cw), norm(cw)
 		}
+		if c.olmo2() {
+			post = norm(cw)
+		}
 		m.Layers = append(m.Layers, &Layer{
-			InputNorm: norm(cw),
+			InputNorm: in,
 			Attn: &Attention{
 				Q: linear(cw, c.Heads*d, c.qkvBias()), K: linear(cw, kv*d, c.qkvBias()), V: linear(cw, kv*d, c.qkvBias()),
 				O: linear(c.Heads*d, cw, c.oBias()), QNorm: qn, KNorm: kn,
@@ -212,8 +221,11 @@ func (m *Model) normWeight(tp *autograd.Tape, n *Norm) *autograd.Var {
 	return tp.Add(n.Weight, one)
 }
 
-// norm applies the RMSNorm n to x.
+// norm applies the RMSNorm n to x (none when n is nil: OLMo 2's inputs).
 func (m *Model) norm(tp *autograd.Tape, x *autograd.Var, n *Norm) *autograd.Var {
+	if n == nil {
+		return x
+	}
 	return tp.RMSNorm(x, m.normWeight(tp, n), m.Cfg.Eps)
 }
 
@@ -230,18 +242,24 @@ func (m *Model) addSublayer(tp *autograd.Tape, x, y *autograd.Var, post *Norm) *
 	return tp.Add(x, y)
 }
 
-// attnPost returns the norm of the attention's output (Gemma's), or nil.
-func (l *Layer) attnPost() *Norm {
-	if l.PreFFNorm != nil {
+// attnPost returns the norm of the attention's output (Gemma's and OLMo
+// 2's post_attention_layernorm), or nil.
+func (m *Model) attnPost(l *Layer) *Norm {
+	if l.PreFFNorm != nil || m.Cfg.olmo2() {
 		return l.PostNorm
 	}
 	return nil
 }
 
-// mlpNorm returns the norm of the MLP's input.
-func (l *Layer) mlpNorm() *Norm {
-	if l.PreFFNorm != nil {
+// mlpNorm returns the norm of the MLP's input: Llama's
+// post_attention_layernorm, Gemma's pre_feedforward_layernorm, none in
+// OLMo 2.
+func (m *Model) mlpNorm(l *Layer) *Norm {
+	switch {
+	case l.PreFFNorm != nil:
 		return l.PreFFNorm
+	case m.Cfg.olmo2():
+		return nil
 	}
 	return l.PostNorm
 }
@@ -647,8 +665,8 @@ func (m *Model) step(c *Cache, ids []int, end int) *autograd.Var {
 		keys := autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w))
 		vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
 		y := tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: !cfg.Bidirectional, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap)})
-		x = m.addSublayer(tp, x, m.linear(tp, tp.Reshape(y, t, -1), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias), layer.attnPost())
-		h = m.norm(tp, x, layer.mlpNorm())
+		x = m.addSublayer(tp, x, m.linear(tp, tp.Reshape(y, t, -1), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias), m.attnPost(layer))
+		h = m.norm(tp, x, m.mlpNorm(layer))
 		x = m.addSublayer(tp, x, m.linear(tp, m.gated(tp, m.linear(tp, h, layer.gateUp, hw.gateUp, layer.gateUpBias)), layer.MLP.Down.Weight, hw.down, layer.MLP.Down.Bias), layer.PostFFNorm)
 	}
 	c.n += t
@@ -680,9 +698,13 @@ func (c Config) layerRope(l int, global, local rope) (rope, bool) {
 func (m *Model) prepareQK(tp *autograd.Tape, l int, qkv []float32, rows, stride int, global, local rope) {
 	cfg := m.Cfg
 	d, kv, qw := cfg.headDim(), cfg.kvHeads(), cfg.Heads*cfg.headDim()
-	if a := m.Layers[l].Attn; cfg.qkNorm() {
+	switch a := m.Layers[l].Attn; {
+	case cfg.qkNorm():
 		headNorm(qkv, rows, stride, 0, cfg.Heads, d, m.normWeight(tp, a.QNorm).Value.Data, cfg.Eps)
 		headNorm(qkv, rows, stride, qw, kv, d, m.normWeight(tp, a.KNorm).Value.Data, cfg.Eps)
+	case cfg.olmo2(): // the projections whole: one "head" each
+		headNorm(qkv, rows, stride, 0, 1, qw, a.QNorm.Weight.Value.Data, cfg.Eps)
+		headNorm(qkv, rows, stride, qw, 1, kv*d, a.KNorm.Weight.Value.Data, cfg.Eps)
 	}
 	if r, ok := cfg.layerRope(l, global, local); ok {
 		rotate(qkv, rows, stride, cfg.Heads+kv, d, r.cos, r.sin) // q's heads and k's, which follow them
@@ -853,8 +875,8 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 			opts := autograd.AttentionOpts{Causal: true, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap)}
 			copy(y.Data[i*qw:], tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, opts).Value.Data)
 		}
-		x = m.addSublayer(tp, x, m.linear(tp, autograd.Const(y), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias), layer.attnPost())
-		h = m.norm(tp, x, layer.mlpNorm())
+		x = m.addSublayer(tp, x, m.linear(tp, autograd.Const(y), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias), m.attnPost(layer))
+		h = m.norm(tp, x, m.mlpNorm(layer))
 		x = m.addSublayer(tp, x, m.linear(tp, m.gated(tp, m.linear(tp, h, layer.gateUp, hw.gateUp, layer.gateUpBias)), layer.MLP.Down.Weight, hw.down, layer.MLP.Down.Bias), layer.PostFFNorm)
 	}
 	for i, c := range caches {

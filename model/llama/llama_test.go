@@ -57,7 +57,7 @@ func greedy(t *testing.T, m *Model, prompt []int, n int) []int {
 // rope scaling, in F16; Qwen3; Gemma 3 with its local layers' window; Gemma 2
 // with its softcaps, in BF16; SmolLM3 with its NoPE layers.
 func TestMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			m := load(t, name)
 			f := golden.Open(t, "hf/"+name+"/reference.safetensors")
@@ -185,7 +185,7 @@ func TestCacheLimits(t *testing.T) {
 // config.json keeps what matters (tools/golden/torch_llama.py --check DIR
 // NAME runs such a folder in PyTorch).
 func TestSave(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny"} {
 		m := load(t, name)
 		dir := t.TempDir()
 		if err := Save(dir, m); err != nil {
@@ -228,7 +228,7 @@ func TestNew(t *testing.T) {
 // alone (the Batcher promises each caller Text's tokens); bad arguments
 // are refused.
 func TestStepBatch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny"} {
+	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny"} {
 		m := load(t, name)
 		bt := NewBatchBuffers()
 		for _, b := range []int{1, 3, 8, 12, 16} {
@@ -288,7 +288,7 @@ func TestStepBatch(t *testing.T) {
 // the embeddings, projections with and without biases, norms and the
 // output layer (tied in llama-tiny-llama3), for each folder.
 func TestTrainingMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			m := load(t, name)
 			f := golden.Open(t, "hf/"+name+"/reference.safetensors")
@@ -369,7 +369,7 @@ func TestForwardMatchesStep(t *testing.T) {
 // TestInvFreq: the rotary frequencies are HF's float32 ones (within an
 // ulp), unscaled, linear and llama3.
 func TestInvFreq(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny"} {
 		m := load(t, name)
 		want := golden.Open(t, "hf/"+name+"/reference.safetensors").Tensor("rope.inv_freq").Data
 		if len(m.invFreq) != len(want) {
@@ -881,7 +881,7 @@ func TestSmolLM3Config(t *testing.T) {
 // TestHidden: the last hidden states, after the final norm, are PyTorch's
 // for every family (what an embedding model pools).
 func TestHidden(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny"} {
+	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny"} {
 		m := load(t, name)
 		f := golden.Open(t, "hf/"+name+"/reference.safetensors")
 		ids, want := f.Ints("input.ids"), f.Tensor("hidden")

@@ -46,9 +46,12 @@ func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, 
 		a, f := layer.Attn, layer.MLP
 		h := m.norm(tp, x, layer.InputNorm)
 		q, k := a.Q.Forward(tp, h), a.K.Forward(tp, h)
-		if cfg.qkNorm() { // Qwen3, Gemma: an RMSNorm over each head
+		switch {
+		case cfg.qkNorm(): // Qwen3, Gemma: an RMSNorm over each head
 			q = tp.Reshape(m.norm(tp, tp.Reshape(q, b, t, cfg.Heads, d), a.QNorm), b, t, -1)
 			k = tp.Reshape(m.norm(tp, tp.Reshape(k, b, t, kv, d), a.KNorm), b, t, -1)
+		case cfg.olmo2(): // OLMo 2: over the whole projections
+			q, k = m.norm(tp, q, a.QNorm), m.norm(tp, k, a.KNorm)
 		}
 		if r, ok := cfg.layerRope(l, global, local); ok {
 			q, k = tp.Rotary(q, cfg.Heads, d, r.cos, r.sin), tp.Rotary(k, kv, d, r.cos, r.sin)
@@ -58,8 +61,8 @@ func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, 
 			k, v = tp.RepeatHeads(k, g, d), tp.RepeatHeads(v, g, d)
 		}
 		y := tp.Attention(q, k, v, cfg.Heads, autograd.AttentionOpts{Causal: true, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap)})
-		x = m.addSublayer(tp, x, a.O.Forward(tp, y), layer.attnPost())
-		h = m.norm(tp, x, layer.mlpNorm())
+		x = m.addSublayer(tp, x, a.O.Forward(tp, y), m.attnPost(layer))
+		h = m.norm(tp, x, m.mlpNorm(layer))
 		g, u := f.Gate.Forward(tp, h), f.Up.Forward(tp, h)
 		gated := tp.SwiGLU(g, u)
 		if cfg.Gemma() {

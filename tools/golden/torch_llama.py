@@ -88,6 +88,11 @@ It writes, under testdata/hf/ (each file under 150 KB):
   sub-layer's output times residual_multiplier before it is added, the
   logits divided by logits_scaling (2, 0.25, 0.5 and 2 here; Granite 3's
   are 12, 0.015625, 0.22 and 8, for much larger and smaller weights).
+* olmo2-tiny/: Olmo2ForCausalLM in F32, after HF's modeling_olmo2.py: no
+  norm of a sub-layer's input; x + post_attention_layernorm(attn(x)), then
+  h + post_feedforward_layernorm(mlp(h)); q_norm and k_norm RMS-normalise
+  the whole query and key projections (H*D and KV*D values) before the
+  rotation.
 * embeddinggemma-tiny/: an EmbeddingGemma-shaped sentence-transformers
   folder: Gemma3TextModel ("gemma3_text", use_bidirectional_attention) in
   F32 with its names unprefixed and no output layer, Gemma 3's layers with
@@ -176,7 +181,12 @@ def shapes(c):
         return s
     for i in range(c["num_hidden_layers"]):
         p = f"model.layers.{i}."
-        s[p + "input_layernorm.weight"] = [C]
+        if c["model_type"] == "olmo2":
+            s[p + "self_attn.q_norm.weight"] = [H * D]
+            s[p + "self_attn.k_norm.weight"] = [KV * D]
+            s[p + "post_feedforward_layernorm.weight"] = [C]
+        else:
+            s[p + "input_layernorm.weight"] = [C]
         s[p + "post_attention_layernorm.weight"] = [C]
         for n, o in (("q_proj", H * D), ("k_proj", KV * D), ("v_proj", KV * D)):
             s[p + "self_attn." + n + ".weight"] = [o, C]
@@ -347,16 +357,21 @@ def forward(p, ids, c, hidden=False):
     def lin(x, name):
         return F.linear(x, p[name + ".weight"], p.get(name + ".bias"))
 
-    granite = c["model_type"] == "granite"
+    granite, olmo2 = c["model_type"] == "granite", c["model_type"] == "olmo2"
     x = p["model.embed_tokens.weight"][ids]
     if granite:
         x = x * c["embedding_multiplier"]
     for i in range(c["num_hidden_layers"]):
         l = f"model.layers.{i}."
-        n = rms(x, p[l + "input_layernorm.weight"], eps)
-        q = lin(n, l + "self_attn.q_proj").view(Bn, Tn, H, D)
-        k = lin(n, l + "self_attn.k_proj").view(Bn, Tn, KV, D)
-        if l + "self_attn.q_norm.weight" in p:  # Qwen3: RMSNorm over each head, before the rotation
+        if olmo2:  # no input norm; q and k normalised whole
+            n = x
+            q = rms(lin(n, l + "self_attn.q_proj"), p[l + "self_attn.q_norm.weight"], eps).view(Bn, Tn, H, D)
+            k = rms(lin(n, l + "self_attn.k_proj"), p[l + "self_attn.k_norm.weight"], eps).view(Bn, Tn, KV, D)
+        else:
+            n = rms(x, p[l + "input_layernorm.weight"], eps)
+            q = lin(n, l + "self_attn.q_proj").view(Bn, Tn, H, D)
+            k = lin(n, l + "self_attn.k_proj").view(Bn, Tn, KV, D)
+        if l + "self_attn.q_norm.weight" in p and not olmo2:  # Qwen3: RMSNorm over each head, before the rotation
             q = rms(q, p[l + "self_attn.q_norm.weight"], eps)
             k = rms(k, p[l + "self_attn.k_norm.weight"], eps)
         q, k = q.transpose(1, 2), k.transpose(1, 2)
@@ -370,6 +385,11 @@ def forward(p, ids, c, hidden=False):
         else:
             w = (q @ k.transpose(-1, -2) / math.sqrt(D) + causal).softmax(dim=-1)
         a = lin((w @ v).transpose(1, 2).reshape(Bn, Tn, H * D), l + "self_attn.o_proj")
+        if olmo2:
+            x = x + rms(a, p[l + "post_attention_layernorm.weight"], eps)
+            f = lin(F.silu(lin(x, l + "mlp.gate_proj")) * lin(x, l + "mlp.up_proj"), l + "mlp.down_proj")
+            x = x + rms(f, p[l + "post_feedforward_layernorm.weight"], eps)
+            continue
         x = x + (a * c["residual_multiplier"] if granite else a)
         n = rms(x, p[l + "post_attention_layernorm.weight"], eps)
         f = lin(F.silu(lin(n, l + "mlp.gate_proj")) * lin(n, l + "mlp.up_proj"), l + "mlp.down_proj")
@@ -545,6 +565,10 @@ def main():
               rms_norm_eps=1e-05, eos_token_id=0, bos_token_id=0, pad_token_id=0)
     del gr["head_dim"], gr["pretraining_tp"]
     write_case("granite-tiny", gr, torch.float32, 1213)
+    ol = dict(BASE, architectures=["Olmo2ForCausalLM"], model_type="olmo2", rms_norm_eps=1e-06, rope_theta=500000.0,
+              eos_token_id=[2, 3], bos_token_id=None, pad_token_id=1)
+    del ol["head_dim"], ol["mlp_bias"], ol["pretraining_tp"]
+    write_case("olmo2-tiny", ol, torch.float32, 1214)
     eg = dict(g3, architectures=["Gemma3TextModel"], use_bidirectional_attention=True, sliding_window=6,
               rope_scaling=None, max_position_embeddings=64)
     write_embedding_case("embeddinggemma-tiny", eg, 1212)
