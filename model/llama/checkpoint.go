@@ -43,7 +43,8 @@ func textOfImageText(n string) string {
 
 // Load reads a HuggingFace Llama-family folder (see Types): config.json
 // (LlamaConfig, Qwen2Config, Qwen3Config, MistralConfig, Gemma2Config,
-// Gemma3TextConfig, SmolLM3Config, Phi3Config) and model.safetensors or its shards, in
+// Gemma3TextConfig, SmolLM3Config, Phi3Config, GraniteConfig,
+// Olmo2Config) and model.safetensors or its shards, in
 // F32, F16, BF16 or F64, converted once into float32 weights. It accepts
 // LlamaForCausalLM's names ("model." before the base model, lm_head.weight),
 // and a tied output layer stored or not; a Phi-3's fused qkv_proj and

@@ -471,7 +471,8 @@ func defaults(typ string) Config {
 
 // UnmarshalJSON reads HF's LlamaConfig, Qwen2Config, Qwen3Config,
 // MistralConfig, Gemma2Config, Gemma3TextConfig, SmolLM3Config,
-// Phi3Config, or a Gemma3Config's text_config; a missing key takes the
+// Phi3Config, GraniteConfig, Olmo2Config, or a Gemma3Config's text_config;
+// a missing key takes the
 // class's default, as HF does, and unknown keys are ignored. Settings that
 // change the computation and are not built (another activation, an unknown
 // rope scaling, Qwen2's sliding window, partial rotary but in a Phi-3,
@@ -536,6 +537,9 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("llama: partial_rotary_factor %v is not supported for %s (1; Phi-3's may be less)", *f, peek.ModelType)
 		}
 		v.plain.PartialRotary = *f
+	}
+	if peek.ModelType != "granite" { // Granite's keys, which other classes ignore
+		v.EmbeddingMultiplier, v.AttentionMultiplier, v.ResidualMultiplier, v.LogitsScaling = 0, 0, 0, 0
 	}
 	switch peek.ModelType {
 	case "qwen2": // Qwen2's biases are fixed: q, k and v have them
@@ -833,7 +837,7 @@ func tokenIDs(raw json.RawMessage) ([]int, error) {
 
 // MarshalJSON writes c as HF's LlamaConfig, Qwen2Config, Qwen3Config,
 // MistralConfig, Gemma2Config, Gemma3TextConfig (an image-text model's text
-// model too), SmolLM3Config or Phi3Config.
+// model too), SmolLM3Config, Phi3Config, GraniteConfig or Olmo2Config.
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
 	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM",

@@ -230,8 +230,9 @@ func (m *Model) norm(tp *autograd.Tape, x *autograd.Var, n *Norm) *autograd.Var 
 }
 
 // addSublayer adds a sub-layer's output y to the residual x, normalising it
-// first with post when there is one (Gemma's post_attention_layernorm and
-// post_feedforward_layernorm).
+// first with post when there is one (Gemma's and OLMo 2's
+// post_attention_layernorm and post_feedforward_layernorm) and scaling it
+// by Granite's residual_multiplier.
 func (m *Model) addSublayer(tp *autograd.Tape, x, y *autograd.Var, post *Norm) *autograd.Var {
 	if post != nil {
 		y = m.norm(tp, y, post)
@@ -566,7 +567,7 @@ func (m *Model) logits(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	if c := m.Cfg.FinalSoftcap; c > 0 { // Gemma 2
 		logits = tp.Softcap(logits, float32(c))
 	}
-	if s := m.Cfg.LogitsScaling; s != 0 && s != 1 { // Granite's: logits / logits_scaling
+	if s := m.Cfg.LogitsScaling; s != 0 && s != 1 { // Granite's: logits / logits_scaling (HF divides; the same for its powers of two)
 		logits = tp.Scale(logits, float32(1/s))
 	}
 	return logits
@@ -692,7 +693,8 @@ func (c Config) layerRope(l int, global, local rope) (rope, bool) {
 	return global, true
 }
 
-// prepareQK normalises (Qwen3, Gemma 3) and rotates the queries and keys of
+// prepareQK normalises (Qwen3 and Gemma 3 each head, OLMo 2 the whole
+// projections) and rotates the queries and keys of
 // layer l in place: the first (H+KV)·D values of each of the rows of the
 // fused projection qkv, stride apart.
 func (m *Model) prepareQK(tp *autograd.Tape, l int, qkv []float32, rows, stride int, global, local rope) {

@@ -1275,3 +1275,35 @@ func TestEmbeddingGemma(t *testing.T) {
 		t.Errorf("Forward: %v", err)
 	}
 }
+
+// TestGraniteOlmo2Configs: Olmo2Config's and GraniteConfig's defaults for
+// missing keys; Granite's multipliers must be positive, and are ignored,
+// as HF ignores them, in another family's config.json.
+func TestGraniteOlmo2Configs(t *testing.T) {
+	var o Config
+	if err := json.Unmarshal([]byte(`{"model_type": "olmo2"}`), &o); err != nil {
+		t.Fatal(err)
+	}
+	if o.VocabSize != 50304 || o.Eps != 1e-5 || !slices.Equal(o.EOS, []int{50279}) || o.HasBOS || o.Tied || o.Validate() != nil {
+		t.Errorf("olmo2 defaults: %+v, %v", o, o.Validate())
+	}
+	var g Config
+	if err := json.Unmarshal([]byte(`{"model_type": "granite", "residual_multiplier": 0.22}`), &g); err != nil {
+		t.Fatal(err)
+	}
+	if g.EmbeddingMultiplier != 1 || g.AttentionMultiplier != 1 || g.ResidualMultiplier != 0.22 || g.LogitsScaling != 1 || g.Validate() != nil {
+		t.Errorf("granite defaults: %+v, %v", g, g.Validate())
+	}
+	g.LogitsScaling = 0
+	if err := g.Validate(); err == nil || !strings.Contains(err.Error(), "Granite's multipliers must be positive") {
+		t.Errorf("logits_scaling 0: %v", err)
+	}
+	var l Config
+	if err := json.Unmarshal([]byte(`{"model_type": "llama", "logits_scaling": 8.0}`), &l); err != nil || l.LogitsScaling != 0 || l.Validate() != nil {
+		t.Errorf("a llama config with logits_scaling: %v, %v, %v", err, l.LogitsScaling, l.Validate())
+	}
+	l.ResidualMultiplier = 0.5
+	if err := l.Validate(); err == nil || !strings.Contains(err.Error(), "are Granite's, not llama's") {
+		t.Errorf("a llama Config with a residual multiplier: %v", err)
+	}
+}

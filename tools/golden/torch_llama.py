@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Write tiny HuggingFace Llama-family folders (Llama, Qwen2, Qwen3, Gemma 3,
-Gemma 2, SmolLM3, Mistral, Phi-3) and reference outputs for model/llama.
+Gemma 2, SmolLM3, Mistral, Phi-3, Granite, OLMo 2, EmbeddingGemma) and
+reference outputs for model/llama.
 
 Run from the repository root with the Debian PyTorch (/usr/bin/python3):
 
