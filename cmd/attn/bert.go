@@ -121,6 +121,20 @@ func (e embedding) withPrompt(name string, text *string) (embedding, error) {
 	return e, err
 }
 
+// withPooling returns e pooling with pool instead of its own (e when pool
+// is ""). A folder's Dense modules were trained on its own pooling's
+// vectors: another one is refused there.
+func (e embedding) withPooling(pool bert.Pooling) (embedding, error) {
+	if pool == "" {
+		return e, nil
+	}
+	if len(e.dense) > 0 && !slices.Equal(e.poolings, []bert.Pooling{pool}) {
+		return e, fmt.Errorf("pooling %s: the folder's Dense modules take its own pooling's vectors (%v)", pool, e.poolings)
+	}
+	e.poolings = []bert.Pooling{pool}
+	return e, nil
+}
+
 // size returns the length of e's embeddings of a model of the given hidden
 // size.
 func (e embedding) size(hidden int) int {
@@ -242,8 +256,8 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if pool != "" {
-		e.poolings = []bert.Pooling{pool}
+	if e, err = e.withPooling(pool); err != nil {
+		return err
 	}
 	if given["normalize"] {
 		e.normalize = *normalize

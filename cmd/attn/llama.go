@@ -195,8 +195,8 @@ func runEmbedDecoder(dir string, pool bert.Pooling, normalize *bool, promptName 
 	if err != nil {
 		return err
 	}
-	if pool != "" {
-		e.poolings = []bert.Pooling{pool}
+	if e, err = e.withPooling(pool); err != nil {
+		return err
 	}
 	if normalize != nil {
 		e.normalize = *normalize

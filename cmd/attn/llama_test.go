@@ -695,6 +695,13 @@ func TestEmbedEmbeddingGemma(t *testing.T) {
 	if out, code := attn(t, "embed", "--model", dir, "--dims", "40", in); code == 0 || !strings.Contains(out, "--dims 40: the embeddings have 32 values") {
 		t.Errorf("--dims 40: exit %d, %s", code, out)
 	}
+	// The Dense modules take the folder's own pooling: another is refused.
+	if out, code := attn(t, "embed", "--model", dir, "--pooling", "cls", in); code == 0 || !strings.Contains(out, "pooling cls: the folder's Dense modules take its own pooling's vectors ([mean])") {
+		t.Errorf("--pooling cls: exit %d, %s", code, out)
+	}
+	if out, code := attn(t, "embed", "--model", dir, "--pooling", "mean", in); code != 0 || len(strings.Split(strings.TrimSpace(out), "\n")) != len(lines) {
+		t.Errorf("--pooling mean (its own): exit %d, %s", code, out)
+	}
 	ts := serveDir(t, dir)
 	embedsLike(t, ts.URL, map[string]any{"input": lines}, want)
 

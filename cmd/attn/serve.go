@@ -605,8 +605,8 @@ func (s *server) embed(ctx context.Context, req embedRequest) (*embedResponse, e
 		if err != nil {
 			return nil, err
 		}
-		if pool != "" {
-			e.poolings = []bert.Pooling{pool}
+		if e, err = e.withPooling(pool); err != nil {
+			return nil, err
 		}
 		if req.Normalize != nil {
 			e.normalize = *req.Normalize
@@ -621,8 +621,8 @@ func (s *server) embed(ctx context.Context, req embedRequest) (*embedResponse, e
 	if err != nil {
 		return nil, err
 	}
-	if pool != "" {
-		e.poolings = []bert.Pooling{pool}
+	if e, err = e.withPooling(pool); err != nil {
+		return nil, err
 	}
 	if req.Normalize != nil {
 		e.normalize = *req.Normalize
