@@ -102,6 +102,20 @@ func (e embedding) vectors(hidden *tensor.Tensor, pad []bool) ([][]float32, erro
 	return vecs, nil
 }
 
+// with returns e as a request or the command line changes it: a prompt
+// (withPrompt), another pooling (withPooling), and normalisation when
+// normalize is not nil.
+func (e embedding) with(promptName string, prompt *string, pool bert.Pooling, normalize *bool) (embedding, error) {
+	e, err := e.withPrompt(promptName, prompt)
+	if err == nil {
+		e, err = e.withPooling(pool)
+	}
+	if err == nil && normalize != nil {
+		e.normalize = *normalize
+	}
+	return e, err
+}
+
 // withPrompt returns e putting a prompt before each text: text when not
 // nil, else the folder's prompt of that name (none for "" but its
 // default).
@@ -151,7 +165,15 @@ func embeddingOf(m *bert.Model, st *bert.Sentence) (embedding, error) {
 	if st == nil {
 		return embedding{poolings: []bert.Pooling{bert.PoolMean}}, nil
 	}
-	e := embedding{poolings: st.Poolings, dense: st.Dense, normalize: st.Normalize, strip: true, lowercase: st.Lowercase, maxLen: m.Cfg.MaxLen(), st: st}
+	return sentenceEmbedding(st, m.Cfg.MaxLen())
+}
+
+// sentenceEmbedding returns a sentence-transformers folder's way of
+// embedding (st, not nil) with a model that takes maxLen tokens: its
+// pooling, Dense modules, normalisation, text handling and default prompt,
+// cut to its max_seq_length.
+func sentenceEmbedding(st *bert.Sentence, maxLen int) (embedding, error) {
+	e := embedding{poolings: st.Poolings, dense: st.Dense, normalize: st.Normalize, strip: true, lowercase: st.Lowercase, maxLen: maxLen, st: st}
 	if st.MaxSeqLength > 0 {
 		e.maxLen = min(e.maxLen, st.MaxSeqLength)
 	}
@@ -221,6 +243,10 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	if given["prompt"] {
 		promptText = prompt
 	}
+	var norm *bool
+	if given["normalize"] {
+		norm = normalize
+	}
 	dir, typ, err := modelOfType(*model, "embed", "bert", "llama", "vit", "deit")
 	if err != nil {
 		return err
@@ -235,10 +261,6 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 		return runEmbedImages(dir, fs.Args(), cmp.Or(pool, bert.PoolCLS), *normalize, *batch, stdout)
 	}
 	if family(typ) == "llama" {
-		var norm *bool
-		if given["normalize"] {
-			norm = normalize
-		}
 		return runEmbedDecoder(dir, pool, norm, *promptName, promptText, *dims, fs.Arg(0), *batch, stdout)
 	}
 	m, tok, err := loadBERT(dir, "embed")
@@ -251,16 +273,10 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	}
 	e, err := embeddingOf(m, st)
 	if err == nil {
-		e, err = e.withPrompt(*promptName, promptText)
+		e, err = e.with(*promptName, promptText, pool, norm)
 	}
 	if err != nil {
 		return err
-	}
-	if e, err = e.withPooling(pool); err != nil {
-		return err
-	}
-	if given["normalize"] {
-		e.normalize = *normalize
 	}
 	if err := checkDims(*dims, e.size(m.Cfg.Hidden)); err != nil {
 		return err

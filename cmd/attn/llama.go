@@ -191,15 +191,9 @@ func runEmbedDecoder(dir string, pool bert.Pooling, normalize *bool, promptName 
 	if err != nil {
 		return err
 	}
-	e, err := d.e.withPrompt(promptName, prompt)
+	e, err := d.e.with(promptName, prompt, pool, normalize)
 	if err != nil {
 		return err
-	}
-	if e, err = e.withPooling(pool); err != nil {
-		return err
-	}
-	if normalize != nil {
-		e.normalize = *normalize
 	}
 	if err := checkDims(dims, e.size(d.m.Cfg.Hidden)); err != nil {
 		return err
@@ -250,11 +244,7 @@ func loadDecoderEmbedder(dir, quantize string) (*decoderEmbedder, error) {
 	}
 	e := embedding{poolings: []bert.Pooling{bert.PoolLastToken}, maxLen: m.Window()}
 	if st != nil {
-		e.poolings, e.dense, e.normalize, e.strip, e.lowercase, e.st = st.Poolings, st.Dense, st.Normalize, true, st.Lowercase, st
-		if st.MaxSeqLength > 0 {
-			e.maxLen = min(e.maxLen, st.MaxSeqLength)
-		}
-		if e.prompt, err = st.Prompt(""); err != nil { // the default, if any
+		if e, err = sentenceEmbedding(st, m.Window()); err != nil {
 			return nil, err
 		}
 	}

@@ -12,6 +12,9 @@ import (
 	"math"
 	"net/http"
 	"path/filepath"
+	"slices"
+
+	"github.com/attn-go/attn/model/bert"
 )
 
 // embeddingsRequest is OpenAI's embeddings request.
@@ -178,14 +181,7 @@ func shorten(v []float32, d int, normalize bool) []float32 {
 	if !normalize {
 		return v
 	}
-	var ss float64
-	for _, x := range v {
-		ss += float64(x) * float64(x)
-	}
-	scale := 1 / math.Max(math.Sqrt(ss), 1e-12)
-	out := make([]float32, len(v))
-	for k, x := range v {
-		out[k] = float32(float64(x) * scale)
-	}
+	out := slices.Clone(v)
+	bert.Normalize(out)
 	return out
 }

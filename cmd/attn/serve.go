@@ -600,34 +600,20 @@ func (s *server) embed(ctx context.Context, req embedRequest) (*embedResponse, e
 	if err := checkInputs(req.Input); err != nil {
 		return nil, err
 	}
+	base := s.embedding
 	if s.decoder != nil {
-		e, err := s.decoder.e.withPrompt(req.PromptName, req.Prompt)
-		if err != nil {
-			return nil, err
-		}
-		if e, err = e.withPooling(pool); err != nil {
-			return nil, err
-		}
-		if req.Normalize != nil {
-			e.normalize = *req.Normalize
-		}
-		vecs, _, err := s.embedDecoder(ctx, req.Input, e)
-		if err != nil {
-			return nil, err
-		}
-		return &embedResponse{Embeddings: vecs}, nil
+		base = s.decoder.e
 	}
-	e, err := s.embedding.withPrompt(req.PromptName, req.Prompt)
+	e, err := base.with(req.PromptName, req.Prompt, pool, req.Normalize)
 	if err != nil {
 		return nil, err
 	}
-	if e, err = e.withPooling(pool); err != nil {
-		return nil, err
+	var vecs [][]float32
+	if s.decoder != nil {
+		vecs, _, err = s.embedDecoder(ctx, req.Input, e)
+	} else {
+		vecs, err = s.embedder.embed(ctx, req.Input, e)
 	}
-	if req.Normalize != nil {
-		e.normalize = *req.Normalize
-	}
-	vecs, err := s.embedder.embed(ctx, req.Input, e)
 	if err != nil {
 		return nil, err
 	}

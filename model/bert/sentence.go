@@ -106,16 +106,22 @@ func Finish(v []float32, dense []DenseModule, normalize bool) []float32 {
 		v = d.Apply(v)
 	}
 	if normalize {
-		var ss float64
-		for _, x := range v {
-			ss += float64(x) * float64(x)
-		}
-		scale := 1 / math.Max(math.Sqrt(ss), 1e-12)
-		for i, x := range v {
-			v[i] = float32(float64(x) * scale)
-		}
+		Normalize(v)
 	}
 	return v
+}
+
+// Normalize scales v in place to unit L2 length, the norm accumulated in
+// float64 and floored at 1e-12, as Embed normalises.
+func Normalize(v []float32) {
+	var ss float64
+	for _, x := range v {
+		ss += float64(x) * float64(x)
+	}
+	scale := 1 / math.Max(math.Sqrt(ss), 1e-12)
+	for i, x := range v {
+		v[i] = float32(float64(x) * scale)
+	}
 }
 
 // The sentence-transformers module types this package runs.

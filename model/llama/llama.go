@@ -265,6 +265,15 @@ func (m *Model) mlpNorm(l *Layer) *Norm {
 	return l.PostNorm
 }
 
+// feedForward adds layer's MLP sub-layer to x as inference runs it: the
+// fused gate-and-up product (hw's 16- or 8-bit matrices when kept so),
+// the gate, the down projection, with the layer's norms.
+func (m *Model) feedForward(tp *autograd.Tape, x *autograd.Var, layer *Layer, hw halfLayer) *autograd.Var {
+	h := m.norm(tp, x, m.mlpNorm(layer))
+	gu := m.linear(tp, h, layer.gateUp, hw.gateUp, layer.gateUpBias)
+	return m.addSublayer(tp, x, m.linear(tp, m.gated(tp, gu), layer.MLP.Down.Weight, hw.down, layer.MLP.Down.Bias), layer.PostFFNorm)
+}
+
 // gated applies the MLP's gate to the fused gate-and-up product gu.
 func (m *Model) gated(tp *autograd.Tape, gu *autograd.Var) *autograd.Var {
 	if m.Cfg.Gemma() {
@@ -667,8 +676,7 @@ func (m *Model) step(c *Cache, ids []int, end int) *autograd.Var {
 		vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
 		y := tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: !cfg.Bidirectional, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap)})
 		x = m.addSublayer(tp, x, m.linear(tp, tp.Reshape(y, t, -1), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias), m.attnPost(layer))
-		h = m.norm(tp, x, m.mlpNorm(layer))
-		x = m.addSublayer(tp, x, m.linear(tp, m.gated(tp, m.linear(tp, h, layer.gateUp, hw.gateUp, layer.gateUpBias)), layer.MLP.Down.Weight, hw.down, layer.MLP.Down.Bias), layer.PostFFNorm)
+		x = m.feedForward(tp, x, layer, hw)
 	}
 	c.n += t
 	if c.ids != nil {
@@ -878,8 +886,7 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 			copy(y.Data[i*qw:], tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, opts).Value.Data)
 		}
 		x = m.addSublayer(tp, x, m.linear(tp, autograd.Const(y), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias), m.attnPost(layer))
-		h = m.norm(tp, x, m.mlpNorm(layer))
-		x = m.addSublayer(tp, x, m.linear(tp, m.gated(tp, m.linear(tp, h, layer.gateUp, hw.gateUp, layer.gateUpBias)), layer.MLP.Down.Weight, hw.down, layer.MLP.Down.Bias), layer.PostFFNorm)
+		x = m.feedForward(tp, x, layer, hw)
 	}
 	for i, c := range caches {
 		c.n++
