@@ -153,11 +153,17 @@ func loadCheckpoint(cfg Config, ck *hf.Checkpoint, keep, headless bool) (*Model,
 			return nil, err
 		}
 	}
-	if cfg.Type == "phi3" {
+	switch cfg.Type {
+	case "phi3":
 		if err := splitFused(cfg, ck); err != nil {
 			return nil, err
 		}
 		opt.Stored = fusedName
+	case "mixtral":
+		if err := ck.Rename(fromMixtral); err != nil {
+			return nil, err
+		}
+		opt.Stored = mixtralName
 	}
 	switch {
 	case headless: // a stored output layer is not read
@@ -226,6 +232,35 @@ func fusedName(name string) string {
 	return name
 }
 
+// Mixtral's names for a sparse layer's parameters (MixtralSparseMoeBlock:
+// block_sparse_moe, its experts' w1, w3 and w2), and this package's.
+var (
+	mixtralNames = regexp.MustCompile(`^(layers\.\d+\.)block_sparse_moe\.(gate\.weight|experts\.\d+\.)(w1|w2|w3)?(\.weight)?$`)
+	attnNames    = regexp.MustCompile(`^(layers\.\d+\.)mlp\.(gate\.weight|experts\.\d+\.)(gate_proj|down_proj|up_proj)?(\.weight)?$`)
+	fromW        = map[string]string{"w1": "gate_proj", "w2": "down_proj", "w3": "up_proj", "": ""}
+	toW          = map[string]string{"gate_proj": "w1", "down_proj": "w2", "up_proj": "w3", "": ""}
+)
+
+// fromMixtral returns the name of a Mixtral checkpoint's tensor n in this
+// package (a MixtralSparseMoeBlock read as an MLP with Router and Experts).
+func fromMixtral(n string) string {
+	m := mixtralNames.FindStringSubmatch(n)
+	if m == nil {
+		return n
+	}
+	return m[1] + "mlp." + m[2] + fromW[m[3]] + m[4]
+}
+
+// mixtralName returns the name a Mixtral checkpoint stores this package's
+// parameter name under (fromMixtral's inverse).
+func mixtralName(n string) string {
+	m := attnNames.FindStringSubmatch(n)
+	if m == nil {
+		return n
+	}
+	return m[1] + "block_sparse_moe." + m[2] + toW[m[3]] + m[4]
+}
+
 // stored returns the tensor Load reads p from: its own, or for the
 // embeddings of a tied model stored only as the output layer, that.
 func (m *Model) stored(ck *hf.Checkpoint, p nn.Param) (*hf.Tensor, bool) {
@@ -259,12 +294,15 @@ func (m *Model) Tensors() []safetensors.Tensor {
 		ps = slices.DeleteFunc(ps, func(p nn.Param) bool { return fusedName(p.Name) != p.Name })
 		for l, layer := range m.Layers {
 			p := fmt.Sprintf("layers.%d.", l)
-			ps = append(ps, nn.Param{Name: p + fusedQKV[0], Var: layer.qkv}, nn.Param{Name: p + fusedGateUp[0], Var: layer.gateUp})
+			ps = append(ps, nn.Param{Name: p + fusedQKV[0], Var: layer.qkv}, nn.Param{Name: p + fusedGateUp[0], Var: layer.MLP.gateUp})
 		}
 	}
 	return hf.Tensors(ps, func(name string) string {
 		if strings.HasPrefix(name, "lm_head.") {
 			return name
+		}
+		if m.Cfg.Type == "mixtral" {
+			name = mixtralName(name)
 		}
 		return "model." + name
 	})

@@ -15,8 +15,9 @@ import (
 // "qwen2" folder; Qwen3Config for "qwen3", MistralConfig for "mistral",
 // Gemma2Config for "gemma2", Gemma3TextConfig for "gemma3_text",
 // SmolLM3Config for "smollm3", Phi3Config for "phi3", GraniteConfig for
-// "granite", Olmo2Config for "olmo2"; a "gemma3" Gemma3Config is read for
-// its text_config), so the names are HF's.
+// "granite", Olmo2Config for "olmo2", MixtralConfig for "mixtral",
+// Qwen3MoeConfig for "qwen3_moe", OlmoeConfig for "olmoe"; a "gemma3"
+// Gemma3Config is read for its text_config), so the names are HF's.
 type Config struct {
 	// Type is config.json's model_type: "llama" (Llama 2 and 3, TinyLlama,
 	// SmolLM, …), "qwen2" (biases on the query, key and value
@@ -29,7 +30,10 @@ type Config struct {
 	// rotation, a sliding window), "granite" (IBM's Granite 3: Llama's
 	// layers with the multipliers below), "olmo2" (AI2's OLMo 2: no norm
 	// before a sub-layer, one after it, and the whole query and key
-	// projections RMS-normalised before the rotation).
+	// projections RMS-normalised before the rotation); and the mixtures of
+	// experts (see Experts): "mixtral" (Mistral's layers), "qwen3_moe"
+	// (Qwen3's), "olmoe" (AI2's OLMoE: Llama's layers with OLMo 2's norms
+	// of the whole query and key projections).
 	// An image-text "gemma3" folder's text model is a "gemma3_text" (see
 	// ImageText).
 	Type         string  `json:"-"`
@@ -103,6 +107,21 @@ type Config struct {
 	// Gemma 2's softcaps (attn_logit_softcapping, final_logit_softcapping):
 	// attention scores and output logits x become c·tanh(x/c); 0 for none.
 	AttnSoftcap, FinalSoftcap float64 `json:"-"`
+	// A mixture of experts' (Mixtral, Qwen3-MoE, OLMoE): in the layers
+	// Sparse marks, the MLP is Experts gated MLPs of ExpertIntermediate
+	// (Mixtral's and OLMoE's intermediate_size, Qwen3-MoE's
+	// moe_intermediate_size), of which a router picks ExpertsPerToken for
+	// each token (num_experts_per_tok), the largest of its softmax
+	// probabilities, and adds their outputs weighted by them, renormalised
+	// over the chosen when NormTopK (norm_topk_prob; Mixtral's always).
+	// Qwen3-MoE's other layers (mlp_only_layers, or not a multiple of
+	// decoder_sparse_step) keep a dense MLP of Intermediate; a nil Sparse
+	// makes every layer sparse. 0 experts: a dense model.
+	Experts            int    `json:"-"`
+	ExpertsPerToken    int    `json:"-"`
+	ExpertIntermediate int    `json:"-"`
+	NormTopK           bool   `json:"-"`
+	Sparse             []bool `json:"-"`
 	// EOS lists the tokens that end a text (eos_token_id, one or several).
 	EOS []int `json:"-"`
 	// BOS, when HasBOS, is the token a text starts with (bos_token_id:
@@ -195,12 +214,23 @@ func (c Config) qkvBias() bool { return c.AttentionBias || c.Type == "qwen2" }
 
 // qkNorm reports whether each query and key head is RMS-normalised before
 // the rotation (Qwen3's and Gemma 3's q_norm and k_norm).
-func (c Config) qkNorm() bool { return c.Type == "qwen3" || c.Type == "gemma3_text" }
+func (c Config) qkNorm() bool {
+	return c.Type == "qwen3" || c.Type == "qwen3_moe" || c.Type == "gemma3_text"
+}
+
+// wholeQKNorm reports whether the query and key projections are
+// RMS-normalised whole before the rotation (OLMo 2's and OLMoE's q_norm over
+// H·D values, k_norm over KV·D).
+func (c Config) wholeQKNorm() bool { return c.Type == "olmo2" || c.Type == "olmoe" }
+
+// sparse reports whether layer l's MLP is a mixture of experts: every
+// layer's of a mixture of experts whose Sparse is nil.
+func (c Config) sparse(l int) bool { return c.Experts > 0 && (c.Sparse == nil || c.Sparse[l]) }
 
 // olmo2 reports whether c is an OLMo 2 model, whose layers normalise each
 // sub-layer's output rather than its input (post_attention_layernorm,
 // post_feedforward_layernorm) and RMS-normalise the query and key
-// projections whole (q_norm over H·D values, k_norm over KV·D).
+// projections whole (see wholeQKNorm).
 func (c Config) olmo2() bool { return c.Type == "olmo2" }
 
 // Gemma reports whether c is a Gemma 2 or Gemma 3 text model (Team Gemma
@@ -278,10 +308,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llama: %d NoPE flags for %d layers", len(c.NoRope), c.Layers)
 	// Sliding and NoPE layers where config.json has no place for them would
 	// save a model that reads back as another.
-	case (c.Type == "mistral" || c.Type == "phi3") && (c.LocalWindow > 0) != slices.Contains(c.Local, true):
+	case (c.Type == "mistral" || c.Type == "phi3" || c.Type == "mixtral") && (c.LocalWindow > 0) != slices.Contains(c.Local, true):
 		return fmt.Errorf("llama: a %s model's sliding_window %d and its %d sliding layers disagree (every layer slides, or none)", c.Type, c.LocalWindow, len(c.Local))
-	case slices.Contains(c.Local, true) && c.Type != "mistral" && c.Type != "phi3" && c.Type != "smollm3" && !c.Gemma():
-		return fmt.Errorf("llama: a %s model has no sliding-window layers (Mistral's, Phi-3's, Gemma's and SmolLM3's have)", c.Type)
+	case slices.Contains(c.Local, true) && c.Type != "mistral" && c.Type != "phi3" && c.Type != "mixtral" && c.Type != "smollm3" && !c.Gemma():
+		return fmt.Errorf("llama: a %s model has no sliding-window layers (Mistral's, Mixtral's, Phi-3's, Gemma's and SmolLM3's have)", c.Type)
 	case slices.Contains(c.NoRope, true) && c.Type != "smollm3":
 		return fmt.Errorf("llama: a %s model has no NoPE layers (SmolLM3's have)", c.Type)
 	case c.Type == "granite" && !(c.EmbeddingMultiplier > 0 && c.AttentionMultiplier > 0 && c.ResidualMultiplier > 0 && c.LogitsScaling > 0):
@@ -292,6 +322,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llama: softcaps %v and %v (Gemma 2's, positive)", c.AttnSoftcap, c.FinalSoftcap)
 	case !(c.Eps > 0) || !(c.RopeTheta > 0):
 		return fmt.Errorf("llama: rms_norm_eps %v and rope_theta %v must be positive", c.Eps, c.RopeTheta)
+	case c.moe() != (c.Experts > 0) || c.Experts < 0:
+		return fmt.Errorf("llama: %d experts in a %s model (a mixture of experts is Mixtral's, Qwen3-MoE's or OLMoE's)", c.Experts, c.Type)
+	case c.Experts > 0 && (c.ExpertsPerToken < 1 || c.ExpertsPerToken > c.Experts):
+		return fmt.Errorf("llama: num_experts_per_tok %d must be 1 to the %d experts", c.ExpertsPerToken, c.Experts)
+	case c.Experts > 0 && c.ExpertIntermediate <= 0:
+		return fmt.Errorf("llama: the experts' intermediate size %d must be positive", c.ExpertIntermediate)
+	case c.Sparse != nil && len(c.Sparse) != c.Layers || slices.Contains(c.Sparse, true) && c.Experts == 0:
+		return fmt.Errorf("llama: %d sparse-layer flags for %d layers of %d experts", len(c.Sparse), c.Layers, c.Experts)
 	}
 	for _, id := range c.EOS {
 		if id < 0 || id >= c.VocabSize {
@@ -417,6 +455,59 @@ type hfConfig struct {
 	AttnSoftcap   json.RawMessage `json:"attn_logit_softcapping,omitempty"`
 	FinalSoftcap  json.RawMessage `json:"final_logit_softcapping,omitempty"`
 	Bidirectional bool            `json:"use_bidirectional_attention,omitempty"`
+	// A mixture of experts' (see Config.Experts): Mixtral counts its
+	// experts in num_local_experts, the others in num_experts; Qwen3-MoE's
+	// dense layers are mlp_only_layers' and those whose number (from 1) is
+	// not a multiple of decoder_sparse_step. OLMoE's clip_qkv (clamping q,
+	// k and v) is not built.
+	NumLocalExperts   *int            `json:"num_local_experts,omitempty"`
+	NumExperts        *int            `json:"num_experts,omitempty"`
+	NumExpertsPerTok  *int            `json:"num_experts_per_tok,omitempty"`
+	MoEIntermediate   *int            `json:"moe_intermediate_size,omitempty"`
+	NormTopKProb      *bool           `json:"norm_topk_prob,omitempty"`
+	DecoderSparseStep *int            `json:"decoder_sparse_step,omitempty"`
+	MLPOnlyLayers     []int           `json:"mlp_only_layers,omitempty"`
+	ClipQKV           json.RawMessage `json:"clip_qkv,omitempty"`
+}
+
+// moeConfig reads a mixture of experts' keys (see Config.Experts) into c.
+func moeConfig(h *hfConfig, c *Config) error {
+	if h.NumLocalExperts != nil && c.Type == "mixtral" {
+		c.Experts = *h.NumLocalExperts
+	}
+	if h.NumExperts != nil && c.Type != "mixtral" {
+		c.Experts = *h.NumExperts
+	}
+	if h.NumExpertsPerTok != nil {
+		c.ExpertsPerToken = *h.NumExpertsPerTok
+	}
+	c.ExpertIntermediate = c.Intermediate
+	step := 1
+	switch c.Type {
+	case "qwen3_moe":
+		c.ExpertIntermediate = 768
+		if h.MoEIntermediate != nil {
+			c.ExpertIntermediate = *h.MoEIntermediate
+		}
+		if h.DecoderSparseStep != nil {
+			step = *h.DecoderSparseStep
+		}
+	case "olmoe":
+		if clip := bytes.TrimSpace(h.ClipQKV); len(clip) > 0 && string(clip) != "null" {
+			return fmt.Errorf("llama: clip_qkv %s (clamping q, k and v) is not supported", clip)
+		}
+	}
+	if h.NormTopKProb != nil && c.Type != "mixtral" { // Mixtral's always renormalises
+		c.NormTopK = *h.NormTopKProb
+	}
+	if step <= 0 {
+		return fmt.Errorf("llama: decoder_sparse_step %d must be positive", step)
+	}
+	c.Sparse = make([]bool, c.Layers)
+	for l := range c.Sparse {
+		c.Sparse[l] = c.Experts > 0 && (l+1)%step == 0 && !slices.Contains(h.MLPOnlyLayers, l)
+	}
+	return nil
 }
 
 // ropeParameters is transformers 5's rope_parameters.
@@ -430,11 +521,15 @@ type ropeParameters struct {
 
 // Types lists the model_type values of the configs this package runs. Load
 // also reads a "gemma3" (image-text) folder, as its "gemma3_text" text model.
-var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "smollm3", "phi3", "granite", "olmo2"}
+var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe"}
+
+// moe reports whether c's type is a mixture of experts.
+func (c Config) moe() bool { return c.Type == "mixtral" || c.Type == "qwen3_moe" || c.Type == "olmoe" }
 
 // defaults returns LlamaConfig's, Qwen2Config's, Qwen3Config's,
 // MistralConfig's, Gemma2Config's, Gemma3TextConfig's, SmolLM3Config's,
-// Phi3Config's, GraniteConfig's or Olmo2Config's defaults.
+// Phi3Config's, GraniteConfig's, Olmo2Config's, MixtralConfig's,
+// Qwen3MoeConfig's or OlmoeConfig's defaults.
 func defaults(typ string) Config {
 	c := Config{
 		Type: typ, VocabSize: 32000, Hidden: 4096, Intermediate: 11008, Layers: 32, Heads: 32, Act: "silu",
@@ -454,6 +549,15 @@ func defaults(typ string) Config {
 		c.EmbeddingMultiplier, c.AttentionMultiplier, c.ResidualMultiplier, c.LogitsScaling = 1, 1, 1, 1
 	case "olmo2":
 		c.VocabSize, c.Eps, c.EOS, c.HasBOS = 50304, 1e-5, []int{50279}, false
+	case "mixtral":
+		c.Intermediate, c.KVHeads, c.MaxPositions, c.Eps, c.RopeTheta = 14336, 8, 4096*32, 1e-5, 1e6
+		c.Experts, c.ExpertsPerToken, c.NormTopK = 8, 2, true
+	case "qwen3_moe":
+		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.KVHeads, c.MaxPositions, c.EOS, c.HasBOS = 151936, 2048, 6144, 24, 4, 32768, nil, false
+		c.Experts, c.ExpertsPerToken, c.ExpertIntermediate = 128, 8, 768
+	case "olmoe":
+		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.Heads, c.MaxPositions = 50304, 2048, 2048, 16, 16, 4096
+		c.Eps, c.EOS, c.HasBOS, c.Experts, c.ExpertsPerToken = 1e-5, []int{50279}, false, 64, 8
 	case "gemma3_text":
 		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.Heads, c.KVHeads, c.HeadDim = 262208, 2304, 9216, 26, 8, 4, 256
 		c.Act, c.MaxPositions, c.RopeTheta, c.EOS, c.BOS, c.Tied = "gelu_pytorch_tanh", 131072, 1e6, []int{1}, 2, true
@@ -471,7 +575,8 @@ func defaults(typ string) Config {
 
 // UnmarshalJSON reads HF's LlamaConfig, Qwen2Config, Qwen3Config,
 // MistralConfig, Gemma2Config, Gemma3TextConfig, SmolLM3Config,
-// Phi3Config, GraniteConfig, Olmo2Config, or a Gemma3Config's text_config;
+// Phi3Config, GraniteConfig, Olmo2Config, MixtralConfig, Qwen3MoeConfig,
+// OlmoeConfig, or a Gemma3Config's text_config;
 // a missing key takes the
 // class's default, as HF does, and unknown keys are ignored. Settings that
 // change the computation and are not built (another activation, an unknown
@@ -548,9 +653,11 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		v.MLPBias = false
 	case "olmo2": // OLMo 2's MLP has none
 		v.MLPBias = false
-	case "mistral", "phi3": // their layers have no biases, and all slide or none
+	case "qwen3_moe", "olmoe": // their MLPs have none
+		v.MLPBias = false
+	case "mistral", "phi3", "mixtral": // their layers have no biases, and all slide or none
 		v.AttentionBias, v.MLPBias = false, false
-		window := 0 // Phi3Config's, for a missing key; null is none
+		window := 0 // Phi3Config's and MixtralConfig's, for a missing key; null is none
 		if peek.ModelType == "mistral" {
 			window = 4096 // MistralConfig's
 		}
@@ -581,6 +688,11 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	case "gemma2", "gemma3_text":
 		v.plain.Type = peek.ModelType
 		if err := gemmaConfig(b, &v.hfConfig, (*Config)(&v.plain)); err != nil {
+			return err
+		}
+	}
+	if (*Config)(&v.plain).moe() {
+		if err := moeConfig(&v.hfConfig, (*Config)(&v.plain)); err != nil {
 			return err
 		}
 	}
@@ -841,7 +953,8 @@ func tokenIDs(raw json.RawMessage) ([]int, error) {
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
 	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM",
-		"gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM", "phi3": "Phi3ForCausalLM", "granite": "GraniteForCausalLM", "olmo2": "Olmo2ForCausalLM"}[c.Type]
+		"gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM", "phi3": "Phi3ForCausalLM", "granite": "GraniteForCausalLM", "olmo2": "Olmo2ForCausalLM",
+		"mixtral": "MixtralForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM"}[c.Type]
 	var eos json.RawMessage = []byte("null")
 	switch len(c.EOS) {
 	case 0:
@@ -857,10 +970,28 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	p := plain(c)
 	p.HeadDim, p.KVHeads = c.headDim(), c.kvHeads() // HF takes a 0 for the value
 	h := hfConfig{ModelType: c.Type, Architectures: []string{arch}, EOSTokenID: eos, BOSTokenID: bos}
-	if c.Type == "mistral" || c.Type == "phi3" { // a missing key would mean 4096 (Mistral)
+	if c.Type == "mistral" || c.Type == "phi3" || c.Type == "mixtral" { // a missing key would mean 4096 (Mistral)
 		h.Window, _ = json.Marshal(c.LocalWindow)
 		if c.LocalWindow == 0 {
 			h.Window = json.RawMessage("null")
+		}
+	}
+	if c.moe() {
+		n, k := c.Experts, c.ExpertsPerToken
+		h.NumExpertsPerTok = &k
+		if c.Type == "mixtral" {
+			h.NumLocalExperts = &n
+		} else {
+			h.NumExperts, h.NormTopKProb = &n, &c.NormTopK
+		}
+		if c.Type == "qwen3_moe" {
+			step := 1
+			h.MoEIntermediate, h.DecoderSparseStep = &c.ExpertIntermediate, &step
+			for l := range c.Layers {
+				if !c.sparse(l) {
+					h.MLPOnlyLayers = append(h.MLPOnlyLayers, l)
+				}
+			}
 		}
 	}
 	if c.Type == "phi3" {

@@ -18,7 +18,68 @@ type halfWeights struct {
 	layers      []halfLayer
 }
 
-type halfLayer struct{ qkv, o, gateUp, down low }
+type halfLayer struct {
+	qkv, o low
+	ffn    []halfMLP // as Layer.ffns
+}
+
+type halfMLP struct{ gateUp, down low }
+
+// mlp returns the matrices of the layer's i-th MLP (see Layer.ffns): none
+// of a float32 model.
+func (h halfLayer) mlp(i int) halfMLP {
+	if h.ffn == nil {
+		return halfMLP{}
+	}
+	return h.ffn[i]
+}
+
+// matrices returns the matrices of l that a model keeps in fewer bits:
+// the fused projections, then each MLP's two (the router stays float32).
+func (l *Layer) matrices() []*autograd.Var {
+	mats := []*autograd.Var{l.qkv, l.Attn.O.Weight}
+	for _, f := range l.ffns() {
+		mats = append(mats, f.gateUp, f.Down.Weight)
+	}
+	return mats
+}
+
+// halfLayer returns the matrices l.matrices lists, each made by keep, as a
+// halfLayer.
+func newHalfLayer(l *Layer, keep func(v *autograd.Var, i int) low) halfLayer {
+	mats := l.matrices()
+	h := halfLayer{qkv: keep(mats[0], 0), o: keep(mats[1], 1)}
+	for i := 2; i < len(mats); i += 2 {
+		h.ffn = append(h.ffn, halfMLP{keep(mats[i], i), keep(mats[i+1], i+1)})
+	}
+	return h
+}
+
+// lows lists h's matrices in the order of Layer.matrices.
+func (h halfLayer) lows() []low {
+	ls := []low{h.qkv, h.o}
+	for _, f := range h.ffn {
+		ls = append(ls, f.gateUp, f.down)
+	}
+	return ls
+}
+
+// dropViews drops the float32 values of l's separate projections, views of
+// the fused buffers kept in fewer bits.
+func (l *Layer) dropViews() {
+	l.Attn.Q.Weight.Value.Data, l.Attn.K.Weight.Value.Data, l.Attn.V.Weight.Value.Data = nil, nil, nil
+	for _, f := range l.ffns() {
+		f.Gate.Weight.Value.Data, f.Up.Weight.Value.Data = nil, nil
+	}
+}
+
+// viewFused makes l's separate projections views of the fused buffers.
+func (l *Layer) viewFused() {
+	viewRows(l.qkv, l.Attn.Q.Weight, l.Attn.K.Weight, l.Attn.V.Weight)
+	for _, f := range l.ffns() {
+		viewRows(f.gateUp, f.Gate.Weight, f.Up.Weight)
+	}
+}
 
 // low is a matrix in fewer bits than float32: 16 (h), or 8 with a scale
 // for each block of tensor.Q8Block values of a row (q, s).
@@ -51,7 +112,7 @@ func (m *Model) KeepBF16() bool {
 		mats = append(mats, m.LMHead)
 	}
 	for _, l := range m.Layers {
-		mats = append(mats, l.qkv, l.Attn.O.Weight, l.gateUp, l.MLP.Down.Weight)
+		mats = append(mats, l.matrices()...)
 	}
 	for _, v := range mats {
 		for _, x := range v.Value.Data {
@@ -65,11 +126,8 @@ func (m *Model) KeepBF16() bool {
 		h.head = narrow(m.LMHead)
 	}
 	for _, l := range m.Layers {
-		h.layers = append(h.layers, halfLayer{qkv: narrow(l.qkv), o: narrow(l.Attn.O.Weight), gateUp: narrow(l.gateUp), down: narrow(l.MLP.Down.Weight)})
-		// The separate projections are views of the fused buffers.
-		for _, v := range []*autograd.Var{l.Attn.Q.Weight, l.Attn.K.Weight, l.Attn.V.Weight, l.MLP.Gate.Weight, l.MLP.Up.Weight} {
-			v.Value.Data = nil
-		}
+		h.layers = append(h.layers, newHalfLayer(l, func(v *autograd.Var, _ int) low { return narrow(v) }))
+		l.dropViews()
 	}
 	m.half = h
 	return true
@@ -94,13 +152,11 @@ func (m *Model) Widen() {
 		widen(m.LMHead, h.head)
 	}
 	for i, l := range m.Layers {
-		hl := h.layers[i]
-		widen(l.qkv, hl.qkv)
-		widen(l.Attn.O.Weight, hl.o)
-		widen(l.gateUp, hl.gateUp)
-		widen(l.MLP.Down.Weight, hl.down)
-		viewRows(l.qkv, l.Attn.Q.Weight, l.Attn.K.Weight, l.Attn.V.Weight)
-		viewRows(l.gateUp, l.MLP.Gate.Weight, l.MLP.Up.Weight)
+		lows := h.layers[i].lows()
+		for j, v := range l.matrices() {
+			widen(v, lows[j])
+		}
+		l.viewFused()
 	}
 	m.half = nil
 }
@@ -172,18 +228,28 @@ func (m *Model) QuantizeQ8() {
 		h.head = quantize(m.LMHead, hw.head)
 	}
 	for i, l := range m.Layers {
-		var hl halfLayer
+		var was []low
 		if old != nil {
-			hl = old.layers[i]
+			was = old.layers[i].lows()
 		}
-		q := halfLayer{qkv: quantize(l.qkv, hl.qkv), o: quantize(l.Attn.O.Weight, hl.o), gateUp: quantize(l.gateUp, hl.gateUp), down: quantize(l.MLP.Down.Weight, hl.down)}
-		if q.qkv.q != nil { // the separate projections were views of the fused buffers
+		h.layers = append(h.layers, newHalfLayer(l, func(v *autograd.Var, j int) low {
+			var x low
+			if was != nil {
+				x = was[j]
+			}
+			return quantize(v, x)
+		}))
+		// The separate projections were views of the fused buffers; those
+		// of a fused matrix left unquantized (a width not of whole
+		// blocks) keep their values.
+		if hl := h.layers[i]; hl.qkv.q != nil {
 			l.Attn.Q.Weight.Value.Data, l.Attn.K.Weight.Value.Data, l.Attn.V.Weight.Value.Data = nil, nil, nil
 		}
-		if q.gateUp.q != nil {
-			l.MLP.Gate.Weight.Value.Data, l.MLP.Up.Weight.Value.Data = nil, nil
+		for j, f := range l.ffns() {
+			if h.layers[i].ffn[j].gateUp.q != nil {
+				f.Gate.Weight.Value.Data, f.Up.Weight.Value.Data = nil, nil
+			}
 		}
-		h.layers = append(h.layers, q)
 	}
 	m.half = h
 }
@@ -253,8 +319,11 @@ func (m *Model) matrices() map[*autograd.Var]bool {
 		mats[m.LMHead] = true
 	}
 	for _, l := range m.Layers {
-		for _, w := range []*autograd.Var{l.Attn.Q.Weight, l.Attn.K.Weight, l.Attn.V.Weight, l.Attn.O.Weight, l.MLP.Gate.Weight, l.MLP.Up.Weight, l.MLP.Down.Weight} {
+		for _, w := range []*autograd.Var{l.Attn.Q.Weight, l.Attn.K.Weight, l.Attn.V.Weight, l.Attn.O.Weight} {
 			mats[w] = true
+		}
+		for _, f := range l.ffns() {
+			mats[f.Gate.Weight], mats[f.Up.Weight], mats[f.Down.Weight] = true, true, true
 		}
 	}
 	return mats
@@ -322,9 +391,13 @@ func (m *Model) halfBuffers(kind tensor.Half) map[*autograd.Var][]uint16 {
 	for _, l := range m.Layers {
 		var hl halfLayer
 		hl.qkv, l.qkv = rows(l.Attn.Q.Weight, l.Attn.K.Weight, l.Attn.V.Weight)
-		hl.gateUp, l.gateUp = rows(l.MLP.Gate.Weight, l.MLP.Up.Weight)
 		hl.o, _ = rows(l.Attn.O.Weight)
-		hl.down, _ = rows(l.MLP.Down.Weight)
+		for _, f := range l.ffns() {
+			var hf halfMLP
+			hf.gateUp, f.gateUp = rows(f.Gate.Weight, f.Up.Weight)
+			hf.down, _ = rows(f.Down.Weight)
+			hl.ffn = append(hl.ffn, hf)
+		}
 		h.layers = append(h.layers, hl)
 	}
 	m.half = h

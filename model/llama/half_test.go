@@ -86,7 +86,7 @@ func toBF16(m *Model) {
 		mats = append(mats, m.LMHead)
 	}
 	for _, l := range m.Layers {
-		mats = append(mats, l.qkv, l.Attn.O.Weight, l.gateUp, l.MLP.Down.Weight)
+		mats = append(mats, l.matrices()...)
 	}
 	for _, v := range mats {
 		for i, x := range v.Value.Data {
@@ -101,7 +101,7 @@ func toBF16(m *Model) {
 // norms (Qwen3); a prompt of more than 16 positions (the packed kernels),
 // single steps, and batches on either side of 16 rows.
 func TestKeepBF16Families(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "granite-tiny", "olmo2-tiny"} {
+	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "granite-tiny", "olmo2-tiny", "mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			full, half := load(t, name), load(t, name)
 			toBF16(full)
@@ -198,7 +198,7 @@ func halfFolder(t *testing.T, name string, dtype safetensors.DType, other map[st
 // stays float32; so does one in F16 among BF16 ones.
 func TestLoadHalf(t *testing.T) {
 	for _, dtype := range []safetensors.DType{safetensors.DTypeBF16, safetensors.DTypeF16} {
-		for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "llama-tiny-llama3", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny"} {
+		for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "llama-tiny-llama3", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny", "mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny"} {
 			t.Run(fmt.Sprint(dtype, "/", name), func(t *testing.T) {
 				dir := halfFolder(t, name, dtype, nil, true)
 				half, err := LoadHalf(dir)
@@ -214,7 +214,11 @@ func TestLoadHalf(t *testing.T) {
 				}
 				mats := []*autograd.Var{half.Embed.Weight, half.LMHead}
 				for _, l := range half.Layers {
-					mats = append(mats, l.qkv, l.gateUp, l.Attn.Q.Weight, l.Attn.K.Weight, l.Attn.V.Weight, l.Attn.O.Weight, l.MLP.Gate.Weight, l.MLP.Up.Weight, l.MLP.Down.Weight)
+					mats = append(mats, l.matrices()...)
+					mats = append(mats, l.Attn.Q.Weight, l.Attn.K.Weight, l.Attn.V.Weight)
+					for _, f := range l.ffns() {
+						mats = append(mats, f.Gate.Weight, f.Up.Weight)
+					}
 				}
 				for i, v := range mats {
 					if v != nil && v.Value.Data != nil {
@@ -388,7 +392,7 @@ func renameTensor(t *testing.T, dir, from, to string) {
 // holds those weights; it does not train until widened; a BF16 model
 // quantizes, a matrix at a time, to what its float32 load does.
 func TestQuantizeQ8(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "llama-tiny-llama3", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny"} {
+	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "llama-tiny-llama3", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny", "mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			q, ref := load(t, name), load(t, name)
 			q.QuantizeQ8()
@@ -408,11 +412,12 @@ func TestQuantizeQ8(t *testing.T) {
 				deq(ref.LMHead)
 			}
 			for i, l := range ref.Layers {
-				for _, v := range []*autograd.Var{l.qkv, l.Attn.O.Weight, l.gateUp, l.MLP.Down.Weight} {
+				for _, v := range l.matrices() {
 					deq(v)
 				}
-				if q.Layers[i].qkv.Value.Data != nil || q.Layers[i].MLP.Down.Weight.Value.Data == nil {
-					t.Errorf("layer %d: q|k|v kept in float32 (%v), or down not (%v)", i, q.Layers[i].qkv.Value.Data != nil, q.Layers[i].MLP.Down.Weight.Value.Data == nil)
+				down := q.Layers[i].ffns()[0].Down.Weight
+				if q.Layers[i].qkv.Value.Data != nil || down.Value.Data == nil {
+					t.Errorf("layer %d: q|k|v kept in float32 (%v), or down not (%v)", i, q.Layers[i].qkv.Value.Data != nil, down.Value.Data == nil)
 				}
 			}
 			prompt, rc, qc := sameSteps(t, "the 8-bit model (against the dequantized float32 model)", ref, q)

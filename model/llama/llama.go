@@ -53,11 +53,30 @@ type Attention struct {
 }
 
 // MLP is the gated feed-forward net: down(silu(gate(x)) ⊙ up(x)), Gemma's
-// with GELU's tanh approximation in place of silu.
+// with GELU's tanh approximation in place of silu. A mixture of experts'
+// sparse layer has Router and Experts instead (Qwen3MoeSparseMoeBlock,
+// OlmoeSparseMoeBlock, Mixtral's block_sparse_moe, whose names Load and
+// Save translate): the router [E, C] scores the experts, gated MLPs each,
+// for each token (see Config.Experts).
 type MLP struct {
-	Gate *nn.Linear `attn:"gate_proj"`
-	Up   *nn.Linear `attn:"up_proj"`
-	Down *nn.Linear `attn:"down_proj"`
+	Gate    *nn.Linear `attn:"gate_proj"`
+	Up      *nn.Linear `attn:"up_proj"`
+	Down    *nn.Linear `attn:"down_proj"`
+	Router  *nn.Linear `attn:"gate"`
+	Experts []*MLP     `attn:"experts"`
+
+	// The gate and up projections as one [2·I, C] weight (and bias), of
+	// which Gate's and Up's are views (see fuseWeights).
+	gateUp, gateUpBias *autograd.Var
+}
+
+// ffns returns the gated MLPs of layer l: its MLP, or a sparse layer's
+// experts.
+func (l *Layer) ffns() []*MLP {
+	if l.MLP.Router != nil {
+		return l.MLP.Experts
+	}
+	return []*MLP{l.MLP}
 }
 
 // Layer is one decoder block (LlamaDecoderLayer; Gemma2DecoderLayer and
@@ -75,10 +94,10 @@ type Layer struct {
 	MLP        *MLP  `attn:"mlp"`
 
 	// The query, key and value projections as one [(H+2·KV)·D, C] weight
-	// (and bias), the gate and up projections as one [2·I, C]: a step then
+	// (and bias), as the MLPs' gate and up projections are: a step then
 	// runs two products where it would run five. The separate weights
 	// above are views of these buffers (see fuseWeights).
-	qkv, qkvBias, gateUp, gateUpBias *autograd.Var
+	qkv, qkvBias *autograd.Var
 }
 
 // Model is a Llama-family causal language model. Its parameter names are
@@ -150,6 +169,9 @@ func newUnfused(c Config, rng *tensor.RNG) (*Model, error) {
 		return l
 	}
 	d, kv, cw := c.headDim(), c.kvHeads(), c.Hidden
+	mlp := func(inter int) *MLP {
+		return &MLP{Gate: linear(cw, inter, c.MLPBias), Up: linear(cw, inter, c.MLPBias), Down: linear(inter, cw, c.MLPBias)}
+	}
 	norm := func(n int) *Norm {
 		if c.Gemma() { // weights are offsets from 1
 			return &Norm{param(0, n)}
@@ -174,8 +196,11 @@ func newUnfused(c Config, rng *tensor.RNG) (*Model, error) {
 		switch {
 		case c.qkNorm():
 			qn, kn = norm(d), norm(d)
-		case c.olmo2(): // over the whole projections; no norm of a sub-layer's input
-			qn, kn, in = norm(c.Heads*d), norm(kv*d), nil
+		case c.wholeQKNorm(): // over the whole projections
+			qn, kn = norm(c.Heads*d), norm(kv*d)
+		}
+		if c.olmo2() { // no norm of a sub-layer's input
+			in = nil
 		}
 		if c.Gemma() {
 			pre, post = norm(cw), norm(cw)
@@ -190,8 +215,16 @@ func newUnfused(c Config, rng *tensor.RNG) (*Model, error) {
 				O: linear(c.Heads*d, cw, c.oBias()), QNorm: qn, KNorm: kn,
 			},
 			PostNorm: norm(cw), PreFFNorm: pre, PostFFNorm: post,
-			MLP: &MLP{Gate: linear(cw, c.Intermediate, c.MLPBias), Up: linear(cw, c.Intermediate, c.MLPBias), Down: linear(c.Intermediate, cw, c.MLPBias)},
+			MLP: mlp(c.Intermediate),
 		})
+	}
+	for l, layer := range m.Layers {
+		if c.sparse(l) {
+			layer.MLP = &MLP{Router: linear(cw, c.Experts, false)}
+			for range c.Experts {
+				layer.MLP.Experts = append(layer.MLP.Experts, mlp(c.ExpertIntermediate))
+			}
+		}
 	}
 	if !c.Tied {
 		m.LMHead = param(0.02, c.VocabSize, cw)
@@ -265,13 +298,51 @@ func (m *Model) mlpNorm(l *Layer) *Norm {
 	return l.PostNorm
 }
 
-// feedForward adds layer's MLP sub-layer to x as inference runs it: the
-// fused gate-and-up product (hw's 16- or 8-bit matrices when kept so),
-// the gate, the down projection, with the layer's norms.
+// feedForward adds layer's MLP sub-layer to x as inference runs it, with
+// the layer's norms: the MLP, or a sparse layer's experts (see mixture).
 func (m *Model) feedForward(tp *autograd.Tape, x *autograd.Var, layer *Layer, hw halfLayer) *autograd.Var {
 	h := m.norm(tp, x, m.mlpNorm(layer))
-	gu := m.linear(tp, h, layer.gateUp, hw.gateUp, layer.gateUpBias)
-	return m.addSublayer(tp, x, m.linear(tp, m.gated(tp, gu), layer.MLP.Down.Weight, hw.down, layer.MLP.Down.Bias), layer.PostFFNorm)
+	var y *autograd.Var
+	if layer.MLP.Router != nil {
+		y = m.mixture(tp, h, layer.MLP, func(x *autograd.Var, e int) *autograd.Var { return m.mlp(tp, x, layer.MLP.Experts[e], hw.mlp(e)) })
+	} else {
+		y = m.mlp(tp, h, layer.MLP, hw.mlp(0))
+	}
+	return m.addSublayer(tp, x, y, layer.PostFFNorm)
+}
+
+// mlp runs the gated MLP f on x as inference runs it: the fused
+// gate-and-up product (hw's 16- or 8-bit matrices when kept so), the
+// gate, the down projection.
+func (m *Model) mlp(tp *autograd.Tape, x *autograd.Var, f *MLP, hw halfMLP) *autograd.Var {
+	gu := m.linear(tp, x, f.gateUp, hw.gateUp, f.gateUpBias)
+	return m.linear(tp, m.gated(tp, gu), f.Down.Weight, hw.down, f.Down.Bias)
+}
+
+// mixture runs a sparse layer f on x [..., C]: the router picks each
+// token's experts (tp.Route), each expert runs (expert(rows, e)) on the
+// rows of the tokens that chose it, and their outputs return to their
+// tokens weighted by the router (tp.CombineRows). An expert no token
+// chose does not run, so a token reads the weights of its experts only.
+func (m *Model) mixture(tp *autograd.Tape, x *autograd.Var, f *MLP, expert func(rows *autograd.Var, e int) *autograd.Var) *autograd.Var {
+	k := m.Cfg.ExpertsPerToken
+	w, chosen := tp.Route(tp.Linear(x, f.Router.Weight, nil), k, m.Cfg.NormTopK)
+	at := make([][]int, len(f.Experts)) // the (token, choice) pairs of each expert, token·k + choice
+	for a, e := range chosen {
+		at[e] = append(at[e], a)
+	}
+	ys := make([]*autograd.Var, len(f.Experts))
+	for e, pairs := range at {
+		if len(pairs) == 0 {
+			continue
+		}
+		rows := make([]int, len(pairs))
+		for i, a := range pairs {
+			rows[i] = a / k
+		}
+		ys[e] = expert(tp.GatherRows(x, rows), e)
+	}
+	return tp.Reshape(tp.CombineRows(w, ys, at), x.Value.Shape...)
 }
 
 // gated applies the MLP's gate to the fused gate-and-up product gu.
@@ -289,20 +360,23 @@ func (m *Model) gated(tp *autograd.Tape, gu *autograd.Var) *autograd.Var {
 // same for their biases.
 func (m *Model) fuseWeights() {
 	for _, l := range m.Layers {
-		a, f := l.Attn, l.MLP
+		a := l.Attn
 		l.qkv = concatRows(a.Q.Weight, a.K.Weight, a.V.Weight)
-		l.gateUp = concatRows(f.Gate.Weight, f.Up.Weight)
+		for _, f := range l.ffns() {
+			f.gateUp = concatRows(f.Gate.Weight, f.Up.Weight)
+		}
 	}
 }
 
 func (m *Model) fuseBiases() {
 	for _, l := range m.Layers {
-		a, f := l.Attn, l.MLP
-		if a.Q.Bias != nil {
+		if a := l.Attn; a.Q.Bias != nil {
 			l.qkvBias = concatRows(a.Q.Bias, a.K.Bias, a.V.Bias)
 		}
-		if f.Gate.Bias != nil {
-			l.gateUpBias = concatRows(f.Gate.Bias, f.Up.Bias)
+		for _, f := range l.ffns() {
+			if f.Gate.Bias != nil {
+				f.gateUpBias = concatRows(f.Gate.Bias, f.Up.Bias)
+			}
 		}
 	}
 }
@@ -712,7 +786,7 @@ func (m *Model) prepareQK(tp *autograd.Tape, l int, qkv []float32, rows, stride 
 	case cfg.qkNorm():
 		headNorm(qkv, rows, stride, 0, cfg.Heads, d, m.normWeight(tp, a.QNorm).Value.Data, cfg.Eps)
 		headNorm(qkv, rows, stride, qw, kv, d, m.normWeight(tp, a.KNorm).Value.Data, cfg.Eps)
-	case cfg.olmo2(): // the projections whole: one "head" each
+	case cfg.wholeQKNorm(): // the projections whole: one "head" each
 		headNorm(qkv, rows, stride, 0, 1, qw, a.QNorm.Weight.Value.Data, cfg.Eps)
 		headNorm(qkv, rows, stride, qw, 1, kv*d, a.KNorm.Weight.Value.Data, cfg.Eps)
 	}

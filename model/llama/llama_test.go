@@ -17,6 +17,11 @@ import (
 	"github.com/attn-go/attn/tensor"
 )
 
+// tinyFolders are the folders of testdata/hf that
+// tools/golden/torch_llama.py writes with their PyTorch twin's references.
+var tinyFolders = []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny",
+	"mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny"}
+
 func load(t *testing.T, name string) *Model {
 	t.Helper()
 	m, err := Load(filepath.Join(golden.Root(t), "testdata", "hf", name))
@@ -57,7 +62,7 @@ func greedy(t *testing.T, m *Model, prompt []int, n int) []int {
 // rope scaling, in F16; Qwen3; Gemma 3 with its local layers' window; Gemma 2
 // with its softcaps, in BF16; SmolLM3 with its NoPE layers.
 func TestMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny"} {
+	for _, name := range tinyFolders {
 		t.Run(name, func(t *testing.T) {
 			m := load(t, name)
 			f := golden.Open(t, "hf/"+name+"/reference.safetensors")
@@ -185,7 +190,7 @@ func TestCacheLimits(t *testing.T) {
 // config.json keeps what matters (tools/golden/torch_llama.py --check DIR
 // NAME runs such a folder in PyTorch).
 func TestSave(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny"} {
+	for _, name := range tinyFolders {
 		m := load(t, name)
 		dir := t.TempDir()
 		if err := Save(dir, m); err != nil {
@@ -228,7 +233,7 @@ func TestNew(t *testing.T) {
 // alone (the Batcher promises each caller Text's tokens); bad arguments
 // are refused.
 func TestStepBatch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny"} {
+	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny", "mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny"} {
 		m := load(t, name)
 		bt := NewBatchBuffers()
 		for _, b := range []int{1, 3, 8, 12, 16} {
@@ -288,7 +293,7 @@ func TestStepBatch(t *testing.T) {
 // the embeddings, projections with and without biases, norms and the
 // output layer (tied in llama-tiny-llama3), for each folder.
 func TestTrainingMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny"} {
+	for _, name := range tinyFolders {
 		t.Run(name, func(t *testing.T) {
 			m := load(t, name)
 			f := golden.Open(t, "hf/"+name+"/reference.safetensors")
@@ -317,7 +322,7 @@ func TestTrainingMatchesPyTorch(t *testing.T) {
 				if !ok {
 					continue
 				}
-				v := byName[strings.TrimPrefix(stored, "model.")]
+				v := byName[fromMixtral(strings.TrimPrefix(stored, "model."))]
 				if v == nil || v.Grad == nil {
 					t.Fatalf("no gradient for %s", stored)
 				}
@@ -369,7 +374,7 @@ func TestForwardMatchesStep(t *testing.T) {
 // TestInvFreq: the rotary frequencies are HF's float32 ones (within an
 // ulp), unscaled, linear and llama3.
 func TestInvFreq(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny"} {
+	for _, name := range tinyFolders {
 		m := load(t, name)
 		want := golden.Open(t, "hf/"+name+"/reference.safetensors").Tensor("rope.inv_freq").Data
 		if len(m.invFreq) != len(want) {
@@ -881,7 +886,7 @@ func TestSmolLM3Config(t *testing.T) {
 // TestHidden: the last hidden states, after the final norm, are PyTorch's
 // for every family (what an embedding model pools).
 func TestHidden(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny"} {
+	for _, name := range tinyFolders {
 		m := load(t, name)
 		f := golden.Open(t, "hf/"+name+"/reference.safetensors")
 		ids, want := f.Ints("input.ids"), f.Tensor("hidden")

@@ -50,7 +50,7 @@ func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, 
 		case cfg.qkNorm(): // Qwen3, Gemma: an RMSNorm over each head
 			q = tp.Reshape(m.norm(tp, tp.Reshape(q, b, t, cfg.Heads, d), a.QNorm), b, t, -1)
 			k = tp.Reshape(m.norm(tp, tp.Reshape(k, b, t, kv, d), a.KNorm), b, t, -1)
-		case cfg.olmo2(): // OLMo 2: over the whole projections
+		case cfg.wholeQKNorm(): // OLMo 2, OLMoE: over the whole projections
 			q, k = m.norm(tp, q, a.QNorm), m.norm(tp, k, a.KNorm)
 		}
 		if r, ok := cfg.layerRope(l, global, local); ok {
@@ -63,14 +63,26 @@ func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, 
 		y := tp.Attention(q, k, v, cfg.Heads, autograd.AttentionOpts{Causal: true, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap)})
 		x = m.addSublayer(tp, x, a.O.Forward(tp, y), m.attnPost(layer))
 		h = m.norm(tp, x, m.mlpNorm(layer))
-		g, u := f.Gate.Forward(tp, h), f.Up.Forward(tp, h)
-		gated := tp.SwiGLU(g, u)
-		if cfg.Gemma() {
-			gated = tp.Mul(tp.GELUTanh(g), u)
+		var ff *autograd.Var
+		if f.Router != nil {
+			ff = m.mixture(tp, h, f, func(x *autograd.Var, e int) *autograd.Var { return m.trainMLP(tp, x, f.Experts[e]) })
+		} else {
+			ff = m.trainMLP(tp, h, f)
 		}
-		x = m.addSublayer(tp, x, f.Down.Forward(tp, gated), layer.PostFFNorm)
+		x = m.addSublayer(tp, x, ff, layer.PostFFNorm)
 	}
 	return m.logits(tp, x), nil
+}
+
+// trainMLP runs the gated MLP f on x for training: the gate and up
+// projections are separate products, so that each gets its gradient.
+func (m *Model) trainMLP(tp *autograd.Tape, x *autograd.Var, f *MLP) *autograd.Var {
+	g, u := f.Gate.Forward(tp, x), f.Up.Forward(tp, x)
+	gated := tp.SwiGLU(g, u)
+	if m.Cfg.Gemma() {
+		gated = tp.Mul(tp.GELUTanh(g), u)
+	}
+	return f.Down.Forward(tp, gated)
 }
 
 // Loss returns the mean cross-entropy of the next-token predictions for ids

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Write tiny HuggingFace Llama-family folders (Llama, Qwen2, Qwen3, Gemma 3,
-Gemma 2, SmolLM3, Mistral, Phi-3, Granite, OLMo 2, EmbeddingGemma) and
-reference outputs for model/llama.
+Gemma 2, SmolLM3, Mistral, Phi-3, Granite, OLMo 2, EmbeddingGemma, and the
+sparse mixture-of-experts Mixtral, Qwen3-MoE and OLMoE) and reference
+outputs for model/llama.
 
 Run from the repository root with the Debian PyTorch (/usr/bin/python3):
 
@@ -105,6 +106,38 @@ It writes, under testdata/hf/ (each file under 150 KB):
   reference.safetensors holds input.ids [2, 13], hidden [2, 13, C] and
   embedding [2, 32] (float64: the mean, the Dense modules, L2).
 
+The MoE folders replace a layer's MLP with a sparse block, as HF's
+MixtralSparseMoeBlock, Qwen3MoeSparseMoeBlock and OlmoeSparseMoeBlock
+compute it: router logits gate(n) (a [E, C] weight, no bias), their softmax
+over all E experts (float32 in HF), the num_experts_per_tok most probable
+experts, those probabilities renormalised to sum 1 (always in Mixtral, else
+only where norm_topk_prob), and the output the sum over the chosen experts
+of probability * down(silu(gate(n)) * up(n)). The references' choices are
+not near ties: the k-th and (k+1)-th probabilities differ by more than
+1e-6 for every token of every pass (write_case prints the smallest gap),
+so a float32 reader picks the same experts. output_router_logits is false,
+so train.loss is the cross-entropy alone (HF adds router_aux_loss_coef
+times the load-balancing loss only when it is true).
+
+* mixtral-tiny/: MixtralForCausalLM in F32, after modeling_mixtral.py:
+  Mistral's layers (sliding_window null: plain causal) with the MLP as
+  block_sparse_moe: gate.weight [4, C], experts.j.w1 (gate), w3 (up) [24,
+  C] and w2 (down) [C, 24]; 4 experts, top-2, rms_norm_eps 1e-5.
+* qwen3moe-tiny/: Qwen3MoeForCausalLM in BF16, after modeling_qwen3_moe.py:
+  Qwen3's attention (q_norm and k_norm over each head of 16), three
+  layers, tied embeddings; a layer's mlp is sparse (mlp.gate.weight [8, C],
+  mlp.experts.j.gate_proj/up_proj/down_proj of moe_intermediate_size 16)
+  unless its index is in mlp_only_layers or (index + 1) is not a multiple of
+  decoder_sparse_step, then a dense MLP of intermediate_size 40: here
+  layer 1 dense, 0 and 2 sparse; 8 experts, top-3, norm_topk_prob true.
+* olmoe-tiny/: OlmoeForCausalLM in F32, after modeling_olmoe.py: Llama's
+  pre-norm layers, q_norm and k_norm RMS-normalising the whole query and
+  key projections (H*D and KV*D values, as OLMo 2) before the heads are
+  split and rotated (clip_qkv null; set, it would clamp q, k and v after
+  the norms); the mlp sparse with experts of intermediate_size 16 (24
+  would pass 150 KB); 6 experts, top-2, norm_topk_prob false (the top-2
+  probabilities used as they are), rms_norm_eps 1e-5.
+
 reference.safetensors in each holds input.ids [2, 13], logits [2, 13, V],
 hidden [2, 13, C] (the last hidden states, after the final norm: what an
 embedding pools),
@@ -160,9 +193,36 @@ BASE = {
 }
 
 
+def sparse_prefix(c, i):
+    """The prefix of layer i's sparse MoE block ("block_sparse_moe." in
+    Mixtral, "mlp." in Qwen3-MoE and OLMoE), None for a dense MLP: Qwen3-MoE
+    keeps Qwen3MoeMLP where i is in mlp_only_layers or (i + 1) is not a
+    multiple of decoder_sparse_step."""
+    kind = c["model_type"]
+    if kind == "mixtral":
+        return "block_sparse_moe."
+    if kind == "olmoe":
+        return "mlp."
+    if kind == "qwen3_moe" and i not in c["mlp_only_layers"] and c["num_experts"] > 0 \
+            and (i + 1) % c["decoder_sparse_step"] == 0:
+        return "mlp."
+    return None
+
+
+def experts(c):
+    """(number of experts, k, expert width, (gate, up, down) names): Mixtral's
+    w1/w3/w2 are gate/up/down."""
+    kind = c["model_type"]
+    if kind == "mixtral":
+        return c["num_local_experts"], c["num_experts_per_tok"], c["intermediate_size"], ("w1", "w3", "w2")
+    width = c["moe_intermediate_size"] if kind == "qwen3_moe" else c["intermediate_size"]
+    return c["num_experts"], c["num_experts_per_tok"], width, ("gate_proj", "up_proj", "down_proj")
+
+
 def shapes(c):
     """The state_dict of LlamaForCausalLM / Qwen2ForCausalLM and the others
-    (Qwen3's and Gemma 3's q_norm and k_norm, Gemma's four norms a layer)."""
+    (Qwen3's and Gemma 3's q_norm and k_norm, Gemma's four norms a layer,
+    the MoE families' router and experts in place of the MLP)."""
     C, V, I = c["hidden_size"], c["vocab_size"], c["intermediate_size"]
     H, KV = c["num_attention_heads"], c["num_key_value_heads"]
     D = c.get("head_dim") or C // H
@@ -182,7 +242,11 @@ def shapes(c):
         return s
     for i in range(c["num_hidden_layers"]):
         p = f"model.layers.{i}."
-        if c["model_type"] == "olmo2":
+        if c["model_type"] == "olmoe":  # pre-norm, q and k normalised whole
+            s[p + "input_layernorm.weight"] = [C]
+            s[p + "self_attn.q_norm.weight"] = [H * D]
+            s[p + "self_attn.k_norm.weight"] = [KV * D]
+        elif c["model_type"] == "olmo2":
             s[p + "self_attn.q_norm.weight"] = [H * D]
             s[p + "self_attn.k_norm.weight"] = [KV * D]
             s[p + "post_feedforward_layernorm.weight"] = [C]
@@ -193,13 +257,23 @@ def shapes(c):
             s[p + "self_attn." + n + ".weight"] = [o, C]
             if qwen or c.get("attention_bias"):
                 s[p + "self_attn." + n + ".bias"] = [o]
-        if c["model_type"] in ("qwen3", "gemma3_text"):
+        if c["model_type"] in ("qwen3", "gemma3_text", "qwen3_moe"):
             s[p + "self_attn.q_norm.weight"] = [D]
             s[p + "self_attn.k_norm.weight"] = [D]
         if c["model_type"] in ("gemma2", "gemma3_text"):
             s[p + "pre_feedforward_layernorm.weight"] = [C]
             s[p + "post_feedforward_layernorm.weight"] = [C]
         s[p + "self_attn.o_proj.weight"] = [C, H * D]
+        moe = sparse_prefix(c, i)
+        if moe:
+            E, _, W, (gate, up, down) = experts(c)
+            s[p + moe + "gate.weight"] = [E, C]  # the router, no bias
+            for j in range(E):
+                e = f"{p}{moe}experts.{j}."
+                s[e + gate + ".weight"] = [W, C]
+                s[e + up + ".weight"] = [W, C]
+                s[e + down + ".weight"] = [C, W]
+            continue
         s[p + "mlp.gate_proj.weight"] = [I, C]
         s[p + "mlp.up_proj.weight"] = [I, C]
         s[p + "mlp.down_proj.weight"] = [C, I]
@@ -333,12 +407,45 @@ def rms(x, w, eps):
     return w * (x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps))
 
 
+# The routing of every sparse block run since write_case last cleared it:
+# (layer prefix, the k-th minus the (k+1)-th probability per token, the
+# chosen experts [N, k]), for write_case's report.
+ROUTES = []
+
+
+def sparse_moe(n, pre, c, lin):
+    """HF's sparse MoE block (MixtralSparseMoeBlock, Qwen3MoeSparseMoeBlock,
+    OlmoeSparseMoeBlock) on n [B, T, C], token by token: the softmax of the
+    router's logits over all experts (HF: in float32; here float64 like the
+    rest), the k most probable experts, their probabilities renormalised to
+    sum 1 (always in Mixtral, else where norm_topk_prob), then the weighted
+    sum of those experts' down(silu(gate(x)) * up(x)). The weights are the
+    topk values, so gradients reach the router through them."""
+    E, k, _, (gate, up, down) = experts(c)
+    flat = n.reshape(-1, n.shape[-1])
+    probs = lin(flat, pre + "gate").softmax(dim=-1)
+    top, chosen = torch.topk(probs, k, dim=-1)
+    if c["model_type"] == "mixtral" or c.get("norm_topk_prob"):
+        top = top / top.sum(dim=-1, keepdim=True)
+    if k < E:
+        srt = probs.detach().sort(dim=-1, descending=True).values
+        ROUTES.append((pre, srt[:, k - 1] - srt[:, k], chosen.clone()))
+    rows = []
+    for t in range(flat.shape[0]):
+        y = torch.zeros_like(flat[t])
+        for j in range(k):
+            e = f"{pre}experts.{int(chosen[t, j])}."
+            y = y + top[t, j] * lin(F.silu(lin(flat[t], e + gate)) * lin(flat[t], e + up), e + down)
+        rows.append(y)
+    return torch.stack(rows).view_as(n)
+
+
 def forward(p, ids, c, hidden=False):
     """Logits [B, T, V] of LlamaForCausalLM / Qwen2ForCausalLM (Qwen3's q/k
-    norms, Mistral's sliding window, SmolLM3's NoPE layers; Gemma's in
-    forward_gemma) on ids (positions 0..T-1, causal, no padding); with
-    hidden, the last hidden states instead (after the final norm: the base
-    model's output)."""
+    norms, Mistral's sliding window, SmolLM3's NoPE layers, the MoE
+    families' sparse blocks; Gemma's in forward_gemma) on ids (positions
+    0..T-1, causal, no padding); with hidden, the last hidden states
+    instead (after the final norm: the base model's output)."""
     if c["model_type"] in ("gemma2", "gemma3_text"):
         return forward_gemma(p, ids, c, hidden)
     p = unfuse(p, c)
@@ -351,7 +458,7 @@ def forward(p, ids, c, hidden=False):
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos() * scale, emb.sin() * scale  # (T, D), or fewer values for a partial rotation
     causal = torch.triu(torch.full((Tn, Tn), float("-inf"), dtype=torch.float64), diagonal=1)
-    window = c.get("sliding_window") if c["model_type"] in ("mistral", "phi3") else None
+    window = c.get("sliding_window") if c["model_type"] in ("mistral", "phi3", "mixtral") else None
     if window and window < c["max_position_embeddings"]:  # every layer within the window
         causal = causal + torch.tril(torch.full((Tn, Tn), float("-inf"), dtype=torch.float64), diagonal=-window)
 
@@ -359,24 +466,28 @@ def forward(p, ids, c, hidden=False):
         return F.linear(x, p[name + ".weight"], p.get(name + ".bias"))
 
     granite, olmo2 = c["model_type"] == "granite", c["model_type"] == "olmo2"
+    whole = c["model_type"] in ("olmo2", "olmoe")  # q_norm and k_norm over the whole projections
+    clip = c.get("clip_qkv")
     x = p["model.embed_tokens.weight"][ids]
     if granite:
         x = x * c["embedding_multiplier"]
     for i in range(c["num_hidden_layers"]):
         l = f"model.layers.{i}."
-        if olmo2:  # no input norm; q and k normalised whole
-            n = x
+        if whole:  # q and k normalised whole; OLMo 2 without an input norm
+            n = x if olmo2 else rms(x, p[l + "input_layernorm.weight"], eps)
             q = rms(lin(n, l + "self_attn.q_proj"), p[l + "self_attn.q_norm.weight"], eps).view(Bn, Tn, H, D)
             k = rms(lin(n, l + "self_attn.k_proj"), p[l + "self_attn.k_norm.weight"], eps).view(Bn, Tn, KV, D)
         else:
             n = rms(x, p[l + "input_layernorm.weight"], eps)
             q = lin(n, l + "self_attn.q_proj").view(Bn, Tn, H, D)
             k = lin(n, l + "self_attn.k_proj").view(Bn, Tn, KV, D)
-        if l + "self_attn.q_norm.weight" in p and not olmo2:  # Qwen3: RMSNorm over each head, before the rotation
+        if l + "self_attn.q_norm.weight" in p and not whole:  # Qwen3: RMSNorm over each head, before the rotation
             q = rms(q, p[l + "self_attn.q_norm.weight"], eps)
             k = rms(k, p[l + "self_attn.k_norm.weight"], eps)
         q, k = q.transpose(1, 2), k.transpose(1, 2)
         v = lin(n, l + "self_attn.v_proj").view(Bn, Tn, KV, D).transpose(1, 2)
+        if clip is not None:  # OLMoE's clip_qkv, after the norms
+            q, k, v = q.clamp(-clip, clip), k.clamp(-clip, clip), v.clamp(-clip, clip)
         if c.get("no_rope_layers", [1] * (i + 1))[i]:  # SmolLM3's NoPE layers have 0
             q, k = rope_apply(q, cos, sin), rope_apply(k, cos, sin)
         k = k.repeat_interleave(H // KV, dim=1)
@@ -393,7 +504,11 @@ def forward(p, ids, c, hidden=False):
             continue
         x = x + (a * c["residual_multiplier"] if granite else a)
         n = rms(x, p[l + "post_attention_layernorm.weight"], eps)
-        f = lin(F.silu(lin(n, l + "mlp.gate_proj")) * lin(n, l + "mlp.up_proj"), l + "mlp.down_proj")
+        moe = sparse_prefix(c, i)
+        if moe:
+            f = sparse_moe(n, l + moe, c, lin)
+        else:
+            f = lin(F.silu(lin(n, l + "mlp.gate_proj")) * lin(n, l + "mlp.up_proj"), l + "mlp.down_proj")
         x = x + (f * c["residual_multiplier"] if granite else f)
     x = rms(x, p["model.norm.weight"], eps)
     if hidden:
@@ -471,7 +586,12 @@ TRAIN_GRADS = ["model.layers.0.self_attn.q_norm.weight", "model.layers.1.self_at
                "model.layers.1.self_attn.v_proj.weight", "model.layers.1.self_attn.k_proj.bias", "model.layers.0.mlp.gate_proj.weight",
                "model.layers.1.mlp.down_proj.weight", "model.layers.1.input_layernorm.weight", "model.norm.weight", "lm_head.weight",
                "model.layers.0.post_attention_layernorm.weight", "model.layers.2.pre_feedforward_layernorm.weight",
-               "model.layers.1.post_feedforward_layernorm.weight", "model.layers.2.self_attn.q_proj.weight"]
+               "model.layers.1.post_feedforward_layernorm.weight", "model.layers.2.self_attn.q_proj.weight",
+               "model.layers.0.block_sparse_moe.gate.weight", "model.layers.0.block_sparse_moe.experts.1.w1.weight",
+               "model.layers.0.block_sparse_moe.experts.1.w3.weight", "model.layers.1.block_sparse_moe.experts.0.w2.weight",
+               "model.layers.0.mlp.gate.weight", "model.layers.0.mlp.experts.1.gate_proj.weight",
+               "model.layers.0.mlp.experts.1.up_proj.weight", "model.layers.1.mlp.experts.0.down_proj.weight",
+               "model.layers.2.mlp.experts.0.down_proj.weight"]
 
 
 def greedy(p, prompt, n, c):
@@ -490,8 +610,11 @@ def write_case(name, c, dtype, seed):
     p = read_model(os.path.join(d, "model.safetensors"))
     ids = torch.randint(3, c["vocab_size"], (2, 13), generator=g)
     prompt = torch.randint(3, c["vocab_size"], (5,), generator=g)
-    ref = {"input.ids": ids, "logits": forward(p, ids, c), "hidden": forward(p, ids, c, hidden=True),
-           "greedy.prompt": prompt, "greedy.tokens": torch.tensor(greedy(p, prompt.tolist(), 12, c))}
+    ROUTES.clear()
+    ref = {"input.ids": ids, "logits": forward(p, ids, c)}
+    routed = list(ROUTES)  # the sparse blocks' choices on input.ids
+    ref.update({"hidden": forward(p, ids, c, hidden=True), "greedy.prompt": prompt,
+                "greedy.tokens": torch.tensor(greedy(p, prompt.tolist(), 12, c))})
     ref.update(phi3_inv_freq_f32(c) if c["model_type"] == "phi3" else {"rope.inv_freq": inv_freq_f32(c)})
     # Training: the mean next-token cross-entropy of ids[:, :-1] predicting
     # ids[:, 1:], and its gradients with respect to a few weights.
@@ -514,6 +637,14 @@ def write_case(name, c, dtype, seed):
     for fn in sorted(os.listdir(d)):
         print(f"{os.path.join(d, fn):60s} {os.path.getsize(os.path.join(d, fn)):7d} bytes")
     print(name, "logits max|x|", f"{ref['logits'].abs().max().item():.3f}", "greedy", ref["greedy.tokens"].tolist())
+    if ROUTES:  # the top-k choice must not hang on a near tie (float32 readers choose the same experts)
+        for pre, _, chosen in routed:
+            use = torch.bincount(chosen.flatten(), minlength=experts(c)[0]).tolist()
+            print(f"  {pre} tokens per expert on input.ids {use}, {len({tuple(sorted(r)) for r in chosen.tolist()})} distinct sets")
+        print(f"  smallest k-th minus (k+1)-th routing probability, all passes: {min(gap.min().item() for _, gap, _ in ROUTES):.3e}")
+        for n in TRAIN_GRADS:
+            if "train.grad." + n in ref and (".experts." in n or "moe.gate." in n or "mlp.gate." in n):
+                print(f"  train.grad.{n} max|x| {ref['train.grad.' + n].abs().max().item():.3e}")
 
 
 def main():
@@ -573,6 +704,23 @@ def main():
     eg = dict(g3, architectures=["Gemma3TextModel"], use_bidirectional_attention=True, sliding_window=6,
               rope_scaling=None, max_position_embeddings=64)
     write_embedding_case("embeddinggemma-tiny", eg, 1212)
+    mx = dict(BASE, architectures=["MixtralForCausalLM"], model_type="mixtral", num_local_experts=4, num_experts_per_tok=2,
+              intermediate_size=24, sliding_window=None, rms_norm_eps=1e-05, rope_theta=1000000.0,
+              router_aux_loss_coef=0.001, router_jitter_noise=0.0, output_router_logits=False)
+    del mx["attention_bias"], mx["mlp_bias"], mx["pretraining_tp"]
+    write_case("mixtral-tiny", mx, torch.float32, 1215)
+    qm = dict(BASE, architectures=["Qwen3MoeForCausalLM"], model_type="qwen3_moe", head_dim=16, num_hidden_layers=3,
+              num_experts=8, num_experts_per_tok=3, moe_intermediate_size=16, intermediate_size=40, norm_topk_prob=True,
+              decoder_sparse_step=1, mlp_only_layers=[1], tie_word_embeddings=True, torch_dtype="bfloat16",
+              rope_theta=1000000.0, use_sliding_window=False, sliding_window=None, max_window_layers=3,
+              router_aux_loss_coef=0.001, output_router_logits=False, transformers_version="4.51.0")
+    del qm["mlp_bias"], qm["pretraining_tp"]
+    write_case("qwen3moe-tiny", qm, torch.bfloat16, 1216)
+    oe = dict(BASE, architectures=["OlmoeForCausalLM"], model_type="olmoe", num_experts=6, num_experts_per_tok=2,
+              intermediate_size=16, norm_topk_prob=False, clip_qkv=None, rms_norm_eps=1e-05, router_aux_loss_coef=0.01,
+              output_router_logits=False, bos_token_id=None, pad_token_id=1)
+    del oe["head_dim"], oe["mlp_bias"], oe["pretraining_tp"]
+    write_case("olmoe-tiny", oe, torch.float32, 1217)
 
 
 def write_embedding_case(name, c, seed):
