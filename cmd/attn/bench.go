@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/attn-go/attn/autograd"
@@ -692,11 +693,22 @@ func benchLlama(which, dir, quantize string, t, batch, reps int, params map[stri
 	// The floor, as for GPT-2: every weight read once a token (of the
 	// embeddings one row, unless they are the output layer too), two bytes
 	// a value of the matrices kept in 16 bits, 1 and a 32nd of a 4-byte
-	// scale of those in 8 (they have no float32 values).
-	var bytes int
+	// scale of those in 8 (they have no float32 values). A mixture of
+	// experts' step reads the experts its tokens chose: with k of E chosen
+	// at random for each of the batch's tokens, a share 1 − (1 − k/E)^batch
+	// of them on average.
+	var bytes float64
+	share := 1.0
+	if e := m.Cfg.Experts; e > 0 {
+		share = 1 - math.Pow(1-float64(m.Cfg.ExpertsPerToken)/float64(e), float64(batch))
+		params["experts_read"] = math.Round(share*float64(e)*10) / 10
+	}
 	for _, p := range m.Params() {
 		if p.Var != m.Embed.Weight || m.Cfg.Tied {
-			n := tensor.Size(p.Value.Shape)
+			n := float64(tensor.Size(p.Value.Shape))
+			if strings.Contains(p.Name, ".mlp.experts.") {
+				n *= share
+			}
 			switch {
 			case p.Value.Data != nil:
 				bytes += 4 * n
@@ -708,9 +720,9 @@ func benchLlama(which, dir, quantize string, t, batch, reps int, params map[stri
 		}
 	}
 	_, read := tensor.StreamGBps(5)
-	floor := float64(bytes) / (read * 1e9)
+	floor := bytes / (read * 1e9)
 	params["cached"], params["batch"] = t, batch
-	params["weight_mb"] = math.Round(float64(bytes) / 1e6)
+	params["weight_mb"] = math.Round(bytes / 1e6)
 	params["read_gbps"] = math.Round(read*10) / 10
 	params["floor_ms"] = math.Round(floor*1e5) / 100
 	params["x_floor"] = math.Round(dur.Seconds()/floor*100) / 100
