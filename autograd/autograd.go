@@ -158,6 +158,10 @@ func ReturnInferenceTape(tp *Tape) {
 	inferenceTapes.Put(tp)
 }
 
+// Records reports whether ops run on tp record their backward steps: not
+// on a nil tape or an inference tape.
+func (tp *Tape) Records() bool { return tp != nil && !tp.noGrad }
+
 // Len returns the number of recorded steps.
 func (tp *Tape) Len() int {
 	if tp == nil {

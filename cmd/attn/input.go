@@ -97,6 +97,9 @@ var (
 	llamaLike = []string{"qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "gemma3", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe"}
 )
 
+// llamaTypes lists the model_types the llama package runs, for messages.
+func llamaTypes() string { return strings.Join(append([]string{"llama"}, llamaLike...), ", ") }
+
 // modelOfType resolves dir (see modelDir) and returns it with its
 // model_type, which must be one of accept: the command (e.g. "generate")
 // fails otherwise, naming the commands that do run that model.

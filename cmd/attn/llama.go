@@ -17,8 +17,8 @@ import (
 	"github.com/attn-go/attn/tokenizer"
 )
 
-// loadLlama loads a Llama-family folder (llama, qwen2, qwen3, mistral,
-// gemma2, gemma3_text, gemma3, smollm3, phi3, granite, olmo2) and its tokenizer.
+// loadLlama loads a Llama-family folder (llama and llamaLike's types) and
+// its tokenizer.
 func loadLlama(dir string) (*llama.Model, tokenizer.Tokenizer, error) {
 	return generating(loadLlamaWith(dir, llama.Load))
 }
@@ -60,7 +60,7 @@ func checkQuantize(quantize, typ string) error {
 	case quantize != "q8":
 		return fmt.Errorf("--quantize %q; want q8", quantize)
 	case family(typ) != "llama" && typ != "marian" && typ != "m2m_100" && typ != "t5" && typ != "mt5":
-		return fmt.Errorf("--quantize is for Llama-family models (llama, qwen2, qwen3, mistral, gemma2, gemma3_text, gemma3, smollm3, phi3, granite, olmo2), T5, Marian and M2M100 (NLLB) translators; this is a %s model", typ)
+		return fmt.Errorf("--quantize is for Llama-family models (%s), T5, Marian and M2M100 (NLLB) translators; this is a %s model", llamaTypes(), typ)
 	}
 	return nil
 }

@@ -33,13 +33,13 @@ func llamaRecipe() lmPreset {
 	return lmPreset{Data: train.LMData{Context: 256, Batch: 4, EvalBatches: 10, Seed: 1337}, Train: t}
 }
 
-// runTrainLlama fine-tunes a Llama-family folder (llama, qwen2, qwen3,
-// mistral, gemma2, gemma3_text, gemma3, smollm3, phi3, granite, olmo2) on a text (attn train --model DIR --data FILE), or resumes such
-// a run.
+// runTrainLlama fine-tunes a Llama-family folder (llama and llamaLike's
+// types) on a text (attn train --model DIR --data FILE), or resumes such a
+// run.
 func runTrainLlama(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn train --model LLAMA-FOLDER --data FILE", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	from := fs.String("model", "", "the Llama-family folder (model_type llama, qwen2, qwen3, mistral, gemma2, gemma3_text, gemma3, smollm3, phi3, granite or olmo2) to fine-tune")
+	from := fs.String("model", "", "the Llama-family folder (model_type "+llamaTypes()+") to fine-tune")
 	dataFile := fs.String("data", "", "fine-tune on this UTF-8 text file (.gz read as well; its last 10% is the validation text) instead of Tiny Shakespeare")
 	out := fs.String("out", "", "run folder: checkpoint, metrics.jsonl, loss plots (default runs/<name of the --data file>-ft)")
 	resume := fs.String("resume", "", "continue the run in this folder from its last checkpoint")

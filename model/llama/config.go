@@ -122,6 +122,11 @@ type Config struct {
 	ExpertIntermediate int    `json:"-"`
 	NormTopK           bool   `json:"-"`
 	Sparse             []bool `json:"-"`
+	// RouterTraining marks a mixture of experts whose HF training adds to
+	// the loss the routers' load-balancing loss (output_router_logits) or
+	// multiplies a router's input by noise (Mixtral's router_jitter_noise),
+	// which are not built: such a model generates but does not train.
+	RouterTraining bool `json:"-"`
 	// EOS lists the tokens that end a text (eos_token_id, one or several).
 	EOS []int `json:"-"`
 	// BOS, when HasBOS, is the token a text starts with (bos_token_id:
@@ -330,6 +335,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llama: the experts' intermediate size %d must be positive", c.ExpertIntermediate)
 	case c.Sparse != nil && len(c.Sparse) != c.Layers || slices.Contains(c.Sparse, true) && c.Experts == 0:
 		return fmt.Errorf("llama: %d sparse-layer flags for %d layers of %d experts", len(c.Sparse), c.Layers, c.Experts)
+	// What a Mixtral's or an OLMoE's config.json has no place for would
+	// save a model that reads back as another.
+	case (c.Type == "mixtral" || c.Type == "olmoe") && (slices.Contains(c.Sparse, false) || c.ExpertIntermediate != c.Intermediate):
+		return fmt.Errorf("llama: a %s model's layers are all sparse, its experts of intermediate_size %d (got %d)", c.Type, c.Intermediate, c.ExpertIntermediate)
+	case c.Type == "mixtral" && !c.NormTopK:
+		return errors.New("llama: a Mixtral renormalises its chosen experts' weights (NormTopK)")
 	}
 	for _, id := range c.EOS {
 		if id < 0 || id >= c.VocabSize {
@@ -468,29 +479,43 @@ type hfConfig struct {
 	DecoderSparseStep *int            `json:"decoder_sparse_step,omitempty"`
 	MLPOnlyLayers     []int           `json:"mlp_only_layers,omitempty"`
 	ClipQKV           json.RawMessage `json:"clip_qkv,omitempty"`
+	// What HF's training adds to a mixture of experts (see
+	// Config.RouterTraining).
+	OutputRouterLogits *bool    `json:"output_router_logits,omitempty"`
+	RouterJitter       *float64 `json:"router_jitter_noise,omitempty"`
 }
 
 // moeConfig reads a mixture of experts' keys (see Config.Experts) into c.
+// The count of experts is num_local_experts or num_experts in any of the
+// three (each HF config class maps the other name onto its own, and
+// transformers 5 saves Qwen3-MoE's as num_local_experts).
 func moeConfig(h *hfConfig, c *Config) error {
-	if h.NumLocalExperts != nil && c.Type == "mixtral" {
-		c.Experts = *h.NumLocalExperts
-	}
-	if h.NumExperts != nil && c.Type != "mixtral" {
-		c.Experts = *h.NumExperts
+	switch n, l := h.NumExperts, h.NumLocalExperts; {
+	case n != nil && l != nil && *n != *l:
+		return fmt.Errorf("llama: num_experts %d and num_local_experts %d disagree", *n, *l)
+	case n != nil:
+		c.Experts = *n
+	case l != nil:
+		c.Experts = *l
 	}
 	if h.NumExpertsPerTok != nil {
 		c.ExpertsPerToken = *h.NumExpertsPerTok
 	}
 	c.ExpertIntermediate = c.Intermediate
 	step := 1
+	var dense []int
 	switch c.Type {
-	case "qwen3_moe":
+	case "qwen3_moe": // only Qwen3MoeDecoderLayer reads these
 		c.ExpertIntermediate = 768
 		if h.MoEIntermediate != nil {
 			c.ExpertIntermediate = *h.MoEIntermediate
 		}
 		if h.DecoderSparseStep != nil {
 			step = *h.DecoderSparseStep
+		}
+		dense = h.MLPOnlyLayers
+		if h.UseSlidingWindow { // every layer would slide, whatever max_window_layers says
+			return errors.New("llama: a Qwen3-MoE's use_sliding_window true (every layer attending within sliding_window) is not supported")
 		}
 	case "olmoe":
 		if clip := bytes.TrimSpace(h.ClipQKV); len(clip) > 0 && string(clip) != "null" {
@@ -505,7 +530,10 @@ func moeConfig(h *hfConfig, c *Config) error {
 	}
 	c.Sparse = make([]bool, c.Layers)
 	for l := range c.Sparse {
-		c.Sparse[l] = c.Experts > 0 && (l+1)%step == 0 && !slices.Contains(h.MLPOnlyLayers, l)
+		c.Sparse[l] = c.Experts > 0 && (l+1)%step == 0 && !slices.Contains(dense, l)
+	}
+	if h.OutputRouterLogits != nil && *h.OutputRouterLogits || h.RouterJitter != nil && *h.RouterJitter != 0 {
+		c.RouterTraining = true
 	}
 	return nil
 }
@@ -551,13 +579,13 @@ func defaults(typ string) Config {
 		c.VocabSize, c.Eps, c.EOS, c.HasBOS = 50304, 1e-5, []int{50279}, false
 	case "mixtral":
 		c.Intermediate, c.KVHeads, c.MaxPositions, c.Eps, c.RopeTheta = 14336, 8, 4096*32, 1e-5, 1e6
-		c.Experts, c.ExpertsPerToken, c.NormTopK = 8, 2, true
+		c.Experts, c.ExpertsPerToken, c.ExpertIntermediate, c.NormTopK = 8, 2, 14336, true
 	case "qwen3_moe":
 		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.KVHeads, c.MaxPositions, c.EOS, c.HasBOS = 151936, 2048, 6144, 24, 4, 32768, nil, false
 		c.Experts, c.ExpertsPerToken, c.ExpertIntermediate = 128, 8, 768
 	case "olmoe":
 		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.Heads, c.MaxPositions = 50304, 2048, 2048, 16, 16, 4096
-		c.Eps, c.EOS, c.HasBOS, c.Experts, c.ExpertsPerToken = 1e-5, []int{50279}, false, 64, 8
+		c.Eps, c.EOS, c.HasBOS, c.Experts, c.ExpertsPerToken, c.ExpertIntermediate = 1e-5, []int{50279}, false, 64, 8, 2048
 	case "gemma3_text":
 		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.Heads, c.KVHeads, c.HeadDim = 262208, 2304, 9216, 26, 8, 4, 256
 		c.Act, c.MaxPositions, c.RopeTheta, c.EOS, c.BOS, c.Tied = "gelu_pytorch_tanh", 131072, 1e6, []int{1}, 2, true
@@ -979,6 +1007,9 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	if c.moe() {
 		n, k := c.Experts, c.ExpertsPerToken
 		h.NumExpertsPerTok = &k
+		if c.RouterTraining {
+			h.OutputRouterLogits = &c.RouterTraining
+		}
 		if c.Type == "mixtral" {
 			h.NumLocalExperts = &n
 		} else {

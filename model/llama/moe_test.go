@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/attn-go/attn/autograd"
 )
 
 // TestMoEConfigs: MixtralConfig's, Qwen3MoeConfig's and OlmoeConfig's
@@ -16,11 +18,11 @@ func TestMoEConfigs(t *testing.T) {
 		err := json.Unmarshal([]byte(s), &c)
 		return c, err
 	}
-	mx, err := read(`{"model_type": "mixtral", "norm_topk_prob": false, "num_experts": 3}`)
+	mx, err := read(`{"model_type": "mixtral", "norm_topk_prob": false}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Mixtral always renormalises and counts num_local_experts.
+	// Mixtral always renormalises.
 	if mx.Experts != 8 || mx.ExpertsPerToken != 2 || !mx.NormTopK || mx.ExpertIntermediate != 14336 || mx.KVHeads != 8 || mx.LocalWindow != 0 || mx.Validate() != nil {
 		t.Errorf("mixtral defaults: %+v, %v", mx, mx.Validate())
 	}
@@ -50,7 +52,21 @@ func TestMoEConfigs(t *testing.T) {
 	if o.Experts != 64 || o.ExpertsPerToken != 8 || o.NormTopK || o.ExpertIntermediate != 2048 || !o.wholeQKNorm() || o.olmo2() || o.Eps != 1e-5 || o.Validate() != nil {
 		t.Errorf("olmoe defaults: %+v, %v", o, o.Validate())
 	}
+	// Each class reads the other's name for the count (transformers 5 saves
+	// Qwen3-MoE's as num_local_experts); mlp_only_layers is Qwen3-MoE's.
+	for _, c := range []string{
+		`{"model_type": "qwen3_moe", "num_local_experts": 4, "num_experts_per_tok": 2}`,
+		`{"model_type": "olmoe", "num_local_experts": 4, "num_experts_per_tok": 2, "mlp_only_layers": [0]}`,
+		`{"model_type": "mixtral", "num_experts": 4, "num_local_experts": 4, "mlp_only_layers": [0]}`,
+	} {
+		got, err := read(c)
+		if err != nil || got.Experts != 4 || !got.sparse(0) || got.Validate() != nil {
+			t.Errorf("%s: %v, %d experts, layer 0 sparse %v, %v", c, err, got.Experts, got.sparse(0), got.Validate())
+		}
+	}
 	for _, bad := range []struct{ config, err string }{
+		{`{"model_type": "mixtral", "num_experts": 3, "num_local_experts": 4}`, "num_experts 3 and num_local_experts 4 disagree"},
+		{`{"model_type": "qwen3_moe", "use_sliding_window": true, "sliding_window": 8, "max_window_layers": 99}`, "use_sliding_window true"},
 		{`{"model_type": "olmoe", "clip_qkv": 8}`, "clip_qkv 8"},
 		{`{"model_type": "qwen3_moe", "decoder_sparse_step": 0}`, "decoder_sparse_step 0"},
 		{`{"model_type": "mixtral", "num_experts_per_tok": 9}`, "num_experts_per_tok 9"},
@@ -64,6 +80,25 @@ func TestMoEConfigs(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), bad.err) {
 			t.Errorf("%s: %v; want an error naming %q", bad.config, err, bad.err)
 		}
+	}
+	// A Mixtral or an OLMoE whose config.json could not say so.
+	for _, c := range []Config{defaults("mixtral"), defaults("olmoe")} {
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s defaults: %v", c.Type, err)
+		}
+		dense, wide := c, c
+		dense.Sparse = make([]bool, c.Layers)
+		wide.ExpertIntermediate++
+		for _, bad := range []Config{dense, wide} {
+			if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "layers are all sparse") {
+				t.Errorf("%s with dense layers or wider experts: %v", c.Type, err)
+			}
+		}
+	}
+	renorm := defaults("mixtral")
+	renorm.NormTopK = false
+	if err := renorm.Validate(); err == nil || !strings.Contains(err.Error(), "renormalises") {
+		t.Errorf("a Mixtral without NormTopK: %v", err)
 	}
 	l := defaults("llama")
 	l.Experts = 4
@@ -106,6 +141,29 @@ func TestMixtralNames(t *testing.T) {
 		}
 		if got := mixtralName(ours); got != hfName {
 			t.Errorf("mixtralName(%s) = %s; want %s", ours, got, hfName)
+		}
+	}
+}
+
+// TestRouterTraining: a mixture of experts whose HF training adds the
+// routers' load-balancing loss or noise does not train here (that loss is
+// not built), but evaluates and generates.
+func TestRouterTraining(t *testing.T) {
+	for _, key := range []string{`"output_router_logits": true`, `"router_jitter_noise": 0.01`} {
+		var c Config
+		if err := json.Unmarshal([]byte(`{"model_type": "mixtral", "vocab_size": 50, "hidden_size": 16, "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "num_local_experts": 3, `+key+`}`), &c); err != nil {
+			t.Fatal(err)
+		}
+		m, err := New(c, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := []int{1, 2, 3, 4}
+		if _, err := m.Loss(autograd.NewTape(nil), ids, ids, 1, 4); err == nil || !strings.Contains(err.Error(), "load-balancing loss") {
+			t.Errorf("%s: training loss: %v", key, err)
+		}
+		if _, err := m.Loss(nil, ids, ids, 1, 4); err != nil {
+			t.Errorf("%s: evaluation: %v", key, err)
 		}
 	}
 }

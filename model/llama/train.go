@@ -1,6 +1,7 @@
 package llama
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/attn-go/attn/autograd"
@@ -91,6 +92,9 @@ func (m *Model) trainMLP(tp *autograd.Tape, x *autograd.Var, f *MLP) *autograd.V
 func (m *Model) Loss(tp *autograd.Tape, ids, targets []int, b, t int) (*autograd.Var, error) {
 	if len(targets) != len(ids) {
 		return nil, fmt.Errorf("llama: %d targets for %d token ids", len(targets), len(ids))
+	}
+	if m.Cfg.RouterTraining && tp.Records() {
+		return nil, errors.New("llama: the model's config.json trains its routers with a load-balancing loss (output_router_logits) or noise (router_jitter_noise), which are not built: set them off (false, 0) to fine-tune without them")
 	}
 	for i, id := range targets {
 		if id != IgnoreIndex && (id < 0 || id >= m.Cfg.VocabSize) {
