@@ -277,9 +277,10 @@ func (c *Checkpoint) Rename(f func(string) string) error {
 // SplitRows re-keys the stored tensor of canonical name name, a matrix,
 // as blocks of its rows, the i-th of rows[i] rows under the name parts[i]:
 // for a model that keeps apart what a checkpoint stores fused (Phi-3's
-// qkv_proj, read as q_proj, k_proj and v_proj). A tensor not stored is
-// left for Load to report; one whose rows are not the blocks' sum is an
-// error naming it.
+// qkv_proj, read as q_proj, k_proj and v_proj). A tensor of 3 dimensions
+// [E, R, C] is split as the matrix [E·R, C] it is in memory (a mixture of
+// experts' E matrices stored as one). A tensor not stored is left for Load
+// to report; one whose rows are not the blocks' sum is an error naming it.
 func (c *Checkpoint) SplitRows(name string, parts []string, rows []int) error {
 	t, ok := c.tensors[name]
 	if !ok {
@@ -289,7 +290,11 @@ func (c *Checkpoint) SplitRows(name string, parts []string, rows []int) error {
 	for _, r := range rows {
 		sum += r
 	}
-	if len(t.Shape) != 2 || t.Shape[0] != sum || len(parts) != len(rows) {
+	shape := t.Shape
+	if len(shape) == 3 {
+		shape = []int{shape[0] * shape[1], shape[2]}
+	}
+	if len(shape) != 2 || shape[0] != sum || len(parts) != len(rows) {
 		return fmt.Errorf("hf: tensor %q in %s: shape %v, where the config's %s need %d rows in all", t.Name, t.File, t.Shape, strings.Join(parts, ", "), sum)
 	}
 	for _, p := range parts {
@@ -301,8 +306,8 @@ func (c *Checkpoint) SplitRows(name string, parts []string, rows []int) error {
 	at := t.offset
 	for i, p := range parts {
 		u := *t
-		u.Shape, u.canon, u.offset = []int{rows[i], t.Shape[1]}, p, at
-		at += rows[i] * t.Shape[1]
+		u.Shape, u.canon, u.offset = []int{rows[i], shape[1]}, p, at
+		at += rows[i] * shape[1]
 		c.tensors[p] = &u
 	}
 	return nil

@@ -459,3 +459,48 @@ func TestLoadHalf(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitRows3D: a [E, R, C] tensor splits as the [E·R, C] matrix it is
+// in memory (a mixture of experts' matrices stored as one), in F32 and
+// BF16; rows that do not add up are an error naming the tensor.
+func TestSplitRows3D(t *testing.T) {
+	vals := make([]float32, 2*3*2) // 2 experts of [3, 2]: gate rows 0–1, up row 2
+	for i := range vals {
+		vals[i] = float32(i) / 4
+	}
+	for _, stored := range []safetensors.Tensor{safetensors.F32("experts.w", []int{2, 3, 2}, vals), bf16("experts.w", []int{2, 3, 2}, vals)} {
+		dir := write(t, map[string][]safetensors.Tensor{"model.safetensors": {stored}}, nil)
+		ck, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := []string{"e0.gate", "e0.up", "e1.gate", "e1.up"}
+		if err := ck.SplitRows("experts.w", names, []int{2, 1, 2, 1}); err != nil {
+			t.Fatal(err)
+		}
+		var ps []nn.Param
+		for i, n := range names {
+			ps = append(ps, nn.Param{Name: n, Var: autograd.NewParam(tensor.New(2-i%2, 2))})
+		}
+		if err := ck.Load(ps, LoadOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		at := 0
+		for _, p := range ps {
+			if want := vals[at : at+len(p.Value.Data)]; !slices.Equal(p.Value.Data, want) {
+				t.Errorf("%s %s = %v; want %v", stored.DType, p.Name, p.Value.Data, want)
+			}
+			at += len(p.Value.Data)
+		}
+		ck.Close()
+	}
+	dir := write(t, map[string][]safetensors.Tensor{"model.safetensors": {safetensors.F32("experts.w", []int{2, 3, 2}, vals)}}, nil)
+	ck, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	if err := ck.SplitRows("experts.w", []string{"a", "b"}, []int{3, 2}); err == nil || !strings.Contains(err.Error(), `"experts.w"`) || !strings.Contains(err.Error(), "[2 3 2]") {
+		t.Errorf("5 rows of 6: %v", err)
+	}
+}

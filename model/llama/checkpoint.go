@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/safetensors"
@@ -164,6 +165,16 @@ func loadCheckpoint(cfg Config, ck *hf.Checkpoint, keep, headless bool) (*Model,
 			return nil, err
 		}
 		opt.Stored = mixtralName
+	case "granitemoe", "granitemoeshared":
+		if err := ck.Rename(fromGranite); err != nil {
+			return nil, err
+		}
+		opt.Stored = graniteName
+	}
+	if cfg.moe() {
+		if err := splitExperts(cfg, ck); err != nil {
+			return nil, err
+		}
 	}
 	switch {
 	case headless: // a stored output layer is not read
@@ -261,6 +272,122 @@ func mixtralName(n string) string {
 	return m[1] + "block_sparse_moe." + m[2] + toW[m[3]] + m[4]
 }
 
+// Granite's names for a sparse layer's parameters (GraniteMoeMoE: the
+// router's layer, the experts' matrices stacked in input_linear [E, 2·I, C],
+// gate rows first, and output_linear [E, C, I]; GraniteMoeShared's
+// shared_mlp likewise, of one MLP), this package's for what they stack,
+// which splitExperts splits, and this package's for each matrix.
+var (
+	graniteNames     = regexp.MustCompile(`^(layers\.\d+\.)(block_sparse_moe\.router\.layer\.weight|block_sparse_moe\.input_linear\.weight|block_sparse_moe\.output_linear\.weight|shared_mlp\.input_linear\.weight|shared_mlp\.output_linear\.weight)$`)
+	fromGraniteNames = map[string]string{
+		"block_sparse_moe.router.layer.weight":  "mlp.gate.weight",
+		"block_sparse_moe.input_linear.weight":  "mlp.experts.gate_up_proj",
+		"block_sparse_moe.output_linear.weight": "mlp.experts.down_proj",
+		"shared_mlp.input_linear.weight":        "mlp.shared_expert.gate_up_proj",
+		"shared_mlp.output_linear.weight":       "mlp.shared_expert.down_proj.weight",
+	}
+	attnGraniteNames = regexp.MustCompile(`^(layers\.\d+\.)mlp\.(gate\.weight|experts\.\d+\.(gate_proj|up_proj)\.weight|experts\.\d+\.down_proj\.weight|shared_expert\.(gate_proj|up_proj)\.weight|shared_expert\.down_proj\.weight)$`)
+)
+
+// fromGranite returns the name of a GraniteMoe checkpoint's tensor n in
+// this package, the stacked matrices under the names splitExperts splits.
+func fromGranite(n string) string {
+	if m := graniteNames.FindStringSubmatch(n); m != nil {
+		return m[1] + fromGraniteNames[m[2]]
+	}
+	return n
+}
+
+// graniteName returns the name a GraniteMoe checkpoint stores this
+// package's parameter name in (an expert's matrix: in a stack of them).
+func graniteName(n string) string {
+	m := attnGraniteNames.FindStringSubmatch(n)
+	if m == nil {
+		return n
+	}
+	switch rest := m[2]; {
+	case rest == "gate.weight":
+		return m[1] + "block_sparse_moe.router.layer.weight"
+	case strings.HasPrefix(rest, "experts.") && strings.HasSuffix(rest, "down_proj.weight"):
+		return m[1] + "block_sparse_moe.output_linear.weight"
+	case strings.HasPrefix(rest, "experts."):
+		return m[1] + "block_sparse_moe.input_linear.weight"
+	case rest == "shared_expert.down_proj.weight":
+		return m[1] + "shared_mlp.output_linear.weight"
+	}
+	return m[1] + "shared_mlp.input_linear.weight"
+}
+
+// splitExperts reads a sparse layer's experts stored stacked, as
+// transformers 5 may save any mixture of experts (experts.gate_up_proj
+// [E, 2·I, C], gate rows first, and experts.down_proj [E, C, I]) and
+// Granite always does (renamed so by fromGranite), as the experts'
+// separate matrices; and a shared MLP's gate_up_proj as its gate and up.
+func splitExperts(c Config, ck *hf.Checkpoint) error {
+	for l := range c.Layers {
+		if !c.sparse(l) {
+			continue
+		}
+		p := fmt.Sprintf("layers.%d.mlp.", l)
+		var gateUp, down []string
+		var gateUpRows, downRows []int
+		for e := range c.Experts {
+			x := fmt.Sprintf("%sexperts.%d.", p, e)
+			gateUp, gateUpRows = append(gateUp, x+"gate_proj.weight", x+"up_proj.weight"), append(gateUpRows, c.ExpertIntermediate, c.ExpertIntermediate)
+			down, downRows = append(down, x+"down_proj.weight"), append(downRows, c.Hidden)
+		}
+		if err := ck.SplitRows(p+"experts.gate_up_proj", gateUp, gateUpRows); err != nil {
+			return err
+		}
+		if err := ck.SplitRows(p+"experts.down_proj", down, downRows); err != nil {
+			return err
+		}
+		s := p + "shared_expert."
+		if err := ck.SplitRows(s+"gate_up_proj", []string{s + "gate_proj.weight", s + "up_proj.weight"}, []int{c.SharedIntermediate, c.SharedIntermediate}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// graniteTensors replaces in ps a GraniteMoe's sparse layers' parameters
+// by what its checkpoints store: the router's layer, the experts' matrices
+// stacked, the shared MLP's gate and up as one.
+func (m *Model) graniteTensors(ps []nn.Param) []nn.Param {
+	ps = slices.DeleteFunc(ps, func(p nn.Param) bool { return graniteName(p.Name) != p.Name })
+	for l, layer := range m.Layers {
+		f := layer.MLP
+		if f.Router == nil {
+			continue
+		}
+		var gateUp, down []*autograd.Var
+		for _, e := range f.Experts {
+			gateUp, down = append(gateUp, e.gateUp), append(down, e.Down.Weight)
+		}
+		p := fmt.Sprintf("layers.%d.", l)
+		ps = append(ps, nn.Param{Name: p + "block_sparse_moe.router.layer.weight", Var: f.Router.Weight},
+			nn.Param{Name: p + "block_sparse_moe.input_linear.weight", Var: stack(gateUp)},
+			nn.Param{Name: p + "block_sparse_moe.output_linear.weight", Var: stack(down)})
+		if f.Shared != nil {
+			ps = append(ps, nn.Param{Name: p + "shared_mlp.input_linear.weight", Var: f.Shared.gateUp},
+				nn.Param{Name: p + "shared_mlp.output_linear.weight", Var: f.Shared.Down.Weight})
+		}
+	}
+	return ps
+}
+
+// stack returns the matrices vs, of one shape, as one [len(vs), rows,
+// columns] tensor (a copy).
+func stack(vs []*autograd.Var) *autograd.Var {
+	shape := append([]int{len(vs)}, vs[0].Value.Shape...)
+	all := tensor.New(shape...)
+	at := 0
+	for _, v := range vs {
+		at += copy(all.Data[at:], v.Value.Data)
+	}
+	return autograd.NewParam(all)
+}
+
 // stored returns the tensor Load reads p from: its own, or for the
 // embeddings of a tied model stored only as the output layer, that.
 func (m *Model) stored(ck *hf.Checkpoint, p nn.Param) (*hf.Tensor, bool) {
@@ -290,6 +417,9 @@ func (m *Model) storedAsConfig(ck *hf.Checkpoint) bool {
 func (m *Model) Tensors() []safetensors.Tensor {
 	m.Widen() // a model kept in 16 bits saves its float32 values (the same numbers)
 	ps := m.Params()
+	if m.Cfg.granite() && m.Cfg.moe() {
+		ps = m.graniteTensors(ps)
+	}
 	if m.Cfg.Type == "phi3" {
 		ps = slices.DeleteFunc(ps, func(p nn.Param) bool { return fusedName(p.Name) != p.Name })
 		for l, layer := range m.Layers {

@@ -16,7 +16,9 @@ import (
 // Gemma2Config for "gemma2", Gemma3TextConfig for "gemma3_text",
 // SmolLM3Config for "smollm3", Phi3Config for "phi3", GraniteConfig for
 // "granite", Olmo2Config for "olmo2", MixtralConfig for "mixtral",
-// Qwen3MoeConfig for "qwen3_moe", OlmoeConfig for "olmoe"; a "gemma3"
+// Qwen3MoeConfig for "qwen3_moe", OlmoeConfig for "olmoe",
+// GraniteMoeConfig for "granitemoe", GraniteMoeSharedConfig for
+// "granitemoeshared"; a "gemma3"
 // Gemma3Config is read for its text_config), so the names are HF's.
 type Config struct {
 	// Type is config.json's model_type: "llama" (Llama 2 and 3, TinyLlama,
@@ -33,7 +35,9 @@ type Config struct {
 	// projections RMS-normalised before the rotation); and the mixtures of
 	// experts (see Experts): "mixtral" (Mistral's layers), "qwen3_moe"
 	// (Qwen3's), "olmoe" (AI2's OLMoE: Llama's layers with OLMo 2's norms
-	// of the whole query and key projections).
+	// of the whole query and key projections), "granitemoe" (IBM's Granite
+	// 3 MoE: Granite's layers and multipliers) and "granitemoeshared"
+	// (the same with a shared MLP beside the experts).
 	// An image-text "gemma3" folder's text model is a "gemma3_text" (see
 	// ImageText).
 	Type         string  `json:"-"`
@@ -116,12 +120,16 @@ type Config struct {
 	// over the chosen when NormTopK (norm_topk_prob; Mixtral's always).
 	// Qwen3-MoE's other layers (mlp_only_layers, or not a multiple of
 	// decoder_sparse_step) keep a dense MLP of Intermediate; a nil Sparse
-	// makes every layer sparse. 0 experts: a dense model.
+	// makes every layer sparse. 0 experts: a dense model. A
+	// GraniteMoeShared's sparse layers also run a shared gated MLP of
+	// SharedIntermediate (shared_intermediate_size; 0: none) on every
+	// token, its output added to the experts'.
 	Experts            int    `json:"-"`
 	ExpertsPerToken    int    `json:"-"`
 	ExpertIntermediate int    `json:"-"`
 	NormTopK           bool   `json:"-"`
 	Sparse             []bool `json:"-"`
+	SharedIntermediate int    `json:"-"`
 	// RouterTraining marks a mixture of experts whose HF training adds to
 	// the loss the routers' load-balancing loss (output_router_logits) or
 	// multiplies a router's input by noise (Mixtral's router_jitter_noise),
@@ -256,7 +264,7 @@ func (c Config) attnScale() float32 {
 	switch {
 	case c.Gemma():
 		return float32(math.Pow(c.QueryPreAttnScalar, -0.5))
-	case c.Type == "granite":
+	case c.granite():
 		return float32(c.AttentionMultiplier)
 	}
 	return 0
@@ -319,9 +327,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llama: a %s model has no sliding-window layers (Mistral's, Mixtral's, Phi-3's, Gemma's and SmolLM3's have)", c.Type)
 	case slices.Contains(c.NoRope, true) && c.Type != "smollm3":
 		return fmt.Errorf("llama: a %s model has no NoPE layers (SmolLM3's have)", c.Type)
-	case c.Type == "granite" && !(c.EmbeddingMultiplier > 0 && c.AttentionMultiplier > 0 && c.ResidualMultiplier > 0 && c.LogitsScaling > 0):
+	case c.granite() && !(c.EmbeddingMultiplier > 0 && c.AttentionMultiplier > 0 && c.ResidualMultiplier > 0 && c.LogitsScaling > 0):
 		return fmt.Errorf("llama: Granite's multipliers must be positive (embedding %v, attention %v, residual %v, logits_scaling %v)", c.EmbeddingMultiplier, c.AttentionMultiplier, c.ResidualMultiplier, c.LogitsScaling)
-	case c.Type != "granite" && (c.EmbeddingMultiplier != 0 || c.AttentionMultiplier != 0 || c.ResidualMultiplier != 0 || c.LogitsScaling != 0):
+	case !c.granite() && (c.EmbeddingMultiplier != 0 || c.AttentionMultiplier != 0 || c.ResidualMultiplier != 0 || c.LogitsScaling != 0):
 		return fmt.Errorf("llama: embedding, attention and residual multipliers and logits_scaling are Granite's, not %s's", c.Type)
 	case c.AttnSoftcap < 0 || c.FinalSoftcap < 0 || c.Type != "gemma2" && (c.AttnSoftcap != 0 || c.FinalSoftcap != 0):
 		return fmt.Errorf("llama: softcaps %v and %v (Gemma 2's, positive)", c.AttnSoftcap, c.FinalSoftcap)
@@ -337,10 +345,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llama: %d sparse-layer flags for %d layers of %d experts", len(c.Sparse), c.Layers, c.Experts)
 	// What a Mixtral's or an OLMoE's config.json has no place for would
 	// save a model that reads back as another.
-	case (c.Type == "mixtral" || c.Type == "olmoe") && (slices.Contains(c.Sparse, false) || c.ExpertIntermediate != c.Intermediate):
+	case c.moe() && c.Type != "qwen3_moe" && (slices.Contains(c.Sparse, false) || c.ExpertIntermediate != c.Intermediate):
 		return fmt.Errorf("llama: a %s model's layers are all sparse, its experts of intermediate_size %d (got %d)", c.Type, c.Intermediate, c.ExpertIntermediate)
-	case c.Type == "mixtral" && !c.NormTopK:
-		return errors.New("llama: a Mixtral renormalises its chosen experts' weights (NormTopK)")
+	case (c.Type == "mixtral" || c.granite() && c.Type != "granite") && !c.NormTopK:
+		return fmt.Errorf("llama: a %s model renormalises its chosen experts' weights (NormTopK)", c.Type)
+	case c.SharedIntermediate < 0 || c.SharedIntermediate > 0 && c.Type != "granitemoeshared":
+		return fmt.Errorf("llama: a shared MLP of %d is GraniteMoeShared's, not %s's", c.SharedIntermediate, c.Type)
 	}
 	for _, id := range c.EOS {
 		if id < 0 || id >= c.VocabSize {
@@ -479,6 +489,8 @@ type hfConfig struct {
 	DecoderSparseStep *int            `json:"decoder_sparse_step,omitempty"`
 	MLPOnlyLayers     []int           `json:"mlp_only_layers,omitempty"`
 	ClipQKV           json.RawMessage `json:"clip_qkv,omitempty"`
+	// GraniteMoeShared's shared MLP (Config.SharedIntermediate).
+	SharedIntermediate *int `json:"shared_intermediate_size,omitempty"`
 	// What HF's training adds to a mixture of experts (see
 	// Config.RouterTraining).
 	OutputRouterLogits *bool    `json:"output_router_logits,omitempty"`
@@ -522,8 +534,11 @@ func moeConfig(h *hfConfig, c *Config) error {
 			return fmt.Errorf("llama: clip_qkv %s (clamping q, k and v) is not supported", clip)
 		}
 	}
-	if h.NormTopKProb != nil && c.Type != "mixtral" { // Mixtral's always renormalises
+	if h.NormTopKProb != nil && c.Type != "mixtral" && !c.granite() { // Mixtral's and Granite's always renormalise
 		c.NormTopK = *h.NormTopKProb
+	}
+	if h.SharedIntermediate != nil && c.Type == "granitemoeshared" {
+		c.SharedIntermediate = *h.SharedIntermediate
 	}
 	if step <= 0 {
 		return fmt.Errorf("llama: decoder_sparse_step %d must be positive", step)
@@ -549,10 +564,22 @@ type ropeParameters struct {
 
 // Types lists the model_type values of the configs this package runs. Load
 // also reads a "gemma3" (image-text) folder, as its "gemma3_text" text model.
-var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe"}
+var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared"}
 
 // moe reports whether c's type is a mixture of experts.
-func (c Config) moe() bool { return c.Type == "mixtral" || c.Type == "qwen3_moe" || c.Type == "olmoe" }
+func (c Config) moe() bool {
+	switch c.Type {
+	case "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared":
+		return true
+	}
+	return false
+}
+
+// granite reports whether c is one of IBM's Granite 3 models, dense or
+// mixtures of experts, with Granite's multipliers.
+func (c Config) granite() bool {
+	return c.Type == "granite" || c.Type == "granitemoe" || c.Type == "granitemoeshared"
+}
 
 // defaults returns LlamaConfig's, Qwen2Config's, Qwen3Config's,
 // MistralConfig's, Gemma2Config's, Gemma3TextConfig's, SmolLM3Config's,
@@ -573,8 +600,11 @@ func defaults(typ string) Config {
 	case "phi3":
 		c.VocabSize, c.Hidden, c.Intermediate, c.Eps, c.MaxPositions = 32064, 3072, 8192, 1e-5, 4096
 		c.OriginalMaxPositions, c.EOS = 4096, []int{32000}
-	case "granite": // GraniteConfig's: Llama's, its multipliers 1
+	case "granite", "granitemoe", "granitemoeshared": // GraniteConfig's: Llama's, its multipliers 1
 		c.EmbeddingMultiplier, c.AttentionMultiplier, c.ResidualMultiplier, c.LogitsScaling = 1, 1, 1, 1
+		if typ != "granite" {
+			c.Experts, c.ExpertsPerToken, c.ExpertIntermediate, c.NormTopK = 8, 2, c.Intermediate, true
+		}
 	case "olmo2":
 		c.VocabSize, c.Eps, c.EOS, c.HasBOS = 50304, 1e-5, []int{50279}, false
 	case "mixtral":
@@ -671,7 +701,7 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		}
 		v.plain.PartialRotary = *f
 	}
-	if peek.ModelType != "granite" { // Granite's keys, which other classes ignore
+	if !(*Config)(&v.plain).granite() { // Granite's keys, which other classes ignore
 		v.EmbeddingMultiplier, v.AttentionMultiplier, v.ResidualMultiplier, v.LogitsScaling = 0, 0, 0, 0
 	}
 	switch peek.ModelType {
@@ -982,7 +1012,8 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
 	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM",
 		"gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM", "phi3": "Phi3ForCausalLM", "granite": "GraniteForCausalLM", "olmo2": "Olmo2ForCausalLM",
-		"mixtral": "MixtralForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM"}[c.Type]
+		"mixtral": "MixtralForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
+		"granitemoe": "GraniteMoeForCausalLM", "granitemoeshared": "GraniteMoeSharedForCausalLM"}[c.Type]
 	var eos json.RawMessage = []byte("null")
 	switch len(c.EOS) {
 	case 0:
@@ -1010,8 +1041,11 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		if c.RouterTraining {
 			h.OutputRouterLogits = &c.RouterTraining
 		}
-		if c.Type == "mixtral" {
+		if c.Type == "mixtral" || c.granite() {
 			h.NumLocalExperts = &n
+			if c.Type == "granitemoeshared" {
+				h.SharedIntermediate = &c.SharedIntermediate
+			}
 		} else {
 			h.NumExperts, h.NormTopKProb = &n, &c.NormTopK
 		}

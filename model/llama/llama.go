@@ -60,13 +60,15 @@ type Attention struct {
 // sparse layer has Router and Experts instead (Qwen3MoeSparseMoeBlock,
 // OlmoeSparseMoeBlock, Mixtral's block_sparse_moe, whose names Load and
 // Save translate): the router [E, C] scores the experts, gated MLPs each,
-// for each token (see Config.Experts).
+// for each token (see Config.Experts); GraniteMoeShared's also has a
+// shared MLP every token runs.
 type MLP struct {
 	Gate    *nn.Linear `attn:"gate_proj"`
 	Up      *nn.Linear `attn:"up_proj"`
 	Down    *nn.Linear `attn:"down_proj"`
 	Router  *nn.Linear `attn:"gate"`
 	Experts []*MLP     `attn:"experts"`
+	Shared  *MLP       `attn:"shared_expert"`
 
 	// The gate and up projections as one [2·I, C] weight (and bias), of
 	// which Gate's and Up's are views (see fuseWeights).
@@ -74,10 +76,13 @@ type MLP struct {
 }
 
 // ffns returns the gated MLPs of layer l: its MLP, or a sparse layer's
-// experts.
+// experts and then its shared MLP, if it has one.
 func (l *Layer) ffns() []*MLP {
-	if l.MLP.Router != nil {
-		return l.MLP.Experts
+	switch f := l.MLP; {
+	case f.Shared != nil:
+		return append(slices.Clip(f.Experts), f.Shared)
+	case f.Router != nil:
+		return f.Experts
 	}
 	return []*MLP{l.MLP}
 }
@@ -182,7 +187,7 @@ func newUnfused(c Config, rng *tensor.RNG) (*Model, error) {
 		return &Norm{param(-1, n)}
 	}
 	m := &Model{Cfg: c, Embed: &nn.Embedding{Weight: param(0.02, c.VocabSize, cw), Scale: 1}, Norm: norm(cw), invFreq: c.invFreq(), invFreqLong: c.invFreqLong(), ropeScale: c.ropeScale()}
-	if c.Type == "granite" { // GraniteModel: inputs_embeds * embedding_multiplier
+	if c.granite() { // GraniteModel: inputs_embeds * embedding_multiplier
 		m.Embed.Scale = float32(c.EmbeddingMultiplier)
 	}
 	if c.Gemma() {
@@ -226,6 +231,9 @@ func newUnfused(c Config, rng *tensor.RNG) (*Model, error) {
 			layer.MLP = &MLP{Router: linear(cw, c.Experts, false)}
 			for range c.Experts {
 				layer.MLP.Experts = append(layer.MLP.Experts, mlp(c.ExpertIntermediate))
+			}
+			if c.SharedIntermediate > 0 {
+				layer.MLP.Shared = mlp(c.SharedIntermediate)
 			}
 		}
 	}
@@ -306,8 +314,11 @@ func (m *Model) mlpNorm(l *Layer) *Norm {
 func (m *Model) feedForward(tp *autograd.Tape, x *autograd.Var, layer *Layer, hw halfLayer) *autograd.Var {
 	h := m.norm(tp, x, m.mlpNorm(layer))
 	var y *autograd.Var
-	if layer.MLP.Router != nil {
-		y = m.mixture(tp, h, layer.MLP, func(x *autograd.Var, e int) *autograd.Var { return m.mlp(tp, x, layer.MLP.Experts[e], hw.mlp(e)) })
+	if f := layer.MLP; f.Router != nil {
+		y = m.mixture(tp, h, f, func(x *autograd.Var, e int) *autograd.Var { return m.mlp(tp, x, f.Experts[e], hw.mlp(e)) })
+		if f.Shared != nil { // after the experts in ffns
+			y = tp.Add(y, m.mlp(tp, h, f.Shared, hw.mlp(len(f.Experts))))
+		}
 	} else {
 		y = m.mlp(tp, h, layer.MLP, hw.mlp(0))
 	}

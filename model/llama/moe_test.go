@@ -2,11 +2,16 @@ package llama
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/internal/golden"
+	"github.com/attn-go/attn/safetensors"
 )
 
 // TestMoEConfigs: MixtralConfig's, Qwen3MoeConfig's and OlmoeConfig's
@@ -165,5 +170,102 @@ func TestRouterTraining(t *testing.T) {
 		if _, err := m.Loss(nil, ids, ids, 1, 4); err != nil {
 			t.Errorf("%s: evaluation: %v", key, err)
 		}
+	}
+}
+
+// stackExperts rewrites the folder's model.safetensors as transformers 5
+// may save a mixture of experts: each sparse layer's experts stacked in
+// mlp.experts.gate_up_proj [E, 2·I, C] (each expert's gate rows, then its
+// up rows) and mlp.experts.down_proj [E, C, I]; the router as mlp.gate.
+func stackExperts(t *testing.T, dir string, c Config, mixtral bool) {
+	t.Helper()
+	path := filepath.Join(dir, "model.safetensors")
+	f, err := safetensors.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := map[string][]byte{}
+	var ts []safetensors.Tensor
+	var dtype safetensors.DType
+	for _, n := range f.Names() {
+		b, info, err := f.Raw(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(n, ".experts.") {
+			raw[n], dtype = slices.Clone(b), info.DType
+			continue
+		}
+		if mixtral {
+			n = strings.Replace(n, "block_sparse_moe.gate", "mlp.gate", 1)
+		}
+		ts = append(ts, safetensors.Tensor{Name: n, DType: info.DType, Shape: info.Shape, Data: slices.Clone(b)})
+	}
+	f.Close()
+	names := [3]string{"gate_proj", "up_proj", "down_proj"}
+	prefix := "mlp"
+	if mixtral {
+		names, prefix = [3]string{"w1", "w3", "w2"}, "block_sparse_moe"
+	}
+	for l := range c.Layers {
+		if !c.sparse(l) {
+			continue
+		}
+		var gateUp, down []byte
+		for e := range c.Experts {
+			x := fmt.Sprintf("model.layers.%d.%s.experts.%d.", l, prefix, e)
+			gateUp = append(append(gateUp, raw[x+names[0]+".weight"]...), raw[x+names[1]+".weight"]...)
+			down = append(down, raw[x+names[2]+".weight"]...)
+		}
+		p := fmt.Sprintf("model.layers.%d.mlp.experts.", l)
+		ts = append(ts, safetensors.Tensor{Name: p + "gate_up_proj", DType: dtype, Shape: []int{c.Experts, 2 * c.ExpertIntermediate, c.Hidden}, Data: gateUp},
+			safetensors.Tensor{Name: p + "down_proj", DType: dtype, Shape: []int{c.Experts, c.Hidden, c.ExpertIntermediate}, Data: down})
+	}
+	if err := safetensors.WriteFile(path, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStackedExperts: a folder whose experts are stored stacked
+// (transformers 5's layout) loads as the per-expert one does, in float32
+// (Load) and kept in 16 bits (LoadHalf); a stack of the wrong shape is an
+// error naming it.
+func TestStackedExperts(t *testing.T) {
+	for _, name := range []string{"mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny"} {
+		src := filepath.Join(golden.Root(t), "testdata", "hf", name)
+		dir := t.TempDir()
+		for _, f := range []string{"config.json", "model.safetensors"} {
+			b, err := os.ReadFile(filepath.Join(src, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, f), b, 0o644)
+		}
+		want := load(t, name)
+		stackExperts(t, dir, want.Cfg, name == "mixtral-tiny")
+		for _, loadFn := range []func(string) (*Model, error){Load, LoadHalf} {
+			m, err := loadFn(dir)
+			if err != nil {
+				t.Fatalf("%s stacked: %v", name, err)
+			}
+			ids := []int{5, 9, 14, 3, 27}
+			a, _ := want.Step(want.NewCache(), ids)
+			b, err := m.Step(m.NewCache(), ids)
+			if err != nil || !slices.Equal(a.Data, b.Data) {
+				t.Errorf("%s stacked: the logits differ (%v)", name, err)
+			}
+		}
+	}
+	dir := t.TempDir()
+	src := filepath.Join(golden.Root(t), "testdata", "hf", "olmoe-tiny")
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		b, _ := os.ReadFile(filepath.Join(src, f))
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	stackExperts(t, dir, load(t, "olmoe-tiny").Cfg, false)
+	raw, _ := os.ReadFile(filepath.Join(dir, "config.json")) // experts one narrower: the rows do not add up
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(strings.Replace(string(raw), `"intermediate_size": 16`, `"intermediate_size": 15`, 1)), 0o644)
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "layers.0.mlp.experts.gate_up_proj") {
+		t.Errorf("a stack of other experts' width: %v", err)
 	}
 }

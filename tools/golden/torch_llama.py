@@ -195,11 +195,11 @@ BASE = {
 
 def sparse_prefix(c, i):
     """The prefix of layer i's sparse MoE block ("block_sparse_moe." in
-    Mixtral, "mlp." in Qwen3-MoE and OLMoE), None for a dense MLP: Qwen3-MoE
-    keeps Qwen3MoeMLP where i is in mlp_only_layers or (i + 1) is not a
-    multiple of decoder_sparse_step."""
+    Mixtral and GraniteMoE, "mlp." in Qwen3-MoE and OLMoE), None for a dense
+    MLP: Qwen3-MoE keeps Qwen3MoeMLP where i is in mlp_only_layers or (i + 1)
+    is not a multiple of decoder_sparse_step."""
     kind = c["model_type"]
-    if kind == "mixtral":
+    if kind in ("mixtral", "granitemoe", "granitemoeshared"):
         return "block_sparse_moe."
     if kind == "olmoe":
         return "mlp."
@@ -211,10 +211,12 @@ def sparse_prefix(c, i):
 
 def experts(c):
     """(number of experts, k, expert width, (gate, up, down) names): Mixtral's
-    w1/w3/w2 are gate/up/down."""
+    w1/w3/w2 are gate/up/down; GraniteMoE's experts are stacked (no names)."""
     kind = c["model_type"]
     if kind == "mixtral":
         return c["num_local_experts"], c["num_experts_per_tok"], c["intermediate_size"], ("w1", "w3", "w2")
+    if kind in ("granitemoe", "granitemoeshared"):  # stacked: input_linear (gate then up), output_linear
+        return c["num_local_experts"], c["num_experts_per_tok"], c["intermediate_size"], None
     width = c["moe_intermediate_size"] if kind == "qwen3_moe" else c["intermediate_size"]
     return c["num_experts"], c["num_experts_per_tok"], width, ("gate_proj", "up_proj", "down_proj")
 
@@ -222,7 +224,8 @@ def experts(c):
 def shapes(c):
     """The state_dict of LlamaForCausalLM / Qwen2ForCausalLM and the others
     (Qwen3's and Gemma 3's q_norm and k_norm, Gemma's four norms a layer,
-    the MoE families' router and experts in place of the MLP)."""
+    the MoE families' router and experts in place of the MLP, GraniteMoE's
+    stacked [E, out, in] expert weights and GraniteMoeShared's shared_mlp)."""
     C, V, I = c["hidden_size"], c["vocab_size"], c["intermediate_size"]
     H, KV = c["num_attention_heads"], c["num_key_value_heads"]
     D = c.get("head_dim") or C // H
@@ -265,6 +268,16 @@ def shapes(c):
             s[p + "post_feedforward_layernorm.weight"] = [C]
         s[p + "self_attn.o_proj.weight"] = [C, H * D]
         moe = sparse_prefix(c, i)
+        if moe and c["model_type"] in ("granitemoe", "granitemoeshared"):
+            E, _, W, _ = experts(c)
+            s[p + moe + "router.layer.weight"] = [E, C]  # GraniteMoeTopKGating, no bias
+            s[p + moe + "input_linear.weight"] = [E, 2 * W, C]  # expert e: F.linear(x, weight[e]), gate rows first
+            s[p + moe + "output_linear.weight"] = [E, C, W]
+            Is = c.get("shared_intermediate_size", 0)
+            if Is:  # GraniteMoeShared's shared_mlp
+                s[p + "shared_mlp.input_linear.weight"] = [2 * Is, C]
+                s[p + "shared_mlp.output_linear.weight"] = [C, Is]
+            continue
         if moe:
             E, _, W, (gate, up, down) = experts(c)
             s[p + moe + "gate.weight"] = [E, C]  # the router, no bias
@@ -295,7 +308,7 @@ def draw(c, g):
         elif "embed_tokens" in name:
             p[name] = 0.5 * r
         else:
-            p[name] = (1.2 / math.sqrt(shape[1])) * r
+            p[name] = (1.2 / math.sqrt(shape[-1])) * r  # fan-in: the last dimension
     return p
 
 
@@ -440,6 +453,35 @@ def sparse_moe(n, pre, c, lin):
     return torch.stack(rows).view_as(n)
 
 
+def granite_moe(n, pre, c, p):
+    """HF's GraniteMoeMoE (JetMoE's block) on n [B, T, C], token by token:
+    router logits router.layer(n) (HF: upcast to float32), the k largest
+    logits, their softmax (over those k alone: the same as the softmax over
+    all E renormalised over the top k), then the weighted sum over the
+    chosen experts e of F.linear(silu(g) * u, output_linear.weight[e]),
+    (g, u) = F.linear(n, input_linear.weight[e]).chunk(2) (the first I
+    values gated). The weights are softmax(topk values), so gradients reach
+    the router through them."""
+    E, k, W, _ = experts(c)
+    p_in, p_out = p[pre + "input_linear.weight"], p[pre + "output_linear.weight"]
+    flat = n.reshape(-1, n.shape[-1])
+    logits = F.linear(flat, p[pre + "router.layer.weight"])
+    top, chosen = torch.topk(logits, k, dim=-1)
+    gates = top.softmax(dim=-1)
+    if k < E:  # the gap in softmax-over-all probabilities (no larger than the gap in logits)
+        srt = logits.detach().softmax(dim=-1).sort(dim=-1, descending=True).values
+        ROUTES.append((pre, srt[:, k - 1] - srt[:, k], chosen.clone()))
+    rows = []
+    for t in range(flat.shape[0]):
+        y = torch.zeros_like(flat[t])
+        for j in range(k):
+            e = int(chosen[t, j])
+            g, u = F.linear(flat[t], p_in[e]).chunk(2, dim=-1)
+            y = y + gates[t, j] * F.linear(F.silu(g) * u, p_out[e])
+        rows.append(y)
+    return torch.stack(rows).view_as(n)
+
+
 def forward(p, ids, c, hidden=False):
     """Logits [B, T, V] of LlamaForCausalLM / Qwen2ForCausalLM (Qwen3's q/k
     norms, Mistral's sliding window, SmolLM3's NoPE layers, the MoE
@@ -465,7 +507,8 @@ def forward(p, ids, c, hidden=False):
     def lin(x, name):
         return F.linear(x, p[name + ".weight"], p.get(name + ".bias"))
 
-    granite, olmo2 = c["model_type"] == "granite", c["model_type"] == "olmo2"
+    granite = c["model_type"] in ("granite", "granitemoe", "granitemoeshared")  # the four multipliers
+    olmo2 = c["model_type"] == "olmo2"
     whole = c["model_type"] in ("olmo2", "olmoe")  # q_norm and k_norm over the whole projections
     clip = c.get("clip_qkv")
     x = p["model.embed_tokens.weight"][ids]
@@ -505,7 +548,12 @@ def forward(p, ids, c, hidden=False):
         x = x + (a * c["residual_multiplier"] if granite else a)
         n = rms(x, p[l + "post_attention_layernorm.weight"], eps)
         moe = sparse_prefix(c, i)
-        if moe:
+        if moe and granite:  # GraniteMoE's stacked experts
+            f = granite_moe(n, l + moe, c, p)
+            if l + "shared_mlp.input_linear.weight" in p:  # GraniteMoeShared: added, on the same input
+                g, u = lin(n, l + "shared_mlp.input_linear").chunk(2, dim=-1)
+                f = f + lin(F.silu(g) * u, l + "shared_mlp.output_linear")
+        elif moe:
             f = sparse_moe(n, l + moe, c, lin)
         else:
             f = lin(F.silu(lin(n, l + "mlp.gate_proj")) * lin(n, l + "mlp.up_proj"), l + "mlp.down_proj")
@@ -591,7 +639,9 @@ TRAIN_GRADS = ["model.layers.0.self_attn.q_norm.weight", "model.layers.1.self_at
                "model.layers.0.block_sparse_moe.experts.1.w3.weight", "model.layers.1.block_sparse_moe.experts.0.w2.weight",
                "model.layers.0.mlp.gate.weight", "model.layers.0.mlp.experts.1.gate_proj.weight",
                "model.layers.0.mlp.experts.1.up_proj.weight", "model.layers.1.mlp.experts.0.down_proj.weight",
-               "model.layers.2.mlp.experts.0.down_proj.weight"]
+               "model.layers.2.mlp.experts.0.down_proj.weight", "model.layers.0.block_sparse_moe.router.layer.weight",
+               "model.layers.1.block_sparse_moe.input_linear.weight", "model.layers.1.block_sparse_moe.output_linear.weight",
+               "model.layers.0.shared_mlp.input_linear.weight"]
 
 
 def greedy(p, prompt, n, c):
@@ -643,7 +693,7 @@ def write_case(name, c, dtype, seed):
             print(f"  {pre} tokens per expert on input.ids {use}, {len({tuple(sorted(r)) for r in chosen.tolist()})} distinct sets")
         print(f"  smallest k-th minus (k+1)-th routing probability, all passes: {min(gap.min().item() for _, gap, _ in ROUTES):.3e}")
         for n in TRAIN_GRADS:
-            if "train.grad." + n in ref and (".experts." in n or "moe.gate." in n or "mlp.gate." in n):
+            if "train.grad." + n in ref and (".experts." in n or "block_sparse_moe." in n or "mlp.gate." in n or "shared_mlp." in n):
                 print(f"  train.grad.{n} max|x| {ref['train.grad.' + n].abs().max().item():.3e}")
 
 
@@ -721,6 +771,16 @@ def main():
               output_router_logits=False, bos_token_id=None, pad_token_id=1)
     del oe["head_dim"], oe["mlp_bias"], oe["pretraining_tp"]
     write_case("olmoe-tiny", oe, torch.float32, 1217)
+    gm = dict(BASE, architectures=["GraniteMoeForCausalLM"], model_type="granitemoe", num_local_experts=4,
+              num_experts_per_tok=2, intermediate_size=16, embedding_multiplier=2.0, attention_multiplier=0.25,
+              residual_multiplier=0.5, logits_scaling=2.0, tie_word_embeddings=False, rms_norm_eps=1e-06,
+              output_router_logits=False, router_aux_loss_coef=0.001, eos_token_id=0, bos_token_id=0, pad_token_id=0)
+    del gm["head_dim"], gm["mlp_bias"], gm["pretraining_tp"]
+    write_case("granitemoe-tiny", gm, torch.float32, 1218)
+    gs = dict(gm, architectures=["GraniteMoeSharedForCausalLM"], model_type="granitemoeshared", num_local_experts=6,
+              num_experts_per_tok=3, shared_intermediate_size=24, tie_word_embeddings=True, position_embedding_type="rope",
+              torch_dtype="bfloat16", transformers_version="4.49.0")
+    write_case("granitemoeshared-tiny", gs, torch.bfloat16, 1219)
 
 
 def write_embedding_case(name, c, seed):
