@@ -248,9 +248,9 @@ func TestWrongModelType(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"generate", "--model", filepath.Join(hf, "bert-tiny"), "hi"}, "is a bert model; attn generate runs gpt2, llama, qwen2, qwen3, mistral, gemma2, gemma3_text, gemma3, smollm3, phi3, granite, olmo2, mixtral, qwen3_moe, olmoe, t5, mt5 models (use attn embed, attn fill-mask, attn classify, attn serve)"},
-		{[]string{"eval", "--model", filepath.Join(hf, "t5-tiny"), "--data", "x.txt"}, "is a t5 model; attn eval runs gpt2, llama, qwen2, qwen3, mistral, gemma2, gemma3_text, gemma3, smollm3, phi3, granite, olmo2, mixtral, qwen3_moe, olmoe, vit, deit, bert, roberta, xlm-roberta, distilbert models (use attn generate, attn serve, attn train --model --src --tgt)"},
-		{[]string{"embed", "--model", filepath.Join(hf, "gpt2-tiny")}, "is a gpt2 model; attn embed runs bert, roberta, xlm-roberta, distilbert, llama, qwen2, qwen3, mistral, gemma2, gemma3_text, gemma3, smollm3, phi3, granite, olmo2, mixtral, qwen3_moe, olmoe, vit, deit models (use attn generate, attn eval, attn serve, attn train --model)"},
+		{[]string{"generate", "--model", filepath.Join(hf, "bert-tiny"), "hi"}, "is a bert model; attn generate runs gpt2, llama, qwen2, qwen3, mistral, gemma2, gemma3_text, gemma3, smollm3, phi3, granite, olmo2, mixtral, qwen3_moe, olmoe, granitemoe, granitemoeshared, t5, mt5 models (use attn embed, attn fill-mask, attn classify, attn serve)"},
+		{[]string{"eval", "--model", filepath.Join(hf, "t5-tiny"), "--data", "x.txt"}, "is a t5 model; attn eval runs gpt2, llama, qwen2, qwen3, mistral, gemma2, gemma3_text, gemma3, smollm3, phi3, granite, olmo2, mixtral, qwen3_moe, olmoe, granitemoe, granitemoeshared, vit, deit, bert, roberta, xlm-roberta, distilbert models (use attn generate, attn serve, attn train --model --src --tgt)"},
+		{[]string{"embed", "--model", filepath.Join(hf, "gpt2-tiny")}, "is a gpt2 model; attn embed runs bert, roberta, xlm-roberta, distilbert, llama, qwen2, qwen3, mistral, gemma2, gemma3_text, gemma3, smollm3, phi3, granite, olmo2, mixtral, qwen3_moe, olmoe, granitemoe, granitemoeshared, vit, deit models (use attn generate, attn eval, attn serve, attn train --model)"},
 		{[]string{"fill-mask", "--model", filepath.Join(hf, "marian-tiny"), "a [MASK]"}, "is a marian model; attn fill-mask runs bert, roberta, xlm-roberta, distilbert models (use attn translate, attn serve)"},
 		{[]string{"generate", "--model", t.TempDir()}, "holds no model"},
 	} {

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Write tiny HuggingFace Llama-family folders (Llama, Qwen2, Qwen3, Gemma 3,
 Gemma 2, SmolLM3, Mistral, Phi-3, Granite, OLMo 2, EmbeddingGemma, and the
-sparse mixture-of-experts Mixtral, Qwen3-MoE and OLMoE) and reference
-outputs for model/llama.
+sparse mixture-of-experts Mixtral, Qwen3-MoE, OLMoE, GraniteMoE and
+GraniteMoeShared) and reference outputs for model/llama.
 
 Run from the repository root with the Debian PyTorch (/usr/bin/python3):
 
@@ -108,7 +108,8 @@ It writes, under testdata/hf/ (each file under 150 KB):
 
 The MoE folders replace a layer's MLP with a sparse block, as HF's
 MixtralSparseMoeBlock, Qwen3MoeSparseMoeBlock and OlmoeSparseMoeBlock
-compute it: router logits gate(n) (a [E, C] weight, no bias), their softmax
+compute it (GraniteMoE's block differs in its names and layout, as said
+below): router logits gate(n) (a [E, C] weight, no bias), their softmax
 over all E experts (float32 in HF), the num_experts_per_tok most probable
 experts, those probabilities renormalised to sum 1 (always in Mixtral, else
 only where norm_topk_prob), and the output the sum over the chosen experts
@@ -137,6 +138,23 @@ times the load-balancing loss only when it is true).
   the norms); the mlp sparse with experts of intermediate_size 16 (24
   would pass 150 KB); 6 experts, top-2, norm_topk_prob false (the top-2
   probabilities used as they are), rms_norm_eps 1e-5.
+* granitemoe-tiny/: GraniteMoeForCausalLM in F32, after HF's
+  modeling_granitemoe.py: Granite's layers and four multipliers (as
+  granite-tiny: 2, 0.25, 0.5, 2; no head_dim key: hidden / heads) with the
+  MLP as block_sparse_moe, JetMoE's block (GraniteMoeMoE): router logits
+  router.layer(n) ([E, C], no bias; float32 in HF), the k largest logits and
+  their softmax over those k alone (HF's GraniteMoeTopKGating: the same
+  weights as Mixtral's renormalised top-k), experts stacked as
+  input_linear.weight [E, 2I, C] and output_linear.weight [E, C, I], expert
+  e computing F.linear(silu(g) * u, output_linear.weight[e]) with (g, u) =
+  F.linear(n, input_linear.weight[e]).chunk(2) (the first I rows the gate);
+  4 experts, top-2, intermediate_size 16, untied.
+* granitemoeshared-tiny/: GraniteMoeSharedForCausalLM in BF16, after
+  modeling_granitemoeshared.py: the same with a dense shared_mlp in every
+  layer (input_linear.weight [2Is, C], gate rows first, output_linear.weight
+  [C, Is], Is = shared_intermediate_size 24, no biases) run on the same
+  normalised input and added to the experts' output, the sum times
+  residual_multiplier; 6 experts, top-3, tied embeddings.
 
 reference.safetensors in each holds input.ids [2, 13], logits [2, 13, V],
 hidden [2, 13, C] (the last hidden states, after the final norm: what an
