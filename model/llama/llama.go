@@ -6,8 +6,8 @@
 // Phi-4-mini, with LongRoPE and a partial rotation, IBM's Granite 3, with
 // its multipliers, and AI2's OLMo 2, which normalises its sub-layers'
 // outputs rather than their inputs; and the sparse mixtures of experts
-// Mixtral, Qwen3-MoE and OLMoE, whose MLPs are experts a router picks
-// among for each token, Shazeer et al. 2017): token embeddings, N blocks of
+// Mixtral, Qwen3-MoE, OLMoE and Granite's MoE, whose MLPs are experts a
+// router picks among for each token, Shazeer et al. 2017): token embeddings, N blocks of
 // causal self-attention with rotary position embeddings (Su et al. 2021)
 // and grouped-query attention, and a gated MLP (SwiGLU, Shazeer 2020;
 // Gemma's GeGLU), RMSNorm throughout, and an output layer that may be tied
@@ -15,7 +15,8 @@
 // LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, MistralForCausalLM,
 // Gemma2ForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM,
 // Phi3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM,
-// MixtralForCausalLM, Qwen3MoeForCausalLM and OlmoeForCausalLM
+// MixtralForCausalLM, Qwen3MoeForCausalLM, OlmoeForCausalLM,
+// GraniteMoeForCausalLM and GraniteMoeSharedForCausalLM
 // (modeling_llama.py, modeling_qwen2.py, …), so their checkpoints load. It
 // generates with a KV cache (see Cache), trains (Forward, Loss) and gives
 // the last hidden states an embedding model pools (Hidden, LoadEncoder;
