@@ -67,6 +67,30 @@ func (tp *Tape) Tanh(x *Var) *Var {
 	return out
 }
 
+// Sigmoid returns 1/(1+e^−x) elementwise (Qwen2-MoE's gate of its shared
+// expert).
+func (tp *Tape) Sigmoid(x *Var) *Var {
+	y := tp.alloc(x.Value.Shape...)
+	xd, yd := x.Value.Data, y.Data
+	tensor.Parallel(len(xd), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			yd[i] = float32(1 / (1 + math.Exp(-float64(xd[i]))))
+		}
+	})
+	out, rec := tp.result(y, x)
+	if rec {
+		tp.record(out, func(dy []float32) { // d/dx σ(x) = σ(x)(1 − σ(x))
+			dx := x.grad()
+			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					dx[i] += dy[i] * yd[i] * (1 - yd[i])
+				}
+			})
+		})
+	}
+	return out
+}
+
 // SwiGLU returns silu(g)·u elementwise (Shazeer 2020), the gated
 // feed-forward net of Llama and its family, in one pass: g and u have the
 // same shape. The sigmoid runs in float32 through expf, as PyTorch computes

@@ -18,7 +18,7 @@ import (
 // "granite", Olmo2Config for "olmo2", MixtralConfig for "mixtral",
 // Qwen3MoeConfig for "qwen3_moe", OlmoeConfig for "olmoe",
 // GraniteMoeConfig for "granitemoe", GraniteMoeSharedConfig for
-// "granitemoeshared"; a "gemma3"
+// "granitemoeshared", Qwen2MoeConfig for "qwen2_moe"; a "gemma3"
 // Gemma3Config is read for its text_config), so the names are HF's.
 type Config struct {
 	// Type is config.json's model_type: "llama" (Llama 2 and 3, TinyLlama,
@@ -36,8 +36,9 @@ type Config struct {
 	// experts (see Experts): "mixtral" (Mistral's layers), "qwen3_moe"
 	// (Qwen3's), "olmoe" (AI2's OLMoE: Llama's layers with OLMo 2's norms
 	// of the whole query and key projections), "granitemoe" (IBM's Granite
-	// 3 MoE: Granite's layers and multipliers) and "granitemoeshared"
-	// (the same with a shared MLP beside the experts).
+	// 3 MoE: Granite's layers and multipliers), "granitemoeshared" (the
+	// same with a shared MLP beside the experts) and "qwen2_moe" (Qwen2's
+	// layers, a shared expert beside the others, gated).
 	// An image-text "gemma3" folder's text model is a "gemma3_text" (see
 	// ImageText).
 	Type         string  `json:"-"`
@@ -123,7 +124,9 @@ type Config struct {
 	// makes every layer sparse. 0 experts: a dense model. A
 	// GraniteMoeShared's sparse layers also run a shared gated MLP of
 	// SharedIntermediate (shared_intermediate_size; 0: none) on every
-	// token, its output added to the experts'.
+	// token, its output added to the experts'; a Qwen2-MoE's too
+	// (shared_expert_intermediate_size), its output scaled by a sigmoid
+	// gate of the token (shared_expert_gate).
 	Experts            int    `json:"-"`
 	ExpertsPerToken    int    `json:"-"`
 	ExpertIntermediate int    `json:"-"`
@@ -223,7 +226,11 @@ func (c Config) kvHeads() int {
 
 // qkvBias reports whether the query, key and value projections have biases
 // (Qwen2's always do; its output projection never).
-func (c Config) qkvBias() bool { return c.AttentionBias || c.Type == "qwen2" }
+func (c Config) qkvBias() bool { return c.AttentionBias || c.qwen2() }
+
+// qwen2 reports whether c is a Qwen2 or a Qwen2-MoE, whose query, key and
+// value projections have biases and whose output projection has none.
+func (c Config) qwen2() bool { return c.Type == "qwen2" || c.Type == "qwen2_moe" }
 
 // qkNorm reports whether each query and key head is RMS-normalised before
 // the rotation (Qwen3's and Gemma 3's q_norm and k_norm).
@@ -282,7 +289,7 @@ func (c Config) window(l int) int {
 }
 
 // oBias reports whether the output projection has a bias.
-func (c Config) oBias() bool { return c.AttentionBias && c.Type != "qwen2" }
+func (c Config) oBias() bool { return c.AttentionBias && !c.qwen2() }
 
 // Validate reports the first inconsistent setting.
 func (c Config) Validate() error {
@@ -345,12 +352,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llama: %d sparse-layer flags for %d layers of %d experts", len(c.Sparse), c.Layers, c.Experts)
 	// What a Mixtral's or an OLMoE's config.json has no place for would
 	// save a model that reads back as another.
-	case c.moe() && c.Type != "qwen3_moe" && (slices.Contains(c.Sparse, false) || c.ExpertIntermediate != c.Intermediate):
+	case c.moe() && c.Type != "qwen3_moe" && c.Type != "qwen2_moe" && (slices.Contains(c.Sparse, false) || c.ExpertIntermediate != c.Intermediate):
 		return fmt.Errorf("llama: a %s model's layers are all sparse, its experts of intermediate_size %d (got %d)", c.Type, c.Intermediate, c.ExpertIntermediate)
 	case (c.Type == "mixtral" || c.granite() && c.Type != "granite") && !c.NormTopK:
 		return fmt.Errorf("llama: a %s model renormalises its chosen experts' weights (NormTopK)", c.Type)
-	case c.SharedIntermediate < 0 || c.SharedIntermediate > 0 && c.Type != "granitemoeshared":
-		return fmt.Errorf("llama: a shared MLP of %d is GraniteMoeShared's, not %s's", c.SharedIntermediate, c.Type)
+	case c.SharedIntermediate < 0 || c.SharedIntermediate > 0 && c.Type != "granitemoeshared" && c.Type != "qwen2_moe":
+		return fmt.Errorf("llama: a shared MLP of %d is GraniteMoeShared's or Qwen2-MoE's, not %s's", c.SharedIntermediate, c.Type)
 	}
 	for _, id := range c.EOS {
 		if id < 0 || id >= c.VocabSize {
@@ -491,6 +498,8 @@ type hfConfig struct {
 	ClipQKV           json.RawMessage `json:"clip_qkv,omitempty"`
 	// GraniteMoeShared's shared MLP (Config.SharedIntermediate).
 	SharedIntermediate *int `json:"shared_intermediate_size,omitempty"`
+	// Qwen2-MoE's shared expert (Config.SharedIntermediate).
+	SharedExpertIntermediate *int `json:"shared_expert_intermediate_size,omitempty"`
 	// What HF's training adds to a mixture of experts (see
 	// Config.RouterTraining).
 	OutputRouterLogits *bool    `json:"output_router_logits,omitempty"`
@@ -513,12 +522,13 @@ func moeConfig(h *hfConfig, c *Config) error {
 	if h.NumExpertsPerTok != nil {
 		c.ExpertsPerToken = *h.NumExpertsPerTok
 	}
-	c.ExpertIntermediate = c.Intermediate
+	if c.Type != "qwen3_moe" && c.Type != "qwen2_moe" {
+		c.ExpertIntermediate = c.Intermediate
+	}
 	step := 1
 	var dense []int
 	switch c.Type {
-	case "qwen3_moe": // only Qwen3MoeDecoderLayer reads these
-		c.ExpertIntermediate = 768
+	case "qwen3_moe", "qwen2_moe": // only their decoder layers read these
 		if h.MoEIntermediate != nil {
 			c.ExpertIntermediate = *h.MoEIntermediate
 		}
@@ -526,8 +536,8 @@ func moeConfig(h *hfConfig, c *Config) error {
 			step = *h.DecoderSparseStep
 		}
 		dense = h.MLPOnlyLayers
-		if h.UseSlidingWindow { // every layer would slide, whatever max_window_layers says
-			return errors.New("llama: a Qwen3-MoE's use_sliding_window true (every layer attending within sliding_window) is not supported")
+		if h.UseSlidingWindow {
+			return fmt.Errorf("llama: a %s model's use_sliding_window true (sliding-window attention) is not supported", c.Type)
 		}
 	case "olmoe":
 		if clip := bytes.TrimSpace(h.ClipQKV); len(clip) > 0 && string(clip) != "null" {
@@ -539,6 +549,9 @@ func moeConfig(h *hfConfig, c *Config) error {
 	}
 	if h.SharedIntermediate != nil && c.Type == "granitemoeshared" {
 		c.SharedIntermediate = *h.SharedIntermediate
+	}
+	if h.SharedExpertIntermediate != nil && c.Type == "qwen2_moe" {
+		c.SharedIntermediate = *h.SharedExpertIntermediate
 	}
 	if step <= 0 {
 		return fmt.Errorf("llama: decoder_sparse_step %d must be positive", step)
@@ -564,12 +577,12 @@ type ropeParameters struct {
 
 // Types lists the model_type values of the configs this package runs. Load
 // also reads a "gemma3" (image-text) folder, as its "gemma3_text" text model.
-var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared"}
+var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "qwen2_moe"}
 
 // moe reports whether c's type is a mixture of experts.
 func (c Config) moe() bool {
 	switch c.Type {
-	case "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared":
+	case "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "qwen2_moe":
 		return true
 	}
 	return false
@@ -613,6 +626,9 @@ func defaults(typ string) Config {
 	case "qwen3_moe":
 		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.KVHeads, c.MaxPositions, c.EOS, c.HasBOS = 151936, 2048, 6144, 24, 4, 32768, nil, false
 		c.Experts, c.ExpertsPerToken, c.ExpertIntermediate = 128, 8, 768
+	case "qwen2_moe":
+		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.Heads, c.KVHeads, c.MaxPositions, c.EOS, c.HasBOS = 151936, 2048, 5632, 24, 16, 16, 32768, nil, false
+		c.Experts, c.ExpertsPerToken, c.ExpertIntermediate, c.SharedIntermediate = 60, 4, 1408, 5632
 	case "olmoe":
 		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.Heads, c.MaxPositions = 50304, 2048, 2048, 16, 16, 4096
 		c.Eps, c.EOS, c.HasBOS, c.Experts, c.ExpertsPerToken, c.ExpertIntermediate = 1e-5, []int{50279}, false, 64, 8, 2048
@@ -705,7 +721,7 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		v.EmbeddingMultiplier, v.AttentionMultiplier, v.ResidualMultiplier, v.LogitsScaling = 0, 0, 0, 0
 	}
 	switch peek.ModelType {
-	case "qwen2": // Qwen2's biases are fixed: q, k and v have them
+	case "qwen2", "qwen2_moe": // Qwen2's biases are fixed: q, k and v have them
 		v.AttentionBias, v.MLPBias = false, false
 	case "qwen3": // Qwen3's MLP has none
 		v.MLPBias = false
@@ -1013,7 +1029,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM",
 		"gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM", "phi3": "Phi3ForCausalLM", "granite": "GraniteForCausalLM", "olmo2": "Olmo2ForCausalLM",
 		"mixtral": "MixtralForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
-		"granitemoe": "GraniteMoeForCausalLM", "granitemoeshared": "GraniteMoeSharedForCausalLM"}[c.Type]
+		"granitemoe": "GraniteMoeForCausalLM", "granitemoeshared": "GraniteMoeSharedForCausalLM", "qwen2_moe": "Qwen2MoeForCausalLM"}[c.Type]
 	var eos json.RawMessage = []byte("null")
 	switch len(c.EOS) {
 	case 0:
@@ -1049,7 +1065,10 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		} else {
 			h.NumExperts, h.NormTopKProb = &n, &c.NormTopK
 		}
-		if c.Type == "qwen3_moe" {
+		if c.Type == "qwen2_moe" {
+			h.SharedExpertIntermediate = &c.SharedIntermediate
+		}
+		if c.Type == "qwen3_moe" || c.Type == "qwen2_moe" {
 			step := 1
 			h.MoEIntermediate, h.DecoderSparseStep = &c.ExpertIntermediate, &step
 			for l := range c.Layers {

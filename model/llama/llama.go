@@ -61,15 +61,17 @@ type Attention struct {
 // sparse layer has Router and Experts instead (Qwen3MoeSparseMoeBlock,
 // OlmoeSparseMoeBlock, Mixtral's block_sparse_moe, whose names Load and
 // Save translate): the router [E, C] scores the experts, gated MLPs each,
-// for each token (see Config.Experts); GraniteMoeShared's also has a
-// shared MLP every token runs.
+// for each token (see Config.Experts); GraniteMoeShared's and Qwen2-MoE's
+// also have a shared MLP every token runs, Qwen2-MoE's gated by
+// σ(SharedGate·x) [1, C].
 type MLP struct {
-	Gate    *nn.Linear `attn:"gate_proj"`
-	Up      *nn.Linear `attn:"up_proj"`
-	Down    *nn.Linear `attn:"down_proj"`
-	Router  *nn.Linear `attn:"gate"`
-	Experts []*MLP     `attn:"experts"`
-	Shared  *MLP       `attn:"shared_expert"`
+	Gate       *nn.Linear `attn:"gate_proj"`
+	Up         *nn.Linear `attn:"up_proj"`
+	Down       *nn.Linear `attn:"down_proj"`
+	Router     *nn.Linear `attn:"gate"`
+	Experts    []*MLP     `attn:"experts"`
+	Shared     *MLP       `attn:"shared_expert"`
+	SharedGate *nn.Linear `attn:"shared_expert_gate"`
 
 	// The gate and up projections as one [2·I, C] weight (and bias), of
 	// which Gate's and Up's are views (see fuseWeights).
@@ -236,6 +238,9 @@ func newUnfused(c Config, rng *tensor.RNG) (*Model, error) {
 			if c.SharedIntermediate > 0 {
 				layer.MLP.Shared = mlp(c.SharedIntermediate)
 			}
+			if c.Type == "qwen2_moe" {
+				layer.MLP.SharedGate = linear(cw, 1, false)
+			}
 		}
 	}
 	if !c.Tied {
@@ -318,7 +323,7 @@ func (m *Model) feedForward(tp *autograd.Tape, x *autograd.Var, layer *Layer, hw
 	if f := layer.MLP; f.Router != nil {
 		y = m.mixture(tp, h, f, func(x *autograd.Var, e int) *autograd.Var { return m.mlp(tp, x, f.Experts[e], hw.mlp(e)) })
 		if f.Shared != nil { // after the experts in ffns
-			y = tp.Add(y, m.mlp(tp, h, f.Shared, hw.mlp(len(f.Experts))))
+			y = tp.Add(y, m.shared(tp, h, f, m.mlp(tp, h, f.Shared, hw.mlp(len(f.Experts)))))
 		}
 	} else {
 		y = m.mlp(tp, h, layer.MLP, hw.mlp(0))
@@ -332,6 +337,22 @@ func (m *Model) feedForward(tp *autograd.Tape, x *autograd.Var, layer *Layer, hw
 func (m *Model) mlp(tp *autograd.Tape, x *autograd.Var, f *MLP, hw halfMLP) *autograd.Var {
 	gu := m.linear(tp, x, f.gateUp, hw.gateUp, f.gateUpBias)
 	return m.linear(tp, m.gated(tp, gu), f.Down.Weight, hw.down, f.Down.Bias)
+}
+
+// shared returns the output y of sparse layer f's shared MLP on x as it
+// joins the experts': scaled by the sigmoid of its gate (Qwen2-MoE's), or
+// as it is (GraniteMoeShared's).
+func (m *Model) shared(tp *autograd.Tape, x *autograd.Var, f *MLP, y *autograd.Var) *autograd.Var {
+	if f.SharedGate == nil {
+		return y
+	}
+	gate := tp.Sigmoid(tp.Linear(x, f.SharedGate.Weight, nil)) // [..., 1]
+	rows, _ := x.Value.Rows()
+	all := make([]int, rows)
+	for i := range all {
+		all[i] = i
+	}
+	return tp.Reshape(tp.CombineRows(gate, []*autograd.Var{y}, [][]int{all}), x.Value.Shape...)
 }
 
 // mixture runs a sparse layer f on x [..., C]: the router picks each

@@ -69,6 +69,14 @@ func TestMoEConfigs(t *testing.T) {
 			t.Errorf("%s: %v, %d experts, layer 0 sparse %v, %v", c, err, got.Experts, got.sparse(0), got.Validate())
 		}
 	}
+	q2, err := read(`{"model_type": "qwen2_moe", "num_hidden_layers": 3, "mlp_only_layers": [2], "attention_bias": true}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Qwen2's fixed biases: q, k and v, not o, whatever attention_bias says.
+	if q2.Experts != 60 || q2.ExpertsPerToken != 4 || q2.ExpertIntermediate != 1408 || q2.SharedIntermediate != 5632 || q2.NormTopK || !q2.sparse(1) || q2.sparse(2) || !q2.qkvBias() || q2.oBias() || q2.Validate() != nil {
+		t.Errorf("qwen2_moe: %+v, %v", q2, q2.Validate())
+	}
 	for _, bad := range []struct{ config, err string }{
 		{`{"model_type": "mixtral", "num_experts": 3, "num_local_experts": 4}`, "num_experts 3 and num_local_experts 4 disagree"},
 		{`{"model_type": "qwen3_moe", "use_sliding_window": true, "sliding_window": 8, "max_window_layers": 99}`, "use_sliding_window true"},
@@ -110,7 +118,7 @@ func TestMoEConfigs(t *testing.T) {
 	if err := l.Validate(); err == nil || !strings.Contains(err.Error(), "4 experts in a llama model") {
 		t.Errorf("a llama Config with experts: %v", err)
 	}
-	for _, c := range []Config{mx, q, o} {
+	for _, c := range []Config{mx, q, o, q2} {
 		b, err := json.Marshal(c)
 		if err != nil {
 			t.Fatal(err)
@@ -124,7 +132,7 @@ func TestMoEConfigs(t *testing.T) {
 				t.Errorf("%s: layer %d sparse %v, read back %v (%s)", c.Type, l, c.sparse(l), back.sparse(l), b)
 			}
 		}
-		if back.Experts != c.Experts || back.ExpertsPerToken != c.ExpertsPerToken || back.ExpertIntermediate != c.ExpertIntermediate || back.NormTopK != c.NormTopK {
+		if back.Experts != c.Experts || back.ExpertsPerToken != c.ExpertsPerToken || back.ExpertIntermediate != c.ExpertIntermediate || back.NormTopK != c.NormTopK || back.SharedIntermediate != c.SharedIntermediate {
 			t.Errorf("%s read back as %+v from %s", c.Type, back, b)
 		}
 	}

@@ -68,7 +68,7 @@ func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, 
 		if f.Router != nil {
 			ff = m.mixture(tp, h, f, func(x *autograd.Var, e int) *autograd.Var { return m.trainMLP(tp, x, f.Experts[e]) })
 			if f.Shared != nil {
-				ff = tp.Add(ff, m.trainMLP(tp, h, f.Shared))
+				ff = tp.Add(ff, m.shared(tp, h, f, m.trainMLP(tp, h, f.Shared)))
 			}
 		} else {
 			ff = m.trainMLP(tp, h, f)
