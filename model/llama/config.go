@@ -498,8 +498,10 @@ type hfConfig struct {
 	ClipQKV           json.RawMessage `json:"clip_qkv,omitempty"`
 	// GraniteMoeShared's shared MLP (Config.SharedIntermediate).
 	SharedIntermediate *int `json:"shared_intermediate_size,omitempty"`
-	// Qwen2-MoE's shared expert (Config.SharedIntermediate).
-	SharedExpertIntermediate *int `json:"shared_expert_intermediate_size,omitempty"`
+	// Qwen2-MoE's biases on q, k and v (always, before the key), and its
+	// shared expert (Config.SharedIntermediate).
+	QKVBias                  *bool `json:"qkv_bias,omitempty"`
+	SharedExpertIntermediate *int  `json:"shared_expert_intermediate_size,omitempty"`
 	// What HF's training adds to a mixture of experts (see
 	// Config.RouterTraining).
 	OutputRouterLogits *bool    `json:"output_router_logits,omitempty"`
@@ -529,6 +531,9 @@ func moeConfig(h *hfConfig, c *Config) error {
 	var dense []int
 	switch c.Type {
 	case "qwen3_moe", "qwen2_moe": // only their decoder layers read these
+		if c.Type == "qwen2_moe" && h.QKVBias != nil && !*h.QKVBias {
+			return errors.New("llama: a Qwen2-MoE's qkv_bias false (no biases on q, k and v) is not supported")
+		}
 		if h.MoEIntermediate != nil {
 			c.ExpertIntermediate = *h.MoEIntermediate
 		}

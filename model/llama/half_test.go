@@ -101,7 +101,7 @@ func toBF16(m *Model) {
 // norms (Qwen3); a prompt of more than 16 positions (the packed kernels),
 // single steps, and batches on either side of 16 rows.
 func TestKeepBF16Families(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "granite-tiny", "olmo2-tiny", "mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny", "granitemoe-tiny", "granitemoeshared-tiny"} {
+	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "granite-tiny", "olmo2-tiny", "mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny", "granitemoe-tiny", "granitemoeshared-tiny", "qwen2moe-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			full, half := load(t, name), load(t, name)
 			toBF16(full)
@@ -198,7 +198,7 @@ func halfFolder(t *testing.T, name string, dtype safetensors.DType, other map[st
 // stays float32; so does one in F16 among BF16 ones.
 func TestLoadHalf(t *testing.T) {
 	for _, dtype := range []safetensors.DType{safetensors.DTypeBF16, safetensors.DTypeF16} {
-		for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "llama-tiny-llama3", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny", "mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny", "granitemoe-tiny", "granitemoeshared-tiny"} {
+		for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "llama-tiny-llama3", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny", "mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny", "granitemoe-tiny", "granitemoeshared-tiny", "qwen2moe-tiny"} {
 			t.Run(fmt.Sprint(dtype, "/", name), func(t *testing.T) {
 				dir := halfFolder(t, name, dtype, nil, true)
 				half, err := LoadHalf(dir)
@@ -392,7 +392,7 @@ func renameTensor(t *testing.T, dir, from, to string) {
 // holds those weights; it does not train until widened; a BF16 model
 // quantizes, a matrix at a time, to what its float32 load does.
 func TestQuantizeQ8(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "llama-tiny-llama3", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny", "mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny", "granitemoe-tiny", "granitemoeshared-tiny"} {
+	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "llama-tiny-llama3", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny", "mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny", "granitemoe-tiny", "granitemoeshared-tiny", "qwen2moe-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			q, ref := load(t, name), load(t, name)
 			q.QuantizeQ8()

@@ -6,7 +6,7 @@
 // Phi-4-mini, with LongRoPE and a partial rotation, IBM's Granite 3, with
 // its multipliers, and AI2's OLMo 2, which normalises its sub-layers'
 // outputs rather than their inputs; and the sparse mixtures of experts
-// Mixtral, Qwen3-MoE, OLMoE and Granite's MoE, whose MLPs are experts a
+// Mixtral, Qwen3-MoE, Qwen2-MoE, OLMoE and Granite's MoE, whose MLPs are experts a
 // router picks among for each token, Shazeer et al. 2017): token embeddings, N blocks of
 // causal self-attention with rotary position embeddings (Su et al. 2021)
 // and grouped-query attention, and a gated MLP (SwiGLU, Shazeer 2020;
@@ -16,7 +16,8 @@
 // Gemma2ForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM,
 // Phi3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM,
 // MixtralForCausalLM, Qwen3MoeForCausalLM, OlmoeForCausalLM,
-// GraniteMoeForCausalLM and GraniteMoeSharedForCausalLM
+// GraniteMoeForCausalLM, GraniteMoeSharedForCausalLM and
+// Qwen2MoeForCausalLM
 // (modeling_llama.py, modeling_qwen2.py, …), so their checkpoints load. It
 // generates with a KV cache (see Cache), trains (Forward, Loss) and gives
 // the last hidden states an embedding model pools (Hidden, LoadEncoder;

@@ -21,7 +21,7 @@ import (
 // tinyFolders are the folders of testdata/hf that
 // tools/golden/torch_llama.py writes with their PyTorch twin's references.
 var tinyFolders = []string{"llama-tiny", "llama-tiny-llama3", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny",
-	"mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny", "granitemoe-tiny", "granitemoeshared-tiny"}
+	"mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny", "granitemoe-tiny", "granitemoeshared-tiny", "qwen2moe-tiny"}
 
 func load(t *testing.T, name string) *Model {
 	t.Helper()
@@ -234,7 +234,7 @@ func TestNew(t *testing.T) {
 // alone (the Batcher promises each caller Text's tokens); bad arguments
 // are refused.
 func TestStepBatch(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny", "mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny", "granitemoe-tiny", "granitemoeshared-tiny"} {
+	for _, name := range []string{"llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "gemma2-tiny", "smollm3-tiny", "mistral-tiny", "phi3-tiny", "phi3-tiny-longrope", "granite-tiny", "olmo2-tiny", "mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny", "granitemoe-tiny", "granitemoeshared-tiny", "qwen2moe-tiny"} {
 		m := load(t, name)
 		bt := NewBatchBuffers()
 		for _, b := range []int{1, 3, 8, 12, 16} {

@@ -73,7 +73,8 @@ func TestMoEConfigs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Qwen2's fixed biases: q, k and v, not o, whatever attention_bias says.
+	// Qwen2's fixed biases: q, k and v, not o (qkv_bias's default);
+	// attention_bias is not a Qwen2MoeConfig key.
 	if q2.Experts != 60 || q2.ExpertsPerToken != 4 || q2.ExpertIntermediate != 1408 || q2.SharedIntermediate != 5632 || q2.NormTopK || !q2.sparse(1) || q2.sparse(2) || !q2.qkvBias() || q2.oBias() || q2.Validate() != nil {
 		t.Errorf("qwen2_moe: %+v, %v", q2, q2.Validate())
 	}
@@ -82,6 +83,7 @@ func TestMoEConfigs(t *testing.T) {
 		{`{"model_type": "qwen3_moe", "use_sliding_window": true, "sliding_window": 8, "max_window_layers": 99}`, "use_sliding_window true"},
 		{`{"model_type": "olmoe", "clip_qkv": 8}`, "clip_qkv 8"},
 		{`{"model_type": "qwen3_moe", "decoder_sparse_step": 0}`, "decoder_sparse_step 0"},
+		{`{"model_type": "qwen2_moe", "qkv_bias": false}`, "qkv_bias false"},
 		{`{"model_type": "mixtral", "num_experts_per_tok": 9}`, "num_experts_per_tok 9"},
 		{`{"model_type": "qwen3_moe", "num_experts": 0}`, "0 experts"},
 		{`{"model_type": "qwen3_moe", "moe_intermediate_size": 0}`, "intermediate size 0"},

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Write tiny HuggingFace Llama-family folders (Llama, Qwen2, Qwen3, Gemma 3,
 Gemma 2, SmolLM3, Mistral, Phi-3, Granite, OLMo 2, EmbeddingGemma, and the
-sparse mixture-of-experts Mixtral, Qwen3-MoE, OLMoE, GraniteMoE and
-GraniteMoeShared) and reference outputs for model/llama.
+sparse mixture-of-experts Mixtral, Qwen3-MoE, OLMoE, GraniteMoE,
+GraniteMoeShared and Qwen2-MoE) and reference outputs for model/llama.
 
 Run from the repository root with the Debian PyTorch (/usr/bin/python3):
 
@@ -107,12 +107,13 @@ It writes, under testdata/hf/ (each file under 150 KB):
   embedding [2, 32] (float64: the mean, the Dense modules, L2).
 
 The MoE folders replace a layer's MLP with a sparse block, as HF's
-MixtralSparseMoeBlock, Qwen3MoeSparseMoeBlock and OlmoeSparseMoeBlock
-compute it (GraniteMoE's block differs in its names and layout, as said
-below): router logits gate(n) (a [E, C] weight, no bias), their softmax
-over all E experts (float32 in HF), the num_experts_per_tok most probable
-experts, those probabilities renormalised to sum 1 (always in Mixtral, else
-only where norm_topk_prob), and the output the sum over the chosen experts
+MixtralSparseMoeBlock, Qwen3MoeSparseMoeBlock, OlmoeSparseMoeBlock and
+Qwen2MoeSparseMoeBlock compute it (GraniteMoE's block differs in its names
+and layout, Qwen2-MoE's adds a gated shared expert, as said below): router
+logits gate(n) (a [E, C] weight, no bias), their softmax over all E experts
+(float32 in HF), the num_experts_per_tok most probable experts, those
+probabilities renormalised to sum 1 (always in Mixtral, else only where
+norm_topk_prob), and the output the sum over the chosen experts
 of probability * down(silu(gate(n)) * up(n)). The references' choices are
 not near ties: the k-th and (k+1)-th probabilities differ by more than
 1e-6 for every token of every pass (write_case prints the smallest gap),
@@ -155,6 +156,23 @@ times the load-balancing loss only when it is true).
   [C, Is], Is = shared_intermediate_size 24, no biases) run on the same
   normalised input and added to the experts' output, the sum times
   residual_multiplier; 6 experts, top-3, tied embeddings.
+* qwen2moe-tiny/: Qwen2MoeForCausalLM in F32, after HF's
+  modeling_qwen2_moe.py: Qwen2's attention (biases on q_proj, k_proj and
+  v_proj, none on o_proj: Qwen2MoeConfig's qkv_bias, true by default and
+  absent here as in the released config.json files; no head_dim key:
+  hidden / heads; use_sliding_window false), three layers, untied; a
+  layer's mlp is sparse under Qwen3-MoE's rule (mlp_only_layers [2]:
+  layers 0 and 1 sparse, 2 a dense Qwen2MoeMLP of intermediate_size 20)
+  with 4 experts of moe_intermediate_size 16, top-2, norm_topk_prob false
+  (the top-2 softmax probabilities used as they are), and beside the
+  experts mlp.shared_expert.gate_proj/up_proj/down_proj (a Qwen2MoeMLP of
+  shared_expert_intermediate_size 24) and mlp.shared_expert_gate.weight
+  [1, C] (no bias): the block's output is the experts' weighted sum plus
+  sigmoid(shared_expert_gate(n)) * shared_expert(n), on the same
+  normalised input n (write_case prints the sigmoid's range: not
+  saturated). The dense width is 20, not the 40 of the other folders, to
+  keep model.safetensors under 150 KB (40 gives 155368 bytes); the three
+  widths stay distinct.
 
 reference.safetensors in each holds input.ids [2, 13], logits [2, 13, V],
 hidden [2, 13, C] (the last hidden states, after the final norm: what an
@@ -213,15 +231,16 @@ BASE = {
 
 def sparse_prefix(c, i):
     """The prefix of layer i's sparse MoE block ("block_sparse_moe." in
-    Mixtral and GraniteMoE, "mlp." in Qwen3-MoE and OLMoE), None for a dense
-    MLP: Qwen3-MoE keeps Qwen3MoeMLP where i is in mlp_only_layers or (i + 1)
-    is not a multiple of decoder_sparse_step."""
+    Mixtral and GraniteMoE, "mlp." in Qwen3-MoE, Qwen2-MoE and OLMoE), None
+    for a dense MLP: Qwen3-MoE and Qwen2-MoE keep Qwen3MoeMLP / Qwen2MoeMLP
+    where i is in mlp_only_layers or (i + 1) is not a multiple of
+    decoder_sparse_step."""
     kind = c["model_type"]
     if kind in ("mixtral", "granitemoe", "granitemoeshared"):
         return "block_sparse_moe."
     if kind == "olmoe":
         return "mlp."
-    if kind == "qwen3_moe" and i not in c["mlp_only_layers"] and c["num_experts"] > 0 \
+    if kind in ("qwen3_moe", "qwen2_moe") and i not in c["mlp_only_layers"] and c["num_experts"] > 0 \
             and (i + 1) % c["decoder_sparse_step"] == 0:
         return "mlp."
     return None
@@ -235,7 +254,7 @@ def experts(c):
         return c["num_local_experts"], c["num_experts_per_tok"], c["intermediate_size"], ("w1", "w3", "w2")
     if kind in ("granitemoe", "granitemoeshared"):  # stacked: input_linear (gate then up), output_linear
         return c["num_local_experts"], c["num_experts_per_tok"], c["intermediate_size"], None
-    width = c["moe_intermediate_size"] if kind == "qwen3_moe" else c["intermediate_size"]
+    width = c["moe_intermediate_size"] if kind in ("qwen3_moe", "qwen2_moe") else c["intermediate_size"]
     return c["num_experts"], c["num_experts_per_tok"], width, ("gate_proj", "up_proj", "down_proj")
 
 
@@ -243,11 +262,12 @@ def shapes(c):
     """The state_dict of LlamaForCausalLM / Qwen2ForCausalLM and the others
     (Qwen3's and Gemma 3's q_norm and k_norm, Gemma's four norms a layer,
     the MoE families' router and experts in place of the MLP, GraniteMoE's
-    stacked [E, out, in] expert weights and GraniteMoeShared's shared_mlp)."""
+    stacked [E, out, in] expert weights, GraniteMoeShared's shared_mlp and
+    Qwen2-MoE's shared_expert with its shared_expert_gate)."""
     C, V, I = c["hidden_size"], c["vocab_size"], c["intermediate_size"]
     H, KV = c["num_attention_heads"], c["num_key_value_heads"]
     D = c.get("head_dim") or C // H
-    qwen = c["model_type"] == "qwen2"
+    qwen = c["model_type"] == "qwen2" or c["model_type"] == "qwen2_moe" and c.get("qkv_bias", True)
     s = {"model.embed_tokens.weight": [V, C], "model.norm.weight": [C]}
     if c["model_type"] == "phi3":  # fused projections
         for i in range(c["num_hidden_layers"]):
@@ -304,6 +324,12 @@ def shapes(c):
                 s[e + gate + ".weight"] = [W, C]
                 s[e + up + ".weight"] = [W, C]
                 s[e + down + ".weight"] = [C, W]
+            Is = c.get("shared_expert_intermediate_size", 0) if c["model_type"] == "qwen2_moe" else 0
+            if Is:  # Qwen2-MoE's shared_expert (a Qwen2MoeMLP) and its [1, C] sigmoid gate, no biases
+                s[p + moe + "shared_expert.gate_proj.weight"] = [Is, C]
+                s[p + moe + "shared_expert.up_proj.weight"] = [Is, C]
+                s[p + moe + "shared_expert.down_proj.weight"] = [C, Is]
+                s[p + moe + "shared_expert_gate.weight"] = [1, C]
             continue
         s[p + "mlp.gate_proj.weight"] = [I, C]
         s[p + "mlp.up_proj.weight"] = [I, C]
@@ -442,11 +468,15 @@ def rms(x, w, eps):
 # (layer prefix, the k-th minus the (k+1)-th probability per token, the
 # chosen experts [N, k]), for write_case's report.
 ROUTES = []
+# The sigmoid(shared_expert_gate(n)) values of every Qwen2-MoE block run since
+# write_case last cleared it, for the same report.
+SHARED_GATES = []
 
 
 def sparse_moe(n, pre, c, lin):
     """HF's sparse MoE block (MixtralSparseMoeBlock, Qwen3MoeSparseMoeBlock,
-    OlmoeSparseMoeBlock) on n [B, T, C], token by token: the softmax of the
+    OlmoeSparseMoeBlock, Qwen2MoeSparseMoeBlock without its shared expert,
+    which forward adds) on n [B, T, C], token by token: the softmax of the
     router's logits over all experts (HF: in float32; here float64 like the
     rest), the k most probable experts, their probabilities renormalised to
     sum 1 (always in Mixtral, else where norm_topk_prob), then the weighted
@@ -503,9 +533,10 @@ def granite_moe(n, pre, c, p):
 def forward(p, ids, c, hidden=False):
     """Logits [B, T, V] of LlamaForCausalLM / Qwen2ForCausalLM (Qwen3's q/k
     norms, Mistral's sliding window, SmolLM3's NoPE layers, the MoE
-    families' sparse blocks; Gemma's in forward_gemma) on ids (positions
-    0..T-1, causal, no padding); with hidden, the last hidden states
-    instead (after the final norm: the base model's output)."""
+    families' sparse blocks, Qwen2-MoE's gated shared expert; Gemma's in
+    forward_gemma) on ids (positions 0..T-1, causal, no padding); with
+    hidden, the last hidden states instead (after the final norm: the base
+    model's output)."""
     if c["model_type"] in ("gemma2", "gemma3_text"):
         return forward_gemma(p, ids, c, hidden)
     p = unfuse(p, c)
@@ -573,6 +604,11 @@ def forward(p, ids, c, hidden=False):
                 f = f + lin(F.silu(g) * u, l + "shared_mlp.output_linear")
         elif moe:
             f = sparse_moe(n, l + moe, c, lin)
+            if l + moe + "shared_expert_gate.weight" in p:  # Qwen2-MoE: a gated shared expert, on the same input
+                sg = torch.sigmoid(lin(n, l + moe + "shared_expert_gate"))
+                SHARED_GATES.append(sg.detach().flatten())
+                se = l + moe + "shared_expert."
+                f = f + sg * lin(F.silu(lin(n, se + "gate_proj")) * lin(n, se + "up_proj"), se + "down_proj")
         else:
             f = lin(F.silu(lin(n, l + "mlp.gate_proj")) * lin(n, l + "mlp.up_proj"), l + "mlp.down_proj")
         x = x + (f * c["residual_multiplier"] if granite else f)
@@ -659,7 +695,8 @@ TRAIN_GRADS = ["model.layers.0.self_attn.q_norm.weight", "model.layers.1.self_at
                "model.layers.0.mlp.experts.1.up_proj.weight", "model.layers.1.mlp.experts.0.down_proj.weight",
                "model.layers.2.mlp.experts.0.down_proj.weight", "model.layers.0.block_sparse_moe.router.layer.weight",
                "model.layers.1.block_sparse_moe.input_linear.weight", "model.layers.1.block_sparse_moe.output_linear.weight",
-               "model.layers.0.shared_mlp.input_linear.weight"]
+               "model.layers.0.shared_mlp.input_linear.weight", "model.layers.1.mlp.shared_expert.up_proj.weight",
+               "model.layers.0.mlp.shared_expert_gate.weight"]
 
 
 def greedy(p, prompt, n, c):
@@ -679,6 +716,7 @@ def write_case(name, c, dtype, seed):
     ids = torch.randint(3, c["vocab_size"], (2, 13), generator=g)
     prompt = torch.randint(3, c["vocab_size"], (5,), generator=g)
     ROUTES.clear()
+    SHARED_GATES.clear()
     ref = {"input.ids": ids, "logits": forward(p, ids, c)}
     routed = list(ROUTES)  # the sparse blocks' choices on input.ids
     ref.update({"hidden": forward(p, ids, c, hidden=True), "greedy.prompt": prompt,
@@ -711,8 +749,12 @@ def write_case(name, c, dtype, seed):
             print(f"  {pre} tokens per expert on input.ids {use}, {len({tuple(sorted(r)) for r in chosen.tolist()})} distinct sets")
         print(f"  smallest k-th minus (k+1)-th routing probability, all passes: {min(gap.min().item() for _, gap, _ in ROUTES):.3e}")
         for n in TRAIN_GRADS:
-            if "train.grad." + n in ref and (".experts." in n or "block_sparse_moe." in n or "mlp.gate." in n or "shared_mlp." in n):
+            if "train.grad." + n in ref and (".experts." in n or "block_sparse_moe." in n or "mlp.gate." in n or "shared_mlp." in n
+                                             or "shared_expert" in n):
                 print(f"  train.grad.{n} max|x| {ref['train.grad.' + n].abs().max().item():.3e}")
+    if SHARED_GATES:  # Qwen2-MoE's shared-expert gate must not saturate (or it tests nothing)
+        sg = torch.cat(SHARED_GATES)
+        print(f"  sigmoid(shared_expert_gate) over all passes: [{sg.min().item():.4f}, {sg.max().item():.4f}]")
 
 
 def main():
@@ -799,6 +841,13 @@ def main():
               num_experts_per_tok=3, shared_intermediate_size=24, tie_word_embeddings=True, position_embedding_type="rope",
               torch_dtype="bfloat16", transformers_version="4.49.0")
     write_case("granitemoeshared-tiny", gs, torch.bfloat16, 1219)
+    q2m = dict(BASE, architectures=["Qwen2MoeForCausalLM"], model_type="qwen2_moe", num_hidden_layers=3, num_experts=4,
+               num_experts_per_tok=2, moe_intermediate_size=16, shared_expert_intermediate_size=24, intermediate_size=20,
+               norm_topk_prob=False, decoder_sparse_step=1, mlp_only_layers=[2], tie_word_embeddings=False,
+               rope_theta=1000000.0, use_sliding_window=False, sliding_window=64, max_window_layers=3,
+               router_aux_loss_coef=0.001, output_router_logits=False)
+    del q2m["head_dim"], q2m["attention_bias"], q2m["mlp_bias"], q2m["pretraining_tp"]
+    write_case("qwen2moe-tiny", q2m, torch.float32, 1220)
 
 
 def write_embedding_case(name, c, seed):
