@@ -5,13 +5,17 @@
 # (4 windows of 128 tokens: forward, backward, AdamW). Prints the medians
 # and the median of the per-round ratios (> 1: attn is faster). With the
 # preset gemma3-270m, a Gemma 3 270M-shaped model instead (PyTorch twin
-# tools/bench/torch_gemma3.py), without the fine-tuning step.
+# tools/bench/torch_gemma3.py), without the fine-tuning step; with
+# qwen3-moe, a Qwen3-30B-A3B-shaped mixture of experts cut to 2 layers (3.7
+# GB in BF16, and as much again for model.pt; tools/bench/torch_moe.py),
+# without it too.
 #
 #   tools/bench/llama.sh [DIR]       # DIR (default /tmp/attn-llama) gets the 540 MB folder
 #   tools/bench/llama.sh /tmp/attn-gemma3 gemma3-270m   # the 1.07 GB Gemma 3 folder
+#   tools/bench/llama.sh /tmp/attn-qwen3moe qwen3-moe    # the Qwen3-MoE folder
 #   ROUNDS=5 tools/bench/llama.sh    # rounds of attn then PyTorch (default 3)
 #
-# The preset (smollm2-135m, the default, or gemma3-270m) says what to write
+# The preset (smollm2-135m, the default, gemma3-270m or qwen3-moe) says what to write
 # when DIR has no model.pt; an existing folder's config.json says which twin
 # runs, so `tools/bench/llama.sh /tmp/attn-gemma3` reruns the Gemma folder.
 set -euo pipefail
@@ -20,12 +24,15 @@ dir=${1:-/tmp/attn-llama}
 case ${2:-smollm2-135m} in
   smollm2-135m) twin=torch_llama.py ;;
   gemma3-270m) twin=torch_gemma3.py ;;
-  *) echo "llama.sh: preset $2 is not smollm2-135m or gemma3-270m" >&2; exit 2 ;;
+  qwen3-moe) twin=torch_moe.py ;;
+  *) echo "llama.sh: preset $2 is not smollm2-135m, gemma3-270m or qwen3-moe" >&2; exit 2 ;;
 esac
 if [ -f "$dir/config.json" ]; then
   twin=torch_llama.py
   grep -q '"model_type": "gemma3_text"' "$dir/config.json" && twin=torch_gemma3.py
+  grep -q '"model_type": "qwen3_moe"' "$dir/config.json" && twin=torch_moe.py
 fi
+tunes() { [ "$twin" = torch_llama.py ]; } # the twins with a fine-tuning step
 go build -o /tmp/attn-bench ./cmd/attn
 core=()
 grep -qw avx512f /proc/cpuinfo && core=(OPENBLAS_CORETYPE=SkylakeX)
@@ -42,10 +49,10 @@ for r in $(seq "${ROUNDS:-3}"); do
     /tmp/attn-bench bench prompt --model "$dir" --t 128 --reps 10 --json
     /tmp/attn-bench bench decode --model "$dir" --t 16 --reps 30 --json
     /tmp/attn-bench bench decode --model "$dir" --t 1000 --reps 30 --json
-    # No PyTorch twin of Gemma's fine-tuning step: its rows only for Llamas.
-    [ "$twin" = torch_gemma3.py ] || /tmp/attn-bench bench train-llama --model "$dir" --batch 4 --t 128 --reps 3 --json
+    # No PyTorch twin of Gemma's or the MoE's fine-tuning step: its rows only for Llamas.
+    ! tunes || /tmp/attn-bench bench train-llama --model "$dir" --batch 4 --t 128 --reps 3 --json
     py "$dir"
-    [ "$twin" = torch_gemma3.py ] || py "$dir" --train --batch 4 --t 128 --reps 3
+    ! tunes || py "$dir" --train --batch 4 --t 128 --reps 3
   } | sed "s/^{/{\"round\": $r, /" >> "$out"
 done
 /usr/bin/python3 - "$out" <<'PY'

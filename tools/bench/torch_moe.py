@@ -17,13 +17,17 @@ Qwen3MoeForCausalLM's names) and, for the load comparison, model.pt
 (torch.save of the same state dict, in the same dtype; --no-pt leaves it
 out, and the timing its load line). A layer's experts are
 128 * 3 * 2048 * 768 = 604M weights, 1.2 GB in BF16 (2.4 GB in F32); the
-embeddings and lm_head 311M each (--vocab makes them smaller). Matrices
+embeddings and lm_head 311M each (--vocab makes them smaller; then
+bos_token_id and eos_token_id are its last two ids). Matrices
 are N(0, 0.02^2), norm weights 1 + N(0, 0.1^2), the routers N(0, 0.1^2)
-so that each token's router logits spread (a standard deviation of about
-4.5 over unit-RMS inputs) and the choices are clear, and the embeddings
+(router logits of standard deviation about 4.5 over unit-RMS inputs, so
+that a token's top-8 probabilities differ as a trained router's do; the
+choice itself does not depend on the router's scale), and the embeddings
 N(0, 1) so that tokens differ enough to choose different experts: with
-all at 0.02, the attention's mix of the previous tokens dominates the
-residual stream and a prompt's tokens crowd onto few experts.
+the embeddings at 0.02, the attention's mix of the previous tokens
+dominates the residual stream, and a 128-token prompt's second layer
+chose 64 experts, its busiest taking 114 of the tokens (at 1: all 128
+experts, the busiest 25 tokens).
 
 Timing prints the JSON lines tools/bench/torch_llama.py prints: load
 (torch.load of model.pt, the weights kept as stored, as attn's LoadHalf
@@ -273,6 +277,8 @@ def main():
         dtype = {"bf16": torch.bfloat16, "f32": torch.float32}[args.dtype]
         cfg = dict(QWEN3_30B_A3B, num_hidden_layers=args.layers, max_window_layers=args.layers, vocab_size=args.vocab,
                    torch_dtype={"bf16": "bfloat16", "f32": "float32"}[args.dtype])
+        if args.vocab <= cfg["eos_token_id"]:  # a cut vocabulary: its last two tokens begin and end
+            cfg.update(bos_token_id=args.vocab - 2, eos_token_id=args.vocab - 1)
         write(args.dir, cfg, dtype, not args.no_pt)
         return
     torch.set_num_threads(args.threads)
