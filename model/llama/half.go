@@ -44,7 +44,7 @@ func (l *Layer) matrices() []*autograd.Var {
 	return mats
 }
 
-// halfLayer returns the matrices l.matrices lists, each made by keep, as a
+// newHalfLayer returns the matrices l.matrices lists, each made by keep, as a
 // halfLayer.
 func newHalfLayer(l *Layer, keep func(v *autograd.Var, i int) low) halfLayer {
 	mats := l.matrices()

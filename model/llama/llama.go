@@ -6,22 +6,22 @@
 // Phi-4-mini, with LongRoPE and a partial rotation, IBM's Granite 3, with
 // its multipliers, and AI2's OLMo 2, which normalises its sub-layers'
 // outputs rather than their inputs; and the sparse mixtures of experts
-// Mixtral, Qwen3-MoE, Qwen2-MoE, OLMoE and Granite's MoE, whose MLPs are experts a
-// router picks among for each token, Shazeer et al. 2017): token embeddings, N blocks of
-// causal self-attention with rotary position embeddings (Su et al. 2021)
-// and grouped-query attention, and a gated MLP (SwiGLU, Shazeer 2020;
-// Gemma's GeGLU), RMSNorm throughout, and an output layer that may be tied
-// to the embeddings. Parameter names and semantics are HuggingFace's
-// LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, MistralForCausalLM,
-// Gemma2ForCausalLM, Gemma3ForCausalLM, SmolLM3ForCausalLM,
-// Phi3ForCausalLM, GraniteForCausalLM, Olmo2ForCausalLM,
-// MixtralForCausalLM, Qwen3MoeForCausalLM, OlmoeForCausalLM,
-// GraniteMoeForCausalLM, GraniteMoeSharedForCausalLM and
-// Qwen2MoeForCausalLM
-// (modeling_llama.py, modeling_qwen2.py, …), so their checkpoints load. It
-// generates with a KV cache (see Cache), trains (Forward, Loss) and gives
-// the last hidden states an embedding model pools (Hidden, LoadEncoder;
-// EmbeddingGemma's encoder of Gemma 3's layers attends both ways).
+// Mixtral, Qwen3-MoE, Qwen2-MoE, OLMoE and Granite's MoE, whose MLPs are
+// experts a router picks among for each token, Shazeer et al. 2017): token
+// embeddings, N blocks of causal self-attention with rotary position
+// embeddings (Su et al. 2021) and grouped-query attention, and a gated MLP
+// (SwiGLU, Shazeer 2020; Gemma's GeGLU), RMSNorm throughout, and an output
+// layer that may be tied to the embeddings. Parameter names and semantics
+// are HuggingFace's LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,
+// MistralForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM,
+// SmolLM3ForCausalLM, Phi3ForCausalLM, GraniteForCausalLM,
+// Olmo2ForCausalLM, MixtralForCausalLM, Qwen3MoeForCausalLM,
+// OlmoeForCausalLM, GraniteMoeForCausalLM, GraniteMoeSharedForCausalLM and
+// Qwen2MoeForCausalLM (modeling_llama.py, modeling_qwen2.py, …), so their
+// checkpoints load. It generates with a KV cache (see Cache), trains
+// (Forward, Loss) and gives the last hidden states an embedding model pools
+// (Hidden, LoadEncoder; EmbeddingGemma's encoder of Gemma 3's layers
+// attends both ways).
 // Contexts are at most max_position_embeddings; a Mistral's and a Phi-3's
 // layers, Gemma's local layers and SmolLM3's sliding ones attend within
 // their sliding window at any length.
@@ -202,7 +202,23 @@ func newUnfused(c Config, rng *tensor.RNG) (*Model, error) {
 	if c.Type == "gemma3_text" {
 		m.invFreqLocal = c.invFreqLocal()
 	}
-	for range c.Layers {
+	ffn := func(l int) *MLP { // layer l's MLP
+		if !c.sparse(l) {
+			return mlp(c.Intermediate)
+		}
+		f := &MLP{Router: linear(cw, c.Experts, false)}
+		for range c.Experts {
+			f.Experts = append(f.Experts, mlp(c.ExpertIntermediate))
+		}
+		if c.SharedIntermediate > 0 {
+			f.Shared = mlp(c.SharedIntermediate)
+		}
+		if c.Type == "qwen2_moe" {
+			f.SharedGate = linear(cw, 1, false)
+		}
+		return f
+	}
+	for l := range c.Layers {
 		var qn, kn, pre, post *Norm
 		in := norm(cw)
 		switch {
@@ -227,22 +243,8 @@ func newUnfused(c Config, rng *tensor.RNG) (*Model, error) {
 				O: linear(c.Heads*d, cw, c.oBias()), QNorm: qn, KNorm: kn,
 			},
 			PostNorm: norm(cw), PreFFNorm: pre, PostFFNorm: post,
-			MLP: mlp(c.Intermediate),
+			MLP: ffn(l),
 		})
-	}
-	for l, layer := range m.Layers {
-		if c.sparse(l) {
-			layer.MLP = &MLP{Router: linear(cw, c.Experts, false)}
-			for range c.Experts {
-				layer.MLP.Experts = append(layer.MLP.Experts, mlp(c.ExpertIntermediate))
-			}
-			if c.SharedIntermediate > 0 {
-				layer.MLP.Shared = mlp(c.SharedIntermediate)
-			}
-			if c.Type == "qwen2_moe" {
-				layer.MLP.SharedGate = linear(cw, 1, false)
-			}
-		}
 	}
 	if !c.Tied {
 		m.LMHead = param(0.02, c.VocabSize, cw)

@@ -183,6 +183,23 @@ func TestRouterTraining(t *testing.T) {
 	}
 }
 
+// copyTiny copies testdata/hf/name's config.json and model.safetensors to
+// a new folder and returns it.
+func copyTiny(t *testing.T, name string) string {
+	t.Helper()
+	src, dir := filepath.Join(golden.Root(t), "testdata", "hf", name), t.TempDir()
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, f), b, 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // stackExperts rewrites the folder's model.safetensors as transformers 5
 // may save a mixture of experts: each sparse layer's experts stacked in
 // mlp.experts.gate_up_proj [E, 2·I, C] (each expert's gate rows, then its
@@ -242,15 +259,7 @@ func stackExperts(t *testing.T, dir string, c Config, mixtral bool) {
 // error naming it.
 func TestStackedExperts(t *testing.T) {
 	for _, name := range []string{"mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny"} {
-		src := filepath.Join(golden.Root(t), "testdata", "hf", name)
-		dir := t.TempDir()
-		for _, f := range []string{"config.json", "model.safetensors"} {
-			b, err := os.ReadFile(filepath.Join(src, f))
-			if err != nil {
-				t.Fatal(err)
-			}
-			os.WriteFile(filepath.Join(dir, f), b, 0o644)
-		}
+		dir := copyTiny(t, name)
 		want := load(t, name)
 		stackExperts(t, dir, want.Cfg, name == "mixtral-tiny")
 		for _, loadFn := range []func(string) (*Model, error){Load, LoadHalf} {
@@ -266,12 +275,7 @@ func TestStackedExperts(t *testing.T) {
 			}
 		}
 	}
-	dir := t.TempDir()
-	src := filepath.Join(golden.Root(t), "testdata", "hf", "olmoe-tiny")
-	for _, f := range []string{"config.json", "model.safetensors"} {
-		b, _ := os.ReadFile(filepath.Join(src, f))
-		os.WriteFile(filepath.Join(dir, f), b, 0o644)
-	}
+	dir := copyTiny(t, "olmoe-tiny")
 	stackExperts(t, dir, load(t, "olmoe-tiny").Cfg, false)
 	raw, _ := os.ReadFile(filepath.Join(dir, "config.json")) // experts one narrower: the rows do not add up
 	os.WriteFile(filepath.Join(dir, "config.json"), []byte(strings.Replace(string(raw), `"intermediate_size": 16`, `"intermediate_size": 15`, 1)), 0o644)
