@@ -21,6 +21,17 @@ func QuantizeQ8(w []float32, k int) (q []int8, s []float32) {
 		panic(fmt.Sprintf("tensor.QuantizeQ8: %d values in rows of %d; want rows of a multiple of %d", len(w), k, Q8Block))
 	}
 	q, s = make([]int8, len(w)), make([]float32, len(w)/Q8Block)
+	QuantizeQ8To(q, s, w)
+	return q, s
+}
+
+// QuantizeQ8To is QuantizeQ8 into q (len(w) values) and s (len(w)/Q8Block
+// scales), for a matrix quantized a few rows at a time; len(w) is a
+// multiple of Q8Block.
+func QuantizeQ8To(q []int8, s []float32, w []float32) {
+	if len(w)%Q8Block != 0 || len(q) != len(w) || len(s) != len(w)/Q8Block {
+		panic(fmt.Sprintf("tensor.QuantizeQ8To: %d values into %d and %d scales", len(w), len(q), len(s)))
+	}
 	for b := range s {
 		blk := w[b*Q8Block : (b+1)*Q8Block]
 		var amax float32
@@ -28,6 +39,8 @@ func QuantizeQ8(w []float32, k int) (q []int8, s []float32) {
 			amax = max(amax, float32(math.Abs(float64(v))))
 		}
 		if amax == 0 {
+			s[b] = 0
+			clear(q[b*Q8Block : (b+1)*Q8Block])
 			continue
 		}
 		s[b] = amax / 127
@@ -43,7 +56,6 @@ func QuantizeQ8(w []float32, k int) (q []int8, s []float32) {
 			q[b*Q8Block+i] = int8(max(-127, min(127, math.Round(x))))
 		}
 	}
-	return q, s
 }
 
 // DequantizeQ8 sets dst[i] to s[i/Q8Block]·q[i], rounded to float32 once:

@@ -198,7 +198,9 @@ func (m *Model) Format() string {
 // it changes the numbers: each weight moves by at most 1/254 of the
 // largest in its block, and the model then computes exactly as the
 // float32 model of the dequantized weights would. A model in 16 bits is
-// quantized a matrix at a time, never held in float32 whole. A matrix
+// quantized a few rows at a time, never held in float32, and drops each
+// layer's 16-bit matrices as it goes, so that it never holds both copies
+// whole. A matrix
 // whose rows are not whole blocks (a width that is not a multiple of 32)
 // stays as it is. Widen it to train it.
 func (m *Model) QuantizeQ8() {
@@ -210,32 +212,35 @@ func (m *Model) QuantizeQ8() {
 		if v.Value.Shape[len(v.Value.Shape)-1]%tensor.Q8Block != 0 {
 			return x // as it is: float32 (x empty), or 16 bits
 		}
-		vals := v.Value.Data
-		if !x.empty() {
-			vals = old.values(x)
+		cols := v.Value.Shape[len(v.Value.Shape)-1]
+		if x.empty() {
+			q, s := tensor.QuantizeQ8(v.Value.Data, cols)
+			v.Value.Data = nil
+			return low{q: q, s: s}
 		}
-		q, s := tensor.QuantizeQ8(vals, v.Value.Shape[len(v.Value.Shape)-1])
-		v.Value.Data = nil
-		return low{q: q, s: s}
+		return old.quantize(x, cols)
 	}
 	h := &halfWeights{q8: true}
 	var hw halfWeights
 	if old != nil {
 		h.kind, hw = old.kind, *old
+		old.embed, old.head = low{}, low{} // hw's copies go as they are quantized
 	}
-	h.embed = quantize(m.Embed.Weight, hw.embed)
+	h.embed, hw.embed = quantize(m.Embed.Weight, hw.embed), low{}
 	if m.LMHead != nil {
-		h.head = quantize(m.LMHead, hw.head)
+		h.head, hw.head = quantize(m.LMHead, hw.head), low{}
 	}
 	for i, l := range m.Layers {
 		var was []low
 		if old != nil {
-			was = old.layers[i].lows()
+			// The layer's 16-bit matrices are dropped as it is quantized,
+			// so that the model never holds both whole.
+			was, old.layers[i] = old.layers[i].lows(), halfLayer{}
 		}
 		h.layers = append(h.layers, newHalfLayer(l, func(v *autograd.Var, j int) low {
 			var x low
 			if was != nil {
-				x = was[j]
+				x, was[j] = was[j], low{}
 			}
 			return quantize(v, x)
 		}))
@@ -252,6 +257,26 @@ func (m *Model) QuantizeQ8() {
 		}
 	}
 	m.half = h
+}
+
+// quantize returns the matrix x, of rows of cols values, in 8 bits (as
+// tensor.QuantizeQ8 quantizes it), widening a few rows at a time rather
+// than the whole matrix to float32. A matrix whose rows are not whole
+// blocks is returned as it is.
+func (h *halfWeights) quantize(x low, cols int) low {
+	if x.q != nil || cols%tensor.Q8Block != 0 {
+		return x
+	}
+	q, s := make([]int8, len(x.h)), make([]float32, len(x.h)/tensor.Q8Block)
+	step := max(1, (1<<16)/cols) * cols // 256 KB of float32 at a time
+	buf := make([]float32, min(step, len(x.h)))
+	for at := 0; at < len(x.h); at += step {
+		end := min(at+step, len(x.h))
+		w := buf[:end-at]
+		h.kind.Widen(w, x.h[at:end])
+		tensor.QuantizeQ8To(q[at:end], s[at/tensor.Q8Block:end/tensor.Q8Block], w)
+	}
+	return low{q: q, s: s}
 }
 
 // narrow returns v's values in bfloat16 (their upper halves, which KeepBF16
