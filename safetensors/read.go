@@ -45,6 +45,7 @@ type File struct {
 	meta   map[string]string
 	unmap  func() error
 	closed bool
+	mapped bool // buf is a file mapping (Open), whose pages Release may drop
 }
 
 // Open maps the file at path read-only and parses its header, so large
@@ -59,8 +60,21 @@ func Open(path string) (*File, error) {
 		unmap()
 		return nil, fmt.Errorf("safetensors: %s: %w", path, err)
 	}
-	f.unmap = unmap
+	f.unmap, f.mapped = unmap, len(data) > 0
 	return f, nil
+}
+
+// Release tells the system that b, bytes of a tensor Raw returned, will
+// not be read again soon: a loader that has copied a tensor out calls it,
+// so that the file's pages it read do not stay in the process's memory
+// beside the copy (a checkpoint then loads in about its own size, not
+// twice it). Reading b again is still correct (it is paged in again). It
+// does nothing for a File that Parse made, or where the file could not be
+// mapped.
+func (f *File) Release(b []byte) {
+	if f.mapped && !f.closed {
+		releasePages(b)
+	}
 }
 
 // Parse checks and indexes a whole safetensors file held in memory; data

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -438,4 +439,46 @@ func TestWriteFileAtomic(t *testing.T) {
 	if want := []string{"adir", "model.safetensors"}; !reflect.DeepEqual(names, want) {
 		t.Errorf("directory holds %q after failed writes; want %q", names, want)
 	}
+}
+
+// TestRelease: a mapped tensor's bytes read the same after Release, which
+// lets go of their pages (the kernel pages them in again), as do those
+// of a File that Parse made, where Release does nothing; and after Close,
+// Release is a no-op rather than a fault.
+func TestRelease(t *testing.T) {
+	big := make([]float32, 3<<14) // several pages, not page-aligned in the file
+	for i := range big {
+		big[i] = float32(i) * 0.5
+	}
+	path := filepath.Join(t.TempDir(), "m.safetensors")
+	if err := WriteFile(path, []Tensor{F32("a", []int{3}, []float32{1, 2, 3}), F32("big", []int{len(big)}, big)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapped, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []*File{mapped, parsed} {
+		b, _, err := f.Raw("big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Release(b)
+		f.Release(b[5:999])
+		got, _, err := f.Float32("big")
+		if err != nil || !slices.Equal(got, big) {
+			t.Errorf("after Release: %v, values equal %v", err, slices.Equal(got, big))
+		}
+	}
+	b, _, _ := mapped.Raw("big")
+	mapped.Close()
+	mapped.Release(b)
 }

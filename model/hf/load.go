@@ -166,13 +166,17 @@ func (c *Checkpoint) Load(ps []nn.Param, opt LoadOptions) error {
 			pieces = append(pieces, piece{src: j.src, dst: dst[off:min(off+decodeChunk, len(dst))], offset: off})
 		}
 	}
+	// Each piece's mapped pages are let go once copied, so that the
+	// checkpoint is not held twice (its file's pages and the weights).
 	tensor.Parallel(len(pieces), 1, func(lo, hi int) {
 		for _, p := range pieces[lo:hi] {
 			if p.half != nil {
 				p.src.copyHalf(p.half, p.offset)
+				p.src.release(p.offset, len(p.half))
 				continue
 			}
 			p.src.decode(p.dst, p.offset)
+			p.src.release(p.offset, len(p.dst))
 		}
 	})
 	for _, cp := range copies {
@@ -276,6 +280,17 @@ func (t *Tensor) decode(dst []float32, offset int) {
 }
 
 // copyHalf copies values offset.. of a BF16 or F16 tensor into dst.
+// release lets go of the mapped pages of values offset to offset+n of t
+// (safetensors.File.Release).
+func (t *Tensor) release(offset, n int) {
+	b, err := t.raw()
+	if err != nil {
+		return
+	}
+	size := t.DType.Size()
+	t.file.Release(b[offset*size : (offset+n)*size])
+}
+
 func (t *Tensor) copyHalf(dst []uint16, offset int) {
 	b, err := t.raw()
 	if err != nil { // the file was closed under us: a programming error
