@@ -336,6 +336,16 @@ func splitExperts(c Config, ck *hf.Checkpoint) error {
 			gateUp, gateUpRows = append(gateUp, x+"gate_proj.weight", x+"up_proj.weight"), append(gateUpRows, c.ExpertIntermediate, c.ExpertIntermediate)
 			down, downRows = append(down, x+"down_proj.weight"), append(downRows, c.Hidden)
 		}
+		// A stack's shape, not only its rows, is the config's: a transposed
+		// one could otherwise split into matrices of the right sizes.
+		for _, s := range []struct {
+			name  string
+			shape []int
+		}{{p + "experts.gate_up_proj", []int{c.Experts, 2 * c.ExpertIntermediate, c.Hidden}}, {p + "experts.down_proj", []int{c.Experts, c.Hidden, c.ExpertIntermediate}}} {
+			if t, ok := ck.Lookup(s.name); ok && !tensor.EqualShape(t.Shape, s.shape) {
+				return fmt.Errorf("llama: tensor %q in %s: shape %v, where the config's experts are %v", t.Name, t.File, t.Shape, s.shape)
+			}
+		}
 		if err := ck.SplitRows(p+"experts.gate_up_proj", gateUp, gateUpRows); err != nil {
 			return err
 		}

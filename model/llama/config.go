@@ -112,14 +112,14 @@ type Config struct {
 	// Gemma 2's softcaps (attn_logit_softcapping, final_logit_softcapping):
 	// attention scores and output logits x become c·tanh(x/c); 0 for none.
 	AttnSoftcap, FinalSoftcap float64 `json:"-"`
-	// A mixture of experts' (Mixtral, Qwen3-MoE, OLMoE): in the layers
-	// Sparse marks, the MLP is Experts gated MLPs of ExpertIntermediate
-	// (Mixtral's and OLMoE's intermediate_size, Qwen3-MoE's
-	// moe_intermediate_size), of which a router picks ExpertsPerToken for
-	// each token (num_experts_per_tok), the largest of its softmax
-	// probabilities, and adds their outputs weighted by them, renormalised
-	// over the chosen when NormTopK (norm_topk_prob; Mixtral's always).
-	// Qwen3-MoE's other layers (mlp_only_layers, or not a multiple of
+	// A mixture of experts' (see moe): in the layers Sparse marks, the MLP
+	// is Experts gated MLPs of ExpertIntermediate (intermediate_size, the
+	// Qwen MoEs' moe_intermediate_size), of which a router picks
+	// ExpertsPerToken for each token (num_experts_per_tok), the largest of
+	// its softmax probabilities, and adds their outputs weighted by them,
+	// renormalised over the chosen when NormTopK (norm_topk_prob;
+	// Mixtral's and Granite's always). The Qwen MoEs' other layers
+	// (mlp_only_layers, or not a multiple of
 	// decoder_sparse_step) keep a dense MLP of Intermediate; a nil Sparse
 	// makes every layer sparse. 0 experts: a dense model. A
 	// GraniteMoeShared's sparse layers also run a shared gated MLP of
@@ -343,14 +343,18 @@ func (c Config) Validate() error {
 	case !(c.Eps > 0) || !(c.RopeTheta > 0):
 		return fmt.Errorf("llama: rms_norm_eps %v and rope_theta %v must be positive", c.Eps, c.RopeTheta)
 	case c.moe() != (c.Experts > 0) || c.Experts < 0:
-		return fmt.Errorf("llama: %d experts in a %s model (a mixture of experts is Mixtral's, Qwen3-MoE's or OLMoE's)", c.Experts, c.Type)
+		return fmt.Errorf("llama: %d experts in a %s model (the mixtures of experts are Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE and Granite's MoEs)", c.Experts, c.Type)
+	case c.moe() && c.MLPBias:
+		return fmt.Errorf("llama: a %s model's MLPs have no biases (mlp_bias)", c.Type)
+	case c.Type == "qwen2_moe" && c.SharedIntermediate <= 0:
+		return fmt.Errorf("llama: a Qwen2-MoE's shared expert of %d (shared_expert_intermediate_size) must be positive", c.SharedIntermediate)
 	case c.Experts > 0 && (c.ExpertsPerToken < 1 || c.ExpertsPerToken > c.Experts):
 		return fmt.Errorf("llama: num_experts_per_tok %d must be 1 to the %d experts", c.ExpertsPerToken, c.Experts)
 	case c.Experts > 0 && c.ExpertIntermediate <= 0:
 		return fmt.Errorf("llama: the experts' intermediate size %d must be positive", c.ExpertIntermediate)
 	case c.Sparse != nil && len(c.Sparse) != c.Layers || slices.Contains(c.Sparse, true) && c.Experts == 0:
 		return fmt.Errorf("llama: %d sparse-layer flags for %d layers of %d experts", len(c.Sparse), c.Layers, c.Experts)
-	// What a Mixtral's or an OLMoE's config.json has no place for would
+	// What a Mixtral's, an OLMoE's or a Granite MoE's config.json has no place for would
 	// save a model that reads back as another.
 	case c.moe() && c.Type != "qwen3_moe" && c.Type != "qwen2_moe" && (slices.Contains(c.Sparse, false) || c.ExpertIntermediate != c.Intermediate):
 		return fmt.Errorf("llama: a %s model's layers are all sparse, its experts of intermediate_size %d (got %d)", c.Type, c.Intermediate, c.ExpertIntermediate)
@@ -509,11 +513,16 @@ type hfConfig struct {
 }
 
 // moeConfig reads a mixture of experts' keys (see Config.Experts) into c.
-// The count of experts is num_local_experts or num_experts in any of the
-// three (each HF config class maps the other name onto its own, and
-// transformers 5 saves Qwen3-MoE's as num_local_experts).
+// The count of experts is num_local_experts or num_experts in Mixtral,
+// OLMoE and the Qwen MoEs (each HF config class maps the other name onto
+// its own, and transformers 5 saves Qwen3-MoE's as num_local_experts);
+// Granite's is num_local_experts only.
 func moeConfig(h *hfConfig, c *Config) error {
-	switch n, l := h.NumExperts, h.NumLocalExperts; {
+	n, l := h.NumExperts, h.NumLocalExperts
+	if c.granite() {
+		n = nil
+	}
+	switch {
 	case n != nil && l != nil && *n != *l:
 		return fmt.Errorf("llama: num_experts %d and num_local_experts %d disagree", *n, *l)
 	case n != nil:
@@ -602,7 +611,8 @@ func (c Config) granite() bool {
 // defaults returns LlamaConfig's, Qwen2Config's, Qwen3Config's,
 // MistralConfig's, Gemma2Config's, Gemma3TextConfig's, SmolLM3Config's,
 // Phi3Config's, GraniteConfig's, Olmo2Config's, MixtralConfig's,
-// Qwen3MoeConfig's or OlmoeConfig's defaults.
+// Qwen3MoeConfig's, OlmoeConfig's, GraniteMoeConfig's,
+// GraniteMoeSharedConfig's or Qwen2MoeConfig's defaults.
 func defaults(typ string) Config {
 	c := Config{
 		Type: typ, VocabSize: 32000, Hidden: 4096, Intermediate: 11008, Layers: 32, Heads: 32, Act: "silu",
@@ -655,8 +665,8 @@ func defaults(typ string) Config {
 // UnmarshalJSON reads HF's LlamaConfig, Qwen2Config, Qwen3Config,
 // MistralConfig, Gemma2Config, Gemma3TextConfig, SmolLM3Config,
 // Phi3Config, GraniteConfig, Olmo2Config, MixtralConfig, Qwen3MoeConfig,
-// OlmoeConfig, or a Gemma3Config's text_config;
-// a missing key takes the
+// OlmoeConfig, GraniteMoeConfig, GraniteMoeSharedConfig, Qwen2MoeConfig,
+// or a Gemma3Config's text_config; a missing key takes the
 // class's default, as HF does, and unknown keys are ignored. Settings that
 // change the computation and are not built (another activation, an unknown
 // rope scaling, Qwen2's sliding window, partial rotary but in a Phi-3,
@@ -732,7 +742,7 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		v.MLPBias = false
 	case "olmo2": // OLMo 2's MLP has none
 		v.MLPBias = false
-	case "qwen3_moe", "olmoe": // their MLPs have none
+	case "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared": // their MLPs have none
 		v.MLPBias = false
 	case "mistral", "phi3", "mixtral": // their layers have no biases, and all slide or none
 		v.AttentionBias, v.MLPBias = false, false
@@ -1028,7 +1038,8 @@ func tokenIDs(raw json.RawMessage) ([]int, error) {
 
 // MarshalJSON writes c as HF's LlamaConfig, Qwen2Config, Qwen3Config,
 // MistralConfig, Gemma2Config, Gemma3TextConfig (an image-text model's text
-// model too), SmolLM3Config, Phi3Config, GraniteConfig or Olmo2Config.
+// model too), SmolLM3Config, Phi3Config, GraniteConfig, Olmo2Config or a
+// mixture of experts' config (see moe).
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
 	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM",

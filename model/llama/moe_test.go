@@ -84,6 +84,7 @@ func TestMoEConfigs(t *testing.T) {
 		{`{"model_type": "olmoe", "clip_qkv": 8}`, "clip_qkv 8"},
 		{`{"model_type": "qwen3_moe", "decoder_sparse_step": 0}`, "decoder_sparse_step 0"},
 		{`{"model_type": "qwen2_moe", "qkv_bias": false}`, "qkv_bias false"},
+		{`{"model_type": "qwen2_moe", "shared_expert_intermediate_size": 0}`, "shared expert of 0"},
 		{`{"model_type": "mixtral", "num_experts_per_tok": 9}`, "num_experts_per_tok 9"},
 		{`{"model_type": "qwen3_moe", "num_experts": 0}`, "0 experts"},
 		{`{"model_type": "qwen3_moe", "moe_intermediate_size": 0}`, "intermediate size 0"},
@@ -108,6 +109,18 @@ func TestMoEConfigs(t *testing.T) {
 			if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "layers are all sparse") {
 				t.Errorf("%s with dense layers or wider experts: %v", c.Type, err)
 			}
+		}
+	}
+	// mlp_bias is not a key of the MoE classes: read, it is ignored; set in
+	// code, refused (no checkpoint would have the biases).
+	for _, typ := range []string{"mixtral", "granitemoe", "granitemoeshared", "qwen2_moe", "qwen3_moe", "olmoe"} {
+		c, err := read(`{"model_type": "` + typ + `", "mlp_bias": true}`)
+		if err != nil || c.MLPBias {
+			t.Errorf("%s with mlp_bias: %v, MLPBias %v", typ, err, c.MLPBias)
+		}
+		c.MLPBias = true
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "have no biases") {
+			t.Errorf("a %s Config with MLPBias: %v", typ, err)
 		}
 	}
 	renorm := defaults("mixtral")
@@ -258,7 +271,7 @@ func stackExperts(t *testing.T, dir string, c Config, mixtral bool) {
 // (Load) and kept in 16 bits (LoadHalf); a stack of the wrong shape is an
 // error naming it.
 func TestStackedExperts(t *testing.T) {
-	for _, name := range []string{"mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny"} {
+	for _, name := range []string{"mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny", "qwen2moe-tiny"} {
 		dir := copyTiny(t, name)
 		want := load(t, name)
 		stackExperts(t, dir, want.Cfg, name == "mixtral-tiny")
@@ -279,7 +292,7 @@ func TestStackedExperts(t *testing.T) {
 	stackExperts(t, dir, load(t, "olmoe-tiny").Cfg, false)
 	raw, _ := os.ReadFile(filepath.Join(dir, "config.json")) // experts one narrower: the rows do not add up
 	os.WriteFile(filepath.Join(dir, "config.json"), []byte(strings.Replace(string(raw), `"intermediate_size": 16`, `"intermediate_size": 15`, 1)), 0o644)
-	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "layers.0.mlp.experts.gate_up_proj") {
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "layers.0.mlp.experts.gate_up_proj") || !strings.Contains(err.Error(), "[6 32 32]") {
 		t.Errorf("a stack of other experts' width: %v", err)
 	}
 }
