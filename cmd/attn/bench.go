@@ -633,12 +633,13 @@ func benchLlama(which, dir, quantize string, t, batch, reps int, params map[stri
 	if err := checkQuantize(quantize, "llama"); err != nil {
 		return benchResult{}, err
 	}
-	m, err := llama.LoadHalf(dir) // as attn generate runs it
+	load := llama.LoadHalf // as attn generate runs it
+	if quantize == "q8" {
+		load = llama.LoadQ8
+	}
+	m, err := load(dir)
 	if err != nil {
 		return benchResult{}, err
-	}
-	if quantize == "q8" {
-		m.QuantizeQ8()
 	}
 	params["hidden"], params["layers"], params["kv_heads"] = m.Cfg.Hidden, m.Cfg.Layers, cmp.Or(m.Cfg.KVHeads, m.Cfg.Heads)
 	params["weights"] = m.Format()
@@ -654,11 +655,8 @@ func benchLlama(which, dir, quantize string, t, batch, reps int, params map[stri
 	case "load":
 		m = nil
 		dur, allocs = measure(reps, func() {
-			m, err := llama.LoadHalf(dir)
-			if err != nil {
+			if _, err := load(dir); err != nil {
 				runErr = err
-			} else if quantize == "q8" {
-				m.QuantizeQ8()
 			}
 		})
 		return benchResult{Bench: which, Params: params, Ms: ms(dur), Allocs: allocs}, runErr

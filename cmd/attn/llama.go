@@ -36,14 +36,14 @@ func generating(m *llama.Model, tok tokenizer.Tokenizer, err error) (*llama.Mode
 // F16 keeps its matrices so (llama.LoadHalf), read straight
 // from the file into half the memory, decoding in about half the time,
 // with the same numbers.
-// With quantize "q8" the matrices are then quantized to 8 bits
-// (llama.Model.QuantizeQ8).
+// With quantize "q8" the matrices are quantized to 8 bits as they load
+// (llama.LoadQ8).
 func loadLlamaToRun(dir, quantize string) (*llama.Model, tokenizer.Tokenizer, error) {
-	m, tok, err := generating(loadLlamaWith(dir, llama.LoadHalf))
-	if err == nil && quantize == "q8" {
-		m.QuantizeQ8()
+	load := llama.LoadHalf
+	if quantize == "q8" {
+		load = llama.LoadQ8
 	}
-	return m, tok, err
+	return generating(loadLlamaWith(dir, load))
 }
 
 // quantizeFlag defines --quantize on fs.

@@ -37,6 +37,13 @@ type LoadOptions struct {
 	// all of them are. A model keeping its matrices so never holds their
 	// float32 values, so a checkpoint that fits in memory as stored loads.
 	Half map[*autograd.Var][]uint16
+	// CheckOnly makes Load check the parameters against the headers and
+	// return, reading and allocating nothing; Partial makes it load ps as
+	// some of the model's parameters, a stored tensor none of them reads
+	// not being unexpected. A model loaded in parts (a layer at a time,
+	// each quantized before the next is read) checks the whole set once,
+	// then loads each part.
+	CheckOnly, Partial bool
 }
 
 // Load fills the parameters ps (their names canonical, as nn.Params gives
@@ -136,9 +143,12 @@ func (c *Checkpoint) Load(ps []nn.Param, opt LoadOptions) error {
 			unexpected = append(unexpected, c.tensors[name])
 		}
 	}
-	if len(unexpected) > 0 {
+	if len(unexpected) > 0 && !opt.Partial {
 		t := unexpected[0]
 		return fmt.Errorf("hf: unexpected tensor %q%s in %s: the model has no such parameter", t.Name, more(len(unexpected)), t.File)
+	}
+	if opt.CheckOnly {
+		return nil
 	}
 	for _, g := range groups {
 		if _, half := opt.Half[g.v]; g.v.Value.Data == nil && !half {

@@ -1,10 +1,14 @@
 package llama
 
 import (
+	"fmt"
 	"math"
+	"runtime"
+	"strings"
 
 	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/model/hf"
+	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/safetensors"
 	"github.com/attn-go/attn/tensor"
 )
@@ -264,7 +268,7 @@ func (m *Model) QuantizeQ8() {
 // than the whole matrix to float32. A matrix whose rows are not whole
 // blocks is returned as it is.
 func (h *halfWeights) quantize(x low, cols int) low {
-	if x.q != nil || cols%tensor.Q8Block != 0 {
+	if x.q != nil || x.h == nil || cols%tensor.Q8Block != 0 {
 		return x
 	}
 	q, s := make([]int8, len(x.h)), make([]float32, len(x.h)/tensor.Q8Block)
@@ -389,42 +393,115 @@ func (m *Model) storedHalf(ck *hf.Checkpoint) (tensor.Half, bool) {
 // ones but without float32 values, and returns the buffer each matrix
 // loads into.
 func (m *Model) halfBuffers(kind tensor.Half) map[*autograd.Var][]uint16 {
-	size := func(v *autograd.Var) int { return tensor.Size(v.Value.Shape) }
 	into := map[*autograd.Var][]uint16{}
-	// rows returns one buffer for ps stacked, each's part its view, and
-	// the shape-only parameter standing for the stack.
-	rows := func(ps ...*autograd.Var) (low, *autograd.Var) {
-		shape := append([]int(nil), ps[0].Value.Shape...)
-		n := 0
-		for _, p := range ps {
-			n += size(p)
-		}
-		shape[0] = n / shape[1]
-		all := make([]uint16, n)
-		at := 0
-		for _, p := range ps {
-			into[p] = all[at : at+size(p) : at+size(p)]
-			at += size(p)
-		}
-		return low{h: all}, autograd.NewParam(&tensor.Tensor{Shape: shape})
-	}
 	h := &halfWeights{kind: kind}
-	h.embed, _ = rows(m.Embed.Weight)
-	if m.LMHead != nil {
-		h.head, _ = rows(m.LMHead)
-	}
+	h.embed, h.head = m.outerBuffers(into)
 	for _, l := range m.Layers {
-		var hl halfLayer
-		hl.qkv, l.qkv = rows(l.Attn.Q.Weight, l.Attn.K.Weight, l.Attn.V.Weight)
-		hl.o, _ = rows(l.Attn.O.Weight)
-		for _, f := range l.ffns() {
-			var hf halfMLP
-			hf.gateUp, f.gateUp = rows(f.Gate.Weight, f.Up.Weight)
-			hf.down, _ = rows(f.Down.Weight)
-			hl.ffn = append(hl.ffn, hf)
-		}
-		h.layers = append(h.layers, hl)
+		h.layers = append(h.layers, l.halfBuffers(into))
 	}
 	m.half = h
 	return into
+}
+
+// stackHalf returns one 16-bit buffer for ps stacked, each's part its view
+// (recorded in into), and the shape-only parameter standing for the stack.
+func stackHalf(into map[*autograd.Var][]uint16, ps ...*autograd.Var) (low, *autograd.Var) {
+	size := func(v *autograd.Var) int { return tensor.Size(v.Value.Shape) }
+	shape := append([]int(nil), ps[0].Value.Shape...)
+	n := 0
+	for _, p := range ps {
+		n += size(p)
+	}
+	shape[0] = n / shape[1]
+	all := make([]uint16, n)
+	at := 0
+	for _, p := range ps {
+		into[p] = all[at : at+size(p) : at+size(p)]
+		at += size(p)
+	}
+	return low{h: all}, autograd.NewParam(&tensor.Tensor{Shape: shape})
+}
+
+// outerBuffers returns the 16-bit buffers of the embeddings and the output
+// layer (none when tied), recording them in into.
+func (m *Model) outerBuffers(into map[*autograd.Var][]uint16) (embed, head low) {
+	embed, _ = stackHalf(into, m.Embed.Weight)
+	if m.LMHead != nil {
+		head, _ = stackHalf(into, m.LMHead)
+	}
+	return embed, head
+}
+
+// halfBuffers gives layer l, its projections not fused yet, its 16-bit
+// matrices, fused, recording the buffer each of its matrices loads into.
+func (l *Layer) halfBuffers(into map[*autograd.Var][]uint16) halfLayer {
+	var hl halfLayer
+	hl.qkv, l.qkv = stackHalf(into, l.Attn.Q.Weight, l.Attn.K.Weight, l.Attn.V.Weight)
+	hl.o, _ = stackHalf(into, l.Attn.O.Weight)
+	for _, f := range l.ffns() {
+		var hf halfMLP
+		hf.gateUp, f.gateUp = stackHalf(into, f.Gate.Weight, f.Up.Weight)
+		hf.down, _ = stackHalf(into, f.Down.Weight)
+		hl.ffn = append(hl.ffn, hf)
+	}
+	return hl
+}
+
+// loadQ8 fills the model, its projections not fused yet, from ck, whose
+// matrices are all stored in the 16-bit format kind, quantizing them to 8
+// bits as it goes (see QuantizeQ8): after checking every tensor, it reads
+// the embeddings and output layer, then one layer at a time, each
+// quantized and its 16-bit copy dropped before the next is read, so that
+// loading takes about the 8-bit model's memory, not the 16-bit one's.
+func (m *Model) loadQ8(ck *hf.Checkpoint, opt hf.LoadOptions, kind tensor.Half) error {
+	check := opt
+	check.CheckOnly = true
+	if err := ck.Load(m.Params(), check); err != nil {
+		return err
+	}
+	opt.Partial = true
+	h := &halfWeights{kind: kind, q8: true}
+	m.half = h
+	var outer, inLayer []nn.Param
+	for _, p := range m.Params() {
+		if strings.HasPrefix(p.Name, "layers.") {
+			inLayer = append(inLayer, p)
+		} else {
+			outer = append(outer, p)
+		}
+	}
+	into := map[*autograd.Var][]uint16{}
+	embed, head := m.outerBuffers(into)
+	opt.Half = into
+	if err := ck.Load(outer, opt); err != nil {
+		return err
+	}
+	h.embed, h.head = h.quantize(embed, m.Cfg.Hidden), h.quantize(head, m.Cfg.Hidden)
+	embed, head = low{}, low{}
+	runtime.GC()
+	for i, l := range m.Layers {
+		prefix := fmt.Sprintf("layers.%d.", i)
+		var ps []nn.Param
+		for _, p := range inLayer {
+			if strings.HasPrefix(p.Name, prefix) {
+				ps = append(ps, p)
+			}
+		}
+		into := map[*autograd.Var][]uint16{}
+		was := l.halfBuffers(into).lows()
+		opt.Half = into
+		if err := ck.Load(ps, opt); err != nil {
+			return err
+		}
+		h.layers = append(h.layers, newHalfLayer(l, func(v *autograd.Var, j int) low {
+			x := was[j]
+			was[j] = low{}
+			return h.quantize(x, v.Value.Shape[len(v.Value.Shape)-1])
+		}))
+		// Collect the layer's 16-bit buffers now, so that the next layer's
+		// reuse their memory: left to the collector's pace, the heap
+		// would grow to twice the model before it ran.
+		runtime.GC()
+	}
+	return nil
 }

@@ -477,3 +477,36 @@ func sameSteps(t *testing.T, what string, ref, m *Model) (prompt []int, rc, mc *
 	}
 	return prompt, rc, mc
 }
+
+// TestLoadQ8: LoadQ8 gives LoadHalf's model quantized (QuantizeQ8) bit for
+// bit, for every family's folder: those stored in BF16 or F16 quantized a
+// layer at a time as they load, the float32 ones after; a folder missing a
+// tensor fails before anything is read, naming it.
+func TestLoadQ8(t *testing.T) {
+	for _, name := range tinyFolders {
+		dir := filepath.Join(golden.Root(t), "testdata", "hf", name)
+		got, err := LoadQ8(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want, err := LoadHalf(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.QuantizeQ8()
+		if got.Format() != "q8" {
+			t.Errorf("%s: format %q", name, got.Format())
+		}
+		ids := []int{5, 9, 14, 3, 27, 8}
+		a, err := got.Step(got.NewCache(), ids)
+		b, _ := want.Step(want.NewCache(), ids)
+		if err != nil || !slices.Equal(a.Data, b.Data) {
+			t.Errorf("%s: LoadQ8's logits differ from LoadHalf's quantized (%v)", name, err)
+		}
+	}
+	dir := copyTiny(t, "qwen3moe-tiny")
+	renameTensor(t, dir, "model.layers.2.mlp.experts.5.down_proj.weight", "")
+	if _, err := LoadQ8(dir); err == nil || !strings.Contains(err.Error(), "layers.2.mlp.experts.5.down_proj.weight") {
+		t.Errorf("a BF16 folder missing a tensor: %v", err)
+	}
+}
