@@ -781,3 +781,63 @@ func TestEmbedPrompts(t *testing.T) {
 		embedsLike(t, ts.URL, body, [][]float32{want.Embedding})
 	}
 }
+
+// TestMixtureOfExperts: the commands run the mixtures of experts as any
+// Llama: attn generate gives the model's greedy text, with --quantize q8
+// (a BF16 folder quantized as it loads) the 8-bit model's; attn train
+// --model fine-tunes one (router and experts), its validation loss
+// falling, and the checkpoint generates.
+func TestMixtureOfExperts(t *testing.T) {
+	greedyText := func(m *llama.Model, pieces []string) string {
+		ids, err := generate.Text(m, []int{1, 3, 23, 11, 8, 3, 6, 4, 23}, 10, &generate.Sampler{}, nil) // <s> the cat
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := "the cat"
+		for _, id := range ids {
+			if m.EndsText(id) {
+				break
+			}
+			s += strings.ReplaceAll(pieces[id], "▁", " ")
+		}
+		return s
+	}
+	for _, c := range []struct{ name, quantize string }{{"mixtral-tiny", ""}, {"granitemoeshared-tiny", "q8"}, {"qwen2moe-tiny", ""}} {
+		dir, pieces := llamaFolder(t, c.name)
+		m, err := llama.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.quantize == "q8" {
+			m.QuantizeQ8()
+		}
+		args := []string{"generate", "--model", dir, "--prompt", "the cat", "--greedy", "--max-new-tokens", "10"}
+		if c.quantize != "" {
+			args = append(args, "--quantize", c.quantize)
+		}
+		out, code := attn(t, args...)
+		want := greedyText(m, pieces)
+		if len(want) < len("the cat")+3 {
+			t.Fatalf("%s: the greedy text %q ends at once: the test would check nothing", c.name, want)
+		}
+		if code != 0 || strings.TrimRight(out, "\n") != want {
+			t.Errorf("%s: attn generate --quantize %q: exit %d, %q; want %q", c.name, c.quantize, code, out, want)
+		}
+	}
+	dir, _ := llamaFolder(t, "olmoe-tiny")
+	tmp := t.TempDir()
+	text := filepath.Join(tmp, "cats.txt")
+	os.WriteFile(text, []byte(strings.Repeat("the cat sat on the mat and the dog sat on the log ", 30)), 0o644)
+	run := filepath.Join(tmp, "run")
+	out, code := attn(t, "train", "--model", dir, "--data", text, "--steps", "30", "--batch", "2", "--lr", "3e-3", "--eval-every", "15",
+		"--eval-batches", "2", "--out", run, "--workers", "1", "--sample", "0")
+	if code != 0 || !strings.Contains(out, "fine-tuning") {
+		t.Fatalf("attn train --model OLMOE: exit %d\n%s", code, out)
+	}
+	if loss := metricsLoss(t, run); len(loss) < 2 || loss[len(loss)-1] >= loss[0] {
+		t.Errorf("validation losses %v: want them to fall", loss)
+	}
+	if out, code := attn(t, "generate", "--model", run, "--prompt", "the cat", "--greedy", "--max-new-tokens", "8"); code != 0 || !strings.HasPrefix(out, "the cat") {
+		t.Errorf("attn generate with the fine-tuned OLMoE: exit %d\n%s", code, out)
+	}
+}
