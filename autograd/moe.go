@@ -2,6 +2,7 @@ package autograd
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/attn-go/attn/tensor"
 )
@@ -296,4 +297,83 @@ func groupSlots(n int, at [][]int, row func(s int) int) (start []int, slots []mo
 	copy(start[1:], start[:n]) // start[t] now holds row t's end: shift
 	start[0] = 0
 	return start, slots
+}
+
+// LoadBalance returns the auxiliary load-balancing loss of a mixture of
+// experts' routers (the Switch Transformer's, as HF's
+// load_balancing_loss_func computes it), over every row of every one of
+// logits (each [..., E], a sparse layer's router logits): with p a row's
+// softmax and its k largest chosen, E·Σ_e f_e·P_e, f_e the number of
+// (row, choice) pairs that chose expert e and P_e the sum of its
+// probabilities, each over the R rows. It is smallest when the experts
+// share the tokens evenly. Its gradient reaches the logits through P (the
+// choice has none): ∂/∂p_re = E·count_e/R².
+func (tp *Tape) LoadBalance(logits []*Var, k int) *Var {
+	if len(logits) == 0 {
+		panic("autograd.LoadBalance: no router logits")
+	}
+	_, ne := logits[0].Value.Rows()
+	if k < 1 || k > ne {
+		panic(fmt.Sprintf("autograd.LoadBalance: k = %d experts of %d", k, ne))
+	}
+	rows := 0
+	for _, l := range logits {
+		n, e := l.Value.Rows()
+		if e != ne {
+			panic(fmt.Sprintf("autograd.LoadBalance: logits of %d and %d experts", ne, e))
+		}
+		rows += n
+	}
+	// The rows' softmax, kept for the backward pass, and the two sums.
+	probs := make([][]float32, len(logits))
+	count, psum := make([]float64, ne), make([]float64, ne)
+	sel := make([]int, k)
+	for i, l := range logits {
+		n, _ := l.Value.Rows()
+		p := slices.Clone(l.Value.Data[:n*ne])
+		for r := range n {
+			pr := p[r*ne : (r+1)*ne]
+			maskedSoftmax(pr, ne-1, nil)
+			topK(pr, sel)
+			for _, e := range sel {
+				count[e]++
+			}
+			for e, v := range pr {
+				psum[e] += float64(v)
+			}
+		}
+		probs[i] = p
+	}
+	var loss float64
+	for e := range ne {
+		loss += count[e] * psum[e]
+	}
+	r2 := float64(rows) * float64(rows)
+	out, rec := tp.result(tensor.FromSlice([]float32{float32(float64(ne) * loss / r2)}, 1), logits...)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			g := make([]float64, ne) // ∂loss/∂p_re, the same for every row
+			for e := range ne {
+				g[e] = float64(dy[0]) * float64(ne) * count[e] / r2
+			}
+			for i, l := range logits {
+				if !l.requiresGrad {
+					continue
+				}
+				dx := l.grad()
+				n, _ := l.Value.Rows()
+				for r := range n {
+					pr, d := probs[i][r*ne:(r+1)*ne], dx[r*ne:(r+1)*ne]
+					var dot float64 // Σ_e p_e·g_e
+					for e, v := range pr {
+						dot += float64(v) * g[e]
+					}
+					for e, v := range pr {
+						d[e] += float32(float64(v) * (g[e] - dot))
+					}
+				}
+			}
+		})
+	}
+	return out
 }

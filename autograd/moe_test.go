@@ -1,6 +1,7 @@
 package autograd
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -374,5 +375,60 @@ func TestMoEWorkers(t *testing.T) {
 				t.Errorf("normalize %v: the %s differs with the number of workers", normalize, what)
 			}
 		}
+	}
+}
+
+// TestLoadBalance: the load-balancing loss against a float64 computation
+// of HF's load_balancing_loss_func (softmax, top-k, the share of choices
+// and the mean probability of each expert), over two layers' logits, and
+// its gradient numerically; an even split of a batch's tokens gives 1·k.
+func TestLoadBalance(t *testing.T) {
+	r := tensor.NewRNG(7)
+	const ne, k = 5, 2
+	a, b := randTensor(r, 6, ne), randTensor(r, 2, 3, ne) // 6 + 6 rows
+	for i := range a.Data {
+		a.Data[i] *= 3
+	}
+	for i := range b.Data {
+		b.Data[i] *= 3
+	}
+	tp := NewTape(nil)
+	got := tp.LoadBalance([]*Var{Const(a), Const(b)}, k).Value.Data[0]
+	var count, psum [ne]float64
+	rows := 0
+	for _, x := range []*tensor.Tensor{a, b} {
+		for row := range len(x.Data) / ne {
+			z := x.Data[row*ne : (row+1)*ne]
+			p := make([]float64, ne)
+			var s float64
+			for e, v := range z {
+				p[e] = math.Exp(float64(v))
+				s += p[e]
+			}
+			order := []int{0, 1, 2, 3, 4}
+			slices.SortStableFunc(order, func(i, j int) int { return cmp.Compare(p[j], p[i]) })
+			for _, e := range order[:k] {
+				count[e]++
+			}
+			for e := range p {
+				psum[e] += p[e] / s
+			}
+			rows++
+		}
+	}
+	var want float64
+	for e := range ne {
+		want += count[e] / float64(rows) * psum[e] / float64(rows)
+	}
+	want *= ne
+	if math.Abs(float64(got)-want) > 1e-6 {
+		t.Errorf("LoadBalance = %v; want %v", got, want)
+	}
+	checkGrad(t, gradCase{name: "LoadBalance", inputs: []*tensor.Tensor{a, b}, build: func(tp *Tape, in []*Var) *Var { return tp.LoadBalance(in, k) }})
+	// Equal logits: every expert equally likely (P_e = 1/E), the choices
+	// of the ties going to the first k: E·Σ_e f_e/E = k.
+	flat := tensor.New(4, ne)
+	if got := tp.LoadBalance([]*Var{Const(flat)}, k).Value.Data[0]; math.Abs(float64(got)-k) > 1e-6 {
+		t.Errorf("LoadBalance of equal logits = %v; want %d", got, k)
 	}
 }

@@ -133,11 +133,15 @@ type Config struct {
 	NormTopK           bool   `json:"-"`
 	Sparse             []bool `json:"-"`
 	SharedIntermediate int    `json:"-"`
-	// RouterTraining marks a mixture of experts whose HF training adds to
-	// the loss the routers' load-balancing loss (output_router_logits) or
-	// multiplies a router's input by noise (Mixtral's router_jitter_noise),
-	// which are not built: such a model generates but does not train.
-	RouterTraining bool `json:"-"`
+	// RouterAux is the weight of the routers' load-balancing loss (see
+	// autograd.LoadBalance) that training adds to a mixture of experts'
+	// cross-entropy: router_aux_loss_coef where output_router_logits is
+	// true, as HF's loss adds it; 0 for none. RouterJitter is Mixtral's
+	// router_jitter_noise, the noise its training multiplies a router's
+	// input by, which is not built: a model with some generates but does
+	// not train.
+	RouterAux    float64 `json:"-"`
+	RouterJitter float64 `json:"-"`
 	// EOS lists the tokens that end a text (eos_token_id, one or several).
 	EOS []int `json:"-"`
 	// BOS, when HasBOS, is the token a text starts with (bos_token_id:
@@ -344,6 +348,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llama: rms_norm_eps %v and rope_theta %v must be positive", c.Eps, c.RopeTheta)
 	case c.moe() != (c.Experts > 0) || c.Experts < 0:
 		return fmt.Errorf("llama: %d experts in a %s model (the mixtures of experts are Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE and Granite's MoEs)", c.Experts, c.Type)
+	case c.RouterAux < 0 || c.RouterJitter < 0 || !c.moe() && (c.RouterAux != 0 || c.RouterJitter != 0):
+		return fmt.Errorf("llama: router_aux_loss_coef %v and router_jitter_noise %v are a mixture of experts', not negative", c.RouterAux, c.RouterJitter)
 	case c.moe() && c.MLPBias:
 		return fmt.Errorf("llama: a %s model's MLPs have no biases (mlp_bias)", c.Type)
 	case c.Type == "qwen2_moe" && c.SharedIntermediate <= 0:
@@ -507,8 +513,9 @@ type hfConfig struct {
 	QKVBias                  *bool `json:"qkv_bias,omitempty"`
 	SharedExpertIntermediate *int  `json:"shared_expert_intermediate_size,omitempty"`
 	// What HF's training adds to a mixture of experts (see
-	// Config.RouterTraining).
+	// Config.RouterAux).
 	OutputRouterLogits *bool    `json:"output_router_logits,omitempty"`
+	RouterAuxCoef      *float64 `json:"router_aux_loss_coef,omitempty"`
 	RouterJitter       *float64 `json:"router_jitter_noise,omitempty"`
 }
 
@@ -574,8 +581,17 @@ func moeConfig(h *hfConfig, c *Config) error {
 	for l := range c.Sparse {
 		c.Sparse[l] = c.Experts > 0 && (l+1)%step == 0 && !slices.Contains(dense, l)
 	}
-	if h.OutputRouterLogits != nil && *h.OutputRouterLogits || h.RouterJitter != nil && *h.RouterJitter != 0 {
-		c.RouterTraining = true
+	if h.OutputRouterLogits != nil && *h.OutputRouterLogits {
+		c.RouterAux = 0.001 // the classes' default, but OlmoeConfig's
+		if c.Type == "olmoe" {
+			c.RouterAux = 0.01
+		}
+		if h.RouterAuxCoef != nil {
+			c.RouterAux = *h.RouterAuxCoef
+		}
+	}
+	if h.RouterJitter != nil {
+		c.RouterJitter = *h.RouterJitter
 	}
 	return nil
 }
@@ -1070,8 +1086,12 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	if c.moe() {
 		n, k := c.Experts, c.ExpertsPerToken
 		h.NumExpertsPerTok = &k
-		if c.RouterTraining {
-			h.OutputRouterLogits = &c.RouterTraining
+		if c.RouterAux != 0 {
+			on := true
+			h.OutputRouterLogits, h.RouterAuxCoef = &on, &c.RouterAux
+		}
+		if c.RouterJitter != 0 {
+			h.RouterJitter = &c.RouterJitter
 		}
 		if c.Type == "mixtral" || c.granite() {
 			h.NumLocalExperts = &n

@@ -324,7 +324,7 @@ func (m *Model) feedForward(tp *autograd.Tape, x *autograd.Var, layer *Layer, hw
 	h := m.norm(tp, x, m.mlpNorm(layer))
 	var y *autograd.Var
 	if f := layer.MLP; f.Router != nil {
-		y = m.mixture(tp, h, f, func(x *autograd.Var, e int) *autograd.Var { return m.mlp(tp, x, f.Experts[e], hw.mlp(e)) })
+		y, _ = m.mixture(tp, h, f, func(x *autograd.Var, e int) *autograd.Var { return m.mlp(tp, x, f.Experts[e], hw.mlp(e)) })
 		if f.Shared != nil { // after the experts in ffns
 			y = tp.Add(y, m.shared(tp, h, f, m.mlp(tp, h, f.Shared, hw.mlp(len(f.Experts)))))
 		}
@@ -361,11 +361,13 @@ func (m *Model) shared(tp *autograd.Tape, x *autograd.Var, f *MLP, y *autograd.V
 // mixture runs a sparse layer f on x [..., C]: the router picks each
 // token's experts (tp.Route), each expert runs (expert(rows, e)) on the
 // rows of the tokens that chose it, and their outputs return to their
-// tokens weighted by the router (tp.CombineRows). An expert no token
+// tokens weighted by the router (tp.CombineRows). It also returns the
+// router's logits (for the load-balancing loss). An expert no token
 // chose does not run, so a token reads the weights of its experts only.
-func (m *Model) mixture(tp *autograd.Tape, x *autograd.Var, f *MLP, expert func(rows *autograd.Var, e int) *autograd.Var) *autograd.Var {
+func (m *Model) mixture(tp *autograd.Tape, x *autograd.Var, f *MLP, expert func(rows *autograd.Var, e int) *autograd.Var) (y, router *autograd.Var) {
 	k := m.Cfg.ExpertsPerToken
-	w, chosen := tp.Route(tp.Linear(x, f.Router.Weight, nil), k, m.Cfg.NormTopK)
+	router = tp.Linear(x, f.Router.Weight, nil)
+	w, chosen := tp.Route(router, k, m.Cfg.NormTopK)
 	at := make([][]int, len(f.Experts)) // the (token, choice) pairs of each expert, token·k + choice
 	for a, e := range chosen {
 		at[e] = append(at[e], a)
@@ -381,7 +383,7 @@ func (m *Model) mixture(tp *autograd.Tape, x *autograd.Var, f *MLP, expert func(
 		}
 		ys[e] = expert(tp.GatherRows(x, rows), e)
 	}
-	return tp.Reshape(tp.CombineRows(w, ys, at), x.Value.Shape...)
+	return tp.Reshape(tp.CombineRows(w, ys, at), x.Value.Shape...), router
 }
 
 // gated applies the MLP's gate to the fused gate-and-up product gu.

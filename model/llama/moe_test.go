@@ -3,6 +3,7 @@ package llama
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -173,26 +174,70 @@ func TestMixtralNames(t *testing.T) {
 	}
 }
 
-// TestRouterTraining: a mixture of experts whose HF training adds the
-// routers' load-balancing loss or noise does not train here (that loss is
-// not built), but evaluates and generates.
+// TestRouterTraining: output_router_logits adds router_aux_loss_coef (the
+// classes' defaults where missing) times the load-balancing loss to a
+// training loss, not to an evaluation; the setting round-trips through
+// config.json; router noise (Mixtral's router_jitter_noise) refuses to
+// train but evaluates.
 func TestRouterTraining(t *testing.T) {
-	for _, key := range []string{`"output_router_logits": true`, `"router_jitter_noise": 0.01`} {
+	read := func(extra string) Config {
 		var c Config
-		if err := json.Unmarshal([]byte(`{"model_type": "mixtral", "vocab_size": 50, "hidden_size": 16, "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "num_local_experts": 3, `+key+`}`), &c); err != nil {
+		if err := json.Unmarshal([]byte(`{"model_type": "mixtral", "vocab_size": 50, "hidden_size": 16, "intermediate_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1, "num_local_experts": 3, `+extra+`}`), &c); err != nil {
 			t.Fatal(err)
 		}
-		m, err := New(c, 1)
-		if err != nil {
-			t.Fatal(err)
+		return c
+	}
+	for _, c := range []struct {
+		extra string
+		coef  float64
+	}{{`"output_router_logits": true`, 0.001}, {`"output_router_logits": true, "router_aux_loss_coef": 0.5`, 0.5}, {`"router_aux_loss_coef": 0.5`, 0}} {
+		cfg := read(c.extra)
+		if cfg.RouterAux != c.coef {
+			t.Errorf("%s: RouterAux %v; want %v", c.extra, cfg.RouterAux, c.coef)
 		}
-		ids := []int{1, 2, 3, 4}
-		if _, err := m.Loss(autograd.NewTape(nil), ids, ids, 1, 4); err == nil || !strings.Contains(err.Error(), "load-balancing loss") {
-			t.Errorf("%s: training loss: %v", key, err)
+		b, _ := json.Marshal(cfg)
+		var back Config
+		if err := json.Unmarshal(b, &back); err != nil || back.RouterAux != cfg.RouterAux {
+			t.Errorf("%s: read back as %v (%v) from %s", c.extra, back.RouterAux, err, b)
 		}
-		if _, err := m.Loss(nil, ids, ids, 1, 4); err != nil {
-			t.Errorf("%s: evaluation: %v", key, err)
-		}
+	}
+	var o Config
+	json.Unmarshal([]byte(`{"model_type": "olmoe", "output_router_logits": true}`), &o)
+	if o.RouterAux != 0.01 {
+		t.Errorf("OLMoE's default router_aux_loss_coef: %v; want 0.01", o.RouterAux)
+	}
+	m, err := New(read(`"output_router_logits": true, "router_aux_loss_coef": 0.5`), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []int{1, 2, 3, 4, 5, 6}
+	tp := autograd.NewTape(nil)
+	train, err := m.Loss(tp, ids, ids, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eval, err := m.Loss(nil, ids, ids, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, routers, _ := m.forward(nil, ids, 2, 3)
+	balance := autograd.NewTape(nil).LoadBalance(routers, m.Cfg.ExpertsPerToken).Value.Data[0]
+	if d := train.Value.Data[0] - eval.Value.Data[0] - 0.5*balance; math.Abs(float64(d)) > 1e-5 || balance < 1 {
+		t.Errorf("training loss %v, evaluation %v, balance %v: want the difference 0.5·balance", train.Value.Data[0], eval.Value.Data[0], balance)
+	}
+	tp.Backward(train)
+	if g := m.Layers[1].MLP.Router.Weight.Grad; g == nil {
+		t.Error("no gradient for the router")
+	}
+	jitter, err := New(read(`"router_jitter_noise": 0.01`), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jitter.Loss(autograd.NewTape(nil), ids, ids, 2, 3); err == nil || !strings.Contains(err.Error(), "router_jitter_noise 0.01") {
+		t.Errorf("router noise: training loss: %v", err)
+	}
+	if _, err := jitter.Loss(nil, ids, ids, 2, 3); err != nil {
+		t.Errorf("router noise: evaluation: %v", err)
 	}
 }
 

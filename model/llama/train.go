@@ -1,7 +1,6 @@
 package llama
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/attn-go/attn/autograd"
@@ -17,22 +16,28 @@ const IgnoreIndex = -1
 // attention runs on keys and values repeated for their query heads
 // (autograd.RepeatHeads), as HF's repeat_kv does.
 func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, error) {
+	logits, _, err := m.forward(tp, ids, b, t)
+	return logits, err
+}
+
+// forward is Forward, also returning each sparse layer's router logits.
+func (m *Model) forward(tp *autograd.Tape, ids []int, b, t int) (logits *autograd.Var, routers []*autograd.Var, err error) {
 	cfg := m.Cfg
 	switch {
 	case m.generates() != nil:
-		return nil, m.generates()
+		return nil, nil, m.generates()
 	case b <= 0 || t <= 0 || len(ids) != b*t:
-		return nil, fmt.Errorf("llama: %d token ids are not B=%d × T=%d", len(ids), b, t)
+		return nil, nil, fmt.Errorf("llama: %d token ids are not B=%d × T=%d", len(ids), b, t)
 	case t > m.Window():
-		return nil, fmt.Errorf("llama: %d positions exceed the model's window of %d", t, m.Window())
+		return nil, nil, fmt.Errorf("llama: %d positions exceed the model's window of %d", t, m.Window())
 	case m.half != nil && m.half.q8:
-		return nil, fmt.Errorf("llama: the model's weights are quantized to 8 bits (QuantizeQ8), which do not train: Widen it first (to the dequantized weights)")
+		return nil, nil, fmt.Errorf("llama: the model's weights are quantized to 8 bits (QuantizeQ8), which do not train: Widen it first (to the dequantized weights)")
 	case m.half != nil:
-		return nil, fmt.Errorf("llama: the model keeps its weights in 16 bits (KeepBF16, LoadHalf), which do not train: Widen it first")
+		return nil, nil, fmt.Errorf("llama: the model keeps its weights in 16 bits (KeepBF16, LoadHalf), which do not train: Widen it first")
 	}
 	for i, id := range ids {
 		if id < 0 || id >= cfg.VocabSize {
-			return nil, fmt.Errorf("llama: token id %d at index %d is outside the vocabulary [0, %d)", id, i, cfg.VocabSize)
+			return nil, nil, fmt.Errorf("llama: token id %d at index %d is outside the vocabulary [0, %d)", id, i, cfg.VocabSize)
 		}
 	}
 	d, kv := cfg.headDim(), cfg.kvHeads()
@@ -66,7 +71,9 @@ func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, 
 		h = m.norm(tp, x, m.mlpNorm(layer))
 		var ff *autograd.Var
 		if f.Router != nil {
-			ff = m.mixture(tp, h, f, func(x *autograd.Var, e int) *autograd.Var { return m.trainMLP(tp, x, f.Experts[e]) })
+			var router *autograd.Var
+			ff, router = m.mixture(tp, h, f, func(x *autograd.Var, e int) *autograd.Var { return m.trainMLP(tp, x, f.Experts[e]) })
+			routers = append(routers, router)
 			if f.Shared != nil {
 				ff = tp.Add(ff, m.shared(tp, h, f, m.trainMLP(tp, h, f.Shared)))
 			}
@@ -75,7 +82,7 @@ func (m *Model) Forward(tp *autograd.Tape, ids []int, b, t int) (*autograd.Var, 
 		}
 		x = m.addSublayer(tp, x, ff, layer.PostFFNorm)
 	}
-	return m.logits(tp, x), nil
+	return m.logits(tp, x), routers, nil
 }
 
 // trainMLP runs the gated MLP f on x for training: the gate and up
@@ -91,24 +98,31 @@ func (m *Model) trainMLP(tp *autograd.Tape, x *autograd.Var, f *MLP) *autograd.V
 
 // Loss returns the mean cross-entropy of the next-token predictions for ids
 // against targets (both B·T, row-major), leaving out targets equal to
-// IgnoreIndex (train.LM).
+// IgnoreIndex (train.LM). Training a mixture of experts whose config asks
+// for it (output_router_logits) adds RouterAux times the routers'
+// load-balancing loss, as HF's loss does; evaluation (tp not recording)
+// returns the cross-entropy alone, what a perplexity is of.
 func (m *Model) Loss(tp *autograd.Tape, ids, targets []int, b, t int) (*autograd.Var, error) {
 	if len(targets) != len(ids) {
 		return nil, fmt.Errorf("llama: %d targets for %d token ids", len(targets), len(ids))
 	}
-	if m.Cfg.RouterTraining && tp.Records() {
-		return nil, errors.New("llama: the model's config.json trains its routers with a load-balancing loss (output_router_logits) or noise (router_jitter_noise), which are not built: set them off (false, 0) to fine-tune without them")
+	if m.Cfg.RouterJitter != 0 && tp.Records() {
+		return nil, fmt.Errorf("llama: the model's config.json trains its routers with noise (router_jitter_noise %v), which is not built: set it to 0 to fine-tune without it", m.Cfg.RouterJitter)
 	}
 	for i, id := range targets {
 		if id != IgnoreIndex && (id < 0 || id >= m.Cfg.VocabSize) {
 			return nil, fmt.Errorf("llama: target %d at index %d is outside the vocabulary [0, %d)", id, i, m.Cfg.VocabSize)
 		}
 	}
-	logits, err := m.Forward(tp, ids, b, t)
+	logits, routers, err := m.forward(tp, ids, b, t)
 	if err != nil {
 		return nil, err
 	}
-	return tp.CrossEntropy(logits, targets, IgnoreIndex, 0), nil
+	loss := tp.CrossEntropy(logits, targets, IgnoreIndex, 0)
+	if m.Cfg.RouterAux != 0 && len(routers) > 0 && tp.Records() {
+		loss = tp.Add(loss, tp.Scale(tp.LoadBalance(routers, m.Cfg.ExpertsPerToken), float32(m.Cfg.RouterAux)))
+	}
+	return loss, nil
 }
 
 // NoDecay returns the parameters exempt from weight decay (train.LM): the
