@@ -341,3 +341,86 @@ func TestStackedExperts(t *testing.T) {
 		t.Errorf("a stack of other experts' width: %v", err)
 	}
 }
+
+// TestLoadBalanceMatchesPyTorch: with output_router_logits, each mixture
+// of experts' training loss and its gradients are HF's (the PyTorch twin's
+// train.aux.* references): the load-balancing loss over the sparse layers'
+// routers to 1e-5, the loss with it, and — what checks the added term's
+// gradient sharply — the change it makes to the routers' and an expert's
+// gradients.
+func TestLoadBalanceMatchesPyTorch(t *testing.T) {
+	for _, name := range []string{"mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny", "granitemoe-tiny", "granitemoeshared-tiny", "qwen2moe-tiny"} {
+		f := golden.Open(t, "hf/"+name+"/reference.safetensors")
+		all := f.Ints("input.ids")
+		info, _ := f.Info("input.ids")
+		b, tt := info.Shape[0], info.Shape[1]-1
+		var ids, targets []int
+		for i := range b {
+			row := all[i*(tt+1) : (i+1)*(tt+1)]
+			ids, targets = append(ids, row[:tt]...), append(targets, row[1:]...)
+		}
+		grads := func(coef float64) (*Model, map[string]*autograd.Var, float32) {
+			m := load(t, name)
+			m.Cfg.RouterAux = coef
+			tp := autograd.NewTape(nil)
+			loss, err := m.Loss(tp, ids, targets, b, tt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tp.Backward(loss)
+			byName := map[string]*autograd.Var{}
+			for _, p := range m.Params() {
+				byName[p.Name] = p.Var
+			}
+			return m, byName, loss.Value.Data[0]
+		}
+		coef := float64(f.Tensor("train.aux.coef").Data[0])
+		m, withAux, loss := grads(coef)
+		_, ce, _ := grads(0)
+		golden.CheckAbs(t, name+" loss with the balance", []float32{loss}, f.Tensor("train.aux.loss").Data, 1e-5)
+		_, routers, err := m.forward(nil, ids, b, tt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		balance := autograd.NewTape(nil).LoadBalance(routers, m.Cfg.ExpertsPerToken).Value.Data
+		golden.CheckAbs(t, name+" balance", balance, f.Tensor("train.aux.balance").Data, 1e-5)
+		checked, sharp, names := 0, 0, f.Names()
+		for _, n := range names {
+			stored, ok := strings.CutPrefix(n, "train.aux.grad.")
+			if !ok {
+				continue
+			}
+			with, without := storedGrad(m, withAux, strings.TrimPrefix(stored, "model.")), storedGrad(m, ce, strings.TrimPrefix(stored, "model."))
+			if with == nil || without == nil {
+				t.Fatalf("%s: no gradient for %s", name, stored)
+			}
+			checked++
+			if !slices.Contains(names, "train.grad."+stored) { // the whole gradient only
+				golden.CheckRel(t, name+" "+stored+" gradient", with, f.Tensor(n).Data, 1e-3)
+				continue
+			}
+			torchCE := f.Tensor("train.grad." + stored).Data
+			want, got := slices.Clone(f.Tensor(n).Data), slices.Clone(with)
+			for i := range want { // the balance's part, over its coefficient
+				want[i] = (want[i] - torchCE[i]) / float32(coef)
+				got[i] = (got[i] - without[i]) / float32(coef)
+			}
+			golden.CheckAbs(t, name+" "+stored+" gradient of the balance", got, want, 2e-2*float64(maxAbs(want))+1e-4)
+			sharp++
+		}
+		if sharp == 0 {
+			t.Errorf("%s: no gradient of the balance compared alone", name)
+		}
+		if checked < 2 {
+			t.Errorf("%s: %d aux gradients compared", name, checked)
+		}
+	}
+}
+
+func maxAbs(x []float32) float32 {
+	var m float32
+	for _, v := range x {
+		m = max(m, float32(math.Abs(float64(v))))
+	}
+	return m
+}

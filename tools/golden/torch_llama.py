@@ -119,7 +119,8 @@ not near ties: the k-th and (k+1)-th probabilities differ by more than
 1e-6 for every token of every pass (write_case prints the smallest gap),
 so a float32 reader picks the same experts. output_router_logits is false,
 so train.loss is the cross-entropy alone (HF adds router_aux_loss_coef
-times the load-balancing loss only when it is true).
+times the load-balancing loss only when it is true: the train.aux.* keys
+below).
 
 * mixtral-tiny/: MixtralForCausalLM in F32, after modeling_mixtral.py:
   Mistral's layers (sliding_window null: plain causal) with the MLP as
@@ -183,6 +184,41 @@ and train.loss with train.grad.<name>: the mean cross-entropy of
 ids[:, :-1] predicting ids[:, 1:] and its gradients with respect to the
 weights of TRAIN_GRADS the model has (float64 passes from the stored,
 possibly rounded, weights; results rounded to float32).
+
+The MoE folders' reference.safetensors also hold the loss their
+*ForCausalLM returns with output_router_logits true, on the same pass
+(input ids[:, :-1], targets ids[:, 1:], no attention mask), float64 as
+above:
+
+* train.aux.coef [1]: router_aux_loss_coef as config.json has it (the
+  config class's default where it has none: AUX_COEF_DEFAULT);
+* train.aux.balance [1]: HF's load_balancing_loss_func (modeling_mixtral.py;
+  the Qwen2-MoE, Qwen3-MoE, OLMoE, GraniteMoE and GraniteMoeShared files
+  carry copies) over the router logits of the sparse layers only (the
+  models collect none from a dense layer), with num_experts and
+  num_experts_per_tok: every layer's [N, E] logits (GraniteMoE's too: its
+  router returns all E logits, not its top k) concatenated to [L*N, E],
+  softmax over E, the top k experts of each row, tokens_per_expert = the
+  mean of their one-hot masks over the rows ([k, E]), router_prob_per_expert
+  = the mean probability ([E]), the loss E * sum(tokens_per_expert *
+  router_prob_per_expert) (k when the routing is uniform); the masks are
+  constants, so its gradient reaches the routers through the mean
+  probabilities, and the layers before a router through that router's
+  input;
+* train.aux.loss [1]: train.loss's cross-entropy + coef * balance;
+* train.aux.grad.<name>: its gradients with respect to the router weight of
+  every sparse layer (block_sparse_moe.gate.weight, mlp.gate.weight,
+  block_sparse_moe.router.layer.weight) and to the first expert matrix among
+  the case's train.grad keys (where no sparse layer follows that expert's,
+  as in the GraniteMoE folders, the same as its train.grad).
+
+transformers' 5.x code, from its router refactor until PR #45131 (issue
+#45120), recorded the softmax probabilities as router_logits for the
+Mixtral, Qwen2-MoE, Qwen3-MoE and OLMoE routers, so its balance was taken
+over softmax(softmax(logits)); these references follow the 4.x code and the
+fix (one softmax of the raw logits). A Trainer-style call with labels=ids
+runs all 13 tokens and so also routes the 13th, which these references
+(the pass over ids[:, :-1]) leave out.
 """
 
 import json
@@ -471,6 +507,11 @@ ROUTES = []
 # The sigmoid(shared_expert_gate(n)) values of every Qwen2-MoE block run since
 # write_case last cleared it, for the same report.
 SHARED_GATES = []
+# The router logits [N, E] (autograd values, before any softmax) of every
+# sparse block run since aux_training last cleared it, with the layer prefix,
+# in layer order: what HF's MoeModelOutputWithPast.router_logits holds
+# (sparse layers only; Qwen's dense layers give none).
+ROUTER_LOGITS = []
 
 
 def sparse_moe(n, pre, c, lin):
@@ -484,7 +525,9 @@ def sparse_moe(n, pre, c, lin):
     topk values, so gradients reach the router through them."""
     E, k, _, (gate, up, down) = experts(c)
     flat = n.reshape(-1, n.shape[-1])
-    probs = lin(flat, pre + "gate").softmax(dim=-1)
+    logits = lin(flat, pre + "gate")
+    ROUTER_LOGITS.append((pre, logits))
+    probs = logits.softmax(dim=-1)
     top, chosen = torch.topk(probs, k, dim=-1)
     if c["model_type"] == "mixtral" or c.get("norm_topk_prob"):
         top = top / top.sum(dim=-1, keepdim=True)
@@ -514,6 +557,7 @@ def granite_moe(n, pre, c, p):
     p_in, p_out = p[pre + "input_linear.weight"], p[pre + "output_linear.weight"]
     flat = n.reshape(-1, n.shape[-1])
     logits = F.linear(flat, p[pre + "router.layer.weight"])
+    ROUTER_LOGITS.append((pre, logits))
     top, chosen = torch.topk(logits, k, dim=-1)
     gates = top.softmax(dim=-1)
     if k < E:  # the gap in softmax-over-all probabilities (no larger than the gap in logits)
@@ -699,6 +743,88 @@ TRAIN_GRADS = ["model.layers.0.self_attn.q_norm.weight", "model.layers.1.self_at
                "model.layers.0.mlp.shared_expert_gate.weight"]
 
 
+# router_aux_loss_coef's default in each MoE config class (MixtralConfig,
+# Qwen3MoeConfig, OlmoeConfig, GraniteMoeConfig, GraniteMoeSharedConfig,
+# Qwen2MoeConfig), for a config.json without the key.
+AUX_COEF_DEFAULT = {"mixtral": 0.001, "qwen3_moe": 0.001, "olmoe": 0.01, "granitemoe": 0.001,
+                    "granitemoeshared": 0.001, "qwen2_moe": 0.001}
+
+
+def router_name(c, pre):
+    """The stored name of the router weight of the sparse block at prefix pre
+    (GraniteMoE's GraniteMoeTopKGating keeps it in router.layer)."""
+    return pre + ("router.layer.weight" if c["model_type"] in ("granitemoe", "granitemoeshared") else "gate.weight")
+
+
+def load_balancing_loss(gate_logits, num_experts, top_k):
+    """HF's load_balancing_loss_func (modeling_mixtral.py, copied into the
+    Qwen2-MoE, Qwen3-MoE, OLMoE and GraniteMoE files) with attention_mask None:
+    every sparse layer's router logits [N, E] concatenated into one [L*N, E]
+    (the layers pooled, not averaged per layer), their softmax over all E, the
+    top_k experts of each row, tokens_per_expert = the mean over the rows of
+    their one-hot masks ([top_k, E]), router_prob_per_expert = the mean
+    probability ([E]), and num_experts * sum(tokens_per_expert *
+    router_prob_per_expert). The masks are constants: the gradient reaches the
+    routers through the mean probabilities alone."""
+    cat = torch.cat(gate_logits, dim=0)
+    routing_weights = cat.softmax(dim=-1)
+    _, selected = torch.topk(routing_weights, top_k, dim=-1)
+    expert_mask = F.one_hot(selected, num_experts)
+    tokens_per_expert = expert_mask.to(routing_weights.dtype).mean(dim=0)
+    router_prob_per_expert = routing_weights.mean(dim=0)
+    return (tokens_per_expert * router_prob_per_expert.unsqueeze(0)).sum() * num_experts
+
+
+def aux_training(p, ids, c, ref):
+    """The loss HF's MoE *ForCausalLM adds when output_router_logits is true,
+    on the same pass as train.loss (input ids[:, :-1], targets ids[:, 1:]):
+    train.aux.coef (router_aux_loss_coef: the config's, else the class
+    default), train.aux.balance (load_balancing_loss over every sparse
+    layer's router logits, num_experts and num_experts_per_tok as the model
+    has them), train.aux.loss = CE + coef * balance, and its gradients
+    train.aux.grad.<name> with respect to every sparse layer's router weight
+    and to the first expert matrix among ref's train.grad keys."""
+    kind = c["model_type"]
+    coef = c.get("router_aux_loss_coef", AUX_COEF_DEFAULT[kind])
+    E, k = experts(c)[:2]
+    q = {n: v.clone().requires_grad_(True) for n, v in p.items()}
+    ROUTER_LOGITS.clear()
+    logits = forward(q, ids[:, :-1], c)
+    routers = list(ROUTER_LOGITS)
+    ROUTER_LOGITS.clear()
+    sparse = [f"model.layers.{i}.{sparse_prefix(c, i)}" for i in range(c["num_hidden_layers"]) if sparse_prefix(c, i)]
+    if [pre for pre, _ in routers] != sparse:
+        raise SystemExit(f"router logits from {[pre for pre, _ in routers]}, sparse layers {sparse}")
+    ce = F.cross_entropy(logits.reshape(-1, c["vocab_size"]), ids[:, 1:].reshape(-1))
+    balance = load_balancing_loss(tuple(x for _, x in routers), E, k)
+    # The same loss written as E * sum_e f_e * P_e (f_e: the share of the L*N
+    # rows routed to expert e, P_e: its mean probability), as a check.
+    cat = torch.cat([x.detach() for _, x in routers])
+    pr = cat.softmax(dim=-1)
+    f = torch.bincount(pr.topk(k, dim=-1).indices.flatten(), minlength=E).double() / cat.shape[0]
+    if abs(E * (f * pr.mean(dim=0)).sum().item() - balance.item()) > 1e-12:
+        raise SystemExit("load-balancing loss mismatch")
+    total = ce + coef * balance
+    total.backward()
+    out = {"train.aux.coef": torch.tensor([coef], dtype=torch.float64), "train.aux.balance": balance.detach().reshape(1),
+           "train.aux.loss": total.detach().reshape(1)}
+    names = [router_name(c, pre) for pre in sparse]
+    expert = next(n for n in TRAIN_GRADS if "train.grad." + n in ref
+                  and (".experts." in n or "block_sparse_moe.input_linear" in n or "block_sparse_moe.output_linear" in n))
+    for n in names + [expert]:
+        out["train.aux.grad." + n] = q[n].grad
+    print(f"  aux: coef {coef} balance {balance.item():.6f} (uniform routing gives {k}) CE {ce.item():.6f} "
+          f"loss {total.item():.6f}, over {len(sparse)} sparse layers x {routers[0][1].shape[0]} tokens")
+    for n in names + [expert]:
+        g = out["train.aux.grad." + n]
+        if "train.grad." + n in ref:
+            d = (g - ref["train.grad." + n]).norm().item() / ref["train.grad." + n].norm().item()
+            print(f"    train.aux.grad.{n} max|x| {g.abs().max().item():.3e}, |aux - train.grad| / |train.grad| {d:.3e}")
+        else:
+            print(f"    train.aux.grad.{n} max|x| {g.abs().max().item():.3e}")
+    return out
+
+
 def greedy(p, prompt, n, c):
     ids = list(prompt)
     for _ in range(n):
@@ -735,6 +861,8 @@ def write_case(name, c, dtype, seed):
     for n in TRAIN_GRADS:
         if n in grads:
             ref["train.grad." + n] = grads[n]
+    if any(sparse_prefix(c, i) for i in range(c["num_hidden_layers"])):  # the MoE families' auxiliary loss
+        ref.update(aux_training(p, ids, c, ref))
     meta = {"case": name, "torch": torch.__version__, "compute_dtype": "float64", "seed": str(seed),
             "generator": "tools/golden/torch_llama.py"}
     path = os.path.join(d, "reference.safetensors")
