@@ -231,12 +231,13 @@ type decoderEmbedder struct {
 // matrices quantized as --quantize says), without its output layer, which
 // an embedding model saved as its base model (Qwen3Model) does not have.
 func loadDecoderEmbedder(dir, quantize string) (*decoderEmbedder, error) {
-	m, tok, err := loadLlamaWith(dir, llama.LoadEncoder)
+	load := llama.LoadEncoder
+	if quantize == "q8" {
+		load = llama.LoadEncoderQ8
+	}
+	m, tok, err := loadLlamaWith(dir, load)
 	if err != nil {
 		return nil, err
-	}
-	if quantize == "q8" {
-		m.QuantizeQ8()
 	}
 	st, err := bert.LoadSentence(dir)
 	if err != nil {

@@ -145,6 +145,16 @@ func LoadEncoder(dir string) (*Model, error) {
 	return m, err
 }
 
+// LoadEncoderQ8 is LoadEncoder with the matrices quantized to 8 bits as
+// they load, as LoadQ8 quantizes them.
+func LoadEncoderQ8(dir string) (*Model, error) {
+	m, err := loadFolder(dir, func(cfg Config, ck *hf.Checkpoint) (*Model, error) { return loadCheckpoint(cfg, ck, true, true, true) })
+	if err == nil {
+		m.QuantizeQ8()
+	}
+	return m, err
+}
+
 // errHeadless is what a model loaded without its output layer answers a
 // request for logits.
 var errHeadless = errors.New("llama: the model was loaded without its output layer (LoadEncoder): it computes hidden states, not logits")

@@ -504,6 +504,22 @@ func TestLoadQ8(t *testing.T) {
 			t.Errorf("%s: LoadQ8's logits differ from LoadHalf's quantized (%v)", name, err)
 		}
 	}
+	// An encoder (no output layer) in 8 bits, loaded so.
+	enc := filepath.Join(golden.Root(t), "testdata", "hf", "llama-tiny-llama3")
+	got, err := LoadEncoderQ8(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := LoadEncoder(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.QuantizeQ8()
+	a, err := got.Hidden([]int{5, 9, 14, 3})
+	b, _ := want.Hidden([]int{5, 9, 14, 3})
+	if err != nil || got.Format() != "q8" || !slices.Equal(a.Data, b.Data) {
+		t.Errorf("LoadEncoderQ8: format %q, hidden states equal %v (%v)", got.Format(), err == nil && slices.Equal(a.Data, b.Data), err)
+	}
 	dir := copyTiny(t, "qwen3moe-tiny")
 	renameTensor(t, dir, "model.layers.2.mlp.experts.5.down_proj.weight", "")
 	if _, err := LoadQ8(dir); err == nil || !strings.Contains(err.Error(), "layers.2.mlp.experts.5.down_proj.weight") {
