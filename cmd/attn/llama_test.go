@@ -83,6 +83,25 @@ func llamaFolder(t *testing.T, name string) (dir string, pieces []string) {
 	return dir, pieces
 }
 
+// greedyText returns "the cat" followed by m's greedy continuation of
+// prompt (its ids), at most n tokens up to the model's end of text,
+// spelled with llamaFolder's pieces as attn generate prints it.
+func greedyText(t *testing.T, m *llama.Model, prompt []int, n int, pieces []string) string {
+	t.Helper()
+	ids, err := generate.Text(m, prompt, n, &generate.Sampler{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := "the cat"
+	for _, id := range ids {
+		if m.EndsText(id) {
+			break
+		}
+		s += strings.ReplaceAll(pieces[id], "▁", " ")
+	}
+	return s
+}
+
 // TestGenerateLlama runs attn generate on a tiny Llama with greedy
 // decoding: the prompt gets <s> in front, the text is the model's own
 // greedy tokens (generate.Text, stopping at </s>), spelled as HF's
@@ -364,17 +383,7 @@ func TestGenerateBF16Checkpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, err := generate.Text(full, enc.IDs, 12, &generate.Sampler{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "the cat"
-	for _, id := range ids {
-		if full.EndsText(id) {
-			break
-		}
-		want += strings.ReplaceAll(pieces[id], "▁", " ")
-	}
+	want := greedyText(t, full, enc.IDs, 12, pieces)
 	out, code := attn(t, "generate", "--model", dir, "--prompt", "the cat", "--greedy", "--max-new-tokens", "12")
 	if code != 0 || strings.TrimRight(out, "\n") != want {
 		t.Errorf("attn generate: exit %d, %q; want the float32 model's %q", code, out, want)
@@ -400,17 +409,7 @@ func TestQuantizeFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, err := generate.Text(q, enc.IDs, 12, &generate.Sampler{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "the cat"
-	for _, id := range ids {
-		if q.EndsText(id) {
-			break
-		}
-		want += strings.ReplaceAll(pieces[id], "▁", " ")
-	}
+	want := greedyText(t, q, enc.IDs, 12, pieces)
 	out, code := attn(t, "generate", "--model", dir, "--prompt", "the cat", "--greedy", "--max-new-tokens", "12", "--quantize", "q8")
 	if code != 0 || strings.TrimRight(out, "\n") != want {
 		t.Errorf("attn generate --quantize q8: exit %d, %q; want the 8-bit model's %q", code, out, want)
@@ -788,20 +787,6 @@ func TestEmbedPrompts(t *testing.T) {
 // --model fine-tunes one (router and experts), its validation loss
 // falling, and the checkpoint generates.
 func TestMixtureOfExperts(t *testing.T) {
-	greedyText := func(m *llama.Model, pieces []string) string {
-		ids, err := generate.Text(m, []int{1, 3, 23, 11, 8, 3, 6, 4, 23}, 10, &generate.Sampler{}, nil) // <s> the cat
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := "the cat"
-		for _, id := range ids {
-			if m.EndsText(id) {
-				break
-			}
-			s += strings.ReplaceAll(pieces[id], "▁", " ")
-		}
-		return s
-	}
 	for _, c := range []struct{ name, quantize string }{{"mixtral-tiny", ""}, {"granitemoeshared-tiny", "q8"}, {"qwen2moe-tiny", ""}} {
 		dir, pieces := llamaFolder(t, c.name)
 		m, err := llama.Load(dir)
@@ -816,7 +801,7 @@ func TestMixtureOfExperts(t *testing.T) {
 			args = append(args, "--quantize", c.quantize)
 		}
 		out, code := attn(t, args...)
-		want := greedyText(m, pieces)
+		want := greedyText(t, m, []int{1, 3, 23, 11, 8, 3, 6, 4, 23}, 10, pieces) // <s> the cat
 		if len(want) < len("the cat")+3 {
 			t.Fatalf("%s: the greedy text %q ends at once: the test would check nothing", c.name, want)
 		}

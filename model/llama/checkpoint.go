@@ -217,10 +217,11 @@ func loadCheckpoint(cfg Config, ck *hf.Checkpoint, keep, headless, q8 bool) (*Mo
 		}
 	}
 	m.fuseBiases()
-	if kind, ok := m.storedHalf(ck); q8 && ok {
+	kind, half := m.storedHalf(ck)
+	if q8 && half {
 		return m, m.loadQ8(ck, opt, kind)
 	}
-	if kind, ok := m.storedHalf(ck); keep && ok {
+	if keep && half {
 		opt.Half = m.halfBuffers(kind)
 	} else {
 		m.fuseWeights()

@@ -362,7 +362,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llama: %d sparse-layer flags for %d layers of %d experts", len(c.Sparse), c.Layers, c.Experts)
 	// What a Mixtral's, an OLMoE's or a Granite MoE's config.json has no place for would
 	// save a model that reads back as another.
-	case c.moe() && c.Type != "qwen3_moe" && c.Type != "qwen2_moe" && (slices.Contains(c.Sparse, false) || c.ExpertIntermediate != c.Intermediate):
+	case c.moe() && !c.qwenMoE() && (slices.Contains(c.Sparse, false) || c.ExpertIntermediate != c.Intermediate):
 		return fmt.Errorf("llama: a %s model's layers are all sparse, its experts of intermediate_size %d (got %d)", c.Type, c.Intermediate, c.ExpertIntermediate)
 	case (c.Type == "mixtral" || c.granite() && c.Type != "granite") && !c.NormTopK:
 		return fmt.Errorf("llama: a %s model renormalises its chosen experts' weights (NormTopK)", c.Type)
@@ -519,12 +519,15 @@ type hfConfig struct {
 	RouterJitter       *float64 `json:"router_jitter_noise,omitempty"`
 }
 
-// moeConfig reads a mixture of experts' keys (see Config.Experts) into c.
+// moeConfig reads a mixture of experts' keys (see Config.Experts) into c;
+// mlp_bias, which no such class reads (their MLPs have no biases), is
+// ignored.
 // The count of experts is num_local_experts or num_experts in Mixtral,
 // OLMoE and the Qwen MoEs (each HF config class maps the other name onto
 // its own, and transformers 5 saves Qwen3-MoE's as num_local_experts);
 // Granite's is num_local_experts only.
 func moeConfig(h *hfConfig, c *Config) error {
+	c.MLPBias = false
 	n, l := h.NumExperts, h.NumLocalExperts
 	if c.granite() {
 		n = nil
@@ -540,13 +543,13 @@ func moeConfig(h *hfConfig, c *Config) error {
 	if h.NumExpertsPerTok != nil {
 		c.ExpertsPerToken = *h.NumExpertsPerTok
 	}
-	if c.Type != "qwen3_moe" && c.Type != "qwen2_moe" {
+	if !c.qwenMoE() {
 		c.ExpertIntermediate = c.Intermediate
 	}
 	step := 1
 	var dense []int
-	switch c.Type {
-	case "qwen3_moe", "qwen2_moe": // only their decoder layers read these
+	switch {
+	case c.qwenMoE(): // only their decoder layers read these
 		if c.Type == "qwen2_moe" && h.QKVBias != nil && !*h.QKVBias {
 			return errors.New("llama: a Qwen2-MoE's qkv_bias false (no biases on q, k and v) is not supported")
 		}
@@ -560,7 +563,7 @@ func moeConfig(h *hfConfig, c *Config) error {
 		if h.UseSlidingWindow {
 			return fmt.Errorf("llama: a %s model's use_sliding_window true (sliding-window attention) is not supported", c.Type)
 		}
-	case "olmoe":
+	case c.Type == "olmoe":
 		if clip := bytes.TrimSpace(h.ClipQKV); len(clip) > 0 && string(clip) != "null" {
 			return fmt.Errorf("llama: clip_qkv %s (clamping q, k and v) is not supported", clip)
 		}
@@ -617,6 +620,11 @@ func (c Config) moe() bool {
 	}
 	return false
 }
+
+// qwenMoE reports whether c is a Qwen2-MoE or a Qwen3-MoE, whose config
+// can keep some layers dense (mlp_only_layers, decoder_sparse_step) and
+// gives the experts a width of their own (moe_intermediate_size).
+func (c Config) qwenMoE() bool { return c.Type == "qwen3_moe" || c.Type == "qwen2_moe" }
 
 // granite reports whether c is one of IBM's Granite 3 models, dense or
 // mixtures of experts, with Granite's multipliers.
@@ -757,8 +765,6 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	case "qwen3": // Qwen3's MLP has none
 		v.MLPBias = false
 	case "olmo2": // OLMo 2's MLP has none
-		v.MLPBias = false
-	case "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared": // their MLPs have none
 		v.MLPBias = false
 	case "mistral", "phi3", "mixtral": // their layers have no biases, and all slide or none
 		v.AttentionBias, v.MLPBias = false, false
@@ -1104,7 +1110,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		if c.Type == "qwen2_moe" {
 			h.SharedExpertIntermediate = &c.SharedIntermediate
 		}
-		if c.Type == "qwen3_moe" || c.Type == "qwen2_moe" {
+		if c.qwenMoE() {
 			step := 1
 			h.MoEIntermediate, h.DecoderSparseStep = &c.ExpertIntermediate, &step
 			for l := range c.Layers {

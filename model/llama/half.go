@@ -1,9 +1,9 @@
 package llama
 
 import (
-	"fmt"
 	"math"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/attn-go/attn/autograd"
@@ -213,16 +213,16 @@ func (m *Model) QuantizeQ8() {
 	}
 	old := m.half
 	quantize := func(v *autograd.Var, x low) low {
-		if v.Value.Shape[len(v.Value.Shape)-1]%tensor.Q8Block != 0 {
-			return x // as it is: float32 (x empty), or 16 bits
-		}
 		cols := v.Value.Shape[len(v.Value.Shape)-1]
-		if x.empty() {
-			q, s := tensor.QuantizeQ8(v.Value.Data, cols)
-			v.Value.Data = nil
-			return low{q: q, s: s}
+		switch {
+		case !x.empty(): // in 16 bits
+			return old.quantize(x, cols)
+		case cols%tensor.Q8Block != 0:
+			return x // left in float32
 		}
-		return old.quantize(x, cols)
+		q, s := tensor.QuantizeQ8(v.Value.Data, cols)
+		v.Value.Data = nil
+		return low{q: q, s: s}
 	}
 	h := &halfWeights{q8: true}
 	var hw halfWeights
@@ -281,6 +281,17 @@ func (h *halfWeights) quantize(x low, cols int) low {
 		tensor.QuantizeQ8To(q[at:end], s[at/tensor.Q8Block:end/tensor.Q8Block], w)
 	}
 	return low{q: q, s: s}
+}
+
+// layerOf returns the layer a parameter name ("layers.N. …") is of.
+func layerOf(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, "layers.")
+	if !ok {
+		return 0, false
+	}
+	n, _, _ := strings.Cut(rest, ".")
+	l, err := strconv.Atoi(n)
+	return l, err == nil
 }
 
 // narrow returns v's values in bfloat16 (their upper halves, which KeepBF16
@@ -462,13 +473,15 @@ func (m *Model) loadQ8(ck *hf.Checkpoint, opt hf.LoadOptions, kind tensor.Half) 
 	opt.Partial = true
 	h := &halfWeights{kind: kind, q8: true}
 	m.half = h
-	var outer, inLayer []nn.Param
+	var outer []nn.Param
+	inLayer := make([][]nn.Param, len(m.Layers)) // by layer
 	for _, p := range m.Params() {
-		if strings.HasPrefix(p.Name, "layers.") {
-			inLayer = append(inLayer, p)
-		} else {
+		l, ok := layerOf(p.Name)
+		if !ok {
 			outer = append(outer, p)
+			continue
 		}
+		inLayer[l] = append(inLayer[l], p)
 	}
 	into := map[*autograd.Var][]uint16{}
 	embed, head := m.outerBuffers(into)
@@ -480,17 +493,10 @@ func (m *Model) loadQ8(ck *hf.Checkpoint, opt hf.LoadOptions, kind tensor.Half) 
 	embed, head = low{}, low{}
 	runtime.GC()
 	for i, l := range m.Layers {
-		prefix := fmt.Sprintf("layers.%d.", i)
-		var ps []nn.Param
-		for _, p := range inLayer {
-			if strings.HasPrefix(p.Name, prefix) {
-				ps = append(ps, p)
-			}
-		}
 		into := map[*autograd.Var][]uint16{}
 		was := l.halfBuffers(into).lows()
 		opt.Half = into
-		if err := ck.Load(ps, opt); err != nil {
+		if err := ck.Load(inLayer[i], opt); err != nil {
 			return err
 		}
 		h.layers = append(h.layers, newHalfLayer(l, func(v *autograd.Var, j int) low {

@@ -298,14 +298,7 @@ func TestTrainingMatchesPyTorch(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := load(t, name)
 			f := golden.Open(t, "hf/"+name+"/reference.safetensors")
-			all := f.Ints("input.ids")
-			info, _ := f.Info("input.ids")
-			b, tt := info.Shape[0], info.Shape[1]-1
-			var ids, targets []int
-			for i := range b {
-				row := all[i*(tt+1) : (i+1)*(tt+1)]
-				ids, targets = append(ids, row[:tt]...), append(targets, row[1:]...)
-			}
+			ids, targets, b, tt := nextTokens(f)
 			tp := autograd.NewTape(nil)
 			loss, err := m.Loss(tp, ids, targets, b, tt)
 			if err != nil {
@@ -336,6 +329,20 @@ func TestTrainingMatchesPyTorch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nextTokens returns a reference's training batch: input.ids [B, T+1]
+// cut into the ids of each row's first T tokens and the targets of its
+// last T, as the twin's train.loss is of them.
+func nextTokens(f *golden.File) (ids, targets []int, b, t int) {
+	all := f.Ints("input.ids")
+	info, _ := f.Info("input.ids")
+	b, t = info.Shape[0], info.Shape[1]-1
+	for i := range b {
+		row := all[i*(t+1) : (i+1)*(t+1)]
+		ids, targets = append(ids, row[:t]...), append(targets, row[1:]...)
+	}
+	return ids, targets, b, t
 }
 
 // storedGrad returns the gradient of the tensor a checkpoint stores as

@@ -351,14 +351,7 @@ func TestStackedExperts(t *testing.T) {
 func TestLoadBalanceMatchesPyTorch(t *testing.T) {
 	for _, name := range []string{"mixtral-tiny", "qwen3moe-tiny", "olmoe-tiny", "granitemoe-tiny", "granitemoeshared-tiny", "qwen2moe-tiny"} {
 		f := golden.Open(t, "hf/"+name+"/reference.safetensors")
-		all := f.Ints("input.ids")
-		info, _ := f.Info("input.ids")
-		b, tt := info.Shape[0], info.Shape[1]-1
-		var ids, targets []int
-		for i := range b {
-			row := all[i*(tt+1) : (i+1)*(tt+1)]
-			ids, targets = append(ids, row[:tt]...), append(targets, row[1:]...)
-		}
+		ids, targets, b, tt := nextTokens(f)
 		grads := func(coef float64) (*Model, map[string]*autograd.Var, float32) {
 			m := load(t, name)
 			m.Cfg.RouterAux = coef
