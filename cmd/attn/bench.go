@@ -37,6 +37,10 @@ type benchResult struct {
 	TokensPerS float64        `json:"tokens_per_s,omitempty"`
 	Allocs     float64        `json:"allocs"`      // heap allocations per run
 	AllocBytes float64        `json:"alloc_bytes"` // heap bytes allocated per run
+	// gemm: the FMA peak measured right after each timed product, for as
+	// long, and the median of the products' fractions of it, pair by pair.
+	PeakGFLOPS float64 `json:"peak_gflops,omitempty"`
+	OfPeak     float64 `json:"of_peak,omitempty"`
 }
 
 // measure runs fn once to warm up, then reps times, and returns the median
@@ -179,6 +183,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if r.GFLOPS > 0 {
 		fmt.Fprintf(stdout, ", %.1f GFLOP/s", r.GFLOPS)
 	}
+	if r.OfPeak > 0 {
+		fmt.Fprintf(stdout, " (%.0f%% of the %.1f GFLOP/s FMA peak measured beside it)", 100*r.OfPeak, r.PeakGFLOPS)
+	}
 	if r.TokensPerS > 0 {
 		fmt.Fprintf(stdout, ", %.0f tokens/s", r.TokensPerS)
 	}
@@ -191,9 +198,26 @@ func benchGemm(m, n, k, reps int) benchResult {
 	a, b, c := tensor.New(m, k), tensor.New(k, n), tensor.New(m, n)
 	rng.FillNormal(a, 0, 1)
 	rng.FillNormal(b, 0, 1)
-	d, allocs := measure(reps, func() { tensor.Gemm(false, false, m, n, k, 1, a.Data, k, b.Data, n, 0, c.Data, n) })
+	product := func() { tensor.Gemm(false, false, m, n, k, 1, a.Data, k, b.Data, n, 0, c.Data, n) }
+	flops := 2 * float64(m) * float64(n) * float64(k)
+	d, allocs := measure(reps, product)
+	// The goal is a fraction of the FMA peak, and on a shared machine the
+	// peak itself moves by up to 2× from one minute to the next (a core's
+	// sibling hyperthread is another tenant's), so each product is paired
+	// with the peak measured right after it, and the fraction read pair by
+	// pair.
+	peaks, fracs := make([]float64, reps), make([]float64, reps)
+	for i := range reps {
+		t0 := time.Now()
+		product()
+		dt := time.Since(t0)
+		peaks[i] = tensor.PeakGFLOPS(max(dt, 5*time.Millisecond))
+		fracs[i] = flops / dt.Seconds() / 1e9 / peaks[i]
+	}
+	slices.Sort(peaks)
+	slices.Sort(fracs)
 	return benchResult{Bench: "gemm", Params: map[string]any{"m": m, "n": n, "k": k}, Ms: ms(d),
-		GFLOPS: 2 * float64(m) * float64(n) * float64(k) / d.Seconds() / 1e9, Allocs: allocs}
+		GFLOPS: flops / d.Seconds() / 1e9, Allocs: allocs, PeakGFLOPS: peaks[reps/2], OfPeak: fracs[reps/2]}
 }
 
 // benchAttention times causal attention forward and backward.

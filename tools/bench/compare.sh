@@ -38,6 +38,11 @@ ratios = [x / y for x, y in zip(av, tv)]
 p = {k: v for k, v in a[0]["params"].items() if k != "workers"}
 print(f'{a[0]["bench"]:10} {json.dumps(p):70} attn {statistics.median(av):9.1f}  torch {statistics.median(tv):9.1f} {unit:8}  '
       f'ratio {statistics.median(ratios):.2f} (rounds: {" ".join(f"{r:.2f}" for r in ratios)}; torch: {t[0]["params"]["threads"]} threads, OpenBLAS {t[0]["params"]["openblas"]}; attn allocs/run {a[0]["allocs"]:.0f})')
+if "of_peak" in a[0]:  # gemm: attn's products against the FMA peak measured beside each
+    fracs = [100 * r["of_peak"] for r in a]
+    peak = statistics.median(r["peak_gflops"] for r in a)
+    print(f'{"":10} attn at {statistics.median(fracs):.0f}% of the FMA peak measured beside it '
+          f'(rounds: {" ".join(f"{x:.0f}%" for x in fracs)}; peak {peak:.1f} GFLOP/s)')
 PY
 }
 
