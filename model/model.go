@@ -27,7 +27,7 @@ type Model interface {
 }
 
 // Types lists the model_type values Load accepts.
-var Types = []string{"gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "gemma3", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "qwen2_moe", "bert", "roberta", "xlm-roberta", "distilbert", "t5", "mt5", "marian", "m2m_100", "vit", "deit", transformer.ModelType}
+var Types = []string{"gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "gemma3", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "qwen2_moe", "bert", "roberta", "xlm-roberta", "distilbert", "modernbert", "t5", "mt5", "marian", "m2m_100", "vit", "deit", transformer.ModelType}
 
 // Type returns the architecture of the model folder dir: config.json's
 // model_type. Folders written by attn's transformer package before it
@@ -66,7 +66,7 @@ func Load(dir string) (Model, error) {
 		return nonNil(gpt.Load(dir))
 	case "llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "gemma3", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "qwen2_moe":
 		return nonNil(llama.Load(dir))
-	case "bert", "roberta", "xlm-roberta", "distilbert":
+	case "bert", "roberta", "xlm-roberta", "distilbert", "modernbert":
 		return nonNil(bert.Load(dir))
 	case "t5", "mt5":
 		return nonNil(t5.Load(dir))

@@ -112,7 +112,7 @@ func (j *TextJob) Loss(tp *autograd.Tape) (*autograd.Var, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	logits, err := j.Model.ClassLogits(tp, h)
+	logits, err := j.Model.ClassLogits(tp, h, pad)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -335,7 +335,7 @@ func benchEncode(b, t, reps int, training bool) (benchResult, error) {
 			runErr = err
 			return
 		}
-		logits, _ := m.ClassLogits(tp, h)
+		logits, _ := m.ClassLogits(tp, h, nil)
 		tp.Backward(tp.CrossEntropy(logits, labels, -1, 0))
 		opt.Update(ps, 2e-5)
 	})

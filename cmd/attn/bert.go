@@ -228,7 +228,7 @@ func embedSeqs(m *bert.Model, tok *tokenizer.Pipeline, lines []string, e embeddi
 func runEmbed(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn embed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "a BERT, RoBERTa, XLM-R or DistilBERT folder (HuggingFace layout: config.json, model.safetensors, vocab.txt or tokenizer.json; a sentence-transformers folder's modules too), a Llama-family embedding model (Qwen3-Embedding, EmbeddingGemma), or a ViT folder (images as arguments, or their paths on stdin)")
+	model := fs.String("model", "", "a BERT, RoBERTa, XLM-R, DistilBERT or ModernBERT folder (HuggingFace layout: config.json, model.safetensors, vocab.txt or tokenizer.json; a sentence-transformers folder's modules too), a Llama-family embedding model (Qwen3-Embedding, EmbeddingGemma), or a ViT folder (images as arguments, or their paths on stdin)")
 	pooling := fs.String("pooling", "", "cls (first token), mean (over the tokens; a ViT's patches), max, mean_sqrt_len or lasttoken; default: a sentence-transformers folder's own, else mean for a text encoder, lasttoken for a decoder, cls for a ViT")
 	normalize := fs.Bool("normalize", false, "scale each embedding to unit length (for cosine similarity); default: a sentence-transformers folder's own")
 	batch := fs.Int("batch", 32, "lines encoded together (a decoder-only model runs them one at a time)")
@@ -325,7 +325,7 @@ func writeEmbeddings(w *bufio.Writer, vecs [][]float32) error {
 func runFillMask(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn fill-mask", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "a BERT, RoBERTa, XLM-R or DistilBERT folder with its masked-LM head")
+	model := fs.String("model", "", "a BERT, RoBERTa, XLM-R, DistilBERT or ModernBERT folder with its masked-LM head")
 	topK := fs.Int("top-k", 5, "predictions to show per mask")
 	if err := fs.Parse(args); err != nil {
 		return err // -h: run answers 0

@@ -377,3 +377,104 @@ func openAIEmbeddings(t *testing.T, url string, texts []string, want [][]float32
 		}
 	}
 }
+
+// modernFolder copies testdata/hf/<name> (a tiny ModernBERT) with
+// modernbert-tiny's word-level tokenizer.json ([CLS] … [SEP]).
+func modernFolder(t *testing.T, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	hf := filepath.Join("..", "..", "testdata", "hf")
+	for _, f := range []string{filepath.Join(name, "config.json"), filepath.Join(name, "model.safetensors"), filepath.Join("modernbert-tiny", "tokenizer.json")} {
+		b, err := os.ReadFile(filepath.Join(hf, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644)
+	}
+	return dir
+}
+
+// TestModernBERT runs the encoder commands on ModernBERT folders and checks
+// them against PyTorch's references for the same texts
+// (tools/golden/torch_modernbert.py): fill-mask's best token is the
+// reference logits' argmax, embed gives the reference embedding of each
+// text (the padded one's included, run alone), classify picks the
+// reference logits' label, and a new classifier fine-tunes.
+func TestModernBERT(t *testing.T) {
+	dir := modernFolder(t, "modernbert-tiny")
+	f := golden.Open(t, "hf/modernbert-tiny/reference.safetensors")
+	var tok struct {
+		Model struct{ Vocab map[string]int }
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
+	if err := json.Unmarshal(raw, &tok); err != nil {
+		t.Fatal(err)
+	}
+	word := map[int]string{}
+	for w, id := range tok.Model.Vocab {
+		word[id] = w
+	}
+	texts := []string{"Paris is a very big [MASK] in France.", "I love this movie."} // the reference's two sequences
+	logits, v := f.Tensor("mlm.logits").Data, 48
+	best := 0
+	for i, x := range logits[6*v : 7*v] { // row 0, position 6: the [MASK]
+		if x > logits[6*v+best] {
+			best = i
+		}
+	}
+	out, code := attn(t, "fill-mask", "--model", dir, "--top-k", "3", texts[0])
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 3 || strings.Fields(lines[0])[0] != word[best] {
+		t.Fatalf("attn fill-mask: exit %d\n%s\nwant %q first", code, out, word[best])
+	}
+	in := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(in, []byte(strings.Join(texts, "\n")+"\n"), 0o644)
+	out, code = attn(t, "embed", "--model", dir, "--pooling", "mean", "--normalize", in)
+	lines = strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 {
+		t.Fatalf("attn embed: exit %d\n%s", code, out)
+	}
+	want := f.Tensor("mlm.embed_mean").Data
+	for i, line := range lines {
+		var e struct{ Embedding []float32 }
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		golden.CheckAbs(t, fmt.Sprintf("embedding %d", i), e.Embedding, want[i*32:(i+1)*32], 1e-5)
+	}
+	cls := modernFolder(t, "modernbert-tiny-cls")
+	ref := golden.Open(t, "hf/modernbert-tiny-cls/reference.safetensors").Tensor("cls.logits").Data
+	names := []string{"negative", "neutral", "positive"}
+	out, code = attn(t, "classify", "--model", cls, "--top-k", "1", "--json", in)
+	lines = strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 {
+		t.Fatalf("attn classify: exit %d\n%s", code, out)
+	}
+	for i, line := range lines {
+		top := 0
+		for j := range 3 {
+			if ref[i*3+j] > ref[i*3+top] {
+				top = j
+			}
+		}
+		if !strings.Contains(line, `"`+names[top]+`"`) {
+			t.Errorf("attn classify line %d: %s; want %s", i, line, names[top])
+		}
+	}
+	var b strings.Builder
+	for i := range 240 {
+		b.WriteString([]string{"i love this film\tyes\n", "it was not good\tno\n"}[i%2])
+	}
+	data := filepath.Join(t.TempDir(), "train.tsv")
+	os.WriteFile(data, []byte(b.String()), 0o644)
+	run := filepath.Join(t.TempDir(), "run")
+	out, code = attn(t, "train", "--model", dir, "--data", data, "--epochs", "2", "--batch", "8", "--lr", "1e-3", "--out", run, "--workers", "1")
+	if code != 0 || !strings.Contains(out, "a new classifier for 2 labels: no, yes") || !strings.Contains(out, "validation accuracy 1.0000") {
+		t.Fatalf("attn train --model MODERNBERT --data: exit %d\n%s", code, out)
+	}
+	os.WriteFile(in, []byte("i love this film\nit was not good\n"), 0o644)
+	out, code = attn(t, "classify", "--model", run, "--top-k", "1", "--json", in)
+	if lines = strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) != 2 || !strings.Contains(lines[0], `"yes"`) || !strings.Contains(lines[1], `"no"`) {
+		t.Errorf("attn classify with the fine-tuned ModernBERT: exit %d\n%s", code, out)
+	}
+}

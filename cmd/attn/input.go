@@ -77,7 +77,7 @@ var usesOf = map[string]string{
 }
 
 // family returns the architecture package's name for a model_type: "bert"
-// for RoBERTa, XLM-R and DistilBERT, which the bert package runs (the same
+// for RoBERTa, XLM-R, DistilBERT and ModernBERT, which the bert package runs (the same
 // encoder with positions, names or heads of their own), "llama" for Qwen2
 // and Qwen3, which the llama package runs, the model_type itself otherwise.
 func family(typ string) string {
@@ -93,7 +93,7 @@ func family(typ string) string {
 // bertLike and llamaLike are the model_types besides bert and llama that
 // the bert and llama packages run.
 var (
-	bertLike  = []string{"roberta", "xlm-roberta", "distilbert"}
+	bertLike  = []string{"roberta", "xlm-roberta", "distilbert", "modernbert"}
 	llamaLike = []string{"qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "gemma3", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "qwen2_moe"}
 )
 

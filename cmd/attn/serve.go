@@ -245,7 +245,7 @@ func (s *server) close() {
 func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "model folder: a GPT (a run folder from attn train, GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, SmolLM3, Phi-3), a T5, a BERT, RoBERTa, XLM-R or DistilBERT (a sentence-transformers folder too), a Llama-family sentence-transformers folder (Qwen3-Embedding, EmbeddingGemma), a translation model, a Marian or NLLB-200 folder, or a ViT folder")
+	model := fs.String("model", "", "model folder: a GPT (a run folder from attn train, GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, SmolLM3, Phi-3), a T5, a BERT, RoBERTa, XLM-R, DistilBERT or ModernBERT (a sentence-transformers folder too), a Llama-family sentence-transformers folder (Qwen3-Embedding, EmbeddingGemma), a translation model, a Marian or NLLB-200 folder, or a ViT folder")
 	addr := fs.String("addr", "localhost:8080", "address to listen on")
 	batch := fs.Int("batch", 8, "a GPT's or Llama's generations decoded together, one token each a step (up to 8 read each weight once a step)")
 	window := fs.Int("context", 4096, "a GPT's or Llama's most positions of context a request keeps (a longer prompt keeps its end; 0: the model's window): a bound on each request's memory and time")

@@ -199,7 +199,7 @@ func writeLabels(w io.Writer, key, name string, labels []label, asJSON bool) {
 func runClassify(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn classify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "a ViT or DeiT folder (HuggingFace layout: config.json, model.safetensors, preprocessor_config.json), or a BERT, RoBERTa or DistilBERT sequence classifier (images as arguments; for a text classifier, a file of lines or stdin, a tab between the two texts of a pair)")
+	model := fs.String("model", "", "a ViT or DeiT folder (HuggingFace layout: config.json, model.safetensors, preprocessor_config.json), or a BERT, RoBERTa, DistilBERT or ModernBERT sequence classifier (images as arguments; for a text classifier, a file of lines or stdin, a tab between the two texts of a pair)")
 	topK := fs.Int("top-k", 5, "labels to show per image or text")
 	asJSON := fs.Bool("json", false, `print one JSON object per image or text: {"image" or "text", "labels": [{"label", "id", "score"}]}`)
 	batch := fs.Int("batch", 16, "images or lines run together")

@@ -104,7 +104,7 @@ func TestClassify(t *testing.T) {
 		{[]string{"--model", vitDir, bad}, "notes.png: image: unknown format (PNG, JPEG and GIF are read)"},
 		{[]string{"--model", vitDir, "--top-k", "0", bad}, "--top-k 0"},
 		{[]string{"--model", filepath.Join("..", "..", "testdata", "hf", "vit-tiny-bf16"), bad}, "has no classifier"},
-		{[]string{"--model", filepath.Join("..", "..", "testdata", "hf", "gpt2-tiny"), bad}, "attn classify runs vit, deit, bert, roberta, xlm-roberta, distilbert models (use attn generate"},
+		{[]string{"--model", filepath.Join("..", "..", "testdata", "hf", "gpt2-tiny"), bad}, "attn classify runs vit, deit, bert, roberta, xlm-roberta, distilbert, modernbert models (use attn generate"},
 	} {
 		out, code := attn(t, append([]string{"classify"}, tc.args...)...)
 		if code != 1 || !strings.Contains(out, tc.says) {

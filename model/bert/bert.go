@@ -8,9 +8,13 @@
 // pad_token_id+1 and heads of their own (modeling_roberta.py), and
 // DistilBERT a smaller one without token types under names of its own
 // (modeling_distilbert.py); their checkpoints load into the same Model.
+// So do ModernBERT's (modeling_modernbert.py), whose layers are of the
+// Llama era: pre-LN, rotary positions, a GeGLU and local attention in most
+// layers (modernbert.go).
 package bert
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 
@@ -111,8 +115,10 @@ type ClassHead struct {
 // classifier, or a RoBERTa (Cfg.Type "roberta" or "xlm-roberta") with
 // RoBERTa's heads in place of BERT's, or a DistilBERT (Cfg.Type
 // "distilbert"), which has no token types and BERT's head under names of
-// its own (see distil.go). Its parameter names are HF's BERT and RoBERTa
-// names without the "bert." or "roberta." prefix of the task classes.
+// its own (see distil.go), or a ModernBERT (Cfg.Type "modernbert"), whose
+// layers and heads are fields of their own (see modernbert.go). Its
+// parameter names are HF's without the "bert.", "roberta." or "model."
+// prefix of the task classes.
 type Model struct {
 	Cfg        Config
 	Embeddings *Embeddings `attn:"embeddings"`
@@ -125,6 +131,18 @@ type Model struct {
 
 	RobertaHead *RobertaHead `attn:"lm_head"`    // RoBERTa's masked-LM head, or nil
 	ClassHead   *ClassHead   `attn:"classifier"` // RoBERTa's or DistilBERT's classifier, or nil
+
+	// A ModernBERT's parts (Cfg.Type "modernbert", modernbert.go), in place
+	// of Embeddings and Encoder; nil otherwise. Its sequence classifier is
+	// Classifier, after ModernHead.
+	Modern     *ModernEmbeddings `attn:"embeddings"`
+	Layers     []*ModernLayer    `attn:"layers"`
+	FinalNorm  *nn.LayerNorm     `attn:"final_norm"`
+	ModernHead *ModernHead       `attn:"head"` // the masked-LM head's and the classifier's
+	// Decoder is the masked-LM decoder: its weight nil when tied to the
+	// token embeddings, its bias nil without decoder_bias; nil without
+	// the masked-LM head.
+	Decoder *nn.Linear `attn:"decoder"`
 }
 
 // Parts says which optional parts a model has.
@@ -144,13 +162,18 @@ func newModel(c Config, parts Parts, rng *tensor.RNG) (*Model, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if parts.Labels < 0 || parts.Labels > 0 && !parts.Pooler && !c.twoLayerClassifier() {
+	if parts.Labels < 0 || parts.Labels > 0 && !parts.Pooler && !c.twoLayerClassifier() && !c.modern() {
 		return nil, fmt.Errorf("bert: a classifier of %d labels needs the pooler (pooler %v)", parts.Labels, parts.Pooler)
 	}
 	if err := c.Labels.Check(parts.Labels); parts.Labels > 0 && err != nil {
 		return nil, fmt.Errorf("bert: %w", err)
 	}
 	d, std, w := c.Hidden, float64(c.InitRange), hf.Init{RNG: rng}
+	if c.modern() {
+		m := &Model{Cfg: c}
+		newModern(m, parts, w)
+		return m, nil
+	}
 	linear := func(in, out int) *nn.Linear {
 		return &nn.Linear{Weight: w.Normal(std, out, in), Bias: w.Fill(0, out)}
 	}
@@ -202,11 +225,11 @@ func newModel(c Config, parts Parts, rng *tensor.RNG) (*Model, error) {
 }
 
 // hasHead reports whether the model has a masked-LM head.
-func (m *Model) hasHead() bool { return m.Head != nil || m.RobertaHead != nil }
+func (m *Model) hasHead() bool { return m.Head != nil || m.RobertaHead != nil || m.Decoder != nil }
 
 // hasClassifier reports whether the model has a sequence classifier.
 func (m *Model) hasClassifier() bool {
-	return m.ClassHead != nil || m.Classifier != nil && m.Pooler != nil
+	return m.ClassHead != nil || m.Classifier != nil && (m.Pooler != nil || m.ModernHead != nil)
 }
 
 // Params lists the parameters under HF's names without "bert.".
@@ -232,8 +255,8 @@ func (m *Model) checkInputs(ids, typeIDs []int, pad []bool, b, t int) error {
 			return fmt.Errorf("bert: token id %d at index %d is outside the vocabulary [0, %d)", id, i, c.VocabSize)
 		}
 	}
-	if m.Embeddings.TokenType == nil {
-		return nil // DistilBERT takes no token types: HF's tokenizer does not pass them
+	if m.Embeddings == nil || m.Embeddings.TokenType == nil {
+		return nil // DistilBERT and ModernBERT take no token types: HF's tokenizer does not pass them
 	}
 	for i, id := range typeIDs {
 		if id < 0 || id >= c.TypeVocab {
@@ -252,6 +275,9 @@ func (m *Model) checkInputs(ids, typeIDs []int, pad []bool, b, t int) error {
 func (m *Model) Forward(tp *autograd.Tape, ids, typeIDs []int, pad []bool, b, t int) (*autograd.Var, error) {
 	if err := m.checkInputs(ids, typeIDs, pad, b, t); err != nil {
 		return nil, err
+	}
+	if m.Cfg.modern() {
+		return m.forwardModern(tp, ids, pad, b, t)
 	}
 	if typeIDs == nil {
 		typeIDs = make([]int, b*t)
@@ -312,6 +338,14 @@ func (m *Model) Logits(tp *autograd.Tape, hidden *autograd.Var) (*autograd.Var, 
 		return nil, m.noHead()
 	}
 	var h, w, bias *autograd.Var
+	if m.Cfg.modern() {
+		var err error
+		if h, err = m.modernHead(tp, hidden); err != nil {
+			return nil, err
+		}
+		w, bias = cmp.Or(m.Decoder.Weight, m.Modern.Tok.Weight), m.Decoder.Bias
+		return tp.Linear(h, w, bias), nil
+	}
 	if r := m.RobertaHead; r != nil {
 		h = r.LayerNorm.Forward(tp, nn.GELU.Apply(tp, r.Dense.Forward(tp, hidden)))
 		w, bias = r.Decoder, r.Bias
@@ -337,6 +371,8 @@ func (m *Model) noHead() error {
 		return fmt.Errorf("bert: the model has no masked-LM head (lm_head)")
 	case m.Cfg.distil():
 		return fmt.Errorf("bert: the model has no masked-LM head (vocab_transform, vocab_projector)")
+	case m.Cfg.modern():
+		return fmt.Errorf("bert: the model has no masked-LM head (head and decoder)")
 	}
 	return fmt.Errorf("bert: the model has no masked-LM head (cls.predictions)")
 }
@@ -348,6 +384,8 @@ func (m *Model) noClassifier() error {
 		return fmt.Errorf("bert: the model has no sequence classifier (classifier.dense and classifier.out_proj)")
 	case m.Cfg.distil():
 		return fmt.Errorf("bert: the model has no sequence classifier (pre_classifier and classifier)")
+	case m.Cfg.modern():
+		return fmt.Errorf("bert: the model has no sequence classifier (head and classifier)")
 	}
 	return fmt.Errorf("bert: the model has no sequence classifier (classifier and pooler)")
 }
@@ -402,9 +440,16 @@ func (m *Model) Labels() int {
 // A RoBERTa or a DistilBERT gets its ClassHead and drops its pooler, which
 // neither's sequence classifier has.
 func (m *Model) ReplaceClassifier(labels []string, seed uint64) {
-	m.Head, m.RobertaHead, m.Cfg.ProblemType = nil, nil, ""
+	m.Head, m.RobertaHead, m.Decoder, m.Cfg.ProblemType = nil, nil, nil, ""
 	w, d, std := hf.Init{RNG: tensor.NewRNG(seed)}, m.Cfg.Hidden, float64(m.Cfg.InitRange)
 	m.Cfg.Labels = hf.LabelsOf(labels)
+	if m.Cfg.modern() { // the masked-LM model's head stays, as HF loads it into the classifier
+		n := &Model{Cfg: m.Cfg}
+		newModern(n, Parts{Labels: len(labels)}, w)
+		m.ModernHead = cmp.Or(m.ModernHead, n.ModernHead)
+		m.Classifier = n.Classifier
+		return
+	}
 	if m.Cfg.twoLayerClassifier() {
 		m.Pooler = nil
 		m.ClassHead = &ClassHead{
@@ -424,10 +469,20 @@ func (m *Model) ReplaceClassifier(labels []string, seed uint64) {
 // state [B, T, C], as BertForSequenceClassification computes them;
 // RoBERTa's out_proj(dropout(tanh(dense(dropout(hidden[:, 0])))), as
 // RobertaClassificationHead does; DistilBERT's
-// out_proj(dropout(relu(dense(hidden[:, 0])))).
-func (m *Model) ClassLogits(tp *autograd.Tape, hidden *autograd.Var) (*autograd.Var, error) {
+// out_proj(dropout(relu(dense(hidden[:, 0])))); ModernBERT's
+// classifier(dropout(head(pooled))), pooled the first token's state or, by
+// its classifier_pooling, the mean of the states of the tokens pad does not
+// mark. pad is Forward's (nil for none).
+func (m *Model) ClassLogits(tp *autograd.Tape, hidden *autograd.Var, pad []bool) (*autograd.Var, error) {
 	if !m.hasClassifier() {
 		return nil, m.noClassifier()
+	}
+	if m.Cfg.modern() {
+		h, err := m.modernHead(tp, m.modernPooled(tp, hidden, pad))
+		if err != nil {
+			return nil, err
+		}
+		return m.Classifier.Forward(tp, tp.Dropout(h, m.Cfg.classifierDropout())), nil
 	}
 	b, t := hidden.Value.Shape[0], hidden.Value.Shape[1]
 	first := make([]int, b) // row b·T of hidden viewed as [B·T, C]
@@ -458,7 +513,7 @@ func (m *Model) Classify(ids, typeIDs []int, pad []bool, b, t int) (*tensor.Tens
 	if err != nil {
 		return nil, err
 	}
-	logits, err := m.ClassLogits(tp, h)
+	logits, err := m.ClassLogits(tp, h, pad)
 	if err != nil {
 		return nil, err
 	}

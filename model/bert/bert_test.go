@@ -86,7 +86,7 @@ func TestConfigJSON(t *testing.T) {
 		t.Errorf("defaults: %+v; want %+v", d, want)
 	}
 	for _, tc := range []struct{ json, want string }{
-		{`{"model_type": "electra"}`, `bert: model_type "electra" is not bert, roberta, xlm-roberta or distilbert`},
+		{`{"model_type": "electra"}`, `bert: model_type "electra" is not bert, roberta, xlm-roberta, distilbert or modernbert`},
 		{`{"position_embedding_type": "relative_key"}`, `bert: position_embedding_type "relative_key" is not supported (want absolute)`},
 		{`{"is_decoder": true}`, `bert: is_decoder true (a causal BERT, as BertLMHeadModel) is not supported; this package builds the bidirectional encoder`},
 	} {

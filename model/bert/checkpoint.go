@@ -33,7 +33,10 @@ var Ignored = []*regexp.Regexp{
 // (lm_head., classifier.dense and classifier.out_proj), and so does a
 // DistilBERT folder (model_type "distilbert"), with DistilBertModel's names
 // ("distilbert." in the task classes) and its heads (vocab_transform,
-// vocab_layer_norm, vocab_projector; pre_classifier and classifier).
+// vocab_layer_norm, vocab_projector; pre_classifier and classifier), and a
+// ModernBERT folder (model_type "modernbert"), with ModernBertModel's names
+// ("model." in the task classes) and its heads (head, decoder; head and
+// classifier).
 func Load(dir string) (*Model, error) { return hf.LoadFolder(dir, LoadCheckpoint) }
 
 // LoadCheckpoint builds the model of cfg and fills it from ck (see Load).
@@ -49,8 +52,13 @@ func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 		head, classifier = "lm_head.", "classifier.out_proj.weight"
 	case cfg.distil():
 		classifier = "classifier.out_proj.weight"
+	case cfg.modern(): // the head is both heads' dense and norm; the decoder, the masked-LM model's
+		head = "decoder."
 	}
 	parts := Parts{Pooler: ck.HasPrefix("pooler."), Head: ck.HasPrefix(head)}
+	if cfg.modern() && !parts.Head && ck.HasPrefix("head.") && !ck.HasPrefix("classifier.") {
+		parts.Head = true // a tied decoder without a bias stores nothing
+	}
 	if t, ok := ck.Lookup(classifier); ok {
 		if len(t.Shape) != 2 {
 			return nil, fmt.Errorf("bert: %s: %s has shape %v; want [labels, %d]", ck.Dir, classifier, t.Shape, cfg.Hidden)
@@ -62,7 +70,13 @@ func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(ck.Dir, hf.ConfigFile), err)
 	}
 	opt := hf.LoadOptions{Ignore: Ignored, Tied: map[string]string{head + "decoder.bias": head + "bias"}}
-	if cfg.Tied {
+	switch {
+	case cfg.modern():
+		opt.Tied = map[string]string{}
+		if cfg.Tied {
+			opt.Tied["decoder.weight"] = "embeddings.tok_embeddings.weight"
+		}
+	case cfg.Tied:
 		opt.Tied[head+"decoder.weight"] = "embeddings.word_embeddings.weight"
 	}
 	if cfg.distil() {
@@ -82,11 +96,14 @@ func (m *Model) Tensors() []safetensors.Tensor {
 		return hf.Tensors(m.Params(), toDistil)
 	}
 	base := "bert."
-	if m.Cfg.roberta() {
+	switch {
+	case m.Cfg.roberta():
 		base = "roberta."
+	case m.Cfg.modern():
+		base = "model."
 	}
 	return hf.Tensors(m.Params(), func(name string) string {
-		for _, head := range []string{"cls.", "classifier.", "lm_head."} {
+		for _, head := range []string{"cls.", "classifier.", "lm_head.", "head.", "decoder."} {
 			if strings.HasPrefix(name, head) {
 				return name
 			}

@@ -39,7 +39,7 @@ func TestClassifierMatchesPyTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := m.ClassLogits(tp, h)
+	out, err := m.ClassLogits(tp, h, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,6 +47,9 @@ type Config struct {
 	// and heads of their own (see Model), or "distilbert" for DistilBERT
 	// (see distil.go: no token types, TypeVocab 0).
 	Type string `json:"-"`
+	// Modern holds a ModernBERT's own settings (Type "modernbert"); nil
+	// otherwise.
+	Modern *ModernConfig `json:"-"`
 	// sinusoidal is DistilBertConfig's sinusoidal_pos_embds, kept for Save
 	// (the position table is stored either way).
 	sinusoidal bool
@@ -84,6 +87,8 @@ func (c Config) classPrefix() string {
 		return "XLMRoberta"
 	case "distilbert":
 		return "DistilBert"
+	case "modernbert":
+		return "ModernBert"
 	}
 	return "Bert"
 }
@@ -133,10 +138,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("bert: intermediate_size %d must be positive", c.Intermediate)
 	case c.MaxPositions <= 0:
 		return fmt.Errorf("bert: max_position_embeddings %d must be positive", c.MaxPositions)
-	case c.TypeVocab <= 0 && !c.distil():
+	case c.TypeVocab <= 0 && !c.distil() && !c.modern():
 		return fmt.Errorf("bert: type_vocab_size %d must be positive", c.TypeVocab)
-	case c.Type != "" && c.Type != "bert" && !c.roberta() && !c.distil():
-		return fmt.Errorf("bert: model_type %q is not bert, roberta, xlm-roberta or distilbert", c.Type)
+	case c.Type != "" && c.Type != "bert" && !c.roberta() && !c.distil() && !c.modern():
+		return fmt.Errorf("bert: model_type %q is not bert, roberta, xlm-roberta, distilbert or modernbert", c.Type)
 	case c.roberta() && (c.PadID < 0 || c.MaxLen() <= 0):
 		return fmt.Errorf("bert: a RoBERTa's positions start at pad_token_id+1 = %d, which leaves none of max_position_embeddings %d", c.PadID+1, c.MaxPositions)
 	case !(c.Eps > 0):
@@ -153,6 +158,11 @@ func (c Config) Validate() error {
 	}
 	if err := c.Labels.Check(-1); err != nil {
 		return fmt.Errorf("bert: %w", err)
+	}
+	if c.modern() {
+		if err := c.validateModern(); err != nil {
+			return err
+		}
 	}
 	_, err := c.activation()
 	return err
@@ -182,8 +192,11 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	if arch == "" {
 		arch = c.classPrefix() + map[bool]string{false: "ForMaskedLM", true: "ForSequenceClassification"}[len(c.Labels) > 0]
 	}
-	if c.distil() {
+	switch {
+	case c.distil():
 		return c.marshalDistil(arch)
+	case c.modern():
+		return c.marshalModern(arch)
 	}
 	return json.Marshal(struct {
 		hfConfig
@@ -212,8 +225,10 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		def.PadID = 1
 	case "distilbert":
 		return c.unmarshalDistil(b)
+	case "modernbert":
+		return c.unmarshalModern(b)
 	default:
-		return fmt.Errorf("bert: model_type %q is not bert, roberta, xlm-roberta or distilbert", peek.ModelType)
+		return fmt.Errorf("bert: model_type %q is not bert, roberta, xlm-roberta, distilbert or modernbert", peek.ModelType)
 	}
 	v := struct {
 		hfConfig

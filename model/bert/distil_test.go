@@ -91,7 +91,7 @@ func TestDistilClassifierMatchesPyTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := m.ClassLogits(tp, h)
+	out, err := m.ClassLogits(tp, h, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

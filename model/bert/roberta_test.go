@@ -93,7 +93,7 @@ func TestRobertaClassifierMatchesPyTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := m.ClassLogits(tp, h)
+	out, err := m.ClassLogits(tp, h, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
