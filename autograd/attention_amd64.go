@@ -104,9 +104,18 @@ func lnFwdRowAVX2(x, w, b, y *float32, c int, eps float32) (mean, rstd float32)
 //go:noescape
 func lnBwdRowAVX2(x, dy, w, pw, pb, dx *float32, c int, mean, rstd float32)
 
+// zeroRow is the bias the vector kernel adds for a LayerNorm without one.
+var zeroRow [1 << 14]float32
+
 // lnFwdRow normalises one row (see lnFwdRowGo).
 func lnFwdRow(x, w, b, y []float32, eps float32) (mean, rstd float32) {
-	if c := len(x); attnSIMD && c > 0 && c%8 == 0 && b != nil {
+	if c := len(x); attnSIMD && c > 0 && c%8 == 0 {
+		if b == nil { // a LayerNorm without bias (ModernBERT's): adding zeros
+			if c > len(zeroRow) {
+				return lnFwdRowGo(x, w, b, y, eps)
+			}
+			b = zeroRow[:c]
+		}
 		return lnFwdRowAVX2(&x[0], &w[:c][0], &b[:c][0], &y[:c][0], c, eps)
 	}
 	return lnFwdRowGo(x, w, b, y, eps)

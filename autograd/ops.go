@@ -145,6 +145,22 @@ func (tp *Tape) Mul(a, b *Var) *Var {
 	n, m := len(a.Value.Data), len(b.Value.Data)
 	checkSuffix("Mul", a, b)
 	y := tp.output(a.Value.Shape...)
+	if n == m { // same shapes (a gated unit's product): vectorised, over the workers
+		ad, bd := a.Value.Data, b.Value.Data
+		parallelVec(n, func(lo, hi int) { mulInto(y.Data[lo:hi], ad[lo:hi], bd[lo:hi], false) })
+		out, rec := tp.result(y, a, b)
+		if rec {
+			tp.record(out, func(dy []float32) {
+				for _, p := range [2][2]*Var{{a, b}, {b, a}} { // d(a·b)/da = b, and back
+					if needs(p[0]) {
+						g, o := p[0].grad(), p[1].Value.Data
+						parallelVec(n, func(lo, hi int) { mulInto(g[lo:hi], dy[lo:hi], o[lo:hi], true) })
+					}
+				}
+			})
+		}
+		return out
+	}
 	for i := range y.Data {
 		y.Data[i] = a.Value.Data[i] * b.Value.Data[i%m]
 	}

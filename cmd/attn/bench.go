@@ -94,7 +94,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	dhead := fs.Int("d-head", 64, "attention: width of one head")
 	batch := fs.Int("batch", 1, "attention, vit, train-vit, encode, train-bert, train-t5, train-llama: batch size; decode: sequences decoded together (as attn serve does)")
 	shape := fs.String("shape", "small", "train: nn.Transformer shape, small or base")
-	preset := fs.String("preset", "baby-gpt", "train-gpt, prompt, decode: GPT preset (see attn train), or gpt2 for GPT-2 small's shape (124M, random weights)")
+	preset := fs.String("preset", "baby-gpt", "train-gpt, prompt, decode: GPT preset (see attn train), or gpt2 for GPT-2 small's shape (124M, random weights); encode, train-bert: modernbert for ModernBERT-base's shape (default BERT-base)")
 	quantize := quantizeFlag(fs)
 	modelFlag := fs.String("model", "", "prompt, decode, load: a GPT-2 or Llama-family model folder (instead of --preset); train-llama: the Llama folder")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark to this file (read it with go tool pprof)")
@@ -156,7 +156,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	case "encode", "train-bert":
 		var err error
-		if r, err = benchEncode(*batch, *t, *reps, args[0] == "train-bert"); err != nil {
+		if r, err = benchEncode(*batch, *t, *reps, args[0] == "train-bert", *preset); err != nil {
 			return err
 		}
 	case "vit", "train-vit":
@@ -298,12 +298,18 @@ func benchTrain(shape string, reps int) (benchResult, error) {
 
 // benchEncode times BERT-base (random weights, with its pooler) encoding a
 // batch of b sequences of t tokens, as attn embed does.
-func benchEncode(b, t, reps int, training bool) (benchResult, error) {
-	c := bert.DefaultConfig()
-	if t > c.MaxPositions {
-		return benchResult{}, fmt.Errorf("--t %d exceeds BERT's %d positions", t, c.MaxPositions)
+func benchEncode(b, t, reps int, training bool, preset string) (benchResult, error) {
+	c, model, parts := bert.DefaultConfig(), "bert-base", bert.Parts{Pooler: true, Labels: 2}
+	if preset == "modernbert" { // ModernBERT-base: ModernBertConfig's defaults
+		if err := json.Unmarshal([]byte(`{"model_type": "modernbert"}`), &c); err != nil {
+			return benchResult{}, err
+		}
+		model, parts = "modernbert-base", bert.Parts{Labels: 2}
 	}
-	m, err := bert.New(c, bert.Parts{Pooler: true, Labels: 2}, 1)
+	if t > c.MaxPositions {
+		return benchResult{}, fmt.Errorf("--t %d exceeds the model's %d positions", t, c.MaxPositions)
+	}
+	m, err := bert.New(c, parts, 1)
 	if err != nil {
 		return benchResult{}, err
 	}
@@ -341,11 +347,14 @@ func benchEncode(b, t, reps int, training bool) (benchResult, error) {
 	})
 	d := c.Hidden
 	flops := 2 * float64(b) * float64(c.Layers) * (float64(t)*float64(4*d*d+2*d*c.Intermediate) + 2*float64(t*t*d))
+	if c.Modern != nil { // the GeGLU's Wi is twice as wide; local layers counted as global
+		flops = 2 * float64(b) * float64(c.Layers) * (float64(t)*float64(4*d*d+3*d*c.Intermediate) + 2*float64(t*t*d))
+	}
 	name := "encode"
 	if training {
 		name, flops = "train-bert", 3*flops // a fine-tuning step: the backward pass is about twice the forward
 	}
-	return benchResult{Bench: name, Params: map[string]any{"model": "bert-base", "batch": b, "seq_len": t},
+	return benchResult{Bench: name, Params: map[string]any{"model": model, "batch": b, "seq_len": t},
 		Ms: ms(dur), GFLOPS: flops / dur.Seconds() / 1e9, TokensPerS: float64(b*t) / dur.Seconds(), Allocs: allocs}, runErr
 }
 

@@ -195,7 +195,80 @@ def bench_vit(a, train=False):
             "ms": dur * 1e3, "gflops": flops / dur / 1e9}
 
 
+def bench_encode_modern(a, train=False):
+    # ModernBERT-base (HF's ModernBertModel forward as its eager path runs
+    # it: 22 pre-LN layers of 768, bias-free LayerNorms and linears, fused
+    # Wqkv, rotary positions with base 160000 in every third layer and
+    # 10000 in the others, which attend within 64 positions either side;
+    # the GeGLU of 1152; final_norm), random weights, inference mode: what
+    # attn bench encode --preset modernbert runs. With train, a
+    # ModernBertForSequenceClassification step (cls pooling, the head, a
+    # two-way classifier, no dropout: ModernBERT's are 0), backward, AdamW.
+    C, L, H, I, V, T, B, W = 768, 22, 12, 1152, 50368, a.t, a.batch, 64
+    D = C // H
+    ln = lambda: nn.LayerNorm(C, eps=1e-5, elementwise_affine=True)
+    emb, emb_norm, final = nn.Embedding(V, C), ln(), ln()
+    for n in (emb_norm, final):
+        n.bias = None
+    layers = nn.ModuleList(nn.ModuleDict(dict(
+        n1=ln(), qkv=nn.Linear(C, 3 * C, bias=False), o=nn.Linear(C, C, bias=False), n2=ln(),
+        wi=nn.Linear(C, 2 * I, bias=False), wo=nn.Linear(I, C, bias=False))) for _ in range(L))
+    for l in layers:
+        l["n1"].bias = l["n2"].bias = None
+    dense, head_norm, classifier = nn.Linear(C, C, bias=False), ln(), nn.Linear(C, 2)
+    head_norm.bias = None
+    ids = torch.randint(1000, 41000, (B, T))
+    pos = torch.arange(T)
+    local_mask = torch.zeros(T, T).masked_fill((pos[:, None] - pos[None, :]).abs() > W, float("-inf"))
+
+    def rotary(theta):
+        inv = 1.0 / (theta ** (torch.arange(0, D, 2).float() / D))
+        ang = pos[:, None].float() * inv[None, :]
+        emb2 = torch.cat((ang, ang), dim=-1)
+        return emb2.cos(), emb2.sin()
+    rot = {True: rotary(10000.0), False: rotary(160000.0)}
+
+    def rotate(x, cs):
+        h = x.shape[-1] // 2
+        return x * cs[0] + torch.cat((-x[..., h:], x[..., :h]), dim=-1) * cs[1]
+
+    def forward():
+        x = emb_norm(emb(ids))
+        for i, l in enumerate(layers):
+            local = i % 3 != 0
+            h = x if i == 0 else l["n1"](x)
+            q, k, v = l["qkv"](h).view(B, T, 3, H, D).unbind(2)
+            q, k, v = (z.transpose(1, 2) for z in (q, k, v))
+            q, k = rotate(q, rot[local]), rotate(k, rot[local])
+            s = q @ k.transpose(-1, -2) / math.sqrt(D)
+            if local:
+                s = s + local_mask
+            x = x + l["o"]((s.softmax(-1) @ v).transpose(1, 2).reshape(B, T, C))
+            inp, gate = l["wi"](l["n2"](x)).chunk(2, dim=-1)
+            x = x + l["wo"](F.gelu(inp) * gate)
+        return final(x)
+
+    flops = 2 * B * L * T * (4 * C * C + 3 * C * I) + 4 * B * L * T * T * C
+    params = {"model": "modernbert-base", "batch": B, "seq_len": T}
+    if train:
+        ps = [q for mod in (emb, emb_norm, final, layers, dense, head_norm, classifier) for q in mod.parameters()]
+        opt = torch.optim.AdamW(ps, lr=2e-5, weight_decay=0.01)
+        target = torch.randint(0, 2, (B,))
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(classifier(head_norm(F.gelu(dense(forward()[:, 0])))), target).backward()
+            opt.step()
+        dur = measure(a.reps, step)
+        return {"bench": "train-bert", "params": params, "ms": dur * 1e3, "gflops": 3 * flops / dur / 1e9, "tokens_per_s": B * T / dur}
+    with torch.inference_mode():
+        dur = measure(a.reps, forward)
+    return {"bench": "encode", "params": params, "ms": dur * 1e3, "gflops": flops / dur / 1e9, "tokens_per_s": B * T / dur}
+
+
 def bench_encode(a, train=False):
+    if a.preset == "modernbert":
+        return bench_encode_modern(a, train)
     # BERT-base (HF's BertModel forward, eager attention, no padding mask),
     # random weights, inference mode: what attn bench encode runs. With
     # train, a BertForSequenceClassification fine-tuning step as attn bench
@@ -334,7 +407,7 @@ def main():
     p.add_argument("--d-head", type=int, default=64)
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--shape", default="small", choices=["small", "base"])
-    p.add_argument("--preset", default="baby-gpt", choices=["baby-gpt", "gpt2"])
+    p.add_argument("--preset", default="baby-gpt", choices=["baby-gpt", "gpt2", "modernbert"])
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     a = p.parse_args()
