@@ -245,6 +245,12 @@ func TestModernConfigErrors(t *testing.T) {
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `classifier_pooling "max"`) {
 		t.Errorf("classifier_pooling max: %v", err)
 	}
+	// transformers 4.48 turns local layers by the global base when
+	// local_rope_theta is null.
+	if err := json.Unmarshal([]byte(`{"model_type": "modernbert", "global_rope_theta": 5000, "local_rope_theta": null}`), &c); err != nil ||
+		c.Modern.LocalTheta != 5000 || c.Modern.GlobalTheta != 5000 {
+		t.Errorf("local_rope_theta null: %+v, %v", c.Modern, err)
+	}
 	// ModernBERT-base's defaults: 22 layers, every third global.
 	if err := json.Unmarshal([]byte(`{"model_type": "modernbert"}`), &c); err != nil || c.Validate() != nil || c.Layers != 22 ||
 		c.Modern.Local[0] || !c.Modern.Local[1] || c.Modern.Local[3] || c.Hidden != 768 || c.Eps != 1e-5 || c.PadID != 50283 {

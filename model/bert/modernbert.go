@@ -119,7 +119,7 @@ type modernJSON struct {
 	Every             *int                       `json:"global_attn_every_n_layers,omitempty"`
 	LayerTypes        []string                   `json:"layer_types,omitempty"`
 	GlobalTheta       *float64                   `json:"global_rope_theta,omitempty"`
-	LocalTheta        *float64                   `json:"local_rope_theta,omitempty"`
+	LocalTheta        json.RawMessage            `json:"local_rope_theta,omitempty"` // null: the global base
 	RopeParameters    map[string]modernRope      `json:"rope_parameters,omitempty"`
 	RopeScaling       json.RawMessage            `json:"rope_scaling,omitempty"`
 	LocalAttention    int                        `json:"local_attention"`
@@ -176,8 +176,14 @@ func (c *Config) unmarshalModern(b []byte) error {
 	if v.GlobalTheta != nil {
 		mc.GlobalTheta = *v.GlobalTheta
 	}
-	if v.LocalTheta != nil {
-		mc.LocalTheta = *v.LocalTheta
+	switch lt := string(v.LocalTheta); lt {
+	case "":
+	case "null": // transformers 4.48 turns a local layer by the global base then
+		mc.LocalTheta = mc.GlobalTheta
+	default:
+		if err := json.Unmarshal(v.LocalTheta, &mc.LocalTheta); err != nil {
+			return fmt.Errorf("bert: local_rope_theta %s: %w", lt, err)
+		}
 	}
 	for kind, r := range v.RopeParameters {
 		if r.Type != "" && r.Type != "default" {
@@ -257,11 +263,14 @@ func (c Config) marshalModern(arch string) ([]byte, error) {
 		Intermediate: c.Intermediate, Layers: c.Layers, Heads: c.Heads, Act: c.Act, MaxPositions: c.MaxPositions,
 		InitRange: c.InitRange, CutoffFactor: mc.CutoffFactor, Eps: c.Eps, NormBias: mc.NormBias, PadID: c.PadID,
 		EosID: mc.EosID, BosID: mc.BosID, ClsID: mc.ClsID, SepID: mc.SepID, AttentionBias: mc.AttentionBias,
-		AttnDropout: c.AttnDropout, GlobalTheta: &mc.GlobalTheta, LocalTheta: &mc.LocalTheta,
+		AttnDropout: c.AttnDropout, GlobalTheta: &mc.GlobalTheta,
 		LocalAttention: mc.LocalAttention, EmbeddingDropout: mc.EmbeddingDropout, MLPBias: mc.MLPBias,
 		MLPDropout: mc.MLPDropout, DecoderBias: mc.DecoderBias, ClassifierPooling: mc.ClassifierPooling,
 		ClassifierDropout: c.classifierDropout(), ClassifierBias: mc.ClassifierBias, ClassifierAct: mc.ClassifierAct,
 		Tied: c.Tied, Labels: c.Labels, Label2ID: c.Labels.Label2ID(), ProblemType: c.ProblemType,
+	}
+	if b, err := json.Marshal(mc.LocalTheta); err == nil {
+		v.LocalTheta = b
 	}
 	for n := 1; n <= c.Layers; n++ {
 		if slices.Equal(mc.Local, modernEvery(c.Layers, n)) {
