@@ -127,6 +127,11 @@ func (c Config) activation() (nn.Activation, error) {
 
 // Validate reports the first inconsistent setting.
 func (c Config) Validate() error {
+	if c.modern() { // first: its keys have names of their own
+		if err := c.validateModern(); err != nil {
+			return err
+		}
+	}
 	switch {
 	case c.VocabSize <= 0:
 		return fmt.Errorf("bert: vocab_size %d must be positive", c.VocabSize)
@@ -158,11 +163,6 @@ func (c Config) Validate() error {
 	}
 	if err := c.Labels.Check(-1); err != nil {
 		return fmt.Errorf("bert: %w", err)
-	}
-	if c.modern() {
-		if err := c.validateModern(); err != nil {
-			return err
-		}
 	}
 	_, err := c.activation()
 	return err

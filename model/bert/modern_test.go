@@ -224,7 +224,8 @@ func TestModernConfigErrors(t *testing.T) {
 		{`{"model_type": "modernbert", "rope_scaling": {"rope_type": "yarn", "factor": 4}}`, "rope_scaling"},
 		{`{"model_type": "modernbert", "num_hidden_layers": 2, "layer_types": ["full_attention"]}`, "1 layer_types for 2 layers"},
 		{`{"model_type": "modernbert", "num_hidden_layers": 2, "layer_types": ["full_attention", "chunked"]}`, `layer_types[1] "chunked"`},
-		{`{"model_type": "modernbert", "num_hidden_layers": 2, "global_attn_every_n_layers": 1, "layer_types": ["full_attention", "sliding_attention"]}`, "disagree"},
+		{`{"model_type": "modernbert", "norm_eps": 0}`, "norm_eps 0"},
+		{`{"model_type": "modernbert", "hidden_activation": "tanh"}`, "hidden_activation"},
 		{`{"model_type": "modernbert", "global_attn_every_n_layers": 0}`, "global_attn_every_n_layers 0"},
 		{`{"model_type": "modernbert", "rope_parameters": {"full_attention": {"rope_type": "linear", "factor": 2}}}`, `rope_type "linear"`},
 		{`{"model_type": "modernbert", "architectures": ["ModernBertForTokenClassification"]}`, "ForTokenClassification"},
@@ -244,6 +245,13 @@ func TestModernConfigErrors(t *testing.T) {
 	}
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `classifier_pooling "max"`) {
 		t.Errorf("classifier_pooling max: %v", err)
+	}
+	// layer_types wins over the count transformers 5 saves beside it, as its
+	// sdpa and eager attention take it; a default rope_scaling is no scaling.
+	if err := json.Unmarshal([]byte(`{"model_type": "modernbert", "num_hidden_layers": 3, "global_attn_every_n_layers": 3,
+		"layer_types": ["full_attention", "sliding_attention", "full_attention"], "rope_scaling": {"rope_type": "default"}}`), &c); err != nil ||
+		!slices.Equal(c.Modern.Local, []bool{false, true, false}) {
+		t.Errorf("layer_types beside global_attn_every_n_layers: %+v, %v", c.Modern, err)
 	}
 	// transformers 4.48 turns local layers by the global base when
 	// local_rope_theta is null.

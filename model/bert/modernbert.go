@@ -164,7 +164,10 @@ func (c *Config) unmarshalModern(b []byte) error {
 		return err
 	}
 	if len(v.RopeScaling) > 0 && string(v.RopeScaling) != "null" {
-		return errors.New("bert: a ModernBERT's rope_scaling is not supported")
+		var r modernRope
+		if json.Unmarshal(v.RopeScaling, &r) != nil || r.Type != "default" || r.Theta != nil {
+			return fmt.Errorf("bert: a ModernBERT's rope_scaling %s is not supported (only the default rotation)", v.RopeScaling)
+		}
 	}
 	mc := &ModernConfig{
 		LocalAttention: v.LocalAttention, GlobalTheta: 160000, LocalTheta: 10000,
@@ -214,11 +217,12 @@ func (c *Config) unmarshalModern(b []byte) error {
 	return nil
 }
 
-// modernLocal reads which layers attend locally: layer_types when given,
-// else every layer but each global_attn_every_n_layers-th (3 by default),
-// as HF's ModernBertConfig fills layer_types in. Both given must agree:
-// HF's attention takes its window from the count and its mask from the
-// list.
+// modernLocal reads which layers attend locally: layer_types when given
+// (transformers 5 saves the count beside it, 3 unless set, and its sdpa
+// and eager attention, the CPU's, follow the list; only its flash
+// attention takes the window from the count), else every layer but each
+// global_attn_every_n_layers-th (3 by default), as HF's ModernBertConfig
+// fills layer_types in.
 func modernLocal(v modernJSON) ([]bool, error) {
 	every := 3
 	if v.Every != nil {
@@ -246,9 +250,6 @@ func modernLocal(v modernJSON) ([]bool, error) {
 			return nil, fmt.Errorf("bert: layer_types[%d] %q is not sliding_attention or full_attention", i, t)
 		}
 		listed[i] = t == "sliding_attention"
-	}
-	if v.Every != nil && !slices.Equal(listed, local) {
-		return nil, fmt.Errorf("bert: layer_types %v and global_attn_every_n_layers %d disagree", v.LayerTypes, every)
 	}
 	return listed, nil
 }
@@ -303,11 +304,13 @@ func (c Config) validateModern() error {
 	switch {
 	case mc == nil:
 		return errors.New("bert: a modernbert Config needs its Modern settings")
-	case len(mc.Local) != c.Layers:
+	case !(c.Eps > 0):
+		return fmt.Errorf("bert: norm_eps %v must be positive", c.Eps)
+	case c.Layers > 0 && len(mc.Local) != c.Layers:
 		return fmt.Errorf("bert: %d local-layer flags for %d layers", len(mc.Local), c.Layers)
 	case slices.Contains(mc.Local, true) && mc.LocalAttention < 2:
 		return fmt.Errorf("bert: local_attention %d must be at least 2", mc.LocalAttention)
-	case (c.Hidden/max(c.Heads, 1))%2 != 0:
+	case c.Heads > 0 && c.Hidden%c.Heads == 0 && (c.Hidden/c.Heads)%2 != 0:
 		return fmt.Errorf("bert: head size %d must be even for the rotary embedding", c.Hidden/max(c.Heads, 1))
 	case !(mc.GlobalTheta > 0) || !(mc.LocalTheta > 0):
 		return fmt.Errorf("bert: rotary bases %v and %v must be positive", mc.GlobalTheta, mc.LocalTheta)
@@ -316,10 +319,10 @@ func (c Config) validateModern() error {
 	case mc.EmbeddingDropout < 0 || mc.EmbeddingDropout >= 1 || mc.MLPDropout < 0 || mc.MLPDropout >= 1:
 		return fmt.Errorf("bert: dropout %v / %v outside [0, 1)", mc.EmbeddingDropout, mc.MLPDropout)
 	}
-	if _, err := nn.HFActivation(mc.ClassifierAct); err != nil {
-		return fmt.Errorf("bert: classifier_activation: %w", err)
+	if _, err := nn.HFActivation(c.Act); err != nil {
+		return fmt.Errorf("bert: hidden_activation: %w", err)
 	}
-	return nil
+	return nil // classifier_activation is checked by the heads, which alone use it
 }
 
 // newModern builds a ModernBERT's layers into m, drawn as HF initialises
