@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/attn-go/attn/model/bert"
+	"github.com/attn-go/attn/model/clip"
 	"github.com/attn-go/attn/model/gpt"
 	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/model/llama"
@@ -20,14 +21,14 @@ import (
 )
 
 // Model is any of the architectures Load returns: *gpt.Model, *llama.Model,
-// *bert.Model, *t5.Model, *marian.Model, *vit.Model or *transformer.Model.
+// *bert.Model, *t5.Model, *marian.Model, *vit.Model, *clip.Model or *transformer.Model.
 // Type-switch on it for the architecture's own methods.
 type Model interface {
 	Params() []nn.Param
 }
 
 // Types lists the model_type values Load accepts.
-var Types = []string{"gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "gemma3", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "qwen2_moe", "bert", "roberta", "xlm-roberta", "distilbert", "modernbert", "t5", "mt5", "marian", "m2m_100", "vit", "deit", transformer.ModelType}
+var Types = []string{"gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "gemma3", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "qwen2_moe", "bert", "roberta", "xlm-roberta", "distilbert", "modernbert", "t5", "mt5", "marian", "m2m_100", "vit", "deit", "clip", transformer.ModelType}
 
 // Type returns the architecture of the model folder dir: config.json's
 // model_type. Folders written by attn's transformer package before it
@@ -74,6 +75,8 @@ func Load(dir string) (Model, error) {
 		return nonNil(marian.Load(dir))
 	case "vit", "deit":
 		return nonNil(vit.Load(dir))
+	case "clip":
+		return nonNil(clip.Load(dir))
 	case transformer.ModelType:
 		return nonNil(transformer.Load(dir))
 	}

@@ -199,19 +199,27 @@ func writeLabels(w io.Writer, key, name string, labels []label, asJSON bool) {
 func runClassify(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn classify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "a ViT or DeiT folder (HuggingFace layout: config.json, model.safetensors, preprocessor_config.json), or a BERT, RoBERTa, DistilBERT or ModernBERT sequence classifier (images as arguments; for a text classifier, a file of lines or stdin, a tab between the two texts of a pair)")
+	model := fs.String("model", "", "a ViT or DeiT folder (HuggingFace layout: config.json, model.safetensors, preprocessor_config.json), a CLIP folder (zero-shot, by --labels), or a BERT, RoBERTa, DistilBERT or ModernBERT sequence classifier (images as arguments; for a text classifier, a file of lines or stdin, a tab between the two texts of a pair)")
 	topK := fs.Int("top-k", 5, "labels to show per image or text")
 	asJSON := fs.Bool("json", false, `print one JSON object per image or text: {"image" or "text", "labels": [{"label", "id", "score"}]}`)
 	batch := fs.Int("batch", 16, "images or lines run together")
+	labels := fs.String("labels", "", `CLIP: the classes, comma-separated ("cat,dog,car"): each image is scored by its similarity to each class's caption`)
+	template := fs.String("template", "This is a photo of {}.", "CLIP: the caption of a class, {} standing for its label (HF's zero-shot-image-classification default)")
 	if err := fs.Parse(args); err != nil {
 		return err // -h: run answers 0
 	}
 	if *topK < 1 || *batch < 1 {
 		return fmt.Errorf("--top-k %d and --batch %d must be positive", *topK, *batch)
 	}
-	dir, typ, err := modelOfType(*model, "classify", "vit", "deit", "bert")
+	dir, typ, err := modelOfType(*model, "classify", "vit", "deit", "bert", "clip")
 	if err != nil {
 		return err
+	}
+	if typ == "clip" {
+		return runClassifyCLIP(dir, fs.Args(), *labels, *template, *topK, *batch, *asJSON, stdout)
+	}
+	if *labels != "" {
+		return fmt.Errorf("--labels is for a CLIP model; %s is a %s model, whose classes are its own", dir, typ)
 	}
 	if family(typ) == "bert" {
 		return runClassifyText(dir, fs.Args(), *topK, *batch, *asJSON, stdout)

@@ -104,7 +104,7 @@ func TestClassify(t *testing.T) {
 		{[]string{"--model", vitDir, bad}, "notes.png: image: unknown format (PNG, JPEG and GIF are read)"},
 		{[]string{"--model", vitDir, "--top-k", "0", bad}, "--top-k 0"},
 		{[]string{"--model", filepath.Join("..", "..", "testdata", "hf", "vit-tiny-bf16"), bad}, "has no classifier"},
-		{[]string{"--model", filepath.Join("..", "..", "testdata", "hf", "gpt2-tiny"), bad}, "attn classify runs vit, deit, bert, roberta, xlm-roberta, distilbert, modernbert models (use attn generate"},
+		{[]string{"--model", filepath.Join("..", "..", "testdata", "hf", "gpt2-tiny"), bad}, "attn classify runs vit, deit, bert, roberta, xlm-roberta, distilbert, modernbert, clip models (use attn generate"},
 	} {
 		out, code := attn(t, append([]string{"classify"}, tc.args...)...)
 		if code != 1 || !strings.Contains(out, tc.says) {
@@ -318,5 +318,79 @@ func TestClassifyMultiLabel(t *testing.T) {
 	os.WriteFile(cfgPath, []byte(strings.Replace(string(b), "multi_label_classification", "ordinal", 1)), 0o644)
 	if out, code := attn(t, "classify", "--model", dir, vitImage(vitImages[0])); code == 0 || !strings.Contains(out, `problem_type "ordinal"`) {
 		t.Errorf("problem_type ordinal: exit %d, %s", code, out)
+	}
+}
+
+// TestCLIP runs attn embed (texts and --images) and zero-shot attn classify
+// on the PyTorch twin's CLIP (testdata/hf/clip-tiny) and checks them
+// against its references: the embeddings of the same texts and images, and
+// the softmax of its logits over the labels' captions.
+func TestCLIP(t *testing.T) {
+	dir := filepath.Join("..", "..", "testdata", "hf", "clip-tiny")
+	imgs := filepath.Join("..", "..", "testdata", "images")
+	f := golden.Open(t, "hf/clip-tiny/reference.safetensors")
+	texts := filepath.Join(t.TempDir(), "texts.txt")
+	os.WriteFile(texts, []byte("a photo of a cat\na red car\n"), 0o644)
+	embeds := func(args ...string) [][]float32 {
+		t.Helper()
+		out, code := attn(t, append([]string{"embed", "--model", dir}, args...)...)
+		if code != 0 {
+			t.Fatalf("attn embed %v: exit %d\n%s", args, code, out)
+		}
+		var vs [][]float32
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var e struct{ Embedding []float32 }
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatal(err)
+			}
+			vs = append(vs, e.Embedding)
+		}
+		return vs
+	}
+	te, ie := f.Tensor("text.embeds").Data, f.Tensor("image.embeds").Data
+	got := embeds(texts)
+	if len(got) != 2 {
+		t.Fatalf("%d text embeddings", len(got))
+	}
+	golden.CheckAbs(t, "text embedding 0", got[0], te[0:16], 1e-4)
+	golden.CheckAbs(t, "text embedding 1", got[1], te[32:48], 1e-4)
+	got = embeds("--images", filepath.Join(imgs, "rgb.png"), filepath.Join(imgs, "gray.png"))
+	if len(got) != 2 {
+		t.Fatalf("%d image embeddings", len(got))
+	}
+	golden.CheckAbs(t, "image embedding 0", got[0], ie[0:16], 1e-4)
+	golden.CheckAbs(t, "image embedding 1", got[1], ie[16:32], 1e-4)
+
+	out, code := attn(t, "classify", "--model", dir, "--labels", "a photo of a cat, a red car", "--template", "{}", "--json", filepath.Join(imgs, "rgb.png"))
+	var res struct {
+		Labels []struct {
+			Label string
+			Score float64
+		}
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Labels) != 2 {
+		t.Fatalf("attn classify --labels: exit %d\n%s", code, out)
+	}
+	logits := f.Tensor("logits_per_image").Data // [3 images, 3 texts]; the labels are texts 0 and 2
+	a, b := float64(logits[0]), float64(logits[2])
+	pCat := 1 / (1 + math.Exp(b-a))
+	for _, l := range res.Labels {
+		want := map[string]float64{"a photo of a cat": pCat, "a red car": 1 - pCat}[l.Label]
+		if math.Abs(l.Score-want) > 1e-5 {
+			t.Errorf("%s: score %v; want %v", l.Label, l.Score, want)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"classify", "--model", dir, filepath.Join(imgs, "rgb.png")}, "--labels"},
+		{[]string{"classify", "--model", dir, "--labels", "cat", "--template", "a photo", filepath.Join(imgs, "rgb.png")}, "has no {}"},
+		{[]string{"embed", "--model", dir, "--pooling", "mean", texts}, "--pooling does not apply to a CLIP model"},
+		{[]string{"classify", "--model", filepath.Join("..", "..", "testdata", "hf", "vit-tiny"), "--labels", "a,b", filepath.Join(imgs, "rgb.png")}, "--labels is for a CLIP model"},
+	} {
+		if out, code := attn(t, tc.args...); code == 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("attn %v: exit %d\n%s\nwant an error naming %s", tc.args, code, out, tc.want)
+		}
 	}
 }

@@ -77,5 +77,5 @@ func Save(dir string, m *Model, p Processor) error {
 	if err := hf.Save(dir, cfg, m.Tensors()); err != nil {
 		return err
 	}
-	return saveProcessor(dir, p)
+	return SaveProcessor(dir, p)
 }

@@ -17,7 +17,7 @@ func TestProcessorDefaults(t *testing.T) {
 		want Processor
 	}{
 		{`{"image_processor_type": "DeiTImageProcessor"}`, deitProcessor()},
-		{`{"feature_extractor_type": "DeiTFeatureExtractor", "size": 300}`, func() Processor { p := deitProcessor(); p.Size = Size{300, 300}; return p }()},
+		{`{"feature_extractor_type": "DeiTFeatureExtractor", "size": 300}`, func() Processor { p := deitProcessor(); p.Size = Size{Height: 300, Width: 300}; return p }()},
 		{`{"image_processor_type": "ViTImageProcessor"}`, DefaultProcessor(c)},
 		{`{}`, DefaultProcessor(c)},
 	} {

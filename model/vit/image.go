@@ -45,33 +45,56 @@ type Processor struct {
 }
 
 // Size is the processor's output size: {"height": H, "width": W}, or a
-// single number for square images in older files.
-type Size struct{ Height, Width int }
+// single number for square images in older files; or, for CLIP's
+// processor, {"shortest_edge": S}: the image scaled so that its shorter
+// side is S.
+type Size struct{ Height, Width, ShortestEdge int }
 
-// UnmarshalJSON reads {"height", "width"} or a number; other forms
-// ("shortest_edge") belong to other processors and are errors.
+// UnmarshalJSON reads {"height", "width"}, {"shortest_edge"} or a number.
 func (s *Size) UnmarshalJSON(b []byte) error {
 	var n int
 	if err := json.Unmarshal(b, &n); err == nil {
-		*s = Size{n, n}
+		*s = Size{Height: n, Width: n}
 		return nil
 	}
 	var v map[string]int
 	if err := json.Unmarshal(b, &v); err != nil {
 		return fmt.Errorf("size %s is neither a number nor {\"height\", \"width\"}", b)
 	}
+	if e, ok := v["shortest_edge"]; ok && len(v) == 1 {
+		*s = Size{ShortestEdge: e}
+		return nil
+	}
 	h, okH := v["height"]
 	w, okW := v["width"]
 	if !okH || !okW || len(v) != 2 {
-		return fmt.Errorf("size %s: want {\"height\", \"width\"}", b)
+		return fmt.Errorf("size %s: want {\"height\", \"width\"} or {\"shortest_edge\"}", b)
 	}
-	*s = Size{h, w}
+	*s = Size{Height: h, Width: w}
 	return nil
 }
 
-// MarshalJSON writes {"height", "width"}.
+// MarshalJSON writes {"height", "width"} or {"shortest_edge"}.
 func (s Size) MarshalJSON() ([]byte, error) {
+	if s.ShortestEdge > 0 {
+		return json.Marshal(map[string]int{"shortest_edge": s.ShortestEdge})
+	}
 	return json.Marshal(map[string]int{"height": s.Height, "width": s.Width})
+}
+
+// resized returns the size a w×h image is resized to: Size, or with
+// ShortestEdge the shorter side S and the longer int(S·long/short), as HF's
+// get_resize_output_image_size computes it (default_to_square False).
+func (s Size) resized(w, h int) (int, int) {
+	if s.ShortestEdge <= 0 {
+		return s.Width, s.Height
+	}
+	short, long := min(w, h), max(w, h)
+	l := int(float64(s.ShortestEdge*long) / float64(short))
+	if w <= h {
+		return s.ShortestEdge, l
+	}
+	return l, s.ShortestEdge
 }
 
 // DefaultProcessor returns ViTImageProcessor's defaults for a model of c:
@@ -79,7 +102,7 @@ func (s Size) MarshalJSON() ([]byte, error) {
 // with mean and std 0.5.
 func DefaultProcessor(c Config) Processor {
 	return Processor{
-		DoResize: true, Size: Size{c.ImageSize, c.ImageSize}, Resample: 2,
+		DoResize: true, Size: Size{Height: c.ImageSize, Width: c.ImageSize}, Resample: 2,
 		DoRescale: true, RescaleFactor: 1.0 / 255,
 		DoNormalize: true, Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.5, 0.5, 0.5},
 	}
@@ -89,10 +112,23 @@ func DefaultProcessor(c Config) Processor {
 // 256, a 224 centre crop, ImageNet's mean and standard deviation.
 func deitProcessor() Processor {
 	return Processor{
-		DoResize: true, Size: Size{256, 256}, Resample: 3,
-		DoCenterCrop: true, CropSize: &Size{224, 224},
+		DoResize: true, Size: Size{Height: 256, Width: 256}, Resample: 3,
+		DoCenterCrop: true, CropSize: &Size{Height: 224, Width: 224},
 		DoRescale: true, RescaleFactor: 1.0 / 255,
 		DoNormalize: true, Mean: []float32{0.485, 0.456, 0.406}, Std: []float32{0.229, 0.224, 0.225},
+	}
+}
+
+// CLIPProcessor returns CLIPImageProcessor's defaults for images of
+// size×size: bicubic resize of the shorter side to size, a size×size
+// centre crop, CLIP's mean and standard deviation. (HF's defaults are for
+// 224; a folder's file names its own.)
+func CLIPProcessor(size int) Processor {
+	return Processor{
+		DoResize: true, Size: Size{ShortestEdge: size}, Resample: 3,
+		DoCenterCrop: true, CropSize: &Size{Height: size, Width: size},
+		DoRescale: true, RescaleFactor: 1.0 / 255,
+		DoNormalize: true, Mean: []float32{0.48145466, 0.4578275, 0.40821073}, Std: []float32{0.26862954, 0.26130258, 0.27577711},
 	}
 }
 
@@ -100,7 +136,14 @@ func deitProcessor() Processor {
 // defaults of the processor it names (DeiTImageProcessor's, or
 // DefaultProcessor(c)'s for ViT's), and a missing file DefaultProcessor(c).
 func LoadProcessor(dir string, c Config) (Processor, error) {
-	p := DefaultProcessor(c)
+	return LoadProcessorOf(dir, DefaultProcessor(c), c)
+}
+
+// LoadProcessorOf is LoadProcessor with def as the defaults (those of a
+// DeiTImageProcessor when the file names one), for a model taking images
+// as c says (its ImageSize and Channels).
+func LoadProcessorOf(dir string, def Processor, c Config) (Processor, error) {
+	p := def
 	path := filepath.Join(dir, ProcessorFile)
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -138,7 +181,11 @@ func (p Processor) Validate(c Config) error {
 	switch {
 	case p.DoCenterCrop && p.CropSize == nil:
 		return errors.New("do_center_crop without a crop_size")
-	case p.DoCenterCrop && p.DoResize && (p.CropSize.Height > p.Size.Height || p.CropSize.Width > p.Size.Width):
+	case p.Size.ShortestEdge > 0 && !p.DoCenterCrop:
+		return errors.New("size shortest_edge without a centre crop gives images of many sizes")
+	case p.Size.ShortestEdge > 0 && p.DoResize && (p.CropSize.Height > p.Size.ShortestEdge || p.CropSize.Width > p.Size.ShortestEdge):
+		return fmt.Errorf("crop_size %d×%d is larger than the shortest edge %d", p.CropSize.Height, p.CropSize.Width, p.Size.ShortestEdge)
+	case p.Size.ShortestEdge == 0 && p.DoCenterCrop && p.DoResize && (p.CropSize.Height > p.Size.Height || p.CropSize.Width > p.Size.Width):
 		return fmt.Errorf("crop_size %d×%d is larger than the resized %d×%d", p.CropSize.Height, p.CropSize.Width, p.Size.Height, p.Size.Width)
 	case p.out().Height != c.ImageSize || p.out().Width != c.ImageSize:
 		return fmt.Errorf("size %d×%d differs from the model's image_size %d", p.out().Height, p.out().Width, c.ImageSize)
@@ -157,12 +204,15 @@ func (p Processor) Validate(c Config) error {
 	return nil
 }
 
-// saveProcessor writes p to dir/preprocessor_config.json, as
-// ViTImageProcessor's (DeiTImageProcessor's, with a crop) save_pretrained
-// does.
-func saveProcessor(dir string, p Processor) error {
+// SaveProcessor writes p to dir/preprocessor_config.json, as
+// ViTImageProcessor's (DeiTImageProcessor's, with a crop;
+// CLIPImageProcessor's, with a shortest edge) save_pretrained does.
+func SaveProcessor(dir string, p Processor) error {
 	typ := "ViTImageProcessor"
-	if p.DoCenterCrop {
+	switch {
+	case p.Size.ShortestEdge > 0:
+		typ = "CLIPImageProcessor"
+	case p.DoCenterCrop:
 		typ = "DeiTImageProcessor"
 	}
 	raw, err := json.MarshalIndent(struct {
@@ -239,12 +289,12 @@ func (p Processor) Pixels(img image.Image) ([]float32, error) {
 	if w == 0 || h == 0 {
 		return nil, errors.New("vit: the image is empty")
 	}
-	if p.DoResize && (w != p.Size.Width || h != p.Size.Height) {
+	if ow, oh := p.Size.resized(w, h); p.DoResize && (w != ow || h != oh) {
 		f := filters[p.Resample]
 		if f.fn == nil {
 			return nil, fmt.Errorf("vit: resample %d is not supported", p.Resample)
 		}
-		rgb, w, h = resize(rgb, w, h, p.Size.Width, p.Size.Height, f)
+		rgb, w, h = resize(rgb, w, h, ow, oh, f)
 	}
 	if p.DoCenterCrop {
 		cw, ch := p.CropSize.Width, p.CropSize.Height

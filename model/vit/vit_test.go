@@ -347,7 +347,8 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tc := range []struct{ json, want string }{
 		{`{"resample": 0}`, "resample 0 is not supported"},
-		{`{"size": {"shortest_edge": 32}}`, `want {"height", "width"}`},
+		{`{"size": {"shortest_edge": 32}}`, `shortest_edge without a centre crop`},
+		{`{"size": {"shortest_edge": 32, "height": 3}}`, `want {"height", "width"} or {"shortest_edge"}`},
 		{`{"size": 48}`, "size 48×48 differs from the model's image_size 32"},
 		{`{"do_center_crop": true}`, "do_center_crop without a crop_size"},
 		{`{"do_center_crop": true, "crop_size": {"height": 40, "width": 40}}`, "crop_size 40×40 is larger than the resized 32×32"},

@@ -1,0 +1,320 @@
+// Package clip is CLIP (Radford et al. 2021): a text Transformer and a
+// Vision Transformer trained to map a caption and its image to nearby
+// points, so that texts and images can be searched by one another and an
+// image classified by its similarity to captions naming the classes
+// ("zero-shot"). Parameter names, configuration and semantics are
+// HuggingFace's CLIPModel (modeling_clip.py), so its checkpoints load: the
+// openai/clip-vit-* folders and the many trained the same way.
+//
+// Both towers are stacks of pre-LN layers (LayerNorm, self-attention,
+// residual; LayerNorm, MLP, residual). The text tower attends causally and
+// reads the state of the end-of-text token; the vision tower cuts the image
+// into patches, prepends a class token and reads its state. A linear
+// projection without bias maps each into the shared space.
+package clip
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/model/hf"
+	"github.com/attn-go/attn/nn"
+	"github.com/attn-go/attn/tensor"
+)
+
+// Attention is CLIPAttention's projections.
+type Attention struct {
+	Q   *nn.Linear `attn:"q_proj"`
+	K   *nn.Linear `attn:"k_proj"`
+	V   *nn.Linear `attn:"v_proj"`
+	Out *nn.Linear `attn:"out_proj"`
+}
+
+// MLP is CLIPMLP: fc2(act(fc1(x))).
+type MLP struct {
+	FC1 *nn.Linear `attn:"fc1"`
+	FC2 *nn.Linear `attn:"fc2"`
+}
+
+// Layer is CLIPEncoderLayer: x + attn(norm1(x)), then x + mlp(norm2(x)).
+type Layer struct {
+	Norm1 *nn.LayerNorm `attn:"layer_norm1"`
+	Attn  *Attention    `attn:"self_attn"`
+	Norm2 *nn.LayerNorm `attn:"layer_norm2"`
+	MLP   *MLP          `attn:"mlp"`
+}
+
+// Encoder is the stack of layers.
+type Encoder struct {
+	Layers []*Layer `attn:"layers"`
+}
+
+// TextEmbeddings holds the token and position tables.
+type TextEmbeddings struct {
+	Token    *nn.Embedding `attn:"token_embedding"`    // [V, C]
+	Position *nn.Embedding `attn:"position_embedding"` // [max_position_embeddings, C]
+}
+
+// TextModel is CLIPTextTransformer.
+type TextModel struct {
+	Embeddings *TextEmbeddings `attn:"embeddings"`
+	Encoder    *Encoder        `attn:"encoder"`
+	FinalNorm  *nn.LayerNorm   `attn:"final_layer_norm"`
+}
+
+// VisionEmbeddings holds the patch projection (a convolution without bias,
+// stored [C, channels, P, P]), the class token and the position table.
+type VisionEmbeddings struct {
+	Patch    *autograd.Var `attn:"patch_embedding.weight"`
+	Class    *autograd.Var `attn:"class_embedding"`    // [C]
+	Position *nn.Embedding `attn:"position_embedding"` // [patches+1, C]
+}
+
+// VisionModel is CLIPVisionTransformer.
+type VisionModel struct {
+	Embeddings *VisionEmbeddings `attn:"embeddings"`
+	PreNorm    *nn.LayerNorm     `attn:"pre_layrnorm"` // sic, HF's name
+	Encoder    *Encoder          `attn:"encoder"`
+	PostNorm   *nn.LayerNorm     `attn:"post_layernorm"` // on the class token's state
+}
+
+// Model is CLIPModel: both towers, their projections into the shared space
+// and the learned temperature.
+type Model struct {
+	Cfg              Config
+	Text             *TextModel    `attn:"text_model"`
+	Vision           *VisionModel  `attn:"vision_model"`
+	TextProjection   *nn.Linear    `attn:"text_projection"`   // [projection_dim, C_text], no bias
+	VisualProjection *nn.Linear    `attn:"visual_projection"` // [projection_dim, C_vision], no bias
+	LogitScale       *autograd.Var `attn:"logit_scale"`       // a scalar: similarities are multiplied by its exp
+}
+
+// New returns a model of c with random weights (N(0, 0.02²) matrices and
+// embeddings, LayerNorms 1 and 0, logit_scale logit_scale_init_value), for
+// tests and benchmarks.
+func New(c Config, seed uint64) (*Model, error) { return newModel(c, tensor.NewRNG(seed)) }
+
+func newModel(c Config, rng *tensor.RNG) (*Model, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	w := hf.Init{RNG: rng}
+	linear := func(in, out int, bias bool) *nn.Linear {
+		l := &nn.Linear{Weight: w.Normal(0.02, out, in)}
+		if bias {
+			l.Bias = w.Fill(0, out)
+		}
+		return l
+	}
+	norm := func(d int, eps float32) *nn.LayerNorm {
+		return &nn.LayerNorm{Weight: w.Fill(1, d), Bias: w.Fill(0, d), Eps: eps}
+	}
+	encoder := func(t Tower) *Encoder {
+		e := &Encoder{}
+		for range t.Layers {
+			d := t.Hidden
+			e.Layers = append(e.Layers, &Layer{
+				Norm1: norm(d, t.Eps),
+				Attn:  &Attention{Q: linear(d, d, true), K: linear(d, d, true), V: linear(d, d, true), Out: linear(d, d, true)},
+				Norm2: norm(d, t.Eps),
+				MLP:   &MLP{FC1: linear(d, t.Intermediate, true), FC2: linear(t.Intermediate, d, true)},
+			})
+		}
+		return e
+	}
+	tc, vc := c.Text, c.Vision
+	m := &Model{
+		Cfg: c,
+		Text: &TextModel{
+			Embeddings: &TextEmbeddings{
+				Token:    &nn.Embedding{Weight: w.Normal(0.02, tc.VocabSize, tc.Hidden), Scale: 1},
+				Position: &nn.Embedding{Weight: w.Normal(0.02, tc.MaxPositions, tc.Hidden), Scale: 1},
+			},
+			Encoder:   encoder(tc.Tower),
+			FinalNorm: norm(tc.Hidden, tc.Eps),
+		},
+		Vision: &VisionModel{
+			Embeddings: &VisionEmbeddings{
+				Patch:    w.Normal(0.02, vc.Hidden, vc.Channels, vc.PatchSize, vc.PatchSize),
+				Class:    w.Normal(0.02, vc.Hidden),
+				Position: &nn.Embedding{Weight: w.Normal(0.02, vc.Patches()+1, vc.Hidden), Scale: 1},
+			},
+			PreNorm:  norm(vc.Hidden, vc.Eps),
+			Encoder:  encoder(vc.Tower),
+			PostNorm: norm(vc.Hidden, vc.Eps),
+		},
+		TextProjection:   linear(tc.Hidden, c.ProjectionDim, false),
+		VisualProjection: linear(vc.Hidden, c.ProjectionDim, false),
+		LogitScale:       w.Fill(float32(c.LogitScaleInit)),
+	}
+	return m, nil
+}
+
+// Params lists the parameters under HF's CLIPModel names.
+func (m *Model) Params() []nn.Param { return nn.Params(m) }
+
+// encode runs the layers of one tower over x [B, T, C].
+func encode(tp *autograd.Tape, e *Encoder, t Tower, x *autograd.Var, opts autograd.AttentionOpts) (*autograd.Var, error) {
+	act, err := t.activation()
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range e.Layers {
+		h := l.Norm1.Forward(tp, x)
+		a := l.Attn
+		y := tp.Attention(a.Q.Forward(tp, h), a.K.Forward(tp, h), a.V.Forward(tp, h), t.Heads, opts)
+		x = tp.Add(x, a.Out.Forward(tp, y))
+		x = tp.Add(x, l.MLP.FC2.Forward(tp, act(tp, l.MLP.FC1.Forward(tp, l.Norm2.Forward(tp, x)))))
+	}
+	return x, nil
+}
+
+// TextForward runs B texts of T token ids (row-major; pad true at padding,
+// nil for none) and returns the last hidden state [B, T, C] (after
+// final_layer_norm) and the pooled state [B, C]: each text's state at its
+// end-of-text token (see Config.eosPositions).
+func (m *Model) TextForward(tp *autograd.Tape, ids []int, pad []bool, b, t int) (hidden, pooled *autograd.Var, err error) {
+	c := m.Cfg.Text
+	switch {
+	case b <= 0 || t <= 0 || len(ids) != b*t:
+		return nil, nil, fmt.Errorf("clip: %d token ids are not B=%d × T=%d", len(ids), b, t)
+	case t > c.MaxPositions:
+		return nil, nil, fmt.Errorf("clip: a text of %d tokens exceeds max_position_embeddings %d", t, c.MaxPositions)
+	case pad != nil && len(pad) != b*t:
+		return nil, nil, fmt.Errorf("clip: padding mask of %d entries for %d tokens", len(pad), b*t)
+	}
+	for i, id := range ids {
+		if id < 0 || id >= c.VocabSize {
+			return nil, nil, fmt.Errorf("clip: token id %d at index %d is outside the vocabulary [0, %d)", id, i, c.VocabSize)
+		}
+	}
+	e := m.Text.Embeddings
+	pos := make([]int, t)
+	for i := range pos {
+		pos[i] = i
+	}
+	x := tp.Add(e.Token.Forward(tp, ids, b, t), tp.Embedding(e.Position.Weight, pos, 1)) // (B, T, C)
+	x, err = encode(tp, m.Text.Encoder, c.Tower, x, autograd.AttentionOpts{Causal: true, KeyPad: pad})
+	if err != nil {
+		return nil, nil, err
+	}
+	hidden = m.Text.FinalNorm.Forward(tp, x)
+	rows := m.Cfg.eosPositions(ids, b, t)
+	for i := range rows {
+		rows[i] += i * t // row of hidden viewed as [B·T, C]
+	}
+	return hidden, tp.Embedding(tp.Reshape(hidden, b*t, -1), rows, 1), nil
+}
+
+// VisionForward runs b images (pixels [b, channels, S, S], as the folder's
+// image processor gives them, one after another) and returns the last
+// hidden state [b, 1+patches, C] (before post_layernorm, as HF returns it)
+// and the pooled state [b, C]: post_layernorm of the class token's.
+func (m *Model) VisionForward(tp *autograd.Tape, pixels []float32, b int) (hidden, pooled *autograd.Var, err error) {
+	c := m.Cfg.Vision
+	s, p, ch, d, n := c.ImageSize, c.PatchSize, c.Channels, c.Hidden, c.Patches()
+	if want := b * ch * s * s; b <= 0 || len(pixels) != want {
+		return nil, nil, fmt.Errorf("clip: %d pixel values are not %d images of %d×%d×%d", len(pixels), b, ch, s, s)
+	}
+	e := m.Vision.Embeddings
+	proj := tp.Reshape(e.Patch, d, -1) // [C, channels·P·P]: the convolution as a Linear
+	x := tp.Reshape(tp.Linear(autograd.Const(patches(pixels, b, ch, s, p)), proj, nil), b, n, d)
+	x = tp.ConcatSeq(tp.Reshape(e.Class, 1, 1, d), x)    // (B, 1+patches, C)
+	x = tp.Add(x, tp.Reshape(e.Position.Weight, n+1, d)) // + (1+patches, C)
+	x, err = encode(tp, m.Vision.Encoder, c.Tower, m.Vision.PreNorm.Forward(tp, x), autograd.AttentionOpts{})
+	if err != nil {
+		return nil, nil, err
+	}
+	first := make([]int, b)
+	for i := range first {
+		first[i] = i * (n + 1)
+	}
+	cls := tp.Embedding(tp.Reshape(x, b*(n+1), -1), first, 1)
+	return x, m.Vision.PostNorm.Forward(tp, cls), nil
+}
+
+// patches cuts b images [b, channels, S, S] into their P × P patches, one
+// row of channels·P·P values per patch, in row-major order: the layout in
+// which the convolution's weight, flattened, is a Linear.
+func patches(pixels []float32, b, ch, s, p int) *tensor.Tensor {
+	g := s / p
+	out := tensor.New(b*g*g, ch*p*p)
+	tensor.Parallel(b*g, 1, func(lo, hi int) {
+		for r := lo; r < hi; r++ { // one row of patches of one image
+			img, py := r/g, r%g
+			for px := range g {
+				row := out.Data[((img*g+py)*g+px)*ch*p*p:][:ch*p*p]
+				for k := range ch {
+					plane := pixels[(img*ch+k)*s*s:]
+					for i := range p {
+						copy(row[(k*p+i)*p:(k*p+i+1)*p], plane[(py*p+i)*s+px*p:][:p])
+					}
+				}
+			}
+		}
+	})
+	return out
+}
+
+// TextEmbeds returns the texts' embeddings [B, projection_dim]:
+// text_projection of the pooled states, not normalised (HF's
+// get_text_features). Arguments are TextForward's.
+func (m *Model) TextEmbeds(ids []int, pad []bool, b, t int) (*tensor.Tensor, error) {
+	tp := autograd.BorrowInferenceTape()
+	defer autograd.ReturnInferenceTape(tp)
+	_, pooled, err := m.TextForward(tp, ids, pad, b, t)
+	if err != nil {
+		return nil, err
+	}
+	return (*autograd.Tape)(nil).Linear(pooled, m.TextProjection.Weight, nil).Value, nil
+}
+
+// ImageEmbeds returns the images' embeddings [b, projection_dim]:
+// visual_projection of the pooled states, not normalised (HF's
+// get_image_features).
+func (m *Model) ImageEmbeds(pixels []float32, b int) (*tensor.Tensor, error) {
+	tp := autograd.BorrowInferenceTape()
+	defer autograd.ReturnInferenceTape(tp)
+	_, pooled, err := m.VisionForward(tp, pixels, b)
+	if err != nil {
+		return nil, err
+	}
+	return (*autograd.Tape)(nil).Linear(pooled, m.VisualProjection.Weight, nil).Value, nil
+}
+
+// Similarities returns CLIP's logits of images [I, D] against texts [T, D]
+// ([I, T], HF's logits_per_image): the cosine of each pair times
+// exp(logit_scale). A softmax over a row gives the image's zero-shot
+// probabilities over the texts.
+func (m *Model) Similarities(images, texts *tensor.Tensor) (*tensor.Tensor, error) {
+	if len(images.Shape) != 2 || len(texts.Shape) != 2 || images.Shape[1] != texts.Shape[1] {
+		return nil, fmt.Errorf("clip: image embeddings %v and text embeddings %v are not [I, D] and [T, D]", images.Shape, texts.Shape)
+	}
+	ni, nt, d := images.Shape[0], texts.Shape[0], images.Shape[1]
+	unit := func(x *tensor.Tensor) []float32 {
+		out := make([]float32, len(x.Data))
+		for i := range x.Shape[0] {
+			row := x.Data[i*d : (i+1)*d]
+			var ss float64
+			for _, v := range row {
+				ss += float64(v) * float64(v)
+			}
+			r := 1 / math.Sqrt(ss)
+			for j, v := range row {
+				out[i*d+j] = float32(float64(v) * r)
+			}
+		}
+		return out
+	}
+	a, bt := unit(images), unit(texts)
+	scale := float32(math.Exp(float64(m.LogitScale.Value.Data[0])))
+	out := tensor.New(ni, nt)
+	tensor.Gemm(false, true, ni, nt, d, scale, a, d, bt, d, 0, out.Data, nt)
+	return out, nil
+}
+
+// quickGELU is x·σ(1.702x), the activation of OpenAI's CLIP.
+func quickGELU(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	return tp.Mul(x, tp.Sigmoid(tp.Scale(x, 1.702)))
+}
