@@ -65,6 +65,21 @@ func swiglu(g, u, y []float32) {
 	swigluGo(g, u, y)
 }
 
+// quickgeluFwdAVX2 is quickGELUGo over n elements, n a positive multiple
+// of 8.
+//
+//go:noescape
+func quickgeluFwdAVX2(x, y *float32, n int)
+
+// quickGELU sets y = x·σ(1.702x) (see quickGELUGo).
+func quickGELU(x, y []float32) {
+	if n := len(x) &^ 7; attnSIMD && n > 0 {
+		quickgeluFwdAVX2(&x[0], &y[:n][0], n)
+		x, y = x[n:], y[n:]
+	}
+	quickGELUGo(x, y)
+}
+
 // geluErfFwdAVX2 and geluErfBwdAVX2 are geluErfGo and geluErfBackGo over
 // n elements, n a positive multiple of 8.
 //

@@ -14,6 +14,9 @@ func geluTanhBack(x, t, dy, dx []float32) { geluTanhBackGo(x, t, dy, dx) }
 // swiglu sets y = silu(g)·u (see swigluGo).
 func swiglu(g, u, y []float32) { swigluGo(g, u, y) }
 
+// quickGELU sets y = x·σ(1.702x) (see quickGELUGo).
+func quickGELU(x, y []float32) { quickGELUGo(x, y) }
+
 // geluErf sets e = e^(−x²/2) and y = x·Φ(x) (see geluErfGo).
 func geluErf(x, e, y []float32) { geluErfGo(x, e, y) }
 

@@ -140,6 +140,8 @@ func TestGradients(t *testing.T) {
 			build: func(tp *Tape, in []*Var) *Var { return tp.GELUTanh(in[0]) }},
 		{name: "Sigmoid", inputs: []*tensor.Tensor{randTensor(r, 4, 5)},
 			build: func(tp *Tape, in []*Var) *Var { return tp.Sigmoid(in[0]) }},
+		{name: "QuickGELU", inputs: []*tensor.Tensor{randTensor(r, 4, 5)},
+			build: func(tp *Tape, in []*Var) *Var { return tp.QuickGELU(in[0]) }},
 		{name: "SwiGLU", inputs: []*tensor.Tensor{randTensor(r, 4, 5), randTensor(r, 4, 5)},
 			build: func(tp *Tape, in []*Var) *Var { return tp.SwiGLU(in[0], in[1]) }},
 		{name: "Softcap", inputs: []*tensor.Tensor{randTensor(r, 3, 7)},

@@ -68,6 +68,25 @@ func TestSwiGLUValues(t *testing.T) {
 	}
 }
 
+// TestQuickGELU checks x·σ(1.702x) (the vector loop's blocks of 8 and the
+// Go loop's tail) against float64, extremes included.
+func TestQuickGELU(t *testing.T) {
+	inf := float32(math.Inf(1))
+	x := tensor.New(83)
+	tensor.NewRNG(5).FillNormal(x, 0, 4)
+	copy(x.Data, []float32{-90, -60, -52, -51, -3, 0, 0.25, 4, 30, 100, -3e38, -inf, inf, 1e-30, -1e-30, 52})
+	got := (*Tape)(nil).QuickGELU(Const(x)).Value.Data
+	for i, v := range x.Data {
+		want := float64(v) / (1 + math.Exp(-1.702*float64(v)))
+		if math.IsInf(float64(v), -1) {
+			want = math.NaN() // −∞·0, as PyTorch's x·sigmoid(1.702x) gives
+		}
+		if math.IsNaN(want) != math.IsNaN(float64(got[i])) || !math.IsNaN(want) && math.Abs(float64(got[i])-want) > 1e-6*math.Max(1, math.Abs(want)) {
+			t.Errorf("QuickGELU(%v) = %v; want %v", v, got[i], want)
+		}
+	}
+}
+
 // splitRows returns a random x [3, 42] (seed) and the halves g and u of
 // each of its rows.
 func splitRows(seed uint64) (x, g, u *tensor.Tensor) {

@@ -35,6 +35,43 @@ func (tp *Tape) SiLU(x *Var) *Var {
 	return out
 }
 
+// QuickGELU returns x·σ(1.702x), the GELU approximation of OpenAI's CLIP
+// (HF's quick_gelu), in float32 through expf.
+func (tp *Tape) QuickGELU(x *Var) *Var {
+	const a = 1.702
+	y := tp.alloc(x.Value.Shape...)
+	xd, yd := x.Value.Data, y.Data
+	parallelVec(len(xd), func(lo, hi int) { quickGELU(xd[lo:hi], yd[lo:hi]) })
+	out, rec := tp.result(y, x)
+	if rec {
+		tp.record(out, func(dy []float32) { // d/dx x·σ(ax) = σ(ax)·(1 + a·x·(1 − σ(ax)))
+			dx := x.grad()
+			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					v := xd[i]
+					s := 1 / (1 + expf(-a*v))
+					dx[i] += dy[i] * s * (1 + a*v*(1-s))
+				}
+			})
+		})
+	}
+	return out
+}
+
+// quickGELUGo sets y = x·σ(1.702x) = x/(1 + e^(−1.702x)), and x·0 where
+// e^(−1.702x) overflows, as the vector loop does.
+func quickGELUGo(x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		e := expf(-1.702 * v)
+		if math.IsInf(float64(e), 1) {
+			y[i] = v * 0
+			continue
+		}
+		y[i] = v / (1 + e)
+	}
+}
+
 // swigluGo sets y = silu(g)·u = g·u/(1 + e^(−g)).
 func swigluGo(g, u, y []float32) {
 	u, y = u[:len(g)], y[:len(g)]

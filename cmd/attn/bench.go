@@ -18,6 +18,7 @@ import (
 	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/model"
 	"github.com/attn-go/attn/model/bert"
+	"github.com/attn-go/attn/model/clip"
 	"github.com/attn-go/attn/model/gpt"
 	"github.com/attn-go/attn/model/llama"
 	"github.com/attn-go/attn/model/t5"
@@ -76,10 +77,10 @@ func measure(reps int, fn func()) (time.Duration, float64) {
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		if len(args) > 0 {
-			fmt.Fprintln(stderr, "usage: attn bench BENCHMARK [flags]: peak, gemm, attention, train, train-gpt, train-llama, prompt, decode, load, vit, train-vit, encode, train-bert or train-t5 (attn bench gemm -h for flags)")
+			fmt.Fprintln(stderr, "usage: attn bench BENCHMARK [flags]: peak, gemm, attention, train, train-gpt, train-llama, prompt, decode, load, vit, train-vit, clip, encode, train-bert or train-t5 (attn bench gemm -h for flags)")
 			return flag.ErrHelp
 		}
-		return errors.New("which benchmark? peak, gemm, attention, train, train-gpt, train-llama, prompt, decode, load, vit, train-vit, encode, train-bert or train-t5 (attn bench gemm -h for flags)")
+		return errors.New("which benchmark? peak, gemm, attention, train, train-gpt, train-llama, prompt, decode, load, vit, train-vit, clip, encode, train-bert or train-t5 (attn bench gemm -h for flags)")
 	}
 	fs := flag.NewFlagSet("attn bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -164,13 +165,18 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if r, err = benchViT(*batch, *reps, args[0] == "train-vit"); err != nil {
 			return err
 		}
+	case "clip":
+		var err error
+		if r, err = benchCLIP(*batch, *reps); err != nil {
+			return err
+		}
 	case "prompt", "decode", "load":
 		var err error
 		if r, err = benchInference(args[0], *modelFlag, *preset, *quantize, *t, *batch, *reps); err != nil {
 			return err
 		}
 	default:
-		return fmt.Errorf("unknown benchmark %q (want peak, gemm, attention, train, train-gpt, train-llama, prompt, decode, load, vit, train-vit, encode, train-bert or train-t5)", args[0])
+		return fmt.Errorf("unknown benchmark %q (want peak, gemm, attention, train, train-gpt, train-llama, prompt, decode, load, vit, train-vit, clip, encode, train-bert or train-t5)", args[0])
 	}
 	r.Params["workers"] = tensor.Workers()
 	r.AllocBytes = lastBytes
@@ -410,6 +416,45 @@ func benchTrainT5(b, t, reps int) (benchResult, error) {
 // classifier) on a batch of random images: its forward pass from pixels to
 // logits, or with training a fine-tuning step (forward, cross-entropy,
 // backward, AdamW).
+// benchCLIP times CLIP ViT-B/32's embedding (HF's CLIPConfig defaults,
+// random weights) of a batch of b images and b captions of 77 tokens, as
+// indexing captioned images runs it: get_image_features and
+// get_text_features.
+func benchCLIP(batch, reps int) (benchResult, error) {
+	c := clip.DefaultConfig()
+	m, err := clip.New(c, 1)
+	if err != nil {
+		return benchResult{}, err
+	}
+	rng := tensor.NewRNG(2)
+	px := tensor.New(batch, 3, c.Vision.ImageSize, c.Vision.ImageSize)
+	rng.FillNormal(px, 0, 1)
+	t := c.Text.MaxPositions
+	ids := make([]int, batch*t)
+	for i := range ids {
+		ids[i] = 1000 + rng.Intn(40000) // each caption's highest id, where the legacy rule pools, is somewhere
+	}
+	var runErr error
+	dur, allocs := measure(reps, func() {
+		if _, err := m.ImageEmbeds(px.Data, batch); err != nil {
+			runErr = err
+		}
+		if _, err := m.TextEmbeds(ids, nil, batch, t); err != nil {
+			runErr = err
+		}
+	})
+	layer := func(tw clip.Tower, n int) float64 { // one layer's multiply-adds over n tokens
+		d := float64(tw.Hidden)
+		return float64(n)*(4*d*d+2*d*float64(tw.Intermediate)) + 2*float64(n*n)*d
+	}
+	v := c.Vision
+	n := v.Patches() + 1
+	flops := 2 * float64(batch) * (float64(v.Patches()*3*v.PatchSize*v.PatchSize*v.Hidden) + float64(v.Layers)*layer(v.Tower, n) +
+		float64(c.Text.Layers)*layer(c.Text.Tower, t) + float64(c.ProjectionDim*(v.Hidden+c.Text.Hidden)))
+	return benchResult{Bench: "clip", Params: map[string]any{"model": "clip-vit-base-patch32", "batch": batch, "seq_len": t},
+		Ms: ms(dur), GFLOPS: flops / dur.Seconds() / 1e9, TokensPerS: float64(batch) / dur.Seconds(), Allocs: allocs}, runErr
+}
+
 func benchViT(batch, reps int, training bool) (benchResult, error) {
 	c := vit.DefaultConfig()
 	m, err := vit.New(c, vit.Parts{Labels: 1000}, 1)

@@ -315,6 +315,4 @@ func (m *Model) Similarities(images, texts *tensor.Tensor) (*tensor.Tensor, erro
 }
 
 // quickGELU is x·σ(1.702x), the activation of OpenAI's CLIP.
-func quickGELU(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-	return tp.Mul(x, tp.Sigmoid(tp.Scale(x, 1.702)))
-}
+func quickGELU(tp *autograd.Tape, x *autograd.Var) *autograd.Var { return tp.QuickGELU(x) }

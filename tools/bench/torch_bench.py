@@ -195,6 +195,54 @@ def bench_vit(a, train=False):
             "ms": dur * 1e3, "gflops": flops / dur / 1e9}
 
 
+def bench_clip(a):
+    # CLIP ViT-B/32 (HF's CLIPModel get_image_features and get_text_features,
+    # eager attention, quick GELU), random weights, inference mode: b images
+    # of 224 pixels and b captions of 77 tokens, what attn bench clip runs.
+    B, T = a.batch, 77
+
+    def tower(C, L, I):
+        return nn.ModuleList(nn.ModuleDict(dict(
+            ln1=nn.LayerNorm(C), q=nn.Linear(C, C), k=nn.Linear(C, C), v=nn.Linear(C, C), o=nn.Linear(C, C),
+            ln2=nn.LayerNorm(C), fc1=nn.Linear(C, I), fc2=nn.Linear(I, C))) for _ in range(L))
+
+    def run(layers, x, H, causal):
+        Bn, Tn, C = x.shape
+        mask = torch.full((Tn, Tn), float("-inf")).triu(1) if causal else None
+        for l in layers:
+            h = l["ln1"](x)
+            q, k, v = (l[z](h).view(Bn, Tn, H, -1).transpose(1, 2) for z in ("q", "k", "v"))
+            s = q @ k.transpose(-1, -2) / math.sqrt(C // H)
+            if mask is not None:
+                s = s + mask
+            x = x + l["o"]((s.softmax(-1) @ v).transpose(1, 2).reshape(Bn, Tn, C))
+            h = l["fc1"](l["ln2"](x))
+            x = x + l["fc2"](h * torch.sigmoid(1.702 * h))
+        return x
+
+    Cv, Ct, P, S, D = 768, 512, 32, 224, 512
+    vis, txt = tower(Cv, 12, 3072), tower(Ct, 12, 2048)
+    patch = nn.Conv2d(3, Cv, P, stride=P, bias=False)
+    cls, vpos = torch.randn(Cv) * 0.02, torch.randn((S // P) ** 2 + 1, Cv) * 0.02
+    pre, post, vproj = nn.LayerNorm(Cv), nn.LayerNorm(Cv), nn.Linear(Cv, D, bias=False)
+    tok, tpos, final, tproj = nn.Embedding(49408, Ct), torch.randn(T, Ct) * 0.02, nn.LayerNorm(Ct), nn.Linear(Ct, D, bias=False)
+    px, ids = torch.randn(B, 3, S, S), torch.randint(1000, 41000, (B, T))
+
+    def forward():
+        x = torch.cat([cls.expand(B, 1, -1), patch(px).flatten(2).transpose(1, 2)], 1) + vpos
+        img = vproj(post(run(vis, pre(x), 12, False)[:, 0]))
+        h = final(run(txt, tok(ids) + tpos, 8, True))
+        return img, tproj(h[torch.arange(B), ids.argmax(-1)])
+
+    n = (S // P) ** 2 + 1
+    layer = lambda C, I, t: t * (4 * C * C + 2 * C * I) + 2 * t * t * C
+    flops = 2 * B * ((n - 1) * 3 * P * P * Cv + 12 * layer(Cv, 3072, n) + 12 * layer(Ct, 2048, T) + D * (Cv + Ct))
+    with torch.inference_mode():
+        dur = measure(a.reps, forward)
+    return {"bench": "clip", "params": {"model": "clip-vit-base-patch32", "batch": B, "seq_len": T},
+            "ms": dur * 1e3, "gflops": flops / dur / 1e9, "tokens_per_s": B / dur}
+
+
 def bench_encode_modern(a, train=False):
     # ModernBERT-base (HF's ModernBertModel forward as its eager path runs
     # it: 22 pre-LN layers of 768, bias-free LayerNorms and linears, fused
@@ -398,7 +446,7 @@ def bench_train_t5(a):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("bench", choices=["gemm", "attention", "train", "train-gpt", "vit", "train-vit", "encode", "train-bert", "train-t5"])
+    p.add_argument("bench", choices=["gemm", "attention", "train", "train-gpt", "vit", "train-vit", "clip", "encode", "train-bert", "train-t5"])
     p.add_argument("--m", type=int, default=1024)
     p.add_argument("--n", type=int, default=1024)
     p.add_argument("--k", type=int, default=1024)
@@ -414,7 +462,7 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     r = {"gemm": bench_gemm, "attention": bench_attention, "train": bench_train, "train-gpt": bench_train_gpt, "vit": bench_vit,
-         "train-vit": lambda a: bench_vit(a, train=True), "encode": bench_encode,
+         "train-vit": lambda a: bench_vit(a, train=True), "clip": bench_clip, "encode": bench_encode,
          "train-bert": lambda a: bench_encode(a, train=True), "train-t5": bench_train_t5}[a.bench](a)
     r["params"]["threads"] = torch.get_num_threads()
     r["params"]["openblas"] = openblas_core()
