@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/attn-go/attn/model/bert"
@@ -14,9 +16,13 @@ import (
 	"github.com/attn-go/attn/tokenizer"
 )
 
-// clipTokenizer opens the folder's tokenizer (tokenizer.json, or CLIP's
-// vocab.json and merges.txt).
+// clipTokenizer opens the folder's tokenizer.json. CLIP's vocab.json and
+// merges.txt alone are refused: read as GPT-2's files they would tokenize
+// without CLIP's lowercasing, end-of-word marks and end-of-text token.
 func clipTokenizer(dir string, m *clip.Model) (*tokenizer.Pipeline, error) {
+	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
+		return nil, fmt.Errorf("%s: a CLIP folder's texts need its tokenizer.json (%v)", dir, err)
+	}
 	return openTokenizer(dir, m.Cfg.Text.VocabSize)
 }
 

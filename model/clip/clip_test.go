@@ -2,6 +2,9 @@ package clip
 
 import (
 	"encoding/json"
+	"image"
+	"image/color"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -217,6 +220,47 @@ func TestBadInput(t *testing.T) {
 	}
 	if _, err := m.Similarities(tensor.New(2, 16), tensor.New(3, 8)); err == nil {
 		t.Error("embeddings of different widths: no error")
+	}
+}
+
+// TestOldConfigs reads the forms of openai/clip-vit-*'s first files: the
+// towers' *_config_dict keys, which replace text_config and vision_config
+// over HF's defaults (eos_token_id 49407 included), and a
+// CLIPFeatureExtractor's "size": 224, the shortest edge.
+func TestOldConfigs(t *testing.T) {
+	var c Config
+	raw := `{"model_type": "clip", "text_config": {"eos_token_id": 2, "hidden_size": 32, "hidden_act": "gelu"},
+		"text_config_dict": {"hidden_size": 768, "num_attention_heads": 12}, "vision_config_dict": {"patch_size": 14, "image_size": 336}}`
+	if err := json.Unmarshal([]byte(raw), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Text.Hidden != 768 || c.Text.Heads != 12 || c.Text.EOSID != 49407 || c.Text.Act != "quick_gelu" || c.Vision.PatchSize != 14 || c.Vision.ImageSize != 336 {
+		t.Errorf("with *_config_dict: %+v", c)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "preprocessor_config.json"), []byte(`{"crop_size": 224, "do_center_crop": true, "do_normalize": true,
+		"do_resize": true, "feature_extractor_type": "CLIPFeatureExtractor", "image_mean": [0.48145466, 0.4578275, 0.40821073],
+		"image_std": [0.26862954, 0.26130258, 0.27577711], "resample": 3, "size": 224}`), 0o644)
+	p, err := LoadProcessor(dir, DefaultConfig())
+	if err != nil || p.Size != (vit.Size{ShortestEdge: 224}) || *p.CropSize != (vit.Size{Height: 224, Width: 224}) {
+		t.Fatalf("CLIPFeatureExtractor file: %+v, %v", p, err)
+	}
+	// A 448×224 image in thirds black, grey and white: HF keeps its aspect
+	// ratio and crops the middle.
+	img := image.NewGray(image.Rect(0, 0, 448, 224))
+	for x := range 448 {
+		for y := range 224 {
+			img.SetGray(x, y, color.Gray{uint8(127 * (3 * x / 448))})
+		}
+	}
+	px, err := p.Pixels(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Column 50 of the crop is the image's 162 (grey); squashed to 224×224
+	// it would be column 100 (black).
+	if want := (float32(127)/255 - p.Mean[0]) / p.Std[0]; math.Abs(float64(px[50]-want)) > 1e-5 {
+		t.Errorf("the crop's column 50 %v; want the grey's %v", px[50], want)
 	}
 }
 

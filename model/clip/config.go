@@ -152,6 +152,11 @@ func (c Config) Validate() error {
 type hfConfig struct {
 	ModelType     string   `json:"model_type"`
 	Architectures []string `json:"architectures,omitempty"`
+	// The towers' settings as the first CLIP configs also gave them: each,
+	// over HF's defaults, replaces the tower's config wholly (CLIPConfig's
+	// constructor does so).
+	TextDict   json.RawMessage `json:"text_config_dict,omitempty"`
+	VisionDict json.RawMessage `json:"vision_config_dict,omitempty"`
 }
 
 // UnmarshalJSON reads HF's CLIPConfig: a missing key takes HF's default,
@@ -176,6 +181,18 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		}
 	}
 	*c = Config(v.plain)
+	if d := v.TextDict; len(d) > 0 && string(d) != "null" {
+		c.Text = def.Text
+		if err := json.Unmarshal(d, &c.Text); err != nil {
+			return fmt.Errorf("clip: text_config_dict: %w", err)
+		}
+	}
+	if d := v.VisionDict; len(d) > 0 && string(d) != "null" {
+		c.Vision = def.Vision
+		if err := json.Unmarshal(d, &c.Vision); err != nil {
+			return fmt.Errorf("clip: vision_config_dict: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -62,6 +62,9 @@ func (s *Size) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("size %s is neither a number nor {\"height\", \"width\"}", b)
 	}
 	if e, ok := v["shortest_edge"]; ok && len(v) == 1 {
+		if e <= 0 {
+			return fmt.Errorf("size %s: the shortest edge must be positive", b)
+		}
 		*s = Size{ShortestEdge: e}
 		return nil
 	}
@@ -153,14 +156,23 @@ func LoadProcessorOf(dir string, def Processor, c Config) (Processor, error) {
 		return p, fmt.Errorf("vit: %w", err)
 	}
 	var kind struct {
-		Processor        string `json:"image_processor_type"`
-		FeatureExtractor string `json:"feature_extractor_type"`
+		Processor        string          `json:"image_processor_type"`
+		FeatureExtractor string          `json:"feature_extractor_type"`
+		Size             json.RawMessage `json:"size"`
 	}
-	if json.Unmarshal(raw, &kind) == nil && strings.HasPrefix(kind.Processor+kind.FeatureExtractor, "DeiT") {
+	json.Unmarshal(raw, &kind)
+	if strings.HasPrefix(kind.Processor+kind.FeatureExtractor, "DeiT") {
 		p = deitProcessor()
 	}
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return p, fmt.Errorf("vit: %s: %w", path, err)
+	}
+	// CLIP's processor reads a number as the shortest edge (HF's get_size_dict
+	// with default_to_square false: the old CLIPFeatureExtractor files of
+	// openai/clip-vit-* say "size": 224).
+	var n int
+	if strings.HasPrefix(kind.Processor+kind.FeatureExtractor, "CLIP") && json.Unmarshal(kind.Size, &n) == nil {
+		p.Size = Size{ShortestEdge: n}
 	}
 	if err := p.Validate(c); err != nil {
 		return p, fmt.Errorf("vit: %s: %w", path, err)
@@ -290,6 +302,9 @@ func (p Processor) Pixels(img image.Image) ([]float32, error) {
 		return nil, errors.New("vit: the image is empty")
 	}
 	if ow, oh := p.Size.resized(w, h); p.DoResize && (w != ow || h != oh) {
+		if ow*oh > MaxPixels { // a thin image's shortest edge scaled up
+			return nil, fmt.Errorf("vit: resizing the %d×%d image to %d×%d would exceed %d pixels", w, h, ow, oh, MaxPixels)
+		}
 		f := filters[p.Resample]
 		if f.fn == nil {
 			return nil, fmt.Errorf("vit: resample %d is not supported", p.Resample)
