@@ -20,7 +20,7 @@ func TestSaveRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := map[string]func(t *testing.T) []byte{}
-	for _, set := range []struct{ name, file string }{{"gpt2", "gpt2.json"}, {"bert-base-uncased", "bert-base-uncased.json"}, {"t5", "t5.json"}} {
+	for _, set := range []struct{ name, file string }{{"gpt2", "gpt2.json"}, {"bert-base-uncased", "bert-base-uncased.json"}, {"t5", "t5.json"}, {"clip", "clip-tokenizer.json"}} {
 		cases[set.name] = func(t *testing.T) []byte { return readTestdata(t, set.file) }
 	}
 	if !testing.Short() {
