@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -147,6 +149,49 @@ func runEmbedCLIP(dir string, args []string, images, normalize bool, batch int, 
 	})
 }
 
+// clipTemplate is HF's zero-shot-image-classification's caption of a
+// class.
+const clipTemplate = "This is a photo of {}."
+
+// clipCaptions returns the caption of each label: the template with the
+// label in place of {}.
+func clipCaptions(labels []string, template string) ([]string, error) {
+	if len(labels) == 0 {
+		return nil, errors.New("a CLIP model classifies by captions of the classes: name the labels")
+	}
+	if !strings.Contains(template, "{}") {
+		return nil, fmt.Errorf("the template %q has no {} for the label", template)
+	}
+	captions := make([]string, len(labels))
+	for i, l := range labels {
+		if strings.TrimSpace(l) == "" {
+			return nil, fmt.Errorf("label %d is empty", i)
+		}
+		captions[i] = strings.ReplaceAll(template, "{}", l)
+	}
+	return captions, nil
+}
+
+// zeroShot returns the k most probable labels of each image (embeddings
+// imgs [I, D]) against the captions' embeddings texts [L, D], most
+// probable first: a softmax over the labels of CLIP's logits, as HF's
+// zero-shot-image-classification pipeline scores them.
+func zeroShot(m *clip.Model, imgs, texts *tensor.Tensor, labels []string, k int) ([][]label, error) {
+	logits, err := m.Similarities(imgs, texts)
+	if err != nil {
+		return nil, err
+	}
+	score := bert.Config{ProblemType: "single_label_classification"}
+	n := len(labels)
+	out := make([][]label, imgs.Shape[0])
+	for i := range out {
+		for _, pr := range score.Scores(logits.Data[i*n:(i+1)*n], k) {
+			out[i] = append(out[i], label{labels[pr.ID], pr.ID, pr.Prob})
+		}
+	}
+	return out, nil
+}
+
 // runClassifyCLIP labels images by their similarity to a caption for each
 // label (zero-shot, as HF's zero-shot-image-classification pipeline does):
 // the template with the label in place of {}, a softmax over the labels of
@@ -158,12 +203,14 @@ func runClassifyCLIP(dir string, paths []string, labels, template string, topK, 
 			names = append(names, l)
 		}
 	}
-	switch {
-	case len(names) == 0:
+	if len(names) == 0 {
 		return errors.New(`a CLIP model classifies by captions: --labels "cat,dog,car" names the classes`)
-	case !strings.Contains(template, "{}"):
-		return fmt.Errorf("--template %q has no {} for the label", template)
-	case len(paths) == 0:
+	}
+	captions, err := clipCaptions(names, template)
+	if err != nil {
+		return fmt.Errorf("--template: %w", err)
+	}
+	if len(paths) == 0 {
 		return errors.New("usage: attn classify --model CLIP --labels A,B,... IMAGE... (PNG, JPEG or GIF files)")
 	}
 	m, err := clip.Load(dir)
@@ -178,17 +225,12 @@ func runClassifyCLIP(dir string, paths []string, labels, template string, topK, 
 	if err != nil {
 		return err
 	}
-	captions := make([]string, len(names))
-	for i, n := range names {
-		captions[i] = strings.ReplaceAll(template, "{}", n)
-	}
 	texts, err := clipTextEmbeds(m, tok, captions)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
-	score := bert.Config{ProblemType: "single_label_classification"}
 	for len(paths) > 0 {
 		n := min(batch, len(paths))
 		px, err := readImages(p, paths[:n])
@@ -199,19 +241,91 @@ func runClassifyCLIP(dir string, paths []string, labels, template string, topK, 
 		if err != nil {
 			return err
 		}
-		logits, err := m.Similarities(imgs, texts)
+		ls, err := zeroShot(m, imgs, texts, names, topK)
 		if err != nil {
 			return err
 		}
-		k := len(names)
 		for i, path := range paths[:n] {
-			var ls []label
-			for _, pr := range score.Scores(logits.Data[i*k:(i+1)*k], topK) {
-				ls = append(ls, label{names[pr.ID], pr.ID, pr.Prob})
-			}
-			writeLabels(w, "image", path, ls, asJSON)
+			writeLabels(w, "image", path, ls[i], asJSON)
 		}
 		paths = paths[n:]
 	}
 	return nil
+}
+
+// embedCLIP answers /v1/embed for a CLIP: the embeddings of "input"'s texts
+// or of "images".
+func (s *server) embedCLIP(ctx context.Context, req embedRequest) (*embedResponse, error) {
+	switch {
+	case (req.Input == nil) == (req.Images == nil):
+		return nil, errors.New(`a CLIP embeds texts ("input") or images ("images"): send one of them`)
+	case req.Pooling != "" || req.PromptName != "" || req.Prompt != nil:
+		return nil, errors.New(`"pooling" and prompts do not apply to a CLIP model (its embeddings are its projections)`)
+	case req.Input != nil && s.clipTok == nil:
+		return nil, s.clipErr
+	}
+	if req.Input != nil {
+		if err := checkInputs(req.Input); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	var x *tensor.Tensor
+	var err error
+	if req.Input != nil {
+		x, err = clipTextEmbeds(s.clip, s.clipTok, req.Input)
+	} else {
+		var px []float32
+		if px, err = s.imagePixels(ctx, req.Images); err == nil {
+			x, err = s.clip.ImageEmbeds(px, len(req.Images))
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if req.Normalize != nil && *req.Normalize {
+		return &embedResponse{Embeddings: unitRows(x)}, nil
+	}
+	return &embedResponse{Embeddings: rowsOf(x)}, nil
+}
+
+// classifyCLIP answers /v1/classify for a CLIP: "images" scored against a
+// caption of each of "labels" (zero-shot).
+func (s *server) classifyCLIP(ctx context.Context, req classifyRequest) (*classifyResponse, error) {
+	if req.Input != nil {
+		return nil, errors.New(`this server classifies images: send "images" and "labels", not "input"`)
+	}
+	captions, err := clipCaptions(req.Labels, cmp.Or(req.Template, clipTemplate))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf(`"labels", "template": %w`, err)
+	case len(req.Labels) > maxInputs:
+		return nil, fmt.Errorf(`"labels" has %d labels; want 1 to %d`, len(req.Labels), maxInputs)
+	case s.clipTok == nil:
+		return nil, s.clipErr
+	}
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	texts, err := clipTextEmbeds(s.clip, s.clipTok, captions)
+	if err != nil {
+		return nil, err
+	}
+	px, err := s.imagePixels(ctx, req.Images)
+	if err != nil {
+		return nil, err
+	}
+	imgs, err := s.clip.ImageEmbeds(px, len(req.Images))
+	if err != nil {
+		return nil, err
+	}
+	labels, err := zeroShot(s.clip, imgs, texts, req.Labels, req.TopK)
+	if err != nil {
+		return nil, err
+	}
+	return &classifyResponse{Labels: labels}, nil
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/attn-go/attn/generate"
 	"github.com/attn-go/attn/model/bert"
+	"github.com/attn-go/attn/model/clip"
 	"github.com/attn-go/attn/model/gpt"
 	"github.com/attn-go/attn/model/llama"
 	"github.com/attn-go/attn/model/lm"
@@ -82,8 +83,12 @@ type server struct {
 	seq2seqQ8  bool              // a T5's, Marian's or NLLB's matrices in 8 bits (--quantize q8)
 	translator *translateBatcher // a translation model's, Marian's or NLLB's requests, run together
 
-	vit     *vit.Model // vit
-	vitProc vit.Processor
+	vit     *vit.Model    // vit
+	vitProc vit.Processor // a ViT's or a CLIP's image processor
+
+	clip    *clip.Model         // clip: /v1/embed (texts or images) and /v1/classify (zero-shot)
+	clipTok *tokenizer.Pipeline // its tokenizer, nil without a tokenizer.json (texts refused)
+	clipErr error               // why clipTok is nil
 }
 
 // weights names the model's weights when they are not float32, for the
@@ -117,7 +122,7 @@ func (s *server) format() (string, bool) {
 var endpoints = map[string]string{
 	"gpt2": "/v1/generate", "llama": "/v1/generate", "t5": "/v1/generate", "mt5": "/v1/generate",
 	"bert": "/v1/embed", transformer.ModelType: "/v1/translate", "marian": "/v1/translate", "m2m_100": "/v1/translate",
-	"vit": "/v1/classify", "deit": "/v1/classify",
+	"vit": "/v1/classify", "deit": "/v1/classify", "clip": "/v1/embed",
 }
 
 // endpoint is the server's one POST endpoint.
@@ -143,7 +148,7 @@ func newServer(dir string, batch, window int, opts ...generate.BatcherOption) (*
 // newServerQuantized is newServer with a Llama-family model's matrices
 // quantized as --quantize says.
 func newServerQuantized(dir, quantize string, batch, window int, opts ...generate.BatcherOption) (*server, error) {
-	dir, typ, err := modelOfType(dir, "serve", "gpt2", "llama", "t5", "mt5", "bert", transformer.ModelType, "marian", "m2m_100", "vit", "deit")
+	dir, typ, err := modelOfType(dir, "serve", "gpt2", "llama", "t5", "mt5", "bert", transformer.ModelType, "marian", "m2m_100", "vit", "deit", "clip")
 	if err != nil {
 		return nil, err
 	}
@@ -206,6 +211,11 @@ func newServerQuantized(dir, quantize string, batch, window int, opts ...generat
 		}
 	case "vit", "deit":
 		s.vit, s.vitProc, err = loadViTModel(dir, "serve")
+	case "clip":
+		if s.clip, err = clip.Load(dir); err == nil {
+			s.vitProc, err = clip.LoadProcessor(dir, s.clip.Cfg)
+			s.clipTok, s.clipErr = clipTokenizer(dir, s.clip)
+		}
 	default:
 		if s.mt, err = loadMT(dir); err == nil {
 			s.translator = newTranslateBatcher(func(srcs [][]int, _, beam int, alpha float64) ([]string, error) {
@@ -245,7 +255,7 @@ func (s *server) close() {
 func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "model folder: a GPT (a run folder from attn train, GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, SmolLM3, Phi-3), a T5, a BERT, RoBERTa, XLM-R, DistilBERT or ModernBERT (a sentence-transformers folder too), a Llama-family sentence-transformers folder (Qwen3-Embedding, EmbeddingGemma), a translation model, a Marian or NLLB-200 folder, or a ViT folder")
+	model := fs.String("model", "", "model folder: a GPT (a run folder from attn train, GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, SmolLM3, Phi-3), a T5, a BERT, RoBERTa, XLM-R, DistilBERT or ModernBERT (a sentence-transformers folder too), a Llama-family sentence-transformers folder (Qwen3-Embedding, EmbeddingGemma), a translation model, a Marian or NLLB-200 folder, a ViT folder, or a CLIP folder (/v1/embed for texts or images, /v1/classify by labels)")
 	addr := fs.String("addr", "localhost:8080", "address to listen on")
 	batch := fs.Int("batch", 8, "a GPT's or Llama's generations decoded together, one token each a step (up to 8 read each weight once a step)")
 	window := fs.Int("context", 4096, "a GPT's or Llama's most positions of context a request keeps (a longer prompt keeps its end; 0: the model's window): a bound on each request's memory and time")
@@ -350,7 +360,7 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("GET /metrics", s.serveMetrics)
 	for _, ep := range []string{"/v1/generate", "/v1/embed", "/v1/translate", "/v1/classify"} {
 		mux.HandleFunc("POST "+ep, func(w http.ResponseWriter, r *http.Request) {
-			if ep != s.endpoint() {
+			if ep != s.endpoint() && !(s.clip != nil && ep == "/v1/classify") {
 				writeError(w, http.StatusNotFound, fmt.Errorf("this server runs a %s model: POST %s", s.typ, s.endpoint()))
 				return
 			}
@@ -362,7 +372,7 @@ func (s *server) handler() http.Handler {
 
 func (s *server) serve(w http.ResponseWriter, r *http.Request, ep string) {
 	limit := int64(maxBody)
-	if s.vit != nil {
+	if s.vit != nil || s.clip != nil {
 		limit = maxImageBody
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
@@ -554,8 +564,8 @@ func (s *server) answerT5(ctx context.Context, req generateRequest) (*generateRe
 }
 
 type embedRequest struct {
-	Input     []string `json:"input"`     // texts, for a BERT or a decoder-only embedding model
-	Images    [][]byte `json:"images"`    // PNG, JPEG or GIF files (base64 in the JSON), for a ViT
+	Input     []string `json:"input"`     // texts, for a BERT, a decoder-only embedding model or a CLIP
+	Images    [][]byte `json:"images"`    // PNG, JPEG or GIF files (base64 in the JSON), for a ViT or a CLIP
 	Pooling   string   `json:"pooling"`   // cls, mean, max, mean_sqrt_len or lasttoken; by default a sentence-transformers folder's own, else mean for a BERT, cls for a ViT
 	Normalize *bool    `json:"normalize"` // by default a sentence-transformers folder's own, else false
 	// A sentence-transformers prompt put before each text, by name, or a
@@ -575,6 +585,9 @@ func (s *server) embed(ctx context.Context, req embedRequest) (*embedResponse, e
 		if pool, err = parsePooling(req.Pooling); err != nil {
 			return nil, fmt.Errorf(`"pooling": %w`, err)
 		}
+	}
+	if s.clip != nil {
+		return s.embedCLIP(ctx, req)
 	}
 	if s.vit != nil {
 		if req.Input != nil {
@@ -671,9 +684,13 @@ func (s *server) translate(ctx context.Context, req translateRequest) (*translat
 }
 
 type classifyRequest struct {
-	Images [][]byte `json:"images"` // PNG, JPEG or GIF files, base64 in the JSON (a ViT)
+	Images [][]byte `json:"images"` // PNG, JPEG or GIF files, base64 in the JSON (a ViT or a CLIP)
 	Input  []string `json:"input"`  // texts, a tab between the two of a pair (a BERT)
 	TopK   int      `json:"top_k"`
+	// A CLIP's classes, and the caption of each ({} standing for its
+	// label; default "This is a photo of {}.").
+	Labels   []string `json:"labels"`
+	Template string   `json:"template"`
 }
 
 type classifyResponse struct {
@@ -683,6 +700,12 @@ type classifyResponse struct {
 func (s *server) classify(ctx context.Context, req classifyRequest) (*classifyResponse, error) {
 	if req.TopK < 1 {
 		return nil, fmt.Errorf(`"top_k" is %d; want at least 1`, req.TopK)
+	}
+	if s.clip != nil {
+		return s.classifyCLIP(ctx, req)
+	}
+	if req.Labels != nil || req.Template != "" {
+		return nil, errors.New(`"labels" and "template" are for a CLIP model; this model's classes are its own`)
 	}
 	if s.bert != nil {
 		if req.Images != nil {

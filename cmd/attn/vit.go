@@ -204,7 +204,7 @@ func runClassify(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, `print one JSON object per image or text: {"image" or "text", "labels": [{"label", "id", "score"}]}`)
 	batch := fs.Int("batch", 16, "images or lines run together")
 	labels := fs.String("labels", "", `CLIP: the classes, comma-separated ("cat,dog,car"): each image is scored by its similarity to each class's caption`)
-	template := fs.String("template", "This is a photo of {}.", "CLIP: the caption of a class, {} standing for its label (HF's zero-shot-image-classification default)")
+	template := fs.String("template", clipTemplate, "CLIP: the caption of a class, {} standing for its label (HF's zero-shot-image-classification default)")
 	if err := fs.Parse(args); err != nil {
 		return err // -h: run answers 0
 	}

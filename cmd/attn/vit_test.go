@@ -394,3 +394,55 @@ func TestCLIP(t *testing.T) {
 		}
 	}
 }
+
+// TestServeCLIP: /v1/embed embeds a CLIP's texts or images, /v1/classify
+// scores images against captions of "labels", each against the PyTorch
+// twin's references; requests that mix or miss the fields are refused.
+func TestServeCLIP(t *testing.T) {
+	ts := serveDir(t, filepath.Join("..", "..", "testdata", "hf", "clip-tiny"))
+	f := golden.Open(t, "hf/clip-tiny/reference.safetensors")
+	rgb, err := os.ReadFile(filepath.Join("..", "..", "testdata", "images", "rgb.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := base64.StdEncoding.EncodeToString(rgb)
+	floats := func(v any) []float32 {
+		var out []float32
+		for _, x := range v.([]any) {
+			out = append(out, float32(x.(float64)))
+		}
+		return out
+	}
+	code, v := post(t, ts.URL+"/v1/embed", `{"input": ["a photo of a cat", "a red car"]}`)
+	if code != 200 {
+		t.Fatalf("/v1/embed texts: %d %v", code, v)
+	}
+	te := f.Tensor("text.embeds").Data
+	golden.CheckAbs(t, "text 0", floats(v["embeddings"].([]any)[0]), te[:16], 1e-4)
+	golden.CheckAbs(t, "text 1", floats(v["embeddings"].([]any)[1]), te[32:48], 1e-4)
+	code, v = post(t, ts.URL+"/v1/embed", `{"images": ["`+img+`"]}`)
+	if code != 200 {
+		t.Fatalf("/v1/embed images: %d %v", code, v)
+	}
+	golden.CheckAbs(t, "image 0", floats(v["embeddings"].([]any)[0]), f.Tensor("image.embeds").Data[:16], 1e-4)
+	code, v = post(t, ts.URL+"/v1/classify", `{"images": ["`+img+`"], "labels": ["a photo of a cat", "a red car"], "template": "{}", "top_k": 1}`)
+	logits := f.Tensor("logits_per_image").Data
+	want := "a photo of a cat"
+	if logits[2] > logits[0] {
+		want = "a red car"
+	}
+	if code != 200 || fmt.Sprint(v["labels"].([]any)[0].([]any)[0].(map[string]any)["label"]) != want {
+		t.Errorf("/v1/classify: %d %v; want %q first", code, v, want)
+	}
+	for _, tc := range []struct{ path, body, want string }{
+		{"/v1/embed", `{"input": ["a cat"], "images": ["` + img + `"]}`, "send one of them"},
+		{"/v1/embed", `{"input": ["a cat"], "pooling": "mean"}`, "do not apply to a CLIP"},
+		{"/v1/classify", `{"images": ["` + img + `"]}`, "name the labels"},
+		{"/v1/classify", `{"images": ["` + img + `"], "labels": ["cat"], "template": "a photo"}`, "has no {}"},
+		{"/v1/generate", `{"prompt": "a"}`, "POST /v1/embed"},
+	} {
+		if code, v := post(t, ts.URL+tc.path, tc.body); code < 400 || !strings.Contains(fmt.Sprint(v["error"]), tc.want) {
+			t.Errorf("%s %s: %d %v; want an error naming %s", tc.path, tc.body[:min(len(tc.body), 60)], code, v, tc.want)
+		}
+	}
+}
