@@ -47,17 +47,7 @@ func TestDistilMatchesPyTorch(t *testing.T) {
 	}
 	dl := golden.CheckAbs(t, "logits", logits.Data, f.Tensor("mlm.logits").Data, 1e-4)
 	t.Logf("distilbert-tiny max abs error: hidden %.2e, logits %.2e", dh, dl)
-	for _, e := range []struct {
-		pooling   Pooling
-		normalize bool
-		ref       string
-	}{{PoolMean, true, "mlm.embed_mean"}, {PoolCLS, false, "mlm.embed_cls"}} {
-		vs, err := Embed(hidden, in.pad, e.pooling, e.normalize)
-		if err != nil {
-			t.Fatal(err)
-		}
-		golden.CheckAbs(t, string(e.pooling)+" embedding", slices.Concat(vs...), f.Tensor(e.ref).Data, 1e-4)
-	}
+	checkEmbeds(t, f, "mlm.", hidden, in.pad)
 
 	base := load(t, "distilbert-tiny-base")
 	if base.Cfg.Act != "relu" || base.Head != nil || !base.Cfg.sinusoidal {

@@ -49,17 +49,7 @@ func TestModernMatchesPyTorch(t *testing.T) {
 	}
 	dl := golden.CheckAbs(t, "logits", logits.Data, f.Tensor("mlm.logits").Data, 1e-4)
 	t.Logf("modernbert-tiny max abs error: hidden %.2e, logits %.2e", dh, dl)
-	for _, e := range []struct {
-		pooling   Pooling
-		normalize bool
-		ref       string
-	}{{PoolMean, true, "mlm.embed_mean"}, {PoolCLS, false, "mlm.embed_cls"}} {
-		vs, err := Embed(hidden, in.pad, e.pooling, e.normalize)
-		if err != nil {
-			t.Fatal(err)
-		}
-		golden.CheckAbs(t, string(e.pooling)+" embedding", slices.Concat(vs...), f.Tensor(e.ref).Data, 1e-4)
-	}
+	checkEmbeds(t, f, "mlm.", hidden, in.pad)
 	// Token types, which ModernBERT does not take, change nothing.
 	types := make([]int, len(in.ids))
 	for i := range types {

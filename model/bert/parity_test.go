@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/attn-go/attn/internal/golden"
+	"github.com/attn-go/attn/tensor"
 )
 
 // batch is the reference inputs (tools/golden/torch_bert.py).
@@ -36,6 +37,24 @@ func referenceAt(t *testing.T, rel string) (*golden.File, batch) {
 		in.pad = append(in.pad, m == 0)
 	}
 	return f, in
+}
+
+// checkEmbeds compares hidden's mean embedding (normalised) and its first
+// token's with the references prefix+"embed_mean" and prefix+"embed_cls".
+func checkEmbeds(t *testing.T, f *golden.File, prefix string, hidden *tensor.Tensor, pad []bool) {
+	t.Helper()
+	for _, e := range []struct {
+		pooling   Pooling
+		normalize bool
+		ref       string
+	}{{PoolMean, true, "embed_mean"}, {PoolCLS, false, "embed_cls"}} {
+		vs, err := Embed(hidden, pad, e.pooling, e.normalize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := golden.CheckAbs(t, string(e.pooling)+" embedding", slices.Concat(vs...), f.Tensor(prefix+e.ref).Data, 1e-4)
+		t.Logf("max abs error: %s embedding (normalize %v) %.2e", e.pooling, e.normalize, d)
+	}
 }
 
 func load(t *testing.T, name string) *Model {
@@ -83,18 +102,7 @@ func TestMatchesPyTorch(t *testing.T) {
 			} else if _, err := m.MLMLogits(in.ids, in.types, in.pad, in.b, in.t); err == nil || !strings.Contains(err.Error(), "no masked-LM head") {
 				t.Errorf("MLMLogits without a head: err = %v; want no masked-LM head", err)
 			}
-			for _, e := range []struct {
-				pooling   Pooling
-				normalize bool
-				ref       string
-			}{{PoolMean, true, ".embed_mean"}, {PoolCLS, false, ".embed_cls"}} {
-				vs, err := Embed(hidden, in.pad, e.pooling, e.normalize)
-				if err != nil {
-					t.Fatal(err)
-				}
-				de := golden.CheckAbs(t, string(e.pooling)+" embedding", slices.Concat(vs...), f.Tensor(tc.ref+e.ref).Data, 1e-4)
-				t.Logf("max abs error: %s embedding (normalize %v) %.2e", e.pooling, e.normalize, de)
-			}
+			checkEmbeds(t, f, tc.ref+".", hidden, in.pad)
 		})
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/model/hf"
+	"github.com/attn-go/attn/model/vit"
 	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/tensor"
 )
@@ -219,7 +220,7 @@ func (m *Model) VisionForward(tp *autograd.Tape, pixels []float32, b int) (hidde
 	}
 	e := m.Vision.Embeddings
 	proj := tp.Reshape(e.Patch, d, -1) // [C, channels·P·P]: the convolution as a Linear
-	x := tp.Reshape(tp.Linear(autograd.Const(patches(pixels, b, ch, s, p)), proj, nil), b, n, d)
+	x := tp.Reshape(tp.Linear(autograd.Const(vit.Patches(pixels, b, ch, s, p)), proj, nil), b, n, d)
 	x = tp.ConcatSeq(tp.Reshape(e.Class, 1, 1, d), x)    // (B, 1+patches, C)
 	x = tp.Add(x, tp.Reshape(e.Position.Weight, n+1, d)) // + (1+patches, C)
 	x, err = encode(tp, m.Vision.Encoder, c.Tower, m.Vision.PreNorm.Forward(tp, x), autograd.AttentionOpts{})
@@ -232,29 +233,6 @@ func (m *Model) VisionForward(tp *autograd.Tape, pixels []float32, b int) (hidde
 	}
 	cls := tp.Embedding(tp.Reshape(x, b*(n+1), -1), first, 1)
 	return x, m.Vision.PostNorm.Forward(tp, cls), nil
-}
-
-// patches cuts b images [b, channels, S, S] into their P × P patches, one
-// row of channels·P·P values per patch, in row-major order: the layout in
-// which the convolution's weight, flattened, is a Linear.
-func patches(pixels []float32, b, ch, s, p int) *tensor.Tensor {
-	g := s / p
-	out := tensor.New(b*g*g, ch*p*p)
-	tensor.Parallel(b*g, 1, func(lo, hi int) {
-		for r := lo; r < hi; r++ { // one row of patches of one image
-			img, py := r/g, r%g
-			for px := range g {
-				row := out.Data[((img*g+py)*g+px)*ch*p*p:][:ch*p*p]
-				for k := range ch {
-					plane := pixels[(img*ch+k)*s*s:]
-					for i := range p {
-						copy(row[(k*p+i)*p:(k*p+i+1)*p], plane[(py*p+i)*s+px*p:][:p])
-					}
-				}
-			}
-		}
-	})
-	return out
 }
 
 // TextEmbeds returns the texts' embeddings [B, projection_dim]:

@@ -199,13 +199,18 @@ func IsHead(name string) bool {
 	return false
 }
 
-// patches cuts B images [B, channels, S, S] (row-major pixels) into their
+// patches cuts B images [B, channels, S, S] into the model's patches (see
+// Patches).
+func (m *Model) patches(pixels []float32, b int) *tensor.Tensor {
+	c := m.Cfg
+	return Patches(pixels, b, c.Channels, c.ImageSize, c.PatchSize)
+}
+
+// Patches cuts b images [b, channels, S, S] (row-major pixels) into their
 // P × P patches, one row of channels·P·P values per patch, patches in
 // row-major order: the layout in which HF's Conv2d projection, flattened,
 // is a Linear.
-func (m *Model) patches(pixels []float32, b int) *tensor.Tensor {
-	c := m.Cfg
-	s, p, ch := c.ImageSize, c.PatchSize, c.Channels
+func Patches(pixels []float32, b, ch, s, p int) *tensor.Tensor {
 	g := s / p
 	out := tensor.New(b*g*g, ch*p*p)
 	tensor.Parallel(b*g, 1, func(lo, hi int) {
