@@ -28,7 +28,7 @@ type Model interface {
 }
 
 // Types lists the model_type values Load accepts.
-var Types = []string{"gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "gemma3", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "qwen2_moe", "bert", "roberta", "xlm-roberta", "distilbert", "modernbert", "t5", "mt5", "marian", "m2m_100", "vit", "deit", "clip", transformer.ModelType}
+var Types = []string{"gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "gemma3", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "qwen2_moe", "bert", "roberta", "xlm-roberta", "distilbert", "modernbert", "t5", "mt5", "marian", "m2m_100", "vit", "deit", "clip", "siglip", transformer.ModelType}
 
 // Type returns the architecture of the model folder dir: config.json's
 // model_type. Folders written by attn's transformer package before it
@@ -75,7 +75,7 @@ func Load(dir string) (Model, error) {
 		return nonNil(marian.Load(dir))
 	case "vit", "deit":
 		return nonNil(vit.Load(dir))
-	case "clip":
+	case "clip", "siglip":
 		return nonNil(clip.Load(dir))
 	case transformer.ModelType:
 		return nonNil(transformer.Load(dir))

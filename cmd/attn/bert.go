@@ -248,11 +248,11 @@ func runEmbed(args []string, stdout, stderr io.Writer) error {
 	if given["normalize"] {
 		norm = normalize
 	}
-	dir, typ, err := modelOfType(*model, "embed", "bert", "llama", "vit", "deit", "clip")
+	dir, typ, err := modelOfType(*model, "embed", "bert", "llama", "vit", "deit", "clip", "siglip")
 	if err != nil {
 		return err
 	}
-	if typ == "clip" {
+	if typ == "clip" || typ == "siglip" {
 		for _, f := range []string{"pooling", "prompt", "prompt-name", "dims"} {
 			if given[f] {
 				return fmt.Errorf("--%s does not apply to a CLIP model (its embeddings are its projections)", f)

@@ -44,6 +44,20 @@ func clipTextEmbeds(m *clip.Model, tok *tokenizer.Pipeline, texts []string) (*te
 		}
 		seqs[i] = e.IDs
 	}
+	if m.Cfg.Siglip {
+		// As HF's pipeline and SiglipProcessor run it: every text padded to
+		// the model's positions, the padding attended (no mask), the text
+		// read at the last position.
+		t := m.Cfg.Text.MaxPositions
+		ids := make([]int, 0, len(seqs)*t)
+		for _, s := range seqs {
+			ids = append(ids, s...)
+			for range t - len(s) {
+				ids = append(ids, m.Cfg.Text.PadID)
+			}
+		}
+		return m.TextEmbeds(ids, nil, len(seqs), t)
+	}
 	// Padding sits after each text's end-of-text token: the causal text
 	// tower never lets it reach the pooled state, whatever its id.
 	ids, pad, b, t := bert.Batch(seqs, 0)
@@ -174,14 +188,18 @@ func clipCaptions(labels []string, template string) ([]string, error) {
 
 // zeroShot returns the k most probable labels of each image (embeddings
 // imgs [I, D]) against the captions' embeddings texts [L, D], most
-// probable first: a softmax over the labels of CLIP's logits, as HF's
-// zero-shot-image-classification pipeline scores them.
+// probable first, as HF's zero-shot-image-classification pipeline scores
+// them: a softmax over the labels of CLIP's logits, a sigmoid of each of
+// SigLIP's.
 func zeroShot(m *clip.Model, imgs, texts *tensor.Tensor, labels []string, k int) ([][]label, error) {
 	logits, err := m.Similarities(imgs, texts)
 	if err != nil {
 		return nil, err
 	}
 	score := bert.Config{ProblemType: "single_label_classification"}
+	if m.Cfg.Siglip {
+		score.ProblemType = "multi_label_classification"
+	}
 	n := len(labels)
 	out := make([][]label, imgs.Shape[0])
 	for i := range out {

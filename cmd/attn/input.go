@@ -74,7 +74,7 @@ var usesOf = map[string]string{
 	"marian": "attn translate, attn serve", "m2m_100": "attn translate, attn serve", transformer.ModelType: "attn translate, attn serve",
 	"vit":  "attn classify, attn eval, attn serve, attn train --preset images --model",
 	"deit": "attn classify, attn eval, attn serve, attn train --preset images --model",
-	"clip": "attn embed, attn classify --labels",
+	"clip": "attn embed, attn classify --labels, attn serve", "siglip": "attn embed, attn classify --labels, attn serve",
 }
 
 // family returns the architecture package's name for a model_type: "bert"

@@ -122,7 +122,7 @@ func (s *server) format() (string, bool) {
 var endpoints = map[string]string{
 	"gpt2": "/v1/generate", "llama": "/v1/generate", "t5": "/v1/generate", "mt5": "/v1/generate",
 	"bert": "/v1/embed", transformer.ModelType: "/v1/translate", "marian": "/v1/translate", "m2m_100": "/v1/translate",
-	"vit": "/v1/classify", "deit": "/v1/classify", "clip": "/v1/embed",
+	"vit": "/v1/classify", "deit": "/v1/classify", "clip": "/v1/embed", "siglip": "/v1/embed",
 }
 
 // endpoint is the server's one POST endpoint.
@@ -148,7 +148,7 @@ func newServer(dir string, batch, window int, opts ...generate.BatcherOption) (*
 // newServerQuantized is newServer with a Llama-family model's matrices
 // quantized as --quantize says.
 func newServerQuantized(dir, quantize string, batch, window int, opts ...generate.BatcherOption) (*server, error) {
-	dir, typ, err := modelOfType(dir, "serve", "gpt2", "llama", "t5", "mt5", "bert", transformer.ModelType, "marian", "m2m_100", "vit", "deit", "clip")
+	dir, typ, err := modelOfType(dir, "serve", "gpt2", "llama", "t5", "mt5", "bert", transformer.ModelType, "marian", "m2m_100", "vit", "deit", "clip", "siglip")
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +211,7 @@ func newServerQuantized(dir, quantize string, batch, window int, opts ...generat
 		}
 	case "vit", "deit":
 		s.vit, s.vitProc, err = loadViTModel(dir, "serve")
-	case "clip":
+	case "clip", "siglip":
 		if s.clip, err = clip.Load(dir); err == nil {
 			s.vitProc, err = clip.LoadProcessor(dir, s.clip.Cfg)
 			s.clipTok, s.clipErr = clipTokenizer(dir, s.clip)

@@ -211,11 +211,11 @@ func runClassify(args []string, stdout, stderr io.Writer) error {
 	if *topK < 1 || *batch < 1 {
 		return fmt.Errorf("--top-k %d and --batch %d must be positive", *topK, *batch)
 	}
-	dir, typ, err := modelOfType(*model, "classify", "vit", "deit", "bert", "clip")
+	dir, typ, err := modelOfType(*model, "classify", "vit", "deit", "bert", "clip", "siglip")
 	if err != nil {
 		return err
 	}
-	if typ == "clip" {
+	if typ == "clip" || typ == "siglip" {
 		return runClassifyCLIP(dir, fs.Args(), *labels, *template, *topK, *batch, *asJSON, stdout)
 	}
 	if *labels != "" {

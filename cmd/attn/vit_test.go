@@ -104,7 +104,7 @@ func TestClassify(t *testing.T) {
 		{[]string{"--model", vitDir, bad}, "notes.png: image: unknown format (PNG, JPEG and GIF are read)"},
 		{[]string{"--model", vitDir, "--top-k", "0", bad}, "--top-k 0"},
 		{[]string{"--model", filepath.Join("..", "..", "testdata", "hf", "vit-tiny-bf16"), bad}, "has no classifier"},
-		{[]string{"--model", filepath.Join("..", "..", "testdata", "hf", "gpt2-tiny"), bad}, "attn classify runs vit, deit, bert, roberta, xlm-roberta, distilbert, modernbert, clip models (use attn generate"},
+		{[]string{"--model", filepath.Join("..", "..", "testdata", "hf", "gpt2-tiny"), bad}, "attn classify runs vit, deit, bert, roberta, xlm-roberta, distilbert, modernbert, clip, siglip models (use attn generate"},
 	} {
 		out, code := attn(t, append([]string{"classify"}, tc.args...)...)
 		if code != 1 || !strings.Contains(out, tc.says) {
@@ -443,6 +443,48 @@ func TestServeCLIP(t *testing.T) {
 	} {
 		if code, v := post(t, ts.URL+tc.path, tc.body); code < 400 || !strings.Contains(fmt.Sprint(v["error"]), tc.want) {
 			t.Errorf("%s %s: %d %v; want an error naming %s", tc.path, tc.body[:min(len(tc.body), 60)], code, v, tc.want)
+		}
+	}
+}
+
+// TestSiglip runs attn embed and zero-shot attn classify on the PyTorch
+// twin's SigLIP (testdata/hf/siglip-tiny): texts padded to the model's
+// positions as HF's pipeline pads them, and each label scored by a sigmoid
+// of its own logit.
+func TestSiglip(t *testing.T) {
+	dir := filepath.Join("..", "..", "testdata", "hf", "siglip-tiny")
+	imgs := filepath.Join("..", "..", "testdata", "images")
+	f := golden.Open(t, "hf/siglip-tiny/reference.safetensors")
+	texts := filepath.Join(t.TempDir(), "texts.txt")
+	os.WriteFile(texts, []byte("a photo of a cat\na red car\n"), 0o644)
+	out, code := attn(t, "embed", "--model", dir, texts)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 {
+		t.Fatalf("attn embed: exit %d\n%s", code, out)
+	}
+	te := f.Tensor("text.embeds").Data // [3, 24]: texts 0 and 2 are these
+	for i, at := range []int{0, 2} {
+		var e struct{ Embedding []float32 }
+		if err := json.Unmarshal([]byte(lines[i]), &e); err != nil {
+			t.Fatal(err)
+		}
+		golden.CheckAbs(t, fmt.Sprintf("text %d", i), e.Embedding, te[at*24:(at+1)*24], 1e-4)
+	}
+	out, code = attn(t, "classify", "--model", dir, "--labels", "a photo of a cat, a red car", "--template", "{}", "--json", filepath.Join(imgs, "rgb.png"))
+	var res struct {
+		Labels []struct {
+			Label string
+			Score float64
+		}
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Labels) != 2 {
+		t.Fatalf("attn classify --labels: exit %d\n%s", code, out)
+	}
+	logits := f.Tensor("logits_per_image").Data // [3 images, 3 texts]
+	for _, l := range res.Labels {
+		z := float64(logits[map[string]int{"a photo of a cat": 0, "a red car": 2}[l.Label]])
+		if want := 1 / (1 + math.Exp(-z)); math.Abs(l.Score-want) > 1e-4*want {
+			t.Errorf("%s: score %v; want the sigmoid of its logit, %v", l.Label, l.Score, want)
 		}
 	}
 }

@@ -15,7 +15,8 @@ var ignored = []*regexp.Regexp{regexp.MustCompile(`^(text|vision)_model\.embeddi
 
 // Load reads a HuggingFace CLIP folder: config.json (CLIPConfig) and
 // model.safetensors or its shards, in F32, F16, BF16 or F64, under
-// CLIPModel's names. Every weight must be present with the shape the config
+// CLIPModel's names; or a SigLIP folder (SiglipConfig, SiglipModel's
+// names). Every weight must be present with the shape the config
 // gives, and tensors the model does not use are errors. The folder's image
 // processor is read by LoadProcessor, its tokenizer by the tokenizer
 // package.
@@ -36,8 +37,21 @@ func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 // LoadProcessor reads dir's preprocessor_config.json (CLIPImageProcessor:
 // the shortest edge resized, the centre cropped, CLIP's mean and standard
 // deviation; those are also its defaults) for the vision tower of cfg.
+//
+// A SigLIP's (SiglipImageProcessor) resizes to the model's size, bicubic,
+// without a crop, and normalises with mean and deviation 0.5.
 func LoadProcessor(dir string, cfg Config) (vit.Processor, error) {
-	return vit.LoadProcessorOf(dir, vit.CLIPProcessor(cfg.Vision.ImageSize), vit.Config{ImageSize: cfg.Vision.ImageSize, Channels: cfg.Vision.Channels})
+	s := cfg.Vision.ImageSize
+	def := vit.CLIPProcessor(s)
+	if cfg.Siglip {
+		def = vit.Processor{
+			DoResize: true, Size: vit.Size{Height: s, Width: s}, Resample: 3,
+			DoRescale: true, RescaleFactor: 1.0 / 255,
+			DoNormalize: true, Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.5, 0.5, 0.5},
+			Type: "SiglipImageProcessor",
+		}
+	}
+	return vit.LoadProcessorOf(dir, def, vit.Config{ImageSize: s, Channels: cfg.Vision.Channels})
 }
 
 // Save writes the model to dir as a HuggingFace folder: config.json

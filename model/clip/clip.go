@@ -10,7 +10,9 @@
 // residual; LayerNorm, MLP, residual). The text tower attends causally and
 // reads the state of the end-of-text token; the vision tower cuts the image
 // into patches, prepends a class token and reads its state. A linear
-// projection without bias maps each into the shared space.
+// projection without bias maps each into the shared space. SigLIP, trained
+// the same way with a sigmoid per pair, loads into the same Model
+// (siglip.go).
 package clip
 
 import (
@@ -57,38 +59,62 @@ type TextEmbeddings struct {
 	Position *nn.Embedding `attn:"position_embedding"` // [max_position_embeddings, C]
 }
 
-// TextModel is CLIPTextTransformer.
+// TextModel is CLIPTextTransformer (SiglipTextTransformer, with its head).
 type TextModel struct {
 	Embeddings *TextEmbeddings `attn:"embeddings"`
 	Encoder    *Encoder        `attn:"encoder"`
 	FinalNorm  *nn.LayerNorm   `attn:"final_layer_norm"`
+	Head       *nn.Linear      `attn:"head"` // SigLIP's projection of the pooled state; nil for CLIP
 }
 
 // VisionEmbeddings holds the patch projection (a convolution without bias,
 // stored [C, channels, P, P]), the class token and the position table.
 type VisionEmbeddings struct {
-	Patch    *autograd.Var `attn:"patch_embedding.weight"`
-	Class    *autograd.Var `attn:"class_embedding"`    // [C]
-	Position *nn.Embedding `attn:"position_embedding"` // [patches+1, C]
+	Patch     *autograd.Var `attn:"patch_embedding.weight"`
+	PatchBias *autograd.Var `attn:"patch_embedding.bias"` // SigLIP's; nil for CLIP
+	Class     *autograd.Var `attn:"class_embedding"`      // [C]; nil for SigLIP, which has no class token
+	Position  *nn.Embedding `attn:"position_embedding"`   // [patches+1, C] (SigLIP: [patches, C])
 }
 
-// VisionModel is CLIPVisionTransformer.
+// VisionModel is CLIPVisionTransformer (SiglipVisionTransformer, with its
+// pooling head).
 type VisionModel struct {
 	Embeddings *VisionEmbeddings `attn:"embeddings"`
-	PreNorm    *nn.LayerNorm     `attn:"pre_layrnorm"` // sic, HF's name
+	PreNorm    *nn.LayerNorm     `attn:"pre_layrnorm"` // sic, HF's name; nil for SigLIP
 	Encoder    *Encoder          `attn:"encoder"`
-	PostNorm   *nn.LayerNorm     `attn:"post_layernorm"` // on the class token's state
+	PostNorm   *nn.LayerNorm     `attn:"post_layernorm"` // CLIP: on the class token's state; SigLIP: on every token's
+	Head       *PoolingHead      `attn:"head"`           // SigLIP's; nil for CLIP
+}
+
+// PoolingHead is SigLIP's SiglipMultiheadAttentionPoolingHead: a learned
+// query (the probe) attends over the image's tokens, then
+// h + mlp(layernorm(h)).
+type PoolingHead struct {
+	Probe     *autograd.Var     `attn:"probe"` // [1, 1, C]
+	Attention *PoolingAttention `attn:"attention"`
+	Norm      *nn.LayerNorm     `attn:"layernorm"`
+	MLP       *MLP              `attn:"mlp"`
+}
+
+// PoolingAttention is torch's nn.MultiheadAttention's parameters: the
+// query, key and value projections stacked, then the output projection.
+type PoolingAttention struct {
+	InProj *autograd.Var `attn:"in_proj_weight"` // [3C, C]
+	InBias *autograd.Var `attn:"in_proj_bias"`   // [3C]
+	Out    *nn.Linear    `attn:"out_proj"`
 }
 
 // Model is CLIPModel: both towers, their projections into the shared space
-// and the learned temperature.
+// and the learned temperature; or SiglipModel (Cfg.Siglip), whose towers
+// end in heads of their own and whose logits have a learned bias.
 type Model struct {
 	Cfg              Config
 	Text             *TextModel    `attn:"text_model"`
 	Vision           *VisionModel  `attn:"vision_model"`
-	TextProjection   *nn.Linear    `attn:"text_projection"`   // [projection_dim, C_text], no bias
-	VisualProjection *nn.Linear    `attn:"visual_projection"` // [projection_dim, C_vision], no bias
+	TextProjection   *nn.Linear    `attn:"text_projection"`   // [projection_dim, C_text], no bias; nil for SigLIP
+	VisualProjection *nn.Linear    `attn:"visual_projection"` // [projection_dim, C_vision], no bias; nil for SigLIP
 	LogitScale       *autograd.Var `attn:"logit_scale"`       // a scalar: similarities are multiplied by its exp
+	LogitBias        *autograd.Var `attn:"logit_bias"`        // SigLIP's, added to them; nil for CLIP
 }
 
 // New returns a model of c with random weights (N(0, 0.02²) matrices and
@@ -125,6 +151,9 @@ func newModel(c Config, rng *tensor.RNG) (*Model, error) {
 		return e
 	}
 	tc, vc := c.Text, c.Vision
+	if c.Siglip {
+		return newSiglip(c, w, linear, norm, encoder), nil
+	}
 	m := &Model{
 		Cfg: c,
 		Text: &TextModel{
@@ -196,7 +225,7 @@ func (m *Model) TextForward(tp *autograd.Tape, ids []int, pad []bool, b, t int) 
 		pos[i] = i
 	}
 	x := tp.Add(e.Token.Forward(tp, ids, b, t), tp.Embedding(e.Position.Weight, pos, 1)) // (B, T, C)
-	x, err = encode(tp, m.Text.Encoder, c.Tower, x, autograd.AttentionOpts{Causal: true, KeyPad: pad})
+	x, err = encode(tp, m.Text.Encoder, c.Tower, x, autograd.AttentionOpts{Causal: !m.Cfg.Siglip, KeyPad: pad})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -220,7 +249,10 @@ func (m *Model) VisionForward(tp *autograd.Tape, pixels []float32, b int) (hidde
 	}
 	e := m.Vision.Embeddings
 	proj := tp.Reshape(e.Patch, d, -1) // [C, channels·P·P]: the convolution as a Linear
-	x := tp.Reshape(tp.Linear(autograd.Const(vit.Patches(pixels, b, ch, s, p)), proj, nil), b, n, d)
+	x := tp.Reshape(tp.Linear(autograd.Const(vit.Patches(pixels, b, ch, s, p)), proj, e.PatchBias), b, n, d)
+	if m.Cfg.Siglip {
+		return m.siglipVision(tp, x, b)
+	}
 	x = tp.ConcatSeq(tp.Reshape(e.Class, 1, 1, d), x)    // (B, 1+patches, C)
 	x = tp.Add(x, tp.Reshape(e.Position.Weight, n+1, d)) // + (1+patches, C)
 	x, err = encode(tp, m.Vision.Encoder, c.Tower, m.Vision.PreNorm.Forward(tp, x), autograd.AttentionOpts{})
@@ -245,6 +277,9 @@ func (m *Model) TextEmbeds(ids []int, pad []bool, b, t int) (*tensor.Tensor, err
 	if err != nil {
 		return nil, err
 	}
+	if m.Text.Head != nil {
+		return m.Text.Head.Forward(nil, pooled).Value, nil
+	}
 	return (*autograd.Tape)(nil).Linear(pooled, m.TextProjection.Weight, nil).Value, nil
 }
 
@@ -258,13 +293,17 @@ func (m *Model) ImageEmbeds(pixels []float32, b int) (*tensor.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m.VisualProjection == nil { // SigLIP's image embedding is its pooling head's output
+		return pooled.Value.Clone(), nil
+	}
 	return (*autograd.Tape)(nil).Linear(pooled, m.VisualProjection.Weight, nil).Value, nil
 }
 
 // Similarities returns CLIP's logits of images [I, D] against texts [T, D]
 // ([I, T], HF's logits_per_image): the cosine of each pair times
-// exp(logit_scale). A softmax over a row gives the image's zero-shot
-// probabilities over the texts.
+// exp(logit_scale), plus SigLIP's logit_bias. A softmax over a row gives a
+// CLIP image's zero-shot probabilities over the texts; SigLIP scores each
+// pair alone, by a sigmoid.
 func (m *Model) Similarities(images, texts *tensor.Tensor) (*tensor.Tensor, error) {
 	if len(images.Shape) != 2 || len(texts.Shape) != 2 || images.Shape[1] != texts.Shape[1] {
 		return nil, fmt.Errorf("clip: image embeddings %v and text embeddings %v are not [I, D] and [T, D]", images.Shape, texts.Shape)
@@ -289,6 +328,11 @@ func (m *Model) Similarities(images, texts *tensor.Tensor) (*tensor.Tensor, erro
 	scale := float32(math.Exp(float64(m.LogitScale.Value.Data[0])))
 	out := tensor.New(ni, nt)
 	tensor.Gemm(false, true, ni, nt, d, scale, a, d, bt, d, 0, out.Data, nt)
+	if m.LogitBias != nil {
+		for i := range out.Data {
+			out.Data[i] += m.LogitBias.Value.Data[0]
+		}
+	}
 	return out, nil
 }
 

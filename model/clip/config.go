@@ -30,6 +30,9 @@ type TextConfig struct {
 	EOSID int `json:"eos_token_id"`
 	BOSID int `json:"bos_token_id"`
 	PadID int `json:"pad_token_id"`
+	// ProjectionSize is the width of SigLIP's text head (projection_size;
+	// 0, null in HF, means hidden_size).
+	ProjectionSize int `json:"projection_size,omitempty"`
 }
 
 // VisionConfig is HF's CLIPVisionConfig.
@@ -43,12 +46,17 @@ type VisionConfig struct {
 // Patches is the number of patches of an image.
 func (c VisionConfig) Patches() int { g := c.ImageSize / c.PatchSize; return g * g }
 
-// Config is HF's CLIPConfig (config.json of a "clip" folder).
+// Config is HF's CLIPConfig (config.json of a "clip" folder), or its
+// SiglipConfig (model_type "siglip") with Siglip set.
 type Config struct {
 	Text           TextConfig   `json:"text_config"`
 	Vision         VisionConfig `json:"vision_config"`
-	ProjectionDim  int          `json:"projection_dim"`
-	LogitScaleInit float64      `json:"logit_scale_init_value"`
+	ProjectionDim  int          `json:"projection_dim"`         // CLIP's shared space
+	LogitScaleInit float64      `json:"logit_scale_init_value"` // CLIP's
+	// Siglip marks SigLIP (Zhai et al. 2023): the text read at its last
+	// position through a head, not causal; the image without a class
+	// token, pooled by attention (its head); a sigmoid per image-text pair.
+	Siglip bool `json:"-"`
 }
 
 // DefaultConfig returns CLIP ViT-B/32's (HF's CLIPConfig defaults):
@@ -80,6 +88,12 @@ const legacyEOS = 2
 // all-false row gives).
 func (c Config) eosPositions(ids []int, b, t int) []int {
 	pos := make([]int, b)
+	if c.Siglip { // SigLIP's text is read at its last position, whatever stands there
+		for i := range pos {
+			pos[i] = t - 1
+		}
+		return pos
+	}
 	for i := range b {
 		row := ids[i*t : (i+1)*t]
 		for j, id := range row {
@@ -142,8 +156,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("clip: vision_config image_size %d is not a positive multiple of patch_size %d", v.ImageSize, v.PatchSize)
 	case v.Channels != 3:
 		return fmt.Errorf("clip: vision_config num_channels %d: images are RGB", v.Channels)
-	case c.ProjectionDim <= 0:
+	case c.ProjectionDim <= 0 && !c.Siglip:
 		return fmt.Errorf("clip: projection_dim %d must be positive", c.ProjectionDim)
+	case c.Siglip && c.Text.projection() != v.Hidden:
+		return fmt.Errorf("clip: SigLIP's text projection_size %d differs from its vision hidden_size %d: the embeddings would not compare", c.Text.projection(), v.Hidden)
 	}
 	return nil
 }
@@ -172,8 +188,11 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
+	if v.ModelType == "siglip" {
+		return c.unmarshalSiglip(b)
+	}
 	if v.ModelType != "clip" {
-		return fmt.Errorf("clip: model_type %q is not clip", v.ModelType)
+		return fmt.Errorf("clip: model_type %q is not clip or siglip", v.ModelType)
 	}
 	for _, a := range v.Architectures {
 		if a != "CLIPModel" {
@@ -200,6 +219,9 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 // tower's config with its model_type and the projection dimension HF
 // repeats there.
 func (c Config) MarshalJSON() ([]byte, error) {
+	if c.Siglip {
+		return c.marshalSiglip()
+	}
 	type tower struct {
 		ModelType     string `json:"model_type"`
 		ProjectionDim int    `json:"projection_dim"`

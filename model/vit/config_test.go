@@ -16,9 +16,9 @@ func TestProcessorDefaults(t *testing.T) {
 		file string
 		want Processor
 	}{
-		{`{"image_processor_type": "DeiTImageProcessor"}`, deitProcessor()},
+		{`{"image_processor_type": "DeiTImageProcessor"}`, func() Processor { p := deitProcessor(); p.Type = "DeiTImageProcessor"; return p }()},
 		{`{"feature_extractor_type": "DeiTFeatureExtractor", "size": 300}`, func() Processor { p := deitProcessor(); p.Size = Size{Height: 300, Width: 300}; return p }()},
-		{`{"image_processor_type": "ViTImageProcessor"}`, DefaultProcessor(c)},
+		{`{"image_processor_type": "ViTImageProcessor"}`, func() Processor { p := DefaultProcessor(c); p.Type = "ViTImageProcessor"; return p }()},
 		{`{}`, DefaultProcessor(c)},
 	} {
 		dir := t.TempDir()

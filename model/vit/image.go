@@ -42,6 +42,9 @@ type Processor struct {
 	// (DeiTImageProcessor's step; ViT's processor has none).
 	DoCenterCrop bool  `json:"do_center_crop,omitempty"`
 	CropSize     *Size `json:"crop_size,omitempty"`
+	// Type is the HF class Save names (image_processor_type): the file's,
+	// or, when empty, the one its settings imply.
+	Type string `json:"-"`
 }
 
 // Size is the processor's output size: {"height": H, "width": W}, or a
@@ -164,6 +167,7 @@ func LoadProcessorOf(dir string, def Processor, c Config) (Processor, error) {
 	if strings.HasPrefix(kind.Processor+kind.FeatureExtractor, "DeiT") {
 		p = deitProcessor()
 	}
+	p.Type = kind.Processor
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return p, fmt.Errorf("vit: %s: %w", path, err)
 	}
@@ -222,6 +226,8 @@ func (p Processor) Validate(c Config) error {
 func SaveProcessor(dir string, p Processor) error {
 	typ := "ViTImageProcessor"
 	switch {
+	case p.Type != "":
+		typ = p.Type
 	case p.Size.ShortestEdge > 0:
 		typ = "CLIPImageProcessor"
 	case p.DoCenterCrop:
