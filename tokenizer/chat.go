@@ -521,6 +521,26 @@ func readJSONObject(path string) (map[string]json.RawMessage, error) {
 // unicode.IsSpace and the separators U+001C to U+001F.
 func pySpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f }
 
+// ConfigToken returns the special token that dir's tokenizer_config.json,
+// or else its special_tokens_map.json, names by key ("pad_token",
+// "eos_token", ...), as transformers reads them; false when neither does.
+func ConfigToken(dir, key string) (string, bool, error) {
+	for _, f := range []string{"tokenizer_config.json", "special_tokens_map.json"} {
+		cfg, err := readJSONObject(filepath.Join(dir, f))
+		if err != nil {
+			return "", false, err
+		}
+		toks, err := specialTokens(cfg)
+		if err != nil {
+			return "", false, fmt.Errorf("tokenizer: %s: %w", f, err)
+		}
+		if s, ok := toks[key].(string); ok {
+			return s, true, nil
+		}
+	}
+	return "", false, nil
+}
+
 // specialTokens returns the special tokens a tokenizer_config.json names,
 // as transformers' special_tokens_map has them: each a string (a config may
 // store one as an AddedToken object, whose content is taken), the

@@ -18,22 +18,52 @@ import (
 	"github.com/attn-go/attn/tokenizer"
 )
 
+// clipTokens is a CLIP's or SigLIP's tokenizer, with the id SigLIP's texts
+// are padded with.
+type clipTokens struct {
+	tok   *tokenizer.Pipeline
+	padID int
+}
+
 // clipTokenizer opens the folder's tokenizer.json. CLIP's vocab.json and
 // merges.txt alone are refused: read as GPT-2's files they would tokenize
-// without CLIP's lowercasing, end-of-word marks and end-of-text token.
-func clipTokenizer(dir string, m *clip.Model) (*tokenizer.Pipeline, error) {
+// without CLIP's lowercasing, end-of-word marks and end-of-text token; so
+// is SigLIP's spiece.model alone (SiglipTokenizer's own cleaning of the
+// text is not built). A SigLIP pads with the tokenizer's pad token, as
+// HF's pipeline does (SigLIP 2's Gemma tokenizer: <pad>, 0), else the
+// config's pad_token_id.
+func clipTokenizer(dir string, m *clip.Model) (clipTokens, error) {
 	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
-		return nil, fmt.Errorf("%s: a CLIP folder's texts need its tokenizer.json (%v)", dir, err)
+		if _, e := os.Stat(filepath.Join(dir, "spiece.model")); e == nil && m.Cfg.Siglip {
+			return clipTokens{}, fmt.Errorf("%s: this SigLIP's tokenizer is spiece.model alone (SiglipTokenizer, which has no tokenizer.json); attn reads a tokenizer.json (SigLIP 2's folders have one): its images embed, its texts do not", dir)
+		}
+		return clipTokens{}, fmt.Errorf("%s: a CLIP folder's texts need its tokenizer.json (%v)", dir, err)
 	}
-	return openTokenizer(dir, m.Cfg.Text.VocabSize)
+	tok, err := openTokenizer(dir, m.Cfg.Text.VocabSize)
+	if err != nil {
+		return clipTokens{}, err
+	}
+	t := clipTokens{tok: tok, padID: m.Cfg.Text.PadID}
+	pad, ok, err := tokenizer.ConfigToken(dir, "pad_token")
+	if err != nil {
+		return clipTokens{}, err
+	}
+	if ok {
+		id, found := tok.TokenToID(pad)
+		if !found {
+			return clipTokens{}, fmt.Errorf("%s: the pad token %q is not in tokenizer.json", dir, pad)
+		}
+		t.padID = id
+	}
+	return t, nil
 }
 
 // clipTextEmbeds returns the embeddings of texts, tokenized with the
 // folder's special tokens and cut to the model's positions (the end-of-text
 // token kept, as HF's truncation keeps it).
-func clipTextEmbeds(m *clip.Model, tok *tokenizer.Pipeline, texts []string) (*tensor.Tensor, error) {
+func clipTextEmbeds(m *clip.Model, tok clipTokens, texts []string) (*tensor.Tensor, error) {
 	trunc := &tokenizer.Truncation{MaxLength: m.Cfg.Text.MaxPositions, Strategy: "LongestFirst", Direction: "Right"}
-	encs, err := truncatedOnly(tok, trunc).EncodeBatch(texts, true)
+	encs, err := truncatedOnly(tok.tok, trunc).EncodeBatch(texts, true)
 	if err != nil {
 		return nil, err
 	}
@@ -45,15 +75,16 @@ func clipTextEmbeds(m *clip.Model, tok *tokenizer.Pipeline, texts []string) (*te
 		seqs[i] = e.IDs
 	}
 	if m.Cfg.Siglip {
-		// As HF's pipeline and SiglipProcessor run it: every text padded to
-		// the model's positions, the padding attended (no mask), the text
-		// read at the last position.
+		// As SigLIP was trained and HF's pipeline runs it: every text
+		// padded to the model's positions (the pipeline's 64, which
+		// released models have) with the pad token, the padding attended
+		// (no mask), the text read at the last position.
 		t := m.Cfg.Text.MaxPositions
 		ids := make([]int, 0, len(seqs)*t)
 		for _, s := range seqs {
 			ids = append(ids, s...)
 			for range t - len(s) {
-				ids = append(ids, m.Cfg.Text.PadID)
+				ids = append(ids, tok.padID)
 			}
 		}
 		return m.TextEmbeds(ids, nil, len(seqs), t)
@@ -212,8 +243,7 @@ func zeroShot(m *clip.Model, imgs, texts *tensor.Tensor, labels []string, k int)
 
 // runClassifyCLIP labels images by their similarity to a caption for each
 // label (zero-shot, as HF's zero-shot-image-classification pipeline does):
-// the template with the label in place of {}, a softmax over the labels of
-// CLIP's logits.
+// the template with the label in place of {}, scored as zeroShot does.
 func runClassifyCLIP(dir string, paths []string, labels, template string, topK, batch int, asJSON bool, stdout io.Writer) error {
 	var names []string
 	for _, l := range strings.Split(labels, ",") {
@@ -279,7 +309,7 @@ func (s *server) embedCLIP(ctx context.Context, req embedRequest) (*embedRespons
 		return nil, errors.New(`a CLIP embeds texts ("input") or images ("images"): send one of them`)
 	case req.Pooling != "" || req.PromptName != "" || req.Prompt != nil:
 		return nil, errors.New(`"pooling" and prompts do not apply to a CLIP model (its embeddings are its projections)`)
-	case req.Input != nil && s.clipTok == nil:
+	case req.Input != nil && s.clipTok.tok == nil:
 		return nil, s.clipErr
 	}
 	if req.Input != nil {
@@ -322,7 +352,7 @@ func (s *server) classifyCLIP(ctx context.Context, req classifyRequest) (*classi
 		return nil, fmt.Errorf(`"labels", "template": %w`, err)
 	case len(req.Labels) > maxInputs:
 		return nil, fmt.Errorf(`"labels" has %d labels; want 1 to %d`, len(req.Labels), maxInputs)
-	case s.clipTok == nil:
+	case s.clipTok.tok == nil:
 		return nil, s.clipErr
 	}
 	if err := s.lock(ctx); err != nil {

@@ -86,9 +86,9 @@ type server struct {
 	vit     *vit.Model    // vit
 	vitProc vit.Processor // a ViT's or a CLIP's image processor
 
-	clip    *clip.Model         // clip: /v1/embed (texts or images) and /v1/classify (zero-shot)
-	clipTok *tokenizer.Pipeline // its tokenizer, nil without a tokenizer.json (texts refused)
-	clipErr error               // why clipTok is nil
+	clip    *clip.Model // clip: /v1/embed (texts or images) and /v1/classify (zero-shot)
+	clipTok clipTokens  // its tokenizer (tok nil without a tokenizer.json: texts refused)
+	clipErr error       // why clipTok is nil
 }
 
 // weights names the model's weights when they are not float32, for the

@@ -470,6 +470,25 @@ func TestSiglip(t *testing.T) {
 		}
 		golden.CheckAbs(t, fmt.Sprintf("text %d", i), e.Embedding, te[at*24:(at+1)*24], 1e-4)
 	}
+	// The pad token is the tokenizer's (as HF's pipeline pads: SigLIP 2's
+	// <pad> is 0 where its config says nothing), not the config's
+	// pad_token_id: a copy whose config says 0 embeds the same.
+	cp := t.TempDir()
+	for _, name := range []string{"model.safetensors", "tokenizer.json", "tokenizer_config.json", "preprocessor_config.json"} {
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		os.WriteFile(filepath.Join(cp, name), b, 0o644)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+	os.WriteFile(filepath.Join(cp, "config.json"), []byte(strings.Replace(string(cfg), `"pad_token_id": 1`, `"pad_token_id": 0`, 1)), 0o644)
+	if again, code := attn(t, "embed", "--model", cp, texts); code != 0 || again != out {
+		t.Errorf("with the config's pad_token_id 0: exit %d\n%s\nwant the embeddings padded with <pad>:\n%s", code, again, out)
+	}
+	os.Remove(filepath.Join(cp, "tokenizer.json"))
+	os.WriteFile(filepath.Join(cp, "spiece.model"), []byte("x"), 0o644)
+	if out, code := attn(t, "embed", "--model", cp, texts); code == 0 || !strings.Contains(out, "spiece.model alone") {
+		t.Errorf("a SigLIP with spiece.model alone: exit %d\n%s", code, out)
+	}
+
 	out, code = attn(t, "classify", "--model", dir, "--labels", "a photo of a cat, a red car", "--template", "{}", "--json", filepath.Join(imgs, "rgb.png"))
 	var res struct {
 		Labels []struct {

@@ -194,7 +194,7 @@ func TestBadInput(t *testing.T) {
 	for _, tc := range []struct{ json, want string }{
 		{`{"model_type": "clip_text_model"}`, `model_type "clip_text_model" is not clip`},
 		{`{"model_type": "clip", "architectures": ["CLIPTextModelWithProjection"]}`, "only CLIPModel"},
-		{`{"model_type": "clip", "vision_config": {"image_size": 100, "patch_size": 32}}`, "not a positive multiple of patch_size"},
+		{`{"model_type": "clip", "vision_config": {"image_size": 16, "patch_size": 32}}`, "image_size 16 is smaller than patch_size 32"},
 		{`{"model_type": "clip", "text_config": {"hidden_act": "swiglu"}}`, "text_config: clip: hidden_act"},
 		{`{"model_type": "clip", "projection_dim": 0}`, "projection_dim 0"},
 	} {
@@ -261,6 +261,38 @@ func TestOldConfigs(t *testing.T) {
 	// it would be column 100 (black).
 	if want := (float32(127)/255 - p.Mean[0]) / p.Std[0]; math.Abs(float64(px[50]-want)) > 1e-5 {
 		t.Errorf("the crop's column 50 %v; want the grey's %v", px[50], want)
+	}
+}
+
+// TestUnevenPatches: an image size that patches do not divide (SigLIP
+// so400m's 384 with patches of 14) drops its last pixels, as HF's
+// convolution without padding does: they change nothing.
+func TestUnevenPatches(t *testing.T) {
+	c := DefaultConfig()
+	c.Text.Layers, c.Vision.Layers = 1, 1
+	c.Vision.ImageSize, c.Vision.PatchSize = 30, 7 // 4×4 patches, 2 pixels left over
+	m, err := New(c, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := tensor.New(1, 3, 30, 30)
+	tensor.NewRNG(4).FillNormal(px, 0, 1)
+	a, err := m.ImageEmbeds(px.Data, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ch := range 3 { // change the last two rows and columns
+		for y := range 30 {
+			for x := range 30 {
+				if x >= 28 || y >= 28 {
+					px.Data[(ch*30+y)*30+x] = 9
+				}
+			}
+		}
+	}
+	b, err := m.ImageEmbeds(px.Data, 1)
+	if err != nil || !slices.Equal(a.Data, b.Data) || c.Vision.Patches() != 16 {
+		t.Errorf("the pixels past the last patch changed the embedding (%v), or %d patches", err, c.Vision.Patches())
 	}
 }
 

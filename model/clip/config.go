@@ -152,8 +152,10 @@ func (c Config) Validate() error {
 	switch {
 	case t.VocabSize <= 0 || t.MaxPositions <= 0:
 		return fmt.Errorf("clip: text_config vocab_size %d and max_position_embeddings %d must be positive", t.VocabSize, t.MaxPositions)
-	case v.PatchSize <= 0 || v.ImageSize <= 0 || v.ImageSize%v.PatchSize != 0:
-		return fmt.Errorf("clip: vision_config image_size %d is not a positive multiple of patch_size %d", v.ImageSize, v.PatchSize)
+	case v.PatchSize <= 0 || v.ImageSize < v.PatchSize:
+		// HF's convolution has no padding: a size that is not a multiple
+		// (SigLIP so400m's 384 with patches of 14) drops the last pixels.
+		return fmt.Errorf("clip: vision_config image_size %d is smaller than patch_size %d (or not positive)", v.ImageSize, v.PatchSize)
 	case v.Channels != 3:
 		return fmt.Errorf("clip: vision_config num_channels %d: images are RGB", v.Channels)
 	case c.ProjectionDim <= 0 && !c.Siglip:

@@ -167,7 +167,9 @@ func LoadProcessorOf(dir string, def Processor, c Config) (Processor, error) {
 	if strings.HasPrefix(kind.Processor+kind.FeatureExtractor, "DeiT") {
 		p = deitProcessor()
 	}
-	p.Type = kind.Processor
+	if kind.Processor != "" {
+		p.Type = kind.Processor
+	}
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return p, fmt.Errorf("vit: %s: %w", path, err)
 	}
