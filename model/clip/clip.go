@@ -151,19 +151,21 @@ func newModel(c Config, rng *tensor.RNG) (*Model, error) {
 		return e
 	}
 	tc, vc := c.Text, c.Vision
+	text := &TextModel{
+		Embeddings: &TextEmbeddings{
+			Token:    &nn.Embedding{Weight: w.Normal(0.02, tc.VocabSize, tc.Hidden), Scale: 1},
+			Position: &nn.Embedding{Weight: w.Normal(0.02, tc.MaxPositions, tc.Hidden), Scale: 1},
+		},
+		Encoder:   encoder(tc.Tower),
+		FinalNorm: norm(tc.Hidden, tc.Eps),
+	}
 	if c.Siglip {
-		return newSiglip(c, w, linear, norm, encoder), nil
+		text.Head = linear(tc.Hidden, tc.projection(), true)
+		return newSiglip(c, w, text, linear, norm, encoder), nil
 	}
 	m := &Model{
-		Cfg: c,
-		Text: &TextModel{
-			Embeddings: &TextEmbeddings{
-				Token:    &nn.Embedding{Weight: w.Normal(0.02, tc.VocabSize, tc.Hidden), Scale: 1},
-				Position: &nn.Embedding{Weight: w.Normal(0.02, tc.MaxPositions, tc.Hidden), Scale: 1},
-			},
-			Encoder:   encoder(tc.Tower),
-			FinalNorm: norm(tc.Hidden, tc.Eps),
-		},
+		Cfg:  c,
+		Text: text,
 		Vision: &VisionModel{
 			Embeddings: &VisionEmbeddings{
 				Patch:    w.Normal(0.02, vc.Hidden, vc.Channels, vc.PatchSize, vc.PatchSize),

@@ -89,21 +89,14 @@ func (c Config) marshalSiglip() ([]byte, error) {
 	return json.Marshal(v)
 }
 
-// newSiglip builds a SiglipModel of c with random weights (see New).
-func newSiglip(c Config, w hf.Init, linear func(in, out int, bias bool) *nn.Linear, norm func(d int, eps float32) *nn.LayerNorm, encoder func(Tower) *Encoder) *Model {
-	tc, vc := c.Text, c.Vision
+// newSiglip builds a SiglipModel of c with random weights (see New) around
+// its text tower.
+func newSiglip(c Config, w hf.Init, text *TextModel, linear func(in, out int, bias bool) *nn.Linear, norm func(d int, eps float32) *nn.LayerNorm, encoder func(Tower) *Encoder) *Model {
+	vc := c.Vision
 	d := vc.Hidden
 	return &Model{
-		Cfg: c,
-		Text: &TextModel{
-			Embeddings: &TextEmbeddings{
-				Token:    &nn.Embedding{Weight: w.Normal(0.02, tc.VocabSize, tc.Hidden), Scale: 1},
-				Position: &nn.Embedding{Weight: w.Normal(0.02, tc.MaxPositions, tc.Hidden), Scale: 1},
-			},
-			Encoder:   encoder(tc.Tower),
-			FinalNorm: norm(tc.Hidden, tc.Eps),
-			Head:      linear(tc.Hidden, tc.projection(), true),
-		},
+		Cfg:  c,
+		Text: text,
 		Vision: &VisionModel{
 			Embeddings: &VisionEmbeddings{
 				Patch:     w.Normal(0.02, d, vc.Channels, vc.PatchSize, vc.PatchSize),
