@@ -38,8 +38,8 @@ func (tp *Tape) SiLU(x *Var) *Var {
 // QuickGELU returns x·σ(1.702x), the GELU approximation of OpenAI's CLIP
 // (HF's quick_gelu), in float32 through expf.
 func (tp *Tape) QuickGELU(x *Var) *Var {
-	const a = 1.702
-	y := tp.alloc(x.Value.Shape...)
+	const a = quickGELUScale
+	y := tp.output(x.Value.Shape...) // written in full
 	xd, yd := x.Value.Data, y.Data
 	parallelVec(len(xd), func(lo, hi int) { quickGELU(xd[lo:hi], yd[lo:hi]) })
 	out, rec := tp.result(y, x)
@@ -58,12 +58,16 @@ func (tp *Tape) QuickGELU(x *Var) *Var {
 	return out
 }
 
+// quickGELUScale is the 1.702 of quick GELU, x·σ(1.702x) (the vector loop
+// holds its float32 bits, 0x3fd9db23).
+const quickGELUScale = 1.702
+
 // quickGELUGo sets y = x·σ(1.702x) = x/(1 + e^(−1.702x)), and x·0 where
 // e^(−1.702x) overflows, as the vector loop does.
 func quickGELUGo(x, y []float32) {
 	y = y[:len(x)]
 	for i, v := range x {
-		e := expf(-1.702 * v)
+		e := expf(-quickGELUScale * v)
 		if math.IsInf(float64(e), 1) {
 			y[i] = v * 0
 			continue

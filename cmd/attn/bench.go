@@ -111,6 +111,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		profileTo = f
 		defer func() { profileTo = nil }()
 	}
+	if *reps < 1 {
+		return fmt.Errorf("--reps %d: want at least 1", *reps)
+	}
 	tensor.SetWorkers(*workers)
 	var r benchResult
 	switch args[0] {
@@ -303,15 +306,20 @@ func benchTrain(shape string, reps int) (benchResult, error) {
 		Ms: ms(dur), TokensPerS: tokens / dur.Seconds(), Allocs: allocs}, nil
 }
 
-// benchEncode times BERT-base (random weights, with its pooler) encoding a
-// batch of b sequences of t tokens, as attn embed does.
+// benchEncode times BERT-base (random weights, with its pooler), or with
+// preset modernbert ModernBERT-base, encoding a batch of b sequences of t
+// tokens, as attn embed does.
 func benchEncode(b, t, reps int, training bool, preset string) (benchResult, error) {
 	c, model, parts := bert.DefaultConfig(), "bert-base", bert.Parts{Pooler: true, Labels: 2}
-	if preset == "modernbert" { // ModernBERT-base: ModernBertConfig's defaults
+	switch preset {
+	case "baby-gpt": // the flag's default: BERT-base
+	case "modernbert": // ModernBERT-base: ModernBertConfig's defaults
 		if err := json.Unmarshal([]byte(`{"model_type": "modernbert"}`), &c); err != nil {
 			return benchResult{}, err
 		}
 		model, parts = "modernbert-base", bert.Parts{Labels: 2}
+	default:
+		return benchResult{}, fmt.Errorf("--preset %q: encode and train-bert run BERT-base, or modernbert", preset)
 	}
 	if t > c.MaxPositions {
 		return benchResult{}, fmt.Errorf("--t %d exceeds the model's %d positions", t, c.MaxPositions)
@@ -412,10 +420,6 @@ func benchTrainT5(b, t, reps int) (benchResult, error) {
 		Ms: ms(dur), GFLOPS: flops / dur.Seconds() / 1e9, TokensPerS: float64(2*b*t) / dur.Seconds(), Allocs: allocs}, runErr
 }
 
-// benchViT times ViT-B/16 at 224 pixels (random weights, a 1,000-label
-// classifier) on a batch of random images: its forward pass from pixels to
-// logits, or with training a fine-tuning step (forward, cross-entropy,
-// backward, AdamW).
 // benchCLIP times CLIP ViT-B/32's embedding (HF's CLIPConfig defaults,
 // random weights) of a batch of b images and b captions of 77 tokens, as
 // indexing captioned images runs it: get_image_features and
@@ -432,7 +436,7 @@ func benchCLIP(batch, reps int) (benchResult, error) {
 	t := c.Text.MaxPositions
 	ids := make([]int, batch*t)
 	for i := range ids {
-		ids[i] = 1000 + rng.Intn(40000) // each caption's highest id, where the legacy rule pools, is somewhere
+		ids[i] = 1000 + rng.Intn(40000) // no end-of-text id: each caption pools at position 0, which costs the same
 	}
 	var runErr error
 	dur, allocs := measure(reps, func() {
@@ -451,10 +455,14 @@ func benchCLIP(batch, reps int) (benchResult, error) {
 	n := v.Patches() + 1
 	flops := 2 * float64(batch) * (float64(v.Patches()*3*v.PatchSize*v.PatchSize*v.Hidden) + float64(v.Layers)*layer(v.Tower, n) +
 		float64(c.Text.Layers)*layer(c.Text.Tower, t) + float64(c.ProjectionDim*(v.Hidden+c.Text.Hidden)))
-	return benchResult{Bench: "clip", Params: map[string]any{"model": "clip-vit-base-patch32", "batch": batch, "seq_len": t},
-		Ms: ms(dur), GFLOPS: flops / dur.Seconds() / 1e9, TokensPerS: float64(batch) / dur.Seconds(), Allocs: allocs}, runErr
+	return benchResult{Bench: "clip", Params: map[string]any{"model": "clip-vit-base-patch32", "batch": batch, "seq_len": t, "pairs_per_s": float64(batch) / dur.Seconds()},
+		Ms: ms(dur), GFLOPS: flops / dur.Seconds() / 1e9, Allocs: allocs}, runErr
 }
 
+// benchViT times ViT-B/16 at 224 pixels (random weights, a 1,000-label
+// classifier) on a batch of random images: its forward pass from pixels to
+// logits, or with training a fine-tuning step (forward, cross-entropy,
+// backward, AdamW).
 func benchViT(batch, reps int, training bool) (benchResult, error) {
 	c := vit.DefaultConfig()
 	m, err := vit.New(c, vit.Parts{Labels: 1000}, 1)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -19,5 +20,18 @@ func TestBenchGemmPeak(t *testing.T) {
 	}
 	if r.Bench != "gemm" || r.GFLOPS <= 0 || r.PeakGFLOPS <= 0 || r.OfPeak <= 0 || r.OfPeak > 3 {
 		t.Fatalf("attn bench gemm --json: %+v", r)
+	}
+}
+
+// TestBenchBadFlags: flags a benchmark cannot run with are refused, naming
+// the flag.
+func TestBenchBadFlags(t *testing.T) {
+	for _, tc := range [][]string{
+		{"bench", "gemm", "--m", "8", "--n", "8", "--k", "8", "--reps", "0"},
+		{"bench", "encode", "--preset", "gpt2", "--batch", "1", "--t", "8", "--reps", "1"},
+	} {
+		if out, code := attn(t, tc...); code == 0 || !strings.Contains(out, "--"+map[bool]string{true: "reps", false: "preset"}[tc[len(tc)-1] == "0"]) {
+			t.Errorf("attn %v: exit %d\n%s", tc, code, out)
+		}
 	}
 }

@@ -37,13 +37,16 @@ func clipTokenizer(dir string, m *clip.Model) (clipTokens, error) {
 		if _, e := os.Stat(filepath.Join(dir, "spiece.model")); e == nil && m.Cfg.Siglip {
 			return clipTokens{}, fmt.Errorf("%s: this SigLIP's tokenizer is spiece.model alone (SiglipTokenizer, which has no tokenizer.json); attn reads a tokenizer.json (SigLIP 2's folders have one): its images embed, its texts do not", dir)
 		}
-		return clipTokens{}, fmt.Errorf("%s: a CLIP folder's texts need its tokenizer.json (%v)", dir, err)
+		return clipTokens{}, fmt.Errorf("%s: a %s folder's texts need its tokenizer.json (%v)", dir, map[bool]string{false: "CLIP", true: "SigLIP"}[m.Cfg.Siglip], err)
 	}
 	tok, err := openTokenizer(dir, m.Cfg.Text.VocabSize)
 	if err != nil {
 		return clipTokens{}, err
 	}
 	t := clipTokens{tok: tok, padID: m.Cfg.Text.PadID}
+	if !m.Cfg.Siglip { // CLIP's padding never reaches a pooled state
+		return t, nil
+	}
 	pad, ok, err := tokenizer.ConfigToken(dir, "pad_token")
 	if err != nil {
 		return clipTokens{}, err
@@ -210,7 +213,7 @@ func clipCaptions(labels []string, template string) ([]string, error) {
 	captions := make([]string, len(labels))
 	for i, l := range labels {
 		if strings.TrimSpace(l) == "" {
-			return nil, fmt.Errorf("label %d is empty", i)
+			return nil, fmt.Errorf("label %d is empty", i+1)
 		}
 		captions[i] = strings.ReplaceAll(template, "{}", l)
 	}

@@ -218,8 +218,8 @@ func runClassify(args []string, stdout, stderr io.Writer) error {
 	if typ == "clip" || typ == "siglip" {
 		return runClassifyCLIP(dir, fs.Args(), *labels, *template, *topK, *batch, *asJSON, stdout)
 	}
-	if *labels != "" {
-		return fmt.Errorf("--labels is for a CLIP model; %s is a %s model, whose classes are its own", dir, typ)
+	if given := setFlags(fs); given["labels"] || given["template"] {
+		return fmt.Errorf("--labels and --template are for a CLIP or SigLIP model; %s is a %s model, whose classes are its own", dir, typ)
 	}
 	if family(typ) == "bert" {
 		return runClassifyText(dir, fs.Args(), *topK, *batch, *asJSON, stdout)

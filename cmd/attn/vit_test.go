@@ -387,7 +387,7 @@ func TestCLIP(t *testing.T) {
 		{[]string{"classify", "--model", dir, filepath.Join(imgs, "rgb.png")}, "--labels"},
 		{[]string{"classify", "--model", dir, "--labels", "cat", "--template", "a photo", filepath.Join(imgs, "rgb.png")}, "has no {}"},
 		{[]string{"embed", "--model", dir, "--pooling", "mean", texts}, "--pooling does not apply to a CLIP model"},
-		{[]string{"classify", "--model", filepath.Join("..", "..", "testdata", "hf", "vit-tiny"), "--labels", "a,b", filepath.Join(imgs, "rgb.png")}, "--labels is for a CLIP model"},
+		{[]string{"classify", "--model", filepath.Join("..", "..", "testdata", "hf", "vit-tiny"), "--labels", "a,b", filepath.Join(imgs, "rgb.png")}, "--labels and --template are for a CLIP or SigLIP model"},
 	} {
 		if out, code := attn(t, tc.args...); code == 0 || !strings.Contains(out, tc.want) {
 			t.Errorf("attn %v: exit %d\n%s\nwant an error naming %s", tc.args, code, out, tc.want)

@@ -438,16 +438,16 @@ func (m *Model) Labels() int {
 // BERT becomes a BertForSequenceClassification to fine-tune, which has no
 // masked-LM head: the head goes.
 // A RoBERTa or a DistilBERT gets its ClassHead and drops its pooler, which
-// neither's sequence classifier has.
+// neither's sequence classifier has; a ModernBERT keeps its prediction head
+// (the classifier reads it) and gets no pooler.
 func (m *Model) ReplaceClassifier(labels []string, seed uint64) {
 	m.Head, m.RobertaHead, m.Decoder, m.Cfg.ProblemType = nil, nil, nil, ""
 	w, d, std := hf.Init{RNG: tensor.NewRNG(seed)}, m.Cfg.Hidden, float64(m.Cfg.InitRange)
 	m.Cfg.Labels = hf.LabelsOf(labels)
 	if m.Cfg.modern() { // the masked-LM model's head stays, as HF loads it into the classifier
-		n := &Model{Cfg: m.Cfg}
-		newModern(n, Parts{Labels: len(labels)}, w)
-		m.ModernHead = cmp.Or(m.ModernHead, n.ModernHead)
-		m.Classifier = n.Classifier
+		head := m.ModernHead
+		newModernHeads(m, Parts{Labels: len(labels)}, w)
+		m.ModernHead = cmp.Or(head, m.ModernHead)
 		return
 	}
 	if m.Cfg.twoLayerClassifier() {
@@ -478,7 +478,11 @@ func (m *Model) ClassLogits(tp *autograd.Tape, hidden *autograd.Var, pad []bool)
 		return nil, m.noClassifier()
 	}
 	if m.Cfg.modern() {
-		h, err := m.modernHead(tp, m.modernPooled(tp, hidden, pad))
+		pooled, err := m.modernPooled(tp, hidden, pad)
+		if err != nil {
+			return nil, err
+		}
+		h, err := m.modernHead(tp, pooled)
 		if err != nil {
 			return nil, err
 		}

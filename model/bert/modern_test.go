@@ -157,6 +157,14 @@ func TestModernMeanPooling(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden.CheckAbs(t, "padded sequence's logits", both.Data[2:], alone.Data, 1e-5)
+	tp := autograd.NewTape(nil)
+	h, err := m.Forward(tp, in.ids, nil, in.pad, in.b, in.t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ClassLogits(tp, h, in.pad[:3]); err == nil || !strings.Contains(err.Error(), "padding mask of 3 entries") {
+		t.Errorf("a short padding mask: %v", err)
+	}
 }
 
 // TestModernSave writes each ModernBERT back as a HuggingFace folder, which

@@ -96,46 +96,45 @@ func (c Config) modern() bool { return c.Type == "modernbert" }
 // local_rope_theta) and those of transformers 5 (layer_types,
 // rope_parameters).
 type modernJSON struct {
-	ModelType         string                     `json:"model_type"`
-	Architectures     []string                   `json:"architectures,omitempty"`
-	VocabSize         int                        `json:"vocab_size"`
-	Hidden            int                        `json:"hidden_size"`
-	Intermediate      int                        `json:"intermediate_size"`
-	Layers            int                        `json:"num_hidden_layers"`
-	Heads             int                        `json:"num_attention_heads"`
-	Act               string                     `json:"hidden_activation"`
-	MaxPositions      int                        `json:"max_position_embeddings"`
-	InitRange         float32                    `json:"initializer_range"`
-	CutoffFactor      float32                    `json:"initializer_cutoff_factor"`
-	Eps               float32                    `json:"norm_eps"`
-	NormBias          bool                       `json:"norm_bias"`
-	PadID             int                        `json:"pad_token_id"`
-	EosID             int                        `json:"eos_token_id"`
-	BosID             int                        `json:"bos_token_id"`
-	ClsID             int                        `json:"cls_token_id"`
-	SepID             int                        `json:"sep_token_id"`
-	AttentionBias     bool                       `json:"attention_bias"`
-	AttnDropout       float32                    `json:"attention_dropout"`
-	Every             *int                       `json:"global_attn_every_n_layers,omitempty"`
-	LayerTypes        []string                   `json:"layer_types,omitempty"`
-	GlobalTheta       *float64                   `json:"global_rope_theta,omitempty"`
-	LocalTheta        json.RawMessage            `json:"local_rope_theta,omitempty"` // null: the global base
-	RopeParameters    map[string]modernRope      `json:"rope_parameters,omitempty"`
-	RopeScaling       json.RawMessage            `json:"rope_scaling,omitempty"`
-	LocalAttention    int                        `json:"local_attention"`
-	EmbeddingDropout  float32                    `json:"embedding_dropout"`
-	MLPBias           bool                       `json:"mlp_bias"`
-	MLPDropout        float32                    `json:"mlp_dropout"`
-	DecoderBias       bool                       `json:"decoder_bias"`
-	ClassifierPooling string                     `json:"classifier_pooling"`
-	ClassifierDropout float32                    `json:"classifier_dropout"`
-	ClassifierBias    bool                       `json:"classifier_bias"`
-	ClassifierAct     string                     `json:"classifier_activation"`
-	Tied              bool                       `json:"tie_word_embeddings"`
-	Labels            hf.Labels                  `json:"id2label,omitempty"`
-	Label2ID          map[string]int             `json:"label2id,omitempty"`
-	ProblemType       string                     `json:"problem_type,omitempty"`
-	Extra             map[string]json.RawMessage `json:"-"`
+	ModelType         string                `json:"model_type"`
+	Architectures     []string              `json:"architectures,omitempty"`
+	VocabSize         int                   `json:"vocab_size"`
+	Hidden            int                   `json:"hidden_size"`
+	Intermediate      int                   `json:"intermediate_size"`
+	Layers            int                   `json:"num_hidden_layers"`
+	Heads             int                   `json:"num_attention_heads"`
+	Act               string                `json:"hidden_activation"`
+	MaxPositions      int                   `json:"max_position_embeddings"`
+	InitRange         float32               `json:"initializer_range"`
+	CutoffFactor      float32               `json:"initializer_cutoff_factor"`
+	Eps               float32               `json:"norm_eps"`
+	NormBias          bool                  `json:"norm_bias"`
+	PadID             int                   `json:"pad_token_id"`
+	EosID             int                   `json:"eos_token_id"`
+	BosID             int                   `json:"bos_token_id"`
+	ClsID             int                   `json:"cls_token_id"`
+	SepID             int                   `json:"sep_token_id"`
+	AttentionBias     bool                  `json:"attention_bias"`
+	AttnDropout       float32               `json:"attention_dropout"`
+	Every             *int                  `json:"global_attn_every_n_layers,omitempty"`
+	LayerTypes        []string              `json:"layer_types,omitempty"`
+	GlobalTheta       *float64              `json:"global_rope_theta,omitempty"`
+	LocalTheta        json.RawMessage       `json:"local_rope_theta,omitempty"` // null: the global base
+	RopeParameters    map[string]modernRope `json:"rope_parameters,omitempty"`
+	RopeScaling       json.RawMessage       `json:"rope_scaling,omitempty"`
+	LocalAttention    int                   `json:"local_attention"`
+	EmbeddingDropout  float32               `json:"embedding_dropout"`
+	MLPBias           bool                  `json:"mlp_bias"`
+	MLPDropout        float32               `json:"mlp_dropout"`
+	DecoderBias       bool                  `json:"decoder_bias"`
+	ClassifierPooling string                `json:"classifier_pooling"`
+	ClassifierDropout float32               `json:"classifier_dropout"`
+	ClassifierBias    bool                  `json:"classifier_bias"`
+	ClassifierAct     string                `json:"classifier_activation"`
+	Tied              bool                  `json:"tie_word_embeddings"`
+	Labels            hf.Labels             `json:"id2label,omitempty"`
+	Label2ID          map[string]int        `json:"label2id,omitempty"`
+	ProblemType       string                `json:"problem_type,omitempty"`
 }
 
 // modernRope is one entry of rope_parameters.
@@ -234,12 +233,8 @@ func modernLocal(v modernJSON) ([]bool, error) {
 	if v.Layers <= 0 {
 		return nil, nil // Validate reports it
 	}
-	local := make([]bool, v.Layers)
-	for i := range local {
-		local[i] = i%every != 0
-	}
 	if v.LayerTypes == nil {
-		return local, nil
+		return modernEvery(v.Layers, every), nil
 	}
 	if len(v.LayerTypes) != v.Layers {
 		return nil, fmt.Errorf("bert: %d layer_types for %d layers", len(v.LayerTypes), v.Layers)
@@ -270,9 +265,11 @@ func (c Config) marshalModern(arch string) ([]byte, error) {
 		ClassifierDropout: c.classifierDropout(), ClassifierBias: mc.ClassifierBias, ClassifierAct: mc.ClassifierAct,
 		Tied: c.Tied, Labels: c.Labels, Label2ID: c.Labels.Label2ID(), ProblemType: c.ProblemType,
 	}
-	if b, err := json.Marshal(mc.LocalTheta); err == nil {
-		v.LocalTheta = b
+	lt, err := json.Marshal(mc.LocalTheta)
+	if err != nil {
+		return nil, fmt.Errorf("bert: local_rope_theta %v: %w", mc.LocalTheta, err)
 	}
+	v.LocalTheta = lt
 	for n := 1; n <= c.Layers; n++ {
 		if slices.Equal(mc.Local, modernEvery(c.Layers, n)) {
 			v.Every = &n
@@ -317,7 +314,7 @@ func (c Config) validateModern() error {
 	case mc.ClassifierPooling != "cls" && mc.ClassifierPooling != "mean":
 		return fmt.Errorf("bert: classifier_pooling %q is not cls or mean", mc.ClassifierPooling)
 	case mc.EmbeddingDropout < 0 || mc.EmbeddingDropout >= 1 || mc.MLPDropout < 0 || mc.MLPDropout >= 1:
-		return fmt.Errorf("bert: dropout %v / %v outside [0, 1)", mc.EmbeddingDropout, mc.MLPDropout)
+		return fmt.Errorf("bert: embedding_dropout %v and mlp_dropout %v must be in [0, 1)", mc.EmbeddingDropout, mc.MLPDropout)
 	}
 	if _, err := nn.HFActivation(c.Act); err != nil {
 		return fmt.Errorf("bert: hidden_activation: %w", err)
@@ -332,20 +329,7 @@ func newModern(m *Model, parts Parts, w hf.Init) {
 	c, mc := m.Cfg, m.Cfg.Modern
 	d, std := c.Hidden, float64(c.InitRange)
 	out := std / math.Sqrt(2*float64(c.Layers))
-	linear := func(in, n int, std float64, bias bool) *nn.Linear {
-		l := &nn.Linear{Weight: w.Normal(std, n, in)}
-		if bias {
-			l.Bias = w.Fill(0, n)
-		}
-		return l
-	}
-	norm := func() *nn.LayerNorm {
-		n := &nn.LayerNorm{Weight: w.Fill(1, d), Eps: c.Eps}
-		if mc.NormBias {
-			n.Bias = w.Fill(0, d)
-		}
-		return n
-	}
+	linear, norm := modernDraws(c, w)
 	m.Modern = &ModernEmbeddings{Tok: &nn.Embedding{Weight: w.Normal(std, c.VocabSize, d), Scale: 1}, Norm: norm()}
 	for i := range c.Layers {
 		l := &ModernLayer{
@@ -359,6 +343,36 @@ func newModern(m *Model, parts Parts, w hf.Init) {
 		m.Layers = append(m.Layers, l)
 	}
 	m.FinalNorm = norm()
+	newModernHeads(m, parts, w)
+}
+
+// modernDraws returns the draws of a ModernBERT's linear layers (weights
+// N(0, std²), biases 0) and LayerNorms (1, and 0 with norm_bias).
+func modernDraws(c Config, w hf.Init) (func(in, n int, std float64, bias bool) *nn.Linear, func() *nn.LayerNorm) {
+	linear := func(in, n int, std float64, bias bool) *nn.Linear {
+		l := &nn.Linear{Weight: w.Normal(std, n, in)}
+		if bias {
+			l.Bias = w.Fill(0, n)
+		}
+		return l
+	}
+	norm := func() *nn.LayerNorm {
+		n := &nn.LayerNorm{Weight: w.Fill(1, c.Hidden), Eps: c.Eps}
+		if c.Modern.NormBias {
+			n.Bias = w.Fill(0, c.Hidden)
+		}
+		return n
+	}
+	return linear, norm
+}
+
+// newModernHeads builds the heads parts asks for into m: the prediction
+// head both heads read, the masked-LM decoder, the sequence classifier.
+func newModernHeads(m *Model, parts Parts, w hf.Init) {
+	c, mc := m.Cfg, m.Cfg.Modern
+	d := c.Hidden
+	out := float64(c.InitRange) / math.Sqrt(2*float64(c.Layers))
+	linear, norm := modernDraws(c, w)
 	if parts.Head || parts.Labels > 0 {
 		m.ModernHead = &ModernHead{Dense: linear(d, d, out, mc.ClassifierBias), Norm: norm()}
 	}
@@ -451,14 +465,17 @@ func (m *Model) modernHead(tp *autograd.Tape, h *autograd.Var) (*autograd.Var, e
 // modernPooled returns what ModernBertForSequenceClassification's head
 // reads of hidden [B, T, C]: the first token's state, or the mean of the
 // states of the tokens that are not padding.
-func (m *Model) modernPooled(tp *autograd.Tape, hidden *autograd.Var, pad []bool) *autograd.Var {
+func (m *Model) modernPooled(tp *autograd.Tape, hidden *autograd.Var, pad []bool) (*autograd.Var, error) {
 	b, t := hidden.Value.Shape[0], hidden.Value.Shape[1]
+	if pad != nil && len(pad) != b*t {
+		return nil, fmt.Errorf("bert: padding mask of %d entries for %d tokens", len(pad), b*t)
+	}
 	if m.Cfg.Modern.ClassifierPooling == "cls" {
 		first := make([]int, b) // row b·T of hidden viewed as [B·T, C]
 		for i := range first {
 			first[i] = i * t
 		}
-		return tp.Embedding(tp.Reshape(hidden, b*t, -1), first, 1)
+		return tp.Embedding(tp.Reshape(hidden, b*t, -1), first, 1), nil
 	}
 	// mean = W·hidden, W [B, B·T] holding 1/n at each sequence's n tokens
 	w := make([]float32, b*b*t)
@@ -475,5 +492,5 @@ func (m *Model) modernPooled(tp *autograd.Tape, hidden *autograd.Var, pad []bool
 			}
 		}
 	}
-	return tp.MatMul(autograd.Const(tensor.FromSlice(w, b, b*t)), tp.Reshape(hidden, b*t, -1), false, false)
+	return tp.MatMul(autograd.Const(tensor.FromSlice(w, b, b*t)), tp.Reshape(hidden, b*t, -1), false, false), nil
 }

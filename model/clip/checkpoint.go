@@ -55,8 +55,8 @@ func LoadProcessor(dir string, cfg Config) (vit.Processor, error) {
 }
 
 // Save writes the model to dir as a HuggingFace folder: config.json
-// (CLIPConfig), model.safetensors under CLIPModel's names, and the image
-// processor's preprocessor_config.json.
+// (CLIPConfig or SiglipConfig), model.safetensors under CLIPModel's or
+// SiglipModel's names, and the image processor's preprocessor_config.json.
 func Save(dir string, m *Model, p vit.Processor) error {
 	if err := hf.Save(dir, m.Cfg, hf.Tensors(m.Params(), nil)); err != nil {
 		return err

@@ -118,8 +118,8 @@ type Model struct {
 }
 
 // New returns a model of c with random weights (N(0, 0.02²) matrices and
-// embeddings, LayerNorms 1 and 0, logit_scale logit_scale_init_value), for
-// tests and benchmarks.
+// embeddings, LayerNorms 1 and 0, logit_scale logit_scale_init_value, or
+// SigLIP's log 10 and its logit_bias −10), for tests and benchmarks.
 func New(c Config, seed uint64) (*Model, error) { return newModel(c, tensor.NewRNG(seed)) }
 
 func newModel(c Config, rng *tensor.RNG) (*Model, error) {
@@ -241,8 +241,10 @@ func (m *Model) TextForward(tp *autograd.Tape, ids []int, pad []bool, b, t int) 
 
 // VisionForward runs b images (pixels [b, channels, S, S], as the folder's
 // image processor gives them, one after another) and returns the last
-// hidden state [b, 1+patches, C] (before post_layernorm, as HF returns it)
-// and the pooled state [b, C]: post_layernorm of the class token's.
+// hidden state and the pooled state [b, C]. CLIP's hidden state is
+// [b, 1+patches, C], before post_layernorm (as HF returns it), and its
+// pooled state post_layernorm of the class token's; SigLIP's is
+// [b, patches, C], after post_layernorm, pooled by its head.
 func (m *Model) VisionForward(tp *autograd.Tape, pixels []float32, b int) (hidden, pooled *autograd.Var, err error) {
 	c := m.Cfg.Vision
 	s, p, ch, d, n := c.ImageSize, c.PatchSize, c.Channels, c.Hidden, c.Patches()
@@ -269,9 +271,10 @@ func (m *Model) VisionForward(tp *autograd.Tape, pixels []float32, b int) (hidde
 	return x, m.Vision.PostNorm.Forward(tp, cls), nil
 }
 
-// TextEmbeds returns the texts' embeddings [B, projection_dim]:
-// text_projection of the pooled states, not normalised (HF's
-// get_text_features). Arguments are TextForward's.
+// TextEmbeds returns the texts' embeddings, not normalised (HF's
+// get_text_features): text_projection of the pooled states, [B,
+// projection_dim] (SigLIP: its text head's output). Arguments are
+// TextForward's.
 func (m *Model) TextEmbeds(ids []int, pad []bool, b, t int) (*tensor.Tensor, error) {
 	tp := autograd.BorrowInferenceTape()
 	defer autograd.ReturnInferenceTape(tp)
@@ -285,9 +288,9 @@ func (m *Model) TextEmbeds(ids []int, pad []bool, b, t int) (*tensor.Tensor, err
 	return (*autograd.Tape)(nil).Linear(pooled, m.TextProjection.Weight, nil).Value, nil
 }
 
-// ImageEmbeds returns the images' embeddings [b, projection_dim]:
-// visual_projection of the pooled states, not normalised (HF's
-// get_image_features).
+// ImageEmbeds returns the images' embeddings, not normalised (HF's
+// get_image_features): visual_projection of the pooled states, [b,
+// projection_dim] (SigLIP: the pooled states themselves).
 func (m *Model) ImageEmbeds(pixels []float32, b int) (*tensor.Tensor, error) {
 	tp := autograd.BorrowInferenceTape()
 	defer autograd.ReturnInferenceTape(tp)
@@ -319,7 +322,7 @@ func (m *Model) Similarities(images, texts *tensor.Tensor) (*tensor.Tensor, erro
 			for _, v := range row {
 				ss += float64(v) * float64(v)
 			}
-			r := 1 / math.Sqrt(ss)
+			r := 1 / math.Max(math.Sqrt(ss), 1e-12) // as F.normalize: a zero row stays zero
 			for j, v := range row {
 				out[i*d+j] = float32(float64(v) * r)
 			}
@@ -337,6 +340,3 @@ func (m *Model) Similarities(images, texts *tensor.Tensor) (*tensor.Tensor, erro
 	}
 	return out, nil
 }
-
-// quickGELU is x·σ(1.702x), the activation of OpenAI's CLIP.
-func quickGELU(tp *autograd.Tape, x *autograd.Var) *autograd.Var { return tp.QuickGELU(x) }

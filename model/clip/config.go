@@ -15,7 +15,7 @@ type Tower struct {
 	Intermediate int     `json:"intermediate_size"`
 	Layers       int     `json:"num_hidden_layers"`
 	Heads        int     `json:"num_attention_heads"`
-	Act          string  `json:"hidden_act"` // "quick_gelu" (OpenAI's), "gelu", "gelu_new", "relu", "silu"
+	Act          string  `json:"hidden_act"` // "quick_gelu" (OpenAI's), "gelu_pytorch_tanh" (SigLIP's), "gelu", "gelu_new", "relu", "silu"
 	Eps          float32 `json:"layer_norm_eps"`
 }
 
@@ -112,8 +112,8 @@ func (c Config) eosPositions(ids []int, b, t int) []int {
 
 // activation maps hidden_act onto the tape's functions.
 func (t Tower) activation() (func(*autograd.Tape, *autograd.Var) *autograd.Var, error) {
-	if t.Act == "quick_gelu" {
-		return quickGELU, nil
+	if t.Act == "quick_gelu" { // x·σ(1.702x), OpenAI's CLIP's
+		return (*autograd.Tape).QuickGELU, nil
 	}
 	a, err := nn.HFActivation(t.Act)
 	if err != nil {
@@ -152,10 +152,12 @@ func (c Config) Validate() error {
 	switch {
 	case t.VocabSize <= 0 || t.MaxPositions <= 0:
 		return fmt.Errorf("clip: text_config vocab_size %d and max_position_embeddings %d must be positive", t.VocabSize, t.MaxPositions)
-	case v.PatchSize <= 0 || v.ImageSize < v.PatchSize:
+	case v.PatchSize <= 0:
+		return fmt.Errorf("clip: vision_config patch_size %d must be positive", v.PatchSize)
+	case v.ImageSize < v.PatchSize:
 		// HF's convolution has no padding: a size that is not a multiple
 		// (SigLIP so400m's 384 with patches of 14) drops the last pixels.
-		return fmt.Errorf("clip: vision_config image_size %d is smaller than patch_size %d (or not positive)", v.ImageSize, v.PatchSize)
+		return fmt.Errorf("clip: vision_config image_size %d is smaller than patch_size %d", v.ImageSize, v.PatchSize)
 	case v.Channels != 3:
 		return fmt.Errorf("clip: vision_config num_channels %d: images are RGB", v.Channels)
 	case c.ProjectionDim <= 0 && !c.Siglip:

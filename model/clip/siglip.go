@@ -139,12 +139,10 @@ func (m *Model) siglipVision(tp *autograd.Tape, x *autograd.Var, b int) (hidden,
 	q := proj(tp.Reshape(h.Probe, 1, d), 0)                     // (1, C): the same query for every image
 	q = tp.Reshape(tp.Embedding(q, make([]int, b), 1), b, 1, d) // (B, 1, C)
 	y := at.Out.Forward(tp, tp.Attention(q, proj(hidden, 1), proj(hidden, 2), c.Heads, autograd.AttentionOpts{}))
-	y = tp.Add(y, h.MLP.FC2.Forward(tp, gelu(tp, c.Tower, h.MLP.FC1.Forward(tp, h.Norm.Forward(tp, y)))))
+	act, err := c.activation() // the head's MLP takes the tower's
+	if err != nil {
+		return nil, nil, err
+	}
+	y = tp.Add(y, h.MLP.FC2.Forward(tp, act(tp, h.MLP.FC1.Forward(tp, h.Norm.Forward(tp, y)))))
 	return hidden, tp.Reshape(y, b, d), nil
-}
-
-// gelu applies a tower's activation (the pooling head's MLP uses it too).
-func gelu(tp *autograd.Tape, t Tower, x *autograd.Var) *autograd.Var {
-	act, _ := t.activation() // checked by Validate
-	return act(tp, x)
 }

@@ -178,6 +178,9 @@ func LoadProcessorOf(dir string, def Processor, c Config) (Processor, error) {
 	// openai/clip-vit-* say "size": 224).
 	var n int
 	if strings.HasPrefix(kind.Processor+kind.FeatureExtractor, "CLIP") && json.Unmarshal(kind.Size, &n) == nil {
+		if n <= 0 {
+			return p, fmt.Errorf("vit: %s: size %d: the shortest edge must be positive", path, n)
+		}
 		p.Size = Size{ShortestEdge: n}
 	}
 	if err := p.Validate(c); err != nil {

@@ -239,8 +239,8 @@ def bench_clip(a):
     flops = 2 * B * ((n - 1) * 3 * P * P * Cv + 12 * layer(Cv, 3072, n) + 12 * layer(Ct, 2048, T) + D * (Cv + Ct))
     with torch.inference_mode():
         dur = measure(a.reps, forward)
-    return {"bench": "clip", "params": {"model": "clip-vit-base-patch32", "batch": B, "seq_len": T},
-            "ms": dur * 1e3, "gflops": flops / dur / 1e9, "tokens_per_s": B / dur}
+    return {"bench": "clip", "params": {"model": "clip-vit-base-patch32", "batch": B, "seq_len": T, "pairs_per_s": B / dur},
+            "ms": dur * 1e3, "gflops": flops / dur / 1e9}
 
 
 def bench_encode_modern(a, train=False):
