@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/attn-go/attn/model/t5"
 	"github.com/attn-go/attn/model/transformer"
 	"github.com/attn-go/attn/tokenizer"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -179,6 +181,44 @@ func TestGenerateT5(t *testing.T) {
 		if code != 0 || strings.Count(out, "\n") != 1 {
 			t.Errorf("attn generate (T5, beam %s): exit %d\n%q", beam, code, out)
 		}
+	}
+}
+
+// TestT5SentencePiece: a T5 folder with spiece.model and no tokenizer.json
+// (t5-small's and mT5's first folders) is tokenized with the SentencePiece
+// model, its prompt ending in </s> as T5Tokenizer ends it, and generates.
+func TestT5SentencePiece(t *testing.T) {
+	dir := t.TempDir()
+	c := t5.DefaultConfig()
+	c.VocabSize, c.DModel, c.DKV, c.DFF, c.NumLayers, c.NumDecoderLayers, c.NumHeads = 420, 16, 4, 32, 1, 1, 4
+	c.EOSTokenID = 2 // the test model's </s> (T5's own is 1)
+	m, err := t5.New(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := t5.Save(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	spm, err := os.ReadFile(filepath.Join("..", "..", "model", "marian", "testdata", "tokenizer", "source.spm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "spiece.model"), spm, 0o644)
+	tm, err := loadT5(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := tokenizer.ParseSentencePiece(spm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := sp.Encode("hello world")
+	got, _ := tm.tok.Encode("hello world")
+	if !slices.Equal(got.IDs, want.IDs) || len(want.IDs) < 2 {
+		t.Errorf("ids %v; want SentencePiece's %v", got.IDs, want.IDs)
+	}
+	if out, code := attn(t, "generate", "--model", dir, "--max-new-tokens", "4", "hello world"); code != 0 || strings.Count(out, "\n") != 1 {
+		t.Errorf("attn generate: exit %d\n%s", code, out)
 	}
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/attn-go/attn/generate"
@@ -21,11 +23,24 @@ func loadT5(dir string) (*t5Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok, err := tokenizer.Open(dir)
+	tok, err := t5Tokenizer(dir)
 	if err != nil {
 		return nil, err
 	}
 	return &t5Model{m: m, tok: tok}, nil
+}
+
+// t5Tokenizer opens the folder's tokenizer.json or, in the folders of the
+// first T5s and of mT5 that ship only spiece.model, the SentencePiece model
+// as T5Tokenizer runs it (its legacy encoding; answer appends </s>, the
+// one token T5Tokenizer adds).
+func t5Tokenizer(dir string) (*tokenizer.Pipeline, error) {
+	_, errJSON := os.Stat(filepath.Join(dir, "tokenizer.json"))
+	sp := filepath.Join(dir, "spiece.model")
+	if _, errSP := os.Stat(sp); errJSON != nil && errSP == nil {
+		return tokenizer.LoadSentencePiece(sp)
+	}
+	return tokenizer.Open(dir)
 }
 
 // answer encodes a prompt with its end token and decodes the answer with
