@@ -34,10 +34,17 @@ func LoadSentencePiece(path string) (*Pipeline, error) {
 // Invalid UTF-8 is first replaced as by every Pipeline (one U+FFFD per
 // maximal invalid sequence, where SentencePiece's C++ API writes one per
 // byte). The result cannot be saved as a tokenizer.json.
-func ParseSentencePiece(data []byte) (*Pipeline, error) {
+func ParseSentencePiece(data []byte) (*Pipeline, error) { return parseSentencePiece(data, false) }
+
+// parseSentencePiece is ParseSentencePiece, with the model's dummy prefix
+// turned off when noDummyPrefix is set (as SiglipTokenizer loads it).
+func parseSentencePiece(data []byte, noDummyPrefix bool) (*Pipeline, error) {
 	mp, err := parseModelProto(data)
 	if err != nil {
 		return nil, fmt.Errorf("sentencepiece: %w", err)
+	}
+	if noDummyPrefix {
+		mp.normalizer.addDummyPrefix = false
 	}
 	m, err := newSPMModel(mp)
 	if err != nil {

@@ -18,32 +18,52 @@ import (
 	"github.com/attn-go/attn/tokenizer"
 )
 
-// clipTokens is a CLIP's or SigLIP's tokenizer, with the id SigLIP's texts
-// are padded with.
+// clipTokens is a CLIP's or SigLIP's tokenizer (its tokenizer.json, or a
+// first SigLIP's SiglipTokenizer), with the id SigLIP's texts are padded
+// with.
 type clipTokens struct {
-	tok   *tokenizer.Pipeline
-	padID int
+	tok    *tokenizer.Pipeline
+	siglip *tokenizer.Siglip
+	padID  int
 }
 
-// clipTokenizer opens the folder's tokenizer.json. CLIP's vocab.json and
-// merges.txt alone are refused: read as GPT-2's files they would tokenize
-// without CLIP's lowercasing, end-of-word marks and end-of-text token; so
-// is SigLIP's spiece.model alone (SiglipTokenizer's own cleaning of the
-// text is not built). A SigLIP pads with the tokenizer's pad token, as
-// HF's pipeline does (SigLIP 2's Gemma tokenizer: <pad>, 0), else the
-// config's pad_token_id.
+// ok reports whether texts can be tokenized.
+func (t clipTokens) ok() bool { return t.tok != nil || t.siglip != nil }
+
+// tokenToID looks a token up in whichever tokenizer there is.
+func (t clipTokens) tokenToID(tok string) (int, bool) {
+	if t.siglip != nil {
+		return t.siglip.TokenToID(tok)
+	}
+	return t.tok.TokenToID(tok)
+}
+
+// clipTokenizer opens the folder's tokenizer.json, or a first SigLIP's
+// spiece.model as SiglipTokenizer runs it (the first SigLIPs ship no
+// tokenizer.json). CLIP's vocab.json and merges.txt alone are refused: read
+// as GPT-2's files they would tokenize without CLIP's lowercasing,
+// end-of-word marks and end-of-text token. A SigLIP pads with the
+// tokenizer's pad token, as HF's pipeline does (SigLIP 2's Gemma
+// tokenizer: <pad>, 0; the first SigLIPs': </s>), else the config's
+// pad_token_id.
 func clipTokenizer(dir string, m *clip.Model) (clipTokens, error) {
+	t := clipTokens{padID: m.Cfg.Text.PadID}
 	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
-		if _, e := os.Stat(filepath.Join(dir, "spiece.model")); e == nil && m.Cfg.Siglip {
-			return clipTokens{}, fmt.Errorf("%s: this SigLIP's tokenizer is spiece.model alone (SiglipTokenizer, which has no tokenizer.json); attn reads a tokenizer.json (SigLIP 2's folders have one): its images embed, its texts do not", dir)
+		_, e := os.Stat(filepath.Join(dir, "spiece.model"))
+		if e != nil || !m.Cfg.Siglip {
+			return clipTokens{}, fmt.Errorf("%s: a %s folder's texts need its tokenizer.json (%v)", dir, map[bool]string{false: "CLIP", true: "SigLIP"}[m.Cfg.Siglip], err)
 		}
-		return clipTokens{}, fmt.Errorf("%s: a %s folder's texts need its tokenizer.json (%v)", dir, map[bool]string{false: "CLIP", true: "SigLIP"}[m.Cfg.Siglip], err)
+		if t.siglip, err = tokenizer.LoadSiglip(dir); err != nil {
+			return clipTokens{}, err
+		}
+		if n := t.siglip.VocabSize(); n > m.Cfg.Text.VocabSize {
+			return clipTokens{}, fmt.Errorf("%s: tokenizer has %d tokens, the model only %d", dir, n, m.Cfg.Text.VocabSize)
+		}
+	} else {
+		if t.tok, err = openTokenizer(dir, m.Cfg.Text.VocabSize); err != nil {
+			return clipTokens{}, err
+		}
 	}
-	tok, err := openTokenizer(dir, m.Cfg.Text.VocabSize)
-	if err != nil {
-		return clipTokens{}, err
-	}
-	t := clipTokens{tok: tok, padID: m.Cfg.Text.PadID}
 	if !m.Cfg.Siglip { // CLIP's padding never reaches a pooled state
 		return t, nil
 	}
@@ -52,9 +72,9 @@ func clipTokenizer(dir string, m *clip.Model) (clipTokens, error) {
 		return clipTokens{}, err
 	}
 	if ok {
-		id, found := tok.TokenToID(pad)
+		id, found := t.tokenToID(pad)
 		if !found {
-			return clipTokens{}, fmt.Errorf("%s: the pad token %q is not in tokenizer.json", dir, pad)
+			return clipTokens{}, fmt.Errorf("%s: the pad token %q is not in the tokenizer", dir, pad)
 		}
 		t.padID = id
 	}
@@ -65,17 +85,29 @@ func clipTokenizer(dir string, m *clip.Model) (clipTokens, error) {
 // folder's special tokens and cut to the model's positions (the end-of-text
 // token kept, as HF's truncation keeps it).
 func clipTextEmbeds(m *clip.Model, tok clipTokens, texts []string) (*tensor.Tensor, error) {
-	trunc := &tokenizer.Truncation{MaxLength: m.Cfg.Text.MaxPositions, Strategy: "LongestFirst", Direction: "Right"}
-	encs, err := truncatedOnly(tok.tok, trunc).EncodeBatch(texts, true)
-	if err != nil {
-		return nil, err
+	seqs := make([][]int, len(texts))
+	if tok.siglip != nil {
+		for i, text := range texts {
+			ids, err := tok.siglip.Encode(text, m.Cfg.Text.MaxPositions)
+			if err != nil {
+				return nil, err
+			}
+			seqs[i] = ids
+		}
+	} else {
+		trunc := &tokenizer.Truncation{MaxLength: m.Cfg.Text.MaxPositions, Strategy: "LongestFirst", Direction: "Right"}
+		encs, err := truncatedOnly(tok.tok, trunc).EncodeBatch(texts, true)
+		if err != nil {
+			return nil, err
+		}
+		for i, e := range encs {
+			seqs[i] = e.IDs
+		}
 	}
-	seqs := make([][]int, len(encs))
-	for i, e := range encs {
-		if len(e.IDs) == 0 {
+	for i, s := range seqs {
+		if len(s) == 0 {
 			return nil, fmt.Errorf("text %d gives no tokens", i+1)
 		}
-		seqs[i] = e.IDs
 	}
 	if m.Cfg.Siglip {
 		// As SigLIP was trained and HF's pipeline runs it: every text
@@ -312,7 +344,7 @@ func (s *server) embedCLIP(ctx context.Context, req embedRequest) (*embedRespons
 		return nil, errors.New(`a CLIP embeds texts ("input") or images ("images"): send one of them`)
 	case req.Pooling != "" || req.PromptName != "" || req.Prompt != nil:
 		return nil, errors.New(`"pooling" and prompts do not apply to a CLIP model (its embeddings are its projections)`)
-	case req.Input != nil && s.clipTok.tok == nil:
+	case req.Input != nil && !s.clipTok.ok():
 		return nil, s.clipErr
 	}
 	if req.Input != nil {
@@ -355,7 +387,7 @@ func (s *server) classifyCLIP(ctx context.Context, req classifyRequest) (*classi
 		return nil, fmt.Errorf(`"labels", "template": %w`, err)
 	case len(req.Labels) > maxInputs:
 		return nil, fmt.Errorf(`"labels" has %d labels; want 1 to %d`, len(req.Labels), maxInputs)
-	case s.clipTok.tok == nil:
+	case !s.clipTok.ok():
 		return nil, s.clipErr
 	}
 	if err := s.lock(ctx); err != nil {

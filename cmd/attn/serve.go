@@ -87,7 +87,7 @@ type server struct {
 	vitProc vit.Processor // a ViT's or a CLIP's image processor
 
 	clip    *clip.Model // clip: /v1/embed (texts or images) and /v1/classify (zero-shot)
-	clipTok clipTokens  // its tokenizer (tok nil without a tokenizer.json: texts refused)
+	clipTok clipTokens  // its tokenizer (none without one: texts refused)
 	clipErr error       // why clipTok is nil
 }
 

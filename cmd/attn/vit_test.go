@@ -1,11 +1,13 @@
 package main
 
 import (
+	"compress/gzip"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
 	"net/http"
 	"os"
@@ -14,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/attn-go/attn/internal/golden"
+	"github.com/attn-go/attn/model/clip"
+	"github.com/attn-go/attn/tokenizer"
 )
 
 var (
@@ -485,8 +489,8 @@ func TestSiglip(t *testing.T) {
 	}
 	os.Remove(filepath.Join(cp, "tokenizer.json"))
 	os.WriteFile(filepath.Join(cp, "spiece.model"), []byte("x"), 0o644)
-	if out, code := attn(t, "embed", "--model", cp, texts); code == 0 || !strings.Contains(out, "spiece.model alone") {
-		t.Errorf("a SigLIP with spiece.model alone: exit %d\n%s", code, out)
+	if out, code := attn(t, "embed", "--model", cp, texts); code == 0 || !strings.Contains(out, "spiece.model") {
+		t.Errorf("a SigLIP with a corrupt spiece.model: exit %d\n%s", code, out)
 	}
 
 	out, code = attn(t, "classify", "--model", dir, "--labels", "a photo of a cat, a red car", "--template", "{}", "--json", filepath.Join(imgs, "rgb.png"))
@@ -506,4 +510,62 @@ func TestSiglip(t *testing.T) {
 			t.Errorf("%s: score %v; want the sigmoid of its logit, %v", l.Label, l.Score, want)
 		}
 	}
+}
+
+// TestSiglipSentencePiece: a first SigLIP's folder, spiece.model and no
+// tokenizer.json, embeds its texts through SiglipTokenizer (checked against
+// HF's in the tokenizer package), padded with its pad token </s> to the
+// model's positions: attn embed gives the model's embeddings of those ids.
+func TestSiglipSentencePiece(t *testing.T) {
+	dir := t.TempDir()
+	var c clip.Config
+	if err := json.Unmarshal([]byte(`{"model_type": "siglip", "text_config": {"vocab_size": 800, "hidden_size": 16, "intermediate_size": 24,
+		"num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 16}, "vision_config": {"hidden_size": 16,
+		"intermediate_size": 24, "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 16, "patch_size": 8}}`), &c); err != nil {
+		t.Fatal(err)
+	}
+	m, err := clip.New(c, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := clip.LoadProcessor(dir, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := clip.Save(dir, m, p); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join("..", "..", "tokenizer", "testdata", "spm", "unigram-nmt.model.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, _ := io.ReadAll(z)
+	os.WriteFile(filepath.Join(dir, "spiece.model"), model, 0o644)
+	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(`{"do_lower_case": true, "pad_token": "</s>", "eos_token": "</s>"}`), 0o644)
+	in := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(in, []byte("A photo of a cat.\n"), 0o644)
+	out, code := attn(t, "embed", "--model", dir, in)
+	var e struct{ Embedding []float32 }
+	if code != 0 || json.Unmarshal([]byte(out), &e) != nil {
+		t.Fatalf("attn embed: exit %d\n%s", code, out)
+	}
+	tok, err := tokenizer.LoadSiglip(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := tok.Encode("A photo of a cat.", 16)
+	eos, _ := tok.TokenToID("</s>")
+	for len(ids) < 16 {
+		ids = append(ids, eos)
+	}
+	want, err := m.TextEmbeds(ids, nil, 1, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.CheckAbs(t, "embedding", e.Embedding, want.Data, 1e-6)
 }
