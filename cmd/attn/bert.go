@@ -471,14 +471,7 @@ func classifyTexts(m *bert.Model, tok *tokenizer.Pipeline, texts []string, k, fi
 // labelsOf reads b rows of a classifier's logits as the k best labels of
 // each (see Config.Scores).
 func labelsOf(m *bert.Model, logits []float32, b, k int) [][]label {
-	n := m.Labels()
-	out := make([][]label, b)
-	for i := range b {
-		for _, s := range m.Cfg.Scores(logits[i*n:(i+1)*n], k) {
-			out[i] = append(out[i], label{m.Cfg.Label(s.ID), s.ID, s.Prob})
-		}
-	}
-	return out
+	return scoreRows(m.Cfg, logits, b, k, m.Cfg.Label)
 }
 
 // runClassifyText classifies the lines of a file (or stdin) with a BERT

@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/attn-go/attn/model/bert"
@@ -130,23 +130,12 @@ func clipTextEmbeds(m *clip.Model, tok clipTokens, texts []string) (*tensor.Tens
 	return m.TextEmbeds(ids, pad, b, t)
 }
 
-// unitRows scales each row of x [N, D] to unit length.
+// unitRows returns copies of x [N, D]'s rows scaled to unit length.
 func unitRows(x *tensor.Tensor) [][]float32 {
-	n, d := x.Shape[0], x.Shape[1]
-	out := make([][]float32, n)
-	for i := range n {
-		row := append([]float32(nil), x.Data[i*d:(i+1)*d]...)
-		var ss float64
-		for _, v := range row {
-			ss += float64(v) * float64(v)
-		}
-		if ss > 0 {
-			r := 1 / math.Sqrt(ss)
-			for j := range row {
-				row[j] = float32(float64(row[j]) * r)
-			}
-		}
-		out[i] = row
+	out := rowsOf(x)
+	for i, row := range out {
+		out[i] = slices.Clone(row)
+		bert.Normalize(out[i])
 	}
 	return out
 }
@@ -266,14 +255,7 @@ func zeroShot(m *clip.Model, imgs, texts *tensor.Tensor, labels []string, k int)
 	if m.Cfg.Siglip {
 		score.ProblemType = "multi_label_classification"
 	}
-	n := len(labels)
-	out := make([][]label, imgs.Shape[0])
-	for i := range out {
-		for _, pr := range score.Scores(logits.Data[i*n:(i+1)*n], k) {
-			out[i] = append(out[i], label{labels[pr.ID], pr.ID, pr.Prob})
-		}
-	}
-	return out, nil
+	return scoreRows(score, logits.Data, imgs.Shape[0], k, func(i int) string { return labels[i] }), nil
 }
 
 // runClassifyCLIP labels images by their similarity to a caption for each

@@ -170,14 +170,21 @@ func classifyImages(m *vit.Model, px []float32, images, k int) ([][]label, error
 	if m.Cfg.UsesSigmoid(n) {
 		problem = "multi_label_classification" // bert.Config.Scores: a sigmoid of each
 	}
-	score := bert.Config{ProblemType: problem}
-	out := make([][]label, images)
-	for i := range images {
-		for _, pr := range score.Scores(logits.Data[i*n:(i+1)*n], k) {
-			out[i] = append(out[i], label{m.Cfg.Label(pr.ID), pr.ID, pr.Prob})
+	return scoreRows(bert.Config{ProblemType: problem}, logits.Data, images, k, m.Cfg.Label), nil
+}
+
+// scoreRows returns the k most probable labels of each of the rows of
+// logits, most probable first, scored as score's problem_type says
+// (bert.Config.Scores), named by name.
+func scoreRows(score bert.Config, logits []float32, rows, k int, name func(int) string) [][]label {
+	n := len(logits) / max(rows, 1)
+	out := make([][]label, rows)
+	for i := range rows {
+		for _, pr := range score.Scores(logits[i*n:(i+1)*n], k) {
+			out[i] = append(out[i], label{name(pr.ID), pr.ID, pr.Prob})
 		}
 	}
-	return out, nil
+	return out
 }
 
 // writeLabels prints one image's or text's labels: a JSON line {key: name,

@@ -181,22 +181,7 @@ func TestEmbedImages(t *testing.T) {
 	for _, name := range vitImages {
 		paths = append(paths, vitImage(name))
 	}
-	embeddings := func(args ...string) [][]float64 {
-		t.Helper()
-		out, code := attn(t, append([]string{"embed", "--model", dir}, args...)...)
-		if code != 0 {
-			t.Fatalf("attn embed %v: exit %d\n%s", args, code, out)
-		}
-		var vs [][]float64
-		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			var e struct{ Embedding []float64 }
-			if err := json.Unmarshal([]byte(line), &e); err != nil {
-				t.Fatal(err)
-			}
-			vs = append(vs, e.Embedding)
-		}
-		return vs
-	}
+	embeddings := func(args ...string) [][]float64 { return embedOutput[float64](t, dir, args...) }
 	cls, mean := embeddings(paths...), embeddings(append([]string{"--pooling", "mean", "--batch", "2"}, paths...)...)
 	for i := range 3 {
 		for k := range 32 {
@@ -335,22 +320,7 @@ func TestCLIP(t *testing.T) {
 	f := golden.Open(t, "hf/clip-tiny/reference.safetensors")
 	texts := filepath.Join(t.TempDir(), "texts.txt")
 	os.WriteFile(texts, []byte("a photo of a cat\na red car\n"), 0o644)
-	embeds := func(args ...string) [][]float32 {
-		t.Helper()
-		out, code := attn(t, append([]string{"embed", "--model", dir}, args...)...)
-		if code != 0 {
-			t.Fatalf("attn embed %v: exit %d\n%s", args, code, out)
-		}
-		var vs [][]float32
-		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			var e struct{ Embedding []float32 }
-			if err := json.Unmarshal([]byte(line), &e); err != nil {
-				t.Fatal(err)
-			}
-			vs = append(vs, e.Embedding)
-		}
-		return vs
-	}
+	embeds := func(args ...string) [][]float32 { return embedOutput[float32](t, dir, args...) }
 	te, ie := f.Tensor("text.embeds").Data, f.Tensor("image.embeds").Data
 	got := embeds(texts)
 	if len(got) != 2 {
@@ -568,4 +538,23 @@ func TestSiglipSentencePiece(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden.CheckAbs(t, "embedding", e.Embedding, want.Data, 1e-6)
+}
+
+// embedOutput runs attn embed --model dir with args and returns its
+// embeddings, one per output line.
+func embedOutput[F float32 | float64](t *testing.T, dir string, args ...string) [][]F {
+	t.Helper()
+	out, code := attn(t, append([]string{"embed", "--model", dir}, args...)...)
+	if code != 0 {
+		t.Fatalf("attn embed %v: exit %d\n%s", args, code, out)
+	}
+	var vs [][]F
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e struct{ Embedding []F }
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, e.Embedding)
+	}
+	return vs
 }

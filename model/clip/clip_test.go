@@ -39,6 +39,24 @@ func load(t *testing.T, name string) (*Model, vit.Processor) {
 	return m, p
 }
 
+// pixelsOf prepares testdata/images' files with p, one after another.
+func pixelsOf(t *testing.T, p vit.Processor, names []string) []float32 {
+	t.Helper()
+	var px []float32
+	for _, name := range names {
+		im, err := vit.ReadImage(filepath.Join(golden.Root(t), "testdata", "images", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := p.Pixels(im)
+		if err != nil {
+			t.Fatal(err)
+		}
+		px = append(px, x...)
+	}
+	return px
+}
+
 // inputs reads a reference's texts (ids and padding) and images.
 func inputs(f *golden.File) (ids []int, pad []bool, b, t int) {
 	ids = f.Ints("input.ids")
@@ -61,18 +79,7 @@ func TestMatchesPyTorch(t *testing.T) {
 			f := golden.Open(t, "hf/"+name+"/reference.safetensors")
 			m, p := load(t, name)
 			ids, pad, b, n := inputs(f)
-			var px []float32
-			for _, img := range images {
-				im, err := vit.ReadImage(filepath.Join(golden.Root(t), "testdata", "images", img))
-				if err != nil {
-					t.Fatal(err)
-				}
-				x, err := p.Pixels(im)
-				if err != nil {
-					t.Fatal(err)
-				}
-				px = append(px, x...)
-			}
+			px := pixelsOf(t, p, images)
 			golden.CheckAbs(t, "pixels", px, f.Tensor("image.pixels").Data, 1e-6)
 
 			want := f.Ints("text.pool_index")

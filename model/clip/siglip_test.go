@@ -8,7 +8,6 @@ import (
 
 	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/internal/golden"
-	"github.com/attn-go/attn/model/vit"
 )
 
 // siglipFolders are the PyTorch twin's SigLIPs (tools/golden/torch_siglip.py):
@@ -29,18 +28,7 @@ func TestSiglipMatchesPyTorch(t *testing.T) {
 			if !m.Cfg.Siglip || m.Vision.Head == nil || m.Text.Head == nil || m.LogitBias == nil || m.TextProjection != nil {
 				t.Fatalf("%s: %+v", name, m.Cfg)
 			}
-			var px []float32
-			for _, img := range images {
-				im, err := vit.ReadImage(filepath.Join(golden.Root(t), "testdata", "images", img))
-				if err != nil {
-					t.Fatal(err)
-				}
-				x, err := p.Pixels(im)
-				if err != nil {
-					t.Fatal(err)
-				}
-				px = append(px, x...)
-			}
+			px := pixelsOf(t, p, images)
 			golden.CheckAbs(t, "pixels", px, f.Tensor("image.pixels").Data, 1e-6)
 			ids := f.Ints("input.ids")
 			info, _ := f.Info("input.ids")

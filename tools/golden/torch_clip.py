@@ -351,11 +351,11 @@ def preprocess(path, proc):
     return pixels, (H, W), ((H - ch) // 2, (W - cw) // 2)
 
 
-def pillow_bicubic(arr, W, H):
-    """numpy re-implementation of Pillow's 8-bit resample (Resample.c):
-    separable, horizontal pass then vertical, bicubic a = -0.5, coefficients
+def pillow_resample(arr, W, H, resample):
+    """Pillow's Resample.c on uint8 [h, w, C]: separable (horizontal pass,
+    then vertical), filter support scaled by max(1, in/out), coefficients
     normalised per output pixel and rounded to 22-bit fixed point, each pass
-    rounded and clipped to 8 bits. arr: uint8 [h, w, C]."""
+    rounded and clipped to 8 bits. resample 3 bicubic (a = -0.5), 2 bilinear."""
     PB = 22
 
     def cubic(x):
@@ -366,16 +366,22 @@ def pillow_bicubic(arr, W, H):
             return (((x - 5) * x + 8) * x - 4) * -0.5
         return 0.0
 
+    def triangle(x):
+        x = abs(x)
+        return 1.0 - x if x < 1.0 else 0.0
+
+    filt, support0 = {3: (cubic, 2.0), 2: (triangle, 1.0)}[resample]
+
     def coeffs(in_size, out_size):
         scale = in_size / out_size
         fs = max(scale, 1.0)
-        support = 2.0 * fs
+        support = support0 * fs
         out = []
         for xx in range(out_size):
             center = (xx + 0.5) * scale
             xmin = max(int(center - support + 0.5), 0)
             xmax = min(int(center + support + 0.5), in_size)
-            w = [cubic((x - center + 0.5) / fs) for x in range(xmin, xmax)]
+            w = [filt((x - center + 0.5) / fs) for x in range(xmin, xmax)]
             ww = sum(w)
             w = [k / ww if ww != 0.0 else k for k in w]
             kk = [int(k * (1 << PB) - 0.5) if k < 0 else int(k * (1 << PB) + 0.5) for k in w]
@@ -405,7 +411,7 @@ def numpy_processor(path, proc):
         raw = np.stack([raw] * 3, axis=-1)
     raw = raw[:, :, :3]
     H, W = resize_size(raw.shape[1], raw.shape[0], proc["size"]["shortest_edge"])
-    arr = pillow_bicubic(raw, W, H)
+    arr = pillow_resample(raw, W, H, 3)
     ch, cw = proc["crop_size"]["height"], proc["crop_size"]["width"]
     top, left = (H - ch) // 2, (W - cw) // 2
     arr = arr[top:top + ch, left:left + cw]

@@ -95,7 +95,7 @@ from PIL import Image
 sys.dont_write_bytecode = True  # keep tools/golden free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_bert import folder, read_model, write_model  # noqa: E402
-from torch_clip import read_weights, write_json  # noqa: E402
+from torch_clip import pillow_resample, read_weights, write_json  # noqa: E402
 from torch_modernbert import act  # noqa: E402  (gelu, gelu_pytorch_tanh)
 from torch_transformer import read_safetensors, to_storage, write_safetensors  # noqa: E402
 from torch_vit import preprocess  # noqa: E402
@@ -361,60 +361,8 @@ def siglip_forward(p, ids, mask, pixels, c):
 
 
 # --------------------------------------------------------------------------
-# a numpy re-implementation of Pillow's 8-bit resize (bicubic and bilinear)
+# the processor in numpy (Pillow's resize re-implemented: torch_clip.py)
 # --------------------------------------------------------------------------
-
-def pillow_resample(arr, W, H, resample):
-    """Pillow's Resample.c on uint8 [h, w, C]: separable (horizontal pass,
-    then vertical), filter support scaled by max(1, in/out), coefficients
-    normalised per output pixel and rounded to 22-bit fixed point, each pass
-    rounded and clipped to 8 bits. resample 3 bicubic (a = -0.5), 2 bilinear."""
-    PB = 22
-
-    def cubic(x):
-        x = abs(x)
-        if x < 1.0:
-            return (1.5 * x - 2.5) * x * x + 1
-        if x < 2.0:
-            return (((x - 5) * x + 8) * x - 4) * -0.5
-        return 0.0
-
-    def triangle(x):
-        x = abs(x)
-        return 1.0 - x if x < 1.0 else 0.0
-
-    filt, support0 = {3: (cubic, 2.0), 2: (triangle, 1.0)}[resample]
-
-    def coeffs(in_size, out_size):
-        scale = in_size / out_size
-        fs = max(scale, 1.0)
-        support = support0 * fs
-        out = []
-        for xx in range(out_size):
-            center = (xx + 0.5) * scale
-            xmin = max(int(center - support + 0.5), 0)
-            xmax = min(int(center + support + 0.5), in_size)
-            w = [filt((x - center + 0.5) / fs) for x in range(xmin, xmax)]
-            ww = sum(w)
-            w = [k / ww if ww != 0.0 else k for k in w]
-            kk = [int(k * (1 << PB) - 0.5) if k < 0 else int(k * (1 << PB) + 0.5) for k in w]
-            out.append((xmin, np.array(kk, dtype=np.int64)))
-        return out
-
-    def apply(a, out_size):  # resample axis 1 of a [n, m, C]
-        res = np.empty((a.shape[0], out_size, a.shape[2]), dtype=np.uint8)
-        for xx, (xmin, kk) in enumerate(coeffs(a.shape[1], out_size)):
-            ss = (1 << (PB - 1)) + np.einsum("nkc,k->nc", a[:, xmin:xmin + len(kk)].astype(np.int64), kk)
-            res[:, xx] = np.clip(ss >> PB, 0, 255)
-        return res
-
-    h, w = arr.shape[:2]
-    if W != w:
-        arr = apply(arr, W)
-    if H != h:
-        arr = apply(arr.transpose(1, 0, 2), H).transpose(1, 0, 2)
-    return arr
-
 
 def numpy_processor(path, proc):
     """SiglipImageProcessor again, without Pillow's resize or convert."""
