@@ -222,21 +222,11 @@ func parseNormalizer(m json.RawMessage, where string) (normalizer, error) {
 		}
 		return p, nil
 	case "Sequence":
-		var list []json.RawMessage
-		if err := field(o, "normalizers", &list, where, true); err != nil {
+		seq, err := parseList(o, "normalizers", where, parseNormalizer)
+		if err != nil {
 			return nil, err
 		}
-		var seq sequenceNormalizer
-		for i, x := range list {
-			n, err := parseNormalizer(x, fmt.Sprintf("%s.normalizers[%d]", where, i))
-			if err != nil {
-				return nil, err
-			}
-			if n != nil {
-				seq = append(seq, n)
-			}
-		}
-		return seq, nil
+		return sequenceNormalizer(seq), nil
 	case "":
 		return nil, fmt.Errorf("%s: field \"type\" is missing", where)
 	}
@@ -351,21 +341,11 @@ func parsePreTokenizer(m json.RawMessage, where string) (preTokenizer, error) {
 		err := field(o, "individual_digits", &d.Individual, where, false)
 		return d, err
 	case "Sequence":
-		var list []json.RawMessage
-		if err := field(o, "pretokenizers", &list, where, true); err != nil {
+		seq, err := parseList(o, "pretokenizers", where, parsePreTokenizer)
+		if err != nil {
 			return nil, err
 		}
-		var seq sequencePre
-		for i, x := range list {
-			p, err := parsePreTokenizer(x, fmt.Sprintf("%s.pretokenizers[%d]", where, i))
-			if err != nil {
-				return nil, err
-			}
-			if p != nil {
-				seq = append(seq, p)
-			}
-		}
-		return seq, nil
+		return sequencePre(seq), nil
 	case "":
 		return nil, fmt.Errorf("%s: field \"type\" is missing", where)
 	}
@@ -460,27 +440,19 @@ func parsePostProcessor(m json.RawMessage, where string) (postProcessor, error) 
 		b, err := parseByteLevel(m, where)
 		return &byteLevelProcessor{b}, err
 	case "Sequence":
-		var list []json.RawMessage
-		if err := field(o, "processors", &list, where, true); err != nil {
+		seq, err := parseList(o, "processors", where, parsePostProcessor)
+		if err != nil {
 			return nil, err
 		}
-		var seq sequenceProcessor
 		adders := 0
-		for i, x := range list {
-			p, err := parsePostProcessor(x, fmt.Sprintf("%s.processors[%d]", where, i))
-			if err != nil {
-				return nil, err
-			}
-			if p != nil {
-				seq = append(seq, p)
-			}
-			if _, ok := p.(*byteLevelProcessor); p != nil && !ok {
+		for _, p := range seq {
+			if _, ok := p.(*byteLevelProcessor); !ok {
 				if adders++; adders > 1 {
 					return nil, fmt.Errorf("%s: more than one processor that adds special tokens is not supported", where)
 				}
 			}
 		}
-		return seq, nil
+		return sequenceProcessor(seq), nil
 	case "":
 		return nil, fmt.Errorf("%s: field \"type\" is missing", where)
 	}
@@ -537,25 +509,35 @@ func parseDecoder(m json.RawMessage, where string) (decoder, error) {
 		err := field(o, "suffix", &d.Suffix, where, false)
 		return d, err
 	case "Sequence":
-		var list []json.RawMessage
-		if err := field(o, "decoders", &list, where, true); err != nil {
+		seq, err := parseList(o, "decoders", where, parseDecoder)
+		if err != nil {
 			return nil, err
 		}
-		var seq sequenceDecoder
-		for i, x := range list {
-			d, err := parseDecoder(x, fmt.Sprintf("%s.decoders[%d]", where, i))
-			if err != nil {
-				return nil, err
-			}
-			if d != nil {
-				seq = append(seq, d)
-			}
-		}
-		return seq, nil
+		return sequenceDecoder(seq), nil
 	case "":
 		return nil, fmt.Errorf("%s: field \"type\" is missing", where)
 	}
 	return nil, fmt.Errorf("%s: unsupported type %q", where, typ)
+}
+
+// parseList reads o[key], a Sequence's list of components, with parse,
+// keeping those that do something (parse returns nil for the others).
+func parseList[T any](o map[string]json.RawMessage, key, where string, parse func(json.RawMessage, string) (T, error)) ([]T, error) {
+	var list []json.RawMessage
+	if err := field(o, key, &list, where, true); err != nil {
+		return nil, err
+	}
+	var out []T
+	for i, x := range list {
+		c, err := parse(x, fmt.Sprintf("%s.%s[%d]", where, key, i))
+		if err != nil {
+			return nil, err
+		}
+		if any(c) != nil {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // parseMerges reads merges as "a b" strings (older files) or ["a", "b"] pairs.
