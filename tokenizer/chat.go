@@ -61,48 +61,13 @@ var ErrNoChatTemplate = errors.New("no chat template")
 // 4.43, and which it prefers), else tokenizer_config.json's chat_template,
 // a string or a list of named templates of which "default" is taken, else
 // chat_template.json's (an image-text model's processor's). The
-// special tokens it may name are tokenizer_config.json's; a folder saved
-// before transformers 4.34 (whose config has no added_tokens_decoder) has
-// them in special_tokens_map.json too, whose values then win, as
-// transformers reads such a folder.
+// special tokens it may name are the folder's (folderSpecialTokens).
 func OpenChatTemplate(dir string) (*ChatTemplate, error) {
-	cfg, err := readJSONObject(filepath.Join(dir, "tokenizer_config.json"))
+	special, cfg, err := folderSpecialTokens(dir)
 	if err != nil {
 		return nil, err
 	}
 	path := filepath.Join(dir, "tokenizer_config.json")
-	special, err := specialTokens(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("tokenizer: %s: %w", path, err)
-	}
-	if _, ok := cfg["added_tokens_decoder"]; !ok {
-		mapPath := filepath.Join(dir, "special_tokens_map.json")
-		m, err := readJSONObject(mapPath)
-		if err != nil {
-			return nil, err
-		}
-		mapped, err := specialTokens(m)
-		if err != nil {
-			return nil, fmt.Errorf("tokenizer: %s: %w", mapPath, err)
-		}
-		for name, raw := range m {
-			v, ok := mapped[name]
-			switch {
-			case name == "additional_special_tokens" && ok: // added to the config's
-				have, _ := special[name].([]any)
-				for _, t := range v.([]any) {
-					if !slices.Contains(have, t) {
-						have = append(have, t)
-					}
-				}
-				special[name] = have
-			case ok:
-				special[name] = v
-			case string(raw) == "null":
-				delete(special, name)
-			}
-		}
-	}
 	if b, err := os.ReadFile(filepath.Join(dir, "chat_template.jinja")); err == nil {
 		return parseChat(string(b), special, filepath.Join(dir, "chat_template.jinja"))
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -521,24 +486,63 @@ func readJSONObject(path string) (map[string]json.RawMessage, error) {
 // unicode.IsSpace and the separators U+001C to U+001F.
 func pySpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f }
 
-// ConfigToken returns the special token that dir's tokenizer_config.json,
-// or else its special_tokens_map.json, names by key ("pad_token",
-// "eos_token", ...), as transformers reads them; false when neither does.
-func ConfigToken(dir, key string) (string, bool, error) {
-	for _, f := range []string{"tokenizer_config.json", "special_tokens_map.json"} {
-		cfg, err := readJSONObject(filepath.Join(dir, f))
-		if err != nil {
-			return "", false, err
-		}
-		toks, err := specialTokens(cfg)
-		if err != nil {
-			return "", false, fmt.Errorf("tokenizer: %s: %w", f, err)
-		}
-		if s, ok := toks[key].(string); ok {
-			return s, true, nil
+// folderSpecialTokens returns the special tokens of dir's tokenizer, by
+// name (specialTokens), and its tokenizer_config.json. They are the
+// config's; a folder saved before transformers 4.34 (whose config has no
+// added_tokens_decoder) has them in special_tokens_map.json too, whose
+// values then win, as transformers reads such a folder.
+func folderSpecialTokens(dir string) (map[string]any, map[string]json.RawMessage, error) {
+	path := filepath.Join(dir, "tokenizer_config.json")
+	cfg, err := readJSONObject(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	special, err := specialTokens(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tokenizer: %s: %w", path, err)
+	}
+	if _, ok := cfg["added_tokens_decoder"]; ok {
+		return special, cfg, nil
+	}
+	mapPath := filepath.Join(dir, "special_tokens_map.json")
+	m, err := readJSONObject(mapPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	mapped, err := specialTokens(m)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tokenizer: %s: %w", mapPath, err)
+	}
+	for name, raw := range m {
+		v, ok := mapped[name]
+		switch {
+		case name == "additional_special_tokens" && ok: // added to the config's
+			have, _ := special[name].([]any)
+			for _, t := range v.([]any) {
+				if !slices.Contains(have, t) {
+					have = append(have, t)
+				}
+			}
+			special[name] = have
+		case ok:
+			special[name] = v
+		case string(raw) == "null":
+			delete(special, name)
 		}
 	}
-	return "", false, nil
+	return special, cfg, nil
+}
+
+// ConfigToken returns the special token that dir's tokenizer files name by
+// key ("pad_token", "eos_token", ...), as transformers reads them
+// (folderSpecialTokens); false when they name none.
+func ConfigToken(dir, key string) (string, bool, error) {
+	special, _, err := folderSpecialTokens(dir)
+	if err != nil {
+		return "", false, err
+	}
+	s, ok := special[key].(string)
+	return s, ok, nil
 }
 
 // specialTokens returns the special tokens a tokenizer_config.json names,

@@ -23,9 +23,9 @@ type Siglip struct {
 	eos    int
 }
 
-// LoadSiglip reads dir's spiece.model and tokenizer_config.json
-// (do_lower_case, true by default; the unknown and end tokens <unk> and
-// </s>).
+// LoadSiglip reads dir's spiece.model and, when there is one, its
+// tokenizer_config.json's do_lower_case (true by default). The unknown and
+// end tokens are SiglipTokenizer's <unk> and </s>.
 func LoadSiglip(dir string) (*Siglip, error) {
 	data, err := os.ReadFile(filepath.Join(dir, "spiece.model"))
 	if err != nil {
@@ -36,15 +36,14 @@ func LoadSiglip(dir string) (*Siglip, error) {
 		return nil, fmt.Errorf("tokenizer: %s: %w", filepath.Join(dir, "spiece.model"), err)
 	}
 	s := &Siglip{sp: sp, lower: true}
-	if raw, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json")); err == nil {
-		var cfg struct {
-			Lower *bool `json:"do_lower_case"`
-		}
-		if err := json.Unmarshal(raw, &cfg); err != nil {
-			return nil, fmt.Errorf("tokenizer: %s: %w", filepath.Join(dir, "tokenizer_config.json"), err)
-		}
-		if cfg.Lower != nil {
-			s.lower = *cfg.Lower
+	path := filepath.Join(dir, "tokenizer_config.json")
+	cfg, err := readJSONObject(path)
+	if err != nil {
+		return nil, err
+	}
+	if raw, ok := cfg["do_lower_case"]; ok {
+		if err := json.Unmarshal(raw, &s.lower); err != nil { // null leaves the default
+			return nil, fmt.Errorf("tokenizer: %s: do_lower_case: %w", path, err)
 		}
 	}
 	var ok bool
@@ -90,7 +89,7 @@ func canonicalize(text string) string {
 	space := false
 	for _, r := range text {
 		switch {
-		case r < 0x80 && strings.ContainsRune("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", r):
+		case r < 0x80 && isPunctuation(r): // string.punctuation
 		case pySpace(r):
 			space = true
 		default:

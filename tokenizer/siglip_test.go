@@ -2,9 +2,8 @@ package tokenizer
 
 import (
 	"bufio"
-	"compress/gzip"
+	"bytes"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,25 +16,8 @@ import (
 func siglipFolder(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	f, err := os.Open(filepath.Join("testdata", "spm", "unigram-nmt.model.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	model, err := io.ReadAll(z)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := os.ReadFile(filepath.Join("testdata", "siglip", "tokenizer_config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, "spiece.model"), model, 0o644)
-	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644)
+	os.WriteFile(filepath.Join(dir, "spiece.model"), readTestdata(t, spmModels["unigram-nmt"]), 0o644)
+	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), readTestdata(t, "siglip/tokenizer_config.json"), 0o644)
 	return dir
 }
 
@@ -51,12 +33,7 @@ func TestSiglipGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(filepath.Join("testdata", "siglip", "golden.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(readTestdata(t, "siglip/golden.jsonl")))
 	sc.Buffer(nil, 1<<20)
 	n := 0
 	for sc.Scan() {

@@ -74,13 +74,16 @@ func measure(reps int, fn func()) (time.Duration, float64) {
 	return times[reps/2], float64(ms1.Mallocs-ms0.Mallocs) / float64(reps)
 }
 
+// benchNames lists attn bench's benchmarks, for its usage and errors.
+const benchNames = "peak, gemm, attention, train, train-gpt, train-llama, prompt, decode, load, vit, train-vit, clip, encode, train-bert or train-t5"
+
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		if len(args) > 0 {
-			fmt.Fprintln(stderr, "usage: attn bench BENCHMARK [flags]: peak, gemm, attention, train, train-gpt, train-llama, prompt, decode, load, vit, train-vit, clip, encode, train-bert or train-t5 (attn bench gemm -h for flags)")
+			fmt.Fprintln(stderr, "usage: attn bench BENCHMARK [flags]: "+benchNames+" (attn bench gemm -h for flags)")
 			return flag.ErrHelp
 		}
-		return errors.New("which benchmark? peak, gemm, attention, train, train-gpt, train-llama, prompt, decode, load, vit, train-vit, clip, encode, train-bert or train-t5 (attn bench gemm -h for flags)")
+		return errors.New("which benchmark? " + benchNames + " (attn bench gemm -h for flags)")
 	}
 	fs := flag.NewFlagSet("attn bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -179,7 +182,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("unknown benchmark %q (want peak, gemm, attention, train, train-gpt, train-llama, prompt, decode, load, vit, train-vit, clip, encode, train-bert or train-t5)", args[0])
+		return fmt.Errorf("unknown benchmark %q (want %s)", args[0], benchNames)
 	}
 	r.Params["workers"] = tensor.Workers()
 	r.AllocBytes = lastBytes
@@ -360,11 +363,11 @@ func benchEncode(b, t, reps int, training bool, preset string) (benchResult, err
 		tp.Backward(tp.CrossEntropy(logits, labels, -1, 0))
 		opt.Update(ps, 2e-5)
 	})
-	d := c.Hidden
-	flops := 2 * float64(b) * float64(c.Layers) * (float64(t)*float64(4*d*d+2*d*c.Intermediate) + 2*float64(t*t*d))
+	d, mlp := c.Hidden, 2*c.Hidden*c.Intermediate
 	if c.Modern != nil { // the GeGLU's Wi is twice as wide; local layers counted as global
-		flops = 2 * float64(b) * float64(c.Layers) * (float64(t)*float64(4*d*d+3*d*c.Intermediate) + 2*float64(t*t*d))
+		mlp = 3 * c.Hidden * c.Intermediate
 	}
+	flops := 2 * float64(b) * float64(c.Layers) * (float64(t)*float64(4*d*d+mlp) + 2*float64(t*t*d))
 	name := "encode"
 	if training {
 		name, flops = "train-bert", 3*flops // a fine-tuning step: the backward pass is about twice the forward
@@ -720,10 +723,7 @@ func benchLlama(which, dir, quantize string, t, batch, reps int, params map[stri
 	if err := checkQuantize(quantize, "llama"); err != nil {
 		return benchResult{}, err
 	}
-	load := llama.LoadHalf // as attn generate runs it
-	if quantize == "q8" {
-		load = llama.LoadQ8
-	}
+	load := llamaLoader(quantize) // as attn generate runs it
 	m, err := load(dir)
 	if err != nil {
 		return benchResult{}, err

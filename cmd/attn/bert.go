@@ -228,13 +228,13 @@ func embedSeqs(m *bert.Model, tok *tokenizer.Pipeline, lines []string, e embeddi
 func runEmbed(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn embed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "a BERT, RoBERTa, XLM-R, DistilBERT or ModernBERT folder (HuggingFace layout: config.json, model.safetensors, vocab.txt or tokenizer.json; a sentence-transformers folder's modules too), a Llama-family embedding model (Qwen3-Embedding, EmbeddingGemma), a ViT folder (images as arguments, or their paths on stdin), or a CLIP folder (texts, or images with --images)")
+	model := fs.String("model", "", "a BERT, RoBERTa, XLM-R, DistilBERT or ModernBERT folder (HuggingFace layout: config.json, model.safetensors, vocab.txt or tokenizer.json; a sentence-transformers folder's modules too), a Llama-family embedding model (Qwen3-Embedding, EmbeddingGemma), a ViT folder (images as arguments, or their paths on stdin), or a CLIP or SigLIP folder (texts, or images with --images)")
 	pooling := fs.String("pooling", "", "cls (first token), mean (over the tokens; a ViT's patches), max, mean_sqrt_len or lasttoken; default: a sentence-transformers folder's own, else mean for a text encoder, lasttoken for a decoder, cls for a ViT")
 	normalize := fs.Bool("normalize", false, "scale each embedding to unit length (for cosine similarity); default: a sentence-transformers folder's own")
 	batch := fs.Int("batch", 32, "lines encoded together (a decoder-only model runs them one at a time)")
 	promptName := fs.String("prompt-name", "", "the sentence-transformers prompt (config_sentence_transformers.json) put before each line, by name (EmbeddingGemma's query or document); default: the folder's default_prompt_name, if any")
 	prompt := fs.String("prompt", "", "a text put before each line (overrides --prompt-name)")
-	images := fs.Bool("images", false, "CLIP: embed the image files named as arguments (or by the lines of stdin) rather than the lines of a text file")
+	images := fs.Bool("images", false, "CLIP, SigLIP: embed the image files named as arguments (or by the lines of stdin) rather than the lines of a text file")
 	dims := fs.Int("dims", 0, "keep each text embedding's first N values (a Matryoshka model's shorter embedding: EmbeddingGemma's 512, 256, 128), scaled back to unit length when normalised; 0: all")
 	if err := fs.Parse(args); err != nil {
 		return err // -h: run answers 0

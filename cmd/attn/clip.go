@@ -186,17 +186,7 @@ func runEmbedCLIP(dir string, args []string, images, normalize bool, batch int, 
 			}
 			return write(x)
 		}
-		if len(args) == 0 || (len(args) == 1 && args[0] == "-") {
-			return eachBatch("-", batch, embed)
-		}
-		for len(args) > 0 {
-			n := min(batch, len(args))
-			if err := embed(args[:n]); err != nil {
-				return err
-			}
-			args = args[n:]
-		}
-		return nil
+		return eachImageBatch(args, batch, embed)
 	}
 	if len(args) > 1 {
 		return fmt.Errorf("texts come from one file (or stdin), not %d arguments; --images embeds images", len(args))
@@ -296,13 +286,12 @@ func runClassifyCLIP(dir string, paths []string, labels, template string, topK, 
 	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
-	for len(paths) > 0 {
-		n := min(batch, len(paths))
-		px, err := readImages(p, paths[:n])
+	return inBatches(paths, batch, func(paths []string) error {
+		px, err := readImages(p, paths)
 		if err != nil {
 			return err
 		}
-		imgs, err := m.ImageEmbeds(px, n)
+		imgs, err := m.ImageEmbeds(px, len(paths))
 		if err != nil {
 			return err
 		}
@@ -310,12 +299,11 @@ func runClassifyCLIP(dir string, paths []string, labels, template string, topK, 
 		if err != nil {
 			return err
 		}
-		for i, path := range paths[:n] {
+		for i, path := range paths {
 			writeLabels(w, "image", path, ls[i], asJSON)
 		}
-		paths = paths[n:]
-	}
-	return nil
+		return w.Flush()
+	})
 }
 
 // embedCLIP answers /v1/embed for a CLIP: the embeddings of "input"'s texts

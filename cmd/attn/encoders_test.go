@@ -429,18 +429,13 @@ func TestModernBERT(t *testing.T) {
 	}
 	in := filepath.Join(t.TempDir(), "in.txt")
 	os.WriteFile(in, []byte(strings.Join(texts, "\n")+"\n"), 0o644)
-	out, code = attn(t, "embed", "--model", dir, "--pooling", "mean", "--normalize", in)
-	lines = strings.Split(strings.TrimSpace(out), "\n")
-	if code != 0 || len(lines) != 2 {
-		t.Fatalf("attn embed: exit %d\n%s", code, out)
+	vs := embedOutput[float32](t, dir, "--pooling", "mean", "--normalize", in)
+	if len(vs) != 2 {
+		t.Fatalf("attn embed: %d embeddings for two lines", len(vs))
 	}
 	want := f.Tensor("mlm.embed_mean").Data
-	for i, line := range lines {
-		var e struct{ Embedding []float32 }
-		if err := json.Unmarshal([]byte(line), &e); err != nil {
-			t.Fatal(err)
-		}
-		golden.CheckAbs(t, fmt.Sprintf("embedding %d", i), e.Embedding, want[i*32:(i+1)*32], 1e-5)
+	for i, v := range vs {
+		golden.CheckAbs(t, fmt.Sprintf("embedding %d", i), v, want[i*32:(i+1)*32], 1e-5)
 	}
 	cls := modernFolder(t, "modernbert-tiny-cls")
 	ref := golden.Open(t, "hf/modernbert-tiny-cls/reference.safetensors").Tensor("cls.logits").Data

@@ -66,6 +66,27 @@ func eachBatch(path string, batch int, fn func(lines []string) error) error {
 	return fn(lines)
 }
 
+// eachImageBatch calls fn with the image paths batch at a time: the
+// arguments, or without any (or with -) the lines of standard input.
+func eachImageBatch(paths []string, batch int, fn func(paths []string) error) error {
+	if len(paths) == 0 || (len(paths) == 1 && paths[0] == "-") {
+		return eachBatch("-", batch, fn)
+	}
+	return inBatches(paths, batch, fn)
+}
+
+// inBatches calls fn with paths batch at a time.
+func inBatches(paths []string, batch int, fn func(paths []string) error) error {
+	for len(paths) > 0 {
+		n := min(max(batch, 1), len(paths))
+		if err := fn(paths[:n]); err != nil {
+			return err
+		}
+		paths = paths[n:]
+	}
+	return nil
+}
+
 // usesOf says which commands run each architecture, for the error a command
 // gives when handed a model it cannot run.
 var usesOf = map[string]string{

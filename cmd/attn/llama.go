@@ -32,18 +32,21 @@ func generating(m *llama.Model, tok tokenizer.Tokenizer, err error) (*llama.Mode
 	return m, tok, err
 }
 
-// loadLlamaToRun is loadLlama for inference: a checkpoint stored in BF16 or
-// F16 keeps its matrices so (llama.LoadHalf), read straight
-// from the file into half the memory, decoding in about half the time,
-// with the same numbers.
-// With quantize "q8" the matrices are quantized to 8 bits as they load
-// (llama.LoadQ8).
+// loadLlamaToRun is loadLlama for inference, loading as llamaLoader says.
 func loadLlamaToRun(dir, quantize string) (*llama.Model, tokenizer.Tokenizer, error) {
-	load := llama.LoadHalf
+	return generating(loadLlamaWith(dir, llamaLoader(quantize)))
+}
+
+// llamaLoader returns how a Llama-family folder loads for inference: a
+// checkpoint stored in BF16 or F16 keeps its matrices so (llama.LoadHalf),
+// read straight from the file into half the memory, decoding in about half
+// the time, with the same numbers; with quantize "q8" the matrices are
+// quantized to 8 bits as they load (llama.LoadQ8).
+func llamaLoader(quantize string) func(dir string) (*llama.Model, error) {
 	if quantize == "q8" {
-		load = llama.LoadQ8
+		return llama.LoadQ8
 	}
-	return generating(loadLlamaWith(dir, load))
+	return llama.LoadHalf
 }
 
 // quantizeFlag defines --quantize on fs.

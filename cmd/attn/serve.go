@@ -88,7 +88,7 @@ type server struct {
 
 	clip    *clip.Model // clip: /v1/embed (texts or images) and /v1/classify (zero-shot)
 	clipTok clipTokens  // its tokenizer (none without one: texts refused)
-	clipErr error       // why clipTok is nil
+	clipErr error       // why clipTok is empty
 }
 
 // weights names the model's weights when they are not float32, for the
@@ -117,7 +117,7 @@ func (s *server) format() (string, bool) {
 	return f.Format(), true
 }
 
-// endpoints names the one endpoint that runs each kind of model (a ViT
+// endpoints names the endpoint that runs each kind of model (a ViT
 // without a classifier embeds, a BERT with one classifies; see endpoint).
 var endpoints = map[string]string{
 	"gpt2": "/v1/generate", "llama": "/v1/generate", "t5": "/v1/generate", "mt5": "/v1/generate",
@@ -125,7 +125,14 @@ var endpoints = map[string]string{
 	"vit": "/v1/classify", "deit": "/v1/classify", "clip": "/v1/embed", "siglip": "/v1/embed",
 }
 
-// endpoint is the server's one POST endpoint.
+// serves reports whether ep is one of the server's POST endpoints: its
+// endpoint, and for a CLIP or SigLIP /v1/classify as well (zero-shot).
+func (s *server) serves(ep string) bool {
+	return ep == s.endpoint() || s.clip != nil && ep == "/v1/classify"
+}
+
+// endpoint is the server's main POST endpoint (a CLIP's or SigLIP's
+// /v1/embed; see serves).
 func (s *server) endpoint() string {
 	switch {
 	case s.vit != nil && !s.vit.HasClassifier():
@@ -255,7 +262,7 @@ func (s *server) close() {
 func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "model folder: a GPT (a run folder from attn train, GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, SmolLM3, Phi-3), a T5, a BERT, RoBERTa, XLM-R, DistilBERT or ModernBERT (a sentence-transformers folder too), a Llama-family sentence-transformers folder (Qwen3-Embedding, EmbeddingGemma), a translation model, a Marian or NLLB-200 folder, a ViT folder, or a CLIP folder (/v1/embed for texts or images, /v1/classify by labels)")
+	model := fs.String("model", "", "model folder: a GPT (a run folder from attn train, GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, SmolLM3, Phi-3), a T5, a BERT, RoBERTa, XLM-R, DistilBERT or ModernBERT (a sentence-transformers folder too), a Llama-family sentence-transformers folder (Qwen3-Embedding, EmbeddingGemma), a translation model, a Marian or NLLB-200 folder, a ViT folder, or a CLIP or SigLIP folder (/v1/embed for texts or images, /v1/classify by labels)")
 	addr := fs.String("addr", "localhost:8080", "address to listen on")
 	batch := fs.Int("batch", 8, "a GPT's or Llama's generations decoded together, one token each a step (up to 8 read each weight once a step)")
 	window := fs.Int("context", 4096, "a GPT's or Llama's most positions of context a request keeps (a longer prompt keeps its end; 0: the model's window): a bound on each request's memory and time")
@@ -319,8 +326,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 var indexHTML []byte
 
 // handler routes the requests: GET / (a page to try the model), GET
-// /healthz, GET /v1/model, GET /metrics, the POST endpoint of the model's
-// kind, and OpenAI's completions, chat completions and models.
+// /healthz, GET /v1/model, GET /metrics, the POST endpoints of the model's
+// kind (serves), and OpenAI's completions, chat completions and models.
 func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -360,7 +367,7 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("GET /metrics", s.serveMetrics)
 	for _, ep := range []string{"/v1/generate", "/v1/embed", "/v1/translate", "/v1/classify"} {
 		mux.HandleFunc("POST "+ep, func(w http.ResponseWriter, r *http.Request) {
-			if ep != s.endpoint() && !(s.clip != nil && ep == "/v1/classify") {
+			if !s.serves(ep) {
 				writeError(w, http.StatusNotFound, fmt.Errorf("this server runs a %s model: POST %s", s.typ, s.endpoint()))
 				return
 			}

@@ -136,17 +136,7 @@ func runEmbedImages(dir string, paths []string, pool bert.Pooling, normalize boo
 		}
 		return writeEmbeddings(w, vecs)
 	}
-	if len(paths) == 0 || (len(paths) == 1 && paths[0] == "-") {
-		return eachBatch("-", batch, embed)
-	}
-	for len(paths) > 0 {
-		n := min(batch, len(paths))
-		if err := embed(paths[:n]); err != nil {
-			return err
-		}
-		paths = paths[n:]
-	}
-	return nil
+	return eachImageBatch(paths, batch, embed)
 }
 
 // label is one of an image's most probable classes.
@@ -206,12 +196,12 @@ func writeLabels(w io.Writer, key, name string, labels []label, asJSON bool) {
 func runClassify(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attn classify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "a ViT or DeiT folder (HuggingFace layout: config.json, model.safetensors, preprocessor_config.json), a CLIP folder (zero-shot, by --labels), or a BERT, RoBERTa, DistilBERT or ModernBERT sequence classifier (images as arguments; for a text classifier, a file of lines or stdin, a tab between the two texts of a pair)")
+	model := fs.String("model", "", "a ViT or DeiT folder (HuggingFace layout: config.json, model.safetensors, preprocessor_config.json), a CLIP or SigLIP folder (zero-shot, by --labels), or a BERT, RoBERTa, DistilBERT or ModernBERT sequence classifier (images as arguments; for a text classifier, a file of lines or stdin, a tab between the two texts of a pair)")
 	topK := fs.Int("top-k", 5, "labels to show per image or text")
 	asJSON := fs.Bool("json", false, `print one JSON object per image or text: {"image" or "text", "labels": [{"label", "id", "score"}]}`)
 	batch := fs.Int("batch", 16, "images or lines run together")
-	labels := fs.String("labels", "", `CLIP: the classes, comma-separated ("cat,dog,car"): each image is scored by its similarity to each class's caption`)
-	template := fs.String("template", clipTemplate, "CLIP: the caption of a class, {} standing for its label (HF's zero-shot-image-classification default)")
+	labels := fs.String("labels", "", `CLIP, SigLIP: the classes, comma-separated ("cat,dog,car"): each image is scored by its similarity to each class's caption`)
+	template := fs.String("template", clipTemplate, "CLIP, SigLIP: the caption of a class, {} standing for its label (HF's zero-shot-image-classification default)")
 	if err := fs.Parse(args); err != nil {
 		return err // -h: run answers 0
 	}
@@ -240,26 +230,20 @@ func runClassify(args []string, stdout, stderr io.Writer) error {
 	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
-	paths := fs.Args()
-	for len(paths) > 0 {
-		n := min(*batch, len(paths))
-		px, err := readImages(p, paths[:n])
+	return inBatches(fs.Args(), *batch, func(paths []string) error {
+		px, err := readImages(p, paths)
 		if err != nil {
 			return err
 		}
-		labels, err := classifyImages(m, px, n, *topK)
+		labels, err := classifyImages(m, px, len(paths), *topK)
 		if err != nil {
 			return err
 		}
-		for i, path := range paths[:n] {
+		for i, path := range paths {
 			writeLabels(w, "image", path, labels[i], *asJSON)
 		}
-		if err := w.Flush(); err != nil {
-			return err
-		}
-		paths = paths[n:]
-	}
-	return nil
+		return w.Flush()
+	})
 }
 
 // evalImages reports a ViT classifier's accuracy and mean cross-entropy on

@@ -519,10 +519,9 @@ func TestSiglipSentencePiece(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(`{"do_lower_case": true, "pad_token": "</s>", "eos_token": "</s>"}`), 0o644)
 	in := filepath.Join(t.TempDir(), "in.txt")
 	os.WriteFile(in, []byte("A photo of a cat.\n"), 0o644)
-	out, code := attn(t, "embed", "--model", dir, in)
-	var e struct{ Embedding []float32 }
-	if code != 0 || json.Unmarshal([]byte(out), &e) != nil {
-		t.Fatalf("attn embed: exit %d\n%s", code, out)
+	vs := embedOutput[float32](t, dir, in)
+	if len(vs) != 1 {
+		t.Fatalf("attn embed: %d embeddings for one line", len(vs))
 	}
 	tok, err := tokenizer.LoadSiglip(dir)
 	if err != nil {
@@ -537,7 +536,7 @@ func TestSiglipSentencePiece(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.CheckAbs(t, "embedding", e.Embedding, want.Data, 1e-6)
+	golden.CheckAbs(t, "embedding", vs[0], want.Data, 1e-6)
 }
 
 // embedOutput runs attn embed --model dir with args and returns its
