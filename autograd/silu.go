@@ -62,17 +62,12 @@ func (tp *Tape) QuickGELU(x *Var) *Var {
 // holds its float32 bits, 0x3fd9db23).
 const quickGELUScale = 1.702
 
-// quickGELUGo sets y = x·σ(1.702x) = x/(1 + e^(−1.702x)), and x·0 where
-// e^(−1.702x) overflows, as the vector loop does.
+// quickGELUGo sets y = x·σ(1.702x) = x/(1 + e^(−1.702x)): x·0 where
+// e^(−1.702x) overflows to +Inf, as the vector loop gives.
 func quickGELUGo(x, y []float32) {
 	y = y[:len(x)]
 	for i, v := range x {
-		e := expf(-quickGELUScale * v)
-		if math.IsInf(float64(e), 1) {
-			y[i] = v * 0
-			continue
-		}
-		y[i] = v / (1 + e)
+		y[i] = v / (1 + expf(-quickGELUScale*v))
 	}
 }
 

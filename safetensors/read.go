@@ -45,7 +45,7 @@ type File struct {
 	meta   map[string]string
 	unmap  func() error
 	closed bool
-	mapped bool // buf is a file mapping (Open), whose pages Release may drop
+	mapped bool // buf came from Open: a file mapping on Unix systems (whose pages Release drops on Linux), read into memory elsewhere
 }
 
 // Open maps the file at path read-only and parses its header, so large

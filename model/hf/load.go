@@ -137,15 +137,17 @@ func (c *Checkpoint) Load(ps []nn.Param, opt LoadOptions) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("hf: missing tensor %q%s in %s", missing[0], more(len(missing)), c.where())
 	}
-	var unexpected []*Tensor
-	for _, name := range c.Names() {
-		if _, tied := opt.Tied[name]; !want[name] && !tied && !ignored(name, opt.Ignore) {
-			unexpected = append(unexpected, c.tensors[name])
+	if !opt.Partial { // a partial load leaves the other tensors to other calls
+		var unexpected []*Tensor
+		for _, name := range c.Names() {
+			if _, tied := opt.Tied[name]; !want[name] && !tied && !ignored(name, opt.Ignore) {
+				unexpected = append(unexpected, c.tensors[name])
+			}
 		}
-	}
-	if len(unexpected) > 0 && !opt.Partial {
-		t := unexpected[0]
-		return fmt.Errorf("hf: unexpected tensor %q%s in %s: the model has no such parameter", t.Name, more(len(unexpected)), t.File)
+		if len(unexpected) > 0 {
+			t := unexpected[0]
+			return fmt.Errorf("hf: unexpected tensor %q%s in %s: the model has no such parameter", t.Name, more(len(unexpected)), t.File)
+		}
 	}
 	if opt.CheckOnly {
 		return nil
@@ -289,7 +291,6 @@ func (t *Tensor) decode(dst []float32, offset int) {
 	}
 }
 
-// copyHalf copies values offset.. of a BF16 or F16 tensor into dst.
 // release lets go of the mapped pages of values offset to offset+n of t
 // (safetensors.File.Release).
 func (t *Tensor) release(offset, n int) {
@@ -301,6 +302,7 @@ func (t *Tensor) release(offset, n int) {
 	t.file.Release(b[offset*size : (offset+n)*size])
 }
 
+// copyHalf copies values offset.. of a BF16 or F16 tensor into dst.
 func (t *Tensor) copyHalf(dst []uint16, offset int) {
 	b, err := t.raw()
 	if err != nil { // the file was closed under us: a programming error

@@ -160,9 +160,9 @@ func LoadEncoderQ8(dir string) (*Model, error) {
 var errHeadless = errors.New("llama: the model was loaded without its output layer (LoadEncoder): it computes hidden states, not logits")
 
 // loadCheckpoint is LoadCheckpoint; with keep, matrices all stored in one
-// 16-bit format are kept in it (see LoadHalf), or with q8 quantized as
-// they load (see LoadQ8); headless leaves the output layer out (see
-// LoadEncoder).
+// 16-bit format are kept in it (see LoadHalf), and with q8 (keep or not)
+// quantized as they load (see LoadQ8); headless leaves the output layer
+// out (see LoadEncoder).
 func loadCheckpoint(cfg Config, ck *hf.Checkpoint, keep, headless, q8 bool) (*Model, error) {
 	build := cfg
 	if headless {
@@ -208,13 +208,13 @@ func loadCheckpoint(cfg Config, ck *hf.Checkpoint, keep, headless, q8 bool) (*Mo
 	case cfg.Tied:
 		opt.Tied = map[string]string{"lm_head.weight": "embed_tokens.weight"}
 	}
-	if !m.storedAsConfig(ck) {
-		// A tensor missing or of another shape than the config's: Load
-		// names it before allocating anything, where the fused buffers
-		// would be made at the config's sizes first.
-		if err := ck.Load(m.Params(), opt); err != nil {
-			return nil, err
-		}
+	// A tensor missing, unexpected or of another shape than the config's
+	// is named before anything is allocated (the fused buffers are made
+	// at the config's sizes).
+	check := opt
+	check.CheckOnly = true
+	if err := ck.Load(m.Params(), check); err != nil {
+		return nil, err
 	}
 	m.fuseBiases()
 	kind, half := m.storedHalf(ck)
@@ -436,19 +436,6 @@ func (m *Model) stored(ck *hf.Checkpoint, p nn.Param) (*hf.Tensor, bool) {
 		t, ok = ck.Lookup("lm_head.weight")
 	}
 	return t, ok
-}
-
-// storedAsConfig reports whether ck stores every parameter of m, its
-// projections not fused yet, in the shape config.json gives it (else Load
-// fails its checks).
-func (m *Model) storedAsConfig(ck *hf.Checkpoint) bool {
-	for _, p := range m.Params() {
-		t, ok := m.stored(ck, p)
-		if !ok || !tensor.EqualShape(t.Shape, p.Value.Shape) {
-			return false
-		}
-	}
-	return true
 }
 
 // Tensors returns the weights under LlamaForCausalLM's names ("model."

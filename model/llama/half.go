@@ -212,27 +212,15 @@ func (m *Model) QuantizeQ8() {
 		return
 	}
 	old := m.half
-	quantize := func(v *autograd.Var, x low) low {
-		cols := v.Value.Shape[len(v.Value.Shape)-1]
-		switch {
-		case !x.empty(): // in 16 bits
-			return old.quantize(x, cols)
-		case cols%tensor.Q8Block != 0:
-			return x // left in float32
-		}
-		q, s := tensor.QuantizeQ8(v.Value.Data, cols)
-		v.Value.Data = nil
-		return low{q: q, s: s}
-	}
 	h := &halfWeights{q8: true}
-	var hw halfWeights
+	var embed, head low
 	if old != nil {
-		h.kind, hw = old.kind, *old
-		old.embed, old.head = low{}, low{} // hw's copies go as they are quantized
+		h.kind, embed, head = old.kind, old.embed, old.head
+		old.embed, old.head = low{}, low{} // the copies go as they are quantized
 	}
-	h.embed, hw.embed = quantize(m.Embed.Weight, hw.embed), low{}
+	h.embed, embed = h.quantizeVar(m.Embed.Weight, embed), low{}
 	if m.LMHead != nil {
-		h.head, hw.head = quantize(m.LMHead, hw.head), low{}
+		h.head, head = h.quantizeVar(m.LMHead, head), low{}
 	}
 	for i, l := range m.Layers {
 		var was []low
@@ -241,13 +229,7 @@ func (m *Model) QuantizeQ8() {
 			// so that the model never holds both whole.
 			was, old.layers[i] = old.layers[i].lows(), halfLayer{}
 		}
-		h.layers = append(h.layers, newHalfLayer(l, func(v *autograd.Var, j int) low {
-			var x low
-			if was != nil {
-				x, was[j] = was[j], low{}
-			}
-			return quantize(v, x)
-		}))
+		h.layers = append(h.layers, h.quantizeLayer(l, was))
 		// The separate projections were views of the fused buffers; those
 		// of a fused matrix left unquantized (a width not of whole
 		// blocks) keep their values.
@@ -261,6 +243,36 @@ func (m *Model) QuantizeQ8() {
 		}
 	}
 	m.half = h
+}
+
+// quantizeVar returns v's matrix in 8 bits: from x, its 16-bit values,
+// when x is not empty, else from v's float32 values, which it drops. A
+// matrix whose rows are not whole blocks is returned as it is (x, or
+// empty: left in float32).
+func (h *halfWeights) quantizeVar(v *autograd.Var, x low) low {
+	cols := v.Value.Shape[len(v.Value.Shape)-1]
+	switch {
+	case !x.empty(): // in 16 bits
+		return h.quantize(x, cols)
+	case cols%tensor.Q8Block != 0:
+		return x // left in float32
+	}
+	q, s := tensor.QuantizeQ8(v.Value.Data, cols)
+	v.Value.Data = nil
+	return low{q: q, s: s}
+}
+
+// quantizeLayer returns layer l's matrices in 8 bits (quantizeVar), from
+// its 16-bit ones, was (by newHalfLayer's order; nil for a layer in
+// float32), each dropped from was as it is quantized.
+func (h *halfWeights) quantizeLayer(l *Layer, was []low) halfLayer {
+	return newHalfLayer(l, func(v *autograd.Var, j int) low {
+		var x low
+		if was != nil {
+			x, was[j] = was[j], low{}
+		}
+		return h.quantizeVar(v, x)
+	})
 }
 
 // quantize returns the matrix x, of rows of cols values, in 8 bits (as
@@ -460,16 +472,12 @@ func (l *Layer) halfBuffers(into map[*autograd.Var][]uint16) halfLayer {
 
 // loadQ8 fills the model, its projections not fused yet, from ck, whose
 // matrices are all stored in the 16-bit format kind, quantizing them to 8
-// bits as it goes (see QuantizeQ8): after checking every tensor, it reads
+// bits as it goes (see QuantizeQ8): with every tensor checked
+// (loadCheckpoint), it reads
 // the embeddings and output layer, then one layer at a time, each
 // quantized and its 16-bit copy dropped before the next is read, so that
 // loading takes about the 8-bit model's memory, not the 16-bit one's.
 func (m *Model) loadQ8(ck *hf.Checkpoint, opt hf.LoadOptions, kind tensor.Half) error {
-	check := opt
-	check.CheckOnly = true
-	if err := ck.Load(m.Params(), check); err != nil {
-		return err
-	}
 	opt.Partial = true
 	h := &halfWeights{kind: kind, q8: true}
 	m.half = h
@@ -489,8 +497,11 @@ func (m *Model) loadQ8(ck *hf.Checkpoint, opt hf.LoadOptions, kind tensor.Half) 
 	if err := ck.Load(outer, opt); err != nil {
 		return err
 	}
-	h.embed, h.head = h.quantize(embed, m.Cfg.Hidden), h.quantize(head, m.Cfg.Hidden)
-	embed, head = low{}, low{}
+	h.embed, embed = h.quantizeVar(m.Embed.Weight, embed), low{}
+	if m.LMHead != nil {
+		h.head, head = h.quantizeVar(m.LMHead, head), low{}
+	}
+	opt.Half = nil // its map holds the 16-bit buffers
 	runtime.GC()
 	for i, l := range m.Layers {
 		into := map[*autograd.Var][]uint16{}
@@ -499,14 +510,12 @@ func (m *Model) loadQ8(ck *hf.Checkpoint, opt hf.LoadOptions, kind tensor.Half) 
 		if err := ck.Load(inLayer[i], opt); err != nil {
 			return err
 		}
-		h.layers = append(h.layers, newHalfLayer(l, func(v *autograd.Var, j int) low {
-			x := was[j]
-			was[j] = low{}
-			return h.quantize(x, v.Value.Shape[len(v.Value.Shape)-1])
-		}))
+		h.layers = append(h.layers, h.quantizeLayer(l, was))
 		// Collect the layer's 16-bit buffers now, so that the next layer's
 		// reuse their memory: left to the collector's pace, the heap
-		// would grow to twice the model before it ran.
+		// would grow to twice the model before it ran. opt.Half's map
+		// holds them too.
+		opt.Half = nil
 		runtime.GC()
 	}
 	return nil
