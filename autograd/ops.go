@@ -20,6 +20,18 @@ func (tp *Tape) Reshape(x *Var, shape ...int) *Var {
 	return out
 }
 
+// Token returns the states [B, C] at position j of each sequence of x
+// [B, T, C] (a classifier reading the first token, say), gathered as
+// Embedding gathers rows.
+func (tp *Tape) Token(x *Var, j int) *Var {
+	b, t := x.Value.Shape[0], x.Value.Shape[1]
+	rows := make([]int, b)
+	for i := range rows {
+		rows[i] = i*t + j
+	}
+	return tp.Embedding(tp.Reshape(x, b*t, -1), rows, 1)
+}
+
 // SliceRows returns rows [lo, hi) of x along its first dimension, as a view
 // that shares x's data (used to split PyTorch's packed in_proj_weight).
 func (tp *Tape) SliceRows(x *Var, lo, hi int) *Var {

@@ -2,9 +2,35 @@ package autograd
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/attn-go/attn/tensor"
 )
+
+// RotaryFreqs returns the inverse frequencies θ^(−2i/d), i < d/2, of a
+// rotation over d values, in float32 as HF computes them.
+func RotaryFreqs(theta float64, d int) []float32 {
+	f := make([]float32, d/2)
+	for i := range f {
+		f[i] = 1 / float32(math.Pow(theta, float64(float32(2*i)/float32(d))))
+	}
+	return f
+}
+
+// RotaryAngles returns the cos and sin, times scale, of the angles of
+// positions n..n+t−1 at the frequencies freq, [t, len(freq)] each (Rotary's
+// cos and sin): position × frequency in float32, as HF computes them.
+func RotaryAngles(freq []float32, n, t int, scale float32) (cos, sin []float32) {
+	half := len(freq)
+	cos, sin = make([]float32, t*half), make([]float32, t*half)
+	for p := range t {
+		for i, f := range freq {
+			a := float64(float32(n+p) * f)
+			cos[p*half+i], sin[p*half+i] = float32(math.Cos(a))*scale, float32(math.Sin(a))*scale
+		}
+	}
+	return cos, sin
+}
 
 // Rotary applies rotary position embeddings (Su et al. 2021) to x, whose
 // rows (all dimensions but the last) each hold heads·d values: in every

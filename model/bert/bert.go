@@ -488,12 +488,7 @@ func (m *Model) ClassLogits(tp *autograd.Tape, hidden *autograd.Var, pad []bool)
 		}
 		return m.Classifier.Forward(tp, tp.Dropout(h, m.Cfg.classifierDropout())), nil
 	}
-	b, t := hidden.Value.Shape[0], hidden.Value.Shape[1]
-	first := make([]int, b) // row b·T of hidden viewed as [B·T, C]
-	for i := range first {
-		first[i] = i * t
-	}
-	h := tp.Embedding(tp.Reshape(hidden, b*t, -1), first, 1) // (B, C)
+	h := tp.Token(hidden, 0) // (B, C)
 	p := m.Cfg.classifierDropout()
 	if r := m.ClassHead; r != nil && m.Cfg.distil() {
 		return r.OutProj.Forward(tp, tp.Dropout(tp.ReLU(r.Dense.Forward(tp, h)), p)), nil

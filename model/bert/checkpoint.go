@@ -88,9 +88,10 @@ func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 	return m, nil
 }
 
-// Tensors returns the weights under the task classes' names ("bert." or
-// "roberta." before the base model, the heads as they are; DistilBERT's own
-// names), the tied decoder weight left out, as save_pretrained writes them.
+// Tensors returns the weights under the task classes' names ("bert.",
+// "roberta." or ModernBERT's "model." before the base model, the heads as
+// they are; DistilBERT's own names), the tied decoder weight left out, as
+// save_pretrained writes them.
 func (m *Model) Tensors() []safetensors.Tensor {
 	if m.Cfg.distil() {
 		return hf.Tensors(m.Params(), toDistil)

@@ -428,24 +428,12 @@ func (m *Model) forwardModern(tp *autograd.Tape, ids []int, pad []bool, b, t int
 }
 
 // modernRotation returns the rotary angles of positions 0..T−1 for each of
-// B sequences, [B·T, D/2] each: inverse frequencies θ^(−2i/D) and
-// position × frequency in float32, as HF computes them.
+// B sequences, [B·T, D/2] each (autograd.RotaryFreqs and RotaryAngles).
 func modernRotation(theta float64, d, b, t int) rope {
-	half := d / 2
-	freq := make([]float32, half)
-	for i := range freq {
-		freq[i] = 1 / float32(math.Pow(theta, float64(float32(2*i)/float32(d))))
-	}
-	r := rope{make([]float32, b*t*half), make([]float32, b*t*half)}
-	for p := range t {
-		for i, f := range freq {
-			a := float64(float32(p) * f)
-			r.cos[p*half+i], r.sin[p*half+i] = float32(math.Cos(a)), float32(math.Sin(a))
-		}
-	}
-	for s := 1; s < b; s++ {
-		copy(r.cos[s*t*half:], r.cos[:t*half])
-		copy(r.sin[s*t*half:], r.sin[:t*half])
+	cos, sin := autograd.RotaryAngles(autograd.RotaryFreqs(theta, d), 0, t, 1)
+	r := rope{make([]float32, 0, b*len(cos)), make([]float32, 0, b*len(sin))}
+	for range b {
+		r.cos, r.sin = append(r.cos, cos...), append(r.sin, sin...)
 	}
 	return r
 }
@@ -471,11 +459,7 @@ func (m *Model) modernPooled(tp *autograd.Tape, hidden *autograd.Var, pad []bool
 		return nil, fmt.Errorf("bert: padding mask of %d entries for %d tokens", len(pad), b*t)
 	}
 	if m.Cfg.Modern.ClassifierPooling == "cls" {
-		first := make([]int, b) // row b·T of hidden viewed as [B·T, C]
-		for i := range first {
-			first[i] = i * t
-		}
-		return tp.Embedding(tp.Reshape(hidden, b*t, -1), first, 1), nil
+		return tp.Token(hidden, 0), nil
 	}
 	// mean = W·hidden, W [B, B·T] holding 1/n at each sequence's n tokens
 	w := make([]float32, b*b*t)

@@ -41,17 +41,13 @@ func LoadCheckpoint(cfg Config, ck *hf.Checkpoint) (*Model, error) {
 // A SigLIP's (SiglipImageProcessor) resizes to the model's size, bicubic,
 // without a crop, and normalises with mean and deviation 0.5.
 func LoadProcessor(dir string, cfg Config) (vit.Processor, error) {
-	s := cfg.Vision.ImageSize
-	def := vit.CLIPProcessor(s)
-	if cfg.Siglip {
-		def = vit.Processor{
-			DoResize: true, Size: vit.Size{Height: s, Width: s}, Resample: 3,
-			DoRescale: true, RescaleFactor: 1.0 / 255,
-			DoNormalize: true, Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.5, 0.5, 0.5},
-			Type: "SiglipImageProcessor",
-		}
+	vc := vit.Config{ImageSize: cfg.Vision.ImageSize, Channels: cfg.Vision.Channels}
+	def := vit.CLIPProcessor(vc.ImageSize)
+	if cfg.Siglip { // ViTImageProcessor's defaults, but bicubic
+		def = vit.DefaultProcessor(vc)
+		def.Resample, def.Type = 3, "SiglipImageProcessor"
 	}
-	return vit.LoadProcessorOf(dir, def, vit.Config{ImageSize: s, Channels: cfg.Vision.Channels})
+	return vit.LoadProcessorOf(dir, def, vc)
 }
 
 // Save writes the model to dir as a HuggingFace folder: config.json

@@ -18,8 +18,10 @@ package clip
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/model/bert"
 	"github.com/attn-go/attn/model/hf"
 	"github.com/attn-go/attn/model/vit"
 	"github.com/attn-go/attn/nn"
@@ -90,18 +92,10 @@ type VisionModel struct {
 // query (the probe) attends over the image's tokens, then
 // h + mlp(layernorm(h)).
 type PoolingHead struct {
-	Probe     *autograd.Var     `attn:"probe"` // [1, 1, C]
-	Attention *PoolingAttention `attn:"attention"`
-	Norm      *nn.LayerNorm     `attn:"layernorm"`
-	MLP       *MLP              `attn:"mlp"`
-}
-
-// PoolingAttention is torch's nn.MultiheadAttention's parameters: the
-// query, key and value projections stacked, then the output projection.
-type PoolingAttention struct {
-	InProj *autograd.Var `attn:"in_proj_weight"` // [3C, C]
-	InBias *autograd.Var `attn:"in_proj_bias"`   // [3C]
-	Out    *nn.Linear    `attn:"out_proj"`
+	Probe     *autograd.Var          `attn:"probe"`     // [1, 1, C]
+	Attention *nn.MultiHeadAttention `attn:"attention"` // torch's nn.MultiheadAttention
+	Norm      *nn.LayerNorm          `attn:"layernorm"`
+	MLP       *MLP                   `attn:"mlp"`
 }
 
 // Model is CLIPModel: both towers, their projections into the shared space
@@ -263,12 +257,7 @@ func (m *Model) VisionForward(tp *autograd.Tape, pixels []float32, b int) (hidde
 	if err != nil {
 		return nil, nil, err
 	}
-	first := make([]int, b)
-	for i := range first {
-		first[i] = i * (n + 1)
-	}
-	cls := tp.Embedding(tp.Reshape(x, b*(n+1), -1), first, 1)
-	return x, m.Vision.PostNorm.Forward(tp, cls), nil
+	return x, m.Vision.PostNorm.Forward(tp, tp.Token(x, 0)), nil
 }
 
 // TextEmbeds returns the texts' embeddings, not normalised (HF's
@@ -315,17 +304,9 @@ func (m *Model) Similarities(images, texts *tensor.Tensor) (*tensor.Tensor, erro
 	}
 	ni, nt, d := images.Shape[0], texts.Shape[0], images.Shape[1]
 	unit := func(x *tensor.Tensor) []float32 {
-		out := make([]float32, len(x.Data))
+		out := slices.Clone(x.Data)
 		for i := range x.Shape[0] {
-			row := x.Data[i*d : (i+1)*d]
-			var ss float64
-			for _, v := range row {
-				ss += float64(v) * float64(v)
-			}
-			r := 1 / math.Max(math.Sqrt(ss), 1e-12) // as F.normalize: a zero row stays zero
-			for j, v := range row {
-				out[i*d+j] = float32(float64(v) * r)
-			}
+			bert.Normalize(out[i*d : (i+1)*d]) // as F.normalize: a zero row stays zero
 		}
 		return out
 	}

@@ -107,7 +107,7 @@ func newSiglip(c Config, w hf.Init, text *TextModel, linear func(in, out int, bi
 			PostNorm: norm(d, vc.Eps),
 			Head: &PoolingHead{
 				Probe:     w.Normal(0.02, 1, 1, d),
-				Attention: &PoolingAttention{InProj: w.Normal(0.02, 3*d, d), InBias: w.Fill(0, 3*d), Out: linear(d, d, true)},
+				Attention: &nn.MultiHeadAttention{InProjWeight: w.Normal(0.02, 3*d, d), InProjBias: w.Fill(0, 3*d), OutProj: linear(d, d, true), Heads: vc.Heads},
 				Norm:      norm(d, vc.Eps),
 				MLP:       &MLP{FC1: linear(d, vc.Intermediate, true), FC2: linear(vc.Intermediate, d, true)},
 			},
@@ -132,13 +132,15 @@ func (m *Model) siglipVision(tp *autograd.Tape, x *autograd.Var, b int) (hidden,
 	h := m.Vision.Head
 	at := h.Attention
 	// nn.MultiheadAttention's projections are rows [i·C, (i+1)·C) of the
-	// stacked weight and bias: i = 0 the query's, 1 the key's, 2 the value's.
+	// stacked weight and bias: i = 0 the query's, 1 the key's, 2 the
+	// value's. The probe's is projected once, not once per image, which
+	// at.Forward would do.
 	proj := func(x *autograd.Var, i int) *autograd.Var {
-		return tp.Linear(x, tp.SliceRows(at.InProj, i*d, (i+1)*d), tp.SliceRows(at.InBias, i*d, (i+1)*d))
+		return tp.Linear(x, tp.SliceRows(at.InProjWeight, i*d, (i+1)*d), tp.SliceRows(at.InProjBias, i*d, (i+1)*d))
 	}
 	q := proj(tp.Reshape(h.Probe, 1, d), 0)                     // (1, C): the same query for every image
 	q = tp.Reshape(tp.Embedding(q, make([]int, b), 1), b, 1, d) // (B, 1, C)
-	y := at.Out.Forward(tp, tp.Attention(q, proj(hidden, 1), proj(hidden, 2), c.Heads, autograd.AttentionOpts{}))
+	y := at.OutProj.Forward(tp, tp.Attention(q, proj(hidden, 1), proj(hidden, 2), c.Heads, autograd.AttentionOpts{}))
 	act, err := c.activation() // the head's MLP takes the tower's
 	if err != nil {
 		return nil, nil, err

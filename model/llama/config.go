@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/attn-go/attn/autograd"
 )
 
 // Config holds the hyperparameters of a Llama-family model. Its JSON form
@@ -423,10 +425,7 @@ func (c Config) invFreqLong() []float32 {
 
 func (c Config) invFreqOf(long bool) []float32 {
 	d := c.rotaryDim()
-	f := make([]float32, d/2)
-	for i := range f {
-		f[i] = 1 / float32(math.Pow(c.RopeTheta, float64(float32(2*i)/float32(d))))
-	}
+	f := autograd.RotaryFreqs(c.RopeTheta, d)
 	s := c.RopeScaling
 	if s == nil {
 		return f

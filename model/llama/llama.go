@@ -855,18 +855,11 @@ func (m *Model) rotations(n, t, end int) (global, local rope) {
 	return global, rotation(m.invFreqLocal, n, t, 1)
 }
 
-// rotation returns the angles of positions n..n+T−1 at frequencies freq:
-// position × frequency in float32, as HF computes them, cos and sin times
-// scale.
+// rotation returns the angles of positions n..n+T−1 at frequencies freq,
+// cos and sin times scale (autograd.RotaryAngles).
 func rotation(freq []float32, n, t int, scale float32) rope {
-	half := len(freq)
-	r := rope{make([]float32, t*half), make([]float32, t*half)}
-	for p := range t {
-		for i, f := range freq {
-			a := float64(float32(n+p) * f)
-			r.cos[p*half+i], r.sin[p*half+i] = float32(math.Cos(a))*scale, float32(math.Sin(a))*scale
-		}
-	}
+	var r rope
+	r.cos, r.sin = autograd.RotaryAngles(freq, n, t, scale)
 	return r
 }
 

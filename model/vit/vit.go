@@ -263,19 +263,8 @@ func (m *Model) Forward(tp *autograd.Tape, pixels []float32, b int) (*autograd.V
 	return m.LayerNorm.Forward(tp, x), nil
 }
 
-// token returns the state [B, C] of token j of each sequence of hidden
-// [B, T, C].
-func token(tp *autograd.Tape, hidden *autograd.Var, j int) *autograd.Var {
-	b, t, d := hidden.Value.Shape[0], hidden.Value.Shape[1], hidden.Value.Shape[2]
-	rows := make([]int, b)
-	for i := range rows {
-		rows[i] = i*t + j
-	}
-	return tp.Embedding(tp.Reshape(hidden, b*t, d), rows, 1)
-}
-
 // first returns the class token's state [B, C] of hidden [B, T, C].
-func first(tp *autograd.Tape, hidden *autograd.Var) *autograd.Var { return token(tp, hidden, 0) }
+func first(tp *autograd.Tape, hidden *autograd.Var) *autograd.Var { return tp.Token(hidden, 0) }
 
 // errNoClassifier is the error of classifying with a base model.
 var errNoClassifier = errors.New("vit: the model has no classifier (a ViTModel or DeiTModel checkpoint, not one for image classification)")
@@ -287,7 +276,7 @@ func (m *Model) Logits(tp *autograd.Tape, hidden *autograd.Var) (*autograd.Var, 
 	switch {
 	case m.Teacher != nil:
 		cls := m.Teacher.CLS.Forward(tp, first(tp, hidden))
-		dist := m.Teacher.Distillation.Forward(tp, token(tp, hidden, 1))
+		dist := m.Teacher.Distillation.Forward(tp, tp.Token(hidden, 1))
 		return tp.Scale(tp.Add(cls, dist), 0.5), nil
 	case m.Classifier != nil:
 		return m.Classifier.Forward(tp, first(tp, hidden)), nil
