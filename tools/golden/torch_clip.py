@@ -78,9 +78,7 @@ one of words only, where argmax(ids) and the first-eos rule disagree), N = 5.
 import json
 import math
 import os
-import struct
 import sys
-import tempfile
 
 import numpy as np
 import torch
@@ -89,9 +87,9 @@ from PIL import Image
 
 sys.dont_write_bytecode = True  # keep tools/golden free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_bert import folder, read_model, write_model  # noqa: E402
-from torch_modernbert import act as hf_act  # noqa: E402
-from torch_transformer import read_safetensors, to_storage, write_safetensors  # noqa: E402
+from torch_bert import act, folder, read_model, write_model  # noqa: E402
+from torch_modernbert import pad_rows, word_ids, write_wordlevel  # noqa: E402
+from torch_transformer import read_safetensors, to_storage, write_checked  # noqa: E402
 from torch_vit import preprocess as vit_preprocess  # noqa: E402
 
 SEED = 1709
@@ -203,17 +201,25 @@ def param_shapes(c):
         "logit_scale": [],
     }
     for tower, tc in (("text_model", t), ("vision_model", v)):
-        C, I = tc["hidden_size"], tc["intermediate_size"]
-        for i in range(tc["num_hidden_layers"]):
-            l = f"{tower}.encoder.layers.{i}."
-            for lin, (o, n) in {"self_attn.q_proj": (C, C), "self_attn.k_proj": (C, C),
-                                "self_attn.v_proj": (C, C), "self_attn.out_proj": (C, C),
-                                "mlp.fc1": (I, C), "mlp.fc2": (C, I)}.items():
-                s[l + lin + ".weight"] = [o, n]
-                s[l + lin + ".bias"] = [o]
-            for ln in ("layer_norm1", "layer_norm2"):
-                s[l + ln + ".weight"] = [C]
-                s[l + ln + ".bias"] = [C]
+        s.update(encoder_shapes(tower, tc))
+    return s
+
+
+def encoder_shapes(tower, tc):
+    """The shapes of tower's encoder layers (tc its text or vision config):
+    CLIP's names, which SigLIP keeps, every Linear with a bias."""
+    s = {}
+    C, I = tc["hidden_size"], tc["intermediate_size"]
+    for i in range(tc["num_hidden_layers"]):
+        l = f"{tower}.encoder.layers.{i}."
+        for lin, (o, n) in {"self_attn.q_proj": (C, C), "self_attn.k_proj": (C, C),
+                            "self_attn.v_proj": (C, C), "self_attn.out_proj": (C, C),
+                            "mlp.fc1": (I, C), "mlp.fc2": (C, I)}.items():
+            s[l + lin + ".weight"] = [o, n]
+            s[l + lin + ".bias"] = [o]
+        for ln in ("layer_norm1", "layer_norm2"):
+            s[l + ln + ".weight"] = [C]
+            s[l + ln + ".bias"] = [C]
     return s
 
 
@@ -239,16 +245,10 @@ def draw(shapes, g, logit_scale):
     return p
 
 
-def act(name, x):
-    """HF's ACT2FN for the names CLIP configs use."""
-    if name == "quick_gelu":  # QuickGELUActivation
-        return x * torch.sigmoid(1.702 * x)
-    return hf_act(name, x)
-
-
 def encoder(p, tower, x, c, allowed=None):
-    """CLIPEncoder: c["num_hidden_layers"] pre-LN layers; allowed is a boolean
-    [B, 1, T, T] (True where query i may see key j) or None (no mask)."""
+    """CLIPEncoder (and SiglipEncoder, the same): c["num_hidden_layers"]
+    pre-LN layers; allowed is a boolean [B, 1, T, T] (True where query i may
+    see key j) or None (no mask)."""
     Bn, Tn, C = x.shape
     H, eps = c["num_attention_heads"], c["layer_norm_eps"]
     D = C // H
@@ -404,82 +404,47 @@ def pillow_resample(arr, W, H, resample):
 
 
 def numpy_processor(path, proc):
-    """The processor again, without Pillow's resize or convert: [3, h, w] float32."""
+    """The processor again, without Pillow's resize or convert: [3, h, w]
+    float32. CLIP's (size shortest_edge, then the centre crop) or SigLIP's
+    (size height and width, no do_center_crop), with proc's resample."""
     with Image.open(path) as im:
         raw = np.array(im)
     if raw.ndim == 2:
         raw = np.stack([raw] * 3, axis=-1)
     raw = raw[:, :, :3]
-    H, W = resize_size(raw.shape[1], raw.shape[0], proc["size"]["shortest_edge"])
-    arr = pillow_resample(raw, W, H, 3)
-    ch, cw = proc["crop_size"]["height"], proc["crop_size"]["width"]
-    top, left = (H - ch) // 2, (W - cw) // 2
-    arr = arr[top:top + ch, left:left + cw]
+    size = proc["size"]
+    if "shortest_edge" in size:
+        H, W = resize_size(raw.shape[1], raw.shape[0], size["shortest_edge"])
+    else:
+        H, W = size["height"], size["width"]
+    arr = pillow_resample(raw, W, H, proc["resample"])
+    if proc.get("do_center_crop"):
+        ch, cw = proc["crop_size"]["height"], proc["crop_size"]["width"]
+        top, left = (H - ch) // 2, (W - cw) // 2
+        arr = arr[top:top + ch, left:left + cw]
     x = (arr.astype(np.float64) * proc["rescale_factor"]).astype(np.float32)
     x = (x - np.array(proc["image_mean"], dtype=np.float32)) / np.array(proc["image_std"], dtype=np.float32)
     return x.transpose(2, 0, 1)
 
 
+def check_pixels(pixels, proc, tag):
+    """Require numpy_processor to give pixels [images, 3, h, w] (the
+    processor's output for IMAGE_NAMES) bit for bit."""
+    for n, path in enumerate(os.path.join(IMAGES, f"{m}.png") for m in IMAGE_NAMES):
+        mine = numpy_processor(path, proc)
+        if mine.tobytes() != pixels[n].float().numpy().tobytes():
+            raise SystemExit(f"{tag}: {path}: numpy processor differs by {np.abs(mine - pixels[n].numpy()).max()}")
+
+
 # --------------------------------------------------------------------------
-# tokenizer.json and the inputs
+# the inputs
 # --------------------------------------------------------------------------
-
-def tokenizer_json():
-    """A HuggingFace tokenizers file: WordLevel over VOCAB, Lowercase,
-    Whitespace, <|startoftext|> $A <|endoftext|>; no padding, no truncation."""
-    ids = {t: i for i, t in enumerate(VOCAB)}
-
-    def special(t, type_id=0):
-        return {"SpecialToken": {"id": t, "type_id": type_id}}
-
-    return {
-        "version": "1.0",
-        "truncation": None,
-        "padding": None,
-        "added_tokens": [{"id": ids[t], "content": t, "single_word": False, "lstrip": False, "rstrip": False,
-                          "normalized": False, "special": True} for t in SPECIALS],
-        "normalizer": {"type": "Lowercase"},
-        "pre_tokenizer": {"type": "Whitespace"},
-        "post_processor": {
-            "type": "TemplateProcessing",
-            "single": [special(BOS), {"Sequence": {"id": "A", "type_id": 0}}, special(EOS)],
-            "pair": [special(BOS), {"Sequence": {"id": "A", "type_id": 0}}, special(EOS),
-                     {"Sequence": {"id": "B", "type_id": 1}}, special(EOS, 1)],
-            "special_tokens": {t: {"id": t, "ids": [ids[t]], "tokens": [t]} for t in (BOS, EOS)},
-        },
-        "decoder": None,
-        "model": {"type": "WordLevel", "vocab": ids, "unk_token": "[UNK]"},
-    }
-
 
 def encode(text, specials=True):
     """What tokenizer.json gives for text (no specials inside it): lowercase,
     runs of word characters and runs of punctuation, unknown words 0."""
-    ids = {t: i for i, t in enumerate(VOCAB)}
-    out = []
-    for piece in text.lower().split():
-        run, word = "", None
-        for ch in piece:
-            w = ch.isalnum() or ch == "_"
-            if run and w != word:
-                out.append(ids.get(run, 0))
-                run = ""
-            run, word = run + ch, w
-        if run:
-            out.append(ids.get(run, 0))
-    return [ids[BOS]] + out + [ids[EOS]] if specials else out
-
-
-def text_inputs(rows):
-    """rows: id lists; right-padded with the end-of-text id 39 as CLIP's
-    tokenizer pads; attention_mask 0 on the padding."""
-    Tn = max(len(r) for r in rows)
-    ids = torch.full((len(rows), Tn), VOCAB.index(EOS), dtype=torch.int64)
-    mask = torch.zeros(len(rows), Tn, dtype=torch.int64)
-    for b, r in enumerate(rows):
-        ids[b, :len(r)] = torch.tensor(r)
-        mask[b, :len(r)] = 1
-    return ids, mask
+    out = word_ids(text, VOCAB)
+    return [VOCAB.index(BOS)] + out + [VOCAB.index(EOS)] if specials else out
 
 
 # --------------------------------------------------------------------------
@@ -504,13 +469,7 @@ def write_reference(path, ref, case, texts, sizes):
         "seed": str(SEED),
         "generator": "tools/golden/torch_clip.py",
     }
-    write_safetensors(path, tensors, meta)
-    back, bmeta = read_safetensors(path)
-    if set(back) != set(tensors) or bmeta != meta:
-        raise SystemExit(f"{path}: names or metadata differ after reading back")
-    for k, v in tensors.items():
-        if back[k].numpy().tobytes() != v.numpy().tobytes():
-            raise SystemExit(f"{path}: {k} differs after reading back")
+    write_checked(path, tensors, meta)
 
 
 def sanity(p, ids, mask, pixels, c, proc, tag):
@@ -543,10 +502,7 @@ def sanity(p, ids, mask, pixels, c, proc, tag):
     print(f"{tag}: eos_token_id {t['eos_token_id']}: pooled positions {base[2].tolist()} "
           f"(argmax(ids) {legacy}, first 39 {first_eos}); without the causal mask max|d hidden| {d:.3f}, "
           f"without the padding mask real {dr:.1e}, padded {dp:.3f}")
-    for n, path in enumerate(os.path.join(IMAGES, f"{m}.png") for m in IMAGE_NAMES):
-        mine = numpy_processor(path, proc)
-        if mine.tobytes() != pixels[n].float().numpy().tobytes():
-            raise SystemExit(f"{tag}: {path}: numpy processor differs by {np.abs(mine - pixels[n].numpy()).max()}")
+    check_pixels(pixels, proc, tag)
     print(f"{tag}: the numpy re-implementation of the processor (Pillow's bicubic in fixed point) gives the same bits")
 
 
@@ -554,13 +510,14 @@ def build(name, c, proc, rows, texts, dtype, g, case):
     d = folder(name, c)
     write_model(os.path.join(d, "model.safetensors"), draw(param_shapes(c), g, c["logit_scale_init_value"]), dtype)
     write_json(os.path.join(d, "preprocessor_config.json"), proc)
-    with open(os.path.join(d, "tokenizer.json"), "w") as f:
-        json.dump(tokenizer_json(), f, indent=2, ensure_ascii=False)
-        f.write("\n")
+    # WordLevel, Lowercase, Whitespace, <|startoftext|> $A <|endoftext|>
+    write_wordlevel(os.path.join(d, "tokenizer.json"), VOCAB, SPECIALS, "[UNK]",
+                    f"{BOS} $A {EOS}", f"{BOS} $A {EOS} $B:1 {EOS}:1")
     p = read_model(os.path.join(d, "model.safetensors"))
     if sorted(p) != sorted(param_shapes(c)):
         raise SystemExit(f"{name}: stored names differ")
-    ids, mask = text_inputs(rows)
+    # right-padded with the end-of-text id 39 as CLIP's tokenizer pads
+    ids, mask = pad_rows(rows, max(len(r) for r in rows), VOCAB.index(EOS))
     px, sizes = [], {}
     for m in IMAGE_NAMES:
         pixels, hw, tl = preprocess(os.path.join(IMAGES, f"{m}.png"), proc)
@@ -601,33 +558,6 @@ def main():
         print(name, "logits_per_image", r["logits_per_image"].numpy().round(3).tolist())
 
 
-def read_weights(path):
-    """read_model, but tolerating I64 buffers (position_ids, as older
-    transformers saved them), which are left out."""
-    with open(path, "rb") as f:
-        n = int.from_bytes(f.read(8), "little")
-        header = json.loads(f.read(n))
-    ints = [k for k, v in header.items() if k != "__metadata__" and v["dtype"] in ("I64", "I32")]
-    if not ints:
-        return read_model(path)
-    with open(path, "rb") as f:
-        data = f.read()
-    body = data[8 + n:]
-    keep = {k: v for k, v in header.items() if k not in ints}
-    blobs, off, h = [], 0, {}
-    for k in sorted(x for x in keep if x != "__metadata__"):
-        b, e = keep[k]["data_offsets"]
-        h[k] = dict(keep[k], data_offsets=[off, off + e - b])
-        blobs.append(body[b:e])
-        off += e - b
-    hj = json.dumps(h).encode()
-    hj += b" " * ((-(8 + len(hj))) % 8)
-    with tempfile.NamedTemporaryFile(suffix=".safetensors") as tmp:
-        tmp.write(struct.pack("<Q", len(hj)) + hj + b"".join(blobs))
-        tmp.flush()
-        return read_model(tmp.name)
-
-
 def check_folder(d, src):
     """Load a CLIP folder (config.json, model.safetensors) that attn's Save
     wrote from clip-tiny or clip-tiny-eos (src, a name or a path) and compare
@@ -636,7 +566,7 @@ def check_folder(d, src):
         cfg = json.load(f)
     if cfg.get("model_type") != "clip":
         raise SystemExit(f"{d}: model_type is {cfg.get('model_type')!r}")
-    p = read_weights(os.path.join(d, "model.safetensors"))
+    p = read_model(os.path.join(d, "model.safetensors"))
     rp = src if os.path.isdir(src) else os.path.join(OUT, src)
     g, _ = read_safetensors(os.path.join(rp, "reference.safetensors"))
     with torch.no_grad():

@@ -54,7 +54,7 @@ import torch.nn.functional as F
 
 sys.dont_write_bytecode = True  # keep tools/golden free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_bert import embeddings, folder, linear, read_model, write_model  # noqa: E402
+from torch_bert import act, embeddings, folder, linear, read_model, write_model  # noqa: E402
 from torch_transformer import read_safetensors, to_storage, write_safetensors  # noqa: E402
 
 SEED = 911
@@ -129,14 +129,6 @@ def sinusoid(n, dim):
     out[:, 0::2] = torch.sin(pos[:, 0::2])
     out[:, 1::2] = torch.cos(pos[:, 1::2])
     return out.float()
-
-
-def act(name, x):
-    if name == "gelu":
-        return F.gelu(x)
-    if name == "relu":
-        return F.relu(x)
-    raise ValueError(name)
 
 
 def forward(p, ids, mask, c):

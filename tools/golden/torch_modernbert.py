@@ -82,6 +82,7 @@ the stored (rounded) weights; only the results are rounded to float32.
 import json
 import math
 import os
+import re
 import sys
 
 import torch
@@ -89,8 +90,8 @@ import torch.nn.functional as F
 
 sys.dont_write_bytecode = True  # keep tools/golden free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_bert import embeddings, folder, read_model, write_model  # noqa: E402
-from torch_transformer import read_safetensors, to_storage, write_safetensors  # noqa: E402
+from torch_bert import act, embeddings, folder, read_model, write_model  # noqa: E402
+from torch_transformer import read_safetensors, to_storage, write_checked  # noqa: E402
 
 SEED = 1303
 OUT = os.path.join("testdata", "hf")
@@ -229,19 +230,6 @@ def draw(shapes, g):
     return p
 
 
-def act(name, x):
-    """HF's ACT2FN for the names a ModernBERT config uses."""
-    if name == "gelu":  # GELUActivation: exact, erf
-        return F.gelu(x)
-    if name in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
-        return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
-    if name == "relu":
-        return F.relu(x)
-    if name in ("silu", "swish"):
-        return F.silu(x)
-    raise ValueError(name)
-
-
 def layer_plan(c):
     """[(mask kind, rope theta)] per layer, as HF's sdpa/eager path decides
     them; warns when the flash-attention window (the modulus) would differ."""
@@ -340,57 +328,79 @@ def forward(p, ids, mask, c, plan=None):
 
 
 # --------------------------------------------------------------------------
-# tokenizer.json
+# WordLevel tokenizer.json files and padded inputs (CLIP's and SigLIP's
+# twins use these too)
 # --------------------------------------------------------------------------
 
-def tokenizer_json():
-    """A HuggingFace tokenizers file: WordLevel over VOCAB, Lowercase,
-    Whitespace, [CLS] $A [SEP] (pair [CLS] $A [SEP] $B [SEP])."""
-    ids = {t: i for i, t in enumerate(VOCAB)}
+def write_wordlevel(path, vocab, specials, unk, single, pair):
+    """Write a HuggingFace tokenizers file: WordLevel over vocab (ids its
+    positions, unk_token unk), Lowercase, Whitespace, the added special
+    tokens specials, TemplateProcessing with the templates single and pair in
+    HF's string form ("[CLS] $A [SEP]", a type id as in "$B:1" or "[SEP]:1",
+    0 without one); no padding, no truncation."""
+    ids = {t: i for i, t in enumerate(vocab)}
 
-    def special(t):
-        return {"SpecialToken": {"id": t, "type_id": 0}}
+    def template(spec):
+        out = []
+        for item in spec.split():
+            name, colon, type_id = item.rpartition(":")
+            if not colon or not type_id.isdigit():
+                name, type_id = item, "0"
+            kind = "Sequence" if name in ("$A", "$B") else "SpecialToken"
+            out.append({kind: {"id": name[1:] if kind == "Sequence" else name, "type_id": int(type_id)}})
+        return out
 
-    return {
+    single, pair = template(single), template(pair)
+    used = [x["SpecialToken"]["id"] for x in single + pair if "SpecialToken" in x]
+    tok = {
         "version": "1.0",
         "truncation": None,
         "padding": None,
         "added_tokens": [{"id": ids[t], "content": t, "single_word": False, "lstrip": False, "rstrip": False,
-                          "normalized": False, "special": True} for t in SPECIALS],
+                          "normalized": False, "special": True} for t in specials],
         "normalizer": {"type": "Lowercase"},
         "pre_tokenizer": {"type": "Whitespace"},
         "post_processor": {
             "type": "TemplateProcessing",
-            "single": [special("[CLS]"), {"Sequence": {"id": "A", "type_id": 0}}, special("[SEP]")],
-            "pair": [special("[CLS]"), {"Sequence": {"id": "A", "type_id": 0}}, special("[SEP]"),
-                     {"Sequence": {"id": "B", "type_id": 0}}, special("[SEP]")],
-            "special_tokens": {t: {"id": t, "ids": [ids[t]], "tokens": [t]} for t in ("[CLS]", "[SEP]")},
+            "single": single,
+            "pair": pair,
+            "special_tokens": {t: {"id": t, "ids": [ids[t]], "tokens": [t]} for t in dict.fromkeys(used)},
         },
         "decoder": None,
-        "model": {"type": "WordLevel", "vocab": ids, "unk_token": "[UNK]"},
+        "model": {"type": "WordLevel", "vocab": ids, "unk_token": unk},
     }
+    with open(path, "w") as f:
+        json.dump(tok, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+
+
+def word_ids(text, vocab):
+    """The ids such a file gives text without its specials: lowercased, split
+    as HF's Whitespace pre-tokenizer splits (runs of word characters, runs of
+    other non-space characters: \\w+|[^\\w\\s]+), unknown words 0 (the unk
+    token's id in every twin's vocabulary)."""
+    ids = {t: i for i, t in enumerate(vocab)}
+    return [ids.get(w, 0) for w in re.findall(r"\w+|[^\w\s]+", text.lower())]
+
+
+def pad_rows(rows, length, pad_id):
+    """rows (id lists) right-padded with pad_id to length: input_ids and
+    attention_mask [len(rows), length] I64, the mask 1 on each row's ids."""
+    ids = torch.full((len(rows), length), pad_id, dtype=torch.int64)
+    mask = torch.zeros(len(rows), length, dtype=torch.int64)
+    for b, r in enumerate(rows):
+        ids[b, :len(r)] = torch.tensor(r)
+        mask[b, :len(r)] = 1
+    return ids, mask
 
 
 def encode(text):
-    """What tokenizer.json gives for text (specials kept whole, lowercase,
-    words and punctuation runs split), with [CLS] and [SEP]."""
-    ids = {t: i for i, t in enumerate(VOCAB)}
-    out = [ids["[CLS]"]]
+    """What modernbert-tiny's tokenizer.json gives for text ([MASK] kept
+    whole), with [CLS] and [SEP]."""
+    out = [VOCAB.index("[CLS]")]
     for piece in text.replace("[MASK]", " [MASK] ").split():
-        if piece == "[MASK]":
-            out.append(ids[piece])
-            continue
-        word = ""
-        for ch in piece.lower() + " ":
-            if ch.isalnum() or ch == "_":
-                word += ch
-                continue
-            if word:
-                out.append(ids.get(word, 0))
-                word = ""
-            if ch != " ":
-                out.append(ids.get(ch, 0))
-    return out + [ids["[SEP]"]]
+        out += [VOCAB.index(piece)] if piece == "[MASK]" else word_ids(piece, VOCAB)
+    return out + [VOCAB.index("[SEP]")]
 
 
 # --------------------------------------------------------------------------
@@ -398,15 +408,11 @@ def encode(text):
 # --------------------------------------------------------------------------
 
 def inputs():
-    ids = torch.full((B, T), CONFIG["pad_token_id"], dtype=torch.int64)
-    mask = torch.zeros(B, T, dtype=torch.int64)
-    for b, text in enumerate(TEXTS):
-        e = encode(text)
-        if len(e) != LENGTHS[b]:
-            raise SystemExit(f"{text!r} encodes to {len(e)} ids, want {LENGTHS[b]}")
-        ids[b, :len(e)] = torch.tensor(e)
-        mask[b, :len(e)] = 1
-    return ids, mask
+    rows = [encode(text) for text in TEXTS]
+    for text, e, n in zip(TEXTS, rows, LENGTHS):
+        if len(e) != n:
+            raise SystemExit(f"{text!r} encodes to {len(e)} ids, want {n}")
+    return pad_rows(rows, T, CONFIG["pad_token_id"])
 
 
 def write_reference(path, ref, case, seed):
@@ -419,13 +425,7 @@ def write_reference(path, ref, case, seed):
         "seed": str(seed),
         "generator": "tools/golden/torch_modernbert.py",
     }
-    write_safetensors(path, tensors, meta)
-    back, bmeta = read_safetensors(path)
-    if set(back) != set(tensors) or bmeta != meta:
-        raise SystemExit(f"{path}: names or metadata differ after reading back")
-    for k, v in tensors.items():
-        if back[k].numpy().tobytes() != v.numpy().tobytes():
-            raise SystemExit(f"{path}: {k} differs after reading back")
+    write_checked(path, tensors, meta)
 
 
 def training_pass(p, ids, mask, c, tag, ref):
@@ -475,9 +475,8 @@ def main():
     c = CONFIG
     d = folder("modernbert-tiny", c)
     write_model(os.path.join(d, "model.safetensors"), draw(param_shapes(c, "mlm"), g), torch.float32)
-    with open(os.path.join(d, "tokenizer.json"), "w") as f:
-        json.dump(tokenizer_json(), f, indent=2, ensure_ascii=False)
-        f.write("\n")
+    write_wordlevel(os.path.join(d, "tokenizer.json"), VOCAB, SPECIALS, "[UNK]",
+                    "[CLS] $A [SEP]", "[CLS] $A [SEP] $B [SEP]")
     p = read_model(os.path.join(d, "model.safetensors"))
     sanity(p, ids, mask, c)
     ref = {"input.ids": ids, "input.attention_mask": mask}

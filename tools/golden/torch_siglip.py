@@ -87,23 +87,20 @@ import math
 import os
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
 sys.dont_write_bytecode = True  # keep tools/golden free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_bert import folder, read_model, write_model  # noqa: E402
-from torch_clip import pillow_resample, read_weights, write_json  # noqa: E402
-from torch_modernbert import act  # noqa: E402  (gelu, gelu_pytorch_tanh)
-from torch_transformer import read_safetensors, to_storage, write_safetensors  # noqa: E402
+from torch_bert import act, folder, read_model, write_model  # noqa: E402
+from torch_clip import IMAGE_NAMES, IMAGES, check_pixels, encoder, encoder_shapes, write_json  # noqa: E402
+from torch_modernbert import pad_rows, word_ids, write_wordlevel  # noqa: E402
+from torch_transformer import read_safetensors, to_storage, write_checked  # noqa: E402
 from torch_vit import preprocess  # noqa: E402
 
 SEED = 2303
 OUT = os.path.join("testdata", "hf")
-IMAGES = os.path.join("testdata", "images")
-IMAGE_NAMES = ["rgb", "gray", "rgba"]  # 45x38 RGB, 33x33 L, 20x27 RGBA (torch_vit.py draws them)
 
 UNK, PAD, EOS = "<unk>", "<pad>", "</s>"
 VOCAB = [UNK, PAD, EOS,
@@ -218,17 +215,7 @@ def param_shapes(c):
             h + "mlp.fc2.weight": [Cv, Iv], h + "mlp.fc2.bias": [Cv],
         })
     for tower, tc in (("text_model", t), ("vision_model", v)):
-        C, I = tc["hidden_size"], tc["intermediate_size"]
-        for i in range(tc["num_hidden_layers"]):
-            l = f"{tower}.encoder.layers.{i}."
-            for lin, (o, n) in {"self_attn.q_proj": (C, C), "self_attn.k_proj": (C, C),
-                                "self_attn.v_proj": (C, C), "self_attn.out_proj": (C, C),
-                                "mlp.fc1": (I, C), "mlp.fc2": (C, I)}.items():
-                s[l + lin + ".weight"] = [o, n]
-                s[l + lin + ".bias"] = [o]
-            for ln in ("layer_norm1", "layer_norm2"):
-                s[l + ln + ".weight"] = [C]
-                s[l + ln + ".bias"] = [C]
+        s.update(encoder_shapes(tower, tc))
     return s
 
 
@@ -264,29 +251,6 @@ def lin(p, t, name):
 
 def ln(p, t, name, eps):
     return F.layer_norm(t, (t.shape[-1],), p[name + ".weight"], p[name + ".bias"], eps)
-
-
-def encoder(p, tower, x, c, allowed=None):
-    """SiglipEncoder: c["num_hidden_layers"] pre-LN layers; allowed is a
-    boolean [B, 1, T, T] (True where query i may see key j) or None."""
-    Bn, Tn, C = x.shape
-    H, eps = c["num_attention_heads"], c["layer_norm_eps"]
-    D = C // H
-
-    def heads(t):
-        return t.view(Bn, Tn, H, D).transpose(1, 2)  # (B, H, T, D)
-
-    for i in range(c["num_hidden_layers"]):
-        l = f"{tower}.encoder.layers.{i}."
-        h = ln(p, x, l + "layer_norm1", eps)
-        q, k, v = (heads(lin(p, h, l + "self_attn." + n)) for n in ("q_proj", "k_proj", "v_proj"))
-        scores = (q @ k.transpose(-1, -2)) * D ** -0.5
-        if allowed is not None:
-            scores = scores.masked_fill(~allowed, float("-inf"))
-        ctx = (scores.softmax(dim=-1) @ v).transpose(1, 2).reshape(Bn, Tn, C)
-        x = x + lin(p, ctx, l + "self_attn.out_proj")
-        x = x + lin(p, act(c["hidden_act"], lin(p, ln(p, x, l + "layer_norm2", eps), l + "mlp.fc1")), l + "mlp.fc2")
-    return x
 
 
 def text_forward(p, ids, c, mask=None, causal=False):
@@ -361,53 +325,8 @@ def siglip_forward(p, ids, mask, pixels, c):
 
 
 # --------------------------------------------------------------------------
-# the processor in numpy (Pillow's resize re-implemented: torch_clip.py)
+# tokenizer files and the inputs (the numpy processor is torch_clip.py's)
 # --------------------------------------------------------------------------
-
-def numpy_processor(path, proc):
-    """SiglipImageProcessor again, without Pillow's resize or convert."""
-    with Image.open(path) as im:
-        raw = np.array(im)
-    if raw.ndim == 2:
-        raw = np.stack([raw] * 3, axis=-1)
-    raw = raw[:, :, :3]
-    arr = pillow_resample(raw, proc["size"]["width"], proc["size"]["height"], proc["resample"])
-    x = (arr.astype(np.float64) * proc["rescale_factor"]).astype(np.float32)
-    x = (x - np.array(proc["image_mean"], dtype=np.float32)) / np.array(proc["image_std"], dtype=np.float32)
-    return x.transpose(2, 0, 1)
-
-
-# --------------------------------------------------------------------------
-# tokenizer files and the inputs
-# --------------------------------------------------------------------------
-
-def tokenizer_json():
-    """WordLevel over VOCAB, Lowercase, Whitespace, "$A </s>" (SigLIP's
-    tokenizer appends only the end of sequence); no padding, no truncation."""
-    ids = {t: i for i, t in enumerate(VOCAB)}
-
-    def special(t, type_id=0):
-        return {"SpecialToken": {"id": t, "type_id": type_id}}
-
-    return {
-        "version": "1.0",
-        "truncation": None,
-        "padding": None,
-        "added_tokens": [{"id": ids[t], "content": t, "single_word": False, "lstrip": False, "rstrip": False,
-                          "normalized": False, "special": True} for t in SPECIALS],
-        "normalizer": {"type": "Lowercase"},
-        "pre_tokenizer": {"type": "Whitespace"},
-        "post_processor": {
-            "type": "TemplateProcessing",
-            "single": [{"Sequence": {"id": "A", "type_id": 0}}, special(EOS)],
-            "pair": [{"Sequence": {"id": "A", "type_id": 0}}, special(EOS),
-                     {"Sequence": {"id": "B", "type_id": 1}}, special(EOS, 1)],
-            "special_tokens": {EOS: {"id": EOS, "ids": [ids[EOS]], "tokens": [EOS]}},
-        },
-        "decoder": None,
-        "model": {"type": "WordLevel", "vocab": ids, "unk_token": UNK},
-    }
-
 
 def tokenizer_config(max_len):
     """As SigLIP's hub folders have it: input_ids only (no attention_mask)."""
@@ -426,29 +345,7 @@ def tokenizer_config(max_len):
 def encode(text):
     """What tokenizer.json gives: lowercase, runs of word characters and runs
     of punctuation, unknown words 0, then </s>."""
-    ids = {t: i for i, t in enumerate(VOCAB)}
-    out = []
-    for piece in text.lower().split():
-        run, word = "", None
-        for ch in piece:
-            w = ch.isalnum() or ch == "_"
-            if run and w != word:
-                out.append(ids.get(run, 0))
-                run = ""
-            run, word = run + ch, w
-        if run:
-            out.append(ids.get(run, 0))
-    return out + [ids[EOS]]
-
-
-def text_inputs(rows, length):
-    """padding="max_length": right-padded with <pad> (1) to length."""
-    ids = torch.full((len(rows), length), VOCAB.index(PAD), dtype=torch.int64)
-    mask = torch.zeros(len(rows), length, dtype=torch.int64)
-    for b, r in enumerate(rows):
-        ids[b, :len(r)] = torch.tensor(r)
-        mask[b, :len(r)] = 1
-    return ids, mask
+    return word_ids(text, VOCAB) + [VOCAB.index(EOS)]
 
 
 # --------------------------------------------------------------------------
@@ -471,13 +368,7 @@ def write_reference(path, ref, case, proc):
         "seed": str(SEED),
         "generator": "tools/golden/torch_siglip.py",
     }
-    write_safetensors(path, tensors, meta)
-    back, bmeta = read_safetensors(path)
-    if set(back) != set(tensors) or bmeta != meta:
-        raise SystemExit(f"{path}: names or metadata differ after reading back")
-    for k, v in tensors.items():
-        if back[k].numpy().tobytes() != v.numpy().tobytes():
-            raise SystemExit(f"{path}: {k} differs after reading back")
+    write_checked(path, tensors, meta)
 
 
 def sanity(p, ids, mask, pixels, c, proc, tag):
@@ -521,10 +412,7 @@ def sanity(p, ids, mask, pixels, c, proc, tag):
           f"(pooled {dcp:.3f}); the attention mask changes real positions by {dm:.3f} (pooled {dmp:.3f}); "
           f"pooling head vs nn.MultiheadAttention {dh:.1e} (vs mean pooling {dmean:.3f}); "
           f"text act {t['hidden_act']}, vision act {v['hidden_act']}")
-    for n, path in enumerate(os.path.join(IMAGES, f"{m}.png") for m in IMAGE_NAMES):
-        mine = numpy_processor(path, proc)
-        if mine.tobytes() != pixels[n].float().numpy().tobytes():
-            raise SystemExit(f"{tag}: {path}: numpy processor differs by {np.abs(mine - pixels[n].numpy()).max()}")
+    check_pixels(pixels, proc, tag)
     print(f"{tag}: the numpy re-implementation of the processor (Pillow's resample {proc['resample']} "
           f"in fixed point) gives the same bits")
 
@@ -534,15 +422,14 @@ def build(name, c, proc, dtype, g, case):
     shapes = param_shapes(c)
     write_model(os.path.join(d, "model.safetensors"), draw(shapes, g), dtype)
     write_json(os.path.join(d, "preprocessor_config.json"), proc)
-    with open(os.path.join(d, "tokenizer.json"), "w") as f:
-        json.dump(tokenizer_json(), f, indent=2, ensure_ascii=False)
-        f.write("\n")
+    # WordLevel, Lowercase, Whitespace, "$A </s>" (SigLIP's tokenizer appends only the end of sequence)
+    write_wordlevel(os.path.join(d, "tokenizer.json"), VOCAB, SPECIALS, UNK, f"$A {EOS}", f"$A {EOS} $B:1 {EOS}:1")
     Tn = c["text_config"]["max_position_embeddings"]
     write_json(os.path.join(d, "tokenizer_config.json"), tokenizer_config(Tn))
     p = read_model(os.path.join(d, "model.safetensors"))
     if sorted(p) != sorted(shapes) or any(list(p[k].shape) != shapes[k] for k in p):
         raise SystemExit(f"{name}: stored names or shapes differ")
-    ids, mask = text_inputs([encode(t) for t in TEXTS], Tn)
+    ids, mask = pad_rows([encode(t) for t in TEXTS], Tn, VOCAB.index(PAD))  # padding="max_length" with <pad>
     pixels = torch.stack([preprocess(os.path.join(IMAGES, f"{m}.png"), proc)[0] for m in IMAGE_NAMES])
     sanity(p, ids, mask, pixels.double(), c, proc, name)
     with torch.no_grad():
@@ -583,7 +470,7 @@ def check_folder(d, src):
         cfg = json.load(f)
     if cfg.get("model_type") != "siglip":
         raise SystemExit(f"{d}: model_type is {cfg.get('model_type')!r}")
-    p = read_weights(os.path.join(d, "model.safetensors"))
+    p = read_model(os.path.join(d, "model.safetensors"))
     want = param_shapes(cfg)
     if sorted(p) != sorted(want) or any(list(p[k].shape) != want[k] for k in p):
         missing, extra = sorted(set(want) - set(p)), sorted(set(p) - set(want))

@@ -101,6 +101,21 @@ def write_safetensors(path, tensors, metadata):
     os.replace(tmp, path)
 
 
+def write_checked(path, tensors, metadata):
+    """write_safetensors, then read the file back with the independent reader
+    and require the same names, metadata, dtypes, shapes and bytes (bytes, not
+    values: -0.0 against 0.0 and NaN payloads count too). metadata is written
+    as given: the header is not key-sorted, so its key order is in the bytes."""
+    write_safetensors(path, tensors, metadata)
+    back, bmeta = read_safetensors(path)
+    if set(back) != set(tensors) or bmeta != metadata:
+        raise SystemExit(f"{path}: names or metadata differ after reading back")
+    for k, v in tensors.items():
+        b = back[k]
+        if b.dtype != v.dtype or b.shape != v.shape or b.numpy().tobytes() != v.numpy().tobytes():
+            raise SystemExit(f"{path}: {k} differs after reading back")
+
+
 def read_safetensors(path):
     """Independent reader: returns ({name: tensor}, metadata) and checks layout."""
     with open(path, "rb") as f:
@@ -711,17 +726,8 @@ def main():
             "generator": "tools/golden/torch_transformer.py",
         }
         path = os.path.join(args.out, f"{name}.safetensors")
-        write_safetensors(path, tensors, meta)
-
-        # Read back with the independent reader; demand bit-identical tensors.
-        back, bmeta = read_safetensors(path)
-        if set(back) != set(tensors) or bmeta != meta:
-            raise SystemExit(f"{path}: names or metadata differ after reading back")
+        write_checked(path, tensors, meta)
         for k, v in tensors.items():
-            # Compare bytes, not values: catches -0.0 vs 0.0 and NaN payloads too.
-            b = back[k]
-            if b.dtype != v.dtype or b.shape != v.shape or b.numpy().tobytes() != v.numpy().tobytes():
-                raise SystemExit(f"{path}: {k} differs after reading back")
             if v.is_floating_point() and not k.startswith("input.") and not torch.isfinite(v).all():
                 raise SystemExit(f"{path}: {k} has non-finite values")
         print(f"{name:22s} {os.path.getsize(path):8d} bytes  {len(tensors):3d} tensors  ok")

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
-"""Writes tokenizer/testdata/siglip/: a tiny SigLIP tokenizer folder
-(spiece.model, tokenizer_config.json) and what HuggingFace's SiglipTokenizer
-makes of texts with it.
+"""Writes tokenizer/testdata/siglip/: tokenizer_config.json (a SigLIP
+tokenizer folder's, SiglipTokenizer, pad_token </s>) and golden.jsonl, what
+HuggingFace's SiglipTokenizer makes of texts with that folder's model.
 
-The model (spiece.model.gz, gzipped) is a unigram SentencePiece model laid out as SigLIP's (T5's ids:
-<pad> 0, </s> 1, <unk> 2, no <s>), trained on the first 3,000 English lines
-of data/multi30k/train.en.gz, with the default nmt_nfkc rules and dummy
-prefix.
+No model is written here: the folder's spiece.model is spm_golden.py's
+tokenizer/testdata/spm/unigram-nmt.model.gz (the Go test unpacks it), so run
+this after spm_golden.py. That model is a unigram SentencePiece model of 800
+pieces (<unk> 0, <s> 1, </s> 2, no <pad>; not SigLIP's T5 ids) trained on the
+first 3,000 German and 3,000 English lines of data/multi30k/train.{de,en}.gz,
+with the default nmt_nfkc rules and dummy prefix.
 
 transformers is not installed, so the class SiglipSlow below reimplements
 the lines of SiglipTokenizer (transformers v4.4x,

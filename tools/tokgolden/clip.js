@@ -25,10 +25,9 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const zlib = require('zlib');
 const { Tokenizer } = require('tokenizers');
+const { dir, record, writeGz } = require('./common');
 
-const dir = path.join(__dirname, '..', '..', 'tokenizer', 'testdata');
 const MERGES = 600;
 const corpus = JSON.parse(fs.readFileSync(path.join(dir, 'corpus.json'), 'utf8'));
 
@@ -182,28 +181,6 @@ const texts = [
 ];
 const pairs = [['a photo of a cat', 'a photo of a dog'], ["It's 2024!", '  caf\u00e9  '], ['', 'hello']];
 
-async function record(tok, text, pair) {
-  const enc = pair === undefined ? await tok.encode(text) : await tok.encode(text, pair);
-  const noSpecial = pair === undefined
-    ? await tok.encode(text, null, { addSpecialTokens: false })
-    : await tok.encode(text, pair, { addSpecialTokens: false });
-  const ids = enc.getIds();
-  const r = {
-    text,
-    ids,
-    tokens: enc.getTokens(),
-    offsets: enc.getOffsets(),
-    type_ids: enc.getTypeIds(),
-    special_tokens_mask: enc.getSpecialTokensMask(),
-    attention_mask: enc.getAttentionMask(),
-    ids_no_special: noSpecial.getIds(),
-    decoded: await tok.decode(ids, false),
-    decoded_skip_special: await tok.decode(ids, true),
-  };
-  if (pair !== undefined) r.pair = pair;
-  return r;
-}
-
 async function records(json) {
   const tok = Tokenizer.fromString(json);
   const out = [];
@@ -250,8 +227,6 @@ async function main() {
     if (!/endoftext/i.test(j.text + (j.pair || '')) && (j.ids_no_special || []).includes(unk)) throw new Error(`unk in ${r}`);
   }
   fs.writeFileSync(path.join(dir, 'clip-tokenizer.json'), text);
-  // gzipped as golden.js does it (level 9, no name or time: reruns give the same bytes)
-  const writeGz = (name, s) => fs.writeFileSync(path.join(dir, name), zlib.gzipSync(Buffer.from(s, 'utf8'), { level: 9 }));
   writeGz('clip-tokenizer.modern.json.gz', modern);
   writeGz('golden-clip.jsonl.gz', recs.join('\n') + '\n');
   console.log(`clip-tokenizer.json: ${Object.keys(tk.model.vocab).length} tokens, ${tk.model.merges.length} merges, ${text.length} bytes`);

@@ -15,42 +15,14 @@ const fs = require('fs');
 const path = require('path');
 const zlib = require('zlib');
 const { Tokenizer } = require('tokenizers');
+const { dir, record, writeGz } = require('./common');
 
-const dir = path.join(__dirname, '..', '..', 'tokenizer', 'testdata');
 const corpus = JSON.parse(fs.readFileSync(path.join(dir, 'corpus.json'), 'utf8'));
 
 function readText(name) {
   const p = path.join(dir, name);
   const b = fs.readFileSync(p);
   return (name.endsWith('.gz') ? zlib.gunzipSync(b) : b).toString('utf8');
-}
-
-// writeGz writes text gzipped (level 9, no name or time, so reruns give the
-// same bytes).
-function writeGz(name, text) {
-  fs.writeFileSync(path.join(dir, name), zlib.gzipSync(Buffer.from(text, 'utf8'), { level: 9 }));
-}
-
-async function record(tok, text, pair) {
-  const enc = pair === undefined ? await tok.encode(text) : await tok.encode(text, pair);
-  const noSpecial = pair === undefined
-    ? await tok.encode(text, null, { addSpecialTokens: false })
-    : await tok.encode(text, pair, { addSpecialTokens: false });
-  const ids = enc.getIds();
-  const r = {
-    text,
-    ids,
-    tokens: enc.getTokens(),
-    offsets: enc.getOffsets(),
-    type_ids: enc.getTypeIds(),
-    special_tokens_mask: enc.getSpecialTokensMask(),
-    attention_mask: enc.getAttentionMask(),
-    ids_no_special: noSpecial.getIds(),
-    decoded: await tok.decode(ids, false),
-    decoded_skip_special: await tok.decode(ids, true),
-  };
-  if (pair !== undefined) r.pair = pair;
-  return r;
 }
 
 // randomLines makes n reproducible lines of characters drawn from a pool of
