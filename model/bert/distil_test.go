@@ -36,28 +36,17 @@ func TestDistilMatchesPyTorch(t *testing.T) {
 	for i := range types {
 		types[i] = i % 2
 	}
-	hidden, pooled, err := m.Encode(in.ids, types, in.pad, in.b, in.t)
-	if err != nil || pooled != nil {
-		t.Fatalf("Encode: pooled %v, %v", pooled, err)
-	}
-	dh := golden.CheckAbs(t, "hidden", hidden.Data, f.Tensor("mlm.hidden").Data, 1e-4)
-	logits, err := m.MLMLogits(in.ids, nil, in.pad, in.b, in.t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dl := golden.CheckAbs(t, "logits", logits.Data, f.Tensor("mlm.logits").Data, 1e-4)
-	t.Logf("distilbert-tiny max abs error: hidden %.2e, logits %.2e", dh, dl)
-	checkEmbeds(t, f, "mlm.", hidden, in.pad)
+	checkMLM(t, "distilbert-tiny", m, f, in, types)
 
 	base := load(t, "distilbert-tiny-base")
 	if base.Cfg.Act != "relu" || base.Head != nil || !base.Cfg.sinusoidal {
 		t.Fatalf("distilbert-tiny-base: activation %q, head %v, sinusoidal %v", base.Cfg.Act, base.Head != nil, base.Cfg.sinusoidal)
 	}
-	hidden, _, err = base.Encode(in.ids, nil, in.pad, in.b, in.t)
+	hidden, _, err := base.Encode(in.ids, nil, in.pad, in.b, in.t)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dh = golden.CheckAbs(t, "DistilBertModel hidden", hidden.Data, f.Tensor("base.hidden").Data, 1e-4)
+	dh := golden.CheckAbs(t, "DistilBertModel hidden", hidden.Data, f.Tensor("base.hidden").Data, 1e-4)
 	t.Logf("distilbert-tiny-base (BF16) max abs error: hidden %.2e", dh)
 }
 

@@ -38,18 +38,7 @@ func TestModernMatchesPyTorch(t *testing.T) {
 		m.Layers[0].AttnNorm != nil || m.Layers[1].AttnNorm == nil || m.Labels() != 0 || m.Embeddings != nil {
 		t.Fatalf("modernbert-tiny: %+v, %+v", m.Cfg, mc)
 	}
-	hidden, pooled, err := m.Encode(in.ids, nil, in.pad, in.b, in.t)
-	if err != nil || pooled != nil {
-		t.Fatalf("Encode: pooled %v, %v", pooled, err)
-	}
-	dh := golden.CheckAbs(t, "hidden", hidden.Data, f.Tensor("mlm.hidden").Data, 1e-4)
-	logits, err := m.MLMLogits(in.ids, nil, in.pad, in.b, in.t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dl := golden.CheckAbs(t, "logits", logits.Data, f.Tensor("mlm.logits").Data, 1e-4)
-	t.Logf("modernbert-tiny max abs error: hidden %.2e, logits %.2e", dh, dl)
-	checkEmbeds(t, f, "mlm.", hidden, in.pad)
+	hidden := checkMLM(t, "modernbert-tiny", m, f, in, nil)
 	// Token types, which ModernBERT does not take, change nothing.
 	types := make([]int, len(in.ids))
 	for i := range types {

@@ -57,6 +57,26 @@ func checkEmbeds(t *testing.T, f *golden.File, prefix string, hidden *tensor.Ten
 	}
 }
 
+// checkMLM compares a masked-language model's hidden states (encoded with
+// the token types types, which may be nil; no pooled output), MLM logits and
+// embeddings with f's "mlm." tensors, and returns the hidden states.
+func checkMLM(t *testing.T, name string, m *Model, f *golden.File, in batch, types []int) *tensor.Tensor {
+	t.Helper()
+	hidden, pooled, err := m.Encode(in.ids, types, in.pad, in.b, in.t)
+	if err != nil || pooled != nil {
+		t.Fatalf("Encode: pooled %v, %v", pooled, err)
+	}
+	dh := golden.CheckAbs(t, "hidden", hidden.Data, f.Tensor("mlm.hidden").Data, 1e-4)
+	logits, err := m.MLMLogits(in.ids, nil, in.pad, in.b, in.t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl := golden.CheckAbs(t, "logits", logits.Data, f.Tensor("mlm.logits").Data, 1e-4)
+	t.Logf("%s max abs error: hidden %.2e, logits %.2e", name, dh, dl)
+	checkEmbeds(t, f, "mlm.", hidden, in.pad)
+	return hidden
+}
+
 func load(t *testing.T, name string) *Model {
 	t.Helper()
 	m, err := Load(filepath.Join(golden.Root(t), "testdata", "hf", name))

@@ -33,28 +33,17 @@ func TestRobertaMatchesPyTorch(t *testing.T) {
 		t.Fatalf("roberta-tiny: type %q, pad %d, RoBERTa head %v, BERT head %v, pooler %v, %d labels",
 			m.Cfg.Type, m.Cfg.PadID, m.RobertaHead != nil, m.Head != nil, m.Pooler != nil, m.Labels())
 	}
-	hidden, pooled, err := m.Encode(in.ids, nil, in.pad, in.b, in.t)
-	if err != nil || pooled != nil {
-		t.Fatalf("Encode: pooled %v, %v; want no pooled output", pooled, err)
-	}
-	dh := golden.CheckAbs(t, "hidden", hidden.Data, f.Tensor("mlm.hidden").Data, 1e-4)
-	logits, err := m.MLMLogits(in.ids, nil, in.pad, in.b, in.t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dl := golden.CheckAbs(t, "logits", logits.Data, f.Tensor("mlm.logits").Data, 1e-4)
-	t.Logf("roberta-tiny max abs error: hidden %.2e, logits %.2e", dh, dl)
-	checkEmbeds(t, f, "mlm.", hidden, in.pad)
+	checkMLM(t, "roberta-tiny", m, f, in, nil)
 
 	x := load(t, "xlm-roberta-tiny")
 	if x.Cfg.Type != "xlm-roberta" || x.Pooler == nil || x.RobertaHead != nil {
 		t.Fatalf("xlm-roberta-tiny: type %q, pooler %v, head %v", x.Cfg.Type, x.Pooler != nil, x.RobertaHead != nil)
 	}
-	hidden, pooled, err = x.Encode(in.ids, nil, in.pad, in.b, in.t)
+	hidden, pooled, err := x.Encode(in.ids, nil, in.pad, in.b, in.t)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dh = golden.CheckAbs(t, "XLM-R hidden", hidden.Data, f.Tensor("xlmr.hidden").Data, 1e-4)
+	dh := golden.CheckAbs(t, "XLM-R hidden", hidden.Data, f.Tensor("xlmr.hidden").Data, 1e-4)
 	dp := golden.CheckAbs(t, "XLM-R pooled", pooled.Data, f.Tensor("xlmr.pooled").Data, 1e-4)
 	t.Logf("xlm-roberta-tiny (F16) max abs error: hidden %.2e, pooled %.2e", dh, dp)
 	if _, err := x.MLMLogits(in.ids, nil, in.pad, in.b, in.t); err == nil || !strings.Contains(err.Error(), "no masked-LM head (lm_head)") {

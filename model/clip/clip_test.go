@@ -68,6 +68,44 @@ func inputs(f *golden.File) (ids []int, pad []bool, b, t int) {
 	return ids, pad, b, t
 }
 
+// checkImages compares the vision tower's hidden and pooled states, the
+// image embeddings of px (n images) and the logits against the text
+// embeddings te with f's, returning the largest errors of the hidden
+// states and the logits.
+func checkImages(t *testing.T, m *Model, f *golden.File, px []float32, n int, te *tensor.Tensor) (dv, dl float64) {
+	t.Helper()
+	vh, vp, err := m.VisionForward(autograd.NewTape(nil), f.Tensor("image.pixels").Data, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dv = golden.CheckAbs(t, "vision hidden", vh.Value.Data, f.Tensor("vision.hidden").Data, 1e-4)
+	golden.CheckAbs(t, "vision pooled", vp.Value.Data, f.Tensor("vision.pooled").Data, 1e-4)
+	ie, err := m.ImageEmbeds(px, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.CheckAbs(t, "image embeds", ie.Data, f.Tensor("image.embeds").Data, 1e-4)
+	logits, err := m.Similarities(ie, te)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl = golden.CheckAbs(t, "logits per image", logits.Data, f.Tensor("logits_per_image").Data, 1e-4)
+	return dv, dl
+}
+
+// checkSameEmbeds requires back, a saved and reloaded m, to embed f's texts
+// (pad may be nil) and its three images exactly as m does.
+func checkSameEmbeds(t *testing.T, m, back *Model, f *golden.File, ids []int, pad []bool, b, n int) {
+	t.Helper()
+	e1, _ := m.TextEmbeds(ids, pad, b, n)
+	e2, _ := back.TextEmbeds(ids, pad, b, n)
+	i1, _ := m.ImageEmbeds(f.Tensor("image.pixels").Data, 3)
+	i2, _ := back.ImageEmbeds(f.Tensor("image.pixels").Data, 3)
+	if !slices.Equal(e1.Data, e2.Data) || !slices.Equal(i1.Data, i2.Data) {
+		t.Error("the reloaded model's embeddings differ")
+	}
+}
+
 // TestMatchesPyTorch compares both towers (hidden states, pooled states,
 // embeddings), the pooled positions and the image-text logits with CLIP in
 // PyTorch, and the image processor's pixels (shortest edge, centre crop,
@@ -107,23 +145,7 @@ func TestMatchesPyTorch(t *testing.T) {
 				t.Fatal(err)
 			}
 			golden.CheckAbs(t, "text embeds", te.Data, f.Tensor("text.embeds").Data, 1e-4)
-
-			vh, vp, err := m.VisionForward(autograd.NewTape(nil), f.Tensor("image.pixels").Data, len(images))
-			if err != nil {
-				t.Fatal(err)
-			}
-			dv := golden.CheckAbs(t, "vision hidden", vh.Value.Data, f.Tensor("vision.hidden").Data, 1e-4)
-			golden.CheckAbs(t, "vision pooled", vp.Value.Data, f.Tensor("vision.pooled").Data, 1e-4)
-			ie, err := m.ImageEmbeds(px, len(images))
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden.CheckAbs(t, "image embeds", ie.Data, f.Tensor("image.embeds").Data, 1e-4)
-			logits, err := m.Similarities(ie, te)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dl := golden.CheckAbs(t, "logits per image", logits.Data, f.Tensor("logits_per_image").Data, 1e-4)
+			dv, dl := checkImages(t, m, f, px, len(images), te)
 			t.Logf("%s max abs error: text hidden %.2e, vision hidden %.2e, logits %.2e", name, dh, dv, dl)
 		})
 	}
@@ -157,13 +179,7 @@ func TestSave(t *testing.T) {
 				t.Errorf("reloaded: %v; processor %+v, config %+v", err, bp, back.Cfg)
 			}
 			ids, pad, b, n := inputs(f)
-			e1, _ := m.TextEmbeds(ids, pad, b, n)
-			e2, _ := back.TextEmbeds(ids, pad, b, n)
-			i1, _ := m.ImageEmbeds(f.Tensor("image.pixels").Data, 3)
-			i2, _ := back.ImageEmbeds(f.Tensor("image.pixels").Data, 3)
-			if !slices.Equal(e1.Data, e2.Data) || !slices.Equal(i1.Data, i2.Data) {
-				t.Error("the reloaded model's embeddings differ")
-			}
+			checkSameEmbeds(t, m, back, f, ids, pad, b, n)
 
 			// A folder holding the position_ids buffers loads the same.
 			src := filepath.Join(golden.Root(t), "testdata", "hf", name)

@@ -3,7 +3,6 @@ package clip
 import (
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/attn-go/attn/autograd"
@@ -30,9 +29,7 @@ func TestSiglipMatchesPyTorch(t *testing.T) {
 			}
 			px := pixelsOf(t, p, images)
 			golden.CheckAbs(t, "pixels", px, f.Tensor("image.pixels").Data, 1e-6)
-			ids := f.Ints("input.ids")
-			info, _ := f.Info("input.ids")
-			b, n := info.Shape[0], info.Shape[1]
+			ids, pad, b, n := inputs(f)
 			hidden, pooled, err := m.TextForward(autograd.NewTape(nil), ids, nil, b, n)
 			if err != nil {
 				t.Fatal(err)
@@ -44,32 +41,12 @@ func TestSiglipMatchesPyTorch(t *testing.T) {
 				t.Fatal(err)
 			}
 			golden.CheckAbs(t, "text embeds", te.Data, f.Tensor("text.embeds").Data, 1e-4)
-			var pad []bool
-			for _, v := range f.Ints("input.attention_mask") {
-				pad = append(pad, v == 0)
-			}
 			tm, err := m.TextEmbeds(ids, pad, b, n)
 			if err != nil {
 				t.Fatal(err)
 			}
 			golden.CheckAbs(t, "masked text embeds", tm.Data, f.Tensor("text.masked_embeds").Data, 1e-4)
-
-			vh, vp, err := m.VisionForward(autograd.NewTape(nil), f.Tensor("image.pixels").Data, len(images))
-			if err != nil {
-				t.Fatal(err)
-			}
-			dv := golden.CheckAbs(t, "vision hidden", vh.Value.Data, f.Tensor("vision.hidden").Data, 1e-4)
-			golden.CheckAbs(t, "vision pooled", vp.Value.Data, f.Tensor("vision.pooled").Data, 1e-4)
-			ie, err := m.ImageEmbeds(px, len(images))
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden.CheckAbs(t, "image embeds", ie.Data, f.Tensor("image.embeds").Data, 1e-4)
-			logits, err := m.Similarities(ie, te)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dl := golden.CheckAbs(t, "logits per image", logits.Data, f.Tensor("logits_per_image").Data, 1e-4)
+			dv, dl := checkImages(t, m, f, px, len(images), te)
 			t.Logf("%s max abs error: text hidden %.2e, vision hidden %.2e, logits %.2e", name, dh, dv, dl)
 		})
 	}
@@ -97,15 +74,8 @@ func TestSiglipSave(t *testing.T) {
 			if raw, _ := os.ReadFile(filepath.Join(dir, "config.json")); back.Cfg != m.Cfg {
 				t.Errorf("config %+v; want %+v\n%s", back.Cfg, m.Cfg, raw)
 			}
-			ids := f.Ints("input.ids")
-			info, _ := f.Info("input.ids")
-			e1, _ := m.TextEmbeds(ids, nil, info.Shape[0], info.Shape[1])
-			e2, _ := back.TextEmbeds(ids, nil, info.Shape[0], info.Shape[1])
-			i1, _ := m.ImageEmbeds(f.Tensor("image.pixels").Data, 3)
-			i2, _ := back.ImageEmbeds(f.Tensor("image.pixels").Data, 3)
-			if !slices.Equal(e1.Data, e2.Data) || !slices.Equal(i1.Data, i2.Data) {
-				t.Error("the reloaded model's embeddings differ")
-			}
+			ids, _, b, n := inputs(f)
+			checkSameEmbeds(t, m, back, f, ids, nil, b, n)
 		})
 	}
 }
