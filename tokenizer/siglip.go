@@ -10,8 +10,8 @@ import (
 
 // Siglip is HuggingFace's SiglipTokenizer, the tokenizer of the first SigLIP
 // checkpoints, which ship its SentencePiece model (spiece.model) and no
-// tokenizer.json. Before SentencePiece it lowercases the text (its
-// do_lower_case), removes ASCII punctuation, collapses white space and
+// tokenizer.json. Before SentencePiece it lowercases the text as Python
+// does (its do_lower_case), removes ASCII punctuation, collapses white space and
 // strips it; it appends </s>. It encodes as HF's slow class does (v4.4x):
 // "▁" put before the text, the model's dummy prefix turned off, and the
 // text encoded after "<unk>", whose pieces are then dropped, so that
@@ -62,7 +62,7 @@ func LoadSiglip(dir string) (*Siglip, error) {
 // limit; the text is cut, </s> kept, as HF's truncation cuts).
 func (s *Siglip) Encode(text string, maxLen int) ([]int, error) {
 	if s.lower {
-		text = strings.ToLower(text)
+		text = pyLower(text)
 	}
 	e, err := s.sp.Encode("<unk>" + canonicalize("▁"+strings.ReplaceAll(text, "▁", " ")))
 	if err != nil {

@@ -23,8 +23,9 @@ func siglipFolder(t *testing.T) string {
 
 // TestSiglipGolden compares Siglip's ids with SiglipTokenizer's
 // (reimplemented over python3-sentencepiece in
-// tools/spmgolden/siglip_golden.py) on 25 texts, whole and cut to 8 ids:
-// lowercasing, punctuation removed, white space collapsed (tabs, newlines,
+// tools/spmgolden/siglip_golden.py) on 29 texts, whole and cut to 8 ids:
+// lowercasing as Python's str.lower (checked on its own too: İ, and
+// Greek's final sigma, which the model's ids cannot show), punctuation removed, white space collapsed (tabs, newlines,
 // no-break and em spaces), the leading "▁" kept where a text starts with
 // white space or punctuation, "▁" in the text, empty texts, </s> kept when
 // cut.
@@ -41,6 +42,7 @@ func TestSiglipGolden(t *testing.T) {
 			Text      string `json:"text"`
 			MaxLength int    `json:"max_length"`
 			IDs       []int  `json:"ids"`
+			Lower     string `json:"lower"` // Python's str.lower
 		}
 		if err := json.Unmarshal(sc.Bytes(), &g); err != nil {
 			t.Fatal(err)
@@ -49,9 +51,12 @@ func TestSiglipGolden(t *testing.T) {
 		if err != nil || !slices.Equal(got, g.IDs) {
 			t.Errorf("%q (max %d): %v, %v; want %v", g.Text, g.MaxLength, got, err, g.IDs)
 		}
+		if l := pyLower(g.Text); l != g.Lower {
+			t.Errorf("%q lowercased: %q; want Python's %q", g.Text, l, g.Lower)
+		}
 		n++
 	}
-	if n != 50 {
+	if n != 58 {
 		t.Fatalf("%d golden lines", n)
 	}
 	if id, ok := s.TokenToID("</s>"); !ok || id != s.eos {

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"sort"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -67,6 +68,57 @@ func toLower(r rune, out []rune) []rune {
 		return append(out, 'i', 0x307)
 	}
 	return append(out, unicode.ToLower(r))
+}
+
+// pyLower is Python's str.lower, which SiglipTokenizer lowercases with:
+// each rune's full lowercase mapping (toLower: U+0130 becomes two runes),
+// and capital sigma lowered to final sigma where it ends a word (Unicode's
+// Final_Sigma context, as CPython tests it).
+func pyLower(s string) string {
+	rs := []rune(s)
+	out := make([]rune, 0, len(rs))
+	for i, r := range rs {
+		if r == 'Σ' {
+			out = append(out, lowerSigma(rs, i))
+			continue
+		}
+		out = toLower(r, out)
+	}
+	return string(out)
+}
+
+// lowerSigma returns ς when the capital sigma rs[i] follows a cased letter
+// and no cased letter follows it (case-ignorable runes skipped both ways),
+// else σ.
+func lowerSigma(rs []rune, i int) rune {
+	j := i - 1
+	for j >= 0 && caseIgnorable(rs[j]) {
+		j--
+	}
+	final := j >= 0 && cased(rs[j])
+	if final {
+		for j = i + 1; j < len(rs) && caseIgnorable(rs[j]); j++ {
+		}
+		final = j == len(rs) || !cased(rs[j])
+	}
+	if final {
+		return 'ς'
+	}
+	return 'σ'
+}
+
+// cased is Unicode's Cased property.
+func cased(r rune) bool {
+	return unicode.IsUpper(r) || unicode.IsLower(r) || unicode.IsTitle(r) ||
+		unicode.Is(unicode.Other_Lowercase, r) || unicode.Is(unicode.Other_Uppercase, r)
+}
+
+// caseIgnorable is Unicode's Case_Ignorable property: categories Mn, Me,
+// Cf, Lm and Sk, and the word-break classes MidLetter, MidNumLet and
+// Single_Quote.
+func caseIgnorable(r rune) bool {
+	return unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf, unicode.Lm, unicode.Sk) ||
+		strings.ContainsRune("'.:\u00b7\u0387\u055f\u05f4\u2018\u2019\u2024\u2027\ufe13\ufe52\ufe55\uff07\uff0e\uff1a", r)
 }
 
 // lossyUTF8 decodes b like Rust's String::from_utf8_lossy: each maximal

@@ -23,7 +23,9 @@ pipeline calls it (padding to max_length, truncation):
   encodes "<unk>" + text, and the pieces of "<unk>" are dropped;
 * build_inputs_with_special_tokens: </s> appended; truncation keeps it.
 
-golden.jsonl has one JSON object a line: {"text", "max_length", "ids"}.
+golden.jsonl has one JSON object a line: {"text", "max_length", "ids",
+"lower"}, lower being Python's text.lower() (the unigram-nmt model maps
+Greek letters to <unk>, so the ids alone would not show a final sigma).
 
 Run with Debian's python3-sentencepiece (0.1.97):
     /usr/bin/python3 tools/spmgolden/siglip_golden.py
@@ -81,6 +83,7 @@ TEXTS = [
     "- starts with punctuation", "ends with punctuation -", "hyphen-ated and under_scored words",
     "ﬁne ligature and ｆｕｌｌｗｉｄｔｈ", "a\u00a0no-break\u2003em space", "very " * 30 + "long",
     "日本語のテキスト", "Ελληνικά κείμενα", "x",
+    "İSTANBUL'DA İyi", "ΟΔΟΣ ΣΊΣΥΦΟΣ'Σ Σ ΑΣ. ΑΣ.Β ΑΣ\u0301 ΑΣΑ ΑΣ'Α", "ΟΔΌΣ", "ᾼΣ ΣΣ",
 ]
 
 
@@ -99,7 +102,8 @@ def main():
     with open(os.path.join(OUT, "golden.jsonl"), "w", encoding="utf-8") as f:
         for t in TEXTS:
             for ml in (None, 8):
-                f.write(json.dumps({"text": t, "max_length": ml or 0, "ids": tok.encode(t, ml)}, ensure_ascii=False) + "\n")
+                f.write(json.dumps({"text": t, "max_length": ml or 0, "ids": tok.encode(t, ml), "lower": t.lower()},
+                                   ensure_ascii=False) + "\n")
     print("wrote", OUT, len(TEXTS) * 2, "lines")
 
 
