@@ -41,6 +41,11 @@ type AttentionOpts struct {
 	// h / (heads/KVHeads). It is for inference: a tape that records
 	// gradients panics.
 	KVHeads int
+	// Sinks, if not nil, holds a logit per query head that joins each of
+	// that head's rows in the softmax and has no value: the weights of the
+	// keys then sum to less than 1, and a query may attend to nothing
+	// (GPT-OSS's attention sinks). It is for inference, as KVHeads is.
+	Sinks []float32
 }
 
 // Block sizes of the streaming kernel: query rows and keys per tile. A tile
@@ -98,6 +103,9 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 	if opt.Window < 0 {
 		panic(fmt.Sprintf("autograd.Attention: a window of %d", opt.Window))
 	}
+	if opt.Sinks != nil && len(opt.Sinks) != heads {
+		panic(fmt.Sprintf("autograd.Attention: %d sinks for %d heads", len(opt.Sinks), heads))
+	}
 	if opt.KeyPad != nil && len(opt.KeyPad) != bsz*tk {
 		panic(fmt.Sprintf("autograd.Attention: key padding mask has %d entries, want %d", len(opt.KeyPad), bsz*tk))
 	}
@@ -112,7 +120,7 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 	}
 	p := &attnProblem{
 		bsz: bsz, tq: tq, tk: tk, e: e, heads: heads, d: d, off: tk - tq, ek: kvHeads * d, group: heads / kvHeads,
-		causal: opt.Causal, window: opt.Window, softcap: opt.Softcap, pad: opt.KeyPad, scale: scale, dropout: dropout,
+		causal: opt.Causal, window: opt.Window, softcap: opt.Softcap, pad: opt.KeyPad, sinks: opt.Sinks, scale: scale, dropout: dropout,
 		q: q.Value.Data, k: k.Value.Data, v: v.Value.Data,
 		bq: attnBlockQ, bk: attnBlockK,
 	}
@@ -129,6 +137,9 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 	out, rec := tp.result(y, q, k, v)
 	if rec && kvHeads != heads {
 		panic("autograd.Attention: grouped-query attention (KVHeads) has no backward pass; run it on an inference tape")
+	}
+	if rec && opt.Sinks != nil {
+		panic("autograd.Attention: attention sinks have no backward pass; run them on an inference tape")
 	}
 	var lse []float32
 	if rec {
@@ -156,6 +167,7 @@ type attnProblem struct {
 	window                   int // query i sees keys j > i + off − window (and, not causal, j < i + off + window), when not 0
 	softcap                  float32
 	pad                      []bool
+	sinks                    []float32 // per head, when not nil
 	scale, dropout           float32
 	seeds                    []uint64 // per (batch, head), when dropout > 0
 	thr                      uint64   // keep a weight when its draw's top 24 bits are >= thr
@@ -402,6 +414,9 @@ func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse [
 	negInf := float32(math.Inf(-1))
 	for r := range m {
 		m[r], l[r] = negInf, 0
+		if p.sinks != nil { // the sink's weight e^(sink − m) is counted in l from the start
+			m[r], l[r] = p.sinks[h], 1
+		}
 	}
 	kEnd := tk
 	switch {

@@ -363,3 +363,76 @@ func TestAttentionTranspose(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionSinks checks attention with sinks (a logit per head that
+// joins each row's softmax and has no value) against a direct float64
+// computation, with grouped-query heads, the causal mask, sliding windows
+// and block sizes that cut the rows and keys into ragged pieces.
+func TestAttentionSinks(t *testing.T) {
+	r := tensor.NewRNG(9)
+	for _, c := range []struct{ b, tq, tk, heads, kv, d, window int }{
+		{1, 1, 1, 2, 1, 4, 0}, {1, 5, 5, 4, 2, 3, 0}, {2, 7, 7, 4, 2, 5, 3}, {1, 1, 23, 4, 1, 8, 0},
+		{2, 9, 17, 6, 3, 4, 4}, {1, 33, 33, 2, 2, 6, 1}, {1, 70, 70, 4, 2, 8, 16},
+	} {
+		q, k, v := randTensor(r, c.b, c.tq, c.heads*c.d), randTensor(r, c.b, c.tk, c.kv*c.d), randTensor(r, c.b, c.tk, c.kv*c.d)
+		sinks := make([]float32, c.heads)
+		for h := range sinks {
+			sinks[h] = 3 * (r.Float32() - 0.5) // from well below the scores to above them
+		}
+		sinks[0] = 8 // a sink that takes nearly all the weight
+		want := make([]float64, c.b*c.tq*c.heads*c.d)
+		scale := 1 / math.Sqrt(float64(c.d))
+		for b := range c.b {
+			for h := range c.heads {
+				g := h / (c.heads / c.kv)
+				for i := range c.tq {
+					at := i + c.tk - c.tq // the query's position among the keys
+					var js []int
+					for j := 0; j <= at; j++ {
+						if c.window == 0 || at-j < c.window {
+							js = append(js, j)
+						}
+					}
+					s := make([]float64, len(js))
+					mx := float64(sinks[h])
+					for n, j := range js {
+						for x := range c.d {
+							s[n] += float64(q.Data[(b*c.tq+i)*c.heads*c.d+h*c.d+x]) * float64(k.Data[(b*c.tk+j)*c.kv*c.d+g*c.d+x])
+						}
+						s[n] *= scale
+						mx = max(mx, s[n])
+					}
+					sum := math.Exp(float64(sinks[h]) - mx)
+					for n := range s {
+						s[n] = math.Exp(s[n] - mx)
+						sum += s[n]
+					}
+					for n, j := range js {
+						for x := range c.d {
+							want[(b*c.tq+i)*c.heads*c.d+h*c.d+x] += s[n] / sum * float64(v.Data[(b*c.tk+j)*c.kv*c.d+g*c.d+x])
+						}
+					}
+				}
+			}
+		}
+		for _, cfg := range [][3]int{{64, 128, 2}, {3, 5, 1}, {4, 7, 2}} {
+			withBlocks(cfg[0], cfg[1], cfg[2], func() {
+				y := NewInferenceTape().Attention(Const(q), Const(k), Const(v), c.heads, AttentionOpts{Causal: true, KVHeads: c.kv, Window: c.window, Sinks: sinks})
+				for i, w := range want {
+					if d := math.Abs(float64(y.Value.Data[i]) - w); d > 1e-5 {
+						t.Fatalf("%+v blocks %v: y[%d] = %v, want %v", c, cfg, i, y.Value.Data[i], w)
+					}
+				}
+			})
+		}
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("sinks on a tape recording gradients did not panic")
+			}
+		}()
+		x := NewParam(tensor.New(1, 2, 4))
+		NewTape(nil).Attention(x, x, x, 2, AttentionOpts{Sinks: []float32{0, 0}})
+	}()
+}

@@ -150,6 +150,9 @@ func TestGradients(t *testing.T) {
 			build: func(tp *Tape, in []*Var) *Var { return tp.GeGLUConcat(in[0]) }},
 		{name: "SwiGLUConcat", inputs: []*tensor.Tensor{randTensor(r, 3, 2, 10)},
 			build: func(tp *Tape, in []*Var) *Var { return tp.SwiGLUConcat(in[0]) }},
+		// A limit of 0.9 clamps about a third of N(0, 1)'s gates and up values.
+		{name: "ClampedSwiGLUConcat", inputs: []*tensor.Tensor{randTensor(r, 3, 2, 10)},
+			build: func(tp *Tape, in []*Var) *Var { return tp.ClampedSwiGLUConcat(in[0], 1.702, 0.9) }},
 		{name: "Rotary", inputs: []*tensor.Tensor{randTensor(r, 2, 3, 8)},
 			build: func(tp *Tape, in []*Var) *Var {
 				cs, sn := make([]float32, 6*2), make([]float32, 6*2)

@@ -207,6 +207,53 @@ func (tp *Tape) SwiGLUConcat(x *Var) *Var {
 	return out
 }
 
+// ClampedSwiGLUConcat is GPT-OSS's gated activation of the two halves of
+// x's last dimension, [..., 2I] → [..., I]: for x = [g | u], with g clamped
+// to at most limit and u to [−limit, limit], (u + 1)·g·σ(alpha·g)
+// (GptOssExperts; its checkpoints interleave g and u, which the loader
+// separates). The clamps pass no gradient where they bite.
+func (tp *Tape) ClampedSwiGLUConcat(x *Var, alpha, limit float32) *Var {
+	shape, in, half := gatedHalves("ClampedSwiGLUConcat", x)
+	y := tp.output(shape...)
+	xd, yd := x.Value.Data, y.Data
+	rows := len(yd) / max(half, 1)
+	grain := max(1, elemGrain/max(in, 1))
+	tensor.Parallel(rows, grain, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			g, u, yr := xd[r*in:r*in+half], xd[r*in+half:(r+1)*in], yd[r*half:(r+1)*half]
+			for i, v := range g {
+				v = min(v, limit)
+				yr[i] = (min(max(u[i], -limit), limit) + 1) * v / (1 + expf(-alpha*v))
+			}
+		}
+	})
+	out, rec := tp.result(y, x)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			dx := x.grad()
+			tensor.Parallel(rows, grain, func(lo, hi int) {
+				for r := lo; r < hi; r++ {
+					g, u := xd[r*in:r*in+half], xd[r*in+half:(r+1)*in]
+					dg, du := dx[r*in:r*in+half], dx[r*in+half:(r+1)*in]
+					for i, v := range g {
+						d := dy[r*half+i]
+						gc := min(v, limit)
+						s := 1 / (1 + expf(-alpha*gc))
+						uc := min(max(u[i], -limit), limit)
+						if u[i] == uc {
+							du[i] += d * gc * s
+						}
+						if v == gc {
+							dg[i] += d * (uc + 1) * s * (1 + alpha*gc*(1-s))
+						}
+					}
+				}
+			})
+		})
+	}
+	return out
+}
+
 // GeGLUConcat is GeGLU (Shazeer 2020) of the two halves of x's last
 // dimension, [..., 2I] → [..., I]: gelu_tanh(g)·u for x = [g | u], Gemma's
 // gated MLP (GELUTanh's approximation, PyTorch's gelu(approximate="tanh"))
