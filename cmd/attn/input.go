@@ -116,7 +116,7 @@ func family(typ string) string {
 // the bert and llama packages run.
 var (
 	bertLike  = []string{"roberta", "xlm-roberta", "distilbert", "modernbert"}
-	llamaLike = []string{"qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "gemma3", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "qwen2_moe"}
+	llamaLike = []string{"qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "gemma3", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "qwen2_moe", "gpt_oss"}
 )
 
 // llamaTypes lists the model_types the llama package runs, for messages.

@@ -785,9 +785,11 @@ func TestEmbedPrompts(t *testing.T) {
 // Llama: attn generate gives the model's greedy text, with --quantize q8
 // (a BF16 folder quantized as it loads) the 8-bit model's; attn train
 // --model fine-tunes one (router and experts), its validation loss
-// falling, and the checkpoint generates.
+// falling, and the checkpoint generates. A GPT-OSS (its experts in MXFP4
+// too) generates; fine-tuning it is refused by name.
 func TestMixtureOfExperts(t *testing.T) {
-	for _, c := range []struct{ name, quantize string }{{"mixtral-tiny", ""}, {"granitemoeshared-tiny", "q8"}, {"qwen2moe-tiny", ""}} {
+	for _, c := range []struct{ name, quantize string }{{"mixtral-tiny", ""}, {"granitemoeshared-tiny", "q8"}, {"qwen2moe-tiny", ""},
+		{"gptoss-tiny", ""}, {"gptoss-tiny-mxfp4", "q8"}} {
 		dir, pieces := llamaFolder(t, c.name)
 		m, err := llama.Load(dir)
 		if err != nil {
@@ -809,10 +811,14 @@ func TestMixtureOfExperts(t *testing.T) {
 			t.Errorf("%s: attn generate --quantize %q: exit %d, %q; want %q", c.name, c.quantize, code, out, want)
 		}
 	}
-	dir, _ := llamaFolder(t, "olmoe-tiny")
 	tmp := t.TempDir()
 	text := filepath.Join(tmp, "cats.txt")
 	os.WriteFile(text, []byte(strings.Repeat("the cat sat on the mat and the dog sat on the log ", 30)), 0o644)
+	gpt, _ := llamaFolder(t, "gptoss-tiny")
+	if out, code := attn(t, "train", "--model", gpt, "--data", text, "--steps", "2", "--batch", "2", "--context", "16", "--out", filepath.Join(tmp, "gpt")); code == 0 || !strings.Contains(out, "does not train yet") {
+		t.Errorf("attn train --model GPT-OSS: exit %d\n%s", code, out)
+	}
+	dir, _ := llamaFolder(t, "olmoe-tiny")
 	run := filepath.Join(tmp, "run")
 	out, code := attn(t, "train", "--model", dir, "--data", text, "--steps", "30", "--batch", "2", "--lr", "3e-3", "--eval-every", "15",
 		"--eval-batches", "2", "--out", run, "--workers", "1", "--sample", "0")

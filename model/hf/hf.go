@@ -4,13 +4,16 @@
 package hf
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/attn-go/attn/safetensors"
 	"github.com/attn-go/attn/tensor"
@@ -74,6 +77,11 @@ type Tensor struct {
 	// offset is where the tensor starts in the stored one, in values: not
 	// 0 only for a block of rows SplitRows cut from it.
 	offset int
+	// values, when not nil, computes value i of a tensor Derive or
+	// DequantizeMXFP4 made; its DType is then one every value is exact in
+	// (the stored tensor's; BF16 for MXFP4's), so that it can also load
+	// into 16-bit buffers.
+	values func(i int) float32
 }
 
 // raw returns the tensor's stored bytes.
@@ -310,6 +318,125 @@ func (c *Checkpoint) SplitRows(name string, parts []string, rows []int) error {
 		at += rows[i] * shape[1]
 		c.tensors[p] = &u
 	}
+	return nil
+}
+
+// Derive re-keys the stored tensor of canonical name src as the tensors
+// parts (of the given shapes), whose value i is src's value at
+// index(part, i): for a model that keeps apart, transposed or
+// de-interleaved, what a checkpoint stores as one (GPT-OSS's experts,
+// stacked input-major with the gate and up columns alternating). src's
+// shape must be want. A tensor not stored is left for Load to report.
+func (c *Checkpoint) Derive(src string, want []int, parts []string, shapes [][]int, index func(part, i int) int) error {
+	t, ok := c.tensors[src]
+	if !ok {
+		return nil
+	}
+	if !tensor.EqualShape(t.Shape, want) {
+		return fmt.Errorf("hf: tensor %q in %s: shape %v, where the config's %s need %v", t.Name, t.File, t.Shape, strings.Join(parts, ", "), want)
+	}
+	if t.values == nil {
+		if err := t.check(t.Shape); err != nil {
+			return err
+		}
+	}
+	for _, p := range parts {
+		if old, dup := c.tensors[p]; dup && p != src {
+			return fmt.Errorf("hf: tensors %q (%s) and %q (%s) are both read as %q", old.Name, old.File, t.Name, t.File, p)
+		}
+	}
+	delete(c.tensors, src)
+	at := t.valueAt()
+	for k, p := range parts {
+		c.tensors[p] = &Tensor{Name: t.Name, File: t.File, DType: t.DType, Shape: shapes[k], canon: p,
+			values: func(i int) float32 { return at(index(k, i)) }}
+	}
+	return nil
+}
+
+// valueAt returns a function reading the tensor's value i, for Derive: the
+// stored bytes are looked up once, on the first read.
+func (t *Tensor) valueAt() func(i int) float32 {
+	if t.values != nil {
+		return t.values
+	}
+	var once sync.Once
+	var b []byte
+	le := binary.LittleEndian
+	return func(i int) float32 {
+		once.Do(func() {
+			var err error
+			if b, err = t.raw(); err != nil { // the file was closed under us: a programming error
+				panic(err)
+			}
+		})
+		switch t.DType {
+		case safetensors.DTypeF16:
+			return safetensors.Float16ToFloat32(le.Uint16(b[2*i:]))
+		case safetensors.DTypeBF16:
+			return safetensors.BFloat16ToFloat32(le.Uint16(b[2*i:]))
+		case safetensors.DTypeF64:
+			return float32(math.Float64frombits(le.Uint64(b[8*i:])))
+		}
+		return math.Float32frombits(le.Uint32(b[4*i:]))
+	}
+}
+
+// fp4 are the values of the 4-bit floats (E2M1) of MXFP4, by code.
+var fp4 = [16]float32{0, 0.5, 1, 1.5, 2, 3, 4, 6, -0, -0.5, -1, -1.5, -2, -3, -4, -6}
+
+// DequantizeMXFP4 reads the stored pair name+"_blocks" (U8 [..., R, G,
+// 16]) and name+"_scales" (U8 [..., R, G]), a matrix quantized to MXFP4 as
+// OCP's microscaling format and GPT-OSS's checkpoints store it, as the
+// tensor name of shape [..., R, G·32]: each block of 32 values shares the
+// power of two 2^(scale − 127), and each byte holds two of them (E2M1),
+// the lower nibble first. Its values can then be split or transposed by
+// Derive. A pair not stored is left as it is; a half of one, or shapes
+// that do not pair, are errors naming the tensors.
+func (c *Checkpoint) DequantizeMXFP4(name string) error {
+	bt, okB := c.tensors[name+"_blocks"]
+	st, okS := c.tensors[name+"_scales"]
+	switch {
+	case !okB && !okS:
+		return nil
+	case !okB || !okS:
+		have := map[bool]*Tensor{true: bt, false: st}[okB]
+		return fmt.Errorf("hf: tensor %q in %s has no %s_%s beside it (MXFP4's blocks and scales come in pairs)", have.Name, have.File, name, map[bool]string{true: "scales", false: "blocks"}[okB])
+	case bt.DType != safetensors.DTypeU8 || st.DType != safetensors.DTypeU8:
+		return fmt.Errorf("hf: MXFP4 tensors %q and %q in %s: dtypes %s and %s, want U8", bt.Name, st.Name, bt.File, bt.DType, st.DType)
+	}
+	n := len(bt.Shape)
+	if n < 2 || bt.Shape[n-1] != 16 || !tensor.EqualShape(bt.Shape[:n-1], st.Shape) {
+		return fmt.Errorf("hf: MXFP4 tensors %q %v and %q %v in %s: want blocks [..., G, 16] and scales [..., G]", bt.Name, bt.Shape, st.Name, st.Shape, bt.File)
+	}
+	if _, dup := c.tensors[name]; dup {
+		return fmt.Errorf("hf: tensor %q is stored both whole and as MXFP4 blocks and scales", name)
+	}
+	delete(c.tensors, name+"_blocks")
+	delete(c.tensors, name+"_scales")
+	shape := slices.Clone(st.Shape)
+	shape[n-2] *= 32
+	var once sync.Once
+	var blocks, scales []byte
+	// Every value, a code of E2M1 (3 significant bits) times a power of
+	// two, is exact in BF16 (down to 2^−127: the scales' range).
+	c.tensors[name] = &Tensor{Name: bt.Name, File: bt.File, DType: safetensors.DTypeBF16, Shape: shape, canon: name,
+		values: func(i int) float32 {
+			once.Do(func() {
+				var err error
+				if blocks, err = bt.raw(); err == nil {
+					scales, err = st.raw()
+				}
+				if err != nil { // the file was closed under us: a programming error
+					panic(err)
+				}
+			})
+			b := blocks[i/2]
+			if i%2 == 1 {
+				b >>= 4
+			}
+			return float32(math.Ldexp(float64(fp4[b&15]), int(scales[i/32])-127))
+		}}
 	return nil
 }
 

@@ -504,3 +504,76 @@ func TestSplitRows3D(t *testing.T) {
 		t.Errorf("5 rows of 6: %v", err)
 	}
 }
+
+// TestDequantizeMXFP4: blocks and scales read as values 2^(scale−127)
+// times the E2M1 codes, the lower nibble first, and then split, transposed,
+// by Derive; a half pair or mismatched shapes are refused by name.
+func TestDequantizeMXFP4(t *testing.T) {
+	// Two rows of one block of 32 values: row 0's bytes hold codes 1, 2
+	// (0.5, 1) then 0 (0) and 15 (−6); row 1 is code 7 (6) throughout.
+	blocks := make([]byte, 2*16)
+	blocks[0], blocks[1] = 0x21, 0xF0
+	for i := 16; i < 32; i++ {
+		blocks[i] = 0x77
+	}
+	scales := []byte{128, 125} // ×2 and ×1/4
+	dir := write(t, map[string][]safetensors.Tensor{"model.safetensors": {
+		{Name: "w_blocks", DType: safetensors.DTypeU8, Shape: []int{2, 1, 16}, Data: blocks},
+		{Name: "w_scales", DType: safetensors.DTypeU8, Shape: []int{2, 1}, Data: scales},
+	}}, nil)
+	c, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.DequantizeMXFP4("w"); err != nil {
+		t.Fatal(err)
+	}
+	w, ok := c.Lookup("w")
+	if !ok || !slices.Equal(w.Shape, []int{2, 32}) {
+		t.Fatalf("w: %v %v", ok, w)
+	}
+	got, err := w.Float32()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, 64)
+	want[0], want[1], want[2], want[3] = 1, 2, 0, -12
+	for i := 32; i < 64; i++ {
+		want[i] = 1.5
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("decoded %v; want %v", got, want)
+	}
+	// Derive: the transpose [32, 2].
+	if err := c.Derive("w", []int{2, 32}, []string{"wt"}, [][]int{{32, 2}}, func(_, i int) int { return i%2*32 + i/2 }); err != nil {
+		t.Fatal(err)
+	}
+	wt, _ := c.Lookup("wt")
+	tr, _ := wt.Float32()
+	if tr[0] != 1 || tr[1] != 1.5 || tr[2] != 2 || tr[6] != -12 || tr[7] != 1.5 {
+		t.Errorf("transposed %v", tr)
+	}
+	if err := c.Derive("wt", []int{2, 32}, []string{"x"}, [][]int{{64}}, func(_, i int) int { return i }); err == nil || !strings.Contains(err.Error(), "shape [32 2], where the config's x need [2 32]") {
+		t.Errorf("a mis-shaped source: %v", err)
+	}
+	for _, tc := range []struct {
+		ts   []safetensors.Tensor
+		want string
+	}{
+		{[]safetensors.Tensor{{Name: "w_blocks", DType: safetensors.DTypeU8, Shape: []int{2, 1, 16}, Data: blocks}}, `"w_blocks" in model.safetensors has no w_scales beside it`},
+		{[]safetensors.Tensor{{Name: "w_blocks", DType: safetensors.DTypeU8, Shape: []int{2, 1, 16}, Data: blocks},
+			{Name: "w_scales", DType: safetensors.DTypeU8, Shape: []int{1, 2}, Data: scales}}, "want blocks [..., G, 16] and scales [..., G]"},
+		{[]safetensors.Tensor{{Name: "w_blocks", DType: safetensors.DTypeU8, Shape: []int{2, 1, 16}, Data: blocks},
+			{Name: "w_scales", DType: safetensors.DTypeI8, Shape: []int{2, 1}, Data: scales}}, "dtypes U8 and I8, want U8"},
+	} {
+		c, err := Open(write(t, map[string][]safetensors.Tensor{"model.safetensors": tc.ts}, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.DequantizeMXFP4("w"); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v; want %q", tc.ts[len(tc.ts)-1].Shape, err, tc.want)
+		}
+		c.Close()
+	}
+}

@@ -106,7 +106,9 @@ func (c *Checkpoint) Load(ps []nn.Param, opt LoadOptions) error {
 			if opt.Stored != nil {
 				name = opt.Stored(name)
 			}
-			missing = append(missing, name)
+			if !slices.Contains(missing, name) { // parameters read from one stack (experts) name it once
+				missing = append(missing, name)
+			}
 			continue
 		}
 		for _, t := range stored {
@@ -261,6 +263,12 @@ const decodeChunk = 1 << 20
 // decode converts values offset.. of the tensor, whose dtype check accepted,
 // into dst.
 func (t *Tensor) decode(dst []float32, offset int) {
+	if t.values != nil {
+		for i := range dst {
+			dst[i] = t.values(offset + i)
+		}
+		return
+	}
 	b, err := t.raw()
 	if err != nil { // the file was closed under us: a programming error
 		panic(err)
@@ -294,6 +302,9 @@ func (t *Tensor) decode(dst []float32, offset int) {
 // release lets go of the mapped pages of values offset to offset+n of t
 // (safetensors.File.Release).
 func (t *Tensor) release(offset, n int) {
+	if t.values != nil { // read in no order the pages could follow
+		return
+	}
 	b, err := t.raw()
 	if err != nil {
 		return
@@ -304,6 +315,16 @@ func (t *Tensor) release(offset, n int) {
 
 // copyHalf copies values offset.. of a BF16 or F16 tensor into dst.
 func (t *Tensor) copyHalf(dst []uint16, offset int) {
+	if t.values != nil { // exact in the tensor's DType (see Tensor.values)
+		for i := range dst {
+			if v := t.values(offset + i); t.DType == safetensors.DTypeF16 {
+				dst[i] = safetensors.Float32ToFloat16(v)
+			} else {
+				dst[i] = safetensors.Float32ToBFloat16(v)
+			}
+		}
+		return
+	}
 	b, err := t.raw()
 	if err != nil { // the file was closed under us: a programming error
 		panic(err)
@@ -325,7 +346,7 @@ var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 // equal reports whether two tensors of one shape hold the same values:
 // their bytes when stored alike, else their float32 values.
 func (t *Tensor) equal(u *Tensor) bool {
-	if t.DType == u.DType {
+	if t.DType == u.DType && t.values == nil && u.values == nil {
 		a, _ := t.raw()
 		b, _ := u.raw()
 		return bytes.Equal(a, b)

@@ -196,8 +196,16 @@ func loadCheckpoint(cfg Config, ck *hf.Checkpoint, keep, headless, q8 bool) (*Mo
 			return nil, err
 		}
 		opt.Stored = graniteName
+	case "gpt_oss":
+		if err := ck.Rename(fromGptOSS); err != nil {
+			return nil, err
+		}
+		if err := splitGptOSS(cfg, ck); err != nil {
+			return nil, err
+		}
+		opt.Stored = gptOSSName
 	}
-	if cfg.moe() {
+	if cfg.moe() && !cfg.gptOSS() {
 		if err := splitExperts(cfg, ck); err != nil {
 			return nil, err
 		}
@@ -348,6 +356,90 @@ func graniteName(n string) string {
 	return m[1] + "shared_mlp.input_linear.weight"
 }
 
+// GPT-OSS's names for a sparse layer's parameters (GptOssMLP): the router
+// (with a bias) and the experts stacked, under experts. as gate_up_proj
+// [E, C, 2·I] (input-major, gate and up columns alternating: the gate's
+// are the even ones), gate_up_proj_bias [E, 2·I], down_proj [E, I, C] and
+// down_proj_bias [E, C]; the released checkpoints store the two matrices
+// in MXFP4, as _blocks and _scales output-major ([E, 2·I, C] and
+// [E, C, I] once decoded).
+var (
+	gptOSSRouter  = regexp.MustCompile(`^(layers\.\d+\.mlp\.)router\.(weight|bias)$`)
+	gptOSSRouted  = regexp.MustCompile(`^(layers\.\d+\.mlp\.)gate\.(weight|bias)$`)
+	gptOSSExperts = regexp.MustCompile(`^(layers\.\d+\.mlp\.experts\.)\d+\.(gate_proj|up_proj|down_proj)\.(weight|bias)$`)
+)
+
+// fromGptOSS returns the name of a GPT-OSS checkpoint's tensor n in this
+// package: the router's is the gate's (splitGptOSS splits the experts).
+func fromGptOSS(n string) string { return gptOSSRouter.ReplaceAllString(n, "${1}gate.$2") }
+
+// gptOSSName returns the name a GPT-OSS checkpoint stores this package's
+// parameter name under: the router's, or the stack an expert's matrix or
+// bias is part of.
+func gptOSSName(n string) string {
+	if m := gptOSSExperts.FindStringSubmatch(n); m != nil {
+		stack := map[string]string{"gate_proj": "gate_up_proj", "up_proj": "gate_up_proj", "down_proj": "down_proj"}[m[2]]
+		if m[3] == "bias" {
+			stack += "_bias"
+		}
+		return m[1] + stack
+	}
+	return gptOSSRouted.ReplaceAllString(n, "${1}router.$2")
+}
+
+// splitGptOSS reads a GPT-OSS's stacked experts (see gptOSSName), decoding
+// the MXFP4 ones, as each expert's gate, up and down projections and their
+// biases.
+func splitGptOSS(c Config, ck *hf.Checkpoint) error {
+	E, C, I := c.Experts, c.Hidden, c.ExpertIntermediate
+	for l := range c.Layers {
+		p := fmt.Sprintf("layers.%d.mlp.experts.", l)
+		_, packed := ck.Lookup(p + "gate_up_proj_blocks")
+		_, packedDown := ck.Lookup(p + "down_proj_blocks")
+		for _, n := range []string{"gate_up_proj", "down_proj"} {
+			if err := ck.DequantizeMXFP4(p + n); err != nil {
+				return err
+			}
+		}
+		var gateUp, gateUpBias, down, downBias []string
+		var gateUpShapes, gateUpBiasShapes, downShapes, downBiasShapes [][]int
+		for e := range E {
+			x := fmt.Sprintf("%s%d.", p, e)
+			gateUp, gateUpShapes = append(gateUp, x+"gate_proj.weight", x+"up_proj.weight"), append(gateUpShapes, []int{I, C}, []int{I, C})
+			gateUpBias, gateUpBiasShapes = append(gateUpBias, x+"gate_proj.bias", x+"up_proj.bias"), append(gateUpBiasShapes, []int{I}, []int{I})
+			down, downShapes = append(down, x+"down_proj.weight"), append(downShapes, []int{C, I})
+			downBias, downBiasShapes = append(downBias, x+"down_proj.bias"), append(downBiasShapes, []int{C})
+		}
+		// Part 2e+u is expert e's gate (u = 0) or up (u = 1) projection:
+		// column 2r+u of the stack is their row r.
+		gateUpAt, want := func(part, i int) int { return part/2*C*2*I + i%C*2*I + 2*(i/C) + part%2 }, []int{E, C, 2 * I}
+		if packed { // row 2r+u of the decoded stack
+			gateUpAt, want = func(part, i int) int { return part/2*2*I*C + (2*(i/C)+part%2)*C + i%C }, []int{E, 2 * I, C}
+		}
+		downAt, wantDown := func(e, i int) int { return e*I*C + i%I*C + i/I }, []int{E, I, C}
+		if packedDown { // already [C, I] per expert
+			downAt, wantDown = func(e, i int) int { return e*C*I + i }, []int{E, C, I}
+		}
+		for _, d := range []struct {
+			src    string
+			want   []int
+			parts  []string
+			shapes [][]int
+			at     func(part, i int) int
+		}{
+			{p + "gate_up_proj", want, gateUp, gateUpShapes, gateUpAt},
+			{p + "gate_up_proj_bias", []int{E, 2 * I}, gateUpBias, gateUpBiasShapes, func(part, i int) int { return part/2*2*I + 2*i + part%2 }},
+			{p + "down_proj", wantDown, down, downShapes, downAt},
+			{p + "down_proj_bias", []int{E, C}, downBias, downBiasShapes, func(e, i int) int { return e*C + i }},
+		} {
+			if err := ck.Derive(d.src, d.want, d.parts, d.shapes, d.at); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // splitExperts reads a sparse layer's experts stored stacked, as
 // transformers 5 may save any mixture of experts (experts.gate_up_proj
 // [E, 2·I, C], gate rows first, and experts.down_proj [E, C, I]) and
@@ -416,6 +508,41 @@ func (m *Model) graniteTensors(ps []nn.Param) []nn.Param {
 	return ps
 }
 
+// gptOSSTensors replaces in ps a GPT-OSS's sparse layers' parameters by
+// what its checkpoints store (see gptOSSName), in float32: the router's
+// under its name, each expert's matrices and biases in the stacks.
+func (m *Model) gptOSSTensors(ps []nn.Param) []nn.Param {
+	ps = slices.DeleteFunc(ps, func(p nn.Param) bool { return gptOSSName(p.Name) != p.Name })
+	C, I := m.Cfg.Hidden, m.Cfg.ExpertIntermediate
+	for l, layer := range m.Layers {
+		f := layer.MLP
+		E := len(f.Experts)
+		gateUp, gateUpBias := tensor.New(E, C, 2*I), tensor.New(E, 2*I)
+		down, downBias := tensor.New(E, I, C), tensor.New(E, C)
+		for e, x := range f.Experts {
+			for r := range I {
+				for u, w := range []*nn.Linear{x.Gate, x.Up} { // column 2r+u
+					for col := range C {
+						gateUp.Data[e*C*2*I+col*2*I+2*r+u] = w.Weight.Value.Data[r*C+col]
+					}
+					gateUpBias.Data[e*2*I+2*r+u] = w.Bias.Value.Data[r]
+				}
+			}
+			for r := range C {
+				for col := range I {
+					down.Data[e*I*C+col*C+r] = x.Down.Weight.Value.Data[r*I+col]
+				}
+			}
+			copy(downBias.Data[e*C:], x.Down.Bias.Value.Data)
+		}
+		p := fmt.Sprintf("layers.%d.mlp.", l)
+		ps = append(ps, nn.Param{Name: p + "router.weight", Var: f.Router.Weight}, nn.Param{Name: p + "router.bias", Var: f.Router.Bias},
+			nn.Param{Name: p + "experts.gate_up_proj", Var: autograd.NewParam(gateUp)}, nn.Param{Name: p + "experts.gate_up_proj_bias", Var: autograd.NewParam(gateUpBias)},
+			nn.Param{Name: p + "experts.down_proj", Var: autograd.NewParam(down)}, nn.Param{Name: p + "experts.down_proj_bias", Var: autograd.NewParam(downBias)})
+	}
+	return ps
+}
+
 // stack returns the matrices vs, of one shape, as one [len(vs), rows,
 // columns] tensor (a copy).
 func stack(vs []*autograd.Var) *autograd.Var {
@@ -440,12 +567,16 @@ func (m *Model) stored(ck *hf.Checkpoint, p nn.Param) (*hf.Tensor, bool) {
 
 // Tensors returns the weights under LlamaForCausalLM's names ("model."
 // before the base model, lm_head.weight unless tied); a Phi-3's q, k and v
-// projections as its qkv_proj, its gate and up as gate_up_proj.
+// projections as its qkv_proj, its gate and up as gate_up_proj; a
+// GPT-OSS's experts stacked as its checkpoints hold them, in float32.
 func (m *Model) Tensors() []safetensors.Tensor {
 	m.Widen() // a model kept in 16 bits saves its float32 values (the same numbers)
 	ps := m.Params()
 	if m.Cfg.granite() && m.Cfg.moe() {
 		ps = m.graniteTensors(ps)
+	}
+	if m.Cfg.gptOSS() {
+		ps = m.gptOSSTensors(ps)
 	}
 	if m.Cfg.Type == "phi3" {
 		ps = slices.DeleteFunc(ps, func(p nn.Param) bool { return fusedName(p.Name) != p.Name })

@@ -20,7 +20,8 @@ import (
 // "granite", Olmo2Config for "olmo2", MixtralConfig for "mixtral",
 // Qwen3MoeConfig for "qwen3_moe", OlmoeConfig for "olmoe",
 // GraniteMoeConfig for "granitemoe", GraniteMoeSharedConfig for
-// "granitemoeshared", Qwen2MoeConfig for "qwen2_moe"; a "gemma3"
+// "granitemoeshared", Qwen2MoeConfig for "qwen2_moe", GptOssConfig for
+// "gpt_oss"; a "gemma3"
 // Gemma3Config is read for its text_config), so the names are HF's.
 type Config struct {
 	// Type is config.json's model_type: "llama" (Llama 2 and 3, TinyLlama,
@@ -40,7 +41,11 @@ type Config struct {
 	// of the whole query and key projections), "granitemoe" (IBM's Granite
 	// 3 MoE: Granite's layers and multipliers), "granitemoeshared" (the
 	// same with a shared MLP beside the experts) and "qwen2_moe" (Qwen2's
-	// layers, a shared expert beside the others, gated).
+	// layers, a shared expert beside the others, gated), "gpt_oss" (OpenAI's
+	// GPT-OSS: biases on the four attention projections and on the
+	// experts' matrices, an attention sink per head, sliding-window layers
+	// between global ones, YaRN's rotary scaling, a router with a bias
+	// whose chosen logits are softmaxed, the experts' clamped SwiGLU).
 	// An image-text "gemma3" folder's text model is a "gemma3_text" (see
 	// ImageText).
 	Type         string  `json:"-"`
@@ -144,6 +149,11 @@ type Config struct {
 	// not train.
 	RouterAux    float64 `json:"-"`
 	RouterJitter float64 `json:"-"`
+	// GPT-OSS's experts gate with (u + 1)·g·σ(SwigluAlpha·g), g clamped to
+	// at most SwigluLimit and u to ±SwigluLimit (swiglu_limit,
+	// swiglu_alpha: 7 and 1.702); 0 in the other families.
+	SwigluLimit float64 `json:"swiglu_limit,omitempty"`
+	SwigluAlpha float64 `json:"swiglu_alpha,omitempty"`
 	// EOS lists the tokens that end a text (eos_token_id, one or several).
 	EOS []int `json:"-"`
 	// BOS, when HasBOS, is the token a text starts with (bos_token_id:
@@ -155,7 +165,7 @@ type Config struct {
 
 // RopeScaling is config.json's rope_scaling.
 type RopeScaling struct {
-	Type   string  `json:"rope_type"` // "linear", "llama3" or "longrope" ("type" in older configs)
+	Type   string  `json:"rope_type"` // "linear", "llama3", "longrope" or "yarn" ("type" in older configs)
 	Factor float64 `json:"factor"`
 	// Llama 3.1's: the wavelengths between original/low and original/high
 	// are interpolated smoothly.
@@ -169,6 +179,18 @@ type RopeScaling struct {
 	ShortFactor     []float64 `json:"short_factor,omitempty"`
 	LongFactor      []float64 `json:"long_factor,omitempty"`
 	AttentionFactor float64   `json:"attention_factor,omitempty"`
+	// YaRN's (Peng et al. 2023; GPT-OSS's): the pairs turning fewer than
+	// BetaSlow times over the original context are interpolated (divided by
+	// Factor), those turning more than BetaFast times kept, a linear ramp
+	// between (its ends not rounded unless Truncate, which is true when
+	// missing); cos and sin times AttentionFactor (by default
+	// 0.1·ln(Factor) + 1). DeepSeek's mscale and mscale_all_dim are not
+	// built.
+	BetaFast     float64 `json:"beta_fast,omitempty"`
+	BetaSlow     float64 `json:"beta_slow,omitempty"`
+	Truncate     *bool   `json:"truncate,omitempty"`
+	Mscale       float64 `json:"mscale,omitempty"`
+	MscaleAllDim float64 `json:"mscale_all_dim,omitempty"`
 }
 
 // rotaryDim returns how many values of each head the rotation turns.
@@ -178,6 +200,12 @@ func (c Config) rotaryDim() int {
 	}
 	return c.headDim()
 }
+
+// yarn reports whether the rotation is YaRN's.
+func (c Config) yarn() bool { return c.RopeScaling != nil && c.RopeScaling.Type == "yarn" }
+
+// gptOSS reports whether c is a GPT-OSS (see Type).
+func (c Config) gptOSS() bool { return c.Type == "gpt_oss" }
 
 // longRope reports whether the rotation is LongRoPE's.
 func (c Config) longRope() bool { return c.RopeScaling != nil && c.RopeScaling.Type == "longrope" }
@@ -194,9 +222,19 @@ func (c Config) ropeOriginal() int {
 	return c.MaxPositions
 }
 
-// ropeScale returns what cos and sin are multiplied by: LongRoPE's
-// attention factor (HF's _compute_longrope_parameters), else 1.
+// ropeScale returns what cos and sin are multiplied by: LongRoPE's or
+// YaRN's attention factor (HF's _compute_longrope_parameters and
+// _compute_yarn_parameters), else 1.
 func (c Config) ropeScale() float32 {
+	if c.yarn() {
+		if a := c.RopeScaling.AttentionFactor; a > 0 {
+			return float32(a)
+		}
+		if f := c.RopeScaling.Factor; f > 1 {
+			return float32(0.1*math.Log(f) + 1)
+		}
+		return 1
+	}
 	if !c.longRope() {
 		return 1
 	}
@@ -336,8 +374,8 @@ func (c Config) Validate() error {
 	// save a model that reads back as another.
 	case (c.Type == "mistral" || c.Type == "phi3" || c.Type == "mixtral") && (c.LocalWindow > 0) != slices.Contains(c.Local, true):
 		return fmt.Errorf("llama: a %s model's sliding_window %d and its %d sliding layers disagree (every layer slides, or none)", c.Type, c.LocalWindow, len(c.Local))
-	case slices.Contains(c.Local, true) && c.Type != "mistral" && c.Type != "phi3" && c.Type != "mixtral" && c.Type != "smollm3" && !c.Gemma():
-		return fmt.Errorf("llama: a %s model has no sliding-window layers (Mistral's, Mixtral's, Phi-3's, Gemma's and SmolLM3's have)", c.Type)
+	case slices.Contains(c.Local, true) && c.Type != "mistral" && c.Type != "phi3" && c.Type != "mixtral" && c.Type != "smollm3" && !c.Gemma() && !c.gptOSS():
+		return fmt.Errorf("llama: a %s model has no sliding-window layers (Mistral's, Mixtral's, Phi-3's, Gemma's, SmolLM3's and GPT-OSS's have)", c.Type)
 	case slices.Contains(c.NoRope, true) && c.Type != "smollm3":
 		return fmt.Errorf("llama: a %s model has no NoPE layers (SmolLM3's have)", c.Type)
 	case c.granite() && !(c.EmbeddingMultiplier > 0 && c.AttentionMultiplier > 0 && c.ResidualMultiplier > 0 && c.LogitsScaling > 0):
@@ -349,11 +387,15 @@ func (c Config) Validate() error {
 	case !(c.Eps > 0) || !(c.RopeTheta > 0):
 		return fmt.Errorf("llama: rms_norm_eps %v and rope_theta %v must be positive", c.Eps, c.RopeTheta)
 	case c.moe() != (c.Experts > 0) || c.Experts < 0:
-		return fmt.Errorf("llama: %d experts in a %s model (the mixtures of experts are Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE and Granite's MoEs)", c.Experts, c.Type)
+		return fmt.Errorf("llama: %d experts in a %s model (the mixtures of experts are Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, Granite's MoEs and GPT-OSS)", c.Experts, c.Type)
 	case c.RouterAux < 0 || c.RouterJitter < 0 || !c.moe() && (c.RouterAux != 0 || c.RouterJitter != 0):
 		return fmt.Errorf("llama: router_aux_loss_coef %v and router_jitter_noise %v are a mixture of experts', not negative", c.RouterAux, c.RouterJitter)
-	case c.moe() && c.MLPBias:
+	case c.moe() && c.MLPBias && !c.gptOSS():
 		return fmt.Errorf("llama: a %s model's MLPs have no biases (mlp_bias)", c.Type)
+	case c.gptOSS() && !c.MLPBias:
+		return errors.New("llama: a GPT-OSS's experts have biases (MLPBias)")
+	case c.gptOSS() != (c.SwigluLimit != 0) || c.gptOSS() != (c.SwigluAlpha != 0) || c.SwigluLimit < 0 || c.SwigluAlpha < 0:
+		return fmt.Errorf("llama: swiglu_limit %v and swiglu_alpha %v are GPT-OSS's, positive", c.SwigluLimit, c.SwigluAlpha)
 	case c.Type == "qwen2_moe" && c.SharedIntermediate <= 0:
 		return fmt.Errorf("llama: a Qwen2-MoE's shared expert of %d (shared_expert_intermediate_size) must be positive", c.SharedIntermediate)
 	case c.Experts > 0 && (c.ExpertsPerToken < 1 || c.ExpertsPerToken > c.Experts):
@@ -366,7 +408,7 @@ func (c Config) Validate() error {
 	// save a model that reads back as another.
 	case c.moe() && !c.qwenMoE() && (slices.Contains(c.Sparse, false) || c.ExpertIntermediate != c.Intermediate):
 		return fmt.Errorf("llama: a %s model's layers are all sparse, its experts of intermediate_size %d (got %d)", c.Type, c.Intermediate, c.ExpertIntermediate)
-	case (c.Type == "mixtral" || c.granite() && c.Type != "granite") && !c.NormTopK:
+	case (c.Type == "mixtral" || c.granite() && c.Type != "granite" || c.gptOSS()) && !c.NormTopK:
 		return fmt.Errorf("llama: a %s model renormalises its chosen experts' weights (NormTopK)", c.Type)
 	case c.SharedIntermediate < 0 || c.SharedIntermediate > 0 && c.Type != "granitemoeshared" && c.Type != "qwen2_moe":
 		return fmt.Errorf("llama: a shared MLP of %d is GraniteMoeShared's or Qwen2-MoE's, not %s's", c.SharedIntermediate, c.Type)
@@ -391,8 +433,14 @@ func (c Config) Validate() error {
 		case s.Type == "longrope" && (s.AttentionFactor < 0 || c.ropeOriginal() <= 1):
 			return fmt.Errorf("llama: longrope rope_scaling needs attention_factor >= 0 and an original context of more than 1 position (got %v, %d)", s.AttentionFactor, c.ropeOriginal())
 		case s.Type == "longrope":
-		case s.Type != "linear" && s.Type != "llama3":
-			return fmt.Errorf("llama: rope_scaling type %q is not supported (linear, llama3 or Phi-3's longrope)", s.Type)
+		case s.Type == "yarn" && !c.gptOSS():
+			return fmt.Errorf("llama: rope_scaling type %q is not supported for %s (GPT-OSS's only)", s.Type, c.Type)
+		case s.Type == "yarn" && (s.Mscale != 0 || s.MscaleAllDim != 0):
+			return fmt.Errorf("llama: yarn rope_scaling's mscale %v and mscale_all_dim %v (DeepSeek's) are not supported", s.Mscale, s.MscaleAllDim)
+		case s.Type == "yarn" && (s.BetaFast < 0 || s.BetaSlow < 0 || s.AttentionFactor < 0 || s.Original < 0):
+			return fmt.Errorf("llama: yarn rope_scaling's beta_fast %v, beta_slow %v, attention_factor %v and original_max_position_embeddings %d must not be negative", s.BetaFast, s.BetaSlow, s.AttentionFactor, s.Original)
+		case s.Type != "linear" && s.Type != "llama3" && s.Type != "yarn":
+			return fmt.Errorf("llama: rope_scaling type %q is not supported (linear, llama3, Phi-3's longrope or GPT-OSS's yarn)", s.Type)
 		case !(s.Factor > 0):
 			return fmt.Errorf("llama: rope_scaling factor %v must be positive", s.Factor)
 		case s.Type == "llama3" && (s.Original <= 0 || !(s.LowFreqFactor > 0) || !(s.HighFreqFactor > s.LowFreqFactor)):
@@ -440,6 +488,9 @@ func (c Config) invFreqOf(long bool) []float32 {
 		}
 		return f
 	}
+	if s.Type == "yarn" {
+		return c.yarnFreqs(f)
+	}
 	for i, x := range f {
 		switch s.Type {
 		case "linear":
@@ -458,6 +509,36 @@ func (c Config) invFreqOf(long bool) []float32 {
 		}
 	}
 	return f
+}
+
+// yarnFreqs returns YaRN's blend of the frequencies f (unscaled) and f
+// divided by the factor, in float32 as HF's _compute_yarn_parameters
+// computes it: the pairs from low to high (the dimensions that turn
+// beta_fast and beta_slow times over the original context) ramp linearly
+// from kept to interpolated.
+func (c Config) yarnFreqs(f []float32) []float32 {
+	s, d := c.RopeScaling, float64(c.rotaryDim())
+	fast, slow := cmp.Or(s.BetaFast, 32), cmp.Or(s.BetaSlow, 1)
+	orig := float64(cmp.Or(s.Original, c.MaxPositions))
+	dim := func(turns float64) float64 { // the dimension turning so many times over the original context
+		return d * math.Log(orig/(turns*2*math.Pi)) / (2 * math.Log(c.RopeTheta))
+	}
+	low, high := dim(fast), dim(slow)
+	if s.Truncate == nil || *s.Truncate {
+		low, high = math.Floor(low), math.Ceil(high)
+	}
+	low, high = max(low, 0), min(high, d-1)
+	if low == high {
+		high += 0.001 // HF's guard against a zero-width ramp
+	}
+	out := make([]float32, len(f))
+	for i := range f {
+		pos := float32(math.Pow(c.RopeTheta, float64(float32(2*i)/float32(d)))) // θ^(2i/d)
+		ramp := min(max((float32(i)-float32(low))/float32(high-low), 0), 1)
+		keep := 1 - ramp                                                           // the part of the unscaled frequency
+		out[i] = float32(1/(float32(s.Factor)*pos)*(1-keep)) + float32(1/pos*keep) // each product rounded, not fused
+	}
+	return out
 }
 
 // hfConfig is the part of HF's configs that is not a plain Config field.
@@ -519,14 +600,14 @@ type hfConfig struct {
 }
 
 // moeConfig reads a mixture of experts' keys (see Config.Experts) into c;
-// mlp_bias, which no such class reads (their MLPs have no biases), is
-// ignored.
+// mlp_bias, which no such class reads (their MLPs have no biases, GPT-OSS's
+// experts always have), is ignored.
 // The count of experts is num_local_experts or num_experts in Mixtral,
 // OLMoE and the Qwen MoEs (each HF config class maps the other name onto
 // its own, and transformers 5 saves Qwen3-MoE's as num_local_experts);
 // Granite's is num_local_experts only.
 func moeConfig(h *hfConfig, c *Config) error {
-	c.MLPBias = false
+	c.MLPBias = c.gptOSS() // GPT-OSS's experts have biases
 	n, l := h.NumExperts, h.NumLocalExperts
 	if c.granite() {
 		n = nil
@@ -567,7 +648,7 @@ func moeConfig(h *hfConfig, c *Config) error {
 			return fmt.Errorf("llama: clip_qkv %s (clamping q, k and v) is not supported", clip)
 		}
 	}
-	if h.NormTopKProb != nil && c.Type != "mixtral" && !c.granite() { // Mixtral's and Granite's always renormalise
+	if h.NormTopKProb != nil && c.Type != "mixtral" && !c.granite() && !c.gptOSS() { // Mixtral's, Granite's and GPT-OSS's always renormalise
 		c.NormTopK = *h.NormTopKProb
 	}
 	if h.SharedIntermediate != nil && c.Type == "granitemoeshared" {
@@ -609,12 +690,12 @@ type ropeParameters struct {
 
 // Types lists the model_type values of the configs this package runs. Load
 // also reads a "gemma3" (image-text) folder, as its "gemma3_text" text model.
-var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "qwen2_moe"}
+var Types = []string{"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "qwen2_moe", "gpt_oss"}
 
 // moe reports whether c's type is a mixture of experts.
 func (c Config) moe() bool {
 	switch c.Type {
-	case "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "qwen2_moe":
+	case "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "qwen2_moe", "gpt_oss":
 		return true
 	}
 	return false
@@ -677,6 +758,11 @@ func defaults(typ string) Config {
 	case "smollm3":
 		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.Heads, c.KVHeads = 128256, 2048, 11008, 36, 16, 4
 		c.MaxPositions, c.RopeTheta, c.EOS, c.BOS, c.Tied = 32768, 2e6, []int{128001}, 128000, true
+	case "gpt_oss": // GptOssConfig's (its rope_scaling: see UnmarshalJSON)
+		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.Heads, c.KVHeads, c.HeadDim = 201088, 2880, 2880, 36, 64, 8, 64
+		c.MaxPositions, c.Eps, c.RopeTheta, c.EOS, c.HasBOS, c.AttentionBias = 131072, 1e-5, 150000, nil, false, true
+		c.Experts, c.ExpertsPerToken, c.ExpertIntermediate, c.NormTopK = 128, 4, 2880, true
+		c.LocalWindow, c.SwigluLimit, c.SwigluAlpha = 128, 7, 1.702
 	case "gemma2":
 		c.VocabSize, c.Hidden, c.Intermediate, c.Layers, c.Heads, c.KVHeads, c.HeadDim = 256000, 2304, 9216, 26, 8, 4, 256
 		c.Act, c.MaxPositions, c.EOS, c.BOS, c.Tied = "gelu_pytorch_tanh", 8192, []int{1}, 2, true
@@ -800,6 +886,10 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		if err := gemmaConfig(b, &v.hfConfig, (*Config)(&v.plain)); err != nil {
 			return err
 		}
+	case "gpt_oss":
+		if err := gptOSSConfig(b, &v.hfConfig, (*Config)(&v.plain)); err != nil {
+			return err
+		}
 	}
 	if (*Config)(&v.plain).moe() {
 		if err := moeConfig(&v.hfConfig, (*Config)(&v.plain)); err != nil {
@@ -850,6 +940,42 @@ func localLayers(types []string, layers int) ([]bool, error) {
 		local[i] = t == "sliding_attention"
 	}
 	return local, nil
+}
+
+// gptOSSConfig reads a GptOssConfig's sliding layers (layer_types, or
+// every other layer from the first) and window, and gives it the class's
+// YaRN scaling when config.json has neither rope_scaling nor
+// rope_parameters.
+func gptOSSConfig(b []byte, h *hfConfig, c *Config) error {
+	window := c.LocalWindow // the class's, for a missing key; null is none
+	if w := bytes.TrimSpace(h.Window); len(w) > 0 {
+		window = 0
+		if string(w) != "null" && (json.Unmarshal(w, &window) != nil || window < 0) {
+			return fmt.Errorf("llama: sliding_window %s is not a number of positions", w)
+		}
+	}
+	types := h.LayerTypes
+	if types == nil {
+		for l := range c.Layers {
+			types = append(types, map[bool]string{true: "sliding_attention", false: "full_attention"}[l%2 == 0])
+		}
+	}
+	local, err := localLayers(types, c.Layers)
+	if err != nil {
+		return err
+	}
+	c.Local, c.LocalWindow = local, window
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return err
+	}
+	_, scaling := keys["rope_scaling"]
+	_, params := keys["rope_parameters"]
+	if !scaling && !params {
+		no := false
+		c.RopeScaling = &RopeScaling{Type: "yarn", Factor: 32, BetaFast: 32, BetaSlow: 1, Truncate: &no, Original: 4096}
+	}
+	return nil
 }
 
 // smolConfig reads a SmolLM3Config's NoPE layers, and its sliding window,
@@ -1066,7 +1192,8 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM",
 		"gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM", "smollm3": "SmolLM3ForCausalLM", "phi3": "Phi3ForCausalLM", "granite": "GraniteForCausalLM", "olmo2": "Olmo2ForCausalLM",
 		"mixtral": "MixtralForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM", "olmoe": "OlmoeForCausalLM",
-		"granitemoe": "GraniteMoeForCausalLM", "granitemoeshared": "GraniteMoeSharedForCausalLM", "qwen2_moe": "Qwen2MoeForCausalLM"}[c.Type]
+		"granitemoe": "GraniteMoeForCausalLM", "granitemoeshared": "GraniteMoeSharedForCausalLM", "qwen2_moe": "Qwen2MoeForCausalLM",
+		"gpt_oss": "GptOssForCausalLM"}[c.Type]
 	var eos json.RawMessage = []byte("null")
 	switch len(c.EOS) {
 	case 0:
@@ -1098,7 +1225,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		if c.RouterJitter != 0 {
 			h.RouterJitter = &c.RouterJitter
 		}
-		if c.Type == "mixtral" || c.granite() {
+		if c.Type == "mixtral" || c.granite() || c.gptOSS() {
 			h.NumLocalExperts = &n
 			if c.Type == "granitemoeshared" {
 				h.SharedIntermediate = &c.SharedIntermediate
@@ -1134,6 +1261,16 @@ func (c Config) MarshalJSON() ([]byte, error) {
 			h.UseSlidingWindow = true
 			h.Window, _ = json.Marshal(c.LocalWindow)
 			h.LayerTypes = c.layerTypes()
+		}
+	}
+	if c.gptOSS() {
+		h.Window, _ = json.Marshal(c.LocalWindow)
+		if c.LocalWindow == 0 {
+			h.Window = json.RawMessage("null")
+		}
+		h.LayerTypes = c.layerTypes()
+		if c.Local == nil {
+			h.LayerTypes = slices.Repeat([]string{"full_attention"}, c.Layers)
 		}
 	}
 	if c.Gemma() {

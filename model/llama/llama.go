@@ -47,7 +47,7 @@ type Norm struct {
 
 // Attention holds the projections of self-attention (LlamaAttention): q to
 // H heads of D, k and v to KVHeads heads of D, o back to C; Qwen3's and
-// Gemma 3's per-head norms of q and k.
+// Gemma 3's per-head norms of q and k; GPT-OSS's sinks.
 type Attention struct {
 	Q     *nn.Linear `attn:"q_proj"`
 	K     *nn.Linear `attn:"k_proj"`
@@ -55,6 +55,17 @@ type Attention struct {
 	O     *nn.Linear `attn:"o_proj"`
 	QNorm *Norm      `attn:"q_norm"` // [D]; OLMo 2's [H·D]; nil but in Qwen3, Gemma 3 and OLMo 2
 	KNorm *Norm      `attn:"k_norm"`
+	// Sinks [H] (GPT-OSS's; nil elsewhere) are logits that join each
+	// head's softmax with no value (see autograd.AttentionOpts.Sinks).
+	Sinks *autograd.Var `attn:"sinks"`
+}
+
+// sinks returns the attention sinks' values, or nil.
+func (a *Attention) sinks() []float32 {
+	if a.Sinks == nil {
+		return nil
+	}
+	return a.Sinks.Value.Data
 }
 
 // MLP is the gated feed-forward net: down(silu(gate(x)) ⊙ up(x)), Gemma's
@@ -206,7 +217,7 @@ func newUnfused(c Config, rng *tensor.RNG) (*Model, error) {
 		if !c.sparse(l) {
 			return mlp(c.Intermediate)
 		}
-		f := &MLP{Router: linear(cw, c.Experts, false)}
+		f := &MLP{Router: linear(cw, c.Experts, c.gptOSS())} // GPT-OSS's router has a bias
 		for range c.Experts {
 			f.Experts = append(f.Experts, mlp(c.ExpertIntermediate))
 		}
@@ -220,6 +231,10 @@ func newUnfused(c Config, rng *tensor.RNG) (*Model, error) {
 	}
 	for l := range c.Layers {
 		var qn, kn, pre, post *Norm
+		var sinks *autograd.Var
+		if c.gptOSS() {
+			sinks = param(0.02, c.Heads)
+		}
 		in := norm(cw)
 		switch {
 		case c.qkNorm():
@@ -240,7 +255,7 @@ func newUnfused(c Config, rng *tensor.RNG) (*Model, error) {
 			InputNorm: in,
 			Attn: &Attention{
 				Q: linear(cw, c.Heads*d, c.qkvBias()), K: linear(cw, kv*d, c.qkvBias()), V: linear(cw, kv*d, c.qkvBias()),
-				O: linear(c.Heads*d, cw, c.oBias()), QNorm: qn, KNorm: kn,
+				O: linear(c.Heads*d, cw, c.oBias()), QNorm: qn, KNorm: kn, Sinks: sinks,
 			},
 			PostNorm: norm(cw), PreFFNorm: pre, PostFFNorm: post,
 			MLP: ffn(l),
@@ -366,7 +381,7 @@ func (m *Model) shared(tp *autograd.Tape, x *autograd.Var, f *MLP, y *autograd.V
 // chose does not run, so a token reads the weights of its experts only.
 func (m *Model) mixture(tp *autograd.Tape, x *autograd.Var, f *MLP, expert func(rows *autograd.Var, e int) *autograd.Var) (y, router *autograd.Var) {
 	k := m.Cfg.ExpertsPerToken
-	router = tp.Linear(x, f.Router.Weight, nil)
+	router = tp.Linear(x, f.Router.Weight, f.Router.Bias)
 	w, chosen := tp.Route(router, k, m.Cfg.NormTopK)
 	at := make([][]int, len(f.Experts)) // the (token, choice) pairs of each expert, token·k + choice
 	for a, e := range chosen {
@@ -390,6 +405,9 @@ func (m *Model) mixture(tp *autograd.Tape, x *autograd.Var, f *MLP, expert func(
 func (m *Model) gated(tp *autograd.Tape, gu *autograd.Var) *autograd.Var {
 	if m.Cfg.Gemma() {
 		return tp.GeGLUConcat(gu)
+	}
+	if c := m.Cfg; c.gptOSS() {
+		return tp.ClampedSwiGLUConcat(gu, float32(c.SwigluAlpha), float32(c.SwigluLimit))
 	}
 	return tp.SwiGLUConcat(gu)
 }
@@ -789,7 +807,7 @@ func (m *Model) step(c *Cache, ids []int, end int) *autograd.Var {
 		tk := at + t // the keys held: the window's relative positions are what attention needs
 		keys := autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w))
 		vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
-		y := tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: !cfg.Bidirectional, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap)})
+		y := tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: !cfg.Bidirectional, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap), Sinks: layer.Attn.sinks()})
 		x = m.addSublayer(tp, x, m.linear(tp, tp.Reshape(y, t, -1), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias), m.attnPost(layer))
 		x = m.feedForward(tp, x, layer, hw)
 	}
@@ -990,7 +1008,7 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 			tk := at + 1
 			keys := autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w))
 			vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
-			opts := autograd.AttentionOpts{Causal: true, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap)}
+			opts := autograd.AttentionOpts{Causal: true, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap), Sinks: layer.Attn.sinks()}
 			copy(y.Data[i*qw:], tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, opts).Value.Data)
 		}
 		x = m.addSublayer(tp, x, m.linear(tp, autograd.Const(y), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias), m.attnPost(layer))

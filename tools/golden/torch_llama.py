@@ -2,7 +2,8 @@
 """Write tiny HuggingFace Llama-family folders (Llama, Qwen2, Qwen3, Gemma 3,
 Gemma 2, SmolLM3, Mistral, Phi-3, Granite, OLMo 2, EmbeddingGemma, and the
 sparse mixture-of-experts Mixtral, Qwen3-MoE, OLMoE, GraniteMoE,
-GraniteMoeShared and Qwen2-MoE) and reference outputs for model/llama.
+GraniteMoeShared, Qwen2-MoE and GPT-OSS) and reference outputs for
+model/llama.
 
 Run from the repository root with the Debian PyTorch (/usr/bin/python3):
 
@@ -175,6 +176,67 @@ below).
   keep model.safetensors under 150 KB (40 gives 155368 bytes); the three
   widths stay distinct.
 
+The GPT-OSS folders follow HF's modeling_gpt_oss.py (GptOssForCausalLM,
+"gpt_oss"), in forward_gptoss and gptoss_moe:
+
+* Llama's pre-norm layers and RMSNorm (no embedding scale, untied lm_head);
+  q_proj, k_proj, v_proj and o_proj all with biases (attention_bias), 4
+  query heads of head_dim 16 (q is 64 wide, o_proj maps 64 -> 32) over 2
+  key/value heads; scores times head_dim^-0.5; layers whose layer_types
+  entry is "sliding_attention" see key j from query i only when i - j <
+  sliding_window (4), the others plain causal (three layers: sliding,
+  full, sliding);
+* attention sinks: self_attn.sinks [H], one logit per head appended to
+  every row of scores (not scaled, not masked) before the softmax, its
+  probability then dropped, so a row's weights sum to less than 1;
+* YaRN rotary frequencies (rope_scaling {"rope_type": "yarn", factor 4,
+  beta_fast 32, beta_slow 1, truncate false,
+  original_max_position_embeddings 4096}, after HF's
+  _compute_yarn_parameters): the rotations' correction range
+  dim * ln(orig / (2 pi beta)) / (2 ln rope_theta) for beta_fast and
+  beta_slow, not rounded (truncate false), clipped to [0, dim - 1]; a
+  linear ramp r over i = 0..dim/2-1 between them; inv_freq =
+  r * theta_i / factor + (1 - r) * theta_i, theta_i = rope_theta^(-2i/dim);
+  cos and sin times attention_factor = 0.1 ln(factor) + 1 (no mscale
+  keys). The original context is the released 4096, not a tiny one: with
+  head_dim 16 and rope_theta 150000 a 16-position context puts the
+  correction range at [0, 0.63] and the ramp is 0 then 1, the same with
+  truncate true, so nothing would test the blend; 4096 gives
+  [2.02, 4.35], ramp values 0.42 and 0.85 (truncate true: 1/3, 2/3).
+  max_position_embeddings is factor times that (16384), so HF versions
+  that take the factor from that ratio agree;
+* every layer's mlp is GptOssMLP: router logits mlp.router (weight [E, C]
+  and a bias [E]), the k largest logits and their softmax over those k
+  alone; expert e computes gate_up = n @ gate_up_proj[e] + gate_up_proj_bias[e]
+  (gate_up_proj [E, C, 2I], input-major, not [out, in]), gate = its even
+  columns, up = its odd ones, gate clamped from above at swiglu_limit (7),
+  up to [-7, 7], glu = gate * sigmoid(1.702 gate), and out = ((up + 1) *
+  glu) @ down_proj[e] + down_proj_bias[e] (down_proj [E, I, C]); the
+  token's output is the gate-weighted sum of its experts' outputs, biases
+  included. The gate_up weights are drawn large enough that both clamps
+  act (write_gptoss_case prints the shares of the chosen experts' gate
+  values above the limit and up values outside it, over every pass), and
+  the routing is not near a tie (ROUTES, as for the other MoE folders);
+  4 experts, top-2, intermediate_size 32.
+
+* gptoss-tiny/: GptOssForCausalLM in BF16 (as HF saves a dequantized
+  GPT-OSS; in F32 these shapes take 256 KB), the experts stacked as
+  mlp.experts.gate_up_proj, gate_up_proj_bias, down_proj, down_proj_bias.
+* gptoss-tiny-mxfp4/: the same architecture stored as the released
+  checkpoints are: quantization_config {"quant_method": "mxfp4",
+  modules_to_not_convert [...]}, every tensor in BF16 but the two expert
+  matrices, which are MXFP4: mlp.experts.gate_up_proj_blocks U8 [E, 2I,
+  C/32, 16] with gate_up_proj_scales U8 [E, 2I, C/32], and down_proj_blocks
+  U8 [E, C, I/32, 16] with down_proj_scales U8 [E, C, I/32]. As HF's
+  convert_moe_packed_tensors decodes them: each byte two e2m1 values, the
+  low nibble first, nibble n worth FP4[n] (+0, 0.5, 1, 1.5, 2, 3, 4, 6,
+  then the same negated) times 2^(scale - 127) for its block of 32; the
+  [E, R, G, 16] blocks become [E, R, 32G] and are transposed to [E, 32G, R]
+  (gate_up_proj [E, C, 2I], down_proj [E, I, C]). The blocks are random
+  bytes, the scales drawn in a narrow range (MXFP4_EXP); the references
+  use the weights decoded from the file (mxfp4_pack of them gives the
+  stored bytes back).
+
 reference.safetensors in each holds input.ids [2, 13], logits [2, 13, V],
 hidden [2, 13, C] (the last hidden states, after the final norm: what an
 embedding pools),
@@ -219,11 +281,15 @@ over softmax(softmax(logits)); these references follow the 4.x code and the
 fix (one softmax of the raw logits). A Trainer-style call with labels=ids
 runs all 13 tokens and so also routes the 13th, which these references
 (the pass over ids[:, :-1]) leave out.
+
+The GPT-OSS folders' reference.safetensors hold no train.* keys; they add
+rope.attention_factor [1], YaRN's cos/sin scale.
 """
 
 import json
 import math
 import os
+import struct
 import sys
 
 import torch
@@ -231,7 +297,7 @@ import torch.nn.functional as F
 
 sys.dont_write_bytecode = True  # keep tools/golden free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_bert import folder, read_model, write_model  # noqa: E402
+from torch_bert import encode, folder, read_model, write_model  # noqa: E402
 from torch_transformer import read_safetensors, to_storage, write_safetensors  # noqa: E402
 
 OUT = os.path.join("testdata", "hf")
@@ -284,11 +350,12 @@ def sparse_prefix(c, i):
 
 def experts(c):
     """(number of experts, k, expert width, (gate, up, down) names): Mixtral's
-    w1/w3/w2 are gate/up/down; GraniteMoE's experts are stacked (no names)."""
+    w1/w3/w2 are gate/up/down; GraniteMoE's and GPT-OSS's experts are
+    stacked (no names)."""
     kind = c["model_type"]
     if kind == "mixtral":
         return c["num_local_experts"], c["num_experts_per_tok"], c["intermediate_size"], ("w1", "w3", "w2")
-    if kind in ("granitemoe", "granitemoeshared"):  # stacked: input_linear (gate then up), output_linear
+    if kind in ("granitemoe", "granitemoeshared", "gpt_oss"):  # stacked: input_linear (gate then up), output_linear
         return c["num_local_experts"], c["num_experts_per_tok"], c["intermediate_size"], None
     width = c["moe_intermediate_size"] if kind in ("qwen3_moe", "qwen2_moe") else c["intermediate_size"]
     return c["num_experts"], c["num_experts_per_tok"], width, ("gate_proj", "up_proj", "down_proj")
@@ -299,7 +366,8 @@ def shapes(c):
     (Qwen3's and Gemma 3's q_norm and k_norm, Gemma's four norms a layer,
     the MoE families' router and experts in place of the MLP, GraniteMoE's
     stacked [E, out, in] expert weights, GraniteMoeShared's shared_mlp and
-    Qwen2-MoE's shared_expert with its shared_expert_gate)."""
+    Qwen2-MoE's shared_expert with its shared_expert_gate, GPT-OSS's
+    biased projections, sinks, biased router and input-major experts)."""
     C, V, I = c["hidden_size"], c["vocab_size"], c["intermediate_size"]
     H, KV = c["num_attention_heads"], c["num_key_value_heads"]
     D = c.get("head_dim") or C // H
@@ -316,6 +384,24 @@ def shapes(c):
             s[p + "mlp.down_proj.weight"] = [C, I]
         if not c["tie_word_embeddings"]:
             s["lm_head.weight"] = [V, C]
+        return s
+    if c["model_type"] == "gpt_oss":
+        E = c["num_local_experts"]
+        for i in range(c["num_hidden_layers"]):
+            p = f"model.layers.{i}."
+            s[p + "input_layernorm.weight"] = [C]
+            s[p + "post_attention_layernorm.weight"] = [C]
+            for n, o, fin in (("q_proj", H * D, C), ("k_proj", KV * D, C), ("v_proj", KV * D, C), ("o_proj", C, H * D)):
+                s[p + "self_attn." + n + ".weight"] = [o, fin]
+                s[p + "self_attn." + n + ".bias"] = [o]
+            s[p + "self_attn.sinks"] = [H]
+            s[p + "mlp.router.weight"] = [E, C]
+            s[p + "mlp.router.bias"] = [E]
+            s[p + "mlp.experts.gate_up_proj"] = [E, C, 2 * I]  # input-major: n @ gate_up_proj[e]
+            s[p + "mlp.experts.gate_up_proj_bias"] = [E, 2 * I]
+            s[p + "mlp.experts.down_proj"] = [E, I, C]
+            s[p + "mlp.experts.down_proj_bias"] = [E, C]
+        s["lm_head.weight"] = [V, C]
         return s
     for i in range(c["num_hidden_layers"]):
         p = f"model.layers.{i}."
@@ -375,11 +461,23 @@ def shapes(c):
     return s
 
 
+# GPT-OSS's gate_up weights times GPTOSS_GATE_UP / sqrt(C): n is about unit
+# size after the norm, so gate and up are about that wide and both
+# swiglu_limit clamps act on a few percent of them (printed).
+GPTOSS_GATE_UP = 3.5
+
+
 def draw(c, g):
     p = {}
     for name, shape in shapes(c).items():
         r = torch.randn(shape, dtype=torch.float32, generator=g)
-        if "norm" in name and c["model_type"] in ("gemma2", "gemma3_text"):
+        if c["model_type"] == "gpt_oss" and name.endswith(("gate_up_proj", "down_proj")):  # [E, in, out]
+            p[name] = ((GPTOSS_GATE_UP if name.endswith("gate_up_proj") else 0.5) / math.sqrt(shape[1])) * r
+        elif c["model_type"] == "gpt_oss" and name.endswith("sinks"):
+            p[name] = r  # logits of the order of the scores'
+        elif c["model_type"] == "gpt_oss" and name.endswith("_bias"):
+            p[name] = 0.1 * r
+        elif "norm" in name and c["model_type"] in ("gemma2", "gemma3_text"):
             p[name] = 0.1 * r  # an offset from 1
         elif "norm" in name:
             p[name] = 1 + 0.1 * r
@@ -410,12 +508,50 @@ def inv_freq(c):
         smoothed = (1 - smooth) * out / factor + smooth * out
         medium = ~(wavelen < hi_wavelen) & ~(wavelen > lo_wavelen)
         return torch.where(medium, smoothed, out)
+    if kind == "yarn":  # interpolated (f / factor) where the ramp is 1, extrapolated (f) where 0
+        r = yarn_ramp(c, D, torch.float64)
+        return r * (f / rs["factor"]) + (1 - r) * f
     raise ValueError(kind)
+
+
+def yarn_ramp(c, D, dtype):
+    """YaRN's blend over the D/2 frequencies (HF's _compute_yarn_parameters):
+    0 up to the dimension where a frequency turns beta_fast times within the
+    original context, 1 from where it turns beta_slow times, linear between;
+    the two ends rounded out (floor, ceil) only when truncate (default
+    true), then clipped to [0, D - 1]."""
+    rs, base = c["rope_scaling"], c["rope_theta"]
+    orig = rs.get("original_max_position_embeddings") or c["max_position_embeddings"]
+
+    def dim(rotations):  # the dimension whose frequency turns that many times in orig positions
+        return D * math.log(orig / (rotations * 2 * math.pi)) / (2 * math.log(base))
+
+    lo, hi = dim(rs.get("beta_fast") or 32), dim(rs.get("beta_slow") or 1)
+    if rs.get("truncate", True):
+        lo, hi = math.floor(lo), math.ceil(hi)
+    lo, hi = max(lo, 0), min(hi, D - 1)
+    if lo == hi:
+        hi += 0.001  # HF's guard against a zero-width ramp
+    return ((torch.arange(D // 2, dtype=dtype) - lo) / (hi - lo)).clamp(0, 1)
+
+
+def rope_attention_factor(c):
+    """The factor on cos and sin: YaRN's attention_factor (the config's, else
+    0.1 ln(factor) + 1, HF's get_mscale without mscale keys), else 1."""
+    rs = c.get("rope_scaling") or {}
+    if rs.get("rope_type", rs.get("type")) != "yarn":
+        return 1.0
+    if rs.get("attention_factor") is not None:
+        return rs["attention_factor"]
+    if rs.get("mscale") or rs.get("mscale_all_dim"):
+        raise ValueError("YaRN mscale keys are not implemented here")
+    return 0.1 * math.log(rs["factor"]) + 1.0 if rs["factor"] > 1 else 1.0
 
 
 def inv_freq_f32(c):
     """The rotary frequencies as HF computes them, in float32 tensors
-    (LlamaRotaryEmbedding's default, linear and llama3 initialisers)."""
+    (LlamaRotaryEmbedding's default, linear and llama3 initialisers, and
+    _compute_yarn_parameters)."""
     D = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
     f = 1.0 / (c["rope_theta"] ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D))
     rs = c.get("rope_scaling")
@@ -424,6 +560,10 @@ def inv_freq_f32(c):
     kind = rs.get("rope_type", rs.get("type"))
     if kind == "linear":
         return f / rs["factor"]
+    if kind == "yarn":  # HF's float32 steps, in its order
+        pos = c["rope_theta"] ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D)
+        extra = 1 - yarn_ramp(c, D, torch.float32)
+        return (1.0 / (rs["factor"] * pos)) * (1 - extra) + (1.0 / pos) * extra
     factor, lo, hi, old = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"], rs["original_max_position_embeddings"]
     lo_wavelen, hi_wavelen = old / lo, old / hi
     wavelen = 2 * math.pi / f
@@ -512,6 +652,13 @@ SHARED_GATES = []
 # in layer order: what HF's MoeModelOutputWithPast.router_logits holds
 # (sparse layers only; Qwen's dense layers give none).
 ROUTER_LOGITS = []
+# GPT-OSS's (gate, up) values before the swiglu_limit clamps, for the chosen
+# experts of every token of every block run since write_gptoss_case last
+# cleared it: the clamps must act on some of them or they test nothing.
+CLAMPS = []
+# GptOssExperts' alpha: the sigmoid's slope in glu = gate * sigmoid(alpha *
+# gate) (a constant in HF; the released config has no key for it).
+GPTOSS_ALPHA = 1.702
 
 
 def sparse_moe(n, pre, c, lin):
@@ -574,6 +721,41 @@ def granite_moe(n, pre, c, p):
     return torch.stack(rows).view_as(n)
 
 
+def gptoss_moe(n, pre, c, p):
+    """HF's GptOssMLP on n [B, T, C], token by token: router logits
+    F.linear(n, router.weight, router.bias), the k largest and their softmax
+    over those k alone (GptOssTopKRouter), then the weighted sum over the
+    chosen experts e of ((up + 1) * gate * sigmoid(alpha * gate)) @
+    down_proj[e] + down_proj_bias[e], where gate and up are the even and odd
+    columns of n @ gate_up_proj[e] + gate_up_proj_bias[e], gate clamped from
+    above at swiglu_limit and up to [-limit, limit] (GptOssExperts)."""
+    E, k, _, _ = experts(c)
+    limit = c["swiglu_limit"]
+    flat = n.reshape(-1, n.shape[-1])
+    logits = F.linear(flat, p[pre + "router.weight"], p[pre + "router.bias"])
+    top, chosen = torch.topk(logits, k, dim=-1)
+    gates = top.softmax(dim=-1)
+    if k < E:  # the gap in softmax-over-all probabilities, as granite_moe reports it
+        srt = logits.detach().softmax(dim=-1).sort(dim=-1, descending=True).values
+        ROUTES.append((pre, srt[:, k - 1] - srt[:, k], chosen.clone()))
+    w_gu, b_gu = p[pre + "experts.gate_up_proj"], p[pre + "experts.gate_up_proj_bias"]
+    w_d, b_d = p[pre + "experts.down_proj"], p[pre + "experts.down_proj_bias"]
+    rows, seen = [], []
+    for t in range(flat.shape[0]):
+        y = torch.zeros_like(flat[t])
+        for j in range(k):
+            e = int(chosen[t, j])
+            gu = flat[t] @ w_gu[e] + b_gu[e]
+            gate, up = gu[0::2], gu[1::2]  # interleaved, not two halves
+            seen.append(torch.stack((gate, up)).detach())
+            gate, up = gate.clamp(max=limit), up.clamp(-limit, limit)
+            glu = gate * torch.sigmoid(gate * GPTOSS_ALPHA)
+            y = y + gates[t, j] * (((up + 1) * glu) @ w_d[e] + b_d[e])
+        rows.append(y)
+    CLAMPS.append(torch.stack(seen))
+    return torch.stack(rows).view_as(n)
+
+
 def forward(p, ids, c, hidden=False):
     """Logits [B, T, V] of LlamaForCausalLM / Qwen2ForCausalLM (Qwen3's q/k
     norms, Mistral's sliding window, SmolLM3's NoPE layers, the MoE
@@ -583,6 +765,8 @@ def forward(p, ids, c, hidden=False):
     model's output)."""
     if c["model_type"] in ("gemma2", "gemma3_text"):
         return forward_gemma(p, ids, c, hidden)
+    if c["model_type"] == "gpt_oss":
+        return forward_gptoss(p, ids, c, hidden)
     p = unfuse(p, c)
     Bn, Tn = ids.shape
     C, H, KV, eps = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"], c["rms_norm_eps"]
@@ -725,6 +909,42 @@ def forward_gemma(p, ids, c, hidden=False):
         cap = c["final_logit_softcapping"]
         logits = torch.tanh(logits / cap) * cap
     return logits
+
+
+def forward_gptoss(p, ids, c, hidden=False):
+    """Logits [B, T, V] of GptOssForCausalLM on ids (positions 0..T-1); with
+    hidden, the last hidden states instead."""
+    Bn, Tn = ids.shape
+    C, H, KV, D, eps = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"], c["head_dim"], c["rms_norm_eps"]
+
+    def lin(x, name):
+        return F.linear(x, p[name + ".weight"], p[name + ".bias"])
+
+    freqs = torch.arange(Tn, dtype=torch.float64)[:, None] * inv_freq(c)[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    scale = rope_attention_factor(c)  # YaRN scales cos and sin, so q.k by its square
+    cos, sin = emb.cos() * scale, emb.sin() * scale
+    i_, j_ = torch.arange(Tn)[:, None], torch.arange(Tn)[None, :]
+    masks = {"full_attention": j_ > i_, "sliding_attention": (j_ > i_) | (i_ - j_ >= c["sliding_window"])}
+    x = p["model.embed_tokens.weight"][ids]
+    for i in range(c["num_hidden_layers"]):
+        l = f"model.layers.{i}."
+        n = rms(x, p[l + "input_layernorm.weight"], eps)
+        q = rope_apply(lin(n, l + "self_attn.q_proj").view(Bn, Tn, H, D).transpose(1, 2), cos, sin)
+        k = rope_apply(lin(n, l + "self_attn.k_proj").view(Bn, Tn, KV, D).transpose(1, 2), cos, sin)
+        v = lin(n, l + "self_attn.v_proj").view(Bn, Tn, KV, D).transpose(1, 2)
+        k = k.repeat_interleave(H // KV, dim=1)
+        v = v.repeat_interleave(H // KV, dim=1)
+        scores = (q @ k.transpose(-1, -2) * D ** -0.5).masked_fill(masks[c["layer_types"][i]], float("-inf"))
+        # The sink: one more logit per head in every row's softmax, its share then dropped.
+        sink = p[l + "self_attn.sinks"].view(1, H, 1, 1).expand(Bn, H, Tn, 1)
+        w = torch.cat((scores, sink), dim=-1).softmax(dim=-1)[..., :-1]
+        x = x + lin((w @ v).transpose(1, 2).reshape(Bn, Tn, H * D), l + "self_attn.o_proj")
+        x = x + gptoss_moe(rms(x, p[l + "post_attention_layernorm.weight"], eps), l + "mlp.", c, p)
+    x = rms(x, p["model.norm.weight"], eps)
+    if hidden:
+        return x
+    return x @ p["lm_head.weight"].t()
 
 
 # The weights whose gradients the references hold (when the model has them).
@@ -885,6 +1105,139 @@ def write_case(name, c, dtype, seed):
         print(f"  sigmoid(shared_expert_gate) over all passes: [{sg.min().item():.4f}, {sg.max().item():.4f}]")
 
 
+# The e2m1 values of the 16 nibbles (HF's FP4_VALUES in integrations/mxfp4.py).
+FP4 = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0]
+# The range of the drawn MXFP4 block exponents (scale - 127) of each expert
+# matrix: gate_up_proj's as wide as draw's GPTOSS_GATE_UP weights (the rms of
+# a random nibble's value is 2.93), down_proj's smaller.
+MXFP4_EXP = {"gate_up_proj": (-3, -2), "down_proj": (-6, -4)}
+
+
+def mxfp4_unpack(blocks, scales):
+    """HF's convert_moe_packed_tensors in float64: blocks U8 [E, R, G, 16]
+    and scales U8 [E, R, G] to the [E, 32G, R] weights (each byte's low
+    nibble first, each block of 32 times 2^(scale - 127), then the last two
+    dimensions swapped)."""
+    lut = torch.tensor(FP4, dtype=torch.float64)
+    b = blocks.long()
+    v = torch.stack((lut[b & 15], lut[b >> 4]), dim=-1).flatten(-2)  # [E, R, G, 32]
+    v = v * torch.pow(2.0, scales.double() - 127)[..., None]  # exact: powers of two
+    return v.flatten(-2).transpose(1, 2).contiguous()
+
+
+def mxfp4_pack(w, scales):
+    """mxfp4_unpack's inverse given the scales: the blocks that decode to w
+    (every value must be a nibble's, -0.0 included)."""
+    lut = torch.tensor(FP4, dtype=torch.float64)
+    v = w.transpose(1, 2).reshape(*scales.shape, 32) / torch.pow(2.0, scales.double() - 127)[..., None]
+    hit = v.abs()[..., None] == lut[:8]  # the magnitude's nibble; the sign bit is 8
+    if not bool((hit.sum(dim=-1) == 1).all()):
+        raise SystemExit("mxfp4_pack: a value no nibble holds")
+    n = hit.long().argmax(dim=-1) + 8 * torch.signbit(v).long()
+    return (n[..., 0::2] | (n[..., 1::2] << 4)).to(torch.uint8).reshape(*scales.shape, 16)
+
+
+def write_stored(path, tensors):
+    """write_model's layout (metadata {"format": "pt"}, sorted names) for
+    tensors already in their stored dtype: U8 or a float write_model knows."""
+    header = {"__metadata__": {"format": "pt"}}
+    blobs, off = [], 0
+    for name in sorted(tensors):
+        t = tensors[name]
+        tag, raw = ("U8", t.contiguous().numpy().tobytes()) if t.dtype == torch.uint8 else encode(t, t.dtype)
+        header[name] = {"dtype": tag, "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((-(8 + len(h))) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def read_weights(path):
+    """read_model's {name: float64 tensor}, where the file has U8 MXFP4 pairs
+    (NAME_blocks, NAME_scales) NAME decoded by mxfp4_unpack."""
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    header.pop("__metadata__", None)
+    if all(info["dtype"] != "U8" for info in header.values()):
+        return read_model(path)
+    body, out, packed = data[8 + n:], {}, {}
+    for name, info in header.items():
+        b, e = info["data_offsets"]
+        raw = bytearray(body[b:e])
+        if info["dtype"] == "U8":
+            packed[name] = torch.frombuffer(raw, dtype=torch.uint8).reshape(info["shape"])
+            continue
+        if info["dtype"] == "BF16":
+            t = torch.frombuffer(raw, dtype=torch.int16).view(torch.bfloat16)
+        else:
+            t = torch.frombuffer(raw, dtype={"F32": torch.float32, "F16": torch.float16}[info["dtype"]])
+        out[name] = t.reshape(info["shape"]).double()
+    for name in [k.removesuffix("_blocks") for k in packed if k.endswith("_blocks")]:
+        out[name] = mxfp4_unpack(packed.pop(name + "_blocks"), packed.pop(name + "_scales"))
+    if packed:
+        raise SystemExit(f"{path}: U8 tensors without a pair: {sorted(packed)}")
+    return out
+
+
+def write_gptoss_case(name, c, dtype, seed):
+    """A GPT-OSS folder (see the module docstring) and its references:
+    write_case's keys but the train.* ones, plus rope.attention_factor; with
+    an mxfp4 quantization_config the expert matrices are drawn as MXFP4
+    blocks and scales and stored so, the rest in dtype."""
+    g = torch.Generator().manual_seed(seed)
+    params = draw(c, g)
+    d = folder(name, c)
+    path = os.path.join(d, "model.safetensors")
+    drawn = {}
+    if c.get("quantization_config", {}).get("quant_method") == "mxfp4":
+        stored = {k: v.to(dtype) for k, v in params.items() if not k.endswith(("gate_up_proj", "down_proj"))}
+        for k in [k for k in params if k.endswith(("gate_up_proj", "down_proj"))]:
+            E, fin, fout = params[k].shape  # stored as [E, out, in / 32, 16]
+            lo, hi = MXFP4_EXP[k.rsplit(".", 1)[1]]
+            blocks = torch.randint(0, 256, (E, fout, fin // 32, 16), generator=g).to(torch.uint8)
+            scales = torch.randint(127 + lo, 127 + hi + 1, (E, fout, fin // 32), generator=g).to(torch.uint8)
+            drawn[k] = mxfp4_unpack(blocks, scales)
+            if not torch.equal(mxfp4_pack(drawn[k], scales), blocks):
+                raise SystemExit(f"{k}: MXFP4 round trip")
+            stored[k + "_blocks"], stored[k + "_scales"] = blocks, scales
+        write_stored(path, stored)
+    else:
+        write_model(path, params, dtype)
+    p = read_weights(path)
+    for k, w in drawn.items():  # what the file decodes to is what was drawn, zero signs too
+        if not (torch.equal(p[k], w) and torch.equal(torch.signbit(p[k]), torch.signbit(w))):
+            raise SystemExit(f"{k}: decoded from the file differs from the drawn weights")
+    ids = torch.randint(3, c["vocab_size"], (2, 13), generator=g)
+    prompt = torch.randint(3, c["vocab_size"], (5,), generator=g)
+    ROUTES.clear()
+    CLAMPS.clear()
+    ref = {"input.ids": ids, "logits": forward(p, ids, c)}
+    routed = list(ROUTES)
+    ref.update({"hidden": forward(p, ids, c, hidden=True), "greedy.prompt": prompt,
+                "greedy.tokens": torch.tensor(greedy(p, prompt.tolist(), 12, c)), "rope.inv_freq": inv_freq_f32(c),
+                "rope.attention_factor": torch.tensor([rope_attention_factor(c)], dtype=torch.float64)})
+    meta = {"case": name, "torch": torch.__version__, "compute_dtype": "float64", "seed": str(seed),
+            "generator": "tools/golden/torch_llama.py"}
+    ref_path = os.path.join(d, "reference.safetensors")
+    write_safetensors(ref_path, {k: to_storage(v) for k, v in ref.items()}, meta)
+    read_safetensors(ref_path)
+    for fn in sorted(os.listdir(d)):
+        print(f"{os.path.join(d, fn):60s} {os.path.getsize(os.path.join(d, fn)):7d} bytes")
+    print(name, "logits max|x|", f"{ref['logits'].abs().max().item():.3f}", "greedy", ref["greedy.tokens"].tolist())
+    for pre, _, chosen in routed:
+        use = torch.bincount(chosen.flatten(), minlength=experts(c)[0]).tolist()
+        print(f"  {pre} tokens per expert on input.ids {use}, {len({tuple(sorted(r)) for r in chosen.tolist()})} distinct sets")
+    print(f"  smallest k-th minus (k+1)-th routing probability, all passes: {min(gap.min().item() for _, gap, _ in ROUTES):.3e}")
+    gu, limit = torch.cat(CLAMPS), c["swiglu_limit"]  # [token x chosen expert, (gate, up), I]
+    print(f"  chosen experts' gate > {limit}: {(gu[:, 0] > limit).double().mean().item():.2%}, "
+          f"|up| > {limit}: {(gu[:, 1].abs() > limit).double().mean().item():.2%} "
+          f"(of {gu[:, 0].numel()} each, all passes)")
+
+
 def main():
     torch.set_num_threads(1)
     write_case("llama-tiny", BASE, torch.float32, 1201)
@@ -976,6 +1329,19 @@ def main():
                router_aux_loss_coef=0.001, output_router_logits=False)
     del q2m["head_dim"], q2m["attention_bias"], q2m["mlp_bias"], q2m["pretraining_tp"]
     write_case("qwen2moe-tiny", q2m, torch.float32, 1220)
+    go = dict(BASE, architectures=["GptOssForCausalLM"], model_type="gpt_oss", head_dim=16, num_hidden_layers=3,
+              layer_types=["sliding_attention", "full_attention", "sliding_attention"], sliding_window=4,
+              intermediate_size=32, num_local_experts=4, num_experts_per_tok=2, rms_norm_eps=1e-05, rope_theta=150000.0,
+              rope_scaling={"rope_type": "yarn", "factor": 4.0, "beta_fast": 32.0, "beta_slow": 1.0, "truncate": False,
+                            "original_max_position_embeddings": 4096},
+              max_position_embeddings=16384, attention_bias=True, swiglu_limit=7.0, router_aux_loss_coef=0.9,
+              output_router_logits=False, tie_word_embeddings=False, torch_dtype="bfloat16", transformers_version="4.55.0")
+    del go["mlp_bias"], go["pretraining_tp"]
+    # Seeds chosen among 1221-1260 for their routing gap (over 4e-3; 1e-4 to 5e-3 over the others).
+    write_gptoss_case("gptoss-tiny", go, torch.bfloat16, 1235)
+    gq = dict(go, quantization_config={"quant_method": "mxfp4", "modules_to_not_convert": [
+        "model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"]})
+    write_gptoss_case("gptoss-tiny-mxfp4", gq, torch.bfloat16, 1232)
 
 
 def write_embedding_case(name, c, seed):
@@ -1033,7 +1399,7 @@ def check_folder(d, name):
     compare its logits with NAME's references."""
     with open(os.path.join(d, "config.json")) as f:
         cfg = json.load(f)
-    p = read_model(os.path.join(d, "model.safetensors"))
+    p = read_weights(os.path.join(d, "model.safetensors"))
     g, _ = read_safetensors(os.path.join(OUT, name, "reference.safetensors"))
     with torch.no_grad():
         logits = forward(p, g["input.ids"], cfg)
