@@ -136,13 +136,20 @@ func (p patternSpec) compile(where string) (pattern, error) {
 		if *p.Regex == gpt2Regex {
 			return gpt2Split{}, nil
 		}
-		rewritten, err := rewriteRegex(*p.Regex)
+		src, lookahead := *p.Regex, strings.Contains(*p.Regex, spaceRunRegex)
+		if lookahead { // see spaceRunPattern
+			src = strings.Replace(src, spaceRunRegex, `(?P<run>\s+)`, 1)
+		}
+		rewritten, err := rewriteRegex(src)
 		if err != nil {
 			return nil, fmt.Errorf("%s.pattern: regex %q is not supported: %w", where, *p.Regex, err)
 		}
 		re, err := regexp.Compile(rewritten)
 		if err != nil {
 			return nil, fmt.Errorf("%s.pattern: regex %q is not supported (Go RE2 syntax, no look-around): %w", where, *p.Regex, err)
+		}
+		if lookahead {
+			return spaceRunPattern{re, re.SubexpIndex("run")}, nil
 		}
 		return regexPattern{re}, nil
 	}

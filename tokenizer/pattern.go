@@ -131,6 +131,48 @@ func (p regexPattern) findMatches(s string) []matchSpan {
 	return fromLocs(s, p.re.FindAllStringIndex(s, -1))
 }
 
+// spaceRunRegex is the end of GPT-2's regex and of those that followed it
+// (Llama 3's, Qwen2's, GPT-4o's o200k, GPT-OSS's): a run of white space
+// that leaves its last character to the word after it, or the whole run
+// before the end of the text or when it is a single character. RE2 has no
+// look-ahead, so spaceRunPattern matches the run and cuts it.
+const spaceRunRegex = `\s+(?!\S)|\s+`
+
+// spaceRunPattern matches a regex whose spaceRunRegex became the group
+// run (\s+): a match of that group that stops before more text (the run
+// is greedy, so a non-space follows) and holds more than one character
+// gives its last character back, and matching resumes there, where the
+// regex then sees that character and the word after it, as the
+// look-ahead's backtracking would have left them.
+type spaceRunPattern struct {
+	re  *regexp.Regexp
+	run int // the group's index
+}
+
+func (p spaceRunPattern) findMatches(s string) []matchSpan {
+	var m matchList
+	for pos := 0; pos < len(s); {
+		loc := p.re.FindStringSubmatchIndex(s[pos:])
+		if loc == nil {
+			break
+		}
+		start, end := pos+loc[0], pos+loc[1]
+		if loc[2*p.run] >= 0 && end < len(s) {
+			if _, w := utf8.DecodeLastRuneInString(s[start:end]); end-w > start {
+				end -= w
+			}
+		}
+		if end == start { // an empty match: step over a character
+			_, w := utf8.DecodeRuneInString(s[start:])
+			pos = start + max(w, 1)
+			continue
+		}
+		m.add(start, end)
+		pos = end
+	}
+	return m.done(s)
+}
+
 // invertPattern swaps matches and non-matches.
 type invertPattern struct{ p pattern }
 
