@@ -41,11 +41,12 @@ type AttentionOpts struct {
 	// h / (heads/KVHeads). It is for inference: a tape that records
 	// gradients panics.
 	KVHeads int
-	// Sinks, if not nil, holds a logit per query head that joins each of
-	// that head's rows in the softmax and has no value: the weights of the
-	// keys then sum to less than 1, and a query may attend to nothing
-	// (GPT-OSS's attention sinks). It is for inference, as KVHeads is.
-	Sinks []float32
+	// Sinks, if not nil, holds a logit per query head [H] that joins each
+	// of that head's rows in the softmax and has no value: the weights of
+	// the keys then sum to less than 1, and a query may attend to nothing
+	// (GPT-OSS's attention sinks). Its gradient is −Σ p_sink·(dO·O) over
+	// the head's rows.
+	Sinks *Var
 }
 
 // Block sizes of the streaming kernel: query rows and keys per tile. A tile
@@ -103,8 +104,11 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 	if opt.Window < 0 {
 		panic(fmt.Sprintf("autograd.Attention: a window of %d", opt.Window))
 	}
-	if opt.Sinks != nil && len(opt.Sinks) != heads {
-		panic(fmt.Sprintf("autograd.Attention: %d sinks for %d heads", len(opt.Sinks), heads))
+	var sinks []float32
+	if opt.Sinks != nil {
+		if sinks = opt.Sinks.Value.Data; len(sinks) != heads {
+			panic(fmt.Sprintf("autograd.Attention: %d sinks for %d heads", len(sinks), heads))
+		}
 	}
 	if opt.KeyPad != nil && len(opt.KeyPad) != bsz*tk {
 		panic(fmt.Sprintf("autograd.Attention: key padding mask has %d entries, want %d", len(opt.KeyPad), bsz*tk))
@@ -120,7 +124,7 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 	}
 	p := &attnProblem{
 		bsz: bsz, tq: tq, tk: tk, e: e, heads: heads, d: d, off: tk - tq, ek: kvHeads * d, group: heads / kvHeads,
-		causal: opt.Causal, window: opt.Window, softcap: opt.Softcap, pad: opt.KeyPad, sinks: opt.Sinks, scale: scale, dropout: dropout,
+		causal: opt.Causal, window: opt.Window, softcap: opt.Softcap, pad: opt.KeyPad, sinks: sinks, scale: scale, dropout: dropout,
 		q: q.Value.Data, k: k.Value.Data, v: v.Value.Data,
 		bq: attnBlockQ, bk: attnBlockK,
 	}
@@ -134,12 +138,9 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 		p.seeds, p.thr, p.keep = dropSeeds(tp.RNG, bsz*heads, dropout)
 	}
 	y := tp.alloc(bsz, tq, e)
-	out, rec := tp.result(y, q, k, v)
+	out, rec := tp.result(y, q, k, v, opt.Sinks)
 	if rec && kvHeads != heads {
 		panic("autograd.Attention: grouped-query attention (KVHeads) has no backward pass; run it on an inference tape")
-	}
-	if rec && opt.Sinks != nil {
-		panic("autograd.Attention: attention sinks have no backward pass; run them on an inference tape")
 	}
 	var lse []float32
 	if rec {
@@ -153,7 +154,12 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 	}
 	p.forward(y.Data, lse)
 	if rec {
-		tp.record(out, func(dy []float32) { p.backward(tp, q, k, v, y.Data, lse, dy) })
+		tp.record(out, func(dy []float32) {
+			p.backward(tp, q, k, v, y.Data, lse, dy)
+			if needs(opt.Sinks) {
+				p.sinkGrads(opt.Sinks.grad(), y.Data, lse, dy)
+			}
+		})
 	}
 	return out
 }
@@ -685,6 +691,26 @@ func (p *attnProblem) backward(tp *Tape, q, k, v *Var, y, lse, dy []float32) {
 				}
 			}
 		})
+	}
+}
+
+// sinkGrads adds to ds each head's sink gradient: −Σ p_sink·D over its
+// rows, p_sink = e^(sink − lse) and D = dO·O, the sink's share of the
+// weights times what moving weight from the keys to it (whose value is 0)
+// takes from the loss.
+func (p *attnProblem) sinkGrads(ds, y, lse, dy []float32) {
+	for bh := range p.bsz * p.heads {
+		b, h := bh/p.heads, bh%p.heads
+		var sum float64
+		for i := range p.tq {
+			at := b*p.tq*p.e + i*p.e + h*p.d
+			var dot float64
+			for c := range p.d {
+				dot += float64(dy[at+c]) * float64(y[at+c])
+			}
+			sum += math.Exp(float64(p.sinks[h]-lse[bh*p.tq+i])) * dot
+		}
+		ds[h] -= float32(sum)
 	}
 }
 

@@ -153,6 +153,8 @@ func TestGradients(t *testing.T) {
 		// A limit of 0.9 clamps about a third of N(0, 1)'s gates and up values.
 		{name: "ClampedSwiGLUConcat", inputs: []*tensor.Tensor{randTensor(r, 3, 2, 10)},
 			build: func(tp *Tape, in []*Var) *Var { return tp.ClampedSwiGLUConcat(in[0], 1.702, 0.9) }},
+		{name: "ClampedSwiGLU", inputs: []*tensor.Tensor{randTensor(r, 4, 5), randTensor(r, 4, 5)},
+			build: func(tp *Tape, in []*Var) *Var { return tp.ClampedSwiGLU(in[0], in[1], 1.702, 0.9) }},
 		{name: "Rotary", inputs: []*tensor.Tensor{randTensor(r, 2, 3, 8)},
 			build: func(tp *Tape, in []*Var) *Var {
 				cs, sn := make([]float32, 6*2), make([]float32, 6*2)
@@ -198,6 +200,17 @@ func TestGradients(t *testing.T) {
 		{name: "Attention/cross", inputs: []*tensor.Tensor{randTensor(r, 2, 3, 6), randTensor(r, 2, 6, 6), randTensor(r, 2, 6, 6)},
 			build: func(tp *Tape, in []*Var) *Var {
 				return tp.Attention(in[0], in[1], in[2], 3, AttentionOpts{KeyPad: pad, Scale: 0.3})
+			}},
+		{name: "Attention/sinks", inputs: []*tensor.Tensor{randTensor(r, 2, 6, 6), randTensor(r, 2, 6, 6), randTensor(r, 2, 6, 6), randTensor(r, 3)},
+			build: func(tp *Tape, in []*Var) *Var {
+				return tp.Attention(in[0], in[1], in[2], 3, AttentionOpts{Causal: true, Window: 4, Sinks: in[3]})
+			}},
+		// Blocks of 2 queries and 3 keys: the backward pass recomputes the
+		// weights from the log-sum-exps, which count the sinks.
+		{name: "Attention/sinks+blocks", inputs: []*tensor.Tensor{randTensor(r, 2, 7, 4), randTensor(r, 2, 7, 4), randTensor(r, 2, 7, 4), randTensor(r, 2)},
+			build: func(tp *Tape, in []*Var) (y *Var) {
+				withBlocks(2, 3, 2, func() { y = tp.Attention(in[0], in[1], in[2], 2, AttentionOpts{Causal: true, Sinks: in[3]}) })
+				return y
 			}},
 		{name: "Attention/dropout", inputs: []*tensor.Tensor{randTensor(r, 2, 4, 6), randTensor(r, 2, 4, 6), randTensor(r, 2, 4, 6)}, seed: 3,
 			build: func(tp *Tape, in []*Var) *Var {

@@ -207,11 +207,33 @@ func (tp *Tape) SwiGLUConcat(x *Var) *Var {
 	return out
 }
 
-// ClampedSwiGLUConcat is GPT-OSS's gated activation of the two halves of
-// x's last dimension, [..., 2I] → [..., I]: for x = [g | u], with g clamped
-// to at most limit and u to [−limit, limit], (u + 1)·g·σ(alpha·g)
-// (GptOssExperts; its checkpoints interleave g and u, which the loader
-// separates). The clamps pass no gradient where they bite.
+// ClampedSwiGLU is GPT-OSS's gated activation (GptOssExperts): with the
+// gate g clamped to at most limit and the up projection u to [−limit,
+// limit], (u + 1)·g·σ(alpha·g). The clamps pass no gradient where they
+// bite (as torch.clamp's backward).
+func (tp *Tape) ClampedSwiGLU(g, u *Var, alpha, limit float32) *Var {
+	if !g.Value.SameShape(u.Value) {
+		panic(fmt.Sprintf("autograd.ClampedSwiGLU: gate %v and up %v differ in shape", g.Value.Shape, u.Value.Shape))
+	}
+	y := tp.output(g.Value.Shape...)
+	gd, ud := g.Value.Data, u.Value.Data
+	tensor.Parallel(len(gd), elemGrain, func(lo, hi int) { clampedSwiGLU(gd[lo:hi], ud[lo:hi], y.Data[lo:hi], alpha, limit) })
+	out, rec := tp.result(y, g, u)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			dg, du := g.grad(), u.grad()
+			tensor.Parallel(len(dy), elemGrain, func(lo, hi int) {
+				clampedSwiGLUBack(gd[lo:hi], ud[lo:hi], dy[lo:hi], dg[lo:hi], du[lo:hi], alpha, limit)
+			})
+		})
+	}
+	return out
+}
+
+// ClampedSwiGLUConcat is ClampedSwiGLU of the two halves of x's last
+// dimension, [..., 2I] → [..., I]: the gate first, then the up projection,
+// as the fused product of both leaves them (GPT-OSS's checkpoints
+// interleave them; the loader separates them).
 func (tp *Tape) ClampedSwiGLUConcat(x *Var, alpha, limit float32) *Var {
 	shape, in, half := gatedHalves("ClampedSwiGLUConcat", x)
 	y := tp.output(shape...)
@@ -220,11 +242,7 @@ func (tp *Tape) ClampedSwiGLUConcat(x *Var, alpha, limit float32) *Var {
 	grain := max(1, elemGrain/max(in, 1))
 	tensor.Parallel(rows, grain, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			g, u, yr := xd[r*in:r*in+half], xd[r*in+half:(r+1)*in], yd[r*half:(r+1)*half]
-			for i, v := range g {
-				v = min(v, limit)
-				yr[i] = (min(max(u[i], -limit), limit) + 1) * v / (1 + expf(-alpha*v))
-			}
+			clampedSwiGLU(xd[r*in:r*in+half], xd[r*in+half:(r+1)*in], yd[r*half:(r+1)*half], alpha, limit)
 		}
 	})
 	out, rec := tp.result(y, x)
@@ -233,25 +251,35 @@ func (tp *Tape) ClampedSwiGLUConcat(x *Var, alpha, limit float32) *Var {
 			dx := x.grad()
 			tensor.Parallel(rows, grain, func(lo, hi int) {
 				for r := lo; r < hi; r++ {
-					g, u := xd[r*in:r*in+half], xd[r*in+half:(r+1)*in]
-					dg, du := dx[r*in:r*in+half], dx[r*in+half:(r+1)*in]
-					for i, v := range g {
-						d := dy[r*half+i]
-						gc := min(v, limit)
-						s := 1 / (1 + expf(-alpha*gc))
-						uc := min(max(u[i], -limit), limit)
-						if u[i] == uc {
-							du[i] += d * gc * s
-						}
-						if v == gc {
-							dg[i] += d * (uc + 1) * s * (1 + alpha*gc*(1-s))
-						}
-					}
+					clampedSwiGLUBack(xd[r*in:r*in+half], xd[r*in+half:(r+1)*in], dy[r*half:(r+1)*half], dx[r*in:r*in+half], dx[r*in+half:(r+1)*in], alpha, limit)
 				}
 			})
 		})
 	}
 	return out
+}
+
+// clampedSwiGLU sets y = (clamp(u) + 1)·g'·σ(alpha·g'), g' = min(g, limit).
+func clampedSwiGLU(g, u, y []float32, alpha, limit float32) {
+	for i, v := range g {
+		v = min(v, limit)
+		y[i] = (min(max(u[i], -limit), limit) + 1) * v / (1 + expf(-alpha*v))
+	}
+}
+
+// clampedSwiGLUBack adds clampedSwiGLU's gradients for dy into dg and du.
+func clampedSwiGLUBack(g, u, dy, dg, du []float32, alpha, limit float32) {
+	for i, v := range g {
+		gc := min(v, limit)
+		s := 1 / (1 + expf(-alpha*gc))
+		uc := min(max(u[i], -limit), limit)
+		if u[i] == uc {
+			du[i] += dy[i] * gc * s
+		}
+		if v == gc {
+			dg[i] += dy[i] * (uc + 1) * s * (1 + alpha*gc*(1-s))
+		}
+	}
 }
 
 // GeGLUConcat is GeGLU (Shazeer 2020) of the two halves of x's last

@@ -785,8 +785,8 @@ func TestEmbedPrompts(t *testing.T) {
 // Llama: attn generate gives the model's greedy text, with --quantize q8
 // (a BF16 folder quantized as it loads) the 8-bit model's; attn train
 // --model fine-tunes one (router and experts), its validation loss
-// falling, and the checkpoint generates. A GPT-OSS (its experts in MXFP4
-// too) generates; fine-tuning it is refused by name.
+// falling, and the checkpoint generates; so does a GPT-OSS whose experts
+// are stored in MXFP4.
 func TestMixtureOfExperts(t *testing.T) {
 	for _, c := range []struct{ name, quantize string }{{"mixtral-tiny", ""}, {"granitemoeshared-tiny", "q8"}, {"qwen2moe-tiny", ""},
 		{"gptoss-tiny", ""}, {"gptoss-tiny-mxfp4", "q8"}} {
@@ -814,21 +814,19 @@ func TestMixtureOfExperts(t *testing.T) {
 	tmp := t.TempDir()
 	text := filepath.Join(tmp, "cats.txt")
 	os.WriteFile(text, []byte(strings.Repeat("the cat sat on the mat and the dog sat on the log ", 30)), 0o644)
-	gpt, _ := llamaFolder(t, "gptoss-tiny")
-	if out, code := attn(t, "train", "--model", gpt, "--data", text, "--steps", "2", "--batch", "2", "--context", "16", "--out", filepath.Join(tmp, "gpt")); code == 0 || !strings.Contains(out, "does not train yet") {
-		t.Errorf("attn train --model GPT-OSS: exit %d\n%s", code, out)
-	}
-	dir, _ := llamaFolder(t, "olmoe-tiny")
-	run := filepath.Join(tmp, "run")
-	out, code := attn(t, "train", "--model", dir, "--data", text, "--steps", "30", "--batch", "2", "--lr", "3e-3", "--eval-every", "15",
-		"--eval-batches", "2", "--out", run, "--workers", "1", "--sample", "0")
-	if code != 0 || !strings.Contains(out, "fine-tuning") {
-		t.Fatalf("attn train --model OLMOE: exit %d\n%s", code, out)
-	}
-	if loss := metricsLoss(t, run); len(loss) < 2 || loss[len(loss)-1] >= loss[0] {
-		t.Errorf("validation losses %v: want them to fall", loss)
-	}
-	if out, code := attn(t, "generate", "--model", run, "--prompt", "the cat", "--greedy", "--max-new-tokens", "8"); code != 0 || !strings.HasPrefix(out, "the cat") {
-		t.Errorf("attn generate with the fine-tuned OLMoE: exit %d\n%s", code, out)
+	for _, name := range []string{"olmoe-tiny", "gptoss-tiny-mxfp4"} {
+		dir, _ := llamaFolder(t, name)
+		run := filepath.Join(tmp, name)
+		out, code := attn(t, "train", "--model", dir, "--data", text, "--steps", "30", "--batch", "2", "--lr", "3e-3", "--eval-every", "15",
+			"--eval-batches", "2", "--out", run, "--workers", "1", "--sample", "0", "--context", "32")
+		if code != 0 || !strings.Contains(out, "fine-tuning") {
+			t.Fatalf("attn train --model %s: exit %d\n%s", name, code, out)
+		}
+		if loss := metricsLoss(t, run); len(loss) < 2 || loss[len(loss)-1] >= loss[0] {
+			t.Errorf("%s: validation losses %v: want them to fall", name, loss)
+		}
+		if out, code := attn(t, "generate", "--model", run, "--prompt", "the cat", "--greedy", "--max-new-tokens", "8"); code != 0 || !strings.HasPrefix(out, "the cat") {
+			t.Errorf("attn generate with the fine-tuned %s: exit %d\n%s", name, code, out)
+		}
 	}
 }

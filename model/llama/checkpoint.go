@@ -513,34 +513,47 @@ func (m *Model) graniteTensors(ps []nn.Param) []nn.Param {
 // under its name, each expert's matrices and biases in the stacks.
 func (m *Model) gptOSSTensors(ps []nn.Param) []nn.Param {
 	ps = slices.DeleteFunc(ps, func(p nn.Param) bool { return gptOSSName(p.Name) != p.Name })
-	C, I := m.Cfg.Hidden, m.Cfg.ExpertIntermediate
 	for l, layer := range m.Layers {
 		f := layer.MLP
-		E := len(f.Experts)
-		gateUp, gateUpBias := tensor.New(E, C, 2*I), tensor.New(E, 2*I)
-		down, downBias := tensor.New(E, I, C), tensor.New(E, C)
-		for e, x := range f.Experts {
-			for r := range I {
-				for u, w := range []*nn.Linear{x.Gate, x.Up} { // column 2r+u
-					for col := range C {
-						gateUp.Data[e*C*2*I+col*2*I+2*r+u] = w.Weight.Value.Data[r*C+col]
-					}
-					gateUpBias.Data[e*2*I+2*r+u] = w.Bias.Value.Data[r]
-				}
-			}
-			for r := range C {
-				for col := range I {
-					down.Data[e*I*C+col*C+r] = x.Down.Weight.Value.Data[r*I+col]
-				}
-			}
-			copy(downBias.Data[e*C:], x.Down.Bias.Value.Data)
-		}
+		s := m.gptOSSStacks(l, func(v *autograd.Var) []float32 { return v.Value.Data })
 		p := fmt.Sprintf("layers.%d.mlp.", l)
-		ps = append(ps, nn.Param{Name: p + "router.weight", Var: f.Router.Weight}, nn.Param{Name: p + "router.bias", Var: f.Router.Bias},
-			nn.Param{Name: p + "experts.gate_up_proj", Var: autograd.NewParam(gateUp)}, nn.Param{Name: p + "experts.gate_up_proj_bias", Var: autograd.NewParam(gateUpBias)},
-			nn.Param{Name: p + "experts.down_proj", Var: autograd.NewParam(down)}, nn.Param{Name: p + "experts.down_proj_bias", Var: autograd.NewParam(downBias)})
+		ps = append(ps, nn.Param{Name: p + "router.weight", Var: f.Router.Weight}, nn.Param{Name: p + "router.bias", Var: f.Router.Bias})
+		for _, n := range gptOSSStackNames {
+			ps = append(ps, nn.Param{Name: p + "experts." + n, Var: autograd.NewParam(s[n])})
+		}
 	}
 	return ps
+}
+
+// gptOSSStackNames are the stacks of a GPT-OSS's experts (see gptOSSName).
+var gptOSSStackNames = []string{"gate_up_proj", "gate_up_proj_bias", "down_proj", "down_proj_bias"}
+
+// gptOSSStacks returns layer l's experts' matrices and biases stacked as a
+// GPT-OSS checkpoint stores them, by name, of what of gets of each
+// parameter (its values, its gradient).
+func (m *Model) gptOSSStacks(l int, of func(*autograd.Var) []float32) map[string]*tensor.Tensor {
+	C, I, E := m.Cfg.Hidden, m.Cfg.ExpertIntermediate, len(m.Layers[l].MLP.Experts)
+	gateUp, gateUpBias := tensor.New(E, C, 2*I), tensor.New(E, 2*I)
+	down, downBias := tensor.New(E, I, C), tensor.New(E, C)
+	for e, x := range m.Layers[l].MLP.Experts {
+		for u, w := range []*nn.Linear{x.Gate, x.Up} { // columns 2r+u
+			wd, bd := of(w.Weight), of(w.Bias)
+			for r := range I {
+				for col := range C {
+					gateUp.Data[e*C*2*I+col*2*I+2*r+u] = wd[r*C+col]
+				}
+				gateUpBias.Data[e*2*I+2*r+u] = bd[r]
+			}
+		}
+		dd := of(x.Down.Weight)
+		for r := range C {
+			for col := range I {
+				down.Data[e*I*C+col*C+r] = dd[r*I+col]
+			}
+		}
+		copy(downBias.Data[e*C:], of(x.Down.Bias))
+	}
+	return map[string]*tensor.Tensor{"gate_up_proj": gateUp, "gate_up_proj_bias": gateUpBias, "down_proj": down, "down_proj_bias": downBias}
 }
 
 // stack returns the matrices vs, of one shape, as one [len(vs), rows,

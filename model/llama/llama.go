@@ -60,14 +60,6 @@ type Attention struct {
 	Sinks *autograd.Var `attn:"sinks"`
 }
 
-// sinks returns the attention sinks' values, or nil.
-func (a *Attention) sinks() []float32 {
-	if a.Sinks == nil {
-		return nil
-	}
-	return a.Sinks.Value.Data
-}
-
 // MLP is the gated feed-forward net: down(silu(gate(x)) ⊙ up(x)), Gemma's
 // with GELU's tanh approximation in place of silu. A mixture of experts'
 // sparse layer has Router and Experts instead (Qwen3MoeSparseMoeBlock,
@@ -807,7 +799,7 @@ func (m *Model) step(c *Cache, ids []int, end int) *autograd.Var {
 		tk := at + t // the keys held: the window's relative positions are what attention needs
 		keys := autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w))
 		vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
-		y := tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: !cfg.Bidirectional, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap), Sinks: layer.Attn.sinks()})
+		y := tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: !cfg.Bidirectional, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap), Sinks: layer.Attn.Sinks})
 		x = m.addSublayer(tp, x, m.linear(tp, tp.Reshape(y, t, -1), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias), m.attnPost(layer))
 		x = m.feedForward(tp, x, layer, hw)
 	}
@@ -1008,7 +1000,7 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 			tk := at + 1
 			keys := autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w))
 			vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
-			opts := autograd.AttentionOpts{Causal: true, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap), Sinks: layer.Attn.sinks()}
+			opts := autograd.AttentionOpts{Causal: true, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap), Sinks: layer.Attn.Sinks}
 			copy(y.Data[i*qw:], tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, opts).Value.Data)
 		}
 		x = m.addSublayer(tp, x, m.linear(tp, autograd.Const(y), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias), m.attnPost(layer))

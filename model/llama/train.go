@@ -34,8 +34,6 @@ func (m *Model) forward(tp *autograd.Tape, ids []int, b, t int) (logits *autogra
 		return nil, nil, fmt.Errorf("llama: the model's weights are quantized to 8 bits (QuantizeQ8), which do not train: Widen it first (to the dequantized weights)")
 	case m.half != nil:
 		return nil, nil, fmt.Errorf("llama: the model keeps its weights in 16 bits (KeepBF16, LoadHalf), which do not train: Widen it first")
-	case cfg.gptOSS() && tp.Records():
-		return nil, nil, fmt.Errorf("llama: a GPT-OSS does not train yet (its attention sinks have no backward pass); it runs inference, and Forward and Loss evaluate it on a tape that does not record")
 	}
 	for i, id := range ids {
 		if id < 0 || id >= cfg.VocabSize {
@@ -68,7 +66,7 @@ func (m *Model) forward(tp *autograd.Tape, ids []int, b, t int) (logits *autogra
 		if g := cfg.Heads / kv; g > 1 {
 			k, v = tp.RepeatHeads(k, g, d), tp.RepeatHeads(v, g, d)
 		}
-		y := tp.Attention(q, k, v, cfg.Heads, autograd.AttentionOpts{Causal: true, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap), Sinks: a.sinks()})
+		y := tp.Attention(q, k, v, cfg.Heads, autograd.AttentionOpts{Causal: true, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap), Sinks: a.Sinks})
 		x = m.addSublayer(tp, x, a.O.Forward(tp, y), m.attnPost(layer))
 		h = m.norm(tp, x, m.mlpNorm(layer))
 		var ff *autograd.Var
@@ -90,14 +88,13 @@ func (m *Model) forward(tp *autograd.Tape, ids []int, b, t int) (logits *autogra
 // trainMLP runs the gated MLP f on x for training: the gate and up
 // projections are separate products, so that each gets its gradient.
 func (m *Model) trainMLP(tp *autograd.Tape, x *autograd.Var, f *MLP) *autograd.Var {
-	if m.Cfg.gptOSS() { // which forward runs on a tape that does not record
-		return m.mlp(tp, x, f, halfMLP{})
-	}
 	g, u := f.Gate.Forward(tp, x), f.Up.Forward(tp, x)
 	var gated *autograd.Var
 	switch c := m.Cfg; {
 	case c.Gemma():
 		gated = tp.Mul(tp.GELUTanh(g), u)
+	case c.gptOSS():
+		gated = tp.ClampedSwiGLU(g, u, float32(c.SwigluAlpha), float32(c.SwigluLimit))
 	default:
 		gated = tp.SwiGLU(g, u)
 	}

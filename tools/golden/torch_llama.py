@@ -282,8 +282,18 @@ fix (one softmax of the raw logits). A Trainer-style call with labels=ids
 runs all 13 tokens and so also routes the 13th, which these references
 (the pass over ids[:, :-1]) leave out.
 
-The GPT-OSS folders' reference.safetensors hold no train.* keys; they add
-rope.attention_factor [1], YaRN's cos/sin scale.
+The GPT-OSS folders' reference.safetensors add rope.attention_factor [1],
+YaRN's cos/sin scale, and hold train.loss with train.grad.<name> as above,
+for the weights of GPTOSS_TRAIN_GRADS (sinks, attention weights and biases,
+norms, the router's weight and bias, the stacked expert matrices and their
+biases); in gptoss-tiny-mxfp4 the expert matrices' gradients are taken with
+respect to the decoded float64 stacks, gate_up_proj [E, C, 2I] and down_proj
+[E, I, C] (the layout HF's dequantized model holds, not the stored blocks).
+The training pass routes the tokens of ids[:, :-1] as the logits pass does
+(causal attention: the same values token for token); its gaps are among
+those of the smallest gap printed.
+They hold no train.aux.* keys: GPT-OSS's output_router_logits is false and
+its auxiliary loss is not referenced.
 """
 
 import json
@@ -961,6 +971,15 @@ TRAIN_GRADS = ["model.layers.0.self_attn.q_norm.weight", "model.layers.1.self_at
                "model.layers.1.block_sparse_moe.input_linear.weight", "model.layers.1.block_sparse_moe.output_linear.weight",
                "model.layers.0.shared_mlp.input_linear.weight", "model.layers.1.mlp.shared_expert.up_proj.weight",
                "model.layers.0.mlp.shared_expert_gate.weight"]
+# The GPT-OSS weights whose gradients its references hold (write_gptoss_case).
+GPTOSS_TRAIN_GRADS = ["model.embed_tokens.weight", "lm_head.weight", "model.norm.weight", "model.layers.0.self_attn.sinks",
+                      "model.layers.1.self_attn.sinks", "model.layers.1.self_attn.q_proj.weight",
+                      "model.layers.0.self_attn.k_proj.bias", "model.layers.2.self_attn.v_proj.weight",
+                      "model.layers.1.self_attn.o_proj.bias", "model.layers.2.input_layernorm.weight",
+                      "model.layers.0.post_attention_layernorm.weight", "model.layers.0.mlp.router.weight",
+                      "model.layers.0.mlp.router.bias", "model.layers.1.mlp.experts.gate_up_proj",
+                      "model.layers.2.mlp.experts.gate_up_proj_bias", "model.layers.0.mlp.experts.down_proj",
+                      "model.layers.1.mlp.experts.down_proj_bias"]
 
 
 # router_aux_loss_coef's default in each MoE config class (MixtralConfig,
@@ -1185,9 +1204,10 @@ def read_weights(path):
 
 def write_gptoss_case(name, c, dtype, seed):
     """A GPT-OSS folder (see the module docstring) and its references:
-    write_case's keys but the train.* ones, plus rope.attention_factor; with
-    an mxfp4 quantization_config the expert matrices are drawn as MXFP4
-    blocks and scales and stored so, the rest in dtype."""
+    write_case's keys (train.grad.* for GPTOSS_TRAIN_GRADS, no train.aux.*),
+    plus rope.attention_factor; with an mxfp4 quantization_config the expert
+    matrices are drawn as MXFP4 blocks and scales and stored so, the rest in
+    dtype, and the gradients are the decoded stacks'."""
     g = torch.Generator().manual_seed(seed)
     params = draw(c, g)
     d = folder(name, c)
@@ -1220,6 +1240,18 @@ def write_gptoss_case(name, c, dtype, seed):
     ref.update({"hidden": forward(p, ids, c, hidden=True), "greedy.prompt": prompt,
                 "greedy.tokens": torch.tensor(greedy(p, prompt.tolist(), 12, c)), "rope.inv_freq": inv_freq_f32(c),
                 "rope.attention_factor": torch.tensor([rope_attention_factor(c)], dtype=torch.float64)})
+    # Training, as write_case: the mean next-token cross-entropy of ids[:, :-1]
+    # predicting ids[:, 1:] and its gradients with respect to the weights as
+    # read back (the MXFP4 experts' decoded float64 stacks the leaves).
+    q = {k: v.clone().requires_grad_(True) for k, v in p.items()}
+    logits = forward(q, ids[:, :-1], c)
+    loss = F.cross_entropy(logits.reshape(-1, c["vocab_size"]), ids[:, 1:].reshape(-1))
+    loss.backward()
+    ref["train.loss"] = loss.detach().reshape(1)
+    for n in GPTOSS_TRAIN_GRADS:
+        if q[n].grad is None or not bool(q[n].grad.abs().max() > 0):
+            raise SystemExit(f"{name}: no gradient for {n}")
+        ref["train.grad." + n] = q[n].grad
     meta = {"case": name, "torch": torch.__version__, "compute_dtype": "float64", "seed": str(seed),
             "generator": "tools/golden/torch_llama.py"}
     ref_path = os.path.join(d, "reference.safetensors")
@@ -1236,6 +1268,9 @@ def write_gptoss_case(name, c, dtype, seed):
     print(f"  chosen experts' gate > {limit}: {(gu[:, 0] > limit).double().mean().item():.2%}, "
           f"|up| > {limit}: {(gu[:, 1].abs() > limit).double().mean().item():.2%} "
           f"(of {gu[:, 0].numel()} each, all passes)")
+    print(f"  train.loss {ref['train.loss'].item():.6f}")
+    for n in GPTOSS_TRAIN_GRADS:
+        print(f"  train.grad.{n} {list(ref['train.grad.' + n].shape)} max|x| {ref['train.grad.' + n].abs().max().item():.3e}")
 
 
 def main():
