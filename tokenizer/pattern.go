@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -144,6 +145,16 @@ const spaceRunRegex = `\s+(?!\S)|\s+`
 // gives its last character back, and matching resumes there, where the
 // regex then sees that character and the word after it, as the
 // look-ahead's backtracking would have left them.
+// spaceRunWindow is the text spaceRunPattern first searches for a match
+// in, in bytes (a variable for the tests).
+var spaceRunWindow = 256
+
+// spaceRunMargin is how far before the window's end a match must end to be
+// taken (see spaceRunPattern): more than the longest optional suffix of
+// the GPT-2 family's alternatives, 's to 'll (or 'ſ, which (?i:) also
+// matches), in bytes.
+const spaceRunMargin = 8
+
 type spaceRunPattern struct {
 	re  *regexp.Regexp
 	run int // the group's index
@@ -151,15 +162,36 @@ type spaceRunPattern struct {
 
 func (p spaceRunPattern) findMatches(s string) []matchSpan {
 	var m matchList
-	for pos := 0; pos < len(s); {
-		loc := p.re.FindStringSubmatchIndex(s[pos:])
+	for pos, win := 0, spaceRunWindow; pos < len(s); {
+		// Go's regexp backtracks quickly over short texts and runs an NFA
+		// over long ones: match in a window of the text, widened while the
+		// search finds nothing or a match ending less than spaceRunMargin
+		// bytes before the window's end. A longer match of the whole text
+		// could be cut short there, the window then ending inside a run
+		// the match is of or inside an optional suffix (a contraction such
+		// as 'll), or when white space runs from the match to the window's
+		// end (\s*[\r\n]+ reaches the last line break of a run); otherwise
+		// each of these patterns' alternatives matches in the window as in
+		// the whole text.
+		hi := min(len(s), pos+win)
+		for hi < len(s) && !utf8.RuneStart(s[hi]) { // not within a character
+			hi++
+		}
+		loc := p.re.FindStringIndex(s[pos:hi])
+		if hi < len(s) && (loc == nil || hi-(pos+loc[1]) < spaceRunMargin || blank(s[pos+loc[0]:hi])) {
+			win *= 2
+			continue
+		}
+		win = spaceRunWindow
 		if loc == nil {
 			break
 		}
 		start, end := pos+loc[0], pos+loc[1]
-		if loc[2*p.run] >= 0 && end < len(s) {
-			if _, w := utf8.DecodeLastRuneInString(s[start:end]); end-w > start {
-				end -= w
+		if end < len(s) && blank(s[start:end]) {
+			if sub := p.re.FindStringSubmatchIndex(s[pos:hi]); sub[2*p.run] >= 0 {
+				if _, w := utf8.DecodeLastRuneInString(s[start:end]); end-w > start {
+					end -= w
+				}
 			}
 		}
 		if end == start { // an empty match: step over a character
@@ -172,6 +204,9 @@ func (p spaceRunPattern) findMatches(s string) []matchSpan {
 	}
 	return m.done(s)
 }
+
+// blank reports whether s is all white space.
+func blank(s string) bool { return strings.TrimFunc(s, unicode.IsSpace) == "" }
 
 // invertPattern swaps matches and non-matches.
 type invertPattern struct{ p pattern }

@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -19,7 +20,7 @@ type variant struct {
 var charsmapRE = regexp.MustCompile(`"precompiled_charsmap":\s*"([^"]*)"`)
 
 // applyVariant mirrors applyVariant in tools/tokgolden/golden.js.
-func applyVariant(t *testing.T, base []byte, patch map[string]json.RawMessage) []byte {
+func applyVariant(t testing.TB, base []byte, patch map[string]json.RawMessage) []byte {
 	t.Helper()
 	var j map[string]json.RawMessage
 	if err := json.Unmarshal(base, &j); err != nil {
@@ -73,5 +74,57 @@ func TestGoldenVariants(t *testing.T) {
 			}
 			checkGoldenLines(t, tok, readGolden(t, "golden-"+v.Name+".jsonl.gz"))
 		})
+	}
+}
+
+// TestSpaceRunWindow: spaceRunPattern's windowed search finds the matches
+// a search over the whole text finds, for the GPT-2 family's patterns
+// (variants.json) on texts whose runs of letters, digits, spaces, newlines
+// and punctuation are longer than any window, and with windows of 1 byte.
+func TestSpaceRunWindow(t *testing.T) {
+	var variants []variant
+	if err := json.Unmarshal(readTestdata(t, "variants.json"), &variants); err != nil {
+		t.Fatal(err)
+	}
+	runs := []string{"a", "Z", "é", "中", "7", " ", "\u3000", "\n", "\r\n", "!", "'s", "a'll", "Zz'VE", "\t", "\u0301", "!/\n", " \n", "\n ", "\u00a0"}
+	r := uint32(7)
+	next := func(n int) int { r ^= r << 13; r ^= r >> 17; r ^= r << 5; return int(r % uint32(n)) }
+	var texts []string
+	for range 100 {
+		var b strings.Builder
+		for range 1 + next(12) {
+			b.WriteString(strings.Repeat(runs[next(len(runs))], []int{1, 2, 3, 255, 256, 257, 600}[next(7)]))
+		}
+		texts = append(texts, b.String())
+	}
+	defer func(w int) { spaceRunWindow = w }(spaceRunWindow)
+	checked := 0
+	for _, v := range variants {
+		var pre struct {
+			Pretokenizers []struct{ Pattern patternSpec }
+		}
+		json.Unmarshal(v.Patch["pre_tokenizer"], &pre)
+		if len(pre.Pretokenizers) == 0 || pre.Pretokenizers[0].Pattern.Regex == nil {
+			continue
+		}
+		compiled, err := pre.Pretokenizers[0].Pattern.compile(v.Name)
+		p, ok := compiled.(spaceRunPattern)
+		if err != nil || !ok {
+			continue
+		}
+		checked++
+		for i, text := range texts {
+			spaceRunWindow = 1 << 30
+			want := p.findMatches(text)
+			for _, w := range []int{1, 7, 9, 20, 256} {
+				spaceRunWindow = w
+				if got := p.findMatches(text); !slices.Equal(got, want) {
+					t.Fatalf("%s, window %d, text %d: %d matches; the whole text's %d\n%q\n%v\n%v", v.Name, w, i, len(got), len(want), text[:min(len(text), 300)], got[:min(len(got), 8)], want[:min(len(want), 8)])
+				}
+			}
+		}
+	}
+	if checked != 3 {
+		t.Errorf("%d variants with such a pattern; want 3", checked)
 	}
 }
