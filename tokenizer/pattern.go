@@ -156,13 +156,29 @@ var spaceRunWindow = 256
 const spaceRunMargin = 8
 
 type spaceRunPattern struct {
-	re  *regexp.Regexp
-	run int // the group's index
+	re       *regexp.Regexp
+	run      int  // the group's index
+	windowed bool // one of windowSafe: search a window at a time
+}
+
+// windowSafe are the patterns (as tokenizer.json spells them) whose
+// alternatives spaceRunPattern's window is known to leave unchanged (see
+// TestSpaceRunWindow): Llama 3's, Qwen2's and o200k's. Another pattern is
+// searched over the whole text, which is slower but needs no such
+// knowledge of its alternatives.
+var windowSafe = map[string]bool{
+	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`:                                                                                                                                                                true,
+	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`:                                                                                                                                                                     true,
+	`[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`: true,
 }
 
 func (p spaceRunPattern) findMatches(s string) []matchSpan {
 	var m matchList
-	for pos, win := 0, spaceRunWindow; pos < len(s); {
+	win := spaceRunWindow
+	if !p.windowed {
+		win = len(s)
+	}
+	for pos := 0; pos < len(s); {
 		// Go's regexp backtracks quickly over short texts and runs an NFA
 		// over long ones: match in a window of the text, widened while the
 		// search finds nothing or a match ending less than spaceRunMargin
@@ -182,7 +198,9 @@ func (p spaceRunPattern) findMatches(s string) []matchSpan {
 			win *= 2
 			continue
 		}
-		win = spaceRunWindow
+		if p.windowed {
+			win = spaceRunWindow
+		}
 		if loc == nil {
 			break
 		}

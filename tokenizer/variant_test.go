@@ -113,6 +113,9 @@ func TestSpaceRunWindow(t *testing.T) {
 			continue
 		}
 		checked++
+		if !p.windowed {
+			t.Errorf("%s: its pattern is not searched a window at a time", v.Name)
+		}
 		for i, text := range texts {
 			spaceRunWindow = 1 << 30
 			want := p.findMatches(text)
@@ -126,5 +129,17 @@ func TestSpaceRunWindow(t *testing.T) {
 	}
 	if checked != 3 {
 		t.Errorf("%d variants with such a pattern; want 3", checked)
+	}
+	// A pattern not known to be safe is searched whole: its first
+	// alternative needs the x after a run longer than the window, and
+	// in a window its second would match a letter.
+	x := `\p{L}+x|\p{L}|\s+(?!\S)|\s+`
+	compiled, err := patternSpec{Regex: &x}.compile("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Repeat("a", 300) + "x b"
+	if got := compiled.findMatches(text); len(got) != 3 || got[0].end != 301 {
+		t.Errorf("%s on %d letters and x: %v", x, 300, got)
 	}
 }
