@@ -217,7 +217,10 @@ def embeddings(hidden, mask):
 # --------------------------------------------------------------------------
 
 def encode(t, dtype):
-    """(tag, little-endian bytes) of a float tensor stored as dtype."""
+    """(tag, little-endian bytes) of a float tensor stored as dtype; a uint8
+    tensor (MXFP4's blocks and scales) is stored as it is, U8."""
+    if t.dtype == torch.uint8:
+        return "U8", t.contiguous().numpy().tobytes()
     t = t.detach().to(dtype).contiguous()
     if dtype == torch.float32:
         return "F32", t.numpy().astype("<f4").tobytes()

@@ -1072,6 +1072,19 @@ def greedy(p, prompt, n, c):
     return ids[len(prompt):]
 
 
+def write_reference(d, name, seed, ref):
+    """Write folder d's reference.safetensors, read it back, and print the
+    folder's files and the case's logits and greedy tokens."""
+    meta = {"case": name, "torch": torch.__version__, "compute_dtype": "float64", "seed": str(seed),
+            "generator": "tools/golden/torch_llama.py"}
+    path = os.path.join(d, "reference.safetensors")
+    write_safetensors(path, {k: to_storage(v) for k, v in ref.items()}, meta)
+    read_safetensors(path)
+    for fn in sorted(os.listdir(d)):
+        print(f"{os.path.join(d, fn):60s} {os.path.getsize(os.path.join(d, fn)):7d} bytes")
+    print(name, "logits max|x|", f"{ref['logits'].abs().max().item():.3f}", "greedy", ref["greedy.tokens"].tolist())
+
+
 def write_case(name, c, dtype, seed):
     g = torch.Generator().manual_seed(seed)
     params = draw(c, g)
@@ -1102,14 +1115,7 @@ def write_case(name, c, dtype, seed):
             ref["train.grad." + n] = grads[n]
     if any(sparse_prefix(c, i) for i in range(c["num_hidden_layers"])):  # the MoE families' auxiliary loss
         ref.update(aux_training(p, ids, c, ref))
-    meta = {"case": name, "torch": torch.__version__, "compute_dtype": "float64", "seed": str(seed),
-            "generator": "tools/golden/torch_llama.py"}
-    path = os.path.join(d, "reference.safetensors")
-    write_safetensors(path, {k: to_storage(v) for k, v in ref.items()}, meta)
-    read_safetensors(path)
-    for fn in sorted(os.listdir(d)):
-        print(f"{os.path.join(d, fn):60s} {os.path.getsize(os.path.join(d, fn)):7d} bytes")
-    print(name, "logits max|x|", f"{ref['logits'].abs().max().item():.3f}", "greedy", ref["greedy.tokens"].tolist())
+    write_reference(d, name, seed, ref)
     if ROUTES:  # the top-k choice must not hang on a near tie (float32 readers choose the same experts)
         for pre, _, chosen in routed:
             use = torch.bincount(chosen.flatten(), minlength=experts(c)[0]).tolist()
@@ -1154,23 +1160,6 @@ def mxfp4_pack(w, scales):
         raise SystemExit("mxfp4_pack: a value no nibble holds")
     n = hit.long().argmax(dim=-1) + 8 * torch.signbit(v).long()
     return (n[..., 0::2] | (n[..., 1::2] << 4)).to(torch.uint8).reshape(*scales.shape, 16)
-
-
-def write_stored(path, tensors):
-    """write_model's layout (metadata {"format": "pt"}, sorted names) for
-    tensors already in their stored dtype: U8 or a float write_model knows."""
-    header = {"__metadata__": {"format": "pt"}}
-    blobs, off = [], 0
-    for name in sorted(tensors):
-        t = tensors[name]
-        tag, raw = ("U8", t.contiguous().numpy().tobytes()) if t.dtype == torch.uint8 else encode(t, t.dtype)
-        header[name] = {"dtype": tag, "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((-(8 + len(h))) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def read_weights(path):
@@ -1224,7 +1213,7 @@ def write_gptoss_case(name, c, dtype, seed):
             if not torch.equal(mxfp4_pack(drawn[k], scales), blocks):
                 raise SystemExit(f"{k}: MXFP4 round trip")
             stored[k + "_blocks"], stored[k + "_scales"] = blocks, scales
-        write_stored(path, stored)
+        write_model(path, stored, dtype)  # the blocks and scales as U8
     else:
         write_model(path, params, dtype)
     p = read_weights(path)
@@ -1252,14 +1241,7 @@ def write_gptoss_case(name, c, dtype, seed):
         if q[n].grad is None or not bool(q[n].grad.abs().max() > 0):
             raise SystemExit(f"{name}: no gradient for {n}")
         ref["train.grad." + n] = q[n].grad
-    meta = {"case": name, "torch": torch.__version__, "compute_dtype": "float64", "seed": str(seed),
-            "generator": "tools/golden/torch_llama.py"}
-    ref_path = os.path.join(d, "reference.safetensors")
-    write_safetensors(ref_path, {k: to_storage(v) for k, v in ref.items()}, meta)
-    read_safetensors(ref_path)
-    for fn in sorted(os.listdir(d)):
-        print(f"{os.path.join(d, fn):60s} {os.path.getsize(os.path.join(d, fn)):7d} bytes")
-    print(name, "logits max|x|", f"{ref['logits'].abs().max().item():.3f}", "greedy", ref["greedy.tokens"].tolist())
+    write_reference(d, name, seed, ref)
     for pre, _, chosen in routed:
         use = torch.bincount(chosen.flatten(), minlength=experts(c)[0]).tolist()
         print(f"  {pre} tokens per expert on input.ids {use}, {len({tuple(sorted(r)) for r in chosen.tolist()})} distinct sets")
