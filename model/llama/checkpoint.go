@@ -45,11 +45,12 @@ func textOfImageText(n string) string {
 // Load reads a HuggingFace Llama-family folder (see Types): config.json
 // (LlamaConfig, Qwen2Config, Qwen3Config, MistralConfig, Gemma2Config,
 // Gemma3TextConfig, SmolLM3Config, Phi3Config, GraniteConfig,
-// Olmo2Config) and model.safetensors or its shards, in
-// F32, F16, BF16 or F64, converted once into float32 weights. It accepts
-// LlamaForCausalLM's names ("model." before the base model, lm_head.weight),
-// and a tied output layer stored or not; a Phi-3's fused qkv_proj and
-// gate_up_proj. A Gemma 3 image-text folder
+// Olmo2Config, the mixtures of experts' configs, GptOssConfig) and
+// model.safetensors or its shards, in F32, F16, BF16 or F64, converted
+// once into float32 weights. It accepts LlamaForCausalLM's names ("model."
+// before the base model, lm_head.weight), and a tied output layer stored
+// or not; a Phi-3's fused qkv_proj and gate_up_proj; a GPT-OSS's stacked
+// experts, in MXFP4 or not (see splitGptOSS). A Gemma 3 image-text folder
 // ("gemma3": Gemma3ForConditionalGeneration) loads as its text model, its
 // vision tower and projector skipped. Missing, unexpected or mis-shaped tensors
 // are errors naming the tensor and its file. The end-of-text tokens of
