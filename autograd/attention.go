@@ -420,7 +420,7 @@ func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse [
 	negInf := float32(math.Inf(-1))
 	for r := range m {
 		m[r], l[r] = negInf, 0
-		if p.sinks != nil { // the sink's weight e^(sink − m) is counted in l from the start
+		if p.sinks != nil && !math.IsInf(float64(p.sinks[h]), -1) { // the sink's weight e^(sink − m), counted in l from the start
 			m[r], l[r] = p.sinks[h], 1
 		}
 	}

@@ -381,6 +381,9 @@ func TestAttentionSinks(t *testing.T) {
 			sinks[h] = 3 * (r.Float32() - 0.5) // from well below the scores to above them
 		}
 		sinks[0] = 8 // a sink that takes nearly all the weight
+		if c.heads > 2 {
+			sinks[2] = float32(math.Inf(-1)) // a sink of weight 0: no sink
+		}
 		want := make([]float64, c.b*c.tq*c.heads*c.d)
 		scale := 1 / math.Sqrt(float64(c.d))
 		for b := range c.b {
@@ -403,7 +406,7 @@ func TestAttentionSinks(t *testing.T) {
 						s[n] *= scale
 						mx = max(mx, s[n])
 					}
-					sum := math.Exp(float64(sinks[h]) - mx)
+					sum := math.Exp(float64(sinks[h]) - mx) // 0 for a sink of −Inf
 					for n := range s {
 						s[n] = math.Exp(s[n] - mx)
 						sum += s[n]

@@ -136,9 +136,9 @@ func (p patternSpec) compile(where string) (pattern, error) {
 		if *p.Regex == gpt2Regex {
 			return gpt2Split{}, nil
 		}
-		src, lookahead := *p.Regex, strings.Contains(*p.Regex, spaceRunRegex)
-		if lookahead { // see spaceRunPattern
-			src = strings.Replace(src, spaceRunRegex, `(?P<run>\s+)`, 1)
+		src, lookahead := *p.Regex, strings.HasSuffix(*p.Regex, "|"+spaceRunRegex)
+		if lookahead { // the last alternatives (see spaceRunPattern)
+			src = strings.TrimSuffix(src, spaceRunRegex) + `(?P<run>\s+)`
 		}
 		rewritten, err := rewriteRegex(src)
 		if err != nil {

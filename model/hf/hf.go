@@ -78,9 +78,9 @@ type Tensor struct {
 	// 0 only for a block of rows SplitRows cut from it.
 	offset int
 	// values, when not nil, computes value i of a tensor Derive or
-	// DequantizeMXFP4 made; its DType is then one every value is exact in
-	// (the stored tensor's; BF16 for MXFP4's), so that it can also load
-	// into 16-bit buffers.
+	// DequantizeMXFP4 made; its DType is then one its values are exact in
+	// (the stored tensor's; BF16 for MXFP4's, see there), so that it can
+	// also load into 16-bit buffers.
 	values func(i int) float32
 }
 
@@ -333,7 +333,11 @@ func (c *Checkpoint) Derive(src string, want []int, parts []string, shapes [][]i
 		return nil
 	}
 	if !tensor.EqualShape(t.Shape, want) {
-		return fmt.Errorf("hf: tensor %q in %s: shape %v, where the config's %s need %v", t.Name, t.File, t.Shape, strings.Join(parts, ", "), want)
+		what := fmt.Sprintf("tensor %q", t.Name)
+		if t.values != nil { // decoded (MXFP4)
+			what = fmt.Sprintf("%s decoded (as %s)", what, src)
+		}
+		return fmt.Errorf("hf: %s in %s: shape %v, where the config's %s%s need %v", what, t.File, t.Shape, parts[0], more(len(parts)), want)
 	}
 	if t.values == nil {
 		if err := t.check(t.Shape); err != nil {
@@ -382,8 +386,9 @@ func (t *Tensor) valueAt() func(i int) float32 {
 	}
 }
 
-// fp4 are the values of the 4-bit floats (E2M1) of MXFP4, by code.
-var fp4 = [16]float32{0, 0.5, 1, 1.5, 2, 3, 4, 6, -0, -0.5, -1, -1.5, -2, -3, -4, -6}
+// fp4 are the values of the 4-bit floats (E2M1) of MXFP4, by code (code 8
+// is −0, which a Go constant cannot be).
+var fp4 = [16]float32{0, 0.5, 1, 1.5, 2, 3, 4, 6, float32(math.Copysign(0, -1)), -0.5, -1, -1.5, -2, -3, -4, -6}
 
 // DequantizeMXFP4 reads the stored pair name+"_blocks" (U8 [..., R, G,
 // 16]) and name+"_scales" (U8 [..., R, G]), a matrix quantized to MXFP4 as
@@ -419,7 +424,9 @@ func (c *Checkpoint) DequantizeMXFP4(name string) error {
 	var once sync.Once
 	var blocks, scales []byte
 	// Every value, a code of E2M1 (3 significant bits) times a power of
-	// two, is exact in BF16 (down to 2^−127: the scales' range).
+	// two, is exact in BF16, down to 2^−127; past BF16's largest value
+	// (scale 254 with a code of 2 or more, or scale 255, which OCP's format
+	// reserves for NaN) it is ±Inf, as HF's ldexp in BF16 gives it.
 	c.tensors[name] = &Tensor{Name: bt.Name, File: bt.File, DType: safetensors.DTypeBF16, Shape: shape, canon: name,
 		values: func(i int) float32 {
 			once.Do(func() {

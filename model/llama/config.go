@@ -150,8 +150,10 @@ type Config struct {
 	RouterAux    float64 `json:"-"`
 	RouterJitter float64 `json:"-"`
 	// GPT-OSS's experts gate with (u + 1)·g·σ(SwigluAlpha·g), g clamped to
-	// at most SwigluLimit and u to ±SwigluLimit (swiglu_limit,
-	// swiglu_alpha: 7 and 1.702); 0 in the other families.
+	// at most SwigluLimit and u to ±SwigluLimit (swiglu_limit and
+	// swiglu_alpha, 7 and 1.702 when missing, as OpenAI's code and newer
+	// transformers read them; transformers 4.55's GptOssExperts fixes
+	// both at those values); 0 in the other families.
 	SwigluLimit float64 `json:"swiglu_limit,omitempty"`
 	SwigluAlpha float64 `json:"swiglu_alpha,omitempty"`
 	// EOS lists the tokens that end a text (eos_token_id, one or several).
@@ -515,7 +517,10 @@ func (c Config) invFreqOf(long bool) []float32 {
 // divided by the factor, in float32 as HF's _compute_yarn_parameters
 // computes it: the pairs from low to high (the dimensions that turn
 // beta_fast and beta_slow times over the original context) ramp linearly
-// from kept to interpolated.
+// from kept to interpolated. The factor is rope_scaling's; some
+// transformers versions take max_position_embeddings over the original
+// context instead, which differs only where a config.json's two disagree
+// (the released GPT-OSS's agree).
 func (c Config) yarnFreqs(f []float32) []float32 {
 	s, d := c.RopeScaling, float64(c.rotaryDim())
 	fast, slow := cmp.Or(s.BetaFast, 32), cmp.Or(s.BetaSlow, 1)
