@@ -77,11 +77,11 @@ type Tensor struct {
 	// offset is where the tensor starts in the stored one, in values: not
 	// 0 only for a block of rows SplitRows cut from it.
 	offset int
-	// values, when not nil, computes value i of a tensor Derive or
-	// DequantizeMXFP4 made; its DType is then one its values are exact in
-	// (the stored tensor's; BF16 for MXFP4's, see there), so that it can
-	// also load into 16-bit buffers.
-	values func(i int) float32
+	// values, when not nil, computes values offset.. of a tensor Derive
+	// or DequantizeMXFP4 made into dst; its DType is then one its values
+	// are exact in (the stored tensor's; BF16 for MXFP4's, see there), so
+	// that it can also load into 16-bit buffers.
+	values func(dst []float32, offset int)
 }
 
 // raw returns the tensor's stored bytes.
@@ -322,12 +322,13 @@ func (c *Checkpoint) SplitRows(name string, parts []string, rows []int) error {
 }
 
 // Derive re-keys the stored tensor of canonical name src as the tensors
-// parts (of the given shapes), whose value i is src's value at
-// index(part, i): for a model that keeps apart, transposed or
+// parts (of the given shapes), whose value i is src's value at j, where
+// index(part, i) returns j and how many values from i on follow j's in src
+// (a row's rest, or 1): for a model that keeps apart, transposed or
 // de-interleaved, what a checkpoint stores as one (GPT-OSS's experts,
 // stacked input-major with the gate and up columns alternating). src's
 // shape must be want. A tensor not stored is left for Load to report.
-func (c *Checkpoint) Derive(src string, want []int, parts []string, shapes [][]int, index func(part, i int) int) error {
+func (c *Checkpoint) Derive(src string, want []int, parts []string, shapes [][]int, index func(part, i int) (j, run int)) error {
 	t, ok := c.tensors[src]
 	if !ok {
 		return nil
@@ -350,45 +351,68 @@ func (c *Checkpoint) Derive(src string, want []int, parts []string, shapes [][]i
 		}
 	}
 	delete(c.tensors, src)
-	at := t.valueAt()
+	read := t.reader()
 	for k, p := range parts {
 		c.tensors[p] = &Tensor{Name: t.Name, File: t.File, DType: t.DType, Shape: shapes[k], canon: p,
-			values: func(i int) float32 { return at(index(k, i)) }}
+			values: func(dst []float32, offset int) {
+				for i := 0; i < len(dst); { // runs of consecutive source values, read at once
+					j, n := index(k, offset+i)
+					n = min(max(n, 1), len(dst)-i)
+					read(dst[i:i+n], j)
+					i += n
+				}
+			}}
 	}
 	return nil
 }
 
-// valueAt returns a function reading the tensor's value i, for Derive: the
-// stored bytes are looked up once, on the first read.
-func (t *Tensor) valueAt() func(i int) float32 {
+// reader returns a function reading the tensor's values offset.. into
+// dst, for Derive: the stored bytes are looked up once, on the first read.
+func (t *Tensor) reader() func(dst []float32, offset int) {
 	if t.values != nil {
 		return t.values
 	}
 	var once sync.Once
 	var b []byte
 	le := binary.LittleEndian
-	return func(i int) float32 {
+	return func(dst []float32, offset int) {
 		once.Do(func() {
 			var err error
 			if b, err = t.raw(); err != nil { // the file was closed under us: a programming error
 				panic(err)
 			}
 		})
-		switch t.DType {
-		case safetensors.DTypeF16:
-			return safetensors.Float16ToFloat32(le.Uint16(b[2*i:]))
-		case safetensors.DTypeBF16:
-			return safetensors.BFloat16ToFloat32(le.Uint16(b[2*i:]))
-		case safetensors.DTypeF64:
-			return float32(math.Float64frombits(le.Uint64(b[8*i:])))
+		for i := range dst {
+			switch j := offset + i; t.DType {
+			case safetensors.DTypeF16:
+				dst[i] = safetensors.Float16ToFloat32(le.Uint16(b[2*j:]))
+			case safetensors.DTypeBF16:
+				dst[i] = safetensors.BFloat16ToFloat32(le.Uint16(b[2*j:]))
+			case safetensors.DTypeF64:
+				dst[i] = float32(math.Float64frombits(le.Uint64(b[8*j:])))
+			default:
+				dst[i] = math.Float32frombits(le.Uint32(b[4*j:]))
+			}
 		}
-		return math.Float32frombits(le.Uint32(b[4*i:]))
 	}
 }
 
 // fp4 are the values of the 4-bit floats (E2M1) of MXFP4, by code (code 8
 // is −0, which a Go constant cannot be).
 var fp4 = [16]float32{0, 0.5, 1, 1.5, 2, 3, 4, 6, float32(math.Copysign(0, -1)), -0.5, -1, -1.5, -2, -3, -4, -6}
+
+// fp4Table returns MXFP4's values by scale and code, fp4[code]·2^(scale−127)
+// rounded to float32 (so ±Inf past its range, and ±0 for a code of 0 at
+// any scale): a lookup per value where ldexp took most of the load.
+var fp4Table = sync.OnceValue(func() *[256][16]float32 {
+	var t [256][16]float32
+	for s := range t {
+		for c, v := range fp4 {
+			t[s][c] = float32(math.Ldexp(float64(v), s-127))
+		}
+	}
+	return &t
+})
 
 // DequantizeMXFP4 reads the stored pair name+"_blocks" (U8 [..., R, G,
 // 16]) and name+"_scales" (U8 [..., R, G]), a matrix quantized to MXFP4 as
@@ -428,7 +452,7 @@ func (c *Checkpoint) DequantizeMXFP4(name string) error {
 	// (scale 254 with a code of 2 or more, or scale 255, which OCP's format
 	// reserves for NaN) it is ±Inf, as HF's ldexp in BF16 gives it.
 	c.tensors[name] = &Tensor{Name: bt.Name, File: bt.File, DType: safetensors.DTypeBF16, Shape: shape, canon: name,
-		values: func(i int) float32 {
+		values: func(dst []float32, offset int) {
 			once.Do(func() {
 				var err error
 				if blocks, err = bt.raw(); err == nil {
@@ -438,11 +462,24 @@ func (c *Checkpoint) DequantizeMXFP4(name string) error {
 					panic(err)
 				}
 			})
-			b := blocks[i/2]
-			if i%2 == 1 {
-				b >>= 4
+			tbl := fp4Table()
+			for i := 0; i < len(dst); { // a block of 32 values (or what of it dst holds) at a time
+				j := offset + i
+				row := &tbl[scales[j/32]]
+				end := min(len(dst), i+32-j%32)
+				if j%2 == 1 { // the upper half of a byte first
+					dst[i] = row[blocks[j/2]>>4]
+					i, j = i+1, j+1
+				}
+				for ; i+1 < end; i, j = i+2, j+2 {
+					b := blocks[j/2]
+					dst[i], dst[i+1] = row[b&15], row[b>>4]
+				}
+				if i < end {
+					dst[i] = row[blocks[j/2]&15]
+					i++
+				}
 			}
-			return float32(math.Ldexp(float64(fp4[b&15]), int(scales[i/32])-127))
 		}}
 	return nil
 }

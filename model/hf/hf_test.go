@@ -545,8 +545,43 @@ func TestDequantizeMXFP4(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("decoded %v; want %v", got, want)
 	}
+	// Every piece of a larger tensor, at any offset and length, decodes as
+	// the formula says value by value (the decoder walks whole bytes and
+	// blocks).
+	rb, rs := make([]byte, 3*2*16), []byte{0, 1, 126, 127, 200, 254}
+	for i := range rb {
+		rb[i] = byte(i*37 + 11)
+	}
+	c2, err := Open(write(t, map[string][]safetensors.Tensor{"model.safetensors": {
+		{Name: "v_blocks", DType: safetensors.DTypeU8, Shape: []int{3, 2, 16}, Data: rb},
+		{Name: "v_scales", DType: safetensors.DTypeU8, Shape: []int{3, 2}, Data: rs},
+	}}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if err := c2.DequantizeMXFP4("v"); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := c2.Lookup("v")
+	ref := make([]float32, 192)
+	for i := range ref {
+		code := rb[i/2] >> (4 * (i % 2)) & 15
+		ref[i] = float32(math.Ldexp(float64(fp4[code]), int(rs[i/32])-127))
+	}
+	for off := 0; off < len(ref); off++ {
+		for n := 0; off+n <= len(ref); n += 1 + n/3 {
+			got := make([]float32, n)
+			v.decode(got, off)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(ref[off+i]) {
+					t.Fatalf("values %d.. (%d of them): value %d is %v, want %v", off, n, off+i, got[i], ref[off+i])
+				}
+			}
+		}
+	}
 	// Derive: the transpose [32, 2].
-	if err := c.Derive("w", []int{2, 32}, []string{"wt"}, [][]int{{32, 2}}, func(_, i int) int { return i%2*32 + i/2 }); err != nil {
+	if err := c.Derive("w", []int{2, 32}, []string{"wt"}, [][]int{{32, 2}}, func(_, i int) (int, int) { return i%2*32 + i/2, 1 }); err != nil {
 		t.Fatal(err)
 	}
 	wt, _ := c.Lookup("wt")
@@ -554,7 +589,7 @@ func TestDequantizeMXFP4(t *testing.T) {
 	if tr[0] != 1 || tr[1] != 1.5 || tr[2] != 2 || tr[6] != -12 || tr[7] != 1.5 {
 		t.Errorf("transposed %v", tr)
 	}
-	if err := c.Derive("wt", []int{2, 32}, []string{"x"}, [][]int{{64}}, func(_, i int) int { return i }); err == nil || !strings.Contains(err.Error(), "shape [32 2], where the config's x need [2 32]") {
+	if err := c.Derive("wt", []int{2, 32}, []string{"x"}, [][]int{{64}}, func(_, i int) (int, int) { return i, 64 - i }); err == nil || !strings.Contains(err.Error(), "shape [32 2], where the config's x need [2 32]") {
 		t.Errorf("a mis-shaped source: %v", err)
 	}
 	for _, tc := range []struct {

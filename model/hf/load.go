@@ -264,9 +264,7 @@ const decodeChunk = 1 << 20
 // into dst.
 func (t *Tensor) decode(dst []float32, offset int) {
 	if t.values != nil {
-		for i := range dst {
-			dst[i] = t.values(offset + i)
-		}
+		t.values(dst, offset)
 		return
 	}
 	b, err := t.raw()
@@ -316,11 +314,16 @@ func (t *Tensor) release(offset, n int) {
 // copyHalf copies values offset.. of a BF16 or F16 tensor into dst.
 func (t *Tensor) copyHalf(dst []uint16, offset int) {
 	if t.values != nil { // exact in the tensor's DType (see Tensor.values)
-		for i := range dst {
-			if v := t.values(offset + i); t.DType == safetensors.DTypeF16 {
-				dst[i] = safetensors.Float32ToFloat16(v)
-			} else {
-				dst[i] = safetensors.Float32ToBFloat16(v)
+		var buf [1024]float32
+		for at := 0; at < len(dst); at += len(buf) {
+			part := buf[:min(len(buf), len(dst)-at)]
+			t.values(part, offset+at)
+			for i, v := range part {
+				if t.DType == safetensors.DTypeF16 {
+					dst[at+i] = safetensors.Float32ToFloat16(v)
+				} else { // exact: the upper half of the float32
+					dst[at+i] = uint16(math.Float32bits(v) >> 16)
+				}
 			}
 		}
 		return

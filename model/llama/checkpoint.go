@@ -412,26 +412,27 @@ func splitGptOSS(c Config, ck *hf.Checkpoint) error {
 			downBias, downBiasShapes = append(downBias, x+"down_proj.bias"), append(downBiasShapes, []int{C})
 		}
 		// Part 2e+u is expert e's gate (u = 0) or up (u = 1) projection:
-		// column 2r+u of the stack is their row r.
-		gateUpAt, want := func(part, i int) int { return part/2*C*2*I + i%C*2*I + 2*(i/C) + part%2 }, []int{E, C, 2 * I}
+		// column 2r+u of the stack is their row r. Each function returns
+		// where value i is in the stack and how many follow it there.
+		gateUpAt, want := func(part, i int) (int, int) { return part/2*C*2*I + i%C*2*I + 2*(i/C) + part%2, 1 }, []int{E, C, 2 * I}
 		if packed { // row 2r+u of the decoded stack
-			gateUpAt, want = func(part, i int) int { return part/2*2*I*C + (2*(i/C)+part%2)*C + i%C }, []int{E, 2 * I, C}
+			gateUpAt, want = func(part, i int) (int, int) { return part/2*2*I*C + (2*(i/C)+part%2)*C + i%C, C - i%C }, []int{E, 2 * I, C}
 		}
-		downAt, wantDown := func(e, i int) int { return e*I*C + i%I*C + i/I }, []int{E, I, C}
+		downAt, wantDown := func(e, i int) (int, int) { return e*I*C + i%I*C + i/I, 1 }, []int{E, I, C}
 		if packedDown { // already [C, I] per expert
-			downAt, wantDown = func(e, i int) int { return e*C*I + i }, []int{E, C, I}
+			downAt, wantDown = func(e, i int) (int, int) { return e*C*I + i, C*I - i }, []int{E, C, I}
 		}
 		for _, d := range []struct {
 			src    string
 			want   []int
 			parts  []string
 			shapes [][]int
-			at     func(part, i int) int
+			at     func(part, i int) (int, int)
 		}{
 			{p + "gate_up_proj", want, gateUp, gateUpShapes, gateUpAt},
-			{p + "gate_up_proj_bias", []int{E, 2 * I}, gateUpBias, gateUpBiasShapes, func(part, i int) int { return part/2*2*I + 2*i + part%2 }},
+			{p + "gate_up_proj_bias", []int{E, 2 * I}, gateUpBias, gateUpBiasShapes, func(part, i int) (int, int) { return part/2*2*I + 2*i + part%2, 1 }},
 			{p + "down_proj", wantDown, down, downShapes, downAt},
-			{p + "down_proj_bias", []int{E, C}, downBias, downBiasShapes, func(e, i int) int { return e*C + i }},
+			{p + "down_proj_bias", []int{E, C}, downBias, downBiasShapes, func(e, i int) (int, int) { return e*C + i, C - i }},
 		} {
 			if err := ck.Derive(d.src, d.want, d.parts, d.shapes, d.at); err != nil {
 				return err

@@ -284,14 +284,16 @@ func (h *halfWeights) quantize(x low, cols int) low {
 		return x
 	}
 	q, s := make([]int8, len(x.h)), make([]float32, len(x.h)/tensor.Q8Block)
-	step := max(1, (1<<16)/cols) * cols // 256 KB of float32 at a time
-	buf := make([]float32, min(step, len(x.h)))
-	for at := 0; at < len(x.h); at += step {
-		end := min(at+step, len(x.h))
-		w := buf[:end-at]
-		h.kind.Widen(w, x.h[at:end])
-		tensor.QuantizeQ8To(q[at:end], s[at/tensor.Q8Block:end/tensor.Q8Block], w)
-	}
+	step := max(1, (1<<16)/cols) * cols // 256 KB of float32 at a time, pieces spread over the cores
+	tensor.Parallel((len(x.h)+step-1)/step, 1, func(lo, hi int) {
+		buf := make([]float32, min(step, len(x.h)))
+		for at := lo * step; at < min(hi*step, len(x.h)); at += step {
+			end := min(at+step, len(x.h))
+			w := buf[:end-at]
+			h.kind.Widen(w, x.h[at:end])
+			tensor.QuantizeQ8To(q[at:end], s[at/tensor.Q8Block:end/tensor.Q8Block], w)
+		}
+	})
 	return low{q: q, s: s}
 }
 
