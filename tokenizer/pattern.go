@@ -163,14 +163,13 @@ type spaceRunPattern struct {
 
 // windowSafe are the patterns (as tokenizer.json spells them) whose
 // alternatives spaceRunPattern's window is known to leave unchanged (see
-// TestSpaceRunWindow): Llama 3's and Qwen2's. Another pattern is searched
-// over the whole text, which is slower but needs no such knowledge of its
-// alternatives: o200k's is one, since its runs of capitals and of
-// lower-case letters share the classes Lm, Lo and M, so that a window
-// cutting a long run can end a shorter match at one of those.
+// TestSpaceRunWindow): Llama 3's, Qwen2's and o200k's. Another pattern is
+// searched over the whole text, which is slower but needs no such
+// knowledge of its alternatives.
 var windowSafe = map[string]bool{
-	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`: true,
-	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`:      true,
+	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`:                                                                                                                                                                true,
+	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`:                                                                                                                                                                     true,
+	`[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`: true,
 }
 
 func (p spaceRunPattern) findMatches(s string) []matchSpan {
@@ -186,16 +185,19 @@ func (p spaceRunPattern) findMatches(s string) []matchSpan {
 		// bytes before the window's end. A longer match of the whole text
 		// could be cut short there, the window then ending inside a run
 		// the match is of or inside an optional suffix (a contraction such
-		// as 'll), or when white space runs from the match to the window's
-		// end (\s*[\r\n]+ reaches the last line break of a run); otherwise
-		// each of these patterns' alternatives matches in the window as in
-		// the whole text.
+		// as 'll), when white space runs from the match to the window's
+		// end (\s*[\r\n]+ reaches the last line break of a run), or when
+		// letters and marks do (o200k's capitals-then-lower-case
+		// alternatives, whose classes share Lm, Lo and M, may end short of
+		// a lower-case letter past the window); otherwise each of these
+		// patterns' alternatives matches in the window as in the whole
+		// text.
 		hi := min(len(s), pos+win)
 		for hi < len(s) && !utf8.RuneStart(s[hi]) { // not within a character
 			hi++
 		}
 		loc := p.re.FindStringIndex(s[pos:hi])
-		if hi < len(s) && (loc == nil || hi-(pos+loc[1]) < spaceRunMargin || blank(s[pos+loc[0]:hi])) {
+		if hi < len(s) && (loc == nil || hi-(pos+loc[1]) < spaceRunMargin || blank(s[pos+loc[0]:hi]) || lettersOnly(s[pos+loc[1]:hi])) {
 			win *= 2
 			continue
 		}
@@ -222,6 +224,11 @@ func (p spaceRunPattern) findMatches(s string) []matchSpan {
 		pos = end
 	}
 	return m.done(s)
+}
+
+// lettersOnly reports whether s is all letters and marks.
+func lettersOnly(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsMark(r) }) < 0
 }
 
 // blank reports whether s is all white space.

@@ -98,8 +98,8 @@ func TestSpaceRunWindow(t *testing.T) {
 		texts = append(texts, b.String())
 	}
 	// Runs of capitals longer than a window, a lower-case letter after
-	// (o200k's alternatives would end a windowed match at the mark or the
-	// Lo before them, which is why it is searched whole).
+	// (o200k's alternatives end a windowed match at the mark or the Lo
+	// before them unless the window widens over letters).
 	texts = append(texts, "中"+strings.Repeat("Z", 300)+"a", "A\u0301"+strings.Repeat("A", 300)+"b", strings.Repeat("中", 100)+"Zz")
 	defer func(w int) { spaceRunWindow = w }(spaceRunWindow)
 	checked := 0
@@ -117,8 +117,8 @@ func TestSpaceRunWindow(t *testing.T) {
 			continue
 		}
 		checked++
-		if want := v.Name != "gpt2-o200k"; p.windowed != want {
-			t.Errorf("%s: searched a window at a time %v; want %v", v.Name, p.windowed, want)
+		if !p.windowed {
+			t.Errorf("%s: its pattern is not searched a window at a time", v.Name)
 		}
 		for i, text := range texts {
 			spaceRunWindow = 1 << 30
