@@ -152,3 +152,45 @@ func TestSpaceRunWindow(t *testing.T) {
 		t.Errorf("%s: %v", y, err)
 	}
 }
+
+// FuzzSpaceRunWindow: for the patterns searched a window at a time, any
+// text splits as the whole-text search splits it, with windows of 1 to 64
+// bytes.
+func FuzzSpaceRunWindow(f *testing.F) {
+	var variants []variant
+	if err := json.Unmarshal(readTestdata(f, "variants.json"), &variants); err != nil {
+		f.Fatal(err)
+	}
+	var pats []spaceRunPattern
+	for _, v := range variants {
+		var pre struct {
+			Pretokenizers []struct{ Pattern patternSpec }
+		}
+		json.Unmarshal(v.Patch["pre_tokenizer"], &pre)
+		if len(pre.Pretokenizers) == 0 || pre.Pretokenizers[0].Pattern.Regex == nil {
+			continue
+		}
+		if c, err := pre.Pretokenizers[0].Pattern.compile(v.Name); err == nil {
+			if p, ok := c.(spaceRunPattern); ok && p.windowed {
+				pats = append(pats, p)
+			}
+		}
+	}
+	if len(pats) != 3 {
+		f.Fatalf("%d patterns searched a window at a time; want 3", len(pats))
+	}
+	for _, s := range []string{"Hello  world\n\n  x", "ABCdef's  12345\t\n", "中ZZZZa 'll !!/\n", "A\u0301AAAb  \u3000x"} {
+		f.Add(s, uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, text string, w uint8) {
+		defer func(old int) { spaceRunWindow = old }(spaceRunWindow)
+		for _, p := range pats {
+			spaceRunWindow = 1 << 30
+			want := p.findMatches(text)
+			spaceRunWindow = 1 + int(w%64)
+			if got := p.findMatches(text); !slices.Equal(got, want) {
+				t.Fatalf("window %d, %q: %v; whole text %v", spaceRunWindow, text, got, want)
+			}
+		}
+	})
+}
