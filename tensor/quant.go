@@ -36,7 +36,10 @@ func QuantizeQ8To(q []int8, s []float32, w []float32) {
 		blk := w[b*Q8Block : (b+1)*Q8Block]
 		var amax float32
 		for _, v := range blk {
-			if a := math.Float32frombits(math.Float32bits(v) &^ (1 << 31)); a > amax { // |v| (the builtin max, NaN-aware, costs several times more)
+			// |v|; the builtin max, which keeps a NaN, costs several times
+			// more: a NaN weight makes the block's scale NaN, so that it
+			// shows (as ±Inf's does: Inf, or NaN once dequantized).
+			if a := math.Float32frombits(math.Float32bits(v) &^ (1 << 31)); a > amax || a != a {
 				amax = a
 			}
 		}

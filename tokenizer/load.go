@@ -149,7 +149,8 @@ func (p patternSpec) compile(where string) (pattern, error) {
 			return nil, fmt.Errorf("%s.pattern: regex %q is not supported (Go RE2 syntax, no look-around): %w", where, *p.Regex, err)
 		}
 		if lookahead {
-			return spaceRunPattern{re, re.SubexpIndex("run"), windowSafe[*p.Regex]}, nil
+			shared, windowed := windowSafe[*p.Regex]
+			return spaceRunPattern{re, re.SubexpIndex("run"), windowed, shared}, nil
 		}
 		return regexPattern{re}, nil
 	}

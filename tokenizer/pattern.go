@@ -139,12 +139,6 @@ func (p regexPattern) findMatches(s string) []matchSpan {
 // look-ahead, so spaceRunPattern matches the run and cuts it.
 const spaceRunRegex = `\s+(?!\S)|\s+`
 
-// spaceRunPattern matches a regex whose spaceRunRegex became the group
-// run (\s+): a match of that group that stops before more text (the run
-// is greedy, so a non-space follows) and holds more than one character
-// gives its last character back, and matching resumes there, where the
-// regex then sees that character and the word after it, as the
-// look-ahead's backtracking would have left them.
 // spaceRunWindow is the text spaceRunPattern first searches for a match
 // in, in bytes (a variable for the tests).
 var spaceRunWindow = 256
@@ -155,20 +149,32 @@ var spaceRunWindow = 256
 // matches), in bytes.
 const spaceRunMargin = 8
 
+// spaceRunPattern matches a regex whose spaceRunRegex became the group
+// run (\s+): a match of that group that stops before more text (the run
+// is greedy, so a non-space follows) and holds more than one character
+// gives its last character back, and matching resumes there, where the
+// regex then sees that character and the word after it, as the
+// look-ahead's backtracking would have left them.
 type spaceRunPattern struct {
 	re       *regexp.Regexp
 	run      int  // the group's index
 	windowed bool // one of windowSafe: search a window at a time
+	// sharedEnd is o200k's window rule: its capitals-then-lower-case
+	// alternatives' classes share Lm, Lo and M, so a match ending in one
+	// of those, with only letters and marks after it to the window's end,
+	// may end short of a lower-case letter past the window.
+	sharedEnd bool
 }
 
 // windowSafe are the patterns (as tokenizer.json spells them) whose
 // alternatives spaceRunPattern's window is known to leave unchanged (see
-// TestSpaceRunWindow): Llama 3's, Qwen2's and o200k's. Another pattern is
+// TestSpaceRunWindow and FuzzSpaceRunWindow), each with whether it needs
+// the sharedEnd rule: Llama 3's, Qwen2's and o200k's. Another pattern is
 // searched over the whole text, which is slower but needs no such
 // knowledge of its alternatives.
 var windowSafe = map[string]bool{
-	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`:                                                                                                                                                                true,
-	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`:                                                                                                                                                                     true,
+	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`:                                                                                                                                                                false,
+	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`:                                                                                                                                                                     false,
 	`[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`: true,
 }
 
@@ -186,18 +192,18 @@ func (p spaceRunPattern) findMatches(s string) []matchSpan {
 		// could be cut short there, the window then ending inside a run
 		// the match is of or inside an optional suffix (a contraction such
 		// as 'll), when white space runs from the match to the window's
-		// end (\s*[\r\n]+ reaches the last line break of a run), or when
-		// letters and marks do (o200k's capitals-then-lower-case
-		// alternatives, whose classes share Lm, Lo and M, may end short of
-		// a lower-case letter past the window); otherwise each of these
+		// end (\s*[\r\n]+ reaches the last line break of a run), or, for
+		// o200k, under the sharedEnd rule; otherwise each of these
 		// patterns' alternatives matches in the window as in the whole
-		// text.
+		// text. A match is searched again only when its own run (or
+		// o200k's run of capitals) reaches the window's end, so the
+		// search stays linear in the text.
 		hi := min(len(s), pos+win)
 		for hi < len(s) && !utf8.RuneStart(s[hi]) { // not within a character
 			hi++
 		}
 		loc := p.re.FindStringIndex(s[pos:hi])
-		if hi < len(s) && (loc == nil || hi-(pos+loc[1]) < spaceRunMargin || blank(s[pos+loc[0]:hi]) || lettersOnly(s[pos+loc[1]:hi])) {
+		if hi < len(s) && (loc == nil || hi-(pos+loc[1]) < spaceRunMargin || blank(s[pos+loc[0]:hi]) || p.sharedEnd && endsShared(s[pos+loc[0]:pos+loc[1]]) && lettersOnly(s[pos+loc[1]:hi])) {
 			win *= 2
 			continue
 		}
@@ -224,6 +230,13 @@ func (p spaceRunPattern) findMatches(s string) []matchSpan {
 		pos = end
 	}
 	return m.done(s)
+}
+
+// endsShared reports whether s ends with a modifier letter, another letter
+// (Lo) or a mark: a character both of o200k's letter classes hold.
+func endsShared(s string) bool {
+	r, _ := utf8.DecodeLastRuneInString(s)
+	return unicode.In(r, unicode.Lm, unicode.Lo, unicode.M)
 }
 
 // lettersOnly reports whether s is all letters and marks.
