@@ -360,7 +360,7 @@ func openAIEmbeddings(t *testing.T, url string, texts []string, want [][]float32
 		req  map[string]any
 		want string
 	}{
-		{map[string]any{"input": []int{1, 2, 3}}, "token ids are not taken"},
+		{map[string]any{"input": []int{1, 2, 3}}, "token ids are not taken: send the texts; LangChain's OpenAIEmbeddings sends OpenAI's token ids unless check_embedding_ctx_length=False"},
 		{map[string]any{"input": []string{"a", ""}}, `"input" text 1 is empty`},
 		{map[string]any{}, `"input" is missing`},
 		{map[string]any{"input": "a", "dimensions": 100000}, `"dimensions" 100000: this model's embeddings have`},

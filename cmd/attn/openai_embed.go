@@ -27,7 +27,8 @@ type embeddingsRequest struct {
 }
 
 // texts reads "input": a text or a list of texts. Token ids, which
-// OpenAI's API also takes, are refused by name: the server tokenizes.
+// OpenAI's API also takes, are refused by name: the server tokenizes, and
+// a client's ids are OpenAI's tokenizer's, not this model's.
 func (r embeddingsRequest) texts() ([]string, error) {
 	raw := bytes.TrimSpace(r.Input)
 	var one string
@@ -39,7 +40,9 @@ func (r embeddingsRequest) texts() ([]string, error) {
 		many = []string{one}
 	case json.Unmarshal(raw, &many) == nil:
 	default:
-		return nil, errors.New(`"input" is not a text or a list of texts (token ids are not taken: send the texts)`)
+		// LangChain's OpenAIEmbeddings sends tiktoken's ids unless told
+		// not to; they would be other tokens in this model's vocabulary.
+		return nil, errors.New(`"input" is not a text or a list of texts (token ids are not taken: send the texts; LangChain's OpenAIEmbeddings sends OpenAI's token ids unless check_embedding_ctx_length=False)`)
 	}
 	if len(many) == 0 || len(many) > maxInputs {
 		return nil, fmt.Errorf(`"input" has %d texts; want 1 to %d`, len(many), maxInputs)
