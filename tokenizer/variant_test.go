@@ -82,10 +82,6 @@ func TestGoldenVariants(t *testing.T) {
 // (variants.json) on texts whose runs of letters, digits, spaces, newlines
 // and punctuation are longer than any window, and with windows of 1 byte.
 func TestSpaceRunWindow(t *testing.T) {
-	var variants []variant
-	if err := json.Unmarshal(readTestdata(t, "variants.json"), &variants); err != nil {
-		t.Fatal(err)
-	}
 	runs := []string{"a", "Z", "é", "中", "7", " ", "\u3000", "\n", "\r\n", "!", "'s", "a'll", "Zz'VE", "\t", "\u0301", "!/\n", " \n", "\n ", "\u00a0"}
 	r := uint32(7)
 	next := func(n int) int { r ^= r << 13; r ^= r >> 17; r ^= r << 5; return int(r % uint32(n)) }
@@ -102,23 +98,10 @@ func TestSpaceRunWindow(t *testing.T) {
 	// before them unless the window widens over letters).
 	texts = append(texts, "中"+strings.Repeat("Z", 300)+"a", "A\u0301"+strings.Repeat("A", 300)+"b", strings.Repeat("中", 100)+"Zz")
 	defer func(w int) { spaceRunWindow = w }(spaceRunWindow)
-	checked := 0
-	for _, v := range variants {
-		var pre struct {
-			Pretokenizers []struct{ Pattern patternSpec }
-		}
-		json.Unmarshal(v.Patch["pre_tokenizer"], &pre)
-		if len(pre.Pretokenizers) == 0 || pre.Pretokenizers[0].Pattern.Regex == nil {
-			continue
-		}
-		compiled, err := pre.Pretokenizers[0].Pattern.compile(v.Name)
-		p, ok := compiled.(spaceRunPattern)
-		if err != nil || !ok {
-			continue
-		}
-		checked++
+	pats := spaceRunPatterns(t)
+	for name, p := range pats {
 		if !p.windowed {
-			t.Errorf("%s: its pattern is not searched a window at a time", v.Name)
+			t.Errorf("%s: its pattern is not searched a window at a time", name)
 		}
 		for i, text := range texts {
 			spaceRunWindow = 1 << 30
@@ -126,13 +109,13 @@ func TestSpaceRunWindow(t *testing.T) {
 			for _, w := range []int{1, 7, 9, 20, 256} {
 				spaceRunWindow = w
 				if got := p.findMatches(text); !slices.Equal(got, want) {
-					t.Fatalf("%s, window %d, text %d: %d matches; the whole text's %d\n%q\n%v\n%v", v.Name, w, i, len(got), len(want), text[:min(len(text), 300)], got[:min(len(got), 8)], want[:min(len(want), 8)])
+					t.Fatalf("%s, window %d, text %d: %d matches; the whole text's %d\n%q\n%v\n%v", name, w, i, len(got), len(want), text[:min(len(text), 300)], got[:min(len(got), 8)], want[:min(len(want), 8)])
 				}
 			}
 		}
 	}
-	if checked != 3 {
-		t.Errorf("%d variants with such a pattern; want 3", checked)
+	if len(pats) != 3 {
+		t.Errorf("%d variants with such a pattern; want 3", len(pats))
 	}
 	// A pattern not known to be safe is searched whole: its first
 	// alternative needs the x after a run longer than the window, and
@@ -153,15 +136,14 @@ func TestSpaceRunWindow(t *testing.T) {
 	}
 }
 
-// FuzzSpaceRunWindow: for the patterns searched a window at a time, any
-// text splits as the whole-text search splits it, with windows of 1 to 64
-// bytes.
-func FuzzSpaceRunWindow(f *testing.F) {
+// spaceRunPatterns returns, by variant name, the split patterns of
+// variants.json that compile to a spaceRunPattern.
+func spaceRunPatterns(tb testing.TB) map[string]spaceRunPattern {
 	var variants []variant
-	if err := json.Unmarshal(readTestdata(f, "variants.json"), &variants); err != nil {
-		f.Fatal(err)
+	if err := json.Unmarshal(readTestdata(tb, "variants.json"), &variants); err != nil {
+		tb.Fatal(err)
 	}
-	var pats []spaceRunPattern
+	pats := map[string]spaceRunPattern{}
 	for _, v := range variants {
 		var pre struct {
 			Pretokenizers []struct{ Pattern patternSpec }
@@ -171,9 +153,22 @@ func FuzzSpaceRunWindow(f *testing.F) {
 			continue
 		}
 		if c, err := pre.Pretokenizers[0].Pattern.compile(v.Name); err == nil {
-			if p, ok := c.(spaceRunPattern); ok && p.windowed {
-				pats = append(pats, p)
+			if p, ok := c.(spaceRunPattern); ok {
+				pats[v.Name] = p
 			}
+		}
+	}
+	return pats
+}
+
+// FuzzSpaceRunWindow: for the patterns searched a window at a time, any
+// text splits as the whole-text search splits it, with windows of 1 to 64
+// bytes.
+func FuzzSpaceRunWindow(f *testing.F) {
+	var pats []spaceRunPattern
+	for _, p := range spaceRunPatterns(f) {
+		if p.windowed {
+			pats = append(pats, p)
 		}
 	}
 	if len(pats) != 3 {

@@ -335,20 +335,10 @@ func TestCLIP(t *testing.T) {
 	golden.CheckAbs(t, "image embedding 0", got[0], ie[0:16], 1e-4)
 	golden.CheckAbs(t, "image embedding 1", got[1], ie[16:32], 1e-4)
 
-	out, code := attn(t, "classify", "--model", dir, "--labels", "a photo of a cat, a red car", "--template", "{}", "--json", filepath.Join(imgs, "rgb.png"))
-	var res struct {
-		Labels []struct {
-			Label string
-			Score float64
-		}
-	}
-	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Labels) != 2 {
-		t.Fatalf("attn classify --labels: exit %d\n%s", code, out)
-	}
 	logits := f.Tensor("logits_per_image").Data // [3 images, 3 texts]; the labels are texts 0 and 2
 	a, b := float64(logits[0]), float64(logits[2])
 	pCat := 1 / (1 + math.Exp(b-a))
-	for _, l := range res.Labels {
+	for _, l := range classifyCatCar(t, dir, filepath.Join(imgs, "rgb.png")) {
 		want := map[string]float64{"a photo of a cat": pCat, "a red car": 1 - pCat}[l.Label]
 		if math.Abs(l.Score-want) > 1e-5 {
 			t.Errorf("%s: score %v; want %v", l.Label, l.Score, want)
@@ -463,23 +453,31 @@ func TestSiglip(t *testing.T) {
 		t.Errorf("a SigLIP with a corrupt spiece.model: exit %d\n%s", code, out)
 	}
 
-	out, code = attn(t, "classify", "--model", dir, "--labels", "a photo of a cat, a red car", "--template", "{}", "--json", filepath.Join(imgs, "rgb.png"))
-	var res struct {
-		Labels []struct {
-			Label string
-			Score float64
-		}
-	}
-	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Labels) != 2 {
-		t.Fatalf("attn classify --labels: exit %d\n%s", code, out)
-	}
 	logits := f.Tensor("logits_per_image").Data // [3 images, 3 texts]
-	for _, l := range res.Labels {
+	for _, l := range classifyCatCar(t, dir, filepath.Join(imgs, "rgb.png")) {
 		z := float64(logits[map[string]int{"a photo of a cat": 0, "a red car": 2}[l.Label]])
 		if want := 1 / (1 + math.Exp(-z)); math.Abs(l.Score-want) > 1e-4*want {
 			t.Errorf("%s: score %v; want the sigmoid of its logit, %v", l.Label, l.Score, want)
 		}
 	}
+}
+
+// classifyLabel is a label's score in attn classify --json's output.
+type classifyLabel struct {
+	Label string
+	Score float64
+}
+
+// classifyCatCar runs attn classify --labels "a photo of a cat, a red car"
+// (no template) on image and returns the two labels' scores.
+func classifyCatCar(t *testing.T, dir, image string) []classifyLabel {
+	t.Helper()
+	out, code := attn(t, "classify", "--model", dir, "--labels", "a photo of a cat, a red car", "--template", "{}", "--json", image)
+	var res struct{ Labels []classifyLabel }
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Labels) != 2 {
+		t.Fatalf("attn classify --labels: exit %d\n%s", code, out)
+	}
+	return res.Labels
 }
 
 // TestSiglipSentencePiece: a first SigLIP's folder, spiece.model and no

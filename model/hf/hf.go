@@ -4,7 +4,6 @@
 package hf
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -367,34 +366,26 @@ func (c *Checkpoint) Derive(src string, want []int, parts []string, shapes [][]i
 }
 
 // reader returns a function reading the tensor's values offset.. into
-// dst, for Derive: the stored bytes are looked up once, on the first read.
+// dst, for Derive (as decode does, the stored bytes looked up once: Derive
+// may read a value at a time).
 func (t *Tensor) reader() func(dst []float32, offset int) {
 	if t.values != nil {
 		return t.values
 	}
-	var once sync.Once
-	var b []byte
-	le := binary.LittleEndian
-	return func(dst []float32, offset int) {
-		once.Do(func() {
-			var err error
-			if b, err = t.raw(); err != nil { // the file was closed under us: a programming error
-				panic(err)
-			}
-		})
-		for i := range dst {
-			switch j := offset + i; t.DType {
-			case safetensors.DTypeF16:
-				dst[i] = safetensors.Float16ToFloat32(le.Uint16(b[2*j:]))
-			case safetensors.DTypeBF16:
-				dst[i] = safetensors.BFloat16ToFloat32(le.Uint16(b[2*j:]))
-			case safetensors.DTypeF64:
-				dst[i] = float32(math.Float64frombits(le.Uint64(b[8*j:])))
-			default:
-				dst[i] = math.Float32frombits(le.Uint32(b[4*j:]))
-			}
+	raw := t.rawOnce()
+	return func(dst []float32, offset int) { decodeBytes(dst, t.DType, raw()[offset*t.DType.Size():]) }
+}
+
+// rawOnce returns a function giving the tensor's stored bytes, looked up on
+// its first call.
+func (t *Tensor) rawOnce() func() []byte {
+	return sync.OnceValue(func() []byte {
+		b, err := t.raw()
+		if err != nil { // the file was closed under us: a programming error
+			panic(err)
 		}
-	}
+		return b
+	})
 }
 
 // fp4 are the values of the 4-bit floats (E2M1) of MXFP4, by code (code 8
@@ -445,24 +436,14 @@ func (c *Checkpoint) DequantizeMXFP4(name string) error {
 	delete(c.tensors, name+"_scales")
 	shape := slices.Clone(st.Shape)
 	shape[n-2] *= 32
-	var once sync.Once
-	var blocks, scales []byte
+	blocksOf, scalesOf := bt.rawOnce(), st.rawOnce()
 	// Every value, a code of E2M1 (3 significant bits) times a power of
 	// two, is exact in BF16, down to 2^−127; past BF16's largest value
 	// (scale 254 with a code of 2 or more, or scale 255, which OCP's format
 	// reserves for NaN) it is ±Inf, as HF's ldexp in BF16 gives it.
 	c.tensors[name] = &Tensor{Name: bt.Name, File: bt.File, DType: safetensors.DTypeBF16, Shape: shape, canon: name,
 		values: func(dst []float32, offset int) {
-			once.Do(func() {
-				var err error
-				if blocks, err = bt.raw(); err == nil {
-					scales, err = st.raw()
-				}
-				if err != nil { // the file was closed under us: a programming error
-					panic(err)
-				}
-			})
-			tbl := fp4Table()
+			blocks, scales, tbl := blocksOf(), scalesOf(), fp4Table()
 			for i := 0; i < len(dst); { // a block of 32 values (or what of it dst holds) at a time
 				j := offset + i
 				row := &tbl[scales[j/32]]

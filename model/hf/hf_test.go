@@ -517,15 +517,9 @@ func TestDequantizeMXFP4(t *testing.T) {
 		blocks[i] = 0x77
 	}
 	scales := []byte{128, 125} // ×2 and ×1/4
-	dir := write(t, map[string][]safetensors.Tensor{"model.safetensors": {
-		{Name: "w_blocks", DType: safetensors.DTypeU8, Shape: []int{2, 1, 16}, Data: blocks},
-		{Name: "w_scales", DType: safetensors.DTypeU8, Shape: []int{2, 1}, Data: scales},
-	}}, nil)
-	c, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openTensors(t,
+		safetensors.Tensor{Name: "w_blocks", DType: safetensors.DTypeU8, Shape: []int{2, 1, 16}, Data: blocks},
+		safetensors.Tensor{Name: "w_scales", DType: safetensors.DTypeU8, Shape: []int{2, 1}, Data: scales})
 	if err := c.DequantizeMXFP4("w"); err != nil {
 		t.Fatal(err)
 	}
@@ -552,14 +546,9 @@ func TestDequantizeMXFP4(t *testing.T) {
 	for i := range rb {
 		rb[i] = byte(i*37 + 11)
 	}
-	c2, err := Open(write(t, map[string][]safetensors.Tensor{"model.safetensors": {
-		{Name: "v_blocks", DType: safetensors.DTypeU8, Shape: []int{3, 2, 16}, Data: rb},
-		{Name: "v_scales", DType: safetensors.DTypeU8, Shape: []int{3, 2}, Data: rs},
-	}}, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
+	c2 := openTensors(t,
+		safetensors.Tensor{Name: "v_blocks", DType: safetensors.DTypeU8, Shape: []int{3, 2, 16}, Data: rb},
+		safetensors.Tensor{Name: "v_scales", DType: safetensors.DTypeU8, Shape: []int{3, 2}, Data: rs})
 	if err := c2.DequantizeMXFP4("v"); err != nil {
 		t.Fatal(err)
 	}
@@ -602,13 +591,20 @@ func TestDequantizeMXFP4(t *testing.T) {
 		{[]safetensors.Tensor{{Name: "w_blocks", DType: safetensors.DTypeU8, Shape: []int{2, 1, 16}, Data: blocks},
 			{Name: "w_scales", DType: safetensors.DTypeI8, Shape: []int{2, 1}, Data: scales}}, "dtypes U8 and I8, want U8"},
 	} {
-		c, err := Open(write(t, map[string][]safetensors.Tensor{"model.safetensors": tc.ts}, nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.DequantizeMXFP4("w"); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if err := openTensors(t, tc.ts...).DequantizeMXFP4("w"); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v; want %q", tc.ts[len(tc.ts)-1].Shape, err, tc.want)
 		}
-		c.Close()
 	}
+}
+
+// openTensors opens a folder whose model.safetensors holds ts, closed when
+// the test ends.
+func openTensors(t *testing.T, ts ...safetensors.Tensor) *Checkpoint {
+	t.Helper()
+	c, err := Open(write(t, map[string][]safetensors.Tensor{"model.safetensors": ts}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }

@@ -271,9 +271,14 @@ func (t *Tensor) decode(dst []float32, offset int) {
 	if err != nil { // the file was closed under us: a programming error
 		panic(err)
 	}
-	b = b[offset*t.DType.Size():]
+	decodeBytes(dst, t.DType, b[offset*t.DType.Size():])
+}
+
+// decodeBytes converts the values of dtype (one decode accepts) that b
+// starts with into dst.
+func decodeBytes(dst []float32, dtype safetensors.DType, b []byte) {
 	le := binary.LittleEndian
-	switch t.DType {
+	switch dtype {
 	case safetensors.DTypeF32:
 		if littleEndian && len(dst) > 0 { // the stored bytes are the values: one memmove
 			copy(unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 4*len(dst)), b)

@@ -863,15 +863,13 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		v.MLPBias = false
 	case "mistral", "phi3", "mixtral": // their layers have no biases, and all slide or none
 		v.AttentionBias, v.MLPBias = false, false
-		window := 0 // Phi3Config's and MixtralConfig's, for a missing key; null is none
+		def := 0 // Phi3Config's and MixtralConfig's
 		if peek.ModelType == "mistral" {
-			window = 4096 // MistralConfig's
+			def = 4096 // MistralConfig's
 		}
-		if w := bytes.TrimSpace(v.Window); len(w) > 0 {
-			window = 0
-			if string(w) != "null" && (json.Unmarshal(w, &window) != nil || window < 0) {
-				return fmt.Errorf("llama: sliding_window %s is not a number of positions", w)
-			}
+		window, err := windowOf(v.Window, def)
+		if err != nil {
+			return err
 		}
 		if peek.ModelType == "phi3" {
 			if o := v.OriginalContext; o != nil {
@@ -952,17 +950,37 @@ func localLayers(types []string, layers int) ([]bool, error) {
 	return local, nil
 }
 
+// windowOf reads a sliding_window: def when the key is missing, 0 (none)
+// when null, else a number of positions.
+func windowOf(raw json.RawMessage, def int) (int, error) {
+	w := bytes.TrimSpace(raw)
+	if len(w) == 0 {
+		return def, nil
+	}
+	window := 0
+	if string(w) != "null" && (json.Unmarshal(w, &window) != nil || window < 0) {
+		return 0, fmt.Errorf("llama: sliding_window %s is not a number of positions", w)
+	}
+	return window, nil
+}
+
+// windowJSON writes a sliding_window as windowOf reads it: null for none.
+func windowJSON(window int) json.RawMessage {
+	if window == 0 {
+		return json.RawMessage("null")
+	}
+	b, _ := json.Marshal(window)
+	return b
+}
+
 // gptOSSConfig reads a GptOssConfig's sliding layers (layer_types, or
 // every other layer from the first) and window, and gives it the class's
 // YaRN scaling when config.json has neither rope_scaling nor
 // rope_parameters.
 func gptOSSConfig(b []byte, h *hfConfig, c *Config) error {
-	window := c.LocalWindow // the class's, for a missing key; null is none
-	if w := bytes.TrimSpace(h.Window); len(w) > 0 {
-		window = 0
-		if string(w) != "null" && (json.Unmarshal(w, &window) != nil || window < 0) {
-			return fmt.Errorf("llama: sliding_window %s is not a number of positions", w)
-		}
+	window, err := windowOf(h.Window, c.LocalWindow) // the class's
+	if err != nil {
+		return err
 	}
 	types := h.LayerTypes
 	if types == nil {
@@ -1220,10 +1238,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	p.HeadDim, p.KVHeads = c.headDim(), c.kvHeads() // HF takes a 0 for the value
 	h := hfConfig{ModelType: c.Type, Architectures: []string{arch}, EOSTokenID: eos, BOSTokenID: bos}
 	if c.Type == "mistral" || c.Type == "phi3" || c.Type == "mixtral" { // a missing key would mean 4096 (Mistral)
-		h.Window, _ = json.Marshal(c.LocalWindow)
-		if c.LocalWindow == 0 {
-			h.Window = json.RawMessage("null")
-		}
+		h.Window = windowJSON(c.LocalWindow)
 	}
 	if c.moe() {
 		n, k := c.Experts, c.ExpertsPerToken
@@ -1274,10 +1289,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		}
 	}
 	if c.gptOSS() {
-		h.Window, _ = json.Marshal(c.LocalWindow)
-		if c.LocalWindow == 0 {
-			h.Window = json.RawMessage("null")
-		}
+		h.Window = windowJSON(c.LocalWindow)
 		h.LayerTypes = c.layerTypes()
 		if c.Local == nil {
 			h.LayerTypes = slices.Repeat([]string{"full_attention"}, c.Layers)
