@@ -194,6 +194,10 @@ func TestGemm(t *testing.T) {
 						gemmCase{tA, tB, 5, 70, 801, 1, 0.25, 1},
 						gemmCase{tA, tB, 8, 67, 40, -1, 1, 2},
 						gemmCase{tA, tB, 7, 1100, 9, 1, 0, 0},
+						// Row-major A 1,024 and 2,048 apart: the direct kernels
+						// read a copy of each strip (directStrip).
+						gemmCase{tA, tB, 30, 100, 1000, 1, 0.5, 24},
+						gemmCase{tA, tB, 26, 70, 2040, 1, 0, 8},
 					)
 					for _, g := range cases {
 						runGemmCase(t, im, rng, g)

@@ -129,7 +129,7 @@ func (t *Team) Work(front bool) {
 	g := t.g
 	mr, nr := g.mr, g.nr
 	strips := (t.m + mr - 1) / mr
-	buf := getBuf() // for its edge tile
+	buf := getBuf() // for its edge tile and copied rows
 	defer putBuf(buf)
 	q := 0
 	for pc := 0; pc < t.k; pc += blockK {
@@ -160,7 +160,7 @@ func (t *Team) Work(front bool) {
 					break
 				}
 				ir := s * mr
-				g.directStrip(min(mr, t.m-ir), kcb, t.a[ir*t.lda+pc:], t.lda, t.pb, ncb, t.alpha, beta, accum, bias, t.c[ir*t.ldc+jc:], t.ldc, &buf.tmp)
+				g.directStrip(min(mr, t.m-ir), kcb, t.a[ir*t.lda+pc:], t.lda, t.pb, ncb, t.alpha, beta, accum, bias, t.c[ir*t.ldc+jc:], t.ldc, buf)
 				blk.done.Add(1)
 			}
 			waitFor(&blk.done, strips) // before the buffer is packed again
