@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -26,6 +27,10 @@ type Message struct {
 	Content    string     `json:"content"`
 	ToolCalls  []ToolCall `json:"tool_calls,omitempty"`
 	ToolCallID string     `json:"tool_call_id,omitempty"`
+	// Reasoning is an assistant's reasoning before its reply (the text of
+	// a <think> block), passed to the template as reasoning_content, the
+	// name Qwen3's and DeepSeek-R1's templates read.
+	Reasoning string `json:"reasoning_content,omitempty"`
 }
 
 // ToolCall is a function call a model made: the function's name and its
@@ -620,7 +625,41 @@ func (c *ChatTemplate) RenderTools(messages []Message, tools []json.RawMessage, 
 	return c.render(messages, tools, addGenerationPrompt, nil)
 }
 
-// render is RenderTools with further variables (for tests).
+// RenderWith is RenderTools with further variables for the template, each
+// a JSON value, as apply_chat_template passes its keyword arguments (Qwen3
+// reads enable_thinking, say). A variable may not replace one the template
+// is given anyway (messages, tools, a special token, …).
+func (c *ChatTemplate) RenderWith(messages []Message, tools []json.RawMessage, addGenerationPrompt bool, vars map[string]json.RawMessage) (string, error) {
+	extra := make(map[string]jinja.Value, len(vars))
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		_, special := c.special[k]
+		switch k {
+		case "messages", "tools", "documents", "add_generation_prompt":
+			special = true
+		}
+		if special || strings.HasPrefix(k, "__") {
+			return "", fmt.Errorf("chat template variable %q is set by the conversation itself", k)
+		}
+		v, err := jsonValue(vars[k])
+		if err != nil {
+			return "", fmt.Errorf("chat template variable %q: %w", k, err)
+		}
+		extra[k] = v
+	}
+	return c.render(messages, tools, addGenerationPrompt, extra)
+}
+
+// ReasoningTags returns the tags around a reply's reasoning, "<think>" and
+// "</think>" (Qwen3, QwQ, DeepSeek-R1 and their distillations), when the
+// template writes them, or "" and "".
+func (c *ChatTemplate) ReasoningTags() (open, close string) {
+	if strings.Contains(c.source, "<think>") && strings.Contains(c.source, "</think>") {
+		return "<think>", "</think>"
+	}
+	return "", ""
+}
+
+// render is RenderTools with further variables.
 func (c *ChatTemplate) render(messages []Message, tools []json.RawMessage, addGenerationPrompt bool, extra map[string]jinja.Value) (string, error) {
 	msgs := make([]jinja.Value, len(messages))
 	for i, m := range messages { // keys in the order a client writes them, which tojson keeps
@@ -653,6 +692,9 @@ func (c *ChatTemplate) render(messages []Message, tools []json.RawMessage, addGe
 		}
 		if m.ToolCallID != "" {
 			d.AsDict().Set("tool_call_id", jinja.NewString(m.ToolCallID))
+		}
+		if m.Reasoning != "" {
+			d.AsDict().Set("reasoning_content", jinja.NewString(m.Reasoning))
 		}
 		msgs[i] = d
 	}

@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,9 @@ import (
 // TestChatTemplateGolden renders the templates of testdata/chat-templates.json
 // (the shapes of ChatML, Llama 3, [INST], Zephyr, Gemma and Qwen3's
 // reasoning formats, and one exercising filters and loop controls) with
-// every conversation there, and compares the text, byte for byte, with
+// every conversation there (one passing the assistant's reasoning_content
+// apart), with and without variables beside them (enable_thinking, through
+// RenderWith), and compares the text, byte for byte, with
 // Python's Jinja2 set up as transformers' apply_chat_template
 // (tools/golden/jinja_chat.py); a conversation a template refuses must be
 // refused with its message.
@@ -28,6 +31,7 @@ func TestChatTemplateGolden(t *testing.T) {
 		Cases         []struct {
 			Template, Conversation string
 			AddGenerationPrompt    bool `json:"add_generation_prompt"`
+			Vars                   map[string]json.RawMessage
 			Text                   *string
 			Error                  string
 		}
@@ -39,7 +43,7 @@ func TestChatTemplateGolden(t *testing.T) {
 	if err := json.Unmarshal(b, &golden); err != nil {
 		t.Fatal(err)
 	}
-	if len(golden.Cases) < 60 {
+	if len(golden.Cases) < 160 {
 		t.Fatalf("%d cases; the file is damaged", len(golden.Cases))
 	}
 	compiled := map[string]*ChatTemplate{}
@@ -58,6 +62,10 @@ func TestChatTemplateGolden(t *testing.T) {
 	}
 	for _, c := range golden.Cases {
 		got, err := compiled[c.Template].Render(golden.Conversations[c.Conversation], c.AddGenerationPrompt)
+		if c.Vars != nil {
+			got, err = compiled[c.Template].RenderWith(golden.Conversations[c.Conversation], nil, c.AddGenerationPrompt, c.Vars)
+			c.Conversation += fmt.Sprintf(" with %s", c.Vars)
+		}
 		switch {
 		case c.Text == nil && err == nil:
 			t.Errorf("%s, %s: rendered %q; Jinja2 refused it: %s", c.Template, c.Conversation, got, c.Error)
@@ -469,5 +477,36 @@ func TestParseMistralToolCalls(t *testing.T) {
 		case tc.calls != "" && (!ok || content != tc.content || string(got) != tc.calls):
 			t.Errorf("%q: %v, %q, %s; want %q, %s", tc.reply, ok, content, got, tc.content, tc.calls)
 		}
+	}
+}
+
+// TestRenderWithRefuses: a variable may not replace what the conversation
+// sets (messages, tools, add_generation_prompt, a special token) and must
+// be JSON; ReasoningTags finds <think> blocks only where a template writes
+// them.
+func TestRenderWithRefuses(t *testing.T) {
+	c, err := ParseChatTemplate(`{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}{% if enable_thinking is false %}<think></think>{% endif %}`, map[string]string{"bos_token": "<s>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := []Message{{Role: "user", Content: "hi"}}
+	for _, name := range []string{"messages", "tools", "add_generation_prompt", "bos_token", "__attn_tojson_indent"} {
+		if _, err := c.RenderWith(msgs, nil, true, map[string]json.RawMessage{name: json.RawMessage(`1`)}); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("variable %s: error %v; want it refused by name", name, err)
+		}
+	}
+	if _, err := c.RenderWith(msgs, nil, true, map[string]json.RawMessage{"enable_thinking": json.RawMessage(`fals`)}); err == nil || !strings.Contains(err.Error(), "enable_thinking") {
+		t.Errorf("a variable that is not JSON: error %v", err)
+	}
+	got, err := c.RenderWith(msgs, nil, true, map[string]json.RawMessage{"enable_thinking": json.RawMessage(`false`)})
+	if err != nil || got != "<s>hi<think></think>" {
+		t.Errorf("enable_thinking false: %q, %v", got, err)
+	}
+	if open, close := c.ReasoningTags(); open != "<think>" || close != "</think>" {
+		t.Errorf("ReasoningTags %q %q; want <think> </think>", open, close)
+	}
+	plain, _ := ParseChatTemplate(`{% for m in messages %}{{ m.content }}{% endfor %}`, nil)
+	if open, close := plain.ReasoningTags(); open != "" || close != "" {
+		t.Errorf("a template without <think>: ReasoningTags %q %q", open, close)
 	}
 }

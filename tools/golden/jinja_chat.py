@@ -168,7 +168,9 @@ TEMPLATES = {
         {{- '<|im_start|>' + message.role + '\\n' + content + '<|im_end|>' + '\\n' }}
     {%- elif message.role == "assistant" %}
         {%- set reasoning_content = '' %}
-        {%- if '</think>' in content %}
+        {%- if message.reasoning_content is string %}
+            {%- set reasoning_content = message.reasoning_content %}
+        {%- elif '</think>' in content %}
             {%- set reasoning_content = content.split('</think>')[0].rstrip('\\n').split('<think>')[-1].lstrip('\\n') %}
             {%- set content = content.split('</think>')[-1].lstrip('\\n') %}
         {%- endif %}
@@ -503,7 +505,19 @@ CONVERSATIONS = {
         {"role": "user", "content": "Sure?"},
         {"role": "assistant", "content": "<think>\nYes.\n</think>\n\nYes."},
     ],
+    # As a client sends back the replies of a server that separates the
+    # reasoning (reasoning_content, as vLLM's and attn serve's).
+    "reasoning apart": [
+        {"role": "user", "content": "Why?"},
+        {"role": "assistant", "content": "Because.", "reasoning_content": "Because I thought."},
+        {"role": "user", "content": "Sure?"},
+        {"role": "assistant", "content": "Yes.", "reasoning_content": "\nYes, I am.\n"},
+    ],
 }
+
+# Variables passed beside the conversation, as apply_chat_template's keyword
+# arguments (chat_template_kwargs in vLLM's and attn serve's requests).
+VARS = [{"enable_thinking": False}, {"enable_thinking": True}]
 
 
 def random_templates(n):
@@ -548,6 +562,14 @@ def main():
                 case = {"template": name, "conversation": conv, "add_generation_prompt": gen}
                 try:
                     case["text"] = tmpl.render(messages=msgs, add_generation_prompt=gen, **special)
+                except jinja2.exceptions.TemplateError as e:
+                    case["error"] = str(e)
+                cases.append(case)
+        for conv, msgs in CONVERSATIONS.items():
+            for vars in VARS:
+                case = {"template": name, "conversation": conv, "add_generation_prompt": True, "vars": vars}
+                try:
+                    case["text"] = tmpl.render(messages=msgs, add_generation_prompt=True, **special, **vars)
                 except jinja2.exceptions.TemplateError as e:
                     case["error"] = str(e)
                 cases.append(case)
