@@ -39,12 +39,19 @@ func encodeChat(tmpl *tokenizer.ChatTemplate, tok tokenizer.Tokenizer, messages 
 
 // encodeChatTools is encodeChat with the tools the model may call.
 func encodeChatTools(tmpl *tokenizer.ChatTemplate, tok tokenizer.Tokenizer, messages []tokenizer.Message, tools []json.RawMessage) ([]int, error) {
-	text, err := tmpl.RenderTools(messages, tools, true)
+	ids, _, err := encodeChatVars(tmpl, tok, messages, tools, nil)
+	return ids, err
+}
+
+// encodeChatVars is encodeChatTools with variables for the template
+// (tokenizer.ChatTemplate.RenderWith); it returns the rendered text too.
+func encodeChatVars(tmpl *tokenizer.ChatTemplate, tok tokenizer.Tokenizer, messages []tokenizer.Message, tools []json.RawMessage, vars map[string]json.RawMessage) ([]int, string, error) {
+	text, err := tmpl.RenderWith(messages, tools, true, vars)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if text == "" {
-		return nil, errors.New("the chat template rendered the conversation as an empty text")
+		return nil, "", errors.New("the chat template rendered the conversation as an empty text")
 	}
 	var enc *tokenizer.Encoding
 	if p, ok := tok.(*tokenizer.Pipeline); ok {
@@ -53,7 +60,7 @@ func encodeChatTools(tmpl *tokenizer.ChatTemplate, tok tokenizer.Tokenizer, mess
 		enc, err = tok.Encode(text)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("the conversation: %w", err)
+		return nil, "", fmt.Errorf("the conversation: %w", err)
 	}
 	if err := checkLossless(tok, text, enc.IDs); err != nil {
 		// A SentencePiece-style tokenizer (Llama 2's) starts each text
@@ -61,13 +68,13 @@ func encodeChatTools(tmpl *tokenizer.ChatTemplate, tok tokenizer.Tokenizer, mess
 		// aside, the decoded conversation must still be the template's.
 		back, derr := tok.Decode(enc.IDs)
 		if derr != nil {
-			return nil, fmt.Errorf("the conversation: %w", derr)
+			return nil, "", fmt.Errorf("the conversation: %w", derr)
 		}
 		if r, ok := lostRune(back, text); ok {
-			return nil, fmt.Errorf("the conversation: the tokenizer cannot encode character %q (it is not in the vocabulary)", r)
+			return nil, "", fmt.Errorf("the conversation: the tokenizer cannot encode character %q (it is not in the vocabulary)", r)
 		}
 	}
-	return enc.IDs, nil
+	return enc.IDs, text, nil
 }
 
 // chatInput is where attn chat reads its user turns when no file is named

@@ -24,7 +24,8 @@ import (
 // Tools are rendered into the prompt by the model's template, and calls
 // read back from the reply, for templates that write them as Hermes
 // <tool_call> blocks (Qwen2.5, Qwen3, Hermes), as Llama 3.1's JSON objects
-// or as Mistral's [TOOL_CALLS]. What it cannot
+// or as Mistral's [TOOL_CALLS]. A reasoning model's <think> block comes
+// back apart, as reasoning_content (openai_reasoning.go). What it cannot
 // honour (logprobs, images, a forced tool call, …) is refused by name.
 
 type chatRequest struct {
@@ -34,6 +35,9 @@ type chatRequest struct {
 	StreamOptions       *streamOptions  `json:"stream_options"`
 	Tools               json.RawMessage `json:"tools"`       // for a template whose calls attn reads (tools)
 	ToolChoice          json.RawMessage `json:"tool_choice"` // "auto" or "none"
+	// Variables for the chat template beside the conversation, as vLLM
+	// takes them: {"enable_thinking": false} turns Qwen3's reasoning off.
+	ChatTemplateKwargs map[string]json.RawMessage `json:"chat_template_kwargs"`
 	// Refused unless absent or neutral.
 	Functions      json.RawMessage `json:"functions"`
 	FunctionCall   json.RawMessage `json:"function_call"`
@@ -66,6 +70,8 @@ type chatMessage struct {
 	Name       string          `json:"name"`
 	ToolCalls  json.RawMessage `json:"tool_calls"`   // an assistant's
 	ToolCallID *string         `json:"tool_call_id"` // a tool's message's
+	// An assistant's reasoning, as attn serve returned it (openai_reasoning.go).
+	ReasoningContent *string `json:"reasoning_content"`
 	// Refused unless absent or neutral.
 	Refusal      *string         `json:"refusal"`
 	FunctionCall json.RawMessage `json:"function_call"`
@@ -73,16 +79,18 @@ type chatMessage struct {
 }
 
 type chatMessageOut struct {
-	Role      string        `json:"role"`
-	Content   *string       `json:"content"` // null when the reply only calls tools
-	Refusal   *string       `json:"refusal"` // always null
-	ToolCalls []toolCallOut `json:"tool_calls,omitempty"`
+	Role             string        `json:"role"`
+	Content          *string       `json:"content"`                     // null when the reply only calls tools
+	ReasoningContent *string       `json:"reasoning_content,omitempty"` // a reasoning model's <think> block
+	Refusal          *string       `json:"refusal"`                     // always null
+	ToolCalls        []toolCallOut `json:"tool_calls,omitempty"`
 }
 
 type chatDelta struct {
-	Role      string        `json:"role,omitempty"`
-	Content   *string       `json:"content,omitempty"`
-	ToolCalls []toolCallOut `json:"tool_calls,omitempty"`
+	Role             string        `json:"role,omitempty"`
+	Content          *string       `json:"content,omitempty"`
+	ReasoningContent *string       `json:"reasoning_content,omitempty"`
+	ToolCalls        []toolCallOut `json:"tool_calls,omitempty"`
 }
 
 // toolCallOut is a call as OpenAI returns it: its arguments a JSON text.
@@ -140,7 +148,7 @@ func (s *server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	if !decodeOpenAI(w, r, &req) {
 		return
 	}
-	prompt, gens, format, err := s.chatGenerations(&req)
+	prompt, gens, reply, err := s.chatGenerations(&req)
 	if err != nil {
 		openAIError(w, http.StatusBadRequest, err)
 		return
@@ -175,10 +183,15 @@ func (s *server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			}
 			send(chatChoice{Index: i, Delta: d, FinishReason: finish})
 		}
-		if format != "" {
-			chunk = toolStreams(len(gens), format, oneCall, chunk, func(i int, calls []toolCallOut, finish *string) {
+		if reply.tools != "" {
+			chunk = toolStreams(len(gens), reply.tools, oneCall, chunk, func(i int, calls []toolCallOut, finish *string) {
 				send(chatChoice{Index: i, Delta: &chatDelta{ToolCalls: calls}})
 				send(chatChoice{Index: i, Delta: &chatDelta{}, FinishReason: finish})
+			})
+		}
+		if reply.reasoning.open != "" {
+			chunk = reasoningStreams(len(gens), reply.reasoning, chunk, func(i int, text string) {
+				send(chatChoice{Index: i, Delta: &chatDelta{ReasoningContent: &text}})
 			})
 		}
 	}
@@ -199,48 +212,63 @@ func (s *server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			return resp
 		}
 		for i, g := range results {
-			msg, finish := replyMessage(g.Text, finishReason(g), format, oneCall)
+			thought, answer := splitReasoning(reply.reasoning, g.Text)
+			msg, finish := replyMessage(answer, finishReason(g), reply.tools, oneCall)
+			if thought != "" {
+				msg.ReasoningContent = &thought
+			}
 			resp.Choices = append(resp.Choices, chatChoice{Index: i, Message: msg, FinishReason: finish})
 		}
 		return resp
 	})
 }
 
+// replyFormat is what is read from a chat reply besides its text: tool
+// calls in the template's format (tokenizer.ChatTemplate.ToolCallFormat;
+// "" without tools) and the reasoning (none for a template without
+// <think> blocks).
+type replyFormat struct {
+	tools     string
+	reasoning reasoning
+}
+
 // chatGenerations checks the request, encodes the conversation with the
-// chat template (and the tools, unless tool_choice is "none") and returns
-// its length in tokens, the generate requests of the n choices (choice c
-// sampled with seed seed+c) and whether tool calls are to be read from the
-// replies. A reply may run to the end of the context, no further: a window
-// that slid would drop the start of the conversation.
-func (s *server) chatGenerations(req *chatRequest) (int, []generateRequest, string, error) {
+// chat template (and the tools, unless tool_choice is "none", and the
+// request's chat_template_kwargs) and returns its length in tokens, the
+// generate requests of the n choices (choice c sampled with seed seed+c)
+// and what to read from the replies. A reply may run to the end of the
+// context, no further: a window that slid would drop the start of the
+// conversation.
+func (s *server) chatGenerations(req *chatRequest) (int, []generateRequest, replyFormat, error) {
+	var reply replyFormat
 	msgs, err := req.messages()
 	if err != nil {
-		return 0, nil, "", err
+		return 0, nil, reply, err
 	}
 	g, n, err := req.choice(1)
 	if err != nil {
-		return 0, nil, "", err
+		return 0, nil, reply, err
 	}
 	if err := req.refused(); err != nil {
-		return 0, nil, "", err
+		return 0, nil, reply, err
 	}
 	tools, err := req.tools(s.chat)
 	if err != nil {
-		return 0, nil, "", err
+		return 0, nil, reply, err
 	}
 	maxTokens, name := req.MaxCompletionTokens, "max_completion_tokens"
 	switch {
 	case maxTokens == nil:
 		maxTokens, name = req.MaxTokens, "max_tokens"
 	case req.MaxTokens != nil && *req.MaxTokens != *maxTokens:
-		return 0, nil, "", fmt.Errorf(`"max_tokens" is %d and "max_completion_tokens" %d; give one`, *req.MaxTokens, *maxTokens)
+		return 0, nil, reply, fmt.Errorf(`"max_tokens" is %d and "max_completion_tokens" %d; give one`, *req.MaxTokens, *maxTokens)
 	}
 	if maxTokens != nil && (*maxTokens < 1 || *maxTokens > maxNewTokens) {
-		return 0, nil, "", fmt.Errorf(`%q is %d; want 1 to %d`, name, *maxTokens, maxNewTokens)
+		return 0, nil, reply, fmt.Errorf(`%q is %d; want 1 to %d`, name, *maxTokens, maxNewTokens)
 	}
-	ids, err := encodeChatTools(s.chat, s.lmTok, msgs, tools)
+	ids, text, err := encodeChatVars(s.chat, s.lmTok, msgs, tools, req.ChatTemplateKwargs)
 	if err != nil {
-		return 0, nil, "", err
+		return 0, nil, reply, err
 	}
 	// The context is the model's, or the shorter one --context keeps,
 	// which a client could not tell apart.
@@ -252,11 +280,11 @@ func (s *server) chatGenerations(req *chatRequest) (int, []generateRequest, stri
 	room := s.window - len(ids)
 	switch {
 	case room < 1:
-		return 0, nil, "", fmt.Errorf("the conversation is %d tokens with the chat template; %s, which leaves no room for a reply", len(ids), context)
+		return 0, nil, reply, fmt.Errorf("the conversation is %d tokens with the chat template; %s, which leaves no room for a reply", len(ids), context)
 	case maxTokens == nil:
 		g.MaxNewTokens = min(room, maxNewTokens)
 	case *maxTokens > room:
-		return 0, nil, "", fmt.Errorf(`the conversation is %d tokens with the chat template and %q is %d: %d in all, over %s`, len(ids), name, *maxTokens, len(ids)+*maxTokens, of)
+		return 0, nil, reply, fmt.Errorf(`the conversation is %d tokens with the chat template and %q is %d: %d in all, over %s`, len(ids), name, *maxTokens, len(ids)+*maxTokens, of)
 	default:
 		g.MaxNewTokens = *maxTokens
 	}
@@ -266,11 +294,12 @@ func (s *server) chatGenerations(req *chatRequest) (int, []generateRequest, stri
 		gens[c] = g
 		g.Seed++
 	}
-	format := ""
 	if tools != nil {
-		format = s.chat.ToolCallFormat()
+		reply.tools = s.chat.ToolCallFormat()
 	}
-	return len(ids), gens, format, nil
+	open, close := s.chat.ReasoningTags()
+	reply.reasoning = reasoningIn(open, close, text)
+	return len(ids), gens, reply, nil
 }
 
 // given reports whether a field holds a value other than null.
@@ -396,6 +425,8 @@ func (req *chatRequest) messages() ([]tokenizer.Message, error) {
 			return nil, fmt.Errorf(`"messages" %d: "refusal" is not supported`, i)
 		case given(m.Audio):
 			return nil, fmt.Errorf(`"messages" %d: "audio" is not supported (text only)`, i)
+		case m.ReasoningContent != nil && role != "assistant":
+			return nil, fmt.Errorf(`"messages" %d: "reasoning_content" is an assistant's`, i)
 		}
 		var text string
 		if len(calls) == 0 || given(m.Content) { // a turn that only calls tools may have no content
@@ -404,6 +435,9 @@ func (req *chatRequest) messages() ([]tokenizer.Message, error) {
 			}
 		}
 		msgs[i] = tokenizer.Message{Role: role, Content: text, ToolCalls: calls}
+		if m.ReasoningContent != nil {
+			msgs[i].Reasoning = *m.ReasoningContent
+		}
 		if m.ToolCallID != nil {
 			msgs[i].ToolCallID = *m.ToolCallID
 		}

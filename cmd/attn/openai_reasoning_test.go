@@ -1,0 +1,264 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/attn-go/attn/tokenizer"
+)
+
+// TestSplitReasoning: a reply that opens a <think> block (spaces before
+// it aside), or one that starts inside the block the prompt opened, gives
+// the block's text without the line breaks around it as reasoning and
+// what follows, without its leading line breaks, as the answer; a block
+// that never closes is all reasoning; any other reply is all answer, as
+// is every reply of a template without tags.
+func TestSplitReasoning(t *testing.T) {
+	think := reasoning{open: "<think>", close: "</think>"}
+	opened := think
+	opened.opened = true
+	for _, tc := range []struct {
+		r                     reasoning
+		reply, thought, answe string
+	}{
+		{think, "<think>\nWhy not.\n</think>\n\nBecause.", "Why not.", "Because."},
+		{think, "  \n<think>a</think>b", "a", "b"},
+		{think, "<think>\n\n</think>\n\nAnswer.\n", "", "Answer.\n"},
+		{think, "<think>\nStill thinking", "Still thinking", ""},
+		{think, "Plain <think>not a block</think> text", "", "Plain <think>not a block</think> text"},
+		{think, " \n Plain", "", " \n Plain"},
+		{think, "<thin", "", "<thin"},
+		{think, "", "", ""},
+		{think, "<think>a\n</think>\n \nb</think>c", "a", " \nb</think>c"},
+		{opened, "\nWhy not.\n</think>\n\nBecause.", "Why not.", "Because."},
+		{opened, "Cut off", "Cut off", ""},
+		{opened, "</think>Now.", "", "Now."},
+		{reasoning{}, "<think>a</think>b", "", "<think>a</think>b"},
+	} {
+		thought, answer := splitReasoning(tc.r, tc.reply)
+		if thought != tc.thought || answer != tc.answe {
+			t.Errorf("opened %v, %q: reasoning %q, answer %q; want %q, %q", tc.r.opened, tc.reply, thought, answer, tc.thought, tc.answe)
+		}
+	}
+	if r := reasoningIn("<think>", "</think>", "<|im_start|>assistant\n<think>\n"); !r.opened {
+		t.Error("a prompt ending in <think>: the reply should start inside the block")
+	}
+	if r := reasoningIn("<think>", "</think>", "assistant\n<think>\n\n</think>\n\n"); r.opened {
+		t.Error("a prompt closing an empty block (enable_thinking false): the reply should start outside it")
+	}
+}
+
+// TestReasoningStreams: however a reply is cut into pieces, the streamed
+// reasoning and answer put together are the whole reply's, each choice's
+// apart, and all of a choice's reasoning goes out before its answer.
+func TestReasoningStreams(t *testing.T) {
+	parts := []string{"<think>", "</think>", "<th", "ink>", "</th", "ink", ">", "\n", "\n\n", " ", "a", "bc", "<", "/", "é"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := range 3000 {
+		r := reasoning{open: "<think>", close: "</think>", opened: trial%3 == 0}
+		var b strings.Builder
+		for range rng.IntN(12) {
+			b.WriteString(parts[rng.IntN(len(parts))])
+		}
+		reply := b.String()
+		wantThought, wantAnswer := splitReasoning(r, reply)
+		var thoughts, answers [2]strings.Builder
+		var finished [2]bool
+		stream := reasoningStreams(2, r, func(i int, text string, finish *string) {
+			if finish != nil {
+				finished[i] = true
+				return
+			}
+			if text == "" {
+				t.Fatalf("%q: an empty answer chunk", reply)
+			}
+			answers[i].WriteString(text)
+		}, func(i int, text string) {
+			if answers[i].Len() > 0 || text == "" {
+				t.Fatalf("%q: reasoning %q after the answer began, or empty", reply, text)
+			}
+			thoughts[i].WriteString(text)
+		})
+		// Choice 0 gets the reply byte by byte, choice 1 in random cuts.
+		for i := range len(reply) {
+			stream(0, reply[i:i+1], nil)
+		}
+		for rest := reply; rest != ""; {
+			n := 1 + rng.IntN(len(rest))
+			stream(1, rest[:n], nil)
+			rest = rest[n:]
+		}
+		stop := "stop"
+		stream(0, "", &stop)
+		stream(1, "", &stop)
+		for i := range 2 {
+			if !finished[i] || thoughts[i].String() != wantThought || answers[i].String() != wantAnswer {
+				t.Fatalf("opened %v, %q, choice %d: streamed %q and %q; whole %q and %q", r.opened, reply, i, thoughts[i].String(), answers[i].String(), wantThought, wantAnswer)
+			}
+		}
+	}
+}
+
+// thinkTemplate is chatTemplate for a reasoning model: an assistant's
+// reasoning_content is written in a block before its reply, and the
+// generation prompt opens a block (as DeepSeek-R1's does) unless
+// enable_thinking is false, which closes an empty one (as Qwen3's does).
+const thinkTemplate = `{%- for message in messages %}{{- '<|im_start|>' + message.role + ' ' }}` +
+	`{%- if message.reasoning_content is string %}{{- '<think>' + message.reasoning_content + '</think>' }}{%- endif %}` +
+	`{{- message.content + '<|im_end|>' }}{%- endfor %}` +
+	`{%- if add_generation_prompt %}{{- '<|im_start|>assistant ' }}` +
+	`{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think></think>' }}{%- else %}{{- '<think>' }}{%- endif %}{%- endif %}`
+
+// TestServeChatReasoning: with a reasoning model's template, the greedy
+// reply's <think> block comes back as reasoning_content and the rest as
+// content, whole or streamed; chat_template_kwargs reach the template
+// (enable_thinking false closes the block in the prompt, and the reply is
+// then all content), as does an assistant's reasoning_content sent back;
+// reasoning_content on a user's turn, and a variable that would replace
+// the conversation, are refused by name.
+//
+// The tiny model's tokenizer has <think> as an added token. The reply's
+// </think> is made by naming one of the tokens of the model's greedy
+// reply "</think>": the prompt, and so the reply's tokens, stay as they
+// are, and the reply then decodes with a block that closes partway.
+func TestServeChatReasoning(t *testing.T) {
+	dir, pieces := chatFolder(t)
+	setTokens := func(added map[int]string) {
+		t.Helper()
+		path := filepath.Join(dir, "tokenizer.json")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tok map[string]any
+		json.Unmarshal(b, &tok)
+		vocab := map[string]int{}
+		for i, p := range pieces {
+			if s, ok := added[i]; ok {
+				p = s
+			}
+			vocab[p] = i
+		}
+		tok["model"].(map[string]any)["vocab"] = vocab
+		var list []any
+		for _, a := range tok["added_tokens"].([]any) {
+			if id := int(a.(map[string]any)["id"].(float64)); added[id] == "" {
+				list = append(list, a)
+			}
+		}
+		for _, id := range slices.Sorted(func(yield func(int) bool) {
+			for id := range added {
+				if !yield(id) {
+					return
+				}
+			}
+		}) {
+			list = append(list, map[string]any{"id": id, "content": added[id], "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": false})
+		}
+		tok["added_tokens"] = list
+		b, _ = json.Marshal(tok)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": thinkTemplate})
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const think = 97
+	setTokens(map[int]string{think: "<think>"})
+	msgs := []tokenizer.Message{{Role: "user", Content: "why is the sky blue"}}
+	const maxNew = 12
+	_, _, ids, out := greedyRun(t, dir, msgs, maxNew)
+	// The close tag: a token of the reply's middle that the prompt does not use.
+	close := -1
+	for _, id := range out[2 : len(out)-2] {
+		if id > 3 && id < 96 && !slices.Contains(ids, id) {
+			close = id
+			break
+		}
+	}
+	if close < 0 {
+		t.Fatalf("no token of the reply %v can stand for </think>", out)
+	}
+	setTokens(map[int]string{think: "<think>", close: "</think>"})
+	_, _, ids2, out2 := greedyRun(t, dir, msgs, maxNew)
+	if !slices.Equal(ids, ids2) || !slices.Equal(out, out2) {
+		t.Fatalf("naming token %d changed the prompt or the reply: %v %v, %v %v", close, ids, ids2, out, out2)
+	}
+	full := chatReply(t, dir, msgs, maxNew)
+	wantThought, wantAnswer := splitReasoning(reasoning{"<think>", "</think>", true}, full)
+	if !strings.Contains(full, "</think>") || wantThought == "" || wantAnswer == "" {
+		t.Fatalf("the reply %q should close its block partway", full)
+	}
+
+	ts := serveDir(t, dir)
+	base := `{"model": "m", "messages": [{"role": "user", "content": "why is the sky blue"}], "max_tokens": ` + fmt.Sprint(maxNew) + `, "temperature": 0`
+	code, v, raw := chatPost(t, ts.URL, base+`}`)
+	if code != http.StatusOK || len(v.Choices) != 1 {
+		t.Fatalf("status %d: %s", code, raw)
+	}
+	msg := v.Choices[0].Message
+	if msg.ReasoningContent == nil || *msg.ReasoningContent != wantThought || msg.Content == nil || *msg.Content != wantAnswer {
+		t.Errorf("answer %s; want reasoning_content %q and content %q", raw, wantThought, wantAnswer)
+	}
+	code, _, raw = chatPost(t, ts.URL, base+`, "stream": true}`)
+	var thought, answer string
+	for _, line := range strings.Split(raw, "\n") {
+		var c chatResponse
+		if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &c) != nil || len(c.Choices) != 1 || c.Choices[0].Delta == nil {
+			continue
+		}
+		d := c.Choices[0].Delta
+		if d.ReasoningContent != nil {
+			if answer != "" {
+				t.Errorf("streamed reasoning %q after content", *d.ReasoningContent)
+			}
+			thought += *d.ReasoningContent
+		}
+		if d.Content != nil {
+			answer += *d.Content
+		}
+	}
+	if code != http.StatusOK || thought != wantThought || answer != wantAnswer {
+		t.Errorf("streamed reasoning %q and content %q; want %q and %q (status %d)", thought, answer, wantThought, wantAnswer, code)
+	}
+
+	// enable_thinking false closes the block in the prompt: two tokens more,
+	// and a reply that opens none is all content.
+	promptTokens := func(body string) (int, chatResponse) {
+		t.Helper()
+		code, v, raw := chatPost(t, ts.URL, body)
+		if code != http.StatusOK || len(v.Choices) != 1 {
+			t.Fatalf("status %d: %s", code, raw)
+		}
+		return usageOf(v).PromptTokens, v
+	}
+	plain, _ := promptTokens(base + `}`)
+	off, v := promptTokens(base + `, "chat_template_kwargs": {"enable_thinking": false}}`)
+	if off != plain+1 || v.Choices[0].Message.ReasoningContent != nil || v.Choices[0].Message.Content == nil {
+		t.Errorf("enable_thinking false: %d prompt tokens against %d, message %+v; want one more (</think>) and content only", off, plain, v.Choices[0].Message)
+	}
+	// An assistant's reasoning_content sent back is written by the template.
+	turns := `{"model": "m", "max_tokens": 2, "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"%s}, {"role": "user", "content": "ok"}]}`
+	without, _ := promptTokens(fmt.Sprintf(turns, ""))
+	with, _ := promptTokens(fmt.Sprintf(turns, `, "reasoning_content": "abc"`))
+	if with < without+4 { // <think>, at least two tokens for "abc", </think>
+		t.Errorf("an assistant's reasoning_content: %d prompt tokens, %d without; want its block written", with, without)
+	}
+	for body, want := range map[string]string{
+		`{"model": "m", "messages": [{"role": "user", "content": "hi", "reasoning_content": "x"}]}`: `\"reasoning_content\" is an assistant's`,
+		base + `, "chat_template_kwargs": {"messages": []}}`:                                        `variable \"messages\"`,
+	} {
+		if code, _, raw := chatPost(t, ts.URL, body); code != http.StatusBadRequest || !strings.Contains(raw, want) {
+			t.Errorf("%s: status %d, %s; want 400 naming %s", body, code, raw, want)
+		}
+	}
+}
