@@ -214,8 +214,11 @@ func (s *server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		for i, g := range results {
 			thought, answer := splitReasoning(reply.reasoning, g.Text)
 			msg, finish := replyMessage(answer, finishReason(g), reply.tools, oneCall)
-			if thought != "" {
+			if thought != "" { // content null when there is nothing else, as vLLM answers
 				msg.ReasoningContent = &thought
+				if msg.Content != nil && *msg.Content == "" {
+					msg.Content = nil
+				}
 			}
 			resp.Choices = append(resp.Choices, chatChoice{Index: i, Message: msg, FinishReason: finish})
 		}
@@ -429,7 +432,8 @@ func (req *chatRequest) messages() ([]tokenizer.Message, error) {
 			return nil, fmt.Errorf(`"messages" %d: "reasoning_content" is an assistant's`, i)
 		}
 		var text string
-		if len(calls) == 0 || given(m.Content) { // a turn that only calls tools may have no content
+		// A turn that only calls tools, or only reasons, may have no content.
+		if len(calls) == 0 && m.ReasoningContent == nil || given(m.Content) {
 			if text, err = contentText(m.Content); err != nil {
 				return nil, fmt.Errorf(`"messages" %d: %w`, i, err)
 			}

@@ -425,13 +425,21 @@ func TestServeChatMetrics(t *testing.T) {
 // TestWriteChatFolder writes chatFolder's model to $ATTN_CHAT_FOLDER, for
 // tools/openai/chat.mjs to run OpenAI's client against (with
 // $ATTN_CHAT_TOOLS set, its template writes tool calls, for
-// tools/openai/tools.mjs); skipped without.
+// tools/openai/tools.mjs; with $ATTN_CHAT_THINK, <think> blocks, for
+// tools/openai/reasoning.mjs); skipped without.
 func TestWriteChatFolder(t *testing.T) {
 	out := os.Getenv("ATTN_CHAT_FOLDER")
 	if out == "" {
 		t.Skip("ATTN_CHAT_FOLDER is not set")
 	}
-	dir, _ := chatFolder(t)
+	dir, pieces := chatFolder(t)
+	if os.Getenv("ATTN_CHAT_THINK") != "" { // a reasoning model's template and tags
+		cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": thinkTemplate})
+		if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		setTokens(t, dir, pieces, map[int]string{96: "</think>", 97: "<think>"})
+	}
 	if os.Getenv("ATTN_CHAT_TOOLS") != "" { // the template that writes Hermes tool calls
 		cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": toolTemplate})
 		if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {

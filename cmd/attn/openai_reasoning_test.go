@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -118,7 +119,8 @@ const thinkTemplate = `{%- for message in messages %}{{- '<|im_start|>' + messag
 
 // TestServeChatReasoning: with a reasoning model's template, the greedy
 // reply's <think> block comes back as reasoning_content and the rest as
-// content, whole or streamed; chat_template_kwargs reach the template
+// content, whole or streamed (content null for a reply cut off in the
+// block); chat_template_kwargs reach the template
 // (enable_thinking false closes the block in the prompt, and the reply is
 // then all content), as does an assistant's reasoning_content sent back;
 // reasoning_content on a user's turn, and a variable that would replace
@@ -130,50 +132,12 @@ const thinkTemplate = `{%- for message in messages %}{{- '<|im_start|>' + messag
 // are, and the reply then decodes with a block that closes partway.
 func TestServeChatReasoning(t *testing.T) {
 	dir, pieces := chatFolder(t)
-	setTokens := func(added map[int]string) {
-		t.Helper()
-		path := filepath.Join(dir, "tokenizer.json")
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var tok map[string]any
-		json.Unmarshal(b, &tok)
-		vocab := map[string]int{}
-		for i, p := range pieces {
-			if s, ok := added[i]; ok {
-				p = s
-			}
-			vocab[p] = i
-		}
-		tok["model"].(map[string]any)["vocab"] = vocab
-		var list []any
-		for _, a := range tok["added_tokens"].([]any) {
-			if id := int(a.(map[string]any)["id"].(float64)); added[id] == "" {
-				list = append(list, a)
-			}
-		}
-		for _, id := range slices.Sorted(func(yield func(int) bool) {
-			for id := range added {
-				if !yield(id) {
-					return
-				}
-			}
-		}) {
-			list = append(list, map[string]any{"id": id, "content": added[id], "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": false})
-		}
-		tok["added_tokens"] = list
-		b, _ = json.Marshal(tok)
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": thinkTemplate})
 	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	const think = 97
-	setTokens(map[int]string{think: "<think>"})
+	setTokens(t, dir, pieces, map[int]string{think: "<think>"})
 	msgs := []tokenizer.Message{{Role: "user", Content: "why is the sky blue"}}
 	const maxNew = 12
 	_, _, ids, out := greedyRun(t, dir, msgs, maxNew)
@@ -188,7 +152,7 @@ func TestServeChatReasoning(t *testing.T) {
 	if close < 0 {
 		t.Fatalf("no token of the reply %v can stand for </think>", out)
 	}
-	setTokens(map[int]string{think: "<think>", close: "</think>"})
+	setTokens(t, dir, pieces, map[int]string{think: "<think>", close: "</think>"})
 	_, _, ids2, out2 := greedyRun(t, dir, msgs, maxNew)
 	if !slices.Equal(ids, ids2) || !slices.Equal(out, out2) {
 		t.Fatalf("naming token %d changed the prompt or the reply: %v %v, %v %v", close, ids, ids2, out, out2)
@@ -208,6 +172,11 @@ func TestServeChatReasoning(t *testing.T) {
 	msg := v.Choices[0].Message
 	if msg.ReasoningContent == nil || *msg.ReasoningContent != wantThought || msg.Content == nil || *msg.Content != wantAnswer {
 		t.Errorf("answer %s; want reasoning_content %q and content %q", raw, wantThought, wantAnswer)
+	}
+	// Cut off inside the block: all reasoning, content null.
+	code, _, raw = chatPost(t, ts.URL, strings.Replace(base, `"max_tokens": `+fmt.Sprint(maxNew), `"max_tokens": 1`, 1)+`}`)
+	if !strings.Contains(raw, `"content":null,"reasoning_content":`) {
+		t.Errorf("a reply cut off in its block: status %d, %s; want content null beside the reasoning", code, raw)
 	}
 	code, _, raw = chatPost(t, ts.URL, base+`, "stream": true}`)
 	var thought, answer string
@@ -250,6 +219,7 @@ func TestServeChatReasoning(t *testing.T) {
 	turns := `{"model": "m", "max_tokens": 2, "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"%s}, {"role": "user", "content": "ok"}]}`
 	without, _ := promptTokens(fmt.Sprintf(turns, ""))
 	with, _ := promptTokens(fmt.Sprintf(turns, `, "reasoning_content": "abc"`))
+	promptTokens(strings.Replace(fmt.Sprintf(turns, `, "reasoning_content": "abc"`), `"content": "yo"`, `"content": null`, 1)) // as a reply cut off in its block comes back
 	if with < without+4 { // <think>, at least two tokens for "abc", </think>
 		t.Errorf("an assistant's reasoning_content: %d prompt tokens, %d without; want its block written", with, without)
 	}
@@ -260,5 +230,45 @@ func TestServeChatReasoning(t *testing.T) {
 		if code, _, raw := chatPost(t, ts.URL, body); code != http.StatusBadRequest || !strings.Contains(raw, want) {
 			t.Errorf("%s: status %d, %s; want 400 naming %s", body, code, raw, want)
 		}
+	}
+}
+
+// setTokens makes the pieces of chatFolder's tokenizer in dir with the
+// given ids added tokens (not special: decoding keeps them) of the given
+// texts, as Qwen3's <think> and </think> are.
+func setTokens(t *testing.T, dir string, pieces []string, added map[int]string) {
+	t.Helper()
+	path := filepath.Join(dir, "tokenizer.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok map[string]any
+	if err := json.Unmarshal(b, &tok); err != nil {
+		t.Fatal(err)
+	}
+	vocab := map[string]int{}
+	for i, p := range pieces {
+		if s, ok := added[i]; ok {
+			p = s
+		}
+		vocab[p] = i
+	}
+	tok["model"].(map[string]any)["vocab"] = vocab
+	var list []any
+	for _, a := range tok["added_tokens"].([]any) {
+		if id := int(a.(map[string]any)["id"].(float64)); added[id] == "" {
+			list = append(list, a)
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(added)) {
+		list = append(list, map[string]any{"id": id, "content": added[id], "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": false})
+	}
+	tok["added_tokens"] = list
+	if b, err = json.Marshal(tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
