@@ -220,7 +220,7 @@ func TestServeChatReasoning(t *testing.T) {
 	without, _ := promptTokens(fmt.Sprintf(turns, ""))
 	with, _ := promptTokens(fmt.Sprintf(turns, `, "reasoning_content": "abc"`))
 	promptTokens(strings.Replace(fmt.Sprintf(turns, `, "reasoning_content": "abc"`), `"content": "yo"`, `"content": null`, 1)) // as a reply cut off in its block comes back
-	if with < without+4 { // <think>, at least two tokens for "abc", </think>
+	if with < without+4 {                                                                                                      // <think>, at least two tokens for "abc", </think>
 		t.Errorf("an assistant's reasoning_content: %d prompt tokens, %d without; want its block written", with, without)
 	}
 	for body, want := range map[string]string{
