@@ -659,6 +659,15 @@ func (c *ChatTemplate) ReasoningTags() (open, close string) {
 	return "", ""
 }
 
+// Channels reports whether the template writes OpenAI's harmony format, as
+// gpt-oss's does: each message a header (<|start|>, the role, <|channel|>
+// and the channel: analysis for reasoning, commentary, final for the
+// answer) and its text after <|message|>, up to <|end|>. Those markers are
+// special tokens, so a reply must be decoded with them to be read.
+func (c *ChatTemplate) Channels() bool {
+	return strings.Contains(c.source, "<|channel|>") && strings.Contains(c.source, "<|message|>")
+}
+
 // render is RenderTools with further variables.
 func (c *ChatTemplate) render(messages []Message, tools []json.RawMessage, addGenerationPrompt bool, extra map[string]jinja.Value) (string, error) {
 	msgs := make([]jinja.Value, len(messages))

@@ -85,10 +85,17 @@ func loadLlamaWith(dir string, load func(string) (*llama.Model, error)) (*llama.
 // prompt's last token (see continuation); GPT-2's byte-level text decodes
 // alone.
 func continuing(m lm.Model, tok tokenizer.Tokenizer, ids []int) tokenizer.Tokenizer {
-	if _, ok := m.(*llama.Model); !ok || len(ids) == 0 {
+	return continuingAs(m, tok, ids, false)
+}
+
+// continuingAs is continuing, with the special tokens kept in the text
+// when keepSpecial is set (a harmony reply's markers, which the chat
+// endpoint reads).
+func continuingAs(m lm.Model, tok tokenizer.Tokenizer, ids []int, keepSpecial bool) tokenizer.Tokenizer {
+	if _, ok := m.(*llama.Model); !keepSpecial && (!ok || len(ids) == 0) {
 		return tok
 	}
-	c := continuation{Tokenizer: tok}
+	c := continuation{Tokenizer: tok, keepSpecial: keepSpecial}
 	// The head is the prompt's last token, or as many of its last tokens
 	// (up to 8) as it takes to end on a whole character: a trailing run of
 	// byte tokens decodes with the bytes generated after it.
@@ -110,13 +117,15 @@ func continuing(m lm.Model, tok tokenizer.Tokenizer, ids []int) tokenizer.Tokeni
 // word to the prompt.
 type continuation struct {
 	tokenizer.Tokenizer
-	head []int // the prompt's last tokens
+	head        []int // the prompt's last tokens
+	keepSpecial bool
 }
 
-// decode decodes ids, special tokens skipped where the tokenizer can.
+// decode decodes ids, special tokens skipped where the tokenizer can
+// (unless keepSpecial).
 func (c continuation) decode(ids []int) (string, error) {
 	if p, ok := c.Tokenizer.(*tokenizer.Pipeline); ok {
-		return p.DecodeWith(ids, true)
+		return p.DecodeWith(ids, !c.keepSpecial)
 	}
 	return c.Tokenizer.Decode(ids)
 }

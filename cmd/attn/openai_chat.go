@@ -189,7 +189,7 @@ func (s *server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 				send(chatChoice{Index: i, Delta: &chatDelta{}, FinishReason: finish})
 			})
 		}
-		if reply.reasoning.open != "" {
+		if !reply.reasoning.none() {
 			chunk = reasoningStreams(len(gens), reply.reasoning, chunk, func(i int, text string) {
 				send(chatChoice{Index: i, Delta: &chatDelta{ReasoningContent: &text}})
 			})
@@ -302,6 +302,12 @@ func (s *server) chatGenerations(req *chatRequest) (int, []generateRequest, repl
 	}
 	open, close := s.chat.ReasoningTags()
 	reply.reasoning = reasoningIn(open, close, text)
+	if s.chat.Channels() { // the markers are special tokens: keep them to read the channels
+		reply.reasoning = reasoning{channels: true}
+		for c := range gens {
+			gens[c].keepSpecial = true
+		}
+	}
 	return len(ids), gens, reply, nil
 }
 

@@ -438,7 +438,7 @@ func TestWriteChatFolder(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		setTokens(t, dir, pieces, map[int]string{96: "</think>", 97: "<think>"})
+		setTokens(t, dir, pieces, map[int]tokenEdit{96: {"</think>", true, false}, 97: {"<think>", true, false}})
 	}
 	if os.Getenv("ATTN_CHAT_TOOLS") != "" { // the template that writes Hermes tool calls
 		cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": toolTemplate})

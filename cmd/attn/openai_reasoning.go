@@ -6,11 +6,13 @@ import (
 )
 
 // A reasoning model (Qwen3, QwQ, DeepSeek-R1 and its distillations) writes
-// its thinking in a <think> block before its answer. /v1/chat/completions
-// returns that block's text as the message's reasoning_content and the
-// rest as its content, as vLLM's and DeepSeek's APIs do, so that a chat
-// client shows the answer, and sends the reasoning back apart (the
-// templates read reasoning_content, and drop earlier turns' reasoning).
+// its thinking in a <think> block before its answer; gpt-oss writes it as
+// a message on the analysis channel of OpenAI's harmony format, before
+// one on the final channel. /v1/chat/completions returns the reasoning as
+// the message's reasoning_content and the rest as its content, as vLLM's
+// and DeepSeek's APIs do, so that a chat client shows the answer, and
+// sends the reasoning back apart (the templates read reasoning_content,
+// and drop earlier turns' reasoning).
 
 // reasoning says how to tell a reply's reasoning from its answer: the
 // template's tags (tokenizer.ChatTemplate.ReasoningTags; none: the whole
@@ -21,6 +23,25 @@ import (
 type reasoning struct {
 	open, close string
 	opened      bool
+	channels    bool // harmony's channels instead (see harmonySplit)
+}
+
+// none reports whether replies are all answer.
+func (r reasoning) none() bool { return r.open == "" && !r.channels }
+
+// splitter reads one reply fed in pieces (feed), then ends it (end),
+// sending its reasoning and its answer on as they are settled.
+type splitter interface {
+	feed(text string)
+	end()
+}
+
+// newSplitter returns the splitter of replies read as r says.
+func newSplitter(r reasoning, think, answer func(string)) splitter {
+	if r.channels {
+		return &harmonySplit{think: think, answer: answer}
+	}
+	return newReasoningSplit(r, think, answer)
 }
 
 // reasoningIn returns how replies to a prompt, rendered as text, are read.
@@ -149,11 +170,11 @@ func partialSuffix(text, tag string) int {
 
 // splitReasoning returns a whole reply's reasoning and answer.
 func splitReasoning(r reasoning, reply string) (thought, answer string) {
-	if r.open == "" {
+	if r.none() {
 		return "", reply
 	}
 	var t, a strings.Builder
-	s := newReasoningSplit(r, func(x string) { t.WriteString(x) }, func(x string) { a.WriteString(x) })
+	s := newSplitter(r, func(x string) { t.WriteString(x) }, func(x string) { a.WriteString(x) })
 	s.feed(reply)
 	s.end()
 	return t.String(), a.String()
@@ -163,9 +184,9 @@ func splitReasoning(r reasoning, reply string) (thought, answer string) {
 // text, or a choice's finish) for replies that may reason: each choice's
 // reasoning goes to thought as it comes, its answer to chunk.
 func reasoningStreams(n int, r reasoning, chunk func(i int, text string, finish *string), thought func(i int, text string)) func(i int, text string, finish *string) {
-	splits := make([]*reasoningSplit, n) // each choice's, used by its own goroutine only
+	splits := make([]splitter, n) // each choice's, used by its own goroutine only
 	for i := range splits {
-		splits[i] = newReasoningSplit(r, func(x string) { thought(i, x) }, func(x string) { chunk(i, x, nil) })
+		splits[i] = newSplitter(r, func(x string) { thought(i, x) }, func(x string) { chunk(i, x, nil) })
 	}
 	return func(i int, text string, finish *string) {
 		if finish == nil {
@@ -175,4 +196,94 @@ func reasoningStreams(n int, r reasoning, chunk func(i int, text string, finish 
 		splits[i].end()
 		chunk(i, "", finish)
 	}
+}
+
+// harmonySplit separates a reply in OpenAI's harmony format (gpt-oss's),
+// decoded with its markers, fed in pieces: each message is a header (the
+// reply's first one follows the prompt's <|start|>assistant) ending in
+// <|message|>, then text up to <|end|>, <|call|> or <|return|> (or the
+// next header). The text of messages on the analysis channel is
+// reasoning; that of any other (final, commentary's preambles) is answer.
+// Headers and markers are dropped; text that could begin a marker is held
+// until the next piece tells. A reply with no header at all is all answer;
+// a header cut off (the reply ran out of tokens) is dropped.
+type harmonySplit struct {
+	inBody  bool
+	channel string // the current message's
+	held    string
+	think   func(string)
+	answer  func(string)
+	headed  bool // some header was read
+}
+
+// harmonyBreaks end a message's text: its own end, or a next header.
+var harmonyBreaks = []string{"<|end|>", "<|call|>", "<|return|>", "<|start|>", "<|channel|>"}
+
+func (s *harmonySplit) feed(text string) {
+	s.held += text
+	for {
+		if !s.inBody {
+			i := strings.Index(s.held, "<|message|>")
+			if i < 0 {
+				return
+			}
+			s.channel, s.headed = harmonyChannel(s.held[:i]), true
+			s.held, s.inBody = s.held[i+len("<|message|>"):], true
+			continue
+		}
+		at, skip := -1, 0
+		for _, m := range harmonyBreaks {
+			if i := strings.Index(s.held, m); i >= 0 && (at < 0 || i < at) {
+				at, skip = i, len(m)
+				if m == "<|start|>" || m == "<|channel|>" {
+					skip = 0 // the next header's
+				}
+			}
+		}
+		if at < 0 {
+			keep := 0
+			for _, m := range append(harmonyBreaks, "<|message|>") {
+				keep = max(keep, partialSuffix(s.held, m))
+			}
+			s.send(s.held[:len(s.held)-keep])
+			s.held = s.held[len(s.held)-keep:]
+			return
+		}
+		s.send(s.held[:at])
+		s.held, s.inBody = s.held[at+skip:], false
+	}
+}
+
+func (s *harmonySplit) end() {
+	switch {
+	case s.inBody:
+		s.send(s.held)
+	case !s.headed && s.held != "" && !strings.Contains(s.held, "<|channel|>") && !strings.Contains(s.held, "<|start|>"):
+		s.answer(s.held) // no harmony at all; otherwise a header cut off, dropped
+	}
+	s.held = ""
+}
+
+func (s *harmonySplit) send(text string) {
+	switch {
+	case text == "":
+	case s.channel == "analysis":
+		s.think(text)
+	default:
+		s.answer(text)
+	}
+}
+
+// harmonyChannel returns the channel a message's header names:
+// "<|start|>assistant<|channel|>final" is final, "<|channel|>commentary
+// to=functions.f <|constrain|>json" commentary; "" for none.
+func harmonyChannel(header string) string {
+	_, after, ok := strings.Cut(header, "<|channel|>")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexAny(after, " <"); i >= 0 {
+		after = after[:i]
+	}
+	return after
 }

@@ -20,11 +20,14 @@ import (
 // the block's text without the line breaks around it as reasoning and
 // what follows, without its leading line breaks, as the answer; a block
 // that never closes is all reasoning; any other reply is all answer, as
-// is every reply of a template without tags.
+// is every reply of a template without tags. In harmony's format the
+// analysis channel's messages are reasoning and the others' answer, the
+// headers and markers dropped.
 func TestSplitReasoning(t *testing.T) {
 	think := reasoning{open: "<think>", close: "</think>"}
 	opened := think
 	opened.opened = true
+	harmony := reasoning{channels: true}
 	for _, tc := range []struct {
 		r                     reasoning
 		reply, thought, answe string
@@ -42,6 +45,16 @@ func TestSplitReasoning(t *testing.T) {
 		{opened, "Cut off", "Cut off", ""},
 		{opened, "</think>Now.", "", "Now."},
 		{reasoning{}, "<think>a</think>b", "", "<think>a</think>b"},
+		// gpt-oss's harmony format, decoded with its markers.
+		{harmony, "<|channel|>analysis<|message|>User says hi.<|end|><|start|>assistant<|channel|>final<|message|>Hello!", "User says hi.", "Hello!"},
+		{harmony, "<|channel|>final<|message|>Just this.<|return|>", "", "Just this."},
+		{harmony, "<|channel|>analysis<|message|>Cut off", "Cut off", ""},
+		{harmony, "<|channel|>analysis<|message|>a<|end|><|start|>assistant<|channel|>commentary<|message|>Let me look.<|end|>" +
+			"<|start|>assistant<|channel|>analysis<|message|>b<|end|><|start|>assistant<|channel|>final<|message|>c", "ab", "Let me look.c"},
+		{harmony, "<|channel|>analysis<|message|>a<|start|>assistant<|channel|>final<|message|>b", "a", "b"},
+		{harmony, "<|channel|>commentary to=functions.f <|constrain|>json<|message|>{}<|call|>", "", "{}"},
+		{harmony, "No header at all.", "", "No header at all."},
+		{harmony, "<|channel|>analys", "", ""},
 	} {
 		thought, answer := splitReasoning(tc.r, tc.reply)
 		if thought != tc.thought || answer != tc.answe {
@@ -61,12 +74,18 @@ func TestSplitReasoning(t *testing.T) {
 // apart, and all of a choice's reasoning goes out before its answer.
 func TestReasoningStreams(t *testing.T) {
 	parts := []string{"<think>", "</think>", "<th", "ink>", "</th", "ink", ">", "\n", "\n\n", " ", "a", "bc", "<", "/", "é"}
+	harmonyParts := []string{"<|channel|>", "analysis", "final", "commentary", "<|message|>", "<|end|>", "<|start|>", "assistant", "<|call|>",
+		"<|return|>", "<|", "|>", "<|mess", "age|>", "a", " b", "é", "<", "|"}
 	rng := rand.New(rand.NewPCG(1, 2))
-	for trial := range 3000 {
+	for trial := range 6000 {
 		r := reasoning{open: "<think>", close: "</think>", opened: trial%3 == 0}
+		from := parts
+		if trial%2 == 1 {
+			r, from = reasoning{channels: true}, harmonyParts
+		}
 		var b strings.Builder
-		for range rng.IntN(12) {
-			b.WriteString(parts[rng.IntN(len(parts))])
+		for range rng.IntN(14) {
+			b.WriteString(from[rng.IntN(len(from))])
 		}
 		reply := b.String()
 		wantThought, wantAnswer := splitReasoning(r, reply)
@@ -82,11 +101,15 @@ func TestReasoningStreams(t *testing.T) {
 			}
 			answers[i].WriteString(text)
 		}, func(i int, text string) {
-			if answers[i].Len() > 0 || text == "" {
+			if answers[i].Len() > 0 && !r.channels || text == "" { // harmony's channels may alternate
 				t.Fatalf("%q: reasoning %q after the answer began, or empty", reply, text)
 			}
 			thoughts[i].WriteString(text)
 		})
+		if r.channels && trial%4 == 1 { // a well-formed start, so that some trials reach the channels
+			reply = "<|channel|>" + []string{"analysis", "final"}[rng.IntN(2)] + "<|message|>" + reply
+		}
+		wantThought, wantAnswer = splitReasoning(r, reply)
 		// Choice 0 gets the reply byte by byte, choice 1 in random cuts.
 		for i := range len(reply) {
 			stream(0, reply[i:i+1], nil)
@@ -101,7 +124,7 @@ func TestReasoningStreams(t *testing.T) {
 		stream(1, "", &stop)
 		for i := range 2 {
 			if !finished[i] || thoughts[i].String() != wantThought || answers[i].String() != wantAnswer {
-				t.Fatalf("opened %v, %q, choice %d: streamed %q and %q; whole %q and %q", r.opened, reply, i, thoughts[i].String(), answers[i].String(), wantThought, wantAnswer)
+				t.Fatalf("%+v, %q, choice %d: streamed %q and %q; whole %q and %q", r.opened, reply, i, thoughts[i].String(), answers[i].String(), wantThought, wantAnswer)
 			}
 		}
 	}
@@ -137,7 +160,7 @@ func TestServeChatReasoning(t *testing.T) {
 		t.Fatal(err)
 	}
 	const think = 97
-	setTokens(t, dir, pieces, map[int]string{think: "<think>"})
+	setTokens(t, dir, pieces, map[int]tokenEdit{think: {"<think>", true, false}})
 	msgs := []tokenizer.Message{{Role: "user", Content: "why is the sky blue"}}
 	const maxNew = 12
 	_, _, ids, out := greedyRun(t, dir, msgs, maxNew)
@@ -152,13 +175,13 @@ func TestServeChatReasoning(t *testing.T) {
 	if close < 0 {
 		t.Fatalf("no token of the reply %v can stand for </think>", out)
 	}
-	setTokens(t, dir, pieces, map[int]string{think: "<think>", close: "</think>"})
+	setTokens(t, dir, pieces, map[int]tokenEdit{think: {"<think>", true, false}, close: {"</think>", true, false}})
 	_, _, ids2, out2 := greedyRun(t, dir, msgs, maxNew)
 	if !slices.Equal(ids, ids2) || !slices.Equal(out, out2) {
 		t.Fatalf("naming token %d changed the prompt or the reply: %v %v, %v %v", close, ids, ids2, out, out2)
 	}
 	full := chatReply(t, dir, msgs, maxNew)
-	wantThought, wantAnswer := splitReasoning(reasoning{"<think>", "</think>", true}, full)
+	wantThought, wantAnswer := splitReasoning(reasoning{open: "<think>", close: "</think>", opened: true}, full)
 	if !strings.Contains(full, "</think>") || wantThought == "" || wantAnswer == "" {
 		t.Fatalf("the reply %q should close its block partway", full)
 	}
@@ -234,10 +257,18 @@ func TestServeChatReasoning(t *testing.T) {
 	}
 }
 
+// tokenEdit renames a piece of chatFolder's tokenizer: to an added token
+// (special or not: decoding skips special ones unless told to keep them),
+// or to another piece of the model's vocabulary.
+type tokenEdit struct {
+	text           string
+	added, special bool
+}
+
 // setTokens makes the pieces of chatFolder's tokenizer in dir with the
-// given ids added tokens (not special: decoding keeps them) of the given
-// texts, as Qwen3's <think> and </think> are.
-func setTokens(t *testing.T, dir string, pieces []string, added map[int]string) {
+// given ids what edits says (Qwen3's <think> and </think> are added
+// tokens, not special; gpt-oss's harmony markers are special).
+func setTokens(t *testing.T, dir string, pieces []string, edits map[int]tokenEdit) {
 	t.Helper()
 	path := filepath.Join(dir, "tokenizer.json")
 	b, err := os.ReadFile(path)
@@ -250,20 +281,22 @@ func setTokens(t *testing.T, dir string, pieces []string, added map[int]string) 
 	}
 	vocab := map[string]int{}
 	for i, p := range pieces {
-		if s, ok := added[i]; ok {
-			p = s
+		if e, ok := edits[i]; ok {
+			p = e.text
 		}
 		vocab[p] = i
 	}
 	tok["model"].(map[string]any)["vocab"] = vocab
 	var list []any
 	for _, a := range tok["added_tokens"].([]any) {
-		if id := int(a.(map[string]any)["id"].(float64)); added[id] == "" {
+		if _, edited := edits[int(a.(map[string]any)["id"].(float64))]; !edited {
 			list = append(list, a)
 		}
 	}
-	for _, id := range slices.Sorted(maps.Keys(added)) {
-		list = append(list, map[string]any{"id": id, "content": added[id], "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": false})
+	for _, id := range slices.Sorted(maps.Keys(edits)) {
+		if e := edits[id]; e.added {
+			list = append(list, map[string]any{"id": id, "content": e.text, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": e.special})
+		}
 	}
 	tok["added_tokens"] = list
 	if b, err = json.Marshal(tok); err != nil {
@@ -271,5 +304,73 @@ func setTokens(t *testing.T, dir string, pieces []string, added map[int]string) 
 	}
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// harmonyTemplate is chatTemplate with gpt-oss's marks: a comment names the
+// harmony markers (ChatTemplate.Channels), and an assistant's earlier turn
+// is written on the final channel. Its prompt uses none of the tokens
+// TestServeChatHarmony names after the reply's.
+const harmonyTemplate = `{#- <|channel|>analysis<|message|> -#}` + chatTemplate
+
+// TestServeChatHarmony: with a template in gpt-oss's harmony format, the
+// reply is decoded with its special tokens, and the text of its analysis
+// channel comes back as reasoning_content, whole or streamed. The tiny
+// model's greedy reply is made to start with a header by naming its first
+// three tokens <|channel|> (special), analysis and <|message|> (special):
+// the prompt, and so the reply's tokens, stay as they are.
+func TestServeChatHarmony(t *testing.T) {
+	dir, pieces := chatFolder(t)
+	cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": harmonyTemplate})
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	msgs := []tokenizer.Message{{Role: "user", Content: "why is the sky blue"}}
+	const maxNew = 12
+	_, _, ids, out := greedyRun(t, dir, msgs, maxNew)
+	head := out[:3]
+	for i, id := range head {
+		if id < 4 || id > 95 || slices.Contains(ids, id) || slices.Contains(head[:i], id) {
+			t.Fatalf("the reply %v: its first tokens cannot be named (prompt %v)", out, ids)
+		}
+	}
+	setTokens(t, dir, pieces, map[int]tokenEdit{head[0]: {"<|channel|>", true, true}, head[1]: {"analysis", false, false}, head[2]: {"<|message|>", true, true}})
+	m, tok, ids2, out2 := greedyRun(t, dir, msgs, maxNew)
+	if !slices.Equal(ids, ids2) || !slices.Equal(out, out2) {
+		t.Fatalf("naming tokens changed the prompt or the reply: %v %v, %v %v", ids, ids2, out, out2)
+	}
+	if n := len(out2); m.EndsText(out2[n-1]) {
+		out2 = out2[:n-1]
+	}
+	full, err := continuingAs(m, tok, ids2, true).Decode(out2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantThought, wantAnswer := splitReasoning(reasoning{channels: true}, full)
+	if !strings.HasPrefix(full, "<|channel|>analysis<|message|>") || wantThought == "" {
+		t.Fatalf("the reply %q should start with an analysis header", full)
+	}
+
+	ts := serveDir(t, dir)
+	body := `{"model": "m", "messages": [{"role": "user", "content": "why is the sky blue"}], "max_tokens": ` + fmt.Sprint(maxNew) + `, "temperature": 0`
+	code, v, raw := chatPost(t, ts.URL, body+`}`)
+	if code != http.StatusOK || len(v.Choices) != 1 {
+		t.Fatalf("status %d: %s", code, raw)
+	}
+	t.Logf("reply %q: %s", full, raw)
+	msg := v.Choices[0].Message
+	if msg.ReasoningContent == nil || *msg.ReasoningContent != wantThought || msg.text() != wantAnswer {
+		t.Errorf("answer %s; want reasoning_content %q and content %q", raw, wantThought, wantAnswer)
+	}
+	_, _, raw = chatPost(t, ts.URL, body+`, "stream": true}`)
+	var thought string
+	for _, line := range strings.Split(raw, "\n") {
+		var c chatResponse
+		if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &c) == nil && len(c.Choices) == 1 && c.Choices[0].Delta != nil && c.Choices[0].Delta.ReasoningContent != nil {
+			thought += *c.Choices[0].Delta.ReasoningContent
+		}
+	}
+	if thought != wantThought || strings.Contains(raw, "<|") {
+		t.Errorf("streamed reasoning %q; want %q, and no markers:\n%s", thought, wantThought, raw)
 	}
 }

@@ -463,6 +463,9 @@ type generateRequest struct {
 	// A GPT's prompt as tokens, when the caller has encoded it (a chat's,
 	// with its template's special tokens): Prompt is then not read.
 	ids []int
+	// keepSpecial decodes the reply with its special tokens (a harmony
+	// reply's channel markers, for the chat endpoint to read).
+	keepSpecial bool
 }
 
 type generateResponse struct {
@@ -512,7 +515,7 @@ func (s *server) generate(ctx context.Context, req generateRequest, emit func(st
 		}
 	}
 	// A client that goes away leaves the batch at the next step.
-	n, stopped, rest, err := sampleText(continuing(s.lm, s.lmTok, ids), req.Stop, s.lm.EndsText, send, func(each func(int) bool) ([]int, error) {
+	n, stopped, rest, err := sampleText(continuingAs(s.lm, s.lmTok, ids, req.keepSpecial), req.Stop, s.lm.EndsText, send, func(each func(int) bool) ([]int, error) {
 		return s.batcher.Generate(ctx, ids, req.MaxNewTokens, sampler, each)
 	})
 	if err = cmp.Or(err, ctx.Err()); err != nil {
