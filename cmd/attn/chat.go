@@ -202,10 +202,18 @@ func runChat(args []string, stdout, stderr io.Writer) error {
 			c.history = c.history[:first]
 			continue
 		}
+		thought := false
 		err := c.reply(text, func(chunk string) {
 			fmt.Fprint(w, chunk)
 			w.Flush()
+		}, func(chunk string) {
+			w.Flush()
+			fmt.Fprint(stderr, chunk)
+			thought = true
 		})
+		if thought {
+			fmt.Fprintln(stderr)
+		}
 		fmt.Fprintln(w)
 		if interactive {
 			fmt.Fprintln(w)
@@ -246,21 +254,23 @@ func (c *chat) interrupt() bool {
 	return true
 }
 
-// reply answers a user's turn, streaming the reply's text to emit, and
-// adds both to the history (a reply interrupted, as much of it as was
-// written). When the conversation no longer fits the
+// reply answers a user's turn, streaming the reply's text to emit (and a
+// reasoning model's reasoning, read as the chat endpoint reads it, to
+// think), and adds both to the history (a reply interrupted, as much of it
+// as was written). When the conversation no longer fits the
 // context, its oldest turns (after the system message) are dropped until
 // it does; a turn that does not fit alone is an error.
-func (c *chat) reply(text string, emit func(string)) error {
+func (c *chat) reply(text string, emit, think func(string)) error {
 	keep := 0 // the system message stays
 	if len(c.history) > 0 && c.history[0].Role == "system" {
 		keep = 1
 	}
 	msgs := append(c.history, tokenizer.Message{Role: "user", Content: text})
 	var ids []int
+	var prompt string
 	for {
 		var err error
-		if ids, err = encodeChat(c.tmpl, c.tok, msgs); err != nil {
+		if ids, prompt, err = encodeChatVars(c.tmpl, c.tok, msgs, nil, nil); err != nil {
 			return err
 		}
 		if len(ids) < c.m.Window() {
@@ -277,22 +287,27 @@ func (c *chat) reply(text string, emit func(string)) error {
 		}
 		msgs = append(msgs[:keep:keep], msgs[keep+drop:]...)
 	}
-	var answer strings.Builder
+	r := replyReasoning(c.tmpl, prompt)
+	var thought, answer strings.Builder
+	split := newSplitter(r, func(chunk string) {
+		thought.WriteString(chunk)
+		think(chunk)
+	}, func(chunk string) {
+		answer.WriteString(chunk)
+		emit(chunk)
+	})
 	c.stop.Store(false)
 	c.replying.Store(true)
 	defer c.replying.Store(false)
-	_, _, rest, err := sampleText(continuing(c.m, c.tok, ids), c.stops, c.m.EndsText, func(chunk string) {
-		answer.WriteString(chunk)
-		emit(chunk)
-	}, func(each func(int) bool) ([]int, error) {
+	_, _, rest, err := sampleText(continuingAs(c.m, c.tok, ids, r.channels), c.stops, c.m.EndsText, split.feed, func(each func(int) bool) ([]int, error) {
 		return c.session.Generate(ids, c.maxNew, c.sampler, func(id int) bool { return !c.stop.Load() && each(id) })
 	})
 	if err != nil {
 		return err
 	}
-	answer.WriteString(rest)
-	emit(rest)
-	c.history = append(msgs, tokenizer.Message{Role: "assistant", Content: answer.String()})
+	split.feed(rest)
+	split.end()
+	c.history = append(msgs, tokenizer.Message{Role: "assistant", Content: answer.String(), Reasoning: thought.String()})
 	return nil
 }
 

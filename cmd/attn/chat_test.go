@@ -257,7 +257,7 @@ func TestChatInterrupt(t *testing.T) {
 		if chunks++; chunks == 3 {
 			c.interrupt()
 		}
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got == "" || len(got) >= len(full) || !strings.HasPrefix(full, got) {
@@ -267,7 +267,7 @@ func TestChatInterrupt(t *testing.T) {
 		t.Errorf("the history's reply %q; want the part written, %q", h.Content, got)
 	}
 	var next string
-	if err := c.reply("and you", func(s string) { next += s }); err != nil {
+	if err := c.reply("and you", func(s string) { next += s }, nil); err != nil {
 		t.Fatal(err)
 	}
 	want := chatReply(t, dir, append(slices.Clone(c.history[:len(c.history)-2]), tokenizer.Message{Role: "user", Content: "and you"}), 40)

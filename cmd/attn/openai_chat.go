@@ -300,13 +300,9 @@ func (s *server) chatGenerations(req *chatRequest) (int, []generateRequest, repl
 	if tools != nil {
 		reply.tools = s.chat.ToolCallFormat()
 	}
-	open, close := s.chat.ReasoningTags()
-	reply.reasoning = reasoningIn(open, close, text)
-	if s.chat.Channels() { // the markers are special tokens: keep them to read the channels
-		reply.reasoning = reasoning{channels: true}
-		for c := range gens {
-			gens[c].keepSpecial = true
-		}
+	reply.reasoning = replyReasoning(s.chat, text)
+	for c := range gens { // harmony's markers are special tokens: kept to read the channels
+		gens[c].keepSpecial = reply.reasoning.channels
 	}
 	return len(ids), gens, reply, nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"unicode"
+
+	"github.com/attn-go/attn/tokenizer"
 )
 
 // A reasoning model (Qwen3, QwQ, DeepSeek-R1 and its distillations) writes
@@ -38,10 +40,33 @@ type splitter interface {
 
 // newSplitter returns the splitter of replies read as r says.
 func newSplitter(r reasoning, think, answer func(string)) splitter {
-	if r.channels {
+	switch {
+	case r.channels:
 		return &harmonySplit{think: think, answer: answer}
+	case r.none():
+		return plainReply(answer)
 	}
 	return newReasoningSplit(r, think, answer)
+}
+
+// plainReply is the splitter of a reply that is all answer.
+type plainReply func(string)
+
+func (p plainReply) feed(text string) {
+	if text != "" {
+		p(text)
+	}
+}
+
+func (p plainReply) end() {}
+
+// replyReasoning returns how replies to a prompt rendered with tmpl are read.
+func replyReasoning(tmpl *tokenizer.ChatTemplate, prompt string) reasoning {
+	if tmpl.Channels() {
+		return reasoning{channels: true}
+	}
+	open, close := tmpl.ReasoningTags()
+	return reasoningIn(open, close, prompt)
 }
 
 // reasoningIn returns how replies to a prompt, rendered as text, are read.

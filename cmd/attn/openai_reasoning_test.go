@@ -143,7 +143,7 @@ const thinkTemplate = `{%- for message in messages %}{{- '<|im_start|>' + messag
 // TestServeChatReasoning: with a reasoning model's template, the greedy
 // reply's <think> block comes back as reasoning_content and the rest as
 // content, whole or streamed (content null for a reply cut off in the
-// block); chat_template_kwargs reach the template
+// block), and attn chat writes the one to stderr, the other to stdout; chat_template_kwargs reach the template
 // (enable_thinking false closes the block in the prompt, and the reply is
 // then all content), as does an assistant's reasoning_content sent back;
 // reasoning_content on a user's turn, and a variable that would replace
@@ -184,6 +184,15 @@ func TestServeChatReasoning(t *testing.T) {
 	wantThought, wantAnswer := splitReasoning(reasoning{open: "<think>", close: "</think>", opened: true}, full)
 	if !strings.Contains(full, "</think>") || wantThought == "" || wantAnswer == "" {
 		t.Fatalf("the reply %q should close its block partway", full)
+	}
+
+	// attn chat writes the reasoning to stderr and the answer to stdout.
+	in := filepath.Join(t.TempDir(), "turns.txt")
+	os.WriteFile(in, []byte("why is the sky blue\n"), 0o644)
+	var stdout, stderr strings.Builder
+	if code := run([]string{"chat", "--model", dir, "--greedy", "--max-new-tokens", fmt.Sprint(maxNew), in}, &stdout, &stderr); code != 0 ||
+		stdout.String() != wantAnswer+"\n" || stderr.String() != wantThought+"\n" {
+		t.Errorf("attn chat: exit %d, stdout %q, stderr %q; want %q and %q", code, stdout.String(), stderr.String(), wantAnswer+"\n", wantThought+"\n")
 	}
 
 	ts := serveDir(t, dir)
@@ -315,7 +324,8 @@ const harmonyTemplate = `{#- <|channel|>analysis<|message|> -#}` + chatTemplate
 
 // TestServeChatHarmony: with a template in gpt-oss's harmony format, the
 // reply is decoded with its special tokens, and the text of its analysis
-// channel comes back as reasoning_content, whole or streamed. The tiny
+// channel comes back as reasoning_content, whole or streamed (and goes to
+// attn chat's stderr). The tiny
 // model's greedy reply is made to start with a header by naming its first
 // three tokens <|channel|> (special), analysis and <|message|> (special):
 // the prompt, and so the reply's tokens, stay as they are.
@@ -349,6 +359,14 @@ func TestServeChatHarmony(t *testing.T) {
 	wantThought, wantAnswer := splitReasoning(reasoning{channels: true}, full)
 	if !strings.HasPrefix(full, "<|channel|>analysis<|message|>") || wantThought == "" {
 		t.Fatalf("the reply %q should start with an analysis header", full)
+	}
+
+	in := filepath.Join(t.TempDir(), "turns.txt")
+	os.WriteFile(in, []byte("why is the sky blue\n"), 0o644)
+	var stdout, stderr strings.Builder
+	if code := run([]string{"chat", "--model", dir, "--greedy", "--max-new-tokens", fmt.Sprint(maxNew), in}, &stdout, &stderr); code != 0 ||
+		stdout.String() != wantAnswer+"\n" || stderr.String() != wantThought+"\n" {
+		t.Errorf("attn chat: exit %d, stdout %q, stderr %q; want %q and %q", code, stdout.String(), stderr.String(), wantAnswer+"\n", wantThought+"\n")
 	}
 
 	ts := serveDir(t, dir)
