@@ -28,8 +28,9 @@ type Message struct {
 	ToolCalls  []ToolCall `json:"tool_calls,omitempty"`
 	ToolCallID string     `json:"tool_call_id,omitempty"`
 	// Reasoning is an assistant's reasoning before its reply (the text of
-	// a <think> block), passed to the template as reasoning_content, the
-	// name Qwen3's and DeepSeek-R1's templates read.
+	// a <think> block, or of harmony's analysis channel), passed to the
+	// template as reasoning_content, the name Qwen3's template reads (and,
+	// for a harmony template, as thinking, gpt-oss's).
 	Reasoning string `json:"reasoning_content,omitempty"`
 }
 
@@ -638,7 +639,7 @@ func (c *ChatTemplate) RenderWith(messages []Message, tools []json.RawMessage, a
 			special = true
 		}
 		if special || strings.HasPrefix(k, "__") {
-			return "", fmt.Errorf("chat template variable %q is set by the conversation itself", k)
+			return "", fmt.Errorf("chat template variable %q is attn's to set (from the conversation, its tools or the tokenizer's special tokens)", k)
 		}
 		v, err := jsonValue(vars[k])
 		if err != nil {
@@ -658,6 +659,11 @@ func (c *ChatTemplate) ReasoningTags() (open, close string) {
 	}
 	return "", ""
 }
+
+// Reads reports whether the template's source names a variable (a
+// request's reasoning_effort is refused for a template that never reads
+// it).
+func (c *ChatTemplate) Reads(name string) bool { return strings.Contains(c.source, name) }
 
 // Channels reports whether the template writes OpenAI's harmony format, as
 // gpt-oss's does: each message a header (<|start|>, the role, <|channel|>
@@ -704,6 +710,9 @@ func (c *ChatTemplate) render(messages []Message, tools []json.RawMessage, addGe
 		}
 		if m.Reasoning != "" {
 			d.AsDict().Set("reasoning_content", jinja.NewString(m.Reasoning))
+			if c.Channels() { // gpt-oss's template reads it as thinking
+				d.AsDict().Set("thinking", jinja.NewString(m.Reasoning))
+			}
 		}
 		msgs[i] = d
 	}

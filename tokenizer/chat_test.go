@@ -510,3 +510,22 @@ func TestRenderWithRefuses(t *testing.T) {
 		t.Errorf("a template without <think>: ReasoningTags %q %q", open, close)
 	}
 }
+
+// TestRenderThinking: an assistant's reasoning reaches a harmony template
+// (gpt-oss's) as thinking, and any template as reasoning_content.
+func TestRenderThinking(t *testing.T) {
+	const body = `{% for m in messages %}{% if m.thinking is defined %}<|channel|>analysis<|message|>{{ m.thinking }}{% endif %}` +
+		`{% if m.reasoning_content is defined %}[{{ m.reasoning_content }}]{% endif %}<|message|>{{ m.content }}{% endfor %}`
+	msgs := []Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: "yo", Reasoning: "hm"}}
+	harmony, _ := ParseChatTemplate(body, nil)
+	if got, err := harmony.Render(msgs, false); err != nil || got != "<|message|>hi<|channel|>analysis<|message|>hm[hm]<|message|>yo" {
+		t.Errorf("harmony: %q, %v", got, err)
+	}
+	plain, _ := ParseChatTemplate(strings.NewReplacer("<|channel|>", "", "<|message|>", ":").Replace(body), nil)
+	if got, err := plain.Render(msgs, false); err != nil || got != ":hi[hm]:yo" {
+		t.Errorf("not harmony: %q, %v", got, err)
+	}
+	if !harmony.Reads("thinking") || harmony.Reads("reasoning_effort") {
+		t.Error("Reads")
+	}
+}

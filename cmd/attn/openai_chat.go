@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
@@ -38,6 +39,9 @@ type chatRequest struct {
 	// Variables for the chat template beside the conversation, as vLLM
 	// takes them: {"enable_thinking": false} turns Qwen3's reasoning off.
 	ChatTemplateKwargs map[string]json.RawMessage `json:"chat_template_kwargs"`
+	// low, medium or high, passed to a template that reads it (gpt-oss's),
+	// as vLLM does; refused for any other.
+	ReasoningEffort *string `json:"reasoning_effort"`
 	// Refused unless absent or neutral.
 	Functions      json.RawMessage `json:"functions"`
 	FunctionCall   json.RawMessage `json:"function_call"`
@@ -269,7 +273,11 @@ func (s *server) chatGenerations(req *chatRequest) (int, []generateRequest, repl
 	if maxTokens != nil && (*maxTokens < 1 || *maxTokens > maxNewTokens) {
 		return 0, nil, reply, fmt.Errorf(`%q is %d; want 1 to %d`, name, *maxTokens, maxNewTokens)
 	}
-	ids, text, err := encodeChatVars(s.chat, s.lmTok, msgs, tools, req.ChatTemplateKwargs)
+	vars, err := req.templateVars(s.chat)
+	if err != nil {
+		return 0, nil, reply, err
+	}
+	ids, text, err := encodeChatVars(s.chat, s.lmTok, msgs, tools, vars)
 	if err != nil {
 		return 0, nil, reply, err
 	}
@@ -305,6 +313,32 @@ func (s *server) chatGenerations(req *chatRequest) (int, []generateRequest, repl
 		gens[c].keepSpecial = reply.reasoning.channels
 	}
 	return len(ids), gens, reply, nil
+}
+
+// templateVars returns the variables for the chat template: the request's
+// chat_template_kwargs, and its reasoning_effort for a template that reads
+// it.
+func (req *chatRequest) templateVars(tmpl *tokenizer.ChatTemplate) (map[string]json.RawMessage, error) {
+	if req.ReasoningEffort == nil {
+		return req.ChatTemplateKwargs, nil
+	}
+	effort := *req.ReasoningEffort
+	switch {
+	case effort != "low" && effort != "medium" && effort != "high":
+		return nil, fmt.Errorf(`"reasoning_effort" is %q; want low, medium or high`, effort)
+	case !tmpl.Reads("reasoning_effort"):
+		return nil, errors.New(`"reasoning_effort": this model's chat template does not read it (gpt-oss's does)`)
+	}
+	v, _ := json.Marshal(effort)
+	if kw, ok := req.ChatTemplateKwargs["reasoning_effort"]; ok && string(kw) != string(v) {
+		return nil, fmt.Errorf(`"reasoning_effort" is %q and "chat_template_kwargs" sets it to %s; give one`, effort, kw)
+	}
+	vars := maps.Clone(req.ChatTemplateKwargs)
+	if vars == nil {
+		vars = map[string]json.RawMessage{}
+	}
+	vars["reasoning_effort"] = v
+	return vars, nil
 }
 
 // given reports whether a field holds a value other than null.

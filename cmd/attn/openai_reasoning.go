@@ -69,12 +69,14 @@ func replyReasoning(tmpl *tokenizer.ChatTemplate, prompt string) reasoning {
 	return reasoningIn(open, close, prompt)
 }
 
-// reasoningIn returns how replies to a prompt, rendered as text, are read.
+// reasoningIn returns how replies to a prompt, rendered as text, are read:
+// the reply starts inside a block when the prompt ends with its open tag
+// (a tag typed in a message is not a block).
 func reasoningIn(open, close, prompt string) reasoning {
 	if open == "" {
 		return reasoning{}
 	}
-	return reasoning{open: open, close: close, opened: strings.LastIndex(prompt, open) > strings.LastIndex(prompt, close)}
+	return reasoning{open: open, close: close, opened: strings.HasSuffix(strings.TrimRightFunc(prompt, unicode.IsSpace), open)}
 }
 
 // What a reasoningSplit is reading.
@@ -89,8 +91,10 @@ const (
 // the line breaks around it, its answer what follows the block without
 // the line breaks it starts with (the template's own strip('\n') and
 // lstrip('\n')). A reply that does not begin with the open tag (spaces
-// aside) is all answer; a block that never closes (the reply ran out of
-// tokens) is all reasoning. Text that could still be part of a tag, or
+// aside) is all answer, unless the prompt opened the block (where an open
+// tag the reply begins with anyway is dropped, as vLLM's DeepSeek-R1
+// parser does); a block that never closes (the reply ran out of tokens)
+// is all reasoning. Text that could still be part of a tag, or
 // line breaks that could end the block, is held until the next piece
 // tells.
 type reasoningSplit struct {
@@ -104,11 +108,7 @@ type reasoningSplit struct {
 }
 
 func newReasoningSplit(r reasoning, think, answer func(string)) *reasoningSplit {
-	s := &reasoningSplit{r: r, think: think, answer: answer}
-	if r.opened {
-		s.state = thinking
-	}
-	return s
+	return &reasoningSplit{r: r, think: think, answer: answer}
 }
 
 // feed reads the next piece of the reply.
@@ -118,11 +118,14 @@ func (s *reasoningSplit) feed(text string) {
 		s.held += text
 		t := strings.TrimLeftFunc(s.held, unicode.IsSpace)
 		switch {
-		case strings.HasPrefix(t, s.r.open):
+		case strings.HasPrefix(t, s.r.open): // inside an opened block too, the tag is dropped
 			s.state, s.held = thinking, ""
 			s.feed(t[len(s.r.open):])
 		case !strings.HasPrefix(s.r.open, t): // t == "" is a prefix too
 			s.state = answering
+			if s.r.opened {
+				s.state = thinking
+			}
 			text, s.held = s.held, ""
 			s.feed(text)
 		}
@@ -159,7 +162,11 @@ func (s *reasoningSplit) end() {
 	s.held = ""
 	switch s.state {
 	case undecided:
-		if held != "" {
+		switch {
+		case held == "":
+		case s.r.opened:
+			s.sendThought(held, true)
+		default:
 			s.answer(held)
 		}
 	case thinking:
@@ -230,7 +237,9 @@ func reasoningStreams(n int, r reasoning, chunk func(i int, text string, finish 
 // next header). The text of messages on the analysis channel is
 // reasoning; that of any other (final, commentary's preambles) is answer.
 // Headers and markers are dropped; text that could begin a marker is held
-// until the next piece tells. A reply with no header at all is all answer;
+// until the next piece tells; text before a header's <|message|> is held
+// as the header, so a reply without headers is sent at its end. A reply
+// with no header at all is all answer, as is text after its last message;
 // a header cut off (the reply ran out of tokens) is dropped.
 type harmonySplit struct {
 	inBody  bool
@@ -238,7 +247,6 @@ type harmonySplit struct {
 	held    string
 	think   func(string)
 	answer  func(string)
-	headed  bool // some header was read
 }
 
 // harmonyBreaks end a message's text: its own end, or a next header.
@@ -252,7 +260,7 @@ func (s *harmonySplit) feed(text string) {
 			if i < 0 {
 				return
 			}
-			s.channel, s.headed = harmonyChannel(s.held[:i]), true
+			s.channel = harmonyChannel(s.held[:i])
 			s.held, s.inBody = s.held[i+len("<|message|>"):], true
 			continue
 		}
@@ -283,8 +291,9 @@ func (s *harmonySplit) end() {
 	switch {
 	case s.inBody:
 		s.send(s.held)
-	case !s.headed && s.held != "" && !strings.Contains(s.held, "<|channel|>") && !strings.Contains(s.held, "<|start|>"):
-		s.answer(s.held) // no harmony at all; otherwise a header cut off, dropped
+	case !strings.Contains(s.held, "<|"):
+		s.channel = ""
+		s.send(s.held) // no header at all, or text after the last message: answer
 	}
 	s.held = ""
 }

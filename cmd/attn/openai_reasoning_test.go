@@ -44,6 +44,7 @@ func TestSplitReasoning(t *testing.T) {
 		{opened, "\nWhy not.\n</think>\n\nBecause.", "Why not.", "Because."},
 		{opened, "Cut off", "Cut off", ""},
 		{opened, "</think>Now.", "", "Now."},
+		{opened, "\n<think>\nAgain.\n</think>\nNow.", "Again.", "Now."},
 		{reasoning{}, "<think>a</think>b", "", "<think>a</think>b"},
 		// gpt-oss's harmony format, decoded with its markers.
 		{harmony, "<|channel|>analysis<|message|>User says hi.<|end|><|start|>assistant<|channel|>final<|message|>Hello!", "User says hi.", "Hello!"},
@@ -67,6 +68,9 @@ func TestSplitReasoning(t *testing.T) {
 	if r := reasoningIn("<think>", "</think>", "assistant\n<think>\n\n</think>\n\n"); r.opened {
 		t.Error("a prompt closing an empty block (enable_thinking false): the reply should start outside it")
 	}
+	if r := reasoningIn("<think>", "</think>", "<|im_start|>user\nWhat is <think> for?<|im_end|>\n<|im_start|>assistant\n"); r.opened {
+		t.Error("a <think> typed in a message opened the reply's block")
+	}
 }
 
 // TestReasoningStreams: however a reply is cut into pieces, the streamed
@@ -88,7 +92,6 @@ func TestReasoningStreams(t *testing.T) {
 			b.WriteString(from[rng.IntN(len(from))])
 		}
 		reply := b.String()
-		wantThought, wantAnswer := splitReasoning(r, reply)
 		var thoughts, answers [2]strings.Builder
 		var finished [2]bool
 		stream := reasoningStreams(2, r, func(i int, text string, finish *string) {
@@ -109,7 +112,7 @@ func TestReasoningStreams(t *testing.T) {
 		if r.channels && trial%4 == 1 { // a well-formed start, so that some trials reach the channels
 			reply = "<|channel|>" + []string{"analysis", "final"}[rng.IntN(2)] + "<|message|>" + reply
 		}
-		wantThought, wantAnswer = splitReasoning(r, reply)
+		wantThought, wantAnswer := splitReasoning(r, reply)
 		// Choice 0 gets the reply byte by byte, choice 1 in random cuts.
 		for i := range len(reply) {
 			stream(0, reply[i:i+1], nil)
@@ -124,7 +127,7 @@ func TestReasoningStreams(t *testing.T) {
 		stream(1, "", &stop)
 		for i := range 2 {
 			if !finished[i] || thoughts[i].String() != wantThought || answers[i].String() != wantAnswer {
-				t.Fatalf("%+v, %q, choice %d: streamed %q and %q; whole %q and %q", r.opened, reply, i, thoughts[i].String(), answers[i].String(), wantThought, wantAnswer)
+				t.Fatalf("%+v, %q, choice %d: streamed %q and %q; whole %q and %q", r, reply, i, thoughts[i].String(), answers[i].String(), wantThought, wantAnswer)
 			}
 		}
 	}
@@ -186,14 +189,7 @@ func TestServeChatReasoning(t *testing.T) {
 		t.Fatalf("the reply %q should close its block partway", full)
 	}
 
-	// attn chat writes the reasoning to stderr and the answer to stdout.
-	in := filepath.Join(t.TempDir(), "turns.txt")
-	os.WriteFile(in, []byte("why is the sky blue\n"), 0o644)
-	var stdout, stderr strings.Builder
-	if code := run([]string{"chat", "--model", dir, "--greedy", "--max-new-tokens", fmt.Sprint(maxNew), in}, &stdout, &stderr); code != 0 ||
-		stdout.String() != wantAnswer+"\n" || stderr.String() != wantThought+"\n" {
-		t.Errorf("attn chat: exit %d, stdout %q, stderr %q; want %q and %q", code, stdout.String(), stderr.String(), wantAnswer+"\n", wantThought+"\n")
-	}
+	chatLines(t, dir, maxNew, wantThought, wantAnswer)
 
 	ts := serveDir(t, dir)
 	base := `{"model": "m", "messages": [{"role": "user", "content": "why is the sky blue"}], "max_tokens": ` + fmt.Sprint(maxNew) + `, "temperature": 0`
@@ -232,8 +228,8 @@ func TestServeChatReasoning(t *testing.T) {
 		t.Errorf("streamed reasoning %q and content %q; want %q and %q (status %d)", thought, answer, wantThought, wantAnswer, code)
 	}
 
-	// enable_thinking false closes the block in the prompt: two tokens more,
-	// and a reply that opens none is all content.
+	// enable_thinking false closes the block in the prompt (one token more,
+	// </think>), and the reply, which opens none, is all content.
 	promptTokens := func(body string) (int, chatResponse) {
 		t.Helper()
 		code, v, raw := chatPost(t, ts.URL, body)
@@ -244,7 +240,7 @@ func TestServeChatReasoning(t *testing.T) {
 	}
 	plain, _ := promptTokens(base + `}`)
 	off, v := promptTokens(base + `, "chat_template_kwargs": {"enable_thinking": false}}`)
-	if off != plain+1 || v.Choices[0].Message.ReasoningContent != nil || v.Choices[0].Message.Content == nil {
+	if off != plain+1 || v.Choices[0].Message.ReasoningContent != nil || v.Choices[0].Message.text() == "" {
 		t.Errorf("enable_thinking false: %d prompt tokens against %d, message %+v; want one more (</think>) and content only", off, plain, v.Choices[0].Message)
 	}
 	// An assistant's reasoning_content sent back is written by the template.
@@ -259,6 +255,7 @@ func TestServeChatReasoning(t *testing.T) {
 	for body, want := range map[string]string{
 		`{"model": "m", "messages": [{"role": "user", "content": "hi", "reasoning_content": "x"}]}`: `\"reasoning_content\" is an assistant's`,
 		base + `, "chat_template_kwargs": {"messages": []}}`:                                        `variable \"messages\"`,
+		base + `, "reasoning_effort": "high"}`:                                                      `\"reasoning_effort\": this model's chat template does not read it`,
 	} {
 		if code, _, raw := chatPost(t, ts.URL, body); code != http.StatusBadRequest || !strings.Contains(raw, want) {
 			t.Errorf("%s: status %d, %s; want 400 naming %s", body, code, raw, want)
@@ -317,19 +314,30 @@ func setTokens(t *testing.T, dir string, pieces []string, edits map[int]tokenEdi
 }
 
 // harmonyTemplate is chatTemplate with gpt-oss's marks: a comment names the
-// harmony markers (ChatTemplate.Channels), and an assistant's earlier turn
-// is written on the final channel. Its prompt uses none of the tokens
-// TestServeChatHarmony names after the reply's.
-const harmonyTemplate = `{#- <|channel|>analysis<|message|> -#}` + chatTemplate
+// harmony markers (ChatTemplate.Channels), and a reasoning_effort, when
+// given, adds an empty turn (gpt-oss's template writes it in its system
+// message; letters could be tokens TestServeChatHarmony renames). Its
+// prompt uses none of the tokens TestServeChatHarmony names after the
+// reply's.
+const harmonyTemplate = `{#- <|channel|>analysis<|message|> -#}` +
+	`{%- if reasoning_effort is defined %}{{- '<|im_start|><|im_end|>' }}{%- endif %}` + chatTemplate
 
 // TestServeChatHarmony: with a template in gpt-oss's harmony format, the
 // reply is decoded with its special tokens, and the text of its analysis
-// channel comes back as reasoning_content, whole or streamed (and goes to
-// attn chat's stderr). The tiny
-// model's greedy reply is made to start with a header by naming its first
-// three tokens <|channel|> (special), analysis and <|message|> (special):
-// the prompt, and so the reply's tokens, stay as they are.
+// channel comes back as reasoning_content, that of its final channel as
+// content, whole or streamed (and to attn chat's stderr and stdout). The
+// tiny model's greedy reply is made to start with a header by naming its
+// first three tokens <|channel|> (special), the channel and <|message|>
+// (special): the prompt, and so the reply's tokens, stay as they are.
+// reasoning_effort reaches the template; a value it cannot take, or one
+// that chat_template_kwargs contradicts, is refused.
 func TestServeChatHarmony(t *testing.T) {
+	for _, channel := range []string{"analysis", "final"} {
+		t.Run(channel, func(t *testing.T) { serveChatHarmony(t, channel) })
+	}
+}
+
+func serveChatHarmony(t *testing.T, channel string) {
 	dir, pieces := chatFolder(t)
 	cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": harmonyTemplate})
 	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
@@ -344,7 +352,7 @@ func TestServeChatHarmony(t *testing.T) {
 			t.Fatalf("the reply %v: its first tokens cannot be named (prompt %v)", out, ids)
 		}
 	}
-	setTokens(t, dir, pieces, map[int]tokenEdit{head[0]: {"<|channel|>", true, true}, head[1]: {"analysis", false, false}, head[2]: {"<|message|>", true, true}})
+	setTokens(t, dir, pieces, map[int]tokenEdit{head[0]: {"<|channel|>", true, true}, head[1]: {channel, false, false}, head[2]: {"<|message|>", true, true}})
 	m, tok, ids2, out2 := greedyRun(t, dir, msgs, maxNew)
 	if !slices.Equal(ids, ids2) || !slices.Equal(out, out2) {
 		t.Fatalf("naming tokens changed the prompt or the reply: %v %v, %v %v", ids, ids2, out, out2)
@@ -357,17 +365,11 @@ func TestServeChatHarmony(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantThought, wantAnswer := splitReasoning(reasoning{channels: true}, full)
-	if !strings.HasPrefix(full, "<|channel|>analysis<|message|>") || wantThought == "" {
-		t.Fatalf("the reply %q should start with an analysis header", full)
+	if !strings.HasPrefix(full, "<|channel|>"+channel+"<|message|>") || (wantThought == "") != (channel == "final") || (wantAnswer == "") != (channel == "analysis") {
+		t.Fatalf("the reply %q should start with a header of channel %s, and be all %s", full, channel, channel)
 	}
 
-	in := filepath.Join(t.TempDir(), "turns.txt")
-	os.WriteFile(in, []byte("why is the sky blue\n"), 0o644)
-	var stdout, stderr strings.Builder
-	if code := run([]string{"chat", "--model", dir, "--greedy", "--max-new-tokens", fmt.Sprint(maxNew), in}, &stdout, &stderr); code != 0 ||
-		stdout.String() != wantAnswer+"\n" || stderr.String() != wantThought+"\n" {
-		t.Errorf("attn chat: exit %d, stdout %q, stderr %q; want %q and %q", code, stdout.String(), stderr.String(), wantAnswer+"\n", wantThought+"\n")
-	}
+	chatLines(t, dir, maxNew, wantThought, wantAnswer)
 
 	ts := serveDir(t, dir)
 	body := `{"model": "m", "messages": [{"role": "user", "content": "why is the sky blue"}], "max_tokens": ` + fmt.Sprint(maxNew) + `, "temperature": 0`
@@ -376,19 +378,65 @@ func TestServeChatHarmony(t *testing.T) {
 		t.Fatalf("status %d: %s", code, raw)
 	}
 	t.Logf("reply %q: %s", full, raw)
-	msg := v.Choices[0].Message
-	if msg.ReasoningContent == nil || *msg.ReasoningContent != wantThought || msg.text() != wantAnswer {
+	msg, got := v.Choices[0].Message, ""
+	if msg.ReasoningContent != nil {
+		got = *msg.ReasoningContent
+	}
+	if got != wantThought || msg.text() != wantAnswer {
 		t.Errorf("answer %s; want reasoning_content %q and content %q", raw, wantThought, wantAnswer)
 	}
 	_, _, raw = chatPost(t, ts.URL, body+`, "stream": true}`)
-	var thought string
+	var thought, answer string
 	for _, line := range strings.Split(raw, "\n") {
 		var c chatResponse
-		if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &c) == nil && len(c.Choices) == 1 && c.Choices[0].Delta != nil && c.Choices[0].Delta.ReasoningContent != nil {
-			thought += *c.Choices[0].Delta.ReasoningContent
+		if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &c) != nil || len(c.Choices) != 1 || c.Choices[0].Delta == nil {
+			continue
+		}
+		if d := c.Choices[0].Delta; d.ReasoningContent != nil {
+			thought += *d.ReasoningContent
+		} else if d.Content != nil {
+			answer += *d.Content
 		}
 	}
-	if thought != wantThought || strings.Contains(raw, "<|") {
-		t.Errorf("streamed reasoning %q; want %q, and no markers:\n%s", thought, wantThought, raw)
+	if thought != wantThought || answer != wantAnswer || strings.Contains(raw, "<|") {
+		t.Errorf("streamed reasoning %q and content %q; want %q and %q, and no markers:\n%s", thought, answer, wantThought, wantAnswer, raw)
+	}
+
+	promptTokens := func(extra string) int {
+		t.Helper()
+		code, v, raw := chatPost(t, ts.URL, body+extra+`}`)
+		if code != http.StatusOK {
+			t.Fatalf("%s: status %d, %s", extra, code, raw)
+		}
+		return usageOf(v).PromptTokens
+	}
+	if plain, low := promptTokens(""), promptTokens(`, "reasoning_effort": "low"`); low != plain+2 {
+		t.Errorf("reasoning_effort low: %d prompt tokens, %d without; want its turn written", low, plain)
+	}
+	for extra, want := range map[string]string{
+		`, "reasoning_effort": "extreme"`: `\"reasoning_effort\" is \"extreme\"; want low, medium or high`,
+		`, "reasoning_effort": "low", "chat_template_kwargs": {"reasoning_effort": "high"}`: `give one`,
+	} {
+		if code, _, raw := chatPost(t, ts.URL, body+extra+`}`); code != http.StatusBadRequest || !strings.Contains(raw, want) {
+			t.Errorf("%s: status %d, %s; want 400 saying %s", extra, code, raw, want)
+		}
+	}
+}
+
+// chatLines runs attn chat greedily on the turn "why is the sky blue" and
+// checks that the reasoning goes to stderr and the answer to stdout, each
+// ending its line (stderr stays empty without reasoning).
+func chatLines(t *testing.T, dir string, maxNew int, thought, answer string) {
+	t.Helper()
+	in := filepath.Join(t.TempDir(), "turns.txt")
+	os.WriteFile(in, []byte("why is the sky blue\n"), 0o644)
+	var stdout, stderr strings.Builder
+	wantErr := ""
+	if thought != "" {
+		wantErr = thought + "\n"
+	}
+	if code := run([]string{"chat", "--model", dir, "--greedy", "--max-new-tokens", fmt.Sprint(maxNew), in}, &stdout, &stderr); code != 0 ||
+		stdout.String() != answer+"\n" || stderr.String() != wantErr {
+		t.Errorf("attn chat: exit %d, stdout %q, stderr %q; want %q and %q", code, stdout.String(), stderr.String(), answer+"\n", wantErr)
 	}
 }

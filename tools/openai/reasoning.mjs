@@ -54,12 +54,14 @@ if (whole.choices[0].message.content !== m.content) fail("beta.chat.completions.
 console.log("beta.chat.completions.stream: the same content");
 
 // A second turn, the first reply sent back as the client got it, its
-// reasoning_content included: the template writes it (a longer prompt than
-// the same turn without it).
+// reasoning_content included (and content null, for a reply cut off in its
+// block). Whether the template writes it is the template's choice: the
+// test model's does; Qwen3's drops the reasoning of turns before the last
+// user's turn, so there the two prompts are the same length.
 const turn = (reply) => [...messages, reply, { role: "user", content: "and at night" }];
 const next = await client.chat.completions.create({ ...params, messages: turn(m) });
 const bare = await client.chat.completions.create({ ...params, messages: turn({ role: "assistant", content: m.content ?? "" }) });
-if (next.usage.prompt_tokens <= bare.usage.prompt_tokens) fail(`second turn: ${next.usage.prompt_tokens} prompt tokens with reasoning_content, ${bare.usage.prompt_tokens} without`);
+if (next.usage.prompt_tokens < bare.usage.prompt_tokens) fail(`second turn: ${next.usage.prompt_tokens} prompt tokens with reasoning_content, ${bare.usage.prompt_tokens} without`);
 console.log(`second turn: ${next.usage.prompt_tokens} prompt tokens with reasoning_content sent back, ${bare.usage.prompt_tokens} without`);
 
 // chat_template_kwargs, passed through the client as an extra field.
