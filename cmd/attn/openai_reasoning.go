@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 
@@ -249,8 +250,12 @@ type harmonySplit struct {
 	answer  func(string)
 }
 
-// harmonyBreaks end a message's text: its own end, or a next header.
-var harmonyBreaks = []string{"<|end|>", "<|call|>", "<|return|>", "<|start|>", "<|channel|>"}
+// harmonyBreaks end a message's text: its own end, or a next header;
+// harmonyMarks are every marker a piece may end partway through.
+var (
+	harmonyBreaks = []string{"<|end|>", "<|call|>", "<|return|>", "<|start|>", "<|channel|>"}
+	harmonyMarks  = append(slices.Clip(harmonyBreaks), "<|message|>")
+)
 
 func (s *harmonySplit) feed(text string) {
 	s.held += text
@@ -275,7 +280,7 @@ func (s *harmonySplit) feed(text string) {
 		}
 		if at < 0 {
 			keep := 0
-			for _, m := range append(harmonyBreaks, "<|message|>") {
+			for _, m := range harmonyMarks {
 				keep = max(keep, partialSuffix(s.held, m))
 			}
 			s.send(s.held[:len(s.held)-keep])

@@ -29,8 +29,8 @@ func TestSplitReasoning(t *testing.T) {
 	opened.opened = true
 	harmony := reasoning{channels: true}
 	for _, tc := range []struct {
-		r                     reasoning
-		reply, thought, answe string
+		r                      reasoning
+		reply, thought, answer string
 	}{
 		{think, "<think>\nWhy not.\n</think>\n\nBecause.", "Why not.", "Because."},
 		{think, "  \n<think>a</think>b", "a", "b"},
@@ -58,8 +58,8 @@ func TestSplitReasoning(t *testing.T) {
 		{harmony, "<|channel|>analys", "", ""},
 	} {
 		thought, answer := splitReasoning(tc.r, tc.reply)
-		if thought != tc.thought || answer != tc.answe {
-			t.Errorf("opened %v, %q: reasoning %q, answer %q; want %q, %q", tc.r.opened, tc.reply, thought, answer, tc.thought, tc.answe)
+		if thought != tc.thought || answer != tc.answer {
+			t.Errorf("%+v, %q: reasoning %q, answer %q; want %q, %q", tc.r, tc.reply, thought, answer, tc.thought, tc.answer)
 		}
 	}
 	if r := reasoningIn("<think>", "</think>", "<|im_start|>assistant\n<think>\n"); !r.opened {
@@ -207,25 +207,9 @@ func TestServeChatReasoning(t *testing.T) {
 		t.Errorf("a reply cut off in its block: status %d, %s; want content null beside the reasoning", code, raw)
 	}
 	code, _, raw = chatPost(t, ts.URL, base+`, "stream": true}`)
-	var thought, answer string
-	for _, line := range strings.Split(raw, "\n") {
-		var c chatResponse
-		if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &c) != nil || len(c.Choices) != 1 || c.Choices[0].Delta == nil {
-			continue
-		}
-		d := c.Choices[0].Delta
-		if d.ReasoningContent != nil {
-			if answer != "" {
-				t.Errorf("streamed reasoning %q after content", *d.ReasoningContent)
-			}
-			thought += *d.ReasoningContent
-		}
-		if d.Content != nil {
-			answer += *d.Content
-		}
-	}
-	if code != http.StatusOK || thought != wantThought || answer != wantAnswer {
-		t.Errorf("streamed reasoning %q and content %q; want %q and %q (status %d)", thought, answer, wantThought, wantAnswer, code)
+	thought, answer, late := streamedParts(raw)
+	if code != http.StatusOK || thought != wantThought || answer != wantAnswer || late {
+		t.Errorf("streamed reasoning %q and content %q; want %q and %q, the reasoning first (status %d)", thought, answer, wantThought, wantAnswer, code)
 	}
 
 	// enable_thinking false closes the block in the prompt (one token more,
@@ -386,18 +370,7 @@ func serveChatHarmony(t *testing.T, channel string) {
 		t.Errorf("answer %s; want reasoning_content %q and content %q", raw, wantThought, wantAnswer)
 	}
 	_, _, raw = chatPost(t, ts.URL, body+`, "stream": true}`)
-	var thought, answer string
-	for _, line := range strings.Split(raw, "\n") {
-		var c chatResponse
-		if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &c) != nil || len(c.Choices) != 1 || c.Choices[0].Delta == nil {
-			continue
-		}
-		if d := c.Choices[0].Delta; d.ReasoningContent != nil {
-			thought += *d.ReasoningContent
-		} else if d.Content != nil {
-			answer += *d.Content
-		}
-	}
+	thought, answer, _ := streamedParts(raw)
 	if thought != wantThought || answer != wantAnswer || strings.Contains(raw, "<|") {
 		t.Errorf("streamed reasoning %q and content %q; want %q and %q, and no markers:\n%s", thought, answer, wantThought, wantAnswer, raw)
 	}
@@ -421,6 +394,26 @@ func serveChatHarmony(t *testing.T, channel string) {
 			t.Errorf("%s: status %d, %s; want 400 saying %s", extra, code, raw, want)
 		}
 	}
+}
+
+// streamedParts puts a streamed answer's reasoning_content and content
+// deltas together, and reports whether reasoning came after content.
+func streamedParts(raw string) (thought, answer string, late bool) {
+	for _, line := range strings.Split(raw, "\n") {
+		var c chatResponse
+		if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &c) != nil || len(c.Choices) != 1 || c.Choices[0].Delta == nil {
+			continue
+		}
+		d := c.Choices[0].Delta
+		if d.ReasoningContent != nil {
+			late = late || answer != ""
+			thought += *d.ReasoningContent
+		}
+		if d.Content != nil {
+			answer += *d.Content
+		}
+	}
+	return thought, answer, late
 }
 
 // chatLines runs attn chat greedily on the turn "why is the sky blue" and
