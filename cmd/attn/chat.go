@@ -256,7 +256,7 @@ func (c *chat) interrupt() bool {
 
 // reply answers a user's turn, streaming the reply's text to emit (and a
 // reasoning model's reasoning, read as the chat endpoint reads it, to
-// think), and adds both to the history (a reply interrupted, as much of it
+// think, which may be nil), and adds both to the history (a reply interrupted, as much of it
 // as was written). When the conversation no longer fits the
 // context, its oldest turns (after the system message) are dropped until
 // it does; a turn that does not fit alone is an error.
@@ -288,6 +288,9 @@ func (c *chat) reply(text string, emit, think func(string)) error {
 		msgs = append(msgs[:keep:keep], msgs[keep+drop:]...)
 	}
 	r := replyReasoning(c.tmpl, prompt)
+	if think == nil {
+		think = func(string) {}
+	}
 	var thought, answer strings.Builder
 	split := newSplitter(r, func(chunk string) {
 		thought.WriteString(chunk)
