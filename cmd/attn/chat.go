@@ -256,10 +256,10 @@ func (c *chat) interrupt() bool {
 
 // reply answers a user's turn, streaming the reply's text to emit (and a
 // reasoning model's reasoning, read as the chat endpoint reads it, to
-// think, which may be nil), and adds both to the history (a reply interrupted, as much of it
-// as was written). When the conversation no longer fits the
-// context, its oldest turns (after the system message) are dropped until
-// it does; a turn that does not fit alone is an error.
+// think, which may be nil), and adds both to the history (a reply
+// interrupted, as much of it as was written). When the conversation no
+// longer fits the context, its oldest turns (after the system message)
+// are dropped until it does; a turn that does not fit alone is an error.
 func (c *chat) reply(text string, emit, think func(string)) error {
 	keep := 0 // the system message stays
 	if len(c.history) > 0 && c.history[0].Role == "system" {
