@@ -27,13 +27,13 @@ const chatTemplate = `{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>
 // 99 are the special tokens <|im_start|> and <|im_end|>, the latter the end
 // of text (config.json's eos_token_id), and tokenizer_config.json holds
 // chatTemplate. Its context is 256 positions (RoPE has no table to grow).
-func chatFolder(t *testing.T) (dir string, pieces []string) {
+func chatFolder(t testing.TB) (dir string, pieces []string) {
 	t.Helper()
 	return chatFolderOf(t, "llama-tiny")
 }
 
 // chatFolderOf is chatFolder with the weights of testdata/hf/NAME.
-func chatFolderOf(t *testing.T, name string) (dir string, pieces []string) {
+func chatFolderOf(t testing.TB, name string) (dir string, pieces []string) {
 	t.Helper()
 	dir, pieces = llamaFolder(t, name)
 	edit := func(name string, change func(map[string]any)) {

@@ -28,7 +28,7 @@ import (
 // prepended to the text), one token per character plus 70 made-up
 // words, <s> added before every text, and the decoder that turns "▁" back
 // into spaces and strips the first one.
-func llamaFolder(t *testing.T, name string) (dir string, pieces []string) {
+func llamaFolder(t testing.TB, name string) (dir string, pieces []string) {
 	t.Helper()
 	dir = t.TempDir()
 	src := filepath.Join("..", "..", "testdata", "hf", name)

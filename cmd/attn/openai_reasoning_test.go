@@ -258,7 +258,7 @@ type tokenEdit struct {
 // setTokens makes the pieces of chatFolder's tokenizer in dir with the
 // given ids what edits says (Qwen3's <think> and </think> are added
 // tokens, not special; gpt-oss's harmony markers are special).
-func setTokens(t *testing.T, dir string, pieces []string, edits map[int]tokenEdit) {
+func setTokens(t testing.TB, dir string, pieces []string, edits map[int]tokenEdit) {
 	t.Helper()
 	path := filepath.Join(dir, "tokenizer.json")
 	b, err := os.ReadFile(path)

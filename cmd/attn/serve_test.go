@@ -39,7 +39,7 @@ func post(t testing.TB, url, body string) (int, map[string]any) {
 	return resp.StatusCode, v
 }
 
-func serveDir(t *testing.T, dir string) *httptest.Server {
+func serveDir(t testing.TB, dir string) *httptest.Server {
 	t.Helper()
 	s, err := newServer(dir, 8, 0)
 	if err != nil {
