@@ -803,9 +803,14 @@ func decodeValue(dec *json.Decoder) (jinja.Value, error) {
 // {"name": …, "parameters": …}, as Llama 3.1's and 3.2's templates ask
 // for; "mistral", [TOOL_CALLS] and a JSON list of {"name", "arguments"}
 // (Mistral 7B Instruct v0.3's; the calls' ids, which its template checks,
-// are 9 letters and digits). It is "" for any other template.
+// are 9 letters and digits); "harmony", gpt-oss's messages on the
+// commentary channel to a recipient functions.NAME, the arguments their
+// text (see Channels; the chat endpoint reads them by channel, not with
+// ParseToolCallsAs). It is "" for any other template.
 func (c *ChatTemplate) ToolCallFormat() string {
 	switch {
+	case c.Channels():
+		return "harmony"
 	case strings.Contains(c.source, "<tool_call>"):
 		return "hermes"
 	case strings.Contains(c.source, "[TOOL_CALLS]"):

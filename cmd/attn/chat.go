@@ -298,7 +298,7 @@ func (c *chat) reply(text string, emit, think func(string)) error {
 	}, func(chunk string) {
 		answer.WriteString(chunk)
 		emit(chunk)
-	})
+	}, nil)
 	c.stop.Store(false)
 	c.replying.Store(true)
 	defer c.replying.Store(false)

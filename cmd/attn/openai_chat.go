@@ -187,7 +187,7 @@ func (s *server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			}
 			send(chatChoice{Index: i, Delta: d, FinishReason: finish})
 		}
-		if reply.tools != "" {
+		if reply.tools != "" && reply.tools != "harmony" { // harmony's calls are read by channel
 			chunk = toolStreams(len(gens), reply.tools, oneCall, chunk, func(i int, calls []toolCallOut, finish *string) {
 				send(chatChoice{Index: i, Delta: &chatDelta{ToolCalls: calls}})
 				send(chatChoice{Index: i, Delta: &chatDelta{}, FinishReason: finish})
@@ -196,6 +196,9 @@ func (s *server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		if !reply.reasoning.none() {
 			chunk = reasoningStreams(len(gens), reply.reasoning, chunk, func(i int, text string) {
 				send(chatChoice{Index: i, Delta: &chatDelta{ReasoningContent: &text}})
+			}, func(i int, calls []tokenizer.ToolCall) {
+				send(chatChoice{Index: i, Delta: &chatDelta{ToolCalls: toolCallsOut(firstCalls(calls, oneCall), reply.tools, true)}})
+				send(chatChoice{Index: i, Delta: &chatDelta{}, FinishReason: ptr("tool_calls")})
 			})
 		}
 	}
@@ -216,8 +219,14 @@ func (s *server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			return resp
 		}
 		for i, g := range results {
-			thought, answer := splitReasoning(reply.reasoning, g.Text)
+			thought, answer, calls := splitReasoning(reply.reasoning, g.Text)
 			msg, finish := replyMessage(answer, finishReason(g), reply.tools, oneCall)
+			if len(calls) > 0 { // harmony's, read by channel
+				msg.ToolCalls, finish = toolCallsOut(firstCalls(calls, oneCall), reply.tools, false), ptr("tool_calls")
+				if answer == "" {
+					msg.Content = nil
+				}
+			}
 			if thought != "" { // content null when there is nothing else, as vLLM answers
 				msg.ReasoningContent = &thought
 				if msg.Content != nil && *msg.Content == "" {
@@ -309,6 +318,7 @@ func (s *server) chatGenerations(req *chatRequest) (int, []generateRequest, repl
 		reply.tools = s.chat.ToolCallFormat()
 	}
 	reply.reasoning = replyReasoning(s.chat, text)
+	reply.reasoning.calls = reply.tools == "harmony"
 	for c := range gens { // harmony's markers are special tokens: kept to read the channels
 		gens[c].keepSpecial = reply.reasoning.channels
 	}
@@ -415,7 +425,7 @@ func (req *chatRequest) tools(tmpl *tokenizer.ChatTemplate) ([]json.RawMessage, 
 		return nil, nil
 	}
 	if tmpl.ToolCallFormat() == "" {
-		return nil, errors.New(`"tools": this model's chat template writes no tool calls attn reads back (it reads Hermes <tool_call> blocks, as Qwen2.5's and Qwen3's templates write them, Llama 3.1's JSON calls and Mistral's [TOOL_CALLS])`)
+		return nil, errors.New(`"tools": this model's chat template writes no tool calls attn reads back (it reads Hermes <tool_call> blocks, as Qwen2.5's and Qwen3's templates write them, Llama 3.1's JSON calls, Mistral's [TOOL_CALLS] and GPT-OSS's harmony calls)`)
 	}
 	for i, raw := range tools {
 		var t toolSpec

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"unicode"
@@ -27,6 +28,7 @@ type reasoning struct {
 	open, close string
 	opened      bool
 	channels    bool // harmony's channels instead (see harmonySplit)
+	calls       bool // with channels: read messages to functions as tool calls
 }
 
 // none reports whether replies are all answer.
@@ -39,11 +41,16 @@ type splitter interface {
 	end()
 }
 
-// newSplitter returns the splitter of replies read as r says.
-func newSplitter(r reasoning, think, answer func(string)) splitter {
+// newSplitter returns the splitter of replies read as r says; call, used
+// with r.calls, receives the tool calls.
+func newSplitter(r reasoning, think, answer func(string), call func(tokenizer.ToolCall)) splitter {
 	switch {
 	case r.channels:
-		return &harmonySplit{think: think, answer: answer}
+		s := &harmonySplit{think: think, answer: answer}
+		if r.calls {
+			s.call = call
+		}
+		return s
 	case r.none():
 		return plainReply(answer)
 	}
@@ -201,25 +208,29 @@ func partialSuffix(text, tag string) int {
 	return 0
 }
 
-// splitReasoning returns a whole reply's reasoning and answer.
-func splitReasoning(r reasoning, reply string) (thought, answer string) {
+// splitReasoning returns a whole reply's reasoning, answer and (with
+// r.calls) tool calls.
+func splitReasoning(r reasoning, reply string) (thought, answer string, calls []tokenizer.ToolCall) {
 	if r.none() {
-		return "", reply
+		return "", reply, nil
 	}
 	var t, a strings.Builder
-	s := newSplitter(r, func(x string) { t.WriteString(x) }, func(x string) { a.WriteString(x) })
+	s := newSplitter(r, func(x string) { t.WriteString(x) }, func(x string) { a.WriteString(x) }, func(c tokenizer.ToolCall) { calls = append(calls, c) })
 	s.feed(reply)
 	s.end()
-	return t.String(), a.String()
+	return t.String(), a.String(), calls
 }
 
 // reasoningStreams wraps a stream's chunk function (which sends answer
 // text, or a choice's finish) for replies that may reason: each choice's
-// reasoning goes to thought as it comes, its answer to chunk.
-func reasoningStreams(n int, r reasoning, chunk func(i int, text string, finish *string), thought func(i int, text string)) func(i int, text string, finish *string) {
+// reasoning goes to thought as it comes, its answer to chunk; with r.calls,
+// a choice that called tools ends by sending its calls to calls instead of
+// its finish to chunk.
+func reasoningStreams(n int, r reasoning, chunk func(i int, text string, finish *string), thought func(i int, text string), calls func(i int, calls []tokenizer.ToolCall)) func(i int, text string, finish *string) {
 	splits := make([]splitter, n) // each choice's, used by its own goroutine only
+	made := make([][]tokenizer.ToolCall, n)
 	for i := range splits {
-		splits[i] = newSplitter(r, func(x string) { thought(i, x) }, func(x string) { chunk(i, x, nil) })
+		splits[i] = newSplitter(r, func(x string) { thought(i, x) }, func(x string) { chunk(i, x, nil) }, func(c tokenizer.ToolCall) { made[i] = append(made[i], c) })
 	}
 	return func(i int, text string, finish *string) {
 		if finish == nil {
@@ -227,6 +238,10 @@ func reasoningStreams(n int, r reasoning, chunk func(i int, text string, finish 
 			return
 		}
 		splits[i].end()
+		if len(made[i]) > 0 && calls != nil {
+			calls(i, made[i])
+			return
+		}
 		chunk(i, "", finish)
 	}
 }
@@ -236,7 +251,10 @@ func reasoningStreams(n int, r reasoning, chunk func(i int, text string, finish 
 // reply's first one follows the prompt's <|start|>assistant) ending in
 // <|message|>, then text up to <|end|>, <|call|> or <|return|> (or the
 // next header). The text of messages on the analysis channel is
-// reasoning; that of any other (final, commentary's preambles) is answer.
+// reasoning; that of any other (final, commentary's preambles) is answer,
+// but for a message to a function (a header with to=functions.NAME),
+// which, when call is set, is a tool call, its text the arguments (a JSON
+// object; anything else is answer text).
 // Headers and markers are dropped; text that could begin a marker is held
 // until the next piece tells; text before a header's <|message|> is held
 // as the header, so a reply without headers is sent at its end. A reply
@@ -245,9 +263,12 @@ func reasoningStreams(n int, r reasoning, chunk func(i int, text string, finish 
 type harmonySplit struct {
 	inBody  bool
 	channel string // the current message's
+	to      string // the function the current message calls ("" for none)
+	args    strings.Builder
 	held    string
 	think   func(string)
 	answer  func(string)
+	call    func(tokenizer.ToolCall)
 }
 
 // harmonyBreaks end a message's text: its own end, or a next header;
@@ -265,7 +286,10 @@ func (s *harmonySplit) feed(text string) {
 			if i < 0 {
 				return
 			}
-			s.channel = harmonyChannel(s.held[:i])
+			s.channel, s.to = harmonyHeader(s.held[:i])
+			if s.call == nil {
+				s.to = ""
+			}
 			s.held, s.inBody = s.held[i+len("<|message|>"):], true
 			continue
 		}
@@ -288,6 +312,7 @@ func (s *harmonySplit) feed(text string) {
 			return
 		}
 		s.send(s.held[:at])
+		s.endMessage()
 		s.held, s.inBody = s.held[at+skip:], false
 	}
 }
@@ -296,6 +321,7 @@ func (s *harmonySplit) end() {
 	switch {
 	case s.inBody:
 		s.send(s.held)
+		s.endMessage()
 	case !strings.Contains(s.held, "<|"):
 		s.channel = ""
 		s.send(s.held) // no header at all, or text after the last message: answer
@@ -306,6 +332,8 @@ func (s *harmonySplit) end() {
 func (s *harmonySplit) send(text string) {
 	switch {
 	case text == "":
+	case s.to != "":
+		s.args.WriteString(text)
 	case s.channel == "analysis":
 		s.think(text)
 	default:
@@ -313,16 +341,43 @@ func (s *harmonySplit) send(text string) {
 	}
 }
 
-// harmonyChannel returns the channel a message's header names:
-// "<|start|>assistant<|channel|>final" is final, "<|channel|>commentary
-// to=functions.f <|constrain|>json" commentary; "" for none.
-func harmonyChannel(header string) string {
-	_, after, ok := strings.Cut(header, "<|channel|>")
-	if !ok {
-		return ""
+// endMessage ends a message to a function: a call, or, when its text is
+// not a JSON object, answer text.
+func (s *harmonySplit) endMessage() {
+	if s.to == "" {
+		return
 	}
-	if i := strings.IndexAny(after, " <"); i >= 0 {
-		after = after[:i]
+	args := strings.TrimSpace(s.args.String())
+	s.args.Reset()
+	to := s.to
+	s.to = ""
+	if args == "" {
+		args = "{}"
 	}
-	return after
+	var obj map[string]json.RawMessage
+	if json.Unmarshal([]byte(args), &obj) != nil || obj == nil {
+		s.send(args)
+		return
+	}
+	s.call(tokenizer.ToolCall{Name: to, Arguments: json.RawMessage(args)})
+}
+
+// harmonyHeader returns the channel a message's header names and the
+// function it is addressed to, if any: "<|start|>assistant<|channel|>final"
+// is final, "<|channel|>commentary to=functions.f <|constrain|>json"
+// commentary to f (the recipient may also follow the role); "" for none.
+func harmonyHeader(header string) (channel, function string) {
+	word := func(s string) string {
+		if i := strings.IndexAny(s, " <"); i >= 0 {
+			return s[:i]
+		}
+		return s
+	}
+	if _, after, ok := strings.Cut(header, "<|channel|>"); ok {
+		channel = word(after)
+	}
+	if _, after, ok := strings.Cut(header, "to=functions."); ok {
+		function = word(after)
+	}
+	return channel, function
 }

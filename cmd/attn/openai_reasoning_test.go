@@ -57,9 +57,30 @@ func TestSplitReasoning(t *testing.T) {
 		{harmony, "No header at all.", "", "No header at all."},
 		{harmony, "<|channel|>analys", "", ""},
 	} {
-		thought, answer := splitReasoning(tc.r, tc.reply)
-		if thought != tc.thought || answer != tc.answer {
-			t.Errorf("%+v, %q: reasoning %q, answer %q; want %q, %q", tc.r, tc.reply, thought, answer, tc.thought, tc.answer)
+		thought, answer, calls := splitReasoning(tc.r, tc.reply)
+		if thought != tc.thought || answer != tc.answer || calls != nil {
+			t.Errorf("%+v, %q: reasoning %q, answer %q, calls %v; want %q, %q", tc.r, tc.reply, thought, answer, calls, tc.thought, tc.answer)
+		}
+	}
+	// With tools, harmony's messages to functions are calls.
+	calling := reasoning{channels: true, calls: true}
+	for _, tc := range []struct {
+		reply, thought, answer, calls string
+	}{
+		{"<|channel|>analysis<|message|>Need weather.<|end|><|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"city\": \"Bern\"}",
+			"Need weather.", "", `get_weather {"city": "Bern"}`},
+		{"<|channel|>commentary<|message|>Checking.<|end|><|start|>assistant to=functions.a<|channel|>commentary json<|message|>{}<|call|>" +
+			"<|start|>assistant<|channel|>commentary to=functions.b<|message|><|call|>", "", "Checking.", "a {}; b {}"},
+		{"<|channel|>commentary to=functions.f<|message|>not json<|call|>", "", "not json", ""},
+		{"<|channel|>final<|message|>No call.", "", "No call.", ""},
+	} {
+		thought, answer, calls := splitReasoning(calling, tc.reply)
+		var got []string
+		for _, c := range calls {
+			got = append(got, c.Name+" "+string(c.Arguments))
+		}
+		if thought != tc.thought || answer != tc.answer || strings.Join(got, "; ") != tc.calls {
+			t.Errorf("%q: reasoning %q, answer %q, calls %q; want %q, %q, %q", tc.reply, thought, answer, got, tc.thought, tc.answer, tc.calls)
 		}
 	}
 	if r := reasoningIn("<think>", "</think>", "<|im_start|>assistant\n<think>\n"); !r.opened {
@@ -79,13 +100,13 @@ func TestSplitReasoning(t *testing.T) {
 func TestReasoningStreams(t *testing.T) {
 	parts := []string{"<think>", "</think>", "<th", "ink>", "</th", "ink", ">", "\n", "\n\n", " ", "a", "bc", "<", "/", "é"}
 	harmonyParts := []string{"<|channel|>", "analysis", "final", "commentary", "<|message|>", "<|end|>", "<|start|>", "assistant", "<|call|>",
-		"<|return|>", "<|", "|>", "<|mess", "age|>", "a", " b", "é", "<", "|"}
+		"<|return|>", "<|", "|>", "<|mess", "age|>", "a", " b", "é", "<", "|", " to=functions.f", "{}", "{\"a\": 1}"}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for trial := range 6000 {
 		r := reasoning{open: "<think>", close: "</think>", opened: trial%3 == 0}
 		from := parts
 		if trial%2 == 1 {
-			r, from = reasoning{channels: true}, harmonyParts
+			r, from = reasoning{channels: true, calls: trial%4 == 3}, harmonyParts
 		}
 		var b strings.Builder
 		for range rng.IntN(14) {
@@ -94,6 +115,7 @@ func TestReasoningStreams(t *testing.T) {
 		reply := b.String()
 		var thoughts, answers [2]strings.Builder
 		var finished [2]bool
+		var called [2][]tokenizer.ToolCall
 		stream := reasoningStreams(2, r, func(i int, text string, finish *string) {
 			if finish != nil {
 				finished[i] = true
@@ -108,11 +130,13 @@ func TestReasoningStreams(t *testing.T) {
 				t.Fatalf("%q: reasoning %q after the answer began, or empty", reply, text)
 			}
 			thoughts[i].WriteString(text)
+		}, func(i int, calls []tokenizer.ToolCall) {
+			finished[i], called[i] = true, calls
 		})
 		if r.channels && trial%4 == 1 { // a well-formed start, so that some trials reach the channels
 			reply = "<|channel|>" + []string{"analysis", "final"}[rng.IntN(2)] + "<|message|>" + reply
 		}
-		wantThought, wantAnswer := splitReasoning(r, reply)
+		wantThought, wantAnswer, wantCalls := splitReasoning(r, reply)
 		// Choice 0 gets the reply byte by byte, choice 1 in random cuts.
 		for i := range len(reply) {
 			stream(0, reply[i:i+1], nil)
@@ -126,8 +150,8 @@ func TestReasoningStreams(t *testing.T) {
 		stream(0, "", &stop)
 		stream(1, "", &stop)
 		for i := range 2 {
-			if !finished[i] || thoughts[i].String() != wantThought || answers[i].String() != wantAnswer {
-				t.Fatalf("%+v, %q, choice %d: streamed %q and %q; whole %q and %q", r, reply, i, thoughts[i].String(), answers[i].String(), wantThought, wantAnswer)
+			if !finished[i] || thoughts[i].String() != wantThought || answers[i].String() != wantAnswer || fmt.Sprint(called[i]) != fmt.Sprint(wantCalls) {
+				t.Fatalf("%+v, %q, choice %d: streamed %q, %q and %v; whole %q, %q and %v", r, reply, i, thoughts[i].String(), answers[i].String(), called[i], wantThought, wantAnswer, wantCalls)
 			}
 		}
 	}
@@ -184,7 +208,7 @@ func TestServeChatReasoning(t *testing.T) {
 		t.Fatalf("naming token %d changed the prompt or the reply: %v %v, %v %v", close, ids, ids2, out, out2)
 	}
 	full := chatReply(t, dir, msgs, maxNew)
-	wantThought, wantAnswer := splitReasoning(reasoning{open: "<think>", close: "</think>", opened: true}, full)
+	wantThought, wantAnswer, _ := splitReasoning(reasoning{open: "<think>", close: "</think>", opened: true}, full)
 	if !strings.Contains(full, "</think>") || wantThought == "" || wantAnswer == "" {
 		t.Fatalf("the reply %q should close its block partway", full)
 	}
@@ -322,33 +346,9 @@ func TestServeChatHarmony(t *testing.T) {
 }
 
 func serveChatHarmony(t *testing.T, channel string) {
-	dir, pieces := chatFolder(t)
-	cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": harmonyTemplate})
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	msgs := []tokenizer.Message{{Role: "user", Content: "why is the sky blue"}}
 	const maxNew = 12
-	_, _, ids, out := greedyRun(t, dir, msgs, maxNew)
-	head := out[:3]
-	for i, id := range head {
-		if id < 4 || id > 95 || slices.Contains(ids, id) || slices.Contains(head[:i], id) {
-			t.Fatalf("the reply %v: its first tokens cannot be named (prompt %v)", out, ids)
-		}
-	}
-	setTokens(t, dir, pieces, map[int]tokenEdit{head[0]: {"<|channel|>", true, true}, head[1]: {channel, false, false}, head[2]: {"<|message|>", true, true}})
-	m, tok, ids2, out2 := greedyRun(t, dir, msgs, maxNew)
-	if !slices.Equal(ids, ids2) || !slices.Equal(out, out2) {
-		t.Fatalf("naming tokens changed the prompt or the reply: %v %v, %v %v", ids, ids2, out, out2)
-	}
-	if n := len(out2); m.EndsText(out2[n-1]) {
-		out2 = out2[:n-1]
-	}
-	full, err := continuingAs(m, tok, ids2, true).Decode(out2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantThought, wantAnswer := splitReasoning(reasoning{channels: true}, full)
+	dir, full := harmonyReply(t, maxNew, []tokenEdit{{"<|channel|>", true, true}, {channel, false, false}, {"<|message|>", true, true}})
+	wantThought, wantAnswer, _ := splitReasoning(reasoning{channels: true}, full)
 	if !strings.HasPrefix(full, "<|channel|>"+channel+"<|message|>") || (wantThought == "") != (channel == "final") || (wantAnswer == "") != (channel == "analysis") {
 		t.Fatalf("the reply %q should start with a header of channel %s, and be all %s", full, channel, channel)
 	}
@@ -414,6 +414,81 @@ func streamedParts(raw string) (thought, answer string, late bool) {
 		}
 	}
 	return thought, answer, late
+}
+
+// harmonyReply writes chatFolder's model with harmonyTemplate to a folder
+// and names the first tokens of its greedy reply to "why is the sky blue"
+// (maxNew tokens) as names says, and returns the folder and the reply
+// decoded with its special tokens. The tokens named must be distinct and
+// not in the prompt, so that the prompt, and so the reply's tokens, stay
+// as they are.
+func harmonyReply(t *testing.T, maxNew int, names []tokenEdit) (dir, full string) {
+	t.Helper()
+	dir, pieces := chatFolder(t)
+	cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": harmonyTemplate})
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	msgs := []tokenizer.Message{{Role: "user", Content: "why is the sky blue"}}
+	_, _, ids, out := greedyRun(t, dir, msgs, maxNew)
+	head := out[:len(names)]
+	edits := map[int]tokenEdit{}
+	for i, id := range head {
+		if id < 4 || id > 95 || slices.Contains(ids, id) || slices.Contains(head[:i], id) {
+			t.Fatalf("the reply %v: its first %d tokens cannot be named (prompt %v)", out, len(names), ids)
+		}
+		edits[id] = names[i]
+	}
+	setTokens(t, dir, pieces, edits)
+	m, tok, ids2, out2 := greedyRun(t, dir, msgs, maxNew)
+	if !slices.Equal(ids, ids2) || !slices.Equal(out, out2) {
+		t.Fatalf("naming tokens changed the prompt or the reply: %v %v, %v %v", ids, ids2, out, out2)
+	}
+	if n := len(out2); m.EndsText(out2[n-1]) {
+		out2 = out2[:n-1]
+	}
+	full, err := continuingAs(m, tok, ids2, true).Decode(out2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, full
+}
+
+// TestServeChatHarmonyCall: with tools, a harmony reply's message to a
+// function comes back as a tool call (finish_reason tool_calls), whole or
+// streamed, and the text after it as content. The greedy reply's first
+// five tokens are named <|channel|>, "commentary to=functions.weather",
+// <|message|>, {} and <|call|>.
+func TestServeChatHarmonyCall(t *testing.T) {
+	const maxNew = 12
+	dir, full := harmonyReply(t, maxNew, []tokenEdit{{"<|channel|>", true, true}, {"commentary▁to=functions.weather", false, false},
+		{"<|message|>", true, true}, {"{}", false, false}, {"<|call|>", true, true}})
+	_, wantAnswer, calls := splitReasoning(reasoning{channels: true, calls: true}, full)
+	if len(calls) != 1 || calls[0].Name != "weather" || string(calls[0].Arguments) != "{}" || wantAnswer == "" {
+		t.Fatalf("the reply %q should call weather with {}, then go on (read as %v, %q)", full, calls, wantAnswer)
+	}
+	ts := serveDir(t, dir)
+	plain := `{"model": "m", "messages": [{"role": "user", "content": "why is the sky blue"}], "max_tokens": ` + fmt.Sprint(maxNew) + `, "temperature": 0`
+	body := plain + `, "tools": [{"type": "function", "function": {"name": "weather"}}]`
+	code, v, raw := chatPost(t, ts.URL, body+`}`)
+	if code != http.StatusOK || len(v.Choices) != 1 {
+		t.Fatalf("status %d: %s", code, raw)
+	}
+	t.Logf("reply %q: %s", full, raw)
+	c := v.Choices[0]
+	if len(c.Message.ToolCalls) != 1 || c.Message.ToolCalls[0].Function.Name != "weather" || c.Message.ToolCalls[0].Function.Arguments != "{}" ||
+		*c.FinishReason != "tool_calls" || c.Message.text() != wantAnswer {
+		t.Errorf("answer %s; want a call of weather with {}, finish_reason tool_calls, content %q", raw, wantAnswer)
+	}
+	_, _, raw = chatPost(t, ts.URL, body+`, "stream": true}`)
+	_, answer, _ := streamedParts(raw)
+	if answer != wantAnswer || !strings.Contains(raw, `"tool_calls":[{"index":0,"id":"call_`) || !strings.Contains(raw, `"finish_reason":"tool_calls"`) || strings.Contains(raw, "<|") {
+		t.Errorf("streamed: %s\nwant content %q, the call and finish_reason tool_calls, no markers", raw, wantAnswer)
+	}
+	// Without tools the same message is text.
+	if _, v, raw := chatPost(t, ts.URL, plain+`}`); len(v.Choices) != 1 || len(v.Choices[0].Message.ToolCalls) != 0 || !strings.Contains(v.Choices[0].Message.text(), "{}") {
+		t.Errorf("without tools: %s; want the call's arguments as text", raw)
+	}
 }
 
 // chatLines runs attn chat greedily on the turn "why is the sky blue" and
