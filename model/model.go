@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/attn-go/attn/model/bert"
 	"github.com/attn-go/attn/model/clip"
@@ -28,7 +29,7 @@ type Model interface {
 }
 
 // Types lists the model_type values Load accepts.
-var Types = []string{"gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "gemma3", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "qwen2_moe", "bert", "roberta", "xlm-roberta", "distilbert", "modernbert", "t5", "mt5", "marian", "m2m_100", "vit", "deit", "clip", "siglip", transformer.ModelType}
+var Types = []string{"gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "gemma3", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "qwen2_moe", "gpt_oss", "bert", "roberta", "xlm-roberta", "distilbert", "modernbert", "t5", "mt5", "marian", "m2m_100", "vit", "deit", "clip", "siglip", transformer.ModelType}
 
 // Type returns the architecture of the model folder dir: config.json's
 // model_type. Folders written by attn's transformer package before it
@@ -62,10 +63,13 @@ func Load(dir string) (Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if slices.Contains(llama.Types, typ) {
+		return nonNil(llama.Load(dir))
+	}
 	switch typ {
 	case "gpt2":
 		return nonNil(gpt.Load(dir))
-	case "llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3_text", "gemma3", "smollm3", "phi3", "granite", "olmo2", "mixtral", "qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "qwen2_moe":
+	case "gemma3": // Gemma 3's image-text folder: its text model
 		return nonNil(llama.Load(dir))
 	case "bert", "roberta", "xlm-roberta", "distilbert", "modernbert":
 		return nonNil(bert.Load(dir))

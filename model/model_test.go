@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/attn-go/attn/internal/golden"
+	"github.com/attn-go/attn/model/llama"
 	"github.com/attn-go/attn/model/transformer"
 )
 
@@ -28,6 +30,8 @@ func TestLoadPicksTheArchitecture(t *testing.T) {
 		{filepath.Join(hfDir, "llama-tiny"), "*llama.Model"},
 		{filepath.Join(hfDir, "qwen2-tiny"), "*llama.Model"},
 		{filepath.Join(hfDir, "qwen3-tiny"), "*llama.Model"},
+		{filepath.Join(hfDir, "mixtral-tiny"), "*llama.Model"},
+		{filepath.Join(hfDir, "gptoss-tiny"), "*llama.Model"},
 		{filepath.Join(hfDir, "bert-tiny-sharded"), "*bert.Model"},
 		{filepath.Join(hfDir, "roberta-tiny"), "*bert.Model"},
 		{filepath.Join(hfDir, "xlm-roberta-tiny"), "*bert.Model"},
@@ -73,6 +77,16 @@ func TestLoadErrors(t *testing.T) {
 		m, err := Load(tc.dir)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || m != nil {
 			t.Errorf("%s: model %v, err %v; want nil and an error containing %q", filepath.Base(tc.dir), m, err, tc.want)
+		}
+	}
+}
+
+// TestTypesCoverTheFamilies: every model_type a family's package runs is
+// one Load takes (GPT-OSS's was missing from both).
+func TestTypesCoverTheFamilies(t *testing.T) {
+	for _, typ := range llama.Types {
+		if !slices.Contains(Types, typ) {
+			t.Errorf("model_type %q runs in its package but is not in Types", typ)
 		}
 	}
 }

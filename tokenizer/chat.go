@@ -710,7 +710,10 @@ func (c *ChatTemplate) render(messages []Message, tools []json.RawMessage, addGe
 		}
 		if m.Reasoning != "" {
 			d.AsDict().Set("reasoning_content", jinja.NewString(m.Reasoning))
-			if c.Channels() { // gpt-oss's template reads it as thinking
+			// gpt-oss's template reads it as thinking, and refuses a turn
+			// with tool calls that has both text and thinking: there the
+			// text is kept.
+			if c.Channels() && (len(m.ToolCalls) == 0 || m.Content == "") {
 				d.AsDict().Set("thinking", jinja.NewString(m.Reasoning))
 			}
 		}
@@ -803,10 +806,10 @@ func decodeValue(dec *json.Decoder) (jinja.Value, error) {
 // {"name": …, "parameters": …}, as Llama 3.1's and 3.2's templates ask
 // for; "mistral", [TOOL_CALLS] and a JSON list of {"name", "arguments"}
 // (Mistral 7B Instruct v0.3's; the calls' ids, which its template checks,
-// are 9 letters and digits); "harmony", gpt-oss's messages on the
-// commentary channel to a recipient functions.NAME, the arguments their
-// text (see Channels; the chat endpoint reads them by channel, not with
-// ParseToolCallsAs). It is "" for any other template.
+// are 9 letters and digits); "harmony", gpt-oss's messages addressed to
+// functions.NAME (it writes them on the commentary channel), the arguments
+// their text (see Channels; the chat endpoint reads them by channel, not
+// with ParseToolCallsAs). It is "" for any other template.
 func (c *ChatTemplate) ToolCallFormat() string {
 	switch {
 	case c.Channels():

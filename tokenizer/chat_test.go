@@ -512,7 +512,9 @@ func TestRenderWithRefuses(t *testing.T) {
 }
 
 // TestRenderThinking: an assistant's reasoning reaches a harmony template
-// (gpt-oss's) as thinking, and any template as reasoning_content.
+// (gpt-oss's) as thinking (not beside the text of a turn with tool calls,
+// which gpt-oss's template refuses), and any template as
+// reasoning_content.
 func TestRenderThinking(t *testing.T) {
 	const body = `{% for m in messages %}{% if m.thinking is defined %}<|channel|>analysis<|message|>{{ m.thinking }}{% endif %}` +
 		`{% if m.reasoning_content is defined %}[{{ m.reasoning_content }}]{% endif %}<|message|>{{ m.content }}{% endfor %}`
@@ -524,6 +526,12 @@ func TestRenderThinking(t *testing.T) {
 	plain, _ := ParseChatTemplate(strings.NewReplacer("<|channel|>", "", "<|message|>", ":").Replace(body), nil)
 	if got, err := plain.Render(msgs, false); err != nil || got != ":hi[hm]:yo" {
 		t.Errorf("not harmony: %q, %v", got, err)
+	}
+	// A turn with tool calls, text and reasoning: gpt-oss's template refuses
+	// thinking beside the text, so only the text goes.
+	calls := []Message{{Role: "assistant", Content: "yo", Reasoning: "hm", ToolCalls: []ToolCall{{Name: "f", Arguments: json.RawMessage(`{}`)}}}}
+	if got, err := harmony.Render(calls, false); err != nil || got != "[hm]<|message|>yo" {
+		t.Errorf("harmony, a call with text: %q, %v", got, err)
 	}
 	if !harmony.Reads("thinking") || harmony.Reads("reasoning_effort") {
 		t.Error("Reads")

@@ -101,7 +101,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	preset := fs.String("preset", "baby-gpt", "train-gpt, prompt, decode: GPT preset (see attn train), or gpt2 for GPT-2 small's shape (124M, random weights); encode, train-bert: modernbert for ModernBERT-base's shape (default BERT-base)")
 	quantize := quantizeFlag(fs)
 	modelFlag := fs.String("model", "", "prompt, decode, load: a GPT-2 or Llama-family model folder (instead of --preset); train-llama: the Llama folder")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark to this file (read it with go tool pprof)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the benchmark's timed runs (not its warm-up) to this file (read it with go tool pprof)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err // -h: run answers 0
 	}

@@ -5,8 +5,15 @@
 //	attn train [flags]      train a model (default: GPT on Tiny Shakespeare)
 //	attn generate [flags]   continue a prompt
 //	attn chat [flags]       chat with a chat model
-//	attn eval [flags]       score a text file
+//	attn translate [flags]  translate lines of text
+//	attn eval [flags]       score a model on a text, images or translations
+//	attn embed [flags]      embed texts or images
+//	attn fill-mask [flags]  predict masked tokens
+//	attn classify [flags]   label images or texts
+//	attn tokenize [flags]   text to token ids and back
+//	attn average [flags]    average checkpoints' weights
 //	attn serve [flags]      serve a model over HTTP
+//	attn bench [flags]      measure speed
 //	attn help               list the commands
 package main
 
@@ -27,8 +34,8 @@ type command struct {
 
 var commands = []command{
 	{"train", "train a model (default: a GPT on the embedded Tiny Shakespeare; --data FILE: on your text; --src/--tgt FILE: a translator; --preset classify: a BERT text classifier; --preset digits or images: a ViT; --model DIR: fine-tune a GPT-2, a Llama (Qwen2, Qwen3, Mistral, Gemma, SmolLM3, Phi-3), a BERT (RoBERTa, DistilBERT), a T5 or a ViT)", runTrain},
-	{"generate", "continue a prompt with a GPT (one trained here, GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, SmolLM3, Phi-3) or answer one with a T5", runGenerate},
-	{"chat", "chat with a Llama, Qwen2, Qwen3, Mistral, Gemma, SmolLM3 or Phi-3 chat model (its chat template) on a terminal, or answer each line of a file as a user's turn", runChat},
+	{"generate", "continue a prompt with a GPT (one trained here, GPT-2, or a Llama-family model: Llama, Qwen2, Qwen3, Mistral, Gemma, SmolLM3, Phi-3, Granite, OLMo 2, the mixtures of experts, GPT-OSS) or answer one with a T5", runGenerate},
+	{"chat", "chat with a chat model of those families (its chat template; a reasoning model's thinking goes to stderr) on a terminal, or answer each line of a file as a user's turn", runChat},
 	{"translate", "translate lines of a file or stdin with an encoder-decoder: one trained here, Marian (opus-mt), NLLB-200 (--src-lang, --tgt-lang); beam search", runTranslate},
 	{"eval", "loss and perplexity of a GPT or a Llama on a text file, accuracy of a ViT on an image folder or of a BERT classifier on labelled texts, or BLEU/chrF of translations", runEval},
 	{"embed", "sentence embeddings from a BERT, RoBERTa, DistilBERT or ModernBERT folder, or a Llama-family embedding model (Qwen3-Embedding, EmbeddingGemma; a sentence-transformers folder's own pooling, Dense modules and prompts; one JSON line per input line), or image embeddings from a ViT; text and image embeddings in one space from a CLIP or SigLIP (--images)", runEmbed},
@@ -37,7 +44,7 @@ var commands = []command{
 	{"tokenize", "text to token ids (or back, --decode) with a tokenizer.json, vocab.txt or vocab.json", runTokenize},
 	{"average", "average the weights of checkpoints (as the paper does with the last 5)", runAverage},
 	{"serve", "serve a model over HTTP: generate (OpenAI's completions too), embed, translate or classify with JSON requests", runServe},
-	{"bench", "measure speed: peak, gemm, attention, train, train-gpt, train-t5, train-llama, prompt, decode, load, vit, train-vit, encode, train-bert", runBench},
+	{"bench", "measure speed: peak, gemm, attention, train, train-gpt, train-t5, train-llama, prompt, decode, load, vit, train-vit, encode, train-bert, clip", runBench},
 }
 
 func main() {

@@ -10,11 +10,13 @@ import (
 	"testing"
 )
 
-// FuzzServeChat sends any body to /v1/chat/completions of a server whose
-// template writes <think> blocks and reads reasoning_content and
-// enable_thinking: the answer is a 200 with a chat completion (or its
-// stream, ending in [DONE]) or a 4xx with an error that says something,
-// never a 500, a panic or a dropped connection.
+// FuzzServeChat sends any body to /v1/chat/completions of two servers, one
+// whose template writes <think> blocks and reads reasoning_content and
+// enable_thinking, one in gpt-oss's harmony format (which reads tool calls
+// by channel and reasoning_effort): the answer is a 200 with a chat
+// completion (or its stream, ending in [DONE], without a server error) or
+// a 4xx with an error that says something, never a 500, a panic or a
+// dropped connection.
 func FuzzServeChat(f *testing.F) {
 	for _, seed := range []string{
 		`{"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3}`,
@@ -27,17 +29,25 @@ func FuzzServeChat(f *testing.F) {
 		`{"messages": [], "tools": [{"type": "function", "function": {"name": "f"}}]}`,
 		`{"messages": [{"role": "tool", "content": "x"}]}`,
 		`{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stop": ["a", "b"], "seed": -1, "temperature": 1.5, "top_p": 0.5}`,
+		`{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4, "tools": [{"type": "function", "function": {"name": "f"}}], "stream": true, "parallel_tool_calls": false}`,
+		`{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x", "reasoning_content": "y", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}, {"role": "tool", "tool_call_id": "c", "content": "1"}], "max_tokens": 2}`,
 		`[1, 2]`, `null`, `{"messages": {"role": "user"}}`, ``,
 	} {
 		f.Add(seed)
 	}
-	dir, pieces := chatFolder(f)
-	cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": thinkTemplate})
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
-		f.Fatal(err)
+	server := func(template string, edits map[int]tokenEdit) string {
+		dir, pieces := chatFolder(f)
+		cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": template})
+		if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
+			f.Fatal(err)
+		}
+		setTokens(f, dir, pieces, edits)
+		return serveDir(f, dir).URL
 	}
-	setTokens(f, dir, pieces, map[int]tokenEdit{96: {"</think>", true, false}, 97: {"<think>", true, false}})
-	ts := serveDir(f, dir)
+	urls := []string{
+		server(thinkTemplate, map[int]tokenEdit{96: {"</think>", true, false}, 97: {"<think>", true, false}}),
+		server(harmonyTemplate, map[int]tokenEdit{92: {"<|channel|>", true, true}, 93: {"<|message|>", true, true}, 94: {"<|end|>", true, true}, 95: {"<|start|>", true, true}}),
+	}
 	f.Fuzz(func(t *testing.T, body string) {
 		var probe struct {
 			MaxTokens           *int `json:"max_tokens"`
@@ -50,34 +60,43 @@ func FuzzServeChat(f *testing.F) {
 			probe.MaxCompletionTokens != nil && *probe.MaxCompletionTokens > 64 || probe.N != nil && *probe.N > 4) {
 			return
 		}
-		resp, err := http.Post(ts.URL+"/v1/chat/completions", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatalf("%q: %v", body, err)
-		}
-		defer resp.Body.Close()
-		raw, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatalf("%q: reading the answer: %v", body, err)
-		}
-		switch {
-		case resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream"):
-			if !strings.HasSuffix(strings.TrimSpace(string(raw)), "data: [DONE]") && !strings.Contains(string(raw), `"error"`) {
-				t.Fatalf("%q: a stream that does not end with [DONE]:\n%s", body, raw)
-			}
-		case resp.StatusCode == http.StatusOK:
-			var v chatResponse
-			if json.Unmarshal(raw, &v) != nil || v.Object != "chat.completion" || len(v.Choices) == 0 {
-				t.Fatalf("%q: 200 with %s", body, raw)
-			}
-		case resp.StatusCode >= 400 && resp.StatusCode < 500:
-			var e struct {
-				Error struct{ Message string }
-			}
-			if json.Unmarshal(raw, &e) != nil || e.Error.Message == "" {
-				t.Fatalf("%q: %d without an error message: %s", body, resp.StatusCode, raw)
-			}
-		default:
-			t.Fatalf("%q: status %d: %s", body, resp.StatusCode, raw)
+		for _, url := range urls {
+			checkChatAnswer(t, url, body)
 		}
 	})
+}
+
+// checkChatAnswer posts body to the chat endpoint at url and checks that
+// the answer is one FuzzServeChat accepts.
+func checkChatAnswer(t *testing.T, url, body string) {
+	t.Helper()
+	resp, err := http.Post(url+"/v1/chat/completions", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("%q: %v", body, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%q: reading the answer: %v", body, err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream"):
+		if !strings.HasSuffix(strings.TrimSpace(string(raw)), "data: [DONE]") || strings.Contains(string(raw), `"server_error"`) {
+			t.Fatalf("%q: a stream that does not end with [DONE], or reports a server error:\n%s", body, raw)
+		}
+	case resp.StatusCode == http.StatusOK:
+		var v chatResponse
+		if json.Unmarshal(raw, &v) != nil || v.Object != "chat.completion" || len(v.Choices) == 0 {
+			t.Fatalf("%q: 200 with %s", body, raw)
+		}
+	case resp.StatusCode >= 400 && resp.StatusCode < 500:
+		var e struct {
+			Error struct{ Message string }
+		}
+		if json.Unmarshal(raw, &e) != nil || e.Error.Message == "" {
+			t.Fatalf("%q: %d without an error message: %s", body, resp.StatusCode, raw)
+		}
+	default:
+		t.Fatalf("%q: status %d: %s", body, resp.StatusCode, raw)
+	}
 }

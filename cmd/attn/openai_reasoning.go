@@ -252,9 +252,12 @@ func reasoningStreams(n int, r reasoning, chunk func(i int, text string, finish 
 // <|message|>, then text up to <|end|>, <|call|> or <|return|> (or the
 // next header). The text of messages on the analysis channel is
 // reasoning; that of any other (final, commentary's preambles) is answer,
-// but for a message to a function (a header with to=functions.NAME),
-// which, when call is set, is a tool call, its text the arguments (a JSON
-// object; anything else is answer text).
+// but for a message to a function (a header with to=functions.NAME, on
+// whatever channel; gpt-oss writes them on commentary), which, when call
+// is set, is a tool call, its text the arguments (a JSON object, or none;
+// anything else is answer text). Messages to gpt-oss's built-in tools
+// (to=browser.search, to=python), which attn does not run, are read as
+// their channel says.
 // Headers and markers are dropped; text that could begin a marker is held
 // until the next piece tells; text before a header's <|message|> is held
 // as the header, so a reply without headers is sent at its end. A reply
@@ -351,7 +354,7 @@ func (s *harmonySplit) endMessage() {
 	s.args.Reset()
 	to := s.to
 	s.to = ""
-	if args == "" {
+	if args == "" || args == "null" { // no arguments, as the other formats read them
 		args = "{}"
 	}
 	var obj map[string]json.RawMessage
@@ -368,7 +371,7 @@ func (s *harmonySplit) endMessage() {
 // commentary to f (the recipient may also follow the role); "" for none.
 func harmonyHeader(header string) (channel, function string) {
 	word := func(s string) string {
-		if i := strings.IndexAny(s, " <"); i >= 0 {
+		if i := strings.IndexFunc(s, func(r rune) bool { return r == '<' || unicode.IsSpace(r) }); i >= 0 {
 			return s[:i]
 		}
 		return s

@@ -72,6 +72,8 @@ func TestSplitReasoning(t *testing.T) {
 		{"<|channel|>commentary<|message|>Checking.<|end|><|start|>assistant to=functions.a<|channel|>commentary json<|message|>{}<|call|>" +
 			"<|start|>assistant<|channel|>commentary to=functions.b<|message|><|call|>", "", "Checking.", "a {}; b {}"},
 		{"<|channel|>commentary to=functions.f<|message|>not json<|call|>", "", "not json", ""},
+		{"<|start|>assistant to=functions.f\njson<|channel|>commentary<|message|>null", "", "", "f {}"},
+		{"<|channel|>commentary to=browser.search <|constrain|>json<|message|>{}<|call|>", "", "{}", ""},
 		{"<|channel|>final<|message|>No call.", "", "No call.", ""},
 	} {
 		thought, answer, calls := splitReasoning(calling, tc.reply)
@@ -100,7 +102,7 @@ func TestSplitReasoning(t *testing.T) {
 func TestReasoningStreams(t *testing.T) {
 	parts := []string{"<think>", "</think>", "<th", "ink>", "</th", "ink", ">", "\n", "\n\n", " ", "a", "bc", "<", "/", "é"}
 	harmonyParts := []string{"<|channel|>", "analysis", "final", "commentary", "<|message|>", "<|end|>", "<|start|>", "assistant", "<|call|>",
-		"<|return|>", "<|", "|>", "<|mess", "age|>", "a", " b", "é", "<", "|", " to=functions.f", "{}", "{\"a\": 1}"}
+		"<|return|>", "<|", "|>", "<|mess", "age|>", "a", " b", "é", "<", "|", " to=functions.f", "{}", "{\"a\": 1}", "<|start|>assistant to=functions.g", "\n"}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for trial := range 6000 {
 		r := reasoning{open: "<think>", close: "</think>", opened: trial%3 == 0}
@@ -347,7 +349,7 @@ func TestServeChatHarmony(t *testing.T) {
 
 func serveChatHarmony(t *testing.T, channel string) {
 	const maxNew = 12
-	dir, full := harmonyReply(t, maxNew, []tokenEdit{{"<|channel|>", true, true}, {channel, false, false}, {"<|message|>", true, true}})
+	dir, full, _ := harmonyReply(t, maxNew, []tokenEdit{{"<|channel|>", true, true}, {channel, false, false}, {"<|message|>", true, true}})
 	wantThought, wantAnswer, _ := splitReasoning(reasoning{channels: true}, full)
 	if !strings.HasPrefix(full, "<|channel|>"+channel+"<|message|>") || (wantThought == "") != (channel == "final") || (wantAnswer == "") != (channel == "analysis") {
 		t.Fatalf("the reply %q should start with a header of channel %s, and be all %s", full, channel, channel)
@@ -422,7 +424,7 @@ func streamedParts(raw string) (thought, answer string, late bool) {
 // decoded with its special tokens. The tokens named must be distinct and
 // not in the prompt, so that the prompt, and so the reply's tokens, stay
 // as they are.
-func harmonyReply(t *testing.T, maxNew int, names []tokenEdit) (dir, full string) {
+func harmonyReply(t *testing.T, maxNew int, names []tokenEdit) (dir, full string, named []int) {
 	t.Helper()
 	dir, pieces := chatFolder(t)
 	cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": harmonyTemplate})
@@ -451,21 +453,40 @@ func harmonyReply(t *testing.T, maxNew int, names []tokenEdit) (dir, full string
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dir, full
+	return dir, full, head
 }
 
 // TestServeChatHarmonyCall: with tools, a harmony reply's message to a
 // function comes back as a tool call (finish_reason tool_calls), whole or
-// streamed, and the text after it as content. The greedy reply's first
-// five tokens are named <|channel|>, "commentary to=functions.weather",
-// <|message|>, {} and <|call|>.
+// streamed. The greedy reply's first five tokens are named <|channel|>,
+// "commentary to=functions.weather", <|message|>, {} and <|call|>; as in
+// gpt-oss, <|call|> ends the reply (content null), or, when it does not,
+// the text after the call is content.
 func TestServeChatHarmonyCall(t *testing.T) {
+	for _, ends := range []bool{true, false} {
+		t.Run(fmt.Sprintf("call ends %v", ends), func(t *testing.T) { serveChatHarmonyCall(t, ends) })
+	}
+}
+
+func serveChatHarmonyCall(t *testing.T, callEnds bool) {
 	const maxNew = 12
-	dir, full := harmonyReply(t, maxNew, []tokenEdit{{"<|channel|>", true, true}, {"commentary▁to=functions.weather", false, false},
+	dir, full, named := harmonyReply(t, maxNew, []tokenEdit{{"<|channel|>", true, true}, {"commentary▁to=functions.weather", false, false},
 		{"<|message|>", true, true}, {"{}", false, false}, {"<|call|>", true, true}})
+	if callEnds { // <|call|> ends the generation, as gpt-oss's generation_config says
+		full = full[:strings.Index(full, "<|call|>")]
+		path := filepath.Join(dir, "config.json")
+		b, _ := os.ReadFile(path)
+		var cfg map[string]any
+		json.Unmarshal(b, &cfg)
+		cfg["eos_token_id"] = []int{99, named[4]}
+		b, _ = json.Marshal(cfg)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	_, wantAnswer, calls := splitReasoning(reasoning{channels: true, calls: true}, full)
-	if len(calls) != 1 || calls[0].Name != "weather" || string(calls[0].Arguments) != "{}" || wantAnswer == "" {
-		t.Fatalf("the reply %q should call weather with {}, then go on (read as %v, %q)", full, calls, wantAnswer)
+	if len(calls) != 1 || calls[0].Name != "weather" || string(calls[0].Arguments) != "{}" || (wantAnswer == "") != callEnds {
+		t.Fatalf("the reply %q should call weather with {} (read as %v, %q)", full, calls, wantAnswer)
 	}
 	ts := serveDir(t, dir)
 	plain := `{"model": "m", "messages": [{"role": "user", "content": "why is the sky blue"}], "max_tokens": ` + fmt.Sprint(maxNew) + `, "temperature": 0`
@@ -477,7 +498,7 @@ func TestServeChatHarmonyCall(t *testing.T) {
 	t.Logf("reply %q: %s", full, raw)
 	c := v.Choices[0]
 	if len(c.Message.ToolCalls) != 1 || c.Message.ToolCalls[0].Function.Name != "weather" || c.Message.ToolCalls[0].Function.Arguments != "{}" ||
-		*c.FinishReason != "tool_calls" || c.Message.text() != wantAnswer {
+		*c.FinishReason != "tool_calls" || c.Message.text() != wantAnswer || (c.Message.Content == nil) != callEnds {
 		t.Errorf("answer %s; want a call of weather with {}, finish_reason tool_calls, content %q", raw, wantAnswer)
 	}
 	_, _, raw = chatPost(t, ts.URL, body+`, "stream": true}`)
