@@ -669,11 +669,6 @@ func moeConfig(h *hfConfig, c *Config) error {
 	for l := range c.Sparse {
 		c.Sparse[l] = c.Experts > 0 && (l+1)%step == 0 && !slices.Contains(dense, l)
 	}
-	if h.OutputRouterLogits != nil && *h.OutputRouterLogits && c.gptOSS() {
-		// HF's GPT-OSS balances the routers' sparse top-k scores, not
-		// their logits as LoadBalance does.
-		return errors.New("llama: a GPT-OSS's output_router_logits true (its routers' load-balancing loss in training) is not supported")
-	}
 	if h.OutputRouterLogits != nil && *h.OutputRouterLogits {
 		c.RouterAux = 0.001 // the classes' default, but OlmoeConfig's
 		if c.Type == "olmoe" {

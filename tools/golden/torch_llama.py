@@ -292,8 +292,12 @@ respect to the decoded float64 stacks, gate_up_proj [E, C, 2I] and down_proj
 The training pass routes the tokens of ids[:, :-1] as the logits pass does
 (causal attention: the same values token for token); its gaps are among
 those of the smallest gap printed.
-They hold no train.aux.* keys: GPT-OSS's output_router_logits is false and
-its auxiliary loss is not referenced.
+They hold train.aux.* keys as above (router_aux_loss_coef's default 0.001,
+GptOssConfig's), with one difference HF's model makes: what GPT-OSS records
+as router_logits, and so balances, is its router's router_scores (the
+softmax of each token's k largest logits scattered over all E, 0 elsewhere),
+which load_balancing_loss_func then softmaxes again; train.aux.grad.* are
+the routers' weights (mlp.router.weight) and an expert stack's.
 """
 
 import json
@@ -745,6 +749,9 @@ def gptoss_moe(n, pre, c, p):
     logits = F.linear(flat, p[pre + "router.weight"], p[pre + "router.bias"])
     top, chosen = torch.topk(logits, k, dim=-1)
     gates = top.softmax(dim=-1)
+    # What HF's GPT-OSS records as its router_logits (OutputRecorder index 0
+    # of GptOssTopKRouter): router_scores, the gates scattered over all E.
+    ROUTER_LOGITS.append((pre, torch.zeros_like(logits).scatter(1, chosen, gates)))
     if k < E:  # the gap in softmax-over-all probabilities, as granite_moe reports it
         srt = logits.detach().softmax(dim=-1).sort(dim=-1, descending=True).values
         ROUTES.append((pre, srt[:, k - 1] - srt[:, k], chosen.clone()))
@@ -986,13 +993,21 @@ GPTOSS_TRAIN_GRADS = ["model.embed_tokens.weight", "lm_head.weight", "model.norm
 # Qwen3MoeConfig, OlmoeConfig, GraniteMoeConfig, GraniteMoeSharedConfig,
 # Qwen2MoeConfig), for a config.json without the key.
 AUX_COEF_DEFAULT = {"mixtral": 0.001, "qwen3_moe": 0.001, "olmoe": 0.01, "granitemoe": 0.001,
-                    "granitemoeshared": 0.001, "qwen2_moe": 0.001}
+                    "granitemoeshared": 0.001, "qwen2_moe": 0.001, "gpt_oss": 0.001}
 
 
 def router_name(c, pre):
     """The stored name of the router weight of the sparse block at prefix pre
-    (GraniteMoE's GraniteMoeTopKGating keeps it in router.layer)."""
+    (GraniteMoE's GraniteMoeTopKGating keeps it in router.layer, GPT-OSS's
+    GptOssTopKRouter in router)."""
+    if c["model_type"] == "gpt_oss":
+        return pre + "router.weight"
     return pre + ("router.layer.weight" if c["model_type"] in ("granitemoe", "granitemoeshared") else "gate.weight")
+
+
+def aux_prefix(c, i):
+    """sparse_prefix, and GPT-OSS's "mlp." (every layer of it is sparse)."""
+    return "mlp." if c["model_type"] == "gpt_oss" else sparse_prefix(c, i)
 
 
 def load_balancing_loss(gate_logits, num_experts, top_k):
@@ -1031,7 +1046,7 @@ def aux_training(p, ids, c, ref):
     logits = forward(q, ids[:, :-1], c)
     routers = list(ROUTER_LOGITS)
     ROUTER_LOGITS.clear()
-    sparse = [f"model.layers.{i}.{sparse_prefix(c, i)}" for i in range(c["num_hidden_layers"]) if sparse_prefix(c, i)]
+    sparse = [f"model.layers.{i}.{aux_prefix(c, i)}" for i in range(c["num_hidden_layers"]) if aux_prefix(c, i)]
     if [pre for pre, _ in routers] != sparse:
         raise SystemExit(f"router logits from {[pre for pre, _ in routers]}, sparse layers {sparse}")
     ce = F.cross_entropy(logits.reshape(-1, c["vocab_size"]), ids[:, 1:].reshape(-1))
@@ -1048,7 +1063,7 @@ def aux_training(p, ids, c, ref):
     out = {"train.aux.coef": torch.tensor([coef], dtype=torch.float64), "train.aux.balance": balance.detach().reshape(1),
            "train.aux.loss": total.detach().reshape(1)}
     names = [router_name(c, pre) for pre in sparse]
-    expert = next(n for n in TRAIN_GRADS if "train.grad." + n in ref
+    expert = next(n for n in TRAIN_GRADS + GPTOSS_TRAIN_GRADS if "train.grad." + n in ref
                   and (".experts." in n or "block_sparse_moe.input_linear" in n or "block_sparse_moe.output_linear" in n))
     for n in names + [expert]:
         out["train.aux.grad." + n] = q[n].grad
@@ -1193,7 +1208,7 @@ def read_weights(path):
 
 def write_gptoss_case(name, c, dtype, seed):
     """A GPT-OSS folder (see the module docstring) and its references:
-    write_case's keys (train.grad.* for GPTOSS_TRAIN_GRADS, no train.aux.*),
+    write_case's keys (train.grad.* for GPTOSS_TRAIN_GRADS, train.aux.*),
     plus rope.attention_factor; with an mxfp4 quantization_config the expert
     matrices are drawn as MXFP4 blocks and scales and stored so, the rest in
     dtype, and the gradients are the decoded stacks'."""
@@ -1241,6 +1256,7 @@ def write_gptoss_case(name, c, dtype, seed):
         if q[n].grad is None or not bool(q[n].grad.abs().max() > 0):
             raise SystemExit(f"{name}: no gradient for {n}")
         ref["train.grad." + n] = q[n].grad
+    ref.update(aux_training(p, ids, c, ref))
     write_reference(d, name, seed, ref)
     for pre, _, chosen in routed:
         use = torch.bincount(chosen.flatten(), minlength=experts(c)[0]).tolist()
