@@ -25,8 +25,10 @@ import (
 // Tools are rendered into the prompt by the model's template, and calls
 // read back from the reply, for templates that write them as Hermes
 // <tool_call> blocks (Qwen2.5, Qwen3, Hermes), as Llama 3.1's JSON objects
-// or as Mistral's [TOOL_CALLS]. A reasoning model's <think> block comes
-// back apart, as reasoning_content (openai_reasoning.go). What it cannot
+// or as Mistral's [TOOL_CALLS], or as GPT-OSS's harmony messages to
+// functions. A reasoning model's <think> block, or GPT-OSS's analysis
+// channel, comes back apart, as reasoning_content (openai_reasoning.go).
+// What it cannot
 // honour (logprobs, images, a forced tool call, …) is refused by name.
 
 type chatRequest struct {
@@ -242,7 +244,7 @@ func (s *server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 // replyFormat is what is read from a chat reply besides its text: tool
 // calls in the template's format (tokenizer.ChatTemplate.ToolCallFormat;
 // "" without tools) and the reasoning (none for a template without
-// <think> blocks).
+// <think> blocks or harmony channels).
 type replyFormat struct {
 	tools     string
 	reasoning reasoning
