@@ -94,6 +94,7 @@ func runChat(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "random seed for sampling")
 	var stops stringList
 	fs.Var(&stops, "stop", "end a reply when this text appears (repeatable)")
+	kwargs := fs.String("chat-template-kwargs", "", `variables for the chat template, a JSON object, as attn serve's field of that name takes them: '{"enable_thinking": false}' turns Qwen3's thinking off, '{"reasoning_effort": "high"}' sets GPT-OSS's`)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: attn chat --model DIR [flags] [FILE|-]\n\nChats with a model through its chat template: each line of FILE (or standard input) is a user's turn, answered before the next is read. On a terminal, /reset starts the conversation again and Ctrl-C stops a reply (at the prompt, it ends the chat). The oldest turns are dropped when the conversation outgrows the model's context.\n\nflags:")
 		fs.PrintDefaults()
@@ -153,6 +154,15 @@ func runChat(args []string, stdout, stderr io.Writer) error {
 	if *maxNew < 1 {
 		return fmt.Errorf("--max-new-tokens %d; want 1 or more", *maxNew)
 	}
+	var vars map[string]json.RawMessage
+	if *kwargs != "" {
+		if err := json.Unmarshal([]byte(*kwargs), &vars); err != nil || vars == nil {
+			return fmt.Errorf(`--chat-template-kwargs %s: want a JSON object of variables, such as '{"enable_thinking": false}'`, *kwargs)
+		}
+		if _, err := tmpl.RenderWith([]tokenizer.Message{{Role: "user", Content: "hi"}}, nil, true, vars); err != nil && strings.Contains(err.Error(), "chat template variable") {
+			return fmt.Errorf("--chat-template-kwargs: %w", err) // a name the conversation sets; other refusals wait for the turns
+		}
+	}
 
 	in := chatInput
 	if path := fs.Arg(0); path != "" && path != "-" {
@@ -164,7 +174,7 @@ func runChat(args []string, stdout, stderr io.Writer) error {
 		in = f
 	}
 	interactive := isTerminal(in)
-	c := &chat{m: m, tok: tok, tmpl: tmpl, session: generate.NewSession(m), sampler: sampler, maxNew: *maxNew, stops: stops}
+	c := &chat{m: m, tok: tok, tmpl: tmpl, vars: vars, session: generate.NewSession(m), sampler: sampler, maxNew: *maxNew, stops: stops}
 	if interactive { // Ctrl-C stops the reply being written; at the prompt, the chat
 		sigs := make(chan os.Signal, 1)
 		signal.Notify(sigs, os.Interrupt)
@@ -234,6 +244,7 @@ type chat struct {
 	m       lm.Model
 	tok     tokenizer.Tokenizer
 	tmpl    *tokenizer.ChatTemplate
+	vars    map[string]json.RawMessage // for the template (--chat-template-kwargs)
 	session *generate.Session
 	sampler *generate.Sampler
 	maxNew  int
@@ -270,7 +281,7 @@ func (c *chat) reply(text string, emit, think func(string)) error {
 	var prompt string
 	for {
 		var err error
-		if ids, prompt, err = encodeChatVars(c.tmpl, c.tok, msgs, nil, nil); err != nil {
+		if ids, prompt, err = encodeChatVars(c.tmpl, c.tok, msgs, nil, c.vars); err != nil {
 			return err
 		}
 		if len(ids) < c.m.Window() {

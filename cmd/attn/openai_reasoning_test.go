@@ -172,7 +172,8 @@ const thinkTemplate = `{%- for message in messages %}{{- '<|im_start|>' + messag
 // TestServeChatReasoning: with a reasoning model's template, the greedy
 // reply's <think> block comes back as reasoning_content and the rest as
 // content, whole or streamed (content null for a reply cut off in the
-// block), and attn chat writes the one to stderr, the other to stdout; chat_template_kwargs reach the template
+// block), and attn chat writes the one to stderr, the other to stdout
+// (--chat-template-kwargs reaching its template); chat_template_kwargs reach the template
 // (enable_thinking false closes the block in the prompt, and the reply is
 // then all content), as does an assistant's reasoning_content sent back;
 // reasoning_content on a user's turn, and a variable that would replace
@@ -216,6 +217,20 @@ func TestServeChatReasoning(t *testing.T) {
 	}
 
 	chatLines(t, dir, maxNew, wantThought, wantAnswer)
+	// --chat-template-kwargs reaches the template: with enable_thinking
+	// false the prompt closes the block, and the reply is all answer.
+	in := filepath.Join(t.TempDir(), "turns.txt")
+	os.WriteFile(in, []byte("why is the sky blue\n"), 0o644)
+	var stdout, stderr strings.Builder
+	if code := run([]string{"chat", "--model", dir, "--greedy", "--max-new-tokens", fmt.Sprint(maxNew), "--chat-template-kwargs", `{"enable_thinking": false}`, in}, &stdout, &stderr); code != 0 ||
+		stderr.String() != "" || strings.TrimSpace(stdout.String()) == "" || stdout.String() == wantAnswer+"\n" {
+		t.Errorf("attn chat with enable_thinking false: exit %d, stdout %q, stderr %q; want another reply, all answer", code, stdout.String(), stderr.String())
+	}
+	for kwargs, want := range map[string]string{`{"messages": []}`: `variable "messages"`, `{"enable_thinking": fals}`: "want a JSON object", `[1]`: "want a JSON object"} {
+		if out, code := attn(t, "chat", "--model", dir, "--chat-template-kwargs", kwargs, in); code == 0 || !strings.Contains(out, want) {
+			t.Errorf("--chat-template-kwargs %s: exit %d, %q; want an error saying %s", kwargs, code, out, want)
+		}
+	}
 
 	ts := serveDir(t, dir)
 	base := `{"model": "m", "messages": [{"role": "user", "content": "why is the sky blue"}], "max_tokens": ` + fmt.Sprint(maxNew) + `, "temperature": 0`
