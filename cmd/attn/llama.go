@@ -110,7 +110,8 @@ func continuingAs(m lm.Model, tok tokenizer.Tokenizer, ids []int, keepSpecial bo
 }
 
 // continuation decodes generated tokens as what follows the prompt's last
-// token, special tokens skipped: decode(last + ids) less decode(last), as
+// token, special tokens skipped (unless keepSpecial): decode(last + ids)
+// less decode(last), as
 // HF's text-generation pipeline cuts the prompt's text off the whole
 // decoding. A SentencePiece-style decoder (Llama 2's) drops the space that
 // starts a text, so decoding the new tokens alone would glue the first

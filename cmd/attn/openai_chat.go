@@ -87,7 +87,7 @@ type chatMessage struct {
 type chatMessageOut struct {
 	Role             string        `json:"role"`
 	Content          *string       `json:"content"`                     // null when the reply only calls tools
-	ReasoningContent *string       `json:"reasoning_content,omitempty"` // a reasoning model's <think> block
+	ReasoningContent *string       `json:"reasoning_content,omitempty"` // a <think> block's text, or harmony's analysis channel's
 	Refusal          *string       `json:"refusal"`                     // always null
 	ToolCalls        []toolCallOut `json:"tool_calls,omitempty"`
 }
@@ -342,8 +342,11 @@ func (req *chatRequest) templateVars(tmpl *tokenizer.ChatTemplate) (map[string]j
 		return nil, errors.New(`"reasoning_effort": this model's chat template does not read it (gpt-oss's does)`)
 	}
 	v, _ := json.Marshal(effort)
-	if kw, ok := req.ChatTemplateKwargs["reasoning_effort"]; ok && string(kw) != string(v) {
-		return nil, fmt.Errorf(`"reasoning_effort" is %q and "chat_template_kwargs" sets it to %s; give one`, effort, kw)
+	if kw, ok := req.ChatTemplateKwargs["reasoning_effort"]; ok {
+		var same string
+		if json.Unmarshal(kw, &same) != nil || same != effort {
+			return nil, fmt.Errorf(`"reasoning_effort" is %q and "chat_template_kwargs" sets it to %s; give one`, effort, kw)
+		}
 	}
 	vars := maps.Clone(req.ChatTemplateKwargs)
 	if vars == nil {

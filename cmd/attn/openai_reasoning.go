@@ -254,10 +254,12 @@ func reasoningStreams(n int, r reasoning, chunk func(i int, text string, finish 
 // reasoning; that of any other (final, commentary's preambles) is answer,
 // but for a message to a function (a header with to=functions.NAME, on
 // whatever channel; gpt-oss writes them on commentary), which, when call
-// is set, is a tool call, its text the arguments (a JSON object, or none;
-// anything else is answer text). Messages to gpt-oss's built-in tools
-// (to=browser.search, to=python), which attn does not run, are read as
-// their channel says.
+// is set, is a tool call, its text the arguments (a JSON object, or none,
+// read as {}; anything else is sent, trimmed, as its channel says).
+// Messages to gpt-oss's built-in tools (to=browser.search, to=python),
+// which attn does not run, are read as their channel says. The reply is
+// decoded with its markers, so a request's stop strings are matched
+// against the headers too ("." stops inside "functions.f").
 // Headers and markers are dropped; text that could begin a marker is held
 // until the next piece tells; text before a header's <|message|> is held
 // as the header, so a reply without headers is sent at its end. A reply
