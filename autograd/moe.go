@@ -2,6 +2,7 @@ package autograd
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/attn-go/attn/tensor"
@@ -297,6 +298,31 @@ func groupSlots(n int, at [][]int, row func(s int) int) (start []int, slots []mo
 	copy(start[1:], start[:n]) // start[t] now holds row t's end: shift
 	start[0] = 0
 	return start, slots
+}
+
+// TopKScores returns, for logits [..., E], the softmax of each row's k
+// largest logits, the other experts 0, chosen as Route chooses them
+// (GPT-OSS's router_scores, which its load-balancing loss reads): the
+// softmax of the logits with the others masked to −∞, so its gradient
+// reaches the chosen ones alone.
+func (tp *Tape) TopKScores(logits *Var, k int) *Var {
+	n, ne := logits.Value.Rows()
+	if k < 1 || k > ne {
+		panic(fmt.Sprintf("autograd.TopKScores: k = %d experts of %d", k, ne))
+	}
+	mask := tensor.New(logits.Value.Shape...)
+	sel := make([]int, k)
+	for r := range n {
+		topK(logits.Value.Data[r*ne:(r+1)*ne], sel)
+		row := mask.Data[r*ne : (r+1)*ne]
+		for e := range row {
+			row[e] = float32(math.Inf(-1))
+		}
+		for _, e := range sel {
+			row[e] = 0
+		}
+	}
+	return tp.Softmax(tp.Add(logits, Const(mask)))
 }
 
 // LoadBalance returns the auxiliary load-balancing loss of a mixture of

@@ -631,6 +631,22 @@ func (c *ChatTemplate) RenderTools(messages []Message, tools []json.RawMessage, 
 // reads enable_thinking, say). A variable may not replace one the template
 // is given anyway (messages, tools, a special token, …).
 func (c *ChatTemplate) RenderWith(messages []Message, tools []json.RawMessage, addGenerationPrompt bool, vars map[string]json.RawMessage) (string, error) {
+	extra, err := c.templateVars(vars)
+	if err != nil {
+		return "", err
+	}
+	return c.render(messages, tools, addGenerationPrompt, extra)
+}
+
+// CheckVars reports what RenderWith would refuse in vars, before any
+// conversation: a name the conversation sets, or a value that is not JSON.
+func (c *ChatTemplate) CheckVars(vars map[string]json.RawMessage) error {
+	_, err := c.templateVars(vars)
+	return err
+}
+
+// templateVars returns vars as template values, or what is wrong with them.
+func (c *ChatTemplate) templateVars(vars map[string]json.RawMessage) (map[string]jinja.Value, error) {
 	extra := make(map[string]jinja.Value, len(vars))
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		_, special := c.special[k]
@@ -639,15 +655,15 @@ func (c *ChatTemplate) RenderWith(messages []Message, tools []json.RawMessage, a
 			special = true
 		}
 		if special || strings.HasPrefix(k, "__") {
-			return "", fmt.Errorf("chat template variable %q is attn's to set (from the conversation, its tools or the tokenizer's special tokens)", k)
+			return nil, fmt.Errorf("chat template variable %q is attn's to set (from the conversation, its tools or the tokenizer's special tokens)", k)
 		}
 		v, err := jsonValue(vars[k])
 		if err != nil {
-			return "", fmt.Errorf("chat template variable %q: %w", k, err)
+			return nil, fmt.Errorf("chat template variable %q: %w", k, err)
 		}
 		extra[k] = v
 	}
-	return c.render(messages, tools, addGenerationPrompt, extra)
+	return extra, nil
 }
 
 // ReasoningTags returns the tags around a reply's reasoning, "<think>" and

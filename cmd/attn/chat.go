@@ -159,8 +159,8 @@ func runChat(args []string, stdout, stderr io.Writer) error {
 		if err := json.Unmarshal([]byte(*kwargs), &vars); err != nil || vars == nil {
 			return fmt.Errorf(`--chat-template-kwargs %s: want a JSON object of variables, such as '{"enable_thinking": false}'`, *kwargs)
 		}
-		if _, err := tmpl.RenderWith([]tokenizer.Message{{Role: "user", Content: "hi"}}, nil, true, vars); err != nil && strings.Contains(err.Error(), "chat template variable") {
-			return fmt.Errorf("--chat-template-kwargs: %w", err) // a name the conversation sets; other refusals wait for the turns
+		if err := tmpl.CheckVars(vars); err != nil {
+			return fmt.Errorf("--chat-template-kwargs: %w", err)
 		}
 	}
 

@@ -70,9 +70,18 @@ func chatFolderOf(t testing.TB, name string) (dir string, pieces []string) {
 		cfg["eos_token_id"] = 99 // </s> comes first too often in the random model
 		cfg["max_position_embeddings"] = 256
 	})
-	cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": chatTemplate})
-	os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644)
+	setChatTemplate(t, dir, chatTemplate)
 	return dir, pieces
+}
+
+// setChatTemplate writes dir's tokenizer_config.json with chatFolder's
+// special tokens and the chat template tmpl.
+func setChatTemplate(t testing.TB, dir, tmpl string) {
+	t.Helper()
+	cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": tmpl})
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // chatReply is the greedy reply of the model in dir to a conversation,

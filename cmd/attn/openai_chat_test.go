@@ -434,17 +434,11 @@ func TestWriteChatFolder(t *testing.T) {
 	}
 	dir, pieces := chatFolder(t)
 	if os.Getenv("ATTN_CHAT_THINK") != "" { // a reasoning model's template and tags
-		cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": thinkTemplate})
-		if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		setChatTemplate(t, dir, thinkTemplate)
 		setTokens(t, dir, pieces, map[int]tokenEdit{96: {"</think>", true, false}, 97: {"<think>", true, false}})
 	}
 	if os.Getenv("ATTN_CHAT_TOOLS") != "" { // the template that writes Hermes tool calls
-		cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": toolTemplate})
-		if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		setChatTemplate(t, dir, toolTemplate)
 	}
 	if err := os.CopyFS(out, os.DirFS(dir)); err != nil {
 		t.Fatal(err)

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -37,10 +35,7 @@ func FuzzServeChat(f *testing.F) {
 	}
 	server := func(template string, edits map[int]tokenEdit) string {
 		dir, pieces := chatFolder(f)
-		cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": template})
-		if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
-			f.Fatal(err)
-		}
+		setChatTemplate(f, dir, template)
 		setTokens(f, dir, pieces, edits)
 		return serveDir(f, dir).URL
 	}

@@ -54,7 +54,7 @@ func newSplitter(r reasoning, think, answer func(string), call func(tokenizer.To
 	case r.none():
 		return plainReply(answer)
 	}
-	return newReasoningSplit(r, think, answer)
+	return &reasoningSplit{r: r, think: think, answer: answer}
 }
 
 // plainReply is the splitter of a reply that is all answer.
@@ -113,10 +113,6 @@ type reasoningSplit struct {
 	strip  bool // the answer's leading line breaks are still to drop
 	think  func(string)
 	answer func(string)
-}
-
-func newReasoningSplit(r reasoning, think, answer func(string)) *reasoningSplit {
-	return &reasoningSplit{r: r, think: think, answer: answer}
 }
 
 // feed reads the next piece of the reply.

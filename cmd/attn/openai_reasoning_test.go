@@ -185,10 +185,7 @@ const thinkTemplate = `{%- for message in messages %}{{- '<|im_start|>' + messag
 // are, and the reply then decodes with a block that closes partway.
 func TestServeChatReasoning(t *testing.T) {
 	dir, pieces := chatFolder(t)
-	cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": thinkTemplate})
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	setChatTemplate(t, dir, thinkTemplate)
 	const think = 97
 	setTokens(t, dir, pieces, map[int]tokenEdit{think: {"<think>", true, false}})
 	msgs := []tokenizer.Message{{Role: "user", Content: "why is the sky blue"}}
@@ -442,10 +439,7 @@ func streamedParts(raw string) (thought, answer string, late bool) {
 func harmonyReply(t *testing.T, maxNew int, names []tokenEdit) (dir, full string, named []int) {
 	t.Helper()
 	dir, pieces := chatFolder(t)
-	cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": harmonyTemplate})
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	setChatTemplate(t, dir, harmonyTemplate)
 	msgs := []tokenizer.Message{{Role: "user", Content: "why is the sky blue"}}
 	_, _, ids, out := greedyRun(t, dir, msgs, maxNew)
 	head := out[:len(names)]

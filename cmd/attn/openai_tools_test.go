@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -33,10 +31,7 @@ func TestServeChatTools(t *testing.T) {
 
 func serveChatTools(t *testing.T, tmpl string) {
 	dir, _ := chatFolder(t)
-	cfg, _ := json.Marshal(map[string]any{"bos_token": "<s>", "eos_token": "<|im_end|>", "chat_template": tmpl})
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	setChatTemplate(t, dir, tmpl)
 	ts := serveDir(t, dir)
 	conv := `[{"role": "user", "content": "weather in bern"},
 		{"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "weather", "arguments": "{\"city\": \"bern\"}"}}]},

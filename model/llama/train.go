@@ -1,13 +1,9 @@
 package llama
 
 import (
-	"cmp"
 	"fmt"
-	"math"
-	"slices"
 
 	"github.com/attn-go/attn/autograd"
-	"github.com/attn-go/attn/tensor"
 )
 
 // IgnoreIndex marks a target position that Loss leaves out.
@@ -144,31 +140,11 @@ func (m *Model) balance(tp *autograd.Tape, routers []*autograd.Var) *autograd.Va
 	if m.Cfg.gptOSS() {
 		scores := make([]*autograd.Var, len(routers))
 		for i, r := range routers {
-			scores[i] = topKScores(tp, r, k)
+			scores[i] = tp.TopKScores(r, k)
 		}
 		routers = scores
 	}
 	return tp.LoadBalance(routers, k)
-}
-
-// topKScores returns the softmax of each row's k largest logits, the other
-// experts 0 (GptOssTopKRouter's router_scores): the softmax of the logits
-// with the others masked to −∞, so its gradient reaches the chosen ones.
-func topKScores(tp *autograd.Tape, logits *autograd.Var, k int) *autograd.Var {
-	rows, e := logits.Value.Rows()
-	mask := tensor.New(logits.Value.Shape...)
-	order := make([]int, e)
-	for r := range rows {
-		row := logits.Value.Data[r*e : (r+1)*e]
-		for i := range order {
-			order[i] = i
-		}
-		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(row[b], row[a]) }) // largest first, lower index among equals
-		for _, i := range order[k:] {
-			mask.Data[r*e+i] = float32(math.Inf(-1))
-		}
-	}
-	return tp.Softmax(tp.Add(logits, autograd.Const(mask)))
 }
 
 // NoDecay returns the parameters exempt from weight decay (train.LM): the
