@@ -39,10 +39,8 @@ func (tp *Tape) Conv1D(x, w, b *Var) *Var {
 				tensor.Gemm(true, false, in, outDim, rows, 1, x.Value.Data, in, dy, outDim, beta1(fresh), dw, outDim)
 			}
 			if needs(b) { // db += Σ_rows dy
-				db := b.grad()
-				for r := 0; r < rows; r++ {
-					addInto(db, dy[r*outDim:(r+1)*outDim])
-				}
+				db, fresh := b.gradNew()
+				sumRowsInto(db, dy, fresh)
 			}
 		})
 	}

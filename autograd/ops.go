@@ -15,7 +15,7 @@ const elemGrain = 1 << 14
 func (tp *Tape) Reshape(x *Var, shape ...int) *Var {
 	out, rec := tp.result(x.Value.Reshape(shape...), x)
 	if rec {
-		tp.record(out, func(dy []float32) { addInto(x.grad(), dy) })
+		tp.record(out, func(dy []float32) { addGrad(x, dy) })
 	}
 	return out
 }
@@ -128,24 +128,11 @@ func (tp *Tape) Add(a, b *Var) *Var {
 	if rec {
 		tp.record(out, func(dy []float32) {
 			if needs(a) {
-				if da, fresh := a.gradNew(); fresh {
-					copy(da, dy)
-				} else {
-					addInto(da, dy)
-				}
+				addGrad(a, dy)
 			}
 			if needs(b) {
 				db, fresh := b.gradNew()
-				for r := 0; r < n/max(m, 1); r++ {
-					if r == 0 && fresh {
-						copy(db, dy[:m])
-						continue
-					}
-					addInto(db, dy[r*m:(r+1)*m])
-				}
-				if fresh && n == 0 {
-					clear(db)
-				}
+				sumRowsInto(db, dy, fresh)
 			}
 		})
 	}
@@ -296,10 +283,8 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 				tensor.Gemm(true, false, outDim, in, rows, 1, dy, outDim, x.Value.Data, in, beta1(fresh), dw, in)
 			}
 			if needs(b) {
-				db := b.grad()
-				for r := 0; r < rows; r++ {
-					addInto(db, dy[r*outDim:(r+1)*outDim])
-				}
+				db, fresh := b.gradNew()
+				sumRowsInto(db, dy, fresh)
 			}
 		})
 	}
@@ -609,6 +594,46 @@ func axpbGo(dst, x []float32, a, b float32, add bool) {
 			dst[j] = a*v + b
 		}
 	}
+}
+
+// addGrad adds dy to v's gradient, or writes it there when v has none yet,
+// over the workers (a residual's gradient is as large as the activations,
+// and a serial pass over it idles the other cores).
+func addGrad(v *Var, dy []float32) {
+	g, fresh := v.gradNew()
+	parallelVec(len(dy), func(lo, hi int) {
+		if fresh {
+			copy(g[lo:hi], dy[lo:hi])
+		} else {
+			addInto(g[lo:hi], dy[lo:hi])
+		}
+	})
+}
+
+// sumRowsInto sets db (when fresh) or adds to it the sum of the rows of dy,
+// rows of len(db) values: a bias's gradient. The workers take bands of
+// columns, and each column is still summed row by row in order, so the
+// split changes no bit of the result.
+func sumRowsInto(db, dy []float32, fresh bool) {
+	cols := len(db)
+	rows := len(dy) / max(cols, 1)
+	if rows == 0 {
+		if fresh {
+			clear(db)
+		}
+		return
+	}
+	tensor.Parallel((cols+15)/16, max(1, elemGrain/(16*rows)), func(lo, hi int) {
+		c0, c1 := 16*lo, min(16*hi, cols)
+		if fresh {
+			copy(db[c0:c1], dy[c0:c1])
+		} else {
+			addInto(db[c0:c1], dy[c0:c1])
+		}
+		for r := 1; r < rows; r++ {
+			addInto(db[c0:c1], dy[r*cols+c0:r*cols+c1])
+		}
+	})
 }
 
 // addInto computes dst += src, with the vector kernel of Axpy (a multiply
