@@ -6,9 +6,9 @@ import (
 	"github.com/attn-go/attn/tensor"
 )
 
-// TestBiasAndResidualGradsSplit checks the gradients that are summed over
-// the workers (a Linear's bias, a broadcast Add's bias, a residual Add's
-// input, Reshape's input) against plain loops, on shapes large enough to be
+// TestBiasAndResidualGradsSplit checks a residual sum and the gradients
+// that are summed over the workers (a Linear's bias, a broadcast Add's
+// bias, a residual Add's input, Reshape's input) against plain loops, on shapes large enough to be
 // split, with 1 to 3 workers: each must equal the loop bit for bit, and a
 // second backward pass must add to the first.
 func TestBiasAndResidualGradsSplit(t *testing.T) {
@@ -45,6 +45,11 @@ func TestBiasAndResidualGradsSplit(t *testing.T) {
 			z := tp.Add(tp.Reshape(rv, rows, out), y) // a residual, and Reshape
 			s := tp.Add(z, cv)                        // a broadcast bias
 			loss := tp.Sum(tp.Mul(s, Const(tensor.FromSlice(dy, rows, out))))
+			for i, v := range z.Value.Data { // the residual sum, split by elements
+				if want := rv.Value.Data[i] + y.Value.Data[i]; v != want {
+					t.Fatalf("%d workers: residual sum %d is %v, want %v", workers, i, v, want)
+				}
+			}
 			tp.Backward(loss)
 			for i, g := range rv.Grad.Data {
 				if want := dy[i] + float32(pass-1)*dy[i]; g != want {

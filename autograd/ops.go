@@ -116,14 +116,23 @@ func (tp *Tape) Add(a, b *Var) *Var {
 	n, m := len(a.Value.Data), len(b.Value.Data)
 	checkSuffix("Add", a, b)
 	y := tp.output(a.Value.Shape...)
-	parallelRows(n/max(m, 1), m, func(r0, r1 int) {
-		for r := r0; r < r1; r++ {
-			ys, as := y.Data[r*m:(r+1)*m], a.Value.Data[r*m:(r+1)*m]
-			for i, bv := range b.Value.Data {
-				ys[i] = as[i] + bv
+	if n == m { // a residual: one "row" as long as the activations, split by elements
+		ad, bd := a.Value.Data, b.Value.Data
+		parallelVec(n, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				y.Data[i] = ad[i] + bd[i]
 			}
-		}
-	})
+		})
+	} else {
+		parallelRows(n/max(m, 1), m, func(r0, r1 int) {
+			for r := r0; r < r1; r++ {
+				ys, as := y.Data[r*m:(r+1)*m], a.Value.Data[r*m:(r+1)*m]
+				for i, bv := range b.Value.Data {
+					ys[i] = as[i] + bv
+				}
+			}
+		})
+	}
 	out, rec := tp.result(y, a, b)
 	if rec {
 		tp.record(out, func(dy []float32) {
