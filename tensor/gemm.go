@@ -122,7 +122,7 @@ func (b operandB) from(off int) operandB {
 
 // gemmBand computes one band of a product on the calling goroutine, with
 // the bias if there is one (GemmBias's bands, where alpha is 1 and beta 0).
-func gemmBand(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b operandB, ldb int, beta float32, bias, c []float32, ldc int) {
+func gemmBand(band *kernels.Band, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b operandB, ldb int, beta float32, bias, c []float32, ldc int) {
 	switch {
 	case (b.h != nil || b.q != nil) && bias != nil: // as kernels.GemmBias does it for few rows
 		for i := 0; i < m; i++ {
@@ -137,10 +137,8 @@ func gemmBand(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 		kernels.GemmQ8(m, n, k, alpha, a, lda, b.q, b.s, ldb, beta, c, ldc)
 	case b.h != nil:
 		kernels.GemmHalf(b.kind, m, n, k, alpha, a, lda, b.h, ldb, beta, c, ldc)
-	case bias != nil:
-		kernels.GemmBias(transA, transB, m, n, k, a, lda, b.f, ldb, bias, c, ldc)
 	default:
-		kernels.Gemm(transA, transB, m, n, k, alpha, a, lda, b.f, ldb, beta, c, ldc)
+		kernels.GemmBand(band, transA, transB, m, n, k, alpha, a, lda, b.f, ldb, beta, bias, c, ldc)
 	}
 }
 
@@ -162,7 +160,7 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	}
 	work := max(rows, 8) * n * max(k, 1)
 	if w == 1 || work < 8*gemmGrain || m == 0 || n == 0 {
-		gemmBand(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
+		gemmBand(nil, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
 		return
 	}
 	mr, nr := kernels.Tile()
@@ -193,7 +191,7 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		bands = min(bands, maxKBands)
 	}
 	if bands <= 1 {
-		gemmBand(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
+		gemmBand(nil, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
 		return
 	}
 	// Large products with A read in place are computed by a team sharing
@@ -220,6 +218,13 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 			call.scratch = make([]float32, need)
 		}
 		call.scratch = call.scratch[:(bands-1)*m*n]
+	}
+	if cap(call.bands) < bands {
+		call.bands = make([]kernels.Band, bands)
+	}
+	call.bands = call.bands[:bands]
+	for i := range call.bands {
+		call.bands[i].Reset()
 	}
 	call.start(bands)
 	share(call, min(bands, w)-1)
@@ -261,7 +266,8 @@ type gemmCall struct {
 	lda, ldb, ldc  int
 	tiles, tile    int // the split dimension in tiles
 	scratch        []float32
-	claims         // of the bands
+	bands          []kernels.Band // one per band: who finishes first helps the rest
+	claims                        // of the bands
 }
 
 var gemmCalls = sync.Pool{New: func() any { return new(gemmCall) }}
@@ -270,19 +276,27 @@ var gemmCalls = sync.Pool{New: func() any { return new(gemmCall) }}
 func (g *gemmCall) release() {
 	if g.drop() {
 		g.a, g.b, g.c, g.bias = nil, operandB{}, nil, nil
+		for i := range g.bands {
+			g.bands[i].Reset() // drops the matrices its blocks refer to
+		}
 		gemmCalls.Put(g)
 	}
 }
 
-// run computes bands until none is left.
+// run computes bands until none is left, then helps with the bands still
+// running until they are done.
 func (g *gemmCall) run() {
 	for {
 		i, ok := g.claim()
 		if !ok {
+			for j := range g.bands[:g.items] {
+				g.bands[j].Help()
+			}
 			return
 		}
 		nb := int(g.items)
 		lo, hi := i*g.tiles/nb*g.tile, (i+1)*g.tiles/nb*g.tile
+		band := &g.bands[i]
 		switch g.split {
 		case splitRows:
 			hi = min(hi, g.m)
@@ -290,7 +304,7 @@ func (g *gemmCall) run() {
 			if g.transA {
 				aOff = lo
 			}
-			gemmBand(g.transA, g.transB, hi-lo, g.n, g.k, g.alpha, g.a[aOff:], g.lda, g.b, g.ldb, g.beta, g.bias, g.c[lo*g.ldc:], g.ldc)
+			gemmBand(band, g.transA, g.transB, hi-lo, g.n, g.k, g.alpha, g.a[aOff:], g.lda, g.b, g.ldb, g.beta, g.bias, g.c[lo*g.ldc:], g.ldc)
 		case splitCols:
 			hi = min(hi, g.n)
 			bOff := lo
@@ -301,7 +315,7 @@ func (g *gemmCall) run() {
 			if g.bias != nil {
 				bias = g.bias[lo:hi]
 			}
-			gemmBand(g.transA, g.transB, g.m, hi-lo, g.k, g.alpha, g.a, g.lda, g.b.from(bOff), g.ldb, g.beta, bias, g.c[lo:], g.ldc)
+			gemmBand(band, g.transA, g.transB, g.m, hi-lo, g.k, g.alpha, g.a, g.lda, g.b.from(bOff), g.ldb, g.beta, bias, g.c[lo:], g.ldc)
 		default:
 			hi = min(hi, g.k)
 			aOff, bOff := lo, lo*g.ldb
@@ -312,12 +326,13 @@ func (g *gemmCall) run() {
 				bOff = lo
 			}
 			if i == 0 {
-				gemmBand(g.transA, g.transB, g.m, g.n, hi-lo, g.alpha, g.a[aOff:], g.lda, g.b.from(bOff), g.ldb, g.beta, g.bias, g.c, g.ldc)
+				gemmBand(band, g.transA, g.transB, g.m, g.n, hi-lo, g.alpha, g.a[aOff:], g.lda, g.b.from(bOff), g.ldb, g.beta, g.bias, g.c, g.ldc)
 			} else {
 				mn := g.m * g.n
-				gemmBand(g.transA, g.transB, g.m, g.n, hi-lo, g.alpha, g.a[aOff:], g.lda, g.b.from(bOff), g.ldb, 0, nil, g.scratch[(i-1)*mn:i*mn], g.n)
+				gemmBand(band, g.transA, g.transB, g.m, g.n, hi-lo, g.alpha, g.a[aOff:], g.lda, g.b.from(bOff), g.ldb, 0, nil, g.scratch[(i-1)*mn:i*mn], g.n)
 			}
 		}
+		band.Finish()
 		g.done()
 	}
 }

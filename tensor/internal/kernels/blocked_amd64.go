@@ -53,6 +53,7 @@ type gemmBuf struct {
 	tmp  [12 * 32]float32            // an edge tile of C
 	rows [12 * (blockK + 32)]float32 // a strip of A's rows off an aliasing stride (see directStrip)
 	out  [16]float32                 // results of a dots kernel
+	blk  block                       // the block being computed, without a Band
 }
 
 // bufs holds the packing buffers not in use. A sync.Pool would drop them at
@@ -100,6 +101,12 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 }
 
 func (g *gemmArch) gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	g.gemmWith(nil, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemmWith is gemm computing the blocks of its packed path as band's (see
+// Band); band may be nil.
+func (g *gemmArch) gemmWith(band *Band, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m <= 0 || n <= 0 {
 		return
 	}
@@ -122,7 +129,7 @@ func (g *gemmArch) gemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 		}
 		g.gemmRows(transA, m, n32, k, alpha, a, lda, b, ldb, beta, c, ldc, buf)
 	default:
-		g.gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc, buf)
+		g.gemmPackedOf(band, transA, transB, m, n, k, alpha, a, lda, bOperand{f: b}, ldb, beta, nil, c, ldc, buf)
 	}
 	putBuf(buf)
 }
@@ -146,34 +153,46 @@ func checkCorners(transA, transB bool, m, n, k int, a []float32, lda int, b []fl
 // The direct kernels add the bias as they store the first block of k;
 // elsewhere C's rows are set to the bias and the product added.
 func (g *gemmArch) gemmBias(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
+	g.gemmBiasWith(nil, transA, transB, m, n, k, a, lda, b, ldb, bias, c, ldc)
+}
+
+// gemmBiasWith is gemmBias computing as band's (see Band); band may be nil.
+func (g *gemmArch) gemmBiasWith(band *Band, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
 	if m <= 0 || n <= 0 {
 		return
 	}
 	_ = c[(m-1)*ldc+n-1]
 	_ = bias[n-1]
 	if transA || g.direct[1] == nil || m <= 8 || k <= 0 || transB && m <= dotsRows && g.dots[1] != nil {
-		gemmBiasByRows(g.gemm, transA, transB, m, n, k, a, lda, b, ldb, bias, c, ldc)
+		gemm := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+			g.gemmWith(band, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		}
+		gemmBiasByRows(gemm, transA, transB, m, n, k, a, lda, b, ldb, bias, c, ldc)
 		return
 	}
 	checkCorners(false, transB, m, n, k, a, lda, b, ldb)
 	buf := getBuf()
-	g.gemmPacked(false, transB, m, n, k, 1, a, lda, b, ldb, 0, bias, c, ldc, buf)
+	g.gemmPackedOf(band, false, transB, m, n, k, 1, a, lda, bOperand{f: b}, ldb, 0, bias, c, ldc, buf)
 	putBuf(buf)
 }
 
 // gemmPacked is the blocked, packed GEMM. Arguments are checked by gemm.
 func (g *gemmArch) gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int, buf *gemmBuf) {
-	g.gemmPackedOf(transA, transB, m, n, k, alpha, a, lda, bOperand{f: b}, ldb, beta, bias, c, ldc, buf)
+	g.gemmPackedOf(nil, transA, transB, m, n, k, alpha, a, lda, bOperand{f: b}, ldb, beta, bias, c, ldc, buf)
 }
 
-// gemmPackedOf is gemmPacked with B of any kind.
-func (g *gemmArch) gemmPackedOf(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b bOperand, ldb int, beta float32, bias, c []float32, ldc int, buf *gemmBuf) {
+// gemmPackedOf is gemmPacked with B of any kind, computing each block as
+// band's when band is not nil.
+func (g *gemmArch) gemmPackedOf(band *Band, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b bOperand, ldb int, beta float32, bias, c []float32, ldc int, buf *gemmBuf) {
 	mr, nr := g.mr, g.nr
 	pa, pb := buf.a, buf.b
 	// A row-major op(A) is read where it lies when the arch has kernels for
 	// it: its rows are already k-major, and packing them would be a
 	// transpose per block.
 	direct := !transA && g.direct[1] != nil
+	if band != nil {
+		band.start((m + blockM - 1) / blockM * ((k + blockK - 1) / blockK) * ((n + blockN - 1) / blockN))
+	}
 	for ic := 0; ic < m; ic += blockM {
 		mcb := min(blockM, m-ic)
 		for pc := 0; pc < k; pc += blockK {
@@ -192,31 +211,69 @@ func (g *gemmArch) gemmPackedOf(transA, transB bool, m, n, k int, alpha float32,
 				default:
 					packB(pb, transB, b.f, ldb, pc, kcb, jc, ncb, nr)
 				}
-				for ir := 0; ir < mcb; ir += mr {
-					r := min(mr, mcb-ir)
-					cRow := (ic+ir)*ldc + jc
-					if direct {
-						var bb []float32 // the block's bias, on the first block of k
-						if bias != nil && pc == 0 {
-							bb = bias[jc:]
-						}
-						g.directStrip(r, kcb, a[(ic+ir)*lda+pc:], lda, pb, ncb, alpha, bet, accum, bb, c[cRow:], ldc, buf)
-						continue
-					}
-					kern := g.kern[r]
-					ap := &pa[ir*kcb]
-					for jr := 0; jr < ncb; jr += nr {
-						bp := &pb[jr*kcb]
-						if w := ncb - jr; w < nr {
-							kern(kcb, ap, bp, nr, &buf.tmp[0], nr, 1, 0, 0)
-							mergeTile(r, w, alpha, buf.tmp[:], nr, bet, accum, nil, c[cRow+jr:], ldc)
-							continue
-						}
-						kern(kcb, ap, bp, nr, &c[cRow+jr], ldc, alpha, bet, accum)
-					}
+				blk := &buf.blk
+				if band != nil {
+					blk = band.next()
 				}
+				*blk = block{g: g, direct: direct, ic: ic, pc: pc, jc: jc, mcb: mcb, kcb: kcb, ncb: ncb,
+					a: a, lda: lda, pa: pa, pb: pb, alpha: alpha, beta: bet, accum: accum, c: c, ldc: ldc}
+				if bias != nil && pc == 0 { // the block's bias, on the first block of k
+					blk.bias = bias[jc:]
+				}
+				strips := (mcb + mr - 1) / mr
+				if band == nil {
+					for s := range strips {
+						blk.strip(s, buf)
+					}
+					continue
+				}
+				band.share(blk, strips, buf)
 			}
 		}
+	}
+	buf.blk = block{} // drop the matrices: buf goes back to the pool
+}
+
+// block is one block of a packed product: rows [ic, ic+mcb) of C against
+// steps [pc, pc+kcb) of k and columns [jc, jc+ncb), with op(B)'s block
+// packed in pb and op(A)'s in pa (or read in place from a when direct).
+type block struct {
+	g             *gemmArch
+	direct        bool
+	ic, pc, jc    int
+	mcb, kcb, ncb int
+	a             []float32
+	lda           int
+	pa, pb        []float32
+	alpha, beta   float32
+	accum         int
+	bias          []float32 // the block's, or nil
+	c             []float32
+	ldc           int
+}
+
+// strip computes strip s (rows ic+s·mr ...) of the block, with buf's edge
+// tile and row copy.
+func (b *block) strip(s int, buf *gemmBuf) {
+	g := b.g
+	mr, nr := g.mr, g.nr
+	ir := s * mr
+	r := min(mr, b.mcb-ir)
+	cRow := (b.ic+ir)*b.ldc + b.jc
+	if b.direct {
+		g.directStrip(r, b.kcb, b.a[(b.ic+ir)*b.lda+b.pc:], b.lda, b.pb, b.ncb, b.alpha, b.beta, b.accum, b.bias, b.c[cRow:], b.ldc, buf)
+		return
+	}
+	kern := g.kern[r]
+	ap := &b.pa[ir*b.kcb]
+	for jr := 0; jr < b.ncb; jr += nr {
+		bp := &b.pb[jr*b.kcb]
+		if w := b.ncb - jr; w < nr {
+			kern(b.kcb, ap, bp, nr, &buf.tmp[0], nr, 1, 0, 0)
+			mergeTile(r, w, b.alpha, buf.tmp[:], nr, b.beta, b.accum, nil, b.c[cRow+jr:], b.ldc)
+			continue
+		}
+		kern(b.kcb, ap, bp, nr, &b.c[cRow+jr], b.ldc, b.alpha, b.beta, b.accum)
 	}
 }
 
@@ -674,7 +731,7 @@ func (g *gemmArch) gemmLow(b bOperand, dots bool, m, n, k int, alpha float32, a 
 	buf := getBuf()
 	switch {
 	case m > dotsRows:
-		g.gemmPackedOf(false, true, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc, buf)
+		g.gemmPackedOf(nil, false, true, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc, buf)
 	case m > 8:
 		g.gemmDotsBlocked(b, m, n, k, alpha, a, lda, ldb, beta, c, ldc, buf)
 	default:
