@@ -194,11 +194,14 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		gemmBand(nil, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
 		return
 	}
-	// Large products with A read in place are computed by a team sharing
-	// each packed block of B (kernels.Team): at 1,024³ and 2,048³ 9–21%
-	// faster than bands, and 3–8% on the small training step's products
-	// (m = 1,024); with m = 512 (the base step) neither way won.
-	if !transA && m >= 1024 && split != splitK && b.h == nil && b.q == nil {
+	// Large products with A read in place, too narrow for every worker to
+	// have a band of at least teamCols columns, are computed by a team
+	// sharing each packed block of B (kernels.Team). Against bands that
+	// help each other finish (kernels.Band), in one process, toggled, 21
+	// pairs: 1,024³ and 2,048³ 3–6% faster in bands, 1,024×8,000×256 4–6%;
+	// 1,024×256×1,024 5% faster in a team, whose cores then each run
+	// strips of all 256 columns where a band's would be 128 wide.
+	if n < w*teamCols && !transA && m >= 1024 && split != splitK && b.h == nil && b.q == nil {
 		if t := kernels.NewTeam(transB, m, n, k, alpha, a, lda, b.f, ldb, beta, bias, c, ldc); t != nil {
 			j := teamJob{t}
 			share(j, min(bands, w)-1)
@@ -249,6 +252,7 @@ const (
 )
 
 const (
+	teamCols    = 512     // the narrowest band a large product is split into (a block of packed B)
 	maxBands    = 64      // bands of one parallel Gemm
 	maxKBands   = 4       // bands of a k split (each but the first needs an m×n scratch)
 	maxKScratch = 4 << 20 // floats of scratch a k split may use
