@@ -123,6 +123,9 @@ func (b operandB) from(off int) operandB {
 // gemmBand computes one band of a product on the calling goroutine, with
 // the bias if there is one (GemmBias's bands, where alpha is 1 and beta 0).
 func gemmBand(band *kernels.Band, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b operandB, ldb int, beta float32, bias, c []float32, ldc int) {
+	if b.h != nil || b.q != nil {
+		band.Finish() // their kernels share no blocks
+	}
 	switch {
 	case (b.h != nil || b.q != nil) && bias != nil: // as kernels.GemmBias does it for few rows
 		for i := 0; i < m; i++ {

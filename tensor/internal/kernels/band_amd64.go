@@ -63,8 +63,13 @@ func (b *Band) Reset() {
 	b.used = 0
 }
 
-// Finish marks the band's work done: Help returns.
-func (b *Band) Finish() { b.over.Store(true) }
+// Finish marks the band's work done, or the rest of it not shared: Help
+// returns. b may be nil.
+func (b *Band) Finish() {
+	if b != nil {
+		b.over.Store(true)
+	}
+}
 
 // start sizes the band for a product of nb blocks.
 func (b *Band) start(nb int) {
@@ -132,6 +137,9 @@ func GemmBand(band *Band, transA, transB bool, m, n, k int, alpha float32, a []f
 		g = arch512
 	case "avx2":
 		g = arch256
+	}
+	if g == nil {
+		band.Finish() // the generic kernel shares nothing
 	}
 	switch {
 	case g == nil && bias != nil:

@@ -26,7 +26,7 @@ func TestGemmBandHelped(t *testing.T) {
 	}
 	for _, im := range Impls() {
 		prev, _ := Use(im.Name)
-		for _, sh := range [][3]int{{517, 600, 800}, {200, 33, 400}, {13, 1100, 70}, {40, 64, 1}} {
+		for _, sh := range [][3]int{{517, 600, 800}, {200, 33, 400}, {13, 1100, 70}, {40, 64, 1}, {5, 300, 200}} {
 			m, n, k := sh[0], sh[1], sh[2]
 			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
 				transA, transB := tr[0], tr[1]

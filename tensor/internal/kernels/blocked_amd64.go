@@ -112,11 +112,23 @@ func (g *gemmArch) gemmWith(band *Band, transA, transB bool, m, n, k int, alpha 
 	}
 	_ = c[(m-1)*ldc+n-1]
 	if k <= 0 || alpha == 0 {
+		band.Finish() // nothing to share
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
 	checkCorners(transA, transB, m, n, k, a, lda, b, ldb)
 	buf := getBuf()
+	packed := false
+	switch {
+	case m <= 8 && transB && g.dots[1] != nil && (!transA || m*k <= len(buf.a)):
+	case m <= dotsRows && transB && !transA && g.dots[1] != nil:
+	case m <= 8 && !transB && g.rows != nil && n >= 32 && 8*k <= len(buf.a):
+	default:
+		packed = true
+	}
+	if !packed {
+		band.Finish() // the skinny kernels have no blocks to share
+	}
 	switch {
 	case m <= 8 && transB && g.dots[1] != nil && (!transA || m*k <= len(buf.a)):
 		g.gemmDots(transA, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, buf)
