@@ -26,31 +26,12 @@ type Band struct {
 	over   atomic.Bool
 }
 
-// bandBlock is a block of the band open to helpers.
+// bandBlock is a block of the band open to helpers: the owner takes its
+// strips from the front, helpers from the back.
 type bandBlock struct {
 	block
-	// strips not yet taken, lo (low 32 bits) to hi: the owner takes them
-	// from the front, helpers from the back.
-	strips atomic.Uint64
+	strips strips
 	done   atomic.Int32 // strips computed
-}
-
-// take claims the next strip from the front or the back.
-func (b *bandBlock) take(front bool) (int, bool) {
-	for {
-		s := b.strips.Load()
-		lo, hi := uint32(s), uint32(s>>32)
-		if lo >= hi {
-			return 0, false
-		}
-		next, i := s+1, lo
-		if !front {
-			next, i = uint64(hi-1)<<32|uint64(lo), hi-1
-		}
-		if b.strips.CompareAndSwap(s, next) {
-			return int(i), true
-		}
-	}
 }
 
 // Reset readies b for a new product; no goroutine may be using it.
@@ -93,10 +74,10 @@ func (b *Band) next() *block {
 func (b *Band) share(blk *block, strips int, buf *gemmBuf) {
 	bb := &b.blocks[b.used-1]
 	bb.done.Store(0)
-	bb.strips.Store(uint64(strips) << 32)
+	bb.strips.reset(strips)
 	b.cur.Store(bb)
 	for {
-		s, ok := bb.take(true)
+		s, ok := bb.strips.take(true)
 		if !ok {
 			break
 		}
@@ -112,7 +93,7 @@ func (b *Band) Help() {
 	var buf *gemmBuf
 	for !b.over.Load() {
 		if bb := b.cur.Load(); bb != nil {
-			if s, ok := bb.take(false); ok {
+			if s, ok := bb.strips.take(false); ok {
 				if buf == nil {
 					buf = getBuf()
 				}
@@ -128,32 +109,11 @@ func (b *Band) Help() {
 	}
 }
 
-// GemmBand computes Gemm (bias nil) or GemmBias as band's work, letting
-// goroutines that call band.Help share it. It does not finish the band.
-func GemmBand(band *Band, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) {
-	var g *gemmArch
-	switch active.Name {
-	case "avx512":
-		g = arch512
-	case "avx2":
-		g = arch256
-	}
-	if g == nil {
-		band.Finish() // the generic kernel shares nothing
-	}
-	switch {
-	case g == nil && bias != nil:
-		GemmBias(transA, transB, m, n, k, a, lda, b, ldb, bias, c, ldc)
-	case g == nil:
-		Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-	case bias != nil && g.direct[1] != nil:
+// gemmBand is GemmBand on this arch.
+func (g *gemmArch) gemmBand(band *Band, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) {
+	if bias != nil {
 		g.gemmBiasWith(band, transA, transB, m, n, k, a, lda, b, ldb, bias, c, ldc)
-	case bias != nil:
-		gemm := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-			g.gemmWith(band, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-		}
-		gemmBiasByRows(gemm, transA, transB, m, n, k, a, lda, b, ldb, bias, c, ldc)
-	default:
-		g.gemmWith(band, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
 	}
+	g.gemmWith(band, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }

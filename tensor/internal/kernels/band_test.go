@@ -16,14 +16,7 @@ import (
 // transposes, with every implementation this CPU runs. Under -race it also
 // catches two goroutines on one tile at once.
 func TestGemmBandHelped(t *testing.T) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	rnd := func(n int) []float32 {
-		s := make([]float32, n)
-		for i := range s {
-			s[i] = float32(rng.NormFloat64())
-		}
-		return s
-	}
+	rnd := normals(rand.New(rand.NewPCG(5, 6)))
 	for _, im := range Impls() {
 		prev, _ := Use(im.Name)
 		for _, sh := range [][3]int{{517, 600, 800}, {200, 33, 400}, {13, 1100, 70}, {40, 64, 1}, {5, 300, 200}} {
@@ -76,5 +69,16 @@ func TestGemmBandHelped(t *testing.T) {
 			}
 		}
 		Use(prev.Name)
+	}
+}
+
+// normals returns a function giving n standard normal float32s from rng.
+func normals(rng *rand.Rand) func(n int) []float32 {
+	return func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = float32(rng.NormFloat64())
+		}
+		return s
 	}
 }

@@ -13,14 +13,7 @@ import (
 // The parallel GEMM is benchmarked in package tensor.
 
 func benchGemm(b *testing.B, im Impl, tA, tB bool, m, n, k int) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	rnd := func(n int) []float32 {
-		s := make([]float32, n)
-		for i := range s {
-			s[i] = float32(rng.NormFloat64())
-		}
-		return s
-	}
+	rnd := normals(rand.New(rand.NewPCG(5, 6)))
 	a, bb, c := rnd(m*k), rnd(k*n), rnd(m*n)
 	lda, ldb := k, n
 	if tA {

@@ -342,10 +342,10 @@ var arch256 = &gemmArch{
 func init() {
 	detect()
 	if hasAVX2FMA {
-		impls = append(impls, Impl{Name: "avx2", Gemm: arch256.gemm, Dot: dotAVX2, Axpy: axpyAVX2, Adam: adamAVX2Go, MR: 6, NR: 16})
+		impls = append(impls, Impl{Name: "avx2", Gemm: arch256.gemm, Dot: dotAVX2, Axpy: axpyAVX2, Adam: adamAVX2Go, MR: 6, NR: 16, gemmBand: arch256.gemmBand})
 	}
 	if hasAVX512 {
-		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, GemmBias: arch512.gemmBias, GemmHalf: arch512.gemmHalf, GemmQ8: arch512.gemmQ8, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, MR: 12, NR: 32, DirectA: true})
+		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, GemmBias: arch512.gemmBias, GemmHalf: arch512.gemmHalf, GemmQ8: arch512.gemmQ8, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, MR: 12, NR: 32, DirectA: true, gemmBand: arch512.gemmBand})
 	}
 	active = impls[len(impls)-1]
 	switch {

@@ -56,6 +56,9 @@ type Impl struct {
 	// place instead of packing it, so splitting C by columns costs no
 	// packing twice.
 	DirectA bool
+	// gemmBand, when set, is GemmBand: Gemm or GemmBias whose blocks
+	// goroutines calling Band.Help may share.
+	gemmBand func(band *Band, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int)
 }
 
 // impls lists the implementations this CPU supports, best last.
@@ -138,6 +141,22 @@ func GemmBias(transA, transB bool, m, n, k int, a []float32, lda int, b []float3
 		return
 	}
 	gemmBiasByRows(active.Gemm, transA, transB, m, n, k, a, lda, b, ldb, bias, c, ldc)
+}
+
+// GemmBand computes Gemm (bias nil) or GemmBias as band's share of a
+// parallel product, letting goroutines that call band.Help take part of it
+// (see Band). It does not finish the band.
+func GemmBand(band *Band, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) {
+	if active.gemmBand != nil {
+		active.gemmBand(band, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
+		return
+	}
+	band.Finish() // nothing here to share
+	if bias != nil {
+		GemmBias(transA, transB, m, n, k, a, lda, b, ldb, bias, c, ldc)
+		return
+	}
+	Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // gemmBiasByRows is GemmBias for a gemm without a bias of its own: C's rows

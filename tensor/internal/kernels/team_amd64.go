@@ -36,27 +36,34 @@ type Team struct {
 // teamBlock counts the work on one block of B.
 type teamBlock struct {
 	claimed, packed atomic.Int32 // claims of panels to pack
-	// strips not yet taken, lo (low 32 bits) to hi: the goroutine that
-	// called Gemm takes them from the front, helpers from the back, so
-	// each mostly computes the same rows of C block after block (and keeps
-	// them in its cache) and they meet wherever the faster one gets to.
-	strips atomic.Uint64
+	// The goroutine that called Gemm takes strips from the front, helpers
+	// from the back, so each mostly computes the same rows of C block after
+	// block (and keeps them in its cache) and they meet wherever the faster
+	// one gets to.
+	strips strips
 	done   atomic.Int32 // strips computed
 }
 
+// strips are the strips of a block not yet taken, lo (low 32 bits) to hi,
+// claimed from either end.
+type strips struct{ atomic.Uint64 }
+
+// reset readies n strips.
+func (s *strips) reset(n int) { s.Store(uint64(n) << 32) }
+
 // take claims the next strip from the front or the back.
-func (b *teamBlock) take(front bool) (int, bool) {
+func (s *strips) take(front bool) (int, bool) {
 	for {
-		s := b.strips.Load()
-		lo, hi := uint32(s), uint32(s>>32)
+		v := s.Load()
+		lo, hi := uint32(v), uint32(v>>32)
 		if lo >= hi {
 			return 0, false
 		}
-		next, i := s+1, lo
+		next, i := v+1, lo
 		if !front {
 			next, i = uint64(hi-1)<<32|uint64(lo), hi-1
 		}
-		if b.strips.CompareAndSwap(s, next) {
+		if s.CompareAndSwap(v, next) {
 			return int(i), true
 		}
 	}
@@ -94,12 +101,12 @@ func NewTeam(transB bool, m, n, k int, alpha float32, a []float32, lda int, b []
 		t.blocks = make([]teamBlock, nb)
 	}
 	t.blocks = t.blocks[:nb]
-	strips := uint64((m + arch512.mr - 1) / arch512.mr)
+	strips := (m + arch512.mr - 1) / arch512.mr
 	for i := range t.blocks {
 		b := &t.blocks[i]
 		b.claimed.Store(0)
 		b.packed.Store(0)
-		b.strips.Store(strips << 32)
+		b.strips.reset(strips)
 		b.done.Store(0)
 	}
 	return t
@@ -155,7 +162,7 @@ func (t *Team) Work(front bool) {
 				bias = t.bias[jc:]
 			}
 			for {
-				s, ok := blk.take(front)
+				s, ok := blk.strips.take(front)
 				if !ok {
 					break
 				}

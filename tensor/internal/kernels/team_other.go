@@ -20,8 +20,8 @@ func (t *Team) Hold(n int32) {}
 // Release does nothing: there are no Teams in this build.
 func (t *Team) Release() {}
 
-// Band is one band of a parallel product; this build's helpers have no
-// blocks to share, so a Band only records that its owner is done.
+// Band is one band of a parallel product (see band_amd64.go); this build
+// shares no blocks between goroutines, so its methods do nothing.
 type Band struct{}
 
 // Reset does nothing in this build.
@@ -32,12 +32,3 @@ func (b *Band) Finish() {}
 
 // Help returns at once: this build shares no blocks.
 func (b *Band) Help() {}
-
-// GemmBand computes Gemm (bias nil) or GemmBias.
-func GemmBand(band *Band, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) {
-	if bias != nil {
-		GemmBias(transA, transB, m, n, k, a, lda, b, ldb, bias, c, ldc)
-		return
-	}
-	Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}

@@ -21,14 +21,7 @@ func TestTeam(t *testing.T) {
 	}
 	prev, _ := Use("avx512")
 	defer Use(prev.Name)
-	rng := rand.New(rand.NewPCG(3, 4))
-	rnd := func(n int) []float32 {
-		s := make([]float32, n)
-		for i := range s {
-			s[i] = float32(rng.NormFloat64())
-		}
-		return s
-	}
+	rnd := normals(rand.New(rand.NewPCG(3, 4)))
 	for _, sh := range [][3]int{{1030, 100, 450}, {1040, 1100, 800}, {1024, 64, 1200}, {13, 1, 1}} {
 		m, n, k := sh[0], sh[1], sh[2]
 		for _, transB := range []bool{false, true} {
