@@ -149,7 +149,7 @@ func lnBwdRow(x, g, w, pw, pb, dx []float32, mean, rstd float32) {
 	lnBwdRowGo(x, g, w, pw, pb, dx, mean, rstd)
 }
 
-// dropoutAVX2 is dropoutGo for n a positive multiple of 8.
+// dropoutAVX2 is dropoutGo for n a positive multiple of 8; m may be nil.
 //
 //go:noescape
 func dropoutAVX2(x, m, y *float32, n int, seed uint64, base int, thr int32, keep float32)
@@ -160,11 +160,16 @@ func dropoutAVX2(x, m, y *float32, n int, seed uint64, base int, thr int32, keep
 //go:noescape
 func mulAddAVX2(dst, a, b *float32, n int, add int)
 
-// dropout applies a Dropout mask (see dropoutGo).
+// dropout applies a Dropout mask (see dropoutGo); m may be nil.
 func dropout(x, m, y []float32, seed uint64, base int, thr int32, keep float32) {
 	if n := len(x) &^ 7; attnSIMD && n > 0 {
-		dropoutAVX2(&x[0], &m[:n][0], &y[:n][0], n, seed, base, thr, keep)
-		x, m, y, base = x[n:], m[n:], y[n:], base+n
+		var mp *float32
+		if m != nil {
+			mp = &m[:n][0]
+			m = m[n:]
+		}
+		dropoutAVX2(&x[0], mp, &y[:n][0], n, seed, base, thr, keep)
+		x, y, base = x[n:], y[n:], base+n
 	}
 	dropoutGo(x, m, y, seed, base, thr, keep)
 }

@@ -668,12 +668,15 @@ dropLoop:
 	VPSRLD $8, Y0, Y0             // the top 24 bits
 	VPCMPGTD Y8, Y0, Y0           // ≥ thr: kept
 	VANDPS Y7, Y0, Y0
+	TESTQ DI, DI                  // no mask to keep
+	JZ dropNoMask
 	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+dropNoMask:
 	VMULPS (SI), Y0, Y1
 	VMOVUPS Y1, (DX)
 	VPADDD Y12, Y13, Y13
 	ADDQ $32, SI
-	ADDQ $32, DI
 	ADDQ $32, DX
 	SUBQ $8, CX
 	JNZ dropLoop

@@ -33,7 +33,7 @@ func lnBwdRow(x, g, w, pw, pb, dx []float32, mean, rstd float32) {
 	lnBwdRowGo(x, g, w, pw, pb, dx, mean, rstd)
 }
 
-// dropout applies a Dropout mask (see dropoutGo).
+// dropout applies a Dropout mask (see dropoutGo); m may be nil.
 func dropout(x, m, y []float32, seed uint64, base int, thr int32, keep float32) {
 	dropoutGo(x, m, y, seed, base, thr, keep)
 }

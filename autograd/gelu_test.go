@@ -175,10 +175,18 @@ func TestDropoutMask(t *testing.T) {
 		dropout(x[3:], m[3:], y[3:], seed, 3, dropThreshold(p), 1/(1-p)) // an odd start: vector body and tails
 		dropout(x[:3], m[:3], y[:3], seed, 0, dropThreshold(p), 1/(1-p))
 		dropoutGo(x, mg, yg, seed, 0, dropThreshold(p), 1/(1-p))
+		// Without keeping the mask (as the backward pass draws it again).
+		yn, yng := make([]float32, n), make([]float32, n)
+		dropout(x[5:], nil, yn[5:], seed, 5, dropThreshold(p), 1/(1-p))
+		dropout(x[:5], nil, yn[:5], seed, 0, dropThreshold(p), 1/(1-p))
+		dropoutGo(x, nil, yng, seed, 0, dropThreshold(p), 1/(1-p))
 		dropped := 0
 		for i := range m {
 			if m[i] != mg[i] || y[i] != yg[i] {
 				t.Fatalf("p %v, element %d: mask %v, y %v; Go %v, %v", p, i, m[i], y[i], mg[i], yg[i])
+			}
+			if math.Float32bits(yn[i]) != math.Float32bits(y[i]) || math.Float32bits(yng[i]) != math.Float32bits(y[i]) {
+				t.Fatalf("p %v, element %d: y %v without the mask (Go %v), %v with it", p, i, yn[i], yng[i], y[i])
 			}
 			switch m[i] {
 			case 0:
@@ -203,6 +211,40 @@ func TestDropoutMask(t *testing.T) {
 	for i := range one {
 		if one[i] != two[i] {
 			t.Fatalf("element %d: %v with 1 worker, %v with 2", i, one[i], two[i])
+		}
+	}
+}
+
+// TestDropoutBackward checks that Dropout's backward pass, which draws the
+// mask again, gives dy times the forward pass's mask exactly: written into
+// a fresh gradient, and added to one that holds a value.
+func TestDropoutBackward(t *testing.T) {
+	rng := tensor.NewRNG(11)
+	const n = 1<<16 + 7
+	x, c := randTensor(rng, n), randTensor(rng, n)
+	for _, add := range []bool{false, true} {
+		v := NewParam(x.Clone())
+		tp := NewTape(tensor.NewRNG(4))
+		d := tp.Dropout(v, 0.3)
+		in := d
+		if add {
+			in = tp.Add(v, d) // v's gradient is written by Add first
+		}
+		mask := make([]float32, n) // from the forward pass: y = x·keep or 0
+		for i, yv := range d.Value.Data {
+			if yv != 0 {
+				mask[i] = 1 / (1 - float32(0.3))
+			}
+		}
+		tp.Backward(tp.Sum(tp.Mul(in, Const(c))))
+		for i, g := range v.Grad.Data {
+			want := c.Data[i] * mask[i]
+			if add {
+				want = c.Data[i] + want
+			}
+			if math.Float32bits(g) != math.Float32bits(want) {
+				t.Fatalf("added %v, element %d: gradient %v, want %v", add, i, g, want)
+			}
 		}
 	}
 }

@@ -511,21 +511,30 @@ func (tp *Tape) Dropout(x *Var, p float32) *Var {
 	}
 	keep := 1 / (1 - p)
 	n := len(x.Value.Data)
-	mask := tp.take(n, false) // written in full
 	y := tp.output(x.Value.Shape...)
 	// Element i is dropped by a hash of (seed, i), so the mask does not
-	// depend on how the work is split.
+	// depend on how the work is split, and the backward pass draws it
+	// again instead of keeping it (a Transformer's masks are as large as
+	// its activations).
 	seed := tp.RNG.Uint64()
 	thr := dropThreshold(p)
 	tensor.Parallel(n, elemGrain, func(lo, hi int) {
-		dropout(x.Value.Data[lo:hi], mask[lo:hi], y.Data[lo:hi], seed, lo, thr, keep)
+		dropout(x.Value.Data[lo:hi], nil, y.Data[lo:hi], seed, lo, thr, keep)
 	})
 	out, rec := tp.result(y, x)
 	if rec {
 		tp.record(out, func(dy []float32) {
 			dx, fresh := x.gradNew()
-			parallelVec(len(dy), func(lo, hi int) { // the kernel's FMA rounds unlike the Go tail
-				mulInto(dx[lo:hi], dy[lo:hi], mask[lo:hi], !fresh)
+			if fresh { // dx = dy·mask
+				tensor.Parallel(n, elemGrain, func(lo, hi int) {
+					dropout(dy[lo:hi], nil, dx[lo:hi], seed, lo, thr, keep)
+				})
+				return
+			}
+			g := tp.take(n, false) // dy·mask, then added
+			tensor.Parallel(n, elemGrain, func(lo, hi int) {
+				dropout(dy[lo:hi], nil, g[lo:hi], seed, lo, thr, keep)
+				addInto(dx[lo:hi], g[lo:hi])
 			})
 		})
 	}
@@ -552,16 +561,23 @@ func lowbias32(x uint32) uint32 {
 	return x ^ x>>16
 }
 
-// dropoutGo sets m[i] to 0 (dropped) or keep and y[i] = x[i]·m[i], for the
-// elements numbered base, base+1, ... of a Dropout.
+// dropoutGo sets y[i] = x[i]·m[i] with the mask value m[i] 0 (dropped) or
+// keep, for the elements numbered base, base+1, ... of a Dropout; it keeps
+// the mask in m unless m is nil.
 func dropoutGo(x, m, y []float32, seed uint64, base int, thr int32, keep float32) {
-	m, y = m[:len(x)], y[:len(x)]
+	y = y[:len(x)]
+	if m != nil {
+		m = m[:len(x)]
+	}
 	for i, v := range x {
-		m[i] = 0
+		var mi float32
 		if int32(dropHash(seed, base+i)>>8) >= thr {
-			m[i] = keep
+			mi = keep
 		}
-		y[i] = v * m[i]
+		if m != nil {
+			m[i] = mi
+		}
+		y[i] = v * mi
 	}
 }
 
