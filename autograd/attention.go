@@ -92,12 +92,39 @@ var (
 // is regenerated in the backward pass instead of being stored, and it does
 // not depend on how the work is scheduled.
 func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
-	bsz, tq, e := q.Value.Shape[0], q.Value.Shape[1], q.Value.Shape[2]
-	tk := k.Value.Shape[1]
 	kvHeads := cmp.Or(opt.KVHeads, heads)
-	if heads <= 0 || e%heads != 0 || kvHeads <= 0 || heads%kvHeads != 0 || !k.Value.SameShape(v.Value) || k.Value.Shape[0] != bsz || k.Value.Shape[2] != e/heads*kvHeads {
+	if len(q.Value.Shape) != 3 || len(k.Value.Shape) != 3 || !k.Value.SameShape(v.Value) || heads <= 0 || q.Value.Shape[2]%heads != 0 || k.Value.Shape[2] != q.Value.Shape[2]/heads*kvHeads {
 		panic(fmt.Sprintf("autograd.Attention: q %v, k %v, v %v, %d heads, %d key/value heads", q.Value.Shape, k.Value.Shape, v.Value.Shape, heads, kvHeads))
 	}
+	return tp.AttentionCols(Cols{q, 0, q.Value.Shape[2]}, Cols{k, 0, k.Value.Shape[2]}, Cols{v, 0, v.Value.Shape[2]}, heads, opt)
+}
+
+// Cols is a block of columns of a value [B, T, C]: columns [Lo, Lo+Width)
+// of every row.
+type Cols struct {
+	V         *Var
+	Lo, Width int
+}
+
+// AttentionCols is Attention on column blocks of wider values: q is E
+// columns of its value, k and v as many as their heads take. A fused
+// projection's output ([B, T, 3·E] for self-attention, [B, Tk, 2·E] for a
+// memory's keys and values) is read, and its gradient written, in place,
+// where splitting it would copy it out and copy the gradients back.
+func (tp *Tape) AttentionCols(q, k, v Cols, heads int, opt AttentionOpts) *Var {
+	qs, ks, vs := q.V.Value.Shape, k.V.Value.Shape, v.V.Value.Shape
+	kvHeads := cmp.Or(opt.KVHeads, heads)
+	ok := len(qs) == 3 && len(ks) == 3 && len(vs) == 3 && heads > 0 && kvHeads > 0 && heads%kvHeads == 0 &&
+		q.Width > 0 && q.Width%heads == 0 && k.Width == q.Width/heads*kvHeads && v.Width == k.Width &&
+		ks[0] == qs[0] && vs[0] == qs[0] && vs[1] == ks[1] && vs[2] == ks[2]
+	for _, c := range []Cols{q, k, v} {
+		ok = ok && c.Lo >= 0 && c.Lo+c.Width <= c.V.Value.Shape[len(c.V.Value.Shape)-1]
+	}
+	if !ok {
+		panic(fmt.Sprintf("autograd.Attention: q %v columns [%d, %d), k %v columns [%d, %d), v %v columns [%d, %d), %d heads, %d key/value heads",
+			qs, q.Lo, q.Lo+q.Width, ks, k.Lo, k.Lo+k.Width, vs, v.Lo, v.Lo+v.Width, heads, kvHeads))
+	}
+	bsz, tq, e, tk := qs[0], qs[1], q.Width, ks[1]
 	if opt.Softcap < 0 {
 		panic(fmt.Sprintf("autograd.Attention: a softcap of %v", opt.Softcap))
 	}
@@ -123,9 +150,10 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 		dropout = 0
 	}
 	p := &attnProblem{
-		bsz: bsz, tq: tq, tk: tk, e: e, heads: heads, d: d, off: tk - tq, ek: kvHeads * d, group: heads / kvHeads,
+		bsz: bsz, tq: tq, tk: tk, e: e, heads: heads, d: d, off: tk - tq, group: heads / kvHeads,
 		causal: opt.Causal, window: opt.Window, softcap: opt.Softcap, pad: opt.KeyPad, sinks: sinks, scale: scale, dropout: dropout,
-		q: q.Value.Data, k: k.Value.Data, v: v.Value.Data,
+		q: q.V.Value.Data[q.Lo:], k: k.V.Value.Data[k.Lo:], v: v.V.Value.Data[v.Lo:], lq: qs[2], lk: ks[2],
+		offQ: q.Lo, offK: k.Lo, offV: v.Lo,
 		bq: attnBlockQ, bk: attnBlockK,
 	}
 	if tq <= 8 {
@@ -138,7 +166,7 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 		p.seeds, p.thr, p.keep = dropSeeds(tp.RNG, bsz*heads, dropout)
 	}
 	y := tp.alloc(bsz, tq, e)
-	out, rec := tp.result(y, q, k, v, opt.Sinks)
+	out, rec := tp.result(y, q.V, k.V, v.V, opt.Sinks)
 	if rec && kvHeads != heads {
 		panic("autograd.Attention: grouped-query attention (KVHeads) has no backward pass; run it on an inference tape")
 	}
@@ -155,7 +183,7 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 	p.forward(y.Data, lse)
 	if rec {
 		tp.record(out, func(dy []float32) {
-			p.backward(tp, q, k, v, y.Data, lse, dy)
+			p.backward(tp, q.V, k.V, v.V, y.Data, lse, dy)
 			if needs(opt.Sinks) {
 				p.sinkGrads(opt.Sinks.grad(), y.Data, lse, dy)
 			}
@@ -167,7 +195,7 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
 // attnProblem is one Attention call: shapes, options and inputs.
 type attnProblem struct {
 	bsz, tq, tk, e, heads, d int
-	ek, group                int // k and v rows' width, query heads per key/value head (grouped-query attention)
+	group                    int // query heads per key/value head (grouped-query attention)
 	off                      int // tk − tq: query i sees keys j <= i + off under the causal mask
 	causal                   bool
 	window                   int // query i sees keys j > i + off − window (and, not causal, j < i + off + window), when not 0
@@ -179,6 +207,8 @@ type attnProblem struct {
 	thr                      uint64   // keep a weight when its draw's top 24 bits are >= thr
 	keep                     float32  // 1/(1 − dropout)
 	q, k, v                  []float32
+	lq, lk                   int // row strides of q and of k and v (and of their gradients)
+	offQ, offK, offV         int // where q, k and v start in their Vars
 	bq, bk                   int // block sizes
 	// probs, when the sequences fit in one tile (Tq <= bq, Tk <= bk), keeps
 	// the softmax weights (before dropout) of every head for the backward
@@ -363,7 +393,7 @@ func (p *attnProblem) forward(y, lse []float32) {
 			b, h := bh/p.heads, bh%p.heads
 			kt = grow(sc.kt, p.d*padLD(p.tk))
 			sc.kt = kt
-			transpose(kt, padLD(p.tk), p.k[b*p.tk*p.ek+h/p.group*p.d:], p.ek, p.tk, p.d)
+			transpose(kt, padLD(p.tk), p.k[b*p.tk*p.lk+h/p.group*p.d:], p.lk, p.tk, p.d)
 		}
 		for qb := c; qb < nq; qb += sp {
 			p.forwardBlock(sc, bh, qb*p.bq, min(p.tq, (qb+1)*p.bq), kt, y, lse)
@@ -411,8 +441,8 @@ func padLD(n int) int { return (n+15)&^15 + 16 }
 // the head's K transposed (D×Tk).
 func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse []float32) {
 	b, h := bh/p.heads, bh%p.heads
-	e, ek, d, tk := p.e, p.ek, p.d, p.tk
-	qo, ko := b*p.tq*e+h*d, b*tk*ek+h/p.group*d
+	e, lq, lk, d, tk := p.e, p.lq, p.lk, p.d, p.tk
+	qo, qi, ko := b*p.tq*e+h*d, b*p.tq*lq+h*d, b*tk*lk+h/p.group*d // y's, q's, k's and v's
 	br := i1 - i0
 	sc.s = grow(sc.s, br*p.bk)
 	m, l := grow(sc.m, br), grow(sc.l, br)
@@ -439,7 +469,7 @@ func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse [
 	if kt != nil {
 		qt = grow(sc.qt, d*padLD(br))
 		sc.qt = qt
-		transpose(qt, padLD(br), p.q[qo+i0*e:], e, br, d)
+		transpose(qt, padLD(br), p.q[qi+i0*lq:], lq, br, d)
 	}
 	kStart := 0 // the key block of the first key the block's first row sees
 	if p.window > 0 {
@@ -455,7 +485,7 @@ func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse [
 		if kt != nil {
 			tensor.GemmSerial(true, false, br, bc, d, p.scale, qt, padLD(br), kt[j0:], padLD(tk), 0, s, bc)
 		} else {
-			tensor.GemmSerial(false, true, br, bc, d, p.scale, p.q[qo+i0*e:], e, p.k[ko+j0*ek:], ek, 0, s, bc)
+			tensor.GemmSerial(false, true, br, bc, d, p.scale, p.q[qi+i0*lq:], lq, p.k[ko+j0*lk:], lk, 0, s, bc)
 		}
 		var pad []bool
 		if p.pad != nil {
@@ -515,7 +545,7 @@ func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse [
 				p.dropMask(row[:last+1], seed, i0+r, j0)
 			}
 		}
-		tensor.GemmSerial(false, false, br, d, bc, 1, s, bc, p.v[ko+j0*ek:], ek, 1, y[qo+i0*e:], e)
+		tensor.GemmSerial(false, false, br, d, bc, 1, s, bc, p.v[ko+j0*lk:], lk, 1, y[qo+i0*e:], e)
 	}
 	for r := 0; r < br; r++ {
 		if l[r] == 0 { // no visible key: the row was never touched and stays 0
@@ -653,13 +683,13 @@ func rowMaxGo(x []float32) float32 {
 func (p *attnProblem) backward(tp *Tape, q, k, v *Var, y, lse, dy []float32) {
 	var dq, dk, dv []float32
 	if needs(q) {
-		dq = q.grad()
+		dq = q.grad()[p.offQ:]
 	}
 	if needs(k) {
-		dk = k.grad()
+		dk = k.grad()[p.offK:]
 	}
 	if needs(v) {
-		dv = v.grad()
+		dv = v.grad()[p.offV:]
 	}
 	nk := (p.tk + p.bk - 1) / p.bk
 	sp := p.splits(nk, attnMinTasks)
@@ -669,8 +699,8 @@ func (p *attnProblem) backward(tp *Tape, q, k, v *Var, y, lse, dy []float32) {
 	}
 	runTasks(p.bsz*p.heads*sp, func(sc *attnScratch, task int) {
 		bh, c := task/sp, task%sp
-		dqt, ldq := dq, p.e
-		qOff := (bh/p.heads)*p.tq*p.e + (bh%p.heads)*p.d
+		dqt, ldq := dq, p.lq
+		qOff := (bh/p.heads)*p.tq*p.lq + (bh%p.heads)*p.d
 		if parts != nil {
 			dqt, ldq, qOff = parts[task*p.tq*p.d:(task+1)*p.tq*p.d], p.d, 0
 		}
@@ -683,7 +713,8 @@ func (p *attnProblem) backward(tp *Tape, q, k, v *Var, y, lse, dy []float32) {
 				for c := 0; c < sp; c++ {
 					part := parts[(bh*sp+c)*p.tq*p.d:]
 					for i := 0; i < p.tq; i++ {
-						dst := dq[b*p.tq*p.e+i*p.e+h*p.d : b*p.tq*p.e+i*p.e+h*p.d+p.d]
+						at := b*p.tq*p.lq + i*p.lq + h*p.d
+						dst := dq[at : at+p.d]
 						for j, x := range part[i*p.d : i*p.d+p.d] {
 							dst[j] += x
 						}
@@ -719,8 +750,8 @@ func (p *attnProblem) sinkGrads(ds, y, lse, dy []float32) {
 // dv is nil when that input takes no gradient.
 func (p *attnProblem) backwardHead(sc *attnScratch, bh, c, sp int, y, lse, dy, dq []float32, ldq, qOff int, dk, dv []float32) {
 	b, h := bh/p.heads, bh%p.heads
-	e, d, tq, tk := p.e, p.d, p.tq, p.tk
-	qo, ko := b*tq*e+h*d, b*tk*e+h*d
+	e, lq, lk, d, tq, tk := p.e, p.lq, p.lk, p.d, p.tq, p.tk
+	qo, qi, ko := b*tq*e+h*d, b*tq*lq+h*d, b*tk*lk+h*d // y's and dy's, q's, k's and v's
 	needS := dq != nil || dk != nil
 	// D_i = rowsum(dO_i ⊙ O_i) for every query row.
 	dvec := grow(sc.dvec, tq)
@@ -741,7 +772,7 @@ func (p *attnProblem) backwardHead(sc *attnScratch, bh, c, sp int, y, lse, dy, d
 	var qt, dot, kt, vt []float32
 	if attnTranspose && nk >= 2 && nq >= 2 { // Q and dO are used by several tiles
 		qt = grow(sc.qt, d*padLD(tq))
-		transpose(qt, padLD(tq), p.q[qo:], e, tq, d)
+		transpose(qt, padLD(tq), p.q[qi:], lq, tq, d)
 		kt = grow(sc.kt, d*padLD(p.bk))
 		sc.qt, sc.kt = qt, kt
 		if needS {
@@ -775,9 +806,9 @@ func (p *attnProblem) backwardHead(sc *attnScratch, bh, c, sp int, y, lse, dy, d
 			iStart = max(0, j0-p.off-p.window+1)
 		}
 		if qt != nil {
-			transpose(kt, padLD(bc), p.k[ko+j0*e:], e, bc, d)
+			transpose(kt, padLD(bc), p.k[ko+j0*lk:], lk, bc, d)
 			if needS {
-				transpose(vt, padLD(bc), p.v[ko+j0*e:], e, bc, d)
+				transpose(vt, padLD(bc), p.v[ko+j0*lk:], lk, bc, d)
 			}
 		}
 		iEnd := tq
@@ -792,7 +823,7 @@ func (p *attnProblem) backwardHead(sc *attnScratch, bh, c, sp int, y, lse, dy, d
 			if cached {
 				s = p.probs[bh*tq*tk : (bh+1)*tq*tk]
 				if needS {
-					tensor.GemmSerial(false, true, br, bc, d, 1, dy[qo+i0*e:], e, p.v[ko+j0*e:], e, 0, dp, bc)
+					tensor.GemmSerial(false, true, br, bc, d, 1, dy[qo+i0*e:], e, p.v[ko+j0*lk:], lk, 0, dp, bc)
 				}
 			} else if qt != nil {
 				tensor.GemmSerial(true, false, br, bc, d, p.scale, qt[i0:], padLD(tq), kt, padLD(bc), 0, s, bc)
@@ -800,9 +831,9 @@ func (p *attnProblem) backwardHead(sc *attnScratch, bh, c, sp int, y, lse, dy, d
 					tensor.GemmSerial(true, false, br, bc, d, 1, dot[i0:], padLD(tq), vt, padLD(bc), 0, dp, bc)
 				}
 			} else {
-				tensor.GemmSerial(false, true, br, bc, d, p.scale, p.q[qo+i0*e:], e, p.k[ko+j0*e:], e, 0, s, bc)
+				tensor.GemmSerial(false, true, br, bc, d, p.scale, p.q[qi+i0*lq:], lq, p.k[ko+j0*lk:], lk, 0, s, bc)
 				if needS {
-					tensor.GemmSerial(false, true, br, bc, d, 1, dy[qo+i0*e:], e, p.v[ko+j0*e:], e, 0, dp, bc)
+					tensor.GemmSerial(false, true, br, bc, d, 1, dy[qo+i0*e:], e, p.v[ko+j0*lk:], lk, 0, dp, bc)
 				}
 			}
 			for r := 0; r < br; r++ {
@@ -864,13 +895,13 @@ func (p *attnProblem) backwardHead(sc *attnScratch, bh, c, sp int, y, lse, dy, d
 				}
 			}
 			if dv != nil {
-				tensor.GemmSerial(true, false, bc, d, br, 1, s, bc, dy[qo+i0*e:], e, 1, dv[ko+j0*e:], e)
+				tensor.GemmSerial(true, false, bc, d, br, 1, s, bc, dy[qo+i0*e:], e, 1, dv[ko+j0*lk:], lk)
 			}
 			if dq != nil {
-				tensor.GemmSerial(false, false, br, d, bc, p.scale, dp, bc, p.k[ko+j0*e:], e, 1, dq[qOff+i0*ldq:], ldq)
+				tensor.GemmSerial(false, false, br, d, bc, p.scale, dp, bc, p.k[ko+j0*lk:], lk, 1, dq[qOff+i0*ldq:], ldq)
 			}
 			if dk != nil {
-				tensor.GemmSerial(true, false, bc, d, br, p.scale, dp, bc, p.q[qo+i0*e:], e, 1, dk[ko+j0*e:], e)
+				tensor.GemmSerial(true, false, bc, d, br, p.scale, dp, bc, p.q[qi+i0*lq:], lq, 1, dk[ko+j0*lk:], lk)
 			}
 		}
 	}

@@ -55,8 +55,10 @@ type CausalSelfAttention struct {
 
 // Forward maps x [B, T, C] to [B, T, C]; position t attends to 0..t.
 func (a *CausalSelfAttention) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-	qkv := tp.Split(a.CAttn.Forward(tp, x), 3) // 3 × (B, T, C)
-	y := tp.Attention(qkv[0], qkv[1], qkv[2], a.Heads, autograd.AttentionOpts{Causal: true, Dropout: a.Dropout, Scale: a.Scale})
+	qkv := a.CAttn.Forward(tp, x) // (B, T, 3C): q, k, v, read in place
+	c := qkv.Value.Shape[2] / 3
+	y := tp.AttentionCols(autograd.Cols{V: qkv, Lo: 0, Width: c}, autograd.Cols{V: qkv, Lo: c, Width: c}, autograd.Cols{V: qkv, Lo: 2 * c, Width: c},
+		a.Heads, autograd.AttentionOpts{Causal: true, Dropout: a.Dropout, Scale: a.Scale})
 	return tp.Dropout(a.CProj.Forward(tp, y), a.Dropout) // (B, T, C)
 }
 
