@@ -117,8 +117,17 @@ func (tp *Tape) AttentionCols(q, k, v Cols, heads int, opt AttentionOpts) *Var {
 	ok := len(qs) == 3 && len(ks) == 3 && len(vs) == 3 && heads > 0 && kvHeads > 0 && heads%kvHeads == 0 &&
 		q.Width > 0 && q.Width%heads == 0 && k.Width == q.Width/heads*kvHeads && v.Width == k.Width &&
 		ks[0] == qs[0] && vs[0] == qs[0] && vs[1] == ks[1] && vs[2] == ks[2]
-	for _, c := range []Cols{q, k, v} {
+	cs := [3]Cols{q, k, v}
+	for i, c := range cs {
 		ok = ok && c.Lo >= 0 && c.Lo+c.Width <= c.V.Value.Shape[len(c.V.Value.Shape)-1]
+		for _, o := range cs[:i] {
+			// Blocks of one value are the same columns or apart: the
+			// backward pass writes each head's gradients from one task, and
+			// partly overlapping blocks would have two tasks on one column.
+			if o.V == c.V && o.Lo != c.Lo && o.Lo < c.Lo+c.Width && c.Lo < o.Lo+o.Width {
+				panic(fmt.Sprintf("autograd.Attention: column blocks [%d, %d) and [%d, %d) of one value overlap", o.Lo, o.Lo+o.Width, c.Lo, c.Lo+c.Width))
+			}
+		}
 	}
 	if !ok {
 		panic(fmt.Sprintf("autograd.Attention: q %v columns [%d, %d), k %v columns [%d, %d), v %v columns [%d, %d), %d heads, %d key/value heads",

@@ -3,6 +3,7 @@ package autograd
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/attn-go/attn/tensor"
@@ -74,4 +75,30 @@ func TestAttentionColsMatchesSplit(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestAttentionColsRefuses checks that column blocks that do not fit their
+// value, or partly overlap in one value, are refused with a message.
+func TestAttentionColsRefuses(t *testing.T) {
+	w := NewParam(tensor.New(1, 4, 24))
+	for _, c := range []struct {
+		q, k, v Cols
+		want    string
+	}{
+		{Cols{w, 0, 8}, Cols{w, 8, 8}, Cols{w, 20, 8}, "columns [20, 28)"},
+		{Cols{w, 0, 8}, Cols{w, 4, 8}, Cols{w, 16, 8}, "overlap"},
+		{Cols{w, 0, 8}, Cols{w, 8, 6}, Cols{w, 16, 6}, "2 heads"},
+	} {
+		func() {
+			defer func() {
+				r := recover()
+				if msg, _ := r.(string); !strings.Contains(msg, c.want) {
+					t.Errorf("q %v, k %v, v %v: panic %v, want one naming %q", c.q, c.k, c.v, r, c.want)
+				}
+			}()
+			NewTape(nil).AttentionCols(c.q, c.k, c.v, 2, AttentionOpts{})
+		}()
+	}
+	// The same block for q, k and v is not an overlap.
+	NewTape(nil).AttentionCols(Cols{w, 0, 8}, Cols{w, 0, 8}, Cols{w, 0, 8}, 2, AttentionOpts{})
 }
