@@ -358,3 +358,39 @@ func TestGELUWorkerIndependent(t *testing.T) {
 		}
 	}
 }
+
+// TestDropoutAddMatches requires DropoutAdd to give what Add(x, Dropout(y))
+// gives, bit for bit: the value and both gradients, y's written fresh and
+// added to one that holds a value, on 1 and 3 workers.
+func TestDropoutAddMatches(t *testing.T) {
+	rng := tensor.NewRNG(12)
+	const n = 1<<16 + 5
+	xs, ys, c := randTensor(rng, n), randTensor(rng, n), randTensor(rng, n)
+	for _, workers := range []int{1, 3} {
+		for _, twice := range []bool{false, true} {
+			run := func(fused bool) []float32 {
+				defer tensor.SetWorkers(tensor.SetWorkers(workers))
+				x, y := NewParam(xs.Clone()), NewParam(ys.Clone())
+				tp := NewTape(tensor.NewRNG(6))
+				var z *Var
+				if fused {
+					z = tp.DropoutAdd(x, y, 0.25)
+				} else {
+					z = tp.Add(x, tp.Dropout(y, 0.25))
+				}
+				loss := tp.Sum(tp.Mul(z, Const(c)))
+				if twice { // y's gradient already holds a value when DropoutAdd's arrives
+					loss = tp.Add(loss, tp.Sum(tp.Mul(y, Const(c))))
+				}
+				tp.Backward(loss)
+				return append(append(append([]float32(nil), z.Value.Data...), x.Grad.Data...), y.Grad.Data...)
+			}
+			want, got := run(false), run(true)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%d workers, twice %v: value %d is %v fused, %v apart", workers, twice, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

@@ -541,6 +541,53 @@ func (tp *Tape) Dropout(x *Var, p float32) *Var {
 	return out
 }
 
+// DropoutAdd returns x + Dropout(y, p), a residual connection around a
+// sublayer, in one pass over the activations: the same numbers as Add and
+// Dropout (the same draw from the tape's RNG, the same mask, the same
+// roundings) without the dropped copy of y and its gradient in between.
+func (tp *Tape) DropoutAdd(x, y *Var, p float32) *Var {
+	if p <= 0 || tp == nil || tp.RNG == nil {
+		return tp.Add(x, y)
+	}
+	if !x.Value.SameShape(y.Value) {
+		panic(fmt.Sprintf("autograd.DropoutAdd: shapes %v and %v", x.Value.Shape, y.Value.Shape))
+	}
+	keep := 1 / (1 - p)
+	n := len(x.Value.Data)
+	z := tp.output(x.Value.Shape...)
+	seed := tp.RNG.Uint64()
+	thr := dropThreshold(p)
+	xd, yd := x.Value.Data, y.Value.Data
+	tensor.Parallel(n, elemGrain, func(lo, hi int) {
+		dropout(yd[lo:hi], nil, z.Data[lo:hi], seed, lo, thr, keep)
+		addInto(z.Data[lo:hi], xd[lo:hi]) // x + y·m, as Add rounds it
+	})
+	out, rec := tp.result(z, x, y)
+	if rec {
+		tp.record(out, func(dz []float32) {
+			if needs(x) {
+				addGrad(x, dz)
+			}
+			if !needs(y) {
+				return
+			}
+			dy, fresh := y.gradNew()
+			if fresh { // dy = dz·mask
+				tensor.Parallel(n, elemGrain, func(lo, hi int) {
+					dropout(dz[lo:hi], nil, dy[lo:hi], seed, lo, thr, keep)
+				})
+				return
+			}
+			g := tp.take(n, false)
+			tensor.Parallel(n, elemGrain, func(lo, hi int) {
+				dropout(dz[lo:hi], nil, g[lo:hi], seed, lo, thr, keep)
+				addInto(dy[lo:hi], g[lo:hi])
+			})
+		})
+	}
+	return out
+}
+
 // dropThreshold is p·2²⁴: an element is dropped when the top 24 bits of
 // its hash fall below it.
 func dropThreshold(p float32) int32 { return int32(min(float64(p)*(1<<24), 1<<24)) }

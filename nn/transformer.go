@@ -52,9 +52,9 @@ func (l *EncoderLayer) Forward(tp *autograd.Tape, x *autograd.Var, pad []bool) *
 // x + drop(f(LN(x))) pre-LN.
 func sublayer(tp *autograd.Tape, x *autograd.Var, norm *LayerNorm, c LayerConfig, f func(*autograd.Var) *autograd.Var) *autograd.Var {
 	if c.NormFirst {
-		return tp.Add(x, tp.Dropout(f(norm.Forward(tp, x)), c.Dropout))
+		return tp.DropoutAdd(x, f(norm.Forward(tp, x)), c.Dropout)
 	}
-	return norm.Forward(tp, tp.Add(x, tp.Dropout(f(x), c.Dropout)))
+	return norm.Forward(tp, tp.DropoutAdd(x, f(x), c.Dropout))
 }
 
 // DecoderLayer is masked self-attention, attention over the encoder output
