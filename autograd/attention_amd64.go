@@ -193,6 +193,9 @@ func reluFwdAVX2(x, y *float32, n int)
 //go:noescape
 func reluBwdAVX2(x, dy, dx *float32, n int)
 
+//go:noescape
+func reluBwdSetAVX2(x, dy, dx *float32, n int)
+
 // relu sets y = max(x, 0) (see reluGo).
 func relu(x, y []float32) {
 	if n := len(x) &^ 7; attnSIMD && n > 0 {
@@ -209,6 +212,16 @@ func reluBack(x, dy, dx []float32) {
 		x, dy, dx = x[n:], dy[n:], dx[n:]
 	}
 	reluBackGo(x, dy, dx)
+}
+
+// reluMask sets dx = dy where x > 0, else +0 (dx may be dy; see
+// reluMaskGo).
+func reluMask(x, dy, dx []float32) {
+	if n := len(x) &^ 7; attnSIMD && n > 0 {
+		reluBwdSetAVX2(&x[0], &dy[:n][0], &dx[:n][0], n)
+		x, dy, dx = x[n:], dy[n:], dx[n:]
+	}
+	reluMaskGo(x, dy, dx)
 }
 
 // attnSIMD reports whether the assembly runs; tests switch it off to

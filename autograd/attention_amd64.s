@@ -757,6 +757,27 @@ reluBwd:
 	VZEROUPPER
 	RET
 
+// func reluBwdSetAVX2(x, dy, dx *float32, n int)
+// dx = dy where x > 0, else 0, for n a positive multiple of 8 (dx may be dy).
+TEXT ·reluBwdSetAVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ dy+8(FP), DX
+	MOVQ dx+16(FP), DI
+	MOVQ n+24(FP), CX
+	VXORPS Y15, Y15, Y15
+reluBwdSet:
+	VMOVUPS (SI), Y0
+	VCMPPS $0x1e, Y15, Y0, Y0     // x > 0
+	VANDPS (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ reluBwdSet
+	VZEROUPPER
+	RET
+
 // func rowSumAVX2(x *float32, n int) float32
 // Σ x[j] for j < n, n a positive multiple of 8, in four vector sums.
 TEXT ·rowSumAVX2(SB), NOSPLIT, $0-20

@@ -47,6 +47,9 @@ func relu(x, y []float32) { reluGo(x, y) }
 // reluBack adds dy into dx where x > 0 (see reluBackGo).
 func reluBack(x, dy, dx []float32) { reluBackGo(x, dy, dx) }
 
+// reluMask sets dx = dy where x > 0, else +0 (dx may be dy).
+func reluMask(x, dy, dx []float32) { reluMaskGo(x, dy, dx) }
+
 // expShift sets x[j] = e^(x[j] − m) (x[j] = −Inf gives 0) and returns the
 // sum; see expShiftGo.
 func expShift(x []float32, m float32) float32 { return expShiftGo(x, m) }

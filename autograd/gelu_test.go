@@ -250,7 +250,8 @@ func TestDropoutBackward(t *testing.T) {
 }
 
 // TestReLUKernels compares ReLU's loops on this build with the Go loops on
-// every length up to 40, zeros and signed zeros included.
+// every length up to 40, zeros and signed zeros included, the backward
+// pass both adding into a gradient and writing one.
 func TestReLUKernels(t *testing.T) {
 	rng := tensor.NewRNG(8)
 	for n := 0; n <= 40; n++ {
@@ -270,9 +271,21 @@ func TestReLUKernels(t *testing.T) {
 		dx, dxg := make([]float32, n), make([]float32, n)
 		reluBack(x, dy, dx)
 		reluBackGo(x, dy, dxg)
+		// Written rather than added, over NaNs that must all go; and in
+		// place, dx being dy.
+		set, setg, inPlace := make([]float32, n), make([]float32, n), append([]float32(nil), dy...)
+		for i := range set {
+			set[i], setg[i] = float32(math.NaN()), float32(math.NaN())
+		}
+		reluMask(x, dy, set)
+		reluMaskGo(x, dy, setg)
+		reluMask(x, inPlace, inPlace)
 		for i := range x {
 			if y[i] != yg[i] || dx[i] != dxg[i] {
 				t.Fatalf("n %d, x %g: y %g, dx %g; Go %g, %g", n, x[i], y[i], dx[i], yg[i], dxg[i])
+			}
+			if math.Float32bits(set[i]) != math.Float32bits(setg[i]) || set[i] != dx[i] || math.Float32bits(inPlace[i]) != math.Float32bits(set[i]) {
+				t.Fatalf("n %d, x %g: written dx %g, Go %g, in place %g, added %g", n, x[i], set[i], setg[i], inPlace[i], dx[i])
 			}
 		}
 	}
@@ -388,6 +401,51 @@ func TestDropoutAddMatches(t *testing.T) {
 			want, got := run(false), run(true)
 			for i := range want {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%d workers, twice %v: value %d is %v fused, %v apart", workers, twice, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestReLUDropoutMatches requires ReLUDropout to give what
+// Dropout(ReLU(x)) gives: the value bit for bit, and the gradient equal
+// (written fresh, a dropped or masked element may be −0 where adding to a
+// cleared gradient gave +0) or, added to one that holds a value, bit for
+// bit; on 1 and 3 workers.
+func TestReLUDropoutMatches(t *testing.T) {
+	rng := tensor.NewRNG(13)
+	const n = 1<<16 + 3
+	xs, c := randTensor(rng, n), randTensor(rng, n)
+	for i := 0; i < n; i += 97 {
+		xs.Data[i] = 0
+	}
+	for _, workers := range []int{1, 3} {
+		for _, twice := range []bool{false, true} {
+			run := func(fused bool) []float32 {
+				defer tensor.SetWorkers(tensor.SetWorkers(workers))
+				x := NewParam(xs.Clone())
+				tp := NewTape(tensor.NewRNG(7))
+				var y *Var
+				if fused {
+					y = tp.ReLUDropout(x, 0.3)
+				} else {
+					y = tp.Dropout(tp.ReLU(x), 0.3)
+				}
+				loss := tp.Sum(tp.Mul(y, Const(c)))
+				if twice { // x's gradient already holds a value when ReLUDropout's arrives
+					loss = tp.Add(loss, tp.Sum(tp.Mul(x, Const(c))))
+				}
+				tp.Backward(loss)
+				return append(append([]float32(nil), y.Value.Data...), x.Grad.Data...)
+			}
+			want, got := run(false), run(true)
+			for i := range want {
+				same := got[i] == want[i]
+				if i < n || twice {
+					same = math.Float32bits(got[i]) == math.Float32bits(want[i])
+				}
+				if !same {
 					t.Fatalf("%d workers, twice %v: value %d is %v fused, %v apart", workers, twice, i, got[i], want[i])
 				}
 			}

@@ -364,6 +364,57 @@ func reluBackGo(xs, dy, dx []float32) {
 	}
 }
 
+// reluMaskGo sets dx = dy where x > 0, else +0 (dx may be dy).
+func reluMaskGo(xs, dy, dx []float32) {
+	dy, dx = dy[:len(xs)], dx[:len(xs)]
+	for i, x := range xs {
+		keep := uint32(int32(^math.Float32bits(x)) >> 31) // as reluBackGo
+		if x == 0 {
+			keep = 0
+		}
+		dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & keep)
+	}
+}
+
+// ReLUDropout returns Dropout(ReLU(x), p), the inside of a feed-forward
+// net, in one pass over its (4·d_model-wide) activations: the same draw,
+// mask and numbers as ReLU then Dropout, without ReLU's output and its
+// gradient in between.
+func (tp *Tape) ReLUDropout(x *Var, p float32) *Var {
+	if p <= 0 || tp == nil || tp.RNG == nil {
+		return tp.ReLU(x)
+	}
+	keep := 1 / (1 - p)
+	n := len(x.Value.Data)
+	y := tp.output(x.Value.Shape...)
+	seed := tp.RNG.Uint64()
+	thr := dropThreshold(p)
+	xd := x.Value.Data
+	tensor.Parallel(n, elemGrain, func(lo, hi int) {
+		relu(xd[lo:hi], y.Data[lo:hi])
+		dropout(y.Data[lo:hi], nil, y.Data[lo:hi], seed, lo, thr, keep)
+	})
+	out, rec := tp.result(y, x)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			dx, fresh := x.gradNew()
+			g := dx // dy·mask, then through the ReLU
+			if !fresh {
+				g = tp.take(n, false)
+			}
+			tensor.Parallel(n, elemGrain, func(lo, hi int) {
+				dropout(dy[lo:hi], nil, g[lo:hi], seed, lo, thr, keep)
+				if fresh {
+					reluMask(xd[lo:hi], g[lo:hi], dx[lo:hi])
+				} else {
+					reluBack(xd[lo:hi], g[lo:hi], dx[lo:hi])
+				}
+			})
+		})
+	}
+	return out
+}
+
 // parallelVec runs fn over [0, n) in ranges that start at multiples of 8,
 // so that each element meets the same code whatever the number of workers:
 // the vector kernels' FMAs round differently from the Go loops that finish

@@ -171,6 +171,9 @@ func NewFeedForward(dim, hidden int, act Activation, dropout float32, rng *tenso
 
 // Forward applies the net to every position of x [B, T, dim].
 func (f *FeedForward) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-	h := f.Activation.Apply(tp, f.Linear1.Forward(tp, x))
-	return f.Linear2.Forward(tp, tp.Dropout(h, f.Dropout))
+	h := f.Linear1.Forward(tp, x)
+	if f.Activation == ReLU || f.Activation == "" {
+		return f.Linear2.Forward(tp, tp.ReLUDropout(h, f.Dropout))
+	}
+	return f.Linear2.Forward(tp, tp.Dropout(f.Activation.Apply(tp, h), f.Dropout))
 }
