@@ -49,7 +49,7 @@ type AddNorm struct {
 
 // Forward returns LayerNorm(x + dropout(dense(h))).
 func (a *AddNorm) Forward(tp *autograd.Tape, h, x *autograd.Var, dropout float32) *autograd.Var {
-	return a.LayerNorm.Forward(tp, tp.Add(tp.Dropout(a.Dense.Forward(tp, h), dropout), x))
+	return a.LayerNorm.Forward(tp, tp.DropoutAdd(x, a.Dense.Forward(tp, h), dropout))
 }
 
 // Attention is self-attention and its AddNorm (BertAttention).

@@ -420,7 +420,7 @@ func (m *Model) forwardModern(tp *autograd.Tape, ids []int, pad []bool, b, t int
 		q := tp.Rotary(qkv[0], heads, d, r.cos, r.sin)
 		k := tp.Rotary(qkv[1], heads, d, r.cos, r.sin)
 		y := tp.Attention(q, k, qkv[2], heads, opts)
-		x = tp.Add(x, tp.Dropout(l.Attn.Wo.Forward(tp, y), c.AttnDropout))
+		x = tp.DropoutAdd(x, l.Attn.Wo.Forward(tp, y), c.AttnDropout)
 		g := tp.Split(l.MLP.Wi.Forward(tp, l.MLPNorm.Forward(tp, x)), 2) // input, gate
 		x = tp.Add(x, l.MLP.Wo.Forward(tp, tp.Dropout(tp.Mul(act.Apply(tp, g[0]), g[1]), mc.MLPDropout)))
 	}

@@ -55,11 +55,16 @@ type CausalSelfAttention struct {
 
 // Forward maps x [B, T, C] to [B, T, C]; position t attends to 0..t.
 func (a *CausalSelfAttention) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	return tp.Dropout(a.beforeDropout(tp, x), a.Dropout) // (B, T, C)
+}
+
+// beforeDropout is Forward without the residual dropout at its end.
+func (a *CausalSelfAttention) beforeDropout(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	qkv := a.CAttn.Forward(tp, x) // (B, T, 3C): q, k, v, read in place
 	c := qkv.Value.Shape[2] / 3
 	y := tp.AttentionCols(autograd.Cols{V: qkv, Lo: 0, Width: c}, autograd.Cols{V: qkv, Lo: c, Width: c}, autograd.Cols{V: qkv, Lo: 2 * c, Width: c},
 		a.Heads, autograd.AttentionOpts{Causal: true, Dropout: a.Dropout, Scale: a.Scale})
-	return tp.Dropout(a.CProj.Forward(tp, y), a.Dropout) // (B, T, C)
+	return a.CProj.Forward(tp, y)
 }
 
 // MLP is the feed-forward net: c_proj(GELU(c_fc(x))), GELU in its tanh
@@ -72,8 +77,12 @@ type MLP struct {
 
 // Forward maps x [B, T, C] to [B, T, C].
 func (m *MLP) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-	h := tp.GELUTanh(m.CFc.Forward(tp, x)) // (B, T, 4C)
-	return tp.Dropout(m.CProj.Forward(tp, h), m.Dropout)
+	return tp.Dropout(m.beforeDropout(tp, x), m.Dropout)
+}
+
+// beforeDropout is Forward without the residual dropout at its end.
+func (m *MLP) beforeDropout(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	return m.CProj.Forward(tp, tp.GELUTanh(m.CFc.Forward(tp, x))) // (B, T, 4C) inside
 }
 
 // Block is one pre-LN Transformer block.
@@ -86,8 +95,8 @@ type Block struct {
 
 // Forward computes x + attn(ln_1(x)), then that + mlp(ln_2(that)).
 func (b *Block) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-	x = tp.Add(x, b.Attn.Forward(tp, b.Ln1.Forward(tp, x)))
-	return tp.Add(x, b.MLP.Forward(tp, b.Ln2.Forward(tp, x)))
+	x = tp.DropoutAdd(x, b.Attn.beforeDropout(tp, b.Ln1.Forward(tp, x)), b.Attn.Dropout)
+	return tp.DropoutAdd(x, b.MLP.beforeDropout(tp, b.Ln2.Forward(tp, x)), b.MLP.Dropout)
 }
 
 // Model is GPT-2 with its language-model head. The head's weight is WTE's

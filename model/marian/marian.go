@@ -274,9 +274,9 @@ func supported(act string) bool {
 // x + dropout(f(norm(x))).
 func (m *Model) sublayer(tp *autograd.Tape, norm *nn.LayerNorm, x *autograd.Var, f func(h *autograd.Var) *autograd.Var) *autograd.Var {
 	if m.Cfg.m2m100() {
-		return tp.Add(x, tp.Dropout(f(norm.Forward(tp, x)), m.Cfg.Dropout))
+		return tp.DropoutAdd(x, f(norm.Forward(tp, x)), m.Cfg.Dropout)
 	}
-	return norm.Forward(tp, tp.Add(x, tp.Dropout(f(x), m.Cfg.Dropout)))
+	return norm.Forward(tp, tp.DropoutAdd(x, f(x), m.Cfg.Dropout))
 }
 
 // endStack applies a stack's final LayerNorm (M2M100's), if it has one.

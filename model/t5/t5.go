@@ -282,7 +282,7 @@ func (m *Model) Encode(tp *autograd.Tape, srcIDs []int, srcPad []bool, b, s int)
 	bias := m.positionBias(tp, m.Encoder.Block[0].Self.SelfAttention.RelativeBias, s, s, 0, true)
 	for _, blk := range m.Encoder.Block {
 		h := blk.Self.LayerNorm.Forward(tp, x)
-		x = tp.Add(x, tp.Dropout(blk.Self.SelfAttention.Forward(tp, h, h, bias, srcPad, false, p), p))
+		x = tp.DropoutAdd(x, blk.Self.SelfAttention.Forward(tp, h, h, bias, srcPad, false, p), p)
 		x = m.ff(tp, blk.FF, x)
 	}
 	return tp.Dropout(m.Encoder.FinalLayerNorm.Forward(tp, x), p), nil
@@ -291,7 +291,7 @@ func (m *Model) Encode(tp *autograd.Tape, srcIDs []int, srcPad []bool, b, s int)
 // ff is the residual feed-forward sublayer.
 func (m *Model) ff(tp *autograd.Tape, l *FFLayer, x *autograd.Var) *autograd.Var {
 	p := m.Cfg.Dropout
-	return tp.Add(x, tp.Dropout(l.DenseReluDense.Forward(tp, l.LayerNorm.Forward(tp, x), p), p))
+	return tp.DropoutAdd(x, l.DenseReluDense.Forward(tp, l.LayerNorm.Forward(tp, x), p), p)
 }
 
 // Decode runs the decoder on tgtIDs [B·T] (teacher forcing: each sequence
@@ -312,9 +312,9 @@ func (m *Model) Decode(tp *autograd.Tape, tgtIDs []int, b, t int, memory *autogr
 	bias := m.positionBias(tp, m.Decoder.Block[0].Self.SelfAttention.RelativeBias, t, t, 0, false)
 	for _, blk := range m.Decoder.Block {
 		h := blk.Self.LayerNorm.Forward(tp, x)
-		x = tp.Add(x, tp.Dropout(blk.Self.SelfAttention.Forward(tp, h, h, bias, nil, true, p), p))
+		x = tp.DropoutAdd(x, blk.Self.SelfAttention.Forward(tp, h, h, bias, nil, true, p), p)
 		h = blk.Cross.LayerNorm.Forward(tp, x)
-		x = tp.Add(x, tp.Dropout(blk.Cross.EncDecAttention.Forward(tp, h, memory, nil, srcPad, false, p), p))
+		x = tp.DropoutAdd(x, blk.Cross.EncDecAttention.Forward(tp, h, memory, nil, srcPad, false, p), p)
 		x = m.ff(tp, blk.FF, x)
 	}
 	return m.head(tp, tp.Dropout(m.Decoder.FinalLayerNorm.Forward(tp, x), p)), nil

@@ -256,9 +256,9 @@ func (m *Model) Forward(tp *autograd.Tape, pixels []float32, b int) (*autograd.V
 	for _, l := range m.Encoder.Layer {
 		s, h := l.Attention.Attention, l.Before.Forward(tp, x)
 		y := tp.Attention(s.Query.Forward(tp, h), s.Key.Forward(tp, h), s.Value.Forward(tp, h), c.Heads, opts)
-		x = tp.Add(x, tp.Dropout(l.Attention.Output.Dense.Forward(tp, y), c.Dropout))
+		x = tp.DropoutAdd(x, l.Attention.Output.Dense.Forward(tp, y), c.Dropout)
 		h = act.Apply(tp, l.Intermediate.Dense.Forward(tp, l.After.Forward(tp, x)))
-		x = tp.Add(x, tp.Dropout(l.Output.Dense.Forward(tp, h), c.Dropout))
+		x = tp.DropoutAdd(x, l.Output.Dense.Forward(tp, h), c.Dropout)
 	}
 	return m.LayerNorm.Forward(tp, x), nil
 }
