@@ -191,10 +191,7 @@ func mulInto(dst, a, b []float32, add bool) {
 func reluFwdAVX2(x, y *float32, n int)
 
 //go:noescape
-func reluBwdAVX2(x, dy, dx *float32, n int)
-
-//go:noescape
-func reluBwdSetAVX2(x, dy, dx *float32, n int)
+func reluBwdAVX2(x, dy, dx *float32, n int, add int)
 
 // relu sets y = max(x, 0) (see reluGo).
 func relu(x, y []float32) {
@@ -208,7 +205,7 @@ func relu(x, y []float32) {
 // reluBack adds dy into dx where x > 0 (see reluBackGo).
 func reluBack(x, dy, dx []float32) {
 	if n := len(x) &^ 7; attnSIMD && n > 0 {
-		reluBwdAVX2(&x[0], &dy[:n][0], &dx[:n][0], n)
+		reluBwdAVX2(&x[0], &dy[:n][0], &dx[:n][0], n, 1)
 		x, dy, dx = x[n:], dy[n:], dx[n:]
 	}
 	reluBackGo(x, dy, dx)
@@ -218,7 +215,7 @@ func reluBack(x, dy, dx []float32) {
 // reluMaskGo).
 func reluMask(x, dy, dx []float32) {
 	if n := len(x) &^ 7; attnSIMD && n > 0 {
-		reluBwdSetAVX2(&x[0], &dy[:n][0], &dx[:n][0], n)
+		reluBwdAVX2(&x[0], &dy[:n][0], &dx[:n][0], n, 0)
 		x, dy, dx = x[n:], dy[n:], dx[n:]
 	}
 	reluMaskGo(x, dy, dx)

@@ -735,46 +735,30 @@ reluFwd:
 	VZEROUPPER
 	RET
 
-// func reluBwdAVX2(x, dy, dx *float32, n int)
-// dx += dy where x > 0, for n a positive multiple of 8.
-TEXT ·reluBwdAVX2(SB), NOSPLIT, $0-32
+// func reluBwdAVX2(x, dy, dx *float32, n int, add int)
+// dx += dy where x > 0 (add 1), or dx = dy there and 0 elsewhere (add 0;
+// dx may be dy), for n a positive multiple of 8.
+TEXT ·reluBwdAVX2(SB), NOSPLIT, $0-40
 	MOVQ x+0(FP), SI
 	MOVQ dy+8(FP), DX
 	MOVQ dx+16(FP), DI
 	MOVQ n+24(FP), CX
+	MOVQ add+32(FP), AX
 	VXORPS Y15, Y15, Y15
 reluBwd:
 	VMOVUPS (SI), Y0
 	VCMPPS $0x1e, Y15, Y0, Y0     // x > 0
 	VANDPS (DX), Y0, Y0
+	TESTQ AX, AX
+	JZ reluBwdSet
 	VADDPS (DI), Y0, Y0
+reluBwdSet:
 	VMOVUPS Y0, (DI)
 	ADDQ $32, SI
 	ADDQ $32, DX
 	ADDQ $32, DI
 	SUBQ $8, CX
 	JNZ reluBwd
-	VZEROUPPER
-	RET
-
-// func reluBwdSetAVX2(x, dy, dx *float32, n int)
-// dx = dy where x > 0, else 0, for n a positive multiple of 8 (dx may be dy).
-TEXT ·reluBwdSetAVX2(SB), NOSPLIT, $0-32
-	MOVQ x+0(FP), SI
-	MOVQ dy+8(FP), DX
-	MOVQ dx+16(FP), DI
-	MOVQ n+24(FP), CX
-	VXORPS Y15, Y15, Y15
-reluBwdSet:
-	VMOVUPS (SI), Y0
-	VCMPPS $0x1e, Y15, Y0, Y0     // x > 0
-	VANDPS (DX), Y0, Y0
-	VMOVUPS Y0, (DI)
-	ADDQ $32, SI
-	ADDQ $32, DX
-	ADDQ $32, DI
-	SUBQ $8, CX
-	JNZ reluBwdSet
 	VZEROUPPER
 	RET
 
