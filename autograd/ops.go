@@ -574,20 +574,7 @@ func (tp *Tape) Dropout(x *Var, p float32) *Var {
 	})
 	out, rec := tp.result(y, x)
 	if rec {
-		tp.record(out, func(dy []float32) {
-			dx, fresh := x.gradNew()
-			if fresh { // dx = dy·mask
-				tensor.Parallel(n, elemGrain, func(lo, hi int) {
-					dropout(dy[lo:hi], nil, dx[lo:hi], seed, lo, thr, keep)
-				})
-				return
-			}
-			g := tp.take(n, false) // dy·mask, then added
-			tensor.Parallel(n, elemGrain, func(lo, hi int) {
-				dropout(dy[lo:hi], nil, g[lo:hi], seed, lo, thr, keep)
-				addInto(dx[lo:hi], g[lo:hi])
-			})
-		})
+		tp.record(out, func(dy []float32) { tp.dropoutGrad(x, dy, seed, thr, keep) })
 	}
 	return out
 }
@@ -619,24 +606,30 @@ func (tp *Tape) DropoutAdd(x, y *Var, p float32) *Var {
 			if needs(x) {
 				addGrad(x, dz)
 			}
-			if !needs(y) {
-				return
+			if needs(y) {
+				tp.dropoutGrad(y, dz, seed, thr, keep)
 			}
-			dy, fresh := y.gradNew()
-			if fresh { // dy = dz·mask
-				tensor.Parallel(n, elemGrain, func(lo, hi int) {
-					dropout(dz[lo:hi], nil, dy[lo:hi], seed, lo, thr, keep)
-				})
-				return
-			}
-			g := tp.take(n, false)
-			tensor.Parallel(n, elemGrain, func(lo, hi int) {
-				dropout(dz[lo:hi], nil, g[lo:hi], seed, lo, thr, keep)
-				addInto(dy[lo:hi], g[lo:hi])
-			})
 		})
 	}
 	return out
+}
+
+// dropoutGrad writes dy times the mask of a Dropout (drawn again from its
+// seed) into x's gradient, or adds it there when x already has one.
+func (tp *Tape) dropoutGrad(x *Var, dy []float32, seed uint64, thr int32, keep float32) {
+	n := len(dy)
+	dx, fresh := x.gradNew()
+	if fresh {
+		tensor.Parallel(n, elemGrain, func(lo, hi int) {
+			dropout(dy[lo:hi], nil, dx[lo:hi], seed, lo, thr, keep)
+		})
+		return
+	}
+	g := tp.take(n, false) // dy·mask, then added
+	tensor.Parallel(n, elemGrain, func(lo, hi int) {
+		dropout(dy[lo:hi], nil, g[lo:hi], seed, lo, thr, keep)
+		addInto(dx[lo:hi], g[lo:hi])
+	})
 }
 
 // dropThreshold is p·2²⁴: an element is dropped when the top 24 bits of
