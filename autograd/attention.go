@@ -92,9 +92,8 @@ var (
 // is regenerated in the backward pass instead of being stored, and it does
 // not depend on how the work is scheduled.
 func (tp *Tape) Attention(q, k, v *Var, heads int, opt AttentionOpts) *Var {
-	kvHeads := cmp.Or(opt.KVHeads, heads)
-	if len(q.Value.Shape) != 3 || len(k.Value.Shape) != 3 || !k.Value.SameShape(v.Value) || heads <= 0 || q.Value.Shape[2]%heads != 0 || k.Value.Shape[2] != q.Value.Shape[2]/heads*kvHeads {
-		panic(fmt.Sprintf("autograd.Attention: q %v, k %v, v %v, %d heads, %d key/value heads", q.Value.Shape, k.Value.Shape, v.Value.Shape, heads, kvHeads))
+	if len(q.Value.Shape) != 3 || len(k.Value.Shape) != 3 || len(v.Value.Shape) != 3 {
+		panic(fmt.Sprintf("autograd.Attention: q %v, k %v, v %v", q.Value.Shape, k.Value.Shape, v.Value.Shape))
 	}
 	return tp.AttentionCols(Cols{q, 0, q.Value.Shape[2]}, Cols{k, 0, k.Value.Shape[2]}, Cols{v, 0, v.Value.Shape[2]}, heads, opt)
 }

@@ -208,17 +208,17 @@ func reluBack(x, dy, dx []float32) {
 		reluBwdAVX2(&x[0], &dy[:n][0], &dx[:n][0], n, 1)
 		x, dy, dx = x[n:], dy[n:], dx[n:]
 	}
-	reluBackGo(x, dy, dx)
+	reluBackGo(x, dy, dx, true)
 }
 
 // reluMask sets dx = dy where x > 0, else +0 (dx may be dy; see
-// reluMaskGo).
+// reluBackGo).
 func reluMask(x, dy, dx []float32) {
 	if n := len(x) &^ 7; attnSIMD && n > 0 {
 		reluBwdAVX2(&x[0], &dy[:n][0], &dx[:n][0], n, 0)
 		x, dy, dx = x[n:], dy[n:], dx[n:]
 	}
-	reluMaskGo(x, dy, dx)
+	reluBackGo(x, dy, dx, false)
 }
 
 // attnSIMD reports whether the assembly runs; tests switch it off to

@@ -45,10 +45,10 @@ func mulInto(dst, a, b []float32, add bool) { mulIntoGo(dst, a, b, add) }
 func relu(x, y []float32) { reluGo(x, y) }
 
 // reluBack adds dy into dx where x > 0 (see reluBackGo).
-func reluBack(x, dy, dx []float32) { reluBackGo(x, dy, dx) }
+func reluBack(x, dy, dx []float32) { reluBackGo(x, dy, dx, true) }
 
 // reluMask sets dx = dy where x > 0, else +0 (dx may be dy).
-func reluMask(x, dy, dx []float32) { reluMaskGo(x, dy, dx) }
+func reluMask(x, dy, dx []float32) { reluBackGo(x, dy, dx, false) }
 
 // expShift sets x[j] = e^(x[j] − m) (x[j] = −Inf gives 0) and returns the
 // sum; see expShiftGo.

@@ -270,7 +270,7 @@ func TestReLUKernels(t *testing.T) {
 		reluGo(x, yg)
 		dx, dxg := make([]float32, n), make([]float32, n)
 		reluBack(x, dy, dx)
-		reluBackGo(x, dy, dxg)
+		reluBackGo(x, dy, dxg, true)
 		// Written rather than added, over NaNs that must all go; and in
 		// place, dx being dy.
 		set, setg, inPlace := make([]float32, n), make([]float32, n), append([]float32(nil), dy...)
@@ -278,7 +278,7 @@ func TestReLUKernels(t *testing.T) {
 			set[i], setg[i] = float32(math.NaN()), float32(math.NaN())
 		}
 		reluMask(x, dy, set)
-		reluMaskGo(x, dy, setg)
+		reluBackGo(x, dy, setg, false)
 		reluMask(x, inPlace, inPlace)
 		for i := range x {
 			if y[i] != yg[i] || dx[i] != dxg[i] {

@@ -350,8 +350,9 @@ func reluGo(xs, ys []float32) {
 	}
 }
 
-// reluBackGo adds dy into dx where x > 0.
-func reluBackGo(xs, dy, dx []float32) {
+// reluBackGo adds dy into dx where x > 0 (add set), or sets dx to dy there
+// and +0 elsewhere (dx may be dy).
+func reluBackGo(xs, dy, dx []float32, add bool) {
 	dy, dx = dy[:len(xs)], dx[:len(xs)]
 	for i, x := range xs {
 		// The sign bit of x masks dy without a branch: random signs would
@@ -360,19 +361,12 @@ func reluBackGo(xs, dy, dx []float32) {
 		if x == 0 {
 			keep = 0
 		}
-		dx[i] += math.Float32frombits(math.Float32bits(dy[i]) & keep)
-	}
-}
-
-// reluMaskGo sets dx = dy where x > 0, else +0 (dx may be dy).
-func reluMaskGo(xs, dy, dx []float32) {
-	dy, dx = dy[:len(xs)], dx[:len(xs)]
-	for i, x := range xs {
-		keep := uint32(int32(^math.Float32bits(x)) >> 31) // as reluBackGo
-		if x == 0 {
-			keep = 0
+		g := math.Float32frombits(math.Float32bits(dy[i]) & keep)
+		if add {
+			dx[i] += g
+		} else {
+			dx[i] = g
 		}
-		dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & keep)
 	}
 }
 

@@ -228,10 +228,7 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	if cap(call.bands) < bands {
 		call.bands = make([]kernels.Band, bands)
 	}
-	call.bands = call.bands[:bands]
-	for i := range call.bands {
-		call.bands[i].Reset()
-	}
+	call.bands = call.bands[:bands] // reset when the last call that used them was released
 	call.start(bands)
 	share(call, min(bands, w)-1)
 	call.run()
@@ -283,8 +280,9 @@ var gemmCalls = sync.Pool{New: func() any { return new(gemmCall) }}
 func (g *gemmCall) release() {
 	if g.drop() {
 		g.a, g.b, g.c, g.bias = nil, operandB{}, nil, nil
-		for i := range g.bands {
-			g.bands[i].Reset() // drops the matrices its blocks refer to
+		bands := g.bands[:cap(g.bands)]
+		for i := range bands {
+			bands[i].Reset() // ready for the next call, without the matrices its blocks refer to
 		}
 		gemmCalls.Put(g)
 	}

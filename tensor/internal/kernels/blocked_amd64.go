@@ -118,23 +118,15 @@ func (g *gemmArch) gemmWith(band *Band, transA, transB bool, m, n, k int, alpha 
 	}
 	checkCorners(transA, transB, m, n, k, a, lda, b, ldb)
 	buf := getBuf()
-	packed := false
-	switch {
+	switch { // the skinny kernels have no blocks to share: they finish band at once
 	case m <= 8 && transB && g.dots[1] != nil && (!transA || m*k <= len(buf.a)):
-	case m <= dotsRows && transB && !transA && g.dots[1] != nil:
-	case m <= 8 && !transB && g.rows != nil && n >= 32 && 8*k <= len(buf.a):
-	default:
-		packed = true
-	}
-	if !packed {
-		band.Finish() // the skinny kernels have no blocks to share
-	}
-	switch {
-	case m <= 8 && transB && g.dots[1] != nil && (!transA || m*k <= len(buf.a)):
+		band.Finish()
 		g.gemmDots(transA, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, buf)
 	case m <= dotsRows && transB && !transA && g.dots[1] != nil:
+		band.Finish()
 		g.gemmDotsBlocked(bOperand{f: b}, m, n, k, alpha, a, lda, ldb, beta, c, ldc, buf)
 	case m <= 8 && !transB && g.rows != nil && n >= 32 && 8*k <= len(buf.a):
+		band.Finish()
 		n32 := n &^ 31
 		if n32 < n {
 			g.gemmPacked(transA, false, m, n-n32, k, alpha, a, lda, b[n32:], ldb, beta, nil, c[n32:], ldc, buf)
