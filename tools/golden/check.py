@@ -327,12 +327,52 @@ def check_muon(t, c):
             close(f"output.{n}.step{k}", w, t[f"output.{n}.step{k}"])
 
 
+def check_seq2seq_train(t, c):
+    """Adam steps on the seq2seq model, written out: the losses before each
+    step and every final parameter."""
+    lr, (b1, b2), eps = c["lr"], c["betas"], c["eps"]
+    src, tgt_in, tgt_out = t["input.src"], t["input.tgt_in"], t["input.tgt_out"]
+    S, T, d, V = src.shape[1], tgt_in.shape[1], c["d_model"], c["tgt_vocab_size"]
+    pos = torch.arange(max(S, T), dtype=DT)[:, None]
+    ang = pos / 10000 ** (torch.arange(0, d, 2, dtype=DT) / d)
+    pe = torch.stack([ang.sin(), ang.cos()], -1).reshape(max(S, T), d).float().to(DT)
+    tri = torch.triu(torch.full((T, T), float("-inf"), dtype=DT), 1)
+    no_pad_s, no_pad_t = torch.zeros(src.shape, dtype=torch.bool), torch.zeros(tgt_in.shape, dtype=torch.bool)
+    w = {k[6:]: v.to(DT) for k, v in t.items() if k.startswith("param.")}
+    m = {k: torch.zeros_like(v) for k, v in w.items()}
+    v2 = {k: torch.zeros_like(v) for k, v in w.items()}
+    losses = []
+    for k in range(1, c["steps"] + 1):
+        p = {n: x.clone().requires_grad_(True) for n, x in w.items()}
+        mem = p["src_embed.weight"][src] * math.sqrt(d) + pe[:S]
+        for i in range(c["num_encoder_layers"]):
+            mem = enc_layer(p, f"encoder.layers.{i}.", mem, c, no_pad_s)
+        mem = layer_norm(mem, p["encoder.norm.weight"], p["encoder.norm.bias"], c["layer_norm_eps"])
+        x = p["tgt_embed.weight"][tgt_in] * math.sqrt(d) + pe[:T]
+        for i in range(c["num_decoder_layers"]):
+            x = dec_layer(p, f"decoder.layers.{i}.", x, mem, c, tri, no_pad_t, no_pad_s)
+        x = layer_norm(x, p["decoder.norm.weight"], p["decoder.norm.bias"], c["layer_norm_eps"])
+        logits = linear(x, p["generator.weight"], p["generator.bias"])
+        loss = cross_entropy(logits.reshape(-1, V), tgt_out.reshape(-1), c["pad_id"], c["label_smoothing"])
+        loss.backward()
+        losses.append(loss.detach())
+        for n, x in p.items():
+            g = x.grad
+            m[n] = b1 * m[n] + (1 - b1) * g
+            v2[n] = b2 * v2[n] + (1 - b2) * g * g
+            w[n] = w[n] - lr / (1 - b1**k) * m[n] / (v2[n].sqrt() / math.sqrt(1 - b2**k) + eps)
+    close("output.losses", torch.stack(losses), t["output.losses"])
+    for n, x in w.items():
+        close(f"final.{n}", x, t[f"final.{n}"])
+
+
 CHECKS = {
     "mha_self": check_mha, "mha_causal": check_mha, "mha_cross": check_mha,
     "encoder_postln_relu": check_encoder, "encoder_preln_gelu": check_encoder,
     "seq2seq_postln_relu": check_seq2seq, "seq2seq_preln_gelu": check_seq2seq,
     "seq2seq_shared_tied": check_seq2seq, "cross_entropy": check_cross_entropy,
     "adam": check_adam, "layernorm_gelu": check_layernorm_gelu, "muon": check_muon,
+    "seq2seq_train": check_seq2seq_train,
 }
 
 

@@ -662,6 +662,50 @@ def case_muon(dtype):
     return t, "Muon (momentum 0.95, Nesterov, 5 Newton-Schulz steps) over 4 fixed gradient steps", cfg
 
 
+def case_seq2seq_train(dtype):
+    """The training step `attn bench train` times, scaled down: Adam steps on its one batch."""
+    STEPS, B, S, T, LR, BETAS, EPS, LS, PAD = 10, 4, 7, 6, 2e-3, (0.9, 0.98), 1e-9, 0.1, 0
+    src_vocab, tgt_vocab = 23, 19
+    model = Seq2Seq(D, H, "relu", False, src_vocab, tgt_vocab, False)
+    randomize_norms_and_biases(model)
+    model.train()
+    params = snapshot_params(model)
+    model = model.to(dtype)
+    # As in the benchmark: one batch of random ids that are never the ignored
+    # pad id, no padding, every step.
+    src = torch.randint(1, src_vocab, (B, S))
+    tgt_in = torch.randint(1, tgt_vocab, (B, T))
+    tgt_out = torch.randint(1, tgt_vocab, (B, T))
+    no_pad_s, no_pad_t = torch.zeros(B, S, dtype=torch.bool), torch.zeros(B, T, dtype=torch.bool)
+    pe = sinusoidal_pe(max(S, T), D).to(dtype)
+    opt = torch.optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
+    losses = []
+    for k in range(STEPS):
+        opt.zero_grad(set_to_none=True)
+        logits, _ = model(src, tgt_in, no_pad_s, no_pad_t, pe)
+        loss = F.cross_entropy(logits.reshape(-1, tgt_vocab), tgt_out.reshape(-1),
+                               ignore_index=PAD, label_smoothing=LS)
+        loss.backward()
+        opt.step()
+        losses.append(loss.detach())
+    t = {**params, "input.src": src, "input.tgt_in": tgt_in, "input.tgt_out": tgt_out,
+         "output.losses": torch.stack(losses)}
+    t.update({f"final.{k}": v.detach().clone() for k, v in model.state_dict().items()})
+    cfg = {
+        "d_model": D, "nhead": H, "num_encoder_layers": 2, "num_decoder_layers": 2,
+        "dim_feedforward": 80, "activation": "relu", "norm_first": False, "layer_norm_eps": 1e-5,
+        "dropout": 0.0, "src_vocab_size": src_vocab, "tgt_vocab_size": tgt_vocab,
+        "shared_embeddings": False, "tie_generator": False, "pad_id": PAD, "label_smoothing": LS,
+        "steps": STEPS, "batch": B, "src_len": S, "tgt_len": T,
+        "optimizer": "torch.optim.Adam", "lr": LR, "betas": list(BETAS), "eps": EPS,
+        "loop": "per step k: zero_grad(set_to_none); loss on the batch; backward; step; "
+                "output.losses[k] is the loss before step k's update",
+        "init": "as seq2seq_postln_relu",
+    }
+    return t, ("encoder-decoder Transformer post-LN ReLU trained 10 Adam steps (the benchmark's "
+               "step, scaled down): losses and final parameters"), cfg
+
+
 # name -> (seed, builder). Seeds are fixed per case so one case can be
 # regenerated or added without changing any other file.
 CASES = {
@@ -677,6 +721,7 @@ CASES = {
     "adam": (110, case_adam),
     "layernorm_gelu": (111, case_layernorm_gelu),
     "muon": (112, case_muon),
+    "seq2seq_train": (113, case_seq2seq_train),
 }
 
 
