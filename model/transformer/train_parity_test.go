@@ -50,9 +50,9 @@ func TestTrainingMatchesPyTorch(t *testing.T) {
 	if err := nn.Load(m.Params(), f.Get("param.")); err != nil {
 		t.Fatal(err)
 	}
-	init := map[string][]float32{}
+	start := map[string][]float32{}
 	for _, p := range m.Params() {
-		init[p.Name] = append([]float32(nil), p.Value.Data...)
+		start[p.Name] = append([]float32(nil), p.Value.Data...)
 	}
 	srcInfo, _ := f.Info("input.src")
 	tgtInfo, _ := f.Info("input.tgt_in")
@@ -95,7 +95,7 @@ func TestTrainingMatchesPyTorch(t *testing.T) {
 	// noise here, which Adam (eps 1e-9) turns into steps of ±lr either way.
 	worst := 0.0
 	for _, p := range m.Params() {
-		got, want, before := p.Value.Data, f.Tensor("final."+p.Name).Data, init[p.Name]
+		got, want, before := p.Value.Data, f.Tensor("final."+p.Name).Data, start[p.Name]
 		if strings.HasSuffix(p.Name, "in_proj_bias") {
 			e := cfg.DModel
 			got = append(got[:e:e], got[2*e:]...)

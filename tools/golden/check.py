@@ -194,6 +194,33 @@ def check_encoder(t, c):
     close("grad.input.x", x.grad, t["grad.input.x"])
 
 
+def sinusoidal(n, d):
+    """The paper's table: pe[p, 2i] = sin(p / 10000^(2i/d)), pe[p, 2i+1] = cos(same)."""
+    ang = torch.arange(n, dtype=DT)[:, None] / 10000 ** (torch.arange(0, d, 2, dtype=DT) / d)
+    return torch.stack([ang.sin(), ang.cos()], -1).reshape(n, d)
+
+
+def seq2seq_logits(p, src, tgt_in, c, pe, src_pad, tgt_pad, inter=None):
+    """The seq2seq model's logits; inter, if given, receives the intermediates
+    the golden files store (embedded inputs, memory, decoder output)."""
+    S, T, d, eps = src.shape[1], tgt_in.shape[1], c["d_model"], c["layer_norm_eps"]
+    tri = torch.triu(torch.full((T, T), float("-inf"), dtype=DT), 1)
+    s = p["src_embed.weight"][src] * math.sqrt(d) + pe[:S]
+    x = p["tgt_embed.weight"][tgt_in] * math.sqrt(d) + pe[:T]
+    mem = s
+    for i in range(c["num_encoder_layers"]):
+        mem = enc_layer(p, f"encoder.layers.{i}.", mem, c, src_pad)
+    mem = layer_norm(mem, p["encoder.norm.weight"], p["encoder.norm.bias"], eps)
+    if inter is not None:
+        inter.update(src_embedded=s, tgt_embedded=x, memory=mem)
+    for i in range(c["num_decoder_layers"]):
+        x = dec_layer(p, f"decoder.layers.{i}.", x, mem, c, tri, tgt_pad, src_pad)
+    x = layer_norm(x, p["decoder.norm.weight"], p["decoder.norm.bias"], eps)
+    if inter is not None:
+        inter["decoder_out"] = x
+    return linear(x, p["generator.weight"], p["generator.bias"])
+
+
 def check_seq2seq(t, c):
     tied = [c["shared_names"]] if c.get("shared_names") else []
     p = P(t, tied)
@@ -206,27 +233,13 @@ def check_seq2seq(t, c):
     S, T, d = src.shape[1], tgt_in.shape[1], c["d_model"]
     pe = t["input.pe"].to(DT)
     # The stored table must be the documented formula (to float32 rounding).
-    pos = torch.arange(pe.shape[0], dtype=DT)[:, None]
-    ang = pos / 10000 ** (torch.arange(0, d, 2, dtype=DT) / d)
-    close("input.pe (formula)", pe, torch.stack([ang.sin(), ang.cos()], -1).reshape(pe.shape[0], d))
-    tri = torch.triu(torch.full((T, T), float("-inf"), dtype=DT), 1)
-    assert torch.equal(t["input.tgt_mask"].to(DT), tri)
+    close("input.pe (formula)", pe, sinusoidal(pe.shape[0], d))
+    assert torch.equal(t["input.tgt_mask"].to(DT), torch.triu(torch.full((T, T), float("-inf"), dtype=DT), 1))
 
-    s = p["src_embed.weight"][src] * math.sqrt(d) + pe[:S]
-    x = p["tgt_embed.weight"][tgt_in] * math.sqrt(d) + pe[:T]
-    close("output.src_embedded", s, t["output.src_embedded"])
-    close("output.tgt_embedded", x, t["output.tgt_embedded"])
-    eps = c["layer_norm_eps"]
-    mem = s
-    for i in range(c["num_encoder_layers"]):
-        mem = enc_layer(p, f"encoder.layers.{i}.", mem, c, src_pad)
-    mem = layer_norm(mem, p["encoder.norm.weight"], p["encoder.norm.bias"], eps)
-    close("output.memory", mem, t["output.memory"])
-    for i in range(c["num_decoder_layers"]):
-        x = dec_layer(p, f"decoder.layers.{i}.", x, mem, c, tri, tgt_pad, src_pad)
-    x = layer_norm(x, p["decoder.norm.weight"], p["decoder.norm.bias"], eps)
-    close("output.decoder_out", x, t["output.decoder_out"])
-    logits = linear(x, p["generator.weight"], p["generator.bias"])
+    inter = {}
+    logits = seq2seq_logits(p, src, tgt_in, c, pe, src_pad, tgt_pad, inter)
+    for k, v in inter.items():
+        close(f"output.{k}", v, t[f"output.{k}"])
     V = c["tgt_vocab_size"]
     loss = cross_entropy(logits.reshape(-1, V), tgt_out.reshape(-1), c["ignore_index"], c["label_smoothing"])
     loss.backward()
@@ -332,11 +345,8 @@ def check_seq2seq_train(t, c):
     step and every final parameter."""
     lr, (b1, b2), eps = c["lr"], c["betas"], c["eps"]
     src, tgt_in, tgt_out = t["input.src"], t["input.tgt_in"], t["input.tgt_out"]
-    S, T, d, V = src.shape[1], tgt_in.shape[1], c["d_model"], c["tgt_vocab_size"]
-    pos = torch.arange(max(S, T), dtype=DT)[:, None]
-    ang = pos / 10000 ** (torch.arange(0, d, 2, dtype=DT) / d)
-    pe = torch.stack([ang.sin(), ang.cos()], -1).reshape(max(S, T), d).float().to(DT)
-    tri = torch.triu(torch.full((T, T), float("-inf"), dtype=DT), 1)
+    n, d, V = max(src.shape[1], tgt_in.shape[1]), c["d_model"], c["tgt_vocab_size"]
+    pe = sinusoidal(n, d).float().to(DT)  # the float32 table the model adds
     no_pad_s, no_pad_t = torch.zeros(src.shape, dtype=torch.bool), torch.zeros(tgt_in.shape, dtype=torch.bool)
     w = {k[6:]: v.to(DT) for k, v in t.items() if k.startswith("param.")}
     m = {k: torch.zeros_like(v) for k, v in w.items()}
@@ -344,15 +354,7 @@ def check_seq2seq_train(t, c):
     losses = []
     for k in range(1, c["steps"] + 1):
         p = {n: x.clone().requires_grad_(True) for n, x in w.items()}
-        mem = p["src_embed.weight"][src] * math.sqrt(d) + pe[:S]
-        for i in range(c["num_encoder_layers"]):
-            mem = enc_layer(p, f"encoder.layers.{i}.", mem, c, no_pad_s)
-        mem = layer_norm(mem, p["encoder.norm.weight"], p["encoder.norm.bias"], c["layer_norm_eps"])
-        x = p["tgt_embed.weight"][tgt_in] * math.sqrt(d) + pe[:T]
-        for i in range(c["num_decoder_layers"]):
-            x = dec_layer(p, f"decoder.layers.{i}.", x, mem, c, tri, no_pad_t, no_pad_s)
-        x = layer_norm(x, p["decoder.norm.weight"], p["decoder.norm.bias"], c["layer_norm_eps"])
-        logits = linear(x, p["generator.weight"], p["generator.bias"])
+        logits = seq2seq_logits(p, src, tgt_in, c, pe, no_pad_s, no_pad_t)
         loss = cross_entropy(logits.reshape(-1, V), tgt_out.reshape(-1), c["pad_id"], c["label_smoothing"])
         loss.backward()
         losses.append(loss.detach())
