@@ -42,6 +42,9 @@ type benchResult struct {
 	// long, and the median of the products' fractions of it, pair by pair.
 	PeakGFLOPS float64 `json:"peak_gflops,omitempty"`
 	OfPeak     float64 `json:"of_peak,omitempty"`
+	// train: the loss of every step run, the warm-up's first, so that a
+	// comparison can see both sides train the same model.
+	Losses []float64 `json:"losses,omitempty"`
 }
 
 // measure runs fn once to warm up, then reps times, and returns the median
@@ -201,6 +204,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if r.TokensPerS > 0 {
 		fmt.Fprintf(stdout, ", %.0f tokens/s", r.TokensPerS)
 	}
+	if n := len(r.Losses); n > 0 {
+		fmt.Fprintf(stdout, ", loss %.4f → %.4f over %d steps", r.Losses[0], r.Losses[n-1], n)
+	}
 	fmt.Fprintf(stdout, ", %.0f allocs (%.1f MB)\n", r.Allocs, r.AllocBytes/1e6)
 	return nil
 }
@@ -289,6 +295,7 @@ func benchTrain(shape string, reps int) (benchResult, error) {
 	opt := train.NewAdam()
 	tp := autograd.NewTape(tensor.NewRNG(3))
 	var stepErr error
+	var losses []float64
 	dur, allocs := measure(reps, func() {
 		for _, p := range ps {
 			p.ZeroGrad()
@@ -298,7 +305,9 @@ func benchTrain(shape string, reps int) (benchResult, error) {
 			stepErr = err
 			return
 		}
-		tp.Backward(tp.CrossEntropy(logits, out.IDs, 0, 0.1))
+		loss := tp.CrossEntropy(logits, out.IDs, 0, 0.1)
+		losses = append(losses, float64(loss.Item()))
+		tp.Backward(loss)
 		opt.Update(ps, 1e-4)
 	})
 	if stepErr != nil {
@@ -306,7 +315,7 @@ func benchTrain(shape string, reps int) (benchResult, error) {
 	}
 	tokens := float64(2 * batch * seqLen)
 	return benchResult{Bench: "train", Params: map[string]any{"shape": shape, "batch": batch, "seq_len": seqLen, "d_model": cfg.DModel, "layers": cfg.EncoderLayers},
-		Ms: ms(dur), TokensPerS: tokens / dur.Seconds(), Allocs: allocs}, nil
+		Ms: ms(dur), TokensPerS: tokens / dur.Seconds(), Allocs: allocs, Losses: losses}, nil
 }
 
 // benchEncode times BERT-base (random weights, with its pooler), or with

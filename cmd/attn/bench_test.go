@@ -23,6 +23,28 @@ func TestBenchGemmPeak(t *testing.T) {
 	}
 }
 
+// TestBenchTrainLosses checks that attn bench train reports the loss of
+// every step it ran (the warm-up and the timed ones), and that the model
+// learns its one batch: the benchmark times training, not a step that
+// changes nothing.
+func TestBenchTrainLosses(t *testing.T) {
+	out, code := attn(t, "bench", "train", "--shape", "small", "--reps", "2", "--json")
+	if code != 0 {
+		t.Fatalf("attn bench train: exit %d\n%s", code, out)
+	}
+	var r benchResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(r.Losses) != 3 {
+		t.Fatalf("%d losses for a warm-up and 2 timed steps: %s", len(r.Losses), out)
+	}
+	// Label-smoothed cross-entropy over 8,000 classes starts near ln 8000 = 8.99.
+	if l := r.Losses; !(l[0] > 8 && l[0] < 10.5 && l[2] < l[1] && l[1] < l[0]) {
+		t.Fatalf("losses %v: want a start near 9 and a fall at every step", l)
+	}
+}
+
 // TestBenchBadFlags: flags a benchmark cannot run with are refused, naming
 // the flag.
 func TestBenchBadFlags(t *testing.T) {

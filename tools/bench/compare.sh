@@ -38,6 +38,9 @@ ratios = [x / y for x, y in zip(av, tv)]
 p = {k: v for k, v in a[0]["params"].items() if k != "workers"}
 print(f'{a[0]["bench"]:10} {json.dumps(p):70} attn {statistics.median(av):9.1f}  torch {statistics.median(tv):9.1f} {unit:8}  '
       f'ratio {statistics.median(ratios):.2f} (rounds: {" ".join(f"{r:.2f}" for r in ratios)}; torch: {t[0]["params"]["threads"]} threads, OpenBLAS {t[0]["params"]["openblas"]}; attn allocs/run {a[0]["allocs"]:.0f})')
+if "losses" in a[0] and "losses" in t[0]:  # train: both sides' first and last losses, medians over the rounds
+    ends = lambda rs: " → ".join(f"{statistics.median(r['losses'][i] for r in rs):.3f}" for i in (0, -1))
+    print(f'{"":10} loss over {len(a[0]["losses"])} steps: attn {ends(a)}, torch {ends(t)}')
 if "of_peak" in a[0]:  # gemm: attn's products against the FMA peak measured beside each
     fracs = [100 * r["of_peak"] for r in a]
     peak = statistics.median(r["peak_gflops"] for r in a)

@@ -92,14 +92,18 @@ def bench_train(a):
     opt = torch.optim.Adam(m.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-9)
     src, tgt, out = (torch.randint(1, vocab, (batch, T)) for _ in range(3))
 
+    losses = []  # every step's, the warm-up's first, as attn bench reports them
+
     def step():
         opt.zero_grad(set_to_none=True)
         logits = m(src, tgt)
-        F.cross_entropy(logits.reshape(-1, vocab), out.reshape(-1), ignore_index=0, label_smoothing=0.1).backward()
+        loss = F.cross_entropy(logits.reshape(-1, vocab), out.reshape(-1), ignore_index=0, label_smoothing=0.1)
+        loss.backward()
         opt.step()
+        losses.append(loss.item())
     dur = measure(a.reps, step)
     return {"bench": "train", "params": {"shape": a.shape, "batch": batch, "seq_len": T, "d_model": d, "layers": layers},
-            "ms": dur * 1e3, "tokens_per_s": 2 * batch * T / dur}
+            "ms": dur * 1e3, "tokens_per_s": 2 * batch * T / dur, "losses": losses}
 
 
 class GPT(nn.Module):
