@@ -72,6 +72,21 @@ class Seq2Seq(nn.Module):
         self.src, self.tgt = nn.Embedding(vocab, d), nn.Embedding(vocab, d)
         self.tr = nn.Transformer(d, h, layers, layers, dff, dropout=0.1, batch_first=True)
         self.out = nn.Linear(d, vocab)
+        # attn's initialisation (model/transformer.New), so that both sides
+        # train the same model and compare.sh's losses can be compared:
+        # embeddings N(0, 1/d) (unit variance after the sqrt(d) scale), every
+        # Linear PyTorch's own default U(+-1/sqrt(in)) (nn.Transformer re-draws
+        # them Xavier-uniform), attention's out_proj bias 0; in_proj stays
+        # Xavier-uniform with zero biases, as both draw it. The time a step
+        # takes does not depend on the values.
+        with torch.no_grad():
+            for e in (self.src, self.tgt):
+                nn.init.normal_(e.weight, std=d ** -0.5)
+            for m in self.tr.modules():
+                if isinstance(m, nn.Linear):
+                    m.reset_parameters()
+                elif isinstance(m, nn.MultiheadAttention):
+                    nn.init.zeros_(m.out_proj.bias)
         pos = torch.arange(512).unsqueeze(1)
         div = torch.pow(10000.0, torch.arange(0, d, 2) / d)
         pe = torch.zeros(512, d)
