@@ -38,6 +38,23 @@ def measure(reps, fn):
     return statistics.median(times)
 
 
+def init_normal(std, *modules):
+    """Draw the modules' weights as attn draws the same model's (HF's init:
+    Linear, Conv2d and Embedding weights N(0, std^2), biases 0, LayerNorm 1
+    and 0), so that both sides compute on the same values. PyTorch's module
+    defaults (N(0, 1) embeddings, Kaiming-uniform layers) give other numbers,
+    and in training some of them fall into denormals, which slowed PyTorch's
+    steps by up to half (session 20): a comparison of speed must not be one
+    of values."""
+    with torch.no_grad():
+        for mod in modules:
+            for m in mod.modules():
+                if isinstance(m, (nn.Linear, nn.Conv2d, nn.Embedding)):
+                    nn.init.normal_(m.weight, std=std)
+                    if getattr(m, "bias", None) is not None:
+                        nn.init.zeros_(m.bias)
+
+
 def bench_gemm(a):
     x, y = torch.randn(a.m, a.k), torch.randn(a.k, a.n)
     out = torch.empty(a.m, a.n)
@@ -132,6 +149,16 @@ class GPT(nn.Module):
             ln_1=nn.LayerNorm(c), c_attn=nn.Linear(c, 3 * c), c_proj=nn.Linear(c, c),
             ln_2=nn.LayerNorm(c), c_fc=nn.Linear(c, 4 * c), m_proj=nn.Linear(4 * c, c))) for _ in range(layers))
         self.ln_f = nn.LayerNorm(c)
+        # nanoGPT's initialisation, which attn's GPT uses too: N(0, 0.02²)
+        # for every matrix and embedding, N(0, (0.02/sqrt(2·layers))²) for
+        # the projections into the residual stream, zero biases.
+        with torch.no_grad():
+            for name, p in self.named_parameters():
+                if name.endswith("bias"):
+                    nn.init.zeros_(p)
+                elif p.dim() == 2:
+                    std = 0.02 / math.sqrt(2 * layers) if name.endswith(("c_proj.weight", "m_proj.weight")) else 0.02
+                    nn.init.normal_(p, std=std)
 
     def forward(self, idx, targets):
         B, T = idx.shape
@@ -178,6 +205,7 @@ def bench_vit(a, train=False):
         ln1=nn.LayerNorm(C, eps=1e-12), q=lin(C, C), k=lin(C, C), v=lin(C, C), o=lin(C, C),
         ln2=nn.LayerNorm(C, eps=1e-12), fc1=lin(C, I), fc2=lin(I, C))) for _ in range(L))
     proj, ln, head = nn.Conv2d(3, C, P, stride=P), nn.LayerNorm(C, eps=1e-12), lin(C, labels)
+    init_normal(0.02, layers, proj, ln, head)
     cls, pos = torch.randn(1, 1, C) * 0.02, torch.randn(1, T, C) * 0.02
     px = torch.randn(a.batch, 3, S, S)
 
@@ -245,6 +273,7 @@ def bench_clip(a):
     cls, vpos = torch.randn(Cv) * 0.02, torch.randn((S // P) ** 2 + 1, Cv) * 0.02
     pre, post, vproj = nn.LayerNorm(Cv), nn.LayerNorm(Cv), nn.Linear(Cv, D, bias=False)
     tok, tpos, final, tproj = nn.Embedding(49408, Ct), torch.randn(T, Ct) * 0.02, nn.LayerNorm(Ct), nn.Linear(Ct, D, bias=False)
+    init_normal(0.02, vis, txt, patch, vproj, tok, tproj)
     px, ids = torch.randn(B, 3, S, S), torch.randint(1000, 41000, (B, T))
 
     def forward():
@@ -284,6 +313,11 @@ def bench_encode_modern(a, train=False):
         l["n1"].bias = l["n2"].bias = None
     dense, head_norm, classifier = nn.Linear(C, C, bias=False), ln(), nn.Linear(C, 2)
     head_norm.bias = None
+    init_normal(0.02, emb, layers, dense, classifier)
+    with torch.no_grad():  # attn's (and HF's) output projections: std / sqrt(2 * layers)
+        for l in layers:
+            for z in ("o", "wo"):
+                nn.init.normal_(l[z].weight, std=0.02 / math.sqrt(2 * L))
     ids = torch.randint(1000, 41000, (B, T))
     pos = torch.arange(T)
     local_mask = torch.zeros(T, T).masked_fill((pos[:, None] - pos[None, :]).abs() > W, float("-inf"))
@@ -347,6 +381,7 @@ def bench_encode(a, train=False):
         q=nn.Linear(C, C), k=nn.Linear(C, C), v=nn.Linear(C, C), o=nn.Linear(C, C), ln1=nn.LayerNorm(C, eps=1e-12),
         fc1=nn.Linear(C, I), fc2=nn.Linear(I, C), ln2=nn.LayerNorm(C, eps=1e-12))) for _ in range(L))
     pooler, classifier = nn.Linear(C, C), nn.Linear(C, 2)
+    init_normal(0.02, emb, layers, pooler, classifier)
     ids = torch.randint(1000, 21000, (B, T))
     p = 0.1 if train else 0.0
     drop = lambda x: F.dropout(x, p, training=train)
@@ -414,6 +449,13 @@ def bench_train_t5(a):
     enc, dec = nn.ModuleList(block(False) for _ in range(L)), nn.ModuleList(block(True) for _ in range(L))
     norms = nn.ParameterList(nn.Parameter(torch.ones(C)) for _ in range(5 * L + 2))
     enc_bias, dec_bias = nn.Embedding(32, H), nn.Embedding(32, H)
+    with torch.no_grad():  # HF's T5 init (factor 1), as attn draws it; the shared embedding stays N(0, 1)
+        for l in list(enc) + list(dec):
+            for z, w in l.items():
+                fan = {"q": C * (C // H), "cq": C * (C // H), "fc2": F_}.get(z, C)
+                nn.init.normal_(w.weight, std=fan ** -0.5)
+        for e in (enc_bias, dec_bias):
+            nn.init.normal_(e.weight, std=C ** -0.5)
     pos = torch.arange(T)
     rel = pos[None, :] - pos[:, None]
     enc_buckets, dec_buckets = t5_bucket(rel, True), t5_bucket(rel, False)
