@@ -262,6 +262,11 @@ func copyPanels12(dst *float32, ps int, src *float32, ld, k, np int)
 //go:noescape
 func copyPanels16(dst *float32, ps int, src *float32, ld, k, np int)
 
+// mxcsr returns this thread's MXCSR, whose flush-to-zero and
+// denormals-are-zero bits the GEMM micro-kernels set while they run (see
+// ftzEnter in asm_gen.go) and must leave as they found them.
+func mxcsr() uint32
+
 //go:noescape
 func copyPanels32(dst *float32, ps int, src *float32, ld, k, np int)
 

@@ -24,7 +24,12 @@ TEXT ·xgetbv(SB), NOSPLIT, $0-8
 	RET
 
 // func gemm512R1(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512R1(SB), NOSPLIT, $0-64
+TEXT ·gemm512R1(SB), NOSPLIT, $8-64
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -95,15 +100,22 @@ store:
 	VMOVUPS Z0, (DI)
 	VMOVUPS Z1, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	VMOVUPS Z0, (DI)
 	VMOVUPS Z1, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512R2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512R2(SB), NOSPLIT, $0-64
+TEXT ·gemm512R2(SB), NOSPLIT, $8-64
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -201,6 +213,7 @@ store:
 	VMOVUPS Z2, (DI)
 	VMOVUPS Z3, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	VMOVUPS Z0, (DI)
@@ -209,10 +222,16 @@ overwrite:
 	VMOVUPS Z2, (DI)
 	VMOVUPS Z3, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512R3(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512R3(SB), NOSPLIT, $0-64
+TEXT ·gemm512R3(SB), NOSPLIT, $8-64
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -337,6 +356,7 @@ store:
 	VMOVUPS Z4, (DI)
 	VMOVUPS Z5, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	VMOVUPS Z0, (DI)
@@ -348,10 +368,16 @@ overwrite:
 	VMOVUPS Z4, (DI)
 	VMOVUPS Z5, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512R4(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512R4(SB), NOSPLIT, $0-64
+TEXT ·gemm512R4(SB), NOSPLIT, $8-64
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -503,6 +529,7 @@ store:
 	VMOVUPS Z6, (DI)
 	VMOVUPS Z7, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	VMOVUPS Z0, (DI)
@@ -517,10 +544,16 @@ overwrite:
 	VMOVUPS Z6, (DI)
 	VMOVUPS Z7, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512R5(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512R5(SB), NOSPLIT, $0-64
+TEXT ·gemm512R5(SB), NOSPLIT, $8-64
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -699,6 +732,7 @@ store:
 	VMOVUPS Z8, (DI)
 	VMOVUPS Z9, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	VMOVUPS Z0, (DI)
@@ -716,10 +750,16 @@ overwrite:
 	VMOVUPS Z8, (DI)
 	VMOVUPS Z9, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512R6(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512R6(SB), NOSPLIT, $0-64
+TEXT ·gemm512R6(SB), NOSPLIT, $8-64
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -925,6 +965,7 @@ store:
 	VMOVUPS Z10, (DI)
 	VMOVUPS Z11, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	VMOVUPS Z0, (DI)
@@ -945,10 +986,16 @@ overwrite:
 	VMOVUPS Z10, (DI)
 	VMOVUPS Z11, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512R7(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512R7(SB), NOSPLIT, $0-64
+TEXT ·gemm512R7(SB), NOSPLIT, $8-64
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -1181,6 +1228,7 @@ store:
 	VMOVUPS Z12, (DI)
 	VMOVUPS Z13, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	VMOVUPS Z0, (DI)
@@ -1204,10 +1252,16 @@ overwrite:
 	VMOVUPS Z12, (DI)
 	VMOVUPS Z13, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512R8(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512R8(SB), NOSPLIT, $0-64
+TEXT ·gemm512R8(SB), NOSPLIT, $8-64
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -1467,6 +1521,7 @@ store:
 	VMOVUPS Z14, (DI)
 	VMOVUPS Z15, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	VMOVUPS Z0, (DI)
@@ -1493,10 +1548,16 @@ overwrite:
 	VMOVUPS Z14, (DI)
 	VMOVUPS Z15, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512R9(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512R9(SB), NOSPLIT, $0-64
+TEXT ·gemm512R9(SB), NOSPLIT, $8-64
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -1783,6 +1844,7 @@ store:
 	VMOVUPS Z16, (DI)
 	VMOVUPS Z17, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	VMOVUPS Z0, (DI)
@@ -1812,10 +1874,16 @@ overwrite:
 	VMOVUPS Z16, (DI)
 	VMOVUPS Z17, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512R10(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512R10(SB), NOSPLIT, $0-64
+TEXT ·gemm512R10(SB), NOSPLIT, $8-64
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -2129,6 +2197,7 @@ store:
 	VMOVUPS Z18, (DI)
 	VMOVUPS Z19, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	VMOVUPS Z0, (DI)
@@ -2161,10 +2230,16 @@ overwrite:
 	VMOVUPS Z18, (DI)
 	VMOVUPS Z19, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512R11(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512R11(SB), NOSPLIT, $0-64
+TEXT ·gemm512R11(SB), NOSPLIT, $8-64
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -2505,6 +2580,7 @@ store:
 	VMOVUPS Z20, (DI)
 	VMOVUPS Z21, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	VMOVUPS Z0, (DI)
@@ -2540,10 +2616,16 @@ overwrite:
 	VMOVUPS Z20, (DI)
 	VMOVUPS Z21, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512R12(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm512R12(SB), NOSPLIT, $0-64
+TEXT ·gemm512R12(SB), NOSPLIT, $8-64
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -2911,6 +2993,7 @@ store:
 	VMOVUPS Z22, (DI)
 	VMOVUPS Z23, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	VMOVUPS Z0, (DI)
@@ -2949,10 +3032,16 @@ overwrite:
 	VMOVUPS Z22, (DI)
 	VMOVUPS Z23, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512D1(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
-TEXT ·gemm512D1(SB), NOSPLIT, $0-80
+TEXT ·gemm512D1(SB), NOSPLIT, $8-80
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -3027,6 +3116,7 @@ store:
 	VMOVUPS Z0, (DI)
 	VMOVUPS Z1, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	MOVQ bias+72(FP), R9
@@ -3040,10 +3130,16 @@ nobias:
 	VMOVUPS Z0, (DI)
 	VMOVUPS Z1, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512D2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
-TEXT ·gemm512D2(SB), NOSPLIT, $0-80
+TEXT ·gemm512D2(SB), NOSPLIT, $8-80
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -3145,6 +3241,7 @@ store:
 	VMOVUPS Z2, (DI)
 	VMOVUPS Z3, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	MOVQ bias+72(FP), R9
@@ -3163,10 +3260,16 @@ nobias:
 	VMOVUPS Z2, (DI)
 	VMOVUPS Z3, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512D3(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
-TEXT ·gemm512D3(SB), NOSPLIT, $0-80
+TEXT ·gemm512D3(SB), NOSPLIT, $8-80
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -3295,6 +3398,7 @@ store:
 	VMOVUPS Z4, (DI)
 	VMOVUPS Z5, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	MOVQ bias+72(FP), R9
@@ -3318,10 +3422,16 @@ nobias:
 	VMOVUPS Z4, (DI)
 	VMOVUPS Z5, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512D4(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
-TEXT ·gemm512D4(SB), NOSPLIT, $0-80
+TEXT ·gemm512D4(SB), NOSPLIT, $8-80
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -3477,6 +3587,7 @@ store:
 	VMOVUPS Z6, (DI)
 	VMOVUPS Z7, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	MOVQ bias+72(FP), R9
@@ -3505,10 +3616,16 @@ nobias:
 	VMOVUPS Z6, (DI)
 	VMOVUPS Z7, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512D5(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
-TEXT ·gemm512D5(SB), NOSPLIT, $0-80
+TEXT ·gemm512D5(SB), NOSPLIT, $8-80
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -3693,6 +3810,7 @@ store:
 	VMOVUPS Z8, (DI)
 	VMOVUPS Z9, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	MOVQ bias+72(FP), R9
@@ -3726,10 +3844,16 @@ nobias:
 	VMOVUPS Z8, (DI)
 	VMOVUPS Z9, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512D6(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
-TEXT ·gemm512D6(SB), NOSPLIT, $0-80
+TEXT ·gemm512D6(SB), NOSPLIT, $8-80
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -3941,6 +4065,7 @@ store:
 	VMOVUPS Z10, (DI)
 	VMOVUPS Z11, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	MOVQ bias+72(FP), R9
@@ -3979,10 +4104,16 @@ nobias:
 	VMOVUPS Z10, (DI)
 	VMOVUPS Z11, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512D7(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
-TEXT ·gemm512D7(SB), NOSPLIT, $0-80
+TEXT ·gemm512D7(SB), NOSPLIT, $8-80
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -4221,6 +4352,7 @@ store:
 	VMOVUPS Z12, (DI)
 	VMOVUPS Z13, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	MOVQ bias+72(FP), R9
@@ -4264,10 +4396,16 @@ nobias:
 	VMOVUPS Z12, (DI)
 	VMOVUPS Z13, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512D8(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
-TEXT ·gemm512D8(SB), NOSPLIT, $0-80
+TEXT ·gemm512D8(SB), NOSPLIT, $8-80
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -4533,6 +4671,7 @@ store:
 	VMOVUPS Z14, (DI)
 	VMOVUPS Z15, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	MOVQ bias+72(FP), R9
@@ -4581,10 +4720,16 @@ nobias:
 	VMOVUPS Z14, (DI)
 	VMOVUPS Z15, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512D9(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
-TEXT ·gemm512D9(SB), NOSPLIT, $0-80
+TEXT ·gemm512D9(SB), NOSPLIT, $8-80
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -4880,6 +5025,7 @@ store:
 	VMOVUPS Z16, (DI)
 	VMOVUPS Z17, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	MOVQ bias+72(FP), R9
@@ -4933,10 +5079,16 @@ nobias:
 	VMOVUPS Z16, (DI)
 	VMOVUPS Z17, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512D10(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
-TEXT ·gemm512D10(SB), NOSPLIT, $0-80
+TEXT ·gemm512D10(SB), NOSPLIT, $8-80
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -5259,6 +5411,7 @@ store:
 	VMOVUPS Z18, (DI)
 	VMOVUPS Z19, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	MOVQ bias+72(FP), R9
@@ -5317,10 +5470,16 @@ nobias:
 	VMOVUPS Z18, (DI)
 	VMOVUPS Z19, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512D11(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
-TEXT ·gemm512D11(SB), NOSPLIT, $0-80
+TEXT ·gemm512D11(SB), NOSPLIT, $8-80
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -5670,6 +5829,7 @@ store:
 	VMOVUPS Z20, (DI)
 	VMOVUPS Z21, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	MOVQ bias+72(FP), R9
@@ -5733,10 +5893,16 @@ nobias:
 	VMOVUPS Z20, (DI)
 	VMOVUPS Z21, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm512D12(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
-TEXT ·gemm512D12(SB), NOSPLIT, $0-80
+TEXT ·gemm512D12(SB), NOSPLIT, $8-80
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R12
@@ -6113,6 +6279,7 @@ store:
 	VMOVUPS Z22, (DI)
 	VMOVUPS Z23, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	MOVQ bias+72(FP), R9
@@ -6181,10 +6348,16 @@ nobias:
 	VMOVUPS Z22, (DI)
 	VMOVUPS Z23, 64(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm256R1(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm256R1(SB), NOSPLIT, $0-64
+TEXT ·gemm256R1(SB), NOSPLIT, $8-64
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -6254,15 +6427,22 @@ store:
 	VMOVUPS Y0, (DI)
 	VMOVUPS Y1, 32(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	VMOVUPS Y0, (DI)
 	VMOVUPS Y1, 32(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm256R2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm256R2(SB), NOSPLIT, $0-64
+TEXT ·gemm256R2(SB), NOSPLIT, $8-64
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -6358,6 +6538,7 @@ store:
 	VMOVUPS Y2, (DI)
 	VMOVUPS Y3, 32(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	VMOVUPS Y0, (DI)
@@ -6366,10 +6547,16 @@ overwrite:
 	VMOVUPS Y2, (DI)
 	VMOVUPS Y3, 32(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm256R3(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm256R3(SB), NOSPLIT, $0-64
+TEXT ·gemm256R3(SB), NOSPLIT, $8-64
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -6491,6 +6678,7 @@ store:
 	VMOVUPS Y4, (DI)
 	VMOVUPS Y5, 32(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	VMOVUPS Y0, (DI)
@@ -6502,10 +6690,16 @@ overwrite:
 	VMOVUPS Y4, (DI)
 	VMOVUPS Y5, 32(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm256R4(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm256R4(SB), NOSPLIT, $0-64
+TEXT ·gemm256R4(SB), NOSPLIT, $8-64
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -6653,6 +6847,7 @@ store:
 	VMOVUPS Y6, (DI)
 	VMOVUPS Y7, 32(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	VMOVUPS Y0, (DI)
@@ -6667,10 +6862,16 @@ overwrite:
 	VMOVUPS Y6, (DI)
 	VMOVUPS Y7, 32(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm256R5(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm256R5(SB), NOSPLIT, $0-64
+TEXT ·gemm256R5(SB), NOSPLIT, $8-64
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -6844,6 +7045,7 @@ store:
 	VMOVUPS Y8, (DI)
 	VMOVUPS Y9, 32(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	VMOVUPS Y0, (DI)
@@ -6861,10 +7063,16 @@ overwrite:
 	VMOVUPS Y8, (DI)
 	VMOVUPS Y9, 32(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func gemm256R6(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-TEXT ·gemm256R6(SB), NOSPLIT, $0-64
+TEXT ·gemm256R6(SB), NOSPLIT, $8-64
+	STMXCSR mx-8(SP)
+	MOVL mx-8(SP), AX
+	ORL $0x8040, AX
+	MOVL AX, mx-4(SP)
+	LDMXCSR mx-4(SP)
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
@@ -7064,6 +7272,7 @@ store:
 	VMOVUPS Y10, (DI)
 	VMOVUPS Y11, 32(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 overwrite:
 	VMOVUPS Y0, (DI)
@@ -7084,6 +7293,7 @@ overwrite:
 	VMOVUPS Y10, (DI)
 	VMOVUPS Y11, 32(DI)
 	VZEROUPPER
+	LDMXCSR mx-8(SP)
 	RET
 
 // func dots512R1(k int, a *float32, lda int, b *float32, ldb int, out *float32)
@@ -12511,6 +12721,11 @@ loop:
 	JNZ loop
 done:
 	VZEROUPPER
+	RET
+
+// func mxcsr() uint32
+TEXT ·mxcsr(SB), NOSPLIT, $0-4
+	STMXCSR ret+0(FP)
 	RET
 
 // func dot512(x, y *float32, n int) float32
