@@ -15,10 +15,11 @@ const gemmGrain = 1 << 19
 
 // Gemm computes C = alpha·op(A)·op(B) + beta·C on row-major slices, where
 // op(X) is X or Xᵀ, op(A) is m×k, op(B) is k×n and C is m×n with row strides
-// lda, ldb, ldc. When beta is 0, C is not read. The assembly kernels
-// flush values below float32's normal range (1.2e-38) to zero, in their
-// operands and in their results, as TensorFlow's CPU kernels do: computed
-// exactly, each would cost a microcode assist. The pure-Go kernels keep them.
+// lda, ldb, ldc. When beta is 0, C is not read. The packed assembly
+// kernels (every product but decoding's skinny ones) flush values below
+// float32's normal range (1.2e-38) to zero, in their operands and their
+// results, as TensorFlow's CPU kernels do: computed exactly, each would
+// cost a microcode assist. The pure-Go kernels keep them.
 //
 // Large products with 1,024 rows or more and A read in place are computed
 // by a team of the pool's goroutines sharing each packed block of B and
