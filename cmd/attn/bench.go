@@ -353,6 +353,7 @@ func benchEncode(b, t, reps int, training bool, preset string) (benchResult, err
 	opt := train.NewAdamW(0.01)
 	tp := autograd.NewTape(tensor.NewRNG(3)) // dropout as in training
 	var runErr error
+	var losses []float64
 	dur, allocs := measure(reps, func() {
 		if !training {
 			if _, _, err := m.Encode(ids, nil, nil, b, t); err != nil {
@@ -369,7 +370,9 @@ func benchEncode(b, t, reps int, training bool, preset string) (benchResult, err
 			return
 		}
 		logits, _ := m.ClassLogits(tp, h, nil)
-		tp.Backward(tp.CrossEntropy(logits, labels, -1, 0))
+		loss := tp.CrossEntropy(logits, labels, -1, 0)
+		losses = append(losses, float64(loss.Item()))
+		tp.Backward(loss)
 		opt.Update(ps, 2e-5)
 	})
 	d, mlp := c.Hidden, 2*c.Hidden*c.Intermediate
@@ -382,7 +385,7 @@ func benchEncode(b, t, reps int, training bool, preset string) (benchResult, err
 		name, flops = "train-bert", 3*flops // a fine-tuning step: the backward pass is about twice the forward
 	}
 	return benchResult{Bench: name, Params: map[string]any{"model": model, "batch": b, "seq_len": t},
-		Ms: ms(dur), GFLOPS: flops / dur.Seconds() / 1e9, TokensPerS: float64(b*t) / dur.Seconds(), Allocs: allocs}, runErr
+		Ms: ms(dur), GFLOPS: flops / dur.Seconds() / 1e9, TokensPerS: float64(b*t) / dur.Seconds(), Allocs: allocs, Losses: losses}, runErr
 }
 
 // benchTrainT5 times a T5 fine-tuning step as attn train --model T5 runs
@@ -411,6 +414,7 @@ func benchTrainT5(b, t, reps int) (benchResult, error) {
 	opt := train.NewAdamW(0.01)
 	tp := autograd.NewTape(tensor.NewRNG(3))
 	var runErr error
+	var losses []float64
 	dur, allocs := measure(reps, func() {
 		for _, p := range ps {
 			p.ZeroGrad()
@@ -420,7 +424,9 @@ func benchTrainT5(b, t, reps int) (benchResult, error) {
 			runErr = err
 			return
 		}
-		tp.Backward(tp.CrossEntropy(logits, tgtOut, -100, 0))
+		loss := tp.CrossEntropy(logits, tgtOut, -100, 0)
+		losses = append(losses, float64(loss.Item()))
+		tp.Backward(loss)
 		opt.Update(ps, 3e-4)
 	})
 	d, f := float64(c.DModel), float64(c.DFF)
@@ -429,7 +435,7 @@ func benchTrainT5(b, t, reps int) (benchResult, error) {
 	attn := float64(c.NumLayers+2*c.NumDecoderLayers) * 4 * float64(t*t) * d // scores and weighted sums
 	flops := 3 * 2 * float64(b) * (float64(t)*(enc+dec) + attn)              // forward, and a backward of about twice it
 	return benchResult{Bench: "train-t5", Params: map[string]any{"model": "t5-small", "batch": b, "seq_len": t},
-		Ms: ms(dur), GFLOPS: flops / dur.Seconds() / 1e9, TokensPerS: float64(2*b*t) / dur.Seconds(), Allocs: allocs}, runErr
+		Ms: ms(dur), GFLOPS: flops / dur.Seconds() / 1e9, TokensPerS: float64(2*b*t) / dur.Seconds(), Allocs: allocs, Losses: losses}, runErr
 }
 
 // benchCLIP times CLIP ViT-B/32's embedding (HF's CLIPConfig defaults,
@@ -492,6 +498,7 @@ func benchViT(batch, reps int, training bool) (benchResult, error) {
 	opt := train.NewAdamW(0.05)
 	tp := autograd.NewTape(tensor.NewRNG(3))
 	var runErr error
+	var losses []float64
 	dur, allocs := measure(reps, func() {
 		if !training {
 			if _, err := m.Classify(px.Data, batch); err != nil {
@@ -508,7 +515,9 @@ func benchViT(batch, reps int, training bool) (benchResult, error) {
 			return
 		}
 		logits, _ := m.Logits(tp, h)
-		tp.Backward(tp.CrossEntropy(logits, labels, -1, 0))
+		loss := tp.CrossEntropy(logits, labels, -1, 0)
+		losses = append(losses, float64(loss.Item()))
+		tp.Backward(loss)
 		opt.Update(ps, 1e-4)
 	})
 	// Multiply-adds: the patch projection, per layer the four C×C
@@ -522,7 +531,7 @@ func benchViT(batch, reps int, training bool) (benchResult, error) {
 		name, flops = "train-vit", 3*flops // the backward pass is about twice the forward
 	}
 	return benchResult{Bench: name, Params: map[string]any{"model": "vit-base-patch16-224", "batch": batch, "images_per_s": float64(batch) / dur.Seconds()},
-		Ms: ms(dur), GFLOPS: flops / dur.Seconds() / 1e9, Allocs: allocs}, runErr
+		Ms: ms(dur), GFLOPS: flops / dur.Seconds() / 1e9, Allocs: allocs, Losses: losses}, runErr
 }
 
 // benchTrainGPT times one training step of a GPT preset (dropout as the
@@ -543,6 +552,7 @@ func benchTrainGPT(name string, p lmPreset, reps int) (benchResult, error) {
 	opt.NoDecay = m.NoDecay()
 	tp := autograd.NewTape(tensor.NewRNG(3))
 	var stepErr error
+	var losses []float64
 	dur, allocs := measure(reps, func() {
 		for _, p := range ps {
 			p.ZeroGrad()
@@ -552,12 +562,13 @@ func benchTrainGPT(name string, p lmPreset, reps int) (benchResult, error) {
 			stepErr = err
 			return
 		}
+		losses = append(losses, float64(loss.Item()))
 		tp.Backward(loss)
 		train.ClipGradNorm(ps, 1)
 		opt.Update(ps, 1e-3)
 	})
 	return benchResult{Bench: "train-gpt", Params: map[string]any{"preset": name, "batch": b, "context": t, "n_embd": p.Model.NEmbd, "n_layer": p.Model.NLayer},
-		Ms: ms(dur), TokensPerS: float64(b*t) / dur.Seconds(), Allocs: allocs}, stepErr
+		Ms: ms(dur), TokensPerS: float64(b*t) / dur.Seconds(), Allocs: allocs, Losses: losses}, stepErr
 }
 
 // benchTrainLlama times one fine-tuning step of the Llama-family model in

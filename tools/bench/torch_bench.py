@@ -185,14 +185,18 @@ def bench_train_gpt(a):
     opt = torch.optim.AdamW(m.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
     idx = torch.randint(0, vocab, (batch, block))
 
+    losses = []
+
     def step():
         opt.zero_grad(set_to_none=True)
-        m(idx, idx).backward()
+        loss = m(idx, idx)
+        loss.backward()
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
         opt.step()
+        losses.append(loss.item())
     dur = measure(a.reps, step)
     return {"bench": "train-gpt", "params": {"preset": a.preset, "batch": batch, "context": block, "n_embd": c, "n_layer": layers},
-            "ms": dur * 1e3, "tokens_per_s": batch * block / dur}
+            "ms": dur * 1e3, "tokens_per_s": batch * block / dur, "losses": losses}
 
 
 def bench_vit(a, train=False):
@@ -229,13 +233,17 @@ def bench_vit(a, train=False):
         opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.05)
         target = torch.randint(0, labels, (a.batch,))
 
+        losses = []
+
         def step():
             opt.zero_grad(set_to_none=True)
-            F.cross_entropy(forward(), target).backward()
+            loss = F.cross_entropy(forward(), target)
+            loss.backward()
             opt.step()
+            losses.append(loss.item())
         dur = measure(a.reps, step)
         return {"bench": "train-vit", "params": {"model": "vit-base-patch16-224", "batch": a.batch, "images_per_s": a.batch / dur},
-                "ms": dur * 1e3, "gflops": 3 * flops / dur / 1e9}
+                "ms": dur * 1e3, "gflops": 3 * flops / dur / 1e9, "losses": losses}
     with torch.inference_mode():
         dur = measure(a.reps, forward)
     return {"bench": "vit", "params": {"model": "vit-base-patch16-224", "batch": a.batch, "images_per_s": a.batch / dur},
@@ -401,13 +409,17 @@ def bench_encode(a, train=False):
         opt = torch.optim.AdamW(params, lr=2e-5, weight_decay=0.01)
         target = torch.randint(0, 2, (B,))
 
+        losses = []
+
         def step():
             opt.zero_grad(set_to_none=True)
-            F.cross_entropy(classifier(drop(forward()[1])), target).backward()
+            loss = F.cross_entropy(classifier(drop(forward()[1])), target)
+            loss.backward()
             opt.step()
+            losses.append(loss.item())
         dur = measure(a.reps, step)
         return {"bench": "train-bert", "params": {"model": "bert-base", "batch": B, "seq_len": T},
-                "ms": dur * 1e3, "gflops": 3 * flops / dur / 1e9, "tokens_per_s": B * T / dur}
+                "ms": dur * 1e3, "gflops": 3 * flops / dur / 1e9, "tokens_per_s": B * T / dur, "losses": losses}
     with torch.inference_mode():
         dur = measure(a.reps, forward)
     return {"bench": "encode", "params": {"model": "bert-base", "batch": B, "seq_len": T},
@@ -496,13 +508,16 @@ def bench_train_t5(a):
             h = h + drop(attend(l, "c", rms(h, next(n)), mem, 0))
             h = h + drop(ff(l, rms(h, next(n))))
         h = drop(rms(h, next(n))) * C ** -0.5
-        F.cross_entropy((h @ shared.weight.t()).view(-1, V), tgt.view(-1)).backward()
+        loss = F.cross_entropy((h @ shared.weight.t()).view(-1, V), tgt.view(-1))
+        loss.backward()
         opt.step()
+        losses.append(loss.item())
+    losses = []
     d, f = C, F_
     flops = 3 * 2 * B * (T * (L * (4 * d * d + 2 * d * f) + L * (8 * d * d + 2 * d * f) + d * V) + 3 * L * 4 * T * T * d)
     dur = measure(a.reps, step)
     return {"bench": "train-t5", "params": {"model": "t5-small", "batch": B, "seq_len": T},
-            "ms": dur * 1e3, "gflops": flops / dur / 1e9, "tokens_per_s": 2 * B * T / dur}
+            "ms": dur * 1e3, "gflops": flops / dur / 1e9, "tokens_per_s": 2 * B * T / dur, "losses": losses}
 
 
 def main():
