@@ -99,27 +99,36 @@ func (a *Adam) SetMoments(p *autograd.Var, m, v []float32) {
 
 // ClipGradNorm scales all gradients down so their global L2 norm is at most
 // maxNorm, as torch.nn.utils.clip_grad_norm_ does, and returns the norm
-// before clipping.
+// before clipping. The gradients are cut into chunks of clipChunk values,
+// summed (and scaled) over all cores: a serial pass over GPT-2 small's
+// 124M gradients took 0.36 s, 3% of its fine-tuning step.
 func ClipGradNorm(ps []*autograd.Var, maxNorm float32) float32 {
-	var ss float64
+	var chunks [][]float32
 	for _, p := range ps {
 		if p.Grad == nil {
 			continue
 		}
-		for _, g := range p.Grad.Data {
-			ss += float64(g) * float64(g)
+		for g := p.Grad.Data; len(g) > 0; g = g[min(clipChunk, len(g)):] {
+			chunks = append(chunks, g[:min(clipChunk, len(g))])
 		}
+	}
+	sums := make([]float64, len(chunks))
+	tensor.ParallelFor(len(chunks), func(i int) { sums[i] = float64(tensor.Dot(chunks[i], chunks[i])) })
+	var ss float64
+	for _, s := range sums { // in order, so that the norm does not depend on the workers
+		ss += s
 	}
 	norm := float32(math.Sqrt(ss))
 	if coef := maxNorm / (norm + 1e-6); coef < 1 {
-		for _, p := range ps {
-			if p.Grad == nil {
-				continue
+		tensor.ParallelFor(len(chunks), func(i int) {
+			for j := range chunks[i] {
+				chunks[i][j] *= coef
 			}
-			for i := range p.Grad.Data {
-				p.Grad.Data[i] *= coef
-			}
-		}
+		})
 	}
 	return norm
 }
+
+// clipChunk is how many gradient values one task of ClipGradNorm sums: a
+// constant, so that the sum's rounding does not depend on the workers.
+const clipChunk = 1 << 16
