@@ -489,6 +489,7 @@ def bench_train_t5(a):
     tgt_in = torch.cat([torch.zeros(B, 1, dtype=torch.long), tgt[:, :-1]], 1)
     params = [p for mod in (shared, enc, dec, norms, enc_bias, dec_bias) for p in mod.parameters()]
     opt = torch.optim.AdamW(params, lr=3e-4, weight_decay=0.01)
+    losses = []
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -512,7 +513,6 @@ def bench_train_t5(a):
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    losses = []
     d, f = C, F_
     flops = 3 * 2 * B * (T * (L * (4 * d * d + 2 * d * f) + L * (8 * d * d + 2 * d * f) + d * V) + 3 * L * 4 * T * T * d)
     dur = measure(a.reps, step)

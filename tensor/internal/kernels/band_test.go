@@ -26,13 +26,7 @@ func TestGemmBandHelped(t *testing.T) {
 				for _, withBias := range []bool{false, true} {
 					name := fmt.Sprintf("%s/%dx%dx%d/transA=%v/transB=%v/bias=%v", im.Name, m, n, k, transA, transB, withBias)
 					a, b, c0 := rnd(m*k), rnd(k*n), rnd(m*n)
-					lda, ldb := k, n
-					if transA {
-						lda = m
-					}
-					if transB {
-						ldb = k
-					}
+					lda, ldb := strides(transA, transB, m, n, k)
 					var bias []float32
 					alpha, beta := float32(1.5), float32(0.5)
 					if withBias {
@@ -70,6 +64,19 @@ func TestGemmBandHelped(t *testing.T) {
 		}
 		Use(prev.Name)
 	}
+}
+
+// strides returns the row strides of op(A) (m×k) and op(B) (k×n) stored
+// densely, transposed or not.
+func strides(transA, transB bool, m, n, k int) (lda, ldb int) {
+	lda, ldb = k, n
+	if transA {
+		lda = m
+	}
+	if transB {
+		ldb = k
+	}
+	return lda, ldb
 }
 
 // normals returns a function giving n standard normal float32s from rng.

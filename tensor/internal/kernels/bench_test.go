@@ -15,13 +15,7 @@ import (
 func benchGemm(b *testing.B, im Impl, tA, tB bool, m, n, k int) {
 	rnd := normals(rand.New(rand.NewPCG(5, 6)))
 	a, bb, c := rnd(m*k), rnd(k*n), rnd(m*n)
-	lda, ldb := k, n
-	if tA {
-		lda = m
-	}
-	if tB {
-		ldb = k
-	}
+	lda, ldb := strides(tA, tB, m, n, k)
 	im.Gemm(tA, tB, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
 	b.ResetTimer()
 	for range b.N {

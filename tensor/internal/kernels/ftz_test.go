@@ -27,13 +27,7 @@ func TestGemmFlushesDenormals(t *testing.T) {
 			for i := range b {
 				b[i] = 1
 			}
-			lda, ldb := k, n
-			if tr[0] {
-				lda = m
-			}
-			if tr[1] {
-				ldb = k
-			}
+			lda, ldb := strides(tr[0], tr[1], m, n, k)
 			const control = 0xffc0 // MXCSR's control bits; the low six are sticky exception flags
 			before := mxcsr()
 			Gemm(tr[0], tr[1], m, n, k, 1, a, lda, b, ldb, 0, c, n)
