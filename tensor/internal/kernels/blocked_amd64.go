@@ -37,9 +37,15 @@ type dotsQ8Kernel func(k int, a *float32, lda int, b *int8, ldb int, s *float32,
 // gemmArch describes one family of micro-kernels.
 type gemmArch struct {
 	mr, nr int
+	pw     int              // values per step of k in a packed panel of A: a multiple of mr
 	kern   [13]microKernel  // kern[r] computes an r×nr tile, r = 1..mr
 	direct [13]directKernel // optional: kern reading a row-major A in place
-	dots   [9]dotsKernel    // optional: r×4 (r > 4: r×2) dot products, r = 1..8
+	// half and directHalf (optional) are kern and direct for an r×nr/2
+	// tile: the last panel of B when it is at most nr/2 wide.
+	half       [13]microKernel
+	directHalf [13]directKernel
+	narrow     *gemmArch     // optional: the arch for products at most nr/2 columns wide
+	dots       [9]dotsKernel // optional: r×4 (r > 4: r×2) dot products, r = 1..8
 	// dotsHalf are dots with B in each 16-bit format (optional).
 	dotsHalf [2][9]dotsHalfKernel
 	// dotsQ8 are dots with B in 8-bit integers scaled by blocks (optional).
@@ -50,10 +56,9 @@ type gemmArch struct {
 // gemmBuf holds the packing buffers of one running GEMM.
 type gemmBuf struct {
 	a, b []float32
-	tmp  [12 * 32]float32            // an edge tile of C
-	rows [12 * (blockK + 32)]float32 // a strip of A's rows off an aliasing stride (see directStrip)
-	out  [16]float32                 // results of a dots kernel
-	blk  block                       // the block being computed, without a Band
+	tmp  [6 * 64]float32 // an edge tile of C (12·32 on arch512N)
+	out  [16]float32     // results of a dots kernel
+	blk  block           // the block being computed, without a Band
 }
 
 // bufs holds the packing buffers not in use. A sync.Pool would drop them at
@@ -188,6 +193,9 @@ func (g *gemmArch) gemmPacked(transA, transB bool, m, n, k int, alpha float32, a
 // gemmPackedOf is gemmPacked with B of any kind, computing each block as
 // band's when band is not nil.
 func (g *gemmArch) gemmPackedOf(band *Band, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b bOperand, ldb int, beta float32, bias, c []float32, ldc int, buf *gemmBuf) {
+	if n <= g.nr/2 && g.narrow != nil { // a product narrower than half a panel
+		g = g.narrow
+	}
 	mr, nr := g.mr, g.nr
 	pa, pb := buf.a, buf.b
 	// A row-major op(A) is read where it lies when the arch has kernels for
@@ -202,7 +210,7 @@ func (g *gemmArch) gemmPackedOf(band *Band, transA, transB bool, m, n, k int, al
 		for pc := 0; pc < k; pc += blockK {
 			kcb := min(blockK, k-pc)
 			if !direct {
-				packA(pa, transA, a, lda, ic, mcb, pc, kcb, mr)
+				packA(pa, transA, a, lda, ic, mcb, pc, kcb, g.pw)
 			}
 			bet, accum := blockBeta(beta, pc)
 			for jc := 0; jc < n; jc += blockN {
@@ -269,15 +277,21 @@ func (b *block) strip(s int, buf *gemmBuf) {
 		return
 	}
 	kern := g.kern[r]
-	ap := &b.pa[ir*b.kcb]
+	ap := &b.pa[ir/g.pw*g.pw*b.kcb+ir%g.pw] // strip s is rows ir%pw... of its panel
 	for jr := 0; jr < b.ncb; jr += nr {
 		bp := &b.pb[jr*b.kcb]
+		k, kw := kern, nr // the kernel for the panel, and its width
 		if w := b.ncb - jr; w < nr {
-			kern(b.kcb, ap, bp, nr, &buf.tmp[0], nr, 1, 0, 0)
-			mergeTile(r, w, b.alpha, buf.tmp[:], nr, b.beta, b.accum, nil, b.c[cRow+jr:], b.ldc)
-			continue
+			if w <= nr/2 && g.half[r] != nil {
+				k, kw = g.half[r], nr/2
+			}
+			if w < kw {
+				k(b.kcb, ap, bp, nr, &buf.tmp[0], nr, 1, 0, 0)
+				mergeTile(r, w, b.alpha, buf.tmp[:], nr, b.beta, b.accum, nil, b.c[cRow+jr:], b.ldc)
+				continue
+			}
 		}
-		kern(b.kcb, ap, bp, nr, &b.c[cRow+jr], b.ldc, b.alpha, b.beta, b.accum)
+		k(b.kcb, ap, bp, nr, &b.c[cRow+jr], b.ldc, b.alpha, b.beta, b.accum)
 	}
 }
 
@@ -299,19 +313,13 @@ func blockBeta(beta float32, pc int) (float32, int) {
 // place: C = alpha·A·B + beta·C, or alpha·A·B + bias when accum is 0 and
 // bias (the block's values) is not nil. buf.tmp holds an edge tile.
 //
-// Rows a multiple of 4 KB apart (lda a multiple of 1,024: the 1,024- and
-// 2,048-wide products of the benchmarks and of a model's wide layers) all
-// fall in one set of the 12-way L1 cache, so the r rows' lines for one
-// step of k evict each other and the B panel streaming past: such a strip
-// is first copied into buf.rows at a stride that spreads them over the
-// sets. At 1,024³ and 2,048³ the copy made the product 3–5% faster
-// (medians of 21 pairs, in one process, quartiles within ±1.5%).
+// Rows a multiple of 4 KB apart fall in one set of the 12-way L1 cache.
+// Twelve of them evicted each other, and strips of 12 such rows were
+// copied off that stride first; the six of a 6×64 strip fit, and the copy
+// made 1,024³, 2,048³ and the base step's 2,048-wide products 3–5% slower.
 func (g *gemmArch) directStrip(r, kcb int, a []float32, lda int, pb []float32, ncb int, alpha, beta float32, accum int, bias, c []float32, ldc int, buf *gemmBuf) {
 	nr := g.nr
 	kern := g.direct[r]
-	if lda%1024 == 0 && r > 1 && ncb > nr {
-		a, lda = copyRows(buf.rows[:], r, kcb, a, lda)
-	}
 	ap := &a[0]
 	tmp := &buf.tmp
 	for jr := 0; jr < ncb; jr += nr {
@@ -320,27 +328,19 @@ func (g *gemmArch) directStrip(r, kcb int, a []float32, lda int, pb []float32, n
 		if bias != nil {
 			tb = bias[jr:]
 		}
+		k, kw := kern, nr // the kernel for the panel, and its width
 		if w := ncb - jr; w < nr {
-			kern(kcb, ap, lda, bp, nr, &tmp[0], nr, 1, 0, 0, nil)
-			mergeTile(r, w, alpha, tmp[:], nr, beta, accum, tb, c[jr:], ldc)
-			continue
+			if w <= nr/2 && g.directHalf[r] != nil {
+				k, kw = g.directHalf[r], nr/2
+			}
+			if w < kw {
+				k(kcb, ap, lda, bp, nr, &tmp[0], nr, 1, 0, 0, nil)
+				mergeTile(r, w, alpha, tmp[:], nr, beta, accum, tb, c[jr:], ldc)
+				continue
+			}
 		}
-		kern(kcb, ap, lda, bp, nr, &c[jr], ldc, alpha, beta, accum, firstOrNil(tb))
+		k(kcb, ap, lda, bp, nr, &c[jr], ldc, alpha, beta, accum, firstOrNil(tb))
 	}
-}
-
-// copyRows copies r rows of kcb values, lda apart in a, into dst at a
-// stride of an odd number of 64-byte lines (so consecutive rows land in
-// different sets of the L1 cache) and returns the copy and its stride.
-func copyRows(dst []float32, r, kcb int, a []float32, lda int) ([]float32, int) {
-	ld := (kcb + 15) &^ 15
-	if ld/16%2 == 0 {
-		ld += 16
-	}
-	for i := range r {
-		copy(dst[i*ld:i*ld+kcb], a[i*lda:i*lda+kcb])
-	}
-	return dst, ld
 }
 
 // firstOrNil returns &x[0], or nil for an empty x (a kernel's optional
@@ -376,38 +376,39 @@ func mergeTile(r, w int, alpha float32, t []float32, ldt int, beta float32, accu
 }
 
 // packA packs rows [i0, i0+mcb) and steps [p0, p0+kcb) of op(A) into
-// micro-panels of mr rows: panel q (rows i0+q·mr ...) starts at q·mr·kcb and
-// holds, for each step p, its r <= mr values.
-func packA(dst []float32, transA bool, a []float32, lda, i0, mcb, p0, kcb, mr int) {
+// panels of pw rows: panel q (rows i0+q·pw ...) starts at q·pw·kcb and
+// holds, for each step p, its r <= pw values at p·pw (the last panel's
+// other values are not written). dst holds mcb rounded up to pw rows.
+func packA(dst []float32, transA bool, a []float32, lda, i0, mcb, p0, kcb, pw int) {
 	ii := 0
-	if copyPanels := copyPanelsOf(mr); transA && copyPanels != nil { // A(i, p) = a[p·lda + i]: rows of a are k-major
+	if copyPanels := copyPanelsOf(pw); transA && copyPanels != nil { // A(i, p) = a[p·lda + i]: rows of a are k-major
 		// packAGroup panels at a time: each row of a gives them a run of
 		// cache lines, read in order, and the writes stay in that many
 		// streams.
-		if np := mcb / mr; np > 0 {
-			_ = a[(p0+kcb-1)*lda+i0+np*mr-1]
-			_ = dst[np*mr*kcb-1]
+		if np := mcb / pw; np > 0 {
+			_ = a[(p0+kcb-1)*lda+i0+np*pw-1]
+			_ = dst[np*pw*kcb-1]
 			for q := 0; q < np; q += packAGroup {
-				copyPanels(&dst[q*mr*kcb], mr*kcb, &a[p0*lda+i0+q*mr], lda, kcb, min(packAGroup, np-q))
+				copyPanels(&dst[q*pw*kcb], pw*kcb, &a[p0*lda+i0+q*pw], lda, kcb, min(packAGroup, np-q))
 			}
-			ii = np * mr
+			ii = np * pw
 		}
 	}
-	for ; ii < mcb; ii += mr {
-		r := min(mr, mcb-ii)
-		d := dst[ii*kcb : ii*kcb+r*kcb]
+	for ; ii < mcb; ii += pw {
+		r := min(pw, mcb-ii)
+		d := dst[ii*kcb : ii*kcb+pw*kcb]
 		if transA {
 			src := a[p0*lda+i0+ii:]
 			for p := 0; p < kcb; p++ {
-				copy(d[p*r:p*r+r], src[p*lda:p*lda+r])
+				copy(d[p*pw:p*pw+r], src[p*lda:p*lda+r])
 			}
 			continue
 		}
-		packTransposed(d, r, a[(i0+ii)*lda+p0:], lda, r, kcb)
+		packTransposed(d, pw, a[(i0+ii)*lda+p0:], lda, r, kcb)
 	}
 }
 
-// packAGroup is how many micro-panels of a transposed A packA cuts from
+// packAGroup is how many panels of a transposed A packA cuts from
 // each row of a at once. A weight gradient's dyᵀ comes from memory at a
 // few GB/s on this machine's cores; from a 1,024×8,000 dy, 16 panels (768
 // bytes of each row) packed at 5.0 GB/s against 3.6 with 4, and made the
@@ -419,10 +420,7 @@ const packAGroup = 16
 // copyPanelsOf returns the copyPanels kernel for micro-panels w wide (nil
 // where there is none).
 func copyPanelsOf(w int) func(dst *float32, ps int, src *float32, ld, k, np int) {
-	switch w {
-	case 8:
-		return copyPanels8
-	case 12:
+	if w == 12 {
 		return copyPanels12
 	}
 	return nil
@@ -433,12 +431,12 @@ func copyPanelsOf(w int) func(dst *float32, ps int, src *float32, ld, k, np int)
 // step p, nr values (zero beyond the last column).
 func packB(dst []float32, transB bool, b []float32, ldb, p0, kcb, j0, ncb, nr int) {
 	jj := 0
-	if !transB && (nr == 32 || nr == 16) { // B(p, j) = b[p·ldb + j]
+	if !transB && (nr == 64 || nr == 16) { // B(p, j) = b[p·ldb + j]
 		if np := ncb / nr; np > 0 {
 			_ = b[(p0+kcb-1)*ldb+j0+np*nr-1]
 			_ = dst[np*nr*kcb-1]
-			if nr == 32 {
-				copyPanels32(&dst[0], nr*kcb, &b[p0*ldb+j0], ldb, kcb, np)
+			if nr == 64 {
+				copyPanels64(&dst[0], nr*kcb, &b[p0*ldb+j0], ldb, kcb, np)
 			} else {
 				copyPanels16(&dst[0], nr*kcb, &b[p0*ldb+j0], ldb, kcb, np)
 			}

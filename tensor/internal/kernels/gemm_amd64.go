@@ -12,10 +12,11 @@ func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 //go:noescape
 func xgetbv() (eax, edx uint32)
 
-// The micro-kernels compute an r×nr tile of C (nr = 32 for AVX-512, 16 for
-// AVX2): C[i, 0:nr] = alpha·Σp a[p·r+i]·b[p·ldb+j] (+ beta·C[i, j] when
-// accum != 0), with a a packed micro-panel of k steps of r values and b k
-// rows of nr values, ldb apart. ldb and ldc count elements.
+// The micro-kernels compute an r×nr tile of C (nr = 64 for AVX-512, 16 for
+// AVX2): C[i, 0:nr] = alpha·Σp a[p·pw+i]·b[p·ldb+j] (+ beta·C[i, j] when
+// accum != 0), with a pointing into a packed panel of A of k steps of pw
+// values (pwAVX512, pwAVX2) and b k rows of nr values, ldb apart. ldb and
+// ldc count elements.
 
 //go:noescape
 func gemm512R1(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
@@ -36,24 +37,6 @@ func gemm512R5(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta f
 func gemm512R6(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
 
 //go:noescape
-func gemm512R7(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-
-//go:noescape
-func gemm512R8(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-
-//go:noescape
-func gemm512R9(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-
-//go:noescape
-func gemm512R10(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-
-//go:noescape
-func gemm512R11(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-
-//go:noescape
-func gemm512R12(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
-
-//go:noescape
 func gemm256R1(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
 
 //go:noescape
@@ -71,8 +54,8 @@ func gemm256R5(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta f
 //go:noescape
 func gemm256R6(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
 
-// gemm512D<r> computes the same r×32 tile as gemm512R<r> but reads A
-// unpacked and row-major: A(i, p) = a[i·lda+p]; with a bias (32 values) and
+// gemm512D<r> computes the same r×64 tile as gemm512R<r> but reads A
+// unpacked and row-major: A(i, p) = a[i·lda+p]; with a bias (64 values) and
 // accum 0 it also adds the bias to every row.
 //
 //go:noescape
@@ -93,23 +76,81 @@ func gemm512D5(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc 
 //go:noescape
 func gemm512D6(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
 
-//go:noescape
-func gemm512D7(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+// gemm512R<r>N and gemm512D<r>N compute r×32 tiles (r <= 12): the
+// narrow arch512N, and for 6 rows arch512's last panel when it is at most
+// 32 columns wide.
 
 //go:noescape
-func gemm512D8(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+func gemm512R1N(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
 
 //go:noescape
-func gemm512D9(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+func gemm512R2N(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
 
 //go:noescape
-func gemm512D10(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+func gemm512R3N(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
 
 //go:noescape
-func gemm512D11(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+func gemm512R4N(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
 
 //go:noescape
-func gemm512D12(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+func gemm512R5N(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R6N(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R7N(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R8N(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R9N(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R10N(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R11N(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512R12N(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512D1N(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+
+//go:noescape
+func gemm512D2N(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+
+//go:noescape
+func gemm512D3N(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+
+//go:noescape
+func gemm512D4N(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+
+//go:noescape
+func gemm512D5N(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+
+//go:noescape
+func gemm512D6N(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+
+//go:noescape
+func gemm512D7N(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+
+//go:noescape
+func gemm512D8N(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+
+//go:noescape
+func gemm512D9N(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+
+//go:noescape
+func gemm512D10N(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+
+//go:noescape
+func gemm512D11N(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
+
+//go:noescape
+func gemm512D12N(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)
 
 // dots512bf16R<r> is dots512R<r> with B in bfloat16 (uint16), widened
 // exactly as it is loaded: the same sums as dots512R<r> on the widened B.
@@ -254,9 +295,6 @@ func transpose8f16(src *uint16, ld int, dst *float32, dstStride int, n8 int)
 // q < np, j < w (AVX).
 //
 //go:noescape
-func copyPanels8(dst *float32, ps int, src *float32, ld, k, np int)
-
-//go:noescape
 func copyPanels12(dst *float32, ps int, src *float32, ld, k, np int)
 
 //go:noescape
@@ -268,7 +306,7 @@ func copyPanels16(dst *float32, ps int, src *float32, ld, k, np int)
 func mxcsr() uint32
 
 //go:noescape
-func copyPanels32(dst *float32, ps int, src *float32, ld, k, np int)
+func copyPanels64(dst *float32, ps int, src *float32, ld, k, np int)
 
 // peak512 and peak256 run n iterations of register-only FMAs: 24 zmm
 // (768 flops) and 12 ymm (192 flops) per iteration.
@@ -323,14 +361,26 @@ func detect() {
 	hasAVX512 = hasAVX2FMA && ebx7&(avx512f|avx512vl) == avx512f|avx512vl && xcr0&0xe6 == 0xe6 // + opmask, ZMM_Hi256, Hi16_ZMM
 }
 
-// arch512's register tile is 12×32: 24 zmm accumulators, two for the row
-// of B and six for broadcasts, which measured 2–3% faster on training steps
-// than 8×32 (30 steps alternating in one process).
+// Values per step of k in a packed panel of A, as asm_gen.go's pw512 and
+// pw256 compile them into the R kernels. AVX-512's 6-row strips take either
+// half of a 12-row panel, so a transposed A is packed by copyPanels12:
+// copying 6 floats a row ran at half its speed (2.0 against 3.9 GB/s from
+// a 1,024×8,000 dy) and made the weight gradients 2–11% slower.
+const (
+	pwAVX512 = 12
+	pwAVX2   = 6
+)
+
+// arch512's register tile is 6×64: 24 zmm accumulators, four for the row
+// of B and two for broadcasts (see gemm512 in asm_gen.go for why not 12×32).
 var arch512 = &gemmArch{
-	mr: 12, nr: 32,
-	kern:   [13]microKernel{nil, gemm512R1, gemm512R2, gemm512R3, gemm512R4, gemm512R5, gemm512R6, gemm512R7, gemm512R8, gemm512R9, gemm512R10, gemm512R11, gemm512R12},
-	direct: [13]directKernel{nil, gemm512D1, gemm512D2, gemm512D3, gemm512D4, gemm512D5, gemm512D6, gemm512D7, gemm512D8, gemm512D9, gemm512D10, gemm512D11, gemm512D12},
-	dots:   [...]dotsKernel{nil, dots512R1, dots512R2, dots512R3, dots512R4, dots512R5, dots512R6, dots512R7, dots512R8},
+	mr: 6, nr: 64, pw: pwAVX512,
+	kern:       [13]microKernel{nil, gemm512R1, gemm512R2, gemm512R3, gemm512R4, gemm512R5, gemm512R6},
+	direct:     [13]directKernel{nil, gemm512D1, gemm512D2, gemm512D3, gemm512D4, gemm512D5, gemm512D6},
+	half:       [13]microKernel{nil, gemm512R1N, gemm512R2N, gemm512R3N, gemm512R4N, gemm512R5N, gemm512R6N},
+	directHalf: [13]directKernel{nil, gemm512D1N, gemm512D2N, gemm512D3N, gemm512D4N, gemm512D5N, gemm512D6N},
+	narrow:     arch512N,
+	dots:       [...]dotsKernel{nil, dots512R1, dots512R2, dots512R3, dots512R4, dots512R5, dots512R6, dots512R7, dots512R8},
 	dotsHalf: [2][9]dotsHalfKernel{
 		BF16: {nil, dots512bf16R1, dots512bf16R2, dots512bf16R3, dots512bf16R4, dots512bf16R5, dots512bf16R6, dots512bf16R7, dots512bf16R8},
 		F16:  {nil, dots512f16R1, dots512f16R2, dots512f16R3, dots512f16R4, dots512f16R5, dots512f16R6, dots512f16R7, dots512f16R8},
@@ -339,8 +389,18 @@ var arch512 = &gemmArch{
 	rows:   rows512,
 }
 
+// arch512N computes the products at most 32 columns wide (attention's
+// scores over blocks of 32 keys) with the 12×32 tile arch512 had before:
+// there, 6×64 computed half-empty panels, and 6×32 ran 30–37% slower than
+// 12×32 on 32×32×64 products (41 pairs toggled in one process).
+var arch512N = &gemmArch{
+	mr: 12, nr: 32, pw: pwAVX512,
+	kern:   [13]microKernel{nil, gemm512R1N, gemm512R2N, gemm512R3N, gemm512R4N, gemm512R5N, gemm512R6N, gemm512R7N, gemm512R8N, gemm512R9N, gemm512R10N, gemm512R11N, gemm512R12N},
+	direct: [13]directKernel{nil, gemm512D1N, gemm512D2N, gemm512D3N, gemm512D4N, gemm512D5N, gemm512D6N, gemm512D7N, gemm512D8N, gemm512D9N, gemm512D10N, gemm512D11N, gemm512D12N},
+}
+
 var arch256 = &gemmArch{
-	mr: 6, nr: 16,
+	mr: 6, nr: 16, pw: pwAVX2,
 	kern: [13]microKernel{nil, gemm256R1, gemm256R2, gemm256R3, gemm256R4, gemm256R5, gemm256R6},
 }
 
@@ -350,7 +410,7 @@ func init() {
 		impls = append(impls, Impl{Name: "avx2", Gemm: arch256.gemm, Dot: dotAVX2, Axpy: axpyAVX2, Adam: adamAVX2Go, MR: 6, NR: 16, gemmBand: arch256.gemmBand})
 	}
 	if hasAVX512 {
-		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, GemmBias: arch512.gemmBias, GemmHalf: arch512.gemmHalf, GemmQ8: arch512.gemmQ8, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, MR: 12, NR: 32, DirectA: true, gemmBand: arch512.gemmBand})
+		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, GemmBias: arch512.gemmBias, GemmHalf: arch512.gemmHalf, GemmQ8: arch512.gemmQ8, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, MR: 6, NR: 64, DirectA: true, gemmBand: arch512.gemmBand})
 	}
 	active = impls[len(impls)-1]
 	switch {

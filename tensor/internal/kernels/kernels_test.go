@@ -194,8 +194,8 @@ func TestGemm(t *testing.T) {
 						gemmCase{tA, tB, 5, 70, 801, 1, 0.25, 1},
 						gemmCase{tA, tB, 8, 67, 40, -1, 1, 2},
 						gemmCase{tA, tB, 7, 1100, 9, 1, 0, 0},
-						// Row-major A 1,024 and 2,048 apart: the direct kernels
-						// read a copy of each strip (directStrip).
+						// Row-major A 1,024 and 2,048 apart, whose rows share
+						// a set of the L1 cache (see directStrip).
 						gemmCase{tA, tB, 30, 100, 1000, 1, 0.5, 24},
 						gemmCase{tA, tB, 26, 70, 2040, 1, 0, 8},
 					)
@@ -323,7 +323,8 @@ func TestGemmBias(t *testing.T) {
 			prev, _ := Use(im.Name)
 			defer Use(prev.Name)
 			rng := rand.New(rand.NewPCG(5, 6))
-			shapes := [][3]int{{1, 1, 1}, {9, 33, 5}, {13, 31, 400}, {12, 64, 17}, {25, 100, 2*blockK + 3}, {40, blockN + 7, 30}, {7, 70, 9}}
+			// 96 and 32 columns end in half a panel of the AVX-512 kernels.
+			shapes := [][3]int{{1, 1, 1}, {9, 33, 5}, {13, 31, 400}, {12, 64, 17}, {25, 100, 2*blockK + 3}, {40, blockN + 7, 30}, {7, 70, 9}, {30, 96, 40}, {17, 32, 9}}
 			for _, tB := range []bool{false, true} {
 				for _, s := range shapes {
 					m, n, k := s[0], s[1], s[2]

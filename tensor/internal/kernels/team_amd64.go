@@ -126,8 +126,8 @@ func (t *Team) Release() {
 }
 
 // panelsPerClaim is how many panels of B a goroutine packs per claim:
-// copyPanels32 streams each row of B across several panels at once.
-const panelsPerClaim = 4
+// copyPanels64 streams each row of B across several panels at once.
+const panelsPerClaim = 2
 
 // Work computes the product with whoever else is working on it and
 // returns when all of it is done. The goroutine that called Gemm passes
