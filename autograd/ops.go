@@ -721,28 +721,16 @@ func addGrad(v *Var, dy []float32) {
 }
 
 // sumRowsInto sets db (when fresh) or adds to it the sum of the rows of dy,
-// rows of len(db) values: a bias's gradient. The workers take bands of
-// columns, and each column is still summed row by row in order, so the
-// split changes no bit of the result.
+// rows of len(db) values: a bias's gradient. The workers take bands of 128
+// columns, which tensor.SumRows sums down all the rows in registers; each
+// column is still summed row by row in order, so the split changes no bit
+// of the result.
 func sumRowsInto(db, dy []float32, fresh bool) {
 	cols := len(db)
 	rows := len(dy) / max(cols, 1)
-	if rows == 0 {
-		if fresh {
-			clear(db)
-		}
-		return
-	}
-	tensor.Parallel((cols+15)/16, max(1, elemGrain/(16*rows)), func(lo, hi int) {
-		c0, c1 := 16*lo, min(16*hi, cols)
-		if fresh {
-			copy(db[c0:c1], dy[c0:c1])
-		} else {
-			addInto(db[c0:c1], dy[c0:c1])
-		}
-		for r := 1; r < rows; r++ {
-			addInto(db[c0:c1], dy[r*cols+c0:r*cols+c1])
-		}
+	tensor.Parallel((cols+127)/128, max(1, elemGrain/(128*max(rows, 1))), func(lo, hi int) {
+		c0, c1 := 128*lo, min(128*hi, cols)
+		tensor.SumRows(db[c0:c1], dy[c0:], rows, cols, fresh)
 	})
 }
 

@@ -358,6 +358,11 @@ func Dot(x, y []float32) float32 { return kernels.Dot(x, y) }
 // Axpy computes y += alpha·x.
 func Axpy(alpha float32, x, y []float32) { kernels.Axpy(alpha, x, y) }
 
+// SumRows adds rows [0, rows) of x (rows ld apart, len(sum) values each) to
+// sum, or with fresh set, sets sum to their sum (zero for no rows), each
+// column summed in row order: a bias's gradient.
+func SumRows(sum, x []float32, rows, ld int, fresh bool) { kernels.SumRows(sum, x, rows, ld, fresh) }
+
 // HasAVX2FMA reports whether this CPU runs the AVX2+FMA kernels (never with
 // the purego build tag), for packages with vector loops of their own.
 func HasAVX2FMA() bool { return kernels.HasAVX2FMA() }

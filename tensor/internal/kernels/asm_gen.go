@@ -72,6 +72,8 @@ func main() {
 	axpy512()
 	dot256()
 	axpy256()
+	sumRows("512", "Z", 64)
+	sumRows("256", "Y", 32)
 	if err := os.WriteFile("gemm_amd64.s", out.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -1242,5 +1244,71 @@ func mxcsr() {
 	p("// func mxcsr() uint32")
 	p("TEXT ·mxcsr(SB), NOSPLIT, $0-4")
 	p("\tSTMXCSR ret+0(FP)")
+	p("\tRET")
+}
+
+// sumRows writes
+//
+//	func sumRows<name>(sum, x *float32, rows, ld, nv, fresh int)
+//
+// which adds rows [0, rows) of x (ld floats apart; rows >= 1) to the first
+// nv vectors of sum, one row after the other, or with fresh set, sets sum
+// to row 0 and adds the rest: each column is summed in row order, as a
+// loop over the rows would. Eight vectors of columns at a time are summed
+// in registers down all the rows, then one at a time.
+func sumRows(name, reg string, vbytes int) {
+	p("")
+	p("// func sumRows%s(sum, x *float32, rows, ld, nv, fresh int)", name)
+	p("TEXT ·sumRows%s(SB), NOSPLIT, $0-48", name)
+	p("\tMOVQ sum+0(FP), DI")
+	p("\tMOVQ x+8(FP), SI")
+	p("\tMOVQ rows+16(FP), R8")
+	p("\tMOVQ ld+24(FP), DX")
+	p("\tSHLQ $2, DX")
+	p("\tMOVQ nv+32(FP), R9")
+	p("\tMOVQ fresh+40(FP), R10")
+	for _, w := range []int{8, 1} {
+		b := fmt.Sprintf("b%d", w)
+		p("%s:", b)
+		p("\tCMPQ R9, $%d", w)
+		if w == 8 {
+			p("\tJLT b1")
+		} else {
+			p("\tJLT done")
+		}
+		p("\tMOVQ SI, R11")
+		p("\tMOVQ R8, CX")
+		p("\tTESTQ R10, R10")
+		p("\tJZ %sload", b)
+		for v := 0; v < w; v++ {
+			p("\tVMOVUPS %s(R11), %s%d", off(vbytes*v), reg, v)
+		}
+		p("\tADDQ DX, R11")
+		p("\tDECQ CX")
+		p("\tJMP %srow", b)
+		p("%sload:", b)
+		for v := 0; v < w; v++ {
+			p("\tVMOVUPS %s(DI), %s%d", off(vbytes*v), reg, v)
+		}
+		p("%srow:", b)
+		p("\tTESTQ CX, CX")
+		p("\tJZ %sstore", b)
+		for v := 0; v < w; v++ {
+			p("\tVADDPS %s(R11), %s%d, %s%d", off(vbytes*v), reg, v, reg, v)
+		}
+		p("\tADDQ DX, R11")
+		p("\tDECQ CX")
+		p("\tJMP %srow", b)
+		p("%sstore:", b)
+		for v := 0; v < w; v++ {
+			p("\tVMOVUPS %s%d, %s(DI)", reg, v, off(vbytes*v))
+		}
+		p("\tADDQ $%d, DI", w*vbytes)
+		p("\tADDQ $%d, SI", w*vbytes)
+		p("\tSUBQ $%d, R9", w)
+		p("\tJMP %s", b)
+	}
+	p("done:")
+	p("\tVZEROUPPER")
 	p("\tRET")
 }

@@ -328,6 +328,33 @@ func dot256(x, y *float32, n int) float32
 //go:noescape
 func axpy256(alpha float32, x, y *float32, n int)
 
+// sumRows512 and sumRows256 are SumRows over the first nv vectors (16 or 8
+// floats) of sum.
+//
+//go:noescape
+func sumRows512(sum, x *float32, rows, ld, nv, fresh int)
+
+//go:noescape
+func sumRows256(sum, x *float32, rows, ld, nv, fresh int)
+
+// sumRowsVec returns SumRows with the kernel kern over vectors of w floats
+// and the plain loop on the last columns.
+func sumRowsVec(kern func(sum, x *float32, rows, ld, nv, fresh int), w int) func(sum, x []float32, rows, ld int, fresh bool) {
+	return func(sum, x []float32, rows, ld int, fresh bool) {
+		nv := len(sum) / w
+		if nv > 0 {
+			f := 0
+			if fresh {
+				f = 1
+			}
+			kern(&sum[0], &x[0], rows, ld, nv, f)
+		}
+		if n := nv * w; n < len(sum) {
+			sumRowsGeneric(sum[n:], x[n:], rows, ld, fresh)
+		}
+	}
+}
+
 var (
 	hasAVX2FMA bool // AVX2 and FMA, with the OS saving ymm state
 	hasAVX512  bool // AVX-512 F and VL, with the OS saving zmm and opmask state
@@ -407,10 +434,10 @@ var arch256 = &gemmArch{
 func init() {
 	detect()
 	if hasAVX2FMA {
-		impls = append(impls, Impl{Name: "avx2", Gemm: arch256.gemm, Dot: dotAVX2, Axpy: axpyAVX2, Adam: adamAVX2Go, MR: 6, NR: 16, gemmBand: arch256.gemmBand})
+		impls = append(impls, Impl{Name: "avx2", Gemm: arch256.gemm, Dot: dotAVX2, Axpy: axpyAVX2, Adam: adamAVX2Go, SumRows: sumRowsVec(sumRows256, 8), MR: 6, NR: 16, gemmBand: arch256.gemmBand})
 	}
 	if hasAVX512 {
-		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, GemmBias: arch512.gemmBias, GemmHalf: arch512.gemmHalf, GemmQ8: arch512.gemmQ8, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, MR: 6, NR: 64, DirectA: true, gemmBand: arch512.gemmBand})
+		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, GemmBias: arch512.gemmBias, GemmHalf: arch512.gemmHalf, GemmQ8: arch512.gemmQ8, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, SumRows: sumRowsVec(sumRows512, 16), MR: 6, NR: 64, DirectA: true, gemmBand: arch512.gemmBand})
 	}
 	active = impls[len(impls)-1]
 	switch {

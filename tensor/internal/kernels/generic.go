@@ -1,6 +1,21 @@
 package kernels
 
-var generic = Impl{Name: "generic", Gemm: gemmGeneric, Dot: dotGeneric, Axpy: axpyGeneric, Adam: adamGeneric, MR: 4, NR: 16}
+var generic = Impl{Name: "generic", Gemm: gemmGeneric, Dot: dotGeneric, Axpy: axpyGeneric, Adam: adamGeneric, SumRows: sumRowsGeneric, MR: 4, NR: 16}
+
+// sumRowsGeneric is the reference loop for SumRows.
+func sumRowsGeneric(sum, x []float32, rows, ld int, fresh bool) {
+	r := 0
+	if fresh {
+		copy(sum, x[:len(sum)])
+		r = 1
+	}
+	for ; r < rows; r++ {
+		row := x[r*ld : r*ld+len(sum)]
+		for j, v := range row {
+			sum[j] += v
+		}
+	}
+}
 
 // dotGeneric is the reference loop for Dot, unrolled by four with four
 // accumulators so the adds do not serialise on one register.

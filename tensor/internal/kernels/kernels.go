@@ -48,6 +48,11 @@ type Impl struct {
 	// Adam applies one Adam step (see AdamStep) to the weights w with
 	// gradients g and moments m, v, all of len(w) elements.
 	Adam func(w, g, m, v []float32, s *AdamStep)
+	// SumRows adds rows [0, rows) of x (rows ld apart, len(sum) values
+	// each; rows >= 1) to sum, or with fresh set, sets sum to their sum:
+	// each column summed in row order, so every implementation, and any
+	// split of the columns, gives the bits of the plain loop.
+	SumRows func(sum, x []float32, rows, ld int, fresh bool)
 	// MR and NR are the register tile of Gemm: a parallel split of C along
 	// rows (columns) should cut at multiples of MR (NR) so that no piece
 	// but the last has a ragged edge.
@@ -341,6 +346,19 @@ func Dot(x, y []float32) float32 { return active.Dot(x, y) }
 
 // Axpy computes y += alpha·x with the active implementation.
 func Axpy(alpha float32, x, y []float32) { active.Axpy(alpha, x, y) }
+
+// SumRows sums rows of x into sum with the active implementation (see
+// Impl.SumRows).
+func SumRows(sum, x []float32, rows, ld int, fresh bool) {
+	if len(sum) == 0 || rows <= 0 {
+		if fresh {
+			clear(sum)
+		}
+		return
+	}
+	_ = x[(rows-1)*ld+len(sum)-1]
+	active.SumRows(sum, x, rows, ld, fresh)
+}
 
 // Adam applies one Adam step with the active implementation.
 func Adam(w, g, m, v []float32, s *AdamStep) { active.Adam(w, g, m, v, s) }

@@ -208,6 +208,49 @@ func TestGemm(t *testing.T) {
 	}
 }
 
+// TestSumRows requires every implementation to give the bits of a plain
+// loop over the rows, for widths around its vectors and blocks of eight,
+// one row or many, fresh or adding, and to write nothing outside sum.
+func TestSumRows(t *testing.T) {
+	for _, im := range Impls() {
+		rng := rand.New(rand.NewPCG(11, 12))
+		for _, cols := range []int{1, 7, 8, 15, 16, 17, 63, 64, 127, 128, 129, 200, 256, 300} {
+			for _, rows := range []int{1, 2, 5, 33} {
+				for _, fresh := range []bool{false, true} {
+					ld := cols + rows%3
+					x := make([]float32, (rows-1)*ld+cols)
+					for i := range x {
+						x[i] = float32(rng.NormFloat64())
+					}
+					x[0] = float32(math.Copysign(0, -1)) // a fresh sum starts from row 0: -0 stays -0
+					sum, all := guarded(rng, cols, false)
+					want := append([]float32(nil), sum...)
+					r := 0
+					if fresh {
+						copy(want, x[:cols])
+						r = 1
+					}
+					for ; r < rows; r++ {
+						for j := range want {
+							want[j] += x[r*ld+j]
+						}
+					}
+					x0 := append([]float32(nil), x...)
+					im.SumRows(sum, x, rows, ld, fresh)
+					what := fmt.Sprintf("%s SumRows cols=%d rows=%d fresh=%v", im.Name, cols, rows, fresh)
+					if !sameBits(sum, want) {
+						t.Fatalf("%s: got %v, want %v", what, sum, want)
+					}
+					if !sameBits(x, x0) {
+						t.Fatalf("%s modified x", what)
+					}
+					checkGuards(t, what, all, cols)
+				}
+			}
+		}
+	}
+}
+
 func TestDotAxpy(t *testing.T) {
 	for _, im := range Impls() {
 		t.Run(im.Name, func(t *testing.T) {
