@@ -19,7 +19,7 @@ import (
 var out bytes.Buffer
 
 // The packed panels of A the R kernels read hold pw values per step of k
-// (pwAVX512 and pwAVX2 in blocked_amd64.go): 12 for AVX-512, whose 6-row
+// (pwAVX512 and pwAVX2 in gemm_amd64.go): 12 for AVX-512, whose 6-row
 // strips take either half of a panel (so A is packed by copyPanels12,
 // which runs twice as fast as copying 6 floats a row), 6 for AVX2.
 const (
@@ -37,8 +37,7 @@ func main() {
 	p(`#include "textflag.h"`)
 	cpuid()
 	for _, nv := range []int{4, 2} {
-		rows := 24 / nv // rows of 24 accumulators
-
+		rows := 24 / nv // 24 accumulators: 6 rows of 4 vectors, 12 of 2
 		for r := 1; r <= rows; r++ {
 			gemm512(r, false, nv)
 		}
@@ -807,7 +806,6 @@ func copyPanels(w int) {
 	if w%8 == 4 {
 		p("\tVMOVUPS X%d, %d(R11)", w/8, 32*(w/8))
 	}
-
 	p("\tADDQ $%d, R10", 4*w)
 	p("\tADDQ BX, R11")
 	p("\tDECQ R12")

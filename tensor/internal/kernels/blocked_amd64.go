@@ -6,11 +6,12 @@ import "sync"
 
 // The blocked GEMM (GotoBLAS/BLIS scheme) behind the assembly
 // implementations. For each block of blockM rows of C and blockK steps of k
-// it packs op(A) into micro-panels of mr rows (k-major, so the kernel reads
-// mr consecutive values per step); for each block of blockN columns it packs
-// op(B) into micro-panels of nr columns. The register tile mr×nr is then
-// computed by the assembly micro-kernel, walking the nr-panels of B (which
-// stay in L2) with one mr-panel of A (which stays in L1). Transposes are
+// it packs op(A) into panels of pw rows (k-major, so the kernel reads a
+// strip's mr values of each step side by side; pw is mr or a multiple); for
+// each block of blockN columns it packs op(B) into micro-panels of nr
+// columns. The register tile mr×nr is then computed by the assembly
+// micro-kernel, walking the nr-panels of B (which stay in L2) with one strip
+// of A (which stays in L1). Transposes are
 // absorbed by the packing routines, so all four cases run the same kernel.
 // Where the arch has direct kernels, a row-major op(A) is not packed at all:
 // its mr rows are read in place, lda apart (packing them would be a
@@ -265,7 +266,7 @@ type block struct {
 }
 
 // strip computes strip s (rows ic+s·mr ...) of the block, with buf's edge
-// tile and row copy.
+// tile.
 func (b *block) strip(s int, buf *gemmBuf) {
 	g := b.g
 	mr, nr := g.mr, g.nr
