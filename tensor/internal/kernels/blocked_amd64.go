@@ -41,12 +41,11 @@ type gemmArch struct {
 	pw     int              // values per step of k in a packed panel of A: a multiple of mr
 	kern   [13]microKernel  // kern[r] computes an r×nr tile, r = 1..mr
 	direct [13]directKernel // optional: kern reading a row-major A in place
-	// half and directHalf (optional) are kern and direct for an r×nr/2
-	// tile: the last panel of B when it is at most nr/2 wide.
-	half       [13]microKernel
-	directHalf [13]directKernel
-	narrow     *gemmArch     // optional: the arch for products at most nr/2 columns wide
-	dots       [9]dotsKernel // optional: r×4 (r > 4: r×2) dot products, r = 1..8
+	// narrow (optional) computes the products at most nr/2 columns wide
+	// (its nr is nr/2, its mr at least mr, its pw the same), and its
+	// kernels a last panel of B at most nr/2 wide.
+	narrow *gemmArch
+	dots   [9]dotsKernel // optional: r×4 (r > 4: r×2) dot products, r = 1..8
 	// dotsHalf are dots with B in each 16-bit format (optional).
 	dotsHalf [2][9]dotsHalfKernel
 	// dotsQ8 are dots with B in 8-bit integers scaled by blocks (optional).
@@ -283,8 +282,8 @@ func (b *block) strip(s int, buf *gemmBuf) {
 		bp := &b.pb[jr*b.kcb]
 		k, kw := kern, nr // the kernel for the panel, and its width
 		if w := b.ncb - jr; w < nr {
-			if w <= nr/2 && g.half[r] != nil {
-				k, kw = g.half[r], nr/2
+			if w <= nr/2 && g.narrow != nil {
+				k, kw = g.narrow.kern[r], nr/2
 			}
 			if w < kw {
 				k(b.kcb, ap, bp, nr, &buf.tmp[0], nr, 1, 0, 0)
@@ -331,8 +330,8 @@ func (g *gemmArch) directStrip(r, kcb int, a []float32, lda int, pb []float32, n
 		}
 		k, kw := kern, nr // the kernel for the panel, and its width
 		if w := ncb - jr; w < nr {
-			if w <= nr/2 && g.directHalf[r] != nil {
-				k, kw = g.directHalf[r], nr/2
+			if w <= nr/2 && g.narrow != nil {
+				k, kw = g.narrow.direct[r], nr/2
 			}
 			if w < kw {
 				k(kcb, ap, lda, bp, nr, &tmp[0], nr, 1, 0, 0, nil)

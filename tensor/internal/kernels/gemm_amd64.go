@@ -402,12 +402,10 @@ const (
 // of B and two for broadcasts (see gemm512 in asm_gen.go for why not 12×32).
 var arch512 = &gemmArch{
 	mr: 6, nr: 64, pw: pwAVX512,
-	kern:       [13]microKernel{nil, gemm512R1, gemm512R2, gemm512R3, gemm512R4, gemm512R5, gemm512R6},
-	direct:     [13]directKernel{nil, gemm512D1, gemm512D2, gemm512D3, gemm512D4, gemm512D5, gemm512D6},
-	half:       [13]microKernel{nil, gemm512R1N, gemm512R2N, gemm512R3N, gemm512R4N, gemm512R5N, gemm512R6N},
-	directHalf: [13]directKernel{nil, gemm512D1N, gemm512D2N, gemm512D3N, gemm512D4N, gemm512D5N, gemm512D6N},
-	narrow:     arch512N,
-	dots:       [...]dotsKernel{nil, dots512R1, dots512R2, dots512R3, dots512R4, dots512R5, dots512R6, dots512R7, dots512R8},
+	kern:   [13]microKernel{nil, gemm512R1, gemm512R2, gemm512R3, gemm512R4, gemm512R5, gemm512R6},
+	direct: [13]directKernel{nil, gemm512D1, gemm512D2, gemm512D3, gemm512D4, gemm512D5, gemm512D6},
+	narrow: arch512N,
+	dots:   [...]dotsKernel{nil, dots512R1, dots512R2, dots512R3, dots512R4, dots512R5, dots512R6, dots512R7, dots512R8},
 	dotsHalf: [2][9]dotsHalfKernel{
 		BF16: {nil, dots512bf16R1, dots512bf16R2, dots512bf16R3, dots512bf16R4, dots512bf16R5, dots512bf16R6, dots512bf16R7, dots512bf16R8},
 		F16:  {nil, dots512f16R1, dots512f16R2, dots512f16R3, dots512f16R4, dots512f16R5, dots512f16R6, dots512f16R7, dots512f16R8},
