@@ -198,6 +198,12 @@ func TestGemm(t *testing.T) {
 						// a set of the L1 cache (see directStrip).
 						gemmCase{tA, tB, 30, 100, 1000, 1, 0.5, 24},
 						gemmCase{tA, tB, 26, 70, 2040, 1, 0, 8},
+						// Small products whose row-major B, whole panels
+						// wide, is read in place (attention's tiles).
+						gemmCase{tA, tB, 32, 64, 32, 1, 1, 3},
+						gemmCase{tA, tB, 64, 32, 64, 0.5, 0, 5},
+						gemmCase{tA, tB, 23, 128, 64, 1, -1, 0},
+						gemmCase{tA, tB, 40, 192, 7, 1, 0, 1},
 					)
 					for _, g := range cases {
 						runGemmCase(t, im, rng, g)
