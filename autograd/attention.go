@@ -235,6 +235,7 @@ type attnScratch struct {
 	// GEMMs pack them by plain copies, once, rather than transposing them
 	// again for every tile.
 	qt, kt, vt, dot []float32
+	mask            []float32 // a tile's dropout mask (keep or 0)
 }
 
 // attnScratches holds the scratch not in use. Unlike a sync.Pool it keeps
@@ -260,7 +261,7 @@ func getScratch() *attnScratch {
 }
 
 func putScratch(sc *attnScratch) {
-	size := 4 * (cap(sc.s) + cap(sc.dp) + cap(sc.m) + cap(sc.l) + cap(sc.dvec) + cap(sc.qt) + cap(sc.kt) + cap(sc.vt) + cap(sc.dot))
+	size := 4 * (cap(sc.s) + cap(sc.dp) + cap(sc.m) + cap(sc.l) + cap(sc.dvec) + cap(sc.qt) + cap(sc.kt) + cap(sc.vt) + cap(sc.dot) + cap(sc.mask))
 	if size > attnScratchKeep {
 		return
 	}
@@ -352,6 +353,19 @@ func (p *attnProblem) allPad(b, j0, j1 int) bool {
 	return true
 }
 
+// tileMask returns the dropout mask of query rows [i0, i0+br) against all
+// the keys, drawn at once into sc.mask (a row's draws follow the last
+// row's when the tile holds every key), or nil when the tile does not hold
+// every key or there is no dropout.
+func (p *attnProblem) tileMask(sc *attnScratch, seed uint64, i0, br, j0, bc int) []float32 {
+	if p.dropout == 0 || j0 != 0 || bc != p.tk {
+		return nil
+	}
+	sc.mask = grow(sc.mask, br*bc)
+	dropMask(sc.mask, seed+uint64(i0*p.tk+1)*tensor.Golden64, p.thr, p.keep)
+	return sc.mask
+}
+
 // dropMask applies the dropout mask to the weights w of query row i, keys
 // j0.. (times 1/(1 − dropout) where kept).
 func (p *attnProblem) dropMask(w []float32, seed uint64, i, j0 int) {
@@ -362,15 +376,30 @@ func (p *attnProblem) dropMask(w []float32, seed uint64, i, j0 int) {
 // weight number at of its head (row-major): weight n is kept, and scaled
 // by keep, when the top 24 bits of draw n+1 of seed are >= thr.
 func dropWeights(w []float32, seed uint64, at int, thr uint64, keep float32) {
+	var m [dropChunk]float32
 	ctr := seed + uint64(at+1)*tensor.Golden64
-	for j := range w {
-		z := tensor.Mix64(ctr)
-		ctr += tensor.Golden64
-		if z>>40 >= thr {
-			w[j] *= keep
-		} else {
-			w[j] = 0
+	for len(w) > 0 {
+		n := min(len(w), dropChunk)
+		dropMask(m[:n], ctr, thr, keep)
+		mulInto(w[:n], w[:n], m[:n], false)
+		w, ctr = w[n:], ctr+uint64(n)*tensor.Golden64
+	}
+}
+
+// dropChunk is how many weights of a row dropWeights and the backward pass
+// draw at a time, into a mask on the stack.
+const dropChunk = 128
+
+// dropMaskGo sets m[j] = keep when the top 24 bits of Mix64(ctr +
+// j·Golden64) (draw j of the SplitMix64 generator whose state is ctr −
+// Golden64) are >= thr, else 0.
+func dropMaskGo(m []float32, ctr, thr uint64, keep float32) {
+	for j := range m {
+		m[j] = 0
+		if tensor.Mix64(ctr)>>40 >= thr {
+			m[j] = keep
 		}
+		ctr += tensor.Golden64
 	}
 }
 
@@ -499,6 +528,7 @@ func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse [
 		if p.pad != nil {
 			pad = p.pad[b*tk+j0 : b*tk+j1]
 		}
+		mask := p.tileMask(sc, seed, i0, br, j0, bc)
 		for r := 0; r < br; r++ {
 			row := s[r*bc : (r+1)*bc]
 			last := p.visible(i0+r, j0, bc)
@@ -549,7 +579,10 @@ func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse [
 					pr[j] = w * inv
 				}
 			}
-			if p.dropout > 0 {
+			switch {
+			case mask != nil: // the weights after last are 0
+				mulInto(row, row, mask[r*bc:(r+1)*bc], false)
+			case p.dropout > 0:
 				p.dropMask(row[:last+1], seed, i0+r, j0)
 			}
 		}
@@ -844,6 +877,7 @@ func (p *attnProblem) backwardHead(sc *attnScratch, bh, c, sp int, y, lse, dy, d
 					tensor.GemmSerial(false, true, br, bc, d, 1, dy[qo+i0*e:], e, p.v[ko+j0*lk:], lk, 0, dp, bc)
 				}
 			}
+			mask := p.tileMask(sc, seed, i0, br, j0, bc)
 			for r := 0; r < br; r++ {
 				i := i0 + r
 				row, drow := s[r*bc:(r+1)*bc], dp[r*bc:(r+1)*bc]
@@ -874,26 +908,35 @@ func (p *attnProblem) backwardHead(sc *attnScratch, bh, c, sp int, y, lse, dy, d
 					expRow(row, last, lrow[i])
 				}
 				if !needS {
-					if p.dropout > 0 {
+					switch {
+					case mask != nil: // the weights after last are 0
+						mulInto(row, row, mask[r*bc:(r+1)*bc], false)
+					case p.dropout > 0:
 						p.dropMask(row[:last+1], seed, i, j0)
 					}
 					continue
 				}
 				clear(drow[last+1:])
 				di := dvec[i]
-				if p.dropout > 0 {
-					// drow = P⊙(dP'⊙M − D), then row = P⊙M.
+				if mask != nil {
+					// drow = P⊙(dP'⊙M − D), then row = P⊙M, M the mask
+					// (keep or 0); after last, row and drow are 0.
+					m := mask[r*bc : (r+1)*bc]
+					mulInto(drow, drow, m, false)
+					dsRow(row[:last+1], drow[:last+1], di)
+					mulInto(row, row, m, false)
+				} else if p.dropout > 0 {
+					// The same, a chunk of the row at a time.
+					var mask [dropChunk]float32
 					ctr := seed + uint64(i*tk+j0+1)*tensor.Golden64
-					for j, pw := range row[:last+1] {
-						z := tensor.Mix64(ctr)
-						ctr += tensor.Golden64
-						if z>>40 >= p.thr {
-							drow[j] = pw * (drow[j]*p.keep - di)
-							row[j] = pw * p.keep
-						} else {
-							drow[j] = -pw * di
-							row[j] = 0
-						}
+					for c := 0; c <= last; c += dropChunk {
+						n := min(dropChunk, last+1-c)
+						m, pr, dr := mask[:n], row[c:c+n], drow[c:c+n]
+						dropMask(m, ctr, p.thr, p.keep)
+						mulInto(dr, dr, m, false)
+						dsRow(pr, dr, di)
+						mulInto(pr, pr, m, false)
+						ctr += uint64(n) * tensor.Golden64
 					}
 				} else {
 					dsRow(row[:last+1], drow[:last+1], di)

@@ -225,6 +225,25 @@ func reluMask(x, dy, dx []float32) {
 // check the Go loops too.
 var attnSIMD = tensor.HasAVX2FMA()
 
+// attnAVX512 enables dropMask512 (with attnSIMD).
+var attnAVX512 = tensor.HasAVX512DQ()
+
+// dropMask512 sets m[j] to keep or 0 (see dropMaskGo), n a positive
+// multiple of 8.
+//
+//go:noescape
+func dropMask512(m *float32, n int, ctr, thr uint64, keep float32)
+
+// dropMask sets m[j] = keep for each weight j of m kept by the draws of
+// ctr, ctr + Golden64, ..., else 0 (see dropMaskGo).
+func dropMask(m []float32, ctr, thr uint64, keep float32) {
+	if n := len(m) &^ 7; attnSIMD && attnAVX512 && n > 0 {
+		dropMask512(&m[0], n, ctr, thr, keep)
+		m, ctr = m[n:], ctr+uint64(n)*tensor.Golden64
+	}
+	dropMaskGo(m, ctr, thr, keep)
+}
+
 // expShift sets x[j] = e^(x[j] − m) (x[j] = −Inf gives 0) and returns the
 // sum; see expShiftGo.
 func expShift(x []float32, m float32) float32 {

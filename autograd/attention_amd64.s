@@ -1059,3 +1059,55 @@ qgFwd:
 	JNZ qgFwd
 	VZEROUPPER
 	RET
+
+DATA lanes8<>+0(SB)/8, $0
+DATA lanes8<>+8(SB)/8, $1
+DATA lanes8<>+16(SB)/8, $2
+DATA lanes8<>+24(SB)/8, $3
+DATA lanes8<>+32(SB)/8, $4
+DATA lanes8<>+40(SB)/8, $5
+DATA lanes8<>+48(SB)/8, $6
+DATA lanes8<>+56(SB)/8, $7
+GLOBL lanes8<>(SB), RODATA|NOPTR, $64
+
+// func dropMask512(m *float32, n int, ctr, thr uint64, keep float32)
+// m[j] = keep when the top 24 bits of Mix64(ctr + j·Golden64) are >= thr,
+// else 0, for n a positive multiple of 8: SplitMix64's draws, eight 64-bit
+// lanes at a time (AVX-512 F, DQ and VL).
+TEXT ·dropMask512(SB), NOSPLIT, $0-36
+	MOVQ m+0(FP), DI
+	MOVQ n+8(FP), CX
+	MOVQ ctr+16(FP), AX
+	VPBROADCASTQ AX, Z0
+	MOVQ $0x9e3779b97f4a7c15, AX
+	VPBROADCASTQ AX, Z1
+	VPMULLQ lanes8<>(SB), Z1, Z2 // j·Golden64
+	VPADDQ Z2, Z0, Z0            // the draws' counters
+	SHLQ $3, AX
+	VPBROADCASTQ AX, Z1          // 8·Golden64
+	MOVQ $0xbf58476d1ce4e5b9, AX
+	VPBROADCASTQ AX, Z3
+	MOVQ $0x94d049bb133111eb, AX
+	VPBROADCASTQ AX, Z4
+	MOVQ thr+24(FP), AX
+	VPBROADCASTQ AX, Z5
+	VBROADCASTSS keep+32(FP), Y6
+dmLoop:
+	VPSRLQ $30, Z0, Z7
+	VPXORQ Z7, Z0, Z7
+	VPMULLQ Z3, Z7, Z7
+	VPSRLQ $27, Z7, Z8
+	VPXORQ Z8, Z7, Z7
+	VPMULLQ Z4, Z7, Z7
+	VPSRLQ $31, Z7, Z8
+	VPXORQ Z8, Z7, Z7
+	VPSRLQ $40, Z7, Z7           // the top 24 bits
+	VPCMPUQ $5, Z5, Z7, K1       // >= thr: kept
+	VMOVAPS.Z Y6, K1, Y9
+	VMOVUPS Y9, (DI)
+	VPADDQ Z1, Z0, Z0
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ dmLoop
+	VZEROUPPER
+	RET

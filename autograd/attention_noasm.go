@@ -5,6 +5,9 @@ package autograd
 // attnSIMD is false: there is no assembly on this build.
 var attnSIMD = false
 
+// dropMask sets an attention dropout mask (see dropMaskGo).
+func dropMask(m []float32, ctr, thr uint64, keep float32) { dropMaskGo(m, ctr, thr, keep) }
+
 // geluTanh sets t = tanh(u) and y = GELU(x) (see geluTanhGo).
 func geluTanh(x, t, y []float32) { geluTanhGo(x, t, y) }
 

@@ -369,6 +369,10 @@ func SumRows(sum, x []float32, rows, ld int, fresh bool) { kernels.SumRows(sum, 
 // the purego build tag), for packages with vector loops of their own.
 func HasAVX2FMA() bool { return kernels.HasAVX2FMA() }
 
+// HasAVX512DQ reports whether this CPU runs the AVX-512 kernels and
+// multiplies 64-bit vector lanes (never with the purego build tag).
+func HasAVX512DQ() bool { return kernels.HasAVX512DQ() }
+
 // AdamStep holds the constants of one Adam update; see Adam.
 type AdamStep = kernels.AdamStep
 

@@ -382,10 +382,12 @@ func detect() {
 	const (
 		avx2     = 1 << 5
 		avx512f  = 1 << 16
+		avx512dq = 1 << 17
 		avx512vl = 1 << 31
 	)
 	hasAVX2FMA = ebx7&avx2 != 0
 	hasAVX512 = hasAVX2FMA && ebx7&(avx512f|avx512vl) == avx512f|avx512vl && xcr0&0xe6 == 0xe6 // + opmask, ZMM_Hi256, Hi16_ZMM
+	avx512DQ = hasAVX512 && ebx7&avx512dq != 0
 }
 
 // Values per step of k in a packed panel of A, as asm_gen.go's pw512 and

@@ -127,6 +127,21 @@ func HasAVX2FMA() bool {
 	return false
 }
 
+// HasAVX512DQ reports whether the "avx512" implementation is registered
+// and the CPU also multiplies 64-bit lanes (AVX-512 DQ), for packages with
+// vector loops of their own.
+func HasAVX512DQ() bool {
+	for _, im := range impls {
+		if im.Name == "avx512" {
+			return avx512DQ
+		}
+	}
+	return false
+}
+
+// avx512DQ is set by the CPU detection of builds with assembly.
+var avx512DQ bool
+
 // Tile returns the register tile (MR, NR) of the active implementation.
 func Tile() (mr, nr int) { return active.MR, active.NR }
 
