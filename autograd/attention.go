@@ -927,11 +927,11 @@ func (p *attnProblem) backwardHead(sc *attnScratch, bh, c, sp int, y, lse, dy, d
 					mulInto(row, row, m, false)
 				} else if p.dropout > 0 {
 					// The same, a chunk of the row at a time.
-					var mask [dropChunk]float32
+					var chunk [dropChunk]float32
 					ctr := seed + uint64(i*tk+j0+1)*tensor.Golden64
 					for c := 0; c <= last; c += dropChunk {
 						n := min(dropChunk, last+1-c)
-						m, pr, dr := mask[:n], row[c:c+n], drow[c:c+n]
+						m, pr, dr := chunk[:n], row[c:c+n], drow[c:c+n]
 						dropMask(m, ctr, p.thr, p.keep)
 						mulInto(dr, dr, m, false)
 						dsRow(pr, dr, di)
