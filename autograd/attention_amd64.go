@@ -234,11 +234,21 @@ var attnAVX512 = tensor.HasAVX512DQ()
 //go:noescape
 func dropMask512(m *float32, n int, ctr, thr uint64, keep float32)
 
+// dropMaskAVX2 is dropMask512 in AVX2's four 64-bit lanes, whose
+// multiplies it builds from 32-bit ones.
+//
+//go:noescape
+func dropMaskAVX2(m *float32, n int, ctr, thr uint64, keep float32)
+
 // dropMask sets m[j] = keep for each weight j of m kept by the draws of
 // ctr, ctr + Golden64, ..., else 0 (see dropMaskGo).
 func dropMask(m []float32, ctr, thr uint64, keep float32) {
-	if n := len(m) &^ 7; attnSIMD && attnAVX512 && n > 0 {
-		dropMask512(&m[0], n, ctr, thr, keep)
+	if n := len(m) &^ 7; attnSIMD && n > 0 {
+		if attnAVX512 {
+			dropMask512(&m[0], n, ctr, thr, keep)
+		} else {
+			dropMaskAVX2(&m[0], n, ctr, thr, keep)
+		}
 		m, ctr = m[n:], ctr+uint64(n)*tensor.Golden64
 	}
 	dropMaskGo(m, ctr, thr, keep)

@@ -1111,3 +1111,103 @@ dmLoop:
 	JNZ dmLoop
 	VZEROUPPER
 	RET
+
+// MUL64 sets z = z·c (mod 2⁶⁴) in each 64-bit lane, from c's low and high
+// 32 bits (lo, hi, in the low half of each lane): lo(z)·lo + (hi(z)·lo +
+// lo(z)·hi)·2³², as AVX2 has no 64-bit multiply.
+#define MUL64(z, lo, hi, t0, t1, t2) \
+	VPMULUDQ lo, z, t0 \
+	VPSRLQ $32, z, t1  \
+	VPMULUDQ lo, t1, t1 \
+	VPMULUDQ hi, z, t2 \
+	VPADDQ t2, t1, t1  \
+	VPSLLQ $32, t1, t1 \
+	VPADDQ t1, t0, z
+
+// MIX64 is tensor.Mix64 (SplitMix64's output function) in four 64-bit lanes.
+#define MIX64(z, t0, t1, t2) \
+	VPSRLQ $30, z, t0 \
+	VPXOR t0, z, z    \
+	MUL64(z, Y3, Y4, t0, t1, t2) \
+	VPSRLQ $27, z, t0 \
+	VPXOR t0, z, z    \
+	MUL64(z, Y5, Y6, t0, t1, t2) \
+	VPSRLQ $31, z, t0 \
+	VPXOR t0, z, z
+
+DATA evens<>+0(SB)/4, $0
+DATA evens<>+4(SB)/4, $2
+DATA evens<>+8(SB)/4, $4
+DATA evens<>+12(SB)/4, $6
+DATA evens<>+16(SB)/4, $0
+DATA evens<>+20(SB)/4, $2
+DATA evens<>+24(SB)/4, $4
+DATA evens<>+28(SB)/4, $6
+GLOBL evens<>(SB), RODATA|NOPTR, $32
+
+// func dropMaskAVX2(m *float32, n int, ctr, thr uint64, keep float32)
+// dropMask512 on AVX2: four 64-bit lanes, two vectors of them a step.
+TEXT ·dropMaskAVX2(SB), NOSPLIT, $64-36
+	MOVQ m+0(FP), DI
+	MOVQ n+8(FP), CX
+	MOVQ ctr+16(FP), AX
+	MOVQ $0x9e3779b97f4a7c15, DX
+	MOVQ AX, 0(SP)
+	ADDQ DX, AX
+	MOVQ AX, 8(SP)
+	ADDQ DX, AX
+	MOVQ AX, 16(SP)
+	ADDQ DX, AX
+	MOVQ AX, 24(SP)
+	ADDQ DX, AX
+	MOVQ AX, 32(SP)
+	ADDQ DX, AX
+	MOVQ AX, 40(SP)
+	ADDQ DX, AX
+	MOVQ AX, 48(SP)
+	ADDQ DX, AX
+	MOVQ AX, 56(SP)
+	VMOVDQU 0(SP), Y0            // the counters of lanes 0..3
+	VMOVDQU 32(SP), Y1           // and 4..7
+	SHLQ $3, DX
+	VMOVQ DX, X2
+	VPBROADCASTQ X2, Y2          // 8·Golden64
+	MOVQ $0x1ce4e5b9, AX
+	VMOVQ AX, X3
+	VPBROADCASTQ X3, Y3
+	MOVQ $0xbf58476d, AX
+	VMOVQ AX, X4
+	VPBROADCASTQ X4, Y4
+	MOVQ $0x133111eb, AX
+	VMOVQ AX, X5
+	VPBROADCASTQ X5, Y5
+	MOVQ $0x94d049bb, AX
+	VMOVQ AX, X6
+	VPBROADCASTQ X6, Y6
+	MOVQ thr+24(FP), AX
+	DECQ AX
+	VMOVQ AX, X7
+	VPBROADCASTQ X7, Y7          // thr − 1
+	VBROADCASTSS keep+32(FP), Y8
+	VMOVDQU evens<>(SB), Y9
+dm2Loop:
+	VMOVDQA Y0, Y10
+	MIX64(Y10, Y12, Y13, Y14)
+	VPSRLQ $40, Y10, Y10         // the top 24 bits
+	VPCMPGTQ Y7, Y10, Y10        // > thr − 1: kept
+	VMOVDQA Y1, Y11
+	MIX64(Y11, Y12, Y13, Y14)
+	VPSRLQ $40, Y11, Y11
+	VPCMPGTQ Y7, Y11, Y11
+	VPERMD Y10, Y9, Y10          // one 32-bit mask per lane, in the low half
+	VPERMD Y11, Y9, Y11
+	VPERM2I128 $0x20, Y11, Y10, Y10
+	VANDPS Y8, Y10, Y10
+	VMOVUPS Y10, (DI)
+	VPADDQ Y2, Y0, Y0
+	VPADDQ Y2, Y1, Y1
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ dm2Loop
+	VZEROUPPER
+	RET
