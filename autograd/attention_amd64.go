@@ -211,6 +211,26 @@ func reluBack(x, dy, dx []float32) {
 	reluBackGo(x, dy, dx, true)
 }
 
+// reluDropBwdAVX2 is reluDropBack's vector loop, n a positive multiple of
+// 8 (add 1 adds).
+//
+//go:noescape
+func reluDropBwdAVX2(y, dy, dx *float32, n int, keep float32, add int)
+
+// reluDropBack sets dx = dy·keep where y > 0, else +0, or adds it with add
+// (see reluDropBackGo).
+func reluDropBack(y, dy, dx []float32, keep float32, add bool) {
+	if n := len(y) &^ 7; attnSIMD && n > 0 {
+		flag := 0
+		if add {
+			flag = 1
+		}
+		reluDropBwdAVX2(&y[0], &dy[:n][0], &dx[:n][0], n, keep, flag)
+		y, dy, dx = y[n:], dy[n:], dx[n:]
+	}
+	reluDropBackGo(y, dy, dx, keep, add)
+}
+
 // reluMask sets dx = dy where x > 0, else +0 (dx may be dy; see
 // reluBackGo).
 func reluMask(x, dy, dx []float32) {

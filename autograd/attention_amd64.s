@@ -1211,3 +1211,32 @@ dm2Loop:
 	JNZ dm2Loop
 	VZEROUPPER
 	RET
+
+// func reluDropBwdAVX2(y, dy, dx *float32, n int, keep float32, add int)
+// dx = dy·keep where y > 0, else +0 (dx += when add is 1), for n a
+// positive multiple of 8.
+TEXT ·reluDropBwdAVX2(SB), NOSPLIT, $0-48
+	MOVQ y+0(FP), SI
+	MOVQ dy+8(FP), DX
+	MOVQ dx+16(FP), DI
+	MOVQ n+24(FP), CX
+	VBROADCASTSS keep+32(FP), Y14
+	MOVQ add+40(FP), AX
+	VXORPS Y15, Y15, Y15
+rdBwd:
+	VMOVUPS (SI), Y0
+	VCMPPS $0x1e, Y15, Y0, Y0     // y > 0: the ReLU passed it and the dropout kept it
+	VMULPS (DX), Y14, Y1
+	VANDPS Y1, Y0, Y0
+	TESTQ AX, AX
+	JZ rdBwdSet
+	VADDPS (DI), Y0, Y0
+rdBwdSet:
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ rdBwd
+	VZEROUPPER
+	RET

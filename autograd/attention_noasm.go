@@ -8,6 +8,9 @@ var attnSIMD = false
 // dropMask sets an attention dropout mask (see dropMaskGo).
 func dropMask(m []float32, ctr, thr uint64, keep float32) { dropMaskGo(m, ctr, thr, keep) }
 
+// reluDropBack is ReLUDropout's backward loop (see reluDropBackGo).
+func reluDropBack(y, dy, dx []float32, keep float32, add bool) { reluDropBackGo(y, dy, dx, keep, add) }
+
 // geluTanh sets t = tanh(u) and y = GELU(x) (see geluTanhGo).
 func geluTanh(x, t, y []float32) { geluTanhGo(x, t, y) }
 

@@ -291,6 +291,50 @@ func TestReLUKernels(t *testing.T) {
 	}
 }
 
+// TestReLUDropBack compares ReLUDropout's backward loop on this build with
+// the Go loop and with what it stands for, dy·keep where y > 0, bit for bit:
+// written over NaNs and added, on every length up to 40, with y's zeros of
+// both signs.
+func TestReLUDropBack(t *testing.T) {
+	rng := tensor.NewRNG(12)
+	const keep = 1.25
+	for n := 0; n <= 40; n++ {
+		y, dy, base := make([]float32, n), make([]float32, n), make([]float32, n)
+		for i := range y {
+			y[i], dy[i], base[i] = float32(math.Abs(rng.Normal())), float32(rng.Normal()), float32(rng.Normal())
+			switch i % 4 {
+			case 0:
+				y[i] = 0
+			case 1:
+				y[i] = float32(math.Copysign(0, -1))
+			}
+		}
+		for _, add := range []bool{false, true} {
+			got, gotGo := make([]float32, n), make([]float32, n)
+			for i := range got {
+				got[i], gotGo[i] = float32(math.NaN()), float32(math.NaN())
+				if add {
+					got[i], gotGo[i] = base[i], base[i]
+				}
+			}
+			reluDropBack(y, dy, got, keep, add)
+			reluDropBackGo(y, dy, gotGo, keep, add)
+			for i := range got {
+				var want float32
+				if y[i] > 0 {
+					want = dy[i] * keep
+				}
+				if add {
+					want += base[i]
+				}
+				if math.Float32bits(got[i]) != math.Float32bits(want) || math.Float32bits(gotGo[i]) != math.Float32bits(want) {
+					t.Fatalf("n %d, add %v, y %g: dx %g, Go %g, want %g", n, add, y[i], got[i], gotGo[i], want)
+				}
+			}
+		}
+	}
+}
+
 // TestRowSumAxpb compares cross-entropy's row loops and dropout's gradient
 // loop on this build with the Go loops and float64 math on every length up
 // to 70.

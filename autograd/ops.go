@@ -392,21 +392,34 @@ func (tp *Tape) ReLUDropout(x *Var, p float32) *Var {
 	if rec {
 		tp.record(out, func(dy []float32) {
 			dx, fresh := x.gradNew()
-			g := dx // dy·mask, then through the ReLU
-			if !fresh {
-				g = tp.take(n, false)
-			}
+			// y > 0 exactly where the ReLU passed x and the dropout kept
+			// it, so the mask need not be drawn again.
+			yd := y.Data
 			tensor.Parallel(n, elemGrain, func(lo, hi int) {
-				dropout(dy[lo:hi], nil, g[lo:hi], seed, lo, thr, keep)
-				if fresh {
-					reluMask(xd[lo:hi], g[lo:hi], dx[lo:hi])
-				} else {
-					reluBack(xd[lo:hi], g[lo:hi], dx[lo:hi])
-				}
+				reluDropBack(yd[lo:hi], dy[lo:hi], dx[lo:hi], keep, !fresh)
 			})
 		})
 	}
 	return out
+}
+
+// reluDropBackGo sets dx = dy·keep where y > 0, else +0, or adds it with
+// add: the gradient of ReLUDropout from its output y.
+func reluDropBackGo(y, dy, dx []float32, keep float32, add bool) {
+	dy, dx = dy[:len(y)], dx[:len(y)]
+	for i, v := range y {
+		// All ones where y > 0 (its sign bit and that of bits − 1 both
+		// clear), without a branch, which the random mask would make
+		// mispredict half the time.
+		bits := math.Float32bits(v)
+		pass := uint32(int32(^(bits-1|bits)) >> 31)
+		g := math.Float32frombits(math.Float32bits(dy[i]*keep) & pass)
+		if add {
+			dx[i] += g
+		} else {
+			dx[i] = g
+		}
+	}
 }
 
 // parallelVec runs fn over [0, n) in ranges that start at multiples of 8,
