@@ -412,7 +412,7 @@ func reluDropBackGo(y, dy, dx []float32, keep float32, add bool) {
 		// clear), without a branch, which the random mask would make
 		// mispredict half the time.
 		bits := math.Float32bits(v)
-		pass := uint32(int32(^(bits-1|bits)) >> 31)
+		pass := uint32(int32(^(bits - 1 | bits)) >> 31)
 		g := math.Float32frombits(math.Float32bits(dy[i]*keep) & pass)
 		if add {
 			dx[i] += g
