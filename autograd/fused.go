@@ -147,26 +147,41 @@ func (tp *Tape) CrossEntropy(logits *Var, targets []int, ignoreIndex int, smooth
 		}
 		counted++
 	}
-	// exps keeps e^(x−max) of each counted row for the backward pass, and
-	// inv the reciprocal of its sum: the softmax is exps·inv.
-	exps := tp.take(n*vocab, false) // rows of ignored targets are never read
-	inv := make([]float32, n)
+	// grad holds, for the backward pass, the gradient the logits get when
+	// the loss's own gradient is 1 (it is, when the loss is what Backward
+	// starts from): g0·(softmax − ε/V), less g0·(1 − ε) at the target, with
+	// g0 = 1/counted, and 0 in the rows of ignored targets. It is written
+	// here, while each row is in cache, and the backward pass hands it over
+	// as the logits' gradient (see ceHandOver) instead of making another
+	// pass over the logits.
+	rec := tp != nil && !tp.noGrad && logits.requiresGrad && counted > 0
+	grad := tp.take(n*vocab, false) // without rec, scratch for the exponentials
 	rowLoss := make([]float64, n)
 	eps := float64(smoothing)
+	g0 := 1 / float32(max(counted, 1))
+	uniform := float32(eps) / float32(vocab)
 	parallelRows(n, vocab, func(r0, r1 int) {
 		for r := r0; r < r1; r++ {
-			if targets[r] == ignoreIndex {
+			p := grad[r*vocab : (r+1)*vocab]
+			t := targets[r]
+			if t == ignoreIndex {
+				if rec {
+					clear(p)
+				}
 				continue
 			}
-			x, p := logits.Value.Data[r*vocab:(r+1)*vocab], exps[r*vocab:(r+1)*vocab]
+			x := logits.Value.Data[r*vocab : (r+1)*vocab]
 			copy(p, x)
 			m := rowMax(p)
 			s := float64(expShift(p, m)) // p = e^(x−m), s = Σ p
 			lse := float64(m) + math.Log(s)
-			inv[r] = float32(1 / s)
-			rowLoss[r] = (1 - eps) * (lse - float64(x[targets[r]]))
+			rowLoss[r] = (1 - eps) * (lse - float64(x[t]))
 			if eps != 0 {
 				rowLoss[r] += eps * (lse - float64(rowSum(x))/float64(vocab))
+			}
+			if rec {
+				axpb(p, p, g0*float32(1/s), -g0*uniform, false)
+				p[t] -= g0 * (1 - float32(eps))
 			}
 		}
 	})
@@ -178,30 +193,30 @@ func (tp *Tape) CrossEntropy(logits *Var, targets []int, ignoreIndex int, smooth
 	if counted > 0 {
 		loss = total / float64(counted)
 	}
-	out, rec := tp.result(tensor.FromSlice([]float32{float32(loss)}, 1), logits)
-	if rec && counted > 0 {
+	out, _ := tp.result(tensor.FromSlice([]float32{float32(loss)}, 1), logits)
+	if rec {
 		tp.record(out, func(dy []float32) {
+			if ceHandOver && dy[0] == 1 && logits.Grad == nil && logits.spare == nil && logits.tape == tp {
+				// The logits are this tape's and have no gradient yet:
+				// grad is theirs, a buffer of the tape like the one
+				// gradNew would give.
+				logits.Grad = &tensor.Tensor{Shape: append([]int(nil), logits.Value.Shape...), Data: grad}
+				return
+			}
 			dx, fresh := logits.gradNew()
-			g := dy[0] / float32(counted)
-			uniform := float32(eps) / float32(vocab)
 			parallelRows(n, vocab, func(r0, r1 int) {
 				for r := r0; r < r1; r++ {
-					t, d := targets[r], dx[r*vocab:(r+1)*vocab]
-					if t == ignoreIndex {
-						if fresh {
-							clear(d)
-						}
-						continue
-					}
-					// d (+)= g·(softmax − uniform), then −g·(1−ε) at the target.
-					axpb(d, exps[r*vocab:(r+1)*vocab], g*inv[r], -g*uniform, !fresh)
-					d[t] -= g * (1 - float32(eps))
+					axpb(dx[r*vocab:(r+1)*vocab], grad[r*vocab:(r+1)*vocab], dy[0], 0, !fresh)
 				}
 			})
 		})
 	}
 	return out
 }
+
+// ceHandOver lets CrossEntropy's backward pass hand the gradient it wrote
+// in the forward pass to the logits; tests switch it off to compare.
+var ceHandOver = true
 
 // Softmax returns the softmax of x over its last dimension.
 func (tp *Tape) Softmax(x *Var) *Var {

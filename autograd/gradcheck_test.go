@@ -272,6 +272,37 @@ func TestCrossEntropyAllIgnored(t *testing.T) {
 	}
 }
 
+// TestCrossEntropyHandOver requires the gradient CrossEntropy writes in its
+// forward pass and hands over to logits of its own tape, when the loss's
+// gradient is 1, to equal what its backward pass computes otherwise, with
+// an ignored target; and twice the loss to give twice the gradient.
+func TestCrossEntropyHandOver(t *testing.T) {
+	rng := tensor.NewRNG(3)
+	x, w := randTensor(rng, 6, 5), randTensor(rng, 7, 5)
+	targets := []int{3, 0, 6, 2, 2, 6} // 2 is ignored
+	run := func(handOver bool, scale float32) []float32 {
+		defer func(h bool) { ceHandOver = h }(ceHandOver)
+		ceHandOver = handOver
+		tp := NewTape(nil)
+		wv := NewParam(w.Clone())
+		loss := tp.CrossEntropy(tp.Linear(Const(x), wv, nil), targets, 2, 0.1)
+		if scale != 1 {
+			loss = tp.Scale(loss, scale)
+		}
+		tp.Backward(loss)
+		return wv.Grad.Data
+	}
+	handed, computed, twice := run(true, 1), run(false, 1), run(true, 2)
+	for i := range handed {
+		if handed[i] != computed[i] {
+			t.Fatalf("weight gradient %d: %v handed over, %v computed", i, handed[i], computed[i])
+		}
+		if d := math.Abs(float64(twice[i] - 2*handed[i])); d > 1e-6*(1+math.Abs(float64(handed[i]))) {
+			t.Fatalf("weight gradient %d: %v for twice the loss, %v for the loss", i, twice[i], handed[i])
+		}
+	}
+}
+
 func TestNilTapeRecordsNothing(t *testing.T) {
 	var tp *Tape
 	x := NewParam(tensor.FromSlice([]float32{1, -2}, 2))
