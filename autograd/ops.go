@@ -373,7 +373,9 @@ func reluBackGo(xs, dy, dx []float32, add bool) {
 // ReLUDropout returns Dropout(ReLU(x), p), the inside of a feed-forward
 // net, in one pass over its (4·d_model-wide) activations: the same draw,
 // mask and numbers as ReLU then Dropout, without ReLU's output and its
-// gradient in between.
+// gradient in between. The backward pass reads the mask off the output
+// (positive exactly where both kept the value), which must not change
+// before it runs.
 func (tp *Tape) ReLUDropout(x *Var, p float32) *Var {
 	if p <= 0 || tp == nil || tp.RNG == nil {
 		return tp.ReLU(x)
