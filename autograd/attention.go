@@ -366,10 +366,16 @@ func (p *attnProblem) tileMask(sc *attnScratch, seed uint64, i0, br, j0, bc int)
 	return sc.mask
 }
 
-// dropMask applies the dropout mask to the weights w of query row i, keys
-// j0.. (times 1/(1 − dropout) where kept).
-func (p *attnProblem) dropMask(w []float32, seed uint64, i, j0 int) {
-	dropWeights(w, seed, i*p.tk+j0, p.thr, p.keep)
+// dropRow applies the dropout mask to the weights w (keys j0...) of query
+// row i, row r of a tile whose mask, if not nil, tileMask drew (the
+// weights after last are 0 there); else it draws the row's mask.
+func (p *attnProblem) dropRow(w, mask []float32, r int, seed uint64, i, j0, last int) {
+	switch {
+	case mask != nil:
+		mulInto(w, w, mask[r*len(w):(r+1)*len(w)], false)
+	case p.dropout > 0:
+		dropWeights(w[:last+1], seed, i*p.tk+j0, p.thr, p.keep)
+	}
 }
 
 // dropWeights applies the dropout mask to weights w, the first of which is
@@ -579,12 +585,7 @@ func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse [
 					pr[j] = w * inv
 				}
 			}
-			switch {
-			case mask != nil: // the weights after last are 0
-				mulInto(row, row, mask[r*bc:(r+1)*bc], false)
-			case p.dropout > 0:
-				p.dropMask(row[:last+1], seed, i0+r, j0)
-			}
+			p.dropRow(row, mask, r, seed, i0+r, j0, last)
 		}
 		tensor.GemmSerial(false, false, br, d, bc, 1, s, bc, p.v[ko+j0*lk:], lk, 1, y[qo+i0*e:], e)
 	}
@@ -908,12 +909,7 @@ func (p *attnProblem) backwardHead(sc *attnScratch, bh, c, sp int, y, lse, dy, d
 					expRow(row, last, lrow[i])
 				}
 				if !needS {
-					switch {
-					case mask != nil: // the weights after last are 0
-						mulInto(row, row, mask[r*bc:(r+1)*bc], false)
-					case p.dropout > 0:
-						p.dropMask(row[:last+1], seed, i, j0)
-					}
+					p.dropRow(row, mask, r, seed, i, j0, last)
 					continue
 				}
 				clear(drow[last+1:])

@@ -118,22 +118,18 @@ var peakSink float32
 
 // HasAVX2FMA reports whether the CPU (and OS) run AVX2 and FMA code and
 // this build has assembly: an "avx2" implementation is registered.
-func HasAVX2FMA() bool {
-	for _, im := range impls {
-		if im.Name == "avx2" {
-			return true
-		}
-	}
-	return false
-}
+func HasAVX2FMA() bool { return registered("avx2") }
 
 // HasAVX512DQ reports whether the "avx512" implementation is registered
 // and the CPU also multiplies 64-bit lanes (AVX-512 DQ), for packages with
 // vector loops of their own.
-func HasAVX512DQ() bool {
+func HasAVX512DQ() bool { return avx512DQ && registered("avx512") }
+
+// registered reports whether the implementation called name is registered.
+func registered(name string) bool {
 	for _, im := range impls {
-		if im.Name == "avx512" {
-			return avx512DQ
+		if im.Name == name {
+			return true
 		}
 	}
 	return false
