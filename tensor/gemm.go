@@ -371,6 +371,12 @@ func SumRows(sum, x []float32, rows, ld int, fresh bool) { kernels.SumRows(sum, 
 // the purego build tag), for packages with vector loops of their own.
 func HasAVX2FMA() bool { return kernels.HasAVX2FMA() }
 
+// Kernels returns the name of the kernels in use: "avx512", "avx2" or
+// "generic" (pure Go), the best this CPU runs unless the environment
+// variable ATTN_CPU caps them (to time or test an older machine's path on
+// this one). err is set when ATTN_CPU names none of them and was ignored.
+func Kernels() (name string, err error) { return kernels.Setting() }
+
 // HasAVX512DQ reports whether this CPU runs the AVX-512 kernels and
 // multiplies 64-bit vector lanes (never with the purego build tag).
 func HasAVX512DQ() bool { return kernels.HasAVX512DQ() }

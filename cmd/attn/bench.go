@@ -128,7 +128,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		triad, read := tensor.StreamGBps(*reps)
 		r = benchResult{Bench: "peak", Params: map[string]any{"stream_gbps": triad, "read_gbps": read}, GFLOPS: peak}
 		if !*asJSON {
-			fmt.Fprintf(stdout, "FMA peak: %.1f GFLOP/s on %d workers; memory bandwidth: %.1f GB/s STREAM triad, %.1f GB/s reading\n", peak, tensor.Workers(), triad, read)
+			name, _ := tensor.Kernels()
+			fmt.Fprintf(stdout, "FMA peak: %.1f GFLOP/s on %d workers (%s kernels); memory bandwidth: %.1f GB/s STREAM triad, %.1f GB/s reading\n", peak, tensor.Workers(), name, triad, read)
 			return nil
 		}
 	case "gemm":
@@ -188,6 +189,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unknown benchmark %q (want %s)", args[0], benchNames)
 	}
 	r.Params["workers"] = tensor.Workers()
+	r.Params["kernels"], _ = tensor.Kernels()
 	r.AllocBytes = lastBytes
 	if *asJSON {
 		b, _ := json.Marshal(r)

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/attn-go/attn/tensor"
 	"io"
 	"os"
 	"runtime/pprof"
@@ -68,6 +69,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return 0
 	}
+	if _, err := tensor.Kernels(); err != nil {
+		fmt.Fprintf(stderr, "attn: %v\n", err)
+		return 2
+	}
 	for _, c := range commands {
 		if c.name == args[0] {
 			err := c.run(args[1:], stdout, stderr)
@@ -92,4 +97,5 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'attn <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "\nEnvironment:\n  ATTN_CPU=avx512|avx2|generic   the widest kernels to use (default: the best this CPU runs)\n  ATTN_CPUPROFILE=FILE           write a CPU profile of the command")
 }

@@ -6,6 +6,8 @@
 #   tools/bench/compare.sh                 # the default set
 #   tools/bench/compare.sh gemm --m 2048 --n 2048 --k 2048
 #   ROUNDS=7 tools/bench/compare.sh train --shape small
+#   CPU=avx2 tools/bench/compare.sh gemm   # both sides held to AVX2, as on
+#                                          # a machine without AVX-512
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 go build -o /tmp/attn-bench ./cmd/attn
@@ -15,6 +17,12 @@ go build -o /tmp/attn-bench ./cmd/attn
 # kernel. The JSON line reports the kernel that ran.
 core=()
 grep -qw avx512f /proc/cpuinfo && core=(OPENBLAS_CORETYPE=SkylakeX)
+case "${CPU:-}" in
+"") ;;
+avx2) core=(OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2) ;;
+*) echo "CPU=$CPU: want avx2 (or unset, for the best this CPU runs)" >&2; exit 2 ;;
+esac
+export ATTN_CPU="${CPU:-}"
 py() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "${core[@]}" /usr/bin/python3 tools/bench/torch_bench.py "$@"; }
 
 # one runs a benchmark in attn and in PyTorch alternately, ROUNDS times
@@ -37,7 +45,7 @@ av, tv = [r[key] for r in a], [r[key] for r in t]
 ratios = [x / y for x, y in zip(av, tv)]
 p = {k: v for k, v in a[0]["params"].items() if k != "workers"}
 print(f'{a[0]["bench"]:10} {json.dumps(p):70} attn {statistics.median(av):9.1f}  torch {statistics.median(tv):9.1f} {unit:8}  '
-      f'ratio {statistics.median(ratios):.2f} (rounds: {" ".join(f"{r:.2f}" for r in ratios)}; torch: {t[0]["params"]["threads"]} threads, OpenBLAS {t[0]["params"]["openblas"]}; attn allocs/run {a[0]["allocs"]:.0f})')
+      f'ratio {statistics.median(ratios):.2f} (rounds: {" ".join(f"{r:.2f}" for r in ratios)}; torch: {t[0]["params"]["threads"]} threads, OpenBLAS {t[0]["params"]["openblas"]}, ATen {t[0]["params"]["aten"]}; attn allocs/run {a[0]["allocs"]:.0f})')
 if "losses" in a[0] and "losses" in t[0]:  # train: both sides' first and last losses, medians over the rounds
     ends = lambda rs: " → ".join(f"{statistics.median(r['losses'][i] for r in rs):.3f}" for i in (0, -1))
     print(f'{"":10} loss over {len(a[0]["losses"])} steps: attn {ends(a)}, torch {ends(t)}')

@@ -28,6 +28,14 @@ def openblas_core():
     return "openblas not found"
 
 
+def aten_capability():
+    """The vector instructions ATen's own kernels use (ATEN_CPU_CAPABILITY caps them)."""
+    for line in torch.__config__.show().splitlines():
+        if "CPU capability usage:" in line:
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
 def measure(reps, fn):
     fn()  # warm up
     times = []
@@ -542,6 +550,7 @@ def main():
          "train-bert": lambda a: bench_encode(a, train=True), "train-t5": bench_train_t5}[a.bench](a)
     r["params"]["threads"] = torch.get_num_threads()
     r["params"]["openblas"] = openblas_core()
+    r["params"]["aten"] = aten_capability()
     print(json.dumps(r))
 
 

@@ -387,6 +387,8 @@ func detect() {
 	)
 	hasAVX2FMA = ebx7&avx2 != 0
 	hasAVX512 = hasAVX2FMA && ebx7&(avx512f|avx512vl) == avx512f|avx512vl && xcr0&0xe6 == 0xe6 // + opmask, ZMM_Hi256, Hi16_ZMM
+	hasAVX2FMA = hasAVX2FMA && cpuCap >= 1
+	hasAVX512 = hasAVX512 && cpuCap >= 2
 	avx512DQ = hasAVX512 && ebx7&avx512dq != 0
 }
 

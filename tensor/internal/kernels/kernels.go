@@ -14,13 +14,44 @@
 // cache-blocked, packed GotoBLAS/BLIS scheme of blocked_amd64.go around
 // assembly micro-kernels in gemm_amd64.s, which asm_gen.go generates (go
 // generate ./tensor/internal/kernels).
+//
+// The environment variable ATTN_CPU caps the implementations registered:
+// avx512 (the default, the best this CPU runs), avx2 or generic. One
+// machine can then test and time the paths of an older one, as PyTorch's
+// ATEN_CPU_CAPABILITY does; the packages with vector loops of their own
+// follow it through HasAVX2FMA and HasAVX512DQ.
 package kernels
 
 import (
 	"fmt"
 	"math"
+	"os"
 	"sync"
 )
+
+// EnvCPU is the environment variable read once at start (see the package doc).
+const EnvCPU = "ATTN_CPU"
+
+// cpuCap is the widest implementation EnvCPU allows: 0 generic, 1 avx2,
+// 2 avx512; envErr is set when EnvCPU names none of them.
+var cpuCap, envErr = parseCPU(os.Getenv(EnvCPU))
+
+func parseCPU(v string) (int, error) {
+	switch v {
+	case "", "avx512":
+		return 2, nil
+	case "avx2":
+		return 1, nil
+	case "generic":
+		return 0, nil
+	}
+	return 2, fmt.Errorf("%s=%q: want avx512, avx2 or generic", EnvCPU, v)
+}
+
+// Setting returns the name of the implementation in use and, when EnvCPU
+// holds a value that names no implementation (and was ignored), an error
+// saying so.
+func Setting() (name string, err error) { return active.Name, envErr }
 
 // Impl is one implementation of the hot loops. All functions work on
 // row-major float32 slices and never allocate.

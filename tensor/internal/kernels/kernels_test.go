@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -581,4 +582,24 @@ func TestGemmQ8(t *testing.T) {
 		}
 	}()
 	GemmQ8(1, 1, 40, 1, make([]float32, 40), 40, make([]int8, 40), make([]float32, 2), 40, 0, make([]float32, 1), 1)
+}
+
+// TestParseCPU checks the values ATTN_CPU takes, and that a value naming
+// no implementation is reported, with the value, instead of silently used.
+func TestParseCPU(t *testing.T) {
+	for v, want := range map[string]int{"": 2, "avx512": 2, "avx2": 1, "generic": 0} {
+		if got, err := parseCPU(v); got != want || err != nil {
+			t.Errorf("parseCPU(%q) = %d, %v; want %d, nil", v, got, err, want)
+		}
+	}
+	for _, v := range []string{"avx3", "AVX2", "purego"} {
+		got, err := parseCPU(v)
+		if err == nil || !strings.Contains(err.Error(), EnvCPU+`="`+v+`"`) || got != 2 {
+			t.Errorf("parseCPU(%q) = %d, %v; want 2 and an error naming %s=%q", v, got, err, EnvCPU, v)
+		}
+	}
+	name, _ := Setting()
+	if want := impls[len(impls)-1].Name; name != want || cpuCap < 2 && name == "avx512" || cpuCap < 1 && name != "generic" {
+		t.Errorf("Setting() = %q with %s=%q; want %q", name, EnvCPU, os.Getenv(EnvCPU), want)
+	}
 }
