@@ -185,11 +185,11 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	// of columns of a short A (a prompt's 128 tokens against a weight) each
 	// pack only their own columns of B and reread only the little A: eight
 	// per worker make GPT-2's 128-token prompt about 4% faster (median of
-	// five runs alternating A B B A). An A that must be packed (transposed,
-	// a weight gradient's dyᵀ, or on AVX2, which has no kernels reading A in
-	// place) is packed again by every band, so it keeps one band per
-	// worker: with eight, 256×1,024×1,024 (dyᵀ) ran 1.28× slower on AVX-512,
-	// and GPT-2's prompt products 1.0–1.45× slower on the AVX2 kernels.
+	// five runs alternating A B B A). An A that must be packed (transposed:
+	// a weight gradient's dyᵀ) is packed again by every band, so it keeps
+	// one band per worker: with eight, 256×1,024×1,024 (dyᵀ) ran 1.28×
+	// slower on AVX-512, and GPT-2's prompt products 1.0–1.45× slower on
+	// the AVX2 kernels while they still packed every A.
 	perWorker := 1
 	switch {
 	case m <= 8 || asOne:

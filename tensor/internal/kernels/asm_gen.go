@@ -45,8 +45,10 @@ func main() {
 			gemm512(r, true, nv)
 		}
 	}
-	for r := 1; r <= 6; r++ {
-		gemm256(r)
+	for _, direct := range []bool{false, true} {
+		for r := 1; r <= 6; r++ {
+			gemm256(r, direct)
+		}
 	}
 	for _, kind := range []string{"", "bf16", "f16"} {
 		for r := 1; r <= 8; r++ {
@@ -61,7 +63,7 @@ func main() {
 	transpose8half("bf16")
 	transpose8half("f16")
 	transpose8q8()
-	for _, w := range []int{12, 16, 64} {
+	for _, w := range []int{6, 12, 16, 64} {
 		copyPanels(w)
 	}
 	peak512()
@@ -333,9 +335,58 @@ func off(n int) string {
 // gemm256 writes the AVX2+FMA micro-kernel for an r×16 tile of C
 // (r <= 6), A packed pw256 values a step: accumulators Y0..Y(2r-1), B in
 // Y12/Y13, broadcasts Y14/Y15.
-func gemm256(r int) {
-	name := fmt.Sprintf("gemm256R%d", r)
-	kernelArgs(name)
+//
+// With direct set it writes gemm256D<r> instead, which reads a row-major A
+// in place and takes a bias, as gemm512D<r> does (rows 0..3 addressed from
+// AX, rows 4 and 5 from R11 = AX + 4·lda, with R12 = lda and R13 = 3·lda in
+// bytes).
+func gemm256(r int, direct bool) {
+	argOff := 0
+	if direct {
+		argOff = 8
+		name := fmt.Sprintf("gemm256D%d", r)
+		p("")
+		p("// func %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int, bias *float32)", name)
+		p("TEXT ·%s(SB), NOSPLIT, $8-80", name)
+		ftzEnter()
+		p("\tMOVQ k+0(FP), CX")
+		p("\tMOVQ a+8(FP), AX")
+		p("\tMOVQ lda+16(FP), R12")
+		p("\tSHLQ $2, R12")
+		p("\tLEAQ (R12)(R12*2), R13")
+		if r > 4 {
+			p("\tLEAQ (AX)(R12*4), R11")
+		}
+		p("\tMOVQ b+24(FP), BX")
+		p("\tMOVQ ldb+32(FP), DX")
+		p("\tSHLQ $2, DX")
+		p("\tLEAQ (DX)(DX*2), R8")
+		p("\tMOVQ c+40(FP), DI")
+		p("\tMOVQ ldc+48(FP), SI")
+		p("\tSHLQ $2, SI")
+	} else {
+		kernelArgs(fmt.Sprintf("gemm256R%d", r))
+	}
+	// aAt returns the address of A's value for row i at k step u of the
+	// current group of 4.
+	aAt := func(u, i int) string {
+		if !direct {
+			return fmt.Sprintf("%d(AX)", 4*(pw256*u+i))
+		}
+		base := [...]string{"AX", "R11"}[i/4]
+		idx := [...]string{"", "(R12*1)", "(R12*2)", "(R13*1)"}[i%4]
+		return fmt.Sprintf("%d(%s)%s", 4*u, base, idx)
+	}
+	aStep := func(steps int) {
+		if !direct {
+			p("\tADDQ $%d, AX", 4*pw256*steps)
+			return
+		}
+		p("\tADDQ $%d, AX", 4*steps)
+		if r > 4 {
+			p("\tADDQ $%d, R11", 4*steps)
+		}
+	}
 	p("\tMOVQ DI, R10")
 	for i := 0; i < r; i++ {
 		p("\tPREFETCHT0 (R10)")
@@ -346,12 +397,12 @@ func gemm256(r int) {
 	for i := 0; i < 2*r; i++ {
 		p("\tVXORPS Y%d, Y%d, Y%d", i, i, i)
 	}
-	step := func(u int, aoff int) {
+	step := func(u int) {
 		p("\tVMOVUPS %s, Y12", bRow(u, 0))
 		p("\tVMOVUPS %s, Y13", bRow(u, 32))
 		for i := 0; i < r; i++ {
 			y := 14 + i%2
-			p("\tVBROADCASTSS %d(AX), Y%d", aoff+4*i, y)
+			p("\tVBROADCASTSS %s, Y%d", aAt(u, i), y)
 			p("\tVFMADD231PS Y12, Y%d, Y%d", y, 2*i)
 			p("\tVFMADD231PS Y13, Y%d, Y%d", y, 2*i+1)
 		}
@@ -363,28 +414,28 @@ func gemm256(r int) {
 	p("\tJZ tail")
 	p("loop4:")
 	for u := 0; u < 4; u++ {
-		step(u, 4*pw256*u)
+		step(u)
 	}
 	p("\tLEAQ (BX)(DX*4), BX")
-	p("\tADDQ $%d, AX", 16*pw256)
+	aStep(4)
 	p("\tDECQ R9")
 	p("\tJNZ loop4")
 	p("tail:")
 	p("\tTESTQ CX, CX")
 	p("\tJZ store")
 	p("loop1:")
-	step(0, 0)
+	step(0)
 	p("\tADDQ DX, BX")
-	p("\tADDQ $%d, AX", 4*pw256)
+	aStep(1)
 	p("\tDECQ CX")
 	p("\tJNZ loop1")
 	p("store:")
-	p("\tVBROADCASTSS alpha+48(FP), Y12")
-	p("\tVBROADCASTSS beta+52(FP), Y13")
+	p("\tVBROADCASTSS alpha+%d(FP), Y12", 48+argOff)
+	p("\tVBROADCASTSS beta+%d(FP), Y13", 52+argOff)
 	for i := 0; i < 2*r; i++ {
 		p("\tVMULPS Y12, Y%d, Y%d", i, i)
 	}
-	p("\tMOVQ accum+56(FP), R9")
+	p("\tMOVQ accum+%d(FP), R9", 56+argOff)
 	p("\tTESTQ R9, R9")
 	p("\tJZ overwrite")
 	for i := 0; i < r; i++ {
@@ -400,6 +451,19 @@ func gemm256(r int) {
 	ftzExit()
 	p("\tRET")
 	p("overwrite:")
+	if direct {
+		// With a bias (16 values), C = alpha·A·B + bias in each row.
+		p("\tMOVQ bias+72(FP), R9")
+		p("\tTESTQ R9, R9")
+		p("\tJZ nobias")
+		p("\tVMOVUPS (R9), Y12")
+		p("\tVMOVUPS 32(R9), Y13")
+		for i := 0; i < r; i++ {
+			p("\tVADDPS Y12, Y%d, Y%d", 2*i, 2*i)
+			p("\tVADDPS Y13, Y%d, Y%d", 2*i+1, 2*i+1)
+		}
+		p("nobias:")
+	}
 	for i := 0; i < r; i++ {
 		p("\tVMOVUPS Y%d, (DI)", 2*i)
 		p("\tVMOVUPS Y%d, 32(DI)", 2*i+1)
@@ -769,7 +833,7 @@ done:
 //	func copyPanels<w>(dst *float32, ps int, src *float32, ld, k, np int)
 //
 // which sets dst[q·ps + p·w + j] = src[p·ld + q·w + j] for p < k, q < np,
-// j < w: it cuts k rows of np·w floats (ld apart) into np panels of k rows
+// j < w (w a multiple of 2): it cuts k rows of np·w floats (ld apart) into np panels of k rows
 // of w, ps floats apart. Walking each source row once, rather than each
 // panel down all k rows, touches every page of the source once (AVX).
 func copyPanels(w int) {
@@ -794,17 +858,26 @@ func copyPanels(w int) {
 	p("\tMOVQ DI, R11")
 	p("\tMOVQ R9, R12")
 	p("panel:")
+	// Eight floats a Y register, then four in an X register, then two
+	// in R13 (w = 6: AVX2's panels of A).
+	half, pair := 32*(w/8), 32*(w/8)+16*(w%8/4)
 	for v := 0; v < w/8; v++ {
 		p("\tVMOVUPS %d(R10), Y%d", 32*v, v)
 	}
-	if w%8 == 4 {
-		p("\tVMOVUPS %d(R10), X%d", 32*(w/8), w/8)
+	if w%8 >= 4 {
+		p("\tVMOVUPS %d(R10), X%d", half, w/8)
+	}
+	if w%4 == 2 {
+		p("\tMOVQ %d(R10), R13", pair)
 	}
 	for v := 0; v < w/8; v++ {
 		p("\tVMOVUPS Y%d, %d(R11)", v, 32*v)
 	}
-	if w%8 == 4 {
-		p("\tVMOVUPS X%d, %d(R11)", w/8, 32*(w/8))
+	if w%8 >= 4 {
+		p("\tVMOVUPS X%d, %d(R11)", w/8, half)
+	}
+	if w%4 == 2 {
+		p("\tMOVQ R13, %d(R11)", pair)
 	}
 	p("\tADDQ $%d, R10", 4*w)
 	p("\tADDQ BX, R11")

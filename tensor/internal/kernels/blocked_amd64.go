@@ -452,9 +452,14 @@ func packA(dst []float32, transA bool, a []float32, lda, i0, mcb, p0, kcb, pw in
 const packAGroup = 16
 
 // copyPanelsOf returns the copyPanels kernel for micro-panels w wide (nil
-// where there is none).
+// where there is none). AVX2's 6-wide panels used to be copied with copy,
+// one call to memmove per 24 bytes: copyPanels6 made the small training
+// step on those kernels 1.06× faster (30 pairs toggled in one process).
 func copyPanelsOf(w int) func(dst *float32, ps int, src *float32, ld, k, np int) {
-	if w == 12 {
+	switch w {
+	case 6:
+		return copyPanels6
+	case 12:
 		return copyPanels12
 	}
 	return nil

@@ -9,8 +9,8 @@
 // On amd64 (without purego), gemm_amd64.go detects the CPU's features once
 // at start and registers "avx2" (AVX2+FMA, a 6×16 register tile) and
 // "avx512" (AVX-512 F+VL, a 6×64 tile, 12×32 for products at most 32
-// columns wide, kernels that read a row-major A in place, and unpacked
-// kernels for the skinny m <= 8 products of decoding). Their GEMM is the
+// columns wide, and unpacked kernels for the skinny m <= 8 products of
+// decoding). Both have kernels that read a row-major A in place. Their GEMM is the
 // cache-blocked, packed GotoBLAS/BLIS scheme of blocked_amd64.go around
 // assembly micro-kernels in gemm_amd64.s, which asm_gen.go generates (go
 // generate ./tensor/internal/kernels).
@@ -93,6 +93,9 @@ type Impl struct {
 	// place instead of packing it, so splitting C by columns costs no
 	// packing twice.
 	DirectA bool
+	// team is set when NewTeam can share this implementation's products
+	// (avx512 only).
+	team bool
 	// gemmBand, when set, is GemmBand: Gemm or GemmBias whose blocks
 	// goroutines calling Band.Help may share.
 	gemmBand func(band *Band, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int)

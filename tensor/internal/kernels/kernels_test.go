@@ -364,7 +364,8 @@ func TestAdam(t *testing.T) {
 }
 
 // TestGemmBias checks kernels.GemmBias on every implementation (the AVX-512
-// one adds the bias in its direct kernels' last step, the others through C)
+// and AVX2 ones add the bias as their direct kernels store C, the generic
+// one through C)
 // against a float64 reference, with guards around C and NaNs in C before
 // (GemmBias overwrites C, so they must vanish).
 func TestGemmBias(t *testing.T) {
@@ -598,8 +599,7 @@ func TestParseCPU(t *testing.T) {
 			t.Errorf("parseCPU(%q) = %d, %v; want 2 and an error naming %s=%q", v, got, err, EnvCPU, v)
 		}
 	}
-	name, _ := Setting()
-	if want := impls[len(impls)-1].Name; name != want || cpuCap < 2 && name == "avx512" || cpuCap < 1 && name != "generic" {
-		t.Errorf("Setting() = %q with %s=%q; want %q", name, EnvCPU, os.Getenv(EnvCPU), want)
+	if best := impls[len(impls)-1].Name; cpuCap < 2 && best == "avx512" || cpuCap < 1 && best != "generic" {
+		t.Errorf("with %s=%q the best implementation registered is %q", EnvCPU, os.Getenv(EnvCPU), best)
 	}
 }

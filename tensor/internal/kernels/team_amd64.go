@@ -81,7 +81,7 @@ var teams struct {
 // implementation cannot share products this way. Arguments are as for
 // Gemm, with m, n, k > 0.
 func NewTeam(transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) *Team {
-	if !active.DirectA { // only avx512 has the direct kernels a Team runs
+	if !active.team { // a Team runs the avx512 kernels
 		return nil
 	}
 	_ = c[(m-1)*ldc+n-1]
