@@ -58,7 +58,12 @@ func main() {
 	for r := 1; r <= 8; r++ {
 		dots512q8(r)
 	}
+	for r := 1; r <= 8; r++ {
+		dots256(r)
+	}
+	dotsMask()
 	rows512()
+	rows256()
 	transpose8()
 	transpose8half("bf16")
 	transpose8half("f16")
@@ -593,25 +598,210 @@ func dots512(r int, kind string) {
 	body("K1")
 	p("reduce:")
 	p("\tMOVQ out+40(FP), DI")
-	dotsReduce(nacc)
+	dotsReduce(nacc, true)
+}
+
+// dots256 writes the AVX2 kernel for r rows of A (r <= 8) against cb rows
+// of B (cb = 2 for r <= 4, else 1: 16 ymm registers hold at most eight
+// accumulators beside B and A), both contiguous along k:
+//
+//	func dots256R<r>(k int, a *float32, lda int, b *float32, ldb int, out *float32)
+//
+// out[i·cb+j] = Σp a[i·lda+p]·b[j·ldb+p], as dots512R<r> computes with
+// eight lanes; out has room for 16 values. The k tail is a masked load,
+// its mask cut from dotsMask.
+func dots256(r int) {
+	cb := 2
+	if r > 4 {
+		cb = 1
+	}
+	nacc := r * cb
+	name := fmt.Sprintf("dots256R%d", r)
+	p("")
+	p("// func %s(k int, a *float32, lda int, b *float32, ldb int, out *float32)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	p("\tMOVQ k+0(FP), CX")
+	p("\tMOVQ a+8(FP), AX")
+	p("\tMOVQ lda+16(FP), R11")
+	p("\tSHLQ $2, R11")
+	p("\tMOVQ b+24(FP), BX")
+	p("\tMOVQ ldb+32(FP), DX")
+	p("\tSHLQ $2, DX")
+	p("\tLEAQ (DX)(DX*2), R8")
+	p("\tLEAQ (R11)(R11*2), R12")
+	p("\tLEAQ (AX)(R11*4), R13")
+	p("\tLEAQ (BX)(DX*%d), R14", cb)
+	// accumulators Y0..Y(nacc-1): acc[i*cb+j]; B in Y8, Y9; A in Y10..Y14;
+	// the tail's mask in Y15.
+	for i := 0; i < nacc; i++ {
+		p("\tVXORPS Y%d, Y%d, Y%d", i, i, i)
+	}
+	aAddr := func(i int) string {
+		base := "AX"
+		if i >= 4 {
+			base = "R13"
+		}
+		return "(" + base + ")" + [...]string{"", "(R11*1)", "(R11*2)", "(R12*1)"}[i%4]
+	}
+	body := func(masked bool) {
+		for j := 0; j < cb; j++ {
+			if masked {
+				p("\tVMASKMOVPS %s, Y15, Y%d", bRow(j, 0), 8+j)
+			} else {
+				p("\tVMOVUPS %s, Y%d", bRow(j, 0), 8+j)
+			}
+		}
+		for i := 0; i < r; i++ {
+			y := 10 + i%5
+			if masked {
+				p("\tVMASKMOVPS %s, Y15, Y%d", aAddr(i), y)
+			} else {
+				p("\tVMOVUPS %s, Y%d", aAddr(i), y)
+			}
+			for j := 0; j < cb; j++ {
+				p("\tVFMADD231PS Y%d, Y%d, Y%d", 8+j, y, i*cb+j)
+			}
+		}
+	}
+	p("\tCMPQ CX, $8")
+	p("\tJLT tail")
+	p("loop:")
+	body(false)
+	for j := 0; j < cb; j++ {
+		p("\tPREFETCHT1 %s", strings.ReplaceAll(bRow(j, 0), "(BX)", "(R14)"))
+	}
+	p("\tADDQ $32, AX")
+	p("\tADDQ $32, R13")
+	p("\tADDQ $32, BX")
+	p("\tADDQ $32, R14")
+	p("\tSUBQ $8, CX")
+	p("\tCMPQ CX, $8")
+	p("\tJGE loop")
+	p("tail:")
+	p("\tTESTQ CX, CX")
+	p("\tJZ reduce")
+	p("\tLEAQ dotsMask<>(SB), R9")
+	p("\tMOVQ $8, R10")
+	p("\tSUBQ CX, R10")
+	p("\tVMOVUPS (R9)(R10*4), Y15") // the first CX lanes set
+	body(true)
+	p("reduce:")
+	p("\tMOVQ out+40(FP), DI")
+	dotsReduce(nacc, false)
+}
+
+// dotsMask writes the table the AVX2 dots kernels cut their tail masks
+// from: eight lanes set, then eight clear.
+func dotsMask() {
+	p("")
+	for i := 0; i < 16; i++ {
+		v := "0xffffffff"
+		if i >= 8 {
+			v = "0"
+		}
+		p("DATA dotsMask<>+%d(SB)/4, $%s", 4*i, v)
+	}
+	p("GLOBL dotsMask<>(SB), RODATA|NOPTR, $64")
+}
+
+// rows256 writes rows512 for AVX2 (the same signature and arithmetic: each
+// value of C gets its eight products added in order): each row of C is
+// held in four ymm registers for 32 columns while the eight rows of B are
+// read from L1, one vector at a time.
+func rows256() {
+	name := "rows256"
+	p("")
+	p("// func %s(r, n int, a *float32, b *float32, ldb int, c *float32, ldc int)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	p("\tMOVQ r+0(FP), R12")
+	p("\tMOVQ n+8(FP), CX")
+	p("\tMOVQ a+16(FP), AX")
+	p("\tMOVQ b+24(FP), BX")
+	p("\tMOVQ ldb+32(FP), DX")
+	p("\tSHLQ $2, DX")
+	p("\tLEAQ (DX)(DX*2), R8")
+	p("\tLEAQ (BX)(DX*4), R13")
+	p("\tLEAQ (BX)(DX*8), R14")
+	p("\tLEAQ (R13)(DX*8), R15")
+	p("\tMOVQ c+40(FP), DI")
+	p("\tMOVQ ldc+48(FP), SI")
+	p("\tSHLQ $2, SI")
+	p("loop:")
+	// Fetch the same columns of the next 8 rows of B, which the next call
+	// reads, as rows512 does.
+	for u := 0; u < 8; u++ {
+		base := "(R14)"
+		if u >= 4 {
+			base = "(R15)"
+		}
+		p("\tPREFETCHT1 %s", strings.ReplaceAll(bRow(u%4, 0), "(BX)", base))
+		p("\tPREFETCHT1 %s", strings.ReplaceAll(bRow(u%4, 64), "(BX)", base))
+	}
+	p("\tMOVQ DI, R10")
+	p("\tMOVQ AX, R11")
+	p("\tMOVQ R12, R9")
+	p("row:")
+	for v := 0; v < 4; v++ {
+		p("\tVMOVUPS %s(R10), Y%d", off(32*v), v)
+	}
+	for u := 0; u < 8; u++ {
+		y := 4 + u%2
+		p("\tVBROADCASTSS %d(R11), Y%d", 32*u, y)
+		for v := 0; v < 4; v++ {
+			addr := bRow(u%4, 32*v)
+			if u >= 4 {
+				addr = strings.ReplaceAll(addr, "(BX)", "(R13)")
+			}
+			p("\tVFMADD231PS %s, Y%d, Y%d", addr, y, v)
+		}
+	}
+	for v := 0; v < 4; v++ {
+		p("\tVMOVUPS Y%d, %s(R10)", v, off(32*v))
+	}
+	p("\tADDQ SI, R10")
+	p("\tADDQ $4, R11")
+	p("\tDECQ R9")
+	p("\tJNZ row")
+	p("\tADDQ $128, BX")
+	p("\tADDQ $128, R13")
+	p("\tADDQ $128, R14")
+	p("\tADDQ $128, R15")
+	p("\tADDQ $128, DI")
+	p("\tSUBQ $32, CX")
+	p("\tJNZ loop")
+	p("\tVZEROUPPER")
+	p("\tRET")
 }
 
 // dotsReduce writes the end of a dots kernel: each of the nacc
-// accumulators summed into out (DI), then RET.
-func dotsReduce(nacc int) {
+// accumulators (zmm when wide, else ymm) summed into out (DI), then RET.
+func dotsReduce(nacc int, wide bool) {
 	// Reduce each accumulator to 4 partial sums in its xmm, then four
 	// accumulators at a time to 4 scalars (the last group may repeat its
-	// last accumulator; out has room for the extra values).
+	// last accumulator, or take zeros; out has room for the extra values).
 	for z := 0; z < nacc; z++ {
+		if !wide {
+			p("\tVEXTRACTF128 $1, Y%d, X15", z)
+			p("\tVADDPS X15, X%d, X%d", z, z)
+			continue
+		}
 		p("\tVEXTRACTF64X4 $1, Z%d, Y24", z)
 		p("\tVADDPS Y24, Y%d, Y%d", z, z)
 		p("\tVEXTRACTF32X4 $1, Y%d, X24", z)
 		p("\tVADDPS X24, X%d, X%d", z, z)
 	}
+	if !wide && nacc%4 != 0 {
+		p("\tVXORPS X15, X15, X15")
+	}
 	for t := 0; 4*t < nacc; t++ {
 		g := [4]int{}
 		for q := range g {
 			g[q] = min(4*t+q, nacc-1)
+			if !wide && 4*t+q >= nacc {
+				// A lone last accumulator would be added to itself:
+				// the AVX2 kernels (nacc odd for r = 5, 7) pad with zeros.
+				g[q] = 15
+			}
 		}
 		p("\tVHADDPS X%d, X%d, X%d", g[1], g[0], g[0])
 		p("\tVHADDPS X%d, X%d, X%d", g[3], g[2], g[2])
@@ -701,7 +891,7 @@ func dots512q8(r int) {
 	p("\tJNZ loop")
 	p("reduce:")
 	p("\tMOVQ out+48(FP), DI")
-	dotsReduce(nacc)
+	dotsReduce(nacc, true)
 }
 
 // rows512 writes the kernel for the A·B decode shape with few rows of A and

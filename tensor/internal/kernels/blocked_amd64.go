@@ -18,7 +18,7 @@ import "sync"
 // transpose per block, and measured 2–9% slower on a training step's shapes).
 //
 // Skinny products (m <= 8, the shapes of decoding one token at a time) skip
-// packing on the AVX-512 path: A·Bᵀ becomes dot products of rows of A with
+// packing (AVX-512 and AVX2): A·Bᵀ becomes dot products of rows of A with
 // rows of B, and A·B a sweep down the rows of B, so B is read once, in
 // order, at memory speed. A·Bᵀ stays dot products up to dotsRows rows,
 // eight at a time over blocks of B held in L2.
@@ -45,7 +45,12 @@ type gemmArch struct {
 	// (its nr is nr/2, its mr at least mr, its pw the same), and its
 	// kernels a last panel of B at most nr/2 wide.
 	narrow *gemmArch
-	dots   [9]dotsKernel // optional: r×4 (r > 4: r×2) dot products, r = 1..8
+	dots   [9]dotsKernel // optional: r×dotsCB[0] (r > 4: r×dotsCB[1]) dot products, r = 1..8
+	dotsCB [2]int
+	// dot and axpy are the arch's Dot and Axpy, for the columns and steps
+	// the dots and rows kernels leave.
+	dot  func(x, y []float32) float32
+	axpy func(alpha float32, x, y []float32)
 	// dotsHalf are dots with B in each 16-bit format (optional).
 	dotsHalf [2][9]dotsHalfKernel
 	// dotsQ8 are dots with B in 8-bit integers scaled by blocks (optional).
@@ -620,15 +625,15 @@ func (g *gemmArch) gemmDots(transA bool, m, n, k int, alpha float32, a []float32
 }
 
 // gemmDotsOf is gemmDots (transA false) for B of any kind: the dots kernel
-// of B's kind on each tile of columns; the last n%4 columns go to
-// dotAVX512 on B's row in float32 whatever m is, so that a row's result
+// of B's kind on each tile of columns; the last n%4 columns go to the
+// arch's dot on B's row in float32 whatever m is, so that a row's result
 // does not depend on how many rows came with it (a server decoding
 // several sequences together gives each the numbers it would get alone).
 func (g *gemmArch) gemmDotsOf(b bOperand, m, n, k int, alpha float32, a []float32, lda, ldb int, beta float32, c []float32, ldc int, buf *gemmBuf) {
 	out := &buf.out
-	cb := 4
+	cb := g.dotsCB[0]
 	if m > 4 {
-		cb = 2
+		cb = g.dotsCB[1]
 	}
 	nb := n - n%4
 	for j := 0; j < nb; j += cb {
@@ -673,7 +678,7 @@ func (g *gemmArch) gemmDotsOf(b bOperand, m, n, k int, alpha float32, a []float3
 	for j := nb; j < n; j++ {
 		row := b.row(j, k, ldb, dst)
 		for i := 0; i < m; i++ {
-			v := alpha * dotAVX512(a[i*lda:i*lda+k], row)
+			v := alpha * g.dot(a[i*lda:i*lda+k], row)
 			if beta != 0 {
 				v += beta * c[i*ldc+j]
 			}
@@ -740,7 +745,7 @@ func (g *gemmArch) gemmRows(transA bool, m, n, k int, alpha float32, a []float32
 				} else {
 					av = a[i*lda+p]
 				}
-				axpy512(alpha*av, &b[p*ldb+jb], &c[i*ldc+jb], w)
+				g.axpy(alpha*av, b[p*ldb+jb:p*ldb+jb+w], c[i*ldc+jb:i*ldc+jb+w])
 			}
 		}
 	}

@@ -8,9 +8,9 @@
 //
 // On amd64 (without purego), gemm_amd64.go detects the CPU's features once
 // at start and registers "avx2" (AVX2+FMA, a 6×16 register tile) and
-// "avx512" (AVX-512 F+VL, a 6×64 tile, 12×32 for products at most 32
-// columns wide, and unpacked kernels for the skinny m <= 8 products of
-// decoding). Both have kernels that read a row-major A in place. Their GEMM is the
+// "avx512" (AVX-512 F+VL, a 6×64 tile, and 12×32 for products at most 32
+// columns wide). Both have kernels that read a row-major A in place, and
+// unpacked kernels for the skinny m <= 8 products of decoding. Their GEMM is the
 // cache-blocked, packed GotoBLAS/BLIS scheme of blocked_amd64.go around
 // assembly micro-kernels in gemm_amd64.s, which asm_gen.go generates (go
 // generate ./tensor/internal/kernels).
