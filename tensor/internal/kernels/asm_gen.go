@@ -58,8 +58,13 @@ func main() {
 	for r := 1; r <= 8; r++ {
 		dots512q8(r)
 	}
+	for _, kind := range []string{"", "bf16", "f16"} {
+		for r := 1; r <= 8; r++ {
+			dots256(r, kind)
+		}
+	}
 	for r := 1; r <= 8; r++ {
-		dots256(r)
+		dots256q8(r)
 	}
 	dotsMask()
 	rows512()
@@ -610,23 +615,35 @@ func dots512(r int, kind string) {
 // out[i·cb+j] = Σp a[i·lda+p]·b[j·ldb+p], as dots512R<r> computes with
 // eight lanes; out has room for 16 values. The k tail is a masked load,
 // its mask cut from dotsMask.
-func dots256(r int) {
+//
+// With kind "bf16" or "f16" B holds 16-bit values, widened exactly as they
+// are loaded, so the sums are dots256R<r>'s on the widened B, bit for bit
+// (as dots512's). AVX2 has no masked loads of 16-bit values, so the tail's
+// last values of each row of B are copied into zeros on the stack first.
+//
+//	func dots256bf16R<r>(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+//	func dots256f16R<r>(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+func dots256(r int, kind string) {
 	cb := 2
 	if r > 4 {
 		cb = 1
 	}
 	nacc := r * cb
-	name := fmt.Sprintf("dots256R%d", r)
+	name := fmt.Sprintf("dots256%sR%d", kind, r)
+	bType, bShift, bStep, frame := "float32", 2, 32, 0
+	if kind != "" {
+		bType, bShift, bStep, frame = "uint16", 1, 16, 32
+	}
 	p("")
-	p("// func %s(k int, a *float32, lda int, b *float32, ldb int, out *float32)", name)
-	p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	p("// func %s(k int, a *float32, lda int, b *%s, ldb int, out *float32)", name, bType)
+	p("TEXT ·%s(SB), NOSPLIT, $%d-48", name, frame)
 	p("\tMOVQ k+0(FP), CX")
 	p("\tMOVQ a+8(FP), AX")
 	p("\tMOVQ lda+16(FP), R11")
 	p("\tSHLQ $2, R11")
 	p("\tMOVQ b+24(FP), BX")
 	p("\tMOVQ ldb+32(FP), DX")
-	p("\tSHLQ $2, DX")
+	p("\tSHLQ $%d, DX", bShift)
 	p("\tLEAQ (DX)(DX*2), R8")
 	p("\tLEAQ (R11)(R11*2), R12")
 	p("\tLEAQ (AX)(R11*4), R13")
@@ -643,13 +660,28 @@ func dots256(r int) {
 		}
 		return "(" + base + ")" + [...]string{"", "(R11*1)", "(R11*2)", "(R12*1)"}[i%4]
 	}
+	// loadB loads eight values of row j of B from addr into Y(8+j).
+	loadB := func(j int, addr string, masked bool) {
+		y := 8 + j
+		switch {
+		case kind == "bf16":
+			p("\tVPMOVZXWD %s, Y%d", addr, y)
+			p("\tVPSLLD $16, Y%d, Y%d", y, y)
+		case kind == "f16":
+			p("\tVCVTPH2PS %s, Y%d", addr, y)
+		case masked:
+			p("\tVMASKMOVPS %s, Y15, Y%d", addr, y)
+		default:
+			p("\tVMOVUPS %s, Y%d", addr, y)
+		}
+	}
 	body := func(masked bool) {
 		for j := 0; j < cb; j++ {
-			if masked {
-				p("\tVMASKMOVPS %s, Y15, Y%d", bRow(j, 0), 8+j)
-			} else {
-				p("\tVMOVUPS %s, Y%d", bRow(j, 0), 8+j)
+			addr := bRow(j, 0)
+			if masked && kind != "" {
+				addr = fmt.Sprintf("tail%d-%d(SP)", j, 32-16*j)
 			}
+			loadB(j, addr, masked)
 		}
 		for i := 0; i < r; i++ {
 			y := 10 + i%5
@@ -672,14 +704,30 @@ func dots256(r int) {
 	}
 	p("\tADDQ $32, AX")
 	p("\tADDQ $32, R13")
-	p("\tADDQ $32, BX")
-	p("\tADDQ $32, R14")
+	p("\tADDQ $%d, BX", bStep)
+	p("\tADDQ $%d, R14", bStep)
 	p("\tSUBQ $8, CX")
 	p("\tCMPQ CX, $8")
 	p("\tJGE loop")
 	p("tail:")
 	p("\tTESTQ CX, CX")
 	p("\tJZ reduce")
+	if kind != "" {
+		// Copy the CX (< 8) last values of each row into zeros.
+		p("\tVPXOR X14, X14, X14")
+		for j := 0; j < cb; j++ {
+			p("\tVMOVDQU X14, tail%d-%d(SP)", j, 32-16*j)
+			p("\tLEAQ %s, R10", bRow(j, 0))
+			p("\tLEAQ tail%d-%d(SP), SI", j, 32-16*j)
+			p("\tXORQ R9, R9")
+			p("copy%d:", j)
+			p("\tMOVW (R10)(R9*2), DI")
+			p("\tMOVW DI, (SI)(R9*2)")
+			p("\tINCQ R9")
+			p("\tCMPQ R9, CX")
+			p("\tJLT copy%d", j)
+		}
+	}
 	p("\tLEAQ dotsMask<>(SB), R9")
 	p("\tMOVQ $8, R10")
 	p("\tSUBQ CX, R10")
@@ -687,6 +735,84 @@ func dots256(r int) {
 	body(true)
 	p("reduce:")
 	p("\tMOVQ out+40(FP), DI")
+	dotsReduce(nacc, false)
+}
+
+// dots256q8 writes dots512q8R<r> for AVX2 (cb rows of B as dots256R<r>
+// takes them):
+//
+//	func dots256q8R<r>(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+func dots256q8(r int) {
+	cb := 2
+	if r > 4 {
+		cb = 1
+	}
+	nacc := r * cb
+	name := fmt.Sprintf("dots256q8R%d", r)
+	p("")
+	p("// func %s(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	p("\tMOVQ k+0(FP), CX")
+	p("\tMOVQ a+8(FP), AX")
+	p("\tMOVQ lda+16(FP), R11")
+	p("\tSHLQ $2, R11")
+	p("\tMOVQ b+24(FP), BX")
+	p("\tMOVQ ldb+32(FP), DX")
+	p("\tMOVQ s+40(FP), SI")
+	p("\tMOVQ DX, R9")
+	p("\tSHRQ $3, R9") // a row's scales: ldb/32 of 4 bytes
+	p("\tLEAQ (DX)(DX*2), R8")
+	p("\tLEAQ (R11)(R11*2), R12")
+	p("\tLEAQ (AX)(R11*4), R13")
+	p("\tLEAQ (BX)(DX*%d), R14", cb)
+	for i := 0; i < nacc; i++ {
+		p("\tVXORPS Y%d, Y%d, Y%d", i, i, i)
+	}
+	aAddr := func(i, off int) string {
+		base := "AX"
+		if i >= 4 {
+			base = "R13"
+		}
+		o := ""
+		if off != 0 {
+			o = fmt.Sprint(off)
+		}
+		return o + [...]string{"(" + base + ")", "(" + base + ")(R11*1)", "(" + base + ")(R11*2)", "(" + base + ")(R12*1)"}[i%4]
+	}
+	sAddr := [...]string{"(SI)", "(SI)(R9*1)"}
+	p("\tTESTQ CX, CX")
+	p("\tJZ reduce")
+	p("loop:")
+	// scales in Y14, Y15; B in Y8, Y9; A in Y10..Y13
+	for j := 0; j < cb; j++ {
+		p("\tVBROADCASTSS %s, Y%d", sAddr[j], 14+j)
+	}
+	for u := 0; u < 4; u++ {
+		for j := 0; j < cb; j++ {
+			p("\tVPMOVSXBD %s, Y%d", bRow(j, 8*u), 8+j)
+			p("\tVCVTDQ2PS Y%d, Y%d", 8+j, 8+j)
+			p("\tVMULPS Y%d, Y%d, Y%d", 14+j, 8+j, 8+j)
+		}
+		for i := 0; i < r; i++ {
+			y := 10 + i%4
+			p("\tVMOVUPS %s, Y%d", aAddr(i, 32*u), y)
+			for j := 0; j < cb; j++ {
+				p("\tVFMADD231PS Y%d, Y%d, Y%d", 8+j, y, i*cb+j)
+			}
+		}
+	}
+	for j := 0; j < cb; j++ {
+		p("\tPREFETCHT1 %s", strings.ReplaceAll(bRow(j, 0), "(BX)", "(R14)"))
+	}
+	p("\tADDQ $128, AX")
+	p("\tADDQ $128, R13")
+	p("\tADDQ $32, BX")
+	p("\tADDQ $32, R14")
+	p("\tADDQ $4, SI")
+	p("\tSUBQ $32, CX")
+	p("\tJNZ loop")
+	p("reduce:")
+	p("\tMOVQ out+48(FP), DI")
 	dotsReduce(nacc, false)
 }
 

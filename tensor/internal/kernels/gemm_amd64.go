@@ -288,6 +288,82 @@ func dots256R7(k int, a *float32, lda int, b *float32, ldb int, out *float32)
 //go:noescape
 func dots256R8(k int, a *float32, lda int, b *float32, ldb int, out *float32)
 
+// dots256bf16R<r>, dots256f16R<r> and dots256q8R<r> are dots256R<r> on B in
+// bfloat16, half precision (F16C) and 8 bits with block scales, as
+// dots512's variants are.
+
+//go:noescape
+func dots256bf16R1(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots256bf16R2(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots256bf16R3(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots256bf16R4(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots256bf16R5(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots256bf16R6(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots256bf16R7(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots256bf16R8(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots256f16R1(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots256f16R2(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots256f16R3(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots256f16R4(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots256f16R5(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots256f16R6(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots256f16R7(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots256f16R8(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots256q8R1(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+
+//go:noescape
+func dots256q8R2(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+
+//go:noescape
+func dots256q8R3(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+
+//go:noescape
+func dots256q8R4(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+
+//go:noescape
+func dots256q8R5(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+
+//go:noescape
+func dots256q8R6(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+
+//go:noescape
+func dots256q8R7(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+
+//go:noescape
+func dots256q8R8(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+
 // rows256 is rows512 for AVX2.
 //
 //go:noescape
@@ -412,7 +488,7 @@ func sumRowsVec(kern func(sum, x *float32, rows, ld, nv, fresh int), w int) func
 }
 
 var (
-	hasAVX2FMA bool // AVX2 and FMA, with the OS saving ymm state
+	hasAVX2FMA bool // AVX2, FMA and F16C, with the OS saving ymm state
 	hasAVX512  bool // AVX-512 F and VL, with the OS saving zmm and opmask state
 )
 
@@ -426,8 +502,9 @@ func detect() {
 		fma     = 1 << 12
 		osxsave = 1 << 27
 		avx     = 1 << 28
+		f16c    = 1 << 29 // half-precision conversions, on every CPU with AVX2
 	)
-	if ecx1&(fma|osxsave|avx) != fma|osxsave|avx {
+	if ecx1&(fma|osxsave|avx|f16c) != fma|osxsave|avx|f16c {
 		return
 	}
 	xcr0, _ := xgetbv()
@@ -500,6 +577,11 @@ var arch256 = &gemmArch{
 	kern:   [13]microKernel{nil, gemm256R1, gemm256R2, gemm256R3, gemm256R4, gemm256R5, gemm256R6},
 	direct: [13]directKernel{nil, gemm256D1, gemm256D2, gemm256D3, gemm256D4, gemm256D5, gemm256D6},
 	dots:   [...]dotsKernel{nil, dots256R1, dots256R2, dots256R3, dots256R4, dots256R5, dots256R6, dots256R7, dots256R8},
+	dotsHalf: [2][9]dotsHalfKernel{
+		BF16: {nil, dots256bf16R1, dots256bf16R2, dots256bf16R3, dots256bf16R4, dots256bf16R5, dots256bf16R6, dots256bf16R7, dots256bf16R8},
+		F16:  {nil, dots256f16R1, dots256f16R2, dots256f16R3, dots256f16R4, dots256f16R5, dots256f16R6, dots256f16R7, dots256f16R8},
+	},
+	dotsQ8: [9]dotsQ8Kernel{nil, dots256q8R1, dots256q8R2, dots256q8R3, dots256q8R4, dots256q8R5, dots256q8R6, dots256q8R7, dots256q8R8},
 	dotsCB: [2]int{2, 1},
 	dot:    dotAVX2,
 	axpy:   axpyAVX2,
@@ -509,7 +591,7 @@ var arch256 = &gemmArch{
 func init() {
 	detect()
 	if hasAVX2FMA {
-		impls = append(impls, Impl{Name: "avx2", Gemm: arch256.gemm, GemmBias: arch256.gemmBias, Dot: dotAVX2, Axpy: axpyAVX2, Adam: adamAVX2Go, SumRows: sumRowsVec(sumRows256, 8), MR: 6, NR: 16, DirectA: true, gemmBand: arch256.gemmBand})
+		impls = append(impls, Impl{Name: "avx2", Gemm: arch256.gemm, GemmBias: arch256.gemmBias, GemmHalf: arch256.gemmHalf, GemmQ8: arch256.gemmQ8, Dot: dotAVX2, Axpy: axpyAVX2, Adam: adamAVX2Go, SumRows: sumRowsVec(sumRows256, 8), MR: 6, NR: 16, DirectA: true, gemmBand: arch256.gemmBand})
 	}
 	if hasAVX512 {
 		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, GemmBias: arch512.gemmBias, GemmHalf: arch512.gemmHalf, GemmQ8: arch512.gemmQ8, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, SumRows: sumRowsVec(sumRows512, 16), MR: 6, NR: 64, DirectA: true, gemmBand: arch512.gemmBand, team: true})
