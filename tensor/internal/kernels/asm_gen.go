@@ -486,6 +486,66 @@ func gemm256(r int, direct bool) {
 	p("\tRET")
 }
 
+// dotsArgs starts a dots kernel of frame bytes of locals:
+//
+//	func name(k int, a *float32, lda int, b *bType, ldb int, out *float32)
+//
+// CX = k, AX = a, R11 = lda and R12 = 3·lda in bytes, R13 = a + 4·lda
+// (rows 4..7), BX = b, DX = ldb and R8 = 3·ldb in bytes (values of
+// 1 << bShift bytes), R14 = b + cb·ldb (the next call's rows of B).
+func dotsArgs(name, bType string, frame, bShift, cb int) {
+	p("")
+	p("// func %s(k int, a *float32, lda int, b *%s, ldb int, out *float32)", name, bType)
+	p("TEXT ·%s(SB), NOSPLIT, $%d-48", name, frame)
+	p("\tMOVQ k+0(FP), CX")
+	p("\tMOVQ a+8(FP), AX")
+	p("\tMOVQ lda+16(FP), R11")
+	p("\tSHLQ $2, R11")
+	p("\tMOVQ b+24(FP), BX")
+	p("\tMOVQ ldb+32(FP), DX")
+	p("\tSHLQ $%d, DX", bShift)
+	p("\tLEAQ (DX)(DX*2), R8")
+	p("\tLEAQ (R11)(R11*2), R12")
+	p("\tLEAQ (AX)(R11*4), R13")
+	p("\tLEAQ (BX)(DX*%d), R14", cb)
+}
+
+// dotsQ8Args starts a dots kernel on an 8-bit B:
+//
+//	func name(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)
+//
+// with dotsArgs's registers (B's values one byte each) and SI = s, R9 = a
+// row's scales in bytes (ldb/32 of 4 bytes), R10 = 3·R9.
+func dotsQ8Args(name string, cb int) {
+	p("")
+	p("// func %s(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	p("\tMOVQ k+0(FP), CX")
+	p("\tMOVQ a+8(FP), AX")
+	p("\tMOVQ lda+16(FP), R11")
+	p("\tSHLQ $2, R11")
+	p("\tMOVQ b+24(FP), BX")
+	p("\tMOVQ ldb+32(FP), DX")
+	p("\tMOVQ s+40(FP), SI")
+	p("\tMOVQ DX, R9")
+	p("\tSHRQ $3, R9")
+	p("\tLEAQ (R9)(R9*2), R10")
+	p("\tLEAQ (DX)(DX*2), R8")
+	p("\tLEAQ (R11)(R11*2), R12")
+	p("\tLEAQ (AX)(R11*4), R13")
+	p("\tLEAQ (BX)(DX*%d), R14", cb)
+}
+
+// dotsRowA returns the address of row i (0..7) of a dots kernel's A, off
+// bytes along it (see dotsArgs).
+func dotsRowA(i, o int) string {
+	base := "AX"
+	if i >= 4 {
+		base = "R13"
+	}
+	return off(o) + "(" + base + ")" + [...]string{"", "(R11*1)", "(R11*2)", "(R12*1)"}[i%4]
+}
+
 // dots512 writes the AVX-512 kernel for r rows of A against cb rows of B
 // (cb = 4 for r <= 4, else 2), both contiguous along k (the A·Bᵀ decode
 // shape):
@@ -513,39 +573,10 @@ func dots512(r int, kind string) {
 	if kind != "" {
 		bType, bShift, bStep = "uint16", 1, 32
 	}
-	p("")
-	p("// func %s(k int, a *float32, lda int, b *%s, ldb int, out *float32)", name, bType)
-	p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
-	p("\tMOVQ k+0(FP), CX")
-	p("\tMOVQ a+8(FP), AX")
-	p("\tMOVQ lda+16(FP), R11")
-	p("\tSHLQ $2, R11")
-	p("\tMOVQ b+24(FP), BX")
-	p("\tMOVQ ldb+32(FP), DX")
-	p("\tSHLQ $%d, DX", bShift)
-	p("\tLEAQ (DX)(DX*2), R8")
-	p("\tLEAQ (R11)(R11*2), R12")
-	p("\tLEAQ (AX)(R11*4), R13")
-	p("\tLEAQ (BX)(DX*%d), R14", cb)
+	dotsArgs(name, bType, 0, bShift, cb)
 	// accumulators Z0..Z(nacc-1): acc[i*cb+j]; B in Z16.., A in Z20..
 	for i := 0; i < nacc; i++ {
 		p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
-	}
-	aAddr := func(i int) string {
-		base := "AX"
-		if i >= 4 {
-			base = "R13"
-		}
-		switch i % 4 {
-		case 0:
-			return "(" + base + ")"
-		case 1:
-			return "(" + base + ")(R11*1)"
-		case 2:
-			return "(" + base + ")(R11*2)"
-		default:
-			return "(" + base + ")(R12*1)"
-		}
 	}
 	body := func(mask string) {
 		for j := 0; j < cb; j++ {
@@ -568,9 +599,9 @@ func dots512(r int, kind string) {
 		}
 		for i := 0; i < r; i++ {
 			if mask == "" {
-				p("\tVMOVUPS %s, Z%d", aAddr(i), 20+i)
+				p("\tVMOVUPS %s, Z%d", dotsRowA(i, 0), 20+i)
 			} else {
-				p("\tVMOVUPS.Z %s, %s, Z%d", aAddr(i), mask, 20+i)
+				p("\tVMOVUPS.Z %s, %s, Z%d", dotsRowA(i, 0), mask, 20+i)
 			}
 			for j := 0; j < cb; j++ {
 				p("\tVFMADD231PS Z%d, Z%d, Z%d", 16+j, 20+i, i*cb+j)
@@ -634,31 +665,11 @@ func dots256(r int, kind string) {
 	if kind != "" {
 		bType, bShift, bStep, frame = "uint16", 1, 16, 32
 	}
-	p("")
-	p("// func %s(k int, a *float32, lda int, b *%s, ldb int, out *float32)", name, bType)
-	p("TEXT ·%s(SB), NOSPLIT, $%d-48", name, frame)
-	p("\tMOVQ k+0(FP), CX")
-	p("\tMOVQ a+8(FP), AX")
-	p("\tMOVQ lda+16(FP), R11")
-	p("\tSHLQ $2, R11")
-	p("\tMOVQ b+24(FP), BX")
-	p("\tMOVQ ldb+32(FP), DX")
-	p("\tSHLQ $%d, DX", bShift)
-	p("\tLEAQ (DX)(DX*2), R8")
-	p("\tLEAQ (R11)(R11*2), R12")
-	p("\tLEAQ (AX)(R11*4), R13")
-	p("\tLEAQ (BX)(DX*%d), R14", cb)
+	dotsArgs(name, bType, frame, bShift, cb)
 	// accumulators Y0..Y(nacc-1): acc[i*cb+j]; B in Y8, Y9; A in Y10..Y14;
 	// the tail's mask in Y15.
 	for i := 0; i < nacc; i++ {
 		p("\tVXORPS Y%d, Y%d, Y%d", i, i, i)
-	}
-	aAddr := func(i int) string {
-		base := "AX"
-		if i >= 4 {
-			base = "R13"
-		}
-		return "(" + base + ")" + [...]string{"", "(R11*1)", "(R11*2)", "(R12*1)"}[i%4]
 	}
 	// loadB loads eight values of row j of B from addr into Y(8+j).
 	loadB := func(j int, addr string, masked bool) {
@@ -686,9 +697,9 @@ func dots256(r int, kind string) {
 		for i := 0; i < r; i++ {
 			y := 10 + i%5
 			if masked {
-				p("\tVMASKMOVPS %s, Y15, Y%d", aAddr(i), y)
+				p("\tVMASKMOVPS %s, Y15, Y%d", dotsRowA(i, 0), y)
 			} else {
-				p("\tVMOVUPS %s, Y%d", aAddr(i), y)
+				p("\tVMOVUPS %s, Y%d", dotsRowA(i, 0), y)
 			}
 			for j := 0; j < cb; j++ {
 				p("\tVFMADD231PS Y%d, Y%d, Y%d", 8+j, y, i*cb+j)
@@ -749,35 +760,9 @@ func dots256q8(r int) {
 	}
 	nacc := r * cb
 	name := fmt.Sprintf("dots256q8R%d", r)
-	p("")
-	p("// func %s(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)", name)
-	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
-	p("\tMOVQ k+0(FP), CX")
-	p("\tMOVQ a+8(FP), AX")
-	p("\tMOVQ lda+16(FP), R11")
-	p("\tSHLQ $2, R11")
-	p("\tMOVQ b+24(FP), BX")
-	p("\tMOVQ ldb+32(FP), DX")
-	p("\tMOVQ s+40(FP), SI")
-	p("\tMOVQ DX, R9")
-	p("\tSHRQ $3, R9") // a row's scales: ldb/32 of 4 bytes
-	p("\tLEAQ (DX)(DX*2), R8")
-	p("\tLEAQ (R11)(R11*2), R12")
-	p("\tLEAQ (AX)(R11*4), R13")
-	p("\tLEAQ (BX)(DX*%d), R14", cb)
+	dotsQ8Args(name, cb)
 	for i := 0; i < nacc; i++ {
 		p("\tVXORPS Y%d, Y%d, Y%d", i, i, i)
-	}
-	aAddr := func(i, off int) string {
-		base := "AX"
-		if i >= 4 {
-			base = "R13"
-		}
-		o := ""
-		if off != 0 {
-			o = fmt.Sprint(off)
-		}
-		return o + [...]string{"(" + base + ")", "(" + base + ")(R11*1)", "(" + base + ")(R11*2)", "(" + base + ")(R12*1)"}[i%4]
 	}
 	sAddr := [...]string{"(SI)", "(SI)(R9*1)"}
 	p("\tTESTQ CX, CX")
@@ -795,7 +780,7 @@ func dots256q8(r int) {
 		}
 		for i := 0; i < r; i++ {
 			y := 10 + i%4
-			p("\tVMOVUPS %s, Y%d", aAddr(i, 32*u), y)
+			p("\tVMOVUPS %s, Y%d", dotsRowA(i, 32*u), y)
 			for j := 0; j < cb; j++ {
 				p("\tVFMADD231PS Y%d, Y%d, Y%d", 8+j, y, i*cb+j)
 			}
@@ -836,22 +821,7 @@ func dotsMask() {
 // read from L1, one vector at a time.
 func rows256() {
 	name := "rows256"
-	p("")
-	p("// func %s(r, n int, a *float32, b *float32, ldb int, c *float32, ldc int)", name)
-	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
-	p("\tMOVQ r+0(FP), R12")
-	p("\tMOVQ n+8(FP), CX")
-	p("\tMOVQ a+16(FP), AX")
-	p("\tMOVQ b+24(FP), BX")
-	p("\tMOVQ ldb+32(FP), DX")
-	p("\tSHLQ $2, DX")
-	p("\tLEAQ (DX)(DX*2), R8")
-	p("\tLEAQ (BX)(DX*4), R13")
-	p("\tLEAQ (BX)(DX*8), R14")
-	p("\tLEAQ (R13)(DX*8), R15")
-	p("\tMOVQ c+40(FP), DI")
-	p("\tMOVQ ldc+48(FP), SI")
-	p("\tSHLQ $2, SI")
+	rowsArgs(name)
 	p("loop:")
 	// Fetch the same columns of the next 8 rows of B, which the next call
 	// reads, as rows512 does.
@@ -953,36 +923,9 @@ func dots512q8(r int) {
 	}
 	nacc := r * cb
 	name := fmt.Sprintf("dots512q8R%d", r)
-	p("")
-	p("// func %s(k int, a *float32, lda int, b *int8, ldb int, s *float32, out *float32)", name)
-	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
-	p("\tMOVQ k+0(FP), CX")
-	p("\tMOVQ a+8(FP), AX")
-	p("\tMOVQ lda+16(FP), R11")
-	p("\tSHLQ $2, R11")
-	p("\tMOVQ b+24(FP), BX")
-	p("\tMOVQ ldb+32(FP), DX")
-	p("\tMOVQ s+40(FP), SI")
-	p("\tMOVQ DX, R9")
-	p("\tSHRQ $3, R9") // a row's scales: ldb/32 of 4 bytes
-	p("\tLEAQ (R9)(R9*2), R10")
-	p("\tLEAQ (DX)(DX*2), R8")
-	p("\tLEAQ (R11)(R11*2), R12")
-	p("\tLEAQ (AX)(R11*4), R13")
-	p("\tLEAQ (BX)(DX*%d), R14", cb)
+	dotsQ8Args(name, cb)
 	for i := 0; i < nacc; i++ {
 		p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
-	}
-	aAddr := func(i, off int) string {
-		base := "AX"
-		if i >= 4 {
-			base = "R13"
-		}
-		o := ""
-		if off != 0 {
-			o = fmt.Sprint(off)
-		}
-		return o + [...]string{"(" + base + ")", "(" + base + ")(R11*1)", "(" + base + ")(R11*2)", "(" + base + ")(R12*1)"}[i%4]
 	}
 	sAddr := [...]string{"(SI)", "(SI)(R9*1)", "(SI)(R9*2)", "(SI)(R10*1)"}
 	p("\tTESTQ CX, CX")
@@ -998,7 +941,7 @@ func dots512q8(r int) {
 			p("\tVMULPS Z%d, Z%d, Z%d", 28+j, 16+j, 16+j)
 		}
 		for i := 0; i < r; i++ {
-			p("\tVMOVUPS %s, Z%d", aAddr(i, 64*u), 20+i)
+			p("\tVMOVUPS %s, Z%d", dotsRowA(i, 64*u), 20+i)
 			for j := 0; j < cb; j++ {
 				p("\tVFMADD231PS Z%d, Z%d, Z%d", 16+j, 20+i, i*cb+j)
 			}
@@ -1020,16 +963,14 @@ func dots512q8(r int) {
 	dotsReduce(nacc, true)
 }
 
-// rows512 writes the kernel for the A·B decode shape with few rows of A and
-// B read row by row:
+// rowsArgs starts a rows kernel:
 //
-//	func rows512(r, n int, a *float32, b *float32, ldb int, c *float32, ldc int)
+//	func name(r, n int, a *float32, b *float32, ldb int, c *float32, ldc int)
 //
-// For 8 consecutive rows of B (p = 0..7) and n (a multiple of 32, > 0)
-// columns, C[i, 0:n] += Σp a[p·8+i]·B[p, 0:n] for i < r (r in 1..8); a holds
-// the coefficients, already scaled by alpha, 8 per row of B.
-func rows512() {
-	name := "rows512"
+// R12 = r, CX = n, AX = a, BX = b (rows 0..3 of B), R13 = b + 4·ldb (rows
+// 4..7), R14 and R15 the next 8 rows' (b + 8·ldb, b + 12·ldb), DX = ldb
+// and R8 = 3·ldb in bytes, DI = c, SI = ldc in bytes.
+func rowsArgs(name string) {
 	p("")
 	p("// func %s(r, n int, a *float32, b *float32, ldb int, c *float32, ldc int)", name)
 	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
@@ -1046,6 +987,19 @@ func rows512() {
 	p("\tMOVQ c+40(FP), DI")
 	p("\tMOVQ ldc+48(FP), SI")
 	p("\tSHLQ $2, SI")
+}
+
+// rows512 writes the kernel for the A·B decode shape with few rows of A and
+// B read row by row:
+//
+//	func rows512(r, n int, a *float32, b *float32, ldb int, c *float32, ldc int)
+//
+// For 8 consecutive rows of B (p = 0..7) and n (a multiple of 32, > 0)
+// columns, C[i, 0:n] += Σp a[p·8+i]·B[p, 0:n] for i < r (r in 1..8); a holds
+// the coefficients, already scaled by alpha, 8 per row of B.
+func rows512() {
+	name := "rows512"
+	rowsArgs(name)
 	p("loop:")
 	for u := 0; u < 8; u++ {
 		addr0, addr1 := bRow(u%4, 0), bRow(u%4, 64)
