@@ -21,10 +21,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/attn-go/attn/tensor"
 	"io"
 	"os"
 	"runtime/pprof"
+
+	"github.com/attn-go/attn/tensor"
 )
 
 // command is one subcommand of attn.

@@ -45,7 +45,10 @@ type gemmArch struct {
 	// (its nr is nr/2, its mr at least mr, its pw the same), and its
 	// kernels a last panel of B at most nr/2 wide.
 	narrow *gemmArch
-	dots   [9]dotsKernel // optional: r×dotsCB[0] (r > 4: r×dotsCB[1]) dot products, r = 1..8
+	// dots (optional) compute r×dotsCB[0] dot products of rows of A and B
+	// for r = 1..4, r×dotsCB[1] for r = 5..8: as many columns as the
+	// registers hold accumulators for.
+	dots   [9]dotsKernel
 	dotsCB [2]int
 	// dot and axpy are the arch's Dot and Axpy, for the columns and steps
 	// the dots and rows kernels leave.

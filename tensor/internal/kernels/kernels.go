@@ -7,13 +7,13 @@
 // implementation.
 //
 // On amd64 (without purego), gemm_amd64.go detects the CPU's features once
-// at start and registers "avx2" (AVX2+FMA, a 6×16 register tile) and
-// "avx512" (AVX-512 F+VL, a 6×64 tile, and 12×32 for products at most 32
-// columns wide). Both have kernels that read a row-major A in place, and
-// unpacked kernels for the skinny m <= 8 products of decoding. Their GEMM is the
-// cache-blocked, packed GotoBLAS/BLIS scheme of blocked_amd64.go around
-// assembly micro-kernels in gemm_amd64.s, which asm_gen.go generates (go
-// generate ./tensor/internal/kernels).
+// at start and registers "avx2" (AVX2, FMA and F16C; a 6×16 register tile)
+// and "avx512" (AVX-512 F+VL; a 6×64 tile, and 12×32 for products at most
+// 32 columns wide). Both have kernels that read a row-major A in place, and
+// unpacked kernels for the skinny m <= 8 products of decoding. Their GEMM
+// is the cache-blocked, packed GotoBLAS/BLIS scheme of blocked_amd64.go
+// around assembly micro-kernels in gemm_amd64.s, which asm_gen.go generates
+// (go generate ./tensor/internal/kernels).
 //
 // The environment variable ATTN_CPU caps the implementations registered:
 // avx512 (the default, the best this CPU runs), avx2 or generic. One
