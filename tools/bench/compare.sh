@@ -11,18 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 go build -o /tmp/attn-bench ./cmd/attn
-# PyTorch's fair setting: its best OpenBLAS kernel. The variables that force
-# older kernels are dropped; on this virtual CPU OpenBLAS's own detection
-# falls back to Prescott (SSE3), so with AVX-512 present we name its AVX-512
-# kernel. The JSON line reports the kernel that ran.
-core=()
-grep -qw avx512f /proc/cpuinfo && core=(OPENBLAS_CORETYPE=SkylakeX)
-case "${CPU:-}" in
-"") ;;
-avx2) core=(OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2) ;;
-*) echo "CPU=$CPU: want avx2 (or unset, for the best this CPU runs)" >&2; exit 2 ;;
-esac
-export ATTN_CPU="${CPU:-}"
+# The variables that force OpenBLAS's older kernels are dropped.
+. tools/bench/cpu.sh
 py() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "${core[@]}" /usr/bin/python3 tools/bench/torch_bench.py "$@"; }
 
 # one runs a benchmark in attn and in PyTorch alternately, ROUNDS times

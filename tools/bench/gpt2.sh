@@ -7,12 +7,12 @@
 #
 #   tools/bench/gpt2.sh [DIR]       # DIR (default /tmp/attn-gpt2) gets the 500 MB folder
 #   ROUNDS=5 tools/bench/gpt2.sh    # rounds of attn then PyTorch (default 3)
+#   CPU=avx2 tools/bench/gpt2.sh    # both sides held to AVX2
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir=${1:-/tmp/attn-gpt2}
 go build -o /tmp/attn-bench ./cmd/attn
-core=()
-grep -qw avx512f /proc/cpuinfo && core=(OPENBLAS_CORETYPE=SkylakeX)
+. tools/bench/cpu.sh # core, and CPU=avx2
 py() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "${core[@]}" /usr/bin/python3 tools/bench/torch_gpt2.py "$@"; }
 [ -f "$dir/model.pt" ] || py --write "$dir"
 out=$(mktemp)

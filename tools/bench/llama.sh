@@ -14,6 +14,7 @@
 #   tools/bench/llama.sh /tmp/attn-gemma3 gemma3-270m   # the 1.07 GB Gemma 3 folder
 #   tools/bench/llama.sh /tmp/attn-qwen3moe qwen3-moe    # the Qwen3-MoE folder
 #   ROUNDS=5 tools/bench/llama.sh    # rounds of attn then PyTorch (default 3)
+#   CPU=avx2 tools/bench/llama.sh    # both sides held to AVX2
 #
 # The preset (smollm2-135m, the default, gemma3-270m or qwen3-moe) says what to write
 # when DIR has no model.pt; an existing folder's config.json says which twin
@@ -34,8 +35,7 @@ if [ -f "$dir/config.json" ]; then
 fi
 tunes() { [ "$twin" = torch_llama.py ]; } # the twins with a fine-tuning step
 go build -o /tmp/attn-bench ./cmd/attn
-core=()
-grep -qw avx512f /proc/cpuinfo && core=(OPENBLAS_CORETYPE=SkylakeX)
+. tools/bench/cpu.sh # core, and CPU=avx2
 py() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "${core[@]}" /usr/bin/python3 "tools/bench/$twin" "$@"; }
 [ -f "$dir/model.pt" ] || py --write "$dir"
 out=$(mktemp)
