@@ -8,6 +8,7 @@ import (
 	"github.com/attn-go/attn/model/transformer"
 	"github.com/attn-go/attn/tokenizer"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -324,5 +325,38 @@ func TestEmbedIgnoresTokenizerPadding(t *testing.T) {
 		if code != 0 || code2 != 0 || got != want {
 			t.Errorf("%s with the tokenizer's padding and truncation:\n%s\nwithout:\n%s", args[0], got, want)
 		}
+	}
+}
+
+// TestCPUSetting: ATTN_CPU caps the kernels every command runs, and a value
+// that names none stops every command with an error that names it. The
+// variable is read once at start, so a child process (this test binary,
+// told so by ATTN_TEST_ARGS) runs each command.
+func TestCPUSetting(t *testing.T) {
+	if args := os.Getenv("ATTN_TEST_ARGS"); args != "" {
+		var out bytes.Buffer
+		code := run(strings.Fields(args), &out, &out)
+		fmt.Print(out.String())
+		os.Exit(code)
+	}
+	attnWith := func(cpu, args string) (string, int) {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCPUSetting$")
+		cmd.Env = append(os.Environ(), "ATTN_TEST_ARGS="+args, "ATTN_CPU="+cpu)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if e, ok := err.(*exec.ExitError); ok {
+			code = e.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	out, code := attnWith("avx3", "bench gemm --m 8 --n 8 --k 8 --reps 1")
+	if want := `attn: ATTN_CPU="avx3": want avx512, avx2 or generic`; code != 2 || !strings.Contains(out, want) {
+		t.Errorf("ATTN_CPU=avx3: exit %d, output %q; want exit 2 and %q", code, out, want)
+	}
+	out, code = attnWith("generic", "bench gemm --m 8 --n 8 --k 8 --reps 1 --json")
+	if code != 0 || !strings.Contains(out, `"kernels":"generic"`) {
+		t.Errorf("ATTN_CPU=generic: exit %d, output %q; want the generic kernels reported", code, out)
 	}
 }
