@@ -675,6 +675,14 @@ func expShiftGo(x []float32, m float32) float32 {
 	return (s0 + s1) + (s2 + s3) + expShiftSlow(x[j:], m)
 }
 
+// dsDropped is dsRow through a dropout mask m (keep or 0): dp =
+// p⊙(dp⊙m − di), then p = p⊙m, the weights as the forward pass used them.
+func dsDropped(p, dp, m []float32, di float32) {
+	mulInto(dp, dp, m, false)
+	dsRow(p, dp, di)
+	mulInto(p, p, m, false)
+}
+
 // dsRowGo sets dp[j] = p[j]·(dp[j] − di).
 func dsRowGo(p, dp []float32, di float32) {
 	p = p[:len(dp)]
@@ -914,24 +922,16 @@ func (p *attnProblem) backwardHead(sc *attnScratch, bh, c, sp int, y, lse, dy, d
 				}
 				clear(drow[last+1:])
 				di := dvec[i]
-				if mask != nil {
-					// drow = P⊙(dP'⊙M − D), then row = P⊙M, M the mask
-					// (keep or 0); after last, row and drow are 0.
-					m := mask[r*bc : (r+1)*bc]
-					mulInto(drow, drow, m, false)
-					dsRow(row[:last+1], drow[:last+1], di)
-					mulInto(row, row, m, false)
+				if mask != nil { // after last, row and drow are 0 and stay so
+					dsDropped(row[:last+1], drow[:last+1], mask[r*bc:r*bc+last+1], di)
 				} else if p.dropout > 0 {
-					// The same, a chunk of the row at a time.
+					// The same, the mask drawn a chunk of the row at a time.
 					var chunk [dropChunk]float32
 					ctr := seed + uint64(i*tk+j0+1)*tensor.Golden64
 					for c := 0; c <= last; c += dropChunk {
 						n := min(dropChunk, last+1-c)
-						m, pr, dr := chunk[:n], row[c:c+n], drow[c:c+n]
-						dropMask(m, ctr, p.thr, p.keep)
-						mulInto(dr, dr, m, false)
-						dsRow(pr, dr, di)
-						mulInto(pr, pr, m, false)
+						dropMask(chunk[:n], ctr, p.thr, p.keep)
+						dsDropped(row[c:c+n], drow[c:c+n], chunk[:n], di)
 						ctr += uint64(n) * tensor.Golden64
 					}
 				} else {

@@ -11,8 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 go build -o /tmp/attn-bench ./cmd/attn
-# The variables that force OpenBLAS's older kernels are dropped.
-. tools/bench/cpu.sh
+. tools/bench/cpu.sh # core: PyTorch's fair setting, and CPU=avx2
+# py drops the variables that force OpenBLAS's older kernels.
 py() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "${core[@]}" /usr/bin/python3 tools/bench/torch_bench.py "$@"; }
 
 # one runs a benchmark in attn and in PyTorch alternately, ROUNDS times
