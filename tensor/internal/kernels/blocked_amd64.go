@@ -543,16 +543,16 @@ func packQ8(dst []float32, b []int8, s []float32, ldb, p0, kcb, j0, ncb, nr int)
 // packTransposedQ8 is packTransposed from 8-bit values with block scales
 // (row i's at s[i·ld/32:], cols a multiple of 32), dequantized.
 func packTransposedQ8(d []float32, ds int, src []int8, s []float32, ld, rows, cols int) {
-	i := 0
-	if cols > 0 {
-		for ; i+8 <= rows; i += 8 {
-			_ = src[(i+7)*ld+cols-1]
-			_ = s[((i+7)*ld+cols)/q8Block-1]
-			_ = d[(cols-1)*ds+i+7]
-			transpose8q8(&src[i*ld], ld, &s[i*ld/q8Block], &d[i], ds, cols/8)
-		}
+	rows8 := rows &^ 7
+	if rows8 > 0 && cols > 0 {
+		_ = src[(rows8-1)*ld+cols-1]
+		_ = s[((rows8-1)*ld+cols)/q8Block-1]
+		_ = d[(cols-1)*ds+rows8-1]
+		transposeChunks(rows8, cols, func(i, c0, n8 int) {
+			transpose8q8(&src[i*ld+c0], ld, &s[(i*ld+c0)/q8Block], &d[c0*ds+i], ds, n8)
+		})
 	}
-	for ; i < rows; i++ {
+	for i := rows8; i < rows; i++ {
 		for p, v := range src[i*ld : i*ld+cols] {
 			d[p*ds+i] = s[(i*ld+p)/q8Block] * float32(v)
 		}
@@ -566,24 +566,21 @@ func packTransposedHalf(d []float32, ds int, h Half, src []uint16, ld, rows, col
 	if h == F16 {
 		t8 = transpose8f16
 	}
-	cols8 := cols &^ 7
-	i := 0
-	if cols8 > 0 {
-		for ; i+8 <= rows; i += 8 {
-			_ = src[(i+7)*ld+cols8-1]
-			_ = d[(cols8-1)*ds+i+7]
-			t8(&src[i*ld], ld, &d[i], ds, cols8/8)
-			for p := cols8; p < cols; p++ {
-				for q := 0; q < 8; q++ {
-					d[p*ds+i+q] = h.value(src[(i+q)*ld+p])
-				}
-			}
-		}
+	rows8, cols8 := rows&^7, cols&^7
+	if rows8 > 0 && cols8 > 0 {
+		_ = src[(rows8-1)*ld+cols8-1]
+		_ = d[(cols8-1)*ds+rows8-1]
+		transposeChunks(rows8, cols8, func(i, c0, n8 int) {
+			t8(&src[i*ld+c0], ld, &d[c0*ds+i], ds, n8)
+		})
 	}
-	for ; i < rows; i++ {
-		s := src[i*ld : i*ld+cols]
-		for p, v := range s {
-			d[p*ds+i] = h.value(v)
+	for i := 0; i < rows; i++ { // the last cols%8 columns of the groups of 8 rows, and the last rows%8 rows whole
+		p0 := cols8
+		if i >= rows8 {
+			p0 = 0
+		}
+		for p := p0; p < cols; p++ {
+			d[p*ds+i] = h.value(src[i*ld+p])
 		}
 	}
 }
@@ -611,6 +608,33 @@ func packTransposed(d []float32, ds int, src []float32, ld, rows, cols int) {
 		}
 	}
 }
+
+// transposeChunks calls t8(i, c0, n8) to transpose the rows i..i+7 of a
+// rows8×cols8 block (multiples of 8) over the columns c0..c0+8·n8−1:
+// transposeChunk columns at a time, every group of 8 rows in turn, where
+// each group used to go through all the columns before the next. A panel
+// of 64 rows 384 deep (96 KB) does not stay in L1 from one group to the
+// next, which fills half a cache line of each of its rows; a chunk of it
+// (8 KB) does, and the 64 source rows are read one cache line each at a
+// time, which keeps more misses in flight. One core packing a panel from a
+// bfloat16 weight out of cache: 1.6× faster (0.37 against 0.60 ns a
+// value); a 128-token prompt of a SmolLM2-135M-shaped Llama in bfloat16
+// 1.014 and 1.015× (30 and 40 pairs toggled in one process, quartiles
+// 1.003–1.025), in 8 bits 1.028 (1.011–1.039). From float32 it gained
+// nothing (the same prompt 0.987 and 0.991, the base training step
+// 0.999), and packTransposed keeps the old order.
+func transposeChunks(rows8, cols8 int, t8 func(i, c0, n8 int)) {
+	for c0 := 0; c0 < cols8; c0 += transposeChunk {
+		n8 := (min(c0+transposeChunk, cols8) - c0) / 8
+		for i := 0; i < rows8; i += 8 {
+			t8(i, c0, n8)
+		}
+	}
+}
+
+// transposeChunk is transposeChunks's chunk of columns: a multiple of 8,
+// and of the 32 values that share a scale in 8 bits.
+const transposeChunk = 32
 
 // gemmDots computes C = alpha·op(A)·Bᵀ + beta·C for m <= 8 as dot products
 // of the rows of A with rows of B, reading B once.
