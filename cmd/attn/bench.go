@@ -316,8 +316,25 @@ func benchTrain(shape string, reps int) (benchResult, error) {
 		return benchResult{}, stepErr
 	}
 	tokens := float64(2 * batch * seqLen)
+	flops := transformerStepFLOPs(cfg, batch, seqLen, seqLen)
 	return benchResult{Bench: "train", Params: map[string]any{"shape": shape, "batch": batch, "seq_len": seqLen, "d_model": cfg.DModel, "layers": cfg.EncoderLayers},
-		Ms: ms(dur), TokensPerS: tokens / dur.Seconds(), Allocs: allocs, Losses: losses}, nil
+		Ms: ms(dur), GFLOPS: flops / dur.Seconds() / 1e9, TokensPerS: tokens / dur.Seconds(), Allocs: allocs, Losses: losses}, nil
+}
+
+// transformerStepFLOPs counts the floating-point operations of one
+// training step of an encoder-decoder Transformer on batch pairs of src
+// and tgt tokens: the products' multiply-adds, two operations each, the
+// backward pass twice the forward (the convention of the other training
+// benchmarks). Attention counts every score, as PyTorch's explicit
+// attention computes them; element-wise work is left out.
+func transformerStepFLOPs(cfg transformer.Config, batch, src, tgt int) float64 {
+	d, ff, s, t := float64(cfg.DModel), float64(cfg.DFF), float64(src), float64(tgt)
+	enc := s*(4*d*d+2*d*ff) + 2*s*s*d   // Q, K, V and output projections, feed-forward; scores and weighted values
+	dec := t*(6*d*d+2*d*ff) + s*2*d*d + // self-attention's four projections, cross-attention's query and output; its keys and values of the memory
+		2*t*t*d + 2*t*s*d // self- and cross-attention scores and weighted values
+	out := t * d * float64(cfg.TgtVocab) // the logits
+	macs := float64(batch) * (float64(cfg.EncoderLayers)*enc + float64(cfg.DecoderLayers)*dec + out)
+	return 3 * 2 * macs
 }
 
 // benchEncode times BERT-base (random weights, with its pooler), or with

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 )
@@ -35,6 +36,14 @@ func TestBenchTrainLosses(t *testing.T) {
 	var r benchResult
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("%v: %s", err, out)
+	}
+	// Per pair of sequences, by hand: the encoder's 3 layers 3 × (32 ×
+	// (4·256² + 2·256·1,024) + 2·32²·256) = 77,070,336 multiply-adds, the
+	// decoder's 3 × (32 × (6·256² + 2·256·1,024) + 32·2·256² + 4·32²·256) =
+	// 103,809,024, the logits 32·256·8,000 = 65,536,000; 32 pairs, two
+	// operations each, three passes: 47.312 GFLOP a step.
+	if got := r.GFLOPS * r.Ms / 1e3; math.Abs(got-47.312) > 0.01 {
+		t.Errorf("GFLOP/s × time = %.3f GFLOP a step, want 47.312", got)
 	}
 	if len(r.Losses) != 3 {
 		t.Fatalf("%d losses for a warm-up and 2 timed steps: %s", len(r.Losses), out)

@@ -29,7 +29,7 @@ import json, statistics, sys
 rows = [json.loads(x) for x in sys.argv[1:]]
 half = len(rows) // 2
 a, t = rows[:half], rows[half:]
-key = "gflops" if "gflops" in a[0] else "tokens_per_s"
+key = "gflops" if "gflops" in a[0] and "gflops" in t[0] else "tokens_per_s"  # what both sides report
 unit = "GFLOP/s" if key == "gflops" else "tokens/s"
 av, tv = [r[key] for r in a], [r[key] for r in t]
 ratios = [x / y for x, y in zip(av, tv)]
