@@ -120,6 +120,27 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *reps < 1 {
 		return fmt.Errorf("--reps %d: want at least 1", *reps)
 	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"m", *m}, {"n", *n}, {"k", *k}, {"t", *t}, {"heads", *heads}, {"d-head", *dhead}, {"batch", *batch}, {"workers", *workers}} {
+		if f.v < 1 {
+			return fmt.Errorf("--%s %d: want at least 1", f.name, f.v)
+		}
+	}
+	// The floats a gemm or attention benchmark allocates for its operands:
+	// what could not fit is refused here rather than fail in an allocation.
+	var operands float64
+	switch args[0] {
+	case "gemm":
+		operands = float64(*m)*float64(*k) + float64(*k)*float64(*n) + float64(*m)*float64(*n)
+	case "attention": // q, k, v, the output and their gradients, and the product's scratch
+		operands = 12 * float64(*batch) * float64(*t) * float64(*heads) * float64(*dhead)
+	}
+	const maxFloats = 1 << 31 // 8 GiB
+	if operands > maxFloats {
+		return fmt.Errorf("%s with these sizes needs %.0f GB of operands; want at most %d GiB", args[0], operands*4/1e9, maxFloats*4/(1<<30))
+	}
 	tensor.SetWorkers(*workers)
 	var r benchResult
 	switch args[0] {

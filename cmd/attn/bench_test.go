@@ -63,6 +63,15 @@ func TestBenchBadFlags(t *testing.T) {
 	}{
 		{[]string{"bench", "gemm", "--m", "8", "--n", "8", "--k", "8", "--reps", "0"}, "--reps"},
 		{[]string{"bench", "encode", "--preset", "gpt2", "--batch", "1", "--t", "8", "--reps", "1"}, "--preset"},
+		// Sizes below 1 used to panic deep in the benchmark.
+		{[]string{"bench", "gemm", "--m", "-1"}, "--m -1"},
+		{[]string{"bench", "gemm", "--k", "0"}, "--k 0"},
+		{[]string{"bench", "attention", "--heads", "0"}, "--heads 0"},
+		{[]string{"bench", "attention", "--d-head", "-3"}, "--d-head -3"},
+		{[]string{"bench", "decode", "--t", "-5"}, "--t -5"},
+		{[]string{"bench", "gemm", "--workers", "-2"}, "--workers -2"},
+		{[]string{"bench", "gemm", "--m", "100000", "--n", "100000", "--k", "100000"}, "GB of operands"},
+		{[]string{"bench", "attention", "--t", "1000000", "--batch", "64"}, "GB of operands"},
 	} {
 		if out, code := attn(t, tc.args...); code == 0 || !strings.Contains(out, tc.flag) {
 			t.Errorf("attn %v: exit %d\n%s", tc.args, code, out)
