@@ -62,6 +62,9 @@ var (
 	// attnTranspose lets the kernel work from transposed copies of Q, K, V
 	// and dO when each is used by several tiles.
 	attnTranspose = true
+	// attnShort lets a head whose queries and keys fit in one tile take
+	// forwardShort and backwardShort.
+	attnShort = true
 )
 
 // Attention is multi-head scaled dot-product attention (§3.2.1–3.2.2):
@@ -173,15 +176,28 @@ func (tp *Tape) AttentionCols(q, k, v Cols, heads int, opt AttentionOpts) *Var {
 		// fraction, are >= dropout (RNG.Float32() >= dropout).
 		p.seeds, p.thr, p.keep = dropSeeds(tp.RNG, bsz*heads, dropout)
 	}
-	y := tp.alloc(bsz, tq, e)
-	out, rec := tp.result(y, q.V, k.V, v.V, opt.Sinks)
+	out, rec := tp.result(nil, q.V, k.V, v.V, opt.Sinks)
+	// One tile per head, and enough queries that transposing K pays (not
+	// decoding). Not decided by rec: a training tape's forward pass gives
+	// the bits of inference's.
+	p.short = attnShort && tq > 8 && tq <= p.bq && tk <= attnBlockK && p.softcap == 0 && sinks == nil
+	var y *tensor.Tensor
+	if p.short { // written in full
+		y = tp.output(bsz, tq, e)
+	} else {
+		y = tp.alloc(bsz, tq, e)
+	}
+	out.Value = y
 	if rec && kvHeads != heads {
 		panic("autograd.Attention: grouped-query attention (KVHeads) has no backward pass; run it on an inference tape")
 	}
 	var lse []float32
 	if rec {
 		lse = tp.floats(bsz * heads * tq)
-		if tq <= p.bq && tk <= p.bk && p.softcap == 0 { // a softcap's backward needs the scores
+		switch {
+		case p.short: // written in full
+			p.probs = tp.take(bsz*heads*tq*tk, false)
+		case tq <= p.bq && tk <= p.bk && p.softcap == 0: // a softcap's backward needs the scores
 			p.probs = tp.floats(bsz * heads * tq * tk)
 		}
 		// The backward pass reads the mask again: keep it from changes
@@ -218,6 +234,9 @@ type attnProblem struct {
 	lq, lk                   int // row strides of q and of k and v (and of their gradients)
 	offQ, offK, offV         int // where q, k and v start in their Vars
 	bq, bk                   int // block sizes
+	// short is set when each head is one tile, computed whole by
+	// forwardShort and backwardShort.
+	short bool
 	// probs, when the sequences fit in one tile (Tq <= bq, Tk <= bk), keeps
 	// the softmax weights (before dropout) of every head for the backward
 	// pass, which then need not recompute them. It is at most bq·bk floats
@@ -423,6 +442,10 @@ func dropSeeds(rng *tensor.RNG, n int, dropout float32) (seeds []uint64, thr uin
 // forward computes the output y and, if lse is not nil, the log-sum-exp of
 // every query row's scores (−Inf for a row with no visible key).
 func (p *attnProblem) forward(y, lse []float32) {
+	if p.short {
+		p.shortHeads(func(sc *attnScratch, bh int) { p.forwardShort(sc, bh, y, lse) })
+		return
+	}
 	nq := (p.tq + p.bq - 1) / p.bq
 	sp := p.splits(nq, 2*tensor.Workers()) // the cut does not change the results
 	nk := (p.tk + p.bk - 1) / p.bk
@@ -607,6 +630,149 @@ func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse [
 	}
 }
 
+// shortHeads calls fn for every head (batch, head pair), a run of
+// consecutive heads per task: attnRunsPerWorker runs per worker made the
+// small training step's attention 1.25× faster than a task per head (60
+// pairs toggled in one process), and did not change the results.
+func (p *attnProblem) shortHeads(fn func(sc *attnScratch, bh int)) {
+	n := p.bsz * p.heads
+	per := max(1, n/(attnRunsPerWorker*tensor.Workers()))
+	runTasks((n+per-1)/per, func(sc *attnScratch, t int) {
+		for bh := t * per; bh < min(n, (t+1)*per); bh++ {
+			fn(sc, bh)
+		}
+	})
+}
+
+const attnRunsPerWorker = 8
+
+// shortLD is the row stride of a short head's tiles of scores and of its
+// transposed keys and values: whole panels of the GEMM kernels (see
+// tensor.GemmSmall), which read B that wide.
+func shortLD(tk int) int { return (tk + 31) &^ 31 }
+
+// forwardShort computes head bh whole, its Tq×Tk scores one tile: S =
+// scale·Q·Kᵀ against a transposed copy of K, each row's softmax (kept in
+// probs when training; the log-sum-exp in lse), then the dropout mask and
+// Y = P·V. Its products read Q, K, V and the weights where they lie: on
+// short sequences (32 keys, heads of 64) packing them and the streaming
+// kernel's running maximum cost as much as the arithmetic.
+func (p *attnProblem) forwardShort(sc *attnScratch, bh int, y, lse []float32) {
+	b, h := bh/p.heads, bh%p.heads
+	e, lq, lk, d, tq, tk := p.e, p.lq, p.lk, p.d, p.tq, p.tk
+	qo, qi, ko := b*tq*e+h*d, b*tq*lq+h*d, b*tk*lk+h/p.group*d // y's, q's, k's and v's
+	ld := shortLD(tk)
+	kt := grow(sc.kt, d*ld)
+	sc.kt = kt
+	transpose(kt, ld, p.k[ko:], lk, tk, d)
+	s := grow(sc.s, tq*ld)
+	sc.s = s
+	tensor.GemmSmall(tq, ld, d, p.scale, p.q[qi:], lq, kt, ld, 0, s, ld)
+	var seed uint64
+	if p.dropout > 0 {
+		seed = p.seeds[bh]
+	}
+	mask := p.tileMask(sc, seed, 0, tq, 0, tk)
+	var pad []bool
+	if p.pad != nil {
+		pad = p.pad[b*tk : (b+1)*tk]
+	}
+	negInf := float32(math.Inf(-1))
+	for i := range tq {
+		row := s[i*ld : i*ld+tk]
+		var pr []float32
+		if p.probs != nil {
+			pr = p.probs[(bh*tq+i)*tk : (bh*tq+i+1)*tk]
+		}
+		last, first := p.visible(i, 0, tk), p.first(i, 0)
+		mx := negInf
+		if last >= first {
+			for j := range row[:first] {
+				row[j] = negInf
+			}
+			for j := range pad[:min(len(pad), last+1)] {
+				if pad[j] {
+					row[j] = negInf
+				}
+			}
+			mx = rowMax(row[first : last+1])
+		}
+		if mx == negInf { // no visible key: the row's weights and output are 0
+			clear(row)
+			clear(pr)
+			if lse != nil {
+				lse[bh*tq+i] = negInf
+			}
+			continue
+		}
+		sum := expRow(row, last, mx)
+		axpb(row, row, 1/sum, 0, false)
+		copy(pr, row)
+		if lse != nil {
+			lse[bh*tq+i] = mx + float32(math.Log(float64(sum)))
+		}
+		p.dropRow(row, mask, i, seed, i, 0, last)
+	}
+	tensor.GemmSmall(tq, d, tk, 1, s, ld, p.v[ko:], lk, 0, y[qo:], e)
+}
+
+// backwardShort adds head bh's gradients, forwardShort's backward pass
+// from the weights P it kept: dV = P'ᵀ·dO with P' = P⊙M (M the dropout
+// mask), dP = (dO·Vᵀ)⊙M, dS = P⊙(dP − rowsum(P⊙dP)), dQ = scale·dS·K and
+// dK = scale·dSᵀ·Q. (rowsum(P⊙dP) is rowsum(dO⊙O), which the streaming
+// backward pass computes: the softmax backward as PyTorch writes it.)
+// Masked weights are 0 in P, so their dS is 0 without a test.
+func (p *attnProblem) backwardShort(sc *attnScratch, bh int, dy, dq []float32, ldq, qOff int, dk, dv []float32) {
+	b, h := bh/p.heads, bh%p.heads
+	e, lq, lk, d, tq, tk := p.e, p.lq, p.lk, p.d, p.tq, p.tk
+	qo, qi, ko := b*tq*e+h*d, b*tq*lq+h*d, b*tk*lk+h*d // dy's, q's, k's and v's
+	probs := p.probs[bh*tq*tk : (bh+1)*tq*tk]
+	var seed uint64
+	if p.dropout > 0 {
+		seed = p.seeds[bh]
+	}
+	mask := p.tileMask(sc, seed, 0, tq, 0, tk)
+	if dv != nil {
+		// P' transposed, Tk×Tq.
+		pt := grow(sc.qt, tk*tq)
+		sc.qt = pt
+		w := probs
+		if mask != nil {
+			w = grow(sc.s, tq*tk)
+			sc.s = w
+			mulInto(w, probs, mask, false)
+		}
+		transpose(pt, tq, w, tk, tq, tk)
+		tensor.GemmSmall(tk, d, tq, 1, pt, tq, dy[qo:], e, 1, dv[ko:], lk)
+	}
+	if dq == nil && dk == nil {
+		return
+	}
+	ld := shortLD(tk)
+	vt := grow(sc.vt, d*ld)
+	sc.vt = vt
+	transpose(vt, ld, p.v[ko:], lk, tk, d)
+	ds := grow(sc.dp, tq*ld)
+	sc.dp = ds
+	tensor.GemmSmall(tq, ld, d, 1, dy[qo:], e, vt, ld, 0, ds, ld)
+	for i := range tq {
+		pr, drow := probs[i*tk:(i+1)*tk], ds[i*ld:i*ld+tk]
+		if mask != nil {
+			mulInto(drow, drow, mask[i*tk:(i+1)*tk], false)
+		}
+		dsRow(pr, drow, tensor.Dot(pr, drow))
+	}
+	if dq != nil {
+		tensor.GemmSmall(tq, d, tk, p.scale, ds, ld, p.k[ko:], lk, 1, dq[qOff:], ldq)
+	}
+	if dk != nil {
+		dst := grow(sc.dot, tk*tq)
+		sc.dot = dst
+		transpose(dst, tq, ds, ld, tq, tk)
+		tensor.GemmSmall(tk, d, tq, p.scale, dst, tq, p.q[qi:], lq, 1, dk[ko:], lk)
+	}
+}
+
 // expRow sets row[j] = e^(row[j] − m) for j <= last and 0 after, and
 // returns the sum. The masked keys up to the next multiple of 8 are set to
 // −Inf and go through the exponential with the others (giving 0), so that
@@ -740,6 +906,13 @@ func (p *attnProblem) backward(tp *Tape, q, k, v *Var, y, lse, dy []float32) {
 	}
 	if needs(v) {
 		dv = v.grad()[p.offV:]
+	}
+	if p.short {
+		p.shortHeads(func(sc *attnScratch, bh int) {
+			qOff := (bh/p.heads)*p.tq*p.lq + (bh%p.heads)*p.d
+			p.backwardShort(sc, bh, dy, dq, p.lq, qOff, dk, dv)
+		})
+		return
 	}
 	nk := (p.tk + p.bk - 1) / p.bk
 	sp := p.splits(nk, attnMinTasks)

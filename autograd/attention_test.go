@@ -134,12 +134,13 @@ func withBlocks(bq, bk, workers int, fn func()) {
 func TestAttentionMatchesReference(t *testing.T) {
 	configs := [][3]int{{64, 128, 2}, {3, 5, 1}, {4, 7, 2}, {5, 2, 5}, {16, 8, 3}}
 	simd := attnSIMD
-	defer func() { attnSIMD, attnTranspose = simd, true }()
+	defer func() { attnSIMD, attnTranspose, attnShort = simd, true, true }()
 	for ci, c := range attnCases() {
 		wy, wdq, wdk, wdv := runAttn(c, true, 7)
 		for i, cfg := range configs {
 			attnSIMD = simd && (ci+i)%2 == 0 // the assembly and the Go loops
 			attnTranspose = (ci+i)%3 != 0    // with and without transposed copies
+			attnShort = (ci+i)%4 != 3        // one tile per head: also the streaming kernel
 			withBlocks(cfg[0], cfg[1], cfg[2], func() {
 				y, dq, dk, dv := runAttn(c, false, 7)
 				// Rounding errors in the scores grow with them: scale 4
@@ -151,7 +152,7 @@ func TestAttentionMatchesReference(t *testing.T) {
 					tol       float64
 				}{{"y", y, wy, 2e-6 * amp}, {"dq", dq, wdq, 2e-5 * amp}, {"dk", dk, wdk, 2e-5 * amp}, {"dv", dv, wdv, 2e-5 * amp}} {
 					if err := closeTo(x.got, x.want); err > x.tol || math.IsNaN(err) {
-						t.Errorf("%v blocks %v simd %v transpose %v: %s off by %.3g (relative to max)", c, cfg, attnSIMD, attnTranspose, x.name, err)
+						t.Errorf("%v blocks %v simd %v transpose %v short %v: %s off by %.3g (relative to max)", c, cfg, attnSIMD, attnTranspose, attnShort, x.name, err)
 					}
 				}
 			})
@@ -163,10 +164,16 @@ func TestAttentionMatchesReference(t *testing.T) {
 // same seed whatever the scheduling: forward and backward are bit for bit
 // the same on 1, 2 and 5 workers, and a different seed changes them.
 func TestAttentionDeterministic(t *testing.T) {
-	c := attnCase{b: 1, tq: 40, tk: 40, heads: 2, d: 4, causal: true, dropout: 0.4}
+	for _, block := range []int{8, 64} { // the streaming kernel, and one tile per head
+		t.Run(fmt.Sprint("blocks", block), func(t *testing.T) { testAttentionDeterministic(t, block) })
+	}
+}
+
+func testAttentionDeterministic(t *testing.T, block int) {
+	c := attnCase{b: 3, tq: 40, tk: 40, heads: 5, d: 4, causal: true, dropout: 0.4}
 	var runs [][4][]float32
 	for _, w := range []int{1, 5, 2, 5} {
-		withBlocks(8, 8, w, func() {
+		withBlocks(block, block, w, func() {
 			y, dq, dk, dv := runAttn(c, false, 11)
 			runs = append(runs, [4][]float32{y, dq, dk, dv})
 		})
@@ -225,12 +232,65 @@ func TestAttentionGradientsBlocked(t *testing.T) {
 				return tp.Attention(in[0], in[1], in[2], 1, AttentionOpts{Causal: true})
 			}},
 	}
-	for _, cfg := range [][3]int{{2, 3, 1}, {3, 2, 4}} {
+	for _, cfg := range [][3]int{{2, 3, 1}, {3, 2, 4}, {64, 128, 2}} { // the last: one tile per head
 		withBlocks(cfg[0], cfg[1], cfg[2], func() {
 			for _, c := range cases {
 				t.Run(fmt.Sprintf("%s/blocks%v", c.name, cfg), func(t *testing.T) { checkGrad(t, c) })
 			}
 		})
+	}
+}
+
+// TestAttentionPartialGrads checks the gradients when only some of q, k and
+// v take one (a frozen input), against the materialising kernel, on one
+// tile per head and on the streaming kernel, with dropout, padding and
+// Tq ≠ Tk.
+func TestAttentionPartialGrads(t *testing.T) {
+	defer func() { attnShort = true }()
+	r := tensor.NewRNG(21)
+	const b, tq, tk, heads, d = 2, 24, 32, 3, 16
+	pad := make([]bool, b*tk)
+	for i := range pad {
+		pad[i] = r.Float32() < 0.2
+	}
+	in := []*tensor.Tensor{randTensor(r, b, tq, heads*d), randTensor(r, b, tk, heads*d), randTensor(r, b, tk, heads*d)}
+	proj := randTensor(r, b, tq, heads*d)
+	opt := AttentionOpts{Causal: true, KeyPad: pad, Dropout: 0.25}
+	run := func(wants [3]bool, ref bool) [][]float32 {
+		vars := make([]*Var, 3)
+		for i, x := range in {
+			vars[i] = Const(x)
+			if wants[i] {
+				vars[i] = NewParam(x.Clone())
+			}
+		}
+		tp := NewTape(tensor.NewRNG(4))
+		var y *Var
+		if ref {
+			y = tp.attentionRef(vars[0], vars[1], vars[2], heads, opt)
+		} else {
+			y = tp.Attention(vars[0], vars[1], vars[2], heads, opt)
+		}
+		tp.Backward(tp.Sum(tp.Mul(y, Const(proj))))
+		out := [][]float32{y.Value.Data}
+		for i, v := range vars {
+			if wants[i] {
+				out = append(out, v.Grad.Data)
+			}
+		}
+		return out
+	}
+	for _, wants := range [][3]bool{{true, false, false}, {false, true, false}, {false, false, true}, {false, true, true}, {true, false, true}} {
+		want := run(wants, true)
+		for _, short := range []bool{true, false} {
+			attnShort = short
+			got := run(wants, false)
+			for i := range want {
+				if err := closeTo(got[i], want[i]); err > 2e-5 || math.IsNaN(err) {
+					t.Errorf("grads of %v, short %v: output %d off by %.3g", wants, short, i, err)
+				}
+			}
+		}
 	}
 }
 

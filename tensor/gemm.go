@@ -356,6 +356,16 @@ func GemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 	kernels.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// GemmSmall computes C = alpha·A·B + beta·C for row-major A (m×k) and B
+// (k×n) on the calling goroutine, reading both where they lie: no packing,
+// no blocks, no buffers. It is GemmSerial for products whose operands are
+// already in cache, such as one attention head's tiles of a short
+// sequence, where packing them and fetching a buffer cost as much as the
+// arithmetic.
+func GemmSmall(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	kernels.GemmSmall(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
 // Dot returns Σ x[i]·y[i].
 func Dot(x, y []float32) float32 { return kernels.Dot(x, y) }
 

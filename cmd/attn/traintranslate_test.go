@@ -178,7 +178,10 @@ func TestFineTuneT5(t *testing.T) {
 	os.WriteFile(srcFile, []byte(src.String()), 0o644)
 	os.WriteFile(tgtFile, []byte(tgt.String()), 0o644)
 	dir := filepath.Join(tmp, "run")
-	out, code := attn(t, "train", "--model", base, "--src", srcFile, "--tgt", tgtFile, "--steps", "200", "--lr", "1e-2", "--warmup", "20",
+	// 240 steps, not 200: at 200 the answers' form was right or one
+	// letter off depending on the rounding of attention's kernels.
+	const steps = 240
+	out, code := attn(t, "train", "--model", base, "--src", srcFile, "--tgt", tgtFile, "--steps", fmt.Sprint(steps), "--lr", "1e-2", "--warmup", "20",
 		"--max-tokens", "256", "--eval-sentences", "4", "--out", dir, "--workers", "1")
 	if code != 0 || !strings.Contains(out, "fine-tuning "+base) || !strings.Contains(out, "with adamw at lr 0.01") {
 		t.Fatalf("attn train --model T5 --src --tgt: exit %d\n%s", code, out)
@@ -192,7 +195,7 @@ func TestFineTuneT5(t *testing.T) {
 		}
 	}
 	// The tiny model learns the form of the answers (four lower-case words
-	// of the data's) in 200 steps, and most of their content (the BLEU
+	// of the data's) in 240 steps, and most of their content (the BLEU
 	// above), though not every word's place.
 	out, code = attn(t, "generate", "--model", dir, "ACE JKL ABC MNO")
 	got := strings.Fields(out)
@@ -207,8 +210,8 @@ func TestFineTuneT5(t *testing.T) {
 	// Resume from a checkpoint a crash left as ckpt.old: later checkpoints
 	// still get the tokenizer.
 	os.Rename(filepath.Join(dir, "ckpt"), filepath.Join(dir, "ckpt.old"))
-	out, code = attn(t, "train", "--resume", dir, "--steps", "202")
-	if code != 0 || !strings.Contains(out, "resuming") || !strings.Contains(out, "step 202") {
+	out, code = attn(t, "train", "--resume", dir, "--steps", fmt.Sprint(steps+2))
+	if code != 0 || !strings.Contains(out, "resuming") || !strings.Contains(out, fmt.Sprint("step ", steps+2)) {
 		t.Fatalf("attn train --resume: exit %d\n%s", code, out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "ckpt", "tokenizer.json")); err != nil {

@@ -151,6 +151,46 @@ func (g *gemmArch) gemmWith(band *Band, transA, transB bool, m, n, k int, alpha 
 	putBuf(buf)
 }
 
+// gemmSmall computes C = alpha·A·B + beta·C for row-major A and B read
+// where they lie: no blocks, no packing, no buffers. It is for products
+// small enough that their operands stay in L1 (attention's tiles of a short
+// sequence), where packing and the pool of buffers cost as much as the
+// arithmetic. Columns past the last whole panel (a multiple of 32 columns
+// on AVX-512, 16 on AVX2) go through gemm, since the kernels read B a
+// whole panel wide.
+func (g *gemmArch) gemmSmall(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	_ = c[(m-1)*ldc+n-1]
+	if k <= 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	checkCorners(false, false, m, n, k, a, lda, b, ldb)
+	if n <= g.nr/2 && g.narrow != nil {
+		g = g.narrow
+	}
+	unit := g.nr
+	if g.narrow != nil {
+		unit = g.narrow.nr
+	}
+	whole := n / unit * unit
+	if whole < n {
+		g.gemm(false, false, m, n-whole, k, alpha, a, lda, b[whole:], ldb, beta, c[whole:], ldc)
+	}
+	if whole == 0 {
+		return
+	}
+	bet, accum := blockBeta(beta, 0)
+	pb := bPanels{p: b, ld: ldb, step: 1}
+	for i := 0; i < m; i += g.mr {
+		// Every panel is whole (kw wide), so directStrip never needs an
+		// edge tile.
+		g.directStrip(min(g.mr, m-i), k, a[i*lda:], lda, &pb, whole, alpha, bet, accum, nil, c[i*ldc:], ldc, nil)
+	}
+}
+
 // checkCorners panics (index out of range) unless op(A) and op(B), m×k and
 // k×n, lie within a and b: the assembly does no bounds checks. m, n, k > 0.
 func checkCorners(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int) {
@@ -310,7 +350,7 @@ func (b *block) strip(s int, buf *gemmBuf) {
 	r := min(mr, b.mcb-ir)
 	cRow := (b.ic+ir)*b.ldc + b.jc
 	if b.direct {
-		g.directStrip(r, b.kcb, b.a[(b.ic+ir)*b.lda+b.pc:], b.lda, &b.pb, b.ncb, b.alpha, b.beta, b.accum, b.bias, b.c[cRow:], b.ldc, buf)
+		g.directStrip(r, b.kcb, b.a[(b.ic+ir)*b.lda+b.pc:], b.lda, &b.pb, b.ncb, b.alpha, b.beta, b.accum, b.bias, b.c[cRow:], b.ldc, &buf.tmp)
 		return
 	}
 	kern := g.kern[r]
@@ -348,7 +388,7 @@ func blockBeta(beta float32, pc int) (float32, int) {
 // directStrip computes one strip of r rows of C (r <= mr) across a packed
 // block of B (kcb steps, ncb columns in panels of nr), reading A's rows in
 // place: C = alpha·A·B + beta·C, or alpha·A·B + bias when accum is 0 and
-// bias (the block's values) is not nil. buf.tmp holds an edge tile.
+// bias (the block's values) is not nil. tmp holds an edge tile.
 //
 // Rows a multiple of 4 KB apart fall in one set of the 12-way L1 cache.
 // Twelve of them evicted each other, and strips of 12 such rows were
@@ -359,11 +399,10 @@ func blockBeta(beta float32, pc int) (float32, int) {
 // with overlapping 16-byte loads and stores, and a load spanning two
 // stores waits for the store buffer to drain, the last kernel's stores of
 // C included: attention's small products then ran 21% slower.
-func (g *gemmArch) directStrip(r, kcb int, a []float32, lda int, pb *bPanels, ncb int, alpha, beta float32, accum int, bias, c []float32, ldc int, buf *gemmBuf) {
+func (g *gemmArch) directStrip(r, kcb int, a []float32, lda int, pb *bPanels, ncb int, alpha, beta float32, accum int, bias, c []float32, ldc int, tmp *[6 * 64]float32) {
 	nr := g.nr
 	kern := g.direct[r]
 	ap := &a[0]
-	tmp := &buf.tmp
 	for jr := 0; jr < ncb; jr += nr {
 		bp := pb.at(jr)
 		var tb []float32

@@ -591,10 +591,10 @@ var arch256 = &gemmArch{
 func init() {
 	detect()
 	if hasAVX2FMA {
-		impls = append(impls, Impl{Name: "avx2", Gemm: arch256.gemm, GemmBias: arch256.gemmBias, GemmHalf: arch256.gemmHalf, GemmQ8: arch256.gemmQ8, Dot: dotAVX2, Axpy: axpyAVX2, Adam: adamAVX2Go, SumRows: sumRowsVec(sumRows256, 8), MR: 6, NR: 16, DirectA: true, gemmBand: arch256.gemmBand})
+		impls = append(impls, Impl{Name: "avx2", Gemm: arch256.gemm, GemmBias: arch256.gemmBias, GemmSmall: arch256.gemmSmall, GemmHalf: arch256.gemmHalf, GemmQ8: arch256.gemmQ8, Dot: dotAVX2, Axpy: axpyAVX2, Adam: adamAVX2Go, SumRows: sumRowsVec(sumRows256, 8), MR: 6, NR: 16, DirectA: true, gemmBand: arch256.gemmBand})
 	}
 	if hasAVX512 {
-		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, GemmBias: arch512.gemmBias, GemmHalf: arch512.gemmHalf, GemmQ8: arch512.gemmQ8, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, SumRows: sumRowsVec(sumRows512, 16), MR: 6, NR: 64, DirectA: true, gemmBand: arch512.gemmBand, team: true})
+		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, GemmBias: arch512.gemmBias, GemmSmall: arch512.gemmSmall, GemmHalf: arch512.gemmHalf, GemmQ8: arch512.gemmQ8, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, SumRows: sumRowsVec(sumRows512, 16), MR: 6, NR: 64, DirectA: true, gemmBand: arch512.gemmBand, team: true})
 	}
 	active = impls[len(impls)-1]
 	switch {

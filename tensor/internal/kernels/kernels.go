@@ -73,6 +73,10 @@ type Impl struct {
 	// GemmQ8, when set, computes GemmQ8 (see there); else GemmQ8
 	// dequantizes B a block at a time and calls Gemm.
 	GemmQ8 func(m, n, k int, alpha float32, a []float32, lda int, b []int8, s []float32, ldb int, beta float32, c []float32, ldc int)
+	// GemmSmall, when set, computes Gemm for row-major A and B (no
+	// transposes) read in place, without blocking or packing: for products
+	// whose operands fit in L1; else GemmSmall calls Gemm.
+	GemmSmall func(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 	// Dot returns Σ x[i]·y[i] over len(x) elements.
 	Dot func(x, y []float32) float32
 	// Axpy computes y[i] += alpha·x[i] over len(x) elements.
@@ -181,6 +185,16 @@ func PacksA(transA bool) bool { return transA || !active.DirectA }
 // Gemm computes C = alpha·op(A)·op(B) + beta·C with the active implementation.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	active.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// GemmSmall computes C = alpha·A·B + beta·C, A (m×k) and B (k×n) row-major,
+// for small products whose operands are in cache; see Impl.GemmSmall.
+func GemmSmall(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if active.GemmSmall != nil {
+		active.GemmSmall(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	active.Gemm(false, false, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // GemmBias computes C = op(A)·op(B) + bias, bias (n values) added to every

@@ -65,6 +65,20 @@ func (g gemmCase) String() string {
 	return fmt.Sprintf("tA=%v tB=%v m=%d n=%d k=%d alpha=%v beta=%v pad=%d", g.transA, g.transB, g.m, g.n, g.k, g.alpha, g.beta, g.pad)
 }
 
+type gemmFunc = func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+
+// gemmSmallOf returns im's GemmSmall (for transA and transB false), or
+// what GemmSmall does without one.
+func gemmSmallOf(im Impl) gemmFunc {
+	return func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+		if im.GemmSmall == nil {
+			im.Gemm(false, false, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			return
+		}
+		im.GemmSmall(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	}
+}
+
 // extent is the number of elements a rows×cols matrix with stride ld spans.
 func extent(rows, cols, ld int) int {
 	if rows == 0 || cols == 0 {
@@ -74,6 +88,13 @@ func extent(rows, cols, ld int) int {
 }
 
 func runGemmCase(t *testing.T, im Impl, rng *rand.Rand, g gemmCase) {
+	t.Helper()
+	runGemmWith(t, im.Name, im.Gemm, rng, g)
+}
+
+// runGemmWith runs gemm on case g with guards around every buffer and
+// checks C against a float64 sum, and that nothing else changed.
+func runGemmWith(t *testing.T, name string, gemm gemmFunc, rng *rand.Rand, g gemmCase) {
 	t.Helper()
 	ar, ac := g.m, g.k
 	if g.transA {
@@ -97,13 +118,13 @@ func runGemmCase(t *testing.T, im Impl, rng *rand.Rand, g gemmCase) {
 	b0 := append([]float32(nil), b...)
 	c0 := append([]float32(nil), c...)
 
-	im.Gemm(g.transA, g.transB, g.m, g.n, g.k, g.alpha, a, lda, b, ldb, g.beta, c, ldc)
+	gemm(g.transA, g.transB, g.m, g.n, g.k, g.alpha, a, lda, b, ldb, g.beta, c, ldc)
 
 	checkGuards(t, g.String()+": A", aAll, len(a))
 	checkGuards(t, g.String()+": B", bAll, len(b))
 	checkGuards(t, g.String()+": C", cAll, len(c))
 	if !sameBits(a, a0) || !sameBits(b, b0) {
-		t.Fatalf("%s: %s modified an input", g, im.Name)
+		t.Fatalf("%s: %s modified an input", g, name)
 	}
 	at := func(i, p int) float64 {
 		if g.transA {
@@ -120,7 +141,7 @@ func runGemmCase(t *testing.T, im Impl, rng *rand.Rand, g gemmCase) {
 	for i := 0; i < g.m; i++ {
 		for j := g.n; j < ldc && i+1 < g.m && g.n > 0; j++ {
 			if c[i*ldc+j] != guard {
-				t.Fatalf("%s: %s wrote into the padding of C row %d", g, im.Name, i)
+				t.Fatalf("%s: %s wrote into the padding of C row %d", g, name, i)
 			}
 		}
 		for j := 0; j < g.n; j++ {
@@ -138,7 +159,7 @@ func runGemmCase(t *testing.T, im Impl, rng *rand.Rand, g gemmCase) {
 			}
 			got := float64(c[i*ldc+j])
 			if !(math.Abs(got-want) <= 2e-5*mag+1e-30) {
-				t.Fatalf("%s: %s C[%d,%d] = %v, want %v", g, im.Name, i, j, got, want)
+				t.Fatalf("%s: %s C[%d,%d] = %v, want %v", g, name, i, j, got, want)
 			}
 		}
 	}
@@ -210,6 +231,37 @@ func TestGemm(t *testing.T) {
 						runGemmCase(t, im, rng, g)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestGemmSmall runs GemmSmall on every implementation: every remainder of
+// its strips of rows and of its whole panels, the columns past them (which
+// go through Gemm), and attention's tiles, with guards around every buffer.
+func TestGemmSmall(t *testing.T) {
+	for _, im := range Impls() {
+		t.Run(im.Name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(3, 4))
+			var cases []gemmCase
+			for m := 0; m <= 13; m++ {
+				for _, n := range []int{0, 1, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 80, 96, 97, 128, 130, 192} {
+					for _, k := range []int{0, 1, 5, 32, 64} {
+						ab := alphaBetas[(m+n+k)%len(alphaBetas)]
+						cases = append(cases, gemmCase{m: m, n: n, k: k, alpha: ab[0], beta: ab[1], pad: (m + n) % 3})
+					}
+				}
+			}
+			for range 150 {
+				ab := alphaBetas[rng.IntN(len(alphaBetas))]
+				cases = append(cases, gemmCase{m: dim(rng), n: dim(rng), k: dim(rng), alpha: ab[0], beta: ab[1], pad: rng.IntN(4)})
+			}
+			for _, tile := range [][3]int{{32, 32, 64}, {32, 64, 32}, {64, 64, 64}, {17, 64, 23}, {1, 256, 300}} {
+				cases = append(cases, gemmCase{m: tile[0], n: tile[1], k: tile[2], alpha: 0.125, beta: 1, pad: 5})
+			}
+			small := gemmSmallOf(im)
+			for _, g := range cases {
+				runGemmWith(t, im.Name, small, rng, g)
 			}
 		})
 	}

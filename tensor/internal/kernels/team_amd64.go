@@ -168,7 +168,7 @@ func (t *Team) Work(front bool) {
 					break
 				}
 				ir := s * mr
-				g.directStrip(min(mr, t.m-ir), kcb, t.a[ir*t.lda+pc:], t.lda, &pb, ncb, t.alpha, beta, accum, bias, t.c[ir*t.ldc+jc:], t.ldc, buf)
+				g.directStrip(min(mr, t.m-ir), kcb, t.a[ir*t.lda+pc:], t.lda, &pb, ncb, t.alpha, beta, accum, bias, t.c[ir*t.ldc+jc:], t.ldc, &buf.tmp)
 				blk.done.Add(1)
 			}
 			waitFor(&blk.done, strips) // before the buffer is packed again
