@@ -67,6 +67,16 @@ var (
 	attnShort = true
 )
 
+// attnShortMax is the most queries and keys forwardShort takes. Its tile of
+// scores, up to 256×256 floats, is one per worker; the backward pass keeps
+// the weights (and takes backwardShort) only up to bq×bk, so that training
+// memory stays linear in the length. Against the streaming kernel, without
+// a mask, the whole tile was 1.30–1.48× faster from 64 to 256 keys (and
+// 1.35× at 1,024); under the causal mask, which the streaming kernel skips
+// blocks of, 1.33× at 128 keys, 1.16× at 256 and 0.83× at 1,024
+// (inference, 8 heads of 64; medians of 20–30 paired runs).
+const attnShortMax = 256
+
 // Attention is multi-head scaled dot-product attention (§3.2.1–3.2.2):
 // for each head h, softmax(q_h·k_hᵀ·scale + mask)·v_h, the scores
 // softcapped before the mask when opt.Softcap is set. q is [B, Tq, H·D],
@@ -81,6 +91,9 @@ var (
 // rescaled when the maximum grows, and the weights times V are added. Key
 // blocks wholly above the causal diagonal, before a sliding window or wholly
 // padding are skipped.
+// A head of more than 8 and at most attnShortMax (256) queries and keys is
+// computed whole instead, its scores one tile (forwardShort): faster at
+// those lengths, and its memory is one tile per worker.
 // Only the log-sum-exp of each query row is kept for the backward pass,
 // which recomputes the weights tile by tile (reading q, k, v and the output,
 // which must not change before it runs), so memory grows linearly in the
@@ -177,10 +190,10 @@ func (tp *Tape) AttentionCols(q, k, v Cols, heads int, opt AttentionOpts) *Var {
 		p.seeds, p.thr, p.keep = dropSeeds(tp.RNG, bsz*heads, dropout)
 	}
 	out, rec := tp.result(nil, q.V, k.V, v.V, opt.Sinks)
-	// One tile per head, and enough queries that transposing K pays (not
-	// decoding). Not decided by rec: a training tape's forward pass gives
-	// the bits of inference's.
-	p.short = attnShort && tq > 8 && tq <= p.bq && tk <= attnBlockK && p.softcap == 0 && sinks == nil
+	// A head whose scores make one tile of at most attnShortMax², with
+	// enough queries that transposing K pays (not decoding). Not decided
+	// by rec: a training tape's forward pass gives the bits of inference's.
+	p.short = attnShort && tq > 8 && tq <= attnShortMax && tk <= attnShortMax && p.softcap == 0 && sinks == nil
 	var y *tensor.Tensor
 	if p.short { // written in full
 		y = tp.output(bsz, tq, e)
@@ -194,11 +207,12 @@ func (tp *Tape) AttentionCols(q, k, v Cols, heads int, opt AttentionOpts) *Var {
 	var lse []float32
 	if rec {
 		lse = tp.floats(bsz * heads * tq)
-		switch {
-		case p.short: // written in full
-			p.probs = tp.take(bsz*heads*tq*tk, false)
-		case tq <= p.bq && tk <= p.bk && p.softcap == 0: // a softcap's backward needs the scores
-			p.probs = tp.floats(bsz * heads * tq * tk)
+		if tq <= p.bq && tk <= p.bk && p.softcap == 0 { // a softcap's backward needs the scores
+			if p.short {
+				p.probs = tp.take(bsz*heads*tq*tk, false) // forwardShort writes them in full
+			} else {
+				p.probs = tp.floats(bsz * heads * tq * tk)
+			}
 		}
 		// The backward pass reads the mask again: keep it from changes
 		// the caller makes to its slice meanwhile.
@@ -235,7 +249,7 @@ type attnProblem struct {
 	offQ, offK, offV         int // where q, k and v start in their Vars
 	bq, bk                   int // block sizes
 	// short is set when each head is one tile, computed whole by
-	// forwardShort and backwardShort.
+	// forwardShort (and by backwardShort when probs keeps its weights).
 	short bool
 	// probs, when the sequences fit in one tile (Tq <= bq, Tk <= bk), keeps
 	// the softmax weights (before dropout) of every head for the backward
@@ -653,7 +667,7 @@ func shortLD(tk int) int { return (tk + 31) &^ 31 }
 
 // forwardShort computes head bh whole, its Tq×Tk scores one tile: S =
 // scale·Q·Kᵀ against a transposed copy of K, each row's softmax (kept in
-// probs when training; the log-sum-exp in lse), then the dropout mask and
+// probs when it is set; the log-sum-exp in lse), then the dropout mask and
 // Y = P·V. Its products read Q, K, V and the weights where they lie: on
 // short sequences (32 keys, heads of 64) packing them and the streaming
 // kernel's running maximum cost as much as the arithmetic.
@@ -907,7 +921,7 @@ func (p *attnProblem) backward(tp *Tape, q, k, v *Var, y, lse, dy []float32) {
 	if needs(v) {
 		dv = v.grad()[p.offV:]
 	}
-	if p.short {
+	if p.short && p.probs != nil {
 		p.shortHeads(func(sc *attnScratch, bh int) {
 			qOff := (bh/p.heads)*p.tq*p.lq + (bh%p.heads)*p.d
 			p.backwardShort(sc, bh, dy, dq, p.lq, qOff, dk, dv)
