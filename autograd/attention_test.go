@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/attn-go/attn/tensor"
@@ -488,6 +489,56 @@ func TestAttentionSinks(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestAttentionWritesOutputs runs Attention's short heads and BiasAttention
+// twice on one tape whose reused buffers start as NaN: their outputs and
+// kept weights, which they write without clearing first, must be whole on
+// the second pass (rows with no visible key included).
+func TestAttentionWritesOutputs(t *testing.T) {
+	r := tensor.NewRNG(17)
+	const b, tq, tk, heads, d = 2, 20, 24, 2, 8
+	pad := make([]bool, b*tk)
+	for j := range tk {
+		pad[tk+j] = true // the second sequence is all padding
+	}
+	q, k, v := NewParam(randTensor(r, b, tq, heads*d)), NewParam(randTensor(r, b, tk, heads*d)), NewParam(randTensor(r, b, tk, heads*d))
+	bias := NewParam(randTensor(r, heads, tq, tk))
+	proj := randTensor(r, b, tq, heads*d)
+	tp := NewTape(tensor.NewRNG(4))
+	pass := func(withBias bool) [][]float32 {
+		for _, x := range []*Var{q, k, v, bias} {
+			x.ZeroGrad()
+		}
+		tp.RNG.State = 4
+		opt := AttentionOpts{Causal: true, KeyPad: pad, Dropout: 0.2}
+		var y *Var
+		if withBias {
+			y = tp.BiasAttention(q, k, v, bias, heads, opt)
+		} else {
+			y = tp.Attention(q, k, v, heads, opt)
+		}
+		out := slices.Clone(y.Value.Data)
+		tp.Backward(tp.Sum(tp.Mul(y, Const(proj))))
+		res := [][]float32{out}
+		for _, x := range []*Var{q, k, v} {
+			res = append(res, slices.Clone(x.Grad.Data))
+		}
+		return res
+	}
+	poisonReused = true
+	defer func() { poisonReused = false }()
+	for _, withBias := range []bool{false, true} {
+		first := pass(withBias)
+		second := pass(withBias)
+		for i := range first {
+			for j := range first[i] {
+				if first[i][j] != second[i][j] || math.IsNaN(float64(second[i][j])) {
+					t.Fatalf("bias %v: output %d [%d] is %v on the first pass, %v on the second", withBias, i, j, first[i][j], second[i][j])
+				}
+			}
 		}
 	}
 }

@@ -48,49 +48,61 @@ func (tp *Tape) BiasAttention(q, k, v, bias *Var, heads int, opt AttentionOpts) 
 	if bias != nil {
 		bd = bias.Value.Data
 	}
-	p := tp.floats(bsz * heads * tq * tk) // softmax weights, [B, H, Tq, Tk]
-	pv := p                               // the weights applied to v: p, or p dropped
+	// The weights, the dropped weights and y are written in full below.
+	p := tp.take(bsz*heads*tq*tk, false) // softmax weights, [B, H, Tq, Tk]
+	pv := p                              // the weights applied to v: p, or p dropped
 	if drop != nil {
-		pv = tp.floats(len(p))
+		pv = tp.take(len(p), false)
 		drop.p = pv
 	}
-	y := tp.alloc(bsz, tq, e)
+	y := tp.output(bsz, tq, e)
 	tensor.Parallel(bsz*heads, 1, func(lo, hi int) {
+		ld := shortLD(tk)
+		kt, sc := make([]float32, d*ld), make([]float32, tq*ld)
+		negInf := float32(math.Inf(-1))
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/heads, bh%heads
 			qo, ko := b*tq*e+h*d, b*tk*e+h*d
-			s := p[bh*tq*tk : (bh+1)*tq*tk]
-			tensor.GemmSerial(false, true, tq, tk, d, scale, qd[qo:], e, kd[ko:], e, 0, s, tk)
+			transpose(kt, ld, kd[ko:], e, tk, d)
+			tensor.GemmSmall(tq, ld, d, scale, qd[qo:], e, kt, ld, 0, sc, ld)
 			var pad []bool
 			if opt.KeyPad != nil {
 				pad = opt.KeyPad[b*tk : (b+1)*tk]
 			}
+			pw := p[bh*tq*tk : (bh+1)*tq*tk]
 			for i := 0; i < tq; i++ {
-				row := s[i*tk : (i+1)*tk]
+				row, pr := sc[i*ld:i*ld+tk], pw[i*tk:(i+1)*tk]
 				if bd != nil {
-					for j, x := range bd[(h*tq+i)*tk : (h*tq+i+1)*tk] {
-						row[j] += x
-					}
+					addInto(row, bd[(h*tq+i)*tk:(h*tq+i+1)*tk])
 				}
 				last := tk - 1
 				if opt.Causal {
 					last = min(last, i+off)
 				}
-				if last < 0 {
-					clear(row)
+				mx := negInf
+				if last >= 0 {
+					for j := range pad[:min(len(pad), last+1)] {
+						if pad[j] {
+							row[j] = negInf
+						}
+					}
+					mx = rowMax(row[:last+1])
+				}
+				if mx == negInf { // no visible key
+					clear(pr)
 					continue
 				}
-				maskedSoftmax(row, last, pad)
+				axpb(pr, row, 1/expRow(row, last, mx), 0, false)
 			}
-			sv := s
+			sv := pw
 			if drop != nil {
 				sv = pv[bh*tq*tk : (bh+1)*tq*tk]
-				copy(sv, s)
+				copy(sv, pw)
 				for i := 0; i < tq; i++ {
 					dropWeights(sv[i*tk:(i+1)*tk], drop.seeds[bh], i*tk, drop.thr, drop.keep)
 				}
 			}
-			tensor.GemmSerial(false, false, tq, d, tk, 1, sv, tk, vd[ko:], e, 0, y.Data[qo:], e)
+			tensor.GemmSmall(tq, d, tk, 1, sv, tk, vd[ko:], e, 0, y.Data[qo:], e)
 		}
 	})
 	out, rec := tp.result(y, q, k, v, bias)
@@ -135,7 +147,9 @@ func biasAttentionBackward(q, k, v, bias *Var, heads int, scale float32, p []flo
 	}
 	qd, kd, vd := q.Value.Data, k.Value.Data, v.Value.Data
 	tensor.Parallel(heads, 1, func(lo, hi int) {
-		ds := make([]float32, tq*tk)
+		ld := shortLD(tk)
+		ds, vt := make([]float32, tq*ld), make([]float32, d*ld)
+		t := make([]float32, tk*tq) // a transposed tile: P'ᵀ, then dSᵀ
 		for h := lo; h < hi; h++ {
 			for b := 0; b < bsz; b++ {
 				bh := b*heads + h
@@ -145,30 +159,30 @@ func biasAttentionBackward(q, k, v, bias *Var, heads int, scale float32, p []flo
 					pv = drop.p[bh*tq*tk : (bh+1)*tq*tk]
 				}
 				if dv != nil {
-					tensor.GemmSerial(true, false, tk, d, tq, 1, pv, tk, dy[qo:], e, 1, dv[ko:], e)
+					transpose(t, tq, pv, tk, tq, tk)
+					tensor.GemmSmall(tk, d, tq, 1, t, tq, dy[qo:], e, 1, dv[ko:], e)
 				}
 				if dq == nil && dk == nil && db == nil {
 					continue
 				}
-				tensor.GemmSerial(false, true, tq, tk, d, 1, dy[qo:], e, vd[ko:], e, 0, ds, tk)
+				transpose(vt, ld, vd[ko:], e, tk, d)
+				tensor.GemmSmall(tq, ld, d, 1, dy[qo:], e, vt, ld, 0, ds, ld)
 				for i := 0; i < tq; i++ {
-					pr, dr := pw[i*tk:(i+1)*tk], ds[i*tk:(i+1)*tk]
+					pr, dr := pw[i*tk:(i+1)*tk], ds[i*ld:i*ld+tk]
 					if drop != nil {
 						dropWeights(dr, drop.seeds[bh], i*tk, drop.thr, drop.keep)
 					}
-					dot := tensor.Dot(pr, dr)
-					for j, x := range pr {
-						dr[j] = x * (dr[j] - dot)
+					dsRow(pr, dr, tensor.Dot(pr, dr))
+					if db != nil {
+						addInto(db[(h*tq+i)*tk:(h*tq+i+1)*tk], dr)
 					}
 				}
-				if db != nil {
-					addInto(db[h*tq*tk:(h+1)*tq*tk], ds)
-				}
 				if dq != nil {
-					tensor.GemmSerial(false, false, tq, d, tk, scale, ds, tk, kd[ko:], e, 1, dq[qo:], e)
+					tensor.GemmSmall(tq, d, tk, scale, ds, ld, kd[ko:], e, 1, dq[qo:], e)
 				}
 				if dk != nil {
-					tensor.GemmSerial(true, false, tk, d, tq, scale, ds, tk, qd[qo:], e, 1, dk[ko:], e)
+					transpose(t, tq, ds, ld, tq, tk)
+					tensor.GemmSmall(tk, d, tq, scale, t, tq, qd[qo:], e, 1, dk[ko:], e)
 				}
 			}
 		}

@@ -472,7 +472,7 @@ func benchTrainT5(b, t, reps int) (benchResult, error) {
 	d, f := float64(c.DModel), float64(c.DFF)
 	enc := float64(c.NumLayers) * (4*d*d + 2*d*f)
 	dec := float64(c.NumDecoderLayers)*(8*d*d+2*d*f) + d*float64(c.VocabSize)
-	attn := float64(c.NumLayers+2*c.NumDecoderLayers) * 4 * float64(t*t) * d // scores and weighted sums
+	attn := float64(c.NumLayers+2*c.NumDecoderLayers) * 2 * float64(t*t) * d // multiply-adds of the scores and weighted sums
 	flops := 3 * 2 * float64(b) * (float64(t)*(enc+dec) + attn)              // forward, and a backward of about twice it
 	return benchResult{Bench: "train-t5", Params: map[string]any{"model": "t5-small", "batch": b, "seq_len": t},
 		Ms: ms(dur), GFLOPS: flops / dur.Seconds() / 1e9, TokensPerS: float64(2*b*t) / dur.Seconds(), Allocs: allocs, Losses: losses}, runErr

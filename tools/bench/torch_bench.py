@@ -522,7 +522,7 @@ def bench_train_t5(a):
         opt.step()
         losses.append(loss.item())
     d, f = C, F_
-    flops = 3 * 2 * B * (T * (L * (4 * d * d + 2 * d * f) + L * (8 * d * d + 2 * d * f) + d * V) + 3 * L * 4 * T * T * d)
+    flops = 3 * 2 * B * (T * (L * (4 * d * d + 2 * d * f) + L * (8 * d * d + 2 * d * f) + d * V) + 3 * L * 2 * T * T * d)  # attention: 2·T²·d multiply-adds a layer
     dur = measure(a.reps, step)
     return {"bench": "train-t5", "params": {"model": "t5-small", "batch": B, "seq_len": T},
             "ms": dur * 1e3, "gflops": flops / dur / 1e9, "tokens_per_s": 2 * B * T / dur, "losses": losses}
