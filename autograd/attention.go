@@ -69,8 +69,8 @@ var (
 
 // attnShortMax is the most queries and keys forwardShort takes. Its tile of
 // scores, up to 256×256 floats, is one per worker; the backward pass keeps
-// the weights (and takes backwardShort) only up to bq×bk, so that training
-// memory stays linear in the length. Against the streaming kernel, without
+// the weights only up to bq×bk, so that training memory stays linear in
+// the length, and backwardShort recomputes them beyond. Against the streaming kernel, without
 // a mask, the whole tile was 1.30–1.48× faster from 64 to 256 keys (and
 // 1.35× at 1,024); under the causal mask, which the streaming kernel skips
 // blocks of, 1.33× at 128 keys, 1.16× at 256 and 0.83× at 1,024
@@ -269,6 +269,7 @@ type attnScratch struct {
 	// again for every tile.
 	qt, kt, vt, dot []float32
 	mask            []float32 // a tile's dropout mask (keep or 0)
+	w               []float32 // a short head's weights, recomputed
 }
 
 // attnScratches holds the scratch not in use. Unlike a sync.Pool it keeps
@@ -730,17 +731,25 @@ func (p *attnProblem) forwardShort(sc *attnScratch, bh int, y, lse []float32) {
 	tensor.GemmSmall(tq, d, tk, 1, s, ld, p.v[ko:], lk, 0, y[qo:], e)
 }
 
-// backwardShort adds head bh's gradients, forwardShort's backward pass
-// from the weights P it kept: dV = P'ᵀ·dO with P' = P⊙M (M the dropout
-// mask), dP = (dO·Vᵀ)⊙M, dS = P⊙(dP − rowsum(P⊙dP)), dQ = scale·dS·K and
-// dK = scale·dSᵀ·Q. (rowsum(P⊙dP) is rowsum(dO⊙O), which the streaming
-// backward pass computes: the softmax backward as PyTorch writes it.)
-// Masked weights are 0 in P, so their dS is 0 without a test.
-func (p *attnProblem) backwardShort(sc *attnScratch, bh int, dy, dq []float32, ldq, qOff int, dk, dv []float32) {
+// backwardShort adds head bh's gradients, forwardShort's backward pass,
+// from the weights P it kept, or else recomputed whole as e^(S − lse):
+// dV = P'ᵀ·dO with P' = P⊙M (M the dropout mask), dP = (dO·Vᵀ)⊙M,
+// dS = P⊙(dP − rowsum(P⊙dP)), dQ = scale·dS·K and dK = scale·dSᵀ·Q.
+// (rowsum(P⊙dP) is rowsum(dO⊙O), which the streaming backward pass
+// computes: the softmax backward as PyTorch writes it.) Masked weights are
+// 0 in P, so their dS is 0 without a test.
+func (p *attnProblem) backwardShort(sc *attnScratch, bh int, lse, dy, dq []float32, ldq, qOff int, dk, dv []float32) {
 	b, h := bh/p.heads, bh%p.heads
 	e, lq, lk, d, tq, tk := p.e, p.lq, p.lk, p.d, p.tq, p.tk
 	qo, qi, ko := b*tq*e+h*d, b*tq*lq+h*d, b*tk*lk+h*d // dy's, q's, k's and v's
-	probs := p.probs[bh*tq*tk : (bh+1)*tq*tk]
+	ld := shortLD(tk)
+	var probs []float32 // P, rows lp apart
+	lp := tk
+	if p.probs != nil {
+		probs = p.probs[bh*tq*tk : (bh+1)*tq*tk]
+	} else {
+		probs, lp = p.recompute(sc, bh, lse), ld
+	}
 	var seed uint64
 	if p.dropout > 0 {
 		seed = p.seeds[bh]
@@ -750,19 +759,20 @@ func (p *attnProblem) backwardShort(sc *attnScratch, bh int, dy, dq []float32, l
 		// P' transposed, Tk×Tq.
 		pt := grow(sc.qt, tk*tq)
 		sc.qt = pt
-		w := probs
+		w, lw := probs, lp
 		if mask != nil {
-			w = grow(sc.s, tq*tk)
+			w, lw = grow(sc.s, tq*tk), tk
 			sc.s = w
-			mulInto(w, probs, mask, false)
+			for i := range tq {
+				mulInto(w[i*tk:(i+1)*tk], probs[i*lp:i*lp+tk], mask[i*tk:(i+1)*tk], false)
+			}
 		}
-		transpose(pt, tq, w, tk, tq, tk)
+		transpose(pt, tq, w, lw, tq, tk)
 		tensor.GemmSmall(tk, d, tq, 1, pt, tq, dy[qo:], e, 1, dv[ko:], lk)
 	}
 	if dq == nil && dk == nil {
 		return
 	}
-	ld := shortLD(tk)
 	vt := grow(sc.vt, d*ld)
 	sc.vt = vt
 	transpose(vt, ld, p.v[ko:], lk, tk, d)
@@ -770,7 +780,7 @@ func (p *attnProblem) backwardShort(sc *attnScratch, bh int, dy, dq []float32, l
 	sc.dp = ds
 	tensor.GemmSmall(tq, ld, d, 1, dy[qo:], e, vt, ld, 0, ds, ld)
 	for i := range tq {
-		pr, drow := probs[i*tk:(i+1)*tk], ds[i*ld:i*ld+tk]
+		pr, drow := probs[i*lp:i*lp+tk], ds[i*ld:i*ld+tk]
 		if mask != nil {
 			mulInto(drow, drow, mask[i*tk:(i+1)*tk], false)
 		}
@@ -785,6 +795,45 @@ func (p *attnProblem) backwardShort(sc *attnScratch, bh int, dy, dq []float32, l
 		transpose(dst, tq, ds, ld, tq, tk)
 		tensor.GemmSmall(tk, d, tq, p.scale, dst, tq, p.q[qi:], lq, 1, dk[ko:], lk)
 	}
+}
+
+// recompute returns head bh's weights P = e^(S − lse), rows shortLD(tk)
+// apart in sc.w, for backwardShort when probs did not keep them: S as
+// forwardShort computed it, masked keys and rows with no visible key 0.
+func (p *attnProblem) recompute(sc *attnScratch, bh int, lse []float32) []float32 {
+	b, h := bh/p.heads, bh%p.heads
+	lq, lk, d, tq, tk := p.lq, p.lk, p.d, p.tq, p.tk
+	ld := shortLD(tk)
+	kt := grow(sc.kt, d*ld)
+	sc.kt = kt
+	transpose(kt, ld, p.k[b*tk*lk+h*d:], lk, tk, d)
+	s := grow(sc.w, tq*ld)
+	sc.w = s
+	tensor.GemmSmall(tq, ld, d, p.scale, p.q[b*tq*lq+h*d:], lq, kt, ld, 0, s, ld)
+	var pad []bool
+	if p.pad != nil {
+		pad = p.pad[b*tk : (b+1)*tk]
+	}
+	negInf := float32(math.Inf(-1))
+	for i := range tq {
+		row := s[i*ld : i*ld+tk]
+		last, first := p.visible(i, 0, tk), p.first(i, 0)
+		m := lse[bh*tq+i]
+		if last < first || m == negInf {
+			clear(row)
+			continue
+		}
+		for j := range row[:first] {
+			row[j] = negInf
+		}
+		for j := range pad[:min(len(pad), last+1)] {
+			if pad[j] {
+				row[j] = negInf
+			}
+		}
+		expRow(row, last, m)
+	}
+	return s
 }
 
 // expRow sets row[j] = e^(row[j] − m) for j <= last and 0 after, and
@@ -921,10 +970,14 @@ func (p *attnProblem) backward(tp *Tape, q, k, v *Var, y, lse, dy []float32) {
 	if needs(v) {
 		dv = v.grad()[p.offV:]
 	}
-	if p.short && p.probs != nil {
+	// Whole heads: from the kept weights, or recomputing them up to one
+	// key block, or without a mask whose blocks the streaming backward
+	// skips (recomputed whole, a causal head of 256 keys took 1.09× the
+	// streaming time; 128 keys 0.94×, and 256 without a mask 0.92×).
+	if p.short && (p.probs != nil || p.tk <= attnBlockK || !p.causal && p.window == 0) {
 		p.shortHeads(func(sc *attnScratch, bh int) {
 			qOff := (bh/p.heads)*p.tq*p.lq + (bh%p.heads)*p.d
-			p.backwardShort(sc, bh, dy, dq, p.lq, qOff, dk, dv)
+			p.backwardShort(sc, bh, lse, dy, dq, p.lq, qOff, dk, dv)
 		})
 		return
 	}
