@@ -674,24 +674,17 @@ func shortLD(tk int) int { return (tk + 31) &^ 31 }
 // kernel's running maximum cost as much as the arithmetic.
 func (p *attnProblem) forwardShort(sc *attnScratch, bh int, y, lse []float32) {
 	b, h := bh/p.heads, bh%p.heads
-	e, lq, lk, d, tq, tk := p.e, p.lq, p.lk, p.d, p.tq, p.tk
-	qo, qi, ko := b*tq*e+h*d, b*tq*lq+h*d, b*tk*lk+h/p.group*d // y's, q's, k's and v's
+	e, lk, d, tq, tk := p.e, p.lk, p.d, p.tq, p.tk
+	qo, vo := b*tq*e+h*d, b*tk*lk+h/p.group*d // y's and v's
 	ld := shortLD(tk)
-	kt := grow(sc.kt, d*ld)
-	sc.kt = kt
-	transpose(kt, ld, p.k[ko:], lk, tk, d)
-	s := grow(sc.s, tq*ld)
-	sc.s = s
-	tensor.GemmSmall(tq, ld, d, p.scale, p.q[qi:], lq, kt, ld, 0, s, ld)
+	sc.s = grow(sc.s, tq*ld)
+	s := sc.s
+	pad := p.shortScores(sc, bh, s)
 	var seed uint64
 	if p.dropout > 0 {
 		seed = p.seeds[bh]
 	}
 	mask := p.tileMask(sc, seed, 0, tq, 0, tk)
-	var pad []bool
-	if p.pad != nil {
-		pad = p.pad[b*tk : (b+1)*tk]
-	}
 	negInf := float32(math.Inf(-1))
 	for i := range tq {
 		row := s[i*ld : i*ld+tk]
@@ -702,14 +695,7 @@ func (p *attnProblem) forwardShort(sc *attnScratch, bh int, y, lse []float32) {
 		last, first := p.visible(i, 0, tk), p.first(i, 0)
 		mx := negInf
 		if last >= first {
-			for j := range row[:first] {
-				row[j] = negInf
-			}
-			for j := range pad[:min(len(pad), last+1)] {
-				if pad[j] {
-					row[j] = negInf
-				}
-			}
+			maskRow(row, pad, first, last)
 			mx = rowMax(row[first : last+1])
 		}
 		if mx == negInf { // no visible key: the row's weights and output are 0
@@ -728,7 +714,7 @@ func (p *attnProblem) forwardShort(sc *attnScratch, bh int, y, lse []float32) {
 		}
 		p.dropRow(row, mask, i, seed, i, 0, last)
 	}
-	tensor.GemmSmall(tq, d, tk, 1, s, ld, p.v[ko:], lk, 0, y[qo:], e)
+	tensor.GemmSmall(tq, d, tk, 1, s, ld, p.v[vo:], lk, 0, y[qo:], e)
 }
 
 // backwardShort adds head bh's gradients, forwardShort's backward pass,
@@ -801,19 +787,11 @@ func (p *attnProblem) backwardShort(sc *attnScratch, bh int, lse, dy, dq []float
 // apart in sc.w, for backwardShort when probs did not keep them: S as
 // forwardShort computed it, masked keys and rows with no visible key 0.
 func (p *attnProblem) recompute(sc *attnScratch, bh int, lse []float32) []float32 {
-	b, h := bh/p.heads, bh%p.heads
-	lq, lk, d, tq, tk := p.lq, p.lk, p.d, p.tq, p.tk
+	tq, tk := p.tq, p.tk
 	ld := shortLD(tk)
-	kt := grow(sc.kt, d*ld)
-	sc.kt = kt
-	transpose(kt, ld, p.k[b*tk*lk+h*d:], lk, tk, d)
-	s := grow(sc.w, tq*ld)
-	sc.w = s
-	tensor.GemmSmall(tq, ld, d, p.scale, p.q[b*tq*lq+h*d:], lq, kt, ld, 0, s, ld)
-	var pad []bool
-	if p.pad != nil {
-		pad = p.pad[b*tk : (b+1)*tk]
-	}
+	sc.w = grow(sc.w, tq*ld)
+	s := sc.w
+	pad := p.shortScores(sc, bh, s)
 	negInf := float32(math.Inf(-1))
 	for i := range tq {
 		row := s[i*ld : i*ld+tk]
@@ -823,17 +801,38 @@ func (p *attnProblem) recompute(sc *attnScratch, bh int, lse []float32) []float3
 			clear(row)
 			continue
 		}
-		for j := range row[:first] {
-			row[j] = negInf
-		}
-		for j := range pad[:min(len(pad), last+1)] {
-			if pad[j] {
-				row[j] = negInf
-			}
-		}
+		maskRow(row, pad, first, last)
 		expRow(row, last, m)
 	}
 	return s
+}
+
+// shortScores sets s (Tq rows shortLD(Tk) apart) to head bh's scores
+// scale·Q·Kᵀ, against a transposed copy of K, and returns its sequence's
+// key padding mask (nil without one).
+func (p *attnProblem) shortScores(sc *attnScratch, bh int, s []float32) (pad []bool) {
+	b, h := bh/p.heads, bh%p.heads
+	ld := shortLD(p.tk)
+	sc.kt = grow(sc.kt, p.d*ld)
+	transpose(sc.kt, ld, p.k[b*p.tk*p.lk+h/p.group*p.d:], p.lk, p.tk, p.d)
+	tensor.GemmSmall(p.tq, ld, p.d, p.scale, p.q[b*p.tq*p.lq+h*p.d:], p.lq, sc.kt, ld, 0, s, ld)
+	if p.pad != nil {
+		pad = p.pad[b*p.tk : (b+1)*p.tk]
+	}
+	return pad
+}
+
+// maskRow sets to −Inf the scores in row, up to key last, that its query
+// may not see: those before first (a sliding window's) and padding.
+func maskRow(row []float32, pad []bool, first, last int) {
+	for j := range row[:first] {
+		row[j] = float32(math.Inf(-1))
+	}
+	for j := range pad[:min(len(pad), last+1)] {
+		if pad[j] {
+			row[j] = float32(math.Inf(-1))
+		}
+	}
 }
 
 // expRow sets row[j] = e^(row[j] − m) for j <= last and 0 after, and
