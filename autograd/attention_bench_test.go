@@ -78,12 +78,16 @@ func BenchmarkAttentionDecode(b *testing.B) {
 
 // BenchmarkAttentionSmall times forward + backward at the training shapes
 // of issue 3's nn.Transformer "small" config: batch 32, length 32, 4 heads
-// of 64, causal self-attention, without and with dropout 0.1.
+// of 64, causal self-attention, without and with dropout 0.1: the heads
+// computed whole ("flash", what Attention runs), the streaming kernel
+// forced ("streaming") and the materialising reference ("ref").
 func BenchmarkAttentionSmall(b *testing.B) {
 	const bsz, t, heads, d = 32, 32, 4, 64
-	for _, impl := range []string{"flash", "ref"} {
+	defer func() { attnShort = true }()
+	for _, impl := range []string{"flash", "streaming", "ref"} {
 		for _, dropout := range []float32{0, 0.1} {
 			b.Run(fmt.Sprintf("%s/dropout=%v", impl, dropout), func(b *testing.B) {
+				attnShort = impl != "streaming"
 				r := tensor.NewRNG(1)
 				q, k, v := NewParam(randTensor(r, bsz, t, heads*d)), NewParam(randTensor(r, bsz, t, heads*d)), NewParam(randTensor(r, bsz, t, heads*d))
 				grad := randTensor(r, bsz, t, heads*d)
@@ -92,10 +96,10 @@ func BenchmarkAttentionSmall(b *testing.B) {
 				for range b.N {
 					tp := NewTape(tensor.NewRNG(5))
 					var y *Var
-					if impl == "flash" {
-						y = tp.Attention(q, k, v, heads, opt)
-					} else {
+					if impl == "ref" {
 						y = tp.attentionRef(q, k, v, heads, opt)
+					} else {
+						y = tp.Attention(q, k, v, heads, opt)
 					}
 					y.Grad = grad
 					tp.steps[len(tp.steps)-1]()
