@@ -70,11 +70,12 @@ var (
 // attnShortMax is the most queries and keys forwardShort takes. Its tile of
 // scores, up to 256×256 floats, is one per worker; the backward pass keeps
 // the weights only up to bq×bk, so that training memory stays linear in
-// the length, and backwardShort recomputes them beyond. Against the streaming kernel, without
-// a mask, the whole tile was 1.30–1.48× faster from 64 to 256 keys (and
-// 1.35× at 1,024); under the causal mask, which the streaming kernel skips
-// blocks of, 1.33× at 128 keys, 1.16× at 256 and 0.83× at 1,024
-// (inference, 8 heads of 64; medians of 20–30 paired runs).
+// the length, and backwardShort recomputes them beyond. Against the
+// streaming kernel, without a mask, the whole tile was 1.30–1.48× faster
+// from 64 to 256 keys (and 1.35× at 1,024); under the causal mask, which
+// the streaming kernel skips blocks of, 1.33× at 128 keys, 1.16× at 256
+// and 0.83× at 1,024 (inference, 8 heads of 64; medians of 20–30 paired
+// runs).
 const attnShortMax = 256
 
 // Attention is multi-head scaled dot-product attention (§3.2.1–3.2.2):
@@ -249,7 +250,7 @@ type attnProblem struct {
 	offQ, offK, offV         int // where q, k and v start in their Vars
 	bq, bk                   int // block sizes
 	// short is set when each head is one tile, computed whole by
-	// forwardShort (and by backwardShort when probs keeps its weights).
+	// forwardShort (and differentiated by backwardShort; see backward).
 	short bool
 	// probs, when the sequences fit in one tile (Tq <= bq, Tk <= bk), keeps
 	// the softmax weights (before dropout) of every head for the backward
