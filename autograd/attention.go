@@ -194,7 +194,7 @@ func (tp *Tape) AttentionCols(q, k, v Cols, heads int, opt AttentionOpts) *Var {
 	// A head whose scores make one tile of at most attnShortMax², with
 	// enough queries that transposing K pays (not decoding). Not decided
 	// by rec: a training tape's forward pass gives the bits of inference's.
-	p.short = attnShort && tq > 8 && tq <= attnShortMax && tk <= attnShortMax && p.softcap == 0 && sinks == nil
+	p.short = attnShort && tq > 8 && tq <= attnShortMax && tk > 0 && tk <= attnShortMax && p.softcap == 0 && sinks == nil
 	var y *tensor.Tensor
 	if p.short { // written in full
 		y = tp.output(bsz, tq, e)

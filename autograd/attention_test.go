@@ -542,3 +542,31 @@ func TestAttentionWritesOutputs(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionNoKeys runs Attention (both paths) and BiasAttention with no
+// keys at all: every query sees nothing, so the output and q's gradient
+// are 0, and nothing panics.
+func TestAttentionNoKeys(t *testing.T) {
+	defer func() { attnShort = true }()
+	for _, tq := range []int{3, 10} {
+		for _, impl := range []string{"short", "streaming", "bias"} {
+			attnShort = impl != "streaming"
+			r := tensor.NewRNG(1)
+			q, k, v := NewParam(randTensor(r, 2, tq, 8)), NewParam(tensor.New(2, 0, 8)), NewParam(tensor.New(2, 0, 8))
+			tp := NewTape(tensor.NewRNG(2))
+			opt := AttentionOpts{Causal: true, Dropout: 0.1}
+			var y *Var
+			if impl == "bias" {
+				y = tp.BiasAttention(q, k, v, nil, 2, opt)
+			} else {
+				y = tp.Attention(q, k, v, 2, opt)
+			}
+			tp.Backward(tp.Sum(tp.Mul(y, Const(randTensor(r, 2, tq, 8)))))
+			for i, x := range append(slices.Clone(y.Value.Data), q.Grad.Data...) {
+				if x != 0 {
+					t.Fatalf("%s, %d queries: value %d is %v, want 0", impl, tq, i, x)
+				}
+			}
+		}
+	}
+}

@@ -56,55 +56,59 @@ func (tp *Tape) BiasAttention(q, k, v, bias *Var, heads int, opt AttentionOpts) 
 		drop.p = pv
 	}
 	y := tp.output(bsz, tq, e)
-	tensor.Parallel(bsz*heads, 1, func(lo, hi int) {
-		ld := shortLD(tk)
-		kt, sc := make([]float32, d*ld), make([]float32, tq*ld)
-		negInf := float32(math.Inf(-1))
-		for bh := lo; bh < hi; bh++ {
-			b, h := bh/heads, bh%heads
-			qo, ko := b*tq*e+h*d, b*tk*e+h*d
-			transpose(kt, ld, kd[ko:], e, tk, d)
-			tensor.GemmSmall(tq, ld, d, scale, qd[qo:], e, kt, ld, 0, sc, ld)
-			var pad []bool
-			if opt.KeyPad != nil {
-				pad = opt.KeyPad[b*tk : (b+1)*tk]
-			}
-			pw := p[bh*tq*tk : (bh+1)*tq*tk]
-			for i := 0; i < tq; i++ {
-				row, pr := sc[i*ld:i*ld+tk], pw[i*tk:(i+1)*tk]
-				if bd != nil {
-					addInto(row, bd[(h*tq+i)*tk:(h*tq+i+1)*tk])
+	if tk == 0 { // no key: every query sees nothing
+		clear(y.Data)
+	} else {
+		tensor.Parallel(bsz*heads, 1, func(lo, hi int) {
+			ld := shortLD(tk)
+			kt, sc := make([]float32, d*ld), make([]float32, tq*ld)
+			negInf := float32(math.Inf(-1))
+			for bh := lo; bh < hi; bh++ {
+				b, h := bh/heads, bh%heads
+				qo, ko := b*tq*e+h*d, b*tk*e+h*d
+				transpose(kt, ld, kd[ko:], e, tk, d)
+				tensor.GemmSmall(tq, ld, d, scale, qd[qo:], e, kt, ld, 0, sc, ld)
+				var pad []bool
+				if opt.KeyPad != nil {
+					pad = opt.KeyPad[b*tk : (b+1)*tk]
 				}
-				last := tk - 1
-				if opt.Causal {
-					last = min(last, i+off)
-				}
-				mx := negInf
-				if last >= 0 {
-					for j := range pad[:min(len(pad), last+1)] {
-						if pad[j] {
-							row[j] = negInf
-						}
-					}
-					mx = rowMax(row[:last+1])
-				}
-				if mx == negInf { // no visible key
-					clear(pr)
-					continue
-				}
-				axpb(pr, row, 1/expRow(row, last, mx), 0, false)
-			}
-			sv := pw
-			if drop != nil {
-				sv = pv[bh*tq*tk : (bh+1)*tq*tk]
-				copy(sv, pw)
+				pw := p[bh*tq*tk : (bh+1)*tq*tk]
 				for i := 0; i < tq; i++ {
-					dropWeights(sv[i*tk:(i+1)*tk], drop.seeds[bh], i*tk, drop.thr, drop.keep)
+					row, pr := sc[i*ld:i*ld+tk], pw[i*tk:(i+1)*tk]
+					if bd != nil {
+						addInto(row, bd[(h*tq+i)*tk:(h*tq+i+1)*tk])
+					}
+					last := tk - 1
+					if opt.Causal {
+						last = min(last, i+off)
+					}
+					mx := negInf
+					if last >= 0 {
+						for j := range pad[:min(len(pad), last+1)] {
+							if pad[j] {
+								row[j] = negInf
+							}
+						}
+						mx = rowMax(row[:last+1])
+					}
+					if mx == negInf { // no visible key
+						clear(pr)
+						continue
+					}
+					axpb(pr, row, 1/expRow(row, last, mx), 0, false)
 				}
+				sv := pw
+				if drop != nil {
+					sv = pv[bh*tq*tk : (bh+1)*tq*tk]
+					copy(sv, pw)
+					for i := 0; i < tq; i++ {
+						dropWeights(sv[i*tk:(i+1)*tk], drop.seeds[bh], i*tk, drop.thr, drop.keep)
+					}
+				}
+				tensor.GemmSmall(tq, d, tk, 1, sv, tk, vd[ko:], e, 0, y.Data[qo:], e)
 			}
-			tensor.GemmSmall(tq, d, tk, 1, sv, tk, vd[ko:], e, 0, y.Data[qo:], e)
-		}
-	})
+		})
+	}
 	out, rec := tp.result(y, q, k, v, bias)
 	if rec {
 		tp.record(out, func(dy []float32) { biasAttentionBackward(q, k, v, bias, heads, scale, p, drop, dy) })
@@ -146,6 +150,9 @@ func biasAttentionBackward(q, k, v, bias *Var, heads int, scale float32, p []flo
 		db = bias.grad()
 	}
 	qd, kd, vd := q.Value.Data, k.Value.Data, v.Value.Data
+	if tk == 0 { // no key: the output was 0, and its gradients are
+		return
+	}
 	tensor.Parallel(heads, 1, func(lo, hi int) {
 		ld := shortLD(tk)
 		ds, vt := make([]float32, tq*ld), make([]float32, d*ld)
