@@ -296,7 +296,7 @@ func getScratch() *attnScratch {
 }
 
 func putScratch(sc *attnScratch) {
-	size := 4 * (cap(sc.s) + cap(sc.dp) + cap(sc.m) + cap(sc.l) + cap(sc.dvec) + cap(sc.qt) + cap(sc.kt) + cap(sc.vt) + cap(sc.dot) + cap(sc.mask))
+	size := 4 * (cap(sc.s) + cap(sc.dp) + cap(sc.th) + cap(sc.m) + cap(sc.l) + cap(sc.dvec) + cap(sc.qt) + cap(sc.kt) + cap(sc.vt) + cap(sc.dot) + cap(sc.mask) + cap(sc.w))
 	if size > attnScratchKeep {
 		return
 	}

@@ -61,7 +61,10 @@ func (tp *Tape) BiasAttention(q, k, v, bias *Var, heads int, opt AttentionOpts) 
 	} else {
 		tensor.Parallel(bsz*heads, 1, func(lo, hi int) {
 			ld := shortLD(tk)
-			kt, sc := make([]float32, d*ld), make([]float32, tq*ld)
+			scratch := getScratch()
+			defer putScratch(scratch)
+			scratch.kt, scratch.s = grow(scratch.kt, d*ld), grow(scratch.s, tq*ld)
+			kt, sc := scratch.kt, scratch.s
 			negInf := float32(math.Inf(-1))
 			for bh := lo; bh < hi; bh++ {
 				b, h := bh/heads, bh%heads
@@ -84,11 +87,7 @@ func (tp *Tape) BiasAttention(q, k, v, bias *Var, heads int, opt AttentionOpts) 
 					}
 					mx := negInf
 					if last >= 0 {
-						for j := range pad[:min(len(pad), last+1)] {
-							if pad[j] {
-								row[j] = negInf
-							}
-						}
+						maskRow(row, pad, 0, last)
 						mx = rowMax(row[:last+1])
 					}
 					if mx == negInf { // no visible key
@@ -155,8 +154,10 @@ func biasAttentionBackward(q, k, v, bias *Var, heads int, scale float32, p []flo
 	}
 	tensor.Parallel(heads, 1, func(lo, hi int) {
 		ld := shortLD(tk)
-		ds, vt := make([]float32, tq*ld), make([]float32, d*ld)
-		t := make([]float32, tk*tq) // a transposed tile: P'ᵀ, then dSᵀ
+		sc := getScratch()
+		defer putScratch(sc)
+		sc.dp, sc.vt, sc.qt = grow(sc.dp, tq*ld), grow(sc.vt, d*ld), grow(sc.qt, tk*tq)
+		ds, vt, t := sc.dp, sc.vt, sc.qt // t: a transposed tile, P'ᵀ, then dSᵀ
 		for h := lo; h < hi; h++ {
 			for b := 0; b < bsz; b++ {
 				bh := b*heads + h
