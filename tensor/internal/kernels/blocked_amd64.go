@@ -257,10 +257,11 @@ func (g *gemmArch) gemmPackedOf(band *Band, transA, transB bool, m, n, k int, al
 	if band != nil {
 		band.start((m + blockM - 1) / blockM * ((k + blockK - 1) / blockK) * ((n + blockN - 1) / blockN))
 	}
+	kb := kStep(k)
 	for ic := 0; ic < m; ic += blockM {
 		mcb := min(blockM, m-ic)
-		for pc := 0; pc < k; pc += blockK {
-			kcb := min(blockK, k-pc)
+		for pc := 0; pc < k; pc += kb {
+			kcb := min(kb, k-pc)
 			if !direct {
 				packA(pa, transA, a, lda, ic, mcb, pc, kcb, g.pw)
 			}

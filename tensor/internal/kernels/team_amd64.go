@@ -139,8 +139,9 @@ func (t *Team) Work(front bool) {
 	buf := getBuf() // for its edge tile and copied rows
 	defer putBuf(buf)
 	q := 0
-	for pc := 0; pc < t.k; pc += blockK {
-		kcb := min(blockK, t.k-pc)
+	kb := kStep(t.k)
+	for pc := 0; pc < t.k; pc += kb {
+		kcb := min(kb, t.k-pc)
 		beta, accum := blockBeta(t.beta, pc)
 		for jc := 0; jc < t.n; jc += blockN {
 			ncb := min(blockN, t.n-jc)
