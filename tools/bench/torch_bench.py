@@ -17,6 +17,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def malloc_setting():
+    """How freed memory is treated: "kept" under cpu.sh's fair setting
+    (glibc's malloc maps no block on its own and never trims its heap), the
+    preloaded allocator, or "default"."""
+    if os.environ.get("MALLOC_MMAP_MAX_") == "0" and "MALLOC_TRIM_THRESHOLD_" in os.environ:
+        return "kept"
+    pre = os.environ.get("LD_PRELOAD", "")
+    if "malloc" in pre:
+        return os.path.basename(pre)
+    return "default"
+
+
 def openblas_core():
     for name in ("libopenblas.so.0", ctypes.util.find_library("openblas") or ""):
         try:
@@ -550,6 +562,7 @@ def main():
          "train-bert": lambda a: bench_encode(a, train=True), "train-t5": bench_train_t5}[a.bench](a)
     r["params"]["threads"] = torch.get_num_threads()
     r["params"]["openblas"] = openblas_core()
+    r["params"]["malloc"] = malloc_setting()
     r["params"]["aten"] = aten_capability()
     print(json.dumps(r))
 

@@ -176,8 +176,8 @@ def main():
         return
     torch.set_num_threads(args.threads)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from torch_bench import openblas_core
-    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, OpenBLAS {openblas_core()}", file=sys.stderr)
+    from torch_bench import malloc_setting, openblas_core
+    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, OpenBLAS {openblas_core()}, malloc {malloc_setting()}", file=sys.stderr)
     path = os.path.join(args.dir, "model.pt")
     t = timed(3, lambda: torch.load(path))
     print(json.dumps({"bench": "load", "impl": "pytorch", "ms": t * 1e3}))

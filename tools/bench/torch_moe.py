@@ -282,8 +282,8 @@ def main():
         write(args.dir, cfg, dtype, not args.no_pt)
         return
     torch.set_num_threads(args.threads)
-    from torch_bench import openblas_core
-    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, OpenBLAS {openblas_core()}", file=sys.stderr)
+    from torch_bench import malloc_setting, openblas_core
+    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, OpenBLAS {openblas_core()}, malloc {malloc_setting()}", file=sys.stderr)
     with open(os.path.join(args.dir, "config.json")) as f:
         cfg = json.load(f)
     if cfg["model_type"] != "qwen3_moe":

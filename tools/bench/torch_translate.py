@@ -11,7 +11,10 @@ tools/golden/torch_beam.py (beam 4, alpha 0.6, one sentence at a time, the
 decoder re-run on every prefix). It prints sentences/s and writes the chosen
 token ids, one JSON list per line, so they can be compared with attn's.
 
-    env -u OPENBLAS_CORETYPE OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 tools/bench/torch_translate.py MODEL_DIR IDS.jsonl OUT.jsonl [N]
+    env -u OPENBLAS_CORETYPE OPENBLAS_CORETYPE=SkylakeX MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 \
+        /usr/bin/python3 tools/bench/torch_translate.py MODEL_DIR IDS.jsonl OUT.jsonl [N]
+
+(the malloc settings are PyTorch's fair setting here: see tools/bench/cpu.sh)
 """
 import json, math, os, sys, time
 
