@@ -701,10 +701,12 @@ func benchInference(which, dir, preset, quantize string, t, batch, reps int) (be
 		}
 		return gpt.Load(dir)
 	}
+	t0 := time.Now()
 	m, err := load()
 	if err != nil {
 		return benchResult{}, err
 	}
+	firstLoad(params, which, time.Since(t0))
 	params["n_embd"], params["n_layer"] = m.Cfg.NEmbd, m.Cfg.NLayer
 	var runErr error
 	var dur time.Duration
@@ -773,6 +775,16 @@ func benchInference(which, dir, preset, quantize string, t, batch, reps int) (be
 	return benchResult{Bench: which, Params: params, Ms: ms(dur), TokensPerS: float64(batch) / dur.Seconds(), Allocs: allocs}, runErr
 }
 
+// firstLoad records, for "load", how long the process's first load took
+// (first_ms): what a user of attn generate waits for, its memory faulted in
+// fresh, where the median (ms) times loads into memory the process has
+// held before.
+func firstLoad(params map[string]any, which string, d time.Duration) {
+	if which == "load" {
+		params["first_ms"] = ms(d)
+	}
+}
+
 // benchLlama is benchInference for a Llama-family folder: load, a prompt
 // of t tokens, or one token decoded for each of batch sequences with t
 // cached.
@@ -784,10 +796,12 @@ func benchLlama(which, dir, quantize string, t, batch, reps int, params map[stri
 		return benchResult{}, err
 	}
 	load := llamaLoader(quantize) // as attn generate runs it
+	t0 := time.Now()
 	m, err := load(dir)
 	if err != nil {
 		return benchResult{}, err
 	}
+	firstLoad(params, which, time.Since(t0))
 	params["hidden"], params["layers"], params["kv_heads"] = m.Cfg.Hidden, m.Cfg.Layers, cmp.Or(m.Cfg.KVHeads, m.Cfg.Heads)
 	params["weights"] = m.Format()
 	var runErr error

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -75,6 +76,27 @@ func TestBenchBadFlags(t *testing.T) {
 	} {
 		if out, code := attn(t, tc.args...); code == 0 || !strings.Contains(out, tc.flag) {
 			t.Errorf("attn %v: exit %d\n%s", tc.args, code, out)
+		}
+	}
+}
+
+// TestBenchLoadFirst: attn bench load reports the process's first load
+// (first_ms, memory faulted in fresh) beside the median of the loads after
+// it, for a GPT-2 and a Llama-family folder.
+func TestBenchLoadFirst(t *testing.T) {
+	for _, name := range []string{"gpt2-tiny", "llama-tiny"} {
+		dir := filepath.Join("..", "..", "testdata", "hf", name)
+		out, code := attn(t, "bench", "load", "--model", dir, "--reps", "2", "--json")
+		if code != 0 {
+			t.Fatalf("attn bench load --model %s: exit %d\n%s", name, code, out)
+		}
+		var r benchResult
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		first, ok := r.Params["first_ms"].(float64)
+		if r.Bench != "load" || r.Ms <= 0 || !ok || first <= 0 {
+			t.Errorf("attn bench load --model %s --json: want ms and params.first_ms above 0: %s", name, out)
 		}
 	}
 }

@@ -73,4 +73,9 @@ for (bench, cached), pairs in groups.items():
     n = {"prompt": 128, "train-llama": 512}.get(bench, batch)
     rate = f"  ({1e3 * n / am:.0f} vs {1e3 * n / tm:.0f} tokens/s)" if n > 1 else ""
     print(f"{what:20} attn {am:8.2f} ms   torch {tm:8.2f} ms   speed ratio {med(ratios):.2f} (rounds: {' '.join(f'{x:.2f}' for x in ratios)}){rate}")
+    if bench == "load" and all("first_ms" in t and "first_ms" in a["params"] for a, t in pairs):
+        # The first load of each process, memory faulted in fresh: what a user waits for.
+        af, tf = med(a["params"]["first_ms"] for a, _ in pairs), med(t["first_ms"] for _, t in pairs)
+        fr = [t["first_ms"] / a["params"]["first_ms"] for a, t in pairs]
+        print(f"{'load, first':20} attn {af:8.2f} ms   torch {tf:8.2f} ms   speed ratio {med(fr):.2f} (rounds: {' '.join(f'{x:.2f}' for x in fr)})")
 PY
