@@ -15,7 +15,9 @@ import "sync"
 // absorbed by the packing routines, so all four cases run the same kernel.
 // Where the arch has direct kernels, a row-major op(A) is not packed at all:
 // its mr rows are read in place, lda apart (packing them would be a
-// transpose per block, and measured 2–9% slower on a training step's shapes).
+// transpose per block, and measured 2–9% slower on a training step's shapes),
+// and into a wide C its blocks of k are deeper and those of B narrower
+// (blockShape).
 //
 // Skinny products (m <= 8, the shapes of decoding one token at a time) skip
 // packing (AVX-512 and AVX2): A·Bᵀ becomes dot products of rows of A with
@@ -87,7 +89,7 @@ func getBuf() *gemmBuf {
 		return b
 	}
 	bufs.Unlock()
-	return &gemmBuf{a: make([]float32, blockM*blockK), b: make([]float32, blockK*blockN)}
+	return &gemmBuf{a: make([]float32, blockM*blockK), b: make([]float32, blockB)}
 }
 
 func putBuf(b *gemmBuf) {
@@ -254,10 +256,13 @@ func (g *gemmArch) gemmPackedOf(band *Band, transA, transB bool, m, n, k int, al
 	// few strips of C would not repay the packing. The kernels read its
 	// rows ldb apart.
 	inPlace := !transB && b.f != nil && n%nr == 0 && m <= inPlaceRows && k <= inPlaceK && n <= blockN
-	if band != nil {
-		band.start((m + blockM - 1) / blockM * ((k + blockK - 1) / blockK) * ((n + blockN - 1) / blockN))
+	kb, bn := blockShape(k, ldc)
+	if !direct {
+		kb, bn = kStep(k, blockK), blockN
 	}
-	kb := kStep(k)
+	if band != nil {
+		band.start((m + blockM - 1) / blockM * ((k + kb - 1) / kb) * ((n + bn - 1) / bn))
+	}
 	for ic := 0; ic < m; ic += blockM {
 		mcb := min(blockM, m-ic)
 		for pc := 0; pc < k; pc += kb {
@@ -266,8 +271,8 @@ func (g *gemmArch) gemmPackedOf(band *Band, transA, transB bool, m, n, k int, al
 				packA(pa, transA, a, lda, ic, mcb, pc, kcb, g.pw)
 			}
 			bet, accum := blockBeta(beta, pc)
-			for jc := 0; jc < n; jc += blockN {
-				ncb := min(blockN, n-jc)
+			for jc := 0; jc < n; jc += bn {
+				ncb := min(bn, n-jc)
 				panels := bPanels{p: pb, ld: nr, step: kcb}
 				switch {
 				case inPlace:

@@ -203,6 +203,9 @@ func TestGemm(t *testing.T) {
 					// Shapes that cross the cache blocks (k, n and m blocks).
 					cases = append(cases,
 						gemmCase{tA, tB, 37, 45, 2*blockK + 9, 1, 0, 1},
+						// A C at least deepC wide: deep blocks of k and narrow ones of B.
+						gemmCase{tA, tB, 20, deepC + 37, 2*deepK + 9, 1, 0.5, 1},
+						gemmCase{tA, tB, 7, deepC, blockK + 1, 1, 0, 0},
 						gemmCase{tA, tB, 19, blockN + 45, 70, 0.5, 1, 2},
 						gemmCase{tA, tB, blockM + 13, 35, 9, 1, -1, 3},
 						gemmCase{tA, tB, 3, 300, 1100, 1, 0.5, 1},

@@ -91,12 +91,13 @@ func NewTeam(transB bool, m, n, k int, alpha float32, a []float32, lda int, b []
 	if n := len(teams.free); n > 0 {
 		t, teams.free = teams.free[n-1], teams.free[:n-1]
 	} else {
-		t = &Team{pb: make([]float32, blockK*blockN)}
+		t = &Team{pb: make([]float32, blockB)}
 	}
 	teams.Unlock()
 	t.g, t.transB, t.m, t.n, t.k, t.alpha, t.beta = arch512, transB, m, n, k, alpha, beta
 	t.a, t.b, t.bias, t.c, t.lda, t.ldb, t.ldc = a, b, bias, c, lda, ldb, ldc
-	nb := (k + blockK - 1) / blockK * ((n + blockN - 1) / blockN)
+	kb, bn := blockShape(k, ldc)
+	nb := (k + kb - 1) / kb * ((n + bn - 1) / bn)
 	if cap(t.blocks) < nb {
 		t.blocks = make([]teamBlock, nb)
 	}
@@ -139,12 +140,12 @@ func (t *Team) Work(front bool) {
 	buf := getBuf() // for its edge tile and copied rows
 	defer putBuf(buf)
 	q := 0
-	kb := kStep(t.k)
+	kb, bn := blockShape(t.k, t.ldc) // as the serial product cuts it, for the same numbers
 	for pc := 0; pc < t.k; pc += kb {
 		kcb := min(kb, t.k-pc)
 		beta, accum := blockBeta(t.beta, pc)
-		for jc := 0; jc < t.n; jc += blockN {
-			ncb := min(blockN, t.n-jc)
+		for jc := 0; jc < t.n; jc += bn {
+			ncb := min(bn, t.n-jc)
 			panels := (ncb + nr - 1) / nr
 			claims := (panels + panelsPerClaim - 1) / panelsPerClaim
 			blk := &t.blocks[q]

@@ -10,7 +10,7 @@ import (
 )
 
 // TestTeam runs a Team with one to three goroutines, some joining late, on
-// products with several blocks of k and of n (the shared packing buffer is
+// products with several blocks of k and of n, shallow and deep (the shared packing buffer is
 // refilled block after block, and blocks of k follow each other over the
 // same tiles of C), and requires exactly the serial kernel's result: each
 // tile must see the same additions in the same order. Under -race it also
@@ -22,7 +22,7 @@ func TestTeam(t *testing.T) {
 	prev, _ := Use("avx512")
 	defer Use(prev.Name)
 	rnd := normals(rand.New(rand.NewPCG(3, 4)))
-	for _, sh := range [][3]int{{1030, 100, 450}, {1040, 1100, 800}, {1024, 64, 1200}, {13, 1, 1}} {
+	for _, sh := range [][3]int{{1030, 100, 450}, {1040, 1100, 800}, {1024, 64, 1200}, {13, 1, 1}, {1030, deepC + 6, deepK + 170}} {
 		m, n, k := sh[0], sh[1], sh[2]
 		for _, transB := range []bool{false, true} {
 			for _, withBias := range []bool{false, true} {
