@@ -346,14 +346,16 @@ func toHalf(h Half, v []float32) []uint16 {
 
 // TestGemmQ8: with B quantized to 8 bits, the parallel product gives bit
 // for bit what Gemm (GemmBias) gives on the dequantized B, over the splits
-// (rows, columns, k) at several worker counts, with padded rows of B; a
-// product of up to 16 rows gives each row its numbers alone.
+// (rows, columns, k) at several worker counts, with padded rows of B, and
+// with blocks of k that must start on a block of scales (800 steps cut in
+// three, 1,696 in two deep ones); a product of up to 16 rows gives each
+// row its numbers alone.
 func TestGemmQ8(t *testing.T) {
 	defer SetWorkers(SetWorkers(1))
 	rng := rand.New(rand.NewPCG(21, 22))
 	for _, w := range []int{1, 2, 3, 7} {
 		SetWorkers(w)
-		for _, s := range [][3]int{{1, 576, 576}, {1, 100, 4096}, {3, 1536, 576}, {12, 960, 576}, {16, 64, 2048}, {40, 100, 96}, {128, 1536, 576}} {
+		for _, s := range [][3]int{{1, 576, 576}, {1, 100, 4096}, {3, 1536, 576}, {12, 960, 576}, {16, 64, 2048}, {40, 100, 96}, {128, 1536, 576}, {128, 100, 800}, {40, 1030, 1696}} {
 			m, n, k := s[0], s[1], s[2]
 			ldb := k + 32*(n%2)
 			a := randSlice(rng, m*k)

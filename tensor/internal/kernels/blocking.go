@@ -32,8 +32,12 @@ const (
 	blockB = blockK * blockN // floats in a packed block of B, either shape
 )
 
-// The deep blocks of B hold no more than the shallow ones.
-var _ [blockB - deepK*deepN]struct{}
+// The deep blocks of B hold no more than the shallow ones, and blocks of k
+// start on a block of an 8-bit B's scales.
+var (
+	_ [blockB - deepK*deepN]struct{}
+	_ [-(blockK%q8Block + deepK%q8Block)]struct{}
+)
 
 // blockShape returns the steps of k and the columns of B per block of a
 // product whose A is read in place, into a C with rows ldc apart.
@@ -44,17 +48,20 @@ func blockShape(k, ldc int) (kb, nb int) {
 	return kStep(k, blockK), blockN
 }
 
-// kStep returns the steps of k per block of at most max: k cut into as
-// few blocks as it takes, of equal size (rounded up to a multiple of 8),
-// as OpenBLAS evens out its last two. A short last block (2,048 = 5·384 +
-// 128) reads and writes C and packs B as often as a full one for a third
-// of the work: even blocks made 1,024³ and 2,048³ 1.009 and 1.007× faster
-// (medians of 40 pairs toggled in one process; 1.017 and 1.013 over 30
-// in a quieter half hour), and the training steps no slower.
+// kStep returns the steps of k per block of at most max (a multiple of
+// q8Block): k cut into as few blocks as it takes, of equal size rounded up
+// to a multiple of q8Block, since a block of an 8-bit B must start on a
+// block of its scales (packQ8), as OpenBLAS evens out its last two. A
+// short last block (2,048 = 5·384 + 128; now 5·352 + 288) reads and
+// writes C and packs B as often as a full one for a third of the work:
+// even blocks made 1,024³ and 2,048³ 1.009 and 1.007× faster (medians of
+// 40 pairs toggled in one process, blocks rounded to 8 steps then; 1.017
+// and 1.013 over 30 in a quieter half hour), and the training steps no
+// slower.
 func kStep(k, max int) int {
 	nb := (k + max - 1) / max
 	if nb <= 1 {
 		return max
 	}
-	return min(max, ((k+nb-1)/nb+7)&^7)
+	return min(max, ((k+nb-1)/nb+q8Block-1)/q8Block*q8Block)
 }
