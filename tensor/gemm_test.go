@@ -218,10 +218,11 @@ func BenchmarkGemmDecode(b *testing.B) {
 // TestGemmHalf: with B in bfloat16 or half precision, the parallel product gives bit for bit
 // what Gemm (GemmBias) gives on B widened to float32, for the splits a
 // model's shapes take: decoding rows against a wide or a deep weight (the
-// latter split along k), a batch of 12 and a 128-token prompt's rows.
+// latter split along k), a batch of 12 and a 128-token prompt's rows, and
+// 40 rows into a C 1,030 wide over 1,700 steps (two deep blocks of k).
 func TestGemmHalf(t *testing.T) {
 	rng := NewRNG(3)
-	for i, s := range [][3]int{{1, 576, 576}, {1, 576, 1536}, {1, 4096, 64}, {3, 1536, 576}, {12, 960, 576}, {16, 576, 1536}, {128, 1536, 576}, {40, 100, 7}} {
+	for i, s := range [][3]int{{1, 576, 576}, {1, 576, 1536}, {1, 4096, 64}, {3, 1536, 576}, {12, 960, 576}, {16, 576, 1536}, {128, 1536, 576}, {40, 100, 7}, {40, 1030, 1700}} {
 		m, n, k := s[0], s[1], s[2]
 		a, bw, bias := New(m, k), New(n, k), New(n)
 		rng.FillNormal(a, 0, 1)
