@@ -725,10 +725,10 @@ func (p *attnProblem) forwardShort(sc *attnScratch, bh int, y, lse []float32) {
 // (rowsum(P⊙dP) is rowsum(dO⊙O), which the streaming backward pass
 // computes: the softmax backward as PyTorch writes it.) Masked weights are
 // 0 in P, so their dS is 0 without a test.
-func (p *attnProblem) backwardShort(sc *attnScratch, bh int, lse, dy, dq []float32, ldq, qOff int, dk, dv []float32) {
+func (p *attnProblem) backwardShort(sc *attnScratch, bh int, lse, dy, dq, dk, dv []float32) {
 	b, h := bh/p.heads, bh%p.heads
 	e, lq, lk, d, tq, tk := p.e, p.lq, p.lk, p.d, p.tq, p.tk
-	qo, qi, ko := b*tq*e+h*d, b*tq*lq+h*d, b*tk*lk+h*d // dy's, q's, k's and v's
+	qo, qi, ko := b*tq*e+h*d, b*tq*lq+h*d, b*tk*lk+h*d // dy's, q's (and dq's), k's and v's
 	ld := shortLD(tk)
 	var probs []float32 // P, rows lp apart
 	lp := tk
@@ -774,7 +774,7 @@ func (p *attnProblem) backwardShort(sc *attnScratch, bh int, lse, dy, dq []float
 		dsRow(pr, drow, tensor.Dot(pr, drow))
 	}
 	if dq != nil {
-		tensor.GemmSmall(tq, d, tk, p.scale, ds, ld, p.k[ko:], lk, 1, dq[qOff:], ldq)
+		tensor.GemmSmall(tq, d, tk, p.scale, ds, ld, p.k[ko:], lk, 1, dq[qi:], lq)
 	}
 	if dk != nil {
 		dst := grow(sc.dot, tk*tq)
@@ -975,10 +975,7 @@ func (p *attnProblem) backward(tp *Tape, q, k, v *Var, y, lse, dy []float32) {
 	// skips (recomputed whole, a causal head of 256 keys took 1.09× the
 	// streaming time; 128 keys 0.94×, and 256 without a mask 0.92×).
 	if p.short && (p.probs != nil || p.tk <= attnBlockK || !p.causal && p.window == 0) {
-		p.shortHeads(func(sc *attnScratch, bh int) {
-			qOff := (bh/p.heads)*p.tq*p.lq + (bh%p.heads)*p.d
-			p.backwardShort(sc, bh, lse, dy, dq, p.lq, qOff, dk, dv)
-		})
+		p.shortHeads(func(sc *attnScratch, bh int) { p.backwardShort(sc, bh, lse, dy, dq, dk, dv) })
 		return
 	}
 	nk := (p.tk + p.bk - 1) / p.bk

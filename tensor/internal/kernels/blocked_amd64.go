@@ -256,9 +256,9 @@ func (g *gemmArch) gemmPackedOf(band *Band, transA, transB bool, m, n, k int, al
 	// few strips of C would not repay the packing. The kernels read its
 	// rows ldb apart.
 	inPlace := !transB && b.f != nil && n%nr == 0 && m <= inPlaceRows && k <= inPlaceK && n <= blockN
-	kb, bn := blockShape(k, ldc)
-	if !direct {
-		kb, bn = kStep(k, blockK), blockN
+	kb, bn := kStep(k, blockK), blockN // a packed A's 12-row panels fit L1 at blockK
+	if direct {
+		kb, bn = blockShape(k, ldc)
 	}
 	if band != nil {
 		band.start((m + blockM - 1) / blockM * ((k + kb - 1) / kb) * ((n + bn - 1) / bn))

@@ -28,6 +28,7 @@ type Team struct {
 	alpha, beta   float32
 	a, b, bias, c []float32
 	lda, ldb, ldc int
+	kb, bn        int         // steps of k and columns of B per block (blockShape)
 	pb            []float32   // the packed block of B, shared
 	blocks        []teamBlock // per block of B, in the order they are computed
 	refs          atomic.Int32
@@ -96,8 +97,8 @@ func NewTeam(transB bool, m, n, k int, alpha float32, a []float32, lda int, b []
 	teams.Unlock()
 	t.g, t.transB, t.m, t.n, t.k, t.alpha, t.beta = arch512, transB, m, n, k, alpha, beta
 	t.a, t.b, t.bias, t.c, t.lda, t.ldb, t.ldc = a, b, bias, c, lda, ldb, ldc
-	kb, bn := blockShape(k, ldc)
-	nb := (k + kb - 1) / kb * ((n + bn - 1) / bn)
+	t.kb, t.bn = blockShape(k, ldc) // as the serial product cuts it, for the same numbers
+	nb := (k + t.kb - 1) / t.kb * ((n + t.bn - 1) / t.bn)
 	if cap(t.blocks) < nb {
 		t.blocks = make([]teamBlock, nb)
 	}
@@ -140,7 +141,7 @@ func (t *Team) Work(front bool) {
 	buf := getBuf() // for its edge tile and copied rows
 	defer putBuf(buf)
 	q := 0
-	kb, bn := blockShape(t.k, t.ldc) // as the serial product cuts it, for the same numbers
+	kb, bn := t.kb, t.bn
 	for pc := 0; pc < t.k; pc += kb {
 		kcb := min(kb, t.k-pc)
 		beta, accum := blockBeta(t.beta, pc)
