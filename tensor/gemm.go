@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/attn-go/attn/tensor/internal/kernels"
 )
@@ -150,6 +151,9 @@ func gemmBand(band *kernels.Band, transA, transB bool, m, n, k int, alpha float3
 }
 
 func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b operandB, ldb int, beta float32, bias, c []float32, ldc int) {
+	if logEnter() {
+		defer logProduct(transA, transB, m, n, k, time.Now())
+	}
 	w := workers
 	// A product with few rows of A streams B from memory rather than
 	// computing on it: each element of B costs about as much as 8

@@ -48,6 +48,9 @@ func ParallelFor(n int, fn func(i int)) {
 	if n <= 0 {
 		return
 	}
+	if logEnter() {
+		defer logLoop(time.Now())
+	}
 	if workers == 1 || n == 1 {
 		for i := range n {
 			fn(i)

@@ -45,6 +45,53 @@ type benchResult struct {
 	// train: the loss of every step run, the warm-up's first, so that a
 	// comparison can see both sides train the same model.
 	Losses []float64 `json:"losses,omitempty"`
+	// --breakdown: where the timed runs' time went, per run.
+	Breakdown *breakdown `json:"breakdown,omitempty"`
+}
+
+// breakdown splits a run's time between its products, by shape, the other
+// parallel loops and the serial rest (tensor.StartTimeLog).
+type breakdown struct {
+	ProductsMs float64         `json:"products_ms"`
+	LoopsMs    float64         `json:"loops_ms"`
+	SerialMs   float64         `json:"serial_ms"`
+	Products   []productPerRun `json:"products"`
+}
+
+type productPerRun struct {
+	Op     string  `json:"op"` // A·B, Aᵀ·B, A·Bᵀ or Aᵀ·Bᵀ
+	M      int     `json:"m"`
+	N      int     `json:"n"`
+	K      int     `json:"k"`
+	Calls  float64 `json:"calls"`
+	Ms     float64 `json:"ms"`
+	GFLOPS float64 `json:"gflops"`
+}
+
+// newBreakdown turns the log of reps runs that took total into a run's
+// breakdown.
+func newBreakdown(l tensor.TimeLog, reps int, total time.Duration) *breakdown {
+	per := func(d time.Duration) float64 { return ms(d) / float64(reps) }
+	b := &breakdown{ProductsMs: per(l.ProductsTime()), LoopsMs: per(l.Loops)}
+	b.SerialMs = max(0, per(total)-b.ProductsMs-b.LoopsMs)
+	for _, p := range l.Products {
+		op := map[[2]bool]string{{false, false}: "A·B", {true, false}: "Aᵀ·B", {false, true}: "A·Bᵀ", {true, true}: "Aᵀ·Bᵀ"}[[2]bool{p.TransA, p.TransB}]
+		b.Products = append(b.Products, productPerRun{Op: op, M: p.M, N: p.N, K: p.K,
+			Calls: float64(p.Calls) / float64(reps), Ms: per(p.Time), GFLOPS: p.FLOPs() / p.Time.Seconds() / 1e9})
+	}
+	return b
+}
+
+// print writes the breakdown as a table.
+func (b *breakdown) print(w io.Writer) {
+	total := b.ProductsMs + b.LoopsMs + b.SerialMs
+	pct := func(x float64) float64 { return 100 * x / total }
+	fmt.Fprintf(w, "  per run: products %.2f ms (%.0f%%), other parallel loops %.2f ms (%.0f%%), serial work %.2f ms (%.0f%%)\n",
+		b.ProductsMs, pct(b.ProductsMs), b.LoopsMs, pct(b.LoopsMs), b.SerialMs, pct(b.SerialMs))
+	fmt.Fprintf(w, "  %-6s %20s %9s %9s %9s\n", "op", "M×N×K", "calls/run", "ms/run", "GFLOP/s")
+	for _, p := range b.Products {
+		fmt.Fprintf(w, "  %-6s %20s %9.4g %9.3f %9.1f\n", p.Op, fmt.Sprintf("%d×%d×%d", p.M, p.N, p.K), p.Calls, p.Ms, p.GFLOPS)
+	}
 }
 
 // measure runs fn once to warm up, then reps times, and returns the median
@@ -55,6 +102,13 @@ var (
 	lastBytes float64
 	lastMin   time.Duration // fastest timed run
 	profileTo *os.File
+	// With logTimes set, measure logs where its last call's timed runs'
+	// time went into lastLog, their number into lastRuns and their total
+	// time into lastTotal.
+	logTimes  bool
+	lastLog   tensor.TimeLog
+	lastTotal time.Duration
+	lastRuns  int
 )
 
 func measure(reps int, fn func()) (time.Duration, float64) {
@@ -65,10 +119,20 @@ func measure(reps int, fn func()) (time.Duration, float64) {
 	times := make([]time.Duration, reps)
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	if logTimes {
+		tensor.StartTimeLog()
+	}
 	for i := range times {
 		t0 := time.Now()
 		fn()
 		times[i] = time.Since(t0)
+	}
+	if logTimes {
+		lastLog = tensor.StopTimeLog()
+		lastTotal, lastRuns = 0, reps
+		for _, t := range times {
+			lastTotal += t
+		}
 	}
 	runtime.ReadMemStats(&ms1)
 	slices.Sort(times)
@@ -105,6 +169,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	quantize := quantizeFlag(fs)
 	modelFlag := fs.String("model", "", "prompt, decode, load: a GPT-2 or Llama-family model folder (instead of --preset); train-llama: the Llama folder")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the benchmark's timed runs (not its warm-up) to this file (read it with go tool pprof)")
+	showBreakdown := fs.Bool("breakdown", false, "also report where the timed runs' time went: each product shape's time and rate, the other parallel loops, the serial rest")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err // -h: run answers 0
 	}
@@ -142,6 +207,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s with these sizes needs %.0f GB of operands; want at most %d GiB", args[0], operands*4/1e9, maxFloats*4/(1<<30))
 	}
 	tensor.SetWorkers(*workers)
+	logTimes = *showBreakdown
+	defer func() { logTimes = false }()
 	var r benchResult
 	switch args[0] {
 	case "peak":
@@ -212,6 +279,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	r.Params["workers"] = tensor.Workers()
 	r.Params["kernels"], _ = tensor.Kernels()
 	r.AllocBytes = lastBytes
+	if *showBreakdown && r.Bench != "peak" {
+		r.Breakdown = newBreakdown(lastLog, lastRuns, lastTotal)
+	}
 	if *asJSON {
 		b, _ := json.Marshal(r)
 		fmt.Fprintln(stdout, string(b))
@@ -231,6 +301,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, ", loss %.4f → %.4f over %d steps", r.Losses[0], r.Losses[n-1], n)
 	}
 	fmt.Fprintf(stdout, ", %.0f allocs (%.1f MB)\n", r.Allocs, r.AllocBytes/1e6)
+	if r.Breakdown != nil {
+		r.Breakdown.print(stdout)
+	}
 	return nil
 }
 

@@ -55,6 +55,44 @@ func TestBenchTrainLosses(t *testing.T) {
 	}
 }
 
+// TestBenchBreakdown checks that --breakdown accounts for a training step:
+// its logged products are the step's linear layers (attention's products
+// run inside its loop over heads and count there), and the three parts add
+// up to the step's time.
+func TestBenchBreakdown(t *testing.T) {
+	out, code := attn(t, "bench", "train", "--shape", "small", "--reps", "1", "--breakdown", "--json")
+	if code != 0 {
+		t.Fatalf("attn bench train --breakdown: exit %d\n%s", code, out)
+	}
+	var r benchResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	b := r.Breakdown
+	if b == nil || len(b.Products) == 0 || b.ProductsMs <= 0 || b.LoopsMs <= 0 || b.SerialMs < 0 {
+		t.Fatalf("attn bench train --breakdown --json: %s", out)
+	}
+	// TestBenchTrainLosses's 47.312 GFLOP less attention's 3 × (2 + 4) ·
+	// 32²·256 multiply-adds a pair: 32 × 241,696,768 × 2 × 3.
+	var gflop, ms float64
+	for _, p := range b.Products {
+		gflop += 2 * float64(p.M) * float64(p.N) * float64(p.K) * p.Calls / 1e9
+		ms += p.Ms
+		if p.GFLOPS <= 0 || p.Op == "" {
+			t.Errorf("product %+v: want an op and a rate", p)
+		}
+	}
+	if math.Abs(gflop-46.405779456) > 1e-6 {
+		t.Errorf("the logged products hold %.9f GFLOP a step, want 46.405779456", gflop)
+	}
+	if math.Abs(ms-b.ProductsMs) > 0.01 {
+		t.Errorf("the products' times add up to %.3f ms, products_ms says %.3f", ms, b.ProductsMs)
+	}
+	if sum := b.ProductsMs + b.LoopsMs + b.SerialMs; math.Abs(sum-r.Ms) > 0.01*r.Ms {
+		t.Errorf("products %.3f + loops %.3f + serial %.3f = %.3f ms, the step took %.3f", b.ProductsMs, b.LoopsMs, b.SerialMs, sum, r.Ms)
+	}
+}
+
 // TestBenchBadFlags: flags a benchmark cannot run with are refused, naming
 // the flag.
 func TestBenchBadFlags(t *testing.T) {

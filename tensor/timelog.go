@@ -1,0 +1,128 @@
+package tensor
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The time log answers "where did this step's time go?" without a
+// profiler: while it is on, every product (Gemm, GemmBias, GemmHalf,
+// GemmQ8) adds its wall time to its shape's total, and every other parallel
+// loop (Parallel, ParallelFor: the element-wise work, attention's heads,
+// Adam) to one total. What is left of a step is serial work. Work nested in
+// a logged call (the products inside attention's loop over heads) counts
+// once, in the outer call, so the parts add up to no more than the wall
+// time. The log is meant for one model step at a time: calls made
+// concurrently from several goroutines are logged only while no other is.
+// Off, it costs one atomic load per call.
+
+// ProductTime is the time the logged products of one shape took.
+type ProductTime struct {
+	TransA, TransB bool
+	M, N, K        int
+	Calls          int
+	Time           time.Duration
+}
+
+// FLOPs returns the arithmetic of all the calls: 2·M·N·K each.
+func (p ProductTime) FLOPs() float64 {
+	return 2 * float64(p.M) * float64(p.N) * float64(p.K) * float64(p.Calls)
+}
+
+// TimeLog is what StopTimeLog returns.
+type TimeLog struct {
+	Products  []ProductTime // the slowest shape first
+	Loops     time.Duration // the other parallel loops
+	LoopCalls int
+}
+
+// ProductsTime returns the products' total time.
+func (l TimeLog) ProductsTime() time.Duration {
+	var d time.Duration
+	for _, p := range l.Products {
+		d += p.Time
+	}
+	return d
+}
+
+type productShape struct {
+	transA, transB bool
+	m, n, k        int
+}
+
+var timeLog struct {
+	on    atomic.Bool
+	depth atomic.Int32 // logged calls running
+	sync.Mutex
+	products  map[productShape]*ProductTime
+	loops     time.Duration
+	loopCalls int
+}
+
+// StartTimeLog clears the log and starts logging.
+func StartTimeLog() {
+	timeLog.Lock()
+	timeLog.products = map[productShape]*ProductTime{}
+	timeLog.loops, timeLog.loopCalls = 0, 0
+	timeLog.Unlock()
+	timeLog.on.Store(true)
+}
+
+// StopTimeLog stops logging and returns what was logged since StartTimeLog.
+func StopTimeLog() TimeLog {
+	timeLog.on.Store(false)
+	timeLog.Lock()
+	defer timeLog.Unlock()
+	l := TimeLog{Loops: timeLog.loops, LoopCalls: timeLog.loopCalls}
+	for _, p := range timeLog.products {
+		l.Products = append(l.Products, *p)
+	}
+	slices.SortFunc(l.Products, func(a, b ProductTime) int {
+		return cmp.Or(cmp.Compare(b.Time, a.Time), cmp.Compare(a.M, b.M), cmp.Compare(a.N, b.N), cmp.Compare(a.K, b.K))
+	})
+	return l
+}
+
+// logEnter reports whether the call starting now is logged: the log is on
+// and no other logged call is running. A logged call must call logExit.
+func logEnter() bool {
+	if !timeLog.on.Load() {
+		return false
+	}
+	if timeLog.depth.Add(1) != 1 {
+		timeLog.depth.Add(-1)
+		return false
+	}
+	return true
+}
+
+// logProduct ends a logged product that started at t0.
+func logProduct(transA, transB bool, m, n, k int, t0 time.Time) {
+	d := time.Since(t0)
+	timeLog.Lock()
+	if timeLog.products != nil {
+		s := productShape{transA, transB, m, n, k}
+		p := timeLog.products[s]
+		if p == nil {
+			p = &ProductTime{TransA: transA, TransB: transB, M: m, N: n, K: k}
+			timeLog.products[s] = p
+		}
+		p.Calls++
+		p.Time += d
+	}
+	timeLog.Unlock()
+	timeLog.depth.Add(-1)
+}
+
+// logLoop ends a logged parallel loop that started at t0.
+func logLoop(t0 time.Time) {
+	d := time.Since(t0)
+	timeLog.Lock()
+	timeLog.loops += d
+	timeLog.loopCalls++
+	timeLog.Unlock()
+	timeLog.depth.Add(-1)
+}
