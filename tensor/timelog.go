@@ -2,7 +2,10 @@ package tensor
 
 import (
 	"cmp"
+	"reflect"
+	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,17 +35,35 @@ func (p ProductTime) FLOPs() float64 {
 	return 2 * float64(p.M) * float64(p.N) * float64(p.K) * float64(p.Calls)
 }
 
+// LoopTime is the time the logged parallel loops started by one function
+// took: the function outside this package that called Parallel or
+// ParallelFor (an op of the autograd package, say), or that called
+// whatever in this package called them.
+type LoopTime struct {
+	Caller string // its full name, package path included, and its caller's: "f ← g"
+	Calls  int
+	Time   time.Duration
+}
+
 // TimeLog is what StopTimeLog returns.
 type TimeLog struct {
-	Products  []ProductTime // the slowest shape first
-	Loops     time.Duration // the other parallel loops
-	LoopCalls int
+	Products []ProductTime // the slowest shape first
+	Loops    []LoopTime    // the other parallel loops, the slowest caller first
 }
 
 // ProductsTime returns the products' total time.
 func (l TimeLog) ProductsTime() time.Duration {
 	var d time.Duration
 	for _, p := range l.Products {
+		d += p.Time
+	}
+	return d
+}
+
+// LoopsTime returns the other parallel loops' total time.
+func (l TimeLog) LoopsTime() time.Duration {
+	var d time.Duration
+	for _, p := range l.Loops {
 		d += p.Time
 	}
 	return d
@@ -57,16 +78,15 @@ var timeLog struct {
 	on    atomic.Bool
 	depth atomic.Int32 // logged calls running
 	sync.Mutex
-	products  map[productShape]*ProductTime
-	loops     time.Duration
-	loopCalls int
+	products map[productShape]*ProductTime
+	loops    map[string]*LoopTime // by caller
 }
 
 // StartTimeLog clears the log and starts logging.
 func StartTimeLog() {
 	timeLog.Lock()
 	timeLog.products = map[productShape]*ProductTime{}
-	timeLog.loops, timeLog.loopCalls = 0, 0
+	timeLog.loops = map[string]*LoopTime{}
 	timeLog.Unlock()
 	timeLog.on.Store(true)
 }
@@ -76,12 +96,18 @@ func StopTimeLog() TimeLog {
 	timeLog.on.Store(false)
 	timeLog.Lock()
 	defer timeLog.Unlock()
-	l := TimeLog{Loops: timeLog.loops, LoopCalls: timeLog.loopCalls}
+	var l TimeLog
 	for _, p := range timeLog.products {
 		l.Products = append(l.Products, *p)
 	}
 	slices.SortFunc(l.Products, func(a, b ProductTime) int {
 		return cmp.Or(cmp.Compare(b.Time, a.Time), cmp.Compare(a.M, b.M), cmp.Compare(a.N, b.N), cmp.Compare(a.K, b.K))
+	})
+	for _, p := range timeLog.loops {
+		l.Loops = append(l.Loops, *p)
+	}
+	slices.SortFunc(l.Loops, func(a, b LoopTime) int {
+		return cmp.Or(cmp.Compare(b.Time, a.Time), cmp.Compare(a.Caller, b.Caller))
 	})
 	return l
 }
@@ -120,9 +146,40 @@ func logProduct(transA, transB bool, m, n, k int, t0 time.Time) {
 // logLoop ends a logged parallel loop that started at t0.
 func logLoop(t0 time.Time) {
 	d := time.Since(t0)
+	caller := callerOutside()
 	timeLog.Lock()
-	timeLog.loops += d
-	timeLog.loopCalls++
+	if timeLog.loops != nil {
+		p := timeLog.loops[caller]
+		if p == nil {
+			p = &LoopTime{Caller: caller}
+			timeLog.loops[caller] = p
+		}
+		p.Calls++
+		p.Time += d
+	}
 	timeLog.Unlock()
 	timeLog.depth.Add(-1)
 }
+
+// callerOutside names the innermost function on the stack that is not in
+// this package (nor a closure in it), and the function that called that
+// one, as "f ← its caller": a helper that runs its caller's loops (an
+// autograd op's parallel rows, say) then shows whose loops they were.
+func callerOutside() string {
+	var pcs [24]uintptr
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs[:])])
+	var names []string
+	for len(names) < 2 {
+		f, more := frames.Next()
+		if len(names) > 0 || !strings.HasPrefix(f.Function, thisPackage) {
+			names = append(names, f.Function)
+		}
+		if !more {
+			break
+		}
+	}
+	return strings.Join(names, " ← ")
+}
+
+// thisPackage prefixes the names of this package's functions.
+var thisPackage = reflect.TypeFor[TimeLog]().PkgPath() + "."

@@ -1,28 +1,30 @@
-package tensor
+package tensor_test
 
 import (
 	"testing"
+
+	"github.com/attn-go/attn/tensor"
 )
 
 func TestTimeLog(t *testing.T) {
 	a, b, c := make([]float32, 300*200), make([]float32, 200*100), make([]float32, 300*100)
-	Gemm(false, false, 300, 100, 200, 1, a, 200, b, 100, 0, c, 100) // before the log: not counted
-	StartTimeLog()
+	tensor.Gemm(false, false, 300, 100, 200, 1, a, 200, b, 100, 0, c, 100) // before the log: not counted
+	tensor.StartTimeLog()
 	for range 3 {
-		Gemm(false, false, 300, 100, 200, 1, a, 200, b, 100, 0, c, 100)
+		tensor.Gemm(false, false, 300, 100, 200, 1, a, 200, b, 100, 0, c, 100)
 	}
-	Gemm(true, false, 200, 100, 300, 1, a, 200, c, 100, 0, b, 100)
+	tensor.Gemm(true, false, 200, 100, 300, 1, a, 200, c, 100, 0, b, 100)
 	// A loop whose items run products: one loop, its products not counted.
-	ParallelFor(4, func(i int) {
-		Gemm(false, true, 8, 8, 8, 1, a, 8, b, 8, 0, c[i*64:], 8)
+	tensor.ParallelFor(4, func(i int) {
+		tensor.Gemm(false, true, 8, 8, 8, 1, a, 8, b, 8, 0, c[i*64:], 8)
 	})
-	l := StopTimeLog()
-	Gemm(false, false, 300, 100, 200, 1, a, 200, b, 100, 0, c, 100) // after: not counted
+	l := tensor.StopTimeLog()
+	tensor.Gemm(false, false, 300, 100, 200, 1, a, 200, b, 100, 0, c, 100) // after: not counted
 
 	if len(l.Products) != 2 {
 		t.Fatalf("logged %d product shapes, want 2: %+v", len(l.Products), l.Products)
 	}
-	want := map[ProductTime]bool{
+	want := map[tensor.ProductTime]bool{
 		{M: 300, N: 100, K: 200, Calls: 3}:               true,
 		{TransA: true, M: 200, N: 100, K: 300, Calls: 1}: true,
 	}
@@ -36,8 +38,13 @@ func TestTimeLog(t *testing.T) {
 			t.Errorf("logged %+v, want one of %v", p, want)
 		}
 	}
-	if l.LoopCalls != 1 || l.Loops <= 0 {
-		t.Errorf("logged %d loops taking %v, want 1 loop", l.LoopCalls, l.Loops)
+	// The loop is logged under the function outside package tensor that
+	// started it: this test, in package tensor_test.
+	if len(l.Loops) != 1 || l.Loops[0].Calls != 1 || l.Loops[0].Time <= 0 || l.Loops[0].Caller != "github.com/attn-go/attn/tensor_test.TestTimeLog ← testing.tRunner" {
+		t.Errorf("logged loops %+v, want one call from TestTimeLog", l.Loops)
+	}
+	if l.LoopsTime() != l.Loops[0].Time {
+		t.Errorf("LoopsTime %v, want %v", l.LoopsTime(), l.Loops[0].Time)
 	}
 	if got := l.Products[0].FLOPs() + l.Products[1].FLOPs(); got != 4*2*300*100*200 {
 		t.Errorf("FLOPs: %g, want %d", got, 4*2*300*100*200)

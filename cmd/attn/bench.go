@@ -50,12 +50,14 @@ type benchResult struct {
 }
 
 // breakdown splits a run's time between its products, by shape, the other
-// parallel loops and the serial rest (tensor.StartTimeLog).
+// parallel loops, by the function that started them, and the serial rest
+// (tensor.StartTimeLog).
 type breakdown struct {
 	ProductsMs float64         `json:"products_ms"`
 	LoopsMs    float64         `json:"loops_ms"`
 	SerialMs   float64         `json:"serial_ms"`
 	Products   []productPerRun `json:"products"`
+	Loops      []loopPerRun    `json:"loops"`
 }
 
 type productPerRun struct {
@@ -68,21 +70,31 @@ type productPerRun struct {
 	GFLOPS float64 `json:"gflops"`
 }
 
-// newBreakdown turns the log of reps runs that took total into a run's
+type loopPerRun struct {
+	Caller string  `json:"caller"` // the function that started the loops and its caller, "f ← g", package paths and all
+	Calls  float64 `json:"calls"`
+	Ms     float64 `json:"ms"`
+}
+
+// newBreakdown turns the log of runs that took total into one run's
 // breakdown.
-func newBreakdown(l tensor.TimeLog, reps int, total time.Duration) *breakdown {
-	per := func(d time.Duration) float64 { return ms(d) / float64(reps) }
-	b := &breakdown{ProductsMs: per(l.ProductsTime()), LoopsMs: per(l.Loops)}
+func newBreakdown(l tensor.TimeLog, runs int, total time.Duration) *breakdown {
+	per := func(d time.Duration) float64 { return d.Seconds() * 1e3 / float64(runs) }
+	b := &breakdown{ProductsMs: per(l.ProductsTime()), LoopsMs: per(l.LoopsTime())}
 	b.SerialMs = max(0, per(total)-b.ProductsMs-b.LoopsMs)
+	ops := map[[2]bool]string{{false, false}: "A·B", {true, false}: "Aᵀ·B", {false, true}: "A·Bᵀ", {true, true}: "Aᵀ·Bᵀ"}
 	for _, p := range l.Products {
-		op := map[[2]bool]string{{false, false}: "A·B", {true, false}: "Aᵀ·B", {false, true}: "A·Bᵀ", {true, true}: "Aᵀ·Bᵀ"}[[2]bool{p.TransA, p.TransB}]
-		b.Products = append(b.Products, productPerRun{Op: op, M: p.M, N: p.N, K: p.K,
-			Calls: float64(p.Calls) / float64(reps), Ms: per(p.Time), GFLOPS: p.FLOPs() / p.Time.Seconds() / 1e9})
+		b.Products = append(b.Products, productPerRun{Op: ops[[2]bool{p.TransA, p.TransB}], M: p.M, N: p.N, K: p.K,
+			Calls: float64(p.Calls) / float64(runs), Ms: per(p.Time), GFLOPS: p.FLOPs() / p.Time.Seconds() / 1e9})
+	}
+	for _, p := range l.Loops {
+		b.Loops = append(b.Loops, loopPerRun{Caller: p.Caller, Calls: float64(p.Calls) / float64(runs), Ms: per(p.Time)})
 	}
 	return b
 }
 
-// print writes the breakdown as a table.
+// print writes the breakdown as two tables, the callers' names without
+// their package paths.
 func (b *breakdown) print(w io.Writer) {
 	total := b.ProductsMs + b.LoopsMs + b.SerialMs
 	pct := func(x float64) float64 { return 100 * x / total }
@@ -91,6 +103,14 @@ func (b *breakdown) print(w io.Writer) {
 	fmt.Fprintf(w, "  %-6s %20s %9s %9s %9s\n", "op", "M×N×K", "calls/run", "ms/run", "GFLOP/s")
 	for _, p := range b.Products {
 		fmt.Fprintf(w, "  %-6s %20s %9.4g %9.3f %9.1f\n", p.Op, fmt.Sprintf("%d×%d×%d", p.M, p.N, p.K), p.Calls, p.Ms, p.GFLOPS)
+	}
+	fmt.Fprintf(w, "  %-80s %9s %9s\n", "loops started by ← its caller", "calls/run", "ms/run")
+	for _, p := range b.Loops {
+		names := strings.Split(p.Caller, " ← ")
+		for i, n := range names {
+			names[i] = n[strings.LastIndex(n, "/")+1:]
+		}
+		fmt.Fprintf(w, "  %-80s %9.4g %9.3f\n", strings.Join(names, " ← "), p.Calls, p.Ms)
 	}
 }
 

@@ -88,6 +88,14 @@ func TestBenchBreakdown(t *testing.T) {
 	if math.Abs(ms-b.ProductsMs) > 0.01 {
 		t.Errorf("the products' times add up to %.3f ms, products_ms says %.3f", ms, b.ProductsMs)
 	}
+	// Adam's loops are named after the function that started them.
+	adam := false
+	for _, l := range b.Loops {
+		adam = adam || strings.HasPrefix(l.Caller, "github.com/attn-go/attn/train.(*Adam).Update ← ")
+	}
+	if !adam {
+		t.Errorf("no loops started by train.(*Adam).Update: %+v", b.Loops)
+	}
 	if sum := b.ProductsMs + b.LoopsMs + b.SerialMs; math.Abs(sum-r.Ms) > 0.01*r.Ms {
 		t.Errorf("products %.3f + loops %.3f + serial %.3f = %.3f ms, the step took %.3f", b.ProductsMs, b.LoopsMs, b.SerialMs, sum, r.Ms)
 	}
