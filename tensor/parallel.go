@@ -176,9 +176,17 @@ func share(j job, n int) {
 	// A parked helper the send woke sits in this P's run queue, and an idle
 	// P does not reliably steal it while this goroutine keeps running: step
 	// aside, so the helper starts here and this goroutine moves on to the
-	// next free P (or straight back here when the helper was awake).
-	runtime.Gosched()
+	// next free P. Helpers still polling take the job themselves, and the
+	// trip through the scheduler would only cost time (about a thousand
+	// trips a base training step): skipping it made steps and decoding
+	// 1.00–1.02× faster (paired in one process).
+	if polling.Load() < int32(h) {
+		runtime.Gosched()
+	}
 }
+
+// polling counts the helpers awake and polling the pool for a job.
+var polling atomic.Int32
 
 // helperSpin is how long a helper stays awake polling for the next job
 // after finishing one (yielding to any other goroutine as it polls). Work
@@ -196,6 +204,7 @@ func helper() {
 			j.run()
 			j.release()
 			j = nil
+			polling.Add(1)
 			for deadline := time.Now().Add(helperSpin); j == nil && time.Now().Before(deadline); {
 				select {
 				case j = <-pool:
@@ -203,6 +212,7 @@ func helper() {
 					runtime.Gosched()
 				}
 			}
+			polling.Add(-1)
 		}
 	}
 }
