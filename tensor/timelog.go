@@ -79,14 +79,14 @@ var timeLog struct {
 	depth atomic.Int32 // logged calls running
 	sync.Mutex
 	products map[productShape]*ProductTime
-	loops    map[string]*LoopTime // by caller
+	loops    map[callStack]*LoopTime // by where the loop was started
 }
 
 // StartTimeLog clears the log and starts logging.
 func StartTimeLog() {
 	timeLog.Lock()
 	timeLog.products = map[productShape]*ProductTime{}
-	timeLog.loops = map[string]*LoopTime{}
+	timeLog.loops = map[callStack]*LoopTime{}
 	timeLog.Unlock()
 	timeLog.on.Store(true)
 }
@@ -103,7 +103,18 @@ func StopTimeLog() TimeLog {
 	slices.SortFunc(l.Products, func(a, b ProductTime) int {
 		return cmp.Or(cmp.Compare(b.Time, a.Time), cmp.Compare(a.M, b.M), cmp.Compare(a.N, b.N), cmp.Compare(a.K, b.K))
 	})
-	for _, p := range timeLog.loops {
+	byName := map[string]*LoopTime{} // call sites in the same functions merged
+	for st, p := range timeLog.loops {
+		name := st.caller()
+		q := byName[name]
+		if q == nil {
+			q = &LoopTime{Caller: name}
+			byName[name] = q
+		}
+		q.Calls += p.Calls
+		q.Time += p.Time
+	}
+	for _, p := range byName {
 		l.Loops = append(l.Loops, *p)
 	}
 	slices.SortFunc(l.Loops, func(a, b LoopTime) int {
@@ -146,13 +157,14 @@ func logProduct(transA, transB bool, m, n, k int, t0 time.Time) {
 // logLoop ends a logged parallel loop that started at t0.
 func logLoop(t0 time.Time) {
 	d := time.Since(t0)
-	caller := callerOutside()
+	var st callStack
+	runtime.Callers(2, st[:])
 	timeLog.Lock()
 	if timeLog.loops != nil {
-		p := timeLog.loops[caller]
+		p := timeLog.loops[st]
 		if p == nil {
-			p = &LoopTime{Caller: caller}
-			timeLog.loops[caller] = p
+			p = &LoopTime{}
+			timeLog.loops[st] = p
 		}
 		p.Calls++
 		p.Time += d
@@ -161,22 +173,34 @@ func logLoop(t0 time.Time) {
 	timeLog.depth.Add(-1)
 }
 
-// callerOutside names the innermost function on the stack that is not in
-// this package (nor a closure in it), and the function that called that
-// one, as "f ← its caller": a helper that runs its caller's loops (an
-// autograd op's parallel rows, say) then shows whose loops they were.
-func callerOutside() string {
-	var pcs [24]uintptr
-	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs[:])])
+// A callStack holds the innermost return addresses of a logged loop's
+// caller: kept as they are while logging, which allocates nothing (so the
+// log leaves a benchmark's count of allocations as it was), and named when
+// the log stops.
+type callStack [12]uintptr
+
+// caller names the innermost function in st that is not in this package
+// (nor a closure in it) and the function that called that one, as "f ← g":
+// a helper that runs its caller's loops (an autograd op's parallel rows,
+// say) then shows whose loops they were.
+func (st callStack) caller() string {
+	n := 0
+	for n < len(st) && st[n] != 0 {
+		n++
+	}
+	frames := runtime.CallersFrames(st[:n])
 	var names []string
 	for len(names) < 2 {
 		f, more := frames.Next()
-		if len(names) > 0 || !strings.HasPrefix(f.Function, thisPackage) {
+		if f.Function != "" && (len(names) > 0 || !strings.HasPrefix(f.Function, thisPackage)) {
 			names = append(names, f.Function)
 		}
 		if !more {
 			break
 		}
+	}
+	if len(names) == 0 {
+		return "?"
 	}
 	return strings.Join(names, " ← ")
 }
