@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/attn-go/attn/tensor/internal/kernels"
 )
 
 // workers is the number of goroutines the kernels split their work over.
@@ -42,8 +44,9 @@ func Parallel(n, grain int, fn func(lo, hi int)) {
 const chunksPerWorker = 4
 
 // ParallelFor calls fn(i) once for each i in [0, n), on the calling
-// goroutine and up to Workers()−1 helpers of the pool, each claiming the
-// next i as it comes free. It returns when every call has returned.
+// goroutine and up to Workers()−1 helpers of the pool, each claiming an i
+// nobody has taken as it comes free: the caller from the front, helpers
+// from the back. It returns when every call has returned.
 func ParallelFor(n int, fn func(i int)) {
 	if n <= 0 {
 		return
@@ -61,7 +64,7 @@ func ParallelFor(n int, fn func(i int)) {
 	f.fn = fn
 	f.start(n)
 	share(f, min(workers, n)-1)
-	f.run()
+	f.work(true)
 	f.wait() // only for calls a helper has started
 	f.release()
 }
@@ -74,9 +77,18 @@ type forCall struct {
 
 var forCalls = sync.Pool{New: func() any { return new(forCall) }}
 
-func (f *forCall) run() {
+func (f *forCall) run() { f.work(false) }
+
+// work runs items until none is left: from the front for the goroutine
+// that called ParallelFor, from the back for helpers (kernels.Ends). The
+// element-wise loops over rows and attention's heads then keep each row
+// on one core from op to op: attention at the base training step's shape
+// (16 × 8 heads of 32 positions) ran 1.22× faster alone than with every
+// goroutine claiming from the front, the training steps 1.01–1.03×
+// (paired in one process).
+func (f *forCall) work(front bool) {
 	for {
-		i, ok := f.claim()
+		i, ok := f.ends.Take(front)
 		if !ok {
 			return
 		}
@@ -98,6 +110,7 @@ func (f *forCall) release() {
 type claims struct {
 	items int32
 	next  atomic.Int32
+	ends  kernels.Ends   // the same items, claimed from either end (ParallelFor)
 	refs  atomic.Int32   // goroutines holding the job
 	left  atomic.Int32   // items not finished
 	wg    sync.WaitGroup // the same, to block on
@@ -107,6 +120,7 @@ type claims struct {
 func (c *claims) start(n int) {
 	c.items = int32(n)
 	c.next.Store(0)
+	c.ends.Reset(n)
 	c.left.Store(int32(n))
 	c.wg.Add(n)
 }

@@ -30,7 +30,7 @@ type Band struct {
 // strips from the front, helpers from the back.
 type bandBlock struct {
 	block
-	strips strips
+	strips Ends
 	done   atomic.Int32 // strips computed
 }
 
@@ -74,10 +74,10 @@ func (b *Band) next() *block {
 func (b *Band) share(blk *block, strips int, buf *gemmBuf) {
 	bb := &b.blocks[b.used-1]
 	bb.done.Store(0)
-	bb.strips.reset(strips)
+	bb.strips.Reset(strips)
 	b.cur.Store(bb)
 	for {
-		s, ok := bb.strips.take(true)
+		s, ok := bb.strips.Take(true)
 		if !ok {
 			break
 		}
@@ -93,7 +93,7 @@ func (b *Band) Help() {
 	var buf *gemmBuf
 	for !b.over.Load() {
 		if bb := b.cur.Load(); bb != nil {
-			if s, ok := bb.strips.take(false); ok {
+			if s, ok := bb.strips.Take(false); ok {
 				if buf == nil {
 					buf = getBuf()
 				}

@@ -41,33 +41,8 @@ type teamBlock struct {
 	// from the back, so each mostly computes the same rows of C block after
 	// block (and keeps them in its cache) and they meet wherever the faster
 	// one gets to.
-	strips strips
+	strips Ends
 	done   atomic.Int32 // strips computed
-}
-
-// strips are the strips of a block not yet taken, lo (low 32 bits) to hi,
-// claimed from either end.
-type strips struct{ atomic.Uint64 }
-
-// reset readies n strips.
-func (s *strips) reset(n int) { s.Store(uint64(n) << 32) }
-
-// take claims the next strip from the front or the back.
-func (s *strips) take(front bool) (int, bool) {
-	for {
-		v := s.Load()
-		lo, hi := uint32(v), uint32(v>>32)
-		if lo >= hi {
-			return 0, false
-		}
-		next, i := v+1, lo
-		if !front {
-			next, i = uint64(hi-1)<<32|uint64(lo), hi-1
-		}
-		if s.CompareAndSwap(v, next) {
-			return int(i), true
-		}
-	}
 }
 
 // teams holds the Teams not in use, kept across garbage collections as
@@ -108,7 +83,7 @@ func NewTeam(transB bool, m, n, k int, alpha float32, a []float32, lda int, b []
 		b := &t.blocks[i]
 		b.claimed.Store(0)
 		b.packed.Store(0)
-		b.strips.reset(strips)
+		b.strips.Reset(strips)
 		b.done.Store(0)
 	}
 	return t
@@ -166,7 +141,7 @@ func (t *Team) Work(front bool) {
 				bias = t.bias[jc:]
 			}
 			for {
-				s, ok := blk.strips.take(front)
+				s, ok := blk.strips.Take(front)
 				if !ok {
 					break
 				}
