@@ -83,7 +83,7 @@ func (f *forCall) run() { f.work(false) }
 // that called ParallelFor, from the back for helpers (kernels.Ends). The
 // element-wise loops over rows and attention's heads then keep each row
 // on one core from op to op: attention at the base training step's shape
-// (16 × 8 heads of 32 positions) ran 1.22× faster alone than with every
+// (16 sequences of 32, 8 heads of 64) ran 1.22× faster alone than with every
 // goroutine claiming from the front, the training steps 1.01–1.03×
 // (paired in one process).
 func (f *forCall) work(front bool) {
@@ -105,8 +105,9 @@ func (f *forCall) release() {
 }
 
 // claims hands the items 0..n−1 of a job shared with the pool to whichever
-// goroutine asks next, and counts the goroutines holding the job and the
-// items not finished.
+// goroutine asks next (claim: a parallel Gemm's bands) or from either end
+// (ends: ParallelFor's items), and counts the goroutines holding the job and
+// the items not finished.
 type claims struct {
 	items int32
 	next  atomic.Int32

@@ -14,13 +14,14 @@ import (
 // The time log answers "where did this step's time go?" without a
 // profiler: while it is on, every product (Gemm, GemmBias, GemmHalf,
 // GemmQ8) adds its wall time to its shape's total, and every other parallel
-// loop (Parallel, ParallelFor: the element-wise work, attention's heads,
-// Adam) to one total. What is left of a step is serial work. Work nested in
-// a logged call (the products inside attention's loop over heads) counts
-// once, in the outer call, so the parts add up to no more than the wall
-// time. The log is meant for one model step at a time: calls made
-// concurrently from several goroutines are logged only while no other is.
-// Off, it costs one atomic load per call.
+// loop (ParallelFor, and Parallel when it splits its range: the element-wise
+// work, attention's heads, Adam) to the total of the function that started
+// it. What is left of a step is serial work. Work nested in a logged call
+// (the products inside attention's loop over heads) counts once, in the
+// outer call, so the parts add up to no more than the wall time. The log is
+// meant for one model step at a time: calls made concurrently from several
+// goroutines are logged only while no other is. Off, it costs one atomic
+// load per call.
 
 // ProductTime is the time the logged products of one shape took.
 type ProductTime struct {
@@ -124,7 +125,8 @@ func StopTimeLog() TimeLog {
 }
 
 // logEnter reports whether the call starting now is logged: the log is on
-// and no other logged call is running. A logged call must call logExit.
+// and no other logged call is running. A logged call ends with logProduct
+// or logLoop.
 func logEnter() bool {
 	if !timeLog.on.Load() {
 		return false
