@@ -80,7 +80,7 @@ type loopPerRun struct {
 // breakdown.
 func newBreakdown(l tensor.TimeLog, runs int, total time.Duration) *breakdown {
 	per := func(d time.Duration) float64 { return d.Seconds() * 1e3 / float64(runs) }
-	b := &breakdown{ProductsMs: per(l.ProductsTime()), LoopsMs: per(l.LoopsTime())}
+	b := &breakdown{ProductsMs: per(l.ProductsTime()), LoopsMs: per(l.LoopsTime()), Products: []productPerRun{}, Loops: []loopPerRun{}}
 	b.SerialMs = max(0, per(total)-b.ProductsMs-b.LoopsMs)
 	ops := map[[2]bool]string{{false, false}: "A·B", {true, false}: "Aᵀ·B", {false, true}: "A·Bᵀ", {true, true}: "Aᵀ·Bᵀ"}
 	for _, p := range l.Products {
@@ -227,7 +227,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s with these sizes needs %.0f GB of operands; want at most %d GiB", args[0], operands*4/1e9, maxFloats*4/(1<<30))
 	}
 	tensor.SetWorkers(*workers)
-	logTimes = *showBreakdown
+	logTimes, lastRuns = *showBreakdown, 0
 	defer func() { logTimes = false }()
 	var r benchResult
 	switch args[0] {
@@ -299,7 +299,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	r.Params["workers"] = tensor.Workers()
 	r.Params["kernels"], _ = tensor.Kernels()
 	r.AllocBytes = lastBytes
-	if *showBreakdown && r.Bench != "peak" {
+	if *showBreakdown && lastRuns > 0 { // peak times no runs
 		r.Breakdown = newBreakdown(lastLog, lastRuns, lastTotal)
 	}
 	if *asJSON {
