@@ -2,7 +2,6 @@ package llama
 
 import (
 	"context"
-	"runtime"
 	"slices"
 	"testing"
 
@@ -240,14 +239,19 @@ func TestWindowCacheBatcherKeeps(t *testing.T) {
 		_, err := b.Generate(context.Background(), short, 4, &generate.Sampler{}, nil)
 		shortDone <- err
 	}()
-	for b.Stats().Active < 2 {
-		runtime.Gosched()
+	// The short one ends (four tokens) long before the long one can (a
+	// thousand); once it has, the long one must still be running, so that
+	// the two had a cache each. Polling for both to be active at once
+	// instead could miss the moment and wait forever, on a busy machine.
+	if err := <-shortDone; err != nil {
+		t.Fatal(err)
+	}
+	if n := b.Stats().Active; n != 1 {
+		t.Fatalf("%d sequences active once the short one ended; want the long one still running", n)
 	}
 	close(joined)
-	for _, c := range []chan error{long, shortDone} {
-		if err := <-c; err != nil {
-			t.Fatal(err)
-		}
+	if err := <-long; err != nil {
+		t.Fatal(err)
 	}
 	prompt := append(slices.Clone(first[:400]), 7, 8, 9)
 	before := b.Stats().Reused
