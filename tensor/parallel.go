@@ -88,7 +88,7 @@ func (f *forCall) run() { f.work(false) }
 // (paired in one process).
 func (f *forCall) work(front bool) {
 	for {
-		i, ok := f.ends.Take(front)
+		i, ok := f.take(front)
 		if !ok {
 			return
 		}
@@ -104,14 +104,12 @@ func (f *forCall) release() {
 	}
 }
 
-// claims hands the items 0..n−1 of a job shared with the pool to whichever
-// goroutine asks next (claim: a parallel Gemm's bands) or from either end
-// (ends: ParallelFor's items), and counts the goroutines holding the job and
-// the items not finished.
+// claims hands out the items 0..n−1 of a job shared with the pool, each
+// to one goroutine, from either end (kernels.Ends), and counts the
+// goroutines holding the job and the items not finished.
 type claims struct {
 	items int32
-	next  atomic.Int32
-	ends  kernels.Ends   // the same items, claimed from either end (ParallelFor)
+	ends  kernels.Ends   // the items not taken yet
 	refs  atomic.Int32   // goroutines holding the job
 	left  atomic.Int32   // items not finished
 	wg    sync.WaitGroup // the same, to block on
@@ -120,17 +118,14 @@ type claims struct {
 // start readies the claims for a job of n items.
 func (c *claims) start(n int) {
 	c.items = int32(n)
-	c.next.Store(0)
 	c.ends.Reset(n)
 	c.left.Store(int32(n))
 	c.wg.Add(n)
 }
 
-// claim returns the next item nobody has taken, or false when none is left.
-func (c *claims) claim() (int, bool) {
-	i := c.next.Add(1) - 1
-	return int(i), i < c.items
-}
+// take returns an item nobody has taken, from the front or the back, or
+// false when none is left.
+func (c *claims) take(front bool) (int, bool) { return c.ends.Take(front) }
 
 // done marks one claimed item finished.
 func (c *claims) done() {
