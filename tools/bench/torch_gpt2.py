@@ -25,10 +25,8 @@ import argparse
 import json
 import math
 import os
-import statistics
 import struct
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
@@ -152,18 +150,6 @@ class Batched(Model):
         return x @ p["wte.weight"].t()
 
 
-def timed(reps, fn, setup=lambda: None):
-    setup()
-    fn()
-    ts = []
-    for _ in range(reps):
-        setup()
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
@@ -178,27 +164,11 @@ def main():
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from torch_bench import malloc_setting, openblas_core
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, OpenBLAS {openblas_core()}, malloc {malloc_setting()}", file=sys.stderr)
+    from torch_llama import time_inference, timed
     path = os.path.join(args.dir, "model.pt")
-    t0 = time.perf_counter()
-    torch.load(path)  # the process's first load, its memory faulted in fresh
-    first = time.perf_counter() - t0
-    t = timed(3, lambda: torch.load(path))
-    print(json.dumps({"bench": "load", "impl": "pytorch", "ms": t * 1e3, "first_ms": first * 1e3}))
+    time_inference(path, Model, V, args.reps)  # load, prompt, decode with 16 and 1,000 cached
     sd = torch.load(path)
-    m = Model(sd)
     with torch.inference_mode():
-        prompt = torch.arange(128) % V
-
-        def reset():
-            m.n = 0
-        t = timed(args.reps, lambda: m.step(prompt), reset)
-        print(json.dumps({"bench": "prompt", "impl": "pytorch", "tokens": 128, "ms": t * 1e3, "tokens_per_s": 128 / t}))
-        for cached in (16, 1000):
-            def to_cached(c=cached):
-                m.n = c
-            t = timed(args.reps * 3, lambda: m.step(torch.tensor([1])), to_cached)
-            print(json.dumps({"bench": "decode", "impl": "pytorch", "cached": cached, "ms": t * 1e3, "tokens_per_s": 1 / t}))
-        del m
         b = Batched(sd, 8)
 
         def to_128():
