@@ -1106,6 +1106,18 @@ done:
 // j < w (w a multiple of 2): it cuts k rows of np·w floats (ld apart) into np panels of k rows
 // of w, ps floats apart. Walking each source row once, rather than each
 // panel down all k rows, touches every page of the source once (AVX).
+//
+// As it copies a row it prefetches the same bytes packAhead rows down.
+// The source is usually in memory, not in cache (a weight, or an
+// activation saved by the forward pass for the backward one), and its
+// rows lie a page or more apart, where the hardware's prefetchers, which
+// stop at page boundaries, start over on every row. Toggled in one process
+// (pairs in alternating order): GPT-2's 128-token prompt 1.042× faster,
+// the baby GPT's training step 1.014, the small and base nn.Transformer
+// steps 1.020 and 1.005 (200 and 100 pairs); 2 and 4 rows ahead gained
+// less on the small step (1.012, 1.015).
+const packAhead = 8
+
 func copyPanels(w int) {
 	name := fmt.Sprintf("copyPanels%d", w)
 	p("")
@@ -1123,11 +1135,15 @@ func copyPanels(w int) {
 	p("\tJZ done")
 	p("\tTESTQ R9, R9")
 	p("\tJZ done")
+	p("\tIMUL3Q $%d, DX, R14", packAhead) // bytes from a row to the one packAhead down
 	p("row:")
 	p("\tMOVQ SI, R10")
 	p("\tMOVQ DI, R11")
 	p("\tMOVQ R9, R12")
 	p("panel:")
+	for o := 0; o < 4*w; o += 64 { // a narrow panel's line is its neighbours' too
+		p("\tPREFETCHT0 %s(R10)(R14*1)", off(o))
+	}
 	// Eight floats a Y register, then four in an X register, then two
 	// in R13 (w = 6: AVX2's panels of A).
 	half, pair := 32*(w/8), 32*(w/8)+16*(w%8/4)
