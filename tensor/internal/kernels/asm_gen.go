@@ -1114,8 +1114,9 @@ done:
 // stop at page boundaries, start over on every row. Toggled in one process
 // (pairs in alternating order): GPT-2's 128-token prompt 1.042× faster,
 // the baby GPT's training step 1.014, the small and base nn.Transformer
-// steps 1.020 and 1.005 (200 and 100 pairs); 2 and 4 rows ahead gained
-// less on the small step (1.012, 1.015).
+// steps 1.020 and 1.005 (200 and 100 pairs), the small step on the AVX2
+// kernels 1.014 (120); 2 and 4 rows ahead gained less on the small step
+// (1.012, 1.015).
 const packAhead = 8
 
 func copyPanels(w int) {
