@@ -47,6 +47,49 @@ type benchResult struct {
 	Losses []float64 `json:"losses,omitempty"`
 	// --breakdown: where the timed runs' time went, per run.
 	Breakdown *breakdown `json:"breakdown,omitempty"`
+	// --pairs: variant 1's speed against variant 0's.
+	Pairs *pairResult `json:"pairs,omitempty"`
+}
+
+// pairResult is what --pairs measured: runs of tensor.Experiment 0 and 1
+// in pairs, and how much faster 1 ran.
+type pairResult struct {
+	Pairs   int     `json:"pairs"`
+	Speedup float64 `json:"speedup"` // the median over blocks of two pairs of Σt0/Σt1
+	Q1      float64 `json:"q1"`      // its quartiles
+	Q3      float64 `json:"q3"`
+	Ms0     float64 `json:"ms0"` // each variant's median time
+	Ms1     float64 `json:"ms1"`
+}
+
+// runPairs times n pairs of runs (n rounded up to even), step(0) and
+// step(1), in blocks of two pairs: 0 1 then 1 0. Always in the same order,
+// the same code run twice was measured 1.4% faster second (the small
+// training step, 200 pairs), which would read as a gain; a block's summed
+// times cancel such a bias, and the median over the blocks keeps a block
+// the machine slowed from moving the result.
+func runPairs(n int, step func(v int32) time.Duration) pairResult {
+	n = (n + 1) &^ 1
+	ratios := make([]float64, 0, n/2)
+	var times [2][]time.Duration
+	for range n / 2 {
+		var sum [2]time.Duration
+		for _, order := range [2][2]int32{{0, 1}, {1, 0}} {
+			for _, v := range order {
+				d := step(v)
+				sum[v] += d
+				times[v] = append(times[v], d)
+			}
+		}
+		ratios = append(ratios, sum[0].Seconds()/sum[1].Seconds())
+	}
+	slices.Sort(ratios)
+	median := func(t []time.Duration) float64 {
+		slices.Sort(t)
+		return float64(t[len(t)/2]) / 1e6
+	}
+	b := len(ratios)
+	return pairResult{Pairs: n, Speedup: ratios[b/2], Q1: ratios[b/4], Q3: ratios[3*b/4], Ms0: median(times[0]), Ms1: median(times[1])}
 }
 
 // breakdown splits a run's time between its products, by shape, the other
@@ -129,6 +172,10 @@ var (
 	lastLog   tensor.TimeLog
 	lastTotal time.Duration
 	lastRuns  int
+	// With pairs set, measure times pairs of runs (runPairs) instead, and
+	// leaves what they measured in lastPairs.
+	pairs     int
+	lastPairs *pairResult
 )
 
 func measure(reps int, fn func()) (time.Duration, float64) {
@@ -142,10 +189,27 @@ func measure(reps int, fn func()) (time.Duration, float64) {
 	if logTimes {
 		tensor.StartTimeLog()
 	}
-	for i := range times {
-		t0 := time.Now()
-		fn()
-		times[i] = time.Since(t0)
+	runs := reps
+	if pairs > 0 { // reps pairs, reported as variant 0's times
+		times = times[:0]
+		p := runPairs(reps, func(v int32) time.Duration {
+			tensor.SetExperiment(v)
+			t0 := time.Now()
+			fn()
+			d := time.Since(t0)
+			if v == 0 {
+				times = append(times, d)
+			}
+			return d
+		})
+		tensor.SetExperiment(0)
+		lastPairs, runs = &p, 2*p.Pairs
+	} else {
+		for i := range times {
+			t0 := time.Now()
+			fn()
+			times[i] = time.Since(t0)
+		}
 	}
 	if logTimes {
 		lastLog = tensor.StopTimeLog()
@@ -157,8 +221,8 @@ func measure(reps int, fn func()) (time.Duration, float64) {
 	runtime.ReadMemStats(&ms1)
 	slices.Sort(times)
 	lastMin = times[0]
-	lastBytes = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(reps)
-	return times[reps/2], float64(ms1.Mallocs-ms0.Mallocs) / float64(reps)
+	lastBytes = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(runs)
+	return times[reps/2], float64(ms1.Mallocs-ms0.Mallocs) / float64(runs)
 }
 
 // benchNames lists attn bench's benchmarks, for its usage and errors.
@@ -190,6 +254,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	modelFlag := fs.String("model", "", "prompt, decode, load: a GPT-2 or Llama-family model folder (instead of --preset); train-llama: the Llama folder")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the benchmark's timed runs (not its warm-up) to this file (read it with go tool pprof)")
 	showBreakdown := fs.Bool("breakdown", false, "also report where the timed runs' time went: each product shape's time and rate, the other parallel loops, the serial rest")
+	pairsFlag := fs.Bool("pairs", false, "time --reps pairs of runs, one with tensor.Experiment 0 and one with 1, in alternating order, and report how much faster 1 ran: a change that reads it, timed against the code it replaces in one process (the other numbers are 0's)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err // -h: run answers 0
 	}
@@ -227,8 +292,18 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s with these sizes needs %.0f GB of operands; want at most %d GiB", args[0], operands*4/1e9, maxFloats*4/(1<<30))
 	}
 	tensor.SetWorkers(*workers)
+	if *pairsFlag && *showBreakdown {
+		return errors.New("--pairs and --breakdown: choose one (a breakdown of pairs would mix the two variants)")
+	}
+	if *pairsFlag && args[0] == "peak" {
+		return errors.New("peak --pairs: peak times no runs to pair")
+	}
 	logTimes, lastRuns = *showBreakdown, 0
-	defer func() { logTimes = false }()
+	pairs, lastPairs = 0, nil
+	if *pairsFlag {
+		pairs = 1
+	}
+	defer func() { logTimes, pairs = false, 0 }()
 	var r benchResult
 	switch args[0] {
 	case "peak":
@@ -302,6 +377,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *showBreakdown && lastRuns > 0 { // peak times no runs
 		r.Breakdown = newBreakdown(lastLog, lastRuns, lastTotal)
 	}
+	if *pairsFlag {
+		if lastPairs == nil {
+			return fmt.Errorf("%s --pairs: it timed no runs to pair", args[0])
+		}
+		r.Pairs = lastPairs
+	}
 	if *asJSON {
 		b, _ := json.Marshal(r)
 		fmt.Fprintln(stdout, string(b))
@@ -323,6 +404,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, ", %.0f allocs (%.1f MB)\n", r.Allocs, r.AllocBytes/1e6)
 	if r.Breakdown != nil {
 		r.Breakdown.print(stdout)
+	}
+	if p := r.Pairs; p != nil {
+		fmt.Fprintf(stdout, "  pairs: Experiment 1 ran %.4f× as fast as 0 (the median over %d pairs, in blocks of 0 1 1 0; quartiles %.4f–%.4f); medians %.3f and %.3f ms\n", p.Speedup, p.Pairs, p.Q1, p.Q3, p.Ms0, p.Ms1)
 	}
 	return nil
 }

@@ -4,8 +4,12 @@ import (
 	"encoding/json"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/attn-go/attn/tensor"
 )
 
 // TestBenchGemmPeak checks that attn bench gemm reports each product's
@@ -143,6 +147,64 @@ func TestBenchLoadFirst(t *testing.T) {
 		first, ok := r.Params["first_ms"].(float64)
 		if r.Bench != "load" || r.Ms <= 0 || !ok || first <= 0 {
 			t.Errorf("attn bench load --model %s --json: want ms and params.first_ms above 0: %s", name, out)
+		}
+	}
+}
+
+// TestRunPairs: runPairs alternates the order within blocks of two pairs,
+// so an advantage for whichever variant runs second cancels, and it
+// reports the median block's ratio and each variant's median time.
+func TestRunPairs(t *testing.T) {
+	var order []int32
+	secondFaster := func(base time.Duration) func(v int32) time.Duration {
+		return func(v int32) time.Duration {
+			order = append(order, v)
+			d := base
+			if v == 1 {
+				d = base * 2 / 3
+			}
+			if len(order)%2 == 0 { // the second run of a pair is 10% faster
+				d = d * 9 / 10
+			}
+			return d
+		}
+	}
+	p := runPairs(7, secondFaster(3*time.Millisecond))
+	want := []int32{0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0}
+	if !slices.Equal(order, want) {
+		t.Fatalf("runs in the order %v, want %v", order, want)
+	}
+	if p.Pairs != 8 || math.Abs(p.Speedup-1.5) > 1e-9 || p.Q1 != p.Speedup || p.Q3 != p.Speedup {
+		t.Errorf("%+v: want 8 pairs, a speedup of 1.5 at every quartile", p)
+	}
+	if p.Ms0 != 3 || p.Ms1 != 2 {
+		t.Errorf("medians %v and %v ms, want 3 and 2", p.Ms0, p.Ms1)
+	}
+}
+
+// TestBenchPairs: --pairs reports the pairs beside the usual result, in
+// text and JSON, and refuses what it cannot pair.
+func TestBenchPairs(t *testing.T) {
+	out, code := attn(t, "bench", "gemm", "--m", "64", "--n", "64", "--k", "64", "--reps", "4", "--pairs", "--json")
+	if code != 0 {
+		t.Fatalf("attn bench gemm --pairs: exit %d\n%s", code, out)
+	}
+	var r benchResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if p := r.Pairs; p == nil || p.Pairs != 4 || p.Speedup <= 0 || p.Q1 > p.Speedup || p.Speedup > p.Q3 || p.Ms0 <= 0 || p.Ms1 <= 0 {
+		t.Errorf("attn bench gemm --pairs --json: %s", out)
+	}
+	if tensor.Experiment() != 0 {
+		t.Errorf("tensor.Experiment is %d after the pairs, want 0", tensor.Experiment())
+	}
+	if out, code := attn(t, "bench", "gemm", "--m", "64", "--n", "64", "--k", "64", "--reps", "2", "--pairs"); code != 0 || !strings.Contains(out, "pairs: Experiment 1 ran") {
+		t.Errorf("attn bench gemm --pairs: exit %d\n%s", code, out)
+	}
+	for _, args := range [][]string{{"bench", "peak", "--pairs"}, {"bench", "train", "--pairs", "--breakdown"}} {
+		if out, code := attn(t, args...); code == 0 || !strings.Contains(out, "pairs") {
+			t.Errorf("attn %v: exit %d, want an error naming --pairs\n%s", args, code, out)
 		}
 	}
 }
