@@ -172,9 +172,9 @@ var (
 	lastLog   tensor.TimeLog
 	lastTotal time.Duration
 	lastRuns  int
-	// With pairs set, measure times pairs of runs (runPairs) instead, and
-	// leaves what they measured in lastPairs.
-	pairs     int
+	// With pairRuns set, measure times pairs of runs (runPairs) instead,
+	// and leaves what they measured in lastPairs.
+	pairRuns  bool
 	lastPairs *pairResult
 )
 
@@ -190,7 +190,7 @@ func measure(reps int, fn func()) (time.Duration, float64) {
 		tensor.StartTimeLog()
 	}
 	runs := reps
-	if pairs > 0 { // reps pairs, reported as variant 0's times
+	if pairRuns { // reps pairs, reported as variant 0's times
 		times = times[:0]
 		p := runPairs(reps, func(v int32) time.Duration {
 			tensor.SetExperiment(v)
@@ -254,7 +254,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	modelFlag := fs.String("model", "", "prompt, decode, load: a GPT-2 or Llama-family model folder (instead of --preset); train-llama: the Llama folder")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the benchmark's timed runs (not its warm-up) to this file (read it with go tool pprof)")
 	showBreakdown := fs.Bool("breakdown", false, "also report where the timed runs' time went: each product shape's time and rate, the other parallel loops, the serial rest")
-	pairsFlag := fs.Bool("pairs", false, "time --reps pairs of runs, one with tensor.Experiment 0 and one with 1, in alternating order, and report how much faster 1 ran: a change that reads it, timed against the code it replaces in one process (the other numbers are 0's)")
+	pairsFlag := fs.Bool("pairs", false, "time --reps pairs of runs, one with tensor.Experiment 0 and one with 1, in blocks of 0 1 1 0, and report how much faster 1 ran: a change that reads it, timed against the code it replaces in one process (the other numbers are 0's)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err // -h: run answers 0
 	}
@@ -299,11 +299,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return errors.New("peak --pairs: peak times no runs to pair")
 	}
 	logTimes, lastRuns = *showBreakdown, 0
-	pairs, lastPairs = 0, nil
-	if *pairsFlag {
-		pairs = 1
-	}
-	defer func() { logTimes, pairs = false, 0 }()
+	pairRuns, lastPairs = *pairsFlag, nil
+	defer func() { logTimes, pairRuns = false, false }()
 	var r benchResult
 	switch args[0] {
 	case "peak":
