@@ -222,7 +222,7 @@ func measure(reps int, fn func()) (time.Duration, float64) {
 	slices.Sort(times)
 	lastMin = times[0]
 	lastBytes = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(runs)
-	return times[reps/2], float64(ms1.Mallocs-ms0.Mallocs) / float64(runs)
+	return times[len(times)/2], float64(ms1.Mallocs-ms0.Mallocs) / float64(runs)
 }
 
 // benchNames lists attn bench's benchmarks, for its usage and errors.
