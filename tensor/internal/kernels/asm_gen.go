@@ -23,8 +23,9 @@ var out bytes.Buffer
 // strips take either half of a panel (so A is packed by copyPanels12,
 // which runs twice as fast as copying 6 floats a row), 6 for AVX2.
 const (
-	pw512 = 12
-	pw256 = 6
+	pw512  = 12
+	pw256  = 6
+	pwBF16 = 6
 )
 
 func p(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }
@@ -44,6 +45,9 @@ func main() {
 		for r := 1; r <= rows; r++ {
 			gemm512(r, true, nv)
 		}
+	}
+	for r := 1; r <= 6; r++ {
+		gemm512bf16(r)
 	}
 	for _, direct := range []bool{false, true} {
 		for r := 1; r <= 6; r++ {
@@ -76,6 +80,8 @@ func main() {
 	for _, w := range []int{6, 12, 16, 64} {
 		copyPanels(w)
 	}
+	pairRowsBF16()
+	pairsScatterBF16()
 	peak512()
 	peak256()
 	mxcsr()
@@ -176,12 +182,45 @@ func bRow(u, offset int) string {
 // takes a bias: when it is not nil and accum is 0, C = alpha·A·B + bias. Rows
 // 0..3 are addressed from AX, rows 4..7 from R11 = AX + 4·lda, rows 8..11
 // from R14 = AX + 8·lda, with R12 = lda and R13 = 3·lda in bytes.
-func gemm512(r int, direct bool, nv int) {
+func gemm512(r int, direct bool, nv int) { gemm512Of(r, direct, nv, false) }
+
+// gemm512bf16 writes gemm512bf16R<r>, gemm512R<r>'s 6×64 tile on operands
+// packed in bfloat16 pairs: each float32 of a and b holds two bfloat16
+// values of consecutive steps of k (the even one in the low half), and k
+// counts pairs. A's panels hold pwBF16 pairs per step. Each step is a
+// VDPBF16PS per vector of B instead of a VFMADD231PS: twice the
+// multiply-adds per instruction, the products exact and summed in float32
+// (with denormals flushed, as the float32 kernels run).
+func gemm512bf16(r int) { gemm512Of(r, false, 4, true) }
+
+// evex returns the bytes of an EVEX.512.W0 instruction of map 0F38 on
+// registers only, dst, src1, src2 in Intel's order: the Go assembler has no
+// AVX512_BF16 mnemonics. pp is 2 for F3, 3 for F2.
+func evex(pp, op, dst, src1, src2 int) string {
+	inv := func(b int) int { return ^b & 1 }
+	p0 := inv(dst>>3)<<7 | inv(src2>>4)<<6 | inv(src2>>3)<<5 | inv(dst>>4)<<4 | 2
+	p1 := (^src1&15)<<3 | 4 | pp
+	p2 := 0x40 | inv(src1>>4)<<3
+	modrm := 0xC0 | (dst&7)<<3 | src2&7
+	return fmt.Sprintf("BYTE $0x62; BYTE $0x%02X; BYTE $0x%02X; BYTE $0x%02X; BYTE $0x%02X; BYTE $0x%02X", p0, p1, p2, op, modrm)
+}
+
+// vdpbf16ps adds to Z(acc) the dot products of the bfloat16 pairs of
+// Z(x) and Z(y).
+func vdpbf16ps(x, y, acc int) string {
+	return evex(2, 0x52, acc, y, x) + fmt.Sprintf(" // VDPBF16PS Z%d, Z%d, Z%d", x, y, acc)
+}
+
+func gemm512Of(r int, direct bool, nv int, bf16 bool) {
 	suffix := ""
 	if nv == 2 {
 		suffix = "N"
 	}
 	name := fmt.Sprintf("gemm512R%d%s", r, suffix)
+	pw := pw512
+	if bf16 {
+		name, pw = fmt.Sprintf("gemm512bf16R%d", r), pwBF16
+	}
 	frame, argOff := 64, 0
 	if direct {
 		name = fmt.Sprintf("gemm512D%d%s", r, suffix)
@@ -215,7 +254,7 @@ func gemm512(r int, direct bool, nv int) {
 	// current group of 4.
 	aAt := func(u, i int) string {
 		if !direct {
-			return fmt.Sprintf("%d(AX)", 4*(pw512*u+i))
+			return fmt.Sprintf("%d(AX)", 4*(pw*u+i))
 		}
 		base := [...]string{"AX", "R11", "R14"}[i/4]
 		idx := [...]string{"", "(R12*1)", "(R12*2)", "(R13*1)"}[i%4]
@@ -223,7 +262,7 @@ func gemm512(r int, direct bool, nv int) {
 	}
 	aStep := func(steps int) {
 		if !direct {
-			p("\tADDQ $%d, AX", 4*pw512*steps)
+			p("\tADDQ $%d, AX", 4*pw*steps)
 			return
 		}
 		p("\tADDQ $%d, AX", 4*steps)
@@ -258,7 +297,11 @@ func gemm512(r int, direct bool, nv int) {
 			z := bc + (u*r+i)%nb
 			p("\tVBROADCASTSS %s, Z%d", aAt(u, i), z)
 			for v := 0; v < nv; v++ {
-				p("\tVFMADD231PS Z%d, Z%d, Z%d", bz+v, z, nv*i+v)
+				if bf16 {
+					p("\t%s", vdpbf16ps(bz+v, z, nv*i+v))
+				} else {
+					p("\tVFMADD231PS Z%d, Z%d, Z%d", bz+v, z, nv*i+v)
+				}
 			}
 		}
 	}
@@ -1173,6 +1216,137 @@ func copyPanels(w int) {
 	p("\tADDQ DX, SI")
 	p("\tADDQ $%d, DI", 4*w)
 	p("\tDECQ CX")
+	p("\tJNZ row")
+	p("done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// pairRowsBF16 writes
+//
+//	func pairRowsBF16(dst *float32, ps int, lo, hi *float32, w, np int)
+//
+// which rounds two rows of float32 to bfloat16 and interleaves them into
+// pairs, np panels of w at a time: dst[q·ps + j] holds lo[q·w + j] (low
+// half) and hi[q·w + j], for q < np, j < w. Sixteen values of each row
+// take a VCVTNE2PS2BF16 (both rows' into one register) and a VPERMW that
+// interleaves them; a w not a multiple of 16 ends in masked loads and
+// stores.
+func pairRowsBF16() {
+	p("")
+	p("DATA pairIdx<>+0(SB)/8, $0x0011000100100000")
+	for i := 1; i < 8; i++ { // word 2j: j, word 2j+1: 16+j
+		j := 2 * i
+		p("DATA pairIdx<>+%d(SB)/8, $0x%04x%04x%04x%04x", 8*i, 16+j+1, j+1, 16+j, j)
+	}
+	p("GLOBL pairIdx<>(SB), RODATA|NOPTR, $64")
+	p("")
+	p("// func pairRowsBF16(dst *float32, ps int, lo, hi *float32, w, np int)")
+	p("TEXT ·pairRowsBF16(SB), NOSPLIT, $0-48")
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ ps+8(FP), SI")
+	p("\tSHLQ $2, SI")
+	p("\tMOVQ lo+16(FP), AX")
+	p("\tMOVQ hi+24(FP), BX")
+	p("\tMOVQ w+32(FP), CX")
+	p("\tMOVQ np+40(FP), DX")
+	p("\tTESTQ CX, CX")
+	p("\tJZ done")
+	p("\tTESTQ DX, DX")
+	p("\tJZ done")
+	p("\tVMOVDQU64 pairIdx<>(SB), Z31")
+	p("\tMOVQ CX, R12") // the tail's mask: (1 << w%16) - 1
+	p("\tANDL $15, CX")
+	p("\tMOVL $1, R10")
+	p("\tSHLL CX, R10")
+	p("\tDECL R10")
+	p("\tKMOVW R10, K1")
+	p("\tMOVQ R12, CX")
+	p("panel:")
+	p("\tXORQ R8, R8")
+	p("\tMOVQ CX, R9")
+	p("\tCMPQ R9, $16")
+	p("\tJLT tail")
+	p("full:")
+	p("\tVMOVUPS (AX)(R8*1), Z0")
+	p("\tVMOVUPS (BX)(R8*1), Z1")
+	p("\t%s // VCVTNE2PS2BF16 Z0, Z1, Z2", evex(3, 0x72, 2, 1, 0))
+	p("\tVPERMW Z2, Z31, Z3")
+	p("\tVMOVUPS Z3, (DI)(R8*1)")
+	p("\tADDQ $64, R8")
+	p("\tSUBQ $16, R9")
+	p("\tCMPQ R9, $16")
+	p("\tJGE full")
+	p("tail:")
+	p("\tTESTQ R9, R9")
+	p("\tJZ next")
+	p("\tVMOVUPS.Z (AX)(R8*1), K1, Z0")
+	p("\tVMOVUPS.Z (BX)(R8*1), K1, Z1")
+	p("\t%s // VCVTNE2PS2BF16 Z0, Z1, Z2", evex(3, 0x72, 2, 1, 0))
+	p("\tVPERMW Z2, Z31, Z3")
+	p("\tVMOVUPS Z3, K1, (DI)(R8*1)")
+	p("next:")
+	p("\tLEAQ (AX)(CX*4), AX")
+	p("\tLEAQ (BX)(CX*4), BX")
+	p("\tADDQ SI, DI")
+	p("\tDECQ DX")
+	p("\tJNZ panel")
+	p("done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// pairsScatterBF16 writes
+//
+//	func pairsScatterBF16(dst *float32, ds int, src *float32, ld, rows, n int)
+//
+// which rounds rows of float32 to bfloat16 pairs of consecutive values and
+// scatters them down the columns of dst: dst[i + u·ds] holds src[i·ld + 2u]
+// (low half) and src[i·ld + 2u + 1], for i < rows, u < n/2; n is a multiple
+// of 16. This transposes a row-major operand into packed panels: sixteen
+// values take a VCVTNEPS2BF16 and eight 4-byte stores.
+func pairsScatterBF16() {
+	p("")
+	p("// func pairsScatterBF16(dst *float32, ds int, src *float32, ld, rows, n int)")
+	p("TEXT ·pairsScatterBF16(SB), NOSPLIT, $0-48")
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ ds+8(FP), R10")
+	p("\tSHLQ $2, R10")
+	p("\tLEAQ (R10)(R10*2), R11")
+	p("\tMOVQ src+16(FP), SI")
+	p("\tMOVQ ld+24(FP), DX")
+	p("\tSHLQ $2, DX")
+	p("\tMOVQ rows+32(FP), BX")
+	p("\tMOVQ n+40(FP), CX")
+	p("\tSHRQ $4, CX")
+	p("\tTESTQ CX, CX")
+	p("\tJZ done")
+	p("\tTESTQ BX, BX")
+	p("\tJZ done")
+	p("row:")
+	p("\tMOVQ SI, AX")
+	p("\tMOVQ DI, R8")
+	p("\tMOVQ CX, R9")
+	p("chunk:")
+	p("\tVMOVUPS (AX), Z0")
+	p("\t%s // VCVTNEPS2BF16 Z0, Y1", evex(2, 0x72, 1, 0, 0))
+	p("\tVEXTRACTI128 $1, Y1, X2")
+	p("\tVMOVD X1, (R8)")
+	p("\tVPEXTRD $1, X1, (R8)(R10*1)")
+	p("\tVPEXTRD $2, X1, (R8)(R10*2)")
+	p("\tVPEXTRD $3, X1, (R8)(R11*1)")
+	p("\tLEAQ (R8)(R10*4), R8")
+	p("\tVMOVD X2, (R8)")
+	p("\tVPEXTRD $1, X2, (R8)(R10*1)")
+	p("\tVPEXTRD $2, X2, (R8)(R10*2)")
+	p("\tVPEXTRD $3, X2, (R8)(R11*1)")
+	p("\tLEAQ (R8)(R10*4), R8")
+	p("\tADDQ $64, AX")
+	p("\tDECQ R9")
+	p("\tJNZ chunk")
+	p("\tADDQ DX, SI")
+	p("\tADDQ $4, DI")
+	p("\tDECQ BX")
 	p("\tJNZ row")
 	p("done:")
 	p("\tVZEROUPPER")

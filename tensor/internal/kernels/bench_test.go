@@ -35,8 +35,17 @@ func transName(tA, tB bool) string {
 	return x(tA) + x(tB)
 }
 
+// benchImpls is Impls and, where the CPU has them, the bfloat16 products.
+func benchImpls() []Impl {
+	ims := Impls()
+	if bf16Of != nil && ims[len(ims)-1].Name == "avx512" {
+		ims = append(ims[:len(ims):len(ims)], bf16Of(ims[len(ims)-1]))
+	}
+	return ims
+}
+
 func BenchmarkGemm(b *testing.B) {
-	for _, im := range Impls() {
+	for _, im := range benchImpls() {
 		for _, size := range []int{64, 128, 256, 512, 1024, 2048} {
 			if im.Name == "generic" && size > 512 {
 				continue
@@ -50,7 +59,7 @@ func BenchmarkGemm(b *testing.B) {
 
 // BenchmarkGemmTrans runs the four transpose cases at one size.
 func BenchmarkGemmTrans(b *testing.B) {
-	for _, im := range Impls() {
+	for _, im := range benchImpls() {
 		for _, tA := range []bool{false, true} {
 			for _, tB := range []bool{false, true} {
 				b.Run(fmt.Sprintf("%s/%s/512", im.Name, transName(tA, tB)), func(b *testing.B) {
@@ -129,7 +138,7 @@ type gemmShape struct {
 // benchShapes runs each shape on each implementation (the vector ones only
 // when vectorOnly is set).
 func benchShapes(b *testing.B, vectorOnly bool, shapes []gemmShape) {
-	for _, im := range Impls() {
+	for _, im := range benchImpls() {
 		if vectorOnly && im.Name == "generic" {
 			continue
 		}

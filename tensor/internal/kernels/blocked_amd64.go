@@ -61,6 +61,10 @@ type gemmArch struct {
 	// dotsQ8 are dots with B in 8-bit integers scaled by blocks (optional).
 	dotsQ8 [9]dotsQ8Kernel
 	rows   func(r, n int, a, b *float32, ldb int, c *float32, ldc int)
+	// bf16 is set when kern computes on operands packed in bfloat16 pairs
+	// (packABF16, packBBF16; k counts pairs): op(A) is then always packed,
+	// and B never read in place.
+	bf16 bool
 }
 
 // gemmBuf holds the packing buffers of one running GEMM.
@@ -255,10 +259,13 @@ func (g *gemmArch) gemmPackedOf(band *Band, transA, transB bool, m, n, k int, al
 	// A small row-major op(B), whole panels wide, is read in place: its
 	// few strips of C would not repay the packing. The kernels read its
 	// rows ldb apart.
-	inPlace := !transB && b.f != nil && n%nr == 0 && m <= inPlaceRows && k <= inPlaceK && n <= blockN
+	inPlace := !transB && b.f != nil && n%nr == 0 && m <= inPlaceRows && k <= inPlaceK && n <= blockN && !g.bf16
 	kb, bn := kStep(k, blockK), blockN // a packed A's 12-row panels fit L1 at blockK
-	if direct {
+	switch {
+	case direct:
 		kb, bn = blockShape(k, ldc)
+	case g.bf16: // pairs of steps in the same bytes
+		kb = kStep(k, 2*blockK)
 	}
 	if band != nil {
 		band.start((m + blockM - 1) / blockM * ((k + kb - 1) / kb) * ((n + bn - 1) / bn))
@@ -267,14 +274,21 @@ func (g *gemmArch) gemmPackedOf(band *Band, transA, transB bool, m, n, k int, al
 		mcb := min(blockM, m-ic)
 		for pc := 0; pc < k; pc += kb {
 			kcb := min(kb, k-pc)
-			if !direct {
+			steps := kcb // as the kernels count them: pairs of k in bfloat16
+			switch {
+			case g.bf16:
+				packABF16(pa, transA, a, lda, ic, mcb, pc, kcb, g.pw)
+				steps = (kcb + 1) / 2
+			case !direct:
 				packA(pa, transA, a, lda, ic, mcb, pc, kcb, g.pw)
 			}
 			bet, accum := blockBeta(beta, pc)
 			for jc := 0; jc < n; jc += bn {
 				ncb := min(bn, n-jc)
-				panels := bPanels{p: pb, ld: nr, step: kcb}
+				panels := bPanels{p: pb, ld: nr, step: steps}
 				switch {
+				case g.bf16:
+					packBBF16(pb, transB, b.f, ldb, pc, kcb, jc, ncb, nr)
 				case inPlace:
 					panels = bPanels{p: b.f[pc*ldb+jc:], ld: ldb, step: 1}
 				case b.q != nil:
@@ -288,7 +302,7 @@ func (g *gemmArch) gemmPackedOf(band *Band, transA, transB bool, m, n, k int, al
 				if band != nil {
 					blk = band.next()
 				}
-				*blk = block{g: g, direct: direct, ic: ic, pc: pc, jc: jc, mcb: mcb, kcb: kcb, ncb: ncb,
+				*blk = block{g: g, direct: direct, ic: ic, pc: pc, jc: jc, mcb: mcb, kcb: steps, ncb: ncb,
 					a: a, lda: lda, pa: pa, pb: panels, alpha: alpha, beta: bet, accum: accum, c: c, ldc: ldc}
 				if bias != nil && pc == 0 { // the block's bias, on the first block of k
 					blk.bias = bias[jc:]

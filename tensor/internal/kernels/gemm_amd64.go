@@ -523,6 +523,14 @@ func detect() {
 	hasAVX2FMA = hasAVX2FMA && cpuCap >= 1
 	hasAVX512 = hasAVX512 && cpuCap >= 2
 	avx512DQ = hasAVX512 && ebx7&avx512dq != 0
+	if maxLeaf7, _, _, _ := cpuid(7, 0); hasAVX512 && maxLeaf7 >= 1 {
+		eax71, _, _, _ := cpuid(7, 1)
+		const (
+			avx512bf16 = 1 << 5  // of eax, leaf 7.1
+			avx512bw   = 1 << 30 // of ebx, leaf 7.0: VPERMW, which packing uses
+		)
+		hasBF16 = eax71&avx512bf16 != 0 && ebx7&avx512bw != 0
+	}
 }
 
 // Values per step of k in a packed panel of A, as asm_gen.go's pw512 and
@@ -597,6 +605,9 @@ func init() {
 		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, GemmBias: arch512.gemmBias, GemmSmall: arch512.gemmSmall, GemmHalf: arch512.gemmHalf, GemmQ8: arch512.gemmQ8, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, SumRows: sumRowsVec(sumRows512, 16), MR: 6, NR: 64, DirectA: true, gemmBand: arch512.gemmBand, team: true})
 	}
 	active = impls[len(impls)-1]
+	if hasAVX512 && hasBF16 {
+		bf16Of = bf16Impl
+	}
 	switch {
 	case hasAVX512:
 		peakLoop = func(n int) float64 { peak512(n); return 768 * float64(n) }

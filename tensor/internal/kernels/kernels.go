@@ -97,6 +97,9 @@ type Impl struct {
 	// place instead of packing it, so splitting C by columns costs no
 	// packing twice.
 	DirectA bool
+	// BF16 is set when Gemm, GemmBias and GemmBand round op(A) and op(B)
+	// to bfloat16 (see UseBF16).
+	BF16 bool
 	// team is set when NewTeam can share this implementation's products
 	// (avx512 only).
 	team bool
@@ -128,6 +131,51 @@ func Use(name string) (prev Impl, ok bool) {
 	}
 	return active, false
 }
+
+// UseBF16 switches the products of the active implementation to bfloat16
+// (on) or back to float32, as PyTorch's
+// torch.set_float32_matmul_precision("medium") does: op(A) and op(B) are
+// rounded to bfloat16 and their products summed in float32, at twice the
+// multiply-adds per instruction. Products of at most 8 rows (decoding),
+// GemmSmall (attention's tiles), GemmHalf and GemmQ8 stay in float32. It
+// fails, changing nothing, where the CPU lacks AVX512_BF16 or the active
+// implementation is not avx512. Not safe to call while products run.
+func UseBF16(on bool) error {
+	if active.BF16 == on {
+		return nil
+	}
+	if !on {
+		for _, im := range impls {
+			if im.Name == "avx512" {
+				active = im
+				return nil
+			}
+		}
+	}
+	if active.Name != "avx512" || bf16Of == nil {
+		return fmt.Errorf("bfloat16 products need the avx512 kernels and a CPU with AVX512_BF16 (kernels in use: %s)", active.Name)
+	}
+	active = bf16Of(active)
+	return nil
+}
+
+// toBF16 rounds f to the nearest bfloat16 (ties to even), returned in the
+// low 16 bits, as VCVTNEPS2BF16 does: a NaN stays a NaN (quiet), and a
+// denormal becomes a zero of its sign.
+func toBF16(f float32) uint32 {
+	b := math.Float32bits(f)
+	switch e := b & 0x7f800000; {
+	case b&0x7fffffff > 0x7f800000:
+		return b>>16 | 0x40
+	case e == 0:
+		return b >> 16 & 0x8000
+	}
+	return (b + 0x7fff + b>>16&1) >> 16
+}
+
+// bf16Of returns an implementation with its products in bfloat16; it is
+// set where the CPU has them.
+var bf16Of func(Impl) Impl
 
 // PeakLoop runs n iterations of the widest fused multiply-add loop this CPU
 // has, on registers only, and returns the floating-point operations it did.

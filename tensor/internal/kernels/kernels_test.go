@@ -58,11 +58,12 @@ type gemmCase struct {
 	transA, transB bool
 	m, n, k        int
 	alpha, beta    float32
-	pad            int // extra stride on every matrix
+	pad            int  // extra stride on every matrix
+	bf16           bool // A and B hold bfloat16 values (TestGemmBF16)
 }
 
 func (g gemmCase) String() string {
-	return fmt.Sprintf("tA=%v tB=%v m=%d n=%d k=%d alpha=%v beta=%v pad=%d", g.transA, g.transB, g.m, g.n, g.k, g.alpha, g.beta, g.pad)
+	return fmt.Sprintf("tA=%v tB=%v m=%d n=%d k=%d alpha=%v beta=%v pad=%d bf16=%v", g.transA, g.transB, g.m, g.n, g.k, g.alpha, g.beta, g.pad, g.bf16)
 }
 
 type gemmFunc = func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
@@ -108,6 +109,10 @@ func runGemmWith(t *testing.T, name string, gemm gemmFunc, rng *rand.Rand, g gem
 	a, aAll := guarded(rng, extent(ar, ac, lda), false)
 	b, bAll := guarded(rng, extent(br, bc, ldb), false)
 	c, cAll := guarded(rng, extent(g.m, g.n, ldc), g.beta == 0)
+	if g.bf16 {
+		roundBF16(a)
+		roundBF16(b)
+	}
 	// Padding between rows of C must survive too.
 	for i := 0; i+1 < g.m && g.n > 0; i++ {
 		for j := g.n; j < ldc; j++ {
@@ -183,60 +188,73 @@ func TestGemm(t *testing.T) {
 	for _, im := range Impls() {
 		t.Run(im.Name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, 2))
-			for _, tA := range []bool{false, true} {
-				for _, tB := range []bool{false, true} {
-					var cases []gemmCase
-					// Exhaustive small shapes, every tile remainder.
-					for m := 0; m <= 9; m++ {
-						for n := 0; n <= 34; n += 1 + n/8 {
-							for _, k := range []int{0, 1, 3, 8, 17} {
-								ab := alphaBetas[(m+n+k)%len(alphaBetas)]
-								cases = append(cases, gemmCase{tA, tB, m, n, k, ab[0], ab[1], (m + n) % 3})
-							}
-						}
-					}
-					// Random shapes up to 130.
-					for range 120 {
-						ab := alphaBetas[rng.IntN(len(alphaBetas))]
-						cases = append(cases, gemmCase{tA, tB, dim(rng), dim(rng), dim(rng), ab[0], ab[1], rng.IntN(4)})
-					}
-					// Shapes that cross the cache blocks (k, n and m blocks).
-					cases = append(cases,
-						gemmCase{tA, tB, 37, 45, 2*blockK + 9, 1, 0, 1},
-						// A C at least deepC wide: deep blocks of k and narrow ones of B.
-						gemmCase{tA, tB, 20, deepC + 37, 2*deepK + 9, 1, 0.5, 1},
-						gemmCase{tA, tB, 7, deepC, blockK + 1, 1, 0, 0},
-						gemmCase{tA, tB, 19, blockN + 45, 70, 0.5, 1, 2},
-						gemmCase{tA, tB, blockM + 13, 35, 9, 1, -1, 3},
-						gemmCase{tA, tB, 3, 300, 1100, 1, 0.5, 1},
-						// A·Bᵀ of 9–16 rows runs as dot products over blocks of B's rows.
-						gemmCase{tA, tB, 12, 300, 1100, 1, 0.5, 1},
-						gemmCase{tA, tB, 16, 131, 1025, 1, 0, 2},
-						gemmCase{tA, tB, 9, 57, 9, 0.5, 1, 0},
-						gemmCase{tA, tB, 17, 70, 513, 1, 0, 1},
-						gemmCase{tA, tB, 8, 1027, 13, 1, 0, 0},
-						gemmCase{tA, tB, 1, 64, 517, 2, 0, 5},
-						gemmCase{tA, tB, 5, 70, 801, 1, 0.25, 1},
-						gemmCase{tA, tB, 8, 67, 40, -1, 1, 2},
-						gemmCase{tA, tB, 7, 1100, 9, 1, 0, 0},
-						// Row-major A 1,024 and 2,048 apart, whose rows share
-						// a set of the L1 cache (see directStrip).
-						gemmCase{tA, tB, 30, 100, 1000, 1, 0.5, 24},
-						gemmCase{tA, tB, 26, 70, 2040, 1, 0, 8},
-						// Small products whose row-major B, whole panels
-						// wide, is read in place (attention's tiles).
-						gemmCase{tA, tB, 32, 64, 32, 1, 1, 3},
-						gemmCase{tA, tB, 64, 32, 64, 0.5, 0, 5},
-						gemmCase{tA, tB, 23, 128, 64, 1, -1, 0},
-						gemmCase{tA, tB, 40, 192, 7, 1, 0, 1},
-					)
-					for _, g := range cases {
-						runGemmCase(t, im, rng, g)
-					}
-				}
+			for _, g := range gemmCases(rng) {
+				runGemmCase(t, im, rng, g)
 			}
 		})
 	}
+}
+
+// gemmCases returns TestGemm's shapes in all four transpose cases:
+// exhaustive small ones, random ones up to 130, and ones that cross every
+// cache block.
+func gemmCases(rng *rand.Rand) []gemmCase {
+	var cases []gemmCase
+	for _, tA := range []bool{false, true} {
+		for _, tB := range []bool{false, true} {
+			// Exhaustive small shapes, every tile remainder.
+			for m := 0; m <= 9; m++ {
+				for n := 0; n <= 34; n += 1 + n/8 {
+					for _, k := range []int{0, 1, 3, 8, 17} {
+						ab := alphaBetas[(m+n+k)%len(alphaBetas)]
+						cases = append(cases, gemmCase{tA, tB, m, n, k, ab[0], ab[1], (m + n) % 3, false})
+					}
+				}
+			}
+			// Random shapes up to 130.
+			for range 120 {
+				ab := alphaBetas[rng.IntN(len(alphaBetas))]
+				cases = append(cases, gemmCase{tA, tB, dim(rng), dim(rng), dim(rng), ab[0], ab[1], rng.IntN(4), false})
+			}
+			// Shapes that cross the cache blocks (k, n and m blocks).
+			for _, s := range [...]struct {
+				m, n, k     int
+				alpha, beta float32
+				pad         int
+			}{
+				{37, 45, 2*blockK + 9, 1, 0, 1},
+				// A C at least deepC wide: deep blocks of k and narrow ones of B.
+				{20, deepC + 37, 2*deepK + 9, 1, 0.5, 1},
+				{7, deepC, blockK + 1, 1, 0, 0},
+				{19, blockN + 45, 70, 0.5, 1, 2},
+				{blockM + 13, 35, 9, 1, -1, 3},
+				{3, 300, 1100, 1, 0.5, 1},
+				// A·Bᵀ of 9–16 rows runs as dot products over blocks of B's rows.
+				{12, 300, 1100, 1, 0.5, 1},
+				{16, 131, 1025, 1, 0, 2},
+				{9, 57, 9, 0.5, 1, 0},
+				{17, 70, 513, 1, 0, 1},
+				{8, 1027, 13, 1, 0, 0},
+				{1, 64, 517, 2, 0, 5},
+				{5, 70, 801, 1, 0.25, 1},
+				{8, 67, 40, -1, 1, 2},
+				{7, 1100, 9, 1, 0, 0},
+				// Row-major A 1,024 and 2,048 apart, whose rows share
+				// a set of the L1 cache (see directStrip).
+				{30, 100, 1000, 1, 0.5, 24},
+				{26, 70, 2040, 1, 0, 8},
+				// Small products whose row-major B, whole panels
+				// wide, is read in place (attention's tiles).
+				{32, 64, 32, 1, 1, 3},
+				{64, 32, 64, 0.5, 0, 5},
+				{23, 128, 64, 1, -1, 0},
+				{40, 192, 7, 1, 0, 1},
+			} {
+				cases = append(cases, gemmCase{tA, tB, s.m, s.n, s.k, s.alpha, s.beta, s.pad, false})
+			}
+		}
+	}
+	return cases
 }
 
 // TestGemmSmall runs GemmSmall on every implementation: every remainder of

@@ -15,12 +15,21 @@ import (
 // against the machine's rate of the moment:
 //
 //	go test -run '^$' -bench KernelSweep -count 10 ./tensor/internal/kernels/
+//
+// The bfloat16 kernels sweep blockK pairs of steps (twice the steps in the
+// same bytes), and their fraction is of twice the FMA peak.
 func BenchmarkKernelSweep(b *testing.B) {
 	if !hasAVX512 {
 		b.Skip("no AVX-512")
 	}
+	b.Run("float32", func(b *testing.B) { kernelSweep(b, arch512) })
+	if hasBF16 {
+		b.Run("bf16", func(b *testing.B) { kernelSweep(b, arch512bf16) })
+	}
+}
+
+func kernelSweep(b *testing.B, g *gemmArch) {
 	const m, ldc = 1020, 1024
-	g := arch512
 	mr, nr, pw := g.mr, g.nr, g.pw
 	pa := make([]float32, m*blockK)
 	pb := make([]float32, blockK*blockN)
@@ -49,6 +58,9 @@ func BenchmarkKernelSweep(b *testing.B) {
 	b.StopTimer()
 	t0 := time.Now()
 	peak := PeakLoop(1<<20) / time.Since(t0).Seconds() / 1e9
+	if g.bf16 {
+		gflops, peak = 2*gflops, 2*peak
+	}
 	b.ReportMetric(gflops, "GFLOP/s")
 	b.ReportMetric(100*gflops/peak, "%peak")
 }

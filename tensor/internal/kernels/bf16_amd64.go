@@ -1,0 +1,181 @@
+//go:build !purego
+
+package kernels
+
+import "math"
+
+// Products in bfloat16 (UseBF16). Their operands are packed as pairs of
+// bfloat16 values of consecutive steps of k in one float32 slot (the even
+// step in the low half), which is the layout VDPBF16PS multiplies: each
+// instruction does 32 multiply-adds where VFMADD231PS does 16. Packing
+// rounds every value to nearest even; the products of two bfloat16 values
+// are exact in float32 and summed in float32, so a product's error is its
+// operands' rounding (a relative 2⁻⁹ each), not the sums'.
+
+// hasBF16 is set when the CPU runs AVX512_BF16 and the avx512 kernels are
+// registered.
+var hasBF16 bool
+
+// gemm512bf16R<r> are gemm512R<r> on packed bfloat16 pairs: k counts pairs,
+// a steps pwBF16 pairs at a time.
+
+//go:noescape
+func gemm512bf16R1(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512bf16R2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512bf16R3(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512bf16R4(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512bf16R5(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+//go:noescape
+func gemm512bf16R6(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, accum int)
+
+// pwBF16 is asm_gen.go's pwBF16: pairs per step in a packed panel of A.
+const pwBF16 = 6
+
+// arch512bf16 is arch512 with its packed products in bfloat16. The skinny
+// products of decoding (m <= 8) stay in float32: they read B from memory,
+// and converting it would cost more than the arithmetic saves.
+var arch512bf16 = &gemmArch{
+	mr: 6, nr: 64, pw: pwBF16,
+	kern:     [13]microKernel{nil, gemm512bf16R1, gemm512bf16R2, gemm512bf16R3, gemm512bf16R4, gemm512bf16R5, gemm512bf16R6},
+	dots:     arch512.dots,
+	dotsCB:   arch512.dotsCB,
+	dot:      dotAVX512,
+	axpy:     axpyAVX512,
+	dotsHalf: arch512.dotsHalf,
+	dotsQ8:   arch512.dotsQ8,
+	rows:     rows512,
+	bf16:     true,
+}
+
+// bf16Impl is the avx512 implementation with arch512bf16's products.
+func bf16Impl(im Impl) Impl {
+	im.Name = "avx512-bf16"
+	im.Gemm, im.GemmBias, im.gemmBand = arch512bf16.gemm, arch512bf16.gemmBias, arch512bf16.gemmBand
+	im.DirectA, im.team, im.BF16 = false, false, true
+	return im
+}
+
+// pairBF16 packs lo and hi, rounded to bfloat16, into one float32 slot.
+func pairBF16(lo, hi float32) float32 {
+	return math.Float32frombits(toBF16(lo) | toBF16(hi)<<16)
+}
+
+// packABF16 is packA into bfloat16 pairs: panel q (rows i0+q·pw ...)
+// starts at q·pw·kp, kp = ⌈kcb/2⌉, and holds for each pair of steps its r
+// <= pw pairs at p·pw. An odd kcb's last pair has a zero high half.
+func packABF16(dst []float32, transA bool, a []float32, lda, i0, mcb, p0, kcb, pw int) {
+	kp := (kcb + 1) / 2
+	_ = dst[(mcb-1)/pw*pw*kp+(kp-1)*pw+(mcb-1)%pw]
+	if transA { // A(i, p) = a[p·lda + i]: each pair of rows of a gives a step of every panel
+		_ = a[(p0+kcb-1)*lda+i0+mcb-1]
+		np, r := mcb/pw, mcb%pw
+		for p := 0; p < kcb; p += 2 {
+			lo := &a[(p0+p)*lda+i0]
+			hi := &zerosBF16[0]
+			if p+1 < kcb {
+				hi = &a[(p0+p+1)*lda+i0]
+			}
+			pairRowsBF16(&dst[p/2*pw], pw*kp, lo, hi, pw, np)
+			if r > 0 {
+				ii := np * pw
+				if p+1 < kcb {
+					hi = &a[(p0+p+1)*lda+i0+ii]
+				}
+				pairRowsBF16(&dst[ii*kp+p/2*pw], 0, &a[(p0+p)*lda+i0+ii], hi, r, 1)
+			}
+		}
+		return
+	}
+	for ii := 0; ii < mcb; ii += pw { // A(i, p) = a[i·lda + p]
+		r := min(pw, mcb-ii)
+		packRowsBF16(dst[ii*kp:], pw, a[(i0+ii)*lda+p0:], lda, r, kcb)
+	}
+}
+
+// zerosBF16 stands in for the row past an odd last step of k.
+var zerosBF16 [max(blockM, blockN)]float32
+
+// packRowsBF16 packs rows of src (rows ld apart, kcb steps of k each) into
+// the columns of d, ds apart: d[i + u·ds] holds the pair of steps 2u, 2u+1
+// of row i.
+func packRowsBF16(d []float32, ds int, src []float32, ld, rows, kcb int) {
+	k16 := kcb &^ 15
+	if k16 > 0 {
+		_ = src[(rows-1)*ld+k16-1]
+		_ = d[(k16/2-1)*ds+rows-1]
+		pairsScatterBF16(&d[0], ds, &src[0], ld, rows, k16)
+	}
+	if k16 < kcb {
+		for i := 0; i < rows; i++ {
+			packPairs(d[k16/2*ds+i:], ds, src[i*ld+k16:][:kcb-k16])
+		}
+	}
+}
+
+// packPairs writes the pairs of row (consecutive steps of k) to d, ds apart.
+func packPairs(d []float32, ds int, row []float32) {
+	n := len(row) &^ 1
+	for p := 0; p < n; p += 2 {
+		d[p/2*ds] = pairBF16(row[p], row[p+1])
+	}
+	if n < len(row) {
+		d[n/2*ds] = pairBF16(row[n], 0)
+	}
+}
+
+// packBBF16 is packB into bfloat16 pairs: panel q starts at q·nr·kp, kp =
+// ⌈kcb/2⌉, and holds for each pair of steps nr pairs (zero beyond the last
+// column).
+func packBBF16(dst []float32, transB bool, b []float32, ldb, p0, kcb, j0, ncb, nr int) {
+	kp := (kcb + 1) / 2
+	np := (ncb + nr - 1) / nr
+	_ = dst[np*nr*kp-1]
+	if transB { // B(p, j) = b[j·ldb + p]
+		for jj := 0; jj < ncb; jj += nr {
+			w := min(nr, ncb-jj)
+			d := dst[jj*kp : jj*kp+nr*kp]
+			packRowsBF16(d, nr, b[(j0+jj)*ldb+p0:], ldb, w, kcb)
+			if w < nr {
+				for p := 0; p < kp; p++ {
+					clear(d[p*nr+w : p*nr+nr])
+				}
+			}
+		}
+		return
+	}
+	_ = b[(p0+kcb-1)*ldb+j0+ncb-1]
+	whole, w := ncb/nr, ncb%nr
+	for p := 0; p < kcb; p += 2 { // each pair of rows gives a step of every panel
+		lo, hi := &b[(p0+p)*ldb+j0], &zerosBF16[0]
+		if p+1 < kcb {
+			hi = &b[(p0+p+1)*ldb+j0]
+		}
+		pairRowsBF16(&dst[p/2*nr], nr*kp, lo, hi, nr, whole)
+		if w > 0 {
+			jj := whole * nr
+			if p+1 < kcb {
+				hi = &b[(p0+p+1)*ldb+j0+jj]
+			}
+			e := dst[jj*kp+p/2*nr:][:nr]
+			pairRowsBF16(&e[0], 0, &b[(p0+p)*ldb+j0+jj], hi, w, 1)
+			clear(e[w:])
+		}
+	}
+}
+
+// pairRowsBF16 and pairsScatterBF16 are in gemm_amd64.s (see asm_gen.go).
+
+//go:noescape
+func pairRowsBF16(dst *float32, ps int, lo, hi *float32, w, np int)
+
+//go:noescape
+func pairsScatterBF16(dst *float32, ds int, src *float32, ld, rows, n int)
