@@ -392,6 +392,18 @@ func HasAVX2FMA() bool { return kernels.HasAVX2FMA() }
 // this one). err is set when ATTN_CPU names none of them and was ignored.
 func Kernels() (name string, err error) { return kernels.Setting() }
 
+// SetMatmulBF16 switches matrix products to bfloat16 (on) or back to
+// float32, as PyTorch's torch.set_float32_matmul_precision("medium") does:
+// both operands are rounded to bfloat16 (8 bits of mantissa), their
+// products summed in float32, at twice the multiply-adds per instruction.
+// Tensors, weights and gradients stay float32; attention's own products
+// and weights kept in 16 or 8 bits are computed as before. Products of a
+// few rows (decoding) are packed as the others are, so they lose the
+// skinny kernels' speed. Kernels then reports "avx512-bf16". It fails,
+// changing nothing, unless the CPU has AVX512_BF16 and the avx512 kernels
+// are in use. Call it before any product runs, not during one.
+func SetMatmulBF16(on bool) error { return kernels.UseBF16(on) }
+
 // HasAVX512DQ reports whether this CPU runs the AVX-512 kernels and
 // multiplies 64-bit vector lanes (never with the purego build tag).
 func HasAVX512DQ() bool { return kernels.HasAVX512DQ() }

@@ -32,6 +32,12 @@ func TestGemmParallel(t *testing.T) {
 			testGemmParallel(t)
 		})
 	}
+	// The bfloat16 products, serial and split alike: each band must round
+	// and sum as the serial product does.
+	if SetMatmulBF16(true) == nil {
+		t.Run("avx512-bf16", testGemmParallel)
+		SetMatmulBF16(false)
+	}
 }
 
 func testGemmParallel(t *testing.T) {

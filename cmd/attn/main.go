@@ -74,6 +74,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "attn: %v\n", err)
 		return 2
 	}
+	if err := setMatmul(os.Getenv(envMatmul)); err != nil {
+		fmt.Fprintf(stderr, "attn: %v\n", err)
+		return 2
+	}
 	for _, c := range commands {
 		if c.name == args[0] {
 			err := c.run(args[1:], stdout, stderr)
@@ -92,11 +96,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
+// envMatmul selects the precision of matrix products for every command.
+const envMatmul = "ATTN_MATMUL"
+
+// setMatmul applies envMatmul's value v.
+func setMatmul(v string) error {
+	switch v {
+	case "", "fp32":
+		return tensor.SetMatmulBF16(false)
+	case "bf16":
+		if err := tensor.SetMatmulBF16(true); err != nil {
+			return fmt.Errorf("%s=bf16: %w", envMatmul, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("%s=%q: want fp32 or bf16", envMatmul, v)
+}
+
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "attn trains and runs Transformers.\n\nUsage: attn <command> [flags]\n\nCommands:")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'attn <command> -h' for a command's flags.")
-	fmt.Fprintln(w, "\nEnvironment:\n  ATTN_CPU=avx512|avx2|generic   the widest kernels to use (default: the best this CPU runs)\n  ATTN_CPUPROFILE=FILE           write a CPU profile of the command")
+	fmt.Fprintln(w, "\nEnvironment:\n  ATTN_CPU=avx512|avx2|generic   the widest kernels to use (default: the best this CPU runs)\n  ATTN_MATMUL=fp32|bf16          bf16: matrix products on operands rounded to bfloat16, summed in float32 (AVX512_BF16 CPUs; about 1.8x the speed)\n  ATTN_CPUPROFILE=FILE           write a CPU profile of the command")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/attn-go/attn/model/t5"
 	"github.com/attn-go/attn/model/transformer"
+	"github.com/attn-go/attn/tensor"
 	"github.com/attn-go/attn/tokenizer"
 	"os"
 	"os/exec"
@@ -358,5 +359,34 @@ func TestCPUSetting(t *testing.T) {
 	out, code = attnWith("generic", "bench gemm --m 8 --n 8 --k 8 --reps 1 --json")
 	if code != 0 || !strings.Contains(out, `"kernels":"generic"`) {
 		t.Errorf("ATTN_CPU=generic: exit %d, output %q; want the generic kernels reported", code, out)
+	}
+}
+
+// TestMatmulSetting: ATTN_MATMUL=bf16 switches every command's products to
+// bfloat16 where the CPU has them (the bench's JSON names the kernels), says
+// why not elsewhere, and a value that names no precision stops the command.
+func TestMatmulSetting(t *testing.T) {
+	attn := func(matmul string) (string, int) {
+		t.Setenv(envMatmul, matmul)
+		var out bytes.Buffer
+		code := run(strings.Fields("bench gemm --m 64 --n 64 --k 64 --reps 1 --json"), &out, &out)
+		return out.String(), code
+	}
+	out, code := attn("bf17")
+	if want := `attn: ATTN_MATMUL="bf17": want fp32 or bf16`; code != 2 || !strings.Contains(out, want) {
+		t.Errorf("ATTN_MATMUL=bf17: exit %d, output %q; want exit 2 and %q", code, out, want)
+	}
+	canBF16 := tensor.SetMatmulBF16(true) == nil
+	tensor.SetMatmulBF16(false)
+	out, code = attn("bf16")
+	switch {
+	case canBF16 && (code != 0 || !strings.Contains(out, `"kernels":"avx512-bf16"`)):
+		t.Errorf("ATTN_MATMUL=bf16: exit %d, output %q; want the bfloat16 kernels reported", code, out)
+	case !canBF16 && (code != 2 || !strings.Contains(out, "ATTN_MATMUL=bf16: bfloat16 products need")):
+		t.Errorf("ATTN_MATMUL=bf16 without AVX512_BF16: exit %d, output %q; want exit 2 and why", code, out)
+	}
+	out, code = attn("fp32")
+	if name, _ := tensor.Kernels(); code != 0 || strings.Contains(out, "bf16") || strings.Contains(name, "bf16") {
+		t.Errorf("ATTN_MATMUL=fp32 after bf16: exit %d, kernels %s, output %q", code, name, out)
 	}
 }

@@ -40,20 +40,16 @@ func gemm512bf16R6(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, be
 // pwBF16 is asm_gen.go's pwBF16: pairs per step in a packed panel of A.
 const pwBF16 = 6
 
-// arch512bf16 is arch512 with its packed products in bfloat16. The skinny
-// products of decoding (m <= 8) stay in float32: they read B from memory,
-// and converting it would cost more than the arithmetic saves.
+// arch512bf16 is arch512 with every product in bfloat16, the skinny ones
+// of decoding (m <= 8) packed as well: with arch512's float32 kernels for
+// those, a product's numbers would depend on how it was split into bands
+// (a band of 8 rows or fewer in float32, the rest in bfloat16).
 var arch512bf16 = &gemmArch{
 	mr: 6, nr: 64, pw: pwBF16,
-	kern:     [13]microKernel{nil, gemm512bf16R1, gemm512bf16R2, gemm512bf16R3, gemm512bf16R4, gemm512bf16R5, gemm512bf16R6},
-	dots:     arch512.dots,
-	dotsCB:   arch512.dotsCB,
-	dot:      dotAVX512,
-	axpy:     axpyAVX512,
-	dotsHalf: arch512.dotsHalf,
-	dotsQ8:   arch512.dotsQ8,
-	rows:     rows512,
-	bf16:     true,
+	kern: [13]microKernel{nil, gemm512bf16R1, gemm512bf16R2, gemm512bf16R3, gemm512bf16R4, gemm512bf16R5, gemm512bf16R6},
+	dot:  dotAVX512,
+	axpy: axpyAVX512,
+	bf16: true,
 }
 
 // bf16Impl is the avx512 implementation with arch512bf16's products.
