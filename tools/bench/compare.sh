@@ -8,6 +8,11 @@
 #   ROUNDS=7 tools/bench/compare.sh train --shape small
 #   CPU=avx2 tools/bench/compare.sh gemm   # both sides held to AVX2, as on
 #                                          # a machine without AVX-512
+#   ATTN_MATMUL=bf16 tools/bench/compare.sh train --shape small
+#                                          # products in bfloat16: attn's
+#                                          # kernels, PyTorch's autocast;
+#                                          # TORCH_MATMUL=fp32 keeps PyTorch's
+#                                          # in float32
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 go build -o /tmp/attn-bench ./cmd/attn
@@ -35,7 +40,7 @@ av, tv = [r[key] for r in a], [r[key] for r in t]
 ratios = [x / y for x, y in zip(av, tv)]
 p = {k: v for k, v in a[0]["params"].items() if k != "workers"}
 print(f'{a[0]["bench"]:10} {json.dumps(p):70} attn {statistics.median(av):9.1f}  torch {statistics.median(tv):9.1f} {unit:8}  '
-      f'ratio {statistics.median(ratios):.2f} (rounds: {" ".join(f"{r:.2f}" for r in ratios)}; torch: {t[0]["params"]["threads"]} threads, OpenBLAS {t[0]["params"]["openblas"]}, ATen {t[0]["params"]["aten"]}, malloc {t[0]["params"].get("malloc", "?")}; attn allocs/run {a[0]["allocs"]:.0f})')
+      f'ratio {statistics.median(ratios):.2f} (rounds: {" ".join(f"{r:.2f}" for r in ratios)}; torch: {t[0]["params"]["threads"]} threads, OpenBLAS {t[0]["params"]["openblas"]}, ATen {t[0]["params"]["aten"]}, matmul {t[0]["params"].get("matmul", "fp32")}, malloc {t[0]["params"].get("malloc", "?")}; attn allocs/run {a[0]["allocs"]:.0f})')
 if "losses" in a[0] and "losses" in t[0]:  # train: both sides' first and last losses, medians over the rounds
     ends = lambda rs: " → ".join(f"{statistics.median(r['losses'][i] for r in rs):.3f}" for i in (0, -1))
     print(f'{"":10} loss over {len(a[0]["losses"])} steps: attn {ends(a)}, torch {ends(t)}')

@@ -10,7 +10,7 @@ OpenBLAS picks its AVX-512 kernels. The kernel OpenBLAS chose is printed.
     /usr/bin/python3 tools/bench/torch_bench.py train --shape small
     /usr/bin/python3 tools/bench/torch_bench.py train-gpt
 """
-import argparse, ctypes, ctypes.util, json, math, os, statistics, sys, time
+import argparse, contextlib, ctypes, ctypes.util, json, math, os, statistics, sys, time
 
 import torch
 import torch.nn as nn
@@ -75,10 +75,33 @@ def init_normal(std, *modules):
                         nn.init.zeros_(m.bias)
 
 
+def matmul_bf16():
+    """Whether to compute products in bfloat16, as attn does under
+    ATTN_MATMUL=bf16: TORCH_MATMUL (bf16 or fp32) if set, else ATTN_MATMUL.
+    PyTorch's way is autocast: float32 weights, products in bfloat16."""
+    v = os.environ.get("TORCH_MATMUL") or os.environ.get("ATTN_MATMUL") or "fp32"
+    if v not in ("fp32", "bf16"):
+        sys.exit(f"TORCH_MATMUL/ATTN_MATMUL={v!r}: want fp32 or bf16")
+    return v == "bf16"
+
+
+def autocast():
+    """The context the forward pass runs in: autocast to bfloat16 or nothing."""
+    if matmul_bf16():
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def bench_gemm(a):
     x, y = torch.randn(a.m, a.k), torch.randn(a.k, a.n)
     out = torch.empty(a.m, a.n)
-    d = measure(a.reps, lambda: torch.mm(x, y, out=out))
+    if matmul_bf16():  # operands converted in each run, as attn packs them
+        def mm():
+            with autocast():
+                return torch.mm(x, y)
+        d = measure(a.reps, mm)
+    else:
+        d = measure(a.reps, lambda: torch.mm(x, y, out=out))
     return {"bench": "gemm", "params": {"m": a.m, "n": a.n, "k": a.k}, "ms": d * 1e3, "gflops": 2 * a.m * a.n * a.k / d / 1e9}
 
 
@@ -148,8 +171,9 @@ def bench_train(a):
 
     def step():
         opt.zero_grad(set_to_none=True)
-        logits = m(src, tgt)
-        loss = F.cross_entropy(logits.reshape(-1, vocab), out.reshape(-1), ignore_index=0, label_smoothing=0.1)
+        with autocast():
+            logits = m(src, tgt)
+            loss = F.cross_entropy(logits.reshape(-1, vocab).float(), out.reshape(-1), ignore_index=0, label_smoothing=0.1)
         loss.backward()
         opt.step()
         losses.append(loss.item())
@@ -564,6 +588,7 @@ def main():
     r["params"]["openblas"] = openblas_core()
     r["params"]["malloc"] = malloc_setting()
     r["params"]["aten"] = aten_capability()
+    r["params"]["matmul"] = "bf16" if matmul_bf16() else "fp32"
     print(json.dumps(r))
 
 
