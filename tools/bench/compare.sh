@@ -49,7 +49,8 @@ if "of_peak" in a[0]:  # gemm: attn's products against the FMA peak measured bes
     peak = statistics.median(r["peak_gflops"] for r in a)
     # PyTorch's against the peak attn measured in the same round, just before it.
     tfracs = [100 * y[key] / x["peak_gflops"] for x, y in zip(a, t)]
-    print(f'{"":10} attn at {statistics.median(fracs):.0f}% of the FMA peak measured beside it '
+    kind = "bfloat16 (twice the FMA)" if a[0]["params"]["kernels"].endswith("-bf16") else "FMA"
+    print(f'{"":10} attn at {statistics.median(fracs):.0f}% of the {kind} peak measured beside it '
           f'(rounds: {" ".join(f"{x:.0f}%" for x in fracs)}; peak {peak:.1f} GFLOP/s), '
           f'torch at {statistics.median(tfracs):.0f}% of the same round\'s peak')
 PY
