@@ -27,6 +27,8 @@ func TestToBF16(t *testing.T) {
 		{float32(math.Inf(1)), 0x7f80},
 		{math.MaxFloat32, 0x7f80}, // rounds up to infinity
 		{float32(math.Inf(-1)), 0xff80},
+		{1e-40, 0},       // a denormal: flushed, as VCVTNEPS2BF16 does
+		{-1e-40, 0x8000}, // to a zero of its sign
 	} {
 		if got := toBF16(c.in); got != c.want {
 			t.Errorf("toBF16(%v) = %#x, want %#x", c.in, got, c.want)

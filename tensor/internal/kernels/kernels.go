@@ -15,6 +15,10 @@
 // around assembly micro-kernels in gemm_amd64.s, which asm_gen.go generates
 // (go generate ./tensor/internal/kernels).
 //
+// UseBF16 swaps in "avx512-bf16", whose products round their operands to
+// bfloat16 as they pack them and multiply them with AVX512_BF16's
+// VDPBF16PS (bf16_amd64.go).
+//
 // The environment variable ATTN_CPU caps the implementations registered:
 // avx512 (the default, the best this CPU runs), avx2 or generic. One
 // machine can then test and time the paths of an older one, as PyTorch's
@@ -136,10 +140,10 @@ func Use(name string) (prev Impl, ok bool) {
 // (on) or back to float32, as PyTorch's
 // torch.set_float32_matmul_precision("medium") does: op(A) and op(B) are
 // rounded to bfloat16 and their products summed in float32, at twice the
-// multiply-adds per instruction. GemmSmall (attention's tiles), GemmHalf and
-// GemmQ8 stay in float32. It
-// fails, changing nothing, where the CPU lacks AVX512_BF16 or the active
-// implementation is not avx512. Not safe to call while products run.
+// multiply-adds per instruction. GemmSmall (attention's tiles), GemmHalf
+// and GemmQ8 stay in float32. It fails, changing nothing, where the CPU
+// lacks AVX512_BF16 or the active implementation is not avx512. Not safe
+// to call while products run.
 func UseBF16(on bool) error {
 	if active.BF16 == on {
 		return nil
