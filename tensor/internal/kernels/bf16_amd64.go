@@ -70,25 +70,8 @@ func pairBF16(lo, hi float32) float32 {
 // <= pw pairs at p·pw. An odd kcb's last pair has a zero high half.
 func packABF16(dst []float32, transA bool, a []float32, lda, i0, mcb, p0, kcb, pw int) {
 	kp := (kcb + 1) / 2
-	_ = dst[(mcb-1)/pw*pw*kp+(kp-1)*pw+(mcb-1)%pw]
-	if transA { // A(i, p) = a[p·lda + i]: each pair of rows of a gives a step of every panel
-		_ = a[(p0+kcb-1)*lda+i0+mcb-1]
-		np, r := mcb/pw, mcb%pw
-		for p := 0; p < kcb; p += 2 {
-			lo := &a[(p0+p)*lda+i0]
-			hi := &zerosBF16[0]
-			if p+1 < kcb {
-				hi = &a[(p0+p+1)*lda+i0]
-			}
-			pairRowsBF16(&dst[p/2*pw], pw*kp, lo, hi, pw, np)
-			if r > 0 {
-				ii := np * pw
-				if p+1 < kcb {
-					hi = &a[(p0+p+1)*lda+i0+ii]
-				}
-				pairRowsBF16(&dst[ii*kp+p/2*pw], 0, &a[(p0+p)*lda+i0+ii], hi, r, 1)
-			}
-		}
+	if transA { // A(i, p) = a[p·lda + i]
+		packPairRows(dst, pw, a[p0*lda+i0:], lda, kcb, mcb)
 		return
 	}
 	for ii := 0; ii < mcb; ii += pw { // A(i, p) = a[i·lda + p]
@@ -133,8 +116,6 @@ func packPairs(d []float32, ds int, row []float32) {
 // column).
 func packBBF16(dst []float32, transB bool, b []float32, ldb, p0, kcb, j0, ncb, nr int) {
 	kp := (kcb + 1) / 2
-	np := (ncb + nr - 1) / nr
-	_ = dst[np*nr*kp-1]
 	if transB { // B(p, j) = b[j·ldb + p]
 		for jj := 0; jj < ncb; jj += nr {
 			w := min(nr, ncb-jj)
@@ -148,22 +129,31 @@ func packBBF16(dst []float32, transB bool, b []float32, ldb, p0, kcb, j0, ncb, n
 		}
 		return
 	}
-	_ = b[(p0+kcb-1)*ldb+j0+ncb-1]
-	whole, w := ncb/nr, ncb%nr
-	for p := 0; p < kcb; p += 2 { // each pair of rows gives a step of every panel
-		lo, hi := &b[(p0+p)*ldb+j0], &zerosBF16[0]
+	packPairRows(dst, nr, b[p0*ldb+j0:], ldb, kcb, ncb)
+}
+
+// packPairRows packs kcb rows of src (ld apart, cols values each; row p
+// is step p of k) into panels w wide: panel q starts at q·w·kp, kp =
+// ⌈kcb/2⌉, and holds for each pair of steps the w pairs of its columns
+// (zero beyond the last column). Each pair of rows gives a step of every
+// panel; an odd last row is paired with zeros.
+func packPairRows(dst []float32, w int, src []float32, ld, kcb, cols int) {
+	kp := (kcb + 1) / 2
+	whole, r := cols/w, cols%w
+	_ = src[(kcb-1)*ld+cols-1]
+	_ = dst[(cols+w-1)/w*w*kp-1]
+	for p := 0; p < kcb; p += 2 {
+		lo, hi := src[p*ld:], zerosBF16[:cols]
 		if p+1 < kcb {
-			hi = &b[(p0+p+1)*ldb+j0]
+			hi = src[(p+1)*ld:]
 		}
-		pairRowsBF16(&dst[p/2*nr], nr*kp, lo, hi, nr, whole)
-		if w > 0 {
-			jj := whole * nr
-			if p+1 < kcb {
-				hi = &b[(p0+p+1)*ldb+j0+jj]
-			}
-			e := dst[jj*kp+p/2*nr:][:nr]
-			pairRowsBF16(&e[0], 0, &b[(p0+p)*ldb+j0+jj], hi, w, 1)
-			clear(e[w:])
+		if whole > 0 {
+			pairRowsBF16(&dst[p/2*w], w*kp, &lo[0], &hi[0], w, whole)
+		}
+		if r > 0 {
+			e := dst[whole*w*kp+p/2*w:][:w]
+			pairRowsBF16(&e[0], 0, &lo[whole*w], &hi[whole*w], r, 1)
+			clear(e[r:])
 		}
 	}
 }
