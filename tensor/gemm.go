@@ -404,6 +404,9 @@ func Kernels() (name string, err error) { return kernels.Setting() }
 // are in use. Call it before any product runs, not during one.
 func SetMatmulBF16(on bool) error { return kernels.UseBF16(on) }
 
+// MatmulBF16 reports whether matrix products are in bfloat16 (SetMatmulBF16).
+func MatmulBF16() bool { return kernels.Active().BF16 }
+
 // HasAVX512DQ reports whether this CPU runs the AVX-512 kernels and
 // multiplies 64-bit vector lanes (never with the purego build tag).
 func HasAVX512DQ() bool { return kernels.HasAVX512DQ() }

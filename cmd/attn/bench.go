@@ -391,7 +391,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	if r.OfPeak > 0 {
 		kind := "FMA"
-		if k, _ := r.Params["kernels"].(string); strings.HasSuffix(k, "-bf16") {
+		if tensor.MatmulBF16() {
 			kind = "bfloat16 (twice the FMA)"
 		}
 		fmt.Fprintf(stdout, " (%.0f%% of the %.1f GFLOP/s %s peak measured beside it)", 100*r.OfPeak, r.PeakGFLOPS, kind)
@@ -420,17 +420,17 @@ func benchGemm(m, n, k, reps int) benchResult {
 	product := func() { tensor.Gemm(false, false, m, n, k, 1, a.Data, k, b.Data, n, 0, c.Data, n) }
 	flops := 2 * float64(m) * float64(n) * float64(k)
 	d, allocs := measure(reps, product)
+	// Products in bfloat16 do twice the multiply-adds per instruction
+	// (VDPBF16PS), so their peak is twice the FMA loop's.
+	perFMA := 1.0
+	if tensor.MatmulBF16() {
+		perFMA = 2
+	}
 	// The goal is a fraction of the FMA peak, and on a shared machine the
 	// peak itself moves by up to 2× from one minute to the next (a core's
 	// sibling hyperthread is another tenant's), so each product is paired
 	// with the peak measured right after it, and the fraction read pair by
 	// pair.
-	// Products in bfloat16 do twice the multiply-adds per instruction
-	// (VDPBF16PS), so their peak is twice the FMA loop's.
-	perFMA := 1.0
-	if name, _ := tensor.Kernels(); strings.HasSuffix(name, "-bf16") {
-		perFMA = 2
-	}
 	peaks, fracs := make([]float64, reps), make([]float64, reps)
 	for i := range reps {
 		product() // untimed: the pool's helpers slept through the peak loop

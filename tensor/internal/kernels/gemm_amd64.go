@@ -511,7 +511,7 @@ func detect() {
 	if xcr0&0x6 != 0x6 { // SSE and AVX state
 		return
 	}
-	_, ebx7, _, _ := cpuid(7, 0)
+	maxSub7, ebx7, _, _ := cpuid(7, 0) // eax: the highest subleaf of leaf 7
 	const (
 		avx2     = 1 << 5
 		avx512f  = 1 << 16
@@ -523,7 +523,7 @@ func detect() {
 	hasAVX2FMA = hasAVX2FMA && cpuCap >= 1
 	hasAVX512 = hasAVX512 && cpuCap >= 2
 	avx512DQ = hasAVX512 && ebx7&avx512dq != 0
-	if maxLeaf7, _, _, _ := cpuid(7, 0); hasAVX512 && maxLeaf7 >= 1 {
+	if hasAVX512 && maxSub7 >= 1 {
 		eax71, _, _, _ := cpuid(7, 1)
 		const (
 			avx512bf16 = 1 << 5  // of eax, leaf 7.1
@@ -605,7 +605,7 @@ func init() {
 		impls = append(impls, Impl{Name: "avx512", Gemm: arch512.gemm, GemmBias: arch512.gemmBias, GemmSmall: arch512.gemmSmall, GemmHalf: arch512.gemmHalf, GemmQ8: arch512.gemmQ8, Dot: dotAVX512, Axpy: axpyAVX512, Adam: adamAVX2Go, SumRows: sumRowsVec(sumRows512, 16), MR: 6, NR: 64, DirectA: true, gemmBand: arch512.gemmBand, team: true})
 	}
 	active = impls[len(impls)-1]
-	if hasAVX512 && hasBF16 {
+	if hasBF16 { // only set with hasAVX512
 		bf16Of = bf16Impl
 	}
 	switch {
