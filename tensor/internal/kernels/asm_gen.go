@@ -82,6 +82,7 @@ func main() {
 	}
 	pairRowsBF16()
 	pairsScatterBF16()
+	transpose8pairsBF16()
 	peak512()
 	peak256()
 	mxcsr()
@@ -1224,14 +1225,15 @@ func copyPanels(w int) {
 
 // pairRowsBF16 writes
 //
-//	func pairRowsBF16(dst *float32, ps int, lo, hi *float32, w, np int)
+//	func pairRowsBF16(dst *float32, ps int, lo, hi *float32, w, np, pf int)
 //
 // which rounds two rows of float32 to bfloat16 and interleaves them into
 // pairs, np panels of w at a time: dst[q·ps + j] holds lo[q·w + j] (low
 // half) and hi[q·w + j], for q < np, j < w. Sixteen values of each row
 // take a VCVTNE2PS2BF16 (both rows' into one register) and a VPERMW that
 // interleaves them; a w not a multiple of 16 ends in masked loads and
-// stores.
+// stores. Unless pf is 0 it first prefetches the same runs of both rows pf
+// bytes on.
 func pairRowsBF16() {
 	p("")
 	p("DATA pairIdx<>+0(SB)/8, $0x0011000100100000")
@@ -1241,8 +1243,8 @@ func pairRowsBF16() {
 	}
 	p("GLOBL pairIdx<>(SB), RODATA|NOPTR, $64")
 	p("")
-	p("// func pairRowsBF16(dst *float32, ps int, lo, hi *float32, w, np int)")
-	p("TEXT ·pairRowsBF16(SB), NOSPLIT, $0-48")
+	p("// func pairRowsBF16(dst *float32, ps int, lo, hi *float32, w, np, pf int)")
+	p("TEXT ·pairRowsBF16(SB), NOSPLIT, $0-56")
 	p("\tMOVQ dst+0(FP), DI")
 	p("\tMOVQ ps+8(FP), SI")
 	p("\tSHLQ $2, SI")
@@ -1254,6 +1256,22 @@ func pairRowsBF16() {
 	p("\tJZ done")
 	p("\tTESTQ DX, DX")
 	p("\tJZ done")
+	p("\tMOVQ pf+48(FP), R8") // prefetch the rows pf bytes on, a line at a time
+	p("\tTESTQ R8, R8")
+	p("\tJZ fetched")
+	p("\tMOVQ CX, R9")
+	p("\tIMULQ DX, R9")
+	p("\tLEAQ (AX)(R8*1), R10")
+	p("\tLEAQ (BX)(R8*1), R11")
+	p("\tLEAQ (R10)(R9*4), R9") // the end of lo's run
+	p("fetch:")
+	p("\tPREFETCHT0 (R10)")
+	p("\tPREFETCHT0 (R11)")
+	p("\tADDQ $64, R10")
+	p("\tADDQ $64, R11")
+	p("\tCMPQ R10, R9")
+	p("\tJLT fetch")
+	p("fetched:")
 	p("\tVMOVDQU64 pairIdx<>(SB), Z31")
 	p("\tMOVQ CX, R12") // the tail's mask: (1 << w%16) - 1
 	p("\tANDL $15, CX")
@@ -1351,6 +1369,51 @@ func pairsScatterBF16() {
 	p("done:")
 	p("\tVZEROUPPER")
 	p("\tRET")
+}
+
+// transpose8pairsBF16 writes
+//
+//	func transpose8pairsBF16(src *float32, ld int, dst *float32, dstStride int, n8 int)
+//
+// which rounds rows 0..7 of src (ld apart) to bfloat16 pairs of
+// consecutive values and transposes them, n8 blocks of 16 values (8
+// pairs) at a time: dst[(8b+u)·dstStride + r] holds src[r·ld + 16b + 2u]
+// (low half) and src[r·ld + 16b + 2u + 1]. In memory a row rounded in
+// order is already its pairs, so each block is a VCVTNEPS2BF16 a row and
+// transpose8's 8×8 transpose of 4-byte values: a transposed B packed with
+// whole 32-byte stores, where scattering each pair cost a 4-byte store.
+func transpose8pairsBF16() {
+	p("")
+	p("// func transpose8pairsBF16(src *float32, ld int, dst *float32, dstStride int, n8 int)")
+	p("TEXT ·transpose8pairsBF16(SB), NOSPLIT, $0-40")
+	p("\tMOVQ src+0(FP), SI")
+	p("\tMOVQ ld+8(FP), DX")
+	p("\tSHLQ $2, DX")
+	p("\tMOVQ dst+16(FP), DI")
+	p("\tMOVQ dstStride+24(FP), BX")
+	p("\tSHLQ $2, BX")
+	p("\tMOVQ n8+32(FP), CX")
+	p("\tLEAQ (DX)(DX*2), R8")
+	p("\tLEAQ (SI)(DX*4), R9")
+	p("\tLEAQ (BX)(BX*2), R10")
+	p("\tTESTQ CX, CX")
+	p("\tJZ done")
+	p("loop:")
+	rows := []string{"(SI)", "(SI)(DX*1)", "(SI)(DX*2)", "(SI)(R8*1)", "(R9)", "(R9)(DX*1)", "(R9)(DX*2)", "(R9)(R8*1)"}
+	for r, addr := range rows {
+		p("\tVMOVUPS %s, Z%d", addr, 16+r)
+	}
+	for r := range rows {
+		p("\t%s // VCVTNEPS2BF16 Z%d, Y%d", evex(2, 0x72, 8+r, 0, 16+r), 16+r, 8+r)
+	}
+	transpose8Rows()
+	p(`	ADDQ $64, SI
+	ADDQ $64, R9
+	DECQ CX
+	JNZ loop
+done:
+	VZEROUPPER
+	RET`)
 }
 
 // peak512 writes func peak512(n int): n iterations of 24 independent
