@@ -83,6 +83,7 @@ func main() {
 	pairRowsBF16()
 	pairsScatterBF16()
 	transpose8pairsBF16()
+	panel6BF16()
 	peak512()
 	peak256()
 	mxcsr()
@@ -1414,6 +1415,90 @@ func transpose8pairsBF16() {
 done:
 	VZEROUPPER
 	RET`)
+}
+
+// panel6BF16 writes
+//
+//	func panel6BF16(dst *float32, src *float32, ld, n int)
+//
+// which rounds six rows of src (ld apart, n values each, n a multiple of
+// 16) to bfloat16 pairs of consecutive values and interleaves them into a
+// packed panel of A six pairs wide: dst[6u + i] holds src[i·ld + 2u] (low
+// half) and src[i·ld + 2u + 1]. Each 16 values of the six rows take three
+// VCVTNE2PS2BF16 (two rows a register) and, for each of the three
+// registers of the panel they fill, a VPERMI2D from rows 0–3 and a masked
+// VPERMD from rows 4 and 5: three 64-byte stores where pairsScatterBF16
+// makes 48 of 4 bytes.
+func panel6BF16() {
+	p("")
+	// Lane l of output register q is pair u = (16q+l)/6 of row i = (16q+l)%6,
+	// which VCVTNE2PS2BF16 left in register i/2 at dword 8·(i%2) + u.
+	var tab, rest [3][16]int
+	var masks [3]int
+	for q := 0; q < 3; q++ {
+		for l := 0; l < 16; l++ {
+			o := 16*q + l
+			u, i := o/6, o%6
+			if i < 4 {
+				tab[q][l] = 16*(i/2) + 8*(i%2) + u
+			} else {
+				rest[q][l] = 8*(i%2) + u
+				masks[q] |= 1 << l
+			}
+		}
+	}
+	for _, c := range []struct {
+		name string
+		t    [3][16]int
+	}{{"panel6Tab", tab}, {"panel6Rest", rest}} {
+		name, t := c.name, c.t
+		for q := 0; q < 3; q++ {
+			for l := 0; l < 16; l += 2 {
+				p("DATA %s<>+%d(SB)/8, $0x%08x%08x", name, 4*(16*q+l), t[q][l+1], t[q][l])
+			}
+		}
+		p("GLOBL %s<>(SB), RODATA|NOPTR, $192", name)
+	}
+	p("")
+	p("// func panel6BF16(dst *float32, src *float32, ld, n int)")
+	p("TEXT ·panel6BF16(SB), NOSPLIT, $0-32")
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ src+8(FP), SI")
+	p("\tMOVQ ld+16(FP), DX")
+	p("\tSHLQ $2, DX")
+	p("\tMOVQ n+24(FP), CX")
+	p("\tSHRQ $4, CX")
+	p("\tJZ done")
+	p("\tLEAQ (DX)(DX*2), R8")
+	p("\tLEAQ (SI)(DX*4), R9")
+	for q := 0; q < 3; q++ {
+		p("\tVMOVDQU32 panel6Tab<>+%d(SB), Z%d", 64*q, 20+q)
+		p("\tVMOVDQU32 panel6Rest<>+%d(SB), Z%d", 64*q, 23+q)
+		p("\tMOVL $0x%04x, AX", masks[q])
+		p("\tKMOVW AX, K%d", 1+q)
+	}
+	p("loop:")
+	rows := []string{"(SI)", "(SI)(DX*1)", "(SI)(DX*2)", "(SI)(R8*1)", "(R9)", "(R9)(DX*1)"}
+	for r, addr := range rows {
+		p("\tVMOVUPS %s, Z%d", addr, r)
+	}
+	for j := 0; j < 3; j++ { // rows 2j (low half) and 2j+1 into Z(6+j)
+		p("\t%s // VCVTNE2PS2BF16 Z%d, Z%d, Z%d", evex(3, 0x72, 6+j, 2*j+1, 2*j), 2*j, 2*j+1, 6+j)
+	}
+	for q := 0; q < 3; q++ {
+		p("\tVMOVDQA32 Z%d, Z%d", 20+q, 9+q)
+		p("\tVPERMI2D Z7, Z6, Z%d", 9+q)
+		p("\tVPERMD Z8, Z%d, K%d, Z%d", 23+q, 1+q, 9+q)
+		p("\tVMOVUPS Z%d, %d(DI)", 9+q, 64*q)
+	}
+	p("\tADDQ $64, SI")
+	p("\tADDQ $64, R9")
+	p("\tADDQ $192, DI")
+	p("\tDECQ CX")
+	p("\tJNZ loop")
+	p("done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
 }
 
 // peak512 writes func peak512(n int): n iterations of 24 independent

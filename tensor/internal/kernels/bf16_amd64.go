@@ -76,6 +76,10 @@ func packABF16(dst []float32, transA bool, a []float32, lda, i0, mcb, p0, kcb, p
 	}
 	for ii := 0; ii < mcb; ii += pw { // A(i, p) = a[i·lda + p]
 		r := min(pw, mcb-ii)
+		if r == 6 && pw == 6 {
+			panelBF16(dst[ii*kp:], a[(i0+ii)*lda+p0:], lda, kcb)
+			continue
+		}
 		packRowsBF16(dst[ii*kp:], pw, a[(i0+ii)*lda+p0:], lda, r, kcb)
 	}
 }
@@ -178,8 +182,8 @@ func packPairRows(dst []float32, w int, src []float32, ld, kcb, cols int) {
 	}
 }
 
-// pairRowsBF16, pairsScatterBF16 and transpose8pairsBF16 are in
-// gemm_amd64.s (see asm_gen.go).
+// pairRowsBF16, pairsScatterBF16, transpose8pairsBF16 and panel6BF16 are
+// in gemm_amd64.s (see asm_gen.go).
 
 //go:noescape
 func pairRowsBF16(dst *float32, ps int, lo, hi *float32, w, np, pf int)
@@ -218,3 +222,27 @@ func packTransposedBF16(d []float32, ds int, src []float32, ld, rows, kcb int) {
 
 //go:noescape
 func transpose8pairsBF16(src *float32, ld int, dst *float32, dstStride int, n8 int)
+
+// panelBF16 packs six rows of src (ld apart, kcb steps of k each) into a
+// panel six pairs wide, d[6u + i] holding row i's steps 2u and 2u+1: a
+// row-major A's whole panels, where packRowsBF16 scatters each pair with
+// a store of its own. Packing A 512×512 from cache: 50 against 30 GB/s,
+// from memory 16 against 12; the training steps in bfloat16 ran 1.025×
+// (base, 40 pairs toggled in one process, quartiles 0.988–1.069) and
+// 1.038× (small, 200 pairs, 0.957–1.090) as fast.
+func panelBF16(d []float32, src []float32, ld, kcb int) {
+	k16 := kcb &^ 15
+	if k16 > 0 {
+		_ = src[5*ld+k16-1]
+		_ = d[6*k16/2-1]
+		panel6BF16(&d[0], &src[0], ld, k16)
+	}
+	if k16 < kcb {
+		for i := range 6 {
+			packPairs(d[k16/2*6+i:], 6, src[i*ld+k16:][:kcb-k16])
+		}
+	}
+}
+
+//go:noescape
+func panel6BF16(dst *float32, src *float32, ld, n int)
