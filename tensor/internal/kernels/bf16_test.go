@@ -121,3 +121,47 @@ func TestGemmBF16(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmBiasBF16 checks GemmBias in bfloat16 against its definition:
+// bit for bit what Gemm (beta 1) adds to a C that holds the bias, with
+// guards around C and NaNs in it before (GemmBias overwrites C).
+func TestGemmBiasBF16(t *testing.T) {
+	if err := UseBF16(true); err != nil {
+		t.Logf("no bfloat16 products here: %v", err) // TestGemmBF16 checks that it is right to say so
+		return
+	}
+	defer UseBF16(false)
+	rng := rand.New(rand.NewPCG(7, 8))
+	shapes := [][3]int{{1, 1, 1}, {9, 33, 5}, {13, 31, 400}, {12, 64, 17}, {25, 100, 4*blockK + 3}, {40, blockN + 7, 30}, {7, 70, 9}, {30, 96, 41}, {blockM + 7, 65, 20}}
+	for _, tB := range []bool{false, true} {
+		for _, s := range shapes {
+			m, n, k := s[0], s[1], s[2]
+			lda, ldb, ldc := k+3, n+1, n+2
+			bRows := k
+			if tB {
+				ldb, bRows = k+1, n
+			}
+			a, b, bias := make([]float32, m*lda), make([]float32, bRows*ldb), make([]float32, n)
+			for _, x := range [][]float32{a, b, bias} {
+				for i := range x {
+					x[i] = float32(rng.NormFloat64())
+				}
+			}
+			want := make([]float32, m*ldc)
+			for i := range m {
+				copy(want[i*ldc:i*ldc+n], bias)
+			}
+			Gemm(false, tB, m, n, k, 1, a, lda, b, ldb, 1, want, ldc)
+			c, all := guarded(rng, m*ldc, true)
+			GemmBias(false, tB, m, n, k, a, lda, b, ldb, bias, c, ldc)
+			for i := range m {
+				for j := range n {
+					if got := c[i*ldc+j]; got != want[i*ldc+j] {
+						t.Fatalf("tB=%v %dx%dx%d: C[%d,%d] = %v, want %v", tB, m, n, k, i, j, got, want[i*ldc+j])
+					}
+				}
+			}
+			checkGuards(t, "C", all, m*ldc)
+		}
+	}
+}

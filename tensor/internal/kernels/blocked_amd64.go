@@ -213,8 +213,13 @@ func checkCorners(transA, transB bool, m, n, k int, a []float32, lda int, b []fl
 }
 
 // gemmBias computes C = op(A)·op(B) + bias (n values, added to every row).
-// The direct kernels add the bias as they store the first block of k;
-// elsewhere C's rows are set to the bias and the product added.
+// The direct kernels add the bias as they store the first block of k. The
+// bfloat16 kernels' strips set their rows of C to the bias just before
+// the first block of k adds to them (block.strip), in cache: set for the
+// whole of C first, C went out to memory and came back (base training
+// step in bfloat16 1.033× as fast, 40 pairs toggled in one process, small
+// 1.034 over 200). Elsewhere C's rows are set to the bias and the product
+// added.
 func (g *gemmArch) gemmBias(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
 	g.gemmBiasWith(nil, transA, transB, m, n, k, a, lda, b, ldb, bias, c, ldc)
 }
@@ -226,7 +231,7 @@ func (g *gemmArch) gemmBiasWith(band *Band, transA, transB bool, m, n, k int, a 
 	}
 	_ = c[(m-1)*ldc+n-1]
 	_ = bias[n-1]
-	if transA || g.direct[1] == nil || m <= 8 || k <= 0 || transB && m <= dotsRows && g.dots[1] != nil {
+	if transA || g.direct[1] == nil && !g.bf16 || m <= 8 || k <= 0 || transB && m <= dotsRows && g.dots[1] != nil {
 		gemm := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 			g.gemmWith(band, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		}
@@ -375,6 +380,13 @@ func (b *block) strip(s int, buf *gemmBuf) {
 	}
 	kern := g.kern[r]
 	ap := &b.pa[ir/g.pw*g.pw*b.kcb+ir%g.pw] // strip s is rows ir%pw... of its panel
+	beta, accum := b.beta, b.accum
+	if b.bias != nil { // the packed kernels add no bias: C starts as the bias (gemmBias)
+		for i := range r {
+			copy(b.c[cRow+i*b.ldc:cRow+i*b.ldc+b.ncb], b.bias[:b.ncb])
+		}
+		beta, accum = 1, 1
+	}
 	for jr := 0; jr < b.ncb; jr += nr {
 		bp := b.pb.at(jr)
 		k, kw := kern, nr // the kernel for the panel, and its width
@@ -384,11 +396,11 @@ func (b *block) strip(s int, buf *gemmBuf) {
 			}
 			if w < kw {
 				k(b.kcb, ap, bp, b.pb.ld, &buf.tmp[0], nr, 1, 0, 0)
-				mergeTile(r, w, b.alpha, buf.tmp[:], nr, b.beta, b.accum, nil, b.c[cRow+jr:], b.ldc)
+				mergeTile(r, w, b.alpha, buf.tmp[:], nr, beta, accum, nil, b.c[cRow+jr:], b.ldc)
 				continue
 			}
 		}
-		k(b.kcb, ap, bp, b.pb.ld, &b.c[cRow+jr], b.ldc, b.alpha, b.beta, b.accum)
+		k(b.kcb, ap, bp, b.pb.ld, &b.c[cRow+jr], b.ldc, b.alpha, beta, accum)
 	}
 }
 
