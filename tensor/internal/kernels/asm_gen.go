@@ -84,6 +84,7 @@ func main() {
 	pairsScatterBF16()
 	transpose8pairsBF16()
 	panel6BF16()
+	pairRows6BF16()
 	peak512()
 	peak256()
 	mxcsr()
@@ -1494,6 +1495,65 @@ func panel6BF16() {
 	p("\tADDQ $64, SI")
 	p("\tADDQ $64, R9")
 	p("\tADDQ $192, DI")
+	p("\tDECQ CX")
+	p("\tJNZ loop")
+	p("done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// pairRows6BF16 writes
+//
+//	func pairRows6BF16(dst *float32, ps int, lo, hi *float32, n8, pf int)
+//
+// which is pairRowsBF16 for panels 6 pairs wide (a transposed A's), 8·n8
+// of them: dst[q·ps + j] holds lo[6q + j] (low half) and hi[6q + j], for
+// q < 8·n8, j < 6. Each panel's six pairs are stored with the two after
+// them, 32 bytes, so the caller must write each panel's steps in order
+// and its last one otherwise. Every 48 values of each row take three
+// VCVTNE2PS2BF16 and VPERMW (as pairRowsBF16), and each panel a VALIGND
+// that brings its pairs to the bottom of a register: where pairRowsBF16
+// ran masked 6-lane loads, conversions and stores a panel. It prefetches
+// the rows' values pf bytes on, as pairRowsBF16 does.
+func pairRows6BF16() {
+	p("")
+	p("// func pairRows6BF16(dst *float32, ps int, lo, hi *float32, n8, pf int)")
+	p("TEXT ·pairRows6BF16(SB), NOSPLIT, $0-48")
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ ps+8(FP), SI")
+	p("\tSHLQ $2, SI")
+	p("\tMOVQ lo+16(FP), AX")
+	p("\tMOVQ hi+24(FP), BX")
+	p("\tMOVQ n8+32(FP), CX")
+	p("\tTESTQ CX, CX")
+	p("\tJZ done")
+	p("\tMOVQ pf+40(FP), DX")
+	p("\tVMOVDQU64 pairIdx<>(SB), Z31")
+	p("loop:")
+	for j := 0; j < 3; j++ {
+		p("\tPREFETCHT0 %s(AX)(DX*1)", off(64*j))
+		p("\tPREFETCHT0 %s(BX)(DX*1)", off(64*j))
+	}
+	for j := 0; j < 3; j++ {
+		p("\tVMOVUPS %d(AX), Z0", 64*j)
+		p("\tVMOVUPS %d(BX), Z1", 64*j)
+		p("\t%s // VCVTNE2PS2BF16 Z0, Z1, Z2", evex(3, 0x72, 2, 1, 0))
+		p("\tVPERMW Z2, Z31, Z%d", 3+j)
+	}
+	// Panel q's pairs start at lane 6q of Z3:Z4:Z5.
+	for q := 0; q < 8; q++ {
+		lane := 6 * q
+		lo, hi := 3+lane/16, min(3+lane/16+1, 5)
+		if lane%16 == 0 {
+			p("\tVMOVUPS Y%d, (DI)", lo)
+		} else {
+			p("\tVALIGND $%d, Z%d, Z%d, Z6", lane%16, lo, hi)
+			p("\tVMOVUPS Y6, (DI)")
+		}
+		p("\tADDQ SI, DI")
+	}
+	p("\tADDQ $192, AX")
+	p("\tADDQ $192, BX")
 	p("\tDECQ CX")
 	p("\tJNZ loop")
 	p("done:")
