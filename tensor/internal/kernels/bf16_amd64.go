@@ -76,7 +76,7 @@ func packABF16(dst []float32, transA bool, a []float32, lda, i0, mcb, p0, kcb, p
 	}
 	for ii := 0; ii < mcb; ii += pw { // A(i, p) = a[i·lda + p]
 		r := min(pw, mcb-ii)
-		if r == 6 && pw == 6 {
+		if r == 6 && pw == 6 { // a whole panel
 			panelBF16(dst[ii*kp:], a[(i0+ii)*lda+p0:], lda, kcb)
 			continue
 		}
@@ -89,7 +89,8 @@ var zerosBF16 [max(blockM, blockN)]float32
 
 // packRowsBF16 packs rows of src (rows ld apart, kcb steps of k each) into
 // the columns of d, ds apart: d[i + u·ds] holds the pair of steps 2u, 2u+1
-// of row i.
+// of row i. It packs a row-major A's last panel when it has fewer than 6
+// rows (panelBF16 packs the whole ones).
 func packRowsBF16(d []float32, ds int, src []float32, ld, rows, kcb int) {
 	k16 := kcb &^ 15
 	if k16 > 0 {
@@ -197,15 +198,6 @@ func packPairRows(dst []float32, w int, src []float32, ld, kcb, cols int) {
 	}
 }
 
-// pairRowsBF16, pairRows6BF16, pairsScatterBF16, transpose8pairsBF16 and
-// panel6BF16 are in gemm_amd64.s (see asm_gen.go).
-
-//go:noescape
-func pairRowsBF16(dst *float32, ps int, lo, hi *float32, w, np, pf int)
-
-//go:noescape
-func pairsScatterBF16(dst *float32, ds int, src *float32, ld, rows, n int)
-
 // packTransposedBF16 is packRowsBF16 for rows that are columns of a
 // panel (a transposed B): d[i + u·ds] holds the pair of steps 2u, 2u+1 of
 // row i, eight rows and eight pairs at a time through transpose8pairsBF16,
@@ -235,9 +227,6 @@ func packTransposedBF16(d []float32, ds int, src []float32, ld, rows, kcb int) {
 	}
 }
 
-//go:noescape
-func transpose8pairsBF16(src *float32, ld int, dst *float32, dstStride int, n8 int)
-
 // panelBF16 packs six rows of src (ld apart, kcb steps of k each) into a
 // panel six pairs wide, d[6u + i] holding row i's steps 2u and 2u+1: a
 // row-major A's whole panels, where packRowsBF16 scatters each pair with
@@ -258,6 +247,17 @@ func panelBF16(d []float32, src []float32, ld, kcb int) {
 		}
 	}
 }
+
+// The packing kernels, in gemm_amd64.s (see asm_gen.go).
+
+//go:noescape
+func pairRowsBF16(dst *float32, ps int, lo, hi *float32, w, np, pf int)
+
+//go:noescape
+func pairsScatterBF16(dst *float32, ds int, src *float32, ld, rows, n int)
+
+//go:noescape
+func transpose8pairsBF16(src *float32, ld int, dst *float32, dstStride int, n8 int)
 
 //go:noescape
 func panel6BF16(dst *float32, src *float32, ld, n int)
