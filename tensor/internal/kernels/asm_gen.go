@@ -1385,23 +1385,7 @@ func pairsScatterBF16() {
 // transpose8's 8×8 transpose of 4-byte values: a transposed B packed with
 // whole 32-byte stores, where scattering each pair cost a 4-byte store.
 func transpose8pairsBF16() {
-	p("")
-	p("// func transpose8pairsBF16(src *float32, ld int, dst *float32, dstStride int, n8 int)")
-	p("TEXT ·transpose8pairsBF16(SB), NOSPLIT, $0-40")
-	p("\tMOVQ src+0(FP), SI")
-	p("\tMOVQ ld+8(FP), DX")
-	p("\tSHLQ $2, DX")
-	p("\tMOVQ dst+16(FP), DI")
-	p("\tMOVQ dstStride+24(FP), BX")
-	p("\tSHLQ $2, BX")
-	p("\tMOVQ n8+32(FP), CX")
-	p("\tLEAQ (DX)(DX*2), R8")
-	p("\tLEAQ (SI)(DX*4), R9")
-	p("\tLEAQ (BX)(BX*2), R10")
-	p("\tTESTQ CX, CX")
-	p("\tJZ done")
-	p("loop:")
-	rows := []string{"(SI)", "(SI)(DX*1)", "(SI)(DX*2)", "(SI)(R8*1)", "(R9)", "(R9)(DX*1)", "(R9)(DX*2)", "(R9)(R8*1)"}
+	rows := transpose8Head("transpose8pairsBF16", "*float32", 2)
 	for r, addr := range rows {
 		p("\tVMOVUPS %s, Z%d", addr, 16+r)
 	}
@@ -1409,13 +1393,7 @@ func transpose8pairsBF16() {
 		p("\t%s // VCVTNEPS2BF16 Z%d, Y%d", evex(2, 0x72, 8+r, 0, 16+r), 16+r, 8+r)
 	}
 	transpose8Rows()
-	p(`	ADDQ $64, SI
-	ADDQ $64, R9
-	DECQ CX
-	JNZ loop
-done:
-	VZEROUPPER
-	RET`)
+	transpose8Tail(64)
 }
 
 // panel6BF16 writes
@@ -1823,12 +1801,32 @@ done:
 //	func transpose8bf16(src *uint16, ld int, dst *float32, dstStride int, n8 int)
 //	func transpose8f16(src *uint16, ld int, dst *float32, dstStride int, n8 int)
 func transpose8half(kind string) {
+	// Rows 0..7, eight values each, widened into Y8..Y15.
+	rows := transpose8Head("transpose8"+kind, "*uint16", 1)
+	for r, addr := range rows {
+		if kind == "f16" {
+			p("\tVCVTPH2PS %s, Y%d", addr, 8+r)
+			continue
+		}
+		p("\tVPMOVZXWD %s, Y%d", addr, 8+r)
+		p("\tVPSLLD $16, Y%d, Y%d", 8+r, 8+r)
+	}
+	transpose8Rows()
+	transpose8Tail(16)
+}
+
+// transpose8Head writes the start of a transpose8 variant named name,
+// func(src <src>, ld int, dst *float32, dstStride int, n8 int), with
+// values of 1 << shift bytes in src, up to its loop: row r of the block
+// is at the address rows[r] (from SI, and R9 for rows 4..7), DI is where
+// its transpose goes, BX the bytes between dst's rows (R10 = 3·BX).
+func transpose8Head(name, src string, shift int) (rows []string) {
 	p("")
-	p("// func transpose8%s(src *uint16, ld int, dst *float32, dstStride int, n8 int)", kind)
-	p("TEXT ·transpose8%s(SB), NOSPLIT, $0-40", kind)
+	p("// func %s(src %s, ld int, dst *float32, dstStride int, n8 int)", name, src)
+	p("TEXT ·%s(SB), NOSPLIT, $0-40", name)
 	p("\tMOVQ src+0(FP), SI")
 	p("\tMOVQ ld+8(FP), DX")
-	p("\tSHLQ $1, DX")
+	p("\tSHLQ $%d, DX", shift)
 	p("\tMOVQ dst+16(FP), DI")
 	p("\tMOVQ dstStride+24(FP), BX")
 	p("\tSHLQ $2, BX")
@@ -1839,24 +1837,19 @@ func transpose8half(kind string) {
 	p("\tTESTQ CX, CX")
 	p("\tJZ done")
 	p("loop:")
-	// Rows 0..7, eight values each, widened into Y8..Y15.
-	rows := []string{"(SI)", "(SI)(DX*1)", "(SI)(DX*2)", "(SI)(R8*1)", "(R9)", "(R9)(DX*1)", "(R9)(DX*2)", "(R9)(R8*1)"}
-	for r, addr := range rows {
-		if kind == "f16" {
-			p("\tVCVTPH2PS %s, Y%d", addr, 8+r)
-			continue
-		}
-		p("\tVPMOVZXWD %s, Y%d", addr, 8+r)
-		p("\tVPSLLD $16, Y%d, Y%d", 8+r, 8+r)
-	}
-	transpose8Rows()
-	p(`	ADDQ $16, SI
-	ADDQ $16, R9
-	DECQ CX
-	JNZ loop
-done:
-	VZEROUPPER
-	RET`)
+	return []string{"(SI)", "(SI)(DX*1)", "(SI)(DX*2)", "(SI)(R8*1)", "(R9)", "(R9)(DX*1)", "(R9)(DX*2)", "(R9)(R8*1)"}
+}
+
+// transpose8Tail ends a transpose8 variant's loop, moving its source on by
+// step bytes a block.
+func transpose8Tail(step int) {
+	p("\tADDQ $%d, SI", step)
+	p("\tADDQ $%d, R9", step)
+	p("\tDECQ CX")
+	p("\tJNZ loop")
+	p("done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
 }
 
 // transpose8Rows writes the transpose of the 8×8 block in Y8..Y15 (row r
