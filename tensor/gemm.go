@@ -202,8 +202,15 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		perWorker = 8
 	}
 	bands := min(w*perWorker, maxBands, tiles, max(1, work/gemmGrain))
-	if split == splitK {
+	switch {
+	case split == splitK:
 		bands = min(bands, maxKBands)
+	case split == splitRows && MatmulBF16():
+		// Bands of 2 tiles and more have 7 rows and more: in bfloat16 a
+		// band of 4 rows or fewer would be computed in float32, as a
+		// skinny product is, and the product's numbers would depend on the
+		// workers.
+		bands = min(bands, tiles/2)
 	}
 	if bands <= 1 {
 		gemmBand(nil, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
@@ -397,8 +404,9 @@ func Kernels() (name string, err error) { return kernels.Setting() }
 // both operands are rounded to bfloat16 (8 bits of mantissa), their
 // products summed in float32, at twice the multiply-adds per instruction.
 // Tensors, weights and gradients stay float32; attention's own products
-// and weights kept in 16 or 8 bits are computed as before. Products of a
-// few rows (decoding) are packed as the others are, so they lose the
+// and weights kept in 16 or 8 bits are computed as before, and so are
+// products of 4 rows or fewer (decoding one to four sequences), which read
+// their weights at the memory's speed either way and would only lose the
 // skinny kernels' speed. Kernels then reports "avx512-bf16". It fails,
 // changing nothing, unless the CPU has AVX512_BF16 and the avx512 kernels
 // are in use. Call it before any product runs, not during one.

@@ -40,10 +40,8 @@ func gemm512bf16R6(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, be
 // pwBF16 is asm_gen.go's pwBF16: pairs per step in a packed panel of A.
 const pwBF16 = 6
 
-// arch512bf16 is arch512 with every product in bfloat16, the skinny ones
-// of decoding (m <= 8) packed as well: with arch512's float32 kernels for
-// those, a product's numbers would depend on how it was split into bands
-// (a band of 8 rows or fewer in float32, the rest in bfloat16).
+// arch512bf16 is arch512 with its products in bfloat16, but for the
+// skinny ones of decoding (skinnyBF16).
 var arch512bf16 = &gemmArch{
 	mr: 6, nr: 64, pw: pwBF16,
 	kern: [13]microKernel{nil, gemm512bf16R1, gemm512bf16R2, gemm512bf16R3, gemm512bf16R4, gemm512bf16R5, gemm512bf16R6},
@@ -59,6 +57,21 @@ func bf16Impl(im Impl) Impl {
 	im.DirectA, im.team, im.BF16 = false, false, true
 	return im
 }
+
+// skinnyBF16 reports whether arch512bf16 leaves a product of m rows to
+// arch512, in float32: up to 4 rows, the products of decoding one to four
+// sequences. Their skinny kernels read each weight from memory once, at
+// the memory's speed, where bfloat16 gains nothing; packed in bfloat16,
+// as all products were in session 29, GPT-2's decoding took 1.46× as long
+// for one sequence, 1.30× for two, 1.07× for four (30 pairs each, toggled
+// in one process), while from 6 sequences on the packed products in
+// bfloat16 were as fast or faster (1.04× at 6, 1.11× at 8). A product of
+// more rows is never split into bands this few rows high (tensor.gemm),
+// so its rows are all in bfloat16 whatever the workers.
+func skinnyBF16(m int) bool { return m <= skinnyRowsBF16 }
+
+// skinnyRowsBF16 is the most rows skinnyBF16 leaves to float32.
+const skinnyRowsBF16 = 4
 
 // pairBF16 packs lo and hi, rounded to bfloat16, into one float32 slot.
 func pairBF16(lo, hi float32) float32 {

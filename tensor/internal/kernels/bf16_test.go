@@ -44,7 +44,8 @@ func TestToBF16(t *testing.T) {
 // operands that are bfloat16 values already (so rounding them changes
 // nothing and the float64 sum is the reference), then checks that
 // operands that are not are rounded to nearest: the product of the
-// rounded operands, not of the raw ones or truncated ones. Where the CPU
+// rounded operands, not of the raw ones or truncated ones, except in the
+// products of 4 rows or fewer, which stay float32. Where the CPU
 // has no bfloat16 kernels, it checks that UseBF16 says so and changes
 // nothing.
 func TestGemmBF16(t *testing.T) {
@@ -75,49 +76,61 @@ func TestGemmBF16(t *testing.T) {
 		g.bf16 = true
 		runGemmWith(t, im.Name, im.Gemm, rng, g)
 	}
-	// Raw operands: the result is the rounded operands' product.
-	for _, tA := range []bool{false, true} {
-		for _, tB := range []bool{false, true} {
-			m, n, k := 37, 70, 301
-			a := make([]float32, m*k)
-			b := make([]float32, k*n)
-			for _, x := range [][]float32{a, b} {
-				for i := range x {
-					x[i] = float32(rng.NormFloat64())
-				}
+	// Raw operands: the result is the rounded operands' product, but for
+	// the skinny products, which are float32's.
+	for _, m := range []int{37, 1, skinnyRowsBF16, skinnyRowsBF16 + 1, 12} {
+		for _, tA := range []bool{false, true} {
+			for _, tB := range []bool{false, true} {
+				rawBF16(t, rng, m, tA, tB)
 			}
-			ra, rb := append([]float32(nil), a...), append([]float32(nil), b...)
-			roundBF16(ra)
-			roundBF16(rb)
-			lda, ldb := k, n
+		}
+	}
+}
+
+// rawBF16 checks a product of raw operands against the rounded operands'
+// (the float32 one for the skinny products).
+func rawBF16(t *testing.T, rng *rand.Rand, m int, tA, tB bool) {
+	n, k := 70, 301
+	a := make([]float32, m*k)
+	b := make([]float32, k*n)
+	for _, x := range [][]float32{a, b} {
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+	}
+	ra, rb := append([]float32(nil), a...), append([]float32(nil), b...)
+	skinny := m <= skinnyRowsBF16 // decoding's products, left to float32
+	if !skinny {
+		roundBF16(ra)
+		roundBF16(rb)
+	}
+	lda, ldb := k, n
+	if tA {
+		lda = m
+	}
+	if tB {
+		ldb = k
+	}
+	c := make([]float32, m*n)
+	Gemm(tA, tB, m, n, k, 1, a, lda, b, ldb, 0, c, n)
+	want := make([]float32, m*n)
+	generic.Gemm(tA, tB, m, n, k, 1, ra, lda, rb, ldb, 0, want, n)
+	for i := range c {
+		var mag float64
+		// The sum of magnitudes bounds float32's summation error.
+		row, col := i/n, i%n
+		for p := 0; p < k; p++ {
+			av, bv := ra[row*k+p], rb[p*n+col]
 			if tA {
-				lda = m
+				av = ra[p*m+row]
 			}
 			if tB {
-				ldb = k
+				bv = rb[col*k+p]
 			}
-			c := make([]float32, m*n)
-			Gemm(tA, tB, m, n, k, 1, a, lda, b, ldb, 0, c, n)
-			want := make([]float32, m*n)
-			generic.Gemm(tA, tB, m, n, k, 1, ra, lda, rb, ldb, 0, want, n)
-			for i := range c {
-				var mag float64
-				// The sum of magnitudes bounds float32's summation error.
-				row, col := i/n, i%n
-				for p := 0; p < k; p++ {
-					av, bv := ra[row*k+p], rb[p*n+col]
-					if tA {
-						av = ra[p*m+row]
-					}
-					if tB {
-						bv = rb[col*k+p]
-					}
-					mag += math.Abs(float64(av) * float64(bv))
-				}
-				if d := math.Abs(float64(c[i])-float64(want[i])) / mag; d > 2e-5 {
-					t.Fatalf("tA=%v tB=%v: C[%d] = %v, want %v (the product of the operands rounded to bfloat16)", tA, tB, i, c[i], want[i])
-				}
-			}
+			mag += math.Abs(float64(av) * float64(bv))
+		}
+		if d := math.Abs(float64(c[i])-float64(want[i])) / mag; d > 2e-5 {
+			t.Fatalf("m=%d tA=%v tB=%v (skinny %v): C[%d] = %v, want %v (the product of the operands rounded to bfloat16, or of the raw ones when skinny)", m, tA, tB, skinny, i, c[i], want[i])
 		}
 	}
 }

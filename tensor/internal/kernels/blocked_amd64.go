@@ -135,6 +135,10 @@ func (g *gemmArch) gemmWith(band *Band, transA, transB bool, m, n, k int, alpha 
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
+	if g.bf16 && skinnyBF16(m) {
+		arch512.gemmWith(band, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	checkCorners(transA, transB, m, n, k, a, lda, b, ldb)
 	buf := getBuf()
 	switch { // the skinny kernels have no blocks to share: they finish band at once
@@ -231,6 +235,10 @@ func (g *gemmArch) gemmBiasWith(band *Band, transA, transB bool, m, n, k int, a 
 	}
 	_ = c[(m-1)*ldc+n-1]
 	_ = bias[n-1]
+	if g.bf16 && skinnyBF16(m) {
+		arch512.gemmBiasWith(band, transA, transB, m, n, k, a, lda, b, ldb, bias, c, ldc)
+		return
+	}
 	if transA || g.direct[1] == nil && !g.bf16 || m <= 8 || k <= 0 || transB && m <= dotsRows && g.dots[1] != nil {
 		gemm := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 			g.gemmWith(band, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)

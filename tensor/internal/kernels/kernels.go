@@ -140,8 +140,9 @@ func Use(name string) (prev Impl, ok bool) {
 // (on) or back to float32, as PyTorch's
 // torch.set_float32_matmul_precision("medium") does: op(A) and op(B) are
 // rounded to bfloat16 and their products summed in float32, at twice the
-// multiply-adds per instruction. GemmSmall (attention's tiles), GemmHalf
-// and GemmQ8 stay in float32. It fails, changing nothing, where the CPU
+// multiply-adds per instruction. GemmSmall (attention's tiles), GemmHalf,
+// GemmQ8 and products of 4 rows or fewer (skinnyBF16) stay in float32. It
+// fails, changing nothing, where the CPU
 // lacks AVX512_BF16 or the active implementation is not avx512. Not safe
 // to call while products run.
 func UseBF16(on bool) error {
