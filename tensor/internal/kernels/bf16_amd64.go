@@ -70,9 +70,6 @@ func bf16Impl(im Impl) Impl {
 // so its rows are all in bfloat16 whatever the workers.
 func skinnyBF16(m int) bool { return m <= skinnyRowsBF16 }
 
-// skinnyRowsBF16 is the most rows skinnyBF16 leaves to float32.
-const skinnyRowsBF16 = 4
-
 // pairBF16 packs lo and hi, rounded to bfloat16, into one float32 slot.
 func pairBF16(lo, hi float32) float32 {
 	return math.Float32frombits(toBF16(lo) | toBF16(hi)<<16)

@@ -136,6 +136,10 @@ func Use(name string) (prev Impl, ok bool) {
 	return active, false
 }
 
+// skinnyRowsBF16 is the most rows of a product that UseBF16 leaves in
+// float32 (skinnyBF16).
+const skinnyRowsBF16 = 4
+
 // UseBF16 switches the products of the active implementation to bfloat16
 // (on) or back to float32, as PyTorch's
 // torch.set_float32_matmul_precision("medium") does: op(A) and op(B) are
