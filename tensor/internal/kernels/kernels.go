@@ -146,9 +146,8 @@ const skinnyRowsBF16 = 4
 // rounded to bfloat16 and their products summed in float32, at twice the
 // multiply-adds per instruction. GemmSmall (attention's tiles), GemmHalf,
 // GemmQ8 and products of 4 rows or fewer (skinnyBF16) stay in float32. It
-// fails, changing nothing, where the CPU
-// lacks AVX512_BF16 or the active implementation is not avx512. Not safe
-// to call while products run.
+// fails, changing nothing, where the CPU lacks AVX512_BF16 or the active
+// implementation is not avx512. Not safe to call while products run.
 func UseBF16(on bool) error {
 	if active.BF16 == on {
 		return nil
