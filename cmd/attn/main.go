@@ -119,5 +119,5 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'attn <command> -h' for a command's flags.")
-	fmt.Fprintln(w, "\nEnvironment:\n  ATTN_CPU=avx512|avx2|generic   the widest kernels to use (default: the best this CPU runs)\n  ATTN_MATMUL=fp32|bf16          bf16: matrix products on operands rounded to bfloat16, summed in float32 (AVX512_BF16 CPUs; about 1.8x the speed)\n  ATTN_CPUPROFILE=FILE           write a CPU profile of the command")
+	fmt.Fprintln(w, "\nEnvironment:\n  ATTN_CPU=avx512|avx2|generic   the widest kernels to use (default: the best this CPU runs)\n  ATTN_MATMUL=fp32|bf16          bf16: matrix products on operands rounded to bfloat16, summed in float32 (AVX512_BF16 CPUs; training about 1.6x as fast)\n  ATTN_CPUPROFILE=FILE           write a CPU profile of the command")
 }
