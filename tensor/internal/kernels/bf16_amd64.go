@@ -187,13 +187,16 @@ func packPairRows(dst []float32, w int, src []float32, ld, kcb, cols int) {
 		}
 		for p := 0; p < kcb; p += 2 {
 			lo, hi := rows(p)
-			d, l, h, np := dst[g*w*kp+p/2*w:], lo[g*w:], hi[g*w:], ng
+			d, l, h := dst[g*w*kp+p/2*w:], lo[g*w:], hi[g*w:]
+			done := 0 // panels of the group packed at this step
 			if n8 > 0 && p+2 < kcb {
 				pairRows6BF16(&d[0], w*kp, &l[0], &h[0], n8, 4*pairsAhead*ld)
-				d, l, h, np = d[8*n8*w*kp:], l[8*n8*w:], h[8*n8*w:], ng-8*n8
+				done = 8 * n8
 			}
-			if np > 0 {
-				pairRowsBF16(&d[0], w*kp, &l[0], &h[0], w, np, 4*pairsAhead*ld)
+			// Indexed, not resliced past the group: the last group's
+			// panels can end exactly where dst does.
+			if done < ng {
+				pairRowsBF16(&d[done*w*kp], w*kp, &l[done*w], &h[done*w], w, ng-done, 4*pairsAhead*ld)
 			}
 		}
 	}

@@ -228,6 +228,11 @@ func gemmCases(rng *rand.Rand) []gemmCase {
 				{7, deepC, blockK + 1, 1, 0, 0},
 				{19, blockN + 45, 70, 0.5, 1, 2},
 				{blockM + 13, 35, 9, 1, -1, 3},
+				// Packed blocks that fill the buffers to their ends:
+				// blockM rows, 2·blockK steps (bfloat16's block of k).
+				// An output layer's weight gradient over 768 tokens,
+				// transposed A in bfloat16, once sliced past the end.
+				{blockM, 16, 2 * blockK, 1, 0, 0},
 				{3, 300, 1100, 1, 0.5, 1},
 				// A·Bᵀ of 9–16 rows runs as dot products over blocks of B's rows.
 				{12, 300, 1100, 1, 0.5, 1},
