@@ -233,6 +233,7 @@ func gemmCases(rng *rand.Rand) []gemmCase {
 				// An output layer's weight gradient over 768 tokens,
 				// transposed A in bfloat16, once sliced past the end.
 				{blockM, 16, 2 * blockK, 1, 0, 0},
+				{13, blockN, 2 * blockK, 1, 0, 0},
 				{3, 300, 1100, 1, 0.5, 1},
 				// A·Bᵀ of 9–16 rows runs as dot products over blocks of B's rows.
 				{12, 300, 1100, 1, 0.5, 1},
