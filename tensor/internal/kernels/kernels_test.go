@@ -234,6 +234,7 @@ func gemmCases(rng *rand.Rand) []gemmCase {
 				// transposed A in bfloat16, once sliced past the end.
 				{blockM, 16, 2 * blockK, 1, 0, 0},
 				{13, blockN, 2 * blockK, 1, 0, 0},
+				{7, deepC, deepK, 1, 0, 0}, // a deep block of B, deepK × deepN
 				{3, 300, 1100, 1, 0.5, 1},
 				// A·Bᵀ of 9–16 rows runs as dot products over blocks of B's rows.
 				{12, 300, 1100, 1, 0.5, 1},
