@@ -4,7 +4,8 @@
 # same initial weights on the same batches, in float32 and in bfloat16
 # (attn's ATTN_MATMUL=bf16, PyTorch's autocast), one run after the other.
 # Prints each run's loss at some steps, its largest and mean distance from
-# PyTorch's float32 run, its validation losses and its time a step.
+# PyTorch's float32 run, its validation losses and its time a step, and
+# plots each run's loss minus PyTorch's float32 one (DIR/trajectory.png).
 #
 #   tools/bench/trajectory.sh                        # small, 300 steps, dropout 0
 #   STEPS=500 DROPOUT=0.1 tools/bench/trajectory.sh  # the benchmark's dropout:
@@ -47,3 +48,5 @@ for r in sorted(runs, key=lambda r: r["side"]):
           + f'{r["seconds"] / n:9.3f}{ref["seconds"] / r["seconds"]:7.2f}x')
 print("|Δ|: distance from torch fp32's loss at the same step; speed: against torch fp32's time a step")
 PY
+/tmp/attn-trajectory-bin -dir "$dir" -plot
+echo "plot: $dir/trajectory.png"

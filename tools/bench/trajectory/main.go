@@ -8,6 +8,7 @@
 //
 //	go run ./tools/bench/trajectory -dir DIR -write   # the shared inputs, then attn's run
 //	go run ./tools/bench/trajectory -dir DIR -bf16    # attn's run again, products in bfloat16
+//	go run ./tools/bench/trajectory -dir DIR -plot    # every run's loss minus PyTorch's float32 one
 //
 // The model is the benchmark's (nn.Transformer post-LN ReLU, separate source
 // and target embeddings scaled by √d plus sinusoidal positions, an untied
@@ -25,6 +26,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"image/color"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -90,9 +92,13 @@ func run() error {
 	flag.Float64Var(&dropout, "dropout", 0, "dropout (the benchmark's is 0.1; 0 makes both sides compute the same numbers)")
 	bf16 := flag.Bool("bf16", false, "products in bfloat16, as attn's ATTN_MATMUL=bf16")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	plot := flag.Bool("plot", false, "instead of training, plot the runs in DIR against PyTorch's float32 one (DIR/trajectory.png, .svg)")
 	flag.Parse()
 	if *dir == "" {
 		return fmt.Errorf("-dir is required")
+	}
+	if *plot {
+		return plotRuns(*dir)
 	}
 	c.LR, c.Dropout = float32(lr), float32(dropout)
 	switch c.Shape {
@@ -329,6 +335,62 @@ func sameConfig(dir string, c Config) error {
 		return fmt.Errorf("the inputs in %s were written for %+v; this run is %+v", dir, w, c)
 	}
 	return nil
+}
+
+// plotRuns draws each run's loss minus PyTorch's float32 loss at the same
+// step: the curves themselves lie on top of each other.
+func plotRuns(dir string) error {
+	var c Config
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return err
+	}
+	paths, err := filepath.Glob(filepath.Join(dir, "*-*.json"))
+	if err != nil {
+		return err
+	}
+	var runs []Result
+	var ref *Result
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var r Result
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if r.Side == "torch fp32" {
+			ref = &r
+			continue
+		}
+		runs = append(runs, r)
+	}
+	if ref == nil {
+		return fmt.Errorf("no PyTorch float32 run (torch-fp32.json) in %s", dir)
+	}
+	colors := []color.RGBA{train.TrainColor, train.ValColor, {0x2c, 0xa0, 0x2c, 0xff}, {0x94, 0x67, 0xbd, 0xff}}
+	p := train.Plot{Title: fmt.Sprintf("%s model, Multi30k, dropout %g: loss minus PyTorch float32's", c.Shape, c.Dropout),
+		XLabel: "step", YLabel: "x 0.001"}
+	for i, r := range runs {
+		s := train.Series{Name: r.Side, Color: colors[i%len(colors)]}
+		for k := range min(len(r.Losses), len(ref.Losses)) {
+			s.X = append(s.X, float64(k+1))
+			s.Y = append(s.Y, 1000*(r.Losses[k]-ref.Losses[k]))
+		}
+		p.Series = append(p.Series, s)
+	}
+	png, err := p.PNG()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "trajectory.png"), png, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "trajectory.svg"), p.SVG(), 0o644)
 }
 
 func ids(name string, b, t int, v []int) safetensors.Tensor {
