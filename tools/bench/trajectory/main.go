@@ -2,9 +2,9 @@
 // sentence pairs, Multi30k's German → English, and writes everything PyTorch
 // needs to train the same model from the same weights on the same batches
 // (tools/bench/torch_trajectory.py), so that the two loss curves can be
-// compared step by step (tools/bench/trajectory.sh). The benchmark's own
-// step runs six steps on one batch of random ids; this is its loss
-// trajectory on a task that is learnt.
+// compared step by step (tools/bench/trajectory.sh). The benchmark itself
+// steps on one batch of random ids; this is its loss trajectory on a task
+// that is learnt.
 //
 //	go run ./tools/bench/trajectory -dir DIR -write   # the shared inputs, then attn's run
 //	go run ./tools/bench/trajectory -dir DIR -bf16    # attn's run again, products in bfloat16
@@ -154,11 +154,6 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	res := Result{Side: "attn " + kernels, ValLoss: map[string]float64{}}
-	ps := nn.Unique(m.Params())
-	opt := train.NewAdam()
-	tp := autograd.NewTape(tensor.NewRNG(c.Seed + 1))
-	var trained time.Duration
 	if *profile != "" {
 		f, err := os.Create(*profile)
 		if err != nil {
@@ -170,14 +165,34 @@ func run() error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	res, err := trainRun("attn "+kernels, c, m, batch, valBatches)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(*dir, "attn-"+kernels+".json"), append(b, '\n'), 0o644)
+}
+
+// trainRun trains m for c.Steps steps on batch(0), batch(1), … and
+// measures the validation loss every c.Every steps and after the last.
+// Seconds counts the training steps alone.
+func trainRun(side string, c Config, m *transformer.Model, batch func(int) []data.Pair, val [][]data.Pair) (Result, error) {
+	res := Result{Side: side, ValLoss: map[string]float64{}}
+	ps := nn.Unique(m.Params())
+	opt := train.NewAdam()
+	tp := autograd.NewTape(tensor.NewRNG(c.Seed + 1))
+	var trained time.Duration
 	for k := 0; k <= c.Steps; k++ {
 		if k%c.Every == 0 || k == c.Steps {
-			v, err := valLoss(m, valBatches)
+			v, err := valLoss(m, val)
 			if err != nil {
-				return err
+				return Result{}, err
 			}
 			res.ValLoss[fmt.Sprint(k)] = v
-			fmt.Printf("%s: step %d, validation loss %.4f\n", res.Side, k, v)
+			fmt.Printf("%s: step %d, validation loss %.4f\n", side, k, v)
 		}
 		if k == c.Steps {
 			break
@@ -189,7 +204,7 @@ func run() error {
 		src, tgtIn, tgtOut := tensors(batch(k))
 		logits, err := m.Forward(tp, src, tgtIn)
 		if err != nil {
-			return err
+			return Result{}, err
 		}
 		loss := tp.CrossEntropy(logits, tgtOut, pad, c.Smoothing)
 		res.Losses = append(res.Losses, float64(loss.Item()))
@@ -198,11 +213,7 @@ func run() error {
 		trained += time.Since(t0)
 	}
 	res.Seconds = trained.Seconds()
-	b, err := json.Marshal(res)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(*dir, "attn-"+kernels+".json"), append(b, '\n'), 0o644)
+	return res, nil
 }
 
 // pairs returns Multi30k's training and validation pairs in token ids, cut
