@@ -75,7 +75,7 @@ func TestTapeReusesLargerBuffers(t *testing.T) {
 		big[i] = 7
 	}
 	tp.Reset()
-	small := tp.take(900, true) // class 904: free are 1024 and 5120
+	small := tp.take(900, true) // class 960: free are 1,024 and 5,120
 	if &small[0] != &big[0] || len(small) != 900 {
 		t.Fatalf("take(900) after a pass that freed 1,000 floats: got a new buffer (len %d)", len(small))
 	}
