@@ -214,9 +214,9 @@ func (tp *Tape) floats(n int) []float32 { return tp.take(n, true) }
 // to step (sentences padded to each batch's longest), a shorter batch then
 // reuses a longer one's buffers instead of adding its own. Training the
 // small nn.Transformer on Multi30k's batches of 32 pairs, the heap stayed at
-// 0.8 GB instead of growing to 2.1 GB, and the first ten steps, which had
-// taken up to 1 s each in this machine's page faults, took 0.14–0.22 s as
-// the later ones do.
+// 0.8 GB instead of growing to 2.1 GB, and the steps after the first, some
+// of which had taken up to 1 s in this machine's page faults, all took
+// 0.14–0.22 s.
 func (tp *Tape) take(n int, zero bool) []float32 {
 	if tp == nil {
 		return make([]float32, n)
