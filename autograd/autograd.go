@@ -223,9 +223,12 @@ func (tp *Tape) take(n int, zero bool) []float32 {
 	}
 	class := sizeClass(n)
 	list := tp.free[class]
-	for c := sizeClass(class + 1); len(list) == 0 && c <= 2*class; c = sizeClass(c + 1) {
-		if l := tp.free[c]; len(l) > 0 {
-			class, list = c, l
+	if len(list) == 0 { // the next classes up, to twice the size
+		for c := sizeClass(class + 1); c <= 2*class; c = sizeClass(c + 1) {
+			if l := tp.free[c]; len(l) > 0 {
+				class, list = c, l
+				break
+			}
 		}
 	}
 	var b []float32
