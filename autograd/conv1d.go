@@ -30,14 +30,16 @@ func (tp *Tape) Conv1D(x, w, b *Var) *Var {
 	out, rec := tp.result(y, x, w, b)
 	if rec {
 		tp.record(out, func(dy []float32) {
+			var ps products
 			if needs(x) { // dx += dy·wᵀ
 				dx, fresh := x.gradNew()
-				tensor.Gemm(false, true, rows, in, outDim, 1, dy, outDim, w.Value.Data, outDim, beta1(fresh), dx, in)
+				ps.add(tensor.Product{TransB: true, M: rows, N: in, K: outDim, Alpha: 1, A: dy, Lda: outDim, B: w.Value.Data, Ldb: outDim, Beta: beta1(fresh), C: dx, Ldc: in})
 			}
 			if needs(w) { // dw += xᵀ·dy
 				dw, fresh := w.gradNew()
-				tensor.Gemm(true, false, in, outDim, rows, 1, x.Value.Data, in, dy, outDim, beta1(fresh), dw, outDim)
+				ps.add(tensor.Product{TransA: true, M: in, N: outDim, K: rows, Alpha: 1, A: x.Value.Data, Lda: in, B: dy, Ldb: outDim, Beta: beta1(fresh), C: dw, Ldc: outDim})
 			}
+			ps.run(x != w)
 			if needs(b) { // db += Σ_rows dy
 				db, fresh := b.gradNew()
 				sumRowsInto(db, dy, fresh)

@@ -244,25 +244,66 @@ func (tp *Tape) MatMul(a, b *Var, transA, transB bool) *Var {
 	if rec {
 		tp.record(out, func(dy []float32) {
 			dY := tensor.FromSlice(dy, m, n)
-			if needs(a) { // dA = dY·op(B)ᵀ, or its transpose when A was transposed
+			var ps products
+			if needs(a) { // dA += dY·op(B)ᵀ, or its transpose when A was transposed
 				dA := tensor.FromSlice(a.grad(), a.Value.Shape...)
 				if transA {
-					tensor.MatMul(dA, b.Value, dY, transB, true, true)
+					ps.add(matMul(dA, b.Value, dY, transB, true))
 				} else {
-					tensor.MatMul(dA, dY, b.Value, false, !transB, true)
+					ps.add(matMul(dA, dY, b.Value, false, !transB))
 				}
 			}
-			if needs(b) { // dB = op(A)ᵀ·dY, or its transpose when B was transposed
+			if needs(b) { // dB += op(A)ᵀ·dY, or its transpose when B was transposed
 				dB := tensor.FromSlice(b.grad(), b.Value.Shape...)
 				if transB {
-					tensor.MatMul(dB, dY, a.Value, true, transA, true)
+					ps.add(matMul(dB, dY, a.Value, true, transA))
 				} else {
-					tensor.MatMul(dB, a.Value, dY, !transA, false, true)
+					ps.add(matMul(dB, a.Value, dY, !transA, false))
 				}
 			}
+			ps.run(a != b)
 		})
 	}
 	return out
+}
+
+// products holds the one or two products of a backward step: an input's
+// gradient and a weight's.
+type products struct {
+	p [2]tensor.Product
+	n int
+}
+
+func (ps *products) add(p tensor.Product) {
+	ps.p[ps.n] = p
+	ps.n++
+}
+
+// run computes the products, both at once (tensor.GemmPair) when there
+// are two and apart says their gradients are different Vars (a Var used as
+// both operands gets both products added into one gradient, one after the
+// other).
+func (ps *products) run(apart bool) {
+	if ps.n == 2 && apart {
+		tensor.GemmPair(ps.p[0], ps.p[1])
+		return
+	}
+	for _, p := range ps.p[:ps.n] {
+		tensor.Gemm(p.TransA, p.TransB, p.M, p.N, p.K, p.Alpha, p.A, p.Lda, p.B, p.Ldb, p.Beta, p.C, p.Ldc)
+	}
+}
+
+// matMul returns the product dst += op(a)·op(b) for 2-D tensors.
+func matMul(dst, a, b *tensor.Tensor, transA, transB bool) tensor.Product {
+	m, k := a.Shape[0], a.Shape[1]
+	if transA {
+		m, k = k, m
+	}
+	n := b.Shape[1]
+	if transB {
+		n = b.Shape[0]
+	}
+	return tensor.Product{TransA: transA, TransB: transB, M: m, N: n, K: k, Alpha: 1, A: a.Data, Lda: a.Shape[1], B: b.Data, Ldb: b.Shape[1], Beta: 1, C: dst.Data, Ldc: n}
 }
 
 // Linear returns x·wᵀ + b, PyTorch's nn.Linear: x is [..., in], w is
@@ -283,14 +324,16 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 	out, rec := tp.result(y, x, w, b)
 	if rec {
 		tp.record(out, func(dy []float32) {
+			var ps products
 			if needs(x) { // dx += dy·w
 				dx, fresh := x.gradNew()
-				tensor.Gemm(false, false, rows, in, outDim, 1, dy, outDim, w.Value.Data, in, beta1(fresh), dx, in)
+				ps.add(tensor.Product{M: rows, N: in, K: outDim, Alpha: 1, A: dy, Lda: outDim, B: w.Value.Data, Ldb: in, Beta: beta1(fresh), C: dx, Ldc: in})
 			}
 			if needs(w) { // dw += dyᵀ·x
 				dw, fresh := w.gradNew()
-				tensor.Gemm(true, false, outDim, in, rows, 1, dy, outDim, x.Value.Data, in, beta1(fresh), dw, in)
+				ps.add(tensor.Product{TransA: true, M: outDim, N: in, K: rows, Alpha: 1, A: dy, Lda: outDim, B: x.Value.Data, Ldb: in, Beta: beta1(fresh), C: dw, Ldc: in})
 			}
+			ps.run(x != w)
 			if needs(b) {
 				db, fresh := b.gradNew()
 				sumRowsInto(db, dy, fresh)

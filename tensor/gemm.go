@@ -454,3 +454,91 @@ type teamJob struct{ t *kernels.Team }
 func (j teamJob) run()         { j.t.Work(false) }
 func (j teamJob) hold(n int32) { j.t.Hold(n) }
 func (j teamJob) release()     { j.t.Release() }
+
+// Product is one product C = Alpha·op(A)·op(B) + Beta·C: Gemm's
+// arguments, for GemmPair.
+type Product struct {
+	TransA, TransB bool
+	M, N, K        int
+	Alpha          float32
+	A              []float32
+	Lda            int
+	B              []float32
+	Ldb            int
+	Beta           float32
+	C              []float32
+	Ldc            int
+}
+
+// GemmPair computes two independent products, p and q, as Gemm computes
+// each: neither's C may overlap the other's operands or C. A layer's
+// backward pass has such a pair, its input gradient dy·w and its weight
+// gradient dyᵀ·x, of equal arithmetic. On two workers each product runs
+// whole on one core, and the core that finishes first helps with the
+// other's blocks (kernels.Band), where Gemm would cut each product into
+// bands that each pack all of the other operand. Toggled in one process
+// against the two Gemm calls, twice: the small training step 1.055× and
+// 1.019× faster (20 and 30 pairs), base 1.029 and 1.025 (10 and 16); in
+// bfloat16 1.02 and 1.03. With one worker, or
+// more than two (not measured here), the products run one after the
+// other, each as Gemm runs it. On two, each product's numbers are those
+// GemmSerial gives it.
+func GemmPair(p, q Product) {
+	work := max(p.M, 8)*p.N*max(p.K, 1) + max(q.M, 8)*q.N*max(q.K, 1)
+	if workers != 2 || work < 8*gemmGrain {
+		p.gemm()
+		q.gemm()
+		return
+	}
+	if logEnter() {
+		defer logPair(&p, &q, time.Now())
+	}
+	call := pairCalls.Get().(*pairCall)
+	call.p = [2]Product{p, q}
+	call.start(2)
+	share(call, 1)
+	call.run()
+	call.wait() // only for a product a helper has started
+	call.release()
+}
+
+func (p *Product) gemm() {
+	Gemm(p.TransA, p.TransB, p.M, p.N, p.K, p.Alpha, p.A, p.Lda, p.B, p.Ldb, p.Beta, p.C, p.Ldc)
+}
+
+// pairCall is one GemmPair shared with the pool: each product is one band.
+type pairCall struct {
+	claims
+	p     [2]Product
+	bands [2]kernels.Band
+}
+
+var pairCalls = sync.Pool{New: func() any { return new(pairCall) }}
+
+func (g *pairCall) release() {
+	if g.drop() {
+		g.p = [2]Product{} // drop the matrices
+		for i := range g.bands {
+			g.bands[i].Reset()
+		}
+		pairCalls.Put(g)
+	}
+}
+
+// run computes products until none is left, then helps with any still
+// running until it is done.
+func (g *pairCall) run() {
+	for {
+		i, ok := g.take(true)
+		if !ok {
+			for j := range g.bands {
+				g.bands[j].Help()
+			}
+			return
+		}
+		p := &g.p[i]
+		gemmBand(&g.bands[i], p.TransA, p.TransB, p.M, p.N, p.K, p.Alpha, p.A, p.Lda, operandB{f: p.B}, p.Ldb, p.Beta, nil, p.C, p.Ldc)
+		g.bands[i].Finish()
+		g.done()
+	}
+}

@@ -129,6 +129,74 @@ func testGemmParallel(t *testing.T, workers ...int) {
 	}
 }
 
+// TestGemmPair checks GemmPair against GemmSerial, bit for bit, on every
+// implementation and on one, two and three workers: pairs below and above
+// the size worth sharing, of every transpose case, the second product
+// much larger or smaller than the first (the core done first then helps
+// with the other), into C with padding that must stay untouched.
+func TestGemmPair(t *testing.T) {
+	for _, im := range kernels.Impls() {
+		t.Run(im.Name, func(t *testing.T) {
+			prev, _ := kernels.Use(im.Name)
+			defer kernels.Use(prev.Name)
+			testGemmPair(t)
+		})
+	}
+	if SetMatmulBF16(true) == nil {
+		t.Run("avx512-bf16", testGemmPair)
+		SetMatmulBF16(false)
+	}
+}
+
+func testGemmPair(t *testing.T) {
+	defer SetWorkers(SetWorkers(1))
+	rng := rand.New(rand.NewPCG(9, 10))
+	// product returns a random product, op(A) m×k and op(B) k×n, with
+	// padded rows, and the C GemmSerial computes for it.
+	product := func(tA, tB bool, m, n, k int, beta float32) (p Product, want []float32) {
+		p = Product{TransA: tA, TransB: tB, M: m, N: n, K: k, Alpha: 0.5, Lda: k + 1, Ldb: n + 2, Beta: beta, Ldc: n + 3}
+		aRows, bRows := m, k
+		if tA {
+			p.Lda, aRows = m+1, k
+		}
+		if tB {
+			p.Ldb, bRows = k+2, n
+		}
+		p.A = randSlice(rng, max(aRows, 1)*p.Lda)
+		p.B = randSlice(rng, max(bRows, 1)*p.Ldb)
+		p.C = randSlice(rng, max(m, 1)*p.Ldc)
+		want = slices.Clone(p.C)
+		GemmSerial(tA, tB, m, n, k, p.Alpha, p.A, p.Lda, p.B, p.Ldb, beta, want, p.Ldc)
+		return p, want
+	}
+	pairs := [][2][3]int{
+		{{20, 30, 40}, {30, 20, 10}},         // too small to share
+		{{300, 200, 400}, {400, 200, 300}},   // a layer's dx and dw
+		{{517, 130, 260}, {60, 70, 80}},      // the first much the larger
+		{{64, 33, 9}, {1030, 600, 500}},      // the second
+		{{0, 100, 100}, {600, 500, 400}},     // one empty
+		{{1025, 260, 700}, {700, 260, 1025}}, // several blocks of k each
+	}
+	// None of these products is split over k, where Gemm's numbers would
+	// depend on the workers: on one and three workers GemmPair runs Gemm.
+	for _, w := range []int{1, 2, 3} {
+		SetWorkers(w)
+		for i, pr := range pairs {
+			tA, tB := i%2 == 1, i%3 == 2
+			p, wantP := product(tA, tB, pr[0][0], pr[0][1], pr[0][2], float32(i%2))
+			q, wantQ := product(!tA, tB, pr[1][0], pr[1][1], pr[1][2], 1-float32(i%2))
+			GemmPair(p, q)
+			for j, x := range []struct {
+				got, want []float32
+			}{{p.C, wantP}, {q.C, wantQ}} {
+				if !slices.Equal(x.got, x.want) {
+					t.Fatalf("workers=%d pair %v, product %d: C differs from GemmSerial's", w, pr, j)
+				}
+			}
+		}
+	}
+}
+
 func TestMatMul(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	a := &Tensor{Shape: []int{3, 4}, Data: randSlice(rng, 12)}

@@ -142,18 +142,37 @@ func logEnter() bool {
 func logProduct(transA, transB bool, m, n, k int, t0 time.Time) {
 	d := time.Since(t0)
 	timeLog.Lock()
-	if timeLog.products != nil {
-		s := productShape{transA, transB, m, n, k}
-		p := timeLog.products[s]
-		if p == nil {
-			p = &ProductTime{TransA: transA, TransB: transB, M: m, N: n, K: k}
-			timeLog.products[s] = p
-		}
-		p.Calls++
-		p.Time += d
-	}
+	addProduct(productShape{transA, transB, m, n, k}, d)
 	timeLog.Unlock()
 	timeLog.depth.Add(-1)
+}
+
+// logPair ends a logged GemmPair that started at t0: its time is shared
+// between its two shapes in proportion to their arithmetic, so that each
+// reads at the pair's rate.
+func logPair(p, q *Product, t0 time.Time) {
+	d := time.Since(t0)
+	fp, fq := float64(p.M)*float64(p.N)*float64(p.K), float64(q.M)*float64(q.N)*float64(q.K)
+	dp := time.Duration(float64(d) * fp / max(fp+fq, 1))
+	timeLog.Lock()
+	addProduct(productShape{p.TransA, p.TransB, p.M, p.N, p.K}, dp)
+	addProduct(productShape{q.TransA, q.TransB, q.M, q.N, q.K}, d-dp)
+	timeLog.Unlock()
+	timeLog.depth.Add(-1)
+}
+
+// addProduct adds one call of shape s that took d; timeLog is locked.
+func addProduct(s productShape, d time.Duration) {
+	if timeLog.products == nil {
+		return
+	}
+	p := timeLog.products[s]
+	if p == nil {
+		p = &ProductTime{TransA: s.transA, TransB: s.transB, M: s.m, N: s.n, K: s.k}
+		timeLog.products[s] = p
+	}
+	p.Calls++
+	p.Time += d
 }
 
 // logLoop ends a logged parallel loop that started at t0.

@@ -56,3 +56,30 @@ func TestTimeLog(t *testing.T) {
 		t.Errorf("products not slowest first: %v before %v", l.Products[0].Time, l.Products[1].Time)
 	}
 }
+
+// TestTimeLogPair checks that a GemmPair shared over two workers is logged
+// as one call of each shape, its time split in proportion to their
+// arithmetic.
+func TestTimeLogPair(t *testing.T) {
+	defer tensor.SetWorkers(tensor.SetWorkers(2))
+	a, b := make([]float32, 300*200), make([]float32, 200*100)
+	c, d := make([]float32, 300*100), make([]float32, 200*100)
+	p := tensor.Product{M: 300, N: 100, K: 200, Alpha: 1, A: a, Lda: 200, B: b, Ldb: 100, C: c, Ldc: 100}
+	q := tensor.Product{TransA: true, M: 200, N: 100, K: 300, Alpha: 1, A: a, Lda: 200, B: make([]float32, 300*100), Ldb: 100, C: d, Ldc: 100}
+	tensor.StartTimeLog()
+	tensor.GemmPair(p, q)
+	l := tensor.StopTimeLog()
+	if len(l.Products) != 2 {
+		t.Fatalf("logged %d product shapes, want 2: %+v", len(l.Products), l.Products)
+	}
+	for _, x := range l.Products {
+		if x.Calls != 1 || x.Time <= 0 {
+			t.Errorf("%+v: want one call with its time", x)
+		}
+	}
+	// Both shapes have 6M multiply-adds: the halves differ by at most the
+	// rounding of one nanosecond.
+	if diff := l.Products[0].Time - l.Products[1].Time; diff < -1 || diff > 1 {
+		t.Errorf("pair's time split %v and %v, want equal halves", l.Products[0].Time, l.Products[1].Time)
+	}
+}
