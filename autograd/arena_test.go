@@ -94,6 +94,44 @@ func TestTapeReusesLargerBuffers(t *testing.T) {
 	}
 }
 
+// TestTapeLetsIdleBuffersGo: a free buffer that no pass takes for
+// trimPasses passes is let go; one taken in any of those passes is kept,
+// as is a buffer every pass takes.
+func TestTapeLetsIdleBuffersGo(t *testing.T) {
+	tp := NewTape(nil)
+	var big, mid, small []float32
+	for pass := range trimPasses {
+		s := tp.take(1000, false)
+		switch pass {
+		case 0:
+			big, mid, small = tp.take(100_000, false), tp.take(10_000, false), s
+		case 10:
+			if m := tp.take(10_000, false); &m[0] != &mid[0] {
+				t.Fatalf("pass 10 did not reuse the 10,000-float buffer")
+			}
+		}
+		if &s[0] != &small[0] {
+			t.Fatalf("pass %d did not reuse the 1,000-float buffer", pass)
+		}
+		if pass == trimPasses-1 {
+			// Idle for trimPasses−1 passes: still kept.
+			if l := tp.free[sizeClass(100_000)]; len(l) != 1 || &l[0][0] != &big[0] {
+				t.Fatalf("pass %d: the idle 100,000-float buffer was let go early", pass)
+			}
+		}
+		tp.Reset()
+	}
+	if l, ok := tp.free[sizeClass(100_000)]; ok {
+		t.Fatalf("after %d passes the idle 100,000-float buffer is still kept (%d in its class)", trimPasses, len(l))
+	}
+	if m := tp.take(10_000, false); &m[0] != &mid[0] {
+		t.Fatalf("the 10,000-float buffer, taken %d passes ago, was let go", trimPasses-10)
+	}
+	if s := tp.take(1000, false); &s[0] != &small[0] {
+		t.Fatalf("the 1,000-float buffer every pass takes was let go")
+	}
+}
+
 func TestSizeClass(t *testing.T) {
 	for _, c := range []struct{ n, want int }{{1, 64}, {64, 64}, {65, 72}, {100, 104}, {1000, 1024}, {1025, 1152}, {4096, 4096}, {4097, 4608}} {
 		if got := sizeClass(c.n); got != c.want {
