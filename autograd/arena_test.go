@@ -94,41 +94,55 @@ func TestTapeReusesLargerBuffers(t *testing.T) {
 	}
 }
 
-// TestTapeLetsIdleBuffersGo: a free buffer that no pass takes for
-// trimPasses passes is let go; one taken in any of those passes is kept,
-// as is a buffer every pass takes.
+// TestTapeLetsIdleBuffersGo: a free buffer that no pass takes through a
+// whole window of trimPasses passes is let go at the window's end; one
+// taken in the window is kept, as is one every pass takes, and one whose
+// shape first came late in a window and comes back every trimPasses
+// passes.
 func TestTapeLetsIdleBuffersGo(t *testing.T) {
 	tp := NewTape(nil)
-	var big, mid, small []float32
-	for pass := range trimPasses {
+	var big, mid, late, small []float32
+	for pass := range 3*trimPasses - 1 {
 		s := tp.take(1000, false)
-		switch pass {
-		case 0:
+		switch {
+		case pass == 0:
 			big, mid, small = tp.take(100_000, false), tp.take(10_000, false), s
-		case 10:
+		case pass == trimPasses+5:
 			if m := tp.take(10_000, false); &m[0] != &mid[0] {
-				t.Fatalf("pass 10 did not reuse the 10,000-float buffer")
+				t.Fatalf("pass %d did not reuse the 10,000-float buffer", pass)
+			}
+		}
+		// A shape first seen two passes before the first trim, then every
+		// trimPasses passes.
+		if pass >= trimPasses-2 && (pass-(trimPasses-2))%trimPasses == 0 {
+			l := tp.take(20_000, false)
+			if late == nil {
+				late = l
+			} else if &l[0] != &late[0] {
+				t.Fatalf("pass %d: the 20,000-float shape, back after %d passes, got a new buffer", pass, trimPasses)
 			}
 		}
 		if &s[0] != &small[0] {
 			t.Fatalf("pass %d did not reuse the 1,000-float buffer", pass)
 		}
-		if pass == trimPasses-1 {
-			// Idle for trimPasses−1 passes: still kept.
-			if l := tp.free[sizeClass(100_000)]; len(l) != 1 || &l[0][0] != &big[0] {
-				t.Fatalf("pass %d: the idle 100,000-float buffer was let go early", pass)
+		tp.Reset()
+		l, bigKept := tp.free[sizeClass(100_000)]
+		switch pass + 1 { // passes done
+		case trimPasses, 2*trimPasses - 1:
+			// The window in which big was freed began before it, and the
+			// next has not ended.
+			if !bigKept || &l[0][0] != &big[0] {
+				t.Fatalf("after %d passes the idle 100,000-float buffer was let go early", pass+1)
+			}
+		case 2 * trimPasses:
+			if bigKept {
+				t.Fatalf("after %d passes the 100,000-float buffer, idle through the second window, is still kept", pass+1)
 			}
 		}
-		tp.Reset()
 	}
-	if l, ok := tp.free[sizeClass(100_000)]; ok {
-		t.Fatalf("after %d passes the idle 100,000-float buffer is still kept (%d in its class)", trimPasses, len(l))
-	}
-	if m := tp.take(10_000, false); &m[0] != &mid[0] {
-		t.Fatalf("the 10,000-float buffer, taken %d passes ago, was let go", trimPasses-10)
-	}
-	if s := tp.take(1000, false); &s[0] != &small[0] {
-		t.Fatalf("the 1,000-float buffer every pass takes was let go")
+	// The third window has not ended.
+	if l := tp.free[sizeClass(10_000)]; len(l) != 1 || &l[0][0] != &mid[0] {
+		t.Fatalf("the 10,000-float buffer, taken in pass %d, was let go", trimPasses+5)
 	}
 }
 
