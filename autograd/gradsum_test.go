@@ -81,13 +81,7 @@ func TestBiasAndResidualGradsSplit(t *testing.T) {
 func TestBackwardProductsPaired(t *testing.T) {
 	const rows, in, out = 300, 200, 130 // 7.8M multiply-adds per pass: shared
 	rng := tensor.NewRNG(6)
-	fill := func(n int) []float32 {
-		s := make([]float32, n)
-		for i := range s {
-			s[i] = rng.Float32()*2 - 1
-		}
-		return s
-	}
+	fill := func(n int) []float32 { return randTensor(rng, n).Data }
 	x, w, dy := fill(rows*in), fill(out*in), fill(rows*out)
 	ops := map[string]struct {
 		wShape []int
