@@ -481,10 +481,9 @@ type Product struct {
 // products runs no faster than its larger one.) Toggled in one process
 // against the two Gemm calls, twice: the small training step 1.055× and
 // 1.019× faster (20 and 30 pairs), base 1.029 and 1.025 (10 and 16); in
-// bfloat16 1.02 and 1.03. With one worker, or
-// more than two (not measured here), the products run one after the
-// other, each as Gemm runs it. On two, each product's numbers are those
-// GemmSerial gives it.
+// bfloat16 1.02 and 1.03. With one worker, or more than two (not measured
+// here), the products run one after the other, each as Gemm runs it. On
+// two, each product's numbers are those GemmSerial gives it.
 func GemmPair(p, q Product) {
 	work := max(p.M, 8)*p.N*max(p.K, 1) + max(q.M, 8)*q.N*max(q.K, 1)
 	if workers != 2 || work < 8*gemmGrain {
