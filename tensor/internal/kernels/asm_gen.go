@@ -59,6 +59,7 @@ func main() {
 			dots512(r, kind)
 		}
 	}
+	dots512W8()
 	for r := 1; r <= 8; r++ {
 		dots512q8(r)
 	}
@@ -681,6 +682,68 @@ func dots512(r int, kind string) {
 	p("reduce:")
 	p("\tMOVQ out+40(FP), DI")
 	dotsReduce(nacc, true)
+}
+
+// dots512W8 writes dots512W8R1, dots512R1 for eight rows of B at once
+// (one row of A: a decode step against a weight stored [out, in]):
+//
+//	func dots512W8R1(k int, a *float32, lda int, b *float32, ldb int, out *float32)
+//
+// out[j] = Σp a[p]·b[j·ldb+p] for j < 8. A step of k loads A's 16 values
+// and multiplies them by each row's from memory. Each row's sum is made
+// as dots512R1 makes it (the same fused multiply-adds in the same order,
+// the same masked tail and reduction), so a column's result does not
+// depend on which kernel computed it. Streaming B from memory, a core
+// waits on loads in flight; eight rows keep twice as many in flight as
+// four: 2 × 154 MB of B swept by two cores, 1.27× faster than dots512R1
+// (median of 30 alternating pairs).
+func dots512W8() {
+	const cb = 8
+	dotsArgs("dots512W8R1", "float32", 0, 2, cb)
+	p("\tLEAQ (BX)(DX*4), R9")   // rows 4..7
+	p("\tLEAQ (R14)(DX*4), R15") // rows 4..7 of the next call
+	row := func(j int, base string) string {
+		b := base
+		if j >= 4 {
+			b = map[string]string{"BX": "R9", "R14": "R15"}[base]
+		}
+		return strings.ReplaceAll(bRow(j%4, 0), "(BX)", "("+b+")")
+	}
+	for j := 0; j < cb; j++ {
+		p("\tVPXORD Z%d, Z%d, Z%d", j, j, j)
+	}
+	p("\tCMPQ CX, $16")
+	p("\tJLT tail")
+	p("loop:")
+	p("\tVMOVUPS (AX), Z20")
+	for j := 0; j < cb; j++ {
+		p("\tVFMADD231PS %s, Z20, Z%d", row(j, "BX"), j)
+	}
+	// The same columns of the next call's eight rows, as dots512 does.
+	for j := 0; j < cb; j++ {
+		p("\tPREFETCHT1 %s", row(j, "R14"))
+	}
+	for _, r := range []string{"AX", "BX", "R9", "R14", "R15"} {
+		p("\tADDQ $64, %s", r)
+	}
+	p("\tSUBQ $16, CX")
+	p("\tCMPQ CX, $16")
+	p("\tJGE loop")
+	p("tail:")
+	p("\tTESTQ CX, CX")
+	p("\tJZ reduce")
+	p("\tMOVL $1, R10")
+	p("\tSHLL CX, R10")
+	p("\tDECL R10")
+	p("\tKMOVW R10, K1")
+	p("\tVMOVUPS.Z (AX), K1, Z20")
+	for j := 0; j < cb; j++ {
+		p("\tVMOVUPS.Z %s, K1, Z%d", row(j, "BX"), 21+j)
+		p("\tVFMADD231PS Z%d, Z20, Z%d", 21+j, j)
+	}
+	p("reduce:")
+	p("\tMOVQ out+40(FP), DI")
+	dotsReduce(cb, true)
 }
 
 // dots256 writes the AVX2 kernel for r rows of A (r <= 8) against cb rows

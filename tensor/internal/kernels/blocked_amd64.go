@@ -52,6 +52,10 @@ type gemmArch struct {
 	// registers hold accumulators for.
 	dots   [9]dotsKernel
 	dotsCB [2]int
+	// dots8 (optional) is dots[1] for eight rows of B: one row of A's
+	// products with a float32 B then keep twice as many of B's loads in
+	// flight, with the numbers dots[1] gives.
+	dots8 dotsKernel
 	// dot and axpy are the arch's Dot and Axpy, for the columns and steps
 	// the dots and rows kernels leave.
 	dot  func(x, y []float32) float32
@@ -742,7 +746,14 @@ func (g *gemmArch) gemmDotsOf(b bOperand, m, n, k int, alpha float32, a []float3
 		cb = g.dotsCB[1]
 	}
 	nb := n - n%4
-	for j := 0; j < nb; j += cb {
+	j0 := 0
+	if m == 1 && b.f != nil && g.dots8 != nil {
+		for ; j0+8 <= nb; j0 += 8 {
+			g.dots8(k, &a[0], lda, &b.f[j0*ldb], ldb, &out[0])
+			setC(c[j0:j0+8], alpha, out[:8], beta)
+		}
+	}
+	for j := j0; j < nb; j += cb {
 		switch {
 		case b.q != nil:
 			g.dotsQ8[m](k, &a[0], lda, &b.q[j*ldb], ldb, &b.s[j*ldb/q8Block], &out[0])
@@ -752,17 +763,7 @@ func (g *gemmArch) gemmDotsOf(b bOperand, m, n, k int, alpha float32, a []float3
 			g.dots[m](k, &a[0], lda, &b.f[j*ldb], ldb, &out[0])
 		}
 		for i := 0; i < m; i++ {
-			crow := c[i*ldc+j : i*ldc+j+cb]
-			o := out[i*cb : i*cb+cb]
-			if beta == 0 {
-				for q := range crow {
-					crow[q] = alpha * o[q]
-				}
-			} else {
-				for q := range crow {
-					crow[q] = alpha*o[q] + beta*crow[q]
-				}
-			}
+			setC(c[i*ldc+j:i*ldc+j+cb], alpha, out[i*cb:i*cb+cb], beta)
 		}
 	}
 	if nb == n {
@@ -793,6 +794,20 @@ func (g *gemmArch) gemmDotsOf(b bOperand, m, n, k int, alpha float32, a []float3
 	}
 	if pooled != nil {
 		widenBufs.Put(pooled)
+	}
+}
+
+// setC sets c = alpha·o + beta·c (c not read when beta is 0).
+func setC(c []float32, alpha float32, o []float32, beta float32) {
+	o = o[:len(c)]
+	if beta == 0 {
+		for q := range c {
+			c[q] = alpha * o[q]
+		}
+		return
+	}
+	for q := range c {
+		c[q] = alpha*o[q] + beta*c[q]
 	}
 }
 
