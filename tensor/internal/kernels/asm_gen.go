@@ -59,7 +59,9 @@ func main() {
 			dots512(r, kind)
 		}
 	}
-	dots512W8()
+	for _, kind := range []string{"", "bf16", "f16"} {
+		dots512W8(kind)
+	}
 	for r := 1; r <= 8; r++ {
 		dots512q8(r)
 	}
@@ -685,21 +687,28 @@ func dots512(r int, kind string) {
 }
 
 // dots512W8 writes dots512W8R1, dots512R1 for eight rows of B at once
-// (one row of A: a decode step against a weight stored [out, in]):
+// (one row of A: a decode step against a weight stored [out, in]), and
+// with kind "bf16" or "f16" dots512W8bf16R1 and dots512W8f16R1, the same
+// for dots512bf16R1 and dots512f16R1 (B widened as it is loaded):
 //
 //	func dots512W8R1(k int, a *float32, lda int, b *float32, ldb int, out *float32)
+//	func dots512W8bf16R1(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
 //
 // out[j] = Σp a[p]·b[j·ldb+p] for j < 8. A step of k loads A's 16 values
-// and multiplies them by each row's from memory. Each row's sum is made
-// as dots512R1 makes it (the same fused multiply-adds in the same order,
-// the same masked tail and reduction), so a column's result does not
-// depend on which kernel computed it. Streaming B from memory, a core
-// waits on loads in flight; eight rows keep twice as many in flight as
-// four: 2 × 154 MB of B swept by two cores, 1.27× faster than dots512R1
-// (median of 30 alternating pairs).
-func dots512W8() {
+// and multiplies them by each row's (a float32 B's straight from memory).
+// Each row's sum is made as the four-row kernel makes it (the same fused
+// multiply-adds in the same order, the same masked tail and reduction),
+// so a column's result does not depend on which kernel computed it.
+// Streaming B from memory, a core waits on loads in flight; eight rows
+// keep twice as many in flight as four: 2 × 154 MB of float32 B swept by
+// two cores, 1.27× faster than dots512R1 (median of 30 alternating pairs).
+func dots512W8(kind string) {
 	const cb = 8
-	dotsArgs("dots512W8R1", "float32", 0, 2, cb)
+	bType, bShift, bStep := "float32", 2, 64
+	if kind != "" {
+		bType, bShift, bStep = "uint16", 1, 32
+	}
+	dotsArgs("dots512W8"+kind+"R1", bType, 0, bShift, cb)
 	p("\tLEAQ (BX)(DX*4), R9")   // rows 4..7
 	p("\tLEAQ (R14)(DX*4), R15") // rows 4..7 of the next call
 	row := func(j int, base string) string {
@@ -709,6 +718,24 @@ func dots512W8() {
 		}
 		return strings.ReplaceAll(bRow(j%4, 0), "(BX)", "("+b+")")
 	}
+	// load puts row j's next 16 values of B in Z(21+j), widened, under
+	// mask (or all of them when mask is "").
+	load := func(j int, mask string) {
+		z, m := fmt.Sprintf("Z%d", 21+j), ""
+		if mask != "" {
+			m = ".Z"
+			z = mask + ", " + z
+		}
+		switch kind {
+		case "bf16":
+			p("\tVPMOVZXWD%s %s, %s", m, row(j, "BX"), z)
+			p("\tVPSLLD $16, Z%d, Z%d", 21+j, 21+j)
+		case "f16":
+			p("\tVCVTPH2PS%s %s, %s", m, row(j, "BX"), z)
+		default:
+			p("\tVMOVUPS%s %s, %s", m, row(j, "BX"), z)
+		}
+	}
 	for j := 0; j < cb; j++ {
 		p("\tVPXORD Z%d, Z%d, Z%d", j, j, j)
 	}
@@ -717,14 +744,20 @@ func dots512W8() {
 	p("loop:")
 	p("\tVMOVUPS (AX), Z20")
 	for j := 0; j < cb; j++ {
-		p("\tVFMADD231PS %s, Z20, Z%d", row(j, "BX"), j)
+		if kind == "" {
+			p("\tVFMADD231PS %s, Z20, Z%d", row(j, "BX"), j)
+			continue
+		}
+		load(j, "")
+		p("\tVFMADD231PS Z%d, Z20, Z%d", 21+j, j)
 	}
 	// The same columns of the next call's eight rows, as dots512 does.
 	for j := 0; j < cb; j++ {
 		p("\tPREFETCHT1 %s", row(j, "R14"))
 	}
-	for _, r := range []string{"AX", "BX", "R9", "R14", "R15"} {
-		p("\tADDQ $64, %s", r)
+	p("\tADDQ $64, AX")
+	for _, r := range []string{"BX", "R9", "R14", "R15"} {
+		p("\tADDQ $%d, %s", bStep, r)
 	}
 	p("\tSUBQ $16, CX")
 	p("\tCMPQ CX, $16")
@@ -738,7 +771,7 @@ func dots512W8() {
 	p("\tKMOVW R10, K1")
 	p("\tVMOVUPS.Z (AX), K1, Z20")
 	for j := 0; j < cb; j++ {
-		p("\tVMOVUPS.Z %s, K1, Z%d", row(j, "BX"), 21+j)
+		load(j, "K1")
 		p("\tVFMADD231PS Z%d, Z20, Z%d", 21+j, j)
 	}
 	p("reduce:")

@@ -228,10 +228,17 @@ func dots512f16R7(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
 func dots512f16R8(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
 
 // dots512W8R1 is dots512R1 for eight rows of B: out[j] = Σp a[p]·b[j·ldb+p]
-// for j < 8, each exactly as dots512R1 computes it.
+// for j < 8, each exactly as dots512R1 computes it; dots512W8bf16R1 and
+// dots512W8f16R1 are dots512bf16R1 and dots512f16R1 for eight rows.
 //
 //go:noescape
 func dots512W8R1(k int, a *float32, lda int, b *float32, ldb int, out *float32)
+
+//go:noescape
+func dots512W8bf16R1(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots512W8f16R1(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
 
 // dots512R<r> computes out[i·cb+j] = Σp a[i·lda+p]·b[j·ldb+p] for i < r,
 // j < cb, p < k, where cb = 4 for r <= 4, else 2 (AVX-512). out must have
@@ -559,8 +566,12 @@ var arch512 = &gemmArch{
 	dots:   [...]dotsKernel{nil, dots512R1, dots512R2, dots512R3, dots512R4, dots512R5, dots512R6, dots512R7, dots512R8},
 	dotsCB: [2]int{4, 2},
 	dots8:  dots512W8R1,
-	dot:    dotAVX512,
-	axpy:   axpyAVX512,
+	dotsHalf8: [2]dotsHalfKernel{
+		BF16: dots512W8bf16R1,
+		F16:  dots512W8f16R1,
+	},
+	dot:  dotAVX512,
+	axpy: axpyAVX512,
 	dotsHalf: [2][9]dotsHalfKernel{
 		BF16: {nil, dots512bf16R1, dots512bf16R2, dots512bf16R3, dots512bf16R4, dots512bf16R5, dots512bf16R6, dots512bf16R7, dots512bf16R8},
 		F16:  {nil, dots512f16R1, dots512f16R2, dots512f16R3, dots512f16R4, dots512f16R5, dots512f16R6, dots512f16R7, dots512f16R8},
