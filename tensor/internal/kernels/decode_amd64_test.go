@@ -80,3 +80,38 @@ func TestDots8(t *testing.T) {
 		}
 	}
 }
+
+// TestRows1: rows512R1 adds to a row of C, bit for bit, what rows512 adds
+// for r = 1, for n from 32 to 640 and padded rows of B, and writes nothing
+// past its n columns.
+func TestRows1(t *testing.T) {
+	if !registered("avx512") {
+		t.Skip("no AVX-512 on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for n := 32; n <= 640; n += 32 {
+		for _, pad := range []int{0, 7} {
+			ldb := n + pad
+			coef := make([]float32, 64)
+			for p := range 8 {
+				coef[p*8] = float32(rng.NormFloat64())
+			}
+			b := make([]float32, 8*ldb)
+			for i := range b {
+				b[i] = float32(rng.NormFloat64())
+			}
+			want := make([]float32, n+16)
+			for i := range want {
+				want[i] = float32(rng.NormFloat64())
+			}
+			got := append([]float32(nil), want...)
+			rows512(1, n, &coef[0], &b[0], ldb, &want[0], n)
+			rows512R1(1, n, &coef[0], &b[0], ldb, &got[0], n)
+			for j := range got {
+				if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+					t.Fatalf("n=%d ldb=%d: C[%d] = %v, rows512 %v", n, ldb, j, got[j], want[j])
+				}
+			}
+		}
+	}
+}
