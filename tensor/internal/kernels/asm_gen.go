@@ -62,6 +62,7 @@ func main() {
 	for _, kind := range []string{"", "bf16", "f16"} {
 		dots512W8(kind)
 	}
+	dots256W8()
 	for r := 1; r <= 8; r++ {
 		dots512q8(r)
 	}
@@ -778,6 +779,64 @@ func dots512W8(kind string) {
 	p("reduce:")
 	p("\tMOVQ out+40(FP), DI")
 	dotsReduce(cb, true)
+}
+
+// dots256W8 writes dots256W8R1, dots256R1 for eight rows of B at once (a
+// float32 B), as dots512W8 does for AVX-512:
+//
+//	func dots256W8R1(k int, a *float32, lda int, b *float32, ldb int, out *float32)
+//
+// Each row's sum is made as dots256R1 makes it. The AVX2 kernels' four-row
+// ones take two rows of B at a time; eight keep four times as many loads
+// in flight.
+func dots256W8() {
+	const cb = 8
+	dotsArgs("dots256W8R1", "float32", 0, 2, cb)
+	p("\tLEAQ (BX)(DX*4), R9")   // rows 4..7
+	p("\tLEAQ (R14)(DX*4), R15") // rows 4..7 of the next call
+	row := func(j int, base string) string {
+		b := base
+		if j >= 4 {
+			b = map[string]string{"BX": "R9", "R14": "R15"}[base]
+		}
+		return strings.ReplaceAll(bRow(j%4, 0), "(BX)", "("+b+")")
+	}
+	// accumulators Y0..Y7, A in Y8, a masked row of B in Y9, the mask in
+	// Y15.
+	for j := 0; j < cb; j++ {
+		p("\tVXORPS Y%d, Y%d, Y%d", j, j, j)
+	}
+	p("\tCMPQ CX, $8")
+	p("\tJLT tail")
+	p("loop:")
+	p("\tVMOVUPS (AX), Y8")
+	for j := 0; j < cb; j++ {
+		p("\tVFMADD231PS %s, Y8, Y%d", row(j, "BX"), j)
+	}
+	for j := 0; j < cb; j++ {
+		p("\tPREFETCHT1 %s", row(j, "R14"))
+	}
+	for _, r := range []string{"AX", "BX", "R9", "R14", "R15"} {
+		p("\tADDQ $32, %s", r)
+	}
+	p("\tSUBQ $8, CX")
+	p("\tCMPQ CX, $8")
+	p("\tJGE loop")
+	p("tail:")
+	p("\tTESTQ CX, CX")
+	p("\tJZ reduce")
+	p("\tLEAQ dotsMask<>(SB), R10")
+	p("\tMOVQ $8, R11")
+	p("\tSUBQ CX, R11")
+	p("\tVMOVUPS (R10)(R11*4), Y15") // the first CX lanes set
+	p("\tVMASKMOVPS (AX), Y15, Y8")
+	for j := 0; j < cb; j++ {
+		p("\tVMASKMOVPS %s, Y15, Y9", row(j, "BX"))
+		p("\tVFMADD231PS Y9, Y8, Y%d", j)
+	}
+	p("reduce:")
+	p("\tMOVQ out+40(FP), DI")
+	dotsReduce(cb, false)
 }
 
 // dots256 writes the AVX2 kernel for r rows of A (r <= 8) against cb rows

@@ -81,6 +81,47 @@ func TestDots8(t *testing.T) {
 	}
 }
 
+// TestDots8AVX2: dots256W8R1 gives each of its rows of B, bit for bit,
+// what dots256R1 gives it two rows at a time, for every k from 0 to 300,
+// and writes nothing past its eight results.
+func TestDots8AVX2(t *testing.T) {
+	if !registered("avx2") {
+		t.Skip("no AVX2 and FMA on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for k := 0; k <= 300; k++ {
+		for _, pad := range []int{0, 3} {
+			ldb := k + pad
+			a := make([]float32, k+1)
+			b := make([]float32, 8*ldb+1)
+			for i := range a {
+				a[i] = float32(rng.NormFloat64())
+			}
+			for i := range b {
+				b[i] = float32(rng.NormFloat64())
+			}
+			var want, got [16]float32
+			for i := range got {
+				got[i] = float32(math.NaN())
+			}
+			for j := 0; j < 8; j += 2 {
+				dots256R1(k, &a[0], k, &b[j*ldb], ldb, &want[j])
+			}
+			dots256W8R1(k, &a[0], k, &b[0], ldb, &got[0])
+			for j := range 8 {
+				if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+					t.Fatalf("k=%d ldb=%d: row %d gives %v, dots256R1 %v", k, ldb, j, got[j], want[j])
+				}
+			}
+			for j := 8; j < 16; j++ {
+				if !math.IsNaN(float64(got[j])) {
+					t.Fatalf("k=%d ldb=%d: out[%d] written (%v)", k, ldb, j, got[j])
+				}
+			}
+		}
+	}
+}
+
 // TestRows1: rows512R1 adds to a row of C, bit for bit, what rows512 adds
 // for r = 1, for n from 32 to 640 and padded rows of B, and writes nothing
 // past its n columns.

@@ -240,6 +240,12 @@ func dots512W8bf16R1(k int, a *float32, lda int, b *uint16, ldb int, out *float3
 //go:noescape
 func dots512W8f16R1(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
 
+// dots256W8R1 is dots256R1 for eight rows of B, each exactly as dots256R1
+// computes it (AVX2).
+//
+//go:noescape
+func dots256W8R1(k int, a *float32, lda int, b *float32, ldb int, out *float32)
+
 // dots512R<r> computes out[i·cb+j] = Σp a[i·lda+p]·b[j·ldb+p] for i < r,
 // j < cb, p < k, where cb = 4 for r <= 4, else 2 (AVX-512). out must have
 // room for 16 values.
@@ -619,6 +625,7 @@ var arch256 = &gemmArch{
 	dot:    dotAVX2,
 	axpy:   axpyAVX2,
 	rows:   rows256,
+	dots8:  dots256W8R1,
 }
 
 func init() {
