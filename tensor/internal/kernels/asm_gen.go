@@ -77,6 +77,7 @@ func main() {
 	dotsMask()
 	rows512()
 	rows512R1()
+	rows256R1()
 	rows256()
 	transpose8()
 	transpose8half("bf16")
@@ -1015,6 +1016,38 @@ func dotsMask() {
 		p("DATA dotsMask<>+%d(SB)/4, $%s", 4*i, v)
 	}
 	p("GLOBL dotsMask<>(SB), RODATA|NOPTR, $64")
+}
+
+// rows256R1 writes rows256 for one row of A, as rows512R1 does for
+// rows512: the eight coefficients broadcast once, the sums rows256's.
+func rows256R1() {
+	rowsArgs("rows256R1")
+	for u := 0; u < 8; u++ {
+		p("\tVBROADCASTSS %d(AX), Y%d", 32*u, 8+u)
+	}
+	p("loop:")
+	for v := 0; v < 4; v++ {
+		p("\tVMOVUPS %s(DI), Y%d", off(32*v), v)
+	}
+	for u := 0; u < 8; u++ {
+		for v := 0; v < 4; v++ {
+			addr := bRow(u%4, 32*v)
+			if u >= 4 {
+				addr = strings.ReplaceAll(addr, "(BX)", "(R13)")
+			}
+			p("\tVFMADD231PS %s, Y%d, Y%d", addr, 8+u, v)
+		}
+	}
+	for v := 0; v < 4; v++ {
+		p("\tVMOVUPS Y%d, %s(DI)", v, off(32*v))
+	}
+	p("\tADDQ $128, BX")
+	p("\tADDQ $128, R13")
+	p("\tADDQ $128, DI")
+	p("\tSUBQ $32, CX")
+	p("\tJNZ loop")
+	p("\tVZEROUPPER")
+	p("\tRET")
 }
 
 // rows256 writes rows512 for AVX2 (the same signature and arithmetic: each

@@ -122,13 +122,25 @@ func TestDots8AVX2(t *testing.T) {
 	}
 }
 
-// TestRows1: rows512R1 adds to a row of C, bit for bit, what rows512 adds
-// for r = 1, for n from 32 to 640 and padded rows of B, and writes nothing
-// past its n columns.
+// TestRows1: rows512R1 and rows256R1 add to a row of C, bit for bit, what
+// rows512 and rows256 add for r = 1, for n from 32 to 640 and padded rows
+// of B, and write nothing past their n columns.
 func TestRows1(t *testing.T) {
-	if !registered("avx512") {
-		t.Skip("no AVX-512 on this CPU")
+	type kernel = func(r, n int, a *float32, b *float32, ldb int, c *float32, ldc int)
+	for _, k := range []struct {
+		impl      string
+		rows, one kernel
+	}{{"avx512", rows512, rows512R1}, {"avx2", rows256, rows256R1}} {
+		t.Run(k.impl, func(t *testing.T) {
+			if !registered(k.impl) {
+				t.Skip("not on this CPU")
+			}
+			testRows1(t, k.rows, k.one)
+		})
 	}
+}
+
+func testRows1(t *testing.T, rows, one func(r, n int, a *float32, b *float32, ldb int, c *float32, ldc int)) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for n := 32; n <= 640; n += 32 {
 		for _, pad := range []int{0, 7} {
@@ -146,11 +158,11 @@ func TestRows1(t *testing.T) {
 				want[i] = float32(rng.NormFloat64())
 			}
 			got := append([]float32(nil), want...)
-			rows512(1, n, &coef[0], &b[0], ldb, &want[0], n)
-			rows512R1(1, n, &coef[0], &b[0], ldb, &got[0], n)
+			rows(1, n, &coef[0], &b[0], ldb, &want[0], n)
+			one(1, n, &coef[0], &b[0], ldb, &got[0], n)
 			for j := range got {
 				if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-					t.Fatalf("n=%d ldb=%d: C[%d] = %v, rows512 %v", n, ldb, j, got[j], want[j])
+					t.Fatalf("n=%d ldb=%d: C[%d] = %v, the r-row kernel %v", n, ldb, j, got[j], want[j])
 				}
 			}
 		}

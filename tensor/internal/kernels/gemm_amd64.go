@@ -280,6 +280,11 @@ func dots512R8(k int, a *float32, lda int, b *float32, ldb int, out *float32)
 //go:noescape
 func rows512(r, n int, a *float32, b *float32, ldb int, c *float32, ldc int)
 
+// rows256R1 is rows256 for r = 1, with its numbers (AVX2).
+//
+//go:noescape
+func rows256R1(r, n int, a *float32, b *float32, ldb int, c *float32, ldc int)
+
 // rows512R1 is rows512 for r = 1, with its numbers: the coefficients
 // broadcast once, B multiplied straight from memory.
 //
@@ -625,6 +630,7 @@ var arch256 = &gemmArch{
 	dot:    dotAVX2,
 	axpy:   axpyAVX2,
 	rows:   rows256,
+	rows1:  rows256R1,
 	dots8:  dots256W8R1,
 }
 
