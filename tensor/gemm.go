@@ -163,19 +163,26 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	// Up to 16 rows of A·Bᵀ (a batch of decoded sequences against a weight)
 	// are split exactly as one row is: the kernels compute such rows one by
 	// one, and a split over k sums in an order set by its bands, so each
-	// row then gets the numbers it gets alone. Such products are split from
-	// a quarter of that size, about 512 KB of weight (each element counted
-	// as 32 multiply-adds): SmolLM2-135M's decode step, whose 576×576
-	// weights had run on one core, 1.05× faster (60 pairs toggled in one
-	// process). Counting 16, 64 or 128 gave 1.05, 1.06 and 1.09; 128
-	// against 32 gave 1.015, and GPT-2's decode step 1.00. Those are within
-	// the machine's noise, so 32 it is.
+	// row then gets the numbers it gets alone.
+	//
+	// Those whose k is less than 2n are split by columns (below), which
+	// leaves every number as it is, and are split from a quarter of the
+	// size, about 512 KB of weight (each element counted as 32
+	// multiply-adds): SmolLM2-135M's decode step, whose 576×576 weights
+	// had run on one core, 1.05× faster (60 pairs toggled in one process).
+	// Counting 16, 64 or 128 gave 1.05, 1.06 and 1.09; 128 against 32 gave
+	// 1.015, and GPT-2's decode step 1.00, within the machine's noise, so
+	// 32 it is. The deeper ones would be split over k, whose sums round
+	// otherwise, and keep the first size.
 	asOne := transB && !transA && m <= 16
-	rows, minRows := m, 8 // rows as the split sees them
+	rows := m // as the split sees them
 	if asOne {
-		rows, minRows = 1, 32
+		rows = 1
 	}
-	work := max(rows, minRows) * n * max(k, 1)
+	work := max(rows, 8) * n * max(k, 1)
+	if asOne && k < 2*n {
+		work *= 4
+	}
 	if w == 1 || work < 8*gemmGrain || m == 0 || n == 0 {
 		gemmBand(nil, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc)
 		return

@@ -360,6 +360,27 @@ func TestGemmHalfSplits(t *testing.T) {
 	}
 }
 
+// TestGemmDecodeSplit: the decode products against Bᵀ that two workers
+// split from about 512 KB of weight give GemmSerial's numbers bit for bit,
+// as do the deeper ones (k >= 2n) they leave whole below 2 MB.
+func TestGemmDecodeSplit(t *testing.T) {
+	defer SetWorkers(SetWorkers(2))
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, s := range [][2]int{{576, 576}, {512, 300}, {960, 200}, {256, 1536}, {128, 2048}} {
+		n, k := s[0], s[1]
+		b := randSlice(rng, n*k)
+		for _, m := range []int{1, 4, 16} {
+			a := randSlice(rng, m*k)
+			want, got := make([]float32, m*n), make([]float32, m*n)
+			GemmSerial(false, true, m, n, k, 1, a, k, b, k, 0, want, n)
+			Gemm(false, true, m, n, k, 1, a, k, b, k, 0, got, n)
+			if !slices.Equal(got, want) {
+				t.Errorf("m=%d n=%d k=%d: two workers' numbers differ from GemmSerial's", m, n, k)
+			}
+		}
+	}
+}
+
 // TestGemmRowsAlone: a product of up to 16 rows of A with Bᵀ (a batch of
 // decoded sequences against a weight) gives each row the numbers it gets
 // alone, at every worker count, however the product is split: over
