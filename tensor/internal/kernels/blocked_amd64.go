@@ -756,19 +756,29 @@ func (g *gemmArch) gemmDotsOf(b bOperand, m, n, k int, alpha float32, a []float3
 		cb = g.dotsCB[1]
 	}
 	nb := n - n%4
+	// One row of A takes eight columns at a time, written straight into C
+	// when they go there unchanged (alpha 1, beta 0): sparing the copy
+	// through out made SmolLM2-135M's decode step 1.025× faster (60 pairs).
 	j0 := 0
+	direct := alpha == 1 && beta == 0
 	switch {
 	case m == 1 && b.f != nil && g.dots8 != nil:
 		for ; j0+8 <= nb; j0 += 8 {
-			o := dotsOut(c[j0:j0+8], alpha, beta, out)
-			g.dots8(k, &a[0], lda, &b.f[j0*ldb], ldb, &o[0])
-			setC(c[j0:j0+8], alpha, o, beta)
+			if cj := c[j0 : j0+8]; direct {
+				g.dots8(k, &a[0], lda, &b.f[j0*ldb], ldb, &cj[0])
+			} else {
+				g.dots8(k, &a[0], lda, &b.f[j0*ldb], ldb, &out[0])
+				setC(cj, alpha, out[:8], beta)
+			}
 		}
 	case m == 1 && b.h != nil && g.dotsHalf8[b.kind] != nil:
 		for ; j0+8 <= nb; j0 += 8 {
-			o := dotsOut(c[j0:j0+8], alpha, beta, out)
-			g.dotsHalf8[b.kind](k, &a[0], lda, &b.h[j0*ldb], ldb, &o[0])
-			setC(c[j0:j0+8], alpha, o, beta)
+			if cj := c[j0 : j0+8]; direct {
+				g.dotsHalf8[b.kind](k, &a[0], lda, &b.h[j0*ldb], ldb, &cj[0])
+			} else {
+				g.dotsHalf8[b.kind](k, &a[0], lda, &b.h[j0*ldb], ldb, &out[0])
+				setC(cj, alpha, out[:8], beta)
+			}
 		}
 	}
 	for j := j0; j < nb; j += cb {
@@ -815,23 +825,8 @@ func (g *gemmArch) gemmDotsOf(b bOperand, m, n, k int, alpha float32, a []float3
 	}
 }
 
-// dotsOut returns where a dots kernel should write the eight values of c:
-// c itself when they go there unchanged (alpha 1, beta 0), which spares
-// setC's copy (SmolLM2-135M's decode step 1.025× faster, 60 pairs), else
-// out.
-func dotsOut(c []float32, alpha, beta float32, out *[16]float32) []float32 {
-	if alpha == 1 && beta == 0 {
-		return c
-	}
-	return out[:len(c)]
-}
-
-// setC sets c = alpha·o + beta·c (c not read when beta is 0); nothing when
-// o is c (dotsOut).
+// setC sets c = alpha·o + beta·c (c not read when beta is 0).
 func setC(c []float32, alpha float32, o []float32, beta float32) {
-	if &o[0] == &c[0] {
-		return
-	}
 	o = o[:len(c)]
 	if beta == 0 {
 		for q := range c {
