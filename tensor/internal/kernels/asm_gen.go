@@ -689,6 +689,21 @@ func dots512(r int, kind string) {
 	dotsReduce(nacc, true)
 }
 
+// eightRows follows dotsArgs for eight rows of B: it points R9 at B's row
+// 4 and R15 at the next call's (R14 + 4 rows), and returns the address of
+// row j < 8 of B (base "BX") or of the next call's rows (base "R14").
+func eightRows() func(j int, base string) string {
+	p("\tLEAQ (BX)(DX*4), R9")
+	p("\tLEAQ (R14)(DX*4), R15")
+	return func(j int, base string) string {
+		b := base
+		if j >= 4 {
+			b = map[string]string{"BX": "R9", "R14": "R15"}[base]
+		}
+		return strings.ReplaceAll(bRow(j%4, 0), "(BX)", "("+b+")")
+	}
+}
+
 // dots512W8 writes dots512W8R1, dots512R1 for eight rows of B at once
 // (one row of A: a decode step against a weight stored [out, in]), and
 // with kind "bf16" or "f16" dots512W8bf16R1 and dots512W8f16R1, the same
@@ -712,15 +727,7 @@ func dots512W8(kind string) {
 		bType, bShift, bStep = "uint16", 1, 32
 	}
 	dotsArgs("dots512W8"+kind+"R1", bType, 0, bShift, cb)
-	p("\tLEAQ (BX)(DX*4), R9")   // rows 4..7
-	p("\tLEAQ (R14)(DX*4), R15") // rows 4..7 of the next call
-	row := func(j int, base string) string {
-		b := base
-		if j >= 4 {
-			b = map[string]string{"BX": "R9", "R14": "R15"}[base]
-		}
-		return strings.ReplaceAll(bRow(j%4, 0), "(BX)", "("+b+")")
-	}
+	row := eightRows()
 	// load puts row j's next 16 values of B in Z(21+j), widened, under
 	// mask (or all of them when mask is "").
 	load := func(j int, mask string) {
@@ -793,15 +800,7 @@ func dots512W8(kind string) {
 func dots256W8() {
 	const cb = 8
 	dotsArgs("dots256W8R1", "float32", 0, 2, cb)
-	p("\tLEAQ (BX)(DX*4), R9")   // rows 4..7
-	p("\tLEAQ (R14)(DX*4), R15") // rows 4..7 of the next call
-	row := func(j int, base string) string {
-		b := base
-		if j >= 4 {
-			b = map[string]string{"BX": "R9", "R14": "R15"}[base]
-		}
-		return strings.ReplaceAll(bRow(j%4, 0), "(BX)", "("+b+")")
-	}
+	row := eightRows()
 	// accumulators Y0..Y7, A in Y8, a masked row of B in Y9, the mask in
 	// Y15.
 	for j := 0; j < cb; j++ {
