@@ -62,7 +62,9 @@ func main() {
 	for _, kind := range []string{"", "bf16", "f16"} {
 		dots512W8(kind)
 	}
-	dots256W8()
+	for _, kind := range []string{"", "bf16", "f16"} {
+		dots256W8(kind)
+	}
 	for r := 1; r <= 8; r++ {
 		dots512q8(r)
 	}
@@ -789,19 +791,40 @@ func dots512W8(kind string) {
 	dotsReduce(cb, true)
 }
 
-// dots256W8 writes dots256W8R1, dots256R1 for eight rows of B at once (a
-// float32 B), as dots512W8 does for AVX-512:
+// dots256W8 writes dots256W8R1 (and with kind "bf16" or "f16"
+// dots256W8bf16R1 and dots256W8f16R1), dots256R1 (dots256bf16R1,
+// dots256f16R1) for eight rows of B at once, as dots512W8 does for
+// AVX-512:
 //
 //	func dots256W8R1(k int, a *float32, lda int, b *float32, ldb int, out *float32)
+//	func dots256W8bf16R1(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
 //
-// Each row's sum is made as dots256R1 makes it. The AVX2 kernels' four-row
+// Each row's sum is made as the two-row kernel makes it. The AVX2 kernels' four-row
 // ones take two rows of B at a time; eight keep four times as many loads
 // in flight.
-func dots256W8() {
+func dots256W8(kind string) {
 	const cb = 8
-	dotsArgs("dots256W8R1", "float32", 0, 2, cb)
+	bType, bShift, bStep, frame := "float32", 2, 32, 0
+	if kind != "" {
+		bType, bShift, bStep, frame = "uint16", 1, 16, 16*cb
+	}
+	dotsArgs("dots256W8"+kind+"R1", bType, frame, bShift, cb)
 	row := eightRows()
-	// accumulators Y0..Y7, A in Y8, a masked row of B in Y9, the mask in
+	// tail is where the k tail of row j of a 16-bit B is copied.
+	tail := func(j int) string { return fmt.Sprintf("tail%d-%d(SP)", j, frame-16*j) }
+	// load puts eight values of row j of B from addr in Y9, widened.
+	load := func(addr string) {
+		switch kind {
+		case "bf16":
+			p("\tVPMOVZXWD %s, Y9", addr)
+			p("\tVPSLLD $16, Y9, Y9")
+		case "f16":
+			p("\tVCVTPH2PS %s, Y9", addr)
+		default:
+			p("\tVMOVUPS %s, Y9", addr)
+		}
+	}
+	// accumulators Y0..Y7, A in Y8, a row of B in Y9, the tail's mask in
 	// Y15.
 	for j := 0; j < cb; j++ {
 		p("\tVXORPS Y%d, Y%d, Y%d", j, j, j)
@@ -811,13 +834,19 @@ func dots256W8() {
 	p("loop:")
 	p("\tVMOVUPS (AX), Y8")
 	for j := 0; j < cb; j++ {
-		p("\tVFMADD231PS %s, Y8, Y%d", row(j, "BX"), j)
+		if kind == "" {
+			p("\tVFMADD231PS %s, Y8, Y%d", row(j, "BX"), j)
+			continue
+		}
+		load(row(j, "BX"))
+		p("\tVFMADD231PS Y9, Y8, Y%d", j)
 	}
 	for j := 0; j < cb; j++ {
 		p("\tPREFETCHT1 %s", row(j, "R14"))
 	}
-	for _, r := range []string{"AX", "BX", "R9", "R14", "R15"} {
-		p("\tADDQ $32, %s", r)
+	p("\tADDQ $32, AX")
+	for _, r := range []string{"BX", "R9", "R14", "R15"} {
+		p("\tADDQ $%d, %s", bStep, r)
 	}
 	p("\tSUBQ $8, CX")
 	p("\tCMPQ CX, $8")
@@ -825,13 +854,35 @@ func dots256W8() {
 	p("tail:")
 	p("\tTESTQ CX, CX")
 	p("\tJZ reduce")
+	if kind != "" {
+		// Copy the CX (< 8) last values of each row into zeros, as dots256
+		// does (AVX2 has no masked 16-bit load); R11, unused for one row
+		// of A, counts them.
+		p("\tVPXOR X14, X14, X14")
+		for j := 0; j < cb; j++ {
+			p("\tVMOVDQU X14, %s", tail(j))
+			p("\tLEAQ %s, R10", row(j, "BX"))
+			p("\tLEAQ %s, SI", tail(j))
+			p("\tXORQ R11, R11")
+			p("copy%d:", j)
+			p("\tMOVW (R10)(R11*2), DI")
+			p("\tMOVW DI, (SI)(R11*2)")
+			p("\tINCQ R11")
+			p("\tCMPQ R11, CX")
+			p("\tJLT copy%d", j)
+		}
+	}
 	p("\tLEAQ dotsMask<>(SB), R10")
 	p("\tMOVQ $8, R11")
 	p("\tSUBQ CX, R11")
 	p("\tVMOVUPS (R10)(R11*4), Y15") // the first CX lanes set
 	p("\tVMASKMOVPS (AX), Y15, Y8")
 	for j := 0; j < cb; j++ {
-		p("\tVMASKMOVPS %s, Y15, Y9", row(j, "BX"))
+		if kind == "" {
+			p("\tVMASKMOVPS %s, Y15, Y9", row(j, "BX"))
+		} else {
+			load(tail(j))
+		}
 		p("\tVFMADD231PS Y9, Y8, Y%d", j)
 	}
 	p("reduce:")

@@ -87,41 +87,73 @@ func TestDots8(t *testing.T) {
 	}
 }
 
-// TestDots8AVX2: dots256W8R1 gives each of its rows of B, bit for bit,
-// what dots256R1 gives it two rows at a time, for every k from 0 to 300,
-// and writes nothing past its eight results.
+// TestDots8AVX2: the AVX2 eight-row dots kernels give each of their rows
+// of B, bit for bit, what the two-row kernels give it, for B in float32,
+// bfloat16 and half precision and every k from 0 to 300, and write nothing
+// past their eight results.
 func TestDots8AVX2(t *testing.T) {
 	if !registered("avx2") {
 		t.Skip("no AVX2 and FMA on this CPU")
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
-	for k := 0; k <= 300; k++ {
-		for _, pad := range []int{0, 3} {
-			ldb := k + pad
-			a := make([]float32, k+1)
-			b := make([]float32, 8*ldb+1)
-			for i := range a {
-				a[i] = float32(rng.NormFloat64())
-			}
-			for i := range b {
-				b[i] = float32(rng.NormFloat64())
-			}
-			var want, got [16]float32
-			for i := range got {
-				got[i] = float32(math.NaN())
-			}
-			for j := 0; j < 8; j += 2 {
-				dots256R1(k, &a[0], k, &b[j*ldb], ldb, &want[j])
-			}
-			dots256W8R1(k, &a[0], k, &b[0], ldb, &got[0])
-			for j := range 8 {
-				if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-					t.Fatalf("k=%d ldb=%d: row %d gives %v, dots256R1 %v", k, ldb, j, got[j], want[j])
+	type kernel func(k int, a *float32, b []float32, h []uint16, ldb int, out *float32)
+	kinds := []struct {
+		name       string
+		half       Half
+		two, eight kernel
+	}{
+		{"float32", 0,
+			func(k int, a *float32, b []float32, _ []uint16, ldb int, out *float32) {
+				dots256R1(k, a, k, &b[0], ldb, out)
+			},
+			func(k int, a *float32, b []float32, _ []uint16, ldb int, out *float32) {
+				dots256W8R1(k, a, k, &b[0], ldb, out)
+			}},
+		{"bfloat16", BF16,
+			func(k int, a *float32, _ []float32, h []uint16, ldb int, out *float32) {
+				dots256bf16R1(k, a, k, &h[0], ldb, out)
+			},
+			func(k int, a *float32, _ []float32, h []uint16, ldb int, out *float32) {
+				dots256W8bf16R1(k, a, k, &h[0], ldb, out)
+			}},
+		{"float16", F16,
+			func(k int, a *float32, _ []float32, h []uint16, ldb int, out *float32) {
+				dots256f16R1(k, a, k, &h[0], ldb, out)
+			},
+			func(k int, a *float32, _ []float32, h []uint16, ldb int, out *float32) {
+				dots256W8f16R1(k, a, k, &h[0], ldb, out)
+			}},
+	}
+	for _, kind := range kinds {
+		for k := 0; k <= 300; k++ {
+			for _, pad := range []int{0, 3} {
+				ldb := k + pad
+				a := make([]float32, k+1)
+				b := make([]float32, 8*ldb+1)
+				for i := range a {
+					a[i] = float32(rng.NormFloat64())
 				}
-			}
-			for j := 8; j < 16; j++ {
-				if !math.IsNaN(float64(got[j])) {
-					t.Fatalf("k=%d ldb=%d: out[%d] written (%v)", k, ldb, j, got[j])
+				for i := range b {
+					b[i] = float32(rng.NormFloat64())
+				}
+				h, _ := halfs(rng, kind.half, len(b))
+				var want, got [16]float32
+				for i := range got {
+					got[i] = float32(math.NaN())
+				}
+				for j := 0; j < 8; j += 2 {
+					kind.two(k, &a[0], b[j*ldb:], h[j*ldb:], ldb, &want[j])
+				}
+				kind.eight(k, &a[0], b, h, ldb, &got[0])
+				for j := range 8 {
+					if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+						t.Fatalf("%s k=%d ldb=%d: row %d gives %v, the two-row kernel %v", kind.name, k, ldb, j, got[j], want[j])
+					}
+				}
+				for j := 8; j < 16; j++ {
+					if !math.IsNaN(float64(got[j])) {
+						t.Fatalf("%s k=%d ldb=%d: out[%d] written (%v)", kind.name, k, ldb, j, got[j])
+					}
 				}
 			}
 		}

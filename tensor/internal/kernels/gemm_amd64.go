@@ -246,6 +246,15 @@ func dots512W8f16R1(k int, a *float32, lda int, b *uint16, ldb int, out *float32
 //go:noescape
 func dots256W8R1(k int, a *float32, lda int, b *float32, ldb int, out *float32)
 
+// dots256W8bf16R1 and dots256W8f16R1 are dots256bf16R1 and dots256f16R1
+// for eight rows of B (AVX2).
+//
+//go:noescape
+func dots256W8bf16R1(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
+//go:noescape
+func dots256W8f16R1(k int, a *float32, lda int, b *uint16, ldb int, out *float32)
+
 // dots512R<r> computes out[i·cb+j] = Σp a[i·lda+p]·b[j·ldb+p] for i < r,
 // j < cb, p < k, where cb = 4 for r <= 4, else 2 (AVX-512). out must have
 // room for 16 values.
@@ -632,6 +641,10 @@ var arch256 = &gemmArch{
 	rows:   rows256,
 	rows1:  rows256R1,
 	dots8:  dots256W8R1,
+	dotsHalf8: [2]dotsHalfKernel{
+		BF16: dots256W8bf16R1,
+		F16:  dots256W8f16R1,
+	},
 }
 
 func init() {
