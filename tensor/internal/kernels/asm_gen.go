@@ -860,16 +860,7 @@ func dots256W8(kind string) {
 		// of A, counts them.
 		p("\tVPXOR X14, X14, X14")
 		for j := 0; j < cb; j++ {
-			p("\tVMOVDQU X14, %s", tail(j))
-			p("\tLEAQ %s, R10", row(j, "BX"))
-			p("\tLEAQ %s, SI", tail(j))
-			p("\tXORQ R11, R11")
-			p("copy%d:", j)
-			p("\tMOVW (R10)(R11*2), DI")
-			p("\tMOVW DI, (SI)(R11*2)")
-			p("\tINCQ R11")
-			p("\tCMPQ R11, CX")
-			p("\tJLT copy%d", j)
+			copyTail16(j, row(j, "BX"), tail(j), "R11")
 		}
 	}
 	p("\tLEAQ dotsMask<>(SB), R10")
@@ -888,6 +879,22 @@ func dots256W8(kind string) {
 	p("reduce:")
 	p("\tMOVQ out+40(FP), DI")
 	dotsReduce(cb, false)
+}
+
+// copyTail16 copies the CX (< 8) 16-bit values at src (a row of B's k
+// tail) into the zeroed 16 bytes at dst (X14 holds zeros), counting them
+// in idx: the AVX2 dots kernels' tail, for want of a masked 16-bit load.
+func copyTail16(j int, src, dst, idx string) {
+	p("\tVMOVDQU X14, %s", dst)
+	p("\tLEAQ %s, R10", src)
+	p("\tLEAQ %s, SI", dst)
+	p("\tXORQ %s, %s", idx, idx)
+	p("copy%d:", j)
+	p("\tMOVW (R10)(%s*2), DI", idx)
+	p("\tMOVW DI, (SI)(%s*2)", idx)
+	p("\tINCQ %s", idx)
+	p("\tCMPQ %s, CX", idx)
+	p("\tJLT copy%d", j)
 }
 
 // dots256 writes the AVX2 kernel for r rows of A (r <= 8) against cb rows
@@ -980,16 +987,7 @@ func dots256(r int, kind string) {
 		// Copy the CX (< 8) last values of each row into zeros.
 		p("\tVPXOR X14, X14, X14")
 		for j := 0; j < cb; j++ {
-			p("\tVMOVDQU X14, tail%d-%d(SP)", j, 32-16*j)
-			p("\tLEAQ %s, R10", bRow(j, 0))
-			p("\tLEAQ tail%d-%d(SP), SI", j, 32-16*j)
-			p("\tXORQ R9, R9")
-			p("copy%d:", j)
-			p("\tMOVW (R10)(R9*2), DI")
-			p("\tMOVW DI, (SI)(R9*2)")
-			p("\tINCQ R9")
-			p("\tCMPQ R9, CX")
-			p("\tJLT copy%d", j)
+			copyTail16(j, bRow(j, 0), fmt.Sprintf("tail%d-%d(SP)", j, 32-16*j), "R9")
 		}
 	}
 	p("\tLEAQ dotsMask<>(SB), R9")
