@@ -390,7 +390,7 @@ func TestGemmDecodeSplit(t *testing.T) {
 func TestGemmRowsAlone(t *testing.T) {
 	defer SetWorkers(SetWorkers(1))
 	rng := rand.New(rand.NewPCG(13, 14))
-	for _, s := range [][2]int{{576, 1536}, {256, 1536}, {1536, 576}, {100, 4000}, {103, 700}} {
+	for _, s := range [][2]int{{576, 1536}, {256, 1536}, {1536, 576}, {100, 4000}, {103, 700}, {8, 300}, {21, 65}} {
 		n, k := s[0], s[1]
 		bw := randSlice(rng, n*k)
 		bh := toHalf(BF16, bw)
@@ -403,16 +403,26 @@ func TestGemmRowsAlone(t *testing.T) {
 			"GemmBias": func(m int, a, c []float32) { GemmBias(false, true, m, n, k, a, k, bw, k, bias, c, n) },
 			"BF16":     func(m int, a, c []float32) { GemmHalf(BF16, m, n, k, 1, a, k, bh, k, 0, bias, c, n) },
 			"F16":      func(m int, a, c []float32) { GemmHalf(F16, m, n, k, 1, a, k, fh, k, 0, nil, c, n) },
+			// C read once (beta), where a tile that overlaps the one
+			// before it must not add beta·C twice.
+			"Beta": func(m int, a, c []float32) { Gemm(false, true, m, n, k, 0.5, a, k, bw, k, 0.25, c, n) },
+		}
+		start := func(c []float32) { // C's values before the product
+			for j := range c {
+				c[j] = float32(j%n%7) - 3
+			}
 		}
 		for name, f := range products {
 			for _, w := range []int{1, 2, 3, 4, 7} {
 				SetWorkers(w)
 				alone := make([]float32, 16*n)
+				start(alone)
 				for i := range 16 {
 					f(1, a[i*k:(i+1)*k], alone[i*n:(i+1)*n])
 				}
-				for _, m := range []int{3, 8, 9, 12, 16} {
+				for _, m := range []int{2, 3, 5, 7, 8, 9, 12, 15, 16} {
 					c := make([]float32, m*n)
+					start(c)
 					f(m, a, c)
 					for i := range m {
 						if !slices.Equal(c[i*n:(i+1)*n], alone[i*n:(i+1)*n]) {

@@ -47,11 +47,11 @@ type gemmArch struct {
 	// (its nr is nr/2, its mr at least mr, its pw the same), and its
 	// kernels a last panel of B at most nr/2 wide.
 	narrow *gemmArch
-	// dots (optional) compute r×dotsCB[0] dot products of rows of A and B
-	// for r = 1..4, r×dotsCB[1] for r = 5..8: as many columns as the
-	// registers hold accumulators for.
+	// dots (optional) compute r×dotsCB[r] dot products of rows of A and
+	// B for r = 1..8: as many columns as the registers hold accumulators
+	// for. Each gives every output the bits dots[1] gives it.
 	dots   [9]dotsKernel
-	dotsCB [2]int
+	dotsCB [9]int
 	// dots8 and dotsHalf8 (optional) are dots[1] and dotsHalf[h][1] for
 	// eight rows of B: one row of A's products (a decode step against
 	// [out, in] weights) then keep twice as many of B's loads in flight,
@@ -68,9 +68,11 @@ type gemmArch struct {
 	axpy func(alpha float32, x, y []float32)
 	// dotsHalf are dots with B in each 16-bit format (optional).
 	dotsHalf [2][9]dotsHalfKernel
-	// dotsQ8 are dots with B in 8-bit integers scaled by blocks (optional).
-	dotsQ8 [9]dotsQ8Kernel
-	rows   func(r, n int, a, b *float32, ldb int, c *float32, ldc int)
+	// dotsQ8 are dots with B in 8-bit integers scaled by blocks (optional),
+	// dotsQ8[r] for dotsQ8CB[r] rows of B at a time.
+	dotsQ8   [9]dotsQ8Kernel
+	dotsQ8CB [9]int
+	rows     func(r, n int, a, b *float32, ldb int, c *float32, ldc int)
 	// rows1 (optional) is rows for r = 1, with rows's numbers: GPT-2's
 	// decode step (its [in, out] layers) ran 1.06× faster with it, 1.05×
 	// on the AVX2 kernels (60 pairs each, toggled in one process).
@@ -85,7 +87,7 @@ type gemmArch struct {
 type gemmBuf struct {
 	a, b []float32
 	tmp  [6 * 64]float32 // an edge tile of C (12·32 on arch512N)
-	out  [16]float32     // results of a dots kernel
+	out  [32]float32     // results of a dots kernel
 	blk  block           // the block being computed, without a Band
 }
 
@@ -751,9 +753,9 @@ func (g *gemmArch) gemmDots(transA bool, m, n, k int, alpha float32, a []float32
 // several sequences together gives each the numbers it would get alone).
 func (g *gemmArch) gemmDotsOf(b bOperand, m, n, k int, alpha float32, a []float32, lda, ldb int, beta float32, c []float32, ldc int, buf *gemmBuf) {
 	out := &buf.out
-	cb := g.dotsCB[0]
-	if m > 4 {
-		cb = g.dotsCB[1]
+	cb := g.dotsCB[m]
+	if b.q != nil {
+		cb = g.dotsQ8CB[m]
 	}
 	nb := n - n%4
 	// One row of A takes eight columns at a time, written straight into C
@@ -777,16 +779,20 @@ func (g *gemmArch) gemmDotsOf(b bOperand, m, n, k int, alpha float32, a []float3
 		}
 	}
 	for j := j0; j < nb; j += cb {
+		// Where cb does not divide nb (a multiple of 4), the last tile
+		// ends at nb, over columns the one before computed, and only
+		// its new columns are written.
+		jt := min(j, nb-cb)
 		switch {
 		case b.q != nil:
-			g.dotsQ8[m](k, &a[0], lda, &b.q[j*ldb], ldb, &b.s[j*ldb/q8Block], &out[0])
+			g.dotsQ8[m](k, &a[0], lda, &b.q[jt*ldb], ldb, &b.s[jt*ldb/q8Block], &out[0])
 		case b.h != nil:
-			g.dotsHalf[b.kind][m](k, &a[0], lda, &b.h[j*ldb], ldb, &out[0])
+			g.dotsHalf[b.kind][m](k, &a[0], lda, &b.h[jt*ldb], ldb, &out[0])
 		default:
-			g.dots[m](k, &a[0], lda, &b.f[j*ldb], ldb, &out[0])
+			g.dots[m](k, &a[0], lda, &b.f[jt*ldb], ldb, &out[0])
 		}
 		for i := 0; i < m; i++ {
-			setC(c[i*ldc+j:i*ldc+j+cb], alpha, out[i*cb:i*cb+cb], beta)
+			setC(c[i*ldc+j:i*ldc+jt+cb], alpha, out[i*cb+j-jt:i*cb+cb], beta)
 		}
 	}
 	if nb == n {

@@ -590,7 +590,7 @@ var arch512 = &gemmArch{
 	direct: [13]directKernel{nil, gemm512D1, gemm512D2, gemm512D3, gemm512D4, gemm512D5, gemm512D6},
 	narrow: arch512N,
 	dots:   [...]dotsKernel{nil, dots512R1, dots512R2, dots512R3, dots512R4, dots512R5, dots512R6, dots512R7, dots512R8},
-	dotsCB: [2]int{4, 2},
+	dotsCB: [9]int{0, 4, 4, 4, 4, 4, 4, 3, 3}, // asm_gen.go's dotsCB512
 	dots8:  dots512W8R1,
 	dotsHalf8: [2]dotsHalfKernel{
 		BF16: dots512W8bf16R1,
@@ -602,9 +602,10 @@ var arch512 = &gemmArch{
 		BF16: {nil, dots512bf16R1, dots512bf16R2, dots512bf16R3, dots512bf16R4, dots512bf16R5, dots512bf16R6, dots512bf16R7, dots512bf16R8},
 		F16:  {nil, dots512f16R1, dots512f16R2, dots512f16R3, dots512f16R4, dots512f16R5, dots512f16R6, dots512f16R7, dots512f16R8},
 	},
-	dotsQ8: [9]dotsQ8Kernel{nil, dots512q8R1, dots512q8R2, dots512q8R3, dots512q8R4, dots512q8R5, dots512q8R6, dots512q8R7, dots512q8R8},
-	rows:   rows512,
-	rows1:  rows512R1,
+	dotsQ8:   [9]dotsQ8Kernel{nil, dots512q8R1, dots512q8R2, dots512q8R3, dots512q8R4, dots512q8R5, dots512q8R6, dots512q8R7, dots512q8R8},
+	dotsQ8CB: [9]int{0, 4, 4, 4, 4, 2, 2, 2, 2},
+	rows:     rows512,
+	rows1:    rows512R1,
 }
 
 // arch512N computes the products at most 32 columns wide (attention's
@@ -634,13 +635,14 @@ var arch256 = &gemmArch{
 		BF16: {nil, dots256bf16R1, dots256bf16R2, dots256bf16R3, dots256bf16R4, dots256bf16R5, dots256bf16R6, dots256bf16R7, dots256bf16R8},
 		F16:  {nil, dots256f16R1, dots256f16R2, dots256f16R3, dots256f16R4, dots256f16R5, dots256f16R6, dots256f16R7, dots256f16R8},
 	},
-	dotsQ8: [9]dotsQ8Kernel{nil, dots256q8R1, dots256q8R2, dots256q8R3, dots256q8R4, dots256q8R5, dots256q8R6, dots256q8R7, dots256q8R8},
-	dotsCB: [2]int{2, 1},
-	dot:    dotAVX2,
-	axpy:   axpyAVX2,
-	rows:   rows256,
-	rows1:  rows256R1,
-	dots8:  dots256W8R1,
+	dotsQ8:   [9]dotsQ8Kernel{nil, dots256q8R1, dots256q8R2, dots256q8R3, dots256q8R4, dots256q8R5, dots256q8R6, dots256q8R7, dots256q8R8},
+	dotsCB:   [9]int{0, 2, 2, 2, 2, 1, 1, 1, 1},
+	dotsQ8CB: [9]int{0, 2, 2, 2, 2, 1, 1, 1, 1},
+	dot:      dotAVX2,
+	axpy:     axpyAVX2,
+	rows:     rows256,
+	rows1:    rows256R1,
+	dots8:    dots256W8R1,
 	dotsHalf8: [2]dotsHalfKernel{
 		BF16: dots256W8bf16R1,
 		F16:  dots256W8f16R1,
