@@ -390,7 +390,7 @@ func TestGemmDecodeSplit(t *testing.T) {
 func TestGemmRowsAlone(t *testing.T) {
 	defer SetWorkers(SetWorkers(1))
 	rng := rand.New(rand.NewPCG(13, 14))
-	for _, s := range [][2]int{{576, 1536}, {256, 1536}, {1536, 576}, {100, 4000}, {103, 700}, {8, 300}, {21, 65}} {
+	for _, s := range [][2]int{{576, 1536}, {256, 1536}, {1536, 576}, {100, 4000}, {103, 700}, {8, 300}, {21, 65}, {6, 100}} {
 		n, k := s[0], s[1]
 		bw := randSlice(rng, n*k)
 		bh := toHalf(BF16, bw)

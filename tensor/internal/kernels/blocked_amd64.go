@@ -778,6 +778,12 @@ func (g *gemmArch) gemmDotsOf(b bOperand, m, n, k int, alpha float32, a []float3
 			setC(cj, alpha, out[:8], beta)
 		}
 	}
+	if m > 1 && 0 < nb && nb < cb { // too few columns for the m-row kernel: each row alone
+		for i := 0; i < m; i++ {
+			g.gemmDotsOf(b, 1, nb, k, alpha, a[i*lda:], lda, ldb, beta, c[i*ldc:], ldc, buf)
+		}
+		j0 = nb
+	}
 	for j := j0; j < nb; j += cb {
 		// Where cb does not divide nb (a multiple of 4), the last tile
 		// ends at nb, over columns the one before computed, and only

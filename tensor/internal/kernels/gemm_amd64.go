@@ -590,7 +590,7 @@ var arch512 = &gemmArch{
 	direct: [13]directKernel{nil, gemm512D1, gemm512D2, gemm512D3, gemm512D4, gemm512D5, gemm512D6},
 	narrow: arch512N,
 	dots:   [...]dotsKernel{nil, dots512R1, dots512R2, dots512R3, dots512R4, dots512R5, dots512R6, dots512R7, dots512R8},
-	dotsCB: [9]int{0, 4, 4, 4, 4, 4, 4, 3, 3}, // asm_gen.go's dotsCB512
+	dotsCB: [9]int{0, 4, 8, 4, 4, 4, 4, 3, 3}, // asm_gen.go's dotsCB512
 	dots8:  dots512W8R1,
 	dotsHalf8: [2]dotsHalfKernel{
 		BF16: dots512W8bf16R1,
