@@ -636,7 +636,7 @@ var arch256 = &gemmArch{
 		F16:  {nil, dots256f16R1, dots256f16R2, dots256f16R3, dots256f16R4, dots256f16R5, dots256f16R6, dots256f16R7, dots256f16R8},
 	},
 	dotsQ8:   [9]dotsQ8Kernel{nil, dots256q8R1, dots256q8R2, dots256q8R3, dots256q8R4, dots256q8R5, dots256q8R6, dots256q8R7, dots256q8R8},
-	dotsCB:   [9]int{0, 2, 2, 2, 2, 1, 1, 1, 1},
+	dotsCB:   [9]int{0, 2, 4, 3, 2, 2, 2, 1, 1}, // asm_gen.go's dotsCB256
 	dotsQ8CB: [9]int{0, 2, 2, 2, 2, 1, 1, 1, 1},
 	dot:      dotAVX2,
 	axpy:     axpyAVX2,
