@@ -2,7 +2,10 @@
 
 package kernels
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // The blocked GEMM (GotoBLAS/BLIS scheme) behind the assembly
 // implementations. For each block of blockM rows of C and blockK steps of k
@@ -100,7 +103,22 @@ var bufs struct {
 	free []*gemmBuf
 }
 
+// bufSlots hold a few free buffers, taken and given back without the
+// lock. Every band of a product, and every head's product of attention,
+// takes one: decoding several sequences, whose steps run a few thousand
+// small products, spent 3% of its CPU time in the lock, and ran 1.03×
+// faster (8 sequences, 128 cached) and 1.05× (4 sequences) with the
+// slots (60 pairs toggled in one process, a SmolLM2-135M-shaped Llama).
+var bufSlots [8]atomic.Pointer[gemmBuf]
+
 func getBuf() *gemmBuf {
+	for i := range bufSlots {
+		if bufSlots[i].Load() != nil {
+			if b := bufSlots[i].Swap(nil); b != nil {
+				return b
+			}
+		}
+	}
 	bufs.Lock()
 	if n := len(bufs.free); n > 0 {
 		b := bufs.free[n-1]
@@ -113,6 +131,11 @@ func getBuf() *gemmBuf {
 }
 
 func putBuf(b *gemmBuf) {
+	for i := range bufSlots {
+		if bufSlots[i].Load() == nil && bufSlots[i].CompareAndSwap(nil, b) {
+			return
+		}
+	}
 	bufs.Lock()
 	bufs.free = append(bufs.free, b)
 	bufs.Unlock()
