@@ -468,6 +468,19 @@ func (p *attnProblem) forward(y, lse []float32) {
 		p.shortHeads(func(sc *attnScratch, bh int) { p.forwardShort(sc, bh, y, lse) })
 		return
 	}
+	if p.tq == 1 && 1 < p.group && p.group <= 8 && p.dropout == 0 && p.probs == nil {
+		// Decoding with grouped-query attention: the query heads that
+		// share a key/value head are the rows of one block, so their keys
+		// and values are read once, in products of several rows (each
+		// row's numbers those it gets alone, up to eight rows). A
+		// SmolLM2-135M-shaped Llama (9 heads, 3 key/value heads) decoded
+		// 1.03× faster with 1,000 tokens cached, 4 sequences with 1,000
+		// 1.18×, 8 with 128 1.06× (30–60 pairs toggled in one process).
+		runTasks(p.bsz*p.heads/p.group, func(sc *attnScratch, task int) {
+			p.forwardBlock(sc, task*p.group, 0, 1, p.group, nil, y, lse)
+		})
+		return
+	}
 	nq := (p.tq + p.bq - 1) / p.bq
 	sp := p.splits(nq, 2*tensor.Workers()) // the cut does not change the results
 	nk := (p.tk + p.bk - 1) / p.bk
@@ -484,7 +497,7 @@ func (p *attnProblem) forward(y, lse []float32) {
 			transpose(kt, padLD(p.tk), p.k[b*p.tk*p.lk+h/p.group*p.d:], p.lk, p.tk, p.d)
 		}
 		for qb := c; qb < nq; qb += sp {
-			p.forwardBlock(sc, bh, qb*p.bq, min(p.tq, (qb+1)*p.bq), kt, y, lse)
+			p.forwardBlock(sc, bh, qb*p.bq, min(p.tq, (qb+1)*p.bq), 1, kt, y, lse)
 		}
 	})
 }
@@ -525,21 +538,28 @@ func transposeGo(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 // same cache sets.
 func padLD(n int) int { return (n+15)&^15 + 16 }
 
-// forwardBlock computes query rows [i0, i1) of head bh. kt, if not nil, is
-// the head's K transposed (D×Tk).
-func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse []float32) {
+// forwardBlock computes query rows [i0, i1) of head bh, or with heads > 1
+// query i0 (i1 = i0+1) of heads bh … bh+heads−1, which share their keys
+// and values. kt, if not nil, is the head's K transposed (D×Tk).
+func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1, heads int, kt, y, lse []float32) {
 	b, h := bh/p.heads, bh%p.heads
 	e, lq, lk, d, tk := p.e, p.lq, p.lk, p.d, p.tk
 	qo, qi, ko := b*p.tq*e+h*d, b*p.tq*lq+h*d, b*tk*lk+h/p.group*d // y's, q's, k's and v's
 	br := i1 - i0
+	// From row r to the next: the query (qs), the head (hs), the rows of
+	// Q and Y (lda, ly) and the log-sum-exp (ls).
+	qs, hs, lda, ly, ls := 1, 0, lq, e, 1
+	if heads > 1 {
+		br, qs, hs, lda, ly, ls = heads, 0, 1, d, d, p.tq
+	}
 	sc.s = grow(sc.s, br*p.bk)
 	m, l := grow(sc.m, br), grow(sc.l, br)
 	sc.m, sc.l = m, l
 	negInf := float32(math.Inf(-1))
 	for r := range m {
 		m[r], l[r] = negInf, 0
-		if p.sinks != nil && !math.IsInf(float64(p.sinks[h]), -1) { // the sink's weight e^(sink − m), counted in l from the start
-			m[r], l[r] = p.sinks[h], 1
+		if p.sinks != nil && !math.IsInf(float64(p.sinks[h+r*hs]), -1) { // the sink's weight e^(sink − m), counted in l from the start
+			m[r], l[r] = p.sinks[h+r*hs], 1
 		}
 	}
 	kEnd := tk
@@ -573,7 +593,7 @@ func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse [
 		if kt != nil {
 			tensor.GemmSerial(true, false, br, bc, d, p.scale, qt, padLD(br), kt[j0:], padLD(tk), 0, s, bc)
 		} else {
-			tensor.GemmSerial(false, true, br, bc, d, p.scale, p.q[qi+i0*lq:], lq, p.k[ko+j0*lk:], lk, 0, s, bc)
+			tensor.GemmSerial(false, true, br, bc, d, p.scale, p.q[qi+i0*lq:], lda, p.k[ko+j0*lk:], lk, 0, s, bc)
 		}
 		var pad []bool
 		if p.pad != nil {
@@ -582,8 +602,8 @@ func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse [
 		mask := p.tileMask(sc, seed, i0, br, j0, bc)
 		for r := 0; r < br; r++ {
 			row := s[r*bc : (r+1)*bc]
-			last := p.visible(i0+r, j0, bc)
-			first := p.first(i0+r, j0)
+			last := p.visible(i0+r*qs, j0, bc)
+			first := p.first(i0+r*qs, j0)
 			if last < first {
 				clear(row)
 				continue
@@ -616,7 +636,7 @@ func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse [
 			if mOld != mNew && mOld != negInf {
 				alpha := expf(mOld - mNew)
 				l[r] *= alpha
-				yr := y[qo+(i0+r)*e : qo+(i0+r)*e+d]
+				yr := y[qo+i0*e+r*ly : qo+i0*e+r*ly+d]
 				for c := range yr {
 					yr[c] *= alpha
 				}
@@ -630,24 +650,24 @@ func (p *attnProblem) forwardBlock(sc *attnScratch, bh, i0, i1 int, kt, y, lse [
 					pr[j] = w * inv
 				}
 			}
-			p.dropRow(row, mask, r, seed, i0+r, j0, last)
+			p.dropRow(row, mask, r, seed, i0+r*qs, j0, last)
 		}
-		tensor.GemmSerial(false, false, br, d, bc, 1, s, bc, p.v[ko+j0*lk:], lk, 1, y[qo+i0*e:], e)
+		tensor.GemmSerial(false, false, br, d, bc, 1, s, bc, p.v[ko+j0*lk:], lk, 1, y[qo+i0*e:], ly)
 	}
 	for r := 0; r < br; r++ {
 		if l[r] == 0 { // no visible key: the row was never touched and stays 0
 			if lse != nil {
-				lse[bh*p.tq+i0+r] = negInf
+				lse[bh*p.tq+i0+r*ls] = negInf
 			}
 			continue
 		}
 		inv := 1 / l[r]
-		yr := y[qo+(i0+r)*e : qo+(i0+r)*e+d]
+		yr := y[qo+i0*e+r*ly : qo+i0*e+r*ly+d]
 		for c := range yr {
 			yr[c] *= inv
 		}
 		if lse != nil {
-			lse[bh*p.tq+i0+r] = m[r] + float32(math.Log(float64(l[r])))
+			lse[bh*p.tq+i0+r*ls] = m[r] + float32(math.Log(float64(l[r])))
 		}
 	}
 }

@@ -13,7 +13,8 @@ import (
 // query heads (KVHeads) equals attention over keys and values whose heads
 // are repeated for each query head that reads them, exactly, for causal
 // and full attention, prompt and decoding shapes, and tiny ragged blocks;
-// a tape that records gradients refuses it.
+// for decoding also with windows, softcaps, sinks and key padding; a tape
+// that records gradients refuses it.
 func TestGroupedQueryAttention(t *testing.T) {
 	rng := tensor.NewRNG(7)
 	rand := func(shape ...int) *Var {
@@ -50,6 +51,47 @@ func TestGroupedQueryAttention(t *testing.T) {
 					}
 				})
 			})
+		}
+	}
+	// Decoding (one query): the query heads of a group are computed
+	// together, as the rows of one block; each must get the bits it gets
+	// over repeated heads, computed head by head. Groups of 2 to 8 (16
+	// stays head by head), caches that cross the 512-key decode block,
+	// heads of 64, sliding windows, softcaps, sinks and key padding.
+	for _, tc := range []struct{ b, tk, heads, kv, d int }{
+		{1, 1, 6, 3, 64}, {3, 16, 9, 3, 64}, {2, 129, 8, 2, 64}, {1, 700, 8, 1, 64}, {2, 1030, 16, 2, 16}, {1, 40, 32, 2, 8}, {2, 33, 12, 4, 24},
+	} {
+		q := rand(tc.b, 1, tc.heads*tc.d)
+		k, v := rand(tc.b, tc.tk, tc.kv*tc.d), rand(tc.b, tc.tk, tc.kv*tc.d)
+		group := tc.heads / tc.kv
+		wide := func(x *Var) *Var {
+			out := tensor.New(tc.b, tc.tk, tc.heads*tc.d)
+			for r := range tc.b * tc.tk {
+				for h := range tc.heads {
+					copy(out.Data[r*tc.heads*tc.d+h*tc.d:], x.Value.Data[r*tc.kv*tc.d+h/group*tc.d:r*tc.kv*tc.d+h/group*tc.d+tc.d])
+				}
+			}
+			return Const(out)
+		}
+		sinks := rand(tc.heads)
+		pad := make([]bool, tc.b*tc.tk)
+		for i := range pad {
+			pad[i] = i%7 == 3
+		}
+		for _, opt := range []AttentionOpts{
+			{Causal: true},
+			{Causal: true, Window: 5},
+			{Causal: true, Softcap: 2},
+			{Causal: true, Sinks: sinks},
+			{KeyPad: pad},
+		} {
+			want := (*Tape)(nil).Attention(q, wide(k), wide(v), tc.heads, opt).Value.Data
+			opt.KVHeads = tc.kv
+			got := (*Tape)(nil).Attention(q, k, v, tc.heads, opt).Value.Data
+			if !slices.Equal(got, want) {
+				t.Errorf("decoding %+v, window %d, softcap %v, sinks %v, padding %v: grouped-query attention differs from attention over repeated heads",
+					tc, opt.Window, opt.Softcap, opt.Sinks != nil, opt.KeyPad != nil)
+			}
 		}
 	}
 	defer func() {
