@@ -468,11 +468,15 @@ func (p *attnProblem) forward(y, lse []float32) {
 		p.shortHeads(func(sc *attnScratch, bh int) { p.forwardShort(sc, bh, y, lse) })
 		return
 	}
-	if p.tq == 1 && 1 < p.group && p.group <= 8 && p.dropout == 0 && p.probs == nil {
+	if p.tq == 1 && 1 < p.group && p.group <= 8 && p.dropout == 0 && p.probs == nil &&
+		p.d%32 == 0 && (p.group <= 4 || !tensor.MatmulBF16()) {
 		// Decoding with grouped-query attention: the query heads that
 		// share a key/value head are the rows of one block, so their keys
-		// and values are read once, in products of several rows (each
-		// row's numbers those it gets alone, up to eight rows). A
+		// and values are read once, in products of several rows that give
+		// each row the numbers it gets alone: up to eight rows, four with
+		// products in bfloat16 (more are computed in bfloat16), and heads
+		// a multiple of 32 wide (a narrower last panel is packed, in
+		// blocks of k that depend on the output's row stride). A
 		// SmolLM2-135M-shaped Llama (9 heads, 3 key/value heads) decoded
 		// 1.03× faster with 1,000 tokens cached, 4 sequences with 1,000
 		// 1.18×, 8 with 128 1.06× (30–60 pairs toggled in one process).

@@ -58,9 +58,26 @@ func TestGroupedQueryAttention(t *testing.T) {
 	// over repeated heads, computed head by head. Groups of 2 to 8 (16
 	// stays head by head), caches that cross the 512-key decode block,
 	// heads of 64, sliding windows, softcaps, sinks and key padding.
-	for _, tc := range []struct{ b, tk, heads, kv, d int }{
+	type decodeCase struct{ b, tk, heads, kv, d int }
+	cases := []decodeCase{
 		{1, 1, 6, 3, 64}, {3, 16, 9, 3, 64}, {2, 129, 8, 2, 64}, {1, 700, 8, 1, 64}, {2, 1030, 16, 2, 16}, {1, 40, 32, 2, 8}, {2, 33, 12, 4, 24},
-	} {
+		// Heads not a multiple of 32 wide with outputs over 1,024 wide
+		// and more than 384 keys: per head, the last panel's blocks of k
+		// are cut for the wide output.
+		{1, 600, 14, 2, 80}, {1, 600, 16, 2, 112},
+		{1, 100, 32, 4, 128},
+	}
+	// With products in bfloat16, more than four rows are computed in
+	// bfloat16: groups of 5 to 8 must still get each head's own numbers.
+	bf16 := tensor.SetMatmulBF16(true) == nil
+	tensor.SetMatmulBF16(false)
+	for i, tc := range append(cases, decodeCase{1, 100, 28, 4, 64}, decodeCase{1, 100, 8, 1, 64}, decodeCase{1, 100, 8, 2, 64}) {
+		if i >= len(cases) {
+			if !bf16 {
+				break
+			}
+			tensor.SetMatmulBF16(true)
+		}
 		q := rand(tc.b, 1, tc.heads*tc.d)
 		k, v := rand(tc.b, tc.tk, tc.kv*tc.d), rand(tc.b, tc.tk, tc.kv*tc.d)
 		group := tc.heads / tc.kv
@@ -89,11 +106,12 @@ func TestGroupedQueryAttention(t *testing.T) {
 			opt.KVHeads = tc.kv
 			got := (*Tape)(nil).Attention(q, k, v, tc.heads, opt).Value.Data
 			if !slices.Equal(got, want) {
-				t.Errorf("decoding %+v, window %d, softcap %v, sinks %v, padding %v: grouped-query attention differs from attention over repeated heads",
-					tc, opt.Window, opt.Softcap, opt.Sinks != nil, opt.KeyPad != nil)
+				t.Errorf("decoding %+v (bfloat16 products %v), window %d, softcap %v, sinks %v, padding %v: grouped-query attention differs from attention over repeated heads",
+					tc, tensor.MatmulBF16(), opt.Window, opt.Softcap, opt.Sinks != nil, opt.KeyPad != nil)
 			}
 		}
 	}
+	tensor.SetMatmulBF16(false)
 	defer func() {
 		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "no backward pass") {
 			t.Errorf("a recording tape: recovered %v; want a panic saying there is no backward pass", r)
