@@ -603,7 +603,7 @@ var arch512 = &gemmArch{
 		F16:  {nil, dots512f16R1, dots512f16R2, dots512f16R3, dots512f16R4, dots512f16R5, dots512f16R6, dots512f16R7, dots512f16R8},
 	},
 	dotsQ8:   [9]dotsQ8Kernel{nil, dots512q8R1, dots512q8R2, dots512q8R3, dots512q8R4, dots512q8R5, dots512q8R6, dots512q8R7, dots512q8R8},
-	dotsQ8CB: [9]int{0, 4, 4, 4, 4, 2, 2, 2, 2},
+	dotsQ8CB: [9]int{0, 4, 4, 4, 4, 3, 3, 3, 3}, // asm_gen.go's dotsQ8CB512
 	rows:     rows512,
 	rows1:    rows512R1,
 }
