@@ -31,39 +31,42 @@ func pageEnd[T any](t *testing.T, n int) (s []T, free func()) {
 	return unsafe.Slice((*T)(p), n), func() { syscall.Munmap(mem) }
 }
 
-// TestGemmDecodePageEnd: a decode step's products of one row (the
-// eight-row dots kernels against Bᵀ, the one-row rows kernels against B),
-// with A and B ending at an inaccessible page, read nothing past them and
-// give the numbers they give on ordinary memory, on every implementation.
+// TestGemmDecodePageEnd: a decode step's products of one to eight rows
+// (the dots kernels against Bᵀ, up to eight rows of B a call; the rows
+// kernels against B), with A and B ending at an inaccessible page, read
+// nothing past them and give the numbers they give on ordinary memory, on
+// every implementation.
 func TestGemmDecodePageEnd(t *testing.T) {
 	for _, im := range Impls() {
 		t.Run(im.Name, func(t *testing.T) {
 			prev, _ := Use(im.Name)
 			defer Use(prev.Name)
 			rng := rand.New(rand.NewPCG(9, 10))
-			for _, transB := range []bool{true, false} {
-				for _, n := range []int{8, 12, 17, 32, 33, 96} {
-					for _, k := range []int{1, 7, 15, 17, 31, 40, 72} {
-						b, freeB := pageEnd[float32](t, n*k)
-						a, freeA := pageEnd[float32](t, k)
-						for i := range b {
-							b[i] = float32(rng.NormFloat64())
+			for _, m := range []int{1, 2, 3, 5, 8} {
+				for _, transB := range []bool{true, false} {
+					for _, n := range []int{8, 12, 17, 32, 33, 96} {
+						for _, k := range []int{1, 7, 15, 17, 31, 40, 72} {
+							b, freeB := pageEnd[float32](t, n*k)
+							a, freeA := pageEnd[float32](t, m*k)
+							for i := range b {
+								b[i] = float32(rng.NormFloat64())
+							}
+							for i := range a {
+								a[i] = float32(rng.NormFloat64())
+							}
+							ldb := k
+							if !transB {
+								ldb = n
+							}
+							want, got := make([]float32, m*n), make([]float32, m*n)
+							Gemm(false, transB, m, n, k, 1, slices.Clone(a), k, slices.Clone(b), ldb, 0, want, n)
+							Gemm(false, transB, m, n, k, 1, a, k, b, ldb, 0, got, n)
+							if !slices.Equal(got, want) {
+								t.Errorf("m=%d transB=%v n=%d k=%d: the product at a page's end differs", m, transB, n, k)
+							}
+							freeA()
+							freeB()
 						}
-						for i := range a {
-							a[i] = float32(rng.NormFloat64())
-						}
-						ldb := k
-						if !transB {
-							ldb = n
-						}
-						want, got := make([]float32, n), make([]float32, n)
-						Gemm(false, transB, 1, n, k, 1, slices.Clone(a), k, slices.Clone(b), ldb, 0, want, n)
-						Gemm(false, transB, 1, n, k, 1, a, k, b, ldb, 0, got, n)
-						if !slices.Equal(got, want) {
-							t.Errorf("transB=%v n=%d k=%d: the product at a page's end differs", transB, n, k)
-						}
-						freeA()
-						freeB()
 					}
 				}
 			}
