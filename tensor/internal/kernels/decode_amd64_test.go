@@ -14,20 +14,25 @@ var archs = []struct {
 	g    *gemmArch
 }{{"avx512", arch512}, {"avx2", arch256}}
 
+// eachArch runs test on each arch the CPU has, as a subtest named for it.
+func eachArch(t *testing.T, test func(t *testing.T, g *gemmArch)) {
+	for _, ar := range archs {
+		t.Run(ar.impl, func(t *testing.T) {
+			if !registered(ar.impl) {
+				t.Skip("not on this CPU")
+			}
+			test(t, ar.g)
+		})
+	}
+}
+
 // TestDots8: each arch's eight-row dots kernels give each of their rows of
 // B, bit for bit, what its one-row kernels give it dotsCB[1] rows at a
 // time (four on AVX-512, two on AVX2), for B in float32, bfloat16 and half
 // precision, every k from 0 to 300 (whole steps and every masked tail) and
 // rows of B padded or not, and write nothing past their eight results.
 func TestDots8(t *testing.T) {
-	for _, ar := range archs {
-		t.Run(ar.impl, func(t *testing.T) {
-			if !registered(ar.impl) {
-				t.Skip("not on this CPU")
-			}
-			testDots8(t, ar.g)
-		})
-	}
+	eachArch(t, testDots8)
 }
 
 func testDots8(t *testing.T, g *gemmArch) {
@@ -94,14 +99,7 @@ func testDots8(t *testing.T, g *gemmArch) {
 // and B padded or not, and writes nothing past its outputs. A row of C
 // then does not depend on which rows were decoded with it.
 func TestDotsRows(t *testing.T) {
-	for _, ar := range archs {
-		t.Run(ar.impl, func(t *testing.T) {
-			if !registered(ar.impl) {
-				t.Skip("not on this CPU")
-			}
-			testDotsRows(t, ar.g)
-		})
-	}
+	eachArch(t, testDotsRows)
 }
 
 func testDotsRows(t *testing.T, g *gemmArch) {
@@ -191,14 +189,7 @@ func testDotsRows(t *testing.T, g *gemmArch) {
 // rows512 and rows256 add for r = 1, for n from 32 to 640 and padded rows
 // of B, and write nothing past their n columns.
 func TestRows1(t *testing.T) {
-	for _, ar := range archs {
-		t.Run(ar.impl, func(t *testing.T) {
-			if !registered(ar.impl) {
-				t.Skip("not on this CPU")
-			}
-			testRows1(t, ar.g.rows, ar.g.rows1)
-		})
-	}
+	eachArch(t, func(t *testing.T, g *gemmArch) { testRows1(t, g.rows, g.rows1) })
 }
 
 func testRows1(t *testing.T, rows, one func(r, n int, a *float32, b *float32, ldb int, c *float32, ldc int)) {
