@@ -128,6 +128,85 @@ type Cols struct {
 // memory's keys and values) is read, and its gradient written, in place,
 // where splitting it would copy it out and copy the gradients back.
 func (tp *Tape) AttentionCols(q, k, v Cols, heads int, opt AttentionOpts) *Var {
+	p, out, rec := tp.attention(q, k, v, heads, opt)
+	y := out.Value
+	var lse []float32
+	if rec {
+		if p.tq <= p.bq && p.tk <= p.bk && p.softcap == 0 { // a softcap's backward needs the scores
+			if p.short {
+				p.probs = tp.take(p.bsz*heads*p.tq*p.tk, false) // forwardShort writes them in full
+			} else {
+				p.probs = tp.floats(p.bsz * heads * p.tq * p.tk)
+			}
+		}
+		// Short heads whose weights are kept go back from them alone (and
+		// have no sinks): no log-sum-exp to compute, a log per row. At the
+		// base training step's shape that made attention 1.04× faster
+		// (1,000 pairs alternated in one process).
+		if !p.short || p.probs == nil {
+			lse = tp.floats(p.bsz * heads * p.tq)
+		}
+		// The backward pass reads the mask again: keep it from changes
+		// the caller makes to its slice meanwhile.
+		p.pad = slices.Clone(p.pad)
+	}
+	p.forward(y.Data, lse)
+	if rec {
+		tp.record(out, func(dy []float32) {
+			p.backward(tp, q.V, k.V, v.V, y.Data, lse, dy)
+			if needs(opt.Sinks) {
+				p.sinkGrads(opt.Sinks.grad(), y.Data, lse, dy)
+			}
+		})
+	}
+	return out
+}
+
+// AttentionSteps is Attention, on a tape that records no gradients, for
+// several sequences of one query each (a step of decoding several
+// sequences at once): sequence i's q[i], [1, 1, H·D], against its own k[i]
+// and v[i], [1, Tk_i, …]. Each result is what Attention gives the sequence
+// alone, but all their heads (or groups of heads that share keys) are one
+// parallel loop: a loop for each sequence has too little work to keep the
+// cores busy, and a model decoding eight sequences starts eight times as
+// many.
+func (tp *Tape) AttentionSteps(q, k, v []*Var, heads int, opt AttentionOpts) []*Var {
+	if len(k) != len(q) || len(v) != len(q) {
+		panic(fmt.Sprintf("autograd.AttentionSteps: %d queries, %d keys and %d values", len(q), len(k), len(v)))
+	}
+	ps := make([]*attnProblem, len(q))
+	outs := make([]*Var, len(q))
+	ends := make([]int, len(q)) // sequence i's tasks end at ends[i]
+	tasks := 0
+	for i := range q {
+		if len(q[i].Value.Shape) != 3 || q[i].Value.Shape[0] != 1 || q[i].Value.Shape[1] != 1 || len(k[i].Value.Shape) != 3 || len(v[i].Value.Shape) != 3 {
+			panic(fmt.Sprintf("autograd.AttentionSteps: sequence %d: q %v, k %v, v %v; want one query of one sequence", i, q[i].Value.Shape, k[i].Value.Shape, v[i].Value.Shape))
+		}
+		p, out, rec := tp.attention(Cols{q[i], 0, q[i].Value.Shape[2]}, Cols{k[i], 0, k[i].Value.Shape[2]}, Cols{v[i], 0, v[i].Value.Shape[2]}, heads, opt)
+		if rec {
+			panic("autograd.AttentionSteps: a tape that records gradients (it has no backward pass)")
+		}
+		ps[i], outs[i] = p, out
+		tasks += p.heads / p.decodeRows()
+		ends[i] = tasks
+	}
+	runTasks(tasks, func(sc *attnScratch, t int) {
+		i := 0
+		for ends[i] <= t {
+			i++
+		}
+		p := ps[i]
+		rows := p.decodeRows()
+		j := t - (ends[i] - p.heads/rows)
+		p.forwardBlock(sc, j*rows, 0, 1, rows, nil, outs[i].Value.Data, nil)
+	})
+	return outs
+}
+
+// attention checks Attention's arguments and returns its problem, its
+// result (its value allocated, not computed) and whether the tape records
+// its gradients.
+func (tp *Tape) attention(q, k, v Cols, heads int, opt AttentionOpts) (p *attnProblem, out *Var, rec bool) {
 	qs, ks, vs := q.V.Value.Shape, k.V.Value.Shape, v.V.Value.Shape
 	kvHeads := cmp.Or(opt.KVHeads, heads)
 	ok := len(qs) == 3 && len(ks) == 3 && len(vs) == 3 && heads > 0 && kvHeads > 0 && heads%kvHeads == 0 &&
@@ -174,7 +253,7 @@ func (tp *Tape) AttentionCols(q, k, v Cols, heads int, opt AttentionOpts) *Var {
 	if tp == nil || tp.RNG == nil {
 		dropout = 0
 	}
-	p := &attnProblem{
+	p = &attnProblem{
 		bsz: bsz, tq: tq, tk: tk, e: e, heads: heads, d: d, off: tk - tq, group: heads / kvHeads,
 		causal: opt.Causal, window: opt.Window, softcap: opt.Softcap, pad: opt.KeyPad, sinks: sinks, scale: scale, dropout: dropout,
 		q: q.V.Value.Data[q.Lo:], k: k.V.Value.Data[k.Lo:], v: v.V.Value.Data[v.Lo:], lq: qs[2], lk: ks[2],
@@ -190,7 +269,7 @@ func (tp *Tape) AttentionCols(q, k, v Cols, heads int, opt AttentionOpts) *Var {
 		// fraction, are >= dropout (RNG.Float32() >= dropout).
 		p.seeds, p.thr, p.keep = dropSeeds(tp.RNG, bsz*heads, dropout)
 	}
-	out, rec := tp.result(nil, q.V, k.V, v.V, opt.Sinks)
+	out, rec = tp.result(nil, q.V, k.V, v.V, opt.Sinks)
 	// A head whose scores make one tile of at most attnShortMax², with
 	// enough queries that transposing K pays (not decoding). Not decided
 	// by rec: a training tape's forward pass gives the bits of inference's.
@@ -205,36 +284,7 @@ func (tp *Tape) AttentionCols(q, k, v Cols, heads int, opt AttentionOpts) *Var {
 	if rec && kvHeads != heads {
 		panic("autograd.Attention: grouped-query attention (KVHeads) has no backward pass; run it on an inference tape")
 	}
-	var lse []float32
-	if rec {
-		if tq <= p.bq && tk <= p.bk && p.softcap == 0 { // a softcap's backward needs the scores
-			if p.short {
-				p.probs = tp.take(bsz*heads*tq*tk, false) // forwardShort writes them in full
-			} else {
-				p.probs = tp.floats(bsz * heads * tq * tk)
-			}
-		}
-		// Short heads whose weights are kept go back from them alone (and
-		// have no sinks): no log-sum-exp to compute, a log per row. At the
-		// base training step's shape that made attention 1.04× faster
-		// (1,000 pairs alternated in one process).
-		if !p.short || p.probs == nil {
-			lse = tp.floats(bsz * heads * tq)
-		}
-		// The backward pass reads the mask again: keep it from changes
-		// the caller makes to its slice meanwhile.
-		p.pad = slices.Clone(p.pad)
-	}
-	p.forward(y.Data, lse)
-	if rec {
-		tp.record(out, func(dy []float32) {
-			p.backward(tp, q.V, k.V, v.V, y.Data, lse, dy)
-			if needs(opt.Sinks) {
-				p.sinkGrads(opt.Sinks.grad(), y.Data, lse, dy)
-			}
-		})
-	}
-	return out
+	return p, out, rec
 }
 
 // attnProblem is one Attention call: shapes, options and inputs.
@@ -468,20 +518,10 @@ func (p *attnProblem) forward(y, lse []float32) {
 		p.shortHeads(func(sc *attnScratch, bh int) { p.forwardShort(sc, bh, y, lse) })
 		return
 	}
-	if p.tq == 1 && 1 < p.group && p.group <= 8 && p.dropout == 0 && p.probs == nil &&
-		p.d%32 == 0 && (p.group <= 4 || !tensor.MatmulBF16()) {
-		// Decoding with grouped-query attention: the query heads that
-		// share a key/value head are the rows of one block, so their keys
-		// and values are read once, in products of several rows that give
-		// each row the numbers it gets alone: up to eight rows, four with
-		// products in bfloat16 (more are computed in bfloat16), and heads
-		// a multiple of 32 wide (a narrower last panel is packed, in
-		// blocks of k that depend on the output's row stride). A
-		// SmolLM2-135M-shaped Llama (9 heads, 3 key/value heads) decoded
-		// 1.03× faster with 1,000 tokens cached, 4 sequences with 1,000
-		// 1.18×, 8 with 128 1.06× (30–60 pairs toggled in one process).
-		runTasks(p.bsz*p.heads/p.group, func(sc *attnScratch, task int) {
-			p.forwardBlock(sc, task*p.group, 0, 1, p.group, nil, y, lse)
+	if p.tq == 1 {
+		rows := p.decodeRows()
+		runTasks(p.bsz*p.heads/rows, func(sc *attnScratch, task int) {
+			p.forwardBlock(sc, task*rows, 0, 1, rows, nil, y, lse)
 		})
 		return
 	}
@@ -504,6 +544,24 @@ func (p *attnProblem) forward(y, lse []float32) {
 			p.forwardBlock(sc, bh, qb*p.bq, min(p.tq, (qb+1)*p.bq), 1, kt, y, lse)
 		}
 	})
+}
+
+// decodeRows returns how many heads a block of one query computes
+// together: with grouped-query attention, the query heads that share a
+// key/value head are the rows of one block, so their keys and values are
+// read once, in products of several rows that give each row the numbers
+// it gets alone: up to eight rows, four with products in bfloat16 (more
+// are computed in bfloat16), and heads a multiple of 32 wide (a narrower
+// last panel is packed, in blocks of k that depend on the output's row
+// stride). A SmolLM2-135M-shaped Llama (9 heads, 3 key/value heads)
+// decoded 1.03× faster with 1,000 tokens cached, 4 sequences with 1,000
+// 1.18×, 8 with 128 1.06× (30–60 pairs toggled in one process).
+func (p *attnProblem) decodeRows() int {
+	if p.tq == 1 && 1 < p.group && p.group <= 8 && p.dropout == 0 && p.probs == nil &&
+		p.d%32 == 0 && (p.group <= 4 || !tensor.MatmulBF16()) {
+		return p.group
+	}
+	return 1
 }
 
 // transposeGo sets dst[c·ldd + i] = src[i·lds + c] for i < rows, c < cols:

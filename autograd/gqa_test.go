@@ -122,3 +122,59 @@ func TestGroupedQueryAttention(t *testing.T) {
 	k := tensor.New(1, 2, 8)
 	tp.Attention(NewParam(q), Const(k), Const(k), 2, AttentionOpts{KVHeads: 1})
 }
+
+// TestAttentionSteps: several sequences of one query, each against keys of
+// its own length, computed in one loop, give each sequence exactly what
+// Attention gives it alone: grouped-query and plain heads, windows,
+// softcaps and sinks; a recording tape and a sequence of two queries are
+// refused.
+func TestAttentionSteps(t *testing.T) {
+	rng := tensor.NewRNG(11)
+	rand := func(shape ...int) *Var {
+		x := tensor.New(shape...)
+		rng.FillNormal(x, 0, 1)
+		return Const(x)
+	}
+	for _, tc := range []struct{ heads, kv, d int }{{9, 3, 64}, {8, 8, 32}, {4, 1, 16}} {
+		lens := []int{1, 17, 129, 600, 33}
+		var qs, ks, vs []*Var
+		for _, tk := range lens {
+			qs = append(qs, rand(1, 1, tc.heads*tc.d))
+			ks = append(ks, rand(1, tk, tc.kv*tc.d))
+			vs = append(vs, rand(1, tk, tc.kv*tc.d))
+		}
+		for _, opt := range []AttentionOpts{
+			{Causal: true, KVHeads: tc.kv},
+			{Causal: true, KVHeads: tc.kv, Window: 20},
+			{Causal: true, KVHeads: tc.kv, Softcap: 3, Sinks: rand(tc.heads)},
+		} {
+			got := (*Tape)(nil).AttentionSteps(qs, ks, vs, tc.heads, opt)
+			for i := range lens {
+				want := (*Tape)(nil).Attention(qs[i], ks[i], vs[i], tc.heads, opt).Value.Data
+				if !slices.Equal(got[i].Value.Data, want) {
+					t.Errorf("%+v, %d keys, window %d, softcap %v: sequence %d differs from Attention alone", tc, lens[i], opt.Window, opt.Softcap, i)
+				}
+			}
+		}
+	}
+	for _, bad := range []func(){
+		func() {
+			NewTape(nil).AttentionSteps([]*Var{NewParam(tensor.New(1, 1, 16))}, []*Var{Const(tensor.New(1, 3, 16))}, []*Var{Const(tensor.New(1, 3, 16))}, 2, AttentionOpts{})
+		},
+		func() {
+			(*Tape)(nil).AttentionSteps([]*Var{Const(tensor.New(1, 2, 16))}, []*Var{Const(tensor.New(1, 3, 16))}, []*Var{Const(tensor.New(1, 3, 16))}, 2, AttentionOpts{})
+		},
+		func() {
+			(*Tape)(nil).AttentionSteps([]*Var{Const(tensor.New(1, 1, 16))}, nil, nil, 2, AttentionOpts{})
+		},
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "AttentionSteps") {
+					t.Errorf("recovered %v; want a panic from AttentionSteps", r)
+				}
+			}()
+			bad()
+		}()
+	}
+}

@@ -234,20 +234,28 @@ func (c *Cache) store(l, i, pos int, row []float32) {
 // attendSeq returns the causal attention, computed on tp, of sequence i's t
 // queries q [T·C] over its cached keys and values at positions 0..tk−1.
 func (c *Cache) attendSeq(tp *autograd.Tape, l, i int, q []float32, t, tk, heads int, scale float32) []float32 {
+	qi, ki, vi := c.seqVars(l, i, q, t, tk)
+	return tp.Attention(qi, ki, vi, heads, autograd.AttentionOpts{Causal: true, Scale: scale}).Value.Data
+}
+
+// seqVars returns sequence i's t queries q [T·C] and its cached keys and
+// values at positions 0..tk−1 of layer l as Attention's arguments.
+func (c *Cache) seqVars(l, i int, q []float32, t, tk int) (qi, ki, vi *autograd.Var) {
 	d := c.c
 	kv := i * c.size * d
-	qi := autograd.Const(tensor.FromSlice(q, 1, t, d))
-	ki := autograd.Const(tensor.FromSlice(c.k[l][kv:kv+tk*d], 1, tk, d)) // (1, Tk, C)
-	vi := autograd.Const(tensor.FromSlice(c.v[l][kv:kv+tk*d], 1, tk, d))
-	return tp.Attention(qi, ki, vi, heads, autograd.AttentionOpts{Causal: true, Scale: scale}).Value.Data
+	qi = autograd.Const(tensor.FromSlice(q, 1, t, d))
+	ki = autograd.Const(tensor.FromSlice(c.k[l][kv:kv+tk*d], 1, tk, d)) // (1, Tk, C)
+	vi = autograd.Const(tensor.FromSlice(c.v[l][kv:kv+tk*d], 1, tk, d))
+	return qi, ki, vi
 }
 
 // BatchBuffers holds the activations of StepBatch, which decodes one token for each
 // of several sequences at once; the next step reuses them. BatchBuffers serve
 // one goroutine.
 type BatchBuffers struct {
-	arena *autograd.Tape
-	y     []float32 // attention's output, reused layer after layer
+	arena      *autograd.Tape
+	y          []float32 // attention's output, reused layer after layer
+	qs, ks, vs []*autograd.Var
 }
 
 // NewBatchBuffers returns empty BatchBuffers.
@@ -290,11 +298,21 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 	for l, blk := range m.H {
 		a := blk.Attn
 		qkv := a.CAttn.Forward(tp, blk.Ln1.Forward(tp, x)).Value // [B, 1, 3C]
+		qs, ks, vs := bt.qs[:0], bt.ks[:0], bt.vs[:0]
 		for i, c := range caches {
 			row := qkv.Data[i*3*d : (i+1)*3*d]
 			c.store(l, 0, c.n, row)
-			copy(y.Data[i*d:], c.attendSeq(tp, l, 0, row[:d], 1, c.n+1, a.Heads, a.Scale))
+			qi, ki, vi := c.seqVars(l, 0, row[:d], 1, c.n+1)
+			qs, ks, vs = append(qs, qi), append(ks, ki), append(vs, vi)
 		}
+		bt.qs, bt.ks, bt.vs = qs, ks, vs
+		// Every sequence's heads in one parallel loop, not a loop for each.
+		for i, o := range tp.AttentionSteps(qs, ks, vs, a.Heads, autograd.AttentionOpts{Causal: true, Scale: a.Scale}) {
+			copy(y.Data[i*d:], o.Value.Data)
+		}
+		clear(qs) // hold no cache past the step
+		clear(ks)
+		clear(vs)
 		x = tp.Add(x, a.CProj.Forward(tp, autograd.Const(y)))
 		x = tp.Add(x, blk.MLP.Forward(tp, blk.Ln2.Forward(tp, x)))
 	}

@@ -920,9 +920,10 @@ func rotate(x []float32, t, stride, heads, d int, cos, sin []float32) {
 // BatchBuffers holds the activations of StepBatch; the next step reuses
 // them. BatchBuffers serve one goroutine.
 type BatchBuffers struct {
-	arena *autograd.Tape
-	q, y  []float32 // one row of queries, the attention outputs
-	out   []float32 // the logits, when some sequences run alone (stepCrossing)
+	arena      *autograd.Tape
+	y          []float32 // the attention outputs
+	qs, ks, vs []*autograd.Var
+	out        []float32 // the logits, when some sequences run alone (stepCrossing)
 }
 
 // NewBatchBuffers returns empty BatchBuffers.
@@ -978,9 +979,8 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 		c.reserve(1, w)
 	}
 	if len(bt.y) < b*qw {
-		bt.q, bt.y = make([]float32, qw), make([]float32, b*qw)
+		bt.y = make([]float32, b*qw)
 	}
-	q := tensor.FromSlice(bt.q[:qw], 1, 1, qw)
 	y := tensor.FromSlice(bt.y[:b*qw], b, qw)
 	tp := bt.arena
 	tp.Reset()
@@ -991,18 +991,29 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 		h := m.norm(tp, x, layer.InputNorm)
 		qkv := m.linear(tp, h, layer.qkv, hw.qkv, layer.qkvBias).Value.Data // (B, (H+2·KV)·D)
 		m.prepareQK(tp, l, qkv, b, stride, global, local)
+		qs, ks, vs := bt.qs[:0], bt.ks[:0], bt.vs[:0]
 		for i, c := range caches {
 			row := qkv[i*stride : (i+1)*stride]
-			copy(q.Data, row[:qw])
 			at := c.n - c.start[l]
 			copy(c.k[l][at*w:], row[qw:qw+w])
 			copy(c.v[l][at*w:], row[qw+w:])
 			tk := at + 1
-			keys := autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w))
-			vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
-			opts := autograd.AttentionOpts{Causal: true, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap), Sinks: layer.Attn.Sinks}
-			copy(y.Data[i*qw:], tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, opts).Value.Data)
+			qs = append(qs, autograd.Const(tensor.FromSlice(row[:qw], 1, 1, qw)))
+			ks = append(ks, autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w)))
+			vs = append(vs, autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w)))
 		}
+		bt.qs, bt.ks, bt.vs = qs, ks, vs
+		// Every sequence's heads in one parallel loop, not a loop for each
+		// sequence: 8 sequences with 128 cached 1.084× faster, 4 1.032×, 8
+		// with 16 cached 1.045× (a SmolLM2-135M-shaped model, 40 pairs
+		// toggled in one process).
+		opts := autograd.AttentionOpts{Causal: true, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap), Sinks: layer.Attn.Sinks}
+		for i, o := range tp.AttentionSteps(qs, ks, vs, cfg.Heads, opts) {
+			copy(y.Data[i*qw:], o.Value.Data)
+		}
+		clear(qs) // hold no cache past the step
+		clear(ks)
+		clear(vs)
 		x = m.addSublayer(tp, x, m.linear(tp, autograd.Const(y), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias), m.attnPost(layer))
 		x = m.feedForward(tp, x, layer, hw)
 	}
