@@ -176,6 +176,7 @@ func (tp *Tape) AttentionSteps(q, k, v []*Var, heads int, opt AttentionOpts) []*
 	}
 	ps := make([]*attnProblem, len(q))
 	outs := make([]*Var, len(q))
+	rows := make([]int, len(q)) // heads a task of sequence i computes
 	ends := make([]int, len(q)) // sequence i's tasks end at ends[i]
 	tasks := 0
 	for i := range q {
@@ -186,8 +187,8 @@ func (tp *Tape) AttentionSteps(q, k, v []*Var, heads int, opt AttentionOpts) []*
 		if rec {
 			panic("autograd.AttentionSteps: a tape that records gradients (it has no backward pass)")
 		}
-		ps[i], outs[i] = p, out
-		tasks += p.heads / p.decodeRows()
+		ps[i], outs[i], rows[i] = p, out, p.decodeRows()
+		tasks += p.heads / rows[i]
 		ends[i] = tasks
 	}
 	runTasks(tasks, func(sc *attnScratch, t int) {
@@ -195,10 +196,8 @@ func (tp *Tape) AttentionSteps(q, k, v []*Var, heads int, opt AttentionOpts) []*
 		for ends[i] <= t {
 			i++
 		}
-		p := ps[i]
-		rows := p.decodeRows()
-		j := t - (ends[i] - p.heads/rows)
-		p.forwardBlock(sc, j*rows, 0, 1, rows, nil, outs[i].Value.Data, nil)
+		j := t - (ends[i] - ps[i].heads/rows[i]) // the task within sequence i
+		ps[i].forwardBlock(sc, j*rows[i], 0, 1, rows[i], nil, outs[i].Value.Data, nil)
 	})
 	return outs
 }

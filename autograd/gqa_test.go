@@ -16,12 +16,7 @@ import (
 // for decoding also with windows, softcaps, sinks and key padding; a tape
 // that records gradients refuses it.
 func TestGroupedQueryAttention(t *testing.T) {
-	rng := tensor.NewRNG(7)
-	rand := func(shape ...int) *Var {
-		x := tensor.New(shape...)
-		rng.FillNormal(x, 0, 1)
-		return Const(x)
-	}
+	rand := normalConsts(7)
 	const d = 8
 	for _, blocks := range [][2]int{{64, 128}, {3, 5}} {
 		for _, tc := range []struct{ b, tq, tk, heads, kv int }{
@@ -129,12 +124,7 @@ func TestGroupedQueryAttention(t *testing.T) {
 // softcaps and sinks; a recording tape and a sequence of two queries are
 // refused.
 func TestAttentionSteps(t *testing.T) {
-	rng := tensor.NewRNG(11)
-	rand := func(shape ...int) *Var {
-		x := tensor.New(shape...)
-		rng.FillNormal(x, 0, 1)
-		return Const(x)
-	}
+	rand := normalConsts(11)
 	for _, tc := range []struct{ heads, kv, d int }{{9, 3, 64}, {8, 8, 32}, {4, 1, 16}} {
 		lens := []int{1, 17, 129, 600, 33}
 		var qs, ks, vs []*Var
@@ -176,5 +166,16 @@ func TestAttentionSteps(t *testing.T) {
 			}()
 			bad()
 		}()
+	}
+}
+
+// normalConsts returns a function making constants of the given shape with
+// standard normal values, drawn from a generator seeded with seed.
+func normalConsts(seed uint64) func(shape ...int) *Var {
+	rng := tensor.NewRNG(seed)
+	return func(shape ...int) *Var {
+		x := tensor.New(shape...)
+		rng.FillNormal(x, 0, 1)
+		return Const(x)
 	}
 }

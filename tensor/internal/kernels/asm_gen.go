@@ -656,18 +656,14 @@ func dots512(r int, kind string) {
 	if kind != "" {
 		bType, bShift, bStep = "uint16", 1, 32
 	}
-	dotsArgs(name, bType, 0, bShift, min(cb, 4))
-	// Rows 4.. of B from R9, the next call's from R14 and R15.
-	if cb > 4 {
-		p("\tLEAQ (BX)(DX*4), R9")
-		p("\tLEAQ %s, R14", []string{"", "(R9)(DX*1)", "(R9)(DX*2)", "(R9)(R8*1)", "(R9)(DX*4)"}[cb-4])
-		p("\tLEAQ (R14)(DX*4), R15")
+	if cb > 4 && cb != 8 {
+		panic(fmt.Sprintf("dots512: %d rows of B (at most four, or eight)", cb))
 	}
-	row := func(j int, base string) string { // row j of B from base (BX or R14)
-		if j >= 4 {
-			base = map[string]string{"(BX)": "(R9)", "(R14)": "(R15)"}[base]
-		}
-		return strings.ReplaceAll(bRow(j%4, 0), "(BX)", base)
+	dotsArgs(name, bType, 0, bShift, cb)
+	// row returns row j of B (base "BX") or of the next call's (base "R14").
+	row := func(j int, base string) string { return strings.ReplaceAll(bRow(j, 0), "(BX)", "("+base+")") }
+	if cb == 8 {
+		row = eightRows()
 	}
 	// accumulators Z0..Z(nacc-1): acc[i*cb+j]; B in Z16.. (Z24.. past 16
 	// accumulators), A's rows in turn in Z28..Z31
@@ -680,22 +676,22 @@ func dots512(r int, kind string) {
 	}
 	body := func(mask string) {
 		for j := 0; j < cb; j++ {
-			z, bRow := bz+j, func(j, _ int) string { return row(j, "(BX)") }
+			z, b := bz+j, row(j, "BX")
 			switch {
 			case kind == "bf16" && mask == "":
-				p("\tVPMOVZXWD %s, Z%d", bRow(j, 0), z)
+				p("\tVPMOVZXWD %s, Z%d", b, z)
 				p("\tVPSLLD $16, Z%d, Z%d", z, z)
 			case kind == "bf16":
-				p("\tVPMOVZXWD.Z %s, %s, Z%d", bRow(j, 0), mask, z)
+				p("\tVPMOVZXWD.Z %s, %s, Z%d", b, mask, z)
 				p("\tVPSLLD $16, Z%d, Z%d", z, z)
 			case kind == "f16" && mask == "":
-				p("\tVCVTPH2PS %s, Z%d", bRow(j, 0), z)
+				p("\tVCVTPH2PS %s, Z%d", b, z)
 			case kind == "f16":
-				p("\tVCVTPH2PS.Z %s, %s, Z%d", bRow(j, 0), mask, z)
+				p("\tVCVTPH2PS.Z %s, %s, Z%d", b, mask, z)
 			case mask == "":
-				p("\tVMOVUPS %s, Z%d", bRow(j, 0), z)
+				p("\tVMOVUPS %s, Z%d", b, z)
 			default:
-				p("\tVMOVUPS.Z %s, %s, Z%d", bRow(j, 0), mask, z)
+				p("\tVMOVUPS.Z %s, %s, Z%d", b, mask, z)
 			}
 		}
 		for i := 0; i < r; i++ {
@@ -717,13 +713,13 @@ func dots512(r int, kind string) {
 	// Fetch the same columns of the next cb rows of B, which the next call
 	// reads, so a long B streams without stalls.
 	for j := 0; j < cb; j++ {
-		p("\tPREFETCHT1 %s", row(j, "(R14)"))
+		p("\tPREFETCHT1 %s", row(j, "R14"))
 	}
 	p("\tADDQ $64, AX")
 	p("\tADDQ $64, R13")
 	p("\tADDQ $%d, BX", bStep)
 	p("\tADDQ $%d, R14", bStep)
-	if cb > 4 {
+	if cb == 8 {
 		p("\tADDQ $%d, R9", bStep)
 		p("\tADDQ $%d, R15", bStep)
 	}
@@ -733,14 +729,20 @@ func dots512(r int, kind string) {
 	p("tail:")
 	p("\tTESTQ CX, CX")
 	p("\tJZ reduce")
-	p("\tMOVL $1, R10")
-	p("\tSHLL CX, R10")
-	p("\tDECL R10")
-	p("\tKMOVW R10, K1")
+	maskK1()
 	body("K1")
 	p("reduce:")
 	p("\tMOVQ out+40(FP), DI")
 	dotsReduce(nacc, true)
+}
+
+// maskK1 sets K1 to the first CX (< 16) lanes of a zmm register, the
+// mask of a loop's tail (R10 scratch).
+func maskK1() {
+	p("\tMOVL $1, R10")
+	p("\tSHLL CX, R10")
+	p("\tDECL R10")
+	p("\tKMOVW R10, K1")
 }
 
 // eightRows follows dotsArgs for eight rows of B: it points R9 at B's row
@@ -829,10 +831,7 @@ func dots512W8(kind string) {
 	p("tail:")
 	p("\tTESTQ CX, CX")
 	p("\tJZ reduce")
-	p("\tMOVL $1, R10")
-	p("\tSHLL CX, R10")
-	p("\tDECL R10")
-	p("\tKMOVW R10, K1")
+	maskK1()
 	p("\tVMOVUPS.Z (AX), K1, Z20")
 	for j := 0; j < cb; j++ {
 		load(j, "K1")
@@ -1626,10 +1625,7 @@ func pairRowsBF16() {
 	p("\tVMOVDQU64 pairIdx<>(SB), Z31")
 	p("\tMOVQ CX, R12") // the tail's mask: (1 << w%16) - 1
 	p("\tANDL $15, CX")
-	p("\tMOVL $1, R10")
-	p("\tSHLL CX, R10")
-	p("\tDECL R10")
-	p("\tKMOVW R10, K1")
+	maskK1()
 	p("\tMOVQ R12, CX")
 	p("panel:")
 	p("\tXORQ R8, R8")
