@@ -162,25 +162,29 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	//
 	// Up to 16 rows of A·Bᵀ (a batch of decoded sequences against a weight)
 	// are split exactly as one row is: the kernels compute such rows one by
-	// one, and a split over k sums in an order set by its bands, so each
-	// row then gets the numbers it gets alone.
+	// one, so each row gets the numbers it gets alone.
 	//
-	// Those whose k is less than 2n are split by columns (below), which
-	// leaves every number as it is, and are split from a quarter of the
-	// size, about 512 KB of weight (each element counted as 32
+	// They are split by columns (below), in tiles of eight rows of B, which
+	// leaves every number as the serial product has it, and from a quarter
+	// of the size, about 512 KB of weight (each element counted as 32
 	// multiply-adds): SmolLM2-135M's decode step, whose 576×576 weights
 	// had run on one core, 1.05× faster (60 pairs toggled in one process).
 	// Counting 16, 64 or 128 gave 1.05, 1.06 and 1.09; 128 against 32 gave
 	// 1.015, and GPT-2's decode step 1.00, within the machine's noise, so
-	// 32 it is. The deeper ones would be split over k, whose sums round
-	// otherwise, and keep the first size.
+	// 32 it is. Those with k at least 2n used to be split over k instead:
+	// four bands of k read each row of B as four short runs, and one row of
+	// A went through 1,536×576 to 5,632×2,048 weights 1.15–1.25× slower than
+	// in bands of columns; with tiles of eight columns instead of a panel's
+	// 64, the bands of 576 and 960 columns come out even. Both together made
+	// SmolLM2's decode step 1.04× faster with one sequence, 1.01 with four
+	// and 1.00 with eight (40 pairs each).
 	asOne := transB && !transA && m <= 16
 	rows := m // as the split sees them
 	if asOne {
 		rows = 1
 	}
 	work := max(rows, 8) * n * max(k, 1)
-	if asOne && k < 2*n {
+	if asOne {
 		work *= 4
 	}
 	if w == 1 || work < 8*gemmGrain || m == 0 || n == 0 {
@@ -191,6 +195,8 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	split := splitRows
 	tiles, tile := (m+mr-1)/mr, mr
 	switch {
+	case asOne && n >= 64:
+		split, tiles, tile = splitCols, (n+7)/8, 8
 	case m <= 8 && !transB && m*n*(maxKBands-1) <= maxKScratch,
 		k >= 2*max(rows, n) && m*n*(min(w, maxKBands)-1) <= maxKScratch:
 		split, tiles, tile = splitK, (k+kTile-1)/kTile, kTile

@@ -361,12 +361,12 @@ func TestGemmHalfSplits(t *testing.T) {
 }
 
 // TestGemmDecodeSplit: the decode products against Bᵀ that two workers
-// split from about 512 KB of weight give GemmSerial's numbers bit for bit,
-// as do the deeper ones (k >= 2n) they leave whole below 2 MB.
+// split by columns from about 512 KB of weight give GemmSerial's numbers
+// bit for bit, the deep ones (k >= 2n, once split over k) too.
 func TestGemmDecodeSplit(t *testing.T) {
 	defer SetWorkers(SetWorkers(2))
 	rng := rand.New(rand.NewPCG(15, 16))
-	for _, s := range [][2]int{{576, 576}, {512, 300}, {960, 200}, {256, 1536}, {128, 2048}} {
+	for _, s := range [][2]int{{576, 576}, {512, 300}, {960, 200}, {256, 1536}, {128, 2048}, {576, 1536}, {100, 3001}, {68, 4096}} {
 		n, k := s[0], s[1]
 		b := randSlice(rng, n*k)
 		for _, m := range []int{1, 4, 16} {
