@@ -920,6 +920,9 @@ func benchInference(which, dir, preset, quantize string, t, batch, reps int) (be
 	if batch < 1 {
 		return benchResult{}, fmt.Errorf("--batch %d; want at least 1", batch)
 	}
+	if batch > 1 { // as attn serve decodes several sequences
+		m.BatchLayout()
+	}
 	caches := make([]*gpt.Cache, batch)
 	for i := range caches {
 		caches[i] = m.NewCache(1)

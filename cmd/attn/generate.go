@@ -146,7 +146,13 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	var m lm.BatchModel
 	var tok tokenizer.Tokenizer
 	if typ == "gpt2" {
-		m, tok, err = loadLM(dir, "generate")
+		var g *gpt.Model
+		if g, tok, err = loadLM(dir, "generate"); err == nil {
+			if *promptFile != "" && *batch > 1 { // prompts decoded together
+				g.BatchLayout()
+			}
+			m = g
+		}
 	} else {
 		m, tok, err = loadLlamaToRun(dir, *quantize)
 	}

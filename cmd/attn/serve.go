@@ -167,6 +167,9 @@ func newServerQuantized(dir, quantize string, batch, window int, opts ...generat
 	case "gpt2":
 		var m *gpt.Model
 		if m, s.lmTok, err = loadLM(dir, "serve"); err == nil {
+			if batch > 1 { // sequences decoded together
+				m.BatchLayout()
+			}
 			s.serveLM(m, window, batch, opts)
 		}
 	case "llama":

@@ -15,7 +15,11 @@ import (
 // Tensors returns the model's weights for saving under HF's names (as in
 // GPT-2's model.safetensors: no "transformer." prefix, no lm_head.weight,
 // which is wte.weight).
-func (m *Model) Tensors() []safetensors.Tensor { return hf.Tensors(m.Params(), nil) }
+// A model in its batch layout is put back in HF's first (Columns).
+func (m *Model) Tensors() []safetensors.Tensor {
+	m.Columns()
+	return hf.Tensors(m.Params(), nil)
+}
 
 // attnBuffer matches the causal-mask buffers that older HF GPT-2 checkpoints
 // store as h.{i}.attn.bias and h.{i}.attn.masked_bias; they are not weights.
@@ -28,6 +32,7 @@ var attnBuffer = regexp.MustCompile(`^h\.\d+\.attn\.(masked_)?bias$`)
 // equal wte.weight; attention mask buffers are skipped. Missing or
 // mis-shaped tensors, and other tensors under prefix, are errors.
 func (m *Model) LoadWeights(f *safetensors.File, prefix string) error {
+	m.Columns()
 	ps := m.Params()
 	known := map[string]bool{}
 	for _, p := range ps {
