@@ -7,8 +7,9 @@
 --write makes DIR a HuggingFace GPT-2 folder with GPT-2 small's real shape
 (vocab 50257, 1024 positions, 768 wide, 12 layers, 12 heads) and random
 weights (nanoGPT's init): config.json, model.safetensors (F32, GPT-2's own
-names) and, for the load comparison, model.pt (torch.save of the same state
-dict).
+names), tokenizer.json (GPT-2's, the repository's test copy, so attn serve
+and attn generate run on it) and, for the load comparison, model.pt
+(torch.save of the same state dict).
 
 Timing prints one JSON line per measurement, with the fields of
 `attn bench --json`: load (torch.load of model.pt, the file PyTorch users
@@ -25,6 +26,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import struct
 import sys
 
@@ -76,7 +78,11 @@ def write(d):
            "layer_norm_epsilon": 1e-5, "resid_pdrop": 0.1, "embd_pdrop": 0.1, "attn_pdrop": 0.1}
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
-    print(f"wrote {d}: {off / 1e6:.0f} MB of weights")
+    # GPT-2's own tokenizer (the repository's test copy), so that attn serve
+    # and attn generate run on the folder (tools/bench/serve_load.sh).
+    here = os.path.dirname(os.path.abspath(__file__))
+    shutil.copyfile(os.path.join(here, "..", "..", "tokenizer", "testdata", "gpt2.json"), os.path.join(d, "tokenizer.json"))
+    print(f"wrote {d}: {off / 1e6:.0f} MB of weights, config.json, tokenizer.json")
 
 
 def gelu_new(x):
