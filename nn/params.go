@@ -91,7 +91,7 @@ func Unique(ps []Param) []*autograd.Var {
 func Count(ps []Param) int {
 	n := 0
 	for _, v := range Unique(ps) {
-		n += v.Value.Len()
+		n += tensor.Size(v.Value.Shape) // also a weight whose values moved (8 bits, another layout)
 	}
 	return n
 }

@@ -37,7 +37,8 @@ const gemmGrain = 1 << 19
 // decoding, one contiguous run of B's rows, where bands of columns would
 // read every row in short pieces), and the bands are summed at the end.
 // Bands of rows and columns are cut at multiples of the kernel's register
-// tile, so only the last has a ragged edge. The bands go to the pool's
+// tile, so only the last has a ragged edge (a decode step's products,
+// computed by the dots kernels a row of B at a time, at multiples of 8). The bands go to the pool's
 // helpers (parallel.go); the caller works too and takes over any band no
 // helper has started, so a busy or sleeping pool delays nothing. A Gemm
 // allocates nothing in the steady state.
@@ -164,7 +165,8 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	// are split exactly as one row is: the kernels compute such rows one by
 	// one, so each row gets the numbers it gets alone.
 	//
-	// They are split by columns (below), in tiles of eight rows of B, which
+	// They are split by columns (below), in tiles of eight rows of B (those
+	// at least 64 wide; narrower ones are split over k when deep), which
 	// leaves every number as the serial product has it, and from a quarter
 	// of the size, about 512 KB of weight (each element counted as 32
 	// multiply-adds): SmolLM2-135M's decode step, whose 576×576 weights
@@ -184,7 +186,7 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		rows = 1
 	}
 	work := max(rows, 8) * n * max(k, 1)
-	if asOne {
+	if asOne && (n >= 64 || k < 2*n) { // those split by columns
 		work *= 4
 	}
 	if w == 1 || work < 8*gemmGrain || m == 0 || n == 0 {
@@ -195,8 +197,10 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	split := splitRows
 	tiles, tile := (m+mr-1)/mr, mr
 	switch {
-	case asOne && n >= 64:
+	case asOne && n >= 64 && (m <= 4 || !MatmulBF16()): // the dots kernels, a row at a time
 		split, tiles, tile = splitCols, (n+7)/8, 8
+	case asOne && n >= 64: // more than four rows in bfloat16: the packed kernels, whose edge tiles round otherwise
+		split, tiles, tile = splitCols, (n+nr-1)/nr, nr
 	case m <= 8 && !transB && m*n*(maxKBands-1) <= maxKScratch,
 		k >= 2*max(rows, n) && m*n*(min(w, maxKBands)-1) <= maxKScratch:
 		split, tiles, tile = splitK, (k+kTile-1)/kTile, kTile

@@ -366,7 +366,7 @@ func TestGemmHalfSplits(t *testing.T) {
 func TestGemmDecodeSplit(t *testing.T) {
 	defer SetWorkers(SetWorkers(2))
 	rng := rand.New(rand.NewPCG(15, 16))
-	for _, s := range [][2]int{{576, 576}, {512, 300}, {960, 200}, {256, 1536}, {128, 2048}, {576, 1536}, {100, 3001}, {68, 4096}} {
+	for _, s := range [][2]int{{576, 576}, {512, 300}, {960, 200}, {256, 1536}, {128, 2048}, {576, 1536}, {100, 3001}, {68, 4096}, {32, 4096}, {63, 2100}} {
 		n, k := s[0], s[1]
 		b := randSlice(rng, n*k)
 		for _, m := range []int{1, 4, 16} {
@@ -377,6 +377,25 @@ func TestGemmDecodeSplit(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Errorf("m=%d n=%d k=%d: two workers' numbers differ from GemmSerial's", m, n, k)
 			}
+		}
+	}
+	// Products of more than four rows in bfloat16 run on the packed
+	// kernels, whose edge tiles add beta·C apart from the product: their
+	// bands end at whole panels, as one worker's do.
+	if SetMatmulBF16(true) != nil {
+		return // the CPU has no bfloat16 products
+	}
+	defer SetMatmulBF16(false)
+	for _, m := range []int{5, 8, 16} {
+		n, k := 576, 576
+		a, b, c0 := randSlice(rng, m*k), randSlice(rng, n*k), randSlice(rng, m*n)
+		want, got := slices.Clone(c0), slices.Clone(c0)
+		SetWorkers(1)
+		Gemm(false, true, m, n, k, 1, a, k, b, k, 0.3, want, n)
+		SetWorkers(2)
+		Gemm(false, true, m, n, k, 1, a, k, b, k, 0.3, got, n)
+		if !slices.Equal(got, want) {
+			t.Errorf("bfloat16 m=%d n=%d k=%d beta 0.3: two workers' numbers differ from one's", m, n, k)
 		}
 	}
 }

@@ -949,7 +949,7 @@ func benchInference(which, dir, preset, quantize string, t, batch, reps int) (be
 	var bytes int
 	for _, p := range m.Params() {
 		if p.Var != m.WPE.Weight {
-			bytes += 4 * p.Value.Len()
+			bytes += 4 * tensor.Size(p.Value.Shape) // Len is 0 for a weight BatchLayout moved
 		}
 	}
 	_, read := tensor.StreamGBps(5)

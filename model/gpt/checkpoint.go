@@ -15,10 +15,13 @@ import (
 // Tensors returns the model's weights for saving under HF's names (as in
 // GPT-2's model.safetensors: no "transformer." prefix, no lm_head.weight,
 // which is wte.weight).
-// A model in its batch layout is put back in HF's first (Columns).
+// A model in its batch layout stays in it.
 func (m *Model) Tensors() []safetensors.Tensor {
-	m.Columns()
-	return hf.Tensors(m.Params(), nil)
+	if m.batchLayout() {
+		m.Columns()
+		defer m.BatchLayout()
+	}
+	return hf.Tensors(m.Params(), nil) // copies the values
 }
 
 // attnBuffer matches the causal-mask buffers that older HF GPT-2 checkpoints

@@ -224,9 +224,14 @@ func (m *Model) Params() []nn.Param { return nn.Params(m) }
 // decode step with eight sequences 1.38× faster, with one 0.98×, a
 // 128-token prompt 0.97×; pairs toggled in one process). The numbers
 // change only by the order of the sums. Their [in, out] values are
-// dropped meanwhile; training through a layer (a tape that records),
-// Tensors, Save and LoadWeights put them back, as does Columns.
+// dropped meanwhile (Params lists the weights without values): training
+// through a layer (a tape that records) and LoadWeights put them back, as
+// does Columns, and Tensors and Save read them in HF's layout. Call it
+// (and those) while no other goroutine runs the model.
 func (m *Model) BatchLayout() { m.eachConv((*Conv1D).toRows) }
+
+// batchLayout reports whether BatchLayout moved the weights.
+func (m *Model) batchLayout() bool { return len(m.H) > 0 && m.H[0].Attn.CAttn.rows != nil }
 
 // Columns undoes BatchLayout: every weight back in HF's [in, out].
 func (m *Model) Columns() { m.eachConv((*Conv1D).columns) }

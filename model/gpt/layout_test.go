@@ -8,6 +8,7 @@ import (
 
 	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/internal/golden"
+	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/tensor"
 )
 
@@ -20,6 +21,9 @@ func TestBatchLayout(t *testing.T) {
 	cfg := Config{VocabSize: 31, NPositions: 20, NEmbd: 64, NLayer: 2, NHead: 4, Eps: 1e-5}
 	ref, m := smallModel(t, cfg), smallModel(t, cfg)
 	m.BatchLayout()
+	if got, want := nn.Count(m.Params()), nn.Count(ref.Params()); got != want {
+		t.Errorf("batch layout: nn.Count %d parameters; want %d", got, want)
+	}
 	for _, l := range []*Conv1D{m.H[0].Attn.CAttn, m.H[1].MLP.CProj} {
 		in, out := l.Weight.Value.Shape[0], l.Weight.Value.Shape[1]
 		if l.Weight.Value.Data != nil || !tensor.EqualShape(l.rows.Value.Shape, []int{out, in}) {
@@ -99,5 +103,8 @@ func TestBatchLayout(t *testing.T) {
 		if tr[i].Name != tm[i].Name || !slices.Equal(tr[i].Shape, tm[i].Shape) || !bytes.Equal(tr[i].Data, tm[i].Data) {
 			t.Errorf("Tensors after the batch layout: %s %v differs from HF's layout", tm[i].Name, tm[i].Shape)
 		}
+	}
+	if !m.batchLayout() {
+		t.Errorf("Tensors left the model in HF's layout")
 	}
 }
