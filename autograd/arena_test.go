@@ -3,6 +3,7 @@ package autograd
 import (
 	"math"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/attn-go/attn/tensor"
@@ -215,5 +216,44 @@ func TestZeroGradDropsGradient(t *testing.T) {
 				t.Fatalf("param %d: gradient %d after two passes is %v, want %v", i, j, g, 2*want[i][j])
 			}
 		}
+	}
+}
+
+// TestTapeHeaders: a tape's values and views take their Var and Tensor
+// structs from the tape, without allocating once warm; each has its own
+// shape (appending to one leaves the next alone); a pass's structs keep
+// their values after Reset (a gradient read after Backward) until the next
+// pass takes them, and those of an earlier, longer pass are dropped.
+func TestTapeHeaders(t *testing.T) {
+	tp := NewInferenceTape()
+	data := make([]float32, 6)
+	const long = 3*headerChunk + 5 // across chunks
+	views := make([]*Var, long)
+	pass := func(n int) {
+		tp.Reset()
+		for i := range n {
+			views[i] = tp.View(data[:i%6+1], 1, i%6+1)
+		}
+	}
+	pass(long)
+	for i, v := range views {
+		if want := []int{1, i%6 + 1}; !slices.Equal(v.Value.Shape, want) || len(v.Value.Data) != i%6+1 {
+			t.Fatalf("view %d: shape %v, %d values; want %v", i, v.Value.Shape, len(v.Value.Data), want)
+		}
+	}
+	_ = append(views[0].Value.Shape, 99)
+	if !slices.Equal(views[1].Value.Shape, []int{1, 2}) {
+		t.Fatalf("appending to one view's shape changed the next's to %v", views[1].Value.Shape)
+	}
+	if allocs := testing.AllocsPerRun(20, func() { pass(long) }); allocs != 0 {
+		t.Errorf("a warm pass of %d views made %.0f allocations; want 0", long, allocs)
+	}
+	pass(10)
+	tp.Reset()
+	if views[9].Value == nil || len(views[9].Value.Shape) != 2 {
+		t.Errorf("after Reset, the pass's last view lost its value")
+	}
+	if views[10].Value != nil || views[long-1].Value != nil {
+		t.Errorf("views of an earlier, longer pass still hold their values after a shorter pass")
 	}
 }

@@ -234,18 +234,19 @@ func (c *Cache) store(l, i, pos int, row []float32) {
 // attendSeq returns the causal attention, computed on tp, of sequence i's t
 // queries q [T·C] over its cached keys and values at positions 0..tk−1.
 func (c *Cache) attendSeq(tp *autograd.Tape, l, i int, q []float32, t, tk, heads int, scale float32) []float32 {
-	qi, ki, vi := c.seqVars(l, i, q, t, tk)
+	qi, ki, vi := c.seqVars(tp, l, i, q, t, tk)
 	return tp.Attention(qi, ki, vi, heads, autograd.AttentionOpts{Causal: true, Scale: scale}).Value.Data
 }
 
 // seqVars returns sequence i's t queries q [T·C] and its cached keys and
-// values at positions 0..tk−1 of layer l as Attention's arguments.
-func (c *Cache) seqVars(l, i int, q []float32, t, tk int) (qi, ki, vi *autograd.Var) {
+// values at positions 0..tk−1 of layer l as Attention's arguments, views
+// valid for tp's pass.
+func (c *Cache) seqVars(tp *autograd.Tape, l, i int, q []float32, t, tk int) (qi, ki, vi *autograd.Var) {
 	d := c.c
 	kv := i * c.size * d
-	qi = autograd.Const(tensor.FromSlice(q, 1, t, d))
-	ki = autograd.Const(tensor.FromSlice(c.k[l][kv:kv+tk*d], 1, tk, d)) // (1, Tk, C)
-	vi = autograd.Const(tensor.FromSlice(c.v[l][kv:kv+tk*d], 1, tk, d))
+	qi = tp.View(q, 1, t, d)
+	ki = tp.View(c.k[l][kv:kv+tk*d], 1, tk, d) // (1, Tk, C)
+	vi = tp.View(c.v[l][kv:kv+tk*d], 1, tk, d)
 	return qi, ki, vi
 }
 
@@ -302,7 +303,7 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 		for i, c := range caches {
 			row := qkv.Data[i*3*d : (i+1)*3*d]
 			c.store(l, 0, c.n, row)
-			qi, ki, vi := c.seqVars(l, 0, row[:d], 1, c.n+1)
+			qi, ki, vi := c.seqVars(tp, l, 0, row[:d], 1, c.n+1)
 			qs, ks, vs = append(qs, qi), append(ks, ki), append(vs, vi)
 		}
 		bt.qs, bt.ks, bt.vs = qs, ks, vs

@@ -998,9 +998,9 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 			copy(c.k[l][at*w:], row[qw:qw+w])
 			copy(c.v[l][at*w:], row[qw+w:])
 			tk := at + 1
-			qs = append(qs, autograd.Const(tensor.FromSlice(row[:qw], 1, 1, qw)))
-			ks = append(ks, autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w)))
-			vs = append(vs, autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w)))
+			qs = append(qs, tp.View(row[:qw], 1, 1, qw))
+			ks = append(ks, tp.View(c.k[l][:tk*w], 1, tk, w))
+			vs = append(vs, tp.View(c.v[l][:tk*w], 1, tk, w))
 		}
 		bt.qs, bt.ks, bt.vs = qs, ks, vs
 		// Every sequence's heads in one parallel loop, not a loop for each
