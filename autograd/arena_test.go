@@ -250,6 +250,7 @@ func TestTapeHeaders(t *testing.T) {
 	}
 	pass(10)
 	tp.Reset()
+	tp.Reset() // twice, with no pass between
 	if views[9].Value == nil || len(views[9].Value.Shape) != 2 {
 		t.Errorf("after Reset, the pass's last view lost its value")
 	}

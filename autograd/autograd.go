@@ -134,7 +134,8 @@ func beta1(fresh bool) float32 {
 // the next pass, so a steady training loop allocates almost nothing. Values
 // from one pass are therefore valid until the next pass on the same tape
 // begins, and so are their Var and Tensor structs, which the tape keeps
-// too; copy what must outlive it.
+// too (those of Reshape, View and the losses as well, whose data it does
+// not own); copy what must outlive it.
 type Tape struct {
 	steps []func()
 	// RNG drives dropout. With a nil RNG, dropout is the identity.
@@ -223,6 +224,9 @@ func (h *headers) variable(value *tensor.Tensor) *Var {
 // what they pointed at (a finished sequence's cache, which a view held)
 // is not kept alive.
 func (h *headers) reset() {
+	if h.nt == 0 && h.nv == 0 { // no pass since the last reset: nothing to hand back
+		return
+	}
 	for i := h.nt; i < h.oldT; i++ {
 		h.ts[i/headerChunk][i%headerChunk] = tensor.Tensor{}
 	}

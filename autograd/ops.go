@@ -314,7 +314,8 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 	if w.Value.Shape[1] != in {
 		panic(fmt.Sprintf("autograd.Linear: input %v, weight %v", x.Value.Shape, w.Value.Shape))
 	}
-	shape := append(append([]int(nil), x.Value.Shape[:len(x.Value.Shape)-1]...), outDim)
+	var dims [8]int // the output's shape, off the heap
+	shape := append(append(dims[:0], x.Value.Shape[:len(x.Value.Shape)-1]...), outDim)
 	y := tp.output(shape...)
 	if b != nil {
 		tensor.GemmBias(false, true, rows, outDim, in, x.Value.Data, in, w.Value.Data, in, b.Value.Data, y.Data, outDim)

@@ -781,7 +781,7 @@ func (m *Model) step(c *Cache, ids []int, end int) *autograd.Var {
 	if len(c.q) < t*qw {
 		c.q = make([]float32, t*qw)
 	}
-	q := tensor.FromSlice(c.q[:t*qw], 1, t, qw)
+	q := c.q[:t*qw]
 	x := m.embed(tp, ids) // (T, C)
 	for l, layer := range m.Layers {
 		hw := m.halfLayer(l)
@@ -792,14 +792,13 @@ func (m *Model) step(c *Cache, ids []int, end int) *autograd.Var {
 		at := c.n - c.start[l] // where the new positions go
 		for p := range t {
 			row := qkv[p*stride : (p+1)*stride]
-			copy(q.Data[p*qw:], row[:qw])
+			copy(q[p*qw:], row[:qw])
 			copy(c.k[l][(at+p)*w:], row[qw:qw+w])
 			copy(c.v[l][(at+p)*w:], row[qw+w:])
 		}
 		tk := at + t // the keys held: the window's relative positions are what attention needs
-		keys := autograd.Const(tensor.FromSlice(c.k[l][:tk*w], 1, tk, w))
-		vals := autograd.Const(tensor.FromSlice(c.v[l][:tk*w], 1, tk, w))
-		y := tp.Attention(autograd.Const(q), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: !cfg.Bidirectional, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap), Sinks: layer.Attn.Sinks})
+		keys, vals := tp.View(c.k[l][:tk*w], 1, tk, w), tp.View(c.v[l][:tk*w], 1, tk, w)
+		y := tp.Attention(tp.View(q, 1, t, qw), keys, vals, cfg.Heads, autograd.AttentionOpts{Causal: !cfg.Bidirectional, KVHeads: kv, Scale: cfg.attnScale(), Window: cfg.window(l), Softcap: float32(cfg.AttnSoftcap), Sinks: layer.Attn.Sinks})
 		x = m.addSublayer(tp, x, m.linear(tp, tp.Reshape(y, t, -1), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias), m.attnPost(layer))
 		x = m.feedForward(tp, x, layer, hw)
 	}
