@@ -152,7 +152,7 @@ type Tape struct {
 	idle   map[int]int
 	passes int
 
-	// heads hands out the pass's Tensor and Var structs (see header).
+	// heads hands out the pass's Tensor and Var structs (see headers).
 	heads headers
 }
 
