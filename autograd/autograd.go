@@ -177,14 +177,19 @@ type headers struct {
 
 const headerChunk = 256
 
+// slot returns element i of chunks, adding a chunk when i is the first
+// past them.
+func slot[T any](chunks *[][]T, i int) *T {
+	if i/headerChunk == len(*chunks) {
+		*chunks = append(*chunks, make([]T, headerChunk))
+	}
+	return &(*chunks)[i/headerChunk][i%headerChunk]
+}
+
 // tensor returns a header for a value of the given shape and data.
 func (h *headers) tensor(shape []int, data []float32) *tensor.Tensor {
-	i := h.nt
+	t := slot(&h.ts, h.nt)
 	h.nt++
-	if i/headerChunk == len(h.ts) {
-		h.ts = append(h.ts, make([]tensor.Tensor, headerChunk))
-	}
-	t := &h.ts[i/headerChunk][i%headerChunk]
 	*t = tensor.Tensor{Shape: h.shape(shape), Data: data}
 	return t
 }
@@ -208,12 +213,8 @@ func (h *headers) shape(shape []int) []int {
 
 // variable returns a zeroed Var header holding value.
 func (h *headers) variable(value *tensor.Tensor) *Var {
-	i := h.nv
+	v := slot(&h.vs, h.nv)
 	h.nv++
-	if i/headerChunk == len(h.vs) {
-		h.vs = append(h.vs, make([]Var, headerChunk))
-	}
-	v := &h.vs[i/headerChunk][i%headerChunk]
 	*v = Var{Value: value}
 	return v
 }
@@ -228,10 +229,10 @@ func (h *headers) reset() {
 		return
 	}
 	for i := h.nt; i < h.oldT; i++ {
-		h.ts[i/headerChunk][i%headerChunk] = tensor.Tensor{}
+		*slot(&h.ts, i) = tensor.Tensor{}
 	}
 	for i := h.nv; i < h.oldV; i++ {
-		h.vs[i/headerChunk][i%headerChunk] = Var{}
+		*slot(&h.vs, i) = Var{}
 	}
 	h.oldT, h.oldV = h.nt, h.nv
 	h.nt, h.nv, h.nd, h.dimsAt = 0, 0, 0, 0

@@ -20,8 +20,8 @@ func (tp *Tape) Conv1D(x, w, b *Var) *Var {
 		panic(fmt.Sprintf("autograd.Conv1D: input %v, weight %v, bias %v", x.Value.Shape, w.Value.Shape, bs))
 	}
 	outDim := w.Value.Shape[1]
-	var dims [8]int // the output's shape, off the heap
-	shape := append(append(dims[:0], x.Value.Shape[:len(x.Value.Shape)-1]...), outDim)
+	var dims [8]int
+	shape := lastAs(&dims, x.Value.Shape, outDim)
 	y := tp.output(shape...)
 	if b != nil {
 		tensor.GemmBias(false, false, rows, outDim, in, x.Value.Data, in, w.Value.Data, outDim, b.Value.Data, y.Data, outDim)
@@ -59,8 +59,8 @@ func (tp *Tape) Split(x *Var, n int) []*Var {
 		panic(fmt.Sprintf("autograd.Split: %v into %d parts", x.Value.Shape, n))
 	}
 	w := c / n
-	var dims [8]int // the output's shape, off the heap
-	shape := append(append(dims[:0], x.Value.Shape[:len(x.Value.Shape)-1]...), w)
+	var dims [8]int
+	shape := lastAs(&dims, x.Value.Shape, w)
 	parts := make([]*Var, n)
 	for p := range parts {
 		y := tp.output(shape...)

@@ -16,8 +16,8 @@ func (tp *Tape) LinearHalf(x *Var, h tensor.Half, w []uint16, out int, b *Var) *
 	if len(w) != out*in {
 		panic(fmt.Sprintf("autograd.LinearHalf: input %v, %d weights for %d outputs", x.Value.Shape, len(w), out))
 	}
-	var dims [8]int // the output's shape, off the heap
-	shape := append(append(dims[:0], x.Value.Shape[:len(x.Value.Shape)-1]...), out)
+	var dims [8]int
+	shape := lastAs(&dims, x.Value.Shape, out)
 	y := tp.output(shape...)
 	var bias []float32
 	if b != nil {
@@ -69,8 +69,8 @@ func (tp *Tape) LinearQ8(x *Var, q []int8, s []float32, out int, b *Var) *Var {
 	if len(q) != out*in || len(s)*tensor.Q8Block != len(q) {
 		panic(fmt.Sprintf("autograd.LinearQ8: input %v, %d weights and %d scales for %d outputs", x.Value.Shape, len(q), len(s), out))
 	}
-	var dims [8]int // the output's shape, off the heap
-	shape := append(append(dims[:0], x.Value.Shape[:len(x.Value.Shape)-1]...), out)
+	var dims [8]int
+	shape := lastAs(&dims, x.Value.Shape, out)
 	y := tp.output(shape...)
 	var bias []float32
 	if b != nil {

@@ -11,6 +11,13 @@ import (
 // one goroutine.
 const elemGrain = 1 << 14
 
+// lastAs returns shape with its last dimension set to n, in dims when it
+// fits: the output shape of an op on the last dimension, off the heap (the
+// tape copies it).
+func lastAs(dims *[8]int, shape []int, n int) []int {
+	return append(append(dims[:0], shape[:len(shape)-1]...), n)
+}
+
 // Reshape returns x viewed with a new shape (one dimension may be -1).
 func (tp *Tape) Reshape(x *Var, shape ...int) *Var {
 	out, rec := tp.result(x.Value.Reshape(shape...), x)
@@ -314,8 +321,8 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 	if w.Value.Shape[1] != in {
 		panic(fmt.Sprintf("autograd.Linear: input %v, weight %v", x.Value.Shape, w.Value.Shape))
 	}
-	var dims [8]int // the output's shape, off the heap
-	shape := append(append(dims[:0], x.Value.Shape[:len(x.Value.Shape)-1]...), outDim)
+	var dims [8]int
+	shape := lastAs(&dims, x.Value.Shape, outDim)
 	y := tp.output(shape...)
 	if b != nil {
 		tensor.GemmBias(false, true, rows, outDim, in, x.Value.Data, in, w.Value.Data, in, b.Value.Data, y.Data, outDim)

@@ -38,10 +38,10 @@ const gemmGrain = 1 << 19
 // read every row in short pieces), and the bands are summed at the end.
 // Bands of rows and columns are cut at multiples of the kernel's register
 // tile, so only the last has a ragged edge (a decode step's products,
-// computed by the dots kernels a row of B at a time, at multiples of 8). The bands go to the pool's
-// helpers (parallel.go); the caller works too and takes over any band no
-// helper has started, so a busy or sleeping pool delays nothing. A Gemm
-// allocates nothing in the steady state.
+// computed by the dots kernels a row of B at a time, at multiples of 8).
+// The bands go to the pool's helpers (parallel.go); the caller works too
+// and takes over any band no helper has started, so a busy or sleeping
+// pool delays nothing. A Gemm allocates nothing in the steady state.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	gemm(transA, transB, m, n, k, alpha, a, lda, operandB{f: b}, ldb, beta, nil, c, ldc)
 }
@@ -197,10 +197,16 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	split := splitRows
 	tiles, tile := (m+mr-1)/mr, mr
 	switch {
-	case asOne && n >= 64 && (m <= 4 || !MatmulBF16()): // the dots kernels, a row at a time
-		split, tiles, tile = splitCols, (n+7)/8, 8
-	case asOne && n >= 64: // more than four rows in bfloat16: the packed kernels, whose edge tiles round otherwise
-		split, tiles, tile = splitCols, (n+nr-1)/nr, nr
+	case asOne && n >= 64:
+		// Tiles of eight rows of B for the dots kernels, which compute a
+		// row at a time; whole panels for more than four rows in bfloat16,
+		// which go through the packed kernels, whose edge tiles round
+		// otherwise.
+		tile = 8
+		if m > 4 && MatmulBF16() {
+			tile = nr
+		}
+		split, tiles = splitCols, (n+tile-1)/tile
 	case m <= 8 && !transB && m*n*(maxKBands-1) <= maxKScratch,
 		k >= 2*max(rows, n) && m*n*(min(w, maxKBands)-1) <= maxKScratch:
 		split, tiles, tile = splitK, (k+kTile-1)/kTile, kTile

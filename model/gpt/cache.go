@@ -311,9 +311,6 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 		for i, o := range tp.AttentionSteps(qs, ks, vs, a.Heads, autograd.AttentionOpts{Causal: true, Scale: a.Scale}) {
 			copy(y.Data[i*d:], o.Value.Data)
 		}
-		clear(qs) // bt holds no cache past the step (the tape's views do, until its next pass)
-		clear(ks)
-		clear(vs)
 		x = tp.Add(x, a.CProj.Forward(tp, autograd.Const(y)))
 		x = tp.Add(x, blk.MLP.Forward(tp, blk.Ln2.Forward(tp, x)))
 	}

@@ -1010,9 +1010,6 @@ func (m *Model) StepBatch(bt *BatchBuffers, caches []*Cache, ids []int) (*tensor
 		for i, o := range tp.AttentionSteps(qs, ks, vs, cfg.Heads, opts) {
 			copy(y.Data[i*qw:], o.Value.Data)
 		}
-		clear(qs) // bt holds no cache past the step (the tape's views do, until its next pass)
-		clear(ks)
-		clear(vs)
 		x = m.addSublayer(tp, x, m.linear(tp, autograd.Const(y), layer.Attn.O.Weight, hw.o, layer.Attn.O.Bias), m.attnPost(layer))
 		x = m.feedForward(tp, x, layer, hw)
 	}
