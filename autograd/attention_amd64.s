@@ -683,6 +683,86 @@ dropNoMask:
 	VZEROUPPER
 	RET
 
+DATA dropconst16<>+0(SB)/4, $0
+DATA dropconst16<>+4(SB)/4, $1
+DATA dropconst16<>+8(SB)/4, $2
+DATA dropconst16<>+12(SB)/4, $3
+DATA dropconst16<>+16(SB)/4, $4
+DATA dropconst16<>+20(SB)/4, $5
+DATA dropconst16<>+24(SB)/4, $6
+DATA dropconst16<>+28(SB)/4, $7
+DATA dropconst16<>+32(SB)/4, $8
+DATA dropconst16<>+36(SB)/4, $9
+DATA dropconst16<>+40(SB)/4, $10
+DATA dropconst16<>+44(SB)/4, $11
+DATA dropconst16<>+48(SB)/4, $12
+DATA dropconst16<>+52(SB)/4, $13
+DATA dropconst16<>+56(SB)/4, $14
+DATA dropconst16<>+60(SB)/4, $15
+GLOBL dropconst16<>(SB), RODATA|NOPTR, $64
+
+#define LOWBIAS32Z(x, t) \
+	VPSRLD $16, x, t; \
+	VPXORD t, x, x; \
+	VPMULLD Z10, x, x; \
+	VPSRLD $15, x, t; \
+	VPXORD t, x, x; \
+	VPMULLD Z9, x, x; \
+	VPSRLD $16, x, t; \
+	VPXORD t, x, x
+
+// func dropout512(x, m, y *float32, n int, seed uint64, base int, thr int32, keep float32)
+// dropoutAVX2 sixteen lanes at a time (AVX-512F), with its numbers: the
+// mask value is formed and then multiplied, so a dropped NaN or -0 rounds
+// as there. n is a positive multiple of 16.
+TEXT ·dropout512(SB), NOSPLIT, $0-56
+	MOVQ x+0(FP), SI
+	MOVQ m+8(FP), DI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ seed+32(FP), AX
+	VPBROADCASTD AX, Z15          // low half of the seed
+	SHRQ $32, AX
+	VPBROADCASTD AX, Z14          // high half
+	MOVQ base+40(FP), AX
+	VPBROADCASTD AX, Z13
+	VPADDD dropconst16<>+0(SB), Z13, Z13 // element numbers
+	MOVL $16, AX
+	VPBROADCASTD AX, Z12
+	MOVL $0x9e3779b9, AX
+	VPBROADCASTD AX, Z11
+	MOVL $0x7feb352d, AX
+	VPBROADCASTD AX, Z10
+	MOVL $0x846ca68b, AX
+	VPBROADCASTD AX, Z9
+	MOVL thr+48(FP), AX
+	DECL AX
+	VPBROADCASTD AX, Z8           // thr − 1
+	VBROADCASTSS keep+52(FP), Z7
+drop512Loop:
+	VPMULLD Z11, Z13, Z0
+	VPADDD Z15, Z0, Z0
+	LOWBIAS32Z(Z0, Z1)
+	VPXORD Z14, Z0, Z0
+	LOWBIAS32Z(Z0, Z1)
+	VPSRLD $8, Z0, Z0             // the top 24 bits
+	VPCMPGTD Z8, Z0, K1           // ≥ thr: kept
+	VMOVAPS.Z Z7, K1, Z2          // keep or 0
+	TESTQ DI, DI                  // no mask to keep
+	JZ drop512NoMask
+	VMOVUPS Z2, (DI)
+	ADDQ $64, DI
+drop512NoMask:
+	VMULPS (SI), Z2, Z1
+	VMOVUPS Z1, (DX)
+	VPADDD Z12, Z13, Z13
+	ADDQ $64, SI
+	ADDQ $64, DX
+	SUBQ $16, CX
+	JNZ drop512Loop
+	VZEROUPPER
+	RET
+
 // func mulAddAVX2(dst, a, b *float32, n int, add int)
 // dst = a·b (dst += a·b when add is 1) for n a positive multiple of 8.
 TEXT ·mulAddAVX2(SB), NOSPLIT, $0-40

@@ -50,3 +50,55 @@ func TestDropMask(t *testing.T) {
 		}
 	}
 }
+
+// TestDropoutPaths requires dropout's vector loops (AVX-512 and AVX2) to
+// give dropoutGo's mask and outputs bit for bit, for lengths around their
+// lanes, element numbers that do not start at 0, thresholds at both ends,
+// and dropped values whose product with 0 is -0 or NaN; with guards past
+// the end.
+func TestDropoutPaths(t *testing.T) {
+	type path struct {
+		name         string
+		simd, avx512 bool
+	}
+	paths := []path{{"go", false, false}}
+	if tensor.HasAVX2FMA() {
+		paths = append(paths, path{"avx2", true, false})
+	}
+	if tensor.HasAVX512DQ() {
+		paths = append(paths, path{"avx512", true, true})
+	}
+	defer func(simd, avx512 bool) { attnSIMD, attnAVX512 = simd, avx512 }(attnSIMD, attnAVX512)
+	special := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1)), -3.5}
+	rng := tensor.NewRNG(11)
+	for _, p := range paths {
+		attnSIMD, attnAVX512 = p.simd, p.avx512
+		for _, n := range []int{0, 1, 7, 8, 15, 16, 17, 24, 31, 32, 40, 1000} {
+			for _, thr := range []int32{0, 1, 1677722, 1 << 23, 1<<24 - 1, 1 << 24} {
+				x := make([]float32, n)
+				for i := range x {
+					x[i] = special[i%len(special)] * float32(1+i%3)
+				}
+				seed, base := rng.Uint64(), int(rng.Uint64()%1000)
+				for _, withMask := range []bool{false, true} {
+					want, got := make([]float32, n+2), make([]float32, n+2)
+					wm, gm := make([]float32, n+2), make([]float32, n+2)
+					for _, s := range [][]float32{want, got, wm, gm} {
+						s[n], s[n+1] = -1, -1
+					}
+					var mg, mw []float32
+					if withMask {
+						mg, mw = gm[:n], wm[:n]
+					}
+					dropoutGo(x, mw, want[:n], seed, base, thr, 1.25)
+					dropout(x, mg, got[:n], seed, base, thr, 1.25)
+					for j := range got {
+						if math.Float32bits(got[j]) != math.Float32bits(want[j]) || math.Float32bits(gm[j]) != math.Float32bits(wm[j]) {
+							t.Fatalf("%s: n=%d thr=%d mask %v: y[%d] = %v (mask %v), want %v (%v)", p.name, n, thr, withMask, j, got[j], gm[j], want[j], wm[j])
+						}
+					}
+				}
+			}
+		}
+	}
+}
