@@ -262,7 +262,8 @@ func reluMask(x, dy, dx []float32) {
 // check the Go loops too.
 var attnSIMD = tensor.HasAVX2FMA()
 
-// attnAVX512 enables dropMask512 (with attnSIMD).
+// attnAVX512 enables the AVX-512 loops, dropMask512 and dropout512 (with
+// attnSIMD).
 var attnAVX512 = tensor.HasAVX512DQ()
 
 // dropMask512 sets m[j] to keep or 0 (see dropMaskGo), n a positive
