@@ -37,7 +37,18 @@ func Parallel(n, grain int, fn func(lo, hi int)) {
 		}
 		return
 	}
-	ParallelFor(chunks, func(c int) { fn(c*n/chunks, (c+1)*n/chunks) })
+	if logEnter() {
+		defer logLoop(time.Now())
+	}
+	if workers == 1 {
+		for c := range chunks {
+			fn(c*n/chunks, (c+1)*n/chunks)
+		}
+		return
+	}
+	f := forCalls.Get().(*forCall)
+	f.ranges, f.n = fn, n
+	f.run1(chunks)
 }
 
 // chunksPerWorker is how many ranges per worker Parallel cuts a loop into.
@@ -62,6 +73,11 @@ func ParallelFor(n int, fn func(i int)) {
 	}
 	f := forCalls.Get().(*forCall)
 	f.fn = fn
+	f.run1(n)
+}
+
+// run1 runs f's n items on the caller and the pool, and recycles f.
+func (f *forCall) run1(n int) {
 	f.start(n)
 	share(f, min(workers, n)-1)
 	f.work(true)
@@ -69,10 +85,14 @@ func ParallelFor(n int, fn func(i int)) {
 	f.release()
 }
 
-// forCall is one ParallelFor.
+// forCall is one ParallelFor, or one Parallel: then item c is the range
+// [c·n/items, (c+1)·n/items) of ranges, which spares Parallel a closure
+// (a heap allocation) per loop.
 type forCall struct {
 	claims
-	fn func(i int)
+	fn     func(i int)
+	ranges func(lo, hi int)
+	n      int
 }
 
 var forCalls = sync.Pool{New: func() any { return new(forCall) }}
@@ -92,14 +112,19 @@ func (f *forCall) work(front bool) {
 		if !ok {
 			return
 		}
-		f.fn(i)
+		if f.ranges != nil {
+			n, items := f.n, int(f.items)
+			f.ranges(i*n/items, (i+1)*n/items)
+		} else {
+			f.fn(i)
+		}
 		f.done()
 	}
 }
 
 func (f *forCall) release() {
 	if f.drop() {
-		f.fn = nil
+		f.fn, f.ranges = nil, nil
 		forCalls.Put(f)
 	}
 }

@@ -52,6 +52,18 @@ func TestParallelFor(t *testing.T) {
 				}
 			}
 		}
+		// Parallel hands its ranges on as they are: the caller's closure is
+		// the one allocation (a wrapper per loop was another). With more
+		// workers the pool may also need a second job while a helper
+		// still holds the last one, so the count is checked with one.
+		if w == 1 {
+			buf := make([]float32, 1<<12)
+			if a := testing.AllocsPerRun(20, func() {
+				Parallel(len(buf), 16, func(lo, hi int) { clear(buf[lo:hi]) })
+			}); a > 1 {
+				t.Errorf("Parallel allocated %v times a call", a)
+			}
+		}
 		SetWorkers(prev)
 	}
 }

@@ -26,7 +26,25 @@ type Adam struct {
 	// Step counts the updates made so far.
 	Step  int
 	state map[*autograd.Var]*moments
+	// pieces and steps are Update's work, kept from step to step so that
+	// an update allocates nothing.
+	pieces []adamPiece
+	steps  []tensor.AdamStep
 }
+
+// adamPiece is up to adamPieceLen values of one parameter, its moments and
+// gradient, with the index of its constants in Adam.steps.
+type adamPiece struct {
+	w, g, m, v []float32
+	step       int
+}
+
+// adamPieceLen is how many values Update gives a core at a time: the
+// parameters are cut into pieces of at most this many, and all the pieces
+// of all the parameters shared out in one parallel loop. A loop per
+// parameter cost two allocations each (its closure and its constants) and
+// its start and end; the base nn.Transformer has 63 parameters.
+const adamPieceLen = 1 << 16
 
 // moments are Adam's running averages for one parameter.
 type moments struct{ m, v []float32 }
@@ -53,6 +71,7 @@ func (a *Adam) Update(ps []*autograd.Var, lr float32) {
 	bc2 := 1 - math.Pow(float64(a.Beta2), float64(a.Step))
 	stepSize := float32(float64(lr) / bc1)
 	bc2Sqrt := float32(math.Sqrt(bc2))
+	a.pieces, a.steps = a.pieces[:0], a.steps[:0]
 	for _, p := range ps {
 		if p.Grad == nil { // no gradient reached it: left alone, as PyTorch does
 			continue
@@ -73,11 +92,20 @@ func (a *Adam) Update(ps []*autograd.Var, lr float32) {
 		if a.Decoupled {
 			step.WeightDecay, step.Decay = 0, 1-lr*wd
 		}
+		a.steps = append(a.steps, step)
 		w, g := p.Value.Data, p.Grad.Data
-		tensor.Parallel(len(w), 1<<14, func(lo, hi int) {
-			tensor.Adam(w[lo:hi], g[lo:hi], st.m[lo:hi], st.v[lo:hi], &step)
-		})
+		for lo := 0; lo < len(w); lo += adamPieceLen {
+			hi := min(lo+adamPieceLen, len(w))
+			a.pieces = append(a.pieces, adamPiece{w[lo:hi], g[lo:hi], st.m[lo:hi], st.v[lo:hi], len(a.steps) - 1})
+		}
 	}
+	tensor.ParallelFor(len(a.pieces), a.update)
+}
+
+// update applies Adam to piece i of the step's work.
+func (a *Adam) update(i int) {
+	p := &a.pieces[i]
+	tensor.Adam(p.w, p.g, p.m, p.v, &a.steps[p.step])
 }
 
 // Moments returns the first and second moment buffers of p (nil before its

@@ -7,6 +7,7 @@ import (
 
 	"github.com/attn-go/attn/autograd"
 	"github.com/attn-go/attn/internal/golden"
+	"github.com/attn-go/attn/tensor"
 )
 
 // TestAdamMatchesPyTorch replays five steps of torch.optim.Adam, Adam with L2
@@ -69,6 +70,73 @@ func TestWarmupCosine(t *testing.T) {
 	}{{0, 0}, {5, 5e-4}, {10, 1e-3}, {60, 5.5e-4}, {110, 1e-4}, {500, 1e-4}} {
 		if got := w.LR(c.step); math.Abs(float64(got)-c.want) > 1e-9 {
 			t.Errorf("WarmupCosine.LR(%d) = %v; want %v", c.step, got, c.want)
+		}
+	}
+}
+
+// TestAdamPieces requires Update, which cuts the parameters into pieces
+// shared out in one parallel loop, to give every parameter exactly what
+// one Adam pass over it gives (bit for bit), for sizes around the pieces,
+// with one parameter exempt from decay and one without a gradient (left
+// alone); and a steady update to allocate a fixed few times, not twice a
+// parameter as a loop per parameter did.
+func TestAdamPieces(t *testing.T) {
+	sizes := []int{1, 7, adamPieceLen - 1, adamPieceLen, adamPieceLen + 1, 3*adamPieceLen + 5}
+	for _, decoupled := range []bool{false, true} {
+		var ps []*autograd.Var
+		var want [][]float32
+		for i, n := range sizes {
+			w := tensor.New(n)
+			for j := range w.Data {
+				w.Data[j] = float32(math.Sin(float64(i*n+j))) * 0.5
+			}
+			p := autograd.NewParam(w)
+			want = append(want, append([]float32(nil), w.Data...))
+			ps = append(ps, p)
+		}
+		idle := autograd.NewParam(tensor.FromSlice([]float32{1, 2, 3}, 3)) // no gradient
+		opt := &Adam{Beta1: 0.9, Beta2: 0.98, Eps: 1e-9, WeightDecay: 0.05, Decoupled: decoupled,
+			NoDecay: map[*autograd.Var]bool{ps[1]: true}}
+		ms, vs := make([][]float32, len(ps)), make([][]float32, len(ps))
+		for i, n := range sizes {
+			ms[i], vs[i] = make([]float32, n), make([]float32, n)
+		}
+		const lr = 1e-2
+		for step := 1; step <= 3; step++ {
+			for i, p := range ps {
+				g := p.GradData()
+				for j := range g {
+					g[j] = float32(math.Cos(float64(step*7+i*3+j))) * 0.1
+				}
+				// The reference: one pass of the kernel over the whole parameter.
+				wd := opt.WeightDecay
+				if i == 1 {
+					wd = 0
+				}
+				b1, b2, rate := float32(0.9), float32(0.98), float32(lr)
+				bc1 := 1 - math.Pow(float64(b1), float64(step))
+				bc2 := 1 - math.Pow(float64(b2), float64(step))
+				s := tensor.AdamStep{Beta1: b1, Beta2: b2, C1: 1 - b1, C2: 1 - b2, Eps: 1e-9,
+					StepSize: float32(float64(rate) / bc1), InvBc2Sqrt: 1 / float32(math.Sqrt(bc2)), WeightDecay: wd, Decay: 1}
+				if decoupled {
+					s.WeightDecay, s.Decay = 0, 1-rate*wd
+				}
+				tensor.Adam(want[i], g, ms[i], vs[i], &s)
+			}
+			opt.Update(append(ps, idle), lr)
+			for i, p := range ps {
+				for j, v := range p.Value.Data {
+					if math.Float32bits(v) != math.Float32bits(want[i][j]) {
+						t.Fatalf("decoupled %v, step %d, size %d: w[%d] = %v, want %v", decoupled, step, sizes[i], j, v, want[i][j])
+					}
+				}
+			}
+			if got := idle.Value.Data; got[0] != 1 || got[1] != 2 || got[2] != 3 {
+				t.Fatalf("a parameter without a gradient changed: %v", got)
+			}
+		}
+		if a := testing.AllocsPerRun(5, func() { opt.Update(ps, lr) }); a > 2 {
+			t.Errorf("decoupled %v: a steady Update allocated %v times", decoupled, a)
 		}
 	}
 }
