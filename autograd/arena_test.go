@@ -258,3 +258,25 @@ func TestTapeHeaders(t *testing.T) {
 		t.Errorf("views of an earlier, longer pass still hold their values after a shorter pass")
 	}
 }
+
+// TestSliceRowsView requires SliceRows to give a view of the right rows and
+// shape, on a tape from its header chunks (a warm pass that records nothing
+// allocates nothing) and without one as a tensor of its own.
+func TestSliceRowsView(t *testing.T) {
+	x := Const(tensor.FromSlice([]float32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, 4, 3))
+	for _, tp := range []*Tape{nil, NewInferenceTape()} {
+		y := tp.SliceRows(x, 1, 3)
+		if !slices.Equal(y.Value.Shape, []int{2, 3}) || !slices.Equal(y.Value.Data, []float32{3, 4, 5, 6, 7, 8}) {
+			t.Fatalf("tape %v: SliceRows(1, 3) = %v %v", tp != nil, y.Value.Shape, y.Value.Data)
+		}
+		if tp == nil {
+			continue
+		}
+		if allocs := testing.AllocsPerRun(20, func() {
+			tp.Reset()
+			tp.SliceRows(x, 0, 2)
+		}); allocs != 0 {
+			t.Errorf("a warm SliceRows on a tape made %.0f allocations; want 0", allocs)
+		}
+	}
+}

@@ -62,6 +62,16 @@ func (tp *Tape) View(data []float32, shape ...int) *Var {
 	return tp.heads.variable(tp.heads.tensor(shape, data))
 }
 
+// tensorOver returns a tensor of the given shape over data, on a tape from
+// its header chunks (valid until its next pass, as its values are), so an
+// op's view of its input allocates nothing.
+func (tp *Tape) tensorOver(data []float32, shape []int) *tensor.Tensor {
+	if tp == nil {
+		return &tensor.Tensor{Shape: append([]int(nil), shape...), Data: data}
+	}
+	return tp.heads.tensor(shape, data)
+}
+
 // RequiresGrad reports whether gradients flow into v.
 func (v *Var) RequiresGrad() bool { return v.requiresGrad }
 

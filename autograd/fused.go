@@ -29,27 +29,27 @@ func (tp *Tape) LayerNorm(x, w, b *Var, eps float32) *Var {
 	})
 	out, rec := tp.result(y, x, w, b)
 	if rec {
-		tp.record(out, func(dy []float32) { layerNormBackward(x, w, b, dy, mean, rstd) })
+		tp.record(out, func(dy []float32) { layerNormBackward(tp, x, w, b, dy, mean, rstd) })
 	}
 	return out
 }
 
 // layerNormBackward adds LayerNorm's gradients into x, w and b:
 // dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·w and x̂ the normalised
-// input; dw = Σ dy·x̂; db = Σ dy.
-func layerNormBackward(x, w, b *Var, dy, mean, rstd []float32) {
+// input; dw = Σ dy·x̂; db = Σ dy. Its partial sums are a buffer of tp's.
+func layerNormBackward(tp *Tape, x, w, b *Var, dy, mean, rstd []float32) {
 	rows, c := x.Value.Rows()
 	var dx []float32
 	if needs(x) {
 		dx = x.grad()
 	}
-	// Each chunk of rows sums its own dw, db; they are added up after.
+	// Each chunk of rows sums its own dw, db (parts[2·ch·c:] and the c
+	// after); they are added up after.
 	chunks := max(1, min(tensor.Workers(), rows/max(1, elemGrain/max(c, 1))))
-	partW := make([][]float32, chunks)
-	partB := make([][]float32, chunks)
+	parts := tp.take(2*chunks*c, true)
 	tensor.Parallel(chunks, 1, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
-			pw, pb := make([]float32, c), make([]float32, c)
+			pw, pb := parts[2*ch*c:(2*ch+1)*c], parts[(2*ch+1)*c:(2*ch+2)*c]
 			for r := ch * rows / chunks; r < (ch+1)*rows/chunks; r++ {
 				var d []float32
 				if dx != nil {
@@ -57,21 +57,20 @@ func layerNormBackward(x, w, b *Var, dy, mean, rstd []float32) {
 				}
 				lnBwdRow(x.Value.Data[r*c:(r+1)*c], dy[r*c:(r+1)*c], w.Value.Data, pw, pb, d, mean[r], rstd[r])
 			}
-			partW[ch], partB[ch] = pw, pb
 		}
 	})
 	if needs(w) {
 		dw := w.grad()
-		for _, pw := range partW {
-			for i, v := range pw {
+		for ch := range chunks {
+			for i, v := range parts[2*ch*c : (2*ch+1)*c] {
 				dw[i] += v
 			}
 		}
 	}
 	if needs(b) {
 		db := b.grad()
-		for _, pb := range partB {
-			for i, v := range pb {
+		for ch := range chunks {
+			for i, v := range parts[(2*ch+1)*c : (2*ch+2)*c] {
 				db[i] += v
 			}
 		}

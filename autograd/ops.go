@@ -43,8 +43,9 @@ func (tp *Tape) Token(x *Var, j int) *Var {
 // that shares x's data (used to split PyTorch's packed in_proj_weight).
 func (tp *Tape) SliceRows(x *Var, lo, hi int) *Var {
 	rowLen := len(x.Value.Data) / x.Value.Shape[0]
-	shape := append([]int{hi - lo}, x.Value.Shape[1:]...)
-	out, rec := tp.result(tensor.FromSlice(x.Value.Data[lo*rowLen:hi*rowLen], shape...), x)
+	var dims [8]int
+	shape := append(append(dims[:0], hi-lo), x.Value.Shape[1:]...)
+	out, rec := tp.result(tp.tensorOver(x.Value.Data[lo*rowLen:hi*rowLen], shape), x)
 	if rec {
 		tp.record(out, func(dy []float32) {
 			dx, fresh := x.gradNew()
