@@ -206,7 +206,15 @@ func share(j job, n int) {
 	poolMu.Unlock()
 	j.hold(int32(h + 1))
 	for range h {
-		pool <- j
+		select {
+		case pool <- j:
+		default:
+			// The queue is full: every helper is inside items of jobs that
+			// offered more work than it holds (loops nested in loops), and
+			// nobody takes offers until they are done. Waiting for room
+			// deadlocked; the caller runs the job without this helper.
+			j.release() // never the last reference: the caller holds one
+		}
 	}
 	// A parked helper the send woke sits in this P's run queue, and an idle
 	// P does not reliably steal it while this goroutine keeps running: step

@@ -3,6 +3,7 @@ package tensor
 import (
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestParallelFor checks that every index runs exactly once, for any number
@@ -65,5 +66,31 @@ func TestParallelFor(t *testing.T) {
 			}
 		}
 		SetWorkers(prev)
+	}
+}
+
+// TestParallelNestedMany requires loops nested many times inside the items
+// of a loop that keeps every helper busy to finish: each nested loop offers
+// itself to the pool's queue, which nobody empties while the helpers are
+// inside the outer items, and an offer that waited for room deadlocked.
+func TestParallelNestedMany(t *testing.T) {
+	defer SetWorkers(SetWorkers(4))
+	done := make(chan int64)
+	go func() {
+		var total atomic.Int64
+		ParallelFor(4, func(int) {
+			for range 500 {
+				Parallel(8, 1, func(lo, hi int) { total.Add(int64(hi - lo)) })
+			}
+		})
+		done <- total.Load()
+	}()
+	select {
+	case got := <-done:
+		if want := int64(4 * 500 * 8); got != want {
+			t.Errorf("nested loops covered %d items, want %d", got, want)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("nested parallel loops did not finish in 30 s: deadlocked")
 	}
 }
