@@ -47,7 +47,10 @@ type adamPiece struct {
 const adamPieceLen = 1 << 16
 
 // moments are Adam's running averages for one parameter.
-type moments struct{ m, v []float32 }
+type moments struct {
+	m, v []float32
+	step int // the last Step that updated them
+}
 
 // NewAdam returns Adam with the paper's β1 = 0.9, β2 = 0.98, ε = 1e-9.
 func NewAdam() *Adam { return &Adam{Beta1: 0.9, Beta2: 0.98, Eps: 1e-9} }
@@ -61,7 +64,8 @@ func NewAdamW(weightDecay float32) *Adam {
 }
 
 // Update applies one step with learning rate lr to every parameter in ps
-// using its accumulated gradient. Each distinct parameter must appear once.
+// using its accumulated gradient. A parameter listed more than once is
+// updated once (its pieces would otherwise run on two cores at once).
 func (a *Adam) Update(ps []*autograd.Var, lr float32) {
 	if a.state == nil {
 		a.state = map[*autograd.Var]*moments{}
@@ -81,6 +85,10 @@ func (a *Adam) Update(ps []*autograd.Var, lr float32) {
 			st = &moments{m: make([]float32, p.Value.Len()), v: make([]float32, p.Value.Len())}
 			a.state[p] = st
 		}
+		if st.step == a.Step { // listed again
+			continue
+		}
+		st.step = a.Step
 		wd := a.WeightDecay
 		if a.NoDecay[p] {
 			wd = 0

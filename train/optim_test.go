@@ -139,4 +139,19 @@ func TestAdamPieces(t *testing.T) {
 			t.Errorf("decoupled %v: a steady Update allocated %v times", decoupled, a)
 		}
 	}
+	// A parameter listed twice is updated once, as if listed once.
+	twice, once := autograd.NewParam(tensor.New(3*adamPieceLen)), autograd.NewParam(tensor.New(3*adamPieceLen))
+	for _, p := range []*autograd.Var{twice, once} {
+		g := p.GradData()
+		for j := range g {
+			g[j] = float32(j%11) - 5
+		}
+	}
+	NewAdam().Update([]*autograd.Var{twice, twice}, 1e-2)
+	NewAdam().Update([]*autograd.Var{once}, 1e-2)
+	for j := range once.Value.Data {
+		if math.Float32bits(twice.Value.Data[j]) != math.Float32bits(once.Value.Data[j]) {
+			t.Fatalf("listed twice: w[%d] = %v, listed once %v", j, twice.Value.Data[j], once.Value.Data[j])
+		}
+	}
 }
