@@ -9,21 +9,30 @@ import (
 	"github.com/attn-go/attn/tensor"
 )
 
+// vectorPath is one set of the element-wise loops: the Go ones, AVX2's or
+// AVX-512's, chosen by attnSIMD and attnAVX512.
+type vectorPath struct {
+	name         string
+	simd, avx512 bool
+}
+
+// vectorPaths returns the sets of loops this CPU runs.
+func vectorPaths() []vectorPath {
+	paths := []vectorPath{{"go", false, false}}
+	if tensor.HasAVX2FMA() {
+		paths = append(paths, vectorPath{"avx2", true, false})
+	}
+	if tensor.HasAVX512DQ() {
+		paths = append(paths, vectorPath{"avx512", true, true})
+	}
+	return paths
+}
+
 // TestDropMask requires the vector draws of attention's dropout masks
 // (AVX-512 and AVX2) to give exactly dropMaskGo's mask, for lengths around
 // their eight lanes, thresholds at both ends, and counters that wrap.
 func TestDropMask(t *testing.T) {
-	type path struct {
-		name         string
-		simd, avx512 bool
-	}
-	paths := []path{{"go", false, false}}
-	if tensor.HasAVX2FMA() {
-		paths = append(paths, path{"avx2", true, false})
-	}
-	if tensor.HasAVX512DQ() {
-		paths = append(paths, path{"avx512", true, true})
-	}
+	paths := vectorPaths()
 	defer func(simd, avx512 bool) { attnSIMD, attnAVX512 = simd, avx512 }(attnSIMD, attnAVX512)
 	rng := tensor.NewRNG(9)
 	golden := uint64(tensor.Golden64)
@@ -57,17 +66,7 @@ func TestDropMask(t *testing.T) {
 // and dropped values whose product with 0 is -0 or NaN; with guards past
 // the end.
 func TestDropoutPaths(t *testing.T) {
-	type path struct {
-		name         string
-		simd, avx512 bool
-	}
-	paths := []path{{"go", false, false}}
-	if tensor.HasAVX2FMA() {
-		paths = append(paths, path{"avx2", true, false})
-	}
-	if tensor.HasAVX512DQ() {
-		paths = append(paths, path{"avx512", true, true})
-	}
+	paths := vectorPaths()
 	defer func(simd, avx512 bool) { attnSIMD, attnAVX512 = simd, avx512 }(attnSIMD, attnAVX512)
 	special := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1)), -3.5}
 	rng := tensor.NewRNG(11)
