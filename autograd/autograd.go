@@ -56,10 +56,11 @@ func (tp *Tape) View(data []float32, shape ...int) *Var {
 	if len(data) != tensor.Size(shape) {
 		panic(fmt.Sprintf("autograd.View: %d elements for shape %v", len(data), append([]int(nil), shape...))) // a copy: shape itself stays off the heap
 	}
+	t := tp.tensorOver(data, shape)
 	if tp == nil {
-		return Const(&tensor.Tensor{Shape: append([]int(nil), shape...), Data: data})
+		return Const(t)
 	}
-	return tp.heads.variable(tp.heads.tensor(shape, data))
+	return tp.heads.variable(t)
 }
 
 // tensorOver returns a tensor of the given shape over data, on a tape from

@@ -37,18 +37,7 @@ func Parallel(n, grain int, fn func(lo, hi int)) {
 		}
 		return
 	}
-	if logEnter() {
-		defer logLoop(time.Now())
-	}
-	if workers == 1 {
-		for c := range chunks {
-			fn(c*n/chunks, (c+1)*n/chunks)
-		}
-		return
-	}
-	f := forCalls.Get().(*forCall)
-	f.ranges, f.n = fn, n
-	f.run1(chunks)
+	forItems(chunks, nil, fn, n)
 }
 
 // chunksPerWorker is how many ranges per worker Parallel cuts a loop into.
@@ -58,36 +47,45 @@ const chunksPerWorker = 4
 // goroutine and up to Workers()−1 helpers of the pool, each claiming an i
 // nobody has taken as it comes free: the caller from the front, helpers
 // from the back. It returns when every call has returned.
-func ParallelFor(n int, fn func(i int)) {
-	if n <= 0 {
+func ParallelFor(n int, fn func(i int)) { forItems(n, fn, nil, 0) }
+
+// forItems runs items on the caller and the pool: fn(i) for each, or, for
+// Parallel, ranges over item i's share of [0, n) (see runItem). Parallel
+// passes its function on as it is: wrapped in a closure for ParallelFor,
+// each loop made a heap allocation more.
+func forItems(items int, fn func(i int), ranges func(lo, hi int), n int) {
+	if items <= 0 {
 		return
 	}
 	if logEnter() {
 		defer logLoop(time.Now())
 	}
-	if workers == 1 || n == 1 {
-		for i := range n {
-			fn(i)
+	if workers == 1 || items == 1 {
+		for i := range items {
+			runItem(fn, ranges, n, items, i)
 		}
 		return
 	}
 	f := forCalls.Get().(*forCall)
-	f.fn = fn
-	f.run1(n)
-}
-
-// run1 runs f's n items on the caller and the pool, and recycles f.
-func (f *forCall) run1(n int) {
-	f.start(n)
-	share(f, min(workers, n)-1)
+	f.fn, f.ranges, f.n = fn, ranges, n
+	f.start(items)
+	share(f, min(workers, items)-1)
 	f.work(true)
 	f.wait() // only for calls a helper has started
 	f.release()
 }
 
-// forCall is one ParallelFor, or one Parallel: then item c is the range
-// [c·n/items, (c+1)·n/items) of ranges, which spares Parallel a closure
-// (a heap allocation) per loop.
+// runItem runs item i of items: fn(i), or with ranges set its share
+// [i·n/items, (i+1)·n/items) of [0, n).
+func runItem(fn func(i int), ranges func(lo, hi int), n, items, i int) {
+	if ranges != nil {
+		ranges(i*n/items, (i+1)*n/items)
+		return
+	}
+	fn(i)
+}
+
+// forCall is one ParallelFor or Parallel shared with the pool (forItems).
 type forCall struct {
 	claims
 	fn     func(i int)
@@ -112,12 +110,7 @@ func (f *forCall) work(front bool) {
 		if !ok {
 			return
 		}
-		if f.ranges != nil {
-			n, items := f.n, int(f.items)
-			f.ranges(i*n/items, (i+1)*n/items)
-		} else {
-			f.fn(i)
-		}
+		runItem(f.fn, f.ranges, f.n, int(f.items), i)
 		f.done()
 	}
 }
