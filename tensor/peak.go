@@ -7,6 +7,15 @@ import (
 	"github.com/attn-go/attn/tensor/internal/kernels"
 )
 
+// CPUInfo describes a processor: its name, vendor, family and model, and
+// its caches per core.
+type CPUInfo = kernels.CPUInfo
+
+// CPU returns what this machine's processor says of itself (CPUID on
+// amd64; the zero CPUInfo where it cannot be asked), so that a benchmark's
+// numbers can name the machine they came from.
+func CPU() CPUInfo { return kernels.CPU() }
+
 // PeakGFLOPS measures the floating-point peak of this machine: every worker
 // runs the widest fused multiply-add loop the CPU supports for about d, and
 // the result is the total rate in GFLOP/s. Benchmarks quote results as a

@@ -306,10 +306,15 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	case "peak":
 		peak := tensor.PeakGFLOPS(2 * time.Second)
 		triad, read := tensor.StreamGBps(*reps)
-		r = benchResult{Bench: "peak", Params: map[string]any{"stream_gbps": triad, "read_gbps": read}, GFLOPS: peak}
+		cpu := tensor.CPU()
+		r = benchResult{Bench: "peak", Params: map[string]any{"stream_gbps": triad, "read_gbps": read,
+			"cpu": cpu.Name, "family": cpu.Family, "model": cpu.Model, "l1d_kib": cpu.L1D >> 10, "l2_kib": cpu.L2 >> 10}, GFLOPS: peak}
 		if !*asJSON {
 			name, _ := tensor.Kernels()
 			fmt.Fprintf(stdout, "FMA peak: %.1f GFLOP/s on %d workers (%s kernels); memory bandwidth: %.1f GB/s STREAM triad, %.1f GB/s reading\n", peak, tensor.Workers(), name, triad, read)
+			if cpu.Vendor != "" {
+				fmt.Fprintf(stdout, "CPU: %s (%s family %d model %d), caches per core: L1d %d KiB, L2 %d KiB\n", cpu.Name, cpu.Vendor, cpu.Family, cpu.Model, cpu.L1D>>10, cpu.L2>>10)
+			}
 			return nil
 		}
 	case "gemm":

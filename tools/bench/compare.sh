@@ -56,6 +56,10 @@ if "of_peak" in a[0]:  # gemm: attn's products against the FMA peak measured bes
 PY
 }
 
+# The machine and its ceilings at the start of the sitting: results from
+# different CPUs (a Zen 4 and a Zen 5 EPYC both say "AMD EPYC") or from a
+# noisy hour are not comparable.
+/tmp/attn-bench bench peak
 if [ $# -gt 0 ]; then one "$@"; exit; fi
 for s in 256 512 1024 2048; do one gemm --m $s --n $s --k $s; done
 one attention --t 1024 --reps 3
