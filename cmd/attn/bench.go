@@ -307,13 +307,17 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		peak := tensor.PeakGFLOPS(2 * time.Second)
 		triad, read := tensor.StreamGBps(*reps)
 		cpu := tensor.CPU()
-		r = benchResult{Bench: "peak", Params: map[string]any{"stream_gbps": triad, "read_gbps": read,
-			"cpu": cpu.Name, "family": cpu.Family, "model": cpu.Model, "l1d_kib": cpu.L1D >> 10, "l2_kib": cpu.L2 >> 10}, GFLOPS: peak}
+		r = benchResult{Bench: "peak", Params: map[string]any{"stream_gbps": triad, "read_gbps": read}, GFLOPS: peak}
+		if cpu.Vendor != "" { // CPU(), unless this build cannot ask (not amd64, or purego)
+			for k, v := range map[string]any{"cpu": cpu.Name, "cpu_vendor": cpu.Vendor, "cpu_family": cpu.Family, "cpu_model": cpu.Model, "l1d_kib": cpu.L1D >> 10, "l2_kib": cpu.L2 >> 10} {
+				r.Params[k] = v
+			}
+		}
 		if !*asJSON {
 			name, _ := tensor.Kernels()
 			fmt.Fprintf(stdout, "FMA peak: %.1f GFLOP/s on %d workers (%s kernels); memory bandwidth: %.1f GB/s STREAM triad, %.1f GB/s reading\n", peak, tensor.Workers(), name, triad, read)
 			if cpu.Vendor != "" {
-				fmt.Fprintf(stdout, "CPU: %s (%s family %d model %d), caches per core: L1d %d KiB, L2 %d KiB\n", cpu.Name, cpu.Vendor, cpu.Family, cpu.Model, cpu.L1D>>10, cpu.L2>>10)
+				fmt.Fprintf(stdout, "CPU: %s (%s family %d model %d), caches: L1d %d KiB, L2 %d KiB\n", cpu.Name, cpu.Vendor, cpu.Family, cpu.Model, cpu.L1D>>10, cpu.L2>>10)
 			}
 			return nil
 		}

@@ -9,7 +9,7 @@ type CPUInfo struct {
 	Name          string // as the processor gives it (CPUID's brand string)
 	Vendor        string // "AuthenticAMD", "GenuineIntel", ...
 	Family, Model int    // with the extended fields added in, as Linux prints them
-	L1D, L2       int    // bytes of level 1 data and level 2 cache per core; 0 when unknown
+	L1D, L2       int    // bytes of the core's level 1 data and level 2 caches (an L2 may be shared by a cluster of cores); 0 when unknown
 }
 
 // CPU returns what this machine's processor says of itself; its zero value

@@ -50,7 +50,7 @@ func cpuInfo() CPUInfo {
 		switch {
 		case level == 1 && kind == 1: // data
 			info.L1D = size
-		case level == 2 && kind != 2: // unified (not instruction)
+		case level == 2 && (kind == 1 || kind == 3): // data or unified
 			info.L2 = size
 		}
 	}
