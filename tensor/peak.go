@@ -8,7 +8,7 @@ import (
 )
 
 // CPUInfo describes a processor: its name, vendor, family and model, and
-// its caches per core.
+// the level 1 data and level 2 caches of the core it ran on.
 type CPUInfo = kernels.CPUInfo
 
 // CPU returns what this machine's processor says of itself (CPUID on

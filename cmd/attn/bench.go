@@ -308,10 +308,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		triad, read := tensor.StreamGBps(*reps)
 		cpu := tensor.CPU()
 		r = benchResult{Bench: "peak", Params: map[string]any{"stream_gbps": triad, "read_gbps": read}, GFLOPS: peak}
-		if cpu.Vendor != "" { // CPU(), unless this build cannot ask (not amd64, or purego)
-			for k, v := range map[string]any{"cpu": cpu.Name, "cpu_vendor": cpu.Vendor, "cpu_family": cpu.Family, "cpu_model": cpu.Model, "l1d_kib": cpu.L1D >> 10, "l2_kib": cpu.L2 >> 10} {
-				r.Params[k] = v
-			}
+		if p := r.Params; cpu.Vendor != "" { // CPU(), unless this build cannot ask (not amd64, or purego)
+			p["cpu"], p["cpu_vendor"], p["cpu_family"], p["cpu_model"] = cpu.Name, cpu.Vendor, cpu.Family, cpu.Model
+			p["l1d_kib"], p["l2_kib"] = cpu.L1D>>10, cpu.L2>>10
 		}
 		if !*asJSON {
 			name, _ := tensor.Kernels()

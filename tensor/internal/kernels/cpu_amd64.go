@@ -29,7 +29,7 @@ func cpuInfo() CPUInfo {
 			a, b, c, d := cpuid(leaf, 0)
 			name = append(name, regBytes(a, b, c, d)...)
 		}
-		info.Name = strings.TrimSpace(strings.TrimRight(string(name), "\x00"))
+		info.Name = strings.Trim(string(name), " \x00") // NUL-padded, and often space-padded
 	}
 	// The deterministic cache parameters: leaf 4 on Intel, 0x8000001D on
 	// AMD (the same layout), one subleaf per cache until a null type.
