@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/attn-go/attn/autograd"
+	"github.com/attn-go/attn/internal/atomicfile"
 	"github.com/attn-go/attn/nn"
 	"github.com/attn-go/attn/safetensors"
 	"github.com/attn-go/attn/tensor"
@@ -121,10 +122,13 @@ func (c RunConfig) schedule() Schedule {
 // one run, as HF's Trainer insists of its output folder. Commands call it
 // before preparing their data; Run calls it too.
 func NewRunFolder(dir string) error {
-	for _, d := range []string{"ckpt", "ckpt.old", "snapshots"} {
+	for _, d := range []string{ckptDir, ckptOldDir, "snapshots"} {
 		if _, err := os.Stat(filepath.Join(dir, d)); err == nil {
 			return fmt.Errorf("train: %s holds a run already (%s/): resume it, choose another folder, or remove it to start over", dir, d)
 		}
+	}
+	if complete(filepath.Join(dir, ckptTmpDir)) { // a save killed between its renames
+		return fmt.Errorf("train: %s holds a run already (%s/): resume it, choose another folder, or remove it to start over", dir, ckptTmpDir)
 	}
 	return nil
 }
@@ -180,15 +184,22 @@ const (
 
 // CheckpointDir returns the folder holding the latest complete checkpoint of
 // the run in out, recovering from a save that was interrupted between its
-// two renames.
+// two renames: ckpt, else ckpt.tmp when its save got as far as its last
+// file (it is newer than ckpt.old), else ckpt.old.
 func CheckpointDir(out string) (string, error) {
-	for _, d := range []string{ckptDir, ckptOldDir} {
-		p := filepath.Join(out, d)
-		if _, err := os.Stat(filepath.Join(p, "trainer_state.json")); err == nil {
+	for _, d := range []string{ckptDir, ckptTmpDir, ckptOldDir} {
+		if p := filepath.Join(out, d); complete(p) {
 			return p, nil
 		}
 	}
 	return "", fmt.Errorf("train: no checkpoint in %s (looked for %s/trainer_state.json)", out, ckptDir)
+}
+
+// complete reports whether the checkpoint folder dir was written whole:
+// Save writes trainer_state.json last.
+func complete(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "trainer_state.json"))
+	return err == nil
 }
 
 // ReadState reads trainer_state.json of a checkpoint folder.
@@ -306,15 +317,26 @@ func (r *Run) Run(ctx context.Context) (map[string]float64, error) {
 	if err := os.MkdirAll(r.Out, 0o755); err != nil {
 		return nil, err
 	}
-	mf, err := os.OpenFile(filepath.Join(r.Out, "metrics.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	// The metrics kept (a resumed run's, up to its checkpoint) replace the
+	// file in one rename, and the run appends to it: truncating it first
+	// and rewriting them through the buffer lost the whole history to a
+	// kill before the next flush.
+	metricsPath := filepath.Join(r.Out, "metrics.jsonl")
+	if err := atomicfile.WriteFunc(metricsPath, func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		for _, m := range r.metrics {
+			writeMetric(bw, m)
+		}
+		return bw.Flush()
+	}); err != nil {
+		return nil, err
+	}
+	mf, err := os.OpenFile(metricsPath, os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	defer mf.Close()
 	mw := bufio.NewWriter(mf)
-	for _, m := range r.metrics {
-		writeMetric(mw, m)
-	}
 	c := &r.Cfg
 	var lastEval map[string]float64
 	first := r.opt.Step // 0, or the step resumed from
@@ -426,6 +448,11 @@ func (r *Run) Run(ctx context.Context) (map[string]float64, error) {
 				}
 			}
 			if c.SaveEvery > 0 && st.Step%c.SaveEvery == 0 && st.Step != c.Steps {
+				// The metrics up to the checkpoint go to the file first: a
+				// run killed after the save resumes from it, and keeps them.
+				if err := mw.Flush(); err != nil {
+					return err
+				}
 				return r.Save()
 			}
 			return nil
@@ -548,6 +575,15 @@ func (r *Run) println(s string) {
 // (CheckpointDir finds it).
 func (r *Run) Save() error {
 	tmp := filepath.Join(r.Out, ckptTmpDir)
+	cur, old := filepath.Join(r.Out, ckptDir), filepath.Join(r.Out, ckptOldDir)
+	// A save killed between its renames can leave its complete checkpoint
+	// in ckpt.tmp (and the one before in ckpt.old): it becomes ckpt before
+	// that name is reused.
+	if !complete(cur) && complete(tmp) {
+		if err := os.Rename(tmp, cur); err != nil {
+			return err
+		}
+	}
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
 	}
@@ -591,12 +627,15 @@ func (r *Run) Save() error {
 	if err := writeSynced(filepath.Join(tmp, "trainer_state.json"), append(b, '\n')); err != nil {
 		return err
 	}
-	cur, old := filepath.Join(r.Out, ckptDir), filepath.Join(r.Out, ckptOldDir)
-	if err := os.RemoveAll(old); err != nil {
-		return err
-	}
-	if err := os.Rename(cur, old); err != nil && !os.IsNotExist(err) {
-		return err
+	// ckpt.old is removed only when ckpt replaces it: were ckpt missing, it
+	// would be the one complete checkpoint until the rename below.
+	if complete(cur) {
+		if err := os.RemoveAll(old); err != nil {
+			return err
+		}
+		if err := os.Rename(cur, old); err != nil {
+			return err
+		}
 	}
 	if err := os.Rename(tmp, cur); err != nil {
 		return err
@@ -662,12 +701,16 @@ func readMetrics(path string, step int) ([]Metric, error) {
 		return nil, err
 	}
 	var ms []Metric
-	for i, line := range bytes.Split(b, []byte("\n")) {
+	lines := bytes.Split(b, []byte("\n"))
+	for i, line := range lines {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
 		var m Metric
 		if err := json.Unmarshal(line, &m); err != nil {
+			if i == len(lines)-1 { // no newline after it: a write cut short by a kill, of a step after the checkpoint
+				break
+			}
 			return nil, fmt.Errorf("train: %s line %d: %w", path, i+1, err)
 		}
 		if m.Step <= step {
