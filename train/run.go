@@ -247,6 +247,9 @@ func (r *Run) Resume(ckpt string) error {
 	if err != nil {
 		return err
 	}
+	if r.Cfg.Steps < st.Step {
+		return fmt.Errorf("train: the run is at step %d already, past the %d steps asked for", st.Step, r.Cfg.Steps)
+	}
 	f, err := safetensors.Open(filepath.Join(ckpt, "optimizer.safetensors"))
 	if err != nil {
 		return err

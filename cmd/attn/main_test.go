@@ -38,6 +38,18 @@ func TestTrainResumeGenerateEval(t *testing.T) {
 			t.Errorf("run folder lacks %s", f)
 		}
 	}
+	// A resumed run continues as it would have: settings that change its
+	// arithmetic or its data are refused (they had been applied silently:
+	// a switch of optimizer dropped Muon's momentum), and so are fewer
+	// steps than it has run.
+	for _, flags := range [][]string{{"--lr", "5"}, {"--optimizer", "adamw"}, {"--seed", "9"}, {"--batch", "3"}, {"--dropout", "0.5"}} {
+		if out, code := attn(t, append([]string{"train", "--resume", dir, "--steps", "5"}, flags...)...); code == 0 || !strings.Contains(out, flags[0]+" cannot change a run being resumed") {
+			t.Errorf("attn train --resume %v: exit %d\n%s", flags, code, out)
+		}
+	}
+	if out, code := attn(t, "train", "--resume", dir, "--steps", "2", "--sample", "0"); code == 0 || !strings.Contains(out, "at step 3 already") {
+		t.Errorf("attn train --resume --steps 2 of a run at step 3: exit %d\n%s", code, out)
+	}
 	out, code = attn(t, "train", "--resume", dir, "--steps", "5", "--sample", "0")
 	if code != 0 || !strings.Contains(out, "resuming") || !strings.Contains(out, "step 5") {
 		t.Fatalf("attn train --resume: exit %d\n%s", code, out)

@@ -198,13 +198,19 @@ func runTrainLM(args []string, stdout, stderr io.Writer) error {
 	var model *gpt.Model
 	var tok tokenizer.Tokenizer
 	if *resume != "" {
-		for _, name := range []string{"model", "bpe", "config", "layers", "heads", "d-model", "positions", "out"} {
-			if set[name] {
-				return fmt.Errorf("--%s cannot change a run being resumed (its checkpoint has the model and the tokenizer, its folder stays)", name)
-			}
-		}
 		if set["time-limit"] {
 			return errors.New("--time-limit fits the steps of a new run; give a resumed run --steps")
+		}
+		// The checkpoint holds the model, the tokenizer and every setting
+		// of the run, which continues bit for bit as it would have: only
+		// its length can change (as with the other models' runs). --data
+		// names the text it trained on, checked below.
+		for name := range set {
+			switch name {
+			case "resume", "steps", "workers", "sample", "data", "preset":
+			default:
+				return fmt.Errorf("--%s cannot change a run being resumed (only --steps can)", name)
+			}
 		}
 		var err error
 		if ckpt, err = train.CheckpointDir(*resume); err != nil {
