@@ -147,7 +147,7 @@ func runChat(args []string, stdout, stderr io.Writer) error {
 	if p := sampling.RepetitionPenalty; p != nil && *p != 1 {
 		fmt.Fprintf(stderr, "attn chat: note: generation_config.json's repetition_penalty %v is not applied\n", *p)
 	}
-	sampler := &generate.Sampler{Temperature: *temp, TopK: *topK, TopP: *topP, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(*seed)}
+	sampler := &generate.Sampler{Temperature: *temp, TopK: nucleusTopK(*topK, *topP), TopP: *topP, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(*seed)}
 	if err := sampler.Validate(); err != nil {
 		return err
 	}

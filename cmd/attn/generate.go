@@ -168,7 +168,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	}
 	if *promptFile != "" {
 		sampler := func(i int) *generate.Sampler {
-			return &generate.Sampler{Temperature: *temp, TopK: *topK, TopP: *topP, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(*seed + uint64(i))}
+			return &generate.Sampler{Temperature: *temp, TopK: nucleusTopK(*topK, *topP), TopP: *topP, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(*seed + uint64(i))}
 		}
 		if err := sampler(0).Validate(); err != nil { // once, not for every line
 			return err
@@ -180,7 +180,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	tok = continuing(m, tok, ids)
-	s := &generate.Sampler{Temperature: *temp, TopK: *topK, TopP: *topP, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(*seed)}
+	s := &generate.Sampler{Temperature: *temp, TopK: nucleusTopK(*topK, *topP), TopP: *topP, Vocab: tok.VocabSize(), RNG: tensor.NewRNG(*seed)}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	fmt.Fprint(w, *prompt)
@@ -293,6 +293,17 @@ func sampleText(tok tokenizer.Tokenizer, stops []string, ends func(id int) bool,
 	return n, stopped, st.rest(stops), cmp.Or(err, decodeErr)
 }
 
+// nucleusTopK returns the top-k to sample with under a top_p the user gave:
+// 0, the narrowest nucleus, is the most likely token alone, as OpenAI's API
+// and HuggingFace read it (generate.Sampler, whose zero value means unset,
+// reads 0 as no nucleus at all).
+func nucleusTopK(topK int, topP float64) int {
+	if topP == 0 {
+		return 1
+	}
+	return topK
+}
+
 // textStream hands out generated text as it becomes final: the text decoded
 // so far is cut at the first stop string, and a character still being
 // assembled from byte tokens, or text that could be the start of a stop
@@ -312,6 +323,12 @@ func (s *textStream) next(text string, stops []string) (string, bool) {
 		safe = len(strings.TrimRight(text, "\uFFFD"))
 		for _, st := range stops {
 			safe = min(safe, max(s.sent, len(text)-len(st)+1))
+		}
+		// Held back by a stop string's length, the cut can fall inside a
+		// character: it moves back to the character's start (a half sent
+		// as JSON became U+FFFD).
+		for safe > s.sent && safe < len(text) && !utf8.RuneStart(text[safe]) {
+			safe--
 		}
 	}
 	if safe <= s.sent {

@@ -25,7 +25,7 @@ func newMetrics() *metrics {
 
 // servedPaths are the paths counted by name; any other is "other", so
 // that stray URLs cannot grow the metrics without bound.
-var servedPaths = []string{"/", "/healthz", "/metrics", "/v1/model", "/v1/generate", "/v1/completions", "/v1/chat/completions", "/v1/embed", "/v1/translate", "/v1/classify"}
+var servedPaths = []string{"/", "/healthz", "/metrics", "/v1/model", "/v1/models", "/v1/generate", "/v1/completions", "/v1/chat/completions", "/v1/embed", "/v1/embeddings", "/v1/translate", "/v1/classify"}
 
 func (m *metrics) record(path string, status int, d time.Duration) {
 	if !slices.Contains(servedPaths, path) {

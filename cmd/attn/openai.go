@@ -355,9 +355,6 @@ func (o *openAIOptions) choice(prompts int) (generateRequest, int, error) {
 	case len(o.LogitBias) > 0:
 		return generateRequest{}, 0, errors.New(`"logit_bias" is not supported`)
 	}
-	topK := 0      // OpenAI has no top-k
-	if topP == 0 { // OpenAI's narrowest nucleus: the most likely token
-		topK = 1
-	}
+	topK := nucleusTopK(0, topP) // OpenAI has no top-k
 	return generateRequest{Temperature: temp, TopK: topK, TopP: topP, Seed: seed, Stop: stop, Beam: 1}, n, nil
 }

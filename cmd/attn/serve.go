@@ -39,6 +39,10 @@ const (
 	maxInputs    = 256     // texts of one embed or translate request
 	maxNewTokens = 4096    // tokens of one generate request
 	maxBeam      = 16
+	maxStops     = 16 // stop strings of one generate request: each is looked for at every token
+	// A T5's prompt: its encoder's memory grows with the square of the
+	// length (4,000 tokens took 1.5 GB), and T5 was trained on 512.
+	maxT5Prompt = 2048
 	// Images come base64-encoded in the JSON, so /v1/classify takes a
 	// larger body.
 	maxImageBody     = 32 << 20
@@ -447,8 +451,14 @@ func decodeBody(dec *json.Decoder, v any) error {
 		}
 		return fmt.Errorf("the request body is not the JSON this endpoint takes: %w", err)
 	}
-	if dec.More() {
-		return errors.New("the request body holds more than one JSON value")
+	// Nothing but spaces may follow the object (dec.More alone lets a
+	// stray '}' or ']' through).
+	switch _, err := dec.Token(); {
+	case err == io.EOF:
+	case errors.As(err, new(*http.MaxBytesError)):
+		return err
+	default:
+		return errors.New("the request body holds more than one JSON value, or text after it")
 	}
 	return nil
 }
@@ -490,6 +500,9 @@ func (s *server) generate(ctx context.Context, req generateRequest, emit func(st
 	if req.Beam < 1 || req.Beam > maxBeam {
 		return nil, fmt.Errorf(`"beam" is %d; want 1 to %d`, req.Beam, maxBeam)
 	}
+	if len(req.Stop) > maxStops {
+		return nil, fmt.Errorf(`"stop" has %d strings; want at most %d`, len(req.Stop), maxStops)
+	}
 	if s.t5 != nil {
 		if emit != nil {
 			return nil, errors.New(`"stream" is for GPT models; a T5 answers whole`)
@@ -506,7 +519,7 @@ func (s *server) generate(ctx context.Context, req generateRequest, emit func(st
 			return nil, err
 		}
 	}
-	sampler := &generate.Sampler{Temperature: req.Temperature, TopK: req.TopK, TopP: req.TopP, Vocab: s.lmTok.VocabSize(), RNG: tensor.NewRNG(req.Seed)}
+	sampler := &generate.Sampler{Temperature: req.Temperature, TopK: nucleusTopK(req.TopK, req.TopP), TopP: req.TopP, Vocab: s.lmTok.VocabSize(), RNG: tensor.NewRNG(req.Seed)}
 	if err := sampler.Validate(); err != nil {
 		return nil, err
 	}
@@ -552,6 +565,8 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, req generateRequ
 		if !started {
 			w.WriteHeader(499)
 		}
+	case errors.Is(err, generate.ErrClosed) && !started: // stopping, or the decoding loop has failed: as without "stream"
+		writeError(w, http.StatusServiceUnavailable, err)
 	case err != nil && !started:
 		writeError(w, http.StatusBadRequest, err)
 	case err != nil:
@@ -568,7 +583,7 @@ func (s *server) answerT5(ctx context.Context, req generateRequest) (*generateRe
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	text, n, err := s.t5.answer(req.Prompt, req.Beam, req.MaxNewTokens)
+	text, n, err := s.t5.answer(req.Prompt, req.Beam, req.MaxNewTokens, maxT5Prompt)
 	if err != nil {
 		return nil, err
 	}

@@ -45,8 +45,9 @@ func t5Tokenizer(dir string) (*tokenizer.Pipeline, error) {
 
 // answer encodes a prompt with its end token and decodes the answer with
 // beam search (beam 1 is greedy), at most maxNew tokens; it returns the
-// text and its number of tokens.
-func (tm *t5Model) answer(prompt string, beam, maxNew int) (string, int, error) {
+// text and its number of tokens. A prompt of more than maxPrompt tokens
+// (0: no limit) is refused: the encoder's memory grows with its square.
+func (tm *t5Model) answer(prompt string, beam, maxNew, maxPrompt int) (string, int, error) {
 	// The file's padding would put pads before </s>.
 	enc, err := truncatedOnly(tm.tok, nil).EncodeWith(prompt, nil, true) // T5's post-processor appends </s>
 	if err != nil {
@@ -55,6 +56,9 @@ func (tm *t5Model) answer(prompt string, beam, maxNew int) (string, int, error) 
 	ids := enc.IDs
 	if len(ids) == 0 || ids[len(ids)-1] != tm.m.Cfg.EOSTokenID {
 		ids = append(ids, tm.m.Cfg.EOSTokenID)
+	}
+	if maxPrompt > 0 && len(ids) > maxPrompt {
+		return "", 0, fmt.Errorf("the prompt is %d tokens; want at most %d", len(ids), maxPrompt)
 	}
 	d, err := tm.m.NewDecoder(ids, make([]bool, len(ids)), 1, len(ids), beam)
 	if err != nil {
@@ -78,7 +82,7 @@ func generateT5(dir, prompt, quantize string, beam, maxNew int, stdout io.Writer
 	if quantize == "q8" {
 		tm.m.QuantizeQ8()
 	}
-	text, _, err := tm.answer(prompt, beam, maxNew)
+	text, _, err := tm.answer(prompt, beam, maxNew, 0)
 	if err != nil {
 		return err
 	}
