@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -37,6 +38,10 @@ type BeamOpts struct {
 	// T5's embedding table has more rows (32,128) than its tokenizer has
 	// tokens (32,100), and an id the tokenizer cannot decode is no use.
 	Vocab int
+	// Done, when set, ends the search as soon as it is closed, before the
+	// next step, with context.Canceled: a server's client that has gone
+	// (ctx.Done()) stops its search instead of holding the model.
+	Done <-chan struct{}
 }
 
 // Hypothesis is a finished translation.
@@ -86,6 +91,11 @@ func Beam(d StepDecoder, b int, o BeamOpts) ([]Hypothesis, error) {
 	var cands []cand
 	logp := []float64{}
 	for step := 1; step <= steps; step++ {
+		select {
+		case <-o.Done: // a nil channel never is
+			return nil, context.Canceled
+		default:
+		}
 		logits, err := d.Step(tokens)
 		if err != nil {
 			return nil, err

@@ -1,6 +1,8 @@
 package generate
 
 import (
+	"context"
+	"errors"
 	"math"
 	"slices"
 	"testing"
@@ -152,5 +154,28 @@ func TestBeamForcedFirstToken(t *testing.T) {
 	}
 	if m.steps != 4 || !slices.Equal(hs[0].Tokens, []int{3}) || math.Abs(hs[0].Score-math.Log(0.5)) > 1e-6 {
 		t.Errorf("%v in %d steps; want [3] (log 0.5) in 4", hs[0], m.steps)
+	}
+}
+
+// TestBeamStopsWhenDone: a closed Done ends the search before its next
+// step with context.Canceled; an open one changes nothing.
+func TestBeamStopsWhenDone(t *testing.T) {
+	o := BeamOpts{Beam: 2, MaxLen: 10, BOS: 0, EOS: 1}
+	want, err := Beam(trapLM(2), 1, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := make(chan struct{})
+	o.Done = open
+	got, err := Beam(trapLM(2), 1, o)
+	if err != nil || !slices.Equal(got[0].Tokens, want[0].Tokens) {
+		t.Errorf("with an open Done: %v, %v; want %v", got, err, want)
+	}
+	closed := make(chan struct{})
+	close(closed)
+	o.Done = closed
+	lm := trapLM(2)
+	if _, err := Beam(lm, 1, o); !errors.Is(err, context.Canceled) || lm.steps != 0 {
+		t.Errorf("with a closed Done: %v after %d steps; want context.Canceled before any", err, lm.steps)
 	}
 }

@@ -248,7 +248,7 @@ func TestGenerateT5Quantized(t *testing.T) {
 	if n := tm.m.QuantizeQ8(); n < 10 {
 		t.Fatalf("%d matrices quantized", n)
 	}
-	want, _, err := tm.answer("HELLO", 3, 8, 0)
+	want, _, err := tm.answer("HELLO", 3, 8, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

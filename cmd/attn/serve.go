@@ -583,7 +583,7 @@ func (s *server) answerT5(ctx context.Context, req generateRequest) (*generateRe
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	text, n, err := s.t5.answer(req.Prompt, req.Beam, req.MaxNewTokens, maxT5Prompt)
+	text, n, err := s.t5.answer(req.Prompt, req.Beam, req.MaxNewTokens, maxT5Prompt, ctx.Done()) // a client gone stops the search
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -199,4 +201,22 @@ func errorText(v map[string]any) string {
 		return m
 	}
 	return ""
+}
+
+// TestT5StopsWhenClientGone: a T5's beam search ends when its request's
+// context does (it ran to its end, holding the model, after the client had
+// left).
+func TestT5StopsWhenClientGone(t *testing.T) {
+	tm, err := loadT5(t5Folder(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	close(done)
+	if _, _, err := tm.answer("HELLO", 4, 50, 0, done); !errors.Is(err, context.Canceled) {
+		t.Errorf("answer with its request gone: %v; want context.Canceled", err)
+	}
+	if _, _, err := tm.answer("HELLO", 4, 5, 0, make(chan struct{})); err != nil {
+		t.Errorf("answer with its request open: %v", err)
+	}
 }

@@ -47,7 +47,7 @@ func t5Tokenizer(dir string) (*tokenizer.Pipeline, error) {
 // beam search (beam 1 is greedy), at most maxNew tokens; it returns the
 // text and its number of tokens. A prompt of more than maxPrompt tokens
 // (0: no limit) is refused: the encoder's memory grows with its square.
-func (tm *t5Model) answer(prompt string, beam, maxNew, maxPrompt int) (string, int, error) {
+func (tm *t5Model) answer(prompt string, beam, maxNew, maxPrompt int, done <-chan struct{}) (string, int, error) {
 	// The file's padding would put pads before </s>.
 	enc, err := truncatedOnly(tm.tok, nil).EncodeWith(prompt, nil, true) // T5's post-processor appends </s>
 	if err != nil {
@@ -64,7 +64,7 @@ func (tm *t5Model) answer(prompt string, beam, maxNew, maxPrompt int) (string, i
 	if err != nil {
 		return "", 0, err
 	}
-	hs, err := generate.Beam(d, 1, generate.BeamOpts{Beam: beam, Alpha: 0.6, MaxLen: maxNew, BOS: tm.m.Cfg.DecoderStartTokenID, EOS: tm.m.Cfg.EOSTokenID, Vocab: tm.tok.VocabSize()})
+	hs, err := generate.Beam(d, 1, generate.BeamOpts{Beam: beam, Alpha: 0.6, MaxLen: maxNew, BOS: tm.m.Cfg.DecoderStartTokenID, EOS: tm.m.Cfg.EOSTokenID, Vocab: tm.tok.VocabSize(), Done: done})
 	if err != nil {
 		return "", 0, err
 	}
@@ -82,7 +82,7 @@ func generateT5(dir, prompt, quantize string, beam, maxNew int, stdout io.Writer
 	if quantize == "q8" {
 		tm.m.QuantizeQ8()
 	}
-	text, _, err := tm.answer(prompt, beam, maxNew, 0)
+	text, _, err := tm.answer(prompt, beam, maxNew, 0, nil)
 	if err != nil {
 		return err
 	}
