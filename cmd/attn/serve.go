@@ -61,7 +61,7 @@ const (
 type server struct {
 	typ, dir string
 	started  time.Time // for OpenAI's model list
-	mu       sync.Mutex
+	mu       modelLock
 
 	lm      lm.Model // gpt2 or a Llama-family model
 	lmTok   tokenizer.Tokenizer
@@ -794,16 +794,39 @@ func (s *server) imagePixels(ctx context.Context, files [][]byte) ([]float32, er
 		func(i int) (image.Image, error) { return vit.DecodeImage(files[i]) })
 }
 
-// lock waits for the model, then gives up if the client has gone away
-// meanwhile (requests queue behind a long generation).
-func (s *server) lock(ctx context.Context) error {
-	s.mu.Lock()
-	if err := ctx.Err(); err != nil {
-		s.mu.Unlock()
+// lock waits for the model, giving up as soon as the client goes away
+// (requests queue behind a long generation).
+func (s *server) lock(ctx context.Context) error { return s.mu.lock(ctx) }
+
+// modelLock is a mutex whose waiters give up when their request's context
+// ends: with sync.Mutex, a request whose client had gone still waited its
+// turn, however long the queue before it. Its zero value is unlocked.
+type modelLock struct {
+	once sync.Once
+	c    chan struct{} // holds a value while locked
+}
+
+func (l *modelLock) ch() chan struct{} {
+	l.once.Do(func() { l.c = make(chan struct{}, 1) })
+	return l.c
+}
+
+// lock takes the lock, or returns ctx's error once ctx ends first.
+func (l *modelLock) lock(ctx context.Context) error {
+	select {
+	case l.ch() <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := ctx.Err(); err != nil { // both were ready: the client has gone
+		l.Unlock()
 		return err
 	}
 	return nil
 }
+
+// Unlock releases the lock.
+func (l *modelLock) Unlock() { <-l.ch() }
 
 // embedDecoder embeds texts with the decoder-only model, one request at a
 // time, and returns their embeddings and numbers of tokens.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/attn-go/attn/model/gpt"
 	"github.com/attn-go/attn/tokenizer"
@@ -219,4 +220,30 @@ func TestT5StopsWhenClientGone(t *testing.T) {
 	if _, _, err := tm.answer("HELLO", 4, 5, 0, make(chan struct{})); err != nil {
 		t.Errorf("answer with its request open: %v", err)
 	}
+}
+
+// TestQueuedRequestGivesUp: a request waiting for the model gives up when
+// its context ends, while the model is still busy (it waited its turn).
+func TestQueuedRequestGivesUp(t *testing.T) {
+	var l modelLock
+	if err := l.lock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan error, 1)
+	go func() { got <- l.lock(ctx) }()
+	cancel()
+	select {
+	case err := <-got:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("a queued lock whose context ended: %v; want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a queued lock whose context ended still waits for the model")
+	}
+	l.Unlock()
+	if err := l.lock(context.Background()); err != nil { // free again, and not taken by the one that gave up
+		t.Errorf("lock after Unlock: %v", err)
+	}
+	l.Unlock()
 }
